@@ -1,0 +1,140 @@
+/**
+ * The secp256k1 operations the BOLTs need, behind one small interface so that the portable
+ * implementation (noble, pure JS) and a fast one (libsecp256k1 in WASM, see
+ * `src/layers/crypto/`) are interchangeable and pass the same vectors.
+ *
+ * Conventions: secret keys are 32 bytes, public keys 33-byte compressed points, ECDSA
+ * signatures 64-byte compact (r || s) with low S, message digests 32 bytes (no hashing here).
+ * Operations on untrusted input return `undefined` for an invalid key, point or signature
+ * instead of throwing, so callers can map that to their own typed error.
+ */
+import * as secp from "@noble/secp256k1"
+import { hmac } from "@noble/hashes/hmac.js"
+import { sha256 } from "@noble/hashes/sha2.js"
+
+export interface Secp256k1 {
+  readonly name: string
+  /** Compressed public key of a valid secret; undefined for an invalid secret. */
+  readonly publicKey: (secret: Uint8Array) => Uint8Array | undefined
+  readonly isValidSecret: (secret: Uint8Array) => boolean
+  readonly isValidPoint: (point: Uint8Array) => boolean
+  /** BOLT 8 ECDH: SHA256 of the compressed shared point. */
+  readonly ecdh: (secret: Uint8Array, point: Uint8Array) => Uint8Array | undefined
+  /** RFC 6979 deterministic, low-S, compact 64-byte signature over a 32-byte digest. */
+  readonly sign: (digest: Uint8Array, secret: Uint8Array) => Uint8Array
+  /** Verifies a compact signature; a high-S signature does not verify. */
+  readonly verify: (signature: Uint8Array, digest: Uint8Array, publicKey: Uint8Array) => boolean
+  /** Recoverable signature: 64-byte compact plus a recovery id 0..3 (BOLT 11). */
+  readonly signRecoverable: (digest: Uint8Array, secret: Uint8Array) => { readonly signature: Uint8Array; readonly recovery: number }
+  readonly recover: (signature: Uint8Array, recovery: number, digest: Uint8Array) => Uint8Array | undefined
+  /** a + b (points); undefined if either is invalid or the sum is infinity. */
+  readonly pointAdd: (a: Uint8Array, b: Uint8Array) => Uint8Array | undefined
+  /** point * scalar (32-byte big-endian scalar, 0 < scalar < n). */
+  readonly pointMultiply: (point: Uint8Array, scalar: Uint8Array) => Uint8Array | undefined
+  /** (a + b) mod n for secrets/scalars; undefined if the result is zero or an input is out of range. */
+  readonly secretAdd: (a: Uint8Array, b: Uint8Array) => Uint8Array | undefined
+  /** (a * b) mod n. */
+  readonly secretMultiply: (a: Uint8Array, b: Uint8Array) => Uint8Array | undefined
+}
+
+// noble v3 needs its synchronous hashes wired in for RFC 6979 signing.
+secp.hashes.sha256 = sha256
+secp.hashes.hmacSha256 = (key, message) => hmac(sha256, key, message)
+
+const N = secp.Point.CURVE().n
+
+const toScalar = (bytes: Uint8Array): bigint | undefined => {
+  if (bytes.length !== 32) return undefined
+  let n = 0n
+  for (const b of bytes) n = (n << 8n) | BigInt(b)
+  return n
+}
+
+const fromScalar = (n: bigint): Uint8Array => {
+  const out = new Uint8Array(32)
+  let v = n
+  for (let i = 31; i >= 0; i--) {
+    out[i] = Number(v & 0xffn)
+    v >>= 8n
+  }
+  return out
+}
+
+const parsePoint = (bytes: Uint8Array): secp.Point | undefined => {
+  if (bytes.length !== 33) return undefined
+  try {
+    return secp.Point.fromBytes(bytes)
+  } catch {
+    return undefined
+  }
+}
+
+const validScalar = (bytes: Uint8Array): bigint | undefined => {
+  const n = toScalar(bytes)
+  return n !== undefined && n > 0n && n < N ? n : undefined
+}
+
+/** Portable implementation: `@noble/secp256k1`, pure JavaScript, runs anywhere. */
+export const nobleSecp256k1: Secp256k1 = {
+  name: "noble",
+  publicKey: (secret) => (secp.utils.isValidSecretKey(secret) ? secp.getPublicKey(secret, true) : undefined),
+  isValidSecret: (secret) => secret.length === 32 && secp.utils.isValidSecretKey(secret),
+  isValidPoint: (point) => parsePoint(point) !== undefined,
+  ecdh: (secret, point) => {
+    const p = parsePoint(point)
+    const k = validScalar(secret)
+    if (p === undefined || k === undefined) return undefined
+    return sha256(p.multiply(k).toBytes(true))
+  },
+  sign: (digest, secret) => secp.sign(digest, secret, { prehash: false, lowS: true, format: "compact" }),
+  verify: (signature, digest, publicKey) => {
+    if (signature.length !== 64 || publicKey.length !== 33) return false
+    try {
+      return secp.verify(signature, digest, publicKey, { prehash: false, lowS: true, format: "compact" })
+    } catch {
+      return false
+    }
+  },
+  signRecoverable: (digest, secret) => {
+    const sig = secp.sign(digest, secret, { prehash: false, lowS: true, format: "recovered" })
+    // noble's "recovered" format is recovery byte first, then r || s.
+    return { recovery: sig[0] ?? 0, signature: sig.slice(1) }
+  },
+  recover: (signature, recovery, digest) => {
+    if (signature.length !== 64 || recovery < 0 || recovery > 3) return undefined
+    try {
+      const sig = new Uint8Array(65)
+      sig[0] = recovery
+      sig.set(signature, 1)
+      return secp.recoverPublicKey(sig, digest, { prehash: false })
+    } catch {
+      return undefined
+    }
+  },
+  pointAdd: (a, b) => {
+    const pa = parsePoint(a)
+    const pb = parsePoint(b)
+    if (pa === undefined || pb === undefined) return undefined
+    const sum = pa.add(pb)
+    return sum.is0() ? undefined : sum.toBytes(true)
+  },
+  pointMultiply: (point, scalar) => {
+    const p = parsePoint(point)
+    const k = validScalar(scalar)
+    if (p === undefined || k === undefined) return undefined
+    return p.multiply(k).toBytes(true)
+  },
+  secretAdd: (a, b) => {
+    const x = toScalar(a)
+    const y = toScalar(b)
+    if (x === undefined || y === undefined || x >= N || y >= N) return undefined
+    const r = (x + y) % N
+    return r === 0n ? undefined : fromScalar(r)
+  },
+  secretMultiply: (a, b) => {
+    const x = validScalar(a)
+    const y = validScalar(b)
+    if (x === undefined || y === undefined) return undefined
+    return fromScalar((x * y) % N)
+  }
+}
