@@ -1,0 +1,85 @@
+/**
+ * 5-bit word helpers for BOLT 11. bech32 itself (checksum, alphabet) comes from `@scure/base`;
+ * what is here is the BOLT 11 packing: fields are big-endian bit strings cut into 5-bit words,
+ * padded with zero bits at the end when written and trimmed when read.
+ */
+
+/** Packs 5-bit words into bytes, dropping a trailing incomplete byte (BOLT 11 field padding). */
+export const wordsToBytesTrim = (words: ArrayLike<number>): Uint8Array => {
+  const out = new Uint8Array(Math.floor((words.length * 5) / 8))
+  let acc = 0
+  let bits = 0
+  let o = 0
+  for (let i = 0; i < words.length; i++) {
+    acc = ((acc << 5) | (words[i] ?? 0)) & 0xffff
+    bits += 5
+    if (bits >= 8) {
+      bits -= 8
+      out[o++] = (acc >> bits) & 0xff
+    }
+  }
+  return out
+}
+
+/** Packs 5-bit words into bytes, padding the last byte with zero bits (the BOLT 11 signing data). */
+export const wordsToBytesPad = (words: ArrayLike<number>): Uint8Array => {
+  const out = new Uint8Array(Math.ceil((words.length * 5) / 8))
+  const trimmed = wordsToBytesTrim(words)
+  out.set(trimmed)
+  const rest = (words.length * 5) % 8
+  if (rest !== 0) {
+    // The last partial byte: the low `rest` bits of the stream, shifted to the top.
+    let acc = 0
+    const wordsNeeded = Math.ceil(rest / 5)
+    for (let i = words.length - wordsNeeded; i < words.length; i++) acc = (acc << 5) | (words[i] ?? 0)
+    const mask = (1 << rest) - 1
+    out[out.length - 1] = ((acc & mask) << (8 - rest)) & 0xff
+  }
+  return out
+}
+
+/** Splits bytes into 5-bit words, zero-padding the last word. */
+export const bytesToWords = (bytes: Uint8Array): Array<number> => {
+  const out: Array<number> = []
+  let acc = 0
+  let bits = 0
+  for (const b of bytes) {
+    acc = ((acc << 8) | b) & 0xfff
+    bits += 8
+    while (bits >= 5) {
+      bits -= 5
+      out.push((acc >> bits) & 31)
+    }
+  }
+  if (bits > 0) out.push((acc << (5 - bits)) & 31)
+  return out
+}
+
+/** Big-endian unsigned integer from words. */
+export const wordsToBigInt = (words: ArrayLike<number>): bigint => {
+  let n = 0n
+  for (let i = 0; i < words.length; i++) n = (n << 5n) | BigInt(words[i] ?? 0)
+  return n
+}
+
+/** Minimal big-endian words for a non-negative integer (no leading zero word; 0 gives []). */
+export const bigIntToWords = (value: bigint): Array<number> => {
+  const out: Array<number> = []
+  let n = value
+  while (n > 0n) {
+    out.unshift(Number(n & 31n))
+    n >>= 5n
+  }
+  return out
+}
+
+/** Fixed-width big-endian words (for the 35-bit timestamp and the 10-bit lengths). */
+export const bigIntToWordsFixed = (value: bigint, width: number): Array<number> => {
+  const out = new Array<number>(width).fill(0)
+  let n = value
+  for (let i = width - 1; i >= 0; i--) {
+    out[i] = Number(n & 31n)
+    n >>= 5n
+  }
+  return out
+}
