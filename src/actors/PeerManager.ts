@@ -1,0 +1,294 @@
+/**
+ * PeerManager: the node-level peer registry (architecture: `Node` ── `Peer` ×N). It listens
+ * for inbound connections, dials outbound ones, runs one `Peer` per connection, keeps at most
+ * one connection per node id, and publishes `PeerConnected` / `PeerDisconnected` events.
+ *
+ * Duplicate connections (one node id, two connections) are resolved when the second one has
+ * finished its handshake, i.e. as soon as the node id is proven:
+ * - same direction (the remote dialled us again, or two of our dials raced): the NEWER
+ *   connection wins; whoever dialled again presumably saw the old one die.
+ * - opposite directions (both sides dialled at once): the connection INITIATED BY THE NODE
+ *   WITH THE LOWER NODE ID (bytewise comparison of the 33-byte keys) wins. Both nodes apply the
+ *   same rule, so they keep the same connection without talking about it.
+ * The loser is closed with `DuplicateConnection`. A `connect` whose own connection lost still
+ * succeeds when the winning connection completes `init`.
+ *
+ * Bounds: inbound connections still in the handshake are limited to `maxPendingInbound`
+ * (more are closed at once); every peer mailbox and pipe is bounded (see `Peer`); each event
+ * subscriber has a sliding buffer of `eventBuffer` events (a slow subscriber loses the oldest
+ * events, it never blocks the node).
+ */
+import { Context, Deferred, Effect, FiberSet, Layer, PubSub, type Scope, Stream } from "effect"
+import { compareBytes, toHex } from "../protocol/bytes.ts"
+import type { NodeId } from "../protocol/units.ts"
+import { Entropy } from "../services/Entropy.ts"
+import { NodeSigner } from "../services/NodeSigner.ts"
+import { type Connection, type SocketAddress, Transport } from "../services/Transport.ts"
+import { DisconnectReason, PeerConnectFailed, PeerEvent, type PeerInfo, PeerNotConnected } from "./PeerEvent.ts"
+import { defaultPeerConfig, type InboundMessage, makePeer, PeerClosed, type PeerConfig, type PeerHandle, type PeerRole } from "./Peer.ts"
+
+export type { InboundMessage } from "./Peer.ts"
+
+export interface PeerManagerShape {
+  /** Our node id (from NodeSigner). */
+  readonly nodeId: NodeId
+  /** Our `init` features (BOLT 9 bit field). */
+  readonly features: Uint8Array
+  /** The bound listen address (port 0 resolved), or undefined when not listening. */
+  readonly listenAddress: SocketAddress | undefined
+  /**
+   * Connects to `nodeId` at `address`; succeeds once the BOLT 8 handshake and the `init`
+   * exchange are done. If the node is already connected (or being connected), waits for / returns
+   * that connection instead of opening another.
+   */
+  readonly connect: (nodeId: NodeId, address: SocketAddress) => Effect.Effect<PeerInfo, PeerConnectFailed>
+  /** Peers whose handshake and `init` completed, sorted by node id. */
+  readonly peers: Effect.Effect<ReadonlyArray<PeerInfo>>
+  readonly peer: (nodeId: NodeId) => Effect.Effect<PeerInfo, PeerNotConnected>
+  /** Closes the connection to `nodeId` (reason `LocalRequest`); returns once it is closed. */
+  readonly disconnect: (nodeId: NodeId) => Effect.Effect<void, PeerNotConnected>
+  /** Sends an encoded Lightning message (2-byte type + payload) to a connected peer. */
+  readonly send: (nodeId: NodeId, message: Uint8Array) => Effect.Effect<void, PeerNotConnected>
+  /** Events from the moment the stream starts running. */
+  readonly events: Stream.Stream<PeerEvent>
+  /** Subscribes now (no event after this call is missed) and returns the events as a stream. */
+  readonly subscribe: Effect.Effect<Stream.Stream<PeerEvent>, never, Scope.Scope>
+}
+
+export class PeerManager extends Context.Service<PeerManager, PeerManagerShape>()("effect-lightning/PeerManager") {}
+
+export interface PeerManagerConfig {
+  /** Listen for inbound peers here (port 0: any free port). Omit to only dial out. */
+  readonly listen?: SocketAddress
+  /** Inbound connections allowed in the handshake at once (default 32). */
+  readonly maxPendingInbound?: number
+  /** Per-subscriber event buffer (default 256, sliding). */
+  readonly eventBuffer?: number
+  /** Peer settings; missing ones come from `defaultPeerConfig`. */
+  readonly peer?: Partial<PeerConfig>
+  /** Receives every message the layer above accepts (`peer.acceptsMessage`), in order per peer. */
+  readonly onMessage?: (message: InboundMessage) => Effect.Effect<void>
+}
+
+interface Entry {
+  readonly handle: PeerHandle
+  info: PeerInfo | undefined
+}
+
+const keyOf = (nodeId: Uint8Array): string => toHex(nodeId)
+
+/** Starts a registry in the current scope; closing the scope closes every connection. */
+export const make = (
+  config: PeerManagerConfig = {}
+): Effect.Effect<PeerManagerShape, never, Scope.Scope | Transport | Entropy | NodeSigner> =>
+  Effect.gen(function*() {
+    const transport = yield* Transport
+    const signer = yield* NodeSigner
+    const services = yield* Effect.context<Entropy | NodeSigner>()
+    const peerConfig: PeerConfig = { ...defaultPeerConfig, ...config.peer }
+    const maxPendingInbound = Math.max(1, config.maxPendingInbound ?? 32)
+    const onMessage = config.onMessage ?? (() => Effect.void)
+    const events = yield* PubSub.sliding<PeerEvent>(Math.max(1, config.eventBuffer ?? 256))
+    const fibers = yield* FiberSet.make()
+    const registryScope = yield* Effect.scope
+    const active = new Map<string, Entry>()
+    const dialing = new Map<string, Deferred.Deferred<PeerInfo, PeerConnectFailed>>()
+    let pendingInbound = 0
+    const ours = signer.nodeId
+
+    /** Which of two connections to one node survives (see the module doc). */
+    const newWins = (existing: PeerHandle, incoming: PeerHandle, remote: NodeId): boolean => {
+      if (existing.direction === incoming.direction) return true
+      const weAreLower = compareBytes(ours, remote) < 0
+      const lowerInitiated = (h: PeerHandle) => (h.direction === "outbound") === weAreLower
+      return lowerInitiated(incoming)
+    }
+
+    /**
+     * Runs one connection to its end, bookkeeping included. `started` sees the peer handle
+     * before the handshake begins; `authenticated` runs once the remote node id is proven (or,
+     * at the latest, when the connection ends).
+     */
+    const runConnection = (
+      connection: Connection,
+      role: PeerRole,
+      authenticated: Effect.Effect<void>,
+      started: (handle: PeerHandle) => Effect.Effect<void, never, Scope.Scope>
+    ) =>
+      Effect.gen(function*() {
+        let entry: Entry | undefined
+        let key: string | undefined
+        const { handle, run } = yield* makePeer(connection, role, peerConfig, {
+          onAuthenticated: (nodeId, self) =>
+            Effect.gen(function*() {
+              yield* authenticated
+              if (compareBytes(nodeId, ours) === 0) {
+                return yield* Effect.fail(new PeerClosed({ reason: DisconnectReason.HandshakeFailed({ message: "connection to ourselves" }) }))
+              }
+              const k = keyOf(nodeId)
+              const existing = active.get(k)
+              if (existing !== undefined && !newWins(existing.handle, self, nodeId)) {
+                return yield* Effect.fail(new PeerClosed({ reason: DisconnectReason.DuplicateConnection() }))
+              }
+              // Register the winner first: the loser's observers look it up as it closes.
+              entry = { handle: self, info: undefined }
+              key = k
+              active.set(k, entry)
+              if (existing !== undefined) {
+                yield* FiberSet.run(fibers, existing.handle.disconnect(DisconnectReason.DuplicateConnection()))
+              }
+            }),
+          onReady: (info) =>
+            Effect.gen(function*() {
+              if (entry !== undefined) entry.info = info
+              yield* Effect.logInfo(`peer connected ${keyOf(info.nodeId)} (${info.direction})`)
+              yield* PubSub.publish(events, PeerEvent.PeerConnected({ peer: info }))
+            }),
+          onMessage
+        })
+        yield* started(handle)
+        const reason = yield* run
+        yield* authenticated // frees the pending-inbound slot if the handshake never finished
+        if (key !== undefined && entry !== undefined) {
+          if (active.get(key) === entry) active.delete(key)
+          if (entry.info !== undefined) {
+            yield* Effect.logInfo(`peer disconnected ${key}: ${reason._tag}`)
+            yield* PubSub.publish(
+              events,
+              PeerEvent.PeerDisconnected({ nodeId: entry.info.nodeId, address: handle.address, direction: handle.direction, reason })
+            )
+          }
+        }
+        return reason
+      })
+
+    // ---- inbound
+    let listenAddress: SocketAddress | undefined
+    if (config.listen !== undefined) {
+      const listener = yield* transport.listen(config.listen).pipe(Effect.orDie)
+      listenAddress = listener.address
+      const acceptLoop = Effect.gen(function*() {
+        while (true) {
+          const connection = yield* listener.accept
+          if (pendingInbound >= maxPendingInbound) {
+            yield* Effect.logWarning(`too many pending inbound connections, closing one from ${connection.remoteAddress.host}`)
+            yield* connection.close
+            continue
+          }
+          pendingInbound++
+          let counted = true
+          const release = Effect.sync(() => {
+            if (counted) {
+              counted = false
+              pendingInbound--
+            }
+          })
+          yield* FiberSet.run(
+            fibers,
+            Effect.scoped(
+              Effect.addFinalizer(() => connection.close).pipe(
+                Effect.andThen(runConnection(connection, { _tag: "Responder" }, release, () => Effect.void)),
+                Effect.ensuring(release),
+                Effect.provide(services)
+              )
+            )
+          )
+        }
+      }).pipe(Effect.catchTag("TransportClosed", () => Effect.void))
+      yield* Effect.forkScoped(acceptLoop)
+    }
+
+    // ---- outbound
+    /**
+     * Dials and runs one outbound connection, completing `result` when `init` is done or the
+     * attempt fails. If our connection loses the duplicate tie-break, the winner decides.
+     */
+    const dial = (nodeId: NodeId, address: SocketAddress, result: Deferred.Deferred<PeerInfo, PeerConnectFailed>) => {
+      const failed = (reason: DisconnectReason) => new PeerConnectFailed({ nodeId, address, reason })
+      const report = (handle: PeerHandle) =>
+        Effect.forkScoped(
+          handle.ready.pipe(
+            Effect.catchTag("PeerClosed", (e): Effect.Effect<PeerInfo, PeerConnectFailed> => {
+              const winner = active.get(keyOf(nodeId))
+              return e.reason._tag === "DuplicateConnection" && winner !== undefined && winner.handle !== handle
+                ? awaitReady(nodeId, address, winner)
+                : Effect.fail(failed(e.reason))
+            }),
+            Effect.exit,
+            Effect.flatMap((exit) => Deferred.done(result, exit))
+          )
+        ).pipe(Effect.asVoid)
+      return Effect.scoped(Effect.gen(function*() {
+        const connection = yield* transport.connect(address).pipe(
+          Effect.mapError((e) => failed(DisconnectReason.TransportFailed({ message: e.message })))
+        )
+        yield* Effect.addFinalizer(() => connection.close)
+        yield* runConnection(connection, { _tag: "Initiator", remoteNodeId: nodeId }, Effect.void, report)
+      })).pipe(
+        Effect.catch((e) => Deferred.fail(result, e)),
+        Effect.provide(services)
+      )
+    }
+
+    const awaitReady = (nodeId: NodeId, address: SocketAddress, entry: Entry): Effect.Effect<PeerInfo, PeerConnectFailed> =>
+      entry.handle.ready.pipe(
+        Effect.catchTag("PeerClosed", (e) => Effect.fail(new PeerConnectFailed({ nodeId, address, reason: e.reason })))
+      )
+
+    const connect = (nodeId: NodeId, address: SocketAddress): Effect.Effect<PeerInfo, PeerConnectFailed> =>
+      Effect.gen(function*() {
+        const key = keyOf(nodeId)
+        const existing = active.get(key)
+        if (existing !== undefined) return yield* awaitReady(nodeId, address, existing)
+        let attempt = dialing.get(key)
+        // A finished attempt is stale (its cleanup may not have run yet): dial again.
+        if (attempt === undefined || Deferred.isDoneUnsafe(attempt)) {
+          const created = yield* Deferred.make<PeerInfo, PeerConnectFailed>()
+          attempt = created
+          dialing.set(key, created)
+          yield* Effect.ensuring(
+            Deferred.await(created),
+            Effect.sync(() => {
+              if (dialing.get(key) === created) dialing.delete(key)
+            })
+          ).pipe(Effect.ignore, Effect.forkIn(registryScope))
+          yield* FiberSet.run(fibers, dial(nodeId, address, created))
+        }
+        return yield* Deferred.await(attempt)
+      })
+
+    const infoOf = (nodeId: NodeId): Effect.Effect<Entry, PeerNotConnected> =>
+      Effect.suspend(() => {
+        const e = active.get(keyOf(nodeId))
+        return e !== undefined && e.info !== undefined ? Effect.succeed(e) : Effect.fail(new PeerNotConnected({ nodeId }))
+      })
+
+    return PeerManager.of({
+      nodeId: ours,
+      features: peerConfig.features,
+      listenAddress,
+      connect,
+      peers: Effect.sync(() =>
+        [...active.values()]
+          .flatMap((e) => (e.info === undefined ? [] : [e.info]))
+          .sort((a, b) => compareBytes(a.nodeId, b.nodeId))
+      ),
+      peer: (nodeId) => infoOf(nodeId).pipe(Effect.map((e) => e.info as PeerInfo)),
+      disconnect: (nodeId) =>
+        Effect.suspend(() => {
+          const e = active.get(keyOf(nodeId))
+          return e === undefined ? Effect.fail(new PeerNotConnected({ nodeId })) : e.handle.disconnect(DisconnectReason.LocalRequest())
+        }),
+      send: (nodeId, message) =>
+        infoOf(nodeId).pipe(
+          Effect.flatMap((e) => e.handle.send(message)),
+          Effect.catchTag("PeerClosed", () => Effect.fail(new PeerNotConnected({ nodeId })))
+        ),
+      events: Stream.fromPubSub(events),
+      subscribe: PubSub.subscribe(events).pipe(Effect.map(Stream.fromSubscription))
+    })
+  })
+
+/** The registry as a layer over Transport, Entropy and NodeSigner. */
+export const layer = (config: PeerManagerConfig = {}): Layer.Layer<PeerManager, never, Transport | Entropy | NodeSigner> =>
+  Layer.effect(PeerManager, make(config))

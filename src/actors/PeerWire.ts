@@ -1,0 +1,150 @@
+/**
+ * The few BOLT 1 encodings and checks the Peer actor performs itself (`init`, `ping`, `pong`,
+ * `error`, `warning`), phrased for the actor: plain results instead of codec errors. The
+ * codecs are `protocol/messages`; the feature rules are `protocol/features.ts` (BOLT 9).
+ */
+import { Result } from "effect"
+import type { ChainHash } from "../protocol/codec/fields.ts"
+import {
+  Bolt1,
+  describeData,
+  Init,
+  isAllChannels,
+  makePing,
+  makeWarning,
+  Pong
+} from "../protocol/messages/index.ts"
+import * as Features from "../protocol/features.ts"
+
+const encodeOrDie = (r: Result.Result<Uint8Array, unknown>): Uint8Array => {
+  // Our own messages are built within their limits; a failure here is a bug, not input.
+  if (Result.isFailure(r)) throw new Error(`cannot encode own message: ${String(r.failure)}`)
+  return r.success
+}
+
+/** Our `init` features: the ones this project implements (see `protocol/features.ts`). */
+export const ourInitFeatures: Uint8Array = Features.ourInitFeatures
+
+export const encodeInit = (features: Uint8Array, chains: ReadonlyArray<Uint8Array>): Uint8Array =>
+  encodeOrDie(
+    Bolt1.encode(
+      Init.make(
+        { globalFeatures: new Uint8Array(0), features },
+        chains.length > 0 ? { networks: chains.map((c) => c as ChainHash) } : {}
+      )
+    )
+  )
+
+export const encodePing = (numPongBytes: number): Uint8Array => encodeOrDie(Bolt1.encode(makePing(numPongBytes)))
+
+export const encodePong = (length: number): Uint8Array =>
+  encodeOrDie(Bolt1.encode(Pong.make({ ignored: new Uint8Array(length) })))
+
+export const encodeWarning = (channelId: Uint8Array, text: string): Uint8Array =>
+  encodeOrDie(Bolt1.encode(makeWarning(text, channelId as Parameters<typeof makeWarning>[1] & Uint8Array)))
+
+/** Error/warning `data` safe to log (hex unless printable ASCII, BOLT 1). */
+export const printable = (data: Uint8Array): string => describeData(data)
+
+const describeError = (e: { readonly _tag: string }): string => {
+  const fields = Object.entries(e)
+    .filter(([k, v]) => k !== "_tag" && (typeof v === "string" || typeof v === "number" || typeof v === "bigint"))
+    .map(([k, v]) => `${k}=${String(v)}`)
+  return fields.length === 0 ? e._tag : `${e._tag}(${fields.join(", ")})`
+}
+
+/** The 2-byte type, or undefined for a message shorter than its type. */
+export const messageType = (message: Uint8Array): number | undefined =>
+  message.length < 2 ? undefined : (((message[0] ?? 0) << 8) | (message[1] ?? 0))
+
+/** BOLT 1: the combined feature map is `globalfeatures` OR `features`, aligned on bit 0 (the last byte). */
+export const combineFeatures = (a: Uint8Array, b: Uint8Array): Uint8Array => {
+  const n = Math.max(a.length, b.length)
+  const out = new Uint8Array(n)
+  for (let i = 0; i < n; i++) {
+    out[n - 1 - i] = (a[a.length - 1 - i] ?? 0) | (b[b.length - 1 - i] ?? 0)
+  }
+  return out
+}
+
+export type InitResult =
+  | { readonly _tag: "Init"; readonly features: Uint8Array; readonly networks: ReadonlyArray<Uint8Array> | undefined }
+  | { readonly _tag: "NotInit"; readonly messageType: number }
+  | { readonly _tag: "Malformed"; readonly message: string }
+
+/** The remote's first message, which BOLT 1 requires to be `init`. */
+export const decodeInit = (message: Uint8Array): InitResult => {
+  const type = messageType(message)
+  if (type === undefined) return { _tag: "Malformed", message: "message shorter than its type" }
+  if (type !== Init.type) return { _tag: "NotInit", messageType: type }
+  const r = Init.decode(message)
+  if (Result.isFailure(r)) return { _tag: "Malformed", message: describeError(r.failure) }
+  return {
+    _tag: "Init",
+    features: combineFeatures(r.success.globalFeatures, r.success.features),
+    networks: r.success.tlvs.networks
+  }
+}
+
+export type ControlMessage =
+  | { readonly _tag: "Init" }
+  | { readonly _tag: "Ping"; readonly numPongBytes: number }
+  | { readonly _tag: "Pong"; readonly length: number }
+  | { readonly _tag: "Error"; readonly channelId: Uint8Array; readonly data: Uint8Array }
+  | { readonly _tag: "Warning"; readonly channelId: Uint8Array; readonly data: Uint8Array }
+  /** Not a BOLT 1 message: for the layer above, or unknown. */
+  | { readonly _tag: "Other"; readonly messageType: number }
+  | { readonly _tag: "Malformed"; readonly messageType: number; readonly message: string }
+
+const BOLT1_TYPES = new Set(Bolt1.defs.map((d) => d.type))
+
+/** Classifies an inbound message after `init`; decodes the BOLT 1 ones. */
+export const decodeControl = (message: Uint8Array): ControlMessage => {
+  const type = messageType(message)
+  if (type === undefined) return { _tag: "Malformed", messageType: -1, message: "message shorter than its type" }
+  if (!BOLT1_TYPES.has(type)) return { _tag: "Other", messageType: type }
+  const r = Bolt1.decode(message)
+  if (Result.isFailure(r)) return { _tag: "Malformed", messageType: type, message: describeError(r.failure) }
+  const m = r.success
+  switch (m._tag) {
+    case "Init":
+      return { _tag: "Init" }
+    case "Ping":
+      return { _tag: "Ping", numPongBytes: m.numPongBytes }
+    case "Pong":
+      return { _tag: "Pong", length: m.ignored.length }
+    case "Error":
+      return { _tag: "Error", channelId: m.channelId, data: m.data }
+    case "Warning":
+      return { _tag: "Warning", channelId: m.channelId, data: m.data }
+    default:
+      return { _tag: "Other", messageType: type }
+  }
+}
+
+export const isZeroChannelId = (id: Uint8Array): boolean => isAllChannels(id as Parameters<typeof isAllChannels>[0])
+
+export type FeatureCheck =
+  | { readonly _tag: "Ok" }
+  | { readonly _tag: "UnknownRequired"; readonly bits: ReadonlyArray<number> }
+  | { readonly _tag: "MissingDependency"; readonly message: string }
+
+/**
+ * BOLT 1/9 checks on the remote's combined `init` features against ours: required bits we do
+ * not know or do not offer (BOLT 1: MUST close; we also send a `warning`), and missing
+ * transitive dependencies (BOLT 9: MUST close).
+ */
+export const checkRemoteFeatures = (local: Uint8Array, remote: Uint8Array): FeatureCheck => {
+  const r = Features.negotiate(Features.featuresFromBytes(local), Features.featuresFromBytes(remote))
+  if (Result.isSuccess(r)) return { _tag: "Ok" }
+  const e = r.failure
+  if (e._tag === "MissingFeatureDependency") {
+    return { _tag: "MissingDependency", message: `${e.feature} requires ${e.dependency}` }
+  }
+  const bits = [...e.unknownBits, ...e.unsupported.map((name) => Features.featureInfo(name).evenBit)].sort((a, b) => a - b)
+  return { _tag: "UnknownRequired", bits }
+}
+
+/** Feature bits negotiated per BOLT 1 (both offered, or we offered it as required). */
+export const negotiatedFeatures = (local: Uint8Array, remote: Uint8Array): ReadonlyArray<number> =>
+  Features.negotiatedBits(local, remote)

@@ -1,0 +1,23 @@
+/**
+ * The control API of a running node: HTTP + JSON, declared with Effect's `HttpApi` so that the
+ * server, a typed client (`HttpApiClient.make(ControlApi)`) and the OpenAPI document
+ * (`GET /openapi.json`) all come from this one declaration.
+ *
+ * To add a feature area (e.g. `POST /v1/invoices/decode`), declare a group in its own module
+ * (like `PeersApi.ts`), `.add` it here, and give `ControlApiServer` its handler layer.
+ */
+import { HttpApi, OpenApi } from "effect/http-api"
+import { NodeApi } from "./NodeApi.ts"
+import { PeersApi } from "./PeersApi.ts"
+
+export class ControlApi extends HttpApi.make("effect-lightning")
+  .add(NodeApi)
+  .add(PeersApi)
+  .annotateMerge(OpenApi.annotations({
+    title: "effect-lightning node control API",
+    version: "1",
+    description: "Control a running effect-lightning node: identity and peer connections."
+  }))
+{}
+
+export const OPENAPI_PATH = "/openapi.json"

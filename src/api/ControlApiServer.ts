@@ -1,0 +1,37 @@
+/**
+ * The control API served over HTTP (`node:http` through `@effect/platform-node`): the
+ * `ControlApi` routes, their handlers, the OpenAPI document at `GET /openapi.json`, and the
+ * JSON error translation. Requires the node's `PeerManager`; bind it to loopback unless you put
+ * authentication in front of it (the API has none: anyone who reaches it controls the node).
+ */
+import { NodeHttpServer } from "@effect/platform-node"
+import { Layer } from "effect"
+import { HttpRouter } from "effect/http"
+import { HttpApiBuilder } from "effect/http-api"
+import { createServer } from "node:http"
+import { ControlApi, OPENAPI_PATH } from "./ControlApi.ts"
+import { JsonErrors } from "./JsonErrors.ts"
+import { NodeHandlers } from "./NodeHandlers.ts"
+import { PeersHandlers } from "./PeersHandlers.ts"
+
+/** Every route of the API with its handlers (needs `PeerManager`), without a server. */
+export const ControlApiRoutes = (options: { readonly maxBodyBytes?: number } = {}) =>
+  Layer.mergeAll(
+    HttpApiBuilder.layer(ControlApi, { openapiPath: OPENAPI_PATH }).pipe(
+      Layer.provide([NodeHandlers, PeersHandlers])
+    ),
+    JsonErrors(options)
+  )
+
+export interface ControlApiServerOptions {
+  readonly host: string
+  /** 0 picks a free port; read the bound one from `HttpServer.HttpServer`'s `address`. */
+  readonly port: number
+  readonly maxBodyBytes?: number
+}
+
+/** Serves the control API on `host:port`; the server stops when the layer's scope closes. */
+export const ControlApiServer = (options: ControlApiServerOptions) =>
+  HttpRouter.serve(ControlApiRoutes(options)).pipe(
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { host: options.host, port: options.port }))
+  )

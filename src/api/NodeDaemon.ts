@@ -1,0 +1,56 @@
+/**
+ * The node daemon behind `npm start` (`src/main.ts`): a production `NodeLive` (TCP peers,
+ * seed-file key, OS randomness) with the control API served in front of it, logging through
+ * Effect's logger. `main.ts` parses the flags first and loads this module only to run a node,
+ * so `--help` and bad flags answer quickly.
+ */
+import { Cause, Context, Effect, Exit, Layer } from "effect"
+import { HttpServer } from "effect/http"
+import { PeerManager } from "../actors/PeerManager.ts"
+import { OPENAPI_PATH } from "./ControlApi.ts"
+import { ControlApiServer } from "./ControlApiServer.ts"
+import { toHex } from "../protocol/bytes.ts"
+import type { NodeConfig } from "../layers/node/NodeFlags.ts"
+import { NodeLive } from "../layers/node/NodeLive.ts"
+import { formatAddress } from "../services/Transport.ts"
+
+/** A startup failure as one line for the log: typed errors carry a message, defects a trace. */
+const describeFailure = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  if (!(typeof error === "object" && error !== null && "message" in error && typeof error.message === "string")) {
+    return Cause.pretty(cause)
+  }
+  const tag = "_tag" in error && typeof error._tag === "string" ? `${error._tag}: ` : ""
+  // Wrappers such as ServeError keep the Node error (EADDRINUSE...) in `cause`.
+  const inner = "cause" in error && error.cause instanceof Error ? error.cause.message : ""
+  return `${tag}${[error.message, inner].filter((s) => s.length > 0).join(": ")}`
+}
+
+export const runNode = (config: NodeConfig) =>
+  Effect.gen(function*() {
+    yield* Effect.logInfo(`starting node, data directory ${config.dataDir}`)
+    const context = yield* Layer.build(
+      ControlApiServer(config.api).pipe(Layer.provideMerge(NodeLive({ dataDir: config.dataDir, listen: config.listen })))
+    )
+    const peers = Context.get(context, PeerManager)
+    const http = Context.get(context, HttpServer.HttpServer)
+    const apiPort = http.address._tag === "UnixPathAddress" ? config.api.port : http.address.port
+    const apiUrl = `http://${formatAddress({ host: config.api.host, port: apiPort })}`
+    yield* Effect.logInfo(`node id ${toHex(peers.nodeId)}`)
+    yield* Effect.logInfo(
+      peers.listenAddress === undefined ? "not listening for peers" : `listening for peers on ${formatAddress(peers.listenAddress)}`
+    )
+    yield* Effect.logInfo(`control API on ${apiUrl} (OpenAPI document: ${apiUrl}${OPENAPI_PATH})`)
+    return yield* Effect.never
+  }).pipe(
+    Effect.scoped,
+    Effect.onInterrupt(() => Effect.logInfo("stopped")),
+    Effect.tapCause((cause) =>
+      Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError(`node stopped: ${describeFailure(cause)}`)
+    )
+  )
+
+/** SIGINT/SIGTERM interrupt the node: that is a clean stop (0); any failure is 1. */
+export const teardown = <E, A>(exit: Exit.Exit<A, E>, onExit: (code: number) => void) =>
+  onExit(Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause) ? 0 : 1)
+

@@ -1,0 +1,78 @@
+/**
+ * JSON shapes of the control API. Wire values are plain JSON: node ids and feature bit fields
+ * as lowercase hex, addresses as `host:port` strings. Validation messages are written for the
+ * person typing the request; they are what a 400 response carries.
+ */
+import { Schema } from "effect"
+import { fromHex } from "../protocol/bytes.ts"
+import { nobleSecp256k1 } from "../protocol/crypto/secp256k1.ts"
+
+/** A node id: 33-byte compressed secp256k1 public key, 66 hex characters (BOLT 1). */
+export const NodeIdHex = Schema.String.pipe(
+  Schema.check(
+    Schema.makeFilter(
+      (s: string) =>
+        /^0[23][0-9a-fA-F]{64}$/.test(s)
+          ? nobleSecp256k1.isValidPoint(fromHex(s.toLowerCase())) || "not a point on secp256k1"
+          : "expected a node id: 66 hex characters starting with 02 or 03",
+      { title: "NodeId", description: "33-byte compressed public key as hex" },
+      true
+    )
+  )
+)
+
+export const Hostname = Schema.String.pipe(
+  Schema.check(
+    Schema.makeFilter(
+      (s: string) =>
+        (s.length > 0 && s.length <= 253 && !/[\s/@?#]/.test(s)) || "expected a host name or IP address",
+      { description: "DNS name, IPv4 address or IPv6 literal (without brackets)" },
+      true
+    )
+  )
+)
+
+export const Port = Schema.Number.pipe(
+  Schema.check(
+    Schema.makeFilter(
+      (n: number) => (Number.isInteger(n) && n >= 1 && n <= 65535) || "expected a TCP port, an integer from 1 to 65535",
+      { description: "TCP port 1..65535" },
+      true
+    )
+  )
+)
+
+/** Body of `POST /v1/peers`. */
+export const ConnectRequest = Schema.Struct({
+  nodeId: NodeIdHex,
+  host: Hostname,
+  port: Port
+}).annotate({ title: "ConnectRequest" })
+export type ConnectRequest = typeof ConnectRequest.Type
+
+/** A feature bit field (BOLT 9) as hex, with the set bits listed for readability. */
+export const Features = Schema.Struct({
+  hex: Schema.String,
+  bits: Schema.Array(Schema.Number)
+}).annotate({ title: "Features" })
+
+export const NodeInfo = Schema.Struct({
+  nodeId: Schema.String,
+  features: Features,
+  /** `host:port` peers connect to, or null when the node does not listen. */
+  listenAddress: Schema.NullOr(Schema.String)
+}).annotate({ title: "NodeInfo" })
+export type NodeInfo = typeof NodeInfo.Type
+
+export const Peer = Schema.Struct({
+  nodeId: Schema.String,
+  address: Schema.String,
+  direction: Schema.Literals(["inbound", "outbound"]),
+  localFeatures: Features,
+  remoteFeatures: Features,
+  /** Feature bits both sides support (BOLT 9 negotiation). */
+  negotiatedFeatures: Schema.Array(Schema.Number),
+  /** Chain hashes from the remote's `networks` TLV, or null if it sent none. */
+  remoteNetworks: Schema.NullOr(Schema.Array(Schema.String))
+}).annotate({ title: "Peer" })
+export type Peer = typeof Peer.Type

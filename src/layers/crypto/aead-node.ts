@@ -1,0 +1,89 @@
+/**
+ * Fast `ChaChaPoly`: Node's own ChaCha20-Poly1305 (OpenSSL, `node:crypto`), behind the same
+ * interface as the portable noble implementation (`src/protocol/crypto/aead.ts`). It lives in
+ * `layers/` because it needs Node. Both implementations pass the same vectors and are checked
+ * against each other (one seals, the other opens) by property tests.
+ *
+ * Speed notes (measured, see `bench/noise.bench.ts`): OpenSSL's ChaCha20-Poly1305 is about ten
+ * times faster than the JavaScript one on large inputs, but each call costs a fixed few
+ * microseconds (a cipher object is created per nonce, Node has no re-keying API), which
+ * dominates small messages. Outputs are returned as plain `Uint8Array` views (not `Buffer`s, whose
+ * `slice` shares memory) without copying.
+ */
+import { createCipheriv, createDecipheriv } from "node:crypto"
+import { compactChaChaPoly, TAG_LENGTH, type ChaChaPoly } from "../../protocol/crypto/aead.ts"
+
+const ALGORITHM = "chacha20-poly1305"
+const OPTIONS = { authTagLength: TAG_LENGTH } as const
+
+const view = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+
+const encryptInto = (
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ad: Uint8Array,
+  plaintext: Uint8Array,
+  out: Uint8Array,
+  offset: number
+): void => {
+  const cipher = createCipheriv(ALGORITHM, key, nonce, OPTIONS)
+  if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length })
+  const body = cipher.update(plaintext)
+  out.set(body, offset)
+  // final() emits nothing for a stream cipher; it computes the tag.
+  cipher.final()
+  out.set(cipher.getAuthTag(), offset + plaintext.length)
+}
+
+/** Node's built-in ChaCha20-Poly1305 (OpenSSL) for every input size. */
+export const opensslChaChaPoly: ChaChaPoly = {
+  name: "openssl",
+  encrypt: (key, nonce, ad, plaintext) => {
+    const out = new Uint8Array(plaintext.length + TAG_LENGTH)
+    encryptInto(key, nonce, ad, plaintext, out, 0)
+    return out
+  },
+  encryptInto,
+  decrypt: (key, nonce, ad, sealed) => {
+    if (sealed.length < TAG_LENGTH) return undefined
+    const split = sealed.length - TAG_LENGTH
+    try {
+      const decipher = createDecipheriv(ALGORITHM, key, nonce, OPTIONS)
+      decipher.setAuthTag(sealed.subarray(split))
+      if (ad.length > 0) decipher.setAAD(ad, { plaintextLength: split })
+      const plaintext = decipher.update(sealed.subarray(0, split))
+      decipher.final() // throws when the tag does not authenticate
+      return view(plaintext)
+    } catch {
+      return undefined
+    }
+  }
+}
+
+/**
+ * Inputs up to this many bytes go to the compact JavaScript implementation, larger ones to
+ * OpenSSL: the measured crossover on this machine (bench/noise.bench.ts), where OpenSSL's fixed
+ * per-call cost stops dominating.
+ */
+export const SHORT_INPUT_LIMIT = 512
+
+/**
+ * The fast `ChaChaPoly` on Node: OpenSSL for large inputs, the compact JavaScript
+ * implementation for short ones (BOLT 8 length prefixes, small messages), both RFC 8439 and
+ * byte-identical.
+ */
+export const nodeChaChaPoly: ChaChaPoly = {
+  name: "node:crypto",
+  encrypt: (key, nonce, ad, plaintext) =>
+    plaintext.length + ad.length <= SHORT_INPUT_LIMIT
+      ? compactChaChaPoly.encrypt(key, nonce, ad, plaintext)
+      : opensslChaChaPoly.encrypt(key, nonce, ad, plaintext),
+  encryptInto: (key, nonce, ad, plaintext, out, offset) =>
+    plaintext.length + ad.length <= SHORT_INPUT_LIMIT
+      ? compactChaChaPoly.encryptInto(key, nonce, ad, plaintext, out, offset)
+      : opensslChaChaPoly.encryptInto(key, nonce, ad, plaintext, out, offset),
+  decrypt: (key, nonce, ad, sealed) =>
+    sealed.length - TAG_LENGTH + ad.length <= SHORT_INPUT_LIMIT
+      ? compactChaChaPoly.decrypt(key, nonce, ad, sealed)
+      : opensslChaChaPoly.decrypt(key, nonce, ad, sealed)
+}

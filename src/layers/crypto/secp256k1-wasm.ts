@@ -1,0 +1,117 @@
+/**
+ * Fast `Secp256k1`: libsecp256k1 compiled to WebAssembly (`tiny-secp256k1`), behind the same
+ * interface as the portable noble implementation (`src/protocol/crypto/secp256k1.ts`). Protocol
+ * code takes a `Secp256k1` value, so swapping this one in changes speed, never results: the
+ * tests run both on the same inputs and require byte-identical outputs (RFC 6979 signatures
+ * included) and identical `undefined`/`false` on invalid input.
+ *
+ * tiny-secp256k1 throws on malformed input (wrong lengths, points off the curve); every call
+ * here is guarded so that, like the noble implementation, an invalid key, point or signature
+ * gives `undefined` (or `false`) rather than an exception. It lives in `layers/` because it
+ * loads a WASM module at import time (a side effect the pure core must not have).
+ */
+import * as ecc from "tiny-secp256k1"
+import { sha256 } from "@noble/hashes/sha2.js"
+import type { Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
+
+/** The group order n, for the one operation libsecp256k1 does not export (scalar product). */
+const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
+
+const toScalar = (bytes: Uint8Array): bigint => {
+  let n = 0n
+  for (const b of bytes) n = (n << 8n) | BigInt(b)
+  return n
+}
+
+const fromScalar = (n: bigint): Uint8Array => {
+  const out = new Uint8Array(32)
+  let v = n
+  for (let i = 31; i >= 0; i--) {
+    out[i] = Number(v & 0xffn)
+    v >>= 8n
+  }
+  return out
+}
+
+const isZero = (bytes: Uint8Array): boolean => {
+  for (const b of bytes) if (b !== 0) return false
+  return true
+}
+
+/** 32 bytes and 0 < value < n (`isPrivate` checks exactly that, without throwing). */
+const isSecret = (bytes: Uint8Array): boolean => bytes.length === 32 && ecc.isPrivate(bytes)
+
+/** 32 bytes and value < n (zero allowed): the range `secretAdd` accepts for each operand. */
+const isScalarBelowN = (bytes: Uint8Array): boolean => bytes.length === 32 && (isZero(bytes) || ecc.isPrivate(bytes))
+
+/** A 33-byte compressed encoding of a point on the curve (the only form the BOLTs use). */
+const isCompressedPoint = (bytes: Uint8Array): boolean => {
+  if (bytes.length !== 33) return false
+  try {
+    return ecc.isPointCompressed(bytes)
+  } catch {
+    return false
+  }
+}
+
+const guard = <A>(f: () => A | null, orElse: A): A => {
+  try {
+    return f() ?? orElse
+  } catch {
+    return orElse
+  }
+}
+
+/** libsecp256k1 via WASM: the same results as `nobleSecp256k1`, several times faster. */
+export const wasmSecp256k1: Secp256k1 = {
+  name: "libsecp256k1-wasm",
+  publicKey: (secret) => (isSecret(secret) ? guard<Uint8Array | undefined>(() => ecc.pointFromScalar(secret, true), undefined) : undefined),
+  isValidSecret: isSecret,
+  isValidPoint: isCompressedPoint,
+  ecdh: (secret, point) => {
+    if (!isSecret(secret) || !isCompressedPoint(point)) return undefined
+    const shared = guard<Uint8Array | undefined>(() => ecc.pointMultiply(point, secret, true), undefined)
+    return shared === undefined ? undefined : sha256(shared)
+  },
+  sign: (digest, secret) => {
+    // Same contract as noble: a wrong-length digest or an invalid secret is a caller bug and throws.
+    if (digest.length !== 32) throw new Error("sign: digest must be 32 bytes")
+    if (!isSecret(secret)) throw new Error("sign: invalid secret key")
+    return ecc.sign(digest, secret)
+  },
+  verify: (signature, digest, publicKey) => {
+    if (signature.length !== 64 || publicKey.length !== 33 || digest.length !== 32) return false
+    // strict = true: a high-S signature does not verify (noble's `lowS: true`).
+    return guard(() => ecc.verify(digest, publicKey, signature, true), false)
+  },
+  signRecoverable: (digest, secret) => {
+    if (digest.length !== 32) throw new Error("signRecoverable: digest must be 32 bytes")
+    if (!isSecret(secret)) throw new Error("signRecoverable: invalid secret key")
+    const { signature, recoveryId } = ecc.signRecoverable(digest, secret)
+    return { signature, recovery: recoveryId }
+  },
+  recover: (signature, recovery, digest) => {
+    if (signature.length !== 64 || digest.length !== 32) return undefined
+    if (recovery !== 0 && recovery !== 1 && recovery !== 2 && recovery !== 3) return undefined
+    return guard<Uint8Array | undefined>(() => ecc.recover(digest, signature, recovery, true), undefined)
+  },
+  pointAdd: (a, b) => {
+    if (!isCompressedPoint(a) || !isCompressedPoint(b)) return undefined
+    return guard<Uint8Array | undefined>(() => ecc.pointAdd(a, b, true), undefined)
+  },
+  pointMultiply: (point, scalar) => {
+    if (!isCompressedPoint(point) || !isSecret(scalar)) return undefined
+    return guard<Uint8Array | undefined>(() => ecc.pointMultiply(point, scalar, true), undefined)
+  },
+  secretAdd: (a, b) => {
+    if (!isScalarBelowN(a) || !isScalarBelowN(b)) return undefined
+    // libsecp256k1 wants a nonzero first operand; 0 + b = b.
+    if (isZero(a)) return isZero(b) ? undefined : b.slice()
+    return guard<Uint8Array | undefined>(() => ecc.privateAdd(a, b), undefined)
+  },
+  secretMultiply: (a, b) => {
+    if (!isSecret(a) || !isSecret(b)) return undefined
+    // libsecp256k1 exposes no scalar product; one bigint multiplication mod n is cheap.
+    return fromScalar((toScalar(a) * toScalar(b)) % N)
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Command-line flags of the runnable node (`npm start`, `src/main.ts`). Parsing is a pure
+ * function from argv to a config or a message, so it is tested without starting anything.
+ */
+import { parseArgs } from "node:util"
+import { Result } from "effect"
+import { formatAddress, parseAddress, type SocketAddress } from "../../services/Transport.ts"
+
+export interface NodeConfig {
+  /** Directory of the node seed (and, later, channel state). Created on first start. */
+  readonly dataDir: string
+  /** Where Lightning peers connect (BOLT 8 over TCP). Port 0 picks a free port. */
+  readonly listen: SocketAddress
+  /** Where the HTTP control API listens. Port 0 picks a free port. */
+  readonly api: SocketAddress
+}
+
+export const defaultConfig: NodeConfig = {
+  dataDir: "./.lightning",
+  listen: { host: "127.0.0.1", port: 9735 },
+  api: { host: "127.0.0.1", port: 9736 }
+}
+
+export const usage = `Usage: npm start -- [--data-dir DIR] [--listen HOST:PORT] [--api HOST:PORT]
+       node src/main.ts [same flags]
+
+Runs an effect-lightning node: accepts Lightning peers on --listen and serves the HTTP
+control API (JSON, OpenAPI document at /openapi.json) on --api. SIGINT/SIGTERM stop it.
+
+  --data-dir DIR      node seed and state (default ${defaultConfig.dataDir})
+  --listen HOST:PORT  address for Lightning peers (default ${formatAddress(defaultConfig.listen)})
+  --api HOST:PORT     address for the control API (default ${formatAddress(defaultConfig.api)});
+                      it has no authentication: keep it on a loopback address
+  -h, --help          print this help
+`
+
+/** What the command line asks for: run with a config, or print the help. */
+export type FlagsResult = { readonly _tag: "Run"; readonly config: NodeConfig } | { readonly _tag: "Help" }
+
+/** Parses argv (without the node and script paths). The failure is a one-line message for the user. */
+export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<FlagsResult, string> => {
+  let parsed: ReturnType<typeof parse>
+  try {
+    parsed = parse(argv)
+  } catch (error) {
+    return Result.fail(error instanceof Error ? error.message : String(error))
+  }
+  const { values, positionals } = parsed
+  if (values.help === true) return Result.succeed({ _tag: "Help" })
+  if (positionals.length > 0) return Result.fail(`unexpected argument '${positionals[0]}'`)
+
+  const address = (flag: string, text: string | undefined, fallback: SocketAddress): Result.Result<SocketAddress, string> => {
+    if (text === undefined) return Result.succeed(fallback)
+    const a = parseAddress(text)
+    return a === undefined
+      ? Result.fail(`--${flag} expects HOST:PORT with a port from 0 to 65535 (IPv6 as [::1]:PORT), got '${text}'`)
+      : Result.succeed(a)
+  }
+  const dataDir = values["data-dir"] ?? defaultConfig.dataDir
+  if (dataDir.length === 0) return Result.fail("--data-dir must not be empty")
+  const listen = address("listen", values.listen, defaultConfig.listen)
+  if (Result.isFailure(listen)) return Result.fail(listen.failure)
+  const api = address("api", values.api, defaultConfig.api)
+  if (Result.isFailure(api)) return Result.fail(api.failure)
+  return Result.succeed({ _tag: "Run", config: { dataDir, listen: listen.success, api: api.success } })
+}
+
+const parse = (argv: ReadonlyArray<string>) =>
+  parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: true,
+    options: {
+      "data-dir": { type: "string" },
+      listen: { type: "string" },
+      api: { type: "string" },
+      help: { type: "boolean", short: "h" }
+    }
+  })

@@ -1,0 +1,31 @@
+/**
+ * Production `NodeSigner`: the node secret derived (`SeedKeys.deriveNodeSecret`) from the seed
+ * file in the data directory (`SeedFile.loadOrCreateSeed`, created on first start). The secret
+ * lives only inside the signer's closure (`makeNodeSigner`); the seed bytes are dropped after
+ * derivation.
+ */
+import { Effect, Layer } from "effect"
+import type { FileSystem, Path } from "effect"
+import { makeNodeSigner } from "../test/SeededNodeSigner.ts"
+import { nobleSecp256k1, type Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
+import type { Entropy } from "../../services/Entropy.ts"
+import { NodeSigner } from "../../services/NodeSigner.ts"
+import { loadOrCreateSeed, type SeedFileCorrupt, type SeedFileError } from "./SeedFile.ts"
+import { deriveNodeSecret } from "./SeedKeys.ts"
+
+/** Loads (or creates) `<dataDir>/node_seed` and builds the signer over its node secret. */
+export const SeedFileSigner = (
+  dataDir: string,
+  secp: Secp256k1 = nobleSecp256k1
+): Layer.Layer<NodeSigner, SeedFileError | SeedFileCorrupt, FileSystem.FileSystem | Path.Path | Entropy> =>
+  Layer.effect(
+    NodeSigner,
+    Effect.gen(function*() {
+      const { seed } = yield* loadOrCreateSeed(dataDir)
+      const secret = deriveNodeSecret(seed, secp)
+      seed.fill(0)
+      const signer = makeNodeSigner(secret, secp)
+      secret.fill(0)
+      return signer
+    })
+  )

@@ -1,0 +1,38 @@
+/**
+ * Key derivation from the node seed. One 32-byte seed (see `SeedFile.ts`) yields every key of
+ * the node, each under its own label, so new kinds of keys (channel base points, shutdown keys)
+ * can be added later without touching the node key:
+ *
+ *     secret(label) = HKDF-SHA256(ikm = seed, salt = "effect-lightning/seed/v1",
+ *                                 info = label || counter, length = 32)
+ *
+ * `counter` is one byte starting at 0; it is increased only in the (probability ~2^-128) case
+ * where the output is not a valid secp256k1 secret (zero or >= the group order), so that the
+ * derivation is total. Labels in use:
+ *
+ * - `"node"`: the node secret (BOLT 1 node id, BOLT 8 static key).
+ *
+ * Channel keys will use labels such as `"channel/<n>"`.
+ */
+import { hkdf } from "@noble/hashes/hkdf.js"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { concatBytes } from "../../protocol/bytes.ts"
+import { nobleSecp256k1, type Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
+
+const SALT = new TextEncoder().encode("effect-lightning/seed/v1")
+export const NODE_KEY_LABEL = "node"
+
+/** The valid secp256k1 secret derived from `seed` under `label` (see the module doc). */
+export const deriveSecret = (seed: Uint8Array, label: string, secp: Secp256k1 = nobleSecp256k1): Uint8Array => {
+  const info = new TextEncoder().encode(label)
+  for (let counter = 0; counter < 256; counter++) {
+    const candidate = hkdf(sha256, seed, SALT, concatBytes(info, Uint8Array.of(counter)), 32)
+    if (secp.isValidSecret(candidate)) return candidate
+  }
+  // 256 consecutive invalid outputs of HKDF-SHA256: not reachable with a working hash.
+  throw new Error("deriveSecret: no valid secret")
+}
+
+/** The node secret of a seed: `deriveSecret(seed, "node")`. */
+export const deriveNodeSecret = (seed: Uint8Array, secp: Secp256k1 = nobleSecp256k1): Uint8Array =>
+  deriveSecret(seed, NODE_KEY_LABEL, secp)

@@ -1,0 +1,459 @@
+/**
+ * In-process `ChannelSigner`: every channel's keys are derived from one node seed and the
+ * channel's key id, so the signer needs no key store (the seed and the key ids, which the
+ * channel persists, recover everything):
+ *
+ *     secret(purpose) = deriveSecret(seed, "channel/<hex key id>/<purpose>")
+ *
+ * with `deriveSecret` the node's labelled HKDF-SHA256 (`src/layers/node/SeedKeys.ts`) and the
+ * purposes `funding`, `revocation`, `payment`, `delayed_payment`, `htlc` and `commitment_seed`
+ * (the BOLT 3 per-commitment seed, fed to `generate_from_seed`).
+ *
+ * Secrets live only in this closure, wrapped in `Redacted` (printing or JSON-encoding them
+ * gives `<redacted>`). What the signer remembers per channel (parameters, the counterparty's
+ * signatures on our commitments, how far we revoked) is public data. That policy state is kept
+ * in memory: a production signer must persist it with the same care as channel state (a
+ * restarted signer that forgets how far it revoked could sign a revoked commitment).
+ */
+import { Effect, Layer, Redacted, Result } from "effect"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { equalBytes, toHex } from "../../protocol/bytes.ts"
+import type { Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
+import { deriveCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "../../protocol/keys/commitment-keys.ts"
+import { derivePrivateKey, deriveRevocationPrivateKey, perCommitmentPoint as pointOfSecret } from "../../protocol/keys/derivation.ts"
+import type { PrivateKey, PublicKey } from "../../protocol/keys/keys.ts"
+import { indexOfCommitment, perCommitmentSecret } from "../../protocol/keys/shachain.ts"
+import { p2wpkhScriptCode } from "../../protocol/tx/bitcoin/script.ts"
+import { SIGHASH_ALL } from "../../protocol/tx/bitcoin/sighash.ts"
+import type { Transaction } from "../../protocol/tx/bitcoin/transaction.ts"
+import {
+  buildCommitmentTransaction,
+  commitmentNumberObscuringFactor,
+  type CommitmentHtlc,
+  type CommitmentTransaction
+} from "../../protocol/tx/commitment.ts"
+import { buildHtlcTransactions, type HtlcTransaction } from "../../protocol/tx/htlc.ts"
+import { anchorScript, fundingScript, offeredHtlcScript, receivedHtlcScript, toLocalScript, toRemoteAnchorsScript } from "../../protocol/tx/scripts.ts"
+import {
+  finalizeCommitment,
+  finalizeHtlcTransaction,
+  signCommitment,
+  signHtlcAsLocal,
+  signHtlcAsRemote,
+  signInput,
+  verifyCommitmentSignature,
+  verifyRemoteHtlcSignature
+} from "../../protocol/tx/signing.ts"
+import {
+  ChannelSigner,
+  InvalidCounterpartySignature,
+  InvalidSigningRequest,
+  SignerPolicyViolation,
+  type ChannelKeyId,
+  type ChannelParameters,
+  type ChannelSignerError,
+  type ChannelSignerShape,
+  type CommitmentState,
+  type CompactSignature,
+  type SpendRequest,
+  type SpendSignature
+} from "../../services/ChannelSigner.ts"
+import { deriveSecret } from "../node/SeedKeys.ts"
+
+/** The private half of a channel: never leaves this module. */
+interface ChannelSecrets {
+  readonly funding: PrivateKey
+  readonly revocationBase: PrivateKey
+  readonly paymentBase: PrivateKey
+  readonly delayedPaymentBase: PrivateKey
+  readonly htlcBase: PrivateKey
+  readonly commitmentSeed: Redacted.Redacted<Uint8Array>
+}
+
+/** Our commitment as validated: the counterparty's signatures we may need to broadcast it. */
+interface HolderCommitment {
+  readonly commitment: CommitmentTransaction<CommitmentHtlc>
+  readonly htlcTxs: ReadonlyArray<HtlcTransaction<CommitmentHtlc>>
+  readonly counterpartySignature: Uint8Array
+  readonly counterpartyHtlcSignatures: ReadonlyArray<Uint8Array>
+}
+
+interface ChannelRecord {
+  readonly secrets: ChannelSecrets
+  readonly basepoints: ChannelBasepoints
+  parameters: ChannelParameters | undefined
+  /** Validated holder commitments not yet revoked (at most the current and the next one). */
+  readonly holderCommitments: Map<bigint, HolderCommitment>
+  /** Every holder commitment below this number has been revoked (its secret released). */
+  revokedBelow: bigint
+  /** The highest holder commitment number validated so far. */
+  highestValidated: bigint | undefined
+}
+
+type ReadyRecord = ChannelRecord & { readonly parameters: ChannelParameters }
+const isReady = (r: ChannelRecord): r is ReadyRecord => r.parameters !== undefined
+
+/** Private sentinel: thrown inside an operation, turned into the typed failure at its boundary. */
+class Refusal {
+  readonly error: ChannelSignerError | InvalidCounterpartySignature
+  constructor(error: ChannelSignerError | InvalidCounterpartySignature) {
+    this.error = error
+  }
+}
+const invalid = (reason: string): never => {
+  throw new Refusal(new InvalidSigningRequest({ reason }))
+}
+const policy = (reason: string): never => {
+  throw new Refusal(new SignerPolicyViolation({ reason }))
+}
+const unwrap = <A, E>(result: Result.Result<A, E>, reason: string): A => (Result.isSuccess(result) ? result.success : invalid(reason))
+
+/** Runs a synchronous operation, mapping the sentinel to the typed failure (anything else is a defect). */
+const run = <A, E extends ChannelSignerError | InvalidCounterpartySignature = ChannelSignerError>(f: () => A): Effect.Effect<A, E> =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed(f())
+    } catch (e) {
+      if (e instanceof Refusal) return Effect.fail(e.error as E)
+      return Effect.die(e)
+    }
+  })
+
+const MAX_COMMITMENT_NUMBER = (1n << 48n) - 1n
+const SEQUENCE_DISABLE_FLAG = 0x80000000
+const SEQUENCE_TYPE_FLAG = 0x00400000
+
+/** Whether input `sequence` satisfies `n OP_CHECKSEQUENCEVERIFY` in blocks (BIP 112), tx version >= 2. */
+const satisfiesCsv = (tx: Transaction, sequence: number, blocks: number): boolean =>
+  tx.version >= 2 && (sequence & SEQUENCE_DISABLE_FLAG) === 0 && (sequence & SEQUENCE_TYPE_FLAG) === 0 && (sequence & 0xffff) >= blocks
+
+/**
+ * A `ChannelSigner` over `seed` (32 bytes). `secp` does the EC work (noble or the WASM one).
+ * Throws RangeError for a seed of another length (a configuration bug).
+ */
+export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1): ChannelSignerShape => {
+  if (seed.length !== 32) throw new RangeError("channel signer seed must be 32 bytes")
+  const nodeSeed = Redacted.make(Uint8Array.from(seed), { label: "ChannelSignerSeed" })
+  const channels = new Map<string, ChannelRecord>()
+
+  const pub = (key: PrivateKey): PublicKey => {
+    const p = secp.publicKey(Redacted.value(key))
+    if (p === undefined) throw new Error("unreachable: derived secrets are valid scalars")
+    return p as PublicKey
+  }
+
+  const record = (keyId: ChannelKeyId): ChannelRecord => {
+    if (keyId.length !== 32) invalid("channel key id must be 32 bytes")
+    const id = toHex(keyId)
+    const existing = channels.get(id)
+    if (existing !== undefined) return existing
+    const secret = (purpose: string): PrivateKey =>
+      Redacted.make(deriveSecret(Redacted.value(nodeSeed), `channel/${id}/${purpose}`, secp), { label: "PrivateKey" })
+    const secrets: ChannelSecrets = {
+      funding: secret("funding"),
+      revocationBase: secret("revocation"),
+      paymentBase: secret("payment"),
+      delayedPaymentBase: secret("delayed_payment"),
+      htlcBase: secret("htlc"),
+      commitmentSeed: secret("commitment_seed")
+    }
+    const basepoints: ChannelBasepoints = {
+      fundingPubkey: pub(secrets.funding),
+      revocationBasepoint: pub(secrets.revocationBase),
+      paymentBasepoint: pub(secrets.paymentBase),
+      delayedPaymentBasepoint: pub(secrets.delayedPaymentBase),
+      htlcBasepoint: pub(secrets.htlcBase)
+    }
+    const fresh: ChannelRecord = { secrets, basepoints, parameters: undefined, holderCommitments: new Map(), revokedBelow: 0n, highestValidated: undefined }
+    channels.set(id, fresh)
+    return fresh
+  }
+
+  /** The record of a channel whose parameters are registered (a narrowed view of the same object). */
+  const ready = (keyId: ChannelKeyId): ReadyRecord => {
+    const r = record(keyId)
+    return isReady(r) ? r : invalid("channel parameters not registered (readyChannel)")
+  }
+
+  const checkCommitmentNumber = (n: bigint): void => {
+    if (n < 0n || n > MAX_COMMITMENT_NUMBER) invalid("commitment number out of range")
+  }
+
+  const holderSecret = (r: ChannelRecord, n: bigint): Uint8Array => {
+    checkCommitmentNumber(n)
+    return perCommitmentSecret(Redacted.value(r.secrets.commitmentSeed), indexOfCommitment(n))
+  }
+
+  const holderPoint = (r: ChannelRecord, n: bigint): PublicKey => unwrap(pointOfSecret(secp, holderSecret(r, n)), "invalid per-commitment secret")
+
+  const obscuringFactor = (r: ChannelRecord, p: ChannelParameters): bigint =>
+    p.holderIsFunder
+      ? commitmentNumberObscuringFactor(r.basepoints.paymentBasepoint, p.counterpartyBasepoints.paymentBasepoint)
+      : commitmentNumberObscuringFactor(p.counterpartyBasepoints.paymentBasepoint, r.basepoints.paymentBasepoint)
+
+  /** Rebuilds the commitment of `owner` ("holder" = ours) from the state and the owner's point. */
+  const buildCommitment = (
+    r: ReadyRecord,
+    owner: "holder" | "counterparty",
+    state: CommitmentState,
+    point: PublicKey
+  ): { readonly commitment: CommitmentTransaction<CommitmentHtlc>; readonly keys: CommitmentKeys } => {
+    checkCommitmentNumber(state.commitmentNumber)
+    const p = r.parameters
+    const ours = r.basepoints
+    const theirs = p.counterpartyBasepoints
+    const holder = owner === "holder"
+    const keys = unwrap(
+      deriveCommitmentKeys(secp, holder ? ours : theirs, holder ? theirs : ours, point),
+      "invalid per-commitment point or basepoint"
+    )
+    const commitment = unwrap(
+      buildCommitmentTransaction({
+        channelType: p.channelType,
+        fundingOutpoint: p.fundingOutpoint,
+        fundingAmount: p.fundingAmount,
+        localFundingPubkey: holder ? ours.fundingPubkey : theirs.fundingPubkey,
+        remoteFundingPubkey: holder ? theirs.fundingPubkey : ours.fundingPubkey,
+        commitmentNumber: state.commitmentNumber,
+        obscuringFactor: obscuringFactor(r, p),
+        localIsFunder: holder ? p.holderIsFunder : !p.holderIsFunder,
+        toLocal: state.toLocal,
+        toRemote: state.toRemote,
+        htlcs: state.htlcs,
+        feeratePerKw: state.feeratePerKw,
+        dustLimit: holder ? p.holderDustLimit : p.counterpartyDustLimit,
+        toSelfDelay: holder ? p.holderSelfDelay : p.counterpartySelfDelay,
+        keys
+      }),
+      "commitment state does not build a valid commitment transaction"
+    )
+    return { commitment, keys }
+  }
+
+  const derive = (base: PrivateKey, point: PublicKey): PrivateKey => unwrap(derivePrivateKey(secp, base, point), "key derivation failed")
+
+  const storedHolderCommitment = (r: ChannelRecord, n: bigint): HolderCommitment => {
+    checkCommitmentNumber(n)
+    if (n < r.revokedBelow) policy(`commitment ${n} is revoked: broadcasting it would forfeit the channel`)
+    const held = r.holderCommitments.get(n)
+    if (held === undefined) return invalid(`commitment ${n} was not validated`)
+    return held
+  }
+
+  const sameParameters = (a: ChannelParameters, b: ChannelParameters): boolean =>
+    a.channelType.name === b.channelType.name &&
+    equalBytes(a.fundingOutpoint.txid, b.fundingOutpoint.txid) &&
+    a.fundingOutpoint.vout === b.fundingOutpoint.vout &&
+    a.fundingAmount === b.fundingAmount &&
+    a.holderIsFunder === b.holderIsFunder &&
+    a.holderSelfDelay === b.holderSelfDelay &&
+    a.counterpartySelfDelay === b.counterpartySelfDelay &&
+    a.holderDustLimit === b.holderDustLimit &&
+    a.counterpartyDustLimit === b.counterpartyDustLimit &&
+    (Object.keys(a.counterpartyBasepoints) as Array<keyof ChannelBasepoints>).every((k) =>
+      equalBytes(a.counterpartyBasepoints[k], b.counterpartyBasepoints[k])
+    )
+
+  const signSpendSync = (keyId: ChannelKeyId, request: SpendRequest): SpendSignature => {
+    const r = ready(keyId)
+    const p = r.parameters
+    const { tx, inputIndex, amount, spend } = request
+    const input = tx.inputs[inputIndex]
+    if (input === undefined) return invalid("input index out of range")
+    if (amount <= 0n) invalid("amount must be positive")
+    const theirs = p.counterpartyBasepoints
+    let key: PrivateKey
+    let scriptCode: Uint8Array
+    let witnessScript: Uint8Array | undefined
+    switch (spend._tag) {
+      case "HolderDelayed": {
+        const point = holderPoint(r, spend.commitmentNumber)
+        const keys = unwrap(deriveCommitmentKeys(secp, r.basepoints, theirs, point), "key derivation failed")
+        key = derive(r.secrets.delayedPaymentBase, point)
+        witnessScript = toLocalScript(keys.revocationPubkey, p.holderSelfDelay, keys.localDelayedPubkey)
+        scriptCode = witnessScript
+        if (!satisfiesCsv(tx, input.sequence, p.holderSelfDelay)) invalid("input sequence does not satisfy to_self_delay")
+        break
+      }
+      case "CounterpartyToRemote": {
+        key = r.secrets.paymentBase
+        if (p.channelType.anchors) {
+          witnessScript = toRemoteAnchorsScript(r.basepoints.paymentBasepoint)
+          scriptCode = witnessScript
+          if (!satisfiesCsv(tx, input.sequence, 1)) invalid("anchors to_remote needs nSequence 1")
+        } else {
+          witnessScript = undefined
+          scriptCode = p2wpkhScriptCode(r.basepoints.paymentBasepoint)
+        }
+        break
+      }
+      case "Anchor": {
+        key = r.secrets.funding
+        witnessScript = anchorScript(r.basepoints.fundingPubkey)
+        scriptCode = witnessScript
+        break
+      }
+      case "CounterpartyHtlc": {
+        const keys = unwrap(deriveCommitmentKeys(secp, theirs, r.basepoints, spend.perCommitmentPoint), "invalid per-commitment point")
+        key = derive(r.secrets.htlcBase, spend.perCommitmentPoint)
+        const { htlc } = spend
+        if (htlc.paymentHash.length !== 32) invalid("payment hash must be 32 bytes")
+        if (htlc.direction === "offered") {
+          witnessScript = offeredHtlcScript(keys, htlc.paymentHash, p.channelType.anchors)
+        } else {
+          witnessScript = receivedHtlcScript(keys, htlc.paymentHash, htlc.cltvExpiry, p.channelType.anchors)
+          if (tx.locktime < htlc.cltvExpiry || tx.locktime >= 500_000_000 || input.sequence === 0xffffffff)
+            invalid("an HTLC timeout claim needs nLockTime >= cltv_expiry and a non-final input")
+        }
+        if (p.channelType.anchors && !satisfiesCsv(tx, input.sequence, 1)) invalid("anchors HTLC outputs need nSequence 1")
+        scriptCode = witnessScript
+        break
+      }
+      case "Revoked": {
+        const secret = spend.perCommitmentSecret
+        if (!secp.isValidSecret(secret)) return invalid("invalid per-commitment secret")
+        const point = unwrap(pointOfSecret(secp, secret), "invalid per-commitment secret")
+        // Their commitment: they are BOLT 3's "local", we are "remote"; our revocation basepoint made its revocation key.
+        const keys = unwrap(deriveCommitmentKeys(secp, theirs, r.basepoints, point), "key derivation failed")
+        key = unwrap(deriveRevocationPrivateKey(secp, r.secrets.revocationBase, secret), "revocation key derivation failed")
+        if (!equalBytes(pub(key), keys.revocationPubkey)) invalid("revocation key mismatch")
+        const out = spend.output
+        if (out._tag === "Htlc") {
+          if (out.htlc.paymentHash.length !== 32) invalid("payment hash must be 32 bytes")
+          witnessScript =
+            out.htlc.direction === "offered"
+              ? offeredHtlcScript(keys, out.htlc.paymentHash, p.channelType.anchors)
+              : receivedHtlcScript(keys, out.htlc.paymentHash, out.htlc.cltvExpiry, p.channelType.anchors)
+        } else {
+          witnessScript = toLocalScript(keys.revocationPubkey, p.counterpartySelfDelay, keys.localDelayedPubkey)
+        }
+        scriptCode = witnessScript
+        break
+      }
+    }
+    const signature = signInput(secp, { tx, index: inputIndex, scriptCode, amount }, SIGHASH_ALL, key) as CompactSignature
+    return { signature, sighashType: SIGHASH_ALL, witnessScript, publicKey: pub(key) }
+  }
+
+  return ChannelSigner.of({
+    channelPublicKeys: (keyId) =>
+      run<ChannelBasepoints>(() => record(keyId).basepoints).pipe(Effect.orDie),
+
+    readyChannel: (keyId, parameters) =>
+      run(() => {
+        const r = record(keyId)
+        if (r.parameters !== undefined) {
+          if (!sameParameters(r.parameters, parameters)) policy("channel parameters already registered differently")
+          return
+        }
+        const delays = [parameters.holderSelfDelay, parameters.counterpartySelfDelay]
+        if (!delays.every((d) => Number.isInteger(d) && d >= 0 && d <= 0xffff)) invalid("to_self_delay out of range")
+        if (parameters.fundingAmount <= 0n) invalid("funding amount must be positive")
+        for (const k of Object.values(parameters.counterpartyBasepoints)) {
+          if (!secp.isValidPoint(k)) invalid("invalid counterparty basepoint")
+        }
+        if (equalBytes(parameters.counterpartyBasepoints.fundingPubkey, r.basepoints.fundingPubkey)) invalid("counterparty reuses our funding key")
+        r.parameters = parameters
+      }),
+
+    perCommitmentPoint: (keyId, n) => run(() => holderPoint(record(keyId), n)),
+
+    validateHolderCommitment: (keyId, state, counterpartySignature, counterpartyHtlcSignatures) =>
+      run<void, ChannelSignerError | InvalidCounterpartySignature>(() => {
+        const r = ready(keyId)
+        const n = state.commitmentNumber
+        checkCommitmentNumber(n)
+        if (n < r.revokedBelow) policy(`commitment ${n} is already revoked`)
+        const { commitment, keys } = buildCommitment(r, "holder", state, holderPoint(r, n))
+        const theirFunding = r.parameters.counterpartyBasepoints.fundingPubkey
+        if (counterpartySignature.length !== 64 || !verifyCommitmentSignature(secp, commitment, counterpartySignature, theirFunding))
+          throw new Refusal(new InvalidCounterpartySignature({ reason: "commitment signature does not verify", htlcIndex: undefined }))
+        const htlcTxs = buildHtlcTransactions(commitment)
+        if (htlcTxs.length !== counterpartyHtlcSignatures.length)
+          throw new Refusal(
+            new InvalidCounterpartySignature({ reason: `expected ${htlcTxs.length} HTLC signatures, got ${counterpartyHtlcSignatures.length}`, htlcIndex: undefined })
+          )
+        htlcTxs.forEach((htlcTx, i) => {
+          const sig = counterpartyHtlcSignatures[i]
+          if (sig === undefined || sig.length !== 64 || !verifyRemoteHtlcSignature(secp, htlcTx, sig, keys.remoteHtlcPubkey))
+            throw new Refusal(new InvalidCounterpartySignature({ reason: "HTLC signature does not verify", htlcIndex: i }))
+        })
+        r.holderCommitments.set(n, {
+          commitment,
+          htlcTxs,
+          counterpartySignature: Uint8Array.from(counterpartySignature),
+          counterpartyHtlcSignatures: counterpartyHtlcSignatures.map((s) => Uint8Array.from(s))
+        })
+        if (r.highestValidated === undefined || n > r.highestValidated) r.highestValidated = n
+      }),
+
+    releaseCommitmentSecret: (keyId, n) =>
+      run(() => {
+        const r = record(keyId)
+        checkCommitmentNumber(n)
+        if (r.highestValidated === undefined || r.highestValidated <= n)
+          policy(`commitment ${n} is not superseded by a validated commitment: its secret stays private`)
+        const secret = holderSecret(r, n)
+        if (n + 1n > r.revokedBelow) r.revokedBelow = n + 1n
+        for (const k of r.holderCommitments.keys()) if (k < r.revokedBelow) r.holderCommitments.delete(k)
+        return secret
+      }),
+
+    signCounterpartyCommitment: (keyId, state, counterpartyPoint) =>
+      run(() => {
+        const r = ready(keyId)
+        if (!secp.isValidPoint(counterpartyPoint)) invalid("invalid counterparty per-commitment point")
+        const { commitment, keys } = buildCommitment(r, "counterparty", state, counterpartyPoint)
+        const signature = signCommitment(secp, commitment, r.secrets.funding) as CompactSignature
+        // Our HTLC key on their commitment is BOLT 3's remote_htlcpubkey, derived at their point.
+        const htlcKey = derive(r.secrets.htlcBase, counterpartyPoint)
+        if (!equalBytes(pub(htlcKey), keys.remoteHtlcPubkey)) invalid("HTLC key mismatch")
+        const htlcSignatures = buildHtlcTransactions(commitment).map((h) => signHtlcAsRemote(secp, h, htlcKey) as CompactSignature)
+        return { signature, htlcSignatures }
+      }),
+
+    signHolderCommitment: (keyId, n) =>
+      run(() => {
+        const r = ready(keyId)
+        const held = storedHolderCommitment(r, n)
+        const ours = signCommitment(secp, held.commitment, r.secrets.funding)
+        return { commitmentNumber: n, tx: finalizeCommitment(held.commitment, ours, held.counterpartySignature) }
+      }),
+
+    signHolderHtlcTransaction: (keyId, n, htlcIndex, preimage) =>
+      run(() => {
+        const r = ready(keyId)
+        const held = storedHolderCommitment(r, n)
+        const htlcTx = held.htlcTxs[htlcIndex]
+        const remote = held.counterpartyHtlcSignatures[htlcIndex]
+        if (htlcTx === undefined || remote === undefined) return invalid("no such HTLC output")
+        if (htlcTx.kind === "htlc-success") {
+          if (preimage === undefined || preimage.length !== 32 || !equalBytes(sha256(preimage), htlcTx.htlc.paymentHash))
+            invalid("HTLC-success needs the payment preimage")
+        } else if (preimage !== undefined) invalid("HTLC-timeout takes no preimage")
+        const key = derive(r.secrets.htlcBase, holderPoint(r, n))
+        const local = signHtlcAsLocal(secp, htlcTx, key)
+        return finalizeHtlcTransaction(htlcTx, remote, local, preimage)
+      }),
+
+    signSpend: (keyId, request) => run(() => signSpendSync(keyId, request)),
+
+    signClosing: (keyId, tx) =>
+      run(() => {
+        const r = ready(keyId)
+        const p = r.parameters
+        const input = tx.inputs[0]
+        if (tx.inputs.length !== 1 || input === undefined) return invalid("a closing transaction has exactly one input")
+        if (!equalBytes(input.prevout.txid, p.fundingOutpoint.txid) || input.prevout.vout !== p.fundingOutpoint.vout)
+          invalid("a closing transaction spends the funding output")
+        const total = tx.outputs.reduce((a, o) => a + o.value, 0n)
+        if (tx.outputs.length === 0 || total > p.fundingAmount) invalid("closing outputs exceed the funding amount")
+        const scriptCode = fundingScript(r.basepoints.fundingPubkey, p.counterpartyBasepoints.fundingPubkey)
+        return signInput(secp, { tx, index: 0, scriptCode, amount: p.fundingAmount }, SIGHASH_ALL, r.secrets.funding) as CompactSignature
+      })
+  })
+}
+
+/** Layer: the in-process signer over `seed` with the given secp256k1 implementation. */
+export const seedChannelSignerLayer = (seed: Uint8Array, secp: Secp256k1): Layer.Layer<ChannelSigner> =>
+  Layer.sync(ChannelSigner, () => makeSeedChannelSigner(seed, secp))

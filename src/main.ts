@@ -1,0 +1,25 @@
+/**
+ * The runnable node (`npm start`): parses the flags, then runs `runNode` (`api/NodeDaemon.ts`):
+ * a production node (TCP peers, seed-file key, OS randomness) with the HTTP control API in
+ * front of it. See `--help` and the README section "Running a node".
+ *
+ * Exit codes: 0 after SIGINT/SIGTERM (a requested stop is a clean stop), 1 when the node
+ * cannot start (corrupt seed, address in use...) or fails, 2 for bad command-line flags.
+ */
+import { Result } from "effect"
+import { parseFlags, usage } from "./layers/node/NodeFlags.ts"
+
+const parsed = parseFlags(process.argv.slice(2))
+if (Result.isFailure(parsed)) {
+  process.stderr.write(`error: ${parsed.failure}\n\n${usage}`)
+  process.exitCode = 2
+} else if (parsed.success._tag === "Help") {
+  process.stdout.write(usage)
+} else {
+  // Loaded only to run a node: the HTTP and peer stacks take a moment to import.
+  const [{ NodeRuntime }, { runNode, teardown }] = await Promise.all([
+    import("@effect/platform-node"),
+    import("./api/NodeDaemon.ts")
+  ])
+  NodeRuntime.runMain(runNode(parsed.success.config), { disableErrorReporting: true, teardown })
+}

@@ -1,0 +1,272 @@
+/**
+ * Field codecs: one value per BOLT 1 fundamental/convenience type (and the length-prefixed
+ * shapes the messages use). Each gives its binary form (`read`/`write` on Reader/Writer) and
+ * its JSON form as an Effect `Schema` (bytes as hex, u64 as decimal string) for traces and
+ * persistence. `wire` describes the spec fields it covers, so declarations can be checked
+ * against the spec's message catalog.
+ */
+import { Schema, SchemaTransformation } from "effect"
+import type { ChannelId } from "../units.ts"
+import type { Reader } from "./reader.ts"
+import type { Writer } from "./writer.ts"
+
+/**
+ * One spec field a codec covers: `element` is the spec element type (`u16`, `byte`,
+ * `chain_hash`...); `count` is absent for a single value, `"prev"` when it is counted by the
+ * preceding length field, `"..."` for the rest of the value, or a fixed number.
+ */
+export interface WireField {
+  readonly element: string
+  readonly count?: "prev" | "..." | number
+}
+
+export interface Codec<A> {
+  /** Reads one value (throws the internal decode sentinel; see `decodeWith`). */
+  read(r: Reader): A
+  /** Writes one value (throws `EncodeError` for a value its type cannot carry). */
+  write(w: Writer, a: A): void
+  /** JSON form (Type = A). */
+  readonly schema: Schema.Codec<A, unknown>
+  readonly wire: ReadonlyArray<WireField>
+}
+
+export type CodecType<C> = C extends Codec<infer A> ? A : never
+
+const make = <A>(
+  read: (r: Reader) => A,
+  write: (w: Writer, a: A) => void,
+  schema: Schema.Codec<A, unknown>,
+  wire: ReadonlyArray<WireField>
+): Codec<A> => ({ read, write, schema, wire })
+
+const intSchema = (minimum: number, maximum: number): Schema.Codec<number, unknown> =>
+  Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum, maximum })))
+
+const bigintSchema = (minimum: bigint, maximum: bigint): Schema.Codec<bigint, unknown> =>
+  Schema.BigIntFromString.pipe(Schema.check(Schema.isBetweenBigInt({ minimum, maximum })))
+
+const U64_MAX = 0xffffffffffffffffn
+
+// ---- integers -------------------------------------------------------------------------------
+
+export const u8: Codec<number> = make((r) => r.u8(), (w, a) => void w.u8(a), intSchema(0, 0xff), [{ element: "byte" }])
+export const u16: Codec<number> = make((r) => r.u16(), (w, a) => void w.u16(a), intSchema(0, 0xffff), [{ element: "u16" }])
+export const u32: Codec<number> = make(
+  (r) => r.u32(),
+  (w, a) => void w.u32(a),
+  intSchema(0, 0xffffffff),
+  [{ element: "u32" }]
+)
+export const u64: Codec<bigint> = make((r) => r.u64(), (w, a) => void w.u64(a), bigintSchema(0n, U64_MAX), [{ element: "u64" }])
+export const s8: Codec<number> = make((r) => r.s8(), (w, a) => void w.s8(a), intSchema(-0x80, 0x7f), [{ element: "s8" }])
+export const s16: Codec<number> = make((r) => r.s16(), (w, a) => void w.s16(a), intSchema(-0x8000, 0x7fff), [{ element: "s16" }])
+export const s32: Codec<number> = make(
+  (r) => r.s32(),
+  (w, a) => void w.s32(a),
+  intSchema(-0x80000000, 0x7fffffff),
+  [{ element: "s32" }]
+)
+export const s64: Codec<bigint> = make(
+  (r) => r.s64(),
+  (w, a) => void w.s64(a),
+  bigintSchema(-(1n << 63n), (1n << 63n) - 1n),
+  [{ element: "s64" }]
+)
+/** Truncated integers: only valid as the final field of a TLV record (they take the rest). */
+export const tu16: Codec<number> = make((r) => r.tu16(), (w, a) => void w.tu16(a), intSchema(0, 0xffff), [{ element: "tu16" }])
+export const tu32: Codec<number> = make(
+  (r) => r.tu32(),
+  (w, a) => void w.tu32(a),
+  intSchema(0, 0xffffffff),
+  [{ element: "tu32" }]
+)
+export const tu64: Codec<bigint> = make((r) => r.tu64(), (w, a) => void w.tu64(a), bigintSchema(0n, U64_MAX), [{ element: "tu64" }])
+export const bigsize: Codec<bigint> = make(
+  (r) => r.bigsize(),
+  (w, a) => void w.bigsize(a),
+  bigintSchema(0n, U64_MAX),
+  [{ element: "bigsize" }]
+)
+
+// ---- fixed-size byte strings -----------------------------------------------------------------
+
+const hexOfLength = (n: number) => Schema.Uint8ArrayFromHex.pipe(Schema.check(Schema.isBetweenLength(n, n)))
+
+/** `n` raw bytes (JSON: hex). `element` names the spec type for catalog checks. */
+export const fixedBytes = (n: number, element = "byte"): Codec<Uint8Array> =>
+  make(
+    (r) => r.bytes(n),
+    (w, a) => void w.fixed(element, a, n),
+    hexOfLength(n),
+    [element === "byte" ? { element, count: n } : { element }]
+  )
+
+/** The genesis block hash of a chain, in wire order (BOLT 0). */
+export const ChainHashSchema = hexOfLength(32).pipe(Schema.brand("ChainHash"))
+export type ChainHash = typeof ChainHashSchema.Type
+export const chainHash: Codec<ChainHash> = make(
+  (r) => r.bytes(32) as ChainHash,
+  (w, a) => void w.fixed("chain_hash", a, 32),
+  ChainHashSchema,
+  [{ element: "chain_hash" }]
+)
+
+export const ChannelIdSchema: Schema.Codec<ChannelId, unknown> = hexOfLength(32).pipe(Schema.brand("ChannelId"))
+export const channelId: Codec<ChannelId> = make(
+  (r) => r.bytes(32) as ChannelId,
+  (w, a) => void w.fixed("channel_id", a, 32),
+  ChannelIdSchema,
+  [{ element: "channel_id" }]
+)
+
+export const sha256: Codec<Uint8Array> = fixedBytes(32, "sha256")
+/** 64-byte compact ECDSA signature (r || s). */
+export const signature: Codec<Uint8Array> = fixedBytes(64, "signature")
+export const bip340sig: Codec<Uint8Array> = fixedBytes(64, "bip340sig")
+
+/** 33-byte compressed point; the prefix is checked (0x02/0x03), the curve is not (see Reader.point). */
+export const point: Codec<Uint8Array> = make(
+  (r) => r.point(),
+  (w, a) => void w.fixed("point", a, 33),
+  hexOfLength(33).pipe(
+    Schema.check(Schema.makeFilter((b: Uint8Array) => b[0] === 2 || b[0] === 3 || "expected a compressed point"))
+  ),
+  [{ element: "point" }]
+)
+
+// ---- short_channel_id (BOLT 7) ----------------------------------------------------------------
+
+/** block height (3 bytes) || tx index (3 bytes) || output index (2 bytes), as one u64. */
+export type ShortChannelId = bigint & { readonly ShortChannelId: unique symbol }
+
+export const shortChannelIdFromParts = (block: number, txIndex: number, outputIndex: number): ShortChannelId =>
+  ((BigInt(block) << 40n) | (BigInt(txIndex) << 16n) | BigInt(outputIndex)) as ShortChannelId
+
+export const shortChannelIdParts = (scid: ShortChannelId): { block: number; txIndex: number; outputIndex: number } => ({
+  block: Number(scid >> 40n),
+  txIndex: Number((scid >> 16n) & 0xffffffn),
+  outputIndex: Number(scid & 0xffffn)
+})
+
+/** The human form `BLOCKxTXxOUTPUT` used by the spec and most implementations. */
+export const formatShortChannelId = (scid: ShortChannelId): string => {
+  const p = shortChannelIdParts(scid)
+  return `${p.block}x${p.txIndex}x${p.outputIndex}`
+}
+
+const SCID_PATTERN = /^(\d{1,8})x(\d{1,8})x(\d{1,5})$/
+
+export const parseShortChannelId = (text: string): ShortChannelId | undefined => {
+  const m = SCID_PATTERN.exec(text)
+  if (m === null) return undefined
+  const block = Number(m[1])
+  const tx = Number(m[2])
+  const out = Number(m[3])
+  if (block > 0xffffff || tx > 0xffffff || out > 0xffff) return undefined
+  return shortChannelIdFromParts(block, tx, out)
+}
+
+const isShortChannelId = (u: unknown): u is ShortChannelId => typeof u === "bigint" && u >= 0n && u <= U64_MAX
+
+export const ShortChannelIdSchema: Schema.Codec<ShortChannelId, string> = Schema.String.pipe(
+  Schema.check(Schema.makeFilter((s: string) => parseShortChannelId(s) !== undefined || "expected BLOCKxTXxOUTPUT")),
+  Schema.decodeTo(
+    Schema.declare(isShortChannelId),
+    SchemaTransformation.transform({
+      // The filter above guarantees the parse succeeds; 0 is unreachable.
+      decode: (s: string) => parseShortChannelId(s) ?? shortChannelIdFromParts(0, 0, 0),
+      encode: formatShortChannelId
+    })
+  )
+)
+
+export const shortChannelId: Codec<ShortChannelId> = make(
+  (r) => r.u64() as ShortChannelId,
+  (w, a) => void w.u64(a),
+  ShortChannelIdSchema,
+  [{ element: "short_channel_id" }]
+)
+
+// ---- variable-length shapes -------------------------------------------------------------------
+
+const HexBytes: Schema.Codec<Uint8Array, unknown> = Schema.Uint8ArrayFromHex
+
+/** `[u16:len][len*byte:data]` as one value. */
+export const u16Bytes: Codec<Uint8Array> = make(
+  (r) => r.bytes(r.u16()),
+  // w.u16 rejects a length over 65535 with an EncodeError.
+  (w, a) => void w.u16(a.length).bytes(a),
+  HexBytes.pipe(Schema.check(Schema.isBetweenLength(0, 0xffff))),
+  [{ element: "u16" }, { element: "byte", count: "prev" }]
+)
+
+/** `[...*byte]`: every byte left in the message or TLV value. */
+export const restBytes: Codec<Uint8Array> = make(
+  (r) => r.rest(),
+  (w, a) => void w.bytes(a),
+  HexBytes,
+  [{ element: "byte", count: "..." }]
+)
+
+/** `[...*T]`: fixed-size items up to the end of the value; a partial last item is an error. */
+export const restArray = <A>(item: Codec<A>): Codec<ReadonlyArray<A>> =>
+  make(
+    (r) => {
+      const out: Array<A> = []
+      while (!r.atEnd) out.push(item.read(r))
+      return out
+    },
+    (w, a) => {
+      for (const x of a) item.write(w, x)
+    },
+    Schema.Array(item.schema),
+    [{ element: item.wire[0]?.element ?? "byte", count: "..." }]
+  )
+
+/** `[u16:num][num*T]`: a counted list of items. */
+export const u16Array = <A>(item: Codec<A>): Codec<ReadonlyArray<A>> =>
+  make(
+    (r) => {
+      const n = r.u16()
+      const out: Array<A> = []
+      for (let i = 0; i < n; i++) out.push(item.read(r))
+      return out
+    },
+    (w, a) => {
+      w.u16(a.length)
+      for (const x of a) item.write(w, x)
+    },
+    Schema.Array(item.schema).pipe(Schema.check(Schema.isBetweenLength(0, 0xffff))),
+    [{ element: "u16" }, { element: item.wire[0]?.element ?? "byte", count: "prev" }]
+  )
+
+/** A value with no bytes (TLV records whose presence is the information, e.g. flags). */
+export const empty: Codec<true> = make(
+  () => true as const,
+  () => undefined,
+  Schema.Literal(true),
+  []
+)
+
+export type StructFields = { readonly [name: string]: Codec<unknown> }
+export type StructType<F extends StructFields> = { readonly [K in keyof F]: CodecType<F[K]> }
+
+/** Several fields in order as one value (a TLV record with more than one field, a subtype). */
+export const struct = <const F extends StructFields>(fields: F): Codec<StructType<F>> => {
+  const entries = Object.entries(fields)
+  const schemaFields: Record<string, Schema.Top> = {}
+  for (const [k, c] of entries) schemaFields[k] = c.schema
+  return make(
+    (r) => {
+      const out: Record<string, unknown> = {}
+      for (const [k, c] of entries) out[k] = c.read(r)
+      return out as StructType<F>
+    },
+    (w, a) => {
+      const values = a as Record<string, unknown>
+      for (const [k, c] of entries) c.write(w, values[k])
+    },
+    Schema.Struct(schemaFields) as unknown as Schema.Codec<StructType<F>, unknown>,
+    entries.flatMap(([, c]) => c.wire)
+  )
+}

@@ -1,0 +1,196 @@
+/**
+ * A bounded cursor over bytes for the BOLT 1 fundamental types. Methods throw the private
+ * `DecodeFailure` sentinel on bad input so that codecs read like the spec's field lists;
+ * `decodeWith` is the public boundary that turns it into a `Result` (never throws on bad input).
+ */
+import { Result } from "effect"
+import {
+  DecodeFailure,
+  type DecodeError,
+  fail,
+  InvalidPoint,
+  NonCanonicalBigSize,
+  NonMinimalTruncatedInt,
+  UnexpectedEof
+} from "./errors.ts"
+
+export class Reader {
+  private readonly buf: Uint8Array
+  private pos: number
+  private readonly end: number
+
+  constructor(buf: Uint8Array, start = 0, end = buf.length) {
+    this.buf = buf
+    this.pos = start
+    this.end = end
+  }
+
+  /** Absolute offset in the underlying buffer (for error reports). */
+  get offset(): number {
+    return this.pos
+  }
+
+  get remaining(): number {
+    return this.end - this.pos
+  }
+
+  get atEnd(): boolean {
+    return this.pos >= this.end
+  }
+
+  private need(n: number): number {
+    const at = this.pos
+    if (this.end - at < n) fail(new UnexpectedEof({ at, needed: n, available: this.end - at }))
+    this.pos = at + n
+    return at
+  }
+
+  private byteAt(i: number): number {
+    return this.buf[i] ?? 0
+  }
+
+  u8(): number {
+    return this.byteAt(this.need(1))
+  }
+
+  u16(): number {
+    const at = this.need(2)
+    return (this.byteAt(at) << 8) | this.byteAt(at + 1)
+  }
+
+  u32(): number {
+    const at = this.need(4)
+    return (
+      this.byteAt(at) * 0x1000000 + ((this.byteAt(at + 1) << 16) | (this.byteAt(at + 2) << 8) | this.byteAt(at + 3))
+    )
+  }
+
+  u64(): bigint {
+    const hi = this.u32()
+    const lo = this.u32()
+    return (BigInt(hi) << 32n) | BigInt(lo)
+  }
+
+  /** Signed integers: big-endian two's complement (BOLT 1 Appendix D). */
+  s8(): number {
+    const v = this.u8()
+    return v >= 0x80 ? v - 0x100 : v
+  }
+
+  s16(): number {
+    const v = this.u16()
+    return v >= 0x8000 ? v - 0x10000 : v
+  }
+
+  s32(): number {
+    const v = this.u32()
+    return v >= 0x80000000 ? v - 0x100000000 : v
+  }
+
+  s64(): bigint {
+    return BigInt.asIntN(64, this.u64())
+  }
+
+  /**
+   * A truncated unsigned integer of at most `maxWidth` bytes occupying ALL remaining bytes of
+   * this reader (truncated integers are only ever the final value of a TLV record, BOLT 1).
+   * Leading zero bytes are rejected: the encoding must be minimal.
+   */
+  private truncated(maxWidth: number): bigint {
+    const at = this.pos
+    const width = this.remaining
+    if (width > maxWidth) fail(new NonMinimalTruncatedInt({ at, width, maxWidth }))
+    if (width > 0 && this.byteAt(at) === 0) fail(new NonMinimalTruncatedInt({ at, width, maxWidth }))
+    let v = 0n
+    for (let i = 0; i < width; i++) v = (v << 8n) | BigInt(this.byteAt(at + i))
+    this.pos = this.end
+    return v
+  }
+
+  tu16(): number {
+    return Number(this.truncated(2))
+  }
+
+  tu32(): number {
+    return Number(this.truncated(4))
+  }
+
+  tu64(): bigint {
+    return this.truncated(8)
+  }
+
+  /** BigSize (BOLT 1 Appendix A): canonical (shortest) encoding enforced. */
+  bigsize(): bigint {
+    const at = this.pos
+    const first = this.u8()
+    if (first < 0xfd) return BigInt(first)
+    let value: bigint
+    let min: bigint
+    if (first === 0xfd) {
+      value = BigInt(this.u16())
+      min = 0xfdn
+    } else if (first === 0xfe) {
+      value = BigInt(this.u32())
+      min = 0x10000n
+    } else {
+      value = this.u64()
+      min = 0x100000000n
+    }
+    if (value < min) fail(new NonCanonicalBigSize({ at, value }))
+    return value
+  }
+
+  /** A copy of the next `n` bytes (copies so decoded values never alias peer buffers). */
+  bytes(n: number): Uint8Array {
+    const at = this.need(n)
+    return this.buf.slice(at, at + n)
+  }
+
+  /** Every byte left (a `...*byte` field). */
+  rest(): Uint8Array {
+    return this.bytes(this.remaining)
+  }
+
+  /** Skips `n` bytes without copying them. */
+  skip(n: number): void {
+    this.need(n)
+  }
+
+  /** A 33-byte compressed point: only the SEC 1 prefix is checked here (curve checks cost a sqrt). */
+  point(): Uint8Array {
+    const at = this.pos
+    const p = this.bytes(33)
+    const prefix = p[0] ?? 0
+    if (prefix !== 2 && prefix !== 3) fail(new InvalidPoint({ at, prefix }))
+    return p
+  }
+
+  /** A reader over the next `n` bytes; this reader moves past them. */
+  sub(n: number): Reader {
+    const at = this.need(n)
+    return new Reader(this.buf, at, at + n)
+  }
+}
+
+/**
+ * The public decoding boundary: runs `f` over `bytes` and turns the internal sentinel into a
+ * typed failure. Only `DecodeFailure` is caught: any other exception is a bug and propagates.
+ */
+export const decodeWith = <A>(bytes: Uint8Array, f: (r: Reader) => A): Result.Result<A, DecodeError> => {
+  try {
+    return Result.succeed(f(new Reader(bytes)))
+  } catch (e) {
+    if (e instanceof DecodeFailure) return Result.fail(e.error)
+    throw e
+  }
+}
+
+/** Like `decodeWith`, but for code that already holds a Reader. */
+export const attempt = <A>(f: () => A): Result.Result<A, DecodeError> => {
+  try {
+    return Result.succeed(f())
+  } catch (e) {
+    if (e instanceof DecodeFailure) return Result.fail(e.error)
+    throw e
+  }
+}

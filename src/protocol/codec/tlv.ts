@@ -1,0 +1,182 @@
+/**
+ * TLV streams (BOLT 1, "Type-Length-Value Format"). A stream definition maps field names to
+ * record types and value codecs; decoding enforces every receiver requirement: canonical
+ * BigSize type/length, strictly increasing types (duplicates rejected), length within the
+ * stream, exact value length for known types, unknown even types rejected. Unknown ODD
+ * records are skipped by the reader but KEPT in `unknown`, so re-encoding round-trips and
+ * signatures over the stream can be recomputed.
+ */
+import { Result, Schema } from "effect"
+import {
+  type DecodeError,
+  DecodeFailure,
+  fail,
+  TlvDuplicateType,
+  TlvLengthExceedsStream,
+  TlvTypeNotIncreasing,
+  TlvUnknownEvenType,
+  TlvValueTooLong,
+  TlvValueTooShort
+} from "./errors.ts"
+import type { Codec, WireField } from "./fields.ts"
+import { decodeWith, Reader } from "./reader.ts"
+import { Writer } from "./writer.ts"
+
+/** A raw record: what an unknown odd type is kept as. */
+export interface TlvRecord {
+  readonly type: bigint
+  readonly value: Uint8Array
+}
+
+export const TlvRecordSchema: Schema.Codec<TlvRecord, unknown> = Schema.Struct({
+  type: Schema.BigIntFromString.pipe(Schema.check(Schema.isBetweenBigInt({ minimum: 0n, maximum: 0xffffffffffffffffn }))),
+  value: Schema.Uint8ArrayFromHex
+})
+
+/** One known record: its type number and the codec for its whole value. */
+export interface TlvField<A> {
+  readonly type: bigint
+  readonly codec: Codec<A>
+}
+
+export const tlvField = <A>(type: number | bigint, codec: Codec<A>): TlvField<A> => ({ type: BigInt(type), codec })
+
+export type TlvFields = { readonly [name: string]: TlvField<unknown> }
+
+/** The decoded stream: each known record under its name (absent when not sent), plus unknown odd records. */
+export type TlvValues<F extends TlvFields> = {
+  readonly [K in keyof F]?: F[K] extends TlvField<infer A> ? A : never
+} & { readonly unknown?: ReadonlyArray<TlvRecord> }
+
+export interface TlvStream<F extends TlvFields> {
+  readonly name: string
+  readonly fields: F
+  /** Decodes every remaining byte of `r` as this stream. Throws the internal sentinel. */
+  readonly read: (r: Reader) => TlvValues<F>
+  readonly write: (w: Writer, v: TlvValues<F>) => void
+  readonly schema: Schema.Codec<TlvValues<F>, unknown>
+  /** Known record types, ascending, with their names. */
+  readonly records: ReadonlyArray<{ readonly name: string; readonly type: bigint; readonly wire: ReadonlyArray<WireField> }>
+  /** Public, non-throwing decoder for a standalone stream. */
+  readonly decode: (bytes: Uint8Array) => Result.Result<TlvValues<F>, DecodeError>
+  readonly encode: (v: TlvValues<F>) => Uint8Array
+}
+
+/**
+ * Reads the raw records of a stream, checking the structural rules of BOLT 1 (canonical
+ * BigSize, strictly increasing types, lengths within the stream) and handing each record's
+ * value to `onRecord` as a bounded Reader. Throws the internal sentinel.
+ */
+export const readRawRecords = (
+  r: Reader,
+  onRecord: (type: bigint, value: Reader, at: number) => void
+): void => {
+  let previous = -1n
+  while (!r.atEnd) {
+    const at = r.offset
+    const type = r.bigsize()
+    if (type === previous) fail(new TlvDuplicateType({ at, type }))
+    if (type < previous) fail(new TlvTypeNotIncreasing({ at, type, previous }))
+    previous = type
+    const length = r.bigsize()
+    if (length > BigInt(r.remaining)) {
+      fail(new TlvLengthExceedsStream({ at, type, length, remaining: r.remaining }))
+    }
+    onRecord(type, r.sub(Number(length)), at)
+  }
+}
+
+/** Runs a known record's codec over exactly its value: short values and leftovers are errors. */
+const readValue = <A>(codec: Codec<A>, type: bigint, value: Reader, at: number): A => {
+  const length = value.remaining
+  let decoded: A
+  try {
+    decoded = codec.read(value)
+  } catch (e) {
+    if (e instanceof DecodeFailure && e.error._tag === "UnexpectedEof") fail(new TlvValueTooShort({ at, type, length }))
+    throw e
+  }
+  if (!value.atEnd) fail(new TlvValueTooLong({ at, type, length, unread: value.remaining }))
+  return decoded
+}
+
+/** Declares a TLV stream. Field names become the keys of the decoded value. */
+export const tlvStream = <const F extends TlvFields>(name: string, fields: F): TlvStream<F> => {
+  const byType = new Map<bigint, { name: string; field: TlvField<unknown> }>()
+  for (const [key, field] of Object.entries(fields)) {
+    if (key === "unknown") throw new Error(`tlvStream ${name}: "unknown" is reserved`)
+    if (byType.has(field.type)) throw new Error(`tlvStream ${name}: type ${field.type} declared twice`)
+    byType.set(field.type, { name: key, field })
+  }
+  const ordered = [...byType.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+
+  const read = (r: Reader): TlvValues<F> => {
+    const out: Record<string, unknown> = {}
+    const unknown: Array<TlvRecord> = []
+    readRawRecords(r, (type, value, at) => {
+      const known = byType.get(type)
+      if (known !== undefined) {
+        out[known.name] = readValue(known.field.codec, type, value, at)
+      } else if (type % 2n === 0n) {
+        fail(new TlvUnknownEvenType({ at, type }))
+      } else {
+        unknown.push({ type, value: value.rest() })
+      }
+    })
+    if (unknown.length > 0) out["unknown"] = unknown
+    return out as TlvValues<F>
+  }
+
+  const write = (w: Writer, v: TlvValues<F>): void => {
+    const values = v as Record<string, unknown>
+    const records: Array<{ type: bigint; write: (w: Writer) => void }> = []
+    for (const [type, { name: key, field }] of ordered) {
+      const x = values[key]
+      if (x !== undefined) records.push({ type, write: (vw) => field.codec.write(vw, x) })
+    }
+    for (const u of v.unknown ?? []) records.push({ type: u.type, write: (vw) => void vw.bytes(u.value) })
+    records.sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0))
+    for (const rec of records) {
+      const value = new Writer()
+      rec.write(value)
+      w.bigsize(rec.type).bigsize(BigInt(value.length)).bytes(value.finish())
+    }
+  }
+
+  const schemaFields: Record<string, Schema.Top> = {}
+  for (const [, { name: key, field }] of ordered) schemaFields[key] = Schema.optionalKey(field.codec.schema)
+  schemaFields["unknown"] = Schema.optionalKey(Schema.Array(TlvRecordSchema))
+  const schema = Schema.Struct(schemaFields) as unknown as Schema.Codec<TlvValues<F>, unknown>
+
+  return {
+    name,
+    fields,
+    read,
+    write,
+    schema,
+    records: ordered.map(([type, { name: key, field }]) => ({ name: key, type, wire: field.codec.wire })),
+    decode: (bytes) => decodeWith(bytes, read),
+    encode: (v) => {
+      const w = new Writer()
+      write(w, v)
+      return w.finish()
+    }
+  }
+}
+
+/** Decodes a stream of raw records (no known types: every even type is rejected). */
+export const decodeRawTlvStream = (bytes: Uint8Array): Result.Result<ReadonlyArray<TlvRecord>, DecodeError> =>
+  decodeWith(bytes, (r) => {
+    const out: Array<TlvRecord> = []
+    readRawRecords(r, (type, value) => out.push({ type, value: value.rest() }))
+    return out
+  })
+
+/** Encodes raw records, sorted by type (the caller must not repeat a type). */
+export const encodeRawTlvStream = (records: ReadonlyArray<TlvRecord>): Uint8Array => {
+  const w = new Writer()
+  for (const rec of [...records].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0))) {
+    w.bigsize(rec.type).bigsize(BigInt(rec.value.length)).bytes(rec.value)
+  }
+  return w.finish()
+}

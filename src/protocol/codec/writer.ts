@@ -1,0 +1,154 @@
+/**
+ * A growable byte buffer for the BOLT 1 fundamental types. Values out of a field's range are
+ * programming errors on our side (we only encode our own typed values), reported as a thrown
+ * `EncodeError` that public `encode*` functions turn into a `Result`.
+ */
+import { Result } from "effect"
+import { EncodeError } from "./errors.ts"
+
+export class Writer {
+  private buf: Uint8Array
+  private len = 0
+
+  constructor(initialCapacity = 64) {
+    this.buf = new Uint8Array(Math.max(16, initialCapacity))
+  }
+
+  get length(): number {
+    return this.len
+  }
+
+  private reserve(n: number): number {
+    const at = this.len
+    const needed = at + n
+    if (needed > this.buf.length) {
+      let cap = this.buf.length * 2
+      while (cap < needed) cap *= 2
+      const next = new Uint8Array(cap)
+      next.set(this.buf.subarray(0, at))
+      this.buf = next
+    }
+    this.len = needed
+    return at
+  }
+
+  private checkRange(field: string, v: number | bigint, min: number | bigint, max: number | bigint): void {
+    if (typeof v === "number" && !Number.isInteger(v)) {
+      throw new EncodeError({ field, reason: `not an integer: ${v}` })
+    }
+    if (v < min || v > max) throw new EncodeError({ field, reason: `${v} out of range [${min}, ${max}]` })
+  }
+
+  u8(v: number): this {
+    this.checkRange("u8", v, 0, 0xff)
+    const at = this.reserve(1) // reserve may replace this.buf: call it first
+    this.buf[at] = v
+    return this
+  }
+
+  u16(v: number): this {
+    this.checkRange("u16", v, 0, 0xffff)
+    const at = this.reserve(2)
+    this.buf[at] = v >>> 8
+    this.buf[at + 1] = v & 0xff
+    return this
+  }
+
+  u32(v: number): this {
+    this.checkRange("u32", v, 0, 0xffffffff)
+    const at = this.reserve(4)
+    this.buf[at] = (v >>> 24) & 0xff
+    this.buf[at + 1] = (v >>> 16) & 0xff
+    this.buf[at + 2] = (v >>> 8) & 0xff
+    this.buf[at + 3] = v & 0xff
+    return this
+  }
+
+  u64(v: bigint): this {
+    this.checkRange("u64", v, 0n, 0xffffffffffffffffn)
+    this.u32(Number(v >> 32n))
+    return this.u32(Number(v & 0xffffffffn))
+  }
+
+  s8(v: number): this {
+    this.checkRange("s8", v, -0x80, 0x7f)
+    return this.u8(v < 0 ? v + 0x100 : v)
+  }
+
+  s16(v: number): this {
+    this.checkRange("s16", v, -0x8000, 0x7fff)
+    return this.u16(v < 0 ? v + 0x10000 : v)
+  }
+
+  s32(v: number): this {
+    this.checkRange("s32", v, -0x80000000, 0x7fffffff)
+    return this.u32(v < 0 ? v + 0x100000000 : v)
+  }
+
+  s64(v: bigint): this {
+    this.checkRange("s64", v, -(1n << 63n), (1n << 63n) - 1n)
+    return this.u64(BigInt.asUintN(64, v))
+  }
+
+  /** Minimal big-endian bytes (no leading zeros; zero is empty), BOLT 1 truncated integers. */
+  private truncated(field: string, v: bigint, maxWidth: number): this {
+    this.checkRange(field, v, 0n, (1n << BigInt(maxWidth * 8)) - 1n)
+    let width = 0
+    for (let t = v; t > 0n; t >>= 8n) width++
+    const at = this.reserve(width)
+    for (let i = width - 1, t = v; i >= 0; i--, t >>= 8n) this.buf[at + i] = Number(t & 0xffn)
+    return this
+  }
+
+  tu16(v: number): this {
+    this.checkRange("tu16", v, 0, 0xffff)
+    return this.truncated("tu16", BigInt(v), 2)
+  }
+
+  tu32(v: number): this {
+    this.checkRange("tu32", v, 0, 0xffffffff)
+    return this.truncated("tu32", BigInt(v), 4)
+  }
+
+  tu64(v: bigint): this {
+    return this.truncated("tu64", v, 8)
+  }
+
+  /** BigSize (BOLT 1 Appendix A), always the canonical form. */
+  bigsize(v: bigint): this {
+    this.checkRange("bigsize", v, 0n, 0xffffffffffffffffn)
+    if (v < 0xfdn) return this.u8(Number(v))
+    if (v <= 0xffffn) return this.u8(0xfd).u16(Number(v))
+    if (v <= 0xffffffffn) return this.u8(0xfe).u32(Number(v))
+    return this.u8(0xff).u64(v)
+  }
+
+  bytes(b: Uint8Array): this {
+    const at = this.reserve(b.length) // reserve may replace this.buf: call it first
+    this.buf.set(b, at)
+    return this
+  }
+
+  /** Exactly `n` bytes: catches a fixed-size field given a value of the wrong size. */
+  fixed(field: string, b: Uint8Array, n: number): this {
+    if (b.length !== n) throw new EncodeError({ field, reason: `expected ${n} bytes, got ${b.length}` })
+    return this.bytes(b)
+  }
+
+  /** The written bytes (a fresh copy, the Writer can keep growing). */
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.len)
+  }
+}
+
+/** The public encoding boundary: runs `f` on a fresh Writer, turning `EncodeError` into a `Result`. */
+export const encodeWith = (f: (w: Writer) => void, initialCapacity = 64): Result.Result<Uint8Array, EncodeError> => {
+  try {
+    const w = new Writer(initialCapacity)
+    f(w)
+    return Result.succeed(w.finish())
+  } catch (e) {
+    if (e instanceof EncodeError) return Result.fail(e)
+    throw e
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * BOLT 3 "Key Derivation": per-commitment public keys from basepoints, the blinded revocation
+ * key, and the matching private keys (for our own spends and, once the peer has revealed a
+ * per-commitment secret, for penalties). EC arithmetic goes through the `Secp256k1` value
+ * passed in, so the noble and WASM implementations are interchangeable.
+ *
+ * Failures (an invalid point from a peer, or a sum at infinity, which no honest input
+ * produces) are typed errors that carry no key material.
+ */
+import { Data, Redacted, Result } from "effect"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { concatBytes } from "../bytes.ts"
+import type { Secp256k1 } from "../crypto/secp256k1.ts"
+import type { PrivateKey, PublicKey } from "./keys.ts"
+
+export class KeyDerivationError extends Data.TaggedError("KeyDerivationError")<{ readonly reason: string }> {}
+
+const fail = (reason: string) => Result.fail(new KeyDerivationError({ reason }))
+
+const redact = (bytes: Uint8Array): PrivateKey => Redacted.make(bytes, { label: "PrivateKey" })
+
+/** per_commitment_point = per_commitment_secret * G. */
+export const perCommitmentPoint = (secp: Secp256k1, perCommitmentSecret: Uint8Array): Result.Result<PublicKey, KeyDerivationError> => {
+  const p = secp.publicKey(perCommitmentSecret)
+  return p === undefined ? fail("invalid per-commitment secret") : Result.succeed(p as PublicKey)
+}
+
+/**
+ * pubkey = basepoint + SHA256(per_commitment_point || basepoint) * G.
+ * Gives localpubkey (payment basepoint), local/remote_htlcpubkey and local/remote_delayedpubkey.
+ */
+export const derivePublicKey = (
+  secp: Secp256k1,
+  basepoint: Uint8Array,
+  perCommitmentPoint: Uint8Array
+): Result.Result<PublicKey, KeyDerivationError> => {
+  const tweak = sha256(concatBytes(perCommitmentPoint, basepoint))
+  const tweakPoint = secp.publicKey(tweak)
+  if (tweakPoint === undefined) return fail("tweak out of range")
+  const sum = secp.pointAdd(basepoint, tweakPoint)
+  return sum === undefined ? fail("invalid basepoint or per-commitment point") : Result.succeed(sum as PublicKey)
+}
+
+/** privkey = basepoint_secret + SHA256(per_commitment_point || basepoint). */
+export const derivePrivateKey = (
+  secp: Secp256k1,
+  basepointSecret: PrivateKey,
+  perCommitmentPoint: Uint8Array
+): Result.Result<PrivateKey, KeyDerivationError> => {
+  const secret = Redacted.value(basepointSecret)
+  const basepoint = secp.publicKey(secret)
+  if (basepoint === undefined) return fail("invalid basepoint secret")
+  const tweak = sha256(concatBytes(perCommitmentPoint, basepoint))
+  const sum = secp.secretAdd(secret, tweak)
+  return sum === undefined ? fail("derived key out of range") : Result.succeed(redact(sum))
+}
+
+/**
+ * revocationpubkey = revocation_basepoint * SHA256(revocation_basepoint || per_commitment_point)
+ *                  + per_commitment_point * SHA256(per_commitment_point || revocation_basepoint)
+ */
+export const deriveRevocationPublicKey = (
+  secp: Secp256k1,
+  revocationBasepoint: Uint8Array,
+  perCommitmentPoint: Uint8Array
+): Result.Result<PublicKey, KeyDerivationError> => {
+  const h1 = sha256(concatBytes(revocationBasepoint, perCommitmentPoint))
+  const h2 = sha256(concatBytes(perCommitmentPoint, revocationBasepoint))
+  const a = secp.pointMultiply(revocationBasepoint, h1)
+  const b = secp.pointMultiply(perCommitmentPoint, h2)
+  if (a === undefined || b === undefined) return fail("invalid revocation basepoint or per-commitment point")
+  const sum = secp.pointAdd(a, b)
+  return sum === undefined ? fail("revocation key at infinity") : Result.succeed(sum as PublicKey)
+}
+
+/**
+ * revocationprivkey = revocation_basepoint_secret * SHA256(revocation_basepoint || per_commitment_point)
+ *                   + per_commitment_secret * SHA256(per_commitment_point || revocation_basepoint)
+ * Computable only once the peer has revealed `per_commitment_secret` (i.e. for a revoked state).
+ */
+export const deriveRevocationPrivateKey = (
+  secp: Secp256k1,
+  revocationBasepointSecret: PrivateKey,
+  perCommitmentSecret: Uint8Array
+): Result.Result<PrivateKey, KeyDerivationError> => {
+  const baseSecret = Redacted.value(revocationBasepointSecret)
+  const basepoint = secp.publicKey(baseSecret)
+  const point = secp.publicKey(perCommitmentSecret)
+  if (basepoint === undefined || point === undefined) return fail("invalid revocation basepoint secret or per-commitment secret")
+  const h1 = sha256(concatBytes(basepoint, point))
+  const h2 = sha256(concatBytes(point, basepoint))
+  const a = secp.secretMultiply(baseSecret, h1)
+  const b = secp.secretMultiply(perCommitmentSecret, h2)
+  if (a === undefined || b === undefined) return fail("scalar out of range")
+  const sum = secp.secretAdd(a, b)
+  return sum === undefined ? fail("revocation key out of range") : Result.succeed(redact(sum))
+}

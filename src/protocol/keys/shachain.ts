@@ -1,0 +1,109 @@
+/**
+ * Per-commitment secrets (BOLT 3 "Per-commitment Secret Requirements" and "Efficient
+ * Per-commitment Secret Storage").
+ *
+ * The sender derives secret I from a 32-byte seed with `generate_from_seed`, starting at index
+ * 2^48-1 and counting down. The receiver keeps at most 49 (index, secret) pairs: a secret whose
+ * index ends in b zero bits derives every secret sharing its prefix, so one per trailing-zero
+ * count suffices. Each insertion is checked against what is held; a secret from another seed
+ * is rejected with a typed error and the storage left as it was (storage values are immutable).
+ */
+import { Data, Result } from "effect"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { equalBytes } from "../bytes.ts"
+
+/** The first per-commitment index used (2^48 - 1); indexes count down from here. */
+export const FIRST_INDEX = (1n << 48n) - 1n
+export const MAX_INDEX = FIRST_INDEX
+
+/** BOLT 2 commitment numbers count up from 0; secret indexes count down from 2^48-1. */
+export const indexOfCommitment = (commitmentNumber: bigint): bigint => FIRST_INDEX - commitmentNumber
+
+const deriveSecret = (base: Uint8Array, bits: number, index: bigint): Uint8Array => {
+  let p = Uint8Array.from(base)
+  for (let b = bits - 1; b >= 0; b--) {
+    if (((index >> BigInt(b)) & 1n) === 1n) {
+      const byte = b >> 3
+      p[byte] = (p[byte] ?? 0) ^ (1 << (b & 7))
+      p = sha256(p)
+    }
+  }
+  return p
+}
+
+/**
+ * `generate_from_seed(seed, I)`. The seed is the sender's secret; the caller holds it (e.g. the
+ * channel signer). Throws RangeError for an index outside 0..2^48-1 or a seed not 32 bytes
+ * (programming errors: indexes come from our own counter).
+ */
+export const perCommitmentSecret = (seed: Uint8Array, index: bigint): Uint8Array => {
+  if (seed.length !== 32) throw new RangeError("seed must be 32 bytes")
+  if (index < 0n || index > MAX_INDEX) throw new RangeError("per-commitment index out of range")
+  return deriveSecret(seed, 48, index)
+}
+
+export class ShachainError extends Data.TaggedError("ShachainError")<{
+  readonly reason: "InconsistentSecret" | "IndexOutOfRange" | "UnexpectedIndex" | "BadSecretLength" | "UnknownIndex"
+  readonly index: bigint
+}> {
+  override get message(): string {
+    return `${this.reason} at per-commitment index ${this.index}`
+  }
+}
+
+export interface KnownSecret {
+  readonly index: bigint
+  readonly secret: Uint8Array
+}
+
+/** Receiver-side compact storage: bucket b holds the secret whose index has b trailing zeros. */
+export interface SecretStore {
+  readonly buckets: ReadonlyArray<KnownSecret | undefined>
+  /** Index of the last inserted secret (undefined when empty). */
+  readonly lastIndex: bigint | undefined
+}
+
+export const emptySecretStore: SecretStore = { buckets: [], lastIndex: undefined }
+
+/** Number of trailing zero bits of I (48 for I = 0): `where_to_put_secret`. */
+const bucketOf = (index: bigint): number => {
+  for (let b = 0; b < 48; b++) if (((index >> BigInt(b)) & 1n) === 1n) return b
+  return 48
+}
+
+/**
+ * `insert_secret`: accepts the secret for `index` if it derives every secret held in the lower
+ * buckets. Secrets arrive in descending index order, each one below the previous.
+ */
+export const insertSecret = (store: SecretStore, secret: Uint8Array, index: bigint): Result.Result<SecretStore, ShachainError> => {
+  if (index < 0n || index > MAX_INDEX) return Result.fail(new ShachainError({ reason: "IndexOutOfRange", index }))
+  if (secret.length !== 32) return Result.fail(new ShachainError({ reason: "BadSecretLength", index }))
+  if (store.lastIndex !== undefined && index !== store.lastIndex - 1n)
+    return Result.fail(new ShachainError({ reason: "UnexpectedIndex", index }))
+  const bucket = bucketOf(index)
+  for (let b = 0; b < bucket; b++) {
+    const known = store.buckets[b]
+    if (known === undefined) continue
+    if (!equalBytes(deriveSecret(secret, bucket, known.index), known.secret))
+      return Result.fail(new ShachainError({ reason: "InconsistentSecret", index }))
+  }
+  const buckets = store.buckets.slice()
+  while (buckets.length <= bucket) buckets.push(undefined)
+  buckets[bucket] = { index, secret: Uint8Array.from(secret) }
+  return Result.succeed({ buckets, lastIndex: index })
+}
+
+/** `derive_old_secret`: the secret for any index at or above the last one inserted. */
+export const deriveOldSecret = (store: SecretStore, index: bigint): Result.Result<Uint8Array, ShachainError> => {
+  if (index < 0n || index > MAX_INDEX) return Result.fail(new ShachainError({ reason: "IndexOutOfRange", index }))
+  for (let b = 0; b < store.buckets.length; b++) {
+    const known = store.buckets[b]
+    if (known === undefined) continue
+    const mask = ~((1n << BigInt(b)) - 1n)
+    if ((index & mask) === known.index) return Result.succeed(deriveSecret(known.secret, b, index))
+  }
+  return Result.fail(new ShachainError({ reason: "UnknownIndex", index }))
+}
+
+/** How many (index, secret) pairs the storage holds (at most 49). */
+export const storedSecretCount = (store: SecretStore): number => store.buckets.filter((k) => k !== undefined).length

@@ -1,0 +1,26 @@
+/**
+ * BOLT 1 messages and their dispatcher. `Bolt1` is a registry over `init`, `error`,
+ * `warning`, `ping`, `pong`, `peer_storage`, `peer_storage_retrieval`; layers that know more messages (BOLT 2, 7) build a bigger
+ * registry with `makeRegistry([...bolt1Messages, ...theirs])`.
+ */
+import { makeRegistry, type UnknownMessage } from "../codec/message.ts"
+import { ErrorMessage, Warning } from "./error.ts"
+import { Init } from "./init.ts"
+import { PeerStorage, PeerStorageRetrieval } from "./peer-storage.ts"
+import { Ping, Pong } from "./ping.ts"
+
+export * from "./address.ts"
+export * from "./error.ts"
+export * from "./init.ts"
+export * from "./peer-storage.ts"
+export * from "./ping.ts"
+export type { UnknownMessage }
+
+export const bolt1Messages = [Init, ErrorMessage, Warning, Ping, Pong, PeerStorage, PeerStorageRetrieval] as const
+
+export const Bolt1 = makeRegistry(bolt1Messages)
+export type Bolt1Message = Init | ErrorMessage | Warning | Ping | Pong | PeerStorage | PeerStorageRetrieval
+
+/** Decodes one BOLT 1 message: known, `UnknownMessage` (odd, ignore it) or a typed error. */
+export const decodeMessage = Bolt1.decode
+export const encodeMessage = Bolt1.encode

@@ -1,0 +1,3 @@
+export * from "./errors.ts"
+export * from "./handshake.ts"
+export * from "./transport.ts"

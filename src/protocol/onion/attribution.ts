@@ -1,0 +1,146 @@
+/**
+ * Attribution data (BOLT 4 "Returning Errors": initialization, transformation and update of
+ * `attribution_data`; "Hold times for successful payments"): 20 big-endian u32 hold times
+ * (units of 100 ms) followed by 210 HMACs truncated to 4 bytes, 920 bytes in all, carried in
+ * `update_fail_htlc` and `update_fulfill_htlc`.
+ *
+ * HMAC layout: node x (counted from the node handling the data) has a block of 20 - x entries
+ * for the distances y = 19 - x .. 0 to the erring (or final) node. hmac_x_y covers the return
+ * packet as that node received it (nothing for a success), the first y + 1 hold times and the
+ * y downstream HMACs hmac_j_{y-j}, j = 1..y.
+ */
+import { concatBytes } from "../bytes.ts"
+import { constantTimeEqual, deriveKey, hmacSha256, xorStreamInPlace } from "./keys.ts"
+
+export const MAX_HOPS = 20
+export const HOLD_TIMES_SIZE = MAX_HOPS * 4
+export const TRUNCATED_HMAC_SIZE = 4
+export const HMAC_COUNT = (MAX_HOPS * (MAX_HOPS + 1)) / 2
+export const ATTRIBUTION_DATA_SIZE = HOLD_TIMES_SIZE + HMAC_COUNT * TRUNCATED_HMAC_SIZE
+
+const blockStart = (x: number): number => MAX_HOPS * x - (x * (x - 1)) / 2
+/** Index of hmac_x_y among the 210 HMACs. */
+const hmacIndex = (x: number, y: number): number => blockStart(x) + (MAX_HOPS - 1 - x - y)
+const hmacOffset = (x: number, y: number): number => HOLD_TIMES_SIZE + hmacIndex(x, y) * TRUNCATED_HMAC_SIZE
+
+const holdTimeBytes = (holdTime: number): Uint8Array => {
+  const v = Math.max(0, Math.min(0xffffffff, Math.floor(holdTime)))
+  return new Uint8Array([(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff])
+}
+
+const readU32 = (b: Uint8Array, at: number): number =>
+  (b[at] ?? 0) * 0x1000000 + (((b[at + 1] ?? 0) << 16) | ((b[at + 2] ?? 0) << 8) | (b[at + 3] ?? 0))
+
+/** hmac_0_y of `data` (the node's own layout) over `message` (empty on success). */
+const computeHmac = (um: Uint8Array, message: Uint8Array, data: Uint8Array, y: number): Uint8Array => {
+  const downstream = new Uint8Array(y * TRUNCATED_HMAC_SIZE)
+  for (let j = 1; j <= y; j++) {
+    const at = hmacOffset(j, y - j)
+    downstream.set(data.subarray(at, at + TRUNCATED_HMAC_SIZE), (j - 1) * TRUNCATED_HMAC_SIZE)
+  }
+  const mac = hmacSha256(um, concatBytes(message, data.subarray(0, (y + 1) * 4), downstream))
+  return mac.subarray(0, TRUNCATED_HMAC_SIZE)
+}
+
+/** Shift hold times right by one slot and move every HMAC block one node down, pruning. */
+const shift = (data: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(ATTRIBUTION_DATA_SIZE)
+  out.set(data.subarray(0, HOLD_TIMES_SIZE - 4), 4)
+  for (let x = 0; x < MAX_HOPS - 1; x++) {
+    for (let y = 0; y <= MAX_HOPS - 2 - x; y++) {
+      const from = hmacOffset(x, y)
+      out.set(data.subarray(from, from + TRUNCATED_HMAC_SIZE), hmacOffset(x + 1, y))
+    }
+  }
+  return out
+}
+
+/** The inverse of `shift` on the positions that survive it (the rest are zero). */
+const unshift = (data: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(ATTRIBUTION_DATA_SIZE)
+  out.set(data.subarray(4, HOLD_TIMES_SIZE), 0)
+  for (let x = 0; x < MAX_HOPS - 1; x++) {
+    for (let y = 0; y <= MAX_HOPS - 2 - x; y++) {
+      const from = hmacOffset(x + 1, y)
+      out.set(data.subarray(from, from + TRUNCATED_HMAC_SIZE), hmacOffset(x, y))
+    }
+  }
+  return out
+}
+
+/**
+ * Adds this node's hold time and HMACs and obfuscates with its `ammagext` stream.
+ * `downstream` is the data received (undefined: none, e.g. this node created the failure or is
+ * the final node of a payment, or the next node does not support attribution).
+ * `message` is the return packet as received / created (before this node's `ammag` stream),
+ * or empty for a successful payment.
+ */
+export const addAttribution = (
+  sharedSecret: Uint8Array,
+  holdTime: number,
+  message: Uint8Array,
+  downstream: Uint8Array | undefined
+): Uint8Array => {
+  const data =
+    downstream === undefined || downstream.length !== ATTRIBUTION_DATA_SIZE
+      ? new Uint8Array(ATTRIBUTION_DATA_SIZE)
+      : shift(downstream)
+  data.set(holdTimeBytes(holdTime), 0)
+  const um = deriveKey("um", sharedSecret)
+  for (let y = 0; y < MAX_HOPS; y++) data.set(computeHmac(um, message, data, y), hmacOffset(0, y))
+  return xorStreamInPlace(deriveKey("ammagext", sharedSecret), data)
+}
+
+/** The origin's view of attribution data, hop by hop from the first hop. */
+export interface AttributionCheck {
+  /** Hold times (units of 100 ms) of the hops whose HMAC verified, first hop first. */
+  readonly holdTimes: ReadonlyArray<number>
+  /** The first hop whose HMAC did not verify (blame lies with it or its predecessor). */
+  readonly firstInvalidHop: number | undefined
+}
+
+/**
+ * Verifies attribution data at the origin. `messages[i]` is the return packet as hop i
+ * received it (empty arrays for a success); `sharedSecrets` are the route's, first hop first.
+ * Hop i's HMAC is checked at distance `lastHop - i`, where `lastHop` is the erring node when
+ * known, else the route's last hop (HMACs beyond the erring node cover zeros, so both hold).
+ * Only the first 20 hops can be covered.
+ */
+export const verifyAttribution = (
+  sharedSecrets: ReadonlyArray<Uint8Array>,
+  attributionData: Uint8Array,
+  messages: (hop: number) => Uint8Array,
+  lastHop: number = sharedSecrets.length - 1
+): AttributionCheck => {
+  const holdTimes: Array<number> = []
+  if (attributionData.length !== ATTRIBUTION_DATA_SIZE) return { holdTimes, firstInvalidHop: 0 }
+  const last = Math.min(lastHop, MAX_HOPS - 1, sharedSecrets.length - 1)
+  let data: Uint8Array = attributionData.slice()
+  for (let i = 0; i <= last; i++) {
+    const secret = sharedSecrets[i]
+    if (secret === undefined) break
+    if (i > 0) data = unshift(data)
+    xorStreamInPlace(deriveKey("ammagext", secret), data)
+    const y = last - i
+    const expected = computeHmac(deriveKey("um", secret), messages(i), data, y)
+    const at = hmacOffset(0, y)
+    if (!constantTimeEqual(expected, data.subarray(at, at + TRUNCATED_HMAC_SIZE))) {
+      return { holdTimes, firstInvalidHop: i }
+    }
+    holdTimes.push(readU32(data, 0))
+  }
+  return { holdTimes, firstInvalidHop: undefined }
+}
+
+/** Success path (`update_fulfill_htlc`): the final node or a forwarding node adds its data. */
+export const addSuccessAttribution = (
+  sharedSecret: Uint8Array,
+  holdTime: number,
+  downstream: Uint8Array | undefined
+): Uint8Array => addAttribution(sharedSecret, holdTime, new Uint8Array(0), downstream)
+
+/** Success path at the origin: hold times per hop, as far as the HMACs verify. */
+export const verifySuccessAttribution = (
+  sharedSecrets: ReadonlyArray<Uint8Array>,
+  attributionData: Uint8Array
+): AttributionCheck => verifyAttribution(sharedSecrets, attributionData, () => new Uint8Array(0))

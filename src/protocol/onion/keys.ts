@@ -1,0 +1,70 @@
+/**
+ * BOLT 4 key generation, pseudo-random streams and ephemeral key blinding: the primitives that
+ * the Sphinx packet, the return (failure) packets, attribution data and route blinding share.
+ *
+ * - Key generation (BOLT 4 "Key Generation"): HMAC-SHA256 keyed by the ASCII key type (no
+ *   terminating zero) over the 32-byte shared secret.
+ * - Pseudo-random byte stream (BOLT 4 "Pseudo Random Byte Stream"): ChaCha20 with a 96-bit zero
+ *   nonce over zero bytes. A fixed nonce is safe because every key is used for one stream only.
+ * - Shared secret (BOLT 4 "Shared Secret"): SHA256 of the compressed ECDH point, which is what
+ *   `Secp256k1.ecdh` returns.
+ * - Blinding factor (BOLT 4 "Blinding Ephemeral Onion Keys"): SHA256(ephemeral pubkey || secret).
+ */
+import { chacha20 } from "@noble/ciphers/chacha.js"
+import { hmac } from "@noble/hashes/hmac.js"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { concatBytes } from "../bytes.ts"
+
+/** Every key type the BOLTs use with this derivation. */
+export type KeyType = "rho" | "mu" | "um" | "pad" | "ammag" | "ammagext" | "blinded_node_id"
+
+const keyTypeBytes: Record<KeyType, Uint8Array> = {
+  rho: new TextEncoder().encode("rho"),
+  mu: new TextEncoder().encode("mu"),
+  um: new TextEncoder().encode("um"),
+  pad: new TextEncoder().encode("pad"),
+  ammag: new TextEncoder().encode("ammag"),
+  ammagext: new TextEncoder().encode("ammagext"),
+  blinded_node_id: new TextEncoder().encode("blinded_node_id")
+}
+
+/** HMAC256(key type, secret): BOLT 4 key generation. */
+export const deriveKey = (type: KeyType, secret: Uint8Array): Uint8Array => hmac(sha256, keyTypeBytes[type], secret)
+
+const ZERO_NONCE = new Uint8Array(12)
+
+/** `length` bytes of ChaCha20 keystream (zero nonce, counter 0). */
+export const generateStream = (key: Uint8Array, length: number): Uint8Array =>
+  chacha20(key, ZERO_NONCE, new Uint8Array(length))
+
+/** XORs `data` in place with the keystream of `key` (same as encrypting with ChaCha20). */
+export const xorStreamInPlace = (key: Uint8Array, data: Uint8Array): Uint8Array =>
+  chacha20(key, ZERO_NONCE, data, data)
+
+/** XORs `source` into `target` in place, starting at `targetOffset`. */
+export const xorInto = (target: Uint8Array, source: Uint8Array, targetOffset = 0): void => {
+  const n = Math.min(source.length, target.length - targetOffset)
+  for (let i = 0; i < n; i++) target[targetOffset + i] = (target[targetOffset + i] ?? 0) ^ (source[i] ?? 0)
+}
+
+/** HMAC-SHA256. */
+export const hmacSha256 = (key: Uint8Array, ...message: ReadonlyArray<Uint8Array>): Uint8Array =>
+  hmac(sha256, key, message.length === 1 && message[0] !== undefined ? message[0] : concatBytes(...message))
+
+/** SHA256(ephemeral public key || shared secret): the per-hop blinding factor of the onion key. */
+export const blindingFactor = (ephemeralPublicKey: Uint8Array, sharedSecret: Uint8Array): Uint8Array =>
+  sha256(concatBytes(ephemeralPublicKey, sharedSecret))
+
+/** Compares two byte strings in time independent of where they differ (HMAC checks). */
+export const constantTimeEqual = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  let diff = 0
+  for (let i = 0; i < a.length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0)
+  return diff === 0
+}
+
+export const isAllZero = (bytes: Uint8Array): boolean => {
+  let acc = 0
+  for (const b of bytes) acc |= b
+  return acc === 0
+}

@@ -1,0 +1,358 @@
+/**
+ * The payment hop payload (BOLT 4 "`payload` format"): the TLV stream each hop of a payment
+ * onion carries, its codec, and the reader's checks of which records must (not) be there for a
+ * forwarding hop, a final hop, and hops inside a blinded route.
+ *
+ * Records with a type of 65536 or more are custom records (keysend and the like); they are kept
+ * whatever their parity, and it is the application's job to refuse an even one it does not
+ * understand. Unknown odd records below 65536 are skipped (kept in `unknown`), unknown even
+ * ones make the payload invalid (BOLT 1).
+ */
+import { Data, Result, Schema } from "effect"
+import {
+  type Codec,
+  type DecodeError,
+  DecodeFailure,
+  EncodeError,
+  decodeWith,
+  encodeBigSize,
+  Field,
+  fail,
+  readRawRecords,
+  type Reader,
+  type ShortChannelId,
+  type TlvRecord,
+  TlvUnknownEvenType,
+  TlvValueTooLong,
+  TlvValueTooShort,
+  Writer
+} from "../codec/index.ts"
+import { concatBytes } from "../bytes.ts"
+import { type Msat, msat } from "../units.ts"
+
+/** Custom records start here (BOLT 1 / bLIP: types >= 2^16 are for applications). */
+export const CUSTOM_RECORD_MIN_TYPE = 65536n
+
+export const PayloadType = {
+  amt_to_forward: 2n,
+  outgoing_cltv_value: 4n,
+  short_channel_id: 6n,
+  payment_data: 8n,
+  encrypted_recipient_data: 10n,
+  current_path_key: 12n,
+  payment_metadata: 16n,
+  total_amount_msat: 18n
+} as const
+
+export interface PaymentData {
+  readonly paymentSecret: Uint8Array
+  readonly totalMsat: Msat
+}
+
+/** Every record of the `payload` stream, as sent. */
+export interface HopPayload {
+  readonly amtToForward?: Msat
+  readonly outgoingCltvValue?: number
+  readonly shortChannelId?: ShortChannelId
+  readonly paymentData?: PaymentData
+  readonly encryptedRecipientData?: Uint8Array
+  readonly currentPathKey?: Uint8Array
+  readonly paymentMetadata?: Uint8Array
+  readonly totalAmountMsat?: Msat
+  /** Records of type >= 65536, ascending. */
+  readonly customRecords?: ReadonlyArray<TlvRecord>
+  /** Unknown odd records below 65536 (skipped by readers, kept for re-encoding). */
+  readonly unknown?: ReadonlyArray<TlvRecord>
+}
+
+const paymentDataCodec: Codec<PaymentData> = {
+  read: (r: Reader) => {
+    const paymentSecret = r.bytes(32)
+    return { paymentSecret, totalMsat: msat(r.tu64()) }
+  },
+  write: (w: Writer, a: PaymentData) => {
+    w.fixed("payment_secret", a.paymentSecret, 32).tu64(a.totalMsat)
+  },
+  schema: Schema.Struct({
+    paymentSecret: Schema.Uint8ArrayFromHex,
+    totalMsat: Schema.BigIntFromString
+  }) as unknown as Schema.Codec<PaymentData, unknown>,
+  wire: [{ element: "byte", count: 32 }, { element: "tu64" }]
+}
+
+/** The payload cannot be encoded (a value out of range, a bad custom record type...). */
+export class InvalidHopPayloadValue extends Data.TaggedError("InvalidHopPayloadValue")<{
+  readonly field: string
+  readonly reason: string
+}> {}
+
+const compareType = (a: { readonly type: bigint }, b: { readonly type: bigint }) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0)
+
+/** Encodes a hop payload as its TLV stream (records in ascending type order). */
+export const encodeHopPayload = (p: HopPayload): Result.Result<Uint8Array, InvalidHopPayloadValue> => {
+  for (const c of p.customRecords ?? []) {
+    if (c.type < CUSTOM_RECORD_MIN_TYPE || c.type > 0xffffffffffffffffn) {
+      return Result.fail(new InvalidHopPayloadValue({ field: "customRecords", reason: `type ${c.type} is not >= 65536` }))
+    }
+  }
+  for (const u of p.unknown ?? []) {
+    if (u.type % 2n === 0n || u.type >= CUSTOM_RECORD_MIN_TYPE || Object.values(PayloadType).includes(u.type as never)) {
+      return Result.fail(new InvalidHopPayloadValue({ field: "unknown", reason: `type ${u.type} is not an unknown odd type` }))
+    }
+  }
+  const records: Array<{ readonly type: bigint; readonly write: (w: Writer) => void; readonly size: number }> = []
+  const add = <A>(type: bigint, value: A | undefined, write: (w: Writer, a: A) => void) => {
+    const size = 64 + (value instanceof Uint8Array ? value.length : 0)
+    if (value !== undefined) records.push({ type, write: (w) => write(w, value), size })
+  }
+  add(PayloadType.amt_to_forward, p.amtToForward, (w, a) => void w.tu64(a))
+  add(PayloadType.outgoing_cltv_value, p.outgoingCltvValue, (w, a) => void w.tu32(a))
+  add(PayloadType.short_channel_id, p.shortChannelId, (w, a) => void w.u64(a))
+  add(PayloadType.payment_data, p.paymentData, paymentDataCodec.write)
+  add(PayloadType.encrypted_recipient_data, p.encryptedRecipientData, (w, a) => void w.bytes(a))
+  add(PayloadType.current_path_key, p.currentPathKey, (w, a) => void w.fixed("current_path_key", a, 33))
+  add(PayloadType.payment_metadata, p.paymentMetadata, (w, a) => void w.bytes(a))
+  add(PayloadType.total_amount_msat, p.totalAmountMsat, (w, a) => void w.tu64(a))
+  for (const r of [...(p.unknown ?? []), ...(p.customRecords ?? [])]) {
+    records.push({ type: r.type, write: (w) => void w.bytes(r.value), size: r.value.length + 16 })
+  }
+  records.sort(compareType)
+  for (let i = 1; i < records.length; i++) {
+    if (records[i]?.type === records[i - 1]?.type) {
+      return Result.fail(new InvalidHopPayloadValue({ field: "customRecords", reason: `type ${records[i]?.type} repeated` }))
+    }
+  }
+  try {
+    return Result.succeed(encodeRecords(records))
+  } catch (e) {
+    if (e instanceof EncodeError) return Result.fail(new InvalidHopPayloadValue({ field: e.field, reason: e.reason }))
+    throw e
+  }
+}
+
+/**
+ * Serializes records (already in order) as a TLV stream. Each value gets a Writer sized for
+ * it, so no Writer ever grows.
+ */
+export const encodeRecords = (
+  records: ReadonlyArray<{ readonly type: bigint; readonly write: (w: Writer) => void; readonly size?: number }>
+): Uint8Array => {
+  const parts: Array<Uint8Array> = []
+  for (const rec of records) {
+    const value = new Writer(rec.size ?? 64)
+    rec.write(value)
+    const bytes = value.finish()
+    parts.push(encodeBigSize(rec.type), encodeBigSize(BigInt(bytes.length)), bytes)
+  }
+  return concatBytes(...parts)
+}
+
+/**
+ * The payload is not a valid `payload` stream or lacks a required record: reported to the
+ * sender as `invalid_onion_payload` with the record type and its byte offset in the payload.
+ */
+export class InvalidOnionPayload extends Data.TaggedError("InvalidOnionPayload")<{
+  readonly type: bigint
+  readonly offset: number
+  readonly reason: string
+  readonly cause?: DecodeError
+}> {}
+
+const readExact = <A>(read: (r: Reader) => A, type: bigint, value: Reader, at: number): A => {
+  const length = value.remaining
+  let decoded: A
+  try {
+    decoded = read(value)
+  } catch (e) {
+    if (e instanceof DecodeFailure && e.error._tag === "UnexpectedEof") fail(new TlvValueTooShort({ at, type, length }))
+    throw e
+  }
+  if (!value.atEnd) fail(new TlvValueTooLong({ at, type, length, unread: value.remaining }))
+  return decoded
+}
+
+const typeAndOffsetOf = (e: DecodeError): { readonly type: bigint; readonly offset: number } => {
+  const type = "type" in e && typeof e.type === "bigint" ? e.type : 0n
+  const offset = "at" in e ? e.at : 0
+  return { type, offset }
+}
+
+/** Decodes a `payload` TLV stream. Errors carry the record type and offset for the sender. */
+export const decodeHopPayload = (bytes: Uint8Array): Result.Result<HopPayload, InvalidOnionPayload> => {
+  let currentType = 0n
+  let currentAt = 0
+  const decoded = decodeWith(bytes, (r) => {
+    const out: {
+      -readonly [K in keyof HopPayload]: HopPayload[K]
+    } = {}
+    const custom: Array<TlvRecord> = []
+    const unknown: Array<TlvRecord> = []
+    readRawRecords(r, (type, value, at) => {
+      currentType = type
+      currentAt = at
+      switch (type) {
+        case PayloadType.amt_to_forward:
+          out.amtToForward = msat(readExact((v) => v.tu64(), type, value, at))
+          break
+        case PayloadType.outgoing_cltv_value:
+          out.outgoingCltvValue = readExact((v) => v.tu32(), type, value, at)
+          break
+        case PayloadType.short_channel_id:
+          out.shortChannelId = readExact(Field.shortChannelId.read, type, value, at)
+          break
+        case PayloadType.payment_data:
+          out.paymentData = readExact(paymentDataCodec.read, type, value, at)
+          break
+        case PayloadType.encrypted_recipient_data:
+          out.encryptedRecipientData = value.rest()
+          break
+        case PayloadType.current_path_key:
+          out.currentPathKey = readExact((v) => v.point(), type, value, at)
+          break
+        case PayloadType.payment_metadata:
+          out.paymentMetadata = value.rest()
+          break
+        case PayloadType.total_amount_msat:
+          out.totalAmountMsat = msat(readExact((v) => v.tu64(), type, value, at))
+          break
+        default:
+          if (type >= CUSTOM_RECORD_MIN_TYPE) custom.push({ type, value: value.rest() })
+          else if (type % 2n === 0n) fail(new TlvUnknownEvenType({ at, type }))
+          else unknown.push({ type, value: value.rest() })
+      }
+    })
+    if (custom.length > 0) out.customRecords = custom
+    if (unknown.length > 0) out.unknown = unknown
+    return out as HopPayload
+  })
+  if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
+  const e = decoded.failure
+  const located = typeAndOffsetOf(e)
+  // A record that failed inside its value is reported at the record's own offset and type.
+  const type = located.type === 0n && e._tag !== "UnexpectedEof" ? currentType : located.type || currentType
+  const offset = e._tag === "UnexpectedEof" || e._tag === "NonMinimalTruncatedInt" || e._tag === "InvalidPoint"
+    ? currentAt
+    : located.offset
+  return Result.fail(new InvalidOnionPayload({ type, offset, reason: e._tag, cause: e }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the reader requires (BOLT 4 "payload format", Requirements, "The reader")
+
+/** A payload that is well formed for the hop's position. */
+export type ValidatedPayload =
+  | {
+    readonly _tag: "Forward"
+    readonly amtToForward: Msat
+    readonly outgoingCltvValue: number
+    readonly shortChannelId: ShortChannelId
+    readonly customRecords: ReadonlyArray<TlvRecord>
+  }
+  | {
+    readonly _tag: "Receive"
+    readonly amtToForward: Msat
+    readonly outgoingCltvValue: number
+    /** `payment_data.total_msat`, or `amt_to_forward` when absent (BOLT 4). */
+    readonly totalMsat: Msat
+    readonly paymentSecret: Uint8Array | undefined
+    readonly paymentMetadata: Uint8Array | undefined
+    readonly customRecords: ReadonlyArray<TlvRecord>
+  }
+  | {
+    readonly _tag: "BlindedForward"
+    readonly encryptedRecipientData: Uint8Array
+    readonly currentPathKey: Uint8Array | undefined
+  }
+  | {
+    readonly _tag: "BlindedReceive"
+    readonly encryptedRecipientData: Uint8Array
+    readonly currentPathKey: Uint8Array | undefined
+    readonly amtToForward: Msat
+    readonly outgoingCltvValue: number
+    readonly totalAmountMsat: Msat
+    readonly customRecords: ReadonlyArray<TlvRecord>
+  }
+
+const missing = (type: bigint, what: string) => new InvalidOnionPayload({ type, offset: 0, reason: `missing ${what}` })
+const forbidden = (type: bigint, what: string) => new InvalidOnionPayload({ type, offset: 0, reason: `unexpected ${what}` })
+
+/**
+ * Checks the records a hop needs. `isFinal`: the onion's next HMAC was all zero.
+ * `incomingPathKey`: whether `update_add_htlc` carried a `path_key`.
+ */
+export const validateHopPayload = (
+  p: HopPayload,
+  isFinal: boolean,
+  incomingPathKey: boolean
+): Result.Result<ValidatedPayload, InvalidOnionPayload> => {
+  if (p.encryptedRecipientData !== undefined) {
+    if (incomingPathKey && p.currentPathKey !== undefined) {
+      return Result.fail(forbidden(PayloadType.current_path_key, "current_path_key with a path_key"))
+    }
+    if (!incomingPathKey && p.currentPathKey === undefined) {
+      return Result.fail(missing(PayloadType.current_path_key, "current_path_key"))
+    }
+    const allowed: ReadonlyArray<keyof HopPayload> = isFinal
+      ? ["encryptedRecipientData", "currentPathKey", "amtToForward", "outgoingCltvValue", "totalAmountMsat", "customRecords"]
+      : ["encryptedRecipientData", "currentPathKey"]
+    for (const [key, value] of Object.entries(p)) {
+      if (value !== undefined && !allowed.includes(key as keyof HopPayload)) {
+        const type = key in PAYLOAD_TYPE_OF ? PAYLOAD_TYPE_OF[key as keyof typeof PAYLOAD_TYPE_OF] : 0n
+        return Result.fail(forbidden(type, `${key} in a blinded hop`))
+      }
+    }
+    if (!isFinal) {
+      return Result.succeed({
+        _tag: "BlindedForward",
+        encryptedRecipientData: p.encryptedRecipientData,
+        currentPathKey: p.currentPathKey
+      })
+    }
+    if (p.amtToForward === undefined) return Result.fail(missing(PayloadType.amt_to_forward, "amt_to_forward"))
+    if (p.outgoingCltvValue === undefined) return Result.fail(missing(PayloadType.outgoing_cltv_value, "outgoing_cltv_value"))
+    if (p.totalAmountMsat === undefined) return Result.fail(missing(PayloadType.total_amount_msat, "total_amount_msat"))
+    return Result.succeed({
+      _tag: "BlindedReceive",
+      encryptedRecipientData: p.encryptedRecipientData,
+      currentPathKey: p.currentPathKey,
+      amtToForward: p.amtToForward,
+      outgoingCltvValue: p.outgoingCltvValue,
+      totalAmountMsat: p.totalAmountMsat,
+      customRecords: p.customRecords ?? []
+    })
+  }
+  if (incomingPathKey) return Result.fail(missing(PayloadType.encrypted_recipient_data, "encrypted_recipient_data"))
+  if (p.currentPathKey !== undefined) return Result.fail(forbidden(PayloadType.current_path_key, "current_path_key"))
+  if (p.amtToForward === undefined) return Result.fail(missing(PayloadType.amt_to_forward, "amt_to_forward"))
+  if (p.outgoingCltvValue === undefined) return Result.fail(missing(PayloadType.outgoing_cltv_value, "outgoing_cltv_value"))
+  if (!isFinal) {
+    if (p.shortChannelId === undefined) return Result.fail(missing(PayloadType.short_channel_id, "short_channel_id"))
+    return Result.succeed({
+      _tag: "Forward",
+      amtToForward: p.amtToForward,
+      outgoingCltvValue: p.outgoingCltvValue,
+      shortChannelId: p.shortChannelId,
+      customRecords: p.customRecords ?? []
+    })
+  }
+  return Result.succeed({
+    _tag: "Receive",
+    amtToForward: p.amtToForward,
+    outgoingCltvValue: p.outgoingCltvValue,
+    totalMsat: p.paymentData?.totalMsat ?? p.amtToForward,
+    paymentSecret: p.paymentData?.paymentSecret,
+    paymentMetadata: p.paymentMetadata,
+    customRecords: p.customRecords ?? []
+  })
+}
+
+const PAYLOAD_TYPE_OF = {
+  amtToForward: PayloadType.amt_to_forward,
+  outgoingCltvValue: PayloadType.outgoing_cltv_value,
+  shortChannelId: PayloadType.short_channel_id,
+  paymentData: PayloadType.payment_data,
+  encryptedRecipientData: PayloadType.encrypted_recipient_data,
+  currentPathKey: PayloadType.current_path_key,
+  paymentMetadata: PayloadType.payment_metadata,
+  totalAmountMsat: PayloadType.total_amount_msat
+} as const

@@ -1,0 +1,215 @@
+/**
+ * BOLT 3 "Commitment Transaction" and "Commitment Transaction Construction": builds the
+ * unsigned commitment transaction of one side (the "owner", "local" in BOLT 3 terms) at a
+ * commitment number and feerate, and reports where every output, and every HTLC, ended up.
+ *
+ * Steps (BOLT 3): trim HTLCs whose second-stage output would be dust, compute the base fee from
+ * the expected weight, take fee and (with anchors) 2 * 330 sat from the funder, add HTLC and
+ * balance outputs not below the owner's dust limit, add anchors, sort BIP 69 + CLTV. The
+ * obscured commitment number goes in nLockTime and nSequence.
+ */
+import { Data, Result } from "effect"
+import { sha256 } from "@noble/hashes/sha2.js"
+import type { ChannelType, OutputSpec } from "../channel-type.ts"
+import { concatBytes } from "../bytes.ts"
+import type { CommitmentKeys } from "../keys/commitment-keys.ts"
+import type { PublicKey } from "../keys/keys.ts"
+import { msatToSat, sat, type Msat, type Sat } from "../units.ts"
+import { makeInput, type OutPoint, type Transaction } from "./bitcoin/transaction.ts"
+import { sortOutputs } from "./bip69.ts"
+import { commitmentFee, isHtlcTrimmed, type HtlcDirection } from "./fees.ts"
+
+const MASK48 = (1n << 48n) - 1n
+
+/** Lower 48 bits of SHA256(opener payment_basepoint || accepter payment_basepoint). */
+export const commitmentNumberObscuringFactor = (openerPaymentBasepoint: PublicKey, accepterPaymentBasepoint: PublicKey): bigint => {
+  const h = sha256(concatBytes(openerPaymentBasepoint, accepterPaymentBasepoint))
+  let v = 0n
+  for (let i = 26; i < 32; i++) v = (v << 8n) | BigInt(h[i] ?? 0)
+  return v
+}
+
+/** nLockTime (0x20 << 24 | low 24 bits) and nSequence (0x80 << 24 | high 24 bits) of a commitment. */
+export const obscuredCommitmentFields = (commitmentNumber: bigint, obscuringFactor: bigint): { readonly locktime: number; readonly sequence: number } => {
+  const obscured = (commitmentNumber ^ obscuringFactor) & MASK48
+  return {
+    locktime: Number((0x20n << 24n) | (obscured & 0xffffffn)),
+    sequence: Number((0x80n << 24n) | (obscured >> 24n))
+  }
+}
+
+/**
+ * Recovers the commitment number from a transaction's nLockTime/nSequence (to recognise a
+ * broadcast commitment, e.g. a revoked one); undefined if the upper bytes are not 0x20 / 0x80.
+ */
+export const commitmentNumberFromFields = (locktime: number, sequence: number, obscuringFactor: bigint): bigint | undefined => {
+  if (locktime >>> 24 !== 0x20 || sequence >>> 24 !== 0x80) return undefined
+  const obscured = (BigInt(sequence & 0xffffff) << 24n) | BigInt(locktime & 0xffffff)
+  return (obscured ^ obscuringFactor) & MASK48
+}
+
+/** An HTLC as the commitment builder needs it; extra fields of `H` are carried through untouched. */
+export interface CommitmentHtlc {
+  /** Offered or received from the point of view of the commitment owner. */
+  readonly direction: HtlcDirection
+  readonly amount: Msat
+  readonly paymentHash: Uint8Array
+  readonly cltvExpiry: number
+}
+
+export interface CommitmentParams<H extends CommitmentHtlc = CommitmentHtlc> {
+  readonly channelType: ChannelType
+  readonly fundingOutpoint: OutPoint
+  readonly fundingAmount: Sat
+  /** The owner's and the counterparty's funding pubkeys (anchor outputs lock to them). */
+  readonly localFundingPubkey: PublicKey
+  readonly remoteFundingPubkey: PublicKey
+  readonly commitmentNumber: bigint
+  readonly obscuringFactor: bigint
+  /** Whether the owner of this commitment is the channel funder (opener), who pays the fee. */
+  readonly localIsFunder: boolean
+  /** Balances excluding HTLCs in flight: to_local belongs to the owner. */
+  readonly toLocal: Msat
+  readonly toRemote: Msat
+  readonly htlcs: ReadonlyArray<H>
+  readonly feeratePerKw: number
+  /** The owner's `dust_limit_satoshis`. */
+  readonly dustLimit: Sat
+  /** The delay on the owner's outputs: the `to_self_delay` the counterparty asked for. */
+  readonly toSelfDelay: number
+  readonly keys: CommitmentKeys
+}
+
+export type CommitmentOutputKind = "to_local" | "to_remote" | "local_anchor" | "remote_anchor" | "offered_htlc" | "received_htlc"
+
+export interface CommitmentOutput<H extends CommitmentHtlc = CommitmentHtlc> {
+  /** Index in the transaction's outputs. */
+  readonly index: number
+  readonly kind: CommitmentOutputKind
+  readonly amount: Sat
+  readonly scriptPubKey: Uint8Array
+  /** Witness script of a P2WSH output (undefined for the legacy P2WPKH to_remote). */
+  readonly witnessScript: Uint8Array | undefined
+  /** The HTLC of an HTLC output. */
+  readonly htlc: H | undefined
+}
+
+export interface CommitmentTransaction<H extends CommitmentHtlc = CommitmentHtlc> {
+  readonly params: CommitmentParams<H>
+  /** Unsigned: the funding input has an empty witness (see `signing.ts` to complete it). */
+  readonly tx: Transaction
+  /** Every output in transaction order. */
+  readonly outputs: ReadonlyArray<CommitmentOutput<H>>
+  /** HTLC outputs in transaction order: the order of `htlc_signatures` in `commitment_signed`. */
+  readonly htlcOutputs: ReadonlyArray<CommitmentOutput<H> & { readonly htlc: H }>
+  /** HTLCs without an output (their value goes to fees). */
+  readonly trimmedHtlcs: ReadonlyArray<H>
+  /** Fee from the expected weight, before anchors, rounding and trimmed amounts. */
+  readonly baseFee: Sat
+  /** What the transaction really pays: funding amount minus the sum of outputs. */
+  readonly fee: Sat
+  /** to_local / to_remote amounts after fee and anchors (sat, rounded down), present or not. */
+  readonly toLocalAmount: Sat
+  readonly toRemoteAmount: Sat
+  readonly hasToLocal: boolean
+  readonly hasToRemote: boolean
+}
+
+export class CommitmentError extends Data.TaggedError("CommitmentError")<{ readonly reason: string }> {}
+
+const MAX_FEERATE = 0xffffffff
+
+/**
+ * Builds the commitment transaction. Fails (without throwing) if balances and HTLCs do not add
+ * up to the funding amount, or a parameter is out of range.
+ */
+export const buildCommitmentTransaction = <H extends CommitmentHtlc>(
+  params: CommitmentParams<H>
+): Result.Result<CommitmentTransaction<H>, CommitmentError> => {
+  const { channelType: type, feeratePerKw, dustLimit, keys } = params
+  const fail = (reason: string) => Result.fail(new CommitmentError({ reason }))
+  if (!Number.isInteger(feeratePerKw) || feeratePerKw < 0 || feeratePerKw > MAX_FEERATE) return fail("feerate out of range")
+  if (params.commitmentNumber < 0n || params.commitmentNumber > MASK48) return fail("commitment number out of range")
+  if (params.toLocal < 0n || params.toRemote < 0n) return fail("negative balance")
+  if (!Number.isInteger(params.toSelfDelay) || params.toSelfDelay < 0 || params.toSelfDelay > 0xffff) return fail("to_self_delay out of range")
+  let inFlight = 0n
+  for (const h of params.htlcs) {
+    if (h.amount <= 0n) return fail("HTLC amount must be positive")
+    if (h.paymentHash.length !== 32) return fail("payment hash must be 32 bytes")
+    if (!Number.isInteger(h.cltvExpiry) || h.cltvExpiry < 0 || h.cltvExpiry >= 500_000_000) return fail("cltv_expiry out of range")
+    inFlight += h.amount
+  }
+  if (params.toLocal + params.toRemote + inFlight !== params.fundingAmount * 1000n)
+    return fail("balances and HTLCs do not add up to the funding amount")
+
+  const untrimmed: Array<H> = []
+  const trimmedHtlcs: Array<H> = []
+  for (const h of params.htlcs) {
+    if (isHtlcTrimmed(type, feeratePerKw, dustLimit, h.direction, h.amount)) trimmedHtlcs.push(h)
+    else untrimmed.push(h)
+  }
+
+  const baseFee = commitmentFee(type, feeratePerKw, untrimmed.length)
+  const funderCharge = baseFee + 2n * type.anchorAmount
+  let toLocalAmount: bigint = msatToSat(params.toLocal)
+  let toRemoteAmount: bigint = msatToSat(params.toRemote)
+  if (params.localIsFunder) toLocalAmount = toLocalAmount > funderCharge ? toLocalAmount - funderCharge : 0n
+  else toRemoteAmount = toRemoteAmount > funderCharge ? toRemoteAmount - funderCharge : 0n
+  const hasToLocal = toLocalAmount >= dustLimit && toLocalAmount > 0n
+  const hasToRemote = toRemoteAmount >= dustLimit && toRemoteAmount > 0n
+
+  interface Pending {
+    readonly kind: CommitmentOutputKind
+    readonly value: Sat
+    readonly spec: OutputSpec
+    readonly scriptPubKey: Uint8Array
+    readonly cltvExpiry: number | undefined
+    readonly htlc: H | undefined
+  }
+  const pending: Array<Pending> = []
+  const push = (kind: CommitmentOutputKind, value: Sat, spec: OutputSpec, htlc?: H) =>
+    pending.push({ kind, value, spec, scriptPubKey: spec.scriptPubKey, cltvExpiry: htlc?.cltvExpiry, htlc })
+
+  for (const h of untrimmed) {
+    if (h.direction === "offered") push("offered_htlc", msatToSat(h.amount), type.scripts.offeredHtlc(keys, h.paymentHash), h)
+    else push("received_htlc", msatToSat(h.amount), type.scripts.receivedHtlc(keys, h.paymentHash, h.cltvExpiry), h)
+  }
+  if (hasToLocal) push("to_local", sat(toLocalAmount), type.scripts.toLocal(keys, params.toSelfDelay))
+  if (hasToRemote) push("to_remote", sat(toRemoteAmount), type.scripts.toRemote(keys))
+  if (type.anchors) {
+    if (hasToLocal || untrimmed.length > 0) push("local_anchor", type.anchorAmount, type.scripts.anchor(params.localFundingPubkey))
+    if (hasToRemote || untrimmed.length > 0) push("remote_anchor", type.anchorAmount, type.scripts.anchor(params.remoteFundingPubkey))
+  }
+
+  const sorted = sortOutputs(pending)
+  const outputs: Array<CommitmentOutput<H>> = sorted.map((p, index) => ({
+    index,
+    kind: p.kind,
+    amount: p.value,
+    scriptPubKey: p.scriptPubKey,
+    witnessScript: p.spec.witnessScript,
+    htlc: p.htlc
+  }))
+  const htlcOutputs = outputs.filter((o): o is CommitmentOutput<H> & { readonly htlc: H } => o.htlc !== undefined)
+  const { locktime, sequence } = obscuredCommitmentFields(params.commitmentNumber, params.obscuringFactor)
+  const tx: Transaction = {
+    version: 2,
+    inputs: [makeInput(params.fundingOutpoint, sequence)],
+    outputs: outputs.map((o) => ({ value: o.amount, scriptPubKey: o.scriptPubKey })),
+    locktime
+  }
+  const total = outputs.reduce((acc, o) => acc + o.amount, 0n)
+  return Result.succeed({
+    params,
+    tx,
+    outputs,
+    htlcOutputs,
+    trimmedHtlcs,
+    baseFee,
+    fee: sat(params.fundingAmount - total),
+    toLocalAmount: sat(toLocalAmount),
+    toRemoteAmount: sat(toRemoteAmount),
+    hasToLocal,
+    hasToRemote
+  })
+}

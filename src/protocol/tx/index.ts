@@ -1,0 +1,46 @@
+/**
+ * BOLT 3 transactions, scripts and witnesses (and, under `./bitcoin/`, the generic Bitcoin
+ * pieces they stand on). Pure code: no I/O, signing through a `Secp256k1` value.
+ *
+ * API (stable):
+ * - Channel types: `../channel-type.ts` — `ChannelType` descriptor (weights, HTLC tx fee rule,
+ *   anchors, sequences, remote HTLC sighash, output `scripts`), `staticRemoteKey`,
+ *   `anchorsZeroFeeHtlcTx`, `channelTypeFromBits`.
+ * - bitcoin/: `Transaction`/`TxInput`/`TxOutput`/`OutPoint`, `Txid` (internal byte order;
+ *   `txidFromHex`/`txidToHex` use display order), `serializeTransaction(tx, {witness})`,
+ *   `decodeTransaction(bytes): Result`, `txid`, `wtxid`, `weight`, `vsize`, `setWitness`,
+ *   `makeInput`; script: `OP`, `compileScript`, `decompileScript: Result`, `num`, `p2wshScript`,
+ *   `p2wpkhScript`, `p2trScript`, `p2pkhScript`; sighash: `segwitV0Sighash`, `legacySighashAll`,
+ *   `SIGHASH_ALL`, `SIGHASH_SINGLE_ANYONECANPAY`; der: `compactToDer`, `derToCompact: Result`,
+ *   `isLowS`, `encodeTxSignature(compact, sighash)` (witness form), `decodeTxSignature: Result`.
+ * - scripts.ts: `fundingScript`, `toLocalScript`, `toRemoteAnchorsScript`, `anchorScript`,
+ *   `offeredHtlcScript`, `receivedHtlcScript`, `htlcOutputScript`.
+ * - witness.ts: a builder per spending path (funding, to_local delayed/revocation, to_remote,
+ *   anchors and the 16-block sweep, HTLC revocation, HTLC-success/timeout, remote-side
+ *   preimage claim of an offered HTLC and timeout claim of a received HTLC).
+ * - fees.ts: `commitmentFee`, `htlcTimeoutFee`, `htlcSuccessFee`, `isHtlcTrimmed`,
+ *   `dustThreshold`/`isDust` (Bitcoin Core figures).
+ * - commitment.ts: `buildCommitmentTransaction(params): Result<CommitmentTransaction, CommitmentError>`
+ *   (outputs with kinds, `htlcOutputs` in tx order, `trimmedHtlcs`, fees), obscuring factor and
+ *   obscured number helpers. `view.ts`: `buildCommitmentForSide(view, side)` from a channel view.
+ * - htlc.ts: `buildHtlcTransactions(commitment)` (in HTLC output order), `buildHtlcTransaction`.
+ * - signing.ts: `signInput`/`verifyInput`, `signCommitment`, `verifyCommitmentSignature`,
+ *   `finalizeCommitment`, `signHtlcAsRemote`, `signHtlcAsLocal`, `verifyRemoteHtlcSignature`,
+ *   `finalizeHtlcTransaction`. Signatures are compact 64-byte (the BOLT 2 wire form).
+ * - funding.ts: `fundingOutput`. closing.ts: `buildLegacyClosingTransaction`,
+ *   `buildSimpleClosingTransaction`, `simpleCloseVariantsToSign`, `isValidShutdownScript`.
+ * - weights.ts: BOLT 3 / BOLT 5 expected weights.
+ */
+export * from "./bitcoin/index.ts"
+export * from "./bip69.ts"
+export * from "./closing.ts"
+export * from "./commitment.ts"
+export * from "./fees.ts"
+export * from "./funding.ts"
+export * from "./htlc.ts"
+export * from "./scripts.ts"
+export * from "./signing.ts"
+export * from "./witness.ts"
+export * from "../channel-type.ts"
+export * from "./weights.ts"
+export * from "./view.ts"

@@ -1,0 +1,137 @@
+/**
+ * Signing and verifying BOLT 3 transactions with a `Secp256k1`: signature digests (BIP 143),
+ * RFC 6979 compact signatures (the 64-byte form BOLT 2 messages carry), and completing the
+ * commitment and HTLC transactions with their witnesses. Keys are `PrivateKey` (Redacted) and
+ * are unwrapped only for the signing call.
+ */
+import { Redacted } from "effect"
+import type { Secp256k1 } from "../crypto/secp256k1.ts"
+import type { PrivateKey, PublicKey } from "../keys/keys.ts"
+import type { Sat } from "../units.ts"
+import { encodeTxSignature } from "./bitcoin/der.ts"
+import { SIGHASH_ALL, segwitV0Sighash, type SighashType } from "./bitcoin/sighash.ts"
+import { setWitness, type Transaction } from "./bitcoin/transaction.ts"
+import type { CommitmentHtlc, CommitmentTransaction } from "./commitment.ts"
+import type { HtlcTransaction } from "./htlc.ts"
+import { fundingScript } from "./scripts.ts"
+import { fundingWitness, htlcSuccessWitness, htlcTimeoutWitness } from "./witness.ts"
+
+/** The input being signed: which input, the script it commits to (BIP 143 scriptCode) and the amount spent. */
+export interface InputToSign {
+  readonly tx: Transaction
+  readonly index: number
+  readonly scriptCode: Uint8Array
+  readonly amount: Sat
+}
+
+export const inputSighash = (input: InputToSign, sighashType: SighashType): Uint8Array =>
+  segwitV0Sighash(input.tx, input.index, input.scriptCode, input.amount, sighashType)
+
+/** Compact 64-byte low-S signature of the input's BIP 143 digest. */
+export const signInput = (secp: Secp256k1, input: InputToSign, sighashType: SighashType, key: PrivateKey): Uint8Array =>
+  secp.sign(inputSighash(input, sighashType), Redacted.value(key))
+
+export const verifyInput = (
+  secp: Secp256k1,
+  input: InputToSign,
+  sighashType: SighashType,
+  signature: Uint8Array,
+  pubkey: PublicKey
+): boolean => secp.verify(signature, inputSighash(input, sighashType), pubkey)
+
+/**
+ * Input 0 of a transaction spending the funding output (commitment or closing transaction),
+ * as both funding keys sign it.
+ */
+export const fundingSpendInput = (tx: Transaction, fundingAmount: Sat, localFundingPubkey: PublicKey, remoteFundingPubkey: PublicKey): InputToSign => ({
+  tx,
+  index: 0,
+  scriptCode: fundingScript(localFundingPubkey, remoteFundingPubkey),
+  amount: fundingAmount
+})
+
+/** Adds the 2-of-2 witness (both compact signatures, SIGHASH_ALL) to a funding spend. */
+export const finalizeFundingSpend = (
+  tx: Transaction,
+  localSignature: Uint8Array,
+  remoteSignature: Uint8Array,
+  localFundingPubkey: PublicKey,
+  remoteFundingPubkey: PublicKey
+): Transaction =>
+  setWitness(
+    tx,
+    0,
+    fundingWitness(
+      encodeTxSignature(localSignature, SIGHASH_ALL),
+      encodeTxSignature(remoteSignature, SIGHASH_ALL),
+      localFundingPubkey,
+      remoteFundingPubkey,
+      fundingScript(localFundingPubkey, remoteFundingPubkey)
+    )
+  )
+
+/** The commitment's funding input, as both funding keys sign it (SIGHASH_ALL). */
+export const commitmentInput = (commitment: CommitmentTransaction<CommitmentHtlc>): InputToSign =>
+  fundingSpendInput(commitment.tx, commitment.params.fundingAmount, commitment.params.localFundingPubkey, commitment.params.remoteFundingPubkey)
+
+export const signCommitment = (secp: Secp256k1, commitment: CommitmentTransaction<CommitmentHtlc>, fundingKey: PrivateKey): Uint8Array =>
+  signInput(secp, commitmentInput(commitment), SIGHASH_ALL, fundingKey)
+
+export const verifyCommitmentSignature = (
+  secp: Secp256k1,
+  commitment: CommitmentTransaction<CommitmentHtlc>,
+  signature: Uint8Array,
+  fundingPubkey: PublicKey
+): boolean => verifyInput(secp, commitmentInput(commitment), SIGHASH_ALL, signature, fundingPubkey)
+
+/** The commitment with its funding witness: both compact signatures (SIGHASH_ALL). */
+export const finalizeCommitment = (
+  commitment: CommitmentTransaction<CommitmentHtlc>,
+  localSignature: Uint8Array,
+  remoteSignature: Uint8Array
+): Transaction =>
+  finalizeFundingSpend(commitment.tx, localSignature, remoteSignature, commitment.params.localFundingPubkey, commitment.params.remoteFundingPubkey)
+
+export const htlcInput = (htlcTx: HtlcTransaction<CommitmentHtlc>): InputToSign => ({
+  tx: htlcTx.tx,
+  index: 0,
+  scriptCode: htlcTx.inputWitnessScript,
+  amount: htlcTx.inputAmount
+})
+
+/**
+ * The counterparty's signature on our HTLC transaction (what we send in `commitment_signed`
+ * for their commitment), with the channel type's sighash.
+ */
+export const signHtlcAsRemote = (secp: Secp256k1, htlcTx: HtlcTransaction<CommitmentHtlc>, htlcKey: PrivateKey): Uint8Array =>
+  signInput(secp, htlcInput(htlcTx), htlcTx.remoteSighash, htlcKey)
+
+export const verifyRemoteHtlcSignature = (
+  secp: Secp256k1,
+  htlcTx: HtlcTransaction<CommitmentHtlc>,
+  signature: Uint8Array,
+  remoteHtlcPubkey: PublicKey
+): boolean => verifyInput(secp, htlcInput(htlcTx), htlcTx.remoteSighash, signature, remoteHtlcPubkey)
+
+/** The owner's own signature on its HTLC transaction: always SIGHASH_ALL (BOLT 5). */
+export const signHtlcAsLocal = (secp: Secp256k1, htlcTx: HtlcTransaction<CommitmentHtlc>, htlcKey: PrivateKey): Uint8Array =>
+  signInput(secp, htlcInput(htlcTx), SIGHASH_ALL, htlcKey)
+
+/**
+ * The HTLC transaction with its witness. HTLC-success needs the 32-byte preimage; for
+ * HTLC-timeout pass `undefined`.
+ */
+export const finalizeHtlcTransaction = (
+  htlcTx: HtlcTransaction<CommitmentHtlc>,
+  remoteSignature: Uint8Array,
+  localSignature: Uint8Array,
+  preimage: Uint8Array | undefined
+): Transaction => {
+  const remote = encodeTxSignature(remoteSignature, htlcTx.remoteSighash)
+  const local = encodeTxSignature(localSignature, SIGHASH_ALL)
+  const witness =
+    htlcTx.kind === "htlc-success"
+      ? htlcSuccessWitness(remote, local, preimage ?? new Uint8Array(0), htlcTx.inputWitnessScript)
+      : htlcTimeoutWitness(remote, local, htlcTx.inputWitnessScript)
+  return setWitness(htlcTx.tx, 0, witness)
+}

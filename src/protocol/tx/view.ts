@@ -1,0 +1,99 @@
+/**
+ * Building either side's commitment from one node's view of the channel. A node holds the
+ * channel from its own ("local") point of view; to sign the peer's commitment it builds the
+ * "remote" side: owner and counterparty swap, HTLC directions flip, the peer's dust limit and
+ * the delay we imposed on the peer apply. Both peers must arrive at the same bytes, which the
+ * property tests check (`mirrorView`).
+ */
+import { Result } from "effect"
+import type { ChannelType } from "../channel-type.ts"
+import type { Secp256k1 } from "../crypto/secp256k1.ts"
+import { deriveCommitmentKeys, type ChannelBasepoints } from "../keys/commitment-keys.ts"
+import type { KeyDerivationError } from "../keys/derivation.ts"
+import type { PublicKey } from "../keys/keys.ts"
+import type { Msat, Sat } from "../units.ts"
+import type { OutPoint } from "./bitcoin/transaction.ts"
+import {
+  buildCommitmentTransaction,
+  commitmentNumberObscuringFactor,
+  type CommitmentError,
+  type CommitmentHtlc,
+  type CommitmentTransaction
+} from "./commitment.ts"
+
+export interface ChannelSideConfig {
+  readonly basepoints: ChannelBasepoints
+  /** This side's `dust_limit_satoshis` (applies to this side's commitment). */
+  readonly dustLimit: Sat
+  /** The `to_self_delay` this side requires of the other side (applies to the other's commitment). */
+  readonly toSelfDelay: number
+}
+
+export interface ChannelView<H extends CommitmentHtlc = CommitmentHtlc> {
+  readonly channelType: ChannelType
+  readonly fundingOutpoint: OutPoint
+  readonly fundingAmount: Sat
+  readonly local: ChannelSideConfig
+  readonly remote: ChannelSideConfig
+  readonly localIsOpener: boolean
+  /** Balances excluding HTLCs, from the local side's point of view. */
+  readonly toLocal: Msat
+  readonly toRemote: Msat
+  /** HTLCs with `direction` from the local side's point of view ("offered" = sent by local). */
+  readonly htlcs: ReadonlyArray<H>
+  readonly feeratePerKw: number
+}
+
+export type Side = "local" | "remote"
+
+const flip = <H extends CommitmentHtlc>(h: H): H => ({ ...h, direction: h.direction === "offered" ? "received" : "offered" })
+
+/** The same channel as the peer sees it. */
+export const mirrorView = <H extends CommitmentHtlc>(view: ChannelView<H>): ChannelView<H> => ({
+  ...view,
+  local: view.remote,
+  remote: view.local,
+  localIsOpener: !view.localIsOpener,
+  toLocal: view.toRemote,
+  toRemote: view.toLocal,
+  htlcs: view.htlcs.map(flip)
+})
+
+export const viewObscuringFactor = (view: ChannelView<CommitmentHtlc>): bigint => {
+  const opener: PublicKey = view.localIsOpener ? view.local.basepoints.paymentBasepoint : view.remote.basepoints.paymentBasepoint
+  const accepter: PublicKey = view.localIsOpener ? view.remote.basepoints.paymentBasepoint : view.local.basepoints.paymentBasepoint
+  return commitmentNumberObscuringFactor(opener, accepter)
+}
+
+/**
+ * The commitment transaction owned by `side` at `commitmentNumber`, with the owner's
+ * `perCommitmentPoint` (ours from the signer for "local", the one the peer sent for "remote").
+ */
+export const buildCommitmentForSide = <H extends CommitmentHtlc>(
+  secp: Secp256k1,
+  view: ChannelView<H>,
+  side: Side,
+  commitmentNumber: bigint,
+  perCommitmentPoint: PublicKey
+): Result.Result<CommitmentTransaction<H>, CommitmentError | KeyDerivationError> => {
+  const v = side === "local" ? view : mirrorView(view)
+  return Result.flatMap(deriveCommitmentKeys(secp, v.local.basepoints, v.remote.basepoints, perCommitmentPoint), (keys) =>
+    buildCommitmentTransaction<H>({
+      channelType: v.channelType,
+      fundingOutpoint: v.fundingOutpoint,
+      fundingAmount: v.fundingAmount,
+      localFundingPubkey: v.local.basepoints.fundingPubkey,
+      remoteFundingPubkey: v.remote.basepoints.fundingPubkey,
+      commitmentNumber,
+      obscuringFactor: viewObscuringFactor(view),
+      localIsFunder: v.localIsOpener,
+      toLocal: v.toLocal,
+      toRemote: v.toRemote,
+      htlcs: v.htlcs,
+      feeratePerKw: v.feeratePerKw,
+      dustLimit: v.local.dustLimit,
+      toSelfDelay: v.remote.toSelfDelay,
+      keys
+    })
+  )
+}

@@ -1,0 +1,33 @@
+/**
+ * NodeSigner: the node's static identity key (BOLT 1 node id, BOLT 8 static key `ls`,
+ * BOLT 7 announcement and BOLT 11 invoice signatures). The secret NEVER leaves it: callers get
+ * the public node id, the ECDH result the Noise handshake needs (BOLT 8 acts 2 and 3:
+ * `ECDH(ls, re)` and `ECDH(ls, rs)`), and signatures over digests they computed themselves.
+ * This keeps room for hardware or remote signers: every operation is an Effect.
+ */
+import { Context, Data, type Effect } from "effect"
+import type { NodeId } from "../protocol/units.ts"
+
+/** The point handed to `ecdh` is not a valid compressed secp256k1 point (bad peer input). */
+export class InvalidPoint extends Data.TaggedError("InvalidPoint")<{ readonly point: Uint8Array }> {}
+
+/** A digest to sign must be exactly 32 bytes (a caller bug, but still a typed failure). */
+export class InvalidDigest extends Data.TaggedError("InvalidDigest")<{ readonly length: number }> {}
+
+export interface NodeSignerShape {
+  /** 33-byte compressed public key of the node secret. */
+  readonly nodeId: NodeId
+  /**
+   * BOLT 8 ECDH with the node secret: SHA256 of the compressed point `secret * point`.
+   * Fails with `InvalidPoint` when `point` is not a valid 33-byte compressed point.
+   */
+  readonly ecdh: (point: Uint8Array) => Effect.Effect<Uint8Array, InvalidPoint>
+  /** ECDSA over a 32-byte digest: 64-byte compact (r || s), low-S, RFC 6979 (BOLT 7 signatures). */
+  readonly signDigest: (digest: Uint8Array) => Effect.Effect<Uint8Array, InvalidDigest>
+  /** Recoverable ECDSA over a 32-byte digest (BOLT 11 invoice signature): compact sig + recovery id 0..3. */
+  readonly signDigestRecoverable: (
+    digest: Uint8Array
+  ) => Effect.Effect<{ readonly signature: Uint8Array; readonly recovery: number }, InvalidDigest>
+}
+
+export class NodeSigner extends Context.Service<NodeSigner, NodeSignerShape>()("effect-lightning/NodeSigner") {}

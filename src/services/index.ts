@@ -1,0 +1,4 @@
+/** Service keys: what the engine needs from the world. Layers live in `src/layers/`. */
+export * from "./Entropy.ts"
+export * from "./NodeSigner.ts"
+export * from "./Transport.ts"

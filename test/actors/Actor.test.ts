@@ -1,0 +1,142 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Data, Deferred, Effect, Exit, Fiber, Scope } from "effect"
+import { TestClock } from "effect/testing"
+import * as Actor from "../../src/actors/Actor.ts"
+
+class Boom extends Data.TaggedError("Boom")<{ readonly why: string }> {}
+
+type Msg =
+  | { readonly _tag: "Add"; readonly n: number }
+  | { readonly _tag: "Get"; readonly reply: Actor.Reply<number> }
+  | { readonly _tag: "Hold"; readonly reply: Actor.Reply<number> } // kept, never answered
+  | { readonly _tag: "Block"; readonly until: Deferred.Deferred<void> }
+  | { readonly _tag: "Crash" }
+  | { readonly _tag: "Fail" }
+  | { readonly _tag: "Div"; readonly by: number; readonly reply: Actor.Reply<number, Boom> }
+
+const counter = (capacity = 4) =>
+  Effect.gen(function*() {
+    let total = 0
+    const held: Array<Actor.Reply<number>> = []
+    return yield* Actor.make<Msg, Boom>({
+      name: "counter",
+      capacity,
+      handle: (msg) => {
+        switch (msg._tag) {
+          case "Add":
+            return Effect.sync(() => {
+              total += msg.n
+            })
+          case "Get":
+            return Deferred.succeed(msg.reply, total)
+          case "Hold":
+            return Effect.sync(() => {
+              held.push(msg.reply)
+            })
+          case "Block":
+            return Deferred.await(msg.until)
+          case "Crash":
+            return Effect.die("bug")
+          case "Fail":
+            return Effect.fail(new Boom({ why: "asked to" }))
+          case "Div":
+            return msg.by === 0
+              ? Deferred.fail(msg.reply, new Boom({ why: "division by zero" }))
+              : Deferred.succeed(msg.reply, total / msg.by)
+        }
+      }
+    })
+  })
+
+describe("Actor", () => {
+  it.effect("tell then ask sees messages in order", () =>
+    Effect.gen(function*() {
+      const actor = yield* counter()
+      yield* actor.tell({ _tag: "Add", n: 2 })
+      yield* actor.tell({ _tag: "Add", n: 3 })
+      assert.strictEqual(yield* actor.ask<number>((reply) => ({ _tag: "Get", reply })), 5)
+      // a typed error in the reply reaches the asker, the actor keeps running
+      const err = yield* Effect.flip(actor.ask<number, Boom>((reply) => ({ _tag: "Div", by: 0, reply })))
+      assert.strictEqual(err._tag, "Boom")
+      assert.strictEqual(yield* actor.ask<number, Boom>((reply) => ({ _tag: "Div", by: 5, reply })), 1)
+    }))
+
+  it.effect("the mailbox is bounded: tryTell fails when full, tell waits", () =>
+    Effect.gen(function*() {
+      const actor = yield* counter(2)
+      const gate = yield* Deferred.make<void>()
+      yield* actor.tell({ _tag: "Block", until: gate })
+      yield* Effect.yieldNow
+      yield* actor.tell({ _tag: "Add", n: 1 })
+      yield* actor.tell({ _tag: "Add", n: 1 })
+      const full = yield* Effect.flip(actor.tryTell({ _tag: "Add", n: 1 }))
+      assert.strictEqual(full._tag, "MailboxFull")
+      const waiting = yield* Effect.forkChild(actor.tell({ _tag: "Add", n: 10 }))
+      yield* Effect.yieldNow
+      assert.isUndefined(waiting.pollUnsafe())
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(waiting)
+      assert.strictEqual(yield* actor.ask<number>((reply) => ({ _tag: "Get", reply })), 12)
+    }))
+
+  it.effect("closing the scope stops the actor and fails pending asks", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const actor = yield* counter().pipe(Scope.provide(scope))
+      const gate = yield* Deferred.make<void>()
+      const held = yield* Effect.forkChild(actor.ask<number>((reply) => ({ _tag: "Hold", reply })))
+      yield* actor.tell({ _tag: "Block", until: gate })
+      const queued = yield* Effect.forkChild(actor.ask<number>((reply) => ({ _tag: "Get", reply })))
+      yield* Effect.yieldNow
+      yield* Scope.close(scope, Exit.void)
+      const e1 = yield* Effect.flip(Fiber.join(held))
+      const e2 = yield* Effect.flip(Fiber.join(queued))
+      assert.strictEqual(e1._tag, "ActorStopped")
+      assert.strictEqual(e2._tag, "ActorStopped")
+      assert.isTrue(yield* actor.isDone)
+      const e3 = yield* Effect.flip(actor.tell({ _tag: "Add", n: 1 }))
+      assert.strictEqual(e3._tag, "ActorStopped")
+      const e4 = yield* Effect.flip(actor.ask<number>((reply) => ({ _tag: "Get", reply })))
+      assert.strictEqual(e4._tag, "ActorStopped")
+      yield* actor.join // a stop is a clean end
+    }))
+
+  it.effect("a defect becomes ActorCrashed for pending asks and for join", () =>
+    Effect.gen(function*() {
+      const actor = yield* counter()
+      const held = yield* Effect.forkChild(actor.ask<number>((reply) => ({ _tag: "Hold", reply })))
+      yield* Effect.yieldNow
+      yield* actor.tell({ _tag: "Crash" })
+      const e = yield* Effect.flip(Fiber.join(held))
+      assert.strictEqual(e._tag, "ActorCrashed")
+      const j = yield* Effect.flip(actor.join)
+      assert.strictEqual(j._tag, "ActorCrashed")
+      if (j._tag === "ActorCrashed") assert.strictEqual(j.defect, "bug")
+      const e2 = yield* Effect.flip(actor.ask<number>((reply) => ({ _tag: "Get", reply })))
+      assert.strictEqual(e2._tag, "ActorStopped")
+    }))
+
+  it.effect("a typed failure stops the actor with that reason", () =>
+    Effect.gen(function*() {
+      const actor = yield* counter()
+      yield* actor.tell({ _tag: "Fail" })
+      const j = yield* Effect.flip(actor.join)
+      assert.strictEqual(j._tag, "Boom")
+      const e = yield* Effect.flip(actor.tell({ _tag: "Add", n: 1 }))
+      assert.strictEqual(e._tag, "ActorStopped")
+    }))
+
+  it.effect("stop interrupts a blocked handler and never waits for the outside world", () =>
+    Effect.gen(function*() {
+      const actor = yield* counter()
+      const never = yield* Deferred.make<void>()
+      yield* actor.tell({ _tag: "Block", until: never })
+      const queued = yield* Effect.forkChild(actor.ask<number>((reply) => ({ _tag: "Get", reply })))
+      yield* Effect.yieldNow
+      yield* actor.stop
+      assert.strictEqual((yield* Effect.flip(Fiber.join(queued)))._tag, "ActorStopped")
+      yield* actor.stop // idempotent
+      yield* TestClock.adjust("1 hour")
+      assert.isTrue(yield* actor.isDone)
+    }))
+})

@@ -1,0 +1,225 @@
+/**
+ * The control API over real HTTP on 127.0.0.1 (port 0), against an in-memory `PeerManager`
+ * double: request validation, status codes, JSON error bodies and the OpenAPI document.
+ * `test/api/ControlApi.e2e.test.ts` runs it against real nodes over TCP.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Stream } from "effect"
+import { HttpServer } from "effect/http"
+import { PeerConnectFailed, PeerNotConnected, type PeerInfo, DisconnectReason } from "../../src/actors/PeerEvent.ts"
+import { PeerManager } from "../../src/actors/PeerManager.ts"
+import { ControlApiServer } from "../../src/api/ControlApiServer.ts"
+import { featureBits } from "../../src/api/convert.ts"
+import { toHex } from "../../src/protocol/bytes.ts"
+import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
+import type { NodeId } from "../../src/protocol/units.ts"
+
+const key = (n: number) => {
+  const secret = new Uint8Array(32)
+  secret[31] = n
+  const publicKey = nobleSecp256k1.publicKey(secret)
+  if (publicKey === undefined) throw new Error("bad test key")
+  return publicKey as NodeId
+}
+const ourId = key(1)
+const reachable = key(2)
+const unreachable = key(3)
+
+/** A PeerManager double: `reachable` connects, anything else fails with TransportFailed. */
+const FakePeerManager = Layer.sync(PeerManager, () => {
+  const connected = new Map<string, PeerInfo>()
+  return PeerManager.of({
+    nodeId: ourId,
+    features: Uint8Array.of(0x02, 0x82, 0x02), // bits 1, 9, 15, 17
+    listenAddress: { host: "127.0.0.1", port: 9735 },
+    connect: (nodeId, address) =>
+      Effect.suspend(() => {
+        if (toHex(nodeId) !== toHex(reachable)) {
+          return Effect.fail(
+            new PeerConnectFailed({
+              nodeId,
+              address,
+              reason: DisconnectReason.TransportFailed({ message: "connect ECONNREFUSED" })
+            })
+          )
+        }
+        const peer: PeerInfo = {
+          nodeId,
+          address,
+          direction: "outbound",
+          localFeatures: Uint8Array.of(0x02, 0x82, 0x02),
+          remoteFeatures: Uint8Array.of(0x82, 0x02),
+          negotiatedFeatures: [7, 9],
+          remoteNetworks: undefined
+        }
+        connected.set(toHex(nodeId), peer)
+        return Effect.succeed(peer)
+      }),
+    peers: Effect.sync(() => [...connected.values()]),
+    peer: (nodeId) =>
+      Effect.suspend(() => {
+        const p = connected.get(toHex(nodeId))
+        return p === undefined ? Effect.fail(new PeerNotConnected({ nodeId })) : Effect.succeed(p)
+      }),
+    disconnect: (nodeId) =>
+      Effect.suspend(() =>
+        connected.delete(toHex(nodeId)) ? Effect.void : Effect.fail(new PeerNotConnected({ nodeId }))
+      ),
+    send: (nodeId) => Effect.fail(new PeerNotConnected({ nodeId })),
+    events: Stream.empty,
+    subscribe: Effect.succeed(Stream.empty)
+  })
+})
+
+const ServerLive = ControlApiServer({ host: "127.0.0.1", port: 0, maxBodyBytes: 1024 }).pipe(
+  Layer.provide(FakePeerManager)
+)
+
+const baseUrl = Effect.gen(function*() {
+  const server = yield* HttpServer.HttpServer
+  const address = server.address
+  if (address._tag === "UnixPathAddress") return yield* Effect.die("unexpected unix address")
+  return `http://127.0.0.1:${address.port}`
+})
+
+interface Reply {
+  readonly status: number
+  readonly body: unknown
+}
+const request = (method: string, path: string, body?: string, contentType = "application/json") =>
+  Effect.gen(function*() {
+    const url = yield* baseUrl
+    return yield* Effect.promise(async (): Promise<Reply> => {
+      const init: RequestInit = body === undefined
+        ? { method }
+        : { method, body, headers: { "content-type": contentType } }
+      const response = await fetch(`${url}${path}`, init)
+      const text = await response.text()
+      return { status: response.status, body: text === "" ? undefined : JSON.parse(text) }
+    })
+  })
+
+const field = (body: unknown, name: string): unknown =>
+  typeof body === "object" && body !== null ? (body as Record<string, unknown>)[name] : undefined
+
+describe("ControlApi (HTTP, PeerManager double)", () => {
+  it.layer(ServerLive)((it) => {
+    it.effect("GET /v1/info", () =>
+      Effect.gen(function*() {
+        const reply = yield* request("GET", "/v1/info")
+        assert.strictEqual(reply.status, 200)
+        assert.deepStrictEqual(reply.body, {
+          nodeId: toHex(ourId),
+          features: { hex: "028202", bits: [1, 9, 15, 17] },
+          listenAddress: "127.0.0.1:9735"
+        })
+      }))
+
+    it.effect("POST, GET, DELETE /v1/peers", () =>
+      Effect.gen(function*() {
+        const connect = yield* request(
+          "POST",
+          "/v1/peers",
+          JSON.stringify({ nodeId: toHex(reachable), host: "127.0.0.1", port: 9999 })
+        )
+        assert.strictEqual(connect.status, 200)
+        assert.strictEqual(field(connect.body, "nodeId"), toHex(reachable))
+        assert.strictEqual(field(connect.body, "address"), "127.0.0.1:9999")
+        assert.strictEqual(field(connect.body, "direction"), "outbound")
+        assert.deepStrictEqual(field(connect.body, "negotiatedFeatures"), [7, 9])
+        assert.strictEqual(field(connect.body, "remoteNetworks"), null)
+
+        const list = yield* request("GET", "/v1/peers")
+        assert.strictEqual(list.status, 200)
+        assert.deepStrictEqual(list.body, [connect.body])
+
+        const del = yield* request("DELETE", `/v1/peers/${toHex(reachable)}`)
+        assert.strictEqual(del.status, 204)
+        assert.deepStrictEqual((yield* request("GET", "/v1/peers")).body, [])
+
+        const again = yield* request("DELETE", `/v1/peers/${toHex(reachable)}`)
+        assert.strictEqual(again.status, 404)
+        assert.strictEqual(field(again.body, "_tag"), "PeerNotFound")
+        assert.match(String(field(again.body, "message")), /is not connected/)
+      }))
+
+    it.effect("a failed connection is a 502 with the reason", () =>
+      Effect.gen(function*() {
+        const reply = yield* request(
+          "POST",
+          "/v1/peers",
+          JSON.stringify({ nodeId: toHex(unreachable), host: "127.0.0.1", port: 1 })
+        )
+        assert.strictEqual(reply.status, 502)
+        assert.strictEqual(field(reply.body, "_tag"), "PeerConnectFailed")
+        assert.strictEqual(field(reply.body, "reason"), "TransportFailed")
+        assert.match(String(field(reply.body, "message")), /ECONNREFUSED/)
+      }))
+
+    it.effect("bad input is a 4xx with a message, and the server keeps serving", () =>
+      Effect.gen(function*() {
+        const valid = { nodeId: toHex(reachable), host: "127.0.0.1", port: 9735 }
+        const cases: ReadonlyArray<readonly [string, string, string | undefined, number, RegExp]> = [
+          ["POST", "/v1/peers", "{not json", 400, /valid JSON/],
+          ["POST", "/v1/peers", "", 400, /request body/],
+          ["POST", "/v1/peers", "[]", 400, /request body/],
+          ["POST", "/v1/peers", JSON.stringify({ ...valid, nodeId: "02abc" }), 400, /node id.*nodeId/s],
+          ["POST", "/v1/peers", JSON.stringify({ ...valid, nodeId: "04" + "11".repeat(32) }), 400, /node id/],
+          ["POST", "/v1/peers", JSON.stringify({ ...valid, port: 0 }), 400, /port/],
+          ["POST", "/v1/peers", JSON.stringify({ ...valid, port: 70000 }), 400, /port/],
+          ["POST", "/v1/peers", JSON.stringify({ ...valid, port: "9735" }), 400, /port/],
+          ["POST", "/v1/peers", JSON.stringify({ ...valid, host: "" }), 400, /host/],
+          ["POST", "/v1/peers", JSON.stringify({ nodeId: valid.nodeId }), 400, /host/],
+          ["POST", "/v1/peers", JSON.stringify({ ...valid, nodeId: toHex(ourId) }), 400, /our own node id/],
+          ["POST", "/v1/peers", JSON.stringify({ ...valid, pad: "x".repeat(2000) }), 413, /larger than 1024 bytes/],
+          ["DELETE", "/v1/peers/nothex", undefined, 400, /node id/],
+          ["DELETE", `/v1/peers/${toHex(unreachable)}`, undefined, 404, /not connected/],
+          ["GET", "/v1/nope", undefined, 404, /no route for GET \/v1\/nope/],
+          ["PUT", "/v1/peers", "{}", 404, /no route/]
+        ]
+        for (const [method, path, body, status, message] of cases) {
+          const reply = yield* request(method, path, body)
+          const label = `${method} ${path} ${body?.slice(0, 60)}`
+          assert.strictEqual(reply.status, status, label)
+          assert.match(String(field(reply.body, "message")), message, label)
+          assert.isString(field(reply.body, "_tag"), label)
+        }
+        const wrongType = yield* request("POST", "/v1/peers", "x", "text/plain")
+        assert.strictEqual(wrongType.status, 415)
+        assert.match(String(field(wrongType.body, "message")), /application\/json/)
+        assert.strictEqual((yield* request("GET", "/v1/info")).status, 200)
+      }))
+
+    it.effect("a 66-hex-digit id that is not a curve point is rejected", () =>
+      Effect.gen(function*() {
+        // Find an x coordinate with no point on secp256k1 (about half of them).
+        let notPoint = ""
+        for (let x = 1; notPoint === "" && x < 100; x++) {
+          const candidate = "02" + x.toString(16).padStart(64, "0")
+          if (!nobleSecp256k1.isValidPoint(Uint8Array.from(Buffer.from(candidate, "hex")))) notPoint = candidate
+        }
+        assert.notStrictEqual(notPoint, "")
+        const reply = yield* request("DELETE", `/v1/peers/${notPoint}`)
+        assert.strictEqual(reply.status, 400)
+        assert.match(String(field(reply.body, "message")), /not a point on secp256k1/)
+      }))
+
+    it.effect("GET /openapi.json documents every endpoint", () =>
+      Effect.gen(function*() {
+        const reply = yield* request("GET", "/openapi.json")
+        assert.strictEqual(reply.status, 200)
+        assert.strictEqual(typeof field(reply.body, "openapi"), "string")
+        const paths = field(reply.body, "paths")
+        assert.hasAllKeys(paths, ["/v1/info", "/v1/peers", "/v1/peers/{nodeId}"])
+        assert.hasAllKeys(field(paths, "/v1/peers"), ["get", "post"])
+        assert.hasAnyKeys(field(paths, "/v1/peers/{nodeId}"), ["delete"])
+      }))
+  })
+
+  it("featureBits reads BOLT 9 fields big-endian", () => {
+    assert.deepStrictEqual(featureBits(new Uint8Array(0)), [])
+    assert.deepStrictEqual(featureBits(Uint8Array.of(0x01)), [0])
+    assert.deepStrictEqual(featureBits(Uint8Array.of(0x80, 0x00)), [15])
+    assert.deepStrictEqual(featureBits(Uint8Array.of(0x02, 0x00, 0x01)), [0, 17])
+  })
+})

@@ -1,0 +1,133 @@
+/**
+ * The three ChaCha20-Poly1305 implementations (noble, node:crypto with its short-input path,
+ * compact JS) agree byte for byte, open each other's boxes, reject tampering, and match the
+ * RFC 8439 §2.8.2 AEAD example. The compact Poly1305 is compared with noble's on the edge cases
+ * of RFC 8439 Appendix A.3 and on random whole-block messages.
+ */
+import fc from "fast-check"
+import { poly1305 } from "@noble/ciphers/_poly1305.js"
+import { describe, expect, it } from "vitest"
+import { nodeChaChaPoly, opensslChaChaPoly } from "../../../src/layers/crypto/aead-node.ts"
+import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
+import {
+  _compactPoly1305Blocks,
+  compactChaChaPoly,
+  nobleChaChaPoly,
+  type ChaChaPoly
+} from "../../../src/protocol/crypto/aead.ts"
+
+const all: ReadonlyArray<ChaChaPoly> = [nobleChaChaPoly, nodeChaChaPoly, opensslChaChaPoly, compactChaChaPoly]
+
+const rfcKey = fromHex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f")
+const rfcNonce = fromHex("070000004041424344454647")
+const rfcAad = fromHex("50515253c0c1c2c3c4c5c6c7")
+const rfcPlaintext = new TextEncoder().encode(
+  "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it."
+)
+
+describe.each(all.map((a) => [a.name, a] as const))("%s", (_name, aead) => {
+  it("matches the RFC 8439 §2.8.2 AEAD example", () => {
+    const sealed = aead.encrypt(rfcKey, rfcNonce, rfcAad, rfcPlaintext)
+    expect(sealed.length).toBe(rfcPlaintext.length + 16)
+    expect(toHex(sealed.subarray(0, 16))).toBe("d31a8d34648e60db7b86afbc53ef7ec2")
+    expect(toHex(sealed.subarray(rfcPlaintext.length))).toBe("1ae10b594f09e26a7e902ecbd0600691")
+    expect(aead.decrypt(rfcKey, rfcNonce, rfcAad, sealed)).toEqual(rfcPlaintext)
+  })
+
+  it("returns undefined, never throws, on short or forged boxes", () => {
+    expect(aead.decrypt(rfcKey, rfcNonce, rfcAad, new Uint8Array(15))).toBeUndefined()
+    expect(aead.decrypt(rfcKey, rfcNonce, rfcAad, new Uint8Array(16))).toBeUndefined()
+    expect(aead.decrypt(rfcKey, rfcNonce, rfcAad, new Uint8Array(100))).toBeUndefined()
+  })
+
+  it("encryptInto writes the same box at an offset, touching nothing else", () => {
+    const out = new Uint8Array(10 + rfcPlaintext.length + 16 + 10).fill(0xee)
+    aead.encryptInto(rfcKey, rfcNonce, rfcAad, rfcPlaintext, out, 10)
+    expect(toHex(out.subarray(10, 10 + rfcPlaintext.length + 16))).toBe(toHex(aead.encrypt(rfcKey, rfcNonce, rfcAad, rfcPlaintext)))
+    expect(out.subarray(0, 10).every((b) => b === 0xee)).toBe(true)
+    expect(out.subarray(out.length - 10).every((b) => b === 0xee)).toBe(true)
+  })
+})
+
+const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n })
+// Lengths around every block boundary of ChaCha20 (64) and Poly1305 (16), and past the
+// node implementation's switch from the compact path to OpenSSL.
+const plaintextArb = fc.oneof(
+  fc.uint8Array({ minLength: 0, maxLength: 80 }),
+  fc.uint8Array({ minLength: 100, maxLength: 700 }),
+  fc.uint8Array({ minLength: 1000, maxLength: 3000 })
+)
+
+describe("cross-implementation properties", () => {
+  it("all implementations produce the same box and open each other's", () => {
+    fc.assert(
+      fc.property(bytes(32), bytes(12), fc.uint8Array({ maxLength: 70 }), plaintextArb, (key, nonce, ad, plaintext) => {
+        const boxes = all.map((a) => a.encrypt(key, nonce, ad, plaintext))
+        const first = toHex(boxes[0] ?? new Uint8Array(0))
+        for (const box of boxes) expect(toHex(box)).toBe(first)
+        for (const a of all) expect(a.decrypt(key, nonce, ad, boxes[0] ?? new Uint8Array(0))).toEqual(plaintext)
+      }),
+      { numRuns: 1_500 }
+    )
+  })
+
+  it("every single-bit change of box, nonce or associated data is rejected", () => {
+    fc.assert(
+      fc.property(bytes(32), bytes(12), fc.uint8Array({ maxLength: 40 }), plaintextArb, fc.nat(), fc.nat(7), fc.constantFrom(0, 1, 2), (key, nonce, ad, plaintext, pos, bit, where) => {
+        const box = nobleChaChaPoly.encrypt(key, nonce, ad, plaintext)
+        const flip = (b: Uint8Array): Uint8Array => {
+          const c = Uint8Array.from(b)
+          if (c.length === 0) return Uint8Array.of(1)
+          const i = pos % c.length
+          c[i] = (c[i] ?? 0) ^ (1 << bit)
+          return c
+        }
+        for (const a of all) {
+          const r =
+            where === 0 ? a.decrypt(key, nonce, ad, flip(box)) : where === 1 ? a.decrypt(key, flip(nonce), ad, box) : a.decrypt(key, nonce, flip(ad), box)
+          expect(r).toBeUndefined()
+        }
+      }),
+      { numRuns: 1_000 }
+    )
+  })
+})
+
+describe("compact Poly1305", () => {
+  const ff = (n: number) => new Uint8Array(n).fill(0xff)
+  const key = (r: Uint8Array, s: Uint8Array) => {
+    const k = new Uint8Array(32)
+    k.set(r, 0)
+    k.set(s, 16)
+    return k
+  }
+  const rTwo = new Uint8Array(16)
+  rTwo[0] = 2
+  const rOne = new Uint8Array(16)
+  rOne[0] = 1
+  const cat = (...parts: Array<Uint8Array>) => Uint8Array.from(parts.flatMap((p) => [...p]))
+  const one = (first: number, rest: number) => cat(Uint8Array.of(first), new Uint8Array(15).fill(rest))
+  // RFC 8439 Appendix A.3 #5-#9 style inputs: accumulators at and around 2^130 - 5.
+  const cases: ReadonlyArray<readonly [Uint8Array, Uint8Array]> = [
+    [ff(16), key(rTwo, new Uint8Array(16))],
+    [one(2, 0), key(rTwo, ff(16))],
+    [cat(ff(16), one(0xf0, 0xff), one(0x11, 0)), key(rOne, new Uint8Array(16))],
+    [cat(ff(16), one(0xfb, 0xfe), new Uint8Array(16).fill(1)), key(rOne, new Uint8Array(16))],
+    [one(0xfd, 0xff), key(rTwo, new Uint8Array(16))],
+    [ff(64), key(ff(16), ff(16))],
+    [ff(160), key(ff(16), new Uint8Array(16))]
+  ]
+  it.each(cases.map((c, i) => [i, c] as const))("edge case %i matches noble", (_i, [message, k]) => {
+    expect(toHex(_compactPoly1305Blocks(message, k))).toBe(toHex(poly1305(message, k)))
+  })
+
+  it("matches noble on random whole-block messages, including saturated ones", () => {
+    const blocks = fc.integer({ min: 1, max: 12 }).chain((n) => fc.oneof(bytes(16 * n), fc.constant(ff(16 * n))))
+    fc.assert(
+      fc.property(blocks, fc.oneof(bytes(32), fc.constant(ff(32))), (message, k) => {
+        expect(toHex(_compactPoly1305Blocks(message, k))).toBe(toHex(poly1305(message, k)))
+      }),
+      { numRuns: 3_000 }
+    )
+  })
+})

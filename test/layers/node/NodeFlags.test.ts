@@ -1,0 +1,55 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Result } from "effect"
+import { defaultConfig, parseFlags, usage } from "../../../src/layers/node/NodeFlags.ts"
+
+const run = (argv: ReadonlyArray<string>) => {
+  const r = parseFlags(argv)
+  if (Result.isFailure(r)) throw new Error(`unexpected failure: ${r.failure}`)
+  if (r.success._tag !== "Run") throw new Error("unexpected help")
+  return r.success.config
+}
+const failure = (argv: ReadonlyArray<string>) => {
+  const r = parseFlags(argv)
+  if (Result.isSuccess(r)) throw new Error(`unexpected success for ${argv.join(" ")}`)
+  return r.failure
+}
+
+describe("NodeFlags", () => {
+  it("defaults", () => {
+    assert.deepStrictEqual(run([]), defaultConfig)
+    assert.deepStrictEqual(defaultConfig, {
+      dataDir: "./.lightning",
+      listen: { host: "127.0.0.1", port: 9735 },
+      api: { host: "127.0.0.1", port: 9736 }
+    })
+  })
+
+  it("every flag, both spellings, IPv6 and port 0", () => {
+    assert.deepStrictEqual(run(["--data-dir", "/tmp/x", "--listen", "0.0.0.0:0", "--api=[::1]:8080"]), {
+      dataDir: "/tmp/x",
+      listen: { host: "0.0.0.0", port: 0 },
+      api: { host: "::1", port: 8080 }
+    })
+    assert.deepStrictEqual(run(["--listen=localhost:19735"]).listen, { host: "localhost", port: 19735 })
+  })
+
+  it("help", () => {
+    for (const flag of ["--help", "-h"]) {
+      const r = parseFlags([flag])
+      assert.isTrue(Result.isSuccess(r) && r.success._tag === "Help")
+    }
+    for (const flag of ["--data-dir", "--listen", "--api"]) assert.include(usage, flag)
+  })
+
+  it("bad flags are a message, never a throw", () => {
+    assert.match(failure(["--nope"]), /nope/)
+    assert.match(failure(["--listen"]), /listen/)
+    assert.match(failure(["--listen", "9735"]), /--listen expects HOST:PORT/)
+    assert.match(failure(["--listen", "127.0.0.1:70000"]), /--listen expects HOST:PORT/)
+    assert.match(failure(["--api", "127.0.0.1:"]), /--api expects HOST:PORT/)
+    assert.match(failure(["--api", "::1:80"]), /--api expects HOST:PORT/)
+    assert.match(failure(["--data-dir="]), /must not be empty/)
+    assert.match(failure(["extra"]), /unexpected argument 'extra'/)
+    assert.match(failure(["--help=yes"]), /help/)
+  })
+})

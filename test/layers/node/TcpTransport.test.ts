@@ -1,0 +1,127 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Scope } from "effect"
+import { TcpTransport } from "../../../src/layers/node/TcpTransport.ts"
+import { type Connection, Transport } from "../../../src/services/Transport.ts"
+
+/** Reads exactly `n` bytes (chunks arrive in any size). */
+const readExactly = (connection: Connection, n: number) =>
+  Effect.gen(function*() {
+    const out = new Uint8Array(n)
+    let filled = 0
+    while (filled < n) {
+      const chunk = yield* connection.read
+      assert.isAbove(chunk.length, 0)
+      assert.isAtMost(filled + chunk.length, n, "received more bytes than were sent")
+      out.set(chunk, filled)
+      filled += chunk.length
+    }
+    return out
+  })
+
+const pattern = (n: number, salt: number) => new Uint8Array(n).map((_, i) => (i * 31 + salt) & 0xff)
+
+describe("TcpTransport", () => {
+  it.live("round trip both ways on 127.0.0.1, then a clean close seen by the other side", () =>
+    Effect.gen(function*() {
+      const transport = yield* Transport
+      const listener = yield* transport.listen({ host: "127.0.0.1", port: 0 })
+      assert.strictEqual(listener.address.host, "127.0.0.1")
+      assert.isAbove(listener.address.port, 0)
+
+      const acceptFiber = yield* Effect.forkChild(listener.accept)
+      const client = yield* transport.connect(listener.address)
+      const server = yield* Fiber.join(acceptFiber)
+      assert.strictEqual(server.remoteAddress.host, "127.0.0.1")
+      assert.deepStrictEqual(client.remoteAddress, listener.address)
+
+      // Large enough to need several chunks and backpressure.
+      const up = pattern(1_000_000, 1)
+      const down = pattern(300_000, 7)
+      const [gotUp] = yield* Effect.all([readExactly(server, up.length), client.write(up)], { concurrency: 2 })
+      assert.deepStrictEqual(gotUp, up)
+      const [gotDown] = yield* Effect.all([readExactly(client, down.length), server.write(down)], { concurrency: 2 })
+      assert.deepStrictEqual(gotDown, down)
+
+      // Client closes: the server's read fails with TransportClosed, writes on the client fail too.
+      yield* client.write(Uint8Array.of(1, 2, 3))
+      yield* client.close
+      yield* client.close // idempotent
+      assert.deepStrictEqual(yield* readExactly(server, 3), Uint8Array.of(1, 2, 3))
+      const serverRead = yield* Effect.flip(server.read)
+      assert.strictEqual(serverRead._tag, "TransportClosed")
+      const clientWrite = yield* Effect.flip(client.write(Uint8Array.of(9)))
+      assert.strictEqual(clientWrite._tag, "TransportClosed")
+      const clientRead = yield* Effect.flip(client.read)
+      assert.strictEqual(clientRead._tag, "TransportClosed")
+    }).pipe(Effect.provide(TcpTransport())))
+
+  it.live("the server closing ends the client's read and write", () =>
+    Effect.gen(function*() {
+      const transport = yield* Transport
+      const listener = yield* transport.listen({ host: "127.0.0.1", port: 0 })
+      const acceptFiber = yield* Effect.forkChild(listener.accept)
+      const client = yield* transport.connect(listener.address)
+      const server = yield* Fiber.join(acceptFiber)
+      const pendingRead = yield* Effect.forkChild(Effect.flip(client.read))
+      yield* server.close
+      const error = yield* Fiber.join(pendingRead)
+      assert.strictEqual(error._tag, "TransportClosed")
+      // The write may be buffered by the kernel first, but it never hangs: retry until it fails.
+      const writeError = yield* Effect.flip(
+        Effect.forever(Effect.andThen(client.write(new Uint8Array(65536)), Effect.sleep("5 millis")))
+      )
+      assert.strictEqual(writeError._tag, "TransportClosed")
+    }).pipe(Effect.provide(TcpTransport())))
+
+  it.live("connect to a port nobody listens on fails with TransportError", () =>
+    Effect.gen(function*() {
+      const transport = yield* Transport
+      // Bind a port, then free it: nothing listens there afterwards.
+      const scope = yield* Scope.make()
+      const listener = yield* transport.listen({ host: "127.0.0.1", port: 0 }).pipe(Scope.provide(scope))
+      yield* Scope.close(scope, Exit.void)
+      const error = yield* Effect.flip(transport.connect(listener.address))
+      assert.strictEqual(error._tag, "TransportError")
+      assert.strictEqual(error.operation, "connect")
+      assert.match(error.message, /ECONNREFUSED/)
+    }).pipe(Effect.provide(TcpTransport())))
+
+  it.live("listen on a port in use fails with TransportError", () =>
+    Effect.gen(function*() {
+      const transport = yield* Transport
+      const first = yield* transport.listen({ host: "127.0.0.1", port: 0 })
+      const error = yield* Effect.flip(transport.listen(first.address))
+      assert.strictEqual(error._tag, "TransportError")
+      assert.strictEqual(error.operation, "listen")
+      assert.match(error.message, /EADDRINUSE/)
+    }).pipe(Effect.provide(TcpTransport())))
+
+  it.live("closing the listener's scope fails accept and closes accepted connections", () =>
+    Effect.gen(function*() {
+      const transport = yield* Transport
+      const scope = yield* Scope.make()
+      const listener = yield* transport.listen({ host: "127.0.0.1", port: 0 }).pipe(Scope.provide(scope))
+      const client = yield* transport.connect(listener.address)
+      const server = yield* listener.accept
+      const pendingAccept = yield* Effect.forkChild(Effect.flip(listener.accept))
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual((yield* Fiber.join(pendingAccept))._tag, "TransportClosed")
+      assert.strictEqual((yield* Effect.flip(server.read))._tag, "TransportClosed")
+      assert.strictEqual((yield* Effect.flip(client.read))._tag, "TransportClosed")
+    }).pipe(Effect.provide(TcpTransport())))
+
+  it.live("a full accept backlog closes new inbound connections instead of queueing them", () =>
+    Effect.gen(function*() {
+      const transport = yield* Transport
+      const listener = yield* transport.listen({ host: "127.0.0.1", port: 0 })
+      const clients = [yield* transport.connect(listener.address), yield* transport.connect(listener.address)]
+      // Nobody accepts yet: the backlog (1) holds one of them, the listener closes the other.
+      yield* Effect.forEach(clients, (client, i) => Effect.ignore(client.write(Uint8Array.of(i))))
+      const accepted = yield* listener.accept
+      const [which] = yield* readExactly(accepted, 1)
+      assert.oneOf(which, [0, 1])
+      const dropped = clients[which === 0 ? 1 : 0]
+      assert.isDefined(dropped)
+      if (dropped !== undefined) assert.strictEqual((yield* Effect.flip(dropped.read))._tag, "TransportClosed")
+    }).pipe(Effect.provide(TcpTransport({ acceptBacklog: 1 }))))
+})

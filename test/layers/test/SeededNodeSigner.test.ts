@@ -1,0 +1,35 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { toHex } from "../../../src/protocol/bytes.ts"
+import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
+import { NodeSigner } from "../../../src/services/NodeSigner.ts"
+import { makeNodeSigner, secretFromSeed, seededNodeSigner } from "../../../src/layers/test/SeededNodeSigner.ts"
+
+describe("seeded NodeSigner", () => {
+  it.effect("node id, ECDH and signatures agree with the secret the seed stands for", () =>
+    Effect.gen(function*() {
+      const signer = yield* NodeSigner
+      const secret = secretFromSeed("alice")
+      assert.strictEqual(toHex(signer.nodeId), toHex(nobleSecp256k1.publicKey(secret) ?? new Uint8Array()))
+      // ECDH is symmetric: ECDH(a, B) = ECDH(b, A)
+      const other = secretFromSeed("bob")
+      const otherPub = nobleSecp256k1.publicKey(other) ?? new Uint8Array()
+      const shared = yield* signer.ecdh(otherPub)
+      assert.strictEqual(toHex(shared), toHex(nobleSecp256k1.ecdh(other, signer.nodeId) ?? new Uint8Array()))
+      const digest = sha256(new TextEncoder().encode("hello"))
+      const sig = yield* signer.signDigest(digest)
+      assert.isTrue(nobleSecp256k1.verify(sig, digest, signer.nodeId))
+      const rec = yield* signer.signDigestRecoverable(digest)
+      assert.strictEqual(toHex(nobleSecp256k1.recover(rec.signature, rec.recovery, digest) ?? new Uint8Array()), toHex(signer.nodeId))
+    }).pipe(Effect.provide(seededNodeSigner("alice"))))
+
+  it.effect("bad input is a typed failure", () =>
+    Effect.gen(function*() {
+      const signer = makeNodeSigner(secretFromSeed("carol"))
+      const bad = new Uint8Array(33).fill(7)
+      assert.strictEqual((yield* Effect.flip(signer.ecdh(bad)))._tag, "InvalidPoint")
+      assert.strictEqual((yield* Effect.flip(signer.signDigest(new Uint8Array(31))))._tag, "InvalidDigest")
+      assert.throws(() => makeNodeSigner(new Uint8Array(32)))
+    }))
+})

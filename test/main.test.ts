@@ -1,0 +1,180 @@
+/**
+ * `src/main.ts` as a real process: started with `node src/main.ts`, queried over HTTP, stopped
+ * with SIGTERM (clean exit 0), restarted on the same data directory (same node id), and its
+ * failure exits: bad flags (2), corrupt seed (1).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Schedule } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs"
+import * as Net from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+const NODE = join(process.cwd(), "node_modules/.bin/node")
+const MAIN = join(process.cwd(), "src/main.ts")
+
+interface Running {
+  readonly child: ChildProcess
+  readonly output: () => string
+  readonly exited: Promise<number | null>
+}
+
+const start = (args: ReadonlyArray<string>): Running => {
+  const child = spawn(NODE, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+  let output = ""
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()))
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+  return { child, output: () => output, exited }
+}
+
+/** Starts a process for the test and kills it (SIGKILL) if the test leaves it running. */
+const startScoped = (args: ReadonlyArray<string>) =>
+  Effect.acquireRelease(Effect.sync(() => start(args)), (r) =>
+    Effect.sync(() => {
+      if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill("SIGKILL")
+    }))
+
+const waitExit = (r: Running) =>
+  Effect.promise(() => r.exited).pipe(
+    Effect.timeoutOrElse({
+      duration: "30 seconds",
+      orElse: () => Effect.die(new Error(`process did not exit; output:\n${r.output()}`))
+    })
+  )
+
+const freePort = Effect.promise(
+  () =>
+    new Promise<number>((resolve, reject) => {
+      const server = Net.createServer()
+      server.once("error", reject)
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address()
+        const port = typeof address === "object" && address !== null ? address.port : 0
+        server.close(() => resolve(port))
+      })
+    })
+)
+
+const getJson = (url: string) =>
+  Effect.tryPromise(async () => {
+    const response = await fetch(url)
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> }
+  })
+
+/** Polls until the API answers (the process needs a moment to start). */
+const waitForApi = (url: string, r: Running) =>
+  getJson(`${url}/v1/info`).pipe(
+    Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 300 }),
+    Effect.catch(() => Effect.die(new Error(`API did not come up; output:\n${r.output()}`)))
+  )
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "ln-main-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
+
+describe("main.ts (child process)", () => {
+  it.live("serves the API, stops cleanly on SIGTERM, keeps its node id across restarts", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const dataDir = join(dir, "data")
+      const apiPort = yield* freePort
+      const url = `http://127.0.0.1:${apiPort}`
+      const args = ["--data-dir", dataDir, "--listen", "127.0.0.1:0", "--api", `127.0.0.1:${apiPort}`]
+
+      const first = yield* startScoped(args)
+      const info = yield* waitForApi(url, first)
+      assert.strictEqual(info.status, 200)
+      const nodeId = info.body["nodeId"]
+      assert.match(String(nodeId), /^0[23][0-9a-f]{64}$/)
+      assert.match(String(info.body["listenAddress"]), /^127\.0\.0\.1:\d+$/)
+      assert.notStrictEqual(info.body["listenAddress"], "127.0.0.1:0")
+      assert.strictEqual(statSync(join(dataDir, "node_seed")).mode & 0o777, 0o600)
+
+      const peers = yield* getJson(`${url}/v1/peers`)
+      assert.deepStrictEqual(peers, { status: 200, body: [] as unknown as Record<string, unknown> })
+      const openapi = yield* getJson(`${url}/openapi.json`)
+      assert.strictEqual(openapi.status, 200)
+      assert.property(openapi.body["paths"], "/v1/peers")
+
+      // A second node process; the first connects to it through its API, over TCP.
+      const otherPort = yield* freePort
+      const otherUrl = `http://127.0.0.1:${otherPort}`
+      const other = yield* startScoped([
+        "--data-dir", join(dir, "other"), "--listen", "127.0.0.1:0", "--api", `127.0.0.1:${otherPort}`
+      ])
+      const otherInfo = yield* waitForApi(otherUrl, other)
+      const [host, port] = String(otherInfo.body["listenAddress"]).split(":")
+      const connected = yield* Effect.tryPromise(async () => {
+        const response = await fetch(`${url}/v1/peers`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ nodeId: otherInfo.body["nodeId"], host, port: Number(port) })
+        })
+        return { status: response.status, body: (await response.json()) as Record<string, unknown> }
+      })
+      assert.strictEqual(connected.status, 200, JSON.stringify(connected.body))
+      assert.strictEqual(connected.body["nodeId"], otherInfo.body["nodeId"])
+      const listed = yield* getJson(`${url}/v1/peers`)
+      assert.deepStrictEqual((listed.body as unknown as Array<Record<string, unknown>>).map((p) => p["nodeId"]), [
+        otherInfo.body["nodeId"]
+      ])
+
+      // SIGTERM with a live peer connection: both stop cleanly.
+      other.child.kill("SIGTERM")
+      assert.strictEqual(yield* waitExit(other), 0, other.output())
+      first.child.kill("SIGTERM")
+      assert.strictEqual(yield* waitExit(first), 0, first.output())
+      assert.include(first.output(), "stopped")
+      assert.include(first.output(), String(nodeId))
+
+      // Same data directory: same seed, same node id.
+      const second = yield* startScoped(args)
+      const again = yield* waitForApi(url, second)
+      assert.strictEqual(again.body["nodeId"], nodeId)
+      second.child.kill("SIGINT")
+      assert.strictEqual(yield* waitExit(second), 0, second.output())
+    }))
+
+  it.live("bad flags print the usage and exit with code 2", () =>
+    Effect.gen(function*() {
+      for (const args of [["--bogus"], ["--listen", "nonsense"], ["--api", "127.0.0.1:99999"]]) {
+        const r = yield* startScoped(args)
+        assert.strictEqual(yield* waitExit(r), 2, r.output())
+        assert.include(r.output(), "Usage:")
+        assert.include(r.output(), "error:")
+      }
+      const help = yield* startScoped(["--help"])
+      assert.strictEqual(yield* waitExit(help), 0)
+      assert.include(help.output(), "--data-dir")
+    }))
+
+  it.live("a corrupt seed file stops the start with exit code 1 and a message; the file is kept", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const garbage = new TextEncoder().encode("this is not a seed")
+      writeFileSync(join(dir, "node_seed"), garbage, { mode: 0o600 })
+      const apiPort = yield* freePort
+      const r = yield* startScoped(["--data-dir", dir, "--listen", "127.0.0.1:0", "--api", `127.0.0.1:${apiPort}`])
+      assert.strictEqual(yield* waitExit(r), 1, r.output())
+      assert.match(r.output(), /SeedFileCorrupt: seed file .*node_seed is corrupt: expected 44 bytes, found 18/)
+      assert.strictEqual(statSync(join(dir, "node_seed")).size, garbage.length)
+    }))
+
+  it.live("an API address already in use stops the start with exit code 1", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const blocker = Net.createServer()
+      yield* Effect.acquireRelease(
+        Effect.promise(() => new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", () => resolve()))),
+        () => Effect.promise(() => new Promise<void>((resolve) => blocker.close(() => resolve())))
+      )
+      const address = blocker.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      const r = yield* startScoped(["--data-dir", dir, "--listen", "127.0.0.1:0", "--api", `127.0.0.1:${port}`])
+      assert.strictEqual(yield* waitExit(r), 1, r.output())
+      assert.match(r.output(), /EADDRINUSE/)
+    }))
+})

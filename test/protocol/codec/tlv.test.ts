@@ -1,0 +1,113 @@
+import { Result } from "effect"
+import { describe, expect, it } from "vitest"
+import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
+import type { DecodeError } from "../../../src/protocol/codec/errors.ts"
+import * as F from "../../../src/protocol/codec/fields.ts"
+import { decodeRawTlvStream, tlvField, tlvStream } from "../../../src/protocol/codec/tlv.ts"
+import vectors from "../../../../shared/vectors/bolt01-tlv.json" with { type: "json" }
+
+// The two test namespaces of BOLT 1 Appendix B.
+const n1 = tlvStream("n1", {
+  tlv1: tlvField(1, F.struct({ amount_msat: F.tu64 })),
+  tlv2: tlvField(2, F.struct({ scid: F.shortChannelId })),
+  tlv3: tlvField(3, F.struct({ node_id: F.point, amount_msat_1: F.u64, amount_msat_2: F.u64 })),
+  tlv4: tlvField(254, F.struct({ cltv_delta: F.u16 }))
+})
+const n2 = tlvStream("n2", {
+  tlv1: tlvField(0, F.struct({ amount_msat: F.tu64 })),
+  tlv2: tlvField(11, F.struct({ cltv_expiry: F.tu32 }))
+})
+/** Decode then re-encode in a namespace (the two streams have different value types). */
+const inNamespace = (ns: string, hex: string): Result.Result<{ values: Record<string, unknown>; reencoded: string }, DecodeError> => {
+  if (ns === "n1") return Result.map(n1.decode(fromHex(hex)), (v) => ({ values: v as Record<string, unknown>, reencoded: toHex(n1.encode(v)) }))
+  return Result.map(n2.decode(fromHex(hex)), (v) => ({ values: v as Record<string, unknown>, reencoded: toHex(n2.encode(v)) }))
+}
+
+/** The decoded value in the vector file's JSON shape (hex, numbers/decimal strings, BxTxO). */
+const toVectorShape = (decoded: Record<string, unknown>): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(decoded)) {
+    if (name === "unknown") continue
+    const fields: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (k === "scid") fields[k] = F.formatShortChannelId(v as F.ShortChannelId)
+      else if (v instanceof Uint8Array) fields[k] = toHex(v)
+      else if (typeof v === "bigint") fields[k] = v > BigInt(Number.MAX_SAFE_INTEGER) ? v.toString() : Number(v)
+      else fields[k] = v
+    }
+    out[name] = fields
+  }
+  return out
+}
+
+/** Which typed error each of the spec's failure reasons must produce. */
+const expectedTag = (reason: string): ReadonlyArray<string> => {
+  if (reason.includes("truncated") || reason.includes("missing")) return ["UnexpectedEof", "TlvLengthExceedsStream"]
+  if (reason.startsWith("not minimally encoded")) return ["NonCanonicalBigSize"]
+  if (reason.startsWith("unknown even")) return ["TlvUnknownEvenType"]
+  if (reason.startsWith("greater than encoding length")) return ["TlvValueTooLong", "NonMinimalTruncatedInt"]
+  if (reason.startsWith("less than encoding length")) return ["TlvValueTooShort"]
+  if (reason.includes("is not minimal")) return ["NonMinimalTruncatedInt"]
+  if (reason.includes("not a valid point")) return ["InvalidPoint"]
+  if (reason.includes("invalid ordering")) return ["TlvTypeNotIncreasing"]
+  if (reason.includes("duplicate")) return ["TlvDuplicateType"]
+  throw new Error(`unmapped reason ${reason}`)
+}
+
+describe("TLV streams (BOLT 1 Appendix B)", () => {
+  for (const v of vectors.decoding_failures) {
+    for (const ns of v.namespaces) {
+      it(`rejects in ${ns}: ${v.records_spaced} (${v.reason})`, () => {
+        const r = inNamespace(ns, v.stream)
+        expect(Result.isFailure(r)).toBe(true)
+        if (Result.isFailure(r)) expect(expectedTag(v.reason)).toContain(r.failure._tag)
+      })
+    }
+  }
+  for (const v of vectors.decoding_successes) {
+    for (const ns of v.namespaces) {
+      it(`accepts in ${ns}: ${v.records_spaced || "(empty)"}`, () => {
+        const r = inNamespace(ns, v.stream)
+        if (Result.isFailure(r)) throw new Error(`unexpected ${r.failure._tag}`)
+        expect(toVectorShape(r.success.values)).toEqual(v.values)
+        // Unknown odd records are kept, so re-encoding gives the same bytes.
+        expect(r.success.reencoded).toBe(v.stream)
+      })
+    }
+  }
+  for (const v of vectors.stream_decoding_failures) {
+    for (const ns of v.namespaces) {
+      it(`rejects stream in ${ns}: ${v.records_spaced} (${v.reason})`, () => {
+        const r = inNamespace(ns, v.stream)
+        expect(Result.isFailure(r)).toBe(true)
+        if (Result.isFailure(r)) expect(expectedTag(v.reason)).toContain(r.failure._tag)
+      })
+    }
+  }
+  it("follows the stream rules: a valid stream with an invalid record appended fails, a higher valid one appended is ok", () => {
+    expect(vectors.stream_rules).toEqual({
+      invalid_appended_to_valid: "fail",
+      higher_numbered_valid_appended_to_lower_numbered_valid: "ok"
+    })
+    const lower = vectors.decoding_successes.filter((v) => v.namespaces.includes("n1") && v.stream !== "")
+    const types = (hex: string): ReadonlyArray<bigint> => {
+      const r = decodeRawTlvStream(fromHex(hex))
+      if (Result.isFailure(r)) throw new Error("vector is not a raw stream")
+      return r.success.map((rec) => rec.type)
+    }
+    for (const a of lower) {
+      for (const b of lower) {
+        const joined = n1.decode(fromHex(a.stream + b.stream))
+        const last = types(a.stream).at(-1) ?? -1n
+        const first = types(b.stream)[0] ?? -1n
+        // Strictly increasing types across the join => ok; otherwise the join must fail.
+        expect(Result.isSuccess(joined)).toBe(last < first)
+      }
+    }
+    for (const a of lower) {
+      for (const bad of vectors.decoding_failures.filter((v) => v.namespaces.includes("n1"))) {
+        expect(Result.isFailure(n1.decode(fromHex(a.stream + bad.stream)))).toBe(true)
+      }
+    }
+  })
+})

@@ -1,0 +1,64 @@
+import { Redacted, Result } from "effect"
+import { readFileSync } from "node:fs"
+import { describe, expect, it } from "vitest"
+import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
+import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
+import {
+  derivePrivateKey,
+  derivePublicKey,
+  deriveRevocationPrivateKey,
+  deriveRevocationPublicKey,
+  perCommitmentPoint
+} from "../../../src/protocol/keys/derivation.ts"
+import { makePrivateKey, parsePublicKey, publicKeyOf } from "../../../src/protocol/keys/keys.ts"
+
+const v = JSON.parse(readFileSync("/work/shared/vectors/bolt03-key-derivation.json", "utf8")) as {
+  inputs: { base_secret: string; per_commitment_secret: string; base_point: string; per_commitment_point: string }
+  vectors: ReadonlyArray<{ output_name: string; output: string }>
+}
+const secp = nobleSecp256k1
+const out = (name: string): string => v.vectors.find((x) => x.output_name === name)?.output ?? "missing"
+const ok = <A, E>(r: Result.Result<A, E>): A => {
+  if (Result.isFailure(r)) throw new Error("unexpected failure")
+  return r.success
+}
+
+describe("BOLT 3 Appendix E: key derivation", () => {
+  const baseSecret = ok(makePrivateKey(secp, fromHex(v.inputs.base_secret)))
+  const pcSecret = fromHex(v.inputs.per_commitment_secret)
+  const basepoint = fromHex(v.inputs.base_point)
+  const point = fromHex(v.inputs.per_commitment_point)
+
+  it("inputs are consistent", () => {
+    expect(toHex(publicKeyOf(secp, baseSecret))).toBe(v.inputs.base_point)
+    expect(toHex(ok(perCommitmentPoint(secp, pcSecret)))).toBe(v.inputs.per_commitment_point)
+  })
+  it("localpubkey", () => expect(toHex(ok(derivePublicKey(secp, basepoint, point)))).toBe(out("localpubkey")))
+  it("localprivkey", () => {
+    const k = ok(derivePrivateKey(secp, baseSecret, point))
+    expect(toHex(Redacted.value(k))).toBe(out("localprivkey"))
+    expect(toHex(publicKeyOf(secp, k))).toBe(out("localpubkey"))
+  })
+  it("revocationpubkey", () => expect(toHex(ok(deriveRevocationPublicKey(secp, basepoint, point)))).toBe(out("revocationpubkey")))
+  it("revocationprivkey", () => {
+    const k = ok(deriveRevocationPrivateKey(secp, baseSecret, pcSecret))
+    expect(toHex(Redacted.value(k))).toBe(out("revocationprivkey"))
+    expect(toHex(publicKeyOf(secp, k))).toBe(out("revocationpubkey"))
+  })
+  it("invalid points yield typed errors, never key material", () => {
+    const bad = new Uint8Array(33).fill(7)
+    const r = derivePublicKey(secp, bad, point)
+    expect(Result.isFailure(r) && r.failure._tag).toBe("KeyDerivationError")
+    expect(Result.isFailure(deriveRevocationPublicKey(secp, basepoint, bad))).toBe(true)
+    expect(Result.isFailure(parsePublicKey(secp, bad))).toBe(true)
+    const badKey = makePrivateKey(secp, new Uint8Array(32))
+    expect(Result.isFailure(badKey)).toBe(true)
+  })
+  it("private keys never print or serialise", () => {
+    const k = ok(derivePrivateKey(secp, baseSecret, point))
+    const hex = out("localprivkey")
+    expect(String(k)).not.toContain(hex)
+    expect(JSON.stringify({ k })).not.toContain(hex)
+    expect(JSON.stringify({ k })).not.toContain(String(Redacted.value(k)[0]) + ",")
+  })
+})

@@ -1,0 +1,123 @@
+import { Result } from "effect"
+import fc from "fast-check"
+import { readFileSync } from "node:fs"
+import { describe, expect, it } from "vitest"
+import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
+import {
+  deriveOldSecret,
+  emptySecretStore,
+  FIRST_INDEX,
+  insertSecret,
+  perCommitmentSecret,
+  storedSecretCount,
+  type SecretStore
+} from "../../../src/protocol/keys/shachain.ts"
+
+interface Vectors {
+  readonly generation: ReadonlyArray<{ name: string; seed: string; index: number; output: string }>
+  readonly storage: ReadonlyArray<{ name: string; steps: ReadonlyArray<{ index: number; secret: string; expect: "OK" | "ERROR" }> }>
+}
+const vectors = JSON.parse(readFileSync("/work/shared/vectors/bolt03-per-commitment-secrets.json", "utf8")) as Vectors
+
+describe("BOLT 3 Appendix D: generation", () => {
+  it("has the 5 generation vectors", () => expect(vectors.generation.length).toBe(5))
+  for (const v of vectors.generation) {
+    it(v.name, () => {
+      expect(toHex(perCommitmentSecret(fromHex(v.seed), BigInt(v.index)))).toBe(v.output)
+    })
+  }
+})
+
+describe("BOLT 3 Appendix D: storage", () => {
+  it("has the 9 storage sequences", () => expect(vectors.storage.length).toBe(9))
+  for (const seq of vectors.storage) {
+    it(seq.name, () => {
+      let store: SecretStore = emptySecretStore
+      let sawError = false
+      for (const step of seq.steps) {
+        const r = insertSecret(store, fromHex(step.secret), BigInt(step.index))
+        if (step.expect === "OK") {
+          expect(Result.isSuccess(r)).toBe(true)
+          if (Result.isSuccess(r)) {
+            store = r.success
+            // every secret received so far is derivable from the compact storage
+            for (const earlier of seq.steps) {
+              if (earlier.index < step.index) break
+              const d = deriveOldSecret(store, BigInt(earlier.index))
+              expect(Result.isSuccess(d) && toHex(d.success)).toBe(earlier.secret)
+            }
+          }
+        } else {
+          expect(Result.isFailure(r)).toBe(true)
+          if (Result.isFailure(r)) {
+            expect(r.failure._tag).toBe("ShachainError")
+            expect(r.failure.reason).toBe("InconsistentSecret")
+          }
+          sawError = true
+          break
+        }
+      }
+      const expectsError = seq.steps.some((s) => s.expect === "ERROR")
+      expect(sawError).toBe(expectsError)
+    })
+  }
+})
+
+describe("shachain storage properties", () => {
+  it("keeps at most 49 entries and derives every earlier secret, over long runs", () => {
+    const seed = fromHex("0101010101010101010101010101010101010101010101010101010101010101")
+    let store: SecretStore = emptySecretStore
+    const n = 1500
+    for (let i = 0n; i < BigInt(n); i++) {
+      const index = FIRST_INDEX - i
+      const r = insertSecret(store, perCommitmentSecret(seed, index), index)
+      expect(Result.isSuccess(r)).toBe(true)
+      if (Result.isSuccess(r)) store = r.success
+      expect(storedSecretCount(store)).toBeLessThanOrEqual(49)
+    }
+    for (let i = 0n; i < BigInt(n); i += 7n) {
+      const index = FIRST_INDEX - i
+      const d = deriveOldSecret(store, index)
+      expect(Result.isSuccess(d) && toHex(d.success)).toBe(toHex(perCommitmentSecret(seed, index)))
+    }
+    // not yet received
+    expect(Result.isFailure(deriveOldSecret(store, FIRST_INDEX - BigInt(n)))).toBe(true)
+  })
+
+  it("rejects a secret from another seed at any position and leaves the storage unchanged", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.integer({ min: 1, max: 40 }), (seedA, seedB, good) => {
+        fc.pre(toHex(seedA) !== toHex(seedB))
+        let store: SecretStore = emptySecretStore
+        for (let i = 0n; i < BigInt(good); i++) {
+          const index = FIRST_INDEX - i
+          const r = insertSecret(store, perCommitmentSecret(seedA, index), index)
+          if (Result.isFailure(r)) return false
+          store = r.success
+        }
+        const index = FIRST_INDEX - BigInt(good)
+        const bad = insertSecret(store, perCommitmentSecret(seedB, index), index)
+        // an index with trailing zeros checks the lower buckets; index ending in 1 checks nothing
+        const checksSomething = (index & 1n) === 0n
+        if (checksSomething && Result.isSuccess(bad)) return false
+        // the storage value is immutable: the old store still derives the old secrets
+        const d = deriveOldSecret(store, FIRST_INDEX)
+        return Result.isSuccess(d) && toHex(d.success) === toHex(perCommitmentSecret(seedA, FIRST_INDEX))
+      }),
+      { numRuns: 200 }
+    )
+  })
+
+  it("rejects out-of-order and malformed input with typed errors", () => {
+    const seed = new Uint8Array(32)
+    const r1 = insertSecret(emptySecretStore, perCommitmentSecret(seed, FIRST_INDEX), FIRST_INDEX)
+    expect(Result.isSuccess(r1)).toBe(true)
+    if (!Result.isSuccess(r1)) return
+    const skip = insertSecret(r1.success, perCommitmentSecret(seed, FIRST_INDEX - 2n), FIRST_INDEX - 2n)
+    expect(Result.isFailure(skip) && skip.failure.reason).toBe("UnexpectedIndex")
+    const short = insertSecret(r1.success, new Uint8Array(31), FIRST_INDEX - 1n)
+    expect(Result.isFailure(short) && short.failure.reason).toBe("BadSecretLength")
+    const range = insertSecret(emptySecretStore, new Uint8Array(32), FIRST_INDEX + 1n)
+    expect(Result.isFailure(range) && range.failure.reason).toBe("IndexOutOfRange")
+  })
+})

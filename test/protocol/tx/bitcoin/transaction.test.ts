@@ -1,0 +1,101 @@
+import fc from "fast-check"
+import { Result } from "effect"
+import { readFileSync } from "node:fs"
+import { describe, expect, it } from "vitest"
+import { fromHex, toHex } from "../../../../src/protocol/bytes.ts"
+import {
+  decodeTransaction,
+  hasWitness,
+  serializeTransaction,
+  txid,
+  txidFromHex,
+  txidToHex,
+  vsize,
+  weight,
+  wtxid
+} from "../../../../src/protocol/tx/bitcoin/transaction.ts"
+import { txArb } from "./gen.ts"
+
+const coreVectors = (file: string): ReadonlyArray<string> =>
+  (JSON.parse(readFileSync(`/work/shared/vectors/bitcoin-core/${file}`, "utf8")) as ReadonlyArray<ReadonlyArray<unknown>>)
+    .filter((e) => e.length >= 2 && typeof e[1] === "string")
+    .map((e) => String(e[1]))
+
+describe("transaction serialization", () => {
+  it("decodes and re-encodes Bitcoin Core's valid transactions byte for byte", () => {
+    const txs = coreVectors("tx_valid.json")
+    expect(txs.length).toBeGreaterThan(100)
+    let decoded = 0
+    for (const hex of txs) {
+      const r = decodeTransaction(fromHex(hex))
+      if (Result.isFailure(r)) continue
+      decoded++
+      expect(toHex(serializeTransaction(r.success))).toBe(hex)
+    }
+    // a handful of Core vectors are deliberately odd (e.g. zero inputs); nearly all must decode
+    expect(decoded).toBeGreaterThan(txs.length * 0.95)
+  })
+
+  it("never throws on Core's invalid transactions; what decodes re-encodes identically", () => {
+    for (const hex of coreVectors("tx_invalid.json")) {
+      const r = decodeTransaction(fromHex(hex))
+      if (Result.isSuccess(r)) expect(toHex(serializeTransaction(r.success))).toBe(hex)
+    }
+  })
+
+  it("round-trips random transactions, with and without witness", () => {
+    fc.assert(
+      fc.property(txArb(true), (tx) => {
+        const full = serializeTransaction(tx)
+        const back = decodeTransaction(full)
+        if (Result.isFailure(back)) return false
+        expect(toHex(serializeTransaction(back.success))).toBe(toHex(full))
+        expect(toHex(txid(back.success))).toBe(toHex(txid(tx)))
+        expect(toHex(wtxid(back.success))).toBe(toHex(wtxid(tx)))
+        const stripped = serializeTransaction(tx, { witness: false })
+        const back2 = decodeTransaction(stripped)
+        if (Result.isFailure(back2)) return false
+        expect(hasWitness(back2.success)).toBe(false)
+        expect(toHex(serializeTransaction(back2.success))).toBe(toHex(stripped))
+        expect(weight(tx)).toBe(stripped.length * 3 + full.length)
+        expect(vsize(tx)).toBe(Math.ceil(weight(tx) / 4))
+        if (!hasWitness(tx)) expect(toHex(wtxid(tx))).toBe(toHex(txid(tx)))
+        return true
+      }),
+      { numRuns: 3_000 }
+    )
+  })
+
+  it("returns a typed error, never throws, on arbitrary bytes", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
+        const r = decodeTransaction(bytes)
+        if (Result.isFailure(r)) return r.failure._tag === "TxDecodeError"
+        return toHex(serializeTransaction(r.success)) === toHex(bytes)
+      }),
+      { numRuns: 10_000 }
+    )
+  })
+
+  it("returns a typed error on truncated or extended valid transactions", () => {
+    fc.assert(
+      fc.property(txArb(true), fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 4 }), (tx, cut, extra) => {
+        const b = serializeTransaction(tx)
+        const short = b.subarray(0, cut % b.length)
+        const r1 = decodeTransaction(short)
+        const r2 = decodeTransaction(Uint8Array.from([...b, ...extra]))
+        // a prefix could, in rare cases, be another well-formed transaction: then it must be canonical
+        const r1ok = Result.isFailure(r1) || toHex(serializeTransaction(r1.success)) === toHex(short)
+        return r1ok && Result.isFailure(r2) && r2.failure.reason === "trailing bytes"
+      }),
+      { numRuns: 2_000 }
+    )
+  })
+
+  it("txid hex is in display (reversed) order", () => {
+    const hex = "8984484a580b825b9972d7adb15050b3ab624ccd731946b3eeddb92f4e7ef6be"
+    const id = txidFromHex(hex)
+    expect(id[0]).toBe(0xbe)
+    expect(txidToHex(id)).toBe(hex)
+  })
+})

@@ -1,0 +1,212 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import { toHex } from "../../src/protocol/bytes.ts"
+import { featuresToBytes, ourInitFeatures } from "../../src/protocol/features.ts"
+import { ChainHashes, makeError, Pong } from "../../src/protocol/messages/index.ts"
+import type { DisconnectReason, PeerEvent } from "../../src/actors/PeerEvent.ts"
+import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
+import { acceptRaw, dialRaw, encode, initMessage, pingMessage } from "./RawPeer.ts"
+import { nextEvents, PORT, startNode } from "./nodes.ts"
+
+const reasonOf = (e: PeerEvent | undefined): DisconnectReason | undefined =>
+  e?._tag === "PeerDisconnected" ? e.reason : undefined
+
+const alicePort = { host: "10.0.0.1", port: PORT }
+
+/** Alice listens; Bob is a well-behaved node connected to her; Mallory is a raw peer. */
+const setup = (config: Parameters<typeof startNode>[3] = {}) =>
+  Effect.gen(function*() {
+    const net = yield* makeMemoryNetwork()
+    const alice = yield* startNode(net, "alice", "10.0.0.1", config)
+    const bob = yield* startNode(net, "bob", "10.0.0.2")
+    const bobConnected = yield* nextEvents(alice, 1)
+    yield* bob.connect(alice.nodeId, alicePort)
+    yield* Fiber.join(bobConnected)
+    const events = yield* nextEvents(alice, 2)
+    const connected = yield* nextEvents(alice, 1)
+    const mallory = yield* dialRaw(net.transport("10.6.6.6"), alicePort, alice.nodeId, "mallory")
+    // Mallory reads Alice's init, then sends hers.
+    yield* mallory.receiveTag("Init")
+    return { net, alice, bob, mallory, events, connected }
+  })
+
+/** Bob still works: he is listed, and survives several ping rounds. */
+const bobStillServed = (s: Effect.Success<ReturnType<typeof setup>>) =>
+  Effect.gen(function*() {
+    yield* TestClock.adjust("5 minutes")
+    assert.isTrue((yield* s.alice.peers).some((p) => toHex(p.nodeId) === toHex(s.bob.nodeId)))
+    assert.isTrue((yield* s.bob.peers).some((p) => toHex(p.nodeId) === toHex(s.alice.nodeId)))
+  })
+
+describe("misbehaving peers", () => {
+  it.effect("a peer that does not answer pings is disconnected with PingTimeout", () =>
+    Effect.gen(function*() {
+      const s = yield* setup({ peer: { pingInterval: "30 seconds", pingTimeout: "10 seconds" } })
+      yield* s.mallory.send(initMessage(ourInitFeatures))
+      yield* Fiber.join(s.connected)
+      yield* TestClock.adjust("39 seconds")
+      assert.isTrue((yield* s.alice.peers).some((p) => toHex(p.nodeId) === toHex(s.mallory.nodeId)))
+      yield* TestClock.adjust("1 second")
+      const events = yield* Fiber.join(s.events)
+      assert.strictEqual(events[0]?._tag, "PeerConnected")
+      assert.strictEqual(reasonOf(events[1])?._tag, "PingTimeout")
+      // Mallory did receive the ping she ignored, then the connection closed.
+      const ping = yield* s.mallory.receiveTag("Ping")
+      assert.strictEqual(ping._tag, "Ping")
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(s.mallory.receive)))
+      yield* bobStillServed(s)
+    }))
+
+  it.effect("pings are answered, large num_pong_bytes ignored, odd unknown messages ignored", () =>
+    Effect.gen(function*() {
+      const s = yield* setup()
+      yield* s.mallory.send(initMessage(ourInitFeatures))
+      yield* s.mallory.send(Uint8Array.of(0x01, 0x23, 1, 2, 3)) // type 291: odd, unknown
+      yield* s.mallory.send(pingMessage(65532)) // must be ignored
+      yield* s.mallory.send(pingMessage(10))
+      const pong = yield* s.mallory.receiveTag("Pong")
+      assert.strictEqual(pong._tag === "Pong" ? pong.ignored.length : -1, 10)
+      // Mallory answers Alice's pings herself, so she stays.
+      let answered = 0
+      yield* Effect.forkChild(Effect.forever(Effect.gen(function*() {
+        const ping = yield* s.mallory.receiveTag("Ping")
+        if (ping._tag !== "Ping") return
+        yield* s.mallory.send(encode(Pong.make({ ignored: new Uint8Array(ping.numPongBytes) })))
+        answered++
+      })))
+      yield* Fiber.join(s.connected)
+      yield* TestClock.adjust("5 minutes")
+      assert.isAtLeast(answered, 5)
+      assert.isTrue((yield* s.alice.peers).some((p) => toHex(p.nodeId) === toHex(s.mallory.nodeId)))
+    }))
+
+  it.effect("garbage bytes: DecryptionFailed, other peers unaffected", () =>
+    Effect.gen(function*() {
+      const s = yield* setup()
+      yield* s.mallory.send(initMessage(ourInitFeatures))
+      yield* s.mallory.sendRaw(new Uint8Array(40).fill(0xab))
+      const events = yield* Fiber.join(s.events)
+      assert.strictEqual(reasonOf(events[1])?._tag, "DecryptionFailed")
+      yield* bobStillServed(s)
+    }))
+
+  it.effect("an oversized frame: FrameTooLong before its body is read", () =>
+    Effect.gen(function*() {
+      const s = yield* setup({ peer: { maxMessageLength: 1000 } })
+      yield* s.mallory.send(initMessage(ourInitFeatures))
+      yield* s.mallory.sendHeader(2000)
+      const events = yield* Fiber.join(s.events)
+      const reason = reasonOf(events[1])
+      assert.deepStrictEqual(reason?._tag === "FrameTooLong" ? [reason.length, reason.limit] : [], [2000, 1000])
+      yield* bobStillServed(s)
+    }))
+
+  it.effect("an unknown even message type: UnknownEvenMessage", () =>
+    Effect.gen(function*() {
+      const s = yield* setup()
+      yield* s.mallory.send(initMessage(ourInitFeatures))
+      yield* s.mallory.send(Uint8Array.of(0x01, 0x24, 9)) // type 292: even, unknown
+      const events = yield* Fiber.join(s.events)
+      const reason = reasonOf(events[1])
+      assert.strictEqual(reason?._tag === "UnknownEvenMessage" ? reason.messageType : -1, 292)
+    }))
+
+  it.effect("an error for all channels: ReceivedError", () =>
+    Effect.gen(function*() {
+      const s = yield* setup()
+      yield* s.mallory.send(initMessage(ourInitFeatures))
+      yield* s.mallory.send(encode(makeError("go away")))
+      const events = yield* Fiber.join(s.events)
+      const reason = reasonOf(events[1])
+      assert.strictEqual(reason?._tag === "ReceivedError" ? reason.message : "", "go away")
+    }))
+
+  it.effect("a required unknown feature: warning, then disconnect; nobody is listed", () =>
+    Effect.gen(function*() {
+      const s = yield* setup()
+      yield* s.mallory.send(initMessage(featuresToBytes(new Set([1, 100]))))
+      const warning = yield* s.mallory.receiveTag("Warning")
+      assert.include(warning._tag === "Warning" ? new TextDecoder().decode(warning.data) : "", "100")
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(s.mallory.receive)))
+      assert.isFalse((yield* s.alice.peers).some((p) => toHex(p.nodeId) === toHex(s.mallory.nodeId)))
+      yield* bobStillServed(s)
+    }))
+
+  it.effect("connect() reports the reason: unknown required feature, no common chain, init timeout, refused", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork()
+      const alice = yield* startNode(net, "alice", "10.0.0.1", { peer: { initTimeout: "5 seconds" } })
+      const raw = yield* acceptRaw(net.transport("10.6.6.6"), { host: "10.6.6.6", port: PORT }, "mallory")
+      const address = raw.address
+
+      // 1. Mallory requires feature 100.
+      const c1 = yield* Effect.forkChild(Effect.flip(alice.connect(yield* nodeIdOf(raw), address)))
+      const m1 = yield* raw.accept
+      yield* m1.send(initMessage(featuresToBytes(new Set([100]))))
+      const e1 = yield* Fiber.join(c1)
+      assert.deepStrictEqual(e1.reason._tag === "UnknownRequiredFeatures" ? e1.reason.bits : [], [100])
+      assert.strictEqual((yield* m1.receiveTag("Warning"))._tag, "Warning")
+
+      // 2. Mallory is on another chain.
+      const c2 = yield* Effect.forkChild(Effect.flip(alice.connect(yield* nodeIdOf(raw), address)))
+      const m2 = yield* raw.accept
+      yield* m2.send(initMessage(ourInitFeatures, [ChainHashes.bitcoin]))
+      assert.strictEqual((yield* Fiber.join(c2)).reason._tag, "NoCommonChain")
+
+      // 3. Mallory never sends init.
+      const c3 = yield* Effect.forkChild(Effect.flip(alice.connect(yield* nodeIdOf(raw), address)))
+      yield* raw.accept
+      yield* TestClock.adjust("5 seconds")
+      assert.strictEqual((yield* Fiber.join(c3)).reason._tag, "InitTimeout")
+
+      // 4. Nobody listens there; 5. the key is not the listener's.
+      const e4 = yield* Effect.flip(alice.connect(yield* nodeIdOf(raw), { host: "10.9.9.9", port: 1 }))
+      assert.strictEqual(e4.reason._tag, "TransportFailed")
+      const bob = yield* startNode(net, "bob", "10.0.0.2")
+      const e5 = yield* Effect.flip(alice.connect(yield* nodeIdOf(raw), { host: "10.0.0.2", port: PORT }))
+      assert.strictEqual(e5.reason._tag, "HandshakeFailed")
+      assert.deepStrictEqual(yield* bob.peers, [])
+      assert.deepStrictEqual(yield* alice.peers, [])
+    }))
+
+  it.effect("a peer silent during the handshake: HandshakeTimeout", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork()
+      const alice = yield* startNode(net, "alice", "10.0.0.1", { peer: { handshakeTimeout: "3 seconds" } })
+      const raw = yield* acceptRaw(net.transport("10.6.6.6"), { host: "10.6.6.6", port: PORT }, "mallory")
+      const silent = yield* net.transport("10.6.6.6").listen({ host: "10.6.6.7", port: PORT })
+      const c = yield* Effect.forkChild(Effect.flip(alice.connect(yield* nodeIdOf(raw), silent.address)))
+      yield* TestClock.adjust("3 seconds")
+      assert.strictEqual((yield* Fiber.join(c)).reason._tag, "HandshakeTimeout")
+    }))
+
+  it.effect("a bound on pending inbound connections", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork()
+      const alice = yield* startNode(net, "alice", "10.0.0.1", { maxPendingInbound: 2 })
+      const t = net.transport("10.6.6.6")
+      const c1 = yield* t.connect(alicePort)
+      const c2 = yield* t.connect(alicePort)
+      const c3 = yield* t.connect(alicePort)
+      // the third is closed at once; the first two are still waiting for act 1
+      assert.strictEqual((yield* Effect.flip(c3.read))._tag, "TransportClosed")
+      // once those time out, new connections are accepted again
+      yield* TestClock.adjust("10 seconds")
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(c1.read)))
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(c2.read)))
+      const bob = yield* startNode(net, "bob", "10.0.0.2")
+      yield* bob.connect(alice.nodeId, alicePort)
+      assert.strictEqual((yield* alice.peers).length, 1)
+    }))
+})
+
+const nodeIdOf = (raw: { readonly address: unknown }) => Effect.sync(() => {
+  void raw
+  return malloryId
+})
+
+import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
+import { secretFromSeed } from "../../src/layers/test/SeededNodeSigner.ts"
+import type { NodeId } from "../../src/protocol/units.ts"
+const malloryId = (nobleSecp256k1.publicKey(secretFromSeed("mallory")) ?? new Uint8Array()) as NodeId
