@@ -25,7 +25,7 @@ import { OsEntropy } from "../../src/layers/node/OsEntropy.ts"
 import { TcpTransport } from "../../src/layers/node/TcpTransport.ts"
 import { seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
 import { toHex } from "../../src/protocol/bytes.ts"
-import { featuresFromBytes } from "../../src/protocol/features.ts"
+import { featuresFromBytes, featuresToBytes } from "../../src/protocol/features.ts"
 import type { NodeId } from "../../src/protocol/units.ts"
 import { type LdkNetwork, LdkPeer } from "./ldk/LdkPeer.ts"
 
@@ -38,19 +38,28 @@ const PING_ROUNDS = 4
  * LDK receiving its third ping from us proves two of LDK's pongs were accepted in time.
  */
 const OUR_PING_INTERVAL = "100 millis"
-const OUR_PING_TIMEOUT = "1 second"
+const OUR_PING_TIMEOUT = "1500 millis"
 const OUR_PINGS_ANSWERED = 3
 
 /** BOLT 9 bits a ChannelManager-backed LDK 0.1 node REQUIRES in `init`. */
 const LDK_REQUIRED = [0, 8, 12, 14] // data_loss_protect, var_onion_optin, static_remotekey, payment_secret
 
-/** Our node: the real TCP transport, OS randomness, a node key from a fixed seed. */
-const startOurNode = PeerManager.make({
-  listen: { host: HOST, port: 0 },
-  peer: { pingInterval: OUR_PING_INTERVAL, pingTimeout: OUR_PING_TIMEOUT }
-}).pipe(
-  Effect.provide(Layer.mergeAll(TcpTransport(), OsEntropy, seededNodeSigner("ldk-interop")))
-)
+/**
+ * Our node: the real TCP transport, OS randomness, a node key from a fixed seed. `features`
+ * overrides our `init` features (only the negative test does that).
+ */
+const startNode = (features?: Uint8Array) =>
+  PeerManager.make({
+    listen: { host: HOST, port: 0 },
+    peer: {
+      pingInterval: OUR_PING_INTERVAL,
+      pingTimeout: OUR_PING_TIMEOUT,
+      ...(features === undefined ? {} : { features })
+    }
+  }).pipe(
+    Effect.provide(Layer.mergeAll(TcpTransport(), OsEntropy, seededNodeSigner("ldk-interop")))
+  )
+const startOurNode = startNode()
 
 /** A real LDK node for the duration of the test; on failure its log is printed. */
 const startLdk = (network: LdkNetwork = "regtest"): Effect.Effect<LdkPeer, never, Scope.Scope> =>
@@ -85,6 +94,18 @@ const recordEvents = (node: PeerManager.PeerManagerShape) =>
 const listsLdk = (node: PeerManager.PeerManagerShape, ldk: LdkPeer) =>
   node.peers.pipe(Effect.map((peers) => peers.some((p) => toHex(p.nodeId) === ldk.nodeIdHex)))
 
+/** Features offered by both bit sets, each as its even bit if either side sets that one (BOLT 9). */
+const offeredByBoth = (a: ReadonlySet<number>, b: ReadonlySet<number>): Array<number> => {
+  const out: Array<number> = []
+  const top = Math.max(-1, ...a, ...b)
+  for (let even = 0; even <= top; even += 2) {
+    const inA = a.has(even) || a.has(even + 1)
+    const inB = b.has(even) || b.has(even + 1)
+    if (inA && inB) out.push(a.has(even) || b.has(even) ? even : even + 1)
+  }
+  return out
+}
+
 /** LDK's trace log counts the pings it received from `nodeIdHex` (it answers each with a pong). */
 const pingsFrom = (ldk: LdkPeer, nodeIdHex: string): number =>
   ldk.logs.filter((l) => l.message.startsWith("Received message Ping") && l.message.endsWith(`from ${nodeIdHex}`)).length
@@ -106,13 +127,11 @@ const checkLiveConnection = (node: PeerManager.PeerManagerShape, ldk: LdkPeer, o
     assert.strictEqual(info.address.host, HOST)
     const remoteBits = featuresFromBytes(info.remoteFeatures)
     for (const bit of LDK_REQUIRED) assert.isTrue(remoteBits.has(bit), `LDK's init should require bit ${bit}`)
-    // Negotiated: the four features LDK requires are ones we implement, so each is negotiated.
-    for (const bit of LDK_REQUIRED) {
-      assert.isTrue(
-        info.negotiatedFeatures.includes(bit) || info.negotiatedFeatures.includes(bit + 1),
-        `feature ${bit}/${bit + 1} should be negotiated with LDK (got ${info.negotiatedFeatures.join(",")})`
-      )
-    }
+    // Negotiated (BOLT 9): every feature both sides offer, as its even bit when either side
+    // requires it. LDK requires the four above and we implement them, so all four are there.
+    const negotiated = [...info.negotiatedFeatures].sort((a, b) => a - b)
+    assert.deepStrictEqual(negotiated, offeredByBoth(featuresFromBytes(node.features), remoteBits))
+    for (const bit of LDK_REQUIRED) assert.include(negotiated, bit)
     assert.isDefined(info.remoteNetworks)
     assert.deepStrictEqual(info.remoteNetworks?.map(toHex), [
       "06226e46111a0b59caaf126043eb5bbf28c34f3a5e332a1fc7b2b73cf188910f" // regtest genesis, wire order
@@ -135,8 +154,7 @@ const checkLiveConnection = (node: PeerManager.PeerManagerShape, ldk: LdkPeer, o
       `LDK to receive ${OUR_PINGS_ANSWERED} pings from our node`,
       Effect.sync(() => pingsFrom(ldk, ourIdHex) >= OUR_PINGS_ANSWERED)
     )
-    ldk.tick() // would disconnect us here had we not answered the last round
-    yield* Effect.sleep("100 millis") // let a wrongful disconnect, if any, reach both sides
+    ldk.tick() // LDK decides synchronously: it would drop us here had we missed the last round
     assert.deepStrictEqual(ldk.listPeers().map((p) => p.nodeId), [ourIdHex])
     assert.isTrue(yield* listsLdk(node, ldk))
     assert.strictEqual(ldk.ldkInitiatedDisconnects, 0, "LDK should not have dropped us")
@@ -198,6 +216,20 @@ describe("interop with LDK (lightningdevkit 0.1, WASM) over TCP", () => {
       }
       // Our init (regtest only) reached LDK, which refused it for the same reason (BOLT 1).
       yield* waitFor("LDK to reject our chain", Effect.sync(() => ldk.logsMatching("does not support any of our supported chains").length === 1))
+      yield* waitFor("LDK to close the connection", Effect.sync(() => ldk.openConnections === 0))
+      assert.deepStrictEqual(ldk.listPeers(), [])
+      assert.deepStrictEqual(yield* node.peers, [])
+    }))
+
+  it.live("LDK drops a node whose init lacks a feature LDK requires (so the checks above are real)", () =>
+    Effect.gen(function*() {
+      const ldk = yield* startLdk()
+      // data_loss_protect, var_onion_optin and payment_secret, but no static_remotekey (12/13).
+      const node = yield* startNode(featuresToBytes(new Set([1, 9, 15])))
+      const result = yield* Effect.result(node.connect(ldk.nodeId as NodeId, { host: HOST, port: ldk.port }))
+      assert.strictEqual(result._tag, "Failure")
+      yield* waitFor("LDK to refuse our features", Effect.sync(() => ldk.logsMatching("We require features unknown to our peer").length === 1))
+      assert.match(ldk.logsMatching("We require features unknown to our peer")[0]?.message ?? "", /\[12\]/)
       yield* waitFor("LDK to close the connection", Effect.sync(() => ldk.openConnections === 0))
       assert.deepStrictEqual(ldk.listPeers(), [])
       assert.deepStrictEqual(yield* node.peers, [])

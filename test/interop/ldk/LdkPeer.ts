@@ -406,7 +406,7 @@ export class LdkPeer {
 // A ChannelManager with no chain, no channels and no routing: enough for the peer layer to
 // behave like a real LDK node (its init features, its `networks` TLV, its peer checks).
 
-/** Genesis block hashes in internal byte order (as BlockHash bytes). */
+/** Genesis block hashes as displayed (reversed into internal byte order for BestBlock). */
 const genesisHashDisplay: Record<LdkNetwork, string> = {
   bitcoin: "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f",
   testnet: "000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943",
