@@ -130,7 +130,8 @@ const runFastCheck = async (target: string, seconds: number): Promise<void> => {
     const seed = (base + batch++) % 2 ** 31
     const r = runInputs(t, 2000, seed)
     if (!r.ok) {
-      const dir = join(here, "crashes")
+      // Under fuzz/corpus/ (git-ignored) so a crash input is never committed by accident.
+      const dir = join(here, "corpus", "crashes")
       mkdirSync(dir, { recursive: true })
       const file = join(dir, `${target}-${createHash("sha256").update(r.input).digest("hex").slice(0, 16)}.bin`)
       writeFileSync(file, r.input)

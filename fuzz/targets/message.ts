@@ -4,7 +4,7 @@
  */
 import { Result } from "effect"
 import { fromHex } from "../../src/protocol/bytes.ts"
-import { Bolt1, bolt1Messages } from "../../src/protocol/messages/index.ts"
+import { Bolt1 } from "../../src/protocol/messages/index.ts"
 
 export const seeds = [
   "001000000000",
@@ -33,7 +33,7 @@ export function fuzz(data: Uint8Array): void {
   } else if (typeof r.failure._tag !== "string") throw new Error("untyped failure")
   // Each definition's own decoder, on the same payload under its type.
   if (data.length >= 2) {
-    for (const def of bolt1Messages) {
+    for (const def of Bolt1.defs) {
       const bytes = Uint8Array.of(def.type >> 8, def.type & 0xff, ...data.subarray(2))
       const m = def.decode(bytes)
       if (Result.isSuccess(m)) {

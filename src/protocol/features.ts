@@ -5,16 +5,25 @@
  * assignment table with its contexts and dependencies; negotiation and validation follow
  * BOLT 1 (`init`) and BOLT 9 requirements.
  */
-import { Data, Result, Schema } from "effect"
+import { Data, Result, Schema, SchemaTransformation } from "effect"
 
 // ---- bit vectors ---------------------------------------------------------------------------------
 
 /** The set bits of a feature vector. Immutable by convention: every function returns a new set. */
 export type FeatureBits = ReadonlySet<number>
 
-export const FeatureBitsSchema: Schema.Codec<FeatureBits, unknown> = Schema.ReadonlySet(
-  Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 0xffff * 8 - 1 })))
-) as unknown as Schema.Codec<FeatureBits, unknown>
+const Bit = Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 0xffff * 8 - 1 })))
+
+/** JSON form: the set bits as an ascending array of numbers. */
+export const FeatureBitsSchema: Schema.Codec<FeatureBits, ReadonlyArray<number>> = Schema.Array(Bit).pipe(
+  Schema.decodeTo(
+    Schema.ReadonlySet(Bit),
+    SchemaTransformation.transform({
+      decode: (bits: ReadonlyArray<number>): FeatureBits => new Set(bits),
+      encode: (bits: FeatureBits): ReadonlyArray<number> => [...bits].sort((a, b) => a - b)
+    })
+  )
+)
 
 export const noFeatures: FeatureBits = new Set<number>()
 

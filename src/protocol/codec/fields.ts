@@ -7,6 +7,7 @@
  */
 import { Schema, SchemaTransformation } from "effect"
 import type { ChannelId } from "../units.ts"
+import { fail, InvalidPoint } from "./errors.ts"
 import type { Reader } from "./reader.ts"
 import type { Writer } from "./writer.ts"
 
@@ -185,6 +186,37 @@ export const shortChannelId: Codec<ShortChannelId> = make(
   (w, a) => void w.u64(a),
   ShortChannelIdSchema,
   [{ element: "short_channel_id" }]
+)
+
+// ---- sciddir_or_pubkey (BOLT 1) ------------------------------------------------------------------
+
+/**
+ * Either a node id (33-byte point) or a channel end: first byte 0/1 selects `node_id_1`/
+ * `node_id_2` of the `channel_announcement` for the following short_channel_id (9 bytes).
+ */
+export type SciddirOrPubkey =
+  | { readonly _tag: "Pubkey"; readonly nodeId: Uint8Array }
+  | { readonly _tag: "Sciddir"; readonly direction: 0 | 1; readonly scid: ShortChannelId }
+
+export const SciddirOrPubkeySchema: Schema.Codec<SciddirOrPubkey, unknown> = Schema.Union([
+  Schema.TaggedStruct("Pubkey", { nodeId: hexOfLength(33) }),
+  Schema.TaggedStruct("Sciddir", { direction: Schema.Literals([0, 1]), scid: ShortChannelIdSchema })
+])
+
+export const sciddirOrPubkey: Codec<SciddirOrPubkey> = make(
+  (r) => {
+    const at = r.offset
+    const first = r.u8()
+    if (first === 0 || first === 1) return { _tag: "Sciddir", direction: first, scid: r.u64() as ShortChannelId }
+    if (first !== 2 && first !== 3) return fail(new InvalidPoint({ at, prefix: first }))
+    return { _tag: "Pubkey", nodeId: Uint8Array.of(first, ...r.bytes(32)) }
+  },
+  (w, a) => {
+    if (a._tag === "Pubkey") w.fixed("sciddir_or_pubkey", a.nodeId, 33)
+    else w.u8(a.direction).u64(a.scid)
+  },
+  SciddirOrPubkeySchema,
+  [{ element: "sciddir_or_pubkey" }]
 )
 
 // ---- variable-length shapes -------------------------------------------------------------------

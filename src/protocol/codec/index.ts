@@ -7,7 +7,7 @@ export { attempt, decodeWith, Reader } from "./reader.ts"
 export { encodeWith, Writer } from "./writer.ts"
 export { bigSizeLength, decodeBigSize, encodeBigSize, MAX_BIGSIZE } from "./bigsize.ts"
 export * as Field from "./fields.ts"
-export type { ChainHash, Codec, CodecType, ShortChannelId, WireField } from "./fields.ts"
+export type { ChainHash, Codec, CodecType, ShortChannelId, StructFields, StructType, WireField } from "./fields.ts"
 export {
   decodeRawTlvStream,
   encodeRawTlvStream,
@@ -21,3 +21,13 @@ export {
   tlvStream,
   type TlvValues
 } from "./tlv.ts"
+export {
+  type AnyMessageDef,
+  defineMessage,
+  type MessageDef,
+  type MessageRegistry,
+  type MessageType,
+  type MessageValue,
+  makeRegistry,
+  type UnknownMessage
+} from "./message.ts"

@@ -17,6 +17,14 @@ import { decodeWith, type Reader } from "./reader.ts"
 import { type TlvFields, type TlvStream, tlvStream, type TlvValues } from "./tlv.ts"
 import { encodeWith, type Writer } from "./writer.ts"
 
+/** BOLT 1/8: a message (type included) fits a 2-byte length. */
+export const MAX_MESSAGE_SIZE = 65535
+
+const checkSize = (r: Result.Result<Uint8Array, EncodeError>, name: string): Result.Result<Uint8Array, EncodeError> =>
+  Result.isSuccess(r) && r.success.length > MAX_MESSAGE_SIZE
+    ? Result.fail(new EncodeError({ field: name, reason: `message of ${r.success.length} bytes exceeds ${MAX_MESSAGE_SIZE}` }))
+    : r
+
 type Simplify<A> = { [K in keyof A]: A[K] } & {}
 
 /** The value of a message: its tag, its fields in declaration order, and its TLV extension. */
@@ -40,7 +48,7 @@ export interface MessageDef<Tag extends string, F extends StructFields, T extend
   readonly writePayload: (w: Writer, m: MessageValue<Tag, F, T>) => void
   /** Decodes a whole message (type included); a different type is an `InvalidFieldValue`. */
   readonly decode: (bytes: Uint8Array) => Result.Result<MessageValue<Tag, F, T>, DecodeError>
-  /** Encodes a whole message (type included). */
+  /** Encodes a whole message (type included); over 65535 bytes is an `EncodeError`. */
   readonly encode: (m: MessageValue<Tag, F, T>) => Result.Result<Uint8Array, EncodeError>
   /** The spec fields the declaration covers, for checks against the spec's message catalog. */
   readonly wire: ReadonlyArray<{ readonly name: string; readonly wire: ReadonlyArray<WireField> }>
@@ -55,6 +63,8 @@ export interface AnyMessageDef {
   readonly schema: Schema.Top
   readonly readPayload: (r: Reader) => { readonly _tag: string }
   readonly writePayload: (w: Writer, m: never) => void
+  readonly decode: (bytes: Uint8Array) => Result.Result<{ readonly _tag: string }, DecodeError>
+  readonly encode: (m: never) => Result.Result<Uint8Array, EncodeError>
 }
 
 export type MessageType<D> = D extends MessageDef<infer Tag, infer F, infer T> ? MessageValue<Tag, F, T> : never
@@ -111,7 +121,7 @@ export const defineMessage = <const Tag extends string, const F extends StructFi
         }
         return readPayload(r)
       }),
-    encode: (m) => encodeWith((w) => writePayload(w.u16(decl.type), m)),
+    encode: (m) => checkSize(encodeWith((w) => writePayload(w.u16(decl.type), m), 256), decl.name),
     wire: [
       ...entries.map(([name, c]) => ({ name, wire: c.wire })),
       ...(decl.tlvs === undefined ? [] : [{ name: "tlvs", wire: [{ element: tlvs.name }] }])
@@ -168,7 +178,7 @@ export const makeRegistry = <const Defs extends ReadonlyArray<AnyMessageDef>>(
   const encode = (m: M): Result.Result<Uint8Array, EncodeError> => {
     const def = tags.get(m._tag)
     if (def === undefined) return Result.fail(new EncodeError({ field: "_tag", reason: `unregistered message ${m._tag}` }))
-    return encodeWith((w) => def.writePayload(w.u16(def.type), m as never), 64)
+    return checkSize(encodeWith((w) => def.writePayload(w.u16(def.type), m as never), 256), def.name)
   }
   const schema = (defs.length === 0 ? Schema.Never : Schema.Union(defs.map((d) => d.schema))) as unknown as Schema.Codec<M, unknown>
   return { defs, decode, encode, schema, byType: (t) => types.get(t), byTag: (t) => tags.get(t) }

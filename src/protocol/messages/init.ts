@@ -64,3 +64,14 @@ export const ChainHashes = {
   signet: fromHex("f61eee3b63a380a477a063af32b2bbc97c9ff9f01f2c4225e973988108000000") as ChainHash,
   regtest: fromHex("06226e46111a0b59caaf126043eb5bbf28c34f3a5e332a1fc7b2b73cf188910f") as ChainHash
 } as const
+
+/**
+ * Whether the remote's `networks` shares a chain with ours. A remote that sends no
+ * `networks` has not restricted itself, so it counts as compatible. BOLT 1: upon `networks`
+ * with no common chain the receiver MAY close the connection.
+ */
+export const sharesNetwork = (ours: ReadonlyArray<ChainHash>, remote: Init): boolean => {
+  const theirs = remote.tlvs.networks
+  if (theirs === undefined) return true
+  return theirs.some((c) => ours.some((o) => o.length === c.length && o.every((b, i) => b === c[i])))
+}

@@ -23,6 +23,7 @@ import {
   PING_IGNORE_THRESHOLD,
   Pong,
   pongFor,
+  sharesNetwork,
   Warning
 } from "../../../src/protocol/messages/index.ts"
 import { decodeWith } from "../../../src/protocol/codec/reader.ts"
@@ -88,6 +89,13 @@ describe("BOLT 1 messages", () => {
     // An unparseable remote_addr is kept as opaque bytes rather than failing init.
     const odd = Result.getOrThrow(decodeMessage(fromHex("001000000000" + "0303090102")))
     expect(odd._tag === "Init" && odd.tlvs.remoteAddr).toEqual({ _tag: "Opaque", bytes: fromHex("090102") })
+  })
+  it("networks: a common chain, or no networks at all, is compatible", () => {
+    const empty = { globalFeatures: new Uint8Array(0), features: new Uint8Array(0) }
+    expect(sharesNetwork([ChainHashes.bitcoin], Init.make(empty))).toBe(true)
+    expect(sharesNetwork([ChainHashes.bitcoin], Init.make(empty, { networks: [ChainHashes.regtest, ChainHashes.bitcoin] }))).toBe(true)
+    expect(sharesNetwork([ChainHashes.bitcoin], Init.make(empty, { networks: [ChainHashes.regtest] }))).toBe(false)
+    expect(sharesNetwork([ChainHashes.bitcoin], Init.make(empty, { networks: [] }))).toBe(false)
   })
   it("JSON schema round-trips a message", () => {
     const init = Init.make(
