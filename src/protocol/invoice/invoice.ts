@@ -7,6 +7,7 @@ import { Result } from "effect"
 import { bech32 } from "@scure/base"
 import { sha256 } from "@noble/hashes/sha2.js"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
+import { allowedIn, featureOfBit } from "../features.ts"
 import { concatBytes } from "../bytes.ts"
 import type { Msat } from "../units.ts"
 import {
@@ -58,8 +59,11 @@ export interface Invoice extends UnsignedInvoice {
 export const DEFAULT_EXPIRY_SECONDS = 3600
 export const DEFAULT_MIN_FINAL_CLTV_EXPIRY_DELTA = 18
 
-/** Feature bits a BOLT 11 reader of this library understands (BOLT 9: context 9, or ASSUMED). */
-const KNOWN_INVOICE_FEATURES = new Set([8, 9, 14, 15, 16, 17, 24, 25, 36, 37, 48, 49])
+/** A bit is understood in an invoice when BOLT 9 assigns it and lets it appear in context 9. */
+const isKnownInvoiceFeature = (bit: number): boolean => {
+  const feature = featureOfBit(bit)
+  return feature !== undefined && allowedIn(feature, "9")
+}
 
 export interface DecodeOptions {
   /** Whether an even (required) feature bit is understood; defaults to the BOLT 9 invoice table. */
@@ -178,8 +182,8 @@ export const decodeInvoice = (
     return Result.fail(new MissingField({ field: "d|h", message: "exactly one of description (d) or description hash (h) is required" }))
   }
   const features = first("features")?.value ?? []
-  const isKnown = options.isKnownFeature ?? ((bit: number) => KNOWN_INVOICE_FEATURES.has(bit))
-  const unknownRequired = features.filter((bit) => bit % 2 === 0 && !isKnown(bit) && !isKnown(bit + 1))
+  const isKnown = options.isKnownFeature ?? isKnownInvoiceFeature
+  const unknownRequired = features.filter((bit) => bit % 2 === 0 && !isKnown(bit))
   if (unknownRequired.length > 0) {
     return Result.fail(new UnknownRequiredFeature({ bits: unknownRequired, message: `invoice requires unknown feature bit(s) ${unknownRequired.join(", ")}` }))
   }
