@@ -27,7 +27,6 @@ import {
 } from "../codec/index.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { deriveKey } from "./keys.ts"
-import { encodeRecords } from "./payload.ts"
 import { InvalidHopPublicKey, InvalidSessionKey, type NodeEcdh } from "./sphinx.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -86,20 +85,7 @@ export const encryptedDataTlv = tlvStream("encrypted_data_tlv", {
 export type EncryptedData = TlvValues<typeof encryptedDataTlv.fields>
 
 /** Serializes `encrypted_data_tlv` (records in type order, unknown odd records included). */
-export const encodeEncryptedData = (data: EncryptedData): Uint8Array => {
-  const records: Array<{ readonly type: bigint; readonly write: (w: Writer) => void; readonly size: number }> = []
-  const values = data as Record<string, unknown>
-  for (const { name, type } of encryptedDataTlv.records) {
-    const value = values[name]
-    const field = (encryptedDataTlv.fields as Record<string, { readonly codec: Codec<unknown> } | undefined>)[name]
-    if (value === undefined || field === undefined) continue
-    const size = 64 + (value instanceof Uint8Array ? value.length : 0)
-    records.push({ type, write: (w) => field.codec.write(w, value), size })
-  }
-  for (const u of data.unknown ?? []) records.push({ type: u.type, write: (w) => void w.bytes(u.value), size: u.value.length + 16 })
-  records.sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0))
-  return encodeRecords(records)
-}
+export const encodeEncryptedData = (data: EncryptedData): Uint8Array => encryptedDataTlv.encode(data)
 
 // ---------------------------------------------------------------------------------------------
 // blinded_path

@@ -8,6 +8,7 @@ import { Result } from "effect"
 import type { DecodeError } from "../codec/errors.ts"
 import { decodeWith } from "../codec/reader.ts"
 import { Writer } from "../codec/writer.ts"
+import { type Msat, msat } from "../units.ts"
 
 export const BADONION = 0x8000
 export const PERM = 0x4000
@@ -66,13 +67,13 @@ export type FailureMessage =
   | Bare<"permanent_channel_failure">
   | Bare<"required_channel_feature_missing">
   | Bare<"unknown_next_peer">
-  | (WithUpdate<"amount_below_minimum"> & { readonly htlcMsat: bigint })
-  | (WithUpdate<"fee_insufficient"> & { readonly htlcMsat: bigint })
+  | (WithUpdate<"amount_below_minimum"> & { readonly htlcMsat: Msat })
+  | (WithUpdate<"fee_insufficient"> & { readonly htlcMsat: Msat })
   | (WithUpdate<"incorrect_cltv_expiry"> & { readonly cltvExpiry: number })
   | WithUpdate<"expiry_too_soon">
-  | (Bare<"incorrect_or_unknown_payment_details"> & { readonly htlcMsat: bigint; readonly height: number })
+  | (Bare<"incorrect_or_unknown_payment_details"> & { readonly htlcMsat: Msat; readonly height: number })
   | (Bare<"final_incorrect_cltv_expiry"> & { readonly cltvExpiry: number })
-  | (Bare<"final_incorrect_htlc_amount"> & { readonly incomingHtlcAmt: bigint })
+  | (Bare<"final_incorrect_htlc_amount"> & { readonly incomingHtlcAmt: Msat })
   | (WithUpdate<"channel_disabled"> & { readonly disabledFlags: number })
   | Bare<"expiry_too_far">
   | (Bare<"invalid_onion_payload"> & { readonly type: bigint; readonly offset: number })
@@ -161,7 +162,7 @@ export const decodeFailureMessage = (bytes: Uint8Array): Result.Result<FailureMe
         break
       case "amount_below_minimum":
       case "fee_insufficient": {
-        const htlcMsat = r.u64()
+        const htlcMsat = msat(r.u64())
         f = { _tag: name, htlcMsat, channelUpdate: r.bytes(r.u16()) }
         break
       }
@@ -176,7 +177,7 @@ export const decodeFailureMessage = (bytes: Uint8Array): Result.Result<FailureMe
         break
       }
       case "incorrect_or_unknown_payment_details": {
-        const htlcMsat = r.u64()
+        const htlcMsat = msat(r.u64())
         f = { _tag: name, htlcMsat, height: r.u32() }
         break
       }
@@ -184,7 +185,7 @@ export const decodeFailureMessage = (bytes: Uint8Array): Result.Result<FailureMe
         f = { _tag: name, cltvExpiry: r.u32() }
         break
       case "final_incorrect_htlc_amount":
-        f = { _tag: name, incomingHtlcAmt: r.u64() }
+        f = { _tag: name, incomingHtlcAmt: msat(r.u64()) }
         break
       case "invalid_onion_payload": {
         const type = r.bigsize()
@@ -196,3 +197,22 @@ export const decodeFailureMessage = (bytes: Uint8Array): Result.Result<FailureMe
     }
     return withTlvs(f, r.rest())
   })
+
+/**
+ * BOLT 2: a node whose outgoing HTLC was failed with `update_fail_malformed_htlc` returns the
+ * error upstream in `update_fail_htlc` "using the failure_code given and setting the data to
+ * sha256_of_onion". The caller checks the BADONION bit first (a peer sending a code without
+ * it gets a warning, per BOLT 2); an unknown BADONION code keeps the hash as its data.
+ */
+export const failureFromMalformed = (failureCode: number, sha256OfOnion: Uint8Array): FailureMessage => {
+  const name = nameByCode.get(failureCode)
+  switch (name) {
+    case "invalid_onion_version":
+    case "invalid_onion_hmac":
+    case "invalid_onion_key":
+    case "invalid_onion_blinding":
+      return { _tag: name, sha256OfOnion }
+    default:
+      return { _tag: "unknown", code: failureCode, data: sha256OfOnion }
+  }
+}

@@ -97,7 +97,11 @@ export interface DecryptedFailure {
   readonly message: Uint8Array | undefined
   /** The decoded failure, or why it did not decode (undefined: no authenticated message). */
   readonly failure: Result.Result<FailureMessage, DecodeError | MalformedReturnPacket> | undefined
-  /** Attribution data check; undefined when none came with the failure. */
+  /**
+   * Attribution data check; undefined when none came with the failure. When the packet is
+   * authenticated, hops are checked up to the erring one; a `firstInvalidHop` then means a hop
+   * before it tampered with the attribution data (penalize that pair of nodes).
+   */
   readonly attribution: AttributionCheck | undefined
 }
 

@@ -149,7 +149,9 @@ export const encodeRecords = (
 
 /**
  * The payload is not a valid `payload` stream or lacks a required record: reported to the
- * sender as `invalid_onion_payload` with the record type and its byte offset in the payload.
+ * sender as `invalid_onion_payload` with the record type and its byte offset. The offset counts
+ * from the start of the TLV stream (after the BigSize length); a missing record has offset 0,
+ * and a truncated type or length, type 0.
  */
 export class InvalidOnionPayload extends Data.TaggedError("InvalidOnionPayload")<{
   readonly type: bigint
@@ -171,11 +173,6 @@ const readExact = <A>(read: (r: Reader) => A, type: bigint, value: Reader, at: n
   return decoded
 }
 
-const typeAndOffsetOf = (e: DecodeError): { readonly type: bigint; readonly offset: number } => {
-  const type = "type" in e && typeof e.type === "bigint" ? e.type : 0n
-  const offset = "at" in e ? e.at : 0
-  return { type, offset }
-}
 
 /** Decodes a `payload` TLV stream. Errors carry the record type and offset for the sender. */
 export const decodeHopPayload = (bytes: Uint8Array): Result.Result<HopPayload, InvalidOnionPayload> => {
@@ -227,13 +224,14 @@ export const decodeHopPayload = (bytes: Uint8Array): Result.Result<HopPayload, I
   })
   if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
   const e = decoded.failure
-  const located = typeAndOffsetOf(e)
-  // A record that failed inside its value is reported at the record's own offset and type.
-  const type = located.type === 0n && e._tag !== "UnexpectedEof" ? currentType : located.type || currentType
-  const offset = e._tag === "UnexpectedEof" || e._tag === "NonMinimalTruncatedInt" || e._tag === "InvalidPoint"
-    ? currentAt
-    : located.offset
-  return Result.fail(new InvalidOnionPayload({ type, offset, reason: e._tag, cause: e }))
+  // TLV errors name their record; errors inside a value (a non-minimal integer, a bad point)
+  // are reported at the record being read; a truncated type or length has no record yet.
+  const where = "type" in e && typeof e.type === "bigint"
+    ? { type: e.type, offset: "at" in e ? e.at : 0 }
+    : e._tag === "NonMinimalTruncatedInt" || e._tag === "InvalidPoint" || e._tag === "InvalidFieldValue"
+    ? { type: currentType, offset: currentAt }
+    : { type: 0n, offset: "at" in e ? e.at : 0 }
+  return Result.fail(new InvalidOnionPayload({ ...where, reason: e._tag, cause: e }))
 }
 
 // ---------------------------------------------------------------------------------------------

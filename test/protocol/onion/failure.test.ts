@@ -7,15 +7,18 @@ import {
   encodeFailureMessage,
   FailureCode,
   failureCodeOf,
+  failureFromMalformed,
   type FailureMessage,
   isBadOnion,
   isNodeFailure,
   isPermanent,
   isUpdateFailure
 } from "../../../src/protocol/onion/index.ts"
+import { msat } from "../../../src/protocol/units.ts"
 
 const bytes = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max })
 const u64 = fc.bigInt({ min: 0n, max: 0xffffffffffffffffn })
+const msatArb = u64.map(msat)
 const u32 = fc.integer({ min: 0, max: 0xffffffff })
 const u16 = fc.integer({ min: 0, max: 0xffff })
 
@@ -36,12 +39,12 @@ const failureArbitrary: fc.Arbitrary<FailureMessage> = fc.oneof(
     sha256OfOnion: bytes(32, 32)
   }),
   fc.record({ _tag: fc.constantFrom("temporary_channel_failure", "expiry_too_soon"), channelUpdate: bytes(0, 200) }),
-  fc.record({ _tag: fc.constantFrom("amount_below_minimum", "fee_insufficient"), htlcMsat: u64, channelUpdate: bytes(0, 200) }),
+  fc.record({ _tag: fc.constantFrom("amount_below_minimum", "fee_insufficient"), htlcMsat: msatArb, channelUpdate: bytes(0, 200) }),
   fc.record({ _tag: fc.constant("incorrect_cltv_expiry"), cltvExpiry: u32, channelUpdate: bytes(0, 200) }),
   fc.record({ _tag: fc.constant("channel_disabled"), disabledFlags: u16, channelUpdate: bytes(0, 200) }),
-  fc.record({ _tag: fc.constant("incorrect_or_unknown_payment_details"), htlcMsat: u64, height: u32 }),
+  fc.record({ _tag: fc.constant("incorrect_or_unknown_payment_details"), htlcMsat: msatArb, height: u32 }),
   fc.record({ _tag: fc.constant("final_incorrect_cltv_expiry"), cltvExpiry: u32 }),
-  fc.record({ _tag: fc.constant("final_incorrect_htlc_amount"), incomingHtlcAmt: u64 }),
+  fc.record({ _tag: fc.constant("final_incorrect_htlc_amount"), incomingHtlcAmt: msatArb }),
   fc.record({ _tag: fc.constant("invalid_onion_payload"), type: u64, offset: u16 }),
   fc.record({
     _tag: fc.constant("unknown"),
@@ -92,6 +95,14 @@ describe("failure messages (BOLT 4 Failure Messages)", () => {
       }),
       { numRuns: 10_000 }
     )
+  })
+
+  it("turns update_fail_malformed_htlc into the failure sent upstream (BOLT 2)", () => {
+    const hash = new Uint8Array(32).fill(5)
+    expect(failureFromMalformed(FailureCode.invalid_onion_hmac, hash)).toEqual({ _tag: "invalid_onion_hmac", sha256OfOnion: hash })
+    expect(failureFromMalformed(FailureCode.invalid_onion_blinding, hash)._tag).toBe("invalid_onion_blinding")
+    const odd = failureFromMalformed(0x8000 | 99, hash)
+    expect(odd._tag === "unknown" && [odd.code, odd.data]).toEqual([0x8063, hash])
   })
 
   it("reports truncated data as a typed error", () => {

@@ -20,6 +20,7 @@ import {
   verifySuccessAttribution,
   wrapFailurePacket
 } from "../../../src/protocol/onion/index.ts"
+import { msat } from "../../../src/protocol/units.ts"
 import { nodeAt, secp, sessionKeyOf } from "./fixtures.ts"
 
 const secretsOf = (sessionKey: string, pubkeys: ReadonlyArray<string>): ReadonlyArray<Uint8Array> => {
@@ -73,7 +74,7 @@ describe("attributable failures (bolt04-attributable-errors.json)", () => {
   it("encodes the vector's failure message (incorrect_or_unknown_payment_details with a TLV)", () => {
     const f: FailureMessage = {
       _tag: "incorrect_or_unknown_payment_details",
-      htlcMsat: BigInt(attr.params.failure_message.htlc_msat),
+      htlcMsat: msat(BigInt(attr.params.failure_message.htlc_msat)),
       height: attr.params.failure_message.height,
       tlvs: fromHex(`fd84d1fd012c${attr.params.failure_message.tlv_value}`)
     }
@@ -134,8 +135,8 @@ const routeSecrets = (hops: number, seed: number): ReadonlyArray<Uint8Array> => 
 describe("failure round trip properties", () => {
   const failures = fc.constantFrom<FailureMessage>(
     { _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) },
-    { _tag: "incorrect_or_unknown_payment_details", htlcMsat: 1000n, height: 800_000 },
-    { _tag: "fee_insufficient", htlcMsat: 5n, channelUpdate: new Uint8Array(300).fill(7) },
+    { _tag: "incorrect_or_unknown_payment_details", htlcMsat: msat(1000n), height: 800_000 },
+    { _tag: "fee_insufficient", htlcMsat: msat(5n), channelUpdate: new Uint8Array(300).fill(7) },
     { _tag: "unknown_next_peer" }
   )
 

@@ -250,6 +250,60 @@ describe("payment onion properties", () => {
     )
   })
 
+  it("random blinded routes (unblinded prefix, then 1..5 blinded hops) reach the recipient with its path_id", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 5 }), fc.integer(), (prefix, blindedHops, seed) => {
+        const pathId = sha256(new Uint8Array([seed & 0xff]))
+        const nodes = Array.from({ length: blindedHops }, (_, j) => {
+          const last = j === blindedHops - 1
+          return {
+            nodeId: nodeAt(prefix + j).publicKey,
+            data: last
+              ? { pathId, paymentConstraints: { maxCltvExpiry: 1_000_000, htlcMinimumMsat: 1n } }
+              : {
+                nextNodeId: nodeAt(prefix + j + 1).publicKey,
+                paymentRelay: { cltvExpiryDelta: 40, feeProportionalMillionths: 100, feeBaseMsat: 1000 },
+                paymentConstraints: { maxCltvExpiry: 1_000_000, htlcMinimumMsat: 1n }
+              }
+          }
+        })
+        const path = createBlindedPath(secp, sessionKeyOf(seed + 1), nodes)
+        if (Result.isFailure(path)) return false
+        const blinded = blindedPathHops(path.success, { amtToForward: msat(50_000n), outgoingCltvValue: 800_000, totalAmountMsat: msat(50_000n) })
+        if (blinded === undefined) return false
+        const unblinded: Array<PaymentHop> = Array.from({ length: prefix }, (_, i) => ({
+          publicKey: nodeAt(i).publicKey,
+          payload: { amtToForward: msat(100_000n), outgoingCltvValue: 900_000, shortChannelId: scid(BigInt(i + 1)) }
+        }))
+        const b = buildPaymentOnion(secp, sessionKeyOf(seed), [...unblinded, ...blinded], paymentHash)
+        if (Result.isFailure(b)) return false
+        let onion = b.success.onion
+        let pathKey: Uint8Array | undefined
+        let amountMsat = msat(100_000n)
+        let cltvExpiry = 900_000
+        for (let i = 0; i < prefix + blindedHops; i++) {
+          const r = processPaymentOnion(secp, nodeAt(i).ecdh, { onion, paymentHash, amountMsat, cltvExpiry, ...(pathKey === undefined ? {} : { pathKey }) })
+          if (Result.isFailure(r)) return false
+          const s = r.success
+          if (i === prefix + blindedHops - 1) return s._tag === "BlindedReceive" && toHex(s.pathId ?? new Uint8Array()) === toHex(pathId)
+          if (s._tag === "Forward") {
+            if (i >= prefix) return false
+          } else if (s._tag === "BlindedForward") {
+            if (i < prefix || s.introduction !== (i === prefix)) return false
+            pathKey = s.nextPathKey
+          } else {
+            return false
+          }
+          onion = s.nextOnion
+          amountMsat = s.amtToForward
+          cltvExpiry = s.outgoingCltvValue
+        }
+        return false
+      }),
+      { numRuns: 60 }
+    )
+  })
+
   it("mutated onions fail cleanly (typed rejection, never a throw)", () => {
     const b = buildPaymentOnion(secp, sessionKeyOf(11), plainRoute(4), paymentHash)
     if (Result.isFailure(b)) throw new Error(b.failure._tag)
