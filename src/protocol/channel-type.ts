@@ -11,6 +11,7 @@ import { p2wpkhScript, p2wshScript } from "./tx/bitcoin/script.ts"
 import { SIGHASH_ALL, SIGHASH_SINGLE_ANYONECANPAY, type SighashType } from "./tx/bitcoin/sighash.ts"
 import {
   anchorScript,
+  fundingScript,
   htlcOutputScript,
   offeredHtlcScript,
   receivedHtlcScript,
@@ -27,6 +28,8 @@ export interface OutputSpec {
 }
 
 export interface CommitmentScripts {
+  /** The funding output (P2WSH 2-of-2 here; a MuSig2 key-path P2TR for a taproot type). */
+  readonly funding: (localFundingPubkey: PublicKey, remoteFundingPubkey: PublicKey) => OutputSpec
   readonly toLocal: (keys: CommitmentKeys, toSelfDelay: number) => OutputSpec
   readonly toRemote: (keys: CommitmentKeys) => OutputSpec
   readonly offeredHtlc: (keys: CommitmentKeys, paymentHash: Uint8Array) => OutputSpec
@@ -43,6 +46,11 @@ export interface ChannelType {
   /** The even feature bits of the BOLT 2 `channel_type`. */
   readonly featureBits: ReadonlyArray<number>
   readonly anchors: boolean
+  /**
+   * Witness version of the channel's outputs. Signing (signing.ts) uses BIP 143 for version 0;
+   * a taproot type (version 1) brings BIP 341 sighashes and MuSig2 funding signatures there.
+   */
+  readonly witnessVersion: 0
   /** Commitment expected weight = base + perHtlc * untrimmed HTLC outputs (BOLT 3 "Fee Calculation"). */
   readonly commitmentBaseWeight: number
   readonly commitmentWeightPerHtlc: number
@@ -64,6 +72,7 @@ export interface ChannelType {
 const p2wsh = (witnessScript: Uint8Array): OutputSpec => ({ scriptPubKey: p2wshScript(witnessScript), witnessScript })
 
 const segwitV0Scripts = (anchors: boolean): CommitmentScripts => ({
+  funding: (a, b) => p2wsh(fundingScript(a, b)),
   toLocal: (keys, delay) => p2wsh(toLocalScript(keys.revocationPubkey, delay, keys.localDelayedPubkey)),
   toRemote: (keys) =>
     anchors
@@ -80,6 +89,7 @@ export const staticRemoteKey: ChannelType = {
   name: "static_remote_key",
   featureBits: [12],
   anchors: false,
+  witnessVersion: 0,
   commitmentBaseWeight: 724,
   commitmentWeightPerHtlc: 172,
   htlcTimeoutWeight: 663,
@@ -97,6 +107,7 @@ export const anchorsZeroFeeHtlcTx: ChannelType = {
   name: "anchors_zero_fee_htlc_tx",
   featureBits: [12, 22],
   anchors: true,
+  witnessVersion: 0,
   commitmentBaseWeight: 1124,
   commitmentWeightPerHtlc: 172,
   htlcTimeoutWeight: 666,

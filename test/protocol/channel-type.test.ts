@@ -2,7 +2,10 @@ import { describe, expect, it } from "vitest"
 import { anchorsZeroFeeHtlcTx, channelTypeFromBits, staticRemoteKey } from "../../src/protocol/channel-type.ts"
 import { SIGHASH_ALL, SIGHASH_SINGLE_ANYONECANPAY } from "../../src/protocol/tx/bitcoin/sighash.ts"
 import { commitmentFee, htlcSuccessFee, htlcTimeoutFee, isHtlcTrimmed } from "../../src/protocol/tx/fees.ts"
+import { fundingOutput } from "../../src/protocol/tx/funding.ts"
+import { toHex } from "../../src/protocol/bytes.ts"
 import { msat, sat } from "../../src/protocol/units.ts"
+import { legacy, pk } from "./tx/fixtures.ts"
 
 describe("channel types", () => {
   it("maps BOLT 2 channel_type bits to descriptors", () => {
@@ -19,6 +22,16 @@ describe("channel types", () => {
     expect(anchorsZeroFeeHtlcTx.remoteHtlcSighash).toBe(SIGHASH_SINGLE_ANYONECANPAY)
     expect([staticRemoteKey.htlcInputSequence, anchorsZeroFeeHtlcTx.htlcInputSequence]).toEqual([0, 1])
     expect(anchorsZeroFeeHtlcTx.anchorAmount).toBe(330n)
+  })
+
+  it("gives the BOLT 3 funding output for its channels", () => {
+    const a = pk(legacy.common.local_funding_pubkey)
+    const b = pk(legacy.common.remote_funding_pubkey)
+    for (const t of [staticRemoteKey, anchorsZeroFeeHtlcTx]) {
+      const spec = t.scripts.funding(b, a)
+      expect(toHex(spec.witnessScript ?? new Uint8Array(0))).toBe(legacy.common.funding_wscript)
+      expect(toHex(spec.scriptPubKey)).toBe(toHex(fundingOutput(sat(1n), a, b).scriptPubKey))
+    }
   })
 
   it("computes the BOLT 3 fee example (feerate 5000, dust 546)", () => {

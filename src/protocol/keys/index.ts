@@ -10,7 +10,8 @@
  *   `FIRST_INDEX` = 2^48-1, counting down; `indexOfCommitment(n)` = 2^48-1-n);
  *   receiver storage `emptySecretStore`, `insertSecret(store, secret, index): Result<SecretStore, ShachainError>`
  *   (immutable; rejects a secret inconsistent with those held, or an index that is not the previous
- *   one minus 1), `deriveOldSecret(store, index): Result`, `storedSecretCount(store)` (<= 49).
+ *   one minus 1), `deriveOldSecret(store, index): Result`, `storedSecretCount(store)` (<= 49),
+ *   `encodeSecretStore` / `decodeSecretStore(bytes): Result` (persistence).
  * - derivation.ts: `perCommitmentPoint(secp, secret)`, `derivePublicKey(secp, basepoint, point)`
  *   (localpubkey / htlcpubkey / delayedpubkey), `derivePrivateKey(secp, basepointSecret, point)`,
  *   `deriveRevocationPublicKey(secp, revocationBasepoint, point)`,

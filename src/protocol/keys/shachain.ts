@@ -107,3 +107,45 @@ export const deriveOldSecret = (store: SecretStore, index: bigint): Result.Resul
 
 /** How many (index, secret) pairs the storage holds (at most 49). */
 export const storedSecretCount = (store: SecretStore): number => store.buckets.filter((k) => k !== undefined).length
+
+export class SecretStoreDecodeError extends Data.TaggedError("SecretStoreDecodeError")<{ readonly reason: string }> {}
+
+/**
+ * Byte encoding of the receiver storage, for persistence: a count byte, then per entry the
+ * 6-byte big-endian index and the 32-byte secret, in bucket order. The bucket is implied by the
+ * index (its trailing zeros) and the last index is the smallest one held.
+ */
+export const encodeSecretStore = (store: SecretStore): Uint8Array => {
+  const entries = store.buckets.filter((k): k is KnownSecret => k !== undefined)
+  const out = new Uint8Array(1 + entries.length * 38)
+  out[0] = entries.length
+  entries.forEach((e, i) => {
+    const at = 1 + i * 38
+    for (let b = 0; b < 6; b++) out[at + b] = Number((e.index >> BigInt(8 * (5 - b))) & 0xffn)
+    out.set(e.secret, at + 6)
+  })
+  return out
+}
+
+/** Inverse of `encodeSecretStore`; malformed input is a typed error, never a throw. */
+export const decodeSecretStore = (bytes: Uint8Array): Result.Result<SecretStore, SecretStoreDecodeError> => {
+  const fail = (reason: string) => Result.fail(new SecretStoreDecodeError({ reason }))
+  const count = bytes[0]
+  if (count === undefined) return fail("empty input")
+  if (count > 49) return fail("more than 49 entries")
+  if (bytes.length !== 1 + count * 38) return fail("length does not match the entry count")
+  const buckets: Array<KnownSecret | undefined> = []
+  let lastIndex: bigint | undefined = undefined
+  for (let i = 0; i < count; i++) {
+    const at = 1 + i * 38
+    let index = 0n
+    for (let b = 0; b < 6; b++) index = (index << 8n) | BigInt(bytes[at + b] ?? 0)
+    const bucket = bucketOf(index)
+    if (buckets[bucket] !== undefined) return fail("two entries in one bucket")
+    if (buckets.length > bucket) return fail("entries out of bucket order")
+    while (buckets.length < bucket) buckets.push(undefined)
+    buckets.push({ index, secret: bytes.slice(at + 6, at + 38) })
+    if (lastIndex === undefined || index < lastIndex) lastIndex = index
+  }
+  return Result.succeed({ buckets, lastIndex })
+}

@@ -15,7 +15,8 @@ export class ClosingError extends Data.TaggedError("ClosingError")<{ readonly re
 export interface ClosingOutput {
   readonly value: Sat
   readonly scriptPubKey: Uint8Array
-  readonly owner: "local" | "remote"
+  /** Legacy close: "local"/"remote" (the signer's view); option_simple_close: "closer"/"closee". */
+  readonly owner: "local" | "remote" | "closer" | "closee"
 }
 
 export interface ClosingTransaction {
@@ -27,7 +28,7 @@ export interface ClosingTransaction {
 }
 
 const build = (fundingOutpoint: OutPoint, fundingAmount: Sat, sequence: number, locktime: number, outs: ReadonlyArray<ClosingOutput>): ClosingTransaction => {
-  const outputs = sortOutputs(outs.map((o) => ({ ...o, value: o.value })))
+  const outputs = sortOutputs(outs)
   const tx: Transaction = {
     version: 2,
     inputs: [makeInput(fundingOutpoint, sequence)],
@@ -101,8 +102,8 @@ export const buildSimpleClosingTransaction = (p: SimpleClosingParams): Result.Re
   const closerAmount = isOpReturn(p.closerScript) ? sat(0n) : sat(closerFunds - p.fee)
   const closeeAmount = isOpReturn(p.closeeScript) ? sat(0n) : msatToSat(p.closeeBalance)
   const outs: Array<ClosingOutput> = []
-  if (p.variant !== "closee_output_only") outs.push({ value: closerAmount, scriptPubKey: p.closerScript, owner: "local" })
-  if (p.variant !== "closer_output_only") outs.push({ value: closeeAmount, scriptPubKey: p.closeeScript, owner: "remote" })
+  if (p.variant !== "closee_output_only") outs.push({ value: closerAmount, scriptPubKey: p.closerScript, owner: "closer" })
+  if (p.variant !== "closer_output_only") outs.push({ value: closeeAmount, scriptPubKey: p.closeeScript, owner: "closee" })
   return Result.succeed(build(p.fundingOutpoint, p.fundingAmount, 0xfffffffd, p.locktime, outs))
 }
 

@@ -11,6 +11,13 @@ import { compactSizeLength } from "./bitcoin/writer.ts"
 /** fee = feerate_per_kw * weight / 1000, rounded down. */
 export const feeForWeight = (feeratePerKw: number, weight: number): Sat => sat((BigInt(feeratePerKw) * BigInt(weight)) / 1000n)
 
+/**
+ * Fee of a party's contribution to a collaborative (interactively built) transaction: rounded
+ * UP, as BOLT 3 Appendix G computes it (609 weight at 253 sat/kw pays 155 sat, not 154).
+ */
+export const contributionFee = (feeratePerKw: number, weight: number): Sat =>
+  sat((BigInt(feeratePerKw) * BigInt(weight) + 999n) / 1000n)
+
 export const commitmentWeight = (type: ChannelType, untrimmedHtlcs: number): number =>
   type.commitmentBaseWeight + type.commitmentWeightPerHtlc * untrimmedHtlcs
 

@@ -7,7 +7,7 @@
  * (the broadcaster adds inputs, hence the peer's SIGHASH_SINGLE|ANYONECANPAY signature) and
  * use nSequence 1.
  */
-import type { ChannelType } from "../channel-type.ts"
+import type { ChannelType, OutputSpec } from "../channel-type.ts"
 import { sat, msatToSat, type Sat } from "../units.ts"
 import { makeInput, txid as computeTxid, type Transaction, type Txid } from "./bitcoin/transaction.ts"
 import type { CommitmentHtlc, CommitmentOutput, CommitmentTransaction } from "./commitment.ts"
@@ -37,13 +37,15 @@ export interface HtlcTransaction<H extends CommitmentHtlc = CommitmentHtlc> {
 export const buildHtlcTransaction = <H extends CommitmentHtlc>(
   commitment: CommitmentTransaction<H>,
   commitmentTxid: Txid,
-  output: CommitmentOutput<H> & { readonly htlc: H }
+  output: CommitmentOutput<H> & { readonly htlc: H },
+  /** The second-stage output, the same for every HTLC of a commitment (computed if omitted). */
+  outputSpec?: OutputSpec
 ): HtlcTransaction<H> => {
   const { channelType: type, feeratePerKw, keys, toSelfDelay } = commitment.params
   const htlc = output.htlc
   const kind: HtlcTxKind = htlc.direction === "offered" ? "htlc-timeout" : "htlc-success"
   const fee = kind === "htlc-timeout" ? htlcTimeoutFee(type, feeratePerKw) : htlcSuccessFee(type, feeratePerKw)
-  const spec = type.scripts.htlcTxOutput(keys, toSelfDelay)
+  const spec = outputSpec ?? type.scripts.htlcTxOutput(keys, toSelfDelay)
   const amount = msatToSat(htlc.amount)
   const tx: Transaction = {
     version: 2,
@@ -68,7 +70,9 @@ export const buildHtlcTransaction = <H extends CommitmentHtlc>(
 /** Every HTLC transaction of a commitment, in commitment output order (the `htlc_signatures` order). */
 export const buildHtlcTransactions = <H extends CommitmentHtlc>(commitment: CommitmentTransaction<H>): ReadonlyArray<HtlcTransaction<H>> => {
   const id = computeTxid(commitment.tx)
-  return commitment.htlcOutputs.map((o) => buildHtlcTransaction(commitment, id, o))
+  const { channelType, keys, toSelfDelay } = commitment.params
+  const spec = channelType.scripts.htlcTxOutput(keys, toSelfDelay)
+  return commitment.htlcOutputs.map((o) => buildHtlcTransaction(commitment, id, o, spec))
 }
 
 /** Fee of an HTLC transaction of this kind for the channel type (0 with zero-fee HTLC txs). */

@@ -18,21 +18,24 @@
  * - witness.ts: a builder per spending path (funding, to_local delayed/revocation, to_remote,
  *   anchors and the 16-block sweep, HTLC revocation, HTLC-success/timeout, remote-side
  *   preimage claim of an offered HTLC and timeout claim of a received HTLC).
- * - fees.ts: `commitmentFee`, `htlcTimeoutFee`, `htlcSuccessFee`, `isHtlcTrimmed`,
- *   `dustThreshold`/`isDust` (Bitcoin Core figures).
+ * - fees.ts: `feeForWeight`, `commitmentFee`, `htlcTimeoutFee`, `htlcSuccessFee`, `isHtlcTrimmed`,
+ *   `dustThreshold`/`isDust` (Bitcoin Core figures), `contributionFee` (collaborative txs, rounded up).
  * - commitment.ts: `buildCommitmentTransaction(params): Result<CommitmentTransaction, CommitmentError>`
  *   (outputs with kinds, `htlcOutputs` in tx order, `trimmedHtlcs`, fees), obscuring factor and
  *   obscured number helpers. `view.ts`: `buildCommitmentForSide(view, side)` from a channel view.
  * - htlc.ts: `buildHtlcTransactions(commitment)` (in HTLC output order), `buildHtlcTransaction`.
- * - signing.ts: `signInput`/`verifyInput`, `signCommitment`, `verifyCommitmentSignature`,
+ * - signing.ts: `signInput`/`verifyInput`, `fundingSpendInput`/`finalizeFundingSpend` (commitment or
+ *   closing), `signCommitment`, `verifyCommitmentSignature`,
  *   `finalizeCommitment`, `signHtlcAsRemote`, `signHtlcAsLocal`, `verifyRemoteHtlcSignature`,
  *   `finalizeHtlcTransaction`. Signatures are compact 64-byte (the BOLT 2 wire form).
  * - funding.ts: `fundingOutput`. closing.ts: `buildLegacyClosingTransaction`,
  *   `buildSimpleClosingTransaction`, `simpleCloseVariantsToSign`, `isValidShutdownScript`.
- * - weights.ts: BOLT 3 / BOLT 5 expected weights.
+ * - weights.ts: BOLT 3 / BOLT 5 expected weights; `contributionWeight` (dual-funded contributions,
+ *   Appendix G).
  */
-export * from "./bitcoin/index.ts"
+export * from "../channel-type.ts"
 export * from "./bip69.ts"
+export * from "./bitcoin/index.ts"
 export * from "./closing.ts"
 export * from "./commitment.ts"
 export * from "./fees.ts"
@@ -40,7 +43,6 @@ export * from "./funding.ts"
 export * from "./htlc.ts"
 export * from "./scripts.ts"
 export * from "./signing.ts"
-export * from "./witness.ts"
-export * from "../channel-type.ts"
-export * from "./weights.ts"
 export * from "./view.ts"
+export * from "./weights.ts"
+export * from "./witness.ts"

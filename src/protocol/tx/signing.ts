@@ -4,7 +4,9 @@
  * commitment and HTLC transactions with their witnesses. Keys are `PrivateKey` (Redacted) and
  * are unwrapped only for the signing call.
  */
+import { sha256 } from "@noble/hashes/sha2.js"
 import { Redacted } from "effect"
+import { equalBytes } from "../bytes.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import type { PrivateKey, PublicKey } from "../keys/keys.ts"
 import type { Sat } from "../units.ts"
@@ -117,8 +119,13 @@ export const verifyRemoteHtlcSignature = (
 export const signHtlcAsLocal = (secp: Secp256k1, htlcTx: HtlcTransaction<CommitmentHtlc>, htlcKey: PrivateKey): Uint8Array =>
   signInput(secp, htlcInput(htlcTx), SIGHASH_ALL, htlcKey)
 
+/** Whether `preimage` opens the HTLC's payment hash (check before building an HTLC-success witness). */
+export const preimageMatches = (htlcTx: HtlcTransaction<CommitmentHtlc>, preimage: Uint8Array): boolean =>
+  preimage.length === 32 && equalBytes(sha256(preimage), htlcTx.htlc.paymentHash)
+
 /**
- * The HTLC transaction with its witness. HTLC-success needs the 32-byte preimage; for
+ * The HTLC transaction with its witness. HTLC-success needs the 32-byte preimage (the caller
+ * checks it with `preimageMatches`: a wrong one yields a transaction the script rejects); for
  * HTLC-timeout pass `undefined`.
  */
 export const finalizeHtlcTransaction = (

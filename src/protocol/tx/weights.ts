@@ -35,3 +35,27 @@ export const expectedFundingWeight = (inputs: number, nonFundingScriptLengths: R
   const witness = witnessLengths.reduce((a, b) => a + b, 0)
   return 4 * (43 + 41 * inputs + 9 * nonFundingScriptLengths.length + scripts + 10) + 2 + witness
 }
+
+/** The witness weight BOLT 2 / BOLT 3 Appendix G assume at least for each contributed input (P2WPKH). */
+export const MIN_CONTRIBUTED_INPUT_WITNESS_WEIGHT = 107
+
+/**
+ * Weight a party pays for in an interactively built (dual-funded) transaction (BOLT 3
+ * "Calculating Fees for Collaborative Transactions", Appendix G): its inputs and outputs, the
+ * larger of its actual input witnesses and 107 per input, and for the initiator also the
+ * common fields (counts, version, locktime, segwit marker and flag).
+ */
+export const contributionWeight = (p: {
+  readonly initiator: boolean
+  readonly inputs: number
+  /** scriptPubKey lengths of the outputs this party adds (the initiator includes the funding output). */
+  readonly outputScriptLengths: ReadonlyArray<number>
+  /** Actual serialized witness sizes of this party's inputs. */
+  readonly witnessSizes: ReadonlyArray<number>
+}): number => {
+  const common = p.initiator ? (1 + 1 + 4 + 4) * 4 + 2 : 0
+  const inputs = (32 + 4 + 1 + 4) * p.inputs * 4
+  const outputs = p.outputScriptLengths.reduce((a, len) => a + (8 + 1 + len) * 4, 0)
+  const witness = Math.max(p.inputs * MIN_CONTRIBUTED_INPUT_WITNESS_WEIGHT, p.witnessSizes.reduce((a, b) => a + b, 0))
+  return common + inputs + outputs + witness
+}

@@ -53,6 +53,15 @@ describe("BOLT 3 Appendix E: key derivation", () => {
     expect(Result.isFailure(parsePublicKey(secp, bad))).toBe(true)
     const badKey = makePrivateKey(secp, new Uint8Array(32))
     expect(Result.isFailure(badKey)).toBe(true)
+    // an out-of-range secret is refused without being echoed anywhere in the error
+    const secret = new Uint8Array(32).fill(0xff) // >= n
+    const refused = makePrivateKey(secp, secret)
+    expect(Result.isFailure(refused)).toBe(true)
+    if (Result.isFailure(refused)) {
+      const shown = `${String(refused.failure)} ${JSON.stringify(refused.failure)} ${refused.failure.message}`
+      expect(shown).not.toContain("ffffff")
+      expect(shown).not.toContain("255,255")
+    }
   })
   it("private keys never print or serialise", () => {
     const k = ok(derivePrivateKey(secp, baseSecret, point))

@@ -4,7 +4,9 @@ import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import {
+  decodeSecretStore,
   deriveOldSecret,
+  encodeSecretStore,
   emptySecretStore,
   FIRST_INDEX,
   insertSecret,
@@ -119,5 +121,42 @@ describe("shachain storage properties", () => {
     expect(Result.isFailure(short) && short.failure.reason).toBe("BadSecretLength")
     const range = insertSecret(emptySecretStore, new Uint8Array(32), FIRST_INDEX + 1n)
     expect(Result.isFailure(range) && range.failure.reason).toBe("IndexOutOfRange")
+  })
+})
+
+describe("secret storage encoding", () => {
+  it("round-trips stores of any size", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.integer({ min: 0, max: 130 }), (seed, n) => {
+        let store: SecretStore = emptySecretStore
+        for (let i = 0n; i < BigInt(n); i++) {
+          const index = FIRST_INDEX - i
+          store = Result.getOrThrow(insertSecret(store, perCommitmentSecret(seed, index), index))
+        }
+        const back = Result.getOrThrow(decodeSecretStore(encodeSecretStore(store)))
+        expect(back.lastIndex).toBe(store.lastIndex)
+        expect(storedSecretCount(back)).toBe(storedSecretCount(store))
+        if (n > 0) {
+          // the decoded store keeps accepting the sequence and deriving old secrets
+          const next = FIRST_INDEX - BigInt(n)
+          const r = insertSecret(back, perCommitmentSecret(seed, next), next)
+          expect(Result.isSuccess(r)).toBe(true)
+          const d = deriveOldSecret(back, FIRST_INDEX)
+          expect(Result.isSuccess(d) && toHex(d.success)).toBe(toHex(perCommitmentSecret(seed, FIRST_INDEX)))
+        }
+      }),
+      { numRuns: 40 }
+    )
+  })
+
+  it("returns a typed error, never throws, on arbitrary bytes", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.integer({ min: 0, max: 5 }).chain((n) => fc.uint8Array({ minLength: 38 * n, maxLength: 38 * n }).map((b) => Uint8Array.of(n, ...b)))), (bytes) => {
+        const r = decodeSecretStore(bytes)
+        if (Result.isFailure(r)) return r.failure._tag === "SecretStoreDecodeError"
+        return toHex(encodeSecretStore(r.success)) === toHex(bytes)
+      }),
+      { numRuns: 10_000 }
+    )
   })
 })

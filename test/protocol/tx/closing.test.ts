@@ -99,23 +99,23 @@ describe("option_simple_close transaction", () => {
     expect(c.tx.inputs[0]?.sequence).toBe(0xfffffffd)
     expect(c.tx.locktime).toBe(850_000)
     expect(c.outputs.map((o) => [o.owner, o.value])).toEqual([
-      ["remote", 299_999n],
-      ["local", 698_000n]
+      ["closee", 299_999n],
+      ["closer", 698_000n]
     ])
     expect(c.fee).toBe(2_001n)
   })
 
   it("builds each signed variant", () => {
-    expect(ok(buildSimpleClosingTransaction({ ...base, variant: "closer_output_only" })).outputs.map((o) => o.owner)).toEqual(["local"])
-    expect(ok(buildSimpleClosingTransaction({ ...base, variant: "closee_output_only" })).outputs.map((o) => o.owner)).toEqual(["remote"])
+    expect(ok(buildSimpleClosingTransaction({ ...base, variant: "closer_output_only" })).outputs.map((o) => o.owner)).toEqual(["closer"])
+    expect(ok(buildSimpleClosingTransaction({ ...base, variant: "closee_output_only" })).outputs.map((o) => o.owner)).toEqual(["closee"])
   })
 
   it("an OP_RETURN output carries zero", () => {
     const c = ok(buildSimpleClosingTransaction({ ...base, closerScript: opReturn }))
-    const mine = c.outputs.find((o) => o.owner === "local")
+    const mine = c.outputs.find((o) => o.owner === "closer")
     expect(mine?.value).toBe(0n)
     expect(toHex(mine?.scriptPubKey ?? new Uint8Array(0))).toBe(toHex(opReturn))
-    expect(c.outputs[0]?.owner).toBe("local")
+    expect(c.outputs[0]?.owner).toBe("closer")
   })
 
   it("rejects a fee above the closer's balance", () => {

@@ -18,6 +18,7 @@ import { fundingScript } from "../../../src/protocol/tx/scripts.ts"
 import {
   finalizeCommitment,
   finalizeHtlcTransaction,
+  preimageMatches,
   signCommitment,
   signHtlcAsLocal,
   signHtlcAsRemote,
@@ -124,6 +125,10 @@ const runSuite = (label: string, common: Common, tests: ReadonlyArray<Commitment
           expect(toHex(compactToDer(remote))).toBe(v.remote_htlc_signature)
           if (v.local_htlc_signature !== undefined) expect(toHex(compactToDer(local))).toBe(v.local_htlc_signature)
           expect(verifyRemoteHtlcSignature(secp, h, remote, pk(common.remote_htlcpubkey))).toBe(true)
+          if (h.kind === "htlc-success") {
+            expect(preimageMatches(h, h.htlc.preimage)).toBe(true)
+            expect(preimageMatches(h, new Uint8Array(32).fill(9))).toBe(false)
+          }
           const final = finalizeHtlcTransaction(h, remote, local, h.kind === "htlc-success" ? h.htlc.preimage : undefined)
           expect(toHex(serializeTransaction(final))).toBe(v.tx)
 

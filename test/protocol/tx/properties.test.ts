@@ -73,7 +73,7 @@ describe("commitment properties", () => {
           expect(h.tx.outputs[0]?.value ?? -1n).toBeGreaterThanOrEqual(0n)
         }
       }),
-      { numRuns: 400 }
+      { numRuns: 1_000 }
     )
   })
 
@@ -96,7 +96,7 @@ describe("commitment properties", () => {
           buildHtlcTransactions(bobByAlice).map((h) => toHex(serializeTransaction(h.tx)))
         )
       }),
-      { numRuns: 300 }
+      { numRuns: 500 }
     )
   })
 

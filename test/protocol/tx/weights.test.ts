@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { anchorsZeroFeeHtlcTx, staticRemoteKey, type ChannelType } from "../../../src/protocol/channel-type.ts"
 import { p2wpkhScript } from "../../../src/protocol/tx/bitcoin/script.ts"
-import { makeInput, setWitness, weight, witnessSize, type Transaction } from "../../../src/protocol/tx/bitcoin/transaction.ts"
+import { makeInput, setWitness, txidFromBytes, weight, witnessSize, type Transaction } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { buildCommitmentTransaction, type CommitmentHtlc } from "../../../src/protocol/tx/commitment.ts"
 import { buildHtlcTransactions } from "../../../src/protocol/tx/htlc.ts"
 import { fundingOutput } from "../../../src/protocol/tx/funding.ts"
@@ -153,7 +153,7 @@ describe("expected weights", () => {
   it("funding transaction (v2) formula matches the serialized weight", () => {
     const fo = fundingOutput(sat(1_000_000n), keys.localHtlcPubkey, keys.remoteHtlcPubkey)
     const change = p2wpkhScript(keys.localHtlcPubkey)
-    const inputs = [0, 1, 2].map((i) => makeInput({ txid: sha256(Uint8Array.of(i)) as never, vout: i }, 0xfffffffd))
+    const inputs = [0, 1, 2].map((i) => makeInput({ txid: txidFromBytes(sha256(Uint8Array.of(i))), vout: i }, 0xfffffffd))
     let tx: Transaction = { version: 2, inputs, outputs: [{ value: fo.value, scriptPubKey: fo.scriptPubKey }, { value: sat(5000n), scriptPubKey: change }], locktime: 0 }
     const witnesses = [[SIG73, keys.localHtlcPubkey], [SIG73.subarray(1), keys.localHtlcPubkey], [SIG73, keys.remoteHtlcPubkey]]
     witnesses.forEach((w, i) => {

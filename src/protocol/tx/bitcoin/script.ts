@@ -83,9 +83,39 @@ export const num = (value: number | bigint): ScriptChunk => {
   return scriptNumBytes(v)
 }
 
-/** Serializes chunks: numbers are opcodes, byte arrays are minimal pushes. */
-export const compileScript = (chunks: ReadonlyArray<ScriptChunk>): Uint8Array =>
-  concatBytes(...chunks.map((c) => (typeof c === "number" ? Uint8Array.of(c) : encodePush(c))))
+/** Size of the minimal push of `n` bytes whose first byte is `first`. */
+const pushSize = (n: number, first: number): number => {
+  if (n === 0) return 1
+  if (n === 1 && ((first >= 1 && first <= 16) || first === 0x81)) return 1
+  if (n <= 75) return 1 + n
+  if (n <= 0xff) return 2 + n
+  if (n <= 0xffff) return 3 + n
+  return 5 + n
+}
+
+/** Serializes chunks: numbers are opcodes, byte arrays are minimal pushes (one allocation). */
+export const compileScript = (chunks: ReadonlyArray<ScriptChunk>): Uint8Array => {
+  let size = 0
+  for (const c of chunks) size += typeof c === "number" ? 1 : pushSize(c.length, c[0] ?? 0)
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const c of chunks) {
+    if (typeof c === "number") {
+      out[at++] = c
+      continue
+    }
+    if (c.length <= 75 && pushSize(c.length, c[0] ?? 0) === 1 + c.length) {
+      out[at++] = c.length
+      out.set(c, at)
+      at += c.length
+    } else {
+      const p = encodePush(c)
+      out.set(p, at)
+      at += p.length
+    }
+  }
+  return out
+}
 
 export class ScriptDecodeError extends Data.TaggedError("ScriptDecodeError")<{
   readonly offset: number

@@ -48,6 +48,17 @@ describe("script encoding", () => {
     )
   })
 
+  it("compileScript equals the concatenation of minimal pushes and opcodes", () => {
+    const chunk = fc.oneof(fc.integer({ min: 0, max: 0xff }), fc.uint8Array({ maxLength: 3 }), fc.uint8Array({ maxLength: 600 }))
+    fc.assert(
+      fc.property(fc.array(chunk, { maxLength: 12 }), (chunks) => {
+        const reference = chunks.map((c) => (typeof c === "number" ? toHex(Uint8Array.of(c)) : toHex(encodePush(c)))).join("")
+        return toHex(compileScript(chunks)) === reference
+      }),
+      { numRuns: 2_000 }
+    )
+  })
+
   it("decompile never throws on arbitrary bytes", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {

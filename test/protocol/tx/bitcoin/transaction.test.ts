@@ -32,14 +32,15 @@ describe("transaction serialization", () => {
       decoded++
       expect(toHex(serializeTransaction(r.success))).toBe(hex)
     }
-    // a handful of Core vectors are deliberately odd (e.g. zero inputs); nearly all must decode
-    expect(decoded).toBeGreaterThan(txs.length * 0.95)
+    expect(decoded).toBe(txs.length)
   })
 
-  it("never throws on Core's invalid transactions; what decodes re-encodes identically", () => {
-    for (const hex of coreVectors("tx_invalid.json")) {
+  it("decodes Core's consensus-invalid (but well-formed) transactions and re-encodes them identically", () => {
+    const txs = coreVectors("tx_invalid.json")
+    expect(txs.length).toBeGreaterThan(50)
+    for (const hex of txs) {
       const r = decodeTransaction(fromHex(hex))
-      if (Result.isSuccess(r)) expect(toHex(serializeTransaction(r.success))).toBe(hex)
+      expect(Result.isSuccess(r) && toHex(serializeTransaction(r.success))).toBe(hex)
     }
   })
 

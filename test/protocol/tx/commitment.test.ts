@@ -1,0 +1,64 @@
+import fc from "fast-check"
+import { Result } from "effect"
+import { describe, expect, it } from "vitest"
+import { fromHex } from "../../../src/protocol/bytes.ts"
+import { decodeTransaction } from "../../../src/protocol/tx/bitcoin/transaction.ts"
+import {
+  buildCommitmentTransaction,
+  commitmentNumberFromFields,
+  obscuredCommitmentFields
+} from "../../../src/protocol/tx/commitment.ts"
+import { msat, sat } from "../../../src/protocol/units.ts"
+import { legacy, legacyType, ok, paramsOf, type CommitmentVector } from "./fixtures.ts"
+
+const t0 = legacy.tests[0] as CommitmentVector
+const base = paramsOf(legacy.common, t0, legacyType)
+
+describe("obscured commitment number", () => {
+  it("recovers commitment number 42 from the Appendix C transaction", () => {
+    const tx = ok(decodeTransaction(fromHex(t0.commit_tx)))
+    expect(tx.locktime >>> 24).toBe(0x20)
+    expect((tx.inputs[0]?.sequence ?? 0) >>> 24).toBe(0x80)
+    expect(commitmentNumberFromFields(tx.locktime, tx.inputs[0]?.sequence ?? 0, base.obscuringFactor)).toBe(42n)
+  })
+
+  it("round-trips every 48-bit commitment number and factor", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: (1n << 48n) - 1n }), fc.bigInt({ min: 0n, max: (1n << 48n) - 1n }), (n, f) => {
+        const { locktime, sequence } = obscuredCommitmentFields(n, f)
+        return commitmentNumberFromFields(locktime, sequence, f) === n
+      }),
+      { numRuns: 2_000 }
+    )
+  })
+
+  it("does not mistake other transactions for commitments", () => {
+    expect(commitmentNumberFromFields(0, 0xffffffff, 0n)).toBeUndefined()
+  })
+})
+
+describe("commitment builder input checks", () => {
+  const bad = (p: Partial<typeof base>): string => {
+    const r = buildCommitmentTransaction({ ...base, ...p })
+    return Result.isFailure(r) ? r.failure.reason : "ok"
+  }
+  it("rejects out-of-range parameters with typed errors", () => {
+    expect(bad({})).toBe("ok")
+    expect(bad({ feeratePerKw: -1 })).toBe("feerate out of range")
+    expect(bad({ feeratePerKw: 1.5 })).toBe("feerate out of range")
+    expect(bad({ commitmentNumber: 1n << 48n })).toBe("commitment number out of range")
+    expect(bad({ toSelfDelay: 0x10000 })).toBe("to_self_delay out of range")
+    expect(bad({ toLocal: msat(base.toLocal + 1n) })).toBe("balances and HTLCs do not add up to the funding amount")
+    expect(bad({ fundingAmount: sat(base.fundingAmount + 1n) })).toBe("balances and HTLCs do not add up to the funding amount")
+    const h = { id: 9, preimage: new Uint8Array(32), direction: "offered" as const, amount: msat(1000n), paymentHash: new Uint8Array(31), cltvExpiry: 1 }
+    expect(bad({ toLocal: msat(base.toLocal - 1000n), htlcs: [h] })).toBe("payment hash must be 32 bytes")
+    expect(bad({ toLocal: msat(base.toLocal - 1000n), htlcs: [{ ...h, paymentHash: new Uint8Array(32), cltvExpiry: 500_000_000 }] })).toBe("cltv_expiry out of range")
+  })
+
+  it("a funder that cannot pay the fee ends with no output, never a negative one", () => {
+    const c = ok(buildCommitmentTransaction({ ...base, feeratePerKw: 0xffffffff }))
+    expect(c.hasToLocal).toBe(false)
+    expect(c.outputs.every((o) => o.amount >= 0n)).toBe(true)
+    expect(c.fee + c.outputs.reduce((a, o) => a + o.amount, 0n)).toBe(base.fundingAmount)
+  })
+})
