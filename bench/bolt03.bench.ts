@@ -46,7 +46,7 @@ const measure = (f: () => void, minMs = 1_000, minIterations = 3): Measure => {
   return { perSecond: (iterations * 1000) / elapsed, iterations }
 }
 
-const stateWith = (owner: "alice" | "bob", htlcCount: number): CommitmentState => {
+const stateWith = (owner: "alice" | "bob", htlcCount: number, commitmentNumber: bigint): CommitmentState => {
   const htlcs: Array<CommitmentHtlc> = []
   for (let i = 0; i < htlcCount; i++) {
     htlcs.push({
@@ -61,7 +61,7 @@ const stateWith = (owner: "alice" | "bob", htlcCount: number): CommitmentState =
   const alice = rest / 2n
   const bob = rest - alice
   return {
-    commitmentNumber: 42n,
+    commitmentNumber,
     feeratePerKw: FEERATE,
     toLocal: msat(owner === "alice" ? alice : bob),
     toRemote: msat(owner === "alice" ? bob : alice),
@@ -92,8 +92,15 @@ const setup = (secp: Secp256k1) => {
   const bobParams: ChannelParameters = { ...common, holderIsFunder: false, counterpartyBasepoints: aliceKeys }
   Effect.runSync(alice.signer.readyChannel(alice.keyId, aliceParams))
   Effect.runSync(bob.signer.readyChannel(bob.keyId, bobParams))
-  const bobPoint = Effect.runSync(bob.signer.perCommitmentPoint(bob.keyId, 42n))
-  return { alice, bob, bobPoint }
+  // The signer signs counterparty commitments in order: one commitment number per HTLC count.
+  const bobPoints = [42n, 43n, 44n].map((n) => Effect.runSync(bob.signer.perCommitmentPoint(bob.keyId, n)))
+  return { alice, bob, bobPoints }
+}
+
+const pointAt = <A>(points: ReadonlyArray<A>, i: number): A => {
+  const p = points[i]
+  if (p === undefined) throw new Error("unreachable")
+  return p
 }
 
 const row = (label: string, a: number, b: number): string =>
@@ -106,24 +113,24 @@ const row = (label: string, a: number, b: number): string =>
 export async function run(): Promise<void> {
   const impls = [nobleSecp256k1, wasmSecp256k1] as const
   const contexts = impls.map((secp) => {
-    const { alice, bob, bobPoint } = setup(secp)
+    const { alice, bob, bobPoints } = setup(secp)
     const secret = sha256(enc("bench/secret"))
     const pub = secp.publicKey(secret)
     if (pub === undefined) throw new Error("unreachable")
     const digests = Array.from({ length: 64 }, (_, k) => sha256(enc(`bench/digest/${k}`)))
-    return { secp, alice, bob, bobPoint, secret, pub, digests, sigs: digests.map((d) => secp.sign(d, secret)) }
+    return { secp, alice, bob, bobPoints, secret, pub, digests, sigs: digests.map((d) => secp.sign(d, secret)) }
   })
   type Ctx = (typeof contexts)[number]
   const rows: Array<{ readonly label: string; readonly minMs: number; readonly op: (c: Ctx) => () => void }> = []
-  for (const n of [0, 10, 483]) {
-    const theirState = stateWith("bob", n)
+  for (const [i, n] of [0, 10, 483].entries()) {
+    const theirState = stateWith("bob", n, 42n + BigInt(i))
     const minMs = n === 483 ? 2_000 : 1_000
     // Alice signs Bob's commitment: build + funding signature + n HTLC signatures.
     rows.push({
       label: `build + sign commitment, ${n} HTLCs (${n + 1} sigs)`,
       minMs,
       op: (c) => () => {
-        const sigs = Effect.runSync(c.alice.signer.signCounterpartyCommitment(c.alice.keyId, theirState, c.bobPoint))
+        const sigs = Effect.runSync(c.alice.signer.signCounterpartyCommitment(c.alice.keyId, theirState, pointAt(c.bobPoints, i)))
         if (sigs.htlcSignatures.length !== n) throw new Error(`expected ${n} HTLC signatures`)
       }
     })
@@ -132,8 +139,12 @@ export async function run(): Promise<void> {
       label: `build + verify commitment, ${n} HTLCs (${n + 1} sigs)`,
       minMs,
       op: (c) => {
-        const sigs = Effect.runSync(c.alice.signer.signCounterpartyCommitment(c.alice.keyId, theirState, c.bobPoint))
-        return () => Effect.runSync(c.bob.signer.validateHolderCommitment(c.bob.keyId, theirState, sigs.signature, sigs.htlcSignatures))
+        const sigs = Effect.runSync(c.alice.signer.signCounterpartyCommitment(c.alice.keyId, theirState, pointAt(c.bobPoints, i)))
+        const validate = () => Effect.runSync(c.bob.signer.validateHolderCommitment(c.bob.keyId, theirState, sigs.signature, sigs.htlcSignatures))
+        // The signer holds at most two unrevoked commitments: revoke the previous row's one.
+        validate()
+        if (i > 0) Effect.runSync(c.bob.signer.releaseCommitmentSecret(c.bob.keyId, theirState.commitmentNumber - 1n))
+        return validate
       }
     })
   }

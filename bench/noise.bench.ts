@@ -21,6 +21,7 @@ import {
   decryptBody,
   decryptHeader,
   encryptMessage,
+  encryptMessageParts,
   HEADER_LENGTH,
   initiatorActOne,
   initiatorActThree,
@@ -86,16 +87,25 @@ const rawInterface = (aead: ChaChaPoly, message: Uint8Array) => (): void => {
   if (aead.decrypt(KEY, NONCE, EMPTY, sealed) === undefined) throw new Error("raw decrypt failed")
 }
 
-/** One encrypt + one decrypt straight on node:crypto, the least work Node allows. */
-const rawNodeCrypto = (message: Uint8Array) => (): void => {
+/** One encrypt straight on node:crypto, the least work Node allows. */
+const bareEncrypt = (message: Uint8Array) => {
   const c = createCipheriv("chacha20-poly1305", KEY, NONCE, { authTagLength: 16 })
-  const ct = c.update(message)
+  const ciphertext = c.update(message)
   c.final()
-  const tag = c.getAuthTag()
+  return { ciphertext, tag: c.getAuthTag() }
+}
+
+/** One decrypt straight on node:crypto. */
+const bareDecrypt = (ciphertext: Uint8Array, tag: Uint8Array): void => {
   const d = createDecipheriv("chacha20-poly1305", KEY, NONCE, { authTagLength: 16 })
   d.setAuthTag(tag)
-  d.update(ct)
+  d.update(ciphertext)
   d.final()
+}
+
+const rawNodeCrypto = (message: Uint8Array) => (): void => {
+  const { ciphertext, tag } = bareEncrypt(message)
+  bareDecrypt(ciphertext, tag)
 }
 
 /** Our framing: encrypt a message, then receive it header first as a Peer does. */
@@ -107,6 +117,48 @@ const framed = (aead: ChaChaPoly, message: Uint8Array) => {
     if (Result.isFailure(out)) throw new Error("encrypt failed")
     send = out.success.state
     const packet = out.success.packet
+    const pending = decryptHeader(aead, receive, packet.subarray(0, HEADER_LENGTH))
+    if (Result.isFailure(pending)) throw new Error("header failed")
+    const body = decryptBody(aead, pending.success, packet.subarray(HEADER_LENGTH))
+    if (Result.isFailure(body)) throw new Error("body failed")
+    receive = body.success.state
+  }
+}
+
+/** Sending only: contiguous packets, or zero-copy parts. */
+const sendOnly = (aead: ChaChaPoly, message: Uint8Array, parts: boolean) => {
+  let send: CipherState = makeCipherState(KEY, CK)
+  return (): void => {
+    if (parts) {
+      const out = encryptMessageParts(aead, send, message)
+      if (Result.isFailure(out)) throw new Error("encrypt failed")
+      send = out.success.state
+    } else {
+      const out = encryptMessage(aead, send, message)
+      if (Result.isFailure(out)) throw new Error("encrypt failed")
+      send = out.success.state
+    }
+  }
+}
+
+/** Receiving only: a prepared run of packets, decrypted header then body, over and over. */
+const receiveOnly = (aead: ChaChaPoly, message: Uint8Array, count: number) => {
+  const start = makeCipherState(KEY, CK)
+  const packets: Array<Uint8Array> = []
+  let send = start
+  for (let i = 0; i < count; i++) {
+    const out = Result.getOrThrow(encryptMessage(aead, send, message))
+    packets.push(out.packet)
+    send = out.state
+  }
+  let receive = start
+  let i = 0
+  return (): void => {
+    if (i === count) {
+      i = 0
+      receive = start
+    }
+    const packet = packets[i++] ?? new Uint8Array(0)
     const pending = decryptHeader(aead, receive, packet.subarray(0, HEADER_LENGTH))
     if (Result.isFailure(pending)) throw new Error("header failed")
     const body = decryptBody(aead, pending.success, packet.subarray(HEADER_LENGTH))
@@ -168,38 +220,58 @@ const ourHandshake = (crypto: NoiseCrypto) => {
 
 const fmt = (n: number, digits = 0): string => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
+const combined = (enc: number, dec: number): number => 1 / (1 / enc + 1 / dec)
+
 export async function run(): Promise<void> {
   const sizes = [
-    { label: "64 KiB (65535 B)", bytes: 65535, batch: 4 },
-    { label: "100 B", bytes: 100, batch: 200 }
+    { label: "64 KiB (65535 B)", bytes: 65535, batch: 4, packets: 32 },
+    { label: "100 B", bytes: 100, batch: 200, packets: 2000 }
   ]
   for (const size of sizes) {
     const message = fill(size.bytes, 7)
-    const c = (name: string, op: () => void): Case => ({ name, op, batch: size.batch, best: 0 })
-    const batch = (f: () => void) => () => {
-      for (let i = 0; i < size.batch; i++) f()
-    }
+    const c = (name: string, f: () => void): Case => ({
+      name,
+      op: () => {
+        for (let i = 0; i < size.batch; i++) f()
+      },
+      batch: size.batch,
+      best: 0
+    })
+    const sealed = bareEncrypt(message)
     const cases = {
-      rawNode: c("raw OpenSSL (bare node:crypto calls)", batch(rawNodeCrypto(message))),
-      rawNodeIface: c("raw node (ChaChaPoly: OpenSSL + compact)", batch(rawInterface(nodeChaChaPoly, message))),
-      ourNode: c("BOLT 8 ours, node", batch(framed(nodeChaChaPoly, message))),
-      ourOpenssl: c("BOLT 8 ours, OpenSSL only", batch(framed(opensslChaChaPoly, message))),
-      rawCompact: c("raw compact JS (ChaChaPoly)", batch(rawInterface(compactChaChaPoly, message))),
-      rawNoble: c("raw noble (ChaChaPoly)", batch(rawInterface(nobleChaChaPoly, message))),
-      ourNoble: c("BOLT 8 ours, noble", batch(framed(nobleChaChaPoly, message))),
-      nodeLightning: c("BOLT 8 @node-lightning/noise 0.26.1", batch(nodeLightning(message)))
+      rawNode: c("raw OpenSSL (bare node:crypto calls)", rawNodeCrypto(message)),
+      rawNodeIface: c("raw node (ChaChaPoly: OpenSSL + compact)", rawInterface(nodeChaChaPoly, message)),
+      ourNode: c("BOLT 8 ours, node", framed(nodeChaChaPoly, message)),
+      ourOpenssl: c("BOLT 8 ours, OpenSSL only", framed(opensslChaChaPoly, message)),
+      rawCompact: c("raw compact JS (ChaChaPoly)", rawInterface(compactChaChaPoly, message)),
+      rawNoble: c("raw noble (ChaChaPoly)", rawInterface(nobleChaChaPoly, message)),
+      ourNoble: c("BOLT 8 ours, noble", framed(nobleChaChaPoly, message)),
+      nodeLightning: c("BOLT 8 @node-lightning/noise 0.26.1", nodeLightning(message))
     }
-    runCases(Object.values(cases))
-    console.log(`\nencrypt+decrypt, ${size.label} messages (per CPU second, best of ${ROUNDS} rounds of ${ROUND_MS} ms)`)
-    console.log(`  ${"".padEnd(38)} ${"MB/s".padStart(9)} ${"msg/s".padStart(10)}`)
-    for (const k of Object.values(cases)) {
-      console.log(`  ${k.name.padEnd(38)} ${fmt((k.best * size.bytes) / 1e6).padStart(9)} ${fmt(k.best).padStart(10)}`)
+    const halves = {
+      rawEnc: c("raw OpenSSL encrypt", () => void bareEncrypt(message)),
+      rawDec: c("raw OpenSSL decrypt", () => bareDecrypt(sealed.ciphertext, sealed.tag)),
+      ourEnc: c("ours, node, encrypt (one packet)", sendOnly(nodeChaChaPoly, message, false)),
+      ourEncParts: c("ours, node, encrypt (parts, zero-copy)", sendOnly(nodeChaChaPoly, message, true)),
+      ourDec: c("ours, node, decrypt (header + body)", receiveOnly(nodeChaChaPoly, message, size.packets))
     }
+    runCases([...Object.values(cases), ...Object.values(halves)])
+    const row = (name: string, perSecond: number) =>
+      console.log(`  ${name.padEnd(42)} ${fmt((perSecond * size.bytes) / 1e6).padStart(9)} ${fmt(perSecond).padStart(10)}`)
     const pct = (a: number, b: number) => `${fmt((100 * a) / b, 1)}%`
+    console.log(`\nencrypt+decrypt, ${size.label} messages (per CPU second, best of ${ROUNDS} rounds of ${ROUND_MS} ms)`)
+    console.log(`  ${"".padEnd(42)} ${"MB/s".padStart(9)} ${"msg/s".padStart(10)}`)
+    for (const k of Object.values(cases)) row(k.name, k.best)
+    const partsCombined = combined(halves.ourEncParts.best, halves.ourDec.best)
+    row("BOLT 8 ours, node, parts (enc/dec apart)", partsCombined)
     console.log(`  ratio ours/raw, node: ${pct(cases.ourNode.best, cases.rawNode.best)} of bare OpenSSL, ${pct(cases.ourNode.best, cases.rawNodeIface.best)} of the node ChaChaPoly`)
     console.log(`  ratio ours/raw, OpenSSL only: ${pct(cases.ourOpenssl.best, cases.rawNode.best)} of bare OpenSSL`)
-    console.log(`  ratio ours/raw, noble:       ${pct(cases.ourNoble.best, cases.rawNoble.best)}`)
-    console.log(`  ours (node:crypto) / @node-lightning/noise: ${fmt(cases.ourNode.best / cases.nodeLightning.best, 2)}x`)
+    console.log(`  ratio ours/raw, noble: ${pct(cases.ourNoble.best, cases.rawNoble.best)}`)
+    console.log(`  ours (node) / @node-lightning/noise: ${fmt(cases.ourNode.best / cases.nodeLightning.best, 2)}x`)
+    console.log(`  each direction alone:`)
+    for (const k of Object.values(halves)) row(`  ${k.name}`, k.best)
+    const rawCombined = combined(halves.rawEnc.best, halves.rawDec.best)
+    console.log(`  ratio to bare OpenSSL: encrypt ${pct(halves.ourEnc.best, halves.rawEnc.best)} (one packet), ${pct(halves.ourEncParts.best, halves.rawEnc.best)} (parts); decrypt ${pct(halves.ourDec.best, halves.rawDec.best)}; parts enc+dec ${pct(partsCombined, rawCombined)}`)
   }
 
   const hs = [

@@ -7,7 +7,8 @@
  *    never reaches this module). The pure steps are `protocol/noise/handshake.ts`.
  * 2. `onAuthenticated`: the registry learns the remote node id and may refuse the connection
  *    (duplicate, see PeerManager).
- * 3. BOLT 1 `init` exchange within `initTimeout`: we send ours first, the remote's must be the
+ * 3. BOLT 1 `init` exchange within `initTimeout`: we send ours first (as responder with
+ *    `remote_addr` when the remote connects from a public IP), the remote's must be the
  *    first message it sends. Unknown required (even) feature bits: we send a `warning` and
  *    disconnect; missing BOLT 9 dependencies: disconnect; `networks` without a common chain:
  *    `warning` and disconnect (BOLT 1 "MAY close").
@@ -16,10 +17,17 @@
  *    header, then the body; a declared length above `maxMessageLength` or a MAC failure ends
  *    the connection with a typed reason); a timer fiber sends `ping` every `pingInterval`
  *    and disconnects when no matching `pong` came within `pingTimeout`.
- *    Inbound: `ping` is answered unless `num_pong_bytes` >= 65532; `error` for all channels
- *    (zero channel id) disconnects; `warning` is logged; a message type the layer above
- *    accepts (`acceptsMessage`) is handed to `onMessage`; other odd types are ignored and
- *    other even types disconnect (BOLT 1 "it's ok to be odd").
+ *    Inbound: `ping` is answered unless `num_pong_bytes` >= 65532; a `pong` whose length
+ *    matches no outstanding ping disconnects (an unsolicited one is ignored); `error` for all
+ *    channels (zero channel id) disconnects; an `error` for one channel and every `warning`
+ *    are logged (non-printable data as hex) and handed to `onMessage`; a message type the
+ *    layer above accepts (`acceptsMessage`) is handed to `onMessage`, in order; other odd
+ *    types are ignored and other even types disconnect (BOLT 1 "it's ok to be odd").
+ *    A second `init` or a BOLT 1 message that fails to decode disconnects (MalformedMessage).
+ *
+ * Timers: a ping goes out `pingInterval` after the previous ping's timeout check, and the
+ * check runs `pingTimeout` after it is queued. The timeout counts from when the ping was
+ * queued, so a peer that stops reading (our writes stall) is dropped all the same.
  *
  * Every way out (timeouts, bad bytes, transport closed, `disconnect`, scope close) ends in
  * one place: the connection is closed and `closed` yields the `DisconnectReason`. All timing
@@ -133,13 +141,7 @@ type PeerMsg =
 
 const close = (reason: DisconnectReason) => new PeerClosed({ reason })
 
-/** `Tag(field=value, ...)` for the scalar fields of a tagged error, for logs and API replies. */
-const describe = (e: { readonly _tag: string }): string => {
-  const fields = Object.entries(e)
-    .filter(([k, v]) => k !== "_tag" && (typeof v === "string" || typeof v === "number" || typeof v === "bigint"))
-    .map(([k, v]) => `${k}=${String(v)}`)
-  return fields.length === 0 ? e._tag : `${e._tag}(${fields.join(", ")})`
-}
+const describe = Wire.describeError
 
 const ZERO_CHANNEL_ID = new Uint8Array(32)
 
@@ -167,7 +169,7 @@ export const makePeer = (
       send: (message) =>
         Effect.suspend(() =>
           actor === undefined
-            ? Effect.fail(close(DisconnectReason.LocalRequest()))
+            ? Effect.fail(close(DisconnectReason.ConnectionClosed({ message: "peer not ready or already closed" })))
             : actor.ask<void, PeerClosed>((reply) => ({ _tag: "Send", message, reply })).pipe(
               Effect.catchTags({
                 ActorStopped: () => Effect.fail(close(DisconnectReason.ConnectionClosed({ message: "peer stopped" }))),
@@ -228,7 +230,11 @@ export const makePeer = (
         )
 
       // ---- 2. init
-      yield* sendMessage(Wire.encodeInit(config.features, config.chains))
+      // BOLT 1: the receiver of a connection SHOULD tell the remote its public IP address.
+      const remoteAddr = role._tag === "Responder"
+        ? Wire.publicRemoteAddress(connection.remoteAddress.host, connection.remoteAddress.port)
+        : undefined
+      yield* sendMessage(Wire.encodeInit(config.features, config.chains, remoteAddr))
       const first = yield* readMessage.pipe(
         Effect.timeoutOrElse({ duration: config.initTimeout, orElse: () => Effect.fail(close(DisconnectReason.InitTimeout())) })
       )

@@ -21,7 +21,7 @@ export type DisconnectReason = Data.TaggedEnum<{
   InitTimeout: {}
   /** The first message after the handshake was not `init` (BOLT 1). */
   InitExpected: { readonly messageType: number }
-  /** The remote requires feature bits we do not know (BOLT 1/9); we sent a `warning`. */
+  /** The remote requires feature bits we do not know or do not offer (BOLT 1/9); we sent a `warning`. */
   UnknownRequiredFeatures: { readonly bits: ReadonlyArray<number> }
   /** The remote's features miss a dependency BOLT 9 requires (e.g. payment_secret without var_onion_optin). */
   MissingFeatureDependency: { readonly message: string }
@@ -69,7 +69,12 @@ export interface PeerInfo {
   readonly remoteNetworks: ReadonlyArray<Uint8Array> | undefined
 }
 
-/** The registry's event stream. */
+/**
+ * The registry's event stream. `PeerConnected` is published once a connection finished its
+ * handshake and `init` (before `connect` returns), `PeerDisconnected` when such a connection
+ * ends; a connection that fails earlier yields no event (`connect` reports it instead). Peers
+ * still connected when the registry's scope closes end without an event.
+ */
 export type PeerEvent = Data.TaggedEnum<{
   PeerConnected: { readonly peer: PeerInfo }
   PeerDisconnected: {

@@ -11,19 +11,21 @@
  *   WITH THE LOWER NODE ID (bytewise comparison of the 33-byte keys) wins. Both nodes apply the
  *   same rule, so they keep the same connection without talking about it.
  * The loser is closed with `DuplicateConnection`. A `connect` whose own connection lost still
- * succeeds when the winning connection completes `init`.
+ * succeeds when the winning connection completes `init`; this includes the case where the
+ * remote closed our connection (we see `ConnectionClosed`) before we saw its connection, for
+ * which `connect` waits up to `duplicateGrace` for that connection.
  *
- * Bounds: inbound connections still in the handshake are limited to `maxPendingInbound`
- * (more are closed at once); every peer mailbox and pipe is bounded (see `Peer`); each event
+ * Bounds: inbound connections still in the handshake are limited to `maxPendingInbound`, and
+ * all inbound connections to `maxInbound` (more are closed at once); every peer mailbox and pipe is bounded (see `Peer`); each event
  * subscriber has a sliding buffer of `eventBuffer` events (a slow subscriber loses the oldest
  * events, it never blocks the node).
  */
-import { Context, Deferred, Effect, FiberSet, Layer, PubSub, type Scope, Stream } from "effect"
+import { Context, Deferred, type Duration, Effect, FiberSet, Layer, PubSub, type Scope, Stream } from "effect"
 import { compareBytes, toHex } from "../protocol/bytes.ts"
 import type { NodeId } from "../protocol/units.ts"
 import { Entropy } from "../services/Entropy.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
-import { type Connection, type SocketAddress, Transport } from "../services/Transport.ts"
+import { type Connection, type SocketAddress, Transport, type TransportError } from "../services/Transport.ts"
 import { DisconnectReason, PeerConnectFailed, PeerEvent, type PeerInfo, PeerNotConnected } from "./PeerEvent.ts"
 import { defaultPeerConfig, type InboundMessage, makePeer, PeerClosed, type PeerConfig, type PeerHandle, type PeerRole } from "./Peer.ts"
 
@@ -55,13 +57,25 @@ export interface PeerManagerShape {
   readonly subscribe: Effect.Effect<Stream.Stream<PeerEvent>, never, Scope.Scope>
 }
 
-export class PeerManager extends Context.Service<PeerManager, PeerManagerShape>()("effect-lightning/PeerManager") {}
+export class PeerManager extends Context.Service<PeerManager, PeerManagerShape>()("effect-lightning/PeerManager") {
+  /** The registry as a layer over Transport, Entropy and NodeSigner (same as the module's `layer`). */
+  static readonly layer = (config: PeerManagerConfig = {}): Layer.Layer<PeerManager, TransportError, Transport | Entropy | NodeSigner> =>
+    Layer.effect(PeerManager, make(config))
+}
 
 export interface PeerManagerConfig {
   /** Listen for inbound peers here (port 0: any free port). Omit to only dial out. */
   readonly listen?: SocketAddress
   /** Inbound connections allowed in the handshake at once (default 32). */
   readonly maxPendingInbound?: number
+  /** Inbound connections alive at once, handshake or not (default 1024); more are closed on accept. */
+  readonly maxInbound?: number
+  /**
+   * After our outbound connection is closed by the remote right after the handshake, how long
+   * to wait for a simultaneous connection from that node to take over before `connect` fails
+   * (default 2 seconds; see the module doc).
+   */
+  readonly duplicateGrace?: Duration.Input
   /** Per-subscriber event buffer (default 256, sliding). */
   readonly eventBuffer?: number
   /** Peer settings; missing ones come from `defaultPeerConfig`. */
@@ -80,20 +94,24 @@ const keyOf = (nodeId: Uint8Array): string => toHex(nodeId)
 /** Starts a registry in the current scope; closing the scope closes every connection. */
 export const make = (
   config: PeerManagerConfig = {}
-): Effect.Effect<PeerManagerShape, never, Scope.Scope | Transport | Entropy | NodeSigner> =>
+): Effect.Effect<PeerManagerShape, TransportError, Scope.Scope | Transport | Entropy | NodeSigner> =>
   Effect.gen(function*() {
     const transport = yield* Transport
     const signer = yield* NodeSigner
-    const services = yield* Effect.context<Entropy | NodeSigner>()
+    // Only these two: the full context would also carry the caller's Scope into every fiber.
+    const services = Context.make(Entropy, yield* Entropy).pipe(Context.add(NodeSigner, signer))
     const peerConfig: PeerConfig = { ...defaultPeerConfig, ...config.peer }
     const maxPendingInbound = Math.max(1, config.maxPendingInbound ?? 32)
+    const maxInbound = Math.max(1, config.maxInbound ?? 1024)
+    const duplicateGrace = config.duplicateGrace ?? "2 seconds"
     const onMessage = config.onMessage ?? (() => Effect.void)
-    const events = yield* PubSub.sliding<PeerEvent>(Math.max(1, config.eventBuffer ?? 256))
+    const peerEvents = yield* PubSub.sliding<PeerEvent>(Math.max(1, config.eventBuffer ?? 256))
     const fibers = yield* FiberSet.make()
     const registryScope = yield* Effect.scope
     const active = new Map<string, Entry>()
     const dialing = new Map<string, Deferred.Deferred<PeerInfo, PeerConnectFailed>>()
     let pendingInbound = 0
+    let liveInbound = 0
     const ours = signer.nodeId
 
     /** Which of two connections to one node survives (see the module doc). */
@@ -142,7 +160,7 @@ export const make = (
             Effect.gen(function*() {
               if (entry !== undefined) entry.info = info
               yield* Effect.logInfo(`peer connected ${keyOf(info.nodeId)} (${info.direction})`)
-              yield* PubSub.publish(events, PeerEvent.PeerConnected({ peer: info }))
+              yield* PubSub.publish(peerEvents, PeerEvent.PeerConnected({ peer: info }))
             }),
           onMessage
         })
@@ -154,7 +172,7 @@ export const make = (
           if (entry.info !== undefined) {
             yield* Effect.logInfo(`peer disconnected ${key}: ${reason._tag}`)
             yield* PubSub.publish(
-              events,
+              peerEvents,
               PeerEvent.PeerDisconnected({ nodeId: entry.info.nodeId, address: handle.address, direction: handle.direction, reason })
             )
           }
@@ -165,17 +183,18 @@ export const make = (
     // ---- inbound
     let listenAddress: SocketAddress | undefined
     if (config.listen !== undefined) {
-      const listener = yield* transport.listen(config.listen).pipe(Effect.orDie)
+      const listener = yield* transport.listen(config.listen)
       listenAddress = listener.address
       const acceptLoop = Effect.gen(function*() {
         while (true) {
           const connection = yield* listener.accept
-          if (pendingInbound >= maxPendingInbound) {
-            yield* Effect.logWarning(`too many pending inbound connections, closing one from ${connection.remoteAddress.host}`)
+          if (pendingInbound >= maxPendingInbound || liveInbound >= maxInbound) {
+            yield* Effect.logWarning(`too many inbound connections, closing one from ${connection.remoteAddress.host}`)
             yield* connection.close
             continue
           }
           pendingInbound++
+          liveInbound++
           let counted = true
           const release = Effect.sync(() => {
             if (counted) {
@@ -189,6 +208,7 @@ export const make = (
               Effect.addFinalizer(() => connection.close).pipe(
                 Effect.andThen(runConnection(connection, { _tag: "Responder" }, release, () => Effect.void)),
                 Effect.ensuring(release),
+                Effect.ensuring(Effect.sync(() => liveInbound--)),
                 Effect.provide(services)
               )
             )
@@ -200,35 +220,70 @@ export const make = (
 
     // ---- outbound
     /**
+     * Waits for ANOTHER connection to `nodeId` to complete `init`, for at most
+     * `duplicateGrace`: used when our own connection closed right after the handshake, which
+     * is what a remote that resolved a simultaneous connect against it does (it may close
+     * ours before our side has seen its connection). `events` was subscribed before dialling.
+     */
+    const followWinner = (
+      nodeId: NodeId,
+      own: PeerHandle,
+      events: PubSub.Subscription<PeerEvent>,
+      original: PeerConnectFailed
+    ): Effect.Effect<PeerInfo, PeerConnectFailed> =>
+      Effect.gen(function*() {
+        const key = keyOf(nodeId)
+        while (true) {
+          const winner = active.get(key)
+          if (winner !== undefined && winner.handle !== own) {
+            return yield* winner.handle.ready.pipe(Effect.catchTag("PeerClosed", () => Effect.fail(original)))
+          }
+          const event = yield* PubSub.take(events)
+          if (event._tag === "PeerConnected" && keyOf(event.peer.nodeId) === key && event.peer.address !== own.address) {
+            return event.peer
+          }
+        }
+      }).pipe(Effect.timeoutOrElse({ duration: duplicateGrace, orElse: () => Effect.fail(original) }))
+
+    /**
      * Dials and runs one outbound connection, completing `result` when `init` is done or the
      * attempt fails. If our connection loses the duplicate tie-break, the winner decides.
      */
-    const dial = (nodeId: NodeId, address: SocketAddress, result: Deferred.Deferred<PeerInfo, PeerConnectFailed>) => {
-      const failed = (reason: DisconnectReason) => new PeerConnectFailed({ nodeId, address, reason })
-      const report = (handle: PeerHandle) =>
-        Effect.forkScoped(
-          handle.ready.pipe(
-            Effect.catchTag("PeerClosed", (e): Effect.Effect<PeerInfo, PeerConnectFailed> => {
-              const winner = active.get(keyOf(nodeId))
-              return e.reason._tag === "DuplicateConnection" && winner !== undefined && winner.handle !== handle
-                ? awaitReady(nodeId, address, winner)
-                : Effect.fail(failed(e.reason))
-            }),
-            Effect.exit,
-            Effect.flatMap((exit) => Deferred.done(result, exit))
+    const dial = (nodeId: NodeId, address: SocketAddress, result: Deferred.Deferred<PeerInfo, PeerConnectFailed>) =>
+      Effect.gen(function*() {
+        const failed = (reason: DisconnectReason) => new PeerConnectFailed({ nodeId, address, reason })
+        const started = yield* Deferred.make<PeerHandle, PeerConnectFailed>()
+        // The reporter lives in the registry's scope: it must outlive this connection when a
+        // duplicate wins. It subscribes to the events before anything can happen.
+        const subscribed = yield* Deferred.make<void>()
+        yield* Effect.forkIn(registryScope)(Effect.scoped(Effect.gen(function*() {
+          const events = yield* PubSub.subscribe(peerEvents)
+          yield* Deferred.succeed(subscribed, undefined)
+          const outcome = yield* Effect.exit(Deferred.await(started).pipe(
+            Effect.flatMap((handle) =>
+              handle.ready.pipe(
+                Effect.catchTag("PeerClosed", (e): Effect.Effect<PeerInfo, PeerConnectFailed> =>
+                  e.reason._tag === "DuplicateConnection" || e.reason._tag === "ConnectionClosed"
+                    ? followWinner(nodeId, handle, events, failed(e.reason))
+                    : Effect.fail(failed(e.reason)))
+              )
+            )
+          ))
+          yield* Deferred.done(result, outcome)
+        })))
+        yield* Deferred.await(subscribed)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const connection = yield* transport.connect(address).pipe(
+            Effect.mapError((e) => failed(DisconnectReason.TransportFailed({ message: e.message })))
           )
-        ).pipe(Effect.asVoid)
-      return Effect.scoped(Effect.gen(function*() {
-        const connection = yield* transport.connect(address).pipe(
-          Effect.mapError((e) => failed(DisconnectReason.TransportFailed({ message: e.message })))
+          yield* Effect.addFinalizer(() => connection.close)
+          yield* runConnection(connection, { _tag: "Initiator", remoteNodeId: nodeId }, Effect.void, (handle) =>
+            Deferred.succeed(started, handle).pipe(Effect.asVoid))
+        })).pipe(
+          Effect.catch((e) => Deferred.fail(started, e)),
+          Effect.provide(services)
         )
-        yield* Effect.addFinalizer(() => connection.close)
-        yield* runConnection(connection, { _tag: "Initiator", remoteNodeId: nodeId }, Effect.void, report)
-      })).pipe(
-        Effect.catch((e) => Deferred.fail(result, e)),
-        Effect.provide(services)
-      )
-    }
+      })
 
     const awaitReady = (nodeId: NodeId, address: SocketAddress, entry: Entry): Effect.Effect<PeerInfo, PeerConnectFailed> =>
       entry.handle.ready.pipe(
@@ -257,10 +312,11 @@ export const make = (
         return yield* Deferred.await(attempt)
       })
 
-    const infoOf = (nodeId: NodeId): Effect.Effect<Entry, PeerNotConnected> =>
+    const infoOf = (nodeId: NodeId): Effect.Effect<{ readonly entry: Entry; readonly info: PeerInfo }, PeerNotConnected> =>
       Effect.suspend(() => {
-        const e = active.get(keyOf(nodeId))
-        return e !== undefined && e.info !== undefined ? Effect.succeed(e) : Effect.fail(new PeerNotConnected({ nodeId }))
+        const entry = active.get(keyOf(nodeId))
+        const info = entry?.info
+        return entry !== undefined && info !== undefined ? Effect.succeed({ entry, info }) : Effect.fail(new PeerNotConnected({ nodeId }))
       })
 
     return PeerManager.of({
@@ -273,7 +329,7 @@ export const make = (
           .flatMap((e) => (e.info === undefined ? [] : [e.info]))
           .sort((a, b) => compareBytes(a.nodeId, b.nodeId))
       ),
-      peer: (nodeId) => infoOf(nodeId).pipe(Effect.map((e) => e.info as PeerInfo)),
+      peer: (nodeId) => infoOf(nodeId).pipe(Effect.map((e) => e.info)),
       disconnect: (nodeId) =>
         Effect.suspend(() => {
           const e = active.get(keyOf(nodeId))
@@ -281,14 +337,14 @@ export const make = (
         }),
       send: (nodeId, message) =>
         infoOf(nodeId).pipe(
-          Effect.flatMap((e) => e.handle.send(message)),
+          Effect.flatMap((e) => e.entry.handle.send(message)),
           Effect.catchTag("PeerClosed", () => Effect.fail(new PeerNotConnected({ nodeId })))
         ),
-      events: Stream.fromPubSub(events),
-      subscribe: PubSub.subscribe(events).pipe(Effect.map(Stream.fromSubscription))
+      events: Stream.fromPubSub(peerEvents),
+      subscribe: PubSub.subscribe(peerEvents).pipe(Effect.map(Stream.fromSubscription))
     })
   })
 
 /** The registry as a layer over Transport, Entropy and NodeSigner. */
-export const layer = (config: PeerManagerConfig = {}): Layer.Layer<PeerManager, never, Transport | Entropy | NodeSigner> =>
+export const layer = (config: PeerManagerConfig = {}): Layer.Layer<PeerManager, TransportError, Transport | Entropy | NodeSigner> =>
   Layer.effect(PeerManager, make(config))

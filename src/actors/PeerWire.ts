@@ -6,6 +6,8 @@
 import { Result } from "effect"
 import type { ChainHash } from "../protocol/codec/fields.ts"
 import {
+  type Address,
+  addressFromHostPort,
   Bolt1,
   describeData,
   Init,
@@ -25,15 +27,48 @@ const encodeOrDie = (r: Result.Result<Uint8Array, unknown>): Uint8Array => {
 /** Our `init` features: the ones this project implements (see `protocol/features.ts`). */
 export const ourInitFeatures: Uint8Array = Features.ourInitFeatures
 
-export const encodeInit = (features: Uint8Array, chains: ReadonlyArray<Uint8Array>): Uint8Array =>
+/**
+ * Our `init`: `features`, the `networks` TLV when `chains` is not empty, and `remote_addr`
+ * when given (BOLT 1: a receiver SHOULD reflect the remote's IP address, see `publicRemoteAddress`).
+ */
+export const encodeInit = (
+  features: Uint8Array,
+  chains: ReadonlyArray<Uint8Array>,
+  remoteAddr?: Address
+): Uint8Array =>
   encodeOrDie(
     Bolt1.encode(
       Init.make(
         { globalFeatures: new Uint8Array(0), features },
-        chains.length > 0 ? { networks: chains.map((c) => c as ChainHash) } : {}
+        {
+          ...(chains.length > 0 ? { networks: chains.map((c) => c as ChainHash) } : {}),
+          ...(remoteAddr === undefined ? {} : { remoteAddr })
+        }
       )
     )
   )
+
+/** Private, loopback, link-local, CGNAT and unspecified ranges (BOLT 1: SHOULD NOT send them as `remote_addr`). */
+const isPrivate = (a: Address): boolean => {
+  if (a._tag === "Ipv4") {
+    const [x = 0, y = 0] = a.addr
+    return x === 0 || x === 10 || x === 127 || (x === 100 && y >= 64 && y < 128) || (x === 169 && y === 254) ||
+      (x === 172 && y >= 16 && y < 32) || (x === 192 && y === 168) || x >= 224
+  }
+  if (a._tag === "Ipv6") {
+    const first = a.addr[0] ?? 0
+    const second = a.addr[1] ?? 0
+    const allZeroButLast = a.addr.subarray(0, 15).every((b) => b === 0)
+    return allZeroButLast || (first & 0xfe) === 0xfc || (first === 0xfe && (second & 0xc0) === 0x80) || first === 0xff
+  }
+  return true
+}
+
+/** The `remote_addr` to send for a connection from `host:port`: only a public IP address. */
+export const publicRemoteAddress = (host: string, port: number): Address | undefined => {
+  const a = addressFromHostPort(host, port)
+  return a !== undefined && (a._tag === "Ipv4" || a._tag === "Ipv6") && !isPrivate(a) ? a : undefined
+}
 
 export const encodePing = (numPongBytes: number): Uint8Array => encodeOrDie(Bolt1.encode(makePing(numPongBytes)))
 
@@ -46,7 +81,8 @@ export const encodeWarning = (channelId: Uint8Array, text: string): Uint8Array =
 /** Error/warning `data` safe to log (hex unless printable ASCII, BOLT 1). */
 export const printable = (data: Uint8Array): string => describeData(data)
 
-const describeError = (e: { readonly _tag: string }): string => {
+/** `Tag(field=value, ...)` from the scalar fields of a tagged error, for reasons and logs. */
+export const describeError = (e: { readonly _tag: string }): string => {
   const fields = Object.entries(e)
     .filter(([k, v]) => k !== "_tag" && (typeof v === "string" || typeof v === "number" || typeof v === "bigint"))
     .map(([k, v]) => `${k}=${String(v)}`)

@@ -10,7 +10,7 @@ import { HttpRouter } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { createServer } from "node:http"
 import { ControlApi, OPENAPI_PATH } from "./ControlApi.ts"
-import { JsonErrors } from "./JsonErrors.ts"
+import { JsonConventions } from "./JsonConventions.ts"
 import { NodeHandlers } from "./NodeHandlers.ts"
 import { PeersHandlers } from "./PeersHandlers.ts"
 
@@ -20,7 +20,7 @@ export const ControlApiRoutes = (options: { readonly maxBodyBytes?: number } = {
     HttpApiBuilder.layer(ControlApi, { openapiPath: OPENAPI_PATH }).pipe(
       Layer.provide([NodeHandlers, PeersHandlers])
     ),
-    JsonErrors(options)
+    JsonConventions(options)
   )
 
 export interface ControlApiServerOptions {

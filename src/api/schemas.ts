@@ -10,37 +10,31 @@ import { nobleSecp256k1 } from "../protocol/crypto/secp256k1.ts"
 /** A node id: 33-byte compressed secp256k1 public key, 66 hex characters (BOLT 1). */
 export const NodeIdHex = Schema.String.pipe(
   Schema.check(
+    Schema.isPattern(/^0[23][0-9a-fA-F]{64}$/, {
+      message: "expected a node id: 66 hex characters starting with 02 or 03"
+    }),
     Schema.makeFilter(
+      // Only reached for well-formed hex (checks stop at the first failure), guarded anyway.
       (s: string) =>
-        /^0[23][0-9a-fA-F]{64}$/.test(s)
-          ? nobleSecp256k1.isValidPoint(fromHex(s.toLowerCase())) || "not a point on secp256k1"
-          : "expected a node id: 66 hex characters starting with 02 or 03",
-      { title: "NodeId", description: "33-byte compressed public key as hex" },
-      true
+        !/^[0-9a-fA-F]{66}$/.test(s) || nobleSecp256k1.isValidPoint(fromHex(s.toLowerCase())) ||
+        "not a point on secp256k1",
+      { description: "a valid secp256k1 point" }
     )
   )
-)
+).annotate({ title: "NodeId", description: "33-byte compressed secp256k1 public key, hex" })
 
 export const Hostname = Schema.String.pipe(
   Schema.check(
-    Schema.makeFilter(
-      (s: string) =>
-        (s.length > 0 && s.length <= 253 && !/[\s/@?#]/.test(s)) || "expected a host name or IP address",
-      { description: "DNS name, IPv4 address or IPv6 literal (without brackets)" },
-      true
-    )
+    Schema.isPattern(/^[^\s/@?#]{1,253}$/, { message: "expected a host name or IP address" })
   )
-)
+).annotate({ description: "DNS name, IPv4 address or IPv6 literal (without brackets)" })
 
 export const Port = Schema.Number.pipe(
   Schema.check(
-    Schema.makeFilter(
-      (n: number) => (Number.isInteger(n) && n >= 1 && n <= 65535) || "expected a TCP port, an integer from 1 to 65535",
-      { description: "TCP port 1..65535" },
-      true
-    )
+    Schema.isInt({ message: "expected a TCP port, an integer from 1 to 65535" }),
+    Schema.isBetween({ minimum: 1, maximum: 65535 }, { message: "expected a TCP port, an integer from 1 to 65535" })
   )
-)
+).annotate({ description: "TCP port" })
 
 /** Body of `POST /v1/peers`. */
 export const ConnectRequest = Schema.Struct({

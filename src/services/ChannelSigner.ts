@@ -166,7 +166,8 @@ export interface ChannelSignerShape {
   /**
    * Records that the counterparty signed our commitment `state.commitmentNumber`: rebuilds it,
    * verifies their commitment and HTLC signatures, and keeps them (to broadcast it later).
-   * Only then may older commitments be revoked.
+   * Only then may older commitments be revoked. At most two unrevoked commitments are held
+   * (BOLT 2: the current one and the next), and a number validated once stays that transaction.
    */
   readonly validateHolderCommitment: (
     keyId: ChannelKeyId,
@@ -180,7 +181,11 @@ export interface ChannelSignerShape {
    * commitment we may still need to broadcast is never released.
    */
   readonly releaseCommitmentSecret: (keyId: ChannelKeyId, commitmentNumber: bigint) => Effect.Effect<Uint8Array, ChannelSignerError>
-  /** Signs the counterparty's commitment at their per-commitment point, and its HTLC transactions. */
+  /**
+   * Signs the counterparty's commitment at their per-commitment point, and its HTLC transactions.
+   * Commitment numbers must advance by one (the same number again only for the identical
+   * transaction, e.g. a retransmission).
+   */
   readonly signCounterpartyCommitment: (
     keyId: ChannelKeyId,
     state: CommitmentState,
@@ -191,13 +196,20 @@ export interface ChannelSignerShape {
   /**
    * A fully signed HTLC-success (with `preimage`) or HTLC-timeout transaction spending HTLC
    * output `htlcIndex` (in `htlc_signatures` order) of our validated commitment.
-   * With anchors it pays no fee: the caller adds inputs (the counterparty signed SINGLE|ANYONECANPAY).
+   *
+   * With anchors the HTLC transaction pays no fee: the broadcaster adds inputs and outputs,
+   * which the counterparty's SIGHASH_SINGLE|ANYONECANPAY signature allows. Pass that larger
+   * transaction as `feeBumped`: its input `inputIndex` must spend the HTLC output with the
+   * HTLC transaction's nSequence, its output `inputIndex` must be the HTLC transaction's
+   * output (SINGLE pairs them), with the same version and locktime. The result carries the
+   * HTLC witness at `inputIndex`; the other inputs are the caller's to sign.
    */
   readonly signHolderHtlcTransaction: (
     keyId: ChannelKeyId,
     commitmentNumber: bigint,
     htlcIndex: number,
-    preimage: Uint8Array | undefined
+    preimage: Uint8Array | undefined,
+    feeBumped?: { readonly tx: Transaction; readonly inputIndex: number }
   ) => Effect.Effect<Transaction, ChannelSignerError>
   /** Signs one input spending an output of ours, or a justice input (SIGHASH_ALL). */
   readonly signSpend: (keyId: ChannelKeyId, request: SpendRequest) => Effect.Effect<SpendSignature, ChannelSignerError>

@@ -5,7 +5,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
-import { HttpServer } from "effect/http"
+import fc from "fast-check"
+import { FetchHttpClient, HttpServer } from "effect/http"
+import { HttpApiClient } from "effect/http-api"
+import { ControlApi } from "../../src/api/ControlApi.ts"
 import { PeerConnectFailed, PeerNotConnected, type PeerInfo, DisconnectReason } from "../../src/actors/PeerEvent.ts"
 import { PeerManager } from "../../src/actors/PeerManager.ts"
 import { ControlApiServer } from "../../src/api/ControlApiServer.ts"
@@ -184,10 +187,47 @@ describe("ControlApi (HTTP, PeerManager double)", () => {
           assert.match(String(field(reply.body, "message")), message, label)
           assert.isString(field(reply.body, "_tag"), label)
         }
+        // `curl -d` sends JSON as form-urlencoded: the API reads every body as JSON.
+        const curlStyle = yield* request("POST", "/v1/peers", JSON.stringify(valid), "application/x-www-form-urlencoded")
+        assert.strictEqual(curlStyle.status, 200)
+        assert.strictEqual((yield* request("DELETE", `/v1/peers/${valid.nodeId}`)).status, 204)
         const wrongType = yield* request("POST", "/v1/peers", "x", "text/plain")
         assert.strictEqual(wrongType.status, 415)
         assert.match(String(field(wrongType.body, "message")), /application\/json/)
         assert.strictEqual((yield* request("GET", "/v1/info")).status, 200)
+      }))
+
+    it.effect("arbitrary bodies and paths never get a 5xx (except 502 from the peer double)", () =>
+      Effect.gen(function*() {
+        const url = yield* baseUrl
+        const body = fc.oneof(
+          fc.json(),
+          fc.string(),
+          fc.record({
+            nodeId: fc.oneof(fc.string(), fc.constant(toHex(unreachable)), fc.integer()),
+            host: fc.oneof(fc.string(), fc.constant("127.0.0.1")),
+            port: fc.oneof(fc.integer(), fc.double(), fc.string())
+          }).map((r) => JSON.stringify(r))
+        )
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(body, fc.string(), async (b, segment) => {
+              const post = await fetch(`${url}/v1/peers`, {
+                method: "POST",
+                body: b,
+                headers: { "content-type": "application/json" }
+              })
+              const postText = await post.text()
+              assert.oneOf(post.status, [400, 413, 502], `${b} -> ${postText}`)
+              assert.isString(JSON.parse(postText).message)
+              const del = await fetch(`${url}/v1/peers/${encodeURIComponent(segment)}`, { method: "DELETE" })
+              const delText = await del.text()
+              assert.oneOf(del.status, [400, 404], `${segment} -> ${delText}`)
+              assert.isString(JSON.parse(delText).message)
+            }),
+            { numRuns: 300 }
+          )
+        )
       }))
 
     it.effect("a 66-hex-digit id that is not a curve point is rejected", () =>
@@ -203,6 +243,23 @@ describe("ControlApi (HTTP, PeerManager double)", () => {
         assert.strictEqual(reply.status, 400)
         assert.match(String(field(reply.body, "message")), /not a point on secp256k1/)
       }))
+
+    it.effect("the typed client from the same declaration (HttpApiClient.make(ControlApi))", () =>
+      Effect.gen(function*() {
+        const client = yield* HttpApiClient.make(ControlApi, { baseUrl: yield* baseUrl })
+        const info = yield* client.node.info()
+        assert.strictEqual(info.nodeId, toHex(ourId))
+        const peer = yield* client.peers.connect({ payload: { nodeId: toHex(reachable), host: "127.0.0.1", port: 9 } })
+        assert.strictEqual(peer.address, "127.0.0.1:9")
+        assert.deepStrictEqual((yield* client.peers.list()).map((p) => p.nodeId), [toHex(reachable)])
+        yield* client.peers.disconnect({ params: { nodeId: toHex(reachable) } })
+        const missing = yield* Effect.flip(client.peers.disconnect({ params: { nodeId: toHex(reachable) } }))
+        assert.strictEqual(missing._tag, "PeerNotFound")
+        const failed = yield* Effect.flip(
+          client.peers.connect({ payload: { nodeId: toHex(unreachable), host: "127.0.0.1", port: 9 } })
+        )
+        assert.strictEqual(failed._tag, "PeerConnectFailed")
+      }).pipe(Effect.provide(FetchHttpClient.layer)))
 
     it.effect("GET /openapi.json documents every endpoint", () =>
       Effect.gen(function*() {

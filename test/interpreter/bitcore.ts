@@ -150,6 +150,33 @@ export const verifyInput = (tx: Uint8Array | string, index: number, prevout: Pre
   }
 }
 
+/**
+ * Transaction-level timelocks, which no script interpreter checks (Bitcoin Core's `IsFinalTx`
+ * and BIP 68 `SequenceLocks`), for height-based locks only. An HTLC-timeout transaction has no
+ * CLTV in its script: its nLockTime, fixed under the counterparty's signature, is what keeps it
+ * out of the chain until `cltv_expiry`.
+ */
+export const isFinalAt = (tx: Uint8Array | string, nextBlockHeight: number, medianTimePast = 1_700_000_000): boolean => {
+  const t = parseTx(tx)
+  if (t.locktime === 0) return true
+  // Commitment transactions carry 0x20 in the top byte: a 1987 timestamp, always in the past.
+  if (t.locktime < (t.locktime < 500_000_000 ? nextBlockHeight : medianTimePast)) return true
+  return t.inputs.every((i) => i.sequence === 0xffffffff)
+}
+
+/** BIP 68: each input with a relative (block) lock needs that many blocks since its prevout confirmed. */
+export const relativeLocksSatisfied = (tx: Uint8Array | string, prevoutHeights: ReadonlyArray<number>, nextBlockHeight: number): boolean => {
+  const t = parseTx(tx)
+  if (t.version < 2) return true
+  return t.inputs.every((input, k) => {
+    if ((input.sequence & 0x80000000) !== 0) return true
+    if ((input.sequence & 0x00400000) !== 0) throw new Error("time-based relative locks are not modelled")
+    const confirmed = prevoutHeights[k]
+    if (confirmed === undefined) return false
+    return nextBlockHeight - confirmed >= (input.sequence & 0xffff)
+  })
+}
+
 /** Every input of `tx`, each against its prevout (same order as the inputs). */
 export const verifyTx = (tx: Uint8Array | string, prevouts: ReadonlyArray<Prevout>, flags: number = STANDARD_FLAGS): Verdict => {
   const t = parseTx(tx)

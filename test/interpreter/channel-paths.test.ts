@@ -20,7 +20,7 @@ import { deriveCommitmentKeys } from "../../src/protocol/keys/commitment-keys.ts
 import { derivePrivateKey } from "../../src/protocol/keys/derivation.ts"
 import type { PrivateKey, PublicKey } from "../../src/protocol/keys/keys.ts"
 import { encodeTxSignature } from "../../src/protocol/tx/bitcoin/der.ts"
-import { p2wpkhScript } from "../../src/protocol/tx/bitcoin/script.ts"
+import { p2wpkhScript, p2wpkhScriptCode as p2pkhScriptCode } from "../../src/protocol/tx/bitcoin/script.ts"
 import { SIGHASH_ALL } from "../../src/protocol/tx/bitcoin/sighash.ts"
 import {
   makeInput,
@@ -55,6 +55,7 @@ import {
 import { msat, sat, type Sat } from "../../src/protocol/units.ts"
 import type { SpendDescriptor, SpendSignature } from "../../src/services/ChannelSigner.ts"
 import {
+  attempt,
   exchangeCommitment,
   failureTag,
   hex,
@@ -65,7 +66,7 @@ import {
   type Channel,
   type Party
 } from "../layers/signer/fixture.ts"
-import { parseTx, verifyInput, type Prevout } from "./bitcore.ts"
+import { isFinalAt, parseTx, relativeLocksSatisfied, verifyInput, type Prevout } from "./bitcore.ts"
 
 const FEERATE = 2500
 const SINK = p2wpkhScript(sha256(Uint8Array.of(7)))
@@ -109,6 +110,12 @@ const ok = <A, E>(r: Result.Result<A, E>): A => {
 /** Signs input 0 of `tx` with a raw key (bypassing the signer's policy), witness form. */
 const rawSig = (tx: Transaction, scriptCode: Uint8Array, amount: Sat, key: PrivateKey): Uint8Array =>
   encodeTxSignature(signInput(nobleSecp256k1, { tx, index: 0, scriptCode, amount }, SIGHASH_ALL, key), SIGHASH_ALL)
+
+/** The fee-bumped HTLC tx signed by `p`'s signer, or the failure's tag. */
+const attemptSign = (p: Party, htlcIndex: number, tx: Transaction, inputIndex: number): Transaction | string => {
+  const r = attempt(p.signer.signHolderHtlcTransaction(p.keyId, 1n, htlcIndex, undefined, { tx, inputIndex }))
+  return Result.isSuccess(r) ? r.success : r.failure._tag
+}
 
 const signSpend = (p: Party, tx: Transaction, amount: Sat, d: SpendDescriptor): SpendSignature =>
   must(p.signer.signSpend(p.keyId, { tx, inputIndex: 0, amount, spend: d }))
@@ -391,6 +398,104 @@ for (const type of [staticRemoteKey, anchorsZeroFeeHtlcTx]) {
         expect(run(withWitness(justice, toLocalRevocationWitness(sig(revoked), script(revoked))), prevout)).toEqual({ ok: true, error: "" })
         expect(run(withWitness(justice, toLocalRevocationWitness(tamper(sig(revoked)), script(revoked))), prevout).ok).toBe(false)
       }
+    })
+
+    it("transaction-level timelocks: the HTLC-timeout tx and the remote timeout claim are not final before cltv_expiry; CSV spends wait for confirmations", () => {
+      const cltvA = s.offered.cltvExpiry
+      // nLockTime = cltv_expiry: the earliest block that can include it is cltv_expiry + 1.
+      expect(isFinalAt(serializeTransaction(s.htlcTimeout), cltvA)).toBe(false)
+      expect(isFinalAt(serializeTransaction(s.htlcTimeout), cltvA + 1)).toBe(true)
+      expect(isFinalAt(serializeTransaction(s.htlcSuccess), 1)).toBe(true)
+      // The commitment itself (locktime 0x20......, a past timestamp) is final at once.
+      expect(isFinalAt(serializeTransaction(commitment), 1)).toBe(true)
+      const o = out("received_htlc")
+      const claim = spend(commitment, o.index, o.amount, htlcSequence, s.received.cltvExpiry)
+      expect(isFinalAt(serializeTransaction(claim), s.received.cltvExpiry)).toBe(false)
+      expect(isFinalAt(serializeTransaction(claim), s.received.cltvExpiry + 1)).toBe(true)
+      // to_local: confirmed at height 1000, spendable from block 1000 + to_self_delay.
+      const local = out("to_local")
+      const delay = alice.params.holderSelfDelay
+      const sweep = serializeTransaction(spend(commitment, local.index, local.amount, delay))
+      expect(relativeLocksSatisfied(sweep, [1000], 1000 + delay - 1)).toBe(false)
+      expect(relativeLocksSatisfied(sweep, [1000], 1000 + delay)).toBe(true)
+      // HTLC txs: nSequence 0 (legacy) needs nothing; 1 (anchors) one confirmation of the commitment.
+      expect(relativeLocksSatisfied(serializeTransaction(s.htlcSuccess), [1000], 1000)).toBe(!type.anchors)
+      expect(relativeLocksSatisfied(serializeTransaction(s.htlcSuccess), [1000], 1001)).toBe(true)
+    })
+
+    it(type.anchors ? "anchors: a zero-fee HTLC tx is fee-bumped with a wallet input and change; both inputs verify" : "legacy HTLC txs take no added inputs", () => {
+      const bobCommitment = must(bob.signer.signHolderCommitment(bob.keyId, 1n)).tx
+      // Bob's offered HTLC (b1) is the one without a preimage: find its index by trying.
+      const timeoutIndex = [0, 1].find((i) => failureTag(bob.signer.signHolderHtlcTransaction(bob.keyId, 1n, i, undefined)) === "success")
+      if (timeoutIndex === undefined) throw new Error("no HTLC-timeout on Bob's commitment")
+      const plain = must(bob.signer.signHolderHtlcTransaction(bob.keyId, 1n, timeoutIndex, undefined))
+      const plainInput = plain.inputs[0]
+      const plainOutput = plain.outputs[0]
+      if (plainInput === undefined || plainOutput === undefined) throw new Error("unreachable")
+      const htlcPrevout = prevoutOf(bobCommitment, plainInput.prevout.vout)
+      expect(run(plain, htlcPrevout)).toEqual({ ok: true, error: "" })
+
+      const walletKey = Redacted.make(sha256(new TextEncoder().encode("wallet key")))
+      const walletPub = nobleSecp256k1.publicKey(Redacted.value(walletKey)) ?? new Uint8Array()
+      const walletPrevout = { script: p2wpkhScript(walletPub), value: 50_000n }
+      const walletInput = makeInput({ txid: txid(bobCommitment), vout: 99 }, 0xfffffffd)
+      const change = { value: sat(45_000n), scriptPubKey: p2wpkhScript(walletPub) }
+      const htlcInput = makeInput(plainInput.prevout, plainInput.sequence)
+      for (const inputIndex of [0, 1]) {
+        const tx: Transaction = {
+          version: plain.version,
+          inputs: inputIndex === 0 ? [htlcInput, walletInput] : [walletInput, htlcInput],
+          outputs: inputIndex === 0 ? [plainOutput, change] : [change, plainOutput],
+          locktime: plain.locktime
+        }
+        const result = attemptSign(bob, timeoutIndex, tx, inputIndex)
+        if (!type.anchors) {
+          expect(result).toBe("InvalidSigningRequest")
+          continue
+        }
+        if (typeof result === "string") throw new Error(result)
+        const walletIndex = 1 - inputIndex
+        const walletSig = encodeTxSignature(
+          signInput(nobleSecp256k1, { tx: result, index: walletIndex, scriptCode: p2pkhScriptCode(walletPub), amount: sat(walletPrevout.value) }, SIGHASH_ALL, walletKey),
+          SIGHASH_ALL
+        )
+        const full = setWitness(result, walletIndex, [walletSig, walletPub])
+        const bytes = serializeTransaction(full)
+        expect(verifyInput(bytes, inputIndex, htlcPrevout)).toEqual({ ok: true, error: "" })
+        expect(verifyInput(bytes, walletIndex, walletPrevout)).toEqual({ ok: true, error: "" })
+        // Changing the paired output is refused by the signer (and would break the counterparty's SINGLE signature).
+        const cheat = { ...tx, outputs: tx.outputs.map((o, k) => (k === inputIndex ? { ...o, value: sat(o.value - 1n) } : o)) }
+        expect(attemptSign(bob, timeoutIndex, cheat, inputIndex)).toBe("InvalidSigningRequest")
+      }
+    })
+
+    it("one justice transaction sweeps to_local and both HTLC outputs of the revoked commitment", () => {
+      const picked = [out("to_local"), out("offered_htlc"), out("received_htlc")]
+      const total = picked.reduce((a, o) => a + o.amount, 0n)
+      const justice: Transaction = {
+        version: 2,
+        inputs: picked.map((o) => makeInput({ txid: txid(commitment), vout: o.index }, 0xfffffffd)),
+        outputs: [{ value: sat(total - 2_000n), scriptPubKey: p2wpkhScript(bob.basepoints.paymentBasepoint) }],
+        locktime: 0
+      }
+      const descriptors: ReadonlyArray<SpendDescriptor> = picked.map((o) =>
+        o.htlc === undefined
+          ? { _tag: "Revoked", perCommitmentSecret: s.aliceSecret, output: { _tag: "ToLocal" } }
+          : { _tag: "Revoked", perCommitmentSecret: s.aliceSecret, output: { _tag: "Htlc", htlc: o.htlc } }
+      )
+      let signed = justice
+      picked.forEach((o, i) => {
+        const d = descriptors[i]
+        if (d === undefined) throw new Error("unreachable")
+        const r = must(bob.signer.signSpend(bob.keyId, { tx: justice, inputIndex: i, amount: o.amount, spend: d }))
+        const w = o.htlc === undefined ? toLocalRevocationWitness(sig(r), script(r)) : htlcRevocationWitness(sig(r), r.publicKey, script(r))
+        signed = setWitness(signed, i, w)
+      })
+      const bytes = serializeTransaction(signed)
+      picked.forEach((o, i) => expect(verifyInput(bytes, i, prevoutOf(commitment, o.index))).toEqual({ ok: true, error: "" }))
+      // SIGHASH_ALL commits to every input's outpoint: dropping one input invalidates the others.
+      const dropped = { ...signed, inputs: signed.inputs.slice(1) }
+      expect(verifyInput(serializeTransaction(dropped), 0, prevoutOf(commitment, picked[1]?.index ?? 0)).ok).toBe(false)
     })
 
     it("closing transactions (legacy closing_signed and option_simple_close) spend the funding output", () => {

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest"
 import { fromHex, toHex } from "../../src/protocol/bytes.ts"
 import all from "../../../shared/vectors/derived/bolt03-all-transactions.json" with { type: "json" }
-import { parseTx, verifyInput, verifyTx, type ParsedTx, type Prevout } from "./bitcore.ts"
+import { isFinalAt, parseTx, verifyInput, verifyTx, type ParsedTx, type Prevout } from "./bitcore.ts"
 
 const hexes = [all.coinbase, all.funding, ...all.txs.map((t) => t.hex)]
 const parsed = new Map<string, ParsedTx>(hexes.map((h) => {
@@ -32,6 +32,20 @@ describe("every BOLT 3 transaction spends its prevouts in bitcore's interpreter"
       expect(verifyTx(t.hex, prevoutsOf(t.hex))).toEqual({ ok: true, error: "" })
     })
   }
+
+  it("HTLC-timeout transactions are final only after their cltv_expiry; the others at once", () => {
+    for (const t of all.txs) {
+      const tx = parseTx(t.hex)
+      if (t.kind.startsWith("htlc_timeout") || (t.kind.startsWith("htlc resolution") && tx.locktime !== 0)) {
+        expect(tx.locktime).toBeGreaterThan(0)
+        expect(tx.locktime).toBeLessThan(500_000_000)
+        expect(isFinalAt(t.hex, tx.locktime)).toBe(false)
+        expect(isFinalAt(t.hex, tx.locktime + 1)).toBe(true)
+      } else {
+        expect(isFinalAt(t.hex, 1)).toBe(true)
+      }
+    }
+  })
 
   it("covers all 73 spec transactions of Appendices C and F", () => {
     expect(all.txs.length).toBe(73)

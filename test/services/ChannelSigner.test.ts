@@ -14,7 +14,7 @@ import { sha256 } from "@noble/hashes/sha2.js"
 import { nobleSecp256k1, type Secp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
 import { wasmSecp256k1 } from "../../src/layers/crypto/secp256k1-wasm.ts"
 import { deriveSecret } from "../../src/layers/node/SeedKeys.ts"
-import { seedChannelSignerLayer } from "../../src/layers/signer/SeedChannelSigner.ts"
+import { makeSeedChannelSigner, seedChannelSignerLayer } from "../../src/layers/signer/SeedChannelSigner.ts"
 import { anchorsZeroFeeHtlcTx, staticRemoteKey, type ChannelType } from "../../src/protocol/channel-type.ts"
 import { derivePrivateKey } from "../../src/protocol/keys/derivation.ts"
 import { emptySecretStore, indexOfCommitment, insertSecret, perCommitmentSecret, type SecretStore } from "../../src/protocol/keys/shachain.ts"
@@ -101,7 +101,9 @@ describe("revocation policy", () => {
     const { alice } = ch
     const s = alice.signer
     expect(failureTag(s.releaseCommitmentSecret(alice.keyId, 0n))).toBe("SignerPolicyViolation")
-    exchangeCommitment(ch, "alice", simpleState("alice", 0n))
+    const point0 = must(s.perCommitmentPoint(alice.keyId, 0n))
+    const sigs0 = must(ch.bob.signer.signCounterpartyCommitment(ch.bob.keyId, simpleState("alice", 0n), point0))
+    must(s.validateHolderCommitment(alice.keyId, simpleState("alice", 0n), sigs0.signature, sigs0.htlcSignatures))
     expect(failureTag(s.releaseCommitmentSecret(alice.keyId, 0n))).toBe("SignerPolicyViolation")
     expect(failureTag(s.releaseCommitmentSecret(alice.keyId, 1n))).toBe("SignerPolicyViolation")
     must(s.signHolderCommitment(alice.keyId, 0n))
@@ -112,13 +114,40 @@ describe("revocation policy", () => {
     // ...but not once revoked, nor re-validated.
     expect(failureTag(s.signHolderCommitment(alice.keyId, 0n))).toBe("SignerPolicyViolation")
     expect(failureTag(s.signHolderHtlcTransaction(alice.keyId, 0n, 0, undefined))).toBe("SignerPolicyViolation")
-    expect(failureTag(exchange(ch, "alice", simpleState("alice", 0n)))).toBe("SignerPolicyViolation")
+    expect(failureTag(s.validateHolderCommitment(alice.keyId, simpleState("alice", 0n), sigs0.signature, sigs0.htlcSignatures))).toBe("SignerPolicyViolation")
     expect(failureTag(s.releaseCommitmentSecret(alice.keyId, 1n))).toBe("SignerPolicyViolation")
     must(s.signHolderCommitment(alice.keyId, 1n))
+    // #1 and #2 may be held unrevoked together, not a third; and #2 stays the transaction first validated.
+    exchangeCommitment(ch, "alice", simpleState("alice", 2n))
+    const point3 = must(s.perCommitmentPoint(alice.keyId, 3n))
+    const sigs3 = must(ch.bob.signer.signCounterpartyCommitment(ch.bob.keyId, simpleState("alice", 3n), point3))
+    expect(failureTag(s.validateHolderCommitment(alice.keyId, simpleState("alice", 3n), sigs3.signature, sigs3.htlcSignatures))).toBe("SignerPolicyViolation")
+    must(s.releaseCommitmentSecret(alice.keyId, 1n))
+    must(s.validateHolderCommitment(alice.keyId, simpleState("alice", 3n), sigs3.signature, sigs3.htlcSignatures))
+    const other = makeOtherBob(ch)
+    const point2 = must(s.perCommitmentPoint(alice.keyId, 2n))
+    const richer = { ...simpleState("alice", 2n), toLocal: msat(7_500_000_000n), toRemote: msat(2_500_000_000n) }
+    const sigsOther = must(other.signer.signCounterpartyCommitment(other.keyId, richer, point2))
+    expect(failureTag(s.validateHolderCommitment(alice.keyId, richer, sigsOther.signature, sigsOther.htlcSignatures))).toBe("SignerPolicyViolation")
     // A commitment never validated cannot be signed.
     expect(failureTag(s.signHolderCommitment(alice.keyId, 7n))).toBe("InvalidSigningRequest")
     expect(failureTag(s.perCommitmentPoint(alice.keyId, -1n))).toBe("InvalidSigningRequest")
     expect(failureTag(s.perCommitmentPoint(alice.keyId, 1n << 48n))).toBe("InvalidSigningRequest")
+  })
+
+  it("counterparty commitments advance one number at a time, one transaction per number", () => {
+    const ch = openChannel(staticRemoteKey, wasmSecp256k1, { label: "policy-counterparty" })
+    const { alice, bob } = ch
+    const sign = (n: bigint, state: CommitmentState = simpleState("alice", n)) =>
+      bob.signer.signCounterpartyCommitment(bob.keyId, state, must(alice.signer.perCommitmentPoint(alice.keyId, n)))
+    must(sign(5n)) // the first one may start anywhere (e.g. after a restore)
+    must(sign(5n)) // the identical transaction again: a retransmission
+    const other = { ...simpleState("alice", 5n), feeratePerKw: FEERATE * 2 }
+    expect(failureTag(sign(5n, other))).toBe("SignerPolicyViolation")
+    expect(failureTag(sign(7n))).toBe("SignerPolicyViolation")
+    must(sign(6n))
+    expect(failureTag(sign(5n))).toBe("SignerPolicyViolation")
+    must(sign(7n))
   })
 
   it("property: under random operation sequences, a secret is released iff a newer commitment was validated", () => {
@@ -145,9 +174,17 @@ describe("revocation policy", () => {
         let revokedBelow = 0n
         for (const o of ops) {
           if (o._tag === "validateNext") {
-            exchangeCommitment(local, "alice", simpleState("alice", nextToValidate))
-            highest = nextToValidate
-            nextToValidate++
+            // Held unrevoked: the validated numbers from max(revokedBelow, 0) to highest.
+            const unrevoked = highest < revokedBelow ? 0n : highest - revokedBelow + 1n
+            const point = must(me.signer.perCommitmentPoint(me.keyId, nextToValidate))
+            const state = simpleState("alice", nextToValidate)
+            const sigs = must(local.bob.signer.signCounterpartyCommitment(local.bob.keyId, state, point))
+            const r = attempt(me.signer.validateHolderCommitment(me.keyId, state, sigs.signature, sigs.htlcSignatures))
+            expect(Result.isSuccess(r)).toBe(unrevoked < 2n)
+            if (Result.isSuccess(r)) {
+              highest = nextToValidate
+              nextToValidate++
+            }
           } else if (o._tag === "release") {
             const r = attempt(me.signer.releaseCommitmentSecret(me.keyId, o.n))
             expect(Result.isSuccess(r)).toBe(o.n < highest)
@@ -163,20 +200,21 @@ describe("revocation policy", () => {
   })
 })
 
+/**
+ * Bob's keys in a signer with fresh policy state (so it will sign a commitment number Bob's own
+ * signer already signed differently): what a counterparty offering two states would produce.
+ */
+const makeOtherBob = (ch: Channel): Party => {
+  const signer = makeSeedChannelSigner(ch.bob.seed, wasmSecp256k1)
+  must(signer.readyChannel(ch.bob.keyId, ch.bob.params))
+  return { ...ch.bob, signer }
+}
+
 /** The party under a fresh key id (so each property run starts with empty signer state). */
 const withFreshRecord = (p: Party, tag: string): Party => {
   const id = channelKeyId(sha256(new TextEncoder().encode(`policy-prop/${tag}`)))
   if (id === undefined) throw new Error("unreachable")
   return { ...p, keyId: id, basepoints: must(p.signer.channelPublicKeys(id)) }
-}
-
-/** Like `exchangeCommitment` but returning the validation Effect (to observe its failure). */
-const exchange = (ch: Channel, owner: "alice" | "bob", state: CommitmentState) => {
-  const me = owner === "alice" ? ch.alice : ch.bob
-  const them = owner === "alice" ? ch.bob : ch.alice
-  const point = must(me.signer.perCommitmentPoint(me.keyId, state.commitmentNumber))
-  const sigs = must(them.signer.signCounterpartyCommitment(them.keyId, state, point))
-  return me.signer.validateHolderCommitment(me.keyId, state, sigs.signature, sigs.htlcSignatures)
 }
 
 describe("signatures across the two sides", () => {
@@ -193,19 +231,15 @@ describe("signatures across the two sides", () => {
     feerate: fc.integer({ min: 253, max: 20_000 }),
     n: fc.bigInt({ min: 0n, max: (1n << 48n) - 1n })
   })
-  const channels = new Map<string, Channel>()
-  const channelFor = (type: ChannelType, secp: Secp256k1): Channel => {
-    const key = `${type.name}/${secp.name}`
-    const existing = channels.get(key)
-    if (existing !== undefined) return existing
-    const ch = openChannel(type, secp, { label: "cross" })
-    channels.set(key, ch)
-    return ch
-  }
+  // A fresh channel per run (same keys for both implementations): the signer only signs
+  // counterparty commitments in order, and each run picks a random commitment number.
+  let runs = 0
+  const channelFor = (type: ChannelType, secp: Secp256k1): Channel => openChannel(type, secp, { label: `cross/${runs}` })
 
   it("property: each side's signatures on the other's commitment (and HTLC txs) verify there; noble and WASM sign identically", () => {
     fc.assert(
       fc.property(stateArb, ({ type, htlcs, aliceShare, feerate, n }) => {
+        runs++
         const chans = [channelFor(type, wasmSecp256k1), channelFor(type, nobleSecp256k1)]
         const list: Array<ChannelHtlc> = htlcs.map((h, i) => htlc(h.offeredBy, h.amountSat, h.cltv, `${h.label}/${i}`))
         const inFlight = list.reduce((a, h) => a + h.amount, 0n)

@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber } from "effect"
+import { Effect, Exit, Fiber, Layer } from "effect"
+import * as PeerManager from "../../src/actors/PeerManager.ts"
+import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
 import { TestClock } from "effect/testing"
 import { toHex } from "../../src/protocol/bytes.ts"
 import { featuresToBytes, ourInitFeatures } from "../../src/protocol/features.ts"
@@ -8,6 +10,13 @@ import type { DisconnectReason, PeerEvent } from "../../src/actors/PeerEvent.ts"
 import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
 import { acceptRaw, dialRaw, encode, initMessage, pingMessage } from "./RawPeer.ts"
 import { nextEvents, PORT, startNode } from "./nodes.ts"
+import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
+import type { NodeId } from "../../src/protocol/units.ts"
+import { secretFromSeed, seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
+
+const malloryId = (nobleSecp256k1.publicKey(secretFromSeed("mallory")) ?? new Uint8Array()) as NodeId
+/** The node id the raw listener answers with. */
+const nodeIdOf = (_raw: unknown) => Effect.succeed(malloryId)
 
 const reasonOf = (e: PeerEvent | undefined): DisconnectReason | undefined =>
   e?._tag === "PeerDisconnected" ? e.reason : undefined
@@ -199,14 +208,24 @@ describe("misbehaving peers", () => {
       yield* bob.connect(alice.nodeId, alicePort)
       assert.strictEqual((yield* alice.peers).length, 1)
     }))
-})
 
-const nodeIdOf = (raw: { readonly address: unknown }) => Effect.sync(() => {
-  void raw
-  return malloryId
+  it.effect("a bound on all inbound connections; listening on a used address is a typed error", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork()
+      const alice = yield* startNode(net, "alice", "10.0.0.1", { maxInbound: 1 })
+      const bob = yield* startNode(net, "bob", "10.0.0.2")
+      const carol = yield* startNode(net, "carol", "10.0.0.3")
+      yield* bob.connect(alice.nodeId, alicePort)
+      const refused = yield* Effect.flip(carol.connect(alice.nodeId, alicePort))
+      assert.strictEqual(refused.reason._tag, "HandshakeFailed")
+      yield* bob.disconnect(alice.nodeId)
+      yield* TestClock.adjust("1 second")
+      yield* carol.connect(alice.nodeId, alicePort)
+      const inUse = yield* Effect.flip(
+        PeerManager.make({ listen: alicePort }).pipe(
+          Effect.provide(Layer.mergeAll(net.layer("10.0.0.1"), seededEntropy("x"), seededNodeSigner("x")))
+        )
+      )
+      assert.strictEqual(inUse._tag === "TransportError" ? inUse.message : "", "address in use")
+    }))
 })
-
-import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
-import { secretFromSeed } from "../../src/layers/test/SeededNodeSigner.ts"
-import type { NodeId } from "../../src/protocol/units.ts"
-const malloryId = (nobleSecp256k1.publicKey(secretFromSeed("mallory")) ?? new Uint8Array()) as NodeId

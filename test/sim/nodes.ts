@@ -15,7 +15,8 @@ export const startNode = (
   config: PeerManager.PeerManagerConfig = {}
 ): Effect.Effect<PeerManager.PeerManagerShape, never, Scope.Scope> =>
   PeerManager.make({ listen: { host, port: PORT }, ...config }).pipe(
-    Effect.provide(Layer.mergeAll(net.layer(host), seededEntropy(name), seededNodeSigner(name)))
+    Effect.provide(Layer.mergeAll(net.layer(host), seededEntropy(name), seededNodeSigner(name))),
+    Effect.orDie
   )
 
 /** Collects the next `n` events of a node, subscribing before returning. */

@@ -11,12 +11,20 @@
  * `slice` shares memory) without copying.
  */
 import { createCipheriv, createDecipheriv } from "node:crypto"
-import { compactChaChaPoly, TAG_LENGTH, type ChaChaPoly } from "../../protocol/crypto/aead.ts"
+import { allocateShortLived, compactChaChaPoly, TAG_LENGTH, type ChaChaPoly } from "../../protocol/crypto/aead.ts"
 
 const ALGORITHM = "chacha20-poly1305"
 const OPTIONS = { authTagLength: TAG_LENGTH } as const
 
 const view = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+
+/**
+ * Large buffers come uninitialised from Node (no zero-fill; the caller overwrites them
+ * entirely), and never from Node's shared pool, so no other data shares their memory. Small
+ * ones are cheap views from `allocateShortLived`.
+ */
+const allocate = (length: number): Uint8Array =>
+  length >= 4096 ? view(Buffer.allocUnsafeSlow(length)) : allocateShortLived(length)
 
 const encryptInto = (
   key: Uint8Array,
@@ -38,12 +46,20 @@ const encryptInto = (
 /** Node's built-in ChaCha20-Poly1305 (OpenSSL) for every input size. */
 export const opensslChaChaPoly: ChaChaPoly = {
   name: "openssl",
+  allocate,
   encrypt: (key, nonce, ad, plaintext) => {
-    const out = new Uint8Array(plaintext.length + TAG_LENGTH)
+    const out = allocate(plaintext.length + TAG_LENGTH)
     encryptInto(key, nonce, ad, plaintext, out, 0)
     return out
   },
   encryptInto,
+  encryptDetached: (key, nonce, ad, plaintext) => {
+    const cipher = createCipheriv(ALGORITHM, key, nonce, OPTIONS)
+    if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length })
+    const ciphertext = view(cipher.update(plaintext))
+    cipher.final()
+    return { ciphertext, tag: view(cipher.getAuthTag()) }
+  },
   decrypt: (key, nonce, ad, sealed) => {
     if (sealed.length < TAG_LENGTH) return undefined
     const split = sealed.length - TAG_LENGTH
@@ -74,6 +90,7 @@ export const SHORT_INPUT_LIMIT = 512
  */
 export const nodeChaChaPoly: ChaChaPoly = {
   name: "node:crypto",
+  allocate,
   encrypt: (key, nonce, ad, plaintext) =>
     plaintext.length + ad.length <= SHORT_INPUT_LIMIT
       ? compactChaChaPoly.encrypt(key, nonce, ad, plaintext)
@@ -82,6 +99,10 @@ export const nodeChaChaPoly: ChaChaPoly = {
     plaintext.length + ad.length <= SHORT_INPUT_LIMIT
       ? compactChaChaPoly.encryptInto(key, nonce, ad, plaintext, out, offset)
       : opensslChaChaPoly.encryptInto(key, nonce, ad, plaintext, out, offset),
+  encryptDetached: (key, nonce, ad, plaintext) =>
+    plaintext.length + ad.length <= SHORT_INPUT_LIMIT
+      ? compactChaChaPoly.encryptDetached(key, nonce, ad, plaintext)
+      : opensslChaChaPoly.encryptDetached(key, nonce, ad, plaintext),
   decrypt: (key, nonce, ad, sealed) =>
     sealed.length - TAG_LENGTH + ad.length <= SHORT_INPUT_LIMIT
       ? compactChaChaPoly.decrypt(key, nonce, ad, sealed)

@@ -43,7 +43,9 @@ export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<FlagsResu
   try {
     parsed = parse(argv)
   } catch (error) {
-    return Result.fail(error instanceof Error ? error.message : String(error))
+    // node:util's messages go on with advice about positionals, which this command takes none of.
+    const message = error instanceof Error ? error.message : String(error)
+    return Result.fail(message.split(". ")[0] ?? message)
   }
   const { values, positionals } = parsed
   if (values.help === true) return Result.succeed({ _tag: "Help" })

@@ -4,7 +4,7 @@
  * directory. `src/main.ts` serves the control API on top of it; an application embedding the
  * library can use it the same way, or compose the parts itself (see the README).
  */
-import { NodeServices } from "@effect/platform-node"
+import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { Layer } from "effect"
 import * as PeerManager from "../../actors/PeerManager.ts"
 import { OsEntropy } from "./OsEntropy.ts"
@@ -26,7 +26,7 @@ export const NodeServicesLive = (options: Pick<NodeLiveOptions, "dataDir" | "tcp
   Layer.mergeAll(
     OsEntropy,
     TcpTransport(options.tcp),
-    SeedFileSigner(options.dataDir).pipe(Layer.provide(Layer.merge(NodeServices.layer, OsEntropy)))
+    SeedFileSigner(options.dataDir).pipe(Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, OsEntropy)))
   )
 
 /** The node's `PeerManager` over TCP, OS entropy and the seed-file signer. */

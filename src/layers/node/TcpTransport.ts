@@ -9,8 +9,11 @@
  *   (a `SocketCloseError` with code 1000 for a clean close). `read` turns every such failure
  *   into `TransportClosed`, after the bytes received before it.
  * - A write on a socket whose reader scope has closed would wait for a reconnection that never
- *   comes, so writes race a per-connection "closed" signal, completed by `close` and by the
- *   Node socket's own `close` event.
+ *   comes, so each connection keeps a "closed" signal (completed by `close`, by its scope
+ *   ending and by the Node socket's `close` event) and writes fail once it is set. A write
+ *   waiting for `drain` is failed by the socket's own `close`/`error` events.
+ * - Closing flushes: the socket is ended (FIN after the queued bytes, so a last `warning` or
+ *   `error` message reaches the peer) and destroyed once flushed, or after `closeGraceMillis`.
  * - Reads are pulled: Node's socket stays paused until `read` asks, so a slow reader holds the
  *   remote back through TCP flow control instead of growing a buffer here.
  *
@@ -37,6 +40,8 @@ export interface TcpTransportOptions {
   readonly acceptBacklog?: number
   /** How long `connect` waits for the TCP connection to open. Default 10 seconds. */
   readonly connectTimeoutMillis?: number
+  /** How long a closed outbound connection may take to flush before it is destroyed. Default 5 seconds. */
+  readonly closeGraceMillis?: number
 }
 
 const describe = (error: unknown): string => {
@@ -75,9 +80,6 @@ const makeConnection = (options: {
   // Chunks of the last pull not yet handed out (at most one pull's batch).
   let buffered: Array<Uint8Array> = []
   let readFailure: TransportClosed | undefined
-  const whenClosed = Deferred.await(closed).pipe(
-    Effect.andThen(Effect.fail(new TransportClosed({ reason: "connection closed" })))
-  )
 
   const read: Effect.Effect<Uint8Array, TransportClosed> = Effect.suspend(() => {
     const next = buffered.shift()
@@ -100,8 +102,7 @@ const makeConnection = (options: {
       if (Deferred.isDoneUnsafe(closed)) return Effect.fail(new TransportClosed({ reason: "connection closed" }))
       if (bytes.length === 0) return Effect.void
       return writer.write(bytes).pipe(
-        Effect.mapError((error) => new TransportClosed({ reason: describeSocketError(error) })),
-        Effect.raceFirst(whenClosed)
+        Effect.mapError((error) => new TransportClosed({ reason: describeSocketError(error) }))
       )
     })
 
@@ -191,7 +192,13 @@ const connect = (options: TcpTransportOptions) => (address: SocketAddress) =>
         })
         return Effect.sync(() => netSocket.destroy())
       }),
-      (netSocket) => Effect.sync(() => netSocket.destroy())
+      (netSocket) =>
+        Effect.sync(() => {
+          if (netSocket.destroyed) return
+          // end() then destroy once flushed; a remote that never reads gets the grace period.
+          netSocket.destroySoon()
+          setTimeout(() => netSocket.destroy(), options.closeGraceMillis ?? 5_000).unref()
+        })
     )
     let dialled: Net.Socket | undefined
     const socket = yield* NodeSocket.fromDuplex(Effect.tap(open, (s) => Effect.sync(() => (dialled = s))), {

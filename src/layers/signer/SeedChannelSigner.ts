@@ -25,7 +25,7 @@ import type { PrivateKey, PublicKey } from "../../protocol/keys/keys.ts"
 import { indexOfCommitment, perCommitmentSecret } from "../../protocol/keys/shachain.ts"
 import { p2wpkhScriptCode } from "../../protocol/tx/bitcoin/script.ts"
 import { SIGHASH_ALL } from "../../protocol/tx/bitcoin/sighash.ts"
-import type { Transaction } from "../../protocol/tx/bitcoin/transaction.ts"
+import { setWitness, txid, type Transaction } from "../../protocol/tx/bitcoin/transaction.ts"
 import {
   buildCommitmentTransaction,
   commitmentNumberObscuringFactor,
@@ -88,6 +88,8 @@ interface ChannelRecord {
   revokedBelow: bigint
   /** The highest holder commitment number validated so far. */
   highestValidated: bigint | undefined
+  /** The last counterparty commitment we signed: its number and txid (hex). */
+  lastCounterpartySigned: { readonly commitmentNumber: bigint; readonly txid: string } | undefined
 }
 
 type ReadyRecord = ChannelRecord & { readonly parameters: ChannelParameters }
@@ -164,7 +166,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1): Channe
       delayedPaymentBasepoint: pub(secrets.delayedPaymentBase),
       htlcBasepoint: pub(secrets.htlcBase)
     }
-    const fresh: ChannelRecord = { secrets, basepoints, parameters: undefined, holderCommitments: new Map(), revokedBelow: 0n, highestValidated: undefined }
+    const fresh: ChannelRecord = { secrets, basepoints, parameters: undefined, holderCommitments: new Map(), revokedBelow: 0n, highestValidated: undefined, lastCounterpartySigned: undefined }
     channels.set(id, fresh)
     return fresh
   }
@@ -378,6 +380,12 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1): Channe
           if (sig === undefined || sig.length !== 64 || !verifyRemoteHtlcSignature(secp, htlcTx, sig, keys.remoteHtlcPubkey))
             throw new Refusal(new InvalidCounterpartySignature({ reason: "HTLC signature does not verify", htlcIndex: i }))
         })
+        // One number, one transaction; and BOLT 2 never has more than two unrevoked commitments
+        // of ours (the current one and the next, until we revoke the current): this also bounds the map.
+        const existing = r.holderCommitments.get(n)
+        if (existing !== undefined && !equalBytes(txid(existing.commitment.tx), txid(commitment.tx)))
+          policy(`a different commitment ${n} was already validated`)
+        if (existing === undefined && r.holderCommitments.size >= 2) policy("two unrevoked commitments are already held: revoke the older one first")
         r.holderCommitments.set(n, {
           commitment,
           htlcTxs,
@@ -404,11 +412,24 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1): Channe
         const r = ready(keyId)
         if (!secp.isValidPoint(counterpartyPoint)) invalid("invalid counterparty per-commitment point")
         const { commitment, keys } = buildCommitment(r, "counterparty", state, counterpartyPoint)
+        // Counterparty commitments advance one at a time; one number is one transaction (a
+        // retransmission after reconnection must be identical, BOLT 2). Two different states
+        // under one number, or going back to an older one, would let the peer keep an extra
+        // valid commitment.
+        const id = toHex(txid(commitment.tx))
+        const last = r.lastCounterpartySigned
+        const n = state.commitmentNumber
+        if (last !== undefined) {
+          if (n < last.commitmentNumber) policy(`counterparty commitment ${n} is older than the last one signed (${last.commitmentNumber})`)
+          if (n > last.commitmentNumber + 1n) policy(`counterparty commitment ${n} skips numbers (last signed ${last.commitmentNumber})`)
+          if (n === last.commitmentNumber && id !== last.txid) policy(`a different counterparty commitment ${n} was already signed`)
+        }
         const signature = signCommitment(secp, commitment, r.secrets.funding) as CompactSignature
         // Our HTLC key on their commitment is BOLT 3's remote_htlcpubkey, derived at their point.
         const htlcKey = derive(r.secrets.htlcBase, counterpartyPoint)
         if (!equalBytes(pub(htlcKey), keys.remoteHtlcPubkey)) invalid("HTLC key mismatch")
         const htlcSignatures = buildHtlcTransactions(commitment).map((h) => signHtlcAsRemote(secp, h, htlcKey) as CompactSignature)
+        r.lastCounterpartySigned = { commitmentNumber: n, txid: id }
         return { signature, htlcSignatures }
       }),
 
@@ -420,7 +441,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1): Channe
         return { commitmentNumber: n, tx: finalizeCommitment(held.commitment, ours, held.counterpartySignature) }
       }),
 
-    signHolderHtlcTransaction: (keyId, n, htlcIndex, preimage) =>
+    signHolderHtlcTransaction: (keyId, n, htlcIndex, preimage, feeBumped) =>
       run(() => {
         const r = ready(keyId)
         const held = storedHolderCommitment(r, n)
@@ -432,8 +453,28 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1): Channe
             invalid("HTLC-success needs the payment preimage")
         } else if (preimage !== undefined) invalid("HTLC-timeout takes no preimage")
         const key = derive(r.secrets.htlcBase, holderPoint(r, n))
-        const local = signHtlcAsLocal(secp, htlcTx, key)
-        return finalizeHtlcTransaction(htlcTx, remote, local, preimage)
+        if (feeBumped === undefined) return finalizeHtlcTransaction(htlcTx, remote, signHtlcAsLocal(secp, htlcTx, key), preimage)
+        if (!r.parameters.channelType.zeroFeeHtlcTx) invalid("only zero-fee (anchors) HTLC transactions take added inputs")
+        const { tx, inputIndex } = feeBumped
+        const template = htlcTx.tx
+        const input = tx.inputs[inputIndex]
+        const templateInput = template.inputs[0]
+        const output = tx.outputs[inputIndex]
+        const templateOutput = template.outputs[0]
+        if (input === undefined || templateInput === undefined || output === undefined || templateOutput === undefined)
+          return invalid("the HTLC input and its paired output must be at inputIndex")
+        const sameInput =
+          equalBytes(input.prevout.txid, templateInput.prevout.txid) &&
+          input.prevout.vout === templateInput.prevout.vout &&
+          input.sequence === templateInput.sequence
+        const sameOutput = output.value === templateOutput.value && equalBytes(output.scriptPubKey, templateOutput.scriptPubKey)
+        if (!sameInput || !sameOutput || tx.version !== template.version || tx.locktime !== template.locktime)
+          invalid("the fee-bumped transaction must keep the HTLC input, its paired output, version and locktime")
+        // Our signature commits to the whole fee-bumped transaction (SIGHASH_ALL); the witness
+        // stack is the HTLC transaction's, moved to the caller's input index.
+        const local = signInput(secp, { tx, index: inputIndex, scriptCode: htlcTx.inputWitnessScript, amount: htlcTx.inputAmount }, SIGHASH_ALL, key)
+        const single = finalizeHtlcTransaction(htlcTx, remote, local, preimage)
+        return setWitness(tx, inputIndex, single.inputs[0]?.witness ?? [])
       }),
 
     signSpend: (keyId, request) => run(() => signSpendSync(keyId, request)),

@@ -164,7 +164,7 @@ export const tlvStream = <const F extends TlvFields>(name: string, fields: F): T
   }
 }
 
-/** Decodes a stream of raw records (no known types: every even type is rejected). */
+/** Decodes a stream of raw records: ordering and framing are checked, types are not interpreted (even ones included); the caller decides what it knows. */
 export const decodeRawTlvStream = (bytes: Uint8Array): Result.Result<ReadonlyArray<TlvRecord>, DecodeError> =>
   decodeWith(bytes, (r) => {
     const out: Array<TlvRecord> = []

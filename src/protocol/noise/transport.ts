@@ -80,7 +80,8 @@ export const encryptMessage = (
 ): Result.Result<{ readonly state: CipherState; readonly packet: Uint8Array }, NoiseMessageTooLong> => {
   const length = message.length
   if (length > MAX_MESSAGE_LENGTH) return Result.fail(new NoiseMessageTooLong({ length }))
-  const packet = new Uint8Array(HEADER_LENGTH + length + TAG_LENGTH)
+  // Every byte is written below (two sealed boxes back to back), so it need not be zeroed.
+  const packet = aead.allocate(HEADER_LENGTH + length + TAG_LENGTH)
   const prefix = new Uint8Array(2)
   prefix[0] = length >>> 8
   prefix[1] = length & 0xff
@@ -90,6 +91,33 @@ export const encryptMessage = (
   aead.encryptInto(s.key, encodeNonce(s.n), EMPTY, message, packet, HEADER_LENGTH)
   advance(s)
   return Result.succeed({ state: freeze(s), packet })
+}
+
+/**
+ * Encrypts one message like `encryptMessage`, but returns the packet as three chunks (header
+ * box, body ciphertext, body tag) whose concatenation is the packet. With Node's OpenSSL the
+ * chunks are the cipher's own output buffers, so nothing is copied: about 15% faster at 64 KiB
+ * (bench/noise.bench.ts) for a transport that can write several chunks at once (writev).
+ */
+export const encryptMessageParts = (
+  aead: ChaChaPoly,
+  state: CipherState,
+  message: Uint8Array
+): Result.Result<
+  { readonly state: CipherState; readonly parts: readonly [Uint8Array, Uint8Array, Uint8Array] },
+  NoiseMessageTooLong
+> => {
+  const length = message.length
+  if (length > MAX_MESSAGE_LENGTH) return Result.fail(new NoiseMessageTooLong({ length }))
+  const prefix = new Uint8Array(2)
+  prefix[0] = length >>> 8
+  prefix[1] = length & 0xff
+  const s: Mutable = { key: state.key, ck: state.chainingKey, n: state.nonce }
+  const header = aead.encrypt(s.key, encodeNonce(s.n), EMPTY, prefix)
+  advance(s)
+  const body = aead.encryptDetached(s.key, encodeNonce(s.n), EMPTY, message)
+  advance(s)
+  return Result.succeed({ state: freeze(s), parts: [header, body.ciphertext, body.tag] })
 }
 
 /**

@@ -161,7 +161,7 @@ describe("BOLT 8 ECDH and BOLT 11 recoverable signatures on both implementations
 })
 
 describe("noble and WASM agree on valid inputs", () => {
-  const runs = { numRuns: 200 }
+  const runs = { numRuns: 100 }
 
   it("public keys", () => {
     fc.assert(fc.property(secretArb, (s) => {
@@ -268,7 +268,7 @@ describe("noble and WASM agree on invalid and edge inputs", () => {
         expect(show(wasmSecp256k1.pointMultiply(p, s))).toBe(show(nobleSecp256k1.pointMultiply(p, s)))
         expect(show(wasmSecp256k1.pointAdd(p, q))).toBe(show(nobleSecp256k1.pointAdd(p, q)))
       }),
-      { numRuns: 500 }
+      { numRuns: 300 }
     )
   })
 

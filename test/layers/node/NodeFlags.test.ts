@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
+import fc from "fast-check"
 import { defaultConfig, parseFlags, usage } from "../../../src/layers/node/NodeFlags.ts"
 
 const run = (argv: ReadonlyArray<string>) => {
@@ -51,5 +52,24 @@ describe("NodeFlags", () => {
     assert.match(failure(["--data-dir="]), /must not be empty/)
     assert.match(failure(["extra"]), /unexpected argument 'extra'/)
     assert.match(failure(["--help=yes"]), /help/)
+  })
+
+  it("never throws on arbitrary argv", () => {
+    const token = fc.oneof(
+      fc.string(),
+      fc.constantFrom("--data-dir", "--listen", "--api", "--help", "-h", "--", "-", "--listen=", "[::1]:1"),
+      fc.tuple(fc.constantFrom("--listen=", "--api="), fc.string()).map(([a, b]) => a + b)
+    )
+    fc.assert(
+      fc.property(fc.array(token, { maxLength: 8 }), (argv) => {
+        const r = parseFlags(argv)
+        if (Result.isFailure(r)) assert.isString(r.failure)
+        else if (r.success._tag === "Run") {
+          assert.isAtLeast(r.success.config.listen.port, 0)
+          assert.isAtMost(r.success.config.api.port, 65535)
+        }
+      }),
+      { numRuns: 10_000 }
+    )
   })
 })

@@ -1,6 +1,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem, Layer } from "effect"
+import fc from "fast-check"
 import { hkdfSync } from "node:crypto"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
@@ -136,6 +137,40 @@ describe("SeedFile", () => {
     const decoded = decodeSeedFile(encoded)
     assert.isTrue("seed" in decoded && toHex(decoded.seed) === toHex(seed))
     assert.isTrue("error" in decodeSeedFile(seed))
+  })
+})
+
+describe("seed file format (properties)", () => {
+  it("decodeSeedFile never throws and accepts exactly what encodeSeedFile wrote", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
+        const decoded = decodeSeedFile(bytes)
+        if ("seed" in decoded) assert.deepStrictEqual(encodeSeedFile(decoded.seed), bytes)
+      }),
+      { numRuns: 10_000 }
+    )
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (seed) => {
+        const decoded = decodeSeedFile(encodeSeedFile(seed))
+        assert.isTrue("seed" in decoded && toHex(decoded.seed) === toHex(seed))
+      }),
+      { numRuns: 10_000 }
+    )
+  })
+
+  it("any single-bit flip of a seed file is detected", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.integer({ min: 0, max: SEED_FILE_LENGTH * 8 - 1 }),
+        (seed, bit) => {
+          const file = encodeSeedFile(seed)
+          file[bit >> 3] = (file[bit >> 3] ?? 0) ^ (1 << (bit & 7))
+          assert.isTrue("error" in decodeSeedFile(file))
+        }
+      ),
+      { numRuns: 10_000 }
+    )
   })
 })
 

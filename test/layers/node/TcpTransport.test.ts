@@ -73,6 +73,24 @@ describe("TcpTransport", () => {
       assert.strictEqual(writeError._tag, "TransportClosed")
     }).pipe(Effect.provide(TcpTransport())))
 
+  it.live("bytes written just before close still arrive (close flushes), both directions", () =>
+    Effect.gen(function*() {
+      const transport = yield* Transport
+      const listener = yield* transport.listen({ host: "127.0.0.1", port: 0 })
+      for (const closer of ["client", "server"] as const) {
+        const acceptFiber = yield* Effect.forkChild(listener.accept)
+        const client = yield* transport.connect(listener.address)
+        const server = yield* Fiber.join(acceptFiber)
+        const [from, to] = closer === "client" ? [client, server] : [server, client]
+        const payload = pattern(2_000_000, closer === "client" ? 3 : 5)
+        const reader = yield* Effect.forkChild(readExactly(to, payload.length))
+        yield* from.write(payload)
+        yield* from.close
+        assert.deepStrictEqual(yield* Fiber.join(reader), payload, closer)
+        assert.strictEqual((yield* Effect.flip(to.read))._tag, "TransportClosed", closer)
+      }
+    }).pipe(Effect.provide(TcpTransport())))
+
   it.live("connect to a port nobody listens on fails with TransportError", () =>
     Effect.gen(function*() {
       const transport = yield* Transport
