@@ -59,7 +59,7 @@ const freePort = Effect.promise(
 
 const getJson = (url: string) =>
   Effect.tryPromise(async () => {
-    const response = await fetch(url)
+    const response = await fetch(url, { signal: AbortSignal.timeout(10_000) })
     return { status: response.status, body: (await response.json()) as Record<string, unknown> }
   })
 

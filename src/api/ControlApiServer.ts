@@ -28,10 +28,12 @@ export interface ControlApiServerOptions {
   /** 0 picks a free port; read the bound one from `HttpServer.HttpServer`'s `address`. */
   readonly port: number
   readonly maxBodyBytes?: number
+  /** Log every request through Effect's logger (default true). */
+  readonly logRequests?: boolean
 }
 
 /** Serves the control API on `host:port`; the server stops when the layer's scope closes. */
 export const ControlApiServer = (options: ControlApiServerOptions) =>
-  HttpRouter.serve(ControlApiRoutes(options)).pipe(
+  HttpRouter.serve(ControlApiRoutes(options), { disableLogger: options.logRequests === false }).pipe(
     Layer.provideMerge(NodeHttpServer.layer(createServer, { host: options.host, port: options.port }))
   )

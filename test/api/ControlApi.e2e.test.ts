@@ -15,7 +15,7 @@ const startNode = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const dataDir = yield* fs.makeTempDirectoryScoped({ prefix: "ln-api-" })
   const context = yield* Layer.build(
-    ControlApiServer({ host: "127.0.0.1", port: 0 }).pipe(
+    ControlApiServer({ host: "127.0.0.1", port: 0, logRequests: false }).pipe(
       Layer.provideMerge(NodeLive({ dataDir, listen: { host: "127.0.0.1", port: 0 } }))
     )
   )
@@ -33,7 +33,8 @@ const call = (method: string, url: string, body?: unknown) =>
     const init: RequestInit = body === undefined
       ? { method }
       : { method, body: typeof body === "string" ? body : JSON.stringify(body), headers: { "content-type": "application/json" } }
-    const response = await fetch(url, init)
+    // Hang guard: a request that never completes fails instead of hitting the test timeout.
+    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(20_000) })
     const text = await response.text()
     return { status: response.status, body: text === "" ? undefined : JSON.parse(text) }
   })

@@ -74,7 +74,7 @@ const FakePeerManager = Layer.sync(PeerManager, () => {
   })
 })
 
-const ServerLive = ControlApiServer({ host: "127.0.0.1", port: 0, maxBodyBytes: 1024 }).pipe(
+const ServerLive = ControlApiServer({ host: "127.0.0.1", port: 0, maxBodyBytes: 1024, logRequests: false }).pipe(
   Layer.provide(FakePeerManager)
 )
 

@@ -83,15 +83,16 @@ export const loadOrCreateSeed = Effect.fn("loadOrCreateSeed")(function*(dataDir:
   const target = path.join(dataDir, SEED_FILE_NAME)
   const fail = (operation: string) => (cause: PlatformError) => new SeedFileError({ path: target, operation, cause })
 
-  const read = fs.readFile(target).pipe(
-    Effect.mapError(fail("read")),
-    Effect.flatMap((bytes) => {
-      const decoded = decodeSeedFile(bytes)
-      return "seed" in decoded
-        ? Effect.succeed(decoded.seed)
-        : Effect.fail(new SeedFileCorrupt({ path: target, reason: decoded.error }))
-    })
-  )
+  // Size first: a wrong file (a directory, a huge log...) is rejected without reading it.
+  const read = Effect.gen(function*() {
+    const info = yield* fs.stat(target).pipe(Effect.mapError(fail("stat")))
+    if (info.type !== "File") return yield* new SeedFileCorrupt({ path: target, reason: `not a regular file (${info.type})` })
+    if (Number(info.size) !== SEED_FILE_LENGTH) {
+      return yield* new SeedFileCorrupt({ path: target, reason: `expected ${SEED_FILE_LENGTH} bytes, found ${info.size}` })
+    }
+    const decoded = decodeSeedFile(yield* fs.readFile(target).pipe(Effect.mapError(fail("read"))))
+    return "seed" in decoded ? decoded.seed : yield* new SeedFileCorrupt({ path: target, reason: decoded.error })
+  })
   const warnIfOpen = fs.stat(target).pipe(
     Effect.flatMap((info) =>
       (info.mode & 0o077) !== 0

@@ -19,6 +19,10 @@ const startNode = Effect.gen(function*() {
   return Context.get(context, PeerManager)
 })
 
+/** Hang guard: a step that never completes fails with its name instead of hitting the test timeout. */
+const within = (label: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error(`${label}: no result in 20 s`)) }))
+
 const waitUntilEmpty = (node: PeerManager["Service"]) =>
   Effect.gen(function*() {
     for (let i = 0; i < 200 && (yield* node.peers).length > 0; i++) yield* Effect.sleep("10 millis")
@@ -38,7 +42,7 @@ describe("NodeLive over TCP", () => {
       const bEvents = yield* b.subscribe
       const bFirstTwo = yield* Effect.forkChild(Stream.runCollect(Stream.take(bEvents, 2)))
 
-      const info = yield* a.connect(b.nodeId, bAddress)
+      const info = yield* a.connect(b.nodeId, bAddress).pipe(within("connect"))
       assert.strictEqual(toHex(info.nodeId), toHex(b.nodeId))
       assert.strictEqual(info.direction, "outbound")
       assert.deepStrictEqual(info.address, bAddress)
@@ -60,12 +64,12 @@ describe("NodeLive over TCP", () => {
       assert.strictEqual(toHex(again.nodeId), toHex(b.nodeId))
       assert.strictEqual((yield* a.peers).length, 1)
 
-      yield* a.disconnect(b.nodeId)
+      yield* a.disconnect(b.nodeId).pipe(within("disconnect"))
       // PeerManager's doc says disconnect returns once closed; its registry entry is dropped by
       // the connection's own fiber right after, so poll briefly (bounded) for the list to clear.
       yield* waitUntilEmpty(a)
       assert.deepStrictEqual(yield* a.peers, [])
-      const events = [...(yield* Fiber.join(bFirstTwo))]
+      const events = [...(yield* Fiber.join(bFirstTwo).pipe(within("B's PeerConnected + PeerDisconnected events")))]
       assert.deepStrictEqual(events.map((e) => e._tag), ["PeerConnected", "PeerDisconnected"])
       yield* waitUntilEmpty(b)
       assert.deepStrictEqual(yield* b.peers, [])
@@ -83,7 +87,7 @@ describe("NodeLive over TCP", () => {
       // Another node id at B's address: B cannot decrypt act one (it is keyed to the id we
       // expect), so the handshake fails and nothing is listed.
       const other = nobleSecp256k1.publicKey(new Uint8Array(32).fill(5)) as NodeId
-      const wrong = yield* Effect.flip(a.connect(other, bAddress))
+      const wrong = yield* Effect.flip(a.connect(other, bAddress)).pipe(within("connect with a wrong node id"))
       assert.strictEqual(wrong._tag, "PeerConnectFailed")
       assert.oneOf(wrong.reason._tag, ["HandshakeFailed", "ConnectionClosed", "HandshakeTimeout"])
 

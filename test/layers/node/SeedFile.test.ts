@@ -101,6 +101,16 @@ describe("SeedFile", () => {
         assert.deepStrictEqual(yield* fs.readDirectory(dataDir), [SEED_FILE_NAME])
       }))
 
+    it.effect("a directory where the seed file should be is a typed error", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dataDir = yield* fs.makeTempDirectoryScoped()
+        yield* fs.makeDirectory(`${dataDir}/${SEED_FILE_NAME}`)
+        const error = yield* Effect.flip(loadOrCreateSeed(dataDir))
+        assert.strictEqual(error._tag, "SeedFileCorrupt")
+        if (error._tag === "SeedFileCorrupt") assert.match(error.reason, /not a regular file/)
+      }))
+
     it.effect("a data directory that cannot be created is a typed SeedFileError", () =>
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem

@@ -1,0 +1,10 @@
+/** The HTTP control API: its declaration (for servers and typed clients), handlers and server layer. */
+export * from "./ControlApi.ts"
+export * from "./ControlApiServer.ts"
+export * from "./errors.ts"
+export * from "./NodeApi.ts"
+export * from "./NodeDaemon.ts"
+export * from "./NodeHandlers.ts"
+export * from "./PeersApi.ts"
+export * from "./PeersHandlers.ts"
+export * from "./schemas.ts"

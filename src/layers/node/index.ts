@@ -1,0 +1,8 @@
+/** Production layers: OS randomness, TCP, the seed-file node key, and a whole node (`NodeLive`). */
+export * from "./NodeFlags.ts"
+export * from "./NodeLive.ts"
+export * from "./OsEntropy.ts"
+export * from "./SeedFile.ts"
+export * from "./SeedFileSigner.ts"
+export * from "./SeedKeys.ts"
+export * from "./TcpTransport.ts"
