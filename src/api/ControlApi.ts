@@ -7,16 +7,18 @@
  * (like `PeersApi.ts`), `.add` it here, and give `ControlApiServer` its handler layer.
  */
 import { HttpApi, OpenApi } from "effect/http-api"
+import { InvoicesApi } from "./InvoicesApi.ts"
 import { NodeApi } from "./NodeApi.ts"
 import { PeersApi } from "./PeersApi.ts"
 
 export class ControlApi extends HttpApi.make("effect-lightning")
   .add(NodeApi)
   .add(PeersApi)
+  .add(InvoicesApi)
   .annotateMerge(OpenApi.annotations({
     title: "effect-lightning node control API",
     version: "1",
-    description: "Control a running effect-lightning node: identity and peer connections."
+    description: "Control a running effect-lightning node: identity, peer connections and invoice decoding."
   }))
 {}
 

@@ -10,6 +10,7 @@ import { HttpRouter } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { createServer } from "node:http"
 import { ControlApi, OPENAPI_PATH } from "./ControlApi.ts"
+import { InvoicesHandlers } from "./InvoicesHandlers.ts"
 import { JsonConventions } from "./JsonConventions.ts"
 import { NodeHandlers } from "./NodeHandlers.ts"
 import { PeersHandlers } from "./PeersHandlers.ts"
@@ -18,7 +19,7 @@ import { PeersHandlers } from "./PeersHandlers.ts"
 export const ControlApiRoutes = (options: { readonly maxBodyBytes?: number } = {}) =>
   Layer.mergeAll(
     HttpApiBuilder.layer(ControlApi, { openapiPath: OPENAPI_PATH }).pipe(
-      Layer.provide([NodeHandlers, PeersHandlers])
+      Layer.provide([NodeHandlers, PeersHandlers, InvoicesHandlers])
     ),
     JsonConventions(options)
   )

@@ -35,3 +35,13 @@ export class PeerConnectFailed extends Schema.TaggedError<PeerConnectFailed>()(
   { nodeId: Schema.String, address: Schema.String, reason: Schema.String, message: Schema.String },
   { httpApiStatus: 502 }
 ) {}
+
+/**
+ * The invoice does not decode or its signature does not check (400). `reason` is the decoder's
+ * error tag (`InvalidBech32`, `InvalidHrp`, `MissingField`, `InvalidSignature`, ...).
+ */
+export class InvalidInvoice extends Schema.TaggedError<InvalidInvoice>()(
+  "InvalidInvoice",
+  { reason: Schema.String, message: Schema.String },
+  { httpApiStatus: 400 }
+) {}

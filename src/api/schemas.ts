@@ -70,3 +70,46 @@ export const Peer = Schema.Struct({
   remoteNetworks: Schema.NullOr(Schema.Array(Schema.String))
 }).annotate({ title: "Peer" })
 export type Peer = typeof Peer.Type
+
+/** Body of `POST /v1/invoices/decode`. */
+export const DecodeInvoiceRequest = Schema.Struct({
+  invoice: Schema.String.pipe(
+    Schema.check(Schema.isMaxLength(8192, { message: "an invoice is at most 8192 characters" }))
+  )
+}).annotate({ title: "DecodeInvoiceRequest" })
+
+/** A decoded BOLT 11 invoice; bytes are hex, msat amounts decimal strings (they exceed 2^53). */
+export const DecodedInvoice = Schema.Struct({
+  network: Schema.String,
+  amountMsat: Schema.NullOr(Schema.String),
+  timestamp: Schema.Number,
+  expirySeconds: Schema.Number,
+  /** timestamp + expirySeconds, seconds since 1970. */
+  expiresAt: Schema.Number,
+  /** The `n` field when present, else the key recovered from the signature. */
+  payee: Schema.String,
+  payeeFromField: Schema.Boolean,
+  paymentHash: Schema.String,
+  paymentSecret: Schema.String,
+  description: Schema.NullOr(Schema.String),
+  descriptionHash: Schema.NullOr(Schema.String),
+  metadata: Schema.NullOr(Schema.String),
+  minFinalCltvExpiryDelta: Schema.Number,
+  features: Schema.Array(Schema.Struct({ bit: Schema.Number, name: Schema.NullOr(Schema.String), required: Schema.Boolean })),
+  routeHints: Schema.Array(Schema.Array(Schema.Struct({
+    pubkey: Schema.String,
+    shortChannelId: Schema.String,
+    feeBaseMsat: Schema.Number,
+    feeProportionalMillionths: Schema.Number,
+    cltvExpiryDelta: Schema.Number
+  }))),
+  fallbacks: Schema.Array(Schema.Struct({
+    version: Schema.Number,
+    type: Schema.String,
+    program: Schema.String,
+    address: Schema.NullOr(Schema.String)
+  })),
+  signature: Schema.String,
+  recoveryId: Schema.Number
+}).annotate({ title: "DecodedInvoice" })
+export type DecodedInvoice = typeof DecodedInvoice.Type

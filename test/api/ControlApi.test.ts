@@ -4,106 +4,15 @@
  * `test/api/ControlApi.e2e.test.ts` runs it against real nodes over TCP.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Stream } from "effect"
+import { Effect } from "effect"
 import fc from "fast-check"
-import { FetchHttpClient, HttpServer } from "effect/http"
+import { FetchHttpClient } from "effect/http"
 import { HttpApiClient } from "effect/http-api"
 import { ControlApi } from "../../src/api/ControlApi.ts"
-import { PeerConnectFailed, PeerNotConnected, type PeerInfo, DisconnectReason } from "../../src/actors/PeerEvent.ts"
-import { PeerManager } from "../../src/actors/PeerManager.ts"
-import { ControlApiServer } from "../../src/api/ControlApiServer.ts"
 import { featureBits } from "../../src/api/convert.ts"
 import { toHex } from "../../src/protocol/bytes.ts"
 import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
-import type { NodeId } from "../../src/protocol/units.ts"
-
-const key = (n: number) => {
-  const secret = new Uint8Array(32)
-  secret[31] = n
-  const publicKey = nobleSecp256k1.publicKey(secret)
-  if (publicKey === undefined) throw new Error("bad test key")
-  return publicKey as NodeId
-}
-const ourId = key(1)
-const reachable = key(2)
-const unreachable = key(3)
-
-/** A PeerManager double: `reachable` connects, anything else fails with TransportFailed. */
-const FakePeerManager = Layer.sync(PeerManager, () => {
-  const connected = new Map<string, PeerInfo>()
-  return PeerManager.of({
-    nodeId: ourId,
-    features: Uint8Array.of(0x02, 0x82, 0x02), // bits 1, 9, 15, 17
-    listenAddress: { host: "127.0.0.1", port: 9735 },
-    connect: (nodeId, address) =>
-      Effect.suspend(() => {
-        if (toHex(nodeId) !== toHex(reachable)) {
-          return Effect.fail(
-            new PeerConnectFailed({
-              nodeId,
-              address,
-              reason: DisconnectReason.TransportFailed({ message: "connect ECONNREFUSED" })
-            })
-          )
-        }
-        const peer: PeerInfo = {
-          nodeId,
-          address,
-          direction: "outbound",
-          localFeatures: Uint8Array.of(0x02, 0x82, 0x02),
-          remoteFeatures: Uint8Array.of(0x82, 0x02),
-          negotiatedFeatures: [7, 9],
-          remoteNetworks: undefined
-        }
-        connected.set(toHex(nodeId), peer)
-        return Effect.succeed(peer)
-      }),
-    peers: Effect.sync(() => [...connected.values()]),
-    peer: (nodeId) =>
-      Effect.suspend(() => {
-        const p = connected.get(toHex(nodeId))
-        return p === undefined ? Effect.fail(new PeerNotConnected({ nodeId })) : Effect.succeed(p)
-      }),
-    disconnect: (nodeId) =>
-      Effect.suspend(() =>
-        connected.delete(toHex(nodeId)) ? Effect.void : Effect.fail(new PeerNotConnected({ nodeId }))
-      ),
-    send: (nodeId) => Effect.fail(new PeerNotConnected({ nodeId })),
-    events: Stream.empty,
-    subscribe: Effect.succeed(Stream.empty)
-  })
-})
-
-const ServerLive = ControlApiServer({ host: "127.0.0.1", port: 0, maxBodyBytes: 1024, logRequests: false }).pipe(
-  Layer.provide(FakePeerManager)
-)
-
-const baseUrl = Effect.gen(function*() {
-  const server = yield* HttpServer.HttpServer
-  const address = server.address
-  if (address._tag === "UnixPathAddress") return yield* Effect.die("unexpected unix address")
-  return `http://127.0.0.1:${address.port}`
-})
-
-interface Reply {
-  readonly status: number
-  readonly body: unknown
-}
-const request = (method: string, path: string, body?: string, contentType = "application/json") =>
-  Effect.gen(function*() {
-    const url = yield* baseUrl
-    return yield* Effect.promise(async (): Promise<Reply> => {
-      const init: RequestInit = body === undefined
-        ? { method }
-        : { method, body, headers: { "content-type": contentType } }
-      const response = await fetch(`${url}${path}`, init)
-      const text = await response.text()
-      return { status: response.status, body: text === "" ? undefined : JSON.parse(text) }
-    })
-  })
-
-const field = (body: unknown, name: string): unknown =>
-  typeof body === "object" && body !== null ? (body as Record<string, unknown>)[name] : undefined
+import { baseUrl, field, ourId, reachable, request, ServerLive, unreachable } from "./harness.ts"
 
 describe("ControlApi (HTTP, PeerManager double)", () => {
   it.layer(ServerLive)((it) => {
@@ -267,7 +176,8 @@ describe("ControlApi (HTTP, PeerManager double)", () => {
         assert.strictEqual(reply.status, 200)
         assert.strictEqual(typeof field(reply.body, "openapi"), "string")
         const paths = field(reply.body, "paths")
-        assert.hasAllKeys(paths, ["/v1/info", "/v1/peers", "/v1/peers/{nodeId}"])
+        assert.hasAllKeys(paths, ["/v1/info", "/v1/peers", "/v1/peers/{nodeId}", "/v1/invoices/decode"])
+        assert.hasAllKeys(field(paths, "/v1/invoices/decode"), ["post"])
         assert.hasAllKeys(field(paths, "/v1/peers"), ["get", "post"])
         assert.hasAnyKeys(field(paths, "/v1/peers/{nodeId}"), ["delete"])
       }))

@@ -7,12 +7,12 @@ import { Result } from "effect"
 import { InvalidField } from "./errors.ts"
 import { bigIntToWords, bytesToWords, wordsToBigInt, wordsToBytesTrim } from "./words.ts"
 import { fallbackType, type Fallback } from "./fallback.ts"
+import type { ShortChannelId } from "../codec/fields.ts"
 
 /** One hop of an `r` field: a private channel leading towards the payee (BOLT 7 fee fields). */
 export interface RouteHintHop {
   readonly pubkey: Uint8Array
-  /** short_channel_id as a u64: block (3 bytes) | tx index (3 bytes) | output (2 bytes). */
-  readonly shortChannelId: bigint
+  readonly shortChannelId: ShortChannelId
   readonly feeBaseMsat: number
   readonly feeProportionalMillionths: number
   readonly cltvExpiryDelta: number
@@ -125,7 +125,7 @@ export const decodeField = (type: number, words: Uint8Array): Result.Result<Tagg
         for (let i = 0; i < 8; i++) scid = (scid << 8n) | BigInt(bytes[at + 33 + i] ?? 0)
         hops.push({
           pubkey: bytes.slice(at, at + 33),
-          shortChannelId: scid,
+          shortChannelId: scid as ShortChannelId,
           feeBaseMsat: readU(bytes, at + 41, 4),
           feeProportionalMillionths: readU(bytes, at + 45, 4),
           cltvExpiryDelta: readU(bytes, at + 49, 2)

@@ -6,6 +6,7 @@ import { toHex } from "../../../src/protocol/bytes.ts"
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
 import { decodeInvoice, makeInvoice, signAndEncode, fallbackAddress, type InvoiceParams } from "../../../src/protocol/invoice/index.ts"
 import { msat } from "../../../src/protocol/units.ts"
+import type { ShortChannelId } from "../../../src/protocol/codec/fields.ts"
 
 const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n })
 const secret = bytes(32).filter((k) => nobleSecp256k1.isValidSecret(k))
@@ -13,7 +14,7 @@ const pubkey = secret.map((k) => nobleSecp256k1.publicKey(k) ?? new Uint8Array(3
 
 const hop = fc.record({
   pubkey,
-  shortChannelId: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+  shortChannelId: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }).map((n) => n as ShortChannelId),
   feeBaseMsat: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
   feeProportionalMillionths: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
   cltvExpiryDelta: fc.integer({ min: 0, max: 65535 })
@@ -142,7 +143,7 @@ describe("BOLT 11 properties", () => {
       paymentHash: new Uint8Array(32).fill(1),
       paymentSecret: new Uint8Array(32).fill(2),
       description: { text: "coffee" },
-      routeHints: [[{ pubkey: nobleSecp256k1.publicKey(new Uint8Array(32).fill(3)) ?? new Uint8Array(33), shortChannelId: 5n, feeBaseMsat: 1, feeProportionalMillionths: 2, cltvExpiryDelta: 40 }]]
+      routeHints: [[{ pubkey: nobleSecp256k1.publicKey(new Uint8Array(32).fill(3)) ?? new Uint8Array(33), shortChannelId: 5n as ShortChannelId, feeBaseMsat: 1, feeProportionalMillionths: 2, cltvExpiryDelta: 40 }]]
     })
     const charset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l1LNBC"
     fc.assert(

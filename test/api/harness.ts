@@ -1,0 +1,101 @@
+/**
+ * Shared pieces of the control API tests: a PeerManager double, the server on 127.0.0.1 port 0,
+ * and a small fetch helper that returns status and parsed JSON body.
+ */
+import { Effect, Layer, Stream } from "effect"
+import { HttpServer } from "effect/http"
+import { PeerConnectFailed, PeerNotConnected, type PeerInfo, DisconnectReason } from "../../src/actors/PeerEvent.ts"
+import { PeerManager } from "../../src/actors/PeerManager.ts"
+import { ControlApiServer } from "../../src/api/ControlApiServer.ts"
+import { toHex } from "../../src/protocol/bytes.ts"
+import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
+import type { NodeId } from "../../src/protocol/units.ts"
+
+export const key = (n: number) => {
+  const secret = new Uint8Array(32)
+  secret[31] = n
+  const publicKey = nobleSecp256k1.publicKey(secret)
+  if (publicKey === undefined) throw new Error("bad test key")
+  return publicKey as NodeId
+}
+export const ourId = key(1)
+export const reachable = key(2)
+export const unreachable = key(3)
+
+/** A PeerManager double: `reachable` connects, anything else fails with TransportFailed. */
+export const FakePeerManager = Layer.sync(PeerManager, () => {
+  const connected = new Map<string, PeerInfo>()
+  return PeerManager.of({
+    nodeId: ourId,
+    features: Uint8Array.of(0x02, 0x82, 0x02), // bits 1, 9, 15, 17
+    listenAddress: { host: "127.0.0.1", port: 9735 },
+    connect: (nodeId, address) =>
+      Effect.suspend(() => {
+        if (toHex(nodeId) !== toHex(reachable)) {
+          return Effect.fail(
+            new PeerConnectFailed({
+              nodeId,
+              address,
+              reason: DisconnectReason.TransportFailed({ message: "connect ECONNREFUSED" })
+            })
+          )
+        }
+        const peer: PeerInfo = {
+          nodeId,
+          address,
+          direction: "outbound",
+          localFeatures: Uint8Array.of(0x02, 0x82, 0x02),
+          remoteFeatures: Uint8Array.of(0x82, 0x02),
+          negotiatedFeatures: [7, 9],
+          remoteNetworks: undefined
+        }
+        connected.set(toHex(nodeId), peer)
+        return Effect.succeed(peer)
+      }),
+    peers: Effect.sync(() => [...connected.values()]),
+    peer: (nodeId) =>
+      Effect.suspend(() => {
+        const p = connected.get(toHex(nodeId))
+        return p === undefined ? Effect.fail(new PeerNotConnected({ nodeId })) : Effect.succeed(p)
+      }),
+    disconnect: (nodeId) =>
+      Effect.suspend(() =>
+        connected.delete(toHex(nodeId)) ? Effect.void : Effect.fail(new PeerNotConnected({ nodeId }))
+      ),
+    send: (nodeId) => Effect.fail(new PeerNotConnected({ nodeId })),
+    events: Stream.empty,
+    subscribe: Effect.succeed(Stream.empty)
+  })
+})
+
+export const ServerLive = ControlApiServer({ host: "127.0.0.1", port: 0, maxBodyBytes: 1024, logRequests: false }).pipe(
+  Layer.provide(FakePeerManager)
+)
+
+export const baseUrl = Effect.gen(function*() {
+  const server = yield* HttpServer.HttpServer
+  const address = server.address
+  if (address._tag === "UnixPathAddress") return yield* Effect.die("unexpected unix address")
+  return `http://127.0.0.1:${address.port}`
+})
+
+export interface Reply {
+  readonly status: number
+  readonly body: unknown
+}
+export const request = (method: string, path: string, body?: string, contentType = "application/json") =>
+  Effect.gen(function*() {
+    const url = yield* baseUrl
+    return yield* Effect.promise(async (): Promise<Reply> => {
+      const init: RequestInit = body === undefined
+        ? { method }
+        : { method, body, headers: { "content-type": contentType } }
+      const response = await fetch(`${url}${path}`, init)
+      const text = await response.text()
+      return { status: response.status, body: text === "" ? undefined : JSON.parse(text) }
+    })
+  })
+
+export const field = (body: unknown, name: string): unknown =>
+  typeof body === "object" && body !== null ? (body as Record<string, unknown>)[name] : undefined
+
