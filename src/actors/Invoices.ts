@@ -1,0 +1,44 @@
+/**
+ * Creating this node's BOLT 11 invoices: the timestamp comes from Effect's Clock, the payment
+ * secret (and the preimage, when the caller does not bring a payment hash) from `Entropy`, and
+ * the signature from `NodeSigner`, so the node key never leaves the signer.
+ */
+import { sha256 } from "@noble/hashes/sha2.js"
+import { Clock, Effect } from "effect"
+import { encodeInvoice, makeInvoice, signingHash, type InvoiceParams } from "../protocol/invoice/index.ts"
+import { Entropy } from "../services/Entropy.ts"
+import { NodeSigner } from "../services/NodeSigner.ts"
+
+export type CreateInvoiceParams = Omit<InvoiceParams, "timestamp" | "paymentHash" | "paymentSecret" | "payee"> & {
+  /** The payment hash; when absent a preimage is drawn from Entropy and returned. */
+  readonly paymentHash?: Uint8Array | undefined
+  /** Put our node id in the `n` field (saves the payer a public-key recovery). */
+  readonly includePayee?: boolean | undefined
+}
+
+export interface CreatedInvoice {
+  readonly invoice: string
+  readonly paymentHash: Uint8Array
+  readonly paymentSecret: Uint8Array
+  /** Present when the preimage was generated here: the payee must keep it to claim the payment. */
+  readonly preimage: Uint8Array | undefined
+}
+
+export const createInvoice = Effect.fn("createInvoice")(function*(params: CreateInvoiceParams) {
+  const signer = yield* NodeSigner
+  const entropy = yield* Entropy
+  const millis = yield* Clock.currentTimeMillis
+  const preimage = params.paymentHash === undefined ? yield* entropy.randomBytes(32) : undefined
+  const paymentHash = params.paymentHash ?? sha256(preimage ?? new Uint8Array(32))
+  const paymentSecret = yield* entropy.randomBytes(32)
+  const unsigned = makeInvoice({
+    ...params,
+    timestamp: Math.floor(millis / 1000),
+    paymentHash,
+    paymentSecret,
+    payee: params.includePayee === true ? signer.nodeId : undefined
+  })
+  const { recovery, signature } = yield* signer.signDigestRecoverable(signingHash(unsigned))
+  const created: CreatedInvoice = { invoice: encodeInvoice(unsigned, signature, recovery), paymentHash, paymentSecret, preimage }
+  return created
+})
