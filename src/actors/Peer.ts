@@ -34,6 +34,7 @@
  * uses Effect's `Clock`, so `TestClock` drives it in tests.
  */
 import { Data, Deferred, type Duration, Effect, Exit, Result } from "effect"
+import { equalBytes, toHex } from "../protocol/bytes.ts"
 import { nobleChaChaPoly } from "../protocol/crypto/aead.ts"
 import { nobleSecp256k1 } from "../protocol/crypto/secp256k1.ts"
 import {
@@ -56,7 +57,7 @@ import { Entropy } from "../services/Entropy.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
 import type { Connection, SocketAddress } from "../services/Transport.ts"
 import * as Actor from "./Actor.ts"
-import { DisconnectReason, type Direction, type PeerInfo } from "./PeerEvent.ts"
+import { DisconnectReason, type Direction, InvalidOutgoingMessage, type PeerInfo } from "./PeerEvent.ts"
 import * as Wire from "./PeerWire.ts"
 import { makeStreamReader, type StreamReader } from "./StreamReader.ts"
 
@@ -124,7 +125,10 @@ export interface PeerHooks {
 export interface PeerHandle {
   readonly direction: Direction
   readonly address: SocketAddress
-  /** Sends one encoded Lightning message (2-byte type + payload). Fails once the peer is not live. */
+  /**
+   * Sends one encoded Lightning message (2-byte type + payload, 2..65535 bytes: anything else is
+   * a defect of the caller). Fails once the peer is not live.
+   */
   readonly send: (message: Uint8Array) => Effect.Effect<void, PeerClosed>
   /** Ends the connection with `reason` (no-op if already ending) and waits until it is closed. */
   readonly disconnect: (reason: DisconnectReason) => Effect.Effect<void>
@@ -168,7 +172,9 @@ export const makePeer = (
       address: connection.remoteAddress,
       send: (message) =>
         Effect.suspend(() =>
-          actor === undefined
+          message.length < 2 || message.length > MAX_MESSAGE_LENGTH
+            ? Effect.die(new InvalidOutgoingMessage({ length: message.length })) // callers validate (PeerManager.send)
+            : actor === undefined
             ? Effect.fail(close(DisconnectReason.ConnectionClosed({ message: "peer not ready or already closed" })))
             : actor.ask<void, PeerClosed>((reply) => ({ _tag: "Send", message, reply })).pipe(
               Effect.catchTags({
@@ -234,8 +240,9 @@ export const makePeer = (
       const remoteAddr = role._tag === "Responder"
         ? Wire.publicRemoteAddress(connection.remoteAddress.host, connection.remoteAddress.port)
         : undefined
-      yield* sendMessage(Wire.encodeInit(config.features, config.chains, remoteAddr))
-      const first = yield* readMessage.pipe(
+      // Sending ours and receiving theirs both count against the init timeout.
+      const first = yield* sendMessage(Wire.encodeInit(config.features, config.chains, remoteAddr)).pipe(
+        Effect.andThen(readMessage),
         Effect.timeoutOrElse({ duration: config.initTimeout, orElse: () => Effect.fail(close(DisconnectReason.InitTimeout())) })
       )
       const init = Wire.decodeInit(first)
@@ -252,7 +259,7 @@ export const makePeer = (
         yield* sendWarning(check.message)
         return yield* Effect.fail(close(DisconnectReason.MissingFeatureDependency({ message: check.message })))
       }
-      if (init.networks !== undefined && config.chains.length > 0 && !init.networks.some((c) => config.chains.some((o) => equal(o, c)))) {
+      if (init.networks !== undefined && config.chains.length > 0 && !init.networks.some((c) => config.chains.some((o) => equalBytes(o, c)))) {
         yield* sendWarning("no common chain")
         return yield* Effect.fail(close(DisconnectReason.NoCommonChain()))
       }
@@ -309,7 +316,7 @@ export const makePeer = (
         }
 
         const peerActor = yield* Actor.make<PeerMsg, PeerClosed>({
-          name: `peer`,
+          name: `peer ${toHex(remoteNodeId).slice(0, 16)}`,
           capacity: config.mailboxCapacity,
           handle: (msg) => {
             switch (msg._tag) {
@@ -328,9 +335,11 @@ export const makePeer = (
         actor = peerActor
 
         // Reader: frames → mailbox (waits while the mailbox is full: backpressure to the remote).
+        // A framing/transport failure ends the peer at once; if the actor stopped first, its
+        // own reason stands and the reader just ends.
         yield* Effect.forkScoped(
           Effect.forever(readMessage.pipe(Effect.flatMap((message) => peerActor.tell({ _tag: "Inbound", message })))).pipe(
-            Effect.catch((e) => Deferred.succeed(kill, e._tag === "PeerClosed" ? e.reason : DisconnectReason.ConnectionClosed({ message: "peer stopped" })))
+            Effect.catch((e) => (e._tag === "PeerClosed" ? Deferred.succeed(kill, e.reason) : Effect.void))
           )
         )
         // Pinger: a full mailbox does not delay the timeout, so a stuck peer is still dropped.
@@ -371,8 +380,6 @@ export const makePeer = (
     )
     return { handle, run }
   })
-
-const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
 
 /** A valid secp256k1 secret from Entropy (retrying the ~2^-128 invalid draws). */
 const ephemeralSecret = (

@@ -95,3 +95,6 @@ export class PeerConnectFailed extends Data.TaggedError("PeerConnectFailed")<{
 
 /** The node id is not connected. */
 export class PeerNotConnected extends Data.TaggedError("PeerNotConnected")<{ readonly nodeId: NodeId }> {}
+
+/** A message to send is not a Lightning message: shorter than its 2-byte type or longer than 65535 bytes (BOLT 8). */
+export class InvalidOutgoingMessage extends Data.TaggedError("InvalidOutgoingMessage")<{ readonly length: number }> {}

@@ -20,13 +20,21 @@
  * subscriber has a sliding buffer of `eventBuffer` events (a slow subscriber loses the oldest
  * events, it never blocks the node).
  */
-import { Context, Deferred, type Duration, Effect, FiberSet, Layer, PubSub, type Scope, Stream } from "effect"
+import { Context, Deferred, type Duration, Effect, Exit, FiberSet, Layer, PubSub, Scope, Stream } from "effect"
 import { compareBytes, toHex } from "../protocol/bytes.ts"
 import type { NodeId } from "../protocol/units.ts"
 import { Entropy } from "../services/Entropy.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
 import { type Connection, type SocketAddress, Transport, type TransportError } from "../services/Transport.ts"
-import { DisconnectReason, PeerConnectFailed, PeerEvent, type PeerInfo, PeerNotConnected } from "./PeerEvent.ts"
+import { MAX_MESSAGE_LENGTH } from "../protocol/noise/transport.ts"
+import {
+  DisconnectReason,
+  InvalidOutgoingMessage,
+  PeerConnectFailed,
+  PeerEvent,
+  type PeerInfo,
+  PeerNotConnected
+} from "./PeerEvent.ts"
 import { defaultPeerConfig, type InboundMessage, makePeer, PeerClosed, type PeerConfig, type PeerHandle, type PeerRole } from "./Peer.ts"
 
 export type { InboundMessage } from "./Peer.ts"
@@ -47,10 +55,16 @@ export interface PeerManagerShape {
   /** Peers whose handshake and `init` completed, sorted by node id. */
   readonly peers: Effect.Effect<ReadonlyArray<PeerInfo>>
   readonly peer: (nodeId: NodeId) => Effect.Effect<PeerInfo, PeerNotConnected>
-  /** Closes the connection to `nodeId` (reason `LocalRequest`); returns once it is closed. */
+  /**
+   * Closes the connection to `nodeId` (reason `LocalRequest`); returns once it is closed, no
+   * longer listed, and its `PeerDisconnected` event is published.
+   */
   readonly disconnect: (nodeId: NodeId) => Effect.Effect<void, PeerNotConnected>
-  /** Sends an encoded Lightning message (2-byte type + payload) to a connected peer. */
-  readonly send: (nodeId: NodeId, message: Uint8Array) => Effect.Effect<void, PeerNotConnected>
+  /**
+   * Sends an encoded Lightning message (2-byte type + payload, at most 65535 bytes) to a
+   * connected peer; returns once it is written to the transport.
+   */
+  readonly send: (nodeId: NodeId, message: Uint8Array) => Effect.Effect<void, PeerNotConnected | InvalidOutgoingMessage>
   /** Events from the moment the stream starts running. */
   readonly events: Stream.Stream<PeerEvent>
   /** Subscribes now (no event after this call is missed) and returns the events as a stream. */
@@ -87,6 +101,8 @@ export interface PeerManagerConfig {
 interface Entry {
   readonly handle: PeerHandle
   info: PeerInfo | undefined
+  /** Completed once the connection ended AND the registry forgot it (so `disconnect` can wait for it). */
+  readonly gone: Deferred.Deferred<void>
 }
 
 const keyOf = (nodeId: Uint8Array): string => toHex(nodeId)
@@ -149,7 +165,7 @@ export const make = (
                 return yield* Effect.fail(new PeerClosed({ reason: DisconnectReason.DuplicateConnection() }))
               }
               // Register the winner first: the loser's observers look it up as it closes.
-              entry = { handle: self, info: undefined }
+              entry = { handle: self, info: undefined, gone: yield* Deferred.make<void>() }
               key = k
               active.set(k, entry)
               if (existing !== undefined) {
@@ -165,19 +181,23 @@ export const make = (
           onMessage
         })
         yield* started(handle)
-        const reason = yield* run
-        yield* authenticated // frees the pending-inbound slot if the handshake never finished
-        if (key !== undefined && entry !== undefined) {
-          if (active.get(key) === entry) active.delete(key)
-          if (entry.info !== undefined) {
-            yield* Effect.logInfo(`peer disconnected ${key}: ${reason._tag}`)
-            yield* PubSub.publish(
-              peerEvents,
-              PeerEvent.PeerDisconnected({ nodeId: entry.info.nodeId, address: handle.address, direction: handle.direction, reason })
-            )
+        return yield* Effect.gen(function*() {
+          const reason = yield* run
+          yield* authenticated // frees the pending-inbound slot if the handshake never finished
+          if (key !== undefined && entry !== undefined) {
+            if (active.get(key) === entry) active.delete(key)
+            if (entry.info !== undefined) {
+              yield* Effect.logInfo(`peer disconnected ${key}: ${reason._tag}`)
+              yield* PubSub.publish(
+                peerEvents,
+                PeerEvent.PeerDisconnected({ nodeId: entry.info.nodeId, address: handle.address, direction: handle.direction, reason })
+              )
+            }
           }
-        }
-        return reason
+          return reason
+        }).pipe(
+          Effect.ensuring(Effect.suspend(() => (entry === undefined ? Effect.void : Deferred.succeed(entry.gone, undefined))))
+        )
       })
 
     // ---- inbound
@@ -254,12 +274,11 @@ export const make = (
         const failed = (reason: DisconnectReason) => new PeerConnectFailed({ nodeId, address, reason })
         const started = yield* Deferred.make<PeerHandle, PeerConnectFailed>()
         // The reporter lives in the registry's scope: it must outlive this connection when a
-        // duplicate wins. It subscribes to the events before anything can happen.
-        const subscribed = yield* Deferred.make<void>()
-        yield* Effect.forkIn(registryScope)(Effect.scoped(Effect.gen(function*() {
-          const events = yield* PubSub.subscribe(peerEvents)
-          yield* Deferred.succeed(subscribed, undefined)
-          const outcome = yield* Effect.exit(Deferred.await(started).pipe(
+        // duplicate wins. It subscribes to the events (now, synchronously) before anything happens.
+        const reporterScope = yield* Scope.fork(registryScope)
+        const events = yield* PubSub.subscribe(peerEvents).pipe(Scope.provide(reporterScope))
+        yield* Effect.forkIn(registryScope)(
+          Effect.exit(Deferred.await(started).pipe(
             Effect.flatMap((handle) =>
               handle.ready.pipe(
                 Effect.catchTag("PeerClosed", (e): Effect.Effect<PeerInfo, PeerConnectFailed> =>
@@ -268,10 +287,11 @@ export const make = (
                     : Effect.fail(failed(e.reason)))
               )
             )
-          ))
-          yield* Deferred.done(result, outcome)
-        })))
-        yield* Deferred.await(subscribed)
+          )).pipe(
+            Effect.flatMap((outcome) => Deferred.done(result, outcome)),
+            Effect.ensuring(Scope.close(reporterScope, Exit.void))
+          )
+        )
         yield* Effect.scoped(Effect.gen(function*() {
           const connection = yield* transport.connect(address).pipe(
             Effect.mapError((e) => failed(DisconnectReason.TransportFailed({ message: e.message })))
@@ -292,6 +312,11 @@ export const make = (
 
     const connect = (nodeId: NodeId, address: SocketAddress): Effect.Effect<PeerInfo, PeerConnectFailed> =>
       Effect.gen(function*() {
+        if (compareBytes(nodeId, ours) === 0) {
+          return yield* Effect.fail(
+            new PeerConnectFailed({ nodeId, address, reason: DisconnectReason.HandshakeFailed({ message: "connection to ourselves" }) })
+          )
+        }
         const key = keyOf(nodeId)
         const existing = active.get(key)
         if (existing !== undefined) return yield* awaitReady(nodeId, address, existing)
@@ -333,13 +358,17 @@ export const make = (
       disconnect: (nodeId) =>
         Effect.suspend(() => {
           const e = active.get(keyOf(nodeId))
-          return e === undefined ? Effect.fail(new PeerNotConnected({ nodeId })) : e.handle.disconnect(DisconnectReason.LocalRequest())
+          return e === undefined
+            ? Effect.fail(new PeerNotConnected({ nodeId }))
+            : e.handle.disconnect(DisconnectReason.LocalRequest()).pipe(Effect.andThen(Deferred.await(e.gone)))
         }),
       send: (nodeId, message) =>
-        infoOf(nodeId).pipe(
-          Effect.flatMap((e) => e.entry.handle.send(message)),
-          Effect.catchTag("PeerClosed", () => Effect.fail(new PeerNotConnected({ nodeId })))
-        ),
+        message.length < 2 || message.length > MAX_MESSAGE_LENGTH
+          ? Effect.fail(new InvalidOutgoingMessage({ length: message.length }))
+          : infoOf(nodeId).pipe(
+            Effect.flatMap((e) => e.entry.handle.send(message)),
+            Effect.catchTag("PeerClosed", () => Effect.fail(new PeerNotConnected({ nodeId })))
+          ),
       events: Stream.fromPubSub(peerEvents),
       subscribe: PubSub.subscribe(peerEvents).pipe(Effect.map(Stream.fromSubscription))
     })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer } from "effect"
 import * as PeerManager from "../../src/actors/PeerManager.ts"
 import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
 import { TestClock } from "effect/testing"
@@ -227,5 +227,33 @@ describe("misbehaving peers", () => {
         )
       )
       assert.strictEqual(inUse._tag === "TransportError" ? inUse.message : "", "address in use")
+    }))
+
+  it.effect("a flood into a stuck layer above is bounded: the sender blocks, then the peer is dropped", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork({ chunkCapacity: 8 })
+      const never = yield* Deferred.make<void>()
+      const first = yield* Deferred.make<void>()
+      let delivered = 0
+      const alice = yield* startNode(net, "alice", "10.0.0.1", {
+        peer: { acceptsMessage: (t) => t === 33, mailboxCapacity: 8 },
+        onMessage: () =>
+          Effect.sync(() => delivered++).pipe(Effect.andThen(Deferred.succeed(first, undefined)), Effect.andThen(Deferred.await(never)))
+      })
+      const events = yield* nextEvents(alice, 2)
+      const mallory = yield* dialRaw(net.transport("10.6.6.6"), alicePort, alice.nodeId, "mallory")
+      yield* mallory.receiveTag("Init")
+      yield* mallory.send(initMessage(ourInitFeatures))
+      const flood = yield* Effect.forkChild(
+        Effect.forEach(Array.from({ length: 1000 }), () => mallory.send(Uint8Array.of(0, 33, 1, 2, 3)), { discard: true })
+      )
+      yield* Deferred.await(first)
+      yield* TestClock.adjust("10 seconds")
+      // one message is being handled, a few wait in the mailbox and the pipes; the rest cannot be sent
+      assert.strictEqual(delivered, 1)
+      assert.isUndefined(flood.pollUnsafe())
+      yield* TestClock.adjust("1 minute")
+      const [, gone] = yield* Fiber.join(events)
+      assert.strictEqual(reasonOf(gone)?._tag, "PingTimeout")
     }))
 })

@@ -32,6 +32,7 @@ describe("two nodes in memory", () => {
       assert.strictEqual((yield* alice.peers).length, 1)
       assert.strictEqual((yield* bob.peers).length, 1)
       yield* alice.disconnect(bob.nodeId)
+      assert.deepStrictEqual(yield* alice.peers, []) // forgotten as soon as disconnect returns
       const a = yield* Fiber.join(aliceEvents)
       const b = yield* Fiber.join(bobEvents)
       assert.deepStrictEqual(a.map((e) => e._tag), ["PeerConnected", "PeerDisconnected"])

@@ -1,0 +1,105 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber, Layer, Queue } from "effect"
+import { TestClock } from "effect/testing"
+import { toHex } from "../../src/protocol/bytes.ts"
+import { defaultPeerConfig, type InboundMessage, makePeer, PeerClosed, type PeerConfig, type PeerHooks } from "../../src/actors/Peer.ts"
+import { DisconnectReason, type PeerInfo } from "../../src/actors/PeerEvent.ts"
+import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
+import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
+import { makeNodeSigner, secretFromSeed, seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
+import type { Connection } from "../../src/services/Transport.ts"
+
+const bobId = makeNodeSigner(secretFromSeed("bob")).nodeId
+
+/** A connected pair of raw connections. */
+const pair = Effect.gen(function*() {
+  const net = yield* makeMemoryNetwork()
+  const t = net.transport("h")
+  const listener = yield* t.listen({ host: "h", port: 1 })
+  const client = yield* t.connect(listener.address)
+  const server = yield* listener.accept
+  return { client, server }
+})
+
+const hooks = (inbox?: Queue.Queue<InboundMessage>, ready?: Deferred.Deferred<PeerInfo>): PeerHooks => ({
+  onAuthenticated: () => Effect.void,
+  onReady: (info) => (ready === undefined ? Effect.void : Deferred.succeed(ready, info).pipe(Effect.asVoid)),
+  onMessage: (m) => (inbox === undefined ? Effect.void : Queue.offer(inbox, m).pipe(Effect.asVoid))
+})
+
+const start = (
+  connection: Connection,
+  seed: string,
+  initiatorTo: Uint8Array | undefined,
+  config: PeerConfig,
+  h: PeerHooks
+) =>
+  Effect.gen(function*() {
+    const role = initiatorTo === undefined ? { _tag: "Responder" as const } : { _tag: "Initiator" as const, remoteNodeId: initiatorTo as never }
+    const { handle, run } = yield* makePeer(connection, role, config, h)
+    const fiber = yield* Effect.forkChild(run.pipe(Effect.provide(Layer.mergeAll(seededEntropy(seed), seededNodeSigner(seed)))))
+    return { handle, fiber }
+  })
+
+describe("Peer", () => {
+  it.effect("initiator and responder reach ready; send hands off; disconnect gives the reason on both ends", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* pair
+      const inbox = yield* Queue.bounded<InboundMessage>(4)
+      const bobReady = yield* Deferred.make<PeerInfo>()
+      const config = { ...defaultPeerConfig, acceptsMessage: (t: number) => t === 33 }
+      const alice = yield* start(client, "alice", bobId, config, hooks())
+      const bob = yield* start(server, "bob", undefined, config, hooks(inbox, bobReady))
+      const infoA = yield* alice.handle.ready
+      const infoB = yield* Deferred.await(bobReady)
+      assert.strictEqual(toHex(infoA.nodeId), toHex(bobId))
+      assert.strictEqual(infoA.direction, "outbound")
+      assert.strictEqual(infoB.direction, "inbound")
+      yield* alice.handle.send(Uint8Array.of(0, 33, 7))
+      const m = yield* Queue.take(inbox)
+      assert.deepStrictEqual([m.type, toHex(m.payload), toHex(m.nodeId)], [33, "07", toHex(infoB.nodeId)])
+      yield* alice.handle.disconnect(DisconnectReason.LocalRequest())
+      assert.strictEqual((yield* alice.handle.closed)._tag, "LocalRequest")
+      assert.strictEqual((yield* Fiber.join(bob.fiber))._tag, "ConnectionClosed")
+      assert.strictEqual((yield* Effect.flip(alice.handle.send(Uint8Array.of(0, 33))))._tag, "PeerClosed")
+    }))
+
+  it.effect("the wrong remote key fails the handshake on both ends", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* pair
+      const carolId = makeNodeSigner(secretFromSeed("carol")).nodeId
+      const alice = yield* start(client, "alice", carolId, defaultPeerConfig, hooks())
+      const bob = yield* start(server, "bob", undefined, defaultPeerConfig, hooks())
+      const a = yield* alice.handle.closed
+      const b = yield* Fiber.join(bob.fiber)
+      assert.strictEqual(a._tag, "HandshakeFailed")
+      assert.strictEqual(b._tag, "HandshakeFailed")
+      assert.include(b._tag === "HandshakeFailed" ? b.message : "", "NoiseActMacInvalid")
+      assert.strictEqual((yield* Effect.flip(alice.handle.ready)).reason._tag, "HandshakeFailed")
+    }))
+
+  it.effect("a bug in the layer above (defect in onMessage) ends the connection as InternalError", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* pair
+      const config = { ...defaultPeerConfig, acceptsMessage: (t: number) => t === 33 }
+      const crashing: PeerHooks = { ...hooks(), onMessage: () => Effect.die("boom") }
+      const alice = yield* start(client, "alice", bobId, config, hooks())
+      const bob = yield* start(server, "bob", undefined, config, crashing)
+      yield* alice.handle.ready
+      yield* alice.handle.send(Uint8Array.of(0, 33))
+      const reason = yield* Fiber.join(bob.fiber)
+      assert.strictEqual(reason._tag === "InternalError" ? reason.message : "", "boom")
+      assert.strictEqual((yield* alice.handle.closed)._tag, "ConnectionClosed")
+    }))
+
+  it.effect("onAuthenticated can refuse the connection", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* pair
+      const refusing: PeerHooks = { ...hooks(), onAuthenticated: () => Effect.fail(new PeerClosed({ reason: DisconnectReason.DuplicateConnection() })) }
+      const alice = yield* start(client, "alice", bobId, defaultPeerConfig, hooks())
+      const bob = yield* start(server, "bob", undefined, defaultPeerConfig, refusing)
+      assert.strictEqual((yield* Fiber.join(bob.fiber))._tag, "DuplicateConnection")
+      assert.strictEqual((yield* alice.handle.closed)._tag, "ConnectionClosed")
+      yield* TestClock.adjust("1 minute")
+    }))
+})
