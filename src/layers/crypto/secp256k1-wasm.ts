@@ -12,26 +12,11 @@
  */
 import * as ecc from "tiny-secp256k1"
 import { sha256 } from "@noble/hashes/sha2.js"
-import type { Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
+import { scalarFromBytes, scalarToBytes, type Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
 
 /** The group order n, for the one operation libsecp256k1 does not export (scalar product). */
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
 
-const toScalar = (bytes: Uint8Array): bigint => {
-  let n = 0n
-  for (const b of bytes) n = (n << 8n) | BigInt(b)
-  return n
-}
-
-const fromScalar = (n: bigint): Uint8Array => {
-  const out = new Uint8Array(32)
-  let v = n
-  for (let i = 31; i >= 0; i--) {
-    out[i] = Number(v & 0xffn)
-    v >>= 8n
-  }
-  return out
-}
 
 const isZero = (bytes: Uint8Array): boolean => {
   for (const b of bytes) if (b !== 0) return false
@@ -112,6 +97,6 @@ export const wasmSecp256k1: Secp256k1 = {
   secretMultiply: (a, b) => {
     if (!isSecret(a) || !isSecret(b)) return undefined
     // libsecp256k1 exposes no scalar product; one bigint multiplication mod n is cheap.
-    return fromScalar((toScalar(a) * toScalar(b)) % N)
+    return scalarToBytes(((scalarFromBytes(a) ?? 0n) * (scalarFromBytes(b) ?? 0n)) % N)
   }
 }

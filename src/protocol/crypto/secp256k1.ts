@@ -43,14 +43,16 @@ secp.hashes.hmacSha256 = (key, message) => hmac(sha256, key, message)
 
 const N = secp.Point.CURVE().n
 
-const toScalar = (bytes: Uint8Array): bigint | undefined => {
+/** A 32-byte big-endian scalar as a bigint (no range check); undefined for another length. */
+export const scalarFromBytes = (bytes: Uint8Array): bigint | undefined => {
   if (bytes.length !== 32) return undefined
   let n = 0n
   for (const b of bytes) n = (n << 8n) | BigInt(b)
   return n
 }
 
-const fromScalar = (n: bigint): Uint8Array => {
+/** A scalar below 2^256 as 32 big-endian bytes. */
+export const scalarToBytes = (n: bigint): Uint8Array => {
   const out = new Uint8Array(32)
   let v = n
   for (let i = 31; i >= 0; i--) {
@@ -70,7 +72,7 @@ const parsePoint = (bytes: Uint8Array): secp.Point | undefined => {
 }
 
 const validScalar = (bytes: Uint8Array): bigint | undefined => {
-  const n = toScalar(bytes)
+  const n = scalarFromBytes(bytes)
   return n !== undefined && n > 0n && n < N ? n : undefined
 }
 
@@ -125,16 +127,16 @@ export const nobleSecp256k1: Secp256k1 = {
     return p.multiply(k).toBytes(true)
   },
   secretAdd: (a, b) => {
-    const x = toScalar(a)
-    const y = toScalar(b)
+    const x = scalarFromBytes(a)
+    const y = scalarFromBytes(b)
     if (x === undefined || y === undefined || x >= N || y >= N) return undefined
     const r = (x + y) % N
-    return r === 0n ? undefined : fromScalar(r)
+    return r === 0n ? undefined : scalarToBytes(r)
   },
   secretMultiply: (a, b) => {
     const x = validScalar(a)
     const y = validScalar(b)
     if (x === undefined || y === undefined) return undefined
-    return fromScalar((x * y) % N)
+    return scalarToBytes((x * y) % N)
   }
 }
