@@ -5,8 +5,9 @@
  * same vectors. Protocol code that encrypts takes a `ChaChaPoly` value as a parameter.
  *
  * Conventions: 32-byte key, 12-byte nonce, any associated data; a sealed box is
- * `ciphertext || 16-byte tag`. Implementations must not keep references to their arguments
- * after returning (callers may reuse buffers).
+ * `ciphertext || 16-byte tag`. Implementations must neither modify their inputs (key, nonce,
+ * associated data, plaintext) nor keep references to them after returning: callers share
+ * nonce tables and reuse scratch buffers.
  */
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js"
 
@@ -90,10 +91,10 @@ export const nobleChaChaPoly: ChaChaPoly = {
   name: "noble",
   allocate: allocateShortLived,
   encrypt: (key, nonce, ad, plaintext) => chacha20poly1305(key, nonce, ad).encrypt(plaintext),
-  encryptDetached: (key, nonce, ad, plaintext) => detach(chacha20poly1305(key, nonce, ad).encrypt(plaintext)),
   encryptInto: (key, nonce, ad, plaintext, out, offset) => {
     chacha20poly1305(key, nonce, ad).encrypt(plaintext, out.subarray(offset, offset + plaintext.length + TAG_LENGTH))
   },
+  encryptDetached: (key, nonce, ad, plaintext) => detach(chacha20poly1305(key, nonce, ad).encrypt(plaintext)),
   decrypt: (key, nonce, ad, sealed) => {
     if (sealed.length < TAG_LENGTH) return undefined
     try {
@@ -421,12 +422,12 @@ export const compactChaChaPoly: ChaChaPoly = {
     compactChaChaPoly.encryptInto(key, nonce, ad, plaintext, out, 0)
     return out
   },
-  encryptDetached: (key, nonce, ad, plaintext) => detach(compactChaChaPoly.encrypt(key, nonce, ad, plaintext)),
   encryptInto: (key, nonce, ad, plaintext, out, offset) => {
     setup(key, nonce)
     xorStream(plaintext, 0, plaintext.length, out, offset)
     aeadTag(OTK, ad, out, offset, plaintext.length, out, offset + plaintext.length)
   },
+  encryptDetached: (key, nonce, ad, plaintext) => detach(compactChaChaPoly.encrypt(key, nonce, ad, plaintext)),
   decrypt: (key, nonce, ad, sealed) => {
     if (sealed.length < TAG_LENGTH) return undefined
     const split = sealed.length - TAG_LENGTH

@@ -184,7 +184,7 @@ export const initiatorActTwo = (
   const { secp, aead } = crypto
   const bad = checkFrame(2, act, ACT_TWO_LENGTH)
   if (bad !== undefined) return Result.fail(bad)
-  const re = act.slice(1, 34)
+  const re = Uint8Array.from(act.subarray(1, 34)) // a copy: `act` may be a Buffer, whose slice shares memory
   const tag = act.subarray(34, 50)
   if (!secp.isValidPoint(re)) return Result.fail(new NoiseActPublicKeyInvalid({ act: 2 }))
   let h = mixHash(state.h, re)
@@ -265,7 +265,7 @@ export const responderActOne = (
 ): Result.Result<ResponderNeedsEcdh, NoiseActLengthInvalid | NoiseActVersionUnknown | NoiseActPublicKeyInvalid> => {
   const bad = checkFrame(1, act, ACT_ONE_LENGTH)
   if (bad !== undefined) return Result.fail(bad)
-  const re = act.slice(1, 34)
+  const re = Uint8Array.from(act.subarray(1, 34)) // a copy: `act` may be a Buffer, whose slice shares memory
   if (!crypto.secp.isValidPoint(re)) return Result.fail(new NoiseActPublicKeyInvalid({ act: 1 }))
   return Result.succeed({
     _tag: "ResponderNeedsEcdh",
@@ -274,7 +274,7 @@ export const responderActOne = (
     ephemeralPublic: state.ephemeralPublic,
     h: mixHash(state.h, re),
     ck: state.ck,
-    tag: act.slice(34, 50)
+    tag: Uint8Array.from(act.subarray(34, 50))
   })
 }
 

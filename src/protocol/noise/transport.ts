@@ -50,6 +50,16 @@ export const makeCipherState = (key: Uint8Array, chainingKey: Uint8Array): Ciphe
   nonce: 0
 })
 
+/**
+ * The 1000 nonces a key is ever used with, encoded once: saves an allocation per box. Shared
+ * arrays are safe because a `ChaChaPoly` must not keep or modify its arguments.
+ */
+const NONCES: ReadonlyArray<Uint8Array> = Array.from({ length: KEY_ROTATION_INTERVAL }, (_, n) => encodeNonce(n))
+const nonceFor = (n: number): Uint8Array => NONCES[n] ?? encodeNonce(n)
+
+/** Scratch for the 2-byte length prefix, for the same reason; never escapes a call. */
+const PREFIX = new Uint8Array(2)
+
 // The step helpers below work on three locals (key, ck, n) to avoid one object per box.
 interface Mutable {
   key: Uint8Array
@@ -82,13 +92,13 @@ export const encryptMessage = (
   if (length > MAX_MESSAGE_LENGTH) return Result.fail(new NoiseMessageTooLong({ length }))
   // Every byte is written below (two sealed boxes back to back), so it need not be zeroed.
   const packet = aead.allocate(HEADER_LENGTH + length + TAG_LENGTH)
-  const prefix = new Uint8Array(2)
+  const prefix = PREFIX
   prefix[0] = length >>> 8
   prefix[1] = length & 0xff
   const s: Mutable = { key: state.key, ck: state.chainingKey, n: state.nonce }
-  aead.encryptInto(s.key, encodeNonce(s.n), EMPTY, prefix, packet, 0)
+  aead.encryptInto(s.key, nonceFor(s.n), EMPTY, prefix, packet, 0)
   advance(s)
-  aead.encryptInto(s.key, encodeNonce(s.n), EMPTY, message, packet, HEADER_LENGTH)
+  aead.encryptInto(s.key, nonceFor(s.n), EMPTY, message, packet, HEADER_LENGTH)
   advance(s)
   return Result.succeed({ state: freeze(s), packet })
 }
@@ -109,13 +119,13 @@ export const encryptMessageParts = (
 > => {
   const length = message.length
   if (length > MAX_MESSAGE_LENGTH) return Result.fail(new NoiseMessageTooLong({ length }))
-  const prefix = new Uint8Array(2)
+  const prefix = PREFIX
   prefix[0] = length >>> 8
   prefix[1] = length & 0xff
   const s: Mutable = { key: state.key, ck: state.chainingKey, n: state.nonce }
-  const header = aead.encrypt(s.key, encodeNonce(s.n), EMPTY, prefix)
+  const header = aead.encrypt(s.key, nonceFor(s.n), EMPTY, prefix)
   advance(s)
-  const body = aead.encryptDetached(s.key, encodeNonce(s.n), EMPTY, message)
+  const body = aead.encryptDetached(s.key, nonceFor(s.n), EMPTY, message)
   advance(s)
   return Result.succeed({ state: freeze(s), parts: [header, body.ciphertext, body.tag] })
 }
@@ -132,7 +142,7 @@ export const decryptHeader = (
   if (header.length !== HEADER_LENGTH) {
     return Result.fail(new NoiseFrameLengthInvalid({ part: "header", expected: HEADER_LENGTH, received: header.length }))
   }
-  const prefix = aead.decrypt(state.key, encodeNonce(state.nonce), EMPTY, header)
+  const prefix = aead.decrypt(state.key, nonceFor(state.nonce), EMPTY, header)
   if (prefix === undefined || prefix.length !== 2) return Result.fail(new NoiseFrameMacInvalid({ part: "header" }))
   const length = ((prefix[0] ?? 0) << 8) | (prefix[1] ?? 0)
   const s: Mutable = { key: state.key, ck: state.chainingKey, n: state.nonce }
@@ -150,7 +160,7 @@ export const decryptBody = (
     return Result.fail(new NoiseFrameLengthInvalid({ part: "body", expected: pending.bodyLength, received: body.length }))
   }
   const state = pending.cipher
-  const message = aead.decrypt(state.key, encodeNonce(state.nonce), EMPTY, body)
+  const message = aead.decrypt(state.key, nonceFor(state.nonce), EMPTY, body)
   if (message === undefined) return Result.fail(new NoiseFrameMacInvalid({ part: "body" }))
   const s: Mutable = { key: state.key, ck: state.chainingKey, n: state.nonce }
   advance(s)

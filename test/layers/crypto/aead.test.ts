@@ -71,6 +71,15 @@ describe("cross-implementation properties", () => {
     )
   })
 
+  it("decrypt of arbitrary bytes returns undefined and never throws", () => {
+    fc.assert(
+      fc.property(bytes(32), bytes(12), fc.uint8Array({ maxLength: 20 }), fc.oneof(fc.uint8Array({ maxLength: 100 }), fc.uint8Array({ minLength: 500, maxLength: 1500 })), (key, nonce, ad, sealed) => {
+        for (const a of all) expect(a.decrypt(key, nonce, ad, sealed)).toBeUndefined()
+      }),
+      { numRuns: 10_000 }
+    )
+  })
+
   it("every single-bit change of box, nonce or associated data is rejected", () => {
     fc.assert(
       fc.property(bytes(32), bytes(12), fc.uint8Array({ maxLength: 40 }), plaintextArb, fc.nat(), fc.nat(7), fc.constantFrom(0, 1, 2), (key, nonce, ad, plaintext, pos, bit, where) => {
@@ -129,5 +138,45 @@ describe("compact Poly1305", () => {
       }),
       { numRuns: 3_000 }
     )
+  })
+})
+
+describe("detached sealing and allocation", () => {
+  it("encryptDetached is encrypt split in two, for every implementation and size class", () => {
+    fc.assert(
+      fc.property(bytes(32), bytes(12), fc.uint8Array({ maxLength: 30 }), plaintextArb, (key, nonce, ad, plaintext) => {
+        const whole = toHex(nobleChaChaPoly.encrypt(key, nonce, ad, plaintext))
+        for (const a of all) {
+          const { ciphertext, tag } = a.encryptDetached(key, nonce, ad, plaintext)
+          expect(tag.length).toBe(16)
+          expect(toHex(ciphertext) + toHex(tag)).toBe(whole)
+        }
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("allocate returns distinct, writable buffers of the requested size", () => {
+    for (const a of all) {
+      for (const n of [0, 2, 134, 2048, 2049, 4096, 65569]) {
+        const x = a.allocate(n)
+        const y = a.allocate(n)
+        expect(x.length).toBe(n)
+        x.fill(1)
+        y.fill(2)
+        expect(x.every((b) => b === 1)).toBe(true)
+      }
+    }
+  })
+
+  it("outputs are plain Uint8Arrays, not Buffers (whose slice would share memory)", () => {
+    for (const a of all) {
+      const sealed = a.encrypt(rfcKey, rfcNonce, rfcAad, new Uint8Array(3000))
+      expect(Buffer.isBuffer(sealed)).toBe(false)
+      const opened = a.decrypt(rfcKey, rfcNonce, rfcAad, sealed)
+      expect(opened !== undefined && Buffer.isBuffer(opened)).toBe(false)
+      const d = a.encryptDetached(rfcKey, rfcNonce, rfcAad, new Uint8Array(3000))
+      expect(Buffer.isBuffer(d.ciphertext) || Buffer.isBuffer(d.tag)).toBe(false)
+    }
   })
 })

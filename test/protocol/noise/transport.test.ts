@@ -7,21 +7,24 @@ import { Result } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import vectors from "../../../../shared/vectors/bolt08-transport.json" with { type: "json" }
-import { nodeChaChaPoly } from "../../../src/layers/crypto/aead-node.ts"
+import { nodeChaChaPoly, opensslChaChaPoly } from "../../../src/layers/crypto/aead-node.ts"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
-import { nobleChaChaPoly, type ChaChaPoly } from "../../../src/protocol/crypto/aead.ts"
+import { compactChaChaPoly, nobleChaChaPoly, type ChaChaPoly } from "../../../src/protocol/crypto/aead.ts"
 import {
   decryptBody,
   decryptHeader,
   decryptPacket,
   encryptMessage,
+  encryptMessageParts,
   HEADER_LENGTH,
   makeCipherState,
   MAX_MESSAGE_LENGTH,
   type CipherState
 } from "../../../src/protocol/noise/index.ts"
 
-const aeads: ReadonlyArray<ChaChaPoly> = [nobleChaChaPoly, nodeChaChaPoly]
+// noble (portable), node (fast: OpenSSL above 512 bytes, compact JS below), and the node one's
+// two paths on their own, so the short vector messages also run through OpenSSL.
+const aeads: ReadonlyArray<ChaChaPoly> = [nobleChaChaPoly, nodeChaChaPoly, opensslChaChaPoly, compactChaChaPoly]
 const m = vectors.message_encryption
 const expected = new Map(m.outputs.map((o) => [o.index, o.ciphertext]))
 const rotations = new Map(m.key_rotations.map((r) => [r.before_output_index, r]))
@@ -69,7 +72,8 @@ describe.each(aeads.map((a) => [a.name, a] as const))("BOLT 8 message encryption
 
 const keyArb = fc.uint8Array({ minLength: 32, maxLength: 32 })
 const stateArb = fc.record({ key: keyArb, chainingKey: keyArb, nonce: fc.integer({ min: 0, max: 999 }) })
-const messageArb = fc.uint8Array({ minLength: 0, maxLength: 300 })
+// Short messages take the node implementation's compact path, long ones OpenSSL.
+const messageArb = fc.oneof(fc.uint8Array({ minLength: 0, maxLength: 300 }), fc.uint8Array({ minLength: 500, maxLength: 2500 }))
 
 describe("transport properties", () => {
   it("round trip across implementations: either side may use either cipher", () => {
@@ -152,5 +156,25 @@ describe("transport properties", () => {
     const pending = Result.getOrThrow(decryptHeader(nodeChaChaPoly, state, packet.subarray(0, HEADER_LENGTH)))
     const short = decryptBody(nodeChaChaPoly, pending, packet.subarray(HEADER_LENGTH, packet.length - 1))
     expect(Result.isFailure(short) && short.failure).toMatchObject({ _tag: "NoiseFrameLengthInvalid", part: "body", expected: 26, received: 25 })
+  })
+})
+
+describe("zero-copy sending", () => {
+  it("encryptMessageParts yields exactly the packet of encryptMessage, in three chunks", () => {
+    fc.assert(
+      fc.property(stateArb, fc.oneof(messageArb, fc.uint8Array({ minLength: 600, maxLength: 5000 })), fc.constantFrom(...aeads), (state, message, aead) => {
+        const whole = Result.getOrThrow(encryptMessage(aead, state, message))
+        const parts = Result.getOrThrow(encryptMessageParts(aead, state, message))
+        expect(parts.parts.map((p) => p.length)).toEqual([HEADER_LENGTH, message.length, 16])
+        expect(toHex(Uint8Array.of(...parts.parts.flatMap((p) => [...p])))).toBe(toHex(whole.packet))
+        expect(parts.state).toEqual(whole.state)
+      }),
+      { numRuns: 500 }
+    )
+  })
+
+  it("refuses a message over 65535 bytes", () => {
+    const r = encryptMessageParts(nodeChaChaPoly, makeCipherState(new Uint8Array(32), new Uint8Array(32)), new Uint8Array(MAX_MESSAGE_LENGTH + 1))
+    expect(Result.isFailure(r) && r.failure._tag).toBe("NoiseMessageTooLong")
   })
 })
