@@ -8,12 +8,11 @@
  * about ten times faster than JavaScript on large inputs (~1.3 GB/s per direction at 64 KiB
  * against ~0.17 GB/s), but each call costs a fixed ~3-4 us (a cipher context is created per
  * nonce; Node has no re-keying API), which dominates short inputs: a BOLT 8 length prefix is 2
- * bytes. Below ~512 bytes the compact JavaScript implementation is faster (about 0.5 us for a
- * 2-byte box), so `nodeChaChaPoly` routes by size. Outputs are plain `Uint8Array` views, not
+ * bytes. Outputs are plain `Uint8Array` views, not
  * `Buffer`s (whose `slice` shares memory), and are not copied.
  */
 import { createCipheriv, createDecipheriv } from "node:crypto"
-import { allocateShortLived, compactChaChaPoly, TAG_LENGTH, type ChaChaPoly } from "../../protocol/crypto/aead.ts"
+import { allocateShortLived, TAG_LENGTH, type ChaChaPoly } from "../../protocol/crypto/aead.ts"
 
 const ALGORITHM = "chacha20-poly1305"
 const OPTIONS = { authTagLength: TAG_LENGTH } as const
@@ -45,9 +44,9 @@ const encryptInto = (
   out.set(cipher.getAuthTag(), offset + plaintext.length)
 }
 
-/** Node's built-in ChaCha20-Poly1305 (OpenSSL) for every input size. */
-export const opensslChaChaPoly: ChaChaPoly = {
-  name: "openssl",
+/** The fast `ChaChaPoly` on Node: its built-in ChaCha20-Poly1305 (OpenSSL). */
+export const nodeChaChaPoly: ChaChaPoly = {
+  name: "node:crypto",
   allocate,
   encrypt: (key, nonce, ad, plaintext) => {
     const out = allocate(plaintext.length + TAG_LENGTH)
@@ -76,37 +75,4 @@ export const opensslChaChaPoly: ChaChaPoly = {
       return undefined
     }
   }
-}
-
-/**
- * Inputs up to this many bytes go to the compact JavaScript implementation, larger ones to
- * OpenSSL: the measured crossover on this machine (bench/noise.bench.ts), where OpenSSL's fixed
- * per-call cost stops dominating.
- */
-export const SHORT_INPUT_LIMIT = 512
-
-/**
- * The fast `ChaChaPoly` on Node: OpenSSL for large inputs, the compact JavaScript
- * implementation for short ones (BOLT 8 length prefixes, small messages), both RFC 8439 and
- * byte-identical.
- */
-export const nodeChaChaPoly: ChaChaPoly = {
-  name: "node:crypto",
-  allocate,
-  encrypt: (key, nonce, ad, plaintext) =>
-    plaintext.length + ad.length <= SHORT_INPUT_LIMIT
-      ? compactChaChaPoly.encrypt(key, nonce, ad, plaintext)
-      : opensslChaChaPoly.encrypt(key, nonce, ad, plaintext),
-  encryptInto: (key, nonce, ad, plaintext, out, offset) =>
-    plaintext.length + ad.length <= SHORT_INPUT_LIMIT
-      ? compactChaChaPoly.encryptInto(key, nonce, ad, plaintext, out, offset)
-      : opensslChaChaPoly.encryptInto(key, nonce, ad, plaintext, out, offset),
-  encryptDetached: (key, nonce, ad, plaintext) =>
-    plaintext.length + ad.length <= SHORT_INPUT_LIMIT
-      ? compactChaChaPoly.encryptDetached(key, nonce, ad, plaintext)
-      : opensslChaChaPoly.encryptDetached(key, nonce, ad, plaintext),
-  decrypt: (key, nonce, ad, sealed) =>
-    sealed.length - TAG_LENGTH + ad.length <= SHORT_INPUT_LIMIT
-      ? compactChaChaPoly.decrypt(key, nonce, ad, sealed)
-      : opensslChaChaPoly.decrypt(key, nonce, ad, sealed)
 }

@@ -7,6 +7,8 @@
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { Layer } from "effect"
 import * as PeerManager from "../../actors/PeerManager.ts"
+import { nodeChaChaPoly } from "../crypto/aead-node.ts"
+import { wasmSecp256k1 } from "../crypto/secp256k1-wasm.ts"
 import { OsEntropy } from "./OsEntropy.ts"
 import type { NodeConfig } from "./NodeFlags.ts"
 import { SeedFileSigner } from "./SeedFileSigner.ts"
@@ -29,9 +31,14 @@ export const NodeServicesLive = (options: Pick<NodeLiveOptions, "dataDir" | "tcp
     SeedFileSigner(options.dataDir).pipe(Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, OsEntropy)))
   )
 
-/** The node's `PeerManager` over TCP, OS entropy and the seed-file signer. */
+/**
+ * The node's `PeerManager` over TCP, OS entropy and the seed-file signer, with the fast crypto
+ * of this platform for BOLT 8 (Node's ChaCha20-Poly1305, libsecp256k1 in WASM) unless
+ * `options.peers.peer.crypto` says otherwise.
+ */
 export const NodeLive = (options: NodeLiveOptions) =>
   PeerManager.layer({
     ...options.peers,
+    peer: { crypto: { secp: wasmSecp256k1, aead: nodeChaChaPoly }, ...options.peers?.peer },
     ...(options.listen === undefined ? {} : { listen: options.listen })
   }).pipe(Layer.provide(NodeServicesLive(options)))

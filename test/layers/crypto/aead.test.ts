@@ -1,22 +1,14 @@
 /**
- * The three ChaCha20-Poly1305 implementations (noble, node:crypto with its short-input path,
- * compact JS) agree byte for byte, open each other's boxes, reject tampering, and match the
- * RFC 8439 §2.8.2 AEAD example. The compact Poly1305 is compared with noble's on the edge cases
- * of RFC 8439 Appendix A.3 and on random whole-block messages.
+ * The two ChaCha20-Poly1305 implementations (noble, node:crypto) agree byte for byte, open each
+ * other's boxes, reject tampering, and match the RFC 8439 §2.8.2 AEAD example.
  */
 import fc from "fast-check"
-import { poly1305 } from "@noble/ciphers/_poly1305.js"
 import { describe, expect, it } from "vitest"
-import { nodeChaChaPoly, opensslChaChaPoly } from "../../../src/layers/crypto/aead-node.ts"
+import { nodeChaChaPoly } from "../../../src/layers/crypto/aead-node.ts"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
-import {
-  _compactPoly1305Blocks,
-  compactChaChaPoly,
-  nobleChaChaPoly,
-  type ChaChaPoly
-} from "../../../src/protocol/crypto/aead.ts"
+import { nobleChaChaPoly, type ChaChaPoly } from "../../../src/protocol/crypto/aead.ts"
 
-const all: ReadonlyArray<ChaChaPoly> = [nobleChaChaPoly, nodeChaChaPoly, opensslChaChaPoly, compactChaChaPoly]
+const all: ReadonlyArray<ChaChaPoly> = [nobleChaChaPoly, nodeChaChaPoly]
 
 const rfcKey = fromHex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f")
 const rfcNonce = fromHex("070000004041424344454647")
@@ -50,8 +42,7 @@ describe.each(all.map((a) => [a.name, a] as const))("%s", (_name, aead) => {
 })
 
 const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n })
-// Lengths around every block boundary of ChaCha20 (64) and Poly1305 (16), and past the
-// node implementation's switch from the compact path to OpenSSL.
+// Lengths around every block boundary of ChaCha20 (64) and Poly1305 (16), short and long.
 const plaintextArb = fc.oneof(
   fc.uint8Array({ minLength: 0, maxLength: 80 }),
   fc.uint8Array({ minLength: 100, maxLength: 700 }),
@@ -98,45 +89,6 @@ describe("cross-implementation properties", () => {
         }
       }),
       { numRuns: 1_000 }
-    )
-  })
-})
-
-describe("compact Poly1305", () => {
-  const ff = (n: number) => new Uint8Array(n).fill(0xff)
-  const key = (r: Uint8Array, s: Uint8Array) => {
-    const k = new Uint8Array(32)
-    k.set(r, 0)
-    k.set(s, 16)
-    return k
-  }
-  const rTwo = new Uint8Array(16)
-  rTwo[0] = 2
-  const rOne = new Uint8Array(16)
-  rOne[0] = 1
-  const cat = (...parts: Array<Uint8Array>) => Uint8Array.from(parts.flatMap((p) => [...p]))
-  const one = (first: number, rest: number) => cat(Uint8Array.of(first), new Uint8Array(15).fill(rest))
-  // RFC 8439 Appendix A.3 #5-#9 style inputs: accumulators at and around 2^130 - 5.
-  const cases: ReadonlyArray<readonly [Uint8Array, Uint8Array]> = [
-    [ff(16), key(rTwo, new Uint8Array(16))],
-    [one(2, 0), key(rTwo, ff(16))],
-    [cat(ff(16), one(0xf0, 0xff), one(0x11, 0)), key(rOne, new Uint8Array(16))],
-    [cat(ff(16), one(0xfb, 0xfe), new Uint8Array(16).fill(1)), key(rOne, new Uint8Array(16))],
-    [one(0xfd, 0xff), key(rTwo, new Uint8Array(16))],
-    [ff(64), key(ff(16), ff(16))],
-    [ff(160), key(ff(16), new Uint8Array(16))]
-  ]
-  it.each(cases.map((c, i) => [i, c] as const))("edge case %i matches noble", (_i, [message, k]) => {
-    expect(toHex(_compactPoly1305Blocks(message, k))).toBe(toHex(poly1305(message, k)))
-  })
-
-  it("matches noble on random whole-block messages, including saturated ones", () => {
-    const blocks = fc.integer({ min: 1, max: 12 }).chain((n) => fc.oneof(bytes(16 * n), fc.constant(ff(16 * n))))
-    fc.assert(
-      fc.property(blocks, fc.oneof(bytes(32), fc.constant(ff(32))), (message, k) => {
-        expect(toHex(_compactPoly1305Blocks(message, k))).toBe(toHex(poly1305(message, k)))
-      }),
-      { numRuns: 3_000 }
     )
   })
 })

@@ -7,9 +7,9 @@ import { Result } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import vectors from "../../../../shared/vectors/bolt08-transport.json" with { type: "json" }
-import { nodeChaChaPoly, opensslChaChaPoly } from "../../../src/layers/crypto/aead-node.ts"
+import { nodeChaChaPoly } from "../../../src/layers/crypto/aead-node.ts"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
-import { compactChaChaPoly, nobleChaChaPoly } from "../../../src/protocol/crypto/aead.ts"
+import { nobleChaChaPoly } from "../../../src/protocol/crypto/aead.ts"
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
 import { wasmSecp256k1 } from "../../../src/layers/crypto/secp256k1-wasm.ts"
 import {
@@ -25,9 +25,8 @@ import {
 } from "../../../src/protocol/noise/index.ts"
 
 const secp = nobleSecp256k1
-// The portable (noble) and the fast (node) implementations; the node one picks OpenSSL or its
-// compact JavaScript path by size, so each of those also runs every vector on its own.
-const cryptos: ReadonlyArray<NoiseCrypto> = [nobleChaChaPoly, nodeChaChaPoly, opensslChaChaPoly, compactChaChaPoly].map((aead) => ({
+// The portable (noble) and the fast (node:crypto) implementations run every vector.
+const cryptos: ReadonlyArray<NoiseCrypto> = [nobleChaChaPoly, nodeChaChaPoly].map((aead) => ({
   secp,
   aead
 }))

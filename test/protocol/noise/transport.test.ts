@@ -7,9 +7,9 @@ import { Result } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import vectors from "../../../../shared/vectors/bolt08-transport.json" with { type: "json" }
-import { nodeChaChaPoly, opensslChaChaPoly } from "../../../src/layers/crypto/aead-node.ts"
+import { nodeChaChaPoly } from "../../../src/layers/crypto/aead-node.ts"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
-import { compactChaChaPoly, nobleChaChaPoly, type ChaChaPoly } from "../../../src/protocol/crypto/aead.ts"
+import { nobleChaChaPoly, type ChaChaPoly } from "../../../src/protocol/crypto/aead.ts"
 import {
   decryptBody,
   decryptHeader,
@@ -22,9 +22,8 @@ import {
   type CipherState
 } from "../../../src/protocol/noise/index.ts"
 
-// noble (portable), node (fast: OpenSSL above 512 bytes, compact JS below), and the node one's
-// two paths on their own, so the short vector messages also run through OpenSSL.
-const aeads: ReadonlyArray<ChaChaPoly> = [nobleChaChaPoly, nodeChaChaPoly, opensslChaChaPoly, compactChaChaPoly]
+// noble (portable) and node:crypto (fast) run every vector.
+const aeads: ReadonlyArray<ChaChaPoly> = [nobleChaChaPoly, nodeChaChaPoly]
 const m = vectors.message_encryption
 const expected = new Map(m.outputs.map((o) => [o.index, o.ciphertext]))
 const rotations = new Map(m.key_rotations.map((r) => [r.before_output_index, r]))
@@ -72,7 +71,7 @@ describe.each(aeads.map((a) => [a.name, a] as const))("BOLT 8 message encryption
 
 const keyArb = fc.uint8Array({ minLength: 32, maxLength: 32 })
 const stateArb = fc.record({ key: keyArb, chainingKey: keyArb, nonce: fc.integer({ min: 0, max: 999 }) })
-// Short messages take the node implementation's compact path, long ones OpenSSL.
+// Short and long messages.
 const messageArb = fc.oneof(fc.uint8Array({ minLength: 0, maxLength: 300 }), fc.uint8Array({ minLength: 500, maxLength: 2500 }))
 
 describe("transport properties", () => {
