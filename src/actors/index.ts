@@ -14,3 +14,4 @@ export {
 } from "./Peer.ts"
 export * from "./PeerEvent.ts"
 export { make as makePeerManager, PeerManager, type PeerManagerConfig, type PeerManagerShape } from "./PeerManager.ts"
+export * from "./Invoices.ts"

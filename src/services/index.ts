@@ -2,3 +2,4 @@
 export * from "./Entropy.ts"
 export * from "./NodeSigner.ts"
 export * from "./Transport.ts"
+export * from "./ChannelSigner.ts"

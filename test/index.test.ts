@@ -1,0 +1,15 @@
+import { describe, expect, it } from "vitest"
+import * as Lightning from "../src/index.ts"
+
+describe("public entry point", () => {
+  it("loads and exposes each ring", () => {
+    for (const name of ["Codec", "Messages", "Features", "Noise", "Keys", "Tx", "Onion", "Invoice", "TestLayers", "NodeLayers", "ControlApi"]) {
+      expect(Lightning, name).toHaveProperty(name)
+    }
+    expect(typeof Lightning.Invoice.decodeInvoice).toBe("function")
+    expect(typeof Lightning.PeerManager).toBe("function")
+    expect(typeof Lightning.ChannelSigner).toBe("function")
+    expect(typeof Lightning.createInvoice).toBe("function")
+    expect(Lightning.wasmSecp256k1.name).not.toBe(Lightning.Secp256k1.nobleSecp256k1.name)
+  })
+})
