@@ -11,8 +11,9 @@ import {
   perCommitmentPoint
 } from "../../../src/protocol/keys/derivation.ts"
 import { makePrivateKey, parsePublicKey, publicKeyOf } from "../../../src/protocol/keys/keys.ts"
+import { VECTORS_DIR } from "../../vectors.ts"
 
-const v = JSON.parse(readFileSync("/work/shared/vectors/bolt03-key-derivation.json", "utf8")) as {
+const v = JSON.parse(readFileSync(`${VECTORS_DIR}/bolt03-key-derivation.json`, "utf8")) as {
   inputs: { base_secret: string; per_commitment_secret: string; base_point: string; per_commitment_point: string }
   vectors: ReadonlyArray<{ output_name: string; output: string }>
 }

@@ -14,12 +14,13 @@ import {
   storedSecretCount,
   type SecretStore
 } from "../../../src/protocol/keys/shachain.ts"
+import { VECTORS_DIR } from "../../vectors.ts"
 
 interface Vectors {
   readonly generation: ReadonlyArray<{ name: string; seed: string; index: number; output: string }>
   readonly storage: ReadonlyArray<{ name: string; steps: ReadonlyArray<{ index: number; secret: string; expect: "OK" | "ERROR" }> }>
 }
-const vectors = JSON.parse(readFileSync("/work/shared/vectors/bolt03-per-commitment-secrets.json", "utf8")) as Vectors
+const vectors = JSON.parse(readFileSync(`${VECTORS_DIR}/bolt03-per-commitment-secrets.json`, "utf8")) as Vectors
 
 describe("BOLT 3 Appendix D: generation", () => {
   it("has the 5 generation vectors", () => expect(vectors.generation.length).toBe(5))

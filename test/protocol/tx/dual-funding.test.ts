@@ -30,10 +30,11 @@ import { signInput, verifyInput } from "../../../src/protocol/tx/signing.ts"
 import { contributionWeight } from "../../../src/protocol/tx/weights.ts"
 import { sat } from "../../../src/protocol/units.ts"
 import { ok, secp } from "./fixtures.ts"
+import { VECTORS_DIR } from "../../vectors.ts"
 
 interface AddInput { serial_id: number; prevtx: string; prev_vout: number; sequence: number }
 interface AddOutput { serial_id: number; sats: number; script: string }
-const v = JSON.parse(readFileSync("/work/shared/vectors/bolt03-dual-funding.json", "utf8")) as {
+const v = JSON.parse(readFileSync(`${VECTORS_DIR}/bolt03-dual-funding.json`, "utf8")) as {
   locktime: number
   feerate_per_kw: number
   opener_funding_satoshis: number

@@ -12,8 +12,9 @@ import { unsafePublicKey, type PrivateKey, type PublicKey } from "../../../src/p
 import { txidFromHex } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { commitmentNumberObscuringFactor, type CommitmentHtlc, type CommitmentParams } from "../../../src/protocol/tx/commitment.ts"
 import { msat, sat } from "../../../src/protocol/units.ts"
+import { VECTORS_DIR } from "../../vectors.ts"
 
-export const VECTORS = "/work/shared/vectors"
+export const VECTORS = VECTORS_DIR
 export const secp = nobleSecp256k1
 
 export interface VectorHtlc {

@@ -23,8 +23,9 @@ import { sortOutputs } from "../../../src/protocol/tx/bip69.ts"
 import { fundingOutput } from "../../../src/protocol/tx/funding.ts"
 import { sat } from "../../../src/protocol/units.ts"
 import { ok, pk, secp } from "./fixtures.ts"
+import { VECTORS_DIR } from "../../vectors.ts"
 
-const v = JSON.parse(readFileSync("/work/shared/vectors/bolt03-funding-tx.json", "utf8")) as Record<string, string | number>
+const v = JSON.parse(readFileSync(`${VECTORS_DIR}/bolt03-funding-tx.json`, "utf8")) as Record<string, string | number>
 const str = (k: string): string => String(v[k])
 
 describe("BOLT 3 Appendix B: funding transaction", () => {

@@ -32,8 +32,9 @@ import {
 } from "../../../src/protocol/tx/weights.ts"
 import { msat, sat } from "../../../src/protocol/units.ts"
 import { keysOf, legacy, ok, paramsOf, type CommitmentVector } from "./fixtures.ts"
+import { VECTORS_DIR } from "../../vectors.ts"
 
-const W = JSON.parse(readFileSync("/work/shared/vectors/bolt03-bolt05-expected-weights.json", "utf8")) as {
+const W = JSON.parse(readFileSync(`${VECTORS_DIR}/bolt03-bolt05-expected-weights.json`, "utf8")) as {
   bolt03: {
     commitment_tx: { no_anchors: { witness_weight: number }; anchors: { witness_weight: number }; component_bytes: Record<string, number> }
     htlc_tx: {

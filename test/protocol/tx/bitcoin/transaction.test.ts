@@ -15,9 +15,10 @@ import {
   wtxid
 } from "../../../../src/protocol/tx/bitcoin/transaction.ts"
 import { txArb } from "./gen.ts"
+import { VECTORS_DIR } from "../../../vectors.ts"
 
 const coreVectors = (file: string): ReadonlyArray<string> =>
-  (JSON.parse(readFileSync(`/work/shared/vectors/bitcoin-core/${file}`, "utf8")) as ReadonlyArray<ReadonlyArray<unknown>>)
+  (JSON.parse(readFileSync(`${VECTORS_DIR}/bitcoin-core/${file}`, "utf8")) as ReadonlyArray<ReadonlyArray<unknown>>)
     .filter((e) => e.length >= 2 && typeof e[1] === "string")
     .map((e) => String(e[1]))
 
