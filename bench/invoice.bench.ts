@@ -15,7 +15,7 @@ import { msat } from "../src/protocol/units.ts"
 const key = new Uint8Array(32).fill(0x42)
 const invoices = Array.from({ length: 64 }, (_, i) =>
   signAndEncode(
-    makeInvoice({
+    Result.getOrThrow(makeInvoice({
       network: "bc",
       amountMsat: msat(BigInt(1000 + i) * 1000n),
       timestamp: 1_700_000_000 + i,
@@ -24,7 +24,7 @@ const invoices = Array.from({ length: 64 }, (_, i) =>
       description: { text: `benchmark invoice ${i}` },
       expirySeconds: 3600,
       minFinalCltvExpiryDelta: 80
-    }),
+    })),
     (digest) => nobleSecp256k1.signRecoverable(digest, key)
   )
 )

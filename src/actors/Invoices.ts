@@ -31,13 +31,13 @@ export const createInvoice = Effect.fn("createInvoice")(function*(params: Create
   const preimage = params.paymentHash === undefined ? yield* entropy.randomBytes(32) : undefined
   const paymentHash = params.paymentHash ?? sha256(preimage ?? new Uint8Array(32))
   const paymentSecret = yield* entropy.randomBytes(32)
-  const unsigned = makeInvoice({
+  const unsigned = yield* Effect.fromResult(makeInvoice({
     ...params,
     timestamp: Math.floor(millis / 1000),
     paymentHash,
     paymentSecret,
     payee: params.includePayee === true ? signer.nodeId : undefined
-  })
+  }))
   const { recovery, signature } = yield* signer.signDigestRecoverable(signingHash(unsigned))
   const created: CreatedInvoice = { invoice: encodeInvoice(unsigned, signature, recovery), paymentHash, paymentSecret, preimage }
   return created

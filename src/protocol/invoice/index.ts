@@ -4,7 +4,7 @@
  * - `decodeInvoice(str, secp)` -> `Result<Invoice, InvoiceError>`: bech32 without the 90-char
  *   limit, every tagged field, amount multipliers, signature check (`n` field) or public-key
  *   recovery, unknown required features rejected, fields a reader must skip kept as `ignored`.
- * - `makeInvoice(params)` -> `UnsignedInvoice`; `signingHash(unsigned)`; `encodeInvoice(unsigned,
+ * - `makeInvoice(params)` -> `Result<UnsignedInvoice, InvalidField>`; `signingHash(unsigned)`; `encodeInvoice(unsigned,
  *   signature, recovery)` or `signAndEncode(unsigned, sign)` with a signer that holds the key.
  * - A decoded invoice re-encodes to the same string: `encodeInvoice(inv, inv.signature, inv.recovery)`.
  */

@@ -21,7 +21,7 @@ import {
 } from "./errors.ts"
 import { formatHrp, parseHrp, type Network } from "./hrp.ts"
 import { decodeField, encodeField, type RouteHintHop, type TaggedField } from "./fields.ts"
-import type { Fallback } from "./fallback.ts"
+import { fallbackType, type Fallback } from "./fallback.ts"
 import { bigIntToWordsFixed, bytesToWords, wordsToBigInt, wordsToBytesPad } from "./words.ts"
 
 /** What is signed: everything but the signature. Field order is kept as written. */
@@ -109,19 +109,67 @@ const dataWords = (invoice: UnsignedInvoice): Array<number> => {
   return words
 }
 
-/** Checks that a field set can be encoded (lengths fit in 10 bits); returns the first problem. */
+const MAX_MSAT = 2_100_000_000_000_000_000n
+const isU = (v: number, bits: number): boolean => Number.isSafeInteger(v) && v >= 0 && v < 2 ** bits
+
+/** Why a field's value cannot be written (BOLT 11 lengths and ranges), or undefined. */
+const fieldProblem = (field: TaggedField): string | undefined => {
+  switch (field.tag) {
+    case "payment_hash":
+    case "payment_secret":
+    case "description_hash":
+      return field.value.length === 32 ? undefined : `${field.tag} must be 32 bytes`
+    case "payee":
+      return field.value.length === 33 ? undefined : "payee must be a 33-byte public key"
+    case "expiry":
+    case "min_final_cltv_expiry_delta":
+      return Number.isSafeInteger(field.value) && field.value >= 0 ? undefined : `${field.tag} must be a non-negative integer`
+    case "fallback":
+      return fallbackType(field.value) === undefined ? "unknown fallback version or program length" : undefined
+    case "route_hint":
+      if (field.value.length === 0) return "a route hint needs at least one hop"
+      for (const hop of field.value) {
+        if (hop.pubkey.length !== 33) return "route hint pubkey must be 33 bytes"
+        if (hop.shortChannelId < 0n || hop.shortChannelId >= 1n << 64n) return "short_channel_id must fit in 64 bits"
+        if (!isU(hop.feeBaseMsat, 32) || !isU(hop.feeProportionalMillionths, 32)) return "route hint fees must fit in 32 bits"
+        if (!isU(hop.cltvExpiryDelta, 16)) return "cltv_expiry_delta must fit in 16 bits"
+      }
+      return undefined
+    case "features":
+      return field.value.every((bit) => isU(bit, 13)) && new Set(field.value).size === field.value.length
+        ? undefined
+        : "feature bits must be distinct integers below 8192"
+    default:
+      return undefined
+  }
+}
+
+/**
+ * Checks that an invoice can be written as BOLT 11 says: each field's value in range and its
+ * data at most 1023 words (639 bytes), timestamp in 35 bits, amount positive and at most
+ * 21 million bitcoin. Returns the first problem.
+ */
 export const validateForEncoding = (invoice: UnsignedInvoice): InvalidField | undefined => {
   for (const field of invoice.fields) {
-    const raw = encodeField(field)
-    if (raw.words.length > 1023) return new InvalidField({ field: field.tag, message: `${field.tag} is longer than 1023 words` })
+    const problem = fieldProblem(field)
+    if (problem !== undefined) return new InvalidField({ field: field.tag, message: problem })
+    if (encodeField(field).words.length > 1023) {
+      return new InvalidField({ field: field.tag, message: `${field.tag} is longer than 1023 words (639 bytes)` })
+    }
   }
-  if (invoice.timestamp < 0 || invoice.timestamp >= 2 ** 35 || !Number.isInteger(invoice.timestamp)) {
+  if (!isU(invoice.timestamp, 35)) {
     return new InvalidField({ field: "timestamp", message: "timestamp must be an integer in [0, 2^35)" })
+  }
+  if (invoice.amountMsat !== undefined && (invoice.amountMsat <= 0n || invoice.amountMsat > MAX_MSAT)) {
+    return new InvalidField({ field: "amount", message: "amount must be positive and at most 21 million bitcoin" })
   }
   return undefined
 }
 
-/** The invoice string (lowercase) from its fields and a 64-byte signature with recovery id. */
+/**
+ * The invoice string (lowercase) from its fields and a 64-byte signature with recovery id. The
+ * fields must be writable: as `makeInvoice` returns them, or as `decodeInvoice` read them.
+ */
 export const encodeInvoice = (invoice: UnsignedInvoice, signature: Uint8Array, recovery: number): string => {
   const sig = new Uint8Array(65)
   sig.set(signature)
@@ -248,8 +296,11 @@ export interface InvoiceParams {
   readonly features?: ReadonlyArray<number> | undefined
 }
 
-/** Builds the fields in a conventional order (p, s, d|h, x, c, n, m, f*, r*, 9). */
-export const makeInvoice = (p: InvoiceParams): UnsignedInvoice => {
+/**
+ * Builds the fields in a conventional order (p, s, d|h, x, c, n, m, f*, r*, 9), or says which
+ * value cannot be written (e.g. a description over 639 bytes).
+ */
+export const makeInvoice = (p: InvoiceParams): Result.Result<UnsignedInvoice, InvalidField> => {
   const fields: Array<TaggedField> = [
     { tag: "payment_hash", value: p.paymentHash },
     { tag: "payment_secret", value: p.paymentSecret },
@@ -265,5 +316,7 @@ export const makeInvoice = (p: InvoiceParams): UnsignedInvoice => {
   for (const r of p.routeHints ?? []) fields.push({ tag: "route_hint", value: r })
   const features = [...(p.features ?? [8, 14])].sort((a, b) => a - b)
   if (features.length > 0) fields.push({ tag: "features", value: features })
-  return { network: p.network, amountMsat: p.amountMsat, timestamp: p.timestamp, fields }
+  const invoice: UnsignedInvoice = { network: p.network, amountMsat: p.amountMsat, timestamp: p.timestamp, fields }
+  const problem = validateForEncoding(invoice)
+  return problem === undefined ? Result.succeed(invoice) : Result.fail(problem)
 }

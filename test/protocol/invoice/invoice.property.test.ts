@@ -64,7 +64,7 @@ const params = (network: fc.Arbitrary<"bc" | "tb" | "tbs" | "bcrt">): fc.Arbitra
   }))
 
 const encode = (key: Uint8Array, p: InvoiceParams): string =>
-  signAndEncode(makeInvoice(p), (digest) => nobleSecp256k1.signRecoverable(digest, key))
+  signAndEncode(Result.getOrThrow(makeInvoice(p)), (digest) => nobleSecp256k1.signRecoverable(digest, key))
 
 describe("BOLT 11 properties", () => {
   it("random invoices from our encoder decode back to the same fields", () => {
@@ -171,5 +171,40 @@ describe("BOLT 11 properties", () => {
       }),
       { numRuns: 10_000 }
     )
+  })
+})
+
+describe("makeInvoice refuses what BOLT 11 cannot carry", () => {
+  const base: InvoiceParams = {
+    network: "bc",
+    timestamp: 1_700_000_000,
+    paymentHash: new Uint8Array(32),
+    paymentSecret: new Uint8Array(32),
+    description: { text: "ok" }
+  }
+  const problem = (p: Partial<InvoiceParams>): string | undefined => {
+    const r = makeInvoice({ ...base, ...p })
+    return Result.isFailure(r) ? r.failure.field : undefined
+  }
+  it("accepts the limits and rejects one past them", () => {
+    expect(problem({})).toBeUndefined()
+    expect(problem({ description: { text: "x".repeat(639) } })).toBeUndefined()
+    expect(problem({ description: { text: "x".repeat(640) } })).toBe("description")
+    expect(problem({ metadata: new Uint8Array(640) })).toBe("metadata")
+    expect(problem({ paymentHash: new Uint8Array(31) })).toBe("payment_hash")
+    expect(problem({ paymentSecret: new Uint8Array(33) })).toBe("payment_secret")
+    expect(problem({ description: { hash: new Uint8Array(5) } })).toBe("description_hash")
+    expect(problem({ payee: new Uint8Array(32) })).toBe("payee")
+    expect(problem({ expirySeconds: -1 })).toBe("expiry")
+    expect(problem({ timestamp: 2 ** 35 })).toBe("timestamp")
+    expect(problem({ amountMsat: msat(0n) })).toBe("amount")
+    expect(problem({ amountMsat: msat(2_100_000_000_000_000_001n) })).toBe("amount")
+    expect(problem({ fallbacks: [{ version: 19, program: new Uint8Array(20) }] })).toBe("fallback")
+    expect(problem({ routeHints: [[]] })).toBe("route_hint")
+    const hop = { pubkey: new Uint8Array(33), shortChannelId: 1n as ShortChannelId, feeBaseMsat: 1, feeProportionalMillionths: 1, cltvExpiryDelta: 1 }
+    expect(problem({ routeHints: [Array.from({ length: 12 }, () => hop)] })).toBeUndefined()
+    expect(problem({ routeHints: [Array.from({ length: 13 }, () => hop)] })).toBe("route_hint")
+    expect(problem({ routeHints: [[{ ...hop, cltvExpiryDelta: 65536 }]] })).toBe("route_hint")
+    expect(problem({ features: [8, 8] })).toBe("features")
   })
 })
