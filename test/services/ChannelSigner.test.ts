@@ -312,6 +312,7 @@ describe("requests the signer refuses", () => {
       "InvalidSigningRequest"
     )
     expect(failureTag(alice.signer.signCounterpartyCommitment(alice.keyId, simpleState("bob", 0n), badPoint as never))).toBe("InvalidSigningRequest")
+    expect(failureTag(alice.signer.readyChannel(freshId, { ...alice.params, counterpartyDustLimit: sat(-1n) }))).toBe("InvalidSigningRequest")
     // Balances that do not add up to the funding amount.
     expect(failureTag(alice.signer.signCounterpartyCommitment(alice.keyId, { ...simpleState("bob", 0n), toLocal: msat(1n) }, point))).toBe("InvalidSigningRequest")
     // Closing: must spend the funding output, without creating money.
@@ -335,6 +336,10 @@ describe("requests the signer refuses", () => {
     expect(failureTag(alice.signer.signHolderHtlcTransaction(alice.keyId, 0n, 0, sha256(Uint8Array.of(1))))).toBe("InvalidSigningRequest")
     expect(failureTag(alice.signer.signHolderHtlcTransaction(alice.keyId, 0n, 1, undefined))).toBe("InvalidSigningRequest")
     must(alice.signer.signHolderHtlcTransaction(alice.keyId, 0n, 0, list[0]?.preimage))
+    // On Bob's commitment the same HTLC is offered: HTLC-timeout, which takes no preimage.
+    exchangeCommitment(ch, "bob", stateFor("bob", 0n, FEERATE, bal, list))
+    expect(failureTag(ch.bob.signer.signHolderHtlcTransaction(ch.bob.keyId, 0n, 0, list[0]?.preimage))).toBe("InvalidSigningRequest")
+    expect(must(ch.bob.signer.signHolderHtlcTransaction(ch.bob.keyId, 0n, 0, undefined)).locktime).toBe(900)
   })
 })
 

@@ -17,7 +17,6 @@ import { scalarFromBytes, scalarToBytes, type Secp256k1 } from "../../protocol/c
 /** The group order n, for the one operation libsecp256k1 does not export (scalar product). */
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
 
-
 const isZero = (bytes: Uint8Array): boolean => {
   for (const b of bytes) if (b !== 0) return false
   return true

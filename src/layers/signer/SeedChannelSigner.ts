@@ -16,7 +16,6 @@
  * restarted signer that forgets how far it revoked could sign a revoked commitment).
  */
 import { Effect, Layer, Redacted, Result } from "effect"
-import { sha256 } from "@noble/hashes/sha2.js"
 import { equalBytes, toHex } from "../../protocol/bytes.ts"
 import type { Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
 import { deriveCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "../../protocol/keys/commitment-keys.ts"
@@ -95,10 +94,17 @@ interface ChannelRecord {
 type ReadyRecord = ChannelRecord & { readonly parameters: ChannelParameters }
 const isReady = (r: ChannelRecord): r is ReadyRecord => r.parameters !== undefined
 
-/** Private sentinel: thrown inside an operation, turned into the typed failure at its boundary. */
+/** Private sentinels: thrown inside an operation, turned into the typed failure at its boundary. */
 class Refusal {
-  readonly error: ChannelSignerError | InvalidCounterpartySignature
-  constructor(error: ChannelSignerError | InvalidCounterpartySignature) {
+  readonly error: ChannelSignerError
+  constructor(error: ChannelSignerError) {
+    this.error = error
+  }
+}
+/** Only `validateHolderCommitment` fails with this one (its boundary is `runValidation`). */
+class BadCounterpartySignature {
+  readonly error: InvalidCounterpartySignature
+  constructor(error: InvalidCounterpartySignature) {
     this.error = error
   }
 }
@@ -108,18 +114,33 @@ const invalid = (reason: string): never => {
 const policy = (reason: string): never => {
   throw new Refusal(new SignerPolicyViolation({ reason }))
 }
+const badSignature = (reason: string, htlcIndex: number | undefined): never => {
+  throw new BadCounterpartySignature(new InvalidCounterpartySignature({ reason, htlcIndex }))
+}
 const unwrap = <A, E>(result: Result.Result<A, E>, reason: string): A => (Result.isSuccess(result) ? result.success : invalid(reason))
 
-/** Runs a synchronous operation, mapping the sentinel to the typed failure (anything else is a defect). */
-const run = <A, E extends ChannelSignerError | InvalidCounterpartySignature = ChannelSignerError>(f: () => A): Effect.Effect<A, E> =>
+/** Runs a synchronous operation, mapping a sentinel `refused` recognises to its failure (anything else is a defect). */
+const guarded = <A, E>(f: () => A, refused: (thrown: unknown) => E | undefined): Effect.Effect<A, E> =>
   Effect.suspend(() => {
     try {
       return Effect.succeed(f())
     } catch (e) {
-      if (e instanceof Refusal) return Effect.fail(e.error as E)
-      return Effect.die(e)
+      const error = refused(e)
+      return error === undefined ? Effect.die(e) : Effect.fail(error)
     }
   })
+const run = <A>(f: () => A): Effect.Effect<A, ChannelSignerError> => guarded(f, (e) => (e instanceof Refusal ? e.error : undefined))
+const runValidation = <A>(f: () => A): Effect.Effect<A, ChannelSignerError | InvalidCounterpartySignature> =>
+  guarded(f, (e) => (e instanceof Refusal || e instanceof BadCounterpartySignature ? e.error : undefined))
+
+/** The basepoints of `ChannelBasepoints`, for comparing and validating them field by field. */
+const BASEPOINT_FIELDS: ReadonlyArray<keyof ChannelBasepoints> = [
+  "fundingPubkey",
+  "revocationBasepoint",
+  "paymentBasepoint",
+  "delayedPaymentBasepoint",
+  "htlcBasepoint"
+]
 
 const MAX_COMMITMENT_NUMBER = (1n << 48n) - 1n
 const SEQUENCE_DISABLE_FLAG = 0x80000000
@@ -252,9 +273,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1): Channe
     a.counterpartySelfDelay === b.counterpartySelfDelay &&
     a.holderDustLimit === b.holderDustLimit &&
     a.counterpartyDustLimit === b.counterpartyDustLimit &&
-    (Object.keys(a.counterpartyBasepoints) as Array<keyof ChannelBasepoints>).every((k) =>
-      equalBytes(a.counterpartyBasepoints[k], b.counterpartyBasepoints[k])
-    )
+    BASEPOINT_FIELDS.every((k) => equalBytes(a.counterpartyBasepoints[k], b.counterpartyBasepoints[k]))
 
   const signSpendSync = (keyId: ChannelKeyId, request: SpendRequest): SpendSignature => {
     const r = ready(keyId)
@@ -339,7 +358,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1): Channe
 
   return ChannelSigner.of({
     channelPublicKeys: (keyId) =>
-      run<ChannelBasepoints>(() => record(keyId).basepoints).pipe(Effect.orDie),
+      run(() => record(keyId).basepoints).pipe(Effect.orDie),
 
     readyChannel: (keyId, parameters) =>
       run(() => {
@@ -351,8 +370,9 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1): Channe
         const delays = [parameters.holderSelfDelay, parameters.counterpartySelfDelay]
         if (!delays.every((d) => Number.isInteger(d) && d >= 0 && d <= 0xffff)) invalid("to_self_delay out of range")
         if (parameters.fundingAmount <= 0n) invalid("funding amount must be positive")
-        for (const k of Object.values(parameters.counterpartyBasepoints)) {
-          if (!secp.isValidPoint(k)) invalid("invalid counterparty basepoint")
+        if (parameters.holderDustLimit < 0n || parameters.counterpartyDustLimit < 0n) invalid("dust limit must not be negative")
+        for (const k of BASEPOINT_FIELDS) {
+          if (!secp.isValidPoint(parameters.counterpartyBasepoints[k])) invalid("invalid counterparty basepoint")
         }
         if (equalBytes(parameters.counterpartyBasepoints.fundingPubkey, r.basepoints.fundingPubkey)) invalid("counterparty reuses our funding key")
         r.parameters = parameters
@@ -361,7 +381,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1): Channe
     perCommitmentPoint: (keyId, n) => run(() => holderPoint(record(keyId), n)),
 
     validateHolderCommitment: (keyId, state, counterpartySignature, counterpartyHtlcSignatures) =>
-      run<void, ChannelSignerError | InvalidCounterpartySignature>(() => {
+      runValidation(() => {
         const r = ready(keyId)
         const n = state.commitmentNumber
         checkCommitmentNumber(n)
@@ -369,16 +389,14 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1): Channe
         const { commitment, keys } = buildCommitment(r, "holder", state, holderPoint(r, n))
         const theirFunding = r.parameters.counterpartyBasepoints.fundingPubkey
         if (counterpartySignature.length !== 64 || !verifyCommitmentSignature(secp, commitment, counterpartySignature, theirFunding))
-          throw new Refusal(new InvalidCounterpartySignature({ reason: "commitment signature does not verify", htlcIndex: undefined }))
+          badSignature("commitment signature does not verify", undefined)
         const htlcTxs = buildHtlcTransactions(commitment)
         if (htlcTxs.length !== counterpartyHtlcSignatures.length)
-          throw new Refusal(
-            new InvalidCounterpartySignature({ reason: `expected ${htlcTxs.length} HTLC signatures, got ${counterpartyHtlcSignatures.length}`, htlcIndex: undefined })
-          )
+          badSignature(`expected ${htlcTxs.length} HTLC signatures, got ${counterpartyHtlcSignatures.length}`, undefined)
         htlcTxs.forEach((htlcTx, i) => {
           const sig = counterpartyHtlcSignatures[i]
           if (sig === undefined || sig.length !== 64 || !verifyRemoteHtlcSignature(secp, htlcTx, sig, keys.remoteHtlcPubkey))
-            throw new Refusal(new InvalidCounterpartySignature({ reason: "HTLC signature does not verify", htlcIndex: i }))
+            badSignature("HTLC signature does not verify", i)
         })
         // One number, one transaction; and BOLT 2 never has more than two unrevoked commitments
         // of ours (the current one and the next, until we revoke the current): this also bounds the map.
@@ -448,12 +466,13 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1): Channe
         const htlcTx = held.htlcTxs[htlcIndex]
         const remote = held.counterpartyHtlcSignatures[htlcIndex]
         if (htlcTx === undefined || remote === undefined) return invalid("no such HTLC output")
-        if (htlcTx.kind === "htlc-success") {
-          if (preimage === undefined || preimage.length !== 32 || !equalBytes(sha256(preimage), htlcTx.htlc.paymentHash))
-            invalid("HTLC-success needs the payment preimage")
-        } else if (preimage !== undefined) invalid("HTLC-timeout takes no preimage")
+        // Checks the preimage (HTLC-success needs the right one, HTLC-timeout none).
+        const finalize = (local: Uint8Array): Transaction => {
+          const signed = finalizeHtlcTransaction(htlcTx, remote, local, preimage)
+          return Result.isSuccess(signed) ? signed.success : invalid(signed.failure.reason)
+        }
         const key = derive(r.secrets.htlcBase, holderPoint(r, n))
-        if (feeBumped === undefined) return finalizeHtlcTransaction(htlcTx, remote, signHtlcAsLocal(secp, htlcTx, key), preimage)
+        if (feeBumped === undefined) return finalize(signHtlcAsLocal(secp, htlcTx, key))
         if (!r.parameters.channelType.zeroFeeHtlcTx) invalid("only zero-fee (anchors) HTLC transactions take added inputs")
         const { tx, inputIndex } = feeBumped
         const template = htlcTx.tx
@@ -473,8 +492,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1): Channe
         // Our signature commits to the whole fee-bumped transaction (SIGHASH_ALL); the witness
         // stack is the HTLC transaction's, moved to the caller's input index.
         const local = signInput(secp, { tx, index: inputIndex, scriptCode: htlcTx.inputWitnessScript, amount: htlcTx.inputAmount }, SIGHASH_ALL, key)
-        const single = finalizeHtlcTransaction(htlcTx, remote, local, preimage)
-        return setWitness(tx, inputIndex, single.inputs[0]?.witness ?? [])
+        return setWitness(tx, inputIndex, finalize(local).inputs[0]?.witness ?? [])
       }),
 
     signSpend: (keyId, request) => run(() => signSpendSync(keyId, request)),

@@ -127,7 +127,27 @@ export const encodeSecretStore = (store: SecretStore): Uint8Array => {
   return out
 }
 
-/** Inverse of `encodeSecretStore`; malformed input is a typed error, never a throw. */
+/**
+ * The index bucket `b` holds once every index from some start down to `last` was inserted: the
+ * smallest index >= `last` with exactly `b` trailing zeros (index 0 alone has 48).
+ */
+const expectedIndexInBucket = (last: bigint, b: number): bigint | undefined => {
+  if (b === 48) return last === 0n ? 0n : undefined
+  const step = 1n << BigInt(b)
+  let m = (last + step - 1n) / step
+  if (m % 2n === 0n) m += 1n
+  const index = m * step
+  return index <= MAX_INDEX ? index : undefined
+}
+
+/**
+ * Inverse of `encodeSecretStore`; malformed input is a typed error, never a throw. Beyond the
+ * layout, a stored file must be a storage `insertSecret` could have produced: each bucket holds
+ * the index the sequence ending at the smallest one implies (none missing below the largest),
+ * and every secret still derives the older secrets in lower buckets, as it did when inserted.
+ * A corrupted file is refused here rather than later, when the peer's next valid secret would
+ * be rejected as inconsistent.
+ */
 export const decodeSecretStore = (bytes: Uint8Array): Result.Result<SecretStore, SecretStoreDecodeError> => {
   const fail = (reason: string) => Result.fail(new SecretStoreDecodeError({ reason }))
   const count = bytes[0]
@@ -146,6 +166,26 @@ export const decodeSecretStore = (bytes: Uint8Array): Result.Result<SecretStore,
     while (buckets.length < bucket) buckets.push(undefined)
     buckets.push({ index, secret: bytes.slice(at + 6, at + 38) })
     if (lastIndex === undefined || index < lastIndex) lastIndex = index
+  }
+  if (lastIndex !== undefined) {
+    const last = lastIndex
+    const held = buckets.filter((k): k is KnownSecret => k !== undefined)
+    const highest = held.reduce((a, k) => (k.index > a ? k.index : a), 0n)
+    for (let b = 0; b <= 48; b++) {
+      const expected = expectedIndexInBucket(last, b)
+      const known = buckets[b]
+      if (known !== undefined ? known.index !== expected : expected !== undefined && expected <= highest)
+        return fail("indexes are not those of one descending sequence")
+    }
+    for (let b = 1; b < buckets.length; b++) {
+      const newer = buckets[b]
+      if (newer === undefined) continue
+      for (let lower = 0; lower < b; lower++) {
+        const older = buckets[lower]
+        if (older === undefined || older.index < newer.index) continue
+        if (!equalBytes(deriveSecret(newer.secret, b, older.index), older.secret)) return fail("secrets are inconsistent")
+      }
+    }
   }
   return Result.succeed({ buckets, lastIndex })
 }

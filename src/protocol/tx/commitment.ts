@@ -131,6 +131,8 @@ export const buildCommitmentTransaction = <H extends CommitmentHtlc>(
   if (!Number.isInteger(feeratePerKw) || feeratePerKw < 0 || feeratePerKw > MAX_FEERATE) return fail("feerate out of range")
   if (params.commitmentNumber < 0n || params.commitmentNumber > MASK48) return fail("commitment number out of range")
   if (params.toLocal < 0n || params.toRemote < 0n) return fail("negative balance")
+  // A negative dust limit would keep HTLC outputs worth less than their second-stage fee.
+  if (dustLimit < 0n) return fail("negative dust limit")
   if (!Number.isInteger(params.toSelfDelay) || params.toSelfDelay < 0 || params.toSelfDelay > 0xffff) return fail("to_self_delay out of range")
   let inFlight = 0n
   for (const h of params.htlcs) {

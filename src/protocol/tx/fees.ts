@@ -7,6 +7,7 @@ import type { ChannelType } from "../channel-type.ts"
 import { msatToSat, sat, type Msat, type Sat } from "../units.ts"
 import { isOpReturn, isP2wpkh, isP2wsh, isSegwitV1Plus } from "./bitcoin/script.ts"
 import { compactSizeLength } from "./bitcoin/writer.ts"
+import { expectedCommitmentWeight } from "./weights.ts"
 
 /** fee = feerate_per_kw * weight / 1000, rounded down. */
 export const feeForWeight = (feeratePerKw: number, weight: number): Sat => sat((BigInt(feeratePerKw) * BigInt(weight)) / 1000n)
@@ -18,8 +19,8 @@ export const feeForWeight = (feeratePerKw: number, weight: number): Sat => sat((
 export const contributionFee = (feeratePerKw: number, weight: number): Sat =>
   sat((BigInt(feeratePerKw) * BigInt(weight) + 999n) / 1000n)
 
-export const commitmentWeight = (type: ChannelType, untrimmedHtlcs: number): number =>
-  type.commitmentBaseWeight + type.commitmentWeightPerHtlc * untrimmedHtlcs
+/** BOLT 3 "Fee Calculation": the commitment's expected weight (one formula, in weights.ts). */
+export const commitmentWeight = expectedCommitmentWeight
 
 /** The base commitment fee the funder pays (excluding anchors and trimmed amounts). */
 export const commitmentFee = (type: ChannelType, feeratePerKw: number, untrimmedHtlcs: number): Sat =>

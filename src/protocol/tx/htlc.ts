@@ -7,6 +7,7 @@
  * (the broadcaster adds inputs, hence the peer's SIGHASH_SINGLE|ANYONECANPAY signature) and
  * use nSequence 1.
  */
+import { Data, Result } from "effect"
 import type { ChannelType, OutputSpec } from "../channel-type.ts"
 import { sat, msatToSat, type Sat } from "../units.ts"
 import { makeInput, txid as computeTxid, type Transaction, type Txid } from "./bitcoin/transaction.ts"
@@ -30,49 +31,68 @@ export interface HtlcTransaction<H extends CommitmentHtlc = CommitmentHtlc> {
   readonly remoteSighash: number
 }
 
+/** An HTLC transaction cannot be built or completed from what was given (BOLT 3 "HTLC-Timeout and HTLC-Success Transactions"). */
+export class HtlcTransactionError extends Data.TaggedError("HtlcTransactionError")<{ readonly reason: string }> {}
+
 /**
- * The HTLC transaction spending `output` (an HTLC output of `commitment`). An offered HTLC is
- * timed out (nLockTime = cltv_expiry), a received one claimed with its preimage.
+ * Total for an HTLC output of `commitment`: `buildCommitmentTransaction` keeps an HTLC output
+ * only if its amount minus this fee is at least the (non-negative) dust limit, so the output
+ * value here is never negative, and segwit v0 HTLC outputs always carry their witness script.
  */
-export const buildHtlcTransaction = <H extends CommitmentHtlc>(
+const htlcTransactionOf = <H extends CommitmentHtlc>(
   commitment: CommitmentTransaction<H>,
   commitmentTxid: Txid,
   output: CommitmentOutput<H> & { readonly htlc: H },
-  /** The second-stage output, the same for every HTLC of a commitment (computed if omitted). */
-  outputSpec?: OutputSpec
+  spec: OutputSpec
 ): HtlcTransaction<H> => {
-  const { channelType: type, feeratePerKw, keys, toSelfDelay } = commitment.params
+  const { channelType: type, feeratePerKw } = commitment.params
   const htlc = output.htlc
   const kind: HtlcTxKind = htlc.direction === "offered" ? "htlc-timeout" : "htlc-success"
-  const fee = kind === "htlc-timeout" ? htlcTimeoutFee(type, feeratePerKw) : htlcSuccessFee(type, feeratePerKw)
-  const spec = outputSpec ?? type.scripts.htlcTxOutput(keys, toSelfDelay)
-  const amount = msatToSat(htlc.amount)
   const tx: Transaction = {
     version: 2,
     inputs: [makeInput({ txid: commitmentTxid, vout: output.index }, type.htlcInputSequence)],
-    outputs: [{ value: sat(amount - fee), scriptPubKey: spec.scriptPubKey }],
+    outputs: [{ value: sat(msatToSat(htlc.amount) - htlcTxFee(type, feeratePerKw, kind)), scriptPubKey: spec.scriptPubKey }],
     locktime: kind === "htlc-timeout" ? htlc.cltvExpiry : 0
   }
-  // HTLC outputs are always P2WSH for the segwit v0 types.
-  const inputWitnessScript = output.witnessScript ?? new Uint8Array(0)
   return {
     kind,
     htlc,
     tx,
     commitmentOutputIndex: output.index,
     inputAmount: output.amount,
-    inputWitnessScript,
+    inputWitnessScript: output.witnessScript ?? new Uint8Array(0),
     outputWitnessScript: spec.witnessScript ?? new Uint8Array(0),
     remoteSighash: type.remoteHtlcSighash
   }
 }
 
-/** Every HTLC transaction of a commitment, in commitment output order (the `htlc_signatures` order). */
+/**
+ * The HTLC transaction spending HTLC output `outputIndex` of `commitment` (whose txid the caller
+ * already has): an offered HTLC is timed out (nLockTime = cltv_expiry), a received one claimed
+ * with its preimage. Fails if that output is not an HTLC output of this commitment.
+ */
+export const buildHtlcTransaction = <H extends CommitmentHtlc>(
+  commitment: CommitmentTransaction<H>,
+  commitmentTxid: Txid,
+  outputIndex: number
+): Result.Result<HtlcTransaction<H>, HtlcTransactionError> => {
+  const output = commitment.htlcOutputs.find((o) => o.index === outputIndex)
+  if (output === undefined) return Result.fail(new HtlcTransactionError({ reason: `output ${outputIndex} is not an HTLC output of the commitment` }))
+  if (commitmentTxid.length !== 32) return Result.fail(new HtlcTransactionError({ reason: "commitment txid must be 32 bytes" }))
+  const { channelType, keys, toSelfDelay } = commitment.params
+  return Result.succeed(htlcTransactionOf(commitment, commitmentTxid, output, channelType.scripts.htlcTxOutput(keys, toSelfDelay)))
+}
+
+/**
+ * Every HTLC transaction of a commitment, in commitment output order (the `htlc_signatures`
+ * order). Plain values: a `CommitmentTransaction` only holds HTLC outputs these can spend.
+ */
 export const buildHtlcTransactions = <H extends CommitmentHtlc>(commitment: CommitmentTransaction<H>): ReadonlyArray<HtlcTransaction<H>> => {
   const id = computeTxid(commitment.tx)
   const { channelType, keys, toSelfDelay } = commitment.params
+  // The second-stage output is the same for every HTLC of a commitment: one script for all.
   const spec = channelType.scripts.htlcTxOutput(keys, toSelfDelay)
-  return commitment.htlcOutputs.map((o) => buildHtlcTransaction(commitment, id, o, spec))
+  return commitment.htlcOutputs.map((o) => htlcTransactionOf(commitment, id, o, spec))
 }
 
 /** Fee of an HTLC transaction of this kind for the channel type (0 with zero-fee HTLC txs). */

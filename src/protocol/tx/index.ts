@@ -23,11 +23,13 @@
  * - commitment.ts: `buildCommitmentTransaction(params): Result<CommitmentTransaction, CommitmentError>`
  *   (outputs with kinds, `htlcOutputs` in tx order, `trimmedHtlcs`, fees), obscuring factor and
  *   obscured number helpers. `view.ts`: `buildCommitmentForSide(view, side)` from a channel view.
- * - htlc.ts: `buildHtlcTransactions(commitment)` (in HTLC output order), `buildHtlcTransaction`.
+ * - htlc.ts: `buildHtlcTransactions(commitment)` (in HTLC output order), `buildHtlcTransaction(commitment,
+ *   txid, outputIndex): Result<_, HtlcTransactionError>`.
  * - signing.ts: `signInput`/`verifyInput`, `fundingSpendInput`/`finalizeFundingSpend` (commitment or
  *   closing), `signCommitment`, `verifyCommitmentSignature`,
  *   `finalizeCommitment`, `signHtlcAsRemote`, `signHtlcAsLocal`, `verifyRemoteHtlcSignature`,
- *   `finalizeHtlcTransaction`. Signatures are compact 64-byte (the BOLT 2 wire form).
+ *   `finalizeHtlcTransaction: Result` (checks the preimage), `preimageMatches`. Signatures are
+ *   compact 64-byte (the BOLT 2 wire form).
  * - funding.ts: `fundingOutput`. closing.ts: `buildLegacyClosingTransaction`,
  *   `buildSimpleClosingTransaction`, `simpleCloseVariantsToSign`, `isValidShutdownScript`.
  * - weights.ts: BOLT 3 / BOLT 5 expected weights; `contributionWeight` (dual-funded contributions,

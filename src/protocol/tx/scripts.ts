@@ -7,7 +7,7 @@
 import { compareBytes } from "../bytes.ts"
 import type { PublicKey } from "../keys/keys.ts"
 import { ripemd, hash160 } from "./bitcoin/hash.ts"
-import { compileScript, num, OP } from "./bitcoin/script.ts"
+import { compileScript, num, OP, type ScriptChunk } from "./bitcoin/script.ts"
 
 /** The funding keys in BOLT 3 order: lexicographically lesser compressed key first. */
 export const sortFundingKeys = (a: PublicKey, b: PublicKey): readonly [PublicKey, PublicKey] =>
@@ -53,21 +53,36 @@ export interface HtlcScriptKeys {
   readonly remoteHtlcPubkey: PublicKey
 }
 
-/** Offered HTLC output script (HTLC offered by the commitment owner). */
+/**
+ * What the offered and received HTLC scripts share: the revocation key spends at once;
+ * otherwise the remote HTLC signature is checked later and the size of the next item (a 32-byte
+ * preimage or not) picks the branch.
+ */
+const htlcScriptHead = (keys: HtlcScriptKeys): ReadonlyArray<ScriptChunk> => [
+  OP.OP_DUP,
+  OP.OP_HASH160,
+  hash160(keys.revocationPubkey),
+  OP.OP_EQUAL,
+  OP.OP_IF,
+  OP.OP_CHECKSIG,
+  OP.OP_ELSE,
+  keys.remoteHtlcPubkey,
+  OP.OP_SWAP,
+  OP.OP_SIZE,
+  num(32),
+  OP.OP_EQUAL
+]
+
+/** The closing of both HTLC scripts; option_anchors adds `1 OP_CHECKSEQUENCEVERIFY OP_DROP` (no spend in the same block). */
+const htlcScriptTail = (anchors: boolean): ReadonlyArray<ScriptChunk> => [
+  ...(anchors ? [OP.OP_1, OP.OP_CHECKSEQUENCEVERIFY, OP.OP_DROP] : []),
+  OP.OP_ENDIF
+]
+
+/** Offered HTLC output script (HTLC offered by the commitment owner): 2-of-2 timeout path, or the preimage. */
 export const offeredHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array, anchors: boolean): Uint8Array =>
   compileScript([
-    OP.OP_DUP,
-    OP.OP_HASH160,
-    hash160(keys.revocationPubkey),
-    OP.OP_EQUAL,
-    OP.OP_IF,
-    OP.OP_CHECKSIG,
-    OP.OP_ELSE,
-    keys.remoteHtlcPubkey,
-    OP.OP_SWAP,
-    OP.OP_SIZE,
-    num(32),
-    OP.OP_EQUAL,
+    ...htlcScriptHead(keys),
     OP.OP_NOTIF,
     OP.OP_DROP,
     OP.OP_2,
@@ -81,25 +96,13 @@ export const offeredHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array,
     OP.OP_EQUALVERIFY,
     OP.OP_CHECKSIG,
     OP.OP_ENDIF,
-    ...(anchors ? [OP.OP_1, OP.OP_CHECKSEQUENCEVERIFY, OP.OP_DROP] : []),
-    OP.OP_ENDIF
+    ...htlcScriptTail(anchors)
   ])
 
-/** Received HTLC output script (HTLC received by the commitment owner). */
+/** Received HTLC output script (HTLC received by the commitment owner): 2-of-2 with the preimage, or the timeout. */
 export const receivedHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array, cltvExpiry: number, anchors: boolean): Uint8Array =>
   compileScript([
-    OP.OP_DUP,
-    OP.OP_HASH160,
-    hash160(keys.revocationPubkey),
-    OP.OP_EQUAL,
-    OP.OP_IF,
-    OP.OP_CHECKSIG,
-    OP.OP_ELSE,
-    keys.remoteHtlcPubkey,
-    OP.OP_SWAP,
-    OP.OP_SIZE,
-    num(32),
-    OP.OP_EQUAL,
+    ...htlcScriptHead(keys),
     OP.OP_IF,
     OP.OP_HASH160,
     ripemd(paymentHash),
@@ -116,6 +119,5 @@ export const receivedHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array
     OP.OP_DROP,
     OP.OP_CHECKSIG,
     OP.OP_ENDIF,
-    ...(anchors ? [OP.OP_1, OP.OP_CHECKSEQUENCEVERIFY, OP.OP_DROP] : []),
-    OP.OP_ENDIF
+    ...htlcScriptTail(anchors)
   ])

@@ -5,7 +5,7 @@
  * are unwrapped only for the signing call.
  */
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Redacted } from "effect"
+import { Redacted, Result } from "effect"
 import { equalBytes } from "../bytes.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import type { PrivateKey, PublicKey } from "../keys/keys.ts"
@@ -14,7 +14,7 @@ import { encodeTxSignature } from "./bitcoin/der.ts"
 import { SIGHASH_ALL, segwitV0Sighash, type SighashType } from "./bitcoin/sighash.ts"
 import { setWitness, type Transaction } from "./bitcoin/transaction.ts"
 import type { CommitmentHtlc, CommitmentTransaction } from "./commitment.ts"
-import type { HtlcTransaction } from "./htlc.ts"
+import { HtlcTransactionError, type HtlcTransaction } from "./htlc.ts"
 import { fundingScript } from "./scripts.ts"
 import { fundingWitness, htlcSuccessWitness, htlcTimeoutWitness } from "./witness.ts"
 
@@ -124,21 +124,27 @@ export const preimageMatches = (htlcTx: HtlcTransaction<CommitmentHtlc>, preimag
   preimage.length === 32 && equalBytes(sha256(preimage), htlcTx.htlc.paymentHash)
 
 /**
- * The HTLC transaction with its witness. HTLC-success needs the 32-byte preimage (the caller
- * checks it with `preimageMatches`: a wrong one yields a transaction the script rejects); for
- * HTLC-timeout pass `undefined`.
+ * The HTLC transaction with its witness (BOLT 3: `0 <remotehtlcsig> <localhtlcsig>
+ * <payment_preimage>` for HTLC-success, `<>` in place of the preimage for HTLC-timeout).
+ * HTLC-success needs the preimage of the HTLC's payment hash and HTLC-timeout takes none: any
+ * other combination, or a signature that is not 64-byte compact, fails rather than yielding a
+ * transaction the script would reject. The signatures are not verified here (see
+ * `verifyRemoteHtlcSignature`).
  */
 export const finalizeHtlcTransaction = (
   htlcTx: HtlcTransaction<CommitmentHtlc>,
   remoteSignature: Uint8Array,
   localSignature: Uint8Array,
   preimage: Uint8Array | undefined
-): Transaction => {
+): Result.Result<Transaction, HtlcTransactionError> => {
+  const fail = (reason: string) => Result.fail(new HtlcTransactionError({ reason }))
+  if (remoteSignature.length !== 64 || localSignature.length !== 64) return fail("signatures must be 64-byte compact")
   const remote = encodeTxSignature(remoteSignature, htlcTx.remoteSighash)
   const local = encodeTxSignature(localSignature, SIGHASH_ALL)
-  const witness =
-    htlcTx.kind === "htlc-success"
-      ? htlcSuccessWitness(remote, local, preimage ?? new Uint8Array(0), htlcTx.inputWitnessScript)
-      : htlcTimeoutWitness(remote, local, htlcTx.inputWitnessScript)
-  return setWitness(htlcTx.tx, 0, witness)
+  if (htlcTx.kind === "htlc-timeout") {
+    if (preimage !== undefined) return fail("HTLC-timeout takes no preimage")
+    return Result.succeed(setWitness(htlcTx.tx, 0, htlcTimeoutWitness(remote, local, htlcTx.inputWitnessScript)))
+  }
+  if (preimage === undefined || !preimageMatches(htlcTx, preimage)) return fail("HTLC-success needs the preimage of the payment hash")
+  return Result.succeed(setWitness(htlcTx.tx, 0, htlcSuccessWitness(remote, local, preimage, htlcTx.inputWitnessScript)))
 }

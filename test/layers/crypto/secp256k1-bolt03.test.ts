@@ -113,7 +113,7 @@ for (const secp of impls) {
             expect(verifyRemoteHtlcSignature(secp, h, remote, pk(common.remote_htlcpubkey))).toBe(true)
             expect(verifyRemoteHtlcSignature(secp, h, local, pk(common.remote_htlcpubkey))).toBe(false)
             const preimage = h.kind === "htlc-success" ? h.htlc.preimage : undefined
-            expect(toHex(serializeTransaction(finalizeHtlcTransaction(h, remote, local, preimage)))).toBe(v.tx)
+            expect(toHex(serializeTransaction(ok(finalizeHtlcTransaction(h, remote, local, preimage))))).toBe(v.tx)
           })
         })
       }

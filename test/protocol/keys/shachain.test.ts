@@ -150,6 +150,46 @@ describe("secret storage encoding", () => {
     )
   })
 
+  it("round-trips stores that start at any index (insertSecret accepts any first index)", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 200n, max: FIRST_INDEX }), fc.integer({ min: 1, max: 150 }), (start, n) => {
+        const seed = new Uint8Array(32).fill(4)
+        let store: SecretStore = emptySecretStore
+        for (let i = 0n; i < BigInt(n); i++) store = Result.getOrThrow(insertSecret(store, perCommitmentSecret(seed, start - i), start - i))
+        const bytes = encodeSecretStore(store)
+        expect(toHex(encodeSecretStore(Result.getOrThrow(decodeSecretStore(bytes))))).toBe(toHex(bytes))
+      }),
+      { numRuns: 60 }
+    )
+  })
+
+  it("refuses a stored file whose secrets or indexes were altered", () => {
+    const seed = new Uint8Array(32).fill(6)
+    // 64 secrets down to 2^48 - 64, whose 6 trailing zeros let it derive every other one held.
+    let store: SecretStore = emptySecretStore
+    for (let i = 0n; i < 64n; i++) store = Result.getOrThrow(insertSecret(store, perCommitmentSecret(seed, FIRST_INDEX - i), FIRST_INDEX - i))
+    const good = encodeSecretStore(store)
+    const count = good[0] ?? 0
+    expect(count).toBe(7)
+    const reason = (bytes: Uint8Array): string => {
+      const r = decodeSecretStore(bytes)
+      return Result.isFailure(r) ? r.failure.reason : "accepted"
+    }
+    expect(reason(good)).toBe("accepted")
+    for (let e = 0; e < count; e++) {
+      const secretByte = good.slice()
+      secretByte[1 + e * 38 + 6 + 17] = (secretByte[1 + e * 38 + 6 + 17] ?? 0) ^ 0x20
+      expect(reason(secretByte)).toBe("secrets are inconsistent")
+      // another index in the same bucket (bit 7 of the index flipped keeps its trailing zeros)
+      const indexByte = good.slice()
+      indexByte[1 + e * 38 + 5] = (indexByte[1 + e * 38 + 5] ?? 0) ^ 0x80
+      expect(reason(indexByte)).toBe("indexes are not those of one descending sequence")
+    }
+    // an entry dropped from the middle (bucket 3) leaves a gap below the largest index
+    const dropped = Uint8Array.of(count - 1, ...good.subarray(1, 1 + 3 * 38), ...good.subarray(1 + 4 * 38))
+    expect(reason(dropped)).toBe("indexes are not those of one descending sequence")
+  })
+
   it("returns a typed error, never throws, on arbitrary bytes", () => {
     fc.assert(
       fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.integer({ min: 0, max: 5 }).chain((n) => fc.uint8Array({ minLength: 38 * n, maxLength: 38 * n }).map((b) => Uint8Array.of(n, ...b)))), (bytes) => {

@@ -3,7 +3,7 @@
  * transaction and every HTLC transaction byte for byte, and every signature reproduced by
  * signing with the vector keys (RFC 6979 is deterministic).
  */
-import { Redacted } from "effect"
+import { Redacted, Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import type { ChannelType } from "../../../src/protocol/channel-type.ts"
@@ -13,7 +13,7 @@ import { compactToDer, decodeTxSignature, derToCompact } from "../../../src/prot
 import { SIGHASH_ALL, SIGHASH_SINGLE_ANYONECANPAY } from "../../../src/protocol/tx/bitcoin/sighash.ts"
 import { decodeTransaction, serializeTransaction, txid, txidToHex } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { buildCommitmentTransaction } from "../../../src/protocol/tx/commitment.ts"
-import { buildHtlcTransactions } from "../../../src/protocol/tx/htlc.ts"
+import { buildHtlcTransaction, buildHtlcTransactions } from "../../../src/protocol/tx/htlc.ts"
 import { fundingScript } from "../../../src/protocol/tx/scripts.ts"
 import {
   finalizeCommitment,
@@ -113,6 +113,10 @@ const runSuite = (label: string, common: Common, tests: ReadonlyArray<Commitment
         const htlcTxs = buildHtlcTransactions(commitment)
         expect(htlcTxs.length).toBe(t.htlc_txs.length)
         const commitTxid = txid(commitment.tx)
+        // an output that is not an HTLC output (or out of range) builds no HTLC transaction
+        for (const o of commitment.outputs.filter((x) => x.htlc === undefined))
+          expect(Result.isFailure(buildHtlcTransaction(commitment, commitTxid, o.index))).toBe(true)
+        expect(Result.isFailure(buildHtlcTransaction(commitment, commitTxid, commitment.outputs.length))).toBe(true)
         htlcTxs.forEach((h, i) => {
           const v = t.htlc_txs[i]
           if (v === undefined) throw new Error("missing vector")
@@ -129,8 +133,26 @@ const runSuite = (label: string, common: Common, tests: ReadonlyArray<Commitment
             expect(preimageMatches(h, h.htlc.preimage)).toBe(true)
             expect(preimageMatches(h, new Uint8Array(32).fill(9))).toBe(false)
           }
-          const final = finalizeHtlcTransaction(h, remote, local, h.kind === "htlc-success" ? h.htlc.preimage : undefined)
+          const final = ok(finalizeHtlcTransaction(h, remote, local, h.kind === "htlc-success" ? h.htlc.preimage : undefined))
           expect(toHex(serializeTransaction(final))).toBe(v.tx)
+          // a wrong, missing or superfluous preimage, or a non-compact signature, is a typed error
+          const refused = (pre: Uint8Array | undefined, r: Uint8Array = remote): string => {
+            const f = finalizeHtlcTransaction(h, r, local, pre)
+            return Result.isFailure(f) ? f.failure._tag : "built"
+          }
+          if (h.kind === "htlc-success") {
+            expect(refused(undefined)).toBe("HtlcTransactionError")
+            expect(refused(new Uint8Array(32).fill(9))).toBe("HtlcTransactionError")
+            expect(refused(h.htlc.preimage.subarray(0, 31))).toBe("HtlcTransactionError")
+          } else {
+            expect(refused(new Uint8Array(32))).toBe("HtlcTransactionError")
+          }
+          expect(refused(h.kind === "htlc-success" ? h.htlc.preimage : undefined, compactToDer(remote))).toBe("HtlcTransactionError")
+
+          // the same transaction built alone from the commitment's txid and the output index
+          expect(toHex(serializeTransaction(ok(buildHtlcTransaction(commitment, commitTxid, h.commitmentOutputIndex)).tx))).toBe(
+            toHex(serializeTransaction(h.tx))
+          )
 
           // the witness carries the right sighash types
           const decoded = ok(decodeTransaction(fromHex(v.tx)))

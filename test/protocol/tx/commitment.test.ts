@@ -48,6 +48,7 @@ describe("commitment builder input checks", () => {
     expect(bad({ feeratePerKw: 1.5 })).toBe("feerate out of range")
     expect(bad({ commitmentNumber: 1n << 48n })).toBe("commitment number out of range")
     expect(bad({ toSelfDelay: 0x10000 })).toBe("to_self_delay out of range")
+    expect(bad({ dustLimit: sat(-1n) })).toBe("negative dust limit")
     expect(bad({ toLocal: msat(base.toLocal + 1n) })).toBe("balances and HTLCs do not add up to the funding amount")
     expect(bad({ fundingAmount: sat(base.fundingAmount + 1n) })).toBe("balances and HTLCs do not add up to the funding amount")
     const h = { id: 9, preimage: new Uint8Array(32), direction: "offered" as const, amount: msat(1000n), paymentHash: new Uint8Array(31), cltvExpiry: 1 }

@@ -11,7 +11,7 @@ import { unsafePublicKey } from "../../../src/protocol/keys/keys.ts"
 import { serializeTransaction, txid } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { compareOutputs } from "../../../src/protocol/tx/bip69.ts"
 import { isHtlcTrimmed } from "../../../src/protocol/tx/fees.ts"
-import { buildHtlcTransactions } from "../../../src/protocol/tx/htlc.ts"
+import { buildHtlcTransactions, htlcTxFee } from "../../../src/protocol/tx/htlc.ts"
 import { signCommitment, signHtlcAsRemote, verifyCommitmentSignature, verifyRemoteHtlcSignature } from "../../../src/protocol/tx/signing.ts"
 import { buildCommitmentForSide, mirrorView } from "../../../src/protocol/tx/view.ts"
 import { msatToSat } from "../../../src/protocol/units.ts"
@@ -66,11 +66,15 @@ describe("commitment properties", () => {
           expect(o.index).toBe(i)
           expect(c.tx.outputs[i]?.value).toBe(o.amount)
         })
-        // HTLC transactions spend their own output and never create value
+        // HTLC transactions spend their own output, pay exactly the BOLT 3 fee (never a negative output)
+        const commitTxid = toHex(txid(c.tx))
         for (const h of buildHtlcTransactions(c)) {
           expect(h.tx.inputs[0]?.prevout.vout).toBe(h.commitmentOutputIndex)
-          expect(h.tx.outputs[0]?.value ?? 0n).toBeLessThanOrEqual(h.inputAmount)
-          expect(h.tx.outputs[0]?.value ?? -1n).toBeGreaterThanOrEqual(0n)
+          expect(toHex(h.tx.inputs[0]?.prevout.txid ?? new Uint8Array(0))).toBe(commitTxid)
+          expect(h.tx.inputs[0]?.sequence).toBe(type.htlcInputSequence)
+          expect(h.tx.locktime).toBe(h.kind === "htlc-timeout" ? h.htlc.cltvExpiry : 0)
+          expect(h.tx.outputs[0]?.value).toBe(h.inputAmount - htlcTxFee(type, p.feeratePerKw, h.kind))
+          expect(h.tx.outputs[0]?.value ?? -1n).toBeGreaterThanOrEqual(p.dustLimit)
         }
       }),
       { numRuns: 1_000 }

@@ -114,7 +114,11 @@ for (const [name, type, vectors] of [["legacy", legacyType, legacy], ["anchors",
           const input = { tx, index: 0, scriptCode: h.outputWitnessScript, amount: out.value }
           const sig = signInput(secp, input, SIGHASH_ALL, key)
           expect(verifyInput(secp, input, SIGHASH_ALL, sig, publicKeyOf(secp, key))).toBe(true)
+          // the signing key is one the script checks, and the stack selects its branch
+          expect(toHex(h.outputWitnessScript).includes(toHex(publicKeyOf(secp, key)))).toBe(true)
           expect(w.length).toBe(3)
+          expect(toHex(w[1] ?? Uint8Array.of(0xff))).toBe(key === revocation ? "01" : "")
+          expect(toHex(w[2] ?? new Uint8Array(0))).toBe(toHex(h.outputWitnessScript))
         }
       }
     })

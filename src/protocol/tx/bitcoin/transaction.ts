@@ -14,6 +14,7 @@ import { ByteWriter, compactSizeLength } from "./writer.ts"
 /** 32-byte transaction id in internal (serialization) byte order. */
 export type Txid = Uint8Array & Brand.Brand<"Txid">
 
+/** Brands 32 trusted bytes (internal order) as a txid; no copy, no check. */
 export const txidFromBytes = (bytes: Uint8Array): Txid => bytes as Txid
 /** Parses display-order hex (as printed by explorers and the BOLTs); throws on bad hex: trusted input only. */
 export const txidFromHex = (hex: string): Txid => fromHex(hex).reverse() as Txid
