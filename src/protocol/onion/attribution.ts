@@ -100,8 +100,8 @@ export interface AttributionCheck {
 }
 
 /**
- * Verifies attribution data at the origin. `messages[i]` is the return packet as hop i
- * received it (empty arrays for a success); `sharedSecrets` are the route's, first hop first.
+ * Verifies attribution data at the origin. `messages(i)` is the return packet as hop i
+ * received it (empty for a success); `sharedSecrets` are the route's, first hop first.
  * Hop i's HMAC is checked at distance `lastHop - i`, where `lastHop` is the erring node when
  * known, else the route's last hop (HMACs beyond the erring node cover zeros, so both hold).
  * Only the first 20 hops can be covered. Data of the wrong size blames the first hop.

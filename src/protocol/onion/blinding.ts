@@ -10,7 +10,7 @@
  */
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js"
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Data, Result, Schema } from "effect"
+import { Data, Result } from "effect"
 import { concatBytes } from "../bytes.ts"
 import {
   type Codec,
@@ -27,7 +27,7 @@ import {
 } from "../codec/index.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { deriveKey } from "./keys.ts"
-import { InvalidHopPublicKey, InvalidSessionKey, type NodeEcdh } from "./sphinx.ts"
+import { EmptyRoute, InvalidHopPublicKey, InvalidSessionKey, type NodeEcdh } from "./sphinx.ts"
 
 // ---------------------------------------------------------------------------------------------
 // encrypted_data_tlv
@@ -43,33 +43,18 @@ export interface PaymentConstraints {
   readonly htlcMinimumMsat: bigint
 }
 
-const paymentRelayCodec: Codec<PaymentRelay> = {
-  read: (r: Reader) => {
-    const cltvExpiryDelta = r.u16()
-    const feeProportionalMillionths = r.u32()
-    return { cltvExpiryDelta, feeProportionalMillionths, feeBaseMsat: r.tu32() }
-  },
-  write: (w: Writer, a: PaymentRelay) => void w.u16(a.cltvExpiryDelta).u32(a.feeProportionalMillionths).tu32(a.feeBaseMsat),
-  schema: Schema.Struct({
-    cltvExpiryDelta: Field.u16.schema,
-    feeProportionalMillionths: Field.u32.schema,
-    feeBaseMsat: Field.tu32.schema
-  }) as unknown as Schema.Codec<PaymentRelay, unknown>,
-  wire: [{ element: "u16" }, { element: "u32" }, { element: "tu32" }]
-}
+/** `payment_relay`: `u16 cltv_expiry_delta`, `u32 fee_proportional_millionths`, `tu32 fee_base_msat`. */
+const paymentRelayCodec: Codec<PaymentRelay> = Field.struct({
+  cltvExpiryDelta: Field.u16,
+  feeProportionalMillionths: Field.u32,
+  feeBaseMsat: Field.tu32
+})
 
-const paymentConstraintsCodec: Codec<PaymentConstraints> = {
-  read: (r: Reader) => {
-    const maxCltvExpiry = r.u32()
-    return { maxCltvExpiry, htlcMinimumMsat: r.tu64() }
-  },
-  write: (w: Writer, a: PaymentConstraints) => void w.u32(a.maxCltvExpiry).tu64(a.htlcMinimumMsat),
-  schema: Schema.Struct({
-    maxCltvExpiry: Field.u32.schema,
-    htlcMinimumMsat: Field.tu64.schema
-  }) as unknown as Schema.Codec<PaymentConstraints, unknown>,
-  wire: [{ element: "u32" }, { element: "tu64" }]
-}
+/** `payment_constraints`: `u32 max_cltv_expiry`, `tu64 htlc_minimum_msat`. */
+const paymentConstraintsCodec: Codec<PaymentConstraints> = Field.struct({
+  maxCltvExpiry: Field.u32,
+  htlcMinimumMsat: Field.tu64
+})
 
 /** BOLT 4 `encrypted_data_tlv`: what the recipient tells each node of its blinded path. */
 export const encryptedDataTlv = tlvStream("encrypted_data_tlv", {
@@ -132,7 +117,9 @@ export const createBlindedPath = (
   secp: Secp256k1,
   sessionKey: Uint8Array,
   nodes: ReadonlyArray<BlindedPathNode>
-): Result.Result<BlindedPath & BlindedPathSecrets, InvalidSessionKey | InvalidHopPublicKey> => {
+): Result.Result<BlindedPath & BlindedPathSecrets, InvalidSessionKey | InvalidHopPublicKey | EmptyRoute> => {
+  const introduction = nodes[0]
+  if (introduction === undefined) return Result.fail(new EmptyRoute())
   let e = sessionKey
   const firstPathKey = secp.publicKey(sessionKey)
   if (firstPathKey === undefined || sessionKey.length !== 32) return Result.fail(new InvalidSessionKey())
@@ -158,8 +145,7 @@ export const createBlindedPath = (
     e = nextE
     E = nextEPub
   }
-  const firstNodeId = nodes[0]?.nodeId ?? new Uint8Array(33)
-  return Result.succeed({ firstNodeId, firstPathKey, hops, pathKeys, sharedSecrets })
+  return Result.succeed({ firstNodeId: introduction.nodeId, firstPathKey, hops, pathKeys, sharedSecrets })
 }
 
 // ---------------------------------------------------------------------------------------------

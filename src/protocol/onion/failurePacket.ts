@@ -23,14 +23,25 @@ export interface FailureOptions {
   readonly paddedLength?: number
 }
 
-/** The return packet before the `ammag` stream: hmac || len || msg || pad_len || zeros. */
+/** Both `failure_len` and `pad_len` are u16. */
+const MAX_U16 = 0xffff
+
+/**
+ * The return packet before the `ammag` stream: hmac || len || msg || pad_len || zeros.
+ * `pad_len` is capped at 65535. A message over 65535 bytes cannot be framed: the node builds
+ * its own failure messages, so that is a caller bug and throws a RangeError rather than
+ * sending a packet with a wrapped-around length.
+ */
 export const buildRawFailurePacket = (
   sharedSecret: Uint8Array,
   failureMessage: Uint8Array,
   options: FailureOptions = {}
 ): Uint8Array => {
+  if (failureMessage.length > MAX_U16) {
+    throw new RangeError(`failure message of ${failureMessage.length} bytes exceeds failure_len (u16)`)
+  }
   const target = Math.max(options.paddedLength ?? MIN_FAILURE_LENGTH, MIN_FAILURE_LENGTH)
-  const padLength = Math.max(0, target - failureMessage.length)
+  const padLength = Math.min(MAX_U16, Math.max(0, target - failureMessage.length))
   const body = new Uint8Array(2 + failureMessage.length + 2 + padLength)
   body[0] = (failureMessage.length >>> 8) & 0xff
   body[1] = failureMessage.length & 0xff
@@ -53,7 +64,8 @@ export interface ReturnedFailure {
 /**
  * The erring node: encodes the failure, pads it, authenticates and obfuscates it, and (when
  * `holdTime` is given, i.e. `option_attribution_data` and no `path_key`) starts the attribution
- * data. A message longer than 65535 bytes cannot be framed: that is a caller bug.
+ * data. A message longer than 65535 bytes cannot be framed: a caller bug (see
+ * `buildRawFailurePacket`).
  */
 export const createFailure = (
   sharedSecret: Uint8Array,

@@ -24,7 +24,9 @@
  * Conventions: elliptic curve work goes through a `Secp256k1` passed in; the node's own key is
  * used only through a `NodeEcdh` function (`ecdhWithSecret` adapts a raw key), so a signer can
  * keep it. Session keys are arguments (draw them from `Entropy`). Nothing here throws on bad
- * input: every decoder and processor returns a `Result` with a tagged error.
+ * input: every decoder, processor and encoder of peer- or user-supplied values returns a
+ * `Result` with a tagged error. Only the framing of the node's own failure messages
+ * (`encodeFailureMessage`, `buildRawFailurePacket`) throws, for values no decoder produces.
  */
 export * from "./keys.ts"
 export * from "./sphinx.ts"

@@ -63,6 +63,7 @@ export const constantTimeEqual = (a: Uint8Array, b: Uint8Array): boolean => {
   return diff === 0
 }
 
+/** True when every byte is zero: an all-zero `next_hmac` marks the final hop (BOLT 4). */
 export const isAllZero = (bytes: Uint8Array): boolean => {
   let acc = 0
   for (const b of bytes) acc |= b

@@ -10,13 +10,13 @@ import {
   type DecodeError,
   decodeWith,
   EncodeError,
+  encodeWith,
   fail,
   InvalidFieldValue,
   readRawRecords,
   type ShortChannelId,
   type TlvRecord,
-  TlvUnknownEvenType,
-  Writer
+  TlvUnknownEvenType
 } from "../codec/index.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import {
@@ -27,10 +27,11 @@ import {
   readBlindedPath,
   writeBlindedPath
 } from "./blinding.ts"
-import { encodeRecords } from "./payload.ts"
+import { encodeRecords, type RecordToEncode } from "./payload.ts"
 import {
   buildOnion,
   type BuiltOnion,
+  hopShiftSize,
   type NodeEcdh,
   parseOnionPacket,
   peelOnion,
@@ -55,9 +56,17 @@ export interface OnionMessagePayload {
 }
 
 const T = { replyPath: 2n, encryptedRecipientData: 4n, invoiceRequest: 64n, invoice: 66n, invoiceError: 68n } as const
+const KNOWN_TYPES: ReadonlySet<bigint> = new Set(Object.values(T))
+/** BOLT 4: "Field numbers 64 and above are reserved for payloads for the final hop". */
+const FIRST_PAYLOAD_TYPE = 64n
+
+/** How many payload fields (types >= 64, known or not) the final hop's `onionmsg_tlv` carries. */
+const payloadFieldCount = (p: OnionMessagePayload): number =>
+  [p.invoiceRequest, p.invoice, p.invoiceError].filter((v) => v !== undefined).length +
+  (p.unknown ?? []).filter((u) => u.type >= FIRST_PAYLOAD_TYPE).length
 
 export const encodeOnionMessagePayload = (p: OnionMessagePayload): Result.Result<Uint8Array, EncodeError> => {
-  const records: Array<{ readonly type: bigint; readonly write: (w: Writer) => void; readonly size: number }> = []
+  const records: Array<RecordToEncode> = []
   const bytesRecord = (type: bigint, v: Uint8Array | undefined) => {
     if (v !== undefined) records.push({ type, write: (w) => void w.bytes(v), size: v.length + 16 })
   }
@@ -71,18 +80,12 @@ export const encodeOnionMessagePayload = (p: OnionMessagePayload): Result.Result
   bytesRecord(T.invoice, p.invoice)
   bytesRecord(T.invoiceError, p.invoiceError)
   for (const u of p.unknown ?? []) {
-    if (u.type % 2n === 0n || Object.values(T).includes(u.type as never)) {
+    if (u.type % 2n === 0n || u.type < 0n || KNOWN_TYPES.has(u.type)) {
       return Result.fail(new EncodeError({ field: "unknown", reason: `type ${u.type} is not an unknown odd type` }))
     }
     bytesRecord(u.type, u.value)
   }
-  records.sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0))
-  try {
-    return Result.succeed(encodeRecords(records))
-  } catch (e) {
-    if (e instanceof EncodeError) return Result.fail(e)
-    throw e
-  }
+  return encodeRecords(records)
 }
 
 export const decodeOnionMessagePayload = (bytes: Uint8Array): Result.Result<OnionMessagePayload, DecodeError> =>
@@ -114,7 +117,7 @@ export const decodeOnionMessagePayload = (bytes: Uint8Array): Result.Result<Onio
       }
     })
     if (unknown.length > 0) out.unknown = unknown
-    return out as OnionMessagePayload
+    return out
   })
 
 export interface OnionMessageHop {
@@ -139,7 +142,7 @@ export const buildOnionMessage = (
     const payload = encodeOnionMessagePayload(hop.payload)
     if (Result.isFailure(payload)) return Result.fail(payload.failure)
     encoded.push({ publicKey: hop.publicKey, payload: payload.success })
-    needed += payload.success.length + 3 + 32
+    needed += hopShiftSize(payload.success.length)
   }
   const size = payloadsSize ?? (needed <= ONION_MESSAGE_SMALL_PAYLOADS ? ONION_MESSAGE_SMALL_PAYLOADS : ONION_MESSAGE_LARGE_PAYLOADS)
   const built = buildOnion(secp, sessionKey, encoded, new Uint8Array(0), size)
@@ -153,8 +156,9 @@ export interface OnionMessage {
   readonly packet: Uint8Array
 }
 
-export const encodeOnionMessage = (m: OnionMessage): Uint8Array =>
-  new Writer(m.packet.length + 64).fixed("path_key", m.pathKey, 33).u16(m.packet.length).bytes(m.packet).finish()
+/** `path_key || u16 len || onion_message_packet`; a key that is not 33 bytes or a packet over 65535 bytes is an `EncodeError`. */
+export const encodeOnionMessage = (m: OnionMessage): Result.Result<Uint8Array, EncodeError> =>
+  encodeWith((w) => void w.fixed("path_key", m.pathKey, 33).u16(m.packet.length).bytes(m.packet), m.packet.length + 64)
 
 export const decodeOnionMessage = (bytes: Uint8Array): Result.Result<OnionMessage, DecodeError> =>
   decodeWith(bytes, (r) => {
@@ -172,6 +176,7 @@ export class OnionMessageDropped extends Data.TaggedError("OnionMessageDropped")
     | "missing_encrypted_recipient_data"
     | "extra_fields_for_forward"
     | "path_id_for_forward"
+    | "multiple_payload_fields"
     | "no_next_hop"
     | "unknown_allowed_features"
 }> {}
@@ -213,6 +218,7 @@ export const processOnionMessage = (
   if (data.allowedFeatures !== undefined && !data.allowedFeatures.every((b) => b === 0)) return drop("unknown_allowed_features")
   const next = layer.success.next
   if (next === undefined) {
+    if (payloadFieldCount(p) > 1) return drop("multiple_payload_fields")
     return Result.succeed({ _tag: "Receive", payload: p, encryptedData: data, pathId: data.pathId })
   }
   const extra = Object.entries(p).some(([k, v]) => k !== "encryptedRecipientData" && v !== undefined)

@@ -12,19 +12,16 @@ import { Data, Result, Schema } from "effect"
 import {
   type Codec,
   type DecodeError,
-  DecodeFailure,
   EncodeError,
   decodeWith,
   encodeBigSize,
   Field,
   fail,
+  readExactValue,
   readRawRecords,
-  type Reader,
   type ShortChannelId,
   type TlvRecord,
   TlvUnknownEvenType,
-  TlvValueTooLong,
-  TlvValueTooShort,
   Writer
 } from "../codec/index.ts"
 import { concatBytes } from "../bytes.ts"
@@ -43,6 +40,8 @@ export const PayloadType = {
   payment_metadata: 16n,
   total_amount_msat: 18n
 } as const
+
+const KNOWN_TYPES: ReadonlySet<bigint> = new Set(Object.values(PayloadType))
 
 export interface PaymentData {
   readonly paymentSecret: Uint8Array
@@ -65,20 +64,16 @@ export interface HopPayload {
   readonly unknown?: ReadonlyArray<TlvRecord>
 }
 
-const paymentDataCodec: Codec<PaymentData> = {
-  read: (r: Reader) => {
-    const paymentSecret = r.bytes(32)
-    return { paymentSecret, totalMsat: msat(r.tu64()) }
-  },
-  write: (w: Writer, a: PaymentData) => {
-    w.fixed("payment_secret", a.paymentSecret, 32).tu64(a.totalMsat)
-  },
-  schema: Schema.Struct({
-    paymentSecret: Schema.Uint8ArrayFromHex,
-    totalMsat: Schema.BigIntFromString
-  }) as unknown as Schema.Codec<PaymentData, unknown>,
-  wire: [{ element: "byte", count: 32 }, { element: "tu64" }]
+/** A `tu64` amount carrying the `Msat` brand (the brand is applied where the value is read). */
+const msatTu64: Codec<Msat> = {
+  read: (r) => msat(r.tu64()),
+  write: Field.tu64.write,
+  schema: Field.tu64.schema.pipe(Schema.brand("Msat")),
+  wire: Field.tu64.wire
 }
+
+/** `payment_data`: `32*byte payment_secret`, `tu64 total_msat`. */
+const paymentDataCodec: Codec<PaymentData> = Field.struct({ paymentSecret: Field.fixedBytes(32), totalMsat: msatTu64 })
 
 /** The payload cannot be encoded (a value out of range, a bad custom record type...). */
 export class InvalidHopPayloadValue extends Data.TaggedError("InvalidHopPayloadValue")<{
@@ -96,11 +91,11 @@ export const encodeHopPayload = (p: HopPayload): Result.Result<Uint8Array, Inval
     }
   }
   for (const u of p.unknown ?? []) {
-    if (u.type % 2n === 0n || u.type >= CUSTOM_RECORD_MIN_TYPE || Object.values(PayloadType).includes(u.type as never)) {
+    if (u.type % 2n === 0n || u.type < 0n || u.type >= CUSTOM_RECORD_MIN_TYPE || KNOWN_TYPES.has(u.type)) {
       return Result.fail(new InvalidHopPayloadValue({ field: "unknown", reason: `type ${u.type} is not an unknown odd type` }))
     }
   }
-  const records: Array<{ readonly type: bigint; readonly write: (w: Writer) => void; readonly size: number }> = []
+  const records: Array<RecordToEncode> = []
   const add = <A>(type: bigint, value: A | undefined, write: (w: Writer, a: A) => void) => {
     const size = 64 + (value instanceof Uint8Array ? value.length : 0)
     if (value !== undefined) records.push({ type, write: (w) => write(w, value), size })
@@ -116,35 +111,45 @@ export const encodeHopPayload = (p: HopPayload): Result.Result<Uint8Array, Inval
   for (const r of [...(p.unknown ?? []), ...(p.customRecords ?? [])]) {
     records.push({ type: r.type, write: (w) => void w.bytes(r.value), size: r.value.length + 16 })
   }
-  records.sort(compareType)
-  for (let i = 1; i < records.length; i++) {
-    if (records[i]?.type === records[i - 1]?.type) {
-      return Result.fail(new InvalidHopPayloadValue({ field: "customRecords", reason: `type ${records[i]?.type} repeated` }))
-    }
+  const encoded = encodeRecords(records)
+  if (Result.isFailure(encoded)) {
+    return Result.fail(new InvalidHopPayloadValue({ field: encoded.failure.field, reason: encoded.failure.reason }))
   }
-  try {
-    return Result.succeed(encodeRecords(records))
-  } catch (e) {
-    if (e instanceof EncodeError) return Result.fail(new InvalidHopPayloadValue({ field: e.field, reason: e.reason }))
-    throw e
-  }
+  return Result.succeed(encoded.success)
+}
+
+/** A record to encode: its type, a writer of its value, and a size hint for that value. */
+export interface RecordToEncode {
+  readonly type: bigint
+  readonly write: (w: Writer) => void
+  readonly size?: number
 }
 
 /**
- * Serializes records (already in order) as a TLV stream. Each value gets a Writer sized for
- * it, so no Writer ever grows.
+ * Serializes records as a TLV stream, in ascending type order (BOLT 1). A repeated type or a
+ * value its field cannot carry is an `EncodeError`. Each value gets a Writer sized for it, so
+ * no Writer ever grows.
  */
-export const encodeRecords = (
-  records: ReadonlyArray<{ readonly type: bigint; readonly write: (w: Writer) => void; readonly size?: number }>
-): Uint8Array => {
+export const encodeRecords = (records: ReadonlyArray<RecordToEncode>): Result.Result<Uint8Array, EncodeError> => {
+  const ordered = [...records].sort(compareType)
   const parts: Array<Uint8Array> = []
-  for (const rec of records) {
-    const value = new Writer(rec.size ?? 64)
-    rec.write(value)
-    const bytes = value.finish()
-    parts.push(encodeBigSize(rec.type), encodeBigSize(BigInt(bytes.length)), bytes)
+  try {
+    for (let i = 0; i < ordered.length; i++) {
+      const rec = ordered[i]
+      if (rec === undefined) continue
+      if (i > 0 && ordered[i - 1]?.type === rec.type) {
+        return Result.fail(new EncodeError({ field: "records", reason: `type ${rec.type} repeated` }))
+      }
+      const value = new Writer(rec.size ?? 64)
+      rec.write(value)
+      const bytes = value.finish()
+      parts.push(encodeBigSize(rec.type), encodeBigSize(BigInt(bytes.length)), bytes)
+    }
+  } catch (e) {
+    if (e instanceof EncodeError) return Result.fail(e)
+    throw e
   }
-  return concatBytes(...parts)
+  return Result.succeed(concatBytes(...parts))
 }
 
 /**
@@ -160,21 +165,12 @@ export class InvalidOnionPayload extends Data.TaggedError("InvalidOnionPayload")
   readonly cause?: DecodeError
 }> {}
 
-const readExact = <A>(read: (r: Reader) => A, type: bigint, value: Reader, at: number): A => {
-  const length = value.remaining
-  let decoded: A
-  try {
-    decoded = read(value)
-  } catch (e) {
-    if (e instanceof DecodeFailure && e.error._tag === "UnexpectedEof") fail(new TlvValueTooShort({ at, type, length }))
-    throw e
-  }
-  if (!value.atEnd) fail(new TlvValueTooLong({ at, type, length, unread: value.remaining }))
-  return decoded
-}
-
-
-/** Decodes a `payload` TLV stream. Errors carry the record type and offset for the sender. */
+/**
+ * Decodes a `payload` TLV stream. Errors carry the record type and offset for the sender.
+ * It drives `readRawRecords` itself rather than declaring a `tlvStream`, because a declared
+ * stream refuses every unknown even type, custom records >= 65536 included; known values go
+ * through the codec's exact-length check (`readExactValue`).
+ */
 export const decodeHopPayload = (bytes: Uint8Array): Result.Result<HopPayload, InvalidOnionPayload> => {
   let currentType = 0n
   let currentAt = 0
@@ -189,28 +185,28 @@ export const decodeHopPayload = (bytes: Uint8Array): Result.Result<HopPayload, I
       currentAt = at
       switch (type) {
         case PayloadType.amt_to_forward:
-          out.amtToForward = msat(readExact((v) => v.tu64(), type, value, at))
+          out.amtToForward = readExactValue(msatTu64.read, type, value, at)
           break
         case PayloadType.outgoing_cltv_value:
-          out.outgoingCltvValue = readExact((v) => v.tu32(), type, value, at)
+          out.outgoingCltvValue = readExactValue((v) => v.tu32(), type, value, at)
           break
         case PayloadType.short_channel_id:
-          out.shortChannelId = readExact(Field.shortChannelId.read, type, value, at)
+          out.shortChannelId = readExactValue(Field.shortChannelId.read, type, value, at)
           break
         case PayloadType.payment_data:
-          out.paymentData = readExact(paymentDataCodec.read, type, value, at)
+          out.paymentData = readExactValue(paymentDataCodec.read, type, value, at)
           break
         case PayloadType.encrypted_recipient_data:
           out.encryptedRecipientData = value.rest()
           break
         case PayloadType.current_path_key:
-          out.currentPathKey = readExact((v) => v.point(), type, value, at)
+          out.currentPathKey = readExactValue((v) => v.point(), type, value, at)
           break
         case PayloadType.payment_metadata:
           out.paymentMetadata = value.rest()
           break
         case PayloadType.total_amount_msat:
-          out.totalAmountMsat = msat(readExact((v) => v.tu64(), type, value, at))
+          out.totalAmountMsat = readExactValue(msatTu64.read, type, value, at)
           break
         default:
           if (type >= CUSTOM_RECORD_MIN_TYPE) custom.push({ type, value: value.rest() })
@@ -220,7 +216,7 @@ export const decodeHopPayload = (bytes: Uint8Array): Result.Result<HopPayload, I
     })
     if (custom.length > 0) out.customRecords = custom
     if (unknown.length > 0) out.unknown = unknown
-    return out as HopPayload
+    return out
   })
   if (Result.isSuccess(decoded)) return Result.succeed(decoded.success)
   const e = decoded.failure
@@ -290,15 +286,8 @@ export const validateHopPayload = (
     if (!incomingPathKey && p.currentPathKey === undefined) {
       return Result.fail(missing(PayloadType.current_path_key, "current_path_key"))
     }
-    const allowed: ReadonlyArray<keyof HopPayload> = isFinal
-      ? ["encryptedRecipientData", "currentPathKey", "amtToForward", "outgoingCltvValue", "totalAmountMsat", "customRecords"]
-      : ["encryptedRecipientData", "currentPathKey"]
-    for (const [key, value] of Object.entries(p)) {
-      if (value !== undefined && !allowed.includes(key as keyof HopPayload)) {
-        const type = key in PAYLOAD_TYPE_OF ? PAYLOAD_TYPE_OF[key as keyof typeof PAYLOAD_TYPE_OF] : 0n
-        return Result.fail(forbidden(type, `${key} in a blinded hop`))
-      }
-    }
+    const extra = firstRecordOutside(p, isFinal ? BLINDED_FINAL_RECORDS : BLINDED_FORWARD_RECORDS)
+    if (extra !== undefined) return Result.fail(forbidden(extra.type, `${extra.name} in a blinded hop`))
     if (!isFinal) {
       return Result.succeed({
         _tag: "BlindedForward",
@@ -344,13 +333,47 @@ export const validateHopPayload = (
   })
 }
 
-const PAYLOAD_TYPE_OF = {
-  amtToForward: PayloadType.amt_to_forward,
-  outgoingCltvValue: PayloadType.outgoing_cltv_value,
-  shortChannelId: PayloadType.short_channel_id,
-  paymentData: PayloadType.payment_data,
-  encryptedRecipientData: PayloadType.encrypted_recipient_data,
-  currentPathKey: PayloadType.current_path_key,
-  paymentMetadata: PayloadType.payment_metadata,
-  totalAmountMsat: PayloadType.total_amount_msat
-} as const
+/** Each typed field of `HopPayload` with its record type, in type order. */
+const RECORD_FIELDS: ReadonlyArray<readonly [keyof HopPayload, bigint]> = [
+  ["amtToForward", PayloadType.amt_to_forward],
+  ["outgoingCltvValue", PayloadType.outgoing_cltv_value],
+  ["shortChannelId", PayloadType.short_channel_id],
+  ["paymentData", PayloadType.payment_data],
+  ["encryptedRecipientData", PayloadType.encrypted_recipient_data],
+  ["currentPathKey", PayloadType.current_path_key],
+  ["paymentMetadata", PayloadType.payment_metadata],
+  ["totalAmountMsat", PayloadType.total_amount_msat]
+]
+
+/** BOLT 4: a blinded hop that is not the final node carries these two records and nothing else. */
+const BLINDED_FORWARD_RECORDS: ReadonlySet<keyof HopPayload> = new Set(["encryptedRecipientData", "currentPathKey"])
+/**
+ * BOLT 4 lists encrypted_recipient_data, current_path_key, amt_to_forward, outgoing_cltv_value
+ * and total_amount_msat for the final node of a blinded route. Custom records (>= 65536) are
+ * also let through, for the application to judge, as on an unblinded final hop; unknown odd
+ * records below 65536 are refused.
+ */
+const BLINDED_FINAL_RECORDS: ReadonlySet<keyof HopPayload> = new Set([
+  "encryptedRecipientData",
+  "currentPathKey",
+  "amtToForward",
+  "outgoingCltvValue",
+  "totalAmountMsat",
+  "customRecords"
+])
+
+/** The lowest-typed record of `p` outside `allowed`, to report in `invalid_onion_payload`. */
+const firstRecordOutside = (
+  p: HopPayload,
+  allowed: ReadonlySet<keyof HopPayload>
+): { readonly name: string; readonly type: bigint } | undefined => {
+  const found: Array<{ readonly name: string; readonly type: bigint }> = []
+  for (const [name, type] of RECORD_FIELDS) {
+    if (p[name] !== undefined && !allowed.has(name)) found.push({ name, type })
+  }
+  const unknown = p.unknown?.[0]
+  if (unknown !== undefined && !allowed.has("unknown")) found.push({ name: "an unknown record", type: unknown.type })
+  const custom = p.customRecords?.[0]
+  if (custom !== undefined && !allowed.has("customRecords")) found.push({ name: "a custom record", type: custom.type })
+  return found.sort(compareType)[0]
+}

@@ -80,10 +80,12 @@ export interface BlindedFinalAmounts {
  * The hops of a blinded path as the sender puts them in the onion (BOLT 4, reader of a
  * `blinded_path`): an unblinded hop to the introduction node carrying `current_path_key`,
  * then one hop per blinded node id; the last one gets the amounts. Prepend the hops that reach
- * the introduction node. Undefined when `first_node_id` is not a public key (sciddir form).
+ * the introduction node. Undefined when `first_node_id` is not a public key (sciddir form) or
+ * the path has no hops.
  */
 export const blindedPathHops = (path: BlindedPath, final: BlindedFinalAmounts): ReadonlyArray<PaymentHop> | undefined => {
-  if (path.firstNodeId.length !== 33) return undefined
+  // An empty path has no recipient: the route would silently end at the hop before it.
+  if (path.firstNodeId.length !== 33 || path.hops.length === 0) return undefined
   return path.hops.map((hop, i): PaymentHop => {
     const last = i === path.hops.length - 1
     const payload: HopPayload = {
@@ -140,16 +142,8 @@ export type ProcessedOnion =
     /** This node was reached with `current_path_key` (it is the introduction node). */
     readonly introduction: boolean
   }
-  | {
-    readonly _tag: "Receive"
-    readonly sharedSecret: Uint8Array
-    readonly amtToForward: Msat
-    readonly outgoingCltvValue: number
-    readonly totalMsat: Msat
-    readonly paymentSecret: Uint8Array | undefined
-    readonly paymentMetadata: Uint8Array | undefined
-    readonly customRecords: ReadonlyArray<TlvRecord>
-  }
+  /** The validated final payload (`totalMsat` defaulted to `amt_to_forward`), with the secret. */
+  | (Extract<ValidatedPayload, { readonly _tag: "Receive" }> & { readonly sharedSecret: Uint8Array })
   | {
     readonly _tag: "BlindedReceive"
     readonly sharedSecret: Uint8Array
@@ -218,7 +212,9 @@ export const blindedAmountToForward = (amountMsat: bigint, feeBaseMsat: number, 
 
 /**
  * Processes the onion of an incoming HTLC with this node's ECDH. Never throws; a typed
- * `OnionRejected` carries the failure to send back.
+ * `OnionRejected` carries the failure to send back. Checks that need more than the HTLC and
+ * its onion stay with the caller: the block height (`min_final_cltv_expiry_delta`, forwarding
+ * expiry), the invoice (expected amount, `payment_secret`, `path_id`) and channel policy.
  */
 export const processPaymentOnion = (
   secp: Secp256k1,
@@ -226,13 +222,14 @@ export const processPaymentOnion = (
   htlc: IncomingHtlc,
   options: ProcessOptions = {}
 ): Result.Result<ProcessedOnion, OnionRejected> => {
-  const onionHash = sha256(htlc.onion)
+  // Only failures need the onion's hash: computed on demand, not for every accepted HTLC.
+  const onionHash = () => sha256(htlc.onion)
   const inBlindedRoute = htlc.pathKey !== undefined
   const blindingMalformed = (reason: OnionRejectionReason) =>
     Result.fail(
       new OnionRejected({
         reason,
-        response: { _tag: "FailMalformed", failureCode: FailureCode.invalid_onion_blinding, sha256OfOnion: onionHash }
+        response: { _tag: "FailMalformed", failureCode: FailureCode.invalid_onion_blinding, sha256OfOnion: onionHash() }
       })
     )
 
@@ -261,7 +258,7 @@ export const processPaymentOnion = (
       : e._tag === "InvalidOnionKey"
       ? FailureCode.invalid_onion_key
       : FailureCode.invalid_onion_hmac
-    return Result.fail(new OnionRejected({ reason: e, response: { _tag: "FailMalformed", failureCode, sha256OfOnion: onionHash } }))
+    return Result.fail(new OnionRejected({ reason: e, response: { _tag: "FailMalformed", failureCode, sha256OfOnion: onionHash() } }))
   }
   const layer = peeled.success
   const ss = layer.sharedSecret
@@ -278,7 +275,7 @@ export const processPaymentOnion = (
     if (inBlindedRoute) return blindingMalformed(e)
     // An introduction node that is not the final node reports every error as invalid_onion_blinding.
     if (Result.isSuccess(decoded) && decoded.success.currentPathKey !== undefined && !isFinal) {
-      return fail(e, { _tag: "invalid_onion_blinding", sha256OfOnion: onionHash })
+      return fail(e, { _tag: "invalid_onion_blinding", sha256OfOnion: onionHash() })
     }
     return fail(e, { _tag: "invalid_onion_payload", type: e.type, offset: e.offset })
   }
@@ -319,7 +316,7 @@ export const processPaymentOnion = (
         inBlindedRoute
           ? blindingMalformed(reason)
           : payload._tag === "BlindedForward"
-          ? fail(reason, { _tag: "invalid_onion_blinding", sha256OfOnion: onionHash })
+          ? fail(reason, { _tag: "invalid_onion_blinding", sha256OfOnion: onionHash() })
           : fail(reason, { _tag: "invalid_onion_payload", type, offset: 0 })
       const pathKey = htlc.pathKey ?? payload.currentPathKey
       if (pathKey === undefined) return blindFail(new BlindedHopRejected({ reason: "no_next_hop" }), 12n)
@@ -329,6 +326,10 @@ export const processPaymentOnion = (
       const reject = (reason: BlindedHopRejected["reason"]) => blindFail(new BlindedHopRejected({ reason }), 10n)
       if (data.allowedFeatures !== undefined && !(options.allowedFeatures ?? noFeatureBitSet)(data.allowedFeatures)) {
         return reject("unknown_allowed_features")
+      }
+      // BOLT 4 asks this of every blinded hop, the final one included.
+      if (data.shortChannelId !== undefined && data.nextNodeId !== undefined) {
+        return reject("both_short_channel_id_and_next_node_id")
       }
       if (data.paymentConstraints !== undefined) {
         if (htlc.cltvExpiry > data.paymentConstraints.maxCltvExpiry) return reject("expiry_above_max_cltv_expiry")
@@ -351,9 +352,6 @@ export const processPaymentOnion = (
           encryptedData: data,
           customRecords: payload.customRecords
         })
-      }
-      if (data.shortChannelId !== undefined && data.nextNodeId !== undefined) {
-        return reject("both_short_channel_id_and_next_node_id")
       }
       if (data.shortChannelId === undefined && data.nextNodeId === undefined) return reject("no_next_hop")
       if (data.paymentRelay === undefined) return reject("missing_payment_relay")

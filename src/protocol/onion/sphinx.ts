@@ -10,6 +10,7 @@
  */
 import { Data, Result } from "effect"
 import { sha256 } from "@noble/hashes/sha2.js"
+import { bigSizeLength, decodeBigSize, encodeBigSize } from "../codec/index.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import {
   blindingFactor,
@@ -94,12 +95,19 @@ export type SphinxPeelError = InvalidOnionLength | InvalidOnionVersion | Invalid
 // ---------------------------------------------------------------------------------------------
 // Wire format
 
+/**
+ * `version || public_key || hop_payloads || hmac`. Sized from the fields themselves, so a
+ * hand-built packet with a wrong-sized key or HMAC serializes (and then fails its checks)
+ * rather than throwing.
+ */
 export const serializeOnionPacket = (packet: OnionPacket): Uint8Array => {
-  const out = new Uint8Array(PACKET_OVERHEAD + packet.hopPayloads.length)
-  out[0] = packet.version
+  const keyEnd = 1 + packet.publicKey.length
+  const payloadsEnd = keyEnd + packet.hopPayloads.length
+  const out = new Uint8Array(payloadsEnd + packet.hmac.length)
+  out[0] = packet.version & 0xff
   out.set(packet.publicKey, 1)
-  out.set(packet.hopPayloads, 34)
-  out.set(packet.hmac, 34 + packet.hopPayloads.length)
+  out.set(packet.hopPayloads, keyEnd)
+  out.set(packet.hmac, payloadsEnd)
   return out
 }
 
@@ -127,43 +135,9 @@ export const parseOnionPacket = (
 // ---------------------------------------------------------------------------------------------
 // BigSize framing of hop payloads (BOLT 1 encoding, as `hop_payloads` uses it)
 
-const bigSizeLength = (n: number): number => (n < 0xfd ? 1 : n <= 0xffff ? 3 : n <= 0xffffffff ? 5 : 9)
-
-const writeBigSize = (out: Uint8Array, offset: number, n: number): number => {
-  if (n < 0xfd) {
-    out[offset] = n
-    return 1
-  }
-  if (n <= 0xffff) {
-    out[offset] = 0xfd
-    out[offset + 1] = n >>> 8
-    out[offset + 2] = n & 0xff
-    return 3
-  }
-  out[offset] = 0xfe
-  out[offset + 1] = (n >>> 24) & 0xff
-  out[offset + 2] = (n >>> 16) & 0xff
-  out[offset + 3] = (n >>> 8) & 0xff
-  out[offset + 4] = n & 0xff
-  return 5
-}
-
-/** Minimal BigSize read; undefined if truncated or not minimal. Values above 2^53 are rejected. */
-const readBigSize = (bytes: Uint8Array, offset: number): { readonly value: number; readonly size: number } | undefined => {
-  const first = bytes[offset]
-  if (first === undefined) return undefined
-  if (first < 0xfd) return { value: first, size: 1 }
-  const width = first === 0xfd ? 2 : first === 0xfe ? 4 : 8
-  if (offset + 1 + width > bytes.length) return undefined
-  let value = 0
-  for (let i = 0; i < width; i++) value = value * 256 + (bytes[offset + 1 + i] ?? 0)
-  const min = first === 0xfd ? 0xfd : first === 0xfe ? 0x10000 : 0x100000000
-  if (value < min || value > Number.MAX_SAFE_INTEGER) return undefined
-  return { value, size: 1 + width }
-}
-
 /** Bytes a hop takes in `hop_payloads`: BigSize length, payload, HMAC. */
-export const hopShiftSize = (payloadLength: number): number => bigSizeLength(payloadLength) + payloadLength + HMAC_SIZE
+export const hopShiftSize = (payloadLength: number): number =>
+  bigSizeLength(BigInt(payloadLength)) + payloadLength + HMAC_SIZE
 
 // ---------------------------------------------------------------------------------------------
 // Construction
@@ -270,9 +244,10 @@ export const buildOnion = (
     const shift = shifts[i]
     if (hop === undefined || secret === undefined || shift === undefined) continue
     mix.copyWithin(shift, 0, payloadsSize - shift)
-    const at = writeBigSize(mix, 0, hop.payload.length)
-    mix.set(hop.payload, at)
-    mix.set(nextHmac, at + hop.payload.length)
+    const length = encodeBigSize(BigInt(hop.payload.length))
+    mix.set(length, 0)
+    mix.set(hop.payload, length.length)
+    mix.set(nextHmac, length.length + hop.payload.length)
     xorInto(mix, generateStream(deriveKey("rho", secret), payloadsSize))
     if (i === hops.length - 1) mix.set(filler, payloadsSize - filler.length)
     nextHmac = hmacSha256(deriveKey("mu", secret), mix, associatedData)
@@ -322,26 +297,29 @@ export const peelWithSharedSecret = (
   // hop_payloads padded with `size` zero bytes, XORed with 2*size bytes of the rho stream.
   const unwrapped = generateStream(deriveKey("rho", sharedSecret), 2 * size)
   xorInto(unwrapped, packet.hopPayloads)
-  const length = readBigSize(unwrapped, 0)
-  if (length === undefined) {
+  // The length is read from the packet's own bytes only, so a long BigSize cannot run into the
+  // zero padding; the canonical-form check is the codec's.
+  const length = decodeBigSize(unwrapped.subarray(0, size))
+  if (Result.isFailure(length)) {
     return Result.fail(new InvalidHopFraming({ reason: "malformed_length", sha256OfOnion: onionHash(), sharedSecret }))
   }
-  if (length.value < (options.minPayloadLength ?? 2)) {
+  if (length.success < BigInt(options.minPayloadLength ?? 2)) {
     return Result.fail(new InvalidHopFraming({ reason: "length_too_small", sha256OfOnion: onionHash(), sharedSecret }))
   }
-  const payloadEnd = length.size + length.value
-  if (payloadEnd + HMAC_SIZE > size) {
+  const lengthSize = bigSizeLength(length.success)
+  if (BigInt(lengthSize) + length.success + BigInt(HMAC_SIZE) > BigInt(size)) {
     return Result.fail(new InvalidHopFraming({ reason: "truncated", sha256OfOnion: onionHash(), sharedSecret }))
   }
-  const payload = unwrapped.slice(length.size, payloadEnd)
+  const payloadEnd = lengthSize + Number(length.success)
+  const payload = unwrapped.slice(lengthSize, payloadEnd)
   const nextHmac = unwrapped.slice(payloadEnd, payloadEnd + HMAC_SIZE)
-  if (isAllZero(nextHmac)) return Result.succeed({ payload, payloadOffset: length.size, sharedSecret, next: undefined })
+  if (isAllZero(nextHmac)) return Result.succeed({ payload, payloadOffset: lengthSize, sharedSecret, next: undefined })
   const nextKey = secp.pointMultiply(packet.publicKey, blindingFactor(packet.publicKey, sharedSecret))
   if (nextKey === undefined) return Result.fail(new InvalidOnionKey({ sha256OfOnion: onionHash() }))
   const hopPayloads = unwrapped.slice(payloadEnd + HMAC_SIZE, payloadEnd + HMAC_SIZE + size)
   return Result.succeed({
     payload,
-    payloadOffset: length.size,
+    payloadOffset: lengthSize,
     sharedSecret,
     next: { version: 0, publicKey: nextKey, hopPayloads, hmac: nextHmac }
   })

@@ -126,13 +126,29 @@ describe("route blinding (route-blinding-test.json)", () => {
     expect(decoded.success.hops.map((h) => toHex(h.encryptedRecipientData))).toEqual(hops.map((h) => toHex(h.encryptedRecipientData)))
     const sciddir = decodeBlindedPath(fromHex("01" + "0000000000000001" + (vector.route.first_path_key) + "00"))
     expect(Result.isSuccess(sciddir) && sciddir.success.firstNodeId.length).toBe(9)
+    // Arbitrary bytes: typed errors, and whatever decodes re-encodes to the very same bytes.
+    const reencodePath = (p: Parameters<typeof writeBlindedPath>[1]) => {
+      const out = new Writer(256)
+      writeBlindedPath(out, p)
+      return toHex(out.finish())
+    }
+    const blindedPathLike = fc
+      .tuple(fc.constantFrom(0, 1, 2, 3), fc.uint8Array({ maxLength: 200 }))
+      .map(([first, rest]) => new Uint8Array([first, ...rest]))
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), (b) => {
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), blindedPathLike), (b) => {
         const r = decodeBlindedPath(b)
         const t = encryptedDataTlv.decode(b)
-        return (Result.isSuccess(r) || r.failure._tag.length > 0) && (Result.isSuccess(t) || t.failure._tag.length > 0)
+        const pathOk = Result.isSuccess(r) ? reencodePath(r.success) === toHex(b) : r.failure._tag.length > 0
+        const tlvOk = Result.isSuccess(t) ? toHex(encodeEncryptedData(t.success)) === toHex(b) : t.failure._tag.length > 0
+        return pathOk && tlvOk
       }),
       { numRuns: 10_000 }
     )
+  })
+
+  it("refuses to blind an empty path", () => {
+    const r = createBlindedPath(secp, sessionKeyOf(6), [])
+    expect(Result.isFailure(r) && r.failure._tag).toBe("EmptyRoute")
   })
 })

@@ -194,15 +194,34 @@ describe("failure round trip properties", () => {
     )
   })
 
-  it("garbage reasons and attribution data never throw (typed result)", () => {
+  it("garbage reasons and attribution data give typed results and are never authenticated", () => {
     const ss = routeSecrets(5, 9)
+    const data = fc.oneof(
+      fc.constant(undefined),
+      fc.uint8Array({ minLength: 0, maxLength: 1000 }),
+      fc.uint8Array({ minLength: ATTRIBUTION_DATA_SIZE, maxLength: ATTRIBUTION_DATA_SIZE })
+    )
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 400 }), fc.option(fc.uint8Array({ minLength: 0, maxLength: 1000 }), { nil: undefined }), (reason, data) => {
-        const d = decryptFailure(ss, reason, data)
-        return Result.isFailure(d) ? d.failure._tag === "UnattributableFailure" : d.success.hopIndex >= 0
+      fc.property(fc.uint8Array({ maxLength: 400 }), data, (reason, attribution) => {
+        const d = decryptFailure(ss, reason, attribution)
+        // Without attribution data nobody can be blamed; with it, some hop is (random HMACs fail).
+        if (attribution === undefined) return Result.isFailure(d) && d.failure._tag === "UnattributableFailure"
+        if (Result.isFailure(d) || d.success.authenticated || d.success.failure !== undefined) return false
+        return attribution.length === ATTRIBUTION_DATA_SIZE
+          ? d.success.hopIndex >= 0 && d.success.hopIndex < ss.length
+          : d.success.hopIndex === 0
       }),
       { numRuns: 1000 }
     )
+  })
+
+  it("frames what u16 lengths can carry and refuses a message they cannot", () => {
+    const ss = routeSecrets(1, 2)[0] ?? new Uint8Array()
+    const padded = buildRawFailurePacket(ss, new Uint8Array(10), { paddedLength: 100_000 })
+    // pad_len stops at 65535.
+    expect(padded.length).toBe(32 + 2 + 10 + 2 + 0xffff)
+    expect([padded[32 + 2 + 10], padded[32 + 2 + 10 + 1]]).toEqual([0xff, 0xff])
+    expect(() => buildRawFailurePacket(ss, new Uint8Array(0x10000))).toThrow(RangeError)
   })
 
   it("wrapping is its own inverse", () => {

@@ -57,7 +57,8 @@ describe("onion messages (blinded-onion-message-onion-test.json)", () => {
     if (Result.isFailure(m)) throw new Error(m.failure._tag)
     expect(toHex(m.success.packetBytes)).toBe(vector.onionmessage.onion_message_packet)
     const first = vector.decrypt.hops[0]
-    expect("0201" + toHex(encodeOnionMessage({ pathKey: fromHex(vector.route.first_path_key), packet: m.success.packetBytes }))).toBe(first?.onion_message)
+    const wire = encodeOnionMessage({ pathKey: fromHex(vector.route.first_path_key), packet: m.success.packetBytes })
+    expect(Result.isSuccess(wire) && "0201" + toHex(wire.success)).toBe(first?.onion_message)
   })
 
   it("each node forwards to the next node id with the next onion_message; Dave reads hello and his path_id", () => {
@@ -68,7 +69,8 @@ describe("onion messages (blinded-onion-message-onion-test.json)", () => {
       if (Result.isFailure(r)) throw new Error(`${h.alias}: ${JSON.stringify(r.failure.reason)}`)
       if (r.success._tag === "Forward") {
         expect(toHex(r.success.nextNodeId ?? new Uint8Array())).toBe(h.next_node_id)
-        expect("0201" + toHex(encodeOnionMessage(r.success.next))).toBe(vector.decrypt.hops[i + 1]?.onion_message)
+        const wire = encodeOnionMessage(r.success.next)
+        expect(Result.isSuccess(wire) && "0201" + toHex(wire.success)).toBe(vector.decrypt.hops[i + 1]?.onion_message)
       } else {
         expect(h.alias).toBe("Dave")
         expect(r.success.payload.unknown).toEqual([{ type: 1n, value: fromHex("68656c6c6f") }])
@@ -76,6 +78,13 @@ describe("onion messages (blinded-onion-message-onion-test.json)", () => {
         expect(toHex(r.success.pathId ?? new Uint8Array())).toBe(gen[3]?.tlvs.path_id)
       }
     })
+  })
+
+  it("refuses to encode an onion_message whose fields do not fit their wire types", () => {
+    const badKey = encodeOnionMessage({ pathKey: new Uint8Array(32), packet: new Uint8Array(10) })
+    expect(Result.isFailure(badKey) && badKey.failure.field).toBe("path_key")
+    const huge = encodeOnionMessage({ pathKey: nodeAt(0).publicKey, packet: new Uint8Array(0x10000) })
+    expect(Result.isFailure(huge) && huge.failure._tag).toBe("EncodeError")
   })
 
   it("drops a message for the wrong node, or with extra fields at a forwarding hop", () => {
@@ -124,10 +133,44 @@ describe("onion messages (blinded-onion-message-onion-test.json)", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ minLength: 33, maxLength: 33 }), (b, key) => {
         const d = decodeOnionMessagePayload(b)
+        // Accepted streams are canonical: they re-encode to the same bytes.
+        const again = Result.isSuccess(d) ? encodeOnionMessagePayload(d.success) : undefined
+        const decodeOk = Result.isSuccess(d)
+          ? again !== undefined && Result.isSuccess(again) && toHex(again.success) === toHex(b)
+          : d.failure._tag.length > 0
+        // Random bytes never carry a valid HMAC: the message is always dropped.
         const r = processOnionMessage(secp, nodeAt(0).ecdh, { pathKey: key, packet: b })
-        return (Result.isSuccess(d) || d.failure._tag.length > 0) && (Result.isSuccess(r) || r.failure._tag === "OnionMessageDropped")
+        return decodeOk && Result.isFailure(r) && r.failure._tag === "OnionMessageDropped"
       }),
       { numRuns: 10_000 }
     )
+  })
+
+  it("the final hop drops a message with more than one payload field (types >= 64)", () => {
+    const path = createBlindedPath(secp, sessionKeyOf(5), [{ nodeId: nodeAt(0).publicKey, data: { pathId: new Uint8Array([1]) } }])
+    if (Result.isFailure(path)) throw new Error(path.failure._tag)
+    const hop = path.success.hops[0]
+    if (hop === undefined) throw new Error("hop")
+    const receive = (payload: Parameters<typeof encodeOnionMessagePayload>[0]) => {
+      const m = buildOnionMessage(secp, sessionKeyOf(6), [{ publicKey: hop.blindedNodeId, payload: { encryptedRecipientData: hop.encryptedRecipientData, ...payload } }])
+      if (Result.isFailure(m)) throw new Error(m.failure._tag)
+      return processOnionMessage(secp, nodeAt(0).ecdh, { pathKey: path.success.firstPathKey, packet: m.success.packetBytes })
+    }
+    const two = receive({ invoiceRequest: new Uint8Array([1]), invoice: new Uint8Array([2]) })
+    expect(Result.isFailure(two) && two.failure.reason).toBe("multiple_payload_fields")
+    const oddExtra = receive({ invoiceError: new Uint8Array([1]), unknown: [{ type: 71n, value: new Uint8Array([2]) }] })
+    expect(Result.isFailure(oddExtra) && oddExtra.failure.reason).toBe("multiple_payload_fields")
+    // One payload field plus an odd record below 64 (like the vector's "hello") is fine.
+    const one = receive({ invoiceRequest: new Uint8Array([1]), unknown: [{ type: 1n, value: new Uint8Array([2]) }] })
+    expect(Result.isSuccess(one) && one.success._tag === "Receive" && one.success.pathId).toEqual(new Uint8Array([1]))
+  })
+
+  it("picks the 1300-byte size whenever the framed payloads fit exactly", () => {
+    // Ten hops of 97-byte payloads (type, length, 95 bytes) take 10 * (1 + 97 + 32) = 1300 bytes.
+    const hops = Array.from({ length: 10 }, (_, i) => ({ publicKey: nodeAt(i).publicKey, payload: { encryptedRecipientData: new Uint8Array(95).fill(i) } }))
+    const m = buildOnionMessage(secp, sessionKeyOf(7), hops)
+    expect(Result.isSuccess(m) && m.success.packetBytes.length).toBe(1300 + 66)
+    const over = buildOnionMessage(secp, sessionKeyOf(7), hops.map((h, i) => (i === 0 ? { ...h, payload: { encryptedRecipientData: new Uint8Array(96) } } : h)))
+    expect(Result.isSuccess(over) && over.success.packetBytes.length).toBe(32768 + 66)
   })
 })

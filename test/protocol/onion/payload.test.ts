@@ -75,11 +75,14 @@ describe("hop payload TLV (BOLT 4 payload format)", () => {
     )
   })
 
-  it("decodes arbitrary bytes to a typed result, never throwing (10,000 runs)", () => {
+  it("decodes arbitrary bytes to a typed result; what it accepts re-encodes to the same bytes (10,000 runs)", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (b) => {
         const r = decodeHopPayload(b)
-        return Result.isSuccess(r) || (r.failure._tag === "InvalidOnionPayload" && r.failure.offset >= 0)
+        if (Result.isFailure(r)) return r.failure._tag === "InvalidOnionPayload" && r.failure.offset >= 0 && r.failure.offset <= b.length
+        // The decoder accepts only canonical streams, so encoding gives back the input exactly.
+        const again = encodeHopPayload(r.success)
+        return Result.isSuccess(again) && toHex(again.success) === toHex(b)
       }),
       { numRuns: 10_000 }
     )
@@ -104,9 +107,17 @@ describe("hop payload TLV (BOLT 4 payload format)", () => {
   })
 
   it("refuses to encode what no reader could accept", () => {
-    expect(Result.isFailure(encodeHopPayload({ customRecords: [{ type: 100n, value: new Uint8Array() }] }))).toBe(true)
-    expect(Result.isFailure(encodeHopPayload({ unknown: [{ type: 20n, value: new Uint8Array() }] }))).toBe(true)
-    expect(Result.isFailure(encodeHopPayload({ paymentData: { paymentSecret: new Uint8Array(3), totalMsat: msat(1n) } }))).toBe(true)
+    const fieldOf = (p: HopPayload) => {
+      const r = encodeHopPayload(p)
+      return Result.isFailure(r) ? [r.failure._tag, r.failure.field] : undefined
+    }
+    expect(fieldOf({ customRecords: [{ type: 100n, value: new Uint8Array() }] })).toEqual(["InvalidHopPayloadValue", "customRecords"])
+    expect(fieldOf({ unknown: [{ type: 20n, value: new Uint8Array() }] })).toEqual(["InvalidHopPayloadValue", "unknown"])
+    expect(fieldOf({ unknown: [{ type: 3n, value: new Uint8Array() }, { type: 3n, value: new Uint8Array() }] })).toEqual(["InvalidHopPayloadValue", "records"])
+    expect(fieldOf({ unknown: [{ type: -1n, value: new Uint8Array() }] })).toEqual(["InvalidHopPayloadValue", "unknown"])
+    expect(fieldOf({ paymentData: { paymentSecret: new Uint8Array(3), totalMsat: msat(1n) } })?.[0]).toBe("InvalidHopPayloadValue")
+    expect(fieldOf({ outgoingCltvValue: 2 ** 32 })?.[0]).toBe("InvalidHopPayloadValue")
+    expect(fieldOf({ amtToForward: msat(2n ** 64n) })?.[0]).toBe("InvalidHopPayloadValue")
   })
 })
 
@@ -139,6 +150,13 @@ describe("hop payload requirements (the reader)", () => {
     expect(failType(check({ encryptedRecipientData: enc, amtToForward: amt, outgoingCltvValue: 1 }, true, true))).toBe(18n)
     expect(failType(check({ amtToForward: amt, outgoingCltvValue: 1, shortChannelId: scid(1n) }, false, true))).toBe(10n)
     expect(failType(check({ amtToForward: amt, outgoingCltvValue: 1, currentPathKey: key }, true))).toBe(12n)
+    // A record outside the allowed set is named by its own type, the lowest one first.
+    const custom = [{ type: 70001n, value: new Uint8Array(1) }]
+    expect(failType(check({ encryptedRecipientData: enc, customRecords: custom }, false, true))).toBe(70001n)
+    expect(failType(check({ encryptedRecipientData: enc, unknown: [{ type: 33n, value: new Uint8Array(0) }], paymentMetadata: enc }, false, true))).toBe(16n)
+    expect(failType(check({ encryptedRecipientData: enc, unknown: [{ type: 13n, value: new Uint8Array(0) }], paymentMetadata: enc }, false, true))).toBe(13n)
+    const withCustom = check({ encryptedRecipientData: enc, amtToForward: amt, outgoingCltvValue: 1, totalAmountMsat: amt, customRecords: custom }, true, true)
+    expect(Result.isSuccess(withCustom) && withCustom.success._tag === "BlindedReceive" && withCustom.success.customRecords).toEqual(custom)
     const fwd = check({ encryptedRecipientData: enc, currentPathKey: key }, false)
     expect(Result.isSuccess(fwd) && fwd.success._tag).toBe("BlindedForward")
     const recv = check({ encryptedRecipientData: enc, amtToForward: amt, outgoingCltvValue: 1, totalAmountMsat: amt }, true, true)

@@ -7,7 +7,9 @@ import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import type { ShortChannelId } from "../../../src/protocol/codec/index.ts"
 import {
   blindedAmountToForward,
+  BlindedHopRejected,
   blindedPathHops,
+  buildOnion,
   buildPaymentOnion,
   createBlindedPath,
   createFailure,
@@ -20,7 +22,8 @@ import {
   type OnionFailureResponse,
   type PaymentHop,
   processPaymentOnion,
-  type ProcessedOnion
+  type ProcessedOnion,
+  serializeOnionPacket
 } from "../../../src/protocol/onion/index.ts"
 import { type Msat, msat } from "../../../src/protocol/units.ts"
 import { IMPLEMENTATIONS, nodeAt, secp, sessionKeyOf, stripLength } from "./fixtures.ts"
@@ -203,6 +206,19 @@ describe("processing an incoming HTLC's onion", () => {
     expect(r2?._tag === "Fail" && r2.failure).toEqual({ _tag: "final_incorrect_cltv_expiry", cltvExpiry: 900_000 })
   })
 
+  it("an authenticated hop with broken framing is an invalid_onion_payload, encrypted with its secret", () => {
+    // A 1-byte payload: the HMAC holds, but lengths 0 and 1 are reserved (BOLT 4).
+    const b = buildOnion(secp, sessionKeyOf(6), [{ publicKey: nodeAt(0).publicKey, payload: new Uint8Array(1) }], paymentHash)
+    if (Result.isFailure(b)) throw new Error(b.failure._tag)
+    const r = processPaymentOnion(secp, nodeAt(0).ecdh, incoming(serializeOnionPacket(b.success.packet)))
+    expect(Result.isFailure(r) && r.failure.reason._tag).toBe("InvalidHopFraming")
+    expect(Result.isFailure(r) && r.failure.response).toEqual({
+      _tag: "Fail",
+      failure: { _tag: "invalid_onion_payload", type: 0n, offset: 0 },
+      sharedSecret: b.success.sharedSecrets[0]
+    })
+  })
+
   it("a path_key on an unblinded onion gives invalid_onion_blinding", () => {
     const r = responseOf(onion, 0, { pathKey: nodeAt(7).publicKey })
     expect(r?._tag).toBe("FailMalformed")
@@ -222,6 +238,35 @@ describe("processing an incoming HTLC's onion", () => {
     if (Result.isFailure(b)) throw new Error(b.failure._tag)
     const r = responseOf(b.success.onion, 1)
     expect(r?._tag === "Fail" && r.failure._tag).toBe("invalid_onion_blinding")
+  })
+})
+
+describe("blinded path edge cases", () => {
+  it("blindedPathHops refuses a path with no hops or a sciddir first node", () => {
+    const amounts = { amtToForward: msat(1n), outgoingCltvValue: 1, totalAmountMsat: msat(1n) }
+    expect(blindedPathHops({ firstNodeId: nodeAt(0).publicKey, firstPathKey: nodeAt(1).publicKey, hops: [] }, amounts)).toBeUndefined()
+    const hop = { blindedNodeId: nodeAt(2).publicKey, encryptedRecipientData: new Uint8Array(20) }
+    expect(blindedPathHops({ firstNodeId: new Uint8Array(9), firstPathKey: nodeAt(1).publicKey, hops: [hop] }, amounts)).toBeUndefined()
+    expect(blindedPathHops({ firstNodeId: nodeAt(0).publicKey, firstPathKey: nodeAt(1).publicKey, hops: [hop] }, amounts)?.length).toBe(1)
+  })
+
+  it("a final blinded hop whose data names both short_channel_id and next_node_id is refused", () => {
+    // The recipient is its own introduction node, so the error is a plain invalid_onion_payload.
+    const path = createBlindedPath(secp, sessionKeyOf(20), [
+      { nodeId: nodeAt(1).publicKey, data: { pathId: new Uint8Array([1]), shortChannelId: scid(3n), nextNodeId: nodeAt(2).publicKey } }
+    ])
+    if (Result.isFailure(path)) throw new Error(path.failure._tag)
+    const hops = blindedPathHops(path.success, { amtToForward: msat(1000n), outgoingCltvValue: 800_000, totalAmountMsat: msat(1000n) })
+    if (hops === undefined) throw new Error("path")
+    const b = buildPaymentOnion(secp, sessionKeyOf(21), hops, paymentHash)
+    if (Result.isFailure(b)) throw new Error(b.failure._tag)
+    const r = processPaymentOnion(secp, nodeAt(1).ecdh, { onion: b.success.onion, paymentHash, amountMsat: msat(1000n), cltvExpiry: 800_000 })
+    expect(Result.isFailure(r) && r.failure.reason).toEqual(new BlindedHopRejected({ reason: "both_short_channel_id_and_next_node_id" }))
+    expect(Result.isFailure(r) && r.failure.response._tag === "Fail" && r.failure.response.failure).toEqual({
+      _tag: "invalid_onion_payload",
+      type: 10n,
+      offset: 0
+    })
   })
 })
 

@@ -6,13 +6,20 @@ import errorVector from "../../../../shared/vectors/bolt04/onion-error-test.json
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import {
   buildOnion,
+  deriveKey,
   deriveSessionKeys,
   ecdhWithSecret,
+  generateStream,
+  hmacSha256,
   hopShiftSize,
+  PACKET_OVERHEAD,
   parseOnionPacket,
   PAYMENT_ONION_SIZE,
+  peelOnion,
   peelOnionBytes,
-  serializeOnionPacket
+  peelWithSharedSecret,
+  serializeOnionPacket,
+  xorInto
 } from "../../../src/protocol/onion/index.ts"
 import { IMPLEMENTATIONS, nodeAt, routeArbitrary, secp, sessionKeyOf, stripLength } from "./fixtures.ts"
 
@@ -140,16 +147,57 @@ describe("Sphinx properties", () => {
     )
   })
 
-  it("arbitrary bytes as an onion never throw (10,000 runs)", () => {
+  it("arbitrary bytes as an onion give the typed error their first bad field calls for (10,000 runs)", () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 0, maxLength: 1400 }), fc.boolean(), (bytes, forceVersion) => {
         const b = bytes.slice()
         if (forceVersion && b.length > 0) b[0] = 0
         const r = peelOnionBytes(secp, nodeAt(0).ecdh, b, ad)
-        return Result.isFailure(r) || Result.isSuccess(r)
+        // Random bytes never carry a valid HMAC, so the result is always a failure.
+        if (Result.isSuccess(r)) return false
+        const tag = r.failure._tag
+        if (b.length < PACKET_OVERHEAD + 1) return tag === "InvalidOnionLength"
+        if (b[0] !== 0) return tag === "InvalidOnionVersion"
+        return tag === "InvalidOnionKey" || tag === "InvalidOnionHmac"
       }),
       { numRuns: 10_000 }
     )
+  })
+
+  it("a hand-built packet with a wrong-sized key fails as InvalidOnionKey instead of throwing", () => {
+    const packet = { version: 0, publicKey: new Uint8Array(100).fill(2), hopPayloads: new Uint8Array(0), hmac: new Uint8Array(32) }
+    expect(serializeOnionPacket(packet).length).toBe(1 + 100 + 32)
+    const r = peelOnion(secp, nodeAt(0).ecdh, packet, ad)
+    expect(Result.isFailure(r) && r.failure._tag).toBe("InvalidOnionKey")
+  })
+
+  it("authenticated but badly framed hop data: each framing error is told apart", () => {
+    // Packets whose HMAC holds for the given secret and whose decrypted payloads start with `plain`.
+    const secret = sessionKeyOf(40)
+    const size = 1300
+    const craft = (plain: Uint8Array) => {
+      const hopPayloads = generateStream(deriveKey("rho", secret), size)
+      xorInto(hopPayloads, plain)
+      const hmac = hmacSha256(deriveKey("mu", secret), hopPayloads, ad)
+      return { version: 0, publicKey: nodeAt(0).publicKey, hopPayloads, hmac }
+    }
+    const reasonOf = (plain: Uint8Array, minPayloadLength?: number) => {
+      const r = peelWithSharedSecret(secp, craft(plain), secret, ad, minPayloadLength === undefined ? {} : { minPayloadLength })
+      return Result.isFailure(r) && r.failure._tag === "InvalidHopFraming" ? r.failure.reason : undefined
+    }
+    // 0x0005 written in three bytes is not canonical BigSize.
+    expect(reasonOf(fromHex("fd0005"))).toBe("malformed_length")
+    expect(reasonOf(fromHex("01"))).toBe("length_too_small")
+    // 1266 bytes of payload + 3 of length + 32 of HMAC overrun the 1300 bytes.
+    expect(reasonOf(fromHex("fd04f2"))).toBe("truncated")
+    // An 8-byte BigSize beyond 2^53 is still a typed error.
+    expect(reasonOf(fromHex("ff0100000000000000"))).toBe("truncated")
+    // The same framing passes where the limits allow it: length 1 with no minimum, final hop.
+    const ok = peelWithSharedSecret(secp, craft(fromHex("01aa")), secret, ad, { minPayloadLength: 0 })
+    expect(Result.isSuccess(ok) && [toHex(ok.success.payload), ok.success.payloadOffset, ok.success.next]).toEqual(["aa", 1, undefined])
+    // 1265 bytes + 3 + 32 fill the packet exactly.
+    const full = peelWithSharedSecret(secp, craft(fromHex("fd04f1")), secret, ad)
+    expect(Result.isSuccess(full) && [full.success.payload.length, full.success.payloadOffset]).toEqual([1265, 3])
   })
 
   it("a packet whose HMAC holds but whose framing is bad yields InvalidHopFraming", () => {
