@@ -1,6 +1,6 @@
 /** Address descriptor lists (BOLT 7) and `init`'s `remote_addr`: typed results, exact re-encoding. */
 import { Result } from "effect"
-import { fromHex } from "../../src/protocol/bytes.ts"
+import { equalBytes, fromHex } from "../../src/protocol/bytes.ts"
 import { decodeWith } from "../../src/protocol/codec/reader.ts"
 import { encodeWith } from "../../src/protocol/codec/writer.ts"
 import { addressList, remoteAddress } from "../../src/protocol/messages/index.ts"
@@ -15,16 +15,14 @@ export const seeds = [
   "09aabb"
 ].map(fromHex)
 
-const same = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
-
 export function fuzz(data: Uint8Array): void {
   const list = decodeWith(data, addressList.read)
   if (Result.isSuccess(list)) {
     const again = encodeWith((w) => addressList.write(w, list.success))
-    if (Result.isFailure(again) || !same(again.success, data)) throw new Error("address list re-encoding differs")
+    if (Result.isFailure(again) || !equalBytes(again.success, data)) throw new Error("address list re-encoding differs")
   }
   const remote = decodeWith(data, remoteAddress.read)
   if (Result.isFailure(remote)) throw new Error("remote_addr must always decode (opaque fallback)")
   const again = encodeWith((w) => remoteAddress.write(w, remote.success))
-  if (Result.isFailure(again) || !same(again.success, data)) throw new Error("remote_addr re-encoding differs")
+  if (Result.isFailure(again) || !equalBytes(again.success, data)) throw new Error("remote_addr re-encoding differs")
 }

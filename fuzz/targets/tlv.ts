@@ -3,7 +3,7 @@
  * re-encodes to exactly the same bytes (canonical, unknown odd records kept).
  */
 import { Result } from "effect"
-import { fromHex } from "../../src/protocol/bytes.ts"
+import { equalBytes, fromHex } from "../../src/protocol/bytes.ts"
 import * as F from "../../src/protocol/codec/fields.ts"
 import { decodeRawTlvStream, encodeRawTlvStream, tlvField, tlvStream } from "../../src/protocol/codec/tlv.ts"
 
@@ -28,11 +28,9 @@ export const seeds = [
   "0101010208000000000000022605200000000000000000000000000000000000000000000000000000000000000000fe000100000101fe0001000200"
 ].map(fromHex)
 
-const same = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
-
 export function fuzz(data: Uint8Array): void {
   const raw = decodeRawTlvStream(data)
-  if (Result.isSuccess(raw) && !same(encodeRawTlvStream(raw.success), data)) throw new Error("raw TLV re-encoding differs")
+  if (Result.isSuccess(raw) && !equalBytes(encodeRawTlvStream(raw.success), data)) throw new Error("raw TLV re-encoding differs")
   const typed = stream.decode(data)
-  if (Result.isSuccess(typed) && !same(stream.encode(typed.success), data)) throw new Error("typed TLV re-encoding differs")
+  if (Result.isSuccess(typed) && !equalBytes(stream.encode(typed.success), data)) throw new Error("typed TLV re-encoding differs")
 }

@@ -52,7 +52,11 @@ export const featuresToBytes = (bits: FeatureBits): Uint8Array => {
 export const featureBits = (...bits: ReadonlyArray<number>): FeatureBits => new Set(bits)
 
 /** `init` carries two bitmaps for historical reasons: the receiver ORs them (BOLT 1). */
-export const unionFeatures = (a: FeatureBits, b: FeatureBits): FeatureBits => new Set([...a, ...b])
+export const unionFeatures = (a: FeatureBits, b: FeatureBits): FeatureBits => {
+  const out = new Set(a)
+  for (const bit of b) out.add(bit)
+  return out
+}
 
 export const hasBit = (bits: FeatureBits, bit: number): boolean => bits.has(bit)
 
@@ -100,15 +104,18 @@ const F = (
   dependencies
 })
 
+const CONTEXTS: ReadonlyArray<FeatureContext> = ["I", "N", "C", "C-", "C+", "9", "B", "T"]
+
+/** The table's Context column ("IN9", "C-"...) as a list; a letter outside BOLT 9's key is a table typo. */
 const parseContexts = (s: string): ReadonlyArray<FeatureContext> => {
   const out: Array<FeatureContext> = []
   for (let i = 0; i < s.length; i++) {
-    const c = s[i] ?? ""
     const next = s[i + 1]
-    if (c === "C" && (next === "-" || next === "+")) {
-      out.push(`C${next}`)
-      i++
-    } else out.push(c as FeatureContext)
+    const token = s[i] === "C" && (next === "-" || next === "+") ? `C${next}` : (s[i] ?? "")
+    const context = CONTEXTS.find((c) => c === token)
+    if (context === undefined) throw new Error(`feature table: unknown context ${token}`) // a bug in FEATURES, at load
+    out.push(context)
+    i += token.length - 1
   }
   return out
 }
@@ -258,9 +265,10 @@ export const checkDependencies = (bits: FeatureBits): MissingFeatureDependency |
 }
 
 /**
- * Checks a vector WE are about to present in `context` against every origin rule of BOLT 9:
- * dependencies, not both bits of a pair, only features presented in that context, and
- * C-/C+ parity.
+ * Checks a vector WE are about to present in `context` against BOLT 9's origin rules for the
+ * features it assigns: dependencies, not both bits of a pair, only features presented in that
+ * context, and C-/C+ parity. Bits BOLT 9 does not assign are not judged here (`buildFeatures`
+ * never sets one).
  */
 export const validateOwn = (bits: FeatureBits, context: FeatureContext): Result.Result<FeatureBits, FeatureValidationError> => {
   for (const b of bits) {
@@ -285,46 +293,108 @@ export interface NegotiatedFeatures {
   readonly ignoredBits: ReadonlyArray<number>
 }
 
+/** The BOLT 1 rules once the remote's vector is known as: its known-feature bits, its unknown even and odd bits. */
+const negotiateKnown = (
+  ours: FeatureBits,
+  theirsKnown: FeatureBits,
+  unknownBits: ReadonlyArray<number>,
+  ignoredBits: ReadonlyArray<number>
+): Result.Result<NegotiatedFeatures, UnsupportedRequiredFeatures | MissingFeatureDependency> => {
+  const unsupported: Array<FeatureName> = []
+  for (const f of FEATURES) {
+    if (theirsKnown.has(f.evenBit) && !(ours.has(f.evenBit) || ours.has(f.oddBit))) unsupported.push(f.name)
+  }
+  if (unknownBits.length > 0 || unsupported.length > 0) {
+    return Result.fail(new UnsupportedRequiredFeatures({ unknownBits, unsupported }))
+  }
+  const missing = checkDependencies(theirsKnown)
+  if (missing !== undefined) return Result.fail(missing)
+  const features = new Set<FeatureName>()
+  for (const f of FEATURES) {
+    const we = ours.has(f.evenBit) || ours.has(f.oddBit)
+    const they = theirsKnown.has(f.evenBit) || theirsKnown.has(f.oddBit)
+    if ((we && they) || ours.has(f.evenBit)) features.add(f.name)
+  }
+  return Result.succeed({ features, ignoredBits })
+}
+
 /**
  * Negotiates a connection's features from our `init` bits and the remote's (global OR
  * local). Fails when the remote requires something we do not know or do not offer, or
  * breaks a dependency rule (BOLT 1 `init` receiver requirements). A feature is negotiated
  * when both offered it, or when we offered it as even: the peer did not disconnect, so it
- * supports it (BOLT 1).
+ * supports it (BOLT 1). For a peer's wire bytes prefer `checkInitFeatures`, which never
+ * builds the set of every bit.
  */
 export const negotiate = (
   ours: FeatureBits,
   theirs: FeatureBits
-): Result.Result<NegotiatedFeatures, UnsupportedRequiredFeatures | MissingFeatureDependency> => {
-  const unknownBits = unknownRequiredBits(theirs)
-  const unsupported: Array<FeatureName> = []
-  for (const f of FEATURES) {
-    if (theirs.has(f.evenBit) && !(ours.has(f.evenBit) || ours.has(f.oddBit))) unsupported.push(f.name)
+): Result.Result<NegotiatedFeatures, UnsupportedRequiredFeatures | MissingFeatureDependency> =>
+  negotiateKnown(
+    ours,
+    new Set(FEATURES.flatMap((f) => [f.evenBit, f.oddBit]).filter((b) => theirs.has(b))),
+    unknownRequiredBits(theirs),
+    unknownOptionalBits(theirs)
+  )
+
+/**
+ * At most this many unknown bits are listed (`unknownBits`, `ignoredBits`) when negotiating
+ * on wire bytes: the lists are diagnostics, and a 65535-byte vector holds 524,280 bits.
+ */
+export const MAX_LISTED_UNKNOWN_BITS = 64
+
+/**
+ * The set bits of a big-endian vector that `keep` accepts, ascending, at most `limit` of
+ * them. Walks the bytes without building a set of every bit: on a hostile all-ones vector
+ * that set alone costs about 100 ms.
+ */
+const scanBits = (bytes: Uint8Array, keep: (bit: number) => boolean, limit: number): Array<number> => {
+  const out: Array<number> = []
+  const n = bytes.length
+  for (let i = 0; i < n; i++) {
+    const byte = bytes[n - 1 - i] ?? 0
+    if (byte === 0) continue
+    for (let b = 0; b < 8; b++) {
+      if (((byte >> b) & 1) === 1 && keep(i * 8 + b)) {
+        out.push(i * 8 + b)
+        if (out.length >= limit) return out
+      }
+    }
   }
-  if (unknownBits.length > 0 || unsupported.length > 0) {
-    return Result.fail(new UnsupportedRequiredFeatures({ unknownBits, unsupported }))
-  }
-  const missing = checkDependencies(theirs)
-  if (missing !== undefined) return Result.fail(missing)
-  const features = new Set<FeatureName>()
-  for (const f of FEATURES) {
-    const we = ours.has(f.evenBit) || ours.has(f.oddBit)
-    const they = theirs.has(f.evenBit) || theirs.has(f.oddBit)
-    if ((we && they) || ours.has(f.evenBit)) features.add(f.name)
-  }
-  return Result.succeed({ features, ignoredBits: unknownOptionalBits(theirs) })
+  return out
+}
+
+/** The OR of two big-endian vectors of any lengths, aligned at bit 0 (their last bytes). */
+export const orFeatureBytes = (a: Uint8Array, b: Uint8Array): Uint8Array => {
+  const [long, short] = a.length >= b.length ? [a, b] : [b, a]
+  const out = Uint8Array.from(long)
+  const offset = long.length - short.length
+  for (let i = 0; i < short.length; i++) out[offset + i] = (out[offset + i] ?? 0) | (short[i] ?? 0)
+  return out
+}
+
+/** The remote's wire vector as `negotiateKnown` wants it, in time linear in its bytes. */
+const negotiateBytes = (
+  ours: FeatureBits,
+  theirs: Uint8Array
+): { readonly known: FeatureBits; readonly result: ReturnType<typeof negotiateKnown> } => {
+  const known = new Set(scanBits(theirs, isKnownBit, Number.POSITIVE_INFINITY))
+  const unknownBits = scanBits(theirs, (b) => b % 2 === 0 && !isKnownBit(b), MAX_LISTED_UNKNOWN_BITS)
+  const ignoredBits = scanBits(theirs, (b) => b % 2 === 1 && !isKnownBit(b), MAX_LISTED_UNKNOWN_BITS)
+  return { known, result: negotiateKnown(ours, known, unknownBits, ignoredBits) }
 }
 
 /**
- * `negotiate` on the wire bytes of both `init`s (the remote's `globalfeatures` OR
- * `features` already combined, or pass them separately and let this OR them).
+ * `negotiate` on the remote's wire bytes: its `features` and `globalfeatures` (ORed here, BOLT
+ * 1), or the two already combined as `remoteFeatures`. Linear in the bytes; the unknown bits
+ * listed are the lowest `MAX_LISTED_UNKNOWN_BITS` of each parity.
  */
 export const checkInitFeatures = (
   remoteFeatures: Uint8Array,
   remoteGlobalFeatures: Uint8Array = new Uint8Array(0),
   ours: FeatureBits = ourInitFeatureBits
 ): Result.Result<NegotiatedFeatures, UnsupportedRequiredFeatures | MissingFeatureDependency> =>
-  negotiate(ours, unionFeatures(featuresFromBytes(remoteFeatures), featuresFromBytes(remoteGlobalFeatures)))
+  negotiateBytes(ours, orFeatureBytes(remoteFeatures, remoteGlobalFeatures)).result
 
 /**
  * The negotiated features as bits, for display: per negotiated feature its even bit if
@@ -332,10 +402,9 @@ export const checkInitFeatures = (
  */
 export const negotiatedBits = (local: Uint8Array, remote: Uint8Array): ReadonlyArray<number> => {
   const ours = featuresFromBytes(local)
-  const theirs = featuresFromBytes(remote)
-  const r = negotiate(ours, theirs)
-  if (Result.isFailure(r)) return []
-  return FEATURES.filter((f) => r.success.features.has(f.name)).map((f) =>
+  const { known: theirs, result } = negotiateBytes(ours, remote)
+  if (Result.isFailure(result)) return []
+  return FEATURES.filter((f) => result.success.features.has(f.name)).map((f) =>
     ours.has(f.evenBit) || theirs.has(f.evenBit) ? f.evenBit : f.oddBit
   )
 }

@@ -1,4 +1,5 @@
 import { Result } from "effect"
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { fromHex, toHex } from "../../src/protocol/bytes.ts"
 import {
@@ -11,10 +12,12 @@ import {
   featureOfBit,
   featuresFromBytes,
   featuresToBytes,
+  MAX_LISTED_UNKNOWN_BITS,
   negotiate,
   negotiatedBits,
   offeredFeatures,
   offers,
+  orFeatureBytes,
   ourInitFeatureBits,
   ourInitFeatures,
   ourInvoiceFeatures,
@@ -90,10 +93,12 @@ describe("our advertised features", () => {
     expect(toHex(ourInitFeatures)).toBe("a202")
     expect([...ourNodeFeatures].sort((a, b) => a - b)).toEqual([1, 9, 13, 15])
     expect([...ourInvoiceFeatures].sort((a, b) => a - b)).toEqual([9, 15])
-    expect(Result.isSuccess(validateOwn(ourInitFeatureBits, "I"))).toBe(true)
+    expect(validateOwn(ourInitFeatureBits, "I")).toEqual(Result.succeed(ourInitFeatureBits))
   })
   it("building a set checks dependencies and contexts", () => {
-    expect(Result.isFailure(buildFeatures("I", [["basic_mpp", "optional"]]))).toBe(true)
+    expect(buildFeatures("I", [["basic_mpp", "optional"]])).toMatchObject(
+      Result.fail({ _tag: "MissingFeatureDependency", feature: "basic_mpp", dependency: "payment_secret" })
+    )
     expect(Result.getOrThrow(buildFeatures("I", [["basic_mpp", "optional"], ["payment_secret", "required"]]))).toEqual(featureBits(17, 14))
     // Features not presented in a context are left out (option_payment_metadata is invoice-only).
     expect(Result.getOrThrow(buildFeatures("I", [["option_payment_metadata", "optional"]]))).toEqual(featureBits())
@@ -125,13 +130,51 @@ describe("negotiation (BOLT 1 init)", () => {
     expect(negotiate(ourInitFeatureBits, featureBits(17))).toMatchObject(Result.fail({ _tag: "MissingFeatureDependency", feature: "basic_mpp" }))
   })
   it("works on wire bytes", () => {
-    expect(Result.isSuccess(checkInitFeatures(fromHex("a202")))).toBe(true)
+    const same = Result.getOrThrow(checkInitFeatures(fromHex("a202")))
+    expect([...same.features].sort()).toEqual(["option_data_loss_protect", "option_static_remotekey", "payment_secret", "var_onion_optin"])
     // globalfeatures are ORed in: 0x1000 is bit 12 (static_remotekey required, which we offer).
-    expect(Result.isSuccess(checkInitFeatures(fromHex("00"), fromHex("1000")))).toBe(true)
+    expect([...Result.getOrThrow(checkInitFeatures(fromHex("00"), fromHex("1000"))).features]).toEqual(["option_static_remotekey"])
     // 0x100000 is bit 20: unassigned and even.
-    expect(Result.isFailure(checkInitFeatures(fromHex("00"), fromHex("100000")))).toBe(true)
+    expect(checkInitFeatures(fromHex("00"), fromHex("100000"))).toMatchObject(
+      Result.fail({ _tag: "UnsupportedRequiredFeatures", unknownBits: [20], unsupported: [] })
+    )
     // 0x8001: bits 0 (data_loss_protect required) and 15 (payment_secret optional).
     expect(negotiatedBits(ourInitFeatures, fromHex("8001"))).toEqual([0, 15])
     expect(negotiatedBits(ourInitFeatures, fromHex("0100000000"))).toEqual([])
+  })
+})
+
+describe("negotiation on wire bytes", () => {
+  it("ORs vectors of different lengths aligned at bit 0", () => {
+    expect(toHex(orFeatureBytes(fromHex("0100"), fromHex("02")))).toBe("0102")
+    expect(toHex(orFeatureBytes(fromHex("80"), fromHex("a20200")))).toBe("a20280")
+    expect(toHex(orFeatureBytes(new Uint8Array(0), new Uint8Array(0)))).toBe("")
+  })
+  it("agrees with negotiate on the union of the bit sets", () => {
+    const vector = fc.uint8Array({ maxLength: 8 })
+    fc.assert(
+      fc.property(vector, vector, vector, (local, global, oursBytes) => {
+        const ours = featuresFromBytes(oursBytes)
+        const expected = negotiate(ours, unionFeatures(featuresFromBytes(local), featuresFromBytes(global)))
+        expect(checkInitFeatures(local, global, ours)).toEqual(expected)
+      }),
+      { numRuns: 10_000 }
+    )
+  })
+  it("a hostile vector of every bit fails with a bounded list of the lowest unknown even bits", () => {
+    const all = new Uint8Array(0xffff).fill(0xff)
+    const r = checkInitFeatures(all, all)
+    if (Result.isSuccess(r)) throw new Error("a vector with unknown even bits was accepted")
+    expect(r.failure._tag).toBe("UnsupportedRequiredFeatures")
+    if (r.failure._tag !== "UnsupportedRequiredFeatures") return
+    expect(r.failure.unknownBits).toEqual(unknownRequiredBits(featuresFromBytes(all)).slice(0, MAX_LISTED_UNKNOWN_BITS))
+    expect(negotiatedBits(ourInitFeatures, all)).toEqual([])
+  })
+  it("only unknown odd bits: accepted, the ignored ones listed up to the bound", () => {
+    const odd = new Uint8Array(1000).fill(0xaa) // every odd bit
+    const r = Result.getOrThrow(checkInitFeatures(odd))
+    expect([...r.features].sort()).toEqual(["option_data_loss_protect", "option_static_remotekey", "payment_secret", "var_onion_optin"])
+    expect(r.ignoredBits).toEqual(unknownOptionalBits(featuresFromBytes(odd)).slice(0, MAX_LISTED_UNKNOWN_BITS))
+    expect(r.ignoredBits.length).toBe(MAX_LISTED_UNKNOWN_BITS)
   })
 })

@@ -7,7 +7,7 @@
  */
 import { Schema, SchemaTransformation } from "effect"
 import type { ChannelId } from "../units.ts"
-import { fail, InvalidPoint } from "./errors.ts"
+import { fail, InvalidFieldValue, InvalidPoint } from "./errors.ts"
 import type { Reader } from "./reader.ts"
 import type { Writer } from "./writer.ts"
 
@@ -240,12 +240,19 @@ export const restBytes: Codec<Uint8Array> = make(
   [{ element: "byte", count: "..." }]
 )
 
-/** `[...*T]`: fixed-size items up to the end of the value; a partial last item is an error. */
+/**
+ * `[...*T]`: fixed-size items up to the end of the value; a partial last item is an error. An
+ * item that reads no bytes (a zero-width codec) is refused rather than looped on forever.
+ */
 export const restArray = <A>(item: Codec<A>): Codec<ReadonlyArray<A>> =>
   make(
     (r) => {
       const out: Array<A> = []
-      while (!r.atEnd) out.push(item.read(r))
+      while (!r.atEnd) {
+        const at = r.offset
+        out.push(item.read(r))
+        if (r.offset === at) fail(new InvalidFieldValue({ at, field: "array item", reason: "item reads no bytes" }))
+      }
       return out
     },
     (w, a) => {

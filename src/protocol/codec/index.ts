@@ -11,6 +11,7 @@ export type { ChainHash, Codec, CodecType, ShortChannelId, StructFields, StructT
 export {
   decodeRawTlvStream,
   encodeRawTlvStream,
+  readExactValue,
   readRawRecords,
   type TlvField,
   tlvField,

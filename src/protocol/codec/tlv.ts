@@ -59,6 +59,10 @@ export interface TlvStream<F extends TlvFields> {
   readonly records: ReadonlyArray<{ readonly name: string; readonly type: bigint; readonly wire: ReadonlyArray<WireField> }>
   /** Public, non-throwing decoder for a standalone stream. */
   readonly decode: (bytes: Uint8Array) => Result.Result<TlvValues<F>, DecodeError>
+  /**
+   * Encodes our own value. A field its type cannot carry (e.g. a u16 over 65535) throws
+   * `EncodeError`: a caller bug, not peer input; `encodeWith` turns it into a `Result`.
+   */
   readonly encode: (v: TlvValues<F>) => Uint8Array
 }
 
@@ -86,12 +90,19 @@ export const readRawRecords = (
   }
 }
 
-/** Runs a known record's codec over exactly its value: short values and leftovers are errors. */
-const readValue = <A>(codec: Codec<A>, type: bigint, value: Reader, at: number): A => {
+/**
+ * Runs `read` over exactly one record's value (the Reader `readRawRecords` hands out): a value
+ * too short for its encoding is `TlvValueTooShort`, bytes left over are `TlvValueTooLong`
+ * (BOLT 1: "if `length` is not exactly equal to that required for the known encoding for
+ * `type`: MUST fail to parse the `tlv_stream`"). Exported for streams with their own rules
+ * on unknown types (e.g. the onion's custom records) that drive `readRawRecords` themselves.
+ * Throws the internal sentinel.
+ */
+export const readExactValue = <A>(read: (r: Reader) => A, type: bigint, value: Reader, at: number): A => {
   const length = value.remaining
   let decoded: A
   try {
-    decoded = codec.read(value)
+    decoded = read(value)
   } catch (e) {
     if (e instanceof DecodeFailure && e.error._tag === "UnexpectedEof") fail(new TlvValueTooShort({ at, type, length }))
     throw e
@@ -116,7 +127,7 @@ export const tlvStream = <const F extends TlvFields>(name: string, fields: F): T
     readRawRecords(r, (type, value, at) => {
       const known = byType.get(type)
       if (known !== undefined) {
-        out[known.name] = readValue(known.field.codec, type, value, at)
+        out[known.name] = readExactValue((v) => known.field.codec.read(v), type, value, at)
       } else if (type % 2n === 0n) {
         fail(new TlvUnknownEvenType({ at, type }))
       } else {
@@ -172,7 +183,7 @@ export const decodeRawTlvStream = (bytes: Uint8Array): Result.Result<ReadonlyArr
     return out
   })
 
-/** Encodes raw records, sorted by type (the caller must not repeat a type). */
+/** Encodes raw records, sorted by type (the caller must not repeat a type; nothing here checks it). */
 export const encodeRawTlvStream = (records: ReadonlyArray<TlvRecord>): Uint8Array => {
   const w = new Writer()
   for (const rec of [...records].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0))) {

@@ -20,12 +20,16 @@ export interface Secp256k1 {
   readonly isValidPoint: (point: Uint8Array) => boolean
   /** BOLT 8 ECDH: SHA256 of the compressed shared point. */
   readonly ecdh: (secret: Uint8Array, point: Uint8Array) => Uint8Array | undefined
-  /** RFC 6979 deterministic, low-S, compact 64-byte signature over a 32-byte digest. */
+  /**
+   * RFC 6979 deterministic, low-S, compact 64-byte signature over a 32-byte digest. Signing
+   * uses our own keys: a wrong-length digest or an invalid secret is a caller bug and throws.
+   */
   readonly sign: (digest: Uint8Array, secret: Uint8Array) => Uint8Array
   /** Verifies a compact signature; a high-S signature does not verify. */
   readonly verify: (signature: Uint8Array, digest: Uint8Array, publicKey: Uint8Array) => boolean
-  /** Recoverable signature: 64-byte compact plus a recovery id 0..3 (BOLT 11). */
+  /** Recoverable signature: 64-byte compact plus a recovery id 0..3 (BOLT 11). Throws like `sign`. */
   readonly signRecoverable: (digest: Uint8Array, secret: Uint8Array) => { readonly signature: Uint8Array; readonly recovery: number }
+  /** The signer's key; undefined for a bad signature, recovery id (not 0..3) or digest length. */
   readonly recover: (signature: Uint8Array, recovery: number, digest: Uint8Array) => Uint8Array | undefined
   /** a + b (points); undefined if either is invalid or the sum is infinity. */
   readonly pointAdd: (a: Uint8Array, b: Uint8Array) => Uint8Array | undefined
@@ -88,9 +92,12 @@ export const nobleSecp256k1: Secp256k1 = {
     if (p === undefined || k === undefined) return undefined
     return sha256(p.multiply(k).toBytes(true))
   },
-  sign: (digest, secret) => secp.sign(digest, secret, { prehash: false, lowS: true, format: "compact" }),
+  sign: (digest, secret) => {
+    if (digest.length !== 32) throw new Error("sign: digest must be 32 bytes")
+    return secp.sign(digest, secret, { prehash: false, lowS: true, format: "compact" })
+  },
   verify: (signature, digest, publicKey) => {
-    if (signature.length !== 64 || publicKey.length !== 33) return false
+    if (signature.length !== 64 || publicKey.length !== 33 || digest.length !== 32) return false
     try {
       return secp.verify(signature, digest, publicKey, { prehash: false, lowS: true, format: "compact" })
     } catch {
@@ -98,12 +105,14 @@ export const nobleSecp256k1: Secp256k1 = {
     }
   },
   signRecoverable: (digest, secret) => {
+    if (digest.length !== 32) throw new Error("signRecoverable: digest must be 32 bytes")
     const sig = secp.sign(digest, secret, { prehash: false, lowS: true, format: "recovered" })
     // noble's "recovered" format is recovery byte first, then r || s.
     return { recovery: sig[0] ?? 0, signature: sig.slice(1) }
   },
   recover: (signature, recovery, digest) => {
-    if (signature.length !== 64 || recovery < 0 || recovery > 3) return undefined
+    if (signature.length !== 64 || digest.length !== 32) return undefined
+    if (recovery !== 0 && recovery !== 1 && recovery !== 2 && recovery !== 3) return undefined
     try {
       const sig = new Uint8Array(65)
       sig[0] = recovery

@@ -5,8 +5,9 @@
  * from the usual `host:port` text without any I/O.
  */
 import { Schema } from "effect"
+import { concatBytes } from "../bytes.ts"
 import type { Codec } from "../codec/fields.ts"
-import { fail, InvalidFieldValue } from "../codec/errors.ts"
+import { EncodeError, fail, InvalidFieldValue } from "../codec/errors.ts"
 import type { Reader } from "../codec/reader.ts"
 import type { Writer } from "../codec/writer.ts"
 
@@ -92,8 +93,11 @@ export const writeAddress = (w: Writer, a: Address): void => {
       w.u8(ADDRESS_TORV3).fixed("onion_addr", a.onion, 35).u16(a.port)
       return
     case "Dns": {
+      // BOLT 7: the hostname is ASCII (non-ASCII names are sent as Punycode); the u8 length
+      // below rejects one over 255 bytes.
+      if (!isAscii(a.hostname)) throw new EncodeError({ field: "hostname", reason: "not ASCII" })
       const bytes = new Uint8Array(a.hostname.length)
-      for (let i = 0; i < a.hostname.length; i++) bytes[i] = a.hostname.charCodeAt(i) & 0xff
+      for (let i = 0; i < a.hostname.length; i++) bytes[i] = a.hostname.charCodeAt(i)
       w.u8(ADDRESS_DNS).u8(bytes.length).bytes(bytes).u16(a.port)
       return
     }
@@ -123,7 +127,7 @@ const readAddressList = (r: Reader): AddressList => {
   const addresses: Array<Address> = []
   while (!r.atEnd) {
     const type = r.u8()
-    if (!isKnownAddressType(type)) return { addresses, unparsed: new Uint8Array([type, ...r.rest()]) }
+    if (!isKnownAddressType(type)) return { addresses, unparsed: concatBytes(Uint8Array.of(type), r.rest()) }
     addresses.push(readBody(r, type))
   }
   return { addresses, unparsed: new Uint8Array(0) }

@@ -4,7 +4,7 @@
  * Feature bitmaps stay raw bytes here; `protocol/features.ts` interprets them (BOLT 9).
  */
 import { Result, Schema } from "effect"
-import { fromHex } from "../bytes.ts"
+import { equalBytes, fromHex } from "../bytes.ts"
 import * as Field from "../codec/fields.ts"
 import type { ChainHash, Codec } from "../codec/fields.ts"
 import { defineMessage, type MessageType } from "../codec/message.ts"
@@ -73,5 +73,5 @@ export const ChainHashes = {
 export const sharesNetwork = (ours: ReadonlyArray<ChainHash>, remote: Init): boolean => {
   const theirs = remote.tlvs.networks
   if (theirs === undefined) return true
-  return theirs.some((c) => ours.some((o) => o.length === c.length && o.every((b, i) => b === c[i])))
+  return theirs.some((c) => ours.some((o) => equalBytes(o, c)))
 }

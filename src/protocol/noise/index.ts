@@ -10,8 +10,9 @@
  *
  * Crypto is passed in: `NoiseCrypto = { secp, aead }`, a `Secp256k1`
  * (`protocol/crypto/secp256k1.ts`) and a `ChaChaPoly` (`protocol/crypto/aead.ts`). Use
- * `nodeChaChaPoly` from `layers/crypto/aead-node.ts` on Node (several times faster: OpenSSL for
- * large messages, a compact JavaScript path for short ones) and `nobleChaChaPoly` elsewhere.
+ * `nodeChaChaPoly` from `layers/crypto/aead-node.ts` on Node (OpenSSL: about ten times faster
+ * on large messages, while each call's fixed cost dominates short ones) and `nobleChaChaPoly`
+ * elsewhere.
  *
  * ## Initiator (we dial `remoteStatic`)
  * ```ts

@@ -60,6 +60,13 @@ const nonceFor = (n: number): Uint8Array => NONCES[n] ?? encodeNonce(n)
 /** Scratch for the 2-byte length prefix, for the same reason; never escapes a call. */
 const PREFIX = new Uint8Array(2)
 
+/** The big-endian length prefix of a message (BOLT 8 "Encrypting and Sending Messages", step 2). */
+const lengthPrefix = (length: number): Uint8Array => {
+  PREFIX[0] = length >>> 8
+  PREFIX[1] = length & 0xff
+  return PREFIX
+}
+
 // The step helpers below work on three locals (key, ck, n) to avoid one object per box.
 interface Mutable {
   key: Uint8Array
@@ -79,6 +86,13 @@ const advance = (s: Mutable): void => {
 
 const freeze = (s: Mutable): CipherState => ({ key: s.key, chainingKey: s.ck, nonce: s.n })
 
+/** The state after one box: the nonce moves on, rotating the key at 1000. */
+const afterOneBox = (state: CipherState): CipherState => {
+  const s: Mutable = { key: state.key, ck: state.chainingKey, n: state.nonce }
+  advance(s)
+  return freeze(s)
+}
+
 /**
  * Encrypts one Lightning message into a whole packet (BOLT 8 "Encrypting and Sending
  * Messages"). Fails, leaving the state unchanged, when the message exceeds 65535 bytes.
@@ -92,11 +106,8 @@ export const encryptMessage = (
   if (length > MAX_MESSAGE_LENGTH) return Result.fail(new NoiseMessageTooLong({ length }))
   // Every byte is written below (two sealed boxes back to back), so it need not be zeroed.
   const packet = aead.allocate(HEADER_LENGTH + length + TAG_LENGTH)
-  const prefix = PREFIX
-  prefix[0] = length >>> 8
-  prefix[1] = length & 0xff
   const s: Mutable = { key: state.key, ck: state.chainingKey, n: state.nonce }
-  aead.encryptInto(s.key, nonceFor(s.n), EMPTY, prefix, packet, 0)
+  aead.encryptInto(s.key, nonceFor(s.n), EMPTY, lengthPrefix(length), packet, 0)
   advance(s)
   aead.encryptInto(s.key, nonceFor(s.n), EMPTY, message, packet, HEADER_LENGTH)
   advance(s)
@@ -119,11 +130,8 @@ export const encryptMessageParts = (
 > => {
   const length = message.length
   if (length > MAX_MESSAGE_LENGTH) return Result.fail(new NoiseMessageTooLong({ length }))
-  const prefix = PREFIX
-  prefix[0] = length >>> 8
-  prefix[1] = length & 0xff
   const s: Mutable = { key: state.key, ck: state.chainingKey, n: state.nonce }
-  const header = aead.encrypt(s.key, nonceFor(s.n), EMPTY, prefix)
+  const header = aead.encrypt(s.key, nonceFor(s.n), EMPTY, lengthPrefix(length))
   advance(s)
   const body = aead.encryptDetached(s.key, nonceFor(s.n), EMPTY, message)
   advance(s)
@@ -145,9 +153,7 @@ export const decryptHeader = (
   const prefix = aead.decrypt(state.key, nonceFor(state.nonce), EMPTY, header)
   if (prefix === undefined || prefix.length !== 2) return Result.fail(new NoiseFrameMacInvalid({ part: "header" }))
   const length = ((prefix[0] ?? 0) << 8) | (prefix[1] ?? 0)
-  const s: Mutable = { key: state.key, ck: state.chainingKey, n: state.nonce }
-  advance(s)
-  return Result.succeed({ _tag: "PendingBody", bodyLength: length + TAG_LENGTH, cipher: freeze(s) })
+  return Result.succeed({ _tag: "PendingBody", bodyLength: length + TAG_LENGTH, cipher: afterOneBox(state) })
 }
 
 /** Decrypts the body announced by `decryptHeader` (steps 4-5): the message and the next state. */
@@ -162,9 +168,7 @@ export const decryptBody = (
   const state = pending.cipher
   const message = aead.decrypt(state.key, nonceFor(state.nonce), EMPTY, body)
   if (message === undefined) return Result.fail(new NoiseFrameMacInvalid({ part: "body" }))
-  const s: Mutable = { key: state.key, ck: state.chainingKey, n: state.nonce }
-  advance(s)
-  return Result.succeed({ state: freeze(s), message })
+  return Result.succeed({ state: afterOneBox(state), message })
 }
 
 /**

@@ -1,9 +1,10 @@
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
-import type { DecodeError } from "../../../src/protocol/codec/errors.ts"
+import { type DecodeError, TlvValueTooLong, TlvValueTooShort } from "../../../src/protocol/codec/errors.ts"
 import * as F from "../../../src/protocol/codec/fields.ts"
-import { decodeRawTlvStream, tlvField, tlvStream } from "../../../src/protocol/codec/tlv.ts"
+import { decodeWith } from "../../../src/protocol/codec/reader.ts"
+import { decodeRawTlvStream, readExactValue, readRawRecords, tlvField, tlvStream } from "../../../src/protocol/codec/tlv.ts"
 import vectors from "../../../../shared/vectors/bolt01-tlv.json" with { type: "json" }
 
 // The two test namespaces of BOLT 1 Appendix B.
@@ -109,5 +110,29 @@ describe("TLV streams (BOLT 1 Appendix B)", () => {
         expect(Result.isFailure(n1.decode(fromHex(a.stream + bad.stream)))).toBe(true)
       }
     }
+  })
+})
+
+describe("readExactValue: a known record's value, exactly", () => {
+  // A stream driven by hand, as a caller with its own unknown-type rules does: every record is a u16.
+  const u16s = (hex: string) =>
+    decodeWith(fromHex(hex), (r) => {
+      const out: Array<[bigint, number]> = []
+      readRawRecords(r, (type, value, at) => out.push([type, readExactValue((v) => v.u16(), type, value, at)]))
+      return out
+    })
+  it("decodes values of exactly the right length", () => {
+    expect(u16s("01020102" + "fd01000201ff")).toEqual(Result.succeed([[1n, 0x0102], [256n, 0x01ff]]))
+  })
+  it("a short value is TlvValueTooShort, a long one TlvValueTooLong, with the record's offset", () => {
+    expect(u16s("0101ff")).toEqual(Result.fail(new TlvValueTooShort({ at: 0, type: 1n, length: 1 })))
+    const long = u16s("01020102" + "0303aabbcc")
+    expect(long).toEqual(Result.fail(new TlvValueTooLong({ at: 4, type: 3n, length: 3, unread: 1 })))
+  })
+  it("other decode errors pass through unchanged", () => {
+    const r = decodeWith(fromHex("0101" + "00"), (r) =>
+      readRawRecords(r, (type, value, at) => readExactValue((v) => v.tu16(), type, value, at))
+    )
+    expect(Result.isFailure(r) && r.failure._tag).toBe("NonMinimalTruncatedInt")
   })
 })

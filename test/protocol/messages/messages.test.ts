@@ -2,7 +2,7 @@ import { Result, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import { Field, tlvField, tlvStream } from "../../../src/protocol/codec/index.ts"
-import { defineMessage, makeRegistry } from "../../../src/protocol/codec/message.ts"
+import { defineMessage, makeRegistry, MAX_MESSAGE_SIZE } from "../../../src/protocol/codec/message.ts"
 import {
   type Address,
   addressFromHostPort,
@@ -17,8 +17,10 @@ import {
   formatAddress,
   Init,
   isAllChannels,
+  makeError,
   makePing,
   makeWarning,
+  MAX_ERROR_DATA_LENGTH,
   Ping,
   PING_IGNORE_THRESHOLD,
   Pong,
@@ -26,8 +28,9 @@ import {
   sharesNetwork,
   Warning
 } from "../../../src/protocol/messages/index.ts"
+import { InvalidFieldValue } from "../../../src/protocol/codec/errors.ts"
 import { decodeWith } from "../../../src/protocol/codec/reader.ts"
-import { Writer } from "../../../src/protocol/codec/writer.ts"
+import { encodeWith, Writer } from "../../../src/protocol/codec/writer.ts"
 import type { ChannelId } from "../../../src/protocol/units.ts"
 import bolt00 from "../../../../shared/vectors/bolt00-constants.json" with { type: "json" }
 
@@ -55,6 +58,19 @@ describe("BOLT 1 messages", () => {
     expect(isAllChannels(id)).toBe(false)
     expect(describeData(fromHex("4142"))).toBe("AB")
     expect(describeData(fromHex("00ff"))).toBe("0x00ff")
+    // A peer's long data is cut for the log: 4096 printable bytes, or 2048 bytes as hex.
+    expect(describeData(new Uint8Array(10_000).fill(0x41))).toBe("A".repeat(4096))
+    expect(describeData(new Uint8Array(10_000).fill(0x07))).toBe(`0x${"07".repeat(2048)}`)
+  })
+  it("an error or warning built from any text fits a message", () => {
+    const long = "x".repeat(70_000)
+    for (const m of [makeError(long), makeWarning(long)]) {
+      expect(m.data.length).toBe(MAX_ERROR_DATA_LENGTH)
+      const bytes = Result.getOrThrow(encodeMessage(m))
+      expect(bytes.length).toBe(MAX_MESSAGE_SIZE)
+      expect(Result.getOrThrow(decodeMessage(bytes))).toEqual(m)
+    }
+    expect(makeError("short").data).toEqual(new TextEncoder().encode("short"))
   })
   it("a known message with insufficient length fails", () => {
     expect(failureTag(decodeMessage(fromHex("0011" + "00".repeat(31))))).toBe("UnexpectedEof")
@@ -175,5 +191,15 @@ describe("address descriptors (BOLT 7)", () => {
     expect(list.addresses.length).toBe(1)
     expect(toHex(list.unparsed)).toBe("09aabbcc")
     expect(failureTag(decodeWith(fromHex("017f0000"), addressList.read))).toBe("UnexpectedEof")
+    // Nothing after the last known descriptor: no unparsed bytes.
+    expect(Result.getOrThrow(decodeWith(fromHex("017f0000012607"), addressList.read)).unparsed).toEqual(new Uint8Array(0))
+  })
+  it("a DNS hostname is ASCII on the wire, both ways (BOLT 7)", () => {
+    const nonAscii = fromHex("05" + "02" + "41e9" + "2607")
+    expect(decodeWith(nonAscii, addressList.read)).toEqual(Result.fail(new InvalidFieldValue({ at: 1, field: "hostname", reason: "not ASCII" })))
+    const dns = (hostname: string): Address => ({ _tag: "Dns", hostname, port: 9735 })
+    expect(failureTag(encodeWith((w) => addressList.write(w, { addresses: [dns("é.example")], unparsed: new Uint8Array(0) })))).toBe("EncodeError")
+    expect(failureTag(encodeWith((w) => addressList.write(w, { addresses: [dns("a".repeat(256))], unparsed: new Uint8Array(0) })))).toBe("EncodeError")
+    expect(hex(encodeWith((w) => addressList.write(w, { addresses: [dns("ab")], unparsed: new Uint8Array(0) })))).toBe("0502" + "6162" + "2607")
   })
 })
