@@ -111,7 +111,8 @@ describe("main.ts (child process)", () => {
         const response = await fetch(`${url}/v1/peers`, {
           method: "POST",
           headers: { "content-type": "application/json" },
-          body: JSON.stringify({ nodeId: otherInfo.body["nodeId"], host, port: Number(port) })
+          body: JSON.stringify({ nodeId: otherInfo.body["nodeId"], host, port: Number(port) }),
+          signal: AbortSignal.timeout(20_000)
         })
         return { status: response.status, body: (await response.json()) as Record<string, unknown> }
       })

@@ -10,7 +10,8 @@
  *   when the actor ends (in the mailbox, being handled, or kept by the handler for later) fails:
  *   `ActorStopped` after a stop or a typed failure, `ActorCrashed` after a defect.
  * - The actor lives in the `Scope` it was made in: closing the scope stops it. `stop` stops it
- *   earlier. After it ended, `tell`/`ask` fail with `ActorStopped` at once.
+ *   earlier. After it ended, `tell`/`ask` fail with `ActorStopped` at once, and so does a `tell`
+ *   that was still waiting for room; messages left in the mailbox are dropped.
  * - A handler may fail with the actor's error type `E` to stop the actor with that reason
  *   (e.g. a Peer's disconnect reason); a defect (bug, thrown exception) stops it as
  *   `ActorCrashed`. `join` reports which.
@@ -58,7 +59,10 @@ export interface ActorOptions<M, E, R> {
   readonly capacity: number
   /** Handles one message. Failing with `E` stops the actor with that reason. */
   readonly handle: (msg: M) => Effect.Effect<void, E, R>
-  /** Runs once when the actor ends, whatever the reason, before pending asks are failed. */
+  /**
+   * Runs once when the actor ends, whatever the reason, before pending asks are failed (so it
+   * must not wait on them). A defect in it is logged; the actor still ends normally.
+   */
   readonly onExit?: (exit: Exit.Exit<void, E | ActorCrashed>) => Effect.Effect<void, never, R>
 }
 
@@ -76,8 +80,9 @@ export const make = <M, E = never, R = never>(
     const finish = (exit: Exit.Exit<never, E>) =>
       Effect.gen(function*() {
         ended = true
+        // End, then drop what is queued: a `tell` still waiting for room fails with ActorStopped.
         yield* Queue.end(mailbox)
-        yield* Queue.clear(mailbox)
+        yield* Queue.shutdown(mailbox)
         let result: Exit.Exit<void, E | ActorCrashed>
         if (Exit.isSuccess(exit) || C.hasInterruptsOnly(exit.cause)) {
           result = Exit.void
@@ -90,7 +95,10 @@ export const make = <M, E = never, R = never>(
             result = Exit.fail(new ActorCrashed({ actor: name, defect: defect._tag === "Success" ? defect.success : C.pretty(exit.cause) }))
           }
         }
-        if (options.onExit !== undefined) yield* options.onExit(result)
+        // A defect in `onExit` must not leave `join`, `stop` or a pending ask waiting forever.
+        if (options.onExit !== undefined) {
+          yield* options.onExit(result).pipe(Effect.catchCause((cause) => Effect.logError(`actor ${name}: onExit failed`, cause)))
+        }
         const reason = Exit.isFailure(result) ? C.findError(result.cause) : undefined
         const stopError: ActorStopped | ActorCrashed =
           reason !== undefined && reason._tag === "Success" && reason.success instanceof ActorCrashed
@@ -106,7 +114,7 @@ export const make = <M, E = never, R = never>(
         // The mailbox is only ended by `finish`, after the loop: Done cannot happen here.
         Effect.catchTag("Done", () => Effect.interrupt)
       )
-    ) as Effect.Effect<never, E, R>
+    )
 
     const fiber = yield* loop.pipe(
       Effect.onExit((exit) => finish(exit)),
@@ -128,8 +136,9 @@ export const make = <M, E = never, R = never>(
       Effect.gen(function*() {
         const reply = yield* Deferred.make<A, E2 | ActorStopped | ActorCrashed>()
         const failPending = (error: ActorStopped | ActorCrashed) => Effect.asVoid(Deferred.fail(reply, error))
+        const msg = makeMessage(reply) // before registering: a throwing builder leaves nothing behind
         pending.add(failPending)
-        return yield* tell(makeMessage(reply)).pipe(
+        return yield* tell(msg).pipe(
           Effect.andThen(Deferred.await(reply)),
           Effect.ensuring(Effect.sync(() => pending.delete(failPending)))
         )

@@ -23,7 +23,9 @@
  *    are logged (non-printable data as hex) and handed to `onMessage`; a message type the
  *    layer above accepts (`acceptsMessage`) is handed to `onMessage`, in order; other odd
  *    types are ignored and other even types disconnect (BOLT 1 "it's ok to be odd").
- *    A second `init` or a BOLT 1 message that fails to decode disconnects (MalformedMessage).
+ *    A second `init`, or an `init`/`error`/`warning`/`ping`/`pong` that fails to decode,
+ *    disconnects (MalformedMessage); other BOLT 1 types (peer storage, not offered) count as
+ *    unknown odd messages.
  *
  * Timers: a ping goes out `pingInterval` after the previous ping's timeout check, and the
  * check runs `pingTimeout` after it is queued. The timeout counts from when the ping was
@@ -35,8 +37,10 @@
  */
 import { Data, Deferred, type Duration, Effect, Exit, Result } from "effect"
 import { equalBytes, toHex } from "../protocol/bytes.ts"
+import type { ChainHash } from "../protocol/codec/fields.ts"
 import { nobleChaChaPoly } from "../protocol/crypto/aead.ts"
 import { nobleSecp256k1 } from "../protocol/crypto/secp256k1.ts"
+import { ChainHashes } from "../protocol/messages/index.ts"
 import {
   ACT_ONE_LENGTH,
   ACT_THREE_LENGTH,
@@ -71,8 +75,8 @@ export interface InboundMessage {
 export interface PeerConfig {
   /** Our `init` features (BOLT 9 bit field). */
   readonly features: Uint8Array
-  /** Chains for the `networks` TLV (32-byte chain hashes). Empty: no `networks` TLV, accept any. */
-  readonly chains: ReadonlyArray<Uint8Array>
+  /** Chains for the `networks` TLV (e.g. `ChainHashes.regtest`). Empty: no `networks` TLV, accept any. */
+  readonly chains: ReadonlyArray<ChainHash>
   readonly handshakeTimeout: Duration.Input
   readonly initTimeout: Duration.Input
   readonly pingInterval: Duration.Input
@@ -87,11 +91,8 @@ export interface PeerConfig {
   readonly acceptsMessage: (type: number) => boolean
 }
 
-/** Regtest genesis block hash in wire order (BOLT 0 `chain_hash`). */
-export const REGTEST_CHAIN_HASH = Uint8Array.from(
-  "06226e46111a0b59caaf126043eb5bbf28c34f3a5e332a1fc7b2b73cf188910f".match(/../g) ?? [],
-  (h) => parseInt(h, 16)
-)
+/** Regtest genesis block hash in wire order (BOLT 0 `chain_hash`; `ChainHashes.regtest`). */
+export const REGTEST_CHAIN_HASH: ChainHash = ChainHashes.regtest
 
 export const defaultPeerConfig: PeerConfig = {
   features: Wire.ourInitFeatures,
@@ -118,7 +119,11 @@ export interface PeerHooks {
   readonly onAuthenticated: (nodeId: NodeId, peer: PeerHandle) => Effect.Effect<void, PeerClosed>
   /** Called once `init` is exchanged and accepted. */
   readonly onReady: (info: PeerInfo) => Effect.Effect<void>
-  /** Called, in order, for each message the layer above accepts. Runs in the peer actor: keep it short. */
+  /**
+   * Called, in order, for each message the layer above accepts. Runs in the peer actor: keep it
+   * short, and hand the message on (e.g. to a channel's mailbox) rather than wait for this peer's
+   * `send` (that would wait for the actor itself, until the ping timeout drops the peer).
+   */
   readonly onMessage: (message: InboundMessage) => Effect.Effect<void>
 }
 
@@ -146,8 +151,6 @@ type PeerMsg =
 const close = (reason: DisconnectReason) => new PeerClosed({ reason })
 
 const describe = Wire.describeError
-
-const ZERO_CHANNEL_ID = new Uint8Array(32)
 
 /**
  * Creates a peer over `connection`. Nothing happens until `run` is executed; `run` returns
@@ -230,7 +233,7 @@ export const makePeer = (
         Effect.catchTag("TransportClosed", (e) => Effect.fail(close(DisconnectReason.ConnectionClosed({ message: e.reason }))))
       )
       const sendWarning = (text: string) =>
-        sendMessage(Wire.encodeWarning(ZERO_CHANNEL_ID, text)).pipe(
+        sendMessage(Wire.encodeWarning(text)).pipe(
           Effect.timeoutOrElse({ duration: "1 second", orElse: () => Effect.void }),
           Effect.ignore
         )
@@ -334,12 +337,17 @@ export const makePeer = (
         })
         actor = peerActor
 
+        // A defect in a helper fiber ends the connection at once (rather than at the next ping
+        // timeout, for the reader) and is never left unobserved.
+        const killOnDefect = <A, E>(fiber: Effect.Effect<A, E>) =>
+          fiber.pipe(Effect.catchDefect((defect) => Deferred.succeed(kill, DisconnectReason.InternalError({ message: String(defect) }))))
         // Reader: frames → mailbox (waits while the mailbox is full: backpressure to the remote).
         // A framing/transport failure ends the peer at once; if the actor stopped first, its
         // own reason stands and the reader just ends.
         yield* Effect.forkScoped(
           Effect.forever(readMessage.pipe(Effect.flatMap((message) => peerActor.tell({ _tag: "Inbound", message })))).pipe(
-            Effect.catch((e) => (e._tag === "PeerClosed" ? Deferred.succeed(kill, e.reason) : Effect.void))
+            Effect.catch((e) => (e._tag === "PeerClosed" ? Deferred.succeed(kill, e.reason) : Effect.void)),
+            killOnDefect
           )
         )
         // Pinger: a full mailbox does not delay the timeout, so a stuck peer is still dropped.
@@ -352,7 +360,7 @@ export const makePeer = (
             yield* Effect.ignore(peerActor.tryTell({ _tag: "SendPing", numPongBytes }))
             yield* Effect.sleep(config.pingTimeout)
             if (outstandingPong !== undefined) yield* Deferred.succeed(kill, DisconnectReason.PingTimeout())
-          }))
+          })).pipe(killOnDefect)
         )
 
         yield* hooks.onReady(info)

@@ -43,9 +43,7 @@ export type DisconnectReason = Data.TaggedEnum<{
   ReceivedError: { readonly message: string }
   /** Another connection to the same node id won the tie-break (see PeerManager). */
   DuplicateConnection: {}
-  /** Too many inbound connections are still in the handshake. */
-  TooManyPendingConnections: {}
-  /** `disconnect` was called, or the node is shutting down. */
+  /** `disconnect` was called, or the node is shutting down (also what a `connect` cut short by the shutdown reports). */
   LocalRequest: {}
   /** The peer actor died on a bug (defect); the message is for logs. */
   InternalError: { readonly message: string }

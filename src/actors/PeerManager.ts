@@ -49,7 +49,8 @@ export interface PeerManagerShape {
   /**
    * Connects to `nodeId` at `address`; succeeds once the BOLT 8 handshake and the `init`
    * exchange are done. If the node is already connected (or being connected), waits for / returns
-   * that connection instead of opening another.
+   * that connection instead of opening another. Once the registry's scope closes, a waiting or new
+   * `connect` fails with `LocalRequest`.
    */
   readonly connect: (nodeId: NodeId, address: SocketAddress) => Effect.Effect<PeerInfo, PeerConnectFailed>
   /** Peers whose handshake and `init` completed, sorted by node id. */
@@ -94,7 +95,11 @@ export interface PeerManagerConfig {
   readonly eventBuffer?: number
   /** Peer settings; missing ones come from `defaultPeerConfig`. */
   readonly peer?: Partial<PeerConfig>
-  /** Receives every message the layer above accepts (`peer.acceptsMessage`), in order per peer. */
+  /**
+   * Receives every message the layer above accepts (`peer.acceptsMessage`), in order per peer.
+   * It runs inside that peer's actor (see `PeerHooks.onMessage`): it must not wait for a `send`
+   * to the same peer.
+   */
   readonly onMessage?: (message: InboundMessage) => Effect.Effect<void>
 }
 
@@ -129,6 +134,10 @@ export const make = (
     let pendingInbound = 0
     let liveInbound = 0
     const ours = signer.nodeId
+    // Completed when the registry's scope closes: a `connect` still waiting then fails (its
+    // dial and reporter fibers are interrupted and would never answer), and later ones fail at once.
+    const shutdown = yield* Deferred.make<void>()
+    yield* Effect.addFinalizer(() => Deferred.succeed(shutdown, undefined))
 
     /** Which of two connections to one node survives (see the module doc). */
     const newWins = (existing: PeerHandle, incoming: PeerHandle, remote: NodeId): boolean => {
@@ -180,23 +189,28 @@ export const make = (
             }),
           onMessage
         })
+        // Unlists this connection (unless a newer one to the node replaced it). Also runs when the
+        // connection is interrupted (registry shutdown), so no stale peer stays listed.
+        const forget = Effect.sync(() => {
+          if (key !== undefined && entry !== undefined && active.get(key) === entry) active.delete(key)
+        })
         yield* started(handle)
         return yield* Effect.gen(function*() {
           const reason = yield* run
           yield* authenticated // frees the pending-inbound slot if the handshake never finished
-          if (key !== undefined && entry !== undefined) {
-            if (active.get(key) === entry) active.delete(key)
-            if (entry.info !== undefined) {
-              yield* Effect.logInfo(`peer disconnected ${key}: ${reason._tag}`)
-              yield* PubSub.publish(
-                peerEvents,
-                PeerEvent.PeerDisconnected({ nodeId: entry.info.nodeId, address: handle.address, direction: handle.direction, reason })
-              )
-            }
+          yield* forget // before the event: a subscriber reacting to it no longer sees the peer listed
+          if (key !== undefined && entry !== undefined && entry.info !== undefined) {
+            yield* Effect.logInfo(`peer disconnected ${key}: ${reason._tag}`)
+            yield* PubSub.publish(
+              peerEvents,
+              PeerEvent.PeerDisconnected({ nodeId: entry.info.nodeId, address: handle.address, direction: handle.direction, reason })
+            )
           }
           return reason
         }).pipe(
-          Effect.ensuring(Effect.suspend(() => (entry === undefined ? Effect.void : Deferred.succeed(entry.gone, undefined))))
+          Effect.ensuring(forget.pipe(
+            Effect.andThen(Effect.suspend(() => (entry === undefined ? Effect.void : Deferred.succeed(entry.gone, undefined))))
+          ))
         )
       })
 
@@ -305,9 +319,18 @@ export const make = (
         )
       })
 
+    /**
+     * Waits for a registered connection's `init`. If a newer connection to the node replaced it
+     * meanwhile (it is registered before the old one is closed), waits for that one instead.
+     */
     const awaitReady = (nodeId: NodeId, address: SocketAddress, entry: Entry): Effect.Effect<PeerInfo, PeerConnectFailed> =>
       entry.handle.ready.pipe(
-        Effect.catchTag("PeerClosed", (e) => Effect.fail(new PeerConnectFailed({ nodeId, address, reason: e.reason })))
+        Effect.catchTag("PeerClosed", (e) => {
+          const next = active.get(keyOf(nodeId))
+          return e.reason._tag === "DuplicateConnection" && next !== undefined && next !== entry
+            ? awaitReady(nodeId, address, next)
+            : Effect.fail(new PeerConnectFailed({ nodeId, address, reason: e.reason }))
+        })
       )
 
     const connect = (nodeId: NodeId, address: SocketAddress): Effect.Effect<PeerInfo, PeerConnectFailed> =>
@@ -317,6 +340,8 @@ export const make = (
             new PeerConnectFailed({ nodeId, address, reason: DisconnectReason.HandshakeFailed({ message: "connection to ourselves" }) })
           )
         }
+        const stopped = Effect.fail(new PeerConnectFailed({ nodeId, address, reason: DisconnectReason.LocalRequest() }))
+        if (Deferred.isDoneUnsafe(shutdown)) return yield* stopped
         const key = keyOf(nodeId)
         const existing = active.get(key)
         if (existing !== undefined) return yield* awaitReady(nodeId, address, existing)
@@ -334,7 +359,7 @@ export const make = (
           ).pipe(Effect.ignore, Effect.forkIn(registryScope))
           yield* FiberSet.run(fibers, dial(nodeId, address, created))
         }
-        return yield* Deferred.await(attempt)
+        return yield* Effect.raceFirst(Deferred.await(attempt), Deferred.await(shutdown).pipe(Effect.andThen(stopped)))
       })
 
     const infoOf = (nodeId: NodeId): Effect.Effect<{ readonly entry: Entry; readonly info: PeerInfo }, PeerNotConnected> =>

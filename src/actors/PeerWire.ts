@@ -6,17 +6,22 @@
 import { Result } from "effect"
 import type { ChainHash } from "../protocol/codec/fields.ts"
 import {
+  ALL_CHANNELS,
   type Address,
   addressFromHostPort,
   Bolt1,
   describeData,
+  ErrorMessage,
   Init,
   isAllChannels,
   makePing,
   makeWarning,
-  Pong
+  Ping,
+  Pong,
+  Warning
 } from "../protocol/messages/index.ts"
 import * as Features from "../protocol/features.ts"
+import type { ChannelId } from "../protocol/units.ts"
 
 const encodeOrDie = (r: Result.Result<Uint8Array, unknown>): Uint8Array => {
   // Our own messages are built within their limits; a failure here is a bug, not input.
@@ -33,7 +38,7 @@ export const ourInitFeatures: Uint8Array = Features.ourInitFeatures
  */
 export const encodeInit = (
   features: Uint8Array,
-  chains: ReadonlyArray<Uint8Array>,
+  chains: ReadonlyArray<ChainHash>,
   remoteAddr?: Address
 ): Uint8Array =>
   encodeOrDie(
@@ -41,7 +46,7 @@ export const encodeInit = (
       Init.make(
         { globalFeatures: new Uint8Array(0), features },
         {
-          ...(chains.length > 0 ? { networks: chains.map((c) => c as ChainHash) } : {}),
+          ...(chains.length > 0 ? { networks: chains } : {}),
           ...(remoteAddr === undefined ? {} : { remoteAddr })
         }
       )
@@ -75,8 +80,9 @@ export const encodePing = (numPongBytes: number): Uint8Array => encodeOrDie(Bolt
 export const encodePong = (length: number): Uint8Array =>
   encodeOrDie(Bolt1.encode(Pong.make({ ignored: new Uint8Array(length) })))
 
-export const encodeWarning = (channelId: Uint8Array, text: string): Uint8Array =>
-  encodeOrDie(Bolt1.encode(makeWarning(text, channelId as Parameters<typeof makeWarning>[1] & Uint8Array)))
+/** A `warning` about `channelId`, or about the connection as a whole (all-zero id, the default). */
+export const encodeWarning = (text: string, channelId: ChannelId = ALL_CHANNELS): Uint8Array =>
+  encodeOrDie(Bolt1.encode(makeWarning(text, channelId)))
 
 /** Error/warning `data` safe to log (hex unless printable ASCII, BOLT 1). */
 export const printable = (data: Uint8Array): string => describeData(data)
@@ -126,19 +132,24 @@ export type ControlMessage =
   | { readonly _tag: "Init" }
   | { readonly _tag: "Ping"; readonly numPongBytes: number }
   | { readonly _tag: "Pong"; readonly length: number }
-  | { readonly _tag: "Error"; readonly channelId: Uint8Array; readonly data: Uint8Array }
-  | { readonly _tag: "Warning"; readonly channelId: Uint8Array; readonly data: Uint8Array }
+  | { readonly _tag: "Error"; readonly channelId: ChannelId; readonly data: Uint8Array }
+  | { readonly _tag: "Warning"; readonly channelId: ChannelId; readonly data: Uint8Array }
   /** Not a BOLT 1 message: for the layer above, or unknown. */
   | { readonly _tag: "Other"; readonly messageType: number }
   | { readonly _tag: "Malformed"; readonly messageType: number; readonly message: string }
 
-const BOLT1_TYPES = new Set(Bolt1.defs.map((d) => d.type))
+/**
+ * The BOLT 1 messages the Peer acts on itself. Other BOLT 1 types the codec knows (peer storage:
+ * we do not offer `option_provide_storage`) are "Other": odd, so ignored unless the layer above
+ * takes them, and a malformed one is not a reason to disconnect.
+ */
+const CONTROL_TYPES: ReadonlySet<number> = new Set([Init.type, ErrorMessage.type, Warning.type, Ping.type, Pong.type])
 
-/** Classifies an inbound message after `init`; decodes the BOLT 1 ones. */
+/** Classifies an inbound message after `init`; decodes the BOLT 1 control messages. */
 export const decodeControl = (message: Uint8Array): ControlMessage => {
   const type = messageType(message)
   if (type === undefined) return { _tag: "Malformed", messageType: -1, message: "message shorter than its type" }
-  if (!BOLT1_TYPES.has(type)) return { _tag: "Other", messageType: type }
+  if (!CONTROL_TYPES.has(type)) return { _tag: "Other", messageType: type }
   const r = Bolt1.decode(message)
   if (Result.isFailure(r)) return { _tag: "Malformed", messageType: type, message: describeError(r.failure) }
   const m = r.success
@@ -158,7 +169,8 @@ export const decodeControl = (message: Uint8Array): ControlMessage => {
   }
 }
 
-export const isZeroChannelId = (id: Uint8Array): boolean => isAllChannels(id as Parameters<typeof isAllChannels>[0])
+/** BOLT 1: an all-zero `channel_id` means "every channel", i.e. the connection. */
+export const isZeroChannelId = (id: ChannelId): boolean => isAllChannels(id)
 
 export type FeatureCheck =
   | { readonly _tag: "Ok" }

@@ -1,7 +1,7 @@
 /**
  * Entropy: where every random byte of the engine comes from (ephemeral BOLT 8 keys, ping
  * padding, later channel keys and nonces). It is a service so that tests and simulations can
- * seed it (one seed decides every byte, see `src/layers/test/Entropy.ts`) while production
+ * seed it (one seed decides every byte, see `src/layers/test/SeededEntropy.ts`) while production
  * uses the operating system's CSPRNG (`src/layers/node/`).
  */
 import { Context, type Effect } from "effect"

@@ -126,6 +126,36 @@ describe("Actor", () => {
       assert.strictEqual(e._tag, "ActorStopped")
     }))
 
+  it.effect("a tell waiting for room in a full mailbox fails when the actor stops", () =>
+    Effect.gen(function*() {
+      const actor = yield* counter(1)
+      const never = yield* Deferred.make<void>()
+      yield* actor.tell({ _tag: "Block", until: never })
+      yield* Effect.yieldNow
+      yield* actor.tell({ _tag: "Add", n: 1 }) // fills the mailbox
+      const waiting = yield* Effect.forkChild(actor.tell({ _tag: "Add", n: 1 }))
+      yield* Effect.yieldNow
+      assert.isUndefined(waiting.pollUnsafe())
+      yield* actor.stop
+      assert.strictEqual((yield* Effect.flip(Fiber.join(waiting)))._tag, "ActorStopped")
+    }))
+
+  it.effect("a defect in onExit still ends the actor: join, stop and pending asks return", () =>
+    Effect.gen(function*() {
+      const actor = yield* Actor.make<{ readonly reply: Actor.Reply<number> }>({
+        name: "bad-exit",
+        capacity: 2,
+        handle: () => Effect.void, // keeps every reply unanswered
+        onExit: () => Effect.die("onExit bug")
+      })
+      const held = yield* Effect.forkChild(actor.ask<number>((reply) => ({ reply })))
+      yield* Effect.yieldNow
+      yield* actor.stop
+      assert.strictEqual((yield* Effect.flip(Fiber.join(held)))._tag, "ActorStopped")
+      assert.isTrue(Exit.isSuccess(yield* Effect.exit(actor.join)))
+      assert.isTrue(yield* actor.isDone)
+    }))
+
   it.effect("stop interrupts a blocked handler and never waits for the outside world", () =>
     Effect.gen(function*() {
       const actor = yield* counter()

@@ -7,6 +7,7 @@ import { DisconnectReason, type PeerInfo } from "../../src/actors/PeerEvent.ts"
 import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
 import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
 import { makeNodeSigner, secretFromSeed, seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
+import type { NodeId } from "../../src/protocol/units.ts"
 import type { Connection } from "../../src/services/Transport.ts"
 
 const bobId = makeNodeSigner(secretFromSeed("bob")).nodeId
@@ -30,12 +31,12 @@ const hooks = (inbox?: Queue.Queue<InboundMessage>, ready?: Deferred.Deferred<Pe
 const start = (
   connection: Connection,
   seed: string,
-  initiatorTo: Uint8Array | undefined,
+  initiatorTo: NodeId | undefined,
   config: PeerConfig,
   h: PeerHooks
 ) =>
   Effect.gen(function*() {
-    const role = initiatorTo === undefined ? { _tag: "Responder" as const } : { _tag: "Initiator" as const, remoteNodeId: initiatorTo as never }
+    const role = initiatorTo === undefined ? { _tag: "Responder" as const } : { _tag: "Initiator" as const, remoteNodeId: initiatorTo }
     const { handle, run } = yield* makePeer(connection, role, config, h)
     const fiber = yield* Effect.forkChild(run.pipe(Effect.provide(Layer.mergeAll(seededEntropy(seed), seededNodeSigner(seed)))))
     return { handle, fiber }
@@ -90,6 +91,34 @@ describe("Peer", () => {
       const reason = yield* Fiber.join(bob.fiber)
       assert.strictEqual(reason._tag === "InternalError" ? reason.message : "", "boom")
       assert.strictEqual((yield* alice.handle.closed)._tag, "ConnectionClosed")
+    }))
+
+  it.effect("disconnect during the handshake returns, closes the connection and fails ready and send", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* pair
+      const bob = yield* start(server, "bob", undefined, defaultPeerConfig, hooks())
+      yield* Effect.yieldNow // bob now waits for act one, which never comes
+      yield* bob.handle.disconnect(DisconnectReason.LocalRequest())
+      assert.strictEqual((yield* bob.handle.closed)._tag, "LocalRequest")
+      assert.strictEqual((yield* Fiber.join(bob.fiber))._tag, "LocalRequest")
+      assert.strictEqual((yield* Effect.flip(bob.handle.ready)).reason._tag, "LocalRequest")
+      assert.strictEqual((yield* Effect.flip(bob.handle.send(Uint8Array.of(0, 33))))._tag, "PeerClosed")
+      assert.strictEqual((yield* Effect.flip(client.read))._tag, "TransportClosed")
+      yield* bob.handle.disconnect(DisconnectReason.PingTimeout()) // no-op once closed: the first reason stands
+      assert.strictEqual((yield* bob.handle.closed)._tag, "LocalRequest")
+    }))
+
+  it.effect("interrupting a live peer (its scope closing) ends it: closed yields LocalRequest, pending sends fail", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* pair
+      const alice = yield* start(client, "alice", bobId, defaultPeerConfig, hooks())
+      const bob = yield* start(server, "bob", undefined, defaultPeerConfig, hooks())
+      yield* alice.handle.ready
+      yield* bob.handle.ready
+      yield* Fiber.interrupt(alice.fiber)
+      assert.strictEqual((yield* alice.handle.closed)._tag, "LocalRequest")
+      assert.strictEqual((yield* Effect.flip(alice.handle.send(Uint8Array.of(0, 33))))._tag, "PeerClosed")
+      assert.strictEqual((yield* bob.handle.closed)._tag, "ConnectionClosed")
     }))
 
   it.effect("onAuthenticated can refuse the connection", () =>

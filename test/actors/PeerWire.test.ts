@@ -3,7 +3,8 @@ import { Result } from "effect"
 import fc from "fast-check"
 import { toHex } from "../../src/protocol/bytes.ts"
 import { featuresToBytes, ourInitFeatures } from "../../src/protocol/features.ts"
-import { Init } from "../../src/protocol/messages/index.ts"
+import { ChainHashes, Init } from "../../src/protocol/messages/index.ts"
+import type { ChannelId } from "../../src/protocol/units.ts"
 import * as Wire from "../../src/actors/PeerWire.ts"
 
 describe("PeerWire", () => {
@@ -25,11 +26,11 @@ describe("PeerWire", () => {
 
   it("init: global OR local features; not-init and malformed are told apart", () => {
     assert.strictEqual(toHex(Wire.combineFeatures(Uint8Array.of(0x01), Uint8Array.of(0x80, 0x02))), "8003")
-    const init = Wire.decodeInit(Wire.encodeInit(featuresToBytes(new Set([1, 15])), [new Uint8Array(32)]))
+    const init = Wire.decodeInit(Wire.encodeInit(featuresToBytes(new Set([1, 15])), [ChainHashes.testnet4]))
     assert.strictEqual(init._tag, "Init")
     if (init._tag === "Init") {
       assert.strictEqual(toHex(init.features), "8002")
-      assert.strictEqual(init.networks?.length, 1)
+      assert.deepStrictEqual(init.networks?.map(toHex), [toHex(ChainHashes.testnet4)])
     }
     assert.deepStrictEqual(Wire.decodeInit(Uint8Array.of(0, 18, 0, 0, 0, 0)), { _tag: "NotInit", messageType: 18 })
     assert.strictEqual(Wire.decodeInit(Uint8Array.of(0, 16, 0, 5))._tag, "Malformed")
@@ -51,13 +52,46 @@ describe("PeerWire", () => {
     assert.deepStrictEqual(Wire.negotiatedFeatures(ourInitFeatures, ourInitFeatures), [1, 9, 13, 15])
   })
 
-  it("decoders never throw on arbitrary bytes", () => {
+  it("control encoders round-trip through decodeControl", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 65531 }), (n) => {
+        assert.deepStrictEqual(Wire.decodeControl(Wire.encodePing(n)), { _tag: "Ping", numPongBytes: n })
+        assert.deepStrictEqual(Wire.decodeControl(Wire.encodePong(n)), { _tag: "Pong", length: n })
+      }),
+      { numRuns: 200 }
+    )
+    const warning = Wire.decodeControl(Wire.encodeWarning("no common chain"))
+    assert.strictEqual(warning._tag, "Warning")
+    if (warning._tag === "Warning") {
+      assert.isTrue(Wire.isZeroChannelId(warning.channelId))
+      assert.strictEqual(Wire.printable(warning.data), "no common chain")
+    }
+    const channel = Wire.decodeControl(Wire.encodeWarning("bad channel", new Uint8Array(32).fill(7) as ChannelId))
+    assert.isTrue(channel._tag === "Warning" && !Wire.isZeroChannelId(channel.channelId))
+  })
+
+  it("peer storage (not offered) is an odd message for the layer above, even when malformed", () => {
+    assert.deepStrictEqual(Wire.decodeControl(Uint8Array.of(0, 7, 0xff)), { _tag: "Other", messageType: 7 })
+    assert.deepStrictEqual(Wire.decodeControl(Uint8Array.of(0, 9, 0, 1, 0xaa)), { _tag: "Other", messageType: 9 })
+  })
+
+  it("decoders never throw on arbitrary bytes and classify by the 2-byte type", () => {
+    const control = new Set([1, 16, 17, 18, 19])
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
         const c = Wire.decodeControl(bytes)
         const i = Wire.decodeInit(bytes)
-        assert.isString(c._tag)
-        assert.isString(i._tag)
+        if (bytes.length < 2) {
+          assert.strictEqual(c._tag, "Malformed")
+          assert.strictEqual(i._tag, "Malformed")
+          return
+        }
+        const type = ((bytes[0] ?? 0) << 8) | (bytes[1] ?? 0)
+        if (control.has(type)) assert.notStrictEqual(c._tag, "Other")
+        else assert.deepStrictEqual(c, { _tag: "Other", messageType: type })
+        if (c._tag === "Malformed") assert.strictEqual(c.messageType, type)
+        if (type === 16) assert.oneOf(i._tag, ["Init", "Malformed"])
+        else assert.deepStrictEqual(i, { _tag: "NotInit", messageType: type })
       }),
       { numRuns: 10_000 }
     )

@@ -4,6 +4,7 @@
  * which a well-behaved PeerManager never would.
  */
 import { Effect, Result, type Scope } from "effect"
+import type { ChainHash } from "../../src/protocol/codec/fields.ts"
 import { nobleChaChaPoly } from "../../src/protocol/crypto/aead.ts"
 import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
 import { Bolt1, Init, makePing } from "../../src/protocol/messages/index.ts"
@@ -39,8 +40,8 @@ export const encode = (m: Bolt1Message): Uint8Array => {
   return r.success
 }
 
-export const initMessage = (features: Uint8Array, networks?: ReadonlyArray<Uint8Array>): Uint8Array =>
-  encode(Init.make({ globalFeatures: new Uint8Array(0), features }, networks === undefined ? {} : { networks: networks as never }))
+export const initMessage = (features: Uint8Array, networks?: ReadonlyArray<ChainHash>): Uint8Array =>
+  encode(Init.make({ globalFeatures: new Uint8Array(0), features }, networks === undefined ? {} : { networks }))
 
 export const pingMessage = (numPongBytes: number): Uint8Array => encode(makePing(numPongBytes))
 

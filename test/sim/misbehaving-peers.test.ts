@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Layer } from "effect"
+import fc from "fast-check"
 import * as PeerManager from "../../src/actors/PeerManager.ts"
 import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
 import { TestClock } from "effect/testing"
@@ -177,6 +178,107 @@ describe("misbehaving peers", () => {
       assert.strictEqual(e5.reason._tag, "HandshakeFailed")
       assert.deepStrictEqual(yield* bob.peers, [])
       assert.deepStrictEqual(yield* alice.peers, [])
+    }))
+
+  it.effect("after init: an unsolicited pong is ignored, a pong of the wrong length disconnects (UnexpectedPong)", () =>
+    Effect.gen(function*() {
+      const s = yield* setup({ peer: { pingInterval: "30 seconds", pingTimeout: "10 seconds" } })
+      yield* s.mallory.send(initMessage(ourInitFeatures))
+      yield* Fiber.join(s.connected)
+      yield* s.mallory.send(encode(Pong.make({ ignored: new Uint8Array(3) }))) // no ping outstanding
+      yield* TestClock.adjust("30 seconds")
+      assert.isTrue((yield* s.alice.peers).some((p) => toHex(p.nodeId) === toHex(s.mallory.nodeId)))
+      const ping = yield* s.mallory.receiveTag("Ping")
+      const wrong = (ping._tag === "Ping" ? ping.numPongBytes : 0) + 1
+      yield* s.mallory.send(encode(Pong.make({ ignored: new Uint8Array(wrong) })))
+      const events = yield* Fiber.join(s.events)
+      const reason = reasonOf(events[1])
+      assert.strictEqual(reason?._tag === "UnexpectedPong" ? reason.length : -1, wrong)
+      yield* bobStillServed(s)
+    }))
+
+  it.effect("after init: a second init or a malformed control message disconnects (MalformedMessage)", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [Uint8Array, number]> = [
+        [initMessage(ourInitFeatures), 16],
+        [Uint8Array.of(0, 18, 0, 4, 0), 18] // ping cut inside its byteslen field
+      ]
+      for (const [message, type] of cases) {
+        const s = yield* setup()
+        yield* s.mallory.send(initMessage(ourInitFeatures))
+        yield* s.mallory.send(message)
+        const events = yield* Fiber.join(s.events)
+        const reason = reasonOf(events[1])
+        assert.strictEqual(reason?._tag === "MalformedMessage" ? reason.messageType : -1, type)
+        yield* bobStillServed(s)
+      }
+    }))
+
+  it.effect("connect() reports a remote whose first message is not init, whose init is malformed or misses a dependency", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork()
+      const alice = yield* startNode(net, "alice", "10.0.0.1")
+      const raw = yield* acceptRaw(net.transport("10.6.6.6"), { host: "10.6.6.6", port: PORT }, "mallory")
+      const attempt = (first: Uint8Array) =>
+        Effect.gen(function*() {
+          const c = yield* Effect.forkChild(Effect.flip(alice.connect(malloryId, raw.address)))
+          const m = yield* raw.accept
+          yield* m.send(first)
+          return (yield* Fiber.join(c)).reason
+        })
+      const notInit = yield* attempt(pingMessage(4))
+      assert.strictEqual(notInit._tag === "InitExpected" ? notInit.messageType : -1, 18)
+      const malformed = yield* attempt(Uint8Array.of(0, 16, 0, 9, 1))
+      assert.strictEqual(malformed._tag === "MalformedMessage" ? malformed.messageType : -1, 16)
+      // basic_mpp (17) without payment_secret (14/15): BOLT 9 requires the dependency.
+      const missing = yield* attempt(initMessage(featuresToBytes(new Set([9, 17]))))
+      assert.strictEqual(missing._tag, "MissingFeatureDependency")
+      assert.deepStrictEqual(yield* alice.peers, [])
+    }))
+
+  it.effect("arbitrary messages after init never crash the node: the peer stays or leaves with a typed reason", () =>
+    Effect.gen(function*() {
+      const messages = fc.array(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 80 }),
+          // a BOLT 1 control type followed by arbitrary bytes
+          fc.tuple(fc.constantFrom(1, 7, 9, 16, 17, 18, 19), fc.uint8Array({ maxLength: 80 })).map(([t, body]) =>
+            Uint8Array.of(0, t, ...body)
+          )
+        ),
+        { minLength: 1, maxLength: 6 }
+      )
+      const MARKER_PONG = 4321
+      const outcomes = new Set<string>()
+      for (const batch of fc.sample(messages, { numRuns: 30, seed: 7 })) {
+        const s = yield* setup()
+        yield* s.mallory.send(initMessage(ourInitFeatures))
+        yield* Fiber.join(s.connected)
+        for (const m of batch) yield* Effect.ignore(s.mallory.send(m))
+        // Messages are handled in order: the pong to this ping proves the batch was handled and
+        // the connection survived it; the connection closing instead proves it did not.
+        yield* Effect.ignore(s.mallory.send(pingMessage(MARKER_PONG)))
+        const survived = Exit.isSuccess(yield* Effect.exit(Effect.gen(function*() {
+          while (true) {
+            const pong = yield* s.mallory.receiveTag("Pong")
+            if (pong._tag === "Pong" && pong.ignored.length === MARKER_PONG) return
+          }
+        })))
+        const label = batch.map(toHex).join(" ")
+        if (survived) {
+          outcomes.add("stayed")
+          assert.isTrue((yield* s.alice.peers).some((p) => toHex(p.nodeId) === toHex(s.mallory.nodeId)), label)
+        } else {
+          const reason = reasonOf((yield* Fiber.join(s.events))[1])
+          outcomes.add(reason?._tag ?? "none")
+          assert.isDefined(reason, label)
+          assert.notStrictEqual(reason?._tag, "InternalError", label)
+        }
+        assert.isTrue((yield* s.alice.peers).some((p) => toHex(p.nodeId) === toHex(s.bob.nodeId)))
+      }
+      // The sample covers both outcomes and several reasons (the seed is fixed).
+      assert.include([...outcomes], "stayed")
+      assert.includeMembers([...outcomes], ["MalformedMessage", "UnknownEvenMessage"])
     }))
 
   it.effect("a peer silent during the handshake: HandshakeTimeout", () =>

@@ -6,8 +6,8 @@
  */
 import { Effect, Layer } from "effect"
 import type { FileSystem, Path } from "effect"
-import { makeNodeSigner } from "../test/SeededNodeSigner.ts"
 import { nobleSecp256k1, type Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
+import { makeNodeSigner } from "../InMemoryNodeSigner.ts"
 import type { Entropy } from "../../services/Entropy.ts"
 import { NodeSigner } from "../../services/NodeSigner.ts"
 import { loadOrCreateSeed, type SeedFileCorrupt, type SeedFileError } from "./SeedFile.ts"

@@ -40,7 +40,11 @@ export interface TcpTransportOptions {
   readonly acceptBacklog?: number
   /** How long `connect` waits for the TCP connection to open. Default 10 seconds. */
   readonly connectTimeoutMillis?: number
-  /** How long a closed outbound connection may take to flush before it is destroyed. Default 5 seconds. */
+  /**
+   * How long a closed connection (either direction) may take to flush before it is destroyed.
+   * Default 5 seconds. Without this bound a remote that stops reading (a zero TCP window) would
+   * keep every socket we closed open forever.
+   */
   readonly closeGraceMillis?: number
 }
 
@@ -117,6 +121,11 @@ const watchClose = (socket: Net.Socket, closed: Deferred.Deferred<void>): void =
 
 const listenerClosed = new TransportClosed({ reason: "listener closed" })
 
+/** Destroys `socket` after the grace period unless it is gone by then (the timer keeps no process alive). */
+const destroyAfterGrace = (socket: Net.Socket, options: TcpTransportOptions): void => {
+  if (!socket.destroyed) setTimeout(() => socket.destroy(), options.closeGraceMillis ?? 5_000).unref()
+}
+
 const listen = (options: TcpTransportOptions) => (address: SocketAddress) =>
   Effect.gen(function*() {
     const server = yield* NodeSocketServer.make({ host: address.host, port: address.port }).pipe(
@@ -147,6 +156,8 @@ const listen = (options: TcpTransportOptions) => (address: SocketAddress) =>
         const netSocket = found.value
         const closed = yield* Deferred.make<void>()
         watchClose(netSocket, closed)
+        // The server ends the socket gracefully when this handler's scope closes; bound that wait.
+        yield* Effect.addFinalizer(() => Effect.sync(() => destroyAfterGrace(netSocket, options)))
         const pull = yield* Socket.readerBytes(socket)
         const writer = yield* socket.writer
         const connection = makeConnection({
@@ -197,7 +208,7 @@ const connect = (options: TcpTransportOptions) => (address: SocketAddress) =>
           if (netSocket.destroyed) return
           // end() then destroy once flushed; a remote that never reads gets the grace period.
           netSocket.destroySoon()
-          setTimeout(() => netSocket.destroy(), options.closeGraceMillis ?? 5_000).unref()
+          destroyAfterGrace(netSocket, options)
         })
     )
     let dialled: Net.Socket | undefined

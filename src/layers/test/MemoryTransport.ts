@@ -75,6 +75,8 @@ interface PairState {
 
 const FIRST_LISTEN_PORT = 10_000
 const FIRST_EPHEMERAL_PORT = 40_000
+/** Client ports cycle through 40000..65535, like an OS's ephemeral range (addresses stay valid TCP ports). */
+const EPHEMERAL_PORTS = 65_536 - FIRST_EPHEMERAL_PORT
 
 /**
  * Creates a network. Its pump fibers live in the current scope: closing it stops all traffic.
@@ -89,7 +91,7 @@ export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}): Effect.Ef
     const listeners = new Map<string, Queue.Queue<Connection, Cause.Done>>()
     const transcript: Array<WireRecord> = []
     let nextListenPort = FIRST_LISTEN_PORT
-    let nextEphemeralPort = FIRST_EPHEMERAL_PORT
+    let ephemeralCount = 0
 
     const makePipe = Effect.gen(function*() {
       const pipe: Pipe = {
@@ -165,6 +167,7 @@ export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}): Effect.Ef
             return yield* Effect.fail(new TransportError({ operation: "listen", address, message: "address in use" }))
           }
           const queue = yield* Queue.bounded<Connection, Cause.Done>(backlog)
+          // Accepted connections still open (closing one removes it), closed with the listener.
           const accepted = new Set<Connection>()
           listeners.set(key, queue)
           yield* Effect.addFinalizer(() =>
@@ -179,7 +182,17 @@ export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}): Effect.Ef
           const listener: Listener = {
             address: bound,
             accept: Queue.take(queue).pipe(
-              Effect.tap((c) => Effect.sync(() => accepted.add(c))),
+              Effect.map((c) => {
+                const tracked: Connection = {
+                  ...c,
+                  close: Effect.suspend(() => {
+                    accepted.delete(tracked)
+                    return c.close
+                  })
+                }
+                accepted.add(tracked)
+                return tracked
+              }),
               Effect.catchTag("Done", () => Effect.fail(new TransportClosed({ reason: "listener closed" })))
             )
           }
@@ -191,7 +204,7 @@ export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}): Effect.Ef
           if (queue === undefined) {
             return yield* Effect.fail(new TransportError({ operation: "connect", address, message: "connection refused" }))
           }
-          const clientAddress: SocketAddress = { host, port: nextEphemeralPort++ }
+          const clientAddress: SocketAddress = { host, port: FIRST_EPHEMERAL_PORT + (ephemeralCount++ % EPHEMERAL_PORTS) }
           const toServer = yield* makePipe
           const toClient = yield* makePipe
           const state: PairState = { closed: false }

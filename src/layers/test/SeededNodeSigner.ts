@@ -1,40 +1,16 @@
 /**
- * `NodeSigner` holding the node secret in process memory, and a deterministic layer deriving
- * that secret from a seed. `makeNodeSigner` is also what a production layer can wrap around a
- * secret it loaded from its seed file: the secret stays inside the returned closure.
+ * A deterministic `NodeSigner` for tests and simulation: the node secret is derived from a seed
+ * (so a name such as "alice" stands for one fixed node id), held by `makeNodeSigner`.
  */
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Effect, Layer } from "effect"
+import { Layer } from "effect"
 import { concatBytes } from "../../protocol/bytes.ts"
 import { nobleSecp256k1, type Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
-import type { NodeId } from "../../protocol/units.ts"
-import { InvalidDigest, InvalidPoint, NodeSigner, type NodeSignerShape } from "../../services/NodeSigner.ts"
+import { NodeSigner } from "../../services/NodeSigner.ts"
+import { InvalidNodeSecret, makeNodeSigner } from "../InMemoryNodeSigner.ts"
 
-/** Thrown only for an invalid secret: a configuration bug, never peer input. */
-export class InvalidNodeSecret extends Error {
-  constructor() {
-    super("invalid node secret")
-  }
-}
-
-/** A signer over `secret` (32 bytes, a valid secp256k1 scalar). Throws `InvalidNodeSecret` otherwise. */
-export const makeNodeSigner = (secret: Uint8Array, secp: Secp256k1 = nobleSecp256k1): NodeSignerShape => {
-  const key = secret.slice()
-  const publicKey = secp.publicKey(key)
-  if (publicKey === undefined || !secp.isValidSecret(key)) throw new InvalidNodeSecret()
-  const checkDigest = (digest: Uint8Array): Effect.Effect<void, InvalidDigest> =>
-    digest.length === 32 ? Effect.void : Effect.fail(new InvalidDigest({ length: digest.length }))
-  return NodeSigner.of({
-    nodeId: publicKey as NodeId,
-    ecdh: (point) =>
-      Effect.suspend(() => {
-        const shared = secp.ecdh(key, point)
-        return shared === undefined ? Effect.fail(new InvalidPoint({ point })) : Effect.succeed(shared)
-      }),
-    signDigest: (digest) => checkDigest(digest).pipe(Effect.map(() => secp.sign(digest, key))),
-    signDigestRecoverable: (digest) => checkDigest(digest).pipe(Effect.map(() => secp.signRecoverable(digest, key)))
-  })
-}
+// Kept here too: tests and `TestLayers` users build signers over chosen secrets.
+export { InvalidNodeSecret, makeNodeSigner }
 
 /** The node secret a test seed stands for: SHA-256("effect-lightning/test-node-key" || seed || counter), first valid one. */
 export const secretFromSeed = (seed: string | Uint8Array, secp: Secp256k1 = nobleSecp256k1): Uint8Array => {

@@ -23,9 +23,15 @@ const startNode = Effect.gen(function*() {
 const within = (label: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error(`${label}: no result in 20 s`)) }))
 
-const waitUntilEmpty = (node: PeerManager["Service"]) =>
+/** Polls (bounded) until `node` lists `count` peers: the REMOTE side of a connection changes on its own time. */
+const waitForPeerCount = (node: PeerManager["Service"], count: number) =>
   Effect.gen(function*() {
-    for (let i = 0; i < 200 && (yield* node.peers).length > 0; i++) yield* Effect.sleep("10 millis")
+    for (let i = 0; i < 500; i++) {
+      const listed = yield* node.peers
+      if (listed.length === count) return listed
+      yield* Effect.sleep("10 millis")
+    }
+    return yield* Effect.die(new Error(`never listed ${count} peers`))
   })
 
 describe("NodeLive over TCP", () => {
@@ -49,12 +55,8 @@ describe("NodeLive over TCP", () => {
 
       const listedByA = yield* a.peers
       assert.deepStrictEqual(listedByA.map((p) => toHex(p.nodeId)), [toHex(b.nodeId)])
-      // B learns of A when its side of init completes: wait for its PeerConnected event.
-      let listedByB = yield* b.peers
-      while (listedByB.length === 0) {
-        yield* Effect.sleep("10 millis")
-        listedByB = yield* b.peers
-      }
+      // B learns of A when its side of init completes.
+      const listedByB = yield* waitForPeerCount(b, 1)
       assert.deepStrictEqual(listedByB.map((p) => toHex(p.nodeId)), [toHex(a.nodeId)])
       assert.strictEqual(listedByB[0]?.direction, "inbound")
       assert.strictEqual(listedByB[0]?.address.host, "127.0.0.1")
@@ -65,14 +67,11 @@ describe("NodeLive over TCP", () => {
       assert.strictEqual((yield* a.peers).length, 1)
 
       yield* a.disconnect(b.nodeId).pipe(within("disconnect"))
-      // PeerManager's doc says disconnect returns once closed; its registry entry is dropped by
-      // the connection's own fiber right after, so poll briefly (bounded) for the list to clear.
-      yield* waitUntilEmpty(a)
+      // disconnect returns once the connection is closed AND unlisted: no polling on this side.
       assert.deepStrictEqual(yield* a.peers, [])
       const events = [...(yield* Fiber.join(bFirstTwo).pipe(within("B's PeerConnected + PeerDisconnected events")))]
       assert.deepStrictEqual(events.map((e) => e._tag), ["PeerConnected", "PeerDisconnected"])
-      yield* waitUntilEmpty(b)
-      assert.deepStrictEqual(yield* b.peers, [])
+      yield* waitForPeerCount(b, 0)
       const notConnected = yield* Effect.flip(a.disconnect(b.nodeId))
       assert.strictEqual(notConnected._tag, "PeerNotConnected")
     }).pipe(Effect.provide(NodeServices.layer)))

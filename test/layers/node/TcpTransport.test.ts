@@ -18,6 +18,10 @@ const readExactly = (connection: Connection, n: number) =>
     return out
   })
 
+/** Hang guard for real sockets: a test that stalls fails with its own message well before the runner's timeout. */
+const bounded = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error("no result in 20 s")) }))
+
 const pattern = (n: number, salt: number) => new Uint8Array(n).map((_, i) => (i * 31 + salt) & 0xff)
 
 describe("TcpTransport", () => {
@@ -53,7 +57,7 @@ describe("TcpTransport", () => {
       assert.strictEqual(clientWrite._tag, "TransportClosed")
       const clientRead = yield* Effect.flip(client.read)
       assert.strictEqual(clientRead._tag, "TransportClosed")
-    }).pipe(Effect.provide(TcpTransport())))
+    }).pipe(bounded, Effect.provide(TcpTransport())))
 
   it.live("the server closing ends the client's read and write", () =>
     Effect.gen(function*() {
@@ -71,7 +75,7 @@ describe("TcpTransport", () => {
         Effect.forever(Effect.andThen(client.write(new Uint8Array(65536)), Effect.sleep("5 millis")))
       )
       assert.strictEqual(writeError._tag, "TransportClosed")
-    }).pipe(Effect.provide(TcpTransport())))
+    }).pipe(bounded, Effect.provide(TcpTransport())))
 
   it.live("bytes written just before close still arrive (close flushes), both directions", () =>
     Effect.gen(function*() {
@@ -89,7 +93,29 @@ describe("TcpTransport", () => {
         assert.deepStrictEqual(yield* Fiber.join(reader), payload, closer)
         assert.strictEqual((yield* Effect.flip(to.read))._tag, "TransportClosed", closer)
       }
-    }).pipe(Effect.provide(TcpTransport())))
+    }).pipe(bounded, Effect.provide(TcpTransport())))
+
+  it.live("a remote that stops reading cannot keep a closed connection open: it is destroyed after the grace period", () =>
+    Effect.gen(function*() {
+      const transport = yield* Transport
+      const listener = yield* transport.listen({ host: "127.0.0.1", port: 0 })
+      for (const closer of ["server", "client"] as const) {
+        const acceptFiber = yield* Effect.forkChild(listener.accept)
+        const client = yield* transport.connect(listener.address)
+        const server = yield* Fiber.join(acceptFiber)
+        const [from, to] = closer === "client" ? [client, server] : [server, client]
+        // Far more than the kernel buffers hold while `to` does not read: most stays queued in `from`.
+        const payload = new Uint8Array(16 * 1024 * 1024)
+        yield* Effect.forkChild(Effect.ignore(from.write(payload)))
+        yield* Effect.sleep("50 millis")
+        yield* from.close
+        yield* Effect.sleep("500 millis") // well past the 100 ms grace
+        let received = 0
+        const end = yield* Effect.flip(Effect.forever(Effect.map(to.read, (chunk) => (received += chunk.length))))
+        assert.strictEqual(end._tag, "TransportClosed", closer)
+        assert.isBelow(received, payload.length, `${closer}: the unread rest was dropped, not flushed forever`)
+      }
+    }).pipe(bounded, Effect.provide(TcpTransport({ closeGraceMillis: 100 }))))
 
   it.live("connect to a port nobody listens on fails with TransportError", () =>
     Effect.gen(function*() {
@@ -102,7 +128,7 @@ describe("TcpTransport", () => {
       assert.strictEqual(error._tag, "TransportError")
       assert.strictEqual(error.operation, "connect")
       assert.match(error.message, /ECONNREFUSED/)
-    }).pipe(Effect.provide(TcpTransport())))
+    }).pipe(bounded, Effect.provide(TcpTransport())))
 
   it.live("listen on a port in use fails with TransportError", () =>
     Effect.gen(function*() {
@@ -112,7 +138,7 @@ describe("TcpTransport", () => {
       assert.strictEqual(error._tag, "TransportError")
       assert.strictEqual(error.operation, "listen")
       assert.match(error.message, /EADDRINUSE/)
-    }).pipe(Effect.provide(TcpTransport())))
+    }).pipe(bounded, Effect.provide(TcpTransport())))
 
   it.live("closing the listener's scope fails accept and closes accepted connections", () =>
     Effect.gen(function*() {
@@ -126,7 +152,7 @@ describe("TcpTransport", () => {
       assert.strictEqual((yield* Fiber.join(pendingAccept))._tag, "TransportClosed")
       assert.strictEqual((yield* Effect.flip(server.read))._tag, "TransportClosed")
       assert.strictEqual((yield* Effect.flip(client.read))._tag, "TransportClosed")
-    }).pipe(Effect.provide(TcpTransport())))
+    }).pipe(bounded, Effect.provide(TcpTransport())))
 
   it.live("a full accept backlog closes new inbound connections instead of queueing them", () =>
     Effect.gen(function*() {
@@ -141,5 +167,5 @@ describe("TcpTransport", () => {
       const dropped = clients[which === 0 ? 1 : 0]
       assert.isDefined(dropped)
       if (dropped !== undefined) assert.strictEqual((yield* Effect.flip(dropped.read))._tag, "TransportClosed")
-    }).pipe(Effect.provide(TcpTransport({ acceptBacklog: 1 }))))
+    }).pipe(bounded, Effect.provide(TcpTransport({ acceptBacklog: 1 }))))
 })
