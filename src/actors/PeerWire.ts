@@ -100,14 +100,7 @@ export const messageType = (message: Uint8Array): number | undefined =>
   message.length < 2 ? undefined : (((message[0] ?? 0) << 8) | (message[1] ?? 0))
 
 /** BOLT 1: the combined feature map is `globalfeatures` OR `features`, aligned on bit 0 (the last byte). */
-export const combineFeatures = (a: Uint8Array, b: Uint8Array): Uint8Array => {
-  const n = Math.max(a.length, b.length)
-  const out = new Uint8Array(n)
-  for (let i = 0; i < n; i++) {
-    out[n - 1 - i] = (a[a.length - 1 - i] ?? 0) | (b[b.length - 1 - i] ?? 0)
-  }
-  return out
-}
+export const combineFeatures = (a: Uint8Array, b: Uint8Array): Uint8Array => Features.orFeatureBytes(a, b)
 
 export type InitResult =
   | { readonly _tag: "Init"; readonly features: Uint8Array; readonly networks: ReadonlyArray<Uint8Array> | undefined }
@@ -183,7 +176,8 @@ export type FeatureCheck =
  * transitive dependencies (BOLT 9: MUST close).
  */
 export const checkRemoteFeatures = (local: Uint8Array, remote: Uint8Array): FeatureCheck => {
-  const r = Features.negotiate(Features.featuresFromBytes(local), Features.featuresFromBytes(remote))
+  // From the remote's bytes directly: its vector may be 65535 bytes of set bits (see checkInitFeatures).
+  const r = Features.checkInitFeatures(remote, new Uint8Array(0), Features.featuresFromBytes(local))
   if (Result.isSuccess(r)) return { _tag: "Ok" }
   const e = r.failure
   if (e._tag === "MissingFeatureDependency") {

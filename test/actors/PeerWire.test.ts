@@ -52,6 +52,17 @@ describe("PeerWire", () => {
     assert.deepStrictEqual(Wire.negotiatedFeatures(ourInitFeatures, ourInitFeatures), [1, 9, 13, 15])
   })
 
+  it("a hostile 65535-byte all-ones feature vector is refused, listing a bounded number of bits", () => {
+    const hostile = new Uint8Array(65535).fill(0xff)
+    const check = Wire.checkRemoteFeatures(ourInitFeatures, hostile)
+    assert.strictEqual(check._tag, "UnknownRequired")
+    if (check._tag !== "UnknownRequired") return
+    assert.isAtMost(check.bits.length, 64 + 64)
+    assert.isTrue(check.bits.every((bit) => bit % 2 === 0))
+    assert.strictEqual(check.bits[0], 2) // bit 2 (initial_routing_sync, retired) is the lowest even bit we cannot honour
+    assert.deepStrictEqual(Wire.negotiatedFeatures(ourInitFeatures, hostile), [])
+  })
+
   it("control encoders round-trip through decodeControl", () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 65531 }), (n) => {
