@@ -45,9 +45,8 @@ export const parseHrp = (hrp: string): Result.Result<Hrp, InvalidHrp> => {
   }
   const digits = m[1] ?? ""
   const multiplier = m[2] ?? ""
-  if (digits.length > 1 && digits.startsWith("0")) {
-    return Result.fail(new InvalidHrp({ reason: "amount", message: `amount has leading zeros: "${amount}"` }))
-  }
+  // Leading zeros break the writer rule, but a reader can read them: the signature covers the
+  // text as written, so nothing is lost by accepting it.
   const tenths = BigInt(digits) * (TENTH_MSAT_PER[multiplier] ?? 0n)
   if (tenths === 0n) return Result.fail(new InvalidHrp({ reason: "amount", message: "amount must be positive" }))
   if (tenths % 10n !== 0n) {

@@ -31,7 +31,16 @@ export interface UnsignedInvoice {
   /** Seconds since 1970 (35 bits). */
   readonly timestamp: number
   readonly fields: ReadonlyArray<TaggedField>
+  /**
+   * The human-readable part as written, when it is not the canonical one (BOLT 11 readers
+   * accept non-shortest amounts such as `2500000n`, and the signature covers the text as
+   * written). Absent: `ln` + network + the shortest amount.
+   */
+  readonly hrp?: string
 }
+
+/** The human-readable part an invoice is signed and written with. */
+export const hrpOf = (invoice: UnsignedInvoice): string => invoice.hrp ?? formatHrp(invoice.network, invoice.amountMsat)
 
 /** A decoded, signature-checked invoice with the reader's view of its fields. */
 export interface Invoice extends UnsignedInvoice {
@@ -95,7 +104,7 @@ const splitBech32 = (str: string): Result.Result<{ hrp: string; words: Uint8Arra
 
 /** The bytes that are hashed and signed: hrp as UTF-8, then the data words zero-padded to bytes. */
 export const signingData = (invoice: UnsignedInvoice): Uint8Array =>
-  concatBytes(hrpBytes(formatHrp(invoice.network, invoice.amountMsat)), wordsToBytesPad(dataWords(invoice)))
+  concatBytes(hrpBytes(hrpOf(invoice)), wordsToBytesPad(dataWords(invoice)))
 
 export const signingHash = (invoice: UnsignedInvoice): Uint8Array => sha256(signingData(invoice))
 
@@ -157,6 +166,12 @@ export const validateForEncoding = (invoice: UnsignedInvoice): InvalidField | un
       return new InvalidField({ field: field.tag, message: `${field.tag} is longer than 1023 words (639 bytes)` })
     }
   }
+  if (invoice.hrp !== undefined) {
+    const parsed = parseHrp(invoice.hrp)
+    if (Result.isFailure(parsed) || parsed.success.network !== invoice.network || parsed.success.amountMsat !== invoice.amountMsat) {
+      return new InvalidField({ field: "hrp", message: "hrp does not state the invoice's network and amount" })
+    }
+  }
   if (!isU(invoice.timestamp, 35)) {
     return new InvalidField({ field: "timestamp", message: "timestamp must be an integer in [0, 2^35)" })
   }
@@ -175,7 +190,7 @@ export const encodeInvoice = (invoice: UnsignedInvoice, signature: Uint8Array, r
   sig.set(signature)
   sig[64] = recovery
   const words = [...dataWords(invoice), ...bytesToWords(sig)]
-  return bech32.encode(formatHrp(invoice.network, invoice.amountMsat), words, false)
+  return bech32.encode(hrpOf(invoice), words, false)
 }
 
 /** Signs with a caller-supplied recoverable signer (e.g. the node signer service) and encodes. */
@@ -215,7 +230,10 @@ export const decodeInvoice = (
     fields.push(field.success)
     at += 3 + length
   }
-  const unsigned: UnsignedInvoice = { network: parsedHrp.success.network, amountMsat: parsedHrp.success.amountMsat, timestamp, fields }
+  const { amountMsat, network } = parsedHrp.success
+  const unsigned: UnsignedInvoice = hrp === formatHrp(network, amountMsat)
+    ? { network, amountMsat, timestamp, fields }
+    : { network, amountMsat, timestamp, fields, hrp }
 
   // The reader's view: first valid field of each kind wins (BOLT 11: "most-preferred first").
   const first = <T extends TaggedField["tag"]>(tag: T): Extract<TaggedField, { tag: T }> | undefined =>
@@ -241,7 +259,8 @@ export const decodeInvoice = (
   const signature = sigBytes.slice(0, 64)
   const recovery = sigBytes[64] ?? 0
   if (recovery > 3) return Result.fail(new InvalidSignature({ reason: "recovery-id", message: `recovery id ${recovery} is not in 0..3` }))
-  const digest = signingHash(unsigned)
+  // Hash the words as received, not a re-encoding of the parsed fields (BOLT 11 "Data Part").
+  const digest = sha256(concatBytes(hrpBytes(hrp), wordsToBytesPad(data)))
   const payeeField = first("payee")
   let payee: Uint8Array
   if (payeeField !== undefined) {

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest"
 import bolt11 from "bolt11"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
-import { decodeInvoice, makeInvoice, signAndEncode, fallbackAddress, type InvoiceParams } from "../../../src/protocol/invoice/index.ts"
+import { decodeInvoice, encodeInvoice, makeInvoice, signAndEncode, fallbackAddress, validateForEncoding, type InvoiceParams, type UnsignedInvoice } from "../../../src/protocol/invoice/index.ts"
 import { msat } from "../../../src/protocol/units.ts"
 import type { ShortChannelId } from "../../../src/protocol/codec/fields.ts"
 
@@ -206,5 +206,36 @@ describe("makeInvoice refuses what BOLT 11 cannot carry", () => {
     expect(problem({ routeHints: [Array.from({ length: 13 }, () => hop)] })).toBe("route_hint")
     expect(problem({ routeHints: [[{ ...hop, cltvExpiryDelta: 65536 }]] })).toBe("route_hint")
     expect(problem({ features: [8, 8] })).toBe("features")
+  })
+})
+
+describe("non-canonical amounts (BOLT 11: readers should handle non-largest multipliers)", () => {
+  const key = new Uint8Array(32).fill(0x33)
+  const unsigned = Result.getOrThrow(
+    makeInvoice({
+      network: "bc",
+      amountMsat: msat(250_000_000n),
+      timestamp: 1_496_314_658,
+      paymentHash: new Uint8Array(32).fill(1),
+      paymentSecret: new Uint8Array(32).fill(2),
+      description: { text: "non-shortest amount" }
+    })
+  )
+  for (const hrp of ["lnbc2500000n", "lnbc0002500u", "lnbc2500000000p"]) {
+    it(`${hrp} is signed as written, decodes, and re-encodes to the same string`, () => {
+      const written: UnsignedInvoice = { ...unsigned, hrp }
+      expect(validateForEncoding(written)).toBeUndefined()
+      const s = signAndEncode(written, (digest) => nobleSecp256k1.signRecoverable(digest, key))
+      expect(s.startsWith(`${hrp}1`)).toBe(true)
+      const r = decodeInvoice(s, nobleSecp256k1)
+      if (Result.isFailure(r)) throw new Error(r.failure.message)
+      expect(r.success.amountMsat).toBe(250_000_000n)
+      expect(r.success.payee).toEqual(nobleSecp256k1.publicKey(key))
+      expect(encodeInvoice(r.success, r.success.signature, r.success.recovery)).toBe(s)
+    })
+  }
+  it("an hrp that contradicts the amount or network cannot be written", () => {
+    expect(validateForEncoding({ ...unsigned, hrp: "lnbc2501u" })?.field).toBe("hrp")
+    expect(validateForEncoding({ ...unsigned, hrp: "lntb2500u" })?.field).toBe("hrp")
   })
 })
