@@ -1,14 +1,16 @@
 /**
- * The two ChaCha20-Poly1305 implementations (noble, node:crypto) agree byte for byte, open each
+ * The ChaCha20-Poly1305 implementations (noble; node, which routes short inputs to libsodium
+ * and long ones to OpenSSL; and those two engines on their own) agree byte for byte, open each
  * other's boxes, reject tampering, and match the RFC 8439 §2.8.2 AEAD example.
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { nodeChaChaPoly } from "../../../src/layers/crypto/aead-node.ts"
+import { nodeChaChaPoly, opensslChaChaPoly } from "../../../src/layers/crypto/aead-node.ts"
+import { sodiumChaChaPoly } from "../../../src/layers/crypto/aead-sodium.ts"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import { nobleChaChaPoly, type ChaChaPoly } from "../../../src/protocol/crypto/aead.ts"
 
-const all: ReadonlyArray<ChaChaPoly> = [nobleChaChaPoly, nodeChaChaPoly]
+const all: ReadonlyArray<ChaChaPoly> = [nobleChaChaPoly, nodeChaChaPoly, opensslChaChaPoly, sodiumChaChaPoly]
 
 const rfcKey = fromHex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f")
 const rfcNonce = fromHex("070000004041424344454647")
@@ -42,7 +44,8 @@ describe.each(all.map((a) => [a.name, a] as const))("%s", (_name, aead) => {
 })
 
 const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n })
-// Lengths around every block boundary of ChaCha20 (64) and Poly1305 (16), short and long.
+// Lengths around every block boundary of ChaCha20 (64) and Poly1305 (16), and on both sides
+// of the node implementation's switch from libsodium to OpenSSL (2048 bytes).
 const plaintextArb = fc.oneof(
   fc.uint8Array({ minLength: 0, maxLength: 80 }),
   fc.uint8Array({ minLength: 100, maxLength: 700 }),

@@ -7,7 +7,8 @@ import { Result } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import vectors from "../../../../shared/vectors/bolt08-transport.json" with { type: "json" }
-import { nodeChaChaPoly } from "../../../src/layers/crypto/aead-node.ts"
+import { nodeChaChaPoly, opensslChaChaPoly } from "../../../src/layers/crypto/aead-node.ts"
+import { sodiumChaChaPoly } from "../../../src/layers/crypto/aead-sodium.ts"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import { nobleChaChaPoly } from "../../../src/protocol/crypto/aead.ts"
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
@@ -25,8 +26,9 @@ import {
 } from "../../../src/protocol/noise/index.ts"
 
 const secp = nobleSecp256k1
-// The portable (noble) and the fast (node:crypto) implementations run every vector.
-const cryptos: ReadonlyArray<NoiseCrypto> = [nobleChaChaPoly, nodeChaChaPoly].map((aead) => ({
+// The portable (noble) and the fast (node: libsodium for short inputs, OpenSSL for long) implementations,
+// and each of the fast one's two engines on its own, run every vector.
+const cryptos: ReadonlyArray<NoiseCrypto> = [nobleChaChaPoly, nodeChaChaPoly, opensslChaChaPoly, sodiumChaChaPoly].map((aead) => ({
   secp,
   aead
 }))
