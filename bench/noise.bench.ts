@@ -98,6 +98,21 @@ const rawInterface = (aead: ChaChaPoly, message: Uint8Array) => (): void => {
   if (aead.decrypt(KEY, NONCE, EMPTY, sealed) === undefined) throw new Error("raw decrypt failed")
 }
 
+const LENGTH_PREFIX = new Uint8Array(2)
+
+/**
+ * The cryptographic work BOLT 8 requires per message, as bare calls through the same
+ * `ChaChaPoly` with no framing and no state: seal and open the 2-byte length, seal and open the
+ * body. Any BOLT 8 implementation on this cipher does at least this; the gap between it and
+ * our framed figure is what framing and bookkeeping cost.
+ */
+const bolt8Work = (aead: ChaChaPoly, message: Uint8Array) => (): void => {
+  const header = aead.encrypt(KEY, NONCE, EMPTY, LENGTH_PREFIX)
+  const body = aead.encrypt(KEY, NONCE, EMPTY, message)
+  if (aead.decrypt(KEY, NONCE, EMPTY, header) === undefined) throw new Error("raw header decrypt failed")
+  if (aead.decrypt(KEY, NONCE, EMPTY, body) === undefined) throw new Error("raw body decrypt failed")
+}
+
 /** One encrypt straight on node:crypto, the least work Node allows. */
 const bareEncrypt = (message: Uint8Array) => {
   const c = createCipheriv("chacha20-poly1305", KEY, NONCE, { authTagLength: 16 })
@@ -252,6 +267,7 @@ const SIZES = [
 const TRANSPORT_CASES = {
   rawNode: "raw OpenSSL (bare node:crypto calls)",
   rawNodeIface: "raw node ChaChaPoly (libsodium/OpenSSL)",
+  workNode: "BOLT 8 work, bare node ChaChaPoly calls",
   ourNode: "BOLT 8 ours, node",
   rawNoble: "raw noble (ChaChaPoly)",
   ourNoble: "BOLT 8 ours, noble",
@@ -280,6 +296,8 @@ const transportOp = (id: TransportCase, bytes: number, packets: number): (() => 
       return rawNodeCrypto(message)
     case "rawNodeIface":
       return rawInterface(nodeChaChaPoly, message)
+    case "workNode":
+      return bolt8Work(nodeChaChaPoly, message)
     case "ourNode":
       return framed(nodeChaChaPoly, message)
     case "rawNoble":
@@ -384,11 +402,15 @@ export async function run(): Promise<void> {
     const pct = (a: number, b: number) => `${fmt((100 * a) / b, 1)}%`
     console.log(`\nencrypt+decrypt, ${size.label} messages`)
     console.log(`  ${"".padEnd(42)} ${"MB/s".padStart(9)} ${"msg/s".padStart(10)}`)
-    const together: ReadonlyArray<TransportCase> = ["rawNode", "rawNodeIface", "ourNode", "rawNoble", "ourNoble", "nodeLightning"]
+    const together: ReadonlyArray<TransportCase> = ["rawNode", "rawNodeIface", "workNode", "ourNode", "rawNoble", "ourNoble", "nodeLightning"]
     for (const id of together) row(TRANSPORT_CASES[id], get(id))
     const partsCombined = combined(get("ourEncParts"), get("ourDec"))
     row("BOLT 8 ours, node, parts (enc/dec apart)", partsCombined)
-    console.log(`  ratio ours/raw, node: ${pct(get("ourNode"), get("rawNodeIface"))} of the same ChaChaPoly, ${pct(get("ourNode"), get("rawNode"))} of bare OpenSSL`)
+    console.log(
+      `  framing + bookkeeping: ours is ${pct(get("ourNode"), get("workNode"))} of the same BOLT 8 work as bare calls ` +
+        `(${pct(partsCombined, get("workNode"))} sending in parts)`
+    )
+    console.log(`  ratio ours/raw, node: ${pct(get("ourNode"), get("rawNodeIface"))} of one seal + open on the same ChaChaPoly, ${pct(get("ourNode"), get("rawNode"))} of bare OpenSSL`)
     console.log(`  ratio ours/raw, noble: ${pct(get("ourNoble"), get("rawNoble"))}`)
     console.log(`  ours (node) / @node-lightning/noise: ${fmt(get("ourNode") / get("nodeLightning"), 2)}x`)
     console.log(`  each direction alone:`)
