@@ -53,8 +53,12 @@ export interface Connection {
    * the connection is closed and every chunk received before has been read. One reader at a time.
    */
   readonly read: Effect.Effect<Uint8Array, TransportClosed>
-  /** Sends bytes (may wait for backpressure). Fails with `TransportClosed` once closed. */
-  readonly write: (bytes: Uint8Array) => Effect.Effect<void, TransportClosed>
+  /**
+   * Sends bytes, or several chunks back to back in order (a BOLT 8 packet can go out as its
+   * three parts without being copied into one buffer). May wait for backpressure. Fails with
+   * `TransportClosed` once closed.
+   */
+  readonly write: (bytes: Uint8Array | ReadonlyArray<Uint8Array>) => Effect.Effect<void, TransportClosed>
   /** Closes both directions; idempotent. The remote's `read` then fails with `TransportClosed`. */
   readonly close: Effect.Effect<void>
 }

@@ -101,7 +101,7 @@ const makeConnection = (options: {
     )
   })
 
-  const write = (bytes: Uint8Array): Effect.Effect<void, TransportClosed> =>
+  const writeChunk = (bytes: Uint8Array): Effect.Effect<void, TransportClosed> =>
     Effect.suspend(() => {
       if (Deferred.isDoneUnsafe(closed)) return Effect.fail(new TransportClosed({ reason: "connection closed" }))
       if (bytes.length === 0) return Effect.void
@@ -109,6 +109,8 @@ const makeConnection = (options: {
         Effect.mapError((error) => new TransportClosed({ reason: describeSocketError(error) }))
       )
     })
+  const write = (data: Uint8Array | ReadonlyArray<Uint8Array>): Effect.Effect<void, TransportClosed> =>
+    data instanceof Uint8Array ? writeChunk(data) : Effect.forEach(data, writeChunk, { discard: true })
 
   return { remoteAddress: options.remoteAddress, read, write, close: options.close }
 }

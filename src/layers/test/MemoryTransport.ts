@@ -18,6 +18,7 @@
  * assert that the same seed gives the same bytes on the wire.
  */
 import { type Cause, Clock, Duration, Effect, Exit, Layer, Queue, type Scope } from "effect"
+import { concatBytes } from "../../protocol/bytes.ts"
 import {
   type Connection,
   formatAddress,
@@ -132,11 +133,12 @@ export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}): Effect.Ef
         ).pipe(
           Effect.catchTag("Done", () => Effect.fail(closedError()))
         ),
-        write: (bytes) =>
+        write: (data) =>
           Effect.gen(function*() {
             if (state.closed) return yield* Effect.fail(closedError())
-            if (bytes.length === 0) return
-            const copy = bytes.slice()
+            // One chunk on the simulated wire either way (the copy is needed anyway).
+            const copy = data instanceof Uint8Array ? data.slice() : concatBytes(...data)
+            if (copy.length === 0) return
             const now = yield* Clock.currentTimeMillis
             const accepted = yield* Queue.offer(out.wire, { deliverAt: now + delayMs, bytes: copy })
             if (!accepted) return yield* Effect.fail(closedError())

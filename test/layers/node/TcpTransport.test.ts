@@ -46,6 +46,11 @@ describe("TcpTransport", () => {
       const [gotDown] = yield* Effect.all([readExactly(client, down.length), server.write(down)], { concurrency: 2 })
       assert.deepStrictEqual(gotDown, down)
 
+      // Several chunks in one write arrive back to back, in order.
+      const parts = [pattern(18, 3), pattern(65_535, 4), new Uint8Array(0), pattern(16, 5)]
+      const [gotParts] = yield* Effect.all([readExactly(server, 18 + 65_535 + 16), client.write(parts)], { concurrency: 2 })
+      assert.deepStrictEqual(gotParts, Uint8Array.from([...parts[0] ?? [], ...parts[1] ?? [], ...parts[3] ?? []]))
+
       // Client closes: the server's read fails with TransportClosed, writes on the client fail too.
       yield* client.write(Uint8Array.of(1, 2, 3))
       yield* client.close

@@ -23,8 +23,10 @@ describe("in-memory Transport", () => {
       assert.strictEqual(text(yield* s.read), "ping")
       yield* s.write(bytes("pong"))
       assert.strictEqual(text(yield* c.read), "pong")
+      yield* c.write([bytes("se"), new Uint8Array(0), bytes("veral")])
+      assert.strictEqual(text(yield* s.read), "several")
       const t = yield* net.transcript
-      assert.deepStrictEqual(t.map((r) => [r.from === formatAddress(s.remoteAddress), text(r.bytes)]), [[true, "ping"], [false, "pong"]])
+      assert.deepStrictEqual(t.map((r) => [r.from === formatAddress(s.remoteAddress), text(r.bytes)]), [[true, "ping"], [false, "pong"], [true, "several"]])
     }))
 
   it.effect("close delivers what was written, then the remote read fails; writes fail", () =>
