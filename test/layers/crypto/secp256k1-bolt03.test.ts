@@ -33,7 +33,7 @@ import {
   verifyRemoteHtlcSignature
 } from "../../../src/protocol/tx/signing.ts"
 import keyDerivation from "../../../../shared/vectors/bolt03-key-derivation.json" with { type: "json" }
-import { anchors, anchorsType, legacy, legacyType, ok, paramsOf, pk, priv, type Common, type CommitmentVector } from "../../protocol/tx/fixtures.ts"
+import { anchors, anchorsType, basepointsOf, legacy, legacyType, ok, paramsOf, pk, priv, type Common, type CommitmentVector } from "../../protocol/tx/fixtures.ts"
 
 const impls: ReadonlyArray<Secp256k1> = [nobleSecp256k1, wasmSecp256k1]
 
@@ -61,20 +61,7 @@ for (const secp of impls) {
       const d = c.internal_derivation_values
       const point = ok(perCommitmentPoint(secp, fromHex(d.x_local_per_commitment_secret)))
       expect(toHex(point)).toBe(d.local_per_commitment_point)
-      const owner = {
-        fundingPubkey: pk(c.local_funding_pubkey),
-        revocationBasepoint: pk(c.local_payment_basepoint),
-        paymentBasepoint: pk(c.local_payment_basepoint),
-        delayedPaymentBasepoint: pk(d.local_delayed_payment_basepoint),
-        htlcBasepoint: pk(c.local_htlc_basepoint)
-      }
-      const counterparty = {
-        fundingPubkey: pk(c.remote_funding_pubkey),
-        revocationBasepoint: pk(d.remote_revocation_basepoint),
-        paymentBasepoint: pk(c.remote_payment_basepoint),
-        delayedPaymentBasepoint: pk(c.remote_payment_basepoint),
-        htlcBasepoint: pk(c.remote_htlc_basepoint)
-      }
+      const { counterparty, owner } = basepointsOf(c)
       const keys = ok(deriveCommitmentKeys(secp, owner, counterparty, point))
       expect(toHex(keys.revocationPubkey)).toBe(c.local_revocation_pubkey)
       expect(toHex(keys.localDelayedPubkey)).toBe(c.local_delayedpubkey)

@@ -7,7 +7,7 @@ import { Redacted, Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import type { ChannelType } from "../../../src/protocol/channel-type.ts"
-import { deriveCommitmentKeys, type ChannelBasepoints } from "../../../src/protocol/keys/commitment-keys.ts"
+import { deriveCommitmentKeys } from "../../../src/protocol/keys/commitment-keys.ts"
 import { derivePrivateKey, perCommitmentPoint } from "../../../src/protocol/keys/derivation.ts"
 import { compactToDer, decodeTxSignature, derToCompact } from "../../../src/protocol/tx/bitcoin/der.ts"
 import { SIGHASH_ALL, SIGHASH_SINGLE_ANYONECANPAY } from "../../../src/protocol/tx/bitcoin/sighash.ts"
@@ -25,7 +25,7 @@ import {
   verifyCommitmentSignature,
   verifyRemoteHtlcSignature
 } from "../../../src/protocol/tx/signing.ts"
-import { anchors, anchorsType, type Common, type CommitmentVector, keysOf, legacy, legacyType, ok, paramsOf, pk, priv, secp } from "./fixtures.ts"
+import { anchors, anchorsType, basepointsOf, type Common, type CommitmentVector, keysOf, legacy, legacyType, ok, paramsOf, pk, priv, secp } from "./fixtures.ts"
 
 describe("Appendix C common values", () => {
   const c = legacy.common
@@ -40,20 +40,7 @@ describe("Appendix C common values", () => {
   it("per-commitment keys derive from the basepoints", () => {
     const point = ok(perCommitmentPoint(secp, fromHex(d.x_local_per_commitment_secret)))
     expect(toHex(point)).toBe(d.local_per_commitment_point)
-    const owner: ChannelBasepoints = {
-      fundingPubkey: pk(c.local_funding_pubkey),
-      revocationBasepoint: pk(c.local_payment_basepoint), // unused for the owner's own commitment
-      paymentBasepoint: pk(c.local_payment_basepoint),
-      delayedPaymentBasepoint: pk(d.local_delayed_payment_basepoint),
-      htlcBasepoint: pk(c.local_htlc_basepoint)
-    }
-    const counterparty: ChannelBasepoints = {
-      fundingPubkey: pk(c.remote_funding_pubkey),
-      revocationBasepoint: pk(d.remote_revocation_basepoint),
-      paymentBasepoint: pk(c.remote_payment_basepoint),
-      delayedPaymentBasepoint: pk(c.remote_payment_basepoint),
-      htlcBasepoint: pk(c.remote_htlc_basepoint)
-    }
+    const { counterparty, owner } = basepointsOf(c)
     const keys = ok(deriveCommitmentKeys(secp, owner, counterparty, point))
     const expected = keysOf(c)
     expect(toHex(keys.revocationPubkey)).toBe(toHex(expected.revocationPubkey))

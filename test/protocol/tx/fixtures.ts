@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs"
 import { fromHex } from "../../../src/protocol/bytes.ts"
 import { anchorsZeroFeeHtlcTx, staticRemoteKey, type ChannelType } from "../../../src/protocol/channel-type.ts"
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
-import type { CommitmentKeys } from "../../../src/protocol/keys/commitment-keys.ts"
+import type { ChannelBasepoints, CommitmentKeys } from "../../../src/protocol/keys/commitment-keys.ts"
 import { unsafePublicKey, type PrivateKey, type PublicKey } from "../../../src/protocol/keys/keys.ts"
 import { txidFromHex } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { commitmentNumberObscuringFactor, type CommitmentHtlc, type CommitmentParams } from "../../../src/protocol/tx/commitment.ts"
@@ -98,6 +98,31 @@ export const legacy = loadVectors("bolt03-commitment-legacy.json")
 export const anchors = loadVectors("bolt03-commitment-anchors.json")
 
 export const pk = (hex: string): PublicKey => unsafePublicKey(fromHex(hex))
+
+/**
+ * Appendix C's basepoints: the owner (local) and the counterparty (remote). The owner's
+ * revocation basepoint is not given (unused for its own commitment), so its payment
+ * basepoint stands in; the remote's delayed payment basepoint likewise.
+ */
+export const basepointsOf = (c: Common): { readonly owner: ChannelBasepoints; readonly counterparty: ChannelBasepoints } => {
+  const d = c.internal_derivation_values
+  return {
+    owner: {
+      fundingPubkey: pk(c.local_funding_pubkey),
+      revocationBasepoint: pk(c.local_payment_basepoint),
+      paymentBasepoint: pk(c.local_payment_basepoint),
+      delayedPaymentBasepoint: pk(d.local_delayed_payment_basepoint),
+      htlcBasepoint: pk(c.local_htlc_basepoint)
+    },
+    counterparty: {
+      fundingPubkey: pk(c.remote_funding_pubkey),
+      revocationBasepoint: pk(d.remote_revocation_basepoint),
+      paymentBasepoint: pk(c.remote_payment_basepoint),
+      delayedPaymentBasepoint: pk(c.remote_payment_basepoint),
+      htlcBasepoint: pk(c.remote_htlc_basepoint)
+    }
+  }
+}
 export const priv = (hex: string): PrivateKey => Redacted.make(fromHex(hex))
 
 export interface TestHtlc extends CommitmentHtlc {
