@@ -1,0 +1,107 @@
+/**
+ * The negotiated, fixed parameters of one channel (BOLT 2 "Channel Establishment"): what each
+ * side announced in `open_channel` / `accept_channel`, the channel type, the funding output,
+ * and the signer's key id. Everything the commitment rules and the transaction builders read
+ * that never changes after the open. Plain data with a Schema, so a channel state that holds it
+ * is persisted, traced and compared as JSON.
+ *
+ * Naming follows `src/protocol/tx/view.ts`: "local" is this node, "remote" the peer. A party's
+ * `channelReserve` and `toSelfDelay` are what THAT party requires OF THE OTHER (as on the wire:
+ * `channel_reserve_satoshis` in `open_channel` is the reserve the funder asks the fundee to keep).
+ */
+import { Schema } from "effect"
+import { type ChannelType, channelTypes, type ChannelTypeName } from "../channel-type.ts"
+import { ChainHashSchema, ChannelIdSchema } from "../codec/fields.ts"
+import type { ChannelBasepoints } from "../keys/commitment-keys.ts"
+import type { PublicKey } from "../keys/keys.ts"
+import type { OutPoint } from "../tx/bitcoin/transaction.ts"
+import type { ChannelView } from "../tx/view.ts"
+import type { Msat, Sat } from "../units.ts"
+
+const hexOfLength = (n: number) => Schema.Uint8ArrayFromHex.pipe(Schema.check(Schema.isBetweenLength(n, n)))
+const u64 = Schema.BigIntFromString.pipe(Schema.check(Schema.isBetweenBigInt({ minimum: 0n, maximum: 0xffffffffffffffffn })))
+
+/** A 33-byte compressed public key (JSON: hex). */
+export const PublicKeySchema: Schema.Codec<PublicKey, unknown> = hexOfLength(33) as unknown as Schema.Codec<PublicKey, unknown>
+export const MsatSchema: Schema.Codec<Msat, unknown> = u64 as unknown as Schema.Codec<Msat, unknown>
+export const SatSchema: Schema.Codec<Sat, unknown> = u64 as unknown as Schema.Codec<Sat, unknown>
+
+export const ChannelBasepointsSchema: Schema.Codec<ChannelBasepoints, unknown> = Schema.Struct({
+  fundingPubkey: PublicKeySchema,
+  revocationBasepoint: PublicKeySchema,
+  paymentBasepoint: PublicKeySchema,
+  delayedPaymentBasepoint: PublicKeySchema,
+  htlcBasepoint: PublicKeySchema
+})
+
+/** A funding outpoint: txid in internal byte order (as `OutPoint` in tx/bitcoin) and output index. */
+export const OutPointSchema: Schema.Codec<OutPoint, unknown> = Schema.Struct({
+  txid: hexOfLength(32),
+  vout: Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 0xffffffff })))
+}) as unknown as Schema.Codec<OutPoint, unknown>
+
+/** What one party announced (`open_channel` for the funder, `accept_channel` for the fundee). */
+export const PartyParamsSchema = Schema.Struct({
+  dustLimit: SatSchema,
+  /** `max_htlc_value_in_flight_msat`: cap on the value of HTLCs this party accepts in flight. */
+  maxHtlcValueInFlight: MsatSchema,
+  /** `channel_reserve_satoshis`: what this party requires the OTHER to keep on its side. */
+  channelReserve: SatSchema,
+  /** `htlc_minimum_msat`: the smallest HTLC this party accepts. */
+  htlcMinimum: MsatSchema,
+  /** `to_selfdelay`: the CSV this party requires on the OTHER's to_local output. */
+  toSelfDelay: Schema.Int,
+  /** `max_accepted_htlcs`: how many HTLCs this party accepts from the other. */
+  maxAcceptedHtlcs: Schema.Int,
+  basepoints: ChannelBasepointsSchema,
+  /** `upfront_shutdown_script`, if this party committed to one (empty = opted out). */
+  upfrontShutdownScript: Schema.optional(Schema.Uint8ArrayFromHex)
+})
+export type PartyParams = typeof PartyParamsSchema.Type
+
+export const ChannelTypeNameSchema = Schema.Literals(["static_remote_key", "anchors_zero_fee_htlc_tx"])
+
+/** The channel type descriptor for a persisted name. */
+export const channelTypeByName = (name: ChannelTypeName): ChannelType => {
+  const t = channelTypes.find((c) => c.name === name)
+  if (t === undefined) throw new Error(`unknown channel type ${name}`) // unreachable: the Schema admits only known names
+  return t
+}
+
+export const ChannelParamsSchema = Schema.Struct({
+  chainHash: ChainHashSchema,
+  /** The final channel id (BOLT 2: funding txid XOR output index). */
+  channelId: ChannelIdSchema,
+  channelType: ChannelTypeNameSchema,
+  /** `option_scid_alias` / `option_zeroconf` variations negotiated in `channel_type`. */
+  scidAlias: Schema.Boolean,
+  zeroConf: Schema.Boolean,
+  /** Whether we sent `open_channel` (the funder pays the commitment fee). */
+  localIsFunder: Schema.Boolean,
+  fundingAmount: SatSchema,
+  fundingOutpoint: OutPointSchema,
+  /** The signer's id for this channel's keys (`ChannelSigner`), 32 bytes. */
+  keyId: hexOfLength(32),
+  /** `channel_flags` bit 0: announce the channel (BOLT 7). */
+  announce: Schema.Boolean,
+  local: PartyParamsSchema,
+  remote: PartyParamsSchema
+})
+export type ChannelParams = typeof ChannelParamsSchema.Type
+
+/**
+ * The commitment builder's view of the channel for given balances, HTLCs and feerate.
+ * `local.toSelfDelay` in `ChannelView` is the delay the LOCAL side requires of the other, as here.
+ */
+export const channelView = <H extends ChannelView["htlcs"][number]>(
+  params: ChannelParams,
+  balances: { readonly toLocal: Msat; readonly toRemote: Msat; readonly htlcs: ReadonlyArray<H>; readonly feeratePerKw: number }
+): ChannelView<H> => ({
+  channelType: channelTypeByName(params.channelType),
+  fundingOutpoint: params.fundingOutpoint,
+  fundingAmount: params.fundingAmount,
+  local: { basepoints: params.local.basepoints, dustLimit: params.local.dustLimit, toSelfDelay: params.local.toSelfDelay },
+  remote: { basepoints: params.remote.basepoints, dustLimit: params.remote.dustLimit, toSelfDelay: params.remote.toSelfDelay },
+  localIsOpener: params.localIsFunder,
+  ...balances
+})
