@@ -1,15 +1,17 @@
 /**
  * Creating this node's BOLT 11 invoices: the timestamp comes from Effect's Clock, the payment
  * secret (and the preimage, when the caller does not bring a payment hash) from `Entropy`, and
- * the signature from `NodeSigner`, so the node key never leaves the signer.
+ * the signature from `NodeSigner`, so the node key never leaves the signer. The currency prefix
+ * (`lnbc`, `lntb`, `lntbs`, `lnbcrt`) is the node's network setting (`NodeNetwork`).
  */
 import { sha256 } from "@noble/hashes/sha2.js"
 import { Clock, Effect } from "effect"
 import { encodeInvoice, makeInvoice, signingHash, type InvoiceParams } from "../protocol/invoice/index.ts"
 import { Entropy } from "../services/Entropy.ts"
+import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
 
-export type CreateInvoiceParams = Omit<InvoiceParams, "timestamp" | "paymentHash" | "paymentSecret" | "payee"> & {
+export type CreateInvoiceParams = Omit<InvoiceParams, "network" | "timestamp" | "paymentHash" | "paymentSecret" | "payee"> & {
   /** The payment hash; when absent a preimage is drawn from Entropy and returned. */
   readonly paymentHash?: Uint8Array | undefined
   /** Put our node id in the `n` field (saves the payer a public-key recovery). */
@@ -27,12 +29,14 @@ export interface CreatedInvoice {
 export const createInvoice = Effect.fn("createInvoice")(function*(params: CreateInvoiceParams) {
   const signer = yield* NodeSigner
   const entropy = yield* Entropy
+  const network = yield* NodeNetwork
   const millis = yield* Clock.currentTimeMillis
   const preimage = params.paymentHash === undefined ? yield* entropy.randomBytes(32) : undefined
   const paymentHash = params.paymentHash ?? sha256(preimage ?? new Uint8Array(32))
   const paymentSecret = yield* entropy.randomBytes(32)
   const unsigned = yield* Effect.fromResult(makeInvoice({
     ...params,
+    network: network.invoicePrefix,
     timestamp: Math.floor(millis / 1000),
     paymentHash,
     paymentSecret,

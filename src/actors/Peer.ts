@@ -1,5 +1,5 @@
 /**
- * Peer: one actor per connection (architecture: `Node` ── `Peer` ×N).
+ * Peer: one connection to one node (architecture: `Node` ── `Peer` ×N), as three fibers.
  *
  * Life of a connection:
  * 1. BOLT 8 handshake as initiator or responder, within `handshakeTimeout`. Ephemeral keys
@@ -12,35 +12,60 @@
  *    first message it sends. Unknown required (even) feature bits: we send a `warning` and
  *    disconnect; missing BOLT 9 dependencies: disconnect; `networks` without a common chain:
  *    `warning` and disconnect (BOLT 1 "MAY close").
- * 4. Steady state: an `Actor` owns the sending cipher and handles inbound messages one at a
- *    time; a reader fiber owns the receiving cipher and frames the byte stream (18-byte
- *    header, then the body; a declared length above `maxMessageLength` or a MAC failure ends
- *    the connection with a typed reason); a timer fiber sends `ping` every `pingInterval`
- *    and disconnects when no matching `pong` came within `pingTimeout`.
- *    Inbound: `ping` is answered unless `num_pong_bytes` >= 65532; a `pong` whose length
- *    matches no outstanding ping disconnects (an unsolicited one is ignored); `error` for all
- *    channels (zero channel id) disconnects; an `error` for one channel and every `warning`
- *    are logged (non-printable data as hex) and handed to `onMessage`; a message type the
- *    layer above accepts (`acceptsMessage`) is handed to `onMessage`, in order; other odd
- *    types are ignored and other even types disconnect (BOLT 1 "it's ok to be odd").
- *    A second `init`, or an `init`/`error`/`warning`/`ping`/`pong` that fails to decode,
- *    disconnects (MalformedMessage); other BOLT 1 types (peer storage, not offered) count as
- *    unknown odd messages.
+ * 4. Steady state, three fibers:
+ *    - the WRITER owns the sending cipher and a bounded outbound queue (`outboundCapacity`).
+ *      `send` only queues (it never waits for the socket, so a caller, even one handling this
+ *      peer's own messages, cannot stall on it); a `send` into a full queue ends the connection
+ *      with `OutboundQueueFull`: the remote does not read as fast as we write.
+ *    - the READER owns the receiving cipher, frames the byte stream (18-byte header, then the
+ *      body; a declared length above `maxMessageLength` or a MAC failure ends the connection
+ *      with a typed reason) and handles the BOLT 1 control messages itself: `ping` is answered
+ *      (queued to the writer) unless `num_pong_bytes` >= 65532; a `pong` whose length matches
+ *      no outstanding ping disconnects (an unsolicited one is ignored); a second `init`
+ *      disconnects. Every other message is decoded with `messages` (default `LightningMessages`,
+ *      BOLT 1 + BOLT 2) and handed to `onMessage`, in order: `warning`s and `error`s (logged,
+ *      non-printable data as hex) included; an `error` for all channels (zero channel id) is
+ *      handed up and THEN ends the connection (`ReceivedError`, BOLT 1). Unknown odd types are
+ *      ignored, unknown even types and known messages that fail to decode disconnect (BOLT 1).
+ *      Policies until channels exist: `open_channel` gets an `error` for its temporary channel
+ *      id (when `rejectChannels`); gossip (BOLT 7, 256-265 but not 259) from a peer that did not
+ *      negotiate `gossip_queries` is ignored; peer storage (7, 9: we do not offer
+ *      `option_provide_storage`) is ignored.
+ *    - the PINGER sends `ping` every `pingInterval` and disconnects (`PingTimeout`) when no
+ *      matching `pong` came within `pingTimeout`.
  *
- * Timers: a ping goes out `pingInterval` after the previous ping's timeout check, and the
- * check runs `pingTimeout` after it is queued. The timeout counts from when the ping was
- * queued, so a peer that stops reading (our writes stall) is dropped all the same.
+ * Backpressure and pings. `onMessage` may wait (the layer above hands the message to a bounded
+ * queue): while it waits, the reader does not read the socket, so the remote's writes stall (as
+ * over TCP) and nothing is buffered beyond the message in hand. A pong behind that message
+ * cannot be read either, so the time the reader spends inside `onMessage` does not count
+ * against `pingTimeout`: the window is extended by exactly that time (the remote cannot be
+ * blamed for our own slowness). A layer above that is slow therefore never causes
+ * `PingTimeout`; a remote that stops answering while we do read is dropped as before. (The
+ * REMOTE may drop us while we are not reading its pings: that is its call, and the reason to
+ * keep the layer above quick on average.) A stuck writer does not suspend the timeout: a peer
+ * that stops reading our bytes is dropped all the same (the timeout counts from when the ping
+ * was queued).
  *
- * Every way out (timeouts, bad bytes, transport closed, `disconnect`, scope close) ends in
- * one place: the connection is closed and `closed` yields the `DisconnectReason`. All timing
- * uses Effect's `Clock`, so `TestClock` drives it in tests.
+ * Every way out (timeouts, bad bytes, transport closed, full outbound queue, `disconnect`,
+ * scope close) ends in one place: the connection is closed and `closed` yields the
+ * `DisconnectReason`. Messages still queued for the writer are dropped with the connection.
+ * All timing uses Effect's `Clock`, so `TestClock` drives it in tests.
  */
-import { Data, Deferred, type Duration, Effect, Exit, Result } from "effect"
-import { equalBytes, toHex } from "../protocol/bytes.ts"
+import { Clock, Data, Deferred, Duration, Effect, Exit, Latch, Queue, Result } from "effect"
+import { equalBytes } from "../protocol/bytes.ts"
+import type { DecodeError } from "../protocol/codec/errors.ts"
 import type { ChainHash } from "../protocol/codec/fields.ts"
 import { nobleChaChaPoly } from "../protocol/crypto/aead.ts"
 import { nobleSecp256k1 } from "../protocol/crypto/secp256k1.ts"
-import { ChainHashes } from "../protocol/messages/index.ts"
+import {
+  ChainHashes,
+  type LightningMessage,
+  LightningMessages,
+  OpenChannel,
+  PeerStorage,
+  PeerStorageRetrieval,
+  type UnknownMessage
+} from "../protocol/messages/index.ts"
 import {
   ACT_ONE_LENGTH,
   ACT_THREE_LENGTH,
@@ -64,23 +89,25 @@ import {
   HEADER_LENGTH,
   MAX_MESSAGE_LENGTH
 } from "../protocol/noise/transport.ts"
-
-/** Messages longer than this are written as the packet's three parts instead of one buffer. */
-const SEND_IN_PARTS_ABOVE = 2048
 import type { NodeId } from "../protocol/units.ts"
 import { Entropy } from "../services/Entropy.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
 import type { Connection, SocketAddress } from "../services/Transport.ts"
-import * as Actor from "./Actor.ts"
-import { DisconnectReason, type Direction, InvalidOutgoingMessage, type PeerInfo } from "./PeerEvent.ts"
+import { DisconnectReason, type Direction, InvalidOutgoingMessage, type PeerInfo, type SessionId } from "./PeerEvent.ts"
 import * as Wire from "./PeerWire.ts"
 import { makeStreamReader, type StreamReader } from "./StreamReader.ts"
 
-/** A message for the layer above (channels, gossip): type and payload after the 2-byte type. */
-export interface InboundMessage {
-  readonly nodeId: NodeId
-  readonly type: number
-  readonly payload: Uint8Array
+/** Messages longer than this are written as the packet's three parts instead of one buffer. */
+const SEND_IN_PARTS_ABOVE = 2048
+/** At most this many queued messages go to the transport in one write. */
+const WRITE_BATCH = 64
+
+/**
+ * How inbound messages (after `init`) are decoded: a message registry (`makeRegistry`) whose
+ * messages are among `LightningMessage`, e.g. `LightningMessages` (the default) or `Bolt1`.
+ */
+export interface InboundDecoder {
+  readonly decode: (bytes: Uint8Array) => Result.Result<LightningMessage | UnknownMessage, DecodeError>
 }
 
 export interface PeerConfig {
@@ -94,12 +121,17 @@ export interface PeerConfig {
   readonly pingTimeout: Duration.Input
   /** Largest Lightning message accepted from the remote (at most 65535, BOLT 8). */
   readonly maxMessageLength: number
-  /** Peer actor mailbox capacity. */
-  readonly mailboxCapacity: number
+  /** Messages queued for the writer at most; one more ends the connection (`OutboundQueueFull`). */
+  readonly outboundCapacity: number
   /** Curve and AEAD implementations for BOLT 8 (portable noble by default). */
   readonly crypto: NoiseCrypto
-  /** Message types the layer above handles; they go to `onMessage`. */
-  readonly acceptsMessage: (type: number) => boolean
+  /** Decoder of inbound messages (default `LightningMessages`); it must know the BOLT 1 messages. */
+  readonly messages: InboundDecoder
+  /**
+   * Answer `open_channel` with an `error` for its temporary channel id instead of handing it up
+   * (default true, for a node without a channel manager; a channel manager sets it to false).
+   */
+  readonly rejectChannels: boolean
 }
 
 /** Regtest genesis block hash in wire order (BOLT 0 `chain_hash`; `ChainHashes.regtest`). */
@@ -113,37 +145,47 @@ export const defaultPeerConfig: PeerConfig = {
   pingInterval: "30 seconds",
   pingTimeout: "15 seconds",
   maxMessageLength: MAX_MESSAGE_LENGTH,
-  mailboxCapacity: 64,
+  outboundCapacity: 1024,
   crypto: { secp: nobleSecp256k1, aead: nobleChaChaPoly },
-  acceptsMessage: () => false
+  messages: LightningMessages,
+  rejectChannels: true
 }
 
 export type PeerRole =
   | { readonly _tag: "Initiator"; readonly remoteNodeId: NodeId }
   | { readonly _tag: "Responder" }
 
-/** Ends a peer: carried as the actor's and the run's failure. */
+/** Ends a peer: carried as the run's failure. */
 export class PeerClosed extends Data.TaggedError("PeerClosed")<{ readonly reason: DisconnectReason }> {}
 
+/**
+ * How a peer reports to its registry. Called in this order: `onAuthenticated`, `onReady`,
+ * `onConnected`, then `onMessage` per message; never concurrently.
+ */
 export interface PeerHooks {
   /** Called once the handshake proved `nodeId`; failing refuses the connection with that reason. */
   readonly onAuthenticated: (nodeId: NodeId, peer: PeerHandle) => Effect.Effect<void, PeerClosed>
-  /** Called once `init` is exchanged and accepted. */
+  /** Called once `init` is exchanged and accepted (bookkeeping: it must not wait); `ready` completes after it. */
   readonly onReady: (info: PeerInfo) => Effect.Effect<void>
+  /** Then, before any message is read: may wait (e.g. to hand `Connected` to a full queue). */
+  readonly onConnected: (info: PeerInfo) => Effect.Effect<void>
   /**
-   * Called, in order, for each message the layer above accepts. Runs in the peer actor: keep it
-   * short, and hand the message on (e.g. to a channel's mailbox) rather than wait for this peer's
-   * `send` (that would wait for the actor itself, until the ping timeout drops the peer).
+   * Each message for the layer above, in order. May wait (backpressure): meanwhile the socket
+   * is not read and the ping timeout is suspended (see the module doc). A defect here ends the
+   * connection as `InternalError`.
    */
-  readonly onMessage: (message: InboundMessage) => Effect.Effect<void>
+  readonly onMessage: (message: LightningMessage) => Effect.Effect<void>
 }
 
 export interface PeerHandle {
+  readonly session: SessionId
   readonly direction: Direction
   readonly address: SocketAddress
   /**
-   * Sends one encoded Lightning message (2-byte type + payload, 2..65535 bytes: anything else is
-   * a defect of the caller). Fails once the peer is not live.
+   * Queues one encoded Lightning message (2-byte type + payload, 2..65535 bytes: anything else
+   * is a defect of the caller) for the writer; returns at once. Fails once the peer is not live
+   * (before `init` too), and when the outbound queue is full, which also ends the connection
+   * (`OutboundQueueFull`).
    */
   readonly send: (message: Uint8Array) => Effect.Effect<void, PeerClosed>
   /** Ends the connection with `reason` (no-op if already ending) and waits until it is closed. */
@@ -154,22 +196,22 @@ export interface PeerHandle {
   readonly ready: Effect.Effect<PeerInfo, PeerClosed>
 }
 
-type PeerMsg =
-  | { readonly _tag: "Inbound"; readonly message: Uint8Array }
-  | { readonly _tag: "Send"; readonly message: Uint8Array; readonly reply: Actor.Reply<void, PeerClosed> }
-  | { readonly _tag: "SendPing"; readonly numPongBytes: number }
-
 const close = (reason: DisconnectReason) => new PeerClosed({ reason })
 
 const describe = Wire.describeError
 
+/** Peer storage (BOLT 1): we do not offer `option_provide_storage`, so both are ignored. */
+const IGNORED_TYPES: ReadonlySet<number> = new Set([PeerStorage.type, PeerStorageRetrieval.type])
+
 /**
- * Creates a peer over `connection`. Nothing happens until `run` is executed; `run` returns
- * (never fails) once the connection has ended, with the reason, and always closes the connection.
+ * Creates a peer over `connection`, known to its registry as `session`. Nothing happens until
+ * `run` is executed; `run` returns (never fails) once the connection has ended, with the
+ * reason, and always closes the connection.
  */
 export const makePeer = (
   connection: Connection,
   role: PeerRole,
+  session: SessionId,
   config: PeerConfig,
   hooks: PeerHooks
 ): Effect.Effect<{ readonly handle: PeerHandle; readonly run: Effect.Effect<DisconnectReason, never, Entropy | NodeSigner> }> =>
@@ -178,25 +220,31 @@ export const makePeer = (
     const finished = yield* Deferred.make<DisconnectReason>()
     const readyDeferred = yield* Deferred.make<PeerInfo, PeerClosed>()
     const direction: Direction = role._tag === "Initiator" ? "outbound" : "inbound"
-    let actor: Actor.Actor<PeerMsg, PeerClosed> | undefined
     const maxLength = Math.min(MAX_MESSAGE_LENGTH, config.maxMessageLength)
+    const capacity = Math.max(1, config.outboundCapacity)
+    // Set while the writer runs: `send` queues here.
+    let outbound: Queue.Queue<Uint8Array> | undefined
+
+    /** Queues for the writer; a full queue ends the connection. */
+    const enqueue = (message: Uint8Array): Effect.Effect<void, PeerClosed> =>
+      Effect.suspend(() => {
+        if (outbound === undefined) {
+          return Effect.fail(close(DisconnectReason.ConnectionClosed({ message: "peer not ready or already closed" })))
+        }
+        if (Queue.offerUnsafe(outbound, message)) return Effect.void
+        const reason = DisconnectReason.OutboundQueueFull({ capacity })
+        outbound = undefined
+        return Deferred.succeed(kill, reason).pipe(Effect.andThen(Effect.fail(close(reason))))
+      })
 
     const handle: PeerHandle = {
+      session,
       direction,
       address: connection.remoteAddress,
       send: (message) =>
-        Effect.suspend(() =>
-          message.length < 2 || message.length > MAX_MESSAGE_LENGTH
-            ? Effect.die(new InvalidOutgoingMessage({ length: message.length })) // callers validate (PeerManager.send)
-            : actor === undefined
-            ? Effect.fail(close(DisconnectReason.ConnectionClosed({ message: "peer not ready or already closed" })))
-            : actor.ask<void, PeerClosed>((reply) => ({ _tag: "Send", message, reply })).pipe(
-              Effect.catchTags({
-                ActorStopped: () => Effect.fail(close(DisconnectReason.ConnectionClosed({ message: "peer stopped" }))),
-                ActorCrashed: (e) => Effect.fail(close(DisconnectReason.InternalError({ message: String(e.defect) })))
-              })
-            )
-        ),
+        message.length < 2 || message.length > MAX_MESSAGE_LENGTH
+          ? Effect.die(new InvalidOutgoingMessage({ length: message.length })) // callers validate (PeerManager.send)
+          : enqueue(message),
       disconnect: (reason) => Deferred.succeed(kill, reason).pipe(Effect.andThen(Deferred.await(finished)), Effect.asVoid),
       closed: Deferred.await(finished),
       ready: Deferred.await(readyDeferred)
@@ -210,33 +258,35 @@ export const makePeer = (
         connection.write(bytes).pipe(Effect.mapError((e) => close(DisconnectReason.ConnectionClosed({ message: e.reason }))))
 
       // ---- 1. handshake
-      const session = yield* handshake(role, config.crypto, reader, write, entropy.randomBytes, signer).pipe(
+      const noise = yield* handshake(role, config.crypto, reader, write, entropy.randomBytes, signer).pipe(
         Effect.timeoutOrElse({
           duration: config.handshakeTimeout,
           orElse: () => Effect.fail(close(DisconnectReason.HandshakeTimeout()))
         })
       )
-      const remoteNodeId = session.remoteStatic
+      const remoteNodeId = noise.remoteStatic
       yield* hooks.onAuthenticated(remoteNodeId, handle)
 
-      // ---- framing: the send cipher is used by one fiber at a time (this one, then the actor)
-      let sendCipher: CipherState = session.send
-      let receiveCipher: CipherState = session.receive
-      const sendMessage = (message: Uint8Array) =>
-        Effect.suspend(() => {
-          // Large messages go out as the packet's three parts: no 64 KiB buffer to allocate and
-          // fill (bench/noise.bench.ts); small ones as one buffer, one transport write.
-          if (message.length > SEND_IN_PARTS_ABOVE) {
-            const parts = encryptMessageParts(config.crypto.aead, sendCipher, message)
-            if (Result.isFailure(parts)) return Effect.die(parts.failure) // our own message too long: a bug
-            sendCipher = parts.success.state
-            return write(parts.success.parts)
-          }
-          const r = encryptMessage(config.crypto.aead, sendCipher, message)
-          if (Result.isFailure(r)) return Effect.die(r.failure) // our own message too long: a bug
-          sendCipher = r.success.state
-          return write(r.success.packet)
-        })
+      // ---- framing: the send cipher is used by this fiber until `init` is done, then by the
+      // writer only; the receive cipher by this fiber, then by the reader only.
+      let sendCipher: CipherState = noise.send
+      let receiveCipher: CipherState = noise.receive
+      /** Encrypts one message into the chunks to write (large ones as the packet's three parts). */
+      const seal = (message: Uint8Array): ReadonlyArray<Uint8Array> => {
+        // Large messages go out as the packet's three parts: no 64 KiB buffer to allocate and
+        // fill (bench/noise.bench.ts); small ones as one buffer.
+        if (message.length > SEND_IN_PARTS_ABOVE) {
+          const parts = encryptMessageParts(config.crypto.aead, sendCipher, message)
+          if (Result.isFailure(parts)) throw parts.failure // our own message too long: a bug
+          sendCipher = parts.success.state
+          return parts.success.parts
+        }
+        const r = encryptMessage(config.crypto.aead, sendCipher, message)
+        if (Result.isFailure(r)) throw r.failure // our own message too long: a bug
+        sendCipher = r.success.state
+        return [r.success.packet]
+      }
+      const sendNow = (message: Uint8Array) => Effect.suspend(() => write(seal(message)))
       const readMessage: Effect.Effect<Uint8Array, PeerClosed> = Effect.gen(function*() {
         const header = yield* reader.readExactly(HEADER_LENGTH)
         const pending = decryptHeader(config.crypto.aead, receiveCipher, header)
@@ -252,7 +302,7 @@ export const makePeer = (
         Effect.catchTag("TransportClosed", (e) => Effect.fail(close(DisconnectReason.ConnectionClosed({ message: e.reason }))))
       )
       const sendWarning = (text: string) =>
-        sendMessage(Wire.encodeWarning(text)).pipe(
+        sendNow(Wire.encodeWarning(text)).pipe(
           Effect.timeoutOrElse({ duration: "1 second", orElse: () => Effect.void }),
           Effect.ignore
         )
@@ -263,7 +313,7 @@ export const makePeer = (
         ? Wire.publicRemoteAddress(connection.remoteAddress.host, connection.remoteAddress.port)
         : undefined
       // Sending ours and receiving theirs both count against the init timeout.
-      const first = yield* sendMessage(Wire.encodeInit(config.features, config.chains, remoteAddr)).pipe(
+      const first = yield* sendNow(Wire.encodeInit(config.features, config.chains, remoteAddr)).pipe(
         Effect.andThen(readMessage),
         Effect.timeoutOrElse({ duration: config.initTimeout, orElse: () => Effect.fail(close(DisconnectReason.InitTimeout())) })
       )
@@ -286,6 +336,7 @@ export const makePeer = (
         return yield* Effect.fail(close(DisconnectReason.NoCommonChain()))
       }
       const info: PeerInfo = {
+        session,
         nodeId: remoteNodeId,
         address: connection.remoteAddress,
         direction,
@@ -294,102 +345,146 @@ export const makePeer = (
         negotiatedFeatures: Wire.negotiatedFeatures(config.features, init.features),
         remoteNetworks: init.networks
       }
+      const gossipQueries = Wire.negotiatedGossipQueries(info.negotiatedFeatures)
 
       // ---- 3. steady state
       return yield* Effect.scoped(Effect.gen(function*() {
-        // The outstanding ping, shared by the timer fiber (sets it) and the actor (clears it
-        // on the matching pong). JavaScript runs one fiber at a time, so no lock is needed.
-        let outstandingPong: number | undefined
+        // A defect in a fiber ends the connection at once and is never left unobserved; a
+        // PeerClosed failure ends it with its reason.
+        const supervise = <A>(fiber: Effect.Effect<A, PeerClosed>) =>
+          fiber.pipe(
+            Effect.catchTag("PeerClosed", (e) => Deferred.succeed(kill, e.reason)),
+            Effect.catchDefect((defect) => Deferred.succeed(kill, DisconnectReason.InternalError({ message: String(defect) })))
+          )
 
-        const handleInbound = (message: Uint8Array): Effect.Effect<void, PeerClosed> => {
-          const decoded = Wire.decodeControl(message)
-          switch (decoded._tag) {
+        // -- writer
+        const queue = yield* Queue.bounded<Uint8Array>(capacity)
+        outbound = queue
+        yield* Effect.addFinalizer(() => Effect.sync(() => void (outbound = undefined)))
+        yield* Effect.forkScoped(supervise(Effect.forever(
+          Queue.takeBetween(queue, 1, WRITE_BATCH).pipe(
+            Effect.flatMap((batch) => Effect.suspend(() => write(batch.flatMap(seal))))
+          )
+        )))
+
+        // -- reader state shared with the pinger. JavaScript runs one fiber at a time: no lock.
+        // The outstanding ping (set by the pinger, cleared by the reader on the matching pong).
+        let outstandingPong: number | undefined
+        // Time the reader spent in `onMessage` (our own backpressure), and since when it is in it.
+        let pausedMillis = 0
+        let pausedSince: number | undefined
+        const notPaused = yield* Latch.make(true)
+        const pausedSoFar = Clock.currentTimeMillis.pipe(
+          Effect.map((now) => pausedMillis + (pausedSince === undefined ? 0 : now - pausedSince))
+        )
+        const deliver = (message: LightningMessage): Effect.Effect<void> =>
+          Effect.gen(function*() {
+            pausedSince = yield* Clock.currentTimeMillis
+            notPaused.closeUnsafe()
+            yield* hooks.onMessage(message)
+          }).pipe(Effect.ensuring(Effect.gen(function*() {
+            const now = yield* Clock.currentTimeMillis
+            if (pausedSince !== undefined) pausedMillis += now - pausedSince
+            pausedSince = undefined
+            notPaused.openUnsafe()
+          })))
+
+        const handleInbound = (bytes: Uint8Array): Effect.Effect<void, PeerClosed> => {
+          const type = Wire.messageType(bytes)
+          if (type === undefined) {
+            return Effect.fail(close(DisconnectReason.MalformedMessage({ messageType: -1, message: "message shorter than its type" })))
+          }
+          const control = Wire.decodeControl(bytes)
+          switch (control._tag) {
             case "Malformed":
-              return Effect.fail(close(DisconnectReason.MalformedMessage({ messageType: decoded.messageType, message: decoded.message })))
+              return Effect.fail(close(DisconnectReason.MalformedMessage({ messageType: control.messageType, message: control.message })))
             case "Ping":
-              return decoded.numPongBytes < 65532 ? sendMessage(Wire.encodePong(decoded.numPongBytes)) : Effect.void
+              return control.numPongBytes < 65532 ? enqueue(Wire.encodePong(control.numPongBytes)) : Effect.void
             case "Pong":
               if (outstandingPong === undefined) return Effect.logDebug("unsolicited pong ignored")
-              if (decoded.length !== outstandingPong) {
-                return Effect.fail(close(DisconnectReason.UnexpectedPong({ length: decoded.length })))
+              if (control.length !== outstandingPong) {
+                return Effect.fail(close(DisconnectReason.UnexpectedPong({ length: control.length })))
               }
               outstandingPong = undefined
               return Effect.void
             case "Init":
               return Effect.fail(close(DisconnectReason.MalformedMessage({ messageType: 16, message: "second init" })))
-            case "Error":
-              if (Wire.isZeroChannelId(decoded.channelId)) {
-                return Effect.fail(close(DisconnectReason.ReceivedError({ message: Wire.printable(decoded.data) })))
+            case "Error": {
+              const data = Wire.printable(control.message.data)
+              if (Wire.isZeroChannelId(control.message.channelId)) {
+                // BOLT 1: fail all channels with the node (the layer above), and the connection ends.
+                return Effect.logWarning(`peer error for all channels: ${data}`).pipe(
+                  Effect.andThen(deliver(control.message)),
+                  Effect.andThen(Effect.fail(close(DisconnectReason.ReceivedError({ message: data }))))
+                )
               }
-              return Effect.logWarning(`peer error for channel: ${Wire.printable(decoded.data)}`).pipe(
-                Effect.andThen(hooks.onMessage({ nodeId: remoteNodeId, type: 17, payload: message.subarray(2) }))
-              )
+              return Effect.logWarning(`peer error for channel: ${data}`).pipe(Effect.andThen(deliver(control.message)))
+            }
             case "Warning":
-              return Effect.logWarning(`peer warning: ${Wire.printable(decoded.data)}`).pipe(
-                Effect.andThen(hooks.onMessage({ nodeId: remoteNodeId, type: 1, payload: message.subarray(2) }))
+              return Effect.logWarning(`peer warning: ${Wire.printable(control.message.data)}`).pipe(
+                Effect.andThen(deliver(control.message))
               )
             case "Other":
-              if (config.acceptsMessage(decoded.messageType)) {
-                return hooks.onMessage({ nodeId: remoteNodeId, type: decoded.messageType, payload: message.subarray(2) })
-              }
-              if (decoded.messageType % 2 === 1) return Effect.void
-              return Effect.fail(close(DisconnectReason.UnknownEvenMessage({ messageType: decoded.messageType })))
+              return handleOther(type, bytes)
           }
         }
 
-        const peerActor = yield* Actor.make<PeerMsg, PeerClosed>({
-          name: `peer ${toHex(remoteNodeId).slice(0, 16)}`,
-          capacity: config.mailboxCapacity,
-          handle: (msg) => {
-            switch (msg._tag) {
-              case "Inbound":
-                return handleInbound(msg.message)
-              case "Send":
-                return sendMessage(msg.message).pipe(
-                  Effect.tapError((e) => Deferred.fail(msg.reply, e)),
-                  Effect.andThen(Deferred.succeed(msg.reply, undefined))
-                )
-              case "SendPing":
-                return sendMessage(Wire.encodePing(msg.numPongBytes))
+        const handleOther = (type: number, bytes: Uint8Array): Effect.Effect<void, PeerClosed> => {
+          if (IGNORED_TYPES.has(type)) return Effect.void
+          if (Wire.isGossipType(type) && !gossipQueries) return Effect.logDebug(`gossip type ${type} ignored: no gossip_queries`)
+          if (type === OpenChannel.type && config.rejectChannels) {
+            const open = OpenChannel.decode(bytes)
+            if (Result.isFailure(open)) {
+              return Effect.fail(close(DisconnectReason.MalformedMessage({ messageType: type, message: describe(open.failure) })))
             }
+            // BOLT 2: the receiver of `open_channel` MAY reject it with an `error` for its temporary id.
+            return enqueue(Wire.encodeError("not accepting channels", open.success.temporaryChannelId))
           }
-        })
-        actor = peerActor
-
-        // A defect in a helper fiber ends the connection at once (rather than at the next ping
-        // timeout, for the reader) and is never left unobserved.
-        const killOnDefect = <A, E>(fiber: Effect.Effect<A, E>) =>
-          fiber.pipe(Effect.catchDefect((defect) => Deferred.succeed(kill, DisconnectReason.InternalError({ message: String(defect) }))))
-        // Reader: frames → mailbox (waits while the mailbox is full: backpressure to the remote).
-        // A framing/transport failure ends the peer at once; if the actor stopped first, its
-        // own reason stands and the reader just ends.
-        yield* Effect.forkScoped(
-          Effect.forever(readMessage.pipe(Effect.flatMap((message) => peerActor.tell({ _tag: "Inbound", message })))).pipe(
-            Effect.catch((e) => (e._tag === "PeerClosed" ? Deferred.succeed(kill, e.reason) : Effect.void)),
-            killOnDefect
-          )
-        )
-        // Pinger: a full mailbox does not delay the timeout, so a stuck peer is still dropped.
-        yield* Effect.forkScoped(
-          Effect.forever(Effect.gen(function*() {
-            yield* Effect.sleep(config.pingInterval)
-            const r = yield* entropy.randomBytes(1)
-            const numPongBytes = r[0] ?? 0
-            outstandingPong = numPongBytes
-            yield* Effect.ignore(peerActor.tryTell({ _tag: "SendPing", numPongBytes }))
-            yield* Effect.sleep(config.pingTimeout)
-            if (outstandingPong !== undefined) yield* Deferred.succeed(kill, DisconnectReason.PingTimeout())
-          })).pipe(killOnDefect)
-        )
+          const decoded = config.messages.decode(bytes)
+          if (Result.isFailure(decoded)) {
+            const e = decoded.failure
+            return Effect.fail(close(
+              e._tag === "UnknownEvenMessage"
+                ? DisconnectReason.UnknownEvenMessage({ messageType: type })
+                : DisconnectReason.MalformedMessage({ messageType: type, message: describe(e) })
+            ))
+          }
+          const message = decoded.success
+          if (message._tag === "UnknownMessage") return Effect.void // BOLT 1: it's ok to be odd
+          return deliver(message)
+        }
 
         yield* hooks.onReady(info)
         yield* Deferred.succeed(readyDeferred, info)
-        // Runs until the actor stops on a reason, or someone pulls the kill switch.
-        yield* peerActor.join.pipe(
-          Effect.catchTag("ActorCrashed", (e) =>
-            Effect.fail(close(DisconnectReason.InternalError({ message: String(e.defect) }))))
-        )
-        return DisconnectReason.LocalRequest()
+        yield* hooks.onConnected(info)
+
+        // -- reader: one message at a time, handled before the next is read.
+        yield* Effect.forkScoped(supervise(Effect.forever(readMessage.pipe(Effect.flatMap(handleInbound)))))
+
+        // -- pinger: the timeout window is extended by the time the reader spent paused.
+        const awaitPong: Effect.Effect<void> = Effect.gen(function*() {
+          let window = Duration.toMillis(Duration.fromInputUnsafe(config.pingTimeout))
+          while (true) {
+            const before = yield* pausedSoFar
+            yield* Effect.sleep(Duration.millis(window))
+            if (outstandingPong === undefined) return
+            yield* notPaused.await
+            if (outstandingPong === undefined) return
+            window = (yield* pausedSoFar) - before
+            if (window <= 0) return yield* Deferred.succeed(kill, DisconnectReason.PingTimeout())
+          }
+        })
+        yield* Effect.forkScoped(supervise(Effect.forever(Effect.gen(function*() {
+          yield* Effect.sleep(config.pingInterval)
+          const r = yield* entropy.randomBytes(1)
+          const numPongBytes = r[0] ?? 0
+          outstandingPong = numPongBytes
+          yield* enqueue(Wire.encodePing(numPongBytes))
+          yield* awaitPong
+        }))))
+
+        // Runs until someone pulls the kill switch (the race below).
+        return yield* Effect.never
       }))
     }).pipe(
       Effect.catchTag("PeerClosed", (e) => Effect.succeed(e.reason)),
@@ -398,7 +493,7 @@ export const makePeer = (
       Effect.onExit((exit) =>
         Effect.gen(function*() {
           const reason = Exit.isSuccess(exit) ? exit.value : DisconnectReason.LocalRequest()
-          actor = undefined
+          outbound = undefined
           yield* connection.close
           yield* Deferred.fail(readyDeferred, close(reason))
           yield* Deferred.succeed(finished, reason)

@@ -1,9 +1,11 @@
 /**
  * What the peer layer reports upward: why a connection ended (`DisconnectReason`), what a
- * live peer looks like (`PeerInfo`), and the registry's event stream (`PeerEvent`).
- * Reasons are plain tagged values so the control API can render them as JSON.
+ * live peer looks like (`PeerInfo`), the lossless per-connection stream for the layer above
+ * (`PeerSessionEvent`, keyed by `SessionId`) and the registry's informational event stream
+ * (`PeerEvent`). Reasons are plain tagged values so the control API can render them as JSON.
  */
-import { Data } from "effect"
+import { type Brand, Data, Schema } from "effect"
+import type { LightningMessage } from "../protocol/messages/index.ts"
 import type { NodeId } from "../protocol/units.ts"
 import type { SocketAddress } from "../services/Transport.ts"
 
@@ -45,6 +47,8 @@ export type DisconnectReason = Data.TaggedEnum<{
   DuplicateConnection: {}
   /** `disconnect` was called, or the node is shutting down (also what a `connect` cut short by the shutdown reports). */
   LocalRequest: {}
+  /** Our outbound queue to this peer was full when a message was queued: the peer does not read fast enough. */
+  OutboundQueueFull: { readonly capacity: number }
   /** The peer actor died on a bug (defect); the message is for logs. */
   InternalError: { readonly message: string }
 }>
@@ -52,8 +56,31 @@ export const DisconnectReason = Data.taggedEnum<DisconnectReason>()
 
 export type Direction = "inbound" | "outbound"
 
+/**
+ * One connection of the registry, from a counter (1, 2, 3... in the order connections are
+ * created, so the same program gives the same ids). Messages for the layer above carry the
+ * session they arrived on, and `send` targets a session: a message meant for a connection that
+ * ended never goes out on the next one to the same node (BOLT 2 `channel_reestablish` decides
+ * what is retransmitted after a reconnection, not the peer layer).
+ */
+export type SessionId = number & Brand.Brand<"SessionId">
+
+/** A session id from a positive safe integer (anything else is a bug of the caller: it throws). */
+export const SessionId = (n: number): SessionId => {
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`session id must be a positive integer, got ${n}`)
+  return n as SessionId
+}
+
+/** JSON form of a `SessionId` (a positive integer), for inputs that are recorded and replayed. */
+export const SessionIdSchema: Schema.Codec<SessionId, number> = Schema.Int.pipe(
+  Schema.check(Schema.isGreaterThanOrEqualTo(1)),
+  Schema.brand("SessionId")
+)
+
 /** A peer whose handshake and `init` exchange completed. */
 export interface PeerInfo {
+  /** The connection this describes. */
+  readonly session: SessionId
   readonly nodeId: NodeId
   readonly address: SocketAddress
   readonly direction: Direction
@@ -68,7 +95,26 @@ export interface PeerInfo {
 }
 
 /**
- * The registry's event stream. `PeerConnected` is published once a connection finished its
+ * The stream the layer above (the channel manager) consumes: `PeerManager.sessionEvents`.
+ * Lossless and ordered per session: `Connected`, then that session's `Message`s in the order
+ * they arrived, then `Disconnected`; and per node, a session's `Disconnected` comes before the
+ * next session's `Connected`. A session that never completed `init` has no events.
+ *
+ * `Message` carries every decoded message the Peer does not handle itself (see `Peer`):
+ * BOLT 2 messages, `warning`, and `error` (also an `error` for all channels, which is then
+ * followed by `Disconnected` with `ReceivedError`).
+ */
+export type PeerSessionEvent = Data.TaggedEnum<{
+  Connected: { readonly session: SessionId; readonly peer: PeerInfo }
+  Message: { readonly session: SessionId; readonly nodeId: NodeId; readonly message: LightningMessage }
+  Disconnected: { readonly session: SessionId; readonly nodeId: NodeId; readonly reason: DisconnectReason }
+}>
+export const PeerSessionEvent = Data.taggedEnum<PeerSessionEvent>()
+
+/**
+ * The registry's informational event stream (`PeerManager.events`/`subscribe`): for monitoring
+ * and for a caller waiting to see a peer appear. Each subscriber's buffer slides, so a slow
+ * subscriber loses the oldest events; the layer above uses `PeerSessionEvent` instead. `PeerConnected` is published once a connection finished its
  * handshake and `init` (before `connect` returns), `PeerDisconnected` when such a connection
  * ends; a connection that fails earlier yields no event (`connect` reports it instead). Peers
  * still connected when the registry's scope closes end without an event.
@@ -93,6 +139,18 @@ export class PeerConnectFailed extends Data.TaggedError("PeerConnectFailed")<{
 
 /** The node id is not connected. */
 export class PeerNotConnected extends Data.TaggedError("PeerNotConnected")<{ readonly nodeId: NodeId }> {}
+
+/** The session is not live: its connection ended (or was replaced), or it never existed. Nothing was sent. */
+export class StaleSession extends Data.TaggedError("StaleSession")<{ readonly session: SessionId }> {}
+
+/** `PeerManager.sessionEvents` is already being consumed: it has one consumer at a time. */
+export class SessionEventsBusy extends Data.TaggedError("SessionEventsBusy")<{}> {}
+
+/** A message to send could not be encoded (e.g. a field over its wire limit). */
+export class UnencodableMessage extends Data.TaggedError("UnencodableMessage")<{
+  readonly messageTag: string
+  readonly reason: string
+}> {}
 
 /** A message to send is not a Lightning message: shorter than its 2-byte type or longer than 65535 bytes (BOLT 8). */
 export class InvalidOutgoingMessage extends Data.TaggedError("InvalidOutgoingMessage")<{ readonly length: number }> {}

@@ -1,7 +1,19 @@
 /**
  * PeerManager: the node-level peer registry (architecture: `Node` ── `Peer` ×N). It listens
  * for inbound connections, dials outbound ones, runs one `Peer` per connection, keeps at most
- * one connection per node id, and publishes `PeerConnected` / `PeerDisconnected` events.
+ * one connection per node id, and reports to the layer above through two streams:
+ *
+ * - `sessionEvents`, for the layer that speaks to peers (the channel manager): every
+ *   connection is a session (`SessionId`, from a counter) with `Connected`, its `Message`s and
+ *   `Disconnected`, lossless and in order (see `PeerSessionEvent`). It is one bounded queue
+ *   (`sessionBuffer` events) filled by the peers' readers: when the consumer is slow the queue
+ *   fills and the readers stop reading their sockets (backpressure, never loss; the Peer does
+ *   not count that time against its ping timeout). Events are buffered from the start, so a
+ *   consumer that starts after the registry misses nothing; one consumer at a time. A node
+ *   without such a consumer sets `sessionEvents: "discard"` (otherwise its peers stall once the
+ *   buffer is full). `send(session, message)` queues for that connection only.
+ * - `events`/`subscribe`: informational `PeerConnected` / `PeerDisconnected` (sliding buffers,
+ *   for monitoring and the control API).
  *
  * Duplicate connections (one node id, two connections) are resolved when the second one has
  * finished its handshake, i.e. as soon as the node id is proven:
@@ -16,12 +28,14 @@
  * which `connect` waits up to `duplicateGrace` for that connection.
  *
  * Bounds: inbound connections still in the handshake are limited to `maxPendingInbound`, and
- * all inbound connections to `maxInbound` (more are closed at once); every peer mailbox and pipe is bounded (see `Peer`); each event
+ * all inbound connections to `maxInbound` (more are closed at once); every peer's outbound
+ * queue is bounded (see `Peer`), the session events by `sessionBuffer`; each informational event
  * subscriber has a sliding buffer of `eventBuffer` events (a slow subscriber loses the oldest
  * events, it never blocks the node).
  */
-import { Context, Deferred, type Duration, Effect, Exit, FiberSet, Layer, PubSub, Scope, Stream } from "effect"
+import { type Cause, Context, Deferred, type Duration, Effect, Exit, FiberSet, Layer, PubSub, Queue, Result, Scope, Stream } from "effect"
 import { compareBytes, toHex } from "../protocol/bytes.ts"
+import { type LightningMessage, LightningMessages } from "../protocol/messages/index.ts"
 import type { NodeId } from "../protocol/units.ts"
 import { Entropy } from "../services/Entropy.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
@@ -33,11 +47,14 @@ import {
   PeerConnectFailed,
   PeerEvent,
   type PeerInfo,
-  PeerNotConnected
+  PeerNotConnected,
+  PeerSessionEvent,
+  SessionEventsBusy,
+  SessionId,
+  StaleSession,
+  UnencodableMessage
 } from "./PeerEvent.ts"
-import { defaultPeerConfig, type InboundMessage, makePeer, PeerClosed, type PeerConfig, type PeerHandle, type PeerRole } from "./Peer.ts"
-
-export type { InboundMessage } from "./Peer.ts"
+import { defaultPeerConfig, makePeer, PeerClosed, type PeerConfig, type PeerHandle, type PeerRole } from "./Peer.ts"
 
 export interface PeerManagerShape {
   /** Our node id (from NodeSigner). */
@@ -62,13 +79,25 @@ export interface PeerManagerShape {
    */
   readonly disconnect: (nodeId: NodeId) => Effect.Effect<void, PeerNotConnected>
   /**
-   * Sends an encoded Lightning message (2-byte type + payload, at most 65535 bytes) to a
-   * connected peer; returns once it is written to the transport.
+   * Queues `message` (encoded with `LightningMessages`) for the connection `session`; returns
+   * once queued, without waiting for the socket. Fails with `StaleSession`, sending nothing,
+   * when that connection is over (even if the node is connected again: that is a new session),
+   * or when its outbound queue was full (which ends the connection, `OutboundQueueFull`).
    */
-  readonly send: (nodeId: NodeId, message: Uint8Array) => Effect.Effect<void, PeerNotConnected | InvalidOutgoingMessage>
-  /** Events from the moment the stream starts running. */
+  readonly send: (session: SessionId, message: LightningMessage) => Effect.Effect<void, StaleSession | UnencodableMessage>
+  /** `send` for an already encoded message (2-byte type + payload, 2..65535 bytes). */
+  readonly sendBytes: (session: SessionId, message: Uint8Array) => Effect.Effect<void, StaleSession | InvalidOutgoingMessage>
+  /**
+   * The session events (see the module doc and `PeerSessionEvent`): lossless, ordered per
+   * session and per node, buffered from the registry's start. One consumer at a time: running
+   * it while another run is active fails with `SessionEventsBusy`; when a run ends, the next one
+   * continues where it stopped (events the stopped run had taken but not handled are gone).
+   * The stream ends when the registry's scope closes. Empty with `sessionEvents: "discard"`.
+   */
+  readonly sessionEvents: Stream.Stream<PeerSessionEvent, SessionEventsBusy>
+  /** Informational events from the moment the stream starts running (sliding: may drop). */
   readonly events: Stream.Stream<PeerEvent>
-  /** Subscribes now (no event after this call is missed) and returns the events as a stream. */
+  /** Subscribes now (no event after this call is missed) and returns the informational events as a stream. */
   readonly subscribe: Effect.Effect<Stream.Stream<PeerEvent>, never, Scope.Scope>
 }
 
@@ -91,21 +120,29 @@ export interface PeerManagerConfig {
    * (default 2 seconds; see the module doc).
    */
   readonly duplicateGrace?: Duration.Input
-  /** Per-subscriber event buffer (default 256, sliding). */
+  /** Per-subscriber buffer of the informational events (default 256, sliding). */
   readonly eventBuffer?: number
+  /** Session events buffered for the consumer (default 1024); when full, the peers' readers wait. */
+  readonly sessionBuffer?: number
+  /**
+   * "deliver" (default): session events are kept for `sessionEvents`. "discard": there is no
+   * consumer (a node without a channel manager); messages are dropped after the Peer's own
+   * handling, so no reader ever waits on them.
+   */
+  readonly sessionEvents?: "deliver" | "discard"
   /** Peer settings; missing ones come from `defaultPeerConfig`. */
   readonly peer?: Partial<PeerConfig>
-  /**
-   * Receives every message the layer above accepts (`peer.acceptsMessage`), in order per peer.
-   * It runs inside that peer's actor (see `PeerHooks.onMessage`): it must not wait for a `send`
-   * to the same peer.
-   */
-  readonly onMessage?: (message: InboundMessage) => Effect.Effect<void>
 }
 
 interface Entry {
   readonly handle: PeerHandle
   info: PeerInfo | undefined
+  /**
+   * Completed once every session event of this connection is in the queue (its
+   * `Disconnected`, or nothing if it never had `Connected`) and the previous connection to the
+   * node is settled too: the next connection's `Connected` waits for it.
+   */
+  readonly settled: Deferred.Deferred<void>
   /** Completed once the connection ended AND the registry forgot it (so `disconnect` can wait for it). */
   readonly gone: Deferred.Deferred<void>
 }
@@ -125,8 +162,18 @@ export const make = (
     const maxPendingInbound = Math.max(1, config.maxPendingInbound ?? 32)
     const maxInbound = Math.max(1, config.maxInbound ?? 1024)
     const duplicateGrace = config.duplicateGrace ?? "2 seconds"
-    const onMessage = config.onMessage ?? (() => Effect.void)
     const peerEvents = yield* PubSub.sliding<PeerEvent>(Math.max(1, config.eventBuffer ?? 256))
+    const deliverSessions = (config.sessionEvents ?? "deliver") === "deliver"
+    const sessionQueue = yield* Queue.bounded<PeerSessionEvent, Cause.Done>(Math.max(1, config.sessionBuffer ?? 1024))
+    yield* Effect.addFinalizer(() => Queue.end(sessionQueue))
+    const emit = (event: PeerSessionEvent): Effect.Effect<void> =>
+      deliverSessions ? Effect.asVoid(Queue.offer(sessionQueue, event)) : Effect.void
+    let sessionConsumers = 0
+    let sessionCounter = 0
+    // Live sessions (from `init` to the end of the connection), for `send`.
+    const sessions = new Map<SessionId, PeerHandle>()
+    // Per node id: the latest connection's `settled`, which the next connection waits for.
+    const lastSettled = new Map<string, Deferred.Deferred<void>>()
     const fibers = yield* FiberSet.make()
     const registryScope = yield* Effect.scope
     const active = new Map<string, Entry>()
@@ -161,10 +208,15 @@ export const make = (
       Effect.gen(function*() {
         let entry: Entry | undefined
         let key: string | undefined
-        const { handle, run } = yield* makePeer(connection, role, peerConfig, {
+        let previous: Deferred.Deferred<void> | undefined
+        let connectedEmitted = false
+        let remote: NodeId | undefined
+        const session = SessionId(++sessionCounter)
+        const { handle, run } = yield* makePeer(connection, role, session, peerConfig, {
           onAuthenticated: (nodeId, self) =>
             Effect.gen(function*() {
               yield* authenticated
+              remote = nodeId
               if (compareBytes(nodeId, ours) === 0) {
                 return yield* Effect.fail(new PeerClosed({ reason: DisconnectReason.HandshakeFailed({ message: "connection to ourselves" }) }))
               }
@@ -174,9 +226,11 @@ export const make = (
                 return yield* Effect.fail(new PeerClosed({ reason: DisconnectReason.DuplicateConnection() }))
               }
               // Register the winner first: the loser's observers look it up as it closes.
-              entry = { handle: self, info: undefined, gone: yield* Deferred.make<void>() }
+              entry = { handle: self, info: undefined, settled: yield* Deferred.make<void>(), gone: yield* Deferred.make<void>() }
               key = k
               active.set(k, entry)
+              previous = lastSettled.get(k)
+              lastSettled.set(k, entry.settled)
               if (existing !== undefined) {
                 yield* FiberSet.run(fibers, existing.handle.disconnect(DisconnectReason.DuplicateConnection()))
               }
@@ -186,13 +240,40 @@ export const make = (
               if (entry !== undefined) entry.info = info
               yield* Effect.logInfo(`peer connected ${keyOf(info.nodeId)} (${info.direction})`)
               yield* PubSub.publish(peerEvents, PeerEvent.PeerConnected({ peer: info }))
+              sessions.set(session, handle)
             }),
-          onMessage
+          onConnected: (info) =>
+            Effect.gen(function*() {
+              // Per node, the previous session's events all come first.
+              if (previous !== undefined) yield* Deferred.await(previous)
+              yield* emit(PeerSessionEvent.Connected({ session, peer: info }))
+              connectedEmitted = true
+            }),
+          onMessage: (message) => (remote === undefined ? Effect.void : emit(PeerSessionEvent.Message({ session, nodeId: remote, message })))
         })
         // Unlists this connection (unless a newer one to the node replaced it). Also runs when the
         // connection is interrupted (registry shutdown), so no stale peer stays listed.
         const forget = Effect.sync(() => {
+          sessions.delete(session)
           if (key !== undefined && entry !== undefined && active.get(key) === entry) active.delete(key)
+        })
+        /**
+         * Settles this connection once the previous one to the node is settled: at once when it
+         * emitted `Connected` (it waited for the previous one then), else in the background.
+         */
+        const settle = Effect.suspend(() => {
+          const e = entry
+          const k = key
+          if (e === undefined || k === undefined) return Effect.void
+          const done = Deferred.succeed(e.settled, undefined).pipe(
+            Effect.andThen(Effect.sync(() => {
+              if (lastSettled.get(k) === e.settled) lastSettled.delete(k)
+            }))
+          )
+          const before = previous
+          return before === undefined || Deferred.isDoneUnsafe(before)
+            ? done
+            : FiberSet.run(fibers, Deferred.await(before).pipe(Effect.andThen(done))).pipe(Effect.asVoid)
         })
         yield* started(handle)
         return yield* Effect.gen(function*() {
@@ -206,10 +287,15 @@ export const make = (
               PeerEvent.PeerDisconnected({ nodeId: entry.info.nodeId, address: handle.address, direction: handle.direction, reason })
             )
           }
+          // `disconnect` returns here: it must not wait for the session consumer (which may be
+          // the caller), so `Disconnected` is emitted after.
+          if (entry !== undefined) yield* Deferred.succeed(entry.gone, undefined)
+          if (connectedEmitted && remote !== undefined) yield* emit(PeerSessionEvent.Disconnected({ session, nodeId: remote, reason }))
           return reason
         }).pipe(
           Effect.ensuring(forget.pipe(
-            Effect.andThen(Effect.suspend(() => (entry === undefined ? Effect.void : Deferred.succeed(entry.gone, undefined))))
+            Effect.andThen(Effect.suspend(() => (entry === undefined ? Effect.void : Deferred.succeed(entry.gone, undefined)))),
+            Effect.andThen(settle)
           ))
         )
       })
@@ -369,6 +455,14 @@ export const make = (
         return entry !== undefined && info !== undefined ? Effect.succeed({ entry, info }) : Effect.fail(new PeerNotConnected({ nodeId }))
       })
 
+    const sendTo = (session: SessionId, message: Uint8Array): Effect.Effect<void, StaleSession> =>
+      Effect.suspend(() => {
+        const handle = sessions.get(session)
+        return handle === undefined
+          ? Effect.fail(new StaleSession({ session }))
+          : handle.send(message).pipe(Effect.catchTag("PeerClosed", () => Effect.fail(new StaleSession({ session }))))
+      })
+
     return PeerManager.of({
       nodeId: ours,
       features: peerConfig.features,
@@ -387,13 +481,27 @@ export const make = (
             ? Effect.fail(new PeerNotConnected({ nodeId }))
             : e.handle.disconnect(DisconnectReason.LocalRequest()).pipe(Effect.andThen(Deferred.await(e.gone)))
         }),
-      send: (nodeId, message) =>
+      send: (session, message) =>
+        Effect.suspend((): Effect.Effect<void, StaleSession | UnencodableMessage> => {
+          const bytes = LightningMessages.encode(message)
+          return Result.isFailure(bytes)
+            ? Effect.fail(new UnencodableMessage({ messageTag: message._tag, reason: bytes.failure.reason }))
+            : sendTo(session, bytes.success)
+        }),
+      sendBytes: (session, message) =>
         message.length < 2 || message.length > MAX_MESSAGE_LENGTH
           ? Effect.fail(new InvalidOutgoingMessage({ length: message.length }))
-          : infoOf(nodeId).pipe(
-            Effect.flatMap((e) => e.entry.handle.send(message)),
-            Effect.catchTag("PeerClosed", () => Effect.fail(new PeerNotConnected({ nodeId })))
-          ),
+          : sendTo(session, message),
+      sessionEvents: Stream.unwrap(
+        Effect.acquireRelease(
+          Effect.suspend(() => {
+            if (sessionConsumers > 0) return Effect.fail(new SessionEventsBusy())
+            sessionConsumers++
+            return Effect.void
+          }),
+          () => Effect.sync(() => void sessionConsumers--)
+        ).pipe(Effect.as(Stream.fromQueue(sessionQueue)))
+      ),
       events: Stream.fromPubSub(peerEvents),
       subscribe: PubSub.subscribe(peerEvents).pipe(Effect.map(Stream.fromSubscription))
     })

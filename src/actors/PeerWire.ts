@@ -14,6 +14,7 @@ import {
   ErrorMessage,
   Init,
   isAllChannels,
+  makeError,
   makePing,
   makeWarning,
   Ping,
@@ -84,6 +85,10 @@ export const encodePong = (length: number): Uint8Array =>
 export const encodeWarning = (text: string, channelId: ChannelId = ALL_CHANNELS): Uint8Array =>
   encodeOrDie(Bolt1.encode(makeWarning(text, channelId)))
 
+/** An `error` about `channelId` (all-zero: the whole connection). */
+export const encodeError = (text: string, channelId: ChannelId = ALL_CHANNELS): Uint8Array =>
+  encodeOrDie(Bolt1.encode(makeError(text, channelId)))
+
 /** Error/warning `data` safe to log (hex unless printable ASCII, BOLT 1). */
 export const printable = (data: Uint8Array): string => describeData(data)
 
@@ -125,8 +130,8 @@ export type ControlMessage =
   | { readonly _tag: "Init" }
   | { readonly _tag: "Ping"; readonly numPongBytes: number }
   | { readonly _tag: "Pong"; readonly length: number }
-  | { readonly _tag: "Error"; readonly channelId: ChannelId; readonly data: Uint8Array }
-  | { readonly _tag: "Warning"; readonly channelId: ChannelId; readonly data: Uint8Array }
+  | { readonly _tag: "Error"; readonly message: ErrorMessage }
+  | { readonly _tag: "Warning"; readonly message: Warning }
   /** Not a BOLT 1 message: for the layer above, or unknown. */
   | { readonly _tag: "Other"; readonly messageType: number }
   | { readonly _tag: "Malformed"; readonly messageType: number; readonly message: string }
@@ -154,13 +159,24 @@ export const decodeControl = (message: Uint8Array): ControlMessage => {
     case "Pong":
       return { _tag: "Pong", length: m.ignored.length }
     case "Error":
-      return { _tag: "Error", channelId: m.channelId, data: m.data }
+      return { _tag: "Error", message: m }
     case "Warning":
-      return { _tag: "Warning", channelId: m.channelId, data: m.data }
+      return { _tag: "Warning", message: m }
     default:
       return { _tag: "Other", messageType: type }
   }
 }
+
+/**
+ * BOLT 7 gossip (`channel_announcement` 256 .. `gossip_timestamp_filter` 265), which the Peer
+ * ignores from a peer that did not negotiate `gossip_queries`. `announcement_signatures` (259)
+ * is not gossip: it goes between the two ends of a channel, like the BOLT 2 messages.
+ */
+export const isGossipType = (type: number): boolean => type >= 256 && type <= 265 && type !== 259
+
+/** `gossip_queries` (BOLT 9 bits 6/7) among negotiated feature bits. */
+export const negotiatedGossipQueries = (negotiated: ReadonlyArray<number>): boolean =>
+  negotiated.includes(6) || negotiated.includes(7)
 
 /** BOLT 1: an all-zero `channel_id` means "every channel", i.e. the connection. */
 export const isZeroChannelId = (id: ChannelId): boolean => isAllChannels(id)

@@ -3,7 +3,7 @@ export * as Actor from "./Actor.ts"
 export { ActorCrashed, ActorStopped, MailboxFull, type Reply } from "./Actor.ts"
 export {
   defaultPeerConfig,
-  type InboundMessage,
+  type InboundDecoder,
   makePeer,
   PeerClosed,
   type PeerConfig,

@@ -1,7 +1,7 @@
 /** Handlers of the `invoices` group (`InvoicesApi.ts`): pure BOLT 11 decoding, no node state needed. */
 import { Effect, Result } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
-import { wasmSecp256k1 } from "../layers/crypto/secp256k1-wasm.ts"
+import { Secp256k1Best } from "../layers/crypto/secp256k1-best.ts"
 import { toHex } from "../protocol/bytes.ts"
 import { formatShortChannelId } from "../protocol/codec/fields.ts"
 import { featureOfBit } from "../protocol/features.ts"
@@ -54,15 +54,16 @@ export const InvoicesHandlers = HttpApiBuilder.group(
   ControlApi,
   "invoices",
   (handlers) =>
-    handlers.handle("decode", ({ payload }) => {
-      const decoded = decodeInvoice(payload.invoice.trim(), wasmSecp256k1)
-      return Result.isSuccess(decoded)
-        ? Effect.succeed(invoiceToJson(decoded.success))
-        : Effect.fail(
-          new InvalidInvoice({
-            reason: decoded.failure._tag,
-            message: `invalid invoice: ${decoded.failure.message}`
-          })
-        )
-    })
+    handlers.handle("decode", ({ payload }) =>
+      Effect.flatMap(Secp256k1Best, ({ secp }) => {
+        const decoded = decodeInvoice(payload.invoice.trim(), secp)
+        return Result.isSuccess(decoded)
+          ? Effect.succeed(invoiceToJson(decoded.success))
+          : Effect.fail(
+            new InvalidInvoice({
+              reason: decoded.failure._tag,
+              message: `invalid invoice: ${decoded.failure.message}`
+            })
+          )
+      }))
 )

@@ -2,7 +2,8 @@
  * The node daemon behind `npm start` (`src/main.ts`): a production `NodeLive` (TCP peers,
  * seed-file key, OS randomness) with the control API served in front of it, logging through
  * Effect's logger. `main.ts` parses the flags first and loads this module only to run a node,
- * so `--help` and bad flags answer quickly.
+ * so `--help` and bad flags answer quickly. `config.network` is provided as `NodeNetwork` to
+ * everything the daemon builds (peers' `init`, `/v1/info`, invoices, channels).
  */
 import { Cause, Context, Effect, Exit, Layer } from "effect"
 import { HttpServer } from "effect/http"
@@ -12,6 +13,8 @@ import { ControlApiServer } from "./ControlApiServer.ts"
 import { toHex } from "../protocol/bytes.ts"
 import type { NodeConfig } from "../layers/node/NodeFlags.ts"
 import { NodeLive } from "../layers/node/NodeLive.ts"
+import { Networks } from "../protocol/network.ts"
+import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { formatAddress } from "../services/Transport.ts"
 
 /** A startup failure as one line for the log: typed errors carry a message, defects a trace. */
@@ -28,7 +31,7 @@ const describeFailure = (cause: Cause.Cause<unknown>): string => {
 
 export const runNode = (config: NodeConfig) =>
   Effect.gen(function*() {
-    yield* Effect.logInfo(`starting node, data directory ${config.dataDir}`)
+    yield* Effect.logInfo(`starting node on ${config.network}, data directory ${config.dataDir}`)
     const context = yield* Layer.build(
       ControlApiServer(config.api).pipe(Layer.provideMerge(NodeLive({ dataDir: config.dataDir, listen: config.listen })))
     )
@@ -44,6 +47,7 @@ export const runNode = (config: NodeConfig) =>
     return yield* Effect.never
   }).pipe(
     Effect.scoped,
+    Effect.provideService(NodeNetwork, Networks[config.network]),
     Effect.onInterrupt(() => Effect.logInfo("stopped")),
     Effect.tapCause((cause) =>
       Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError(`node stopped: ${describeFailure(cause)}`)

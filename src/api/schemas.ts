@@ -54,7 +54,11 @@ export const NodeInfo = Schema.Struct({
   nodeId: Schema.String,
   features: Features,
   /** `host:port` peers connect to, or null when the node does not listen. */
-  listenAddress: Schema.NullOr(Schema.String)
+  listenAddress: Schema.NullOr(Schema.String),
+  /** The Bitcoin network (`--network`). */
+  network: NetworkNameSchema,
+  /** Its genesis block hash as sent in `init` and `open_channel` (wire order, hex). */
+  chainHash: Schema.String
 }).annotate({ title: "NodeInfo" })
 export type NodeInfo = typeof NodeInfo.Type
 

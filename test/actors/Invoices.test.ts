@@ -13,7 +13,6 @@ const layers = Layer.mergeAll(seededEntropy("invoices"), seededNodeSigner("invoi
 
 const create = (includePayee: boolean, paymentHash?: Uint8Array) =>
   createInvoice({
-    network: "bcrt",
     amountMsat: msat(42_000n),
     description: { text: "a test invoice" },
     expirySeconds: 600,

@@ -4,7 +4,14 @@
  */
 import { Effect, Layer, Stream } from "effect"
 import { HttpServer } from "effect/http"
-import { PeerConnectFailed, PeerNotConnected, type PeerInfo, DisconnectReason } from "../../src/actors/PeerEvent.ts"
+import {
+  DisconnectReason,
+  PeerConnectFailed,
+  type PeerInfo,
+  PeerNotConnected,
+  SessionId,
+  StaleSession
+} from "../../src/actors/PeerEvent.ts"
 import { PeerManager } from "../../src/actors/PeerManager.ts"
 import { ControlApiServer } from "../../src/api/ControlApiServer.ts"
 import { toHex } from "../../src/protocol/bytes.ts"
@@ -41,6 +48,7 @@ export const FakePeerManager = Layer.sync(PeerManager, () => {
           )
         }
         const peer: PeerInfo = {
+          session: SessionId(connected.size + 1),
           nodeId,
           address,
           direction: "outbound",
@@ -62,7 +70,9 @@ export const FakePeerManager = Layer.sync(PeerManager, () => {
       Effect.suspend(() =>
         connected.delete(toHex(nodeId)) ? Effect.void : Effect.fail(new PeerNotConnected({ nodeId }))
       ),
-    send: (nodeId) => Effect.fail(new PeerNotConnected({ nodeId })),
+    send: (session) => Effect.fail(new StaleSession({ session })),
+    sendBytes: (session) => Effect.fail(new StaleSession({ session })),
+    sessionEvents: Stream.empty,
     events: Stream.empty,
     subscribe: Effect.succeed(Stream.empty)
   })

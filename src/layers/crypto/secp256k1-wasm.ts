@@ -83,6 +83,10 @@ export const wasmSecp256k1: Secp256k1 = {
     if (!isCompressedPoint(a) || !isCompressedPoint(b)) return undefined
     return guard<Uint8Array | undefined>(() => ecc.pointAdd(a, b, true), undefined)
   },
+  pointTweakAdd: (point, tweak) => {
+    if (!isCompressedPoint(point) || !isScalarBelowN(tweak)) return undefined
+    return guard<Uint8Array | undefined>(() => ecc.pointAddScalar(point, tweak, true), undefined)
+  },
   pointMultiply: (point, scalar) => {
     if (!isCompressedPoint(point) || !isSecret(scalar)) return undefined
     return guard<Uint8Array | undefined>(() => ecc.pointMultiply(point, scalar, true), undefined)

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util"
 import { Result } from "effect"
+import { networkByName, type NetworkName, NetworkNames } from "../../protocol/network.ts"
 import { formatAddress, parseAddress, type SocketAddress } from "../../services/Transport.ts"
 
 export interface NodeConfig {
@@ -13,15 +14,18 @@ export interface NodeConfig {
   readonly listen: SocketAddress
   /** Where the HTTP control API listens. Port 0 picks a free port. */
   readonly api: SocketAddress
+  /** The Bitcoin network: the `init` chain hash, the invoice prefix, the channels' chain. */
+  readonly network: NetworkName
 }
 
 export const defaultConfig: NodeConfig = {
   dataDir: "./.lightning",
   listen: { host: "127.0.0.1", port: 9735 },
-  api: { host: "127.0.0.1", port: 9736 }
+  api: { host: "127.0.0.1", port: 9736 },
+  network: "regtest"
 }
 
-export const usage = `Usage: npm start -- [--data-dir DIR] [--listen HOST:PORT] [--api HOST:PORT]
+export const usage = `Usage: npm start -- [--data-dir DIR] [--listen HOST:PORT] [--api HOST:PORT] [--network NAME]
        node src/main.ts [same flags]
 
 Runs an effect-lightning node: accepts Lightning peers on --listen and serves the HTTP
@@ -31,6 +35,9 @@ control API (JSON, OpenAPI document at /openapi.json) on --api. SIGINT/SIGTERM s
   --listen HOST:PORT  address for Lightning peers (default ${formatAddress(defaultConfig.listen)})
   --api HOST:PORT     address for the control API (default ${formatAddress(defaultConfig.api)});
                       it has no authentication: keep it on a loopback address
+  --network NAME      ${NetworkNames.join(", ")} (default ${defaultConfig.network});
+                      testnet is testnet3. Sets the chain hash sent in init and
+                      checked in open_channel, and the invoice prefix
   -h, --help          print this help
 `
 
@@ -64,7 +71,11 @@ export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<FlagsResu
   if (Result.isFailure(listen)) return Result.fail(listen.failure)
   const api = address("api", values.api, defaultConfig.api)
   if (Result.isFailure(api)) return Result.fail(api.failure)
-  return Result.succeed({ _tag: "Run", config: { dataDir, listen: listen.success, api: api.success } })
+  const network = values.network === undefined ? defaultConfig.network : networkByName(values.network)?.name
+  if (network === undefined) {
+    return Result.fail(`--network expects one of ${NetworkNames.join(", ")}, got '${values.network ?? ""}'`)
+  }
+  return Result.succeed({ _tag: "Run", config: { dataDir, listen: listen.success, api: api.success, network } })
 }
 
 const parse = (argv: ReadonlyArray<string>) =>
@@ -76,6 +87,7 @@ const parse = (argv: ReadonlyArray<string>) =>
       "data-dir": { type: "string" },
       listen: { type: "string" },
       api: { type: "string" },
+      network: { type: "string" },
       help: { type: "boolean", short: "h" }
     }
   })

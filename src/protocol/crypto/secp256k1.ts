@@ -33,6 +33,12 @@ export interface Secp256k1 {
   readonly recover: (signature: Uint8Array, recovery: number, digest: Uint8Array) => Uint8Array | undefined
   /** a + b (points); undefined if either is invalid or the sum is infinity. */
   readonly pointAdd: (a: Uint8Array, b: Uint8Array) => Uint8Array | undefined
+  /**
+   * point + tweak * G (32-byte big-endian tweak, 0 <= tweak < n); undefined if an input is
+   * invalid or the sum is infinity. One call where BOLT 3 key derivation would otherwise need
+   * `publicKey(tweak)` then `pointAdd` (libsecp256k1's `ec_pubkey_tweak_add`).
+   */
+  readonly pointTweakAdd: (point: Uint8Array, tweak: Uint8Array) => Uint8Array | undefined
   /** point * scalar (32-byte big-endian scalar, 0 < scalar < n). */
   readonly pointMultiply: (point: Uint8Array, scalar: Uint8Array) => Uint8Array | undefined
   /** (a + b) mod n for secrets/scalars; undefined if the result is zero or an input is out of range. */
@@ -127,6 +133,13 @@ export const nobleSecp256k1: Secp256k1 = {
     const pb = parsePoint(b)
     if (pa === undefined || pb === undefined) return undefined
     const sum = pa.add(pb)
+    return sum.is0() ? undefined : sum.toBytes(true)
+  },
+  pointTweakAdd: (point, tweak) => {
+    const p = parsePoint(point)
+    const t = scalarFromBytes(tweak)
+    if (p === undefined || t === undefined || t >= N) return undefined
+    const sum = t === 0n ? p : p.add(secp.Point.BASE.multiply(t))
     return sum.is0() ? undefined : sum.toBytes(true)
   },
   pointMultiply: (point, scalar) => {

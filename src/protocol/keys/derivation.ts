@@ -35,10 +35,9 @@ export const derivePublicKey = (
   perCommitmentPoint: Uint8Array
 ): Result.Result<PublicKey, KeyDerivationError> => {
   const tweak = sha256(concatBytes(perCommitmentPoint, basepoint))
-  const tweakPoint = secp.publicKey(tweak)
-  if (tweakPoint === undefined) return fail("tweak out of range")
-  const sum = secp.pointAdd(basepoint, tweakPoint)
-  return sum === undefined ? fail("invalid basepoint or per-commitment point") : Result.succeed(sum as PublicKey)
+  // One tweak-add (basepoint + tweak*G) instead of publicKey(tweak) then pointAdd.
+  const sum = secp.pointTweakAdd(basepoint, tweak)
+  return sum === undefined ? fail("invalid basepoint or per-commitment point, or tweak out of range") : Result.succeed(sum as PublicKey)
 }
 
 /** privkey = basepoint_secret + SHA256(per_commitment_point || basepoint). */

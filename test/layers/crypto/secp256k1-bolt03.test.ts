@@ -1,15 +1,16 @@
 /**
- * The BOLT 3 vectors with BOTH secp256k1 implementations, through the BOLT 3 code itself
- * (`src/protocol/keys`, `src/protocol/tx`): Appendix E key derivation, the Appendix C
- * per-commitment keys, and every commitment and HTLC signature of Appendices C (16 tests) and
- * F (9 tests) reproduced byte for byte (RFC 6979) and verified, with the signed transactions
- * byte for byte. The builders' own vector tests run with noble; this runs the WASM one too.
+ * The BOLT 3 vectors with EVERY secp256k1 implementation (noble, WASM, native: `backends.ts`),
+ * through the BOLT 3 code itself (`src/protocol/keys`, `src/protocol/tx`): Appendix E key
+ * derivation, the Appendix C per-commitment keys, and every commitment and HTLC signature of
+ * Appendices C (16 tests) and F (9 tests) reproduced byte for byte (RFC 6979) and verified, with
+ * the signed transactions byte for byte. The builders' own vector tests run with noble; this
+ * runs the fast ones too.
  */
 import { describe, expect, it } from "vitest"
 import { Redacted } from "effect"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
-import { nobleSecp256k1, type Secp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
-import { wasmSecp256k1 } from "../../../src/layers/crypto/secp256k1-wasm.ts"
+import type { Secp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
+import { secp256k1Backends } from "./backends.ts"
 import type { ChannelType } from "../../../src/protocol/channel-type.ts"
 import { deriveCommitmentKeys } from "../../../src/protocol/keys/commitment-keys.ts"
 import {
@@ -35,7 +36,7 @@ import {
 import keyDerivation from "../../../../shared/vectors/bolt03-key-derivation.json" with { type: "json" }
 import { anchors, anchorsType, basepointsOf, legacy, legacyType, ok, paramsOf, pk, priv, type Common, type CommitmentVector } from "../../protocol/tx/fixtures.ts"
 
-const impls: ReadonlyArray<Secp256k1> = [nobleSecp256k1, wasmSecp256k1]
+const impls: ReadonlyArray<Secp256k1> = secp256k1Backends
 
 for (const secp of impls) {
   describe(`BOLT 3 Appendix E with ${secp.name}`, () => {

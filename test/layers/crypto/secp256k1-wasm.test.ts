@@ -1,20 +1,21 @@
 /**
- * The WASM secp256k1 (libsecp256k1 via tiny-secp256k1) must be a drop-in for the portable noble
- * one: same bytes out for the same bytes in (RFC 6979 makes signatures deterministic), and the
- * same `undefined`/`false` on every invalid input. Spec vectors (BOLT 3 Appendix E, BOLT 8 ECDH,
- * BOLT 11 recoverable signatures) run against both.
+ * The fast secp256k1 backends, libsecp256k1 in WASM (tiny-secp256k1) and native (the `secp256k1`
+ * package's addon), must be drop-ins for the portable noble one: same bytes out for the same
+ * bytes in (RFC 6979 makes signatures deterministic), and the same `undefined`/`false` on every
+ * invalid input. Spec vectors (BOLT 3 Appendix E, BOLT 8 ECDH, BOLT 11 recoverable signatures)
+ * run against all three (`backends.ts`).
  */
 import { describe, expect, it } from "vitest"
 import fc from "fast-check"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { nobleSecp256k1, type Secp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
-import { wasmSecp256k1 } from "../../../src/layers/crypto/secp256k1-wasm.ts"
+import { fastBackends, secp256k1Backends } from "./backends.ts"
 import { concatBytes, fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import keyDerivation from "../../../../shared/vectors/bolt03-key-derivation.json" with { type: "json" }
 import transport from "../../../../shared/vectors/bolt08-transport.json" with { type: "json" }
 import invoices from "../../../../shared/vectors/bolt11-invoices.json" with { type: "json" }
 
-const impls: ReadonlyArray<Secp256k1> = [nobleSecp256k1, wasmSecp256k1]
+const impls: ReadonlyArray<Secp256k1> = secp256k1Backends
 
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
 const scalarBytes = (n: bigint): Uint8Array => fromHex(n.toString(16).padStart(64, "0"))
@@ -57,7 +58,7 @@ const maybeSecretArb = fc.oneof(
   fc.uint8Array({ minLength: 0, maxLength: 40 })
 )
 
-describe("BOLT 3 Appendix E key derivation, from the raw operations, on both implementations", () => {
+describe("BOLT 3 Appendix E key derivation, from the raw operations, on every implementation", () => {
   const { inputs, vectors } = keyDerivation
   const vector = (name: string) => {
     const v = vectors.find((x) => x.output_name === name)
@@ -81,6 +82,7 @@ describe("BOLT 3 Appendix E key derivation, from the raw operations, on both imp
       const tweakPoint = ec.publicKey(tweak)
       if (tweakPoint === undefined) throw new Error("tweak out of range")
       expect(show(ec.pointAdd(basePoint, tweakPoint))).toBe(vector("localpubkey").output)
+      expect(show(ec.pointTweakAdd(basePoint, tweak))).toBe(vector("localpubkey").output)
     })
 
     it(`${ec.name}: localprivkey = basepoint_secret + SHA256(per_commitment_point || basepoint)`, () => {
@@ -118,7 +120,7 @@ describe("BOLT 3 Appendix E key derivation, from the raw operations, on both imp
   }
 })
 
-describe("BOLT 8 ECDH and BOLT 11 recoverable signatures on both implementations", () => {
+describe("BOLT 8 ECDH and BOLT 11 recoverable signatures on every implementation", () => {
   for (const ec of impls) {
     it(`${ec.name}: the three ECDHs of the successful initiator handshake`, () => {
       const t = transport.initiator_tests[0]
@@ -160,12 +162,12 @@ describe("BOLT 8 ECDH and BOLT 11 recoverable signatures on both implementations
   }
 })
 
-describe("noble and WASM agree on valid inputs", () => {
+for (const fast of fastBackends) describe(`noble and ${fast.name} agree on valid inputs`, () => {
   const runs = { numRuns: 100 }
 
   it("public keys", () => {
     fc.assert(fc.property(secretArb, (s) => {
-        expect(show(wasmSecp256k1.publicKey(s))).toBe(show(nobleSecp256k1.publicKey(s)))
+        expect(show(fast.publicKey(s))).toBe(show(nobleSecp256k1.publicKey(s)))
       }),
       runs
     )
@@ -175,12 +177,12 @@ describe("noble and WASM agree on valid inputs", () => {
     fc.assert(
       fc.property(secretArb, digestArb, (s, d) => {
         const a = nobleSecp256k1.sign(d, s)
-        const b = wasmSecp256k1.sign(d, s)
+        const b = fast.sign(d, s)
         expect(toHex(b)).toBe(toHex(a))
         expect(BigInt(`0x${toHex(a.subarray(32))}`) <= N / 2n).toBe(true)
         const pub = nobleSecp256k1.publicKey(s)
         if (pub === undefined) throw new Error("unreachable")
-        expect(wasmSecp256k1.verify(a, d, pub)).toBe(true)
+        expect(fast.verify(a, d, pub)).toBe(true)
         expect(nobleSecp256k1.verify(b, d, pub)).toBe(true)
       }),
       runs
@@ -191,11 +193,11 @@ describe("noble and WASM agree on valid inputs", () => {
     fc.assert(
       fc.property(secretArb, digestArb, (s, d) => {
         const a = nobleSecp256k1.signRecoverable(d, s)
-        const b = wasmSecp256k1.signRecoverable(d, s)
+        const b = fast.signRecoverable(d, s)
         expect(toHex(b.signature)).toBe(toHex(a.signature))
         expect(b.recovery).toBe(a.recovery)
         const pub = show(nobleSecp256k1.publicKey(s))
-        expect(show(wasmSecp256k1.recover(a.signature, a.recovery, d))).toBe(pub)
+        expect(show(fast.recover(a.signature, a.recovery, d))).toBe(pub)
         expect(show(nobleSecp256k1.recover(b.signature, b.recovery, d))).toBe(pub)
       }),
       runs
@@ -209,8 +211,8 @@ describe("noble and WASM agree on valid inputs", () => {
         const Y = nobleSecp256k1.publicKey(y)
         if (X === undefined || Y === undefined) throw new Error("unreachable")
         const ss = show(nobleSecp256k1.ecdh(x, Y))
-        expect(show(wasmSecp256k1.ecdh(x, Y))).toBe(ss)
-        expect(show(wasmSecp256k1.ecdh(y, X))).toBe(ss)
+        expect(show(fast.ecdh(x, Y))).toBe(ss)
+        expect(show(fast.ecdh(y, X))).toBe(ss)
       }),
       runs
     )
@@ -223,30 +225,33 @@ describe("noble and WASM agree on valid inputs", () => {
         const B = nobleSecp256k1.publicKey(b)
         if (A === undefined || B === undefined) throw new Error("unreachable")
         const sum = show(nobleSecp256k1.pointAdd(A, B))
-        expect(show(wasmSecp256k1.pointAdd(A, B))).toBe(sum)
+        expect(show(fast.pointAdd(A, B))).toBe(sum)
         const prod = show(nobleSecp256k1.pointMultiply(A, b))
-        expect(show(wasmSecp256k1.pointMultiply(A, b))).toBe(prod)
+        expect(show(fast.pointMultiply(A, b))).toBe(prod)
+        // A + b*G = A + B, in one call.
+        expect(show(fast.pointTweakAdd(A, b))).toBe(sum)
+        expect(show(nobleSecp256k1.pointTweakAdd(A, b))).toBe(sum)
         const sAdd = nobleSecp256k1.secretAdd(a, b)
-        expect(show(wasmSecp256k1.secretAdd(a, b))).toBe(show(sAdd))
+        expect(show(fast.secretAdd(a, b))).toBe(show(sAdd))
         const sMul = nobleSecp256k1.secretMultiply(a, b)
-        expect(show(wasmSecp256k1.secretMultiply(a, b))).toBe(show(sMul))
-        // (a+b)G = A+B and (ab)G = b*A, under the WASM implementation.
-        if (sAdd !== undefined) expect(show(wasmSecp256k1.publicKey(sAdd))).toBe(sum)
-        if (sMul !== undefined) expect(show(wasmSecp256k1.publicKey(sMul))).toBe(prod)
+        expect(show(fast.secretMultiply(a, b))).toBe(show(sMul))
+        // (a+b)G = A+B and (ab)G = b*A, under the fast implementation.
+        if (sAdd !== undefined) expect(show(fast.publicKey(sAdd))).toBe(sum)
+        if (sMul !== undefined) expect(show(fast.publicKey(sMul))).toBe(prod)
       }),
       runs
     )
   })
 })
 
-describe("noble and WASM agree on invalid and edge inputs", () => {
+for (const fast of fastBackends) describe(`noble and ${fast.name} agree on invalid and edge inputs`, () => {
   const runs = { numRuns: 1000 }
 
   it("secret validation and public keys on arbitrary bytes", () => {
     fc.assert(
       fc.property(maybeSecretArb, (s) => {
-        expect(wasmSecp256k1.isValidSecret(s)).toBe(nobleSecp256k1.isValidSecret(s))
-        expect(show(wasmSecp256k1.publicKey(s))).toBe(show(nobleSecp256k1.publicKey(s)))
+        expect(fast.isValidSecret(s)).toBe(nobleSecp256k1.isValidSecret(s))
+        expect(show(fast.publicKey(s))).toBe(show(nobleSecp256k1.publicKey(s)))
       }),
       runs
     )
@@ -255,7 +260,7 @@ describe("noble and WASM agree on invalid and edge inputs", () => {
   it("point validation on arbitrary bytes", () => {
     fc.assert(
       fc.property(maybePointArb, (p) => {
-        expect(wasmSecp256k1.isValidPoint(p)).toBe(nobleSecp256k1.isValidPoint(p))
+        expect(fast.isValidPoint(p)).toBe(nobleSecp256k1.isValidPoint(p))
       }),
       runs
     )
@@ -264,9 +269,10 @@ describe("noble and WASM agree on invalid and edge inputs", () => {
   it("ECDH, pointMultiply and pointAdd on arbitrary points and scalars", () => {
     fc.assert(
       fc.property(maybeSecretArb, maybePointArb, maybePointArb, (s, p, q) => {
-        expect(show(wasmSecp256k1.ecdh(s, p))).toBe(show(nobleSecp256k1.ecdh(s, p)))
-        expect(show(wasmSecp256k1.pointMultiply(p, s))).toBe(show(nobleSecp256k1.pointMultiply(p, s)))
-        expect(show(wasmSecp256k1.pointAdd(p, q))).toBe(show(nobleSecp256k1.pointAdd(p, q)))
+        expect(show(fast.ecdh(s, p))).toBe(show(nobleSecp256k1.ecdh(s, p)))
+        expect(show(fast.pointMultiply(p, s))).toBe(show(nobleSecp256k1.pointMultiply(p, s)))
+        expect(show(fast.pointAdd(p, q))).toBe(show(nobleSecp256k1.pointAdd(p, q)))
+        expect(show(fast.pointTweakAdd(p, s))).toBe(show(nobleSecp256k1.pointTweakAdd(p, s)))
       }),
       { numRuns: 300 }
     )
@@ -275,8 +281,8 @@ describe("noble and WASM agree on invalid and edge inputs", () => {
   it("secretAdd and secretMultiply on arbitrary scalars", () => {
     fc.assert(
       fc.property(maybeSecretArb, maybeSecretArb, (a, b) => {
-        expect(show(wasmSecp256k1.secretAdd(a, b))).toBe(show(nobleSecp256k1.secretAdd(a, b)))
-        expect(show(wasmSecp256k1.secretMultiply(a, b))).toBe(show(nobleSecp256k1.secretMultiply(a, b)))
+        expect(show(fast.secretAdd(a, b))).toBe(show(nobleSecp256k1.secretAdd(a, b)))
+        expect(show(fast.secretMultiply(a, b))).toBe(show(nobleSecp256k1.secretMultiply(a, b)))
       }),
       runs
     )
@@ -290,8 +296,8 @@ describe("noble and WASM agree on invalid and edge inputs", () => {
     )
     fc.assert(
       fc.property(sigArb, digestArb, maybePointArb, fc.integer({ min: -1, max: 4 }), (sig, d, p, rec) => {
-        expect(wasmSecp256k1.verify(sig, d, p)).toBe(nobleSecp256k1.verify(sig, d, p))
-        expect(show(wasmSecp256k1.recover(sig, rec, d))).toBe(show(nobleSecp256k1.recover(sig, rec, d)))
+        expect(fast.verify(sig, d, p)).toBe(nobleSecp256k1.verify(sig, d, p))
+        expect(show(fast.recover(sig, rec, d))).toBe(show(nobleSecp256k1.recover(sig, rec, d)))
       }),
       { numRuns: 500 }
     )
@@ -312,6 +318,11 @@ describe("noble and WASM agree on invalid and edge inputs", () => {
       if (G === undefined || minusG === undefined) throw new Error("unreachable")
       expect(ec.pointAdd(G, minusG)).toBeUndefined()
       expect(ec.pointMultiply(G, scalarBytes(0n))).toBeUndefined()
+      // G + (n-1)G is infinity; a zero tweak leaves the point; a tweak >= n is out of range.
+      expect(ec.pointTweakAdd(G, nMinusOne)).toBeUndefined()
+      expect(show(ec.pointTweakAdd(G, scalarBytes(0n)))).toBe(toHex(G))
+      expect(ec.pointTweakAdd(G, scalarBytes(N))).toBeUndefined()
+      expect(show(ec.pointTweakAdd(G, one))).toBe(show(ec.publicKey(scalarBytes(2n))))
       expect(ec.pointMultiply(G, scalarBytes(N))).toBeUndefined()
       expect(ec.ecdh(scalarBytes(0n), G)).toBeUndefined()
       // Uncompressed points are not accepted anywhere.

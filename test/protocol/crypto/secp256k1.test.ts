@@ -1,18 +1,18 @@
 /**
  * The portable `nobleSecp256k1` keeps the `Secp256k1` contract on untrusted input: a digest
  * that is not 32 bytes or a recovery id outside 0..3 is refused (false / undefined), exactly
- * as the WASM implementation does, instead of being silently accepted.
+ * as the WASM and native implementations do, instead of being silently accepted.
  */
 import { sha256 } from "@noble/hashes/sha2.js"
 import { describe, expect, it } from "vitest"
-import { wasmSecp256k1 } from "../../../src/layers/crypto/secp256k1-wasm.ts"
 import { toHex } from "../../../src/protocol/bytes.ts"
-import { nobleSecp256k1, type Secp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
+import type { Secp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
+import { secp256k1Backends } from "../../layers/crypto/backends.ts"
 
 const secret = new Uint8Array(32).fill(7)
 const digest = sha256(new TextEncoder().encode("effect-lightning"))
 
-describe.each([nobleSecp256k1, wasmSecp256k1].map((s) => [s.name, s] as const))("%s on malformed input", (_name, secp: Secp256k1) => {
+describe.each(secp256k1Backends.map((s) => [s.name, s] as const))("%s on malformed input", (_name, secp: Secp256k1) => {
   const pub = secp.publicKey(secret)
   if (pub === undefined) throw new Error("valid secret has no key")
   const sig = secp.sign(digest, secret)

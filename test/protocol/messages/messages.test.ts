@@ -26,6 +26,7 @@ import {
   Pong,
   pongFor,
   sharesNetwork,
+  Stfu,
   Warning
 } from "../../../src/protocol/messages/index.ts"
 import { InvalidFieldValue } from "../../../src/protocol/codec/errors.ts"
@@ -131,8 +132,7 @@ describe("BOLT 1 messages", () => {
 })
 
 describe("a new message is a few declarative lines", () => {
-  // e.g. BOLT 2 `stfu`, declared here as another module would.
-  const Stfu = defineMessage({ type: 2, name: "stfu", tag: "Stfu", fields: { channelId: Field.channelId, initiator: Field.u8 } })
+  // e.g. BOLT 2 `stfu`, declared in messages/channel.ts as another module would.
   const Custom = defineMessage({
     type: 32769,
     name: "custom",

@@ -1,6 +1,7 @@
 /**
  * BOLT 8 Appendix A handshake vectors (5 initiator, 10 responder cases, failures included),
- * each run with both ChaCha20-Poly1305 implementations, plus property tests: arbitrary bytes as
+ * each run with every ChaCha20-Poly1305 implementation and every secp256k1 backend (noble, WASM,
+ * native), plus property tests: arbitrary bytes as
  * any act give a typed error or a value and never throw; two honest parties always agree.
  */
 import { Result } from "effect"
@@ -11,7 +12,7 @@ import { nodeChaChaPoly, opensslChaChaPoly } from "../../../src/layers/crypto/ae
 import { sodiumChaChaPoly } from "../../../src/layers/crypto/aead-sodium.ts"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import { nobleChaChaPoly } from "../../../src/protocol/crypto/aead.ts"
-import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
+import { nobleSecp256k1, type Secp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
 import { wasmSecp256k1 } from "../../../src/layers/crypto/secp256k1-wasm.ts"
 import {
   initiatorActOne,
@@ -24,14 +25,14 @@ import {
   type HandshakeError,
   type NoiseCrypto
 } from "../../../src/protocol/noise/index.ts"
+import { secp256k1Backends } from "../../layers/crypto/backends.ts"
 
 const secp = nobleSecp256k1
 // The portable (noble) and the fast (node: libsodium for short inputs, OpenSSL for long) implementations,
-// and each of the fast one's two engines on its own, run every vector.
-const cryptos: ReadonlyArray<NoiseCrypto> = [nobleChaChaPoly, nodeChaChaPoly, opensslChaChaPoly, sodiumChaChaPoly].map((aead) => ({
-  secp,
-  aead
-}))
+// and each of the fast one's two engines on its own, run every vector, each with every secp256k1 backend.
+const cryptos: ReadonlyArray<NoiseCrypto> = secp256k1Backends.flatMap((ec) =>
+  [nobleChaChaPoly, nodeChaChaPoly, opensslChaChaPoly, sodiumChaChaPoly].map((aead) => ({ secp: ec, aead }))
+)
 
 /** The spec's error names (`error` field of the vectors) for our typed errors. */
 const specName = (e: HandshakeError): string => {
@@ -50,8 +51,8 @@ const specName = (e: HandshakeError): string => {
 }
 
 /** ECDH with the node secret, as the signer service would do it. */
-const signerEcdh = (secret: Uint8Array, point: Uint8Array): Uint8Array => {
-  const ss = secp.ecdh(secret, point)
+const signerEcdh = (secret: Uint8Array, point: Uint8Array, ec: Secp256k1 = secp): Uint8Array => {
+  const ss = ec.ecdh(secret, point)
   if (ss === undefined) throw new Error("signer ECDH failed")
   return ss
 }
@@ -74,7 +75,7 @@ const runInitiator = (crypto: NoiseCrypto, v: InitiatorVector): Outcome => {
   acts["act_one"] = toHex(one.success.act)
   const two = initiatorActTwo(crypto, one.success.state, fromHex(v.act_two.input))
   if (Result.isFailure(two)) return { _tag: "error", act: "act_two", error: specName(two.failure) }
-  const three = initiatorActThree(crypto, two.success, signerEcdh(fromHex(v.ls_priv), two.success.point))
+  const three = initiatorActThree(crypto, two.success, signerEcdh(fromHex(v.ls_priv), two.success.point, crypto.secp))
   if (Result.isFailure(three)) return { _tag: "error", act: "act_three", error: specName(three.failure) }
   acts["act_three"] = toHex(three.success.act)
   const s = three.success.session
@@ -87,7 +88,7 @@ const runResponder = (crypto: NoiseCrypto, v: ResponderVector): Outcome => {
   if (Result.isFailure(start)) return { _tag: "error", act: "start", error: specName(start.failure) }
   const one = responderActOne(crypto, start.success, fromHex(v.act_one.input))
   if (Result.isFailure(one)) return { _tag: "error", act: "act_one", error: specName(one.failure) }
-  const two = responderActTwo(crypto, one.success, signerEcdh(fromHex(v.ls_priv), one.success.point))
+  const two = responderActTwo(crypto, one.success, signerEcdh(fromHex(v.ls_priv), one.success.point, crypto.secp))
   if (Result.isFailure(two)) return { _tag: "error", act: "act_one", error: specName(two.failure) }
   acts["act_two"] = toHex(two.success.act)
   if (v.act_three === undefined) throw new Error(`vector ${v.name} has no act three`)
@@ -99,7 +100,7 @@ const runResponder = (crypto: NoiseCrypto, v: ResponderVector): Outcome => {
 
 const initiatorStatic = vectors.initiator_tests[0]?.ls_pub ?? ""
 
-describe.each(cryptos.map((c) => [c.aead.name, c] as const))("BOLT 8 handshake vectors with %s", (_name, crypto) => {
+describe.each(cryptos.map((c) => [`${c.aead.name} and ${c.secp.name}`, c] as const))("BOLT 8 handshake vectors with %s", (_name, crypto) => {
   it("has every case of the spec", () => {
     expect(vectors.initiator_tests).toHaveLength(5)
     expect(vectors.responder_tests).toHaveLength(10)
@@ -137,7 +138,7 @@ describe.each(cryptos.map((c) => [c.aead.name, c] as const))("BOLT 8 handshake v
       if (v.act_two?.output === undefined) continue
       const start = Result.getOrThrow(responderStart(crypto, { localStatic: fromHex(v.ls_pub), ephemeralSecret: fromHex(v.e_priv) }))
       const one = Result.getOrThrow(responderActOne(crypto, start, fromHex(v.act_one.input)))
-      const two = Result.getOrThrow(responderActTwo(crypto, one, signerEcdh(fromHex(v.ls_priv), one.point)))
+      const two = Result.getOrThrow(responderActTwo(crypto, one, signerEcdh(fromHex(v.ls_priv), one.point, crypto.secp)))
       expect(toHex(two.act)).toBe(v.act_two.output)
     }
   })

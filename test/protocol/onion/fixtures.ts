@@ -2,15 +2,16 @@
 import { sha256 } from "@noble/hashes/sha2.js"
 import fc from "fast-check"
 import { wasmSecp256k1 } from "../../../src/layers/crypto/secp256k1-wasm.ts"
-import { nobleSecp256k1, type Secp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
+import type { Secp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
+import { secp256k1Backends } from "../../layers/crypto/backends.ts"
 import { ecdhWithSecret, type NodeEcdh } from "../../../src/protocol/onion/index.ts"
 
 /**
- * Property tests run on libsecp256k1 (WASM) for speed; the spec vectors run on both
- * implementations (`IMPLEMENTATIONS`), so the pure-JS path is covered too.
+ * Property tests run on libsecp256k1 (WASM) for speed; the spec vectors run on every
+ * implementation (`IMPLEMENTATIONS`: noble, WASM, native), so the pure-JS path is covered too.
  */
 export const secp: Secp256k1 = wasmSecp256k1
-export const IMPLEMENTATIONS: ReadonlyArray<Secp256k1> = [nobleSecp256k1, wasmSecp256k1]
+export const IMPLEMENTATIONS: ReadonlyArray<Secp256k1> = secp256k1Backends
 
 export interface TestNode {
   readonly secret: Uint8Array

@@ -1,0 +1,954 @@
+/**
+ * BOLT 2 "Normal Operation": the two commitments of a channel and the update bookkeeping that
+ * moves them, as pure functions over plain data.
+ *
+ * Each update traverses these states (BOLT 2 "Normal Operation"), which the update logs name:
+ *
+ *     our update (localChanges)             their update (remoteChanges)
+ *     proposed: sent, not yet signed         proposed: received, not yet in a commitment_signed of theirs
+ *     signed:   in their next commitment,    acked:    in our current commitment, and we revoked the
+ *               awaiting their revocation               previous one: it goes in their next commitment
+ *     acked:    they revoked: it goes in     signed:   in their next commitment (we signed it),
+ *               our next commitment                     awaiting their revocation
+ *
+ * so our next commitment is our current one plus `localChanges.acked` and `remoteChanges.proposed`,
+ * and theirs is their current one plus `remoteChanges.acked` and `localChanges.proposed`.
+ *
+ * One function per message or command, each citing its BOLT 2 section and checking its rules
+ * in the spec's order. Each returns `Result<{ commitments, ... }, CommitmentsError>`: on failure
+ * the input is untouched (it is immutable), so a rejected message changes nothing.
+ *
+ * The pure code never signs. Sending `commitment_signed` is two calls: `prepareCommit` (the
+ * state to sign, for the `ChannelSigner`) and `completeCommit` (with its signatures). Receiving
+ * `commitment_signed` is verified here with public keys only (`receiveCommit`), and produces the
+ * request for the signer to validate our new commitment and release the old secret; then
+ * `completeRevoke` builds `revoke_and_ack`.
+ *
+ * Naming (as `params.ts` and `tx/view.ts`): "local" is this node, "remote" the peer. A spec is
+ * always stated from its commitment's OWNER's point of view: `localCommit.spec.toLocal` is our
+ * balance, `remoteCommit.spec.toLocal` is theirs, and HTLC directions flip accordingly.
+ */
+import { sha256 } from "@noble/hashes/sha2.js"
+import { Result, Schema, SchemaTransformation } from "effect"
+import { equalBytes } from "../bytes.ts"
+import type { Secp256k1 } from "../crypto/secp256k1.ts"
+import { perCommitmentPoint as pointOfSecret } from "../keys/derivation.ts"
+import { parsePublicKey, type PublicKey } from "../keys/keys.ts"
+import { decodeSecretStore, emptySecretStore, encodeSecretStore, indexOfCommitment, insertSecret, type SecretStore } from "../keys/shachain.ts"
+import {
+  CommitmentSigned,
+  RevokeAndAck,
+  UpdateAddHtlc,
+  UpdateFailHtlc,
+  UpdateFailMalformedHtlc,
+  UpdateFee,
+  UpdateFulfillHtlc
+} from "../messages/channel.ts"
+import { BADONION } from "../onion/failure.ts"
+import { txid as computeTxid } from "../tx/bitcoin/transaction.ts"
+import type { CommitmentHtlc } from "../tx/commitment.ts"
+import { commitmentFee, isHtlcTrimmed, type HtlcDirection } from "../tx/fees.ts"
+import { buildHtlcTransactions } from "../tx/htlc.ts"
+import { verifyCommitmentSignature, verifyRemoteHtlcSignature } from "../tx/signing.ts"
+import { buildCommitmentForSide } from "../tx/view.ts"
+import { msat, type Msat, type Sat } from "../units.ts"
+import {
+  AwaitingRevocation,
+  CommitmentNotBuildable,
+  CommitmentSignedBeforeRevocation,
+  CommitmentSignedWithoutChanges,
+  type CommitmentsError,
+  DustExposureExceeded,
+  FailMalformedWithoutBadOnion,
+  FeerateNotAffordable,
+  FeerateTooHigh,
+  FeerateTooLow,
+  FeeSpikeBufferNotMet,
+  FunderCannotAffordFees,
+  HtlcAlreadyRemoved,
+  HtlcAmountBelowMinimum,
+  HtlcAmountZero,
+  HtlcCltvExpiryTooHigh,
+  HtlcNotAffordable,
+  HtlcNotIrrevocablyCommitted,
+  HtlcValueInFlightExceeded,
+  InvalidCommitmentSignature,
+  InvalidHtlcSignature,
+  InvalidNextPerCommitmentPoint,
+  InvalidPaymentPreimage,
+  InvalidRevocationSecret,
+  NoRevocationOwed,
+  NoSignatureRequested,
+  NothingToSign,
+  RevocationSecretNotFromShachain,
+  SignerSecretMismatch,
+  TooManyAcceptedHtlcs,
+  UnexpectedHtlcId,
+  UnexpectedRevokeAndAck,
+  UnknownHtlcId,
+  UpdateFeeFromNonFunder,
+  WrongHtlcSignatureCount
+} from "./errors.ts"
+import { channelTypeByName, ChannelParamsSchema, channelView, MsatSchema, PublicKeySchema, type ChannelParams } from "./params.ts"
+
+// ---- Data model ----------------------------------------------------------------------------------
+
+const bytesOfLength = (n: number) => Schema.Uint8ArrayFromHex.pipe(Schema.check(Schema.isBetweenLength(n, n)))
+const U64Schema = Schema.BigIntFromString.pipe(Schema.check(Schema.isBetweenBigInt({ minimum: 0n, maximum: 0xffffffffffffffffn })))
+
+/** BOLT 2: `cltv_expiry` at or above this is a time in seconds, which the protocol does not support. */
+export const MAX_CLTV_EXPIRY = 500_000_000
+/** The relay floor (sat per 1000 weight): no commitment feerate goes below it. */
+export const MIN_FEERATE_PER_KW = 253
+
+/** An HTLC in a commitment, its `direction` as the commitment's owner sees it. No onion: see the update logs. */
+export const SpecHtlcSchema = Schema.Struct({
+  direction: Schema.Literals(["offered", "received"]),
+  /** The offerer's `id` (ids of the two directions are separate counters). */
+  id: U64Schema,
+  amount: MsatSchema,
+  paymentHash: bytesOfLength(32),
+  cltvExpiry: Schema.Int
+})
+export type SpecHtlc = typeof SpecHtlcSchema.Type
+
+/** What a commitment holds, from its owner's point of view: feerate, balances outside HTLCs, HTLCs. */
+export const CommitmentSpecSchema = Schema.Struct({
+  feeratePerKw: Schema.Int,
+  toLocal: MsatSchema,
+  toRemote: MsatSchema,
+  htlcs: Schema.Array(SpecHtlcSchema)
+})
+export type CommitmentSpec = typeof CommitmentSpecSchema.Type
+
+/** Our current commitment, with the counterparty's signatures that make it broadcastable. */
+export const LocalCommitSchema = Schema.Struct({
+  number: U64Schema,
+  spec: CommitmentSpecSchema,
+  perCommitmentPoint: PublicKeySchema,
+  /** Txid of the (unsigned) commitment transaction, internal byte order. */
+  txid: bytesOfLength(32),
+  remoteSignature: bytesOfLength(64),
+  /** In the commitment's HTLC output order (`htlc_signature`). */
+  remoteHtlcSignatures: Schema.Array(bytesOfLength(64))
+})
+export type LocalCommit = typeof LocalCommitSchema.Type
+
+/** A commitment of the counterparty: number, spec (their view) and their per-commitment point. */
+export const RemoteCommitSchema = Schema.Struct({
+  number: U64Schema,
+  spec: CommitmentSpecSchema,
+  perCommitmentPoint: PublicKeySchema
+})
+export type RemoteCommit = typeof RemoteCommitSchema.Type
+
+/**
+ * Where our next `commitment_signed` stands: we hold their next per-commitment point (we may
+ * sign); or we are signing their next commitment (`prepareCommit` done, signatures awaited); or
+ * we sent it and await their `revoke_and_ack` (the signatures kept for retransmission).
+ */
+export const RemoteNextCommitInfoSchema = Schema.Union([
+  Schema.TaggedStruct("NextPoint", { perCommitmentPoint: PublicKeySchema }),
+  Schema.TaggedStruct("Signing", { next: RemoteCommitSchema }),
+  Schema.TaggedStruct("WaitingForRevocation", {
+    next: RemoteCommitSchema,
+    signature: bytesOfLength(64),
+    htlcSignatures: Schema.Array(bytesOfLength(64))
+  })
+])
+export type RemoteNextCommitInfo = typeof RemoteNextCommitInfoSchema.Type
+
+/** The update messages, kept as sent or received (retransmission after reconnection resends them as they were). */
+export const UpdateMessageSchema = Schema.Union([
+  UpdateAddHtlc.schema,
+  UpdateFulfillHtlc.schema,
+  UpdateFailHtlc.schema,
+  UpdateFailMalformedHtlc.schema,
+  UpdateFee.schema
+])
+export type UpdateMessage = UpdateAddHtlc | UpdateFulfillHtlc | UpdateFailHtlc | UpdateFailMalformedHtlc | UpdateFee
+
+export const LocalChangesSchema = Schema.Struct({
+  proposed: Schema.Array(UpdateMessageSchema),
+  signed: Schema.Array(UpdateMessageSchema),
+  acked: Schema.Array(UpdateMessageSchema)
+})
+export type LocalChanges = typeof LocalChangesSchema.Type
+
+export const RemoteChangesSchema = Schema.Struct({
+  proposed: Schema.Array(UpdateMessageSchema),
+  acked: Schema.Array(UpdateMessageSchema),
+  signed: Schema.Array(UpdateMessageSchema)
+})
+export type RemoteChanges = typeof RemoteChangesSchema.Type
+
+const isSecretStore = (u: unknown): u is SecretStore =>
+  typeof u === "object" && u !== null && "buckets" in u && Array.isArray(u.buckets) && "lastIndex" in u
+/** The counterparty's revealed secrets (BOLT 3 compact storage); JSON: hex of `encodeSecretStore`. */
+export const SecretStoreSchema: Schema.Codec<SecretStore, string> = Schema.Uint8ArrayFromHex.pipe(
+  Schema.check(Schema.makeFilter((b: Uint8Array) => Result.isSuccess(decodeSecretStore(b)) || "not a valid per-commitment secret storage")),
+  Schema.decodeTo(
+    Schema.declare(isSecretStore),
+    SchemaTransformation.transform({
+      // The filter above guarantees the decoding succeeds; the empty storage is unreachable.
+      decode: (b: Uint8Array) => Result.getOrElse(decodeSecretStore(b), () => emptySecretStore),
+      encode: encodeSecretStore
+    })
+  )
+)
+
+/** The revocation we owe after accepting a `commitment_signed` (until `completeRevoke`). */
+export const OwedRevocationSchema = Schema.Struct({ commitmentNumber: U64Schema, perCommitmentPoint: PublicKeySchema })
+export type OwedRevocation = typeof OwedRevocationSchema.Type
+
+export const CommitmentsSchema = Schema.Struct({
+  params: ChannelParamsSchema,
+  localCommit: LocalCommitSchema,
+  remoteCommit: RemoteCommitSchema,
+  remoteNextCommitInfo: RemoteNextCommitInfoSchema,
+  /** Our per-commitment point for `localCommit.number + 1`, which the peer has (it signs with it). */
+  localNextPerCommitmentPoint: PublicKeySchema,
+  /** Set between `receiveCommit` and `completeRevoke`: the commitment whose secret we owe. */
+  owedRevocation: Schema.NullOr(OwedRevocationSchema),
+  localChanges: LocalChangesSchema,
+  remoteChanges: RemoteChangesSchema,
+  localNextHtlcId: U64Schema,
+  remoteNextHtlcId: U64Schema,
+  remotePerCommitmentSecrets: SecretStoreSchema
+})
+export type Commitments = typeof CommitmentsSchema.Type
+
+/** Policy the receive and send checks read that is not negotiated (ours alone). */
+export interface HtlcLimits {
+  /** `max_dust_htlc_exposure_msat` (BOLT 2 "Bounding exposure to trimmed in-flight HTLCs"). */
+  readonly maxDustHtlcExposure: Msat
+}
+
+/**
+ * Feerate sanity for a received `update_fee`: relative to our current estimate (the same
+ * percentages as `ChannelPolicy.feerateMinPercent` / `feerateMaxPercent`), never below the relay floor.
+ */
+export interface FeerateBounds {
+  readonly estimatedFeeratePerKw: number
+  readonly minPercent: number
+  readonly maxPercent: number
+}
+
+/**
+ * The channel after `channel_ready`: both commitments number 0 signed, both next points known
+ * (ours: the `second_per_commitment_point` we sent, theirs: the one they sent), nothing pending.
+ */
+export const makeCommitments = (input: {
+  readonly params: ChannelParams
+  readonly localCommit: LocalCommit
+  readonly remoteCommit: RemoteCommit
+  readonly localNextPerCommitmentPoint: PublicKey
+  readonly remoteNextPerCommitmentPoint: PublicKey
+}): Commitments => ({
+  params: input.params,
+  localCommit: input.localCommit,
+  remoteCommit: input.remoteCommit,
+  remoteNextCommitInfo: { _tag: "NextPoint", perCommitmentPoint: input.remoteNextPerCommitmentPoint },
+  localNextPerCommitmentPoint: input.localNextPerCommitmentPoint,
+  owedRevocation: null,
+  localChanges: { proposed: [], signed: [], acked: [] },
+  remoteChanges: { proposed: [], acked: [], signed: [] },
+  localNextHtlcId: 0n,
+  remoteNextHtlcId: 0n,
+  remotePerCommitmentSecrets: emptySecretStore
+})
+
+// ---- Specs: applying updates ---------------------------------------------------------------------
+
+const isAdd = (u: UpdateMessage): u is UpdateAddHtlc => u._tag === "UpdateAddHtlc"
+const isFee = (u: UpdateMessage): u is UpdateFee => u._tag === "UpdateFee"
+type Removal = UpdateFulfillHtlc | UpdateFailHtlc | UpdateFailMalformedHtlc
+const isRemoval = (u: UpdateMessage): u is Removal =>
+  u._tag === "UpdateFulfillHtlc" || u._tag === "UpdateFailHtlc" || u._tag === "UpdateFailMalformedHtlc"
+
+const htlcOfAdd = (add: UpdateAddHtlc, direction: HtlcDirection): SpecHtlc => ({
+  direction,
+  id: add.id,
+  amount: add.amountMsat,
+  paymentHash: add.paymentHash,
+  cltvExpiry: add.cltvExpiry
+})
+
+/**
+ * The spec after the owner's and the counterparty's updates: adds first (an HTLC is removed in
+ * a later batch than the one adding it), then removals (a fulfill pays the HTLC to its
+ * receiver, a fail refunds its offerer), and the last `update_fee` sets the feerate (only the
+ * funder sends them). Removals of unknown HTLCs are skipped: the receive checks refuse them.
+ */
+export const reduceSpec = (
+  spec: CommitmentSpec,
+  ownerChanges: ReadonlyArray<UpdateMessage>,
+  counterpartyChanges: ReadonlyArray<UpdateMessage>
+): CommitmentSpec => {
+  let toLocal: bigint = spec.toLocal
+  let toRemote: bigint = spec.toRemote
+  let feeratePerKw = spec.feeratePerKw
+  const htlcs: Array<SpecHtlc> = spec.htlcs.slice()
+  for (const u of ownerChanges)
+    if (isAdd(u)) {
+      toLocal -= u.amountMsat
+      htlcs.push(htlcOfAdd(u, "offered"))
+    }
+  for (const u of counterpartyChanges)
+    if (isAdd(u)) {
+      toRemote -= u.amountMsat
+      htlcs.push(htlcOfAdd(u, "received"))
+    }
+  const remove = (direction: HtlcDirection, id: bigint): SpecHtlc | undefined => {
+    const i = htlcs.findIndex((h) => h.direction === direction && h.id === id)
+    return i < 0 ? undefined : htlcs.splice(i, 1)[0]
+  }
+  // The owner removes HTLCs the counterparty offered (received, in the owner's view), and back.
+  for (const u of ownerChanges) {
+    if (!isRemoval(u)) continue
+    const h = remove("received", u.id)
+    if (h === undefined) continue
+    if (u._tag === "UpdateFulfillHtlc") toLocal += h.amount
+    else toRemote += h.amount
+  }
+  for (const u of counterpartyChanges) {
+    if (!isRemoval(u)) continue
+    const h = remove("offered", u.id)
+    if (h === undefined) continue
+    if (u._tag === "UpdateFulfillHtlc") toRemote += h.amount
+    else toLocal += h.amount
+  }
+  for (const u of [...ownerChanges, ...counterpartyChanges]) if (isFee(u)) feeratePerKw = u.feeratePerKw
+  return { feeratePerKw, toLocal: msat(toLocal), toRemote: msat(toRemote), htlcs }
+}
+
+/** Their latest commitment: the one we signed (or are signing) if any, else their current one. */
+export const latestRemoteCommit = (c: Commitments): RemoteCommit =>
+  c.remoteNextCommitInfo._tag === "NextPoint" ? c.remoteCommit : c.remoteNextCommitInfo.next
+
+/** Our next commitment as it stands: what their next `commitment_signed` must sign. */
+export const nextLocalSpec = (c: Commitments, extraRemote: ReadonlyArray<UpdateMessage> = []): CommitmentSpec =>
+  reduceSpec(c.localCommit.spec, c.localChanges.acked, [...c.remoteChanges.proposed, ...extraRemote])
+
+/** Their next commitment as it stands (their view): what our next `commitment_signed` signs. */
+export const nextRemoteSpec = (c: Commitments, extraLocal: ReadonlyArray<UpdateMessage> = []): CommitmentSpec =>
+  reduceSpec(latestRemoteCommit(c).spec, c.remoteChanges.acked, [...c.localChanges.proposed, ...extraLocal])
+
+/** Our commitment once every pending update of both sides is in it. */
+const projectedLocalSpec = (c: Commitments, extraLocal: ReadonlyArray<UpdateMessage> = []): CommitmentSpec =>
+  reduceSpec(
+    c.localCommit.spec,
+    [...c.localChanges.acked, ...c.localChanges.signed, ...c.localChanges.proposed, ...extraLocal],
+    c.remoteChanges.proposed
+  )
+
+/** Their commitment (their view) once every pending update of both sides is in it. */
+const projectedRemoteSpec = (c: Commitments, extraRemote: ReadonlyArray<UpdateMessage> = []): CommitmentSpec =>
+  reduceSpec(latestRemoteCommit(c).spec, [...c.remoteChanges.acked, ...c.remoteChanges.proposed, ...extraRemote], c.localChanges.proposed)
+
+/** Whether we have something to sign (BOLT 2: no `commitment_signed` without updates). */
+export const hasChangesToSign = (c: Commitments): boolean => c.localChanges.proposed.length > 0 || c.remoteChanges.acked.length > 0
+
+// ---- Fees, reserve and dust ----------------------------------------------------------------------
+
+const satMsat = (s: Sat): bigint => s * 1000n
+
+/**
+ * BOLT 3 "Fee Calculation" / "Fee Payment": what the funder pays out of its balance on a
+ * commitment whose owner has `dustLimit`: the fee for the untrimmed HTLCs at `feeratePerKw`
+ * (plus `extraHtlcs` hypothetical non-dust ones) and, with anchors, the two anchor outputs.
+ */
+export const funderCharge = (
+  params: ChannelParams,
+  spec: CommitmentSpec,
+  dustLimit: Sat,
+  feeratePerKw: number = spec.feeratePerKw,
+  extraHtlcs = 0
+): Msat => {
+  const type = channelTypeByName(params.channelType)
+  const untrimmed = spec.htlcs.filter((h) => !isHtlcTrimmed(type, feeratePerKw, dustLimit, h.direction, h.amount)).length
+  return msat(satMsat(commitmentFee(type, feeratePerKw, untrimmed + extraHtlcs)) + 2n * satMsat(type.anchorAmount))
+}
+
+/** The value of the HTLCs trimmed from a commitment whose owner has `dustLimit` (they go to fees). */
+export const dustExposure = (params: ChannelParams, spec: CommitmentSpec, dustLimit: Sat, feeratePerKw: number = spec.feeratePerKw): Msat => {
+  const type = channelTypeByName(params.channelType)
+  let total = 0n
+  for (const h of spec.htlcs) if (isHtlcTrimmed(type, feeratePerKw, dustLimit, h.direction, h.amount)) total += h.amount
+  return msat(total)
+}
+
+const isTrimmedIn = (params: ChannelParams, spec: CommitmentSpec, dustLimit: Sat, direction: HtlcDirection, amount: Msat): boolean =>
+  isHtlcTrimmed(channelTypeByName(params.channelType), spec.feeratePerKw, dustLimit, direction, amount)
+
+const negative = (v: bigint): Msat => msat(v < 0n ? -v : 0n)
+
+// ---- update_add_htlc (BOLT 2 "Adding an HTLC: update_add_htlc") ----------------------------------
+
+export interface AddHtlcCommand {
+  readonly amount: Msat
+  readonly paymentHash: Uint8Array
+  readonly cltvExpiry: number
+  readonly onionRoutingPacket: Uint8Array
+  /** `path_key` when relaying inside a blinded route (the `blinded_path` TLV). */
+  readonly pathKey?: Uint8Array
+}
+
+/**
+ * Offers an HTLC (BOLT 2 "Adding an HTLC", sending node): amount > 0 and at least their
+ * `htlc_minimum_msat`, `cltv_expiry` < 500000000, at most their `max_accepted_htlcs` and
+ * `max_htlc_value_in_flight_msat` in their commitment, affordable with our reserve (and, as
+ * funder, the fee, the anchors and the fee spike buffer at twice the feerate); as non-funder,
+ * the funder must still afford the fee. SHOULD NOT send when the dust exposure would exceed
+ * `limits.maxDustHtlcExposure`. The `id` is the next of ours.
+ */
+export const sendAdd = (
+  c: Commitments,
+  cmd: AddHtlcCommand,
+  limits: HtlcLimits
+): Result.Result<{ readonly commitments: Commitments; readonly message: UpdateAddHtlc }, CommitmentsError> => {
+  const { params } = c
+  const id = c.localNextHtlcId
+  if (cmd.amount <= 0n) return Result.fail(new HtlcAmountZero({ id }))
+  if (cmd.amount < params.remote.htlcMinimum)
+    return Result.fail(new HtlcAmountBelowMinimum({ id, amount: cmd.amount, minimum: params.remote.htlcMinimum }))
+  if (cmd.cltvExpiry >= MAX_CLTV_EXPIRY) return Result.fail(new HtlcCltvExpiryTooHigh({ id, cltvExpiry: cmd.cltvExpiry }))
+  const message = UpdateAddHtlc.make(
+    {
+      channelId: params.channelId,
+      id,
+      amountMsat: cmd.amount,
+      paymentHash: cmd.paymentHash,
+      cltvExpiry: cmd.cltvExpiry,
+      onionRoutingPacket: cmd.onionRoutingPacket
+    },
+    cmd.pathKey === undefined ? {} : { blindedPath: cmd.pathKey }
+  )
+  // Their next commitment (their view: our HTLCs are "received").
+  const theirs = nextRemoteSpec(c, [message])
+  const offered = theirs.htlcs.filter((h) => h.direction === "received")
+  if (offered.length > params.remote.maxAcceptedHtlcs)
+    return Result.fail(new TooManyAcceptedHtlcs({ limit: params.remote.maxAcceptedHtlcs, count: offered.length }))
+  const inFlight = offered.reduce((a, h) => a + h.amount, 0n)
+  if (inFlight > params.remote.maxHtlcValueInFlight)
+    return Result.fail(new HtlcValueInFlightExceeded({ limit: params.remote.maxHtlcValueInFlight, value: msat(inFlight) }))
+  const reserve = satMsat(params.remote.channelReserve)
+  const fees = params.localIsFunder ? funderCharge(params, theirs, params.remote.dustLimit) : msat(0n)
+  const missing = theirs.toRemote - fees - reserve
+  if (missing < 0n) return Result.fail(new HtlcNotAffordable({ id, missing: negative(missing), reserve: msat(reserve), fees }))
+  if (params.localIsFunder) {
+    const buffer = funderCharge(params, theirs, params.remote.dustLimit, 2 * theirs.feeratePerKw, 1)
+    const short = theirs.toRemote - buffer - reserve
+    if (short < 0n) return Result.fail(new FeeSpikeBufferNotMet({ missing: negative(short) }))
+  } else {
+    const short = theirs.toLocal - funderCharge(params, theirs, params.remote.dustLimit) - satMsat(params.local.channelReserve)
+    if (short < 0n) return Result.fail(new FunderCannotAffordFees({ missing: negative(short) }))
+  }
+  if (isTrimmedIn(params, theirs, params.remote.dustLimit, "received", cmd.amount)) {
+    const exposure = dustExposure(params, theirs, params.remote.dustLimit)
+    if (exposure > limits.maxDustHtlcExposure)
+      return Result.fail(new DustExposureExceeded({ commitment: "remote", exposure, limit: limits.maxDustHtlcExposure }))
+  }
+  const ours = projectedLocalSpec(c, [message])
+  if (isTrimmedIn(params, ours, params.local.dustLimit, "offered", cmd.amount)) {
+    const exposure = dustExposure(params, ours, params.local.dustLimit)
+    if (exposure > limits.maxDustHtlcExposure)
+      return Result.fail(new DustExposureExceeded({ commitment: "local", exposure, limit: limits.maxDustHtlcExposure }))
+  }
+  return Result.succeed({
+    commitments: {
+      ...c,
+      localChanges: { ...c.localChanges, proposed: [...c.localChanges.proposed, message] },
+      localNextHtlcId: id + 1n
+    },
+    message
+  })
+}
+
+/**
+ * Receives an HTLC (BOLT 2 "Adding an HTLC", receiving node), checked against our next
+ * commitment: the `id` is the next one; `amount_msat` > 0 and >= our `htlc_minimum_msat`;
+ * `cltv_expiry` < 500000000; at most our `max_accepted_htlcs` HTLCs and our
+ * `max_htlc_value_in_flight_msat` offered to us; the sender can afford it while keeping the
+ * reserve we require (and, as funder, the fee and the anchors).
+ *
+ * Dust exposure is not a reason to reject the message: BOLT 2 says the receiver SHOULD fail
+ * such an HTLC once it is committed and not reveal its preimage. `dustExposureExceeded` tells
+ * the caller to do so.
+ */
+export const receiveAdd = (
+  c: Commitments,
+  add: UpdateAddHtlc,
+  limits: HtlcLimits
+): Result.Result<
+  { readonly commitments: Commitments; readonly dustExposureExceeded: DustExposureExceeded | undefined },
+  CommitmentsError
+> => {
+  const { params } = c
+  const id = add.id
+  if (id !== c.remoteNextHtlcId) return Result.fail(new UnexpectedHtlcId({ expected: c.remoteNextHtlcId, received: id }))
+  if (add.amountMsat === 0n) return Result.fail(new HtlcAmountZero({ id }))
+  if (add.amountMsat < params.local.htlcMinimum)
+    return Result.fail(new HtlcAmountBelowMinimum({ id, amount: add.amountMsat, minimum: params.local.htlcMinimum }))
+  if (add.cltvExpiry >= MAX_CLTV_EXPIRY) return Result.fail(new HtlcCltvExpiryTooHigh({ id, cltvExpiry: add.cltvExpiry }))
+  const ours = nextLocalSpec(c, [add])
+  const received = ours.htlcs.filter((h) => h.direction === "received")
+  if (received.length > params.local.maxAcceptedHtlcs)
+    return Result.fail(new TooManyAcceptedHtlcs({ limit: params.local.maxAcceptedHtlcs, count: received.length }))
+  const inFlight = received.reduce((a, h) => a + h.amount, 0n)
+  if (inFlight > params.local.maxHtlcValueInFlight)
+    return Result.fail(new HtlcValueInFlightExceeded({ limit: params.local.maxHtlcValueInFlight, value: msat(inFlight) }))
+  const reserve = satMsat(params.local.channelReserve)
+  const fees = params.localIsFunder ? msat(0n) : funderCharge(params, ours, params.local.dustLimit)
+  const missing = ours.toRemote - fees - reserve
+  if (missing < 0n) return Result.fail(new HtlcNotAffordable({ id, missing: negative(missing), reserve: msat(reserve), fees }))
+
+  let dustExposureExceeded: DustExposureExceeded | undefined = undefined
+  if (isTrimmedIn(params, ours, params.local.dustLimit, "received", add.amountMsat)) {
+    const exposure = dustExposure(params, ours, params.local.dustLimit)
+    if (exposure > limits.maxDustHtlcExposure)
+      dustExposureExceeded = new DustExposureExceeded({ commitment: "local", exposure, limit: limits.maxDustHtlcExposure })
+  }
+  const theirs = projectedRemoteSpec(c, [add])
+  if (dustExposureExceeded === undefined && isTrimmedIn(params, theirs, params.remote.dustLimit, "offered", add.amountMsat)) {
+    const exposure = dustExposure(params, theirs, params.remote.dustLimit)
+    if (exposure > limits.maxDustHtlcExposure)
+      dustExposureExceeded = new DustExposureExceeded({ commitment: "remote", exposure, limit: limits.maxDustHtlcExposure })
+  }
+  return Result.succeed({
+    commitments: {
+      ...c,
+      remoteChanges: { ...c.remoteChanges, proposed: [...c.remoteChanges.proposed, add] },
+      remoteNextHtlcId: id + 1n
+    },
+    dustExposureExceeded
+  })
+}
+
+// ---- Removing an HTLC (BOLT 2 "Removing an HTLC: update_fulfill_htlc, update_fail_htlc, and update_fail_malformed_htlc")
+
+const removesId = (id: bigint) => (u: UpdateMessage): boolean => isRemoval(u) && u.id === id
+
+const preimageOpens = (preimage: Uint8Array, paymentHash: Uint8Array): boolean =>
+  preimage.length === 32 && equalBytes(sha256(preimage), paymentHash)
+
+/**
+ * The HTLC they offered us that we may remove (BOLT 2: "until the corresponding HTLC is
+ * irrevocably committed in both sides' commitment transactions: MUST NOT send" a removal):
+ * in our current commitment with the previous one revoked, in their current commitment (whose
+ * predecessor they revoked), and not already removed by us.
+ */
+const incomingToRemove = (c: Commitments, id: bigint): Result.Result<SpecHtlc, CommitmentsError> => {
+  const htlc = c.localCommit.spec.htlcs.find((h) => h.direction === "received" && h.id === id)
+  if (htlc === undefined) return Result.fail(new UnknownHtlcId({ id }))
+  const { proposed, signed, acked } = c.localChanges
+  if ([...proposed, ...signed, ...acked].some(removesId(id))) return Result.fail(new HtlcAlreadyRemoved({ id }))
+  const inTheirs = c.remoteCommit.spec.htlcs.some((h) => h.direction === "offered" && h.id === id)
+  if (!inTheirs || c.owedRevocation !== null) return Result.fail(new HtlcNotIrrevocablyCommitted({ id }))
+  return Result.succeed(htlc)
+}
+
+/**
+ * The HTLC we offered that they remove (BOLT 2 receiving node: "if the id does not correspond
+ * to an HTLC in its current commitment transaction"): in our current commitment, not already
+ * removed by them.
+ */
+const outgoingRemoved = (c: Commitments, id: bigint): Result.Result<SpecHtlc, CommitmentsError> => {
+  const htlc = c.localCommit.spec.htlcs.find((h) => h.direction === "offered" && h.id === id)
+  if (htlc === undefined) return Result.fail(new UnknownHtlcId({ id }))
+  const { proposed, acked, signed } = c.remoteChanges
+  if ([...proposed, ...acked, ...signed].some(removesId(id))) return Result.fail(new HtlcAlreadyRemoved({ id }))
+  return Result.succeed(htlc)
+}
+
+const proposeLocal = (c: Commitments, u: UpdateMessage): Commitments => ({
+  ...c,
+  localChanges: { ...c.localChanges, proposed: [...c.localChanges.proposed, u] }
+})
+const proposeRemote = (c: Commitments, u: UpdateMessage): Commitments => ({
+  ...c,
+  remoteChanges: { ...c.remoteChanges, proposed: [...c.remoteChanges.proposed, u] }
+})
+
+/** Fulfills an HTLC they offered us with its preimage (BOLT 2 "Removing an HTLC", sending). */
+export const sendFulfill = (
+  c: Commitments,
+  cmd: { readonly id: bigint; readonly paymentPreimage: Uint8Array; readonly attributionData?: Uint8Array }
+): Result.Result<{ readonly commitments: Commitments; readonly message: UpdateFulfillHtlc; readonly htlc: SpecHtlc }, CommitmentsError> =>
+  Result.flatMap(incomingToRemove(c, cmd.id), (htlc) => {
+    if (!preimageOpens(cmd.paymentPreimage, htlc.paymentHash)) return Result.fail(new InvalidPaymentPreimage({ id: cmd.id }))
+    const message = UpdateFulfillHtlc.make(
+      { channelId: c.params.channelId, id: cmd.id, paymentPreimage: cmd.paymentPreimage },
+      cmd.attributionData === undefined ? {} : { attributionData: cmd.attributionData }
+    )
+    return Result.succeed({ commitments: proposeLocal(c, message), message, htlc })
+  })
+
+/**
+ * Receives a fulfill of an HTLC we offered (BOLT 2 "Removing an HTLC", receiving node): the
+ * `id` must be an HTLC of ours in our current commitment, and the `payment_preimage` must
+ * SHA256-hash to its `payment_hash`. The preimage is known from here on (relay it upstream).
+ */
+export const receiveFulfill = (
+  c: Commitments,
+  msg: UpdateFulfillHtlc
+): Result.Result<{ readonly commitments: Commitments; readonly htlc: SpecHtlc }, CommitmentsError> =>
+  Result.flatMap(outgoingRemoved(c, msg.id), (htlc) =>
+    preimageOpens(msg.paymentPreimage, htlc.paymentHash)
+      ? Result.succeed({ commitments: proposeRemote(c, msg), htlc })
+      : Result.fail(new InvalidPaymentPreimage({ id: msg.id }))
+  )
+
+/** Fails an HTLC they offered us (BOLT 2 "Removing an HTLC", sending): `reason` is the encrypted BOLT 4 failure. */
+export const sendFail = (
+  c: Commitments,
+  cmd: { readonly id: bigint; readonly reason: Uint8Array; readonly attributionData?: Uint8Array }
+): Result.Result<{ readonly commitments: Commitments; readonly message: UpdateFailHtlc; readonly htlc: SpecHtlc }, CommitmentsError> =>
+  Result.map(incomingToRemove(c, cmd.id), (htlc) => {
+    const message = UpdateFailHtlc.make(
+      { channelId: c.params.channelId, id: cmd.id, reason: cmd.reason },
+      cmd.attributionData === undefined ? {} : { attributionData: cmd.attributionData }
+    )
+    return { commitments: proposeLocal(c, message), message, htlc }
+  })
+
+/** Receives a fail of an HTLC we offered (BOLT 2 "Removing an HTLC", receiving node): the `id` must be known. */
+export const receiveFail = (
+  c: Commitments,
+  msg: UpdateFailHtlc
+): Result.Result<{ readonly commitments: Commitments; readonly htlc: SpecHtlc }, CommitmentsError> =>
+  Result.map(outgoingRemoved(c, msg.id), (htlc) => ({ commitments: proposeRemote(c, msg), htlc }))
+
+/** Fails an HTLC whose onion we could not parse (BOLT 2 "Removing an HTLC"): `failure_code` must have BADONION. */
+export const sendFailMalformed = (
+  c: Commitments,
+  cmd: { readonly id: bigint; readonly sha256OfOnion: Uint8Array; readonly failureCode: number }
+): Result.Result<
+  { readonly commitments: Commitments; readonly message: UpdateFailMalformedHtlc; readonly htlc: SpecHtlc },
+  CommitmentsError
+> => {
+  if ((cmd.failureCode & BADONION) === 0) return Result.fail(new FailMalformedWithoutBadOnion({ id: cmd.id, failureCode: cmd.failureCode }))
+  return Result.map(incomingToRemove(c, cmd.id), (htlc) => {
+    const message = UpdateFailMalformedHtlc.make({
+      channelId: c.params.channelId,
+      id: cmd.id,
+      sha256OfOnion: cmd.sha256OfOnion,
+      failureCode: cmd.failureCode
+    })
+    return { commitments: proposeLocal(c, message), message, htlc }
+  })
+}
+
+/**
+ * Receives `update_fail_malformed_htlc` (BOLT 2 "Removing an HTLC", receiving node): the
+ * `BADONION` bit of `failure_code` must be set, and the `id` known. The caller relays the
+ * failure upstream as an `update_fail_htlc` with that code and `sha256_of_onion`.
+ */
+export const receiveFailMalformed = (
+  c: Commitments,
+  msg: UpdateFailMalformedHtlc
+): Result.Result<{ readonly commitments: Commitments; readonly htlc: SpecHtlc }, CommitmentsError> => {
+  if ((msg.failureCode & BADONION) === 0) return Result.fail(new FailMalformedWithoutBadOnion({ id: msg.id, failureCode: msg.failureCode }))
+  return Result.map(outgoingRemoved(c, msg.id), (htlc) => ({ commitments: proposeRemote(c, msg), htlc }))
+}
+
+// ---- update_fee (BOLT 2 "Updating Fees: update_fee") ---------------------------------------------
+
+const dustOnFeeChange = (
+  c: Commitments,
+  local: CommitmentSpec,
+  remote: CommitmentSpec,
+  limits: HtlcLimits
+): DustExposureExceeded | undefined => {
+  // With anchors (zero-fee HTLC transactions) the feerate does not move the trim threshold.
+  if (channelTypeByName(c.params.channelType).anchors) return undefined
+  const localExposure = dustExposure(c.params, local, c.params.local.dustLimit)
+  if (localExposure > limits.maxDustHtlcExposure)
+    return new DustExposureExceeded({ commitment: "local", exposure: localExposure, limit: limits.maxDustHtlcExposure })
+  const remoteExposure = dustExposure(c.params, remote, c.params.remote.dustLimit)
+  if (remoteExposure > limits.maxDustHtlcExposure)
+    return new DustExposureExceeded({ commitment: "remote", exposure: remoteExposure, limit: limits.maxDustHtlcExposure })
+  return undefined
+}
+
+/**
+ * Proposes a new commitment feerate (BOLT 2 "Updating Fees", sending): only the funder sends
+ * `update_fee`; it must afford the fee on their next commitment while keeping its reserve; not
+ * below the relay floor; and (without anchors) MAY NOT send when the dust exposure at the new
+ * feerate exceeds the limit.
+ */
+export const sendFee = (
+  c: Commitments,
+  feeratePerKw: number,
+  limits: HtlcLimits
+): Result.Result<{ readonly commitments: Commitments; readonly message: UpdateFee }, CommitmentsError> => {
+  const { params } = c
+  if (!params.localIsFunder) return Result.fail(new UpdateFeeFromNonFunder({ sender: "local" }))
+  if (feeratePerKw < MIN_FEERATE_PER_KW) return Result.fail(new FeerateTooLow({ feeratePerKw, minimum: MIN_FEERATE_PER_KW }))
+  const message = UpdateFee.make({ channelId: params.channelId, feeratePerKw })
+  const theirs = nextRemoteSpec(c, [message])
+  const missing = theirs.toRemote - funderCharge(params, theirs, params.remote.dustLimit) - satMsat(params.remote.channelReserve)
+  if (missing < 0n) return Result.fail(new FeerateNotAffordable({ feeratePerKw, missing: negative(missing) }))
+  const dust = dustOnFeeChange(c, projectedLocalSpec(c, [message]), theirs, limits)
+  if (dust !== undefined) return Result.fail(dust)
+  return Result.succeed({ commitments: proposeLocal(c, message), message })
+}
+
+/**
+ * Receives `update_fee` (BOLT 2 "Updating Fees", receiving node): the sender must be the
+ * funder; the feerate neither too low for timely processing (below `minPercent` of our
+ * estimate or the relay floor) nor unreasonably large (above `maxPercent` of it); the funder
+ * must afford it on our next commitment while keeping its reserve; without anchors, a dust
+ * exposure above the limit at the new feerate fails (a MAY of BOLT 2, taken).
+ */
+export const receiveFee = (
+  c: Commitments,
+  msg: UpdateFee,
+  bounds: FeerateBounds,
+  limits: HtlcLimits
+): Result.Result<{ readonly commitments: Commitments }, CommitmentsError> => {
+  const { params } = c
+  const feeratePerKw = msg.feeratePerKw
+  if (params.localIsFunder) return Result.fail(new UpdateFeeFromNonFunder({ sender: "remote" }))
+  const minimum = Math.max(MIN_FEERATE_PER_KW, Math.floor((bounds.estimatedFeeratePerKw * bounds.minPercent) / 100))
+  if (feeratePerKw < minimum) return Result.fail(new FeerateTooLow({ feeratePerKw, minimum }))
+  const maximum = Math.ceil((bounds.estimatedFeeratePerKw * bounds.maxPercent) / 100)
+  if (feeratePerKw > maximum) return Result.fail(new FeerateTooHigh({ feeratePerKw, maximum }))
+  const ours = nextLocalSpec(c, [msg])
+  const missing = ours.toRemote - funderCharge(params, ours, params.local.dustLimit) - satMsat(params.local.channelReserve)
+  if (missing < 0n) return Result.fail(new FeerateNotAffordable({ feeratePerKw, missing: negative(missing) }))
+  const dust = dustOnFeeChange(c, ours, projectedRemoteSpec(c, [msg]), limits)
+  if (dust !== undefined) return Result.fail(dust)
+  return Result.succeed({ commitments: proposeRemote(c, msg) })
+}
+
+// ---- commitment_signed (BOLT 2 "Committing Updates So Far: commitment_signed") -------------------
+
+/**
+ * A commitment as the `ChannelSigner` takes it (`CommitmentState` in src/services/ChannelSigner.ts,
+ * the same shape): stated from the commitment owner's point of view.
+ */
+export interface CommitmentStateRequest {
+  readonly commitmentNumber: bigint
+  readonly feeratePerKw: number
+  readonly toLocal: Msat
+  readonly toRemote: Msat
+  readonly htlcs: ReadonlyArray<CommitmentHtlc>
+}
+
+const commitmentState = (commitmentNumber: bigint, spec: CommitmentSpec): CommitmentStateRequest => ({
+  commitmentNumber,
+  feeratePerKw: spec.feeratePerKw,
+  toLocal: spec.toLocal,
+  toRemote: spec.toRemote,
+  htlcs: spec.htlcs.map((h) => ({ direction: h.direction, amount: h.amount, paymentHash: h.paymentHash, cltvExpiry: h.cltvExpiry }))
+})
+
+/** What the signer must sign for our `commitment_signed`: `signCounterpartyCommitment(keyId, commitment, theirPerCommitmentPoint)`. */
+export interface SignCommitmentRequest {
+  readonly commitment: CommitmentStateRequest
+  readonly theirPerCommitmentPoint: PublicKey
+}
+
+/**
+ * First half of sending `commitment_signed` (BOLT 2 "Committing Updates So Far", sending node):
+ * fixes their next commitment (their current one with `remoteChanges.acked` and
+ * `localChanges.proposed`) and asks for its signatures. MUST NOT send one without updates; and
+ * one at a time (their next per-commitment point comes with their `revoke_and_ack`). The
+ * updates signed move from proposed/acked to signed now, so updates made while the signer
+ * works go in the next commitment.
+ */
+export const prepareCommit = (
+  c: Commitments
+): Result.Result<{ readonly commitments: Commitments; readonly request: SignCommitmentRequest }, CommitmentsError> => {
+  const info = c.remoteNextCommitInfo
+  if (info._tag !== "NextPoint") return Result.fail(new AwaitingRevocation())
+  if (!hasChangesToSign(c)) return Result.fail(new NothingToSign())
+  const next: RemoteCommit = {
+    number: c.remoteCommit.number + 1n,
+    spec: nextRemoteSpec(c),
+    perCommitmentPoint: info.perCommitmentPoint
+  }
+  return Result.succeed({
+    commitments: {
+      ...c,
+      remoteNextCommitInfo: { _tag: "Signing", next },
+      localChanges: { proposed: [], signed: c.localChanges.proposed, acked: c.localChanges.acked },
+      remoteChanges: { proposed: c.remoteChanges.proposed, acked: [], signed: c.remoteChanges.acked }
+    },
+    request: { commitment: commitmentState(next.number, next.spec), theirPerCommitmentPoint: info.perCommitmentPoint }
+  })
+}
+
+/**
+ * Second half: the signer's signatures for their next commitment (one per HTLC output, in
+ * output order) make our `commitment_signed` (with `funding_txid`, BOLT 2 MUST).
+ */
+export const completeCommit = (
+  c: Commitments,
+  signatures: { readonly signature: Uint8Array; readonly htlcSignatures: ReadonlyArray<Uint8Array> }
+): Result.Result<{ readonly commitments: Commitments; readonly message: CommitmentSigned }, CommitmentsError> => {
+  const info = c.remoteNextCommitInfo
+  if (info._tag !== "Signing") return Result.fail(new NoSignatureRequested({ reason: `no commitment being signed (${info._tag})` }))
+  const message = CommitmentSigned.make(
+    { channelId: c.params.channelId, signature: signatures.signature, htlcSignatures: signatures.htlcSignatures },
+    { fundingTxid: c.params.fundingOutpoint.txid }
+  )
+  return Result.succeed({
+    commitments: {
+      ...c,
+      remoteNextCommitInfo: {
+        _tag: "WaitingForRevocation",
+        next: info.next,
+        signature: signatures.signature,
+        htlcSignatures: signatures.htlcSignatures
+      }
+    },
+    message
+  })
+}
+
+/**
+ * What the actor asks the signer after a valid `commitment_signed`: validate our new
+ * commitment with the peer's signatures (`validateHolderCommitment`), then release the secret
+ * of `revokeCommitmentNumber` (`releaseCommitmentSecret`) and give the point of
+ * `nextCommitmentNumber` (`perCommitmentPoint`), for `completeRevoke`.
+ */
+export interface RevokeRequest {
+  readonly holderCommitment: CommitmentStateRequest
+  readonly signature: Uint8Array
+  readonly htlcSignatures: ReadonlyArray<Uint8Array>
+  readonly revokeCommitmentNumber: bigint
+  readonly nextCommitmentNumber: bigint
+}
+
+/**
+ * Receives `commitment_signed` (BOLT 2 "Committing Updates So Far", receiving node). Once all
+ * pending updates are applied to our next commitment: it must contain updates; `signature`
+ * must be valid (low-S) for it under their funding key; `num_htlcs` must equal its number of
+ * HTLC outputs; every `htlc_signature` must be valid (low-S) for its HTLC transaction. Then
+ * our commitment advances and we owe a `revoke_and_ack` (see `RevokeRequest`, `completeRevoke`).
+ * Our next per-commitment point is the one the peer has (`localNextPerCommitmentPoint`).
+ */
+export const receiveCommit = (
+  secp: Secp256k1,
+  c: Commitments,
+  msg: CommitmentSigned
+): Result.Result<{ readonly commitments: Commitments; readonly request: RevokeRequest }, CommitmentsError> => {
+  if (c.owedRevocation !== null) return Result.fail(new CommitmentSignedBeforeRevocation())
+  if (c.localChanges.acked.length === 0 && c.remoteChanges.proposed.length === 0) return Result.fail(new CommitmentSignedWithoutChanges())
+  const { params } = c
+  const number = c.localCommit.number + 1n
+  const spec = nextLocalSpec(c)
+  const point = c.localNextPerCommitmentPoint
+  const built = buildCommitmentForSide(secp, channelView(params, spec), "local", number, point)
+  if (Result.isFailure(built)) return Result.fail(new CommitmentNotBuildable({ reason: built.failure.reason }))
+  const commitment = built.success
+  if (!verifyCommitmentSignature(secp, commitment, msg.signature, params.remote.basepoints.fundingPubkey))
+    return Result.fail(new InvalidCommitmentSignature({ commitmentNumber: number }))
+  const htlcTxs = buildHtlcTransactions(commitment)
+  if (msg.htlcSignatures.length !== htlcTxs.length)
+    return Result.fail(new WrongHtlcSignatureCount({ expected: htlcTxs.length, received: msg.htlcSignatures.length }))
+  const remoteHtlcKey = commitment.params.keys.remoteHtlcPubkey
+  for (let index = 0; index < htlcTxs.length; index++) {
+    const htlcTx = htlcTxs[index]
+    const sig = msg.htlcSignatures[index]
+    if (htlcTx === undefined || sig === undefined || !verifyRemoteHtlcSignature(secp, htlcTx, sig, remoteHtlcKey))
+      return Result.fail(new InvalidHtlcSignature({ commitmentNumber: number, index }))
+  }
+  const localCommit: LocalCommit = {
+    number,
+    spec,
+    perCommitmentPoint: point,
+    txid: computeTxid(commitment.tx),
+    remoteSignature: msg.signature,
+    remoteHtlcSignatures: msg.htlcSignatures
+  }
+  return Result.succeed({
+    commitments: {
+      ...c,
+      localCommit,
+      owedRevocation: { commitmentNumber: c.localCommit.number, perCommitmentPoint: c.localCommit.perCommitmentPoint },
+      localChanges: { ...c.localChanges, acked: [] },
+      remoteChanges: { ...c.remoteChanges, proposed: [], acked: [...c.remoteChanges.acked, ...c.remoteChanges.proposed] }
+    },
+    request: {
+      holderCommitment: commitmentState(number, spec),
+      signature: msg.signature,
+      htlcSignatures: msg.htlcSignatures,
+      revokeCommitmentNumber: c.localCommit.number,
+      nextCommitmentNumber: number + 1n
+    }
+  })
+}
+
+// ---- revoke_and_ack (BOLT 2 "Completing the Transition to the Updated State: revoke_and_ack") -----
+
+const pointMatches = (secp: Secp256k1, secret: Uint8Array, point: Uint8Array): boolean => {
+  if (!secp.isValidSecret(secret)) return false
+  const derived = pointOfSecret(secp, secret)
+  return Result.isSuccess(derived) && equalBytes(derived.success, point)
+}
+
+/**
+ * Sends `revoke_and_ack` (BOLT 2, sending node) with what the signer gave for the
+ * `RevokeRequest`: the secret of our previous commitment (checked against its point) and our
+ * point for the commitment after the current one.
+ */
+export const completeRevoke = (
+  secp: Secp256k1,
+  c: Commitments,
+  perCommitmentSecret: Uint8Array,
+  nextPerCommitmentPoint: PublicKey
+): Result.Result<{ readonly commitments: Commitments; readonly message: RevokeAndAck }, CommitmentsError> => {
+  const owed = c.owedRevocation
+  if (owed === null) return Result.fail(new NoRevocationOwed())
+  if (!pointMatches(secp, perCommitmentSecret, owed.perCommitmentPoint))
+    return Result.fail(new SignerSecretMismatch({ commitmentNumber: owed.commitmentNumber }))
+  const message = RevokeAndAck.make({ channelId: c.params.channelId, perCommitmentSecret, nextPerCommitmentPoint })
+  return Result.succeed({ commitments: { ...c, owedRevocation: null, localNextPerCommitmentPoint: nextPerCommitmentPoint }, message })
+}
+
+/**
+ * Receives `revoke_and_ack` (BOLT 2, receiving node): only after our `commitment_signed`; the
+ * `per_commitment_secret` must be a valid secret generating their previous per-commitment
+ * point, and fit the BOLT 3 shachain of the earlier ones (stored); `next_per_commitment_point`
+ * must be a valid point. Their commitment advances, our signed updates become acked (they go in
+ * our next commitment) and their signed updates are irrevocably committed: returned as
+ * `irrevocablyCommitted` (their adds may now be relayed, their removals of our HTLCs settled).
+ */
+export const receiveRevoke = (
+  secp: Secp256k1,
+  c: Commitments,
+  msg: RevokeAndAck
+): Result.Result<
+  {
+    readonly commitments: Commitments
+    readonly revokedCommitmentNumber: bigint
+    readonly irrevocablyCommitted: ReadonlyArray<UpdateMessage>
+  },
+  CommitmentsError
+> => {
+  const info = c.remoteNextCommitInfo
+  if (info._tag !== "WaitingForRevocation") return Result.fail(new UnexpectedRevokeAndAck())
+  const revoked = c.remoteCommit
+  if (!pointMatches(secp, msg.perCommitmentSecret, revoked.perCommitmentPoint))
+    return Result.fail(new InvalidRevocationSecret({ commitmentNumber: revoked.number }))
+  const secrets = insertSecret(c.remotePerCommitmentSecrets, msg.perCommitmentSecret, indexOfCommitment(revoked.number))
+  if (Result.isFailure(secrets))
+    return Result.fail(new RevocationSecretNotFromShachain({ commitmentNumber: revoked.number, reason: secrets.failure.reason }))
+  const nextPoint = parsePublicKey(secp, msg.nextPerCommitmentPoint)
+  if (Result.isFailure(nextPoint)) return Result.fail(new InvalidNextPerCommitmentPoint())
+  return Result.succeed({
+    commitments: {
+      ...c,
+      remoteCommit: info.next,
+      remoteNextCommitInfo: { _tag: "NextPoint", perCommitmentPoint: nextPoint.success },
+      localChanges: { ...c.localChanges, signed: [], acked: [...c.localChanges.acked, ...c.localChanges.signed] },
+      remoteChanges: { ...c.remoteChanges, signed: [] },
+      remotePerCommitmentSecrets: secrets.success
+    },
+    revokedCommitmentNumber: revoked.number,
+    irrevocablyCommitted: c.remoteChanges.signed
+  })
+}

@@ -1,0 +1,278 @@
+/**
+ * Applying `MonitorUpdate`s to a `MonitorState`: pure, total, and all-or-nothing. An update
+ * that is out of order or contradicts the state is a typed `MonitorError` and the state is
+ * left as it was (values are immutable; a new state is returned on success).
+ *
+ * Rules, per update (BOLT 2 "Normal Operation", BOLT 3 "Per-commitment Secret Requirements"):
+ * - every update has `updateId` = `latestUpdateId + 1`; `Opened` starts a log at 0 and only there;
+ * - `HolderCommitment`: our commitment number advances by exactly one (one `commitment_signed`
+ *   received per number);
+ * - `CounterpartyCommitment`: their commitment number advances by exactly one, and only once
+ *   they revoked the previous one (a node does not send `commitment_signed` while awaiting
+ *   `revoke_and_ack`);
+ * - `CommitmentSecret`: only for their current commitment once a next one exists (they revoke
+ *   the older of two unrevoked commitments); the secret must fit the shachain of the secrets
+ *   already revealed and its point (secret * G) must be the per-commitment point we signed that
+ *   commitment at. The next commitment becomes current; the revoked one's HTLCs and txid are kept;
+ * - `ShutdownScript`: a side's script may change (`option_simple_close` lets `closing_complete`
+ *   change it), but not away from a non-empty `upfront_shutdown_script` of that side;
+ * - `ForceClose` only while open; after it no new commitment is recorded, but secrets and
+ *   preimages still are (both matter on chain); after `ChannelClosed` nothing is applied.
+ * Preimages are kept while an HTLC with their hash is in a commitment that can still be
+ * broadcast (our latest, their current or next); a revoked commitment is claimed whole by
+ * justice and needs none.
+ */
+import { Data, Result } from "effect"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { equalBytes, toHex } from "../bytes.ts"
+import type { Secp256k1 } from "../crypto/secp256k1.ts"
+import { indexOfCommitment, insertSecret, emptySecretStore, type ShachainError } from "../keys/shachain.ts"
+import type { CounterpartyCommitment, MonitorHtlc, MonitorState, PreimageEntry } from "./state.ts"
+import type {
+  CommitmentSecretUpdate,
+  CounterpartyCommitmentUpdate,
+  HolderCommitmentUpdate,
+  MonitorUpdate,
+  MonitorUpdateTag,
+  OpenedUpdate,
+  PaymentPreimageUpdate,
+  ShutdownScriptUpdate
+} from "./update.ts"
+
+/** `updateId` is not the one expected (a gap, a replay of an old id, or `Opened` not at 0). */
+export class MonitorUpdateOutOfOrder extends Data.TaggedError("MonitorUpdateOutOfOrder")<{
+  readonly expected: bigint
+  readonly received: bigint
+}> {
+  override get message(): string {
+    return `monitor update ${this.received} out of order: expected ${this.expected}`
+  }
+}
+
+/** `Opened` applied to a monitor that already exists. */
+export class MonitorAlreadyOpened extends Data.TaggedError("MonitorAlreadyOpened")<{ readonly updateId: bigint }> {}
+
+/** A log whose first update is not `Opened` (or an empty log). */
+export class MonitorNotOpened extends Data.TaggedError("MonitorNotOpened")<{ readonly first: MonitorUpdateTag | undefined }> {}
+
+/** A commitment number that does not advance by exactly one (going back, repeating, or skipping). */
+export class CommitmentNumberMismatch extends Data.TaggedError("CommitmentNumberMismatch")<{
+  readonly side: "holder" | "counterparty"
+  readonly expected: bigint
+  readonly received: bigint
+}> {
+  override get message(): string {
+    return `${this.side} commitment number ${this.received}: expected ${this.expected}`
+  }
+}
+
+/** A new counterparty commitment while the previous next one is not yet acknowledged by a revocation. */
+export class CounterpartyCommitmentPending extends Data.TaggedError("CounterpartyCommitmentPending")<{
+  readonly pending: bigint
+}> {}
+
+/**
+ * A revealed secret for a commitment that is not the one to revoke now: not their current
+ * commitment, or no next commitment was signed yet (`expected` is then undefined).
+ */
+export class UnexpectedRevocation extends Data.TaggedError("UnexpectedRevocation")<{
+  readonly commitmentNumber: bigint
+  readonly expected: bigint | undefined
+}> {}
+
+/**
+ * A revealed secret that is wrong: it does not fit the shachain of the earlier secrets
+ * (`InconsistentSecret`...: the `ShachainError` reason), is not a valid scalar, or does not give
+ * the per-commitment point of that commitment (`PointMismatch`).
+ */
+export class InvalidCommitmentSecret extends Data.TaggedError("InvalidCommitmentSecret")<{
+  readonly commitmentNumber: bigint
+  readonly reason: ShachainError["reason"] | "InvalidSecret" | "PointMismatch"
+}> {
+  override get message(): string {
+    return `invalid secret for counterparty commitment ${this.commitmentNumber}: ${this.reason}`
+  }
+}
+
+/** A shutdown script that differs from the non-empty `upfront_shutdown_script` of that side. */
+export class ShutdownScriptConflict extends Data.TaggedError("ShutdownScriptConflict")<{
+  readonly side: "holder" | "counterparty"
+}> {}
+
+/** An update that the closing status no longer admits (a commitment after `ForceClose`, anything after `ChannelClosed`). */
+export class MonitorClosed extends Data.TaggedError("MonitorClosed")<{
+  readonly status: "ForceClosed" | "Closed"
+  readonly update: MonitorUpdateTag
+}> {}
+
+export type MonitorError =
+  | MonitorUpdateOutOfOrder
+  | MonitorAlreadyOpened
+  | MonitorNotOpened
+  | CommitmentNumberMismatch
+  | CounterpartyCommitmentPending
+  | UnexpectedRevocation
+  | InvalidCommitmentSecret
+  | ShutdownScriptConflict
+  | MonitorClosed
+
+type Applied = Result.Result<MonitorState, MonitorError>
+
+const hashesIn = (htlcs: ReadonlyArray<MonitorHtlc>, into: Set<string>): void => {
+  for (const h of htlcs) into.add(toHex(h.paymentHash))
+}
+
+/** Drops preimages no broadcastable commitment can use any more. */
+const prunePreimages = (state: MonitorState): MonitorState => {
+  if (state.preimages.length === 0) return state
+  const live = new Set<string>()
+  hashesIn(state.holderCommitment.htlcs, live)
+  hashesIn(state.counterpartyCurrent.htlcs, live)
+  if (state.counterpartyNext !== undefined) hashesIn(state.counterpartyNext.htlcs, live)
+  const kept = state.preimages.filter((p) => live.has(toHex(p.paymentHash)))
+  return kept.length === state.preimages.length ? state : { ...state, preimages: kept }
+}
+
+/** The initial state from an `Opened` update (which must have `updateId` 0). */
+export const open = (update: OpenedUpdate): Applied =>
+  update.updateId !== 0n
+    ? Result.fail(new MonitorUpdateOutOfOrder({ expected: 0n, received: update.updateId }))
+    : Result.succeed({
+        params: update.params,
+        fundingScript: update.fundingScript,
+        latestUpdateId: 0n,
+        holderCommitment: update.holderCommitment,
+        counterpartyCurrent: update.counterpartyCommitment,
+        counterpartySecrets: emptySecretStore,
+        revokedCommitments: [],
+        preimages: [],
+        closing: { _tag: "Open" }
+      })
+
+const closedFor = (state: MonitorState, update: MonitorUpdate, allowedWhileForceClosed: boolean): MonitorClosed | undefined => {
+  switch (state.closing._tag) {
+    case "Open":
+      return undefined
+    case "ForceClosed":
+      return allowedWhileForceClosed ? undefined : new MonitorClosed({ status: "ForceClosed", update: update._tag })
+    case "Closed":
+      return new MonitorClosed({ status: "Closed", update: update._tag })
+  }
+}
+
+const applyHolderCommitment = (state: MonitorState, update: HolderCommitmentUpdate): Applied => {
+  const expected = state.holderCommitment.commitmentNumber + 1n
+  if (update.commitment.commitmentNumber !== expected)
+    return Result.fail(new CommitmentNumberMismatch({ side: "holder", expected, received: update.commitment.commitmentNumber }))
+  return Result.succeed(prunePreimages({ ...state, holderCommitment: update.commitment }))
+}
+
+const applyCounterpartyCommitment = (state: MonitorState, update: CounterpartyCommitmentUpdate): Applied => {
+  if (state.counterpartyNext !== undefined)
+    return Result.fail(new CounterpartyCommitmentPending({ pending: state.counterpartyNext.commitmentNumber }))
+  const expected = state.counterpartyCurrent.commitmentNumber + 1n
+  if (update.commitment.commitmentNumber !== expected)
+    return Result.fail(
+      new CommitmentNumberMismatch({ side: "counterparty", expected, received: update.commitment.commitmentNumber })
+    )
+  return Result.succeed({ ...state, counterpartyNext: update.commitment })
+}
+
+const applyCommitmentSecret = (secp: Secp256k1, state: MonitorState, update: CommitmentSecretUpdate): Applied => {
+  const n = update.commitmentNumber
+  const next: CounterpartyCommitment | undefined = state.counterpartyNext
+  if (next === undefined) return Result.fail(new UnexpectedRevocation({ commitmentNumber: n, expected: undefined }))
+  const current = state.counterpartyCurrent
+  if (n !== current.commitmentNumber)
+    return Result.fail(new UnexpectedRevocation({ commitmentNumber: n, expected: current.commitmentNumber }))
+  const inserted = insertSecret(state.counterpartySecrets, update.secret, indexOfCommitment(n))
+  if (Result.isFailure(inserted))
+    return Result.fail(new InvalidCommitmentSecret({ commitmentNumber: n, reason: inserted.failure.reason }))
+  const point = secp.publicKey(update.secret)
+  if (point === undefined) return Result.fail(new InvalidCommitmentSecret({ commitmentNumber: n, reason: "InvalidSecret" }))
+  if (!equalBytes(point, current.perCommitmentPoint))
+    return Result.fail(new InvalidCommitmentSecret({ commitmentNumber: n, reason: "PointMismatch" }))
+  const { counterpartyNext: _, ...rest } = state
+  return Result.succeed(
+    prunePreimages({
+      ...rest,
+      counterpartyCurrent: next,
+      counterpartySecrets: inserted.success,
+      revokedCommitments:
+        current.htlcs.length === 0
+          ? state.revokedCommitments
+          : [...state.revokedCommitments, { commitmentNumber: n, txid: current.txid, htlcs: current.htlcs }]
+    })
+  )
+}
+
+const applyPaymentPreimage = (state: MonitorState, update: PaymentPreimageUpdate): Applied => {
+  const paymentHash = sha256(update.preimage)
+  if (state.preimages.some((p) => equalBytes(p.paymentHash, paymentHash))) return Result.succeed(state)
+  const entry: PreimageEntry = { paymentHash, preimage: update.preimage }
+  return Result.succeed({ ...state, preimages: [...state.preimages, entry] })
+}
+
+const applyShutdownScript = (state: MonitorState, update: ShutdownScriptUpdate): Applied => {
+  const upfront = update.side === "holder" ? state.params.local.upfrontShutdownScript : state.params.remote.upfrontShutdownScript
+  if (upfront !== undefined && upfront.length > 0 && !equalBytes(upfront, update.script))
+    return Result.fail(new ShutdownScriptConflict({ side: update.side }))
+  return Result.succeed(
+    update.side === "holder"
+      ? { ...state, holderShutdownScript: update.script }
+      : { ...state, counterpartyShutdownScript: update.script }
+  )
+}
+
+/**
+ * Applies one update. `secp` derives the per-commitment point of a revealed secret. On error
+ * the caller keeps `state` (it is never modified).
+ */
+export const apply = (secp: Secp256k1, state: MonitorState, update: MonitorUpdate): Applied => {
+  if (update._tag === "Opened") return Result.fail(new MonitorAlreadyOpened({ updateId: update.updateId }))
+  const expected = state.latestUpdateId + 1n
+  if (update.updateId !== expected) return Result.fail(new MonitorUpdateOutOfOrder({ expected, received: update.updateId }))
+  const closed = closedFor(state, update, update._tag === "CommitmentSecret" || update._tag === "PaymentPreimage" || update._tag === "ChannelClosed")
+  if (closed !== undefined) return Result.fail(closed)
+  const result = ((): Applied => {
+    switch (update._tag) {
+      case "HolderCommitment":
+        return applyHolderCommitment(state, update)
+      case "CounterpartyCommitment":
+        return applyCounterpartyCommitment(state, update)
+      case "CommitmentSecret":
+        return applyCommitmentSecret(secp, state, update)
+      case "PaymentPreimage":
+        return applyPaymentPreimage(state, update)
+      case "ShutdownScript":
+        return applyShutdownScript(state, update)
+      case "ForceClose":
+        return Result.succeed({ ...state, closing: { _tag: "ForceClosed", reason: update.reason } })
+      case "ChannelClosed":
+        return Result.succeed({
+          ...state,
+          closing: update.closingTxid === undefined ? { _tag: "Closed" } : { _tag: "Closed", closingTxid: update.closingTxid }
+        })
+    }
+  })()
+  return Result.map(result, (s) => ({ ...s, latestUpdateId: update.updateId }))
+}
+
+/** Applies `updates` in order to `state`; the first error stops (and is returned). */
+export const replayFrom = (secp: Secp256k1, state: MonitorState, updates: Iterable<MonitorUpdate>): Applied => {
+  let s = state
+  for (const u of updates) {
+    const r = apply(secp, s, u)
+    if (Result.isFailure(r)) return r
+    s = r.success
+  }
+  return Result.succeed(s)
+}
+
+/** Builds a state from a whole log: `Opened` (id 0) then every later update in order. */
+export const replay = (secp: Secp256k1, updates: ReadonlyArray<MonitorUpdate>): Applied => {
+  const first = updates[0]
+  if (first === undefined || first._tag !== "Opened") return Result.fail(new MonitorNotOpened({ first: first?._tag }))
+  const opened = open(first)
+  return Result.isFailure(opened) ? opened : replayFrom(secp, opened.success, updates.slice(1))
+}

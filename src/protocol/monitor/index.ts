@@ -1,0 +1,6 @@
+/** Channel monitors: state, updates, and the pure rules between them (see `apply.ts`). */
+export * from "./apply.ts"
+export * from "./query.ts"
+export * from "./secrets.ts"
+export * from "./state.ts"
+export * from "./update.ts"
