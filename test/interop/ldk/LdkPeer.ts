@@ -53,6 +53,11 @@ export interface LdkPeerOptions {
   readonly handler?: "channelManager" | "erroring"
   /** Print LDK's log lines to stderr as they come (they are always kept in `logs`). */
   readonly printLogs?: boolean
+  /**
+   * A channel message handler built by the caller (a full node with a chain, see LdkNode.ts),
+   * given the harness's keys and logger. Overrides `handler`.
+   */
+  readonly makeChannelHandler?: (keys: ldk.KeysManager, logger: ldk.Logger, nowSecs: number) => ldk.ChannelMessageHandler
 }
 
 export interface LdkLogLine {
@@ -144,6 +149,9 @@ export class LdkPeer {
   /** How many times LDK called `disconnect_socket` on one of our sockets. */
   ldkInitiatedDisconnects = 0
 
+  /** LDK's key manager and logger (a full node built on this harness shares them). */
+  readonly keys: ldk.KeysManager
+  readonly logger: ldk.Logger
   private readonly peerManager: ldk.PeerManager
   private readonly server: net.Server
   private readonly connections = new Map<bigint, Connection>()
@@ -179,7 +187,11 @@ export class LdkPeer {
     this.nodeId = nodeIdResult.res
     this.nodeIdHex = toHex(nodeIdResult.res)
 
-    const channelHandler = (options.handler ?? "channelManager") === "channelManager"
+    this.keys = keys
+    this.logger = logger
+    const channelHandler = options.makeChannelHandler !== undefined
+      ? options.makeChannelHandler(keys, logger, Math.floor(nowMs / 1000))
+      : (options.handler ?? "channelManager") === "channelManager"
       ? makeChannelManager(keys, logger, ldkNetwork(options.network ?? "regtest"), Math.floor(nowMs / 1000)).as_ChannelMessageHandler()
       : ldk.ErroringMessageHandler.constructor_new().as_ChannelMessageHandler()
     const ignoring = ldk.IgnoringMessageHandler.constructor_new()
@@ -259,6 +271,11 @@ export class LdkPeer {
   /** One of LDK's timer ticks: pings every peer, disconnects those that did not answer the last ping. */
   tick(): void {
     this.peerManager.timer_tick_occurred()
+    this.peerManager.process_events()
+  }
+
+  /** Lets LDK write what its message handlers queued (call after driving the channel manager). */
+  processEvents(): void {
     this.peerManager.process_events()
   }
 
