@@ -19,6 +19,7 @@ export * as Keys from "./protocol/keys/index.ts"
 export * as Tx from "./protocol/tx/index.ts"
 export * as Onion from "./protocol/onion/index.ts"
 export * as Invoice from "./protocol/invoice/index.ts"
+export * as Network from "./protocol/network.ts"
 
 // services/: what the engine needs from the world.
 export * from "./services/index.ts"

@@ -141,7 +141,7 @@ describe("main.ts (child process)", () => {
 
   it.live("bad flags print the usage and exit with code 2", () =>
     Effect.gen(function*() {
-      for (const args of [["--bogus"], ["--listen", "nonsense"], ["--api", "127.0.0.1:99999"]]) {
+      for (const args of [["--bogus"], ["--listen", "nonsense"], ["--api", "127.0.0.1:99999"], ["--network", "litecoin"]]) {
         const r = yield* startScoped(args)
         assert.strictEqual(yield* waitExit(r), 2, r.output())
         assert.include(r.output(), "Usage:")
@@ -150,6 +150,49 @@ describe("main.ts (child process)", () => {
       const help = yield* startScoped(["--help"])
       assert.strictEqual(yield* waitExit(help), 0)
       assert.include(help.output(), "--data-dir")
+    }))
+
+  it.live("--network mainnet: /v1/info shows it and init advertises the mainnet chain hash", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const mainnet = "6fe28c0ab6f1b372c1a6a246ae63f74f931e8365e15a089c68d6190000000000"
+      const daemon = (name: string, port: number) =>
+        startScoped(["--data-dir", join(dir, name), "--listen", "127.0.0.1:0", "--api", `127.0.0.1:${port}`, "--network", "mainnet"])
+      const portA = yield* freePort
+      const portB = yield* freePort
+      const a = yield* daemon("a", portA)
+      const b = yield* daemon("b", portB)
+      const infoA = yield* waitForApi(`http://127.0.0.1:${portA}`, a)
+      const infoB = yield* waitForApi(`http://127.0.0.1:${portB}`, b)
+      assert.strictEqual(infoA.body["network"], "mainnet")
+      assert.strictEqual(infoA.body["chainHash"], mainnet)
+      assert.include(a.output(), "starting node on mainnet")
+
+      // A connects to B: each side's view of the other's init `networks` is the mainnet hash.
+      const [host, port] = String(infoB.body["listenAddress"]).split(":")
+      const connected = yield* Effect.tryPromise(async () => {
+        const response = await fetch(`http://127.0.0.1:${portA}/v1/peers`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ nodeId: infoB.body["nodeId"], host, port: Number(port) }),
+          signal: AbortSignal.timeout(20_000)
+        })
+        return { status: response.status, body: (await response.json()) as Record<string, unknown> }
+      })
+      assert.strictEqual(connected.status, 200, JSON.stringify(connected.body))
+      assert.deepStrictEqual(connected.body["remoteNetworks"], [mainnet])
+      const seenByB = yield* getJson(`http://127.0.0.1:${portB}/v1/peers`).pipe(
+        Effect.flatMap((r) => {
+          const peers = r.body as unknown as Array<Record<string, unknown>>
+          return peers.length === 1 ? Effect.succeed(peers) : Effect.fail(new Error("not yet"))
+        }),
+        Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200 })
+      )
+      assert.deepStrictEqual(seenByB[0]?.["remoteNetworks"], [mainnet])
+      for (const r of [a, b]) {
+        r.child.kill("SIGTERM")
+        assert.strictEqual(yield* waitExit(r), 0, r.output())
+      }
     }))
 
   it.live("a corrupt seed file stops the start with exit code 1 and a message; the file is kept", () =>

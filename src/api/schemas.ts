@@ -6,6 +6,7 @@
 import { Schema } from "effect"
 import { fromHex } from "../protocol/bytes.ts"
 import { nobleSecp256k1 } from "../protocol/crypto/secp256k1.ts"
+import { NetworkNameSchema } from "../protocol/network.ts"
 
 /** A node id: 33-byte compressed secp256k1 public key, 66 hex characters (BOLT 1). */
 export const NodeIdHex = Schema.String.pipe(

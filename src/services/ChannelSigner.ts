@@ -14,12 +14,28 @@
  * sign our own commitment once revoked, only sign justice transactions with a secret that
  * matches the counterparty's point. A hardware or remote signer implements the same shape.
  *
+ * The policy state behind those refusals (how far we revoked, the last counterparty commitment
+ * signed, the validated holder commitments with the counterparty's signatures, the parameters)
+ * must survive a restart: a signer that forgot it would sign what it must refuse. The signer
+ * exports it per channel as a `SignerChannelState` (Schema-declared, JSON-encodable, public data
+ * only: numbers, keys, txids, the counterparty's signatures, never a secret), the channel layer
+ * persists it with the channel after each operation that changes it, and gives it back with
+ * `restoreChannel` at start. A state older than what the signer already holds is refused, so a
+ * stale copy cannot roll the policy back.
+ *
  * Every operation is an Effect (a remote signer is asynchronous). Errors carry reasons and
  * public data only, never key material. Implementations: `src/layers/signer/` (in-process,
  * deterministic from a seed).
  */
-import { Context, Data, type Effect, type Brand } from "effect"
+import { Context, Data, Schema, type Effect, type Brand } from "effect"
 import type { ChannelType } from "../protocol/channel-type.ts"
+import {
+  ChannelBasepointsSchema,
+  ChannelTypeNameSchema,
+  MsatSchema,
+  OutPointSchema,
+  SatSchema
+} from "../protocol/channel/params.ts"
 import type { ChannelBasepoints } from "../protocol/keys/commitment-keys.ts"
 import type { PublicKey } from "../protocol/keys/keys.ts"
 import type { OutPoint, Transaction } from "../protocol/tx/bitcoin/transaction.ts"
@@ -52,6 +68,12 @@ export class InvalidCounterpartySignature extends Data.TaggedError("InvalidCount
   /** Index in `htlc_signatures`, or undefined for the commitment signature. */
   readonly htlcIndex: number | undefined
 }> {}
+
+/**
+ * `restoreChannel` was given a state older than (or conflicting with) what the signer already
+ * holds for the channel: restoring it would roll the signer's policy back. Nothing is changed.
+ */
+export class StaleSignerState extends Data.TaggedError("StaleSignerState")<{ readonly reason: string }> {}
 
 export type ChannelSignerError = InvalidSigningRequest | SignerPolicyViolation
 
@@ -215,6 +237,94 @@ export interface ChannelSignerShape {
   readonly signSpend: (keyId: ChannelKeyId, request: SpendRequest) => Effect.Effect<SpendSignature, ChannelSignerError>
   /** Signs a mutual close transaction (its single input must be the funding output). */
   readonly signClosing: (keyId: ChannelKeyId, tx: Transaction) => Effect.Effect<CompactSignature, ChannelSignerError>
+  /**
+   * The signer's policy state of a channel, to persist with the channel (encode it with
+   * `SignerChannelStateSchema`). Changes after `readyChannel`, `validateHolderCommitment`,
+   * `releaseCommitmentSecret` and `signCounterpartyCommitment`; persist it before acting on
+   * what those returned (e.g. before sending `commitment_signed` or `revoke_and_ack`).
+   */
+  readonly channelState: (keyId: ChannelKeyId) => Effect.Effect<SignerChannelState, InvalidSigningRequest>
+  /**
+   * Restores a channel's policy state (at start, from the channel's store). The state is
+   * checked (its key id, its parameters, its numbers, and each held commitment rebuilt with the
+   * counterparty's signatures verified: `InvalidSigningRequest` otherwise) and compared with
+   * what the signer holds: one that is behind it in any respect (fewer revocations, an older
+   * validated or signed commitment, other parameters, a different transaction under a number)
+   * is refused with `StaleSignerState`. Restoring the state the signer already holds, or a newer
+   * one, succeeds. On failure nothing changes.
+   */
+  readonly restoreChannel: (keyId: ChannelKeyId, state: SignerChannelState) => Effect.Effect<void, InvalidSigningRequest | StaleSignerState>
 }
+
+const hexOfLength = (n: number) => Schema.Uint8ArrayFromHex.pipe(Schema.check(Schema.isBetweenLength(n, n)))
+
+/** The largest commitment number (48 bits, BOLT 3). */
+export const MAX_COMMITMENT_NUMBER = (1n << 48n) - 1n
+
+/** A commitment number, 0 ..= 2^48 - 1 (JSON: decimal string). */
+export const CommitmentNumberSchema = Schema.BigIntFromString.pipe(
+  Schema.check(Schema.isBetweenBigInt({ minimum: 0n, maximum: MAX_COMMITMENT_NUMBER }))
+)
+
+/** One HTLC output of a commitment, from the commitment owner's view (`CommitmentHtlc`). */
+export const CommitmentHtlcSchema = Schema.Struct({
+  direction: Schema.Literals(["offered", "received"]),
+  amount: MsatSchema,
+  paymentHash: hexOfLength(32),
+  cltvExpiry: Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 0xffffffff })))
+})
+
+/** A `CommitmentState` as persisted. */
+export const CommitmentStateSchema = Schema.Struct({
+  commitmentNumber: CommitmentNumberSchema,
+  feeratePerKw: Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 0xffffffff }))),
+  toLocal: MsatSchema,
+  toRemote: MsatSchema,
+  htlcs: Schema.Array(CommitmentHtlcSchema)
+})
+
+/** `ChannelParameters` as persisted: the channel type by name. */
+export const SignerChannelParametersSchema = Schema.Struct({
+  channelType: ChannelTypeNameSchema,
+  fundingOutpoint: OutPointSchema,
+  fundingAmount: SatSchema,
+  holderIsFunder: Schema.Boolean,
+  counterpartyBasepoints: ChannelBasepointsSchema,
+  holderSelfDelay: Schema.Int,
+  counterpartySelfDelay: Schema.Int,
+  holderDustLimit: SatSchema,
+  counterpartyDustLimit: SatSchema
+})
+export type SignerChannelParameters = typeof SignerChannelParametersSchema.Type
+
+/** A validated, unrevoked holder commitment: its state and the counterparty's signatures on it. */
+export const SignedHolderStateSchema = Schema.Struct({
+  state: CommitmentStateSchema,
+  counterpartySignature: hexOfLength(64),
+  counterpartyHtlcSignatures: Schema.Array(hexOfLength(64))
+})
+
+/**
+ * What the signer remembers about one channel, to be persisted with the channel and handed back
+ * with `restoreChannel` at start. Public data only (no secret, no secret-derived value other
+ * than public keys and txids), so it can sit in the channel's store and its JSON.
+ */
+export const SignerChannelStateSchema = Schema.Struct({
+  /** Format version of this record. */
+  version: Schema.Literal(1),
+  /** The channel's key id (hex), so a state cannot be restored under another channel's keys. */
+  keyId: hexOfLength(32),
+  /** The parameters registered with `readyChannel`, or null before. */
+  parameters: Schema.NullOr(SignerChannelParametersSchema),
+  /** Every holder commitment below this number is revoked (its secret released). */
+  revokedBelow: Schema.BigIntFromString.pipe(Schema.check(Schema.isBetweenBigInt({ minimum: 0n, maximum: MAX_COMMITMENT_NUMBER + 1n }))),
+  /** The highest holder commitment number validated, or null. */
+  highestValidated: Schema.NullOr(CommitmentNumberSchema),
+  /** The last counterparty commitment signed: its number and txid (internal byte order, hex), or null. */
+  lastCounterpartySigned: Schema.NullOr(Schema.Struct({ commitmentNumber: CommitmentNumberSchema, txid: hexOfLength(32) })),
+  /** The validated, unrevoked holder commitments (at most two), in increasing number. */
+  holderCommitments: Schema.Array(SignedHolderStateSchema)
+})
+export type SignerChannelState = typeof SignerChannelStateSchema.Type
 
 export class ChannelSigner extends Context.Service<ChannelSigner, ChannelSignerShape>()("effect-lightning/ChannelSigner") {}

@@ -74,14 +74,23 @@ describe("PeerWire", () => {
     const warning = Wire.decodeControl(Wire.encodeWarning("no common chain"))
     assert.strictEqual(warning._tag, "Warning")
     if (warning._tag === "Warning") {
-      assert.isTrue(Wire.isZeroChannelId(warning.channelId))
-      assert.strictEqual(Wire.printable(warning.data), "no common chain")
+      assert.isTrue(Wire.isZeroChannelId(warning.message.channelId))
+      assert.strictEqual(Wire.printable(warning.message.data), "no common chain")
     }
     const channel = Wire.decodeControl(Wire.encodeWarning("bad channel", new Uint8Array(32).fill(7) as ChannelId))
-    assert.isTrue(channel._tag === "Warning" && !Wire.isZeroChannelId(channel.channelId))
+    assert.isTrue(channel._tag === "Warning" && !Wire.isZeroChannelId(channel.message.channelId))
+    const error = Wire.decodeControl(Wire.encodeError("bad channel", new Uint8Array(32).fill(9) as ChannelId))
+    assert.isTrue(error._tag === "Error" && error.message.channelId[0] === 9 && Wire.printable(error.message.data) === "bad channel")
   })
 
-  it("peer storage (not offered) is an odd message for the layer above, even when malformed", () => {
+  it("gossip types (BOLT 7) are 256-265 except announcement_signatures; gossip_queries is bit 6/7", () => {
+    assert.deepStrictEqual([255, 256, 258, 259, 260, 265, 266].map(Wire.isGossipType), [false, true, true, false, true, true, false])
+    assert.isTrue(Wire.negotiatedGossipQueries([0, 7]))
+    assert.isTrue(Wire.negotiatedGossipQueries([6]))
+    assert.isFalse(Wire.negotiatedGossipQueries([0, 8, 12, 14]))
+  })
+
+  it("peer storage (not offered) is not a control message, even when malformed (the Peer ignores it)", () => {
     assert.deepStrictEqual(Wire.decodeControl(Uint8Array.of(0, 7, 0xff)), { _tag: "Other", messageType: 7 })
     assert.deepStrictEqual(Wire.decodeControl(Uint8Array.of(0, 9, 0, 1, 0xaa)), { _tag: "Other", messageType: 9 })
   })

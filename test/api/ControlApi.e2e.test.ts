@@ -10,19 +10,22 @@ import { PeerManager } from "../../src/actors/PeerManager.ts"
 import { ControlApiServer } from "../../src/api/ControlApiServer.ts"
 import { NodeLive } from "../../src/layers/node/NodeLive.ts"
 import { toHex } from "../../src/protocol/bytes.ts"
+import { type Network, Networks } from "../../src/protocol/network.ts"
+import { nodeNetworkLayer } from "../../src/services/NodeNetwork.ts"
 
-const startNode = Effect.gen(function*() {
+/** A node and its API; `network` is the node's network setting (regtest when not given). */
+const startOn = (network: Network | undefined) => Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const dataDir = yield* fs.makeTempDirectoryScoped({ prefix: "ln-api-" })
-  const context = yield* Layer.build(
-    ControlApiServer({ host: "127.0.0.1", port: 0, logRequests: false }).pipe(
-      Layer.provideMerge(NodeLive({ dataDir, listen: { host: "127.0.0.1", port: 0 } }))
-    )
+  const node = ControlApiServer({ host: "127.0.0.1", port: 0, logRequests: false }).pipe(
+    Layer.provideMerge(NodeLive({ dataDir, listen: { host: "127.0.0.1", port: 0 } }))
   )
+  const context = yield* Layer.build(network === undefined ? node : node.pipe(Layer.provide(nodeNetworkLayer(network))))
   const address = Context.get(context, HttpServer.HttpServer).address
   if (address._tag === "UnixPathAddress") return yield* Effect.die("unexpected unix address")
   return { url: `http://127.0.0.1:${address.port}`, peers: Context.get(context, PeerManager) }
 })
+const startNode = startOn(undefined)
 
 interface Reply {
   readonly status: number
@@ -108,5 +111,32 @@ describe("ControlApi end to end (two nodes over TCP)", () => {
       assert.strictEqual(unreachable.status, 502)
       assert.strictEqual(get(unreachable.body, "reason"), "TransportFailed")
       assert.match(String(get(unreachable.body, "message")), /127\.0\.0\.1:1/)
+    }).pipe(Effect.provide(NodeServices.layer)))
+
+  it.live("the network setting: init carries its chain hash, /v1/info shows it, another chain is refused", () =>
+    Effect.gen(function*() {
+      const a = yield* startOn(Networks.mainnet)
+      const b = yield* startOn(Networks.mainnet)
+      const c = yield* startNode // regtest
+      const mainnet = toHex(Networks.mainnet.chainHash)
+      const infoA = yield* call("GET", `${a.url}/v1/info`)
+      assert.strictEqual(get(infoA.body, "network"), "mainnet")
+      assert.strictEqual(get(infoA.body, "chainHash"), mainnet)
+      assert.strictEqual(get((yield* call("GET", `${c.url}/v1/info`)).body, "network"), "regtest")
+
+      const listenOf = (info: Reply) => String(get(info.body, "listenAddress")).split(":")
+      const [hostB, portB] = listenOf(yield* call("GET", `${b.url}/v1/info`))
+      const connected = yield* call("POST", `${a.url}/v1/peers`, { nodeId: toHex(b.peers.nodeId), host: hostB, port: Number(portB) })
+      assert.strictEqual(connected.status, 200, JSON.stringify(connected.body))
+      // A learned B's chains from B's init, and B learned A's.
+      assert.deepStrictEqual(get(connected.body, "remoteNetworks"), [mainnet])
+      const seenByB = yield* waitForPeers(b.url, (ids) => ids.length === 1)
+      assert.deepStrictEqual(get((seenByB.body as Array<unknown>)[0], "remoteNetworks"), [mainnet])
+
+      // A mainnet node and a regtest node share no chain: the connection is refused.
+      const [hostC, portC] = listenOf(yield* call("GET", `${c.url}/v1/info`))
+      const refused = yield* call("POST", `${a.url}/v1/peers`, { nodeId: toHex(c.peers.nodeId), host: hostC, port: Number(portC) })
+      assert.strictEqual(refused.status, 502, JSON.stringify(refused.body))
+      assert.strictEqual(get(refused.body, "reason"), "NoCommonChain")
     }).pipe(Effect.provide(NodeServices.layer)))
 })

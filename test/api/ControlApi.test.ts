@@ -4,7 +4,7 @@
  * `test/api/ControlApi.e2e.test.ts` runs it against real nodes over TCP.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import fc from "fast-check"
 import { FetchHttpClient } from "effect/http"
 import { HttpApiClient } from "effect/http-api"
@@ -12,6 +12,8 @@ import { ControlApi } from "../../src/api/ControlApi.ts"
 import { featureBits } from "../../src/api/convert.ts"
 import { toHex } from "../../src/protocol/bytes.ts"
 import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
+import { Networks } from "../../src/protocol/network.ts"
+import { nodeNetworkLayer } from "../../src/services/NodeNetwork.ts"
 import { baseUrl, field, ourId, reachable, request, ServerLive, unreachable } from "./harness.ts"
 
 describe("ControlApi (HTTP, PeerManager double)", () => {
@@ -23,7 +25,9 @@ describe("ControlApi (HTTP, PeerManager double)", () => {
         assert.deepStrictEqual(reply.body, {
           nodeId: toHex(ourId),
           features: { hex: "028202", bits: [1, 9, 15, 17] },
-          listenAddress: "127.0.0.1:9735"
+          listenAddress: "127.0.0.1:9735",
+          network: "regtest",
+          chainHash: toHex(Networks.regtest.chainHash)
         })
       }))
 
@@ -188,5 +192,17 @@ describe("ControlApi (HTTP, PeerManager double)", () => {
     assert.deepStrictEqual(featureBits(Uint8Array.of(0x01)), [0])
     assert.deepStrictEqual(featureBits(Uint8Array.of(0x80, 0x00)), [15])
     assert.deepStrictEqual(featureBits(Uint8Array.of(0x02, 0x00, 0x01)), [0, 17])
+  })
+})
+
+describe("ControlApi: the network setting", () => {
+  it.layer(ServerLive.pipe(Layer.provide(nodeNetworkLayer(Networks.signet))))((it) => {
+    it.effect("GET /v1/info shows the node's network and its chain hash", () =>
+      Effect.gen(function*() {
+        const reply = yield* request("GET", "/v1/info")
+        assert.strictEqual(reply.status, 200)
+        assert.strictEqual(field(reply.body, "network"), "signet")
+        assert.strictEqual(field(reply.body, "chainHash"), toHex(Networks.signet.chainHash))
+      }))
   })
 })

@@ -6,13 +6,13 @@ import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
 import { TestClock } from "effect/testing"
 import { toHex } from "../../src/protocol/bytes.ts"
 import { featuresToBytes, ourInitFeatures } from "../../src/protocol/features.ts"
-import { ChainHashes, makeError, Pong } from "../../src/protocol/messages/index.ts"
+import { ChainHashes, makeError, Pong, UpdateFee } from "../../src/protocol/messages/index.ts"
 import type { DisconnectReason, PeerEvent } from "../../src/actors/PeerEvent.ts"
 import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
 import { acceptRaw, dialRaw, encode, initMessage, pingMessage } from "./RawPeer.ts"
-import { nextEvents, PORT, startNode } from "./nodes.ts"
+import { consumeSessions, encodeMessage, nextEvents, PORT, startNode } from "./nodes.ts"
 import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
-import type { NodeId } from "../../src/protocol/units.ts"
+import type { ChannelId, NodeId } from "../../src/protocol/units.ts"
 import { secretFromSeed, seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
 
 const malloryId = (nobleSecp256k1.publicKey(secretFromSeed("mallory")) ?? new Uint8Array()) as NodeId
@@ -331,31 +331,69 @@ describe("misbehaving peers", () => {
       assert.strictEqual(inUse._tag === "TransportError" ? inUse.message : "", "address in use")
     }))
 
-  it.effect("a flood into a stuck layer above is bounded: the sender blocks, then the peer is dropped", () =>
+  it.effect("a flood into a stuck layer above is bounded: the sender blocks, the pause is no PingTimeout, nothing is lost", () =>
     Effect.gen(function*() {
       const net = yield* makeMemoryNetwork({ chunkCapacity: 8 })
-      const never = yield* Deferred.make<void>()
+      const gate = yield* Deferred.make<void>()
       const first = yield* Deferred.make<void>()
-      let delivered = 0
+      const fees: Array<number> = []
       const alice = yield* startNode(net, "alice", "10.0.0.1", {
-        peer: { acceptsMessage: (t) => t === 33, mailboxCapacity: 8 },
-        onMessage: () =>
-          Effect.sync(() => delivered++).pipe(Effect.andThen(Deferred.succeed(first, undefined)), Effect.andThen(Deferred.await(never)))
+        sessionBuffer: 8,
+        peer: { pingInterval: "30 seconds", pingTimeout: "10 seconds" }
       })
+      // The layer above takes the first message, then is stuck until the gate opens.
+      yield* consumeSessions(alice, (e) =>
+        e._tag !== "Message"
+          ? Effect.void
+          : Effect.gen(function*() {
+            if (e.message._tag === "UpdateFee") fees.push(e.message.feeratePerKw)
+            yield* Deferred.succeed(first, undefined)
+            yield* Deferred.await(gate)
+          }))
       const events = yield* nextEvents(alice, 2)
       const mallory = yield* dialRaw(net.transport("10.6.6.6"), alicePort, alice.nodeId, "mallory")
       yield* mallory.receiveTag("Init")
       yield* mallory.send(initMessage(ourInitFeatures))
+      const channelId = new Uint8Array(32).fill(1) as ChannelId
       const flood = yield* Effect.forkChild(
-        Effect.forEach(Array.from({ length: 1000 }), () => mallory.send(Uint8Array.of(0, 33, 1, 2, 3)), { discard: true })
+        Effect.forEach(
+          Array.from({ length: 1000 }, (_, i) => i),
+          (i) => mallory.send(encodeMessage(UpdateFee.make({ channelId, feeratePerKw: i }))),
+          { discard: true }
+        )
       )
       yield* Deferred.await(first)
-      yield* TestClock.adjust("10 seconds")
-      // one message is being handled, a few wait in the mailbox and the pipes; the rest cannot be sent
-      assert.strictEqual(delivered, 1)
+      yield* TestClock.adjust("10 minutes")
+      // One message in the layer above, a few in the buffer and the pipes; the rest cannot be
+      // sent. Alice's ping went out and its pong cannot be read behind the flood: Alice's own
+      // backpressure, so no PingTimeout however long it lasts.
+      assert.strictEqual(fees.length, 1)
       assert.isUndefined(flood.pollUnsafe())
+      console.log("DEBUG", JSON.stringify(events.pollUnsafe()))
+      assert.isTrue((yield* alice.peers).some((p) => toHex(p.nodeId) === toHex(mallory.nodeId)))
+      // The layer above resumes: every message arrives, in order.
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(flood)
+      while (fees.length < 1000) yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(fees, Array.from({ length: 1000 }, (_, i) => i))
+      // Reading again, the ping timer counts again: Mallory never answers, so she is dropped.
       yield* TestClock.adjust("1 minute")
       const [, gone] = yield* Fiber.join(events)
       assert.strictEqual(reasonOf(gone)?._tag, "PingTimeout")
+    }))
+
+  it.effect("a peer that keeps sending messages but never answers pings is still dropped (PingTimeout)", () =>
+    Effect.gen(function*() {
+      const s = yield* setup({ peer: { pingInterval: "30 seconds", pingTimeout: "10 seconds" } })
+      yield* consumeSessions(s.alice, () => Effect.void)
+      yield* s.mallory.send(initMessage(ourInitFeatures))
+      yield* Fiber.join(s.connected)
+      const channelId = new Uint8Array(32).fill(1) as ChannelId
+      yield* Effect.forkChild(Effect.forever(
+        s.mallory.send(encodeMessage(UpdateFee.make({ channelId, feeratePerKw: 253 }))).pipe(Effect.andThen(Effect.sleep("1 second")))
+      ))
+      for (let i = 0; i < 45; i++) yield* TestClock.adjust("1 second")
+      const events = yield* Fiber.join(s.events)
+      assert.strictEqual(reasonOf(events[1])?._tag, "PingTimeout")
     }))
 })

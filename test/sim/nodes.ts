@@ -1,7 +1,8 @@
 /** Builds in-memory nodes for the simulation tests: one seed per node decides keys and randomness. */
-import { Effect, Layer, type Scope, Stream } from "effect"
+import { Effect, Layer, Queue, Result, type Scope, Stream } from "effect"
 import * as PeerManager from "../../src/actors/PeerManager.ts"
-import type { PeerEvent } from "../../src/actors/PeerEvent.ts"
+import type { PeerEvent, PeerSessionEvent } from "../../src/actors/PeerEvent.ts"
+import { type LightningMessage, LightningMessages } from "../../src/protocol/messages/index.ts"
 import type { MemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
 import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
 import { seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
@@ -26,4 +27,23 @@ export const nextEvents = (node: PeerManager.PeerManagerShape, n: number) =>
     return yield* Effect.forkScoped(stream.pipe(Stream.take(n), Stream.runCollect))
   })
 
-export type { PeerEvent }
+/** Runs `handle` on each session event of `node`, in the background (the test's scope). */
+export const consumeSessions = <E>(node: PeerManager.PeerManagerShape, handle: (event: PeerSessionEvent) => Effect.Effect<void, E>) =>
+  Effect.forkScoped(Stream.runForEach(node.sessionEvents, handle))
+
+/** The session events of `node` into a queue the test takes from (bounded: a full one slows the node). */
+export const sessionInbox = (node: PeerManager.PeerManagerShape, capacity = 64) =>
+  Effect.gen(function*() {
+    const inbox = yield* Queue.bounded<PeerSessionEvent>(capacity)
+    yield* consumeSessions(node, (e) => Queue.offer(inbox, e))
+    return inbox
+  })
+
+/** Encodes one of the node's messages (tests build valid ones). */
+export const encodeMessage = (m: LightningMessage): Uint8Array => {
+  const r = LightningMessages.encode(m)
+  if (Result.isFailure(r)) throw new Error(`encode ${m._tag}: ${r.failure.reason}`)
+  return r.success
+}
+
+export type { PeerEvent, PeerSessionEvent }

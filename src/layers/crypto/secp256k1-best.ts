@@ -43,6 +43,14 @@ export const secp256k1Candidates: ReadonlyArray<Secp256k1Candidate> = [
   }
 ]
 
+const attempt = async (candidate: Secp256k1Candidate): Promise<Result.Result<Secp256k1, string>> => {
+  try {
+    return await candidate.load()
+  } catch (e) {
+    return Result.fail(describe(e))
+  }
+}
+
 /**
  * The first candidate that loads, else noble. A candidate that throws or rejects counts as
  * unavailable, like one that reports a failure.
@@ -50,7 +58,7 @@ export const secp256k1Candidates: ReadonlyArray<Secp256k1Candidate> = [
 export const chooseSecp256k1 = async (candidates: ReadonlyArray<Secp256k1Candidate> = secp256k1Candidates): Promise<Secp256k1Choice> => {
   const unavailable: Array<{ readonly backend: Secp256k1Backend; readonly reason: string }> = []
   for (const candidate of candidates) {
-    const loaded = await candidate.load().catch((e: unknown) => Result.fail(describe(e)))
+    const loaded = await attempt(candidate)
     if (Result.isSuccess(loaded)) return { backend: candidate.backend, secp: loaded.success, unavailable }
     unavailable.push({ backend: candidate.backend, reason: loaded.failure })
   }

@@ -50,6 +50,9 @@ export const NodeLive = (options: NodeLiveOptions) =>
       const { secp } = yield* Secp256k1Best
       const network = yield* NodeNetwork
       return PeerManager.layer({
+        // Nothing consumes the session events yet (no channel manager): drop them rather than
+        // let the peers stall once the buffer is full. A node with a consumer passes "deliver".
+        sessionEvents: "discard",
         ...options.peers,
         peer: { crypto: { secp, aead: nodeChaChaPoly }, chains: [network.chainHash], ...options.peers?.peer },
         ...(options.listen === undefined ? {} : { listen: options.listen })

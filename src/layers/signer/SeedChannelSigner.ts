@@ -18,7 +18,8 @@
 import { Effect, Layer, Redacted, Result } from "effect"
 import { equalBytes, toHex } from "../../protocol/bytes.ts"
 import type { Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
-import { deriveCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "../../protocol/keys/commitment-keys.ts"
+import type { ChannelBasepoints, CommitmentKeys } from "../../protocol/keys/commitment-keys.ts"
+import { sharedCommitmentKeysCache, type CommitmentKeysCache } from "../../protocol/keys/commitment-keys-cache.ts"
 import { derivePrivateKey, deriveRevocationPrivateKey, perCommitmentPoint as pointOfSecret } from "../../protocol/keys/derivation.ts"
 import type { PrivateKey, PublicKey } from "../../protocol/keys/keys.ts"
 import { indexOfCommitment, perCommitmentSecret } from "../../protocol/keys/shachain.ts"
@@ -150,12 +151,23 @@ const SEQUENCE_TYPE_FLAG = 0x00400000
 const satisfiesCsv = (tx: Transaction, sequence: number, blocks: number): boolean =>
   tx.version >= 2 && (sequence & SEQUENCE_DISABLE_FLAG) === 0 && (sequence & SEQUENCE_TYPE_FLAG) === 0 && (sequence & 0xffff) >= blocks
 
+export interface SeedChannelSignerOptions {
+  /**
+   * Where commitment keys are memoized (`src/protocol/keys/commitment-keys-cache.ts`). By default
+   * the process-wide cache the channel's builders also use, so that the keys of a commitment the
+   * channel built are not derived again to sign it.
+   */
+  readonly commitmentKeys?: CommitmentKeysCache
+}
+
 /**
- * A `ChannelSigner` over `seed` (32 bytes). `secp` does the EC work (noble or the WASM one).
+ * A `ChannelSigner` over `seed` (32 bytes). `secp` does the EC work (noble, WASM or native).
  * Throws RangeError for a seed of another length (a configuration bug).
  */
-export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1): ChannelSignerShape => {
+export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options: SeedChannelSignerOptions = {}): ChannelSignerShape => {
   if (seed.length !== 32) throw new RangeError("channel signer seed must be 32 bytes")
+  const keysCache = options.commitmentKeys ?? sharedCommitmentKeysCache
+  const deriveCommitmentKeys = keysCache.derive
   const nodeSeed = Redacted.make(Uint8Array.from(seed), { label: "ChannelSignerSeed" })
   const channels = new Map<string, ChannelRecord>()
 

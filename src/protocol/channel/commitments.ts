@@ -322,6 +322,14 @@ export const reduceSpec = (
   return { feeratePerKw, toLocal: msat(toLocal), toRemote: msat(toRemote), htlcs }
 }
 
+/** The same commitment seen by the other party: balances swap, HTLC directions flip. */
+export const mirrorSpec = (spec: CommitmentSpec): CommitmentSpec => ({
+  feeratePerKw: spec.feeratePerKw,
+  toLocal: spec.toRemote,
+  toRemote: spec.toLocal,
+  htlcs: spec.htlcs.map((h) => ({ ...h, direction: h.direction === "offered" ? "received" : "offered" }))
+})
+
 /** Their latest commitment: the one we signed (or are signing) if any, else their current one. */
 export const latestRemoteCommit = (c: Commitments): RemoteCommit =>
   c.remoteNextCommitInfo._tag === "NextPoint" ? c.remoteCommit : c.remoteNextCommitInfo.next

@@ -14,7 +14,7 @@ import { Schema } from "effect"
 import { ChannelIdSchema, ShortChannelIdSchema } from "../codec/fields.ts"
 import { channelMessages } from "../messages/channel.ts"
 import { MonitorUpdateSchema } from "../monitor/update.ts"
-import { MsatSchema, OutPointSchema, PublicKeySchema, SatSchema } from "./params.ts"
+import { ChannelParamsSchema, MsatSchema, OutPointSchema, PublicKeySchema, SatSchema } from "./params.ts"
 
 const hexOfLength = (n: number) => Schema.Uint8ArrayFromHex.pipe(Schema.check(Schema.isBetweenLength(n, n)))
 const Bytes = Schema.Uint8ArrayFromHex
@@ -47,7 +47,15 @@ export const CommitmentStateSchema = Schema.Struct({
 /** What the core asks of the `ChannelSigner`; the actor answers with exactly one `SignerResult`. */
 export const SignerRequestSchema = Schema.Union([
   /** `signCounterpartyCommitment(keyId, commitment, theirPerCommitmentPoint)`: for `commitment_signed` / `funding_created` / `funding_signed`. */
-  Schema.TaggedStruct("SignCounterpartyCommitment", { commitment: CommitmentStateSchema, theirPerCommitmentPoint: PublicKeySchema }),
+  Schema.TaggedStruct("SignCounterpartyCommitment", {
+    commitment: CommitmentStateSchema,
+    theirPerCommitmentPoint: PublicKeySchema,
+    /**
+     * At funding (the first commitment): register the channel with the signer first,
+     * `readyChannel(keyId, signerChannelParameters(channel))` (open.ts). (Added by helper G.)
+     */
+    channel: Schema.optional(ChannelParamsSchema)
+  }),
   /**
    * After a valid `commitment_signed` (or the first commitment at funding): `validateHolderCommitment`
    * with the peer's signatures, then `releaseCommitmentSecret(revokeNumber)` (absent at funding) and

@@ -19,8 +19,12 @@
  *   `Result<_, KeyDerivationError>`.
  * - commitment-keys.ts: `ChannelBasepoints` (funding pubkey + 4 basepoints), `CommitmentKeys`
  *   (keys of one commitment, BOLT 3 "local" = owner), `deriveCommitmentKeys(secp, owner, counterparty, ownerPerCommitmentPoint)`.
+ * - commitment-keys-cache.ts: `CommitmentKeysCache` (bounded LRU memo of `deriveCommitmentKeys`,
+ *   keyed by every input it reads), `makeCommitmentKeysCache(capacity)`, `sharedCommitmentKeysCache`
+ *   (the process-wide one the builders and the in-process signer use by default).
  */
 export * from "./commitment-keys.ts"
+export * from "./commitment-keys-cache.ts"
 export * from "./derivation.ts"
 export * from "./keys.ts"
 export * from "./shachain.ts"

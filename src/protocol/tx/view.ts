@@ -8,7 +8,8 @@
 import { Result } from "effect"
 import type { ChannelType } from "../channel-type.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
-import { deriveCommitmentKeys, type ChannelBasepoints } from "../keys/commitment-keys.ts"
+import type { ChannelBasepoints } from "../keys/commitment-keys.ts"
+import { sharedCommitmentKeysCache, type CommitmentKeysCache } from "../keys/commitment-keys-cache.ts"
 import type { KeyDerivationError } from "../keys/derivation.ts"
 import type { PublicKey } from "../keys/keys.ts"
 import type { Msat, Sat } from "../units.ts"
@@ -68,16 +69,19 @@ export const viewObscuringFactor = (view: ChannelView<CommitmentHtlc>): bigint =
 /**
  * The commitment transaction owned by `side` at `commitmentNumber`, with the owner's
  * `perCommitmentPoint` (ours from the signer for "local", the one the peer sent for "remote").
+ * The commitment's keys come from `keysCache` (by default the process-wide one the in-process
+ * signer also uses), so they are derived once for building and for signing.
  */
 export const buildCommitmentForSide = <H extends CommitmentHtlc>(
   secp: Secp256k1,
   view: ChannelView<H>,
   side: Side,
   commitmentNumber: bigint,
-  perCommitmentPoint: PublicKey
+  perCommitmentPoint: PublicKey,
+  keysCache: CommitmentKeysCache = sharedCommitmentKeysCache
 ): Result.Result<CommitmentTransaction<H>, CommitmentError | KeyDerivationError> => {
   const v = side === "local" ? view : mirrorView(view)
-  return Result.flatMap(deriveCommitmentKeys(secp, v.local.basepoints, v.remote.basepoints, perCommitmentPoint), (keys) =>
+  return Result.flatMap(keysCache.derive(secp, v.local.basepoints, v.remote.basepoints, perCommitmentPoint), (keys) =>
     buildCommitmentTransaction<H>({
       channelType: v.channelType,
       fundingOutpoint: v.fundingOutpoint,

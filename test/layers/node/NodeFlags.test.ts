@@ -21,17 +21,28 @@ describe("NodeFlags", () => {
     assert.deepStrictEqual(defaultConfig, {
       dataDir: "./.lightning",
       listen: { host: "127.0.0.1", port: 9735 },
-      api: { host: "127.0.0.1", port: 9736 }
+      api: { host: "127.0.0.1", port: 9736 },
+      network: "regtest"
     })
   })
 
   it("every flag, both spellings, IPv6 and port 0", () => {
-    assert.deepStrictEqual(run(["--data-dir", "/tmp/x", "--listen", "0.0.0.0:0", "--api=[::1]:8080"]), {
+    assert.deepStrictEqual(run(["--data-dir", "/tmp/x", "--listen", "0.0.0.0:0", "--api=[::1]:8080", "--network", "signet"]), {
       dataDir: "/tmp/x",
       listen: { host: "0.0.0.0", port: 0 },
-      api: { host: "::1", port: 8080 }
+      api: { host: "::1", port: 8080 },
+      network: "signet"
     })
     assert.deepStrictEqual(run(["--listen=localhost:19735"]).listen, { host: "localhost", port: 19735 })
+  })
+
+  it("--network: every network, aliases, any case", () => {
+    for (const name of ["mainnet", "testnet", "testnet4", "signet", "regtest"] as const) {
+      assert.strictEqual(run(["--network", name]).network, name)
+      assert.strictEqual(run([`--network=${name.toUpperCase()}`]).network, name)
+    }
+    assert.strictEqual(run(["--network", "bitcoin"]).network, "mainnet")
+    assert.strictEqual(run(["--network", "testnet3"]).network, "testnet")
   })
 
   it("help", () => {
@@ -39,7 +50,7 @@ describe("NodeFlags", () => {
       const r = parseFlags([flag])
       assert.isTrue(Result.isSuccess(r) && r.success._tag === "Help")
     }
-    for (const flag of ["--data-dir", "--listen", "--api"]) assert.include(usage, flag)
+    for (const flag of ["--data-dir", "--listen", "--api", "--network"]) assert.include(usage, flag)
   })
 
   it("bad flags are a message, never a throw", () => {
@@ -52,13 +63,16 @@ describe("NodeFlags", () => {
     assert.match(failure(["--data-dir="]), /must not be empty/)
     assert.match(failure(["extra"]), /unexpected argument 'extra'/)
     assert.match(failure(["--help=yes"]), /help/)
+    assert.match(failure(["--network", "litecoin"]), /--network expects one of mainnet, testnet, testnet4, signet, regtest, got 'litecoin'/)
+    assert.match(failure(["--network="]), /--network expects one of/)
+    assert.match(failure(["--network"]), /network/)
   })
 
   it("never throws on arbitrary argv", () => {
     const token = fc.oneof(
       fc.string(),
-      fc.constantFrom("--data-dir", "--listen", "--api", "--help", "-h", "--", "-", "--listen=", "[::1]:1"),
-      fc.tuple(fc.constantFrom("--listen=", "--api="), fc.string()).map(([a, b]) => a + b)
+      fc.constantFrom("--data-dir", "--listen", "--api", "--network", "signet", "--help", "-h", "--", "-", "--listen=", "[::1]:1"),
+      fc.tuple(fc.constantFrom("--listen=", "--api=", "--network="), fc.string()).map(([a, b]) => a + b)
     )
     fc.assert(
       fc.property(fc.array(token, { maxLength: 8 }), (argv) => {
@@ -67,6 +81,7 @@ describe("NodeFlags", () => {
         else if (r.success._tag === "Run") {
           assert.isAtLeast(r.success.config.listen.port, 0)
           assert.isAtMost(r.success.config.api.port, 65535)
+          assert.include(["mainnet", "testnet", "testnet4", "signet", "regtest"], r.success.config.network)
         }
       }),
       { numRuns: 10_000 }

@@ -1,0 +1,475 @@
+/**
+ * The `Channel` actor: the imperative shell around one channel's pure state machine
+ * (../shared/docs/channels.md, "The actors"). It holds no BOLT 2 rule; it sequences.
+ *
+ * Guarantees:
+ * - Inputs are handled one at a time, in mailbox order. Each is plain, Schema-encodable
+ *   `ChannelInput` data; a reply slot (for commands) and the peer session (for `PeerConnected`)
+ *   travel in the envelope around it, never in the input.
+ * - A rejected input (`step` returns a `StepError`) leaves the state unchanged; a command's
+ *   caller gets the typed error (`ChannelCommandRejected`), anything else is logged.
+ * - Outputs are performed in order. `Persist` hands the update (with the state after the step)
+ *   to the persistence port: `Completed` goes on; `InProgress` PAUSES the channel: every later
+ *   peer-visible output (`Send`, `SendError`, `SendWarning`, `Emit`, `Broadcast`, `WatchFunding`,
+ *   also those of later inputs) is held, in order, until every update up to the one it follows
+ *   is complete. Completions (`PersistCompleted`) are applied in `updateId` order: one that
+ *   arrives early waits for the earlier ones. Inputs keep being accepted while paused.
+ * - `Sign` asks the `ChannelSigner` at once (after `readyChannel`, once the channel parameters
+ *   are fixed) and the answer is fed back as `Signed` before any other input.
+ * - Batching: after an input that leaves changes to sign, the actor queues a `Flush` behind
+ *   what is already in its mailbox; when it comes up, `SignNow` is fed if changes are still
+ *   pending. So a burst of updates goes out in one `commitment_signed`.
+ * - Sends go to the session the channel was last connected on (the session comes with
+ *   `PeerConnected`); after `PeerDisconnected` nothing is sent (and held sends of the old session
+ *   are dropped by the peer layer as stale): `channel_reestablish` decides what is retransmitted.
+ *
+ * The core (`ChannelCore`) is the pure reducer plus a few read-only views of its state; the ports
+ * (`ChannelPorts`) are the outside world, given by the `ChannelManager` (or a test).
+ */
+import { Data, Deferred, Effect, Result, type Scope } from "effect"
+import { toHex } from "../protocol/bytes.ts"
+import { signerChannelParameters } from "../protocol/channel/open.ts"
+import type { StepError } from "../protocol/channel/step.ts"
+import type { ChannelEvent, ChannelInput, ChannelOutput, SignerRequest, SignerResult } from "../protocol/channel/io.ts"
+import type { PublicKey } from "../protocol/keys/keys.ts"
+import { makeError, makeWarning } from "../protocol/messages/error.ts"
+import type { LightningMessage } from "../protocol/messages/index.ts"
+import type { MonitorUpdate } from "../protocol/monitor/update.ts"
+import { decodeTransaction } from "../protocol/tx/bitcoin/transaction.ts"
+import type { ChannelId } from "../protocol/units.ts"
+import type {
+  ChannelKeyId,
+  ChannelParameters,
+  ChannelSignerShape,
+  CommitmentState,
+  CompactSignature
+} from "../services/ChannelSigner.ts"
+import * as Actor from "./Actor.ts"
+import type { SessionId } from "./PeerEvent.ts"
+
+// ---- the pure side -------------------------------------------------------------------------------
+
+/** What `step` returns: the next state and the outputs to perform, in order. */
+export interface ChannelStep<S> {
+  readonly state: S
+  readonly outputs: ReadonlyArray<ChannelOutput>
+}
+
+/**
+ * The pure core the actor runs: `step` (BOLT 2, `src/protocol/channel`) closed over its context,
+ * and read-only views of the state the shell needs.
+ */
+export interface ChannelCore<S> {
+  readonly step: (state: S, input: ChannelInput) => Result.Result<ChannelStep<S>, StepError>
+  /** The id the channel is known by now (the temporary one until `funding_created`). */
+  readonly channelId: (state: S) => ChannelId
+  /** The signer's key id of this channel. */
+  readonly keyId: (state: S) => ChannelKeyId
+  /**
+   * The signer's parameters once the funding outpoint is known, else undefined: registered with
+   * `readyChannel` before the first signature of this actor (a no-op for a signer that has them).
+   * A `SignCounterpartyCommitment` that carries `channel` registers those parameters first anyway.
+   */
+  readonly signerParameters?: (state: S) => ChannelParameters | undefined
+  /** The `Sign` request the state awaits an answer to (after a restart: re-issued first). */
+  readonly awaitingSignature?: (state: S) => SignerRequest | undefined
+  /** Whether there are updates to sign (`SignNow` would send a `commitment_signed`). */
+  readonly hasPendingChanges: (state: S) => boolean
+  /** Whether to feed `PersistCompleted` inputs (for updates that were `InProgress`) to `step`. */
+  readonly feedCompletions: boolean
+}
+
+// ---- the ports -----------------------------------------------------------------------------------
+
+/** What the persister said about one update. */
+export type PersistStatus = "Completed" | "InProgress"
+
+/** The chain-facing outputs (`Broadcast`, `WatchFunding`), for a chain source / broadcaster. */
+export type ChainRequest = Extract<ChannelOutput, { readonly _tag: "Broadcast" | "WatchFunding" }>
+
+export interface ChannelPorts<S> {
+  /**
+   * Stores `update` together with `state` (the channel state after the step that produced it).
+   * Never fails: a store outage is the persister's to retry (it answers `InProgress`).
+   */
+  readonly persist: (update: MonitorUpdate, state: S) => Effect.Effect<PersistStatus>
+  /** Queues `message` on `session`; a stale session drops it (reestablish retransmits). Never waits on the peer. */
+  readonly send: (session: SessionId, message: LightningMessage) => Effect.Effect<void>
+  /** Publishes an event of this channel. */
+  readonly emit: (event: ChannelEvent) => Effect.Effect<void>
+  /** Hands a broadcast or a watch to the chain side. */
+  readonly chain: (request: ChainRequest) => Effect.Effect<void>
+  /** The channel's id changed (temporary -> final): routing must follow. */
+  readonly rekey: (from: ChannelId, to: ChannelId) => Effect.Effect<void>
+}
+
+// ---- the mailbox ---------------------------------------------------------------------------------
+
+/** What a handled input produced that a caller may want: the events it emitted (sent or held). */
+export interface StepReport {
+  readonly events: ReadonlyArray<ChannelEvent>
+}
+
+/** A command was refused by the state machine: nothing changed. */
+export class ChannelCommandRejected extends Data.TaggedError("ChannelCommandRejected")<{
+  readonly channelId: ChannelId
+  readonly input: ChannelInput["_tag"]
+  readonly error: StepError
+}> {}
+
+/** A snapshot of the actor: the state and its persistence bookkeeping. */
+export interface ChannelSnapshot<S> {
+  readonly state: S
+  readonly channelId: ChannelId
+  /** The session the channel sends on, if connected. */
+  readonly session: SessionId | undefined
+  /** The highest update id handed to the persister (-1 before the first). */
+  readonly lastPersisted: bigint
+  /** Every update up to this id is stored (-1 before the first). */
+  readonly durableThrough: bigint
+  /** Outputs held until their updates are stored. */
+  readonly held: number
+}
+
+/**
+ * One mailbox entry. `Input` carries a `ChannelInput` (plain data) and, around it, an optional
+ * reply slot and, for `PeerConnected`, the session to send on.
+ */
+export type ChannelEnvelope<S> =
+  | {
+      readonly _tag: "Input"
+      readonly input: ChannelInput
+      readonly session?: SessionId
+      readonly reply?: Actor.Reply<StepReport, ChannelCommandRejected>
+    }
+  | { readonly _tag: "Flush" }
+  /** After a restart: re-issue the `Sign` the restored state awaits (queued first by `makeChannel`). */
+  | { readonly _tag: "Resume" }
+  | { readonly _tag: "Snapshot"; readonly reply: Actor.Reply<ChannelSnapshot<S>> }
+
+export interface ChannelHandle<S> {
+  readonly actor: Actor.Actor<ChannelEnvelope<S>>
+  /** Queues an input (no reply). `session` is read with `PeerConnected` only. */
+  readonly tell: (input: ChannelInput, session?: SessionId) => Effect.Effect<void, Actor.ActorStopped>
+  /** Runs a command and waits for its outcome (the events it produced). */
+  readonly command: (
+    input: ChannelInput
+  ) => Effect.Effect<StepReport, ChannelCommandRejected | Actor.ActorStopped | Actor.ActorCrashed>
+  readonly snapshot: Effect.Effect<ChannelSnapshot<S>, Actor.ActorStopped | Actor.ActorCrashed>
+}
+
+export interface ChannelOptions<S> {
+  readonly name?: string
+  readonly core: ChannelCore<S>
+  readonly ports: ChannelPorts<S>
+  readonly signer: ChannelSignerShape
+  /** The state to start from (fresh, or restored from the store). */
+  readonly state: S
+  /** For a restored channel: the last update id in its store (all of them are durable). */
+  readonly lastUpdateId?: bigint
+  /** Mailbox capacity (default 1024). */
+  readonly capacity?: number
+}
+
+// ---- signing -------------------------------------------------------------------------------------
+
+/** A 64-byte signature from a `Signed`-able request, branded after its length is checked. */
+const compactSignature = (bytes: Uint8Array): CompactSignature | undefined =>
+  bytes.length === 64 ? (Uint8Array.from(bytes) as CompactSignature) : undefined
+
+const describe = (e: unknown): string => {
+  if (typeof e === "object" && e !== null && "_tag" in e) {
+    const reason = "reason" in e && typeof e.reason === "string" ? `: ${e.reason}` : ""
+    return `${String(e._tag)}${reason}`
+  }
+  return String(e)
+}
+
+const signerFailed = (reason: string): SignerResult => ({ _tag: "SignerFailed", reason })
+
+const toCommitmentState = (c: Extract<SignerRequest, { readonly _tag: "SignCounterpartyCommitment" }>["commitment"]): CommitmentState => ({
+  commitmentNumber: c.commitmentNumber,
+  feeratePerKw: c.feeratePerKw,
+  toLocal: c.toLocal,
+  toRemote: c.toRemote,
+  htlcs: c.htlcs
+})
+
+/**
+ * Performs one `SignerRequest` against the `ChannelSigner` and describes the answer as a
+ * `SignerResult` (a refusal included: `SignerFailed`, never key material). Exported for tests.
+ */
+export const performSignerRequest = (
+  signer: ChannelSignerShape,
+  keyId: ChannelKeyId,
+  request: SignerRequest
+): Effect.Effect<SignerResult> => {
+  const revocation = (revoke: bigint | undefined, next: bigint) =>
+    Effect.gen(function*() {
+      const perCommitmentSecret = revoke === undefined ? undefined : yield* signer.releaseCommitmentSecret(keyId, revoke)
+      const nextPerCommitmentPoint: PublicKey = yield* signer.perCommitmentPoint(keyId, next)
+      const result: SignerResult =
+        perCommitmentSecret === undefined
+          ? { _tag: "Revocation", nextPerCommitmentPoint }
+          : { _tag: "Revocation", perCommitmentSecret, nextPerCommitmentPoint }
+      return result
+    })
+  const run = ((): Effect.Effect<SignerResult, { readonly _tag: string }> => {
+    switch (request._tag) {
+      case "SignCounterpartyCommitment":
+        return signer
+          .signCounterpartyCommitment(keyId, toCommitmentState(request.commitment), request.theirPerCommitmentPoint)
+          .pipe(Effect.map((s): SignerResult => ({ _tag: "CounterpartySignatures", signature: s.signature, htlcSignatures: s.htlcSignatures })))
+      case "ValidateAndRevoke": {
+        const signature = compactSignature(request.signature)
+        const htlcSignatures = request.htlcSignatures.map(compactSignature)
+        const valid = htlcSignatures.flatMap((s) => (s === undefined ? [] : [s]))
+        if (signature === undefined || valid.length !== htlcSignatures.length) return Effect.succeed(signerFailed("signature is not 64 bytes"))
+        return signer
+          .validateHolderCommitment(keyId, toCommitmentState(request.holderCommitment), signature, valid)
+          .pipe(Effect.andThen(revocation(request.revokeCommitmentNumber, request.nextCommitmentNumber)))
+      }
+      case "ReleaseRevoked":
+        return revocation(request.revokeCommitmentNumber, request.nextCommitmentNumber)
+      case "PerCommitmentPoint":
+        return signer
+          .perCommitmentPoint(keyId, request.commitmentNumber)
+          .pipe(Effect.map((point): SignerResult => ({ _tag: "Point", commitmentNumber: request.commitmentNumber, point })))
+      case "SignClosing": {
+        const tx = decodeTransaction(request.tx)
+        if (Result.isFailure(tx)) return Effect.succeed(signerFailed(`closing tx does not decode: ${tx.failure.message}`))
+        return signer.signClosing(keyId, tx.success).pipe(Effect.map((signature): SignerResult => ({ _tag: "ClosingSignature", signature })))
+      }
+    }
+  })()
+  return run.pipe(Effect.catch((e) => Effect.succeed(signerFailed(describe(e)))))
+}
+
+// ---- the actor -----------------------------------------------------------------------------------
+
+type OrderedOutput = Exclude<ChannelOutput, { readonly _tag: "Persist" | "Sign" | "Rekey" }>
+
+interface Held {
+  /** The output leaves once every update up to this id is stored. */
+  readonly barrier: bigint
+  /** The session it was produced for (sends only). */
+  readonly session: SessionId | undefined
+  readonly output: OrderedOutput
+}
+
+/** Starts a channel actor in the current scope. */
+export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<ChannelHandle<S>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { core, ports, signer } = options
+    let state = options.state
+    let session: SessionId | undefined
+    let lastPersisted = options.lastUpdateId ?? -1n
+    let durableThrough = lastPersisted
+    /** Completed ids above `durableThrough + 1` (waiting for an earlier one). */
+    const completedAhead = new Set<bigint>()
+    /** Ids that were `InProgress`: their completion is fed to `step` when `core.feedCompletions`. */
+    const inProgress = new Set<bigint>()
+    const held: Array<Held> = []
+    let readied: string | undefined
+    let flushScheduled = false
+    let self: Actor.Actor<ChannelEnvelope<S>> | undefined
+    const name = options.name ?? `channel ${toHex(core.channelId(state))}`
+
+    const performOrdered = (output: OrderedOutput, to: SessionId | undefined): Effect.Effect<void> => {
+      switch (output._tag) {
+        case "Send":
+          return to === undefined ? Effect.logDebug(`${name}: not connected, ${output.message._tag} dropped`) : ports.send(to, output.message)
+        case "SendError":
+          return to === undefined ? Effect.void : ports.send(to, makeError(output.message, output.channelId))
+        case "SendWarning":
+          return to === undefined ? Effect.void : ports.send(to, makeWarning(output.message, output.channelId))
+        case "Emit":
+          return ports.emit(output.event)
+        case "Broadcast":
+        case "WatchFunding":
+          return ports.chain(output)
+      }
+    }
+
+    /** Performs the held outputs whose updates are all stored, in order. */
+    const release = Effect.gen(function*() {
+      while (held.length > 0) {
+        const next = held[0]
+        if (next === undefined || next.barrier > durableThrough) return
+        held.shift()
+        yield* performOrdered(next.output, next.session)
+      }
+    })
+
+    /** Marks `id` complete; returns the ids that became durable, in order. */
+    const complete = (id: bigint): ReadonlyArray<bigint> => {
+      if (id <= durableThrough || id > lastPersisted) return []
+      completedAhead.add(id)
+      const newly: Array<bigint> = []
+      while (completedAhead.delete(durableThrough + 1n)) {
+        durableThrough += 1n
+        newly.push(durableThrough)
+      }
+      return newly
+    }
+
+    const sign = (request: SignerRequest): Effect.Effect<SignerResult> =>
+      Effect.gen(function*() {
+        const keyId = core.keyId(state)
+        const keyHex = toHex(keyId)
+        const parameters =
+          request._tag === "SignCounterpartyCommitment" && request.channel !== undefined
+            ? signerChannelParameters(request.channel)
+            : readied === keyHex
+              ? undefined
+              : core.signerParameters?.(state)
+        if (parameters !== undefined) {
+          const ready = yield* Effect.result(signer.readyChannel(keyId, parameters))
+          if (Result.isFailure(ready)) return signerFailed(describe(ready.failure))
+          readied = keyHex
+        }
+        return yield* performSignerRequest(signer, keyId, request)
+      })
+
+    /**
+     * Steps `first`, then every `Signed` answer it leads to, before anything else. Returns the
+     * rejection of `first` (a rejected `Signed` is logged) and the events emitted.
+     */
+    const run = (first: ChannelInput): Effect.Effect<Result.Result<StepReport, StepError>> =>
+      Effect.gen(function*() {
+        const events: Array<ChannelEvent> = []
+        const queue: Array<ChannelInput> = [first]
+        let isFirst = true
+        while (queue.length > 0) {
+          const input = queue.shift()
+          if (input === undefined) break
+          const result = core.step(state, input)
+          if (Result.isFailure(result)) {
+            if (isFirst) return Result.fail(result.failure)
+            yield* Effect.logWarning(`${name}: ${input._tag} rejected: ${describe(result.failure)}`)
+            continue
+          }
+          isFirst = false
+          state = result.success.state
+          for (const output of result.success.outputs) {
+            switch (output._tag) {
+              case "Persist": {
+                const id = output.update.updateId
+                const status = yield* ports.persist(output.update, state)
+                if (id > lastPersisted) lastPersisted = id
+                if (status === "Completed") complete(id)
+                else inProgress.add(id)
+                break
+              }
+              case "Sign":
+                queue.push({ _tag: "Signed", result: yield* sign(output.request) })
+                break
+              case "Rekey":
+                yield* ports.rekey(output.from, output.to)
+                break
+              default: {
+                if (output._tag === "Emit") events.push(output.event)
+                if (held.length > 0 || durableThrough < lastPersisted) held.push({ barrier: lastPersisted, session, output })
+                else yield* performOrdered(output, session)
+              }
+            }
+          }
+        }
+        return Result.succeed({ events })
+      })
+
+    /** Handles an input: completions are the shell's (in order), the rest goes to `step`. */
+    const handleInput = (input: ChannelInput, connectedOn: SessionId | undefined): Effect.Effect<Result.Result<StepReport, StepError>> =>
+      Effect.gen(function*() {
+        if (input._tag === "PeerConnected") session = connectedOn
+        if (input._tag === "PeerDisconnected") session = undefined
+        if (input._tag !== "PersistCompleted") return yield* run(input)
+        const newly = complete(input.updateId)
+        yield* release
+        const events: Array<ChannelEvent> = []
+        if (core.feedCompletions) {
+          for (const id of newly) {
+            if (!inProgress.delete(id)) continue
+            const r = yield* run({ _tag: "PersistCompleted", updateId: id })
+            if (Result.isFailure(r)) yield* Effect.logDebug(`${name}: completion ${id} not used: ${describe(r.failure)}`)
+            else events.push(...r.success.events)
+          }
+        } else {
+          for (const id of newly) inProgress.delete(id)
+        }
+        return Result.succeed({ events })
+      })
+
+    /** Queues a `Flush` behind the mailbox if changes are pending (so updates batch). */
+    const scheduleFlush = Effect.gen(function*() {
+      if (flushScheduled || !core.hasPendingChanges(state) || self === undefined) return
+      flushScheduled = true
+      const queued = yield* Effect.result(self.tryTell({ _tag: "Flush" }))
+      if (Result.isFailure(queued)) {
+        // The mailbox is full: sign now rather than never.
+        flushScheduled = false
+        yield* flush
+      }
+    })
+
+    const flush: Effect.Effect<void> = Effect.gen(function*() {
+      flushScheduled = false
+      if (!core.hasPendingChanges(state)) return
+      const r = yield* run({ _tag: "SignNow" })
+      if (Result.isFailure(r)) yield* Effect.logDebug(`${name}: SignNow: ${describe(r.failure)}`)
+    })
+
+    const handle = (msg: ChannelEnvelope<S>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        switch (msg._tag) {
+          case "Snapshot":
+            yield* Deferred.succeed(msg.reply, {
+              state,
+              channelId: core.channelId(state),
+              session,
+              lastPersisted,
+              durableThrough,
+              held: held.length
+            })
+            return
+          case "Flush":
+            yield* flush
+            yield* scheduleFlush
+            return
+          case "Resume": {
+            const request = core.awaitingSignature?.(state)
+            if (request === undefined) return
+            const r = yield* run({ _tag: "Signed", result: yield* sign(request) })
+            if (Result.isFailure(r)) yield* Effect.logWarning(`${name}: resumed signature rejected: ${describe(r.failure)}`)
+            yield* scheduleFlush
+            return
+          }
+          case "Input": {
+            const channelId = core.channelId(state)
+            const result = yield* handleInput(msg.input, msg.session)
+            if (Result.isFailure(result)) {
+              if (msg.reply !== undefined) {
+                yield* Deferred.fail(msg.reply, new ChannelCommandRejected({ channelId, input: msg.input._tag, error: result.failure }))
+              } else {
+                yield* Effect.logWarning(`${name}: ${msg.input._tag} rejected: ${describe(result.failure)}`)
+              }
+            } else if (msg.reply !== undefined) {
+              yield* Deferred.succeed(msg.reply, result.success)
+            }
+            yield* scheduleFlush
+            return
+          }
+        }
+      })
+
+    const actor = yield* Actor.make<ChannelEnvelope<S>>({ name, capacity: options.capacity ?? 1024, handle })
+    self = actor
+    if (core.awaitingSignature?.(state) !== undefined) yield* Effect.ignore(actor.tell({ _tag: "Resume" }))
+    return {
+      actor,
+      tell: (input, connectedOn) =>
+        actor.tell(connectedOn === undefined ? { _tag: "Input", input } : { _tag: "Input", input, session: connectedOn }),
+      command: (input) => actor.ask<StepReport, ChannelCommandRejected>((reply) => ({ _tag: "Input", input, reply })),
+      snapshot: actor.ask<ChannelSnapshot<S>>((reply) => ({ _tag: "Snapshot", reply }))
+    }
+  })

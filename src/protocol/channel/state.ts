@@ -1,0 +1,336 @@
+/**
+ * `ChannelState`: the state of one channel as the pure reducer (`step.ts`) sees it, a Schema
+ * tagged union by phase (BOLT 2 "Channel Establishment v1", "Normal Operation", "Channel
+ * Close"), each phase holding only what it needs. Plain immutable data: persisted with the
+ * channel's monitor updates, traced and compared as JSON.
+ *
+ *     funder:  WaitAcceptChannel -> WaitFundingTx -> WaitFundingSigned ─┐
+ *     fundee:  (acceptChannel)   -> WaitFundingCreated ─────────────────┤
+ *                                                                       v
+ *              WaitChannelReady -> Normal (shutdown: none / sent / received, HTLCs draining)
+ *                 -> Negotiating (closing_signed, or closing_complete/closing_sig)
+ *                 -> Closing (mutual close published) -> Closed
+ *     any funded phase -> Failed (handed to the monitor: it broadcasts our commitment)
+ *     Normal -> WaitRemoteClose (`option_data_loss_protect`: the peer proved we are behind;
+ *               we must never broadcast our stale commitment, we wait for theirs)
+ *
+ * Every phase carries `nextUpdateId`, the id of the next `MonitorUpdate` this channel emits
+ * (`Opened` is 0, then +1 per update), and every phase that survives a disconnection carries
+ * `connection` (what `channel_reestablish` needs). A phase awaiting the signer carries
+ * `awaiting`: what the pending `Sign` output is for (the actor feeds the answer back as the
+ * very next input; after a restart it re-issues `awaiting.request`).
+ */
+import { Schema } from "effect"
+import { ChannelIdSchema, ShortChannelIdSchema, u64 } from "../codec/fields.ts"
+import { ChannelMessageSchema, SignerRequestSchema } from "./io.ts"
+import { LegacyNegotiationSchema, ShutdownStateSchema, SimpleCloseSchema } from "./close.ts"
+import { CommitmentsSchema, LocalCommitSchema, RemoteCommitSchema } from "./commitments.ts"
+import { FundedChannelSchema, FunderAwaitingAcceptSchema, NegotiatedChannelSchema } from "./open.ts"
+import { ChannelParamsSchema, PublicKeySchema, SatSchema } from "./params.ts"
+
+const U64 = u64.schema
+const hexOfLength = (n: number) => Schema.Uint8ArrayFromHex.pipe(Schema.check(Schema.isBetweenLength(n, n)))
+const Bytes32 = hexOfLength(32)
+const Signature = hexOfLength(64)
+
+// ---- the connection ------------------------------------------------------------------------------
+
+/**
+ * BOLT 2 "Message Retransmission": `Disconnected` (nothing may be sent); `Reestablishing` (we
+ * sent `channel_reestablish` and MUST wait for theirs before sending anything else);
+ * `Connected`.
+ */
+export const ConnectionSchema = Schema.Literals(["Connected", "Disconnected", "Reestablishing"])
+export type Connection = typeof ConnectionSchema.Type
+
+// ---- what a pending signer request is for ---------------------------------------------------------
+
+/** The `closing_signed` we are signing: our proposal/counter (`Propose`) or our agreement (`Agree`). */
+const LegacySigningSchema = Schema.Union([
+  Schema.TaggedStruct("Propose", { fee: SatSchema }),
+  /** Agreeing on `fee`: their signed tx (serialized) and signature; `reply`: also send our `closing_signed`. */
+  Schema.TaggedStruct("Agree", { fee: SatSchema, tx: Schema.Uint8ArrayFromHex, remoteSignature: Signature, reply: Schema.Boolean })
+])
+
+/**
+ * What a `Sign` output is waiting for; the `Signed` input that follows is interpreted by it.
+ * `request` is the request itself (re-issued by the actor after a restart).
+ */
+export const AwaitingSchema = Schema.Union([
+  /** Funder: our signature on the fundee's first commitment, for `funding_created`. */
+  Schema.TaggedStruct("FundingCreatedSignature", { request: SignerRequestSchema }),
+  /** Funder: `funding_signed` verified; the signer validates our commitment 0 and gives point 1. */
+  Schema.TaggedStruct("FunderValidate", { request: SignerRequestSchema, remoteSignature: Signature }),
+  /** Fundee: our signature on the funder's first commitment, for `funding_signed`. */
+  Schema.TaggedStruct("FundingSignedSignature", { request: SignerRequestSchema }),
+  /** Fundee: the signer validates our commitment 0 (their signature) and gives point 1. */
+  Schema.TaggedStruct("FundeeValidate", { request: SignerRequestSchema, localSignature: Signature }),
+  /** Our next `commitment_signed` (E's `prepareCommit` done). */
+  Schema.TaggedStruct("Commit", { request: SignerRequestSchema }),
+  /** Our `revoke_and_ack` after a valid `commitment_signed` (E's `receiveCommit` done). */
+  Schema.TaggedStruct("Revoke", { request: SignerRequestSchema }),
+  /**
+   * Reestablish: our last `revoke_and_ack` must be sent again (`ReleaseRevoked`); `before` are
+   * messages to send before it, `after` the messages to send after it, in order.
+   */
+  Schema.TaggedStruct("RetransmitRevoke", {
+    request: SignerRequestSchema,
+    before: Schema.Array(ChannelMessageSchema),
+    after: Schema.Array(ChannelMessageSchema)
+  }),
+  /**
+   * Reestablish: the peer says we are behind (`next_revocation_number` ahead of ours); the
+   * signer gives our point for `commitmentNumber` to check their `your_last_per_commitment_secret`.
+   */
+  Schema.TaggedStruct("DataLossCheck", { request: SignerRequestSchema, commitmentNumber: U64, secret: Bytes32 }),
+  /** Legacy close: our `closing_signed`. */
+  Schema.TaggedStruct("ClosingSigned", { request: SignerRequestSchema, signing: LegacySigningSchema }),
+  /** Simple close: our signatures for our `closing_complete`, one per variant, in order. */
+  Schema.TaggedStruct("ClosingComplete", {
+    request: SignerRequestSchema,
+    fee: SatSchema,
+    locktime: Schema.Int,
+    signatures: Schema.Array(Signature)
+  }),
+  /** Simple close: our signature on the peer's `closing_complete` (the variant it selects). */
+  Schema.TaggedStruct("ClosingSig", { request: SignerRequestSchema, message: ChannelMessageSchema })
+])
+export type Awaiting = typeof AwaitingSchema.Type
+
+// ---- phases ----------------------------------------------------------------------------------------
+
+const common = {
+  /** The `updateId` of the next `Persist` output (strictly increasing; `Opened` is 0). */
+  nextUpdateId: U64
+}
+
+/** Funder: `open_channel` sent, awaiting `accept_channel`. */
+export const WaitAcceptChannelSchema = Schema.TaggedStruct("WaitAcceptChannel", {
+  ...common,
+  open: FunderAwaitingAcceptSchema,
+  /** Our `option_scid_alias` alias for this channel (given to `openChannel`). */
+  localAlias: Schema.optional(ShortChannelIdSchema)
+})
+
+/** Funder: `accept_channel` valid, `FundingNeeded` emitted; awaiting `FundingTransaction`. */
+export const WaitFundingTxSchema = Schema.TaggedStruct("WaitFundingTx", {
+  ...common,
+  negotiated: NegotiatedChannelSchema,
+  localAlias: Schema.optional(ShortChannelIdSchema)
+})
+
+/** Funder: funding transaction checked; signing then sent `funding_created`; awaiting `funding_signed`. */
+export const WaitFundingSignedSchema = Schema.TaggedStruct("WaitFundingSigned", {
+  ...common,
+  funded: FundedChannelSchema,
+  localAlias: Schema.optional(ShortChannelIdSchema),
+  awaiting: Schema.optional(AwaitingSchema)
+})
+
+/**
+ * Fundee: `accept_channel` sent, awaiting `funding_created`; once received (`funded`,
+ * `remoteSignature`), signing `funding_signed`.
+ */
+export const WaitFundingCreatedSchema = Schema.TaggedStruct("WaitFundingCreated", {
+  ...common,
+  negotiated: NegotiatedChannelSchema,
+  localAlias: Schema.optional(ShortChannelIdSchema),
+  received: Schema.optional(Schema.Struct({ funded: FundedChannelSchema, remoteSignature: Signature })),
+  awaiting: Schema.optional(AwaitingSchema)
+})
+
+/** The peer's `channel_ready`, as received. */
+export const RemoteReadySchema = Schema.Struct({
+  secondPerCommitmentPoint: PublicKeySchema,
+  alias: Schema.optional(ShortChannelIdSchema)
+})
+
+/**
+ * Funding signed both ways and stored (the monitor has `Opened`): waiting for `minimum_depth`
+ * (our `channel_ready`) and for theirs. Holds both first commitments and our point 1.
+ */
+export const WaitChannelReadySchema = Schema.TaggedStruct("WaitChannelReady", {
+  ...common,
+  connection: ConnectionSchema,
+  params: ChannelParamsSchema,
+  minimumDepth: Schema.Int,
+  localCommit: LocalCommitSchema,
+  remoteCommit: RemoteCommitSchema,
+  /** Our per-commitment point for commitment 1 (`second_per_commitment_point`). */
+  localSecondPoint: PublicKeySchema,
+  /** The funding transaction (funder), kept to rebroadcast. */
+  fundingTx: Schema.optional(Schema.Uint8ArrayFromHex),
+  depth: Schema.optional(Schema.Int),
+  shortChannelId: Schema.optional(ShortChannelIdSchema),
+  localAlias: Schema.optional(ShortChannelIdSchema),
+  /** We sent `channel_ready` (retransmitted on reestablish while no commitment moved). */
+  localReadySent: Schema.Boolean,
+  remoteReady: Schema.optional(RemoteReadySchema)
+})
+
+/** The last secrets we revealed (public: the peer has them), to check `your_last_per_commitment_secret`. */
+export const RevealedSecretSchema = Schema.Struct({ commitmentNumber: U64, secret: Bytes32 })
+
+/**
+ * Normal operation (BOLT 2), including the shutdown phase: `shutdown` says which `shutdown`s
+ * were sent and received (HTLCs drain: no new `update_add_htlc` after the sender's shutdown).
+ */
+export const NormalSchema = Schema.TaggedStruct("Normal", {
+  ...common,
+  connection: ConnectionSchema,
+  commitments: CommitmentsSchema,
+  shutdown: ShutdownStateSchema,
+  /** Our feerate for the closing transaction (from `Close`, or the estimate when they initiated). */
+  closingFeeratePerKw: Schema.optional(Schema.Int),
+  /** A `Close` command waiting for our updates to be signed (BOLT 2: no `shutdown` with updates pending on the peer). */
+  pendingClose: Schema.optional(Schema.Struct({ scriptPubKey: Schema.Uint8ArrayFromHex })),
+  shortChannelId: Schema.optional(ShortChannelIdSchema),
+  localAlias: Schema.optional(ShortChannelIdSchema),
+  remoteAlias: Schema.optional(ShortChannelIdSchema),
+  /**
+   * `localCommit.number` when we sent the `commitment_signed` that awaits its revocation: if it
+   * equals the current `localCommit.number`, our last `revoke_and_ack` went out before it
+   * (retransmission keeps that order, BOLT 2).
+   */
+  commitSentAtLocalNumber: Schema.optional(U64),
+  /** Up to the last two secrets we revealed (newest last). */
+  revealedSecrets: Schema.Array(RevealedSecretSchema),
+  /** Our HTLCs whose preimage the peer already gave (reported once, even if their fulfill is re-sent). */
+  fulfilledByPeer: Schema.Array(U64),
+  awaiting: Schema.optional(AwaitingSchema)
+})
+
+/** Closing negotiation: both `shutdown`s exchanged, no HTLC left, nothing pending. */
+export const NegotiatingSchema = Schema.TaggedStruct("Negotiating", {
+  ...common,
+  connection: ConnectionSchema,
+  commitments: CommitmentsSchema,
+  shutdown: ShutdownStateSchema,
+  closingFeeratePerKw: Schema.Int,
+  mode: Schema.Union([
+    Schema.TaggedStruct("Legacy", { negotiation: LegacyNegotiationSchema }),
+    /** `option_simple_close`; `closingTxids`: the closing transactions completed and broadcast so far. */
+    Schema.TaggedStruct("Simple", { close: SimpleCloseSchema, closingTxids: Schema.Array(Bytes32) })
+  ]),
+  revealedSecrets: Schema.Array(RevealedSecretSchema),
+  awaiting: Schema.optional(AwaitingSchema)
+})
+
+/** A mutual close was signed and broadcast; waiting for it to confirm (a `FundingSpent`). */
+export const ClosingSchema = Schema.TaggedStruct("Closing", {
+  ...common,
+  connection: ConnectionSchema,
+  channelId: ChannelIdSchema,
+  params: ChannelParamsSchema,
+  /** Txids (internal byte order) of the mutual closes broadcast. */
+  closingTxids: Schema.Array(Bytes32),
+  /** Our latest commitment's txid (a spend by it is our force close). */
+  localCommitTxid: Bytes32,
+  /** Simple close: more `closing_complete`/`closing_sig` may still come. */
+  simple: Schema.optional(SimpleCloseSchema),
+  commitments: CommitmentsSchema,
+  revealedSecrets: Schema.Array(RevealedSecretSchema),
+  awaiting: Schema.optional(AwaitingSchema)
+})
+
+/** Why a channel closed (`ChannelClosed.reason` of the event stream). */
+export const ClosedReasonSchema = Schema.Union([
+  Schema.TaggedStruct("Cooperative", { closingTxid: Bytes32 }),
+  Schema.TaggedStruct("LocalForceClose", { reason: Schema.String }),
+  Schema.TaggedStruct("RemoteForceClose", { txid: Bytes32 }),
+  Schema.TaggedStruct("ProtocolError", { reason: Schema.String, sentByPeer: Schema.Boolean }),
+  Schema.TaggedStruct("FundingAborted", { reason: Schema.String })
+])
+export type ClosedReason = typeof ClosedReasonSchema.Type
+
+/** The channel is over (a close confirmed, or it never got funded). */
+export const ClosedSchema = Schema.TaggedStruct("Closed", {
+  ...common,
+  channelId: ChannelIdSchema,
+  reason: ClosedReasonSchema
+})
+
+/**
+ * The channel failed after funding (BOLT 2 "fail the channel"): the monitor was told
+ * `ForceClose` (it broadcasts our latest commitment). On reconnection the `error` is sent
+ * again (BOLT 2 SHOULD) and every other message ignored.
+ */
+export const FailedSchema = Schema.TaggedStruct("Failed", {
+  ...common,
+  channelId: ChannelIdSchema,
+  reason: ClosedReasonSchema,
+  /** The `error` text sent (retransmitted on reconnection). */
+  errorMessage: Schema.String,
+  /** Our latest commitment's txid (a `FundingSpent` by it is our force close confirming). */
+  localCommitTxid: Schema.optional(Bytes32)
+})
+
+/**
+ * `option_data_loss_protect`: the peer proved (a correct `your_last_per_commitment_secret` for
+ * a commitment we do not know) that our state is old. We MUST NOT broadcast our commitment; we
+ * sent an `error` asking the peer to close and wait for its commitment on chain.
+ */
+export const WaitRemoteCloseSchema = Schema.TaggedStruct("WaitRemoteClose", {
+  ...common,
+  channelId: ChannelIdSchema,
+  params: ChannelParamsSchema,
+  errorMessage: Schema.String,
+  /** Their `my_current_per_commitment_point` (what sweeping our output of their commitment needs). */
+  remotePerCommitmentPoint: Schema.optional(PublicKeySchema)
+})
+
+export const ChannelStateSchema = Schema.Union([
+  WaitAcceptChannelSchema,
+  WaitFundingTxSchema,
+  WaitFundingSignedSchema,
+  WaitFundingCreatedSchema,
+  WaitChannelReadySchema,
+  NormalSchema,
+  NegotiatingSchema,
+  ClosingSchema,
+  ClosedSchema,
+  FailedSchema,
+  WaitRemoteCloseSchema
+])
+export type ChannelState = typeof ChannelStateSchema.Type
+export type ChannelPhase = ChannelState["_tag"]
+
+export type WaitAcceptChannel = typeof WaitAcceptChannelSchema.Type
+export type WaitFundingTx = typeof WaitFundingTxSchema.Type
+export type WaitFundingSigned = typeof WaitFundingSignedSchema.Type
+export type WaitFundingCreated = typeof WaitFundingCreatedSchema.Type
+export type WaitChannelReady = typeof WaitChannelReadySchema.Type
+export type Normal = typeof NormalSchema.Type
+export type Negotiating = typeof NegotiatingSchema.Type
+export type Closing = typeof ClosingSchema.Type
+export type Closed = typeof ClosedSchema.Type
+export type Failed = typeof FailedSchema.Type
+export type WaitRemoteClose = typeof WaitRemoteCloseSchema.Type
+
+/** JSON of a state (for the store and traces), and back. */
+export const encodeChannelState = Schema.encodeSync(ChannelStateSchema)
+export const decodeChannelState = Schema.decodeUnknownSync(ChannelStateSchema)
+
+/** The channel id a state is known by (the temporary one before funding). */
+export const channelIdOf = (s: ChannelState): Uint8Array => {
+  switch (s._tag) {
+    case "WaitAcceptChannel":
+      return s.open.temporaryChannelId
+    case "WaitFundingTx":
+      return s.negotiated.temporaryChannelId
+    case "WaitFundingSigned":
+      return s.funded.temporaryChannelId
+    case "WaitFundingCreated":
+      return s.received?.funded.params.channelId ?? s.negotiated.temporaryChannelId
+    case "WaitChannelReady":
+      return s.params.channelId
+    case "Normal":
+    case "Negotiating":
+      return s.commitments.params.channelId
+    case "Closing":
+    case "Closed":
+    case "Failed":
+    case "WaitRemoteClose":
+      return s.channelId
+  }
+}

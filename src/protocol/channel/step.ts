@@ -1,0 +1,1326 @@
+/**
+ * The channel state machine (BOLT 2), one pure reducer:
+ *
+ *     step(ctx, state, input) -> Result<{ state, outputs }, StepError>
+ *
+ * composing the rules of `open.ts` (establishment), `commitments.ts` (normal operation) and
+ * `close.ts` (shutdown and closing negotiation), plus `reestablish.ts` (reconnection). It
+ * signs nothing: it emits `Sign { request }` and takes the signer's answer as the next input
+ * (`Signed`); it reads no clock and draws no random bytes; `ctx` holds plain values.
+ *
+ * Errors and failures (the line this module draws):
+ * - A `StepError` (Result failure) means the INPUT is rejected and the state is unchanged:
+ *   our own bad commands (a fulfill for an unknown HTLC, `update_fee` as non-funder, a
+ *   `Close` while closing, a funding transaction without the funding output...), or an input
+ *   that makes no sense in this phase (`UnexpectedInput`). `AddHtlc` is the exception: a
+ *   refused HTLC is reported as an `HtlcRejected` event (success, state unchanged), so the
+ *   payment layer hears about every request on one stream.
+ * - A protocol violation by the PEER (every receiver MUST of BOLT 2 that says "fail the
+ *   channel", an invalid signature, an unexpected message) is not an error of `step`: the
+ *   channel fails. After funding is stored: state `Failed`, outputs
+ *   `[SendError, Persist ForceClose, Emit ChannelClosed{ProtocolError}]` (the monitor
+ *   broadcasts our latest commitment). Before that: state `Closed`,
+ *   `[SendError, Emit ChannelClosed{FundingAborted}]`.
+ * - SHOULD-warn rules (a `shutdown` script in a form not allowed, a `closing_complete` with
+ *   the wrong closee script) answer with `SendWarning` and ignore the message.
+ *
+ * Output order is meaning: a `Send` that depends on a monitor update comes after its
+ * `Persist` (`commitment_signed` after `CounterpartyCommitment`, `revoke_and_ack` after
+ * `HolderCommitment`, `funding_signed` / the funding `Broadcast` after `Opened`,
+ * `update_fulfill_htlc` after `PaymentPreimage`, `shutdown` after `ShutdownScript`).
+ */
+import { Data, Result } from "effect"
+import { equalBytes } from "../bytes.ts"
+import type { ChainHash, ShortChannelId } from "../codec/fields.ts"
+import type { Secp256k1 } from "../crypto/secp256k1.ts"
+import type { FeatureName } from "../features.ts"
+import type { ChannelBasepoints } from "../keys/commitment-keys.ts"
+import { parsePublicKey, type PublicKey } from "../keys/keys.ts"
+import type { ChannelMessage, OpenChannel as OpenChannelMessage } from "../messages/channel.ts"
+import type { MonitorUpdate } from "../monitor/update.ts"
+import { decodeTransaction, serializeTransaction, txid as computeTxid } from "../tx/bitcoin/transaction.ts"
+import { fundingOutput } from "../tx/funding.ts"
+import { buildCommitmentForSide } from "../tx/view.ts"
+import type { ChannelId, Msat, Sat } from "../units.ts"
+import {
+  closeFeatures,
+  closingChannel,
+  closingFee,
+  finalizeClosing,
+  legacyClosingTx,
+  legacyFeeRange,
+  legacyInitialProposal,
+  makeShutdown,
+  noShutdown,
+  proposeClosingComplete,
+  readyToNegotiate,
+  receiveClosingComplete,
+  receiveClosingSig,
+  receiveClosingSigned,
+  receiveShutdown,
+  sendClosingComplete,
+  sendClosingSig,
+  sendClosingSigned,
+  startLegacyNegotiation,
+  startSimpleClose,
+  checkUpdateAfterShutdown,
+  type ShutdownContext,
+  type SimpleClose
+} from "./close.ts"
+import {
+  completeCommit,
+  completeRevoke,
+  hasChangesToSign,
+  makeCommitments,
+  prepareCommit,
+  receiveAdd,
+  receiveCommit,
+  receiveFail,
+  receiveFailMalformed,
+  receiveFee,
+  receiveFulfill,
+  receiveRevoke,
+  sendAdd,
+  sendFail,
+  sendFailMalformed,
+  sendFee,
+  sendFulfill,
+  type Commitments,
+  type CommitmentSpec,
+  type HtlcLimits,
+  type LocalCommit,
+  type RemoteCommit
+} from "./commitments.ts"
+import type { ChannelPolicy, LocalChannelConfig } from "./config.ts"
+import type { ChannelError, InvalidOpenCommand, OpenChannelRejected } from "./errors.ts"
+import type { ChannelEvent, ChannelInput, ChannelOutput, SignerRequest, SignerResult } from "./io.ts"
+import {
+  completeFundingCreated,
+  completeFundingSigned,
+  firstCommitments,
+  fundChannel,
+  fundingDepthReached,
+  makeAcceptChannel,
+  makeChannelReady,
+  makeOpenChannel,
+  receiveAcceptChannel,
+  receiveChannelReady,
+  receiveFundingCreated,
+  receiveFundingSigned,
+  receiveOpenChannel,
+  type FirstCommitments,
+  type FundedChannel,
+  type NegotiatedChannelType,
+  type OpenContext
+} from "./open.ts"
+import { channelView, type ChannelParams } from "./params.ts"
+import { onDisconnected, onConnected, onReestablish, onRetransmitSigned } from "./reestablish.ts"
+import type {
+  ChannelState,
+  ClosedReason,
+  Closing,
+  Negotiating,
+  Normal,
+  WaitAcceptChannel,
+  WaitChannelReady,
+  WaitFundingCreated,
+  WaitFundingSigned,
+  WaitFundingTx
+} from "./state.ts"
+import { channelIdOf } from "./state.ts"
+
+// ---- context, results, errors --------------------------------------------------------------------
+
+/** What `step` reads besides the state and the input: plain values, no services. */
+export interface StepContext {
+  readonly secp: Secp256k1
+  readonly config: LocalChannelConfig
+  readonly policy: ChannelPolicy
+  readonly chainHash: ChainHash
+  /**
+   * Features negotiated on the current connection (both sides' `init`): `option_simple_close`
+   * selects `closing_complete`/`closing_sig`, `option_upfront_shutdown_script` and
+   * `option_shutdown_anysegwit` the shutdown rules, `option_support_large_channel` the open rules.
+   */
+  readonly features: ReadonlySet<FeatureName>
+  /** Our current feerate estimate (sat per 1000 weight): `update_fee` sanity, closing fee. */
+  readonly feerateEstimatePerKw: number
+  /** `max_dust_htlc_exposure_msat` (BOLT 2 "Bounding exposure to trimmed in-flight HTLCs"). */
+  readonly maxDustHtlcExposure: Msat
+  /** Whether this peer may open `option_zeroconf` channels with us. */
+  readonly peerTrustedForZeroConf: boolean
+  /**
+   * Our payout script for a close the peer initiates (used when we have no upfront script).
+   * When the peer sends `shutdown` first we MUST reply with ours.
+   */
+  readonly shutdownScript: Uint8Array
+}
+
+export interface Step {
+  readonly state: ChannelState
+  readonly outputs: ReadonlyArray<ChannelOutput>
+}
+
+/** An input that is not valid in this phase (a command at the wrong time, an answer nobody asked for). */
+export class UnexpectedInput extends Data.TaggedError("UnexpectedInput")<{
+  readonly phase: ChannelState["_tag"]
+  readonly input: ChannelInput["_tag"]
+  readonly detail: string
+}> {}
+
+/** `openChannel` / `acceptChannel` for an `option_scid_alias` channel without our alias. */
+export class AliasRequired extends Data.TaggedError("AliasRequired")<{}> {}
+
+/** The funding transaction given to `FundingTransaction` does not parse. */
+export class InvalidFundingTransaction extends Data.TaggedError("InvalidFundingTransaction")<{ readonly reason: string }> {}
+
+export type StepError = ChannelError | UnexpectedInput | InvalidFundingTransaction
+
+type StepResult = Result.Result<Step, StepError>
+
+// ---- the output builder ----------------------------------------------------------------------------
+
+/** Accumulates the outputs of one step and numbers its monitor updates. */
+export interface Out {
+  readonly outputs: Array<ChannelOutput>
+  nextUpdateId: bigint
+}
+
+export const newOut = (nextUpdateId: bigint): Out => ({ outputs: [], nextUpdateId })
+
+type UpdateWithoutId = MonitorUpdate extends infer U ? (U extends { readonly updateId: bigint } ? Omit<U, "updateId"> : never) : never
+
+export const persist = (out: Out, update: UpdateWithoutId): void => {
+  // The spread re-attaches the id the union member needs; each member differs only by its fields.
+  const withId = { ...update, updateId: out.nextUpdateId } as MonitorUpdate
+  out.outputs.push({ _tag: "Persist", update: withId })
+  out.nextUpdateId += 1n
+}
+export const send = (out: Out, message: ChannelMessage): void => void out.outputs.push({ _tag: "Send", message })
+export const emit = (out: Out, event: ChannelEvent): void => void out.outputs.push({ _tag: "Emit", event })
+export const sign = (out: Out, request: SignerRequest): void => void out.outputs.push({ _tag: "Sign", request })
+
+export const done = <S extends ChannelState>(out: Out, state: S): StepResult =>
+  Result.succeed({ state: { ...state, nextUpdateId: out.nextUpdateId }, outputs: out.outputs })
+
+const unexpected = (state: ChannelState, input: ChannelInput, detail: string): StepResult =>
+  Result.fail(new UnexpectedInput({ phase: state._tag, input: input._tag, detail }))
+
+const describe = (e: { readonly _tag: string; readonly detail?: string }): string => (e.detail === undefined ? e._tag : `${e._tag}: ${e.detail}`)
+
+const errorText = (e: object & { readonly _tag: string }): string => {
+  const detail = "detail" in e && typeof e.detail === "string" ? e.detail : undefined
+  return describe({ _tag: e._tag, ...(detail === undefined ? {} : { detail }) })
+}
+
+// ---- failing the channel -------------------------------------------------------------------------
+
+/** The txid of our latest commitment, when the state has one. */
+const localCommitTxidOf = (s: ChannelState): Uint8Array | undefined => {
+  switch (s._tag) {
+    case "WaitChannelReady":
+      return s.localCommit.txid
+    case "Normal":
+    case "Negotiating":
+    case "Closing":
+      return s.commitments.localCommit.txid
+    case "Failed":
+      return s.localCommitTxid
+    default:
+      return undefined
+  }
+}
+
+const isFunded = (s: ChannelState): boolean =>
+  s._tag === "WaitChannelReady" || s._tag === "Normal" || s._tag === "Negotiating" || s._tag === "Closing"
+
+/**
+ * Fails the channel (BOLT 2 "fail the channel"): `error` to the peer (unless it sent one), the
+ * monitor told to broadcast our commitment (funded channels), the event. Before funding is
+ * stored the channel is simply forgotten.
+ */
+export const failChannel = (
+  state: ChannelState,
+  out: Out,
+  reason: string,
+  by: "peer-violation" | "peer-error" | "local"
+): StepResult => {
+  const channelId = channelIdOf(state)
+  if (by !== "peer-error") out.outputs.push({ _tag: "SendError", channelId: asChannelId(channelId), message: reason })
+  if (!isFunded(state)) {
+    const closed: ClosedReason = { _tag: "FundingAborted", reason }
+    emit(out, { _tag: "ChannelClosed", channelId: asChannelId(channelId), reason: closed })
+    return done(out, { _tag: "Closed", nextUpdateId: out.nextUpdateId, channelId: asChannelId(channelId), reason: closed })
+  }
+  persist(out, { _tag: "ForceClose", reason })
+  const closed: ClosedReason =
+    by === "local" ? { _tag: "LocalForceClose", reason } : { _tag: "ProtocolError", reason, sentByPeer: by === "peer-error" }
+  emit(out, { _tag: "ChannelClosed", channelId: asChannelId(channelId), reason: closed })
+  const txid = localCommitTxidOf(state)
+  return done(out, {
+    _tag: "Failed",
+    nextUpdateId: out.nextUpdateId,
+    channelId: asChannelId(channelId),
+    reason: closed,
+    errorMessage: reason,
+    ...(txid === undefined ? {} : { localCommitTxid: txid })
+  })
+}
+
+/** A peer violation: the rule broken, as the error text. */
+const violation = (state: ChannelState, out: Out, e: object & { readonly _tag: string }): StepResult =>
+  failChannel(state, out, errorText(e), "peer-violation")
+
+const isChannelIdBytes = (b: Uint8Array): b is ChannelId => b.length === 32
+const asChannelId = (b: Uint8Array): ChannelId => {
+  if (!isChannelIdBytes(b)) throw new RangeError("channel id must be 32 bytes") // unreachable: ids in states are 32 bytes
+  return b
+}
+
+// ---- constructors ----------------------------------------------------------------------------------
+
+const openContext = (ctx: StepContext): OpenContext => ({
+  chainHash: ctx.chainHash,
+  features: ctx.features,
+  feerateEstimatePerKw: ctx.feerateEstimatePerKw,
+  peerTrustedForZeroConf: ctx.peerTrustedForZeroConf
+})
+
+export interface OpenChannelArgs {
+  readonly temporaryChannelId: ChannelId
+  /** The signer's key id for this channel (32 bytes). */
+  readonly keyId: Uint8Array
+  readonly fundingAmount: Sat
+  readonly pushAmount: Msat
+  /** `ChannelSigner.channelPublicKeys(keyId)`. */
+  readonly basepoints: ChannelBasepoints
+  /** `ChannelSigner.perCommitmentPoint(keyId, 0)`. */
+  readonly firstPerCommitmentPoint: PublicKey
+  readonly feeratePerKw: number
+  readonly channelType: NegotiatedChannelType
+  readonly announce: boolean
+  /** Our `short_channel_id` alias for `channel_ready` (required with `option_scid_alias`). */
+  readonly localAlias?: ShortChannelId
+}
+
+/** We open a channel (BOLT 2 `open_channel`, funder): state `WaitAcceptChannel`, outputs `[Send open_channel]`. */
+export const openChannel = (ctx: StepContext, args: OpenChannelArgs): Result.Result<Step, InvalidOpenCommand | AliasRequired> => {
+  if (args.channelType.scidAlias && args.localAlias === undefined) return Result.fail(new AliasRequired())
+  const made = makeOpenChannel(ctx.config, ctx.features, {
+    chainHash: ctx.chainHash,
+    temporaryChannelId: args.temporaryChannelId,
+    keyId: args.keyId,
+    fundingAmount: args.fundingAmount,
+    pushAmount: args.pushAmount,
+    feeratePerKw: args.feeratePerKw,
+    channelType: args.channelType,
+    announce: args.announce,
+    basepoints: args.basepoints,
+    firstPerCommitmentPoint: args.firstPerCommitmentPoint
+  })
+  if (Result.isFailure(made)) return Result.fail(made.failure)
+  const state: WaitAcceptChannel = {
+    _tag: "WaitAcceptChannel",
+    nextUpdateId: 0n,
+    open: made.success.state,
+    ...(args.localAlias === undefined ? {} : { localAlias: args.localAlias })
+  }
+  return Result.succeed({ state, outputs: [{ _tag: "Send", message: made.success.message }] })
+}
+
+export interface AcceptChannelArgs {
+  readonly keyId: Uint8Array
+  readonly basepoints: ChannelBasepoints
+  readonly firstPerCommitmentPoint: PublicKey
+  readonly localAlias?: ShortChannelId
+}
+
+/**
+ * A peer's `open_channel` (we are the fundee): validated (BOLT 2 receiver rules), answered
+ * with `accept_channel`; state `WaitFundingCreated`. On failure the caller answers with an
+ * `error` for the temporary channel id (no channel exists).
+ */
+export const acceptChannel = (
+  ctx: StepContext,
+  open: OpenChannelMessage,
+  args: AcceptChannelArgs
+): Result.Result<Step, OpenChannelRejected | AliasRequired> => {
+  const validated = receiveOpenChannel(ctx.secp, ctx.policy, openContext(ctx), open)
+  if (Result.isFailure(validated)) return Result.fail(validated.failure)
+  if (validated.success.channelType.scidAlias && args.localAlias === undefined) return Result.fail(new AliasRequired())
+  const made = makeAcceptChannel(ctx.config, validated.success, args)
+  const state: WaitFundingCreated = {
+    _tag: "WaitFundingCreated",
+    nextUpdateId: 0n,
+    negotiated: made.state,
+    ...(args.localAlias === undefined ? {} : { localAlias: args.localAlias })
+  }
+  return Result.succeed({ state, outputs: [{ _tag: "Send", message: made.message }] })
+}
+
+// ---- step ---------------------------------------------------------------------------------------------
+
+/** The channel state machine: one input, the next state and the outputs (in order), or a rejection. */
+export const step = (ctx: StepContext, state: ChannelState, input: ChannelInput): StepResult => {
+  const out = newOut(state.nextUpdateId)
+  // Inputs every phase treats alike.
+  switch (input._tag) {
+    case "PersistCompleted":
+    case "Tick":
+    case "FeerateEstimate":
+    case "PeerWarning":
+      return done(out, state)
+    case "PeerDisconnected":
+      return onDisconnected(ctx, state, out)
+    case "PeerConnected":
+      return onConnected(ctx, state, out)
+    case "FundingSpent":
+      return onFundingSpent(state, out, input.txid)
+    case "PeerError":
+      if (state._tag === "Closed" || state._tag === "Failed" || state._tag === "WaitRemoteClose" || state._tag === "Closing") return done(out, state)
+      return failChannel(state, out, `peer error: ${input.message}`, "peer-error")
+    case "ForceClose":
+      if (state._tag === "Closed" || state._tag === "Failed") return unexpected(state, input, "the channel is already closed")
+      if (state._tag === "WaitRemoteClose") return unexpected(state, input, "our state is stale: broadcasting our commitment would lose funds")
+      return failChannel(state, out, input.reason, "local")
+    case "PeerMessage":
+      if (input.message._tag === "ChannelReestablish") return onReestablish(ctx, state, out, input.message)
+      break
+    default:
+      break
+  }
+  switch (state._tag) {
+    case "WaitAcceptChannel":
+      return stepWaitAccept(ctx, state, input, out)
+    case "WaitFundingTx":
+      return stepWaitFundingTx(ctx, state, input, out)
+    case "WaitFundingSigned":
+      return stepWaitFundingSigned(ctx, state, input, out)
+    case "WaitFundingCreated":
+      return stepWaitFundingCreated(ctx, state, input, out)
+    case "WaitChannelReady":
+      return stepWaitChannelReady(ctx, state, input, out)
+    case "Normal":
+      return stepNormal(ctx, state, input, out)
+    case "Negotiating":
+    case "Closing":
+      return stepClosing(ctx, state, input, out)
+    case "Closed":
+    case "Failed":
+    case "WaitRemoteClose":
+      // BOLT 2: a channel in an error state ignores every other message.
+      if (input._tag === "PeerMessage") return done(out, state)
+      if (input._tag === "AddHtlc") return rejectHtlc(state, out, input.requestId, "the channel is closed")
+      return unexpected(state, input, "the channel is closed")
+  }
+}
+
+const rejectHtlc = (state: ChannelState, out: Out, requestId: string, reason: string): StepResult => {
+  emit(out, { _tag: "HtlcRejected", channelId: asChannelId(channelIdOf(state)), requestId, reason })
+  return done(out, state)
+}
+
+const peerMessageUnexpected = (state: ChannelState, out: Out, message: ChannelMessage): StepResult =>
+  failChannel(state, out, `unexpected ${message._tag} in ${state._tag}`, "peer-violation")
+
+/** Inputs of the funding phases that are not theirs. */
+const otherFundingInput = (state: ChannelState, input: ChannelInput, out: Out): StepResult => {
+  if (input._tag === "PeerMessage") return peerMessageUnexpected(state, out, input.message)
+  if (input._tag === "AddHtlc") return rejectHtlc(state, out, input.requestId, "the channel is not ready")
+  if (input._tag === "SignNow") return done(out, state)
+  return unexpected(state, input, "not valid before the channel is funded")
+}
+
+// ---- funder: open_channel sent --------------------------------------------------------------------
+
+const stepWaitAccept = (ctx: StepContext, state: WaitAcceptChannel, input: ChannelInput, out: Out): StepResult => {
+  if (input._tag !== "PeerMessage" || input.message._tag !== "AcceptChannel") return otherFundingInput(state, input, out)
+  const accepted = receiveAcceptChannel(ctx.secp, ctx.policy, ctx.features, state.open, input.message)
+  if (Result.isFailure(accepted)) return violation(state, out, accepted.failure)
+  const { fundingNeeded } = accepted.success
+  emit(out, {
+    _tag: "FundingNeeded",
+    temporaryChannelId: fundingNeeded.temporaryChannelId,
+    scriptPubKey: fundingNeeded.scriptPubKey,
+    amount: fundingNeeded.amount
+  })
+  return done(out, {
+    _tag: "WaitFundingTx",
+    nextUpdateId: out.nextUpdateId,
+    negotiated: accepted.success.state,
+    ...(state.localAlias === undefined ? {} : { localAlias: state.localAlias })
+  })
+}
+
+// ---- funder: the funding transaction ----------------------------------------------------------------
+
+const firstSignRequest = (funded: FundedChannel, first: FirstCommitments): SignerRequest => ({
+  _tag: "SignCounterpartyCommitment",
+  commitment: first.remoteBalances,
+  theirPerCommitmentPoint: funded.remoteFirstPerCommitmentPoint,
+  channel: funded.params
+})
+
+const stepWaitFundingTx = (ctx: StepContext, state: WaitFundingTx, input: ChannelInput, out: Out): StepResult => {
+  if (input._tag !== "FundingTransaction") return otherFundingInput(state, input, out)
+  const tx = decodeTransaction(input.tx)
+  if (Result.isFailure(tx)) return Result.fail(new InvalidFundingTransaction({ reason: String(tx.failure) }))
+  const funded = fundChannel(ctx.secp, state.negotiated, state.negotiated.temporaryChannelId, tx.success)
+  if (Result.isFailure(funded)) return Result.fail(funded.failure)
+  const request = firstSignRequest(funded.success.state, funded.success.first)
+  sign(out, request)
+  return done(out, {
+    _tag: "WaitFundingSigned",
+    nextUpdateId: out.nextUpdateId,
+    funded: funded.success.state,
+    ...(state.localAlias === undefined ? {} : { localAlias: state.localAlias }),
+    awaiting: { _tag: "FundingCreatedSignature", request }
+  })
+}
+
+/** The `Opened` monitor update: both first commitments, signed. */
+const openedUpdate = (funded: FundedChannel, first: FirstCommitments, remoteSignature: Uint8Array): UpdateWithoutId => {
+  const p = funded.params
+  return {
+    _tag: "Opened",
+    params: p,
+    fundingScript: fundingOutput(p.fundingAmount, p.local.basepoints.fundingPubkey, p.remote.basepoints.fundingPubkey).scriptPubKey,
+    holderCommitment: {
+      commitmentNumber: 0n,
+      feeratePerKw: first.localBalances.feeratePerKw,
+      toLocal: first.localBalances.toLocal,
+      toRemote: first.localBalances.toRemote,
+      htlcs: [],
+      counterpartySignature: compactSignature(remoteSignature),
+      counterpartyHtlcSignatures: []
+    },
+    counterpartyCommitment: {
+      commitmentNumber: 0n,
+      perCommitmentPoint: funded.remoteFirstPerCommitmentPoint,
+      feeratePerKw: first.remoteBalances.feeratePerKw,
+      toLocal: first.remoteBalances.toLocal,
+      toRemote: first.remoteBalances.toRemote,
+      htlcs: [],
+      txid: computeTxid(first.remote.tx)
+    }
+  }
+}
+
+type CompactSig = Extract<MonitorUpdate, { _tag: "HolderCommitment" }>["commitment"]["counterpartySignature"]
+const isCompactSig = (b: Uint8Array): b is CompactSig => b.length === 64
+const compactSignature = (b: Uint8Array): CompactSig => {
+  if (!isCompactSig(b)) throw new RangeError("a compact signature is 64 bytes") // unreachable: checked by the message codec
+  return b
+}
+
+/** Both sides: funding stored; what `WaitChannelReady` starts from. */
+const channelReadyPhase = (
+  ctx: StepContext,
+  out: Out,
+  funded: FundedChannel,
+  first: FirstCommitments,
+  remoteSignature: Uint8Array,
+  localSecondPoint: PublicKey,
+  localAlias: ShortChannelId | undefined
+): StepResult => {
+  const p = funded.params
+  const localCommit: LocalCommit = {
+    number: 0n,
+    spec: { feeratePerKw: funded.feeratePerKw, toLocal: first.localBalances.toLocal, toRemote: first.localBalances.toRemote, htlcs: [] },
+    perCommitmentPoint: funded.localFirstPerCommitmentPoint,
+    txid: computeTxid(first.local.tx),
+    remoteSignature,
+    remoteHtlcSignatures: []
+  }
+  const remoteCommit: RemoteCommit = {
+    number: 0n,
+    spec: { feeratePerKw: funded.feeratePerKw, toLocal: first.remoteBalances.toLocal, toRemote: first.remoteBalances.toRemote, htlcs: [] },
+    perCommitmentPoint: funded.remoteFirstPerCommitmentPoint
+  }
+  out.outputs.push({
+    _tag: "WatchFunding",
+    outpoint: p.fundingOutpoint,
+    scriptPubKey: fundingOutput(p.fundingAmount, p.local.basepoints.fundingPubkey, p.remote.basepoints.fundingPubkey).scriptPubKey,
+    minimumDepth: funded.minimumDepth
+  })
+  emit(out, { _tag: "ChannelPending", channelId: p.channelId, fundingOutpoint: p.fundingOutpoint })
+  const state: WaitChannelReady = {
+    _tag: "WaitChannelReady",
+    nextUpdateId: out.nextUpdateId,
+    connection: "Connected",
+    params: p,
+    minimumDepth: funded.minimumDepth,
+    localCommit,
+    remoteCommit,
+    localSecondPoint,
+    ...(funded.fundingTx === undefined ? {} : { fundingTx: funded.fundingTx }),
+    ...(localAlias === undefined ? {} : { localAlias }),
+    localReadySent: false
+  }
+  // Zero-conf: channel_ready at once (BOLT 2 `option_zeroconf`).
+  return maybeSendChannelReady(ctx, state, out)
+}
+
+// ---- funder: funding_created sent ----------------------------------------------------------------
+
+const stepWaitFundingSigned = (ctx: StepContext, state: WaitFundingSigned, input: ChannelInput, out: Out): StepResult => {
+  const awaiting = state.awaiting
+  if (input._tag === "Signed") {
+    const result = input.result
+    if (result._tag === "SignerFailed") return failChannel(state, out, `signer: ${result.reason}`, "local")
+    if (awaiting?._tag === "FundingCreatedSignature" && result._tag === "CounterpartySignatures") {
+      send(out, completeFundingCreated(state.funded, result.signature))
+      out.outputs.push({ _tag: "Rekey", from: state.funded.temporaryChannelId, to: state.funded.params.channelId })
+      const { awaiting: _done, ...rest } = state
+      return done(out, rest)
+    }
+    if (awaiting?._tag === "FunderValidate" && result._tag === "Revocation") {
+      const first = firstCommitments(ctx.secp, state.funded)
+      if (Result.isFailure(first)) return violation(state, out, first.failure)
+      persist(out, openedUpdate(state.funded, first.success, awaiting.remoteSignature))
+      // Never before funding_signed is verified and `Opened` is stored (the order of these outputs).
+      if (state.funded.fundingTx !== undefined) out.outputs.push({ _tag: "Broadcast", tx: state.funded.fundingTx, label: "funding" })
+      return channelReadyPhase(ctx, out, state.funded, first.success, awaiting.remoteSignature, result.nextPerCommitmentPoint, state.localAlias)
+    }
+    return unexpected(state, input, `signer answer ${result._tag} while awaiting ${awaiting?._tag ?? "nothing"}`)
+  }
+  if (input._tag === "PeerMessage" && input.message._tag === "FundingSigned" && awaiting === undefined) {
+    const verified = receiveFundingSigned(ctx.secp, state.funded, input.message)
+    if (Result.isFailure(verified)) return violation(state, out, verified.failure)
+    const request: SignerRequest = {
+      _tag: "ValidateAndRevoke",
+      holderCommitment: verified.success.first.localBalances,
+      signature: verified.success.remoteSignature,
+      htlcSignatures: [],
+      nextCommitmentNumber: 1n
+    }
+    sign(out, request)
+    return done(out, { ...state, awaiting: { _tag: "FunderValidate", request, remoteSignature: verified.success.remoteSignature } })
+  }
+  return otherFundingInput(state, input, out)
+}
+
+// ---- fundee: accept_channel sent ---------------------------------------------------------------------
+
+const stepWaitFundingCreated = (ctx: StepContext, state: WaitFundingCreated, input: ChannelInput, out: Out): StepResult => {
+  const awaiting = state.awaiting
+  const received = state.received
+  if (input._tag === "Signed") {
+    const result = input.result
+    if (result._tag === "SignerFailed") return failChannel(state, out, `signer: ${result.reason}`, "local")
+    if (received === undefined) return unexpected(state, input, "no funding_created received")
+    const first = firstCommitments(ctx.secp, received.funded)
+    if (Result.isFailure(first)) return violation(state, out, first.failure)
+    if (awaiting?._tag === "FundingSignedSignature" && result._tag === "CounterpartySignatures") {
+      const request: SignerRequest = {
+        _tag: "ValidateAndRevoke",
+        holderCommitment: first.success.localBalances,
+        signature: received.remoteSignature,
+        htlcSignatures: [],
+        nextCommitmentNumber: 1n
+      }
+      sign(out, request)
+      return done(out, { ...state, awaiting: { _tag: "FundeeValidate", request, localSignature: result.signature } })
+    }
+    if (awaiting?._tag === "FundeeValidate" && result._tag === "Revocation") {
+      persist(out, openedUpdate(received.funded, first.success, received.remoteSignature))
+      send(out, completeFundingSigned(received.funded, awaiting.localSignature))
+      return channelReadyPhase(ctx, out, received.funded, first.success, received.remoteSignature, result.nextPerCommitmentPoint, state.localAlias)
+    }
+    return unexpected(state, input, `signer answer ${result._tag} while awaiting ${awaiting?._tag ?? "nothing"}`)
+  }
+  if (input._tag === "PeerMessage" && input.message._tag === "FundingCreated" && received === undefined) {
+    const verified = receiveFundingCreated(ctx.secp, state.negotiated, input.message)
+    if (Result.isFailure(verified)) return violation(state, out, verified.failure)
+    const funded = verified.success.state
+    const request = firstSignRequest(funded, verified.success.first)
+    out.outputs.push({ _tag: "Rekey", from: state.negotiated.temporaryChannelId, to: funded.params.channelId })
+    sign(out, request)
+    return done(out, {
+      ...state,
+      received: { funded, remoteSignature: verified.success.remoteSignature },
+      awaiting: { _tag: "FundingSignedSignature", request }
+    })
+  }
+  return otherFundingInput(state, input, out)
+}
+
+// ---- channel_ready ---------------------------------------------------------------------------------------
+
+/** Sends our `channel_ready` once the depth is reached (or at once for zero-conf); `Normal` once both are. */
+const maybeSendChannelReady = (ctx: StepContext, state: WaitChannelReady, out: Out): StepResult => {
+  let s = state
+  if (!s.localReadySent && fundingDepthReached(s.params, s.minimumDepth, s.depth)) {
+    const ready = makeChannelReady(s.params, {
+      minimumDepth: s.minimumDepth,
+      depth: s.depth,
+      secondPerCommitmentPoint: s.localSecondPoint,
+      alias: s.localAlias
+    })
+    if (Result.isFailure(ready)) return failChannel(s, out, errorText(ready.failure), "local")
+    // While disconnected it is sent on reestablish (both next_commitment_number are 1 then).
+    if (s.connection === "Connected") send(out, ready.success)
+    s = { ...s, localReadySent: true }
+  }
+  if (s.localReadySent && s.remoteReady !== undefined) return toNormal(ctx, s, out)
+  return done(out, s)
+}
+
+const toNormal = (_ctx: StepContext, s: WaitChannelReady, out: Out): StepResult => {
+  const remoteReady = s.remoteReady
+  if (remoteReady === undefined) return done(out, s)
+  const commitments = makeCommitments({
+    params: s.params,
+    localCommit: s.localCommit,
+    remoteCommit: s.remoteCommit,
+    localNextPerCommitmentPoint: s.localSecondPoint,
+    remoteNextPerCommitmentPoint: remoteReady.secondPerCommitmentPoint
+  })
+  emit(out, {
+    _tag: "ChannelReady",
+    channelId: s.params.channelId,
+    ...(s.shortChannelId === undefined ? {} : { shortChannelId: s.shortChannelId }),
+    ...(s.localAlias === undefined ? {} : { alias: s.localAlias })
+  })
+  const normal: Normal = {
+    _tag: "Normal",
+    nextUpdateId: out.nextUpdateId,
+    connection: s.connection,
+    commitments,
+    shutdown: noShutdown,
+    ...(s.shortChannelId === undefined ? {} : { shortChannelId: s.shortChannelId }),
+    ...(s.localAlias === undefined ? {} : { localAlias: s.localAlias }),
+    ...(remoteReady.alias === undefined ? {} : { remoteAlias: remoteReady.alias }),
+    revealedSecrets: [],
+    fulfilledByPeer: []
+  }
+  return done(out, normal)
+}
+
+const stepWaitChannelReady = (ctx: StepContext, state: WaitChannelReady, input: ChannelInput, out: Out): StepResult => {
+  switch (input._tag) {
+    case "FundingDepth":
+      return maybeSendChannelReady(
+        ctx,
+        { ...state, depth: input.depth, ...(input.shortChannelId === undefined ? {} : { shortChannelId: input.shortChannelId }) },
+        out
+      )
+    case "PeerMessage": {
+      const m = input.message
+      if (state.connection !== "Connected") return unexpected(state, input, "not reestablished yet")
+      if (m._tag === "ChannelReady") {
+        const ready = receiveChannelReady(ctx.secp, state.params, state.remoteReady?.secondPerCommitmentPoint, m)
+        if (Result.isFailure(ready)) return violation(state, out, ready.failure)
+        const remoteReady = {
+          secondPerCommitmentPoint: ready.success.secondPerCommitmentPoint,
+          ...(ready.success.alias === undefined ? {} : { alias: ready.success.alias })
+        }
+        return maybeSendChannelReady(ctx, { ...state, remoteReady }, out)
+      }
+      if (m._tag === "Shutdown") {
+        // BOLT 2 allows shutdown before channel_ready; not supported here yet: warn, ignore.
+        out.outputs.push({ _tag: "SendWarning", channelId: state.params.channelId, message: "shutdown before channel_ready is not supported" })
+        return done(out, state)
+      }
+      return peerMessageUnexpected(state, out, m)
+    }
+    case "AddHtlc":
+      return rejectHtlc(state, out, input.requestId, "the channel is not ready")
+    case "SignNow":
+      return done(out, state)
+    default:
+      return unexpected(state, input, "not valid before channel_ready")
+  }
+}
+
+// ---- normal operation ----------------------------------------------------------------------------
+
+const limitsOf = (ctx: StepContext): HtlcLimits => ({ maxDustHtlcExposure: ctx.maxDustHtlcExposure })
+
+/** Updates of ours not yet in the peer's commitment (no `shutdown` may be sent with these, BOLT 2). */
+const pendingForRemote = (c: Commitments): boolean => c.localChanges.proposed.length > 0 || c.remoteChanges.acked.length > 0
+
+const shutdownContext = (ctx: StepContext, c: Commitments): ShutdownContext => ({
+  params: c.params,
+  features: closeFeatures(ctx.features),
+  fundingSent: true,
+  fundingReceived: true,
+  pendingUpdatesForRemote: pendingForRemote(c)
+})
+
+const htlcCount = (c: Commitments): number => c.localCommit.spec.htlcs.length + c.remoteCommit.spec.htlcs.length
+const anyPending = (c: Commitments): boolean =>
+  c.localChanges.proposed.length + c.localChanges.signed.length + c.localChanges.acked.length > 0 ||
+  c.remoteChanges.proposed.length + c.remoteChanges.acked.length + c.remoteChanges.signed.length > 0
+const channelEmpty = (c: Commitments): boolean => htlcCount(c) === 0 && c.owedRevocation === null && c.remoteNextCommitInfo._tag === "NextPoint"
+
+/** A `CommitmentSpec` HTLC as the monitor keeps it. */
+const monitorHtlcs = (spec: CommitmentSpec) =>
+  spec.htlcs.map((h) => ({ id: h.id, direction: h.direction, amount: h.amount, paymentHash: h.paymentHash, cltvExpiry: h.cltvExpiry }))
+
+const stepNormal = (ctx: StepContext, state: Normal, input: ChannelInput, out: Out): StepResult => {
+  const c = state.commitments
+  switch (input._tag) {
+    case "Signed":
+      return normalSigned(ctx, state, input.result, out)
+    case "PeerMessage":
+      if (state.connection !== "Connected") return unexpected(state, input, "a message before channel_reestablish")
+      if (state.awaiting !== undefined) return unexpected(state, input, "a message while the signer is working (Signed must come first)")
+      return normalMessage(ctx, state, input.message, out)
+    case "AddHtlc": {
+      if (state.connection !== "Connected") return rejectHtlc(state, out, input.requestId, "the peer is not connected")
+      if (state.shutdown.localScript !== undefined || state.pendingClose !== undefined)
+        return rejectHtlc(state, out, input.requestId, "the channel is closing")
+      if (state.shutdown.remoteScript !== undefined) return rejectHtlc(state, out, input.requestId, "the peer is closing the channel")
+      const added = sendAdd(
+        c,
+        {
+          amount: input.amount,
+          paymentHash: input.paymentHash,
+          cltvExpiry: input.cltvExpiry,
+          onionRoutingPacket: input.onion,
+          ...(input.pathKey === undefined ? {} : { pathKey: input.pathKey })
+        },
+        limitsOf(ctx)
+      )
+      if (Result.isFailure(added)) return rejectHtlc(state, out, input.requestId, errorText(added.failure))
+      send(out, added.success.message)
+      emit(out, { _tag: "HtlcAdded", channelId: c.params.channelId, requestId: input.requestId, htlcId: added.success.message.id })
+      return done(out, { ...state, commitments: added.success.commitments })
+    }
+    case "FulfillHtlc": {
+      const r = sendFulfill(c, { id: input.htlcId, paymentPreimage: input.preimage })
+      if (Result.isFailure(r)) return Result.fail(r.failure)
+      persist(out, { _tag: "PaymentPreimage", preimage: input.preimage })
+      if (state.connection === "Connected") send(out, r.success.message)
+      return done(out, { ...state, commitments: r.success.commitments })
+    }
+    case "FailHtlc": {
+      const r = sendFail(c, { id: input.htlcId, reason: input.reason })
+      if (Result.isFailure(r)) return Result.fail(r.failure)
+      if (state.connection === "Connected") send(out, r.success.message)
+      return done(out, { ...state, commitments: r.success.commitments })
+    }
+    case "FailMalformedHtlc": {
+      const r = sendFailMalformed(c, { id: input.htlcId, sha256OfOnion: input.sha256OfOnion, failureCode: input.failureCode })
+      if (Result.isFailure(r)) return Result.fail(r.failure)
+      if (state.connection === "Connected") send(out, r.success.message)
+      return done(out, { ...state, commitments: r.success.commitments })
+    }
+    case "UpdateFee": {
+      const r = sendFee(c, input.feeratePerKw, limitsOf(ctx))
+      if (Result.isFailure(r)) return Result.fail(r.failure)
+      if (state.connection === "Connected") send(out, r.success.message)
+      return done(out, { ...state, commitments: r.success.commitments })
+    }
+    case "SignNow":
+      return signNow(ctx, state, out)
+    case "Close": {
+      if (state.shutdown.localScript !== undefined || state.pendingClose !== undefined)
+        return unexpected(state, input, "shutdown was already sent")
+      const check = makeShutdown(shutdownContext(ctx, { ...c, localChanges: { ...c.localChanges, proposed: [] }, remoteChanges: { ...c.remoteChanges, acked: [] } }), state.shutdown, input.scriptPubKey)
+      if (Result.isFailure(check)) return Result.fail(check.failure)
+      // Sent as soon as no update of ours is pending on the peer's commitment (BOLT 2 MUST NOT before).
+      return progressShutdown(ctx, { ...state, pendingClose: { scriptPubKey: input.scriptPubKey }, closingFeeratePerKw: input.feeratePerKw }, out)
+    }
+    case "FundingDepth":
+      return done(out, input.shortChannelId === undefined ? state : { ...state, shortChannelId: input.shortChannelId })
+    default:
+      return unexpected(state, input, "not valid in normal operation")
+  }
+}
+
+/** Our `commitment_signed`, when there is something to sign and we may (BOLT 2). No-op otherwise. */
+const signNow = (ctx: StepContext, state: Normal, out: Out): StepResult => {
+  const c = state.commitments
+  if (state.connection !== "Connected" || state.awaiting !== undefined) return done(out, state)
+  if (c.remoteNextCommitInfo._tag !== "NextPoint" || !hasChangesToSign(c)) return progressShutdown(ctx, state, out)
+  const prepared = prepareCommit(c)
+  if (Result.isFailure(prepared)) return done(out, state)
+  const request: SignerRequest = { _tag: "SignCounterpartyCommitment", ...prepared.success.request }
+  sign(out, request)
+  return done(out, { ...state, commitments: prepared.success.commitments, awaiting: { _tag: "Commit", request } })
+}
+
+const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out: Out): StepResult => {
+  const awaiting = state.awaiting
+  if (awaiting === undefined) return Result.fail(new UnexpectedInput({ phase: state._tag, input: "Signed", detail: "no signer request pending" }))
+  if (result._tag === "SignerFailed") return failChannel(state, out, `signer: ${result.reason}`, "local")
+  const { awaiting: _done, ...rest } = state
+  const s: Normal = rest
+  const c = s.commitments
+  if (awaiting._tag === "Commit" && result._tag === "CounterpartySignatures") {
+    const completed = completeCommit(c, result)
+    if (Result.isFailure(completed)) return failChannel(state, out, errorText(completed.failure), "local")
+    const info = completed.success.commitments.remoteNextCommitInfo
+    if (info._tag !== "WaitingForRevocation") return failChannel(state, out, "commitment not pending after signing", "local")
+    const next = info.next
+    const built = buildCommitmentForSide(ctx.secp, channelViewOf(c.params, next.spec), "remote", next.number, next.perCommitmentPoint)
+    if (Result.isFailure(built)) return failChannel(state, out, `their commitment does not build: ${built.failure.reason}`, "local")
+    persist(out, {
+      _tag: "CounterpartyCommitment",
+      commitment: {
+        commitmentNumber: next.number,
+        perCommitmentPoint: next.perCommitmentPoint,
+        feeratePerKw: next.spec.feeratePerKw,
+        toLocal: next.spec.toLocal,
+        toRemote: next.spec.toRemote,
+        htlcs: monitorHtlcs(next.spec),
+        txid: computeTxid(built.success.tx)
+      }
+    })
+    send(out, completed.success.message)
+    return progressShutdown(ctx, { ...s, commitments: completed.success.commitments, commitSentAtLocalNumber: c.localCommit.number }, out)
+  }
+  if (awaiting._tag === "Revoke" && result._tag === "Revocation") {
+    const secret = result.perCommitmentSecret
+    if (secret === undefined) return failChannel(state, out, "the signer released no secret", "local")
+    const owed = c.owedRevocation
+    const revoked = completeRevoke(ctx.secp, c, secret, result.nextPerCommitmentPoint)
+    if (Result.isFailure(revoked) || owed === null) return failChannel(state, out, Result.isFailure(revoked) ? errorText(revoked.failure) : "no revocation owed", "local")
+    const lc = c.localCommit
+    persist(out, {
+      _tag: "HolderCommitment",
+      commitment: {
+        commitmentNumber: lc.number,
+        feeratePerKw: lc.spec.feeratePerKw,
+        toLocal: lc.spec.toLocal,
+        toRemote: lc.spec.toRemote,
+        htlcs: monitorHtlcs(lc.spec),
+        counterpartySignature: compactSignature(lc.remoteSignature),
+        counterpartyHtlcSignatures: lc.remoteHtlcSignatures.map(compactSignature)
+      }
+    })
+    send(out, revoked.success.message)
+    const revealedSecrets = [...s.revealedSecrets, { commitmentNumber: owed.commitmentNumber, secret }].slice(-2)
+    return progressShutdown(ctx, { ...s, commitments: revoked.success.commitments, revealedSecrets }, out)
+  }
+  if (awaiting._tag === "RetransmitRevoke" && result._tag === "Revocation") return onRetransmitSigned(ctx, s, awaiting, result, out)
+  if (awaiting._tag === "DataLossCheck" && result._tag === "Point") return onRetransmitSigned(ctx, s, awaiting, result, out)
+  return unexpected(state, { _tag: "Signed", result }, `signer answer ${result._tag} while awaiting ${awaiting._tag}`)
+}
+
+const channelViewOf = (params: ChannelParams, spec: CommitmentSpec) => channelView(params, spec)
+
+const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: Out): StepResult => {
+  const c = state.commitments
+  const updateAllowed = (kind: "add" | "other"): Result.Result<void, ChannelError> =>
+    checkUpdateAfterShutdown(state.shutdown, { direction: "receive", kind, channelEmpty: channelEmpty(c) && !anyPending(c) })
+  switch (m._tag) {
+    case "UpdateAddHtlc": {
+      const allowed = updateAllowed("add")
+      if (Result.isFailure(allowed)) return violation(state, out, allowed.failure)
+      const r = receiveAdd(c, m, limitsOf(ctx))
+      if (Result.isFailure(r)) return violation(state, out, r.failure)
+      return done(out, { ...state, commitments: r.success.commitments })
+    }
+    case "UpdateFulfillHtlc": {
+      const allowed = updateAllowed("other")
+      if (Result.isFailure(allowed)) return violation(state, out, allowed.failure)
+      const r = receiveFulfill(c, m)
+      if (Result.isFailure(r)) return violation(state, out, r.failure)
+      // BOLT 2: the preimage may be used at once (relayed upstream); stored first.
+      if (state.fulfilledByPeer.includes(m.id)) return done(out, { ...state, commitments: r.success.commitments })
+      persist(out, { _tag: "PaymentPreimage", preimage: m.paymentPreimage })
+      emit(out, { _tag: "HtlcResolved", channelId: c.params.channelId, htlcId: m.id, result: { _tag: "Fulfilled", preimage: m.paymentPreimage } })
+      return done(out, { ...state, commitments: r.success.commitments, fulfilledByPeer: [...state.fulfilledByPeer, m.id] })
+    }
+    case "UpdateFailHtlc": {
+      const allowed = updateAllowed("other")
+      if (Result.isFailure(allowed)) return violation(state, out, allowed.failure)
+      const r = receiveFail(c, m)
+      if (Result.isFailure(r)) return violation(state, out, r.failure)
+      return done(out, { ...state, commitments: r.success.commitments })
+    }
+    case "UpdateFailMalformedHtlc": {
+      const allowed = updateAllowed("other")
+      if (Result.isFailure(allowed)) return violation(state, out, allowed.failure)
+      const r = receiveFailMalformed(c, m)
+      if (Result.isFailure(r)) return violation(state, out, r.failure)
+      return done(out, { ...state, commitments: r.success.commitments })
+    }
+    case "UpdateFee": {
+      const allowed = updateAllowed("other")
+      if (Result.isFailure(allowed)) return violation(state, out, allowed.failure)
+      const r = receiveFee(
+        c,
+        m,
+        { estimatedFeeratePerKw: ctx.feerateEstimatePerKw, minPercent: ctx.policy.feerateMinPercent, maxPercent: ctx.policy.feerateMaxPercent },
+        limitsOf(ctx)
+      )
+      if (Result.isFailure(r)) return violation(state, out, r.failure)
+      return done(out, { ...state, commitments: r.success.commitments })
+    }
+    case "CommitmentSigned": {
+      const r = receiveCommit(ctx.secp, c, m)
+      if (Result.isFailure(r)) return violation(state, out, r.failure)
+      const request: SignerRequest = { _tag: "ValidateAndRevoke", ...r.success.request }
+      sign(out, request)
+      return done(out, { ...state, commitments: r.success.commitments, awaiting: { _tag: "Revoke", request } })
+    }
+    case "RevokeAndAck": {
+      const r = receiveRevoke(ctx.secp, c, m)
+      if (Result.isFailure(r)) return violation(state, out, r.failure)
+      persist(out, { _tag: "CommitmentSecret", commitmentNumber: r.success.revokedCommitmentNumber, secret: m.perCommitmentSecret })
+      let fulfilledByPeer = state.fulfilledByPeer
+      for (const u of r.success.irrevocablyCommitted) {
+        if (u._tag === "UpdateAddHtlc")
+          emit(out, {
+            _tag: "HtlcReceived",
+            channelId: c.params.channelId,
+            htlcId: u.id,
+            amount: u.amountMsat,
+            paymentHash: u.paymentHash,
+            cltvExpiry: u.cltvExpiry,
+            onion: u.onionRoutingPacket,
+            ...pathKeyOf(ctx, u.tlvs.blindedPath)
+          })
+        else if (u._tag === "UpdateFailHtlc")
+          emit(out, { _tag: "HtlcResolved", channelId: c.params.channelId, htlcId: u.id, result: { _tag: "Failed", reason: u.reason } })
+        else if (u._tag === "UpdateFailMalformedHtlc")
+          emit(out, {
+            _tag: "HtlcResolved",
+            channelId: c.params.channelId,
+            htlcId: u.id,
+            result: { _tag: "Malformed", sha256OfOnion: u.sha256OfOnion, failureCode: u.failureCode }
+          })
+        else if (u._tag === "UpdateFulfillHtlc") {
+          const id = u.id
+          fulfilledByPeer = fulfilledByPeer.filter((x) => x !== id)
+        }
+      }
+      const { commitSentAtLocalNumber: _sent, ...rest } = state
+      return progressShutdown(ctx, { ...rest, commitments: r.success.commitments, fulfilledByPeer }, out)
+    }
+    case "Shutdown": {
+      const r = receiveShutdown(shutdownContext(ctx, c), state.shutdown, m)
+      if (Result.isFailure(r)) {
+        if (r.failure.rule === "InvalidScript") {
+          out.outputs.push({ _tag: "SendWarning", channelId: c.params.channelId, message: errorText(r.failure) })
+          return done(out, state)
+        }
+        return violation(state, out, r.failure)
+      }
+      if (state.shutdown.remoteScript !== undefined) return done(out, state) // a repeat (idempotent)
+      persist(out, { _tag: "ShutdownScript", side: "counterparty", script: m.scriptpubkey })
+      if (state.shutdown.localScript === undefined && state.pendingClose === undefined)
+        emit(out, { _tag: "ShutdownStarted", channelId: c.params.channelId, initiator: "remote" })
+      return progressShutdown(ctx, { ...state, shutdown: r.success.state }, out)
+    }
+    case "ClosingSigned":
+    case "ClosingComplete": {
+      // The peer became ready to negotiate with the message that made us ready too: start, then handle it.
+      if (!negotiationReady(state)) return peerMessageUnexpected(state, out, m)
+      const started = startNegotiation(ctx, state, out)
+      if (Result.isFailure(started)) return started
+      const s = started.success.state
+      if (s._tag !== "Negotiating" || s.awaiting !== undefined) return peerMessageUnexpected(state, out, m)
+      return stepClosing(ctx, s, { _tag: "PeerMessage", message: m }, newOutFrom(out, s))
+    }
+    case "ChannelReady":
+      // BOLT 2: ignore a redundant channel_ready (after reconnection); a new alias is allowed.
+      return done(out, m.tlvs.shortChannelId === undefined ? state : { ...state, remoteAlias: m.tlvs.shortChannelId })
+    default:
+      return peerMessageUnexpected(state, out, m)
+  }
+}
+
+/** The `blinded_path` TLV's point (invalid points are left out: the payment layer fails the HTLC). */
+const pathKeyOf = (ctx: StepContext, bytes: Uint8Array | undefined): { readonly pathKey?: PublicKey } => {
+  if (bytes === undefined) return {}
+  const key = parsePublicKey(ctx.secp, bytes)
+  return Result.isSuccess(key) ? { pathKey: key.success } : {}
+}
+
+/** Continues an `Out` after a nested step that already produced outputs. */
+const newOutFrom = (out: Out, s: ChannelState): Out => ({ outputs: out.outputs, nextUpdateId: s.nextUpdateId })
+
+// ---- shutdown and closing negotiation ------------------------------------------------------------
+
+const negotiationReady = (s: Normal): boolean =>
+  s.awaiting === undefined &&
+  readyToNegotiate(s.shutdown, {
+    htlcCount: htlcCount(s.commitments),
+    pendingUpdates: anyPending(s.commitments),
+    revocationOwed: s.commitments.owedRevocation !== null || s.commitments.remoteNextCommitInfo._tag !== "NextPoint"
+  })
+
+/**
+ * After every change in normal operation: send our pending `shutdown` (ours, or the reply BOLT
+ * 2 requires) once no update of ours is pending on the peer's commitment; start the closing
+ * negotiation once both `shutdown`s are exchanged and the channel is empty.
+ */
+export const progressShutdown = (ctx: StepContext, state: Normal, out: Out): StepResult => {
+  if (state.connection !== "Connected" || state.awaiting !== undefined) return done(out, state)
+  let s = state
+  const c = s.commitments
+  if (s.shutdown.localScript === undefined && !pendingForRemote(c) && (s.pendingClose !== undefined || s.shutdown.remoteScript !== undefined)) {
+    const script = s.pendingClose?.scriptPubKey ?? c.params.local.upfrontShutdownScript ?? ctx.config.upfrontShutdownScript ?? ctx.shutdownScript
+    const made = makeShutdown(shutdownContext(ctx, c), s.shutdown, script)
+    if (Result.isFailure(made)) return failChannel(s, out, `cannot send shutdown: ${errorText(made.failure)}`, "local")
+    persist(out, { _tag: "ShutdownScript", side: "holder", script })
+    send(out, made.success.message)
+    if (s.shutdown.remoteScript === undefined) emit(out, { _tag: "ShutdownStarted", channelId: c.params.channelId, initiator: "local" })
+    const { pendingClose: _sent, ...rest } = s
+    s = { ...rest, shutdown: made.success.state }
+  }
+  if (negotiationReady(s)) return startNegotiation(ctx, s, out)
+  return done(out, s)
+}
+
+/** A closing negotiation restarts after reconnection (BOLT 2: "negotiation restarts on reconnection"). */
+export const startNegotiationFrom = (ctx: StepContext, s: Negotiating, out: Out): StepResult =>
+  startNegotiation(
+    ctx,
+    {
+      _tag: "Normal",
+      nextUpdateId: out.nextUpdateId,
+      connection: s.connection,
+      commitments: s.commitments,
+      shutdown: s.shutdown,
+      closingFeeratePerKw: s.closingFeeratePerKw,
+      revealedSecrets: s.revealedSecrets,
+      fulfilledByPeer: []
+    },
+    out
+  )
+
+/** The closing negotiation starts (BOLT 2 "Closing Negotiation" / "Legacy Closing Negotiation"). */
+const startNegotiation = (ctx: StepContext, s: Normal, out: Out): StepResult => {
+  const c = s.commitments
+  const localScript = s.shutdown.localScript
+  const remoteScript = s.shutdown.remoteScript
+  if (localScript === undefined || remoteScript === undefined) return done(out, s)
+  const channel = closingChannel(c.params, { toLocal: c.localCommit.spec.toLocal, toRemote: c.localCommit.spec.toRemote })
+  const feerate = s.closingFeeratePerKw ?? ctx.feerateEstimatePerKw
+  const base = {
+    _tag: "Negotiating" as const,
+    nextUpdateId: out.nextUpdateId,
+    connection: s.connection,
+    commitments: c,
+    shutdown: s.shutdown,
+    closingFeeratePerKw: feerate,
+    revealedSecrets: s.revealedSecrets
+  }
+  if (closeFeatures(ctx.features).simpleClose) {
+    const close = startSimpleClose({ channel, localScript, remoteScript })
+    return proposeSimple(ctx, { ...base, mode: { _tag: "Simple", close, closingTxids: [] } }, out)
+  }
+  const draft = startLegacyNegotiation({ channel, localScript, remoteScript, feeRange: { min: 0n as Sat, max: c.params.fundingAmount } })
+  if (Result.isFailure(draft)) return failChannel(s, out, errorText(draft.failure), "local")
+  const draftTx = legacyClosingTx(draft.success, 0n as Sat)
+  if (Result.isFailure(draftTx)) return failChannel(s, out, errorText(draftTx.failure), "local")
+  const feeRange = legacyFeeRange(ctx.config, c.params.localIsFunder, closingFee(draftTx.success.tx, feerate))
+  const negotiation = startLegacyNegotiation({ channel, localScript, remoteScript, feeRange })
+  if (Result.isFailure(negotiation)) return failChannel(s, out, errorText(negotiation.failure), "local")
+  const state: Negotiating = { ...base, mode: { _tag: "Legacy", negotiation: negotiation.success } }
+  // The funder SHOULD send the first closing_signed; the other side waits for it.
+  if (!c.params.localIsFunder) return done(out, state)
+  const proposal = legacyInitialProposal(negotiation.success, feerate)
+  if (Result.isFailure(proposal)) return failChannel(s, out, errorText(proposal.failure), "local")
+  const request: SignerRequest = { _tag: "SignClosing", tx: serializeTransaction(proposal.success.tx.tx) }
+  sign(out, request)
+  return done(out, { ...state, awaiting: { _tag: "ClosingSigned", request, signing: { _tag: "Propose", fee: proposal.success.fee } } })
+}
+
+/** Our `closing_complete` (simple close), when our balance can pay a fee leaving an output. */
+const proposeSimple = (ctx: StepContext, state: Negotiating | Closing, out: Out): StepResult => {
+  const close = simpleOf(state)
+  if (close === undefined || close.pending !== undefined || state.connection !== "Connected") return done(out, state)
+  const draft = proposeClosingComplete(close, { fee: 0n as Sat, locktime: 0 })
+  if (Result.isFailure(draft)) return done(out, state)
+  const largest = draft.success.toSign[draft.success.toSign.length - 1]
+  if (largest === undefined) return done(out, state)
+  const feerate = state._tag === "Negotiating" ? state.closingFeeratePerKw : ctx.feerateEstimatePerKw
+  const fee = closingFee(largest.tx, feerate)
+  const proposal = proposeClosingComplete(close, { fee, locktime: 0 })
+  // Our balance cannot pay for a closing transaction: we only sign the peer's.
+  if (Result.isFailure(proposal)) return done(out, state)
+  const firstTx = proposal.success.toSign[0]
+  if (firstTx === undefined) return done(out, state)
+  const request: SignerRequest = { _tag: "SignClosing", tx: serializeTransaction(firstTx.tx) }
+  sign(out, request)
+  return done(out, { ...state, awaiting: { _tag: "ClosingComplete", request, fee, locktime: 0, signatures: [] } })
+}
+
+const simpleOf = (s: Negotiating | Closing): SimpleClose | undefined =>
+  s._tag === "Negotiating" ? (s.mode._tag === "Simple" ? s.mode.close : undefined) : s.simple
+
+const closingTxidsOf = (s: Negotiating | Closing): ReadonlyArray<Uint8Array> =>
+  s._tag === "Closing" ? s.closingTxids : s.mode._tag === "Simple" ? s.mode.closingTxids : []
+
+const withSimple = (s: Negotiating | Closing, close: SimpleClose): Negotiating | Closing =>
+  s._tag === "Closing" ? { ...s, simple: close } : s.mode._tag === "Simple" ? { ...s, mode: { ...s.mode, close } } : s
+
+/** A mutual close was signed and broadcast: `Closing` (more simple-close rounds may follow). */
+const closeBroadcast = (s: Negotiating | Closing, out: Out, tx: Uint8Array, txid: Uint8Array, close: SimpleClose | undefined): StepResult => {
+  out.outputs.push({ _tag: "Broadcast", tx, label: "mutual-close" })
+  const previous = closingTxidsOf(s)
+  const c = s.commitments
+  if (previous.length === 0)
+    emit(out, { _tag: "ChannelClosed", channelId: c.params.channelId, reason: { _tag: "Cooperative", closingTxid: txid } })
+  const { awaiting: _done, ...rest } = s
+  const closing: Closing = {
+    _tag: "Closing",
+    nextUpdateId: out.nextUpdateId,
+    connection: s.connection,
+    channelId: c.params.channelId,
+    params: c.params,
+    closingTxids: previous.some((t) => equalBytes(t, txid)) ? previous : [...previous, txid],
+    localCommitTxid: c.localCommit.txid,
+    commitments: c,
+    revealedSecrets: rest.revealedSecrets,
+    ...(close === undefined ? {} : { simple: close })
+  }
+  return done(out, closing)
+}
+
+const stepClosing = (ctx: StepContext, state: Negotiating | Closing, input: ChannelInput, out: Out): StepResult => {
+  const c = state.commitments
+  switch (input._tag) {
+    case "Signed":
+      return closingSigned(ctx, state, input.result, out)
+    case "PeerMessage": {
+      const m = input.message
+      if (state.connection !== "Connected") return unexpected(state, input, "a message before channel_reestablish")
+      if (state.awaiting !== undefined) return unexpected(state, input, "a message while the signer is working (Signed must come first)")
+      if (m._tag === "ClosingSigned" && state._tag === "Negotiating" && state.mode._tag === "Legacy") {
+        const r = receiveClosingSigned(ctx.secp, state.mode.negotiation, m)
+        if (Result.isFailure(r)) return violation(state, out, r.failure)
+        const negotiating: Negotiating = { ...state, mode: { _tag: "Legacy", negotiation: r.success.state } }
+        const o = r.success.outcome
+        const request: SignerRequest = { _tag: "SignClosing", tx: serializeTransaction(o.tx) }
+        sign(out, request)
+        const signing =
+          o._tag === "Agreed"
+            ? { _tag: "Agree" as const, fee: o.fee, tx: serializeTransaction(o.tx), remoteSignature: o.remoteSignature, reply: o.reply }
+            : { _tag: "Propose" as const, fee: o.fee }
+        return done(out, { ...negotiating, awaiting: { _tag: "ClosingSigned", request, signing } })
+      }
+      const close = simpleOf(state)
+      if (m._tag === "ClosingComplete" && close !== undefined) {
+        const r = receiveClosingComplete(ctx.secp, close, closeFeatures(ctx.features), m)
+        if (Result.isFailure(r)) {
+          if (r.failure.rule === "CloseeScriptMismatch" || r.failure.rule === "InvalidCloserScript") {
+            out.outputs.push({ _tag: "SendWarning", channelId: c.params.channelId, message: errorText(r.failure) })
+            return done(out, state)
+          }
+          return violation(state, out, r.failure)
+        }
+        const request: SignerRequest = { _tag: "SignClosing", tx: serializeTransaction(r.success.received.tx) }
+        sign(out, request)
+        return done(out, { ...withSimple(state, r.success.state), awaiting: { _tag: "ClosingSig", request, message: m } })
+      }
+      if (m._tag === "ClosingSig" && close !== undefined) {
+        const r = receiveClosingSig(ctx.secp, close, m)
+        if (Result.isFailure(r)) return violation(state, out, r.failure)
+        return closeBroadcast(withSimple(state, r.success.state), out, serializeTransaction(r.success.tx), computeTxid(r.success.tx), r.success.state)
+      }
+      // Repeats after reconnection (shutdown, channel_ready, a late closing_signed once closing) are ignored.
+      if (m._tag === "Shutdown" || m._tag === "ChannelReady" || state._tag === "Closing") return done(out, state)
+      return peerMessageUnexpected(state, out, m)
+    }
+    case "AddHtlc":
+      return rejectHtlc(state, out, input.requestId, "the channel is closing")
+    case "SignNow":
+    case "FundingDepth":
+      return done(out, state)
+    default:
+      return unexpected(state, input, `not valid in ${state._tag}`)
+  }
+}
+
+const closingSigned = (ctx: StepContext, state: Negotiating | Closing, result: SignerResult, out: Out): StepResult => {
+  const awaiting = state.awaiting
+  if (awaiting === undefined) return Result.fail(new UnexpectedInput({ phase: state._tag, input: "Signed", detail: "no signer request pending" }))
+  if (result._tag === "SignerFailed") return failChannel(state, out, `signer: ${result.reason}`, "local")
+  if (awaiting._tag === "RetransmitRevoke" || awaiting._tag === "DataLossCheck") return onRetransmitSigned(ctx, state, awaiting, result, out)
+  if (result._tag !== "ClosingSignature") return unexpected(state, { _tag: "Signed", result }, `signer answer ${result._tag} while awaiting ${awaiting._tag}`)
+  const { awaiting: _done, ...rest } = state
+  const s: Negotiating | Closing = rest
+  if (awaiting._tag === "ClosingSigned" && s._tag === "Negotiating" && s.mode._tag === "Legacy") {
+    const n = s.mode.negotiation
+    const signing = awaiting.signing
+    if (signing._tag === "Propose") {
+      const sent = sendClosingSigned(n, signing.fee, result.signature)
+      send(out, sent.message)
+      return done(out, { ...s, mode: { _tag: "Legacy", negotiation: sent.state } })
+    }
+    const tx = decodeTransaction(signing.tx)
+    if (Result.isFailure(tx)) return failChannel(state, out, "closing transaction does not parse", "local")
+    let negotiation = n
+    if (signing.reply) {
+      const sent = sendClosingSigned(n, signing.fee, result.signature)
+      send(out, sent.message)
+      negotiation = sent.state
+    }
+    const finalTx = finalizeClosing(negotiation.channel, tx.success, result.signature, signing.remoteSignature)
+    return closeBroadcast({ ...s, mode: { _tag: "Legacy", negotiation } }, out, serializeTransaction(finalTx), computeTxid(finalTx), undefined)
+  }
+  const close = simpleOf(s)
+  if (awaiting._tag === "ClosingComplete" && close !== undefined) {
+    const signatures = [...awaiting.signatures, result.signature]
+    const proposal = proposeClosingComplete(close, { fee: awaiting.fee, locktime: awaiting.locktime })
+    if (Result.isFailure(proposal)) return failChannel(state, out, errorText(proposal.failure), "local")
+    const nextTx = proposal.success.toSign[signatures.length]
+    if (nextTx !== undefined) {
+      const request: SignerRequest = { _tag: "SignClosing", tx: serializeTransaction(nextTx.tx) }
+      sign(out, request)
+      return done(out, { ...s, awaiting: { ...awaiting, request, signatures } })
+    }
+    const sent = sendClosingComplete(close, proposal.success, signatures)
+    if (Result.isFailure(sent)) return failChannel(state, out, errorText(sent.failure), "local")
+    send(out, sent.success.message)
+    return done(out, withSimple(s, sent.success.state))
+  }
+  if (awaiting._tag === "ClosingSig" && close !== undefined && awaiting.message._tag === "ClosingComplete") {
+    const r = receiveClosingComplete(ctx.secp, close, closeFeatures(ctx.features), awaiting.message)
+    if (Result.isFailure(r)) return failChannel(state, out, errorText(r.failure), "local")
+    const sent = sendClosingSig(close, r.success.received, result.signature)
+    send(out, sent.message)
+    return closeBroadcast(s, out, serializeTransaction(sent.tx), computeTxid(sent.tx), close)
+  }
+  return unexpected(state, { _tag: "Signed", result }, `signer answer ${result._tag} while awaiting ${awaiting._tag}`)
+}
+
+// ---- the funding output spent ---------------------------------------------------------------------
+
+const onFundingSpent = (state: ChannelState, out: Out, txid: Uint8Array): StepResult => {
+  const channelId = asChannelId(channelIdOf(state))
+  const closed = (reason: ClosedReason, announce: boolean): StepResult => {
+    if (announce) emit(out, { _tag: "ChannelClosed", channelId, reason })
+    return done(out, { _tag: "Closed", nextUpdateId: out.nextUpdateId, channelId, reason })
+  }
+  switch (state._tag) {
+    case "Closed":
+      return done(out, state)
+    case "Failed": {
+      if (state.localCommitTxid === undefined || equalBytes(state.localCommitTxid, txid)) return closed(state.reason, false)
+      return closed({ _tag: "RemoteForceClose", txid }, true)
+    }
+    case "Closing":
+      if (state.closingTxids.some((t) => equalBytes(t, txid))) {
+        persist(out, { _tag: "ChannelClosed", closingTxid: computeTxidBrand(txid) })
+        return closed({ _tag: "Cooperative", closingTxid: txid }, false)
+      }
+      break
+    case "WaitRemoteClose":
+      return closed({ _tag: "RemoteForceClose", txid }, true)
+    case "WaitChannelReady":
+    case "Normal":
+    case "Negotiating":
+      break
+    default:
+      return unexpected(state, { _tag: "FundingSpent", txid }, "the channel is not funded")
+  }
+  const local = localCommitTxidOf(state)
+  if (local !== undefined && equalBytes(local, txid)) return closed({ _tag: "LocalForceClose", reason: "our commitment was published" }, true)
+  return closed({ _tag: "RemoteForceClose", txid }, true)
+}
+
+type MonitorTxid = NonNullable<Extract<MonitorUpdate, { _tag: "ChannelClosed" }>["closingTxid"]>
+const isMonitorTxid = (b: Uint8Array): b is MonitorTxid => b.length === 32
+const computeTxidBrand = (b: Uint8Array): MonitorTxid => {
+  if (!isMonitorTxid(b)) throw new RangeError("a txid is 32 bytes") // unreachable: the input schema checks it
+  return b
+}

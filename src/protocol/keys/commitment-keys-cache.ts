@@ -1,0 +1,98 @@
+/**
+ * A bounded memo of `deriveCommitmentKeys` (BOLT 3 "Key Derivation"). Deriving one commitment's
+ * keys (the revocation key and three tweaked keys: two point multiplications and four
+ * additions) costs more than building and signing the transaction, and every commitment's keys
+ * are needed several times: the channel builds our commitment and theirs, the signer rebuilds
+ * each to sign or verify it, and again for its HTLC transactions. Through one cache they are
+ * derived once.
+ *
+ * The memo is of a pure function of public data: an entry is keyed by every input the
+ * derivation reads (the owner's delayed-payment and HTLC basepoints, the counterparty's
+ * revocation, HTLC and payment basepoints, and the per-commitment point), so a hit returns
+ * exactly what deriving again would, whichever channel asks, and no secret is involved. Only
+ * successes are kept (a failure is cheap to find again and says nothing worth keeping). Entries
+ * are evicted least-recently-used beyond `capacity`, so memory stays bounded however many
+ * channels share a cache.
+ *
+ * `sharedCommitmentKeysCache` is the process-wide instance the builders (`tx/view.ts`) and the
+ * in-process signer use by default, which is what lets a commitment built by the channel be
+ * signed without deriving its keys again. Its only observable effect is speed.
+ */
+import { Result } from "effect"
+import { toHex } from "../bytes.ts"
+import type { Secp256k1 } from "../crypto/secp256k1.ts"
+import { deriveCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "./commitment-keys.ts"
+import type { KeyDerivationError } from "./derivation.ts"
+import type { PublicKey } from "./keys.ts"
+
+export interface CommitmentKeysCache {
+  /** The most entries kept. */
+  readonly capacity: number
+  /** `deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)`, from the cache when it holds them. */
+  readonly derive: (
+    secp: Secp256k1,
+    owner: ChannelBasepoints,
+    counterparty: ChannelBasepoints,
+    perCommitmentPoint: PublicKey
+  ) => Result.Result<CommitmentKeys, KeyDerivationError>
+  /** Entries held now (at most `capacity`). */
+  readonly size: () => number
+  /** Lookups answered from the cache and lookups that derived, since creation or `clear`. */
+  readonly stats: () => { readonly hits: number; readonly misses: number }
+  /** Drops every entry and resets the counts. */
+  readonly clear: () => void
+}
+
+/** Every input `deriveCommitmentKeys` reads, as one string (hex fields joined). */
+const keyOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): string =>
+  `${toHex(point)}:${toHex(owner.delayedPaymentBasepoint)}:${toHex(owner.htlcBasepoint)}:` +
+  `${toHex(counterparty.revocationBasepoint)}:${toHex(counterparty.htlcBasepoint)}:${toHex(counterparty.paymentBasepoint)}`
+
+/**
+ * A cache of at most `capacity` (>= 1) commitments' keys. A channel's commitment dance touches
+ * about four key sets at a time (ours and theirs, current and next), so a few per active
+ * channel suffice. Throws RangeError for a capacity below 1 (a configuration bug).
+ */
+export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache => {
+  if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("commitment keys cache capacity must be a positive integer")
+  // A Map iterates in insertion order: re-inserting on a hit makes the first key the least recently used.
+  const entries = new Map<string, CommitmentKeys>()
+  let hits = 0
+  let misses = 0
+  return {
+    capacity,
+    derive: (secp, owner, counterparty, perCommitmentPoint) => {
+      const key = keyOf(owner, counterparty, perCommitmentPoint)
+      const held = entries.get(key)
+      if (held !== undefined) {
+        hits++
+        entries.delete(key)
+        entries.set(key, held)
+        return Result.succeed(held)
+      }
+      misses++
+      const derived = deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)
+      if (Result.isSuccess(derived)) {
+        entries.set(key, derived.success)
+        if (entries.size > capacity) {
+          const oldest = entries.keys().next()
+          if (oldest.done !== true) entries.delete(oldest.value)
+        }
+      }
+      return derived
+    },
+    size: () => entries.size,
+    stats: () => ({ hits, misses }),
+    clear: () => {
+      entries.clear()
+      hits = 0
+      misses = 0
+    }
+  }
+}
+
+/** Entries of the shared cache (about 1.5 KB each): the working sets of a hundred channels updating at once. */
+export const SHARED_COMMITMENT_KEYS_CAPACITY = 512
+
+/** The process-wide cache used by default by `tx/view.ts` and the in-process signer. */
+export const sharedCommitmentKeysCache: CommitmentKeysCache = makeCommitmentKeysCache(SHARED_COMMITMENT_KEYS_CAPACITY)

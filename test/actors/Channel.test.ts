@@ -1,0 +1,223 @@
+/**
+ * The Channel actor's sequencing, with a toy core (the BOLT 2 rules are tested in
+ * test/protocol/channel): persistence that pauses sends, completions out of order, signer answers
+ * fed back first, batching, rejected commands, restart from what the persister stored.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Result, Schema } from "effect"
+import { type ChannelCore, type ChannelPorts, makeChannel, type PersistStatus } from "../../src/actors/Channel.ts"
+import { SessionId } from "../../src/actors/PeerEvent.ts"
+import { ChannelIdSchema } from "../../src/protocol/codec/fields.ts"
+import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
+import { NothingToSign } from "../../src/protocol/channel/errors.ts"
+import type { ChannelEvent } from "../../src/protocol/channel/io.ts"
+import { UpdateFee } from "../../src/protocol/messages/channel.ts"
+import type { LightningMessage } from "../../src/protocol/messages/index.ts"
+import type { MonitorUpdate } from "../../src/protocol/monitor/update.ts"
+import { makeSeedChannelSigner } from "../../src/layers/signer/SeedChannelSigner.ts"
+import { channelKeyId, type ChannelKeyId } from "../../src/services/ChannelSigner.ts"
+
+const channelId = Schema.decodeSync(ChannelIdSchema)("11".repeat(32))
+const keyIdOrUndefined = channelKeyId(new Uint8Array(32).fill(7))
+if (keyIdOrUndefined === undefined) throw new Error("unreachable")
+const keyId: ChannelKeyId = keyIdOrUndefined
+const signer = makeSeedChannelSigner(new Uint8Array(32).fill(3), nobleSecp256k1)
+
+/** The toy channel: a log of what it saw, the next update id, and how many changes await a signature. */
+interface Toy {
+  readonly log: ReadonlyArray<string>
+  readonly nextUpdateId: bigint
+  readonly pending: number
+}
+
+const preimage = (n: bigint) => new Uint8Array(32).fill(Number(n % 256n))
+
+/**
+ * `UpdateFee` persists one update then sends `update_fee`; `FeerateEstimate` asks the signer for a
+ * point; `PeerWarning` is logged (and counts as a change to sign); `SignNow` signs the changes;
+ * `ForceClose` is refused (a typed error).
+ */
+const toyCore: ChannelCore<Toy> = {
+  channelId: () => channelId,
+  keyId: () => keyId,
+  hasPendingChanges: (s) => s.pending > 0,
+  feedCompletions: true,
+  step: (s, input) => {
+    const log = (entry: string) => [...s.log, entry]
+    switch (input._tag) {
+      case "UpdateFee": {
+        const update: MonitorUpdate = { _tag: "PaymentPreimage", updateId: s.nextUpdateId, preimage: preimage(s.nextUpdateId) }
+        return Result.succeed({
+          state: { ...s, log: log(`fee ${input.feeratePerKw}`), nextUpdateId: s.nextUpdateId + 1n },
+          outputs: [
+            { _tag: "Persist", update },
+            { _tag: "Send", message: UpdateFee.make({ channelId, feeratePerKw: input.feeratePerKw }) },
+            { _tag: "Emit", event: { _tag: "ChannelReady", channelId } }
+          ]
+        })
+      }
+      case "FeerateEstimate":
+        return Result.succeed({
+          state: { ...s, log: log("sign?") },
+          outputs: [{ _tag: "Sign", request: { _tag: "PerCommitmentPoint", commitmentNumber: 5n } }]
+        })
+      case "Signed":
+        return Result.succeed({ state: { ...s, log: log(`signed ${input.result._tag}`) }, outputs: [] })
+      case "PeerWarning":
+        return Result.succeed({ state: { ...s, log: log(`warning ${input.message}`), pending: s.pending + 1 }, outputs: [] })
+      case "SignNow":
+        return s.pending === 0
+          ? Result.fail(new NothingToSign())
+          : Result.succeed({ state: { ...s, log: log(`sign ${s.pending}`), pending: 0 }, outputs: [] })
+      case "PersistCompleted":
+        return Result.succeed({ state: { ...s, log: log(`completed ${input.updateId}`) }, outputs: [] })
+      case "PeerConnected":
+        return Result.succeed({ state: { ...s, log: log("connected") }, outputs: [] })
+      default:
+        return Result.fail(new NothingToSign())
+    }
+  }
+}
+
+const empty: Toy = { log: [], nextUpdateId: 0n, pending: 0 }
+const session = SessionId(1)
+
+/** Ports that record everything; `status` decides each persist's answer. */
+const recordingPorts = (status: (update: MonitorUpdate) => PersistStatus) => {
+  const sent: Array<LightningMessage> = []
+  const events: Array<ChannelEvent> = []
+  const stored: Array<{ readonly update: MonitorUpdate; readonly state: Toy }> = []
+  const ports: ChannelPorts<Toy> = {
+    persist: (update, state) =>
+      Effect.sync(() => {
+        stored.push({ update, state })
+        return status(update)
+      }),
+    send: (_session, message) => Effect.sync(() => void sent.push(message)),
+    emit: (event) => Effect.sync(() => void events.push(event)),
+    chain: () => Effect.void,
+    rekey: () => Effect.void
+  }
+  return { ports, sent, events, stored }
+}
+
+const fees = (sent: ReadonlyArray<LightningMessage>) => sent.flatMap((m) => (m._tag === "UpdateFee" ? [m.feeratePerKw] : []))
+
+describe("Channel actor", () => {
+  it.effect("an InProgress persist holds later sends and events, in order, until its completion", () =>
+    Effect.gen(function*() {
+      const rec = recordingPorts((u) => (u.updateId === 0n ? "InProgress" : "Completed"))
+      const ch = yield* makeChannel({ core: toyCore, ports: rec.ports, signer, state: empty })
+      yield* ch.tell({ _tag: "PeerConnected", remoteFeatures: new Uint8Array(0) }, session)
+      yield* ch.command({ _tag: "UpdateFee", feeratePerKw: 1000 })
+      // Update 1 completes at once, but its send follows update 0's: it waits too.
+      yield* ch.command({ _tag: "UpdateFee", feeratePerKw: 2000 })
+      let snap = yield* ch.snapshot
+      assert.deepStrictEqual(fees(rec.sent), [])
+      assert.strictEqual(rec.events.length, 0)
+      assert.strictEqual(snap.held, 4)
+      assert.strictEqual(snap.durableThrough, -1n)
+      assert.strictEqual(snap.lastPersisted, 1n)
+      // Inputs keep being accepted while paused.
+      yield* ch.tell({ _tag: "PeerWarning", message: "hi" })
+      yield* ch.tell({ _tag: "PersistCompleted", updateId: 0n })
+      snap = yield* ch.snapshot
+      assert.deepStrictEqual(fees(rec.sent), [1000, 2000])
+      assert.strictEqual(rec.events.length, 2)
+      assert.strictEqual(snap.held, 0)
+      assert.strictEqual(snap.durableThrough, 1n)
+      // The state was stored with each update: the state after that update's step.
+      assert.deepStrictEqual(rec.stored.map((s) => s.state.log), [["connected", "fee 1000"], ["connected", "fee 1000", "fee 2000"]])
+      // Only the update that was InProgress is fed back as a completion.
+      assert.includeMembers([...snap.state.log], ["completed 0"])
+      assert.notInclude([...snap.state.log], "completed 1")
+    }))
+
+  it.effect("completions that arrive out of order are applied in updateId order", () =>
+    Effect.gen(function*() {
+      const rec = recordingPorts(() => "InProgress")
+      const ch = yield* makeChannel({ core: toyCore, ports: rec.ports, signer, state: empty })
+      yield* ch.tell({ _tag: "PeerConnected", remoteFeatures: new Uint8Array(0) }, session)
+      for (const fee of [1000, 2000, 3000]) yield* ch.command({ _tag: "UpdateFee", feeratePerKw: fee })
+      yield* ch.tell({ _tag: "PersistCompleted", updateId: 2n })
+      yield* ch.tell({ _tag: "PersistCompleted", updateId: 1n })
+      let snap = yield* ch.snapshot
+      assert.deepStrictEqual(fees(rec.sent), [])
+      assert.strictEqual(snap.durableThrough, -1n)
+      yield* ch.tell({ _tag: "PersistCompleted", updateId: 0n })
+      snap = yield* ch.snapshot
+      assert.deepStrictEqual(fees(rec.sent), [1000, 2000, 3000])
+      assert.strictEqual(snap.durableThrough, 2n)
+      const completions = snap.state.log.filter((e) => e.startsWith("completed"))
+      assert.deepStrictEqual(completions, ["completed 0", "completed 1", "completed 2"])
+      // A duplicate completion changes nothing.
+      yield* ch.tell({ _tag: "PersistCompleted", updateId: 1n })
+      assert.deepStrictEqual((yield* ch.snapshot).state.log.filter((e) => e.startsWith("completed")).length, 3)
+    }))
+
+  it.effect("a Signed answer is the very next input, before what was already queued", () =>
+    Effect.gen(function*() {
+      const rec = recordingPorts(() => "Completed")
+      const ch = yield* makeChannel({ core: toyCore, ports: rec.ports, signer, state: empty })
+      yield* ch.tell({ _tag: "FeerateEstimate", feeratePerKw: 253 })
+      yield* ch.tell({ _tag: "PeerConnected", remoteFeatures: new Uint8Array(0) }, session)
+      const snap = yield* ch.snapshot
+      assert.deepStrictEqual(snap.state.log.slice(0, 3), ["sign?", "signed Point", "connected"])
+    }))
+
+  it.effect("changes queued in the mailbox are signed once, after the mailbox drained (batching)", () =>
+    Effect.gen(function*() {
+      const rec = recordingPorts(() => "Completed")
+      const ch = yield* makeChannel({ core: toyCore, ports: rec.ports, signer, state: empty })
+      for (const m of ["a", "b", "c"]) yield* ch.tell({ _tag: "PeerWarning", message: m })
+      // The three warnings and this snapshot were queued before the actor ran: the flush comes after them.
+      assert.deepStrictEqual((yield* ch.snapshot).state.log, ["warning a", "warning b", "warning c"])
+      assert.deepStrictEqual((yield* ch.snapshot).state.log, ["warning a", "warning b", "warning c", "sign 3"])
+    }))
+
+  it.effect("a rejected command gets its typed error and leaves the state unchanged", () =>
+    Effect.gen(function*() {
+      const rec = recordingPorts(() => "Completed")
+      const ch = yield* makeChannel({ core: toyCore, ports: rec.ports, signer, state: empty })
+      yield* ch.command({ _tag: "UpdateFee", feeratePerKw: 1000 })
+      const before = (yield* ch.snapshot).state
+      const error = yield* Effect.flip(ch.command({ _tag: "ForceClose", reason: "test" }))
+      assert.strictEqual(error._tag, "ChannelCommandRejected")
+      assert.strictEqual(error.error._tag, "NothingToSign")
+      assert.strictEqual(error.input, "ForceClose")
+      assert.deepStrictEqual((yield* ch.snapshot).state, before)
+    }))
+
+  it.effect("nothing is sent while disconnected; sends go to the session of the last PeerConnected", () =>
+    Effect.gen(function*() {
+      const to: Array<number> = []
+      const rec = recordingPorts(() => "Completed")
+      const ports: ChannelPorts<Toy> = { ...rec.ports, send: (s) => Effect.sync(() => void to.push(s)) }
+      const ch = yield* makeChannel({ core: toyCore, ports, signer, state: empty })
+      yield* ch.command({ _tag: "UpdateFee", feeratePerKw: 1000 })
+      yield* ch.tell({ _tag: "PeerConnected", remoteFeatures: new Uint8Array(0) }, SessionId(4))
+      yield* ch.command({ _tag: "UpdateFee", feeratePerKw: 2000 })
+      yield* ch.tell({ _tag: "PeerDisconnected" })
+      yield* ch.command({ _tag: "UpdateFee", feeratePerKw: 3000 })
+      assert.deepStrictEqual(to, [4])
+    }))
+
+  it.effect("a restart from the last stored state resumes where the store says (state equal)", () =>
+    Effect.gen(function*() {
+      const rec = recordingPorts(() => "Completed")
+      const first = yield* makeChannel({ core: toyCore, ports: rec.ports, signer, state: empty })
+      yield* first.command({ _tag: "UpdateFee", feeratePerKw: 1000 })
+      yield* first.command({ _tag: "UpdateFee", feeratePerKw: 2000 })
+      const before = yield* first.snapshot
+      yield* first.actor.stop
+      const last = rec.stored[rec.stored.length - 1]
+      assert.isDefined(last)
+      if (last === undefined) return
+      const second = yield* makeChannel({ core: toyCore, ports: rec.ports, signer, state: last.state, lastUpdateId: last.update.updateId })
+      const after = yield* second.snapshot
+      assert.deepStrictEqual(after.state, before.state)
+      assert.strictEqual(after.durableThrough, 1n)
+      yield* second.command({ _tag: "UpdateFee", feeratePerKw: 3000 })
+      assert.deepStrictEqual(rec.stored.map((s) => s.update.updateId), [0n, 1n, 2n])
+    }))
+})
