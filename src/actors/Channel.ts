@@ -145,6 +145,8 @@ export type ChannelEnvelope<S> =
   | { readonly _tag: "Flush" }
   /** After a restart: re-issue the `Sign` the restored state awaits (queued first by `makeChannel`). */
   | { readonly _tag: "Resume" }
+  /** The outputs of the step that created the channel (queued first by `makeChannel`). */
+  | { readonly _tag: "Perform"; readonly outputs: ReadonlyArray<ChannelOutput> }
   | { readonly _tag: "Snapshot"; readonly reply: Actor.Reply<ChannelSnapshot<S>> }
 
 export interface ChannelHandle<S> {
@@ -165,6 +167,10 @@ export interface ChannelOptions<S> {
   readonly signer: ChannelSignerShape
   /** The state to start from (fresh, or restored from the store). */
   readonly state: S
+  /** A channel created on a live connection (open/accept): the session to send on until the next `PeerConnected`. */
+  readonly session?: SessionId
+  /** Outputs of the step that created the state (`openChannel` / `acceptChannel`), performed first. */
+  readonly initialOutputs?: ReadonlyArray<ChannelOutput>
   /** For a restored channel: the last update id in its store (all of them are durable). */
   readonly lastUpdateId?: bigint
   /** Mailbox capacity (default 1024). */
@@ -262,7 +268,7 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
   Effect.gen(function*() {
     const { core, ports, signer } = options
     let state = options.state
-    let session: SessionId | undefined
+    let session: SessionId | undefined = options.session
     let lastPersisted = options.lastUpdateId ?? -1n
     let durableThrough = lastPersisted
     /** Completed ids above `durableThrough + 1` (waiting for an earlier one). */
@@ -335,11 +341,43 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
      * Steps `first`, then every `Signed` answer it leads to, before anything else. Returns the
      * rejection of `first` (a rejected `Signed` is logged) and the events emitted.
      */
-    const run = (first: ChannelInput): Effect.Effect<Result.Result<StepReport, StepError>> =>
+    /** Performs one step's outputs in order; `Sign` answers are appended to `queue`, events to `events`. */
+    const perform = (outputs: ReadonlyArray<ChannelOutput>, queue: Array<ChannelInput>, events: Array<ChannelEvent>): Effect.Effect<void> =>
       Effect.gen(function*() {
-        const events: Array<ChannelEvent> = []
-        const queue: Array<ChannelInput> = [first]
-        let isFirst = true
+        for (const output of outputs) {
+          switch (output._tag) {
+            case "Persist": {
+              const id = output.update.updateId
+              const status = yield* ports.persist(output.update, state)
+              if (id > lastPersisted) lastPersisted = id
+              if (status === "Completed") complete(id)
+              else inProgress.add(id)
+              break
+            }
+            case "Sign":
+              queue.push({ _tag: "Signed", result: yield* sign(output.request) })
+              break
+            case "Rekey":
+              yield* ports.rekey(output.from, output.to)
+              break
+            default: {
+              if (output._tag === "Emit") events.push(output.event)
+              if (held.length > 0 || durableThrough < lastPersisted) held.push({ barrier: lastPersisted, session, output })
+              else yield* performOrdered(output, session)
+            }
+          }
+        }
+      })
+
+    /**
+     * Steps `first`, then every `Signed` answer it leads to, before anything else (`queue` may
+     * hold answers already). Returns the rejection of `first` (a rejected `Signed` is logged) and
+     * the events emitted.
+     */
+    const run = (first: ChannelInput | undefined, queue: Array<ChannelInput> = [], events: Array<ChannelEvent> = []): Effect.Effect<Result.Result<StepReport, StepError>> =>
+      Effect.gen(function*() {
+        if (first !== undefined) queue.unshift(first)
+        let isFirst = first !== undefined
         while (queue.length > 0) {
           const input = queue.shift()
           if (input === undefined) break
@@ -351,29 +389,7 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
           }
           isFirst = false
           state = result.success.state
-          for (const output of result.success.outputs) {
-            switch (output._tag) {
-              case "Persist": {
-                const id = output.update.updateId
-                const status = yield* ports.persist(output.update, state)
-                if (id > lastPersisted) lastPersisted = id
-                if (status === "Completed") complete(id)
-                else inProgress.add(id)
-                break
-              }
-              case "Sign":
-                queue.push({ _tag: "Signed", result: yield* sign(output.request) })
-                break
-              case "Rekey":
-                yield* ports.rekey(output.from, output.to)
-                break
-              default: {
-                if (output._tag === "Emit") events.push(output.event)
-                if (held.length > 0 || durableThrough < lastPersisted) held.push({ barrier: lastPersisted, session, output })
-                else yield* performOrdered(output, session)
-              }
-            }
-          }
+          yield* perform(result.success.outputs, queue, events)
         }
         return Result.succeed({ events })
       })
@@ -436,6 +452,13 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
             yield* flush
             yield* scheduleFlush
             return
+          case "Perform": {
+            const queue: Array<ChannelInput> = []
+            yield* perform(msg.outputs, queue, [])
+            yield* run(undefined, queue)
+            yield* scheduleFlush
+            return
+          }
           case "Resume": {
             const request = core.awaitingSignature?.(state)
             if (request === undefined) return
@@ -464,6 +487,9 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
 
     const actor = yield* Actor.make<ChannelEnvelope<S>>({ name, capacity: options.capacity ?? 1024, handle })
     self = actor
+    if (options.initialOutputs !== undefined && options.initialOutputs.length > 0) {
+      yield* Effect.ignore(actor.tell({ _tag: "Perform", outputs: options.initialOutputs }))
+    }
     if (core.awaitingSignature?.(state) !== undefined) yield* Effect.ignore(actor.tell({ _tag: "Resume" }))
     return {
       actor,

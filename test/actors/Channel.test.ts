@@ -183,6 +183,7 @@ describe("Channel actor", () => {
       const before = (yield* ch.snapshot).state
       const error = yield* Effect.flip(ch.command({ _tag: "ForceClose", reason: "test" }))
       assert.strictEqual(error._tag, "ChannelCommandRejected")
+      if (error._tag !== "ChannelCommandRejected") return
       assert.strictEqual(error.error._tag, "NothingToSign")
       assert.strictEqual(error.input, "ForceClose")
       assert.deepStrictEqual((yield* ch.snapshot).state, before)

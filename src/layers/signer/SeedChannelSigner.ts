@@ -11,12 +11,19 @@
  *
  * Secrets live only in this closure, wrapped in `Redacted` (printing or JSON-encoding them
  * gives `<redacted>`). What the signer remembers per channel (parameters, the counterparty's
- * signatures on our commitments, how far we revoked) is public data. That policy state is kept
- * in memory: a production signer must persist it with the same care as channel state (a
- * restarted signer that forgets how far it revoked could sign a revoked commitment).
+ * signatures on our commitments, how far we revoked) is public data, kept in memory and exported
+ * with `channelState` as a `SignerChannelState`: the channel layer persists it with the channel
+ * and hands it back with `restoreChannel` at start (a restarted signer that forgot how far it
+ * revoked could sign a revoked commitment). A restored state is checked in full (each held
+ * commitment rebuilt, the counterparty's signatures verified) and refused if it is behind what
+ * the signer holds.
+ *
+ * Speed: a commitment's keys come from a bounded cache shared with the channel's builders
+ * (`commitment-keys-cache.ts`), and each channel remembers its last few per-commitment points
+ * and HTLC keys, so the EC work of building, signing and validating one commitment is done once.
  */
 import { Effect, Layer, Redacted, Result } from "effect"
-import { equalBytes, toHex } from "../../protocol/bytes.ts"
+import { equalBytes, fromHex, toHex } from "../../protocol/bytes.ts"
 import type { Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
 import type { ChannelBasepoints, CommitmentKeys } from "../../protocol/keys/commitment-keys.ts"
 import { sharedCommitmentKeysCache, type CommitmentKeysCache } from "../../protocol/keys/commitment-keys-cache.ts"
@@ -44,17 +51,21 @@ import {
   verifyCommitmentSignature,
   verifyRemoteHtlcSignature
 } from "../../protocol/tx/signing.ts"
+import { channelTypeByName } from "../../protocol/channel/params.ts"
 import {
   ChannelSigner,
   InvalidCounterpartySignature,
   InvalidSigningRequest,
+  MAX_COMMITMENT_NUMBER,
   SignerPolicyViolation,
+  StaleSignerState,
   type ChannelKeyId,
   type ChannelParameters,
   type ChannelSignerError,
   type ChannelSignerShape,
   type CommitmentState,
   type CompactSignature,
+  type SignerChannelState,
   type SpendRequest,
   type SpendSignature
 } from "../../services/ChannelSigner.ts"
@@ -72,6 +83,8 @@ interface ChannelSecrets {
 
 /** Our commitment as validated: the counterparty's signatures we may need to broadcast it. */
 interface HolderCommitment {
+  /** The state it was built from (a copy, HTLCs reduced to their four fields): what is persisted. */
+  readonly state: CommitmentState
   readonly commitment: CommitmentTransaction<CommitmentHtlc>
   readonly htlcTxs: ReadonlyArray<HtlcTransaction<CommitmentHtlc>>
   readonly counterpartySignature: Uint8Array
@@ -90,6 +103,32 @@ interface ChannelRecord {
   highestValidated: bigint | undefined
   /** The last counterparty commitment we signed: its number and txid (hex). */
   lastCounterpartySigned: { readonly commitmentNumber: bigint; readonly txid: string } | undefined
+  /** Memo of our recent per-commitment points (asked by the channel, then needed to validate). */
+  readonly points: Map<bigint, PublicKey>
+  /** Memo of our HTLC private key at the counterparty's recent per-commitment points (hex). */
+  readonly counterpartyHtlcKeys: Map<string, PrivateKey>
+}
+
+/** The policy part of a record: what `SignerChannelState` carries, in memory form. */
+interface PolicyState {
+  readonly parameters: ChannelParameters | undefined
+  readonly holderCommitments: ReadonlyMap<bigint, HolderCommitment>
+  readonly revokedBelow: bigint
+  readonly highestValidated: bigint | undefined
+  readonly lastCounterpartySigned: { readonly commitmentNumber: bigint; readonly txid: string } | undefined
+}
+
+/** Entries of each per-channel memo (points, HTLC keys): the current and next commitments of both sides. */
+const MEMO_SIZE = 4
+
+/** Sets `key` in a memo map, evicting the oldest entry beyond `MEMO_SIZE`. */
+const remember = <K, V>(memo: Map<K, V>, key: K, value: V): V => {
+  memo.set(key, value)
+  if (memo.size > MEMO_SIZE) {
+    const oldest = memo.keys().next()
+    if (oldest.done !== true) memo.delete(oldest.value)
+  }
+  return value
 }
 
 type ReadyRecord = ChannelRecord & { readonly parameters: ChannelParameters }
@@ -99,6 +138,13 @@ const isReady = (r: ChannelRecord): r is ReadyRecord => r.parameters !== undefin
 class Refusal {
   readonly error: ChannelSignerError
   constructor(error: ChannelSignerError) {
+    this.error = error
+  }
+}
+/** Only `restoreChannel` fails with this one. */
+class StaleRefusal {
+  readonly error: StaleSignerState
+  constructor(error: StaleSignerState) {
     this.error = error
   }
 }
@@ -114,6 +160,9 @@ const invalid = (reason: string): never => {
 }
 const policy = (reason: string): never => {
   throw new Refusal(new SignerPolicyViolation({ reason }))
+}
+const stale = (reason: string): never => {
+  throw new StaleRefusal(new StaleSignerState({ reason }))
 }
 const badSignature = (reason: string, htlcIndex: number | undefined): never => {
   throw new BadCounterpartySignature(new InvalidCounterpartySignature({ reason, htlcIndex }))
@@ -133,6 +182,11 @@ const guarded = <A, E>(f: () => A, refused: (thrown: unknown) => E | undefined):
 const run = <A>(f: () => A): Effect.Effect<A, ChannelSignerError> => guarded(f, (e) => (e instanceof Refusal ? e.error : undefined))
 const runValidation = <A>(f: () => A): Effect.Effect<A, ChannelSignerError | InvalidCounterpartySignature> =>
   guarded(f, (e) => (e instanceof Refusal || e instanceof BadCounterpartySignature ? e.error : undefined))
+/** Only malformed requests (a `policy` refusal here would be a bug, hence a defect). */
+const runInvalid = <A>(f: () => A): Effect.Effect<A, InvalidSigningRequest> =>
+  guarded(f, (e) => (e instanceof Refusal && e.error._tag === "InvalidSigningRequest" ? e.error : undefined))
+const runRestore = <A>(f: () => A): Effect.Effect<A, InvalidSigningRequest | StaleSignerState> =>
+  guarded(f, (e) => (e instanceof StaleRefusal ? e.error : e instanceof Refusal && e.error._tag === "InvalidSigningRequest" ? e.error : undefined))
 
 /** The basepoints of `ChannelBasepoints`, for comparing and validating them field by field. */
 const BASEPOINT_FIELDS: ReadonlyArray<keyof ChannelBasepoints> = [
@@ -143,7 +197,6 @@ const BASEPOINT_FIELDS: ReadonlyArray<keyof ChannelBasepoints> = [
   "htlcBasepoint"
 ]
 
-const MAX_COMMITMENT_NUMBER = (1n << 48n) - 1n
 const SEQUENCE_DISABLE_FLAG = 0x80000000
 const SEQUENCE_TYPE_FLAG = 0x00400000
 
@@ -199,7 +252,17 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       delayedPaymentBasepoint: pub(secrets.delayedPaymentBase),
       htlcBasepoint: pub(secrets.htlcBase)
     }
-    const fresh: ChannelRecord = { secrets, basepoints, parameters: undefined, holderCommitments: new Map(), revokedBelow: 0n, highestValidated: undefined, lastCounterpartySigned: undefined }
+    const fresh: ChannelRecord = {
+      secrets,
+      basepoints,
+      parameters: undefined,
+      holderCommitments: new Map(),
+      revokedBelow: 0n,
+      highestValidated: undefined,
+      lastCounterpartySigned: undefined,
+      points: new Map(),
+      counterpartyHtlcKeys: new Map()
+    }
     channels.set(id, fresh)
     return fresh
   }
@@ -219,22 +282,36 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     return perCommitmentSecret(Redacted.value(r.secrets.commitmentSeed), indexOfCommitment(n))
   }
 
-  const holderPoint = (r: ChannelRecord, n: bigint): PublicKey => unwrap(pointOfSecret(secp, holderSecret(r, n)), "invalid per-commitment secret")
+  const holderPoint = (r: ChannelRecord, n: bigint): PublicKey =>
+    r.points.get(n) ?? remember(r.points, n, unwrap(pointOfSecret(secp, holderSecret(r, n)), "invalid per-commitment secret"))
+
+  /** Our HTLC key at the counterparty's point (BOLT 3 remote_htlcpubkey on their commitment), checked against `expected`. */
+  const counterpartyHtlcKey = (r: ChannelRecord, point: PublicKey, expected: PublicKey): PrivateKey => {
+    const id = toHex(point)
+    const held = r.counterpartyHtlcKeys.get(id)
+    if (held !== undefined) return held
+    const key = derive(r.secrets.htlcBase, point)
+    if (!equalBytes(pub(key), expected)) invalid("HTLC key mismatch")
+    return remember(r.counterpartyHtlcKeys, id, key)
+  }
 
   const obscuringFactor = (r: ChannelRecord, p: ChannelParameters): bigint =>
     p.holderIsFunder
       ? commitmentNumberObscuringFactor(r.basepoints.paymentBasepoint, p.counterpartyBasepoints.paymentBasepoint)
       : commitmentNumberObscuringFactor(p.counterpartyBasepoints.paymentBasepoint, r.basepoints.paymentBasepoint)
 
-  /** Rebuilds the commitment of `owner` ("holder" = ours) from the state and the owner's point. */
+  /**
+   * Rebuilds the commitment of `owner` ("holder" = ours) from the state and the owner's point,
+   * under parameters `p` (the registered ones, or those of a state being restored).
+   */
   const buildCommitment = (
-    r: ReadyRecord,
+    r: ChannelRecord,
+    p: ChannelParameters,
     owner: "holder" | "counterparty",
     state: CommitmentState,
     point: PublicKey
   ): { readonly commitment: CommitmentTransaction<CommitmentHtlc>; readonly keys: CommitmentKeys } => {
     checkCommitmentNumber(state.commitmentNumber)
-    const p = r.parameters
     const ours = r.basepoints
     const theirs = p.counterpartyBasepoints
     const holder = owner === "holder"
@@ -286,6 +363,159 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     a.holderDustLimit === b.holderDustLimit &&
     a.counterpartyDustLimit === b.counterpartyDustLimit &&
     BASEPOINT_FIELDS.every((k) => equalBytes(a.counterpartyBasepoints[k], b.counterpartyBasepoints[k]))
+
+  /** The checks of `readyChannel` on parameters about to be registered (or restored). */
+  const checkParameters = (r: ChannelRecord, parameters: ChannelParameters): void => {
+    const delays = [parameters.holderSelfDelay, parameters.counterpartySelfDelay]
+    if (!delays.every((d) => Number.isInteger(d) && d >= 0 && d <= 0xffff)) invalid("to_self_delay out of range")
+    if (parameters.fundingAmount <= 0n) invalid("funding amount must be positive")
+    if (parameters.holderDustLimit < 0n || parameters.counterpartyDustLimit < 0n) invalid("dust limit must not be negative")
+    for (const k of BASEPOINT_FIELDS) {
+      if (!secp.isValidPoint(parameters.counterpartyBasepoints[k])) invalid("invalid counterparty basepoint")
+    }
+    if (equalBytes(parameters.counterpartyBasepoints.fundingPubkey, r.basepoints.fundingPubkey)) invalid("counterparty reuses our funding key")
+  }
+
+  /**
+   * Rebuilds our commitment `state` under parameters `p` and verifies the counterparty's
+   * signatures on it and on its HTLC transactions (`onBad` says how a bad one is reported).
+   * The state is copied, its HTLCs reduced to their four fields (nothing else is kept or persisted).
+   */
+  const checkHolderCommitment = (
+    r: ChannelRecord,
+    p: ChannelParameters,
+    state: CommitmentState,
+    counterpartySignature: Uint8Array,
+    counterpartyHtlcSignatures: ReadonlyArray<Uint8Array>,
+    onBad: (reason: string, htlcIndex: number | undefined) => never
+  ): HolderCommitment => {
+    const copy: CommitmentState = {
+      commitmentNumber: state.commitmentNumber,
+      feeratePerKw: state.feeratePerKw,
+      toLocal: state.toLocal,
+      toRemote: state.toRemote,
+      htlcs: state.htlcs.map((h) => ({ direction: h.direction, amount: h.amount, paymentHash: Uint8Array.from(h.paymentHash), cltvExpiry: h.cltvExpiry }))
+    }
+    const { commitment, keys } = buildCommitment(r, p, "holder", copy, holderPoint(r, copy.commitmentNumber))
+    if (counterpartySignature.length !== 64 || !verifyCommitmentSignature(secp, commitment, counterpartySignature, p.counterpartyBasepoints.fundingPubkey))
+      onBad("commitment signature does not verify", undefined)
+    const htlcTxs = buildHtlcTransactions(commitment)
+    if (htlcTxs.length !== counterpartyHtlcSignatures.length)
+      onBad(`expected ${htlcTxs.length} HTLC signatures, got ${counterpartyHtlcSignatures.length}`, undefined)
+    htlcTxs.forEach((htlcTx, i) => {
+      const sig = counterpartyHtlcSignatures[i]
+      if (sig === undefined || sig.length !== 64 || !verifyRemoteHtlcSignature(secp, htlcTx, sig, keys.remoteHtlcPubkey))
+        onBad("HTLC signature does not verify", i)
+    })
+    return {
+      state: copy,
+      commitment,
+      htlcTxs,
+      counterpartySignature: Uint8Array.from(counterpartySignature),
+      counterpartyHtlcSignatures: counterpartyHtlcSignatures.map((sig) => Uint8Array.from(sig))
+    }
+  }
+
+  const sameTransaction = (a: HolderCommitment, b: HolderCommitment): boolean => equalBytes(txid(a.commitment.tx), txid(b.commitment.tx))
+
+  /** The record's policy state as a `SignerChannelState` (copies: later changes do not show through). */
+  const exportState = (keyId: ChannelKeyId, r: ChannelRecord): SignerChannelState => {
+    const p = r.parameters
+    const last = r.lastCounterpartySigned
+    return {
+      version: 1,
+      keyId: Uint8Array.from(keyId),
+      parameters: p === undefined
+        ? null
+        : {
+          channelType: p.channelType.name,
+          fundingOutpoint: { txid: p.fundingOutpoint.txid, vout: p.fundingOutpoint.vout },
+          fundingAmount: p.fundingAmount,
+          holderIsFunder: p.holderIsFunder,
+          counterpartyBasepoints: { ...p.counterpartyBasepoints },
+          holderSelfDelay: p.holderSelfDelay,
+          counterpartySelfDelay: p.counterpartySelfDelay,
+          holderDustLimit: p.holderDustLimit,
+          counterpartyDustLimit: p.counterpartyDustLimit
+        },
+      revokedBelow: r.revokedBelow,
+      highestValidated: r.highestValidated ?? null,
+      lastCounterpartySigned: last === undefined ? null : { commitmentNumber: last.commitmentNumber, txid: fromHex(last.txid) },
+      holderCommitments: [...r.holderCommitments.values()]
+        .sort((a, b) => (a.state.commitmentNumber < b.state.commitmentNumber ? -1 : 1))
+        .map((h) => ({
+          state: { ...h.state, htlcs: h.state.htlcs.map((x) => ({ ...x, paymentHash: Uint8Array.from(x.paymentHash) })) },
+          counterpartySignature: Uint8Array.from(h.counterpartySignature),
+          counterpartyHtlcSignatures: h.counterpartyHtlcSignatures.map((sig) => Uint8Array.from(sig))
+        }))
+    }
+  }
+
+  /**
+   * A `SignerChannelState` checked and turned back into memory form: its key id, parameters and
+   * numbers consistent (what the operations themselves could have produced), each held commitment
+   * rebuilt with the counterparty's signatures verified. Throws `invalid` otherwise; changes nothing.
+   */
+  const importState = (keyId: ChannelKeyId, r: ChannelRecord, state: SignerChannelState): PolicyState => {
+    if (state.version !== 1) invalid(`unknown signer state version ${state.version}`)
+    if (!equalBytes(state.keyId, keyId)) invalid("the signer state is another channel's (key id differs)")
+    const parameters: ChannelParameters | undefined =
+      state.parameters === null ? undefined : { ...state.parameters, channelType: channelTypeByName(state.parameters.channelType) }
+    if (parameters !== undefined) checkParameters(r, parameters)
+    const { revokedBelow } = state
+    const highestValidated = state.highestValidated ?? undefined
+    if (revokedBelow < 0n || revokedBelow > MAX_COMMITMENT_NUMBER + 1n) invalid("revoked-below number out of range")
+    if (highestValidated !== undefined) checkCommitmentNumber(highestValidated)
+    // A secret is released only once a later commitment was validated: revokedBelow <= highestValidated.
+    if (revokedBelow > 0n && (highestValidated === undefined || revokedBelow > highestValidated))
+      invalid("commitments revoked beyond the highest validated one")
+    const lastSigned = state.lastCounterpartySigned
+    if (lastSigned !== null) checkCommitmentNumber(lastSigned.commitmentNumber)
+    if (parameters === undefined && (highestValidated !== undefined || lastSigned !== null || state.holderCommitments.length > 0))
+      invalid("commitments without registered parameters")
+    const holderCommitments = new Map<bigint, HolderCommitment>()
+    if (state.holderCommitments.length > 2) invalid("more than two unrevoked holder commitments")
+    for (const h of state.holderCommitments) {
+      const n = h.state.commitmentNumber
+      checkCommitmentNumber(n)
+      if (holderCommitments.has(n)) invalid(`holder commitment ${n} appears twice`)
+      if (n < revokedBelow || highestValidated === undefined || n > highestValidated) invalid(`holder commitment ${n} outside the validated, unrevoked range`)
+      if (parameters === undefined) return invalid("commitments without registered parameters")
+      holderCommitments.set(n, checkHolderCommitment(r, parameters, h.state, h.counterpartySignature, h.counterpartyHtlcSignatures, (reason) => invalid(`held commitment ${n}: ${reason}`)))
+    }
+    // The highest validated commitment is never revoked, so it is always held.
+    if (highestValidated !== undefined && !holderCommitments.has(highestValidated)) invalid(`the highest validated commitment ${highestValidated} is not held`)
+    return {
+      parameters,
+      holderCommitments,
+      revokedBelow,
+      highestValidated,
+      lastCounterpartySigned: lastSigned === null ? undefined : { commitmentNumber: lastSigned.commitmentNumber, txid: toHex(lastSigned.txid) }
+    }
+  }
+
+  /** Throws `stale` unless `restored` is at or ahead of what record `r` holds, in every respect. */
+  const checkNotBehind = (r: ChannelRecord, restored: PolicyState): void => {
+    if (r.parameters !== undefined && (restored.parameters === undefined || !sameParameters(r.parameters, restored.parameters)))
+      stale("the state's channel parameters differ from those registered")
+    if (restored.revokedBelow < r.revokedBelow) stale(`the state revokes below ${restored.revokedBelow}, the signer already below ${r.revokedBelow}`)
+    if (r.highestValidated !== undefined && (restored.highestValidated === undefined || restored.highestValidated < r.highestValidated))
+      stale(`the signer validated holder commitment ${r.highestValidated}, the state only ${restored.highestValidated ?? "none"}`)
+    const mine = r.lastCounterpartySigned
+    const theirs = restored.lastCounterpartySigned
+    if (mine !== undefined) {
+      if (theirs === undefined || theirs.commitmentNumber < mine.commitmentNumber)
+        stale(`the signer signed counterparty commitment ${mine.commitmentNumber}, the state only ${theirs?.commitmentNumber ?? "none"}`)
+      else if (theirs.commitmentNumber === mine.commitmentNumber && theirs.txid !== mine.txid)
+        stale(`the state's counterparty commitment ${mine.commitmentNumber} is another transaction than the one signed`)
+    }
+    for (const [n, held] of r.holderCommitments) {
+      if (n < restored.revokedBelow) continue // revoked in the state: it moved on
+      const other = restored.holderCommitments.get(n)
+      if (other === undefined) stale(`the signer holds validated commitment ${n}, which the state lacks`)
+      else if (!sameTransaction(held, other)) stale(`the state's holder commitment ${n} is another transaction than the one validated`)
+    }
+  }
 
   const signSpendSync = (keyId: ChannelKeyId, request: SpendRequest): SpendSignature => {
     const r = ready(keyId)
@@ -379,14 +609,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
           if (!sameParameters(r.parameters, parameters)) policy("channel parameters already registered differently")
           return
         }
-        const delays = [parameters.holderSelfDelay, parameters.counterpartySelfDelay]
-        if (!delays.every((d) => Number.isInteger(d) && d >= 0 && d <= 0xffff)) invalid("to_self_delay out of range")
-        if (parameters.fundingAmount <= 0n) invalid("funding amount must be positive")
-        if (parameters.holderDustLimit < 0n || parameters.counterpartyDustLimit < 0n) invalid("dust limit must not be negative")
-        for (const k of BASEPOINT_FIELDS) {
-          if (!secp.isValidPoint(parameters.counterpartyBasepoints[k])) invalid("invalid counterparty basepoint")
-        }
-        if (equalBytes(parameters.counterpartyBasepoints.fundingPubkey, r.basepoints.fundingPubkey)) invalid("counterparty reuses our funding key")
+        checkParameters(r, parameters)
         r.parameters = parameters
       }),
 
@@ -398,30 +621,13 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         const n = state.commitmentNumber
         checkCommitmentNumber(n)
         if (n < r.revokedBelow) policy(`commitment ${n} is already revoked`)
-        const { commitment, keys } = buildCommitment(r, "holder", state, holderPoint(r, n))
-        const theirFunding = r.parameters.counterpartyBasepoints.fundingPubkey
-        if (counterpartySignature.length !== 64 || !verifyCommitmentSignature(secp, commitment, counterpartySignature, theirFunding))
-          badSignature("commitment signature does not verify", undefined)
-        const htlcTxs = buildHtlcTransactions(commitment)
-        if (htlcTxs.length !== counterpartyHtlcSignatures.length)
-          badSignature(`expected ${htlcTxs.length} HTLC signatures, got ${counterpartyHtlcSignatures.length}`, undefined)
-        htlcTxs.forEach((htlcTx, i) => {
-          const sig = counterpartyHtlcSignatures[i]
-          if (sig === undefined || sig.length !== 64 || !verifyRemoteHtlcSignature(secp, htlcTx, sig, keys.remoteHtlcPubkey))
-            badSignature("HTLC signature does not verify", i)
-        })
+        const held = checkHolderCommitment(r, r.parameters, state, counterpartySignature, counterpartyHtlcSignatures, badSignature)
         // One number, one transaction; and BOLT 2 never has more than two unrevoked commitments
         // of ours (the current one and the next, until we revoke the current): this also bounds the map.
         const existing = r.holderCommitments.get(n)
-        if (existing !== undefined && !equalBytes(txid(existing.commitment.tx), txid(commitment.tx)))
-          policy(`a different commitment ${n} was already validated`)
+        if (existing !== undefined && !sameTransaction(existing, held)) policy(`a different commitment ${n} was already validated`)
         if (existing === undefined && r.holderCommitments.size >= 2) policy("two unrevoked commitments are already held: revoke the older one first")
-        r.holderCommitments.set(n, {
-          commitment,
-          htlcTxs,
-          counterpartySignature: Uint8Array.from(counterpartySignature),
-          counterpartyHtlcSignatures: counterpartyHtlcSignatures.map((s) => Uint8Array.from(s))
-        })
+        r.holderCommitments.set(n, held)
         if (r.highestValidated === undefined || n > r.highestValidated) r.highestValidated = n
       }),
 
@@ -441,7 +647,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       run(() => {
         const r = ready(keyId)
         if (!secp.isValidPoint(counterpartyPoint)) invalid("invalid counterparty per-commitment point")
-        const { commitment, keys } = buildCommitment(r, "counterparty", state, counterpartyPoint)
+        const { commitment, keys } = buildCommitment(r, r.parameters, "counterparty", state, counterpartyPoint)
         // Counterparty commitments advance one at a time; one number is one transaction (a
         // retransmission after reconnection must be identical, BOLT 2). Two different states
         // under one number, or going back to an older one, would let the peer keep an extra
@@ -456,8 +662,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         }
         const signature = signCommitment(secp, commitment, r.secrets.funding) as CompactSignature
         // Our HTLC key on their commitment is BOLT 3's remote_htlcpubkey, derived at their point.
-        const htlcKey = derive(r.secrets.htlcBase, counterpartyPoint)
-        if (!equalBytes(pub(htlcKey), keys.remoteHtlcPubkey)) invalid("HTLC key mismatch")
+        const htlcKey = counterpartyHtlcKey(r, counterpartyPoint, keys.remoteHtlcPubkey)
         const htlcSignatures = buildHtlcTransactions(commitment).map((h) => signHtlcAsRemote(secp, h, htlcKey) as CompactSignature)
         r.lastCounterpartySigned = { commitmentNumber: n, txid: id }
         return { signature, htlcSignatures }
@@ -521,10 +726,26 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         if (tx.outputs.length === 0 || total > p.fundingAmount) invalid("closing outputs exceed the funding amount")
         const scriptCode = fundingScript(r.basepoints.fundingPubkey, p.counterpartyBasepoints.fundingPubkey)
         return signInput(secp, { tx, index: 0, scriptCode, amount: p.fundingAmount }, SIGHASH_ALL, r.secrets.funding) as CompactSignature
+      }),
+
+    channelState: (keyId) => runInvalid(() => exportState(keyId, record(keyId))),
+
+    restoreChannel: (keyId, state) =>
+      runRestore(() => {
+        const r = record(keyId)
+        // Everything is checked before anything is changed: a refusal leaves the record as it was.
+        const restored = importState(keyId, r, state)
+        checkNotBehind(r, restored)
+        r.parameters = restored.parameters
+        r.revokedBelow = restored.revokedBelow
+        r.highestValidated = restored.highestValidated
+        r.lastCounterpartySigned = restored.lastCounterpartySigned
+        r.holderCommitments.clear()
+        for (const [n, held] of restored.holderCommitments) r.holderCommitments.set(n, held)
       })
   })
 }
 
 /** Layer: the in-process signer over `seed` with the given secp256k1 implementation. */
-export const seedChannelSignerLayer = (seed: Uint8Array, secp: Secp256k1): Layer.Layer<ChannelSigner> =>
-  Layer.sync(ChannelSigner, () => makeSeedChannelSigner(seed, secp))
+export const seedChannelSignerLayer = (seed: Uint8Array, secp: Secp256k1, options: SeedChannelSignerOptions = {}): Layer.Layer<ChannelSigner> =>
+  Layer.sync(ChannelSigner, () => makeSeedChannelSigner(seed, secp, options))

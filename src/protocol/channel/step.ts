@@ -41,7 +41,7 @@ import type { MonitorUpdate } from "../monitor/update.ts"
 import { decodeTransaction, serializeTransaction, txid as computeTxid } from "../tx/bitcoin/transaction.ts"
 import { fundingOutput } from "../tx/funding.ts"
 import { buildCommitmentForSide } from "../tx/view.ts"
-import type { ChannelId, Msat, Sat } from "../units.ts"
+import { sat, type ChannelId, type Msat, type Sat } from "../units.ts"
 import {
   closeFeatures,
   closingChannel,
@@ -1106,9 +1106,9 @@ const startNegotiation = (ctx: StepContext, s: Normal, out: Out): StepResult => 
     const close = startSimpleClose({ channel, localScript, remoteScript })
     return proposeSimple(ctx, { ...base, mode: { _tag: "Simple", close, closingTxids: [] } }, out)
   }
-  const draft = startLegacyNegotiation({ channel, localScript, remoteScript, feeRange: { min: 0n as Sat, max: c.params.fundingAmount } })
+  const draft = startLegacyNegotiation({ channel, localScript, remoteScript, feeRange: { min: sat(0n), max: c.params.fundingAmount } })
   if (Result.isFailure(draft)) return failChannel(s, out, errorText(draft.failure), "local")
-  const draftTx = legacyClosingTx(draft.success, 0n as Sat)
+  const draftTx = legacyClosingTx(draft.success, sat(0n))
   if (Result.isFailure(draftTx)) return failChannel(s, out, errorText(draftTx.failure), "local")
   const feeRange = legacyFeeRange(ctx.config, c.params.localIsFunder, closingFee(draftTx.success.tx, feerate))
   const negotiation = startLegacyNegotiation({ channel, localScript, remoteScript, feeRange })
@@ -1127,7 +1127,7 @@ const startNegotiation = (ctx: StepContext, s: Normal, out: Out): StepResult => 
 const proposeSimple = (ctx: StepContext, state: Negotiating | Closing, out: Out): StepResult => {
   const close = simpleOf(state)
   if (close === undefined || close.pending !== undefined || state.connection !== "Connected") return done(out, state)
-  const draft = proposeClosingComplete(close, { fee: 0n as Sat, locktime: 0 })
+  const draft = proposeClosingComplete(close, { fee: sat(0n), locktime: 0 })
   if (Result.isFailure(draft)) return done(out, state)
   const largest = draft.success.toSign[draft.success.toSign.length - 1]
   if (largest === undefined) return done(out, state)

@@ -10,7 +10,7 @@ import { bolt2Messages, channelMessages, LightningMessages } from "../../../src/
 import { type AnyMessageDef, makeRegistry } from "../../../src/protocol/codec/message.ts"
 import * as A from "./arbitraries.ts"
 
-const RUNS = 2000
+const RUNS = 1000
 const isTyped = (r: Result.Result<unknown, { readonly _tag: string }>): boolean =>
   Result.isSuccess(r) || typeof r.failure._tag === "string"
 

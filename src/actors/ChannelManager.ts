@@ -1,0 +1,671 @@
+/**
+ * The `ChannelManager`: the node's owner of channels (../shared/docs/channels.md, "The actors").
+ * One per node, as an Effect service over the `PeerManager`, the `ChannelSigner`, a
+ * `ChannelPersister` and `Entropy`.
+ *
+ * - It consumes the peer layer's session stream (`PeerManager.sessionEvents`: lossless, ordered
+ *   `Connected` / `Message` / `Disconnected` per connection) and routes each BOLT 2 message by
+ *   (peer, channel id) to that channel's `Channel` actor; temporary ids during the open, the
+ *   final id after the `Rekey`. An `open_channel` creates a channel (fundee); an `error` for all
+ *   channels goes to every channel of that peer. The peer layer must hand `open_channel` up: build
+ *   it with `channelPeerConfig` (`rejectChannels: false`).
+ * - On `Connected` every channel of that peer gets `PeerConnected` with the session (it sends
+ *   `channel_reestablish`); a channel sends only on the session it was last connected on, so a
+ *   message meant for an old connection never goes out on a new one.
+ * - Each step's `Persist` goes to the persister with the channel's record (its state, its peer,
+ *   its key id and the signer's policy state, one atomic write) and then to the channel's
+ *   `Monitor` actor. Completions of `InProgress` writes come back from the persister's stream.
+ * - At start it restores every channel and monitor from the persister's `load` (the signer's
+ *   policy state first), and the channels resume with `channel_reestablish` when their peer connects.
+ * - It publishes ONE event stream: every channel's `ChannelEvent` and chain request
+ *   (`Broadcast`, `WatchFunding`) with the peer's node id and the channel id. A chain source feeds
+ *   facts back with `chainFact` (a simulated chain in tests; a real one in a later issue).
+ *
+ * Library API: `openChannel`, `fundChannel`, `listChannels`, `closeChannel`, `forceClose`,
+ * `addHtlc`, `fulfillHtlc`, `failHtlc`, `failMalformedHtlc`, `updateFee`, `chainFact`, `events`.
+ */
+import { Context, Data, Effect, Layer, PubSub, Result, Schema, Scope, Stream } from "effect"
+import { toHex } from "../protocol/bytes.ts"
+import { ChannelIdSchema, type ShortChannelId, shortChannelIdFromParts } from "../protocol/codec/fields.ts"
+import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
+import { hasChangesToSign } from "../protocol/channel/commitments.ts"
+import { type ChannelPolicy, defaultChannelPolicy, defaultLocalChannelConfig, type LocalChannelConfig } from "../protocol/channel/config.ts"
+import type { ChannelEvent, ChannelInput, ChannelOutput } from "../protocol/channel/io.ts"
+import type { NegotiatedChannelType } from "../protocol/channel/open.ts"
+import { type ChannelState, ChannelStateSchema, channelIdOf } from "../protocol/channel/state.ts"
+import { acceptChannel, openChannel as openChannelStep, step, type StepContext } from "../protocol/channel/step.ts"
+import { type FeatureName, featureOfBit } from "../protocol/features.ts"
+import { describeData, isAllChannels, makeError } from "../protocol/messages/error.ts"
+import type { LightningMessage } from "../protocol/messages/index.ts"
+import type { ChannelMessage, OpenChannel } from "../protocol/messages/channel.ts"
+import { replay } from "../protocol/monitor/apply.ts"
+import type { MonitorState } from "../protocol/monitor/state.ts"
+import type { MonitorUpdate } from "../protocol/monitor/update.ts"
+import type { PublicKey } from "../protocol/keys/keys.ts"
+import { serializeTransaction, type Transaction } from "../protocol/tx/bitcoin/transaction.ts"
+import { type ChannelId, msat, type Msat, type NodeId, type Sat } from "../protocol/units.ts"
+import { ChannelSigner, type ChannelKeyId, channelKeyId, SignerChannelStateSchema } from "../services/ChannelSigner.ts"
+import { Entropy } from "../services/Entropy.ts"
+import { NodeNetwork } from "../services/NodeNetwork.ts"
+import { ActorCrashed, ActorStopped } from "./Actor.ts"
+import {
+  type ChainRequest,
+  type ChannelCore,
+  ChannelCommandRejected,
+  type ChannelHandle,
+  type ChannelPorts,
+  makeChannel,
+  type PersistStatus,
+  type StepReport
+} from "./Channel.ts"
+import { makeMonitor, type MonitorHandle } from "./Monitor.ts"
+import { PeerNotConnected, type PeerSessionEvent, type SessionId } from "./PeerEvent.ts"
+import { PeerManager, type PeerManagerConfig } from "./PeerManager.ts"
+
+// ---- persistence (the port the manager needs of the MonitorPersister) -----------------------------
+
+/** One channel as the persister gives it back at start: its last record and its update log. */
+export interface StoredChannel {
+  readonly channelId: ChannelId
+  /** The record written with the last update (`encodeChannelRecord`). */
+  readonly record: string
+  /** Every update of the channel, from `Opened` (id 0), in order. */
+  readonly updates: ReadonlyArray<MonitorUpdate>
+}
+
+/** A completion of a write that was `InProgress`. */
+export interface PersistCompletion {
+  readonly channelId: ChannelId
+  readonly updateId: bigint
+}
+
+/**
+ * What the manager needs of persistence (the `MonitorPersister`'s shape): store updates with
+ * the channel's record in one write (`Completed`, or `InProgress` then a completion on the
+ * stream), and give everything back at start.
+ */
+export interface ChannelPersisterShape {
+  readonly persist: (channelId: ChannelId, updates: ReadonlyArray<MonitorUpdate>, record: string) => Effect.Effect<PersistStatus>
+  readonly completions: Stream.Stream<PersistCompletion>
+  readonly load: Effect.Effect<ReadonlyArray<StoredChannel>, ChannelStoreUnavailable>
+}
+
+export class ChannelPersister extends Context.Service<ChannelPersister, ChannelPersisterShape>()("effect-lightning/ChannelPersister") {}
+
+/** The store could not be read at start. */
+export class ChannelStoreUnavailable extends Data.TaggedError("ChannelStoreUnavailable")<{ readonly reason: string }> {}
+
+// ---- the record persisted with each update -----------------------------------------------------
+
+const hexOfLength = (n: number) => Schema.Uint8ArrayFromHex.pipe(Schema.check(Schema.isBetweenLength(n, n)))
+
+/**
+ * What the manager writes with each update: the channel state after the step, the peer it is
+ * with, the signer's key id and the signer's policy state (restored into the signer at start).
+ */
+/** A node id (33 bytes, hex), branded once its length is checked. */
+const NodeIdSchema: Schema.Codec<NodeId, string> = hexOfLength(33).pipe(Schema.brand("NodeId"))
+
+export const ChannelRecordSchema = Schema.Struct({
+  version: Schema.Literal(1),
+  nodeId: NodeIdSchema,
+  keyId: hexOfLength(32),
+  channel: ChannelStateSchema,
+  signer: Schema.optional(SignerChannelStateSchema)
+})
+export type ChannelRecord = typeof ChannelRecordSchema.Type
+
+const recordJson = Schema.fromJsonString(ChannelRecordSchema)
+export const encodeChannelRecord = Schema.encodeSync(recordJson)
+export const decodeChannelRecord = Schema.decodeUnknownResult(recordJson)
+
+// ---- events, errors, API -----------------------------------------------------------------------------
+
+/** One element of the node's event stream: a channel's event or chain request, with its peer. */
+export interface NodeChannelEvent {
+  readonly nodeId: NodeId
+  readonly channelId: ChannelId
+  readonly event: ChannelEvent | ChainRequest
+}
+
+/** No channel with this id (temporary or final). */
+export class ChannelNotFound extends Data.TaggedError("ChannelNotFound")<{ readonly channelId: ChannelId }> {}
+
+/** `openChannel` was refused before anything was sent (the open rules, or no alias for an scid-alias type). */
+export class OpenChannelFailed extends Data.TaggedError("OpenChannelFailed")<{ readonly reason: string }> {}
+
+/** `addHtlc` was refused by the channel (BOLT 2 sender rules): nothing was sent. */
+export class AddHtlcRejected extends Data.TaggedError("AddHtlcRejected")<{
+  readonly channelId: ChannelId
+  readonly requestId: string
+  readonly reason: string
+}> {}
+
+export type ChannelCommandError = ChannelNotFound | ChannelCommandRejected | ActorStopped | ActorCrashed
+
+export interface OpenChannelOptions {
+  /** `push_msat` (default 0). */
+  readonly pushAmount?: Msat
+  /** The first commitment's feerate (default: the manager's estimate). */
+  readonly feeratePerKw?: number
+  /** Default `static_remote_key` without variations. */
+  readonly channelType?: NegotiatedChannelType
+  /** `announce_channel` (default false). */
+  readonly announce?: boolean
+}
+
+export interface AddHtlcRequest {
+  /** Echoed in events (default: a fresh one). */
+  readonly requestId?: string
+  readonly amount: Msat
+  readonly paymentHash: Uint8Array
+  readonly cltvExpiry: number
+  /** The 1366-byte onion packet. */
+  readonly onion: Uint8Array
+  readonly pathKey?: PublicKey
+}
+
+export type ChainFact = Extract<ChannelInput, { readonly _tag: "FundingDepth" | "FundingSpent" | "FeerateEstimate" }>
+
+/** A channel as listed. */
+export interface ChannelInfo {
+  readonly nodeId: NodeId
+  readonly channelId: ChannelId
+  readonly phase: ChannelState["_tag"]
+  readonly state: ChannelState
+  /** Whether sends wait for a persist to complete. */
+  readonly paused: boolean
+}
+
+export interface ChannelManagerShape {
+  /** Opens a channel to a connected peer (we fund it); returns the temporary channel id. Watch for `FundingNeeded`. */
+  readonly openChannel: (
+    nodeId: NodeId,
+    amount: Sat,
+    options?: OpenChannelOptions
+  ) => Effect.Effect<ChannelId, PeerNotConnected | OpenChannelFailed>
+  /** The signed funding transaction for a channel that asked for it (`FundingNeeded`). */
+  readonly fundChannel: (temporaryChannelId: ChannelId, tx: Transaction | Uint8Array) => Effect.Effect<void, ChannelCommandError>
+  readonly listChannels: Effect.Effect<ReadonlyArray<ChannelInfo>>
+  readonly channel: (channelId: ChannelId) => Effect.Effect<ChannelInfo, ChannelCommandError>
+  /** The monitor's state of a channel (undefined before `Opened`). */
+  readonly monitorState: (channelId: ChannelId) => Effect.Effect<MonitorState | undefined, ChannelNotFound | ActorStopped | ActorCrashed>
+  /** Cooperative close (default: our configured shutdown script, the estimated feerate). */
+  readonly closeChannel: (
+    channelId: ChannelId,
+    options?: { readonly scriptPubKey?: Uint8Array; readonly feeratePerKw?: number }
+  ) => Effect.Effect<void, ChannelCommandError>
+  readonly forceClose: (channelId: ChannelId, reason?: string) => Effect.Effect<void, ChannelCommandError>
+  /** Adds an HTLC; returns its id (`HtlcAdded`). */
+  readonly addHtlc: (channelId: ChannelId, htlc: AddHtlcRequest) => Effect.Effect<bigint, ChannelCommandError | AddHtlcRejected>
+  readonly fulfillHtlc: (channelId: ChannelId, htlcId: bigint, preimage: Uint8Array) => Effect.Effect<void, ChannelCommandError>
+  readonly failHtlc: (channelId: ChannelId, htlcId: bigint, reason: Uint8Array) => Effect.Effect<void, ChannelCommandError>
+  readonly failMalformedHtlc: (
+    channelId: ChannelId,
+    htlcId: bigint,
+    sha256OfOnion: Uint8Array,
+    failureCode: number
+  ) => Effect.Effect<void, ChannelCommandError>
+  readonly updateFee: (channelId: ChannelId, feeratePerKw: number) => Effect.Effect<void, ChannelCommandError>
+  /** A chain fact for one channel (funding depth, funding spent, feerate). */
+  readonly chainFact: (channelId: ChannelId, fact: ChainFact) => Effect.Effect<void, ChannelNotFound | ActorStopped>
+  /** The node's channel events from the moment the stream runs. */
+  readonly events: Stream.Stream<NodeChannelEvent>
+  /** Subscribes now (nothing after this call is missed); the events as a stream. */
+  readonly subscribe: Effect.Effect<Stream.Stream<NodeChannelEvent>, never, Scope.Scope>
+}
+
+export class ChannelManager extends Context.Service<ChannelManager, ChannelManagerShape>()("effect-lightning/ChannelManager") {
+  static readonly layer = (
+    config: ChannelManagerConfig
+  ): Layer.Layer<ChannelManager, ChannelStoreUnavailable, PeerManager | ChannelSigner | ChannelPersister | Entropy> =>
+    Layer.effect(ChannelManager, make(config))
+}
+
+export interface ChannelManagerConfig {
+  readonly secp: Secp256k1
+  /** Our payout script for closes (a cooperative close the peer starts; `closeChannel`'s default). */
+  readonly shutdownScript: Uint8Array
+  readonly channelConfig?: LocalChannelConfig
+  readonly policy?: ChannelPolicy
+  /** Our feerate estimate in sat per 1000 weight (default 2500). */
+  readonly feerateEstimatePerKw?: number
+  /** `max_dust_htlc_exposure_msat` (default 5,000,000 msat). */
+  readonly maxDustHtlcExposure?: Msat
+  /** Peers allowed to open zero-conf channels with us (default none). */
+  readonly trustedForZeroConf?: (nodeId: NodeId) => boolean
+  /** Mailbox capacity of each channel actor (default 1024). */
+  readonly channelCapacity?: number
+}
+
+/** The peer layer setting a node with a channel manager needs: hand `open_channel` up. */
+export const channelPeerConfig: Pick<PeerManagerConfig, "peer"> = { peer: { rejectChannels: false } }
+
+// ---- helpers ---------------------------------------------------------------------------------------------
+
+const asChannelId = (bytes: Uint8Array): ChannelId => Schema.decodeSync(ChannelIdSchema)(toHex(bytes))
+
+const keyIdOrDie = (bytes: Uint8Array): ChannelKeyId => {
+  const id = channelKeyId(bytes)
+  if (id === undefined) throw new RangeError("channel key id must be 32 bytes")
+  return id
+}
+
+/** The channel id a BOLT 2 message is about (its temporary id during the open), if it is a channel message. */
+export const messageChannelId = (message: LightningMessage): ChannelId | undefined => {
+  switch (message._tag) {
+    case "OpenChannel":
+    case "AcceptChannel":
+    case "FundingCreated":
+      return message.temporaryChannelId
+    case "Init":
+    case "Ping":
+    case "Pong":
+    case "PeerStorage":
+    case "PeerStorageRetrieval":
+      return undefined
+    default:
+      return message.channelId
+  }
+}
+
+const isChannelMessage = (message: LightningMessage): message is ChannelMessage =>
+  message._tag !== "Init" &&
+  message._tag !== "Ping" &&
+  message._tag !== "Pong" &&
+  message._tag !== "PeerStorage" &&
+  message._tag !== "PeerStorageRetrieval" &&
+  message._tag !== "Error" &&
+  message._tag !== "Warning"
+
+const featureNames = (bits: ReadonlyArray<number>): ReadonlySet<FeatureName> => {
+  const names = new Set<FeatureName>()
+  for (const bit of bits) {
+    const info = featureOfBit(bit)
+    if (info !== undefined) names.add(info.name)
+  }
+  return names
+}
+
+const keyOf = (nodeId: Uint8Array, channelId: Uint8Array): string => `${toHex(nodeId)}/${toHex(channelId)}`
+
+interface Entry {
+  readonly nodeId: NodeId
+  readonly keyId: ChannelKeyId
+  channelId: ChannelId
+  handle: ChannelHandle<ChannelState> | undefined
+  monitor: MonitorHandle | undefined
+}
+
+interface PeerSession {
+  readonly session: SessionId
+  readonly features: ReadonlySet<FeatureName>
+  readonly remoteFeatures: Uint8Array
+}
+
+// ---- the manager -------------------------------------------------------------------------------------------
+
+/** Starts a manager in the current scope (restoring every stored channel first). */
+export const make = (
+  config: ChannelManagerConfig
+): Effect.Effect<ChannelManagerShape, ChannelStoreUnavailable, Scope.Scope | PeerManager | ChannelSigner | ChannelPersister | Entropy> =>
+  Effect.gen(function*() {
+    const peers = yield* PeerManager
+    const signer = yield* ChannelSigner
+    const persister = yield* ChannelPersister
+    const entropy = yield* Entropy
+    const network = yield* NodeNetwork
+    const scope = yield* Effect.scope
+    const channelConfig = config.channelConfig ?? defaultLocalChannelConfig
+    const policy = config.policy ?? defaultChannelPolicy
+    const feerateEstimate = config.feerateEstimatePerKw ?? 2500
+    const maxDustHtlcExposure = config.maxDustHtlcExposure ?? msat(5_000_000n)
+    const events = yield* PubSub.unbounded<NodeChannelEvent>()
+
+    /** Channels by peer and current id (temporary during the open). */
+    const routes = new Map<string, Entry>()
+    /** Channels by current id alone (the API's view). */
+    const byId = new Map<string, Entry>()
+    /** The live session of each peer (by node id hex). */
+    const sessions = new Map<string, PeerSession>()
+    /** The last features negotiated with each peer (kept while disconnected). */
+    const lastFeatures = new Map<string, ReadonlySet<FeatureName>>()
+
+    const contextFor = (nodeId: NodeId): StepContext => ({
+      secp: config.secp,
+      config: channelConfig,
+      policy,
+      chainHash: network.chainHash,
+      features: lastFeatures.get(toHex(nodeId)) ?? new Set<FeatureName>(),
+      feerateEstimatePerKw: feerateEstimate,
+      maxDustHtlcExposure,
+      peerTrustedForZeroConf: config.trustedForZeroConf?.(nodeId) ?? false,
+      shutdownScript: config.shutdownScript
+    })
+
+    const coreFor = (entry: Entry): ChannelCore<ChannelState> => ({
+      step: (state, input) => step(contextFor(entry.nodeId), state, input),
+      channelId: (state) => asChannelId(channelIdOf(state)),
+      keyId: () => entry.keyId,
+      hasPendingChanges: (state) => state._tag === "Normal" && hasChangesToSign(state.commitments),
+      awaitingSignature: (state) => ("awaiting" in state && state.awaiting !== undefined ? state.awaiting.request : undefined),
+      feedCompletions: false
+    })
+
+    const publish = (entry: Entry, event: ChannelEvent | ChainRequest) =>
+      PubSub.publish(events, { nodeId: entry.nodeId, channelId: entry.channelId, event })
+
+    const register = (entry: Entry) => {
+      routes.set(keyOf(entry.nodeId, entry.channelId), entry)
+      byId.set(toHex(entry.channelId), entry)
+    }
+
+    const portsFor = (entry: Entry): ChannelPorts<ChannelState> => ({
+      persist: (update, state) =>
+        Effect.gen(function*() {
+          const signerState = yield* Effect.result(signer.channelState(entry.keyId))
+          const record = encodeChannelRecord({
+            version: 1,
+            nodeId: entry.nodeId,
+            keyId: entry.keyId,
+            channel: state,
+            ...(Result.isSuccess(signerState) ? { signer: signerState.success } : {})
+          })
+          const channelId = update._tag === "Opened" ? update.params.channelId : entry.channelId
+          const status = yield* persister.persist(channelId, [update], record)
+          if (entry.monitor === undefined) {
+            entry.monitor = yield* makeMonitor({ name: `monitor ${toHex(channelId)}`, secp: config.secp }).pipe(Scope.provide(scope))
+          }
+          yield* Effect.ignore(entry.monitor.tell(update))
+          return status
+        }),
+      send: (session, message) =>
+        peers.send(session, message).pipe(
+          Effect.catch((e) => Effect.logDebug(`channel ${toHex(entry.channelId)}: ${message._tag} not sent (${e._tag})`))
+        ),
+      emit: (event) => publish(entry, event),
+      chain: (request) => publish(entry, request),
+      rekey: (from, to) =>
+        Effect.sync(() => {
+          if (routes.get(keyOf(entry.nodeId, from)) === entry) routes.delete(keyOf(entry.nodeId, from))
+          if (byId.get(toHex(from)) === entry) byId.delete(toHex(from))
+          entry.channelId = to
+          register(entry)
+        })
+    })
+
+    const startActor = (
+      entry: Entry,
+      state: ChannelState,
+      extra: { readonly session?: SessionId; readonly initialOutputs?: ReadonlyArray<ChannelOutput>; readonly lastUpdateId?: bigint }
+    ) =>
+      makeChannel<ChannelState>({
+        name: `channel ${toHex(entry.channelId)}`,
+        core: coreFor(entry),
+        ports: portsFor(entry),
+        signer,
+        state,
+        capacity: config.channelCapacity ?? 1024,
+        ...extra
+      }).pipe(Scope.provide(scope))
+
+    // ---- restore ---------------------------------------------------------------------------------------
+
+    for (const stored of yield* persister.load) {
+      const decoded = decodeChannelRecord(stored.record)
+      if (Result.isFailure(decoded)) {
+        return yield* Effect.fail(new ChannelStoreUnavailable({ reason: `channel ${toHex(stored.channelId)}: record does not decode` }))
+      }
+      const record = decoded.success
+      const keyId = keyIdOrDie(record.keyId)
+      if (record.signer !== undefined) {
+        const restored = yield* Effect.result(signer.restoreChannel(keyId, record.signer))
+        if (Result.isFailure(restored)) {
+          // A signer already ahead of the store (`StaleSignerState`) keeps its own state.
+          yield* Effect.logWarning(`channel ${toHex(stored.channelId)}: signer state not restored (${restored.failure._tag})`)
+        }
+      }
+      const nodeId = record.nodeId
+      const entry: Entry = { nodeId, keyId, channelId: asChannelId(channelIdOf(record.channel)), handle: undefined, monitor: undefined }
+      if (stored.updates.length > 0) {
+        const monitorState = replay(config.secp, stored.updates)
+        if (Result.isFailure(monitorState)) {
+          return yield* Effect.fail(new ChannelStoreUnavailable({ reason: `channel ${toHex(stored.channelId)}: update log does not replay (${monitorState.failure._tag})` }))
+        }
+        entry.monitor = yield* makeMonitor({ name: `monitor ${toHex(stored.channelId)}`, secp: config.secp, state: monitorState.success }).pipe(
+          Scope.provide(scope)
+        )
+      }
+      const last = stored.updates[stored.updates.length - 1]
+      entry.handle = yield* startActor(entry, record.channel, last === undefined ? {} : { lastUpdateId: last.updateId })
+      register(entry)
+    }
+
+    // ---- the peer layer's session stream -----------------------------------------------------------------
+
+    const channelsOf = (nodeId: NodeId): ReadonlyArray<Entry> => {
+      const prefix = `${toHex(nodeId)}/`
+      const seen = new Set<Entry>()
+      for (const [key, entry] of routes) if (key.startsWith(prefix)) seen.add(entry)
+      return [...seen]
+    }
+
+    const tellEntry = (entry: Entry, input: ChannelInput, session?: SessionId) =>
+      entry.handle === undefined ? Effect.void : Effect.ignore(entry.handle.tell(input, session))
+
+    const sendOn = (session: SessionId, message: LightningMessage) =>
+      peers.send(session, message).pipe(Effect.catch((e) => Effect.logDebug(`${message._tag} not sent (${e._tag})`)))
+
+    const freshAlias = Effect.gen(function*() {
+      const b = yield* entropy.randomBytes(8)
+      const block = ((b[0] ?? 0) << 16) | ((b[1] ?? 0) << 8) | (b[2] ?? 0)
+      const tx = ((b[3] ?? 0) << 16) | ((b[4] ?? 0) << 8) | (b[5] ?? 0)
+      const out = ((b[6] ?? 0) << 8) | (b[7] ?? 0)
+      const alias: ShortChannelId = shortChannelIdFromParts(block, tx, out)
+      return alias
+    })
+
+    /** An `open_channel` from the peer: a new channel (fundee) or an `error` for its temporary id. */
+    const incomingOpen = (session: SessionId, nodeId: NodeId, open: OpenChannel) =>
+      Effect.gen(function*() {
+        const temporaryChannelId = open.temporaryChannelId
+        if (routes.has(keyOf(nodeId, temporaryChannelId))) {
+          return yield* sendOn(session, makeError("temporary channel id already in use", temporaryChannelId))
+        }
+        const keyId = keyIdOrDie(yield* entropy.randomBytes(32))
+        const basepoints = yield* signer.channelPublicKeys(keyId)
+        const firstPoint = yield* Effect.result(signer.perCommitmentPoint(keyId, 0n))
+        if (Result.isFailure(firstPoint)) return yield* sendOn(session, makeError("internal error", temporaryChannelId))
+        const alias = yield* freshAlias
+        const accepted = acceptChannel(contextFor(nodeId), open, { keyId, basepoints, firstPerCommitmentPoint: firstPoint.success, localAlias: alias })
+        if (Result.isFailure(accepted)) {
+          yield* Effect.logInfo(`open_channel from ${toHex(nodeId)} refused: ${accepted.failure._tag}`)
+          const detail = "detail" in accepted.failure ? `: ${accepted.failure.detail}` : ""
+          return yield* sendOn(session, makeError(`open_channel refused (${accepted.failure._tag}${detail})`, temporaryChannelId))
+        }
+        const entry: Entry = { nodeId, keyId, channelId: temporaryChannelId, handle: undefined, monitor: undefined }
+        register(entry)
+        entry.handle = yield* startActor(entry, accepted.success.state, { session, initialOutputs: accepted.success.outputs })
+      })
+
+    const onSessionEvent = (event: PeerSessionEvent): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        switch (event._tag) {
+          case "Connected": {
+            const nodeId = event.peer.nodeId
+            const features = featureNames(event.peer.negotiatedFeatures)
+            sessions.set(toHex(nodeId), { session: event.session, features, remoteFeatures: event.peer.remoteFeatures })
+            lastFeatures.set(toHex(nodeId), features)
+            for (const entry of channelsOf(nodeId)) yield* tellEntry(entry, { _tag: "PeerConnected", remoteFeatures: event.peer.remoteFeatures }, event.session)
+            return
+          }
+          case "Disconnected": {
+            const key = toHex(event.nodeId)
+            if (sessions.get(key)?.session === event.session) sessions.delete(key)
+            for (const entry of channelsOf(event.nodeId)) yield* tellEntry(entry, { _tag: "PeerDisconnected" })
+            return
+          }
+          case "Message": {
+            const { message, nodeId, session } = event
+            if (sessions.get(toHex(nodeId))?.session !== session) return // a message of a connection already replaced
+            if (message._tag === "Error" || message._tag === "Warning") {
+              const text = describeData(message.data)
+              const input: ChannelInput = message._tag === "Error" ? { _tag: "PeerError", message: text } : { _tag: "PeerWarning", message: text }
+              if (isAllChannels(message.channelId)) {
+                if (message._tag === "Error") for (const entry of channelsOf(nodeId)) yield* tellEntry(entry, input)
+                else yield* Effect.logInfo(`warning from ${toHex(nodeId)}: ${text}`)
+                return
+              }
+              const entry = routes.get(keyOf(nodeId, message.channelId))
+              if (entry !== undefined) yield* tellEntry(entry, input)
+              return
+            }
+            if (!isChannelMessage(message)) return
+            if (message._tag === "OpenChannel") return yield* incomingOpen(session, nodeId, message)
+            const channelId = messageChannelId(message)
+            const entry = channelId === undefined ? undefined : routes.get(keyOf(nodeId, channelId))
+            if (entry === undefined) {
+              yield* Effect.logDebug(`${message._tag} for an unknown channel from ${toHex(nodeId)}`)
+              // BOLT 2: a reestablish for a channel we do not know gets an error (the peer may close it).
+              if (message._tag === "ChannelReestablish") yield* sendOn(session, makeError("unknown channel", message.channelId))
+              return
+            }
+            yield* tellEntry(entry, { _tag: "PeerMessage", message })
+            return
+          }
+        }
+      })
+
+    yield* peers.sessionEvents.pipe(
+      Stream.runForEach(onSessionEvent),
+      Effect.catchCause((cause) => Effect.logError("channel manager: session events ended", cause)),
+      Effect.forkIn(scope)
+    )
+    yield* persister.completions.pipe(
+      Stream.runForEach((c) => {
+        const entry = byId.get(toHex(c.channelId))
+        return entry === undefined ? Effect.void : tellEntry(entry, { _tag: "PersistCompleted", updateId: c.updateId })
+      }),
+      Effect.forkIn(scope)
+    )
+
+    // ---- the API -------------------------------------------------------------------------------------------
+
+    const find = (channelId: ChannelId): Effect.Effect<{ readonly entry: Entry; readonly handle: ChannelHandle<ChannelState> }, ChannelNotFound> =>
+      Effect.suspend(() => {
+        const entry = byId.get(toHex(channelId))
+        return entry?.handle === undefined ? Effect.fail(new ChannelNotFound({ channelId })) : Effect.succeed({ entry, handle: entry.handle })
+      })
+
+    const command = (channelId: ChannelId, input: ChannelInput): Effect.Effect<StepReport, ChannelCommandError> =>
+      find(channelId).pipe(Effect.flatMap(({ handle }) => handle.command(input)))
+
+    const info = (entry: Entry, handle: ChannelHandle<ChannelState>) =>
+      handle.snapshot.pipe(
+        Effect.map((s): ChannelInfo => ({
+          nodeId: entry.nodeId,
+          channelId: s.channelId,
+          phase: s.state._tag,
+          state: s.state,
+          paused: s.durableThrough < s.lastPersisted
+        }))
+      )
+
+    let requestCounter = 0
+
+    return ChannelManager.of({
+      openChannel: (nodeId, amount, options = {}) =>
+        Effect.gen(function*() {
+          const live = sessions.get(toHex(nodeId))
+          if (live === undefined) return yield* Effect.fail(new PeerNotConnected({ nodeId }))
+          const temporaryChannelId = asChannelId(yield* entropy.randomBytes(32))
+          const keyId = keyIdOrDie(yield* entropy.randomBytes(32))
+          const basepoints = yield* signer.channelPublicKeys(keyId)
+          const firstPoint = yield* signer.perCommitmentPoint(keyId, 0n).pipe(
+            Effect.mapError((e) => new OpenChannelFailed({ reason: `signer: ${e.reason}` }))
+          )
+          const channelType = options.channelType ?? { name: "static_remote_key", scidAlias: false, zeroConf: false }
+          const localAlias = channelType.scidAlias ? yield* freshAlias : undefined
+          const opened = openChannelStep(contextFor(nodeId), {
+            temporaryChannelId,
+            keyId,
+            fundingAmount: amount,
+            pushAmount: options.pushAmount ?? msat(0n),
+            basepoints,
+            firstPerCommitmentPoint: firstPoint,
+            feeratePerKw: options.feeratePerKw ?? feerateEstimate,
+            channelType,
+            announce: options.announce ?? false,
+            ...(localAlias === undefined ? {} : { localAlias })
+          })
+          if (Result.isFailure(opened)) {
+            const detail = "detail" in opened.failure ? `: ${opened.failure.detail}` : ""
+            return yield* Effect.fail(new OpenChannelFailed({ reason: `${opened.failure._tag}${detail}` }))
+          }
+          const entry: Entry = { nodeId, keyId, channelId: temporaryChannelId, handle: undefined, monitor: undefined }
+          register(entry)
+          entry.handle = yield* startActor(entry, opened.success.state, { session: live.session, initialOutputs: opened.success.outputs })
+          // The connection may have ended while the channel was being made: it must hear of it.
+          if (sessions.get(toHex(nodeId))?.session !== live.session) yield* tellEntry(entry, { _tag: "PeerDisconnected" })
+          return temporaryChannelId
+        }),
+      fundChannel: (temporaryChannelId, tx) =>
+        command(temporaryChannelId, { _tag: "FundingTransaction", tx: tx instanceof Uint8Array ? tx : serializeTransaction(tx) }).pipe(Effect.asVoid),
+      listChannels: Effect.gen(function*() {
+        const out: Array<ChannelInfo> = []
+        for (const entry of new Set(byId.values())) {
+          if (entry.handle === undefined) continue
+          const r = yield* Effect.result(info(entry, entry.handle))
+          if (Result.isSuccess(r)) out.push(r.success)
+        }
+        return out
+      }),
+      channel: (channelId) => find(channelId).pipe(Effect.flatMap(({ entry, handle }) => info(entry, handle))),
+      monitorState: (channelId) =>
+        Effect.suspend((): Effect.Effect<MonitorState | undefined, ChannelNotFound | ActorStopped | ActorCrashed> => {
+          const entry = byId.get(toHex(channelId))
+          if (entry === undefined) return Effect.fail(new ChannelNotFound({ channelId }))
+          return entry.monitor === undefined ? Effect.succeed(undefined) : entry.monitor.state
+        }),
+      closeChannel: (channelId, options = {}) =>
+        command(channelId, {
+          _tag: "Close",
+          scriptPubKey: options.scriptPubKey ?? config.shutdownScript,
+          feeratePerKw: options.feeratePerKw ?? feerateEstimate
+        }).pipe(Effect.asVoid),
+      forceClose: (channelId, reason = "force close requested") => command(channelId, { _tag: "ForceClose", reason }).pipe(Effect.asVoid),
+      addHtlc: (channelId, htlc) =>
+        Effect.gen(function*() {
+          const requestId = htlc.requestId ?? `htlc-${++requestCounter}`
+          const report = yield* command(channelId, {
+            _tag: "AddHtlc",
+            requestId,
+            amount: htlc.amount,
+            paymentHash: htlc.paymentHash,
+            cltvExpiry: htlc.cltvExpiry,
+            onion: htlc.onion,
+            ...(htlc.pathKey === undefined ? {} : { pathKey: htlc.pathKey })
+          })
+          for (const e of report.events) {
+            if (e._tag === "HtlcAdded" && e.requestId === requestId) return e.htlcId
+            if (e._tag === "HtlcRejected" && e.requestId === requestId) {
+              return yield* Effect.fail(new AddHtlcRejected({ channelId, requestId, reason: e.reason }))
+            }
+          }
+          return yield* Effect.fail(new AddHtlcRejected({ channelId, requestId, reason: "the channel gave no HTLC id" }))
+        }),
+      fulfillHtlc: (channelId, htlcId, preimage) => command(channelId, { _tag: "FulfillHtlc", htlcId, preimage }).pipe(Effect.asVoid),
+      failHtlc: (channelId, htlcId, reason) => command(channelId, { _tag: "FailHtlc", htlcId, reason }).pipe(Effect.asVoid),
+      failMalformedHtlc: (channelId, htlcId, sha256OfOnion, failureCode) =>
+        command(channelId, { _tag: "FailMalformedHtlc", htlcId, sha256OfOnion, failureCode }).pipe(Effect.asVoid),
+      updateFee: (channelId, feeratePerKw) => command(channelId, { _tag: "UpdateFee", feeratePerKw }).pipe(Effect.asVoid),
+      chainFact: (channelId, fact) => find(channelId).pipe(Effect.flatMap(({ handle }) => handle.tell(fact))),
+      events: Stream.fromPubSub(events),
+      subscribe: PubSub.subscribe(events).pipe(Effect.map(Stream.fromSubscription))
+    })
+  })
+
+/** The manager as a layer (same as `ChannelManager.layer`). */
+export const layer = (
+  config: ChannelManagerConfig
+): Layer.Layer<ChannelManager, ChannelStoreUnavailable, PeerManager | ChannelSigner | ChannelPersister | Entropy> => Layer.effect(ChannelManager, make(config))

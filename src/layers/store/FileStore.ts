@@ -1,0 +1,324 @@
+/**
+ * `Store` over one directory, crash-safe at every point, with group commit.
+ *
+ * Layout: the store is a snapshot plus the batches written after it.
+ *   - `<seq>.batch`: one group of writes (one or many `write` calls, each applied on its own,
+ *     each with its own version), `seq` counting batches from 1. Written to `<name>.tmp`, fsync'ed, renamed, then the
+ *     directory is fsync'ed: only then does any of its writes succeed. Batch `seq` is written
+ *     only after batch `seq - 1` is durable, so the batches after a snapshot are contiguous.
+ *   - `<seq>.snapshot`: every key as of batch `seq` (the same atomic-write steps), written when
+ *     the batches since the last snapshot are many or outweigh it; then the batches it covers
+ *     and the older snapshot are removed (a crash in between leaves files that the next start
+ *     ignores and removes).
+ *   - `*.tmp`: a write that did not reach its rename (a crash, an I/O error): ignored and
+ *     removed at start. Their content was never acknowledged.
+ * At start: the newest snapshot, then every batch after it in order. A renamed file is
+ * complete (it was fsync'ed before the rename) and carries a CRC-32: a file that fails to
+ * decode, or a missing batch in the sequence, is damage, reported as `StoreCorrupt` with
+ * nothing deleted.
+ *
+ * Group commit: writes queue to one writer fiber, which takes every write waiting (up to
+ * `maxGroupWrites`) and commits them in one batch: one fsync of the file and one of the
+ * directory for all of them. Each write is still validated (compare-and-set) and applied on its
+ * own, in submission order; a write refused by validation does not affect the others of its
+ * group. An I/O error fails every write of the group and changes nothing visible; the batch
+ * number is reused by the next group (its rename replaces any leftover of the failed one).
+ *
+ * Every key and value is also kept in memory (reads never touch the disk): sized for a node's
+ * channel data, not for a general database. One process per directory (not enforced).
+ * Format of both files (big-endian): magic "ELNSTORE", kind (u8: 1 batch, 2 snapshot), format
+ * (u8: 1), seq (u64), last version given so far (u64), record count (u32), records, CRC-32 of
+ * everything before (u32). A record: op (u8: 1 put, 2 delete), version (u64), key length (u16),
+ * key (ASCII), and for a put: value length (u32), value.
+ */
+import { crc32 } from "node:zlib"
+import { Cause, Deferred, Effect, FileSystem, Layer, Queue, Result, type Scope } from "effect"
+import { equalBytes } from "../../protocol/bytes.ts"
+import { decodeWith } from "../../protocol/codec/reader.ts"
+import { Writer } from "../../protocol/codec/writer.ts"
+import {
+  deleteOp,
+  putOp,
+  Store,
+  StoreCorrupt,
+  StoreError,
+  type StoreOp,
+  type StoreShape,
+  type StoreVersion,
+  type StoreWriteError
+} from "../../services/Store.ts"
+import { DiskError, nodeStoreDisk, type StoreDisk } from "./StoreDisk.ts"
+import { StoreTable } from "./table.ts"
+
+export interface FileStoreOptions {
+  readonly directory: string
+  /** Snapshot after this many batches at most (default 4096). */
+  readonly compactAfterBatches?: number
+  /** Or once the batches since the last snapshot weigh more than it and this many bytes (default 1 MiB). */
+  readonly compactMinBytes?: number
+  /** Writes grouped in one batch at most (default 1024). */
+  readonly maxGroupWrites?: number
+}
+
+const MAGIC = new TextEncoder().encode("ELNSTORE")
+const FORMAT = 1
+const KIND_BATCH = 1
+const KIND_SNAPSHOT = 2
+const OP_PUT = 1
+const OP_DELETE = 2
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+const NAME = /^(\d{16})\.(batch|snapshot)$/
+
+const fileName = (seq: number, kind: "batch" | "snapshot"): string => `${String(seq).padStart(16, "0")}.${kind}`
+
+interface Record_ {
+  readonly op: StoreOp
+  readonly version: StoreVersion
+}
+
+const keyBytes = (key: string): Uint8Array => Uint8Array.from(key, (c) => c.charCodeAt(0))
+
+/** Encodes a batch or snapshot file. */
+export interface StoreFile {
+  readonly kind: "batch" | "snapshot"
+  readonly seq: number
+  /** The highest version given by this file or any before it. */
+  readonly lastVersion: StoreVersion
+  readonly records: ReadonlyArray<Record_>
+}
+
+export const encodeStoreFile = (file: StoreFile): Uint8Array => {
+  let size = 40
+  for (const r of file.records) size += 20 + r.op.key.length + (r.op._tag === "Put" ? r.op.value.length : 0)
+  const w = new Writer(size)
+  w.bytes(MAGIC).u8(file.kind === "batch" ? KIND_BATCH : KIND_SNAPSHOT).u8(FORMAT)
+  w.u64(BigInt(file.seq)).u64(BigInt(file.lastVersion)).u32(file.records.length)
+  for (const { op, version } of file.records) {
+    w.u8(op._tag === "Put" ? OP_PUT : OP_DELETE).u64(BigInt(version)).u16(op.key.length).bytes(keyBytes(op.key))
+    if (op._tag === "Put") w.u32(op.value.length).bytes(op.value)
+  }
+  const body = w.finish()
+  const out = new Uint8Array(body.length + 4)
+  out.set(body)
+  new DataView(out.buffer).setUint32(body.length, crc32(body) >>> 0)
+  return out
+}
+
+/** Decodes a file written by `encodeStoreFile`; a description of the damage otherwise. */
+export const decodeStoreFile = (bytes: Uint8Array): Result.Result<StoreFile, string> => {
+  if (bytes.length < MAGIC.length + 2 + 8 + 8 + 4 + 4) return Result.fail("too short")
+  const body = bytes.subarray(0, bytes.length - 4)
+  const stored = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(bytes.length - 4)
+  if ((crc32(body) >>> 0) !== stored) return Result.fail("checksum mismatch")
+  const decoded = decodeWith(body, (r) => {
+    if (!equalBytes(r.bytes(MAGIC.length), MAGIC)) return "bad magic"
+    const kind = r.u8()
+    if (kind !== KIND_BATCH && kind !== KIND_SNAPSHOT) return `unknown kind ${kind}`
+    const format = r.u8()
+    if (format !== FORMAT) return `unknown format ${format}`
+    const seq = r.u64()
+    const lastVersion = r.u64()
+    if (seq > MAX_SAFE || lastVersion > MAX_SAFE) return "sequence out of range"
+    const count = r.u32()
+    const records: Array<Record_> = []
+    for (let i = 0; i < count; i++) {
+      const op = r.u8()
+      const version = r.u64()
+      if (version > lastVersion) return "version out of range"
+      const key = String.fromCharCode(...r.bytes(r.u16()))
+      if (op === OP_PUT) records.push({ op: putOp(key, r.bytes(r.u32())), version: Number(version) })
+      else if (op === OP_DELETE) records.push({ op: deleteOp(key), version: Number(version) })
+      else return `unknown op ${op}`
+    }
+    if (!r.atEnd) return "trailing bytes"
+    const file: StoreFile = { kind: kind === KIND_BATCH ? "batch" : "snapshot", seq: Number(seq), lastVersion: Number(lastVersion), records }
+    return file
+  })
+  if (Result.isFailure(decoded)) return Result.fail(`truncated record (${decoded.failure._tag})`)
+  return typeof decoded.success === "string" ? Result.fail(decoded.success) : Result.succeed(decoded.success)
+}
+
+interface PendingWrite {
+  readonly ops: ReadonlyArray<StoreOp>
+  readonly done: Deferred.Deferred<StoreVersion, StoreWriteError>
+}
+
+const ioError = (operation: string) => (e: DiskError) => new StoreError({ operation, reason: e.message })
+
+/**
+ * Opens (or creates) the store in `options.directory` on `disk`. The writer fiber lives in the
+ * current scope; writes after the scope closed fail with `StoreError`.
+ */
+export const makeFileStore = (
+  disk: StoreDisk,
+  options: FileStoreOptions
+): Effect.Effect<StoreShape, StoreError | StoreCorrupt, Scope.Scope> =>
+  Effect.gen(function*() {
+    const dir = options.directory
+    const compactAfterBatches = options.compactAfterBatches ?? 4096
+    const compactMinBytes = options.compactMinBytes ?? 1 << 20
+    const maxGroupWrites = options.maxGroupWrites ?? 1024
+    const path = (name: string) => `${dir}/${name}`
+
+    // ---- open: newest snapshot, then the batches after it ----
+    yield* disk.makeDirectory(dir).pipe(Effect.mapError(ioError("open")))
+    const names = yield* disk.list(dir).pipe(Effect.mapError(ioError("open")))
+    for (const n of names) if (n.endsWith(".tmp")) yield* disk.remove(path(n)).pipe(Effect.mapError(ioError("open")))
+    const snapshots: Array<number> = []
+    const batches: Array<number> = []
+    for (const n of names) {
+      const m = NAME.exec(n)
+      if (m === null) continue
+      ;(m[2] === "batch" ? batches : snapshots).push(Number(m[1]))
+    }
+    snapshots.sort((a, b) => a - b)
+    batches.sort((a, b) => a - b)
+
+    const table = new StoreTable()
+    const readFile = (name: string, kind: "batch" | "snapshot", seq: number) =>
+      Effect.gen(function*() {
+        const bytes = yield* disk.read(path(name)).pipe(Effect.mapError(ioError("open")))
+        const decoded = decodeStoreFile(bytes)
+        if (Result.isFailure(decoded)) return yield* new StoreCorrupt({ file: path(name), reason: decoded.failure })
+        if (decoded.success.kind !== kind || decoded.success.seq !== seq)
+          return yield* new StoreCorrupt({ file: path(name), reason: "content does not match the file name" })
+        return { file: decoded.success, size: bytes.length }
+      })
+
+    let snapshotSeq = snapshots.at(-1) ?? 0
+    let lastVersion = 0
+    let snapshotBytes = 0
+    if (snapshotSeq > 0) {
+      const snap = yield* readFile(fileName(snapshotSeq, "snapshot"), "snapshot", snapshotSeq)
+      for (const { op, version } of snap.file.records) if (op._tag === "Put") table.restore(op.key, version, op.value)
+      snapshotBytes = snap.size
+      lastVersion = snap.file.lastVersion
+    }
+    let nextSeq = snapshotSeq + 1
+    let batchesSinceSnapshot = 0
+    let batchBytes = 0
+    for (const seq of batches) {
+      if (seq <= snapshotSeq) continue
+      if (seq !== nextSeq) return yield* new StoreCorrupt({ file: path(fileName(nextSeq, "batch")), reason: "missing batch" })
+      const batch = yield* readFile(fileName(seq, "batch"), "batch", seq)
+      lastVersion = batch.file.lastVersion
+      for (const { op, version } of batch.file.records) {
+        if (op._tag === "Put") table.restore(op.key, version, op.value)
+        else table.remove(op.key)
+      }
+      nextSeq = seq + 1
+      batchesSinceSnapshot += 1
+      batchBytes += batch.size
+    }
+    // Leftovers of an interrupted compaction: covered by the snapshot, never read again.
+    for (const seq of batches) if (seq <= snapshotSeq) yield* Effect.ignore(disk.remove(path(fileName(seq, "batch"))))
+    for (const seq of snapshots) if (seq < snapshotSeq) yield* Effect.ignore(disk.remove(path(fileName(seq, "snapshot"))))
+
+    // ---- writing ----
+    const writeAtomically = (name: string, bytes: Uint8Array): Effect.Effect<void, DiskError> =>
+      Effect.gen(function*() {
+        yield* disk.writeSynced(path(`${name}.tmp`), bytes)
+        yield* disk.rename(path(`${name}.tmp`), path(name))
+        yield* disk.syncDirectory(dir)
+      })
+
+    const compact = Effect.gen(function*() {
+      const seq = nextSeq - 1
+      const records: Array<Record_> = []
+      for (const [key, cell] of table.entries()) records.push({ op: putOp(key, cell.value), version: cell.version })
+      const bytes = encodeStoreFile({ kind: "snapshot", seq, lastVersion, records })
+      const written = yield* Effect.result(writeAtomically(fileName(seq, "snapshot"), bytes))
+      if (Result.isFailure(written)) {
+        yield* Effect.ignore(disk.remove(path(`${fileName(seq, "snapshot")}.tmp`)))
+        return yield* Effect.logWarning(`store snapshot failed, will retry: ${written.failure.message}`)
+      }
+      const previous = snapshotSeq
+      for (let s = previous + 1; s <= seq; s++) yield* Effect.ignore(disk.remove(path(fileName(s, "batch"))))
+      if (previous > 0) yield* Effect.ignore(disk.remove(path(fileName(previous, "snapshot"))))
+      snapshotSeq = seq
+      snapshotBytes = bytes.length
+      batchesSinceSnapshot = 0
+      batchBytes = 0
+    })
+
+    const commitGroup = (group: ReadonlyArray<PendingWrite>) =>
+      Effect.gen(function*() {
+        const seq = nextSeq
+        let version = lastVersion
+        const pending = new Map<string, StoreVersion>()
+        const accepted: Array<{ readonly write: PendingWrite; readonly version: StoreVersion }> = []
+        const records: Array<Record_> = []
+        for (const w of group) {
+          const bad = table.check(w.ops, pending)
+          if (bad !== undefined) {
+            yield* Deferred.fail(w.done, bad)
+            continue
+          }
+          version += 1
+          accepted.push({ write: w, version })
+          for (const op of w.ops) {
+            pending.set(op.key, op._tag === "Put" ? version : 0)
+            records.push({ op, version })
+          }
+        }
+        if (accepted.length === 0) return
+        const name = fileName(seq, "batch")
+        const bytes = encodeStoreFile({ kind: "batch", seq, lastVersion: version, records })
+        const written = yield* Effect.result(writeAtomically(name, bytes))
+        if (Result.isFailure(written)) {
+          // Nothing is visible; the number is reused, and its rename replaces any leftover.
+          yield* Effect.ignore(disk.remove(path(`${name}.tmp`)))
+          yield* Effect.ignore(disk.remove(path(name)))
+          const error = new StoreError({ operation: "write", reason: written.failure.message })
+          for (const a of accepted) yield* Deferred.fail(a.write.done, error)
+          return
+        }
+        nextSeq = seq + 1
+        lastVersion = version
+        batchesSinceSnapshot += 1
+        batchBytes += bytes.length
+        for (const a of accepted) {
+          table.apply(a.write.ops, a.version)
+          yield* Deferred.succeed(a.write.done, a.version)
+        }
+        if (batchesSinceSnapshot >= compactAfterBatches || (batchesSinceSnapshot >= 16 && batchBytes >= Math.max(snapshotBytes, compactMinBytes)))
+          yield* compact
+      })
+
+    const queue = yield* Queue.unbounded<PendingWrite, Cause.Done>()
+    const closed = new StoreError({ operation: "write", reason: "store closed" })
+    const failLeftovers = Effect.gen(function*() {
+      yield* Queue.end(queue)
+      for (const w of yield* Queue.clear(queue)) yield* Deferred.fail(w.done, closed)
+    })
+    yield* Queue.takeBetween(queue, 1, maxGroupWrites).pipe(
+      Effect.flatMap((group) => Effect.uninterruptible(commitGroup(group))),
+      Effect.forever,
+      Effect.onExit(() => failLeftovers),
+      Effect.forkScoped
+    )
+
+    const write = (ops: ReadonlyArray<StoreOp>): Effect.Effect<StoreVersion, StoreWriteError> =>
+      Effect.gen(function*() {
+        const done = yield* Deferred.make<StoreVersion, StoreWriteError>()
+        const offered = yield* Queue.offer(queue, { ops, done })
+        if (!offered) return yield* closed
+        return yield* Deferred.await(done)
+      })
+
+    return {
+      get: (key) => Effect.sync(() => table.get(key)),
+      list: (prefix) => Effect.sync(() => table.list(prefix)),
+      put: (key, value, ifVersion) => write([putOp(key, value, ifVersion)]),
+      delete: (key, ifVersion) => Effect.asVoid(write([deleteOp(key, ifVersion)])),
+      write
+    } satisfies StoreShape
+  })
+
+/** The files store on the real disk. */
+export const layerFileStore = (options: FileStoreOptions): Layer.Layer<Store, StoreError | StoreCorrupt, FileSystem.FileSystem> =>
+  Layer.effect(Store, Effect.flatMap(nodeStoreDisk, (disk) => makeFileStore(disk, options)))
+
+/** The files store on a given disk (e.g. a `SimulatedDisk`). */
+export const layerFileStoreOn = (disk: StoreDisk, options: FileStoreOptions): Layer.Layer<Store, StoreError | StoreCorrupt> =>
+  Layer.effect(Store, makeFileStore(disk, options))

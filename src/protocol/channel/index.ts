@@ -1,0 +1,11 @@
+/** The channel state machine (BOLT 2): its data, its rules and its reducer. */
+export * from "./close.ts"
+export * from "./commitments.ts"
+export * from "./config.ts"
+export * from "./errors.ts"
+export * from "./io.ts"
+export * from "./open.ts"
+export * from "./params.ts"
+export * from "./reestablish.ts"
+export * from "./state.ts"
+export * from "./step.ts"
