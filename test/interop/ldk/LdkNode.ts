@@ -216,7 +216,12 @@ export class LdkNode {
   private tipHeight = 0
   private readonly loop: ReturnType<typeof setInterval>
 
-  private constructor(readonly peer: LdkPeer, private readonly channels: LdkChannels, network: LdkNetwork) {
+  readonly peer: LdkPeer
+  private readonly channels: LdkChannels
+
+  private constructor(peer: LdkPeer, channels: LdkChannels, network: LdkNetwork) {
+    this.peer = peer
+    this.channels = channels
     this.tipHash = Buffer.from(GENESIS[network], "hex").reverse()
     this.loop = setInterval(() => this.pump(), 20)
   }
