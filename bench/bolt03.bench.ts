@@ -1,20 +1,25 @@
 /**
- * BOLT 3 throughput, portable (noble, pure JS) vs libsecp256k1 in WASM (tiny-secp256k1):
+ * BOLT 3 throughput, portable (noble, pure JS) vs libsecp256k1 in WASM (tiny-secp256k1) vs
+ * native libsecp256k1 (the `secp256k1` package's addon, where it loads):
  *
  * - commitment transactions built AND signed per second with 0, 10 and 483 HTLCs, as the
- *   channel signer does for `commitment_signed`: derive the commitment keys, build the
- *   counterparty's commitment and its HTLC transactions, sign the funding input and every HTLC
- *   transaction (one signature per HTLC);
+ *   channel signer does for `commitment_signed`: build the counterparty's commitment and its
+ *   HTLC transactions, sign the funding input and every HTLC transaction (one signature per
+ *   HTLC). The commitment's keys come from the shared cache (`commitment-keys-cache.ts`), as
+ *   when the channel built the commitment first; the "keys derived" rows empty the cache before
+ *   each commitment, so they include the key derivation;
  * - the receiving side: rebuild our commitment and verify the counterparty's commitment and
  *   HTLC signatures (validateHolderCommitment);
  * - raw ECDSA verifications and signatures per second.
  *
  * Run: `node bench/run.ts bolt03` (or `npm run bench -- bolt03`).
  */
-import { Effect } from "effect"
+import { Effect, Result } from "effect"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { makeSeedChannelSigner } from "../src/layers/signer/SeedChannelSigner.ts"
+import { loadNativeSecp256k1 } from "../src/layers/crypto/secp256k1-native.ts"
 import { wasmSecp256k1 } from "../src/layers/crypto/secp256k1-wasm.ts"
+import { sharedCommitmentKeysCache } from "../src/protocol/keys/commitment-keys-cache.ts"
 import { anchorsZeroFeeHtlcTx } from "../src/protocol/channel-type.ts"
 import { nobleSecp256k1, type Secp256k1 } from "../src/protocol/crypto/secp256k1.ts"
 import { txidFromBytes } from "../src/protocol/tx/bitcoin/transaction.ts"
@@ -103,15 +108,15 @@ const pointAt = <A>(points: ReadonlyArray<A>, i: number): A => {
   return p
 }
 
-const row = (label: string, a: number, b: number): string =>
-  `${label.padEnd(52)}${a.toFixed(a < 10 ? 2 : 0).padStart(12)}${b.toFixed(b < 10 ? 2 : 0).padStart(12)}${(b / a).toFixed(1).padStart(9)}x`
+const cell = (n: number): string => n.toFixed(n < 10 ? 2 : 0).padStart(12)
 
 /**
- * Each figure is the best of two rounds, and the two implementations are measured in turn for
- * every row (noble, wasm, noble, wasm), so that load from other processes skews both alike.
+ * Each figure is the best of two rounds, and the implementations are measured in turn for
+ * every row (noble, wasm, native, noble, ...), so that load from other processes skews them alike.
  */
 export async function run(): Promise<void> {
-  const impls = [nobleSecp256k1, wasmSecp256k1] as const
+  const native = loadNativeSecp256k1()
+  const impls: ReadonlyArray<Secp256k1> = Result.isSuccess(native) ? [nobleSecp256k1, wasmSecp256k1, native.success] : [nobleSecp256k1, wasmSecp256k1]
   const contexts = impls.map((secp) => {
     const { alice, bob, bobPoints } = setup(secp)
     const secret = sha256(enc("bench/secret"))
@@ -134,6 +139,17 @@ export async function run(): Promise<void> {
         if (sigs.htlcSignatures.length !== n) throw new Error(`expected ${n} HTLC signatures`)
       }
     })
+    if (n < 483) {
+      rows.push({
+        label: `  the same, keys derived (cache emptied)`,
+        minMs,
+        op: (c) => () => {
+          sharedCommitmentKeysCache.clear()
+          const sigs = Effect.runSync(c.alice.signer.signCounterpartyCommitment(c.alice.keyId, theirState, pointAt(c.bobPoints, i)))
+          if (sigs.htlcSignatures.length !== n) throw new Error(`expected ${n} HTLC signatures`)
+        }
+      })
+    }
     // Bob rebuilds his commitment and verifies all n + 1 signatures.
     rows.push({
       label: `build + verify commitment, ${n} HTLCs (${n + 1} sigs)`,
@@ -166,14 +182,15 @@ export async function run(): Promise<void> {
   })
 
   console.log(`anchors_zero_fee_htlc_tx channel, feerate ${FEERATE} sat/kw; figures are operations per second`)
-  console.log(`${"operation".padEnd(52)}${"noble".padStart(12)}${"wasm".padStart(12)}${"speedup".padStart(10)}`)
+  if (Result.isFailure(native)) console.log(`native secp256k1 unavailable here: ${native.failure}`)
+  console.log(`${"operation".padEnd(52)}${contexts.map((c) => c.secp.name.replace("libsecp256k1-", "").padStart(12)).join("")}`)
   for (const r of rows) {
-    const best = [0, 0]
+    const best = contexts.map(() => 0)
     for (let round = 0; round < 2; round++) {
       contexts.forEach((c, i) => {
         best[i] = Math.max(best[i] ?? 0, measure(r.op(c), r.minMs).perSecond)
       })
     }
-    console.log(row(r.label, best[0] ?? 0, best[1] ?? 0))
+    console.log(`${r.label.padEnd(52)}${best.map(cell).join("")}`)
   }
 }

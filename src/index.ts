@@ -32,7 +32,22 @@ export * as TestLayers from "./layers/test/index.ts"
 export * as NodeLayers from "./layers/node/index.ts"
 export { nodeChaChaPoly } from "./layers/crypto/aead-node.ts"
 export { wasmSecp256k1 } from "./layers/crypto/secp256k1-wasm.ts"
-export { makeSeedChannelSigner, seedChannelSignerLayer } from "./layers/signer/SeedChannelSigner.ts"
+export { loadNativeSecp256k1 } from "./layers/crypto/secp256k1-native.ts"
+export {
+  chooseSecp256k1,
+  loadSecp256k1Best,
+  Secp256k1Best,
+  secp256k1Candidates,
+  type Secp256k1Backend,
+  type Secp256k1Candidate,
+  type Secp256k1Choice
+} from "./layers/crypto/secp256k1-best.ts"
+export {
+  makeSeedChannelSigner,
+  seedChannelSignerLayer,
+  SeedChannelSignerLive,
+  type SeedChannelSignerOptions
+} from "./layers/signer/SeedChannelSigner.ts"
 
 // The node's HTTP control API (a runnable program's piece, served by `npm start`).
 export * as ControlApi from "./api/index.ts"

@@ -19,6 +19,8 @@
  * - Batching: after an input that leaves changes to sign, the actor queues a `Flush` behind
  *   what is already in its mailbox; when it comes up, `SignNow` is fed if changes are still
  *   pending. So a burst of updates goes out in one `commitment_signed`.
+ * - `Rekey` (routing by the new channel id) is done before the other outputs of its step, so a
+ *   reply to a message of that step finds the channel under its new id.
  * - Sends go to the session the channel was last connected on (the session comes with
  *   `PeerConnected`); after `PeerDisconnected` nothing is sent (and held sends of the old session
  *   are dropped by the peer layer as stale): `channel_reestablish` decides what is retransmitted.
@@ -44,6 +46,7 @@ import type {
   CommitmentState,
   CompactSignature
 } from "../services/ChannelSigner.ts"
+import type { PersistStatus } from "../services/MonitorPersister.ts"
 import * as Actor from "./Actor.ts"
 import type { SessionId } from "./PeerEvent.ts"
 
@@ -80,9 +83,6 @@ export interface ChannelCore<S> {
 }
 
 // ---- the ports -----------------------------------------------------------------------------------
-
-/** What the persister said about one update. */
-export type PersistStatus = "Completed" | "InProgress"
 
 /** The chain-facing outputs (`Broadcast`, `WatchFunding`), for a chain source / broadcaster. */
 export type ChainRequest = Extract<ChannelOutput, { readonly _tag: "Broadcast" | "WatchFunding" }>
@@ -337,13 +337,11 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
         return yield* performSignerRequest(signer, keyId, request)
       })
 
-    /**
-     * Steps `first`, then every `Signed` answer it leads to, before anything else. Returns the
-     * rejection of `first` (a rejected `Signed` is logged) and the events emitted.
-     */
     /** Performs one step's outputs in order; `Sign` answers are appended to `queue`, events to `events`. */
     const perform = (outputs: ReadonlyArray<ChannelOutput>, queue: Array<ChannelInput>, events: Array<ChannelEvent>): Effect.Effect<void> =>
       Effect.gen(function*() {
+        // Routing first: a reply to a `Send` of this step may already carry the new id.
+        for (const output of outputs) if (output._tag === "Rekey") yield* ports.rekey(output.from, output.to)
         for (const output of outputs) {
           switch (output._tag) {
             case "Persist": {
@@ -358,7 +356,6 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
               queue.push({ _tag: "Signed", result: yield* sign(output.request) })
               break
             case "Rekey":
-              yield* ports.rekey(output.from, output.to)
               break
             default: {
               if (output._tag === "Emit") events.push(output.event)
@@ -449,8 +446,8 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
             })
             return
           case "Flush":
+            // Not rescheduled: a `SignNow` that could not sign (awaiting a revocation) waits for the next input.
             yield* flush
-            yield* scheduleFlush
             return
           case "Perform": {
             const queue: Array<ChannelInput> = []

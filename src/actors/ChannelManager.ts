@@ -1,7 +1,7 @@
 /**
  * The `ChannelManager`: the node's owner of channels (../shared/docs/channels.md, "The actors").
  * One per node, as an Effect service over the `PeerManager`, the `ChannelSigner`, a
- * `ChannelPersister` and `Entropy`.
+ * `MonitorPersister` and `Entropy`.
  *
  * - It consumes the peer layer's session stream (`PeerManager.sessionEvents`: lossless, ordered
  *   `Connected` / `Message` / `Disconnected` per connection) and routes each BOLT 2 message by
@@ -40,59 +40,28 @@ import type { LightningMessage } from "../protocol/messages/index.ts"
 import type { ChannelMessage, OpenChannel } from "../protocol/messages/channel.ts"
 import { replay } from "../protocol/monitor/apply.ts"
 import type { MonitorState } from "../protocol/monitor/state.ts"
-import type { MonitorUpdate } from "../protocol/monitor/update.ts"
 import type { PublicKey } from "../protocol/keys/keys.ts"
 import { serializeTransaction, type Transaction } from "../protocol/tx/bitcoin/transaction.ts"
 import { type ChannelId, msat, type Msat, type NodeId, type Sat } from "../protocol/units.ts"
 import { ChannelSigner, type ChannelKeyId, channelKeyId, SignerChannelStateSchema } from "../services/ChannelSigner.ts"
 import { Entropy } from "../services/Entropy.ts"
+import { MonitorPersister, type PersistUnavailable } from "../services/MonitorPersister.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { ActorCrashed, ActorStopped } from "./Actor.ts"
 import {
   type ChainRequest,
+  type ChannelCommandRejected,
   type ChannelCore,
-  ChannelCommandRejected,
   type ChannelHandle,
   type ChannelPorts,
   makeChannel,
-  type PersistStatus,
   type StepReport
 } from "./Channel.ts"
 import { makeMonitor, type MonitorHandle } from "./Monitor.ts"
 import { PeerNotConnected, type PeerSessionEvent, type SessionId } from "./PeerEvent.ts"
 import { PeerManager, type PeerManagerConfig } from "./PeerManager.ts"
 
-// ---- persistence (the port the manager needs of the MonitorPersister) -----------------------------
-
-/** One channel as the persister gives it back at start: its last record and its update log. */
-export interface StoredChannel {
-  readonly channelId: ChannelId
-  /** The record written with the last update (`encodeChannelRecord`). */
-  readonly record: string
-  /** Every update of the channel, from `Opened` (id 0), in order. */
-  readonly updates: ReadonlyArray<MonitorUpdate>
-}
-
-/** A completion of a write that was `InProgress`. */
-export interface PersistCompletion {
-  readonly channelId: ChannelId
-  readonly updateId: bigint
-}
-
-/**
- * What the manager needs of persistence (the `MonitorPersister`'s shape): store updates with
- * the channel's record in one write (`Completed`, or `InProgress` then a completion on the
- * stream), and give everything back at start.
- */
-export interface ChannelPersisterShape {
-  readonly persist: (channelId: ChannelId, updates: ReadonlyArray<MonitorUpdate>, record: string) => Effect.Effect<PersistStatus>
-  readonly completions: Stream.Stream<PersistCompletion>
-  readonly load: Effect.Effect<ReadonlyArray<StoredChannel>, ChannelStoreUnavailable>
-}
-
-export class ChannelPersister extends Context.Service<ChannelPersister, ChannelPersisterShape>()("effect-lightning/ChannelPersister") {}
-
-/** The store could not be read at start. */
+/** A stored channel record does not decode, or its update log does not replay: the store needs an operator. */
 export class ChannelStoreUnavailable extends Data.TaggedError("ChannelStoreUnavailable")<{ readonly reason: string }> {}
 
 // ---- the record persisted with each update -----------------------------------------------------
@@ -115,9 +84,21 @@ export const ChannelRecordSchema = Schema.Struct({
 })
 export type ChannelRecord = typeof ChannelRecordSchema.Type
 
-const recordJson = Schema.fromJsonString(ChannelRecordSchema)
-export const encodeChannelRecord = Schema.encodeSync(recordJson)
-export const decodeChannelRecord = Schema.decodeUnknownResult(recordJson)
+/** The record as the JSON value the persister stores (`MonitorPersister.persist`'s `channelState`). */
+export const encodeChannelRecord = (record: ChannelRecord): Schema.Json => toJson(Schema.encodeSync(ChannelRecordSchema)(record))
+
+/** A Schema encoding as a `Json` value (checked: it is made of strings, numbers, booleans, null, arrays, objects). */
+const toJson = (u: unknown): Schema.Json => {
+  if (u === null || typeof u === "string" || typeof u === "number" || typeof u === "boolean") return u
+  if (Array.isArray(u)) return u.map(toJson)
+  if (typeof u === "object") {
+    const o: { [key: string]: Schema.Json } = {}
+    for (const [k, v] of Object.entries(u)) if (v !== undefined) o[k] = toJson(v)
+    return o
+  }
+  throw new TypeError(`not a JSON value: ${typeof u}`) // unreachable: the record's Schema encodes to JSON
+}
+export const decodeChannelRecord = Schema.decodeUnknownResult(ChannelRecordSchema)
 
 // ---- events, errors, API -----------------------------------------------------------------------------
 
@@ -218,7 +199,7 @@ export interface ChannelManagerShape {
 export class ChannelManager extends Context.Service<ChannelManager, ChannelManagerShape>()("effect-lightning/ChannelManager") {
   static readonly layer = (
     config: ChannelManagerConfig
-  ): Layer.Layer<ChannelManager, ChannelStoreUnavailable, PeerManager | ChannelSigner | ChannelPersister | Entropy> =>
+  ): Layer.Layer<ChannelManager, ChannelStoreUnavailable | PersistUnavailable, PeerManager | ChannelSigner | MonitorPersister | Entropy> =>
     Layer.effect(ChannelManager, make(config))
 }
 
@@ -308,11 +289,13 @@ interface PeerSession {
 /** Starts a manager in the current scope (restoring every stored channel first). */
 export const make = (
   config: ChannelManagerConfig
-): Effect.Effect<ChannelManagerShape, ChannelStoreUnavailable, Scope.Scope | PeerManager | ChannelSigner | ChannelPersister | Entropy> =>
+): Effect.Effect<ChannelManagerShape, ChannelStoreUnavailable | PersistUnavailable, Scope.Scope | PeerManager | ChannelSigner | MonitorPersister | Entropy> =>
   Effect.gen(function*() {
     const peers = yield* PeerManager
     const signer = yield* ChannelSigner
-    const persister = yield* ChannelPersister
+    const persister = yield* MonitorPersister
+    // Subscribed before anything is persisted: no completion is missed.
+    const completions = yield* persister.subscribe
     const entropy = yield* Entropy
     const network = yield* NodeNetwork
     const scope = yield* Effect.scope
@@ -372,7 +355,11 @@ export const make = (
             ...(Result.isSuccess(signerState) ? { signer: signerState.success } : {})
           })
           const channelId = update._tag === "Opened" ? update.params.channelId : entry.channelId
-          const status = yield* persister.persist(channelId, [update], record)
+          const status = yield* persister.persist(channelId, [update], record).pipe(
+            Effect.catchTag("PersistOutOfOrder", (e) => Effect.die(e)),
+            // Shutting down: the channel stays paused (nothing that depends on the update leaves).
+            Effect.catchTag("PersisterClosed", () => Effect.succeed("InProgress" as const))
+          )
           if (entry.monitor === undefined) {
             entry.monitor = yield* makeMonitor({ name: `monitor ${toHex(channelId)}`, secp: config.secp }).pipe(Scope.provide(scope))
           }
@@ -412,7 +399,7 @@ export const make = (
     // ---- restore ---------------------------------------------------------------------------------------
 
     for (const stored of yield* persister.load) {
-      const decoded = decodeChannelRecord(stored.record)
+      const decoded = decodeChannelRecord(stored.channelState)
       if (Result.isFailure(decoded)) {
         return yield* Effect.fail(new ChannelStoreUnavailable({ reason: `channel ${toHex(stored.channelId)}: record does not decode` }))
       }
@@ -436,8 +423,7 @@ export const make = (
           Scope.provide(scope)
         )
       }
-      const last = stored.updates[stored.updates.length - 1]
-      entry.handle = yield* startActor(entry, record.channel, last === undefined ? {} : { lastUpdateId: last.updateId })
+      entry.handle = yield* startActor(entry, record.channel, { lastUpdateId: stored.latestUpdateId })
       register(entry)
     }
 
@@ -541,7 +527,7 @@ export const make = (
       Effect.catchCause((cause) => Effect.logError("channel manager: session events ended", cause)),
       Effect.forkIn(scope)
     )
-    yield* persister.completions.pipe(
+    yield* Stream.fromSubscription(completions).pipe(
       Stream.runForEach((c) => {
         const entry = byId.get(toHex(c.channelId))
         return entry === undefined ? Effect.void : tellEntry(entry, { _tag: "PersistCompleted", updateId: c.updateId })
@@ -668,4 +654,4 @@ export const make = (
 /** The manager as a layer (same as `ChannelManager.layer`). */
 export const layer = (
   config: ChannelManagerConfig
-): Layer.Layer<ChannelManager, ChannelStoreUnavailable, PeerManager | ChannelSigner | ChannelPersister | Entropy> => Layer.effect(ChannelManager, make(config))
+): Layer.Layer<ChannelManager, ChannelStoreUnavailable | PersistUnavailable, PeerManager | ChannelSigner | MonitorPersister | Entropy> => Layer.effect(ChannelManager, make(config))

@@ -461,17 +461,22 @@ export const makePeer = (
         // -- reader: one message at a time, handled before the next is read.
         yield* Effect.forkScoped(supervise(Effect.forever(readMessage.pipe(Effect.flatMap(handleInbound)))))
 
-        // -- pinger: the timeout window is extended by the time the reader spent paused.
+        // -- pinger: the pong must come within `pingTimeout` of time the reader was free to read
+        // it (time paused in `onMessage` does not count).
+        const timeoutMillis = Duration.toMillis(Duration.fromInputUnsafe(config.pingTimeout))
         const awaitPong: Effect.Effect<void> = Effect.gen(function*() {
-          let window = Duration.toMillis(Duration.fromInputUnsafe(config.pingTimeout))
+          const start = yield* Clock.currentTimeMillis
+          const pausedAtStart = yield* pausedSoFar
+          let wait = timeoutMillis
           while (true) {
-            const before = yield* pausedSoFar
-            yield* Effect.sleep(Duration.millis(window))
+            yield* Effect.sleep(Duration.millis(wait))
             if (outstandingPong === undefined) return
             yield* notPaused.await
             if (outstandingPong === undefined) return
-            window = (yield* pausedSoFar) - before
-            if (window <= 0) return yield* Deferred.succeed(kill, DisconnectReason.PingTimeout())
+            const now = yield* Clock.currentTimeMillis
+            const reading = (now - start) - ((yield* pausedSoFar) - pausedAtStart)
+            wait = timeoutMillis - reading
+            if (wait <= 0) return yield* Deferred.succeed(kill, DisconnectReason.PingTimeout())
           }
         })
         yield* Effect.forkScoped(supervise(Effect.forever(Effect.gen(function*() {

@@ -166,8 +166,8 @@ export const make = (
     const deliverSessions = (config.sessionEvents ?? "deliver") === "deliver"
     const sessionQueue = yield* Queue.bounded<PeerSessionEvent, Cause.Done>(Math.max(1, config.sessionBuffer ?? 1024))
     yield* Effect.addFinalizer(() => Queue.end(sessionQueue))
-    const emit = (event: PeerSessionEvent): Effect.Effect<void> =>
-      deliverSessions ? Effect.asVoid(Queue.offer(sessionQueue, event)) : Effect.void
+    const emit = (event: PeerSessionEvent): Effect.Effect<unknown> =>
+      deliverSessions ? Queue.offer(sessionQueue, event) : Effect.void
     let sessionConsumers = 0
     let sessionCounter = 0
     // Live sessions (from `init` to the end of the connection), for `send`.
@@ -246,10 +246,13 @@ export const make = (
             Effect.gen(function*() {
               // Per node, the previous session's events all come first.
               if (previous !== undefined) yield* Deferred.await(previous)
-              yield* emit(PeerSessionEvent.Connected({ session, peer: info }))
-              connectedEmitted = true
+              // Noted with the offer's own outcome: interrupted just after it, `Disconnected` must still follow.
+              yield* emit(PeerSessionEvent.Connected({ session, peer: info })).pipe(
+                Effect.onExit((exit) => Effect.sync(() => void (connectedEmitted = Exit.isSuccess(exit))))
+              )
             }),
-          onMessage: (message) => (remote === undefined ? Effect.void : emit(PeerSessionEvent.Message({ session, nodeId: remote, message })))
+          onMessage: (message) =>
+            remote === undefined ? Effect.void : Effect.asVoid(emit(PeerSessionEvent.Message({ session, nodeId: remote, message })))
         })
         // Unlists this connection (unless a newer one to the node replaced it). Also runs when the
         // connection is interrupted (registry shutdown), so no stale peer stays listed.

@@ -15,3 +15,41 @@ export {
 export * from "./PeerEvent.ts"
 export { make as makePeerManager, PeerManager, type PeerManagerConfig, type PeerManagerShape } from "./PeerManager.ts"
 export * from "./Invoices.ts"
+export {
+  type ChainRequest,
+  type ChannelCore,
+  ChannelCommandRejected,
+  type ChannelEnvelope,
+  type ChannelHandle,
+  type ChannelOptions,
+  type ChannelPorts,
+  type ChannelSnapshot,
+  type ChannelStep,
+  makeChannel,
+  performSignerRequest,
+  type StepReport
+} from "./Channel.ts"
+export { applyUpdate as applyMonitorUpdate, makeMonitor, type MonitorEnvelope, type MonitorHandle, type MonitorOptions } from "./Monitor.ts"
+export {
+  AddHtlcRejected,
+  type AddHtlcRequest,
+  type ChainFact,
+  type ChannelCommandError,
+  type ChannelInfo,
+  ChannelManager,
+  type ChannelManagerConfig,
+  type ChannelManagerShape,
+  ChannelNotFound,
+  channelPeerConfig,
+  type ChannelRecord,
+  ChannelRecordSchema,
+  ChannelStoreUnavailable,
+  decodeChannelRecord,
+  encodeChannelRecord,
+  layer as channelManagerLayer,
+  make as makeChannelManager,
+  messageChannelId,
+  type NodeChannelEvent,
+  OpenChannelFailed,
+  type OpenChannelOptions
+} from "./ChannelManager.ts"

@@ -5,7 +5,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result, Schema } from "effect"
-import { type ChannelCore, type ChannelPorts, makeChannel, type PersistStatus } from "../../src/actors/Channel.ts"
+import { type ChannelCore, type ChannelPorts, makeChannel } from "../../src/actors/Channel.ts"
+import type { PersistStatus } from "../../src/services/MonitorPersister.ts"
 import { SessionId } from "../../src/actors/PeerEvent.ts"
 import { ChannelIdSchema } from "../../src/protocol/codec/fields.ts"
 import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"

@@ -69,6 +69,7 @@ import {
   type SpendRequest,
   type SpendSignature
 } from "../../services/ChannelSigner.ts"
+import { Secp256k1Best } from "../crypto/secp256k1-best.ts"
 import { deriveSecret } from "../node/SeedKeys.ts"
 
 /** The private half of a channel: never leaves this module. */
@@ -745,6 +746,13 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       })
   })
 }
+
+/**
+ * Production layer: the in-process signer over `seed` with the fastest secp256k1 that loads
+ * (native, WASM, then noble: `Secp256k1Best`).
+ */
+export const SeedChannelSignerLive = (seed: Uint8Array, options: SeedChannelSignerOptions = {}): Layer.Layer<ChannelSigner> =>
+  Layer.unwrap(Effect.map(Secp256k1Best, ({ secp }) => seedChannelSignerLayer(seed, secp, options)))
 
 /** Layer: the in-process signer over `seed` with the given secp256k1 implementation. */
 export const seedChannelSignerLayer = (seed: Uint8Array, secp: Secp256k1, options: SeedChannelSignerOptions = {}): Layer.Layer<ChannelSigner> =>

@@ -12,7 +12,8 @@
  *   `metadata`: every directory change remains (some file systems persist a rename before the
  *   data it points to); in both, file contents are what was last fsync'ed (a never-synced file
  *   is empty: torn).
- * - `failNext(n)`: the next n mutating steps fail with an I/O error (and do nothing), no crash.
+ * - `failNext(n, after)`: after `after` more steps, the next n mutating steps fail with an I/O
+ *   error (and do nothing); no crash.
  */
 import { Effect } from "effect"
 import { DiskError, type StoreDisk } from "./StoreDisk.ts"
@@ -41,6 +42,7 @@ export class SimulatedDisk implements StoreDisk {
   private stepsUntilCrash: number | undefined = undefined
   private crashed = false
   private failures = 0
+  private stepsUntilFailure = 0
   /** Every mutating step performed, in order. */
   readonly events: Array<DiskEvent> = []
   /** Mutating steps performed (or attempted) so far. */
@@ -50,8 +52,9 @@ export class SimulatedDisk implements StoreDisk {
     this.stepsUntilCrash = n
   }
 
-  failNext(n: number): void {
+  failNext(n: number, after = 0): void {
     this.failures = n
+    this.stepsUntilFailure = after
   }
 
   get isCrashed(): boolean {
@@ -101,7 +104,8 @@ export class SimulatedDisk implements StoreDisk {
       }
       this.stepsUntilCrash -= 1
     }
-    if (this.failures > 0) {
+    if (this.failures > 0 && this.stepsUntilFailure > 0) this.stepsUntilFailure -= 1
+    else if (this.failures > 0) {
       this.failures -= 1
       return new DiskError({ operation: event.op, path: event.path, reason: "injected I/O error" })
     }

@@ -150,7 +150,13 @@ export const ChannelEventSchema = Schema.Union([
     paymentHash: Bytes32,
     cltvExpiry: U32,
     onion: hexOfLength(1366),
-    pathKey: Schema.optional(PublicKeySchema)
+    pathKey: Schema.optional(PublicKeySchema),
+    /**
+     * BOLT 2 "Bounding exposure to trimmed in-flight HTLCs": accepting it put our dust exposure
+     * over `max_dust_htlc_exposure_msat`: the receiver SHOULD fail it (and not reveal its
+     * preimage). (Added by helper G.)
+     */
+    dustExposureExceeded: Schema.optional(Schema.Boolean)
   }),
   /** An HTLC we added got its id (it is in our update log). */
   Schema.TaggedStruct("HtlcAdded", { channelId: ChannelIdSchema, requestId: Schema.String, htlcId: U64 }),

@@ -64,6 +64,14 @@ export const dropUncommittedRemote = (c: Commitments): Commitments => {
   }
 }
 
+/** `dropUncommittedRemote` for a channel in normal operation (and the flags of the HTLCs dropped). */
+const forgetUncommitted = (s: Normal): Normal => {
+  const commitments = dropUncommittedRemote(s.commitments)
+  const { dustExposed, ...rest } = s
+  const kept = (dustExposed ?? []).filter((id) => id < commitments.remoteNextHtlcId)
+  return { ...rest, commitments, ...(kept.length === 0 ? {} : { dustExposed: kept }) }
+}
+
 export const onDisconnected = (_ctx: StepContext, state: ChannelState, out: Out): StepResult => {
   switch (state._tag) {
     case "WaitAcceptChannel":
@@ -79,7 +87,7 @@ export const onDisconnected = (_ctx: StepContext, state: ChannelState, out: Out)
       return done(out, { ...state, connection: "Disconnected" })
     case "Normal":
       if (state.awaiting !== undefined) return Result.fail(awaitingFirst(state))
-      return done(out, { ...state, connection: "Disconnected", commitments: dropUncommittedRemote(state.commitments) })
+      return done(out, { ...forgetUncommitted(state), connection: "Disconnected" })
     case "Negotiating":
     case "Closing":
       if (state.awaiting !== undefined) return Result.fail(awaitingFirst(state))
@@ -136,7 +144,13 @@ export const onConnected = (_ctx: StepContext, state: ChannelState, out: Out): S
         })
       )
       return done(out, { ...state, connection: "Reestablishing" })
-    case "Normal":
+    case "Normal": {
+      // A state restored after a restart may not have seen the disconnection: forget the peer's
+      // uncommitted updates now (idempotent after a PeerDisconnected).
+      const s = state.connection === "Disconnected" ? state : forgetUncommitted(state)
+      send(out, reestablishFor(s.commitments))
+      return done(out, { ...s, connection: "Reestablishing" })
+    }
     case "Negotiating":
     case "Closing":
       send(out, reestablishFor(state.commitments))
@@ -152,7 +166,7 @@ export const onReestablish = (ctx: StepContext, state: ChannelState, out: Out, m
   switch (state._tag) {
     case "WaitChannelReady":
       if (state.connection !== "Reestablishing") return done(out, state)
-      return reestablishWaitReady(ctx, state, out, m)
+      return reestablishWaitReady(state, out, m)
     case "Normal":
     case "Negotiating":
     case "Closing":
@@ -166,11 +180,10 @@ export const onReestablish = (ctx: StepContext, state: ChannelState, out: Out, m
   }
 }
 
-const reestablishWaitReady = (ctx: StepContext, state: WaitChannelReady, out: Out, m: ChannelReestablish): StepResult => {
+const reestablishWaitReady = (state: WaitChannelReady, out: Out, m: ChannelReestablish): StepResult => {
   if (m.nextCommitmentNumber === 0n) return failChannel(state, out, "channel_reestablish with next_commitment_number 0", "peer-violation")
   if (m.nextCommitmentNumber !== 1n || m.nextRevocationNumber !== 0n)
     return failChannel(state, out, "channel_reestablish ahead of a channel that never moved", "peer-violation")
-  void ctx
   if (state.localReadySent) send(out, channelReady(state.params.channelId, state.localSecondPoint, state.localAlias))
   return done(out, { ...state, connection: "Connected" })
 }

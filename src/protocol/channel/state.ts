@@ -197,6 +197,8 @@ export const NormalSchema = Schema.TaggedStruct("Normal", {
   revealedSecrets: Schema.Array(RevealedSecretSchema),
   /** Our HTLCs whose preimage the peer already gave (reported once, even if their fulfill is re-sent). */
   fulfilledByPeer: Schema.Array(U64),
+  /** Their HTLCs whose acceptance exceeded our dust exposure limit (flagged in `HtlcReceived`). */
+  dustExposed: Schema.optional(Schema.Array(U64)),
   awaiting: Schema.optional(AwaitingSchema)
 })
 

@@ -188,12 +188,9 @@ export interface Out {
 
 export const newOut = (nextUpdateId: bigint): Out => ({ outputs: [], nextUpdateId })
 
-type UpdateWithoutId = MonitorUpdate extends infer U ? (U extends { readonly updateId: bigint } ? Omit<U, "updateId"> : never) : never
-
-export const persist = (out: Out, update: UpdateWithoutId): void => {
-  // The spread re-attaches the id the union member needs; each member differs only by its fields.
-  const withId = { ...update, updateId: out.nextUpdateId } as MonitorUpdate
-  out.outputs.push({ _tag: "Persist", update: withId })
+/** Emits a monitor update with the next id (`make` receives it). */
+export const persist = (out: Out, make: (updateId: bigint) => MonitorUpdate): void => {
+  out.outputs.push({ _tag: "Persist", update: make(out.nextUpdateId) })
   out.nextUpdateId += 1n
 }
 export const send = (out: Out, message: ChannelMessage): void => void out.outputs.push({ _tag: "Send", message })
@@ -206,12 +203,9 @@ export const done = <S extends ChannelState>(out: Out, state: S): StepResult =>
 const unexpected = (state: ChannelState, input: ChannelInput, detail: string): StepResult =>
   Result.fail(new UnexpectedInput({ phase: state._tag, input: input._tag, detail }))
 
-const describe = (e: { readonly _tag: string; readonly detail?: string }): string => (e.detail === undefined ? e._tag : `${e._tag}: ${e.detail}`)
-
-const errorText = (e: object & { readonly _tag: string }): string => {
-  const detail = "detail" in e && typeof e.detail === "string" ? e.detail : undefined
-  return describe({ _tag: e._tag, ...(detail === undefined ? {} : { detail }) })
-}
+/** An error as the text of an `error` / `warning` message: its tag (the rule) and detail. */
+const errorText = (e: object & { readonly _tag: string }): string =>
+  "detail" in e && typeof e.detail === "string" ? `${e._tag}: ${e.detail}` : e._tag
 
 // ---- failing the channel -------------------------------------------------------------------------
 
@@ -252,7 +246,7 @@ export const failChannel = (
     emit(out, { _tag: "ChannelClosed", channelId: asChannelId(channelId), reason: closed })
     return done(out, { _tag: "Closed", nextUpdateId: out.nextUpdateId, channelId: asChannelId(channelId), reason: closed })
   }
-  persist(out, { _tag: "ForceClose", reason })
+  persist(out, (updateId) => ({ _tag: "ForceClose", updateId, reason }))
   const closed: ClosedReason =
     by === "local" ? { _tag: "LocalForceClose", reason } : { _tag: "ProtocolError", reason, sentByPeer: by === "peer-error" }
   emit(out, { _tag: "ChannelClosed", channelId: asChannelId(channelId), reason: closed })
@@ -479,10 +473,11 @@ const stepWaitFundingTx = (ctx: StepContext, state: WaitFundingTx, input: Channe
 }
 
 /** The `Opened` monitor update: both first commitments, signed. */
-const openedUpdate = (funded: FundedChannel, first: FirstCommitments, remoteSignature: Uint8Array): UpdateWithoutId => {
+const openedUpdate = (funded: FundedChannel, first: FirstCommitments, remoteSignature: Uint8Array) => (updateId: bigint): MonitorUpdate => {
   const p = funded.params
   return {
     _tag: "Opened",
+    updateId,
     params: p,
     fundingScript: fundingOutput(p.fundingAmount, p.local.basepoints.fundingPubkey, p.remote.basepoints.fundingPubkey).scriptPubKey,
     holderCommitment: {
@@ -662,11 +657,11 @@ const maybeSendChannelReady = (ctx: StepContext, state: WaitChannelReady, out: O
     if (s.connection === "Connected") send(out, ready.success)
     s = { ...s, localReadySent: true }
   }
-  if (s.localReadySent && s.remoteReady !== undefined) return toNormal(ctx, s, out)
+  if (s.localReadySent && s.remoteReady !== undefined) return toNormal(s, out)
   return done(out, s)
 }
 
-const toNormal = (_ctx: StepContext, s: WaitChannelReady, out: Out): StepResult => {
+const toNormal = (s: WaitChannelReady, out: Out): StepResult => {
   const remoteReady = s.remoteReady
   if (remoteReady === undefined) return done(out, s)
   const commitments = makeCommitments({
@@ -791,7 +786,7 @@ const stepNormal = (ctx: StepContext, state: Normal, input: ChannelInput, out: O
     case "FulfillHtlc": {
       const r = sendFulfill(c, { id: input.htlcId, paymentPreimage: input.preimage })
       if (Result.isFailure(r)) return Result.fail(r.failure)
-      persist(out, { _tag: "PaymentPreimage", preimage: input.preimage })
+      persist(out, (updateId) => ({ _tag: "PaymentPreimage", updateId, preimage: input.preimage }))
       if (state.connection === "Connected") send(out, r.success.message)
       return done(out, { ...state, commitments: r.success.commitments })
     }
@@ -857,8 +852,9 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
     const next = info.next
     const built = buildCommitmentForSide(ctx.secp, channelViewOf(c.params, next.spec), "remote", next.number, next.perCommitmentPoint)
     if (Result.isFailure(built)) return failChannel(state, out, `their commitment does not build: ${built.failure.reason}`, "local")
-    persist(out, {
+    persist(out, (updateId) => ({
       _tag: "CounterpartyCommitment",
+      updateId,
       commitment: {
         commitmentNumber: next.number,
         perCommitmentPoint: next.perCommitmentPoint,
@@ -868,7 +864,7 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
         htlcs: monitorHtlcs(next.spec),
         txid: computeTxid(built.success.tx)
       }
-    })
+    }))
     send(out, completed.success.message)
     return progressShutdown(ctx, { ...s, commitments: completed.success.commitments, commitSentAtLocalNumber: c.localCommit.number }, out)
   }
@@ -879,8 +875,9 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
     const revoked = completeRevoke(ctx.secp, c, secret, result.nextPerCommitmentPoint)
     if (Result.isFailure(revoked) || owed === null) return failChannel(state, out, Result.isFailure(revoked) ? errorText(revoked.failure) : "no revocation owed", "local")
     const lc = c.localCommit
-    persist(out, {
+    persist(out, (updateId) => ({
       _tag: "HolderCommitment",
+      updateId,
       commitment: {
         commitmentNumber: lc.number,
         feeratePerKw: lc.spec.feeratePerKw,
@@ -890,7 +887,7 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
         counterpartySignature: compactSignature(lc.remoteSignature),
         counterpartyHtlcSignatures: lc.remoteHtlcSignatures.map(compactSignature)
       }
-    })
+    }))
     send(out, revoked.success.message)
     const revealedSecrets = [...s.revealedSecrets, { commitmentNumber: owed.commitmentNumber, secret }].slice(-2)
     return progressShutdown(ctx, { ...s, commitments: revoked.success.commitments, revealedSecrets }, out)
@@ -912,7 +909,9 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
       if (Result.isFailure(allowed)) return violation(state, out, allowed.failure)
       const r = receiveAdd(c, m, limitsOf(ctx))
       if (Result.isFailure(r)) return violation(state, out, r.failure)
-      return done(out, { ...state, commitments: r.success.commitments })
+      // BOLT 2: over the dust exposure limit, the HTLC is accepted but SHOULD be failed once committed.
+      const dustExposed = r.success.dustExposureExceeded === undefined ? state.dustExposed : [...(state.dustExposed ?? []), m.id]
+      return done(out, { ...state, commitments: r.success.commitments, ...(dustExposed === undefined ? {} : { dustExposed }) })
     }
     case "UpdateFulfillHtlc": {
       const allowed = updateAllowed("other")
@@ -921,7 +920,7 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
       if (Result.isFailure(r)) return violation(state, out, r.failure)
       // BOLT 2: the preimage may be used at once (relayed upstream); stored first.
       if (state.fulfilledByPeer.includes(m.id)) return done(out, { ...state, commitments: r.success.commitments })
-      persist(out, { _tag: "PaymentPreimage", preimage: m.paymentPreimage })
+      persist(out, (updateId) => ({ _tag: "PaymentPreimage", updateId, preimage: m.paymentPreimage }))
       emit(out, { _tag: "HtlcResolved", channelId: c.params.channelId, htlcId: m.id, result: { _tag: "Fulfilled", preimage: m.paymentPreimage } })
       return done(out, { ...state, commitments: r.success.commitments, fulfilledByPeer: [...state.fulfilledByPeer, m.id] })
     }
@@ -961,7 +960,7 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
     case "RevokeAndAck": {
       const r = receiveRevoke(ctx.secp, c, m)
       if (Result.isFailure(r)) return violation(state, out, r.failure)
-      persist(out, { _tag: "CommitmentSecret", commitmentNumber: r.success.revokedCommitmentNumber, secret: m.perCommitmentSecret })
+      persist(out, (updateId) => ({ _tag: "CommitmentSecret", updateId, commitmentNumber: r.success.revokedCommitmentNumber, secret: m.perCommitmentSecret }))
       let fulfilledByPeer = state.fulfilledByPeer
       for (const u of r.success.irrevocablyCommitted) {
         if (u._tag === "UpdateAddHtlc")
@@ -973,7 +972,8 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
             paymentHash: u.paymentHash,
             cltvExpiry: u.cltvExpiry,
             onion: u.onionRoutingPacket,
-            ...pathKeyOf(ctx, u.tlvs.blindedPath)
+            ...pathKeyOf(ctx, u.tlvs.blindedPath),
+            ...((state.dustExposed ?? []).includes(u.id) ? { dustExposureExceeded: true } : {})
           })
         else if (u._tag === "UpdateFailHtlc")
           emit(out, { _tag: "HtlcResolved", channelId: c.params.channelId, htlcId: u.id, result: { _tag: "Failed", reason: u.reason } })
@@ -989,8 +989,10 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
           fulfilledByPeer = fulfilledByPeer.filter((x) => x !== id)
         }
       }
-      const { commitSentAtLocalNumber: _sent, ...rest } = state
-      return progressShutdown(ctx, { ...rest, commitments: r.success.commitments, fulfilledByPeer }, out)
+      const { commitSentAtLocalNumber: _sent, dustExposed: flagged, ...rest } = state
+      const committedAdds = new Set(r.success.irrevocablyCommitted.flatMap((u) => (u._tag === "UpdateAddHtlc" ? [u.id] : [])))
+      const dustExposed = (flagged ?? []).filter((id) => !committedAdds.has(id))
+      return progressShutdown(ctx, { ...rest, commitments: r.success.commitments, fulfilledByPeer, ...(dustExposed.length === 0 ? {} : { dustExposed }) }, out)
     }
     case "Shutdown": {
       const r = receiveShutdown(shutdownContext(ctx, c), state.shutdown, m)
@@ -1002,7 +1004,7 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
         return violation(state, out, r.failure)
       }
       if (state.shutdown.remoteScript !== undefined) return done(out, state) // a repeat (idempotent)
-      persist(out, { _tag: "ShutdownScript", side: "counterparty", script: m.scriptpubkey })
+      persist(out, (updateId) => ({ _tag: "ShutdownScript", updateId, side: "counterparty", script: m.scriptpubkey }))
       if (state.shutdown.localScript === undefined && state.pendingClose === undefined)
         emit(out, { _tag: "ShutdownStarted", channelId: c.params.channelId, initiator: "remote" })
       return progressShutdown(ctx, { ...state, shutdown: r.success.state }, out)
@@ -1058,7 +1060,7 @@ export const progressShutdown = (ctx: StepContext, state: Normal, out: Out): Ste
     const script = s.pendingClose?.scriptPubKey ?? c.params.local.upfrontShutdownScript ?? ctx.config.upfrontShutdownScript ?? ctx.shutdownScript
     const made = makeShutdown(shutdownContext(ctx, c), s.shutdown, script)
     if (Result.isFailure(made)) return failChannel(s, out, `cannot send shutdown: ${errorText(made.failure)}`, "local")
-    persist(out, { _tag: "ShutdownScript", side: "holder", script })
+    persist(out, (updateId) => ({ _tag: "ShutdownScript", updateId, side: "holder", script }))
     send(out, made.success.message)
     if (s.shutdown.remoteScript === undefined) emit(out, { _tag: "ShutdownStarted", channelId: c.params.channelId, initiator: "local" })
     const { pendingClose: _sent, ...rest } = s
@@ -1300,7 +1302,7 @@ const onFundingSpent = (state: ChannelState, out: Out, txid: Uint8Array): StepRe
     }
     case "Closing":
       if (state.closingTxids.some((t) => equalBytes(t, txid))) {
-        persist(out, { _tag: "ChannelClosed", closingTxid: computeTxidBrand(txid) })
+        persist(out, (updateId) => ({ _tag: "ChannelClosed", updateId, closingTxid: computeTxidBrand(txid) }))
         return closed({ _tag: "Cooperative", closingTxid: txid }, false)
       }
       break

@@ -10,7 +10,7 @@ import { sha256 } from "@noble/hashes/sha2.js"
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
 import { wasmSecp256k1 } from "../../../src/layers/crypto/secp256k1-wasm.ts"
 import { deriveSecret } from "../../../src/layers/node/SeedKeys.ts"
-import { makeSeedChannelSigner, seedChannelSignerLayer } from "../../../src/layers/signer/SeedChannelSigner.ts"
+import { makeSeedChannelSigner, seedChannelSignerLayer, SeedChannelSignerLive } from "../../../src/layers/signer/SeedChannelSigner.ts"
 import { indexOfCommitment, perCommitmentSecret } from "../../../src/protocol/keys/shachain.ts"
 import { ChannelSigner, channelKeyId } from "../../../src/services/ChannelSigner.ts"
 import { hex, must } from "./fixture.ts"
@@ -69,5 +69,13 @@ describe("SeedChannelSigner", () => {
       return yield* signer.channelPublicKeys(keyId)
     }).pipe(Effect.provide(seedChannelSignerLayer(seed, wasmSecp256k1)), Effect.runPromise)
     expect(hex(keys.fundingPubkey)).toBe(hex(must(makeSeedChannelSigner(seed, nobleSecp256k1).channelPublicKeys(keyId)).fundingPubkey))
+  })
+
+  it("its production layer (the fastest secp256k1 that loads) provides the same signer", async () => {
+    const keys = await Effect.gen(function* () {
+      const signer = yield* ChannelSigner
+      return yield* signer.channelPublicKeys(keyId)
+    }).pipe(Effect.provide(SeedChannelSignerLive(seed)), Effect.runPromise)
+    expect(hex(keys.htlcBasepoint)).toBe(hex(must(makeSeedChannelSigner(seed, nobleSecp256k1).channelPublicKeys(keyId)).htlcBasepoint))
   })
 })

@@ -46,7 +46,7 @@ export const baseFeatures: ReadonlySet<FeatureName> = new Set<FeatureName>([
   "option_upfront_shutdown_script",
   "option_shutdown_anysegwit",
   "option_channel_type",
-  "option_anchors_zero_fee_htlc_tx",
+  "option_anchors",
   "option_scid_alias",
   "option_zeroconf"
 ])
@@ -78,10 +78,9 @@ export class Node {
   readonly signer: ChannelSignerShape
   readonly keyId: ChannelKeyId
   ctx: StepContext
-  constructor(
-    readonly name: string,
-    seedLabel: string = name
-  ) {
+  readonly name: string
+  constructor(name: string, seedLabel: string = name) {
+    this.name = name
     this.signer = makeSeedChannelSigner(bytes32(`${seedLabel}/seed`), secp)
     const id = channelKeyId(bytes32(`${seedLabel}/key-id`))
     if (id === undefined) throw new Error("unreachable")
@@ -306,6 +305,14 @@ export class Pair {
 
   /** Full open: open_channel ... funding ... channel_ready (depth given to both). */
   open(options: OpenOptions = {}): void {
+    this.openFunded(options)
+    const type = options.channelType ?? defaultType
+    if (!type.zeroConf) this.confirm(options.minimumDepth ?? defaultLocalChannelConfig.minimumDepth)
+    this.settle()
+  }
+
+  /** open_channel ... funding_signed, funding stored; no depth yet. */
+  openFunded(options: OpenOptions = {}): void {
     const a = this.a
     const type = options.channelType ?? defaultType
     if (options.features !== undefined) {
@@ -336,8 +343,6 @@ export class Pair {
     this.fund(tx)
     this.deliver(this.b) // funding_created
     this.deliver(a) // funding_signed
-    if (!type.zeroConf) this.confirm(options.minimumDepth ?? defaultLocalChannelConfig.minimumDepth)
-    this.settle()
   }
 
   fund(tx: Parameters<typeof serializeFunding>[0]): void {

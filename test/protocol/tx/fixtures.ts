@@ -200,5 +200,6 @@ export const cachedSecp: typeof nobleSecp256k1 = {
   name: "noble-memoised",
   publicKey: memo(nobleSecp256k1.publicKey),
   pointAdd: memo(nobleSecp256k1.pointAdd),
+  pointTweakAdd: memo(nobleSecp256k1.pointTweakAdd),
   pointMultiply: memo(nobleSecp256k1.pointMultiply)
 }

@@ -1,0 +1,287 @@
+/**
+ * In-memory `MonitorPersister` with the knobs the channel tests and the simulation harness
+ * need: complete persistence late, complete it out of order (across channels, or with the
+ * completion events of one channel reversed), fail N writes (an outage, retried in the
+ * background on the retry `Schedule`), lose completions, and crash at any persistence point.
+ *
+ * What is durable lives in a `MemoryPersisterData` the test keeps: after `crash`, a new
+ * persister over the same data is the restarted node's, and its `load` gives exactly what was
+ * written. Per channel, writes become durable in persist order, as in every layer.
+ */
+import { Context, Deferred, Effect, Layer, PubSub, Queue, Schedule, type Schema, type Scope, Stream } from "effect"
+import type { MonitorUpdate } from "../../protocol/monitor/update.ts"
+import type { ChannelId } from "../../protocol/units.ts"
+import {
+  MonitorPersister,
+  PersisterClosed,
+  PersistOutOfOrder,
+  PersistUnavailable,
+  type ChannelWrite,
+  type MonitorPersisterShape,
+  type PersistCompletion,
+  type PersistedChannel,
+  type PersistStatus
+} from "../../services/MonitorPersister.ts"
+import { channelKey } from "./replica.ts"
+
+interface StoredChannel {
+  readonly channelId: ChannelId
+  channelState: Schema.Json
+  readonly updates: Array<MonitorUpdate>
+}
+
+/** The durable side: what a restarted node finds. */
+export interface MemoryPersisterData {
+  readonly channels: Map<string, StoredChannel>
+  readonly archived: Map<string, StoredChannel>
+}
+
+export const makeMemoryPersisterData = (): MemoryPersisterData => ({ channels: new Map(), archived: new Map() })
+
+export interface HeldWrite {
+  readonly channelId: ChannelId
+  /** The channel's latest update id with this write (-1: none yet). */
+  readonly updateId: bigint
+}
+
+export interface ReleaseOptions {
+  /** How many of the channel's held writes, oldest first (default: all). */
+  readonly count?: number
+  /** Publish the completions of this release newest first. */
+  readonly reverseCompletions?: boolean
+  /** Make the writes durable but publish no completion (a completion lost in a crash). */
+  readonly silent?: boolean
+}
+
+export interface MemoryPersisterControl {
+  /** `immediate`: writes are durable at once (`Completed`). `hold`: new writes wait (`InProgress`) until released. */
+  readonly setMode: (mode: "immediate" | "hold") => Effect.Effect<void>
+  /** Writes not durable yet, oldest first (held, or waiting behind a failed one). */
+  readonly pending: Effect.Effect<ReadonlyArray<HeldWrite>>
+  /** Makes held writes of one channel durable, in order; how many were released. */
+  readonly release: (channelId: ChannelId, options?: ReleaseOptions) => Effect.Effect<number>
+  /** Releases every held write, channel by channel in the order they were persisted. */
+  readonly releaseAll: Effect.Effect<number>
+  /** The next `n` write attempts fail; writes wait and are retried on the retry schedule. */
+  readonly failNext: (n: number) => Effect.Effect<void>
+  /** Write attempts so far (successful or failed). */
+  readonly attempts: Effect.Effect<number>
+  /**
+   * A crash: writes not durable are lost, no completion is published any more, and every
+   * later call fails with `PersisterClosed`. The data keeps what was durable.
+   */
+  readonly crash: Effect.Effect<void>
+}
+
+export class MemoryPersisterControls extends Context.Service<MemoryPersisterControls, MemoryPersisterControl>()(
+  "effect-lightning/MemoryPersisterControls"
+) {}
+
+export interface MemoryPersisterOptions {
+  readonly data?: MemoryPersisterData
+  readonly mode?: "immediate" | "hold"
+  /** Retry delays after a failed attempt (default: exponential from 10 ms, capped at 5 s). */
+  readonly retry?: Schedule.Schedule<unknown, unknown>
+}
+
+interface Pending {
+  readonly key: string
+  readonly channelId: ChannelId
+  readonly updates: ReadonlyArray<MonitorUpdate>
+  readonly channelState: Schema.Json
+  readonly updateId: bigint
+  readonly status: Deferred.Deferred<PersistStatus>
+  held: boolean
+  silent: boolean
+}
+
+class AttemptFailed {
+  readonly _tag = "AttemptFailed"
+}
+
+export const makeMemoryPersister = (
+  options: MemoryPersisterOptions = {}
+): Effect.Effect<{ readonly persister: MonitorPersisterShape; readonly control: MemoryPersisterControl }, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const data = options.data ?? makeMemoryPersisterData()
+    const retry = options.retry ?? Schedule.min([Schedule.exponential("10 millis", 2), Schedule.spaced("5 seconds")])
+    let mode = options.mode ?? "immediate"
+    let failures = 0
+    let attemptCount = 0
+    let closed = false
+    const pending: Array<Pending> = []
+    /** Latest update id recorded per channel, durable or pending. */
+    const latest = new Map<string, bigint>()
+    for (const [key, c] of data.channels) latest.set(key, BigInt(c.updates.length) - 1n)
+
+    const snapshot: ReadonlyArray<PersistedChannel> = [...data.channels.values()].map((c) => ({
+      channelId: c.channelId,
+      channelState: c.channelState,
+      updates: [...c.updates],
+      latestUpdateId: BigInt(c.updates.length) - 1n
+    }))
+
+    const completions = yield* PubSub.unbounded<PersistCompletion>()
+    const wake = yield* Queue.sliding<void>(1)
+
+    /**
+     * Makes durable every pending write that may go (not held, none of its channel before it),
+     * in order, until an attempt fails. Returns the writes made durable, and whether one failed.
+     */
+    const flush = (): { readonly done: Array<Pending>; readonly failed: boolean } => {
+      const done: Array<Pending> = []
+      const blocked = new Set<string>()
+      let failed = false
+      for (const p of [...pending]) {
+        if (blocked.has(p.key) || p.held) {
+          blocked.add(p.key)
+          continue
+        }
+        attemptCount += 1
+        if (failures > 0) {
+          failures -= 1
+          failed = true
+          break
+        }
+        const stored = data.channels.get(p.key) ?? { channelId: p.channelId, channelState: p.channelState, updates: [] }
+        stored.channelState = p.channelState
+        for (const u of p.updates) stored.updates.push(u)
+        data.channels.set(p.key, stored)
+        pending.splice(pending.indexOf(p), 1)
+        done.push(p)
+      }
+      return { done, failed }
+    }
+
+    const publish = (done: ReadonlyArray<Pending>, reverse = false) =>
+      Effect.forEach(reverse ? [...done].reverse() : done, (p) =>
+        Effect.gen(function*() {
+          const answered = yield* Deferred.succeed(p.status, "Completed")
+          if (!answered && !p.silent && !closed) yield* PubSub.publish(completions, { channelId: p.channelId, updateId: p.updateId })
+        }), { discard: true })
+
+    // Background retries after a failed attempt.
+    yield* Queue.take(wake).pipe(
+      Effect.andThen(
+        Effect.suspend(() => {
+          if (closed) return Effect.void
+          const r = flush()
+          return Effect.andThen(publish(r.done), r.failed ? Effect.fail(new AttemptFailed()) : Effect.void)
+        }).pipe(Effect.retry(retry), Effect.ignore)
+      ),
+      Effect.forever,
+      Effect.forkScoped
+    )
+
+    const checkOrder = (w: ChannelWrite): PersistOutOfOrder | undefined => {
+      const key = channelKey(w.channelId)
+      let expected = (latest.get(key) ?? -1n) + 1n
+      for (const u of w.updates) {
+        if (u.updateId !== expected) return new PersistOutOfOrder({ channel: key, expected, received: u.updateId })
+        expected += 1n
+      }
+      return undefined
+    }
+
+    const persistMany = (writes: ReadonlyArray<ChannelWrite>) =>
+      Effect.gen(function*() {
+        if (closed) return yield* new PersisterClosed()
+        for (const w of writes) {
+          const bad = checkOrder(w)
+          if (bad !== undefined) return yield* bad
+        }
+        const mine: Array<Pending> = []
+        for (const w of writes) {
+          const key = channelKey(w.channelId)
+          const updateId = w.updates.at(-1)?.updateId ?? latest.get(key) ?? -1n
+          latest.set(key, updateId)
+          const p: Pending = {
+            key,
+            channelId: w.channelId,
+            updates: w.updates,
+            channelState: w.channelState,
+            updateId,
+            status: yield* Deferred.make<PersistStatus>(),
+            held: mode === "hold",
+            silent: false
+          }
+          pending.push(p)
+          mine.push(p)
+        }
+        const r = flush()
+        yield* publish(r.done)
+        if (r.failed) yield* Queue.offer(wake, undefined)
+        return yield* Effect.forEach(mine, (p) =>
+          Effect.flatMap(Deferred.succeed(p.status, "InProgress"), () => Deferred.await(p.status))
+        )
+      })
+
+    const release = (channelId: ChannelId, o: ReleaseOptions = {}) =>
+      Effect.gen(function*() {
+        if (closed) return 0
+        const key = channelKey(channelId)
+        let n = 0
+        for (const p of pending) {
+          if (p.key !== key || !p.held) continue
+          if (o.count !== undefined && n >= o.count) break
+          p.held = false
+          p.silent = o.silent === true
+          n += 1
+        }
+        const r = flush()
+        yield* publish(r.done, o.reverseCompletions === true)
+        if (r.failed) yield* Queue.offer(wake, undefined)
+        return n
+      })
+
+    const retire = (channelId: ChannelId, archive: boolean) =>
+      Effect.gen(function*() {
+        if (closed) return yield* new PersisterClosed()
+        const key = channelKey(channelId)
+        if (pending.some((p) => p.key === key)) return yield* new PersistUnavailable({ reason: "the channel has writes not yet durable" })
+        const c = data.channels.get(key)
+        if (c !== undefined && archive) data.archived.set(key, c)
+        data.channels.delete(key)
+        latest.delete(key)
+      })
+
+    const persister: MonitorPersisterShape = {
+      persist: (channelId, updates, channelState) =>
+        Effect.map(persistMany([{ channelId, updates, channelState }]), (s) => s[0] ?? "InProgress"),
+      persistMany,
+      subscribe: PubSub.subscribe(completions),
+      completions: Stream.fromPubSub(completions),
+      load: Effect.succeed(snapshot),
+      archive: (channelId) => retire(channelId, true),
+      remove: (channelId) => retire(channelId, false)
+    }
+
+    const control: MemoryPersisterControl = {
+      setMode: (m) => Effect.sync(() => void (mode = m)),
+      pending: Effect.sync(() => pending.map((p) => ({ channelId: p.channelId, updateId: p.updateId }))),
+      release,
+      releaseAll: Effect.gen(function*() {
+        let n = 0
+        for (const key of new Set(pending.map((p) => p.key))) {
+          const p = pending.find((q) => q.key === key)
+          if (p !== undefined) n += yield* release(p.channelId)
+        }
+        return n
+      }),
+      failNext: (count) => Effect.sync(() => void (failures = count)),
+      attempts: Effect.sync(() => attemptCount),
+      crash: Effect.gen(function*() {
+        closed = true
+        for (const p of pending.splice(0)) yield* Deferred.succeed(p.status, "InProgress")
+      })
+    }
+    return { persister, control }
+  })
+
+/** `MonitorPersister` in memory, with its `MemoryPersisterControls`. */
+export const layerMemoryPersister = (options: MemoryPersisterOptions = {}): Layer.Layer<MonitorPersister | MemoryPersisterControls> =>
+  Layer.unwrap(
+    Effect.map(makeMemoryPersister(options), ({ persister, control }) =>
+      Layer.mergeAll(Layer.succeed(MonitorPersister, persister), Layer.succeed(MemoryPersisterControls, control))
+    )
+  )

@@ -1,0 +1,381 @@
+/**
+ * The persister over replicas (`MonitorReplica`): the local store alone (n = 1), or n replicas
+ * of which k must acknowledge (the watchtower model). One engine for both.
+ *
+ * How a write travels:
+ * - `persist` records the channel's new updates and state in memory, wakes one writer fiber per
+ *   replica, and waits (at most `inlineWait`) for the quorum: `Completed`; otherwise, or as soon
+ *   as a replica failure makes the quorum unreachable for now, `InProgress`, and the completion
+ *   is published later.
+ * - A replica's writer takes EVERY channel it lags on (updates after the last one it
+ *   acknowledged, and the latest state) and sends them as one replica write: group commit, one
+ *   store write (one fsync) for many persists. On failure it retries with backoff (`retry`
+ *   schedule, on the Clock) until it succeeds; a replica that was down catches up from its last
+ *   acknowledged update. Nothing is dropped: updates stay in memory until every replica has them.
+ * - A write is complete when k replicas acknowledged it and at least one of them keeps channel
+ *   states (the truth a restart reads). Replicas that keep no state (watchtowers) only receive
+ *   updates that a state-keeping replica already holds, so at restart no replica is ever ahead
+ *   of the truth.
+ * - At start (construction), every replica is read: all state-keeping ones and at least n-k+1
+ *   in all must answer (any k acknowledgements then intersect what is read). Per channel, the
+ *   state-keeping replica with the longest log is the truth; lagging replicas catch up from it.
+ */
+import { Deferred, Duration, Effect, Layer, Option, PubSub, Queue, Result, Schedule, type Schema, type Scope, Stream } from "effect"
+import type { MonitorUpdate } from "../../protocol/monitor/update.ts"
+import type { ChannelId } from "../../protocol/units.ts"
+import {
+  MonitorPersister,
+  PersisterClosed,
+  PersistOutOfOrder,
+  PersistUnavailable,
+  type ChannelWrite,
+  type MonitorPersisterShape,
+  type PersistCompletion,
+  type PersistedChannel,
+  type PersistStatus
+} from "../../services/MonitorPersister.ts"
+import { Store } from "../../services/Store.ts"
+import { channelKey, type MonitorReplica, type ReplicaChannel, type ReplicaError, type ReplicaWrite } from "./replica.ts"
+import { makeStoreReplica, type StoreReplicaOptions } from "./StoreReplica.ts"
+
+export interface ReplicatedPersisterOptions {
+  readonly replicas: ReadonlyArray<MonitorReplica>
+  /** k: acknowledgements a write needs (default: every replica). */
+  readonly quorum?: number
+  /** Delays between retries of a failed replica write (default: exponential from 10 ms, capped at 5 s, forever). */
+  readonly retry?: Schedule.Schedule<unknown, ReplicaError>
+  /** How long `persist` waits for the quorum before answering `InProgress` (default 500 ms). */
+  readonly inlineWait?: Duration.Input
+}
+
+export const defaultRetrySchedule: Schedule.Schedule<unknown, ReplicaError> = Schedule.min([
+  Schedule.exponential("10 millis", 2),
+  Schedule.spaced("5 seconds")
+])
+
+interface Waiter {
+  readonly seq: number
+  readonly updateId: bigint
+  readonly status: Deferred.Deferred<PersistStatus>
+}
+
+interface Entry {
+  readonly channelId: ChannelId
+  readonly key: string
+  /** Persists recorded (state versions). */
+  seq: number
+  state: Schema.Json
+  /** Last update id recorded (-1: none). */
+  latest: bigint
+  /** Updates some replica has not acknowledged yet, in order. */
+  retained: Array<MonitorUpdate>
+  readonly waiters: Array<Waiter>
+  /** Per replica: last state version acknowledged (state-keeping replicas). */
+  readonly ackedSeq: Array<number>
+  /** Per replica: last update id acknowledged. */
+  readonly ackedUpdate: Array<bigint>
+}
+
+interface Planned {
+  readonly entry: Entry
+  readonly seq: number
+  readonly updateId: bigint
+}
+
+const jsonEqual = (a: Schema.Json | undefined, b: Schema.Json | undefined): boolean => JSON.stringify(a) === JSON.stringify(b)
+
+export const makeReplicatedPersister = (
+  options: ReplicatedPersisterOptions
+): Effect.Effect<MonitorPersisterShape, PersistUnavailable, Scope.Scope> =>
+  Effect.gen(function*() {
+    const replicas = options.replicas
+    const n = replicas.length
+    const k = options.quorum ?? n
+    const retry = options.retry ?? defaultRetrySchedule
+    const inlineWait = Duration.fromInputUnsafe(options.inlineWait ?? "500 millis")
+    if (n === 0 || k < 1 || k > n) return yield* new PersistUnavailable({ reason: `bad quorum ${k} of ${n}` })
+    const stateReplicas = replicas.flatMap((r, i) => (r.keepsChannelState ? [i] : []))
+    if (stateReplicas.length === 0) return yield* new PersistUnavailable({ reason: "no replica keeps channel states" })
+
+    // ---- start: read every replica ----
+    const loaded = yield* Effect.forEach(replicas, (r) => Effect.result(r.load), { concurrency: "unbounded" })
+    const answered = loaded.filter(Result.isSuccess).length
+    for (const i of stateReplicas) {
+      const l = loaded[i]
+      if (l !== undefined && Result.isFailure(l)) return yield* new PersistUnavailable({ reason: l.failure.message })
+    }
+    if (answered < n - k + 1) return yield* new PersistUnavailable({ reason: `${answered} of ${n} replicas answered, ${n - k + 1} needed` })
+
+    const channels = new Map<string, Entry>()
+    const views = loaded.map((l) => new Map<string, ReplicaChannel>(Result.isSuccess(l) ? l.success.map((c) => [channelKey(c.channelId), c]) : []))
+    const snapshot: Array<PersistedChannel> = []
+    const keys = new Set<string>()
+    for (const i of stateReplicas) for (const key of views[i]?.keys() ?? []) keys.add(key)
+    for (const key of keys) {
+      let best: ReplicaChannel | undefined
+      for (const i of stateReplicas) {
+        const c = views[i]?.get(key)
+        if (c !== undefined && c.channelState !== undefined && (best === undefined || c.updates.length > best.updates.length)) best = c
+      }
+      if (best === undefined || best.channelState === undefined) continue
+      const latest = BigInt(best.updates.length) - 1n
+      const ackedUpdate = replicas.map((_, i) => {
+        const c = views[i]?.get(key)
+        return c === undefined ? -1n : BigInt(c.updates.length) - 1n
+      })
+      const ackedSeq = replicas.map((r, i) => {
+        const c = views[i]?.get(key)
+        return r.keepsChannelState && c !== undefined && c.updates.length === best.updates.length && jsonEqual(c.channelState, best.channelState) ? 1 : 0
+      })
+      const floor = ackedUpdate.reduce((a, b) => (b < a ? b : a), latest)
+      channels.set(key, {
+        channelId: best.channelId,
+        key,
+        seq: 1,
+        state: best.channelState,
+        latest,
+        retained: best.updates.filter((u) => u.updateId > floor),
+        waiters: [],
+        ackedSeq,
+        ackedUpdate
+      })
+      snapshot.push({ channelId: best.channelId, channelState: best.channelState, updates: best.updates, latestUpdateId: latest })
+    }
+
+    // ---- the engine ----
+    const completions = yield* PubSub.unbounded<PersistCompletion>()
+    const wake = yield* Effect.forEach(replicas, () => Queue.sliding<void>(1))
+    const failing = replicas.map(() => false)
+    let closed = false
+
+    const acks = (e: Entry, w: Waiter, i: number): boolean =>
+      replicas[i]?.keepsChannelState === true ? (e.ackedSeq[i] ?? 0) >= w.seq : (e.ackedUpdate[i] ?? -1n) >= w.updateId
+    const quorumReached = (e: Entry, w: Waiter): boolean => {
+      let count = 0
+      let state = false
+      for (let i = 0; i < n; i++) {
+        if (!acks(e, w, i)) continue
+        count += 1
+        if (replicas[i]?.keepsChannelState === true) state = true
+      }
+      return count >= k && state
+    }
+    /** Whether the quorum can be reached by replicas that acknowledged or are not failing. */
+    const quorumReachable = (e: Entry, w: Waiter): boolean => {
+      let count = 0
+      let state = false
+      for (let i = 0; i < n; i++) {
+        if (!acks(e, w, i) && failing[i] === true) continue
+        count += 1
+        if (replicas[i]?.keepsChannelState === true) state = true
+      }
+      return count >= k && state
+    }
+
+    const settle = (e: Entry) =>
+      Effect.gen(function*() {
+        while (e.waiters.length > 0) {
+          const w = e.waiters[0]
+          if (w === undefined || !quorumReached(e, w)) break
+          e.waiters.shift()
+          const answered = yield* Deferred.succeed(w.status, "Completed")
+          if (!answered) yield* PubSub.publish(completions, { channelId: e.channelId, updateId: w.updateId })
+        }
+      })
+
+    const wakeAll = Effect.forEach(wake, (q) => Queue.offer(q, undefined), { discard: true })
+
+    /** What replica i lags on: one write per channel. */
+    const plan = (i: number): { readonly writes: Array<ReplicaWrite>; readonly planned: Array<Planned> } => {
+      const replica = replicas[i]
+      const writes: Array<ReplicaWrite> = []
+      const planned: Array<Planned> = []
+      if (replica === undefined) return { writes, planned }
+      for (const e of channels.values()) {
+        const ackedUpdate = e.ackedUpdate[i] ?? -1n
+        if (replica.keepsChannelState) {
+          if ((e.ackedSeq[i] ?? 0) >= e.seq) continue
+          writes.push({ channelId: e.channelId, updates: e.retained.filter((u) => u.updateId > ackedUpdate), channelState: e.state })
+          planned.push({ entry: e, seq: e.seq, updateId: e.latest })
+        } else {
+          // only what a state-keeping replica already holds
+          let cap = -1n
+          for (const s of stateReplicas) if ((e.ackedUpdate[s] ?? -1n) > cap) cap = e.ackedUpdate[s] ?? -1n
+          if (ackedUpdate >= cap) continue
+          writes.push({ channelId: e.channelId, updates: e.retained.filter((u) => u.updateId > ackedUpdate && u.updateId <= cap), channelState: e.state })
+          planned.push({ entry: e, seq: e.seq, updateId: cap })
+        }
+      }
+      return { writes, planned }
+    }
+
+    const acknowledged = (i: number, planned: ReadonlyArray<Planned>) =>
+      Effect.gen(function*() {
+        failing[i] = false
+        for (const p of planned) {
+          const e = p.entry
+          if ((e.ackedSeq[i] ?? 0) < p.seq) e.ackedSeq[i] = p.seq
+          if ((e.ackedUpdate[i] ?? -1n) < p.updateId) e.ackedUpdate[i] = p.updateId
+          const floor = e.ackedUpdate.reduce((a, b) => (b < a ? b : a), e.latest)
+          if (e.retained.length > 0 && (e.retained[0]?.updateId ?? 0n) <= floor) e.retained = e.retained.filter((u) => u.updateId > floor)
+          yield* settle(e)
+        }
+        // watchtowers may now receive what this replica holds
+        if (replicas[i]?.keepsChannelState === true) yield* wakeAll
+      })
+
+    const failed = (i: number, error: ReplicaError) =>
+      Effect.gen(function*() {
+        failing[i] = true
+        yield* Effect.logWarning(`monitor replica write failed, retrying: ${error.message}`)
+        for (const e of [...channels.values()])
+          for (const w of [...e.waiters]) if (!quorumReachable(e, w)) yield* Deferred.succeed(w.status, "InProgress")
+      })
+
+    /** One attempt: write what replica i lags on; true if there was something to write. */
+    const attempt = (i: number): Effect.Effect<boolean, ReplicaError> =>
+      Effect.suspend(() => {
+        const replica = replicas[i]
+        const { writes, planned } = plan(i)
+        if (replica === undefined || writes.length === 0) return Effect.succeed(false)
+        return replica.write(writes).pipe(
+          Effect.tapError((e) => failed(i, e)),
+          Effect.flatMap(() => acknowledged(i, planned)),
+          Effect.as(true)
+        )
+      })
+
+    const drain = (i: number): Effect.Effect<void> =>
+      attempt(i).pipe(
+        Effect.retry(retry),
+        Effect.catch(() => Effect.succeed(false)), // a finite custom schedule gave up: wait for the next wake
+        Effect.flatMap((wrote) => (wrote ? drain(i) : Effect.void))
+      )
+
+    yield* Effect.forEach(
+      wake,
+      (q, i) => Queue.take(q).pipe(Effect.andThen(drain(i)), Effect.forever, Effect.forkScoped),
+      { discard: true }
+    )
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        closed = true
+        for (const e of channels.values()) for (const w of e.waiters) yield* Deferred.succeed(w.status, "InProgress")
+      })
+    )
+    // Catch up lagging replicas found at start.
+    yield* wakeAll
+
+    // ---- the service ----
+    const record = (write: ChannelWrite): Effect.Effect<readonly [Entry, Waiter], PersistOutOfOrder | PersisterClosed> =>
+      Effect.suspend((): Effect.Effect<readonly [Entry, Waiter], PersistOutOfOrder | PersisterClosed> => {
+        if (closed) return Effect.fail(new PersisterClosed())
+        const key = channelKey(write.channelId)
+        const existing = channels.get(key)
+        const invalid = checkOrder(key, existing?.latest ?? -1n, write.updates)
+        if (invalid !== undefined) return Effect.fail(invalid)
+        const e: Entry = existing ?? {
+          channelId: write.channelId,
+          key,
+          seq: 0,
+          state: write.channelState,
+          latest: -1n,
+          retained: [],
+          waiters: [],
+          ackedSeq: replicas.map(() => 0),
+          ackedUpdate: replicas.map(() => -1n)
+        }
+        if (existing === undefined) channels.set(key, e)
+        e.seq += 1
+        e.state = write.channelState
+        for (const u of write.updates) e.retained.push(u)
+        e.latest = write.updates.at(-1)?.updateId ?? e.latest
+        return Effect.map(Deferred.make<PersistStatus>(), (status) => {
+          const w: Waiter = { seq: e.seq, updateId: e.latest, status }
+          e.waiters.push(w)
+          return [e, w] as const
+        })
+      })
+
+    /** `InProgress` at once while failing replicas make the quorum unreachable; else wait (bounded). */
+    const answer = (e: Entry, w: Waiter): Effect.Effect<PersistStatus> =>
+      Effect.suspend(() => (quorumReachable(e, w) ? Effect.void : Effect.asVoid(Deferred.succeed(w.status, "InProgress")))).pipe(
+        Effect.andThen(Deferred.await(w.status)),
+        Effect.timeoutOption(inlineWait),
+        Effect.flatMap((o) =>
+          Option.isSome(o)
+            ? Effect.succeed(o.value)
+            : Effect.flatMap(Deferred.succeed(w.status, "InProgress"), () => Deferred.await(w.status))
+        )
+      )
+
+    const persistMany = (writes: ReadonlyArray<ChannelWrite>) =>
+      Effect.gen(function*() {
+        // all-or-nothing validation, then record every write before any replica write starts
+        for (const w of writes) {
+          const key = channelKey(w.channelId)
+          const invalid = checkOrder(key, channels.get(key)?.latest ?? -1n, w.updates)
+          if (invalid !== undefined) return yield* invalid
+        }
+        const waiters: Array<readonly [Entry, Waiter]> = []
+        for (const w of writes) waiters.push(yield* record(w))
+        yield* wakeAll
+        return yield* Effect.forEach(waiters, ([e, w]) => answer(e, w), { concurrency: "unbounded" })
+      })
+
+    const retire = (channelId: ChannelId, how: "archive" | "remove") =>
+      Effect.gen(function*() {
+        if (closed) return yield* new PersisterClosed()
+        const key = channelKey(channelId)
+        const e = channels.get(key)
+        if (e !== undefined) {
+          const behind = replicas.some((r, i) => (r.keepsChannelState ? (e.ackedSeq[i] ?? 0) < e.seq : (e.ackedUpdate[i] ?? -1n) < e.latest))
+          if (behind) return yield* new PersistUnavailable({ reason: "the channel has writes not yet on every replica" })
+          channels.delete(key)
+        }
+        yield* Effect.forEach(replicas, (r) => (how === "archive" ? r.archive(channelId) : r.remove(channelId)), { discard: true }).pipe(
+          Effect.mapError((err) => new PersistUnavailable({ reason: err.message }))
+        )
+      })
+
+    return {
+      persist: (channelId, updates, channelState) =>
+        Effect.map(persistMany([{ channelId, updates, channelState }]), (s) => s[0] ?? "InProgress"),
+      persistMany,
+      subscribe: PubSub.subscribe(completions),
+      completions: Stream.fromPubSub(completions),
+      load: Effect.succeed(snapshot),
+      archive: (channelId) => retire(channelId, "archive"),
+      remove: (channelId) => retire(channelId, "remove")
+    } satisfies MonitorPersisterShape
+  })
+
+const checkOrder = (key: string, latest: bigint, updates: ReadonlyArray<MonitorUpdate>): PersistOutOfOrder | undefined => {
+  let expected = latest + 1n
+  for (const u of updates) {
+    if (u.updateId !== expected) return new PersistOutOfOrder({ channel: key, expected, received: u.updateId })
+    expected += 1n
+  }
+  return undefined
+}
+
+/** The persister over the node's `Store` alone (the files store in production). */
+export const layerLocalPersister = (
+  options: { readonly replica?: StoreReplicaOptions; readonly retry?: Schedule.Schedule<unknown, ReplicaError>; readonly inlineWait?: Duration.Input } = {}
+): Layer.Layer<MonitorPersister, PersistUnavailable, Store> =>
+  Layer.effect(
+    MonitorPersister,
+    Effect.gen(function*() {
+      const store = yield* Store
+      return yield* makeReplicatedPersister({
+        replicas: [makeStoreReplica(store, options.replica)],
+        quorum: 1,
+        ...(options.retry === undefined ? {} : { retry: options.retry }),
+        ...(options.inlineWait === undefined ? {} : { inlineWait: options.inlineWait })
+      })
+    })
+  )
+
+/** The persister over n replicas, complete when `quorum` acknowledged. */
+export const layerReplicatedPersister = (options: ReplicatedPersisterOptions): Layer.Layer<MonitorPersister, PersistUnavailable> =>
+  Layer.effect(MonitorPersister, makeReplicatedPersister(options))

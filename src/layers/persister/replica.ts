@@ -1,0 +1,54 @@
+/**
+ * A place the persister writes monitor updates to: the local `Store`, another store, or a
+ * remote monitor (watchtower) endpoint. The replicated persister writes to n of them and
+ * completes a channel's write when k acknowledged; each replica catches up on its own from
+ * the last update it acknowledged.
+ */
+import { Data, type Effect, type Schema } from "effect"
+import { toHex } from "../../protocol/bytes.ts"
+import type { MonitorUpdate } from "../../protocol/monitor/update.ts"
+import type { ChannelId } from "../../protocol/units.ts"
+
+/** One channel's part of a replica write. */
+export interface ReplicaWrite {
+  readonly channelId: ChannelId
+  /**
+   * Contiguous updates, oldest first. They may start at or before what the replica already
+   * holds (a retry after an ambiguous failure): it skips the ones it has, and refuses a gap.
+   */
+  readonly updates: ReadonlyArray<MonitorUpdate>
+  /** The channel state after these updates (kept only by replicas with `keepsChannelState`). */
+  readonly channelState: Schema.Json
+}
+
+/** What a replica holds for one channel. */
+export interface ReplicaChannel {
+  readonly channelId: ChannelId
+  /** Undefined on a replica that does not keep channel states. */
+  readonly channelState: Schema.Json | undefined
+  readonly updates: ReadonlyArray<MonitorUpdate>
+}
+
+/** The replica failed or refused a request; the persister retries with backoff. */
+export class ReplicaError extends Data.TaggedError("ReplicaError")<{
+  readonly replica: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `replica ${this.replica}: ${this.reason}`
+  }
+}
+
+export interface MonitorReplica {
+  readonly name: string
+  /** Whether it stores channel states (a node's own store) or only updates (a watchtower). */
+  readonly keepsChannelState: boolean
+  /** Applies every channel's write atomically: all of them, or none. */
+  readonly write: (writes: ReadonlyArray<ReplicaWrite>) => Effect.Effect<void, ReplicaError>
+  /** Every live channel it holds. */
+  readonly load: Effect.Effect<ReadonlyArray<ReplicaChannel>, ReplicaError>
+  readonly archive: (channelId: ChannelId) => Effect.Effect<void, ReplicaError>
+  readonly remove: (channelId: ChannelId) => Effect.Effect<void, ReplicaError>
+}
+
+export const channelKey = (channelId: ChannelId): string => toHex(channelId)

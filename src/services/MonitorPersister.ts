@@ -1,0 +1,105 @@
+/**
+ * MonitorPersister: where a channel's monitor updates and state become durable.
+ *
+ * One source of truth per channel: each `persist` writes the channel's new `MonitorUpdate`s
+ * (`src/protocol/monitor`) AND the channel state they belong to, together, atomically (one
+ * store write in the local layer). At start, `load` gives back, per channel, the last state and
+ * the update log that were written with it: they cannot disagree. A remote replica (a
+ * watchtower) receives the same updates.
+ *
+ * The contract the `Channel` actor relies on:
+ * - `persist` returns `Completed` once the write is durable, or `InProgress` when it is not yet
+ *   (slow disk, outage, a replica quorum not reached): the channel then PAUSES (sends nothing
+ *   that depends on these updates) until a completion for its channel with that `updateId`
+ *   arrives on `subscribe`/`completions`. Every `InProgress` is followed by exactly one
+ *   completion (unless the process dies first: then `load` at the next start says what was
+ *   written, and the channel resumes from there).
+ * - Per channel, writes become durable in `persist` order and completions are published in
+ *   that order; a completion for update n means every update <= n of that channel is durable.
+ * - An outage never wedges a channel and never drops an update: the persister keeps the
+ *   writes and retries in the background (backoff from an Effect `Schedule`, on the `Clock`)
+ *   until they succeed. `persist` itself fails only for a caller bug (`PersistOutOfOrder`) or
+ *   a closed persister.
+ * - Concurrent persists (many channels, or a channel that keeps going) are grouped by the
+ *   layers into few store writes (one fsync for many); `persistMany` submits several channels'
+ *   writes at once.
+ *
+ * `updateId`s are per channel: `Opened` is 0, then +1 each (the `MonitorUpdate` rule); a
+ * `persist` with no updates writes the channel state alone (its completion carries the
+ * channel's latest `updateId`, or -1 before any). Layers: `src/layers/persister/`.
+ */
+import { Context, Data, type Effect, type PubSub, type Schema, type Scope, type Stream } from "effect"
+import type { MonitorUpdate } from "../protocol/monitor/update.ts"
+import type { ChannelId } from "../protocol/units.ts"
+
+export type PersistStatus = "Completed" | "InProgress"
+
+/** Every update of `channelId` up to `updateId` is durable, with the state written with it. */
+export interface PersistCompletion {
+  readonly channelId: ChannelId
+  readonly updateId: bigint
+}
+
+/** One channel's write: its new updates (contiguous, after the last persisted) and its state after them. */
+export interface ChannelWrite {
+  readonly channelId: ChannelId
+  readonly updates: ReadonlyArray<MonitorUpdate>
+  /** The channel's state (its Schema's JSON encoding), written with the updates. */
+  readonly channelState: Schema.Json
+}
+
+/** What the store holds for one channel. */
+export interface PersistedChannel {
+  readonly channelId: ChannelId
+  readonly channelState: Schema.Json
+  /** The whole monitor update log, `Opened` first (empty only for a channel persisted without updates). */
+  readonly updates: ReadonlyArray<MonitorUpdate>
+  /** The last `updateId` written (-1 if none): what completed, whatever completions were seen. */
+  readonly latestUpdateId: bigint
+}
+
+/** Updates that do not follow what was persisted for the channel (a caller bug; nothing written). */
+export class PersistOutOfOrder extends Data.TaggedError("PersistOutOfOrder")<{
+  readonly channel: string
+  readonly expected: bigint
+  readonly received: bigint
+}> {
+  override get message(): string {
+    return `persist for channel ${this.channel}: update ${this.received} out of order, expected ${this.expected}`
+  }
+}
+
+/** The store (or too many replicas) cannot be reached for a read or an archive: retry later. */
+export class PersistUnavailable extends Data.TaggedError("PersistUnavailable")<{ readonly reason: string }> {}
+
+/** The persister was shut down (its scope closed, or a simulated crash). */
+export class PersisterClosed extends Data.TaggedError("PersisterClosed")<{}> {}
+
+export type PersistError = PersistOutOfOrder | PersisterClosed
+
+export interface MonitorPersisterShape {
+  readonly persist: (
+    channelId: ChannelId,
+    updates: ReadonlyArray<MonitorUpdate>,
+    channelState: Schema.Json
+  ) => Effect.Effect<PersistStatus, PersistError>
+  /** Several channels' writes (at most one per channel), grouped; one status per write, in order. */
+  readonly persistMany: (writes: ReadonlyArray<ChannelWrite>) => Effect.Effect<ReadonlyArray<PersistStatus>, PersistError>
+  /** Completions of writes that returned `InProgress`, from now on (buffered until taken). */
+  readonly subscribe: Effect.Effect<PubSub.Subscription<PersistCompletion>, never, Scope.Scope>
+  /** The same, as a stream (subscribes when run). */
+  readonly completions: Stream.Stream<PersistCompletion>
+  /**
+   * Every live channel as the store held it when this persister started (call once, at start,
+   * before persisting): the channel state and the update log written with it.
+   */
+  readonly load: Effect.Effect<ReadonlyArray<PersistedChannel>, PersistUnavailable>
+  /** Moves a closed channel out of the live set (kept under an archive prefix, never loaded again). */
+  readonly archive: (channelId: ChannelId) => Effect.Effect<void, PersistUnavailable | PersisterClosed>
+  /** Deletes a channel's data for good. */
+  readonly remove: (channelId: ChannelId) => Effect.Effect<void, PersistUnavailable | PersisterClosed>
+}
+
+export class MonitorPersister extends Context.Service<MonitorPersister, MonitorPersisterShape>()(
+  "effect-lightning/MonitorPersister"
+) {}

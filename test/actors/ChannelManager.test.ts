@@ -1,0 +1,293 @@
+/**
+ * Two of our nodes in one process over the memory transport, each with a ChannelManager: open,
+ * fund (a fake funding transaction), `channel_ready` from chain facts fed by the test, HTLCs
+ * both ways (fulfilled and failed), late persistence, restart from the store, cooperative close.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { Effect, Exit, Result, Scope } from "effect"
+import { equalBytes } from "../../src/protocol/bytes.ts"
+import { shortChannelIdFromParts } from "../../src/protocol/codec/fields.ts"
+import { decodeChannelRecord } from "../../src/actors/ChannelManager.ts"
+import { decodeTransaction, txid } from "../../src/protocol/tx/bitcoin/transaction.ts"
+import { type ChannelId, msat, sat } from "../../src/protocol/units.ts"
+import { makeMemoryNetwork, type MemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
+import { makeReplicatedPersister } from "../../src/layers/persister/ReplicatedPersister.ts"
+import { makeStoreReplica } from "../../src/layers/persister/StoreReplica.ts"
+import { makeMemoryStore, makeMemoryStoreData } from "../../src/layers/store/MemoryStore.ts"
+import { awaitEvent, eventually, fakeFundingTx, makeMemoryPersister, PORT, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
+
+const text = (s: string) => new TextEncoder().encode(s)
+const onion = new Uint8Array(1366)
+
+const connect = (a: TestNode, b: TestNode) => a.peers.connect(b.peers.nodeId, { host: b.host, port: PORT })
+
+/** `openChannel`, retried until the manager has seen the connection (it learns of it from the session stream). */
+const openWhenConnected = (a: TestNode, b: TestNode, amount: bigint) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 1000; i++) {
+      const r = yield* Effect.result(a.channels.openChannel(b.peers.nodeId, sat(amount)))
+      if (Result.isSuccess(r)) return r.success
+      if (r.failure._tag !== "PeerNotConnected") return yield* Effect.die(r.failure)
+      yield* Effect.sleep("2 millis")
+    }
+    return yield* Effect.die(new Error("never connected"))
+  })
+
+/** Opens and funds a channel from `a` to `b` and brings it to `channel_ready` on both sides. */
+const openReadyChannel = (a: TestNode, b: TestNode, amount = 1_000_000n) =>
+  Effect.gen(function*() {
+    const temporaryChannelId = yield* openWhenConnected(a, b, amount)
+    const needed = yield* awaitEvent(a, "FundingNeeded", (e) => equalBytes(e.temporaryChannelId, temporaryChannelId))
+    const tx = fakeFundingTx(needed.event.scriptPubKey, needed.event.amount)
+    yield* a.channels.fundChannel(temporaryChannelId, tx)
+    const pendingA = yield* awaitEvent(a, "ChannelPending")
+    const channelId: ChannelId = pendingA.event.channelId
+    yield* awaitEvent(b, "ChannelPending", (e) => equalBytes(e.channelId, channelId))
+    const broadcast = yield* awaitEvent(a, "Broadcast", (e) => e.label === "funding")
+    const decoded = decodeTransaction(broadcast.event.tx)
+    assert.isTrue(Result.isSuccess(decoded) && equalBytes(txid(decoded.success), txid(tx)))
+    const watchA = yield* awaitEvent(a, "WatchFunding", (_, all) => equalBytes(all.channelId, channelId))
+    const watchB = yield* awaitEvent(b, "WatchFunding", (_, all) => equalBytes(all.channelId, channelId))
+    // The simulated chain: the funding transaction confirms at the depth each side asked for.
+    const scid = shortChannelIdFromParts(100, 1, watchA.event.outpoint.vout)
+    yield* a.channels.chainFact(channelId, { _tag: "FundingDepth", depth: watchA.event.minimumDepth, shortChannelId: scid })
+    yield* b.channels.chainFact(channelId, { _tag: "FundingDepth", depth: watchB.event.minimumDepth, shortChannelId: scid })
+    yield* awaitEvent(a, "ChannelReady", (e) => equalBytes(e.channelId, channelId))
+    yield* awaitEvent(b, "ChannelReady", (e) => equalBytes(e.channelId, channelId))
+    return { channelId, fundingTx: tx }
+  })
+
+/** `payer` adds an HTLC, the payee settles it (fulfill or fail); returns the payer's resolution. */
+const payment = (payer: TestNode, payee: TestNode, channelId: ChannelId, tag: string, settle: "fulfill" | "fail", amountMsat = 50_000_000n) =>
+  Effect.gen(function*() {
+    const preimage = sha256(text(`preimage/${tag}`))
+    const paymentHash = sha256(preimage)
+    const from = payee.events.length
+    const htlcId = yield* payer.channels.addHtlc(channelId, { amount: msat(amountMsat), paymentHash, cltvExpiry: 800, onion })
+    const received = yield* awaitEvent(payee, "HtlcReceived", (e) => equalBytes(e.paymentHash, paymentHash), from)
+    if (settle === "fulfill") yield* payee.channels.fulfillHtlc(channelId, received.event.htlcId, preimage)
+    else yield* payee.channels.failHtlc(channelId, received.event.htlcId, text("no thanks"))
+    const resolved = yield* awaitEvent(payer, "HtlcResolved", (e) => e.htlcId === htlcId)
+    return { preimage, result: resolved.event.result }
+  })
+
+/** Waits until both ends agree on both commitments (the commitment dance has settled). */
+const settled = (a: TestNode, b: TestNode, channelId: ChannelId) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 2000; i++) {
+      const [x, y] = [(yield* a.channels.channel(channelId)).state, (yield* b.channels.channel(channelId)).state]
+      if (x._tag === "Normal" && y._tag === "Normal") {
+        const cx = x.commitments
+        const cy = y.commitments
+        const same = (p: unknown, q: unknown) => JSON.stringify(p, (_, v) => (typeof v === "bigint" ? v.toString() : v)) === JSON.stringify(q, (_, v) => (typeof v === "bigint" ? v.toString() : v))
+        if (same(cx.localCommit.spec, cy.remoteCommit.spec) && same(cy.localCommit.spec, cx.remoteCommit.spec) && cx.localCommit.spec.htlcs.length === 0) {
+          return { alice: x, bob: y }
+        }
+      }
+      yield* Effect.sleep("2 millis")
+    }
+    return yield* Effect.die(new Error("the two ends never agreed"))
+  })
+
+const twoNodes = (net: MemoryNetwork) =>
+  Effect.gen(function*() {
+    const alice = yield* startChannelNode(net, "alice", "10.0.0.1")
+    const bob = yield* startChannelNode(net, "bob", "10.0.0.2")
+    yield* connect(alice, bob)
+    return { alice, bob }
+  })
+
+describe("ChannelManager, two nodes", () => {
+  it.live("open, fund, channel_ready, HTLCs both ways, cooperative close", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork()
+      const { alice, bob } = yield* twoNodes(net)
+      const { channelId } = yield* openReadyChannel(alice, bob)
+
+      const listed = yield* alice.channels.listChannels
+      assert.deepStrictEqual(listed.map((c) => c.phase), ["Normal"])
+
+      const ab = yield* payment(alice, bob, channelId, "a->b", "fulfill")
+      assert.isTrue(ab.result._tag === "Fulfilled" && equalBytes(ab.result.preimage, ab.preimage))
+      // Bob now has 50,000 sat, his reserve is 10,000 sat (1%).
+      const ba = yield* payment(bob, alice, channelId, "b->a", "fulfill", 20_000_000n)
+      assert.strictEqual(ba.result._tag, "Fulfilled")
+      const failed = yield* payment(alice, bob, channelId, "a->b failed", "fail")
+      assert.strictEqual(failed.result._tag, "Failed")
+
+      // Settled: both ends agree, and the balances moved by exactly the fulfilled amounts.
+      const { alice: a, bob: b } = yield* settled(alice, bob, channelId)
+      assert.strictEqual(a.commitments.localCommit.spec.toLocal, msat(970_000_000n))
+      assert.strictEqual(a.commitments.localCommit.spec.toRemote, msat(30_000_000n))
+      assert.strictEqual(b.commitments.localCommit.spec.toLocal, msat(30_000_000n))
+
+      // The monitors followed: both have the latest commitments.
+      const monitorA = yield* alice.channels.monitorState(channelId)
+      const monitorB = yield* bob.channels.monitorState(channelId)
+      assert.isDefined(monitorA)
+      assert.isDefined(monitorB)
+      assert.isTrue((monitorA?.holderCommitment.commitmentNumber ?? 0n) > 0n)
+
+      yield* alice.channels.closeChannel(channelId)
+      const closing = yield* awaitEvent(alice, "Broadcast", (e) => e.label === "mutual-close")
+      const closingTx = decodeTransaction(closing.event.tx)
+      if (Result.isFailure(closingTx)) return assert.fail("closing tx must decode")
+      const closingTxid = txid(closingTx.success)
+      yield* alice.channels.chainFact(channelId, { _tag: "FundingSpent", txid: closingTxid })
+      yield* bob.channels.chainFact(channelId, { _tag: "FundingSpent", txid: closingTxid })
+      const closedA = yield* awaitEvent(alice, "ChannelClosed")
+      const closedB = yield* awaitEvent(bob, "ChannelClosed")
+      assert.strictEqual(closedA.event.reason._tag, "Cooperative")
+      assert.strictEqual(closedB.event.reason._tag, "Cooperative")
+    }), 60_000)
+
+  it.live("persistence that completes late (and out of order) holds the messages, then the payment completes", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork()
+      const { alice, bob } = yield* twoNodes(net)
+      const { channelId } = yield* openReadyChannel(alice, bob)
+      bob.persister.mode = "InProgress"
+      const preimage = sha256(text("late"))
+      const paymentHash = sha256(preimage)
+      yield* alice.channels.addHtlc(channelId, { amount: msat(5_000_000n), paymentHash, cltvExpiry: 800, onion })
+      // Bob stores his new commitment but the write is in progress: his revoke_and_ack waits.
+      yield* eventually("bob's write in progress", () => (bob.persister.pending.length > 0 ? true : undefined))
+      const info = yield* bob.channels.channel(channelId)
+      assert.isTrue(info.paused)
+      yield* Effect.sleep("50 millis")
+      assert.isUndefined(bob.events.find((e) => e.event._tag === "HtlcReceived"))
+      bob.persister.mode = "Completed"
+      yield* bob.persister.completeAll((p) => [...p].reverse())
+      const received = yield* awaitEvent(bob, "HtlcReceived", (e) => equalBytes(e.paymentHash, paymentHash))
+      yield* bob.channels.fulfillHtlc(channelId, received.event.htlcId, preimage)
+      const resolved = yield* awaitEvent(alice, "HtlcResolved")
+      assert.strictEqual(resolved.event.result._tag, "Fulfilled")
+    }), 60_000)
+
+  it.live("a node restarted from its store has the same channel state and resumes with channel_reestablish", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork()
+      const bob = yield* startChannelNode(net, "bob", "10.0.0.2")
+      const aliceScope = yield* Scope.make()
+      const persister = yield* makeMemoryPersister()
+      const alice = yield* startChannelNode(net, "alice", "10.0.0.1", { persister }).pipe(Scope.provide(aliceScope))
+      yield* connect(alice, bob)
+      const { channelId } = yield* openReadyChannel(alice, bob)
+      yield* payment(alice, bob, channelId, "before restart", "fulfill")
+      const before = yield* alice.channels.channel(channelId)
+      yield* Scope.close(aliceScope, Exit.void)
+
+      // The store holds the state written with the last update: the one the channel had.
+      const stored = persister.stored.values().next().value
+      if (stored === undefined) return assert.fail("alice's store is empty")
+      const record = decodeChannelRecord(stored.channelState)
+      if (Result.isFailure(record)) return assert.fail("record must decode")
+
+      const alice2 = yield* startChannelNode(net, "alice", "10.0.0.1", { persister })
+      const after = yield* alice2.channels.channel(channelId)
+      assert.deepStrictEqual(after.state, record.success.channel)
+      assert.strictEqual(after.phase, before.phase)
+      if (after.state._tag === "Normal" && before.state._tag === "Normal") {
+        assert.deepStrictEqual(after.state.commitments, before.state.commitments)
+      }
+      const monitor = yield* alice2.channels.monitorState(channelId)
+      assert.strictEqual(monitor?.latestUpdateId, stored.updates[stored.updates.length - 1]?.updateId)
+
+      yield* connect(alice2, bob)
+      const again = yield* payment(alice2, bob, channelId, "after restart", "fulfill")
+      assert.strictEqual(again.result._tag, "Fulfilled")
+    }), 60_000)
+
+  it.live("a disconnection while a write is in progress: held messages are dropped, reestablish retransmits, the payment completes", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork()
+      const { alice, bob } = yield* twoNodes(net)
+      const { channelId } = yield* openReadyChannel(alice, bob)
+      bob.persister.mode = "InProgress"
+      const preimage = sha256(text("disconnected"))
+      const paymentHash = sha256(preimage)
+      const htlcId = yield* alice.channels.addHtlc(channelId, { amount: msat(5_000_000n), paymentHash, cltvExpiry: 800, onion })
+      yield* eventually("bob's write in progress", () => (bob.persister.pending.length > 0 ? true : undefined))
+      yield* alice.peers.disconnect(bob.peers.nodeId)
+      for (let i = 0; i < 500; i++) {
+        const b = yield* bob.channels.channel(channelId)
+        if (b.state._tag === "Normal" && b.state.connection === "Disconnected") break
+        yield* Effect.sleep("2 millis")
+      }
+      // The write completes after the connection it was for is gone: what it held is stale.
+      bob.persister.mode = "Completed"
+      yield* bob.persister.completeAll()
+      yield* connect(alice, bob)
+      const received = yield* awaitEvent(bob, "HtlcReceived", (e) => equalBytes(e.paymentHash, paymentHash))
+      yield* bob.channels.fulfillHtlc(channelId, received.event.htlcId, preimage)
+      const resolved = yield* awaitEvent(alice, "HtlcResolved", (e) => e.htlcId === htlcId)
+      assert.strictEqual(resolved.event.result._tag, "Fulfilled")
+      // Once the dance settles both ends agree on both commitments, with the HTLC gone.
+      yield* settled(alice, bob, channelId)
+    }), 60_000)
+
+  it.live("an open_channel the peer refuses ends our channel attempt (error for the temporary id)", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork()
+      const { alice, bob } = yield* twoNodes(net)
+      // Below bob's minimum funding (10,000 sat by default policy).
+      const temporaryChannelId = yield* openWhenConnected(alice, bob, 5_000n)
+      const closed = yield* awaitEvent(alice, "ChannelClosed", (e) => equalBytes(e.channelId, temporaryChannelId))
+      assert.include(["FundingAborted", "ProtocolError"], closed.event.reason._tag)
+      assert.deepStrictEqual((yield* bob.channels.listChannels).length, 0)
+    }), 60_000)
+
+  it.live("update_fee from the funder, then a force close: the monitor is told, the peer gets an error", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork()
+      const { alice, bob } = yield* twoNodes(net)
+      const { channelId } = yield* openReadyChannel(alice, bob)
+      yield* alice.channels.updateFee(channelId, 3000)
+      for (let i = 0; i < 2000; i++) {
+        const b = (yield* bob.channels.channel(channelId)).state
+        if (b._tag === "Normal" && b.commitments.localCommit.spec.feeratePerKw === 3000 && b.commitments.remoteCommit.spec.feeratePerKw === 3000) break
+        yield* Effect.sleep("2 millis")
+      }
+      const b = (yield* bob.channels.channel(channelId)).state
+      assert.isTrue(b._tag === "Normal" && b.commitments.localCommit.spec.feeratePerKw === 3000)
+      // The fundee may not send update_fee: the command is refused with its typed error.
+      const refused = yield* Effect.flip(bob.channels.updateFee(channelId, 4000))
+      assert.strictEqual(refused._tag, "ChannelCommandRejected")
+
+      yield* alice.channels.forceClose(channelId, "test")
+      const closed = yield* awaitEvent(alice, "ChannelClosed", (e) => equalBytes(e.channelId, channelId))
+      assert.strictEqual(closed.event.reason._tag, "LocalForceClose")
+      const monitor = yield* alice.channels.monitorState(channelId)
+      assert.strictEqual(monitor?.closing._tag, "ForceClosed")
+      const remote = yield* awaitEvent(bob, "ChannelClosed", (e) => equalBytes(e.channelId, channelId))
+      assert.strictEqual(remote.event.reason._tag, "ProtocolError")
+    }), 60_000)
+
+  it.live("over the local persister and a Store: a restart rebuilds the channel and its monitor from the stored bytes", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork()
+      const bob = yield* startChannelNode(net, "bob", "10.0.0.2")
+      const data = makeMemoryStoreData()
+      const localPersister = makeReplicatedPersister({ replicas: [makeStoreReplica(makeMemoryStore(data).store)], quorum: 1 })
+      const aliceScope = yield* Scope.make()
+      const alice = yield* Effect.gen(function*() {
+        return yield* startChannelNode(net, "alice", "10.0.0.1", { monitorPersister: yield* localPersister })
+      }).pipe(Scope.provide(aliceScope))
+      yield* connect(alice, bob)
+      const { channelId } = yield* openReadyChannel(alice, bob)
+      yield* payment(alice, bob, channelId, "stored", "fulfill")
+      yield* settled(alice, bob, channelId)
+      const before = yield* alice.channels.channel(channelId)
+      const monitorBefore = yield* alice.channels.monitorState(channelId)
+      yield* Scope.close(aliceScope, Exit.void)
+
+      const alice2 = yield* startChannelNode(net, "alice", "10.0.0.1", { monitorPersister: yield* localPersister })
+      const after = yield* alice2.channels.channel(channelId)
+      assert.deepStrictEqual(after.state, before.state)
+      assert.deepStrictEqual(yield* alice2.channels.monitorState(channelId), monitorBefore)
+      yield* connect(alice2, bob)
+      const again = yield* payment(alice2, bob, channelId, "stored, after restart", "fulfill")
+      assert.strictEqual(again.result._tag, "Fulfilled")
+    }), 60_000)
+})

@@ -1,0 +1,182 @@
+/**
+ * In-process nodes with channels for the ChannelManager tests: a PeerManager over the memory
+ * network, a seeded ChannelSigner, an in-memory persister (which can answer `InProgress` and
+ * complete later), and a tiny simulated chain fed by the test.
+ */
+import { sha256 } from "@noble/hashes/sha2.js"
+import { Effect, Layer, PubSub, Schema, type Scope, Stream } from "effect"
+import { type ChannelManagerConfig, type ChannelManagerShape, make as makeChannelManager, type NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
+import * as PeerManager from "../../src/actors/PeerManager.ts"
+import { toHex } from "../../src/protocol/bytes.ts"
+import { ChannelIdSchema } from "../../src/protocol/codec/fields.ts"
+import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
+import type { MonitorUpdate } from "../../src/protocol/monitor/update.ts"
+import { makeInput, serializeTransaction, type Transaction, txidFromBytes } from "../../src/protocol/tx/bitcoin/transaction.ts"
+import type { Sat } from "../../src/protocol/units.ts"
+import type { MemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
+import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
+import { seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
+import { makeSeedChannelSigner } from "../../src/layers/signer/SeedChannelSigner.ts"
+import { ChannelSigner, type ChannelSignerShape } from "../../src/services/ChannelSigner.ts"
+import {
+  type ChannelWrite,
+  MonitorPersister,
+  type MonitorPersisterShape,
+  type PersistCompletion,
+  type PersistedChannel,
+  type PersistStatus
+} from "../../src/services/MonitorPersister.ts"
+
+export const PORT = 9735
+
+/**
+ * A fake `MonitorPersister` in memory: what a store would hold, per channel. In mode `InProgress`
+ * writes are kept pending until `completeAll` reports them (in the order the test chooses).
+ */
+export interface MemoryPersister extends MonitorPersisterShape {
+  readonly stored: Map<string, { channelState: Schema.Json; updates: Array<MonitorUpdate> }>
+  mode: PersistStatus
+  readonly pending: Array<PersistCompletion>
+  readonly completeAll: (order?: (pending: ReadonlyArray<PersistCompletion>) => ReadonlyArray<PersistCompletion>) => Effect.Effect<void>
+}
+
+export const makeMemoryPersister = (): Effect.Effect<MemoryPersister> =>
+  Effect.gen(function*() {
+    const completions = yield* PubSub.unbounded<PersistCompletion>()
+    const stored = new Map<string, { channelState: Schema.Json; updates: Array<MonitorUpdate> }>()
+    const write = (w: ChannelWrite): PersistStatus => {
+      const key = toHex(w.channelId)
+      const entry = stored.get(key) ?? { channelState: w.channelState, updates: [] }
+      entry.channelState = w.channelState
+      entry.updates.push(...w.updates)
+      stored.set(key, entry)
+      if (persister.mode === "Completed") return "Completed"
+      for (const u of w.updates) persister.pending.push({ channelId: w.channelId, updateId: u.updateId })
+      return "InProgress"
+    }
+    const persister: MemoryPersister = {
+      stored,
+      mode: "Completed",
+      pending: [],
+      persist: (channelId, updates, channelState) => Effect.sync(() => write({ channelId, updates, channelState })),
+      persistMany: (writes) => Effect.sync(() => writes.map(write)),
+      subscribe: PubSub.subscribe(completions),
+      completions: Stream.fromPubSub(completions),
+      load: Effect.sync(() =>
+        [...stored.entries()].map(([key, e]): PersistedChannel => ({
+          channelId: Schema.decodeSync(ChannelIdSchema)(key),
+          channelState: e.channelState,
+          updates: [...e.updates],
+          latestUpdateId: e.updates[e.updates.length - 1]?.updateId ?? -1n
+        }))
+      ),
+      archive: (channelId) => Effect.sync(() => void stored.delete(toHex(channelId))),
+      remove: (channelId) => Effect.sync(() => void stored.delete(toHex(channelId))),
+      completeAll: (order = (p) => p) =>
+        Effect.gen(function*() {
+          const batch = order([...persister.pending])
+          persister.pending.length = 0
+          for (const c of batch) yield* PubSub.publish(completions, c)
+        })
+    }
+    return persister
+  })
+
+export interface TestNode {
+  readonly name: string
+  readonly host: string
+  readonly peers: PeerManager.PeerManagerShape
+  readonly channels: ChannelManagerShape
+  readonly signer: ChannelSignerShape
+  readonly persister: MemoryPersister
+  /** Every event the manager published, in order. */
+  readonly events: Array<NodeChannelEvent>
+}
+
+const seed32 = (name: string) => sha256(new TextEncoder().encode(`channel-signer/${name}`))
+
+/** A P2WPKH script of our own (a shutdown script). */
+export const payoutScript = (name: string): Uint8Array => Uint8Array.from([0x00, 0x14, ...sha256(new TextEncoder().encode(name)).subarray(0, 20)])
+
+/**
+ * Starts a node. `signer` and `persister` may be given (a restart keeps the store; a new signer
+ * instance models a process that forgot everything but its seed).
+ */
+export const startChannelNode = (
+  net: MemoryNetwork,
+  name: string,
+  host: string,
+  options: {
+    readonly persister?: MemoryPersister
+    /** Another `MonitorPersister` (e.g. one of `src/layers/persister`) instead of the fake. */
+    readonly monitorPersister?: MonitorPersisterShape
+    readonly config?: Partial<ChannelManagerConfig>
+  } = {}
+): Effect.Effect<TestNode, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const peers = yield* PeerManager.make({ listen: { host, port: PORT }, peer: { rejectChannels: false } }).pipe(
+      Effect.provide(Layer.mergeAll(net.layer(host), seededEntropy(name), seededNodeSigner(name))),
+      Effect.orDie
+    )
+    const signer = makeSeedChannelSigner(seed32(name), nobleSecp256k1)
+    const persister = options.persister ?? (yield* makeMemoryPersister())
+    const channels = yield* makeChannelManager({ secp: nobleSecp256k1, shutdownScript: payoutScript(name), ...options.config }).pipe(
+      Effect.provideService(PeerManager.PeerManager, peers),
+      Effect.provideService(ChannelSigner, signer),
+      Effect.provideService(MonitorPersister, options.monitorPersister ?? persister),
+      Effect.provide(seededEntropy(`${name}/channels`)),
+      Effect.orDie
+    )
+    const events: Array<NodeChannelEvent> = []
+    const stream = yield* channels.subscribe
+    yield* Effect.forkScoped(stream.pipe(Stream.runForEach((e) => Effect.sync(() => void events.push(e)))))
+    return { name, host, peers, channels, signer, persister, events }
+  })
+
+/** Polls until `found` gives a value (live clock), failing after `timeoutMs`. */
+export const eventually = <A>(what: string, found: () => A | undefined, timeoutMs = 10_000): Effect.Effect<A> =>
+  Effect.gen(function*() {
+    const start = Date.now()
+    for (;;) {
+      const value = found()
+      if (value !== undefined) return value
+      if (Date.now() - start > timeoutMs) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
+      yield* Effect.sleep("2 millis")
+    }
+  })
+
+type AnyEvent = NodeChannelEvent["event"]
+type EventOf<T extends AnyEvent["_tag"]> = Extract<AnyEvent, { readonly _tag: T }>
+
+const hasTag = <T extends AnyEvent["_tag"]>(tag: T) => (e: AnyEvent): e is EventOf<T> => e._tag === tag
+
+/** The first event of `node` with this tag (and matching `where`) from index `from`, once it is there. */
+export const awaitEvent = <T extends AnyEvent["_tag"]>(
+  node: TestNode,
+  tag: T,
+  where: (e: EventOf<T>, all: NodeChannelEvent) => boolean = () => true,
+  from = 0
+): Effect.Effect<{ readonly event: EventOf<T>; readonly at: NodeChannelEvent }> =>
+  eventually(`${node.name}: ${tag}`, () => {
+    const is = hasTag(tag)
+    for (const e of node.events.slice(from)) {
+      const ev = e.event
+      if (is(ev) && where(ev, e)) return { event: ev, at: e }
+    }
+    return undefined
+  })
+
+/** A fake funding transaction: one segwit input (a made-up prevout), one output paying `amount` to `script`. */
+export const fakeFundingTx = (script: Uint8Array, amount: Sat, salt = 1): Transaction => ({
+  version: 2,
+  inputs: [
+    {
+      ...makeInput({ txid: txidFromBytes(sha256(Uint8Array.of(salt))), vout: 0 }, 0xfffffffd),
+      witness: [new Uint8Array(71).fill(1), new Uint8Array(33).fill(2)]
+    }
+  ],
+  outputs: [{ value: amount, scriptPubKey: script }],
+  locktime: 0
+})
+
+export const serialized = serializeTransaction

@@ -1,0 +1,290 @@
+import { assert, describe, it } from "@effect/vitest"
+import { NodeFileSystem } from "@effect/platform-node"
+import { Effect, Exit, Fiber, FileSystem, Result } from "effect"
+import { decodeStoreFile, encodeStoreFile, makeFileStore, type FileStoreOptions } from "../../../src/layers/store/FileStore.ts"
+import { SimulatedDisk, type RecoveryMode } from "../../../src/layers/store/SimulatedDisk.ts"
+import { nodeStoreDisk } from "../../../src/layers/store/StoreDisk.ts"
+import { deleteOp, putOp, type StoreOp, type StoreShape } from "../../../src/services/Store.ts"
+import { storeContract } from "./contract.ts"
+
+const DIR = "/data/store"
+const bytes = (s: string) => new TextEncoder().encode(s)
+const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b))
+
+const openOn = (disk: SimulatedDisk, options: Partial<FileStoreOptions> = {}) => makeFileStore(disk, { directory: DIR, ...options })
+
+/** Opens the store on `disk`, runs `f`, closes it (a process lifetime). */
+const session = <A, E>(disk: SimulatedDisk, f: (s: StoreShape) => Effect.Effect<A, E>, options: Partial<FileStoreOptions> = {}) =>
+  Effect.scoped(Effect.flatMap(openOn(disk, options), f))
+
+/** Every key and value, as text. */
+const dump = (store: StoreShape) =>
+  Effect.map(store.list(""), (entries) => Object.fromEntries(entries.map((e) => [e.key, text(e.value)])))
+
+storeContract("FileStore (simulated disk)", () => openOn(new SimulatedDisk()))
+storeContract("FileStore (simulated disk, snapshot every 2 batches)", () => openOn(new SimulatedDisk(), { compactAfterBatches: 2 }))
+
+describe("FileStore: files", () => {
+  it.effect("a restart reads back exactly what was written, versions included", () =>
+    Effect.gen(function*() {
+      const disk = new SimulatedDisk()
+      const before = yield* session(disk, (s) =>
+        Effect.gen(function*() {
+          yield* s.write([putOp("a", bytes("1")), putOp("b", bytes("2"))])
+          yield* s.put("a", bytes("3"))
+          yield* s.delete("b")
+          yield* s.put("c", new Uint8Array(0))
+          return yield* s.list("")
+        })
+      )
+      const after = yield* session(disk, (s) => s.list(""))
+      assert.deepStrictEqual(after, before)
+      // versions keep increasing past a restart, even for a deleted-then-recreated key
+      const v = yield* session(disk, (s) => s.put("b", bytes("new")))
+      assert.isAbove(v, Math.max(...before.map((e) => e.version)))
+    }))
+
+  it.effect("a write is: temp file written and fsync'ed, renamed, directory fsync'ed, then acknowledged", () =>
+    Effect.gen(function*() {
+      const disk = new SimulatedDisk()
+      yield* session(disk, (s) =>
+        Effect.gen(function*() {
+          const start = disk.events.length
+          yield* s.put("k", bytes("v"))
+          const events = disk.events.slice(start)
+          assert.deepStrictEqual(
+            events.map((e) => e.op),
+            ["write", "fsync", "rename", "fsyncDirectory"]
+          )
+          const [write, fsync, rename, syncDir] = events
+          assert.match(write?.path ?? "", /\/0000000000000001\.batch\.tmp$/)
+          assert.strictEqual(fsync?.path, write?.path)
+          assert.deepStrictEqual(rename, { op: "rename", path: write?.path ?? "", to: `${DIR}/0000000000000001.batch` })
+          assert.strictEqual(syncDir?.path, DIR)
+        })
+      )
+    }))
+
+  it.effect("concurrent writes are grouped into fewer fsyncs, each validated on its own", () =>
+    Effect.gen(function*() {
+      const disk = new SimulatedDisk()
+      yield* session(disk, (s) =>
+        Effect.gen(function*() {
+          yield* s.put("taken", bytes("x"))
+          const start = disk.events.length
+          const results = yield* Effect.forEach(
+            Array.from({ length: 200 }, (_, i) => i),
+            (i) => Effect.exit(i % 50 === 7 ? s.put("taken", bytes("y"), 0) : s.put(`k/${i}`, bytes(String(i)))),
+            { concurrency: "unbounded" }
+          )
+          const fsyncs = disk.events.slice(start).filter((e) => e.op === "fsyncDirectory").length
+          assert.isBelow(fsyncs, 20)
+          assert.strictEqual(results.filter(Exit.isFailure).length, 4)
+          assert.strictEqual((yield* s.list("k/")).length, 196)
+        })
+      )
+      assert.strictEqual((yield* session(disk, (s) => s.list("k/"))).length, 196)
+    }))
+
+  it.effect("a torn temp file (crash before its rename) is ignored and removed at start", () =>
+    Effect.gen(function*() {
+      const disk = new SimulatedDisk()
+      yield* session(disk, (s) => s.put("k", bytes("v")))
+      yield* disk.writeSynced(`${DIR}/0000000000000002.batch.tmp`, new Uint8Array([1, 2, 3]))
+      yield* disk.writeSynced(`${DIR}/0000000000000009.snapshot.tmp`, new Uint8Array(0))
+      yield* session(disk, (s) =>
+        Effect.gen(function*() {
+          assert.deepStrictEqual(yield* dump(s), { k: "v" })
+          yield* s.put("k2", bytes("w"))
+        })
+      )
+      assert.isFalse([...disk.files().keys()].some((p) => p.endsWith(".tmp")))
+      assert.deepStrictEqual(yield* session(disk, dump), { k: "v", k2: "w" })
+    }))
+
+  it.effect("damage is refused at open, and nothing is deleted", () =>
+    Effect.gen(function*() {
+      const disk = new SimulatedDisk()
+      yield* session(disk, (s) => Effect.forEach([1, 2, 3], (i) => s.put(`k${i}`, bytes(String(i)))))
+      const files = new Map(disk.files())
+      disk.corrupt(`${DIR}/0000000000000002.batch`, (d) => d.map((b, i) => (i === 30 ? b ^ 1 : b)))
+      const corrupt = yield* Effect.flip(session(disk, dump))
+      assert.deepInclude(corrupt, { _tag: "StoreCorrupt", reason: "checksum mismatch" })
+      assert.deepStrictEqual([...disk.files().keys()].sort(), [...files.keys()].sort())
+
+      const gap = new SimulatedDisk()
+      yield* session(gap, (s) => Effect.forEach([1, 2, 3], (i) => s.put(`k${i}`, bytes(String(i)))))
+      yield* gap.remove(`${DIR}/0000000000000002.batch`)
+      assert.deepInclude(yield* Effect.flip(session(gap, dump)), { _tag: "StoreCorrupt", reason: "missing batch" })
+
+      const renamed = new SimulatedDisk()
+      yield* session(renamed, (s) => Effect.forEach([1, 2], (i) => s.put(`k${i}`, bytes(String(i)))))
+      yield* renamed.remove(`${DIR}/0000000000000002.batch`)
+      yield* renamed.rename(`${DIR}/0000000000000001.batch`, `${DIR}/0000000000000002.batch`)
+      yield* renamed.writeSynced(`${DIR}/0000000000000001.batch`, encodeStoreFile({ kind: "batch", seq: 1, lastVersion: 0, records: [] }))
+      assert.deepInclude(yield* Effect.flip(session(renamed, dump)), { _tag: "StoreCorrupt", reason: "content does not match the file name" })
+    }))
+
+  it.effect("an I/O error at any step of a write fails it, changes nothing, and the next write goes on", () =>
+    Effect.gen(function*() {
+      // the steps of a write: write temp, fsync it, rename, fsync directory
+      for (let step = 0; step < 4; step++) {
+        const disk = new SimulatedDisk()
+        yield* session(disk, (s) =>
+          Effect.gen(function*() {
+            yield* s.put("k", bytes("1"))
+            disk.failNext(1, step)
+            const failed = yield* Effect.flip(s.put("k", bytes("2")))
+            assert.strictEqual(failed._tag, "StoreError")
+            assert.strictEqual(text((yield* s.get("k"))?.value), "1")
+            assert.deepStrictEqual(yield* dump(s), { k: "1" })
+          })
+        )
+        assert.deepStrictEqual(yield* session(disk, dump), { k: "1" }, `after a failure at step ${step}`)
+        yield* session(disk, (s) => s.put("k", bytes("3")))
+        assert.deepStrictEqual(yield* session(disk, dump), { k: "3" })
+        assert.isFalse([...disk.files().keys()].some((p) => p.endsWith(".tmp")))
+      }
+    }))
+
+  it.effect("snapshots replace the batches they cover; a restart reads snapshot + later batches", () =>
+    Effect.gen(function*() {
+      const disk = new SimulatedDisk()
+      const expected = yield* session(
+        disk,
+        (s) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < 25; i++) yield* s.write([putOp(`k/${i % 7}`, bytes(String(i))), ...(i % 5 === 4 ? [deleteOp(`k/${(i + 1) % 7}`)] : [])])
+            return yield* s.list("")
+          }),
+        { compactAfterBatches: 8 }
+      )
+      const names = [...disk.files().keys()].map((p) => p.slice(DIR.length + 1)).sort()
+      assert.deepStrictEqual(names, ["0000000000000024.snapshot", "0000000000000025.batch"])
+      assert.deepStrictEqual(yield* session(disk, (s) => s.list("")), expected)
+    }))
+})
+
+/**
+ * The crash test: run `script` (a sequence of writes) on a fresh disk that crashes at mutating
+ * step k, for every k until the script completes; after each crash, recover the disk (both
+ * modes) and reopen. The store must hold exactly the state after some prefix of the writes, at
+ * least every acknowledged one, at most one more (the one in flight).
+ */
+const crashEverywhere = (
+  script: ReadonlyArray<ReadonlyArray<StoreOp>>,
+  options: Partial<FileStoreOptions>,
+  mode: RecoveryMode
+) =>
+  Effect.gen(function*() {
+    // the states after each prefix, from a run without crash
+    const states: Array<Record<string, string | undefined>> = []
+    const clean = new SimulatedDisk()
+    yield* session(
+      clean,
+      (s) =>
+        Effect.gen(function*() {
+          states.push(yield* dump(s))
+          for (const ops of script) {
+            yield* s.write(ops)
+            states.push(yield* dump(s))
+          }
+        }),
+      options
+    )
+    let crashes = 0
+    for (let k = 0; ; k++) {
+      const disk = new SimulatedDisk()
+      let acknowledged = 0
+      disk.crashAfter(k)
+      const run = yield* Effect.exit(
+        session(
+          disk,
+          (s) =>
+            Effect.gen(function*() {
+              for (const ops of script) {
+                yield* s.write(ops)
+                acknowledged += 1
+              }
+            }),
+          options
+        )
+      )
+      if (Exit.isSuccess(run) && !disk.isCrashed) break
+      crashes += 1
+      disk.recover(mode)
+      const recovered = yield* session(disk, dump, options)
+      const candidates = [acknowledged, acknowledged + 1].filter((i) => i < states.length)
+      assert.isTrue(
+        candidates.some((i) => JSON.stringify(states[i]) === JSON.stringify(recovered)),
+        `crash at step ${k} (${mode}): ${JSON.stringify(recovered)} is not state ${candidates.join(" or ")}`
+      )
+      // and the recovered store keeps working
+      yield* session(disk, (s) => s.put("after-crash", bytes("ok")), options)
+      assert.strictEqual((yield* session(disk, dump, options))["after-crash"], "ok")
+    }
+    assert.isAbove(crashes, script.length * 4)
+  })
+
+const script: ReadonlyArray<ReadonlyArray<StoreOp>> = [
+  [putOp("a", bytes("1")), putOp("b", bytes("1"))],
+  [putOp("a", bytes("2")), putOp("b", bytes("2")), putOp("c", bytes("2"))],
+  [deleteOp("c"), putOp("a", bytes("3"))],
+  [putOp("b", bytes("4"))],
+  [putOp("a", bytes("5")), putOp("c", bytes("5"))],
+  [deleteOp("a"), deleteOp("b")]
+]
+
+describe("FileStore: a crash at any point loses nothing acknowledged and tears nothing", () => {
+  for (const mode of ["durable", "metadata"] as const) {
+    it.effect(`writes (${mode})`, () => crashEverywhere(script, {}, mode))
+    it.effect(`writes with snapshots (${mode})`, () => crashEverywhere(script, { compactAfterBatches: 2 }, mode))
+  }
+})
+
+describe("FileStore: format", () => {
+  it("round-trips and rejects any single flipped bit", () => {
+    const file = encodeStoreFile({
+      kind: "batch",
+      seq: 7,
+      lastVersion: 9,
+      records: [
+        { op: putOp("a/b", bytes("value")), version: 8 },
+        { op: deleteOp("c"), version: 9 }
+      ]
+    })
+    const back = decodeStoreFile(file)
+    assert.isTrue(Result.isSuccess(back))
+    if (Result.isSuccess(back)) {
+      assert.strictEqual(back.success.seq, 7)
+      assert.strictEqual(back.success.records.length, 2)
+    }
+    for (let i = 0; i < file.length * 8; i += 7) {
+      const damaged = Uint8Array.from(file)
+      damaged[i >> 3] = (damaged[i >> 3] ?? 0) ^ (1 << (i & 7))
+      assert.isTrue(Result.isFailure(decodeStoreFile(damaged)), `bit ${i}`)
+    }
+    assert.isTrue(Result.isFailure(decodeStoreFile(file.subarray(0, file.length - 1))))
+  })
+})
+
+describe("FileStore: on the real disk", () => {
+  it.effect("writes, reopens, and leaves only its files", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const disk = yield* nodeStoreDisk
+      const options = { directory: `${dir}/store` }
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const s = yield* makeFileStore(disk, options)
+          const fibers = yield* Effect.forEach(Array.from({ length: 30 }, (_, i) => i), (i) => Effect.forkChild(s.put(`k/${i}`, bytes(String(i)))))
+          yield* Effect.forEach(fibers, Fiber.join)
+          yield* s.write([putOp("x", bytes("1")), deleteOp("k/0")])
+        })
+      )
+      const reopened = yield* Effect.scoped(Effect.flatMap(makeFileStore(disk, options), (s) => s.list("")))
+      assert.strictEqual(reopened.length, 30)
+      assert.isFalse((yield* fs.readDirectory(`${dir}/store`)).some((n) => n.endsWith(".tmp")))
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+})

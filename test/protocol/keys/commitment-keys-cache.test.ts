@@ -1,0 +1,163 @@
+/**
+ * The commitment keys cache: the same keys as `deriveCommitmentKeys` (BOLT 3 Appendix C, and
+ * random basepoints and points), derived once per distinct input, least-recently-used eviction
+ * at its capacity, no failure kept, and one derivation shared by the builder
+ * (`buildCommitmentForSide`) and the in-process signer signing the same commitment.
+ */
+import { describe, expect, it } from "vitest"
+import { Effect, Redacted, Result } from "effect"
+import fc from "fast-check"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
+import { deriveCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "../../../src/protocol/keys/commitment-keys.ts"
+import { makeCommitmentKeysCache, sharedCommitmentKeysCache, SHARED_COMMITMENT_KEYS_CAPACITY } from "../../../src/protocol/keys/commitment-keys-cache.ts"
+import { perCommitmentPoint } from "../../../src/protocol/keys/derivation.ts"
+import { unsafePublicKey, type PublicKey } from "../../../src/protocol/keys/keys.ts"
+import { wasmSecp256k1 as secp } from "../../../src/layers/crypto/secp256k1-wasm.ts"
+import { makeSeedChannelSigner } from "../../../src/layers/signer/SeedChannelSigner.ts"
+import { deriveSecret } from "../../../src/layers/node/SeedKeys.ts"
+import { anchorsZeroFeeHtlcTx } from "../../../src/protocol/channel-type.ts"
+import { txidFromBytes } from "../../../src/protocol/tx/bitcoin/transaction.ts"
+import { signCommitment } from "../../../src/protocol/tx/signing.ts"
+import { buildCommitmentForSide, type ChannelView } from "../../../src/protocol/tx/view.ts"
+import { msat, sat } from "../../../src/protocol/units.ts"
+import { channelKeyId } from "../../../src/services/ChannelSigner.ts"
+import { basepointsOf, legacy, ok } from "../tx/fixtures.ts"
+
+const showKeys = (k: CommitmentKeys): string =>
+  [k.perCommitmentPoint, k.revocationPubkey, k.localDelayedPubkey, k.localHtlcPubkey, k.remoteHtlcPubkey, k.remotePaymentPubkey].map(toHex).join(":")
+
+const point = (label: string): PublicKey => ok(perCommitmentPoint(secp, sha256(new TextEncoder().encode(label))))
+const basepoints = (label: string): ChannelBasepoints => ({
+  fundingPubkey: point(`${label}/funding`),
+  revocationBasepoint: point(`${label}/revocation`),
+  paymentBasepoint: point(`${label}/payment`),
+  delayedPaymentBasepoint: point(`${label}/delayed`),
+  htlcBasepoint: point(`${label}/htlc`)
+})
+
+describe("commitment keys cache", () => {
+  it("gives BOLT 3 Appendix C's keys, derived once", () => {
+    const c = legacy.common
+    const { owner, counterparty } = basepointsOf(c)
+    const p = unsafePublicKey(fromHex(c.internal_derivation_values.local_per_commitment_point))
+    const cache = makeCommitmentKeysCache(4)
+    const first = ok(cache.derive(secp, owner, counterparty, p))
+    expect(toHex(first.revocationPubkey)).toBe(c.local_revocation_pubkey)
+    expect(toHex(first.localDelayedPubkey)).toBe(c.local_delayedpubkey)
+    expect(toHex(first.localHtlcPubkey)).toBe(c.local_htlcpubkey)
+    expect(toHex(first.remoteHtlcPubkey)).toBe(c.remote_htlcpubkey)
+    // Equal inputs in other arrays: a hit, the same keys.
+    const again = ok(cache.derive(secp, { ...owner, htlcBasepoint: unsafePublicKey(Uint8Array.from(owner.htlcBasepoint)) }, counterparty, unsafePublicKey(Uint8Array.from(p))))
+    expect(again).toBe(first)
+    expect(cache.stats()).toEqual({ hits: 1, misses: 1 })
+    expect(cache.size()).toBe(1)
+  })
+
+  it("property: equals deriveCommitmentKeys for any inputs, and never answers one input with another's keys", () => {
+    const cache = makeCommitmentKeysCache(3)
+    const labels = fc.constantFrom("a", "b", "c", "d")
+    fc.assert(
+      fc.property(labels, labels, labels, fc.boolean(), (o, cp, pt, swap) => {
+        // Basepoints and points from a small pool, so that hits, misses and near-collisions
+        // (same point, other basepoints; same basepoints, roles swapped) all occur.
+        const owner = basepoints(o)
+        const counterparty = basepoints(cp)
+        const [x, y] = swap ? [counterparty, owner] : [owner, counterparty]
+        const cached = cache.derive(secp, x, y, point(pt))
+        const direct = deriveCommitmentKeys(secp, x, y, point(pt))
+        expect(Result.isSuccess(cached)).toBe(true)
+        expect(showKeys(ok(cached))).toBe(showKeys(ok(direct)))
+        expect(cache.size()).toBeLessThanOrEqual(3)
+      }),
+      { numRuns: 150 }
+    )
+    expect(cache.stats().hits).toBeGreaterThan(0)
+  })
+
+  it("evicts the least recently used entry beyond its capacity", () => {
+    const cache = makeCommitmentKeysCache(2)
+    const [o, cp] = [basepoints("lru/owner"), basepoints("lru/counterparty")]
+    const derive = (label: string) => ok(cache.derive(secp, o, cp, point(label)))
+    derive("A")
+    derive("B")
+    derive("A") // A is now the most recently used
+    derive("C") // evicts B
+    expect(cache.stats()).toEqual({ hits: 1, misses: 3 })
+    derive("A")
+    expect(cache.stats()).toEqual({ hits: 2, misses: 3 })
+    derive("B") // evicted: derived again (and evicts C)
+    expect(cache.stats()).toEqual({ hits: 2, misses: 4 })
+    expect(cache.size()).toBe(2)
+    cache.clear()
+    expect(cache.size()).toBe(0)
+    expect(cache.stats()).toEqual({ hits: 0, misses: 0 })
+  })
+
+  it("keeps no failure, and refuses a capacity below one", () => {
+    const cache = makeCommitmentKeysCache(2)
+    // x = 2^256 - 1 is beyond the field: not a point.
+    const bytes = new Uint8Array(33).fill(0xff)
+    bytes[0] = 2
+    const bad = unsafePublicKey(bytes)
+    expect(Result.isFailure(cache.derive(secp, basepoints("f/o"), basepoints("f/c"), bad))).toBe(true)
+    expect(Result.isFailure(cache.derive(secp, basepoints("f/o"), basepoints("f/c"), bad))).toBe(true)
+    expect(cache.size()).toBe(0)
+    expect(cache.stats()).toEqual({ hits: 0, misses: 2 })
+    expect(() => makeCommitmentKeysCache(0)).toThrow(RangeError)
+    expect(() => makeCommitmentKeysCache(1.5)).toThrow(RangeError)
+    expect(sharedCommitmentKeysCache.capacity).toBe(SHARED_COMMITMENT_KEYS_CAPACITY)
+  })
+
+  it("derives a commitment's keys once for the channel's builder and the signer signing it", () => {
+    const cache = makeCommitmentKeysCache(8)
+    const enc = (s: string) => new TextEncoder().encode(s)
+    const id = (s: string) => {
+      const k = channelKeyId(sha256(enc(s)))
+      if (k === undefined) throw new Error("unreachable")
+      return k
+    }
+    const alice = makeSeedChannelSigner(sha256(enc("cache/alice")), secp, { commitmentKeys: cache })
+    const bob = makeSeedChannelSigner(sha256(enc("cache/bob")), secp)
+    const [aliceId, bobId] = [id("cache/alice/id"), id("cache/bob/id")]
+    const aliceKeys = Effect.runSync(alice.channelPublicKeys(aliceId))
+    const bobKeys = Effect.runSync(bob.channelPublicKeys(bobId))
+    const fundingOutpoint = { txid: txidFromBytes(sha256(enc("cache/funding"))), vout: 0 }
+    Effect.runSync(
+      alice.readyChannel(aliceId, {
+        channelType: anchorsZeroFeeHtlcTx,
+        fundingOutpoint,
+        fundingAmount: sat(1_000_000n),
+        holderIsFunder: true,
+        counterpartyBasepoints: bobKeys,
+        holderSelfDelay: 144,
+        counterpartySelfDelay: 144,
+        holderDustLimit: sat(354n),
+        counterpartyDustLimit: sat(354n)
+      })
+    )
+    // Alice's channel view; she builds Bob's commitment ("remote") to send commitment_signed.
+    const view: ChannelView = {
+      channelType: anchorsZeroFeeHtlcTx,
+      fundingOutpoint,
+      fundingAmount: sat(1_000_000n),
+      local: { basepoints: aliceKeys, dustLimit: sat(354n), toSelfDelay: 144 },
+      remote: { basepoints: bobKeys, dustLimit: sat(354n), toSelfDelay: 144 },
+      localIsOpener: true,
+      toLocal: msat(600_000_000n),
+      toRemote: msat(400_000_000n),
+      htlcs: [],
+      feeratePerKw: 253
+    }
+    const bobPoint = Effect.runSync(bob.perCommitmentPoint(bobId, 0n))
+    const built = ok(buildCommitmentForSide(secp, view, "remote", 0n, bobPoint, cache))
+    expect(cache.stats()).toEqual({ hits: 0, misses: 1 })
+    const sigs = Effect.runSync(
+      alice.signCounterpartyCommitment(aliceId, { commitmentNumber: 0n, feeratePerKw: 253, toLocal: msat(400_000_000n), toRemote: msat(600_000_000n), htlcs: [] }, bobPoint)
+    )
+    // The signer rebuilt the same transaction from the cached keys: no second derivation.
+    expect(cache.stats()).toEqual({ hits: 1, misses: 1 })
+    const funding = Redacted.make(deriveSecret(sha256(enc("cache/alice")), `channel/${toHex(aliceId)}/funding`, secp))
+    expect(toHex(sigs.signature)).toBe(toHex(signCommitment(secp, built, funding)))
+  })
+})
