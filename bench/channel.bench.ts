@@ -744,10 +744,11 @@ const forceGc: (() => void) | undefined = (() => {
   }
 })()
 
+/** V8 heap used plus ArrayBuffer backing stores (large byte arrays live outside the V8 heap), after GC. */
 const heapUsed = (): number => {
   forceGc?.()
   forceGc?.()
-  return getHeapStatistics().used_heap_size
+  return getHeapStatistics().used_heap_size + process.memoryUsage().arrayBuffers
 }
 
 interface Sample {
@@ -782,6 +783,8 @@ interface HeapFigures {
   readonly n: number
   /** The channel state alone (decoded copies). */
   readonly stateBytes: number
+  /** The monitor state alone. */
+  readonly monitorBytes: number
   /** A `Channel` actor over its own copy of the state, plus a `Monitor` actor over its own monitor state. */
   readonly channelBytes: number
   readonly recordJsonBytes: number
@@ -797,6 +800,12 @@ const heapPerChannel = (timer: SecpTimer, sample: Sample, n: number, side: Side)
     for (let i = 0; i < n; i++) states.push(decodeState(stateJson))
     const stateBytes = (heapUsed() - before) / n
     states.length = 0
+    // The monitor state alone.
+    const before2 = heapUsed()
+    const monitors: Array<MonitorState> = []
+    for (let i = 0; i < n; i++) monitors.push(decodeMonitorState(monitorJson))
+    const monitorBytes = (heapUsed() - before2) / n
+    monitors.length = 0
     // Whole channels: a Channel actor and a Monitor actor each.
     const channelBytes = yield* Effect.scoped(
       Effect.gen(function*() {
@@ -834,7 +843,7 @@ const heapPerChannel = (timer: SecpTimer, sample: Sample, n: number, side: Side)
       })
     )
     const record = encodeChannelRecord({ version: 1, nodeId: nodeIdFromHex(side.nodeIdHex), keyId: side.keyId, channel: sample.state })
-    return { n, stateBytes, channelBytes, recordJsonBytes: enc(JSON.stringify(record)).length }
+    return { n, stateBytes, monitorBytes, channelBytes, recordJsonBytes: enc(JSON.stringify(record)).length }
   })
 
 // ---- profiling (CHANNEL_BENCH_PROFILE) --------------------------------------------------------------
@@ -909,6 +918,7 @@ export const run = async (): Promise<void> => {
         console.log(
           `    JS CPU per ${mode === "one" ? "round trip" : "HTLC"} ${per(f.threadMs)}: ` +
             [...f.parts]
+              .filter(([, v]) => v.n > 0)
               .sort((x, y) => y[1].ms - x[1].ms)
               .map(([k, v]) => `${k} ${per(v.ms)} [${(v.n / f.count).toFixed(1)} calls]${v.secpMs > 0.5 ? ` (secp ${per(v.secpMs)})` : ""}`)
               .join(", ") +
@@ -917,18 +927,18 @@ export const run = async (): Promise<void> => {
       }
     }
     const mem = rows.filter((r) => r.storage === "memory")
-    if (mem.length === 0) return
-    const secpMs = mem.reduce((s, r) => s + r.secpMs, 0)
-    const cpuMs = mem.reduce((s, r) => s + r.threadMs, 0)
-    const restShare = (100 * (cpuMs - secpMs)) / cpuMs
-    console.log(
-      `secp256k1 share (in-memory runs, of the JS thread's CPU time): secp ${pct(secpMs, cpuMs)}, rest ${restShare.toFixed(0)}%` +
-        ` (target: rest <= ${TARGETS.restPercentMax}%: ${verdict(restShare <= TARGETS.restPercentMax)})`
-    )
-    const calls = [...timer.calls().entries()].sort((x, y) => y[1].ms - x[1].ms)
-    console.log(`  secp calls (all runs): ${calls.map(([k, v]) => `${k} ${v.n} (${v.ms.toFixed(0)} ms)`).join(", ")}`)
-    console.log("  for scale: LDK's bench_sends ~350 payments/s")
-
+    if (mem.length > 0) {
+      const secpMs = mem.reduce((s, r) => s + r.secpMs, 0)
+      const cpuMs = mem.reduce((s, r) => s + r.threadMs, 0)
+      const restShare = (100 * (cpuMs - secpMs)) / cpuMs
+      console.log(
+        `secp256k1 share (in-memory runs, of the JS thread's CPU time): secp ${pct(secpMs, cpuMs)}, rest ${restShare.toFixed(0)}%` +
+          ` (target: rest <= ${TARGETS.restPercentMax}%: ${verdict(restShare <= TARGETS.restPercentMax)})`
+      )
+      const calls = [...timer.calls().entries()].sort((x, y) => y[1].ms - x[1].ms)
+      console.log(`  secp calls (all runs): ${calls.map(([k, v]) => `${k} ${v.n} (${v.ms.toFixed(0)} ms)`).join(", ")}`)
+      console.log("  for scale: LDK's bench_sends ~350 payments/s")
+    }
     if (HEAP_CHANNELS_IDLE === 0) return
     if (forceGc === undefined) console.log("heap: no gc available (figures would be noise); skipped")
     else {
@@ -938,11 +948,11 @@ export const run = async (): Promise<void> => {
       const hLoaded = yield* heapPerChannel(timer, loaded, HEAP_CHANNELS_100, side)
       const kib = (b: number): string => `${(b / 1024).toFixed(1)} KiB`
       console.log(
-        `heap per channel, idle:      ${kib(hIdle.channelBytes)} (Channel + Monitor actors; state alone ${kib(hIdle.stateBytes)}; record JSON ${kib(hIdle.recordJsonBytes)}; n=${hIdle.n})` +
+        `heap per channel, idle:      ${kib(hIdle.channelBytes)} (Channel + Monitor actors; channel state alone ${kib(hIdle.stateBytes)}, monitor state alone ${kib(hIdle.monitorBytes)}; record JSON ${kib(hIdle.recordJsonBytes)}; n=${hIdle.n})` +
           ` (target < 20 KiB: ${verdict(hIdle.channelBytes < TARGETS.idleHeapBytesMax)})`
       )
       console.log(
-        `heap per channel, 100 HTLCs: ${kib(hLoaded.channelBytes)} (state alone ${kib(hLoaded.stateBytes)}; record JSON ${kib(hLoaded.recordJsonBytes)}; n=${hLoaded.n})`
+        `heap per channel, 100 HTLCs: ${kib(hLoaded.channelBytes)} (channel state alone ${kib(hLoaded.stateBytes)}, monitor state alone ${kib(hLoaded.monitorBytes)}; record JSON ${kib(hLoaded.recordJsonBytes)}; n=${hLoaded.n})`
       )
     }
   })

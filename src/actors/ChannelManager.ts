@@ -24,7 +24,7 @@
  * Library API: `openChannel`, `fundChannel`, `listChannels`, `closeChannel`, `forceClose`,
  * `addHtlc`, `fulfillHtlc`, `failHtlc`, `failMalformedHtlc`, `updateFee`, `chainFact`, `events`.
  */
-import { Context, Data, Effect, Layer, PubSub, Result, Schema, Scope, Stream } from "effect"
+import { Context, Data, Deferred, Effect, Layer, PubSub, Result, Schema, Scope, Stream } from "effect"
 import { toHex } from "../protocol/bytes.ts"
 import { ChannelIdSchema, type ShortChannelId, shortChannelIdFromParts } from "../protocol/codec/fields.ts"
 import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
@@ -313,6 +313,12 @@ export const make = (
     const sessions = new Map<string, PeerSession>()
     /** The last features negotiated with each peer (kept while disconnected). */
     const lastFeatures = new Map<string, ReadonlySet<FeatureName>>()
+    /**
+     * Callers waiting for a peer's `Connected` to be handled here: `PeerManager.connect` returns
+     * before this manager has taken the session event, and `openChannel` right after `connect`
+     * must not fail for that.
+     */
+    const connectWaiters = new Map<string, Array<Deferred.Deferred<void>>>()
 
     const contextFor = (nodeId: NodeId): StepContext => ({
       secp: config.secp,
@@ -482,6 +488,8 @@ export const make = (
             const features = featureNames(event.peer.negotiatedFeatures)
             sessions.set(toHex(nodeId), { session: event.session, features, remoteFeatures: event.peer.remoteFeatures })
             lastFeatures.set(toHex(nodeId), features)
+            for (const waiter of connectWaiters.get(toHex(nodeId)) ?? []) yield* Deferred.succeed(waiter, undefined)
+            connectWaiters.delete(toHex(nodeId))
             for (const entry of channelsOf(nodeId)) yield* tellEntry(entry, { _tag: "PeerConnected", remoteFeatures: event.peer.remoteFeatures }, event.session)
             return
           }
@@ -559,11 +567,25 @@ export const make = (
 
     let requestCounter = 0
 
+    /** The peer's session as this manager knows it; waits for a `Connected` the registry has but we have not handled yet. */
+    const liveSession = (nodeId: NodeId): Effect.Effect<PeerSession, PeerNotConnected> =>
+      Effect.gen(function*() {
+        const known = sessions.get(toHex(nodeId))
+        if (known !== undefined) return known
+        const info = yield* peers.peer(nodeId)
+        const waiter = yield* Deferred.make<void>()
+        const key = toHex(nodeId)
+        connectWaiters.set(key, [...(connectWaiters.get(key) ?? []), waiter])
+        yield* Deferred.await(waiter)
+        const now = sessions.get(key)
+        if (now === undefined || now.session !== info.session) return yield* Effect.fail(new PeerNotConnected({ nodeId }))
+        return now
+      })
+
     return ChannelManager.of({
       openChannel: (nodeId, amount, options = {}) =>
         Effect.gen(function*() {
-          const live = sessions.get(toHex(nodeId))
-          if (live === undefined) return yield* Effect.fail(new PeerNotConnected({ nodeId }))
+          const live = yield* liveSession(nodeId)
           const temporaryChannelId = asChannelId(yield* entropy.randomBytes(32))
           const keyId = keyIdOrDie(yield* entropy.randomBytes(32))
           const basepoints = yield* signer.channelPublicKeys(keyId)

@@ -28,7 +28,7 @@
  * `persist` with no updates writes the channel state alone (its completion carries the
  * channel's latest `updateId`, or -1 before any). Layers: `src/layers/persister/`.
  */
-import { Context, Data, type Effect, type PubSub, type Schema, type Scope, type Stream } from "effect"
+import { Context, Data, type Effect, type PubSub, Result, Schema, type Scope, type Stream } from "effect"
 import type { MonitorUpdate } from "../protocol/monitor/update.ts"
 import type { ChannelId } from "../protocol/units.ts"
 
@@ -103,3 +103,14 @@ export interface MonitorPersisterShape {
 export class MonitorPersister extends Context.Service<MonitorPersister, MonitorPersisterShape>()(
   "effect-lightning/MonitorPersister"
 ) {}
+
+const decodeJson = Schema.decodeUnknownResult(Schema.Json)
+
+/**
+ * A value's JSON form through its Schema, checked to be JSON (what `persist` takes as
+ * `channelState`). Fails only for a Schema that does not encode to JSON (a bug).
+ */
+export const encodeJsonWith =
+  <A>(schema: Schema.Codec<A, unknown>) =>
+  (value: A): Result.Result<Schema.Json, Schema.SchemaError> =>
+    Result.flatMap(Schema.encodeUnknownResult(schema)(value), decodeJson)

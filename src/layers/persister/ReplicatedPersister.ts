@@ -146,6 +146,8 @@ export const makeReplicatedPersister = (
     const completions = yield* PubSub.unbounded<PersistCompletion>()
     const wake = yield* Effect.forEach(replicas, () => Queue.sliding<void>(1))
     const failing = replicas.map(() => false)
+    /** Per replica: the channels it may lag on (the only ones a write plan looks at). */
+    const dirty = replicas.map(() => new Set<Entry>(channels.values()))
     let closed = false
 
     const acks = (e: Entry, w: Waiter, i: number): boolean =>
@@ -191,17 +193,28 @@ export const makeReplicatedPersister = (
       const writes: Array<ReplicaWrite> = []
       const planned: Array<Planned> = []
       if (replica === undefined) return { writes, planned }
-      for (const e of channels.values()) {
+      const candidates = dirty[i] ?? new Set<Entry>()
+      for (const e of [...candidates]) {
+        if (channels.get(e.key) !== e) {
+          candidates.delete(e) // retired
+          continue
+        }
         const ackedUpdate = e.ackedUpdate[i] ?? -1n
         if (replica.keepsChannelState) {
-          if ((e.ackedSeq[i] ?? 0) >= e.seq) continue
+          if ((e.ackedSeq[i] ?? 0) >= e.seq) {
+            candidates.delete(e)
+            continue
+          }
           writes.push({ channelId: e.channelId, updates: e.retained.filter((u) => u.updateId > ackedUpdate), channelState: e.state })
           planned.push({ entry: e, seq: e.seq, updateId: e.latest })
         } else {
           // only what a state-keeping replica already holds
           let cap = -1n
           for (const s of stateReplicas) if ((e.ackedUpdate[s] ?? -1n) > cap) cap = e.ackedUpdate[s] ?? -1n
-          if (ackedUpdate >= cap) continue
+          if (ackedUpdate >= cap) {
+            candidates.delete(e) // marked dirty again when a state-keeping replica acknowledges more
+            continue
+          }
           writes.push({ channelId: e.channelId, updates: e.retained.filter((u) => u.updateId > ackedUpdate && u.updateId <= cap), channelState: e.state })
           planned.push({ entry: e, seq: e.seq, updateId: cap })
         }
@@ -219,8 +232,9 @@ export const makeReplicatedPersister = (
           const floor = e.ackedUpdate.reduce((a, b) => (b < a ? b : a), e.latest)
           if (e.retained.length > 0 && (e.retained[0]?.updateId ?? 0n) <= floor) e.retained = e.retained.filter((u) => u.updateId > floor)
           yield* settle(e)
+          // watchtowers may now receive what this replica holds
+          if (replicas[i]?.keepsChannelState === true) for (let j = 0; j < n; j++) if (replicas[j]?.keepsChannelState === false) dirty[j]?.add(e)
         }
-        // watchtowers may now receive what this replica holds
         if (replicas[i]?.keepsChannelState === true) yield* wakeAll
       })
 
@@ -286,6 +300,7 @@ export const makeReplicatedPersister = (
           ackedUpdate: replicas.map(() => -1n)
         }
         if (existing === undefined) channels.set(key, e)
+        for (const d of dirty) d.add(e)
         e.seq += 1
         e.state = write.channelState
         for (const u of write.updates) e.retained.push(u)

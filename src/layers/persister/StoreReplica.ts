@@ -91,8 +91,9 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
       if (ops.length === 0) return
       const written = yield* Effect.result(store.write(ops))
       if (Result.isFailure(written)) {
-        // Maybe written after all (ambiguous failure) or our view is stale: learn heads again.
-        for (const w of writes) heads.delete(channelKey(w.channelId))
+        // A conflict on an update key: an earlier write reported as failed landed after all
+        // (an ambiguous failure). Learn those heads again; the retry skips what is there.
+        if (written.failure._tag === "StoreConflict") for (const w of writes) heads.delete(channelKey(w.channelId))
         return yield* fail(written.failure.message)
       }
       for (const [k, h] of newHeads) heads.set(k, h)

@@ -76,7 +76,12 @@ interface Record_ {
   readonly version: StoreVersion
 }
 
-const keyBytes = (key: string): Uint8Array => Uint8Array.from(key, (c) => c.charCodeAt(0))
+/** Keys are printable ASCII (checked before any write): one byte per character. */
+const keyBytes = (key: string): Uint8Array => {
+  const out = new Uint8Array(key.length)
+  for (let i = 0; i < key.length; i++) out[i] = key.charCodeAt(i)
+  return out
+}
 
 /** Encodes a batch or snapshot file. */
 export interface StoreFile {

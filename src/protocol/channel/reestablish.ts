@@ -262,9 +262,10 @@ const channelReady = (channelId: ChannelId, secondPerCommitmentPoint: PublicKey,
 
 /** What follows the retransmissions: our unsigned updates, then our `shutdown` (BOLT 2 MUST). */
 const followUps = (state: WithCommitments): ReadonlyArray<ChannelMessage> => {
+  if (state._tag === "Closing") return state.retransmit
   const c = state.commitments
   const msgs: Array<ChannelMessage> = state._tag === "Normal" ? [...c.localChanges.proposed] : []
-  if (state._tag !== "Closing" && state.shutdown.localScript !== undefined)
+  if (state.shutdown.localScript !== undefined)
     msgs.push(Shutdown.make({ channelId: c.params.channelId, scriptpubkey: state.shutdown.localScript }))
   return msgs
 }

@@ -230,6 +230,11 @@ export const ClosingSchema = Schema.TaggedStruct("Closing", {
   localCommitTxid: Bytes32,
   /** Simple close: more `closing_complete`/`closing_sig` may still come. */
   simple: Schema.optional(SimpleCloseSchema),
+  /**
+   * Sent again after `channel_reestablish`: our `shutdown` (BOLT 2 MUST) and, for a legacy
+   * close, our `closing_signed` for the agreed fee (it has no acknowledgment).
+   */
+  retransmit: Schema.Array(ChannelMessageSchema),
   commitments: CommitmentsSchema,
   revealedSecrets: Schema.Array(RevealedSecretSchema),
   awaiting: Schema.optional(AwaitingSchema)

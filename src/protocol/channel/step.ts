@@ -36,7 +36,7 @@ import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import type { FeatureName } from "../features.ts"
 import type { ChannelBasepoints } from "../keys/commitment-keys.ts"
 import { parsePublicKey, type PublicKey } from "../keys/keys.ts"
-import type { ChannelMessage, OpenChannel as OpenChannelMessage } from "../messages/channel.ts"
+import { Shutdown, type ChannelMessage, type OpenChannel as OpenChannelMessage } from "../messages/channel.ts"
 import type { MonitorUpdate } from "../monitor/update.ts"
 import { decodeTransaction, serializeTransaction, txid as computeTxid } from "../tx/bitcoin/transaction.ts"
 import { fundingOutput } from "../tx/funding.ts"
@@ -1155,7 +1155,14 @@ const withSimple = (s: Negotiating | Closing, close: SimpleClose): Negotiating |
   s._tag === "Closing" ? { ...s, simple: close } : s.mode._tag === "Simple" ? { ...s, mode: { ...s.mode, close } } : s
 
 /** A mutual close was signed and broadcast: `Closing` (more simple-close rounds may follow). */
-const closeBroadcast = (s: Negotiating | Closing, out: Out, tx: Uint8Array, txid: Uint8Array, close: SimpleClose | undefined): StepResult => {
+const closeBroadcast = (
+  s: Negotiating | Closing,
+  out: Out,
+  tx: Uint8Array,
+  txid: Uint8Array,
+  close: SimpleClose | undefined,
+  closingSigned?: ChannelMessage
+): StepResult => {
   out.outputs.push({ _tag: "Broadcast", tx, label: "mutual-close" })
   const previous = closingTxidsOf(s)
   const c = s.commitments
@@ -1172,6 +1179,13 @@ const closeBroadcast = (s: Negotiating | Closing, out: Out, tx: Uint8Array, txid
     localCommitTxid: c.localCommit.txid,
     commitments: c,
     revealedSecrets: rest.revealedSecrets,
+    retransmit:
+      s._tag === "Closing"
+        ? s.retransmit
+        : [
+            ...(s.shutdown.localScript === undefined ? [] : [Shutdown.make({ channelId: c.params.channelId, scriptpubkey: s.shutdown.localScript })]),
+            ...(closingSigned === undefined ? [] : [closingSigned])
+          ],
     ...(close === undefined ? {} : { simple: close })
   }
   return done(out, closing)
@@ -1250,14 +1264,12 @@ const closingSigned = (ctx: StepContext, state: Negotiating | Closing, result: S
     }
     const tx = decodeTransaction(signing.tx)
     if (Result.isFailure(tx)) return failChannel(state, out, "closing transaction does not parse", "local")
-    let negotiation = n
-    if (signing.reply) {
-      const sent = sendClosingSigned(n, signing.fee, result.signature)
-      send(out, sent.message)
-      negotiation = sent.state
-    }
-    const finalTx = finalizeClosing(negotiation.channel, tx.success, result.signature, signing.remoteSignature)
-    return closeBroadcast({ ...s, mode: { _tag: "Legacy", negotiation } }, out, serializeTransaction(finalTx), computeTxid(finalTx), undefined)
+    // Our closing_signed for the agreed fee: sent now if the rules say reply, and kept to
+    // retransmit on reconnection (BOLT 2: closing_signed has no acknowledgment).
+    const agreed = sendClosingSigned(n, signing.fee, result.signature)
+    if (signing.reply) send(out, agreed.message)
+    const finalTx = finalizeClosing(n.channel, tx.success, result.signature, signing.remoteSignature)
+    return closeBroadcast({ ...s, mode: { _tag: "Legacy", negotiation: agreed.state } }, out, serializeTransaction(finalTx), computeTxid(finalTx), undefined, agreed.message)
   }
   const close = simpleOf(s)
   if (awaiting._tag === "ClosingComplete" && close !== undefined) {

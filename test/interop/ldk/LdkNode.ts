@@ -70,8 +70,12 @@ class LdkChannels {
   readonly chainMonitor: ldk.ChainMonitor
   private readonly handler: ldk.EventHandler
 
+  /** What LDK's fee estimator answers for every target (sat per 1000 weight). */
+  feeratePerKw: number
+
   constructor(keys: ldk.KeysManager, logger: ldk.Logger, network: LdkNetwork, nowSecs: number, anchors: boolean, feerate: number) {
-    const feeEstimator = ldk.FeeEstimator.new_impl({ get_est_sat_per_1000_weight: () => feerate })
+    this.feeratePerKw = feerate
+    const feeEstimator = ldk.FeeEstimator.new_impl({ get_est_sat_per_1000_weight: () => this.feeratePerKw })
     const broadcaster = ldk.BroadcasterInterface.new_impl({
       broadcast_transactions: (txs: Array<Uint8Array>) => {
         for (const tx of txs) this.broadcasts.push(Uint8Array.from(tx))
@@ -266,6 +270,10 @@ export class LdkNode {
   }
   set autoClaim(on: boolean) {
     this.channels.autoClaim = on
+  }
+  /** Changes LDK's fee estimate; on its next timer tick, as funder, it sends `update_fee`. */
+  set feeratePerKw(rate: number) {
+    this.channels.feeratePerKw = rate
   }
 
   /** Processes LDK's events and flushes its outbound messages (also runs every 20 ms). */

@@ -254,6 +254,25 @@ describe("reestablish: closing", () => {
   })
 })
 
+describe("reestablish: closing (regressions)", () => {
+  it("the agreeing side's closing_signed lost: it is retransmitted after channel_reestablish", () => {
+    const p = opened()
+    expect(p.input(p.b, { _tag: "Close", scriptPubKey: p.b.ctx.shutdownScript, feeratePerKw: 2500 })).toBeUndefined()
+    // Until Bob agreed (Closing) while his closing_signed is still in flight to Alice.
+    for (let i = 0; i < 30 && p.b.phase !== "Closing"; i++) tick(p)
+    expect(p.b.phase).toBe("Closing")
+    expect(p.a.phase).toBe("Negotiating")
+    expect(p.a.inbox.map((m) => m._tag)).toEqual(["ClosingSigned"])
+    p.disconnect()
+    p.reconnect()
+    p.settle()
+    expect(p.a.phase).toBe("Closing")
+    const ta = p.a.broadcasts.filter((b) => b.label === "mutual-close").map((b) => txidOf(b.tx))
+    const tb = p.b.broadcasts.filter((b) => b.label === "mutual-close").map((b) => txidOf(b.tx))
+    expect(ta).toEqual(tb)
+  })
+})
+
 describe("reestablish: opening", () => {
   it("disconnection before the funding is signed forgets the channel", () => {
     const s = newPair("kate", "liam")

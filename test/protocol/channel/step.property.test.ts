@@ -158,7 +158,7 @@ describe("step: random sequences", () => {
           expect(p.a.eventsOf("ChannelClosed").map((e) => e.reason._tag)).toEqual(["Cooperative"])
           expect(p.b.eventsOf("ChannelClosed").map((e) => e.reason._tag)).toEqual(["Cooperative"])
         }),
-        { numRuns: 10, seed: 11 }
+        { numRuns: 12, seed: 11 }
       )
     }, 120_000)
 })

@@ -42,7 +42,6 @@ import {
   type ChannelPorts,
   type ChannelSnapshot,
   makeChannel,
-  type PersistStatus,
   type StepReport
 } from "../../../src/actors/Channel.ts"
 import { type PeerInfo, PeerSessionEvent, SessionId, StaleSession } from "../../../src/actors/PeerEvent.ts"
@@ -74,6 +73,7 @@ import { serializeTransaction, txid as computeTxid, txidFromBytes, type Transact
 import { buildCommitmentForSide } from "../../../src/protocol/tx/view.ts"
 import { msat, sat, type ChannelId, type Msat, type NodeId, type Sat } from "../../../src/protocol/units.ts"
 import { channelKeyId, type ChannelKeyId, type ChannelSignerShape, type SignerChannelState } from "../../../src/services/ChannelSigner.ts"
+import type { PersistStatus } from "../../../src/services/MonitorPersister.ts"
 
 export const secp: Secp256k1 = wasmSecp256k1
 
