@@ -20,6 +20,8 @@ export * as Tx from "./protocol/tx/index.ts"
 export * as Onion from "./protocol/onion/index.ts"
 export * as Invoice from "./protocol/invoice/index.ts"
 export * as Network from "./protocol/network.ts"
+export * as Channel from "./protocol/channel/index.ts"
+export * as Monitor from "./protocol/monitor/index.ts"
 
 // services/: what the engine needs from the world.
 export * from "./services/index.ts"
@@ -48,6 +50,8 @@ export {
   SeedChannelSignerLive,
   type SeedChannelSignerOptions
 } from "./layers/signer/SeedChannelSigner.ts"
+export * as StoreLayers from "./layers/store/index.ts"
+export * as PersisterLayers from "./layers/persister/index.ts"
 
 // The node's HTTP control API (a runnable program's piece, served by `npm start`).
 export * as ControlApi from "./api/index.ts"
