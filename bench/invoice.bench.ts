@@ -9,6 +9,7 @@ import * as nlInvoice from "@node-lightning/invoice"
 import { Result } from "effect"
 import { nobleSecp256k1, type Secp256k1 } from "../src/protocol/crypto/secp256k1.ts"
 import { wasmSecp256k1 } from "../src/layers/crypto/secp256k1-wasm.ts"
+import { loadNativeSecp256k1 } from "../src/layers/crypto/secp256k1-native.ts"
 import { decodeInvoice, makeInvoice, signAndEncode } from "../src/protocol/invoice/index.ts"
 import { msat } from "../src/protocol/units.ts"
 
@@ -51,6 +52,8 @@ export async function run(): Promise<void> {
   console.log("decode + signature check (payee recovered from the signature)")
   measure("effect-lightning (noble secp256k1)", ours(nobleSecp256k1))
   measure("effect-lightning (WASM libsecp256k1)", ours(wasmSecp256k1))
+  const native = loadNativeSecp256k1()
+  if (Result.isSuccess(native)) measure("effect-lightning (native libsecp256k1)", ours(native.success))
   measure("bolt11 1.4", (s) => bolt11.decode(s))
   measure("@node-lightning/invoice 0.28", (s) => nlInvoice.decode(s))
 }

@@ -35,6 +35,7 @@ import { Result } from "effect"
 import type { NoiseState as NoiseStateClass } from "@node-lightning/noise"
 import { nodeChaChaPoly } from "../src/layers/crypto/aead-node.ts"
 import { wasmSecp256k1 } from "../src/layers/crypto/secp256k1-wasm.ts"
+import { loadNativeSecp256k1 } from "../src/layers/crypto/secp256k1-native.ts"
 import { allocateShortLived, detach, nobleChaChaPoly, TAG_LENGTH, type ChaChaPoly } from "../src/protocol/crypto/aead.ts"
 import { nobleSecp256k1, type Secp256k1 } from "../src/protocol/crypto/secp256k1.ts"
 import {
@@ -302,6 +303,7 @@ type TransportCase = keyof typeof TRANSPORT_CASES
 const HANDSHAKE_CASES = {
   hsNobleNode: "ours, noble secp256k1 + node ChaChaPoly",
   hsNobleNoble: "ours, noble secp256k1 + noble",
+  hsNativeNode: "ours, native secp256k1 + node ChaChaPoly",
   hsWasmNode: "ours, WASM secp256k1 + node ChaChaPoly",
   hsWasmNoble: "ours, WASM secp256k1 + noble",
   hsNodeLightning: "@node-lightning/noise (native secp256k1)"
@@ -348,6 +350,8 @@ const handshakeOp = (id: HandshakeCase): (() => void) => {
       return ourHandshake({ secp: nobleSecp256k1, aead: nodeChaChaPoly })
     case "hsNobleNoble":
       return ourHandshake({ secp: nobleSecp256k1, aead: nobleChaChaPoly })
+    case "hsNativeNode":
+      return ourHandshake({ secp: Result.getOrThrow(loadNativeSecp256k1()), aead: nodeChaChaPoly })
     case "hsWasmNode":
       return ourHandshake({ secp: wasmSecp256k1, aead: nodeChaChaPoly })
     case "hsWasmNoble":

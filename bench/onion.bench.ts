@@ -11,6 +11,7 @@
 import { sha256 } from "@noble/hashes/sha2.js"
 import { Result } from "effect"
 import { wasmSecp256k1 } from "../src/layers/crypto/secp256k1-wasm.ts"
+import { loadNativeSecp256k1 } from "../src/layers/crypto/secp256k1-native.ts"
 import type { ShortChannelId } from "../src/protocol/codec/index.ts"
 import { nobleSecp256k1, type Secp256k1 } from "../src/protocol/crypto/secp256k1.ts"
 import {
@@ -67,7 +68,8 @@ export async function run(): Promise<void> {
   const paymentHash = secretOf("hash")
   const sessionKey = secretOf("session")
   const rows: Array<Record<string, string>> = []
-  for (const secp of [nobleSecp256k1, wasmSecp256k1]) {
+  const native = loadNativeSecp256k1()
+  for (const secp of Result.isSuccess(native) ? [nobleSecp256k1, wasmSecp256k1, native.success] : [nobleSecp256k1, wasmSecp256k1]) {
     for (const hops of [5, 20]) {
       const { secrets, path } = route(secp, hops)
       const built = buildPaymentOnion(secp, sessionKey, path, paymentHash)

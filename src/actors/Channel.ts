@@ -93,6 +93,17 @@ export interface ChannelPorts<S> {
    * Never fails: a store outage is the persister's to retry (it answers `InProgress`).
    */
   readonly persist: (update: MonitorUpdate, state: S) => Effect.Effect<PersistStatus>
+  /**
+   * Grouped persistence (optional; preferred when given): stores several updates, contiguous and
+   * in order, with `state` (the channel state after the last step that produced one of them,
+   * or later), in ONE write: `Completed` or `InProgress` for all of them. When it is given, the
+   * actor does not persist inside a step: it collects the `Persist` outputs of every input
+   * handled until a `PersistNow` it queued behind its mailbox comes up (so what arrived
+   * together is written together), then makes this one call. Outputs that follow a collected
+   * update are held meanwhile, exactly as behind an `InProgress` write. The completion of an
+   * `InProgress` group may carry its last id alone (it then completes the whole group).
+   */
+  readonly persistMany?: (updates: ReadonlyArray<MonitorUpdate>, state: S) => Effect.Effect<PersistStatus>
   /** Queues `message` on `session`; a stale session drops it (reestablish retransmits). Never waits on the peer. */
   readonly send: (session: SessionId, message: LightningMessage) => Effect.Effect<void>
   /** Publishes an event of this channel. */
@@ -143,6 +154,8 @@ export type ChannelEnvelope<S> =
       readonly reply?: Actor.Reply<StepReport, ChannelCommandRejected>
     }
   | { readonly _tag: "Flush" }
+  /** Writes the updates collected so far in one `persistMany` call (queued behind the mailbox). */
+  | { readonly _tag: "PersistNow" }
   /** After a restart: re-issue the `Sign` the restored state awaits (queued first by `makeChannel`). */
   | { readonly _tag: "Resume" }
   /** The outputs of the step that created the channel (queued first by `makeChannel`). */
@@ -276,6 +289,12 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
     /** Ids that were `InProgress`: their completion is fed to `step` when `core.feedCompletions`. */
     const inProgress = new Set<bigint>()
     const held: Array<Held> = []
+    /** Grouped mode (`ports.persistMany`): updates produced but not handed to the persister yet, in order. */
+    const persistMany = ports.persistMany
+    const collected: Array<MonitorUpdate> = []
+    /** Grouped mode: an `InProgress` group's last id -> its first id (its completion may carry the last id alone). */
+    const groups = new Map<bigint, bigint>()
+    let persistScheduled = false
     let readied: string | undefined
     let flushScheduled = false
     let self: Actor.Actor<ChannelEnvelope<S>> | undefined
@@ -307,9 +326,14 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
       }
     })
 
-    /** Marks `id` complete; returns the ids that became durable, in order. */
+    /** Marks `id` complete (with its whole group when it ends one); returns the ids that became durable, in order. */
     const complete = (id: bigint): ReadonlyArray<bigint> => {
       if (id <= durableThrough || id > lastPersisted) return []
+      const first = groups.get(id)
+      if (first !== undefined) {
+        groups.delete(id)
+        for (let i = first; i < id; i++) if (i > durableThrough) completedAhead.add(i)
+      }
       completedAhead.add(id)
       const newly: Array<bigint> = []
       while (completedAhead.delete(durableThrough + 1n)) {
@@ -346,6 +370,12 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
           switch (output._tag) {
             case "Persist": {
               const id = output.update.updateId
+              if (persistMany !== undefined) {
+                // Written by the next `PersistNow`, with whatever else comes before it.
+                collected.push(output.update)
+                if (id > lastPersisted) lastPersisted = id
+                break
+              }
               const status = yield* ports.persist(output.update, state)
               if (id > lastPersisted) lastPersisted = id
               if (status === "Completed") complete(id)
@@ -425,6 +455,32 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
       }
     })
 
+    /** Grouped mode: hands every collected update to the persister in one write, with the current state. */
+    const persistCollected: Effect.Effect<void> = Effect.gen(function*() {
+      persistScheduled = false
+      if (persistMany === undefined || collected.length === 0) return
+      const updates = collected.splice(0)
+      const first = updates[0]?.updateId ?? 0n
+      const last = updates[updates.length - 1]?.updateId ?? first
+      const status = yield* persistMany(updates, state)
+      if (status === "Completed") {
+        for (const u of updates) complete(u.updateId)
+        yield* release
+      } else {
+        groups.set(last, first)
+        for (const u of updates) inProgress.add(u.updateId)
+      }
+    })
+
+    /** Grouped mode: queues a `PersistNow` behind the mailbox if updates were collected (so inputs that arrived together are written together). */
+    const schedulePersist = Effect.gen(function*() {
+      if (persistScheduled || collected.length === 0 || self === undefined) return
+      persistScheduled = true
+      const queued = yield* Effect.result(self.tryTell({ _tag: "PersistNow" }))
+      // The mailbox is full: write now rather than wait for room.
+      if (Result.isFailure(queued)) yield* persistCollected
+    })
+
     const flush: Effect.Effect<void> = Effect.gen(function*() {
       flushScheduled = false
       if (!core.hasPendingChanges(state)) return
@@ -433,8 +489,17 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
     })
 
     const handle = (msg: ChannelEnvelope<S>): Effect.Effect<void> =>
+      msg._tag === "PersistNow"
+        ? persistCollected
+        : msg._tag === "Snapshot"
+          ? handleOne(msg)
+          : Effect.andThen(handleOne(msg), schedulePersist)
+
+    const handleOne = (msg: ChannelEnvelope<S>): Effect.Effect<void> =>
       Effect.gen(function*() {
         switch (msg._tag) {
+          case "PersistNow":
+            return yield* persistCollected
           case "Snapshot":
             yield* Deferred.succeed(msg.reply, {
               state,

@@ -40,6 +40,7 @@ import type { LightningMessage } from "../protocol/messages/index.ts"
 import type { ChannelMessage, OpenChannel } from "../protocol/messages/channel.ts"
 import { replay } from "../protocol/monitor/apply.ts"
 import type { MonitorState } from "../protocol/monitor/state.ts"
+import type { MonitorUpdate } from "../protocol/monitor/update.ts"
 import type { PublicKey } from "../protocol/keys/keys.ts"
 import { serializeTransaction, type Transaction } from "../protocol/tx/bitcoin/transaction.ts"
 import { type ChannelId, msat, type Msat, type NodeId, type Sat } from "../protocol/units.ts"
@@ -85,7 +86,35 @@ export const ChannelRecordSchema = Schema.Struct({
 export type ChannelRecord = typeof ChannelRecordSchema.Type
 
 /** The record as the JSON value the persister stores (`MonitorPersister.persist`'s `channelState`). */
-export const encodeChannelRecord = (record: ChannelRecord): Schema.Json => toJson(Schema.encodeSync(ChannelRecordSchema)(record))
+const encodeRecord = Schema.encodeSync(ChannelRecordSchema)
+export const encodeChannelRecord = (record: ChannelRecord): Schema.Json => {
+  const encoded: unknown = encodeRecord(record)
+  // The record's Schema encodes to JSON: checked without copying (a copy only if a key holds `undefined`).
+  return isJson(encoded) ? encoded : toJson(encoded)
+}
+
+/** Whether `u` is a JSON value as it is (no `undefined` anywhere, no other kinds of values). Allocates nothing. */
+const isJson = (u: unknown): u is Schema.Json => {
+  if (u === null) return true
+  switch (typeof u) {
+    case "string":
+    case "boolean":
+      return true
+    case "number":
+      return Number.isFinite(u)
+    case "object": {
+      if (Array.isArray(u)) {
+        for (const v of u) if (!isJson(v)) return false
+        return true
+      }
+      if (Object.getPrototypeOf(u) !== Object.prototype) return false
+      for (const v of Object.values(u)) if (!isJson(v)) return false
+      return true
+    }
+    default:
+      return false
+  }
+}
 
 /** A Schema encoding as a `Json` value (checked: it is made of strings, numbers, booleans, null, arrays, objects). */
 const toJson = (u: unknown): Schema.Json => {
@@ -217,6 +246,12 @@ export interface ChannelManagerConfig {
   readonly trustedForZeroConf?: (nodeId: NodeId) => boolean
   /** Mailbox capacity of each channel actor (default 1024). */
   readonly channelCapacity?: number
+  /**
+   * For benchmarks and profiling: runs the named synchronous parts of the channel path (`step`:
+   * the reducer; `record encode`: the channel record's encoding) through this function, e.g. to
+   * time them. Default: called directly.
+   */
+  readonly instrument?: <A>(part: "step" | "record encode", f: () => A) => A
 }
 
 /** The peer layer setting a node with a channel manager needs: hand `open_channel` up. */
@@ -332,8 +367,12 @@ export const make = (
       shutdownScript: config.shutdownScript
     })
 
+    const instrument = config.instrument ?? (<A>(_part: string, f: () => A): A => f())
     const coreFor = (entry: Entry): ChannelCore<ChannelState> => ({
-      step: (state, input) => step(contextFor(entry.nodeId), state, input),
+      step:
+        config.instrument === undefined
+          ? (state, input) => step(contextFor(entry.nodeId), state, input)
+          : (state, input) => instrument("step", () => step(contextFor(entry.nodeId), state, input)),
       channelId: (state) => asChannelId(channelIdOf(state)),
       keyId: () => entry.keyId,
       hasPendingChanges: (state) => state._tag === "Normal" && hasChangesToSign(state.commitments),
@@ -349,29 +388,39 @@ export const make = (
       byId.set(toHex(entry.channelId), entry)
     }
 
-    const portsFor = (entry: Entry): ChannelPorts<ChannelState> => ({
-      persist: (update, state) =>
-        Effect.gen(function*() {
-          const signerState = yield* Effect.result(signer.channelState(entry.keyId))
-          const record = encodeChannelRecord({
+    /**
+     * One write: the updates (contiguous, in order) and the channel's record (its state, peer,
+     * key id and the signer's policy state, all as of now), then the updates to its monitor.
+     */
+    const persistFor = (entry: Entry, updates: ReadonlyArray<MonitorUpdate>, state: ChannelState) =>
+      Effect.gen(function*() {
+        const signerState = yield* Effect.result(signer.channelState(entry.keyId))
+        const encode = () =>
+          encodeChannelRecord({
             version: 1,
             nodeId: entry.nodeId,
             keyId: entry.keyId,
             channel: state,
             ...(Result.isSuccess(signerState) ? { signer: signerState.success } : {})
           })
-          const channelId = update._tag === "Opened" ? update.params.channelId : entry.channelId
-          const status = yield* persister.persist(channelId, [update], record).pipe(
-            Effect.catchTag("PersistOutOfOrder", (e) => Effect.die(e)),
-            // Shutting down: the channel stays paused (nothing that depends on the update leaves).
-            Effect.catchTag("PersisterClosed", () => Effect.succeed("InProgress" as const))
-          )
-          if (entry.monitor === undefined) {
-            entry.monitor = yield* makeMonitor({ name: `monitor ${toHex(channelId)}`, secp: config.secp }).pipe(Scope.provide(scope))
-          }
-          yield* Effect.ignore(entry.monitor.tell(update))
-          return status
-        }),
+        const record = config.instrument === undefined ? encode() : config.instrument("record encode", encode)
+        const opened = updates.find((u) => u._tag === "Opened")
+        const channelId = opened?._tag === "Opened" ? opened.params.channelId : entry.channelId
+        const status = yield* persister.persist(channelId, updates, record).pipe(
+          Effect.catchTag("PersistOutOfOrder", (e) => Effect.die(e)),
+          // Shutting down: the channel stays paused (nothing that depends on the update leaves).
+          Effect.catchTag("PersisterClosed", () => Effect.succeed("InProgress" as const))
+        )
+        if (entry.monitor === undefined) {
+          entry.monitor = yield* makeMonitor({ name: `monitor ${toHex(channelId)}`, secp: config.secp }).pipe(Scope.provide(scope))
+        }
+        for (const update of updates) yield* Effect.ignore(entry.monitor.tell(update))
+        return status
+      })
+
+    const portsFor = (entry: Entry): ChannelPorts<ChannelState> => ({
+      persist: (update, state) => persistFor(entry, [update], state),
+      persistMany: (updates, state) => persistFor(entry, updates, state),
       send: (session, message) =>
         peers.send(session, message).pipe(
           Effect.catch((e) => Effect.logDebug(`channel ${toHex(entry.channelId)}: ${message._tag} not sent (${e._tag})`))

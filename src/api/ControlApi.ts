@@ -7,6 +7,7 @@
  * (like `PeersApi.ts`), `.add` it here, and give `ControlApiServer` its handler layer.
  */
 import { HttpApi, OpenApi } from "effect/http-api"
+import { ChannelsApi } from "./ChannelsApi.ts"
 import { InvoicesApi } from "./InvoicesApi.ts"
 import { NodeApi } from "./NodeApi.ts"
 import { PeersApi } from "./PeersApi.ts"
@@ -15,10 +16,11 @@ export class ControlApi extends HttpApi.make("effect-lightning")
   .add(NodeApi)
   .add(PeersApi)
   .add(InvoicesApi)
+  .add(ChannelsApi)
   .annotateMerge(OpenApi.annotations({
     title: "effect-lightning node control API",
     version: "1",
-    description: "Control a running effect-lightning node: identity, peer connections and invoice decoding."
+    description: "Control a running effect-lightning node: identity, peer connections, invoice decoding and channels."
   }))
 {}
 

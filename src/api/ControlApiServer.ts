@@ -1,7 +1,7 @@
 /**
  * The control API served over HTTP (`node:http` through `@effect/platform-node`): the
  * `ControlApi` routes, their handlers, the OpenAPI document at `GET /openapi.json`, and the
- * JSON error translation. Requires the node's `PeerManager`; bind it to loopback unless you put
+ * JSON error translation. Requires the node's `PeerManager` and `ChannelManager`; bind it to loopback unless you put
  * authentication in front of it (the API has none: anyone who reaches it controls the node).
  */
 import { NodeHttpServer } from "@effect/platform-node"
@@ -10,16 +10,17 @@ import { HttpRouter } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { createServer } from "node:http"
 import { ControlApi, OPENAPI_PATH } from "./ControlApi.ts"
+import { ChannelsHandlers } from "./ChannelsHandlers.ts"
 import { InvoicesHandlers } from "./InvoicesHandlers.ts"
 import { JsonConventions } from "./JsonConventions.ts"
 import { NodeHandlers } from "./NodeHandlers.ts"
 import { PeersHandlers } from "./PeersHandlers.ts"
 
-/** Every route of the API with its handlers (needs `PeerManager`), without a server. */
+/** Every route of the API with its handlers (needs `PeerManager` and `ChannelManager`), without a server. */
 export const ControlApiRoutes = (options: { readonly maxBodyBytes?: number } = {}) =>
   Layer.mergeAll(
     HttpApiBuilder.layer(ControlApi, { openapiPath: OPENAPI_PATH }).pipe(
-      Layer.provide([NodeHandlers, PeersHandlers, InvoicesHandlers])
+      Layer.provide([NodeHandlers, PeersHandlers, InvoicesHandlers, ChannelsHandlers])
     ),
     JsonConventions(options)
   )

@@ -2,8 +2,14 @@
 import { fromHex, toHex } from "../protocol/bytes.ts"
 import type { NodeId } from "../protocol/units.ts"
 import type { DisconnectReason, PeerInfo } from "../actors/PeerEvent.ts"
+import type { ChannelInfo } from "../actors/ChannelManager.ts"
+import { fundingNeededFor } from "../protocol/channel/open.ts"
+import type { ChannelParams } from "../protocol/channel/params.ts"
+import type { ChannelState, ClosedReason } from "../protocol/channel/state.ts"
+import { formatShortChannelId } from "../protocol/codec/fields.ts"
+import { txidFromBytes, txidToHex } from "../protocol/tx/bitcoin/transaction.ts"
 import { formatAddress } from "../services/Transport.ts"
-import type { Peer } from "./schemas.ts"
+import type { Channel, Peer } from "./schemas.ts"
 
 /** The set bits of a BOLT 9 feature field (big-endian: bit 0 is the last byte's least significant bit). */
 export const featureBits = (field: Uint8Array): ReadonlyArray<number> => {
@@ -36,4 +42,75 @@ export const describeReason = (reason: DisconnectReason): string => {
     .filter(([key]) => key !== "_tag")
     .map(([key, value]) => (key === "message" ? String(value) : `${key}=${JSON.stringify(value)}`))
   return details.length === 0 ? reason._tag : `${reason._tag}: ${details.join(", ")}`
+}
+
+/** The `ChannelParams` of a phase that has them. */
+const paramsOf = (s: ChannelState): ChannelParams | undefined => {
+  switch (s._tag) {
+    case "WaitFundingSigned":
+      return s.funded.params
+    case "WaitFundingCreated":
+      return s.received?.funded.params
+    case "WaitChannelReady":
+    case "Closing":
+    case "WaitRemoteClose":
+      return s.params
+    case "Normal":
+    case "Negotiating":
+      return s.commitments.params
+    default:
+      return undefined
+  }
+}
+
+const closedOf = (reason: ClosedReason): { readonly reason: string; readonly detail: string } => {
+  switch (reason._tag) {
+    case "Cooperative":
+      return { reason: reason._tag, detail: `closing txid ${txidToHex(txidFromBytes(reason.closingTxid))}` }
+    case "RemoteForceClose":
+      return { reason: reason._tag, detail: `commitment txid ${txidToHex(txidFromBytes(reason.txid))}` }
+    case "ProtocolError":
+      return { reason: reason._tag, detail: `${reason.sentByPeer ? "peer" : "we"} sent: ${reason.reason}` }
+    default:
+      return { reason: reason._tag, detail: reason.reason }
+  }
+}
+
+/** A channel of `ChannelManager.listChannels` as the API's JSON. */
+export const channelToJson = (info: ChannelInfo): Channel => {
+  const s = info.state
+  const params = paramsOf(s)
+  const negotiated = s._tag === "WaitFundingTx" || s._tag === "WaitFundingCreated" ? s.negotiated : undefined
+  const commitments = s._tag === "Normal" || s._tag === "Negotiating" || s._tag === "Closing" ? s.commitments : undefined
+  const spec = commitments?.localCommit.spec
+  const funding = s._tag === "WaitFundingTx" && s.negotiated.localIsFunder ? fundingNeededFor(s.negotiated) : undefined
+  const channelType = params?.channelType ?? negotiated?.channelType.name ?? (s._tag === "WaitAcceptChannel" ? s.open.channelType.name : undefined)
+  const capacity = params?.fundingAmount ?? negotiated?.fundingAmount ?? (s._tag === "WaitAcceptChannel" ? s.open.fundingAmount : undefined)
+  const funder = params?.localIsFunder ?? negotiated?.localIsFunder ?? (s._tag === "WaitAcceptChannel" ? true : undefined)
+  const scid = s._tag === "WaitChannelReady" || s._tag === "Normal" ? s.shortChannelId : undefined
+  return {
+    nodeId: toHex(info.nodeId),
+    channelId: toHex(info.channelId),
+    phase: info.phase,
+    connection: "connection" in s ? s.connection : null,
+    channelType: channelType ?? null,
+    funder: funder ?? null,
+    capacitySat: capacity === undefined ? null : Number(capacity),
+    balance: spec === undefined ? null : { localMsat: Number(spec.toLocal), remoteMsat: Number(spec.toRemote), htlcs: spec.htlcs.length },
+    fundingOutput: funding === undefined ? null : { scriptPubKey: toHex(funding.scriptPubKey), amountSat: Number(funding.amount) },
+    fundingOutpoint: params === undefined ? null : `${txidToHex(params.fundingOutpoint.txid)}:${params.fundingOutpoint.vout}`,
+    minimumDepth: s._tag === "WaitChannelReady" ? s.minimumDepth : null,
+    depth: s._tag === "WaitChannelReady" ? (s.depth ?? 0) : null,
+    shortChannelId: scid === undefined ? null : formatShortChannelId(scid),
+    closed: s._tag === "Closed" || s._tag === "Failed" ? closedOf(s.reason) : null,
+    paused: info.paused
+  }
+}
+
+/** A one-line description of a tagged error from the channel layer: its tag and its detail fields. */
+export const describeTagged = (error: { readonly _tag: string }): string => {
+  const details = Object.entries(error)
+    .filter(([key, value]) => key !== "_tag" && (typeof value === "string" || typeof value === "number" || typeof value === "boolean"))
+    .map(([, value]) => String(value))
+  return details.length === 0 ? error._tag : `${error._tag}: ${details.join(", ")}`
 }

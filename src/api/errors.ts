@@ -45,3 +45,45 @@ export class InvalidInvoice extends Schema.TaggedError<InvalidInvoice>()(
   { reason: Schema.String, message: Schema.String },
   { httpApiStatus: 400 }
 ) {}
+
+/** No channel with this id, temporary or final (404). */
+export class ChannelNotFound extends Schema.TaggedError<ChannelNotFound>()(
+  "ChannelNotFound",
+  { channelId: Schema.String, message: Schema.String },
+  { httpApiStatus: 404 }
+) {}
+
+/**
+ * `POST /v1/channels` refused before anything was sent: the open rules (amount below the
+ * minimum, push above the funding...) (400). `reason` is the rule's error tag and detail.
+ */
+export class OpenChannelFailed extends Schema.TaggedError<OpenChannelFailed>()(
+  "OpenChannelFailed",
+  { reason: Schema.String, message: Schema.String },
+  { httpApiStatus: 400 }
+) {}
+
+/** The peer refused the channel (`error` for the temporary id, or it disconnected) (502). */
+export class ChannelOpenRefused extends Schema.TaggedError<ChannelOpenRefused>()(
+  "ChannelOpenRefused",
+  { channelId: Schema.String, reason: Schema.String, message: Schema.String },
+  { httpApiStatus: 502 }
+) {}
+
+/**
+ * The channel refused the command in its current phase (closing a channel still opening, a
+ * funding transaction without the funding output...) and nothing changed (409). `command` is
+ * the input (`Close`, `FundingTransaction`...), `reason` the channel's error tag and detail.
+ */
+export class ChannelCommandRejected extends Schema.TaggedError<ChannelCommandRejected>()(
+  "ChannelCommandRejected",
+  { channelId: Schema.String, command: Schema.String, reason: Schema.String, message: Schema.String },
+  { httpApiStatus: 409 }
+) {}
+
+/** The channel's actor stopped (the node is shutting down) or crashed (503). */
+export class ChannelUnavailable extends Schema.TaggedError<ChannelUnavailable>()(
+  "ChannelUnavailable",
+  { channelId: Schema.String, message: Schema.String },
+  { httpApiStatus: 503 }
+) {}

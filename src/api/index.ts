@@ -1,4 +1,6 @@
 /** The HTTP control API: its declaration (for servers and typed clients), handlers and server layer. */
+export * from "./ChannelsApi.ts"
+export * from "./ChannelsHandlers.ts"
 export * from "./ControlApi.ts"
 export * from "./ControlApiServer.ts"
 export * from "./errors.ts"

@@ -118,3 +118,110 @@ export const DecodedInvoice = Schema.Struct({
   recoveryId: Schema.Number
 }).annotate({ title: "DecodedInvoice" })
 export type DecodedInvoice = typeof DecodedInvoice.Type
+
+// ---- channels -------------------------------------------------------------------------------------------
+
+/** A channel id (temporary or final, BOLT 2): 32 bytes, 64 hex characters. */
+export const ChannelIdHex = Schema.String.pipe(
+  Schema.check(Schema.isPattern(/^[0-9a-fA-F]{64}$/, { message: "expected a channel id: 64 hex characters" }))
+).annotate({ title: "ChannelId", description: "32-byte channel id (temporary during the open), hex" })
+
+/** Hex bytes of even length (a transaction, a script). */
+export const HexBytes = (what: string, maxChars: number) =>
+  Schema.String.pipe(
+    Schema.check(
+      Schema.isPattern(/^(?:[0-9a-fA-F]{2})*$/, { message: `expected ${what} as hex (an even number of hex characters)` }),
+      Schema.isMaxLength(maxChars, { message: `${what} is at most ${maxChars / 2} bytes` })
+    )
+  ).annotate({ description: `${what}, hex` })
+
+/** A whole amount from `minimum` up to 2^53 - 1 (JSON numbers are exact up to there). */
+const WholeAmount = (unit: string, minimum: number) =>
+  Schema.Number.pipe(
+    Schema.check(
+      Schema.isInt({ message: `expected a whole number of ${unit}` }),
+      Schema.isBetween({ minimum, maximum: Number.MAX_SAFE_INTEGER }, { message: `expected ${unit} from ${minimum} to 2^53 - 1` })
+    )
+  )
+
+const FeeratePerKw = Schema.Number.pipe(
+  Schema.check(
+    Schema.isInt({ message: "expected a feerate in sat per 1000 weight units (an integer)" }),
+    Schema.isBetween({ minimum: 253, maximum: 0xffffffff }, { message: "expected a feerate from 253 to 4294967295 sat/kw" })
+  )
+).annotate({ description: "sat per 1000 weight units" })
+
+export const ChannelTypeName = Schema.Literals(["static_remote_key", "anchors_zero_fee_htlc_tx"]).annotate({
+  description: "BOLT 2 channel type (default static_remote_key)"
+})
+
+/** Body of `POST /v1/channels`. */
+export const OpenChannelRequest = Schema.Struct({
+  nodeId: NodeIdHex,
+  amountSat: WholeAmount("satoshis", 1).annotate({ description: "funding amount (funding_satoshis)" }),
+  pushMsat: Schema.optional(WholeAmount("millisatoshis", 0).annotate({ description: "push_msat (default 0)" })),
+  channelType: Schema.optional(ChannelTypeName),
+  announce: Schema.optional(Schema.Boolean.annotate({ description: "announce_channel (default false)" })),
+  feeratePerKw: Schema.optional(FeeratePerKw)
+}).annotate({ title: "OpenChannelRequest" })
+export type OpenChannelRequest = typeof OpenChannelRequest.Type
+
+/** Body of `POST /v1/channels/{temporaryChannelId}/fund`. */
+export const FundChannelRequest = Schema.Struct({
+  tx: HexBytes("a signed funding transaction", 200_000)
+}).annotate({ title: "FundChannelRequest" })
+
+/** Body of `POST /v1/channels/{channelId}/close`. */
+export const CloseChannelRequest = Schema.Struct({
+  scriptPubKey: Schema.optional(HexBytes("a payout scriptPubKey", 84)),
+  feeratePerKw: Schema.optional(FeeratePerKw)
+}).annotate({ title: "CloseChannelRequest" })
+
+/** Body of `POST /v1/channels/{channelId}/chain`. */
+export const ChainFactRequest = Schema.Struct({
+  depth: Schema.Number.pipe(
+    Schema.check(
+      Schema.isInt({ message: "expected a depth: confirmations, an integer" }),
+      Schema.isBetween({ minimum: 0, maximum: 0xffffffff }, { message: "expected a depth from 0 to 4294967295" })
+    )
+  ).annotate({ description: "confirmations of the funding transaction" }),
+  shortChannelId: Schema.optional(
+    Schema.String.pipe(
+      Schema.check(Schema.isPattern(/^\d{1,8}x\d{1,8}x\d{1,5}$/, { message: "expected a short channel id BLOCKxTXxOUTPUT" }))
+    ).annotate({ description: "BLOCKxTXxOUTPUT of the funding output once confirmed" })
+  )
+}).annotate({ title: "ChainFactRequest" })
+
+/** A channel as listed. Amounts are JSON numbers (exact: every channel amount is below 2^53 msat). */
+export const Channel = Schema.Struct({
+  nodeId: Schema.String,
+  /** The current id: temporary until the funding transaction is known, then the final one. */
+  channelId: Schema.String,
+  /** The channel state machine's phase (`WaitAcceptChannel` ... `Normal` ... `Closed`). */
+  phase: Schema.String,
+  /** `Connected`, `Reestablishing` or `Disconnected` when the phase tracks it, else null. */
+  connection: Schema.NullOr(Schema.String),
+  channelType: Schema.NullOr(Schema.String),
+  /** Whether we are the funder (null once closed). */
+  funder: Schema.NullOr(Schema.Boolean),
+  capacitySat: Schema.NullOr(Schema.Number),
+  /** Balances of our current commitment outside HTLCs, and its HTLC count (phases with commitments). */
+  balance: Schema.NullOr(Schema.Struct({
+    localMsat: Schema.Number,
+    remoteMsat: Schema.Number,
+    htlcs: Schema.Number
+  })),
+  /** The output the funder's transaction must create (phase `WaitFundingTx`, funder only). */
+  fundingOutput: Schema.NullOr(Schema.Struct({ scriptPubKey: Schema.String, amountSat: Schema.Number })),
+  /** `txid:vout` (txid in the usual display order) once known. */
+  fundingOutpoint: Schema.NullOr(Schema.String),
+  /** Confirmations required and seen so far (phase `WaitChannelReady`). */
+  minimumDepth: Schema.NullOr(Schema.Number),
+  depth: Schema.NullOr(Schema.Number),
+  shortChannelId: Schema.NullOr(Schema.String),
+  /** Why it closed or failed (`Cooperative`, `LocalForceClose`, `FundingAborted`...), with details. */
+  closed: Schema.NullOr(Schema.Struct({ reason: Schema.String, detail: Schema.String })),
+  /** Whether sends wait for the store to acknowledge an update. */
+  paused: Schema.Boolean
+}).annotate({ title: "Channel" })
+export type Channel = typeof Channel.Type

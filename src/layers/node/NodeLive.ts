@@ -1,29 +1,77 @@
 /**
  * A complete production node as one layer: the peer registry (`PeerManager`) listening for
- * Lightning peers over TCP, with OS randomness and the node key from the seed file in the data
- * directory. `src/main.ts` serves the control API on top of it; an application embedding the
- * library can use it the same way, or compose the parts itself (see the README). The chain the
- * peers advertise in `init` (`networks`) is the node's network setting (`NodeNetwork`).
+ * Lightning peers over TCP and the channel manager (`ChannelManager`) over it, with OS
+ * randomness and every key derived from the seed file in the data directory. `src/main.ts`
+ * serves the control API on top of it; an application embedding the library can use it the same
+ * way, or compose the parts itself (see the README). The chain the peers advertise in `init`
+ * (`networks`) and the channels' chain is the node's network setting (`NodeNetwork`).
+ *
+ * Keys. The 32-byte seed of `<dataDir>/node_seed` (`SeedFile.ts`) is read once at start; every
+ * key comes from it through `SeedKeys.deriveSecret` (HKDF-SHA256, one label per use), so no
+ * key material is ever reused between uses:
+ *
+ * - `"node"`: the node key (BOLT 1 node id, BOLT 8 static key) — `SeedKeys.deriveNodeSecret`.
+ * - `"channel-signer"` (`CHANNEL_SIGNER_SEED_LABEL`): the 32-byte seed of the channel signer
+ *   (`SeedChannelSigner`), which derives each channel's keys from it and the channel's key id.
+ * - `"shutdown/0"` (`SHUTDOWN_KEY_LABEL`): the key of the node's payout script, P2WPKH
+ *   (`OP_0 <HASH160(pubkey)>`), the `scriptpubkey` of our `shutdown` when the peer starts a
+ *   cooperative close, and the default of `closeChannel`. The same for every channel (no
+ *   wallet yet to hand out fresh addresses); `nodeShutdownScript(seed)` computes it.
+ *
+ * Channel state lives in a files store (`FileStore`, fsync'ed) under `<dataDir>/channels`,
+ * behind the local `MonitorPersister` (`layerLocalPersister`). At start the channel manager
+ * restores every channel from it; they resume with `channel_reestablish` once their peer
+ * reconnects.
  */
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
+import { join } from "node:path"
+import * as ChannelManager from "../../actors/ChannelManager.ts"
 import * as PeerManager from "../../actors/PeerManager.ts"
 import type { Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
+import { p2wpkhScript } from "../../protocol/tx/bitcoin/script.ts"
+import { ChannelSigner } from "../../services/ChannelSigner.ts"
 import { NodeNetwork } from "../../services/NodeNetwork.ts"
+import { NodeSigner } from "../../services/NodeSigner.ts"
 import { nodeChaChaPoly } from "../crypto/aead-node.ts"
 import { Secp256k1Best } from "../crypto/secp256k1-best.ts"
+import { makeNodeSigner } from "../InMemoryNodeSigner.ts"
+import { layerLocalPersister } from "../persister/ReplicatedPersister.ts"
+import { makeSeedChannelSigner } from "../signer/SeedChannelSigner.ts"
+import { layerFileStore } from "../store/FileStore.ts"
 import { OsEntropy } from "./OsEntropy.ts"
 import type { NodeConfig } from "./NodeFlags.ts"
+import { loadOrCreateSeed } from "./SeedFile.ts"
 import { SeedFileSigner } from "./SeedFileSigner.ts"
+import { deriveNodeSecret, deriveSecret } from "./SeedKeys.ts"
 import { TcpTransport, type TcpTransportOptions } from "./TcpTransport.ts"
+
+/** `SeedKeys` label of the channel signer's seed (see the module doc). */
+export const CHANNEL_SIGNER_SEED_LABEL = "channel-signer"
+/** `SeedKeys` label of the key of the node's shutdown (payout) script. */
+export const SHUTDOWN_KEY_LABEL = "shutdown/0"
+/** Subdirectory of the data directory holding the channel store. */
+export const CHANNELS_DIRECTORY = "channels"
 
 export interface NodeLiveOptions {
   readonly dataDir: NodeConfig["dataDir"]
   /** Where to accept peers; omit to only dial out. */
   readonly listen?: NodeConfig["listen"]
   readonly tcp?: TcpTransportOptions
-  /** Everything else the registry takes (bounds, peer timers, message hand-off). */
-  readonly peers?: Omit<PeerManager.PeerManagerConfig, "listen">
+  /** Everything else the registry takes (bounds, peer timers). Session events are always delivered. */
+  readonly peers?: Omit<PeerManager.PeerManagerConfig, "listen" | "sessionEvents">
+  /** Channel manager settings (policy, feerate estimate...); secp and the shutdown script come from the node. */
+  readonly channels?: Omit<ChannelManager.ChannelManagerConfig, "secp" | "shutdownScript">
+}
+
+/** The node's payout script for closes: P2WPKH to the key derived under `SHUTDOWN_KEY_LABEL`. */
+export const nodeShutdownScript = (seed: Uint8Array, secp: Secp256k1): Uint8Array => {
+  const secret = deriveSecret(seed, SHUTDOWN_KEY_LABEL, secp)
+  const pubkey = secp.publicKey(secret)
+  secret.fill(0)
+  // A valid secret (deriveSecret guarantees it) always has a public key.
+  if (pubkey === undefined) throw new Error("unreachable: derived shutdown secret is invalid")
+  return p2wpkhScript(pubkey)
 }
 
 /**
@@ -37,25 +85,54 @@ export const NodeServicesLive = (options: Pick<NodeLiveOptions, "dataDir" | "tcp
     SeedFileSigner(options.dataDir, options.secp).pipe(Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, OsEntropy)))
   )
 
+/** The channel store: the files store under `<dataDir>/channels` with the local persister over it. */
+export const ChannelStoreLive = (dataDir: string) =>
+  layerLocalPersister().pipe(
+    Layer.provide(layerFileStore({ directory: join(dataDir, CHANNELS_DIRECTORY) })),
+    Layer.provide(NodeFileSystem.layer)
+  )
+
 /**
- * The node's `PeerManager` over TCP, OS entropy and the seed-file signer, with the fast crypto
- * of this platform: Node's ChaCha20-Poly1305, and for BOLT 8 and the node key the first of
- * native libsecp256k1, WASM libsecp256k1 and noble that loads (`Secp256k1Best`), unless
- * `options.peers.peer.crypto` says otherwise. The `networks` TLV of `init` carries the chain
- * hash of `NodeNetwork` (regtest unless provided), unless `options.peers.peer.chains` is given.
+ * The node's `PeerManager` and `ChannelManager` over TCP, OS entropy, the seed file's keys and
+ * the channel store of the data directory, with the fast crypto of this platform: Node's
+ * ChaCha20-Poly1305, and for BOLT 8, the node key and the channels the first of native
+ * libsecp256k1, WASM libsecp256k1 and noble that loads (`Secp256k1Best`), unless
+ * `options.peers.peer.crypto` says otherwise for the peers. The `networks` TLV of `init` carries
+ * the chain hash of `NodeNetwork` (regtest unless provided), unless `options.peers.peer.chains`
+ * is given. The peers hand `open_channel` and every session event to the channel manager.
  */
 export const NodeLive = (options: NodeLiveOptions) =>
   Layer.unwrap(
     Effect.gen(function*() {
       const { secp } = yield* Secp256k1Best
       const network = yield* NodeNetwork
-      return PeerManager.layer({
-        // Nothing consumes the session events yet (no channel manager): drop them rather than
-        // let the peers stall once the buffer is full. A node with a consumer passes "deliver".
-        sessionEvents: "discard",
+      const { seed } = yield* loadOrCreateSeed(options.dataDir).pipe(
+        Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, OsEntropy))
+      )
+      const nodeSecret = deriveNodeSecret(seed, secp)
+      const nodeSigner = makeNodeSigner(nodeSecret, secp)
+      nodeSecret.fill(0)
+      const channelSeed = deriveSecret(seed, CHANNEL_SIGNER_SEED_LABEL, secp)
+      const shutdownScript = nodeShutdownScript(seed, secp)
+      seed.fill(0)
+      const channelSigner = makeSeedChannelSigner(channelSeed, secp) // keeps its own copy of the seed
+      channelSeed.fill(0)
+
+      const services = Layer.mergeAll(OsEntropy, TcpTransport(options.tcp), Layer.succeed(NodeSigner, nodeSigner))
+      const peers = PeerManager.layer({
         ...options.peers,
-        peer: { crypto: { secp, aead: nodeChaChaPoly }, chains: [network.chainHash], ...options.peers?.peer },
+        sessionEvents: "deliver",
+        peer: {
+          crypto: { secp, aead: nodeChaChaPoly },
+          chains: [network.chainHash],
+          ...options.peers?.peer,
+          rejectChannels: false
+        },
         ...(options.listen === undefined ? {} : { listen: options.listen })
-      }).pipe(Layer.provide(NodeServicesLive({ ...options, secp })))
+      }).pipe(Layer.provide(services))
+      return ChannelManager.layer({ ...options.channels, secp, shutdownScript }).pipe(
+        Layer.provideMerge(peers),
+        Layer.provide(Layer.mergeAll(Layer.succeed(ChannelSigner, channelSigner), ChannelStoreLive(options.dataDir), OsEntropy))
+      )
     })
   )

@@ -174,7 +174,8 @@ export const makeFileStore = (
     for (const n of names) {
       const m = NAME.exec(n)
       if (m === null) continue
-      ;(m[2] === "batch" ? batches : snapshots).push(Number(m[1]))
+      if (m[2] === "batch") batches.push(Number(m[1]))
+      else snapshots.push(Number(m[1]))
     }
     snapshots.sort((a, b) => a - b)
     batches.sort((a, b) => a - b)

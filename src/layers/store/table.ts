@@ -29,12 +29,12 @@ export class StoreTable {
 
   get(key: string): StoreEntry | undefined {
     const c = this.cells.get(key)
-    return c === undefined ? undefined : { key, version: c.version, value: Uint8Array.from(c.value) }
+    return c === undefined ? undefined : { key, version: c.version, value: c.value.slice() }
   }
 
   list(prefix: string): ReadonlyArray<StoreEntry> {
     const out: Array<StoreEntry> = []
-    for (const [key, c] of this.cells) if (key.startsWith(prefix)) out.push({ key, version: c.version, value: Uint8Array.from(c.value) })
+    for (const [key, c] of this.cells) if (key.startsWith(prefix)) out.push({ key, version: c.version, value: c.value.slice() })
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   }
 
@@ -68,7 +68,7 @@ export class StoreTable {
   /** Applies a checked write; puts take `version`. Values are copied (callers may reuse buffers). */
   apply(ops: ReadonlyArray<StoreOp>, version: StoreVersion): void {
     for (const op of ops) {
-      if (op._tag === "Put") this.cells.set(op.key, { version, value: Uint8Array.from(op.value) })
+      if (op._tag === "Put") this.cells.set(op.key, { version, value: op.value.slice() })
       else this.cells.delete(op.key)
     }
   }

@@ -35,7 +35,7 @@
  * nothing is left to do. Same seed and same calls, same run.
  */
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Effect, Exit, Queue, Result, Scope, Stream } from "effect"
+import { Effect, Exit, Layer, Queue, Result, Scope, Stream } from "effect"
 import {
   type ChannelCore,
   type ChannelHandle,
@@ -45,12 +45,19 @@ import {
   type StepReport
 } from "../../../src/actors/Channel.ts"
 import { type PeerInfo, PeerSessionEvent, SessionId, StaleSession } from "../../../src/actors/PeerEvent.ts"
-import type { PeerManagerShape } from "../../../src/actors/PeerManager.ts"
+import { PeerManager, type PeerManagerShape } from "../../../src/actors/PeerManager.ts"
+import { make as makeChannelManager, type ChannelManagerShape } from "../../../src/actors/ChannelManager.ts"
+import { PeerNotConnected } from "../../../src/actors/PeerEvent.ts"
+import { makeMemoryPersister, makeMemoryPersisterData, type MemoryPersisterControl, type MemoryPersisterData } from "../../../src/layers/persister/MemoryPersister.ts"
+import { ChannelSigner } from "../../../src/services/ChannelSigner.ts"
+import { Entropy } from "../../../src/services/Entropy.ts"
+import { MonitorPersister, type MonitorPersisterShape } from "../../../src/services/MonitorPersister.ts"
+import { FEATURES } from "../../../src/protocol/features.ts"
 import { makeSeededEntropy } from "../../../src/layers/test/SeededEntropy.ts"
 import { secretFromSeed } from "../../../src/layers/test/SeededNodeSigner.ts"
 import { wasmSecp256k1 } from "../../../src/layers/crypto/secp256k1-wasm.ts"
 import { makeSeedChannelSigner } from "../../../src/layers/signer/SeedChannelSigner.ts"
-import { equalBytes, toHex } from "../../../src/protocol/bytes.ts"
+import { equalBytes, fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import { hasChangesToSign, mirrorSpec, type CommitmentSpec } from "../../../src/protocol/channel/commitments.ts"
 import { defaultChannelPolicy, defaultLocalChannelConfig, type ChannelPolicy, type LocalChannelConfig } from "../../../src/protocol/channel/config.ts"
 import type { ChannelEvent, ChannelInput, ChannelOutput, SignerRequest } from "../../../src/protocol/channel/io.ts"
@@ -267,8 +274,10 @@ export class SimNode {
   /** The live session with each peer (by node index). */
   readonly sessions = new Map<number, SessionId>()
   crashed = false
-  /** Its scope was closed (`crash`). */
+  /** Its kill started (`crash`). */
   killed = false
+  /** Its kill finished: the scope is closed. */
+  dead = false
   readonly index: number
   readonly incarnation: number
   readonly scope: Scope.Closeable
@@ -277,6 +286,9 @@ export class SimNode {
   readonly entropy: { readonly next: (n: number) => Uint8Array }
   readonly ctx: StepContext
   crashAt: CrashPoint | undefined
+  /** Manager backend: H's ChannelManager and D's persister control for this incarnation. */
+  manager: ChannelManagerShape | undefined
+  control: MemoryPersisterControl | undefined
   constructor(fields: {
     readonly index: number
     readonly incarnation: number
@@ -295,12 +307,22 @@ export class SimNode {
     this.entropy = fields.entropy
     this.ctx = fields.ctx
     this.crashAt = fields.crashAt
+    this.manager = undefined
+    this.control = undefined
   }
 }
+
+/**
+ * "manager": each node is H's `ChannelManager` over D's in-memory `MonitorPersister` (kept
+ * across crashes), the seeded signer and entropy, and the fake `PeerManager`.
+ * "sim": the harness's own minimal manager (`SimNode` routing) over the `Channel` actor.
+ */
+export type Backend = "manager" | "sim"
 
 export interface HarnessOptions {
   readonly seed: string
   readonly nodes: number
+  readonly backend?: Backend
   readonly node?: Partial<SimNodeConfig>
 }
 
@@ -405,6 +427,11 @@ export class Harness {
   readonly nodeConfig: SimNodeConfig
   readonly root: Scope.Closeable
   readonly stores: Array<NodeStore>
+  readonly backend: Backend
+  /** Manager backend: each node's durable persister data (survives crashes). */
+  readonly persisterData: Array<MemoryPersisterData>
+  /** Persist calls per node since its last (re)start or `armCrash`. */
+  readonly persistCalls: Array<number>
   readonly nodeIds: Array<NodeId>
   readonly nodes: Array<SimNode | undefined>
   /** Every event each node emitted, over all its incarnations. */
@@ -436,6 +463,9 @@ export class Harness {
     this.nodeConfig = { ...defaultSimNodeConfig, ...options.node }
     this.root = root
     this.stores = Array.from({ length: options.nodes }, () => new NodeStore())
+    this.backend = options.backend ?? "manager"
+    this.persisterData = Array.from({ length: options.nodes }, () => makeMemoryPersisterData())
+    this.persistCalls = Array.from({ length: options.nodes }, () => 0)
     this.nodeIds = Array.from({ length: options.nodes }, (_, i) => asNodeId(secp.publicKey(secretFromSeed(`${options.seed}/node/${i}`, secp)) ?? new Uint8Array(0)))
     this.nodes = Array.from({ length: options.nodes }, () => undefined)
     this.events = Array.from({ length: options.nodes }, () => [])
@@ -488,7 +518,11 @@ export class Harness {
       }
       const node = new SimNode({ index, incarnation, scope, peers, signer, entropy: drbg, ctx, crashAt })
       h.nodes[index] = node
-      h.stores[index]!.persistCalls = 0
+      h.persistCalls[index] = 0
+      if (h.backend === "manager") {
+        yield* h.startManager(node)
+        return node
+      }
       // Restore every funded channel from the store.
       for (const [id, record] of h.stores[index]!.channels) {
         const last = record.durable[record.durable.length - 1]
@@ -505,9 +539,7 @@ export class Harness {
         if (depth !== undefined) yield* Effect.ignore(ch.handle.tell({ _tag: "FundingDepth", depth: depth.depth, shortChannelId: depth.scid }))
       }
       // The node's inbound loop (the manager's consumer of `sessionEvents`).
-      yield* Stream.runForEach(peers.shape.sessionEvents, (e) =>
-        h.onSessionEvent(node, e).pipe(Effect.ensuring(Effect.sync(() => void (peers.handled += 1))))
-      ).pipe(Effect.forkIn(scope))
+      yield* Stream.runForEach(peers.shape.sessionEvents, (e) => h.onSessionEvent(node, e)).pipe(Effect.forkIn(scope))
       return node
     })
   }
@@ -527,7 +559,13 @@ export class Harness {
       listenAddress: undefined,
       connect: () => notUsed,
       peers: Effect.succeed([]),
-      peer: () => notUsed,
+      peer: (nodeId) =>
+        Effect.suspend(() => {
+          const them = h.nodeIds.findIndex((id) => equalBytes(id, nodeId))
+          const c = them < 0 ? undefined : h.connections.get(h.pairKey(index, them))
+          if (c === undefined || !c.up) return Effect.fail(new PeerNotConnected({ nodeId }))
+          return Effect.succeed(h.peerInfo(c.a === index ? c.sessionA : c.sessionB, them))
+        }),
       disconnect: () => notUsed,
       send: (session, message) =>
         Effect.suspend(() => {
@@ -544,10 +582,71 @@ export class Harness {
           return Effect.void
         }),
       sendBytes: () => notUsed,
-      sessionEvents: Stream.fromQueue(inbox),
+      // Counted when taken (the consumer then handles it before taking the next).
+      sessionEvents: Stream.fromQueue(inbox).pipe(Stream.tap(() => Effect.sync(() => void (h.nodes[index]!.peers.handled += 1)))),
       events: Stream.empty,
       subscribe: Effect.succeed(Stream.empty)
     }
+  }
+
+  /** Manager backend: H's ChannelManager over the fake peers, D's persister (with a crash-point wrapper), the seeded signer and entropy. */
+  private startManager(node: SimNode): Effect.Effect<void> {
+    const h = this
+    return Effect.gen(function*() {
+      const { persister: inner, control } = yield* makeMemoryPersister({
+        data: h.persisterData[node.index]!,
+        mode: h.stores[node.index]!.mode === "Completed" ? "immediate" : "hold"
+      }).pipe(Scope.provide(node.scope))
+      node.control = control
+      const persister: MonitorPersisterShape = {
+        ...inner,
+        persist: (channelId, updates, channelState) =>
+          Effect.gen(function*() {
+            h.persistCalls[node.index] = (h.persistCalls[node.index] ?? 0) + 1
+            const call = h.persistCalls[node.index]
+            const crash = node.crashAt !== undefined && node.crashAt.persistCall === call ? node.crashAt : undefined
+            if (crash === undefined) return yield* inner.persist(channelId, updates, channelState)
+            if (crash.when === "after") yield* Effect.ignore(inner.persist(channelId, updates, channelState))
+            node.crashed = true
+            h.log.push(`node ${node.index}: crashed at persist #${call} (${updates.map((u) => `${u._tag} ${u.updateId}`).join(", ")}, ${crash.when})`)
+            yield* control.crash
+            yield* Effect.forkIn(h.crash(node.index), h.root)
+            return yield* Effect.never
+          })
+      }
+      const services = Layer.mergeAll(
+        Layer.succeed(PeerManager, node.peers.shape),
+        Layer.succeed(ChannelSigner, node.signer),
+        Layer.succeed(MonitorPersister, persister),
+        Layer.succeed(Entropy, Entropy.of({ randomBytes: (n) => Effect.sync(() => node.entropy.next(n)) }))
+      )
+      const manager = yield* makeChannelManager({
+        secp,
+        shutdownScript: node.ctx.shutdownScript,
+        channelConfig: h.nodeConfig.config,
+        policy: h.nodeConfig.policy,
+        feerateEstimatePerKw: h.nodeConfig.feerateEstimatePerKw,
+        maxDustHtlcExposure: h.nodeConfig.maxDustHtlcExposure
+      }).pipe(Effect.provide(services), Scope.provide(node.scope), Effect.orDie)
+      node.manager = manager
+      const events = yield* manager.subscribe.pipe(Scope.provide(node.scope))
+      yield* events.pipe(
+        Stream.runForEach((e) =>
+          Effect.sync(() => {
+            const peer = h.nodeIds.findIndex((id) => equalBytes(id, e.nodeId))
+            if (e.event._tag === "Broadcast" || e.event._tag === "WatchFunding") {
+              if (e.event._tag === "Broadcast" && e.event.label === "funding" && h.durableMonitor(node.index, key(e.channelId)) === undefined)
+                h.violations.push({ node: node.index, message: "Broadcast funding", detail: "no Opened update is durable" })
+              h.chain[node.index]!.push(e.event)
+            } else h.events[node.index]!.push({ peer, event: e.event })
+          })
+        ),
+        Effect.forkIn(node.scope)
+      )
+      // The chain source reports the depth of every watched funding output again.
+      for (const [id, depth] of h.depths)
+        yield* Effect.ignore(manager.chainFact(asChannelId(fromHex(id)), { _tag: "FundingDepth", depth: depth.depth, shortChannelId: depth.scid }))
+    })
   }
 
   private spawnChannel(
@@ -587,14 +686,14 @@ export class Harness {
         Effect.gen(function*() {
           const channel = key(channelIdOf(s))
           h.channelPeers.set(`${node.index}/${channel}`, peer)
-          store.persistCalls += 1
+          h.persistCalls[node.index] = (h.persistCalls[node.index] ?? 0) + 1
           const signerState = yield* Effect.result(node.signer.channelState(keyId))
           const write: Write = { update, state: s, signerState: Result.isSuccess(signerState) ? signerState.success : undefined, keyId }
-          const crash = node.crashAt !== undefined && node.crashAt.persistCall === store.persistCalls ? node.crashAt : undefined
+          const crash = node.crashAt !== undefined && node.crashAt.persistCall === h.persistCalls[node.index] ? node.crashAt : undefined
           if (crash !== undefined) {
             if (crash.when === "after") store.land(channel, write)
             node.crashed = true
-            h.log.push(`node ${node.index}: crashed at persist #${store.persistCalls} (${update._tag} ${update.updateId}, ${crash.when})`)
+            h.log.push(`node ${node.index}: crashed at persist #${h.persistCalls[node.index]} (${update._tag} ${update.updateId}, ${crash.when})`)
             // The process dies here: killed from outside (a caller waiting on this actor gets ActorStopped).
             yield* Effect.forkIn(h.crash(node.index), h.root)
             return yield* Effect.never
@@ -613,7 +712,7 @@ export class Harness {
         Effect.sync(() => {
           if (request._tag === "Broadcast" && request.label === "funding") {
             const channel = entry.current?.id
-            if (channel !== undefined && h.stores[node.index]!.monitor(channel) === undefined)
+            if (channel !== undefined && h.durableMonitor(node.index, channel) === undefined)
               h.violations.push({ node: node.index, message: "Broadcast funding", detail: "no Opened update is durable" })
           }
           h.chain[node.index]!.push(request)
@@ -713,8 +812,8 @@ export class Harness {
 
   private checkSend(node: number, m: LightningMessage): void {
     if (!isChannelMessage(m)) return
-    const store = this.stores[node]!
     const channel = key(channelIdOfMessage(m))
+    const store = { monitor: (c: string) => this.durableMonitor(node, c) }
     const fail = (detail: string) => this.violations.push({ node, message: m._tag, detail })
     const track = (map: Map<string, Array<string>>, item: string): number => {
       const k = `${node}/${channel}`
@@ -840,7 +939,7 @@ export class Harness {
       direction: "outbound",
       localFeatures: new Uint8Array(0),
       remoteFeatures: new Uint8Array(0),
-      negotiatedFeatures: [],
+      negotiatedFeatures: FEATURES.filter((f) => simFeatures.has(f.name)).map((f) => f.oddBit),
       remoteNetworks: undefined
     }
   }
@@ -893,24 +992,47 @@ export class Harness {
   // ---- persistence --------------------------------------------------------------------------------
 
   /** Makes a node's later writes complete at once ("Completed") or wait ("InProgress"). */
-  setPersistence(node: number, mode: PersistStatus): void {
-    this.stores[node]!.mode = mode
-  }
-
-  /** Writes of `node` waiting for completion. */
-  pendingWrites(node: number): ReadonlyArray<PendingCompletion> {
-    return this.stores[node]!.pending
-  }
-
-  /** Completes waiting writes of `node`: all, in issue order, reversed, or those `pick` selects, in its order. */
-  completeWrites(node: number, order: "fifo" | "reverse" | ((pending: ReadonlyArray<PendingCompletion>) => ReadonlyArray<number>) = "fifo"): Effect.Effect<number> {
+  setPersistence(node: number, mode: PersistStatus): Effect.Effect<void> {
     const h = this
     return Effect.gen(function*() {
-      const store = h.stores[node]!
+      h.stores[node]!.mode = mode
+      const control = h.nodes[node]?.control
+      if (control !== undefined) yield* control.setMode(mode === "Completed" ? "immediate" : "hold")
+    })
+  }
+
+  /** How many writes of `node` wait for completion. */
+  pendingWrites(node: number): Effect.Effect<number> {
+    const n = this.nodes[node]
+    if (n?.control !== undefined) return n.crashed ? Effect.succeed(0) : Effect.map(n.control.pending, (p) => p.length)
+    return Effect.succeed(this.stores[node]!.pending.length)
+  }
+
+  /**
+   * Completes waiting writes of `node`: all in issue order ("fifo"), all with completions reversed
+   * ("reverse"), or only the newest one's channel's oldest write ("one"). Returns how many.
+   * (Manager backend: D's persister makes a channel's writes durable in order; "reverse"
+   * reverses the completion events.)
+   */
+  completeWrites(node: number, order: "fifo" | "reverse" | "one" = "fifo"): Effect.Effect<number> {
+    const h = this
+    return Effect.gen(function*() {
       const n = h.nodes[node]
       if (n === undefined || n.crashed) return 0
+      if (n.control !== undefined) {
+        const control = n.control
+        const pending = yield* control.pending
+        if (pending.length === 0) return 0
+        if (order === "fifo") return yield* control.releaseAll
+        if (order === "one") return yield* control.release(pending[pending.length - 1]!.channelId, { count: 1 })
+        let total = 0
+        const channels = [...new Map(pending.map((p) => [key(p.channelId), p.channelId])).values()].reverse()
+        for (const c of channels) total += yield* control.release(c, { reverseCompletions: true })
+        return total
+      }
+      const store = h.stores[node]!
       const all = [...store.pending]
-      const indexes = order === "fifo" ? all.map((_, i) => i) : order === "reverse" ? all.map((_, i) => all.length - 1 - i) : order(all)
+      const indexes = order === "fifo" ? all.map((_, i) => i) : order === "reverse" ? all.map((_, i) => all.length - 1 - i) : [all.length - 1]
       const chosen = indexes.map((i) => all[i]).filter((x): x is PendingCompletion => x !== undefined)
       for (const p of chosen) {
         const i = store.pending.indexOf(p)
@@ -925,12 +1047,22 @@ export class Harness {
     })
   }
 
+  /** The monitor state from what is durable for a node's channel (undefined before `Opened`). */
+  durableMonitor(node: number, channel: string): MonitorState | undefined {
+    if (this.backend === "sim") return this.stores[node]!.monitor(channel)
+    const stored = this.persisterData[node]!.channels.get(channel)
+    if (stored === undefined || stored.updates.length === 0) return undefined
+    const m = replay(secp, stored.updates)
+    if (Result.isFailure(m)) throw new Error(`stored updates of ${channel.slice(0, 8)} do not replay: ${m.failure._tag}`)
+    return m.success
+  }
+
   // ---- crash and restart -------------------------------------------------------------------------------
 
   /** Arms a crash point on a running node (counted from now). */
   armCrash(node: number, point: CrashPoint): void {
     const n = this.node(node)
-    this.stores[node]!.persistCalls = 0
+    this.persistCalls[node] = 0
     n.crashAt = point
   }
 
@@ -948,9 +1080,12 @@ export class Harness {
       n.crashed = true
       n.killed = true
       h.log.push(`crash node ${node}`)
+      // What was not durable is gone first (before anything else can run).
+      h.stores[node]!.crash()
+      if (n.control !== undefined) yield* n.control.crash
       for (let other = 0; other < h.size; other++) if (other !== node) yield* h.disconnect(node, other)
       yield* Scope.close(n.scope, Exit.void)
-      h.stores[node]!.crash()
+      n.dead = true
     })
   }
 
@@ -959,6 +1094,8 @@ export class Harness {
     const h = this
     return Effect.gen(function*() {
       yield* h.crash(node)
+      // A kill started elsewhere (a crash point) may still be closing the old scope.
+      while (h.nodes[node]?.dead === false) yield* Effect.yieldNow
       h.log.push(`restart node ${node}`)
       return yield* h.startNode(node, crashAt)
     })
@@ -977,6 +1114,17 @@ export class Harness {
         while (n.peers.handled < n.peers.offered && !n.crashed) {
           busy = true
           yield* Effect.yieldNow
+        }
+        if (n.manager !== undefined) {
+          // Let the consumer finish the event it took, then pass through every channel's mailbox (twice: flushes).
+          for (let i = 0; i < 3; i++) yield* Effect.yieldNow
+          const eventsBefore = h.events[n.index]!.length + h.chain[n.index]!.length
+          const before = yield* n.manager.listChannels
+          const after = yield* n.manager.listChannels
+          for (let i = 0; i < 3; i++) yield* Effect.yieldNow
+          if (before.length !== after.length || before.some((b, i) => b.state !== after[i]?.state)) busy = true
+          if (h.events[n.index]!.length + h.chain[n.index]!.length !== eventsBefore) busy = true
+          continue
         }
         for (const ch of [...n.channels.values()]) {
           if (n.crashed) break
@@ -1018,7 +1166,7 @@ export class Harness {
             }
           }
         if (options.completeWrites === true)
-          for (let i = 0; i < h.size; i++) if (h.stores[i]!.pending.length > 0) moved = (yield* h.completeWrites(i)) > 0 || moved
+          for (let i = 0; i < h.size; i++) if ((yield* h.pendingWrites(i)) > 0) moved = (yield* h.completeWrites(i)) > 0 || moved
         if (!moved) return
       }
       throw new Error("the network did not quiesce")
@@ -1032,6 +1180,17 @@ export class Harness {
     const h = this
     return Effect.gen(function*() {
       const node = h.node(from)
+      if (node.manager !== undefined) {
+        const opened = yield* Effect.result(
+          node.manager.openChannel(h.nodeIds[to]!, sat(options.fundingSat ?? 1_000_000n), {
+            pushAmount: msat(options.pushMsat ?? 0n),
+            feeratePerKw: options.feeratePerKw ?? 2_500,
+            channelType: options.channelType ?? { name: "anchors_zero_fee_htlc_tx", scidAlias: false, zeroConf: false }
+          })
+        )
+        if (Result.isFailure(opened)) return yield* Effect.die(new Error(`openChannel: ${opened.failure._tag}`))
+        return opened.success
+      }
       const session = node.sessions.get(to)
       if (session === undefined) return yield* Effect.die(new Error(`node ${from} is not connected to ${to}`))
       const keyId = h.newKeyId(node)
@@ -1079,6 +1238,10 @@ export class Harness {
       h.depths.set(key(channelId), { depth, scid })
       for (const n of h.nodes) {
         if (n === undefined || n.crashed) continue
+        if (n.manager !== undefined) {
+          yield* Effect.ignore(n.manager.chainFact(asChannelId(channelId), { _tag: "FundingDepth", depth, shortChannelId: scid }))
+          continue
+        }
         const ch = n.channels.get(key(channelId))
         if (ch !== undefined) yield* Effect.ignore(ch.handle.tell({ _tag: "FundingDepth", depth, shortChannelId: scid }))
       }
@@ -1089,7 +1252,9 @@ export class Harness {
   command(node: number, channelId: Uint8Array, input: ChannelInput): Effect.Effect<Result.Result<StepReport, string>> {
     const h = this
     return Effect.gen(function*() {
-      const ch = h.node(node).channels.get(key(channelId))
+      const n = h.node(node)
+      if (n.manager !== undefined) return yield* h.managerCommand(n.manager, asChannelId(channelId), input)
+      const ch = n.channels.get(key(channelId))
       if (ch === undefined) return Result.fail("no such channel")
       const r = yield* Effect.result(ch.handle.command(input))
       if (Result.isSuccess(r)) return Result.succeed(r.success)
@@ -1100,7 +1265,50 @@ export class Harness {
 
   /** A channel's state on a node (undefined if the node does not have it). */
   state(node: number, channelId: Uint8Array): Effect.Effect<ChannelState | undefined> {
+    const manager = this.nodes[node]?.crashed === false ? this.nodes[node]?.manager : undefined
+    if (manager !== undefined)
+      return Effect.map(Effect.result(manager.channel(asChannelId(channelId))), (r) => (Result.isSuccess(r) ? r.success.state : undefined))
     return Effect.map(this.snapshot(node, channelId), (s) => s?.state)
+  }
+
+  /** A command through the manager's API (events: what the channel emitted, from the node's event stream). */
+  private managerCommand(manager: ChannelManagerShape, channelId: ChannelId, input: ChannelInput): Effect.Effect<Result.Result<StepReport, string>> {
+    const describeError = (e: { readonly _tag: string }): string =>
+      e._tag === "ChannelCommandRejected" && "error" in e && typeof e.error === "object" && e.error !== null && "_tag" in e.error
+        ? `ChannelCommandRejected: ${String(e.error._tag)}`
+        : e._tag === "AddHtlcRejected" && "reason" in e && typeof e.reason === "string"
+          ? e.reason
+          : e._tag
+    const report = (events: ReadonlyArray<ChannelEvent>): StepReport => ({ events })
+    const run = <A, E extends { readonly _tag: string }>(effect: Effect.Effect<A, E>, events: (a: A) => ReadonlyArray<ChannelEvent>) =>
+      Effect.map(Effect.result(effect), (r): Result.Result<StepReport, string> =>
+        Result.isSuccess(r) ? Result.succeed(report(events(r.success))) : Result.fail(describeError(r.failure))
+      )
+    switch (input._tag) {
+      case "AddHtlc":
+        return run(
+          manager.addHtlc(channelId, {
+            requestId: input.requestId,
+            amount: input.amount,
+            paymentHash: input.paymentHash,
+            cltvExpiry: input.cltvExpiry,
+            onion: input.onion
+          }),
+          (htlcId): ReadonlyArray<ChannelEvent> => [{ _tag: "HtlcAdded", channelId, requestId: input.requestId, htlcId }]
+        )
+      case "FulfillHtlc":
+        return run(manager.fulfillHtlc(channelId, input.htlcId, input.preimage), () => [])
+      case "FailHtlc":
+        return run(manager.failHtlc(channelId, input.htlcId, input.reason), () => [])
+      case "UpdateFee":
+        return run(manager.updateFee(channelId, input.feeratePerKw), () => [])
+      case "FundingTransaction":
+        return run(manager.fundChannel(channelId, input.tx), () => [])
+      case "ForceClose":
+        return run(manager.forceClose(channelId, input.reason), () => [])
+      default:
+        return Effect.succeed(Result.fail(`the manager has no command for ${input._tag}`))
+    }
   }
 
   snapshot(node: number, channelId: Uint8Array): Effect.Effect<ChannelSnapshot<ChannelState> | undefined> {
@@ -1179,7 +1387,7 @@ export class Harness {
     return Effect.gen(function*() {
       const mine = yield* h.state(node, channelId)
       const theirs = yield* h.state(peer, channelId)
-      const mon = h.stores[node]!.monitor(key(channelId))
+      const mon = h.durableMonitor(node, key(channelId))
       if (mine?._tag !== "Normal" || theirs?._tag !== "Normal" || mon === undefined) return [`node ${node}: not comparable`]
       const problems: Array<string> = []
       const lc = mine.commitments.localCommit

@@ -12,20 +12,24 @@
  * txids), balances are conserved and equal the model's, every HTLC is accounted for (none lost,
  * none duplicated), and the monitors agree with the channels.
  *
- * Runs: 30 by default (about 30 s on 2 cores). Longer runs: `SIM_RUNS=500 npx vitest run
+ * Runs: 30 by default (a few seconds). Longer runs: `SIM_RUNS=500 npx vitest run
  * test/sim/channels/model.test.ts`; another seed: `SIM_SEED=1234`; longer command sequences:
- * `SIM_COMMANDS=80`. The same seed gives the same run.
+ * `SIM_COMMANDS=80`; the harness's own routing instead of the ChannelManager: `SIM_BACKEND=sim`;
+ * statistics (and `SIM_DEBUG=2`: every run's commands and network log): `SIM_DEBUG=1`.
+ * The same seed gives the same run.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fc from "fast-check"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import type { ChannelState } from "../../../src/protocol/channel/state.ts"
-import { agreement, Harness, paymentHashOf, preimageFor } from "./Harness.ts"
+import { agreement, type Backend, Harness, paymentHashOf, preimageFor } from "./Harness.ts"
 
 const RUNS = Number(process.env["SIM_RUNS"] ?? 30)
 const SEED = Number(process.env["SIM_SEED"] ?? 20_260_705)
 const MAX_COMMANDS = Number(process.env["SIM_COMMANDS"] ?? 30)
+/** "manager" (default): H's ChannelManager per node; "sim": the harness's own routing over the Channel actor. */
+const BACKEND: Backend = process.env["SIM_BACKEND"] === "sim" ? "sim" : "manager"
 
 const FUNDING = 1_000_000n
 const PUSH = 400_000_000n
@@ -52,6 +56,8 @@ interface Model {
   connected: boolean
   readonly running: [boolean, boolean]
   readonly late: [boolean, boolean]
+  /** A crash point is armed on the node. */
+  readonly armed: [boolean, boolean]
 }
 
 interface Real {
@@ -71,7 +77,25 @@ const nOfHash = (r: Real, hash: Uint8Array, limit: number): number | undefined =
 }
 
 /** After every command: no channel failed or closed, nothing sent ahead of the store. */
+/** A crash point fired: the node restarts from its store (like `Restart`) and the peers reconnect. True if one did. */
+const recover = async (m: Model, r: Real): Promise<boolean> => {
+  let any = false
+  for (const n of [0, 1] as const) {
+    if (!r.h.hasCrashed(n)) continue
+    any = true
+    await run(r.h.restart(n))
+    m.armed[n] = false
+    markRestart(m, n)
+    await run(r.h.connect(0, 1))
+    m.connected = true
+  }
+  return any
+}
+
 const alwaysChecks = async (m: Model, r: Real): Promise<void> => {
+  // Let the nodes finish what the command started (a flush may hit an armed crash point).
+  await run(r.h.settleNodes)
+  await recover(m, r)
   for (const n of [0, 1] as const) {
     const closed = r.h.eventsOf(n, "ChannelClosed")
     assert.deepStrictEqual(closed, [], `node ${n} closed the channel:\n${r.h.log.slice(-30).join("\n")}`)
@@ -87,6 +111,14 @@ const alwaysChecks = async (m: Model, r: Real): Promise<void> => {
 const stats = { runs: 0, commands: 0, fulfilled: 0, restarts: 0, wire: 0, rejected: {} as Record<string, number> }
 
 type Cmd = fc.AsyncCommand<Model, Real>
+
+/** After a restart of `node`: its adds not yet seen committed may be forgotten, its resolutions too. */
+const markRestart = (m: Model, node: Node): void => {
+  for (const x of m.htlcs.values()) {
+    if (x.offerer === node && x.status === "added") x.mayVanish = true
+    if (x.offerer !== node && x.status !== "added") x.mayRevert = true
+  }
+}
 
 class Add implements Cmd {
   readonly from: Node
@@ -138,6 +170,11 @@ class Resolve implements Cmd {
     if (model === undefined || n === undefined) return
     const result = await run(this.fulfill ? r.h.fulfillHtlc(this.resolver, r.id, target.id, n) : r.h.failHtlc(this.resolver, r.id, target.id))
     if (result._tag === "Success") model.status = this.fulfill ? "fulfilling" : "failing"
+    else if (r.h.hasCrashed(this.resolver)) {
+      // The node died in this step: the resolution may have been stored (a crash after the write) or not.
+      model.status = this.fulfill ? "fulfilling" : "failing"
+      model.mayRevert = true
+    }
     await alwaysChecks(m, r)
   }
   toString = () => `${this.fulfill ? "Fulfill" : "Fail"}(by ${this.resolver}, #${this.pick})`
@@ -221,10 +258,8 @@ class Restart implements Cmd {
   async run(m: Model, r: Real) {
     await run(r.h.restart(this.node))
     m.connected = false
-    for (const x of m.htlcs.values()) {
-      if (x.offerer === this.node && x.status === "added") x.mayVanish = true
-      if (x.offerer !== this.node && x.status !== "added") x.mayRevert = true
-    }
+    m.armed[this.node] = false
+    markRestart(m, this.node)
     if (this.reconnect) {
       await run(r.h.connect(0, 1))
       m.connected = true
@@ -232,6 +267,24 @@ class Restart implements Cmd {
     await alwaysChecks(m, r)
   }
   toString = () => `Restart(${this.node}${this.reconnect ? ", reconnect" : ""})`
+}
+
+/** Arms a crash of `node` at its `k`-th persist from now, before or after the write lands (it fires during later commands). */
+class ArmCrash implements Cmd {
+  readonly node: Node
+  readonly k: number
+  readonly after: boolean
+  constructor(node: Node, k: number, after: boolean) {
+    this.node = node
+    this.k = k
+    this.after = after
+  }
+  check = (m: Model) => m.running[this.node]
+  async run(m: Model, r: Real) {
+    r.h.armCrash(this.node, { persistCall: this.k, when: this.after ? "after" : "before" })
+    m.armed[this.node] = true
+  }
+  toString = () => `ArmCrash(${this.node}, persist ${this.k} ${this.after ? "after" : "before"})`
 }
 
 class Persistence implements Cmd {
@@ -243,7 +296,7 @@ class Persistence implements Cmd {
   }
   check = () => true
   async run(m: Model, r: Real) {
-    r.h.setPersistence(this.node, this.late ? "InProgress" : "Completed")
+    await run(r.h.setPersistence(this.node, this.late ? "InProgress" : "Completed"))
     m.late[this.node] = this.late
   }
   toString = () => `Persistence(${this.node}, ${this.late ? "late" : "at once"})`
@@ -258,9 +311,7 @@ class Complete implements Cmd {
   }
   check = (m: Model) => m.running[this.node]
   async run(m: Model, r: Real) {
-    await run(
-      r.h.completeWrites(this.node, this.order === "one" ? (pending) => (pending.length > 0 ? [pending.length - 1] : []) : this.order)
-    )
+    await run(r.h.completeWrites(this.node, this.order))
     await run(r.h.settleNodes)
     await alwaysChecks(m, r)
   }
@@ -284,8 +335,11 @@ const settle = async (m: Model, r: Real): Promise<void> => {
   m.running[1] = true
   if (!m.connected) await run(h.connect(0, 1))
   m.connected = true
-  // Twice: fulfills and fails may need a second round of commitments.
-  await run(h.quiesce({ completeWrites: true }))
+  // Until no armed crash fires any more; twice at the end: fulfills and fails may need a second round.
+  for (let i = 0; i < 10; i++) {
+    await run(h.quiesce({ completeWrites: true }))
+    if (!(await recover(m, r))) break
+  }
   await run(h.quiesce({ completeWrites: true }))
   await alwaysChecks(m, r)
   const s0 = await stateOf(r, 0)
@@ -368,6 +422,7 @@ const commands = fc.commands<Model, Real, false>(
     fc.constant(new Reconnect()),
     fc.tuple(node, fc.oneof(fc.constant(true), fc.constant(true), fc.constant(false))).map(([n, re]) => new Restart(n, re)),
     fc.tuple(node, fc.boolean()).map(([n, late]) => new Persistence(n, late)),
+    fc.tuple(node, fc.integer({ min: 1, max: 6 }), fc.boolean()).map(([n, k, after]) => new ArmCrash(n, k, after)),
     fc.tuple(node, fc.constantFrom<"fifo" | "reverse" | "one">("fifo", "reverse", "one")).map(([n, o]) => new Complete(n, o)),
     fc.constant(new Settle()),
     fc.constant(new Settle())
@@ -378,13 +433,13 @@ const commands = fc.commands<Model, Real, false>(
 
 describe("channel model (fast-check commands over two nodes)", () => {
   it.effect(
-    `random adds, fulfills, fails, fee updates, deliveries, disconnects, restarts and late persistence keep both sides in agreement (${RUNS} runs)`,
+    `random adds, fulfills, fails, fee updates, deliveries, disconnects, restarts and late persistence keep both sides in agreement (${RUNS} runs, ${BACKEND} backend)`,
     () =>
       Effect.promise(() =>
         fc.assert(
           fc.asyncProperty(fc.integer({ min: 0, max: 1_000_000 }), commands, async (harnessSeed, cmds) => {
             const seed = `model-${harnessSeed}`
-            const h = await run(Harness.make({ seed, nodes: 2 }))
+            const h = await run(Harness.make({ seed, nodes: 2, backend: BACKEND }))
             try {
               await run(h.connect(0, 1))
               const id = await run(h.openToNormal(0, 1, { fundingSat: FUNDING, pushMsat: PUSH }))
@@ -396,7 +451,8 @@ describe("channel model (fast-check commands over two nodes)", () => {
                 balance: [start0, FUNDING * 1000n - start0],
                 connected: true,
                 running: [true, true],
-                late: [false, false]
+                late: [false, false],
+                armed: [false, false]
               }
               const real: Real = { h, id, seed }
               await fc.asyncModelRun(() => ({ model, real }), cmds)
@@ -411,7 +467,7 @@ describe("channel model (fast-check commands over two nodes)", () => {
               await run(h.shutdown)
             }
           }),
-          { numRuns: RUNS, seed: SEED, endOnFailure: true }
+          { numRuns: RUNS, seed: SEED }
         ).then(() => {
           if (process.env["SIM_DEBUG"] !== undefined) console.log(JSON.stringify(stats))
         })

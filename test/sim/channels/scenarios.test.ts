@@ -4,12 +4,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
-import { equalBytes } from "../../../src/protocol/bytes.ts"
+import { equalBytes, toHex } from "../../../src/protocol/bytes.ts"
+import { LightningMessages } from "../../../src/protocol/messages/index.ts"
 import type { ChannelState } from "../../../src/protocol/channel/state.ts"
-import { type CrashPoint, Harness, agreement } from "./Harness.ts"
+import { type Backend, type CrashPoint, Harness, agreement } from "./Harness.ts"
 
-const withHarness = <A>(nodes: number, seed: string, f: (h: Harness) => Effect.Effect<A>) =>
-  Effect.acquireUseRelease(Harness.make({ seed, nodes }), f, (h) => h.shutdown)
+/** Backends to run (`SIM_BACKENDS=sim` or `manager` for one): H's ChannelManager, or the harness's own routing. */
+const backends: ReadonlyArray<Backend> = (process.env["SIM_BACKENDS"] ?? "manager,sim").split(",").filter((b): b is Backend => b === "manager" || b === "sim")
 
 const FUNDING = 1_000_000n
 const PUSH = 300_000_000n
@@ -41,7 +42,10 @@ const assertConsistent = (h: Harness, a: number, b: number, id: Uint8Array) =>
     assert.deepStrictEqual(h.violations, [])
   })
 
-describe("channel harness scenarios", () => {
+const scenarios = (backend: Backend) => describe(`channel harness scenarios (${backend} backend)`, () => {
+  const withHarness = <A>(nodes: number, seed: string, f: (h: Harness) => Effect.Effect<A>) =>
+    Effect.acquireUseRelease(Harness.make({ seed, nodes, backend }), f, (h) => h.shutdown)
+
   it.effect("open + ready: a funded channel reaches Normal on both sides and they agree", () =>
     withHarness(2, "open-ready", (h) =>
       Effect.gen(function*() {
@@ -61,6 +65,30 @@ describe("channel harness scenarios", () => {
         assert.strictEqual(h.chain[0]!.filter((r) => r._tag === "Broadcast" && r.label === "funding").length, 1)
       })
     ))
+
+  it.effect("same seed, same run: two runs of a payment scenario put the same bytes on the wire", () =>
+    Effect.gen(function*() {
+      const once = withHarness(2, "determinism", (h) =>
+        Effect.gen(function*() {
+          yield* h.connect(0, 1)
+          const id = yield* h.openToNormal(0, 1, { fundingSat: FUNDING, pushMsat: PUSH })
+          const x = must(yield* h.addHtlc(0, id, 10_000_000n, 1), h)
+          yield* h.addHtlc(1, id, 2_000_000n, 2)
+          yield* h.reconnect(0, 1)
+          yield* h.quiesce()
+          must(yield* h.fulfillHtlc(1, id, x, 1), h)
+          yield* h.quiesce()
+          return h.wire.map((w) => {
+            const bytes = LightningMessages.encode(w.message)
+            return `${w.from}->${w.to} ${Result.isSuccess(bytes) ? toHex(bytes.success) : w.message._tag}`
+          })
+        })
+      )
+      const first = yield* once
+      const second = yield* once
+      assert.isAbove(first.length, 20)
+      assert.deepStrictEqual(second, first)
+    }))
 
   it.effect("the monitor's counterparty commitment txid is the peer's commitment txid (open)", () =>
     withHarness(2, "monitor-txid-open", (h) =>
@@ -213,8 +241,8 @@ describe("channel harness scenarios", () => {
       Effect.gen(function*() {
         yield* h.connect(0, 1)
         const id = yield* h.openToNormal(0, 1, { fundingSat: FUNDING, pushMsat: PUSH })
-        h.setPersistence(0, "InProgress")
-        h.setPersistence(1, "InProgress")
+        yield* h.setPersistence(0, "InProgress")
+        yield* h.setPersistence(1, "InProgress")
         const wireBefore = h.wire.length
         const h1 = must(yield* h.addHtlc(0, id, 10_000_000n, 1), h)
         const h2 = must(yield* h.addHtlc(1, id, 3_000_000n, 2), h)
@@ -224,9 +252,9 @@ describe("channel harness scenarios", () => {
         assert.includeMembers(sent, ["0:UpdateAddHtlc", "1:UpdateAddHtlc"])
         assert.notInclude(sent, "0:CommitmentSigned")
         assert.notInclude(sent, "1:CommitmentSigned")
-        assert.isAbove(h.pendingWrites(0).length, 0)
+        assert.isAbove(yield* h.pendingWrites(0), 0)
         // Complete in reverse order, a step at a time, delivering in between.
-        for (let round = 0; round < 50 && (h.pendingWrites(0).length > 0 || h.pendingWrites(1).length > 0); round++) {
+        for (let round = 0; round < 50 && ((yield* h.pendingWrites(0)) > 0 || (yield* h.pendingWrites(1)) > 0); round++) {
           yield* h.completeWrites(0, "reverse")
           yield* h.quiesce()
           yield* h.completeWrites(1, "reverse")
@@ -290,10 +318,10 @@ describe("channel harness scenarios", () => {
         yield* h.connect(0, 1)
         const id = yield* h.openToNormal(0, 1, { fundingSat: FUNDING })
         const start0 = toLocal(yield* h.state(0, id))
-        h.stores[0]!.persistCalls = 0
-        h.stores[1]!.persistCalls = 0
+        h.persistCalls[0] = 0
+        h.persistCalls[1] = 0
         yield* payThroughCrash(h, id, 0, start0)
-        return [h.stores[0]!.persistCalls, h.stores[1]!.persistCalls] as const
+        return [h.persistCalls[0]!, h.persistCalls[1]!] as const
       })
     )
     const outcomes: Array<CrashOutcome> = []
@@ -352,3 +380,5 @@ describe("channel harness scenarios", () => {
       assert.deepStrictEqual(bad, [])
     }), 300_000)
 })
+
+for (const backend of backends) scenarios(backend)

@@ -1,0 +1,88 @@
+/**
+ * `channels` group of the control API: open a channel to a connected peer (we fund it, with a
+ * transaction the caller builds and signs: "bring your own funding transaction"), list and read
+ * channels, close them cooperatively or by force, and feed the funding transaction's depth by
+ * hand (there is no chain source yet: the node learns of confirmations through
+ * `POST /v1/channels/{channelId}/chain` until one exists).
+ */
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
+import { Schema } from "effect"
+import {
+  ChannelCommandRejected,
+  ChannelNotFound,
+  ChannelOpenRefused,
+  ChannelUnavailable,
+  InvalidRequest,
+  OpenChannelFailed,
+  PeerNotFound
+} from "./errors.ts"
+import { ChainFactRequest, Channel, ChannelIdHex, CloseChannelRequest, FundChannelRequest, OpenChannelRequest } from "./schemas.ts"
+
+const byId = { channelId: ChannelIdHex }
+const commandErrors = [InvalidRequest, ChannelNotFound, ChannelCommandRejected, ChannelUnavailable] as const
+
+export class ChannelsApi extends HttpApiGroup.make("channels")
+  .add(
+    HttpApiEndpoint.get("list", "/v1/channels", { success: Schema.Array(Channel) }).annotate(
+      OpenApi.Description,
+      "Every channel of the node (opening, normal, closing and closed), with its phase, capacity and, once it has commitments, balances."
+    ),
+    HttpApiEndpoint.get("get", "/v1/channels/:channelId", {
+      params: byId,
+      success: Channel,
+      error: [InvalidRequest, ChannelNotFound]
+    }).annotate(OpenApi.Description, "One channel, by its current id (the temporary id until the funding transaction is known)."),
+    HttpApiEndpoint.post("open", "/v1/channels", {
+      payload: OpenChannelRequest,
+      success: Channel,
+      error: [InvalidRequest, PeerNotFound, OpenChannelFailed, ChannelOpenRefused]
+    }).annotate(
+      OpenApi.Description,
+      "Opens a channel to a connected peer, funded by us. Sends open_channel and waits (up to 30 s) for accept_channel: " +
+        "the answer is the channel under its temporary id, in phase WaitFundingTx with `fundingOutput` (the P2WSH output " +
+        "the funding transaction must pay), or still WaitAcceptChannel if the peer is slow. A refusal by the peer is a 502."
+    ),
+    HttpApiEndpoint.post("fund", "/v1/channels/:temporaryChannelId/fund", {
+      params: { temporaryChannelId: ChannelIdHex },
+      payload: FundChannelRequest,
+      success: Channel,
+      error: commandErrors
+    }).annotate(
+      OpenApi.Description,
+      "Funds a channel in phase WaitFundingTx with a signed transaction paying its `fundingOutput` (segwit inputs only). " +
+        "The node signs the first commitment with the peer and waits (up to 30 s) for funding_signed: the answer is the " +
+        "channel under its final id, in WaitChannelReady, after which the node would broadcast the transaction (no chain " +
+        "connection yet: broadcast it yourself)."
+    ),
+    HttpApiEndpoint.post("close", "/v1/channels/:channelId/close", {
+      params: byId,
+      payload: CloseChannelRequest,
+      success: Channel,
+      error: commandErrors
+    }).annotate(
+      OpenApi.Description,
+      "Starts a cooperative close (shutdown, then closing-fee negotiation). `scriptPubKey` defaults to the node's payout " +
+        "script (P2WPKH to a key derived from the seed), `feeratePerKw` to the node's estimate. Send `{}` for both defaults."
+    ),
+    HttpApiEndpoint.post("forceClose", "/v1/channels/:channelId/force-close", {
+      params: byId,
+      success: Channel,
+      error: commandErrors
+    }).annotate(
+      OpenApi.Description,
+      "Fails the channel: sends an error to the peer and hands our latest commitment to the monitor to broadcast."
+    ),
+    HttpApiEndpoint.post("chain", "/v1/channels/:channelId/chain", {
+      params: byId,
+      payload: ChainFactRequest,
+      success: HttpApiSchema.Accepted,
+      error: [InvalidRequest, ChannelNotFound, ChannelUnavailable]
+    }).annotate(
+      OpenApi.Description,
+      "Stand-in for a chain source (none exists yet): tells the channel how many confirmations its funding transaction " +
+        "has, and its short channel id once confirmed. At `minimumDepth` the channel sends channel_ready. Accepted (202) " +
+        "at once; read the channel to see the effect."
+    )
+  )
+  .annotateMerge(OpenApi.annotations({ title: "Channels" }))
+{}

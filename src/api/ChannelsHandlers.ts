@@ -1,0 +1,168 @@
+/** Handlers of the `channels` group (`ChannelsApi.ts`), over the node's `ChannelManager`. */
+import { Duration, Effect, Result, Schema } from "effect"
+import { HttpApiBuilder } from "effect/http-api"
+import { type ChannelCommandError, type ChannelInfo, ChannelManager } from "../actors/ChannelManager.ts"
+import { PeerManager } from "../actors/PeerManager.ts"
+import { equalBytes, fromHex, toHex } from "../protocol/bytes.ts"
+import { ChannelIdSchema, parseShortChannelId } from "../protocol/codec/fields.ts"
+import type { ChannelPhase } from "../protocol/channel/state.ts"
+import { decodeTransaction } from "../protocol/tx/bitcoin/transaction.ts"
+import { type ChannelId, msat, sat } from "../protocol/units.ts"
+import { ControlApi } from "./ControlApi.ts"
+import { channelToJson, describeTagged, nodeIdFromHex } from "./convert.ts"
+import {
+  ChannelCommandRejected,
+  ChannelNotFound,
+  ChannelOpenRefused,
+  ChannelUnavailable,
+  InvalidRequest,
+  OpenChannelFailed,
+  PeerNotFound
+} from "./errors.ts"
+
+/** How long `open` waits for `accept_channel` and `fund` for `funding_signed`. */
+const PEER_ANSWER_WAIT = Duration.seconds(30)
+const POLL_INTERVAL = Duration.millis(10)
+
+/** Only for strings already validated by `ChannelIdHex`. */
+const channelIdFromHex = (hex: string): ChannelId => Schema.decodeSync(ChannelIdSchema)(hex.toLowerCase())
+
+const notFound = (channelId: Uint8Array) =>
+  new ChannelNotFound({ channelId: toHex(channelId), message: `no channel ${toHex(channelId)}` })
+
+/** The API error of a failed channel command. */
+const commandError = (channelId: ChannelId) => (error: ChannelCommandError) => {
+  switch (error._tag) {
+    case "ChannelNotFound":
+      return notFound(error.channelId)
+    case "ChannelCommandRejected": {
+      const reason = describeTagged(error.error)
+      return new ChannelCommandRejected({
+        channelId: toHex(error.channelId),
+        command: error.input,
+        reason,
+        message: `channel ${toHex(error.channelId)} refused ${error.input}: ${reason}`
+      })
+    }
+    case "ActorStopped":
+    case "ActorCrashed":
+      return new ChannelUnavailable({ channelId: toHex(channelId), message: `channel ${toHex(channelId)} is unavailable (${error._tag})` })
+  }
+}
+
+export const ChannelsHandlers = HttpApiBuilder.group(
+  ControlApi,
+  "channels",
+  Effect.fn(function*(handlers) {
+    const channels = yield* ChannelManager
+    const peers = yield* PeerManager
+
+    const read = (channelId: ChannelId) => channels.channel(channelId).pipe(Effect.mapError(commandError(channelId)))
+
+    /**
+     * Polls the channel (under any of `ids`, first found wins) until its phase leaves `phases` or
+     * `PEER_ANSWER_WAIT` passes; the last snapshot either way.
+     */
+    const settle = (ids: ReadonlyArray<ChannelId>, phases: ReadonlyArray<ChannelPhase>) =>
+      Effect.gen(function*() {
+        const deadline = Date.now() + Duration.toMillis(PEER_ANSWER_WAIT)
+        for (;;) {
+          let info: ChannelInfo | undefined
+          for (const id of ids) {
+            const r = yield* Effect.result(channels.channel(id))
+            if (Result.isSuccess(r)) {
+              info = r.success
+              break
+            }
+          }
+          if (info === undefined) return yield* notFound(ids[0] ?? new Uint8Array(32))
+          if (!phases.includes(info.phase) || Date.now() >= deadline) return info
+          yield* Effect.sleep(POLL_INTERVAL)
+        }
+      })
+
+    return handlers
+      .handle("list", () =>
+        Effect.map(channels.listChannels, (list) =>
+          [...list]
+            .sort((a, b) => toHex(a.nodeId).localeCompare(toHex(b.nodeId)) || toHex(a.channelId).localeCompare(toHex(b.channelId)))
+            .map(channelToJson)))
+      .handle("get", ({ params }) => Effect.map(read(channelIdFromHex(params.channelId)), channelToJson))
+      .handle("open", ({ payload }) =>
+        Effect.gen(function*() {
+          const nodeId = nodeIdFromHex(payload.nodeId)
+          if (equalBytes(nodeId, peers.nodeId)) return yield* new InvalidRequest({ message: "cannot open a channel to our own node" })
+          const temporaryChannelId = yield* channels.openChannel(nodeId, sat(BigInt(payload.amountSat)), {
+            pushAmount: msat(BigInt(payload.pushMsat ?? 0)),
+            channelType: { name: payload.channelType ?? "static_remote_key", scidAlias: false, zeroConf: false },
+            announce: payload.announce ?? false,
+            ...(payload.feeratePerKw === undefined ? {} : { feeratePerKw: payload.feeratePerKw })
+          }).pipe(
+            Effect.mapError((error) =>
+              error._tag === "PeerNotConnected"
+                ? new PeerNotFound({ nodeId: toHex(nodeId), message: `peer ${toHex(nodeId)} is not connected: connect first (POST /v1/peers)` })
+                : new OpenChannelFailed({ reason: error.reason, message: `open_channel not sent: ${error.reason}` })
+            )
+          )
+          const info = yield* settle([temporaryChannelId], ["WaitAcceptChannel"])
+          const json = channelToJson(info)
+          if (json.closed !== null) {
+            return yield* new ChannelOpenRefused({
+              channelId: json.channelId,
+              reason: json.closed.detail,
+              message: `the peer refused the channel: ${json.closed.detail}`
+            })
+          }
+          return json
+        }))
+      .handle("fund", ({ params, payload }) =>
+        Effect.gen(function*() {
+          const temporaryChannelId = channelIdFromHex(params.temporaryChannelId)
+          const bytes = fromHex(payload.tx.toLowerCase())
+          const decoded = decodeTransaction(bytes)
+          if (Result.isFailure(decoded)) {
+            return yield* new InvalidRequest({ message: `tx is not a transaction: ${describeTagged(decoded.failure)}` })
+          }
+          yield* channels.fundChannel(temporaryChannelId, bytes).pipe(Effect.mapError(commandError(temporaryChannelId)))
+          const after = yield* read(temporaryChannelId)
+          const finalId = after.state._tag === "WaitFundingSigned" ? after.state.funded.params.channelId : temporaryChannelId
+          return channelToJson(yield* settle([finalId, temporaryChannelId], ["WaitFundingSigned"]))
+        }))
+      .handle("close", ({ params, payload }) =>
+        Effect.gen(function*() {
+          const channelId = channelIdFromHex(params.channelId)
+          yield* channels.closeChannel(channelId, {
+            ...(payload.scriptPubKey === undefined ? {} : { scriptPubKey: fromHex(payload.scriptPubKey.toLowerCase()) }),
+            ...(payload.feeratePerKw === undefined ? {} : { feeratePerKw: payload.feeratePerKw })
+          }).pipe(Effect.mapError(commandError(channelId)))
+          return channelToJson(yield* read(channelId))
+        }))
+      .handle("forceClose", ({ params }) =>
+        Effect.gen(function*() {
+          const channelId = channelIdFromHex(params.channelId)
+          yield* channels.forceClose(channelId, "force close requested through the control API").pipe(
+            Effect.mapError(commandError(channelId))
+          )
+          return channelToJson(yield* read(channelId))
+        }))
+      .handle("chain", ({ params, payload }) =>
+        Effect.gen(function*() {
+          const channelId = channelIdFromHex(params.channelId)
+          const scid = payload.shortChannelId === undefined ? undefined : parseShortChannelId(payload.shortChannelId)
+          if (payload.shortChannelId !== undefined && scid === undefined) {
+            return yield* new InvalidRequest({ message: `shortChannelId out of range: ${payload.shortChannelId}` })
+          }
+          yield* channels.chainFact(channelId, {
+            _tag: "FundingDepth",
+            depth: payload.depth,
+            ...(scid === undefined ? {} : { shortChannelId: scid })
+          }).pipe(
+            Effect.mapError((error) =>
+              error._tag === "ChannelNotFound"
+                ? notFound(error.channelId)
+                : new ChannelUnavailable({ channelId: toHex(channelId), message: `channel ${toHex(channelId)} is unavailable (${error._tag})` })
+            )
+          )
+        }))
+  })
+)
