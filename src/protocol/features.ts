@@ -432,14 +432,24 @@ export const buildFeatures = (
 }
 
 /**
- * What this project really implements, all as optional bits: the four features LDK needs
- * to open channels with us. None has a dependency in BOLT 9.
+ * What this project really implements, all as optional bits: what LDK and the other
+ * implementations need to open channels with us (the first four), and the channel features of
+ * the BOLT 2 state machine (`src/protocol/channel`): upfront shutdown scripts, anchors with
+ * zero-fee HTLC transactions, any-segwit shutdown scripts, `channel_type`, SCID aliases,
+ * zero-conf (accepted only from peers the node trusts) and `option_simple_close`.
  */
 export const OUR_FEATURES: ReadonlyArray<readonly [FeatureName, FeatureLevel]> = [
   ["option_data_loss_protect", "optional"],
+  ["option_upfront_shutdown_script", "optional"],
   ["var_onion_optin", "optional"],
   ["option_static_remotekey", "optional"],
-  ["payment_secret", "optional"]
+  ["payment_secret", "optional"],
+  ["option_anchors", "optional"],
+  ["option_shutdown_anysegwit", "optional"],
+  ["option_channel_type", "optional"],
+  ["option_scid_alias", "optional"],
+  ["option_zeroconf", "optional"],
+  ["option_simple_close", "optional"]
 ]
 
 const build = (context: FeatureContext): FeatureBits => {
@@ -448,9 +458,9 @@ const build = (context: FeatureContext): FeatureBits => {
   return r.success
 }
 
-/** Our `init` features as bits: 1, 9, 13, 15. */
+/** Our `init` features as bits: 1, 5, 9, 13, 15, 23, 27, 45, 47, 51, 61. */
 export const ourInitFeatureBits: FeatureBits = build("I")
-/** Our `init` features as the wire bytes of the `features` field (0xa202). */
+/** Our `init` features as the wire bytes of the `features` field (0x2008a0000880a222). */
 export const ourInitFeatures: Uint8Array = featuresToBytes(ourInitFeatureBits)
 /** Our `node_announcement` features. */
 export const ourNodeFeatures: FeatureBits = build("N")

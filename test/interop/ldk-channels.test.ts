@@ -25,7 +25,6 @@ import { secretFromSeed, seededNodeSigner } from "../../src/layers/test/SeededNo
 import { equalBytes, toHex } from "../../src/protocol/bytes.ts"
 import type { NegotiatedChannelType } from "../../src/protocol/channel/open.ts"
 import { shortChannelIdFromParts } from "../../src/protocol/codec/fields.ts"
-import { featuresToBytes } from "../../src/protocol/features.ts"
 import { decodeInvoice } from "../../src/protocol/invoice/invoice.ts"
 import { buildPaymentOnion, processPaymentOnion } from "../../src/protocol/onion/paymentOnion.ts"
 import { ecdhWithSecret } from "../../src/protocol/onion/sphinx.ts"
@@ -43,11 +42,10 @@ const secp = wasmSecp256k1
 
 type OurEvent = NodeChannelEvent["event"]
 
-/** Our node: TCP, OS randomness, a fixed node key; `anchors` adds option_anchors to our init. */
-const startOurNode = (anchors: boolean) =>
+/** Our node: TCP, OS randomness, a fixed node key, our default `init` features (anchors included). */
+const startOurNode = () =>
   Effect.gen(function*() {
-    const features = ourFeatures(anchors)
-    const peers = yield* PeerManager.make({ listen: { host: HOST, port: 0 }, peer: { rejectChannels: false, features } }).pipe(
+    const peers = yield* PeerManager.make({ listen: { host: HOST, port: 0 }, peer: { rejectChannels: false } }).pipe(
       Effect.provide(Layer.mergeAll(TcpTransport(), OsEntropy, seededNodeSigner(OUR_SEED, secp))),
       Effect.orDie
     )
@@ -65,13 +63,6 @@ const startOurNode = (anchors: boolean) =>
     yield* Effect.forkScoped(stream.pipe(Stream.runForEach((e) => Effect.sync(() => void events.push(e)))))
     return { peers, channels, events, persister }
   })
-
-/** BOLT 9 bits our node offers in these tests: what it implements for channels. */
-const ourFeatures = (anchors: boolean): Uint8Array => {
-  const bits = new Set<number>([0, 8, 12, 14, 45]) // data_loss_protect, var_onion_optin, static_remotekey, payment_secret (required); channel_type
-  if (anchors) bits.add(23)
-  return featuresToBytes(bits)
-}
 
 const startLdk = (anchors: boolean): Effect.Effect<LdkNode, never, Scope.Scope> =>
   Effect.acquireRelease(
@@ -112,7 +103,7 @@ const channelTypeOf = (anchors: boolean): NegotiatedChannelType => ({
 const openChannel = (anchors: boolean, opener: "ours" | "ldk") =>
   Effect.gen(function*() {
     const ldk = yield* startLdk(anchors)
-    const node = yield* startOurNode(anchors)
+    const node = yield* startOurNode()
     const ldkId = ldk.nodeId as NodeId
     yield* node.peers.connect(ldkId, { host: HOST, port: ldk.port }).pipe(Effect.orDie)
     yield* waitFor("LDK to list us", ldk, () => ldk.peer.peer(toHex(node.peers.nodeId)))

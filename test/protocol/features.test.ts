@@ -3,6 +3,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { fromHex, toHex } from "../../src/protocol/bytes.ts"
 import {
+  OUR_FEATURES,
   allowedIn,
   buildFeatures,
   checkDependencies,
@@ -89,9 +90,9 @@ describe("feature bit vectors", () => {
 
 describe("our advertised features", () => {
   it("are exactly the four optional bits we implement", () => {
-    expect([...ourInitFeatureBits].sort((a, b) => a - b)).toEqual([1, 9, 13, 15])
-    expect(toHex(ourInitFeatures)).toBe("a202")
-    expect([...ourNodeFeatures].sort((a, b) => a - b)).toEqual([1, 9, 13, 15])
+    expect([...ourInitFeatureBits].sort((a, b) => a - b)).toEqual([1, 5, 9, 13, 15, 23, 27, 45, 47, 51, 61])
+    expect(toHex(ourInitFeatures)).toBe("2008a0000880a222")
+    expect([...ourNodeFeatures].sort((a, b) => a - b)).toEqual([1, 5, 9, 13, 15, 23, 27, 45, 47, 51, 61])
     expect([...ourInvoiceFeatures].sort((a, b) => a - b)).toEqual([9, 15])
     expect(validateOwn(ourInitFeatureBits, "I")).toEqual(Result.succeed(ourInitFeatureBits))
   })
@@ -111,7 +112,7 @@ describe("our advertised features", () => {
 describe("negotiation (BOLT 1 init)", () => {
   it("negotiates what both offer, ignores unknown odd bits", () => {
     const r = Result.getOrThrow(negotiate(ourInitFeatureBits, featureBits(0, 9, 13, 14, 17, 23, 101)))
-    expect([...r.features].sort()).toEqual(["option_data_loss_protect", "option_static_remotekey", "payment_secret", "var_onion_optin"])
+    expect([...r.features].sort()).toEqual(["option_anchors", "option_data_loss_protect", "option_static_remotekey", "payment_secret", "var_onion_optin"])
     expect(r.ignoredBits).toEqual([101])
   })
   it("a feature we require is negotiated even if the peer did not offer it", () => {
@@ -122,8 +123,8 @@ describe("negotiation (BOLT 1 init)", () => {
     expect(negotiate(ourInitFeatureBits, featureBits(1, 20))).toMatchObject(
       Result.fail({ _tag: "UnsupportedRequiredFeatures", unknownBits: [20], unsupported: [] })
     )
-    expect(negotiate(ourInitFeatureBits, featureBits(22))).toMatchObject(
-      Result.fail({ _tag: "UnsupportedRequiredFeatures", unknownBits: [], unsupported: ["option_anchors"] })
+    expect(negotiate(ourInitFeatureBits, featureBits(28))).toMatchObject(
+      Result.fail({ _tag: "UnsupportedRequiredFeatures", unknownBits: [], unsupported: ["option_dual_fund"] })
     )
   })
   it("fails when the peer breaks a dependency rule", () => {
@@ -173,7 +174,7 @@ describe("negotiation on wire bytes", () => {
   it("only unknown odd bits: accepted, the ignored ones listed up to the bound", () => {
     const odd = new Uint8Array(1000).fill(0xaa) // every odd bit
     const r = Result.getOrThrow(checkInitFeatures(odd))
-    expect([...r.features].sort()).toEqual(["option_data_loss_protect", "option_static_remotekey", "payment_secret", "var_onion_optin"])
+    expect([...r.features].sort()).toEqual(OUR_FEATURES.map(([name]) => name).sort())
     expect(r.ignoredBits).toEqual(unknownOptionalBits(featuresFromBytes(odd)).slice(0, MAX_LISTED_UNKNOWN_BITS))
     expect(r.ignoredBits.length).toBe(MAX_LISTED_UNKNOWN_BITS)
   })
