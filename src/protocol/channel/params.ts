@@ -21,10 +21,16 @@ import type { Msat, Sat } from "../units.ts"
 const hexOfLength = (n: number) => Schema.Uint8ArrayFromHex.pipe(Schema.check(Schema.isBetweenLength(n, n)))
 const u64 = Schema.BigIntFromString.pipe(Schema.check(Schema.isBetweenBigInt({ minimum: 0n, maximum: 0xffffffffffffffffn })))
 
-/** A 33-byte compressed public key (JSON: hex). */
-export const PublicKeySchema: Schema.Codec<PublicKey, unknown> = hexOfLength(33) as unknown as Schema.Codec<PublicKey, unknown>
-export const MsatSchema: Schema.Codec<Msat, unknown> = u64 as unknown as Schema.Codec<Msat, unknown>
-export const SatSchema: Schema.Codec<Sat, unknown> = u64 as unknown as Schema.Codec<Sat, unknown>
+/**
+ * A 33-byte compressed public key (JSON: hex). The prefix is checked here; whether the point is
+ * on the curve is checked where keys arrive from a peer (`parsePublicKey`), not at every load.
+ */
+export const PublicKeySchema: Schema.Codec<PublicKey, unknown> = hexOfLength(33).pipe(
+  Schema.check(Schema.makeFilter((b: Uint8Array) => b[0] === 2 || b[0] === 3 || "expected a compressed point")),
+  Schema.brand("PublicKey")
+)
+export const MsatSchema: Schema.Codec<Msat, unknown> = u64.pipe(Schema.brand("Msat"))
+export const SatSchema: Schema.Codec<Sat, unknown> = u64.pipe(Schema.brand("Sat"))
 
 export const ChannelBasepointsSchema: Schema.Codec<ChannelBasepoints, unknown> = Schema.Struct({
   fundingPubkey: PublicKeySchema,
@@ -36,9 +42,9 @@ export const ChannelBasepointsSchema: Schema.Codec<ChannelBasepoints, unknown> =
 
 /** A funding outpoint: txid in internal byte order (as `OutPoint` in tx/bitcoin) and output index. */
 export const OutPointSchema: Schema.Codec<OutPoint, unknown> = Schema.Struct({
-  txid: hexOfLength(32),
+  txid: hexOfLength(32).pipe(Schema.brand("Txid")),
   vout: Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 0xffffffff })))
-}) as unknown as Schema.Codec<OutPoint, unknown>
+})
 
 /** What one party announced (`open_channel` for the funder, `accept_channel` for the fundee). */
 export const PartyParamsSchema = Schema.Struct({
