@@ -53,40 +53,37 @@ import { getHeapStatistics, setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { NodeFileSystem } from "@effect/platform-node"
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Effect, Queue, Result, Schema, Scope } from "effect"
+import { Effect, Queue, Result, type Scope, Stream } from "effect"
 import { nodeIdFromHex } from "../src/api/convert.ts"
-import { type ChannelHandle, type ChannelPorts, makeChannel, performSignerRequest } from "../src/actors/Channel.ts"
-import { encodeChannelRecord } from "../src/actors/ChannelManager.ts"
-import { makeMonitor, type MonitorHandle } from "../src/actors/Monitor.ts"
-import { SessionId } from "../src/actors/PeerEvent.ts"
+import { type ChannelManagerShape, decodeChannelRecord, make as makeChannelManager, type NodeChannelEvent } from "../src/actors/ChannelManager.ts"
+import { type PeerInfo, PeerNotConnected, PeerSessionEvent, SessionId } from "../src/actors/PeerEvent.ts"
+import { PeerManager, type PeerManagerShape } from "../src/actors/PeerManager.ts"
 import { loadSecp256k1Best } from "../src/layers/crypto/secp256k1-best.ts"
-import { makeSeedChannelSigner } from "../src/layers/signer/SeedChannelSigner.ts"
+import { makeReplicatedPersister } from "../src/layers/persister/ReplicatedPersister.ts"
 import type { MonitorReplica } from "../src/layers/persister/replica.ts"
-import { makeStoreReplica } from "../src/layers/persister/StoreReplica.ts"
+import { decodeUpdate, makeStoreReplica } from "../src/layers/persister/StoreReplica.ts"
+import { makeSeedChannelSigner } from "../src/layers/signer/SeedChannelSigner.ts"
 import { makeFileStore } from "../src/layers/store/FileStore.ts"
 import { makeMemoryStore } from "../src/layers/store/MemoryStore.ts"
 import { nodeStoreDisk } from "../src/layers/store/StoreDisk.ts"
+import { seededEntropy } from "../src/layers/test/SeededEntropy.ts"
 import { toHex } from "../src/protocol/bytes.ts"
-import { hasChangesToSign } from "../src/protocol/channel/commitments.ts"
 import { defaultChannelPolicy, defaultLocalChannelConfig } from "../src/protocol/channel/config.ts"
-import type { ChannelEvent, ChannelInput, ChannelOutput, SignerRequest } from "../src/protocol/channel/io.ts"
-import { type NegotiatedChannelType, signerChannelParameters } from "../src/protocol/channel/open.ts"
-import { type ChannelState, ChannelStateSchema, channelIdOf } from "../src/protocol/channel/state.ts"
-import { acceptChannel, openChannel, step, type StepContext } from "../src/protocol/channel/step.ts"
-import { ChannelIdSchema, type ShortChannelId, shortChannelIdFromParts } from "../src/protocol/codec/fields.ts"
+import type { NegotiatedChannelType } from "../src/protocol/channel/open.ts"
+import type { ChannelState } from "../src/protocol/channel/state.ts"
+import { type ShortChannelId, shortChannelIdFromParts } from "../src/protocol/codec/fields.ts"
 import type { Secp256k1 } from "../src/protocol/crypto/secp256k1.ts"
-import type { FeatureName } from "../src/protocol/features.ts"
-import type { ChannelMessage } from "../src/protocol/messages/channel.ts"
+import { type FeatureName, featureInfo, featuresToBytes } from "../src/protocol/features.ts"
 import { LightningMessages } from "../src/protocol/messages/index.ts"
-import { ChainHashes } from "../src/protocol/messages/init.ts"
 import { replay } from "../src/protocol/monitor/apply.ts"
-import { type MonitorState, MonitorStateSchema } from "../src/protocol/monitor/state.ts"
+import type { MonitorState } from "../src/protocol/monitor/state.ts"
 import type { MonitorUpdate } from "../src/protocol/monitor/update.ts"
 import { p2wpkhScript } from "../src/protocol/tx/bitcoin/script.ts"
-import { makeInput, serializeTransaction, setWitness, type Transaction, txidFromBytes } from "../src/protocol/tx/bitcoin/transaction.ts"
-import { type ChannelId, msat, sat } from "../src/protocol/units.ts"
-import { channelKeyId, type ChannelKeyId, type ChannelSignerShape } from "../src/services/ChannelSigner.ts"
-import type { StoreShape } from "../src/services/Store.ts"
+import { makeInput, setWitness, type Transaction, txidFromBytes } from "../src/protocol/tx/bitcoin/transaction.ts"
+import { type ChannelId, msat, type NodeId, sat } from "../src/protocol/units.ts"
+import { ChannelSigner, type ChannelSignerShape } from "../src/services/ChannelSigner.ts"
+import { MonitorPersister } from "../src/services/MonitorPersister.ts"
+import { putOp, type StoreEntry, type StoreOp, type StoreShape } from "../src/services/Store.ts"
 
 // ---- settings ------------------------------------------------------------------------------------
 
@@ -230,7 +227,7 @@ const meteredSigner = (signer: ChannelSignerShape, meter: Meter): ChannelSignerS
   signCounterpartyCommitment: (k, c, p) => meter.timeEffect("signer", signer.signCounterpartyCommitment(k, c, p))
 })
 
-// ---- the two nodes -------------------------------------------------------------------------------
+// ---- two nodes: the real ChannelManager, the local persister, a direct "wire" ------------------------
 
 const features: ReadonlySet<FeatureName> = new Set<FeatureName>([
   "option_data_loss_protect",
@@ -241,196 +238,147 @@ const features: ReadonlySet<FeatureName> = new Set<FeatureName>([
   "option_anchors",
   "option_support_large_channel"
 ])
+/** The negotiated bits both stub peers report (the optional bit of each feature). */
+const featureBitList: ReadonlyArray<number> = [...features].map((f) => featureInfo(f).oddBit)
+const featureBytes = featuresToBytes(new Set(featureBitList))
 
-interface Side {
+const SESSION = SessionId(1)
+
+type Storage = "memory" | "files"
+type Mode = "one" | "window"
+
+/** One node: its manager, the session-event inbox its stub peer layer feeds, its store. */
+interface Node {
   readonly name: string
-  readonly nodeIdHex: string
-  readonly signer: ChannelSignerShape
-  readonly keyId: ChannelKeyId
-  readonly ctx: StepContext
+  readonly nodeId: NodeId
+  readonly inbox: Queue.Queue<PeerSessionEvent>
+  readonly store: StoreShape
+  /** Set once both nodes exist. */
+  peer: Node | undefined
+  manager: ChannelManagerShape | undefined
 }
 
-let sideCounter = 0
-
-const makeSide = (name: string, secp: Secp256k1): Side => {
-  // A fresh key id per pair: the signer refuses to step a channel's policy state back.
-  const label = `${name}/${sideCounter++}`
-  const keyId = channelKeyId(bytes32(`${label}/key-id`))
-  const nodeKey = secp.publicKey(bytes32(`${name}/node`))
-  if (keyId === undefined || nodeKey === undefined) throw new Error("unreachable: 32-byte key id, valid node secret")
-  return {
-    name,
-    nodeIdHex: toHex(nodeKey),
-    signer: makeSeedChannelSigner(bytes32(`${name}/seed`), secp),
-    keyId,
-    ctx: {
-      secp,
-      config: { ...defaultLocalChannelConfig, maxAcceptedHtlcs: 483 },
-      policy: defaultChannelPolicy,
-      chainHash: ChainHashes.regtest,
-      features,
-      feerateEstimatePerKw: 2500,
-      maxDustHtlcExposure: msat(50_000_000n),
-      peerTrustedForZeroConf: false,
-      shutdownScript: p2wpkhScript(bytes32(`${name}/payout`).slice(0, 20))
-    }
-  }
+const nodeIdOf = (secp: Secp256k1, name: string): NodeId => {
+  const key = secp.publicKey(bytes32(`${name}/node`))
+  if (key === undefined) throw new Error("unreachable: a valid node secret")
+  return nodeIdFromHex(toHex(key))
 }
 
-const run$ = <A, E>(effect: Effect.Effect<A, E>): A => {
-  const r = Effect.runSync(Effect.result(effect))
-  if (Result.isFailure(r)) throw new Error(`unexpected failure: ${JSON.stringify(r.failure)}`)
-  return r.success
-}
-
-const asChannelId = (bytes: Uint8Array): ChannelId => Schema.decodeSync(ChannelIdSchema)(toHex(bytes))
-
-/** Answers a `Sign` request the way the actor does (`readyChannel` first when the request carries the parameters). */
-const answer = (side: Side, request: SignerRequest) => {
-  if (request._tag === "SignCounterpartyCommitment" && request.channel !== undefined) {
-    run$(side.signer.readyChannel(side.keyId, signerChannelParameters(request.channel)))
-  }
-  return run$(performSignerRequest(side.signer, side.keyId, request))
-}
-
-interface Opened {
-  readonly state: ChannelState
-  readonly updates: ReadonlyArray<MonitorUpdate>
-}
+const peerInfoOf = (peer: Node, direction: "inbound" | "outbound"): PeerInfo => ({
+  session: SESSION,
+  nodeId: peer.nodeId,
+  address: { host: peer.name, port: 9735 },
+  direction,
+  localFeatures: featureBytes,
+  remoteFeatures: featureBytes,
+  negotiatedFeatures: featureBitList,
+  remoteNetworks: undefined
+})
 
 /**
- * The v1 open between `a` (funder) and `b`, both reducers driven synchronously: every output
- * performed in order, `Sign` answered at once, messages delivered until both are quiet.
+ * The peer layer of `node` for the bench: no socket, no Noise. `send` runs the message through
+ * the wire codec (encode, decode: the peer layer's own cost on a message) and hands it to the
+ * other node's session-event stream as a `Message` of the one session.
  */
-const openPair = (a: Side, b: Side): { readonly a: Opened; readonly b: Opened } => {
-  const states = new Map<Side, ChannelState>()
-  const updates = new Map<Side, Array<MonitorUpdate>>([
-    [a, []],
-    [b, []]
-  ])
-  const inbox = new Map<Side, Array<ChannelMessage>>([
-    [a, []],
-    [b, []]
-  ])
-  let fundingNeeded: Extract<ChannelEvent, { readonly _tag: "FundingNeeded" }> | undefined
-  const other = (s: Side) => (s === a ? b : a)
-  const perform = (side: Side, outputs: ReadonlyArray<ChannelOutput>): void => {
-    for (const o of outputs) {
-      if (o._tag === "Persist") updates.get(side)?.push(o.update)
-      else if (o._tag === "Send") inbox.get(other(side))?.push(o.message)
-      else if (o._tag === "Emit" && o.event._tag === "FundingNeeded") fundingNeeded = o.event
-      else if (o._tag === "SendError") throw new Error(`${side.name} failed the channel: ${o.message}`)
-      else if (o._tag === "Sign") input(side, { _tag: "Signed", result: answer(side, o.request) })
-    }
+const stubPeerManager = (node: Node, meter: Meter): PeerManagerShape => {
+  const notUsed = (what: string) => Effect.die(new Error(`bench peer layer: ${what} is not used`))
+  return {
+    nodeId: node.nodeId,
+    features: featureBytes,
+    listenAddress: undefined,
+    connect: () => notUsed("connect"),
+    peers: Effect.sync(() => (node.peer === undefined ? [] : [peerInfoOf(node.peer, "outbound")])),
+    peer: (nodeId) =>
+      Effect.suspend(() =>
+        node.peer !== undefined && toHex(node.peer.nodeId) === toHex(nodeId)
+          ? Effect.succeed(peerInfoOf(node.peer, "outbound"))
+          : Effect.fail(new PeerNotConnected({ nodeId }))
+      ),
+    disconnect: () => notUsed("disconnect"),
+    send: (session, message) =>
+      Effect.suspend(() => {
+        const bytes = meter.time("codec", () => LightningMessages.encode(message))
+        if (Result.isFailure(bytes)) return Effect.die(new Error(`${message._tag} does not encode`))
+        const decoded = meter.time("codec", () => LightningMessages.decode(bytes.success))
+        if (Result.isFailure(decoded) || decoded.success._tag === "UnknownMessage") return Effect.die(new Error(`${message._tag} does not decode`))
+        const to = node.peer
+        if (to === undefined) return Effect.void
+        return Queue.offer(to.inbox, PeerSessionEvent.Message({ session, nodeId: node.nodeId, message: decoded.success })).pipe(Effect.asVoid)
+      }),
+    sendBytes: () => notUsed("sendBytes"),
+    sessionEvents: Stream.fromQueue(node.inbox),
+    events: Stream.empty,
+    subscribe: Effect.succeed(Stream.empty)
   }
-  const input = (side: Side, i: ChannelInput): void => {
-    const state = states.get(side)
-    if (state === undefined) throw new Error(`${side.name} has no channel`)
-    const r = step(side.ctx, state, i)
-    if (Result.isFailure(r)) throw new Error(`${side.name}: ${i._tag} rejected: ${JSON.stringify(r.failure)}`)
-    states.set(side, r.success.state)
-    perform(side, r.success.outputs)
-  }
-  const deliverAll = (): void => {
-    for (let guard = 0; guard < 100; guard++) {
-      const side = (inbox.get(a)?.length ?? 0) > 0 ? a : (inbox.get(b)?.length ?? 0) > 0 ? b : undefined
-      if (side === undefined) return
-      const m = inbox.get(side)?.shift()
-      if (m === undefined) return
-      if (m._tag === "OpenChannel") {
-        const r = acceptChannel(side.ctx, m, {
-          keyId: side.keyId,
-          basepoints: run$(side.signer.channelPublicKeys(side.keyId)),
-          firstPerCommitmentPoint: run$(side.signer.perCommitmentPoint(side.keyId, 0n))
-        })
-        if (Result.isFailure(r)) throw new Error(`accept_channel refused: ${JSON.stringify(r.failure)}`)
-        states.set(side, r.success.state)
-        perform(side, r.success.outputs)
-      } else {
-        input(side, { _tag: "PeerMessage", message: m })
-      }
-    }
-    throw new Error("the open did not settle")
-  }
+}
 
-  const opened = openChannel(a.ctx, {
-    temporaryChannelId: asChannelId(bytes32(`${a.name}/temporary/${toHex(a.keyId)}`)),
-    keyId: a.keyId,
-    fundingAmount: sat(FUNDING_SAT),
-    pushAmount: msat(0n),
-    basepoints: run$(a.signer.channelPublicKeys(a.keyId)),
-    firstPerCommitmentPoint: run$(a.signer.perCommitmentPoint(a.keyId, 0n)),
-    feeratePerKw: 2500,
-    channelType: CHANNEL_TYPE,
-    announce: false
+/** The persister's replica over `store`, its writes timed as "store write" (in-memory runs: they complete synchronously). */
+const meteredReplica = (store: StoreShape, meter: Meter, timed: boolean): MonitorReplica => {
+  const replica = makeStoreReplica(store)
+  return timed ? { ...replica, write: (writes) => meter.timeEffect("store write", replica.write(writes)) } : replica
+}
+
+/** Counts `Store.write` calls (a files-store batch may group several). */
+const storeWriteCounter = { n: 0 }
+const counted = (store: StoreShape): StoreShape => ({
+  ...store,
+  write: (ops) =>
+    Effect.suspend(() => {
+      storeWriteCounter.n++
+      return store.write(ops)
+    })
+})
+
+const makeStore = (storage: Storage, name: string): Effect.Effect<StoreShape, never, Scope.Scope> =>
+  storage === "memory"
+    ? Effect.succeed(counted(makeMemoryStore().store))
+    : Effect.gen(function*() {
+        const dir = mkdtempSync(join(tmpdir(), `eln-bench-${name}-`))
+        // Added first, so it runs after the store's own finalizer (finalizers run in reverse).
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+        const disk = yield* nodeStoreDisk.pipe(Effect.provide(NodeFileSystem.layer))
+        return counted(yield* makeFileStore(disk, { directory: join(dir, "store") }).pipe(Effect.orDie))
+      })
+
+let runCounter = 0
+
+/**
+ * Starts the manager of `node` over its store (the local persister: `makeReplicatedPersister`
+ * with the one store replica, as `layerLocalPersister` builds it), a fresh seed signer (timed)
+ * and seeded entropy. Channels stored in the store are restored.
+ */
+const startManager = (timer: SecpTimer, node: Node, storeTimed: boolean, seedTag: string) =>
+  Effect.gen(function*() {
+    const { secp, meter } = timer
+    const persister = yield* makeReplicatedPersister({ replicas: [meteredReplica(node.store, meter, storeTimed)], quorum: 1 }).pipe(Effect.orDie)
+    const signer = meteredSigner(makeSeedChannelSigner(bytes32(`${node.name}/seed`), secp), meter)
+    const manager = yield* makeChannelManager({
+      secp,
+      shutdownScript: p2wpkhScript(bytes32(`${node.name}/payout`).slice(0, 20)),
+      channelConfig: { ...defaultLocalChannelConfig, maxAcceptedHtlcs: 483 },
+      policy: defaultChannelPolicy,
+      feerateEstimatePerKw: 2500,
+      maxDustHtlcExposure: msat(50_000_000n),
+      channelCapacity: 4096,
+      instrument: (part, f) => meter.time(part === "step" ? "step (reducer)" : part, f),
+      groupPersists: process.env["CHANNEL_BENCH_GROUP"] !== "0"
+    }).pipe(
+      Effect.provideService(PeerManager, stubPeerManager(node, meter)),
+      Effect.provideService(ChannelSigner, signer),
+      Effect.provideService(MonitorPersister, persister),
+      // A fresh seed per run: the channel key ids differ from one pair to the next.
+      Effect.provide(seededEntropy(`${node.name}/${seedTag}`)),
+      Effect.orDie
+    )
+    node.manager = manager
+    return manager
   })
-  if (Result.isFailure(opened)) throw new Error(`open_channel refused: ${JSON.stringify(opened.failure)}`)
-  states.set(a, opened.success.state)
-  perform(a, opened.success.outputs)
-  deliverAll()
-  if (fundingNeeded === undefined) throw new Error("no FundingNeeded")
-  const tx: Transaction = setWitness(
-    {
-      version: 2,
-      inputs: [makeInput({ txid: txidFromBytes(bytes32(`wallet utxo ${toHex(a.keyId)}`)), vout: 0 }, 0xfffffffd)],
-      outputs: [{ value: fundingNeeded.amount, scriptPubKey: fundingNeeded.scriptPubKey }],
-      locktime: 0
-    },
-    0,
-    [new Uint8Array(72), new Uint8Array(33)]
-  )
-  input(a, { _tag: "FundingTransaction", tx: serializeTransaction(tx) })
-  deliverAll()
-  const depth = defaultLocalChannelConfig.minimumDepth
-  const scid: ShortChannelId = shortChannelIdFromParts(800_000, 1, 0)
-  input(a, { _tag: "FundingDepth", depth, shortChannelId: scid })
-  input(b, { _tag: "FundingDepth", depth, shortChannelId: scid })
-  deliverAll()
-  const sa = states.get(a)
-  const sb = states.get(b)
-  if (sa?._tag !== "Normal" || sb?._tag !== "Normal") throw new Error(`open ended in ${sa?._tag} / ${sb?._tag}`)
-  return { a: { state: sa, updates: updates.get(a) ?? [] }, b: { state: sb, updates: updates.get(b) ?? [] } }
-}
 
-// ---- the actors, wired directly ------------------------------------------------------------------
-
-const channelTags = new Set<string>([
-  "OpenChannel",
-  "AcceptChannel",
-  "FundingCreated",
-  "FundingSigned",
-  "ChannelReady",
-  "Shutdown",
-  "ClosingSigned",
-  "ClosingComplete",
-  "ClosingSig",
-  "UpdateAddHtlc",
-  "UpdateFulfillHtlc",
-  "UpdateFailHtlc",
-  "UpdateFailMalformedHtlc",
-  "CommitmentSigned",
-  "RevokeAndAck",
-  "UpdateFee",
-  "ChannelReestablish",
-  "Stfu"
-])
-const isChannelMessage = (m: { readonly _tag: string }): m is ChannelMessage => channelTags.has(m._tag)
-
-const monitorStateCodec = Schema.fromJsonString(MonitorStateSchema)
-const encodeMonitorState = Schema.encodeSync(monitorStateCodec)
-const decodeMonitorState = Schema.decodeSync(monitorStateCodec)
-const stateCodec = Schema.fromJsonString(ChannelStateSchema)
-const encodeState = Schema.encodeSync(stateCodec)
-const decodeState = Schema.decodeSync(stateCodec)
-
-interface Wired {
-  readonly side: Side
-  readonly handle: ChannelHandle<ChannelState>
-  readonly monitor: MonitorHandle
-}
-
-/** The driver's side of a pair: what the event ports report to, and the flags they read. */
-interface Control {
+/** The driver's side of a pair: what the event handlers report to, and the flags they read. */
+interface Pair {
+  readonly a: Node
+  readonly b: Node
+  readonly channelId: ChannelId
   /** One element per HTLC of A's resolved (fulfilled) as A sees it (-1 on a failure). */
   readonly resolved: Queue.Queue<bigint>
   /** Whether B fulfills what it receives (off: HTLCs stay committed). */
@@ -440,158 +388,158 @@ interface Control {
   failure: string | undefined
 }
 
-interface Pair extends Control {
-  readonly a: Wired
-  readonly b: Wired
+const managerOf = (node: Node): ChannelManagerShape => {
+  if (node.manager === undefined) throw new Error(`${node.name} has no manager`)
+  return node.manager
 }
 
-const SESSION = SessionId(1)
-
-/**
- * Persist port as the `ChannelManager` does it: the channel record (`encodeChannelRecord`) and
- * the update in ONE atomic store write (helper D's `StoreReplica`: the layout and encoding the
- * node's own persister writes), then the update to the channel's `Monitor` actor.
- */
-const persistPort =
-  (
-    meter: Meter,
-    replica: MonitorReplica,
-    side: Side,
-    monitor: () => MonitorHandle,
-    channelId: ChannelId,
-    timeStore: boolean
-  ): ChannelPorts<ChannelState>["persist"] =>
-  (update, state) =>
-    Effect.gen(function*() {
-      const record = yield* meter.timeEffect(
-        "record encode",
-        Effect.gen(function*() {
-          const signerState = yield* Effect.result(side.signer.channelState(side.keyId))
-          return encodeChannelRecord({
-            version: 1,
-            nodeId: nodeIdFromHex(side.nodeIdHex),
-            keyId: side.keyId,
-            channel: state,
-            ...(Result.isSuccess(signerState) ? { signer: signerState.success } : {})
-          })
-        })
-      )
-      // Timed with the in-memory store only (it completes synchronously); the files store's write
-      // waits for its fsync while other fibers run, so its CPU falls under "other".
-      const write = replica.write([{ channelId, updates: [update], channelState: record }])
-      yield* (timeStore ? meter.timeEffect("store write", write) : write).pipe(Effect.orDie)
-      yield* Effect.ignore(monitor().tell(update))
-      return "Completed" as const
-    })
-
-/** Builds the two actors over `opened` (states and update logs from the open), with a store each. */
-const wirePair = (
-  timer: SecpTimer,
-  sides: { readonly a: Side; readonly b: Side },
-  opened: { readonly a: Opened; readonly b: Opened },
-  stores: { readonly a: StoreShape; readonly b: StoreShape; readonly timed: boolean }
-): Effect.Effect<Pair, never, Scope.Scope> =>
+/** Waits (polling the event log) for the first event of a node matching `pick`. */
+const awaitEvent = <A>(log: ReadonlyArray<NodeChannelEvent>, pick: (e: NodeChannelEvent) => A | undefined, what: string): Effect.Effect<A> =>
   Effect.gen(function*() {
-    const { secp, meter } = timer
-    const resolved = yield* Queue.unbounded<bigint>()
-    const pair: Control = {
-      resolved,
-      autoFulfill: true,
-      preimages: new Map(),
-      nextHtlc: 0,
-      failure: undefined
+    for (let i = 0; i < 1_000_000; i++) {
+      for (const e of log) {
+        const found = pick(e)
+        if (found !== undefined) return found
+      }
+      yield* Effect.yieldNow
     }
-    const wired = new Map<Side, Wired>()
-    const start = (side: Side, from: Opened, peer: Side, store: StoreShape) =>
-      Effect.gen(function*() {
-        const monitorState = replay(secp, from.updates)
-        if (Result.isFailure(monitorState)) throw new Error(`monitor replay: ${monitorState.failure._tag}`)
-        const monitor = yield* makeMonitor({ name: `monitor ${side.name}`, secp, state: monitorState.success, capacity: 4096 })
-        const replica = makeStoreReplica(store)
-        // The open's updates are in the store already (written before the actors start, not timed).
-        yield* replica
-          .write([{ channelId: asChannelId(channelIdOf(from.state)), updates: from.updates, channelState: encodeChannelRecord({ version: 1, nodeId: nodeIdFromHex(side.nodeIdHex), keyId: side.keyId, channel: from.state }) }])
-          .pipe(Effect.orDie)
-        const ports: ChannelPorts<ChannelState> = {
-          persist: persistPort(meter, replica, side, () => monitor, asChannelId(channelIdOf(from.state)), stores.timed),
-          send: (_session, message) =>
-            Effect.suspend(() => {
-              // Through the wire codec, as the peer layer would.
-              const bytes = meter.time("codec", () => LightningMessages.encode(message))
-              if (Result.isFailure(bytes)) return Effect.die(new Error(`${message._tag} does not encode`))
-              const decoded = meter.time("codec", () => LightningMessages.decode(bytes.success))
-              if (Result.isFailure(decoded) || !isChannelMessage(decoded.success)) return Effect.die(new Error(`${message._tag} does not decode`))
-              const target = wired.get(peer)
-              return target === undefined ? Effect.void : Effect.ignore(target.handle.tell({ _tag: "PeerMessage", message: decoded.success }))
-            }),
-          emit: (event) =>
-            Effect.suspend(() => {
-              switch (event._tag) {
-                case "HtlcReceived": {
-                  if (!pair.autoFulfill) return Effect.void
-                  const preimage = pair.preimages.get(toHex(event.paymentHash))
-                  if (preimage === undefined) return Effect.die(new Error("unknown payment hash"))
-                  pair.preimages.delete(toHex(event.paymentHash))
-                  const self = wired.get(side)
-                  return self === undefined ? Effect.void : Effect.ignore(self.handle.tell({ _tag: "FulfillHtlc", htlcId: event.htlcId, preimage }))
-                }
-                case "HtlcResolved":
-                  return Queue.offer(resolved, event.htlcId).pipe(Effect.asVoid)
-                case "HtlcRejected":
-                case "ChannelClosed":
-                  pair.failure ??= `${side.name}: ${JSON.stringify(event)}`
-                  return Queue.offer(resolved, -1n).pipe(Effect.asVoid)
-                default:
-                  return Effect.void
-              }
-            }),
-          chain: () => Effect.void,
-          rekey: () => Effect.void
-        }
-        const last = from.updates[from.updates.length - 1]
-        const handle = yield* makeChannel<ChannelState>({
-          name: `channel ${side.name}`,
-          core: {
-            step: (state, input) => meter.time("step (reducer)", () => step(side.ctx, state, input)),
-            channelId: (state) => asChannelId(channelIdOf(state)),
-            keyId: () => side.keyId,
-            hasPendingChanges: (state) => state._tag === "Normal" && hasChangesToSign(state.commitments),
-            awaitingSignature: (state) => ("awaiting" in state && state.awaiting !== undefined ? state.awaiting.request : undefined),
-            feedCompletions: false
-          },
-          ports,
-          signer: meteredSigner(side.signer, meter),
-          state: from.state,
-          session: SESSION,
-          capacity: 4096,
-          ...(last === undefined ? {} : { lastUpdateId: last.updateId })
-        })
-        const w: Wired = { side, handle, monitor }
-        wired.set(side, w)
-        return w
-      })
-    const a = yield* start(sides.a, opened.a, sides.b, stores.a)
-    const b = yield* start(sides.b, opened.b, sides.a, stores.b)
-    return Object.assign(pair, { a, b })
+    throw new Error(`never saw ${what}`)
   })
 
-/** A tells its actor to add one HTLC (no reply awaited: adds queue up behind each other and batch). */
-const addHtlc = (pair: Pair): Effect.Effect<void> =>
-  Effect.suspend(() => {
+/**
+ * Two nodes with a channel between them (A funds it; opened through the managers, not timed):
+ * `openChannel`, `FundingNeeded` answered with a made-up funding transaction, the funding depth
+ * reported to both, `channel_ready` both ways.
+ */
+const newPair = (timer: SecpTimer, storage: Storage): Effect.Effect<Pair, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const seedTag = `run ${runCounter++}`
+    const mk = (name: string) =>
+      Effect.gen(function*() {
+        const node: Node = {
+          name,
+          nodeId: nodeIdOf(timer.secp, name),
+          inbox: yield* Queue.unbounded<PeerSessionEvent>(),
+          store: yield* makeStore(storage, name),
+          peer: undefined,
+          manager: undefined
+        }
+        return node
+      })
+    const a = yield* mk("alice")
+    const b = yield* mk("bob")
+    a.peer = b
+    b.peer = a
+    const ma = yield* startManager(timer, a, storage === "memory", seedTag)
+    const mb = yield* startManager(timer, b, storage === "memory", seedTag)
+    const logA: Array<NodeChannelEvent> = []
+    const logB: Array<NodeChannelEvent> = []
+    const resolved = yield* Queue.unbounded<bigint>()
+    const control = { autoFulfill: true, preimages: new Map<string, Uint8Array>(), nextHtlc: 0, failure: undefined as string | undefined }
+    const fail = (why: string) =>
+      Effect.suspend(() => {
+        control.failure ??= why
+        return Queue.offer(resolved, -1n).pipe(Effect.asVoid)
+      })
+    // A's events: resolutions to the driver.
+    const streamA = yield* ma.subscribe
+    yield* streamA.pipe(
+      Stream.runForEach((e) =>
+        Effect.suspend(() => {
+          logA.push(e)
+          if (logA.length > 64) logA.splice(0, 32)
+          switch (e.event._tag) {
+            case "HtlcResolved":
+              return e.event.result._tag === "Fulfilled" ? Queue.offer(resolved, e.event.htlcId).pipe(Effect.asVoid) : fail(`alice: ${e.event.result._tag}`)
+            case "HtlcRejected":
+            case "ChannelClosed":
+              return fail(`alice: ${JSON.stringify(e.event, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`)
+            default:
+              return Effect.void
+          }
+        })
+      ),
+      Effect.forkIn(scope)
+    )
+    // B's events: fulfill what it receives (not awaited: fulfills batch like adds).
+    const streamB = yield* mb.subscribe
+    yield* streamB.pipe(
+      Stream.runForEach((e) =>
+        Effect.suspend(() => {
+          logB.push(e)
+          if (logB.length > 64) logB.splice(0, 32)
+          switch (e.event._tag) {
+            case "HtlcReceived": {
+              if (!control.autoFulfill) return Effect.void
+              const key = toHex(e.event.paymentHash)
+              const preimage = control.preimages.get(key)
+              if (preimage === undefined) return fail("bob: unknown payment hash")
+              control.preimages.delete(key)
+              return mb.fulfillHtlc(e.channelId, e.event.htlcId, preimage).pipe(
+                Effect.catch((err) => fail(`bob: fulfill refused: ${err._tag}`)),
+                Effect.forkIn(scope),
+                Effect.asVoid
+              )
+            }
+            case "ChannelClosed":
+              return fail(`bob: ${e.event._tag}`)
+            default:
+              return Effect.void
+          }
+        })
+      ),
+      Effect.forkIn(scope)
+    )
+    // Connected, both ways, on the one session.
+    yield* Queue.offer(a.inbox, PeerSessionEvent.Connected({ session: SESSION, peer: peerInfoOf(b, "outbound") }))
+    yield* Queue.offer(b.inbox, PeerSessionEvent.Connected({ session: SESSION, peer: peerInfoOf(a, "inbound") }))
+
+    const temporaryChannelId = yield* ma.openChannel(b.nodeId, sat(FUNDING_SAT), { channelType: CHANNEL_TYPE, feeratePerKw: 2500 }).pipe(Effect.orDie)
+    const needed = yield* awaitEvent(logA, (e) => (e.event._tag === "FundingNeeded" ? e.event : undefined), "FundingNeeded")
+    const tx: Transaction = setWitness(
+      {
+        version: 2,
+        inputs: [makeInput({ txid: txidFromBytes(bytes32(`wallet utxo ${seedTag}`)), vout: 0 }, 0xfffffffd)],
+        outputs: [{ value: needed.amount, scriptPubKey: needed.scriptPubKey }],
+        locktime: 0
+      },
+      0,
+      [new Uint8Array(72), new Uint8Array(33)]
+    )
+    yield* ma.fundChannel(temporaryChannelId, tx).pipe(Effect.orDie)
+    const channelId = yield* awaitEvent(logA, (e) => (e.event._tag === "ChannelPending" ? e.event.channelId : undefined), "ChannelPending")
+    yield* awaitEvent(logB, (e) => (e.event._tag === "ChannelPending" ? e.event.channelId : undefined), "ChannelPending (bob)")
+    const scid: ShortChannelId = shortChannelIdFromParts(800_000, 1, 0)
+    const depth = defaultLocalChannelConfig.minimumDepth
+    yield* ma.chainFact(channelId, { _tag: "FundingDepth", depth, shortChannelId: scid }).pipe(Effect.orDie)
+    yield* mb.chainFact(channelId, { _tag: "FundingDepth", depth, shortChannelId: scid }).pipe(Effect.orDie)
+    yield* awaitEvent(logA, (e) => (e.event._tag === "ChannelReady" ? true : undefined), "ChannelReady (alice)")
+    yield* awaitEvent(logB, (e) => (e.event._tag === "ChannelReady" ? true : undefined), "ChannelReady (bob)")
+    const pair: Pair = Object.assign(control, { a, b, channelId, resolved })
+    yield* waitQuiet(pair, 0)
+    return pair
+  })
+
+/** A adds one HTLC (the command is not awaited: adds queue up behind each other and batch). */
+const addHtlc = (pair: Pair): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function*() {
     const i = pair.nextHtlc++
     const preimage = bytes32(`preimage/${i}`)
     const paymentHash = sha256(preimage)
     pair.preimages.set(toHex(paymentHash), preimage)
-    return Effect.ignore(
-      pair.a.handle.tell({
-        _tag: "AddHtlc",
-        requestId: `htlc-${i}`,
-        amount: msat(HTLC_MSAT),
-        paymentHash,
-        cltvExpiry: 800_144,
-        onion: ONION
-      })
-    )
+    const scope = yield* Effect.scope
+    yield* managerOf(pair.a)
+      .addHtlc(pair.channelId, { requestId: `htlc-${i}`, amount: msat(HTLC_MSAT), paymentHash, cltvExpiry: 800_144, onion: ONION })
+      .pipe(
+        Effect.catch((e) =>
+          Effect.suspend(() => {
+            pair.failure ??= `addHtlc: ${e._tag}`
+            return Queue.offer(pair.resolved, -1n)
+          })
+        ),
+        Effect.forkIn(scope)
+      )
   })
 const ONION = new Uint8Array(1366)
 
@@ -613,12 +561,14 @@ const isQuiet = (s: ChannelState, htlcs: number): boolean => {
   )
 }
 
+const quietPolls = { n: 0 }
 const waitQuiet = (pair: Pair, htlcs: number): Effect.Effect<void> =>
   Effect.gen(function*() {
     for (let i = 0; ; i++) {
-      const a = yield* Effect.orDie(pair.a.handle.snapshot)
-      const b = yield* Effect.orDie(pair.b.handle.snapshot)
-      if (a.held === 0 && b.held === 0 && isQuiet(a.state, htlcs) && isQuiet(b.state, htlcs)) return
+      const a = yield* Effect.orDie(managerOf(pair.a).channel(pair.channelId))
+      const b = yield* Effect.orDie(managerOf(pair.b).channel(pair.channelId))
+      quietPolls.n++
+      if (!a.paused && !b.paused && isQuiet(a.state, htlcs) && isQuiet(b.state, htlcs)) return
       if (pair.failure !== undefined) throw new Error(pair.failure)
       if (i > 1_000_000) throw new Error("the channels never became quiet")
       yield* Effect.yieldNow
@@ -626,9 +576,6 @@ const waitQuiet = (pair: Pair, htlcs: number): Effect.Effect<void> =>
   })
 
 // ---- scenarios -----------------------------------------------------------------------------------
-
-type Storage = "memory" | "files"
-type Mode = "one" | "window"
 
 interface Figures {
   readonly mode: Mode
@@ -647,27 +594,9 @@ interface Figures {
   readonly perThreadSecond: number
   /** CPU ms per part of the path during the run (each with its secp ms). */
   readonly parts: ReadonlyMap<string, { readonly ms: number; readonly secpMs: number; readonly n: number }>
+  /** Store writes (`Store.write` calls) per round trip / per HTLC. */
+  readonly storeWrites: number
 }
-
-const makeStore = (storage: Storage, name: string): Effect.Effect<StoreShape, never, Scope.Scope> =>
-  storage === "memory"
-    ? Effect.succeed(makeMemoryStore().store)
-    : Effect.gen(function*() {
-        const dir = mkdtempSync(join(tmpdir(), `eln-bench-${name}-`))
-        // Added first, so it runs after the store's own finalizer (finalizers run in reverse).
-        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
-        const disk = yield* nodeStoreDisk.pipe(Effect.provide(NodeFileSystem.layer))
-        return yield* makeFileStore(disk, { directory: join(dir, "store") }).pipe(Effect.orDie)
-      })
-
-const newPair = (timer: SecpTimer, storage: Storage): Effect.Effect<Pair, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const a = makeSide("alice", timer.secp)
-    const b = makeSide("bob", timer.secp)
-    const opened = openPair(a, b)
-    const stores = { a: yield* makeStore(storage, "alice"), b: yield* makeStore(storage, "bob"), timed: storage === "memory" }
-    return yield* wirePair(timer, { a, b }, opened, stores)
-  })
 
 const takeResolved = (pair: Pair): Effect.Effect<number> =>
   Effect.gen(function*() {
@@ -684,6 +613,8 @@ const scenario = (timer: SecpTimer, mode: Mode, storage: Storage, ms: number): E
       const thread0 = process.threadCpuUsage()
       const secp0 = timer.ms()
       const parts0 = timer.meter.snapshot()
+      const writes0 = storeWriteCounter.n
+      const polls0 = quietPolls.n
       const t0 = performance.now()
       let count = 0
       if (mode === "one") {
@@ -704,13 +635,15 @@ const scenario = (timer: SecpTimer, mode: Mode, storage: Storage, ms: number): E
       const cpu = process.cpuUsage(cpu0)
       const thread = process.threadCpuUsage(thread0)
       const secpMs = timer.ms() - secp0
+      const writes = storeWriteCounter.n - writes0
+      if (process.env["CHANNEL_BENCH_DEBUG"] !== undefined) console.log(`polls per item ${(quietPolls.n - polls0) / count}`)
       const parts = new Map(
         [...timer.meter.snapshot()].map(([k, v]) => {
           const b = parts0.get(k)
           return [k, { ms: v.ms - (b?.ms ?? 0), secpMs: v.secpMs - (b?.secpMs ?? 0), n: v.n - (b?.n ?? 0) }] as const
         })
       )
-      // Let what is in flight finish before the scope closes the actors (not timed).
+      // Let what is in flight finish before the scope closes the nodes (not timed).
       if (mode === "window") {
         let outstanding = pair.nextHtlc - count
         while (outstanding > 0) outstanding -= yield* takeResolved(pair)
@@ -727,7 +660,8 @@ const scenario = (timer: SecpTimer, mode: Mode, storage: Storage, ms: number): E
         secpMs,
         perSecond: (count * 1000) / wallMs,
         perThreadSecond: (count * 1000) / threadMs,
-        parts
+        parts,
+        storeWrites: writes / Math.max(1, count)
       }
     })
   )
@@ -751,99 +685,111 @@ const heapUsed = (): number => {
   return getHeapStatistics().used_heap_size + process.memoryUsage().arrayBuffers
 }
 
-interface Sample {
-  readonly state: ChannelState
-  readonly monitor: MonitorState
-}
+const utf8 = new TextDecoder()
 
-/** A's channel state and monitor state, idle and with `htlcs` HTLCs committed (added by A, not fulfilled). */
-const samples = (timer: SecpTimer, htlcs: number): Effect.Effect<{ readonly idle: Sample; readonly loaded: Sample }> =>
+/** A's store entries of the pair's channel (its record and update log), with B still holding `htlcs` HTLCs committed. */
+const sampleStore = (timer: SecpTimer, htlcs: number): Effect.Effect<{ readonly channelHex: string; readonly entries: ReadonlyArray<StoreEntry> }> =>
   Effect.scoped(
     Effect.gen(function*() {
       const pair = yield* newPair(timer, "memory")
-      const sample = Effect.gen(function*() {
-        const s = yield* Effect.orDie(pair.a.handle.snapshot)
-        const m = yield* Effect.orDie(pair.a.monitor.state)
-        if (m === undefined) throw new Error("no monitor state")
-        return { state: s.state, monitor: m }
-      })
       yield* addHtlc(pair)
       yield* takeResolved(pair)
       yield* waitQuiet(pair, 0)
-      const idle = yield* sample
       pair.autoFulfill = false
       for (let i = 0; i < htlcs; i++) yield* addHtlc(pair)
       yield* waitQuiet(pair, htlcs)
-      const loaded = yield* sample
-      return { idle, loaded }
+      const channelHex = toHex(pair.channelId)
+      const entries = yield* pair.a.store.list(`monitor/${channelHex}/`).pipe(Effect.orDie)
+      return { channelHex, entries }
     })
   )
 
 interface HeapFigures {
   readonly n: number
-  /** The channel state alone (decoded copies). */
-  readonly stateBytes: number
-  /** The monitor state alone. */
-  readonly monitorBytes: number
-  /** A `Channel` actor over its own copy of the state, plus a `Monitor` actor over its own monitor state. */
+  /** Per channel: the whole node side (manager entry, Channel and Monitor actors with their states, persister entry). */
   readonly channelBytes: number
+  /** The channel state alone (decoded copies of the record's). */
+  readonly stateBytes: number
+  /** The monitor state alone (replays of the log). */
+  readonly monitorBytes: number
   readonly recordJsonBytes: number
+  readonly updates: number
 }
 
-const heapPerChannel = (timer: SecpTimer, sample: Sample, n: number, side: Side): Effect.Effect<HeapFigures> =>
+/**
+ * N copies of one stored channel (its id changed in keys and contents, the signer's state left
+ * out: one signer key set is shared) in a memory store; a ChannelManager restores them all (as
+ * at a node's start; the peer is not connected: every channel idle). Heap after GC minus before
+ * (the store's own content excluded), divided by N.
+ */
+const heapPerChannel = (timer: SecpTimer, sample: { readonly channelHex: string; readonly entries: ReadonlyArray<StoreEntry> }, n: number): Effect.Effect<HeapFigures> =>
   Effect.gen(function*() {
-    const stateJson = encodeState(sample.state)
-    const monitorJson = encodeMonitorState(sample.monitor)
-    // The channel state alone.
+    const store = makeMemoryStore().store
+    let recordJsonBytes = 0
+    let updates = 0
+    for (let i = 0; i < n; i++) {
+      const hex = toHex(bytes32(`heap channel ${i}`))
+      const ops: Array<StoreOp> = []
+      for (const e of sample.entries) {
+        let text = utf8.decode(e.value).replaceAll(sample.channelHex, hex)
+        if (e.key.endsWith("/state")) {
+          const record: unknown = JSON.parse(text)
+          if (typeof record === "object" && record !== null && "signer" in record) delete record.signer
+          text = JSON.stringify(record)
+          recordJsonBytes = text.length
+        } else if (i === 0) updates++
+        ops.push(putOp(e.key.replace(sample.channelHex, hex), enc(text)))
+      }
+      yield* store.write(ops).pipe(Effect.orDie)
+    }
+    // The channel state alone and the monitor state alone (decoded copies).
+    const stateEntry = sample.entries.find((e) => e.key.endsWith("/state"))
+    const updateEntries = sample.entries.filter((e) => !e.key.endsWith("/state"))
     const before = heapUsed()
-    const states: Array<ChannelState> = []
-    for (let i = 0; i < n; i++) states.push(decodeState(stateJson))
+    const states: Array<unknown> = []
+    for (let i = 0; i < n && stateEntry !== undefined; i++) {
+      const r = decodeChannelRecord(JSON.parse(utf8.decode(stateEntry.value)))
+      if (Result.isFailure(r)) throw new Error("the sample record does not decode")
+      states.push(r.success.channel)
+    }
     const stateBytes = (heapUsed() - before) / n
     states.length = 0
-    // The monitor state alone.
+    const decodeLog = (): Array<MonitorUpdate> =>
+      updateEntries.map((e) => {
+        const u = decodeUpdate(e.value)
+        if (Result.isFailure(u)) throw new Error(`a sample update does not decode: ${u.failure}`)
+        return u.success
+      })
     const before2 = heapUsed()
     const monitors: Array<MonitorState> = []
-    for (let i = 0; i < n; i++) monitors.push(decodeMonitorState(monitorJson))
+    for (let i = 0; i < n; i++) {
+      // Each copy from its own decoded log (replay keeps references to the updates' bytes).
+      const m = replay(timer.secp, decodeLog())
+      if (Result.isFailure(m)) throw new Error(`the sample log does not replay: ${m.failure._tag}`)
+      monitors.push(m.success)
+    }
     const monitorBytes = (heapUsed() - before2) / n
     monitors.length = 0
-    // Whole channels: a Channel actor and a Monitor actor each.
     const channelBytes = yield* Effect.scoped(
       Effect.gen(function*() {
-        const base = heapUsed()
-        const kept: Array<unknown> = []
-        for (let i = 0; i < n; i++) {
-          const monitor = yield* makeMonitor({ name: `monitor ${i}`, secp: timer.secp, state: decodeMonitorState(monitorJson) })
-          const handle = yield* makeChannel<ChannelState>({
-            name: `channel ${i}`,
-            core: {
-              step: (state, input) => step(side.ctx, state, input),
-              channelId: (state) => asChannelId(channelIdOf(state)),
-              keyId: () => side.keyId,
-              hasPendingChanges: (state) => state._tag === "Normal" && hasChangesToSign(state.commitments),
-              feedCompletions: false
-            },
-            ports: {
-              persist: () => Effect.succeed("Completed"),
-              send: () => Effect.void,
-              emit: () => Effect.void,
-              chain: () => Effect.void,
-              rekey: () => Effect.void
-            },
-            signer: side.signer,
-            state: decodeState(stateJson),
-            session: SESSION
-          })
-          kept.push(handle, monitor)
+        const node: Node = {
+          name: "heap",
+          nodeId: nodeIdOf(timer.secp, "heap"),
+          inbox: yield* Queue.unbounded<PeerSessionEvent>(),
+          store,
+          peer: undefined,
+          manager: undefined
         }
+        const base = heapUsed()
+        const manager = yield* startManager(timer, node, false, "heap")
         // Let every actor fiber start and park on its mailbox.
         for (let i = 0; i < 10; i++) yield* Effect.yieldNow
-        const bytes = (heapUsed() - base) / n
-        kept.length = 0
-        return bytes
+        const listed = (yield* manager.listChannels).length
+        if (listed !== n) throw new Error(`restored ${listed} channels, not ${n}`)
+        return (heapUsed() - base) / n
       })
     )
-    const record = encodeChannelRecord({ version: 1, nodeId: nodeIdFromHex(side.nodeIdHex), keyId: side.keyId, channel: sample.state })
-    return { n, stateBytes, monitorBytes, channelBytes, recordJsonBytes: enc(JSON.stringify(record)).length }
+    return { n, channelBytes, stateBytes, monitorBytes, recordJsonBytes, updates }
   })
 
 // ---- profiling (CHANNEL_BENCH_PROFILE) --------------------------------------------------------------
@@ -893,7 +839,7 @@ export const run = async (): Promise<void> => {
   const timer = timeSecp(choice.secp)
   console.log(
     `load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} on ${availableParallelism()} cores (wall figures need an idle machine)\n` +
-      `secp256k1: ${choice.backend}; two Channel actors wired directly (codec round trip, no socket/noise/manager); ` +
+      `secp256k1: ${choice.backend}; two ChannelManagers over the local persister (store replica), a direct wire (codec round trip, no socket/noise); ` +
       `channel type ${CHANNEL_TYPE.name}, HTLC ${HTLC_MSAT / 1000n} sat; ${MEASURE_MS} ms per figure`
   )
   const program = Effect.gen(function*() {
@@ -911,7 +857,7 @@ export const run = async (): Promise<void> => {
         console.log(
           `${label(f).padEnd(27)} ${f.perSecond.toFixed(0).padStart(5)} ${unit} wall, ${f.perThreadSecond.toFixed(0).padStart(5)} per JS-thread CPU s` +
             ` (target >= ${target}: wall ${verdict(f.perSecond >= target)}, cpu ${verdict(f.perThreadSecond >= target)})` +
-            `  n=${f.count}; JS thread busy ${pct(f.threadMs, f.wallMs)} of wall; secp ${pct(f.secpMs, f.threadMs)} / rest ${pct(f.threadMs - f.secpMs, f.threadMs)} of JS CPU`
+            `  n=${f.count}; ${f.storeWrites.toFixed(1)} store writes per ${mode === "one" ? "round trip" : "HTLC"}; JS thread busy ${pct(f.threadMs, f.wallMs)} of wall; secp ${pct(f.secpMs, f.threadMs)} / rest ${pct(f.threadMs - f.secpMs, f.threadMs)} of JS CPU`
         )
         const named = [...f.parts].reduce((t, [, v]) => t + v.ms, 0)
         const per = (ms: number): string => `${((1000 * ms) / f.count).toFixed(0)} us`
@@ -942,18 +888,16 @@ export const run = async (): Promise<void> => {
     if (HEAP_CHANNELS_IDLE === 0) return
     if (forceGc === undefined) console.log("heap: no gc available (figures would be noise); skipped")
     else {
-      const side = makeSide("heap", timer.secp)
-      const { idle, loaded } = yield* samples(timer, 100)
-      const hIdle = yield* heapPerChannel(timer, idle, HEAP_CHANNELS_IDLE, side)
-      const hLoaded = yield* heapPerChannel(timer, loaded, HEAP_CHANNELS_100, side)
+      const idle = yield* sampleStore(timer, 0)
+      const loaded = yield* sampleStore(timer, 100)
+      const hIdle = yield* heapPerChannel(timer, idle, HEAP_CHANNELS_IDLE)
+      const hLoaded = yield* heapPerChannel(timer, loaded, HEAP_CHANNELS_100)
       const kib = (b: number): string => `${(b / 1024).toFixed(1)} KiB`
-      console.log(
-        `heap per channel, idle:      ${kib(hIdle.channelBytes)} (Channel + Monitor actors; channel state alone ${kib(hIdle.stateBytes)}, monitor state alone ${kib(hIdle.monitorBytes)}; record JSON ${kib(hIdle.recordJsonBytes)}; n=${hIdle.n})` +
-          ` (target < 20 KiB: ${verdict(hIdle.channelBytes < TARGETS.idleHeapBytesMax)})`
-      )
-      console.log(
-        `heap per channel, 100 HTLCs: ${kib(hLoaded.channelBytes)} (channel state alone ${kib(hLoaded.stateBytes)}, monitor state alone ${kib(hLoaded.monitorBytes)}; record JSON ${kib(hLoaded.recordJsonBytes)}; n=${hLoaded.n})`
-      )
+      const line = (h: HeapFigures) =>
+        `${kib(h.channelBytes)} (restored by a ChannelManager from its store; channel state alone ${kib(h.stateBytes)}, monitor state alone ${kib(h.monitorBytes)}; ` +
+        `record JSON ${kib(h.recordJsonBytes)}, ${h.updates} updates; n=${h.n})`
+      console.log(`heap per channel, idle:      ${line(hIdle)} (target < 20 KiB: ${verdict(hIdle.channelBytes < TARGETS.idleHeapBytesMax)})`)
+      console.log(`heap per channel, 100 HTLCs: ${line(hLoaded)}`)
     }
   })
   await Effect.runPromise(program)

@@ -1,7 +1,7 @@
 /**
  * `src/main.ts` as a real process: started with `node src/main.ts`, queried over HTTP, stopped
- * with SIGTERM (clean exit 0), restarted on the same data directory (same node id), and its
- * failure exits: bad flags (2), corrupt seed (1).
+ * with SIGTERM (clean exit 0), restarted on the same data directory (same node id, same
+ * channels), and its failure exits: bad flags (2), corrupt seed (1).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
@@ -10,6 +10,8 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs"
 import * as Net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { fromHex, toHex } from "../src/protocol/bytes.ts"
+import { fundingTransaction } from "./interop/ldk/fundingTx.ts"
 
 const NODE = join(process.cwd(), "node_modules/.bin/node")
 const MAIN = join(process.cwd(), "src/main.ts")
@@ -61,6 +63,18 @@ const getJson = (url: string) =>
   Effect.tryPromise(async () => {
     const response = await fetch(url, { signal: AbortSignal.timeout(10_000) })
     return { status: response.status, body: (await response.json()) as Record<string, unknown> }
+  })
+
+const postJson = (url: string, body: unknown) =>
+  Effect.tryPromise(async () => {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(40_000)
+    })
+    const text = await response.text()
+    return { status: response.status, body: (text === "" ? {} : JSON.parse(text)) as Record<string, unknown> }
   })
 
 /** Polls until the API answers (the process needs a moment to start). */
@@ -138,6 +152,66 @@ describe("main.ts (child process)", () => {
       second.child.kill("SIGINT")
       assert.strictEqual(yield* waitExit(second), 0, second.output())
     }))
+
+  it.live("channels between two daemons: open, fund, depth, Normal; a restarted daemon restores the channel from its store", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const daemon = (name: string) =>
+        Effect.gen(function*() {
+          const apiPort = yield* freePort
+          const url = `http://127.0.0.1:${apiPort}`
+          const args = ["--data-dir", join(dir, name), "--listen", "127.0.0.1:0", "--api", `127.0.0.1:${apiPort}`]
+          const r = yield* startScoped(args)
+          const info = yield* waitForApi(url, r)
+          return { r, url, args, info: info.body }
+        })
+      const a = yield* daemon("a")
+      const b = yield* daemon("b")
+      const bId = String(b.info["nodeId"])
+      const [host, port] = String(b.info["listenAddress"]).split(":")
+      assert.strictEqual((yield* postJson(`${a.url}/v1/peers`, { nodeId: bId, host, port: Number(port) })).status, 200)
+
+      const opened = yield* postJson(`${a.url}/v1/channels`, { nodeId: bId, amountSat: 150_000 })
+      assert.strictEqual(opened.status, 200, JSON.stringify(opened.body))
+      const output = opened.body["fundingOutput"] as Record<string, unknown>
+      const funding = fundingTransaction(fromHex(String(output["scriptPubKey"])), 150_000n)
+      const funded = yield* postJson(`${a.url}/v1/channels/${String(opened.body["channelId"])}/fund`, { tx: toHex(funding.bytes) })
+      assert.strictEqual(funded.status, 200, JSON.stringify(funded.body))
+      const channelId = String(funded.body["channelId"])
+      for (const url of [a.url, b.url]) {
+        const fed = yield* Effect.gen(function*() {
+          for (let i = 0; i < 200; i++) {
+            const reply = yield* postJson(`${url}/v1/channels/${channelId}/chain`, { depth: 6, shortChannelId: "500x2x0" })
+            if (reply.status !== 404) return reply.status
+            yield* Effect.sleep("20 millis") // B learns of the funding on its own time
+          }
+          return 404
+        })
+        assert.strictEqual(fed, 202)
+      }
+      const phaseOn = (url: string) =>
+        getJson(`${url}/v1/channels/${channelId}`).pipe(Effect.map((r) => r.body["phase"]))
+      const waitPhase = (url: string, phase: string) =>
+        phaseOn(url).pipe(
+          Effect.filterOrFail((p) => p === phase, () => new Error(`not ${phase}`)),
+          Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200 })
+        )
+      yield* waitPhase(a.url, "Normal")
+      yield* waitPhase(b.url, "Normal")
+
+      b.r.child.kill("SIGTERM")
+      assert.strictEqual(yield* waitExit(b.r), 0, b.r.output())
+      const again = yield* startScoped(b.args)
+      yield* waitForApi(b.url, again)
+      assert.include(again.output(), "1 channel restored")
+      const listed = yield* getJson(`${b.url}/v1/channels`)
+      const channels = listed.body as unknown as Array<Record<string, unknown>>
+      assert.deepStrictEqual(channels.map((c) => [c["channelId"], c["nodeId"], c["capacitySat"]]), [[channelId, a.info["nodeId"], 150_000]])
+      for (const r of [again, a.r]) {
+        r.child.kill("SIGTERM")
+        assert.strictEqual(yield* waitExit(r), 0, r.output())
+      }
+    }), { timeout: 90_000 })
 
   it.live("bad flags print the usage and exit with code 2", () =>
     Effect.gen(function*() {

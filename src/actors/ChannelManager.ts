@@ -58,6 +58,7 @@ import {
   makeChannel,
   type StepReport
 } from "./Channel.ts"
+import { makeMemoEncoder } from "./memoEncode.ts"
 import { makeMonitor, type MonitorHandle } from "./Monitor.ts"
 import { PeerNotConnected, type PeerSessionEvent, type SessionId } from "./PeerEvent.ts"
 import { PeerManager, type PeerManagerConfig } from "./PeerManager.ts"
@@ -86,12 +87,20 @@ export const ChannelRecordSchema = Schema.Struct({
 export type ChannelRecord = typeof ChannelRecordSchema.Type
 
 /** The record as the JSON value the persister stores (`MonitorPersister.persist`'s `channelState`). */
-const encodeRecord = Schema.encodeSync(ChannelRecordSchema)
+/**
+ * Incremental: the encoding of every sub-object of the state is remembered by identity
+ * (`makeMemoEncoder`), so a step that changed little costs little. Same value as
+ * `Schema.encodeSync(ChannelRecordSchema)` (tested).
+ */
+const encodeRecord = makeMemoEncoder(ChannelRecordSchema)
 export const encodeChannelRecord = (record: ChannelRecord): Schema.Json => {
-  const encoded: unknown = encodeRecord(record)
+  const encoded = encodeRecord(record)
   // The record's Schema encodes to JSON: checked without copying (a copy only if a key holds `undefined`).
   return isJson(encoded) ? encoded : toJson(encoded)
 }
+
+/** Objects already checked by `isJson` (encoded sub-objects are shared from one record to the next). */
+const checkedJson = new WeakSet<object>()
 
 /** Whether `u` is a JSON value as it is (no `undefined` anywhere, no other kinds of values). Allocates nothing. */
 const isJson = (u: unknown): u is Schema.Json => {
@@ -103,12 +112,14 @@ const isJson = (u: unknown): u is Schema.Json => {
     case "number":
       return Number.isFinite(u)
     case "object": {
+      if (checkedJson.has(u)) return true
       if (Array.isArray(u)) {
         for (const v of u) if (!isJson(v)) return false
-        return true
+      } else {
+        if (Object.getPrototypeOf(u) !== Object.prototype) return false
+        for (const v of Object.values(u)) if (!isJson(v)) return false
       }
-      if (Object.getPrototypeOf(u) !== Object.prototype) return false
-      for (const v of Object.values(u)) if (!isJson(v)) return false
+      checkedJson.add(u)
       return true
     }
     default:
@@ -246,6 +257,12 @@ export interface ChannelManagerConfig {
   readonly trustedForZeroConf?: (nodeId: NodeId) => boolean
   /** Mailbox capacity of each channel actor (default 1024). */
   readonly channelCapacity?: number
+  /**
+   * Whether each channel groups its persists (default true): the updates of every input it
+   * handled since its last write go in one persister call (`ChannelPorts.persistMany`). False:
+   * one call per update, inside the step that made it (for comparisons).
+   */
+  readonly groupPersists?: boolean
   /**
    * For benchmarks and profiling: runs the named synchronous parts of the channel path (`step`:
    * the reducer; `record encode`: the channel record's encoding) through this function, e.g. to
@@ -420,7 +437,7 @@ export const make = (
 
     const portsFor = (entry: Entry): ChannelPorts<ChannelState> => ({
       persist: (update, state) => persistFor(entry, [update], state),
-      persistMany: (updates, state) => persistFor(entry, updates, state),
+      ...(config.groupPersists === false ? {} : { persistMany: (updates: ReadonlyArray<MonitorUpdate>, state: ChannelState) => persistFor(entry, updates, state) }),
       send: (session, message) =>
         peers.send(session, message).pipe(
           Effect.catch((e) => Effect.logDebug(`channel ${toHex(entry.channelId)}: ${message._tag} not sent (${e._tag})`))

@@ -30,7 +30,7 @@ export class ChannelsApi extends HttpApiGroup.make("channels")
     HttpApiEndpoint.get("get", "/v1/channels/:channelId", {
       params: byId,
       success: Channel,
-      error: [InvalidRequest, ChannelNotFound]
+      error: [InvalidRequest, ChannelNotFound, ChannelUnavailable]
     }).annotate(OpenApi.Description, "One channel, by its current id (the temporary id until the funding transaction is known)."),
     HttpApiEndpoint.post("open", "/v1/channels", {
       payload: OpenChannelRequest,

@@ -5,8 +5,9 @@ import { type ChannelCommandError, type ChannelInfo, ChannelManager } from "../a
 import { PeerManager } from "../actors/PeerManager.ts"
 import { equalBytes, fromHex, toHex } from "../protocol/bytes.ts"
 import { ChannelIdSchema, parseShortChannelId } from "../protocol/codec/fields.ts"
+import { channelIdFromFunding, fundingNeededFor } from "../protocol/channel/open.ts"
 import type { ChannelPhase } from "../protocol/channel/state.ts"
-import { decodeTransaction } from "../protocol/tx/bitcoin/transaction.ts"
+import { decodeTransaction, txid } from "../protocol/tx/bitcoin/transaction.ts"
 import { type ChannelId, msat, sat } from "../protocol/units.ts"
 import { ControlApi } from "./ControlApi.ts"
 import { channelToJson, describeTagged, nodeIdFromHex } from "./convert.ts"
@@ -57,7 +58,18 @@ export const ChannelsHandlers = HttpApiBuilder.group(
     const channels = yield* ChannelManager
     const peers = yield* PeerManager
 
-    const read = (channelId: ChannelId) => channels.channel(channelId).pipe(Effect.mapError(commandError(channelId)))
+    /** The channel as JSON, `connection` corrected by whether its peer is connected now. */
+    const toJson = (info: ChannelInfo) =>
+      Effect.map(Effect.result(peers.peer(info.nodeId)), (peer) => channelToJson(info, Result.isSuccess(peer)))
+
+    const read = (channelId: ChannelId) =>
+      channels.channel(channelId).pipe(
+        Effect.mapError((error) =>
+          error._tag === "ChannelNotFound"
+            ? notFound(error.channelId)
+            : new ChannelUnavailable({ channelId: toHex(channelId), message: `channel ${toHex(channelId)} is unavailable (${error._tag})` })
+        )
+      )
 
     /**
      * Polls the channel (under any of `ids`, first found wins) until its phase leaves `phases` or
@@ -83,11 +95,14 @@ export const ChannelsHandlers = HttpApiBuilder.group(
 
     return handlers
       .handle("list", () =>
-        Effect.map(channels.listChannels, (list) =>
-          [...list]
-            .sort((a, b) => toHex(a.nodeId).localeCompare(toHex(b.nodeId)) || toHex(a.channelId).localeCompare(toHex(b.channelId)))
-            .map(channelToJson)))
-      .handle("get", ({ params }) => Effect.map(read(channelIdFromHex(params.channelId)), channelToJson))
+        Effect.gen(function*() {
+          const list = [...(yield* channels.listChannels)].sort((a, b) =>
+            toHex(a.nodeId).localeCompare(toHex(b.nodeId)) || toHex(a.channelId).localeCompare(toHex(b.channelId))
+          )
+          const connected = new Set((yield* peers.peers).map((p) => toHex(p.nodeId)))
+          return list.map((info) => channelToJson(info, connected.has(toHex(info.nodeId))))
+        }))
+      .handle("get", ({ params }) => Effect.flatMap(read(channelIdFromHex(params.channelId)), toJson))
       .handle("open", ({ payload }) =>
         Effect.gen(function*() {
           const nodeId = nodeIdFromHex(payload.nodeId)
@@ -104,8 +119,12 @@ export const ChannelsHandlers = HttpApiBuilder.group(
                 : new OpenChannelFailed({ reason: error.reason, message: `open_channel not sent: ${error.reason}` })
             )
           )
-          const info = yield* settle([temporaryChannelId], ["WaitAcceptChannel"])
-          const json = channelToJson(info)
+          const info = yield* settle([temporaryChannelId], ["WaitAcceptChannel"]).pipe(
+            Effect.mapError(() =>
+              new ChannelOpenRefused({ channelId: toHex(temporaryChannelId), reason: "channel gone", message: "the channel disappeared during the open" })
+            )
+          )
+          const json = yield* toJson(info)
           if (json.closed !== null) {
             return yield* new ChannelOpenRefused({
               channelId: json.channelId,
@@ -123,10 +142,15 @@ export const ChannelsHandlers = HttpApiBuilder.group(
           if (Result.isFailure(decoded)) {
             return yield* new InvalidRequest({ message: `tx is not a transaction: ${describeTagged(decoded.failure)}` })
           }
+          // The final id (BOLT 2: funding txid XOR output index) of the output paying the channel's
+          // funding script: the channel is known by it as soon as the peer's funding_signed is in,
+          // which may be before fundChannel's answer reaches us.
+          const before = yield* read(temporaryChannelId)
+          const script = before.state._tag === "WaitFundingTx" ? fundingNeededFor(before.state.negotiated).scriptPubKey : undefined
+          const vout = script === undefined ? -1 : decoded.success.outputs.findIndex((o) => equalBytes(o.scriptPubKey, script))
           yield* channels.fundChannel(temporaryChannelId, bytes).pipe(Effect.mapError(commandError(temporaryChannelId)))
-          const after = yield* read(temporaryChannelId)
-          const finalId = after.state._tag === "WaitFundingSigned" ? after.state.funded.params.channelId : temporaryChannelId
-          return channelToJson(yield* settle([finalId, temporaryChannelId], ["WaitFundingSigned"]))
+          const ids = vout < 0 ? [temporaryChannelId] : [channelIdFromFunding(txid(decoded.success), vout), temporaryChannelId]
+          return yield* toJson(yield* settle(ids, ["WaitFundingTx", "WaitFundingSigned"]))
         }))
       .handle("close", ({ params, payload }) =>
         Effect.gen(function*() {
@@ -135,7 +159,7 @@ export const ChannelsHandlers = HttpApiBuilder.group(
             ...(payload.scriptPubKey === undefined ? {} : { scriptPubKey: fromHex(payload.scriptPubKey.toLowerCase()) }),
             ...(payload.feeratePerKw === undefined ? {} : { feeratePerKw: payload.feeratePerKw })
           }).pipe(Effect.mapError(commandError(channelId)))
-          return channelToJson(yield* read(channelId))
+          return yield* toJson(yield* read(channelId))
         }))
       .handle("forceClose", ({ params }) =>
         Effect.gen(function*() {
@@ -143,7 +167,7 @@ export const ChannelsHandlers = HttpApiBuilder.group(
           yield* channels.forceClose(channelId, "force close requested through the control API").pipe(
             Effect.mapError(commandError(channelId))
           )
-          return channelToJson(yield* read(channelId))
+          return yield* toJson(yield* read(channelId))
         }))
       .handle("chain", ({ params, payload }) =>
         Effect.gen(function*() {

@@ -1,12 +1,14 @@
 /**
  * The node daemon behind `npm start` (`src/main.ts`): a production `NodeLive` (TCP peers,
- * seed-file key, OS randomness) with the control API served in front of it, logging through
+ * channels stored under the data directory, seed-file keys, OS randomness) with the control
+ * API served in front of it, logging through
  * Effect's logger. `main.ts` parses the flags first and loads this module only to run a node,
  * so `--help` and bad flags answer quickly. `config.network` is provided as `NodeNetwork` to
  * everything the daemon builds (peers' `init`, `/v1/info`, invoices, channels).
  */
 import { Cause, Context, Effect, Exit, Layer } from "effect"
 import { HttpServer } from "effect/http"
+import { ChannelManager } from "../actors/ChannelManager.ts"
 import { PeerManager } from "../actors/PeerManager.ts"
 import { OPENAPI_PATH } from "./ControlApi.ts"
 import { ControlApiServer } from "./ControlApiServer.ts"
@@ -36,12 +38,16 @@ export const runNode = (config: NodeConfig) =>
       ControlApiServer(config.api).pipe(Layer.provideMerge(NodeLive({ dataDir: config.dataDir, listen: config.listen })))
     )
     const peers = Context.get(context, PeerManager)
+    const channels = yield* Context.get(context, ChannelManager).listChannels
     const http = Context.get(context, HttpServer.HttpServer)
     const apiPort = http.address._tag === "UnixPathAddress" ? config.api.port : http.address.port
     const apiUrl = `http://${formatAddress({ host: config.api.host, port: apiPort })}`
     yield* Effect.logInfo(`node id ${toHex(peers.nodeId)}`)
     yield* Effect.logInfo(
       peers.listenAddress === undefined ? "not listening for peers" : `listening for peers on ${formatAddress(peers.listenAddress)}`
+    )
+    yield* Effect.logInfo(
+      `${channels.length} channel${channels.length === 1 ? "" : "s"} restored from ${config.dataDir}/channels`
     )
     yield* Effect.logInfo(`control API on ${apiUrl} (OpenAPI document: ${apiUrl}${OPENAPI_PATH})`)
     return yield* Effect.never

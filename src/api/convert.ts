@@ -76,13 +76,18 @@ const closedOf = (reason: ClosedReason): { readonly reason: string; readonly det
   }
 }
 
-/** A channel of `ChannelManager.listChannels` as the API's JSON. */
-export const channelToJson = (info: ChannelInfo): Channel => {
+/**
+ * A channel of `ChannelManager.listChannels` as the API's JSON. `peerConnected`: whether its
+ * peer is connected now (when false, `connection` says `Disconnected` whatever the state says:
+ * a channel restored at start keeps the connection state it was stored with until its peer
+ * connects).
+ */
+export const channelToJson = (info: ChannelInfo, peerConnected = true): Channel => {
   const s = info.state
   const params = paramsOf(s)
   const negotiated = s._tag === "WaitFundingTx" || s._tag === "WaitFundingCreated" ? s.negotiated : undefined
   const commitments = s._tag === "Normal" || s._tag === "Negotiating" || s._tag === "Closing" ? s.commitments : undefined
-  const spec = commitments?.localCommit.spec
+  const spec = commitments?.localCommit.spec ?? (s._tag === "WaitChannelReady" ? s.localCommit.spec : undefined)
   const funding = s._tag === "WaitFundingTx" && s.negotiated.localIsFunder ? fundingNeededFor(s.negotiated) : undefined
   const channelType = params?.channelType ?? negotiated?.channelType.name ?? (s._tag === "WaitAcceptChannel" ? s.open.channelType.name : undefined)
   const capacity = params?.fundingAmount ?? negotiated?.fundingAmount ?? (s._tag === "WaitAcceptChannel" ? s.open.fundingAmount : undefined)
@@ -92,7 +97,7 @@ export const channelToJson = (info: ChannelInfo): Channel => {
     nodeId: toHex(info.nodeId),
     channelId: toHex(info.channelId),
     phase: info.phase,
-    connection: "connection" in s ? s.connection : null,
+    connection: "connection" in s ? (peerConnected ? s.connection : "Disconnected") : null,
     channelType: channelType ?? null,
     funder: funder ?? null,
     capacitySat: capacity === undefined ? null : Number(capacity),

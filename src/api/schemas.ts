@@ -205,7 +205,7 @@ export const Channel = Schema.Struct({
   /** Whether we are the funder (null once closed). */
   funder: Schema.NullOr(Schema.Boolean),
   capacitySat: Schema.NullOr(Schema.Number),
-  /** Balances of our current commitment outside HTLCs, and its HTLC count (phases with commitments). */
+  /** Balances of our current commitment outside HTLCs, and its HTLC count (from `WaitChannelReady` until closed). */
   balance: Schema.NullOr(Schema.Struct({
     localMsat: Schema.Number,
     remoteMsat: Schema.Number,

@@ -180,7 +180,19 @@ describe("ControlApi (HTTP, PeerManager double)", () => {
         assert.strictEqual(reply.status, 200)
         assert.strictEqual(typeof field(reply.body, "openapi"), "string")
         const paths = field(reply.body, "paths")
-        assert.hasAllKeys(paths, ["/v1/info", "/v1/peers", "/v1/peers/{nodeId}", "/v1/invoices/decode"])
+        assert.hasAllKeys(paths, [
+          "/v1/info",
+          "/v1/peers",
+          "/v1/peers/{nodeId}",
+          "/v1/invoices/decode",
+          "/v1/channels",
+          "/v1/channels/{channelId}",
+          "/v1/channels/{temporaryChannelId}/fund",
+          "/v1/channels/{channelId}/close",
+          "/v1/channels/{channelId}/force-close",
+          "/v1/channels/{channelId}/chain"
+        ])
+        assert.hasAllKeys(field(paths, "/v1/channels"), ["get", "post"])
         assert.hasAllKeys(field(paths, "/v1/invoices/decode"), ["post"])
         assert.hasAllKeys(field(paths, "/v1/peers"), ["get", "post"])
         assert.hasAnyKeys(field(paths, "/v1/peers/{nodeId}"), ["delete"])

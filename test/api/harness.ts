@@ -1,8 +1,13 @@
 /**
- * Shared pieces of the control API tests: a PeerManager double, the server on 127.0.0.1 port 0,
- * and a small fetch helper that returns status and parsed JSON body.
+ * Shared pieces of the control API tests: PeerManager and ChannelManager doubles, the server on
+ * 127.0.0.1 port 0, and a small fetch helper that returns status and parsed JSON body.
  */
-import { Effect, Layer, Stream } from "effect"
+import { Effect, Layer, Schema, Stream } from "effect"
+import { ChannelManager, ChannelNotFound, OpenChannelFailed } from "../../src/actors/ChannelManager.ts"
+import { ChannelCommandRejected } from "../../src/actors/Channel.ts"
+import { UnexpectedInput } from "../../src/protocol/channel/step.ts"
+import type { ChannelState } from "../../src/protocol/channel/state.ts"
+import { ChannelIdSchema } from "../../src/protocol/codec/fields.ts"
 import { HttpServer } from "effect/http"
 import {
   DisconnectReason,
@@ -78,8 +83,59 @@ export const FakePeerManager = Layer.sync(PeerManager, () => {
   })
 })
 
+/** The one channel the ChannelManager double knows: closed (its open was aborted). */
+export const knownChannelId = Schema.decodeSync(ChannelIdSchema)("11".repeat(32))
+const knownChannel: ChannelState = {
+  _tag: "Closed",
+  nextUpdateId: 0n,
+  channelId: knownChannelId,
+  reason: { _tag: "FundingAborted", reason: "test channel" }
+}
+
+/**
+ * A ChannelManager double: lists `knownChannelId` (phase Closed); commands on it are refused as
+ * the channel would (`UnexpectedInput`), other ids are `ChannelNotFound`; `openChannel` to
+ * `reachable` is refused by the open rules, to anyone else `PeerNotConnected`.
+ */
+export const FakeChannelManager = Layer.succeed(ChannelManager, (() => {
+  const info = { nodeId: reachable, channelId: knownChannelId, phase: knownChannel._tag, state: knownChannel, paused: false }
+  const find = (channelId: Uint8Array) =>
+    toHex(channelId) === toHex(knownChannelId)
+      ? Effect.succeed(info)
+      : Effect.fail(new ChannelNotFound({ channelId: Schema.decodeSync(ChannelIdSchema)(toHex(channelId)) }))
+  const refuse = (input: "Close" | "ForceClose" | "FundingTransaction") => (channelId: Uint8Array) =>
+    Effect.flatMap(find(channelId), () =>
+      Effect.fail(
+        new ChannelCommandRejected({
+          channelId: knownChannelId,
+          input,
+          error: new UnexpectedInput({ phase: "Closed", input, detail: "the channel is closed" })
+        })
+      ))
+  return ChannelManager.of({
+    openChannel: (nodeId) =>
+      toHex(nodeId) === toHex(reachable)
+        ? Effect.fail(new OpenChannelFailed({ reason: "FundingTooSmall: below 10000 sat" }))
+        : Effect.fail(new PeerNotConnected({ nodeId })),
+    fundChannel: (channelId) => refuse("FundingTransaction")(channelId),
+    listChannels: Effect.succeed([info]),
+    channel: find,
+    monitorState: (channelId) => Effect.as(find(channelId), undefined),
+    closeChannel: (channelId) => refuse("Close")(channelId),
+    forceClose: (channelId) => refuse("ForceClose")(channelId),
+    addHtlc: (channelId) => Effect.flatMap(refuse("Close")(channelId), () => Effect.succeed(0n)),
+    fulfillHtlc: (channelId) => refuse("Close")(channelId),
+    failHtlc: (channelId) => refuse("Close")(channelId),
+    failMalformedHtlc: (channelId) => refuse("Close")(channelId),
+    updateFee: (channelId) => refuse("Close")(channelId),
+    chainFact: (channelId) => Effect.asVoid(find(channelId)),
+    events: Stream.empty,
+    subscribe: Effect.succeed(Stream.empty)
+  })
+})())
+
 export const ServerLive = ControlApiServer({ host: "127.0.0.1", port: 0, maxBodyBytes: 1024, logRequests: false }).pipe(
-  Layer.provide(FakePeerManager)
+  Layer.provide([FakePeerManager, FakeChannelManager])
 )
 
 export const baseUrl = Effect.gen(function*() {

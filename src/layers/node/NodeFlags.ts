@@ -8,7 +8,7 @@ import { networkByName, type NetworkName, NetworkNames } from "../../protocol/ne
 import { formatAddress, parseAddress, type SocketAddress } from "../../services/Transport.ts"
 
 export interface NodeConfig {
-  /** Directory of the node seed (and, later, channel state). Created on first start. */
+  /** Directory of the node seed and the channel store (`DIR/channels`). Created on first start. */
   readonly dataDir: string
   /** Where Lightning peers connect (BOLT 8 over TCP). Port 0 picks a free port. */
   readonly listen: SocketAddress
@@ -31,7 +31,7 @@ export const usage = `Usage: npm start -- [--data-dir DIR] [--listen HOST:PORT] 
 Runs an effect-lightning node: accepts Lightning peers on --listen and serves the HTTP
 control API (JSON, OpenAPI document at /openapi.json) on --api. SIGINT/SIGTERM stop it.
 
-  --data-dir DIR      node seed and state (default ${defaultConfig.dataDir})
+  --data-dir DIR      node seed and channel store (default ${defaultConfig.dataDir})
   --listen HOST:PORT  address for Lightning peers (default ${formatAddress(defaultConfig.listen)})
   --api HOST:PORT     address for the control API (default ${formatAddress(defaultConfig.api)});
                       it has no authentication: keep it on a loopback address

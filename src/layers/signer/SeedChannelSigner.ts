@@ -23,13 +23,13 @@
  * and HTLC keys, so the EC work of building, signing and validating one commitment is done once.
  */
 import { Effect, Layer, Redacted, Result } from "effect"
-import { equalBytes, fromHex, toHex } from "../../protocol/bytes.ts"
+import { equalBytes, toHex } from "../../protocol/bytes.ts"
 import type { Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
 import type { ChannelBasepoints, CommitmentKeys } from "../../protocol/keys/commitment-keys.ts"
 import { sharedCommitmentKeysCache, type CommitmentKeysCache } from "../../protocol/keys/commitment-keys-cache.ts"
 import { derivePrivateKey, deriveRevocationPrivateKey, perCommitmentPoint as pointOfSecret } from "../../protocol/keys/derivation.ts"
 import type { PrivateKey, PublicKey } from "../../protocol/keys/keys.ts"
-import { indexOfCommitment, perCommitmentSecret } from "../../protocol/keys/shachain.ts"
+import { indexOfCommitment, perCommitmentSecretFromPrefix, prefixServes, secretPrefix, type SecretPrefix } from "../../protocol/keys/shachain.ts"
 import { p2wpkhScriptCode } from "../../protocol/tx/bitcoin/script.ts"
 import { SIGHASH_ALL } from "../../protocol/tx/bitcoin/sighash.ts"
 import { setWitness, txid, type Transaction } from "../../protocol/tx/bitcoin/transaction.ts"
@@ -102,10 +102,17 @@ interface ChannelRecord {
   revokedBelow: bigint
   /** The highest holder commitment number validated so far. */
   highestValidated: bigint | undefined
-  /** The last counterparty commitment we signed: its number and txid (hex). */
-  lastCounterpartySigned: { readonly commitmentNumber: bigint; readonly txid: string } | undefined
+  /** The last counterparty commitment we signed: its number and txid (internal byte order). */
+  lastCounterpartySigned: { readonly commitmentNumber: bigint; readonly txid: Uint8Array } | undefined
   /** Memo of our recent per-commitment points (asked by the channel, then needed to validate). */
   readonly points: Map<bigint, PublicKey>
+  /**
+   * Memo of our recent per-commitment secrets: each is derived for its point, then released
+   * two commitments later (BOLT 3 `generate_from_seed`, up to 48 hashes each).
+   */
+  readonly holderSecrets: Map<bigint, Redacted.Redacted<Uint8Array>>
+  /** The derivation state of the seed's high index bits (`secretPrefix`): the rest costs at most 16 hashes. */
+  secretPrefix: Redacted.Redacted<SecretPrefix> | undefined
   /** Memo of our HTLC private key at the counterparty's recent per-commitment points (hex). */
   readonly counterpartyHtlcKeys: Map<string, PrivateKey>
 }
@@ -116,7 +123,7 @@ interface PolicyState {
   readonly holderCommitments: ReadonlyMap<bigint, HolderCommitment>
   readonly revokedBelow: bigint
   readonly highestValidated: bigint | undefined
-  readonly lastCounterpartySigned: { readonly commitmentNumber: bigint; readonly txid: string } | undefined
+  readonly lastCounterpartySigned: { readonly commitmentNumber: bigint; readonly txid: Uint8Array } | undefined
 }
 
 /** Entries of each per-channel memo (points, HTLC keys): the current and next commitments of both sides. */
@@ -262,6 +269,8 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       highestValidated: undefined,
       lastCounterpartySigned: undefined,
       points: new Map(),
+      holderSecrets: new Map(),
+      secretPrefix: undefined,
       counterpartyHtlcKeys: new Map()
     }
     channels.set(id, fresh)
@@ -278,9 +287,20 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     if (n < 0n || n > MAX_COMMITMENT_NUMBER) invalid("commitment number out of range")
   }
 
+  /** Our per-commitment secret `n` (a fresh copy: the caller may keep or change it). */
   const holderSecret = (r: ChannelRecord, n: bigint): Uint8Array => {
     checkCommitmentNumber(n)
-    return perCommitmentSecret(Redacted.value(r.secrets.commitmentSeed), indexOfCommitment(n))
+    const held = r.holderSecrets.get(n)
+    if (held !== undefined) return Uint8Array.from(Redacted.value(held))
+    const index = indexOfCommitment(n)
+    let prefix = r.secretPrefix === undefined ? undefined : Redacted.value(r.secretPrefix)
+    if (prefix === undefined || !prefixServes(prefix, index)) {
+      prefix = secretPrefix(Redacted.value(r.secrets.commitmentSeed), index)
+      r.secretPrefix = Redacted.make(prefix, { label: "SecretPrefix" })
+    }
+    const secret = perCommitmentSecretFromPrefix(prefix, index)
+    remember(r.holderSecrets, n, Redacted.make(Uint8Array.from(secret), { label: "PerCommitmentSecret" }))
+    return secret
   }
 
   const holderPoint = (r: ChannelRecord, n: bigint): PublicKey =>
@@ -441,7 +461,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         },
       revokedBelow: r.revokedBelow,
       highestValidated: r.highestValidated ?? null,
-      lastCounterpartySigned: last === undefined ? null : { commitmentNumber: last.commitmentNumber, txid: fromHex(last.txid) },
+      lastCounterpartySigned: last === undefined ? null : { commitmentNumber: last.commitmentNumber, txid: Uint8Array.from(last.txid) },
       holderCommitments: [...r.holderCommitments.values()]
         .sort((a, b) => (a.state.commitmentNumber < b.state.commitmentNumber ? -1 : 1))
         .map((h) => ({
@@ -491,7 +511,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       holderCommitments,
       revokedBelow,
       highestValidated,
-      lastCounterpartySigned: lastSigned === null ? undefined : { commitmentNumber: lastSigned.commitmentNumber, txid: toHex(lastSigned.txid) }
+      lastCounterpartySigned: lastSigned === null ? undefined : { commitmentNumber: lastSigned.commitmentNumber, txid: Uint8Array.from(lastSigned.txid) }
     }
   }
 
@@ -507,7 +527,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     if (mine !== undefined) {
       if (theirs === undefined || theirs.commitmentNumber < mine.commitmentNumber)
         stale(`the signer signed counterparty commitment ${mine.commitmentNumber}, the state only ${theirs?.commitmentNumber ?? "none"}`)
-      else if (theirs.commitmentNumber === mine.commitmentNumber && theirs.txid !== mine.txid)
+      else if (theirs.commitmentNumber === mine.commitmentNumber && !equalBytes(theirs.txid, mine.txid))
         stale(`the state's counterparty commitment ${mine.commitmentNumber} is another transaction than the one signed`)
     }
     for (const [n, held] of r.holderCommitments) {
@@ -653,13 +673,13 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         // retransmission after reconnection must be identical, BOLT 2). Two different states
         // under one number, or going back to an older one, would let the peer keep an extra
         // valid commitment.
-        const id = toHex(txid(commitment.tx))
+        const id = txid(commitment.tx)
         const last = r.lastCounterpartySigned
         const n = state.commitmentNumber
         if (last !== undefined) {
           if (n < last.commitmentNumber) policy(`counterparty commitment ${n} is older than the last one signed (${last.commitmentNumber})`)
           if (n > last.commitmentNumber + 1n) policy(`counterparty commitment ${n} skips numbers (last signed ${last.commitmentNumber})`)
-          if (n === last.commitmentNumber && id !== last.txid) policy(`a different counterparty commitment ${n} was already signed`)
+          if (n === last.commitmentNumber && !equalBytes(id, last.txid)) policy(`a different counterparty commitment ${n} was already signed`)
         }
         const signature = signCommitment(secp, commitment, r.secrets.funding) as CompactSignature
         // Our HTLC key on their commitment is BOLT 3's remote_htlcpubkey, derived at their point.

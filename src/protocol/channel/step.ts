@@ -72,6 +72,7 @@ import {
   completeRevoke,
   hasChangesToSign,
   makeCommitments,
+  mirrorSpec,
   prepareCommit,
   receiveAdd,
   receiveCommit,
@@ -850,7 +851,8 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
     const info = completed.success.commitments.remoteNextCommitInfo
     if (info._tag !== "WaitingForRevocation") return failChannel(state, out, "commitment not pending after signing", "local")
     const next = info.next
-    const built = buildCommitmentForSide(ctx.secp, channelViewOf(c.params, next.spec), "remote", next.number, next.perCommitmentPoint)
+    // `next.spec` is stated from THEIR side (its owner); the builder takes our view and mirrors it.
+    const built = buildCommitmentForSide(ctx.secp, channelViewOf(c.params, mirrorSpec(next.spec)), "remote", next.number, next.perCommitmentPoint)
     if (Result.isFailure(built)) return failChannel(state, out, `their commitment does not build: ${built.failure.reason}`, "local")
     persist(out, (updateId) => ({
       _tag: "CounterpartyCommitment",

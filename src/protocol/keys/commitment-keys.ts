@@ -42,18 +42,22 @@ export const deriveCommitmentKeys = (
   owner: ChannelBasepoints,
   counterparty: ChannelBasepoints,
   perCommitmentPoint: PublicKey
-): Result.Result<CommitmentKeys, KeyDerivationError> =>
-  Result.gen(function* () {
-    const revocationPubkey = yield* deriveRevocationPublicKey(secp, counterparty.revocationBasepoint, perCommitmentPoint)
-    const localDelayedPubkey = yield* derivePublicKey(secp, owner.delayedPaymentBasepoint, perCommitmentPoint)
-    const localHtlcPubkey = yield* derivePublicKey(secp, owner.htlcBasepoint, perCommitmentPoint)
-    const remoteHtlcPubkey = yield* derivePublicKey(secp, counterparty.htlcBasepoint, perCommitmentPoint)
-    return {
-      perCommitmentPoint,
-      revocationPubkey,
-      localDelayedPubkey,
-      localHtlcPubkey,
-      remoteHtlcPubkey,
-      remotePaymentPubkey: counterparty.paymentBasepoint
-    }
+): Result.Result<CommitmentKeys, KeyDerivationError> => {
+  // Written out rather than with `Result.gen`: this runs for every new commitment of every channel.
+  const revocationPubkey = deriveRevocationPublicKey(secp, counterparty.revocationBasepoint, perCommitmentPoint)
+  if (Result.isFailure(revocationPubkey)) return Result.fail(revocationPubkey.failure)
+  const localDelayedPubkey = derivePublicKey(secp, owner.delayedPaymentBasepoint, perCommitmentPoint)
+  if (Result.isFailure(localDelayedPubkey)) return Result.fail(localDelayedPubkey.failure)
+  const localHtlcPubkey = derivePublicKey(secp, owner.htlcBasepoint, perCommitmentPoint)
+  if (Result.isFailure(localHtlcPubkey)) return Result.fail(localHtlcPubkey.failure)
+  const remoteHtlcPubkey = derivePublicKey(secp, counterparty.htlcBasepoint, perCommitmentPoint)
+  if (Result.isFailure(remoteHtlcPubkey)) return Result.fail(remoteHtlcPubkey.failure)
+  return Result.succeed({
+    perCommitmentPoint,
+    revocationPubkey: revocationPubkey.success,
+    localDelayedPubkey: localDelayedPubkey.success,
+    localHtlcPubkey: localHtlcPubkey.success,
+    remoteHtlcPubkey: remoteHtlcPubkey.success,
+    remotePaymentPubkey: counterparty.paymentBasepoint
   })
+}

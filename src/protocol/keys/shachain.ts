@@ -21,14 +21,52 @@ export const indexOfCommitment = (commitmentNumber: bigint): bigint => FIRST_IND
 
 const deriveSecret = (base: Uint8Array, bits: number, index: bigint): Uint8Array => {
   let p = Uint8Array.from(base)
+  // The index as two exact numbers (it is below 2^48): bit tests without BigInt arithmetic.
+  const low = Number(index & 0xffffffn)
+  const high = Number((index >> 24n) & 0xffffffn)
   for (let b = bits - 1; b >= 0; b--) {
-    if (((index >> BigInt(b)) & 1n) === 1n) {
+    const set = b >= 24 ? (high >>> (b - 24)) & 1 : (low >>> b) & 1
+    if (set === 1) {
       const byte = b >> 3
       p[byte] = (p[byte] ?? 0) ^ (1 << (b & 7))
       p = sha256(p)
     }
   }
   return p
+}
+
+/** Bits of an index below a `SecretPrefix`: a prefix serves 2^16 consecutive commitments. */
+export const PREFIX_LOW_BITS = 16
+
+/**
+ * The sender's derivation state after the high bits of an index (`generate_from_seed` run over
+ * bits 47..16): the secret of `index` (its 16 low bits zero). Every secret whose index shares
+ * those high bits is `perCommitmentSecretFromPrefix` of it, in at most 16 hashes instead of 48.
+ * As secret as the seed it comes from.
+ */
+export interface SecretPrefix {
+  readonly index: bigint
+  readonly secret: Uint8Array
+}
+
+const PREFIX_MASK = ~((1n << BigInt(PREFIX_LOW_BITS)) - 1n)
+
+/** The prefix serving `index` (same RangeErrors as `perCommitmentSecret`). */
+export const secretPrefix = (seed: Uint8Array, index: bigint): SecretPrefix => {
+  const prefixIndex = index & PREFIX_MASK
+  return { index: prefixIndex, secret: perCommitmentSecret(seed, prefixIndex) }
+}
+
+/** Whether `prefix` serves `index` (their high 32 bits agree). */
+export const prefixServes = (prefix: SecretPrefix, index: bigint): boolean => (index & PREFIX_MASK) === prefix.index
+
+/**
+ * `generate_from_seed(seed, index)` from the `secretPrefix` of the same seed that serves `index`
+ * (`prefixServes`); throws RangeError otherwise (a caller bug).
+ */
+export const perCommitmentSecretFromPrefix = (prefix: SecretPrefix, index: bigint): Uint8Array => {
+  if (index < 0n || index > MAX_INDEX || !prefixServes(prefix, index)) throw new RangeError("per-commitment index not served by this prefix")
+  return deriveSecret(prefix.secret, PREFIX_LOW_BITS, index)
 }
 
 /**

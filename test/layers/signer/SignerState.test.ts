@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest"
 import { Result, Schema } from "effect"
 import fc from "fast-check"
 import { makeSeedChannelSigner } from "../../../src/layers/signer/SeedChannelSigner.ts"
+import { encodeSignerChannelStateJson } from "../../../src/layers/signer/signer-state-json.ts"
 import { deriveSecret } from "../../../src/layers/node/SeedKeys.ts"
 import { anchorsZeroFeeHtlcTx, staticRemoteKey } from "../../../src/protocol/channel-type.ts"
 import { nobleSecp256k1, type Secp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
@@ -36,7 +37,13 @@ const htlcs: ReadonlyArray<ChannelHtlc> = [htlc("alice", 70_000n, 500, "s1"), ht
 const aliceState = (n: bigint, feerate: number = FEERATE): CommitmentState => stateFor("alice", n, feerate, balances, htlcs)
 const bobState = (n: bigint, feerate: number = FEERATE): CommitmentState => stateFor("bob", n, feerate, balances, htlcs)
 
-const encode = Schema.encodeSync(SignerChannelStateSchema)
+const encodeSchema = Schema.encodeSync(SignerChannelStateSchema)
+/** The Schema encoding, checked equal (as JSON text) to the hand-written one the persistence path uses. */
+const encode = (state: SignerChannelState) => {
+  const encoded = encodeSchema(state)
+  expect(JSON.stringify(encodeSignerChannelStateJson(state))).toBe(JSON.stringify(encoded))
+  return encoded
+}
 const decode = Schema.decodeUnknownSync(SignerChannelStateSchema)
 /** The state as the channel layer would write it, and read back. */
 const throughJson = (state: SignerChannelState): SignerChannelState => decode(JSON.parse(JSON.stringify(encode(state))))

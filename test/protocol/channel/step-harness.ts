@@ -14,6 +14,7 @@ import { defaultChannelPolicy, defaultLocalChannelConfig } from "../../../src/pr
 import type { ChannelEvent, ChannelInput, ChannelOutput, SignerRequest, SignerResult } from "../../../src/protocol/channel/io.ts"
 import { signerChannelParameters, type NegotiatedChannelType } from "../../../src/protocol/channel/open.ts"
 import { ChannelStateSchema, type ChannelState } from "../../../src/protocol/channel/state.ts"
+import { encodeChannelStateJson } from "../../../src/protocol/channel/state-json.ts"
 import { acceptChannel, openChannel, step, type StepContext, type StepError } from "../../../src/protocol/channel/step.ts"
 import type { ShortChannelId } from "../../../src/protocol/codec/fields.ts"
 import type { Secp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
@@ -135,8 +136,11 @@ export class Pair {
       return r.failure
     }
     // The state must round-trip through its Schema (it is persisted as JSON).
-    const json = Schema.encodeSync(ChannelStateSchema)(r.success.state)
-    node.state = Schema.decodeUnknownSync(ChannelStateSchema)(JSON.parse(JSON.stringify(json)))
+    const json = JSON.stringify(Schema.encodeSync(ChannelStateSchema)(r.success.state))
+    // The hand-written encoding the persistence path uses must be the Schema's, to the byte.
+    const fast = JSON.stringify(encodeChannelStateJson(r.success.state))
+    if (fast !== json) throw new Error(`encodeChannelStateJson differs from the Schema encoding:\n${fast}\n${json}`)
+    node.state = Schema.decodeUnknownSync(ChannelStateSchema)(JSON.parse(fast))
     this.perform(node, r.success.outputs)
     return undefined
   }

@@ -9,8 +9,9 @@
  *   link's queue (adversarial: one connection is FIFO, so this breaks the protocol on purpose),
  *   disconnect and reconnect (fresh sessions on both sides; what was in flight is lost);
  * - persistence, per node: complete at once, or hold every write `InProgress` and complete them
- *   later in any order (a write lands when it completes; after a crash only the contiguous
- *   prefix of landed writes of a channel is kept);
+ *   later: all, one, or with completions reversed (manager backend: D's persister keeps each
+ *   channel's writes durable in order; sim backend: writes land in any order and after a crash
+ *   only the contiguous prefix of a channel's landed writes is kept);
  * - crashes: a node crashes at its k-th persist call, before or after the write lands (the
  *   actor freezes there, nothing more leaves the node, then its scope is closed); `restart`
  *   builds a new node over the same store (channel states, update logs, signer states);
@@ -18,11 +19,15 @@
  *   `FundingNeeded` event (a made-up segwit input, like test/interop/ldk/fundingTx.ts but
  *   deterministic).
  *
- * The node is `SimNode`, a minimal stand-in for the `ChannelManager` (which does not exist yet,
- * see /tmp/coord/harness-needs.md): it consumes a fake `PeerManager`'s `sessionEvents` stream,
- * sends through its `send(session, message)`, routes by channel id, answers `open_channel`,
- * tells channels about (re)connections, and restores channels from its store at start. Every
- * BOLT 2 rule is in `step`; every sequencing rule in the `Channel` actor.
+ * Two backends run the same tests. "manager" (default): each node is H's `ChannelManager`
+ * (src/actors/ChannelManager.ts) over a fake `PeerManager` (the harness feeds its
+ * `sessionEvents` and captures its `send(session, message)` per link), D's in-memory
+ * `MonitorPersister` (src/layers/persister/MemoryPersister.ts: its data survives a crash, its
+ * knobs hold/release writes), the seeded `SeedChannelSigner` and seeded `Entropy`; chain facts
+ * go in through `chainFact`, events and chain requests come out of `subscribe`. "sim": the
+ * harness's own minimal routing (`SimNode`: open/accept, routing by channel id, reconnection,
+ * restore from its own store) over the same `Channel` actor and `step`, which isolates the
+ * reducer and the actor from the manager when a test fails on one backend only.
  *
  * Checks the harness makes on its own (collected in `violations`): every message a node puts on
  * the wire is covered by what its store holds at that moment (the monitor is never behind what
@@ -44,10 +49,9 @@ import {
   makeChannel,
   type StepReport
 } from "../../../src/actors/Channel.ts"
-import { type PeerInfo, PeerSessionEvent, SessionId, StaleSession } from "../../../src/actors/PeerEvent.ts"
+import { type PeerInfo, PeerNotConnected, PeerSessionEvent, SessionId, StaleSession } from "../../../src/actors/PeerEvent.ts"
 import { PeerManager, type PeerManagerShape } from "../../../src/actors/PeerManager.ts"
 import { make as makeChannelManager, type ChannelManagerShape } from "../../../src/actors/ChannelManager.ts"
-import { PeerNotConnected } from "../../../src/actors/PeerEvent.ts"
 import { makeMemoryPersister, makeMemoryPersisterData, type MemoryPersisterControl, type MemoryPersisterData } from "../../../src/layers/persister/MemoryPersister.ts"
 import { ChannelSigner } from "../../../src/services/ChannelSigner.ts"
 import { Entropy } from "../../../src/services/Entropy.ts"
@@ -1118,12 +1122,28 @@ export class Harness {
         if (n.manager !== undefined) {
           // Let the consumer finish the event it took, then pass through every channel's mailbox (twice: flushes).
           for (let i = 0; i < 3; i++) yield* Effect.yieldNow
-          const eventsBefore = h.events[n.index]!.length + h.chain[n.index]!.length
+          const count = () => h.events[n.index]!.length + h.chain[n.index]!.length
+          const eventsBefore = count()
           const before = yield* n.manager.listChannels
           const after = yield* n.manager.listChannels
-          for (let i = 0; i < 3; i++) yield* Effect.yieldNow
           if (before.length !== after.length || before.some((b, i) => b.state !== after[i]?.state)) busy = true
-          if (h.events[n.index]!.length + h.chain[n.index]!.length !== eventsBefore) busy = true
+          // A paused channel with nothing held by the persister: its completion is on its way (another fiber).
+          if (after.some((c) => c.paused) && n.control !== undefined && (yield* n.control.pending).length === 0) {
+            busy = true
+            yield* macrotask
+          }
+          // The event stream is consumed by another fiber: wait until its count stays still for a while.
+          let last = count()
+          for (let still = 0; still < 3; ) {
+            yield* macrotask
+            const c = count()
+            if (c === last) still += 1
+            else {
+              last = c
+              still = 0
+            }
+          }
+          if (count() !== eventsBefore) busy = true
           continue
         }
         for (const ch of [...n.channels.values()]) {
@@ -1333,6 +1353,8 @@ export class Harness {
   deliverNext(): Effect.Effect<boolean> {
     const h = this
     return Effect.gen(function*() {
+      // What the last command started may still be on its way (an asynchronous persist completion).
+      yield* h.settleNodes
       let best: { from: number; to: number; seq: number } | undefined
       for (let from = 0; from < h.size; from++)
         for (let to = 0; to < h.size; to++) {
@@ -1422,6 +1444,11 @@ export class Harness {
     })
   }
 }
+
+/** Lets the event loop turn once (every fiber the scheduler has ready runs before it resumes). */
+const macrotask: Effect.Effect<void> = Effect.callback<void>((resume) => {
+  setImmediate(() => resume(Effect.void))
+})
 
 const makeSeededEntropyDrbg = (seed: string): { readonly next: (n: number) => Uint8Array } => {
   // The seeded Entropy service, drawn synchronously (its Effects are `sync`).

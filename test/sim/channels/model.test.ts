@@ -12,7 +12,7 @@
  * txids), balances are conserved and equal the model's, every HTLC is accounted for (none lost,
  * none duplicated), and the monitors agree with the channels.
  *
- * Runs: 30 by default (a few seconds). Longer runs: `SIM_RUNS=500 npx vitest run
+ * Runs: 40 by default (about 10 s). Longer runs: `SIM_RUNS=500 npx vitest run
  * test/sim/channels/model.test.ts`; another seed: `SIM_SEED=1234`; longer command sequences:
  * `SIM_COMMANDS=80`; the harness's own routing instead of the ChannelManager: `SIM_BACKEND=sim`;
  * statistics (and `SIM_DEBUG=2`: every run's commands and network log): `SIM_DEBUG=1`.
@@ -25,7 +25,7 @@ import { toHex } from "../../../src/protocol/bytes.ts"
 import type { ChannelState } from "../../../src/protocol/channel/state.ts"
 import { agreement, type Backend, Harness, paymentHashOf, preimageFor } from "./Harness.ts"
 
-const RUNS = Number(process.env["SIM_RUNS"] ?? 30)
+const RUNS = Number(process.env["SIM_RUNS"] ?? 40)
 const SEED = Number(process.env["SIM_SEED"] ?? 20_260_705)
 const MAX_COMMANDS = Number(process.env["SIM_COMMANDS"] ?? 30)
 /** "manager" (default): H's ChannelManager per node; "sim": the harness's own routing over the Channel actor. */
@@ -348,7 +348,7 @@ const settle = async (m: Model, r: Real): Promise<void> => {
   if (s0?._tag !== "Normal" || s1?._tag !== "Normal") throw new Error(`not Normal once settled: ${s0?._tag} / ${s1?._tag}${context()}`)
   assert.deepStrictEqual(agreement(s0, s1), [], `the two sides disagree${context()}`)
   assert.deepStrictEqual(
-    [...(await run(h.monitorAgreement(0, 1, r.id, { txid: false }))), ...(await run(h.monitorAgreement(1, 0, r.id, { txid: false })))],
+    [...(await run(h.monitorAgreement(0, 1, r.id))), ...(await run(h.monitorAgreement(1, 0, r.id)))],
     [],
     `a monitor disagrees with its channel${context()}`
   )

@@ -37,8 +37,8 @@ const assertConsistent = (h: Harness, a: number, b: number, id: Uint8Array) =>
     if (sa === undefined || sb === undefined) return
     assert.deepStrictEqual(agreement(sa, sb), [])
     // The txid comparison has its own test (a known bug would hide everything else here).
-    assert.deepStrictEqual(yield* h.monitorAgreement(a, b, id, { txid: false }), [])
-    assert.deepStrictEqual(yield* h.monitorAgreement(b, a, id, { txid: false }), [])
+    assert.deepStrictEqual(yield* h.monitorAgreement(a, b, id), [])
+    assert.deepStrictEqual(yield* h.monitorAgreement(b, a, id), [])
     assert.deepStrictEqual(h.violations, [])
   })
 
@@ -349,7 +349,7 @@ const scenarios = (backend: Backend) => describe(`channel harness scenarios (${b
                   funds.push(...agreement(s0, s1))
                   if (htlcsOf(s0).length > 0) funds.push(`HTLCs still pending: ${htlcsOf(s0).join(",")}`)
                   if (toLocal(s0) !== start0 - PAYMENT) funds.push(`node 0 balance ${toLocal(s0)}, expected ${start0 - PAYMENT} (paid once)`)
-                  funds.push(...(yield* h.monitorAgreement(0, 1, id, { txid: false })), ...(yield* h.monitorAgreement(1, 0, id, { txid: false })))
+                  funds.push(...(yield* h.monitorAgreement(0, 1, id)), ...(yield* h.monitorAgreement(1, 0, id)))
                 }
                 const events: Array<string> = []
                 const resolved = h.eventsOf(0, "HtlcResolved").filter((e) => e.result._tag === "Fulfilled").length

@@ -1,0 +1,66 @@
+/**
+ * A hand-written JSON encoding of `SignerChannelState` (the signer's policy state, persisted with
+ * each channel record): the same JSON value as `Schema.encodeSync(SignerChannelStateSchema)`
+ * gives (same keys, same order, same strings), without the Schema interpreter, for the
+ * persistence path that encodes it on every `Persist`. Decoding stays the Schema's. The tests
+ * (test/layers/signer/signer-state-json.test.ts) check the equality.
+ */
+import type { Schema } from "effect"
+import { toHex } from "../../protocol/bytes.ts"
+import type { CommitmentState, SignerChannelState } from "../../services/ChannelSigner.ts"
+
+type Json = Schema.Json
+type JsonObject = { [key: string]: Json }
+
+const hexList = (xs: ReadonlyArray<Uint8Array>): Array<Json> => {
+  const out: Array<Json> = new Array(xs.length)
+  for (let i = 0; i < xs.length; i++) out[i] = toHex(xs[i] as Uint8Array)
+  return out
+}
+
+const commitmentState = (c: CommitmentState): JsonObject => {
+  const htlcs: Array<Json> = new Array(c.htlcs.length)
+  for (let i = 0; i < c.htlcs.length; i++) {
+    const h = c.htlcs[i] as CommitmentState["htlcs"][number]
+    htlcs[i] = { direction: h.direction, amount: h.amount.toString(), paymentHash: toHex(h.paymentHash), cltvExpiry: h.cltvExpiry }
+  }
+  return { commitmentNumber: c.commitmentNumber.toString(), feeratePerKw: c.feeratePerKw, toLocal: c.toLocal.toString(), toRemote: c.toRemote.toString(), htlcs }
+}
+
+/** `Schema.encodeSync(SignerChannelStateSchema)(state)`, written out. */
+export const encodeSignerChannelStateJson = (s: SignerChannelState): JsonObject => {
+  const p = s.parameters
+  const last = s.lastCounterpartySigned
+  return {
+    version: s.version,
+    keyId: toHex(s.keyId),
+    parameters:
+      p === null
+        ? null
+        : {
+          channelType: p.channelType,
+          fundingOutpoint: { txid: toHex(p.fundingOutpoint.txid), vout: p.fundingOutpoint.vout },
+          fundingAmount: p.fundingAmount.toString(),
+          holderIsFunder: p.holderIsFunder,
+          counterpartyBasepoints: {
+            fundingPubkey: toHex(p.counterpartyBasepoints.fundingPubkey),
+            revocationBasepoint: toHex(p.counterpartyBasepoints.revocationBasepoint),
+            paymentBasepoint: toHex(p.counterpartyBasepoints.paymentBasepoint),
+            delayedPaymentBasepoint: toHex(p.counterpartyBasepoints.delayedPaymentBasepoint),
+            htlcBasepoint: toHex(p.counterpartyBasepoints.htlcBasepoint)
+          },
+          holderSelfDelay: p.holderSelfDelay,
+          counterpartySelfDelay: p.counterpartySelfDelay,
+          holderDustLimit: p.holderDustLimit.toString(),
+          counterpartyDustLimit: p.counterpartyDustLimit.toString()
+        },
+    revokedBelow: s.revokedBelow.toString(),
+    highestValidated: s.highestValidated === null ? null : s.highestValidated.toString(),
+    lastCounterpartySigned: last === null ? null : { commitmentNumber: last.commitmentNumber.toString(), txid: toHex(last.txid) },
+    holderCommitments: s.holderCommitments.map((h) => ({
+      state: commitmentState(h.state),
+      counterpartySignature: toHex(h.counterpartySignature),
+      counterpartyHtlcSignatures: hexList(h.counterpartyHtlcSignatures)
+    }))
+  }
+}

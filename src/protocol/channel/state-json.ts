@@ -1,0 +1,284 @@
+/**
+ * A hand-written JSON encoding of `ChannelState`, for the persistence path: the same JSON value
+ * as `Schema.encodeSync(ChannelStateSchema)` gives (same keys, same order, same strings; keys
+ * holding `undefined` left out, as JSON has none), without the Schema interpreter, which costs
+ * more than the rest of a commitment round trip's bookkeeping when the whole state is encoded
+ * on every `Persist`.
+ *
+ * The phases and parts on the hot path (`Normal`, its `Commitments`, the update messages, the
+ * `Commit`/`Revoke` signer requests) are written out here; anything else (the other phases, a
+ * message with TLV records, the rarer `awaiting` kinds) is delegated to its Schema, so the
+ * output is the Schema's in every case. The property tests (test/protocol/channel/state-json.test.ts)
+ * check that equality on generated states; decoding stays the Schema's (`decodeChannelState`).
+ *
+ * Nothing is validated here: the input is a `ChannelState` the reducer made (its Schema checks
+ * hold by construction), and the output decodes with the Schema.
+ */
+import { Schema } from "effect"
+import { toHex } from "../bytes.ts"
+import { formatShortChannelId, type ShortChannelId } from "../codec/fields.ts"
+import { encodeSecretStore } from "../keys/shachain.ts"
+import { type Commitments, type CommitmentSpec, type LocalCommit, type RemoteCommit, type RemoteNextCommitInfo, type UpdateMessage, UpdateMessageSchema } from "./commitments.ts"
+import type { CommitmentStateSchema, SignerRequest } from "./io.ts"
+import { type ChannelParams, type PartyParams } from "./params.ts"
+import { AwaitingSchema, type Awaiting, ChannelStateSchema, type ChannelState, type Normal } from "./state.ts"
+
+type Json = Schema.Json
+type JsonObject = { [key: string]: Json }
+
+const schemaState = Schema.encodeSync(ChannelStateSchema)
+const schemaAwaiting = Schema.encodeSync(AwaitingSchema)
+const schemaUpdate = Schema.encodeSync(UpdateMessageSchema)
+
+/** A Schema encoding as a JSON value: keys holding `undefined` dropped (what JSON text keeps). */
+export const toJsonValue = (u: unknown): Json => {
+  if (u === null || typeof u === "string" || typeof u === "boolean") return u
+  if (typeof u === "number") return u
+  if (Array.isArray(u)) return u.map(toJsonValue)
+  if (typeof u === "object") {
+    const o: JsonObject = {}
+    for (const [k, v] of Object.entries(u)) if (v !== undefined) o[k] = toJsonValue(v)
+    return o
+  }
+  throw new TypeError(`not a JSON value: ${typeof u}`) // unreachable: the Schemas here encode to JSON
+}
+
+const u64 = (n: bigint): string => n.toString()
+const hexList = (xs: ReadonlyArray<Uint8Array>): Array<Json> => {
+  const out: Array<Json> = new Array(xs.length)
+  for (let i = 0; i < xs.length; i++) out[i] = toHex(xs[i] as Uint8Array)
+  return out
+}
+
+// ---- params ----------------------------------------------------------------------------------------
+
+const party = (p: PartyParams): JsonObject => {
+  const b = p.basepoints
+  const o: JsonObject = {
+    dustLimit: u64(p.dustLimit),
+    maxHtlcValueInFlight: u64(p.maxHtlcValueInFlight),
+    channelReserve: u64(p.channelReserve),
+    htlcMinimum: u64(p.htlcMinimum),
+    toSelfDelay: p.toSelfDelay,
+    maxAcceptedHtlcs: p.maxAcceptedHtlcs,
+    basepoints: {
+      fundingPubkey: toHex(b.fundingPubkey),
+      revocationBasepoint: toHex(b.revocationBasepoint),
+      paymentBasepoint: toHex(b.paymentBasepoint),
+      delayedPaymentBasepoint: toHex(b.delayedPaymentBasepoint),
+      htlcBasepoint: toHex(b.htlcBasepoint)
+    }
+  }
+  if (p.upfrontShutdownScript !== undefined) o["upfrontShutdownScript"] = toHex(p.upfrontShutdownScript)
+  return o
+}
+
+/** `ChannelParamsSchema`'s encoding. */
+export const encodeChannelParamsJson = (p: ChannelParams): JsonObject => ({
+  chainHash: toHex(p.chainHash),
+  channelId: toHex(p.channelId),
+  channelType: p.channelType,
+  scidAlias: p.scidAlias,
+  zeroConf: p.zeroConf,
+  localIsFunder: p.localIsFunder,
+  fundingAmount: u64(p.fundingAmount),
+  fundingOutpoint: { txid: toHex(p.fundingOutpoint.txid), vout: p.fundingOutpoint.vout },
+  keyId: toHex(p.keyId),
+  announce: p.announce,
+  local: party(p.local),
+  remote: party(p.remote)
+})
+
+// ---- commitments -----------------------------------------------------------------------------------
+
+const spec = (s: CommitmentSpec): JsonObject => {
+  const htlcs: Array<Json> = new Array(s.htlcs.length)
+  for (let i = 0; i < s.htlcs.length; i++) {
+    const h = s.htlcs[i] as CommitmentSpec["htlcs"][number]
+    htlcs[i] = { direction: h.direction, id: u64(h.id), amount: u64(h.amount), paymentHash: toHex(h.paymentHash), cltvExpiry: h.cltvExpiry }
+  }
+  return { feeratePerKw: s.feeratePerKw, toLocal: u64(s.toLocal), toRemote: u64(s.toRemote), htlcs }
+}
+
+const localCommit = (c: LocalCommit): JsonObject => ({
+  number: u64(c.number),
+  spec: spec(c.spec),
+  perCommitmentPoint: toHex(c.perCommitmentPoint),
+  txid: toHex(c.txid),
+  remoteSignature: toHex(c.remoteSignature),
+  remoteHtlcSignatures: hexList(c.remoteHtlcSignatures)
+})
+
+const remoteCommit = (c: RemoteCommit): JsonObject => ({ number: u64(c.number), spec: spec(c.spec), perCommitmentPoint: toHex(c.perCommitmentPoint) })
+
+const remoteNextCommitInfo = (i: RemoteNextCommitInfo): JsonObject => {
+  switch (i._tag) {
+    case "NextPoint":
+      return { _tag: "NextPoint", perCommitmentPoint: toHex(i.perCommitmentPoint) }
+    case "Signing":
+      return { _tag: "Signing", next: remoteCommit(i.next) }
+    case "WaitingForRevocation":
+      return { _tag: "WaitingForRevocation", next: remoteCommit(i.next), signature: toHex(i.signature), htlcSignatures: hexList(i.htlcSignatures) }
+  }
+}
+
+/** Whether a message's TLV stream is empty (no known record set, no unknown one): then it encodes as `{}`. */
+const noTlvs = (tlvs: object): boolean => {
+  for (const k in tlvs) if ((tlvs as Record<string, unknown>)[k] !== undefined) return false
+  return true
+}
+
+/** `UpdateMessageSchema`'s encoding (the message's own Schema, tagged). */
+export const encodeUpdateMessageJson = (m: UpdateMessage): Json => {
+  if (!noTlvs(m.tlvs)) return toJsonValue(schemaUpdate(m))
+  switch (m._tag) {
+    case "UpdateAddHtlc":
+      return {
+        _tag: "UpdateAddHtlc",
+        channelId: toHex(m.channelId),
+        id: u64(m.id),
+        amountMsat: u64(m.amountMsat),
+        paymentHash: toHex(m.paymentHash),
+        cltvExpiry: m.cltvExpiry,
+        onionRoutingPacket: onionToHex(m.onionRoutingPacket),
+        tlvs: {}
+      }
+    case "UpdateFulfillHtlc":
+      return { _tag: "UpdateFulfillHtlc", channelId: toHex(m.channelId), id: u64(m.id), paymentPreimage: toHex(m.paymentPreimage), tlvs: {} }
+    case "UpdateFailHtlc":
+      return { _tag: "UpdateFailHtlc", channelId: toHex(m.channelId), id: u64(m.id), reason: toHex(m.reason), tlvs: {} }
+    case "UpdateFailMalformedHtlc":
+      return {
+        _tag: "UpdateFailMalformedHtlc",
+        channelId: toHex(m.channelId),
+        id: u64(m.id),
+        sha256OfOnion: toHex(m.sha256OfOnion),
+        failureCode: m.failureCode,
+        tlvs: {}
+      }
+    case "UpdateFee":
+      return { _tag: "UpdateFee", channelId: toHex(m.channelId), feeratePerKw: m.feeratePerKw, tlvs: {} }
+  }
+}
+
+/**
+ * The hex of each onion packet, by array: an add stays in the update logs (and in every record
+ * persisted meanwhile) for a few commitment rounds, its 1,366-byte onion unchanged (states are
+ * immutable), so it is turned into hex once. Weak: an entry lives as long as its add does.
+ */
+const onionHex = new WeakMap<Uint8Array, string>()
+const onionToHex = (onion: Uint8Array): string => {
+  const held = onionHex.get(onion)
+  if (held !== undefined) return held
+  const hex = toHex(onion)
+  onionHex.set(onion, hex)
+  return hex
+}
+
+const updates = (ms: ReadonlyArray<UpdateMessage>): Array<Json> => {
+  const out: Array<Json> = new Array(ms.length)
+  for (let i = 0; i < ms.length; i++) out[i] = encodeUpdateMessageJson(ms[i] as UpdateMessage)
+  return out
+}
+
+/** `CommitmentsSchema`'s encoding. */
+export const encodeCommitmentsJson = (c: Commitments): JsonObject => ({
+  params: encodeChannelParamsJson(c.params),
+  localCommit: localCommit(c.localCommit),
+  remoteCommit: remoteCommit(c.remoteCommit),
+  remoteNextCommitInfo: remoteNextCommitInfo(c.remoteNextCommitInfo),
+  localNextPerCommitmentPoint: toHex(c.localNextPerCommitmentPoint),
+  owedRevocation:
+    c.owedRevocation === null
+      ? null
+      : { commitmentNumber: u64(c.owedRevocation.commitmentNumber), perCommitmentPoint: toHex(c.owedRevocation.perCommitmentPoint) },
+  localChanges: { proposed: updates(c.localChanges.proposed), signed: updates(c.localChanges.signed), acked: updates(c.localChanges.acked) },
+  remoteChanges: { proposed: updates(c.remoteChanges.proposed), acked: updates(c.remoteChanges.acked), signed: updates(c.remoteChanges.signed) },
+  localNextHtlcId: u64(c.localNextHtlcId),
+  remoteNextHtlcId: u64(c.remoteNextHtlcId),
+  remotePerCommitmentSecrets: toHex(encodeSecretStore(c.remotePerCommitmentSecrets))
+})
+
+// ---- signer requests (awaiting) ---------------------------------------------------------------------
+
+const commitmentState = (c: typeof CommitmentStateSchema.Type): JsonObject => {
+  const htlcs: Array<Json> = new Array(c.htlcs.length)
+  for (let i = 0; i < c.htlcs.length; i++) {
+    const h = c.htlcs[i] as (typeof c.htlcs)[number]
+    htlcs[i] = { direction: h.direction, amount: u64(h.amount), paymentHash: toHex(h.paymentHash), cltvExpiry: h.cltvExpiry }
+  }
+  return { commitmentNumber: u64(c.commitmentNumber), feeratePerKw: c.feeratePerKw, toLocal: u64(c.toLocal), toRemote: u64(c.toRemote), htlcs }
+}
+
+/** `SignerRequestSchema`'s encoding. */
+export const encodeSignerRequestJson = (r: SignerRequest): JsonObject => {
+  switch (r._tag) {
+    case "SignCounterpartyCommitment": {
+      const o: JsonObject = { _tag: r._tag, commitment: commitmentState(r.commitment), theirPerCommitmentPoint: toHex(r.theirPerCommitmentPoint) }
+      if (r.channel !== undefined) o["channel"] = encodeChannelParamsJson(r.channel)
+      return o
+    }
+    case "ValidateAndRevoke": {
+      const o: JsonObject = {
+        _tag: r._tag,
+        holderCommitment: commitmentState(r.holderCommitment),
+        signature: toHex(r.signature),
+        htlcSignatures: hexList(r.htlcSignatures)
+      }
+      if (r.revokeCommitmentNumber !== undefined) o["revokeCommitmentNumber"] = u64(r.revokeCommitmentNumber)
+      o["nextCommitmentNumber"] = u64(r.nextCommitmentNumber)
+      return o
+    }
+    case "ReleaseRevoked":
+      return { _tag: r._tag, revokeCommitmentNumber: u64(r.revokeCommitmentNumber), nextCommitmentNumber: u64(r.nextCommitmentNumber) }
+    case "PerCommitmentPoint":
+      return { _tag: r._tag, commitmentNumber: u64(r.commitmentNumber) }
+    case "SignClosing":
+      return { _tag: r._tag, tx: toHex(r.tx) }
+  }
+}
+
+const awaiting = (a: Awaiting): Json => {
+  switch (a._tag) {
+    case "Commit":
+    case "Revoke":
+      return { _tag: a._tag, request: encodeSignerRequestJson(a.request) }
+    default:
+      return toJsonValue(schemaAwaiting(a))
+  }
+}
+
+// ---- phases ----------------------------------------------------------------------------------------
+
+const scid = (s: ShortChannelId): string => formatShortChannelId(s)
+
+const normal = (s: Normal): JsonObject => {
+  const o: JsonObject = {
+    _tag: "Normal",
+    nextUpdateId: u64(s.nextUpdateId),
+    connection: s.connection,
+    commitments: encodeCommitmentsJson(s.commitments)
+  }
+  const shutdown: JsonObject = {}
+  if (s.shutdown.localScript !== undefined) shutdown["localScript"] = toHex(s.shutdown.localScript)
+  if (s.shutdown.remoteScript !== undefined) shutdown["remoteScript"] = toHex(s.shutdown.remoteScript)
+  o["shutdown"] = shutdown
+  if (s.closingFeeratePerKw !== undefined) o["closingFeeratePerKw"] = s.closingFeeratePerKw
+  if (s.pendingClose !== undefined) o["pendingClose"] = { scriptPubKey: toHex(s.pendingClose.scriptPubKey) }
+  if (s.shortChannelId !== undefined) o["shortChannelId"] = scid(s.shortChannelId)
+  if (s.localAlias !== undefined) o["localAlias"] = scid(s.localAlias)
+  if (s.remoteAlias !== undefined) o["remoteAlias"] = scid(s.remoteAlias)
+  if (s.commitSentAtLocalNumber !== undefined) o["commitSentAtLocalNumber"] = u64(s.commitSentAtLocalNumber)
+  o["revealedSecrets"] = s.revealedSecrets.map((r) => ({ commitmentNumber: u64(r.commitmentNumber), secret: toHex(r.secret) }))
+  o["fulfilledByPeer"] = s.fulfilledByPeer.map(u64)
+  if (s.dustExposed !== undefined) o["dustExposed"] = s.dustExposed.map(u64)
+  if (s.awaiting !== undefined) o["awaiting"] = awaiting(s.awaiting)
+  return o
+}
+
+/**
+ * `Schema.encodeSync(ChannelStateSchema)(state)` as a JSON value (no key holds `undefined`),
+ * written out for `Normal`, through the Schema for the other phases.
+ */
+export const encodeChannelStateJson = (state: ChannelState): Json =>
+  state._tag === "Normal" ? normal(state) : toJsonValue(schemaState(state))
