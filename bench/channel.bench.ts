@@ -2,46 +2,47 @@
  * Channel throughput (issue 7, "Performance"): HTLC round trips per second between two of our
  * nodes in one process, the share of time spent in secp256k1, and heap bytes per channel.
  *
- * What runs: two `Channel` actors (src/actors/Channel.ts), one per node, each over the pure
- * reducer `step` (src/protocol/channel/step.ts) with the real `SeedChannelSigner` and the
- * production secp256k1 (native, else WASM, else noble). They are wired directly: a `Send` of one
- * is encoded with the wire codec, decoded, and told to the other actor as a `PeerMessage` (no
- * socket, no Noise, no peer layer, no `ChannelManager` routing). The channel is opened by the
- * same reducers driven synchronously (not timed), then both states are handed to the actors.
+ * What runs (what a node runs, minus the socket): two `ChannelManager`s (src/actors/ChannelManager.ts),
+ * each with its `Channel` and `Monitor` actors over the pure reducer, the real `SeedChannelSigner`,
+ * the production secp256k1 (native, else WASM, else noble), and the LOCAL PERSISTER of a node
+ * (`makeReplicatedPersister` over the one `StoreReplica`, as `layerLocalPersister` builds it) on
+ * the in-memory store or on the files store (fsync'ed, group commit, in a temp directory under
+ * os.tmpdir(), removed afterwards). The peer layer is a stub: `send` runs each message through
+ * the wire codec (encode + decode) and hands it to the other manager's session-event stream (no
+ * socket, no Noise). The channel is opened through the managers (`openChannel`, `FundingNeeded`
+ * answered with a made-up funding transaction, `FundingDepth` fed to both), not timed.
  *
- * Persistence port (as the `ChannelManager` does it): each `Persist` encodes the channel record
- * (`encodeChannelRecord`: the state after the step, the peer, the key id, the signer's policy
- * state) and writes it with the monitor update in ONE atomic `Store.write` through helper D's
- * `StoreReplica` (the keys and encodings of the node's own persister; the `MonitorPersister`
- * grouping/retry layer above it is not used), on the in-memory store or on the files store
- * (fsync'ed, group commit, in a temp directory under os.tmpdir(), removed afterwards), then hands
- * the update to the channel's `Monitor` actor. The port answers `Completed` once the write is
- * durable, so a `Send` that follows a `Persist` waits for it.
- *
- * One round trip: A adds an HTLC (`update_add_htlc`, `commitment_signed`/`revoke_and_ack` both
- * ways), B fulfills it on `HtlcReceived` (`update_fulfill_htlc`, the same again).
+ * One round trip: A adds an HTLC (`addHtlc`; `update_add_htlc`, `commitment_signed`/`revoke_and_ack`
+ * both ways), B fulfills it on `HtlcReceived` (`fulfillHtlc`; `update_fulfill_htlc`, the same again).
  * - one at a time: the next add starts when A saw the fulfill AND both channels are quiet
- *   (nothing pending, nothing awaiting a revocation, no HTLC left);
+ *   (nothing pending, nothing awaiting a revocation, no HTLC left; a write that no message
+ *   waits on may still be in flight, as for a user);
  * - 50 in flight: A keeps 50 HTLCs outstanding, adding one per fulfill seen; the actors batch
  *   what is pending into one `commitment_signed`. Figure: HTLCs resolved per second.
  *
- * secp256k1 share: the `Secp256k1` given to the reducer, the signer and the monitors is wrapped in a
- * proxy that adds up the CPU time of the JavaScript thread spent inside its methods
+ * secp256k1 share: the `Secp256k1` given to the managers and the signers is wrapped in a proxy
+ * that adds up the CPU time of the JavaScript thread spent inside its methods
  * (process.threadCpuUsage, so a machine shared with other work does not skew it); "rest" is the
  * remainder of that thread's CPU time. Throughput is printed per second of wall time and per
  * second of the JavaScript thread's CPU time (what one uncontended core would do, for the
- * in-memory runs). The rest is split further: the reducer (`step`), the signer, the record
- * encoding, the store write, the wire codec, and everything else (actors, Effect runtime,
- * monitors, GC, this driver), each in CPU microseconds per round trip / per HTLC with its calls.
+ * in-memory runs). The rest is split further: the reducer (`step`) and the record encoding (both
+ * through `ChannelManagerConfig.instrument`), the signer, the store write (the persister's replica
+ * write: JSON text + `Store.write`; in-memory runs only), the wire codec, and everything else
+ * (actors, Effect runtime, persister, monitors, GC, this driver), each in CPU microseconds per
+ * round trip / per HTLC with its calls; and `Store.write` calls per round trip / per HTLC.
  * For profiling: CHANNEL_BENCH_PROFILE=<path> writes a V8 CPU profile of each measured run,
- * CHANNEL_BENCH_ONLY=one-memory,window-files,... selects runs, CHANNEL_BENCH_MS sets their length,
- * CHANNEL_BENCH_HEAP_N the number of channels for the heap figures (0: skipped).
+ * CHANNEL_BENCH_ONLY=one-memory,window-files,... selects runs (none: heap only), CHANNEL_BENCH_MS
+ * sets their length, CHANNEL_BENCH_HEAP_N the number of channels for the heap figures (0:
+ * skipped), CHANNEL_BENCH_HEAPSNAP=<path> writes heap snapshots around the restore,
+ * CHANNEL_BENCH_GROUP=0 turns the channels' write grouping off (for comparison).
  *
- * Heap: after a forced GC (`--expose-gc` is set at run time through v8.setFlagsFromString),
- * N channels are made from copies of one channel's state (idle, then with 100 HTLCs committed):
- * each a `Channel` actor with its own state and a `Monitor` actor with its own monitor state;
- * heap used after GC minus before, divided by N. The signer's per-channel records are not
- * included (one signer key set is shared by the copies).
+ * Heap: after a forced GC (`--expose-gc` is set at run time through v8.setFlagsFromString), N
+ * copies of one stored channel (A's record and update log, idle, then with 100 HTLCs committed;
+ * the channel id changed, the signer's state left out) are put in a memory store and a
+ * ChannelManager restores them all, as a node does at start (peer not connected: every channel
+ * idle). Heap used after GC minus before, divided by N: the manager's entry, the `Channel` actor
+ * with its state, the `Monitor` actor with its state, the persister's entry. The channel state
+ * alone and the monitor state alone are measured on their own too.
  *
  * Run: `npm run bench -- channel` (or `node bench/run.ts channel`).
  */
@@ -49,7 +50,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { Session } from "node:inspector"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
-import { getHeapStatistics, setFlagsFromString } from "node:v8"
+import { getHeapStatistics, setFlagsFromString, writeHeapSnapshot } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { NodeFileSystem } from "@effect/platform-node"
 import { sha256 } from "@noble/hashes/sha2.js"
@@ -93,8 +94,10 @@ const WARMUP_MS = Number(process.env["CHANNEL_BENCH_WARMUP_MS"] ?? 1_500)
 const PROFILE = process.env["CHANNEL_BENCH_PROFILE"]
 /** For profiling: run only these scenarios (comma-separated: one-memory, one-files, window-memory, window-files). */
 const ONLY = process.env["CHANNEL_BENCH_ONLY"]?.split(",")
+/** For heap analysis: write V8 heap snapshots before and after the idle channels are restored (<path>.before/.after.heapsnapshot). */
+const HEAPSNAP = process.env["CHANNEL_BENCH_HEAPSNAP"]
 const WINDOW = 50
-const FUNDING_SAT = 10_000_000n
+const FUNDING_SAT = 500_000_000n // 5 BTC (option_support_large_channel): room for 50,000 HTLCs of 10,000 sat one way
 const HTLC_MSAT = 10_000_000n // 10,000 sat: above the dust limits, every HTLC has its output and signature
 const HEAP_CHANNELS_IDLE = Number(process.env["CHANNEL_BENCH_HEAP_N"] ?? 1_000)
 const HEAP_CHANNELS_100 = Math.max(1, Math.floor(HEAP_CHANNELS_IDLE / 5))
@@ -356,10 +359,10 @@ const startManager = (timer: SecpTimer, node: Node, storeTimed: boolean, seedTag
       secp,
       shutdownScript: p2wpkhScript(bytes32(`${node.name}/payout`).slice(0, 20)),
       channelConfig: { ...defaultLocalChannelConfig, maxAcceptedHtlcs: 483 },
-      policy: defaultChannelPolicy,
+      policy: { ...defaultChannelPolicy, acceptLargeChannels: true, maxFunding: sat(FUNDING_SAT) },
       feerateEstimatePerKw: 2500,
       maxDustHtlcExposure: msat(50_000_000n),
-      channelCapacity: 4096,
+      channelCapacity: Number(process.env["CHANNEL_BENCH_CAPACITY"] ?? 4096),
       instrument: (part, f) => meter.time(part === "step" ? "step (reducer)" : part, f),
       groupPersists: process.env["CHANNEL_BENCH_GROUP"] !== "0"
     }).pipe(
@@ -562,13 +565,19 @@ const isQuiet = (s: ChannelState, htlcs: number): boolean => {
 }
 
 const quietPolls = { n: 0 }
-const waitQuiet = (pair: Pair, htlcs: number): Effect.Effect<void> =>
+/**
+ * Waits until both channels are quiet (`isQuiet`); with `durable`, also until every write they
+ * made is durable (not `paused`). The one-at-a-time loop does not wait for durability: a write
+ * that nothing waits on (the last revocation's) may finish while the next HTLC starts, as it
+ * would for a user; sends never wait less (they are held by the channel until durable).
+ */
+const waitQuiet = (pair: Pair, htlcs: number, durable = true): Effect.Effect<void> =>
   Effect.gen(function*() {
     for (let i = 0; ; i++) {
       const a = yield* Effect.orDie(managerOf(pair.a).channel(pair.channelId))
       const b = yield* Effect.orDie(managerOf(pair.b).channel(pair.channelId))
       quietPolls.n++
-      if (!a.paused && !b.paused && isQuiet(a.state, htlcs) && isQuiet(b.state, htlcs)) return
+      if ((!durable || (!a.paused && !b.paused)) && isQuiet(a.state, htlcs) && isQuiet(b.state, htlcs)) return
       if (pair.failure !== undefined) throw new Error(pair.failure)
       if (i > 1_000_000) throw new Error("the channels never became quiet")
       yield* Effect.yieldNow
@@ -621,7 +630,7 @@ const scenario = (timer: SecpTimer, mode: Mode, storage: Storage, ms: number): E
         while (performance.now() - t0 < ms) {
           yield* addHtlc(pair)
           count += yield* takeResolved(pair)
-          yield* waitQuiet(pair, 0)
+          yield* waitQuiet(pair, 0, false)
         }
       } else {
         for (let i = 0; i < WINDOW; i++) yield* addHtlc(pair)
@@ -781,9 +790,14 @@ const heapPerChannel = (timer: SecpTimer, sample: { readonly channelHex: string;
           manager: undefined
         }
         const base = heapUsed()
+        if (HEAPSNAP !== undefined) writeHeapSnapshot(`${HEAPSNAP}.${n}.before.heapsnapshot`)
         const manager = yield* startManager(timer, node, false, "heap")
         // Let every actor fiber start and park on its mailbox.
         for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+        if (HEAPSNAP !== undefined) {
+          heapUsed()
+          writeHeapSnapshot(`${HEAPSNAP}.${n}.after.heapsnapshot`)
+        }
         const listed = (yield* manager.listChannels).length
         if (listed !== n) throw new Error(`restored ${listed} channels, not ${n}`)
         return (heapUsed() - base) / n

@@ -42,6 +42,7 @@ import { encodeSignerChannelStateJson } from "../src/layers/signer/signer-state-
 
 const MEASURE_MS = Number(process.env["HTLC_DANCE_MS"] ?? 2_000)
 const PROFILE = process.env["HTLC_DANCE_PROFILE"]
+/* HTLC_DANCE_ONLY=schema,fast,none selects the record encodings measured (default: all). */
 const WINDOW = 50
 const CHANNEL_TYPE: NegotiatedChannelType = { name: "anchors_zero_fee_htlc_tx", scidAlias: false, zeroConf: false }
 
@@ -374,7 +375,9 @@ export const run = async (): Promise<void> => {
   const best = await loadSecp256k1Best()
   const timed = timeSecp(best.secp)
   const results: Array<string> = []
+  const only = process.env["HTLC_DANCE_ONLY"]?.split(",")
   for (const encoding of ["schema", "fast", "none"] as const) {
+    if (only !== undefined && !only.includes(encoding)) continue
     for (const mode of ["one", "window"] as const) {
       const d = openDriver(timed.secp)
       const parts = new Parts(timed.ms)

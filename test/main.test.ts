@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs"
 import * as Net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -279,6 +279,19 @@ describe("main.ts (child process)", () => {
       assert.strictEqual(yield* waitExit(r), 1, r.output())
       assert.match(r.output(), /SeedFileCorrupt: seed file .*node_seed is corrupt: expected 44 bytes, found 18/)
       assert.strictEqual(statSync(join(dir, "node_seed")).size, garbage.length)
+    }))
+
+  it.live("a damaged channel store stops the start with exit code 1 and a message; nothing is deleted", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      mkdirSync(join(dir, "channels"), { recursive: true })
+      const damaged = join(dir, "channels", "0000000000000001.batch")
+      writeFileSync(damaged, new TextEncoder().encode("not a store file"))
+      const apiPort = yield* freePort
+      const r = yield* startScoped(["--data-dir", dir, "--listen", "127.0.0.1:0", "--api", `127.0.0.1:${apiPort}`])
+      assert.strictEqual(yield* waitExit(r), 1, r.output())
+      assert.match(r.output(), /node stopped: StoreCorrupt/)
+      assert.strictEqual(statSync(damaged).size, 16)
     }))
 
   it.live("an API address already in use stops the start with exit code 1", () =>

@@ -14,6 +14,14 @@
  *   also those of later inputs) is held, in order, until every update up to the one it follows
  *   is complete. Completions (`PersistCompleted`) are applied in `updateId` order: one that
  *   arrives early waits for the earlier ones. Inputs keep being accepted while paused.
+ * - Grouped writes (when the ports give `persistMany`, as the `ChannelManager` does): a step's
+ *   `Persist` outputs are collected instead of written one by one, and a `PersistNow` is queued
+ *   behind the mailbox; when it comes up, every update collected since the last write (of that
+ *   step, of the `SignNow` that followed, of every input that was waiting in the mailbox) goes
+ *   to the persister in ONE call with the state as of then. Until that write is durable the
+ *   outputs that follow the collected updates are held, exactly as behind an `InProgress`. So a
+ *   burst costs one write (one fsync) per channel, not one per update; and with many channels,
+ *   the persister groups their concurrent writes (one fsync for many).
  * - `Sign` asks the `ChannelSigner` at once (after `readyChannel`, once the channel parameters
  *   are fixed) and the answer is fed back as `Signed` before any other input.
  * - Batching: after an input that leaves changes to sign, the actor queues a `Flush` behind
@@ -134,7 +142,7 @@ export interface ChannelSnapshot<S> {
   readonly channelId: ChannelId
   /** The session the channel sends on, if connected. */
   readonly session: SessionId | undefined
-  /** The highest update id handed to the persister (-1 before the first). */
+  /** The highest update id produced: handed to the persister, or collected for the next grouped write (-1 before the first). */
   readonly lastPersisted: bigint
   /** Every update up to this id is stored (-1 before the first). */
   readonly durableThrough: bigint

@@ -58,7 +58,8 @@ import {
   makeChannel,
   type StepReport
 } from "./Channel.ts"
-import { makeMemoEncoder } from "./memoEncode.ts"
+import { encodeChannelStateJson } from "../protocol/channel/state-json.ts"
+import { encodeSignerChannelStateJson } from "../layers/signer/signer-state-json.ts"
 import { makeMonitor, type MonitorHandle } from "./Monitor.ts"
 import { PeerNotConnected, type PeerSessionEvent, type SessionId } from "./PeerEvent.ts"
 import { PeerManager, type PeerManagerConfig } from "./PeerManager.ts"
@@ -86,57 +87,21 @@ export const ChannelRecordSchema = Schema.Struct({
 })
 export type ChannelRecord = typeof ChannelRecordSchema.Type
 
-/** The record as the JSON value the persister stores (`MonitorPersister.persist`'s `channelState`). */
 /**
- * Incremental: the encoding of every sub-object of the state is remembered by identity
- * (`makeMemoEncoder`), so a step that changed little costs little. Same value as
- * `Schema.encodeSync(ChannelRecordSchema)` (tested).
+ * The record as the JSON value the persister stores (`MonitorPersister.persist`'s `channelState`):
+ * the same value as `Schema.encodeSync(ChannelRecordSchema)` (tested), written out by the
+ * hand-written encoders of the state and of the signer's state (`state-json.ts`,
+ * `signer-state-json.ts`: no Schema interpreter on the persist path).
  */
-const encodeRecord = makeMemoEncoder(ChannelRecordSchema)
 export const encodeChannelRecord = (record: ChannelRecord): Schema.Json => {
-  const encoded = encodeRecord(record)
-  // The record's Schema encodes to JSON: checked without copying (a copy only if a key holds `undefined`).
-  return isJson(encoded) ? encoded : toJson(encoded)
-}
-
-/** Objects already checked by `isJson` (encoded sub-objects are shared from one record to the next). */
-const checkedJson = new WeakSet<object>()
-
-/** Whether `u` is a JSON value as it is (no `undefined` anywhere, no other kinds of values). Allocates nothing. */
-const isJson = (u: unknown): u is Schema.Json => {
-  if (u === null) return true
-  switch (typeof u) {
-    case "string":
-    case "boolean":
-      return true
-    case "number":
-      return Number.isFinite(u)
-    case "object": {
-      if (checkedJson.has(u)) return true
-      if (Array.isArray(u)) {
-        for (const v of u) if (!isJson(v)) return false
-      } else {
-        if (Object.getPrototypeOf(u) !== Object.prototype) return false
-        for (const v of Object.values(u)) if (!isJson(v)) return false
-      }
-      checkedJson.add(u)
-      return true
-    }
-    default:
-      return false
+  const signer = record.signer
+  return {
+    version: record.version,
+    nodeId: toHex(record.nodeId),
+    keyId: toHex(record.keyId),
+    channel: encodeChannelStateJson(record.channel),
+    ...(signer === undefined ? {} : { signer: encodeSignerChannelStateJson(signer) })
   }
-}
-
-/** A Schema encoding as a `Json` value (checked: it is made of strings, numbers, booleans, null, arrays, objects). */
-const toJson = (u: unknown): Schema.Json => {
-  if (u === null || typeof u === "string" || typeof u === "number" || typeof u === "boolean") return u
-  if (Array.isArray(u)) return u.map(toJson)
-  if (typeof u === "object") {
-    const o: { [key: string]: Schema.Json } = {}
-    for (const [k, v] of Object.entries(u)) if (v !== undefined) o[k] = toJson(v)
-    return o
-  }
-  throw new TypeError(`not a JSON value: ${typeof u}`) // unreachable: the record's Schema encodes to JSON
 }
 export const decodeChannelRecord = Schema.decodeUnknownResult(ChannelRecordSchema)
 

@@ -16,7 +16,7 @@ import {
   OpenChannelFailed,
   PeerNotFound
 } from "./errors.ts"
-import { ChainFactRequest, Channel, ChannelIdHex, CloseChannelRequest, FundChannelRequest, OpenChannelRequest } from "./schemas.ts"
+import { ChainFactRequest, Channel, ChannelEventJson, ChannelIdHex, CloseChannelRequest, FundChannelRequest, OpenChannelRequest } from "./schemas.ts"
 
 const byId = { channelId: ChannelIdHex }
 const commandErrors = [InvalidRequest, ChannelNotFound, ChannelCommandRejected, ChannelUnavailable] as const
@@ -26,6 +26,14 @@ export class ChannelsApi extends HttpApiGroup.make("channels")
     HttpApiEndpoint.get("list", "/v1/channels", { success: Schema.Array(Channel) }).annotate(
       OpenApi.Description,
       "Every channel of the node (opening, normal, closing and closed), with its phase, capacity and, once it has commitments, balances."
+    ),
+    HttpApiEndpoint.get("events", "/v1/channels/events", {
+      success: HttpApiSchema.StreamSse({ data: ChannelEventJson })
+    }).annotate(
+      OpenApi.Description,
+      "Server-Sent Events: every channel event and chain request of the node from the moment of the request " +
+        "(FundingNeeded, ChannelPending, ChannelReady, HtlcReceived, ShutdownStarted, ChannelClosed, Broadcast, " +
+        "WatchFunding...), one `data:` JSON line each, after a first `Subscribed` event (from then on nothing is missed). The stream stays open until the client or the node closes it."
     ),
     HttpApiEndpoint.get("get", "/v1/channels/:channelId", {
       params: byId,

@@ -1,16 +1,19 @@
 /** Handlers of the `channels` group (`ChannelsApi.ts`), over the node's `ChannelManager`. */
-import { Duration, Effect, Result, Schema } from "effect"
+import { Deferred, Duration, Effect, Result, Schema, Stream } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
-import { type ChannelCommandError, type ChannelInfo, ChannelManager } from "../actors/ChannelManager.ts"
+import { type ChannelCommandError, type ChannelInfo, ChannelManager, type NodeChannelEvent } from "../actors/ChannelManager.ts"
 import { PeerManager } from "../actors/PeerManager.ts"
 import { equalBytes, fromHex, toHex } from "../protocol/bytes.ts"
 import { ChannelIdSchema, parseShortChannelId } from "../protocol/codec/fields.ts"
 import { channelIdFromFunding, fundingNeededFor } from "../protocol/channel/open.ts"
+import { ChannelEventSchema, ChannelOutputSchema } from "../protocol/channel/io.ts"
 import type { ChannelPhase } from "../protocol/channel/state.ts"
 import { decodeTransaction, txid } from "../protocol/tx/bitcoin/transaction.ts"
 import { type ChannelId, msat, sat } from "../protocol/units.ts"
+import { ApiShutdown } from "./ApiShutdown.ts"
 import { ControlApi } from "./ControlApi.ts"
 import { channelToJson, describeTagged, nodeIdFromHex } from "./convert.ts"
+import type { ChannelEventJson } from "./schemas.ts"
 import {
   ChannelCommandRejected,
   ChannelNotFound,
@@ -51,12 +54,24 @@ const commandError = (channelId: ChannelId) => (error: ChannelCommandError) => {
   }
 }
 
+const encodeChannelEvent = Schema.encodeSync(Schema.toCodecJson(ChannelEventSchema))
+const encodeChainRequest = Schema.encodeSync(Schema.toCodecJson(ChannelOutputSchema))
+
+/** A node channel event as the JSON of `GET /v1/channels/events`. */
+export const channelEventToJson = (e: NodeChannelEvent): ChannelEventJson => ({
+  nodeId: toHex(e.nodeId),
+  channelId: toHex(e.channelId),
+  type: e.event._tag,
+  event: e.event._tag === "Broadcast" || e.event._tag === "WatchFunding" ? encodeChainRequest(e.event) : encodeChannelEvent(e.event)
+})
+
 export const ChannelsHandlers = HttpApiBuilder.group(
   ControlApi,
   "channels",
   Effect.fn(function*(handlers) {
     const channels = yield* ChannelManager
     const peers = yield* PeerManager
+    const shutdown = yield* ApiShutdown
 
     /** The channel as JSON, `connection` corrected by whether its peer is connected now. */
     const toJson = (info: ChannelInfo) =>
@@ -102,6 +117,19 @@ export const ChannelsHandlers = HttpApiBuilder.group(
           const connected = new Set((yield* peers.peers).map((p) => toHex(p.nodeId)))
           return list.map((info) => channelToJson(info, connected.has(toHex(info.nodeId))))
         }))
+      .handle("events", () =>
+        Effect.succeed(
+          // Subscribed first, then announced: the client knows nothing after `Subscribed` is missed
+          // (and the response's headers go out at once).
+          Stream.unwrap(
+            Effect.map(channels.subscribe, (events) => {
+              const subscribed: ChannelEventJson = { nodeId: toHex(peers.nodeId), channelId: null, type: "Subscribed", event: null }
+              return Stream.concat(Stream.succeed(subscribed), Stream.map(events, channelEventToJson)).pipe(
+                Stream.interruptWhen(Deferred.await(shutdown))
+              )
+            })
+          )
+        ))
       .handle("get", ({ params }) => Effect.flatMap(read(channelIdFromHex(params.channelId)), toJson))
       .handle("open", ({ payload }) =>
         Effect.gen(function*() {

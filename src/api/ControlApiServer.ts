@@ -9,6 +9,7 @@ import { Layer } from "effect"
 import { HttpRouter } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { createServer } from "node:http"
+import { apiShutdownLayer, signalApiShutdown } from "./ApiShutdown.ts"
 import { ControlApi, OPENAPI_PATH } from "./ControlApi.ts"
 import { ChannelsHandlers } from "./ChannelsHandlers.ts"
 import { InvoicesHandlers } from "./InvoicesHandlers.ts"
@@ -34,8 +35,13 @@ export interface ControlApiServerOptions {
   readonly logRequests?: boolean
 }
 
-/** Serves the control API on `host:port`; the server stops when the layer's scope closes. */
+/**
+ * Serves the control API on `host:port`; the server stops when the layer's scope closes. Event
+ * streams end first (`ApiShutdown`), then the server lets the other requests finish (up to 20 s).
+ */
 export const ControlApiServer = (options: ControlApiServerOptions) =>
-  HttpRouter.serve(ControlApiRoutes(options), { disableLogger: options.logRequests === false }).pipe(
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { host: options.host, port: options.port }))
+  signalApiShutdown.pipe(
+    Layer.provideMerge(HttpRouter.serve(ControlApiRoutes(options), { disableLogger: options.logRequests === false })),
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { host: options.host, port: options.port })),
+    Layer.provide(apiShutdownLayer)
   )

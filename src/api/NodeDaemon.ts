@@ -28,7 +28,9 @@ const describeFailure = (cause: Cause.Cause<unknown>): string => {
   const tag = "_tag" in error && typeof error._tag === "string" ? `${error._tag}: ` : ""
   // Wrappers such as ServeError keep the Node error (EADDRINUSE...) in `cause`.
   const inner = "cause" in error && error.cause instanceof Error ? error.cause.message : ""
-  return `${tag}${[error.message, inner].filter((s) => s.length > 0).join(": ")}`
+  // Errors without a message (the channel store's) carry a `reason`.
+  const reason = error.message === "" && "reason" in error && typeof error.reason === "string" ? error.reason : ""
+  return `${tag}${[error.message, reason, inner].filter((s) => s.length > 0).join(": ")}`
 }
 
 export const runNode = (config: NodeConfig) =>

@@ -1,4 +1,5 @@
 /** The HTTP control API: its declaration (for servers and typed clients), handlers and server layer. */
+export * from "./ApiShutdown.ts"
 export * from "./ChannelsApi.ts"
 export * from "./ChannelsHandlers.ts"
 export * from "./ControlApi.ts"

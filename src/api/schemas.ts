@@ -225,3 +225,19 @@ export const Channel = Schema.Struct({
   paused: Schema.Boolean
 }).annotate({ title: "Channel" })
 export type Channel = typeof Channel.Type
+
+/**
+ * One event of `GET /v1/channels/events` (Server-Sent Events, `data:` lines): a channel's event
+ * (`FundingNeeded`, `ChannelPending`, `ChannelReady`, `HtlcReceived`, `ShutdownStarted`,
+ * `ChannelClosed`...) or chain request (`Broadcast` with the transaction to publish,
+ * `WatchFunding`), with its peer and the channel's id at that moment. `event` is the event's
+ * JSON encoding (bytes as hex, 64-bit numbers as strings). The first event is `Subscribed`
+ * (our node id, `channelId` and `event` null): nothing after it is missed.
+ */
+export const ChannelEventJson = Schema.Struct({
+  nodeId: Schema.String,
+  channelId: Schema.NullOr(Schema.String),
+  type: Schema.String,
+  event: Schema.Json
+}).annotate({ title: "ChannelEvent" })
+export type ChannelEventJson = typeof ChannelEventJson.Type

@@ -222,4 +222,91 @@ describe("Channel actor", () => {
       yield* second.command({ _tag: "UpdateFee", feeratePerKw: 3000 })
       assert.deepStrictEqual(rec.stored.map((s) => s.update.updateId), [0n, 1n, 2n])
     }))
+
+  describe("grouped persistence (persistMany)", () => {
+    /** Ports whose `persistMany` records each call; `status` decides each call's answer. */
+    const groupedPorts = (status: (updates: ReadonlyArray<MonitorUpdate>) => PersistStatus) => {
+      const rec = recordingPorts(() => "Completed")
+      const calls: Array<{ readonly ids: ReadonlyArray<bigint>; readonly state: Toy }> = []
+      const ports: ChannelPorts<Toy> = {
+        ...rec.ports,
+        persistMany: (updates, state) =>
+          Effect.sync(() => {
+            calls.push({ ids: updates.map((u) => u.updateId), state })
+            return status(updates)
+          })
+      }
+      return { ...rec, ports, calls }
+    }
+
+    it.effect("the updates of every input drained from the mailbox go in ONE write, with the state after the last; sends wait for it", () =>
+      Effect.gen(function*() {
+        const g = groupedPorts(() => "Completed")
+        const ch = yield* makeChannel({ core: toyCore, ports: g.ports, signer, state: empty })
+        yield* ch.tell({ _tag: "PeerConnected", remoteFeatures: new Uint8Array(0) }, session)
+        // Three inputs queued before the actor runs: one write for the three updates.
+        for (const fee of [1000, 2000, 3000]) yield* ch.tell({ _tag: "UpdateFee", feeratePerKw: fee })
+        const snap = yield* ch.snapshot
+        // The snapshot came before the write (queued behind it): nothing is sent yet.
+        assert.deepStrictEqual(fees(g.sent), [])
+        assert.strictEqual(snap.held, 6)
+        assert.strictEqual(snap.lastPersisted, 2n)
+        assert.strictEqual(snap.durableThrough, -1n)
+        const after = yield* ch.snapshot
+        assert.deepStrictEqual(g.calls.map((c) => c.ids), [[0n, 1n, 2n]])
+        assert.deepStrictEqual(g.calls[0]?.state.log, ["connected", "fee 1000", "fee 2000", "fee 3000"])
+        assert.deepStrictEqual(fees(g.sent), [1000, 2000, 3000])
+        assert.strictEqual(after.held, 0)
+        assert.strictEqual(after.durableThrough, 2n)
+        // `persist` (one update at a time) is not used when `persistMany` is given.
+        assert.strictEqual(g.stored.length, 0)
+      }))
+
+    it.effect("an InProgress group is completed by its last id (or by each id), in order; later groups wait", () =>
+      Effect.gen(function*() {
+        const g = groupedPorts(() => "InProgress")
+        const ch = yield* makeChannel({ core: toyCore, ports: g.ports, signer, state: empty })
+        yield* ch.tell({ _tag: "PeerConnected", remoteFeatures: new Uint8Array(0) }, session)
+        for (const fee of [1000, 2000]) yield* ch.tell({ _tag: "UpdateFee", feeratePerKw: fee })
+        yield* ch.snapshot
+        yield* ch.command({ _tag: "UpdateFee", feeratePerKw: 3000 })
+        yield* ch.snapshot
+        yield* ch.snapshot
+        assert.deepStrictEqual(g.calls.map((c) => c.ids), [[0n, 1n], [2n]])
+        // The second group completes first: it waits for the first.
+        yield* ch.tell({ _tag: "PersistCompleted", updateId: 2n })
+        let snap = yield* ch.snapshot
+        assert.deepStrictEqual(fees(g.sent), [])
+        assert.strictEqual(snap.durableThrough, -1n)
+        // The first group's completion carries its last id alone: the whole group is durable.
+        yield* ch.tell({ _tag: "PersistCompleted", updateId: 1n })
+        snap = yield* ch.snapshot
+        assert.deepStrictEqual(fees(g.sent), [1000, 2000, 3000])
+        assert.strictEqual(snap.durableThrough, 2n)
+        assert.strictEqual(snap.held, 0)
+        // Every update that was InProgress is fed back once, in order.
+        assert.deepStrictEqual(snap.state.log.filter((e) => e.startsWith("completed")), ["completed 0", "completed 1", "completed 2"])
+      }))
+
+    it.effect("per-update completions of a group, out of order, release in updateId order (the group's last id completes it all: one atomic write)", () =>
+      Effect.gen(function*() {
+        const g = groupedPorts(() => "InProgress")
+        const ch = yield* makeChannel({ core: toyCore, ports: g.ports, signer, state: empty })
+        yield* ch.tell({ _tag: "PeerConnected", remoteFeatures: new Uint8Array(0) }, session)
+        for (const fee of [1000, 2000, 3000]) yield* ch.tell({ _tag: "UpdateFee", feeratePerKw: fee })
+        yield* ch.snapshot
+        yield* ch.snapshot
+        assert.deepStrictEqual(g.calls.map((c) => c.ids), [[0n, 1n, 2n]])
+        yield* ch.tell({ _tag: "PersistCompleted", updateId: 1n })
+        yield* ch.snapshot
+        assert.deepStrictEqual(fees(g.sent), [])
+        yield* ch.tell({ _tag: "PersistCompleted", updateId: 0n })
+        yield* ch.snapshot
+        assert.deepStrictEqual(fees(g.sent), [1000, 2000])
+        yield* ch.tell({ _tag: "PersistCompleted", updateId: 2n })
+        const snap = yield* ch.snapshot
+        assert.deepStrictEqual(fees(g.sent), [1000, 2000, 3000])
+        assert.strictEqual(snap.durableThrough, 2n)
+      }))
+  })
 })

@@ -86,6 +86,42 @@ const connect = (from: TestNode, to: TestNode) =>
     (r) => expectOk(r, "connect")
   )
 
+/** Reads `GET /v1/channels/events` (Server-Sent Events) into `events` until `close`. */
+const watchEvents = (url: string) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const controller = new AbortController()
+      const response = await fetch(`${url}/v1/channels/events`, { signal: controller.signal })
+      const events: Array<Json> = []
+      const contentType = response.headers.get("content-type") ?? ""
+      const reader = response.body?.getReader()
+      const decoder = new TextDecoder()
+      let buffer = ""
+      const pump = (async () => {
+        if (reader === undefined) return
+        for (;;) {
+          const { done, value } = await reader.read()
+          if (done) return
+          buffer += decoder.decode(value, { stream: true })
+          let end = buffer.indexOf("\n\n")
+          while (end >= 0) {
+            const data = buffer.slice(0, end).split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n")
+            if (data.length > 0) events.push(obj(JSON.parse(data)))
+            buffer = buffer.slice(end + 2)
+            end = buffer.indexOf("\n\n")
+          }
+        }
+      })().catch(() => undefined)
+      // The first event says the stream is subscribed: nothing after it is missed.
+      for (let i = 0; i < 500 && events.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      return { status: response.status, contentType, events, close: () => controller.abort(), pump }
+    }),
+    (w) => Effect.promise(async () => {
+      w.close()
+      await w.pump
+    })
+  )
+
 describe("channels through the control API (two NodeLive nodes over TCP)", () => {
   it.live("open, fund, depth, Normal; restart restores and reestablishes; cooperative close", () =>
     Effect.gen(function*() {
@@ -95,6 +131,10 @@ describe("channels through the control API (two NodeLive nodes over TCP)", () =>
       const a = yield* startNode(dirA)
       let b = yield* startNode(dirB)
       yield* connect(a, b)
+      const eventsA = yield* watchEvents(a.url)
+      assert.strictEqual(eventsA.status, 200)
+      assert.match(eventsA.contentType, /^text\/event-stream/)
+      assert.deepStrictEqual(eventsA.events, [{ nodeId: a.nodeId, channelId: null, type: "Subscribed", event: null }])
 
       // Open: the answer comes after accept_channel, with the output to fund.
       const opened = expectOk(
@@ -138,6 +178,15 @@ describe("channels through the control API (two NodeLive nodes over TCP)", () =>
       assert.deepStrictEqual(obj(normalB.balance), { localMsat: 20_000_000, remoteMsat: 230_000_000, htlcs: 0 })
       assert.strictEqual(normalA.shortChannelId, "120x1x0")
       assert.strictEqual(normalB.funder, false)
+      // The same story on A's event stream.
+      const types = eventsA.events.map((e) => e.type)
+      for (const t of ["FundingNeeded", "ChannelPending", "Broadcast", "WatchFunding", "ChannelReady"]) assert.include(types, t)
+      const needed = eventsA.events.find((e) => e.type === "FundingNeeded")
+      assert.strictEqual(needed?.channelId, temporaryChannelId)
+      assert.strictEqual(obj(needed?.event).scriptPubKey, output.scriptPubKey)
+      assert.strictEqual(obj(needed?.event).amount, "250000")
+      assert.strictEqual(obj(eventsA.events.find((e) => e.type === "Broadcast")?.event).tx, toHex(funding.bytes))
+      assert.strictEqual(eventsA.events.find((e) => e.type === "ChannelReady")?.channelId, channelId)
       const listedA = yield* channels(a)
       assert.deepStrictEqual(listedA.map((c) => [c.channelId, c.phase, c.nodeId]), [[channelId, "Normal", b.nodeId]])
 

@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import { toHex } from "../../src/protocol/bytes.ts"
 import { serializeTransaction, txidFromBytes } from "../../src/protocol/tx/bitcoin/transaction.ts"
 import { sat } from "../../src/protocol/units.ts"
-import { field, knownChannelId, reachable, request, ServerLive, unreachable } from "./harness.ts"
+import { baseUrl, field, knownChannelId, ourId, reachable, request, ServerLive, unreachable } from "./harness.ts"
 
 const known = toHex(knownChannelId)
 const unknown = "22".repeat(32)
@@ -50,6 +50,20 @@ describe("channels endpoints (HTTP, ChannelManager double)", () => {
           closed: { reason: "FundingAborted", detail: "test channel" },
           paused: false
         }])
+      }))
+
+    it.effect("GET /v1/channels/events: Server-Sent Events, `Subscribed` first", () =>
+      Effect.gen(function*() {
+        const url = yield* baseUrl
+        const reply = yield* Effect.promise(async () => {
+          // The double's event stream is empty: the response ends after `Subscribed`.
+          const response = await fetch(`${url}/v1/channels/events`, { signal: AbortSignal.timeout(10_000) })
+          return { status: response.status, type: response.headers.get("content-type"), text: await response.text() }
+        })
+        assert.strictEqual(reply.status, 200)
+        assert.match(String(reply.type), /^text\/event-stream/)
+        const data = reply.text.split("\n").filter((l) => l.startsWith("data:")).map((l) => JSON.parse(l.slice(5)))
+        assert.deepStrictEqual(data, [{ nodeId: toHex(ourId), channelId: null, type: "Subscribed", event: null }])
       }))
 
     it.effect("GET /v1/channels/{id}: the channel, 404 when unknown, 400 for a bad id", () =>

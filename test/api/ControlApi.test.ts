@@ -186,6 +186,7 @@ describe("ControlApi (HTTP, PeerManager double)", () => {
           "/v1/peers/{nodeId}",
           "/v1/invoices/decode",
           "/v1/channels",
+          "/v1/channels/events",
           "/v1/channels/{channelId}",
           "/v1/channels/{temporaryChannelId}/fund",
           "/v1/channels/{channelId}/close",

@@ -64,7 +64,11 @@ interface Entry {
   readonly key: string
   /** Persists recorded (state versions). */
   seq: number
-  state: Schema.Json
+  /**
+   * The latest state, kept until every state-keeping replica acknowledged it (then dropped: an
+   * idle channel costs no copy of its state here).
+   */
+  state: Schema.Json | undefined
   /** Last update id recorded (-1: none). */
   latest: bigint
   /** Updates some replica has not acknowledged yet, in order. */
@@ -107,8 +111,14 @@ export const makeReplicatedPersister = (
     if (answered < n - k + 1) return yield* new PersistUnavailable({ reason: `${answered} of ${n} replicas answered, ${n - k + 1} needed` })
 
     const channels = new Map<string, Entry>()
+    /** Drops the entry's state once every state-keeping replica holds its latest version. */
+    const dropStateIfStored = (e: Entry | undefined): void => {
+      if (e === undefined || e.state === undefined) return
+      for (const i of stateReplicas) if ((e.ackedSeq[i] ?? 0) < e.seq) return
+      e.state = undefined
+    }
     const views = loaded.map((l) => new Map<string, ReplicaChannel>(Result.isSuccess(l) ? l.success.map((c) => [channelKey(c.channelId), c]) : []))
-    const snapshot: Array<PersistedChannel> = []
+    let snapshot: Array<PersistedChannel> | undefined = []
     const keys = new Set<string>()
     for (const i of stateReplicas) for (const key of views[i]?.keys() ?? []) keys.add(key)
     for (const key of keys) {
@@ -140,6 +150,7 @@ export const makeReplicatedPersister = (
         ackedUpdate
       })
       snapshot.push({ channelId: best.channelId, channelState: best.channelState, updates: best.updates, latestUpdateId: latest })
+      dropStateIfStored(channels.get(key))
     }
 
     // ---- the engine ----
@@ -205,6 +216,10 @@ export const makeReplicatedPersister = (
             candidates.delete(e)
             continue
           }
+          if (e.state === undefined) {
+            candidates.delete(e) // unreachable: a state not yet on this replica is kept
+            continue
+          }
           writes.push({ channelId: e.channelId, updates: e.retained.filter((u) => u.updateId > ackedUpdate), channelState: e.state })
           planned.push({ entry: e, seq: e.seq, updateId: e.latest })
         } else {
@@ -215,7 +230,7 @@ export const makeReplicatedPersister = (
             candidates.delete(e) // marked dirty again when a state-keeping replica acknowledges more
             continue
           }
-          writes.push({ channelId: e.channelId, updates: e.retained.filter((u) => u.updateId > ackedUpdate && u.updateId <= cap), channelState: e.state })
+          writes.push({ channelId: e.channelId, updates: e.retained.filter((u) => u.updateId > ackedUpdate && u.updateId <= cap), channelState: e.state ?? null })
           planned.push({ entry: e, seq: e.seq, updateId: cap })
         }
       }
@@ -231,6 +246,7 @@ export const makeReplicatedPersister = (
           if ((e.ackedUpdate[i] ?? -1n) < p.updateId) e.ackedUpdate[i] = p.updateId
           const floor = e.ackedUpdate.reduce((a, b) => (b < a ? b : a), e.latest)
           if (e.retained.length > 0 && (e.retained[0]?.updateId ?? 0n) <= floor) e.retained = e.retained.filter((u) => u.updateId > floor)
+          dropStateIfStored(e)
           yield* settle(e)
           // watchtowers may now receive what this replica holds
           if (replicas[i]?.keepsChannelState === true) for (let j = 0; j < n; j++) if (replicas[j]?.keepsChannelState === false) dirty[j]?.add(e)
@@ -359,7 +375,12 @@ export const makeReplicatedPersister = (
       persistMany,
       subscribe: PubSub.subscribe(completions),
       completions: Stream.fromPubSub(completions),
-      load: Effect.succeed(snapshot),
+      // Handed over once (the contract: at start): the persister keeps no copy of every state.
+      load: Effect.suspend(() => {
+        const s = snapshot
+        snapshot = undefined
+        return s === undefined ? Effect.fail(new PersistUnavailable({ reason: "load was already called (it is given once, at start)" })) : Effect.succeed(s)
+      }),
       archive: (channelId) => retire(channelId, "archive"),
       remove: (channelId) => retire(channelId, "remove")
     } satisfies MonitorPersisterShape

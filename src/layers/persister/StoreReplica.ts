@@ -11,6 +11,8 @@
  */
 import { Effect, Result, Schema } from "effect"
 import { ChannelIdSchema } from "../../protocol/codec/fields.ts"
+import { toHex } from "../../protocol/bytes.ts"
+import type { MonitorHtlc } from "../../protocol/monitor/state.ts"
 import { MonitorUpdateSchema, type MonitorUpdate } from "../../protocol/monitor/update.ts"
 import type { ChannelId } from "../../protocol/units.ts"
 import { deleteOp, putOp, type StoreOp, type StoreShape } from "../../services/Store.ts"
@@ -31,7 +33,68 @@ const decodeUpdateJson = Schema.decodeUnknownResult(MonitorUpdateSchema)
 const decodeJson = Schema.decodeUnknownResult(Schema.Json)
 const decodeChannelId = Schema.decodeUnknownResult(ChannelIdSchema)
 
-export const encodeUpdate = (u: MonitorUpdate): Uint8Array => utf8.encode(JSON.stringify(encodeUpdateJson(u)))
+type JsonObject = { [key: string]: Schema.Json }
+
+const htlcJson = (h: MonitorHtlc): JsonObject => ({
+  id: h.id.toString(),
+  direction: h.direction,
+  amount: h.amount.toString(),
+  paymentHash: toHex(h.paymentHash),
+  cltvExpiry: h.cltvExpiry
+})
+const htlcsJson = (hs: ReadonlyArray<MonitorHtlc>): Array<Schema.Json> => hs.map(htlcJson)
+
+/**
+ * The JSON value of an update, as `Schema.encodeSync(MonitorUpdateSchema)` gives it (same keys,
+ * same order, same strings; tested on whole channel lives), written out for the updates of every
+ * commitment dance (commitments, secrets, preimages); undefined for the rarer ones, which go
+ * through the Schema (`encodeUpdate`).
+ */
+export const encodeHotUpdate = (u: MonitorUpdate): Schema.Json | undefined => {
+  switch (u._tag) {
+    case "HolderCommitment": {
+      const c = u.commitment
+      return {
+        _tag: u._tag,
+        updateId: u.updateId.toString(),
+        commitment: {
+          commitmentNumber: c.commitmentNumber.toString(),
+          feeratePerKw: c.feeratePerKw,
+          toLocal: c.toLocal.toString(),
+          toRemote: c.toRemote.toString(),
+          htlcs: htlcsJson(c.htlcs),
+          counterpartySignature: toHex(c.counterpartySignature),
+          counterpartyHtlcSignatures: c.counterpartyHtlcSignatures.map(toHex)
+        }
+      }
+    }
+    case "CounterpartyCommitment": {
+      const c = u.commitment
+      return {
+        _tag: u._tag,
+        updateId: u.updateId.toString(),
+        commitment: {
+          commitmentNumber: c.commitmentNumber.toString(),
+          perCommitmentPoint: toHex(c.perCommitmentPoint),
+          feeratePerKw: c.feeratePerKw,
+          toLocal: c.toLocal.toString(),
+          toRemote: c.toRemote.toString(),
+          htlcs: htlcsJson(c.htlcs),
+          txid: toHex(c.txid)
+        }
+      }
+    }
+    case "CommitmentSecret":
+      return { _tag: u._tag, updateId: u.updateId.toString(), commitmentNumber: u.commitmentNumber.toString(), secret: toHex(u.secret) }
+    case "PaymentPreimage":
+      return { _tag: u._tag, updateId: u.updateId.toString(), preimage: toHex(u.preimage) }
+    default:
+      return undefined
+  }
+}
+
+/** An update's stored bytes: the JSON text of its Schema encoding. */
+export const encodeUpdate = (u: MonitorUpdate): Uint8Array => utf8.encode(JSON.stringify(encodeHotUpdate(u) ?? encodeUpdateJson(u)))
 export const decodeUpdate = (bytes: Uint8Array): Result.Result<MonitorUpdate, string> => {
   try {
     const r = decodeUpdateJson(JSON.parse(fromUtf8.decode(bytes)))

@@ -21,7 +21,7 @@ import { encodeSecretStore } from "../keys/shachain.ts"
 import { type Commitments, type CommitmentSpec, type LocalCommit, type RemoteCommit, type RemoteNextCommitInfo, type UpdateMessage, UpdateMessageSchema } from "./commitments.ts"
 import type { CommitmentStateSchema, SignerRequest } from "./io.ts"
 import { type ChannelParams, type PartyParams } from "./params.ts"
-import { AwaitingSchema, type Awaiting, ChannelStateSchema, type ChannelState, type Normal } from "./state.ts"
+import { AwaitingSchema, type Awaiting, ChannelStateSchema, type ChannelState, type Normal, type ReceivedHtlc } from "./state.ts"
 
 type Json = Schema.Json
 type JsonObject = { [key: string]: Json }
@@ -252,6 +252,19 @@ const awaiting = (a: Awaiting): Json => {
 
 const scid = (s: ShortChannelId): string => formatShortChannelId(s)
 
+const receivedHtlc = (h: ReceivedHtlc): JsonObject => {
+  const o: JsonObject = {
+    htlcId: u64(h.htlcId),
+    amount: u64(h.amount),
+    paymentHash: toHex(h.paymentHash),
+    cltvExpiry: h.cltvExpiry,
+    onion: onionToHex(h.onion)
+  }
+  if (h.pathKey !== undefined) o["pathKey"] = toHex(h.pathKey)
+  if (h.dustExposureExceeded !== undefined) o["dustExposureExceeded"] = h.dustExposureExceeded
+  return o
+}
+
 const normal = (s: Normal): JsonObject => {
   const o: JsonObject = {
     _tag: "Normal",
@@ -272,6 +285,7 @@ const normal = (s: Normal): JsonObject => {
   o["revealedSecrets"] = s.revealedSecrets.map((r) => ({ commitmentNumber: u64(r.commitmentNumber), secret: toHex(r.secret) }))
   o["fulfilledByPeer"] = s.fulfilledByPeer.map(u64)
   if (s.dustExposed !== undefined) o["dustExposed"] = s.dustExposed.map(u64)
+  if (s.receivedHtlcs !== undefined) o["receivedHtlcs"] = s.receivedHtlcs.map(receivedHtlc)
   if (s.awaiting !== undefined) o["awaiting"] = awaiting(s.awaiting)
   return o
 }

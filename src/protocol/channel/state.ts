@@ -26,7 +26,7 @@ import { ChannelMessageSchema, SignerRequestSchema } from "./io.ts"
 import { LegacyNegotiationSchema, ShutdownStateSchema, SimpleCloseSchema } from "./close.ts"
 import { CommitmentsSchema, LocalCommitSchema, RemoteCommitSchema } from "./commitments.ts"
 import { FundedChannelSchema, FunderAwaitingAcceptSchema, NegotiatedChannelSchema } from "./open.ts"
-import { ChannelParamsSchema, PublicKeySchema, SatSchema } from "./params.ts"
+import { ChannelParamsSchema, MsatSchema, PublicKeySchema, SatSchema } from "./params.ts"
 
 const U64 = u64.schema
 const hexOfLength = (n: number) => Schema.Uint8ArrayFromHex.pipe(Schema.check(Schema.isBetweenLength(n, n)))
@@ -171,6 +171,18 @@ export const WaitChannelReadySchema = Schema.TaggedStruct("WaitChannelReady", {
 /** The last secrets we revealed (public: the peer has them), to check `your_last_per_commitment_secret`. */
 export const RevealedSecretSchema = Schema.Struct({ commitmentNumber: U64, secret: Bytes32 })
 
+/** A received HTLC as `HtlcReceived` reported it (its fields, the onion included). */
+export const ReceivedHtlcSchema = Schema.Struct({
+  htlcId: U64,
+  amount: MsatSchema,
+  paymentHash: Bytes32,
+  cltvExpiry: Schema.Int,
+  onion: hexOfLength(1366),
+  pathKey: Schema.optional(PublicKeySchema),
+  dustExposureExceeded: Schema.optional(Schema.Boolean)
+})
+export type ReceivedHtlc = typeof ReceivedHtlcSchema.Type
+
 /**
  * Normal operation (BOLT 2), including the shutdown phase: `shutdown` says which `shutdown`s
  * were sent and received (HTLCs drain: no new `update_add_htlc` after the sender's shutdown).
@@ -199,6 +211,12 @@ export const NormalSchema = Schema.TaggedStruct("Normal", {
   fulfilledByPeer: Schema.Array(U64),
   /** Their HTLCs whose acceptance exceeded our dust exposure limit (flagged in `HtlcReceived`). */
   dustExposed: Schema.optional(Schema.Array(U64)),
+  /**
+   * Their HTLCs reported in `HtlcReceived` and still in a commitment (removed once their removal
+   * is irrevocably committed): what `pendingEvents` reports again after a restart, since the
+   * add's onion is gone from the update logs once the add is irrevocably committed. (Added by helper L.)
+   */
+  receivedHtlcs: Schema.optional(Schema.Array(ReceivedHtlcSchema)),
   awaiting: Schema.optional(AwaitingSchema)
 })
 

@@ -128,7 +128,8 @@ import type {
   WaitFundingSigned,
   WaitFundingTx
 } from "./state.ts"
-import { channelIdOf } from "./state.ts"
+import { channelIdOf, type ReceivedHtlc } from "./state.ts"
+import { stillReceived } from "./pending.ts"
 
 // ---- context, results, errors --------------------------------------------------------------------
 
@@ -892,7 +893,14 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
     }))
     send(out, revoked.success.message)
     const revealedSecrets = [...s.revealedSecrets, { commitmentNumber: owed.commitmentNumber, secret }].slice(-2)
-    return progressShutdown(ctx, { ...s, commitments: revoked.success.commitments, revealedSecrets }, out)
+    // A received HTLC whose removal this revocation made irrevocable is no longer pending (pending.ts).
+    const { receivedHtlcs: held, ...others } = s
+    const receivedHtlcs = stillReceived(revoked.success.commitments, held ?? [])
+    return progressShutdown(
+      ctx,
+      { ...others, commitments: revoked.success.commitments, revealedSecrets, ...(receivedHtlcs.length === 0 ? {} : { receivedHtlcs }) },
+      out
+    )
   }
   if (awaiting._tag === "RetransmitRevoke" && result._tag === "Revocation") return onRetransmitSigned(ctx, s, awaiting, result, out)
   if (awaiting._tag === "DataLossCheck" && result._tag === "Point") return onRetransmitSigned(ctx, s, awaiting, result, out)
@@ -964,11 +972,10 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
       if (Result.isFailure(r)) return violation(state, out, r.failure)
       persist(out, (updateId) => ({ _tag: "CommitmentSecret", updateId, commitmentNumber: r.success.revokedCommitmentNumber, secret: m.perCommitmentSecret }))
       let fulfilledByPeer = state.fulfilledByPeer
+      const received: Array<ReceivedHtlc> = []
       for (const u of r.success.irrevocablyCommitted) {
-        if (u._tag === "UpdateAddHtlc")
-          emit(out, {
-            _tag: "HtlcReceived",
-            channelId: c.params.channelId,
+        if (u._tag === "UpdateAddHtlc") {
+          const entry: ReceivedHtlc = {
             htlcId: u.id,
             amount: u.amountMsat,
             paymentHash: u.paymentHash,
@@ -976,8 +983,10 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
             onion: u.onionRoutingPacket,
             ...pathKeyOf(ctx, u.tlvs.blindedPath),
             ...((state.dustExposed ?? []).includes(u.id) ? { dustExposureExceeded: true } : {})
-          })
-        else if (u._tag === "UpdateFailHtlc")
+          }
+          received.push(entry)
+          emit(out, { _tag: "HtlcReceived", channelId: c.params.channelId, ...entry })
+        } else if (u._tag === "UpdateFailHtlc")
           emit(out, { _tag: "HtlcResolved", channelId: c.params.channelId, htlcId: u.id, result: { _tag: "Failed", reason: u.reason } })
         else if (u._tag === "UpdateFailMalformedHtlc")
           emit(out, {
@@ -994,7 +1003,19 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
       const { commitSentAtLocalNumber: _sent, dustExposed: flagged, ...rest } = state
       const committedAdds = new Set(r.success.irrevocablyCommitted.flatMap((u) => (u._tag === "UpdateAddHtlc" ? [u.id] : [])))
       const dustExposed = (flagged ?? []).filter((id) => !committedAdds.has(id))
-      return progressShutdown(ctx, { ...rest, commitments: r.success.commitments, fulfilledByPeer, ...(dustExposed.length === 0 ? {} : { dustExposed }) }, out)
+      const { receivedHtlcs: held, ...others } = rest
+      const receivedHtlcs = stillReceived(r.success.commitments, [...(held ?? []), ...received])
+      return progressShutdown(
+        ctx,
+        {
+          ...others,
+          commitments: r.success.commitments,
+          fulfilledByPeer,
+          ...(dustExposed.length === 0 ? {} : { dustExposed }),
+          ...(receivedHtlcs.length === 0 ? {} : { receivedHtlcs })
+        },
+        out
+      )
     }
     case "Shutdown": {
       const r = receiveShutdown(shutdownContext(ctx, c), state.shutdown, m)

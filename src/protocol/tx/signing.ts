@@ -16,6 +16,7 @@ import { setWitness, type Transaction } from "./bitcoin/transaction.ts"
 import type { CommitmentHtlc, CommitmentTransaction } from "./commitment.ts"
 import { HtlcTransactionError, type HtlcTransaction } from "./htlc.ts"
 import { fundingScript } from "./scripts.ts"
+import { sharedVerifiedSignatures } from "./verified-signatures.ts"
 import { fundingWitness, htlcSuccessWitness, htlcTimeoutWitness } from "./witness.ts"
 
 /** The input being signed: which input, the script it commits to (BIP 143 scriptCode) and the amount spent. */
@@ -33,13 +34,18 @@ export const inputSighash = (input: InputToSign, sighashType: SighashType): Uint
 export const signInput = (secp: Secp256k1, input: InputToSign, sighashType: SighashType, key: PrivateKey): Uint8Array =>
   secp.sign(inputSighash(input, sighashType), Redacted.value(key))
 
+/**
+ * Whether `signature` by `pubkey` signs the input's digest. Successes are remembered in
+ * `sharedVerifiedSignatures` (tx/verified-signatures.ts): the same signature checked again (the
+ * signer validating a commitment the reducer already checked) is a lookup.
+ */
 export const verifyInput = (
   secp: Secp256k1,
   input: InputToSign,
   sighashType: SighashType,
   signature: Uint8Array,
   pubkey: PublicKey
-): boolean => secp.verify(signature, inputSighash(input, sighashType), pubkey)
+): boolean => sharedVerifiedSignatures.verify(secp, signature, inputSighash(input, sighashType), pubkey)
 
 /**
  * Input 0 of a transaction spending the funding output (commitment or closing transaction),

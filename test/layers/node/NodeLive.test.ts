@@ -6,7 +6,19 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Fiber, FileSystem, Layer, Stream } from "effect"
 import { NodeServices } from "@effect/platform-node"
 import { PeerManager } from "../../../src/actors/PeerManager.ts"
-import { NodeLive } from "../../../src/layers/node/NodeLive.ts"
+import { join } from "node:path"
+import { ChannelManager } from "../../../src/actors/ChannelManager.ts"
+import {
+  CHANNEL_SIGNER_SEED_LABEL,
+  CHANNELS_DIRECTORY,
+  NodeLive,
+  nodeShutdownScript,
+  SHUTDOWN_KEY_LABEL
+} from "../../../src/layers/node/NodeLive.ts"
+import { OsEntropy } from "../../../src/layers/node/OsEntropy.ts"
+import { loadOrCreateSeed } from "../../../src/layers/node/SeedFile.ts"
+import { deriveNodeSecret, deriveSecret } from "../../../src/layers/node/SeedKeys.ts"
+import { p2wpkhScript } from "../../../src/protocol/tx/bitcoin/script.ts"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
 import type { NodeId } from "../../../src/protocol/units.ts"
@@ -94,5 +106,30 @@ describe("NodeLive over TCP", () => {
       assert.strictEqual(refused._tag, "PeerConnectFailed")
       assert.strictEqual(refused.reason._tag, "TransportFailed")
       assert.deepStrictEqual(yield* a.peers, [])
+    }).pipe(Effect.provide(NodeServices.layer)))
+})
+
+describe("NodeLive channels", () => {
+  it.live("runs a ChannelManager over <dataDir>/channels; keys derived under separate labels", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dataDir = yield* fs.makeTempDirectoryScoped({ prefix: "ln-node-" })
+      const context = yield* Layer.build(NodeLive({ dataDir }))
+      assert.deepStrictEqual(yield* Context.get(context, ChannelManager).listChannels, [])
+      assert.isTrue(yield* fs.exists(join(dataDir, CHANNELS_DIRECTORY)))
+      assert.strictEqual(Context.get(context, PeerManager).listenAddress, undefined)
+
+      const { seed } = yield* loadOrCreateSeed(dataDir).pipe(Effect.provide(OsEntropy))
+      const script = nodeShutdownScript(seed, nobleSecp256k1)
+      // P2WPKH: OP_0 PUSH20 HASH160(pubkey of the "shutdown/0" secret).
+      assert.strictEqual(script.length, 22)
+      assert.deepStrictEqual([...script.subarray(0, 2)], [0x00, 0x14])
+      const shutdownKey = nobleSecp256k1.publicKey(deriveSecret(seed, SHUTDOWN_KEY_LABEL))
+      assert.isDefined(shutdownKey)
+      if (shutdownKey !== undefined) assert.strictEqual(toHex(script), toHex(p2wpkhScript(shutdownKey)))
+      // Every use has its own secret: none is the node key.
+      const secrets = [deriveNodeSecret(seed), deriveSecret(seed, CHANNEL_SIGNER_SEED_LABEL), deriveSecret(seed, SHUTDOWN_KEY_LABEL)]
+      assert.strictEqual(new Set(secrets.map(toHex)).size, 3)
+      assert.deepStrictEqual(nodeShutdownScript(seed, nobleSecp256k1), script)
     }).pipe(Effect.provide(NodeServices.layer)))
 })

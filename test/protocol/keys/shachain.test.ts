@@ -11,6 +11,9 @@ import {
   FIRST_INDEX,
   insertSecret,
   perCommitmentSecret,
+  perCommitmentSecretFromPrefix,
+  prefixServes,
+  secretPrefix,
   storedSecretCount,
   type SecretStore
 } from "../../../src/protocol/keys/shachain.ts"
@@ -199,5 +202,26 @@ describe("secret storage encoding", () => {
       }),
       { numRuns: 10_000 }
     )
+  })
+})
+
+describe("perCommitmentSecretFromPrefix", () => {
+  it("gives generate_from_seed's secret for every index its prefix serves", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.bigInt({ min: 0n, max: (1n << 48n) - 1n }), (seed, index) => {
+        const prefix = secretPrefix(seed, index)
+        expect(prefixServes(prefix, index)).toBe(true)
+        expect(perCommitmentSecretFromPrefix(prefix, index)).toEqual(perCommitmentSecret(seed, index))
+        const neighbour = index ^ 1n
+        expect(perCommitmentSecretFromPrefix(prefix, neighbour)).toEqual(perCommitmentSecret(seed, neighbour))
+      }),
+      { numRuns: 50 }
+    )
+  })
+
+  it("refuses an index outside the prefix", () => {
+    const seed = new Uint8Array(32).fill(3)
+    const prefix = secretPrefix(seed, FIRST_INDEX)
+    expect(() => perCommitmentSecretFromPrefix(prefix, FIRST_INDEX - (1n << 16n))).toThrow(RangeError)
   })
 })

@@ -1,0 +1,51 @@
+/**
+ * What the payment layer may not have received before a crash, read from a stored state
+ * (at-least-once delivery: the `ChannelManager` emits these at restore; consumers dedupe by
+ * (channel id, HTLC id)).
+ *
+ * - `HtlcReceived` is emitted once, when the peer's add becomes irrevocably committed (BOLT 2:
+ *   only then may it be forwarded or settled), in the same step as the `CommitmentSecret`
+ *   persist; after it, the add's onion is in no update log. `Normal.receivedHtlcs` keeps what
+ *   was reported until the HTLC's removal is irrevocably committed.
+ * - `HtlcResolved { Fulfilled }` is emitted when the peer's `update_fulfill_htlc` arrives
+ *   (BOLT 2: the preimage may be used at once); `fulfilledByPeer` keeps the id, and the fulfill
+ *   itself stays in the peer's update log, until it is irrevocably committed.
+ */
+import type { ChannelEvent } from "./io.ts"
+import type { Commitments } from "./commitments.ts"
+import type { ChannelState, ReceivedHtlc } from "./state.ts"
+
+/**
+ * The entries of `received` whose HTLC is still in our current commitment or the peer's (a
+ * received HTLC leaves `receivedHtlcs` once its removal is irrevocably committed).
+ */
+export const stillReceived = (c: Commitments, received: ReadonlyArray<ReceivedHtlc>): ReadonlyArray<ReceivedHtlc> => {
+  if (received.length === 0) return received
+  const ids = new Set<bigint>()
+  for (const h of c.localCommit.spec.htlcs) if (h.direction === "received") ids.add(h.id)
+  for (const h of c.remoteCommit.spec.htlcs) if (h.direction === "offered") ids.add(h.id)
+  return received.filter((e) => ids.has(e.htlcId))
+}
+
+/**
+ * The events a restored channel reports again: `HtlcReceived` for each received HTLC reported
+ * and not being settled by us (no fulfill/fail of ours for it in our update log: a settlement
+ * dropped at a disconnection makes it pending again), and `HtlcResolved { Fulfilled }` for each
+ * of our HTLCs the peer fulfilled whose fulfill is not yet irrevocably committed.
+ */
+export const pendingEvents = (state: ChannelState): ReadonlyArray<ChannelEvent> => {
+  if (state._tag !== "Normal") return []
+  const c = state.commitments
+  const channelId = c.params.channelId
+  const ours = [...c.localChanges.proposed, ...c.localChanges.signed, ...c.localChanges.acked]
+  const settling = new Set<bigint>()
+  for (const u of ours) if (u._tag === "UpdateFulfillHtlc" || u._tag === "UpdateFailHtlc" || u._tag === "UpdateFailMalformedHtlc") settling.add(u.id)
+  const events: Array<ChannelEvent> = []
+  for (const e of stillReceived(c, state.receivedHtlcs ?? [])) if (!settling.has(e.htlcId)) events.push({ _tag: "HtlcReceived", channelId, ...e })
+  const theirs = [...c.remoteChanges.proposed, ...c.remoteChanges.acked, ...c.remoteChanges.signed]
+  for (const id of state.fulfilledByPeer) {
+    const fulfill = theirs.find((u) => u._tag === "UpdateFulfillHtlc" && u.id === id)
+    if (fulfill?._tag === "UpdateFulfillHtlc") events.push({ _tag: "HtlcResolved", channelId, htlcId: id, result: { _tag: "Fulfilled", preimage: fulfill.paymentPreimage } })
+  }
+  return events
+}
