@@ -25,6 +25,7 @@
  * `addHtlc`, `fulfillHtlc`, `failHtlc`, `failMalformedHtlc`, `updateFee`, `chainFact`, `events`.
  */
 import { Context, Data, Deferred, Effect, Layer, PubSub, Result, Schema, Scope, Stream } from "effect"
+import { pendingEvents, restoredWatches } from "../protocol/channel/pending.ts"
 import { toHex } from "../protocol/bytes.ts"
 import { ChannelIdSchema, type ShortChannelId, shortChannelIdFromParts } from "../protocol/codec/fields.ts"
 import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
@@ -285,7 +286,26 @@ const featureNames = (bits: ReadonlyArray<number>): ReadonlySet<FeatureName> => 
   return names
 }
 
-const keyOf = (nodeId: Uint8Array, channelId: Uint8Array): string => `${toHex(nodeId)}/${toHex(channelId)}`
+const HEX_DIGITS = "0123456789abcdef"
+/**
+ * Hex as a FLAT string, for what stays in memory per channel (map keys, actor names): `toHex`
+ * builds its result by concatenation, a chain of ~65 string pieces (~900 bytes for 32 bytes)
+ * that V8 keeps as long as the string lives. `separator` joins several byte strings.
+ */
+export const flatHex = (parts: ReadonlyArray<Uint8Array>, separator = "", prefix = ""): string => {
+  const codes: Array<number> = []
+  for (let k = 0; k < prefix.length; k++) codes.push(prefix.charCodeAt(k))
+  parts.forEach((bytes, j) => {
+    if (j > 0) for (let k = 0; k < separator.length; k++) codes.push(separator.charCodeAt(k))
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i] ?? 0
+      codes.push(HEX_DIGITS.charCodeAt(b >> 4), HEX_DIGITS.charCodeAt(b & 15))
+    }
+  })
+  return String.fromCharCode(...codes)
+}
+
+const keyOf = (nodeId: Uint8Array, channelId: Uint8Array): string => flatHex([nodeId, channelId], "/")
 
 interface Entry {
   readonly nodeId: NodeId
@@ -367,7 +387,7 @@ export const make = (
 
     const register = (entry: Entry) => {
       routes.set(keyOf(entry.nodeId, entry.channelId), entry)
-      byId.set(toHex(entry.channelId), entry)
+      byId.set(flatHex([entry.channelId]), entry)
     }
 
     /**
@@ -394,7 +414,7 @@ export const make = (
           Effect.catchTag("PersisterClosed", () => Effect.succeed("InProgress" as const))
         )
         if (entry.monitor === undefined) {
-          entry.monitor = yield* makeMonitor({ name: `monitor ${toHex(channelId)}`, secp: config.secp }).pipe(Scope.provide(scope))
+          entry.monitor = yield* makeMonitor({ name: flatHex([channelId], "", "monitor "), secp: config.secp }).pipe(Scope.provide(scope))
         }
         for (const update of updates) yield* Effect.ignore(entry.monitor.tell(update))
         return status
@@ -424,7 +444,7 @@ export const make = (
       extra: { readonly session?: SessionId; readonly initialOutputs?: ReadonlyArray<ChannelOutput>; readonly lastUpdateId?: bigint }
     ) =>
       makeChannel<ChannelState>({
-        name: `channel ${toHex(entry.channelId)}`,
+        name: flatHex([entry.channelId], "", "channel "),
         core: coreFor(entry),
         ports: portsFor(entry),
         signer,
@@ -456,12 +476,19 @@ export const make = (
         if (Result.isFailure(monitorState)) {
           return yield* Effect.fail(new ChannelStoreUnavailable({ reason: `channel ${toHex(stored.channelId)}: update log does not replay (${monitorState.failure._tag})` }))
         }
-        entry.monitor = yield* makeMonitor({ name: `monitor ${toHex(stored.channelId)}`, secp: config.secp, state: monitorState.success }).pipe(
+        entry.monitor = yield* makeMonitor({ name: flatHex([stored.channelId], "", "monitor "), secp: config.secp, state: monitorState.success }).pipe(
           Scope.provide(scope)
         )
       }
       entry.handle = yield* startActor(entry, record.channel, { lastUpdateId: stored.latestUpdateId })
       register(entry)
+      // The connection the stored state knew died with the previous run: the channel learns it
+      // (BOLT 2: the peer's unsigned updates are forgotten) and reestablishes when the peer is back.
+      yield* Effect.ignore(entry.handle.tell({ _tag: "PeerDisconnected" }))
+      // What the previous run may have published without its consumer handling it, again (at least
+      // once: consumers dedupe by channel id and HTLC id), and the chain watch a chain source forgot.
+      for (const event of pendingEvents(record.channel)) yield* publish(entry, event)
+      for (const watch of restoredWatches(record.channel)) yield* publish(entry, watch)
     }
 
     // ---- the peer layer's session stream -----------------------------------------------------------------

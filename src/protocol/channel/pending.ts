@@ -11,7 +11,8 @@
  *   (BOLT 2: the preimage may be used at once); `fulfilledByPeer` keeps the id, and the fulfill
  *   itself stays in the peer's update log, until it is irrevocably committed.
  */
-import type { ChannelEvent } from "./io.ts"
+import { fundingOutput } from "../tx/funding.ts"
+import type { ChannelEvent, ChannelOutput } from "./io.ts"
 import type { Commitments } from "./commitments.ts"
 import type { ChannelState, ReceivedHtlc } from "./state.ts"
 
@@ -48,4 +49,22 @@ export const pendingEvents = (state: ChannelState): ReadonlyArray<ChannelEvent> 
     if (fulfill?._tag === "UpdateFulfillHtlc") events.push({ _tag: "HtlcResolved", channelId, htlcId: id, result: { _tag: "Fulfilled", preimage: fulfill.paymentPreimage } })
   }
   return events
+}
+
+type WatchFundingOutput = Extract<ChannelOutput, { readonly _tag: "WatchFunding" }>
+
+/**
+ * The chain watch a restored channel needs again: its funding output, whose depth takes a
+ * channel waiting for `channel_ready` to `Normal` and whose spend ends every funded channel. A
+ * chain source keeps no memory of what a previous run asked it to watch.
+ */
+export const restoredWatches = (state: ChannelState): ReadonlyArray<WatchFundingOutput> => {
+  const params = state._tag === "WaitChannelReady" ? state.params : "commitments" in state ? state.commitments.params : undefined
+  if (params === undefined) return []
+  return [{
+    _tag: "WatchFunding",
+    outpoint: params.fundingOutpoint,
+    scriptPubKey: fundingOutput(params.fundingAmount, params.local.basepoints.fundingPubkey, params.remote.basepoints.fundingPubkey).scriptPubKey,
+    minimumDepth: state._tag === "WaitChannelReady" ? state.minimumDepth : 0
+  }]
 }

@@ -1322,6 +1322,23 @@ const closingSigned = (ctx: StepContext, state: Negotiating | Closing, result: S
 
 // ---- the funding output spent ---------------------------------------------------------------------
 
+/** Txids of the closing transactions we signed during this negotiation (any of them may confirm). */
+const signedClosingTxids = (state: Negotiating): ReadonlyArray<Uint8Array> => {
+  const mode = state.mode
+  if (mode._tag === "Legacy") {
+    const fee = mode.negotiation.lastSent
+    const tx = fee === undefined ? undefined : legacyClosingTx(mode.negotiation, fee)
+    return tx === undefined || Result.isFailure(tx) ? [] : [computeTxid(tx.success.tx)]
+  }
+  // Our `closing_complete` still awaiting its `closing_sig`: the variants we signed, rebuilt.
+  const { pending, ...settled } = mode.close
+  if (pending === undefined) return mode.closingTxids
+  const proposal = proposeClosingComplete(settled, { fee: pending.fee, locktime: pending.locktime, closerScript: pending.closerScript })
+  if (Result.isFailure(proposal)) return mode.closingTxids
+  const signed = proposal.success.toSign.filter((t) => pending.signatures.some((s) => s.variant === t.variant))
+  return [...mode.closingTxids, ...signed.map((t) => computeTxid(t.tx))]
+}
+
 const onFundingSpent = (state: ChannelState, out: Out, txid: Uint8Array): StepResult => {
   const channelId = asChannelId(channelIdOf(state))
   const closed = (reason: ClosedReason, announce: boolean): StepResult => {
@@ -1343,9 +1360,16 @@ const onFundingSpent = (state: ChannelState, out: Out, txid: Uint8Array): StepRe
       break
     case "WaitRemoteClose":
       return closed({ _tag: "RemoteForceClose", txid }, true)
+    case "Negotiating":
+      // The peer may broadcast a closing transaction we signed before its last message reached us
+      // (it accepted our fee, or completed our `closing_complete`): that is a cooperative close.
+      if (signedClosingTxids(state).some((t) => equalBytes(t, txid))) {
+        persist(out, (updateId) => ({ _tag: "ChannelClosed", updateId, closingTxid: computeTxidBrand(txid) }))
+        return closed({ _tag: "Cooperative", closingTxid: txid }, true)
+      }
+      break
     case "WaitChannelReady":
     case "Normal":
-    case "Negotiating":
       break
     default:
       return unexpected(state, { _tag: "FundingSpent", txid }, "the channel is not funded")

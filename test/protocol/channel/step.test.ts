@@ -318,6 +318,29 @@ describe("step: close", () => {
     expect(p.a.eventsOf("ChannelClosed")).toHaveLength(1)
   })
 
+  for (const simple of [false, true]) {
+    it(`the close confirms before the peer's last message reaches us: still cooperative (${simple ? "simple" : "legacy"})`, () => {
+      const p = openNormal({ features: simple ? new Set<FeatureName>([...baseFeatures, "option_simple_close"]) : baseFeatures })
+      expect(p.input(p.b, { _tag: "Close", scriptPubKey: closeScript(p.b), feeratePerKw: 2500 })).toBeUndefined()
+      // Deliver one message at a time until one side broadcast a mutual close while the other still negotiates.
+      let closer: typeof p.a | undefined
+      for (let i = 0; i < 100 && closer === undefined; i++) {
+        const next = p.a.inbox.length > 0 ? p.a : p.b
+        if (next.inbox.length === 0) break
+        p.deliver(next)
+        for (const n of [p.a, p.b]) if (n.broadcasts.some((b) => b.label === "mutual-close") && p.other(n).phase === "Negotiating") closer = n
+      }
+      if (closer === undefined) throw new Error("no moment where one side broadcast and the other still negotiated")
+      const waiting = p.other(closer)
+      const tx = closer.broadcasts.find((b) => b.label === "mutual-close")?.tx
+      if (tx === undefined) throw new Error("no mutual close")
+      expect(p.input(waiting, { _tag: "FundingSpent", txid: txidOf(tx) })).toBeUndefined()
+      expect(waiting.phase).toBe("Closed")
+      expect(waiting.eventsOf("ChannelClosed")[0]?.reason._tag).toBe("Cooperative")
+      expect(waiting.updates.at(-1)?._tag).toBe("ChannelClosed")
+    })
+  }
+
   it("the peer initiates the close; the fundee pays nothing", () => {
     const p = openNormal()
     expect(p.input(p.b, { _tag: "Close", scriptPubKey: closeScript(p.b), feeratePerKw: 2500 })).toBeUndefined()

