@@ -25,6 +25,7 @@
  * `addHtlc`, `fulfillHtlc`, `failHtlc`, `failMalformedHtlc`, `updateFee`, `chainFact`, `events`.
  */
 import { Context, Data, Deferred, Effect, Layer, PubSub, Result, Schema, Scope, Stream } from "effect"
+import { preimageOf } from "../protocol/monitor/query.ts"
 import { pendingEvents, restoredWatches } from "../protocol/channel/pending.ts"
 import { toHex } from "../protocol/bytes.ts"
 import { ChannelIdSchema, type ShortChannelId, shortChannelIdFromParts } from "../protocol/codec/fields.ts"
@@ -196,9 +197,14 @@ export interface ChannelManagerShape {
   readonly updateFee: (channelId: ChannelId, feeratePerKw: number) => Effect.Effect<void, ChannelCommandError>
   /** A chain fact for one channel (funding depth, funding spent, feerate). */
   readonly chainFact: (channelId: ChannelId, fact: ChainFact) => Effect.Effect<void, ChannelNotFound | ActorStopped>
-  /** The node's channel events from the moment the stream runs. */
+  /**
+   * The node's channel events from the moment the stream runs, after what the channels' states
+   * say is pending (HTLCs received and not settled, our HTLCs fulfilled by the peer and not yet
+   * final, funding outputs to watch): a consumer that starts, or restarts after a crash, misses
+   * nothing. At least once: dedupe by channel id and HTLC id.
+   */
   readonly events: Stream.Stream<NodeChannelEvent>
-  /** Subscribes now (nothing after this call is missed); the events as a stream. */
+  /** Subscribes now (nothing after this call is missed); the events as a stream, pending ones first (see `events`). */
   readonly subscribe: Effect.Effect<Stream.Stream<NodeChannelEvent>, never, Scope.Scope>
 }
 
@@ -485,10 +491,6 @@ export const make = (
       // The connection the stored state knew died with the previous run: the channel learns it
       // (BOLT 2: the peer's unsigned updates are forgotten) and reestablishes when the peer is back.
       yield* Effect.ignore(entry.handle.tell({ _tag: "PeerDisconnected" }))
-      // What the previous run may have published without its consumer handling it, again (at least
-      // once: consumers dedupe by channel id and HTLC id), and the chain watch a chain source forgot.
-      for (const event of pendingEvents(record.channel)) yield* publish(entry, event)
-      for (const watch of restoredWatches(record.channel)) yield* publish(entry, watch)
     }
 
     // ---- the peer layer's session stream -----------------------------------------------------------------
@@ -625,6 +627,33 @@ export const make = (
 
     let requestCounter = 0
 
+    /**
+     * What the channels' current states say a consumer may have missed (a previous run, or a
+     * consumer that stopped, may have published it without it being handled): pending HTLC events
+     * and the funding watches. At least once: consumers dedupe by channel id and HTLC id.
+     */
+    const pendingNow = Effect.gen(function*() {
+      const out: Array<NodeChannelEvent> = []
+      for (const entry of new Set(byId.values())) {
+        if (entry.handle === undefined) continue
+        const snapshot = yield* Effect.result(entry.handle.snapshot)
+        if (Result.isFailure(snapshot)) continue
+        const state = snapshot.success.state
+        const monitor = entry.monitor === undefined ? undefined : yield* Effect.result(entry.monitor.state)
+        const monitorState = monitor !== undefined && Result.isSuccess(monitor) ? monitor.success : undefined
+        const knownPreimage = (hash: Uint8Array) => (monitorState === undefined ? undefined : preimageOf(monitorState, hash))
+        for (const event of [...pendingEvents(state, knownPreimage), ...restoredWatches(state)]) out.push({ nodeId: entry.nodeId, channelId: entry.channelId, event })
+      }
+      return out
+    })
+
+    /** Live events from now on, after what is pending now (so a restarted consumer misses nothing). */
+    const subscribe = Effect.gen(function*() {
+      const live = yield* PubSub.subscribe(events)
+      const pending = yield* pendingNow
+      return Stream.concat(Stream.fromIterable(pending), Stream.fromSubscription(live))
+    })
+
     /** The peer's session as this manager knows it; waits for a `Connected` the registry has but we have not handled yet. */
     const liveSession = (nodeId: NodeId): Effect.Effect<PeerSession, PeerNotConnected> =>
       Effect.gen(function*() {
@@ -726,8 +755,8 @@ export const make = (
         command(channelId, { _tag: "FailMalformedHtlc", htlcId, sha256OfOnion, failureCode }).pipe(Effect.asVoid),
       updateFee: (channelId, feeratePerKw) => command(channelId, { _tag: "UpdateFee", feeratePerKw }).pipe(Effect.asVoid),
       chainFact: (channelId, fact) => find(channelId).pipe(Effect.flatMap(({ handle }) => handle.tell(fact))),
-      events: Stream.fromPubSub(events),
-      subscribe: PubSub.subscribe(events).pipe(Effect.map(Stream.fromSubscription))
+      events: Stream.unwrap(subscribe),
+      subscribe
     })
   })
 

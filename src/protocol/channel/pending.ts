@@ -34,7 +34,11 @@ export const stillReceived = (c: Commitments, received: ReadonlyArray<ReceivedHt
  * dropped at a disconnection makes it pending again), and `HtlcResolved { Fulfilled }` for each
  * of our HTLCs the peer fulfilled whose fulfill is not yet irrevocably committed.
  */
-export const pendingEvents = (state: ChannelState): ReadonlyArray<ChannelEvent> => {
+export const pendingEvents = (
+  state: ChannelState,
+  /** A preimage the monitor holds, for a fulfill the channel no longer has (dropped at a disconnection). */
+  knownPreimage: (paymentHash: Uint8Array) => Uint8Array | undefined = () => undefined
+): ReadonlyArray<ChannelEvent> => {
   if (state._tag !== "Normal") return []
   const c = state.commitments
   const channelId = c.params.channelId
@@ -46,7 +50,13 @@ export const pendingEvents = (state: ChannelState): ReadonlyArray<ChannelEvent> 
   const theirs = [...c.remoteChanges.proposed, ...c.remoteChanges.acked, ...c.remoteChanges.signed]
   for (const id of state.fulfilledByPeer) {
     const fulfill = theirs.find((u) => u._tag === "UpdateFulfillHtlc" && u.id === id)
-    if (fulfill?._tag === "UpdateFulfillHtlc") events.push({ _tag: "HtlcResolved", channelId, htlcId: id, result: { _tag: "Fulfilled", preimage: fulfill.paymentPreimage } })
+    // Our HTLC: offered in our commitment, received in theirs (each spec is its owner's view).
+    const offered = c.localCommit.spec.htlcs.find((h) => h.direction === "offered" && h.id === id) ??
+      c.remoteCommit.spec.htlcs.find((h) => h.direction === "received" && h.id === id)
+    const preimage = fulfill?._tag === "UpdateFulfillHtlc"
+      ? fulfill.paymentPreimage
+      : offered === undefined ? undefined : knownPreimage(offered.paymentHash)
+    if (preimage !== undefined) events.push({ _tag: "HtlcResolved", channelId, htlcId: id, result: { _tag: "Fulfilled", preimage } })
   }
   return events
 }
