@@ -34,7 +34,10 @@
  * CHANNEL_BENCH_ONLY=one-memory,window-files,... selects runs (none: heap only), CHANNEL_BENCH_MS
  * sets their length, CHANNEL_BENCH_HEAP_N the number of channels for the heap figures (0:
  * skipped), CHANNEL_BENCH_HEAPSNAP=<path> writes heap snapshots around the restore,
- * CHANNEL_BENCH_GROUP=0 turns the channels' write grouping off (for comparison).
+ * CHANNEL_BENCH_GROUP=0 turns the channels' write grouping off (for comparison),
+ * CHANNEL_BENCH_PARTS=0 turns the per-part timing off (the headline figures then carry no
+ * timing overhead but for the secp256k1 proxy), CHANNEL_BENCH_CAPACITY the channels' mailbox capacity (default 4096), CHANNEL_BENCH_DEBUG=1
+ * prints user/system CPU per item, =2 also every store write with its updates.
  *
  * Heap: after a forced GC (`--expose-gc` is set at run time through v8.setFlagsFromString), N
  * copies of one stored channel (A's record and update log, idle, then with 100 HTLCs committed;
@@ -96,6 +99,8 @@ const PROFILE = process.env["CHANNEL_BENCH_PROFILE"]
 const ONLY = process.env["CHANNEL_BENCH_ONLY"]?.split(",")
 /** For heap analysis: write V8 heap snapshots before and after the idle channels are restored (<path>.before/.after.heapsnapshot). */
 const HEAPSNAP = process.env["CHANNEL_BENCH_HEAPSNAP"]
+/** CHANNEL_BENCH_PARTS=0: no per-part timing (each timed part costs two getrusage calls; the figures without them are the cleaner ones). */
+const PARTS = process.env["CHANNEL_BENCH_PARTS"] !== "0"
 const WINDOW = 50
 const FUNDING_SAT = 500_000_000n // 5 BTC (option_support_large_channel): room for 50,000 HTLCs of 10,000 sat one way
 const HTLC_MSAT = 10_000_000n // 10,000 sat: above the dust limits, every HTLC has its output and signature
@@ -199,6 +204,7 @@ class Meter {
     }
   }
   time<A>(part: string, f: () => A): A {
+    if (!PARTS) return f()
     const t0 = threadCpuMs()
     const s0 = this.secpMs()
     try {
@@ -209,6 +215,7 @@ class Meter {
   }
   /** For effects that run synchronously to the end (the signer, the in-memory store). */
   timeEffect<A, E, R>(part: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    if (!PARTS) return effect
     return Effect.suspend(() => {
       const t0 = threadCpuMs()
       const s0 = this.secpMs()
@@ -323,24 +330,28 @@ const meteredReplica = (store: StoreShape, meter: Meter, timed: boolean): Monito
 
 /** Counts `Store.write` calls (a files-store batch may group several). */
 const storeWriteCounter = { n: 0 }
-const counted = (store: StoreShape): StoreShape => ({
+const counted = (store: StoreShape, name: string): StoreShape => ({
   ...store,
   write: (ops) =>
     Effect.suspend(() => {
       storeWriteCounter.n++
+      if (process.env["CHANNEL_BENCH_DEBUG"] === "2") {
+        const tags = ops.flatMap((o) => (o._tag === "Put" && o.key.includes("/u/") ? [utf8.decode(o.value).slice(9, 40).split('"')[0]] : []))
+        console.log(`${(performance.now() % 100000).toFixed(2)} ${name} write: ${tags.join(", ")}`)
+      }
       return store.write(ops)
     })
 })
 
 const makeStore = (storage: Storage, name: string): Effect.Effect<StoreShape, never, Scope.Scope> =>
   storage === "memory"
-    ? Effect.succeed(counted(makeMemoryStore().store))
+    ? Effect.succeed(counted(makeMemoryStore().store, name))
     : Effect.gen(function*() {
         const dir = mkdtempSync(join(tmpdir(), `eln-bench-${name}-`))
         // Added first, so it runs after the store's own finalizer (finalizers run in reverse).
         yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
         const disk = yield* nodeStoreDisk.pipe(Effect.provide(NodeFileSystem.layer))
-        return counted(yield* makeFileStore(disk, { directory: join(dir, "store") }).pipe(Effect.orDie))
+        return counted(yield* makeFileStore(disk, { directory: join(dir, "store") }).pipe(Effect.orDie), name)
       })
 
 let runCounter = 0
@@ -645,7 +656,9 @@ const scenario = (timer: SecpTimer, mode: Mode, storage: Storage, ms: number): E
       const thread = process.threadCpuUsage(thread0)
       const secpMs = timer.ms() - secp0
       const writes = storeWriteCounter.n - writes0
-      if (process.env["CHANNEL_BENCH_DEBUG"] !== undefined) console.log(`polls per item ${(quietPolls.n - polls0) / count}`)
+      if (process.env["CHANNEL_BENCH_DEBUG"] !== undefined) {
+        console.log(`polls per item ${(quietPolls.n - polls0) / count}; JS thread user ${(thread.user / 1000 / count).toFixed(2)} ms, system ${(thread.system / 1000 / count).toFixed(2)} ms per item`)
+      }
       const parts = new Map(
         [...timer.meter.snapshot()].map(([k, v]) => {
           const b = parts0.get(k)
@@ -779,7 +792,8 @@ const heapPerChannel = (timer: SecpTimer, sample: { readonly channelHex: string;
     }
     const monitorBytes = (heapUsed() - before2) / n
     monitors.length = 0
-    const channelBytes = yield* Effect.scoped(
+    // A first restore (not measured): the code it runs is compiled once, not counted per channel.
+    const restore = (measure: boolean) => Effect.scoped(
       Effect.gen(function*() {
         const node: Node = {
           name: "heap",
@@ -790,11 +804,11 @@ const heapPerChannel = (timer: SecpTimer, sample: { readonly channelHex: string;
           manager: undefined
         }
         const base = heapUsed()
-        if (HEAPSNAP !== undefined) writeHeapSnapshot(`${HEAPSNAP}.${n}.before.heapsnapshot`)
+        if (HEAPSNAP !== undefined && measure) writeHeapSnapshot(`${HEAPSNAP}.${n}.before.heapsnapshot`)
         const manager = yield* startManager(timer, node, false, "heap")
         // Let every actor fiber start and park on its mailbox.
         for (let i = 0; i < 10; i++) yield* Effect.yieldNow
-        if (HEAPSNAP !== undefined) {
+        if (HEAPSNAP !== undefined && measure) {
           heapUsed()
           writeHeapSnapshot(`${HEAPSNAP}.${n}.after.heapsnapshot`)
         }
@@ -803,6 +817,10 @@ const heapPerChannel = (timer: SecpTimer, sample: { readonly channelHex: string;
         return (heapUsed() - base) / n
       })
     )
+    yield* restore(false)
+    // Let the first restore's fibers and timers wind down before the baseline is taken.
+    yield* Effect.sleep("200 millis")
+    const channelBytes = yield* restore(true)
     return { n, channelBytes, stateBytes, monitorBytes, recordJsonBytes, updates }
   })
 

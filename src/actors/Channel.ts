@@ -162,8 +162,12 @@ export type ChannelEnvelope<S> =
       readonly reply?: Actor.Reply<StepReport, ChannelCommandRejected>
     }
   | { readonly _tag: "Flush" }
-  /** Writes the updates collected so far in one `persistMany` call (queued behind the mailbox). */
-  | { readonly _tag: "PersistNow" }
+  /**
+   * Writes the updates collected so far in one `persistMany` call (queued behind the mailbox).
+   * The first time it comes up (`again` absent) it yields once and queues itself again, so what
+   * arrives meanwhile (the other half of a message pair, the `Flush` of the step) joins the write.
+   */
+  | { readonly _tag: "PersistNow"; readonly again?: true }
   /** After a restart: re-issue the `Sign` the restored state awaits (queued first by `makeChannel`). */
   | { readonly _tag: "Resume" }
   /** The outputs of the step that created the channel (queued first by `makeChannel`). */
@@ -496,9 +500,19 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
       if (Result.isFailure(r)) yield* Effect.logDebug(`${name}: SignNow: ${describe(r.failure)}`)
     })
 
+    /** The first `PersistNow` yields and goes behind the mailbox again; the second writes. */
+    const persistNow = (again: boolean): Effect.Effect<void> =>
+      again || self === undefined
+        ? persistCollected
+        : Effect.gen(function*() {
+            yield* Effect.yieldNow
+            const requeued = yield* Effect.result(self?.tryTell({ _tag: "PersistNow", again: true }) ?? Effect.void)
+            if (Result.isFailure(requeued)) yield* persistCollected
+          })
+
     const handle = (msg: ChannelEnvelope<S>): Effect.Effect<void> =>
       msg._tag === "PersistNow"
-        ? persistCollected
+        ? persistNow(msg.again === true)
         : msg._tag === "Snapshot"
           ? handleOne(msg)
           : Effect.andThen(handleOne(msg), schedulePersist)
@@ -507,7 +521,7 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
       Effect.gen(function*() {
         switch (msg._tag) {
           case "PersistNow":
-            return yield* persistCollected
+            return yield* persistNow(msg.again === true)
           case "Snapshot":
             yield* Deferred.succeed(msg.reply, {
               state,

@@ -153,6 +153,11 @@ export const makeReplicatedPersister = (
       dropStateIfStored(channels.get(key))
     }
 
+    // What was read is in `channels` and `snapshot` now: the replicas' copies go (this generator's
+    // variables live as long as the persister's fibers do).
+    for (const v of views) v.clear()
+    loaded.length = 0
+
     // ---- the engine ----
     const completions = yield* PubSub.unbounded<PersistCompletion>()
     const wake = yield* Effect.forEach(replicas, () => Queue.sliding<void>(1))

@@ -5,7 +5,6 @@
  * the last update it acknowledged.
  */
 import { Data, type Effect, type Schema } from "effect"
-import { toHex } from "../../protocol/bytes.ts"
 import type { MonitorUpdate } from "../../protocol/monitor/update.ts"
 import type { ChannelId } from "../../protocol/units.ts"
 
@@ -51,4 +50,18 @@ export interface MonitorReplica {
   readonly remove: (channelId: ChannelId) => Effect.Effect<void, ReplicaError>
 }
 
-export const channelKey = (channelId: ChannelId): string => toHex(channelId)
+const HEX_DIGITS = "0123456789abcdef"
+
+/**
+ * The channel's key: its id in hex, as a FLAT string (kept in maps for the channel's life;
+ * `toHex` concatenates, leaving a ~900-byte chain of string pieces in memory per key).
+ */
+export const channelKey = (channelId: ChannelId): string => {
+  const codes = new Array<number>(channelId.length * 2)
+  for (let i = 0; i < channelId.length; i++) {
+    const b = channelId[i] ?? 0
+    codes[2 * i] = HEX_DIGITS.charCodeAt(b >> 4)
+    codes[2 * i + 1] = HEX_DIGITS.charCodeAt(b & 15)
+  }
+  return String.fromCharCode(...codes)
+}
