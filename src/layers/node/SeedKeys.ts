@@ -11,8 +11,9 @@
  * derivation is total. Labels in use:
  *
  * - `"node"`: the node secret (BOLT 1 node id, BOLT 8 static key).
- *
- * Channel keys will use labels such as `"channel/<n>"`.
+ * - `"channel-signer"`: the seed of the in-process channel signer (`NodeLive`), which derives
+ *   every channel's keys from it and the channel's key id.
+ * - `"shutdown/0"`: the key of the node's payout (shutdown) script, P2WPKH (`NodeLive`).
  */
 import { hkdf } from "@noble/hashes/hkdf.js"
 import { sha256 } from "@noble/hashes/sha2.js"
