@@ -4,8 +4,7 @@ import type { NodeId } from "../protocol/units.ts"
 import type { DisconnectReason, PeerInfo } from "../actors/PeerEvent.ts"
 import type { ChannelInfo } from "../actors/ChannelManager.ts"
 import { fundingNeededFor } from "../protocol/channel/open.ts"
-import type { ChannelParams } from "../protocol/channel/params.ts"
-import type { ChannelState, ClosedReason } from "../protocol/channel/state.ts"
+import { type ClosedReason, paramsOf } from "../protocol/channel/state.ts"
 import { formatShortChannelId } from "../protocol/codec/fields.ts"
 import { txidFromBytes, txidToHex } from "../protocol/tx/bitcoin/transaction.ts"
 import { formatAddress } from "../services/Transport.ts"
@@ -44,24 +43,6 @@ export const describeReason = (reason: DisconnectReason): string => {
   return details.length === 0 ? reason._tag : `${reason._tag}: ${details.join(", ")}`
 }
 
-/** The `ChannelParams` of a phase that has them. */
-const paramsOf = (s: ChannelState): ChannelParams | undefined => {
-  switch (s._tag) {
-    case "WaitFundingSigned":
-      return s.funded.params
-    case "WaitFundingCreated":
-      return s.received?.funded.params
-    case "WaitChannelReady":
-    case "Closing":
-    case "WaitRemoteClose":
-      return s.params
-    case "Normal":
-    case "Negotiating":
-      return s.commitments.params
-    default:
-      return undefined
-  }
-}
 
 const closedOf = (reason: ClosedReason): { readonly reason: string; readonly detail: string } => {
   switch (reason._tag) {

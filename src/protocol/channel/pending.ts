@@ -14,7 +14,7 @@
 import { fundingOutput } from "../tx/funding.ts"
 import type { ChannelEvent, ChannelOutput } from "./io.ts"
 import type { Commitments } from "./commitments.ts"
-import type { ChannelState, ReceivedHtlc } from "./state.ts"
+import { type ChannelState, paramsOf, type ReceivedHtlc } from "./state.ts"
 
 /**
  * The entries of `received` whose HTLC is still in our current commitment or the peer's (a
@@ -69,7 +69,8 @@ type WatchFundingOutput = Extract<ChannelOutput, { readonly _tag: "WatchFunding"
  * chain source keeps no memory of what a previous run asked it to watch.
  */
 export const restoredWatches = (state: ChannelState): ReadonlyArray<WatchFundingOutput> => {
-  const params = state._tag === "WaitChannelReady" ? state.params : "commitments" in state ? state.commitments.params : undefined
+  if (state._tag !== "WaitChannelReady" && state._tag !== "Normal" && state._tag !== "Negotiating" && state._tag !== "Closing") return []
+  const params = paramsOf(state)
   if (params === undefined) return []
   return [{
     _tag: "WatchFunding",

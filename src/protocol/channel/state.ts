@@ -26,7 +26,7 @@ import { ChannelMessageSchema, SignerRequestSchema } from "./io.ts"
 import { LegacyNegotiationSchema, ShutdownStateSchema, SimpleCloseSchema } from "./close.ts"
 import { CommitmentsSchema, LocalCommitSchema, RemoteCommitSchema } from "./commitments.ts"
 import { FundedChannelSchema, FunderAwaitingAcceptSchema, NegotiatedChannelSchema } from "./open.ts"
-import { ChannelParamsSchema, MsatSchema, PublicKeySchema, SatSchema } from "./params.ts"
+import { type ChannelParams, ChannelParamsSchema, MsatSchema, PublicKeySchema, SatSchema } from "./params.ts"
 
 const U64 = u64.schema
 const hexOfLength = (n: number) => Schema.Uint8ArrayFromHex.pipe(Schema.check(Schema.isBetweenLength(n, n)))
@@ -335,6 +335,25 @@ export type WaitRemoteClose = typeof WaitRemoteCloseSchema.Type
 /** JSON of a state (for the store and traces), and back. */
 export const encodeChannelState = Schema.encodeSync(ChannelStateSchema)
 export const decodeChannelState = Schema.decodeUnknownSync(ChannelStateSchema)
+
+/** The `ChannelParams` of a phase that has them (from the funding on, while the channel lives). */
+export const paramsOf = (s: ChannelState): ChannelParams | undefined => {
+  switch (s._tag) {
+    case "WaitFundingSigned":
+      return s.funded.params
+    case "WaitFundingCreated":
+      return s.received?.funded.params
+    case "WaitChannelReady":
+    case "Closing":
+    case "WaitRemoteClose":
+      return s.params
+    case "Normal":
+    case "Negotiating":
+      return s.commitments.params
+    default:
+      return undefined
+  }
+}
 
 /** The channel id a state is known by (the temporary one before funding). */
 export const channelIdOf = (s: ChannelState): Uint8Array => {

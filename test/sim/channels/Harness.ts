@@ -67,8 +67,8 @@ import { hasChangesToSign, mirrorSpec, type CommitmentSpec } from "../../../src/
 import { defaultChannelPolicy, defaultLocalChannelConfig, type ChannelPolicy, type LocalChannelConfig } from "../../../src/protocol/channel/config.ts"
 import type { ChannelEvent, ChannelInput, ChannelOutput, SignerRequest } from "../../../src/protocol/channel/io.ts"
 import { signerChannelParameters, type NegotiatedChannelType } from "../../../src/protocol/channel/open.ts"
-import { channelView, type ChannelParams } from "../../../src/protocol/channel/params.ts"
-import { channelIdOf, type ChannelState } from "../../../src/protocol/channel/state.ts"
+import { channelView } from "../../../src/protocol/channel/params.ts"
+import { channelIdOf, type ChannelState, paramsOf } from "../../../src/protocol/channel/state.ts"
 import { acceptChannel, openChannel, step, type StepContext } from "../../../src/protocol/channel/step.ts"
 import { shortChannelIdFromParts, type ShortChannelId } from "../../../src/protocol/codec/fields.ts"
 import type { Secp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
@@ -361,23 +361,7 @@ const keyIdOf = (s: ChannelState): Uint8Array | undefined => {
   }
 }
 
-export const paramsOf = (s: ChannelState): ChannelParams | undefined => {
-  switch (s._tag) {
-    case "WaitFundingSigned":
-      return s.funded.params
-    case "WaitFundingCreated":
-      return s.received?.funded.params
-    case "WaitChannelReady":
-    case "Closing":
-    case "WaitRemoteClose":
-      return s.params
-    case "Normal":
-    case "Negotiating":
-      return s.commitments.params
-    default:
-      return undefined
-  }
-}
+export { paramsOf }
 
 const awaitingOf = (s: ChannelState): SignerRequest | undefined =>
   "awaiting" in s && s.awaiting !== undefined ? s.awaiting.request : undefined
