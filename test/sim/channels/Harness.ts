@@ -877,6 +877,11 @@ export class Harness {
     const h = this
     return Effect.gen(function*() {
       if (h.isConnected(a, b)) return
+      // A crashed node accepts no connection: the peer reconnects once it is back.
+      if (h.nodes[a]?.crashed !== false || h.nodes[b]?.crashed !== false) {
+        h.log.push(`connect ${a}-${b} refused: a node is down`)
+        return
+      }
       const [x, y] = a < b ? [a, b] : [b, a]
       const c: Connection = {
         id: ++h.connectionCounter,
