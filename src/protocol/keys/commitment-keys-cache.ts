@@ -20,6 +20,7 @@
  */
 import { Result } from "effect"
 import { toHex } from "../bytes.ts"
+import { makeLru } from "../lru.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { deriveCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "./commitment-keys.ts"
 import type { KeyDerivationError } from "./derivation.ts"
@@ -54,40 +55,20 @@ const keyOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point:
  * channel suffice. Throws RangeError for a capacity below 1 (a configuration bug).
  */
 export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache => {
-  if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("commitment keys cache capacity must be a positive integer")
-  // A Map iterates in insertion order: re-inserting on a hit makes the first key the least recently used.
-  const entries = new Map<string, CommitmentKeys>()
-  let hits = 0
-  let misses = 0
+  const memo = makeLru<CommitmentKeys>(capacity, "commitment keys cache")
   return {
     capacity,
     derive: (secp, owner, counterparty, perCommitmentPoint) => {
       const key = keyOf(owner, counterparty, perCommitmentPoint)
-      const held = entries.get(key)
-      if (held !== undefined) {
-        hits++
-        entries.delete(key)
-        entries.set(key, held)
-        return Result.succeed(held)
-      }
-      misses++
+      const held = memo.get(key)
+      if (held !== undefined) return Result.succeed(held)
       const derived = deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)
-      if (Result.isSuccess(derived)) {
-        entries.set(key, derived.success)
-        if (entries.size > capacity) {
-          const oldest = entries.keys().next()
-          if (oldest.done !== true) entries.delete(oldest.value)
-        }
-      }
+      if (Result.isSuccess(derived)) memo.set(key, derived.success)
       return derived
     },
-    size: () => entries.size,
-    stats: () => ({ hits, misses }),
-    clear: () => {
-      entries.clear()
-      hits = 0
-      misses = 0
-    }
+    size: memo.size,
+    stats: memo.stats,
+    clear: memo.clear
   }
 }
 

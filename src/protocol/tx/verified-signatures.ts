@@ -11,6 +11,7 @@
  * compared on a hit. Least recently used entries go beyond `capacity`.
  */
 import { equalBytes, toHex } from "../bytes.ts"
+import { makeLru } from "../lru.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 
 export interface VerifiedSignatures {
@@ -29,38 +30,20 @@ interface Entry {
 
 /** A memo of at most `capacity` (>= 1) verified triples. Throws RangeError otherwise (a configuration bug). */
 export const makeVerifiedSignatures = (capacity: number): VerifiedSignatures => {
-  if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("verified signatures capacity must be a positive integer")
-  const entries = new Map<string, Entry>()
-  let hits = 0
-  let misses = 0
+  const memo = makeLru<Entry>(capacity, "verified signatures")
   return {
     capacity,
     verify: (secp, signature, digest, publicKey) => {
       const key = toHex(digest)
-      const held = entries.get(key)
-      if (held !== undefined && equalBytes(held.signature, signature) && equalBytes(held.publicKey, publicKey)) {
-        hits++
-        entries.delete(key)
-        entries.set(key, held)
-        return true
-      }
-      misses++
+      const held = memo.get(key)
+      if (held !== undefined && equalBytes(held.signature, signature) && equalBytes(held.publicKey, publicKey)) return true
       if (!secp.verify(signature, digest, publicKey)) return false
-      entries.delete(key)
-      entries.set(key, { signature: Uint8Array.from(signature), publicKey: Uint8Array.from(publicKey) })
-      if (entries.size > capacity) {
-        const oldest = entries.keys().next()
-        if (oldest.done !== true) entries.delete(oldest.value)
-      }
+      memo.set(key, { signature: Uint8Array.from(signature), publicKey: Uint8Array.from(publicKey) })
       return true
     },
-    size: () => entries.size,
-    stats: () => ({ hits, misses }),
-    clear: () => {
-      entries.clear()
-      hits = 0
-      misses = 0
-    }
+    size: memo.size,
+    stats: memo.stats,
+    clear: memo.clear
   }
 }
 

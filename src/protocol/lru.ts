@@ -1,0 +1,57 @@
+/**
+ * A bounded memo with least-recently-used eviction, for the pure caches of the channel path
+ * (commitment keys, verified signatures): memory stays bounded however many channels share one.
+ * A `Map` iterates in insertion order, so re-inserting on a hit makes its first key the least
+ * recently used. Counts hits and misses for benchmarks and tests.
+ */
+export interface Lru<V> {
+  /** The most entries kept. */
+  readonly capacity: number
+  /** The entry, marked most recently used; counts a hit, or a miss when absent. */
+  readonly get: (key: string) => V | undefined
+  /** Stores an entry (most recently used), evicting the least recently used beyond `capacity`. */
+  readonly set: (key: string, value: V) => void
+  /** Entries held now (at most `capacity`). */
+  readonly size: () => number
+  /** Lookups answered from the memo, and the others, since creation or `clear`. */
+  readonly stats: () => { readonly hits: number; readonly misses: number }
+  /** Drops every entry and resets the counts. */
+  readonly clear: () => void
+}
+
+/** A memo of at most `capacity` (>= 1) entries; throws RangeError otherwise (a configuration bug, `what` names it). */
+export const makeLru = <V>(capacity: number, what: string): Lru<V> => {
+  if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`${what} capacity must be a positive integer`)
+  const entries = new Map<string, V>()
+  let hits = 0
+  let misses = 0
+  return {
+    capacity,
+    get: (key) => {
+      const held = entries.get(key)
+      if (held === undefined) {
+        misses++
+        return undefined
+      }
+      hits++
+      entries.delete(key)
+      entries.set(key, held)
+      return held
+    },
+    set: (key, value) => {
+      entries.delete(key)
+      entries.set(key, value)
+      if (entries.size > capacity) {
+        const oldest = entries.keys().next()
+        if (oldest.done !== true) entries.delete(oldest.value)
+      }
+    },
+    size: () => entries.size,
+    stats: () => ({ hits, misses }),
+    clear: () => {
+      entries.clear()
+      hits = 0
+      misses = 0
+    }
+  }
+}

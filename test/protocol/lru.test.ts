@@ -1,0 +1,24 @@
+import { describe, expect, it } from "vitest"
+import { makeLru } from "../../src/protocol/lru.ts"
+
+describe("makeLru", () => {
+  it("evicts the least recently used beyond its capacity, a hit refreshing an entry", () => {
+    const lru = makeLru<number>(2, "test")
+    lru.set("a", 1)
+    lru.set("b", 2)
+    expect(lru.get("a")).toBe(1) // "b" is now the least recently used
+    lru.set("c", 3)
+    expect(lru.get("b")).toBeUndefined()
+    expect(lru.get("a")).toBe(1)
+    expect(lru.get("c")).toBe(3)
+    expect(lru.size()).toBe(2)
+    expect(lru.stats()).toEqual({ hits: 3, misses: 1 })
+    lru.clear()
+    expect(lru.size()).toBe(0)
+    expect(lru.stats()).toEqual({ hits: 0, misses: 0 })
+  })
+  it("refuses a capacity below 1", () => {
+    expect(() => makeLru(0, "test")).toThrow(RangeError)
+    expect(() => makeLru(1.5, "test")).toThrow(RangeError)
+  })
+})
