@@ -7,7 +7,7 @@
  * same bytes.
  */
 import { Result } from "effect"
-import vectors from "../../../shared/vectors/bolt08-transport.json" with { type: "json" }
+import vectors from "../../test/vectors/bolt08-transport.json" with { type: "json" }
 import { nodeChaChaPoly } from "../../src/layers/crypto/aead-node.ts"
 import { wasmSecp256k1 } from "../../src/layers/crypto/secp256k1-wasm.ts"
 import { equalBytes, fromHex } from "../../src/protocol/bytes.ts"

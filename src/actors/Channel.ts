@@ -1,6 +1,6 @@
 /**
  * The `Channel` actor: the imperative shell around one channel's pure state machine
- * (../shared/docs/channels.md, "The actors"). It holds no BOLT 2 rule; it sequences.
+ * (ARCHITECTURE.md, "The actors"). It holds no BOLT 2 rule; it sequences.
  *
  * Guarantees:
  * - Inputs are handled one at a time, in mailbox order. Each is plain, Schema-encodable

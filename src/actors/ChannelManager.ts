@@ -1,5 +1,5 @@
 /**
- * The `ChannelManager`: the node's owner of channels (../shared/docs/channels.md, "The actors").
+ * The `ChannelManager`: the node's owner of channels (ARCHITECTURE.md, "The actors").
  * One per node, as an Effect service over the `PeerManager`, the `ChannelSigner`, a
  * `MonitorPersister` and `Entropy`.
  *

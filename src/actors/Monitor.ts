@@ -1,5 +1,5 @@
 /**
- * The `Monitor` actor: one per channel, separate from the `Channel` actor (../shared/docs/channels.md,
+ * The `Monitor` actor: one per channel, separate from the `Channel` actor (ARCHITECTURE.md,
  * "The actors"). It is fed ONLY `MonitorUpdate` values and holds the `MonitorState` they build
  * (`src/protocol/monitor`: `open`, `apply`), so it can run anywhere the updates can be shipped
  * (another process, a watchtower): nothing else reaches it.

@@ -1,5 +1,5 @@
 /** Handlers of the `channels` group (`ChannelsApi.ts`), over the node's `ChannelManager`. */
-import { Deferred, Duration, Effect, Result, Schema, Stream } from "effect"
+import { Clock, Deferred, Duration, Effect, Result, Schema, Stream } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { type ChannelCommandError, type ChannelInfo, ChannelManager, type NodeChannelEvent } from "../actors/ChannelManager.ts"
 import { PeerManager } from "../actors/PeerManager.ts"
@@ -92,7 +92,7 @@ export const ChannelsHandlers = HttpApiBuilder.group(
      */
     const settle = (ids: ReadonlyArray<ChannelId>, phases: ReadonlyArray<ChannelPhase>) =>
       Effect.gen(function*() {
-        const deadline = Date.now() + Duration.toMillis(PEER_ANSWER_WAIT)
+        const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(PEER_ANSWER_WAIT)
         for (;;) {
           let info: ChannelInfo | undefined
           for (const id of ids) {
@@ -103,7 +103,7 @@ export const ChannelsHandlers = HttpApiBuilder.group(
             }
           }
           if (info === undefined) return yield* notFound(ids[0] ?? new Uint8Array(32))
-          if (!phases.includes(info.phase) || Date.now() >= deadline) return info
+          if (!phases.includes(info.phase) || (yield* Clock.currentTimeMillis) >= deadline) return info
           yield* Effect.sleep(POLL_INTERVAL)
         }
       })

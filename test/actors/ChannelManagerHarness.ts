@@ -4,7 +4,7 @@
  * complete later), and a tiny simulated chain fed by the test.
  */
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Effect, Layer, PubSub, Schema, type Scope, Stream } from "effect"
+import { Clock, Effect, Layer, PubSub, Schema, type Scope, Stream } from "effect"
 import { type ChannelManagerConfig, type ChannelManagerShape, make as makeChannelManager, type NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
 import * as PeerManager from "../../src/actors/PeerManager.ts"
 import { toHex } from "../../src/protocol/bytes.ts"
@@ -136,11 +136,11 @@ export const startChannelNode = (
 /** Polls until `found` gives a value (live clock), failing after `timeoutMs`. */
 export const eventually = <A>(what: string, found: () => A | undefined, timeoutMs = 10_000): Effect.Effect<A> =>
   Effect.gen(function*() {
-    const start = Date.now()
+    const start = yield* Clock.currentTimeMillis
     for (;;) {
       const value = found()
       if (value !== undefined) return value
-      if (Date.now() - start > timeoutMs) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
+      if ((yield* Clock.currentTimeMillis) - start > timeoutMs) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
       yield* Effect.sleep("2 millis")
     }
   })

@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import { readFileSync } from "node:fs"
 import { field, request, ServerLive } from "./harness.ts"
 
-const vectors = JSON.parse(readFileSync(new URL("../../../shared/vectors/bolt11-invoices.json", import.meta.url), "utf8")) as {
+const vectors = JSON.parse(readFileSync(new URL("../vectors/bolt11-invoices.json", import.meta.url), "utf8")) as {
   valid: Array<{ name: string; invoice: string; expected: Record<string, unknown> & { features: { bits: Array<number> } } }>
   invalid: Array<{ reason: string; invoice: string }>
 }

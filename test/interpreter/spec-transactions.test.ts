@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { fromHex, toHex } from "../../src/protocol/bytes.ts"
-import all from "../../../shared/vectors/derived/bolt03-all-transactions.json" with { type: "json" }
+import all from "../vectors/derived/bolt03-all-transactions.json" with { type: "json" }
 import { isFinalAt, parseTx, verifyInput, verifyTx, type ParsedTx, type Prevout } from "./bitcore.ts"
 
 const hexes = [all.coinbase, all.funding, ...all.txs.map((t) => t.hex)]

@@ -29,7 +29,7 @@ import {
   unknownRequiredBits,
   validateOwn
 } from "../../src/protocol/features.ts"
-import table from "../../../shared/vectors/bolt09-feature-bits.json" with { type: "json" }
+import table from "../vectors/bolt09-feature-bits.json" with { type: "json" }
 
 describe("BOLT 9 feature table", () => {
   it("matches bolt09-feature-bits.json exactly (bits, names, ASSUMED, contexts, dependencies)", () => {

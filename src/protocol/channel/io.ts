@@ -7,7 +7,7 @@
  * answers all arrive here. The pure core never signs: it asks (`Sign`), and the actor feeds the
  * signer's answer back as the very next input (`Signed`), before any other input.
  *
- * Output order is meaning (../shared/docs/channels.md): a `Send` after a `Persist` must not leave
+ * Output order is meaning (ARCHITECTURE.md): a `Send` after a `Persist` must not leave
  * before that update is stored; the actor pauses sends while a persist is `InProgress`.
  */
 import { Schema } from "effect"

@@ -33,7 +33,7 @@ import {
   verifyCommitmentSignature,
   verifyRemoteHtlcSignature
 } from "../../../src/protocol/tx/signing.ts"
-import keyDerivation from "../../../../shared/vectors/bolt03-key-derivation.json" with { type: "json" }
+import keyDerivation from "../../vectors/bolt03-key-derivation.json" with { type: "json" }
 import { anchors, anchorsType, basepointsOf, legacy, legacyType, ok, paramsOf, pk, priv, type Common, type CommitmentVector } from "../../protocol/tx/fixtures.ts"
 
 const impls: ReadonlyArray<Secp256k1> = secp256k1Backends

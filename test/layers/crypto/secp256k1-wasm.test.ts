@@ -11,9 +11,9 @@ import { sha256 } from "@noble/hashes/sha2.js"
 import { nobleSecp256k1, type Secp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
 import { fastBackends, secp256k1Backends } from "./backends.ts"
 import { concatBytes, fromHex, toHex } from "../../../src/protocol/bytes.ts"
-import keyDerivation from "../../../../shared/vectors/bolt03-key-derivation.json" with { type: "json" }
-import transport from "../../../../shared/vectors/bolt08-transport.json" with { type: "json" }
-import invoices from "../../../../shared/vectors/bolt11-invoices.json" with { type: "json" }
+import keyDerivation from "../../vectors/bolt03-key-derivation.json" with { type: "json" }
+import transport from "../../vectors/bolt08-transport.json" with { type: "json" }
+import invoices from "../../vectors/bolt11-invoices.json" with { type: "json" }
 
 const impls: ReadonlyArray<Secp256k1> = secp256k1Backends
 

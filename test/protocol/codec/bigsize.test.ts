@@ -2,7 +2,7 @@ import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { decodeBigSize, encodeBigSize } from "../../../src/protocol/codec/bigsize.ts"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
-import vectors from "../../../../shared/vectors/bolt01-bigsize.json" with { type: "json" }
+import vectors from "../../vectors/bolt01-bigsize.json" with { type: "json" }
 
 describe("BigSize (BOLT 1 Appendix A)", () => {
   for (const v of vectors.decoding) {

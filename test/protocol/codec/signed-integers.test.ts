@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import { decodeWith } from "../../../src/protocol/codec/reader.ts"
 import { Writer } from "../../../src/protocol/codec/writer.ts"
-import vectors from "../../../../shared/vectors/bolt01-signed-integers.json" with { type: "json" }
+import vectors from "../../vectors/bolt01-signed-integers.json" with { type: "json" }
 
 // BOLT 1 Appendix D: each value is listed in the narrowest of s8/s16/s32/s64 that holds it.
 describe("signed integers (BOLT 1 Appendix D)", () => {

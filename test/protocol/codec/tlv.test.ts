@@ -5,7 +5,7 @@ import { type DecodeError, TlvValueTooLong, TlvValueTooShort } from "../../../sr
 import * as F from "../../../src/protocol/codec/fields.ts"
 import { decodeWith } from "../../../src/protocol/codec/reader.ts"
 import { decodeRawTlvStream, readExactValue, readRawRecords, tlvField, tlvStream } from "../../../src/protocol/codec/tlv.ts"
-import vectors from "../../../../shared/vectors/bolt01-tlv.json" with { type: "json" }
+import vectors from "../../vectors/bolt01-tlv.json" with { type: "json" }
 
 // The two test namespaces of BOLT 1 Appendix B.
 const n1 = tlvStream("n1", {

@@ -47,7 +47,7 @@ interface Expected {
   high_s: boolean
   recovered_pubkey: string
 }
-const vectors = JSON.parse(readFileSync(new URL("../../../../shared/vectors/bolt11-invoices.json", import.meta.url), "utf8")) as {
+const vectors = JSON.parse(readFileSync(new URL("../../vectors/bolt11-invoices.json", import.meta.url), "utf8")) as {
   signing_privkey: string
   valid: Array<{ name: string; invoice: string; expected: Expected }>
   invalid: Array<{ reason: string; invoice: string }>

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest"
 import type { WireField } from "../../../src/protocol/codec/fields.ts"
 import { bolt1Messages, bolt2Messages, channelMessages } from "../../../src/protocol/messages/index.ts"
-import catalog from "../../../../shared/vectors/bolt-messages.json" with { type: "json" }
+import catalog from "../../vectors/bolt-messages.json" with { type: "json" }
 
 interface SpecField {
   readonly name: string

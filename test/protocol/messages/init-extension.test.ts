@@ -2,7 +2,7 @@ import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import { decodeMessage, encodeMessage, Init } from "../../../src/protocol/messages/index.ts"
-import vectors from "../../../../shared/vectors/bolt01-init-extension.json" with { type: "json" }
+import vectors from "../../vectors/bolt01-init-extension.json" with { type: "json" }
 
 describe("init extension (BOLT 1 Appendix C)", () => {
   it("the base init is the bare message", () => {

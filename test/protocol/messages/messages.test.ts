@@ -33,7 +33,7 @@ import { InvalidFieldValue } from "../../../src/protocol/codec/errors.ts"
 import { decodeWith } from "../../../src/protocol/codec/reader.ts"
 import { encodeWith, Writer } from "../../../src/protocol/codec/writer.ts"
 import type { ChannelId } from "../../../src/protocol/units.ts"
-import bolt00 from "../../../../shared/vectors/bolt00-constants.json" with { type: "json" }
+import bolt00 from "../../vectors/bolt00-constants.json" with { type: "json" }
 
 const hex = (r: Result.Result<Uint8Array, unknown>): string => (Result.isSuccess(r) ? toHex(r.success) : "failed")
 const failureTag = <A>(r: Result.Result<A, { _tag: string }>): string => (Result.isFailure(r) ? r.failure._tag : "ok")

@@ -7,7 +7,7 @@
 import { Result } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import vectors from "../../../../shared/vectors/bolt08-transport.json" with { type: "json" }
+import vectors from "../../vectors/bolt08-transport.json" with { type: "json" }
 import { nodeChaChaPoly, opensslChaChaPoly } from "../../../src/layers/crypto/aead-node.ts"
 import { sodiumChaChaPoly } from "../../../src/layers/crypto/aead-sodium.ts"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"

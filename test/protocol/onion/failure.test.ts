@@ -1,7 +1,7 @@
 import fc from "fast-check"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import catalog from "../../../../shared/vectors/bolt-messages.json" with { type: "json" }
+import catalog from "../../vectors/bolt-messages.json" with { type: "json" }
 import {
   decodeFailureMessage,
   encodeFailureMessage,

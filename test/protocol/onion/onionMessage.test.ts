@@ -1,7 +1,7 @@
 import fc from "fast-check"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import vector from "../../../../shared/vectors/bolt04/blinded-onion-message-onion-test.json" with { type: "json" }
+import vector from "../../vectors/bolt04/blinded-onion-message-onion-test.json" with { type: "json" }
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import {
   buildOnionMessage,

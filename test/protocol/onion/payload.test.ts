@@ -1,8 +1,8 @@
 import fc from "fast-check"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import onionVector from "../../../../shared/vectors/bolt04/onion-test.json" with { type: "json" }
-import blindedVector from "../../../../shared/vectors/bolt04/blinded-payment-onion-test.json" with { type: "json" }
+import onionVector from "../../vectors/bolt04/onion-test.json" with { type: "json" }
+import blindedVector from "../../vectors/bolt04/blinded-payment-onion-test.json" with { type: "json" }
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import type { ShortChannelId } from "../../../src/protocol/codec/index.ts"
 import { decodeHopPayload, encodeHopPayload, type HopPayload, validateHopPayload } from "../../../src/protocol/onion/index.ts"

@@ -2,7 +2,7 @@ import { sha256 } from "@noble/hashes/sha2.js"
 import fc from "fast-check"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import vector from "../../../../shared/vectors/bolt04/blinded-payment-onion-test.json" with { type: "json" }
+import vector from "../../vectors/bolt04/blinded-payment-onion-test.json" with { type: "json" }
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import type { ShortChannelId } from "../../../src/protocol/codec/index.ts"
 import {

@@ -1,8 +1,8 @@
 import fc from "fast-check"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import vector from "../../../../shared/vectors/bolt04/onion-test.json" with { type: "json" }
-import errorVector from "../../../../shared/vectors/bolt04/onion-error-test.json" with { type: "json" }
+import vector from "../../vectors/bolt04/onion-test.json" with { type: "json" }
+import errorVector from "../../vectors/bolt04/onion-error-test.json" with { type: "json" }
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import {
   buildOnion,
