@@ -27,12 +27,12 @@
  * public data only, never key material. Implementations: `src/layers/signer/` (in-process,
  * deterministic from a seed).
  */
+import { CommitmentNumberSchema, CommitmentStateSchema, MAX_COMMITMENT_NUMBER } from "../protocol/channel/io.ts"
 import { Context, Data, Schema, type Effect, type Brand } from "effect"
 import type { ChannelType } from "../protocol/channel-type.ts"
 import {
   ChannelBasepointsSchema,
   ChannelTypeNameSchema,
-  MsatSchema,
   OutPointSchema,
   SatSchema
 } from "../protocol/channel/params.ts"
@@ -258,30 +258,8 @@ export interface ChannelSignerShape {
 
 const hexOfLength = (n: number) => Schema.Uint8ArrayFromHex.pipe(Schema.check(Schema.isBetweenLength(n, n)))
 
-/** The largest commitment number (48 bits, BOLT 3). */
-export const MAX_COMMITMENT_NUMBER = (1n << 48n) - 1n
-
-/** A commitment number, 0 ..= 2^48 - 1 (JSON: decimal string). */
-export const CommitmentNumberSchema = Schema.BigIntFromString.pipe(
-  Schema.check(Schema.isBetweenBigInt({ minimum: 0n, maximum: MAX_COMMITMENT_NUMBER }))
-)
-
-/** One HTLC output of a commitment, from the commitment owner's view (`CommitmentHtlc`). */
-export const CommitmentHtlcSchema = Schema.Struct({
-  direction: Schema.Literals(["offered", "received"]),
-  amount: MsatSchema,
-  paymentHash: hexOfLength(32),
-  cltvExpiry: Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 0xffffffff })))
-})
-
-/** A `CommitmentState` as persisted. */
-export const CommitmentStateSchema = Schema.Struct({
-  commitmentNumber: CommitmentNumberSchema,
-  feeratePerKw: Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 0xffffffff }))),
-  toLocal: MsatSchema,
-  toRemote: MsatSchema,
-  htlcs: Schema.Array(CommitmentHtlcSchema)
-})
+// The commitment and HTLC schemas are the channel core's own (src/protocol/channel/io.ts).
+export { CommitmentHtlcSchema, CommitmentNumberSchema, CommitmentStateSchema, MAX_COMMITMENT_NUMBER } from "../protocol/channel/io.ts"
 
 /** `ChannelParameters` as persisted: the channel type by name. */
 export const SignerChannelParametersSchema = Schema.Struct({

@@ -36,8 +36,8 @@ const decodeChannelId = Schema.decodeUnknownResult(ChannelIdSchema)
 type JsonObject = { [key: string]: Schema.Json }
 
 const htlcJson = (h: MonitorHtlc): JsonObject => ({
-  id: h.id.toString(),
   direction: h.direction,
+  id: h.id.toString(),
   amount: h.amount.toString(),
   paymentHash: toHex(h.paymentHash),
   cltvExpiry: h.cltvExpiry

@@ -28,20 +28,27 @@ export const ChannelMessageSchema = Schema.Union(channelMessages.map((d) => d.sc
 
 // ---- the signer, reached through values --------------------------------------------------------
 
+/** BOLT 3: commitment numbers are 48 bits. */
+export const MAX_COMMITMENT_NUMBER = (1n << 48n) - 1n
+export const CommitmentNumberSchema = Schema.BigIntFromString.pipe(
+  Schema.check(Schema.isBetweenBigInt({ minimum: 0n, maximum: MAX_COMMITMENT_NUMBER }))
+)
+
+/** An HTLC as the commitment builder takes it (`CommitmentHtlc`): `direction` from the owner's view. */
+export const CommitmentHtlcSchema = Schema.Struct({
+  direction: Schema.Literals(["offered", "received"]),
+  amount: MsatSchema,
+  paymentHash: Bytes32,
+  cltvExpiry: U32
+})
+
 /** A commitment as the `ChannelSigner` takes it (its `CommitmentState`): from the OWNER's view. */
 export const CommitmentStateSchema = Schema.Struct({
-  commitmentNumber: U64,
+  commitmentNumber: CommitmentNumberSchema,
   feeratePerKw: U32,
   toLocal: MsatSchema,
   toRemote: MsatSchema,
-  htlcs: Schema.Array(
-    Schema.Struct({
-      direction: Schema.Literals(["offered", "received"]),
-      amount: MsatSchema,
-      paymentHash: Bytes32,
-      cltvExpiry: U32
-    })
-  )
+  htlcs: Schema.Array(CommitmentHtlcSchema)
 })
 
 /** What the core asks of the `ChannelSigner`; the actor answers with exactly one `SignerResult`. */

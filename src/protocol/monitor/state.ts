@@ -27,6 +27,7 @@
 import { Schema } from "effect"
 import { u64 } from "../codec/fields.ts"
 import { ChannelParamsSchema, MsatSchema, PublicKeySchema } from "../channel/params.ts"
+import { type SpecHtlc, SpecHtlcSchema } from "../channel/commitments.ts"
 import { SecretStoreSchema } from "./secrets.ts"
 
 const hexOfLength = (n: number) => Schema.Uint8ArrayFromHex.pipe(Schema.check(Schema.isBetweenLength(n, n)))
@@ -44,18 +45,12 @@ export const U64Schema = u64.schema
 const U32Schema = Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 0xffffffff })))
 
 /**
- * One HTLC of a commitment (BOLT 3 offered/received HTLC outputs), as `CommitmentHtlc` of
- * `src/protocol/tx/commitment.ts` plus its BOLT 2 id (`update_add_htlc.id`, unique per offering
- * side). `direction` is seen from the commitment's owner.
+ * One HTLC of a commitment: the channel's own `SpecHtlc` (BOLT 3 offered/received HTLC output
+ * plus its BOLT 2 id, `direction` seen from the commitment's owner), so a monitor update carries
+ * the channel's HTLCs as they are.
  */
-export const MonitorHtlcSchema = Schema.Struct({
-  id: U64Schema,
-  direction: Schema.Literals(["offered", "received"]),
-  amount: MsatSchema,
-  paymentHash: Bytes32Schema,
-  cltvExpiry: U32Schema
-})
-export type MonitorHtlc = typeof MonitorHtlcSchema.Type
+export const MonitorHtlcSchema = SpecHtlcSchema
+export type MonitorHtlc = SpecHtlc
 
 /**
  * Our commitment `commitmentNumber` as the counterparty signed it (BOLT 2 `commitment_signed`):
