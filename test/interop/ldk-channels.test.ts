@@ -319,6 +319,16 @@ describe("channels with LDK", () => {
       // chain fact comes first, sees the remote commitment.
       assert.include(["RemoteForceClose", "ProtocolError"], closed.reason._tag)
       if (closed.reason._tag === "ProtocolError") assert.isTrue(closed.reason.sentByPeer)
+      // Either way the spend of the funding output by LDK's commitment ends the channel.
+      const final = yield* Effect.gen(function*() {
+        for (let i = 0; i < 500; i++) {
+          const info = yield* s.node.channels.channel(s.channelId).pipe(Effect.orDie)
+          if (info.phase === "Closed") return info
+          yield* Effect.sleep("10 millis")
+        }
+        return yield* Effect.die(new Error("our channel never reached Closed after LDK's commitment spent the funding"))
+      })
+      assert.strictEqual(final.phase, "Closed")
     }).pipe(Effect.scoped), 60_000)
 })
 
