@@ -49,12 +49,14 @@ const CHANNEL_TYPE: NegotiatedChannelType = { name: "anchors_zero_fee_htlc_tx", 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 const bytes32 = (label: string): Uint8Array => sha256(enc(label))
 
-/** Wall time (ms) of the secp256k1 calls made through the returned instance (nested calls once). */
-const timeSecp = (inner: Secp256k1): { readonly secp: Secp256k1; readonly ms: () => number } => {
+/** Wall time (ms) of the secp256k1 calls made through the returned instance (nested calls once), and calls per method. */
+const timeSecp = (inner: Secp256k1): { readonly secp: Secp256k1; readonly ms: () => number; readonly calls: Map<string, number> } => {
   let total = 0
+  const calls = new Map<string, number>()
   const wrap =
-    <A extends ReadonlyArray<unknown>, R>(f: (...args: A) => R) =>
+    <A extends ReadonlyArray<unknown>, R>(name: string, f: (...args: A) => R) =>
     (...args: A): R => {
+      calls.set(name, (calls.get(name) ?? 0) + 1)
       const t0 = performance.now()
       try {
         return f(...args)
@@ -64,21 +66,22 @@ const timeSecp = (inner: Secp256k1): { readonly secp: Secp256k1; readonly ms: ()
     }
   return {
     ms: () => total,
+    calls,
     secp: {
       name: inner.name,
-      publicKey: wrap(inner.publicKey),
-      isValidSecret: wrap(inner.isValidSecret),
-      isValidPoint: wrap(inner.isValidPoint),
-      ecdh: wrap(inner.ecdh),
-      sign: wrap(inner.sign),
-      verify: wrap(inner.verify),
-      signRecoverable: wrap(inner.signRecoverable),
-      recover: wrap(inner.recover),
-      pointAdd: wrap(inner.pointAdd),
-      pointTweakAdd: wrap(inner.pointTweakAdd),
-      pointMultiply: wrap(inner.pointMultiply),
-      secretAdd: wrap(inner.secretAdd),
-      secretMultiply: wrap(inner.secretMultiply)
+      publicKey: wrap("publicKey", inner.publicKey),
+      isValidSecret: wrap("isValidSecret", inner.isValidSecret),
+      isValidPoint: wrap("isValidPoint", inner.isValidPoint),
+      ecdh: wrap("ecdh", inner.ecdh),
+      sign: wrap("sign", inner.sign),
+      verify: wrap("verify", inner.verify),
+      signRecoverable: wrap("signRecoverable", inner.signRecoverable),
+      recover: wrap("recover", inner.recover),
+      pointAdd: wrap("pointAdd", inner.pointAdd),
+      pointTweakAdd: wrap("pointTweakAdd", inner.pointTweakAdd),
+      pointMultiply: wrap("pointMultiply", inner.pointMultiply),
+      secretAdd: wrap("secretAdd", inner.secretAdd),
+      secretMultiply: wrap("secretMultiply", inner.secretMultiply)
     }
   }
 }
@@ -355,6 +358,12 @@ const window = (d: Driver, ms: number): number => {
   return d.resolved - start
 }
 
+/** CPU time (ms) of this thread: the figure to compare on a shared machine. */
+const threadCpuMs = (): number => {
+  const u = process.threadCpuUsage()
+  return (u.user + u.system) / 1000
+}
+
 const profiled = <A>(label: string, f: () => A): A => {
   if (PROFILE === undefined) return f()
   const session = new Session()
@@ -387,9 +396,12 @@ export const run = async (): Promise<void> => {
       f(d, Math.min(500, MEASURE_MS / 2)) // warm-up
       parts.reset()
       d.encodedBytes = 0
+      timed.calls.clear()
       const s0 = timed.ms()
       const t0 = performance.now()
+      const c0 = threadCpuMs()
       const n = profiled(`${mode}-${encoding}`, () => f(d, MEASURE_MS))
+      const cpu = threadCpuMs() - c0
       const wall = performance.now() - t0
       const secpMs = timed.ms() - s0
       const per = (x: number) => ((x * 1000) / n).toFixed(0)
@@ -398,10 +410,11 @@ export const run = async (): Promise<void> => {
         .map(([k, v]) => `${k} ${per(v.ms)} us (secp ${per(v.secp)}) [${(v.n / n).toFixed(1)}]`)
         .join(", ")
       results.push(
-        `${mode === "one" ? "one at a time" : `${WINDOW} in flight`}, encoding ${encoding}: ${((n * 1000) / wall).toFixed(0)} ${mode === "one" ? "round trips" : "HTLCs"}/s, ` +
-          `${per(wall)} us each, secp ${((100 * secpMs) / wall).toFixed(0)}% / rest ${((100 * (wall - secpMs)) / wall).toFixed(0)}%` +
+        `${mode === "one" ? "one at a time" : `${WINDOW} in flight`}, encoding ${encoding}: ${((n * 1000) / wall).toFixed(0)} ${mode === "one" ? "round trips" : "HTLCs"}/s wall, ` +
+          `${((n * 1000) / cpu).toFixed(0)} per JS-thread CPU s (${per(cpu)} us CPU each), secp ${((100 * secpMs) / wall).toFixed(0)}% / rest ${((100 * (wall - secpMs)) / wall).toFixed(0)}% of wall` +
           (encoding === "none" ? "" : `, record ${(d.encodedBytes / Math.max(1, parts.ms.get("record encode")?.n ?? 1) / 1024).toFixed(1)} KiB avg`) +
-          `\n    ${detail}`
+          `\n    ${detail}` +
+          `\n    secp calls each: ${[...timed.calls].sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${(v / n).toFixed(2)}`).join(", ")}`
       )
       console.log(results[results.length - 1])
     }

@@ -1,27 +1,19 @@
 /**
- * effect-lightning: the public entry point.
+ * effect-lightning: the engine (the root entry point).
  *
- * The three rings of the architecture (pure `protocol`, `services`, `actors`) and the `layers`
- * that provide the services. Protocol modules are namespaces (`Codec`, `Noise`, `Onion`, ...);
- * services and actors are exported by name. Pick layers per service: `TestLayers` for
- * deterministic tests and simulation, `NodeLayers` for production on Node.
+ * The pure BOLT code as namespaces (`Codec`, `Noise`, `Onion`, ...; also alone as
+ * `effect-lightning/protocol`), the services the engine needs from the world, the actors, the
+ * fast crypto backends behind the `Crypto` reference (the fastest that loads is the default
+ * everywhere; nothing loads before first use), the in-process channel signer, and the store and
+ * persister layers. Other entry points:
+ *
+ * - `effect-lightning/node`: production layers on Node (TCP, OS randomness, seed file, `NodeLive`).
+ * - `effect-lightning/testing`: deterministic layers for tests (INSECURE keys; not exported here).
+ * - `effect-lightning/api`: the HTTP control API, its server and its typed client.
+ * - `effect-lightning/promise`: `createNode`, a Promise API for code that does not use Effect.
  */
 // protocol/: pure BOLT code, no services, no I/O.
-export * as Bytes from "./protocol/bytes.ts"
-export * as Units from "./protocol/units.ts"
-export * as Secp256k1 from "./protocol/crypto/secp256k1.ts"
-export * as Aead from "./protocol/crypto/aead.ts"
-export * as Codec from "./protocol/codec/index.ts"
-export * as Messages from "./protocol/messages/index.ts"
-export * as Features from "./protocol/features.ts"
-export * as Noise from "./protocol/noise/index.ts"
-export * as Keys from "./protocol/keys/index.ts"
-export * as Tx from "./protocol/tx/index.ts"
-export * as Onion from "./protocol/onion/index.ts"
-export * as Invoice from "./protocol/invoice/index.ts"
-export * as Network from "./protocol/network.ts"
-export * as Channel from "./protocol/channel/index.ts"
-export * as Monitor from "./protocol/monitor/index.ts"
+export * from "./protocol/index.ts"
 
 // services/: what the engine needs from the world.
 export * from "./services/index.ts"
@@ -29,14 +21,16 @@ export * from "./services/index.ts"
 // actors/: the imperative shell.
 export * from "./actors/index.ts"
 
-// layers/: implementations of the services.
-export * as TestLayers from "./layers/test/index.ts"
-export * as NodeLayers from "./layers/node/index.ts"
-export { nodeChaChaPoly } from "./layers/crypto/aead-node.ts"
-export { wasmSecp256k1 } from "./layers/crypto/secp256k1-wasm.ts"
+// layers/: implementations of the services that are not specific to a platform's I/O.
+export { nodeChaChaPoly, opensslChaChaPoly } from "./layers/crypto/aead-node.ts"
+export { isSodiumLoaded, loadSodium, sodiumChaChaPoly } from "./layers/crypto/aead-sodium.ts"
+export { isWasmSecp256k1Loaded, loadWasmSecp256k1, wasmSecp256k1 } from "./layers/crypto/secp256k1-wasm.ts"
 export { loadNativeSecp256k1 } from "./layers/crypto/secp256k1-native.ts"
 export {
+  bestSecp256k1,
   chooseSecp256k1,
+  fastestSecp256k1,
+  isSecp256k1Chosen,
   loadSecp256k1Best,
   Secp256k1Best,
   secp256k1Candidates,
@@ -52,6 +46,3 @@ export {
 } from "./layers/signer/SeedChannelSigner.ts"
 export * as StoreLayers from "./layers/store/index.ts"
 export * as PersisterLayers from "./layers/persister/index.ts"
-
-// The node's HTTP control API (a runnable program's piece, served by `npm start`).
-export * as ControlApi from "./api/index.ts"

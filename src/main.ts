@@ -16,10 +16,10 @@ if (Result.isFailure(parsed)) {
 } else if (parsed.success._tag === "Help") {
   process.stdout.write(usage)
 } else {
-  // Loaded only to run a node: the HTTP and peer stacks take a moment to import.
-  const [{ NodeRuntime }, { runNode, teardown }] = await Promise.all([
-    import("@effect/platform-node"),
-    import("./api/NodeDaemon.ts")
-  ])
-  NodeRuntime.runMain(runNode(parsed.success.config), { disableErrorReporting: true, teardown })
+  // Loaded only to run a node: the HTTP and peer stacks take a moment to import. (No top-level
+  // await: every module of the package can be `require`d.)
+  const config = parsed.success.config
+  void Promise.all([import("@effect/platform-node"), import("./api/NodeDaemon.ts")]).then(([{ NodeRuntime }, { runNode, teardown }]) =>
+    NodeRuntime.runMain(runNode(config), { disableErrorReporting: true, teardown })
+  )
 }

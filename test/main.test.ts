@@ -22,8 +22,14 @@ interface Running {
   readonly exited: Promise<number | null>
 }
 
+/** Every daemon here reads the control API's bearer token from this file (`--api-token-file`). */
+const TOKEN = "main-test-token-0123456789abcdef"
+const TOKEN_FILE = join(mkdtempSync(join(tmpdir(), "ln-main-token-")), "api_token")
+writeFileSync(TOKEN_FILE, `${TOKEN}\n`, { mode: 0o600 })
+const auth = { authorization: `Bearer ${TOKEN}` }
+
 const start = (args: ReadonlyArray<string>): Running => {
-  const child = spawn(NODE, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+  const child = spawn(NODE, [MAIN, ...args, "--api-token-file", TOKEN_FILE], { stdio: ["ignore", "pipe", "pipe"] })
   let output = ""
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()))
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()))
@@ -61,7 +67,7 @@ const freePort = Effect.promise(
 
 const getJson = (url: string) =>
   Effect.tryPromise(async () => {
-    const response = await fetch(url, { signal: AbortSignal.timeout(10_000) })
+    const response = await fetch(url, { headers: auth, signal: AbortSignal.timeout(10_000) })
     return { status: response.status, body: (await response.json()) as Record<string, unknown> }
   })
 
@@ -69,7 +75,7 @@ const postJson = (url: string, body: unknown) =>
   Effect.tryPromise(async () => {
     const response = await fetch(url, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { ...auth, "content-type": "application/json" },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(40_000)
     })
@@ -124,7 +130,7 @@ describe("main.ts (child process)", () => {
       const connected = yield* Effect.tryPromise(async () => {
         const response = await fetch(`${url}/v1/peers`, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { ...auth, "content-type": "application/json" },
           body: JSON.stringify({ nodeId: otherInfo.body["nodeId"], host, port: Number(port) }),
           signal: AbortSignal.timeout(20_000)
         })
@@ -247,7 +253,7 @@ describe("main.ts (child process)", () => {
       const connected = yield* Effect.tryPromise(async () => {
         const response = await fetch(`http://127.0.0.1:${portA}/v1/peers`, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { ...auth, "content-type": "application/json" },
           body: JSON.stringify({ nodeId: infoB.body["nodeId"], host, port: Number(port) }),
           signal: AbortSignal.timeout(20_000)
         })

@@ -18,10 +18,15 @@
  *
  * Handlers run interruptibly: stopping an actor blocked in a handler (e.g. on a slow write)
  * interrupts the handler, so a stop or a scope close never waits for the outside world.
+ *
+ * Cost: an idle actor has no fiber. A message put in an empty mailbox starts one (in the actor's
+ * scope, with the context the actor was made in), which handles messages until the mailbox is
+ * empty and ends. So thousands of idle actors (one per channel) cost their mailbox array and a
+ * few closures, and a burst of messages costs one fiber start, not one wake-up per message.
  * A handler must not call its own actor's `stop` or `ask` (it would wait for itself): to stop
  * itself it fails with `E`.
  */
-import { type Cause, Cause as C, Data, Deferred, Effect, Exit, Fiber, Queue, type Scope } from "effect"
+import { Cause as C, type Context, Data, Deferred, Effect, Exit, Fiber, type Scope } from "effect"
 
 /** The actor has stopped (or stopped before answering). */
 export class ActorStopped extends Data.TaggedError("ActorStopped")<{ readonly actor: string }> {}
@@ -72,17 +77,32 @@ export const make = <M, E = never, R = never>(
 ): Effect.Effect<Actor<M, E>, never, Scope.Scope | R> =>
   Effect.gen(function*() {
     const name = options.name
-    const mailbox = yield* Queue.bounded<M, Cause.Done>(Math.max(1, options.capacity))
+    const capacity = Math.max(1, options.capacity)
+    const scope = yield* Effect.scope
+    const context: Context.Context<R | Scope.Scope> = yield* Effect.context<R | Scope.Scope>()
     const done = yield* Deferred.make<void, E | ActorCrashed>()
     const pending = new Set<(error: ActorStopped | ActorCrashed) => Effect.Effect<void>>()
+    /** The mailbox: `items[head..]`, in order. */
+    let items: Array<M | undefined> = []
+    let head = 0
+    /** `tell`s waiting for room, in order. */
+    const roomWaiters: Array<Deferred.Deferred<void>> = []
+    /** The fiber handling messages, while there are any. */
+    let running: Fiber.Fiber<void, E> | undefined
     let ended = false
+    let finishing = false
 
-    const finish = (exit: Exit.Exit<never, E>) =>
+    const size = () => items.length - head
+
+    const finish = (exit: Exit.Exit<unknown, E>): Effect.Effect<void, never, R> =>
       Effect.gen(function*() {
+        if (finishing) return
+        finishing = true
         ended = true
-        // End, then drop what is queued: a `tell` still waiting for room fails with ActorStopped.
-        yield* Queue.end(mailbox)
-        yield* Queue.shutdown(mailbox)
+        // Drop what is queued; a `tell` still waiting for room wakes and fails with ActorStopped.
+        items = []
+        head = 0
+        for (const w of roomWaiters.splice(0)) yield* Deferred.succeed(w, undefined)
         let result: Exit.Exit<void, E | ActorCrashed>
         if (Exit.isSuccess(exit) || C.hasInterruptsOnly(exit.cause)) {
           result = Exit.void
@@ -109,28 +129,71 @@ export const make = <M, E = never, R = never>(
         yield* Deferred.done(done, result)
       })
 
-    const loop: Effect.Effect<never, E, R> = Effect.forever(
-      Effect.flatMap(Queue.take(mailbox), options.handle).pipe(
-        // The mailbox is only ended by `finish`, after the loop: Done cannot happen here.
-        Effect.catchTag("Done", () => Effect.interrupt)
-      )
+    /** Handles the mailbox until it is empty (then the fiber ends; the next message starts another). */
+    const drain: Effect.Effect<void, E, R> = Effect.suspend((): Effect.Effect<void, E, R> => {
+      if (ended || head >= items.length) {
+        items = []
+        head = 0
+        running = undefined
+        return Effect.void
+      }
+      const msg = items[head] as M
+      items[head] = undefined
+      head += 1
+      const waiter = roomWaiters.shift()
+      const handled = Effect.flatMap(options.handle(msg), () => drain)
+      return waiter === undefined ? handled : Effect.andThen(Deferred.succeed(waiter, undefined), handled)
+    })
+
+    const runner = drain.pipe(
+      Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : finish(exit))),
+      Effect.provideContext(context)
     )
 
-    const fiber = yield* loop.pipe(
-      Effect.onExit((exit) => finish(exit)),
-      Effect.forkScoped
-    )
+    /** Starts the handling fiber if there is none (the message is in the mailbox already). */
+    const kick: Effect.Effect<void> = Effect.suspend(() => {
+      if (running !== undefined || ended) return Effect.void
+      return Effect.map(Effect.forkIn(runner, scope), (fiber) => {
+        // A fiber that already ended (a closed scope) leaves nothing running.
+        if (running === undefined && fiber.pollUnsafe() === undefined) running = fiber
+      })
+    })
+
+    const stopNow: Effect.Effect<void> = Effect.suspend(() => {
+      if (finishing) return Effect.void
+      const fiber = running
+      // The handling fiber (if any) is interrupted first (it may not have started yet, so its own
+      // exit hook may not run): `finish` is idempotent.
+      const ended = Effect.provideContext(finish(Exit.void), context)
+      return fiber !== undefined ? Effect.andThen(Fiber.interrupt(fiber), ended) : ended
+    })
+    // Closing the scope stops an idle actor too (a running one is interrupted by its fork's finalizer).
+    yield* Effect.addFinalizer(() => stopNow)
 
     const stopped = () => new ActorStopped({ actor: name })
     const tell = (msg: M): Effect.Effect<void, ActorStopped> =>
-      Effect.suspend(() => (ended ? Effect.fail(stopped()) : Queue.offer(mailbox, msg))).pipe(
-        Effect.flatMap((accepted) => (accepted ? Effect.void : Effect.fail(stopped())))
-      )
+      Effect.suspend((): Effect.Effect<void, ActorStopped> => {
+        if (ended) return Effect.fail(stopped())
+        if (size() < capacity && roomWaiters.length === 0) {
+          items.push(msg)
+          return kick
+        }
+        // Full: wait for room (in order with the other waiting tells), then try again.
+        return Effect.flatMap(Deferred.make<void>(), (room) => {
+          roomWaiters.push(room)
+          return Effect.flatMap(Deferred.await(room), () => {
+            if (ended) return Effect.fail(stopped())
+            items.push(msg)
+            return kick
+          })
+        })
+      })
     const tryTell = (msg: M): Effect.Effect<void, ActorStopped | MailboxFull> =>
       Effect.suspend((): Effect.Effect<void, ActorStopped | MailboxFull> => {
         if (ended) return Effect.fail(stopped())
-        if (Queue.offerUnsafe(mailbox, msg)) return Effect.void
-        return ended ? Effect.fail(stopped()) : Effect.fail(new MailboxFull({ actor: name }))
+        if (size() >= capacity || roomWaiters.length > 0) return Effect.fail(new MailboxFull({ actor: name }))
+        items.push(msg)
+        return kick
       })
     const ask = <A, E2 = never>(makeMessage: (reply: Reply<A, E2>) => M): Effect.Effect<A, E2 | ActorStopped | ActorCrashed> =>
       Effect.gen(function*() {
@@ -149,7 +212,7 @@ export const make = <M, E = never, R = never>(
       tell,
       tryTell,
       ask,
-      stop: Fiber.interrupt(fiber).pipe(Effect.andThen(Effect.exit(Deferred.await(done))), Effect.asVoid),
+      stop: stopNow.pipe(Effect.andThen(Effect.exit(Deferred.await(done))), Effect.asVoid),
       join: Deferred.await(done),
       isDone: Effect.sync(() => ended)
     }

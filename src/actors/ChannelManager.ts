@@ -40,6 +40,7 @@ import { type FeatureName, featureOfBit } from "../protocol/features.ts"
 import { describeData, isAllChannels, makeError } from "../protocol/messages/error.ts"
 import type { LightningMessage } from "../protocol/messages/index.ts"
 import type { ChannelMessage, OpenChannel } from "../protocol/messages/channel.ts"
+import { isGossipMessage } from "../protocol/messages/gossip.ts"
 import { replay } from "../protocol/monitor/apply.ts"
 import type { MonitorState } from "../protocol/monitor/state.ts"
 import type { MonitorUpdate } from "../protocol/monitor/update.ts"
@@ -62,7 +63,7 @@ import {
 } from "./Channel.ts"
 import { encodeChannelStateJson } from "../protocol/channel/state-json.ts"
 import { encodeSignerChannelStateJson } from "../layers/signer/signer-state-json.ts"
-import { makeMonitor, type MonitorHandle } from "./Monitor.ts"
+import { makeMonitorSync, type MonitorHandle } from "./Monitor.ts"
 import { PeerNotConnected, type PeerSessionEvent, type SessionId } from "./PeerEvent.ts"
 import { PeerManager, type PeerManagerConfig } from "./PeerManager.ts"
 
@@ -258,6 +259,7 @@ const keyIdOrDie = (bytes: Uint8Array): ChannelKeyId => {
 
 /** The channel id a BOLT 2 message is about (its temporary id during the open), if it is a channel message. */
 export const messageChannelId = (message: LightningMessage): ChannelId | undefined => {
+  if (isGossipMessage(message)) return undefined // BOLT 7: the gossip actors' business
   switch (message._tag) {
     case "OpenChannel":
     case "AcceptChannel":
@@ -275,6 +277,7 @@ export const messageChannelId = (message: LightningMessage): ChannelId | undefin
 }
 
 const isChannelMessage = (message: LightningMessage): message is ChannelMessage =>
+  !isGossipMessage(message) &&
   message._tag !== "Init" &&
   message._tag !== "Ping" &&
   message._tag !== "Pong" &&
@@ -312,6 +315,66 @@ export const flatHex = (parts: ReadonlyArray<Uint8Array>, separator = "", prefix
 }
 
 const keyOf = (nodeId: Uint8Array, channelId: Uint8Array): string => flatHex([nodeId, channelId], "/")
+
+const isPlainObject = (value: unknown): value is { readonly [key: string]: unknown } =>
+  typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype
+
+/**
+ * A copy of `value` (plain objects, arrays and primitives, as a decoded channel or monitor state
+ * is) whose byte arrays are all views into ONE buffer, equal byte arrays (and equal bigints)
+ * shared. For what a restored channel keeps in memory while idle: a channel state and its monitor
+ * state decoded from the store hold ~50 small byte arrays, each with its own `ArrayBuffer` and
+ * backing store (~200 bytes of overhead for 33 bytes of key), many of them equal (basepoints,
+ * points, the funding script in both). Objects with another prototype (class instances) are
+ * shared, not copied. The views must not be written to (states are immutable).
+ */
+export function compactByteArrays<A>(value: A): A
+export function compactByteArrays(value: unknown): unknown {
+  const contentKey = (bytes: Uint8Array): string => {
+    let key = ""
+    for (let i = 0; i < bytes.length; i++) key += String.fromCharCode(bytes[i] ?? 0)
+    return key
+  }
+  const sizes = new Map<string, number>()
+  const measure = (v: unknown): void => {
+    if (v instanceof Uint8Array) sizes.set(contentKey(v), v.length)
+    else if (Array.isArray(v)) for (const x of v) measure(x)
+    else if (isPlainObject(v)) for (const k of Object.keys(v)) measure(v[k])
+  }
+  measure(value)
+  let total = 0
+  for (const n of sizes.values()) total += n
+  const slab = new Uint8Array(total)
+  let offset = 0
+  const views = new Map<string, Uint8Array>()
+  const bigints = new Map<bigint, bigint>()
+  const copy = (v: unknown): unknown => {
+    if (v instanceof Uint8Array) {
+      const key = contentKey(v)
+      const known = views.get(key)
+      if (known !== undefined) return known
+      const view = slab.subarray(offset, offset + v.length)
+      view.set(v)
+      offset += v.length
+      views.set(key, view)
+      return view
+    }
+    if (typeof v === "bigint") {
+      const known = bigints.get(v)
+      if (known !== undefined) return known
+      bigints.set(v, v)
+      return v
+    }
+    if (Array.isArray(v)) return v.map(copy)
+    if (isPlainObject(v)) {
+      const out: { [key: string]: unknown } = {}
+      for (const k of Object.keys(v)) out[k] = copy(v[k])
+      return out
+    }
+    return v
+  }
+  return copy(value)
+}
 
 interface Entry {
   readonly nodeId: NodeId
@@ -419,9 +482,7 @@ export const make = (
           // Shutting down: the channel stays paused (nothing that depends on the update leaves).
           Effect.catchTag("PersisterClosed", () => Effect.succeed("InProgress" as const))
         )
-        if (entry.monitor === undefined) {
-          entry.monitor = yield* makeMonitor({ name: flatHex([channelId], "", "monitor "), secp: config.secp }).pipe(Scope.provide(scope))
-        }
+        if (entry.monitor === undefined) entry.monitor = makeMonitorSync({ name: flatHex([channelId], "", "monitor "), secp: config.secp })
         for (const update of updates) yield* Effect.ignore(entry.monitor.tell(update))
         return status
       })
@@ -477,16 +538,20 @@ export const make = (
       }
       const nodeId = record.nodeId
       const entry: Entry = { nodeId, keyId, channelId: asChannelId(channelIdOf(record.channel)), handle: undefined, monitor: undefined }
+      let monitorState: MonitorState | undefined
       if (stored.updates.length > 0) {
-        const monitorState = replay(config.secp, stored.updates)
-        if (Result.isFailure(monitorState)) {
-          return yield* Effect.fail(new ChannelStoreUnavailable({ reason: `channel ${toHex(stored.channelId)}: update log does not replay (${monitorState.failure._tag})` }))
+        const replayed = replay(config.secp, stored.updates)
+        if (Result.isFailure(replayed)) {
+          return yield* Effect.fail(new ChannelStoreUnavailable({ reason: `channel ${toHex(stored.channelId)}: update log does not replay (${replayed.failure._tag})` }))
         }
-        entry.monitor = yield* makeMonitor({ name: flatHex([stored.channelId], "", "monitor "), secp: config.secp, state: monitorState.success }).pipe(
-          Scope.provide(scope)
-        )
+        monitorState = replayed.success
       }
-      entry.handle = yield* startActor(entry, record.channel, { lastUpdateId: stored.latestUpdateId })
+      // Both states in one compact copy (one buffer for their bytes, equal ones shared): what an idle channel keeps.
+      const compact = compactByteArrays({ channel: record.channel, monitor: monitorState })
+      if (compact.monitor !== undefined) {
+        entry.monitor = makeMonitorSync({ name: flatHex([stored.channelId], "", "monitor "), secp: config.secp, state: compact.monitor })
+      }
+      entry.handle = yield* startActor(entry, compact.channel, { lastUpdateId: stored.latestUpdateId })
       register(entry)
       // The connection the stored state knew died with the previous run: the channel learns it
       // (BOLT 2: the peer's unsigned updates are forgotten) and reestablishes when the peer is back.

@@ -29,7 +29,8 @@
  *      ignored, unknown even types and known messages that fail to decode disconnect (BOLT 1).
  *      Policies until channels exist: `open_channel` gets an `error` for its temporary channel
  *      id (when `rejectChannels`); gossip (BOLT 7, 256-265 but not 259) from a peer that did not
- *      negotiate `gossip_queries` is ignored; peer storage (7, 9: we do not offer
+ *      negotiate `gossip_queries` is ignored, unless a gossip layer takes BOLT 7 (`onGossip`, see
+ *      `GossipTap`: then all of 256-265 go there raw, whatever was negotiated); peer storage (7, 9: we do not offer
  *      `option_provide_storage`) is ignored.
  *    - the PINGER sends `ping` every `pingInterval` and disconnects (`PingTimeout`) when no
  *      matching `pong` came within `pingTimeout`.
@@ -94,6 +95,7 @@ import { Entropy } from "../services/Entropy.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
 import type { Connection, SocketAddress } from "../services/Transport.ts"
 import { DisconnectReason, type Direction, InvalidOutgoingMessage, type PeerInfo, type SessionId } from "./PeerEvent.ts"
+import { isTappedType } from "./GossipTap.ts"
 import * as Wire from "./PeerWire.ts"
 import { makeStreamReader, type StreamReader } from "./StreamReader.ts"
 
@@ -175,6 +177,13 @@ export interface PeerHooks {
    * connection as `InternalError`.
    */
   readonly onMessage: (message: LightningMessage) => Effect.Effect<void>
+  /**
+   * Optional (a gossip layer, see `GossipTap`): BOLT 7 messages (types 256..265, with
+   * `announcement_signatures`) are handed here raw, in order, instead of `onMessage`, whether or
+   * not `gossip_queries` was negotiated. May wait like `onMessage` (same pause accounting);
+   * failing ends the connection with `PeerClosed`'s reason.
+   */
+  readonly onGossip?: (type: number, message: Uint8Array) => Effect.Effect<void, PeerClosed>
 }
 
 export interface PeerHandle {
@@ -188,6 +197,11 @@ export interface PeerHandle {
    * (`OutboundQueueFull`).
    */
   readonly send: (message: Uint8Array) => Effect.Effect<void, PeerClosed>
+  /**
+   * Like `send`, but waits while the outbound queue is full instead of ending the connection
+   * (bulk gossip replies); fails once the peer is not live or the connection ends meanwhile.
+   */
+  readonly sendWait: (message: Uint8Array) => Effect.Effect<void, PeerClosed>
   /** Ends the connection with `reason` (no-op if already ending) and waits until it is closed. */
   readonly disconnect: (reason: DisconnectReason) => Effect.Effect<void>
   /** Waits for the end of the connection and yields why it ended. */
@@ -245,6 +259,19 @@ export const makePeer = (
         message.length < 2 || message.length > MAX_MESSAGE_LENGTH
           ? Effect.die(new InvalidOutgoingMessage({ length: message.length })) // callers validate (PeerManager.send)
           : enqueue(message),
+      sendWait: (message) =>
+        message.length < 2 || message.length > MAX_MESSAGE_LENGTH
+          ? Effect.die(new InvalidOutgoingMessage({ length: message.length }))
+          : Effect.suspend(() => {
+            const queue = outbound
+            if (queue === undefined) {
+              return Effect.fail(close(DisconnectReason.ConnectionClosed({ message: "peer not ready or already closed" })))
+            }
+            return Effect.raceFirst(
+              Queue.offer(queue, message).pipe(Effect.asVoid),
+              Deferred.await(finished).pipe(Effect.flatMap((reason) => Effect.fail(close(reason))))
+            )
+          }),
       disconnect: (reason) => Deferred.succeed(kill, reason).pipe(Effect.andThen(Deferred.await(finished)), Effect.asVoid),
       closed: Deferred.await(finished),
       ready: Deferred.await(readyDeferred)
@@ -377,11 +404,13 @@ export const makePeer = (
         const pausedSoFar = Clock.currentTimeMillis.pipe(
           Effect.map((now) => pausedMillis + (pausedSince === undefined ? 0 : now - pausedSince))
         )
-        const deliver = (message: LightningMessage): Effect.Effect<void> =>
+        const deliver = (message: LightningMessage): Effect.Effect<void> => whilePaused(hooks.onMessage(message))
+        /** Runs a hand-off to the layer above; its time does not count against the ping timeout. */
+        const whilePaused = <E>(handOff: Effect.Effect<void, E>): Effect.Effect<void, E> =>
           Effect.gen(function*() {
             pausedSince = yield* Clock.currentTimeMillis
             notPaused.closeUnsafe()
-            yield* hooks.onMessage(message)
+            yield* handOff
           }).pipe(Effect.ensuring(Effect.gen(function*() {
             const now = yield* Clock.currentTimeMillis
             if (pausedSince !== undefined) pausedMillis += now - pausedSince
@@ -431,6 +460,7 @@ export const makePeer = (
 
         const handleOther = (type: number, bytes: Uint8Array): Effect.Effect<void, PeerClosed> => {
           if (IGNORED_TYPES.has(type)) return Effect.void
+          if (hooks.onGossip !== undefined && isTappedType(type)) return whilePaused(hooks.onGossip(type, bytes))
           if (Wire.isGossipType(type) && !gossipQueries) return Effect.logDebug(`gossip type ${type} ignored: no gossip_queries`)
           if (type === OpenChannel.type && config.rejectChannels) {
             const open = OpenChannel.decode(bytes)

@@ -37,6 +37,7 @@ import { type Cause, Context, Deferred, type Duration, Effect, Exit, FiberSet, L
 import { compareBytes, toHex } from "../protocol/bytes.ts"
 import { type LightningMessage, LightningMessages } from "../protocol/messages/index.ts"
 import type { NodeId } from "../protocol/units.ts"
+import { Crypto } from "../services/Crypto.ts"
 import { Entropy } from "../services/Entropy.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
 import { type Connection, type SocketAddress, Transport, type TransportError } from "../services/Transport.ts"
@@ -54,6 +55,7 @@ import {
   StaleSession,
   UnencodableMessage
 } from "./PeerEvent.ts"
+import type { GossipTap } from "./GossipTap.ts"
 import { defaultPeerConfig, makePeer, PeerClosed, type PeerConfig, type PeerHandle, type PeerRole } from "./Peer.ts"
 
 export interface PeerManagerShape {
@@ -132,6 +134,11 @@ export interface PeerManagerConfig {
   readonly sessionEvents?: "deliver" | "discard"
   /** Peer settings; missing ones come from `defaultPeerConfig`. */
   readonly peer?: Partial<PeerConfig>
+  /**
+   * A gossip layer (`GossipSync`): BOLT 7 messages go to it instead of the session stream, with
+   * each session's start and end (see `GossipTap`). Omitted: gossip is handled as `Peer` says.
+   */
+  readonly gossip?: GossipTap
 }
 
 interface Entry {
@@ -158,7 +165,8 @@ export const make = (
     const signer = yield* NodeSigner
     // Only these two: the full context would also carry the caller's Scope into every fiber.
     const services = Context.make(Entropy, yield* Entropy).pipe(Context.add(NodeSigner, signer))
-    const peerConfig: PeerConfig = { ...defaultPeerConfig, ...config.peer }
+    // The curve and AEAD: `config.peer.crypto` if given, else the `Crypto` reference (the fastest that loads).
+    const peerConfig: PeerConfig = { ...defaultPeerConfig, crypto: yield* Crypto, ...config.peer }
     const maxPendingInbound = Math.max(1, config.maxPendingInbound ?? 32)
     const maxInbound = Math.max(1, config.maxInbound ?? 1024)
     const duplicateGrace = config.duplicateGrace ?? "2 seconds"
@@ -210,6 +218,8 @@ export const make = (
         let key: string | undefined
         let previous: Deferred.Deferred<void> | undefined
         let connectedEmitted = false
+        let gossipConnected = false
+        const gossip = config.gossip
         let remote: NodeId | undefined
         const session = SessionId(++sessionCounter)
         const { handle, run } = yield* makePeer(connection, role, session, peerConfig, {
@@ -250,9 +260,23 @@ export const make = (
               yield* emit(PeerSessionEvent.Connected({ session, peer: info })).pipe(
                 Effect.onExit((exit) => Effect.sync(() => void (connectedEmitted = Exit.isSuccess(exit))))
               )
+              const own = entry
+              if (gossip !== undefined && own !== undefined) {
+                gossipConnected = true
+                yield* gossip.connected(session, info, {
+                  sendWait: (bytes) => own.handle.sendWait(bytes).pipe(Effect.mapError((e) => e.reason)),
+                  disconnect: (reason) => own.handle.disconnect(reason)
+                })
+              }
             }),
           onMessage: (message) =>
-            remote === undefined ? Effect.void : Effect.asVoid(emit(PeerSessionEvent.Message({ session, nodeId: remote, message })))
+            remote === undefined ? Effect.void : Effect.asVoid(emit(PeerSessionEvent.Message({ session, nodeId: remote, message }))),
+          ...(gossip === undefined ? {} : {
+            onGossip: (type: number, bytes: Uint8Array) =>
+              remote === undefined
+                ? Effect.void
+                : gossip.message(session, remote, type, bytes).pipe(Effect.mapError((reason) => new PeerClosed({ reason })))
+          })
         })
         // Unlists this connection (unless a newer one to the node replaced it). Also runs when the
         // connection is interrupted (registry shutdown), so no stale peer stays listed.
@@ -294,6 +318,7 @@ export const make = (
           // the caller), so `Disconnected` is emitted after.
           if (entry !== undefined) yield* Deferred.succeed(entry.gone, undefined)
           if (connectedEmitted && remote !== undefined) yield* emit(PeerSessionEvent.Disconnected({ session, nodeId: remote, reason }))
+          if (gossip !== undefined && gossipConnected && remote !== undefined) yield* gossip.disconnected(session, remote, reason)
           return reason
         }).pipe(
           Effect.ensuring(forget.pipe(

@@ -29,7 +29,7 @@ export {
   performSignerRequest,
   type StepReport
 } from "./Channel.ts"
-export { applyUpdate as applyMonitorUpdate, makeMonitor, type MonitorEnvelope, type MonitorHandle, type MonitorOptions } from "./Monitor.ts"
+export { applyUpdate as applyMonitorUpdate, makeMonitor, makeMonitorSync, type MonitorHandle, type MonitorOptions } from "./Monitor.ts"
 export {
   AddHtlcRejected,
   type AddHtlcRequest,

@@ -10,6 +10,7 @@ import { HttpApi, OpenApi } from "effect/http-api"
 import { ChannelsApi } from "./ChannelsApi.ts"
 import { InvoicesApi } from "./InvoicesApi.ts"
 import { NodeApi } from "./NodeApi.ts"
+import { PaymentsApi } from "./PaymentsApi.ts"
 import { PeersApi } from "./PeersApi.ts"
 
 export class ControlApi extends HttpApi.make("effect-lightning")
@@ -17,6 +18,7 @@ export class ControlApi extends HttpApi.make("effect-lightning")
   .add(PeersApi)
   .add(InvoicesApi)
   .add(ChannelsApi)
+  .add(PaymentsApi)
   .annotateMerge(OpenApi.annotations({
     title: "effect-lightning node control API",
     version: "1",

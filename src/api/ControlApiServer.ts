@@ -1,27 +1,30 @@
 /**
  * The control API served over HTTP (`node:http` through `@effect/platform-node`): the
  * `ControlApi` routes, their handlers, the OpenAPI document at `GET /openapi.json`, and the
- * JSON error translation. Requires the node's `PeerManager` and `ChannelManager`; bind it to loopback unless you put
- * authentication in front of it (the API has none: anyone who reaches it controls the node).
+ * JSON error translation. Requires the node's `PeerManager` and `ChannelManager`. Every request
+ * must carry the node's bearer token (`BearerAuth.ts`, `ApiToken.ts`); there is no TLS, so keep it
+ * on a loopback address or behind a TLS proxy.
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { Layer } from "effect"
+import { Layer, type Redacted } from "effect"
 import { HttpRouter } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { createServer } from "node:http"
 import { apiShutdownLayer, signalApiShutdown } from "./ApiShutdown.ts"
+import { BearerAuth } from "./BearerAuth.ts"
 import { ControlApi, OPENAPI_PATH } from "./ControlApi.ts"
 import { ChannelsHandlers } from "./ChannelsHandlers.ts"
 import { InvoicesHandlers } from "./InvoicesHandlers.ts"
 import { JsonConventions } from "./JsonConventions.ts"
 import { NodeHandlers } from "./NodeHandlers.ts"
+import { PaymentsHandlers } from "./PaymentsHandlers.ts"
 import { PeersHandlers } from "./PeersHandlers.ts"
 
 /** Every route of the API with its handlers (needs `PeerManager` and `ChannelManager`), without a server. */
 export const ControlApiRoutes = (options: { readonly maxBodyBytes?: number } = {}) =>
   Layer.mergeAll(
     HttpApiBuilder.layer(ControlApi, { openapiPath: OPENAPI_PATH }).pipe(
-      Layer.provide([NodeHandlers, PeersHandlers, InvoicesHandlers, ChannelsHandlers])
+      Layer.provide([NodeHandlers, PeersHandlers, InvoicesHandlers, ChannelsHandlers, PaymentsHandlers])
     ),
     JsonConventions(options)
   )
@@ -30,6 +33,8 @@ export interface ControlApiServerOptions {
   readonly host: string
   /** 0 picks a free port; read the bound one from `HttpServer.HttpServer`'s `address`. */
   readonly port: number
+  /** The bearer token every request must carry (`Authorization: Bearer <token>`); others get 401. */
+  readonly token: Redacted.Redacted<string>
   readonly maxBodyBytes?: number
   /** Log every request through Effect's logger (default true). */
   readonly logRequests?: boolean
@@ -41,7 +46,11 @@ export interface ControlApiServerOptions {
  */
 export const ControlApiServer = (options: ControlApiServerOptions) =>
   signalApiShutdown.pipe(
-    Layer.provideMerge(HttpRouter.serve(ControlApiRoutes(options), { disableLogger: options.logRequests === false })),
+    Layer.provideMerge(
+      HttpRouter.serve(Layer.mergeAll(ControlApiRoutes(options), BearerAuth(options.token)), {
+        disableLogger: options.logRequests === false
+      })
+    ),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { host: options.host, port: options.port })),
     Layer.provide(apiShutdownLayer)
   )

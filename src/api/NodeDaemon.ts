@@ -2,19 +2,23 @@
  * The node daemon behind `npm start` (`src/main.ts`): a production `NodeLive` (TCP peers,
  * channels stored under the data directory, seed-file keys, OS randomness) with the control
  * API served in front of it, logging through
- * Effect's logger. `main.ts` parses the flags first and loads this module only to run a node,
+ * Effect's logger. The API's bearer token is read from `config.apiTokenFile` (default
+ * `<dataDir>/api_token`), created at first start (mode 0600). `main.ts` parses the flags first and loads this module only to run a node,
  * so `--help` and bad flags answer quickly. `config.network` is provided as `NodeNetwork` to
  * everything the daemon builds (peers' `init`, `/v1/info`, invoices, channels).
  */
+import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { Cause, Context, Effect, Exit, Layer } from "effect"
 import { HttpServer } from "effect/http"
 import { ChannelManager } from "../actors/ChannelManager.ts"
 import { PeerManager } from "../actors/PeerManager.ts"
+import { defaultApiTokenFile, loadOrCreateApiToken } from "./ApiToken.ts"
 import { OPENAPI_PATH } from "./ControlApi.ts"
 import { ControlApiServer } from "./ControlApiServer.ts"
 import { toHex } from "../protocol/bytes.ts"
 import type { NodeConfig } from "../layers/node/NodeFlags.ts"
 import { NodeLive } from "../layers/node/NodeLive.ts"
+import { OsEntropy } from "../layers/node/OsEntropy.ts"
 import { Networks } from "../protocol/network.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { formatAddress } from "../services/Transport.ts"
@@ -36,8 +40,11 @@ const describeFailure = (cause: Cause.Cause<unknown>): string => {
 export const runNode = (config: NodeConfig) =>
   Effect.gen(function*() {
     yield* Effect.logInfo(`starting node on ${config.network}, data directory ${config.dataDir}`)
+    const { token, path: tokenPath } = yield* loadOrCreateApiToken(config.apiTokenFile ?? defaultApiTokenFile(config.dataDir)).pipe(
+      Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, OsEntropy))
+    )
     const context = yield* Layer.build(
-      ControlApiServer(config.api).pipe(Layer.provideMerge(NodeLive({ dataDir: config.dataDir, listen: config.listen })))
+      ControlApiServer({ ...config.api, token }).pipe(Layer.provideMerge(NodeLive({ dataDir: config.dataDir, listen: config.listen })))
     )
     const peers = Context.get(context, PeerManager)
     const channels = yield* Context.get(context, ChannelManager).listChannels
@@ -51,7 +58,7 @@ export const runNode = (config: NodeConfig) =>
     yield* Effect.logInfo(
       `${channels.length} channel${channels.length === 1 ? "" : "s"} restored from ${config.dataDir}/channels`
     )
-    yield* Effect.logInfo(`control API on ${apiUrl} (OpenAPI document: ${apiUrl}${OPENAPI_PATH})`)
+    yield* Effect.logInfo(`control API on ${apiUrl} (OpenAPI document: ${apiUrl}${OPENAPI_PATH}), bearer token in ${tokenPath}`)
     return yield* Effect.never
   }).pipe(
     Effect.scoped,

@@ -1,5 +1,12 @@
-/** The HTTP control API: its declaration (for servers and typed clients), handlers and server layer. */
+/**
+ * `effect-lightning/api`: the HTTP control API: its declaration (for servers and typed clients),
+ * handlers, the server layer (bearer token required), the typed client (`ControlApiClient.make`)
+ * and the daemon (`runNode`).
+ */
 export * from "./ApiShutdown.ts"
+export * from "./ApiToken.ts"
+export * from "./BearerAuth.ts"
+export * as ControlApiClient from "./ControlApiClient.ts"
 export * from "./ChannelsApi.ts"
 export * from "./ChannelsHandlers.ts"
 export * from "./ControlApi.ts"

@@ -238,6 +238,15 @@ export interface ChannelSignerShape {
   /** Signs a mutual close transaction (its single input must be the funding output). */
   readonly signClosing: (keyId: ChannelKeyId, tx: Transaction) => Effect.Effect<CompactSignature, ChannelSignerError>
   /**
+   * Our `bitcoin_signature` on a `channel_announcement` (BOLT 7): `unsigned` is the message from
+   * `len` to its end (what follows the type and the four signatures), of which the signer
+   * computes the double-SHA256 itself. Refused (`InvalidSigningRequest`) unless the channel's
+   * funding pubkey is `bitcoin_key_1` or `bitcoin_key_2` and, once the parameters are
+   * registered, the other key is the counterparty's funding pubkey: it cannot be made to sign
+   * an arbitrary digest.
+   */
+  readonly signChannelAnnouncement: (keyId: ChannelKeyId, unsigned: Uint8Array) => Effect.Effect<CompactSignature, ChannelSignerError>
+  /**
    * The signer's policy state of a channel, to persist with the channel (encode it with
    * `SignerChannelStateSchema`). Changes after `readyChannel`, `validateHolderCommitment`,
    * `releaseCommitmentSecret` and `signCounterpartyCommitment`; persist it before acting on

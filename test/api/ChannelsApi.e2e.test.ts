@@ -12,6 +12,7 @@ import { Context, Effect, Exit, FileSystem, Layer, Scope } from "effect"
 import { HttpServer } from "effect/http"
 import { PeerManager } from "../../src/actors/PeerManager.ts"
 import { ControlApiServer } from "../../src/api/ControlApiServer.ts"
+import { apiToken, auth } from "./harness.ts"
 import { NodeLive } from "../../src/layers/node/NodeLive.ts"
 import { fromHex, toHex } from "../../src/protocol/bytes.ts"
 import { fundingTransaction } from "../interop/ldk/fundingTx.ts"
@@ -23,7 +24,7 @@ const startNode = (dataDir: string) =>
     // Stopped before the test's scope removes the data directories, also when the test fails.
     yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
     const context = yield* Layer.buildWithScope(
-      ControlApiServer({ host: "127.0.0.1", port: 0, logRequests: false }).pipe(
+      ControlApiServer({ host: "127.0.0.1", port: 0, token: apiToken, logRequests: false }).pipe(
         Layer.provideMerge(NodeLive({ dataDir, listen: { host: "127.0.0.1", port: 0 } }))
       ),
       scope
@@ -49,8 +50,8 @@ interface Reply {
 const call = (method: string, url: string, body?: unknown) =>
   Effect.promise(async (): Promise<Reply> => {
     const init: RequestInit = body === undefined
-      ? { method }
-      : { method, body: JSON.stringify(body), headers: { "content-type": "application/json" } }
+      ? { method, headers: auth }
+      : { method, body: JSON.stringify(body), headers: { ...auth, "content-type": "application/json" } }
     const response = await fetch(url, { ...init, signal: AbortSignal.timeout(40_000) })
     const text = await response.text()
     return { status: response.status, body: text === "" ? undefined : JSON.parse(text) }
@@ -91,7 +92,7 @@ const watchEvents = (url: string) =>
   Effect.acquireRelease(
     Effect.promise(async () => {
       const controller = new AbortController()
-      const response = await fetch(`${url}/v1/channels/events`, { signal: controller.signal })
+      const response = await fetch(`${url}/v1/channels/events`, { headers: auth, signal: controller.signal })
       const events: Array<Json> = []
       const contentType = response.headers.get("content-type") ?? ""
       const reader = response.body?.getReader()

@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import { toHex } from "../../src/protocol/bytes.ts"
 import { serializeTransaction, txidFromBytes } from "../../src/protocol/tx/bitcoin/transaction.ts"
 import { sat } from "../../src/protocol/units.ts"
-import { baseUrl, field, knownChannelId, ourId, reachable, request, ServerLive, unreachable } from "./harness.ts"
+import { auth, baseUrl, field, knownChannelId, ourId, reachable, request, ServerLive, unreachable } from "./harness.ts"
 
 const known = toHex(knownChannelId)
 const unknown = "22".repeat(32)
@@ -57,7 +57,7 @@ describe("channels endpoints (HTTP, ChannelManager double)", () => {
         const url = yield* baseUrl
         const reply = yield* Effect.promise(async () => {
           // The double's event stream is empty: the response ends after `Subscribed`.
-          const response = await fetch(`${url}/v1/channels/events`, { signal: AbortSignal.timeout(10_000) })
+          const response = await fetch(`${url}/v1/channels/events`, { headers: auth, signal: AbortSignal.timeout(10_000) })
           return { status: response.status, type: response.headers.get("content-type"), text: await response.text() }
         })
         assert.strictEqual(reply.status, 200)

@@ -8,6 +8,7 @@ import { Context, Effect, FileSystem, Layer } from "effect"
 import { HttpServer } from "effect/http"
 import { PeerManager } from "../../src/actors/PeerManager.ts"
 import { ControlApiServer } from "../../src/api/ControlApiServer.ts"
+import { apiToken, auth } from "./harness.ts"
 import { NodeLive } from "../../src/layers/node/NodeLive.ts"
 import { toHex } from "../../src/protocol/bytes.ts"
 import { type Network, Networks } from "../../src/protocol/network.ts"
@@ -17,7 +18,7 @@ import { nodeNetworkLayer } from "../../src/services/NodeNetwork.ts"
 const startOn = (network: Network | undefined) => Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const dataDir = yield* fs.makeTempDirectoryScoped({ prefix: "ln-api-" })
-  const node = ControlApiServer({ host: "127.0.0.1", port: 0, logRequests: false }).pipe(
+  const node = ControlApiServer({ host: "127.0.0.1", port: 0, token: apiToken, logRequests: false }).pipe(
     Layer.provideMerge(NodeLive({ dataDir, listen: { host: "127.0.0.1", port: 0 } }))
   )
   const context = yield* Layer.build(network === undefined ? node : node.pipe(Layer.provide(nodeNetworkLayer(network))))
@@ -34,8 +35,8 @@ interface Reply {
 const call = (method: string, url: string, body?: unknown) =>
   Effect.promise(async (): Promise<Reply> => {
     const init: RequestInit = body === undefined
-      ? { method }
-      : { method, body: typeof body === "string" ? body : JSON.stringify(body), headers: { "content-type": "application/json" } }
+      ? { method, headers: auth }
+      : { method, body: typeof body === "string" ? body : JSON.stringify(body), headers: { ...auth, "content-type": "application/json" } }
     // Hang guard: a request that never completes fails instead of hitting the test timeout.
     const response = await fetch(url, { ...init, signal: AbortSignal.timeout(20_000) })
     const text = await response.text()

@@ -4,7 +4,7 @@
  * `test/api/ControlApi.e2e.test.ts` runs it against real nodes over TCP.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Redacted } from "effect"
 import fc from "fast-check"
 import { FetchHttpClient } from "effect/http"
 import { HttpApiClient } from "effect/http-api"
@@ -14,7 +14,8 @@ import { toHex } from "../../src/protocol/bytes.ts"
 import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
 import { Networks } from "../../src/protocol/network.ts"
 import { nodeNetworkLayer } from "../../src/services/NodeNetwork.ts"
-import { baseUrl, field, ourId, reachable, request, ServerLive, unreachable } from "./harness.ts"
+import { apiToken, auth, baseUrl, field, ourId, reachable, request, ServerLive, unreachable } from "./harness.ts"
+import * as ControlApiClient from "../../src/api/ControlApiClient.ts"
 
 describe("ControlApi (HTTP, PeerManager double)", () => {
   it.layer(ServerLive)((it) => {
@@ -128,12 +129,12 @@ describe("ControlApi (HTTP, PeerManager double)", () => {
               const post = await fetch(`${url}/v1/peers`, {
                 method: "POST",
                 body: b,
-                headers: { "content-type": "application/json" }
+                headers: { ...auth, "content-type": "application/json" }
               })
               const postText = await post.text()
               assert.oneOf(post.status, [400, 413, 502], `${b} -> ${postText}`)
               assert.isString(JSON.parse(postText).message)
-              const del = await fetch(`${url}/v1/peers/${encodeURIComponent(segment)}`, { method: "DELETE" })
+              const del = await fetch(`${url}/v1/peers/${encodeURIComponent(segment)}`, { method: "DELETE", headers: auth })
               const delText = await del.text()
               assert.oneOf(del.status, [400, 404], `${segment} -> ${delText}`)
               assert.isString(JSON.parse(delText).message)
@@ -159,7 +160,7 @@ describe("ControlApi (HTTP, PeerManager double)", () => {
 
     it.effect("the typed client from the same declaration (HttpApiClient.make(ControlApi))", () =>
       Effect.gen(function*() {
-        const client = yield* HttpApiClient.make(ControlApi, { baseUrl: yield* baseUrl })
+        const client = yield* ControlApiClient.make({ baseUrl: yield* baseUrl, token: apiToken })
         const info = yield* client.node.info()
         assert.strictEqual(info.nodeId, toHex(ourId))
         const peer = yield* client.peers.connect({ payload: { nodeId: toHex(reachable), host: "127.0.0.1", port: 9 } })
@@ -172,6 +173,34 @@ describe("ControlApi (HTTP, PeerManager double)", () => {
           client.peers.connect({ payload: { nodeId: toHex(unreachable), host: "127.0.0.1", port: 9 } })
         )
         assert.strictEqual(failed._tag, "PeerConnectFailed")
+      }).pipe(Effect.provide(FetchHttpClient.layer)))
+
+    it.effect("every request needs the bearer token: none or a wrong one is a 401", () =>
+      Effect.gen(function*() {
+        for (const headers of [{}, { authorization: "Bearer wrong-token-0123456789" }, { authorization: "Basic abc" }]) {
+          for (const path of ["/v1/info", "/v1/peers", "/openapi.json", "/no/such/route"]) {
+            const reply = yield* request("GET", path, undefined, "application/json", headers)
+            assert.strictEqual(reply.status, 401, `${path} ${JSON.stringify(headers)}`)
+            assert.strictEqual(field(reply.body, "_tag"), "Unauthorized")
+          }
+          const post = yield* request("POST", "/v1/peers", "{}", "application/json", headers)
+          assert.strictEqual(post.status, 401)
+        }
+        const missing = yield* request("GET", "/v1/info", undefined, "application/json", {})
+        assert.match(String(field(missing.body, "message")), /missing bearer token/)
+        // The scheme is case-insensitive; the token is not.
+        const lower = yield* request("GET", "/v1/info", undefined, "application/json", {
+          authorization: `bearer ${Redacted.value(apiToken)}`
+        })
+        assert.strictEqual(lower.status, 200)
+        const upper = yield* request("GET", "/v1/info", undefined, "application/json", {
+          authorization: `Bearer ${Redacted.value(apiToken).toUpperCase()}`
+        })
+        assert.strictEqual(upper.status, 401)
+        // The typed client without the token fails with the status.
+        const bare = yield* HttpApiClient.make(ControlApi, { baseUrl: yield* baseUrl })
+        const refused = yield* Effect.flip(bare.node.info())
+        assert.match(String(refused), /401|Unauthorized/)
       }).pipe(Effect.provide(FetchHttpClient.layer)))
 
     it.effect("GET /openapi.json documents every endpoint", () =>
@@ -191,7 +220,11 @@ describe("ControlApi (HTTP, PeerManager double)", () => {
           "/v1/channels/{temporaryChannelId}/fund",
           "/v1/channels/{channelId}/close",
           "/v1/channels/{channelId}/force-close",
-          "/v1/channels/{channelId}/chain"
+          "/v1/channels/{channelId}/chain",
+          "/v1/invoices",
+          "/v1/invoices/{paymentHash}",
+          "/v1/payments",
+          "/v1/payments/{paymentId}"
         ])
         assert.hasAllKeys(field(paths, "/v1/channels"), ["get", "post"])
         assert.hasAllKeys(field(paths, "/v1/invoices/decode"), ["post"])

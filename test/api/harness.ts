@@ -2,7 +2,7 @@
  * Shared pieces of the control API tests: PeerManager and ChannelManager doubles, the server on
  * 127.0.0.1 port 0, and a small fetch helper that returns status and parsed JSON body.
  */
-import { Effect, Layer, Schema, Stream } from "effect"
+import { Effect, Layer, Redacted, Schema, Stream } from "effect"
 import { ChannelManager, ChannelNotFound, OpenChannelFailed } from "../../src/actors/ChannelManager.ts"
 import { ChannelCommandRejected } from "../../src/actors/Channel.ts"
 import { UnexpectedInput } from "../../src/protocol/channel/step.ts"
@@ -134,7 +134,11 @@ export const FakeChannelManager = Layer.succeed(ChannelManager, (() => {
   })
 })())
 
-export const ServerLive = ControlApiServer({ host: "127.0.0.1", port: 0, maxBodyBytes: 1024, logRequests: false }).pipe(
+/** The bearer token of the test servers, and the header that carries it. */
+export const apiToken = Redacted.make("test-token-0123456789abcdef")
+export const auth = { authorization: `Bearer ${Redacted.value(apiToken)}` } as const
+
+export const ServerLive = ControlApiServer({ host: "127.0.0.1", port: 0, token: apiToken, maxBodyBytes: 1024, logRequests: false }).pipe(
   Layer.provide([FakePeerManager, FakeChannelManager])
 )
 
@@ -149,13 +153,20 @@ export interface Reply {
   readonly status: number
   readonly body: unknown
 }
-export const request = (method: string, path: string, body?: string, contentType = "application/json") =>
+/** A request with the test token (`headers` replace it, e.g. `{}` to send none). */
+export const request = (
+  method: string,
+  path: string,
+  body?: string,
+  contentType = "application/json",
+  headers: Record<string, string> = auth
+) =>
   Effect.gen(function*() {
     const url = yield* baseUrl
     return yield* Effect.promise(async (): Promise<Reply> => {
       const init: RequestInit = body === undefined
-        ? { method }
-        : { method, body, headers: { "content-type": contentType } }
+        ? { method, headers }
+        : { method, body, headers: { ...headers, "content-type": contentType } }
       const response = await fetch(`${url}${path}`, init)
       const text = await response.text()
       return { status: response.status, body: text === "" ? undefined : JSON.parse(text) }

@@ -1,17 +1,22 @@
 /**
- * The production choice of `Secp256k1`: the first of native libsecp256k1 (`secp256k1-native.ts`),
- * libsecp256k1 in WASM (`secp256k1-wasm.ts`) and noble (pure JS, always there) that loads on
- * this platform. All three give the same bytes for the same inputs (the tests run every vector
+ * The fastest `Secp256k1` that loads here: the first of native libsecp256k1
+ * (`secp256k1-native.ts`), libsecp256k1 in WASM (`secp256k1-wasm.ts`) and noble (pure JS,
+ * always there). All three give the same bytes for the same inputs (the tests run every vector
  * on each), so the choice changes speed only.
  *
- * The WASM module is imported dynamically: it instantiates its WebAssembly at import time, which
- * throws where WebAssembly is unavailable (e.g. `node --jitless`); a static import would fail the
- * whole program there instead of falling back to noble. Hence the choice is asynchronous
- * (`loadSecp256k1Best`, or the `Secp256k1Best` effect), made once per process.
+ * Both fast backends load synchronously (a native addon through `require`, tiny-secp256k1's
+ * WebAssembly compiled and instantiated synchronously), so the choice is a plain function,
+ * made once per process on first use (`bestSecp256k1`), never at import. A backend that throws
+ * while loading (no prebuilt binary, `node --jitless`...) counts as unavailable.
+ *
+ * `fastestSecp256k1` is a `Secp256k1` value that makes that choice on its first call and from
+ * then on IS the chosen implementation (its methods are replaced by the chosen one's), so it can
+ * be the default of the `Crypto` reference without loading anything at import.
  */
 import { Effect, Result } from "effect"
 import { nobleSecp256k1, type Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
 import { loadNativeSecp256k1 } from "./secp256k1-native.ts"
+import { loadWasmSecp256k1 } from "./secp256k1-wasm.ts"
 
 export type Secp256k1Backend = "native" | "wasm" | "noble"
 
@@ -25,53 +30,79 @@ export interface Secp256k1Choice {
 /** One backend to try: loading it gives the implementation or why it is unavailable. */
 export interface Secp256k1Candidate {
   readonly backend: Secp256k1Backend
-  readonly load: () => Promise<Result.Result<Secp256k1, string>>
+  readonly load: () => Result.Result<Secp256k1, string>
 }
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 /** Native, then WASM, in that order (noble, the last resort, needs no loading). */
 export const secp256k1Candidates: ReadonlyArray<Secp256k1Candidate> = [
-  { backend: "native", load: () => Promise.resolve(loadNativeSecp256k1()) },
-  {
-    backend: "wasm",
-    load: () =>
-      import("./secp256k1-wasm.ts").then(
-        (m) => Result.succeed(m.wasmSecp256k1),
-        (e: unknown) => Result.fail(describe(e))
-      )
-  }
+  { backend: "native", load: loadNativeSecp256k1 },
+  { backend: "wasm", load: loadWasmSecp256k1 }
 ]
 
-const attempt = async (candidate: Secp256k1Candidate): Promise<Result.Result<Secp256k1, string>> => {
+const attempt = (candidate: Secp256k1Candidate): Result.Result<Secp256k1, string> => {
   try {
-    return await candidate.load()
+    return candidate.load()
   } catch (e) {
     return Result.fail(describe(e))
   }
 }
 
-/**
- * The first candidate that loads, else noble. A candidate that throws or rejects counts as
- * unavailable, like one that reports a failure.
- */
-export const chooseSecp256k1 = async (candidates: ReadonlyArray<Secp256k1Candidate> = secp256k1Candidates): Promise<Secp256k1Choice> => {
+/** The first candidate that loads, else noble. A candidate that throws counts as unavailable. */
+export const chooseSecp256k1 = (candidates: ReadonlyArray<Secp256k1Candidate> = secp256k1Candidates): Secp256k1Choice => {
   const unavailable: Array<{ readonly backend: Secp256k1Backend; readonly reason: string }> = []
   for (const candidate of candidates) {
-    const loaded = await attempt(candidate)
+    const loaded = attempt(candidate)
     if (Result.isSuccess(loaded)) return { backend: candidate.backend, secp: loaded.success, unavailable }
     unavailable.push({ backend: candidate.backend, reason: loaded.failure })
   }
   return { backend: "noble", secp: nobleSecp256k1, unavailable }
 }
 
-let best: Promise<Secp256k1Choice> | undefined
+let best: Secp256k1Choice | undefined
 
 /** The process-wide choice (`chooseSecp256k1` with the default candidates), made on first use. */
-export const loadSecp256k1Best = (): Promise<Secp256k1Choice> => {
+export const bestSecp256k1 = (): Secp256k1Choice => {
   best ??= chooseSecp256k1()
   return best
 }
 
-/** `loadSecp256k1Best` as an effect (it never fails: noble always loads). */
-export const Secp256k1Best: Effect.Effect<Secp256k1Choice> = Effect.promise(loadSecp256k1Best)
+/** Whether the process-wide choice has been made (so a fast backend may be loaded). */
+export const isSecp256k1Chosen = (): boolean => best !== undefined
+
+/** `bestSecp256k1` as a promise (kept for callers written when the choice was asynchronous). */
+export const loadSecp256k1Best = (): Promise<Secp256k1Choice> => Promise.resolve(bestSecp256k1())
+
+/** `bestSecp256k1` as an effect (it never fails: noble always loads). */
+export const Secp256k1Best: Effect.Effect<Secp256k1Choice> = Effect.sync(bestSecp256k1)
+
+/**
+ * The fastest implementation, chosen on first call: every method first replaces all methods of
+ * this object with the chosen implementation's, then runs. `name` says "fastest (not chosen
+ * yet)" until then.
+ */
+export const fastestSecp256k1: Secp256k1 = (() => {
+  const target: { -readonly [K in keyof Secp256k1]: Secp256k1[K] } = {
+    name: "fastest (not chosen yet)",
+    publicKey: (secret) => choose().publicKey(secret),
+    isValidSecret: (secret) => choose().isValidSecret(secret),
+    isValidPoint: (point) => choose().isValidPoint(point),
+    ecdh: (secret, point) => choose().ecdh(secret, point),
+    sign: (digest, secret) => choose().sign(digest, secret),
+    verify: (signature, digest, publicKey) => choose().verify(signature, digest, publicKey),
+    signRecoverable: (digest, secret) => choose().signRecoverable(digest, secret),
+    recover: (signature, recovery, digest) => choose().recover(signature, recovery, digest),
+    pointAdd: (a, b) => choose().pointAdd(a, b),
+    pointTweakAdd: (point, tweak) => choose().pointTweakAdd(point, tweak),
+    pointMultiply: (point, scalar) => choose().pointMultiply(point, scalar),
+    secretAdd: (a, b) => choose().secretAdd(a, b),
+    secretMultiply: (a, b) => choose().secretMultiply(a, b)
+  }
+  const choose = (): Secp256k1 => {
+    const { secp } = bestSecp256k1()
+    Object.assign(target, secp)
+    return secp
+  }
+  return target
+})()

@@ -16,6 +16,8 @@ export interface NodeConfig {
   readonly api: SocketAddress
   /** The Bitcoin network: the `init` chain hash, the invoice prefix, the channels' chain. */
   readonly network: NetworkName
+  /** The control API's bearer token file; `DIR/api_token` when not given. Created (0600) if missing. */
+  readonly apiTokenFile?: string
 }
 
 export const defaultConfig: NodeConfig = {
@@ -34,10 +36,12 @@ control API (JSON, OpenAPI document at /openapi.json) on --api. SIGINT/SIGTERM s
   --data-dir DIR      node seed and channel store (default ${defaultConfig.dataDir})
   --listen HOST:PORT  address for Lightning peers (default ${formatAddress(defaultConfig.listen)})
   --api HOST:PORT     address for the control API (default ${formatAddress(defaultConfig.api)});
-                      it has no authentication: keep it on a loopback address
+                      every request needs the bearer token (--api-token-file)
   --network NAME      ${NetworkNames.join(", ")} (default ${defaultConfig.network});
                       testnet is testnet3. Sets the chain hash sent in init and
                       checked in open_channel, and the invoice prefix
+  --api-token-file F  the control API's bearer token (default DIR/api_token,
+                      created with mode 0600 at first start)
   -h, --help          print this help
 `
 
@@ -75,7 +79,12 @@ export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<FlagsResu
   if (network === undefined) {
     return Result.fail(`--network expects one of ${NetworkNames.join(", ")}, got '${values.network ?? ""}'`)
   }
-  return Result.succeed({ _tag: "Run", config: { dataDir, listen: listen.success, api: api.success, network } })
+  const apiTokenFile = values["api-token-file"]
+  if (apiTokenFile !== undefined && apiTokenFile.length === 0) return Result.fail("--api-token-file must not be empty")
+  return Result.succeed({
+    _tag: "Run",
+    config: { dataDir, listen: listen.success, api: api.success, network, ...(apiTokenFile === undefined ? {} : { apiTokenFile }) }
+  })
 }
 
 const parse = (argv: ReadonlyArray<string>) =>
@@ -88,6 +97,7 @@ const parse = (argv: ReadonlyArray<string>) =>
       listen: { type: "string" },
       api: { type: "string" },
       network: { type: "string" },
+      "api-token-file": { type: "string" },
       help: { type: "boolean", short: "h" }
     }
   })

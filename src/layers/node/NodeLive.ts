@@ -31,10 +31,9 @@ import * as PeerManager from "../../actors/PeerManager.ts"
 import type { Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
 import { p2wpkhScript } from "../../protocol/tx/bitcoin/script.ts"
 import { ChannelSigner } from "../../services/ChannelSigner.ts"
+import { Crypto } from "../../services/Crypto.ts"
 import { NodeNetwork } from "../../services/NodeNetwork.ts"
 import { NodeSigner } from "../../services/NodeSigner.ts"
-import { nodeChaChaPoly } from "../crypto/aead-node.ts"
-import { Secp256k1Best } from "../crypto/secp256k1-best.ts"
 import { makeNodeSigner } from "../InMemoryNodeSigner.ts"
 import { layerLocalPersister } from "../persister/ReplicatedPersister.ts"
 import { makeSeedChannelSigner } from "../signer/SeedChannelSigner.ts"
@@ -94,17 +93,18 @@ export const ChannelStoreLive = (dataDir: string) =>
 
 /**
  * The node's `PeerManager` and `ChannelManager` over TCP, OS entropy, the seed file's keys and
- * the channel store of the data directory, with the fast crypto of this platform: Node's
- * ChaCha20-Poly1305, and for BOLT 8, the node key and the channels the first of native
- * libsecp256k1, WASM libsecp256k1 and noble that loads (`Secp256k1Best`), unless
- * `options.peers.peer.crypto` says otherwise for the peers. The `networks` TLV of `init` carries
+ * the channel store of the data directory, with the crypto of the `Crypto` reference (by
+ * default the fastest of this platform: libsodium/OpenSSL ChaCha20-Poly1305, and for BOLT 8, the
+ * node key and the channels the first of native libsecp256k1, WASM libsecp256k1 and noble that
+ * loads), unless `options.peers.peer.crypto` says otherwise for the peers. The `networks` TLV of `init` carries
  * the chain hash of `NodeNetwork` (regtest unless provided), unless `options.peers.peer.chains`
  * is given. The peers hand `open_channel` and every session event to the channel manager.
  */
 export const NodeLive = (options: NodeLiveOptions) =>
   Layer.unwrap(
     Effect.gen(function*() {
-      const { secp } = yield* Secp256k1Best
+      const crypto = yield* Crypto
+      const secp = crypto.secp
       const network = yield* NodeNetwork
       const { seed } = yield* loadOrCreateSeed(options.dataDir).pipe(
         Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, OsEntropy))
@@ -123,7 +123,7 @@ export const NodeLive = (options: NodeLiveOptions) =>
         ...options.peers,
         sessionEvents: "deliver",
         peer: {
-          crypto: { secp, aead: nodeChaChaPoly },
+          crypto,
           chains: [network.chainHash],
           ...options.peers?.peer,
           rejectChannels: false

@@ -6,25 +6,30 @@
  */
 import { Effect, Layer } from "effect"
 import type { FileSystem, Path } from "effect"
-import { nobleSecp256k1, type Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
+import type { Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
+import { Crypto } from "../../services/Crypto.ts"
 import { makeNodeSigner } from "../InMemoryNodeSigner.ts"
 import type { Entropy } from "../../services/Entropy.ts"
 import { NodeSigner } from "../../services/NodeSigner.ts"
 import { loadOrCreateSeed, type SeedFileCorrupt, type SeedFileError } from "./SeedFile.ts"
 import { deriveNodeSecret } from "./SeedKeys.ts"
 
-/** Loads (or creates) `<dataDir>/node_seed` and builds the signer over its node secret. */
+/**
+ * Loads (or creates) `<dataDir>/node_seed` and builds the signer over its node secret, with
+ * `secp` if given, else the `Crypto` reference's (the fastest that loads).
+ */
 export const SeedFileSigner = (
   dataDir: string,
-  secp: Secp256k1 = nobleSecp256k1
+  secp?: Secp256k1
 ): Layer.Layer<NodeSigner, SeedFileError | SeedFileCorrupt, FileSystem.FileSystem | Path.Path | Entropy> =>
   Layer.effect(
     NodeSigner,
     Effect.gen(function*() {
+      const curve = secp ?? (yield* Crypto).secp
       const { seed } = yield* loadOrCreateSeed(dataDir)
-      const secret = deriveNodeSecret(seed, secp)
+      const secret = deriveNodeSecret(seed, curve)
       seed.fill(0)
-      const signer = makeNodeSigner(secret, secp)
+      const signer = makeNodeSigner(secret, curve)
       secret.fill(0)
       return signer
     })

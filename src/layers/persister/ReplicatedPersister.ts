@@ -202,6 +202,9 @@ export const makeReplicatedPersister = (
       })
 
     const wakeAll = Effect.forEach(wake, (q) => Queue.offer(q, undefined), { discard: true })
+    /** The writers of the replicas that keep no channel state (watchtowers). */
+    const updateOnly = wake.filter((_, i) => replicas[i]?.keepsChannelState === false)
+    const wakeUpdateOnly = Effect.forEach(updateOnly, (q) => Queue.offer(q, undefined), { discard: true })
 
     /** What replica i lags on: one write per channel. */
     const plan = (i: number): { readonly writes: Array<ReplicaWrite>; readonly planned: Array<Planned> } => {
@@ -256,7 +259,8 @@ export const makeReplicatedPersister = (
           // watchtowers may now receive what this replica holds
           if (replicas[i]?.keepsChannelState === true) for (let j = 0; j < n; j++) if (replicas[j]?.keepsChannelState === false) dirty[j]?.add(e)
         }
-        if (replicas[i]?.keepsChannelState === true) yield* wakeAll
+        // Watchtowers may now receive what this replica holds (none: nothing to wake).
+        if (replicas[i]?.keepsChannelState === true && updateOnly.length > 0) yield* wakeUpdateOnly
       })
 
     const failed = (i: number, error: ReplicaError) =>
@@ -333,10 +337,9 @@ export const makeReplicatedPersister = (
         })
       })
 
-    /** `InProgress` at once while failing replicas make the quorum unreachable; else wait (bounded). */
-    const answer = (e: Entry, w: Waiter): Effect.Effect<PersistStatus> =>
-      Effect.suspend(() => (quorumReachable(e, w) ? Effect.void : Effect.asVoid(Deferred.succeed(w.status, "InProgress")))).pipe(
-        Effect.andThen(Deferred.await(w.status)),
+    /** The bounded wait: the quorum's answer, or `InProgress` after `inlineWait`. */
+    const awaitBounded = (w: Waiter): Effect.Effect<PersistStatus> =>
+      Deferred.await(w.status).pipe(
         Effect.timeoutOption(inlineWait),
         Effect.flatMap((o) =>
           Option.isSome(o)
@@ -344,6 +347,17 @@ export const makeReplicatedPersister = (
             : Effect.flatMap(Deferred.succeed(w.status, "InProgress"), () => Deferred.await(w.status))
         )
       )
+
+    /**
+     * `InProgress` at once while failing replicas make the quorum unreachable; else wait (bounded).
+     * The writers get one turn first: a replica that writes at once (in memory) has answered by
+     * then, and no timer is armed (a timed wait costs two fibers and a timer).
+     */
+    const answer = (e: Entry, w: Waiter): Effect.Effect<PersistStatus> =>
+      Effect.suspend(() => {
+        if (!quorumReachable(e, w)) return Effect.andThen(Deferred.succeed(w.status, "InProgress"), Deferred.await(w.status))
+        return Effect.andThen(Effect.yieldNow, Effect.suspend(() => (Deferred.isDoneUnsafe(w.status) ? Deferred.await(w.status) : awaitBounded(w))))
+      })
 
     const persistMany = (writes: ReadonlyArray<ChannelWrite>) =>
       Effect.gen(function*() {

@@ -27,19 +27,21 @@ import { equalBytes, toHex } from "../../protocol/bytes.ts"
 import type { Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
 import type { ChannelBasepoints, CommitmentKeys } from "../../protocol/keys/commitment-keys.ts"
 import { sharedCommitmentKeysCache, type CommitmentKeysCache } from "../../protocol/keys/commitment-keys-cache.ts"
-import { derivePrivateKey, deriveRevocationPrivateKey, perCommitmentPoint as pointOfSecret } from "../../protocol/keys/derivation.ts"
-import type { PrivateKey, PublicKey } from "../../protocol/keys/keys.ts"
+import { derivePrivateKeyAtBasepoint, deriveRevocationPrivateKey, perCommitmentPoint as pointOfSecret } from "../../protocol/keys/derivation.ts"
+import { unsafePublicKey, type PrivateKey, type PublicKey } from "../../protocol/keys/keys.ts"
+import { sharedPerCommitmentPoints } from "../../protocol/keys/per-commitment-points.ts"
 import { indexOfCommitment, perCommitmentSecretFromPrefix, prefixServes, secretPrefix, type SecretPrefix } from "../../protocol/keys/shachain.ts"
 import { p2wpkhScriptCode } from "../../protocol/tx/bitcoin/script.ts"
+import { hash256 } from "../../protocol/tx/bitcoin/hash.ts"
 import { SIGHASH_ALL } from "../../protocol/tx/bitcoin/sighash.ts"
-import { setWitness, txid, type Transaction } from "../../protocol/tx/bitcoin/transaction.ts"
+import { setWitness, txid, txidFromBytes, type Transaction } from "../../protocol/tx/bitcoin/transaction.ts"
 import {
-  buildCommitmentTransaction,
   commitmentNumberObscuringFactor,
   type CommitmentHtlc,
   type CommitmentTransaction
 } from "../../protocol/tx/commitment.ts"
-import { buildHtlcTransactions, type HtlcTransaction } from "../../protocol/tx/htlc.ts"
+import type { HtlcTransaction } from "../../protocol/tx/htlc.ts"
+import { commitmentTxid, htlcTransactions, sharedCommitmentBuilds, type CommitmentBuilds } from "../../protocol/tx/commitment-builds.ts"
 import { anchorScript, fundingScript, offeredHtlcScript, receivedHtlcScript, toLocalScript, toRemoteAnchorsScript } from "../../protocol/tx/scripts.ts"
 import {
   finalizeCommitment,
@@ -115,6 +117,8 @@ interface ChannelRecord {
   secretPrefix: Redacted.Redacted<SecretPrefix> | undefined
   /** Memo of our HTLC private key at the counterparty's recent per-commitment points (hex). */
   readonly counterpartyHtlcKeys: Map<string, PrivateKey>
+  /** Memo of the commitment number obscuring factor, for the parameters object it was computed under. */
+  obscuring: { readonly parameters: ChannelParameters; readonly factor: bigint } | undefined
 }
 
 /** The policy part of a record: what `SignerChannelState` carries, in memory form. */
@@ -219,6 +223,12 @@ export interface SeedChannelSignerOptions {
    * channel built are not derived again to sign it.
    */
   readonly commitmentKeys?: CommitmentKeysCache
+  /**
+   * Where built commitments are memoized (`src/protocol/tx/commitment-builds.ts`). By default
+   * the process-wide memo the channel's builders also use, so that a commitment the channel
+   * built (to verify its signatures) is not built and hashed again to validate it.
+   */
+  readonly commitmentBuilds?: CommitmentBuilds
 }
 
 /**
@@ -229,6 +239,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
   if (seed.length !== 32) throw new RangeError("channel signer seed must be 32 bytes")
   const keysCache = options.commitmentKeys ?? sharedCommitmentKeysCache
   const deriveCommitmentKeys = keysCache.derive
+  const builds = options.commitmentBuilds ?? sharedCommitmentBuilds
   const nodeSeed = Redacted.make(Uint8Array.from(seed), { label: "ChannelSignerSeed" })
   const channels = new Map<string, ChannelRecord>()
 
@@ -271,7 +282,8 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       points: new Map(),
       holderSecrets: new Map(),
       secretPrefix: undefined,
-      counterpartyHtlcKeys: new Map()
+      counterpartyHtlcKeys: new Map(),
+      obscuring: undefined
     }
     channels.set(id, fresh)
     return fresh
@@ -303,23 +315,31 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     return secret
   }
 
+  /** Our per-commitment point `n`, through the shared memo of points (the channel checks the secret against it when revoking). */
   const holderPoint = (r: ChannelRecord, n: bigint): PublicKey =>
-    r.points.get(n) ?? remember(r.points, n, unwrap(pointOfSecret(secp, holderSecret(r, n)), "invalid per-commitment secret"))
+    r.points.get(n) ??
+    remember(r.points, n, unwrap(sharedPerCommitmentPoints.pointOf(secp, holderSecret(r, n)), "invalid per-commitment secret"))
 
-  /** Our HTLC key at the counterparty's point (BOLT 3 remote_htlcpubkey on their commitment), checked against `expected`. */
-  const counterpartyHtlcKey = (r: ChannelRecord, point: PublicKey, expected: PublicKey): PrivateKey => {
+  /**
+   * Our HTLC key at the counterparty's point (the private half of BOLT 3 remote_htlcpubkey on
+   * their commitment), from our HTLC basepoint as computed once per channel: one scalar
+   * addition, no point multiplication.
+   */
+  const counterpartyHtlcKey = (r: ChannelRecord, point: PublicKey): PrivateKey => {
     const id = toHex(point)
     const held = r.counterpartyHtlcKeys.get(id)
     if (held !== undefined) return held
-    const key = derive(r.secrets.htlcBase, point)
-    if (!equalBytes(pub(key), expected)) invalid("HTLC key mismatch")
-    return remember(r.counterpartyHtlcKeys, id, key)
+    return remember(r.counterpartyHtlcKeys, id, derive(r.secrets.htlcBase, r.basepoints.htlcBasepoint, point))
   }
 
-  const obscuringFactor = (r: ChannelRecord, p: ChannelParameters): bigint =>
-    p.holderIsFunder
+  const obscuringFactor = (r: ChannelRecord, p: ChannelParameters): bigint => {
+    if (r.obscuring !== undefined && r.obscuring.parameters === p) return r.obscuring.factor
+    const factor = p.holderIsFunder
       ? commitmentNumberObscuringFactor(r.basepoints.paymentBasepoint, p.counterpartyBasepoints.paymentBasepoint)
       : commitmentNumberObscuringFactor(p.counterpartyBasepoints.paymentBasepoint, r.basepoints.paymentBasepoint)
+    r.obscuring = { parameters: p, factor }
+    return factor
+  }
 
   /**
    * Rebuilds the commitment of `owner` ("holder" = ours) from the state and the owner's point,
@@ -341,7 +361,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       "invalid per-commitment point or basepoint"
     )
     const commitment = unwrap(
-      buildCommitmentTransaction({
+      builds.build({
         channelType: p.channelType,
         fundingOutpoint: p.fundingOutpoint,
         fundingAmount: p.fundingAmount,
@@ -363,7 +383,9 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     return { commitment, keys }
   }
 
-  const derive = (base: PrivateKey, point: PublicKey): PrivateKey => unwrap(derivePrivateKey(secp, base, point), "key derivation failed")
+  /** BOLT 3 privkey = basepoint_secret + SHA256(per_commitment_point || basepoint), `basepoint` being ours (already computed). */
+  const derive = (base: PrivateKey, basepoint: PublicKey, point: PublicKey): PrivateKey =>
+    unwrap(derivePrivateKeyAtBasepoint(secp, base, basepoint, point), "key derivation failed")
 
   const storedHolderCommitment = (r: ChannelRecord, n: bigint): HolderCommitment => {
     checkCommitmentNumber(n)
@@ -420,7 +442,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     const { commitment, keys } = buildCommitment(r, p, "holder", copy, holderPoint(r, copy.commitmentNumber))
     if (counterpartySignature.length !== 64 || !verifyCommitmentSignature(secp, commitment, counterpartySignature, p.counterpartyBasepoints.fundingPubkey))
       onBad("commitment signature does not verify", undefined)
-    const htlcTxs = buildHtlcTransactions(commitment)
+    const htlcTxs = htlcTransactions(commitment)
     if (htlcTxs.length !== counterpartyHtlcSignatures.length)
       onBad(`expected ${htlcTxs.length} HTLC signatures, got ${counterpartyHtlcSignatures.length}`, undefined)
     htlcTxs.forEach((htlcTx, i) => {
@@ -439,36 +461,67 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
 
   const sameTransaction = (a: HolderCommitment, b: HolderCommitment): boolean => equalBytes(txid(a.commitment.tx), txid(b.commitment.tx))
 
-  /** The record's policy state as a `SignerChannelState` (copies: later changes do not show through). */
+  /**
+   * The exported form of registered parameters and of each held commitment, made once per
+   * object (both are immutable once made): consecutive exports share them, so the channel
+   * layer's encoders (`signer-state-json.ts`) encode each part once too. Frozen; the byte
+   * arrays are copies of the signer's own, so a caller cannot reach its state through them.
+   */
+  const exportedParameters = new WeakMap<ChannelParameters, NonNullable<SignerChannelState["parameters"]>>()
+  const exportedHolder = new WeakMap<HolderCommitment, SignerChannelState["holderCommitments"][number]>()
+  const exportParameters = (p: ChannelParameters): NonNullable<SignerChannelState["parameters"]> => {
+    const held = exportedParameters.get(p)
+    if (held !== undefined) return held
+    const b = p.counterpartyBasepoints
+    const exported = Object.freeze({
+      channelType: p.channelType.name,
+      fundingOutpoint: Object.freeze({ txid: txidFromBytes(Uint8Array.from(p.fundingOutpoint.txid)), vout: p.fundingOutpoint.vout }),
+      fundingAmount: p.fundingAmount,
+      holderIsFunder: p.holderIsFunder,
+      counterpartyBasepoints: Object.freeze({
+        fundingPubkey: unsafePublicKey(Uint8Array.from(b.fundingPubkey)),
+        revocationBasepoint: unsafePublicKey(Uint8Array.from(b.revocationBasepoint)),
+        paymentBasepoint: unsafePublicKey(Uint8Array.from(b.paymentBasepoint)),
+        delayedPaymentBasepoint: unsafePublicKey(Uint8Array.from(b.delayedPaymentBasepoint)),
+        htlcBasepoint: unsafePublicKey(Uint8Array.from(b.htlcBasepoint))
+      }),
+      holderSelfDelay: p.holderSelfDelay,
+      counterpartySelfDelay: p.counterpartySelfDelay,
+      holderDustLimit: p.holderDustLimit,
+      counterpartyDustLimit: p.counterpartyDustLimit
+    })
+    exportedParameters.set(p, exported)
+    return exported
+  }
+  const exportHolder = (h: HolderCommitment): SignerChannelState["holderCommitments"][number] => {
+    const held = exportedHolder.get(h)
+    if (held !== undefined) return held
+    const exported = Object.freeze({
+      state: Object.freeze({
+        ...h.state,
+        htlcs: Object.freeze(h.state.htlcs.map((x) => Object.freeze({ ...x, paymentHash: Uint8Array.from(x.paymentHash) })))
+      }),
+      counterpartySignature: Uint8Array.from(h.counterpartySignature),
+      counterpartyHtlcSignatures: Object.freeze(h.counterpartyHtlcSignatures.map((sig) => Uint8Array.from(sig)))
+    })
+    exportedHolder.set(h, exported)
+    return exported
+  }
+
+  /** The record's policy state as a `SignerChannelState` (later changes do not show through: each part is a copy). */
   const exportState = (keyId: ChannelKeyId, r: ChannelRecord): SignerChannelState => {
     const p = r.parameters
     const last = r.lastCounterpartySigned
     return {
       version: 1,
       keyId: Uint8Array.from(keyId),
-      parameters: p === undefined
-        ? null
-        : {
-          channelType: p.channelType.name,
-          fundingOutpoint: { txid: p.fundingOutpoint.txid, vout: p.fundingOutpoint.vout },
-          fundingAmount: p.fundingAmount,
-          holderIsFunder: p.holderIsFunder,
-          counterpartyBasepoints: { ...p.counterpartyBasepoints },
-          holderSelfDelay: p.holderSelfDelay,
-          counterpartySelfDelay: p.counterpartySelfDelay,
-          holderDustLimit: p.holderDustLimit,
-          counterpartyDustLimit: p.counterpartyDustLimit
-        },
+      parameters: p === undefined ? null : exportParameters(p),
       revokedBelow: r.revokedBelow,
       highestValidated: r.highestValidated ?? null,
       lastCounterpartySigned: last === undefined ? null : { commitmentNumber: last.commitmentNumber, txid: Uint8Array.from(last.txid) },
       holderCommitments: [...r.holderCommitments.values()]
         .sort((a, b) => (a.state.commitmentNumber < b.state.commitmentNumber ? -1 : 1))
-        .map((h) => ({
-          state: { ...h.state, htlcs: h.state.htlcs.map((x) => ({ ...x, paymentHash: Uint8Array.from(x.paymentHash) })) },
-          counterpartySignature: Uint8Array.from(h.counterpartySignature),
-          counterpartyHtlcSignatures: h.counterpartyHtlcSignatures.map((sig) => Uint8Array.from(sig))
-        }))
+        .map(exportHolder)
     }
   }
 
@@ -553,7 +606,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       case "HolderDelayed": {
         const point = holderPoint(r, spend.commitmentNumber)
         const keys = unwrap(deriveCommitmentKeys(secp, r.basepoints, theirs, point), "key derivation failed")
-        key = derive(r.secrets.delayedPaymentBase, point)
+        key = derive(r.secrets.delayedPaymentBase, r.basepoints.delayedPaymentBasepoint, point)
         witnessScript = toLocalScript(keys.revocationPubkey, p.holderSelfDelay, keys.localDelayedPubkey)
         scriptCode = witnessScript
         if (!satisfiesCsv(tx, input.sequence, p.holderSelfDelay)) invalid("input sequence does not satisfy to_self_delay")
@@ -579,7 +632,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       }
       case "CounterpartyHtlc": {
         const keys = unwrap(deriveCommitmentKeys(secp, theirs, r.basepoints, spend.perCommitmentPoint), "invalid per-commitment point")
-        key = derive(r.secrets.htlcBase, spend.perCommitmentPoint)
+        key = derive(r.secrets.htlcBase, r.basepoints.htlcBasepoint, spend.perCommitmentPoint)
         const { htlc } = spend
         if (htlc.paymentHash.length !== 32) invalid("payment hash must be 32 bytes")
         if (htlc.direction === "offered") {
@@ -668,12 +721,12 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       run(() => {
         const r = ready(keyId)
         if (!secp.isValidPoint(counterpartyPoint)) invalid("invalid counterparty per-commitment point")
-        const { commitment, keys } = buildCommitment(r, r.parameters, "counterparty", state, counterpartyPoint)
+        const { commitment } = buildCommitment(r, r.parameters, "counterparty", state, counterpartyPoint)
         // Counterparty commitments advance one at a time; one number is one transaction (a
         // retransmission after reconnection must be identical, BOLT 2). Two different states
         // under one number, or going back to an older one, would let the peer keep an extra
         // valid commitment.
-        const id = txid(commitment.tx)
+        const id = commitmentTxid(commitment)
         const last = r.lastCounterpartySigned
         const n = state.commitmentNumber
         if (last !== undefined) {
@@ -683,8 +736,8 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         }
         const signature = signCommitment(secp, commitment, r.secrets.funding) as CompactSignature
         // Our HTLC key on their commitment is BOLT 3's remote_htlcpubkey, derived at their point.
-        const htlcKey = counterpartyHtlcKey(r, counterpartyPoint, keys.remoteHtlcPubkey)
-        const htlcSignatures = buildHtlcTransactions(commitment).map((h) => signHtlcAsRemote(secp, h, htlcKey) as CompactSignature)
+        const htlcKey = counterpartyHtlcKey(r, counterpartyPoint)
+        const htlcSignatures = htlcTransactions(commitment).map((h) => signHtlcAsRemote(secp, h, htlcKey) as CompactSignature)
         r.lastCounterpartySigned = { commitmentNumber: n, txid: id }
         return { signature, htlcSignatures }
       }),
@@ -709,7 +762,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
           const signed = finalizeHtlcTransaction(htlcTx, remote, local, preimage)
           return Result.isSuccess(signed) ? signed.success : invalid(signed.failure.reason)
         }
-        const key = derive(r.secrets.htlcBase, holderPoint(r, n))
+        const key = derive(r.secrets.htlcBase, r.basepoints.htlcBasepoint, holderPoint(r, n))
         if (feeBumped === undefined) return finalize(signHtlcAsLocal(secp, htlcTx, key))
         if (!r.parameters.channelType.zeroFeeHtlcTx) invalid("only zero-fee (anchors) HTLC transactions take added inputs")
         const { tx, inputIndex } = feeBumped
@@ -747,6 +800,26 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         if (tx.outputs.length === 0 || total > p.fundingAmount) invalid("closing outputs exceed the funding amount")
         const scriptCode = fundingScript(r.basepoints.fundingPubkey, p.counterpartyBasepoints.fundingPubkey)
         return signInput(secp, { tx, index: 0, scriptCode, amount: p.fundingAmount }, SIGHASH_ALL, r.secrets.funding) as CompactSignature
+      }),
+
+    signChannelAnnouncement: (keyId, unsigned) =>
+      run(() => {
+        const r = record(keyId)
+        // BOLT 7 channel_announcement after the signatures: len, features, chain_hash,
+        // short_channel_id, node_id_1, node_id_2, bitcoin_key_1, bitcoin_key_2 (then any future fields).
+        if (unsigned.length < 2) return invalid("channel_announcement too short")
+        const featuresLength = ((unsigned[0] ?? 0) << 8) | (unsigned[1] ?? 0)
+        const key1At = 2 + featuresLength + 32 + 8 + 33 + 33
+        if (unsigned.length < key1At + 66) return invalid("channel_announcement too short")
+        const key1 = unsigned.subarray(key1At, key1At + 33)
+        const key2 = unsigned.subarray(key1At + 33, key1At + 66)
+        const ours = r.basepoints.fundingPubkey
+        const other = equalBytes(key1, ours) ? key2 : equalBytes(key2, ours) ? key1 : undefined
+        if (other === undefined) return invalid("our funding pubkey is neither bitcoin_key_1 nor bitcoin_key_2")
+        const p = r.parameters
+        if (p !== undefined && !equalBytes(other, p.counterpartyBasepoints.fundingPubkey))
+          invalid("the other bitcoin key is not the counterparty's funding pubkey")
+        return secp.sign(hash256(unsigned), Redacted.value(r.secrets.funding)) as CompactSignature
       }),
 
     channelState: (keyId) => runInvalid(() => exportState(keyId, record(keyId))),

@@ -27,17 +27,26 @@ const commitmentState = (c: CommitmentState): JsonObject => {
   return { commitmentNumber: c.commitmentNumber.toString(), feeratePerKw: c.feeratePerKw, toLocal: c.toLocal.toString(), toRemote: c.toRemote.toString(), htlcs }
 }
 
-/** `Schema.encodeSync(SignerChannelStateSchema)(state)`, written out. */
-export const encodeSignerChannelStateJson = (s: SignerChannelState): JsonObject => {
-  const p = s.parameters
-  const last = s.lastCounterpartySigned
-  return {
-    version: s.version,
-    keyId: toHex(s.keyId),
-    parameters:
-      p === null
-        ? null
-        : {
+type Parameters = NonNullable<SignerChannelState["parameters"]>
+type Holder = SignerChannelState["holderCommitments"][number]
+
+/**
+ * Encodings of the parts consecutive exports share (the signer hands out the same frozen
+ * parameters and held-commitment objects until they change), made once per object. Frozen:
+ * records share them. Weak: an entry lives as long as its part does.
+ */
+const parametersMemo = new WeakMap<Parameters, JsonObject>()
+const holderMemo = new WeakMap<Holder, JsonObject>()
+const memo = <K extends object>(m: WeakMap<K, JsonObject>, k: K, encode: (k: K) => JsonObject): JsonObject => {
+  const held = m.get(k)
+  if (held !== undefined) return held
+  const j = encode(k)
+  m.set(k, j)
+  return j
+}
+
+const parameters = (p: Parameters): JsonObject =>
+  Object.freeze({
           channelType: p.channelType,
           fundingOutpoint: { txid: toHex(p.fundingOutpoint.txid), vout: p.fundingOutpoint.vout },
           fundingAmount: p.fundingAmount.toString(),
@@ -53,14 +62,26 @@ export const encodeSignerChannelStateJson = (s: SignerChannelState): JsonObject 
           counterpartySelfDelay: p.counterpartySelfDelay,
           holderDustLimit: p.holderDustLimit.toString(),
           counterpartyDustLimit: p.counterpartyDustLimit.toString()
-        },
+  })
+
+const holder = (h: Holder): JsonObject =>
+  Object.freeze({
+    state: Object.freeze(commitmentState(h.state)),
+    counterpartySignature: toHex(h.counterpartySignature),
+    counterpartyHtlcSignatures: Object.freeze(hexList(h.counterpartyHtlcSignatures))
+  })
+
+/** `Schema.encodeSync(SignerChannelStateSchema)(state)`, written out. */
+export const encodeSignerChannelStateJson = (s: SignerChannelState): JsonObject => {
+  const p = s.parameters
+  const last = s.lastCounterpartySigned
+  return {
+    version: s.version,
+    keyId: toHex(s.keyId),
+    parameters: p === null ? null : memo(parametersMemo, p, parameters),
     revokedBelow: s.revokedBelow.toString(),
     highestValidated: s.highestValidated === null ? null : s.highestValidated.toString(),
     lastCounterpartySigned: last === null ? null : { commitmentNumber: last.commitmentNumber.toString(), txid: toHex(last.txid) },
-    holderCommitments: s.holderCommitments.map((h) => ({
-      state: commitmentState(h.state),
-      counterpartySignature: toHex(h.counterpartySignature),
-      counterpartyHtlcSignatures: hexList(h.counterpartyHtlcSignatures)
-    }))
+    holderCommitments: s.holderCommitments.map((h) => memo(holderMemo, h, holder))
   }
 }

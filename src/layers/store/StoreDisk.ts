@@ -3,6 +3,7 @@
  * on a simulated disk that loses what was not fsync'ed (`SimulatedDisk.ts`) and check it at every
  * possible crash point. `nodeStoreDisk` is the real one, over Effect's `FileSystem`.
  */
+import * as fs from "node:fs"
 import { Data, Effect, FileSystem } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 
@@ -35,26 +36,70 @@ export interface StoreDisk {
 const fail = (operation: string, path: string) => (e: PlatformError) =>
   new DiskError({ operation, path, reason: e.message })
 
-/** The real disk, through Effect's `FileSystem` (`NodeFileSystem.layer` in production). */
+const ioFail = (operation: string, path: string, e: Error): Effect.Effect<never, DiskError> =>
+  Effect.fail(new DiskError({ operation, path, reason: e.message }))
+
+/**
+ * Creates (or truncates) `path`, writes `data` (looping over short writes), fsyncs and closes it:
+ * four calls of `node:fs`'s callback API, answered in one `Effect.callback`.
+ */
+const writeSyncedNode = (path: string, data: Uint8Array): Effect.Effect<void, DiskError> =>
+  Effect.callback<void, DiskError>((resume) => {
+    const failed = (e: Error) => resume(ioFail("write", path, e))
+    fs.open(path, "w", 0o600, (openError, fd) => {
+      if (openError !== null) return failed(openError)
+      const finish = (error: Error | null) =>
+        fs.close(fd, (closeError) => {
+          const e = error ?? closeError
+          resume(e === null ? Effect.void : ioFail("write", path, e))
+        })
+      const writeFrom = (at: number): void => {
+        if (at >= data.length) return fs.fsync(fd, finish)
+        fs.write(fd, data, at, data.length - at, at, (writeError, written) => {
+          if (writeError !== null) return finish(writeError)
+          if (written <= 0) return finish(new Error("write made no progress"))
+          writeFrom(at + written)
+        })
+      }
+      writeFrom(0)
+    })
+  })
+
+/** fsyncs a directory: open read-only, fsync, close. */
+const syncDirectoryNode = (dir: string): Effect.Effect<void, DiskError> =>
+  Effect.callback<void, DiskError>((resume) => {
+    fs.open(dir, "r", (openError, fd) => {
+      if (openError !== null) return resume(ioFail("fsync directory", dir, openError))
+      fs.fsync(fd, (syncError) =>
+        fs.close(fd, (closeError) => {
+          const e = syncError ?? closeError
+          resume(e === null ? Effect.void : ioFail("fsync directory", dir, e))
+        })
+      )
+    })
+  })
+
+const renameNode = (from: string, to: string): Effect.Effect<void, DiskError> =>
+  Effect.callback<void, DiskError>((resume) => {
+    fs.rename(from, to, (e) => resume(e === null ? Effect.void : ioFail("rename", from, e)))
+  })
+
+/**
+ * The real disk. The cold operations (open, list, read, remove) go through Effect's `FileSystem`
+ * (`NodeFileSystem.layer` in production); the three of every write (`writeSynced`, `rename`,
+ * `syncDirectory`) call `node:fs` directly, each as one callback chain: the `FileSystem` path
+ * (a scoped handle per file, an effect per call) cost about as much JavaScript-thread time per
+ * write as the rest of a channel's persist.
+ */
 export const nodeStoreDisk: Effect.Effect<StoreDisk, never, FileSystem.FileSystem> = Effect.map(
   FileSystem.FileSystem,
-  (fs: FileSystem.FileSystem): StoreDisk => ({
-    makeDirectory: (path) => fs.makeDirectory(path, { recursive: true, mode: 0o700 }).pipe(Effect.mapError(fail("mkdir", path))),
-    list: (dir) => fs.readDirectory(dir).pipe(Effect.mapError(fail("readdir", dir))),
-    read: (path) => fs.readFile(path).pipe(Effect.mapError(fail("read", path))),
-    writeSynced: (path, data) =>
-      Effect.gen(function*() {
-        const file = yield* fs.open(path, { flag: "w", mode: 0o600 })
-        yield* file.writeAll(data)
-        yield* file.sync
-      }).pipe(Effect.scoped, Effect.mapError(fail("write", path))),
-    rename: (from, to) => fs.rename(from, to).pipe(Effect.mapError(fail("rename", from))),
-    remove: (path) => fs.remove(path, { force: true }).pipe(Effect.mapError(fail("remove", path))),
-    syncDirectory: (dir) =>
-      fs.open(dir, { flag: "r" }).pipe(
-        Effect.flatMap((d) => d.sync),
-        Effect.scoped,
-        Effect.mapError(fail("fsync directory", dir))
-      )
+  (fsys: FileSystem.FileSystem): StoreDisk => ({
+    makeDirectory: (path) => fsys.makeDirectory(path, { recursive: true, mode: 0o700 }).pipe(Effect.mapError(fail("mkdir", path))),
+    list: (dir) => fsys.readDirectory(dir).pipe(Effect.mapError(fail("readdir", dir))),
+    read: (path) => fsys.readFile(path).pipe(Effect.mapError(fail("read", path))),
+    writeSynced: writeSyncedNode,
+    rename: renameNode,
+    remove: (path) => fsys.remove(path, { force: true }).pipe(Effect.mapError(fail("remove", path))),
+    syncDirectory: syncDirectoryNode
   })
 )

@@ -3,9 +3,10 @@
  * (so a name such as "alice" stands for one fixed node id), held by `makeNodeSigner`.
  */
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { concatBytes } from "../../protocol/bytes.ts"
 import { nobleSecp256k1, type Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
+import { Crypto } from "../../services/Crypto.ts"
 import { NodeSigner } from "../../services/NodeSigner.ts"
 import { InvalidNodeSecret, makeNodeSigner } from "../InMemoryNodeSigner.ts"
 
@@ -23,6 +24,15 @@ export const secretFromSeed = (seed: string | Uint8Array, secp: Secp256k1 = nobl
   throw new InvalidNodeSecret()
 }
 
-/** Layer: a signer whose key is decided by `seed`. */
-export const seededNodeSigner = (seed: string | Uint8Array, secp: Secp256k1 = nobleSecp256k1): Layer.Layer<NodeSigner> =>
-  Layer.sync(NodeSigner, () => makeNodeSigner(secretFromSeed(seed, secp), secp))
+/**
+ * Layer: a signer whose key is decided by `seed`, over `secp` if given, else the `Crypto`
+ * reference's (the fastest that loads; every backend gives the same keys and signatures).
+ */
+export const seededNodeSigner = (seed: string | Uint8Array, secp?: Secp256k1): Layer.Layer<NodeSigner> =>
+  Layer.effect(
+    NodeSigner,
+    Effect.gen(function*() {
+      const curve = secp ?? (yield* Crypto).secp
+      return makeNodeSigner(secretFromSeed(seed, curve), curve)
+    })
+  )

@@ -32,7 +32,7 @@ import { sha256 } from "@noble/hashes/sha2.js"
 import { Result, Schema, SchemaTransformation } from "effect"
 import { equalBytes } from "../bytes.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
-import { perCommitmentPoint as pointOfSecret } from "../keys/derivation.ts"
+import { sharedPerCommitmentPoints } from "../keys/per-commitment-points.ts"
 import { parsePublicKey, type PublicKey } from "../keys/keys.ts"
 import { decodeSecretStore, emptySecretStore, encodeSecretStore, indexOfCommitment, insertSecret, type SecretStore } from "../keys/shachain.ts"
 import {
@@ -45,10 +45,9 @@ import {
   UpdateFulfillHtlc
 } from "../messages/channel.ts"
 import { BADONION } from "../onion/failure.ts"
-import { txid as computeTxid } from "../tx/bitcoin/transaction.ts"
 import type { CommitmentHtlc } from "../tx/commitment.ts"
 import { commitmentFee, isHtlcTrimmed, type HtlcDirection } from "../tx/fees.ts"
-import { buildHtlcTransactions } from "../tx/htlc.ts"
+import { commitmentTxid, htlcTransactions } from "../tx/commitment-builds.ts"
 import { verifyCommitmentSignature, verifyRemoteHtlcSignature } from "../tx/signing.ts"
 import { buildCommitmentForSide } from "../tx/view.ts"
 import { msat, type Msat, type Sat } from "../units.ts"
@@ -854,7 +853,7 @@ export const receiveCommit = (
   const commitment = built.success
   if (!verifyCommitmentSignature(secp, commitment, msg.signature, params.remote.basepoints.fundingPubkey))
     return Result.fail(new InvalidCommitmentSignature({ commitmentNumber: number }))
-  const htlcTxs = buildHtlcTransactions(commitment)
+  const htlcTxs = htlcTransactions(commitment)
   if (msg.htlcSignatures.length !== htlcTxs.length)
     return Result.fail(new WrongHtlcSignatureCount({ expected: htlcTxs.length, received: msg.htlcSignatures.length }))
   const remoteHtlcKey = commitment.params.keys.remoteHtlcPubkey
@@ -868,7 +867,7 @@ export const receiveCommit = (
     number,
     spec,
     perCommitmentPoint: point,
-    txid: computeTxid(commitment.tx),
+    txid: commitmentTxid(commitment),
     remoteSignature: msg.signature,
     remoteHtlcSignatures: msg.htlcSignatures
   }
@@ -892,9 +891,13 @@ export const receiveCommit = (
 
 // ---- revoke_and_ack (BOLT 2 "Completing the Transition to the Updated State: revoke_and_ack") -----
 
+/**
+ * Whether `secret` is a valid secret generating `point`. Through the shared memo of points
+ * (`keys/per-commitment-points.ts`): the signer computed the point of our own secret when it
+ * gave it, and a monitor checks the peer's secret again after this check.
+ */
 const pointMatches = (secp: Secp256k1, secret: Uint8Array, point: Uint8Array): boolean => {
-  if (!secp.isValidSecret(secret)) return false
-  const derived = pointOfSecret(secp, secret)
+  const derived = sharedPerCommitmentPoints.pointOf(secp, secret)
   return Result.isSuccess(derived) && equalBytes(derived.success, point)
 }
 

@@ -17,7 +17,7 @@
 import { Schema } from "effect"
 import { toHex } from "../bytes.ts"
 import { formatShortChannelId, type ShortChannelId } from "../codec/fields.ts"
-import { encodeSecretStore } from "../keys/shachain.ts"
+import { encodeSecretStore, type SecretStore } from "../keys/shachain.ts"
 import { type Commitments, type CommitmentSpec, type LocalCommit, type RemoteCommit, type RemoteNextCommitInfo, type UpdateMessage, UpdateMessageSchema } from "./commitments.ts"
 import type { CommitmentStateSchema, SignerRequest } from "./io.ts"
 import { type ChannelParams, type PartyParams } from "./params.ts"
@@ -41,6 +41,32 @@ export const toJsonValue = (u: unknown): Json => {
     return o
   }
   throw new TypeError(`not a JSON value: ${typeof u}`) // unreachable: the Schemas here encode to JSON
+}
+
+/**
+ * Memos of encoded parts, by object: a state is immutable and each step copies only what it
+ * changes, so consecutive states share most of their parts (the params, the commitments between
+ * two signatures, each update message as long as it sits in the logs); each part is encoded
+ * once. The encodings are frozen (deeply): records share them, and nothing may change them.
+ * Weak: an entry lives as long as its part does.
+ */
+const deepFreeze = <J extends Json>(j: J): J => {
+  if (typeof j === "object" && j !== null && !Object.isFrozen(j)) {
+    if (Array.isArray(j)) for (const x of j) deepFreeze(x)
+    else for (const k in j) deepFreeze((j as JsonObject)[k] ?? null)
+    Object.freeze(j)
+  }
+  return j
+}
+const memoized = <K extends object, J extends Json>(encode: (k: K) => J): ((k: K) => J) => {
+  const memo = new WeakMap<K, J>()
+  return (k) => {
+    const held = memo.get(k)
+    if (held !== undefined) return held
+    const j = deepFreeze(encode(k))
+    memo.set(k, j)
+    return j
+  }
 }
 
 const u64 = (n: bigint): string => n.toString()
@@ -73,8 +99,8 @@ const party = (p: PartyParams): JsonObject => {
   return o
 }
 
-/** `ChannelParamsSchema`'s encoding. */
-export const encodeChannelParamsJson = (p: ChannelParams): JsonObject => ({
+/** `ChannelParamsSchema`'s encoding (frozen, memoized by params object). */
+export const encodeChannelParamsJson = memoized((p: ChannelParams): JsonObject => ({
   chainHash: toHex(p.chainHash),
   channelId: toHex(p.channelId),
   channelType: p.channelType,
@@ -87,7 +113,7 @@ export const encodeChannelParamsJson = (p: ChannelParams): JsonObject => ({
   announce: p.announce,
   local: party(p.local),
   remote: party(p.remote)
-})
+}))
 
 // ---- commitments -----------------------------------------------------------------------------------
 
@@ -100,18 +126,18 @@ const spec = (s: CommitmentSpec): JsonObject => {
   return { feeratePerKw: s.feeratePerKw, toLocal: u64(s.toLocal), toRemote: u64(s.toRemote), htlcs }
 }
 
-const localCommit = (c: LocalCommit): JsonObject => ({
+const localCommit = memoized((c: LocalCommit): JsonObject => ({
   number: u64(c.number),
   spec: spec(c.spec),
   perCommitmentPoint: toHex(c.perCommitmentPoint),
   txid: toHex(c.txid),
   remoteSignature: toHex(c.remoteSignature),
   remoteHtlcSignatures: hexList(c.remoteHtlcSignatures)
-})
+}))
 
-const remoteCommit = (c: RemoteCommit): JsonObject => ({ number: u64(c.number), spec: spec(c.spec), perCommitmentPoint: toHex(c.perCommitmentPoint) })
+const remoteCommit = memoized((c: RemoteCommit): JsonObject => ({ number: u64(c.number), spec: spec(c.spec), perCommitmentPoint: toHex(c.perCommitmentPoint) }))
 
-const remoteNextCommitInfo = (i: RemoteNextCommitInfo): JsonObject => {
+const remoteNextCommitInfo = memoized((i: RemoteNextCommitInfo): JsonObject => {
   switch (i._tag) {
     case "NextPoint":
       return { _tag: "NextPoint", perCommitmentPoint: toHex(i.perCommitmentPoint) }
@@ -120,7 +146,7 @@ const remoteNextCommitInfo = (i: RemoteNextCommitInfo): JsonObject => {
     case "WaitingForRevocation":
       return { _tag: "WaitingForRevocation", next: remoteCommit(i.next), signature: toHex(i.signature), htlcSignatures: hexList(i.htlcSignatures) }
   }
-}
+})
 
 /** Whether a message's TLV stream is empty (no known record set, no unknown one): then it encodes as `{}`. */
 const noTlvs = (tlvs: object): boolean => {
@@ -128,8 +154,8 @@ const noTlvs = (tlvs: object): boolean => {
   return true
 }
 
-/** `UpdateMessageSchema`'s encoding (the message's own Schema, tagged). */
-export const encodeUpdateMessageJson = (m: UpdateMessage): Json => {
+/** `UpdateMessageSchema`'s encoding (the message's own Schema, tagged; frozen, memoized by message). */
+export const encodeUpdateMessageJson = memoized((m: UpdateMessage): Json => {
   if (!noTlvs(m.tlvs)) return toJsonValue(schemaUpdate(m))
   switch (m._tag) {
     case "UpdateAddHtlc":
@@ -159,7 +185,7 @@ export const encodeUpdateMessageJson = (m: UpdateMessage): Json => {
     case "UpdateFee":
       return { _tag: "UpdateFee", channelId: toHex(m.channelId), feeratePerKw: m.feeratePerKw, tlvs: {} }
   }
-}
+})
 
 /**
  * The hex of each onion packet, by array: an add stays in the update logs (and in every record
@@ -196,8 +222,18 @@ export const encodeCommitmentsJson = (c: Commitments): JsonObject => ({
   remoteChanges: { proposed: updates(c.remoteChanges.proposed), acked: updates(c.remoteChanges.acked), signed: updates(c.remoteChanges.signed) },
   localNextHtlcId: u64(c.localNextHtlcId),
   remoteNextHtlcId: u64(c.remoteNextHtlcId),
-  remotePerCommitmentSecrets: toHex(encodeSecretStore(c.remotePerCommitmentSecrets))
+  remotePerCommitmentSecrets: secretStoreHex(c.remotePerCommitmentSecrets)
 })
+
+/** The hex of the secret storage, once per storage object (it changes once per `revoke_and_ack` received). */
+const secretStoreHexMemo = new WeakMap<SecretStore, string>()
+const secretStoreHex = (store: SecretStore): string => {
+  const held = secretStoreHexMemo.get(store)
+  if (held !== undefined) return held
+  const hex = toHex(encodeSecretStore(store))
+  secretStoreHexMemo.set(store, hex)
+  return hex
+}
 
 // ---- signer requests (awaiting) ---------------------------------------------------------------------
 
@@ -210,8 +246,8 @@ const commitmentState = (c: typeof CommitmentStateSchema.Type): JsonObject => {
   return { commitmentNumber: u64(c.commitmentNumber), feeratePerKw: c.feeratePerKw, toLocal: u64(c.toLocal), toRemote: u64(c.toRemote), htlcs }
 }
 
-/** `SignerRequestSchema`'s encoding. */
-export const encodeSignerRequestJson = (r: SignerRequest): JsonObject => {
+/** `SignerRequestSchema`'s encoding (frozen, memoized by request). */
+export const encodeSignerRequestJson = memoized((r: SignerRequest): JsonObject => {
   switch (r._tag) {
     case "SignCounterpartyCommitment": {
       const o: JsonObject = { _tag: r._tag, commitment: commitmentState(r.commitment), theirPerCommitmentPoint: toHex(r.theirPerCommitmentPoint) }
@@ -236,7 +272,7 @@ export const encodeSignerRequestJson = (r: SignerRequest): JsonObject => {
     case "SignClosing":
       return { _tag: r._tag, tx: toHex(r.tx) }
   }
-}
+})
 
 const awaiting = (a: Awaiting): Json => {
   switch (a._tag) {

@@ -41,6 +41,7 @@ import type { MonitorUpdate } from "../monitor/update.ts"
 import { decodeTransaction, serializeTransaction, txid as computeTxid } from "../tx/bitcoin/transaction.ts"
 import { fundingOutput } from "../tx/funding.ts"
 import { buildCommitmentForSide } from "../tx/view.ts"
+import { commitmentTxid } from "../tx/commitment-builds.ts"
 import { sat, type ChannelId, type Msat, type Sat } from "../units.ts"
 import {
   closeFeatures,
@@ -865,7 +866,7 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
         toLocal: next.spec.toLocal,
         toRemote: next.spec.toRemote,
         htlcs: monitorHtlcs(next.spec),
-        txid: computeTxid(built.success.tx)
+        txid: commitmentTxid(built.success)
       }
     }))
     send(out, completed.success.message)

@@ -46,11 +46,24 @@ export const derivePrivateKey = (
   basepointSecret: PrivateKey,
   perCommitmentPoint: Uint8Array
 ): Result.Result<PrivateKey, KeyDerivationError> => {
-  const secret = Redacted.value(basepointSecret)
-  const basepoint = secp.publicKey(secret)
+  const basepoint = secp.publicKey(Redacted.value(basepointSecret))
   if (basepoint === undefined) return fail("invalid basepoint secret")
+  return derivePrivateKeyAtBasepoint(secp, basepointSecret, basepoint, perCommitmentPoint)
+}
+
+/**
+ * `derivePrivateKey` for a caller that already holds the basepoint (`basepointSecret * G`, e.g.
+ * a signer that computed its basepoints once): the same key without the point multiplication.
+ * A `basepoint` that is not the secret's gives a key that does not match `derivePublicKey`.
+ */
+export const derivePrivateKeyAtBasepoint = (
+  secp: Secp256k1,
+  basepointSecret: PrivateKey,
+  basepoint: Uint8Array,
+  perCommitmentPoint: Uint8Array
+): Result.Result<PrivateKey, KeyDerivationError> => {
   const tweak = sha256(concatBytes(perCommitmentPoint, basepoint))
-  const sum = secp.secretAdd(secret, tweak)
+  const sum = secp.secretAdd(Redacted.value(basepointSecret), tweak)
   return sum === undefined ? fail("derived key out of range") : Result.succeed(redact(sum))
 }
 

@@ -22,9 +22,15 @@
  * - commitment-keys-cache.ts: `CommitmentKeysCache` (bounded LRU memo of `deriveCommitmentKeys`,
  *   keyed by every input it reads), `makeCommitmentKeysCache(capacity)`, `sharedCommitmentKeysCache`
  *   (the process-wide one the builders and the in-process signer use by default).
+ * - per-commitment-points.ts: `PerCommitmentPoints` (bounded LRU memo of `perCommitmentPoint`,
+ *   keyed by a tagged hash of the secret), `makePerCommitmentPoints(capacity)`,
+ *   `sharedPerCommitmentPoints` (used by the channel's revocation checks, the signer, monitors).
+ * - derivation.ts also has `derivePrivateKeyAtBasepoint(secp, secret, basepoint, point)` (the
+ *   basepoint already known: no point multiplication).
  */
 export * from "./commitment-keys.ts"
 export * from "./commitment-keys-cache.ts"
 export * from "./derivation.ts"
 export * from "./keys.ts"
+export * from "./per-commitment-points.ts"
 export * from "./shachain.ts"

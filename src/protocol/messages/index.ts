@@ -6,6 +6,7 @@
 import { makeRegistry, type UnknownMessage } from "../codec/message.ts"
 import { type ChannelMessage, channelMessages } from "./channel.ts"
 import { ErrorMessage, Warning } from "./error.ts"
+import { type GossipMessage, gossipMessages } from "./gossip.ts"
 import { Init } from "./init.ts"
 import { PeerStorage, PeerStorageRetrieval } from "./peer-storage.ts"
 import { Ping, Pong } from "./ping.ts"
@@ -13,6 +14,7 @@ import { Ping, Pong } from "./ping.ts"
 export * from "./address.ts"
 export * from "./channel.ts"
 export * from "./error.ts"
+export * from "./gossip.ts"
 export * from "./init.ts"
 export * from "./peer-storage.ts"
 export * from "./ping.ts"
@@ -28,9 +30,9 @@ export const decodeMessage = Bolt1.decode
 export const encodeMessage = Bolt1.encode
 
 /**
- * Every message the node speaks: BOLT 1 and the BOLT 2 messages of v1 channels. The v2 and
+ * Every message the node speaks: BOLT 1, the BOLT 2 messages of v1 channels and BOLT 7 gossip. The v2 and
  * splice messages (`dualFundingMessages`, `spliceMessages`) are left out: we do not negotiate
  * those features, so a peer sending one (even type) sends an unknown even message.
  */
-export const LightningMessages = makeRegistry([...bolt1Messages, ...channelMessages])
-export type LightningMessage = Bolt1Message | ChannelMessage
+export const LightningMessages = makeRegistry([...bolt1Messages, ...channelMessages, ...gossipMessages])
+export type LightningMessage = Bolt1Message | ChannelMessage | GossipMessage

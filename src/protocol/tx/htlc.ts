@@ -87,8 +87,12 @@ export const buildHtlcTransaction = <H extends CommitmentHtlc>(
  * Every HTLC transaction of a commitment, in commitment output order (the `htlc_signatures`
  * order). Plain values: a `CommitmentTransaction` only holds HTLC outputs these can spend.
  */
-export const buildHtlcTransactions = <H extends CommitmentHtlc>(commitment: CommitmentTransaction<H>): ReadonlyArray<HtlcTransaction<H>> => {
-  const id = computeTxid(commitment.tx)
+export const buildHtlcTransactions = <H extends CommitmentHtlc>(
+  commitment: CommitmentTransaction<H>,
+  /** The commitment's txid, when the caller has it already (it must be `txid(commitment.tx)`). */
+  commitmentTxid?: Txid
+): ReadonlyArray<HtlcTransaction<H>> => {
+  const id = commitmentTxid ?? computeTxid(commitment.tx)
   const { channelType, keys, toSelfDelay } = commitment.params
   // The second-stage output is the same for every HTLC of a commitment: one script for all.
   const spec = channelType.scripts.htlcTxOutput(keys, toSelfDelay)

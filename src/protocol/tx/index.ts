@@ -8,7 +8,7 @@
  *   `anchorsZeroFeeHtlcTx`, `channelTypeFromBits`.
  * - bitcoin/: `Transaction`/`TxInput`/`TxOutput`/`OutPoint`, `Txid` (internal byte order;
  *   `txidFromHex`/`txidToHex` use display order), `serializeTransaction(tx, {witness})`,
- *   `decodeTransaction(bytes): Result`, `txid`, `wtxid`, `weight`, `vsize`, `setWitness`,
+ *   `decodeTransaction(bytes): Result`, `decodeTransactionAt(bytes, offset): Result<{ tx, end }>` (one of several back to back), `txid`, `wtxid`, `weight`, `vsize`, `setWitness`,
  *   `makeInput`; script: `OP`, `compileScript`, `decompileScript: Result`, `num`, `p2wshScript`,
  *   `p2wpkhScript`, `p2trScript`, `p2pkhScript`; sighash: `segwitV0Sighash`, `legacySighashAll`,
  *   `SIGHASH_ALL`, `SIGHASH_SINGLE_ANYONECANPAY`; der: `compactToDer`, `derToCompact: Result`,

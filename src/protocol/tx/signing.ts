@@ -14,6 +14,7 @@ import { encodeTxSignature } from "./bitcoin/der.ts"
 import { SIGHASH_ALL, segwitV0Sighash, type SighashType } from "./bitcoin/sighash.ts"
 import { setWitness, type Transaction } from "./bitcoin/transaction.ts"
 import type { CommitmentHtlc, CommitmentTransaction } from "./commitment.ts"
+import { cachedCommitmentDigest, cachedHtlcDigest } from "./commitment-builds.ts"
 import { HtlcTransactionError, type HtlcTransaction } from "./htlc.ts"
 import { fundingScript } from "./scripts.ts"
 import { sharedVerifiedSignatures } from "./verified-signatures.ts"
@@ -82,15 +83,22 @@ export const finalizeFundingSpend = (
 export const commitmentInput = (commitment: CommitmentTransaction<CommitmentHtlc>): InputToSign =>
   fundingSpendInput(commitment.tx, commitment.params.fundingAmount, commitment.params.localFundingPubkey, commitment.params.remoteFundingPubkey)
 
+/**
+ * The digest both funding keys sign on a commitment (SIGHASH_ALL): computed once per build
+ * of the shared memo (`commitment-builds.ts`), for signing and for each verification.
+ */
+export const commitmentSighash = (commitment: CommitmentTransaction<CommitmentHtlc>): Uint8Array =>
+  cachedCommitmentDigest(commitment, SIGHASH_ALL, () => inputSighash(commitmentInput(commitment), SIGHASH_ALL))
+
 export const signCommitment = (secp: Secp256k1, commitment: CommitmentTransaction<CommitmentHtlc>, fundingKey: PrivateKey): Uint8Array =>
-  signInput(secp, commitmentInput(commitment), SIGHASH_ALL, fundingKey)
+  secp.sign(commitmentSighash(commitment), Redacted.value(fundingKey))
 
 export const verifyCommitmentSignature = (
   secp: Secp256k1,
   commitment: CommitmentTransaction<CommitmentHtlc>,
   signature: Uint8Array,
   fundingPubkey: PublicKey
-): boolean => verifyInput(secp, commitmentInput(commitment), SIGHASH_ALL, signature, fundingPubkey)
+): boolean => sharedVerifiedSignatures.verify(secp, signature, commitmentSighash(commitment), fundingPubkey)
 
 /** The commitment with its funding witness: both compact signatures (SIGHASH_ALL). */
 export const finalizeCommitment = (
@@ -107,23 +115,27 @@ export const htlcInput = (htlcTx: HtlcTransaction<CommitmentHtlc>): InputToSign 
   amount: htlcTx.inputAmount
 })
 
+/** The digest of an HTLC transaction's input under `sighashType` (once per build of the shared memo). */
+export const htlcSighash = (htlcTx: HtlcTransaction<CommitmentHtlc>, sighashType: SighashType): Uint8Array =>
+  cachedHtlcDigest(htlcTx, sighashType, () => inputSighash(htlcInput(htlcTx), sighashType))
+
 /**
  * The counterparty's signature on our HTLC transaction (what we send in `commitment_signed`
  * for their commitment), with the channel type's sighash.
  */
 export const signHtlcAsRemote = (secp: Secp256k1, htlcTx: HtlcTransaction<CommitmentHtlc>, htlcKey: PrivateKey): Uint8Array =>
-  signInput(secp, htlcInput(htlcTx), htlcTx.remoteSighash, htlcKey)
+  secp.sign(htlcSighash(htlcTx, htlcTx.remoteSighash), Redacted.value(htlcKey))
 
 export const verifyRemoteHtlcSignature = (
   secp: Secp256k1,
   htlcTx: HtlcTransaction<CommitmentHtlc>,
   signature: Uint8Array,
   remoteHtlcPubkey: PublicKey
-): boolean => verifyInput(secp, htlcInput(htlcTx), htlcTx.remoteSighash, signature, remoteHtlcPubkey)
+): boolean => sharedVerifiedSignatures.verify(secp, signature, htlcSighash(htlcTx, htlcTx.remoteSighash), remoteHtlcPubkey)
 
 /** The owner's own signature on its HTLC transaction: always SIGHASH_ALL (BOLT 5). */
 export const signHtlcAsLocal = (secp: Secp256k1, htlcTx: HtlcTransaction<CommitmentHtlc>, htlcKey: PrivateKey): Uint8Array =>
-  signInput(secp, htlcInput(htlcTx), SIGHASH_ALL, htlcKey)
+  secp.sign(htlcSighash(htlcTx, SIGHASH_ALL), Redacted.value(htlcKey))
 
 /** Whether `preimage` opens the HTLC's payment hash (check before building an HTLC-success witness). */
 export const preimageMatches = (htlcTx: HtlcTransaction<CommitmentHtlc>, preimage: Uint8Array): boolean =>

@@ -6,6 +6,7 @@
  * property tests check (`mirrorView`).
  */
 import { Result } from "effect"
+import { equalBytes } from "../bytes.ts"
 import type { ChannelType } from "../channel-type.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import type { ChannelBasepoints } from "../keys/commitment-keys.ts"
@@ -14,8 +15,8 @@ import type { KeyDerivationError } from "../keys/derivation.ts"
 import type { PublicKey } from "../keys/keys.ts"
 import type { Msat, Sat } from "../units.ts"
 import type { OutPoint } from "./bitcoin/transaction.ts"
+import { sharedCommitmentBuilds, type CommitmentBuilds } from "./commitment-builds.ts"
 import {
-  buildCommitmentTransaction,
   commitmentNumberObscuringFactor,
   type CommitmentError,
   type CommitmentHtlc,
@@ -60,17 +61,29 @@ export const mirrorView = <H extends CommitmentHtlc>(view: ChannelView<H>): Chan
   htlcs: view.htlcs.map(flip)
 })
 
+/**
+ * The last obscuring factor computed per opener payment basepoint (by array identity, with
+ * copies of both basepoints compared on a hit): a channel's views share their basepoint arrays,
+ * so each channel hashes its two basepoints once rather than for every commitment it builds.
+ */
+const obscuringMemo = new WeakMap<Uint8Array, { readonly opener: Uint8Array; readonly accepter: Uint8Array; readonly factor: bigint }>()
+
 export const viewObscuringFactor = (view: ChannelView<CommitmentHtlc>): bigint => {
   const opener: PublicKey = view.localIsOpener ? view.local.basepoints.paymentBasepoint : view.remote.basepoints.paymentBasepoint
   const accepter: PublicKey = view.localIsOpener ? view.remote.basepoints.paymentBasepoint : view.local.basepoints.paymentBasepoint
-  return commitmentNumberObscuringFactor(opener, accepter)
+  const held = obscuringMemo.get(opener)
+  if (held !== undefined && equalBytes(held.opener, opener) && equalBytes(held.accepter, accepter)) return held.factor
+  const factor = commitmentNumberObscuringFactor(opener, accepter)
+  obscuringMemo.set(opener, { opener: Uint8Array.from(opener), accepter: Uint8Array.from(accepter), factor })
+  return factor
 }
 
 /**
  * The commitment transaction owned by `side` at `commitmentNumber`, with the owner's
  * `perCommitmentPoint` (ours from the signer for "local", the one the peer sent for "remote").
- * The commitment's keys come from `keysCache` (by default the process-wide one the in-process
- * signer also uses), so they are derived once for building and for signing.
+ * The commitment's keys come from `keysCache` and the build from `builds` (by default the
+ * process-wide memos the in-process signer also uses), so each commitment's keys are derived,
+ * and the commitment built, once for building, signing and verifying.
  */
 export const buildCommitmentForSide = <H extends CommitmentHtlc>(
   secp: Secp256k1,
@@ -78,11 +91,12 @@ export const buildCommitmentForSide = <H extends CommitmentHtlc>(
   side: Side,
   commitmentNumber: bigint,
   perCommitmentPoint: PublicKey,
-  keysCache: CommitmentKeysCache = sharedCommitmentKeysCache
+  keysCache: CommitmentKeysCache = sharedCommitmentKeysCache,
+  builds: CommitmentBuilds = sharedCommitmentBuilds
 ): Result.Result<CommitmentTransaction<H>, CommitmentError | KeyDerivationError> => {
   const v = side === "local" ? view : mirrorView(view)
   return Result.flatMap(keysCache.derive(secp, v.local.basepoints, v.remote.basepoints, perCommitmentPoint), (keys) =>
-    buildCommitmentTransaction<H>({
+    builds.build<H>({
       channelType: v.channelType,
       fundingOutpoint: v.fundingOutpoint,
       fundingAmount: v.fundingAmount,

@@ -4,9 +4,9 @@
  * other's boxes, reject tampering, and match the RFC 8439 §2.8.2 AEAD example.
  */
 import fc from "fast-check"
-import { describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { nodeChaChaPoly, opensslChaChaPoly } from "../../../src/layers/crypto/aead-node.ts"
-import { sodiumChaChaPoly } from "../../../src/layers/crypto/aead-sodium.ts"
+import { isSodiumLoaded, loadSodium, sodiumChaChaPoly } from "../../../src/layers/crypto/aead-sodium.ts"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import { nobleChaChaPoly, type ChaChaPoly } from "../../../src/protocol/crypto/aead.ts"
 
@@ -18,6 +18,12 @@ const rfcAad = fromHex("50515253c0c1c2c3c4c5c6c7")
 const rfcPlaintext = new TextEncoder().encode(
   "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it."
 )
+
+// libsodium loads lazily (asynchronously); load it so that its calls below are libsodium's own.
+beforeAll(async () => {
+  expect(await loadSodium()).toBe(true)
+  expect(isSodiumLoaded()).toBe(true)
+})
 
 describe.each(all.map((a) => [a.name, a] as const))("%s", (_name, aead) => {
   it("matches the RFC 8439 §2.8.2 AEAD example", () => {

@@ -190,11 +190,19 @@ class Reader {
 }
 
 /**
- * Parses a serialized transaction (legacy or BIP 144). Trailing bytes, truncation,
- * non-canonical sizes and a witness flag with only empty witnesses are errors.
+ * Parses one serialized transaction (legacy or BIP 144) starting at `offset` of `bytes`, and
+ * says where it ended: for transactions back to back (a block's). Truncation, non-canonical
+ * sizes and a witness flag with only empty witnesses are errors; what follows the locktime is
+ * the caller's. Error offsets are positions in `bytes`.
  */
-export const decodeTransaction = (bytes: Uint8Array): Result.Result<Transaction, TxDecodeError> => {
+export const decodeTransactionAt = (
+  bytes: Uint8Array,
+  offset: number
+): Result.Result<{ readonly tx: Transaction; readonly end: number }, TxDecodeError> => {
+  if (!Number.isInteger(offset) || offset < 0 || offset > bytes.length)
+    return Result.fail(new TxDecodeError({ offset: Math.max(0, Math.min(bytes.length, Number.isInteger(offset) ? offset : 0)), reason: "offset out of range" }))
   const r = new Reader(bytes)
+  r.pos = offset
   try {
     const version = r.u32le()
     let segwit = false
@@ -231,10 +239,20 @@ export const decodeTransaction = (bytes: Uint8Array): Result.Result<Transaction,
       if (!any) throw new Short(r.pos, "superfluous witness record")
     }
     const locktime = r.u32le()
-    if (r.remaining !== 0) throw new Short(r.pos, "trailing bytes")
-    return Result.succeed({ version, inputs, outputs, locktime })
+    return Result.succeed({ tx: { version, inputs, outputs, locktime }, end: r.pos })
   } catch (e) {
     if (e instanceof Short) return Result.fail(new TxDecodeError({ offset: e.offset, reason: e.reason }))
     throw e
   }
+}
+
+/**
+ * Parses a serialized transaction (legacy or BIP 144). Trailing bytes, truncation,
+ * non-canonical sizes and a witness flag with only empty witnesses are errors.
+ */
+export const decodeTransaction = (bytes: Uint8Array): Result.Result<Transaction, TxDecodeError> => {
+  const decoded = decodeTransactionAt(bytes, 0)
+  if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+  if (decoded.success.end !== bytes.length) return Result.fail(new TxDecodeError({ offset: decoded.success.end, reason: "trailing bytes" }))
+  return Result.succeed(decoded.success.tx)
 }

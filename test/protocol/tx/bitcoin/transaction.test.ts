@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest"
 import { fromHex, toHex } from "../../../../src/protocol/bytes.ts"
 import {
   decodeTransaction,
+  decodeTransactionAt,
   hasWitness,
   serializeTransaction,
   txid,
@@ -66,6 +67,45 @@ describe("transaction serialization", () => {
       }),
       { numRuns: 3_000 }
     )
+  })
+
+  it("decodes transactions back to back with decodeTransactionAt, each ending where the next starts", () => {
+    fc.assert(
+      fc.property(fc.array(txArb(true), { minLength: 1, maxLength: 4 }), fc.uint8Array({ maxLength: 8 }), (txs, prefix) => {
+        const parts = txs.map((tx) => serializeTransaction(tx))
+        const all = new Uint8Array(prefix.length + parts.reduce((n, p) => n + p.length, 0))
+        all.set(prefix, 0)
+        let at = prefix.length
+        for (const p of parts) {
+          all.set(p, at)
+          at += p.length
+        }
+        let offset = prefix.length
+        for (const p of parts) {
+          const r = decodeTransactionAt(all, offset)
+          if (Result.isFailure(r)) return false
+          expect(toHex(serializeTransaction(r.success.tx))).toBe(toHex(p))
+          expect(r.success.end).toBe(offset + p.length)
+          offset = r.success.end
+        }
+        return offset === all.length
+      }),
+      { numRuns: 500 }
+    )
+  })
+
+  it("decodeTransactionAt: truncation and a bad offset are typed errors; decodeTransaction still refuses trailing bytes", () => {
+    const tx = fromHex(coreVectors("tx_valid.json")[0] ?? "")
+    const truncated = decodeTransactionAt(tx.subarray(0, tx.length - 1), 0)
+    expect(Result.isFailure(truncated) && truncated.failure.reason).toBe("unexpected end of data")
+    const badOffset = decodeTransactionAt(tx, tx.length + 1)
+    expect(Result.isFailure(badOffset) && badOffset.failure.reason).toBe("offset out of range")
+    const withTrailing = new Uint8Array(tx.length + 1)
+    withTrailing.set(tx, 0)
+    const trailing = decodeTransaction(withTrailing)
+    expect(Result.isFailure(trailing) && trailing.failure).toMatchObject({ reason: "trailing bytes", offset: tx.length })
+    const ok = decodeTransactionAt(withTrailing, 0)
+    expect(Result.isSuccess(ok) && ok.success.end).toBe(tx.length)
   })
 
   it("returns a typed error, never throws, on arbitrary bytes", () => {

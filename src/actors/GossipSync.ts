@@ -1,0 +1,930 @@
+/**
+ * GossipSync: the node's BOLT 7 gossip actor (issue 10). It receives every peer's gossip through
+ * the peer layer's `GossipTap` (not the channel manager's session stream), checks and applies it
+ * to the network graph, syncs the graph with a few peers (`gossip_queries`), answers the same
+ * queries from others, and relays new gossip to the peers that asked for it (staggered).
+ *
+ * Guarantees a caller can rely on:
+ * - Bounded memory per peer and in total, whatever peers send: each peer has a token bucket
+ *   (`ratePerSecond`, `burst`) and at most `maxPendingPerPeer` announcements waiting for their
+ *   signature check, the check queue holds at most `inboxCapacity` items; when a bound is reached
+ *   the peer's reader WAITS (its socket is not read: backpressure, nothing is dropped silently).
+ *   Updates and node announcements that arrive before their channel wait in a capped orphan
+ *   pool (`maxOrphans`, `maxOrphansPerPeer`); the relay buffer is capped (`maxRelay`).
+ * - A peer sending invalid gossip (bad signature, malformed, wrong keys: the `"warn"` errors of
+ *   `protocol/gossip/errors.ts`) gets a strike; at `maxStrikes` it is sent a `warning` and
+ *   disconnected, and nothing it sent that is still pending (check queue, orphans, relay buffer)
+ *   is kept. A flood of stale or duplicate gossip fills a leaky score (`maxStaleScore`, draining
+ *   at `staleDrainPerSecond`) and ends the same way.
+ * - Relay never goes back to the sender, only to peers that sent `gossip_timestamp_filter`
+ *   (BOLT 7: "MUST not send gossip it did not generate itself, until it receives
+ *   gossip_timestamp_filter"), filtered by timestamp, every `flushInterval` (Clock-driven,
+ *   BOLT 7 "SHOULD flush outgoing gossip messages once every 60 seconds"). Our own gossip
+ *   (`broadcastOwn`) goes out at once to every peer, filters or not.
+ * - Replies to queries are sent by a per-peer sender fiber through `GossipLink.sendWait`: a peer
+ *   that reads slowly slows only its own replies, never this actor or other peers.
+ *
+ * Sync (BOLT 7 "Query Messages"): with the first `syncPeers` peers that offer `gossip_queries` we
+ * send `query_channel_range` over every block (with timestamps when they offer
+ * `gossip_queries_ex`), then `query_short_channel_ids` for the channels we do not know or whose
+ * updates they have newer, `queryBatch` ids at a time, one query in flight (BOLT 7: MUST NOT send
+ * another before `reply_short_channel_ids_end`). Every peer gets `gossip_timestamp_filter` from
+ * now on (peers that do not offer `gossip_queries`: the "no gossip" filter, as BOLT 7 says).
+ */
+import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Queue, Result, Scope, Semaphore } from "effect"
+import type * as Cause from "effect/Cause"
+import { toHex } from "../protocol/bytes.ts"
+import type { ChainHash, ShortChannelId } from "../protocol/codec/fields.ts"
+import type { GossipError } from "../protocol/gossip/errors.ts"
+import {
+  decodeQueryFlags,
+  decodeShortChannelIds,
+  decodeTimestamps,
+  encodeQueryFlags,
+  encodeShortChannelIds,
+  QUERY_FLAG_CHANNEL_ANNOUNCEMENT,
+  QUERY_FLAG_CHANNEL_UPDATE_1,
+  QUERY_FLAG_CHANNEL_UPDATE_2,
+  QUERY_FLAG_NODE_ANNOUNCEMENT_1,
+  QUERY_FLAG_NODE_ANNOUNCEMENT_2
+} from "../protocol/gossip/encoding.ts"
+import {
+  ChannelAnnouncement,
+  ChannelUpdate,
+  gossipMessages,
+  GossipTimestampFilter,
+  type GossipMessage,
+  NodeAnnouncement,
+  QUERY_OPTION_WANT_TIMESTAMPS,
+  QueryChannelRange,
+  QueryShortChannelIds,
+  ReplyShortChannelIdsEnd,
+  type AnnouncementSignatures
+} from "../protocol/messages/gossip.ts"
+import { makeRegistry } from "../protocol/codec/message.ts"
+import { makeWarning } from "../protocol/messages/error.ts"
+import { Bolt1 } from "../protocol/messages/index.ts"
+import { featuresFromBytes, featuresToBytes, ourInitFeatures } from "../protocol/features.ts"
+import type { NodeId } from "../protocol/units.ts"
+import { NetworkGraph, type NetworkGraphShape } from "../services/NetworkGraph.ts"
+import { NodeNetwork } from "../services/NodeNetwork.ts"
+import type { RangeEntry } from "../protocol/gossip/views.ts"
+import type { GossipLink, GossipTap } from "./GossipTap.ts"
+import { blockOf, type ChannelSummary, passesFilter, replyChannelRange, replyCompletes, type TimestampFilter, wantedFlags } from "./GossipQueries.ts"
+import { DisconnectReason, type PeerInfo, type SessionId } from "./PeerEvent.ts"
+import type { PeerManagerConfig } from "./PeerManager.ts"
+
+// ---- the graph, as this actor needs it ------------------------------------------------------------
+
+/** A channel's messages as stored (raw, signatures included), for answering queries. */
+export interface StoredChannel {
+  readonly announcement: Uint8Array
+  readonly nodeId1: Uint8Array
+  readonly nodeId2: Uint8Array
+  readonly update1: Uint8Array | undefined
+  readonly update2: Uint8Array | undefined
+  /** The latest `node_announcement` of each end, if any. */
+  readonly nodeAnnouncement1: Uint8Array | undefined
+  readonly nodeAnnouncement2: Uint8Array | undefined
+}
+
+/**
+ * What GossipSync needs of the network graph (an adapter over the `NetworkGraph` service):
+ * `ingest` runs every BOLT 7 receive rule on a raw announcement (signatures included) and
+ * applies it when it passes; the reads answer queries.
+ */
+export interface GossipGraph {
+  /** Checks and applies one raw `channel_announcement` / `node_announcement` / `channel_update`. */
+  readonly ingest: (raw: Uint8Array, nowSeconds: number) => Effect.Effect<Result.Result<{ readonly forward: boolean }, GossipError>>
+  /** The channels whose block is in `[first, first + count)`, ascending by short channel id. */
+  readonly channelsInRange: (first: number, count: number) => Effect.Effect<ReadonlyArray<ChannelSummary>>
+  readonly summary: (scid: ShortChannelId) => Effect.Effect<ChannelSummary | undefined>
+  readonly channel: (scid: ShortChannelId) => Effect.Effect<StoredChannel | undefined>
+}
+
+/** The `NetworkGraph` service as GossipSync reads it. */
+export const graphOf = (g: NetworkGraphShape): GossipGraph => {
+  const summaryOf = (e: RangeEntry): ChannelSummary => ({
+    scid: e.shortChannelId,
+    timestamp1: e.timestamps[0],
+    timestamp2: e.timestamps[1],
+    checksum1: e.checksums[0],
+    checksum2: e.checksums[1]
+  })
+  return {
+    ingest: (raw) => Effect.result(g.apply(raw)),
+    channelsInRange: (first, count) => g.channelRange(first, count).pipe(Effect.map((es) => es.map(summaryOf))),
+    summary: (scid) =>
+      g.channelRange(blockOf(scid), 1).pipe(Effect.map((es) => {
+        const e = es.find((x) => x.shortChannelId === scid)
+        return e === undefined ? undefined : summaryOf(e)
+      })),
+    channel: (scid) =>
+      Effect.gen(function*() {
+        const m = yield* g.channelMessages(scid)
+        const v = yield* g.channel(scid)
+        if (m === undefined || v === undefined) return undefined
+        return {
+          announcement: m.announcement,
+          nodeId1: v.nodeId1,
+          nodeId2: v.nodeId2,
+          update1: m.updates[0],
+          update2: m.updates[1],
+          nodeAnnouncement1: m.nodeAnnouncements[0],
+          nodeAnnouncement2: m.nodeAnnouncements[1]
+        }
+      })
+  }
+}
+
+// ---- configuration and API ------------------------------------------------------------------------
+
+export interface GossipSyncConfig {
+  /** Default: the `NetworkGraph` service (`graphOf`). */
+  readonly graph?: GossipGraph
+  /** Peers we run the full range sync with (default 2). */
+  readonly syncPeers?: number
+  /** Relay period (default 60 seconds, BOLT 7). */
+  readonly flushInterval?: Duration.Input
+  /** Short channel ids per `query_short_channel_ids` (default 1000). */
+  readonly queryBatch?: number
+  /** Ids we keep to ask one peer for (default 200,000: the whole public network fits). */
+  readonly maxWanted?: number
+  /** Announcements per second a peer may send before its reader waits (default 500), and the burst (default 5000). */
+  readonly ratePerSecond?: number
+  readonly burst?: number
+  /** Announcements of one peer waiting for their checks (default 256); the check queue in total (default 4096). */
+  readonly maxPendingPerPeer?: number
+  readonly inboxCapacity?: number
+  /** Updates / node announcements waiting for their channel (default 4096 in total, 256 per peer). */
+  readonly maxOrphans?: number
+  readonly maxOrphansPerPeer?: number
+  /** New gossip kept for the next relay flush (default 50,000 messages). */
+  readonly maxRelay?: number
+  /** Invalid messages before a peer is disconnected (default 8). */
+  readonly maxStrikes?: number
+  /** Stale/duplicate score before a peer is disconnected (default 20,000), and its drain per second (default 100). */
+  readonly maxStaleScore?: number
+  readonly staleDrainPerSecond?: number
+  /** Short channel ids per `reply_channel_range` we send (default: as many as fit one message). */
+  readonly maxScidsPerReply?: number
+  /** Whether our `gossip_timestamp_filter` asks sync peers for everything since 0 instead of from now (default false). */
+  readonly filterFromZero?: boolean
+}
+
+/** Counters and sizes, for tests, the control API and monitoring. */
+export interface GossipStats {
+  readonly received: number
+  readonly accepted: number
+  readonly stale: number
+  readonly invalid: number
+  readonly orphans: number
+  readonly relayPending: number
+  readonly inboxSize: number
+  readonly peers: number
+  readonly bannedPeers: number
+  readonly queriesAnswered: number
+  /** Peers whose range sync finished (their last `reply_short_channel_ids_end` came). */
+  readonly syncedPeers: number
+}
+
+export interface GossipSyncShape {
+  /** Give this to the `PeerManager` (`PeerManagerConfig.gossip`). */
+  readonly tap: GossipTap
+  readonly stats: Effect.Effect<GossipStats>
+  /** Relays what is pending now (the timer does this every `flushInterval`). */
+  readonly flush: Effect.Effect<void>
+  /**
+   * Our own gossip (raw, signed): applied to the graph and sent at once to every connected peer
+   * (BOLT 7: a node SHOULD send the gossip it generates regardless of filters).
+   */
+  readonly broadcastOwn: (raws: ReadonlyArray<Uint8Array>) => Effect.Effect<void>
+  /** Sends raw messages to one peer (e.g. a private channel's `channel_update`); false if it is not connected. */
+  readonly sendTo: (nodeId: NodeId, raws: ReadonlyArray<Uint8Array>) => Effect.Effect<boolean>
+  /** `announcement_signatures` received, for the announcer (GossipAnnouncer): one subscriber at a time. */
+  readonly announcementSignatures: Queue.Dequeue<{ readonly nodeId: NodeId; readonly message: AnnouncementSignatures }>
+  /** The connected peers' node ids (sessions that reached this actor). */
+  readonly connectedPeers: Effect.Effect<ReadonlyArray<NodeId>>
+}
+
+export class GossipSync extends Context.Service<GossipSync, GossipSyncShape>()("effect-lightning/GossipSync") {
+  static readonly layer = (config: GossipSyncConfig = {}): Layer.Layer<GossipSync, never, NetworkGraph> => Layer.effect(GossipSync, make(config))
+}
+
+// ---- internals ------------------------------------------------------------------------------------
+
+const Gossip = makeRegistry(gossipMessages)
+
+type Input =
+  | { readonly _tag: "Connected"; readonly session: SessionId }
+  | { readonly _tag: "Disconnected"; readonly session: SessionId }
+  | { readonly _tag: "Announcement"; readonly session: SessionId; readonly type: number; readonly raw: Uint8Array }
+  | { readonly _tag: "Query"; readonly session: SessionId; readonly message: GossipMessage }
+  | { readonly _tag: "Flush"; readonly done: Deferred.Deferred<void> }
+  | { readonly _tag: "Own"; readonly raws: ReadonlyArray<Uint8Array>; readonly done: Deferred.Deferred<void> }
+
+/** Work for a peer's sender fiber (it may wait on the connection; this actor never does). */
+type Job =
+  | { readonly _tag: "Send"; readonly raws: ReadonlyArray<Uint8Array> }
+  | { readonly _tag: "AnswerScids"; readonly scids: ReadonlyArray<ShortChannelId>; readonly flags: ReadonlyArray<bigint> | undefined }
+  | { readonly _tag: "AnswerRange"; readonly query: QueryChannelRange }
+  | { readonly _tag: "Backlog"; readonly filter: TimestampFilter }
+
+interface RangeSync {
+  readonly first: number
+  readonly count: number
+  readonly withTimestamps: boolean
+}
+
+interface PeerState {
+  readonly session: SessionId
+  readonly nodeId: NodeId
+  readonly key: string
+  readonly link: GossipLink
+  readonly offersQueries: boolean
+  readonly offersQueriesEx: boolean
+  /** Announcements of this peer in the check queue. */
+  readonly permits: Semaphore.Semaphore
+  readonly jobs: Queue.Queue<Job, Cause.Done>
+  readonly scope: Scope.Closeable
+  strikes: number
+  staleScore: number
+  staleAt: number
+  tokens: number
+  tokensAt: number
+  banned: boolean
+  orphans: number
+  filter: TimestampFilter | undefined
+  range: RangeSync | undefined
+  /** Ids (and query flags) to ask this peer for. */
+  wanted: Array<{ readonly scid: ShortChannelId; readonly flags: bigint }>
+  queryInFlight: boolean
+  answering: boolean
+  /** One of the `syncPeers` we run the range sync with. */
+  syncSlot: boolean
+  synced: boolean
+}
+
+type RelayKind = 0 | 1 | 2 // announcement, update, node announcement (the order they go out in)
+
+interface RelayEntry {
+  readonly kind: RelayKind
+  readonly raw: Uint8Array
+  readonly origin: SessionId | undefined
+  readonly timestamp: number
+  readonly scid: ShortChannelId | undefined
+}
+
+interface Orphan {
+  readonly raw: Uint8Array
+  readonly session: SessionId
+  readonly waitsFor: string
+}
+
+const U32_MAX = 0xffffffff
+
+const encodeGossip = (m: GossipMessage): Uint8Array => {
+  const r = Gossip.encode(m)
+  if (Result.isFailure(r)) throw new Error(`cannot encode own ${m._tag}: ${r.failure.reason}`) // our messages fit: a bug
+  return r.success
+}
+
+/** `gossip_queries` (6/7) and `gossip_queries_ex` (10/11) among a peer's feature bytes (BOLT 9, big-endian). */
+const hasBit = (features: Uint8Array, bit: number): boolean => {
+  const byte = features[features.length - 1 - (bit >> 3)]
+  return byte !== undefined && ((byte >> (bit & 7)) & 1) === 1
+}
+const offers = (features: Uint8Array, evenBit: number) => hasBit(features, evenBit) || hasBit(features, evenBit + 1)
+
+/** The field a stored update or node announcement is keyed by, read without decoding the rest. */
+const scidAt = (raw: Uint8Array, offset: number): ShortChannelId => {
+  const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength)
+  return ((BigInt(v.getUint32(offset)) << 32n) | BigInt(v.getUint32(offset + 4))) as ShortChannelId
+}
+
+/** Starts the actor in the current scope. */
+export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncShape, never, Scope.Scope | NetworkGraph> =>
+  Effect.gen(function*() {
+    const network = yield* NodeNetwork
+    const chainHash: ChainHash = network.chainHash
+    const graph = config.graph ?? graphOf(yield* NetworkGraph)
+    const scope = yield* Effect.scope
+    const syncPeers = config.syncPeers ?? 2
+    const flushInterval = config.flushInterval ?? "60 seconds"
+    const queryBatch = Math.max(1, config.queryBatch ?? 1000)
+    const maxWanted = config.maxWanted ?? 200_000
+    const ratePerSecond = config.ratePerSecond ?? 500
+    const burst = config.burst ?? 5000
+    const maxPendingPerPeer = Math.max(1, config.maxPendingPerPeer ?? 256)
+    const maxOrphans = config.maxOrphans ?? 4096
+    const maxOrphansPerPeer = config.maxOrphansPerPeer ?? 256
+    const maxRelay = config.maxRelay ?? 50_000
+    const maxStrikes = config.maxStrikes ?? 8
+    const maxStaleScore = config.maxStaleScore ?? 20_000
+    const staleDrain = config.staleDrainPerSecond ?? 100
+
+    const inbox = yield* Queue.bounded<Input, Cause.Done>(Math.max(1, config.inboxCapacity ?? 4096))
+    yield* Effect.addFinalizer(() => Queue.end(inbox))
+    const announcementSignatures = yield* Queue.sliding<{ readonly nodeId: NodeId; readonly message: AnnouncementSignatures }>(256)
+
+    const peers = new Map<SessionId, PeerState>()
+    const orphans = new Map<string, Orphan>()
+    const relay = new Map<string, RelayEntry>()
+    let received = 0
+    let accepted = 0
+    let stale = 0
+    let invalid = 0
+    let banned = 0
+    let queriesAnswered = 0
+    let syncedPeers = 0
+    let syncing = 0
+
+    const nowSeconds = Clock.currentTimeMillis.pipe(Effect.map((ms) => Math.floor(ms / 1000)))
+
+    // ---- the tap: runs in each peer's reader fiber ----------------------------------------------
+
+    /** Waits for a token of the peer's bucket (its reader, hence its socket, waits meanwhile). */
+    const takeToken = (p: PeerState): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        p.tokens = Math.min(burst, p.tokens + ((now - p.tokensAt) * ratePerSecond) / 1000)
+        p.tokensAt = now
+        if (p.tokens >= 1) {
+          p.tokens -= 1
+          return
+        }
+        const waitMs = Math.ceil(((1 - p.tokens) * 1000) / ratePerSecond)
+        yield* Effect.sleep(Duration.millis(waitMs))
+        const later = yield* Clock.currentTimeMillis
+        p.tokens = Math.max(0, p.tokens + ((later - p.tokensAt) * ratePerSecond) / 1000 - 1)
+        p.tokensAt = later
+      })
+
+    const offer = (input: Input) => Queue.offer(inbox, input).pipe(Effect.asVoid)
+
+    const tap: GossipTap = {
+      // The state exists before the first message is read (this runs in the peer's fiber, before its reader starts).
+      connected: (session, peer, link) => newPeer(session, peer, link).pipe(Effect.andThen(offer({ _tag: "Connected", session }))),
+      disconnected: (session) => offer({ _tag: "Disconnected", session }),
+      message: (session, nodeId, type, raw) =>
+        Effect.gen(function*() {
+          const p = peers.get(session)
+          if (p === undefined) return
+          if (p.banned) return yield* Effect.fail(DisconnectReason.MalformedMessage({ messageType: type, message: "invalid gossip" }))
+          if (type === ChannelAnnouncement.type || type === NodeAnnouncement.type || type === ChannelUpdate.type) {
+            // Decoded (and checked) by the graph; here only the bounds.
+            yield* takeToken(p)
+            yield* p.permits.take(1)
+            return yield* offer({ _tag: "Announcement", session, type, raw })
+          }
+          const decoded = Gossip.decode(raw)
+          if (Result.isFailure(decoded)) {
+            return yield* Effect.fail(DisconnectReason.MalformedMessage({ messageType: type, message: decoded.failure._tag }))
+          }
+          const message = decoded.success
+          if (message._tag === "UnknownMessage") return
+          if (message._tag === "AnnouncementSignatures") return yield* Queue.offer(announcementSignatures, { nodeId, message }).pipe(Effect.asVoid)
+          return yield* offer({ _tag: "Query", session, message })
+        })
+    }
+
+    // ---- per-peer sender fibers -------------------------------------------------------------------
+
+    /** The raw messages answering one short channel id, node announcements deduplicated in `sentNodes`. */
+    const answerFor = (
+      scid: ShortChannelId,
+      flags: bigint | undefined,
+      sentNodes: Set<string>,
+      nodeFilter?: TimestampFilter
+    ) =>
+      Effect.gen(function*() {
+        const out: Array<Uint8Array> = []
+        const c = yield* graph.channel(scid)
+        if (c === undefined) return out
+        const want = (bit: bigint) => flags === undefined || (flags & bit) !== 0n
+        if (want(QUERY_FLAG_CHANNEL_ANNOUNCEMENT)) out.push(c.announcement)
+        if (want(QUERY_FLAG_CHANNEL_UPDATE_1) && c.update1 !== undefined) out.push(c.update1)
+        if (want(QUERY_FLAG_CHANNEL_UPDATE_2) && c.update2 !== undefined) out.push(c.update2)
+        const ends = [[QUERY_FLAG_NODE_ANNOUNCEMENT_1, c.nodeId1, c.nodeAnnouncement1], [QUERY_FLAG_NODE_ANNOUNCEMENT_2, c.nodeId2, c.nodeAnnouncement2]] as const
+        for (const [bit, nodeId, raw] of ends) {
+          const k = toHex(nodeId)
+          if (!want(bit) || raw === undefined || sentNodes.has(k)) continue
+          if (nodeFilter !== undefined && !passesFilter(nodeFilter, timestampOf(NodeAnnouncement.type, raw))) continue
+          sentNodes.add(k)
+          out.push(raw)
+        }
+        return out
+      })
+
+    const runJob = (p: PeerState, job: Job): Effect.Effect<void, DisconnectReason> =>
+      Effect.gen(function*() {
+        const send = (raw: Uint8Array) => p.link.sendWait(raw)
+        switch (job._tag) {
+          case "Send":
+            for (const raw of job.raws) yield* send(raw)
+            return
+          case "AnswerScids": {
+            const sentNodes = new Set<string>()
+            for (let i = 0; i < job.scids.length; i++) {
+              const scid = job.scids[i]
+              if (scid === undefined) continue
+              for (const raw of yield* answerFor(scid, job.flags?.[i], sentNodes)) yield* send(raw)
+            }
+            yield* send(encodeGossip(ReplyShortChannelIdsEnd.make({ chainHash, fullInformation: 1 })))
+            p.answering = false
+            return
+          }
+          case "AnswerRange": {
+            const q = job.query
+            const count = Math.min(q.numberOfBlocks, U32_MAX - q.firstBlocknum)
+            const channels = yield* graph.channelsInRange(q.firstBlocknum, count)
+            for (const reply of replyChannelRange(q.chainHash, q.firstBlocknum, q.numberOfBlocks, q.tlvs.queryOption, channels, config.maxScidsPerReply)) {
+              yield* send(encodeGossip(reply))
+            }
+            return
+          }
+          case "Backlog": {
+            // BOLT 7: SHOULD send all gossip whose timestamp is in the filter (announcements before their updates).
+            const sentNodes = new Set<string>()
+            for (const s of yield* graph.channelsInRange(0, U32_MAX)) {
+              const in1 = s.timestamp1 > 0 && passesFilter(job.filter, s.timestamp1)
+              const in2 = s.timestamp2 > 0 && passesFilter(job.filter, s.timestamp2)
+              if (!in1 && !in2) continue
+              const flags = QUERY_FLAG_CHANNEL_ANNOUNCEMENT | (in1 ? QUERY_FLAG_CHANNEL_UPDATE_1 : 0n) | (in2 ? QUERY_FLAG_CHANNEL_UPDATE_2 : 0n) |
+                QUERY_FLAG_NODE_ANNOUNCEMENT_1 | QUERY_FLAG_NODE_ANNOUNCEMENT_2
+              for (const raw of yield* answerFor(s.scid, flags, sentNodes, job.filter)) yield* send(raw)
+            }
+            return
+          }
+        }
+      })
+
+    const startSender = (p: PeerState) =>
+      Effect.forever(Queue.take(p.jobs).pipe(Effect.flatMap((job) => runJob(p, job)))).pipe(
+        Effect.catch(() => Effect.void), // the connection ended (or the job queue did)
+        Effect.forkIn(p.scope)
+      )
+
+    /** Hands a job to the peer's sender; a peer whose jobs pile up (it reads too slowly) misses relays. */
+    const schedule = (p: PeerState, job: Job): boolean => Queue.offerUnsafe(p.jobs, job)
+
+    // ---- helpers of the actor ---------------------------------------------------------------------
+
+    const sendNow = (p: PeerState, m: GossipMessage) => {
+      if (!schedule(p, { _tag: "Send", raws: [encodeGossip(m)] })) return Effect.logDebug(`gossip: ${m._tag} to ${p.key} dropped (sender busy)`)
+      return Effect.void
+    }
+
+    const dropOrphansOf = (session: SessionId) => {
+      for (const [k, o] of orphans) if (o.session === session) orphans.delete(k)
+    }
+
+    /** Ends a misbehaving peer: a warning, the disconnection, and nothing it sent still pending is kept. */
+    const ban = (p: PeerState, why: string) =>
+      Effect.gen(function*() {
+        if (p.banned) return
+        p.banned = true
+        banned++
+        dropOrphansOf(p.session)
+        p.orphans = 0
+        for (const [k, e] of relay) if (e.origin === p.session) relay.delete(k)
+        p.wanted = []
+        yield* Effect.logWarning(`gossip: disconnecting ${p.key}: ${why}`)
+        const warning = Bolt1.encode(makeWarning(why))
+        const bye = (Result.isSuccess(warning) ? p.link.sendWait(warning.success).pipe(Effect.ignore) : Effect.void).pipe(
+          Effect.timeoutOrElse({ duration: "1 second", orElse: () => Effect.void }),
+          Effect.andThen(p.link.disconnect(DisconnectReason.MalformedMessage({ messageType: 0, message: `gossip: ${why}` })))
+        )
+        yield* Effect.forkIn(bye, scope)
+      })
+
+    const staleHit = (p: PeerState) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        p.staleScore = Math.max(0, p.staleScore - ((now - p.staleAt) * staleDrain) / 1000) + 1
+        p.staleAt = now
+        if (p.staleScore > maxStaleScore) yield* ban(p, "too much stale gossip")
+      })
+
+    const addRelay = (key: string, entry: RelayEntry) => {
+      relay.delete(key) // newest replaces, and moves to the end
+      if (relay.size >= maxRelay) {
+        const oldest = relay.keys().next()
+        if (!oldest.done) relay.delete(oldest.value)
+      }
+      relay.set(key, entry)
+    }
+
+    /** Timestamp of an update / node announcement (offsets after the signature: BOLT 7 layouts). */
+    const timestampOf = (type: number, raw: Uint8Array): number => {
+      const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength)
+      if (type === ChannelUpdate.type) return v.getUint32(2 + 64 + 32 + 8)
+      // node_announcement: type, signature, flen, features, timestamp
+      const flen = v.getUint16(2 + 64)
+      return v.getUint32(2 + 64 + 2 + flen)
+    }
+
+    /** Orphan key / relay key of a raw announcement, and what it is about. */
+    const describe = (type: number, raw: Uint8Array) => {
+      if (type === ChannelAnnouncement.type) {
+        const flen = new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getUint16(2 + 256)
+        const base = 2 + 256 + 2 + flen + 32
+        const scid = scidAt(raw, base)
+        return {
+          kind: 0 as const,
+          scid,
+          key: `a${scid}`,
+          nodes: [toHex(raw.subarray(base + 8, base + 8 + 33)), toHex(raw.subarray(base + 41, base + 41 + 33))]
+        }
+      }
+      if (type === ChannelUpdate.type) {
+        const scid = scidAt(raw, 2 + 64 + 32)
+        const direction = (raw[2 + 64 + 32 + 8 + 4 + 1] ?? 0) & 1
+        return { kind: 1 as const, scid, key: `u${scid}/${direction}`, nodes: [] }
+      }
+      const flen = new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getUint16(2 + 64)
+      const nodeId = toHex(raw.subarray(2 + 64 + 2 + flen + 4, 2 + 64 + 2 + flen + 4 + 33))
+      return { kind: 2 as const, scid: undefined, key: `n${nodeId}`, nodes: [nodeId] }
+    }
+
+    /** One announcement through the graph; then the orphans it unblocks. */
+    const ingest = (
+      type: number,
+      raw: Uint8Array,
+      from: PeerState | undefined
+    ): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        if (raw.length < 2 + 64 + 32 + 8 + 4 + 2) {
+          invalid++
+          if (from !== undefined && ++from.strikes >= maxStrikes) yield* ban(from, `${from.strikes} invalid gossip messages`)
+          return
+        }
+        const what = describe(type, raw)
+        const verdict = yield* graph.ingest(raw, yield* nowSeconds)
+        if (Result.isSuccess(verdict)) {
+          accepted++
+          const timestamp = type === ChannelAnnouncement.type ? 0 : timestampOf(type, raw)
+          if (verdict.success.forward) addRelay(what.key, { kind: what.kind, raw, origin: from?.session, timestamp, scid: what.scid })
+          if (what.kind === 0) {
+            // Updates and node announcements that were waiting for this channel.
+            const waiting: Array<Orphan> = []
+            for (const [k, o] of orphans) {
+              if (o.waitsFor === `c${what.scid}` || what.nodes.some((n) => o.waitsFor === `n${n}`)) {
+                waiting.push(o)
+                orphans.delete(k)
+                const owner = peers.get(o.session)
+                if (owner !== undefined) owner.orphans = Math.max(0, owner.orphans - 1)
+              }
+            }
+            for (const o of waiting) yield* ingest(o.raw[1] === 2 ? ChannelUpdate.type : NodeAnnouncement.type, o.raw, peers.get(o.session))
+          }
+          return
+        }
+        const e = verdict.failure
+        if (e._tag === "UnknownChannel" || e._tag === "UnknownNode") {
+          if (from === undefined) return
+          // A full pool drops the message; it costs the peer like stale gossip (a flood of orphans ends it).
+          if (orphans.size >= maxOrphans || from.orphans >= maxOrphansPerPeer) return yield* staleHit(from)
+          const waitsFor = e._tag === "UnknownChannel" ? `c${e.shortChannelId}` : `n${e.nodeId}`
+          const prev = orphans.get(what.key)
+          if (prev !== undefined) {
+            const owner = peers.get(prev.session)
+            if (owner !== undefined) owner.orphans = Math.max(0, owner.orphans - 1)
+          }
+          orphans.set(what.key, { raw, session: from.session, waitsFor })
+          from.orphans++
+          // BOLT 7: MAY query a channel_update's unknown short_channel_id.
+          if (e._tag === "UnknownChannel" && from.offersQueries && from.wanted.length < maxWanted) {
+            from.wanted.push({ scid: e.shortChannelId, flags: QUERY_FLAG_CHANNEL_ANNOUNCEMENT | QUERY_FLAG_CHANNEL_UPDATE_1 | QUERY_FLAG_CHANNEL_UPDATE_2 })
+          }
+          return
+        }
+        if (e.severity === "warn") {
+          invalid++
+          if (from !== undefined) {
+            from.strikes++
+            yield* Effect.logDebug(`gossip: invalid from ${from.key}: ${e._tag}`)
+            if (from.strikes >= maxStrikes) yield* ban(from, `${from.strikes} invalid gossip messages (last: ${e._tag})`)
+          }
+          return
+        }
+        stale++
+        if (from !== undefined) yield* staleHit(from)
+      })
+
+    /** Sends the next `query_short_channel_ids` to the peer if none is in flight. */
+    const queryNext = (p: PeerState) =>
+      Effect.gen(function*() {
+        if (p.queryInFlight || p.banned || p.range !== undefined) return
+        if (p.wanted.length === 0) return
+        const batch = p.wanted.splice(0, queryBatch)
+        // Ascending and unique, as encoding type 0 requires.
+        const byScid = new Map<ShortChannelId, bigint>()
+        for (const w of batch) byScid.set(w.scid, (byScid.get(w.scid) ?? 0n) | w.flags)
+        const scids = [...byScid.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+        const flags = scids.map((s) => byScid.get(s) ?? 0n)
+        const all = flags.every((f) => f === (flags[0] ?? 0n))
+        p.queryInFlight = true
+        yield* sendNow(p, QueryShortChannelIds.make(
+          { chainHash, encodedShortIds: encodeShortChannelIds(scids) },
+          p.offersQueriesEx && !all ? { queryFlags: encodeQueryFlags(flags) } : {}
+        ))
+      })
+
+    // ---- the actor's inputs ----------------------------------------------------------------------------
+
+    const newPeer = (session: SessionId, peer: PeerInfo, link: GossipLink) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const p: PeerState = {
+          session,
+          nodeId: peer.nodeId,
+          key: toHex(peer.nodeId),
+          link,
+          offersQueries: offers(peer.remoteFeatures, 6),
+          offersQueriesEx: offers(peer.remoteFeatures, 10),
+          permits: yield* Semaphore.make(maxPendingPerPeer),
+          jobs: yield* Queue.bounded<Job, Cause.Done>(64),
+          scope: yield* Scope.fork(scope),
+          strikes: 0,
+          staleScore: 0,
+          staleAt: now,
+          tokens: burst,
+          tokensAt: now,
+          banned: false,
+          orphans: 0,
+          filter: undefined,
+          range: undefined,
+          wanted: [],
+          queryInFlight: false,
+          answering: false,
+          syncSlot: false,
+          synced: false
+        }
+        peers.set(session, p)
+        yield* startSender(p)
+      })
+
+    const onConnected = (session: SessionId) =>
+      Effect.gen(function*() {
+        const p = peers.get(session)
+        if (p === undefined) return
+        const seconds = yield* nowSeconds
+        if (!p.offersQueries) {
+          // BOLT 7: to a peer that does not offer gossip_queries, SHOULD send the "nothing" filter.
+          return yield* sendNow(p, GossipTimestampFilter.make({ chainHash, firstTimestamp: U32_MAX, timestampRange: 0 }))
+        }
+        if (syncing < syncPeers) {
+          syncing++
+          p.syncSlot = true
+          p.range = { first: 0, count: U32_MAX, withTimestamps: p.offersQueriesEx }
+          yield* sendNow(p, QueryChannelRange.make(
+            { chainHash, firstBlocknum: 0, numberOfBlocks: U32_MAX },
+            p.offersQueriesEx ? { queryOption: QUERY_OPTION_WANT_TIMESTAMPS } : {}
+          ))
+        }
+        // The range sync brings the past; the filter asks for what comes from now on.
+        const first = config.filterFromZero === true ? 0 : seconds
+        yield* sendNow(p, GossipTimestampFilter.make({ chainHash, firstTimestamp: first, timestampRange: U32_MAX }))
+      })
+
+    const onDisconnected = (session: SessionId) =>
+      Effect.gen(function*() {
+        const p = peers.get(session)
+        if (p === undefined) return
+        peers.delete(session)
+        // A sync peer that left before the end frees its slot for the next peer.
+        if (p.syncSlot && !p.synced) syncing = Math.max(0, syncing - 1)
+        yield* Queue.end(p.jobs)
+        yield* Scope.close(p.scope, Exit.void)
+      })
+
+    const onQuery = (p: PeerState, m: GossipMessage) =>
+      Effect.gen(function*() {
+        switch (m._tag) {
+          case "GossipTimestampFilter": {
+            if (!equalChain(m.chainHash)) return
+            const filter = { first: m.firstTimestamp, range: m.timestampRange }
+            const hadFilter = p.filter !== undefined
+            p.filter = filter
+            // A backlog only for a window that reaches into the past (once per connection).
+            const now = yield* nowSeconds
+            if (!hadFilter && filter.range > 0 && filter.first < now) schedule(p, { _tag: "Backlog", filter })
+            return
+          }
+          case "QueryChannelRange": {
+            queriesAnswered++
+            if (!schedule(p, { _tag: "AnswerRange", query: m })) yield* Effect.logDebug(`gossip: range query from ${p.key} dropped (busy)`)
+            return
+          }
+          case "QueryShortChannelIds": {
+            if (!equalChain(m.chainHash)) {
+              return yield* sendNow(p, ReplyShortChannelIdsEnd.make({ chainHash: m.chainHash, fullInformation: 0 }))
+            }
+            const ids = decodeShortChannelIds(m.encodedShortIds)
+            const flags = ids._tag === "Success" && m.tlvs.queryFlags !== undefined
+              ? decodeQueryFlags(m.tlvs.queryFlags.encodingType, m.tlvs.queryFlags.encodedQueryFlags, ids.success.length)
+              : undefined
+            if (Result.isFailure(ids) || (flags !== undefined && Result.isFailure(flags))) {
+              invalid++
+              p.strikes++
+              if (p.strikes >= maxStrikes) return yield* ban(p, "malformed gossip queries")
+              return yield* sendNow(p, ReplyShortChannelIdsEnd.make({ chainHash, fullInformation: 0 }))
+            }
+            if (p.answering) {
+              // BOLT 7: MAY warn (and close) when a query comes before our reply to the previous one ended.
+              p.strikes++
+              if (p.strikes >= maxStrikes) return yield* ban(p, "overlapping query_short_channel_ids")
+              return
+            }
+            queriesAnswered++
+            p.answering = true
+            const scheduled = schedule(p, {
+              _tag: "AnswerScids",
+              scids: ids.success,
+              flags: flags !== undefined && Result.isSuccess(flags) ? flags.success : undefined
+            })
+            if (!scheduled) p.answering = false
+            return
+          }
+          case "ReplyChannelRange": {
+            const r = p.range
+            if (r === undefined || !equalChain(m.chainHash)) return
+            const ids = decodeShortChannelIds(m.encodedShortIds)
+            const ts = Result.isSuccess(ids) && m.tlvs.timestampsTlv !== undefined
+              ? decodeTimestamps(m.tlvs.timestampsTlv.encodingType, m.tlvs.timestampsTlv.encodedTimestamps, ids.success.length)
+              : undefined
+            if (Result.isFailure(ids) || (ts !== undefined && Result.isFailure(ts))) {
+              invalid++
+              p.strikes++
+              if (p.strikes >= maxStrikes) yield* ban(p, "malformed reply_channel_range")
+              return
+            }
+            const stamps = ts !== undefined && Result.isSuccess(ts) ? ts.success : undefined
+            for (let i = 0; i < ids.success.length; i++) {
+              const scid = ids.success[i]
+              if (scid === undefined || p.wanted.length >= maxWanted) continue
+              const flags = wantedFlags(yield* graph.summary(scid), stamps?.[i] === undefined ? undefined : {
+                timestamp1: stamps[i]?.timestampNodeId1 ?? 0,
+                timestamp2: stamps[i]?.timestampNodeId2 ?? 0
+              })
+              if (flags !== 0n) p.wanted.push({ scid, flags })
+            }
+            if (replyCompletes(r, m)) {
+              p.range = undefined
+              if (p.wanted.length === 0) markSynced(p)
+              yield* queryNext(p)
+            }
+            return
+          }
+          case "ReplyShortChannelIdsEnd": {
+            if (!p.queryInFlight) return
+            p.queryInFlight = false
+            if (p.wanted.length === 0) markSynced(p)
+            return yield* queryNext(p)
+          }
+          default:
+            return
+        }
+      })
+
+    const markSynced = (p: PeerState) => {
+      if (p.synced) return
+      p.synced = true
+      syncedPeers++
+    }
+
+    const equalChain = (h: Uint8Array) => h.length === chainHash.length && h.every((b, i) => b === chainHash[i])
+
+    /** Staggered relay (BOLT 7 "Rebroadcasting"): what is new since the last flush, to the peers that asked. */
+    const flushNow = Effect.gen(function*() {
+      if (relay.size === 0) return
+      const entries = [...relay.values()].sort((a, b) => a.kind - b.kind)
+      relay.clear()
+      for (const p of peers.values()) {
+        const filter = p.filter
+        if (filter === undefined || p.banned) continue
+        const raws: Array<Uint8Array> = []
+        for (const e of entries) {
+          if (e.origin === p.session) continue
+          if (e.kind === 0) {
+            // BOLT 7: an announcement takes the timestamp of one of its updates; none yet: not sent.
+            const s = e.scid === undefined ? undefined : yield* graph.summary(e.scid)
+            if (s === undefined || (s.timestamp1 === 0 && s.timestamp2 === 0)) continue
+            if (!passesFilter(filter, s.timestamp1) && !passesFilter(filter, s.timestamp2)) continue
+          } else if (!passesFilter(filter, e.timestamp)) continue
+          raws.push(e.raw)
+        }
+        if (raws.length > 0 && !schedule(p, { _tag: "Send", raws })) yield* Effect.logDebug(`gossip: relay to ${p.key} dropped (sender busy)`)
+      }
+    })
+
+    const handle = (input: Input): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        switch (input._tag) {
+          case "Connected":
+            return yield* onConnected(input.session)
+          case "Disconnected":
+            return yield* onDisconnected(input.session)
+          case "Announcement": {
+            received++
+            const p = peers.get(input.session)
+            if (p === undefined || p.banned) return // nothing a banned or gone peer sent is kept
+            yield* p.permits.release(1)
+            yield* ingest(input.type, input.raw, p)
+            return yield* queryNext(p)
+          }
+          case "Query": {
+            const p = peers.get(input.session)
+            if (p === undefined || p.banned) return
+            return yield* onQuery(p, input.message)
+          }
+          case "Flush":
+            yield* flushNow
+            return yield* Deferred.succeed(input.done, undefined)
+          case "Own": {
+            for (const raw of input.raws) {
+              const type = ((raw[0] ?? 0) << 8) | (raw[1] ?? 0)
+              const verdict = yield* graph.ingest(raw, yield* nowSeconds)
+              if (Result.isFailure(verdict) && verdict.failure.severity === "warn") {
+                yield* Effect.logWarning(`gossip: our own ${type} refused: ${verdict.failure._tag}`)
+              }
+            }
+            for (const p of peers.values()) {
+              if (!p.banned && input.raws.length > 0) schedule(p, { _tag: "Send", raws: input.raws })
+            }
+            return yield* Deferred.succeed(input.done, undefined)
+          }
+        }
+      })
+
+    yield* Queue.take(inbox).pipe(
+      Effect.flatMap(handle),
+      Effect.forever,
+      Effect.catchCause((cause) => Effect.logError("gossip sync stopped", cause)),
+      Effect.forkIn(scope)
+    )
+    // The staggered broadcast's clock.
+    yield* Effect.forever(
+      Effect.sleep(flushInterval).pipe(
+        Effect.andThen(Deferred.make<void>()),
+        Effect.flatMap((done) => offer({ _tag: "Flush", done }))
+      )
+    ).pipe(Effect.forkIn(scope))
+
+    const request = <A extends Input>(make: (done: Deferred.Deferred<void>) => A) =>
+      Effect.gen(function*() {
+        const done = yield* Deferred.make<void>()
+        const accepted = yield* Queue.offer(inbox, make(done))
+        if (accepted) yield* Deferred.await(done)
+      })
+
+    const stats: Effect.Effect<GossipStats> = Effect.sync(() => ({
+      received,
+      accepted,
+      stale,
+      invalid,
+      orphans: orphans.size,
+      relayPending: relay.size,
+      inboxSize: 0,
+      peers: peers.size,
+      bannedPeers: banned,
+      queriesAnswered,
+      syncedPeers
+    })).pipe(Effect.flatMap((s) => Queue.size(inbox).pipe(Effect.map((n) => ({ ...s, inboxSize: n })))))
+
+    return GossipSync.of({
+      tap,
+      stats,
+      flush: request((done) => ({ _tag: "Flush", done })),
+      broadcastOwn: (raws) => request((done) => ({ _tag: "Own", raws, done })),
+      sendTo: (nodeId, raws) =>
+        Effect.sync(() => {
+          const k = toHex(nodeId)
+          for (const p of peers.values()) if (p.key === k && !p.banned) return schedule(p, { _tag: "Send", raws })
+          return false
+        }),
+      announcementSignatures,
+      connectedPeers: Effect.sync(() => [...peers.values()].map((p) => p.nodeId))
+    })
+  })
+
+// ---- wiring ----------------------------------------------------------------------------------------
+
+/** `init` features with `gossip_queries` and `gossip_queries_ex` offered (optional bits 7 and 11, BOLT 9). */
+export const withGossipQueries = (features: Uint8Array): Uint8Array => {
+  const bits = new Set(featuresFromBytes(features))
+  bits.add(7)
+  bits.add(11)
+  return featuresToBytes(bits)
+}
+
+/**
+ * A peer registry's config for a node with gossip: the tap, and `gossip_queries(_ex)` offered in
+ * `init` on top of the features `config` already had (the default ones otherwise).
+ */
+export const gossipPeerManagerConfig = (sync: GossipSyncShape, config: PeerManagerConfig = {}): PeerManagerConfig => ({
+  ...config,
+  gossip: sync.tap,
+  peer: { ...config.peer, features: withGossipQueries(config.peer?.features ?? ourInitFeatures) }
+})

@@ -1,0 +1,1235 @@
+/**
+ * `Payments`: sending, receiving and forwarding over the node's channels (BOLT 4, BOLT 11;
+ * ARCHITECTURE.md "Payments"). One actor per node over the `ChannelManager`:
+ *
+ * Guarantees:
+ * - Every input (a channel event, a `pay`, a timer) is handled by ONE fiber, in order; the
+ *   manager's event stream is at-least-once, so every handler is idempotent (dedupe by channel
+ *   and HTLC id, and by what the store already says).
+ * - A payment is written to the `Store` before its first HTLC leaves, each attempt before its
+ *   HTLC is added; a forward before its outgoing HTLC is added; an invoice's claim before any
+ *   part is fulfilled. A restart reads them back and finishes them: an attempt whose HTLC the
+ *   channel no longer has is failed unless a monitor holds its preimage (then it succeeded), so a
+ *   payment id is never paid twice and a fulfilled payment is never retried.
+ * - `pay` never hangs: it ends with `PaymentSucceeded` or `PaymentFailed` (timeout, no route,
+ *   the payee's refusal), also published on `events`. Calling `pay` again with the same payment
+ *   id returns that payment's outcome, it never starts a second one.
+ * - Forwarding fulfils backwards through `fulfillHtlc`, which persists the preimage to the
+ *   incoming channel's monitor before `update_fulfill_htlc` leaves (the channel's
+ *   `PaymentPreimage` update); failures go back wrapped with the incoming onion's shared secret.
+ *
+ * The node key stays in `NodeSigner`: onion ECDH goes through `NodeSigner.ecdh`.
+ * Routes come from the `Router` service (src/services/Router.ts) with our channels' real
+ * balances as first hops, the invoice's route hints and features, and what failed so far
+ * (excluded channel directions and nodes); every attempt's outcome is reported back to it.
+ */
+import { sha256 } from "@noble/hashes/sha2.js"
+import { Clock, Context, Data, Deferred, Duration, Effect, Layer, Option, PubSub, Queue, Result, Schema, Scope, Stream } from "effect"
+import { equalBytes, toHex } from "../protocol/bytes.ts"
+import { ChannelIdSchema, type ShortChannelId } from "../protocol/codec/fields.ts"
+import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
+import type { ChannelEvent } from "../protocol/channel/io.ts"
+import { sendAdd } from "../protocol/channel/commitments.ts"
+import type { ChannelState } from "../protocol/channel/state.ts"
+import { decodeInvoice, type Invoice } from "../protocol/invoice/index.ts"
+import {
+  buildPaymentOnion,
+  createFailure,
+  decryptFailure,
+  type FailureMessage,
+  failureCodeOf,
+  failureFromMalformed,
+  forwardFailure,
+  isNodeFailure,
+  isPermanent,
+  type NodeEcdh,
+  type OnionFailureResponse,
+  processPaymentOnion,
+  type ProcessedOnion
+} from "../protocol/onion/index.ts"
+import { preimageOf } from "../protocol/monitor/query.ts"
+import { pendingEvents } from "../protocol/channel/pending.ts"
+import { pathOnionHops } from "../protocol/routing/onion.ts"
+import {
+  addMppPart,
+  type AttemptRecord,
+  checkFinalPart,
+  checkForward,
+  defaultForwardingPolicy,
+  type ExpectedPayment,
+  type ForwardingPolicy,
+  type ForwardRecord,
+  forwardJson,
+  type InboundRecord,
+  inboundJson,
+  KEYSEND_TLV_TYPE,
+  keysendPreimage,
+  type MppSet,
+  type OutboundRecord,
+  outboundJson,
+  fromPath,
+  type OutgoingChannel,
+  type Route,
+  routeFee,
+  routeFinalAmount,
+  unknownPaymentDetails
+} from "../protocol/payment/index.ts"
+import { type ChannelId, type Msat, msat } from "../protocol/units.ts"
+import { Entropy } from "../services/Entropy.ts"
+import { type ExcludedChannel, type FirstHop, type Path, type PathOutcome, Router } from "../services/Router.ts"
+import { NodeNetwork } from "../services/NodeNetwork.ts"
+import { NodeSigner } from "../services/NodeSigner.ts"
+import { Store } from "../services/Store.ts"
+import { type ChannelInfo, ChannelManager, type ChannelManagerShape, type NodeChannelEvent } from "./ChannelManager.ts"
+import { createInvoice as createSignedInvoice, type CreateInvoiceParams } from "./Invoices.ts"
+
+// ---- results, errors, events ---------------------------------------------------------------------
+
+/** A payment that reached its payee: the preimage proves it. */
+export class PaymentSucceeded extends Data.TaggedClass("PaymentSucceeded")<{
+  readonly paymentId: string
+  readonly paymentHash: Uint8Array
+  readonly preimage: Uint8Array
+  /** What the forwarding nodes were paid, over every successful part. */
+  readonly feePaidMsat: Msat
+  /** How many parts (HTLCs) delivered it. */
+  readonly parts: number
+  readonly routes: ReadonlyArray<Route>
+}> {}
+
+/** A payment that did not happen: nothing was paid (every HTLC of it failed). */
+export class PaymentFailed extends Data.TaggedError("PaymentFailed")<{
+  readonly paymentId: string
+  readonly paymentHash: Uint8Array
+  /** "NoRoute", "Timeout", "RecipientRejected: <failure>", "RouteTooExpensive"... */
+  readonly reason: string
+  readonly attempts: number
+}> {}
+
+/** `pay` refused the request before anything left (bad invoice, wrong network, expired...). */
+export class InvalidPaymentRequest extends Data.TaggedError("InvalidPaymentRequest")<{ readonly reason: string }> {}
+
+/** What the payment layer tells the application. */
+export type PaymentEvent =
+  | PaymentSucceeded
+  | PaymentFailed
+  | { readonly _tag: "PaymentReceived"; readonly paymentHash: Uint8Array; readonly amountMsat: Msat; readonly parts: number }
+  | { readonly _tag: "HtlcForwarded"; readonly paymentHash: Uint8Array; readonly inChannelId: Uint8Array; readonly outChannelId: Uint8Array; readonly feeMsat: Msat }
+  | { readonly _tag: "ForwardFailed"; readonly paymentHash: Uint8Array; readonly inChannelId: Uint8Array; readonly failure: string }
+  /** One part of a payment failed at `hop` (0: the first node after us); the payment may retry. */
+  | { readonly _tag: "AttemptFailed"; readonly paymentId: string; readonly hop: number; readonly failure: string }
+
+export type PaymentResult = PaymentSucceeded | PaymentFailed
+
+// ---- the service ----------------------------------------------------------------------------------------
+
+export interface PayOptions {
+  /** Idempotency key (default: the payment hash, hex). */
+  readonly paymentId?: string
+  /** Default: 1% of the amount + 1000 msat. */
+  readonly maxFeeMsat?: Msat
+  /** The largest total CLTV delta of a route (default 1008). */
+  readonly maxCltvExpiryDelta?: number
+  /** Give up (after the HTLCs in flight resolve) this long after the start (default 60 s). */
+  readonly timeoutMillis?: number
+  /** At most this many HTLCs in flight at once (default 16). */
+  readonly maxParts?: number
+  /** For an invoice without an amount. */
+  readonly amountMsat?: Msat
+}
+
+export interface CreatedInboundInvoice {
+  readonly invoice: string
+  readonly paymentHash: Uint8Array
+  readonly paymentSecret: Uint8Array
+}
+
+export interface InboundStatus {
+  readonly paymentHash: Uint8Array
+  readonly status: InboundRecord["status"]
+  readonly amountMsat: Msat | undefined
+  readonly receivedMsat: Msat
+  readonly invoice: string | undefined
+  readonly keysend: boolean
+}
+
+export interface OutboundStatus {
+  readonly paymentId: string
+  readonly paymentHash: Uint8Array
+  readonly status: OutboundRecord["status"]
+  readonly amountMsat: Msat
+  readonly preimage: Uint8Array | undefined
+  readonly failureReason: string | undefined
+  readonly attempts: number
+  readonly feePaidMsat: Msat
+}
+
+export interface PaymentsShape {
+  /** Creates an invoice and stores its preimage and secret (the claim needs both). */
+  readonly createInvoice: (params: CreateInvoiceParams) => Effect.Effect<CreatedInboundInvoice, InvalidPaymentRequest>
+  /** Pays a BOLT 11 invoice; waits for the outcome. */
+  readonly pay: (invoice: string, options?: PayOptions) => Effect.Effect<PaymentSucceeded, PaymentFailed | InvalidPaymentRequest>
+  /** Keysend (bLIP 3): a spontaneous payment, the preimage drawn from `Entropy` and sent in the onion. */
+  readonly keysend: (payee: Uint8Array, amountMsat: Msat, options?: PayOptions) => Effect.Effect<PaymentSucceeded, PaymentFailed | InvalidPaymentRequest>
+  /** Starts a payment and returns its id at once (the outcome: `awaitPayment` or `events`). */
+  readonly startPayment: (invoice: string, options?: PayOptions) => Effect.Effect<string, InvalidPaymentRequest>
+  /** Starts a keysend and returns its id at once. */
+  readonly startKeysend: (payee: Uint8Array, amountMsat: Msat, options?: PayOptions) => Effect.Effect<string, InvalidPaymentRequest>
+  readonly awaitPayment: (paymentId: string) => Effect.Effect<PaymentSucceeded, PaymentFailed | InvalidPaymentRequest>
+  readonly payment: (paymentId: string) => Effect.Effect<OutboundStatus | undefined>
+  readonly payments: Effect.Effect<ReadonlyArray<OutboundStatus>>
+  readonly invoice: (paymentHash: Uint8Array) => Effect.Effect<InboundStatus | undefined>
+  readonly events: Stream.Stream<PaymentEvent>
+  readonly subscribe: Effect.Effect<Stream.Stream<PaymentEvent>, never, Scope.Scope>
+}
+
+export class Payments extends Context.Service<Payments, PaymentsShape>()("effect-lightning/Payments") {
+  static readonly layer = (config: PaymentsConfig): Layer.Layer<Payments, never, ChannelManager | NodeSigner | Entropy | Store | Router> =>
+    Layer.effect(Payments, make(config))
+}
+
+export interface PaymentsConfig {
+  readonly secp: Secp256k1
+  /** The chain tip as the node knows it (a `ChainSource` later). */
+  readonly blockHeight: Effect.Effect<number>
+  /** Our forwarding policy (every channel; default `defaultForwardingPolicy`). */
+  readonly forwardingPolicy?: ForwardingPolicy
+  /** How long MPP parts are held before failing with `mpp_timeout` (default 60 s). */
+  readonly mppTimeoutMillis?: number
+  /** Blocks added to the final hop's `min_final_cltv_expiry_delta` (default 3). */
+  readonly finalCltvMargin?: number
+  /** Attempts per payment before giving up (default 25). */
+  readonly maxAttempts?: number
+  /**
+   * How often the channels' states are read again for HTLCs left unsettled (default 30 s): a
+   * settlement or an add of ours that a disconnection dropped before it was signed (BOLT 2
+   * forgets it) produces no event; this finds it and settles or retries again.
+   */
+  readonly resyncIntervalMillis?: number
+}
+
+// ---- internals --------------------------------------------------------------------------------------------
+
+type Input =
+  | { readonly _tag: "Channel"; readonly event: NodeChannelEvent }
+  | { readonly _tag: "Pay"; readonly record: OutboundRecord; readonly reply: Deferred.Deferred<string, InvalidPaymentRequest> }
+  | { readonly _tag: "MppTimeout"; readonly paymentHash: string; readonly firstAtMillis: number }
+  | { readonly _tag: "PaymentTimeout"; readonly paymentId: string }
+  | { readonly _tag: "Resync" }
+
+const text = new TextEncoder()
+const untext = new TextDecoder()
+
+const htlcKey = (channelId: Uint8Array, htlcId: bigint): string => `${toHex(channelId)}/${htlcId}`
+
+/**
+ * Whether a channel's state tells which of our HTLCs are still in it: once it closes (or fails)
+ * an HTLC that left the commitments may still be claimed on chain (BOLT 5), so it is never taken
+ * for failed.
+ */
+const htlcsKnown = (state: ChannelState): boolean => state._tag === "Normal" || state._tag === "Negotiating"
+
+/** Our offered HTLCs a channel state still has (in a commitment or in our update log). */
+const offeredHtlcs = (state: ChannelState): ReadonlyArray<{ readonly id: bigint; readonly paymentHash: Uint8Array; readonly amount: bigint; readonly cltvExpiry: number }> => {
+  if (state._tag !== "Normal" && state._tag !== "Negotiating") return []
+  const c = state.commitments
+  const out: Array<{ readonly id: bigint; readonly paymentHash: Uint8Array; readonly amount: bigint; readonly cltvExpiry: number }> = []
+  for (const h of c.localCommit.spec.htlcs) if (h.direction === "offered") out.push({ id: h.id, paymentHash: h.paymentHash, amount: h.amount, cltvExpiry: h.cltvExpiry })
+  for (const h of c.remoteCommit.spec.htlcs) if (h.direction === "received") out.push({ id: h.id, paymentHash: h.paymentHash, amount: h.amount, cltvExpiry: h.cltvExpiry })
+  for (const u of [...c.localChanges.proposed, ...c.localChanges.signed, ...c.localChanges.acked]) {
+    if (u._tag === "UpdateAddHtlc") out.push({ id: u.id, paymentHash: u.paymentHash, amount: u.amountMsat, cltvExpiry: u.cltvExpiry })
+  }
+  return out
+}
+
+/** The short channel ids a channel answers to (real, our alias, the peer's alias). */
+const scidsOf = (state: ChannelState): ReadonlyArray<ShortChannelId> => {
+  if (state._tag !== "Normal") return []
+  const out: Array<ShortChannelId> = []
+  if (state.shortChannelId !== undefined) out.push(state.shortChannelId)
+  if (state.localAlias !== undefined) out.push(state.localAlias)
+  if (state.remoteAlias !== undefined) out.push(state.remoteAlias)
+  return out
+}
+
+/**
+ * The largest new HTLC a channel accepts from us now: found by asking the channel's own sender
+ * rules (`sendAdd`: reserve, fees and anchors as funder, the fee spike buffer, in-flight limits)
+ * in a binary search, so the router is never told more than the channel will take.
+ */
+const outboundOf = (state: ChannelState): bigint => {
+  if (state._tag !== "Normal") return 0n
+  const c = state.commitments
+  const accepts = (amount: bigint) =>
+    Result.isSuccess(sendAdd(c, { amount: msat(amount), paymentHash: PROBE_HASH, cltvExpiry: 1, onionRoutingPacket: PROBE_ONION }, PROBE_LIMITS))
+  let lo = 0n
+  let hi: bigint = c.remoteCommit.spec.toRemote
+  if (hi <= 0n || !accepts(1n > c.params.remote.htlcMinimum ? 1n : c.params.remote.htlcMinimum)) return 0n
+  while (lo < hi) {
+    const mid = (lo + hi + 1n) / 2n
+    if (accepts(mid)) lo = mid
+    else hi = mid - 1n
+  }
+  return lo
+}
+const PROBE_HASH = new Uint8Array(32)
+const PROBE_ONION = new Uint8Array(1366)
+/** Dust exposure is the channel's own check when the HTLC is really added. */
+const PROBE_LIMITS = { maxDustHtlcExposure: msat(1n << 62n) }
+
+const describeFailure = (f: FailureMessage | undefined): string => (f === undefined ? "unreadable" : f._tag === "unknown" ? `unknown(${f.code})` : f._tag)
+
+export const make = (
+  config: PaymentsConfig
+): Effect.Effect<PaymentsShape, never, Scope.Scope | ChannelManager | NodeSigner | Entropy | Store | Router> =>
+  Effect.gen(function*() {
+    const manager: ChannelManagerShape = yield* ChannelManager
+    const signer = yield* NodeSigner
+    const entropy = yield* Entropy
+    const store = yield* Store
+    const network = yield* NodeNetwork
+    const scope = yield* Effect.scope
+    const router = yield* Router
+    const policy = config.forwardingPolicy ?? defaultForwardingPolicy
+    const mppTimeoutMillis = config.mppTimeoutMillis ?? 60_000
+    const finalCltvMargin = config.finalCltvMargin ?? 3
+    const maxAttempts = config.maxAttempts ?? 25
+    const secp = config.secp
+
+    const inbox = yield* Queue.unbounded<Input>()
+    const events = yield* PubSub.unbounded<PaymentEvent>()
+
+    const inbound = new Map<string, InboundRecord>()
+    const outbound = new Map<string, OutboundRecord>()
+    const forwards = new Map<string, ForwardRecord>()
+    /** Outgoing HTLC (channel/htlc id) -> whose it is. */
+    const outIndex = new Map<string, { readonly _tag: "Attempt"; readonly paymentId: string; readonly attemptId: number } | { readonly _tag: "Forward"; readonly key: string }>()
+    const mppSets = new Map<string, MppSet>()
+    const waiters = new Map<string, Array<Deferred.Deferred<PaymentResult>>>()
+    /** Per payment: channel directions and nodes that failed it (this run). */
+    const excluded = new Map<string, { readonly channels: Array<ExcludedChannel>; readonly nodes: Array<Uint8Array> }>()
+    /** The router's path of each attempt in flight (this run), to report its outcome. */
+    const attemptPaths = new Map<string, Path>()
+    /** Incoming HTLCs handled in this run (the event stream is at-least-once). */
+    const handledIncoming = new Set<string>()
+    /** Outgoing resolutions handled in this run. */
+    const handledResolved = new Set<string>()
+
+    // ---- the store -------------------------------------------------------------------------------------
+
+    const put = (key: string, json: string) =>
+      store.put(key, text.encode(json)).pipe(
+        Effect.retry({ times: 5 }),
+        Effect.orDie
+      )
+    const saveInbound = (r: InboundRecord) => {
+      inbound.set(toHex(r.paymentHash), r)
+      return put(`pay/in/${toHex(r.paymentHash)}`, Schema.encodeSync(inboundJson)(r))
+    }
+    const saveOutbound = (r: OutboundRecord) => {
+      outbound.set(r.paymentId, r)
+      return put(`pay/out/${r.paymentId}`, Schema.encodeSync(outboundJson)(r))
+    }
+    const forwardKey = (channelId: Uint8Array, htlcId: bigint) => `pay/fwd/${htlcKey(channelId, htlcId)}`
+    const saveForward = (r: ForwardRecord) => {
+      const key = forwardKey(r.inChannelId, r.inHtlcId)
+      forwards.set(key, r)
+      return put(key, Schema.encodeSync(forwardJson)(r))
+    }
+    const loadAll = Effect.gen(function*() {
+      for (const e of yield* Effect.orDie(store.list("pay/in/"))) {
+        const r = Schema.decodeUnknownResult(inboundJson)(untext.decode(e.value))
+        if (Result.isSuccess(r)) inbound.set(toHex(r.success.paymentHash), r.success)
+        else yield* Effect.logError(`payments: ${e.key} does not decode`)
+      }
+      for (const e of yield* Effect.orDie(store.list("pay/out/"))) {
+        const r = Schema.decodeUnknownResult(outboundJson)(untext.decode(e.value))
+        if (Result.isSuccess(r)) outbound.set(r.success.paymentId, r.success)
+        else yield* Effect.logError(`payments: ${e.key} does not decode`)
+      }
+      for (const e of yield* Effect.orDie(store.list("pay/fwd/"))) {
+        const r = Schema.decodeUnknownResult(forwardJson)(untext.decode(e.value))
+        if (Result.isSuccess(r)) forwards.set(e.key, r.success)
+        else yield* Effect.logError(`payments: ${e.key} does not decode`)
+      }
+    })
+
+    // ---- helpers ---------------------------------------------------------------------------------------
+
+    const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => Math.floor(ms / 1000))
+
+    /** Onion ECDH through the signer: the pure onion code asks synchronously, so the points it asks for are computed first. */
+    const processOnion = (htlc: { readonly onion: Uint8Array; readonly paymentHash: Uint8Array; readonly amount: Msat; readonly cltvExpiry: number; readonly pathKey?: Uint8Array | undefined }) =>
+      Effect.gen(function*() {
+        const known = new Map<string, Uint8Array | undefined>()
+        for (let round = 0; round < 4; round++) {
+          const missing: Array<Uint8Array> = []
+          const ecdh: NodeEcdh = (point) => {
+            const k = toHex(point)
+            if (known.has(k)) return known.get(k)
+            missing.push(point)
+            return undefined
+          }
+          const r = processPaymentOnion(secp, ecdh, {
+            onion: htlc.onion,
+            paymentHash: htlc.paymentHash,
+            amountMsat: htlc.amount,
+            cltvExpiry: htlc.cltvExpiry,
+            ...(htlc.pathKey === undefined ? {} : { pathKey: htlc.pathKey })
+          })
+          if (missing.length === 0) return r
+          for (const p of missing) {
+            const s = yield* Effect.result(signer.ecdh(p))
+            known.set(toHex(p), Result.isSuccess(s) ? s.success : undefined)
+          }
+        }
+        return yield* Effect.die(new Error("onion processing kept asking for new ECDH points"))
+      })
+
+    const channelInfos = Effect.map(manager.listChannels, (cs) => cs)
+
+    const findByScid = (infos: ReadonlyArray<ChannelInfo>, scid: ShortChannelId): ChannelInfo | undefined =>
+      infos.find((c) => scidsOf(c.state).includes(scid))
+
+    const firstHops = (infos: ReadonlyArray<ChannelInfo>): ReadonlyArray<FirstHop> =>
+      infos.flatMap((c) => {
+        const s = c.state
+        if (s._tag !== "Normal" || s.connection !== "Connected" || s.shutdown.localScript !== undefined || s.shutdown.remoteScript !== undefined) return []
+        const scid = s.shortChannelId ?? s.remoteAlias ?? s.localAlias
+        if (scid === undefined) return []
+        return [{
+          channelId: c.channelId,
+          shortChannelId: scid,
+          counterpartyNodeId: c.nodeId,
+          outboundMsat: msat(outboundOf(s)),
+          htlcMinimumMsat: s.commitments.params.remote.htlcMinimum
+        }]
+      })
+
+    const failIncoming = (channelId: ChannelId, htlcId: bigint, response: OnionFailureResponse) =>
+      response._tag === "FailMalformed"
+        ? Effect.ignore(manager.failMalformedHtlc(channelId, htlcId, response.sha256OfOnion, response.failureCode))
+        : Effect.ignore(manager.failHtlc(channelId, htlcId, createFailure(response.sharedSecret, response.failure).reason))
+
+    const publish = (e: PaymentEvent) => PubSub.publish(events, e)
+
+    // ---- receiving -------------------------------------------------------------------------------------
+
+    const expectedOf = (r: InboundRecord): ExpectedPayment => ({
+      paymentHash: r.paymentHash,
+      preimage: r.preimage,
+      paymentSecret: r.paymentSecret,
+      amountMsat: r.amountMsat === undefined ? undefined : msat(r.amountMsat),
+      expiresAtSeconds: r.expiresAtSeconds,
+      minFinalCltvExpiryDelta: r.minFinalCltvExpiryDelta
+    })
+
+    /** Claims a complete set: the claim is stored first (a restart claims every part again), then every part is fulfilled. */
+    const claim = (record: InboundRecord, set: MppSet) =>
+      Effect.gen(function*() {
+        const received = set.parts.reduce((s, p) => s + p.amountMsat, 0n)
+        const claimedParts = set.parts.map((p) => htlcKey(p.channelId, p.htlcId))
+        yield* saveInbound({ ...record, status: "claiming", receivedMsat: received, claimedParts })
+        for (const part of set.parts) {
+          const r = yield* Effect.result(manager.fulfillHtlc(part.channelId, part.htlcId, record.preimage))
+          if (Result.isFailure(r)) yield* Effect.logWarning(`payments: fulfill of ${htlcKey(part.channelId, part.htlcId)} failed (${r.failure._tag})`)
+        }
+        mppSets.delete(toHex(record.paymentHash))
+        yield* saveInbound({ ...record, status: "paid", receivedMsat: received, claimedParts })
+        yield* publish({ _tag: "PaymentReceived", paymentHash: record.paymentHash, amountMsat: msat(received), parts: set.parts.length })
+      })
+
+    const onReceive = (
+      e: Extract<ChannelEvent, { readonly _tag: "HtlcReceived" }>,
+      p: Extract<ProcessedOnion, { readonly _tag: "Receive" }>
+    ) =>
+      Effect.gen(function*() {
+        const height = yield* config.blockHeight
+        const hashHex = toHex(e.paymentHash)
+        let record = inbound.get(hashHex)
+        const part = {
+          paymentHash: e.paymentHash,
+          amountMsat: e.amount,
+          cltvExpiry: e.cltvExpiry,
+          paymentSecret: p.paymentSecret,
+          totalMsat: p.totalMsat,
+          customRecords: p.customRecords
+        }
+        if (record !== undefined && record.status !== "open") {
+          // A part of a payment being (or already) claimed, delivered again: fulfil it. Any other
+          // HTLC for a paid hash is refused (BOLT 4: MAY treat the hash as unknown): never paid twice.
+          if ((record.claimedParts ?? []).includes(htlcKey(e.channelId, e.htlcId))) {
+            return yield* Effect.ignore(manager.fulfillHtlc(e.channelId, e.htlcId, record.preimage))
+          }
+          return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: unknownPaymentDetails(e.amount, height), sharedSecret: p.sharedSecret })
+        }
+        if (record === undefined) {
+          const preimage = keysendPreimage(part)
+          if (preimage !== undefined) {
+            record = {
+              paymentHash: e.paymentHash,
+              preimage,
+              keysend: true,
+              minFinalCltvExpiryDelta: 0,
+              status: "open",
+              receivedMsat: 0n,
+              createdAtSeconds: yield* nowSeconds
+            }
+            yield* saveInbound(record)
+          }
+        }
+        const checked = checkFinalPart(record === undefined ? undefined : expectedOf(record), part, { height, nowSeconds: yield* nowSeconds })
+        if (record === undefined || Result.isFailure(checked)) {
+          const failure = Result.isFailure(checked) ? checked.failure : { _tag: "incorrect_or_unknown_payment_details" as const, htlcMsat: e.amount, height }
+          return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure, sharedSecret: p.sharedSecret })
+        }
+        const now = yield* Clock.currentTimeMillis
+        const added = addMppPart(mppSets.get(hashHex), { channelId: e.channelId, htlcId: e.htlcId, amountMsat: e.amount, sharedSecret: p.sharedSecret }, p.totalMsat, now)
+        switch (added._tag) {
+          case "Mismatch":
+            return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: { _tag: "incorrect_or_unknown_payment_details", htlcMsat: e.amount, height }, sharedSecret: p.sharedSecret })
+          case "Waiting": {
+            const isNew = !mppSets.has(hashHex)
+            mppSets.set(hashHex, added.set)
+            if (isNew) {
+              yield* Effect.sleep(Duration.millis(mppTimeoutMillis)).pipe(
+                Effect.andThen(Queue.offer(inbox, { _tag: "MppTimeout", paymentHash: hashHex, firstAtMillis: added.set.firstAtMillis })),
+                Effect.forkIn(scope)
+              )
+            }
+            return
+          }
+          case "Complete":
+            mppSets.set(hashHex, added.set)
+            return yield* claim(record, added.set)
+        }
+      })
+
+    const onMppTimeout = (hashHex: string, firstAtMillis: number) =>
+      Effect.gen(function*() {
+        const set = mppSets.get(hashHex)
+        if (set === undefined || set.firstAtMillis !== firstAtMillis) return
+        mppSets.delete(hashHex)
+        for (const part of set.parts) {
+          yield* failIncoming(part.channelId, part.htlcId, { _tag: "Fail", failure: { _tag: "mpp_timeout" }, sharedSecret: part.sharedSecret })
+        }
+      })
+
+    // ---- forwarding ------------------------------------------------------------------------------------
+
+    const outgoingOf = (info: ChannelInfo | undefined): OutgoingChannel => {
+      if (info === undefined) return { _tag: "Unknown" }
+      const s = info.state
+      if (s._tag !== "Normal" || (s.shutdown.localScript !== undefined || s.shutdown.remoteScript !== undefined)) return { _tag: "Disabled" }
+      if (s.connection !== "Connected") return { _tag: "Offline" }
+      return { _tag: "Usable", policy }
+    }
+
+    const failBack = (record: ForwardRecord, failure: FailureMessage) =>
+      Effect.gen(function*() {
+        yield* saveForward({ ...record, status: "failed" })
+        yield* failIncoming(record.inChannelId, record.inHtlcId, { _tag: "Fail", failure, sharedSecret: record.sharedSecret })
+        yield* publish({ _tag: "ForwardFailed", paymentHash: record.paymentHash, inChannelId: record.inChannelId, failure: failure._tag })
+      })
+
+    const fulfillBack = (record: ForwardRecord, preimage: Uint8Array) =>
+      Effect.gen(function*() {
+        yield* saveForward({ ...record, status: "fulfilled" })
+        // The channel persists the preimage (its monitor's `PaymentPreimage`) before `update_fulfill_htlc` leaves.
+        yield* Effect.ignore(manager.fulfillHtlc(record.inChannelId, record.inHtlcId, preimage))
+        yield* publish({
+          _tag: "HtlcForwarded",
+          paymentHash: record.paymentHash,
+          inChannelId: record.inChannelId,
+          outChannelId: record.outChannelId,
+          feeMsat: msat(record.inAmountMsat - record.outAmountMsat)
+        })
+      })
+
+    /** An incoming HTLC whose forward record exists (delivered again after a restart). */
+    const resumeForward = (record: ForwardRecord, key: string) =>
+      Effect.gen(function*() {
+        if (record.status === "failed") {
+          return yield* failIncoming(record.inChannelId, record.inHtlcId, { _tag: "Fail", failure: { _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) }, sharedSecret: record.sharedSecret })
+        }
+        const monitor = yield* Effect.result(manager.monitorState(record.outChannelId))
+        const preimage = Result.isSuccess(monitor) && monitor.success !== undefined ? preimageOf(monitor.success, record.paymentHash) : undefined
+        if (preimage !== undefined) return yield* fulfillBack(record, preimage)
+        if (record.status === "fulfilled") return
+        const out = yield* Effect.result(manager.channel(record.outChannelId))
+        // Closed or failed: the outgoing HTLC may still be claimed on chain; the incoming one waits.
+        if (Result.isFailure(out) || !htlcsKnown(out.success.state)) return
+        const htlc = Result.isSuccess(out)
+          ? offeredHtlcs(out.success.state).find((h) =>
+            record.outHtlcId !== undefined ? h.id === record.outHtlcId : equalBytes(h.paymentHash, record.paymentHash) && h.amount === record.outAmountMsat && h.cltvExpiry === record.outCltvExpiry
+          )
+          : undefined
+        if (htlc !== undefined) {
+          if (record.outHtlcId === undefined) yield* saveForward({ ...record, outHtlcId: htlc.id })
+          outIndex.set(htlcKey(record.outChannelId, htlc.id), { _tag: "Forward", key })
+          return
+        }
+        // The outgoing HTLC is gone (never added, or failed) and no preimage came back: fail it back.
+        yield* failBack(record, { _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) })
+      })
+
+    const onForward = (
+      e: Extract<ChannelEvent, { readonly _tag: "HtlcReceived" }>,
+      p: Extract<ProcessedOnion, { readonly _tag: "Forward" }>
+    ) =>
+      Effect.gen(function*() {
+        const key = forwardKey(e.channelId, e.htlcId)
+        const existing = forwards.get(key)
+        if (existing !== undefined) return yield* resumeForward(existing, key)
+        const height = yield* config.blockHeight
+        const infos = yield* channelInfos
+        const out = findByScid(infos, p.shortChannelId)
+        const refused = checkForward(outgoingOf(out), {
+          incomingAmountMsat: e.amount,
+          incomingCltvExpiry: e.cltvExpiry,
+          amtToForward: p.amtToForward,
+          outgoingCltvValue: p.outgoingCltvValue
+        }, height)
+        if (refused !== undefined || out === undefined) {
+          return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: refused ?? { _tag: "unknown_next_peer" }, sharedSecret: p.sharedSecret })
+        }
+        const record: ForwardRecord = {
+          inChannelId: e.channelId,
+          inHtlcId: e.htlcId,
+          inAmountMsat: e.amount,
+          paymentHash: e.paymentHash,
+          sharedSecret: p.sharedSecret,
+          outChannelId: out.channelId,
+          outAmountMsat: p.amtToForward,
+          outCltvExpiry: p.outgoingCltvValue,
+          status: "forwarding"
+        }
+        yield* saveForward(record)
+        const added = yield* Effect.result(manager.addHtlc(out.channelId, {
+          requestId: `fwd/${htlcKey(e.channelId, e.htlcId)}`,
+          amount: p.amtToForward,
+          paymentHash: e.paymentHash,
+          cltvExpiry: p.outgoingCltvValue,
+          onion: p.nextOnion
+        }))
+        if (Result.isFailure(added)) return yield* failBack(record, { _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) })
+        yield* saveForward({ ...record, outHtlcId: added.success })
+        outIndex.set(htlcKey(out.channelId, added.success), { _tag: "Forward", key })
+      })
+
+    const onForwardResolved = (key: string, result: Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>["result"]) =>
+      Effect.gen(function*() {
+        const record = forwards.get(key)
+        if (record === undefined || record.status !== "forwarding") return
+        switch (result._tag) {
+          case "Fulfilled":
+            return yield* fulfillBack(record, result.preimage)
+          case "Failed": {
+            yield* saveForward({ ...record, status: "failed" })
+            const wrapped = forwardFailure(record.sharedSecret, { reason: result.reason, attributionData: undefined })
+            yield* Effect.ignore(manager.failHtlc(record.inChannelId, record.inHtlcId, wrapped.reason))
+            yield* publish({ _tag: "ForwardFailed", paymentHash: record.paymentHash, inChannelId: record.inChannelId, failure: "downstream" })
+            return
+          }
+          case "Malformed":
+            // BOLT 2: the malformed code goes back as a regular failure from us, with the onion's hash.
+            return yield* failBack(record, failureFromMalformed(result.failureCode, result.sha256OfOnion))
+        }
+      })
+
+    // ---- sending --------------------------------------------------------------------------------------
+
+    const resultOf = (r: OutboundRecord): PaymentResult | undefined => {
+      if (r.status === "succeeded" && r.preimage !== undefined) {
+        const done = r.attempts.filter((a) => a.status === "fulfilled")
+        const routes = done.map((a): Route => ({ hops: a.hops.map((h) => ({ ...h, amountMsat: msat(h.amountMsat) })) }))
+        return new PaymentSucceeded({
+          paymentId: r.paymentId,
+          paymentHash: r.paymentHash,
+          preimage: r.preimage,
+          feePaidMsat: msat(routes.reduce((s, x) => s + routeFee(x), 0n)),
+          parts: done.length,
+          routes
+        })
+      }
+      if (r.status === "failed") {
+        return new PaymentFailed({ paymentId: r.paymentId, paymentHash: r.paymentHash, reason: r.failureReason ?? "failed", attempts: r.attempts.length })
+      }
+      return undefined
+    }
+
+    const finish = (r: OutboundRecord) =>
+      Effect.gen(function*() {
+        yield* saveOutbound(r)
+        const result = resultOf(r)
+        if (result === undefined) return
+        for (const w of waiters.get(r.paymentId) ?? []) yield* Deferred.succeed(w, result)
+        waiters.delete(r.paymentId)
+        excluded.delete(r.paymentId)
+        yield* publish(result)
+      })
+
+    const exclusionsOf = (paymentId: string) => {
+      let x = excluded.get(paymentId)
+      if (x === undefined) {
+        x = { channels: [], nodes: [] }
+        excluded.set(paymentId, x)
+      }
+      return x
+    }
+
+    const routeOf = (a: AttemptRecord): Route => ({ hops: a.hops.map((h) => ({ ...h, amountMsat: msat(h.amountMsat) })) })
+
+    /** Sends more parts, succeeds or fails the payment, as its state says. */
+    const progress = (paymentId: string): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        for (let guard = 0; guard < 64; guard++) {
+          const r = outbound.get(paymentId)
+          if (r === undefined || r.status !== "pending") return
+          const inflight = r.attempts.filter((a) => a.status === "inflight")
+          if (r.preimage !== undefined) {
+            if (inflight.length === 0) yield* finish({ ...r, status: "succeeded" })
+            return
+          }
+          const now = yield* Clock.currentTimeMillis
+          const stop = r.failureReason ?? (now >= r.deadlineMillis ? "Timeout" : r.attempts.length >= maxAttempts ? "RetriesExhausted" : undefined)
+          if (stop !== undefined) {
+            if (inflight.length === 0) yield* finish({ ...r, status: "failed", failureReason: stop })
+            return
+          }
+          const inflightFinal = inflight.reduce((s, a) => s + routeFinalAmount(routeOf(a)), 0n)
+          const inflightFee = inflight.reduce((s, a) => s + routeFee(routeOf(a)), 0n)
+          const remaining = r.amountMsat - inflightFinal
+          if (remaining <= 0n) return
+          const height = yield* config.blockHeight
+          const infos = yield* channelInfos
+          const x = exclusionsOf(paymentId)
+          const invoice = invoiceOf(r)
+          const found = yield* Effect.result(router.findRoute({
+            payer: signer.nodeId,
+            payee: r.payee,
+            amountMsat: msat(remaining),
+            currentHeight: height,
+            finalCltvExpiryDelta: r.finalCltvDelta + finalCltvMargin,
+            maxFeeMsat: msat(r.maxFeeMsat - inflightFee > 0n ? r.maxFeeMsat - inflightFee : 0n),
+            maxTotalCltvExpiryDelta: r.maxCltvExpiryDelta,
+            maxParts: Math.max(1, r.maxParts - inflight.length),
+            firstHops: firstHops(infos),
+            routeHints: invoice?.routeHints ?? [],
+            excludedChannels: x.channels,
+            excludedNodes: x.nodes,
+            payeeFeatures: invoice?.features ?? []
+          }))
+          if (Result.isFailure(found)) {
+            if (inflight.length === 0) {
+              const reason = r.attempts.length === 0 ? `NoRoute: ${found.failure.reason}` : "NoRouteLeft"
+              yield* finish({ ...r, status: "failed", failureReason: reason })
+            }
+            return
+          }
+          let sentAny = false
+          for (const path of found.success.paths) sentAny = (yield* sendAttempt(paymentId, path)) || sentAny
+          if (sentAny) return
+        }
+      })
+
+    /** One part: recorded, then added on the first hop's channel. False when the first hop refused it. */
+    const sendAttempt = (paymentId: string, path: Path) =>
+      Effect.gen(function*() {
+        const r = outbound.get(paymentId)
+        const route = fromPath(path)
+        const first = route.hops[0]
+        const channelId = path.firstHop === undefined ? undefined : Schema.decodeUnknownOption(ChannelIdSchema)(toHex(path.firstHop.channelId))
+        if (r === undefined || first === undefined) return false
+        if (channelId === undefined || Option.isNone(channelId)) {
+          exclusionsOf(paymentId).channels.push({ shortChannelId: first.shortChannelId })
+          return false
+        }
+        const channel = { channelId: channelId.value }
+        const sessionKey = yield* entropy.randomBytes(32)
+        const customRecords = r.keysendPreimage === undefined ? [] : [{ type: KEYSEND_TLV_TYPE, value: r.keysendPreimage }]
+        const built = buildPaymentOnion(secp, sessionKey, pathOnionHops(path, {
+          paymentSecret: r.paymentSecret,
+          totalMsat: msat(r.amountMsat),
+          paymentMetadata: r.paymentMetadata,
+          customRecords
+        }), r.paymentHash)
+        if (Result.isFailure(built)) {
+          yield* finish({ ...r, status: "failed", failureReason: `OnionBuildFailed: ${built.failure._tag}` })
+          return false
+        }
+        const attempt: AttemptRecord = {
+          attemptId: r.nextAttemptId,
+          hops: route.hops.map((h) => ({ nodeId: h.nodeId, shortChannelId: h.shortChannelId, amountMsat: h.amountMsat, cltvExpiry: h.cltvExpiry })),
+          sharedSecrets: built.success.sharedSecrets,
+          channelId: channel.channelId,
+          status: "inflight"
+        }
+        // Stored before the HTLC exists: a restart finds it (and looks for its HTLC in the channel).
+        yield* saveOutbound({ ...r, attempts: [...r.attempts, attempt], nextAttemptId: r.nextAttemptId + 1 })
+        const added = yield* Effect.result(manager.addHtlc(channel.channelId, {
+          requestId: `${paymentId}/${attempt.attemptId}`,
+          amount: first.amountMsat,
+          paymentHash: r.paymentHash,
+          cltvExpiry: first.cltvExpiry,
+          onion: built.success.onion
+        }))
+        const now = outbound.get(paymentId)
+        if (now === undefined) return false
+        if (Result.isFailure(added)) {
+          exclusionsOf(paymentId).channels.push({ shortChannelId: first.shortChannelId })
+          yield* saveOutbound(updateAttempt(now, attempt.attemptId, { status: "failed", failure: `first hop refused (${added.failure._tag})` }))
+          return false
+        }
+        yield* saveOutbound(updateAttempt(now, attempt.attemptId, { htlcId: added.success }))
+        outIndex.set(htlcKey(channel.channelId, added.success), { _tag: "Attempt", paymentId, attemptId: attempt.attemptId })
+        attemptPaths.set(`${paymentId}/${attempt.attemptId}`, path)
+        return true
+      })
+
+    const updateAttempt = (r: OutboundRecord, attemptId: number, change: Partial<AttemptRecord>): OutboundRecord => ({
+      ...r,
+      attempts: r.attempts.map((a) => (a.attemptId === attemptId ? { ...a, ...change } : a))
+    })
+
+    const onAttemptResolved = (paymentId: string, attemptId: number, result: Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>["result"]) =>
+      Effect.gen(function*() {
+        const r = outbound.get(paymentId)
+        const attempt = r?.attempts.find((a) => a.attemptId === attemptId)
+        if (r === undefined || attempt === undefined || attempt.status !== "inflight") return
+        const route = routeOf(attempt)
+        const path = attemptPaths.get(`${paymentId}/${attemptId}`)
+        attemptPaths.delete(`${paymentId}/${attemptId}`)
+        const report = (outcome: PathOutcome) => (path === undefined ? Effect.void : router.reportPath(path, outcome))
+        if (result._tag === "Fulfilled") {
+          yield* saveOutbound({ ...updateAttempt(r, attemptId, { status: "fulfilled" }), preimage: result.preimage })
+          yield* report({ _tag: "Succeeded" })
+          return yield* progress(paymentId)
+        }
+        const x = exclusionsOf(paymentId)
+        const last = route.hops.length - 1
+        let failure: FailureMessage | undefined
+        let hop: number
+        let stop: string | undefined
+        /** The channel out of hop `k` (the next hop's), from hop k's node. */
+        const excludeAfter = (k: number) => {
+          const next = route.hops[k + 1]
+          if (next !== undefined) x.channels.push({ shortChannelId: next.shortChannelId, sourceNodeId: route.hops[k]!.nodeId })
+        }
+        if (result._tag === "Malformed") {
+          // Our peer could not read the onion we built for it: it is the one to avoid.
+          hop = 0
+          failure = failureFromMalformed(result.failureCode, result.sha256OfOnion)
+          x.channels.push({ shortChannelId: route.hops[0]!.shortChannelId })
+          yield* report({ _tag: "ChannelFailed", hopIndex: 0, permanent: true })
+        } else {
+          const decrypted = decryptFailure(attempt.sharedSecrets, result.reason)
+          if (Result.isFailure(decrypted)) {
+            hop = 0
+            x.channels.push({ shortChannelId: route.hops[0]!.shortChannelId })
+            yield* report({ _tag: "ChannelFailed", hopIndex: 0, permanent: false })
+          } else {
+            hop = decrypted.success.hopIndex
+            const f = decrypted.success.failure
+            failure = f !== undefined && Result.isSuccess(f) ? f.success : undefined
+            const code = failure === undefined ? undefined : failureCodeOf(failure)
+            if (hop === last) {
+              // The payee answered: a refusal ends the payment; mpp_timeout is worth a retry.
+              if (failure === undefined || failure._tag !== "mpp_timeout") stop = `RecipientRejected: ${describeFailure(failure)}`
+              yield* report({ _tag: "ReachedPayee" })
+            } else if (code !== undefined && isNodeFailure(code)) {
+              x.nodes.push(route.hops[hop]!.nodeId)
+              yield* report({ _tag: "ChannelFailed", hopIndex: hop + 1, permanent: isPermanent(code) })
+            } else {
+              excludeAfter(hop)
+              yield* report({ _tag: "ChannelFailed", hopIndex: hop + 1, permanent: code !== undefined && isPermanent(code) })
+            }
+          }
+        }
+        const updated = updateAttempt(r, attemptId, { status: "failed", failure: `${describeFailure(failure)} at hop ${hop}` })
+        yield* saveOutbound(stop === undefined ? updated : { ...updated, failureReason: stop })
+        yield* publish({ _tag: "AttemptFailed", paymentId, hop, failure: describeFailure(failure) })
+        yield* progress(paymentId)
+      })
+
+    /** The decoded invoice of a payment (its route hints and features), cached. */
+    const invoices = new Map<string, Invoice | undefined>()
+    const invoiceOf = (r: OutboundRecord): Invoice | undefined => {
+      if (r.invoice === undefined) return undefined
+      if (!invoices.has(r.paymentId)) {
+        const d = decodeInvoice(r.invoice, secp)
+        invoices.set(r.paymentId, Result.isSuccess(d) ? d.success : undefined)
+      }
+      return invoices.get(r.paymentId)
+    }
+
+    const onPay = (record: OutboundRecord, reply: Deferred.Deferred<string, InvalidPaymentRequest>) =>
+      Effect.gen(function*() {
+        const existing = outbound.get(record.paymentId)
+        if (existing !== undefined) {
+          if (!equalBytes(existing.paymentHash, record.paymentHash)) {
+            return yield* Deferred.fail(reply, new InvalidPaymentRequest({ reason: `payment id ${record.paymentId} is used by another payment` }))
+          }
+          return yield* Deferred.succeed(reply, record.paymentId)
+        }
+        // Recorded before anything leaves.
+        yield* saveOutbound(record)
+        yield* Deferred.succeed(reply, record.paymentId)
+        const now = yield* Clock.currentTimeMillis
+        yield* Effect.sleep(Duration.millis(Math.max(0, record.deadlineMillis - now))).pipe(
+          Effect.andThen(Queue.offer(inbox, { _tag: "PaymentTimeout", paymentId: record.paymentId })),
+          Effect.forkIn(scope)
+        )
+        yield* progress(record.paymentId)
+      })
+
+    /** After a restart: each attempt in flight is found in its channel, or settled from a monitor's preimage, or failed. */
+    const recoverOutbound = (r: OutboundRecord) =>
+      Effect.gen(function*() {
+        let current = r
+        for (const a of r.attempts) {
+          if (a.status !== "inflight") continue
+          const monitor = yield* Effect.result(manager.monitorState(a.channelId))
+          const preimage = Result.isSuccess(monitor) && monitor.success !== undefined ? preimageOf(monitor.success, r.paymentHash) : undefined
+          if (preimage !== undefined) {
+            current = { ...updateAttempt(current, a.attemptId, { status: "fulfilled" }), preimage }
+            continue
+          }
+          const channel = yield* Effect.result(manager.channel(a.channelId))
+          const first = a.hops[0]
+          // A closed channel: the HTLC may still be claimed on chain; the attempt stays in flight.
+          if (Result.isFailure(channel) || !htlcsKnown(channel.success.state)) {
+            if (a.htlcId !== undefined) outIndex.set(htlcKey(a.channelId, a.htlcId), { _tag: "Attempt", paymentId: r.paymentId, attemptId: a.attemptId })
+            continue
+          }
+          const htlc = Result.isSuccess(channel) && first !== undefined
+            ? offeredHtlcs(channel.success.state).find((h) =>
+              a.htlcId !== undefined ? h.id === a.htlcId : equalBytes(h.paymentHash, r.paymentHash) && h.amount === first.amountMsat && h.cltvExpiry === first.cltvExpiry
+            )
+            : undefined
+          if (htlc !== undefined) {
+            if (a.htlcId === undefined) current = updateAttempt(current, a.attemptId, { htlcId: htlc.id })
+            outIndex.set(htlcKey(a.channelId, htlc.id), { _tag: "Attempt", paymentId: r.paymentId, attemptId: a.attemptId })
+            continue
+          }
+          current = updateAttempt(current, a.attemptId, { status: "failed", failure: "lost in a restart" })
+        }
+        yield* saveOutbound(current)
+        const now = yield* Clock.currentTimeMillis
+        yield* Effect.sleep(Duration.millis(Math.max(0, current.deadlineMillis - now))).pipe(
+          Effect.andThen(Queue.offer(inbox, { _tag: "PaymentTimeout", paymentId: current.paymentId })),
+          Effect.forkIn(scope)
+        )
+      })
+
+    // ---- the loop --------------------------------------------------------------------------------------
+
+    const onChannelEvent = (ne: NodeChannelEvent) =>
+      Effect.gen(function*() {
+        const e = ne.event
+        if (e._tag === "HtlcReceived") {
+          const key = htlcKey(e.channelId, e.htlcId)
+          if (handledIncoming.has(key)) return
+          handledIncoming.add(key)
+          if (e.dustExposureExceeded === true) {
+            // BOLT 2: fail it, without revealing a preimage.
+            const processed = yield* processOnion(e)
+            if (Result.isSuccess(processed)) {
+              return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: { _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) }, sharedSecret: processed.success.sharedSecret })
+            }
+          }
+          const processed = yield* processOnion(e)
+          if (Result.isFailure(processed)) return yield* failIncoming(e.channelId, e.htlcId, processed.failure.response)
+          const p = processed.success
+          switch (p._tag) {
+            case "Forward":
+              return yield* onForward(e, p)
+            case "Receive":
+              return yield* onReceive(e, p)
+            case "BlindedForward":
+              // Not yet: forwarding inside a blinded route (BOLT 4 asks for invalid_onion_blinding inside it).
+              return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: { _tag: "invalid_onion_blinding", sha256OfOnion: sha256(e.onion) }, sharedSecret: p.sharedSecret })
+            case "BlindedReceive": {
+              const height = yield* config.blockHeight
+              return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: { _tag: "incorrect_or_unknown_payment_details", htlcMsat: e.amount, height }, sharedSecret: p.sharedSecret })
+            }
+          }
+        }
+        if (e._tag === "HtlcResolved") {
+          const key = htlcKey(e.channelId, e.htlcId)
+          const owner = outIndex.get(key)
+          if (owner === undefined) return
+          const rkey = `${key}/${e.result._tag}`
+          if (handledResolved.has(rkey)) return
+          handledResolved.add(rkey)
+          if (owner._tag === "Forward") return yield* onForwardResolved(owner.key, e.result)
+          return yield* onAttemptResolved(owner.paymentId, owner.attemptId, e.result)
+        }
+      })
+
+    /**
+     * Reads every channel again: a received HTLC we handled whose settlement a disconnection
+     * dropped is handled again (parts held for an MPP set excepted); an attempt whose HTLC is gone
+     * from its channel is settled from the monitor's preimage, or failed and retried.
+     */
+    const resync = Effect.gen(function*() {
+      const held = new Set<string>()
+      for (const set of mppSets.values()) for (const p of set.parts) held.add(htlcKey(p.channelId, p.htlcId))
+      for (const info of yield* channelInfos) {
+        for (const e of pendingEvents(info.state)) {
+          if (e._tag !== "HtlcReceived") continue
+          const key = htlcKey(e.channelId, e.htlcId)
+          if (!handledIncoming.has(key) || held.has(key)) continue
+          handledIncoming.delete(key)
+          yield* onChannelEvent({ nodeId: info.nodeId, channelId: info.channelId, event: e })
+        }
+      }
+      for (const r of [...outbound.values()]) {
+        if (r.status !== "pending") continue
+        let current = r
+        for (const a of r.attempts) {
+          if (a.status !== "inflight" || a.htlcId === undefined) continue
+          const channel = yield* Effect.result(manager.channel(a.channelId))
+          if (Result.isFailure(channel) || !htlcsKnown(channel.success.state)) continue
+          if (offeredHtlcs(channel.success.state).some((h) => h.id === a.htlcId)) continue
+          const monitor = yield* Effect.result(manager.monitorState(a.channelId))
+          const preimage = Result.isSuccess(monitor) && monitor.success !== undefined ? preimageOf(monitor.success, r.paymentHash) : undefined
+          current = preimage !== undefined
+            ? { ...updateAttempt(current, a.attemptId, { status: "fulfilled" }), preimage }
+            : updateAttempt(current, a.attemptId, { status: "failed", failure: "dropped by its channel" })
+        }
+        if (current !== r) {
+          yield* saveOutbound(current)
+          yield* progress(r.paymentId)
+        }
+      }
+    })
+
+    const handle = (input: Input): Effect.Effect<void> => {
+      switch (input._tag) {
+        case "Channel":
+          return onChannelEvent(input.event)
+        case "Pay":
+          return onPay(input.record, input.reply)
+        case "MppTimeout":
+          return onMppTimeout(input.paymentHash, input.firstAtMillis)
+        case "PaymentTimeout":
+          return progress(input.paymentId)
+        case "Resync":
+          return resync
+      }
+    }
+
+    // A caller waiting on a payment when the node stops is interrupted, never left hanging (the
+    // payment itself is in the store: a restarted node finishes it, `awaitPayment` finds it).
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        for (const ws of waiters.values()) for (const w of ws) yield* Deferred.interrupt(w)
+        waiters.clear()
+      })
+    )
+
+    // ---- start: load, index, subscribe, recover -----------------------------------------------------------
+
+    yield* loadAll
+    for (const [key, f] of forwards) if (f.outHtlcId !== undefined && f.status === "forwarding") outIndex.set(htlcKey(f.outChannelId, f.outHtlcId), { _tag: "Forward", key })
+    for (const r of outbound.values()) {
+      for (const a of r.attempts) if (a.htlcId !== undefined && a.status === "inflight") outIndex.set(htlcKey(a.channelId, a.htlcId), { _tag: "Attempt", paymentId: r.paymentId, attemptId: a.attemptId })
+    }
+    // Subscribed before recovery: nothing the channels say from now on is missed.
+    const channelEvents = yield* manager.subscribe
+    for (const r of outbound.values()) if (r.status === "pending") yield* recoverOutbound(r)
+    yield* channelEvents.pipe(
+      Stream.runForEach((event) => Queue.offer(inbox, { _tag: "Channel", event })),
+      Effect.forkIn(scope)
+    )
+    // Payments pending before the restart go on (pending events first, then progress).
+    for (const r of outbound.values()) if (r.status === "pending") yield* Queue.offer(inbox, { _tag: "PaymentTimeout", paymentId: r.paymentId })
+    yield* Effect.sleep(Duration.millis(config.resyncIntervalMillis ?? 30_000)).pipe(
+      Effect.andThen(Queue.offer(inbox, { _tag: "Resync" })),
+      Effect.forever,
+      Effect.forkIn(scope)
+    )
+    yield* Queue.take(inbox).pipe(
+      Effect.flatMap((input) =>
+        handle(input).pipe(Effect.catchCause((cause) => Effect.logError("payments: an input failed", cause)))
+      ),
+      Effect.forever,
+      Effect.forkIn(scope)
+    )
+
+    // ---- the API ----------------------------------------------------------------------------------------
+
+    const awaitPayment = (paymentId: string): Effect.Effect<PaymentSucceeded, PaymentFailed | InvalidPaymentRequest> =>
+      Effect.gen(function*() {
+        const r = outbound.get(paymentId)
+        if (r === undefined) return yield* Effect.fail(new InvalidPaymentRequest({ reason: `no payment ${paymentId}` }))
+        const done = resultOf(r)
+        const result = done ?? (yield* Effect.gen(function*() {
+          const d = yield* Deferred.make<PaymentResult>()
+          waiters.set(paymentId, [...(waiters.get(paymentId) ?? []), d])
+          // It may have finished between the check and the registration (the loop runs on another fiber).
+          const again = outbound.get(paymentId)
+          const now = again === undefined ? undefined : resultOf(again)
+          return now ?? (yield* Deferred.await(d))
+        }))
+        return result._tag === "PaymentSucceeded" ? result : yield* Effect.fail(result)
+      })
+
+    const submit = (record: OutboundRecord) =>
+      Effect.gen(function*() {
+        const reply = yield* Deferred.make<string, InvalidPaymentRequest>()
+        yield* Queue.offer(inbox, { _tag: "Pay", record, reply })
+        return yield* Deferred.await(reply)
+      })
+
+    const baseRecord = (fields: {
+      readonly paymentId: string
+      readonly paymentHash: Uint8Array
+      readonly payee: Uint8Array
+      readonly amountMsat: Msat
+      readonly finalCltvDelta: number
+      readonly paymentSecret?: Uint8Array | undefined
+      readonly paymentMetadata?: Uint8Array | undefined
+      readonly keysendPreimage?: Uint8Array | undefined
+      readonly invoice?: string | undefined
+    }, options: PayOptions, nowMillis: number): OutboundRecord => ({
+      paymentId: fields.paymentId,
+      paymentHash: fields.paymentHash,
+      payee: fields.payee,
+      amountMsat: fields.amountMsat,
+      ...(fields.paymentSecret === undefined ? {} : { paymentSecret: fields.paymentSecret }),
+      ...(fields.paymentMetadata === undefined ? {} : { paymentMetadata: fields.paymentMetadata }),
+      ...(fields.keysendPreimage === undefined ? {} : { keysendPreimage: fields.keysendPreimage }),
+      ...(fields.invoice === undefined ? {} : { invoice: fields.invoice }),
+      finalCltvDelta: fields.finalCltvDelta,
+      maxFeeMsat: options.maxFeeMsat ?? fields.amountMsat / 100n + 1000n,
+      maxCltvExpiryDelta: options.maxCltvExpiryDelta ?? 1008,
+      maxParts: options.maxParts ?? 16,
+      deadlineMillis: nowMillis + (options.timeoutMillis ?? 60_000),
+      status: "pending",
+      attempts: [],
+      nextAttemptId: 0,
+      createdAtMillis: nowMillis
+    })
+
+    /** BOLT 11 reader checks beyond decoding: our network, not expired, an amount. */
+    const invoiceRecord = (invoiceText: string, options: PayOptions) =>
+      Effect.gen(function*() {
+        const decoded = decodeInvoice(invoiceText.trim(), secp)
+        if (Result.isFailure(decoded)) return yield* Effect.fail(new InvalidPaymentRequest({ reason: `invalid invoice: ${decoded.failure.message}` }))
+        const inv: Invoice = decoded.success
+        if (inv.network !== network.invoicePrefix) {
+          return yield* Effect.fail(new InvalidPaymentRequest({ reason: `invoice is for network ${inv.network}, we are on ${network.invoicePrefix}` }))
+        }
+        const nowMillis = yield* Clock.currentTimeMillis
+        if (Math.floor(nowMillis / 1000) > inv.timestamp + inv.expirySeconds) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "invoice expired" }))
+        const amount = inv.amountMsat ?? options.amountMsat
+        if (amount === undefined || amount <= 0n) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "the invoice has no amount: give one" }))
+        if (inv.amountMsat !== undefined && options.amountMsat !== undefined && options.amountMsat < inv.amountMsat) {
+          return yield* Effect.fail(new InvalidPaymentRequest({ reason: "amount below the invoice's" }))
+        }
+        if (equalBytes(inv.payee, signer.nodeId)) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "the invoice is ours" }))
+        const record = baseRecord({
+          paymentId: options.paymentId ?? toHex(inv.paymentHash),
+          paymentHash: inv.paymentHash,
+          payee: inv.payee,
+          amountMsat: msat(amount),
+          finalCltvDelta: inv.minFinalCltvExpiryDelta,
+          paymentSecret: inv.paymentSecret,
+          paymentMetadata: inv.metadata,
+          invoice: invoiceText.trim()
+        }, options, nowMillis)
+        return record
+      })
+
+    const startPayment = (invoiceText: string, options: PayOptions = {}) =>
+      Effect.flatMap(invoiceRecord(invoiceText, options), submit)
+
+    const startKeysend = (payee: Uint8Array, amountMsat: Msat, options: PayOptions = {}) =>
+      Effect.gen(function*() {
+        if (amountMsat <= 0n) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "amount must be positive" }))
+        if (payee.length !== 33) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "a node id is 33 bytes" }))
+        if (equalBytes(payee, signer.nodeId)) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "cannot pay ourselves" }))
+        const preimage = yield* entropy.randomBytes(32)
+        const paymentHash = sha256(preimage)
+        const nowMillis = yield* Clock.currentTimeMillis
+        const record = baseRecord({
+          paymentId: options.paymentId ?? toHex(paymentHash),
+          paymentHash,
+          payee,
+          amountMsat,
+          finalCltvDelta: 18,
+          keysendPreimage: preimage
+        }, options, nowMillis)
+        return yield* submit(record)
+      })
+
+    const statusOf = (r: OutboundRecord): OutboundStatus => {
+      const result = resultOf(r)
+      return {
+        paymentId: r.paymentId,
+        paymentHash: r.paymentHash,
+        status: r.status,
+        amountMsat: msat(r.amountMsat),
+        preimage: r.preimage,
+        failureReason: r.failureReason,
+        attempts: r.attempts.length,
+        feePaidMsat: result?._tag === "PaymentSucceeded" ? result.feePaidMsat : msat(0n)
+      }
+    }
+
+    const subscribe = Effect.map(PubSub.subscribe(events), (s) => Stream.fromSubscription(s))
+
+    return Payments.of({
+      createInvoice: (params) =>
+        Effect.gen(function*() {
+          // We receive multi-part payments: basic_mpp (17) besides var_onion_optin and payment_secret.
+          const created = yield* createSignedInvoice({ ...params, features: params.features ?? [8, 14, 17] }).pipe(
+            Effect.provideService(NodeSigner, signer),
+            Effect.provideService(Entropy, entropy),
+            Effect.mapError((e) => new InvalidPaymentRequest({ reason: `invoice: ${e._tag}` }))
+          )
+          if (created.preimage === undefined) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "an invoice for a hash we have no preimage of cannot be claimed here" }))
+          const now = yield* nowSeconds
+          yield* saveInbound({
+            paymentHash: created.paymentHash,
+            preimage: created.preimage,
+            paymentSecret: created.paymentSecret,
+            ...(params.amountMsat === undefined ? {} : { amountMsat: params.amountMsat }),
+            expiresAtSeconds: now + (params.expirySeconds ?? 3600),
+            minFinalCltvExpiryDelta: params.minFinalCltvExpiryDelta ?? 18,
+            invoice: created.invoice,
+            keysend: false,
+            status: "open",
+            receivedMsat: 0n,
+            createdAtSeconds: now
+          })
+          return { invoice: created.invoice, paymentHash: created.paymentHash, paymentSecret: created.paymentSecret }
+        }),
+      pay: (invoiceText, options = {}) => Effect.flatMap(startPayment(invoiceText, options), awaitPayment),
+      keysend: (payee, amountMsat, options = {}) => Effect.flatMap(startKeysend(payee, amountMsat, options), awaitPayment),
+      startKeysend,
+      startPayment,
+      awaitPayment,
+      payment: (paymentId) => Effect.sync(() => {
+        const r = outbound.get(paymentId)
+        return r === undefined ? undefined : statusOf(r)
+      }),
+      payments: Effect.sync(() => [...outbound.values()].map(statusOf)),
+      invoice: (paymentHash) =>
+        Effect.sync(() => {
+          const r = inbound.get(toHex(paymentHash))
+          return r === undefined ? undefined : {
+            paymentHash: r.paymentHash,
+            status: r.status,
+            amountMsat: r.amountMsat === undefined ? undefined : msat(r.amountMsat),
+            receivedMsat: msat(r.receivedMsat),
+            invoice: r.invoice,
+            keysend: r.keysend
+          }
+        }),
+      events: Stream.unwrap(subscribe),
+      subscribe
+    })
+  })

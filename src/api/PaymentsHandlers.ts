@@ -1,0 +1,99 @@
+/**
+ * Handlers of the `payments` group (`PaymentsApi.ts`) over the node's `Payments` service. The
+ * service is optional here: a node started without a payment layer answers 503, so adding this
+ * group to the API changes nothing for a server that does not run one.
+ */
+import { Effect, Option } from "effect"
+import { HttpApiBuilder } from "effect/http-api"
+import { type OutboundStatus, type PayOptions, Payments, type PaymentsShape } from "../actors/Payments.ts"
+import { fromHex, toHex } from "../protocol/bytes.ts"
+import { msat } from "../protocol/units.ts"
+import { ControlApi } from "./ControlApi.ts"
+import { InvalidRequest } from "./errors.ts"
+import { PaymentFailedError, type PaymentJson, PaymentNotFound, PaymentsUnavailable } from "./PaymentsApi.ts"
+
+export const paymentToJson = (p: OutboundStatus): typeof PaymentJson.Type => ({
+  paymentId: p.paymentId,
+  paymentHash: toHex(p.paymentHash),
+  status: p.status,
+  amountMsat: p.amountMsat.toString(),
+  feePaidMsat: p.feePaidMsat.toString(),
+  preimage: p.preimage === undefined ? null : toHex(p.preimage),
+  failureReason: p.failureReason ?? null,
+  attempts: p.attempts
+})
+
+const unavailable = new PaymentsUnavailable({ message: "this node runs without a payment layer" })
+
+export const PaymentsHandlers = HttpApiBuilder.group(
+  ControlApi,
+  "payments",
+  Effect.fn(function*(handlers) {
+    const service = yield* Effect.serviceOption(Payments)
+    const withPayments = <A, E>(f: (p: PaymentsShape) => Effect.Effect<A, E>): Effect.Effect<A, E | PaymentsUnavailable> =>
+      Option.isSome(service) ? f(service.value) : Effect.fail(unavailable)
+
+    const readPayment = (p: PaymentsShape, id: string) =>
+      Effect.flatMap(p.payment(id), (s) =>
+        s === undefined ? Effect.fail(new PaymentNotFound({ id, message: `no payment ${id}` })) : Effect.succeed(paymentToJson(s)))
+
+    return handlers
+      .handle("createInvoice", ({ payload }) =>
+        withPayments((p) =>
+          Effect.gen(function*() {
+            if ((payload.description === undefined) === (payload.descriptionHash === undefined)) {
+              return yield* Effect.fail(new InvalidRequest({ message: "give exactly one of description or descriptionHash" }))
+            }
+            const created = yield* p.createInvoice({
+              ...(payload.amountMsat === undefined ? {} : { amountMsat: msat(BigInt(payload.amountMsat)) }),
+              description: payload.descriptionHash === undefined ? { text: payload.description ?? "" } : { hash: fromHex(payload.descriptionHash) },
+              ...(payload.expirySeconds === undefined ? {} : { expirySeconds: payload.expirySeconds }),
+              ...(payload.minFinalCltvExpiryDelta === undefined ? {} : { minFinalCltvExpiryDelta: payload.minFinalCltvExpiryDelta })
+            }).pipe(Effect.mapError((e) => new InvalidRequest({ message: e.reason })))
+            return { invoice: created.invoice, paymentHash: toHex(created.paymentHash) }
+          })
+        ))
+      .handle("invoice", ({ params }) =>
+        withPayments((p) =>
+          Effect.flatMap(p.invoice(fromHex(params.paymentHash)), (s) =>
+            s === undefined
+              ? Effect.fail(new PaymentNotFound({ id: params.paymentHash, message: `no invoice for ${params.paymentHash}` }))
+              : Effect.succeed({
+                paymentHash: toHex(s.paymentHash),
+                status: s.status,
+                amountMsat: s.amountMsat === undefined ? null : s.amountMsat.toString(),
+                receivedMsat: s.receivedMsat.toString(),
+                invoice: s.invoice ?? null,
+                keysend: s.keysend
+              }))
+        ))
+      .handle("pay", ({ payload }) =>
+        withPayments((p) =>
+          Effect.gen(function*() {
+            if ((payload.invoice === undefined) === (payload.keysend === undefined)) {
+              return yield* Effect.fail(new InvalidRequest({ message: "give exactly one of invoice or keysend" }))
+            }
+            const options: PayOptions = {
+              ...(payload.paymentId === undefined ? {} : { paymentId: payload.paymentId }),
+              ...(payload.maxFeeMsat === undefined ? {} : { maxFeeMsat: msat(BigInt(payload.maxFeeMsat)) }),
+              ...(payload.timeoutSeconds === undefined ? {} : { timeoutMillis: payload.timeoutSeconds * 1000 }),
+              ...(payload.maxParts === undefined ? {} : { maxParts: payload.maxParts }),
+              ...(payload.amountMsat === undefined ? {} : { amountMsat: msat(BigInt(payload.amountMsat)) })
+            }
+            const invalid = (e: { readonly reason: string }) => new InvalidRequest({ message: e.reason })
+            const id = payload.keysend !== undefined
+              ? yield* p.startKeysend(fromHex(payload.keysend.nodeId), msat(BigInt(payload.keysend.amountMsat)), options).pipe(Effect.mapError(invalid))
+              : yield* p.startPayment(payload.invoice ?? "", options).pipe(Effect.mapError(invalid))
+            if (payload.wait === false) return yield* readPayment(p, id).pipe(Effect.orDie)
+            yield* p.awaitPayment(id).pipe(
+              Effect.catchTag("PaymentFailed", (e) =>
+                Effect.fail(new PaymentFailedError({ paymentId: e.paymentId, reason: e.reason, attempts: e.attempts, message: `payment failed: ${e.reason}` }))),
+              Effect.catchTag("InvalidPaymentRequest", (e) => Effect.fail(invalid(e)))
+            )
+            return yield* readPayment(p, id).pipe(Effect.orDie)
+          })
+        ))
+      .handle("payments", () => withPayments((p) => Effect.map(p.payments, (ps) => ps.map(paymentToJson))))
+      .handle("payment", ({ params }) => withPayments((p) => readPayment(p, params.paymentId)))
+  })
+)

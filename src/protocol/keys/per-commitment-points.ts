@@ -1,0 +1,69 @@
+/**
+ * A bounded memo of `perCommitmentPoint(secret)` (BOLT 3 "Per-commitment Secret Requirements":
+ * per_commitment_point = per_commitment_secret * G). One secret's point is computed several
+ * times on the channel path: the signer derives it to give the point, the channel checks the
+ * secret against that point when it sends `revoke_and_ack` (BOLT 2: the secret must generate
+ * the previous point), the peer's channel checks it on receipt, and a monitor checks it again
+ * when it stores the secret. Through one memo the point multiplication is done once.
+ *
+ * The memo is of a pure function: an entry is only ever made by computing `secret * G`, so a hit
+ * answers exactly what computing again would. Entries are keyed by a tagged SHA256 of the
+ * secret, never by the secret itself: the memo holds points (public) and hashes, so a secret of
+ * a commitment not yet revoked is not kept anywhere but in its signer. Only successes are kept;
+ * least recently used entries go beyond `capacity`.
+ */
+import { sha256 } from "@noble/hashes/sha2.js"
+import { Result } from "effect"
+import { toHex } from "../bytes.ts"
+import type { Secp256k1 } from "../crypto/secp256k1.ts"
+import { makeLru } from "../lru.ts"
+import { perCommitmentPoint, type KeyDerivationError } from "./derivation.ts"
+import type { PublicKey } from "./keys.ts"
+
+export interface PerCommitmentPoints {
+  readonly capacity: number
+  /** `perCommitmentPoint(secp, secret)`, from the memo when it holds the secret's point. */
+  readonly pointOf: (secp: Secp256k1, secret: Uint8Array) => Result.Result<PublicKey, KeyDerivationError>
+  readonly size: () => number
+  readonly stats: () => { readonly hits: number; readonly misses: number }
+  readonly clear: () => void
+}
+
+/** Domain separation of the memo's keys: SHA256(TAG || secret). */
+const TAG = new TextEncoder().encode("effect-lightning/per-commitment-point-memo")
+
+const keyOf = (secret: Uint8Array): string => {
+  const data = new Uint8Array(TAG.length + secret.length)
+  data.set(TAG, 0)
+  data.set(secret, TAG.length)
+  return toHex(sha256(data))
+}
+
+/** A memo of at most `capacity` (>= 1) points. Throws RangeError otherwise (a configuration bug). */
+export const makePerCommitmentPoints = (capacity: number): PerCommitmentPoints => {
+  const memo = makeLru<PublicKey>(capacity, "per-commitment points")
+  return {
+    capacity,
+    pointOf: (secp, secret) => {
+      if (secret.length !== 32) return perCommitmentPoint(secp, secret)
+      const key = keyOf(secret)
+      const held = memo.get(key)
+      if (held !== undefined) return Result.succeed(held)
+      const point = perCommitmentPoint(secp, secret)
+      if (Result.isSuccess(point)) memo.set(key, point.success)
+      return point
+    },
+    size: memo.size,
+    stats: memo.stats,
+    clear: memo.clear
+  }
+}
+
+/** Entries of the shared memo (about 200 bytes each): a few per channel updating at once. */
+export const SHARED_PER_COMMITMENT_POINTS_CAPACITY = 1024
+
+/**
+ * The process-wide memo the channel (`revoke_and_ack` checks), the in-process signer and the
+ * monitor use. Its only observable effect is speed.
+ */
+export const sharedPerCommitmentPoints: PerCommitmentPoints = makePerCommitmentPoints(SHARED_PER_COMMITMENT_POINTS_CAPACITY)

@@ -1,0 +1,29 @@
+/**
+ * What a scorer is to the route search: a per-route, synchronous penalty per edge (it runs once
+ * per edge the search relaxes, tens of thousands of times per route), and what it learns from.
+ * The `Scorer` service (src/services/Scorer.ts) makes one `EdgeScorer` per route computation.
+ */
+import type { ShortChannelId } from "../codec/index.ts"
+import type { Msat } from "../units.ts"
+
+export interface EdgeScorer {
+  /**
+   * The cost in msat, beyond the fee itself, of sending `amountMsat` through `edge` (an index of
+   * the request's `GraphView`); `amountMsat` includes what other parts of the same route already
+   * put on that edge. `Infinity` forbids the edge.
+   */
+  readonly penaltyMsat: (edge: number, amountMsat: number) => number
+}
+
+/** A channel direction of a path attempt with the amount its HTLC carried. */
+export interface ScoredHop {
+  readonly shortChannelId: ShortChannelId
+  /** BOLT 7 direction: 0 when the source is `node_id_1` (the smaller key). */
+  readonly direction: 0 | 1
+  readonly amountMsat: Msat
+  /** The channel's capacity estimate in msat (as `GraphView.edgeCapacityMsat`); Infinity if unknown. */
+  readonly capacityMsat: number
+}
+
+/** Scores nothing: the search then minimises fees alone. */
+export const zeroPenalty: EdgeScorer = { penaltyMsat: () => 0 }

@@ -1,0 +1,243 @@
+/**
+ * A bounded memo of built commitments (BOLT 3 "Commitment Transaction Construction"), with
+ * what is derived from each: its txid, its HTLC transactions ("HTLC-Timeout and HTLC-Success
+ * Transactions") and the BIP 143 digests that are signed or verified on them.
+ *
+ * Every commitment is built several times: the channel builds the peer's commitment after the
+ * signer signed it (its txid goes to the monitor), the peer's channel builds the same
+ * transaction to verify the signatures, and its signer rebuilds it again to validate it before
+ * revoking; each build hashes every output script, the transaction (txid) and the signature
+ * digests again. Through one memo, one node builds and hashes each commitment once.
+ *
+ * The memo is of a pure function: `build(params)` is keyed by every input
+ * `buildCommitmentTransaction` reads (an HTLC by its four fields), so a hit returns what
+ * building again would, field for field; the HTLC objects of the result are the caller's own
+ * (`H`'s extra fields carried through as the builder does). Only successes are kept; least
+ * recently used entries go beyond `capacity`. Results of `build` are registered (by identity)
+ * with their entry, so `htlcTransactions`, `commitmentTxid` and the signing functions
+ * (`signing.ts`) find what was already computed; any other commitment object (built directly,
+ * or a modified copy) is simply computed from scratch. The signer still rebuilds what it signs
+ * from the state it is given: it only skips work already done on equal inputs.
+ */
+import { Result } from "effect"
+import { toHex } from "../bytes.ts"
+import { makeLru } from "../lru.ts"
+import { txid as computeTxid, type Txid } from "./bitcoin/transaction.ts"
+import {
+  buildCommitmentTransaction,
+  type CommitmentError,
+  type CommitmentHtlc,
+  type CommitmentOutput,
+  type CommitmentParams,
+  type CommitmentTransaction
+} from "./commitment.ts"
+import { buildHtlcTransactions, type HtlcTransaction } from "./htlc.ts"
+
+/** Digests by sighash type. */
+type Digests = Map<number, Uint8Array>
+
+interface Entry {
+  /** As built for the first caller (its HTLC objects are that caller's). */
+  readonly built: CommitmentTransaction<CommitmentHtlc>
+  /** For each output of `built.outputs`: the index of its HTLC in the params' `htlcs`, or -1. */
+  readonly outputHtlc: ReadonlyArray<number>
+  /** Indexes in the params' `htlcs` of the trimmed HTLCs, in `built.trimmedHtlcs` order. */
+  readonly trimmed: ReadonlyArray<number>
+  txid: Txid | undefined
+  htlcTxs: ReadonlyArray<HtlcTransaction<CommitmentHtlc>> | undefined
+  /** Digests of the funding input (the commitment signatures). */
+  readonly digests: Digests
+  /** Digests of each HTLC transaction's input, in `htlcTxs` order. */
+  readonly htlcDigests: Array<Digests>
+}
+
+/** Results handed out by `build` and `htlcTransactions`, by identity: where their cached values are. */
+const commitmentEntries = new WeakMap<object, Entry>()
+const htlcTxDigests = new WeakMap<object, Digests>()
+
+const KEY_LENGTH = 33
+
+/**
+ * Every input the builder reads, as one string; undefined when a byte field has an unexpected
+ * length (such params are built without the memo, and the builder judges them).
+ */
+const keyOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): string | undefined => {
+  const k = p.keys
+  const points = [
+    p.localFundingPubkey,
+    p.remoteFundingPubkey,
+    k.perCommitmentPoint,
+    k.revocationPubkey,
+    k.localDelayedPubkey,
+    k.localHtlcPubkey,
+    k.remoteHtlcPubkey,
+    k.remotePaymentPubkey
+  ]
+  const txid = p.fundingOutpoint.txid
+  if (txid.length !== 32) return undefined
+  const bytes = new Uint8Array(32 + KEY_LENGTH * points.length + 32 * p.htlcs.length)
+  bytes.set(txid, 0)
+  let at = 32
+  for (const point of points) {
+    if (point.length !== KEY_LENGTH) return undefined
+    bytes.set(point, at)
+    at += KEY_LENGTH
+  }
+  let numbers =
+    `${p.channelType.name}|${p.fundingOutpoint.vout}|${p.fundingAmount}|${p.commitmentNumber}|${p.obscuringFactor}|` +
+    `${p.localIsFunder ? 1 : 0}|${p.toLocal}|${p.toRemote}|${p.feeratePerKw}|${p.dustLimit}|${p.toSelfDelay}|`
+  for (const h of p.htlcs) {
+    if (h.paymentHash.length !== 32) return undefined
+    bytes.set(h.paymentHash, at)
+    at += 32
+    numbers += `${h.direction === "offered" ? "o" : "r"}${h.amount},${h.cltvExpiry};`
+  }
+  return numbers + toHex(bytes)
+}
+
+/** The entry's commitment with the caller's params and HTLC objects. */
+const viewFor = <H extends CommitmentHtlc>(entry: Entry, params: CommitmentParams<H>): CommitmentTransaction<H> => {
+  const { built } = entry
+  const outputs: Array<CommitmentOutput<H>> = []
+  const htlcOutputs: Array<CommitmentOutput<H> & { readonly htlc: H }> = []
+  built.outputs.forEach((o, i) => {
+    const htlc = params.htlcs[entry.outputHtlc[i] ?? -1]
+    const output = { index: o.index, kind: o.kind, amount: o.amount, scriptPubKey: o.scriptPubKey, witnessScript: o.witnessScript }
+    if (htlc === undefined) outputs.push({ ...output, htlc: undefined })
+    else {
+      const withHtlc = { ...output, htlc }
+      outputs.push(withHtlc)
+      htlcOutputs.push(withHtlc)
+    }
+  })
+  const trimmedHtlcs: Array<H> = []
+  for (const i of entry.trimmed) {
+    const h = params.htlcs[i]
+    if (h !== undefined) trimmedHtlcs.push(h)
+  }
+  return {
+    params,
+    tx: built.tx,
+    outputs,
+    htlcOutputs,
+    trimmedHtlcs,
+    baseFee: built.baseFee,
+    fee: built.fee,
+    toLocalAmount: built.toLocalAmount,
+    toRemoteAmount: built.toRemoteAmount,
+    hasToLocal: built.hasToLocal,
+    hasToRemote: built.hasToRemote
+  }
+}
+
+const entryOf = <H extends CommitmentHtlc>(params: CommitmentParams<H>, built: CommitmentTransaction<H>): Entry => {
+  const position = new Map<CommitmentHtlc, number>()
+  params.htlcs.forEach((h, i) => position.set(h, i))
+  return {
+    built,
+    outputHtlc: built.outputs.map((o) => (o.htlc === undefined ? -1 : (position.get(o.htlc) ?? -1))),
+    trimmed: built.trimmedHtlcs.map((h) => position.get(h) ?? -1),
+    txid: undefined,
+    htlcTxs: undefined,
+    digests: new Map(),
+    htlcDigests: []
+  }
+}
+
+export interface CommitmentBuilds {
+  readonly capacity: number
+  /** `buildCommitmentTransaction(params)`, from the memo when it holds an equal build. */
+  readonly build: <H extends CommitmentHtlc>(params: CommitmentParams<H>) => Result.Result<CommitmentTransaction<H>, CommitmentError>
+  readonly size: () => number
+  readonly stats: () => { readonly hits: number; readonly misses: number }
+  readonly clear: () => void
+}
+
+/** A memo of at most `capacity` (>= 1) builds. Throws RangeError otherwise (a configuration bug). */
+export const makeCommitmentBuilds = (capacity: number): CommitmentBuilds => {
+  const memo = makeLru<Entry>(capacity, "commitment builds")
+  return {
+    capacity,
+    build: <H extends CommitmentHtlc>(params: CommitmentParams<H>): Result.Result<CommitmentTransaction<H>, CommitmentError> => {
+      const key = keyOf(params)
+      if (key === undefined) return buildCommitmentTransaction(params)
+      const held = memo.get(key)
+      // The channel type is keyed by name: a descriptor object of another identity is built afresh.
+      if (held !== undefined && held.built.params.channelType === params.channelType) {
+        const view = viewFor(held, params)
+        commitmentEntries.set(view, held)
+        return Result.succeed(view)
+      }
+      const built = buildCommitmentTransaction(params)
+      if (Result.isFailure(built)) return built
+      const entry = entryOf(params, built.success)
+      memo.set(key, entry)
+      commitmentEntries.set(built.success, entry)
+      return built
+    },
+    size: memo.size,
+    stats: memo.stats,
+    clear: memo.clear
+  }
+}
+
+/** Entries of the shared memo: the commitments in flight of a few dozen channels. */
+export const SHARED_COMMITMENT_BUILDS_CAPACITY = 64
+
+/** The process-wide memo the channel's builders (`view.ts`) and the in-process signer use. */
+export const sharedCommitmentBuilds: CommitmentBuilds = makeCommitmentBuilds(SHARED_COMMITMENT_BUILDS_CAPACITY)
+
+/** The commitment's txid (internal byte order), computed once per memo entry. */
+export const commitmentTxid = <H extends CommitmentHtlc>(commitment: CommitmentTransaction<H>): Txid => {
+  const entry = commitmentEntries.get(commitment)
+  if (entry === undefined) return computeTxid(commitment.tx)
+  if (entry.txid === undefined) entry.txid = computeTxid(entry.built.tx)
+  return entry.txid
+}
+
+/**
+ * `buildHtlcTransactions(commitment)`: every HTLC transaction in commitment output order,
+ * built once per memo entry (the `htlc` of each is the caller's).
+ */
+export const htlcTransactions = <H extends CommitmentHtlc>(commitment: CommitmentTransaction<H>): ReadonlyArray<HtlcTransaction<H>> => {
+  const entry = commitmentEntries.get(commitment)
+  if (entry === undefined) return buildHtlcTransactions(commitment)
+  if (entry.htlcTxs === undefined) {
+    if (entry.txid === undefined) entry.txid = computeTxid(entry.built.tx)
+    entry.htlcTxs = buildHtlcTransactions(entry.built, entry.txid)
+  }
+  const result: Array<HtlcTransaction<H>> = []
+  entry.htlcTxs.forEach((core, i) => {
+    const output = commitment.htlcOutputs[i]
+    if (output === undefined) return
+    const htlcTx: HtlcTransaction<H> = { ...core, htlc: output.htlc }
+    let digests = entry.htlcDigests[i]
+    if (digests === undefined) {
+      digests = new Map()
+      entry.htlcDigests[i] = digests
+    }
+    htlcTxDigests.set(htlcTx, digests)
+    result.push(htlcTx)
+  })
+  return result
+}
+
+const cached = (digests: Digests | undefined, sighashType: number, compute: () => Uint8Array): Uint8Array => {
+  if (digests === undefined) return compute()
+  const held = digests.get(sighashType)
+  if (held !== undefined) return held
+  const digest = compute()
+  digests.set(sighashType, digest)
+  return digest
+}
+
+/** The digest of a commitment's funding input under `sighashType`, computed once per memo entry. */
+export const cachedCommitmentDigest = <H extends CommitmentHtlc>(
+  commitment: CommitmentTransaction<H>,
+  sighashType: number,
+  compute: () => Uint8Array
+): Uint8Array => cached(commitmentEntries.get(commitment)?.digests, sighashType, compute)
+
+/** The digest of an HTLC transaction's input under `sighashType`, computed once per memo entry. */
+export const cachedHtlcDigest = <H extends CommitmentHtlc>(htlcTx: HtlcTransaction<H>, sighashType: number, compute: () => Uint8Array): Uint8Array =>
+  cached(htlcTxDigests.get(htlcTx), sighashType, compute)

@@ -1,0 +1,14 @@
+/**
+ * `effect-lightning/testing`: deterministic layers for tests and simulation. Seeded entropy
+ * (`seededEntropy`), node keys derived from a name (`seededNodeSigner("alice")`), an in-memory
+ * network (`MemoryTransport`), in-memory stores and persisters with test controls, a simulated
+ * disk.
+ *
+ * INSECURE BY DESIGN: every key and random byte here is decided by a seed anyone can guess.
+ * Never use these layers for a node that holds real funds; production layers are in
+ * `effect-lightning/node`. (They are not exported from the root entry point for that reason.)
+ */
+export * from "../layers/test/index.ts"
+export * from "../layers/store/MemoryStore.ts"
+export * from "../layers/store/SimulatedDisk.ts"
+export * from "../layers/persister/MemoryPersister.ts"

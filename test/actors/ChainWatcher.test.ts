@@ -1,0 +1,112 @@
+/**
+ * Two of our nodes open a channel over the simulated chain: the funding transaction goes out
+ * through the watcher's Broadcaster, confirmations come back as `FundingDepth` from the blocks
+ * (no hand-fed depth), a reorg takes the funding block away and back, and a cooperative close
+ * confirming reaches the channels as `FundingSpent`.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Result } from "effect"
+import { start as startChainWatcher } from "../../src/actors/ChainWatcher.ts"
+import { ChannelManager } from "../../src/actors/ChannelManager.ts"
+import { equalBytes, toHex } from "../../src/protocol/bytes.ts"
+import { shortChannelIdFromParts } from "../../src/protocol/codec/fields.ts"
+import { decodeTransaction, txid as txidOf } from "../../src/protocol/tx/bitcoin/transaction.ts"
+import { type ChannelId, sat } from "../../src/protocol/units.ts"
+import { make as makeSimulatedChain } from "../../src/layers/chain/SimulatedChain.ts"
+import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
+import { Broadcaster } from "../../src/services/Broadcaster.ts"
+import { ChainSource } from "../../src/services/ChainSource.ts"
+import { awaitEvent, eventually, PORT, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
+
+const openWhenConnected = (a: TestNode, b: TestNode, amount: bigint) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 1000; i++) {
+      const r = yield* Effect.result(a.channels.openChannel(b.peers.nodeId, sat(amount)))
+      if (Result.isSuccess(r)) return r.success
+      if (r.failure._tag !== "PeerNotConnected") return yield* Effect.die(r.failure)
+      yield* Effect.sleep("2 millis")
+    }
+    return yield* Effect.die(new Error("never connected"))
+  })
+
+const phaseAndDepth = (node: TestNode, channelId: ChannelId) =>
+  node.channels.channel(channelId).pipe(
+    Effect.map((info) => ({ phase: info.phase, depth: info.state._tag === "WaitChannelReady" ? info.state.depth : undefined })),
+    Effect.orDie
+  )
+
+/** Polls an effect until `ok` holds for its value (live clock). */
+const until = <A>(what: string, effect: Effect.Effect<A>, ok: (a: A) => boolean) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 5000; i++) {
+      const a = yield* effect
+      if (ok(a)) return a
+      yield* Effect.sleep("2 millis")
+    }
+    return yield* Effect.die(new Error(`timed out waiting for ${what}`))
+  })
+
+describe("ChainWatcher over the simulated chain", () => {
+  it.live("a channel reaches ChannelReady from the chain's confirmations, survives a reorg, and closes on chain", () =>
+    Effect.gen(function*() {
+      const chain = yield* makeSimulatedChain({ seed: "watcher" })
+      const net = yield* makeMemoryNetwork()
+      const alice = yield* startChannelNode(net, "alice", "10.0.0.1")
+      const bob = yield* startChannelNode(net, "bob", "10.0.0.2")
+      for (const node of [alice, bob]) {
+        yield* startChainWatcher().pipe(
+          Effect.provideService(ChannelManager, node.channels),
+          Effect.provideService(ChainSource, chain.chainSource),
+          Effect.provideService(Broadcaster, chain.broadcaster)
+        )
+      }
+      yield* alice.peers.connect(bob.peers.nodeId, { host: bob.host, port: PORT })
+      const temporaryChannelId = yield* openWhenConnected(alice, bob, 1_000_000n)
+      const needed = yield* awaitEvent(alice, "FundingNeeded", (e) => equalBytes(e.temporaryChannelId, temporaryChannelId))
+      // A real transaction of the simulated chain, NOT broadcast: the watcher must publish it.
+      const funding = chain.sim.core.faucetTx(needed.event.scriptPubKey, needed.event.amount)
+      const fundingTxid = txidOf(funding)
+      assert.isFalse(chain.sim.core.inMempool(fundingTxid))
+      yield* alice.channels.fundChannel(temporaryChannelId, funding)
+      const pending = yield* awaitEvent(alice, "ChannelPending")
+      const channelId = pending.event.channelId
+      const watch = yield* awaitEvent(bob, "WatchFunding", (_, all) => equalBytes(all.channelId, channelId))
+      const minimumDepth = watch.event.minimumDepth
+      assert.isAtLeast(minimumDepth, 2)
+      yield* eventually("the funding transaction in the mempool", () => (chain.sim.core.inMempool(fundingTxid) ? true : undefined))
+
+      // One confirmation, then a reorg that takes the funding block away: depth back to 0.
+      yield* chain.sim.mine(1)
+      const firstHeight = chain.sim.core.confirmationHeight(fundingTxid)
+      assert.isDefined(firstHeight)
+      for (const node of [alice, bob]) yield* until(`${node.name} depth 1`, phaseAndDepth(node, channelId), (s) => s.depth === 1)
+      yield* chain.sim.reorg(1, { blocks: 2, exclude: [fundingTxid] })
+      for (const node of [alice, bob]) yield* until(`${node.name} depth 0`, phaseAndDepth(node, channelId), (s) => s.depth === 0)
+      // The watcher rebroadcasts it on the next block; confirmations count again from there.
+      yield* eventually("the funding transaction back in the mempool", () => (chain.sim.core.inMempool(fundingTxid) ? true : undefined))
+      yield* chain.sim.mine(minimumDepth - 1)
+      for (const node of [alice, bob]) {
+        const s = yield* until(`${node.name} depth ${minimumDepth - 1}`, phaseAndDepth(node, channelId), (s) => s.depth === minimumDepth - 1)
+        assert.strictEqual(s.phase, "WaitChannelReady")
+      }
+      yield* chain.sim.mine(1)
+      const height = chain.sim.core.confirmationHeight(fundingTxid)
+      assert.isDefined(height)
+      const block = chain.sim.core.blockAt(height ?? 0)
+      const index = block?.txids.findIndex((t) => equalBytes(t, fundingTxid)) ?? -1
+      const scid = shortChannelIdFromParts(height ?? 0, index, pending.event.fundingOutpoint.vout)
+      for (const node of [alice, bob]) {
+        const ready = yield* awaitEvent(node, "ChannelReady", (e) => equalBytes(e.channelId, channelId))
+        assert.strictEqual(ready.event.shortChannelId, scid)
+        yield* until(`${node.name} Normal`, phaseAndDepth(node, channelId), (s) => s.phase === "Normal")
+      }
+
+      // Cooperative close: the closing transaction is published by the watcher and its confirmation closes both.
+      yield* alice.channels.closeChannel(channelId)
+      const closing = yield* awaitEvent(alice, "Broadcast", (e) => e.label === "mutual-close")
+      const closingTxid = toHex(txidOf(yield* Effect.fromResult(decodeTransaction(closing.event.tx))))
+      yield* eventually("the closing transaction in the mempool", () => (chain.sim.core.mempoolTxids().some((t) => toHex(t) === closingTxid) ? true : undefined))
+      yield* chain.sim.mine(1)
+      for (const node of [alice, bob]) yield* until(`${node.name} Closed`, phaseAndDepth(node, channelId), (s) => s.phase === "Closed")
+    }))
+})

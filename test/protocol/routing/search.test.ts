@@ -1,0 +1,363 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Result } from "effect"
+import fc from "fast-check"
+import { readVectors } from "../../vectors.ts"
+import { type ChannelInfo, forwardingFee, forwardingFeeBig, type RouteRequest } from "../../../src/protocol/routing/index.ts"
+import { msat } from "../../../src/protocol/units.ts"
+import { channel, nodeId, policy, route, scid, violations } from "./fixtures.ts"
+
+interface Bolt7Example {
+  readonly channel_updates: ReadonlyArray<{
+    readonly from: string
+    readonly to: string
+    readonly cltv_expiry_delta: number
+    readonly fee_base_msat: number
+    readonly fee_proportional_millionths: number
+  }>
+  readonly min_final_cltv_expiry_delta: number
+  readonly shadow_route_extra_cltv: number
+  readonly payment_amount_msat: number
+  readonly cases: ReadonlyArray<{
+    readonly route: string
+    readonly fee_msat: number
+    readonly first_hop_update_add_htlc: {
+      readonly amount_msat: number
+      readonly cltv_expiry_minus_current_height: number
+      readonly onion_amt_to_forward: number
+      readonly onion_outgoing_cltv_value_minus_current_height: number
+    }
+  }>
+}
+
+const example = readVectors("bolt07-routing-example.json") as Bolt7Example
+const letter = (s: string) => " ABCD".indexOf(s)
+
+/** BOLT 7 "Routing Example": A-B, A-D, B-C, D-C with each node's own fees and delta. */
+const exampleChannels = (): Array<ChannelInfo> => {
+  const pairs: Array<[string, string]> = [["A", "B"], ["A", "D"], ["B", "C"], ["D", "C"]]
+  return pairs.map(([a, b], i) => {
+    const dir = (from: string, to: string) => {
+      const u = example.channel_updates.find((x) => x.from === from && x.to === to)
+      if (u === undefined) throw new Error(`no update ${from}->${to}`)
+      return policy({
+        feeBaseMsat: u.fee_base_msat,
+        feeProportionalMillionths: u.fee_proportional_millionths,
+        cltvExpiryDelta: u.cltv_expiry_delta,
+        htlcMinimumMsat: 0n
+      })
+    }
+    return channel(i, letter(a), letter(b), dir(a, b), dir(b, a))
+  })
+}
+
+const HEIGHT = 800_000
+
+describe("BOLT 7 routing example (fees and CLTV accumulated backwards from the payee)", () => {
+  const channels = exampleChannels()
+  for (const c of example.cases) {
+    it(`${c.route}: fee ${c.fee_msat} msat, first HTLC cltv +${c.first_hop_update_add_htlc.cltv_expiry_minus_current_height}`, () => {
+      const nodes = c.route.split("->")
+      const payer = letter(nodes[0] ?? "")
+      const payee = letter(nodes[nodes.length - 1] ?? "")
+      const via = nodes.slice(1, -1).map(letter)
+      // The cheapest route from A to C is through B; the A->D->C case excludes B.
+      const excludedNodes = [1, 2, 3, 4].filter((n) => n !== payer && n !== payee && !via.includes(n)).map(nodeId)
+      const req: RouteRequest = {
+        payer: nodeId(payer),
+        payee: nodeId(payee),
+        amountMsat: msat(BigInt(example.payment_amount_msat)),
+        currentHeight: HEIGHT,
+        // The example adds a 42-block shadow route offset to the final delta.
+        finalCltvExpiryDelta: example.min_final_cltv_expiry_delta + example.shadow_route_extra_cltv,
+        excludedNodes
+      }
+      const r = route(channels, req)
+      assert.isTrue(Result.isSuccess(r))
+      if (Result.isFailure(r)) return
+      const path = r.success.paths[0]
+      assert.strictEqual(r.success.paths.length, 1)
+      assert.deepStrictEqual(path.hops.map((h) => " ABCD"[h.nodeId[32] ?? 0]), nodes.slice(1))
+      const first = c.first_hop_update_add_htlc
+      assert.strictEqual(path.feeMsat, BigInt(c.fee_msat))
+      assert.strictEqual(path.hops[0].amountMsat, BigInt(first.amount_msat))
+      assert.strictEqual(path.hops[0].cltvExpiry - HEIGHT, first.cltv_expiry_minus_current_height)
+      const last = path.hops[path.hops.length - 1]
+      assert.strictEqual(last?.amountMsat, BigInt(first.onion_amt_to_forward))
+      assert.strictEqual((last?.cltvExpiry ?? 0) - HEIGHT, first.onion_outgoing_cltv_value_minus_current_height)
+      assert.deepStrictEqual(violations(channels, req, r.success), [])
+    })
+  }
+})
+
+describe("forwardingFee", () => {
+  it("is the BOLT 7 formula, exact for amounts up to 2^53", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+        fc.oneof(fc.integer({ min: 0, max: 2 ** 32 }), fc.maxSafeNat()),
+        (base, ppm, amount) => {
+          const exact = forwardingFeeBig(BigInt(base), BigInt(ppm), BigInt(amount))
+          if (exact > BigInt(Number.MAX_SAFE_INTEGER)) return
+          assert.strictEqual(BigInt(forwardingFee(base, ppm, amount)), exact)
+        }
+      )
+    )
+  })
+})
+
+const req = (over: Partial<RouteRequest> = {}): RouteRequest => ({
+  payer: nodeId(1),
+  payee: nodeId(3),
+  amountMsat: msat(100_000_000n),
+  currentHeight: HEIGHT,
+  finalCltvExpiryDelta: 18,
+  ...over
+})
+
+describe("findRoute: channel rules and sender limits", () => {
+  // 1 -> 2 -> 3 (cheap) and 1 -> 4 -> 3 (expensive).
+  const cheap = policy({ feeBaseMsat: 1000, feeProportionalMillionths: 100 })
+  const dear = policy({ feeBaseMsat: 5000, feeProportionalMillionths: 1000 })
+  const diamond = (over: { b?: ReturnType<typeof policy> | undefined } = {}) => [
+    channel(1, 1, 2, policy(), policy()),
+    channel(2, 2, 3, "b" in over ? over.b : cheap, policy()),
+    channel(3, 1, 4, policy(), policy()),
+    channel(4, 4, 3, dear, policy())
+  ]
+  const via = (r: ReturnType<typeof route>) => (Result.isSuccess(r) ? r.success.paths[0].hops[0].nodeId[32] : undefined)
+
+  it("takes the cheapest path", () => {
+    const r = route(diamond(), req())
+    assert.strictEqual(via(r), 2)
+    if (Result.isSuccess(r)) assert.deepStrictEqual(violations(diamond(), req(), r.success), [])
+  })
+  it("avoids a disabled direction, an amount above htlc_maximum_msat, or below htlc_minimum_msat", () => {
+    assert.strictEqual(via(route(diamond({ b: policy({ enabled: false }) }), req())), 4)
+    assert.strictEqual(via(route(diamond({ b: policy({ htlcMaximumMsat: 99_999_999n }) }), req())), 4)
+    assert.strictEqual(via(route(diamond({ b: policy({ htlcMinimumMsat: 100_000_001n }) }), req())), 4)
+    // The amount the first channel carries includes node 2's fee: its htlc_maximum must cover it.
+    const tight = [channel(1, 1, 2, policy({ htlcMaximumMsat: 100_000_000n }), policy()), ...diamond().slice(1)]
+    assert.strictEqual(via(route(tight, req())), 4)
+  })
+  it("respects the channel capacity", () => {
+    const small = [channel(1, 1, 2, policy(), policy(), 50_000), ...diamond().slice(1)]
+    assert.strictEqual(via(route(small, req())), 4)
+  })
+  it("honours exclusions of a channel direction or a node", () => {
+    assert.strictEqual(via(route(diamond(), req({ excludedChannels: [{ shortChannelId: scid(2), sourceNodeId: nodeId(2) }] }))), 4)
+    // Excluding the other direction changes nothing.
+    assert.strictEqual(via(route(diamond(), req({ excludedChannels: [{ shortChannelId: scid(2), sourceNodeId: nodeId(3) }] }))), 2)
+    assert.strictEqual(via(route(diamond(), req({ excludedChannels: [{ shortChannelId: scid(1) }] }))), 4)
+    assert.strictEqual(via(route(diamond(), req({ excludedNodes: [nodeId(2)] }))), 4)
+    const none = route(diamond(), req({ excludedNodes: [nodeId(2), nodeId(4)] }))
+    assert.isTrue(Result.isFailure(none) && none.failure.reason === "NoPath")
+  })
+  it("keeps within the maximum fee, CLTV and hop count", () => {
+    // Through 2: fee 1000 + 10000 = 11000 msat, CLTV 40 + 18.
+    assert.strictEqual(via(route(diamond(), req({ maxFeeMsat: msat(11_000n) }))), 2)
+    const fee = route(diamond(), req({ maxFeeMsat: msat(10_999n) }))
+    assert.isTrue(Result.isFailure(fee) && fee.failure.reason === "NoPath")
+    assert.strictEqual(via(route(diamond(), req({ maxTotalCltvExpiryDelta: 58 }))), 2)
+    assert.isTrue(Result.isFailure(route(diamond(), req({ maxTotalCltvExpiryDelta: 57 }))))
+    assert.isTrue(Result.isFailure(route(diamond(), req({ maxHops: 1 }))))
+    const direct = [...diamond(), channel(5, 1, 3, policy(), policy())]
+    const one = route(direct, req({ maxHops: 1 }))
+    assert.isTrue(Result.isSuccess(one) && one.success.paths[0].hops.length === 1 && one.success.feeMsat === 0n)
+  })
+  it("refuses a request that cannot be met as asked", () => {
+    for (const bad of [
+      req({ amountMsat: msat(0n) }),
+      req({ payee: nodeId(1) }),
+      req({ maxHops: 0 }),
+      req({ finalCltvExpiryDelta: 3000 }),
+      req({ excludedNodes: [nodeId(3)] })
+    ]) {
+      const r = route(diamond(), bad)
+      assert.isTrue(Result.isFailure(r) && r.failure.reason === "InvalidRequest")
+    }
+  })
+})
+
+describe("findRoute: our channels and route hints", () => {
+  // Public: 2 -> 3. Our node 1 is not in the graph; its channels are given as first hops.
+  const channels = [channel(1, 2, 3, policy(), policy()), channel(2, 4, 3, policy(), policy()), channel(3, 1, 2, policy(), policy())]
+  const first = (n: number, outbound: bigint, id: number) => ({
+    channelId: new Uint8Array(32).fill(id),
+    shortChannelId: scid(50 + id),
+    counterpartyNodeId: nodeId(n),
+    outboundMsat: msat(outbound),
+    htlcMinimumMsat: msat(1000n)
+  })
+
+  it("uses our channels' real balances instead of the graph's", () => {
+    const fhA = first(2, 50_000_000n, 1)
+    const fhB = first(4, 200_000_000n, 2)
+    const q = req({ firstHops: [fhA, fhB] })
+    const r = route(channels, q)
+    assert.isTrue(Result.isSuccess(r))
+    if (Result.isFailure(r)) return
+    // Node 2's channel lacks the balance, though the graph's channel 1-2 could carry it.
+    assert.strictEqual(r.success.paths[0].firstHop, fhB)
+    assert.strictEqual(r.success.paths[0].hops[0].shortChannelId, fhB.shortChannelId)
+    assert.deepStrictEqual(violations(channels, q, r.success), [])
+    // No first hop at all: no route, even though the graph has the payer's channel.
+    assert.isTrue(Result.isFailure(route(channels, req({ firstHops: [] }))))
+  })
+  it("reaches a private payee through an invoice's route hints", () => {
+    const hint = [
+      { pubkey: nodeId(3), shortChannelId: scid(77), feeBaseMsat: 2000, feeProportionalMillionths: 300, cltvExpiryDelta: 144 }
+    ]
+    const q = req({ payee: nodeId(9), routeHints: [hint], firstHops: [first(2, 500_000_000n, 1)] })
+    const r = route(channels, q)
+    assert.isTrue(Result.isSuccess(r))
+    if (Result.isFailure(r)) return
+    const hops = r.success.paths[0].hops
+    assert.deepStrictEqual(hops.map((h) => h.nodeId[32]), [2, 3, 9])
+    assert.strictEqual(hops[2]?.shortChannelId, scid(77))
+    // Node 3 charges the hint's fee on what it forwards; the CLTV grows by its delta.
+    assert.strictEqual(hops[1]?.feeMsat, 2000n + 30_000n)
+    assert.strictEqual(hops[1]?.cltvExpiry, HEIGHT + 18 + 144)
+    assert.deepStrictEqual(violations(channels, q, r.success), [])
+    // A private payee without hints cannot be reached.
+    assert.isTrue(Result.isFailure(route(channels, req({ payee: nodeId(9), firstHops: [first(2, 500_000_000n, 1)] }))))
+  })
+  it("pays a peer directly over our channel, without fee", () => {
+    const fh = first(3, 500_000_000n, 1)
+    const r = route([], req({ firstHops: [fh] }))
+    assert.isTrue(Result.isSuccess(r) && r.success.feeMsat === 0n && r.success.paths[0].hops[0].cltvExpiry === HEIGHT + 18)
+  })
+})
+
+describe("findRoute: multi-part payments", () => {
+  // Our node 1 has channels to 2, 4 and 5; each reaches 3.
+  const channels = [
+    channel(1, 2, 3, policy(), policy()),
+    channel(2, 4, 3, policy(), policy()),
+    channel(3, 5, 3, policy({ feeBaseMsat: 0, feeProportionalMillionths: 5000 }), policy())
+  ]
+  const first = (n: number, outbound: bigint) => ({
+    channelId: new Uint8Array(32).fill(n),
+    shortChannelId: scid(60 + n),
+    counterpartyNodeId: nodeId(n),
+    outboundMsat: msat(outbound),
+    htlcMinimumMsat: msat(1n)
+  })
+  const firstHops = [first(2, 60_000_000n), first(4, 60_000_000n), first(5, 30_000_000n)]
+
+  it("splits when no single path can carry the amount, and the parts sum to it", () => {
+    const q = req({ firstHops, payeeFeatures: [14, 17] })
+    const r = route(channels, q)
+    assert.isTrue(Result.isSuccess(r))
+    if (Result.isFailure(r)) return
+    assert.isAbove(r.success.paths.length, 1)
+    assert.strictEqual(r.success.paths.reduce((s, p) => s + p.amountMsat, 0n), 100_000_000n)
+    assert.deepStrictEqual(violations(channels, q, r.success), [])
+  })
+  it("does not split for a payee without basic_mpp, nor beyond maxParts", () => {
+    const noMpp = route(channels, req({ firstHops, payeeFeatures: [14] }))
+    assert.isTrue(Result.isFailure(noMpp) && noMpp.failure.reason === "NoPath")
+    const one = route(channels, req({ firstHops, payeeFeatures: [16], maxParts: 1 }))
+    assert.isTrue(Result.isFailure(one))
+    // 60 + 60 + 30 M of liquidity deliver at most ~149.84 M after fees.
+    const all = route(channels, req({ firstHops, payeeFeatures: [16], amountMsat: msat(149_900_000n) }))
+    assert.isTrue(Result.isFailure(all) && all.failure.reason === "InsufficientLiquidity")
+    const three = req({ firstHops, payeeFeatures: [16], amountMsat: msat(145_000_000n), maxParts: 3 })
+    const ok = route(channels, three)
+    assert.isTrue(Result.isSuccess(ok))
+    if (Result.isSuccess(ok)) assert.deepStrictEqual(violations(channels, three, ok.success), [])
+    const two = route(channels, req({ firstHops, payeeFeatures: [16], amountMsat: msat(145_000_000n), maxParts: 2 }))
+    assert.isTrue(Result.isFailure(two))
+  })
+  it("keeps every part at least the minimum shard", () => {
+    const q = req({ firstHops, payeeFeatures: [16], minShardMsat: msat(20_000_000n) })
+    const r = route(channels, q)
+    assert.isTrue(Result.isSuccess(r))
+    if (Result.isSuccess(r)) for (const p of r.success.paths) assert.isAtLeast(Number(p.amountMsat), 20_000_000)
+  })
+})
+
+// ---- Properties over random graphs ---------------------------------------------------------
+
+const policyArb = fc.record({
+  feeBaseMsat: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 5000 })),
+  feeProportionalMillionths: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 5000 })),
+  cltvExpiryDelta: fc.integer({ min: 0, max: 200 }),
+  htlcMinimumMsat: fc.bigInt({ min: 0n, max: 2_000_000n }),
+  htlcMaximumMsat: fc.bigInt({ min: 1_000_000n, max: 2_000_000_000n }),
+  enabled: fc.integer({ min: 0, max: 9 }).map((x) => x < 8)
+})
+
+const graphArb = fc.integer({ min: 3, max: 10 }).chain((n) =>
+  fc.record({
+    n: fc.constant(n),
+    channels: fc.array(
+      fc.record({
+        a: fc.integer({ min: 1, max: n }),
+        b: fc.integer({ min: 1, max: n }),
+        ab: fc.option(policyArb, { nil: undefined }),
+        ba: fc.option(policyArb, { nil: undefined }),
+        capacitySat: fc.option(fc.integer({ min: 1000, max: 3_000_000 }), { nil: undefined })
+      }),
+      { minLength: 2, maxLength: 30 }
+    ),
+    payee: fc.integer({ min: 2, max: n }),
+    amount: fc.bigInt({ min: 1n, max: 1_500_000_000n }),
+    finalCltv: fc.integer({ min: 0, max: 144 }),
+    maxFee: fc.option(fc.bigInt({ min: 0n, max: 100_000n }), { nil: undefined }),
+    maxCltv: fc.option(fc.integer({ min: 144, max: 2016 }), { nil: undefined }),
+    maxHops: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }),
+    mpp: fc.boolean(),
+    maxParts: fc.integer({ min: 1, max: 6 }),
+    firstHops: fc.option(
+      fc.array(fc.record({ to: fc.integer({ min: 2, max: n }), outbound: fc.bigInt({ min: 0n, max: 2_000_000_000n }) }), {
+        maxLength: 3
+      }),
+      { nil: undefined }
+    )
+  })
+)
+
+describe("findRoute properties", () => {
+  it("every route satisfies each hop's policy and the sender's limits, and its onion matches it", () => {
+    let found = 0
+    let split = 0
+    fc.assert(
+      fc.property(graphArb, (g) => {
+        const channels = g.channels.filter((c) => c.a !== c.b).map((c, i) => channel(i, c.a, c.b, c.ab, c.ba, c.capacitySat))
+        const q: RouteRequest = {
+          payer: nodeId(1),
+          payee: nodeId(g.payee),
+          amountMsat: msat(g.amount),
+          currentHeight: HEIGHT,
+          finalCltvExpiryDelta: g.finalCltv,
+          maxFeeMsat: g.maxFee === undefined ? undefined : msat(g.maxFee),
+          maxTotalCltvExpiryDelta: g.maxCltv,
+          maxHops: g.maxHops,
+          maxParts: g.maxParts,
+          minShardMsat: msat(100_000n),
+          payeeFeatures: g.mpp ? [17] : [],
+          firstHops: g.firstHops?.map((f, i) => ({
+            channelId: new Uint8Array(32).fill(i),
+            shortChannelId: scid(1000 + i),
+            counterpartyNodeId: nodeId(f.to),
+            outboundMsat: msat(f.outbound),
+            htlcMinimumMsat: msat(1000n)
+          }))
+        }
+        const r = route(channels, q)
+        if (Result.isFailure(r)) {
+          assert.notStrictEqual(r.failure.reason, "InvalidRequest")
+          return
+        }
+        found++
+        if (r.success.paths.length > 1) split++
+        assert.deepStrictEqual(violations(channels, q, r.success), [])
+      }),
+      { numRuns: 400, seed: 42 }
+    )
+    // The generator must produce enough routes (and splits) for the property to mean something.
+    assert.isAbove(found, 60)
+    assert.isAbove(split, 3)
+  })
+})
