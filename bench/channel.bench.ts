@@ -3,7 +3,7 @@
  * nodes in one process, the share of time spent in secp256k1, and heap bytes per channel.
  *
  * What runs (what a node runs, minus the socket): two `ChannelManager`s (src/actors/ChannelManager.ts),
- * each with its `Channel` and `Monitor` actors over the pure reducer, the real `SeedChannelSigner`,
+ * each with its `Channel` actors and `Monitor`s over the pure reducer, the real `SeedChannelSigner`,
  * the production secp256k1 (native, else WASM, else noble), and the LOCAL PERSISTER of a node
  * (`makeReplicatedPersister` over the one `StoreReplica`, as `layerLocalPersister` builds it) on
  * the in-memory store or on the files store (fsync'ed, group commit, in a temp directory under
@@ -29,7 +29,7 @@
  * through `ChannelManagerConfig.instrument`), the signer, the store write (the persister's replica
  * write: JSON text + `Store.write`; in-memory runs only), the wire codec, and everything else
  * (actors, Effect runtime, persister, monitors, GC, this driver), each in CPU microseconds per
- * round trip / per HTLC with its calls; and `Store.write` calls per round trip / per HTLC.
+ * round trip / per HTLC with its calls; and `Store.write` calls per round trip / per HTLC, with the bytes each puts.
  * For profiling: CHANNEL_BENCH_PROFILE=<path> writes a V8 CPU profile of each measured run,
  * CHANNEL_BENCH_ONLY=one-memory,window-files,... selects runs (none: heap only), CHANNEL_BENCH_MS
  * sets their length, CHANNEL_BENCH_HEAP_N the number of channels for the heap figures (0:
@@ -44,7 +44,7 @@
  * the channel id changed, the signer's state left out) are put in a memory store and a
  * ChannelManager restores them all, as a node does at start (peer not connected: every channel
  * idle). Heap used after GC minus before, divided by N: the manager's entry, the `Channel` actor
- * with its state, the `Monitor` actor with its state, the persister's entry. The channel state
+ * with its state, the `Monitor` with its state, the persister's entry. The channel state
  * alone and the monitor state alone are measured on their own too.
  *
  * Run: `npm run bench -- channel` (or `node bench/run.ts channel`).
@@ -65,7 +65,7 @@ import { PeerManager, type PeerManagerShape } from "../src/actors/PeerManager.ts
 import { loadSecp256k1Best } from "../src/layers/crypto/secp256k1-best.ts"
 import { makeReplicatedPersister } from "../src/layers/persister/ReplicatedPersister.ts"
 import type { MonitorReplica } from "../src/layers/persister/replica.ts"
-import { decodeUpdate, makeStoreReplica } from "../src/layers/persister/StoreReplica.ts"
+import { decodeState, decodeUpdate, makeStoreReplica } from "../src/layers/persister/StoreReplica.ts"
 import { makeSeedChannelSigner } from "../src/layers/signer/SeedChannelSigner.ts"
 import { makeFileStore } from "../src/layers/store/FileStore.ts"
 import { makeMemoryStore } from "../src/layers/store/MemoryStore.ts"
@@ -329,12 +329,13 @@ const meteredReplica = (store: StoreShape, meter: Meter, timed: boolean): Monito
 }
 
 /** Counts `Store.write` calls (a files-store batch may group several). */
-const storeWriteCounter = { n: 0 }
+const storeWriteCounter = { n: 0, bytes: 0 }
 const counted = (store: StoreShape, name: string): StoreShape => ({
   ...store,
   write: (ops) =>
     Effect.suspend(() => {
       storeWriteCounter.n++
+      for (const o of ops) if (o._tag === "Put") storeWriteCounter.bytes += o.key.length + o.value.length
       if (process.env["CHANNEL_BENCH_DEBUG"] === "2") {
         const tags = ops.flatMap((o) => (o._tag === "Put" && o.key.includes("/u/") ? [utf8.decode(o.value).slice(9, 40).split('"')[0]] : []))
         console.log(`${(performance.now() % 100000).toFixed(2)} ${name} write: ${tags.join(", ")}`)
@@ -616,6 +617,8 @@ interface Figures {
   readonly parts: ReadonlyMap<string, { readonly ms: number; readonly secpMs: number; readonly n: number }>
   /** Store writes (`Store.write` calls) per round trip / per HTLC. */
   readonly storeWrites: number
+  /** Bytes (keys and values put) per store write. */
+  readonly bytesPerWrite: number
 }
 
 const takeResolved = (pair: Pair): Effect.Effect<number> =>
@@ -634,6 +637,7 @@ const scenario = (timer: SecpTimer, mode: Mode, storage: Storage, ms: number): E
       const secp0 = timer.ms()
       const parts0 = timer.meter.snapshot()
       const writes0 = storeWriteCounter.n
+      const bytes0 = storeWriteCounter.bytes
       const polls0 = quietPolls.n
       const t0 = performance.now()
       let count = 0
@@ -656,6 +660,7 @@ const scenario = (timer: SecpTimer, mode: Mode, storage: Storage, ms: number): E
       const thread = process.threadCpuUsage(thread0)
       const secpMs = timer.ms() - secp0
       const writes = storeWriteCounter.n - writes0
+      const writtenBytes = storeWriteCounter.bytes - bytes0
       if (process.env["CHANNEL_BENCH_DEBUG"] !== undefined) {
         console.log(`polls per item ${(quietPolls.n - polls0) / count}; JS thread user ${(thread.user / 1000 / count).toFixed(2)} ms, system ${(thread.system / 1000 / count).toFixed(2)} ms per item`)
       }
@@ -683,7 +688,8 @@ const scenario = (timer: SecpTimer, mode: Mode, storage: Storage, ms: number): E
         perSecond: (count * 1000) / wallMs,
         perThreadSecond: (count * 1000) / threadMs,
         parts,
-        storeWrites: writes / Math.max(1, count)
+        storeWrites: writes / Math.max(1, count),
+        bytesPerWrite: writtenBytes / Math.max(1, writes)
       }
     })
   )
@@ -728,7 +734,7 @@ const sampleStore = (timer: SecpTimer, htlcs: number): Effect.Effect<{ readonly 
 
 interface HeapFigures {
   readonly n: number
-  /** Per channel: the whole node side (manager entry, Channel and Monitor actors with their states, persister entry). */
+  /** Per channel: the whole node side (manager entry, the Channel actor and the Monitor with their states, persister entry). */
   readonly channelBytes: number
   /** The channel state alone (decoded copies of the record's). */
   readonly stateBytes: number
@@ -755,22 +761,30 @@ const heapPerChannel = (timer: SecpTimer, sample: { readonly channelHex: string;
       for (const e of sample.entries) {
         let text = utf8.decode(e.value).replaceAll(sample.channelHex, hex)
         if (e.key.endsWith("/state")) {
-          const record: unknown = JSON.parse(text)
+          // A state that refers to blobs starts with a 0x01 byte (StoreReplica); the references stay as they are.
+          const marker = text.startsWith("\u0001") ? "\u0001" : ""
+          const record: unknown = JSON.parse(text.slice(marker.length))
           if (typeof record === "object" && record !== null && "signer" in record) delete record.signer
-          text = JSON.stringify(record)
+          text = marker + JSON.stringify(record)
           recordJsonBytes = text.length
-        } else if (i === 0) updates++
+        } else if (i === 0 && e.key.includes("/u/")) updates++
         ops.push(putOp(e.key.replace(sample.channelHex, hex), enc(text)))
       }
       yield* store.write(ops).pipe(Effect.orDie)
     }
     // The channel state alone and the monitor state alone (decoded copies).
     const stateEntry = sample.entries.find((e) => e.key.endsWith("/state"))
-    const updateEntries = sample.entries.filter((e) => !e.key.endsWith("/state"))
+    const updateEntries = sample.entries.filter((e) => e.key.includes("/u/"))
     const before = heapUsed()
     const states: Array<unknown> = []
+    const blobOf = (id: string): string | undefined => {
+      const b = sample.entries.find((e) => e.key.endsWith(`/blob/${id}`))
+      return b === undefined ? undefined : utf8.decode(b.value)
+    }
     for (let i = 0; i < n && stateEntry !== undefined; i++) {
-      const r = decodeChannelRecord(JSON.parse(utf8.decode(stateEntry.value)))
+      const json = decodeState(stateEntry.value, blobOf)
+      if (Result.isFailure(json)) throw new Error(`the sample state does not decode: ${json.failure}`)
+      const r = decodeChannelRecord(json.success)
       if (Result.isFailure(r)) throw new Error("the sample record does not decode")
       states.push(r.success.channel)
     }
@@ -889,7 +903,7 @@ export const run = async (): Promise<void> => {
         console.log(
           `${label(f).padEnd(27)} ${f.perSecond.toFixed(0).padStart(5)} ${unit} wall, ${f.perThreadSecond.toFixed(0).padStart(5)} per JS-thread CPU s` +
             ` (target >= ${target}: wall ${verdict(f.perSecond >= target)}, cpu ${verdict(f.perThreadSecond >= target)})` +
-            `  n=${f.count}; ${f.storeWrites.toFixed(1)} store writes per ${mode === "one" ? "round trip" : "HTLC"}; JS thread busy ${pct(f.threadMs, f.wallMs)} of wall; secp ${pct(f.secpMs, f.threadMs)} / rest ${pct(f.threadMs - f.secpMs, f.threadMs)} of JS CPU`
+            `  n=${f.count}; ${f.storeWrites.toFixed(1)} store writes per ${mode === "one" ? "round trip" : "HTLC"} (${(f.bytesPerWrite / 1024).toFixed(1)} KiB each); JS thread busy ${pct(f.threadMs, f.wallMs)} of wall; secp ${pct(f.secpMs, f.threadMs)} / rest ${pct(f.threadMs - f.secpMs, f.threadMs)} of JS CPU`
         )
         const named = [...f.parts].reduce((t, [, v]) => t + v.ms, 0)
         const per = (ms: number): string => `${((1000 * ms) / f.count).toFixed(0)} us`

@@ -80,6 +80,8 @@ interface Row {
   readonly scope: string
   readonly messages: number
   readonly seconds: number
+  /** CPU time of the process (user + system): what one uncontended core would take. */
+  readonly cpuSeconds: number
   readonly heapBytes: number
   readonly bufferBytes: number
   readonly channels: number
@@ -95,6 +97,7 @@ const ingest = (secp: Secp256k1, g: GeneratedGossip): Promise<Row & { readonly r
     let rejected = 0
     const capacities = new Map<bigint, bigint>(g.capacities)
     const start = performance.now()
+    const cpuStart = process.cpuUsage()
     for (const raw of g.channelAnnouncements) {
       const scid = new DataView(raw.buffer, raw.byteOffset).getBigUint64(2 + 256 + 2 + 32)
       const capacitySat = capacities.get(scid)
@@ -104,6 +107,8 @@ const ingest = (secp: Secp256k1, g: GeneratedGossip): Promise<Row & { readonly r
     for (const raw of g.channelUpdates) if (Result.isFailure(yield* Effect.result(graph.apply(raw)))) rejected++
     for (const raw of g.nodeAnnouncements) if (Result.isFailure(yield* Effect.result(graph.apply(raw)))) rejected++
     const seconds = (performance.now() - start) / 1000
+    const cpu = process.cpuUsage(cpuStart)
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6
     gc()
     const after = process.memoryUsage()
     const stats = yield* graph.stats
@@ -112,6 +117,7 @@ const ingest = (secp: Secp256k1, g: GeneratedGossip): Promise<Row & { readonly r
       scope: "",
       messages: g.channelAnnouncements.length + g.channelUpdates.length + g.nodeAnnouncements.length,
       seconds,
+      cpuSeconds,
       heapBytes: after.heapUsed - before.heapUsed,
       bufferBytes: after.arrayBuffers - before.arrayBuffers,
       channels: stats.channels,
@@ -156,16 +162,20 @@ export const run = async (): Promise<void> => {
     const row = { ...(await ingest(plan.secp, plan.gossip)), scope: plan.scope }
     rows.push(row)
     console.log(
-      `${row.backend.padEnd(22)} ${row.scope.padEnd(20)} ${String(row.messages).padStart(7)} msgs  ${row.seconds.toFixed(2).padStart(7)} s  ` +
-        `${Math.round(row.messages / row.seconds).toString().padStart(6)} msg/s  ` +
-        `(whole network at this rate: ${((total / row.messages) * row.seconds).toFixed(1)} s)  ` +
+      `${row.backend.padEnd(22)} ${row.scope.padEnd(20)} ${String(row.messages).padStart(7)} msgs  ${row.seconds.toFixed(2).padStart(7)} s wall ` +
+        `(${row.cpuSeconds.toFixed(2)} s CPU)  ${Math.round(row.messages / row.seconds).toString().padStart(6)} msg/s wall, ` +
+        `${Math.round(row.messages / row.cpuSeconds).toString().padStart(6)} msg/s CPU  ` +
+        `(whole network at this rate: ${((total / row.messages) * row.cpuSeconds).toFixed(1)} s CPU)  ` +
         `graph: ${row.channels} channels, ${row.nodes} nodes, rejected ${row.rejected}; ` +
         `memory held: heap ${mb(row.heapBytes)} MB + buffers ${mb(row.bufferBytes)} MB = ${mb(row.heapBytes + row.bufferBytes)} MB`
     )
   }
   const first = rows[0]
   if (first !== undefined) {
-    const ok = first.seconds <= 30 && first.heapBytes + first.bufferBytes <= 100e6
-    console.log(`targets (<= 30 s with native, <= 100 MB for the graph): ${ok ? "met" : "NOT met"} by ${first.backend}`)
+    const ok = first.cpuSeconds <= 30 && first.heapBytes + first.bufferBytes <= 100e6
+    console.log(
+      `targets (<= 30 s on one core with native, <= 100 MB for the graph): ${ok ? "met" : "NOT met"} by ${first.backend} ` +
+        `(CPU time; wall time depends on what else runs: load average ${(await import("node:os")).loadavg()[0]?.toFixed(1)})`
+    )
   }
 }

@@ -8,8 +8,9 @@
  *    outbound liquidity, paying 1.5x its largest channel's liquidity (so a split is required).
  * Both with the probabilistic scorer, through the `Router` service (Effect, scorer preparation,
  * request overlay and search all counted). Pairs without a route are drawn again and counted.
- * Times are wall-clock per route: median and 99th percentile. Targets: 10 ms median for a
- * scored route, 30 ms for an MPP split.
+ * Per route: this process's CPU time (what one core spends, whatever else runs on the machine)
+ * and wall-clock time, median and 99th percentile. Targets: 10 ms median for a scored route,
+ * 30 ms for an MPP split.
  */
 import { readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -44,6 +45,7 @@ const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
 
 interface Stats {
   readonly times: Array<number>
+  readonly cpu: Array<number>
   readonly parts: Array<number>
   readonly hops: Array<number>
   readonly feePpm: Array<number>
@@ -52,9 +54,11 @@ interface Stats {
 
 const report = (name: string, s: Stats) => {
   const t = [...s.times].sort((a, b) => a - b)
+  const c = [...s.cpu].sort((a, b) => a - b)
   const med = (xs: ReadonlyArray<number>) => percentile([...xs].sort((a, b) => a - b), 0.5)
   console.log(
-    `${name.padEnd(28)} median ${percentile(t, 0.5).toFixed(2).padStart(6)} ms  p99 ${percentile(t, 0.99).toFixed(2).padStart(6)} ms` +
+    `${name.padEnd(28)} cpu median ${percentile(c, 0.5).toFixed(2).padStart(6)} ms  p99 ${percentile(c, 0.99).toFixed(2).padStart(6)} ms` +
+      ` | wall median ${percentile(t, 0.5).toFixed(2).padStart(6)} ms  p99 ${percentile(t, 0.99).toFixed(2).padStart(6)} ms` +
       `  (${t.length} routes, ${s.unroutable} unroutable draws; median ${med(s.hops)} hops, ${med(s.parts)} parts, fee ${med(s.feePpm).toFixed(0)} ppm)`
   )
 }
@@ -90,14 +94,16 @@ export const run = async (): Promise<void> => {
       const router = yield* Router
       const measure = function*(name: string, seed: number, make: (draw: (n: number) => number) => RouteRequest | undefined) {
         const draw = rng(seed)
-        const stats: Stats = { times: [], parts: [], hops: [], feePpm: [], unroutable: 0 }
+        const stats: Stats = { times: [], cpu: [], parts: [], hops: [], feePpm: [], unroutable: 0 }
         let warm = 0
         while (stats.times.length < PAIRS) {
           const req = make(draw)
           if (req === undefined) continue
+          const cpu0 = process.cpuUsage()
           const start = performance.now()
           const exit = yield* Effect.exit(router.findRoute(req))
           const ms = performance.now() - start
+          const cpu1 = process.cpuUsage(cpu0)
           if (Exit.isFailure(exit)) {
             stats.unroutable++
             continue
@@ -105,6 +111,7 @@ export const run = async (): Promise<void> => {
           if (warm++ < WARMUP) continue
           const route = exit.value
           stats.times.push(ms)
+          stats.cpu.push((cpu1.user + cpu1.system) / 1000)
           stats.parts.push(route.paths.length)
           stats.hops.push(route.paths[0].hops.length)
           stats.feePpm.push((Number(route.feeMsat) * 1e6) / Number(route.amountMsat))

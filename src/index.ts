@@ -46,3 +46,4 @@ export {
 } from "./layers/signer/SeedChannelSigner.ts"
 export * as StoreLayers from "./layers/store/index.ts"
 export * as PersisterLayers from "./layers/persister/index.ts"
+export * as RouterLayers from "./layers/router/index.ts"

@@ -14,7 +14,7 @@
  *   message meant for an old connection never goes out on a new one.
  * - Each step's `Persist` goes to the persister with the channel's record (its state, its peer,
  *   its key id and the signer's policy state, one atomic write) and then to the channel's
- *   `Monitor` actor. Completions of `InProgress` writes come back from the persister's stream.
+ *   `Monitor` (applied at once, no fiber). Completions of `InProgress` writes come back from the persister's stream.
  * - At start it restores every channel and monitor from the persister's `load` (the signer's
  *   policy state first), and the channels resume with `channel_reestablish` when their peer connects.
  * - It publishes ONE event stream: every channel's `ChannelEvent` and chain request

@@ -547,6 +547,22 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
       return { kind: 2 as const, scid: undefined, key: `n${nodeId}`, nodes: [nodeId] }
     }
 
+    /** After a new channel: the updates and node announcements that were waiting for it. */
+    const releaseOrphans = (what: { readonly kind: RelayKind; readonly scid: ShortChannelId | undefined; readonly nodes: ReadonlyArray<string> }) =>
+      Effect.gen(function*() {
+        if (what.kind !== 0) return
+        const waiting: Array<Orphan> = []
+        for (const [k, o] of orphans) {
+          if (o.waitsFor === `c${what.scid}` || what.nodes.some((n) => o.waitsFor === `n${n}`)) {
+            waiting.push(o)
+            orphans.delete(k)
+            const owner = peers.get(o.session)
+            if (owner !== undefined) owner.orphans = Math.max(0, owner.orphans - 1)
+          }
+        }
+        for (const o of waiting) yield* ingest(o.raw[1] === 2 ? ChannelUpdate.type : NodeAnnouncement.type, o.raw, peers.get(o.session))
+      })
+
     /** One announcement through the graph; then the orphans it unblocks. */
     const ingest = (
       type: number,
@@ -565,20 +581,7 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
           accepted++
           const timestamp = type === ChannelAnnouncement.type ? 0 : timestampOf(type, raw)
           if (verdict.success.forward) addRelay(what.key, { kind: what.kind, raw, origin: from?.session, timestamp, scid: what.scid })
-          if (what.kind === 0) {
-            // Updates and node announcements that were waiting for this channel.
-            const waiting: Array<Orphan> = []
-            for (const [k, o] of orphans) {
-              if (o.waitsFor === `c${what.scid}` || what.nodes.some((n) => o.waitsFor === `n${n}`)) {
-                waiting.push(o)
-                orphans.delete(k)
-                const owner = peers.get(o.session)
-                if (owner !== undefined) owner.orphans = Math.max(0, owner.orphans - 1)
-              }
-            }
-            for (const o of waiting) yield* ingest(o.raw[1] === 2 ? ChannelUpdate.type : NodeAnnouncement.type, o.raw, peers.get(o.session))
-          }
-          return
+          return yield* releaseOrphans(what)
         }
         const e = verdict.failure
         if (e._tag === "UnknownChannel" || e._tag === "UnknownNode") {
@@ -849,6 +852,7 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
               if (Result.isFailure(verdict) && verdict.failure.severity === "warn") {
                 yield* Effect.logWarning(`gossip: our own ${type} refused: ${verdict.failure._tag}`)
               }
+              if (Result.isSuccess(verdict) && type === ChannelAnnouncement.type) yield* releaseOrphans(describe(type, raw))
             }
             for (const p of peers.values()) {
               if (!p.banned && input.raws.length > 0) schedule(p, { _tag: "Send", raws: input.raws })

@@ -24,7 +24,7 @@
  * (excluded channel directions and nodes); every attempt's outcome is reported back to it.
  */
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Clock, Context, Data, Deferred, Duration, Effect, Layer, Option, PubSub, Queue, Result, Schema, Scope, Stream } from "effect"
+import { Clock, Context, Data, Deferred, Duration, Effect, Layer, Option, PubSub, Queue, Result, Schema, Scope, Stream, type Tracer } from "effect"
 import { equalBytes, toHex } from "../protocol/bytes.ts"
 import { ChannelIdSchema, type ShortChannelId } from "../protocol/codec/fields.ts"
 import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
@@ -212,7 +212,13 @@ export interface PaymentsConfig {
 
 type Input =
   | { readonly _tag: "Channel"; readonly event: NodeChannelEvent }
-  | { readonly _tag: "Pay"; readonly record: OutboundRecord; readonly reply: Deferred.Deferred<string, InvalidPaymentRequest> }
+  | {
+    readonly _tag: "Pay"
+    readonly record: OutboundRecord
+    readonly reply: Deferred.Deferred<string, InvalidPaymentRequest>
+    /** The caller's span: the payment's attempts are its children. */
+    readonly span: Tracer.AnySpan | undefined
+  }
   | { readonly _tag: "MppTimeout"; readonly paymentHash: string; readonly firstAtMillis: number }
   | { readonly _tag: "PaymentTimeout"; readonly paymentId: string }
   | { readonly _tag: "Resync" }
@@ -277,6 +283,20 @@ const PROBE_ONION = new Uint8Array(1366)
 /** Dust exposure is the channel's own check when the HTLC is really added. */
 const PROBE_LIMITS = { maxDustHtlcExposure: msat(1n << 62n) }
 
+/** Span attributes of an incoming HTLC. */
+const htlcAttributes = (e: { readonly channelId: Uint8Array; readonly htlcId: bigint; readonly amount: bigint; readonly paymentHash: Uint8Array; readonly cltvExpiry: number }) => ({
+  "payment.hash": toHex(e.paymentHash),
+  "payment.channelId": toHex(e.channelId),
+  "payment.htlcId": e.htlcId.toString(),
+  "payment.amountMsat": e.amount.toString(),
+  "payment.cltvExpiry": e.cltvExpiry
+})
+
+const describeError = (e: unknown): string =>
+  typeof e === "object" && e !== null && "_tag" in e && typeof e._tag === "string"
+    ? "reason" in e && typeof e.reason === "string" ? `${e._tag}: ${e.reason}` : e._tag
+    : "failed"
+
 const describeFailure = (f: FailureMessage | undefined): string => (f === undefined ? "unreadable" : f._tag === "unknown" ? `unknown(${f.code})` : f._tag)
 
 export const make = (
@@ -308,6 +328,8 @@ export const make = (
     const waiters = new Map<string, Array<Deferred.Deferred<PaymentResult>>>()
     /** Per payment: channel directions and nodes that failed it (this run). */
     const excluded = new Map<string, { readonly channels: Array<ExcludedChannel>; readonly nodes: Array<Uint8Array> }>()
+    /** The span of the caller of each payment (this run): its attempts' spans hang under it. */
+    const paymentSpans = new Map<string, Tracer.AnySpan>()
     /** The router's path of each attempt in flight (this run), to report its outcome. */
     const attemptPaths = new Map<string, Path>()
     /** Incoming HTLCs handled in this run (the event stream is at-least-once). */
@@ -407,6 +429,11 @@ export const make = (
       })
 
     const failIncoming = (channelId: ChannelId, htlcId: bigint, response: OnionFailureResponse) =>
+      Effect.andThen(
+        Effect.annotateCurrentSpan("payment.outcome", response._tag === "FailMalformed" ? `malformed ${response.failureCode}` : `failed: ${describeFailure(response.failure)}`),
+        failIncomingNow(channelId, htlcId, response)
+      )
+    const failIncomingNow = (channelId: ChannelId, htlcId: bigint, response: OnionFailureResponse) =>
       response._tag === "FailMalformed"
         ? Effect.ignore(manager.failMalformedHtlc(channelId, htlcId, response.sha256OfOnion, response.failureCode))
         : Effect.ignore(manager.failHtlc(channelId, htlcId, createFailure(response.sharedSecret, response.failure).reason))
@@ -436,6 +463,7 @@ export const make = (
         }
         mppSets.delete(toHex(record.paymentHash))
         yield* saveInbound({ ...record, status: "paid", receivedMsat: received, claimedParts })
+        yield* Effect.annotateCurrentSpan({ "payment.outcome": "claimed", "payment.receivedMsat": received.toString(), "payment.parts": set.parts.length })
         yield* publish({ _tag: "PaymentReceived", paymentHash: record.paymentHash, amountMsat: msat(received), parts: set.parts.length })
       })
 
@@ -535,6 +563,7 @@ export const make = (
     const fulfillBack = (record: ForwardRecord, preimage: Uint8Array) =>
       Effect.gen(function*() {
         yield* saveForward({ ...record, status: "fulfilled" })
+        yield* Effect.annotateCurrentSpan({ "payment.outcome": "fulfilled", "payment.feeMsat": (record.inAmountMsat - record.outAmountMsat).toString() })
         // The channel persists the preimage (its monitor's `PaymentPreimage`) before `update_fulfill_htlc` leaves.
         yield* Effect.ignore(manager.fulfillHtlc(record.inChannelId, record.inHtlcId, preimage))
         yield* publish({
@@ -605,6 +634,7 @@ export const make = (
           status: "forwarding"
         }
         yield* saveForward(record)
+        yield* Effect.annotateCurrentSpan({ "payment.outcome": "forwarded", "payment.outChannelId": toHex(out.channelId) })
         const added = yield* Effect.result(manager.addHtlc(out.channelId, {
           requestId: `fwd/${htlcKey(e.channelId, e.htlcId)}`,
           amount: p.amtToForward,
@@ -666,6 +696,7 @@ export const make = (
         for (const w of waiters.get(r.paymentId) ?? []) yield* Deferred.succeed(w, result)
         waiters.delete(r.paymentId)
         excluded.delete(r.paymentId)
+        paymentSpans.delete(r.paymentId)
         yield* publish(result)
       })
 
@@ -728,7 +759,17 @@ export const make = (
             return
           }
           let sentAny = false
-          for (const path of found.success.paths) sentAny = (yield* sendAttempt(paymentId, path)) || sentAny
+          for (const path of found.success.paths) {
+            const attributes = {
+              "payment.id": paymentId,
+              "payment.hash": toHex(r.paymentHash),
+              "payment.amountMsat": path.amountMsat.toString(),
+              "payment.feeMsat": path.feeMsat.toString(),
+              "payment.hops": path.hops.length
+            }
+            const parent = paymentSpans.get(paymentId)
+            sentAny = (yield* sendAttempt(paymentId, path).pipe(Effect.withSpan("payments.attempt", { attributes, ...(parent === undefined ? {} : { parent }) }))) || sentAny
+          }
           if (sentAny) return
         }
       })
@@ -943,9 +984,9 @@ export const make = (
           const p = processed.success
           switch (p._tag) {
             case "Forward":
-              return yield* onForward(e, p)
+              return yield* onForward(e, p).pipe(Effect.withSpan("payments.forward", { attributes: { ...htlcAttributes(e), "payment.outScid": p.shortChannelId.toString(), "payment.outAmountMsat": p.amtToForward.toString() } }))
             case "Receive":
-              return yield* onReceive(e, p)
+              return yield* onReceive(e, p).pipe(Effect.withSpan("payments.receive", { attributes: htlcAttributes(e) }))
             case "BlindedForward":
               // Not yet: forwarding inside a blinded route (BOLT 4 asks for invalid_onion_blinding inside it).
               return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: { _tag: "invalid_onion_blinding", sha256OfOnion: sha256(e.onion) }, sharedSecret: p.sharedSecret })
@@ -962,8 +1003,11 @@ export const make = (
           const rkey = `${key}/${e.result._tag}`
           if (handledResolved.has(rkey)) return
           handledResolved.add(rkey)
-          if (owner._tag === "Forward") return yield* onForwardResolved(owner.key, e.result)
-          return yield* onAttemptResolved(owner.paymentId, owner.attemptId, e.result)
+          const attributes = { "payment.channelId": toHex(e.channelId), "payment.htlcId": e.htlcId.toString(), "payment.result": e.result._tag }
+          if (owner._tag === "Forward") return yield* onForwardResolved(owner.key, e.result).pipe(Effect.withSpan("payments.forward.resolved", { attributes }))
+          return yield* onAttemptResolved(owner.paymentId, owner.attemptId, e.result).pipe(
+            Effect.withSpan("payments.attempt.resolved", { attributes: { ...attributes, "payment.id": owner.paymentId } })
+          )
         }
       })
 
@@ -1010,6 +1054,7 @@ export const make = (
         case "Channel":
           return onChannelEvent(input.event)
         case "Pay":
+          if (input.span !== undefined && !paymentSpans.has(input.record.paymentId)) paymentSpans.set(input.record.paymentId, input.span)
           return onPay(input.record, input.reply)
         case "MppTimeout":
           return onMppTimeout(input.paymentHash, input.firstAtMillis)
@@ -1079,7 +1124,8 @@ export const make = (
     const submit = (record: OutboundRecord) =>
       Effect.gen(function*() {
         const reply = yield* Deferred.make<string, InvalidPaymentRequest>()
-        yield* Queue.offer(inbox, { _tag: "Pay", record, reply })
+        const span = yield* Effect.option(Effect.currentSpan)
+        yield* Queue.offer(inbox, { _tag: "Pay", record, reply, span: Option.getOrUndefined(span) })
         return yield* Deferred.await(reply)
       })
 
@@ -1165,6 +1211,21 @@ export const make = (
         return yield* submit(record)
       })
 
+    /** A span over a whole payment, with its outcome. */
+    const traced = (name: string) => <E>(effect: Effect.Effect<PaymentSucceeded, E>): Effect.Effect<PaymentSucceeded, E> =>
+      effect.pipe(
+        Effect.tap((ok) =>
+          Effect.annotateCurrentSpan({
+            "payment.id": ok.paymentId,
+            "payment.hash": toHex(ok.paymentHash),
+            "payment.outcome": "succeeded",
+            "payment.feePaidMsat": ok.feePaidMsat.toString(),
+            "payment.parts": ok.parts
+          })),
+        Effect.tapError((e) => Effect.annotateCurrentSpan({ "payment.outcome": describeError(e) })),
+        Effect.withSpan(name)
+      )
+
     const statusOf = (r: OutboundRecord): OutboundStatus => {
       const result = resultOf(r)
       return {
@@ -1207,8 +1268,10 @@ export const make = (
           })
           return { invoice: created.invoice, paymentHash: created.paymentHash, paymentSecret: created.paymentSecret }
         }),
-      pay: (invoiceText, options = {}) => Effect.flatMap(startPayment(invoiceText, options), awaitPayment),
-      keysend: (payee, amountMsat, options = {}) => Effect.flatMap(startKeysend(payee, amountMsat, options), awaitPayment),
+      pay: (invoiceText, options = {}) =>
+        Effect.flatMap(startPayment(invoiceText, options), awaitPayment).pipe(traced("payments.pay")),
+      keysend: (payee, amountMsat, options = {}) =>
+        Effect.flatMap(startKeysend(payee, amountMsat, options), awaitPayment).pipe(traced("payments.keysend")),
       startKeysend,
       startPayment,
       awaitPayment,

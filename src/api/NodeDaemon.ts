@@ -37,6 +37,18 @@ const describeFailure = (cause: Cause.Cause<unknown>): string => {
   return `${tag}${[error.message, reason, inner].filter((s) => s.length > 0).join(": ")}`
 }
 
+/** A URL for the log: user and password removed. */
+const withoutCredentials = (url: string): string => {
+  try {
+    const u = new URL(url)
+    u.username = ""
+    u.password = ""
+    return u.toString()
+  } catch {
+    return "(an invalid URL)"
+  }
+}
+
 export const runNode = (config: NodeConfig) =>
   Effect.gen(function*() {
     yield* Effect.logInfo(`starting node on ${config.network}, data directory ${config.dataDir}`)
@@ -44,7 +56,15 @@ export const runNode = (config: NodeConfig) =>
       Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, OsEntropy))
     )
     const context = yield* Layer.build(
-      ControlApiServer({ ...config.api, token }).pipe(Layer.provideMerge(NodeLive({ dataDir: config.dataDir, listen: config.listen })))
+      ControlApiServer({ ...config.api, token }).pipe(
+        Layer.provideMerge(
+          NodeLive({
+            dataDir: config.dataDir,
+            listen: config.listen,
+            ...(config.bitcoind === undefined ? {} : { bitcoind: config.bitcoind })
+          })
+        )
+      )
     )
     const peers = Context.get(context, PeerManager)
     const channels = yield* Context.get(context, ChannelManager).listChannels
@@ -52,6 +72,7 @@ export const runNode = (config: NodeConfig) =>
     const apiPort = http.address._tag === "UnixPathAddress" ? config.api.port : http.address.port
     const apiUrl = `http://${formatAddress({ host: config.api.host, port: apiPort })}`
     yield* Effect.logInfo(`node id ${toHex(peers.nodeId)}`)
+    if (config.bitcoind !== undefined) yield* Effect.logInfo(`following bitcoind at ${withoutCredentials(config.bitcoind.url)}`)
     yield* Effect.logInfo(
       peers.listenAddress === undefined ? "not listening for peers" : `listening for peers on ${formatAddress(peers.listenAddress)}`
     )

@@ -19,7 +19,7 @@
  */
 import { EventEmitter, on } from "node:events"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, ManagedRuntime, Stream } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, type LogLevel, ManagedRuntime, References, Stream } from "effect"
 import { FetchHttpClient, HttpRouter } from "effect/http"
 import { HttpApiClient } from "effect/http-api"
 import { ChannelManager } from "../actors/ChannelManager.ts"
@@ -45,6 +45,8 @@ export interface CreateNodeOptions {
   readonly listen?: string | false
   /** `mainnet`, `testnet`, `testnet4`, `signet` or `regtest` (default). */
   readonly network?: NetworkName
+  /** The least severe log entries written (Effect's logger, to stdout): default `"Warn"`; `"None"` for silence. */
+  readonly logLevel?: LogLevel.LogLevel
 }
 
 /** Base class of every error the node's methods reject with. `code` is the API error's tag. */
@@ -96,11 +98,13 @@ const errorClass = (code: string): typeof LightningError => {
   }
 }
 
-/** A failure of the in-process API as a `LightningError`. */
-const toLightningError = (cause: Cause.Cause<unknown>): LightningError => {
-  const error = Cause.squash(cause)
+/** A failure (a tagged error, or anything else) as a `LightningError`. */
+const fromError = (error: unknown): LightningError => {
+  if (error instanceof LightningError) return error
   if (typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string") {
     const message = "message" in error && typeof error.message === "string" && error.message !== "" ? error.message : error._tag
+    // Arguments the typed client itself refused to encode: the same answer the API would give.
+    if (error._tag === "SchemaError") return new InvalidArgumentError("InvalidRequest", `invalid argument: ${message}`)
     const details: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(error)) if (k !== "_tag" && k !== "message") details[k] = v
     const Class = errorClass(error._tag)
@@ -109,11 +113,18 @@ const toLightningError = (cause: Cause.Cause<unknown>): LightningError => {
   return new LightningError("InternalError", error instanceof Error ? error.message : String(error))
 }
 
-/** A node event: a peer connected or disconnected, or a channel event (`ChannelEventJson`). */
+/** A failure of the in-process API as a `LightningError`. */
+const toLightningError = (cause: Cause.Cause<unknown>): LightningError => fromError(Cause.squash(cause))
+
+/**
+ * A node event: a peer connected or disconnected (`kind: "peer"`), or a channel event or chain
+ * request (`kind: "channel"`: `FundingNeeded`, `ChannelPending`, `Broadcast`, `ChannelReady`,
+ * `ChannelClosed`..., as in `GET /v1/channels/events`).
+ */
 export type NodeEvent =
-  | { readonly type: "PeerConnected"; readonly peer: Peer }
-  | { readonly type: "PeerDisconnected"; readonly nodeId: string; readonly reason: string }
-  | ({ readonly type: ChannelEventJson["type"] } & ChannelEventJson)
+  | { readonly kind: "peer"; readonly type: "PeerConnected"; readonly peer: Peer }
+  | { readonly kind: "peer"; readonly type: "PeerDisconnected"; readonly nodeId: string; readonly reason: string }
+  | ({ readonly kind: "channel" } & ChannelEventJson)
 
 const isNodeEvent = (u: unknown): u is NodeEvent => typeof u === "object" && u !== null && "type" in u && typeof u.type === "string"
 
@@ -238,23 +249,29 @@ export class LightningNode extends EventEmitter {
   }
 
   /**
-   * The node's events from now on, as an async iterator (ends when the node closes, or when the
-   * loop breaks).
+   * The node's events from this call on, as an async iterator (buffered until read; ends when
+   * the node closes, or when the loop breaks).
    */
-  async *events(): AsyncGenerator<NodeEvent, void, undefined> {
+  events(): AsyncGenerator<NodeEvent, void, undefined> {
     const stop = new AbortController()
     const onClose = () => stop.abort()
     this.once("close", onClose)
-    try {
-      for await (const args of on(this, "event", { signal: stop.signal })) {
-        const event: unknown = args[0]
-        if (isNodeEvent(event)) yield event
+    // Listening starts now, not at the first `next()`.
+    const source = on(this, "event", { signal: stop.signal })
+    const off = () => this.off("close", onClose)
+    return (async function*() {
+      try {
+        for await (const args of source) {
+          const event: unknown = args[0]
+          if (isNodeEvent(event)) yield event
+        }
+      } catch (e) {
+        if (!(e instanceof Error && e.name === "AbortError")) throw e
+      } finally {
+        off()
+        stop.abort()
       }
-    } catch (e) {
-      if (!(e instanceof Error && e.name === "AbortError")) throw e
-    } finally {
-      this.off("close", onClose)
-    }
+    })()
   }
 
   /** Stops the node: disconnects every peer, stops every channel, closes the store. Idempotent. */
@@ -280,19 +297,23 @@ export const createNode = async (options: CreateNodeOptions): Promise<LightningN
     listen = parseAddress(options.listen)
     if (listen === undefined) throw new InvalidArgumentError("InvalidRequest", `listen: expected HOST:PORT, got '${options.listen}'`)
   }
+  const logLevel = Layer.succeed(References.MinimumLogLevel, options.logLevel ?? "Warn")
   const node = NodeLive({ dataDir: options.dataDir, ...(listen === undefined ? {} : { listen }) }).pipe(
-    Layer.provide(Layer.succeed(NodeNetwork, network))
+    Layer.provide(Layer.succeed(NodeNetwork, network)),
+    Layer.provide(logLevel)
   )
   const runtime = ManagedRuntime.make(node)
-  const context = await runtime.context().catch((e: unknown) => {
-    throw Cause.isCause(e) ? toLightningError(e) : new NodeClosedError("StartFailed", e instanceof Error ? e.message : String(e))
+  const context = await runtime.context().catch(async (e: unknown) => {
+    await runtime.dispose()
+    throw Cause.isCause(e) ? toLightningError(e) : fromError(e)
   })
   // The API's handlers over this node, answering in process through a web handler.
   const { handler, dispose } = HttpRouter.toWebHandler(
     ControlApiRoutes().pipe(
       Layer.provide(Layer.succeedContext(context)),
       Layer.provide(Layer.succeed(NodeNetwork, network)),
-      Layer.provide(NodeHttpServer.layerHttpServices)
+      Layer.provide(NodeHttpServer.layerHttpServices),
+      Layer.provide(logLevel)
     ),
     { disableLogger: true }
   )
@@ -322,12 +343,9 @@ export const createNode = async (options: CreateNodeOptions): Promise<LightningN
       const all = Stream.merge(
         Stream.map(peerEvents, (e): NodeEvent =>
           e._tag === "PeerConnected"
-            ? { type: "PeerConnected", peer: peerToJson(e.peer) }
-            : { type: "PeerDisconnected", nodeId: toHex(e.nodeId), reason: describeReason(e.reason) }),
-        Stream.map(channelEvents, (e): NodeEvent => {
-          const json = channelEventToJson(e)
-          return { ...json, type: json.type }
-        })
+            ? { kind: "peer", type: "PeerConnected", peer: peerToJson(e.peer) }
+            : { kind: "peer", type: "PeerDisconnected", nodeId: toHex(e.nodeId), reason: describeReason(e.reason) }),
+        Stream.map(channelEvents, (e): NodeEvent => ({ kind: "channel", ...channelEventToJson(e) }))
       )
       yield* Deferred.succeed(subscribed, undefined)
       yield* Stream.runForEach(all, emit)

@@ -41,6 +41,23 @@ export interface NetworkGraphShape {
    * `channel_announcement` when the caller checked it (`protocol/gossip/funding.ts`).
    */
   readonly apply: (raw: Uint8Array, options?: { readonly capacitySat?: bigint }) => Effect.Effect<GossipApplied, GossipError>
+  /**
+   * Every check of `apply` but the signatures, changing nothing (time from `Clock`): drop stale,
+   * duplicate, unknown and malformed gossip cheaply before queueing it for `apply`.
+   */
+  readonly precheck: (raw: Uint8Array) => Effect.Effect<void, GossipError>
+  readonly hasChannel: (scid: ShortChannelId) => Effect.Effect<boolean>
+  /**
+   * For a peer's `gossip_timestamp_filter`: stored messages with a timestamp in
+   * `[first, first + range)`, a page of at most `limit` channels from `cursor` (start at 0);
+   * `next` is the next page's cursor, undefined at the end.
+   */
+  readonly timeRange: (
+    first: number,
+    range: number,
+    cursor: number,
+    limit?: number
+  ) => Effect.Effect<{ readonly messages: ReadonlyArray<Uint8Array>; readonly next: number | undefined }>
   /** Forgets a channel (its funding output was spent); nodes left without channels go too. */
   readonly removeChannel: (scid: ShortChannelId) => Effect.Effect<boolean>
   /** BOLT 7 pruning at the current time: channels whose oldest direction is over two weeks old. */

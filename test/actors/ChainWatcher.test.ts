@@ -1,8 +1,9 @@
 /**
  * Two of our nodes open a channel over the simulated chain: the funding transaction goes out
  * through the watcher's Broadcaster, confirmations come back as `FundingDepth` from the blocks
- * (no hand-fed depth), a reorg takes the funding block away and back, and a cooperative close
- * confirming reaches the channels as `FundingSpent`.
+ * (no hand-fed depth), one watcher starts after the funding confirmed (it finds it), a reorg
+ * takes the funding block away and back, and a cooperative close confirming reaches the
+ * channels as `FundingSpent`.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
@@ -53,13 +54,14 @@ describe("ChainWatcher over the simulated chain", () => {
       const net = yield* makeMemoryNetwork()
       const alice = yield* startChannelNode(net, "alice", "10.0.0.1")
       const bob = yield* startChannelNode(net, "bob", "10.0.0.2")
-      for (const node of [alice, bob]) {
-        yield* startChainWatcher().pipe(
+      const runWatcher = (node: TestNode) =>
+        startChainWatcher().pipe(
           Effect.provideService(ChannelManager, node.channels),
           Effect.provideService(ChainSource, chain.chainSource),
           Effect.provideService(Broadcaster, chain.broadcaster)
         )
-      }
+      // Bob's watcher starts late (a restart): it must find the confirmation that happened before.
+      yield* runWatcher(alice)
       yield* alice.peers.connect(bob.peers.nodeId, { host: bob.host, port: PORT })
       const temporaryChannelId = yield* openWhenConnected(alice, bob, 1_000_000n)
       const needed = yield* awaitEvent(alice, "FundingNeeded", (e) => equalBytes(e.temporaryChannelId, temporaryChannelId))
@@ -79,6 +81,7 @@ describe("ChainWatcher over the simulated chain", () => {
       yield* chain.sim.mine(1)
       const firstHeight = chain.sim.core.confirmationHeight(fundingTxid)
       assert.isDefined(firstHeight)
+      yield* runWatcher(bob)
       for (const node of [alice, bob]) yield* until(`${node.name} depth 1`, phaseAndDepth(node, channelId), (s) => s.depth === 1)
       yield* chain.sim.reorg(1, { blocks: 2, exclude: [fundingTxid] })
       for (const node of [alice, bob]) yield* until(`${node.name} depth 0`, phaseAndDepth(node, channelId), (s) => s.depth === 0)

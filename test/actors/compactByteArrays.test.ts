@@ -3,7 +3,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { compactByteArrays } from "../../src/actors/ChannelManager.ts"
 
 class Opaque {
-  constructor(readonly bytes: Uint8Array) {}
+  readonly bytes: Uint8Array
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes
+  }
 }
 
 describe("compactByteArrays", () => {

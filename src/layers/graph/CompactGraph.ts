@@ -30,7 +30,9 @@ import {
   checkChannelAnnouncement,
   checkNodeAnnouncement,
   decodeAlias,
+  decodeChannelAnnouncement,
   decodeChannelUpdate,
+  decodeNodeAnnouncement,
   DEFAULT_MAX_FUTURE_SECONDS,
   type GossipContext,
   unknownEvenFeatures,
@@ -81,33 +83,46 @@ const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array | 
   return b
 }
 
-/** One growing byte buffer; records are (offset, length) pairs kept by the tables. */
+const PAGE_SIZE = 1 << 20 // 1 MiB: larger than any message (65,535 bytes at most)
+
+/**
+ * The raw messages: 1 MiB pages filled in order (a record never spans two pages), so growing
+ * never copies and wastes less than a page. A record is found by its offset
+ * (`page * PAGE_SIZE + position`) and length, kept by the tables.
+ */
 class Arena {
-  buf = new Uint8Array(1 << 16)
+  pages: Array<Uint8Array> = []
+  /** Bytes of records written (live and garbage). */
   used = 0
   garbage = 0
+  private at = PAGE_SIZE // position in the last page
   add(bytes: Uint8Array): number {
-    if (this.used + bytes.length > this.buf.length) {
-      let cap = this.buf.length
-      while (cap < this.used + bytes.length) cap = Math.ceil(cap * 1.5)
-      const next = new Uint8Array(cap)
-      next.set(this.buf.subarray(0, this.used))
-      this.buf = next
+    if (this.at + bytes.length > PAGE_SIZE) {
+      this.pages.push(new Uint8Array(PAGE_SIZE))
+      this.at = 0
     }
-    const at = this.used
-    this.buf.set(bytes, at)
+    const page = this.pages[this.pages.length - 1]
+    if (page === undefined) throw new Error("unreachable: no page")
+    page.set(bytes, this.at)
+    const offset = (this.pages.length - 1) * PAGE_SIZE + this.at
+    this.at += bytes.length
     this.used += bytes.length
-    return at
+    return offset
   }
   get(offset: number, length: number): Uint8Array {
-    return this.buf.subarray(offset, offset + length)
+    const page = this.pages[Math.floor(offset / PAGE_SIZE)]
+    const at = offset % PAGE_SIZE
+    return page === undefined ? new Uint8Array(0) : page.subarray(at, at + length)
+  }
+  get allocated(): number {
+    return this.pages.length * PAGE_SIZE
   }
 }
 
 export class CompactGraph {
   private readonly ctx: GossipContext
   private readonly maxFuture: number
-  private readonly arena = new Arena()
+  private arena = new Arena()
 
   // nodes
   private nodeCount = 0
@@ -187,7 +202,7 @@ export class CompactGraph {
   }
   /** Bytes of raw messages held (live and garbage) in the arena. */
   get arenaBytes(): { readonly used: number; readonly garbage: number; readonly allocated: number } {
-    return { used: this.arena.used, garbage: this.arena.garbage, allocated: this.arena.buf.length }
+    return { used: this.arena.used, garbage: this.arena.garbage, allocated: this.arena.allocated }
   }
 
   // ---- slots --------------------------------------------------------------------------------------
@@ -284,18 +299,75 @@ export class CompactGraph {
 
   /** BOLT 7 `channel_announcement`: checked (`checkChannelAnnouncement`), then stored with both nodes. */
   applyChannelAnnouncement(raw: Uint8Array, now: number, capacitySat?: bigint): Result.Result<GossipApplied, GossipError> {
-    const checked = checkChannelAnnouncement(this.ctx, raw, (m) => {
-      const known = this.chanIndex.get(m.shortChannelId)
-      if (known === undefined) return undefined
-      const k1 = this.nodeKeys.subarray((this.node1[known] ?? 0) * 33, (this.node1[known] ?? 0) * 33 + 33)
-      const k2 = this.nodeKeys.subarray((this.node2[known] ?? 0) * 33, (this.node2[known] ?? 0) * 33 + 33)
-      const conflicting = compareBytes(k1, m.nodeId1) !== 0 || compareBytes(k2, m.nodeId2) !== 0
-      return new DuplicateChannel({ shortChannelId: m.shortChannelId, conflicting })
-    })
+    const checked = checkChannelAnnouncement(this.ctx, raw, (m) => this.knownChannel(m))
     if (Result.isFailure(checked)) return Result.fail(checked.failure)
     const m = checked.success.message
     this.insertChannel(raw, m, now, capacitySat, checked.success.unknownEvenFeatures.length > 0)
     return Result.succeed({ _tag: "ChannelAdded", shortChannelId: m.shortChannelId, forward: true })
+  }
+
+  private knownChannel(m: ChannelAnnouncement): DuplicateChannel | undefined {
+    const known = this.chanIndex.get(m.shortChannelId)
+    if (known === undefined) return undefined
+    const k1 = this.nodeKeys.subarray((this.node1[known] ?? 0) * 33, (this.node1[known] ?? 0) * 33 + 33)
+    const k2 = this.nodeKeys.subarray((this.node2[known] ?? 0) * 33, (this.node2[known] ?? 0) * 33 + 33)
+    const conflicting = compareBytes(k1, m.nodeId1) !== 0 || compareBytes(k2, m.nodeId2) !== 0
+    return new DuplicateChannel({ shortChannelId: m.shortChannelId, conflicting })
+  }
+
+  /** The channel slot an update is for, if it is newer than the last one of its direction. */
+  private updateTarget(u: ChannelUpdate, raw: Uint8Array): Result.Result<number, GossipError> {
+    const c = this.chanIndex.get(u.shortChannelId)
+    if (c === undefined) return Result.fail(new UnknownChannel({ shortChannelId: u.shortChannelId }))
+    const slot = 2 * c + updateDirection(u)
+    const prevOff = this.updOff[slot] ?? NO_OFFSET
+    const newer = checkUpdateIsNewer(
+      u.shortChannelId,
+      u.timestamp,
+      raw,
+      prevOff === NO_OFFSET ? undefined : { timestamp: this.updTs[slot] ?? 0, raw: this.arena.get(prevOff, this.updLen[slot] ?? 0) }
+    )
+    return Result.isFailure(newer) ? Result.fail(newer.failure) : Result.succeed(c)
+  }
+
+  /** The node slot a node_announcement is for, if the node has a channel and the timestamp is newer. */
+  private nodeTarget(m: NodeAnnouncement): Result.Result<number, GossipError> {
+    const known = this.nodeIndex.get(keyOf(m.nodeId))
+    if (known === undefined) return Result.fail(new UnknownNode({ nodeId: toHex(m.nodeId) }))
+    const prev = (this.nodeAnnOff[known] ?? NO_OFFSET) === NO_OFFSET ? undefined : this.nodeAnnTs[known]
+    const newer = checkNodeAnnouncementIsNewer(m.timestamp, prev)
+    return Result.isFailure(newer) ? Result.fail(newer.failure) : Result.succeed(known)
+  }
+
+  /**
+   * Every check of `apply` except the signatures, changing nothing: lets a caller drop stale,
+   * duplicate, unknown and malformed gossip cheaply before queueing it for `apply` (which checks
+   * again, the graph may have changed meanwhile, then verifies the signatures).
+   */
+  precheck(raw: Uint8Array, now: number): Result.Result<void, GossipError> {
+    const type = raw.length >= 2 ? ((raw[0] ?? 0) << 8) | (raw[1] ?? 0) : -1
+    switch (type) {
+      case ChannelAnnouncement.type: {
+        const m = decodeChannelAnnouncement(this.ctx, raw)
+        if (Result.isFailure(m)) return Result.fail(m.failure)
+        const dup = this.knownChannel(m.success)
+        return dup === undefined ? Result.void : Result.fail(dup)
+      }
+      case NodeAnnouncement.type: {
+        const m = decodeNodeAnnouncement(raw, now, this.maxFuture)
+        if (Result.isFailure(m)) return Result.fail(m.failure)
+        const target = this.nodeTarget(m.success)
+        return Result.isFailure(target) ? Result.fail(target.failure) : Result.void
+      }
+      case ChannelUpdate.type: {
+        const u = decodeChannelUpdate(this.ctx, raw, now, this.maxFuture)
+        if (Result.isFailure(u)) return Result.fail(u.failure)
+        const target = this.updateTarget(u.success, raw)
+        return Result.isFailure(target) ? Result.fail(target.failure) : Result.void
+      }
+      default:
+        return Result.fail(new MalformedGossip({ message: "unknown", error: `not an announcement (type ${type})` }))
+    }
   }
 
   private insertChannel(raw: Uint8Array, m: ChannelAnnouncement, now: number, capacitySat: bigint | undefined, unknownEven: boolean): void {
@@ -332,19 +404,13 @@ export class CompactGraph {
     const decoded = decodeChannelUpdate(this.ctx, raw, now, this.maxFuture)
     if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
     const u = decoded.success
-    const c = this.chanIndex.get(u.shortChannelId)
-    if (c === undefined) return Result.fail(new UnknownChannel({ shortChannelId: u.shortChannelId }))
+    const target = this.updateTarget(u, raw)
+    if (Result.isFailure(target)) return Result.fail(target.failure)
+    const c = target.success
     const d = updateDirection(u)
     const slot = 2 * c + d
     const prevOff = this.updOff[slot] ?? NO_OFFSET
     const prevLen = this.updLen[slot] ?? 0
-    const newer = checkUpdateIsNewer(
-      u.shortChannelId,
-      u.timestamp,
-      raw,
-      prevOff === NO_OFFSET ? undefined : { timestamp: this.updTs[slot] ?? 0, raw: this.arena.get(prevOff, prevLen) }
-    )
-    if (Result.isFailure(newer)) return Result.fail(newer.failure)
     const n1 = (this.node1[c] ?? 0) * 33
     const n2 = (this.node2[c] ?? 0) * 33
     const verified = verifyChannelUpdate(this.ctx, raw, u, this.nodeKeys.subarray(n1, n1 + 33), this.nodeKeys.subarray(n2, n2 + 33))
@@ -377,12 +443,10 @@ export class CompactGraph {
   applyNodeAnnouncement(raw: Uint8Array, now: number): Result.Result<GossipApplied, GossipError> {
     let slot = -1
     const checked = checkNodeAnnouncement(this.ctx, raw, now, this.maxFuture, (m) => {
-      const known = this.nodeIndex.get(keyOf(m.nodeId))
-      if (known === undefined) return new UnknownNode({ nodeId: toHex(m.nodeId) })
-      slot = known
-      const prev = (this.nodeAnnOff[known] ?? NO_OFFSET) === NO_OFFSET ? undefined : this.nodeAnnTs[known]
-      const newer = checkNodeAnnouncementIsNewer(m.timestamp, prev)
-      return Result.isFailure(newer) ? newer.failure : undefined
+      const target = this.nodeTarget(m)
+      if (Result.isFailure(target)) return target.failure
+      slot = target.success
+      return undefined
     })
     if (Result.isFailure(checked)) return Result.fail(checked.failure)
     const c = checked.success
@@ -438,25 +502,20 @@ export class CompactGraph {
   }
 
   compact(): void {
-    const old = this.arena.buf
-    const live = this.arena.used - this.arena.garbage
-    const next = new Uint8Array(Math.max(1 << 16, Math.ceil(live * 1.25)))
-    let at = 0
-    const move = (off: number, len: number): number => {
-      if (off === NO_OFFSET) return off
-      next.set(old.subarray(off, off + len), at)
-      const moved = at
-      at += len
-      return moved
-    }
+    const old = this.arena
+    const next = new Arena()
     for (const c of this.chanIndex.values()) {
-      this.annOff[c] = move(this.annOff[c] ?? NO_OFFSET, this.annLen[c] ?? 0)
-      for (const d of [0, 1]) this.updOff[2 * c + d] = move(this.updOff[2 * c + d] ?? NO_OFFSET, this.updLen[2 * c + d] ?? 0)
+      this.annOff[c] = next.add(old.get(this.annOff[c] ?? 0, this.annLen[c] ?? 0))
+      for (const d of [0, 1]) {
+        const off = this.updOff[2 * c + d] ?? NO_OFFSET
+        if (off !== NO_OFFSET) this.updOff[2 * c + d] = next.add(old.get(off, this.updLen[2 * c + d] ?? 0))
+      }
     }
-    for (const n of this.nodeIndex.values()) this.nodeAnnOff[n] = move(this.nodeAnnOff[n] ?? NO_OFFSET, this.nodeAnnLen[n] ?? 0)
-    this.arena.buf = next
-    this.arena.used = at
-    this.arena.garbage = 0
+    for (const n of this.nodeIndex.values()) {
+      const off = this.nodeAnnOff[n] ?? NO_OFFSET
+      if (off !== NO_OFFSET) this.nodeAnnOff[n] = next.add(old.get(off, this.nodeAnnLen[n] ?? 0))
+    }
+    this.arena = next
   }
 
   // ---- reads ----------------------------------------------------------------------------------------
@@ -503,6 +562,42 @@ export class CompactGraph {
       announcedAt: this.announcedAt[c] ?? 0,
       directions: [this.direction(2 * c, capacitySat), this.direction(2 * c + 1, capacitySat)]
     }
+  }
+
+  hasChannel(scid: ShortChannelId): boolean {
+    return this.chanIndex.has(scid)
+  }
+
+  /**
+   * For a peer's `gossip_timestamp_filter` (BOLT 7): the stored messages with a timestamp in
+   * `[first, first + range)`, a page at a time (at most `limit` channels from `cursor` on, in
+   * slot order). Per channel: its `channel_announcement` (its timestamp is that of its newest
+   * update; never sent without an update) before its updates, then the `node_announcement`s of
+   * its nodes in range, each node once per page. `next` is the cursor of the next page.
+   */
+  timeRange(first: number, range: number, cursor = 0, limit = 1000): { readonly messages: ReadonlyArray<Uint8Array>; readonly next: number | undefined } {
+    const end = first + range
+    const inRange = (t: number): boolean => t >= first && t < end
+    const messages: Array<Uint8Array> = []
+    const nodesSent = new Set<number>()
+    let c = cursor
+    let channels = 0
+    for (; c < this.chanCount && channels < limit; c++) {
+      if (((this.chanFlags[c] ?? 0) & FLAG_LIVE) === 0) continue
+      channels++
+      const has = (d: number): boolean => (this.updOff[2 * c + d] ?? NO_OFFSET) !== NO_OFFSET
+      const ts = (d: number): number => (has(d) ? (this.updTs[2 * c + d] ?? 0) : -1)
+      const newest = Math.max(ts(0), ts(1))
+      if (newest >= 0 && inRange(newest)) messages.push(this.arena.get(this.annOff[c] ?? 0, this.annLen[c] ?? 0).slice())
+      for (const d of [0, 1]) if (has(d) && inRange(ts(d))) messages.push(this.arena.get(this.updOff[2 * c + d] ?? 0, this.updLen[2 * c + d] ?? 0).slice())
+      for (const n of [this.node1[c] ?? 0, this.node2[c] ?? 0]) {
+        const off = this.nodeAnnOff[n] ?? NO_OFFSET
+        if (off === NO_OFFSET || nodesSent.has(n) || !inRange(this.nodeAnnTs[n] ?? 0)) continue
+        nodesSent.add(n)
+        messages.push(this.arena.get(off, this.nodeAnnLen[n] ?? 0).slice())
+      }
+    }
+    return { messages, next: c < this.chanCount ? c : undefined }
   }
 
   channel(scid: ShortChannelId): ChannelView | undefined {

@@ -94,6 +94,9 @@ export const makeNetworkGraph = (config: MemoryNetworkGraphConfig, store: StoreS
     return NetworkGraph.of({
       apply: (raw, options) =>
         Effect.flatMap(nowSeconds, (now) => Effect.fromResult(graph.apply(raw, now, options === undefined ? undefined : { capacitySat: options.capacitySat }))),
+      precheck: (raw) => Effect.flatMap(nowSeconds, (now) => Effect.fromResult(graph.precheck(raw, now))),
+      hasChannel: (scid) => Effect.sync(() => graph.hasChannel(scid)),
+      timeRange: (first, range, cursor, limit) => Effect.sync(() => graph.timeRange(first, range, cursor, limit)),
       removeChannel: (scid) => Effect.sync(() => graph.removeChannel(scid)),
       prune: Effect.flatMap(nowSeconds, (now) => Effect.sync(() => graph.prune(now, config.staleAfterSeconds))),
       channel: (scid) => Effect.sync(() => graph.channel(scid)),

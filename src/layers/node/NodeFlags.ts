@@ -18,6 +18,8 @@ export interface NodeConfig {
   readonly network: NetworkName
   /** The control API's bearer token file; `DIR/api_token` when not given. Created (0600) if missing. */
   readonly apiTokenFile?: string
+  /** A bitcoind JSON-RPC endpoint (credentials in the URL, or `cookieFile`): the node follows that chain (issue 9). */
+  readonly bitcoind?: { readonly url: string; readonly cookieFile?: string }
 }
 
 export const defaultConfig: NodeConfig = {
@@ -42,6 +44,10 @@ control API (JSON, OpenAPI document at /openapi.json) on --api. SIGINT/SIGTERM s
                       checked in open_channel, and the invoice prefix
   --api-token-file F  the control API's bearer token (default DIR/api_token,
                       created with mode 0600 at first start)
+  --bitcoind-rpc URL  follow a bitcoind (JSON-RPC) chain: funding confirmations
+                      and closes come from it, transactions go out through it;
+                      credentials in the URL (http://user:pass@127.0.0.1:18443)
+  --bitcoind-cookie F bitcoind's cookie file instead of credentials in the URL
   -h, --help          print this help
 `
 
@@ -81,10 +87,33 @@ export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<FlagsResu
   }
   const apiTokenFile = values["api-token-file"]
   if (apiTokenFile !== undefined && apiTokenFile.length === 0) return Result.fail("--api-token-file must not be empty")
+  const bitcoind = bitcoindFlags(values["bitcoind-rpc"], values["bitcoind-cookie"])
+  if (Result.isFailure(bitcoind)) return Result.fail(bitcoind.failure)
   return Result.succeed({
     _tag: "Run",
-    config: { dataDir, listen: listen.success, api: api.success, network, ...(apiTokenFile === undefined ? {} : { apiTokenFile }) }
+    config: {
+      dataDir,
+      listen: listen.success,
+      api: api.success,
+      network,
+      ...(apiTokenFile === undefined ? {} : { apiTokenFile }),
+      ...(bitcoind.success === undefined ? {} : { bitcoind: bitcoind.success })
+    }
   })
+}
+
+/** `--bitcoind-rpc URL` (http or https) and `--bitcoind-cookie FILE` (only with a URL). */
+const bitcoindFlags = (url: string | undefined, cookieFile: string | undefined): Result.Result<NodeConfig["bitcoind"], string> => {
+  if (url === undefined) return cookieFile === undefined ? Result.succeed(undefined) : Result.fail("--bitcoind-cookie needs --bitcoind-rpc")
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return Result.fail(`--bitcoind-rpc expects a URL such as http://user:pass@127.0.0.1:18443, got '${url}'`)
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return Result.fail(`--bitcoind-rpc expects an http or https URL, got '${url}'`)
+  if (cookieFile !== undefined && cookieFile.length === 0) return Result.fail("--bitcoind-cookie must not be empty")
+  return Result.succeed({ url, ...(cookieFile === undefined ? {} : { cookieFile }) })
 }
 
 const parse = (argv: ReadonlyArray<string>) =>
@@ -98,6 +127,8 @@ const parse = (argv: ReadonlyArray<string>) =>
       api: { type: "string" },
       network: { type: "string" },
       "api-token-file": { type: "string" },
+      "bitcoind-rpc": { type: "string" },
+      "bitcoind-cookie": { type: "string" },
       help: { type: "boolean", short: "h" }
     }
   })

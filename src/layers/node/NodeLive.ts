@@ -27,6 +27,9 @@ import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { join } from "node:path"
 import * as ChannelManager from "../../actors/ChannelManager.ts"
+import { start as startChainWatcher } from "../../actors/ChainWatcher.ts"
+import * as BitcoindChain from "../chain/BitcoindChain.ts"
+import type { BitcoindConfig } from "../chain/BitcoindChain.ts"
 import * as PeerManager from "../../actors/PeerManager.ts"
 import type { Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
 import { p2wpkhScript } from "../../protocol/tx/bitcoin/script.ts"
@@ -61,6 +64,11 @@ export interface NodeLiveOptions {
   readonly peers?: Omit<PeerManager.PeerManagerConfig, "listen" | "sessionEvents">
   /** Channel manager settings (policy, feerate estimate...); secp and the shutdown script come from the node. */
   readonly channels?: Omit<ChannelManager.ChannelManagerConfig, "secp" | "shutdownScript">
+  /**
+   * Follow this bitcoind's chain: a `ChainWatcher` turns its blocks into the channels' chain
+   * facts (funding depth, funding spent) and publishes their transactions through it.
+   */
+  readonly bitcoind?: BitcoindConfig
 }
 
 /** The node's payout script for closes: P2WPKH to the key derived under `SHUTDOWN_KEY_LABEL`. */
@@ -130,9 +138,13 @@ export const NodeLive = (options: NodeLiveOptions) =>
         },
         ...(options.listen === undefined ? {} : { listen: options.listen })
       }).pipe(Layer.provide(services))
-      return ChannelManager.layer({ ...options.channels, secp, shutdownScript }).pipe(
+      const manager = ChannelManager.layer({ ...options.channels, secp, shutdownScript }).pipe(
         Layer.provideMerge(peers),
         Layer.provide(Layer.mergeAll(Layer.succeed(ChannelSigner, channelSigner), ChannelStoreLive(options.dataDir), OsEntropy))
       )
+      if (options.bitcoind === undefined) return manager
+      // The chain watcher over bitcoind, fed by the manager's events (src/actors/ChainWatcher.ts).
+      const watcher = Layer.effectDiscard(startChainWatcher()).pipe(Layer.provide(BitcoindChain.layer(options.bitcoind)))
+      return watcher.pipe(Layer.provideMerge(manager))
     })
   )

@@ -3,7 +3,15 @@
  *
  * Keys, under `prefix` (default `monitor/`), per channel (id in hex):
  *   `<prefix><channel>/state`          the channel state (JSON), if the replica keeps states
+ *   `<prefix><channel>/blob/<id>`      a long string of that state (an HTLC's onion), written once
  *   `<prefix><channel>/u/<updateId>`   one monitor update (Schema JSON), id zero-padded to 20 digits
+ * Long strings: a state is written whole at every persist, and most of its bytes are the onions
+ * of the HTLCs in flight (1,366 bytes, 2,732 in hex, each), which do not change while the HTLC
+ * lives. So every string of at least `BLOB_MIN_LENGTH` characters is written once under its own
+ * key and the state refers to it (`{"$blob": id}`, the state's text then starts with a 0x01
+ * byte); a blob no longer referenced is deleted in the write that stops referring to it. The
+ * state, its new blobs and the deletions are one atomic write, so a state never refers to a
+ * missing blob. A state holding an object with a `$blob` key of its own is written whole.
  * Archived channels move under `<archivePrefix>` (default `archive/`) with the same layout.
  * A replica write is ONE `Store.write` for every channel in it (the persister groups channels),
  * so a channel's state and its updates are never apart. Update keys are written with
@@ -104,9 +112,71 @@ export const decodeUpdate = (bytes: Uint8Array): Result.Result<MonitorUpdate, st
   }
 }
 export const encodeState = (s: Schema.Json): Uint8Array => utf8.encode(JSON.stringify(s))
-export const decodeState = (bytes: Uint8Array): Result.Result<Schema.Json, string> => {
+
+/** Strings at least this long in a channel state are stored once as blobs (an onion in hex is 2,732). */
+export const BLOB_MIN_LENGTH = 1024
+/** The first byte of a state text that refers to blobs (no JSON text starts with it). */
+const BLOB_FORMAT = 0x01
+
+const isBlobRef = (v: unknown): v is { readonly $blob: string } =>
+  typeof v === "object" && v !== null && !Array.isArray(v) && Object.hasOwn(v, "$blob")
+
+/** Whether the quote at `at` is escaped (an odd number of backslashes before it). */
+const escapedAt = (text: string, at: number): boolean => {
+  let n = 0
+  for (let i = at - 1; i >= 0 && text.charCodeAt(i) === 0x5c; i--) n++
+  return n % 2 === 1
+}
+
+/**
+ * A state's stored bytes with its long strings as blob references: `refer(literal)` gives the id
+ * of each (an existing one, or a new one it records), `literal` being the string's JSON text
+ * without its quotes (what the blob holds). Undefined when the state's text has a `"$blob"` key
+ * of its own (then it is stored whole, with `encodeState`). Works on the text of one plain
+ * `JSON.stringify` (native, and cheaper than a replacer): each string literal of at least
+ * `BLOB_MIN_LENGTH` characters that is a value (not a key) is cut out and replaced.
+ */
+export const encodeStateWithBlobs = (s: Schema.Json, refer: (literal: string) => string): Uint8Array | undefined => {
+  const text = JSON.stringify(s)
+  if (text.includes('"$blob"')) return undefined
+  const parts: Array<string> = []
+  let from = 0
+  let at = 0
+  for (;;) {
+    const open = text.indexOf('"', at)
+    if (open < 0) break
+    let close = text.indexOf('"', open + 1)
+    while (close > 0 && escapedAt(text, close)) close = text.indexOf('"', close + 1)
+    if (close < 0) break // unreachable: JSON.stringify closes every string
+    if (close - open - 1 >= BLOB_MIN_LENGTH && text.charCodeAt(close + 1) !== 0x3a /* ':' : a key stays */) {
+      parts.push(text.slice(from, open), `{"$blob":${JSON.stringify(refer(text.slice(open + 1, close)))}}`)
+      from = close + 1
+    }
+    at = close + 1
+  }
+  parts.push(text.slice(from))
+  const body = utf8.encode(parts.length === 1 ? text : parts.join(""))
+  const out = new Uint8Array(body.length + 1)
+  out[0] = BLOB_FORMAT
+  out.set(body, 1)
+  return out
+}
+
+/** A stored state (either form), its blob references resolved by `blob` (a blob's text: a JSON string literal without its quotes). */
+export const decodeState = (bytes: Uint8Array, blob: (id: string) => string | undefined = () => undefined): Result.Result<Schema.Json, string> => {
   try {
-    const r = decodeJson(JSON.parse(fromUtf8.decode(bytes)))
+    let missing: string | undefined
+    const parsed: unknown =
+      bytes[0] === BLOB_FORMAT
+        ? JSON.parse(fromUtf8.decode(bytes.subarray(1)), (_key, v: unknown) => {
+            if (!isBlobRef(v)) return v
+            const literal = blob(v.$blob)
+            if (literal === undefined) missing ??= v.$blob
+            return literal === undefined ? null : JSON.parse(`"${literal}"`)
+          })
+        : JSON.parse(fromUtf8.decode(bytes))
+    if (missing !== undefined) return Result.fail(`blob ${missing} is missing`)
+    const r = decodeJson(parsed)
     return Result.isSuccess(r) ? Result.succeed(r.success) : Result.fail(r.failure.message)
   } catch (e) {
     return Result.fail(String(e))
@@ -123,6 +193,47 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
   const fail = (reason: string) => new ReplicaError({ replica: name, reason })
   /** Last update id held per channel, learned from the store (-1: none). */
   const heads = new Map<string, bigint>()
+  /**
+   * Per channel with blobs: the blobs the last written state refers to (text -> id), the ids
+   * found in the store at load (their texts are not kept: the next write stores what it needs
+   * again and deletes them), and the next id.
+   */
+  const blobs = new Map<string, { byText: Map<string, string>; readonly loaded: Set<string>; next: number }>()
+  const blobKey = (key: string, id: string) => `${prefix}${key}/blob/${id}`
+
+  /** The state's ops (its blobs first) and what to remember once the write succeeded. */
+  const stateOps = (key: string, state: Schema.Json, ops: Array<StoreOp>): (() => void) => {
+    const known = blobs.get(key)
+    let next = known?.next ?? 0
+    const used = new Map<string, string>()
+    const fresh: Array<readonly [string, string]> = []
+    const refer = (text: string): string => {
+      let id = used.get(text) ?? known?.byText.get(text)
+      if (id === undefined) {
+        id = String(next++)
+        fresh.push([id, text])
+      }
+      used.set(text, id)
+      return id
+    }
+    let bytes = encodeStateWithBlobs(state, refer)
+    if (bytes === undefined) {
+      used.clear()
+      fresh.length = 0
+      bytes = encodeState(state)
+    }
+    for (const [id, text] of fresh) ops.push(putOp(blobKey(key, id), utf8.encode(text)))
+    if (known !== undefined) {
+      const live = new Set(used.values())
+      for (const id of known.byText.values()) if (!live.has(id)) ops.push(deleteOp(blobKey(key, id)))
+      for (const id of known.loaded) if (!live.has(id)) ops.push(deleteOp(blobKey(key, id)))
+    }
+    ops.push(putOp(`${prefix}${key}/state`, bytes))
+    return () => {
+      if (used.size === 0) blobs.delete(key)
+      else blobs.set(key, { byText: used, loaded: new Set(), next })
+    }
+  }
 
   const headOf = (key: string) =>
     Effect.gen(function*() {
@@ -139,6 +250,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
     Effect.gen(function*() {
       const ops: Array<StoreOp> = []
       const newHeads = new Map<string, bigint>()
+      const onSuccess: Array<() => void> = []
       for (const w of writes) {
         const key = channelKey(w.channelId)
         let head = yield* headOf(key)
@@ -148,7 +260,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
           ops.push(putOp(`${prefix}${key}/u/${pad(u.updateId)}`, encodeUpdate(u), 0))
           head = u.updateId
         }
-        if (keepsChannelState) ops.push(putOp(`${prefix}${key}/state`, encodeState(w.channelState)))
+        if (keepsChannelState) onSuccess.push(stateOps(key, w.channelState, ops))
         newHeads.set(key, head)
       }
       if (ops.length === 0) return
@@ -160,29 +272,52 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
         return yield* fail(written.failure.message)
       }
       for (const [k, h] of newHeads) heads.set(k, h)
+      for (const remember of onSuccess) remember()
     })
 
   const readChannels = (from: string) =>
     Effect.gen(function*() {
       const entries = yield* store.list(from).pipe(Effect.mapError((e) => fail(e.message)))
-      const byChannel = new Map<string, { state: Schema.Json | undefined; updates: Array<MonitorUpdate> }>()
+      interface Read {
+        state: Schema.Json | undefined
+        stateBytes: Uint8Array | undefined
+        readonly blobs: Map<string, Uint8Array>
+        readonly updates: Array<MonitorUpdate>
+      }
+      const byChannel = new Map<string, Read>()
       for (const e of entries) {
         const rest = e.key.slice(from.length)
         const slash = rest.indexOf("/")
         if (slash < 0) continue
         const key = rest.slice(0, slash)
         const kind = rest.slice(slash + 1)
-        const ch = byChannel.get(key) ?? { state: undefined, updates: [] }
+        const ch: Read = byChannel.get(key) ?? { state: undefined, stateBytes: undefined, blobs: new Map<string, Uint8Array>(), updates: [] }
         byChannel.set(key, ch)
         if (kind === "state") {
-          const s = decodeState(e.value)
-          if (Result.isFailure(s)) return yield* fail(`bad state for channel ${key}: ${s.failure}`)
-          ch.state = s.success
+          ch.stateBytes = e.value // decoded below, once its blobs are read
+        } else if (kind.startsWith("blob/")) {
+          ch.blobs.set(kind.slice("blob/".length), e.value)
         } else if (kind.startsWith("u/")) {
           const u = decodeUpdate(e.value)
           if (Result.isFailure(u)) return yield* fail(`bad update ${e.key}: ${u.failure}`)
           ch.updates.push(u.success) // keys sort by zero-padded id: in order
         }
+      }
+      for (const [key, ch] of byChannel) {
+        if (ch.stateBytes === undefined) continue
+        const s = decodeState(ch.stateBytes, (id) => {
+          const b = ch.blobs.get(id)
+          return b === undefined ? undefined : fromUtf8.decode(b)
+        })
+        if (Result.isFailure(s)) return yield* fail(`bad state for channel ${key}: ${s.failure}`)
+        ch.state = s.success
+      }
+      // The blobs found: deleted by the channel's next write (which stores again what it refers to).
+      for (const [key, ch] of byChannel) {
+        if (ch.blobs.size === 0) continue
+        let next = 0
+        for (const id of ch.blobs.keys()) next = Math.max(next, Number(id) + 1)
+        blobs.set(key, { byText: new Map(), loaded: new Set(ch.blobs.keys()), next: Number.isSafeInteger(next) ? next : 0 })
       }
       const out: Array<ReplicaChannel> = []
       for (const [key, ch] of byChannel) {
@@ -215,6 +350,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
       }
       if (ops.length > 0) yield* store.write(ops).pipe(Effect.mapError((e) => fail(e.message)))
       heads.delete(key)
+      blobs.delete(key)
     })
 
   return {

@@ -34,7 +34,7 @@ import { indexOfCommitment, perCommitmentSecretFromPrefix, prefixServes, secretP
 import { p2wpkhScriptCode } from "../../protocol/tx/bitcoin/script.ts"
 import { hash256 } from "../../protocol/tx/bitcoin/hash.ts"
 import { SIGHASH_ALL } from "../../protocol/tx/bitcoin/sighash.ts"
-import { setWitness, txid, txidFromBytes, type Transaction } from "../../protocol/tx/bitcoin/transaction.ts"
+import { setWitness, txidFromBytes, type Transaction } from "../../protocol/tx/bitcoin/transaction.ts"
 import {
   commitmentNumberObscuringFactor,
   type CommitmentHtlc,
@@ -88,8 +88,12 @@ interface ChannelSecrets {
 interface HolderCommitment {
   /** The state it was built from (a copy, HTLCs reduced to their four fields): what is persisted. */
   readonly state: CommitmentState
-  readonly commitment: CommitmentTransaction<CommitmentHtlc>
-  readonly htlcTxs: ReadonlyArray<HtlcTransaction<CommitmentHtlc>>
+  /**
+   * The txid of the commitment validated. The transaction itself is not kept (a channel holds
+   * one or two of these for its whole life, and needs them only to broadcast): it is rebuilt
+   * from `state` when signed for broadcast (`holderTransactions`), and checked against this txid.
+   */
+  readonly txid: Uint8Array
   readonly counterpartySignature: Uint8Array
   readonly counterpartyHtlcSignatures: ReadonlyArray<Uint8Array>
 }
@@ -452,14 +456,27 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     })
     return {
       state: copy,
-      commitment,
-      htlcTxs,
+      txid: Uint8Array.from(commitmentTxid(commitment)),
       counterpartySignature: Uint8Array.from(counterpartySignature),
       counterpartyHtlcSignatures: counterpartyHtlcSignatures.map((sig) => Uint8Array.from(sig))
     }
   }
 
-  const sameTransaction = (a: HolderCommitment, b: HolderCommitment): boolean => equalBytes(txid(a.commitment.tx), txid(b.commitment.tx))
+  const sameTransaction = (a: HolderCommitment, b: HolderCommitment): boolean => equalBytes(a.txid, b.txid)
+
+  /**
+   * A held commitment's transaction and HTLC transactions, rebuilt from its state (through the
+   * memo of builds, so a recent one is not built again). The state was validated under the
+   * registered parameters, so it builds; that it still gives the txid validated is checked.
+   */
+  const holderTransactions = (
+    r: ReadyRecord,
+    held: HolderCommitment
+  ): { readonly commitment: CommitmentTransaction<CommitmentHtlc>; readonly htlcTxs: ReadonlyArray<HtlcTransaction<CommitmentHtlc>> } => {
+    const { commitment } = buildCommitment(r, r.parameters, "holder", held.state, holderPoint(r, held.state.commitmentNumber))
+    if (!equalBytes(commitmentTxid(commitment), held.txid)) return invalid("the held commitment no longer builds to the transaction validated")
+    return { commitment, htlcTxs: htlcTransactions(commitment) }
+  }
 
   /**
    * The exported form of registered parameters and of each held commitment, made once per
@@ -746,15 +763,16 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       run(() => {
         const r = ready(keyId)
         const held = storedHolderCommitment(r, n)
-        const ours = signCommitment(secp, held.commitment, r.secrets.funding)
-        return { commitmentNumber: n, tx: finalizeCommitment(held.commitment, ours, held.counterpartySignature) }
+        const { commitment } = holderTransactions(r, held)
+        const ours = signCommitment(secp, commitment, r.secrets.funding)
+        return { commitmentNumber: n, tx: finalizeCommitment(commitment, ours, held.counterpartySignature) }
       }),
 
     signHolderHtlcTransaction: (keyId, n, htlcIndex, preimage, feeBumped) =>
       run(() => {
         const r = ready(keyId)
         const held = storedHolderCommitment(r, n)
-        const htlcTx = held.htlcTxs[htlcIndex]
+        const htlcTx = holderTransactions(r, held).htlcTxs[htlcIndex]
         const remote = held.counterpartyHtlcSignatures[htlcIndex]
         if (htlcTx === undefined || remote === undefined) return invalid("no such HTLC output")
         // Checks the preimage (HTLC-success needs the right one, HTLC-timeout none).

@@ -3,7 +3,7 @@
  * each channel record): the same JSON value as `Schema.encodeSync(SignerChannelStateSchema)`
  * gives (same keys, same order, same strings), without the Schema interpreter, for the
  * persistence path that encodes it on every `Persist`. Decoding stays the Schema's. The tests
- * (test/layers/signer/signer-state-json.test.ts) check the equality.
+ * (test/layers/signer/SignerState.test.ts) check the equality.
  */
 import type { Schema } from "effect"
 import { toHex } from "../../protocol/bytes.ts"
@@ -47,26 +47,35 @@ const memo = <K extends object>(m: WeakMap<K, JsonObject>, k: K, encode: (k: K) 
 
 const parameters = (p: Parameters): JsonObject =>
   Object.freeze({
-          channelType: p.channelType,
-          fundingOutpoint: { txid: toHex(p.fundingOutpoint.txid), vout: p.fundingOutpoint.vout },
-          fundingAmount: p.fundingAmount.toString(),
-          holderIsFunder: p.holderIsFunder,
-          counterpartyBasepoints: {
-            fundingPubkey: toHex(p.counterpartyBasepoints.fundingPubkey),
-            revocationBasepoint: toHex(p.counterpartyBasepoints.revocationBasepoint),
-            paymentBasepoint: toHex(p.counterpartyBasepoints.paymentBasepoint),
-            delayedPaymentBasepoint: toHex(p.counterpartyBasepoints.delayedPaymentBasepoint),
-            htlcBasepoint: toHex(p.counterpartyBasepoints.htlcBasepoint)
-          },
-          holderSelfDelay: p.holderSelfDelay,
-          counterpartySelfDelay: p.counterpartySelfDelay,
-          holderDustLimit: p.holderDustLimit.toString(),
-          counterpartyDustLimit: p.counterpartyDustLimit.toString()
+    channelType: p.channelType,
+    fundingOutpoint: Object.freeze({ txid: toHex(p.fundingOutpoint.txid), vout: p.fundingOutpoint.vout }),
+    fundingAmount: p.fundingAmount.toString(),
+    holderIsFunder: p.holderIsFunder,
+    counterpartyBasepoints: Object.freeze({
+      fundingPubkey: toHex(p.counterpartyBasepoints.fundingPubkey),
+      revocationBasepoint: toHex(p.counterpartyBasepoints.revocationBasepoint),
+      paymentBasepoint: toHex(p.counterpartyBasepoints.paymentBasepoint),
+      delayedPaymentBasepoint: toHex(p.counterpartyBasepoints.delayedPaymentBasepoint),
+      htlcBasepoint: toHex(p.counterpartyBasepoints.htlcBasepoint)
+    }),
+    holderSelfDelay: p.holderSelfDelay,
+    counterpartySelfDelay: p.counterpartySelfDelay,
+    holderDustLimit: p.holderDustLimit.toString(),
+    counterpartyDustLimit: p.counterpartyDustLimit.toString()
   })
+
+const frozenState = (state: JsonObject): JsonObject => {
+  const htlcs = state["htlcs"]
+  if (Array.isArray(htlcs)) {
+    for (const h of htlcs) if (typeof h === "object" && h !== null) Object.freeze(h)
+    Object.freeze(htlcs)
+  }
+  return Object.freeze(state)
+}
 
 const holder = (h: Holder): JsonObject =>
   Object.freeze({
-    state: Object.freeze(commitmentState(h.state)),
+    state: frozenState(commitmentState(h.state)),
     counterpartySignature: toHex(h.counterpartySignature),
     counterpartyHtlcSignatures: Object.freeze(hexList(h.counterpartyHtlcSignatures))
   })

@@ -73,14 +73,33 @@ export const checkChannelAnnouncement = (
   raw: Uint8Array,
   precheck?: (m: ChannelAnnouncement) => GossipError | undefined
 ): Result.Result<CheckedChannelAnnouncement, GossipError> => {
+  const decoded = decodeChannelAnnouncement(ctx, raw)
+  if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+  const m = decoded.success
+  // The graph's cheap checks (already known...) before the costly signatures.
+  const early = precheck?.(m)
+  if (early !== undefined) return Result.fail(early)
+  const verified = verifyChannelAnnouncement(ctx, raw, m)
+  if (Result.isFailure(verified)) return Result.fail(verified.failure)
+  return Result.succeed({ message: m, unknownEvenFeatures: unknownEvenFeatures(m.features) })
+}
+
+/** The checks of `checkChannelAnnouncement` that need no signature: decodes, our chain, `node_id_1` the lesser key. */
+export const decodeChannelAnnouncement = (ctx: GossipContext, raw: Uint8Array): Result.Result<ChannelAnnouncement, GossipError> => {
   const decoded = ChannelAnnouncement.decode(raw)
   if (Result.isFailure(decoded)) return Result.fail(new MalformedGossip({ message: "channel_announcement", error: decoded.failure }))
   const m = decoded.success
   if (!equalBytes(m.chainHash, ctx.chainHash)) return Result.fail(new WrongChain({ message: "channel_announcement", chainHash: toHex(m.chainHash) }))
   if (compareBytes(m.nodeId1, m.nodeId2) >= 0) return Result.fail(new NodeIdsNotOrdered({ shortChannelId: m.shortChannelId }))
-  // The graph's cheap checks (already known...) before the costly signatures.
-  const early = precheck?.(m)
-  if (early !== undefined) return Result.fail(early)
+  return Result.succeed(m)
+}
+
+/** BOLT 7: the four signatures over the double-SHA256 of the message after them. */
+export const verifyChannelAnnouncement = (
+  ctx: GossipContext,
+  raw: Uint8Array,
+  m: ChannelAnnouncement
+): Result.Result<ChannelAnnouncement, InvalidSignature | InvalidPublicKey> => {
   const h = channelAnnouncementDigest(raw)
   const checks = [
     [m.nodeSignature1, m.nodeId1, "node_signature_1", "node_id_1"],
@@ -94,7 +113,7 @@ export const checkChannelAnnouncement = (
       return Result.fail(new InvalidSignature({ message: "channel_announcement", which }))
     }
   }
-  return Result.succeed({ message: m, unknownEvenFeatures: unknownEvenFeatures(m.features) })
+  return Result.succeed(m)
 }
 
 // ---- node_announcement ----------------------------------------------------------------------------
@@ -165,19 +184,40 @@ export const checkNodeAnnouncement = (
   maxFutureSeconds = DEFAULT_MAX_FUTURE_SECONDS,
   precheck?: (m: NodeAnnouncement) => GossipError | undefined
 ): Result.Result<CheckedNodeAnnouncement, GossipError> => {
+  const decoded = decodeNodeAnnouncement(raw, now, maxFutureSeconds)
+  if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+  const m = decoded.success
+  const early = precheck?.(m)
+  if (early !== undefined) return Result.fail(early)
+  const verified = verifyNodeAnnouncement(ctx, raw, m)
+  if (Result.isFailure(verified)) return Result.fail(verified.failure)
+  const { addresses, forward } = usableAddresses(m.addresses.addresses)
+  const alias = decodeAlias(m.alias)
+  return Result.succeed({ message: m, addresses, forward, alias: alias.text, aliasValid: alias.valid, unknownEvenFeatures: unknownEvenFeatures(m.features) })
+}
+
+/** The checks of `checkNodeAnnouncement` that need no signature: decodes (addresses included), timestamp not in the future. */
+export const decodeNodeAnnouncement = (
+  raw: Uint8Array,
+  now: number,
+  maxFutureSeconds = DEFAULT_MAX_FUTURE_SECONDS
+): Result.Result<NodeAnnouncement, GossipError> => {
   const decoded = NodeAnnouncement.decode(raw)
   if (Result.isFailure(decoded)) return Result.fail(new MalformedGossip({ message: "node_announcement", error: decoded.failure }))
   const m = decoded.success
   if (m.timestamp > now + maxFutureSeconds) return Result.fail(new TimestampInFuture({ message: "node_announcement", timestamp: m.timestamp, now }))
-  const early = precheck?.(m)
-  if (early !== undefined) return Result.fail(early)
-  if (!ctx.secp.verify(m.signature, nodeAnnouncementDigest(raw), m.nodeId)) {
-    if (!ctx.secp.isValidPoint(m.nodeId)) return Result.fail(new InvalidPublicKey({ message: "node_announcement", which: "node_id" }))
-    return Result.fail(new InvalidSignature({ message: "node_announcement", which: "signature" }))
-  }
-  const { addresses, forward } = usableAddresses(m.addresses.addresses)
-  const alias = decodeAlias(m.alias)
-  return Result.succeed({ message: m, addresses, forward, alias: alias.text, aliasValid: alias.valid, unknownEvenFeatures: unknownEvenFeatures(m.features) })
+  return Result.succeed(m)
+}
+
+/** BOLT 7: the signature by `node_id` over the double-SHA256 of the message after it. */
+export const verifyNodeAnnouncement = (
+  ctx: GossipContext,
+  raw: Uint8Array,
+  m: NodeAnnouncement
+): Result.Result<NodeAnnouncement, InvalidSignature | InvalidPublicKey> => {
+  if (ctx.secp.verify(m.signature, nodeAnnouncementDigest(raw), m.nodeId)) return Result.succeed(m)
+  if (!ctx.secp.isValidPoint(m.nodeId)) return Result.fail(new InvalidPublicKey({ message: "node_announcement", which: "node_id" }))
+  return Result.fail(new InvalidSignature({ message: "node_announcement", which: "signature" }))
 }
 
 // ---- channel_update -------------------------------------------------------------------------------

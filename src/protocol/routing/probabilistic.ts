@@ -197,9 +197,19 @@ export class LiquidityModel {
       return c.hopPenaltyMsat + log2 * (c.liquidityPenaltyMsat + (a * c.liquidityPenaltyPpm) / 1e6) +
         (a * delta * c.cltvPenaltyPpb) / 1e9
     }
+    const maxLog2 = c.maxLog2Penalty
     return {
       penaltyMsat: (e, a) => {
-        if (e < baseEdges) return penalty(byEdge[e], capacity[e] ?? 0, cltvDelta[e] ?? 0, a)
+        if (e < baseEdges) {
+          const bounds = byEdge[e]
+          if (bounds !== undefined) return penalty(bounds, capacity[e] ?? 0, cltvDelta[e] ?? 0, a)
+          // The common case, nothing learned: P = (capacity - a) / capacity.
+          const cap = capacity[e] ?? 0
+          if (a > cap) return Infinity
+          const log2 = a <= 0 ? 0 : a >= cap ? maxLog2 : Math.min(-Math.log2((cap - a) / cap), maxLog2)
+          return c.hopPenaltyMsat + log2 * (c.liquidityPenaltyMsat + (a * c.liquidityPenaltyPpm) / 1e6) +
+            (a * (cltvDelta[e] ?? 0) * c.cltvPenaltyPpb) / 1e9
+        }
         if (view.edgeLiquidityKnown(e)) return a > view.edgeCapacityMsat(e) ? Infinity : 0
         const key = directionKey(view.edgeScid(e), view.edgeDirection(e))
         return penalty(learned.get(key), view.edgeCapacityMsat(e), view.edgeCltvDelta(e), a)

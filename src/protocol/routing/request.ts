@@ -54,6 +54,8 @@ export class RequestGraph implements GraphView {
   readonly overlay: ReadonlyArray<OverlayEdge>
   /** Overlay edges (global indices) into a node. */
   readonly overlayIn: ReadonlyMap<number, ReadonlyArray<number>>
+  /** 1 for the nodes `overlayIn` has edges into (a cheap test for the search's inner loop). */
+  readonly hasOverlayIn: Uint8Array
   private readonly extraIds: ReadonlyArray<Uint8Array>
   private readonly overlayByKey: ReadonlyMap<bigint, ReadonlyArray<number>>
 
@@ -93,6 +95,8 @@ export class RequestGraph implements GraphView {
       else same.push(e)
     })
     this.overlayIn = into
+    this.hasOverlayIn = new Uint8Array(this.nodeCount)
+    for (const target of into.keys()) this.hasOverlayIn[target] = 1
     this.overlayByKey = byKey
   }
 

@@ -160,6 +160,7 @@ const search = (
   const blockedNodes = rg.blockedNodes
   const overlay = rg.overlay
   const overlayIn = rg.overlayIn
+  const hasOverlayIn = rg.hasOverlayIn
   const maxAmount = amount + feeBudget
 
   cost[payee] = 0
@@ -224,7 +225,7 @@ const search = (
         relax(e, u, v, htlcMin[e] ?? 0, htlcMax[e] ?? 0, capacity[e] ?? 0, feeBase[e] ?? 0, feePpm[e] ?? 0, cltvDelta[e] ?? 0)
       }
     }
-    const extra = overlayIn.get(v)
+    const extra = hasOverlayIn[v] === 1 ? overlayIn.get(v) : undefined
     if (extra !== undefined) {
       for (const e of extra) {
         const o = overlay[e - baseEdges]

@@ -25,6 +25,10 @@ export interface LdkNodeOptions {
   /** What LDK's fee estimator answers for every target (sat per 1000 weight). */
   readonly feeratePerKw?: number
   readonly printLogs?: boolean
+  /** `announce_for_forwarding` for the channels LDK opens and accepts (default false: private channels). */
+  readonly announce?: boolean
+  /** LDK handles gossip with its `P2PGossipSync` over its `NetworkGraph` (no UTXO lookup); default: it ignores gossip. */
+  readonly gossip?: boolean
 }
 
 /** An LDK event as plain values, kept in `LdkNode.events`. */
@@ -68,12 +72,14 @@ class LdkChannels {
   autoAccept = true
   readonly channelManager: ldk.ChannelManager
   readonly chainMonitor: ldk.ChainMonitor
+  /** LDK's view of the public network (filled by gossip with the `gossip` option). */
+  readonly graph: ldk.NetworkGraph
   private readonly handler: ldk.EventHandler
 
   /** What LDK's fee estimator answers for every target (sat per 1000 weight). */
   feeratePerKw: number
 
-  constructor(keys: ldk.KeysManager, logger: ldk.Logger, network: LdkNetwork, nowSecs: number, anchors: boolean, feerate: number) {
+  constructor(keys: ldk.KeysManager, logger: ldk.Logger, network: LdkNetwork, nowSecs: number, anchors: boolean, feerate: number, announce = false) {
     this.feeratePerKw = feerate
     const feeEstimator = ldk.FeeEstimator.new_impl({ get_est_sat_per_1000_weight: () => this.feeratePerKw })
     const broadcaster = ldk.BroadcasterInterface.new_impl({
@@ -97,13 +103,14 @@ class LdkChannels {
       create_blinded_payment_paths: () => ldk.Result_CVec_BlindedPaymentPathZNoneZ.constructor_err()
     })
     const graph = ldk.NetworkGraph.constructor_new(ldkNet, logger)
+    this.graph = graph
     const messageRouter = ldk.DefaultMessageRouter.constructor_new(graph, keys.as_EntropySource())
     const genesis = Buffer.from(GENESIS[network], "hex").reverse()
     const config = ldk.UserConfig.constructor_default()
     const handshake = config.get_channel_handshake_config()
     handshake.set_negotiate_anchors_zero_fee_htlc_tx(anchors)
     handshake.set_minimum_depth(1)
-    handshake.set_announce_for_forwarding(false)
+    handshake.set_announce_for_forwarding(announce)
     config.set_channel_handshake_config(handshake)
     config.set_manually_accept_inbound_channels(true)
     this.channelManager = ldk.ChannelManager.constructor_new(
@@ -239,9 +246,17 @@ export class LdkNode {
       network,
       ...(options.printLogs === undefined ? {} : { printLogs: options.printLogs }),
       makeChannelHandler: (keys, logger, nowSecs) => {
-        channels = new LdkChannels(keys, logger, network, nowSecs, options.anchors ?? false, options.feeratePerKw ?? 253)
+        channels = new LdkChannels(keys, logger, network, nowSecs, options.anchors ?? false, options.feeratePerKw ?? 253, options.announce ?? false)
         return channels.channelManager.as_ChannelMessageHandler()
-      }
+      },
+      ...(options.gossip === true
+        ? {
+          makeRoutingHandler: (logger: ldk.Logger) => {
+            if (channels === undefined) throw new Error("LdkNode: the channel handler was not built")
+            return ldk.P2PGossipSync.constructor_new(channels.graph, ldk.Option_UtxoLookupZ.constructor_none(), logger).as_RoutingMessageHandler()
+          }
+        }
+        : {})
     })
     if (channels === undefined) throw new Error("LdkNode: the channel handler was not built")
     return new LdkNode(peer, channels, network)
@@ -264,6 +279,10 @@ export class LdkNode {
   }
   get manager(): ldk.ChannelManager {
     return this.channels.channelManager
+  }
+  /** LDK's network graph (see the `gossip` option). */
+  get graph(): ldk.NetworkGraph {
+    return this.channels.graph
   }
   get height(): number {
     return this.tipHeight

@@ -58,6 +58,11 @@ export interface LdkPeerOptions {
    * given the harness's keys and logger. Overrides `handler`.
    */
   readonly makeChannelHandler?: (keys: ldk.KeysManager, logger: ldk.Logger, nowSecs: number) => ldk.ChannelMessageHandler
+  /**
+   * A gossip (routing message) handler built by the caller, e.g. LDK's `P2PGossipSync` (see
+   * LdkNode's `gossip` option); called after `makeChannelHandler`. Default: LDK ignores gossip.
+   */
+  readonly makeRoutingHandler?: (logger: ldk.Logger) => ldk.RoutingMessageHandler
 }
 
 export interface LdkLogLine {
@@ -197,7 +202,7 @@ export class LdkPeer {
     const ignoring = ldk.IgnoringMessageHandler.constructor_new()
     this.peerManager = ldk.PeerManager.constructor_new(
       channelHandler,
-      ignoring.as_RoutingMessageHandler(),
+      options.makeRoutingHandler?.(logger) ?? ignoring.as_RoutingMessageHandler(),
       ignoring.as_OnionMessageHandler(),
       ignoring.as_CustomMessageHandler(),
       Math.floor(nowMs / 1000),
@@ -271,6 +276,17 @@ export class LdkPeer {
   /** One of LDK's timer ticks: pings every peer, disconnects those that did not answer the last ping. */
   tick(): void {
     this.peerManager.timer_tick_occurred()
+    this.peerManager.process_events()
+  }
+
+  /**
+   * LDK signs and broadcasts its `node_announcement` (BOLT 7; LDK sends it only once it has a
+   * public channel). `alias` up to 32 bytes, `rgb` 3 bytes.
+   */
+  broadcastNodeAnnouncement(alias: string, rgb: Uint8Array): void {
+    const a = new Uint8Array(32)
+    a.set(new TextEncoder().encode(alias).subarray(0, 32))
+    this.peerManager.broadcast_node_announcement(rgb, a, [])
     this.peerManager.process_events()
   }
 

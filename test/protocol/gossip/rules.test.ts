@@ -325,6 +325,44 @@ describe("queries: ranges, checksums, stored messages", () => {
   })
 })
 
+describe("precheck (everything but the signatures) and the timestamp-filter backlog", () => {
+  it("precheck tells stale, unknown, malformed and foreign gossip apart without verifying, and changes nothing", () => {
+    const g = withChannel()
+    const before = g.version
+    expect(failureTag(g.precheck(announcement(), NOW))).toBe("DuplicateChannel")
+    expect(failureTag(g.precheck(update({ shortChannelId: shortChannelIdFromParts(1, 1, 1) }), NOW))).toBe("UnknownChannel")
+    expect(failureTag(g.precheck(update({ chainHash: otherChain }), NOW))).toBe("WrongChain")
+    expect(failureTag(g.precheck(nodeAnn({ nodeId: pub(secret("stranger")) }), NOW))).toBe("UnknownNode")
+    expect(failureTag(g.precheck(Uint8Array.of(1, 2, 3), NOW))).toBe("MalformedGossip")
+    // a badly signed but otherwise new update passes the precheck; apply then refuses it
+    const badSig = update({}, s2)
+    expect(failureTag(g.precheck(badSig, NOW))).toBe("accepted")
+    expect(failureTag(g.apply(badSig, NOW))).toBe("InvalidSignature")
+    ok(g.apply(update(), NOW))
+    expect(failureTag(g.precheck(update(), NOW))).toBe("StaleTimestamp")
+    expect(g.version).toBe(before + 1)
+  })
+  it("timeRange pages the messages whose timestamps are in the window, announcements before their updates", () => {
+    const g = newGraph()
+    const ids = [shortChannelIdFromParts(1, 0, 0), shortChannelIdFromParts(2, 0, 0), shortChannelIdFromParts(3, 0, 0)]
+    for (const id of ids) ok(g.apply(announcement({ shortChannelId: id }), NOW))
+    const u0 = update({ shortChannelId: ids[0] ?? scid, timestamp: NOW - 100 })
+    const u1 = update({ shortChannelId: ids[1] ?? scid, timestamp: NOW - 10 })
+    ok(g.apply(u0, NOW))
+    ok(g.apply(u1, NOW))
+    const n = nodeAnn({ timestamp: NOW - 5 })
+    ok(g.apply(n, NOW))
+    const all = g.timeRange(NOW - 1000, 1000)
+    const ann = (i: number) => g.channelMessages(ids[i] ?? scid)?.announcement
+    expect(all.messages).toEqual([ann(0), u0, n, ann(1), u1]) // channel 3 has no update: never sent
+    expect(all.next).toBeUndefined()
+    expect(g.timeRange(NOW - 50, 50).messages).toEqual([n, ann(1), u1])
+    const page = g.timeRange(NOW - 1000, 1000, 0, 1)
+    expect(page).toEqual({ messages: [ann(0), u0, n], next: 1 })
+    expect(g.timeRange(NOW - 1000, 1000, page.next, 5).messages).toEqual([ann(1), u1])
+  })
+})
+
 describe("signing helpers and the funding output", () => {
   it("directionOf and channelFlags follow BOLT 7", () => {
     expect(directionOf(n1, n2)).toBe(0)

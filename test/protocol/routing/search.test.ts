@@ -2,7 +2,16 @@ import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
 import fc from "fast-check"
 import { readVectors } from "../../vectors.ts"
-import { type ChannelInfo, forwardingFee, forwardingFeeBig, type RouteRequest } from "../../../src/protocol/routing/index.ts"
+import {
+  buildRoutingGraph,
+  type ChannelInfo,
+  findRoute,
+  forwardingFee,
+  forwardingFeeBig,
+  LiquidityModel,
+  prepareRequest,
+  type RouteRequest
+} from "../../../src/protocol/routing/index.ts"
 import { msat } from "../../../src/protocol/units.ts"
 import { channel, nodeId, policy, route, scid, violations } from "./fixtures.ts"
 
@@ -359,5 +368,62 @@ describe("findRoute properties", () => {
     // The generator must produce enough routes (and splits) for the property to mean something.
     assert.isAbove(found, 60)
     assert.isAbove(split, 3)
+  })
+})
+
+describe("findRoute properties with hints, exclusions and a learning scorer", () => {
+  it("routes stay valid whatever the scorer learned", () => {
+    let found = 0
+    let viaHint = 0
+    fc.assert(
+      fc.property(
+        graphArb,
+        fc.array(
+          fc.record({ from: fc.integer({ min: 2, max: 10 }), fee: fc.integer({ min: 0, max: 3000 }), cltv: fc.integer({ min: 0, max: 100 }) }),
+          { maxLength: 2 }
+        ),
+        fc.array(fc.record({ channel: fc.nat(30), source: fc.option(fc.integer({ min: 1, max: 10 }), { nil: undefined }) }), { maxLength: 3 }),
+        fc.option(fc.integer({ min: 2, max: 10 }), { nil: undefined }),
+        fc.array(
+          fc.record({ channel: fc.nat(30), dir: fc.constantFrom(0 as const, 1 as const), amount: fc.bigInt({ min: 1n, max: 2_000_000_000n }), permanent: fc.boolean() }),
+          { maxLength: 6 }
+        ),
+        (g, hints, excluded, excludedNode, failures) => {
+          const channels = g.channels.filter((c) => c.a !== c.b).map((c, i) => channel(i, c.a, c.b, c.ab, c.ba, c.capacitySat))
+          // A private payee (node 20) reached through hints from public nodes.
+          const privatePayee = hints.length > 0
+          const q: RouteRequest = {
+            payer: nodeId(1),
+            payee: privatePayee ? nodeId(20) : nodeId(g.payee),
+            amountMsat: msat(g.amount),
+            currentHeight: HEIGHT,
+            finalCltvExpiryDelta: g.finalCltv,
+            maxFeeMsat: g.maxFee === undefined ? undefined : msat(g.maxFee),
+            maxParts: g.maxParts,
+            minShardMsat: msat(100_000n),
+            payeeFeatures: g.mpp ? [16] : [],
+            routeHints: hints.map((h, i) => [
+              { pubkey: nodeId(h.from), shortChannelId: scid(500 + i), feeBaseMsat: h.fee, feeProportionalMillionths: h.fee, cltvExpiryDelta: h.cltv }
+            ]),
+            excludedChannels: excluded.map((x) => ({ shortChannelId: scid(x.channel), ...(x.source === undefined ? {} : { sourceNodeId: nodeId(x.source) }) })),
+            excludedNodes: excludedNode === undefined || excludedNode === g.payee ? [] : [nodeId(excludedNode)]
+          }
+          const model = new LiquidityModel()
+          for (const f of failures) {
+            model.pathFailed([{ shortChannelId: scid(f.channel), direction: f.dir, amountMsat: msat(f.amount), capacityMsat: Infinity }], 0, f.permanent, 0)
+          }
+          const rg = prepareRequest(buildRoutingGraph(channels), q)
+          if (Result.isFailure(rg)) return
+          const r = findRoute(rg.success, model.edgeScorer(rg.success, 1000))
+          if (Result.isFailure(r)) return
+          found++
+          if (privatePayee) viaHint++
+          assert.deepStrictEqual(violations(channels, q, r.success), [])
+        }
+      ),
+      { numRuns: 600, seed: 7 }
+    )
+    assert.isAbove(found, 40)
+    assert.isAbove(viaHint, 10)
   })
 })

@@ -6,12 +6,15 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Effect, Exit, Fiber } from "effect"
+import { Effect, Exit, Fiber, Result } from "effect"
 import { TestClock } from "effect/testing"
 import type { PaymentFailed, PaymentSucceeded } from "../../../src/actors/Payments.ts"
 import { equalBytes } from "../../../src/protocol/bytes.ts"
 import { shortChannelIdFromParts } from "../../../src/protocol/codec/fields.ts"
 import { msat } from "../../../src/protocol/units.ts"
+import { makeInvoice, signAndEncode } from "../../../src/protocol/invoice/index.ts"
+import { secretFromSeed } from "../../../src/layers/test/SeededNodeSigner.ts"
+import { secp } from "../channels/Harness.ts"
 import { type GraphChannel, macrotask, PaymentNet } from "./PaymentNet.ts"
 
 const withNet = <A, E>(seed: string, nodes: number, f: (net: PaymentNet) => Effect.Effect<A, E>, policies: Parameters<typeof PaymentNet.make>[2] = []) =>
@@ -288,6 +291,64 @@ describe("payments over our nodes", () => {
         yield* net.settle()
         yield* assertNoHtlcs(net)
         assert.strictEqual(yield* net.balance(1, net.channels[0]!.channelId), 0n)
+      })
+    ))
+
+  it.effect("pay refuses before anything leaves: expired, another network, our own invoice, a tampered signature, no amount", () =>
+    withNet("checks", 2, (net) =>
+      Effect.gen(function*() {
+        yield* line(net, 2)
+        const refused = (invoice: string) =>
+          Effect.flip(net.pay(0).pay(invoice)).pipe(Effect.map((e) => (e._tag === "InvalidPaymentRequest" ? e.reason : `unexpected ${e._tag}`)))
+        const sign = (network: "bc" | "bcrt", amountMsat: bigint | undefined, timestamp: number) => {
+          const unsigned = makeInvoice({
+            network,
+            ...(amountMsat === undefined ? {} : { amountMsat: msat(amountMsat) }),
+            timestamp,
+            paymentHash: new Uint8Array(32).fill(1),
+            paymentSecret: new Uint8Array(32).fill(2),
+            description: { text: "x" }
+          })
+          if (Result.isFailure(unsigned)) throw new Error("bad invoice")
+          return signAndEncode(unsigned.success, (d) => secp.signRecoverable(d, secretFromSeed("checks/other", secp)))
+        }
+        assert.match(yield* refused(sign("bc", AMOUNT, 0)), /network bc/)
+        assert.match(yield* refused(sign("bcrt", undefined, 0)), /no amount/)
+        const inv = yield* net.pay(1).createInvoice({ amountMsat: msat(AMOUNT), description: { text: "late" }, expirySeconds: 60 })
+        assert.match(yield* refused((yield* net.pay(0).createInvoice({ amountMsat: msat(AMOUNT), description: { text: "mine" } })).invoice), /ours/)
+        const tampered = inv.invoice.slice(0, -10) + (inv.invoice.at(-10) === "q" ? "p" : "q") + inv.invoice.slice(-9)
+        assert.match(yield* refused(tampered), /invalid invoice/)
+        yield* TestClock.adjust("61 seconds")
+        assert.match(yield* refused(inv.invoice), /expired/)
+        // Nothing left node 0.
+        assert.isFalse(net.h.wire.some((m) => m.from === 0 && m.message._tag === "UpdateAddHtlc"))
+        assert.deepStrictEqual(yield* net.pay(0).payments, [])
+      })
+    ))
+
+  it.effect("route hints: the payee's private channel is reached through the hint in its invoice", () =>
+    withNet("hints", 3, (net) =>
+      Effect.gen(function*() {
+        const [c01] = yield* line(net, 2)
+        // 1 -> 2 exists but is not in anyone's graph (a private channel).
+        const c12 = yield* net.channel(1, 2)
+        net.channels.splice(net.channels.indexOf(c12), 1)
+        const p1 = net.policies[1]!
+        const noHint = yield* net.pay(2).createInvoice({ amountMsat: msat(AMOUNT), description: { text: "no hint" } })
+        const failed = failedWith(yield* outcome(net, net.pay(0).pay(noHint.invoice)))
+        assert.match(failed.reason, /^NoRoute/)
+        const inv = yield* net.pay(2).createInvoice({
+          amountMsat: msat(AMOUNT),
+          description: { text: "hint" },
+          routeHints: [[{ pubkey: net.h.nodeIds[1]!, shortChannelId: c12.scid, feeBaseMsat: p1.feeBaseMsat, feeProportionalMillionths: p1.feeProportionalMillionths, cltvExpiryDelta: p1.cltvExpiryDelta }]]
+        })
+        const ok = succeeded(yield* outcome(net, net.pay(0).pay(inv.invoice)))
+        assert.strictEqual(ok.routes[0]!.hops[1]!.shortChannelId, c12.scid)
+        assert.strictEqual(ok.feePaidMsat, fee(AMOUNT))
+        assert.strictEqual(yield* net.balance(2, c12.channelId), AMOUNT)
+        net.channels.push(c12)
+        yield* assertNoHtlcs(net)
+        assert.strictEqual(yield* net.htlcCount(0, c01!.channelId), 0)
       })
     ))
 

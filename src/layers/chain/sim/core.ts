@@ -25,6 +25,7 @@ import {
   type Transaction,
   type TxOutput,
   txid as computeTxid,
+  txidFromBytes,
   type Txid,
   weight as txWeight
 } from "../../../protocol/tx/bitcoin/transaction.ts"
@@ -284,7 +285,7 @@ export class SimChainCore {
       for (const a of added.reverse()) this.removeFromMempool(a)
       return { _tag: "Rejected", txid: last === undefined ? undefined : computeTxid(last), rejection: { reason: "FeeTooLow", message: "package feerate below the relay minimum" } }
     }
-    return { _tag: "Accepted", txid: last === undefined ? (new Uint8Array(32) as Txid) : computeTxid(last) }
+    return { _tag: "Accepted", txid: last === undefined ? txidFromBytes(new Uint8Array(32)) : computeTxid(last) }
   }
 
   private addToMempool(entry: MempoolEntry): void {
@@ -389,7 +390,7 @@ export class SimChainCore {
     const coinbase: Transaction = {
       version: 2,
       inputs: [{
-        prevout: { txid: new Uint8Array(32) as Txid, vout: 0xffffffff },
+        prevout: { txid: txidFromBytes(new Uint8Array(32)), vout: 0xffffffff },
         // BIP 34: the height first; then seeded bytes (a replacement block differs from the one it replaces).
         scriptSig: compileScript([num(height), extra]),
         sequence: 0xffffffff,
@@ -515,7 +516,7 @@ export class SimChainCore {
     if (best === undefined || best[1].output.value < amount + fee) throw new Error("the faucet has no coin large enough: mine more blocks")
     const [k] = best
     const sep = k.lastIndexOf(":")
-    const prevout: OutPoint = { txid: fromHex(k.slice(0, sep)) as Txid, vout: Number(k.slice(sep + 1)) }
+    const prevout: OutPoint = { txid: txidFromBytes(fromHex(k.slice(0, sep))), vout: Number(k.slice(sep + 1)) }
     const outputs: Array<TxOutput> = [{ value: amount, scriptPubKey }]
     const change = best[1].output.value - amount - fee
     if (change > 0n) outputs.push({ value: sat(change), scriptPubKey: FAUCET_SCRIPT })
