@@ -86,6 +86,8 @@ interface Row {
   readonly bufferBytes: number
   readonly channels: number
   readonly nodes: number
+  /** The graph's own count of its typed arrays and message pages. */
+  readonly tableBytes: number
 }
 
 const ingest = (secp: Secp256k1, g: GeneratedGossip): Promise<Row & { readonly rejected: number }> => {
@@ -122,6 +124,7 @@ const ingest = (secp: Secp256k1, g: GeneratedGossip): Promise<Row & { readonly r
       bufferBytes: after.arrayBuffers - before.arrayBuffers,
       channels: stats.channels,
       nodes: stats.nodes,
+      tableBytes: stats.memoryBytes,
       rejected
     }
   })
@@ -167,7 +170,8 @@ export const run = async (): Promise<void> => {
         `${Math.round(row.messages / row.cpuSeconds).toString().padStart(6)} msg/s CPU  ` +
         `(whole network at this rate: ${((total / row.messages) * row.cpuSeconds).toFixed(1)} s CPU)  ` +
         `graph: ${row.channels} channels, ${row.nodes} nodes, rejected ${row.rejected}; ` +
-        `memory held: heap ${mb(row.heapBytes)} MB + buffers ${mb(row.bufferBytes)} MB = ${mb(row.heapBytes + row.bufferBytes)} MB`
+        `memory held (after GC): heap ${mb(row.heapBytes)} MB + buffers ${mb(row.bufferBytes)} MB = ${mb(row.heapBytes + row.bufferBytes)} MB ` +
+        `(the graph's typed arrays and message pages: ${mb(row.tableBytes)} MB)`
     )
   }
   const first = rows[0]

@@ -56,6 +56,8 @@ export interface Actor<M, E = never> {
   readonly join: Effect.Effect<void, E | ActorCrashed>
   /** Whether the actor has ended. */
   readonly isDone: Effect.Effect<boolean>
+  /** Messages waiting in the mailbox now (not counting the one being handled). */
+  readonly waiting: () => number
 }
 
 export interface ActorOptions<M, E, R> {
@@ -214,7 +216,8 @@ export const make = <M, E = never, R = never>(
       ask,
       stop: stopNow.pipe(Effect.andThen(Effect.exit(Deferred.await(done))), Effect.asVoid),
       join: Deferred.await(done),
-      isDone: Effect.sync(() => ended)
+      isDone: Effect.sync(() => ended),
+      waiting: size
     }
     return actor
   })

@@ -16,6 +16,9 @@
  *   retried on each new block (at most `maxRebroadcasts` times) until it confirms, and again
  *   if a reorg unconfirms it before `announceDepth` confirmations.
  *
+ * - If the source cannot continue from our last block (it forgot it), the watcher follows again
+ *   from the tip and checks every watch against the chain as it is (`Resync`).
+ *
  * Known limit: `FundingSpent` is sent at the spend's first confirmation (the channel state
  * machine treats it as final); a reorg of the spend is not reported back (BOLT 5 work).
  */
@@ -37,6 +40,8 @@ export interface ChainWatcherConfig {
   readonly rescanBlocks?: number
   /** How many times a refused broadcast is retried (once per block). Default 144. */
   readonly maxRebroadcasts?: number
+  /** Wait before following again from the tip when the source lost our block (ms). Default 5000. */
+  readonly resyncDelayMs?: number
 }
 
 interface FundingWatch {
@@ -55,7 +60,11 @@ interface PendingBroadcast {
   confirmedAt: number | undefined
 }
 
-type Input = { readonly _tag: "Chain"; readonly event: ChainEvent } | { readonly _tag: "Manager"; readonly event: NodeChannelEvent }
+type Input =
+  | { readonly _tag: "Chain"; readonly event: ChainEvent }
+  | { readonly _tag: "Manager"; readonly event: NodeChannelEvent }
+  /** The chain source could not continue from our block: we follow again from `tip`. */
+  | { readonly _tag: "Resync"; readonly tip: BlockRef }
 
 /** Runs the watcher in the current scope (forked); returns once it follows both streams. */
 export const start = (config: ChainWatcherConfig = {}) =>
@@ -66,6 +75,7 @@ export const start = (config: ChainWatcherConfig = {}) =>
     const announceDepth = config.announceDepth ?? 6
     const rescanBlocks = config.rescanBlocks ?? 12
     const maxRebroadcasts = config.maxRebroadcasts ?? 144
+    const resyncDelayMs = config.resyncDelayMs ?? 5000
 
     const watches = new Map<string, FundingWatch>()
     const filter = new WatchSet<string>()
@@ -109,6 +119,7 @@ export const start = (config: ChainWatcherConfig = {}) =>
             if (hit.kind === "spends" && !w.spent) {
               w.spent = true
               yield* fact(w, { _tag: "FundingSpent", txid: m.txid })
+              forget(w) // the channel is closed now (see the known limit above)
             }
           }
         }
@@ -163,6 +174,7 @@ export const start = (config: ChainWatcherConfig = {}) =>
               if (hit.kind === "spends") {
                 w.spent = true
                 yield* fact(w, { _tag: "FundingSpent", txid: m.txid })
+                forget(w)
               }
             }
           }
@@ -212,16 +224,52 @@ export const start = (config: ChainWatcherConfig = {}) =>
         for (const w of [...watches.values()]) yield* report(w)
       })
 
+    /** After a `Resync`: nothing we knew of confirmations holds; every watch is found again. */
+    const onResync = (now: BlockRef) =>
+      Effect.gen(function*() {
+        tip = now
+        for (const b of broadcasts.values()) b.confirmedAt = undefined
+        for (const w of [...watches.values()]) {
+          w.confirmed = undefined
+          yield* catchUpWatch(w)
+          yield* report(w)
+        }
+      })
+
     const managerEvents = yield* channels.subscribe
-    const chainEvents = Stream.unwrap(Effect.sync(() => source.follow(tip))).pipe(
-      Stream.retry(Schedule.spaced("5 seconds"))
-    )
+    /**
+     * The chain as inputs. The source retries what it can itself; a failure that reaches here
+     * means it cannot continue from where we are (it forgot our last block: a reindexed node, a
+     * reorg deeper than it walks back). Then we start again from its tip with a `Resync`, and
+     * every watch is checked again against the chain as it is now.
+     */
+    let followFrom: BlockRef = tip
+    const chainInputs = (): Stream.Stream<Input> =>
+      Stream.suspend(() => source.follow(followFrom)).pipe(
+        Stream.tap((e) =>
+          Effect.sync(() => {
+            followFrom = e._tag === "BlockConnected" ? refOf(e.block.header) : { height: e.header.height - 1, hash: e.header.prevHash }
+          })
+        ),
+        Stream.map((event): Input => ({ _tag: "Chain", event })),
+        Stream.catchTag("ChainSourceUnavailable", (e) =>
+          Stream.unwrap(
+            Effect.gen(function*() {
+              yield* Effect.logWarning(`chain watcher: lost the chain (${e.reason}); starting again from the tip`)
+              yield* Effect.sleep(resyncDelayMs)
+              const now = yield* source.tip.pipe(Effect.retry(Schedule.spaced(resyncDelayMs)))
+              followFrom = now
+              return Stream.concat(Stream.succeed<Input>({ _tag: "Resync", tip: now }), chainInputs())
+            })
+          )
+        )
+      )
     const inputs: Stream.Stream<Input> = Stream.merge(
-      chainEvents.pipe(Stream.map((event): Input => ({ _tag: "Chain", event }))),
+      chainInputs(),
       managerEvents.pipe(Stream.map((event): Input => ({ _tag: "Manager", event })))
     ).pipe(Stream.catchCause((cause) => Stream.fromEffect(Effect.logError("chain watcher: input ended", cause)).pipe(Stream.drain)))
     yield* inputs.pipe(
-      Stream.runForEach((input) => (input._tag === "Chain" ? onChain(input.event) : onManager(input.event))),
+      Stream.runForEach((input) => (input._tag === "Chain" ? onChain(input.event) : input._tag === "Manager" ? onManager(input.event) : onResync(input.tip))),
       Effect.forkScoped
     )
   })

@@ -500,13 +500,17 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
       if (Result.isFailure(r)) yield* Effect.logDebug(`${name}: SignNow: ${describe(r.failure)}`)
     })
 
-    /** The first `PersistNow` yields and goes behind the mailbox again; the second writes. */
+    /**
+     * The first `PersistNow` yields and goes behind the mailbox again (if anything arrived during
+     * the yield: else it writes at once, which is the same); the second writes.
+     */
     const persistNow = (again: boolean): Effect.Effect<void> =>
       again || self === undefined
         ? persistCollected
         : Effect.gen(function*() {
             yield* Effect.yieldNow
-            const requeued = yield* Effect.result(self?.tryTell({ _tag: "PersistNow", again: true }) ?? Effect.void)
+            if (self === undefined || self.waiting() === 0) return yield* persistCollected
+            const requeued = yield* Effect.result(self.tryTell({ _tag: "PersistNow", again: true }))
             if (Result.isFailure(requeued)) yield* persistCollected
           })
 

@@ -17,6 +17,9 @@
  *   `Monitor` (applied at once, no fiber). Completions of `InProgress` writes come back from the persister's stream.
  * - At start it restores every channel and monitor from the persister's `load` (the signer's
  *   policy state first), and the channels resume with `channel_reestablish` when their peer connects.
+ *   A restored channel's state and its monitor's state are kept as one compact copy
+ *   (`compactByteArrays`: their byte arrays in one buffer, equal ones shared): an idle channel
+ *   costs ~18 KiB of heap, actor and monitor included (the channel bench measures it).
  * - It publishes ONE event stream: every channel's `ChannelEvent` and chain request
  *   (`Broadcast`, `WatchFunding`) with the peer's node id and the channel id. A chain source feeds
  *   facts back with `chainFact` (a simulated chain in tests; a real one in a later issue).

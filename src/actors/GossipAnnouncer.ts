@@ -286,6 +286,8 @@ export const make = (
         if (r.ours === undefined || r.ours.scid !== scid) r.ours = yield* ourHalf(state, scid, nodeId)
         if (r.ours === undefined) return
         if (!r.announced) {
+          // BOLT 7: MUST send ours (also when theirs came first: the peer needs it to announce too).
+          if (online && r.lastSent === undefined) yield* sendOurHalf(channelId, r, nodeId)
           if (r.theirs !== undefined && theirsValid(state, r, nodeId)) {
             const weAreFirst = compareBytes(ourId, nodeId) < 0
             const announcement = withChannelAnnouncementSignatures(r.ours.unsigned, {
@@ -338,8 +340,10 @@ export const make = (
           r.theirs = undefined
           return yield* Effect.logWarning(`invalid announcement_signatures from ${toHex(nodeId)}`)
         }
-        // Answer with ours at once if we have it (it goes out again at the check otherwise).
-        if (r.ours !== undefined && !r.announced) yield* sendOurHalf(m.channelId, r, nodeId)
+        // BOLT 7: MUST respond with ours (also after we announced: the peer may have missed it);
+        // at most once per `resendInterval`, so two nodes that both answer do not loop.
+        const now = yield* Clock.currentTimeMillis
+        if (r.ours !== undefined && (r.lastSent === undefined || now - r.lastSent >= resendMs)) yield* sendOurHalf(m.channelId, r, nodeId)
         yield* check
       })
 

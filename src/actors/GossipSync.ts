@@ -100,6 +100,8 @@ export interface GossipGraph {
   readonly channelsInRange: (first: number, count: number) => Effect.Effect<ReadonlyArray<ChannelSummary>>
   readonly summary: (scid: ShortChannelId) => Effect.Effect<ChannelSummary | undefined>
   readonly channel: (scid: ShortChannelId) => Effect.Effect<StoredChannel | undefined>
+  /** BOLT 7 pruning: forgets channels without an update for two weeks; the ids removed. */
+  readonly prune?: Effect.Effect<ReadonlyArray<ShortChannelId>>
 }
 
 /** The `NetworkGraph` service as GossipSync reads it. */
@@ -133,7 +135,8 @@ export const graphOf = (g: NetworkGraphShape): GossipGraph => {
           nodeAnnouncement1: m.nodeAnnouncements[0],
           nodeAnnouncement2: m.nodeAnnouncements[1]
         }
-      })
+      }),
+    prune: g.prune
   }
 }
 
@@ -166,6 +169,8 @@ export interface GossipSyncConfig {
   /** Stale/duplicate score before a peer is disconnected (default 20,000), and its drain per second (default 100). */
   readonly maxStaleScore?: number
   readonly staleDrainPerSecond?: number
+  /** How often stale channels are pruned from the graph (default 1 hour; BOLT 7 "Pruning the Network View"). */
+  readonly pruneInterval?: Duration.Input
   /** Short channel ids per `reply_channel_range` we send (default: as many as fit one message). */
   readonly maxScidsPerReply?: number
   /** Whether our `gossip_timestamp_filter` asks sync peers for everything since 0 instead of from now (default false). */
@@ -221,6 +226,7 @@ type Input =
   | { readonly _tag: "Announcement"; readonly session: SessionId; readonly type: number; readonly raw: Uint8Array }
   | { readonly _tag: "Query"; readonly session: SessionId; readonly message: GossipMessage }
   | { readonly _tag: "Flush"; readonly done: Deferred.Deferred<void> }
+  | { readonly _tag: "Prune" }
   | { readonly _tag: "Own"; readonly raws: ReadonlyArray<Uint8Array>; readonly done: Deferred.Deferred<void> }
 
 /** Work for a peer's sender fiber (it may wait on the connection; this actor never does). */
@@ -845,6 +851,12 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
           case "Flush":
             yield* flushNow
             return yield* Deferred.succeed(input.done, undefined)
+          case "Prune": {
+            if (graph.prune === undefined) return
+            const removed = yield* graph.prune
+            if (removed.length > 0) yield* Effect.logInfo(`gossip: pruned ${removed.length} stale channels`)
+            return
+          }
           case "Own": {
             for (const raw of input.raws) {
               const type = ((raw[0] ?? 0) << 8) | (raw[1] ?? 0)
@@ -874,6 +886,10 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
         Effect.andThen(Deferred.make<void>()),
         Effect.flatMap((done) => offer({ _tag: "Flush", done }))
       )
+    ).pipe(Effect.forkIn(scope))
+
+    yield* Effect.forever(
+      Effect.sleep(config.pruneInterval ?? "1 hour").pipe(Effect.andThen(offer({ _tag: "Prune" })))
     ).pipe(Effect.forkIn(scope))
 
     const request = <A extends Input>(make: (done: Deferred.Deferred<void>) => A) =>

@@ -116,6 +116,17 @@ export type PaymentEvent =
   | { readonly _tag: "PaymentReceived"; readonly paymentHash: Uint8Array; readonly amountMsat: Msat; readonly parts: number }
   | { readonly _tag: "HtlcForwarded"; readonly paymentHash: Uint8Array; readonly inChannelId: Uint8Array; readonly outChannelId: Uint8Array; readonly feeMsat: Msat }
   | { readonly _tag: "ForwardFailed"; readonly paymentHash: Uint8Array; readonly inChannelId: Uint8Array; readonly failure: string }
+  /** A forward to an intercepted short channel id waits for `forwardIntercepted` / `failIntercepted`. */
+  | {
+    readonly _tag: "HtlcIntercepted"
+    readonly interceptId: string
+    readonly paymentHash: Uint8Array
+    readonly shortChannelId: ShortChannelId
+    readonly inAmountMsat: Msat
+    /** What the onion asks us to forward. */
+    readonly expectedOutAmountMsat: Msat
+    readonly outgoingCltvValue: number
+  }
   /** One part of a payment failed at `hop` (0: the first node after us); the payment may retry. */
   | { readonly _tag: "AttemptFailed"; readonly paymentId: string; readonly hop: number; readonly failure: string }
 
@@ -179,6 +190,10 @@ export interface PaymentsShape {
   readonly payment: (paymentId: string) => Effect.Effect<OutboundStatus | undefined>
   readonly payments: Effect.Effect<ReadonlyArray<OutboundStatus>>
   readonly invoice: (paymentHash: Uint8Array) => Effect.Effect<InboundStatus | undefined>
+  /** Forwards an intercepted HTLC over `channelId`, sending `amountMsat` (at most what came in; an LSP may keep a fee). */
+  readonly forwardIntercepted: (interceptId: string, channelId: ChannelId, amountMsat: Msat) => Effect.Effect<void, InvalidPaymentRequest>
+  /** Fails an intercepted HTLC back (`unknown_next_peer`). */
+  readonly failIntercepted: (interceptId: string) => Effect.Effect<void, InvalidPaymentRequest>
   readonly events: Stream.Stream<PaymentEvent>
   readonly subscribe: Effect.Effect<Stream.Stream<PaymentEvent>, never, Scope.Scope>
 }
@@ -206,6 +221,13 @@ export interface PaymentsConfig {
    * forgets it) produces no event; this finds it and settles or retries again.
    */
   readonly resyncIntervalMillis?: number
+  /**
+   * Interception (LSPs' just-in-time channels): a forward to a short channel id we have no
+   * channel for, for which this says true, is held and published as `HtlcIntercepted`; the
+   * application answers with `forwardIntercepted` (over a channel it chose, e.g. one it just
+   * opened) or `failIntercepted`. Default: none.
+   */
+  readonly intercept?: (shortChannelId: ShortChannelId) => boolean
 }
 
 // ---- internals --------------------------------------------------------------------------------------------
@@ -222,6 +244,11 @@ type Input =
   | { readonly _tag: "MppTimeout"; readonly paymentHash: string; readonly firstAtMillis: number }
   | { readonly _tag: "PaymentTimeout"; readonly paymentId: string }
   | { readonly _tag: "Resync" }
+  | { readonly _tag: "Intercepted"; readonly interceptId: string; readonly action: InterceptAction; readonly reply: Deferred.Deferred<void, InvalidPaymentRequest> }
+
+type InterceptAction =
+  | { readonly _tag: "Forward"; readonly channelId: ChannelId; readonly amountMsat: Msat }
+  | { readonly _tag: "Fail" }
 
 const text = new TextEncoder()
 const untext = new TextDecoder()
@@ -297,6 +324,26 @@ const describeError = (e: unknown): string =>
     ? "reason" in e && typeof e.reason === "string" ? `${e._tag}: ${e.reason}` : e._tag
     : "failed"
 
+/** How many settled HTLC keys each dedupe set remembers (duplicates come right after a subscription). */
+const DEDUPE_CAPACITY = 100_000
+
+/** A set that forgets its oldest keys beyond `capacity`. */
+const boundedSet = (capacity: number) => {
+  const keys = new Set<string>()
+  return {
+    has: (k: string) => keys.has(k),
+    delete: (k: string) => keys.delete(k),
+    add: (k: string) => {
+      keys.delete(k)
+      keys.add(k)
+      if (keys.size > capacity) {
+        const oldest = keys.values().next()
+        if (oldest.done !== true) keys.delete(oldest.value)
+      }
+    }
+  }
+}
+
 const describeFailure = (f: FailureMessage | undefined): string => (f === undefined ? "unreadable" : f._tag === "unknown" ? `unknown(${f.code})` : f._tag)
 
 export const make = (
@@ -325,6 +372,8 @@ export const make = (
     /** Outgoing HTLC (channel/htlc id) -> whose it is. */
     const outIndex = new Map<string, { readonly _tag: "Attempt"; readonly paymentId: string; readonly attemptId: number } | { readonly _tag: "Forward"; readonly key: string }>()
     const mppSets = new Map<string, MppSet>()
+    /** HTLCs held for the application (`config.intercept`), by intercept id; handed out again after a restart. */
+    const intercepted = new Map<string, { readonly e: Extract<ChannelEvent, { readonly _tag: "HtlcReceived" }>; readonly p: Extract<ProcessedOnion, { readonly _tag: "Forward" }> }>()
     const waiters = new Map<string, Array<Deferred.Deferred<PaymentResult>>>()
     /** Per payment: channel directions and nodes that failed it (this run). */
     const excluded = new Map<string, { readonly channels: Array<ExcludedChannel>; readonly nodes: Array<Uint8Array> }>()
@@ -332,10 +381,10 @@ export const make = (
     const paymentSpans = new Map<string, Tracer.AnySpan>()
     /** The router's path of each attempt in flight (this run), to report its outcome. */
     const attemptPaths = new Map<string, Path>()
-    /** Incoming HTLCs handled in this run (the event stream is at-least-once). */
-    const handledIncoming = new Set<string>()
-    /** Outgoing resolutions handled in this run. */
-    const handledResolved = new Set<string>()
+    /** Incoming HTLCs handled in this run (the event stream is at-least-once); bounded. */
+    const handledIncoming = boundedSet(DEDUPE_CAPACITY)
+    /** Outgoing resolutions handled in this run; bounded. */
+    const handledResolved = boundedSet(DEDUPE_CAPACITY)
 
     // ---- the store -------------------------------------------------------------------------------------
 
@@ -619,9 +668,54 @@ export const make = (
           amtToForward: p.amtToForward,
           outgoingCltvValue: p.outgoingCltvValue
         }, height)
+        if (out === undefined && config.intercept?.(p.shortChannelId) === true) {
+          // An HTLC for a fake short channel id: the application decides (a just-in-time channel).
+          const interceptId = htlcKey(e.channelId, e.htlcId)
+          intercepted.set(interceptId, { e, p })
+          yield* Effect.annotateCurrentSpan("payment.outcome", "intercepted")
+          return yield* publish({
+            _tag: "HtlcIntercepted",
+            interceptId,
+            paymentHash: e.paymentHash,
+            shortChannelId: p.shortChannelId,
+            inAmountMsat: e.amount,
+            expectedOutAmountMsat: p.amtToForward,
+            outgoingCltvValue: p.outgoingCltvValue
+          })
+        }
         if (refused !== undefined || out === undefined) {
           return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: refused ?? { _tag: "unknown_next_peer" }, sharedSecret: p.sharedSecret })
         }
+        return yield* startForward(e, p, out.channelId, p.amtToForward)
+      })
+
+    /** The application's answer to an intercepted HTLC. */
+    const onIntercepted = (interceptId: string, action: InterceptAction, reply: Deferred.Deferred<void, InvalidPaymentRequest>) =>
+      Effect.gen(function*() {
+        const held = intercepted.get(interceptId)
+        if (held === undefined) return yield* Deferred.fail(reply, new InvalidPaymentRequest({ reason: `no intercepted HTLC ${interceptId}` }))
+        if (action._tag === "Forward" && action.amountMsat > held.e.amount) {
+          return yield* Deferred.fail(reply, new InvalidPaymentRequest({ reason: "cannot forward more than came in" }))
+        }
+        intercepted.delete(interceptId)
+        if (action._tag === "Fail") {
+          yield* failIncoming(held.e.channelId, held.e.htlcId, { _tag: "Fail", failure: { _tag: "unknown_next_peer" }, sharedSecret: held.p.sharedSecret })
+        } else {
+          yield* startForward(held.e, held.p, action.channelId, action.amountMsat)
+        }
+        yield* Deferred.succeed(reply, undefined)
+      }).pipe(Effect.withSpan("payments.intercepted", { attributes: { "payment.interceptId": interceptId, "payment.action": action._tag } }))
+
+    /** Records the forward, then adds the outgoing HTLC (failing the incoming one back if the channel refuses). */
+    const startForward = (
+      e: Extract<ChannelEvent, { readonly _tag: "HtlcReceived" }>,
+      p: Extract<ProcessedOnion, { readonly _tag: "Forward" }>,
+      outChannelId: ChannelId,
+      outAmount: Msat
+    ) =>
+      Effect.gen(function*() {
+        const key = forwardKey(e.channelId, e.htlcId)
+        const out = { channelId: outChannelId }
         const record: ForwardRecord = {
           inChannelId: e.channelId,
           inHtlcId: e.htlcId,
@@ -629,7 +723,7 @@ export const make = (
           paymentHash: e.paymentHash,
           sharedSecret: p.sharedSecret,
           outChannelId: out.channelId,
-          outAmountMsat: p.amtToForward,
+          outAmountMsat: outAmount,
           outCltvExpiry: p.outgoingCltvValue,
           status: "forwarding"
         }
@@ -637,7 +731,7 @@ export const make = (
         yield* Effect.annotateCurrentSpan({ "payment.outcome": "forwarded", "payment.outChannelId": toHex(out.channelId) })
         const added = yield* Effect.result(manager.addHtlc(out.channelId, {
           requestId: `fwd/${htlcKey(e.channelId, e.htlcId)}`,
-          amount: p.amtToForward,
+          amount: outAmount,
           paymentHash: e.paymentHash,
           cltvExpiry: p.outgoingCltvValue,
           onion: p.nextOnion
@@ -697,6 +791,7 @@ export const make = (
         waiters.delete(r.paymentId)
         excluded.delete(r.paymentId)
         paymentSpans.delete(r.paymentId)
+        invoices.delete(r.paymentId)
         yield* publish(result)
       })
 
@@ -1003,6 +1098,7 @@ export const make = (
           const rkey = `${key}/${e.result._tag}`
           if (handledResolved.has(rkey)) return
           handledResolved.add(rkey)
+          outIndex.delete(key)
           const attributes = { "payment.channelId": toHex(e.channelId), "payment.htlcId": e.htlcId.toString(), "payment.result": e.result._tag }
           if (owner._tag === "Forward") return yield* onForwardResolved(owner.key, e.result).pipe(Effect.withSpan("payments.forward.resolved", { attributes }))
           return yield* onAttemptResolved(owner.paymentId, owner.attemptId, e.result).pipe(
@@ -1019,6 +1115,7 @@ export const make = (
     const resync = Effect.gen(function*() {
       const held = new Set<string>()
       for (const set of mppSets.values()) for (const p of set.parts) held.add(htlcKey(p.channelId, p.htlcId))
+      for (const key of intercepted.keys()) held.add(key)
       for (const info of yield* channelInfos) {
         for (const e of pendingEvents(info.state)) {
           if (e._tag !== "HtlcReceived") continue
@@ -1062,6 +1159,8 @@ export const make = (
           return progress(input.paymentId)
         case "Resync":
           return resync
+        case "Intercepted":
+          return onIntercepted(input.interceptId, input.action, input.reply)
       }
     }
 
@@ -1242,6 +1341,13 @@ export const make = (
 
     const subscribe = Effect.map(PubSub.subscribe(events), (s) => Stream.fromSubscription(s))
 
+    const answerIntercept = (interceptId: string, action: InterceptAction) =>
+      Effect.gen(function*() {
+        const reply = yield* Deferred.make<void, InvalidPaymentRequest>()
+        yield* Queue.offer(inbox, { _tag: "Intercepted", interceptId, action, reply })
+        return yield* Deferred.await(reply)
+      })
+
     return Payments.of({
       createInvoice: (params) =>
         Effect.gen(function*() {
@@ -1292,6 +1398,8 @@ export const make = (
             keysend: r.keysend
           }
         }),
+      forwardIntercepted: (interceptId, channelId, amountMsat) => answerIntercept(interceptId, { _tag: "Forward", channelId, amountMsat }),
+      failIntercepted: (interceptId) => answerIntercept(interceptId, { _tag: "Fail" }),
       events: Stream.unwrap(subscribe),
       subscribe
     })

@@ -14,6 +14,8 @@
  *   buffer is full). `send(session, message)` queues for that connection only.
  * - `events`/`subscribe`: informational `PeerConnected` / `PeerDisconnected` (sliding buffers,
  *   for monitoring and the control API).
+ * - with `gossip` (a `GossipTap`, from `GossipSync`): BOLT 7 messages go to the gossip layer
+ *   instead of the session stream, with each session's start and end (see `GossipTap`).
  *
  * Duplicate connections (one node id, two connections) are resolved when the second one has
  * finished its handshake, i.e. as soon as the node id is proven:

@@ -10,12 +10,11 @@
  * refused (401).
  */
 import { NodeFileSystem } from "@effect/platform-node"
-import { Console, Data, Effect, Layer, Option, Redacted, Result } from "effect"
+import { Console, Data, Effect, Option, Result } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { FetchHttpClient } from "effect/http"
 import { defaultApiTokenFile, readApiToken } from "../api/ApiToken.ts"
 import * as ControlApiClient from "../api/ControlApiClient.ts"
-import { runNode } from "../api/NodeDaemon.ts"
 import type { Channel, Peer } from "../api/schemas.ts"
 import { defaultConfig, type NodeConfig } from "../layers/node/NodeFlags.ts"
 import { type NetworkName, NetworkNames } from "../protocol/network.ts"
@@ -209,7 +208,11 @@ const start = Command.make(
       network: flags.network,
       ...(Option.isSome(flags.apiTokenFile) ? { apiTokenFile: flags.apiTokenFile.value } : {})
     }
-    return runNode(config)
+    // Loaded only to run a node: the client commands need none of the node's modules.
+    return Effect.flatMap(
+      Effect.promise(() => import("../api/NodeDaemon.ts")),
+      ({ runNode }) => runNode(config)
+    )
   }
 ).pipe(Command.withDescription("Run the node: Lightning peers on --listen, the control API on --api, until SIGINT/SIGTERM."))
 
@@ -378,4 +381,3 @@ export const cli = Command.make("effect-lightning").pipe(
 /** Runs the command line on `argv` (without the node and script paths). */
 export const runCli = (argv: ReadonlyArray<string>, version: string) => Command.runWith(cli, { version })(argv)
 
-export type { Layer }

@@ -23,6 +23,8 @@ export interface GraphStats {
   readonly version: number
   /** Bytes of raw messages held. */
   readonly messageBytes: number
+  /** Bytes the layer holds in its tables and message store, if it knows (typed arrays, buffers). */
+  readonly memoryBytes: number
 }
 
 /** The stored messages of one channel, for answering `query_short_channel_ids`. */

@@ -7,12 +7,9 @@
  * the next routes avoid what failed.
  *
  * The default layer (`DefaultRouter`, src/layers/router) reads the public graph from
- * `RouterGraph` and weighs channels through `Scorer`. Another router is a few lines:
- *
- *   const direct = Layer.succeed(Router, Router.of({
- *     findRoute: (req) => ... one hop over req.firstHops ...,
- *     reportPath: () => Effect.void
- *   }))
+ * `RouterGraph` and weighs channels through `Scorer`. Another router is a few lines of
+ * `Layer.succeed(Router, Router.of({ findRoute, reportPath }))`; test/layers/router/DefaultRouter.test.ts
+ * has one that only pays direct peers over `req.firstHops`.
  */
 import { Context, Effect, Layer } from "effect"
 import { emptyRoutingGraph, type RoutingGraph } from "../protocol/routing/graph.ts"

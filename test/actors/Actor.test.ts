@@ -169,4 +169,30 @@ describe("Actor", () => {
       yield* TestClock.adjust("1 hour")
       assert.isTrue(yield* actor.isDone)
     }))
+
+  it.effect("an idle actor has no fiber: a burst is handled by one fiber that ends with it, order kept across bursts", () =>
+    Effect.gen(function*() {
+      const seen: Array<readonly [number, number]> = []
+      const actor = yield* Actor.make<{ readonly n: number; readonly reply?: Actor.Reply<void> }>({
+        name: "bursts",
+        capacity: 8,
+        handle: (msg) =>
+          Effect.flatMap(Effect.fiber, (fiber) => {
+            seen.push([msg.n, fiber.id])
+            return msg.reply === undefined ? Effect.void : Deferred.succeed(msg.reply, undefined)
+          })
+      })
+      yield* actor.tell({ n: 1 })
+      yield* actor.tell({ n: 2 })
+      yield* actor.ask<void>((reply) => ({ n: 3, reply }))
+      // The first burst is over: its fiber has ended (nothing runs while the mailbox is empty).
+      for (let i = 0; i < 3; i++) yield* Effect.yieldNow
+      yield* actor.ask<void>((reply) => ({ n: 4, reply }))
+      assert.deepStrictEqual(seen.map(([n]) => n), [1, 2, 3, 4])
+      const [f1, f2, f3, f4] = seen.map(([, id]) => id)
+      assert.strictEqual(f1, f2)
+      assert.strictEqual(f2, f3)
+      assert.notStrictEqual(f3, f4)
+      assert.isFalse(yield* actor.isDone)
+    }))
 })

@@ -11,13 +11,13 @@ import { start as startChainWatcher } from "../../src/actors/ChainWatcher.ts"
 import { ChannelManager } from "../../src/actors/ChannelManager.ts"
 import { equalBytes, toHex } from "../../src/protocol/bytes.ts"
 import { shortChannelIdFromParts } from "../../src/protocol/codec/fields.ts"
-import { decodeTransaction, txid as txidOf } from "../../src/protocol/tx/bitcoin/transaction.ts"
+import { decodeTransaction, type Transaction, txid as txidOf } from "../../src/protocol/tx/bitcoin/transaction.ts"
 import { type ChannelId, sat } from "../../src/protocol/units.ts"
 import { make as makeSimulatedChain } from "../../src/layers/chain/SimulatedChain.ts"
 import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
 import { Broadcaster } from "../../src/services/Broadcaster.ts"
 import { ChainSource } from "../../src/services/ChainSource.ts"
-import { awaitEvent, eventually, PORT, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
+import { awaitEvent, eventually, payoutScript, PORT, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
 
 const openWhenConnected = (a: TestNode, b: TestNode, amount: bigint) =>
   Effect.gen(function*() {
@@ -111,5 +111,42 @@ describe("ChainWatcher over the simulated chain", () => {
       yield* eventually("the closing transaction in the mempool", () => (chain.sim.core.mempoolTxids().some((t) => toHex(t) === closingTxid) ? true : undefined))
       yield* chain.sim.mine(1)
       for (const node of [alice, bob]) yield* until(`${node.name} Closed`, phaseAndDepth(node, channelId), (s) => s.phase === "Closed")
+    }))
+  it.live("a spend of the funding output by someone else's transaction closes both channels (FundingSpent)", () =>
+    Effect.gen(function*() {
+      const chain = yield* makeSimulatedChain({ seed: "watcher-spend" })
+      const net = yield* makeMemoryNetwork()
+      const alice = yield* startChannelNode(net, "alice", "10.0.0.1")
+      const bob = yield* startChannelNode(net, "bob", "10.0.0.2")
+      for (const node of [alice, bob]) {
+        yield* startChainWatcher().pipe(
+          Effect.provideService(ChannelManager, node.channels),
+          Effect.provideService(ChainSource, chain.chainSource),
+          Effect.provideService(Broadcaster, chain.broadcaster)
+        )
+      }
+      yield* alice.peers.connect(bob.peers.nodeId, { host: bob.host, port: PORT })
+      const temporaryChannelId = yield* openWhenConnected(alice, bob, 500_000n)
+      const needed = yield* awaitEvent(alice, "FundingNeeded", (e) => equalBytes(e.temporaryChannelId, temporaryChannelId))
+      yield* alice.channels.fundChannel(temporaryChannelId, chain.sim.core.faucetTx(needed.event.scriptPubKey, needed.event.amount))
+      const pending = (yield* awaitEvent(alice, "ChannelPending")).event
+      const channelId = pending.channelId
+      yield* until("the funding in the mempool", Effect.sync(() => chain.sim.core.mempoolTxids().length), (n) => n > 0)
+      yield* chain.sim.mine(6)
+      for (const node of [alice, bob]) yield* awaitEvent(node, "ChannelReady", (e) => equalBytes(e.channelId, channelId))
+      // A transaction spending the funding output that neither node made (the simulated chain does
+      // not run scripts): to both it is the other side's commitment (BOLT 5's enforcement comes later).
+      const spender: Transaction = {
+        version: 2,
+        inputs: [{ prevout: pending.fundingOutpoint, scriptSig: new Uint8Array(0), sequence: 0xfffffffd, witness: [new Uint8Array(72).fill(1)] }],
+        outputs: [{ value: sat(490_000n), scriptPubKey: payoutScript("mallory") }],
+        locktime: 0
+      }
+      yield* chain.sim.mine(1, { txs: [spender] })
+      for (const node of [alice, bob]) {
+        const closed = yield* awaitEvent(node, "ChannelClosed", (e) => equalBytes(e.channelId, channelId))
+        assert.isTrue(closed.event.reason._tag === "RemoteForceClose" && equalBytes(closed.event.reason.txid, txidOf(spender)))
+        yield* until(`${node.name} Closed`, phaseAndDepth(node, channelId), (s) => s.phase === "Closed")
+      }
     }))
 })

@@ -7,7 +7,9 @@ import { toHex } from "../../src/protocol/bytes.ts"
 import { ourInitFeatures } from "../../src/protocol/features.ts"
 import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
 import { dialRaw, initMessage } from "../sim/RawPeer.ts"
-import { counts, ring, signedChannel, signedUpdate, startGossipNode } from "../sim/gossip/fixtures.ts"
+import { chainHash, counts, preload, ring, signedChannel, signedUpdate, startGossipNode } from "../sim/gossip/fixtures.ts"
+import { ChannelAnnouncement, ChannelUpdate, GossipTimestampFilter, NodeAnnouncement } from "../../src/protocol/messages/gossip.ts"
+import { Result } from "effect"
 
 const alice = { host: "10.0.0.1", port: 9735 }
 
@@ -101,7 +103,7 @@ describe("GossipSync spam bounds", () => {
   it.effect("updates for unknown channels wait in a capped pool; a flood of them ends the peer", () =>
     Effect.gen(function*() {
       const s = yield* setup({ maxOrphansPerPeer: 10, maxOrphans: 100, maxStaleScore: 200, staleDrainPerSecond: 1 })
-      const orphansOnly = Array.from({ length: 2000 }, (_, i) => signedUpdate("m1", "m2", 2000 + i, 0, 1000, 1))
+      const orphansOnly = Array.from({ length: 600 }, (_, i) => signedUpdate("m1", "m2", 2000 + i, 0, 1000, 1))
       yield* Effect.forkScoped(s.flood(orphansOnly))
       yield* Fiber.join(s.disconnected)
       yield* settle
@@ -135,5 +137,48 @@ describe("GossipSync spam bounds", () => {
       yield* until("all of it", s.node.sync.stats.pipe(Effect.map((x) => x.received === 40)))
       assert.deepStrictEqual(yield* counts(s.node.graph), { channels: 10, updates: 20, announced: 10 })
       assert.isTrue((yield* s.node.peers.peers).some((p) => toHex(p.nodeId) === toHex(s.mallory.nodeId)))
+    }))
+
+  it.effect("a peer's gossip_timestamp_filter reaching into the past gets the matching graph, announcements before their updates", () =>
+    Effect.gen(function*() {
+      yield* TestClock.adjust("2000 seconds") // the gossip below is from the past
+      const s = yield* setup()
+      const network = ring(4, 500)
+      yield* preload(s.node.graph, network.all)
+      const filter = GossipTimestampFilter.encode(GossipTimestampFilter.make({ chainHash, firstTimestamp: 0, timestampRange: 0xffffffff }))
+      assert.isTrue(Result.isSuccess(filter))
+      if (Result.isSuccess(filter)) yield* s.mallory.send(filter.success)
+      const seen: Array<string> = []
+      const announced = new Set<bigint>()
+      while (seen.filter((t) => t !== "other").length < 4 + 8 + 4) {
+        const m = yield* s.mallory.receive
+        const type = ((m[0] ?? 0) << 8) | (m[1] ?? 0)
+        if (type === ChannelAnnouncement.type) {
+          const a = ChannelAnnouncement.decode(m)
+          if (Result.isSuccess(a)) announced.add(a.success.shortChannelId)
+          seen.push("announcement")
+        } else if (type === ChannelUpdate.type) {
+          const u = ChannelUpdate.decode(m)
+          assert.isTrue(Result.isSuccess(u) && announced.has(u.success.shortChannelId), "an update after its announcement")
+          seen.push("update")
+        } else if (type === NodeAnnouncement.type) seen.push("node")
+        else seen.push("other")
+      }
+      assert.strictEqual(seen.filter((t) => t === "announcement").length, 4)
+      assert.strictEqual(seen.filter((t) => t === "update").length, 8)
+      assert.strictEqual(seen.filter((t) => t === "node").length, 4)
+    }))
+
+  it.effect("channels without an update for two weeks are pruned (BOLT 7), on the clock", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork()
+      const node = yield* startGossipNode(net, "alice", alice.host, { pruneInterval: "1 hour" })
+      yield* preload(node.graph, ring(3, 10).all)
+      assert.strictEqual((yield* counts(node.graph)).channels, 3)
+      yield* TestClock.adjust("13 days")
+      yield* settle
+      assert.strictEqual((yield* counts(node.graph)).channels, 3)
+      yield* TestClock.adjust("2 days")
+      yield* until("pruned", counts(node.graph).pipe(Effect.map((k) => k.channels === 0)))
     }))
 })

@@ -165,10 +165,6 @@ describe("gossip interop with LDK", () => {
         Effect.map((n) => (n?.announcement?.alias === LDK_ALIAS ? n : undefined))
       ))
       assert.deepStrictEqual([...(ldkNode.announcement?.rgbColor ?? [])], [9, 8, 7])
-      const dbg = yield* ours.sync.stats
-      const ch = yield* ours.graph.channel(scid)
-      process.stderr.write(`DEBUG stats ${JSON.stringify(dbg)} dirs ${JSON.stringify(ch?.directions.map((d) => d?.timestamp))}\n`)
-      process.stderr.write(node.peer.logs.filter((l) => /BroadcastChannel|Received message AnnouncementSig|announcement_signatures|ChannelAnnouncement|gossip_timestamp|GossipTimestamp|Ignor|rror/.test(l.message)).map((l) => l.message).join("\n") + "\n")
       yield* waitFor("our graph has the channel with LDK's update", node, ours.graph.channel(scid).pipe(
         Effect.map((c) => (c !== undefined && c.directions.every((d) => d !== undefined) ? c : undefined))
       ))

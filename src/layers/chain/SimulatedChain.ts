@@ -7,7 +7,7 @@
  * `follow` reads the chain's event log by position, so any number of followers see every event
  * in order at their own pace (lossless; the log lives as long as the chain, like its blocks).
  */
-import { Context, Deferred, Effect, Layer, Option, Stream } from "effect"
+import { Context, Data, Deferred, Effect, Layer, Option, Stream } from "effect"
 import { txidToHex, type OutPoint, type Transaction, type Txid } from "../../protocol/tx/bitcoin/transaction.ts"
 import type { Sat } from "../../protocol/units.ts"
 import { type Block, blockHashToHex, type BlockRef } from "../../protocol/chain/block.ts"
@@ -19,14 +19,7 @@ import { type MineOptions, SimChainCore, type SimChainConfig, SimChainRejected }
 export { FAUCET_SCRIPT, type MineOptions, type SimChainConfig } from "./sim/core.ts"
 
 /** A transaction the simulated chain refused in `mine({ txs })`, `fund` or `reorg`. */
-export class SimChainRefused extends Error {
-  readonly _tag = "SimChainRefused"
-  readonly reason: RejectReason
-  constructor(message: string, reason: RejectReason) {
-    super(message)
-    this.reason = reason
-  }
-}
+export class SimChainRefused extends Data.TaggedError("SimChainRefused")<{ readonly reason: RejectReason; readonly message: string }> {}
 
 export interface SimChainShape {
   /** Mines `count` blocks (default 1) on the tip. */
@@ -61,7 +54,7 @@ export interface SimulatedChainOptions extends SimChainConfig {
 }
 
 const refused = (e: unknown): Effect.Effect<never, SimChainRefused> =>
-  e instanceof SimChainRejected ? Effect.fail(new SimChainRefused(e.message, e.rejection.reason)) : Effect.die(e)
+  e instanceof SimChainRejected ? Effect.fail(new SimChainRefused({ reason: e.rejection.reason, message: e.message })) : Effect.die(e)
 
 /** Builds the chain and its four services. */
 export const make = (options: SimulatedChainOptions) =>

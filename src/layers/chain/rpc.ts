@@ -4,7 +4,8 @@
  * bitcoind writes a new one at each start), a timeout per call, and typed failures: the node
  * answered with an error (`RpcError`, its code and message) or could not be reached / answered
  * nonsense (`ChainSourceUnavailable`). Errors are read from the body whatever the HTTP status
- * (Bitcoin Core answers 500 or 404 with a JSON error; other nodes answer 200).
+ * (Bitcoin Core answers 500 or 404 with a JSON error; other nodes answer 200). Answers are read
+ * up to `maxResponseBytes`.
  */
 import { readFile } from "node:fs/promises"
 import { Data, Effect } from "effect"
@@ -18,6 +19,29 @@ export interface RpcConfig {
   readonly cookieFile?: string
   /** Per call (default 30 s). */
   readonly timeoutMs?: number
+  /** The largest answer read (default 64 MiB: a 4 MB block is 8 MB of hex); larger fails the call. */
+  readonly maxResponseBytes?: number
+}
+
+/** The body as text, refusing more than `max` bytes (a node's answer is not trusted to be small). */
+const readBounded = async (response: Response, max: number): Promise<string> => {
+  const declared = Number(response.headers.get("content-length") ?? "0")
+  if (declared > max) throw new Error(`answer of ${declared} bytes exceeds ${max}`)
+  const reader = response.body?.getReader()
+  if (reader === undefined) return ""
+  const chunks: Array<Uint8Array> = []
+  let total = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.length
+    if (total > max) {
+      await reader.cancel()
+      throw new Error(`answer exceeds ${max} bytes`)
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks).toString("utf8")
 }
 
 export interface RpcClient {
@@ -39,6 +63,7 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
 export const makeRpcClient = (config: RpcConfig): RpcClient => {
   const { endpoint, user, password } = parseRpcUrl(config.url)
   const timeoutMs = config.timeoutMs ?? 30_000
+  const maxResponseBytes = config.maxResponseBytes ?? 64 * 1024 * 1024
   let cookieAuth: string | undefined
   let nextId = 0
 
@@ -75,7 +100,7 @@ export const makeRpcClient = (config: RpcConfig): RpcClient => {
             headers: { "content-type": "application/json", ...(auth === undefined ? {} : { authorization: auth }) },
             body,
             signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
-          }).then(async (r) => ({ status: r.status, text: await r.text() })),
+          }).then(async (r) => ({ status: r.status, text: await readBounded(r, maxResponseBytes) })),
         catch: (e) => new ChainSourceUnavailable({ reason: `${method}: ${e instanceof Error ? e.message : String(e)}` })
       })
       if (response.status === 401 || response.status === 403) {

@@ -205,6 +205,16 @@ export class CompactGraph {
     return { used: this.arena.used, garbage: this.arena.garbage, allocated: this.arena.allocated }
   }
 
+  /** Bytes held in typed arrays and message pages (the Maps' keys and entries are extra, a few MB). */
+  get memoryBytes(): number {
+    const arrays = [
+      this.nodeKeys, this.nodeChannels, this.nodeAnnTs, this.nodeAnnOff, this.nodeAnnLen, this.nodeFlags,
+      this.scids, this.node1, this.node2, this.capacity, this.annOff, this.annLen, this.chanFlags, this.announcedAt,
+      this.updTs, this.updOff, this.updLen, this.msgFlags, this.chFlags, this.cltv, this.htlcMin, this.htlcMax, this.feeBase, this.feePpm
+    ]
+    return arrays.reduce((n, a) => n + a.byteLength, 0) + this.arena.allocated
+  }
+
   // ---- slots --------------------------------------------------------------------------------------
 
   private ensureNodes(n: number): void {

@@ -105,7 +105,7 @@ export const makeNetworkGraph = (config: MemoryNetworkGraphConfig, store: StoreS
       nodes: Effect.sync(() => [...graph.allNodes()]),
       channelRange: (first, count) => Effect.sync(() => graph.channelRange(first, count)),
       channelMessages: (scid) => Effect.sync(() => graph.channelMessages(scid)),
-      stats: Effect.sync(() => ({ nodes: graph.nodes, channels: graph.channels, version: graph.version, messageBytes: graph.arenaBytes.used - graph.arenaBytes.garbage })),
+      stats: Effect.sync(() => ({ nodes: graph.nodes, channels: graph.channels, version: graph.version, messageBytes: graph.arenaBytes.used - graph.arenaBytes.garbage, memoryBytes: graph.memoryBytes })),
       save
     })
   })

@@ -201,8 +201,13 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
   const blobs = new Map<string, { byText: Map<string, string>; readonly loaded: Set<string>; next: number }>()
   const blobKey = (key: string, id: string) => `${prefix}${key}/blob/${id}`
 
-  /** The state's ops (its blobs first) and what to remember once the write succeeded. */
-  const stateOps = (key: string, state: Schema.Json, ops: Array<StoreOp>): (() => void) => {
+  /**
+   * The state's ops (its blobs first), what to remember once the write succeeded, and what to
+   * forget if it failed: a failed write may have landed (an ambiguous failure), so every blob id
+   * it could have put or deleted becomes unknown (deleted by the next write, which puts what it
+   * refers to again under new ids): a state never refers to a blob that may be gone.
+   */
+  const stateOps = (key: string, state: Schema.Json, ops: Array<StoreOp>): { readonly succeeded: () => void; readonly failed: () => void } => {
     const known = blobs.get(key)
     let next = known?.next ?? 0
     const used = new Map<string, string>()
@@ -229,9 +234,15 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
       for (const id of known.loaded) if (!live.has(id)) ops.push(deleteOp(blobKey(key, id)))
     }
     ops.push(putOp(`${prefix}${key}/state`, bytes))
-    return () => {
-      if (used.size === 0) blobs.delete(key)
-      else blobs.set(key, { byText: used, loaded: new Set(), next })
+    return {
+      succeeded: () => {
+        if (used.size === 0) blobs.delete(key)
+        else blobs.set(key, { byText: used, loaded: new Set(), next })
+      },
+      failed: () => {
+        const unknown = new Set<string>([...(known?.loaded ?? []), ...(known?.byText.values() ?? []), ...fresh.map(([id]) => id)])
+        if (unknown.size > 0) blobs.set(key, { byText: new Map(), loaded: unknown, next })
+      }
     }
   }
 
@@ -250,7 +261,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
     Effect.gen(function*() {
       const ops: Array<StoreOp> = []
       const newHeads = new Map<string, bigint>()
-      const onSuccess: Array<() => void> = []
+      const outcomes: Array<{ readonly succeeded: () => void; readonly failed: () => void }> = []
       for (const w of writes) {
         const key = channelKey(w.channelId)
         let head = yield* headOf(key)
@@ -260,7 +271,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
           ops.push(putOp(`${prefix}${key}/u/${pad(u.updateId)}`, encodeUpdate(u), 0))
           head = u.updateId
         }
-        if (keepsChannelState) onSuccess.push(stateOps(key, w.channelState, ops))
+        if (keepsChannelState) outcomes.push(stateOps(key, w.channelState, ops))
         newHeads.set(key, head)
       }
       if (ops.length === 0) return
@@ -269,10 +280,11 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
         // A conflict on an update key: an earlier write reported as failed landed after all
         // (an ambiguous failure). Learn those heads again; the retry skips what is there.
         if (written.failure._tag === "StoreConflict") for (const w of writes) heads.delete(channelKey(w.channelId))
+        for (const o of outcomes) o.failed()
         return yield* fail(written.failure.message)
       }
       for (const [k, h] of newHeads) heads.set(k, h)
-      for (const remember of onSuccess) remember()
+      for (const o of outcomes) o.succeeded()
     })
 
   const readChannels = (from: string) =>

@@ -36,7 +36,16 @@ const makeRouter = (config: SearchConfig) =>
         if (Result.isFailure(rg)) return yield* Effect.fail(rg.failure)
         const edgeScorer = yield* scorer.prepare(rg.success)
         const route = findRoute(rg.success, edgeScorer, config)
-        if (Result.isFailure(route)) return yield* Effect.fail(route.failure)
+        if (Result.isFailure(route)) {
+          yield* Effect.annotateCurrentSpan({ amountMsat: String(request.amountMsat), noRoute: route.failure.reason })
+          return yield* Effect.fail(route.failure)
+        }
+        yield* Effect.annotateCurrentSpan({
+          amountMsat: String(request.amountMsat),
+          parts: route.success.paths.length,
+          feeMsat: String(route.success.feeMsat),
+          hops: route.success.paths[0].hops.length
+        })
         return route.success
       }),
       reportPath: (path, outcome) =>

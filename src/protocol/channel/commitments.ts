@@ -298,27 +298,37 @@ export const reduceSpec = (
       toRemote -= u.amountMsat
       htlcs.push(htlcOfAdd(u, "received"))
     }
-  const remove = (direction: HtlcDirection, id: bigint): SpecHtlc | undefined => {
-    const i = htlcs.findIndex((h) => h.direction === direction && h.id === id)
-    return i < 0 ? undefined : htlcs.splice(i, 1)[0]
+  // The owner removes HTLCs the counterparty offered (received, in the owner's view), and back;
+  // the first removal of an id counts (the receive checks refuse a second one). One pass over
+  // the HTLCs for all removals: a batch of n removals costs O(n), not O(n^2).
+  const ownerRemovals = new Map<bigint, Removal>()
+  const counterpartyRemovals = new Map<bigint, Removal>()
+  for (const u of ownerChanges) if (isRemoval(u) && !ownerRemovals.has(u.id)) ownerRemovals.set(u.id, u)
+  for (const u of counterpartyChanges) if (isRemoval(u) && !counterpartyRemovals.has(u.id)) counterpartyRemovals.set(u.id, u)
+  let kept: Array<SpecHtlc> = htlcs
+  if (ownerRemovals.size > 0 || counterpartyRemovals.size > 0) {
+    kept = []
+    for (const h of htlcs) {
+      const removal = h.direction === "received" ? ownerRemovals.get(h.id) : counterpartyRemovals.get(h.id)
+      if (removal === undefined) {
+        kept.push(h)
+        continue
+      }
+      // Each removal applies to one HTLC only (ids are unique per direction).
+      if (h.direction === "received") ownerRemovals.delete(h.id)
+      else counterpartyRemovals.delete(h.id)
+      const fulfilled = removal._tag === "UpdateFulfillHtlc"
+      // A fulfill pays the HTLC to its receiver, a fail refunds its offerer.
+      if (h.direction === "received") {
+        if (fulfilled) toLocal += h.amount
+        else toRemote += h.amount
+      } else if (fulfilled) toRemote += h.amount
+      else toLocal += h.amount
+    }
   }
-  // The owner removes HTLCs the counterparty offered (received, in the owner's view), and back.
-  for (const u of ownerChanges) {
-    if (!isRemoval(u)) continue
-    const h = remove("received", u.id)
-    if (h === undefined) continue
-    if (u._tag === "UpdateFulfillHtlc") toLocal += h.amount
-    else toRemote += h.amount
-  }
-  for (const u of counterpartyChanges) {
-    if (!isRemoval(u)) continue
-    const h = remove("offered", u.id)
-    if (h === undefined) continue
-    if (u._tag === "UpdateFulfillHtlc") toRemote += h.amount
-    else toLocal += h.amount
-  }
-  for (const u of [...ownerChanges, ...counterpartyChanges]) if (isFee(u)) feeratePerKw = u.feeratePerKw
-  return { feeratePerKw, toLocal: msat(toLocal), toRemote: msat(toRemote), htlcs }
+  for (const u of ownerChanges) if (isFee(u)) feeratePerKw = u.feeratePerKw
+  for (const u of counterpartyChanges) if (isFee(u)) feeratePerKw = u.feeratePerKw
+  return { feeratePerKw, toLocal: msat(toLocal), toRemote: msat(toRemote), htlcs: kept }
 }
 
 /** The same commitment seen by the other party: balances swap, HTLC directions flip. */

@@ -26,6 +26,7 @@ import { Data, Result } from "effect"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { equalBytes, toHex } from "../bytes.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
+import { sharedPerCommitmentPoints } from "../keys/per-commitment-points.ts"
 import { indexOfCommitment, insertSecret, emptySecretStore, type ShachainError } from "../keys/shachain.ts"
 import type { CounterpartyCommitment, MonitorHtlc, MonitorState, PreimageEntry } from "./state.ts"
 import type {
@@ -188,8 +189,10 @@ const applyCommitmentSecret = (secp: Secp256k1, state: MonitorState, update: Com
   const inserted = insertSecret(state.counterpartySecrets, update.secret, indexOfCommitment(n))
   if (Result.isFailure(inserted))
     return Result.fail(new InvalidCommitmentSecret({ commitmentNumber: n, reason: inserted.failure.reason }))
-  const point = secp.publicKey(update.secret)
-  if (point === undefined) return Result.fail(new InvalidCommitmentSecret({ commitmentNumber: n, reason: "InvalidSecret" }))
+  // Through the shared memo: the channel's `receiveRevoke` computed this point already (a lookup, not a multiplication).
+  const derived = sharedPerCommitmentPoints.pointOf(secp, update.secret)
+  if (Result.isFailure(derived)) return Result.fail(new InvalidCommitmentSecret({ commitmentNumber: n, reason: "InvalidSecret" }))
+  const point = derived.success
   if (!equalBytes(point, current.perCommitmentPoint))
     return Result.fail(new InvalidCommitmentSecret({ commitmentNumber: n, reason: "PointMismatch" }))
   const { counterpartyNext: _, ...rest } = state

@@ -37,6 +37,8 @@ export interface ProbabilisticConfig {
   readonly cltvPenaltyPpb: number
   /** How fast learned bounds fade back to [0, capacity]. */
   readonly halfLifeMs: number
+  /** The most directions remembered; the least recently updated is forgotten first. */
+  readonly maxLearned: number
 }
 
 export const defaultProbabilisticConfig: ProbabilisticConfig = {
@@ -45,7 +47,8 @@ export const defaultProbabilisticConfig: ProbabilisticConfig = {
   liquidityPenaltyPpm: 60,
   maxLog2Penalty: 10,
   cltvPenaltyPpb: 100,
-  halfLifeMs: 6 * 3600 * 1000
+  halfLifeMs: 6 * 3600 * 1000,
+  maxLearned: 100_000
 }
 
 /** What was learned of one direction, as of `updatedMs`. */
@@ -137,9 +140,17 @@ export class LiquidityModel {
   }
 
   private set(key: bigint, b: LiquidityBounds): void {
+    // Re-inserted, so the Map's order is the order of last update.
+    this.learned.delete(key)
     this.learned.set(key, b)
     const g = this.indexed
     if (g !== undefined) for (const e of g.edgesOf(key)) this.byEdge[e] = b
+    while (this.learned.size > this.config.maxLearned) {
+      const oldest = this.learned.keys().next()
+      if (oldest.done === true) break
+      this.learned.delete(oldest.value)
+      if (g !== undefined) for (const e of g.edgesOf(oldest.value)) this.byEdge[e] = undefined
+    }
   }
 
   /** A path attempt: hops before `failedIndex` carried their HTLC; that hop did not. */

@@ -9,6 +9,7 @@
  * outbound liquidity), and the totals stay within the request's fee, CLTV and hop limits. The
  * cost minimised is fees plus the scorer's penalties.
  *
+ * When the scored search finds nothing, a second search ranks by fees alone (see `feesOnly`).
  * A split (BOLT 4 `basic_mpp`) is made only when no single path can carry the amount: parts
  * are found one after another, each over what the earlier ones left of every channel, and each
  * then grown to what its path can carry (up to a share of a channel's estimated capacity).
@@ -161,7 +162,8 @@ const search = (
   const overlay = rg.overlay
   const overlayIn = rg.overlayIn
   const hasOverlayIn = rg.hasOverlayIn
-  const maxAmount = amount + feeBudget
+  // Amounts stay exact: nothing above 2^53 msat is ever carried.
+  const maxAmount = Math.min(amount + feeBudget, Number.MAX_SAFE_INTEGER)
 
   cost[payee] = 0
   amt[payee] = amount
@@ -337,6 +339,17 @@ const routeOf = (rg: RequestGraph, paths: ReadonlyArray<Path>): Result.Result<Ro
 }
 
 /**
+ * The scorer's vetoes without its penalties. The search keeps one label per node (its cheapest
+ * way to the payee); with penalties, that label may carry more fees than another, and an
+ * upstream `htlc_maximum_msat`, our channel's liquidity or the fee limit may then refuse it
+ * while the cheaper-in-fees label would pass. Ranking by fees alone makes each node's label
+ * the smallest amount, so a single path is missed only for `htlc_minimum_msat` or CLTV reasons.
+ */
+const feesOnly = (scorer: EdgeScorer): EdgeScorer => ({
+  penaltyMsat: (edge, amount) => (scorer.penaltyMsat(edge, amount) < Infinity ? 0 : Infinity)
+})
+
+/**
  * Finds a route for the request laid out in `rg`: one path when one can carry the amount,
  * else (when the payee takes `basic_mpp` and `maxParts > 1`) a split.
  */
@@ -346,7 +359,7 @@ export const findRoute = (
   config: SearchConfig = defaultSearchConfig
 ): Result.Result<Route, NoRoute> => {
   const { amount, maxFee, maxParts, minShard } = rg.limits
-  const single = searchPath(rg, scorer, amount, maxFee, undefined)
+  const single = searchPath(rg, scorer, amount, maxFee, undefined) ?? searchPath(rg, feesOnly(scorer), amount, maxFee, undefined)
   if (single !== undefined) {
     const path = materialize(rg, single, amount)
     if (path !== undefined) return routeOf(rg, [path])
@@ -373,6 +386,7 @@ export const findRoute = (
       if (remaining - target > 0 && remaining - target < minShard) target = remaining - minShard
       if (target < floor) target = floor
       found = searchPath(rg, scorer, target, budget, used)
+      if (found === undefined && target <= floor) found = searchPath(rg, feesOnly(scorer), target, budget, used)
       if (found !== undefined || target <= floor) break
       target = Math.max(floor, Math.floor(target / 2))
     }

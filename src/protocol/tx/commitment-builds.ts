@@ -57,6 +57,17 @@ const htlcTxDigests = new WeakMap<object, Digests>()
 
 const KEY_LENGTH = 33
 
+/** A number per channel type descriptor object: the key names the descriptor itself, not only its name. */
+const channelTypeIds = new WeakMap<object, number>()
+let nextChannelTypeId = 0
+const channelTypeId = (type: object): number => {
+  const held = channelTypeIds.get(type)
+  if (held !== undefined) return held
+  const id = nextChannelTypeId++
+  channelTypeIds.set(type, id)
+  return id
+}
+
 /**
  * Every input the builder reads, as one string; undefined when a byte field has an unexpected
  * length (such params are built without the memo, and the builder judges them).
@@ -84,7 +95,7 @@ const keyOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): string | undef
     at += KEY_LENGTH
   }
   let numbers =
-    `${p.channelType.name}|${p.fundingOutpoint.vout}|${p.fundingAmount}|${p.commitmentNumber}|${p.obscuringFactor}|` +
+    `${p.channelType.name}#${channelTypeId(p.channelType)}|${p.fundingOutpoint.vout}|${p.fundingAmount}|${p.commitmentNumber}|${p.obscuringFactor}|` +
     `${p.localIsFunder ? 1 : 0}|${p.toLocal}|${p.toRemote}|${p.feeratePerKw}|${p.dustLimit}|${p.toSelfDelay}|`
   for (const h of p.htlcs) {
     if (h.paymentHash.length !== 32) return undefined
@@ -162,8 +173,7 @@ export const makeCommitmentBuilds = (capacity: number): CommitmentBuilds => {
       const key = keyOf(params)
       if (key === undefined) return buildCommitmentTransaction(params)
       const held = memo.get(key)
-      // The channel type is keyed by name: a descriptor object of another identity is built afresh.
-      if (held !== undefined && held.built.params.channelType === params.channelType) {
+      if (held !== undefined) {
         const view = viewFor(held, params)
         commitmentEntries.set(view, held)
         return Result.succeed(view)

@@ -4,7 +4,7 @@
  * wrap it with `p2wshScript` for the output. `anchors` selects the option_anchors variant
  * (the extra `1 OP_CHECKSEQUENCEVERIFY OP_DROP` on HTLC outputs).
  */
-import { compareBytes } from "../bytes.ts"
+import { compareBytes, equalBytes } from "../bytes.ts"
 import type { PublicKey } from "../keys/keys.ts"
 import { ripemd, hash160 } from "./bitcoin/hash.ts"
 import { compileScript, num, OP, type ScriptChunk } from "./bitcoin/script.ts"
@@ -58,10 +58,24 @@ export interface HtlcScriptKeys {
  * otherwise the remote HTLC signature is checked later and the size of the next item (a 32-byte
  * preimage or not) picks the branch.
  */
+/**
+ * HASH160 of a revocation key, remembered per key array (with a copy compared on a hit): every
+ * HTLC output of a commitment has the same revocation key, so a commitment with n HTLCs hashes
+ * it once rather than n times. Weak: an entry lives as long as the key array does.
+ */
+const revocationHashes = new WeakMap<Uint8Array, { readonly key: Uint8Array; readonly hash: Uint8Array }>()
+const revocationHash160 = (key: Uint8Array): Uint8Array => {
+  const held = revocationHashes.get(key)
+  if (held !== undefined && equalBytes(held.key, key)) return held.hash
+  const hash = hash160(key)
+  revocationHashes.set(key, { key: Uint8Array.from(key), hash })
+  return hash
+}
+
 const htlcScriptHead = (keys: HtlcScriptKeys): ReadonlyArray<ScriptChunk> => [
   OP.OP_DUP,
   OP.OP_HASH160,
-  hash160(keys.revocationPubkey),
+  revocationHash160(keys.revocationPubkey),
   OP.OP_EQUAL,
   OP.OP_IF,
   OP.OP_CHECKSIG,

@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, type Schema } from "effect"
 import { makeStoreReplica } from "../../../src/layers/persister/StoreReplica.ts"
 import { makeMemoryStore } from "../../../src/layers/store/MemoryStore.ts"
-import type { StoreShape } from "../../../src/services/Store.ts"
+import { StoreError, type StoreShape } from "../../../src/services/Store.ts"
 import { channelIdOf, logOf } from "./fixtures.ts"
 
 const A = channelIdOf(1)
@@ -44,6 +44,44 @@ describe("StoreReplica blobs", () => {
       yield* restarted.write([{ channelId: A, updates: log.slice(3, 4), channelState: four }])
       assert.deepStrictEqual((yield* keysOf(store)).filter((k) => k.startsWith("blob/")), ["blob/2"])
       assert.deepStrictEqual((yield* makeStoreReplica(store).load)[0]?.channelState, four)
+    }))
+
+  it.effect("long strings with escapes and long keys round-trip (keys are never cut out)", () =>
+    Effect.gen(function*() {
+      const { store } = makeMemoryStore()
+      const replica = makeStoreReplica(store)
+      const weird = `${'a"\\b\n'.repeat(300)}é\u2028"`
+      const state: Schema.Json = { [`k${"y".repeat(1100)}`]: 1, weird, list: [weird, onion("ab")], short: '"q"' }
+      yield* replica.write([{ channelId: A, updates: log.slice(0, 1), channelState: state }])
+      assert.deepStrictEqual((yield* keysOf(store)).filter((k) => k.startsWith("blob/")), ["blob/0", "blob/1"])
+      assert.deepStrictEqual((yield* makeStoreReplica(store).load)[0]?.channelState, state)
+    }))
+
+  it.effect("after a write that failed but landed, no state refers to a blob that write deleted", () =>
+    Effect.gen(function*() {
+      const { store } = makeMemoryStore()
+      let landThenFail = false
+      const ambiguous: StoreShape = {
+        ...store,
+        write: (ops) =>
+          Effect.flatMap(store.write(ops), (version) => {
+            if (!landThenFail) return Effect.succeed(version)
+            landThenFail = false
+            return Effect.fail(new StoreError({ operation: "write", reason: "timed out (but landed)" }))
+          })
+      }
+      const replica = makeStoreReplica(ambiguous)
+      yield* replica.write([{ channelId: A, updates: log.slice(0, 1), channelState: { onion: onion("ab") } }])
+      landThenFail = true
+      const failed = yield* Effect.flip(replica.write([{ channelId: A, updates: log.slice(1, 2), channelState: { none: true } }]))
+      assert.include(failed.reason, "landed")
+      // The onion comes back: it must be written again, the blob the landed write deleted is not relied on.
+      const back: Schema.Json = { onion: onion("ab"), again: true }
+      const retry = replica.write([{ channelId: A, updates: log.slice(1, 3), channelState: back }])
+      // The first retry finds update 1 there (a conflict: the replica learns its head again), the next one goes through.
+      assert.strictEqual((yield* Effect.flip(retry))._tag, "ReplicaError")
+      yield* retry
+      assert.deepStrictEqual((yield* makeStoreReplica(store).load)[0]?.channelState, back)
     }))
 
   it.effect("a state with its own $blob key is stored whole, and loads back as it was", () =>

@@ -171,4 +171,26 @@ describe("encodeChannelStateJson", () => {
   it("an onion encodes the same the second time (memoized hex)", () => {
     expect(fastJson(base)).toBe(fastJson(base))
   })
+
+  it("parts shared by consecutive states are encoded once, frozen; a changed part is encoded again", () => {
+    const next: Normal = { ...base, nextUpdateId: base.nextUpdateId + 1n, commitments: { ...base.commitments, localNextHtlcId: base.commitments.localNextHtlcId + 1n } }
+    const a = encodeChannelStateJson(base)
+    const b = encodeChannelStateJson(next)
+    const partOf = (j: unknown, ...path: ReadonlyArray<string>): unknown =>
+      path.reduce<unknown>((o, k) => (typeof o === "object" && o !== null && k in o ? (o as Record<string, unknown>)[k] : undefined), j)
+    // The same params and commitments objects: the same (frozen) encodings.
+    for (const path of [["commitments", "params"], ["commitments", "localCommit"], ["commitments", "remoteCommit"]]) {
+      const x = partOf(a, ...path)
+      expect(x).toBeDefined()
+      expect(partOf(b, ...path)).toBe(x)
+      expect(Object.isFrozen(x)).toBe(true)
+      expect(() => Object.assign(x as object, { tampered: true })).toThrow(TypeError)
+    }
+    expect(partOf(b, "commitments", "localNextHtlcId")).toBe((base.commitments.localNextHtlcId + 1n).toString())
+    // A new params object (other content) is encoded afresh.
+    const params = { ...base.commitments.params, announce: !base.commitments.params.announce }
+    const c = encodeChannelStateJson({ ...base, commitments: { ...base.commitments, params } })
+    expect(partOf(c, "commitments", "params", "announce")).toBe(params.announce)
+    expect(fastJson({ ...base, commitments: { ...base.commitments, params } })).toBe(schemaJson({ ...base, commitments: { ...base.commitments, params } }))
+  })
 })

@@ -192,19 +192,19 @@ const shortChannelId = u64.map((v) => v as ShortChannelId)
 const sig = fixed(64)
 const features = fc.uint8Array({ maxLength: 40 })
 
-export const channelAnnouncement = fc
+const channelAnnouncement = fc
   .record({
     nodeSignature1: sig, nodeSignature2: sig, bitcoinSignature1: sig, bitcoinSignature2: sig, features, chainHash,
     shortChannelId, nodeId1: point, nodeId2: point, bitcoinKey1: point, bitcoinKey2: point
   })
   .map((f) => ChannelAnnouncement.make(f))
-export const nodeAnnouncement = fc
+const nodeAnnouncement = fc
   .record({
     signature: sig, features, timestamp: u32, nodeId: point, rgbColor: fixed(3), alias: fixed(32),
     addresses: fc.record({ addresses: fc.array(address, { maxLength: 5 }), unparsed: fc.constant(new Uint8Array(0)) })
   })
   .map((f) => NodeAnnouncement.make(f))
-export const channelUpdate = fc
+const channelUpdate = fc
   .record({
     signature: sig, chainHash, shortChannelId, timestamp: u32, messageFlags: fc.integer({ min: 0, max: 255 }),
     channelFlags: fc.integer({ min: 0, max: 255 }), cltvExpiryDelta: fc.integer({ min: 0, max: 0xffff }),

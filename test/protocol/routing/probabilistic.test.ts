@@ -99,3 +99,59 @@ describe("LiquidityModel", () => {
     assert.strictEqual(scorer.penaltyMsat(edge, 1_000_000_001), Infinity)
   })
 })
+
+describe("a scored search that misses a feasible path", () => {
+  it("falls back to ranking by fees when penalties push the amount past our channel's liquidity", () => {
+    // From our peer 2: via 4 costs 10 sat in fees over a big channel; via 5 is free but its
+    // channel is barely big enough, so the scorer prefers 4. Our channel to 2 can carry the
+    // amount plus 5 sat: only the path via 5 fits.
+    const free = policy({ feeBaseMsat: 0, feeProportionalMillionths: 0 })
+    const channels = [
+      channel(1, 2, 4, free, policy(), 1_000_000_000),
+      channel(2, 4, 3, policy({ feeBaseMsat: 10_000, feeProportionalMillionths: 0 }), policy(), 1_000_000_000),
+      channel(3, 2, 5, free, policy(), 1_000_000_000),
+      channel(4, 5, 3, free, policy(), 101_000)
+    ]
+    const req = {
+      payer: nodeId(1),
+      payee: nodeId(3),
+      amountMsat: msat(100_000_000n),
+      currentHeight: 1000,
+      finalCltvExpiryDelta: 18,
+      firstHops: [{
+        channelId: new Uint8Array(32),
+        shortChannelId: scid(9),
+        counterpartyNodeId: nodeId(2),
+        outboundMsat: msat(100_005_000n),
+        htlcMinimumMsat: msat(1n)
+      }]
+    }
+    const model = new LiquidityModel()
+    const rg = prepareRequest(buildRoutingGraph(channels), req)
+    if (Result.isFailure(rg)) throw new Error("bad request")
+    const scorer = model.edgeScorer(rg.success, 0)
+    // The scorer alone would take 4 (cheaper in fees + penalty) ...
+    const via4 = rg.success.edgesOf(directionKey(scid(2), 1))[0] ?? -1
+    const via5 = rg.success.edgesOf(directionKey(scid(4), 1))[0] ?? -1
+    assert.isBelow(10_000 + scorer.penaltyMsat(via4, 100_000_000), scorer.penaltyMsat(via5, 100_000_000))
+    // ... but the route goes through 5, the only one our channel can carry.
+    const r = route(channels, req, scorer)
+    assert.isTrue(Result.isSuccess(r))
+    if (Result.isSuccess(r)) assert.deepStrictEqual(r.success.paths[0].hops.map((h) => h.nodeId[32]), [2, 5, 3])
+  })
+})
+
+describe("LiquidityModel memory", () => {
+  it("remembers at most maxLearned directions, forgetting the least recently updated", () => {
+    const model = new LiquidityModel({ ...defaultProbabilisticConfig, maxLearned: 2 })
+    const hop = (i: number): ScoredHop => ({ shortChannelId: scid(i), direction: 0, amountMsat: msat(1000n), capacityMsat: 1e9 })
+    model.pathSucceeded([hop(1)], 0)
+    model.pathSucceeded([hop(2)], 1)
+    model.pathSucceeded([hop(1)], 2)
+    model.pathSucceeded([hop(3)], 3)
+    assert.strictEqual(model.size, 2)
+    assert.isUndefined(model.bounds(directionKey(scid(2), 0)))
+    assert.isDefined(model.bounds(directionKey(scid(1), 0)))
+    assert.isDefined(model.bounds(directionKey(scid(3), 0)))
+  })
+})

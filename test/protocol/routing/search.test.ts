@@ -427,3 +427,77 @@ describe("findRoute properties with hints, exclusions and a learning scorer", ()
     assert.isAbove(viaHint, 10)
   })
 })
+
+describe("findRoute completeness on small graphs", () => {
+  it("finds a single path whenever one exists (no htlc minimum, CLTV or hop limit in play)", () => {
+    let feasible = 0
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 3, max: 7 }).chain((n) =>
+          fc.record({
+            n: fc.constant(n),
+            channels: fc.array(
+              fc.record({
+                a: fc.integer({ min: 1, max: n }),
+                b: fc.integer({ min: 1, max: n }),
+                ab: fc.option(policyArb.map((p) => ({ ...p, htlcMinimumMsat: 0n })), { nil: undefined }),
+                ba: fc.option(policyArb.map((p) => ({ ...p, htlcMinimumMsat: 0n })), { nil: undefined }),
+                capacitySat: fc.option(fc.integer({ min: 1000, max: 3_000_000 }), { nil: undefined })
+              }),
+              { minLength: 2, maxLength: 14 }
+            ),
+            payee: fc.integer({ min: 2, max: n }),
+            amount: fc.bigInt({ min: 1n, max: 1_500_000_000n }),
+            maxFee: fc.option(fc.bigInt({ min: 0n, max: 100_000n }), { nil: undefined })
+          })
+        ),
+        (g) => {
+          const channels = g.channels.filter((c) => c.a !== c.b).map((c, i) => channel(i, c.a, c.b, c.ab, c.ba, c.capacitySat))
+          // Every directed usable edge.
+          const edges = g.channels.flatMap((c, i) => {
+            if (c.a === c.b) return []
+            const cap = c.capacitySat === undefined ? undefined : BigInt(c.capacitySat) * 1000n
+            return [
+              ...(c.ab?.enabled === true ? [{ from: c.a, to: c.b, p: c.ab, cap, i }] : []),
+              ...(c.ba?.enabled === true ? [{ from: c.b, to: c.a, p: c.ba, cap, i }] : [])
+            ]
+          })
+          // Depth-first over simple paths from the payer: does one carry the amount?
+          const carries = (path: ReadonlyArray<(typeof edges)[number]>): boolean => {
+            let a = g.amount
+            for (let k = path.length - 1; k >= 0; k--) {
+              const e = path[k]
+              if (e === undefined) return false
+              if (a > e.p.htlcMaximumMsat || (e.cap !== undefined && a > e.cap) || a > e.p.htlcMaximumMsat) return false
+              if (k > 0) a += forwardingFeeBig(BigInt(e.p.feeBaseMsat), BigInt(e.p.feeProportionalMillionths), a)
+            }
+            return g.maxFee === undefined || a - g.amount <= g.maxFee
+          }
+          const exists = (at: number, seen: ReadonlySet<number>, path: ReadonlyArray<(typeof edges)[number]>): boolean => {
+            if (at === g.payee) return carries(path)
+            return edges.some((e) => e.from === at && !seen.has(e.to) && exists(e.to, new Set([...seen, e.to]), [...path, e]))
+          }
+          const q: RouteRequest = {
+            payer: nodeId(1),
+            payee: nodeId(g.payee),
+            amountMsat: msat(g.amount),
+            currentHeight: HEIGHT,
+            finalCltvExpiryDelta: 18,
+            maxFeeMsat: g.maxFee === undefined ? undefined : msat(g.maxFee),
+            maxTotalCltvExpiryDelta: 100_000,
+            maxHops: 20
+          }
+          const rg = prepareRequest(buildRoutingGraph(channels), q)
+          if (Result.isFailure(rg)) return
+          const r = findRoute(rg.success, new LiquidityModel().edgeScorer(rg.success, 0))
+          if (!exists(1, new Set([1]), [])) return
+          feasible++
+          assert.isTrue(Result.isSuccess(r), "a path exists but the router found none")
+          if (Result.isSuccess(r)) assert.deepStrictEqual(violations(channels, q, r.success), [])
+        }
+      ),
+      { numRuns: 500, seed: 11 }
+    )
+    assert.isAbove(feasible, 50)
+  })
+})

@@ -10,7 +10,7 @@
  */
 import { Effect, Layer, Result, Scope, Stream } from "effect"
 import { ChannelManager } from "../../../src/actors/ChannelManager.ts"
-import { make as makePayments, type PaymentsShape } from "../../../src/actors/Payments.ts"
+import { make as makePayments, type PaymentEvent, type PaymentsShape } from "../../../src/actors/Payments.ts"
 import { DefaultRouter } from "../../../src/layers/router/DefaultRouter.ts"
 import { buildRoutingGraph, type ChannelInfo as GraphChannelInfo, type DirectionPolicy } from "../../../src/protocol/routing/graph.ts"
 import { NoRoute, Router, RouterGraph, type RouterShape } from "../../../src/services/Router.ts"
@@ -56,6 +56,12 @@ export class PaymentNet {
   height = 1_000
   /** "half" mode: the payment's full amount (a part of half of it is sent once). */
   halfOf = 0n
+  /** Per node: the short channel ids it intercepts (fake scids of just-in-time channels). */
+  readonly intercepts: Array<Set<bigint>>
+  /** Every payment event of every node, in order. */
+  readonly paymentEvents: Array<{ readonly node: number; readonly event: PaymentEvent }> = []
+  /** `HtlcIntercepted` events, in order. */
+  readonly intercepted: Array<{ readonly node: number; readonly interceptId: string; readonly scid: bigint; readonly amountMsat: bigint }> = []
   /** What the routers were told of each path ("Succeeded", "ReachedPayee", "ChannelFailed@<hop index>"). */
   readonly reportedOutcomes: Array<string> = []
   /** Attempt failures as the senders published them: the hop (0 = first node after the sender) and the failure. */
@@ -68,6 +74,7 @@ export class PaymentNet {
     this.policies = policies
     this.advertised = policies.map((p) => ({ ...p }))
     this.routerMode = policies.map(() => "normal")
+    this.intercepts = policies.map(() => new Set<bigint>())
   }
 
   static make(seed: string, nodes: number, policies: ReadonlyArray<Partial<ForwardingPolicy>> = []): Effect.Effect<PaymentNet> {
@@ -104,13 +111,16 @@ export class PaymentNet {
       const payments = yield* makePayments({
         secp,
         blockHeight: Effect.sync(() => net.height),
-        forwardingPolicy: net.policies[i]!
+        forwardingPolicy: net.policies[i]!,
+        intercept: (scid) => net.intercepts[i]!.has(scid)
       }).pipe(Effect.provide(Layer.merge(services, net.routerLayer(i))), Scope.provide(node.scope))
       net.payments[i] = payments
       const events = yield* payments.subscribe.pipe(Scope.provide(node.scope))
       yield* events.pipe(
         Stream.runForEach((e) => Effect.sync(() => {
+          net.paymentEvents.push({ node: i, event: e })
           if (e._tag === "AttemptFailed") net.reportedFailures.push({ hop: e.hop, failure: e.failure })
+          if (e._tag === "HtlcIntercepted") net.intercepted.push({ node: i, interceptId: e.interceptId, scid: e.shortChannelId, amountMsat: e.expectedOutAmountMsat })
         })),
         Effect.forkIn(node.scope)
       )

@@ -80,6 +80,12 @@ describe("payments over our nodes", () => {
         const status = yield* net.pay(1).invoice(inv.paymentHash)
         assert.strictEqual(status?.status, "paid")
         assert.strictEqual(status?.receivedMsat, AMOUNT)
+        // The outcome is an event too, on both sides.
+        const sent = net.paymentEvents.filter((e) => e.node === 0 && e.event._tag === "PaymentSucceeded")
+        assert.strictEqual(sent.length, 1)
+        assert.isTrue(sent[0]!.event._tag === "PaymentSucceeded" && equalBytes(sent[0]!.event.preimage, ok.preimage))
+        const got = net.paymentEvents.filter((e) => e.node === 1 && e.event._tag === "PaymentReceived")
+        assert.isTrue(got.length === 1 && got[0]!.event._tag === "PaymentReceived" && got[0]!.event.amountMsat === AMOUNT)
         assert.deepStrictEqual(net.h.violations, [])
       })
     ))
@@ -349,6 +355,77 @@ describe("payments over our nodes", () => {
         net.channels.push(c12)
         yield* assertNoHtlcs(net)
         assert.strictEqual(yield* net.htlcCount(0, c01!.channelId), 0)
+      })
+    ))
+
+  it.effect("interception: an HTLC for a fake short channel id goes to the application, which forwards it (never more than came in) or fails it", () =>
+    withNet("intercept", 3, (net) =>
+      Effect.gen(function*() {
+        const [, c12] = yield* line(net, 3)
+        const fake = shortChannelIdFromParts(900, 9, 9)
+        net.intercepts[1]!.add(fake)
+        const p1 = net.policies[1]!
+        const hint = [{ pubkey: net.h.nodeIds[1]!, shortChannelId: fake, feeBaseMsat: p1.feeBaseMsat, feeProportionalMillionths: p1.feeProportionalMillionths, cltvExpiryDelta: p1.cltvExpiryDelta }]
+        // The payee's invoice points at the fake channel (as an LSP's client's invoice does).
+        net.channels.splice(1, 1)
+        const inv = yield* net.pay(2).createInvoice({ amountMsat: msat(AMOUNT), description: { text: "jit" }, routeHints: [hint] })
+        const paying = yield* Effect.forkChild(Effect.exit(net.pay(0).pay(inv.invoice)))
+        yield* net.runUntil(() => net.intercepted.length === 1)
+        const held = net.intercepted[0]!
+        assert.strictEqual(held.node, 1)
+        assert.strictEqual(held.scid, fake)
+        assert.strictEqual(held.amountMsat, AMOUNT)
+        // Forwarding more than came in is refused; the LSP forwards over the real channel, keeping nothing extra.
+        const tooMuch = yield* Effect.flip(net.pay(1).forwardIntercepted(held.interceptId, c12!.channelId, msat(AMOUNT * 2n)))
+        assert.match(tooMuch.reason, /more than came in/)
+        yield* net.pay(1).forwardIntercepted(held.interceptId, c12!.channelId, msat(AMOUNT))
+        yield* net.runUntil(() => paying.pollUnsafe() !== undefined)
+        succeeded(yield* Fiber.join(paying))
+        yield* net.settle()
+        assert.strictEqual(yield* net.balance(2, c12!.channelId), AMOUNT)
+
+        // A second payment: the application fails it; the sender sees unknown_next_peer from node 1.
+        const inv2 = yield* net.pay(2).createInvoice({ amountMsat: msat(AMOUNT), description: { text: "jit 2" }, routeHints: [hint] })
+        const paying2 = yield* Effect.forkChild(Effect.exit(net.pay(0).pay(inv2.invoice)))
+        yield* net.runUntil(() => net.intercepted.length === 2)
+        yield* net.pay(1).failIntercepted(net.intercepted[1]!.interceptId)
+        yield* net.runUntil(() => paying2.pollUnsafe() !== undefined)
+        failedWith(yield* Fiber.join(paying2))
+        assert.deepStrictEqual(net.reportedFailures, [{ hop: 0, failure: "unknown_next_peer" }])
+        net.channels.push(c12!)
+        yield* net.settle()
+        yield* assertNoHtlcs(net)
+      })
+    ))
+
+  it.effect("MPP and a payee restart: one part held when the payee restarts, the set is rebuilt and claimed once", () =>
+    withNet("mpp-restart", 4, (net) =>
+      Effect.gen(function*() {
+        yield* net.channel(0, 1, { fundingSat: 200_000n })
+        const c13 = yield* net.channel(1, 3)
+        yield* net.channel(0, 2, { fundingSat: 200_000n })
+        const c23 = yield* net.channel(2, 3)
+        const amount = 300_000_000n
+        const inv = yield* net.pay(3).createInvoice({ amountMsat: msat(amount), description: { text: "big, restarted" } })
+        // The second path's last link is held: only one part reaches the payee.
+        net.h.hold(2, 3)
+        const paying = yield* Effect.forkChild(Effect.exit(net.pay(0).pay(inv.invoice)))
+        yield* net.settle(4)
+        assert.strictEqual((yield* net.htlcCount(3, c13.channelId)) + (yield* net.htlcCount(3, c23.channelId)), 1, "one part held")
+        assert.strictEqual((yield* net.pay(3).invoice(inv.paymentHash))?.status, "open")
+        yield* net.restart(3)
+        net.h.hold(2, 3, false)
+        yield* net.h.connect(1, 3)
+        yield* net.h.connect(2, 3)
+        yield* net.runUntil(() => paying.pollUnsafe() !== undefined)
+        const ok = succeeded(yield* Fiber.join(paying))
+        assert.strictEqual(ok.parts, 2)
+        yield* net.settle()
+        const received = yield* net.pay(3).invoice(inv.paymentHash)
+        assert.strictEqual(received?.status, "paid")
+        assert.strictEqual(received?.receivedMsat, amount)
+        assert.strictEqual((yield* net.balance(3, c13.channelId)) + (yield* net.balance(3, c23.channelId)), amount)
+        yield* assertNoHtlcs(net)
       })
     ))
 

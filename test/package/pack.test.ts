@@ -1,0 +1,124 @@
+/**
+ * The package as users install it: `npm pack` (which builds dist/ through `prepack`), the tarball
+ * installed into a fresh temporary project with its own strict tsconfig, then, under the pinned
+ * Node: the README's Promise example (`examples/promise-node.ts`, importing
+ * `effect-lightning/promise`) type-checked and run against the installed package (no ../src);
+ * every entry point loaded with `require()` (no top-level await anywhere) and with `import`;
+ * `effect-lightning/protocol` alone loading no WebAssembly; the `effect-lightning` bin answering
+ * `--help`. Dependencies come from the local npm cache when they are there (`--prefer-offline`).
+ */
+import { execFileSync } from "node:child_process"
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+
+const REPO = process.cwd()
+const NODE = join(REPO, "node_modules/.bin/node")
+const TSC = join(REPO, "node_modules/typescript/bin/tsc")
+const ENTRY_POINTS = ["effect-lightning", "effect-lightning/protocol", "effect-lightning/node", "effect-lightning/testing", "effect-lightning/api", "effect-lightning/promise"]
+
+const work = mkdtempSync(join(tmpdir(), "ln-pack-"))
+afterAll(() => rmSync(work, { recursive: true, force: true }))
+
+/** npm with the pinned Node first on PATH (npm's scripts then run tsc and node on it). */
+const npm = (args: ReadonlyArray<string>, cwd: string): string =>
+  execFileSync("npm", [...args], {
+    cwd,
+    encoding: "utf8",
+    timeout: 600_000,
+    env: { ...process.env, PATH: `${join(REPO, "node_modules/.bin")}:${process.env["PATH"] ?? ""}`, npm_config_fund: "false", npm_config_audit: "false" }
+  })
+
+const node = (args: ReadonlyArray<string>, cwd: string): string => execFileSync(NODE, [...args], { cwd, encoding: "utf8", timeout: 120_000 })
+
+describe("the packed package", () => {
+  it("installs into a fresh project; the README example type-checks and runs against it; every entry point loads", () => {
+    // Pack (prepack builds dist/).
+    const packDir = join(work, "pack")
+    npm(["pack", "--pack-destination", packDir, "--silent"], REPO)
+    const tarball = readdirSync(packDir).find((f) => f.endsWith(".tgz"))
+    expect(tarball).toBeDefined()
+    const files = npm(["pack", "--dry-run", "--json", "--ignore-scripts"], REPO)
+    const listed = (JSON.parse(files) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map((f) => f.path) ?? []
+    expect(listed).toContain("dist/index.js")
+    expect(listed).toContain("dist/index.d.ts")
+    expect(listed).toContain("dist/cli/bin.js")
+    expect(listed.some((p) => p.startsWith("src/") || p.startsWith("test/"))).toBe(false)
+
+    // A fresh project with a strict tsconfig of its own.
+    const project = join(work, "consumer")
+    execFileSync("mkdir", ["-p", project])
+    writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }, null, 2))
+    writeFileSync(
+      join(project, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          target: "ES2023",
+          lib: ["ES2023", "DOM"],
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          noUncheckedIndexedAccess: true,
+          noEmit: true,
+          allowImportingTsExtensions: true,
+          skipLibCheck: true,
+          typeRoots: [join(REPO, "node_modules/@types")],
+          types: ["node"]
+        },
+        include: ["*.ts"]
+      }, null, 2)
+    )
+    npm(["install", join(packDir, tarball ?? ""), "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"], project)
+
+    // The README example, unchanged: type-checked against the installed declarations, then run.
+    copyFileSync(join(REPO, "examples/promise-node.ts"), join(project, "example.ts"))
+    execFileSync(NODE, [TSC, "-p", project], { cwd: project, encoding: "utf8", timeout: 240_000 })
+    const out = node(["example.ts"], project)
+    expect(out).toContain("bob: peer connected (inbound)")
+    expect(out).toContain("channel Closed (FundingAborted)")
+    expect(out).toMatch(/^ChannelNotFound: no channel [0-9a-f]{64}$/m)
+
+    // Every entry point: require() works (no top-level await), and import gives the same names.
+    const loaded = JSON.parse(node(["--input-type=module", "-e", `
+      import { createRequire } from "node:module"
+      const require = createRequire(import.meta.url)
+      const entries = ${JSON.stringify(ENTRY_POINTS)}
+      const out = {}
+      for (const e of entries) {
+        const required = Object.keys(require(e)).sort()
+        const imported = Object.keys(await import(e)).filter((k) => k !== "default").sort()
+        out[e] = { count: required.length, same: JSON.stringify(required) === JSON.stringify(imported) }
+      }
+      console.log(JSON.stringify(out))
+    `], project)) as Record<string, { count: number; same: boolean }>
+    for (const e of ENTRY_POINTS) {
+      expect(loaded[e]?.count, e).toBeGreaterThan(0)
+      expect(loaded[e]?.same, e).toBe(true)
+    }
+    const root = JSON.parse(node(["--input-type=module", "-e", `
+      const root = await import("effect-lightning")
+      console.log(JSON.stringify({ testing: "seededNodeSigner" in root || "TestLayers" in root, api: "ControlApi" in root }))
+    `], project))
+    expect(root).toEqual({ testing: false, api: false })
+
+    // effect-lightning/protocol alone: no WebAssembly, no HTTP stack.
+    const protocolOnly = JSON.parse(node(["--input-type=module", "-e", `
+      const compiled = []
+      const original = WebAssembly.Module
+      WebAssembly.Module = function (...args) { compiled.push("Module"); return new original(...args) }
+      const instantiate = WebAssembly.instantiate
+      WebAssembly.instantiate = (...args) => { compiled.push("instantiate"); return instantiate(...args) }
+      const { createRequire } = await import("node:module")
+      const protocol = await import("effect-lightning/protocol")
+      const cache = Object.keys(createRequire(import.meta.url).cache)
+      console.log(JSON.stringify({ wasm: compiled.length, names: Object.keys(protocol).length, http: cache.some((p) => /node_modules\\/effect\\/dist\\/http|platform-node/.test(p)) }))
+    `], project))
+    expect(protocolOnly).toEqual({ wasm: 0, names: expect.any(Number), http: false })
+
+    // The bin.
+    const help = node([join(project, "node_modules/effect-lightning/dist/cli/bin.js"), "--help"], project)
+    expect(help).toContain("effect-lightning <subcommand>")
+  }, 900_000)
+})

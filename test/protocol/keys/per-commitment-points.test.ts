@@ -1,0 +1,53 @@
+/**
+ * The memo of per-commitment points (`per-commitment-points.ts`): the same answers as
+ * `perCommitmentPoint`, successes remembered (a second ask is a lookup), failures not, bounded.
+ */
+import fc from "fast-check"
+import { Result } from "effect"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { describe, expect, it } from "vitest"
+import { toHex } from "../../../src/protocol/bytes.ts"
+import { nobleSecp256k1 as secp } from "../../../src/protocol/crypto/secp256k1.ts"
+import { perCommitmentPoint } from "../../../src/protocol/keys/derivation.ts"
+import { makePerCommitmentPoints } from "../../../src/protocol/keys/per-commitment-points.ts"
+
+const hexOf = (r: Result.Result<Uint8Array, unknown>): string => (Result.isSuccess(r) ? toHex(r.success) : "failure")
+
+describe("makePerCommitmentPoints", () => {
+  it("answers as perCommitmentPoint, and a second ask is a hit", () => {
+    const memo = makePerCommitmentPoints(64)
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (secret) => {
+        const expected = hexOf(perCommitmentPoint(secp, secret))
+        const before = memo.stats()
+        expect(hexOf(memo.pointOf(secp, secret))).toBe(expected)
+        expect(hexOf(memo.pointOf(secp, Uint8Array.from(secret)))).toBe(expected)
+        const after = memo.stats()
+        // A valid secret is computed once; an invalid one (zero, >= n) every time.
+        if (expected === "failure") expect(after.hits).toBe(before.hits)
+        else expect(after.hits).toBe(before.hits + 1)
+      }),
+      { numRuns: 200 }
+    )
+  })
+
+  it("refuses invalid secrets (zero, the group order, wrong lengths) without remembering them", () => {
+    const memo = makePerCommitmentPoints(8)
+    const n = Uint8Array.from(Buffer.from("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141", "hex"))
+    for (const bad of [new Uint8Array(32), n, new Uint8Array(31).fill(1), new Uint8Array(33).fill(1)]) {
+      expect(Result.isFailure(memo.pointOf(secp, bad))).toBe(true)
+      expect(Result.isFailure(memo.pointOf(secp, bad))).toBe(true)
+    }
+    expect(memo.size()).toBe(0)
+  })
+
+  it("is bounded, least recently used out", () => {
+    const memo = makePerCommitmentPoints(3)
+    const secrets = [0, 1, 2, 3, 4].map((i) => sha256(Uint8Array.of(i)))
+    for (const s of secrets) memo.pointOf(secp, s)
+    expect(memo.size()).toBe(3)
+    memo.clear()
+    expect(memo.stats()).toEqual({ hits: 0, misses: 0 })
+    expect(() => makePerCommitmentPoints(0)).toThrow(RangeError)
+  })
+})

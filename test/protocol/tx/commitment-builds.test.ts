@@ -1,0 +1,151 @@
+/**
+ * The memo of built commitments (`commitment-builds.ts`): what it returns is what building
+ * afresh gives, field for field, with the caller's own HTLC objects; the HTLC transactions,
+ * txid and signature digests it shares are those computed directly; objects it did not hand
+ * out (direct builds, modified copies) are computed from scratch.
+ */
+import fc from "fast-check"
+import { Result } from "effect"
+import { describe, expect, it } from "vitest"
+import { toHex } from "../../../src/protocol/bytes.ts"
+import { txid } from "../../../src/protocol/tx/bitcoin/transaction.ts"
+import { SIGHASH_ALL } from "../../../src/protocol/tx/bitcoin/sighash.ts"
+import { buildCommitmentTransaction, type CommitmentParams } from "../../../src/protocol/tx/commitment.ts"
+import { commitmentTxid, htlcTransactions, makeCommitmentBuilds } from "../../../src/protocol/tx/commitment-builds.ts"
+import { buildHtlcTransactions } from "../../../src/protocol/tx/htlc.ts"
+import { commitmentInput, commitmentSighash, htlcInput, htlcSighash, inputSighash } from "../../../src/protocol/tx/signing.ts"
+import { deriveCommitmentKeys } from "../../../src/protocol/keys/commitment-keys.ts"
+import { unsafePublicKey } from "../../../src/protocol/keys/keys.ts"
+import { anchorsZeroFeeHtlcTx } from "../../../src/protocol/channel-type.ts"
+import { commitmentNumberObscuringFactor } from "../../../src/protocol/tx/commitment.ts"
+import type { ChannelView } from "../../../src/protocol/tx/view.ts"
+import { alice, bob, viewArb, type TestHtlc } from "./arbitraries.ts"
+import { anchors, anchorsType, cachedSecp, legacy, legacyType, ok, paramsOf } from "./fixtures.ts"
+
+/** The builder's params for the view's local commitment (keys at Alice's fixed point). */
+const paramsOfView = (view: ChannelView<TestHtlc>, n: bigint): CommitmentParams<TestHtlc> => ({
+  channelType: view.channelType,
+  fundingOutpoint: view.fundingOutpoint,
+  fundingAmount: view.fundingAmount,
+  localFundingPubkey: view.local.basepoints.fundingPubkey,
+  remoteFundingPubkey: view.remote.basepoints.fundingPubkey,
+  commitmentNumber: n,
+  obscuringFactor: commitmentNumberObscuringFactor(view.local.basepoints.paymentBasepoint, view.remote.basepoints.paymentBasepoint),
+  localIsFunder: view.localIsOpener,
+  toLocal: view.toLocal,
+  toRemote: view.toRemote,
+  htlcs: view.htlcs,
+  feeratePerKw: view.feeratePerKw,
+  dustLimit: view.local.dustLimit,
+  toSelfDelay: view.remote.toSelfDelay,
+  keys: ok(deriveCommitmentKeys(cachedSecp, view.local.basepoints, view.remote.basepoints, unsafePublicKey(alice.perCommitmentPoint)))
+})
+
+const hexOf = (b: Uint8Array) => toHex(b)
+
+describe("makeCommitmentBuilds", () => {
+  it("gives what building afresh gives, with the caller's HTLC objects, hit or miss", () => {
+    fc.assert(
+      fc.property(viewArb(8), fc.bigInt({ min: 0n, max: 1000n }), (view, n) => {
+        const builds = makeCommitmentBuilds(4)
+        const params = paramsOfView(view, n)
+        const direct = buildCommitmentTransaction(params)
+        const first = builds.build(params)
+        // A second caller with other HTLC objects (same fields, an extra field of its own).
+        const otherHtlcs = params.htlcs.map((h) => ({ ...h, id: h.id + 1000 }))
+        const second = builds.build({ ...params, htlcs: otherHtlcs })
+        if (Result.isFailure(direct)) {
+          expect(Result.isFailure(first) && Result.isFailure(second)).toBe(true)
+          return
+        }
+        const a = ok(first)
+        const b = ok(second)
+        expect(a).toEqual(direct.success)
+        const expectedSecond = ok(buildCommitmentTransaction({ ...params, htlcs: otherHtlcs }))
+        expect(b).toEqual(expectedSecond)
+        expect(builds.stats()).toEqual({ hits: 1, misses: 1 })
+        // The HTLC objects are the caller's own (identity), in the builder's order.
+        expect(b.htlcOutputs.map((o) => o.htlc.id)).toEqual(expectedSecond.htlcOutputs.map((o) => o.htlc.id))
+        expect(b.trimmedHtlcs.map((h) => h.id)).toEqual(expectedSecond.trimmedHtlcs.map((h) => h.id))
+        for (const o of b.htlcOutputs) expect(otherHtlcs).toContain(o.htlc)
+        // What is derived from a build: the same as computed directly.
+        for (const c of [a, b]) {
+          expect(hexOf(commitmentTxid(c))).toBe(hexOf(txid(c.tx)))
+          expect(hexOf(commitmentSighash(c))).toBe(hexOf(inputSighash(commitmentInput(c), SIGHASH_ALL)))
+          const shared = htlcTransactions(c)
+          const fresh = buildHtlcTransactions(c)
+          expect(shared).toEqual(fresh)
+          shared.forEach((h, i) => {
+            expect(h.htlc).toBe(c.htlcOutputs[i]?.htlc)
+            for (const type of [SIGHASH_ALL, h.remoteSighash]) expect(hexOf(htlcSighash(h, type))).toBe(hexOf(inputSighash(htlcInput(h), type)))
+          })
+        }
+      }),
+      { numRuns: 150 }
+    )
+  })
+
+  it("builds the BOLT 3 vectors' commitments through the memo byte for byte", () => {
+    const builds = makeCommitmentBuilds(64)
+    for (const [file, type] of [[legacy, legacyType], [anchors, anchorsType]] as const) {
+      for (const t of file.tests) {
+        const params = paramsOf(file.common, t, type)
+        const direct = ok(buildCommitmentTransaction(params))
+        for (let round = 0; round < 2; round++) {
+          const built = ok(builds.build(params))
+          expect(built).toEqual(direct)
+          expect(htlcTransactions(built)).toEqual(buildHtlcTransactions(direct))
+        }
+      }
+    }
+    expect(builds.stats().hits).toBe(builds.stats().misses)
+  })
+
+  it("does not serve a different input: another field, another HTLC, another channel type object", () => {
+    const file = anchors
+    const t = file.tests.find((x) => x.htlc_ids.length > 0)
+    if (t === undefined) throw new Error("no vector with HTLCs")
+    const params = paramsOf(file.common, t, anchorsZeroFeeHtlcTx)
+    const builds = makeCommitmentBuilds(8)
+    ok(builds.build(params))
+    const variants: ReadonlyArray<CommitmentParams<TestHtlc>> = [
+      { ...params, commitmentNumber: 6n },
+      { ...params, feeratePerKw: params.feeratePerKw + 1 },
+      { ...params, toSelfDelay: params.toSelfDelay === 0 ? 1 : params.toSelfDelay - 1 },
+      { ...params, keys: { ...params.keys, revocationPubkey: bob.basepoints.revocationBasepoint } },
+      { ...params, htlcs: params.htlcs.map((h, i) => (i === 0 ? { ...h, cltvExpiry: h.cltvExpiry + 1 } : h)) },
+      { ...params, channelType: { ...anchorsZeroFeeHtlcTx } }
+    ]
+    for (const v of variants) {
+      const before = builds.stats().hits
+      const built = builds.build(v)
+      expect(builds.stats().hits).toBe(before)
+      const direct = buildCommitmentTransaction(v)
+      expect(Result.isSuccess(built) ? built.success : undefined).toEqual(Result.isSuccess(direct) ? direct.success : undefined)
+    }
+  })
+
+  it("a modified copy of a memoized commitment is not given the memo's derived values", () => {
+    const file = anchors
+    const t = file.tests.find((x) => x.htlc_ids.length > 0) ?? file.tests[0]
+    if (t === undefined) throw new Error("no vector")
+    const builds = makeCommitmentBuilds(4)
+    const built = ok(builds.build(paramsOf(file.common, t, anchorsType)))
+    // Prime the memo's values, then change the copy's transaction.
+    commitmentTxid(built)
+    commitmentSighash(built)
+    const changed = { ...built, tx: { ...built.tx, locktime: built.tx.locktime + 1 } }
+    expect(hexOf(commitmentTxid(changed))).toBe(hexOf(txid(changed.tx)))
+    expect(hexOf(commitmentTxid(changed))).not.toBe(hexOf(commitmentTxid(built)))
+    expect(hexOf(commitmentSighash(changed))).toBe(hexOf(inputSighash(commitmentInput(changed), SIGHASH_ALL)))
+  })
+
+  it("stays within its capacity (least recently used out)", () => {
+    const builds = makeCommitmentBuilds(2)
+    const file = legacy
+    const all = file.tests.slice(0, 4).map((t) => paramsOf(file.common, t, legacyType))
+    for (const p of all) ok(builds.build(p))
+    expect(builds.size()).toBe(2)
+    expect(() => makeCommitmentBuilds(0)).toThrow(RangeError)
+  })
+})
