@@ -9,7 +9,10 @@
  * What `npm run bench -- channel` measures end to end, minus what is not pure (the actors,
  * the Effect runtime, the monitors, the store): a floor for it, and the place to profile the
  * reducer, the signer and the record encoding (HTLC_DANCE_PROFILE=<path> writes a V8 CPU profile
- * of the measured runs; HTLC_DANCE_MS sets their length).
+ * of the measured runs; HTLC_DANCE_MS sets their length). Each figure is given per wall second
+ * and per CPU second of the JS thread (the one to compare on a shared machine), with the
+ * secp256k1 calls per round trip (or per HTLC) by operation. `openDriver`, `addHtlc` and
+ * `settle` are exported for scripts that drive the same dance (A/B comparisons).
  *
  * Run: `npm run bench -- htlc-dance`.
  */

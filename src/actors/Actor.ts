@@ -84,12 +84,14 @@ export const make = <M, E = never, R = never>(
     const context: Context.Context<R | Scope.Scope> = yield* Effect.context<R | Scope.Scope>()
     const done = yield* Deferred.make<void, E | ActorCrashed>()
     const pending = new Set<(error: ActorStopped | ActorCrashed) => Effect.Effect<void>>()
-    /** The mailbox: `items[head..]`, in order. */
-    let items: Array<M | undefined> = []
+    /** The mailbox: `items[head..]`, in order (handled slots are cleared). */
+    let items: Array<{ readonly msg: M } | undefined> = []
     let head = 0
     /** `tell`s waiting for room, in order. */
     const roomWaiters: Array<Deferred.Deferred<void>> = []
-    /** The fiber handling messages, while there are any. */
+    /** Whether a fiber is handling messages (set before it is forked, cleared when it finds the mailbox empty). */
+    let active = false
+    /** That fiber, for `stop` (may be stale once it has ended: interrupting it then is harmless). */
     let running: Fiber.Fiber<void, E> | undefined
     let ended = false
     let finishing = false
@@ -136,14 +138,21 @@ export const make = <M, E = never, R = never>(
       if (ended || head >= items.length) {
         items = []
         head = 0
+        active = false
         running = undefined
         return Effect.void
       }
-      const msg = items[head] as M
+      const slot = items[head]
       items[head] = undefined
       head += 1
+      // A mailbox that never empties (sustained load) drops its handled prefix now and then.
+      if (head >= 1024 && head * 2 >= items.length) {
+        items = items.slice(head)
+        head = 0
+      }
+      if (slot === undefined) return drain // unreachable: every slot from `head` on holds a message
       const waiter = roomWaiters.shift()
-      const handled = Effect.flatMap(options.handle(msg), () => drain)
+      const handled = Effect.flatMap(options.handle(slot.msg), () => drain)
       return waiter === undefined ? handled : Effect.andThen(Deferred.succeed(waiter, undefined), handled)
     })
 
@@ -154,10 +163,12 @@ export const make = <M, E = never, R = never>(
 
     /** Starts the handling fiber if there is none (the message is in the mailbox already). */
     const kick: Effect.Effect<void> = Effect.suspend(() => {
-      if (running !== undefined || ended) return Effect.void
+      if (active || ended) return Effect.void
+      // The flag, not the fiber, says whether one runs: a fiber may run (part of) its work during
+      // the fork and find the mailbox empty before we get it back.
+      active = true
       return Effect.map(Effect.forkIn(runner, scope), (fiber) => {
-        // A fiber that already ended (a closed scope) leaves nothing running.
-        if (running === undefined && fiber.pollUnsafe() === undefined) running = fiber
+        if (active) running = fiber
       })
     })
 
@@ -177,7 +188,7 @@ export const make = <M, E = never, R = never>(
       Effect.suspend((): Effect.Effect<void, ActorStopped> => {
         if (ended) return Effect.fail(stopped())
         if (size() < capacity && roomWaiters.length === 0) {
-          items.push(msg)
+          items.push({ msg })
           return kick
         }
         // Full: wait for room (in order with the other waiting tells), then try again.
@@ -185,7 +196,7 @@ export const make = <M, E = never, R = never>(
           roomWaiters.push(room)
           return Effect.flatMap(Deferred.await(room), () => {
             if (ended) return Effect.fail(stopped())
-            items.push(msg)
+            items.push({ msg })
             return kick
           })
         })
@@ -194,7 +205,7 @@ export const make = <M, E = never, R = never>(
       Effect.suspend((): Effect.Effect<void, ActorStopped | MailboxFull> => {
         if (ended) return Effect.fail(stopped())
         if (size() >= capacity || roomWaiters.length > 0) return Effect.fail(new MailboxFull({ actor: name }))
-        items.push(msg)
+        items.push({ msg })
         return kick
       })
     const ask = <A, E2 = never>(makeMessage: (reply: Reply<A, E2>) => M): Effect.Effect<A, E2 | ActorStopped | ActorCrashed> =>

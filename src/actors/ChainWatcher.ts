@@ -257,7 +257,7 @@ export const start = (config: ChainWatcherConfig = {}) =>
             Effect.gen(function*() {
               yield* Effect.logWarning(`chain watcher: lost the chain (${e.reason}); starting again from the tip`)
               yield* Effect.sleep(resyncDelayMs)
-              const now = yield* source.tip.pipe(Effect.retry(Schedule.spaced(resyncDelayMs)))
+              const now = yield* source.tip.pipe(Effect.retry(Schedule.spaced(resyncDelayMs)), Effect.orDie) // retried forever: never fails
               followFrom = now
               return Stream.concat(Stream.succeed<Input>({ _tag: "Resync", tip: now }), chainInputs())
             })

@@ -164,8 +164,9 @@ export type ChannelEnvelope<S> =
   | { readonly _tag: "Flush" }
   /**
    * Writes the updates collected so far in one `persistMany` call (queued behind the mailbox).
-   * The first time it comes up (`again` absent) it yields once and queues itself again, so what
-   * arrives meanwhile (the other half of a message pair, the `Flush` of the step) joins the write.
+   * The first time it comes up (`again` absent) it yields once and, if anything arrived meanwhile
+   * (the other half of a message pair, the `Flush` of the step), queues itself again behind it, so
+   * that joins the write; if nothing arrived it writes at once.
    */
   | { readonly _tag: "PersistNow"; readonly again?: true }
   /** After a restart: re-issue the `Sign` the restored state awaits (queued first by `makeChannel`). */

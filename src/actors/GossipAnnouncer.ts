@@ -100,6 +100,8 @@ interface ChannelRecord {
   /** The policy the current update was made with (a change makes a new one). */
   signedPolicy: ForwardingPolicy | undefined
   private: boolean
+  /** A private channel's update reached the peer on its current connection. */
+  sentToPeer: boolean
 }
 
 const SHORT_ALIAS = (alias: string): Uint8Array => {
@@ -149,7 +151,7 @@ export const make = (
       const k = toHex(channelId)
       let r = records.get(k)
       if (r === undefined) {
-        r = { ours: undefined, theirs: undefined, lastSent: undefined, announced: false, update: undefined, updateTimestamp: 0, updatedAt: 0, policy: undefined, signedPolicy: undefined, private: false }
+        r = { ours: undefined, theirs: undefined, lastSent: undefined, announced: false, update: undefined, updateTimestamp: 0, updatedAt: 0, policy: undefined, signedPolicy: undefined, private: false, sentToPeer: false }
         records.set(k, r)
       }
       return r
@@ -273,9 +275,13 @@ export const make = (
           r.private = true
           const scid = state.localAlias ?? state.shortChannelId
           if (scid === undefined) return
-          if (stale || (online && r.lastSent === undefined)) {
-            const update = yield* makeUpdate(r, scid, nodeId, policy, true)
-            if (online && (yield* gossip.sendTo(nodeId, [update]))) r.lastSent = now
+          if (!online) r.sentToPeer = false // sent again when the peer is back
+          if (stale || (online && !r.sentToPeer)) {
+            const update = stale || r.update === undefined ? yield* makeUpdate(r, scid, nodeId, policy, true) : r.update
+            if (online && (yield* gossip.sendTo(nodeId, [update]))) {
+              r.lastSent = now
+              r.sentToPeer = true
+            }
           }
           return
         }

@@ -64,7 +64,7 @@ import {
 import { makeRegistry } from "../protocol/codec/message.ts"
 import { makeWarning } from "../protocol/messages/error.ts"
 import { Bolt1 } from "../protocol/messages/index.ts"
-import { featuresFromBytes, featuresToBytes, ourInitFeatures } from "../protocol/features.ts"
+import { featureInfo, featuresFromBytes, featuresToBytes, offers, ourInitFeatures } from "../protocol/features.ts"
 import type { NodeId } from "../protocol/units.ts"
 import { NetworkGraph, type NetworkGraphShape } from "../services/NetworkGraph.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
@@ -295,12 +295,6 @@ const encodeGossip = (m: GossipMessage): Uint8Array => {
   return r.success
 }
 
-/** `gossip_queries` (6/7) and `gossip_queries_ex` (10/11) among a peer's feature bytes (BOLT 9, big-endian). */
-const hasBit = (features: Uint8Array, bit: number): boolean => {
-  const byte = features[features.length - 1 - (bit >> 3)]
-  return byte !== undefined && ((byte >> (bit & 7)) & 1) === 1
-}
-const offers = (features: Uint8Array, evenBit: number) => hasBit(features, evenBit) || hasBit(features, evenBit + 1)
 
 /** The field a stored update or node announcement is keyed by, read without decoding the rest. */
 const scidAt = (raw: Uint8Array, offset: number): ShortChannelId => {
@@ -335,6 +329,8 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
 
     const peers = new Map<SessionId, PeerState>()
     const orphans = new Map<string, Orphan>()
+    /** Orphan keys by what they wait for (a channel `c<scid>` or a node `n<hex>`), so a new channel finds its own at once. */
+    const orphansWaiting = new Map<string, Set<string>>()
     const relay = new Map<string, RelayEntry>()
     let received = 0
     let accepted = 0
@@ -482,7 +478,7 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
     }
 
     const dropOrphansOf = (session: SessionId) => {
-      for (const [k, o] of orphans) if (o.session === session) orphans.delete(k)
+      for (const [k, o] of orphans) if (o.session === session) removeOrphan(k)
     }
 
     /** Ends a misbehaving peer: a warning, the disconnection, and nothing it sent still pending is kept. */
@@ -553,17 +549,37 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
       return { kind: 2 as const, scid: undefined, key: `n${nodeId}`, nodes: [nodeId] }
     }
 
+    const removeOrphan = (key: string): Orphan | undefined => {
+      const o = orphans.get(key)
+      if (o === undefined) return undefined
+      orphans.delete(key)
+      const set = orphansWaiting.get(o.waitsFor)
+      set?.delete(key)
+      if (set !== undefined && set.size === 0) orphansWaiting.delete(o.waitsFor)
+      const owner = peers.get(o.session)
+      if (owner !== undefined) owner.orphans = Math.max(0, owner.orphans - 1)
+      return o
+    }
+
+    const addOrphan = (key: string, orphan: Orphan) => {
+      removeOrphan(key)
+      orphans.set(key, orphan)
+      const set = orphansWaiting.get(orphan.waitsFor) ?? new Set<string>()
+      set.add(key)
+      orphansWaiting.set(orphan.waitsFor, set)
+      const owner = peers.get(orphan.session)
+      if (owner !== undefined) owner.orphans++
+    }
+
     /** After a new channel: the updates and node announcements that were waiting for it. */
     const releaseOrphans = (what: { readonly kind: RelayKind; readonly scid: ShortChannelId | undefined; readonly nodes: ReadonlyArray<string> }) =>
       Effect.gen(function*() {
         if (what.kind !== 0) return
         const waiting: Array<Orphan> = []
-        for (const [k, o] of orphans) {
-          if (o.waitsFor === `c${what.scid}` || what.nodes.some((n) => o.waitsFor === `n${n}`)) {
-            waiting.push(o)
-            orphans.delete(k)
-            const owner = peers.get(o.session)
-            if (owner !== undefined) owner.orphans = Math.max(0, owner.orphans - 1)
+        for (const w of [`c${what.scid}`, ...what.nodes.map((n) => `n${n}`)]) {
+          for (const k of [...(orphansWaiting.get(w) ?? [])]) {
+            const o = removeOrphan(k)
+            if (o !== undefined) waiting.push(o)
           }
         }
         for (const o of waiting) yield* ingest(o.raw[1] === 2 ? ChannelUpdate.type : NodeAnnouncement.type, o.raw, peers.get(o.session))
@@ -595,13 +611,7 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
           // A full pool drops the message; it costs the peer like stale gossip (a flood of orphans ends it).
           if (orphans.size >= maxOrphans || from.orphans >= maxOrphansPerPeer) return yield* staleHit(from)
           const waitsFor = e._tag === "UnknownChannel" ? `c${e.shortChannelId}` : `n${e.nodeId}`
-          const prev = orphans.get(what.key)
-          if (prev !== undefined) {
-            const owner = peers.get(prev.session)
-            if (owner !== undefined) owner.orphans = Math.max(0, owner.orphans - 1)
-          }
-          orphans.set(what.key, { raw, session: from.session, waitsFor })
-          from.orphans++
+          addOrphan(what.key, { raw, session: from.session, waitsFor })
           // BOLT 7: MAY query a channel_update's unknown short_channel_id.
           if (e._tag === "UnknownChannel" && from.offersQueries && from.wanted.length < maxWanted) {
             from.wanted.push({ scid: e.shortChannelId, flags: QUERY_FLAG_CHANNEL_ANNOUNCEMENT | QUERY_FLAG_CHANNEL_UPDATE_1 | QUERY_FLAG_CHANNEL_UPDATE_2 })
@@ -650,8 +660,8 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
           nodeId: peer.nodeId,
           key: toHex(peer.nodeId),
           link,
-          offersQueries: offers(peer.remoteFeatures, 6),
-          offersQueriesEx: offers(peer.remoteFeatures, 10),
+          offersQueries: offers(featuresFromBytes(peer.remoteFeatures), "gossip_queries"),
+          offersQueriesEx: offers(featuresFromBytes(peer.remoteFeatures), "gossip_queries_ex"),
           permits: yield* Semaphore.make(maxPendingPerPeer),
           jobs: yield* Queue.bounded<Job, Cause.Done>(64),
           scope: yield* Scope.fork(scope),
@@ -934,8 +944,8 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
 /** `init` features with `gossip_queries` and `gossip_queries_ex` offered (optional bits 7 and 11, BOLT 9). */
 export const withGossipQueries = (features: Uint8Array): Uint8Array => {
   const bits = new Set(featuresFromBytes(features))
-  bits.add(7)
-  bits.add(11)
+  bits.add(featureInfo("gossip_queries").oddBit)
+  bits.add(featureInfo("gossip_queries_ex").oddBit)
   return featuresToBytes(bits)
 }
 

@@ -29,7 +29,7 @@ import { equalBytes, toHex } from "../protocol/bytes.ts"
 import { ChannelIdSchema, type ShortChannelId } from "../protocol/codec/fields.ts"
 import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
 import type { ChannelEvent } from "../protocol/channel/io.ts"
-import { sendAdd } from "../protocol/channel/commitments.ts"
+import { funderCharge, nextRemoteSpec, sendAdd } from "../protocol/channel/commitments.ts"
 import type { ChannelState } from "../protocol/channel/state.ts"
 import { decodeInvoice, type Invoice } from "../protocol/invoice/index.ts"
 import {
@@ -286,18 +286,25 @@ const scidsOf = (state: ChannelState): ReadonlyArray<ShortChannelId> => {
 }
 
 /**
- * The largest new HTLC a channel accepts from us now: found by asking the channel's own sender
- * rules (`sendAdd`: reserve, fees and anchors as funder, the fee spike buffer, in-flight limits)
- * in a binary search, so the router is never told more than the channel will take.
+ * The largest new HTLC a channel accepts from us now. An estimate from BOLT 2's sender rules
+ * (our balance in their next commitment, minus the reserve they require and, as funder, the fee
+ * with one more HTLC at twice the feerate and the anchors) is checked against the channel's own
+ * rules (`sendAdd`: also in-flight limits, HTLC counts); when they disagree, a binary search below
+ * it, still asking `sendAdd`. So the router is never told more than the channel will take.
  */
 const outboundOf = (state: ChannelState): bigint => {
   if (state._tag !== "Normal") return 0n
   const c = state.commitments
   const accepts = (amount: bigint) =>
     Result.isSuccess(sendAdd(c, { amount: msat(amount), paymentHash: PROBE_HASH, cltvExpiry: 1, onionRoutingPacket: PROBE_ONION }, PROBE_LIMITS))
+  const p = c.params
+  const theirs = nextRemoteSpec(c)
+  const fees = p.localIsFunder ? funderCharge(p, theirs, p.remote.dustLimit, 2 * theirs.feeratePerKw, 2) : 0n
+  const estimate = theirs.toRemote - p.remote.channelReserve * 1000n - fees
+  if (estimate > 0n && accepts(estimate)) return estimate
   let lo = 0n
-  let hi: bigint = c.remoteCommit.spec.toRemote
-  if (hi <= 0n || !accepts(1n > c.params.remote.htlcMinimum ? 1n : c.params.remote.htlcMinimum)) return 0n
+  let hi: bigint = estimate > 0n ? estimate : c.remoteCommit.spec.toRemote
+  if (hi <= 0n || !accepts(1n > p.remote.htlcMinimum ? 1n : p.remote.htlcMinimum)) return 0n
   while (lo < hi) {
     const mid = (lo + hi + 1n) / 2n
     if (accepts(mid)) lo = mid
@@ -323,6 +330,9 @@ const describeError = (e: unknown): string =>
   typeof e === "object" && e !== null && "_tag" in e && typeof e._tag === "string"
     ? "reason" in e && typeof e.reason === "string" ? `${e._tag}: ${e.reason}` : e._tag
     : "failed"
+
+/** What a payment id may be (it names the payment's store key). */
+const PAYMENT_ID = /^[0-9A-Za-z._-]{1,100}$/
 
 /** How many settled HTLC keys each dedupe set remembers (duplicates come right after a subscription). */
 const DEDUPE_CAPACITY = 100_000
@@ -1152,7 +1162,10 @@ export const make = (
           return onChannelEvent(input.event)
         case "Pay":
           if (input.span !== undefined && !paymentSpans.has(input.record.paymentId)) paymentSpans.set(input.record.paymentId, input.span)
-          return onPay(input.record, input.reply)
+          // The caller never hangs: a payment that cannot even be stored is refused.
+          return onPay(input.record, input.reply).pipe(
+            Effect.onError(() => Deferred.fail(input.reply, new InvalidPaymentRequest({ reason: "the payment could not be stored" })))
+          )
         case "MppTimeout":
           return onMppTimeout(input.paymentHash, input.firstAtMillis)
         case "PaymentTimeout":
@@ -1222,6 +1235,9 @@ export const make = (
 
     const submit = (record: OutboundRecord) =>
       Effect.gen(function*() {
+        if (!PAYMENT_ID.test(record.paymentId)) {
+          return yield* Effect.fail(new InvalidPaymentRequest({ reason: "a payment id is 1 to 100 of 0-9 A-Z a-z . _ -" }))
+        }
         const reply = yield* Deferred.make<string, InvalidPaymentRequest>()
         const span = yield* Effect.option(Effect.currentSpan)
         yield* Queue.offer(inbox, { _tag: "Pay", record, reply, span: Option.getOrUndefined(span) })

@@ -3,7 +3,7 @@
  * service is optional here: a node started without a payment layer answers 503, so adding this
  * group to the API changes nothing for a server that does not run one.
  */
-import { Effect, Option } from "effect"
+import { Duration, Effect, Option } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { type OutboundStatus, type PayOptions, Payments, type PaymentsShape } from "../actors/Payments.ts"
 import { fromHex, toHex } from "../protocol/bytes.ts"
@@ -22,6 +22,9 @@ export const paymentToJson = (p: OutboundStatus): typeof PaymentJson.Type => ({
   failureReason: p.failureReason ?? null,
   attempts: p.attempts
 })
+
+/** How long past a payment's own timeout `POST /v1/payments` waits for its HTLCs in flight. */
+const WAIT_MARGIN_SECONDS = 30
 
 const unavailable = new PaymentsUnavailable({ message: "this node runs without a payment layer" })
 
@@ -85,10 +88,13 @@ export const PaymentsHandlers = HttpApiBuilder.group(
               ? yield* p.startKeysend(fromHex(payload.keysend.nodeId), msat(BigInt(payload.keysend.amountMsat)), options).pipe(Effect.mapError(invalid))
               : yield* p.startPayment(payload.invoice ?? "", options).pipe(Effect.mapError(invalid))
             if (payload.wait === false) return yield* readPayment(p, id).pipe(Effect.orDie)
+            // Never a hung request: past the payment's timeout (plus a margin for the HTLCs in flight to
+            // resolve) the answer is the payment as it stands, still "pending" (an HTLC in flight may yet succeed).
             yield* p.awaitPayment(id).pipe(
               Effect.catchTag("PaymentFailed", (e) =>
                 Effect.fail(new PaymentFailedError({ paymentId: e.paymentId, reason: e.reason, attempts: e.attempts, message: `payment failed: ${e.reason}` }))),
-              Effect.catchTag("InvalidPaymentRequest", (e) => Effect.fail(invalid(e)))
+              Effect.catchTag("InvalidPaymentRequest", (e) => Effect.fail(invalid(e))),
+              Effect.timeoutOption(Duration.seconds((payload.timeoutSeconds ?? 60) + WAIT_MARGIN_SECONDS))
             )
             return yield* readPayment(p, id).pipe(Effect.orDie)
           })

@@ -7,3 +7,4 @@
 export * from "../layers/node/index.ts"
 export { layerFileStore } from "../layers/store/FileStore.ts"
 export { layerLocalPersister } from "../layers/persister/ReplicatedPersister.ts"
+export * as BitcoindChain from "../layers/chain/BitcoindChain.ts"

@@ -41,7 +41,7 @@ export const fallbackFor = (fallback: FallbackFeerates, targetBlocks: number): n
 }
 
 /** Bitcoin Core's `estimatesmartfee` unit (BTC per 1000 vbytes) to sat/kw: x 1e8 sat / 4000 wu x 1000. */
-export const btcPerKvbToSatPerKw = (btcPerKvb: number): number => clampFeerate((btcPerKvb * 1e8) / 4)
+export const btcPerKvbToSatPerKw = (btcPerKvb: number): number => clampFeerate(Math.round(btcPerKvb * 1e8) / 4)
 
 export interface FeeEstimatorShape {
   /** The feerate to confirm within `targetBlocks` blocks (>= 1). */

@@ -195,4 +195,27 @@ describe("Actor", () => {
       assert.notStrictEqual(f3, f4)
       assert.isFalse(yield* actor.isDone)
     }))
+
+  it.effect("a mailbox that never empties keeps its order (its handled prefix is dropped as it goes)", () =>
+    Effect.gen(function*() {
+      const seen: Array<number> = []
+      const done = yield* Deferred.make<void>()
+      let self: Actor.Actor<number> | undefined
+      const actor: Actor.Actor<number> = yield* Actor.make<number>({
+        name: "busy",
+        capacity: 4,
+        handle: (n) =>
+          Effect.suspend(() => {
+            seen.push(n)
+            if (n === 3000) return Deferred.succeed(done, undefined)
+            // One more for every one handled, up to 3000: the mailbox never empties, the drain never ends.
+            return self === undefined ? Effect.void : Effect.ignore(self.tryTell(n + 1))
+          })
+      })
+      self = actor
+      yield* actor.tell(1)
+      yield* Deferred.await(done)
+      assert.strictEqual(seen.length, 3000)
+      assert.isTrue(seen.every((n, i) => n === i + 1))
+    }))
 })

@@ -6,7 +6,7 @@
  * channels as `FundingSpent`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Result } from "effect"
+import { Deferred, Effect, Result, Stream } from "effect"
 import { start as startChainWatcher } from "../../src/actors/ChainWatcher.ts"
 import { ChannelManager } from "../../src/actors/ChannelManager.ts"
 import { equalBytes, toHex } from "../../src/protocol/bytes.ts"
@@ -16,7 +16,7 @@ import { type ChannelId, sat } from "../../src/protocol/units.ts"
 import { make as makeSimulatedChain } from "../../src/layers/chain/SimulatedChain.ts"
 import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
 import { Broadcaster } from "../../src/services/Broadcaster.ts"
-import { ChainSource } from "../../src/services/ChainSource.ts"
+import { ChainSource, ChainSourceUnavailable } from "../../src/services/ChainSource.ts"
 import { awaitEvent, eventually, payoutScript, PORT, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
 
 const openWhenConnected = (a: TestNode, b: TestNode, amount: bigint) =>
@@ -148,5 +148,48 @@ describe("ChainWatcher over the simulated chain", () => {
         assert.isTrue(closed.event.reason._tag === "RemoteForceClose" && equalBytes(closed.event.reason.txid, txidOf(spender)))
         yield* until(`${node.name} Closed`, phaseAndDepth(node, channelId), (s) => s.phase === "Closed")
       }
+    }))
+  it.live("a source that forgot the watcher's block: it follows again from the tip and finds the confirmations it missed", () =>
+    Effect.gen(function*() {
+      const chain = yield* makeSimulatedChain({ seed: "watcher-resync" })
+      const net = yield* makeMemoryNetwork()
+      const alice = yield* startChannelNode(net, "alice", "10.0.0.1")
+      const bob = yield* startChannelNode(net, "bob", "10.0.0.2")
+      // Bob's source: the first follow delivers one block then fails; it knows no block but its tip
+      // afterwards; its tip answers only once the test lets it (after the blocks bob must not see).
+      const gate = yield* Deferred.make<void>()
+      let follows = 0
+      const sim = chain.chainSource
+      const forgetful = ChainSource.of({
+        ...sim,
+        tip: Effect.gen(function*() {
+          if (follows > 0) yield* Deferred.await(gate)
+          return yield* sim.tip
+        }),
+        follow: (from) =>
+          follows++ === 0
+            ? sim.follow(from).pipe(Stream.take(1), Stream.concat(Stream.fail(new ChainSourceUnavailable({ reason: "node reindexed" }))))
+            : Stream.unwrap(Effect.map(sim.tip, (t) => from !== undefined && !equalBytes(from.hash, t.hash) ? Stream.fail(new ChainSourceUnavailable({ reason: "unknown block" })) : sim.follow(from)))
+      })
+      for (const [node, source] of [[alice, sim], [bob, forgetful]] as const) {
+        yield* startChainWatcher({ resyncDelayMs: 1 }).pipe(
+          Effect.provideService(ChannelManager, node.channels),
+          Effect.provideService(ChainSource, source),
+          Effect.provideService(Broadcaster, chain.broadcaster)
+        )
+      }
+      yield* alice.peers.connect(bob.peers.nodeId, { host: bob.host, port: PORT })
+      const temporaryChannelId = yield* openWhenConnected(alice, bob, 500_000n)
+      const needed = yield* awaitEvent(alice, "FundingNeeded", (e) => equalBytes(e.temporaryChannelId, temporaryChannelId))
+      yield* alice.channels.fundChannel(temporaryChannelId, chain.sim.core.faucetTx(needed.event.scriptPubKey, needed.event.amount))
+      const channelId = (yield* awaitEvent(alice, "ChannelPending")).event.channelId
+      yield* awaitEvent(bob, "WatchFunding", (_, all) => equalBytes(all.channelId, channelId))
+      yield* until("the funding in the mempool", Effect.sync(() => chain.sim.core.mempoolTxids().length), (n) => n > 0)
+      yield* chain.sim.mine(1) // bob's first follow delivers this block, then its source fails
+      yield* until("bob depth 1", phaseAndDepth(bob, channelId), (s) => s.depth === 1)
+      yield* chain.sim.mine(5) // bob is not following now: only the resync can find these
+      yield* Deferred.succeed(gate, undefined)
+      for (const node of [alice, bob]) yield* awaitEvent(node, "ChannelReady", (e) => equalBytes(e.channelId, channelId))
+      assert.isAtLeast(follows, 2)
     }))
 })

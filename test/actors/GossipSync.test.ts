@@ -29,7 +29,7 @@ const until = <E, R>(what: string, check: Effect.Effect<boolean, E, R>, rounds =
   })
 
 /** Alice (a gossip node) and Mallory, a raw peer that sends what the test says. */
-const setup = (config: Parameters<typeof startGossipNode>[3] = {}) =>
+const setup = (config: Parameters<typeof startGossipNode>[3] = {}, malloryFeatures = withGossipQueries(ourInitFeatures)) =>
   Effect.gen(function*() {
     const net = yield* makeMemoryNetwork()
     const node = yield* startGossipNode(net, "alice", alice.host, config)
@@ -39,7 +39,7 @@ const setup = (config: Parameters<typeof startGossipNode>[3] = {}) =>
     )
     const mallory = yield* dialRaw(net.transport("10.6.6.6"), alice, node.peers.nodeId, "mallory")
     yield* mallory.receiveTag("Init")
-    yield* mallory.send(initMessage(withGossipQueries(ourInitFeatures)))
+    yield* mallory.send(initMessage(malloryFeatures))
     yield* until("mallory connected", node.sync.stats.pipe(Effect.map((s) => s.peers === 1)))
     const counter = { sent: 0 }
     /** Sends until the connection is gone (a write to a closed pipe may also just wait); counts what went out. */
@@ -180,5 +180,20 @@ describe("GossipSync spam bounds", () => {
       assert.strictEqual((yield* counts(node.graph)).channels, 3)
       yield* TestClock.adjust("2 days")
       yield* until("pruned", counts(node.graph).pipe(Effect.map((k) => k.channels === 0)))
+    }))
+
+  it.effect("a peer without gossip_queries gets the 'no gossip' filter, and its gossip is still checked and applied", () =>
+    Effect.gen(function*() {
+      const s = yield* setup({}, ourInitFeatures)
+      let filter: GossipTimestampFilter | undefined
+      while (filter === undefined) {
+        const m = yield* s.mallory.receive
+        const d = GossipTimestampFilter.decode(m)
+        if (Result.isSuccess(d)) filter = d.success
+      }
+      assert.deepStrictEqual([filter.firstTimestamp, filter.timestampRange], [0xffffffff, 0])
+      const ch = signedChannel("m1", "m2", 900, 1000)
+      yield* s.flood([ch.announcement, ...ch.updates])
+      yield* until("applied", counts(s.node.graph).pipe(Effect.map((k) => k.channels === 1 && k.updates === 2)))
     }))
 })

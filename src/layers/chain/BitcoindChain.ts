@@ -53,6 +53,8 @@ export interface BitcoindConfig {
   readonly connectBatch?: number
   readonly fallbackFeerates?: FallbackFeerates
   readonly timeoutMs?: number
+  /** The largest RPC answer read (default 64 MiB). */
+  readonly maxResponseBytes?: number
 }
 
 /** The node's rejection of a transaction, classified (Bitcoin Core's reject strings and RPC codes). */
@@ -87,7 +89,9 @@ const field = (v: unknown, name: string): unknown => {
 
 export const make = (config: BitcoindConfig) =>
   Effect.sync(() => {
-    const rpc: RpcClient = makeRpcClient({ url: config.url, ...(config.cookieFile === undefined ? {} : { cookieFile: config.cookieFile }), ...(config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs }) })
+    const rpc: RpcClient = makeRpcClient({ url: config.url, ...(config.cookieFile === undefined ? {} : { cookieFile: config.cookieFile }), ...(config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs }),
+      ...(config.maxResponseBytes === undefined ? {} : { maxResponseBytes: config.maxResponseBytes })
+    })
     const pollInterval = config.pollIntervalMs ?? 2000
     const reconnect = config.reconnectIntervalMs ?? 2000
     const maxReorgDepth = config.maxReorgDepth ?? 1000

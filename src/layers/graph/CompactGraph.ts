@@ -16,7 +16,7 @@
  */
 import { Result } from "effect"
 import { compareBytes, toHex } from "../../protocol/bytes.ts"
-import type { ShortChannelId } from "../../protocol/codec/fields.ts"
+import { shortChannelIdFromParts, type ShortChannelId } from "../../protocol/codec/fields.ts"
 import { channelUpdateChecksum } from "../../protocol/gossip/digest.ts"
 import {
   DuplicateChannel,
@@ -76,12 +76,16 @@ const keyOf = (bytes: Uint8Array, at = 0): string => {
   return s
 }
 
-const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array | BigUint64Array>(a: T, n: number, make: (n: number) => T): T => {
+/** A typed array of at least `n` elements holding `a`'s (`a` itself when it is long enough). */
+const grow = <T extends { readonly length: number; set(source: T): void }>(a: T, n: number, make: (n: number) => T): T => {
   if (a.length >= n) return a
   const b = make(Math.max(n, Math.ceil(a.length * 1.5) + 16))
-  b.set(a as never)
+  b.set(a)
   return b
 }
+
+/** A u64 as a short channel id (every u64 is one: block, tx index, output). */
+const toScid = (v: bigint): ShortChannelId => shortChannelIdFromParts(Number(v >> 40n), Number((v >> 16n) & 0xffffffn), Number(v & 0xffffn))
 
 const PAGE_SIZE = 1 << 20 // 1 MiB: larger than any message (65,535 bytes at most)
 
@@ -138,7 +142,7 @@ export class CompactGraph {
   // channels
   private chanCount = 0
   private chanFree: Array<number> = []
-  private readonly chanIndex = new Map<bigint, number>()
+  private readonly chanIndex = new Map<ShortChannelId, number>()
   private scids: BigUint64Array
   private node1: Uint32Array
   private node2: Uint32Array
@@ -159,7 +163,7 @@ export class CompactGraph {
   private feeBase: Uint32Array
   private feePpm: Uint32Array
 
-  private sorted: Array<bigint> | undefined
+  private sorted: Array<ShortChannelId> | undefined
   /** Bumped on every change: readers cache on it. */
   version = 0
 
@@ -499,7 +503,7 @@ export class CompactGraph {
     const stale: Array<ShortChannelId> = []
     for (const [scid, c] of this.chanIndex) {
       const ts = (d: number): number | undefined => ((this.updOff[2 * c + d] ?? NO_OFFSET) === NO_OFFSET ? undefined : this.updTs[2 * c + d])
-      if (isStaleChannel(now, this.announcedAt[c] ?? 0, [ts(0), ts(1)], staleAfter)) stale.push(scid as ShortChannelId)
+      if (isStaleChannel(now, this.announcedAt[c] ?? 0, [ts(0), ts(1)], staleAfter)) stale.push(scid)
     }
     for (const scid of stale) this.removeChannel(scid)
     return stale
@@ -562,7 +566,7 @@ export class CompactGraph {
     const flen = ((raw[ANN_FEATURES_LEN_AT] ?? 0) << 8) | (raw[ANN_FEATURES_LEN_AT + 1] ?? 0)
     const keysAt = ANN_FEATURES_LEN_AT + 2 + flen + 32 + 8 + 66
     return {
-      shortChannelId: (this.scids[c] ?? 0n) as ShortChannelId,
+      shortChannelId: toScid(this.scids[c] ?? 0n),
       nodeId1: this.nodeId(this.node1[c] ?? 0),
       nodeId2: this.nodeId(this.node2[c] ?? 0),
       bitcoinKey1: raw.slice(keysAt, keysAt + 33),
@@ -661,7 +665,7 @@ export class CompactGraph {
     return slot !== undefined && ((this.nodeFlags[slot] ?? 0) & FLAG_UNKNOWN_EVEN) !== 0
   }
 
-  private sortedScids(): Array<bigint> {
+  private sortedScids(): Array<ShortChannelId> {
     if (this.sorted === undefined) this.sorted = [...this.chanIndex.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
     return this.sorted
   }
@@ -684,8 +688,8 @@ export class CompactGraph {
     }
     const out: Array<RangeEntry> = []
     for (let i = a; i < all.length; i++) {
-      const scid = all[i] ?? 0n
-      if (scid >= hi) break
+      const scid = all[i]
+      if (scid === undefined || scid >= hi) break
       const c = this.chanIndex.get(scid)
       if (c === undefined) continue
       const part = (d: number): [number, number] => {
@@ -694,7 +698,7 @@ export class CompactGraph {
       }
       const p0 = part(0)
       const p1 = part(1)
-      out.push({ shortChannelId: scid as ShortChannelId, timestamps: [p0[0], p1[0]], checksums: [p0[1], p1[1]] })
+      out.push({ shortChannelId: scid, timestamps: [p0[0], p1[0]], checksums: [p0[1], p1[1]] })
     }
     return out
   }
@@ -792,7 +796,8 @@ export class CompactGraph {
       const m = ChannelAnnouncement.decode(raw)
       if (Result.isFailure(m) || this.chanIndex.has(m.success.shortChannelId)) return false
       const unknownEven = unknownEvenFeatures(m.success.features).length > 0
-      this.insertChannel(raw, m.success, announcedAt, Number.isNaN(cap) ? undefined : BigInt(cap), unknownEven)
+      // a damaged capacity (not a whole number of satoshi) is dropped, not trusted
+      this.insertChannel(raw, m.success, announcedAt, Number.isSafeInteger(cap) && cap >= 0 ? BigInt(cap) : undefined, unknownEven)
       return true
     }
     if (kind === 2) {

@@ -30,6 +30,8 @@ export interface MemoryNetworkGraphConfig {
 const MANIFEST = "graph/v1/manifest"
 const CHUNK_PREFIX = "graph/v1/chunk/"
 const CHUNK_BYTES = 1 << 20
+/** A damaged manifest cannot make us allocate more than this many chunks (4 GiB). */
+const MAX_CHUNKS = 4096
 const chunkKey = (i: number): string => `${CHUNK_PREFIX}${String(i).padStart(6, "0")}`
 
 const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => Math.floor(ms / 1000))
@@ -41,7 +43,9 @@ const decodeManifest = (value: Uint8Array): { readonly chunks: number; readonly 
     if (typeof parsed !== "object" || parsed === null) return undefined
     const chunks = Reflect.get(parsed, "chunks")
     const bytes = Reflect.get(parsed, "bytes")
-    return typeof chunks === "number" && typeof bytes === "number" && Number.isInteger(chunks) && Number.isInteger(bytes) ? { chunks, bytes } : undefined
+    const valid = typeof chunks === "number" && typeof bytes === "number" && Number.isInteger(chunks) && Number.isInteger(bytes) &&
+      chunks >= 0 && chunks <= MAX_CHUNKS && bytes >= 0 && bytes <= chunks * CHUNK_BYTES
+    return valid ? { chunks, bytes } : undefined
   } catch {
     return undefined
   }

@@ -7,7 +7,7 @@
 import { Data, Result, type Brand } from "effect"
 import { fromHex, toHex } from "../bytes.ts"
 import { hash256 } from "../tx/bitcoin/hash.ts"
-import { decodeTransaction, serializeTransaction, type Transaction, txid as computeTxid, type Txid } from "../tx/bitcoin/transaction.ts"
+import { decodeTransactionAt, serializeTransaction, type Transaction, txid as computeTxid, type Txid } from "../tx/bitcoin/transaction.ts"
 import { ByteWriter } from "../tx/bitcoin/writer.ts"
 
 /** A block hash (double SHA-256 of the header), 32 bytes in internal order. */
@@ -131,102 +131,37 @@ export const serializeBlock = (block: Block): Uint8Array => {
   return w.finish()
 }
 
-/**
- * The length of the transaction that starts at `offset` (legacy or BIP 144), or an error.
- * Only walks the length fields; `decodeTransaction` on the slice does the real checks.
- * (To be replaced by a prefix decoder in `tx/bitcoin` once it exists: requested.)
- */
-const txLengthAt = (b: Uint8Array, offset: number): number => {
-  let p = offset
-  const need = (n: number) => {
-    if (p + n > b.length) throw new BlockDecodeError({ offset: p, reason: "unexpected end of block" })
-  }
-  const compact = (): number => {
-    need(1)
-    const first = b[p++] ?? 0
-    if (first < 0xfd) return first
-    if (first === 0xfd) {
-      need(2)
-      const v = (b[p] ?? 0) | ((b[p + 1] ?? 0) << 8)
-      p += 2
-      return v
-    }
-    if (first === 0xfe) {
-      need(4)
-      const v = u32At(b, p)
-      p += 4
-      return v
-    }
-    throw new BlockDecodeError({ offset: p - 1, reason: "CompactSize too large" })
-  }
-  const skip = (n: number) => {
-    need(n)
-    p += n
-  }
-  skip(4)
-  let segwit = false
-  if (p + 1 < b.length && b[p] === 0 && b[p + 1] !== 0) {
-    segwit = true
-    p += 2
-  }
-  const nIn = compact()
-  for (let i = 0; i < nIn; i++) {
-    skip(36)
-    skip(compact())
-    skip(4)
-  }
-  const nOut = compact()
-  for (let i = 0; i < nOut; i++) {
-    skip(8)
-    skip(compact())
-  }
-  if (segwit) {
-    for (let i = 0; i < nIn; i++) {
-      const items = compact()
-      for (let k = 0; k < items; k++) skip(compact())
-    }
-  }
-  skip(4)
-  return p - offset
-}
-
 /** Decodes a serialized block (as `getblock <hash> 0` returns it); `height` is the caller's knowledge. */
 export const decodeBlock = (bytes: Uint8Array, height: number): Result.Result<Block, BlockDecodeError> => {
   const header = decodeHeader(bytes.subarray(0, 80), height)
   if (Result.isFailure(header)) return Result.fail(header.failure)
-  try {
-    let p = 80
-    const first = bytes[p]
-    if (first === undefined) return Result.fail(new BlockDecodeError({ offset: p, reason: "no transaction count" }))
-    let count: number
-    if (first < 0xfd) {
-      count = first
-      p += 1
-    } else if (first === 0xfd) {
-      count = (bytes[p + 1] ?? 0) | ((bytes[p + 2] ?? 0) << 8)
-      p += 3
-    } else if (first === 0xfe) {
-      count = u32At(bytes, p + 1)
-      p += 5
-    } else return Result.fail(new BlockDecodeError({ offset: p, reason: "transaction count too large" }))
-    // Every transaction is at least 60 bytes: a count beyond that is a lie (bounds the loop).
-    if (count === 0 || count > (bytes.length - p) / 60) return Result.fail(new BlockDecodeError({ offset: 80, reason: `implausible transaction count ${count}` }))
-    const transactions: Array<Transaction> = []
-    const txids: Array<Txid> = []
-    for (let i = 0; i < count; i++) {
-      const len = txLengthAt(bytes, p)
-      const tx = decodeTransaction(bytes.subarray(p, p + len))
-      if (Result.isFailure(tx)) return Result.fail(new BlockDecodeError({ offset: p + tx.failure.offset, reason: `transaction ${i}: ${tx.failure.reason}` }))
-      transactions.push(tx.success)
-      txids.push(computeTxid(tx.success))
-      p += len
-    }
-    if (p !== bytes.length) return Result.fail(new BlockDecodeError({ offset: p, reason: "trailing bytes after the last transaction" }))
-    return Result.succeed({ header: header.success, transactions, txids })
-  } catch (e) {
-    if (e instanceof BlockDecodeError) return Result.fail(e)
-    throw e
+  let p = 80
+  const first = bytes[p]
+  if (first === undefined) return Result.fail(new BlockDecodeError({ offset: p, reason: "no transaction count" }))
+  let count: number
+  if (first < 0xfd) {
+    count = first
+    p += 1
+  } else if (first === 0xfd) {
+    count = (bytes[p + 1] ?? 0) | ((bytes[p + 2] ?? 0) << 8)
+    p += 3
+  } else if (first === 0xfe) {
+    count = u32At(bytes, p + 1)
+    p += 5
+  } else return Result.fail(new BlockDecodeError({ offset: p, reason: "transaction count too large" }))
+  // Every transaction is at least 60 bytes: a count beyond that is a lie (bounds the loop).
+  if (count === 0 || count > (bytes.length - p) / 60) return Result.fail(new BlockDecodeError({ offset: 80, reason: `implausible transaction count ${count}` }))
+  const transactions: Array<Transaction> = []
+  const txids: Array<Txid> = []
+  for (let i = 0; i < count; i++) {
+    const tx = decodeTransactionAt(bytes, p)
+    if (Result.isFailure(tx)) return Result.fail(new BlockDecodeError({ offset: tx.failure.offset, reason: `transaction ${i}: ${tx.failure.reason}` }))
+    transactions.push(tx.success.tx)
+    txids.push(computeTxid(tx.success.tx))
+    p = tx.success.end
   }
+  if (p !== bytes.length) return Result.fail(new BlockDecodeError({ offset: p, reason: "trailing bytes after the last transaction" }))
+  return Result.succeed({ header: header.success, transactions, txids })
 }
 
 /** Whether a transaction is a coinbase (one input spending the null outpoint). */

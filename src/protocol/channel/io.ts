@@ -118,6 +118,13 @@ export const ChannelInputSchema = Schema.Union([
     pathKey: Schema.optional(PublicKeySchema)
   }),
   Schema.TaggedStruct("FulfillHtlc", { htlcId: U64, preimage: Bytes32 }),
+  /**
+   * Stores the preimage of a received HTLC in the monitor (`Persist(PaymentPreimage)`) without
+   * fulfilling it yet: for a multi-part claim, every part's preimage is persisted in its channel's
+   * monitor before any `update_fulfill_htlc` leaves. Checked as `FulfillHtlc` is (a received,
+   * committed HTLC whose payment hash the preimage opens); changes nothing else.
+   */
+  Schema.TaggedStruct("ClaimPreimage", { htlcId: U64, preimage: Bytes32 }),
   Schema.TaggedStruct("FailHtlc", { htlcId: U64, reason: Bytes }),
   Schema.TaggedStruct("FailMalformedHtlc", { htlcId: U64, sha256OfOnion: Bytes32, failureCode: Schema.Int }),
   /** Sign what is pending now (the actor sends this after draining its mailbox, so updates batch). */

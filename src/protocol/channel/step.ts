@@ -793,6 +793,13 @@ const stepNormal = (ctx: StepContext, state: Normal, input: ChannelInput, out: O
       if (state.connection === "Connected") send(out, r.success.message)
       return done(out, { ...state, commitments: r.success.commitments })
     }
+    case "ClaimPreimage": {
+      // The same checks as a fulfill (BOLT 2 "Removing an HTLC"), but only the monitor learns the preimage.
+      const r = sendFulfill(c, { id: input.htlcId, paymentPreimage: input.preimage })
+      if (Result.isFailure(r)) return Result.fail(r.failure)
+      persist(out, (updateId) => ({ _tag: "PaymentPreimage", updateId, preimage: input.preimage }))
+      return done(out, state)
+    }
     case "FailHtlc": {
       const r = sendFail(c, { id: input.htlcId, reason: input.reason })
       if (Result.isFailure(r)) return Result.fail(r.failure)

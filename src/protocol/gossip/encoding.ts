@@ -8,7 +8,7 @@
 import { Data, Result } from "effect"
 import { decodeWith } from "../codec/reader.ts"
 import { Writer } from "../codec/writer.ts"
-import type { ShortChannelId } from "../codec/fields.ts"
+import { shortChannelIdFromParts, type ShortChannelId } from "../codec/fields.ts"
 
 /** `0`: uncompressed array. */
 export const ENCODING_UNCOMPRESSED = 0
@@ -52,7 +52,7 @@ export const decodeShortChannelIds = (bytes: Uint8Array): Result.Result<Readonly
     const out: Array<ShortChannelId> = []
     const view = new DataView(items.buffer, items.byteOffset, items.byteLength)
     for (let i = 0; i < items.length; i += 8) {
-      const scid = ((BigInt(view.getUint32(i)) << 32n) | BigInt(view.getUint32(i + 4))) as ShortChannelId
+      const scid = shortChannelIdFromParts(view.getUint32(i) >>> 8, ((view.getUint32(i) & 0xff) << 16) | view.getUint16(i + 4), view.getUint16(i + 6))
       const prev = out[out.length - 1]
       if (prev !== undefined && scid <= prev) return Result.fail(new ShortIdsNotAscending({ index: out.length }))
       out.push(scid)

@@ -399,6 +399,27 @@ describe("properties", () => {
       { numRuns: 150 }
     )
   })
+  it("restore (a damaged save) never throws; serialize then restore gives the same graph", () => {
+    const g = withChannel(5n)
+    ok(g.apply(update(), NOW))
+    ok(g.apply(nodeAnn(), NOW))
+    const saved = g.serialize()
+    const copy = newGraph()
+    expect(copy.restore(saved)).toEqual({ loaded: 3, skipped: 0 })
+    expect([...copy.allChannels()]).toEqual([...g.allChannels()])
+    expect([...copy.allNodes()]).toEqual([...g.allNodes()])
+    fc.assert(
+      fc.property(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 200 }), (pos, b, junk) => {
+        const damaged = saved.slice()
+        damaged[pos % damaged.length] = b
+        for (const input of [damaged, saved.subarray(0, pos % saved.length), junk]) {
+          const r = newGraph().restore(input)
+          expect(r.loaded + r.skipped).toBeGreaterThanOrEqual(0)
+        }
+      }),
+      { numRuns: 200 }
+    )
+  })
   it("a failed apply leaves the graph as it was", () => {
     const g = withChannel()
     ok(g.apply(update(), NOW))

@@ -177,6 +177,16 @@ describe("our own announcements", () => {
       }
       assert.isAtLeast((yield* bob.sync.stats).received, 1)
       assert.strictEqual((yield* bob.graph.stats).channels, 0)
+      // after a reconnection the peer gets it again
+      const before = (yield* bob.sync.stats).received
+      yield* alice.peers.disconnect(bob.peers.nodeId)
+      yield* sleep(100)
+      yield* connect(alice, bob)
+      for (let i = 0; i < 500; i++) {
+        if ((yield* bob.sync.stats).received > before) break
+        yield* sleep(10)
+      }
+      assert.isAbove((yield* bob.sync.stats).received, before)
       chain.height = 300
       yield* sleep(200)
       assert.deepStrictEqual(yield* alice.announcer.announced, [])

@@ -322,6 +322,8 @@ describe("payments over our nodes", () => {
         assert.match(yield* refused(sign("bcrt", undefined, 0)), /no amount/)
         const inv = yield* net.pay(1).createInvoice({ amountMsat: msat(AMOUNT), description: { text: "late" }, expirySeconds: 60 })
         assert.match(yield* refused((yield* net.pay(0).createInvoice({ amountMsat: msat(AMOUNT), description: { text: "mine" } })).invoice), /ours/)
+        const badId = yield* Effect.flip(net.pay(0).pay(inv.invoice, { paymentId: "not a key" }))
+        assert.isTrue(badId._tag === "InvalidPaymentRequest" && /payment id/.test(badId.reason))
         const tampered = inv.invoice.slice(0, -10) + (inv.invoice.at(-10) === "q" ? "p" : "q") + inv.invoice.slice(-9)
         assert.match(yield* refused(tampered), /invalid invoice/)
         yield* TestClock.adjust("61 seconds")
