@@ -10,7 +10,7 @@ describe("public entry point", () => {
     expect(typeof Lightning.PeerManager).toBe("function")
     expect(typeof Lightning.ChannelSigner).toBe("function")
     expect(typeof Lightning.createInvoice).toBe("function")
-    expect(typeof Lightning.Crypto).toBe("object")
+    expect(Lightning.fastestCrypto.secp.publicKey(new Uint8Array(32).fill(1))).toHaveLength(33)
     expect(Lightning.wasmSecp256k1.name).not.toBe(Lightning.Secp256k1.nobleSecp256k1.name)
   })
 

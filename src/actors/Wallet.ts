@@ -22,7 +22,7 @@
  * follow again from `from`); unconfirmed payments from others show at their first block (the
  * ChainSource has no mempool stream).
  */
-import { Context, Data, Deferred, Effect, Result, Scope, Semaphore, Stream } from "effect"
+import { Context, Data, Deferred, Effect, Layer, Result, type Scope, Semaphore, Stream } from "effect"
 import type { BlockRef } from "../protocol/chain/block.ts"
 import { outpointKey } from "../protocol/chain/watch.ts"
 import type { Network } from "../protocol/network.ts"
@@ -83,12 +83,17 @@ export type SpendError = InsufficientFunds | DustOutput | InvalidAddress | Inval
 export interface WalletShape {
   /** A fresh receive address (never handed out before). */
   readonly newAddress: (kind?: AddressKind) => Effect.Effect<string>
+  /**
+   * A fresh script of the wallet's change chain (never handed out before, always watched): where
+   * the monitor's sweeps and our closing outputs go, so the wallet counts them once confirmed.
+   */
+  readonly sweepScript: (kind?: AddressKind) => Effect.Effect<Uint8Array>
   readonly balance: Effect.Effect<Balance>
   readonly utxos: Effect.Effect<ReadonlyArray<Utxo>>
   /** The last block applied. */
   readonly tip: Effect.Effect<BlockRef | undefined>
-  /** Waits until the wallet applied the best chain up to `height`. */
-  readonly awaitHeight: (height: number) => Effect.Effect<void>
+  /** Waits until the wallet applied the best chain up to `height` (fails if it stopped following). */
+  readonly awaitHeight: (height: number) => Effect.Effect<void, WalletStopped>
   /** Builds, signs and publishes a payment (change back to the wallet). */
   readonly send: (request: SendRequest) => Effect.Effect<SignedSpend, SpendError | BroadcastRejected | ChainSourceUnavailable>
   /** An unsigned PSBT paying `request` (inputs locked under the returned `lockId` until published or released). */
@@ -125,7 +130,8 @@ export const make = (config: WalletConfig): Effect.Effect<WalletShape, ChainSour
     const serial = lock.withPermits(1)
     const targetBlocks = config.targetBlocks ?? 6
     const changeKind = config.changeKind ?? "p2tr"
-    let waiters: Array<{ readonly height: number; readonly done: Deferred.Deferred<void> }> = []
+    let waiters: Array<{ readonly height: number; readonly done: Deferred.Deferred<void, WalletStopped> }> = []
+    let stopped: WalletStopped | undefined
 
     const wake = () => {
       const height = state.tip?.height ?? -1
@@ -143,7 +149,15 @@ export const make = (config: WalletConfig): Effect.Effect<WalletShape, ChainSour
           return Effect.void
         }))
       ),
-      Effect.catch((cause) => Effect.logError(new WalletStopped({ cause }))),
+      Effect.catch((cause) =>
+        Effect.suspend(() => {
+          const failure = new WalletStopped({ cause })
+          stopped = failure
+          for (const w of waiters) Deferred.doneUnsafe(w.done, Effect.fail(failure))
+          waiters = []
+          return Effect.logError(failure)
+        })
+      ),
       Effect.forkScoped
     )
 
@@ -189,13 +203,15 @@ export const make = (config: WalletConfig): Effect.Effect<WalletShape, ChainSour
 
     return Wallet.of({
       newAddress: (kind = "p2wpkh") => serial(Effect.sync(() => state.nextKey(kind, 0).address)),
+      sweepScript: (kind = changeKind) => serial(Effect.sync(() => state.nextKey(kind, 1).scriptPubKey)),
       balance: serial(Effect.sync(() => state.balance())),
       utxos: serial(Effect.sync(() => state.allUtxos())),
       tip: Effect.sync(() => state.tip),
       awaitHeight: (height) =>
         Effect.suspend(() => {
           if ((state.tip?.height ?? -1) >= height) return Effect.void
-          const done = Deferred.makeUnsafe<void>()
+          if (stopped !== undefined) return Effect.fail(stopped)
+          const done = Deferred.makeUnsafe<void, WalletStopped>()
           waiters.push({ height, done })
           return Deferred.await(done)
         }),
@@ -243,3 +259,7 @@ export const make = (config: WalletConfig): Effect.Effect<WalletShape, ChainSour
       lockIds: serial(Effect.sync(() => state.lockIds()))
     })
   })
+
+/** The wallet as a layer: it follows the chain as long as the layer lives. */
+export const layer = (config: WalletConfig): Layer.Layer<Wallet, ChainSourceUnavailable, ChainSource | Broadcaster | FeeEstimator | Entropy> =>
+  Layer.effect(Wallet, make(config))

@@ -17,7 +17,7 @@ import { type Sat, sat } from "../../src/protocol/units.ts"
 import { mnemonicFromEntropy, scriptFromAddress, seedFromMnemonic, WalletKeys } from "../../src/protocol/wallet/keys.ts"
 import { layer as simLayer, SimChain } from "../../src/layers/chain/SimulatedChain.ts"
 import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
-import { make as makeWallet } from "../../src/actors/Wallet.ts"
+import { layer as walletLayer, make as makeWallet, Wallet } from "../../src/actors/Wallet.ts"
 import { Broadcaster } from "../../src/services/Broadcaster.ts"
 
 const network = Networks.regtest
@@ -120,6 +120,18 @@ describe("Wallet on the simulated chain", () => {
       assert.strictEqual(tooMuch._tag, "InsufficientFunds")
       const dust = yield* Effect.flip(wallet.send({ to: { scriptPubKey: EXTERNAL }, amount: sat(100n) }))
       assert.strictEqual(dust._tag, "DustOutput")
+    }).pipe(Effect.scoped, Effect.provide(env)))
+
+  it.effect("sweep scripts are fresh and counted once paid", () =>
+    Effect.gen(function*() {
+      const { sim, wallet, mine } = yield* setup
+      const a = yield* wallet.sweepScript()
+      const b = yield* wallet.sweepScript("p2wpkh")
+      assert.notDeepEqual(a, b)
+      yield* sim.fund(a, sat(50_000n))
+      yield* sim.fund(b, sat(60_000n))
+      yield* mine()
+      assert.strictEqual((yield* wallet.balance).confirmed, sat(110_000n))
     }).pipe(Effect.scoped, Effect.provide(env)))
 
   it.effect("drops change below dust into the fee", () =>
@@ -231,4 +243,33 @@ describe("Wallet on the simulated chain", () => {
       yield* mine()
       assert.deepStrictEqual(yield* wallet.balance, { confirmed: sat(800_000n - 300_000n - fee), unconfirmed: sat(0n), locked: sat(0n) })
     }).pipe(Effect.scoped, Effect.provide(env)))
+
+  it.effect("publishPsbt refuses a PSBT spending outputs that are not the wallet's", () =>
+    Effect.gen(function*() {
+      const { sim, wallet, mine } = yield* setup
+      const otherSeed = Result.getOrThrow(seedFromMnemonic(Result.getOrThrow(mnemonicFromEntropy(new Uint8Array(32).fill(2)))))
+      const other = yield* makeWallet({ seed: otherSeed, network })
+      const address = yield* other.newAddress()
+      yield* sim.fund(Result.getOrThrow(scriptFromAddress(network, address)), sat(100_000n))
+      yield* mine()
+      yield* other.awaitHeight(yield* sim.height)
+      const { psbt } = yield* other.createPsbt({ to: { scriptPubKey: EXTERNAL }, amount: sat(50_000n) })
+      const signer = BtcTransaction.fromPSBT(psbt)
+      const key = WalletKeys.fromSeed(otherSeed, network).derive({ kind: "p2wpkh", chain: 0, index: 0 })
+      signer.signIdx(key.privateKey, 0)
+      const refused = yield* Effect.flip(wallet.publishPsbt(signer.toPSBT()))
+      assert.strictEqual(refused._tag, "PsbtNotOurs")
+      assert.strictEqual(sim.core.mempoolTxids().length, 0)
+    }).pipe(Effect.scoped, Effect.provide(env)))
+
+  it.effect("as a layer: the Wallet service follows the chain while the layer lives", () =>
+    Effect.gen(function*() {
+      const sim = yield* SimChain
+      const wallet = yield* Wallet
+      const address = yield* wallet.newAddress("p2tr")
+      yield* sim.fund(Result.getOrThrow(scriptFromAddress(network, address)), sat(123_456n))
+      yield* sim.mine(2)
+      yield* wallet.awaitHeight(yield* sim.height)
+      assert.strictEqual((yield* wallet.balance).confirmed, sat(123_456n))
+    }).pipe(Effect.provide(walletLayer({ seed: SEED, network }).pipe(Layer.provideMerge(env)))))
 })

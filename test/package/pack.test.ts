@@ -7,8 +7,8 @@
  * `effect-lightning/protocol` alone loading no WebAssembly; the `effect-lightning` bin answering
  * `--help`. Dependencies come from the local npm cache when they are there (`--prefer-offline`).
  */
-import { execFileSync } from "node:child_process"
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { execFileSync, spawnSync } from "node:child_process"
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
@@ -21,14 +21,17 @@ const ENTRY_POINTS = ["effect-lightning", "effect-lightning/protocol", "effect-l
 const work = mkdtempSync(join(tmpdir(), "ln-pack-"))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
 
-/** npm with the pinned Node first on PATH (npm's scripts then run tsc and node on it). */
-const npm = (args: ReadonlyArray<string>, cwd: string): string =>
-  execFileSync("npm", [...args], {
+/** npm with the pinned Node first on PATH (npm's scripts then run tsc and node on it); its output in the error. */
+const npm = (args: ReadonlyArray<string>, cwd: string): string => {
+  const r = spawnSync("npm", [...args], {
     cwd,
     encoding: "utf8",
     timeout: 600_000,
     env: { ...process.env, PATH: `${join(REPO, "node_modules/.bin")}:${process.env["PATH"] ?? ""}`, npm_config_fund: "false", npm_config_audit: "false" }
   })
+  if (r.status !== 0) throw new Error(`npm ${args.join(" ")} failed (${r.status}):\n${r.stdout}\n${r.stderr}`)
+  return r.stdout
+}
 
 const node = (args: ReadonlyArray<string>, cwd: string): string => execFileSync(NODE, [...args], { cwd, encoding: "utf8", timeout: 120_000 })
 
@@ -36,7 +39,8 @@ describe("the packed package", () => {
   it("installs into a fresh project; the README example type-checks and runs against it; every entry point loads", () => {
     // Pack (prepack builds dist/).
     const packDir = join(work, "pack")
-    npm(["pack", "--pack-destination", packDir, "--silent"], REPO)
+    mkdirSync(packDir)
+    npm(["pack", "--pack-destination", packDir, "--loglevel=error"], REPO)
     const tarball = readdirSync(packDir).find((f) => f.endsWith(".tgz"))
     expect(tarball).toBeDefined()
     const files = npm(["pack", "--dry-run", "--json", "--ignore-scripts"], REPO)
@@ -48,7 +52,7 @@ describe("the packed package", () => {
 
     // A fresh project with a strict tsconfig of its own.
     const project = join(work, "consumer")
-    execFileSync("mkdir", ["-p", project])
+    mkdirSync(project)
     writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }, null, 2))
     writeFileSync(
       join(project, "tsconfig.json"),
@@ -114,7 +118,7 @@ describe("the packed package", () => {
       const instantiate = WebAssembly.instantiate
       WebAssembly.instantiate = (...args) => { compiled++; return instantiate(...args) }
       const protocol = await import("effect-lightning/protocol")
-      const heavy = urls.filter((u) => /effect\/dist\/http|platform-node|libsodium|tiny-secp256k1|secp256k1\/|node:http/.test(u))
+      const heavy = urls.filter((u) => /effect\\/dist\\/http\\/Http|effect\\/dist\\/http-api|platform-node|libsodium|tiny-secp256k1|node_modules\\/secp256k1\\/|^node:https?$/.test(u))
       console.log(JSON.stringify({ wasm: compiled, names: Object.keys(protocol).length > 10, heavy, modules: urls.length > 10 }))
     `], project))
     expect(protocolOnly).toEqual({ wasm: 0, names: true, heavy: [], modules: true })

@@ -31,7 +31,15 @@ import { start as startChainWatcher } from "../../actors/ChainWatcher.ts"
 import * as BitcoindChain from "../chain/BitcoindChain.ts"
 import type { BitcoindConfig } from "../chain/BitcoindChain.ts"
 import * as PeerManager from "../../actors/PeerManager.ts"
+import { Payments, type PaymentsConfig } from "../../actors/Payments.ts"
+import { GossipSync, gossipPeerManagerConfig } from "../../actors/GossipSync.ts"
+import { GossipAnnouncer, type GossipAnnouncerConfig } from "../../actors/GossipAnnouncer.ts"
+import { ChainSource } from "../../services/ChainSource.ts"
+import * as MemoryNetworkGraph from "../graph/MemoryNetworkGraph.ts"
+import { routerGraphLayer } from "../graph/RouterGraphAdapter.ts"
+import { DefaultRouter } from "../router/DefaultRouter.ts"
 import type { Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
+import { toHex } from "../../protocol/bytes.ts"
 import { p2wpkhScript } from "../../protocol/tx/bitcoin/script.ts"
 import { ChannelSigner } from "../../services/ChannelSigner.ts"
 import { Crypto } from "../../services/Crypto.ts"
@@ -54,6 +62,10 @@ export const CHANNEL_SIGNER_SEED_LABEL = "channel-signer"
 export const SHUTDOWN_KEY_LABEL = "shutdown/0"
 /** Subdirectory of the data directory holding the channel store. */
 export const CHANNELS_DIRECTORY = "channels"
+/** Subdirectory of the data directory holding invoices, payments and forwards. */
+export const PAYMENTS_DIRECTORY = "payments"
+/** Subdirectory of the data directory holding the network graph. */
+export const GRAPH_DIRECTORY = "graph"
 
 export interface NodeLiveOptions {
   readonly dataDir: NodeConfig["dataDir"]
@@ -69,6 +81,10 @@ export interface NodeLiveOptions {
    * facts (funding depth, funding spent) and publishes their transactions through it.
    */
   readonly bitcoind?: BitcoindConfig
+  /** Payments settings (forwarding policy, MPP timeout...); secp and the chain height come from the node. */
+  readonly payments?: Omit<PaymentsConfig, "secp" | "blockHeight">
+  /** Our `node_announcement` and relay policy (default alias: the first bytes of the node id in hex). */
+  readonly announce?: Omit<GossipAnnouncerConfig, "secp">
 }
 
 /** The node's payout script for closes: P2WPKH to the key derived under `SHUTDOWN_KEY_LABEL`. */
@@ -99,8 +115,14 @@ export const ChannelStoreLive = (dataDir: string) =>
     Layer.provide(NodeFileSystem.layer)
   )
 
+/** A files store (fsync'd) under a subdirectory of the data directory. */
+const filesStoreAt = (dataDir: string, directory: string) =>
+  layerFileStore({ directory: join(dataDir, directory) }).pipe(Layer.provide(NodeFileSystem.layer))
+
 /**
- * The node's `PeerManager` and `ChannelManager` over TCP, OS entropy, the seed file's keys and
+ * The node's `PeerManager`, `ChannelManager`, `Payments` (send, receive, forward over the default
+ * router and the network graph) and gossip (`GossipSync`, `GossipAnnouncer`, `NetworkGraph` stored
+ * under `<dataDir>/graph`) over TCP, OS entropy, the seed file's keys and
  * the channel store of the data directory, with the crypto of the `Crypto` reference (by
  * default the fastest of this platform: libsodium/OpenSSL ChaCha20-Poly1305, and for BOLT 8, the
  * node key and the channels the first of native libsecp256k1, WASM libsecp256k1 and noble that
@@ -126,8 +148,12 @@ export const NodeLive = (options: NodeLiveOptions) =>
       const channelSigner = makeSeedChannelSigner(channelSeed, secp) // keeps its own copy of the seed
       channelSeed.fill(0)
 
-      const services = Layer.mergeAll(OsEntropy, TcpTransport(options.tcp), Layer.succeed(NodeSigner, nodeSigner))
-      const peers = PeerManager.layer({
+      const nodeSignerLayer = Layer.succeed(NodeSigner, nodeSigner)
+      const services = Layer.mergeAll(OsEntropy, TcpTransport(options.tcp), nodeSignerLayer)
+      // Gossip: the graph (stored), and the sync actor the peers hand BOLT 7 messages to.
+      const graph = MemoryNetworkGraph.layer({ secp }).pipe(Layer.provide(filesStoreAt(options.dataDir, GRAPH_DIRECTORY)))
+      const gossip = GossipSync.layer().pipe(Layer.provideMerge(graph))
+      const peerConfig: PeerManager.PeerManagerConfig = {
         ...options.peers,
         sessionEvents: "deliver",
         peer: {
@@ -137,14 +163,39 @@ export const NodeLive = (options: NodeLiveOptions) =>
           rejectChannels: false
         },
         ...(options.listen === undefined ? {} : { listen: options.listen })
-      }).pipe(Layer.provide(services))
+      }
+      const peers = Layer.effect(
+        PeerManager.PeerManager,
+        Effect.gen(function*() {
+          const sync = yield* GossipSync
+          return yield* PeerManager.make(gossipPeerManagerConfig(sync, peerConfig))
+        })
+      ).pipe(Layer.provideMerge(gossip), Layer.provide(services))
+      const channelSignerLayer = Layer.succeed(ChannelSigner, channelSigner)
       const manager = ChannelManager.layer({ ...options.channels, secp, shutdownScript }).pipe(
         Layer.provideMerge(peers),
-        Layer.provide(Layer.mergeAll(Layer.succeed(ChannelSigner, channelSigner), ChannelStoreLive(options.dataDir), OsEntropy))
+        Layer.provide(Layer.mergeAll(channelSignerLayer, ChannelStoreLive(options.dataDir), OsEntropy))
       )
-      if (options.bitcoind === undefined) return manager
+      // The chain, when there is one: its tip is the payments' height and the announcer's depth.
+      const chain = options.bitcoind === undefined ? undefined : BitcoindChain.layer(options.bitcoind)
+      const blockHeight: Effect.Effect<number> = Effect.serviceOption(ChainSource).pipe(
+        Effect.flatMap((source) =>
+          source._tag === "None" ? Effect.succeed(0) : source.value.tip.pipe(Effect.map((tip) => tip.height), Effect.orElseSucceed(() => 0))
+        )
+      )
+      const router = DefaultRouter.layerProbabilistic.pipe(Layer.provide(routerGraphLayer()))
+      const payments = Payments.layer({ ...options.payments, secp, blockHeight }).pipe(
+        Layer.provide(Layer.mergeAll(router, filesStoreAt(options.dataDir, PAYMENTS_DIRECTORY), nodeSignerLayer, OsEntropy))
+      )
+      const announcer = GossipAnnouncer.layer({
+        alias: toHex(nodeSigner.nodeId).slice(0, 20),
+        ...options.announce,
+        secp
+      }).pipe(Layer.provide(Layer.mergeAll(channelSignerLayer, nodeSignerLayer)))
+      const node = Layer.mergeAll(payments, announcer).pipe(Layer.provideMerge(manager))
+      if (chain === undefined) return node
       // The chain watcher over bitcoind, fed by the manager's events (src/actors/ChainWatcher.ts).
-      const watcher = Layer.effectDiscard(startChainWatcher()).pipe(Layer.provide(BitcoindChain.layer(options.bitcoind)))
-      return watcher.pipe(Layer.provideMerge(manager))
+      const watcher = Layer.effectDiscard(startChainWatcher())
+      return watcher.pipe(Layer.provideMerge(node), Layer.provideMerge(chain))
     })
   )

@@ -23,6 +23,11 @@
  * - commitment.ts: `buildCommitmentTransaction(params): Result<CommitmentTransaction, CommitmentError>`
  *   (outputs with kinds, `htlcOutputs` in tx order, `trimmedHtlcs`, fees), obscuring factor and
  *   obscured number helpers. `view.ts`: `buildCommitmentForSide(view, side)` from a channel view.
+ * - commitment-builds.ts: `CommitmentBuilds` (bounded LRU memo of `buildCommitmentTransaction`, keyed by
+ *   every input it reads; the result carries the caller's HTLC objects), `makeCommitmentBuilds(capacity)`,
+ *   `sharedCommitmentBuilds` (the channel's builders and the in-process signer), and what is derived
+ *   once per build: `commitmentTxid(commitment)`, `htlcTransactions(commitment)`, the digests behind
+ *   `signing.ts`'s `commitmentSighash` / `htlcSighash` (objects the memo did not hand out: computed afresh).
  * - htlc.ts: `buildHtlcTransactions(commitment)` (in HTLC output order), `buildHtlcTransaction(commitment,
  *   txid, outputIndex): Result<_, HtlcTransactionError>`.
  * - signing.ts: `signInput`/`verifyInput`, `fundingSpendInput`/`finalizeFundingSpend` (commitment or
@@ -40,6 +45,7 @@ export * from "./bip69.ts"
 export * from "./bitcoin/index.ts"
 export * from "./closing.ts"
 export * from "./commitment.ts"
+export * from "./commitment-builds.ts"
 export * from "./fees.ts"
 export * from "./funding.ts"
 export * from "./htlc.ts"

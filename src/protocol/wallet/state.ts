@@ -153,7 +153,9 @@ export class WalletState {
       }
     })
     this.undo.push({ ref: refOf(header), added, removed, confirmed })
-    if (this.undo.length > MAX_REORG_DEPTH) this.undo.shift()
+    const forgotten = this.undo.length > MAX_REORG_DEPTH ? this.undo.shift() : undefined
+    // Outputs spent deeper than any reorg we undo never come back: their locks are done.
+    if (forgotten !== undefined) for (const u of forgotten.removed) this.locks.delete(outpointKey(u.outpoint))
     this.tipRef = refOf(header)
     return Result.void
   }

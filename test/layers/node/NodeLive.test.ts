@@ -8,10 +8,14 @@ import { NodeServices } from "@effect/platform-node"
 import { PeerManager } from "../../../src/actors/PeerManager.ts"
 import { join } from "node:path"
 import { ChannelManager } from "../../../src/actors/ChannelManager.ts"
+import { GossipSync } from "../../../src/actors/GossipSync.ts"
+import { Payments } from "../../../src/actors/Payments.ts"
 import {
   CHANNEL_SIGNER_SEED_LABEL,
   CHANNELS_DIRECTORY,
+  GRAPH_DIRECTORY,
   NodeLive,
+  PAYMENTS_DIRECTORY,
   nodeShutdownScript,
   SHUTDOWN_KEY_LABEL
 } from "../../../src/layers/node/NodeLive.ts"
@@ -21,7 +25,7 @@ import { deriveNodeSecret, deriveSecret } from "../../../src/layers/node/SeedKey
 import { p2wpkhScript } from "../../../src/protocol/tx/bitcoin/script.ts"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
-import type { NodeId } from "../../../src/protocol/units.ts"
+import { msat, type NodeId } from "../../../src/protocol/units.ts"
 
 /** Builds a node in the current scope (each call is a separate node with its own data dir). */
 const startNode = Effect.gen(function*() {
@@ -131,5 +135,32 @@ describe("NodeLive channels", () => {
       const secrets = [deriveNodeSecret(seed), deriveSecret(seed, CHANNEL_SIGNER_SEED_LABEL), deriveSecret(seed, SHUTDOWN_KEY_LABEL)]
       assert.strictEqual(new Set(secrets.map(toHex)).size, 3)
       assert.deepStrictEqual(nodeShutdownScript(seed, nobleSecp256k1), script)
+    }).pipe(Effect.provide(NodeServices.layer)))
+})
+
+describe("NodeLive payments and gossip", () => {
+  it.live("carries Payments (invoices stored under <dataDir>/payments, kept across a restart) and the gossip layer", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dataDir = yield* fs.makeTempDirectoryScoped({ prefix: "ln-node-" })
+      const first = yield* Effect.scoped(
+        Effect.gen(function*() {
+          const context = yield* Layer.build(NodeLive({ dataDir }))
+          const payments = Context.get(context, Payments)
+          const created = yield* payments.createInvoice({ amountMsat: msat(25_000n), description: { text: "coffee" } })
+          assert.isTrue(created.invoice.startsWith("lnbcrt250n"))
+          // The gossip layer is there, empty, and the graph lives in the data directory.
+          const stats = yield* Context.get(context, GossipSync).stats
+          assert.isDefined(stats)
+          return created
+        })
+      )
+      assert.isTrue(yield* fs.exists(join(dataDir, PAYMENTS_DIRECTORY)))
+      assert.isTrue(yield* fs.exists(join(dataDir, GRAPH_DIRECTORY)))
+      // A new run of the node over the same data directory still knows the invoice.
+      const context = yield* Layer.build(NodeLive({ dataDir }))
+      const status = yield* Context.get(context, Payments).invoice(first.paymentHash)
+      assert.isDefined(status)
+      if (status !== undefined) assert.strictEqual(status.amountMsat, 25_000n)
     }).pipe(Effect.provide(NodeServices.layer)))
 })
