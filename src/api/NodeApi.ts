@@ -6,7 +6,7 @@ export class NodeApi extends HttpApiGroup.make("node")
   .add(
     HttpApiEndpoint.get("info", "/v1/info", { success: NodeInfo }).annotate(
       OpenApi.Description,
-      "Node id, init features, the address peers connect to, and the network (name and chain hash)."
+      "Node id, init features, the address peers connect to, the network (name and chain hash), and the chain tip's height (`blockHeight`) when the node follows a chain."
     )
   )
   .annotateMerge(OpenApi.annotations({ title: "Node" }))

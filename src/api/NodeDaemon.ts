@@ -16,7 +16,7 @@ import { defaultApiTokenFile, loadOrCreateApiToken } from "./ApiToken.ts"
 import { OPENAPI_PATH } from "./ControlApi.ts"
 import { ControlApiServer } from "./ControlApiServer.ts"
 import { toHex } from "../protocol/bytes.ts"
-import type { NodeConfig } from "../layers/node/NodeFlags.ts"
+import { devChannelSettings, type NodeConfig } from "../layers/node/NodeFlags.ts"
 import { NodeLive } from "../layers/node/NodeLive.ts"
 import { OsEntropy } from "../layers/node/OsEntropy.ts"
 import { Networks } from "../protocol/network.ts"
@@ -61,7 +61,10 @@ export const runNode = (config: NodeConfig) =>
           NodeLive({
             dataDir: config.dataDir,
             listen: config.listen,
-            ...(config.bitcoind === undefined ? {} : { bitcoind: config.bitcoind })
+            ...(config.bitcoind === undefined ? {} : { bitcoind: config.bitcoind }),
+            // Conformance-suite hooks (`--dev`, regtest only; NodeFlags refuses them otherwise).
+            ...(config.dev?.nodeSecret === undefined ? {} : { nodeSecret: config.dev.nodeSecret }),
+            ...(config.dev === undefined ? {} : { channels: devChannelSettings(config.dev) })
           })
         )
       )
@@ -72,6 +75,7 @@ export const runNode = (config: NodeConfig) =>
     const apiPort = http.address._tag === "UnixPathAddress" ? config.api.port : http.address.port
     const apiUrl = `http://${formatAddress({ host: config.api.host, port: apiPort })}`
     yield* Effect.logInfo(`node id ${toHex(peers.nodeId)}`)
+    if (config.dev !== undefined) yield* Effect.logWarning("--dev: conformance-suite hooks enabled (regtest only)")
     if (config.bitcoind !== undefined) yield* Effect.logInfo(`following bitcoind at ${withoutCredentials(config.bitcoind.url)}`)
     yield* Effect.logInfo(
       peers.listenAddress === undefined ? "not listening for peers" : `listening for peers on ${formatAddress(peers.listenAddress)}`

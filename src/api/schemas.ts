@@ -59,7 +59,9 @@ export const NodeInfo = Schema.Struct({
   /** The Bitcoin network (`--network`). */
   network: NetworkNameSchema,
   /** Its genesis block hash as sent in `init` and `open_channel` (wire order, hex). */
-  chainHash: Schema.String
+  chainHash: Schema.String,
+  /** Height of the chain tip the node follows (`--bitcoind-rpc`); absent without a chain source. */
+  blockHeight: Schema.optionalKey(Schema.Int)
 }).annotate({ title: "NodeInfo" })
 export type NodeInfo = typeof NodeInfo.Type
 

@@ -4,6 +4,8 @@
  * A `Map` iterates in insertion order, so re-inserting on a hit makes its first key the least
  * recently used. Counts hits and misses for benchmarks and tests.
  */
+import { Result } from "effect"
+
 export interface Lru<V> {
   /** The most entries kept. */
   readonly capacity: number
@@ -54,4 +56,13 @@ export const makeLru = <V>(capacity: number, what: string): Lru<V> => {
       misses = 0
     }
   }
+}
+
+/** `compute()`'s success, memoized under `key`; a failure is not kept (it is computed again next time). */
+export const memoizeResult = <V, E>(memo: Lru<V>, key: string, compute: () => Result.Result<V, E>): Result.Result<V, E> => {
+  const held = memo.get(key)
+  if (held !== undefined) return Result.succeed(held)
+  const computed = compute()
+  if (Result.isSuccess(computed)) memo.set(key, computed.success)
+  return computed
 }

@@ -4,6 +4,16 @@
  */
 import { parseArgs } from "node:util"
 import { Result } from "effect"
+import { fromHex } from "../../protocol/bytes.ts"
+import {
+  type ChannelPolicy,
+  defaultChannelPolicy,
+  defaultLocalChannelConfig,
+  FEERATE_FLOOR_PER_KW,
+  type LocalChannelConfig,
+  MAX_ACCEPTED_HTLCS_LIMIT
+} from "../../protocol/channel/config.ts"
+import { nobleSecp256k1 } from "../../protocol/crypto/secp256k1.ts"
 import { networkByName, type NetworkName, NetworkNames } from "../../protocol/network.ts"
 import { formatAddress, parseAddress, type SocketAddress } from "../../services/Transport.ts"
 
@@ -20,7 +30,57 @@ export interface NodeConfig {
   readonly apiTokenFile?: string
   /** A bitcoind JSON-RPC endpoint (credentials in the URL, or `cookieFile`): the node follows that chain (issue 9). */
   readonly bitcoind?: { readonly url: string; readonly cookieFile?: string }
+  /** Hooks for external conformance suites (`--dev`, regtest only): absent unless `--dev` was given. */
+  readonly dev?: DevConfig
 }
+
+/**
+ * What `--dev` (with `--network regtest`) allows: settings test frameworks that drive the node
+ * through scripted exchanges need (issue 13). Each is absent unless its flag was given.
+ */
+export interface DevConfig {
+  /** `--dev-node-secret HEX`: the node key (BOLT 1 node id, BOLT 8 static key) instead of the seed's. */
+  readonly nodeSecret?: Uint8Array
+  /** `--funding-confirms N`: the `minimum_depth` we ask in `accept_channel` (BOLT 2), at least 1. */
+  readonly fundingConfirms?: number
+  /** `--min-to-self-delay N`: the `to_self_delay` we impose on the peer's outputs (BOLT 2 `open_channel`/`accept_channel`). */
+  readonly minToSelfDelay?: number
+  /** `--max-accepted-htlcs N`: the `max_accepted_htlcs` we announce (1 to 483, BOLT 2). */
+  readonly maxAcceptedHtlcs?: number
+  /** `--min-feerate N`: the lowest `feerate_per_kw` we accept from a funder, in sat/kw (at least the floor 253). */
+  readonly minFeeratePerKw?: number
+}
+
+/** Our feerate estimate when none is configured (the channel manager's default), sat/kw. */
+export const DEFAULT_FEERATE_ESTIMATE_PER_KW = 2500
+
+/**
+ * The channel manager's settings (`ChannelManagerConfig.channelConfig` and `.policy`) for the dev
+ * flags, over the defaults: `--funding-confirms` is `minimumDepth`, `--min-to-self-delay` is
+ * `toSelfDelay`, `--max-accepted-htlcs` is `maxAcceptedHtlcs`. The policy's feerate floor is a
+ * percentage of the estimate, so `--min-feerate N` sets the largest percentage whose floor is
+ * at most N (rounding down: N itself is always accepted; the relay floor 253 still applies).
+ */
+export const devChannelSettings = (
+  dev: DevConfig,
+  feerateEstimatePerKw: number = DEFAULT_FEERATE_ESTIMATE_PER_KW
+): { readonly channelConfig: LocalChannelConfig; readonly policy: ChannelPolicy } => ({
+  channelConfig: {
+    ...defaultLocalChannelConfig,
+    ...(dev.fundingConfirms === undefined ? {} : { minimumDepth: dev.fundingConfirms }),
+    ...(dev.minToSelfDelay === undefined ? {} : { toSelfDelay: dev.minToSelfDelay }),
+    ...(dev.maxAcceptedHtlcs === undefined ? {} : { maxAcceptedHtlcs: dev.maxAcceptedHtlcs })
+  },
+  policy: {
+    ...defaultChannelPolicy,
+    ...(dev.minFeeratePerKw === undefined ? {} : {
+      feerateMinPercent: Math.min(
+        defaultChannelPolicy.feerateMinPercent,
+        Math.floor((dev.minFeeratePerKw * 100) / feerateEstimatePerKw)
+      )
+    })
+  }
+})
 
 export const defaultConfig: NodeConfig = {
   dataDir: "./.lightning",
@@ -49,6 +109,14 @@ control API (JSON, OpenAPI document at /openapi.json) on --api. SIGINT/SIGTERM s
                       credentials in the URL (http://user:pass@127.0.0.1:18443)
   --bitcoind-cookie F bitcoind's cookie file instead of credentials in the URL
   -h, --help          print this help
+
+Hooks for conformance test suites, refused unless --dev and --network regtest:
+  --dev               allow the flags below (never in production)
+  --dev-node-secret HEX  the node key (32 bytes, hex) instead of the seed's
+  --funding-confirms N   the minimum_depth we ask of channels we accept (default ${defaultLocalChannelConfig.minimumDepth})
+  --min-to-self-delay N  the to_self_delay we impose on the peer (default ${defaultLocalChannelConfig.toSelfDelay})
+  --max-accepted-htlcs N the max_accepted_htlcs we announce, 1 to ${MAX_ACCEPTED_HTLCS_LIMIT} (default ${defaultLocalChannelConfig.maxAcceptedHtlcs})
+  --min-feerate N        accept funders' feerates from N sat/kw up (at least ${FEERATE_FLOOR_PER_KW})
 `
 
 /** What the command line asks for: run with a config, or print the help. */
@@ -89,6 +157,8 @@ export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<FlagsResu
   if (apiTokenFile !== undefined && apiTokenFile.length === 0) return Result.fail("--api-token-file must not be empty")
   const bitcoind = bitcoindFlags(values["bitcoind-rpc"], values["bitcoind-cookie"])
   if (Result.isFailure(bitcoind)) return Result.fail(bitcoind.failure)
+  const dev = devFlags(values, network)
+  if (Result.isFailure(dev)) return Result.fail(dev.failure)
   return Result.succeed({
     _tag: "Run",
     config: {
@@ -97,8 +167,57 @@ export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<FlagsResu
       api: api.success,
       network,
       ...(apiTokenFile === undefined ? {} : { apiTokenFile }),
-      ...(bitcoind.success === undefined ? {} : { bitcoind: bitcoind.success })
+      ...(bitcoind.success === undefined ? {} : { bitcoind: bitcoind.success }),
+      ...(dev.success === undefined ? {} : { dev: dev.success })
     }
+  })
+}
+
+/** The flags only `--dev` on regtest allows. */
+const DEV_FLAGS = ["dev-node-secret", "funding-confirms", "min-to-self-delay", "max-accepted-htlcs", "min-feerate"] as const
+
+/** `--dev` and the flags it allows: refused unless both `--dev` and `--network regtest` are given. */
+const devFlags = (
+  values: ReturnType<typeof parse>["values"],
+  network: NetworkName
+): Result.Result<DevConfig | undefined, string> => {
+  const given = DEV_FLAGS.filter((flag) => values[flag] !== undefined)
+  if (values.dev !== true) {
+    return given.length === 0 ? Result.succeed(undefined) : Result.fail(`--${given[0]} needs --dev (and --network regtest)`)
+  }
+  // Explicitly: a change of the default network must not turn a dev command line into another chain's.
+  if (values.network === undefined || network !== "regtest") {
+    return Result.fail(`--dev needs --network regtest${values.network === undefined ? "" : `, got '${values.network}'`}`)
+  }
+  const integer = (flag: typeof DEV_FLAGS[number], minimum: number, maximum: number): Result.Result<number | undefined, string> => {
+    const text = values[flag]
+    if (text === undefined) return Result.succeed(undefined)
+    const n = /^[0-9]+$/.test(text) ? Number(text) : NaN
+    return Number.isSafeInteger(n) && n >= minimum && n <= maximum
+      ? Result.succeed(n)
+      : Result.fail(`--${flag} expects a whole number from ${minimum} to ${maximum}, got '${text}'`)
+  }
+  const fundingConfirms = integer("funding-confirms", 1, 0xffffffff)
+  if (Result.isFailure(fundingConfirms)) return Result.fail(fundingConfirms.failure)
+  const minToSelfDelay = integer("min-to-self-delay", 0, 0xffff)
+  if (Result.isFailure(minToSelfDelay)) return Result.fail(minToSelfDelay.failure)
+  const maxAcceptedHtlcs = integer("max-accepted-htlcs", 1, MAX_ACCEPTED_HTLCS_LIMIT)
+  if (Result.isFailure(maxAcceptedHtlcs)) return Result.fail(maxAcceptedHtlcs.failure)
+  const minFeeratePerKw = integer("min-feerate", FEERATE_FLOOR_PER_KW, 0xffffffff)
+  if (Result.isFailure(minFeeratePerKw)) return Result.fail(minFeeratePerKw.failure)
+  const secretHex = values["dev-node-secret"]
+  let nodeSecret: Uint8Array | undefined
+  if (secretHex !== undefined) {
+    if (!/^[0-9a-fA-F]{64}$/.test(secretHex)) return Result.fail(`--dev-node-secret expects 32 bytes in hex (64 digits)`)
+    nodeSecret = fromHex(secretHex.toLowerCase())
+    if (!nobleSecp256k1.isValidSecret(nodeSecret)) return Result.fail("--dev-node-secret is not a valid secp256k1 secret key")
+  }
+  return Result.succeed({
+    ...(nodeSecret === undefined ? {} : { nodeSecret }),
+    ...(fundingConfirms.success === undefined ? {} : { fundingConfirms: fundingConfirms.success }),
+    ...(minToSelfDelay.success === undefined ? {} : { minToSelfDelay: minToSelfDelay.success }),
+    ...(maxAcceptedHtlcs.success === undefined ? {} : { maxAcceptedHtlcs: maxAcceptedHtlcs.success }),
+    ...(minFeeratePerKw.success === undefined ? {} : { minFeeratePerKw: minFeeratePerKw.success })
   })
 }
 
@@ -129,6 +248,12 @@ const parse = (argv: ReadonlyArray<string>) =>
       "api-token-file": { type: "string" },
       "bitcoind-rpc": { type: "string" },
       "bitcoind-cookie": { type: "string" },
+      dev: { type: "boolean" },
+      "dev-node-secret": { type: "string" },
+      "funding-confirms": { type: "string" },
+      "min-to-self-delay": { type: "string" },
+      "max-accepted-htlcs": { type: "string" },
+      "min-feerate": { type: "string" },
       help: { type: "boolean", short: "h" }
     }
   })

@@ -10,7 +10,8 @@
  * key comes from it through `SeedKeys.deriveSecret` (HKDF-SHA256, one label per use), so no
  * key material is ever reused between uses:
  *
- * - `"node"`: the node key (BOLT 1 node id, BOLT 8 static key) — `SeedKeys.deriveNodeSecret`.
+ * - `"node"`: the node key (BOLT 1 node id, BOLT 8 static key) — `SeedKeys.deriveNodeSecret`
+ *   (unless `options.nodeSecret` gives it, for conformance suites).
  * - `"channel-signer"` (`CHANNEL_SIGNER_SEED_LABEL`): the 32-byte seed of the channel signer
  *   (`SeedChannelSigner`), which derives each channel's keys from it and the channel's key id.
  * - `"shutdown/0"` (`SHUTDOWN_KEY_LABEL`): the key of the node's payout script, P2WPKH
@@ -83,6 +84,12 @@ export interface NodeLiveOptions {
   readonly bitcoind?: BitcoindConfig
   /** Payments settings (forwarding policy, MPP timeout...); secp and the chain height come from the node. */
   readonly payments?: Omit<PaymentsConfig, "secp" | "blockHeight">
+  /**
+   * The node key (32 bytes) instead of the one derived from the seed: for external conformance
+   * suites that script messages to a known node id (the daemon passes it only with `--dev` on
+   * regtest, `--dev-node-secret`). Copied; every other key still comes from the seed.
+   */
+  readonly nodeSecret?: Uint8Array
   /** Our `node_announcement` and relay policy (default alias: the first bytes of the node id in hex). */
   readonly announce?: Omit<GossipAnnouncerConfig, "secp">
 }
@@ -139,7 +146,7 @@ export const NodeLive = (options: NodeLiveOptions) =>
       const { seed } = yield* loadOrCreateSeed(options.dataDir).pipe(
         Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, OsEntropy))
       )
-      const nodeSecret = deriveNodeSecret(seed, secp)
+      const nodeSecret = options.nodeSecret === undefined ? deriveNodeSecret(seed, secp) : options.nodeSecret.slice()
       const nodeSigner = makeNodeSigner(nodeSecret, secp)
       nodeSecret.fill(0)
       const channelSeed = deriveSecret(seed, CHANNEL_SIGNER_SEED_LABEL, secp)

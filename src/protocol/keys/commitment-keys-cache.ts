@@ -20,7 +20,7 @@
  */
 import { Result } from "effect"
 import { toHex } from "../bytes.ts"
-import { makeLru } from "../lru.ts"
+import { makeLru, memoizeResult } from "../lru.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { deriveCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "./commitment-keys.ts"
 import type { KeyDerivationError } from "./derivation.ts"
@@ -59,12 +59,8 @@ export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache =
   return {
     capacity,
     derive: (secp, owner, counterparty, perCommitmentPoint) => {
-      const key = keyOf(owner, counterparty, perCommitmentPoint)
-      const held = memo.get(key)
-      if (held !== undefined) return Result.succeed(held)
-      const derived = deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)
-      if (Result.isSuccess(derived)) memo.set(key, derived.success)
-      return derived
+      return memoizeResult(memo, keyOf(owner, counterparty, perCommitmentPoint), () =>
+        deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint))
     },
     size: memo.size,
     stats: memo.stats,

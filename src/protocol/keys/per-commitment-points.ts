@@ -16,7 +16,7 @@ import { sha256 } from "@noble/hashes/sha2.js"
 import { Result } from "effect"
 import { toHex } from "../bytes.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
-import { makeLru } from "../lru.ts"
+import { makeLru, memoizeResult } from "../lru.ts"
 import { perCommitmentPoint, type KeyDerivationError } from "./derivation.ts"
 import type { PublicKey } from "./keys.ts"
 
@@ -46,12 +46,7 @@ export const makePerCommitmentPoints = (capacity: number): PerCommitmentPoints =
     capacity,
     pointOf: (secp, secret) => {
       if (secret.length !== 32) return perCommitmentPoint(secp, secret)
-      const key = keyOf(secret)
-      const held = memo.get(key)
-      if (held !== undefined) return Result.succeed(held)
-      const point = perCommitmentPoint(secp, secret)
-      if (Result.isSuccess(point)) memo.set(key, point.success)
-      return point
+      return memoizeResult(memo, keyOf(secret), () => perCommitmentPoint(secp, secret))
     },
     size: memo.size,
     stats: memo.stats,
