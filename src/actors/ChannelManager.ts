@@ -25,7 +25,7 @@
  *   facts back with `chainFact` (a simulated chain in tests; a real one in a later issue).
  *
  * Library API: `openChannel`, `fundChannel`, `listChannels`, `closeChannel`, `forceClose`,
- * `addHtlc`, `fulfillHtlc`, `failHtlc`, `failMalformedHtlc`, `updateFee`, `chainFact`, `events`.
+ * `addHtlc`, `fulfillHtlc`, `claimPreimage`, `failHtlc`, `failMalformedHtlc`, `updateFee`, `chainFact`, `events`.
  */
 import { Context, Data, Deferred, Effect, Layer, PubSub, Result, Schema, Scope, Stream } from "effect"
 import { preimageOf } from "../protocol/monitor/query.ts"
@@ -191,6 +191,12 @@ export interface ChannelManagerShape {
   /** Adds an HTLC; returns its id (`HtlcAdded`). */
   readonly addHtlc: (channelId: ChannelId, htlc: AddHtlcRequest) => Effect.Effect<bigint, ChannelCommandError | AddHtlcRejected>
   readonly fulfillHtlc: (channelId: ChannelId, htlcId: bigint, preimage: Uint8Array) => Effect.Effect<void, ChannelCommandError>
+  /**
+   * Gives the channel's monitor an HTLC's preimage (`ClaimPreimage`: nothing is sent to the peer)
+   * and completes once that write is durable (its persist `Completed`, or its completion came
+   * back): from then on the monitor holds the preimage whatever happens. No polling.
+   */
+  readonly claimPreimage: (channelId: ChannelId, htlcId: bigint, preimage: Uint8Array) => Effect.Effect<void, ChannelCommandError>
   readonly failHtlc: (channelId: ChannelId, htlcId: bigint, reason: Uint8Array) => Effect.Effect<void, ChannelCommandError>
   readonly failMalformedHtlc: (
     channelId: ChannelId,
@@ -405,6 +411,20 @@ export const make = (
     const persister = yield* MonitorPersister
     // Subscribed before anything is persisted: no completion is missed.
     const completions = yield* persister.subscribe
+    /** Per channel (hex id): the highest update id known durable here, and who waits for one. */
+    const durableUpTo = new Map<string, bigint>()
+    const durableWaiters = new Map<string, Array<{ readonly upTo: bigint; readonly done: Deferred.Deferred<void> }>>()
+    const markDurable = (channelHex: string, updateId: bigint) =>
+      Effect.suspend(() => {
+        if ((durableUpTo.get(channelHex) ?? -1n) < updateId) durableUpTo.set(channelHex, updateId)
+        const waiters = durableWaiters.get(channelHex)
+        if (waiters === undefined) return Effect.void
+        const ready = waiters.filter((w) => w.upTo <= updateId)
+        const rest = waiters.filter((w) => w.upTo > updateId)
+        if (rest.length === 0) durableWaiters.delete(channelHex)
+        else durableWaiters.set(channelHex, rest)
+        return Effect.forEach(ready, (w) => Deferred.succeed(w.done, undefined), { discard: true })
+      })
     const entropy = yield* Entropy
     const network = yield* NodeNetwork
     const scope = yield* Effect.scope
@@ -487,6 +507,9 @@ export const make = (
         )
         if (entry.monitor === undefined) entry.monitor = makeMonitorSync({ name: flatHex([channelId], "", "monitor "), secp: config.secp })
         for (const update of updates) yield* Effect.ignore(entry.monitor.tell(update))
+        if (status === "Completed" && updates.length > 0) {
+          yield* markDurable(toHex(channelId), updates.reduce((m, u) => (u.updateId > m ? u.updateId : m), -1n))
+        }
         return status
       })
 
@@ -666,7 +689,9 @@ export const make = (
     yield* Stream.fromSubscription(completions).pipe(
       Stream.runForEach((c) => {
         const entry = byId.get(toHex(c.channelId))
-        return entry === undefined ? Effect.void : tellEntry(entry, { _tag: "PersistCompleted", updateId: c.updateId })
+        return markDurable(toHex(c.channelId), c.updateId).pipe(
+          Effect.andThen(entry === undefined ? Effect.void : tellEntry(entry, { _tag: "PersistCompleted", updateId: c.updateId }))
+        )
       }),
       Effect.forkIn(scope)
     )
@@ -818,6 +843,23 @@ export const make = (
           return yield* Effect.fail(new AddHtlcRejected({ channelId, requestId, reason: "the channel gave no HTLC id" }))
         }),
       fulfillHtlc: (channelId, htlcId, preimage) => command(channelId, { _tag: "FulfillHtlc", htlcId, preimage }).pipe(Effect.asVoid),
+      claimPreimage: (channelId, htlcId, preimage) =>
+        Effect.gen(function*() {
+          const { handle } = yield* find(channelId)
+          yield* handle.command({ _tag: "ClaimPreimage", htlcId, preimage })
+          // The preimage's update is at most the last one persisted (or collected for the next write).
+          const snapshot = yield* handle.snapshot
+          const channelHex = toHex(channelId)
+          const done = yield* Deferred.make<void>()
+          yield* Effect.sync(() => {
+            const known = durableUpTo.get(channelHex) ?? -1n
+            const durable = snapshot.durableThrough > known ? snapshot.durableThrough : known
+            if (durable >= snapshot.lastPersisted) return Deferred.doneUnsafe(done, Effect.void)
+            durableWaiters.set(channelHex, [...(durableWaiters.get(channelHex) ?? []), { upTo: snapshot.lastPersisted, done }])
+            return false
+          })
+          yield* Deferred.await(done)
+        }),
       failHtlc: (channelId, htlcId, reason) => command(channelId, { _tag: "FailHtlc", htlcId, reason }).pipe(Effect.asVoid),
       failMalformedHtlc: (channelId, htlcId, sha256OfOnion, failureCode) =>
         command(channelId, { _tag: "FailMalformedHtlc", htlcId, sha256OfOnion, failureCode }).pipe(Effect.asVoid),

@@ -30,11 +30,27 @@
  * updates they have newer, `queryBatch` ids at a time, one query in flight (BOLT 7: MUST NOT send
  * another before `reply_short_channel_ids_end`). Every peer gets `gossip_timestamp_filter` from
  * now on (peers that do not offer `gossip_queries`: the "no gossip" filter, as BOLT 7 says).
+ *
+ * Persistence: the graph is saved (`NetworkGraph.save`) every `saveInterval` when it changed, and
+ * once when the actor's scope closes.
+ *
+ * Chain (only when a `ChainSource` is in the context; without one, announcements are taken as
+ * signed): a peer's new `channel_announcement` waits for its funding output (block at the short
+ * channel id's height, transaction at its index, output at its vout) to be the unspent P2WSH of
+ * its bitcoin keys (`checkFundingOutput`); its value is the channel's capacity. Lookups run
+ * `fundingLookups` at a time with `maxFundingQueue` waiting (full: dropped, like stale gossip);
+ * a missing or wrong output is a strike, a spent one is ignored, a source that cannot answer
+ * costs the peer nothing. The funding outputs so checked are watched (`follow`): a channel is
+ * removed `spentAfterConfirmations` blocks (default 12) after its output's spend confirmed.
  */
-import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Queue, Result, Scope, Semaphore } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option, Queue, Result, Scope, Semaphore, Stream } from "effect"
 import type * as Cause from "effect/Cause"
 import { toHex } from "../protocol/bytes.ts"
-import type { ChainHash, ShortChannelId } from "../protocol/codec/fields.ts"
+import { type ChainHash, type ShortChannelId, shortChannelIdParts } from "../protocol/codec/fields.ts"
+import { checkFundingOutput, type FundingOutput } from "../protocol/gossip/funding.ts"
+import { type BlockRef, type ChainEvent, ChainSource, type ChainSourceShape } from "../services/ChainSource.ts"
+import { refOf } from "../protocol/chain/block.ts"
+import type { OutPoint } from "../protocol/tx/bitcoin/transaction.ts"
 import type { GossipError } from "../protocol/gossip/errors.ts"
 import {
   decodeQueryFlags,
@@ -95,13 +111,23 @@ export interface StoredChannel {
  */
 export interface GossipGraph {
   /** Checks and applies one raw `channel_announcement` / `node_announcement` / `channel_update`. */
-  readonly ingest: (raw: Uint8Array, nowSeconds: number) => Effect.Effect<Result.Result<{ readonly forward: boolean }, GossipError>>
+  readonly ingest: (
+    raw: Uint8Array,
+    nowSeconds: number,
+    options?: { readonly capacitySat?: bigint }
+  ) => Effect.Effect<Result.Result<{ readonly forward: boolean }, GossipError>>
+  /** Every check of `ingest` but the signatures, changing nothing (before a funding output lookup). */
+  readonly precheck?: (raw: Uint8Array) => Effect.Effect<Result.Result<void, GossipError>>
   /** The channels whose block is in `[first, first + count)`, ascending by short channel id. */
   readonly channelsInRange: (first: number, count: number) => Effect.Effect<ReadonlyArray<ChannelSummary>>
   readonly summary: (scid: ShortChannelId) => Effect.Effect<ChannelSummary | undefined>
   readonly channel: (scid: ShortChannelId) => Effect.Effect<StoredChannel | undefined>
   /** BOLT 7 pruning: forgets channels without an update for two weeks; the ids removed. */
   readonly prune?: Effect.Effect<ReadonlyArray<ShortChannelId>>
+  /** Persists the graph (errors are the adapter's to log); called when it changed, see `saveInterval`. */
+  readonly save?: Effect.Effect<void>
+  /** Forgets a channel whose funding output was spent. */
+  readonly removeChannel?: (scid: ShortChannelId) => Effect.Effect<boolean>
 }
 
 /** The `NetworkGraph` service as GossipSync reads it. */
@@ -114,7 +140,8 @@ export const graphOf = (g: NetworkGraphShape): GossipGraph => {
     checksum2: e.checksums[1]
   })
   return {
-    ingest: (raw) => Effect.result(g.apply(raw)),
+    ingest: (raw, _now, options) => Effect.result(g.apply(raw, options)),
+    precheck: (raw) => Effect.result(g.precheck(raw)),
     channelsInRange: (first, count) => g.channelRange(first, count).pipe(Effect.map((es) => es.map(summaryOf))),
     summary: (scid) =>
       g.channelRange(blockOf(scid), 1).pipe(Effect.map((es) => {
@@ -136,7 +163,9 @@ export const graphOf = (g: NetworkGraphShape): GossipGraph => {
           nodeAnnouncement2: m.nodeAnnouncements[1]
         }
       }),
-    prune: g.prune
+    prune: g.prune,
+    removeChannel: g.removeChannel,
+    save: g.save.pipe(Effect.catchCause((cause) => Effect.logWarning("gossip: saving the network graph failed", cause)))
   }
 }
 
@@ -171,6 +200,17 @@ export interface GossipSyncConfig {
   readonly staleDrainPerSecond?: number
   /** How often stale channels are pruned from the graph (default 1 hour; BOLT 7 "Pruning the Network View"). */
   readonly pruneInterval?: Duration.Input
+  /** How often the graph is saved when it changed (default 10 minutes); it is also saved once when the actor's scope closes. */
+  readonly saveInterval?: Duration.Input
+  /**
+   * With a `ChainSource` in the context, a new `channel_announcement`'s funding output is looked up
+   * before it is accepted: at most `fundingLookups` at a time (default 4), at most
+   * `maxFundingQueue` waiting (default 256; beyond, the announcement is dropped like stale gossip).
+   */
+  readonly fundingLookups?: number
+  readonly maxFundingQueue?: number
+  /** Confirmations of a funding output's spend before its channel is removed (default 12, BOLT 7). */
+  readonly spentAfterConfirmations?: number
   /** Short channel ids per `reply_channel_range` we send (default: as many as fit one message). */
   readonly maxScidsPerReply?: number
   /** Whether our `gossip_timestamp_filter` asks sync peers for everything since 0 instead of from now (default false). */
@@ -227,6 +267,9 @@ type Input =
   | { readonly _tag: "Query"; readonly session: SessionId; readonly message: GossipMessage }
   | { readonly _tag: "Flush"; readonly done: Deferred.Deferred<void> }
   | { readonly _tag: "Prune" }
+  | { readonly _tag: "Save" }
+  | { readonly _tag: "Funded"; readonly session: SessionId; readonly raw: Uint8Array; readonly announcement: ChannelAnnouncement; readonly lookup: FundingLookup | undefined }
+  | { readonly _tag: "Closed"; readonly scids: ReadonlyArray<ShortChannelId> }
   | { readonly _tag: "Own"; readonly raws: ReadonlyArray<Uint8Array>; readonly done: Deferred.Deferred<void> }
 
 /** Work for a peer's sender fiber (it may wait on the connection; this actor never does). */
@@ -302,6 +345,35 @@ const scidAt = (raw: Uint8Array, offset: number): ShortChannelId => {
   return ((BigInt(v.getUint32(offset)) << 32n) | BigInt(v.getUint32(offset + 4))) as ShortChannelId
 }
 
+/**
+ * The output a short channel id points at (block at its height, transaction at its index, output
+ * at its vout) and whether it is unspent; undefined when the source cannot tell now (down, or the
+ * block not there yet): that is not the peer's fault.
+ */
+export interface FundingLookup {
+  readonly output: FundingOutput
+  /** The output, when it exists. */
+  readonly outpoint: OutPoint | undefined
+}
+
+export const lookupFundingOutput = (chain: ChainSourceShape, scid: ShortChannelId): Effect.Effect<FundingLookup | undefined> =>
+  Effect.gen(function*() {
+    const at = shortChannelIdParts(scid)
+    const block = yield* chain.block(at.block)
+    const tx = block.transactions[at.txIndex]
+    const txid = block.txids[at.txIndex]
+    const missing: FundingLookup = { output: { _tag: "Missing" }, outpoint: undefined }
+    if (tx === undefined || txid === undefined) return missing
+    if (tx.outputs[at.outputIndex] === undefined) return missing
+    const outpoint: OutPoint = { txid, vout: at.outputIndex }
+    const status = yield* chain.outputStatus(outpoint)
+    const output: FundingOutput = status._tag === "SpentOrUnknown"
+      ? { _tag: "Spent" }
+      : { _tag: "Unspent", scriptPubKey: status.scriptPubKey, valueSat: BigInt(status.value) }
+    const found: FundingLookup = { output, outpoint }
+    return found
+  }).pipe(Effect.catch(() => Effect.succeed(undefined)))
+
 /** Starts the actor in the current scope. */
 export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncShape, never, Scope.Scope | NetworkGraph> =>
   Effect.gen(function*() {
@@ -324,6 +396,20 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
     const staleDrain = config.staleDrainPerSecond ?? 100
 
     const inbox = yield* Queue.bounded<Input, Cause.Done>(Math.max(1, config.inboxCapacity ?? 4096))
+    const chain = yield* Effect.serviceOption(ChainSource)
+    /** Funding output lookups waiting (bounded; the actor never waits on it) and the short channel ids in it. */
+    const lookups = yield* Queue.bounded<{ readonly session: SessionId; readonly raw: Uint8Array; readonly announcement: ChannelAnnouncement }, Cause.Done>(
+      Math.max(1, config.maxFundingQueue ?? 256)
+    )
+    yield* Effect.addFinalizer(() => Queue.end(lookups))
+    const lookingUp = new Set<ShortChannelId>()
+    /** Funding outputs of the channels we checked (`txid:vout` -> channel), watched for their spend. */
+    const fundingOutpoints = new Map<string, ShortChannelId>()
+    const outpointOf = new Map<ShortChannelId, string>()
+    const outpointKey = (o: OutPoint) => `${toHex(o.txid)}:${o.vout}`
+    /** Channels whose funding output was spent, by the spend's height, waiting for its confirmations. */
+    const spends = new Map<ShortChannelId, number>()
+    const spentAfter = Math.max(1, config.spentAfterConfirmations ?? 12)
     yield* Effect.addFinalizer(() => Queue.end(inbox))
     const announcementSignatures = yield* Queue.sliding<{ readonly nodeId: NodeId; readonly message: AnnouncementSignatures }>(256)
 
@@ -340,6 +426,13 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
     let queriesAnswered = 0
     let syncedPeers = 0
     let syncing = 0
+    /** The graph changed since the last save. */
+    let dirty = false
+    const saveIfDirty = Effect.suspend(() => {
+      if (!dirty || graph.save === undefined) return Effect.void
+      dirty = false
+      return graph.save
+    })
 
     const nowSeconds = Clock.currentTimeMillis.pipe(Effect.map((ms) => Math.floor(ms / 1000)))
 
@@ -589,7 +682,8 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
     const ingest = (
       type: number,
       raw: Uint8Array,
-      from: PeerState | undefined
+      from: PeerState | undefined,
+      capacitySat?: bigint
     ): Effect.Effect<void> =>
       Effect.gen(function*() {
         if (raw.length < 2 + 64 + 32 + 8 + 4 + 2) {
@@ -598,20 +692,45 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
           return
         }
         const what = describe(type, raw)
-        const verdict = yield* graph.ingest(raw, yield* nowSeconds)
+        if (Option.isSome(chain) && from !== undefined && capacitySat === undefined && type === ChannelAnnouncement.type) {
+          // The funding output first (BOLT 7): checked off the actor, back as `Funded`.
+          const pre = graph.precheck === undefined ? Result.succeed(undefined) : yield* graph.precheck(raw)
+          if (Result.isFailure(pre)) return yield* refused(pre.failure, type, raw, from)
+          const decoded = Gossip.decode(raw)
+          if (Result.isFailure(decoded) || decoded.success._tag !== "ChannelAnnouncement") {
+            invalid++
+            if (++from.strikes >= maxStrikes) yield* ban(from, `${from.strikes} invalid gossip messages`)
+            return
+          }
+          const announcement = decoded.success
+          if (lookingUp.has(announcement.shortChannelId)) return yield* staleHit(from)
+          if (!Queue.offerUnsafe(lookups, { session: from.session, raw, announcement })) {
+            yield* Effect.logDebug(`gossip: funding lookup queue full, ${what.key} from ${from.key} dropped`)
+            return yield* staleHit(from)
+          }
+          lookingUp.add(announcement.shortChannelId)
+          return
+        }
+        const verdict = yield* graph.ingest(raw, yield* nowSeconds, capacitySat === undefined ? undefined : { capacitySat })
         if (Result.isSuccess(verdict)) {
           accepted++
+          dirty = true
           const timestamp = type === ChannelAnnouncement.type ? 0 : timestampOf(type, raw)
           if (verdict.success.forward) addRelay(what.key, { kind: what.kind, raw, origin: from?.session, timestamp, scid: what.scid })
           return yield* releaseOrphans(what)
         }
-        const e = verdict.failure
+        return yield* refused(verdict.failure, type, raw, from)
+      })
+
+    /** A message the graph refused: an orphan to keep, a strike, or stale. */
+    const refused = (e: GossipError, type: number, raw: Uint8Array, from: PeerState | undefined): Effect.Effect<void> =>
+      Effect.gen(function*() {
         if (e._tag === "UnknownChannel" || e._tag === "UnknownNode") {
           if (from === undefined) return
           // A full pool drops the message; it costs the peer like stale gossip (a flood of orphans ends it).
           if (orphans.size >= maxOrphans || from.orphans >= maxOrphansPerPeer) return yield* staleHit(from)
           const waitsFor = e._tag === "UnknownChannel" ? `c${e.shortChannelId}` : `n${e.nodeId}`
-          addOrphan(what.key, { raw, session: from.session, waitsFor })
+          addOrphan(describe(type, raw).key, { raw, session: from.session, waitsFor })
           // BOLT 7: MAY query a channel_update's unknown short_channel_id.
           if (e._tag === "UnknownChannel" && from.offersQueries && from.wanted.length < maxWanted) {
             from.wanted.push({ scid: e.shortChannelId, flags: QUERY_FLAG_CHANNEL_ANNOUNCEMENT | QUERY_FLAG_CHANNEL_UPDATE_1 | QUERY_FLAG_CHANNEL_UPDATE_2 })
@@ -864,7 +983,65 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
           case "Prune": {
             if (graph.prune === undefined) return
             const removed = yield* graph.prune
-            if (removed.length > 0) yield* Effect.logInfo(`gossip: pruned ${removed.length} stale channels`)
+            for (const scid of removed) {
+              const k = outpointOf.get(scid)
+              if (k !== undefined) fundingOutpoints.delete(k)
+              outpointOf.delete(scid)
+              spends.delete(scid)
+            }
+            if (removed.length > 0) {
+              dirty = true
+              yield* Effect.logInfo(`gossip: pruned ${removed.length} stale channels`)
+            }
+            return
+          }
+          case "Save":
+            return yield* saveIfDirty
+          case "Funded": {
+            const scid = input.announcement.shortChannelId
+            lookingUp.delete(scid)
+            const p = peers.get(input.session)
+            if (p?.banned === true) return // nothing a banned peer sent is kept
+            if (input.lookup === undefined) {
+              // The source could not tell (down, or behind): not the peer's fault; it comes again by sync.
+              return yield* Effect.logDebug(`gossip: funding output of ${scid} unknown for now, announcement dropped`)
+            }
+            const capacity = checkFundingOutput(input.announcement, input.lookup.output)
+            if (Result.isFailure(capacity)) {
+              // A spent output is a closed channel; a missing or wrong one the peer should not have sent.
+              if (input.lookup.output._tag === "Spent") {
+                stale++
+                return
+              }
+              invalid++
+              if (p !== undefined) {
+                p.strikes++
+                yield* Effect.logDebug(`gossip: invalid from ${p.key}: ${capacity.failure.reason}`)
+                if (p.strikes >= maxStrikes) yield* ban(p, `${p.strikes} invalid gossip messages (last: funding output ${capacity.failure.reason})`)
+              }
+              return
+            }
+            yield* ingest(ChannelAnnouncement.type, input.raw, p, capacity.success)
+            const outpoint = input.lookup.outpoint
+            if (outpoint !== undefined && (yield* graph.summary(scid)) !== undefined) {
+              fundingOutpoints.set(outpointKey(outpoint), scid)
+              outpointOf.set(scid, outpointKey(outpoint))
+            }
+            if (p !== undefined) yield* queryNext(p)
+            return
+          }
+          case "Closed": {
+            let removed = 0
+            for (const scid of input.scids) {
+              const k = outpointOf.get(scid)
+              if (k !== undefined) fundingOutpoints.delete(k)
+              outpointOf.delete(scid)
+              if (graph.removeChannel !== undefined && (yield* graph.removeChannel(scid))) removed++
+            }
+            if (removed > 0) {
+              dirty = true
+              yield* Effect.logInfo(`gossip: removed ${removed} closed channels`)
+            }
             return
           }
           case "Own": {
@@ -874,6 +1051,7 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
               if (Result.isFailure(verdict) && verdict.failure.severity === "warn") {
                 yield* Effect.logWarning(`gossip: our own ${type} refused: ${verdict.failure._tag}`)
               }
+              if (Result.isSuccess(verdict)) dirty = true
               if (Result.isSuccess(verdict) && type === ChannelAnnouncement.type) yield* releaseOrphans(describe(type, raw))
             }
             for (const p of peers.values()) {
@@ -901,6 +1079,60 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
     yield* Effect.forever(
       Effect.sleep(config.pruneInterval ?? "1 hour").pipe(Effect.andThen(offer({ _tag: "Prune" })))
     ).pipe(Effect.forkIn(scope))
+
+    yield* Effect.forever(
+      Effect.sleep(config.saveInterval ?? "10 minutes").pipe(Effect.andThen(offer({ _tag: "Save" })))
+    ).pipe(Effect.forkIn(scope))
+    if (Option.isSome(chain)) {
+      const source = chain.value
+      for (let i = 0; i < Math.max(1, config.fundingLookups ?? 4); i++) {
+        yield* Queue.take(lookups).pipe(
+          Effect.flatMap((job) =>
+            lookupFundingOutput(source, job.announcement.shortChannelId).pipe(
+              Effect.flatMap((lookup) => offer({ _tag: "Funded", ...job, lookup }))
+            )
+          ),
+          Effect.forever,
+          Effect.catchCause(() => Effect.void), // the queue ended
+          Effect.forkIn(scope)
+        )
+      }
+    }
+    if (Option.isSome(chain)) {
+      // Closed channels (BOLT 7: forget a channel some blocks after its funding output is spent).
+      const source = chain.value
+      let from: BlockRef | undefined
+      const onChain = (e: ChainEvent): Effect.Effect<void> => {
+        if (e._tag === "BlockDisconnected") {
+          from = { height: e.header.height - 1, hash: e.header.prevHash }
+          for (const [scid, h] of spends) if (h >= e.header.height) spends.delete(scid)
+          return Effect.void
+        }
+        const height = e.block.header.height
+        from = refOf(e.block.header)
+        for (const tx of e.block.transactions) {
+          for (const input of tx.inputs) {
+            const scid = fundingOutpoints.get(outpointKey(input.prevout))
+            if (scid !== undefined && !spends.has(scid)) spends.set(scid, height)
+          }
+        }
+        const closed: Array<ShortChannelId> = []
+        for (const [scid, h] of spends) {
+          if (height - h + 1 >= spentAfter) {
+            closed.push(scid)
+            spends.delete(scid)
+          }
+        }
+        return closed.length === 0 ? Effect.void : offer({ _tag: "Closed", scids: closed })
+      }
+      yield* Effect.suspend(() => Stream.runForEach(source.follow(from), onChain)).pipe(
+        Effect.catch((e) => Effect.logDebug(`gossip: chain source lost (${e.reason}), following again`).pipe(Effect.andThen(Effect.sleep("10 seconds")))),
+        Effect.forever,
+        Effect.forkIn(scope)
+      )
+    }
+    // Once more when the actor stops (finalizers run last-added first: before the inbox ends).
+    yield* Effect.addFinalizer(() => saveIfDirty)
 
     const request = <A extends Input>(make: (done: Deferred.Deferred<void>) => A) =>
       Effect.gen(function*() {

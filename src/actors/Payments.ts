@@ -8,7 +8,9 @@
  *   and HTLC id, and by what the store already says).
  * - A payment is written to the `Store` before its first HTLC leaves, each attempt before its
  *   HTLC is added; a forward before its outgoing HTLC is added; an invoice's claim before any
- *   part is fulfilled. A restart reads them back and finishes them: an attempt whose HTLC the
+ *   part is fulfilled, and the preimage is durable in the monitor of every channel carrying a
+ *   part (`claimPreimage`) before any part's `update_fulfill_htlc` can leave (a restart mid-claim
+ *   does the same again when a part is delivered again). A restart reads them back and finishes them: an attempt whose HTLC the
  *   channel no longer has is failed unless a monitor holds its preimage (then it succeeded), so a
  *   payment id is never paid twice and a fulfilled payment is never retried.
  * - `pay` never hangs: it ends with `PaymentSucceeded` or `PaymentFailed` (timeout, no route,
@@ -254,6 +256,14 @@ const text = new TextEncoder()
 const untext = new TextDecoder()
 
 const htlcKey = (channelId: Uint8Array, htlcId: bigint): string => `${toHex(channelId)}/${htlcId}`
+
+/** The channel and HTLC id of an `htlcKey` (undefined if it does not parse). */
+const partOfKey = (key: string): { readonly channelId: ChannelId; readonly htlcId: bigint } | undefined => {
+  const [hex, id] = key.split("/")
+  if (hex === undefined || id === undefined || !/^[0-9]+$/.test(id)) return undefined
+  const channelId = Schema.decodeUnknownOption(ChannelIdSchema)(hex)
+  return Option.isNone(channelId) ? undefined : { channelId: channelId.value, htlcId: BigInt(id) }
+}
 
 /**
  * Whether a channel's state tells which of our HTLCs are still in it: once it closes (or fails)
@@ -510,12 +520,24 @@ export const make = (
       minFinalCltvExpiryDelta: r.minFinalCltvExpiryDelta
     })
 
-    /** Claims a complete set: the claim is stored first (a restart claims every part again), then every part is fulfilled. */
+    /**
+     * Claims a complete set: the claim is stored first (a restart claims every part again), then
+     * the preimage is made durable in the monitor of every channel carrying a part (so no part's
+     * fulfill leaves while another channel could still lose the preimage), then every part is fulfilled.
+     */
     const claim = (record: InboundRecord, set: MppSet) =>
       Effect.gen(function*() {
         const received = set.parts.reduce((s, p) => s + p.amountMsat, 0n)
         const claimedParts = set.parts.map((p) => htlcKey(p.channelId, p.htlcId))
         yield* saveInbound({ ...record, status: "claiming", receivedMsat: received, claimedParts })
+        yield* Effect.forEach(set.parts, (part) =>
+          Effect.result(manager.claimPreimage(part.channelId, part.htlcId, record.preimage)).pipe(
+            Effect.flatMap((r) =>
+              Result.isFailure(r)
+                ? Effect.logWarning(`payments: preimage claim of ${htlcKey(part.channelId, part.htlcId)} failed (${r.failure._tag})`)
+                : Effect.void
+            )
+          ), { concurrency: "unbounded", discard: true })
         for (const part of set.parts) {
           const r = yield* Effect.result(manager.fulfillHtlc(part.channelId, part.htlcId, record.preimage))
           if (Result.isFailure(r)) yield* Effect.logWarning(`payments: fulfill of ${htlcKey(part.channelId, part.htlcId)} failed (${r.failure._tag})`)
@@ -524,6 +546,24 @@ export const make = (
         yield* saveInbound({ ...record, status: "paid", receivedMsat: received, claimedParts })
         yield* Effect.annotateCurrentSpan({ "payment.outcome": "claimed", "payment.receivedMsat": received.toString(), "payment.parts": set.parts.length })
         yield* publish({ _tag: "PaymentReceived", paymentHash: record.paymentHash, amountMsat: msat(received), parts: set.parts.length })
+      })
+
+    /**
+     * A stored claim cut short (a restart), found when one of its parts is delivered again: the
+     * preimage is made durable on every claimed part's channel again, then every part is fulfilled
+     * (a part already fulfilled is refused by its channel, ignored), and the claim ends as in `claim`.
+     */
+    const reclaim = (record: InboundRecord) =>
+      Effect.gen(function*() {
+        const parts = (record.claimedParts ?? []).map(partOfKey).filter((p) => p !== undefined)
+        yield* Effect.forEach(parts, (part) => Effect.ignore(manager.claimPreimage(part.channelId, part.htlcId, record.preimage)), {
+          concurrency: "unbounded",
+          discard: true
+        })
+        for (const part of parts) yield* Effect.ignore(manager.fulfillHtlc(part.channelId, part.htlcId, record.preimage))
+        mppSets.delete(toHex(record.paymentHash))
+        yield* saveInbound({ ...record, status: "paid" })
+        yield* publish({ _tag: "PaymentReceived", paymentHash: record.paymentHash, amountMsat: msat(record.receivedMsat), parts: parts.length })
       })
 
     const onReceive = (
@@ -546,6 +586,7 @@ export const make = (
           // A part of a payment being (or already) claimed, delivered again: fulfil it. Any other
           // HTLC for a paid hash is refused (BOLT 4: MAY treat the hash as unknown): never paid twice.
           if ((record.claimedParts ?? []).includes(htlcKey(e.channelId, e.htlcId))) {
+            if (record.status === "claiming") return yield* reclaim(record)
             return yield* Effect.ignore(manager.fulfillHtlc(e.channelId, e.htlcId, record.preimage))
           }
           return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: unknownPaymentDetails(e.amount, height), sharedSecret: p.sharedSecret })

@@ -125,6 +125,7 @@ export const FakeChannelManager = Layer.succeed(ChannelManager, (() => {
     forceClose: (channelId) => refuse("ForceClose")(channelId),
     addHtlc: (channelId) => Effect.flatMap(refuse("Close")(channelId), () => Effect.succeed(0n)),
     fulfillHtlc: (channelId) => refuse("Close")(channelId),
+    claimPreimage: (channelId) => refuse("Close")(channelId),
     failHtlc: (channelId) => refuse("Close")(channelId),
     failMalformedHtlc: (channelId) => refuse("Close")(channelId),
     updateFee: (channelId) => refuse("Close")(channelId),
