@@ -16,7 +16,7 @@ import { defaultApiTokenFile, loadOrCreateApiToken } from "./ApiToken.ts"
 import { OPENAPI_PATH } from "./ControlApi.ts"
 import { ControlApiServer } from "./ControlApiServer.ts"
 import { toHex } from "../protocol/bytes.ts"
-import { devChannelSettings, type NodeConfig } from "../layers/node/NodeFlags.ts"
+import { devChannelSettings, forwardingPolicyOf, type NodeConfig } from "../layers/node/NodeFlags.ts"
 import { NodeLive } from "../layers/node/NodeLive.ts"
 import { OsEntropy } from "../layers/node/OsEntropy.ts"
 import { Networks } from "../protocol/network.ts"
@@ -64,7 +64,8 @@ export const runNode = (config: NodeConfig) =>
             ...(config.bitcoind === undefined ? {} : { bitcoind: config.bitcoind }),
             // Conformance-suite hooks (`--dev`, regtest only; NodeFlags refuses them otherwise).
             ...(config.dev?.nodeSecret === undefined ? {} : { nodeSecret: config.dev.nodeSecret }),
-            ...(config.dev === undefined ? {} : { channels: devChannelSettings(config.dev) })
+            ...(config.dev === undefined ? {} : { channels: devChannelSettings(config.dev) }),
+            forwardingPolicy: forwardingPolicyOf(config.forwarding)
           })
         )
       )

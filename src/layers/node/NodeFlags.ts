@@ -14,6 +14,7 @@ import {
   MAX_ACCEPTED_HTLCS_LIMIT
 } from "../../protocol/channel/config.ts"
 import { nobleSecp256k1 } from "../../protocol/crypto/secp256k1.ts"
+import { defaultForwardingPolicy, type ForwardingPolicy } from "../../protocol/payment/forward.ts"
 import { networkByName, type NetworkName, NetworkNames } from "../../protocol/network.ts"
 import { formatAddress, parseAddress, type SocketAddress } from "../../services/Transport.ts"
 
@@ -32,6 +33,15 @@ export interface NodeConfig {
   readonly bitcoind?: { readonly url: string; readonly cookieFile?: string }
   /** Hooks for external conformance suites (`--dev`, regtest only): absent unless `--dev` was given. */
   readonly dev?: DevConfig
+  /** `--fee-base-msat`, `--fee-ppm`, `--cltv-delta`: our forwarding policy (each absent unless given). */
+  readonly forwarding?: ForwardingFlags
+}
+
+/** The forwarding policy flags (BOLT 7 `channel_update` fields, enforced by the forwarder, BOLT 4). */
+export interface ForwardingFlags {
+  readonly feeBaseMsat?: number
+  readonly feeProportionalMillionths?: number
+  readonly cltvExpiryDelta?: number
 }
 
 /**
@@ -108,6 +118,9 @@ control API (JSON, OpenAPI document at /openapi.json) on --api. SIGINT/SIGTERM s
                       and closes come from it, transactions go out through it;
                       credentials in the URL (http://user:pass@127.0.0.1:18443)
   --bitcoind-cookie F bitcoind's cookie file instead of credentials in the URL
+  --fee-base-msat N   our forwarding fee base (default ${defaultForwardingPolicy.feeBaseMsat} msat)
+  --fee-ppm N         our proportional forwarding fee (default ${defaultForwardingPolicy.feeProportionalMillionths} millionths)
+  --cltv-delta N      our cltv_expiry_delta for forwards (default ${defaultForwardingPolicy.cltvExpiryDelta} blocks)
   -h, --help          print this help
 
 Hooks for conformance test suites, refused unless --dev and --network regtest:
@@ -159,6 +172,8 @@ export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<FlagsResu
   if (Result.isFailure(bitcoind)) return Result.fail(bitcoind.failure)
   const dev = devFlags(values, network)
   if (Result.isFailure(dev)) return Result.fail(dev.failure)
+  const forwarding = forwardingFlags(values)
+  if (Result.isFailure(forwarding)) return Result.fail(forwarding.failure)
   return Result.succeed({
     _tag: "Run",
     config: {
@@ -168,10 +183,39 @@ export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<FlagsResu
       network,
       ...(apiTokenFile === undefined ? {} : { apiTokenFile }),
       ...(bitcoind.success === undefined ? {} : { bitcoind: bitcoind.success }),
-      ...(dev.success === undefined ? {} : { dev: dev.success })
+      ...(dev.success === undefined ? {} : { dev: dev.success }),
+      ...(forwarding.success === undefined ? {} : { forwarding: forwarding.success })
     }
   })
 }
+
+/** A whole number flag within bounds (absent: undefined). */
+const wholeNumber = (flag: string, text: string | undefined, minimum: number, maximum: number): Result.Result<number | undefined, string> => {
+  if (text === undefined) return Result.succeed(undefined)
+  const n = /^[0-9]+$/.test(text) ? Number(text) : NaN
+  return Number.isSafeInteger(n) && n >= minimum && n <= maximum
+    ? Result.succeed(n)
+    : Result.fail(`--${flag} expects a whole number from ${minimum} to ${maximum}, got '${text}'`)
+}
+
+/** `--fee-base-msat`, `--fee-ppm` (u32 in `channel_update`) and `--cltv-delta` (u16). */
+const forwardingFlags = (values: ReturnType<typeof parse>["values"]): Result.Result<ForwardingFlags | undefined, string> => {
+  const base = wholeNumber("fee-base-msat", values["fee-base-msat"], 0, 0xffffffff)
+  if (Result.isFailure(base)) return Result.fail(base.failure)
+  const ppm = wholeNumber("fee-ppm", values["fee-ppm"], 0, 0xffffffff)
+  if (Result.isFailure(ppm)) return Result.fail(ppm.failure)
+  const delta = wholeNumber("cltv-delta", values["cltv-delta"], 1, 0xffff)
+  if (Result.isFailure(delta)) return Result.fail(delta.failure)
+  if (base.success === undefined && ppm.success === undefined && delta.success === undefined) return Result.succeed(undefined)
+  return Result.succeed({
+    ...(base.success === undefined ? {} : { feeBaseMsat: base.success }),
+    ...(ppm.success === undefined ? {} : { feeProportionalMillionths: ppm.success }),
+    ...(delta.success === undefined ? {} : { cltvExpiryDelta: delta.success })
+  })
+}
+
+/** Our forwarding policy: the defaults with what the flags say. */
+export const forwardingPolicyOf = (flags: ForwardingFlags | undefined): ForwardingPolicy => ({ ...defaultForwardingPolicy, ...flags })
 
 /** The flags only `--dev` on regtest allows. */
 const DEV_FLAGS = ["dev-node-secret", "funding-confirms", "min-to-self-delay", "max-accepted-htlcs", "min-feerate"] as const
@@ -189,14 +233,7 @@ const devFlags = (
   if (values.network === undefined || network !== "regtest") {
     return Result.fail(`--dev needs --network regtest${values.network === undefined ? "" : `, got '${values.network}'`}`)
   }
-  const integer = (flag: typeof DEV_FLAGS[number], minimum: number, maximum: number): Result.Result<number | undefined, string> => {
-    const text = values[flag]
-    if (text === undefined) return Result.succeed(undefined)
-    const n = /^[0-9]+$/.test(text) ? Number(text) : NaN
-    return Number.isSafeInteger(n) && n >= minimum && n <= maximum
-      ? Result.succeed(n)
-      : Result.fail(`--${flag} expects a whole number from ${minimum} to ${maximum}, got '${text}'`)
-  }
+  const integer = (flag: typeof DEV_FLAGS[number], minimum: number, maximum: number) => wholeNumber(flag, values[flag], minimum, maximum)
   const fundingConfirms = integer("funding-confirms", 1, 0xffffffff)
   if (Result.isFailure(fundingConfirms)) return Result.fail(fundingConfirms.failure)
   const minToSelfDelay = integer("min-to-self-delay", 0, 0xffff)
@@ -254,6 +291,9 @@ const parse = (argv: ReadonlyArray<string>) =>
       "min-to-self-delay": { type: "string" },
       "max-accepted-htlcs": { type: "string" },
       "min-feerate": { type: "string" },
+      "fee-base-msat": { type: "string" },
+      "fee-ppm": { type: "string" },
+      "cltv-delta": { type: "string" },
       help: { type: "boolean", short: "h" }
     }
   })

@@ -41,6 +41,7 @@ import { routerGraphLayer } from "../graph/RouterGraphAdapter.ts"
 import { DefaultRouter } from "../router/DefaultRouter.ts"
 import type { Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
 import { toHex } from "../../protocol/bytes.ts"
+import { defaultForwardingPolicy, type ForwardingPolicy } from "../../protocol/payment/forward.ts"
 import { p2wpkhScript } from "../../protocol/tx/bitcoin/script.ts"
 import { ChannelSigner } from "../../services/ChannelSigner.ts"
 import { Crypto } from "../../services/Crypto.ts"
@@ -82,8 +83,13 @@ export interface NodeLiveOptions {
    * facts (funding depth, funding spent) and publishes their transactions through it.
    */
   readonly bitcoind?: BitcoindConfig
-  /** Payments settings (forwarding policy, MPP timeout...); secp and the chain height come from the node. */
-  readonly payments?: Omit<PaymentsConfig, "secp" | "blockHeight">
+  /** Payments settings (MPP timeout...); secp, the chain height and the forwarding policy come from the node. */
+  readonly payments?: Omit<PaymentsConfig, "secp" | "blockHeight" | "forwardingPolicy">
+  /**
+   * Our forwarding policy (default `defaultForwardingPolicy`): what the forwarder enforces and
+   * what our `channel_update`s announce, one value for both.
+   */
+  readonly forwardingPolicy?: ForwardingPolicy
   /**
    * The node key (32 bytes) instead of the one derived from the seed: for external conformance
    * suites that script messages to a known node id (the daemon passes it only with `--dev` on
@@ -91,7 +97,7 @@ export interface NodeLiveOptions {
    */
   readonly nodeSecret?: Uint8Array
   /** Our `node_announcement` and relay policy (default alias: the first bytes of the node id in hex). */
-  readonly announce?: Omit<GossipAnnouncerConfig, "secp">
+  readonly announce?: Omit<GossipAnnouncerConfig, "secp" | "policy">
 }
 
 /** The node's payout script for closes: P2WPKH to the key derived under `SHUTDOWN_KEY_LABEL`. */
@@ -191,12 +197,14 @@ export const NodeLive = (options: NodeLiveOptions) =>
         )
       )
       const router = DefaultRouter.layerProbabilistic.pipe(Layer.provide(routerGraphLayer()))
-      const payments = Payments.layer({ ...options.payments, secp, blockHeight }).pipe(
+      const forwardingPolicy = options.forwardingPolicy ?? defaultForwardingPolicy
+      const payments = Payments.layer({ ...options.payments, secp, blockHeight, forwardingPolicy }).pipe(
         Layer.provide(Layer.mergeAll(router, filesStoreAt(options.dataDir, PAYMENTS_DIRECTORY), nodeSignerLayer, OsEntropy))
       )
       const announcer = GossipAnnouncer.layer({
         alias: toHex(nodeSigner.nodeId).slice(0, 20),
         ...options.announce,
+        policy: forwardingPolicy,
         secp
       }).pipe(Layer.provide(Layer.mergeAll(channelSignerLayer, nodeSignerLayer)))
       const node = Layer.mergeAll(payments, announcer).pipe(Layer.provideMerge(manager))

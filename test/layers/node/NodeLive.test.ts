@@ -8,6 +8,7 @@ import { NodeServices } from "@effect/platform-node"
 import { PeerManager } from "../../../src/actors/PeerManager.ts"
 import { join } from "node:path"
 import { ChannelManager } from "../../../src/actors/ChannelManager.ts"
+import { GossipAnnouncer } from "../../../src/actors/GossipAnnouncer.ts"
 import { GossipSync } from "../../../src/actors/GossipSync.ts"
 import { Payments } from "../../../src/actors/Payments.ts"
 import {
@@ -25,6 +26,8 @@ import { deriveNodeSecret, deriveSecret } from "../../../src/layers/node/SeedKey
 import { p2wpkhScript } from "../../../src/protocol/tx/bitcoin/script.ts"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
+import { channelIdFromFunding } from "../../../src/protocol/channel/open.ts"
+import { defaultForwardingPolicy } from "../../../src/protocol/payment/forward.ts"
 import { msat, type NodeId } from "../../../src/protocol/units.ts"
 
 /** Builds a node in the current scope (each call is a separate node with its own data dir). */
@@ -162,5 +165,15 @@ describe("NodeLive payments and gossip", () => {
       const status = yield* Context.get(context, Payments).invoice(first.paymentHash)
       assert.isDefined(status)
       if (status !== undefined) assert.strictEqual(status.amountMsat, 25_000n)
+    }).pipe(Effect.provide(NodeServices.layer)))
+
+  it.live("one forwarding policy for the forwarder and our channel_updates", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dataDir = yield* fs.makeTempDirectoryScoped({ prefix: "ln-node-" })
+      const policy = { ...defaultForwardingPolicy, feeBaseMsat: 0, feeProportionalMillionths: 2500, cltvExpiryDelta: 144 }
+      const context = yield* Layer.build(NodeLive({ dataDir, forwardingPolicy: policy }))
+      // Any channel without a policy of its own gets the node's.
+      assert.deepStrictEqual(yield* Context.get(context, GossipAnnouncer).policy(channelIdFromFunding(new Uint8Array(32).fill(7), 0)), policy)
     }).pipe(Effect.provide(NodeServices.layer)))
 })
