@@ -1,5 +1,5 @@
 /**
- * Gossip ingest (issue 10): the whole public network of 2026-02-03 (`../shared/data`, 17,324
+ * Gossip ingest (issue 10): the whole public network of 2026-02-03 (`test/data`, a copy of the shared snapshot, 17,324
  * nodes, 50,808 channels) turned into real signed gossip by the deterministic generator
  * (`test/protocol/gossip/generate.ts`: 50,808 channel_announcements, 65,810 channel_updates,
  * 17,324 node_announcements, about 290,000 signatures), then fed to `NetworkGraph.apply` (the
@@ -32,7 +32,7 @@ import { NetworkGraph } from "../src/services/NetworkGraph.ts"
 import { type GeneratedGossip, generateGossip, packGossip, type Snapshot, SNAPSHOT_TIME, unpackGossip } from "../test/protocol/gossip/generate.ts"
 
 const here = dirname(fileURLToPath(import.meta.url))
-const SNAPSHOT = join(here, "../../shared/data/ln-graph-2026-02-03.json.gz")
+const SNAPSHOT = join(here, "../test/data/ln-graph-2026-02-03.json.gz")
 const SEED = new TextEncoder().encode("effect-lightning gossip bench v1")
 const network = Networks.regtest
 

@@ -1,7 +1,7 @@
 /**
  * Route computation on the public graph (issue 8 "Benchmark", the routing part of `payment`):
  * `npm run bench -- route`. The 2026-02-03 snapshot (17,324 nodes, 50,808 channels, see
- * ../shared/data/README.md) is loaded once; then for 1,000 random payable (payer, payee) pairs,
+ * test/data/README.md) is loaded once; then for 1,000 random payable (payer, payee) pairs,
  * seeded so every run draws the same pairs:
  *  - single path: 100,000 sat (and 1,000 sat), the payer's public channels as its channels;
  *  - MPP: a payer with 3+ channels given as first hops with half of each channel's capacity as
@@ -23,7 +23,7 @@ import { snapshotFromBytes } from "../src/layers/router/SnapshotGraph.ts"
 import { Router, RouterGraph, type RouteRequest } from "../src/services/Router.ts"
 
 const here = dirname(fileURLToPath(import.meta.url))
-const SNAPSHOT = join(here, "..", "..", "shared", "data", "ln-graph-2026-02-03.json.gz")
+const SNAPSHOT = join(here, "..", "test", "data", "ln-graph-2026-02-03.json.gz")
 const PAIRS = 1000
 const WARMUP = 100
 

@@ -1,6 +1,6 @@
 /**
  * Deterministic generator: the public network snapshot (`ln-graph-2026-02-03.json`, see
- * `../shared/data/README.md`) as real, signed BOLT 7 gossip. The snapshot keeps no signatures
+ * `test/data/README.md`) as real, signed BOLT 7 gossip. The snapshot keeps no signatures
  * and no real short channel ids, so:
  * - every node gets a node key, and every channel end a bitcoin (funding) key, derived from a seed
  *   (`SHA256(seed || label || index)`); the node ids are therefore NOT the real ones;

@@ -18,6 +18,18 @@ const succeeded = (exit: Exit.Exit<PaymentSucceeded, unknown>): PaymentSucceeded
   return exit.value
 }
 
+/** Node 0 reaches the payee 3 over two paths (0-1-3, 0-2-3) that only an MPP payment of `amount` can use together; the payee's invoice for it. */
+const twoPathsToPayee = (net: PaymentNet, description: string) =>
+  Effect.gen(function*() {
+    yield* net.channel(0, 1, { fundingSat: 200_000n })
+    const c13 = yield* net.channel(1, 3)
+    yield* net.channel(0, 2, { fundingSat: 200_000n })
+    const c23 = yield* net.channel(2, 3)
+    const amount = 300_000_000n
+    const inv = yield* net.pay(3).createInvoice({ amountMsat: msat(amount), description: { text: description } })
+    return { c13, c23, amount, inv }
+  })
+
 describe("claim order", () => {
   it.effect("claimPreimage completes only once the channel's preimage write is durable", () =>
     Effect.acquireUseRelease(Harness.make({ seed: "claim-preimage-unit", nodes: 2, backend: "manager" }), (h) =>
@@ -49,12 +61,7 @@ describe("claim order", () => {
   it.effect("MPP over two channels into the payee: one channel's preimage write held, no fulfill leaves on either channel until it lands", () =>
     Effect.acquireUseRelease(PaymentNet.make("claim-order-mpp", 4), (net) =>
       Effect.gen(function*() {
-        yield* net.channel(0, 1, { fundingSat: 200_000n })
-        const c13 = yield* net.channel(1, 3)
-        yield* net.channel(0, 2, { fundingSat: 200_000n })
-        const c23 = yield* net.channel(2, 3)
-        const amount = 300_000_000n
-        const inv = yield* net.pay(3).createInvoice({ amountMsat: msat(amount), description: { text: "claim order" } })
+        const { c13, c23, amount, inv } = yield* twoPathsToPayee(net, "claim order")
         const manager = net.h.node(3).manager
         const control = net.h.node(3).control
         if (manager === undefined || control === undefined) return yield* Effect.die(new Error("manager backend only"))
@@ -100,12 +107,7 @@ describe("claim order", () => {
   it.effect("a payee restart mid-claim: the stored claim makes the preimage durable on both channels again before either part is fulfilled", () =>
     Effect.acquireUseRelease(PaymentNet.make("claim-order-restart", 4), (net) =>
       Effect.gen(function*() {
-        yield* net.channel(0, 1, { fundingSat: 200_000n })
-        const c13 = yield* net.channel(1, 3)
-        yield* net.channel(0, 2, { fundingSat: 200_000n })
-        const c23 = yield* net.channel(2, 3)
-        const amount = 300_000_000n
-        const inv = yield* net.pay(3).createInvoice({ amountMsat: msat(amount), description: { text: "claim order, restart" } })
+        const { c13, c23, amount, inv } = yield* twoPathsToPayee(net, "claim order, restart")
         const monitorHas = (channelId: ChannelId) =>
           Effect.gen(function*() {
             const manager = net.h.node(3).manager
