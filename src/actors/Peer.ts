@@ -22,7 +22,7 @@
  *      with a typed reason) and handles the BOLT 1 control messages itself: `ping` is answered
  *      (queued to the writer) unless `num_pong_bytes` >= 65532; a `pong` whose length matches
  *      no outstanding ping disconnects (an unsolicited one is ignored); a second `init`
- *      disconnects. Every other message is decoded with `messages` (default `LightningMessages`,
+ *      disconnects (`ProtocolViolation`). Every other message is decoded with `messages` (default `LightningMessages`,
  *      BOLT 1 + BOLT 2) and handed to `onMessage`, in order: `warning`s and `error`s (logged,
  *      non-printable data as hex) included; an `error` for all channels (zero channel id) is
  *      handed up and THEN ends the connection (`ReceivedError`, BOLT 1). Unknown odd types are
@@ -437,7 +437,7 @@ export const makePeer = (
               outstandingPong = undefined
               return Effect.void
             case "Init":
-              return Effect.fail(close(DisconnectReason.MalformedMessage({ messageType: 16, message: "second init" })))
+              return Effect.fail(close(DisconnectReason.ProtocolViolation({ messageType: 16, message: "second init" })))
             case "Error": {
               const data = Wire.printable(control.message.data)
               if (Wire.isZeroChannelId(control.message.channelId)) {

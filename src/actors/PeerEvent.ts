@@ -41,6 +41,8 @@ export type DisconnectReason = Data.TaggedEnum<{
   PingTimeout: {}
   /** A `pong` whose length matches no outstanding `ping` (BOLT 1 allows closing). */
   UnexpectedPong: { readonly length: number }
+  /** A well-formed message the protocol forbids at this point: BOLT 1 allows `init` once per connection. */
+  ProtocolViolation: { readonly messageType: number; readonly message: string }
   /** The remote sent an `error` for all channels (channel_id zero) (BOLT 1). */
   ReceivedError: { readonly message: string }
   /** Another connection to the same node id won the tie-break (see PeerManager). */

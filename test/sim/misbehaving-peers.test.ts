@@ -197,19 +197,19 @@ describe("misbehaving peers", () => {
       yield* bobStillServed(s)
     }))
 
-  it.effect("after init: a second init or a malformed control message disconnects (MalformedMessage)", () =>
+  it.effect("after init: a second init is a protocol violation, a malformed control message is malformed; both disconnect", () =>
     Effect.gen(function*() {
-      const cases: ReadonlyArray<readonly [Uint8Array, number]> = [
-        [initMessage(ourInitFeatures), 16],
-        [Uint8Array.of(0, 18, 0, 4, 0), 18] // ping cut inside its byteslen field
+      const cases: ReadonlyArray<readonly [Uint8Array, number, "ProtocolViolation" | "MalformedMessage"]> = [
+        [initMessage(ourInitFeatures), 16, "ProtocolViolation"],
+        [Uint8Array.of(0, 18, 0, 4, 0), 18, "MalformedMessage"] // ping cut inside its byteslen field
       ]
-      for (const [message, type] of cases) {
+      for (const [message, type, tag] of cases) {
         const s = yield* setup()
         yield* s.mallory.send(initMessage(ourInitFeatures))
         yield* s.mallory.send(message)
         const events = yield* Fiber.join(s.events)
         const reason = reasonOf(events[1])
-        assert.strictEqual(reason?._tag === "MalformedMessage" ? reason.messageType : -1, type)
+        assert.strictEqual(reason?._tag === tag ? reason.messageType : -1, type)
         yield* bobStillServed(s)
       }
     }))
