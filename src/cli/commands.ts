@@ -16,6 +16,7 @@ import { FetchHttpClient } from "effect/http"
 import { defaultApiTokenFile, readApiToken } from "../api/ApiToken.ts"
 import * as ControlApiClient from "../api/ControlApiClient.ts"
 import type { Channel, Peer } from "../api/schemas.ts"
+import type { InvoiceStatusJson, PaymentJson } from "../api/PaymentsApi.ts"
 import { defaultConfig, type NodeConfig } from "../layers/node/NodeFlags.ts"
 import { type NetworkName, NetworkNames } from "../protocol/network.ts"
 import { formatAddress, parseAddress, type SocketAddress } from "../services/Transport.ts"
@@ -179,6 +180,38 @@ const channelBlock = (c: Channel) =>
     ["depth", c.minimumDepth === null ? orDash(c.depth) : `${orDash(c.depth)} of ${c.minimumDepth}`],
     ["short channel id", orDash(c.shortChannelId)],
     ["closed", c.closed === null ? "-" : `${c.closed.reason}: ${c.closed.detail}`]
+  ])
+
+const paymentTable = (payments: ReadonlyArray<typeof PaymentJson.Type>) =>
+  table(payments, [
+    { header: "PAYMENT ID", cell: (p) => p.paymentId },
+    { header: "STATUS", cell: (p) => p.status },
+    { header: "AMOUNT MSAT", cell: (p) => p.amountMsat },
+    { header: "FEE MSAT", cell: (p) => p.feePaidMsat },
+    { header: "ATTEMPTS", cell: (p) => String(p.attempts) },
+    { header: "FAILURE", cell: (p) => orDash(p.failureReason) }
+  ], 66)
+
+const paymentBlock = (p: typeof PaymentJson.Type) =>
+  keyValues([
+    ["payment id", p.paymentId],
+    ["payment hash", p.paymentHash],
+    ["status", p.status],
+    ["amount", `${p.amountMsat} msat`],
+    ["fee paid", `${p.feePaidMsat} msat`],
+    ["preimage", orDash(p.preimage)],
+    ["failure", orDash(p.failureReason)],
+    ["attempts", String(p.attempts)]
+  ])
+
+const invoiceStatusBlock = (i: typeof InvoiceStatusJson.Type) =>
+  keyValues([
+    ["payment hash", i.paymentHash],
+    ["status", i.status],
+    ["amount", i.amountMsat === null ? "any" : `${i.amountMsat} msat`],
+    ["received", `${i.receivedMsat} msat`],
+    ["keysend", i.keysend ? "yes" : "no"],
+    ["invoice", orDash(i.invoice)]
   ])
 
 const print = <A>(flags: ClientFlags, human: (a: A) => string) => (a: A): string => (flags.json ? json(a) : human(a))
@@ -364,9 +397,99 @@ const invoicesDecode = Command.make("decode", { ...clientFlags, invoice: Argumen
         keyValues(Object.entries(i).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)] as const))))
     ))).pipe(Command.withDescription("Decode and check a BOLT 11 invoice."))
 
+/** An amount in millisatoshis: decimal digits (the API's `MsatString`). */
+const isMsat = (text: string): boolean => /^[0-9]{1,20}$/.test(text)
+const notMsat = (text: string): string => `expected an amount in msat (decimal digits), got '${text}'`
+
+const msatFlag = (name: string, description: string) =>
+  Flag.String(name).pipe(Flag.filter(isMsat, notMsat), Flag.optional, Flag.withMetavar("MSAT"), Flag.withDescription(description))
+
+const msatArgument = (name: string, description: string) =>
+  Argument.String(name).pipe(Argument.filter(isMsat, notMsat), Argument.withDescription(description))
+
+const invoicesCreate = Command.make(
+  "create",
+  {
+    ...clientFlags,
+    amountMsat: msatFlag("amount-msat", "the amount asked, in msat (default: any amount)"),
+    description: Flag.String("description").pipe(Flag.optional, Flag.withDescription("the invoice's description")),
+    expirySeconds: Flag.Int("expiry-seconds").pipe(Flag.optional, Flag.withDescription("seconds until it expires (default 3600)"))
+  },
+  (flags) =>
+    withClient(flags, (client) =>
+      client.payments.createInvoice({
+        payload: {
+          ...(Option.isSome(flags.amountMsat) ? { amountMsat: flags.amountMsat.value } : {}),
+          ...(Option.isSome(flags.description) ? { description: flags.description.value } : {}),
+          ...(Option.isSome(flags.expirySeconds) ? { expirySeconds: flags.expirySeconds.value } : {})
+        }
+      }).pipe(Effect.map(print(flags, (i) => keyValues([["invoice", i.invoice], ["payment hash", i.paymentHash]])))))
+).pipe(Command.withDescription("Create a BOLT 11 invoice; the node claims what pays it."))
+
+const invoicesGet = Command.make(
+  "get",
+  { ...clientFlags, paymentHash: Argument.String("payment-hash").pipe(Argument.withDescription("the invoice's payment hash: 64 hex characters")) },
+  (flags) =>
+    withClient(flags, (client) =>
+      client.payments.invoice({ params: { paymentHash: flags.paymentHash } }).pipe(Effect.map(print(flags, invoiceStatusBlock))))
+).pipe(Command.withDescription("Show an invoice of ours (or a keysend received): its status and what it received."))
+
 const invoices = Command.make("invoices").pipe(
-  Command.withDescription("Invoices: decode."),
-  Command.withSubcommands([invoicesDecode])
+  Command.withDescription("Invoices: create, get, decode."),
+  Command.withSubcommands([invoicesCreate, invoicesGet, invoicesDecode])
+)
+
+const payFlags = {
+  maxFeeMsat: msatFlag("max-fee-msat", "the most fee to pay, in msat (default: the node's limit)"),
+  timeoutSeconds: Flag.Int("timeout-seconds").pipe(Flag.optional, Flag.withDescription("give up after this many seconds")),
+  noWait: Flag.Boolean("no-wait").pipe(Flag.withDefault(false), Flag.withDescription("answer at once with the pending payment"))
+} as const
+
+const payOptions = (flags: { readonly maxFeeMsat: Option.Option<string>; readonly timeoutSeconds: Option.Option<number>; readonly noWait: boolean }) => ({
+  ...(Option.isSome(flags.maxFeeMsat) ? { maxFeeMsat: flags.maxFeeMsat.value } : {}),
+  ...(Option.isSome(flags.timeoutSeconds) ? { timeoutSeconds: flags.timeoutSeconds.value } : {}),
+  wait: !flags.noWait
+})
+
+const pay = Command.make(
+  "pay",
+  {
+    ...clientFlags,
+    ...payFlags,
+    invoice: Argument.String("invoice").pipe(Argument.withDescription("the BOLT 11 invoice to pay")),
+    amountMsat: msatFlag("amount-msat", "the amount, for an invoice that names none")
+  },
+  (flags) =>
+    withClient(flags, (client) =>
+      client.payments.pay({ payload: { invoice: flags.invoice, ...(Option.isSome(flags.amountMsat) ? { amountMsat: flags.amountMsat.value } : {}), ...payOptions(flags) } }).pipe(
+        Effect.map(print(flags, paymentBlock))
+      ))
+).pipe(Command.withDescription("Pay a BOLT 11 invoice; waits for the outcome unless --no-wait (a failure exits 1 with the reason)."))
+
+const keysend = Command.make(
+  "keysend",
+  { ...clientFlags, ...payFlags, nodeId: nodeIdArgument, amountMsat: msatArgument("amount-msat", "the amount, in msat") },
+  (flags) =>
+    withClient(flags, (client) =>
+      client.payments.pay({ payload: { keysend: { nodeId: flags.nodeId, amountMsat: flags.amountMsat }, ...payOptions(flags) } }).pipe(
+        Effect.map(print(flags, paymentBlock))
+      ))
+).pipe(Command.withDescription("Pay a node without an invoice (keysend: the preimage travels in the onion)."))
+
+const paymentsList = Command.make("list", clientFlags, (flags) =>
+  withClient(flags, (client) => client.payments.payments().pipe(Effect.map(print(flags, paymentTable))))).pipe(
+    Command.withDescription("List every payment this node made or is making.")
+  )
+
+const paymentsGet = Command.make(
+  "get",
+  { ...clientFlags, paymentId: Argument.String("payment-id").pipe(Argument.withDescription("the payment's id (default: its payment hash)")) },
+  (flags) => withClient(flags, (client) => client.payments.payment({ params: { paymentId: flags.paymentId } }).pipe(Effect.map(print(flags, paymentBlock))))
+).pipe(Command.withDescription("Show one payment."))
+
+const payments = Command.make("payments").pipe(
+  Command.withDescription("Payments: list, get."),
+  Command.withSubcommands([paymentsList, paymentsGet])
 )
 
 /** The whole command line. */
@@ -375,7 +498,7 @@ export const cli = Command.make("effect-lightning").pipe(
     "An effect-lightning node: `start` runs it; the other commands talk to a running node's control API " +
       "(token from DIR/api_token). Exit codes: 0 ok, 1 refused by the node, 2 bad arguments, 3 node unreachable, 4 API token missing or refused."
   ),
-  Command.withSubcommands([start, getinfo, connect, disconnect, peers, channels, invoices])
+  Command.withSubcommands([start, getinfo, connect, disconnect, peers, channels, invoices, pay, keysend, payments])
 )
 
 /** Runs the command line on `argv` (without the node and script paths). */

@@ -154,6 +154,42 @@ describe("effect-lightning CLI against running daemons", () => {
     expect(tooSmall.stderr).toMatch(/^error: (OpenChannelFailed|ChannelOpenRefused): /m)
   }, SLOW)
 
+  it("invoices create and get, pay, keysend, payments list and get: a payment with no route fails with its reason (exit 1)", async () => {
+    const bobId = String(get(jsonOf(await cli(["getinfo", ...bob.flags, "--json"])), "nodeId"))
+    const created = await cli(["invoices", "create", "--amount-msat", "25000", "--description", "coffee", ...bob.flags, "--json"])
+    expect(created.code, created.stderr).toBe(0)
+    const invoice = String(get(jsonOf(created), "invoice"))
+    const paymentHash = String(get(jsonOf(created), "paymentHash"))
+    expect(invoice).toMatch(/^lnbcrt250n1/)
+    const status = await cli(["invoices", "get", paymentHash, ...bob.flags])
+    expect(status.stdout).toMatch(/^status: +open$/m)
+    expect(status.stdout).toMatch(/^amount: +25000 msat$/m)
+    const decoded = await cli(["invoices", "decode", invoice, ...alice.flags, "--json"])
+    expect(get(jsonOf(decoded), "paymentHash")).toBe(paymentHash)
+
+    const [paid, sent] = await Promise.all([
+      cli(["pay", invoice, ...alice.flags]),
+      cli(["keysend", bobId, "1000", "--no-wait", ...alice.flags, "--json"])
+    ])
+    expect(paid.code).toBe(1)
+    expect(paid.stderr).toMatch(/^error: PaymentFailed: /m)
+    expect(sent.code, sent.stderr).toBe(0)
+    const keysendId = String(get(jsonOf(sent), "paymentId"))
+    expect(get(jsonOf(sent), "amountMsat")).toBe("1000")
+
+    const list = await cli(["payments", "list", ...alice.flags])
+    expect(list.stdout.split("\n")[0]).toMatch(/^PAYMENT ID +STATUS +AMOUNT MSAT +FEE MSAT +ATTEMPTS +FAILURE$/)
+    expect(list.stdout).toMatch(new RegExp(`^${paymentHash} +failed +25000 `, "m"))
+    const one = await cli(["payments", "get", keysendId, ...alice.flags])
+    expect(one.stdout).toMatch(/^amount: +1000 msat$/m)
+    expect(one.stdout).toMatch(/^status: +(pending|failed)$/m)
+    const missing = await cli(["payments", "get", "no-such-payment", ...alice.flags])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toMatch(/^error: PaymentNotFound: /m)
+    const badAmount = await cli(["keysend", bobId, "12abc", ...alice.flags])
+    expect(badAmount.code).toBe(2)
+  }, SLOW)
+
   it("invoices decode: a bad invoice is refused with the reason", async () => {
     const r = await cli(["invoices", "decode", "lnbcrt1garbage", ...alice.flags])
     expect(r.code).toBe(1)
@@ -198,7 +234,7 @@ describe("effect-lightning CLI against running daemons", () => {
   }, SLOW)
 
   it("--help on every command", async () => {
-    const paths = [[], ["start"], ["getinfo"], ["connect"], ["disconnect"], ["peers"], ["channels"], ["channels", "open"], ["channels", "depth"], ["invoices", "decode"]]
+    const paths = [[], ["start"], ["getinfo"], ["connect"], ["disconnect"], ["peers"], ["channels"], ["channels", "open"], ["channels", "depth"], ["invoices", "decode"], ["invoices", "create"], ["pay"], ["keysend"], ["payments", "list"]]
     const results = await Promise.all(paths.map((path) => cli([...path, "--help"])))
     results.forEach((r, i) => {
       const path = paths[i] ?? []
