@@ -28,6 +28,7 @@ import { channelEventToJson } from "../api/ChannelsHandlers.ts"
 import { ControlApi } from "../api/ControlApi.ts"
 import { ControlApiRoutes } from "../api/ControlApiServer.ts"
 import { describeReason, peerToJson } from "../api/convert.ts"
+import type { CreatedInvoiceJson, InvoiceStatusJson, PaymentJson } from "../api/PaymentsApi.ts"
 import type { ChannelEventJson, DecodedInvoice, NodeInfo, Peer, Channel } from "../api/schemas.ts"
 import { NodeLive } from "../layers/node/NodeLive.ts"
 import { toHex } from "../protocol/bytes.ts"
@@ -36,6 +37,12 @@ import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { formatAddress, parseAddress, type SocketAddress } from "../services/Transport.ts"
 
 export type { Channel, ChannelEventJson, DecodedInvoice, NodeInfo, Peer }
+/** A payment this node made or is making (as `GET /v1/payments/:id`); amounts are msat as decimal strings. */
+export type Payment = typeof PaymentJson.Type
+/** An invoice of ours (as `GET /v1/invoices/:paymentHash`). */
+export type InvoiceStatus = typeof InvoiceStatusJson.Type
+/** A new invoice and its payment hash (as `POST /v1/invoices`). */
+export type CreatedInvoice = typeof CreatedInvoiceJson.Type
 
 /** Options of `createNode`. */
 export interface CreateNodeOptions {
@@ -74,6 +81,10 @@ export class PeerError extends LightningError {
 export class ChannelError extends LightningError {
   override readonly name = "ChannelError"
 }
+/** A payment could not be made or found, or the node runs no payment layer (`PaymentFailed`, `PaymentNotFound`, `PaymentsUnavailable`). */
+export class PaymentError extends LightningError {
+  override readonly name = "PaymentError"
+}
 /** The node is closed (after `close()`), or failed to start. */
 export class NodeClosedError extends LightningError {
   override readonly name = "NodeClosedError"
@@ -93,6 +104,10 @@ const errorClass = (code: string): typeof LightningError => {
     case "ChannelOpenRefused":
     case "ChannelUnavailable":
       return ChannelError
+    case "PaymentFailed":
+    case "PaymentNotFound":
+    case "PaymentsUnavailable":
+      return PaymentError
     default:
       return LightningError
   }
@@ -135,6 +150,37 @@ export interface OpenChannelOptions {
   readonly announce?: boolean
   readonly feeratePerKw?: number
 }
+
+/** Options of `createInvoice` (as `POST /v1/invoices`): amounts in msat. */
+export interface CreateInvoiceOptions {
+  /** Absent: an amountless invoice. */
+  readonly amountMsat?: bigint
+  readonly description?: string
+  readonly expirySeconds?: number
+  readonly minFinalCltvExpiryDelta?: number
+}
+
+/** Options of `pay` and `keysend` (as `POST /v1/payments`). */
+export interface PayOptions {
+  /** For an amountless invoice. */
+  readonly amountMsat?: bigint
+  readonly maxFeeMsat?: bigint
+  readonly timeoutSeconds?: number
+  readonly maxParts?: number
+  /** Idempotency key (default: the payment hash). */
+  readonly paymentId?: string
+  /** Default true: resolve with the outcome (a failure rejects with `PaymentError`); false: resolve at once with the pending payment. */
+  readonly wait?: boolean
+}
+
+/** The API's JSON form of the pay options (amounts as decimal strings). */
+const payFields = (options: PayOptions) => ({
+  ...(options.maxFeeMsat === undefined ? {} : { maxFeeMsat: options.maxFeeMsat.toString() }),
+  ...(options.timeoutSeconds === undefined ? {} : { timeoutSeconds: options.timeoutSeconds }),
+  ...(options.maxParts === undefined ? {} : { maxParts: options.maxParts }),
+  ...(options.paymentId === undefined ? {} : { paymentId: options.paymentId }),
+  ...(options.wait === undefined ? {} : { wait: options.wait })
+})
 
 const makeClient = HttpApiClient.make(ControlApi, { baseUrl: "http://in-process" })
 type Client = Effect.Success<typeof makeClient>
@@ -246,6 +292,49 @@ export class LightningNode extends EventEmitter {
   /** Force-closes a channel (our latest commitment goes to the monitor). */
   forceClose(channelId: string): Promise<Channel> {
     return this.#run(this.#client.channels.forceClose({ params: { channelId } }))
+  }
+
+  /** Creates a BOLT 11 invoice; the node claims the payments it receives. */
+  createInvoice(options: CreateInvoiceOptions = {}): Promise<CreatedInvoice> {
+    return this.#run(
+      this.#client.payments.createInvoice({
+        payload: {
+          ...(options.amountMsat === undefined ? {} : { amountMsat: options.amountMsat.toString() }),
+          ...(options.description === undefined ? {} : { description: options.description }),
+          ...(options.expirySeconds === undefined ? {} : { expirySeconds: options.expirySeconds }),
+          ...(options.minFinalCltvExpiryDelta === undefined ? {} : { minFinalCltvExpiryDelta: options.minFinalCltvExpiryDelta })
+        }
+      })
+    )
+  }
+
+  /** An invoice of ours (or a keysend received) by payment hash: its status and what it received. */
+  invoice(paymentHash: string): Promise<InvoiceStatus> {
+    return this.#run(this.#client.payments.invoice({ params: { paymentHash } }))
+  }
+
+  /** Pays a BOLT 11 invoice (see `PayOptions.wait`). */
+  pay(invoice: string, options: PayOptions = {}): Promise<Payment> {
+    return this.#run(
+      this.#client.payments.pay({
+        payload: { invoice, ...(options.amountMsat === undefined ? {} : { amountMsat: options.amountMsat.toString() }), ...payFields(options) }
+      })
+    )
+  }
+
+  /** Pays a node without an invoice (keysend). */
+  keysend(nodeId: string, amountMsat: bigint, options: Omit<PayOptions, "amountMsat"> = {}): Promise<Payment> {
+    return this.#run(this.#client.payments.pay({ payload: { keysend: { nodeId, amountMsat: amountMsat.toString() }, ...payFields(options) } }))
+  }
+
+  /** Every payment this node made or is making. */
+  payments(): Promise<ReadonlyArray<Payment>> {
+    return this.#run(this.#client.payments.payments())
+  }
+
+  /** One payment by id (default id: its payment hash). */
+  payment(paymentId: string): Promise<Payment> {
+    return this.#run(this.#client.payments.payment({ params: { paymentId } }))
   }
 
   /**

@@ -17,8 +17,11 @@ import {
   type LightningNode,
   type NodeEvent,
   NodeClosedError,
+  PaymentError,
   PeerError
 } from "../../src/promise/index.ts"
+import { fromHex, toHex } from "../../src/protocol/bytes.ts"
+import { fundingTransaction } from "../interop/ldk/fundingTx.ts"
 
 const NODE = join(process.cwd(), "node_modules/.bin/node")
 const dirs: Array<string> = []
@@ -112,6 +115,51 @@ describe("createNode", () => {
     const closed = await alice.peers().catch((e: unknown) => e)
     expect(closed).toBeInstanceOf(NodeClosedError)
     expect(closed).toBeInstanceOf(LightningError)
+  })
+
+  it("payments: a channel funded by hand, then an invoice and a keysend paid; typed payment errors", async () => {
+    const alice = await createNode({ dataDir: tempDir() })
+    const bob = await createNode({ dataDir: tempDir(), listen: "127.0.0.1:0" })
+    try {
+      await alice.connect(bob.nodeId, bob.listenAddress ?? "")
+      const aliceEvents = alice.events()
+      const bobEvents = bob.events()
+      const opened = await alice.openChannel(bob.nodeId, 200_000, { pushMsat: 10_000_000 })
+      const output = opened.fundingOutput
+      if (output === null) throw new Error("no funding output")
+      const funding = fundingTransaction(fromHex(output.scriptPubKey), BigInt(output.amountSat))
+      const funded = await alice.fundChannel(opened.channelId, toHex(funding.bytes))
+      const aliceReady = next(aliceEvents, (e) => e.type === "ChannelReady")
+      const bobReady = next(bobEvents, (e) => e.type === "ChannelReady")
+      await alice.reportFundingDepth(funded.channelId, 6, "500x1x0")
+      await bob.reportFundingDepth(funded.channelId, 6, "500x1x0")
+      await Promise.all([aliceReady, bobReady])
+      await aliceEvents.return(undefined)
+      await bobEvents.return(undefined)
+
+      const invoice = await bob.createInvoice({ amountMsat: 50_000n, description: "tea" })
+      expect((await bob.invoice(invoice.paymentHash)).status).toBe("open")
+      const paid = await alice.pay(invoice.invoice)
+      expect(paid).toMatchObject({ status: "succeeded", amountMsat: "50000", feePaidMsat: "0", paymentHash: invoice.paymentHash })
+      expect(paid.preimage).toMatch(/^[0-9a-f]{64}$/)
+      expect(await bob.invoice(invoice.paymentHash)).toMatchObject({ status: "paid", receivedMsat: "50000" })
+
+      const sent = await alice.keysend(bob.nodeId, 7_000n)
+      expect(sent).toMatchObject({ status: "succeeded", amountMsat: "7000" })
+      expect(await bob.invoice(sent.paymentHash)).toMatchObject({ keysend: true, receivedMsat: "7000" })
+      expect((await alice.payments()).map((p) => p.status).sort()).toEqual(["succeeded", "succeeded"])
+      expect(await alice.payment(paid.paymentId)).toEqual(paid)
+
+      const tooMuch = await alice.keysend(bob.nodeId, 500_000_000n).catch((e: unknown) => e)
+      expect(tooMuch).toBeInstanceOf(PaymentError)
+      expect(tooMuch).toMatchObject({ code: "PaymentFailed" })
+      await expect(alice.payment("no-such-payment")).rejects.toMatchObject({ code: "PaymentNotFound" })
+      const channel = await alice.channel(funded.channelId)
+      expect(channel.balance?.localMsat).toBe(200_000_000 - 10_000_000 - 57_000)
+    } finally {
+      await alice.close()
+      await bob.close()
+    }
   })
 
   it("the same data directory gives the same node id; a corrupt seed rejects the start", async () => {
