@@ -1,0 +1,11 @@
+/**
+ * Layers for a node in a browser tab: noble crypto (`BrowserCrypto`), Web Crypto entropy, an
+ * IndexedDB store, a WebSocket transport (through `src/layers/node/WebSocketBridge.ts` to a TCP
+ * node), and `makeBrowserNode`, a whole node from such parts. Nothing here imports a Node built-in; `browser/build.ts` bundles
+ * it with the protocol, services, actors and test layers and checks that.
+ */
+export * from "./BrowserCrypto.ts"
+export * from "./CryptoEntropy.ts"
+export * from "./IndexedDbStore.ts"
+export * from "./WebSocketTransport.ts"
+export * from "./BrowserNode.ts"
