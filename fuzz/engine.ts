@@ -10,6 +10,12 @@
  *
  * A target module exports `fuzz(data: Uint8Array): void` (throws only for a real bug) and
  * optionally `seeds: ReadonlyArray<Uint8Array>`.
+ *
+ * Async targets (whole nodes over a simulated network: `consistency`, `full-node`) export
+ * `fuzzAsync(data): Promise<void>` instead, optionally `inputs` (their own fast-check arbitrary
+ * of programs) and `seeds`. They run case by case: case `N`'s input is drawn from the arbitrary
+ * with fast-check seed `N`, so a failure is reported as its case seed, and
+ * `npm run fuzz -- TARGET --seed N` reruns exactly that case (`runCase`).
  */
 import { spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
@@ -23,14 +29,44 @@ export interface FuzzTarget {
   readonly seeds?: ReadonlyArray<Uint8Array>
 }
 
+/** A target that runs whole nodes: one case at a time, each reproducible from its seed. */
+export interface AsyncFuzzTarget {
+  readonly fuzzAsync: (data: Uint8Array) => Promise<void>
+  readonly seeds?: ReadonlyArray<Uint8Array>
+  /** The target's own inputs (default: `fuzzInputs(seeds)`). */
+  readonly inputs?: fc.Arbitrary<Uint8Array>
+}
+
+export type AnyFuzzTarget = ({ readonly kind: "sync" } & FuzzTarget) | ({ readonly kind: "async" } & AsyncFuzzTarget)
+
 const here = dirname(fileURLToPath(import.meta.url))
 
 export const targetPath = (target: string): string => join(here, "targets", `${target}.ts`)
 
+interface TargetModule {
+  readonly fuzz?: unknown
+  readonly fuzzAsync?: unknown
+  readonly seeds?: ReadonlyArray<Uint8Array>
+  readonly inputs?: fc.Arbitrary<Uint8Array>
+}
+
+const isFunction = <F>(f: unknown): f is F => typeof f === "function"
+
+/** Loads a target of either kind. */
+export const loadAnyTarget = async (target: string): Promise<AnyFuzzTarget> => {
+  const mod = (await import(pathToFileURL(targetPath(target)).href)) as TargetModule
+  const seeds = mod.seeds === undefined ? {} : { seeds: mod.seeds }
+  if (isFunction<(data: Uint8Array) => Promise<void>>(mod.fuzzAsync))
+    return { kind: "async", fuzzAsync: mod.fuzzAsync, ...seeds, ...(mod.inputs === undefined ? {} : { inputs: mod.inputs }) }
+  if (isFunction<(data: Uint8Array) => void>(mod.fuzz)) return { kind: "sync", fuzz: mod.fuzz, ...seeds }
+  throw new Error(`fuzz/targets/${target}.ts exports neither fuzz(data) nor fuzzAsync(data)`)
+}
+
+/** Loads a synchronous target (fails for an async one). */
 export const loadTarget = async (target: string): Promise<FuzzTarget> => {
-  const mod = (await import(pathToFileURL(targetPath(target)).href)) as Partial<FuzzTarget>
-  if (typeof mod.fuzz !== "function") throw new Error(`fuzz/targets/${target}.ts does not export fuzz(data)`)
-  return { fuzz: mod.fuzz, ...(mod.seeds === undefined ? {} : { seeds: mod.seeds }) }
+  const t = await loadAnyTarget(target)
+  if (t.kind !== "sync") throw new Error(`fuzz/targets/${target}.ts is an async target (fuzzAsync)`)
+  return t
 }
 
 // ---- inputs: random bytes and mutations of seeds ---------------------------------------------------
@@ -101,6 +137,104 @@ export const runInputs = (
   return { ok: false, input, error: details.errorInstance }
 }
 
+// ---- async targets: one case per seed ----------------------------------------------------------
+
+/** Case `seed`'s input: drawn from the target's inputs with that fast-check seed (the same seed, the same bytes). */
+export const inputForSeed = (target: AsyncFuzzTarget, seed: number): Uint8Array => {
+  const arbitrary = target.inputs ?? fuzzInputs(target.seeds ?? [])
+  return fc.sample(arbitrary, { seed, numRuns: 1 })[0] ?? new Uint8Array(0)
+}
+
+export type CaseOutcome = { readonly ok: true; readonly seed: number } | { readonly ok: false; readonly seed: number; readonly input: Uint8Array; readonly error: unknown }
+
+/** Runs case `seed` of an async target. */
+export const runCase = async (target: AsyncFuzzTarget, seed: number): Promise<CaseOutcome> => {
+  const input = inputForSeed(target, seed)
+  try {
+    await target.fuzzAsync(input)
+    return { ok: true, seed }
+  } catch (error) {
+    return { ok: false, seed, input, error }
+  }
+}
+
+/**
+ * Runs cases `first`, `first + 1`, ... of an async target until one fails, `cases` ran, or the
+ * deadline (a `performance.now()` value) passed: the first failure, or how many passed.
+ */
+export const runCases = async (
+  target: AsyncFuzzTarget,
+  options: { readonly first: number; readonly cases: number; readonly deadline?: number; readonly onCase?: (o: CaseOutcome) => void }
+): Promise<{ readonly ran: number; readonly failure: CaseOutcome | undefined }> => {
+  let ran = 0
+  for (; ran < options.cases; ran++) {
+    if (options.deadline !== undefined && performance.now() > options.deadline) break
+    const o = await runCase(target, (options.first + ran) % 2 ** 31)
+    options.onCase?.(o)
+    if (!o.ok) return { ran: ran + 1, failure: o }
+  }
+  return { ran, failure: undefined }
+}
+
+const saveCrash = (target: string, input: Uint8Array): string => {
+  // Under fuzz/corpus/ (git-ignored) so a crash input is never committed by accident.
+  const dir = join(here, "corpus", "crashes")
+  mkdirSync(dir, { recursive: true })
+  const file = join(dir, `${target}-${createHash("sha256").update(input).digest("hex").slice(0, 16)}.bin`)
+  writeFileSync(file, input)
+  return file
+}
+
+const runAsyncTarget = async (name: string, target: AsyncFuzzTarget, seconds: number): Promise<void> => {
+  const started = performance.now()
+  const deadline = started + seconds * 1000
+  // The first case seed comes from the time (printed), so separate runs explore different cases.
+  const first = Date.now() % 2 ** 31
+  console.log(`${name}: cases ${first}, ${first + 1}, ... (async target, one case per seed)`)
+  let total = 0
+  let lastReport = started
+  const r = await runCases(target, {
+    first,
+    cases: Number.MAX_SAFE_INTEGER,
+    deadline,
+    onCase: () => {
+      total += 1
+      const now = performance.now()
+      if (now - lastReport > 10_000) {
+        lastReport = now
+        console.log(`${name}: ${total} cases, ${Math.round((now - started) / 1000)}s`)
+      }
+    }
+  })
+  if (r.failure !== undefined && !r.failure.ok) {
+    const file = saveCrash(name, r.failure.input)
+    console.error(`FAILURE in ${name}, case seed ${r.failure.seed} (input ${toHexString(r.failure.input)})`)
+    console.error(`reproduce: npm run fuzz -- ${name} --seed ${r.failure.seed}\nsaved to ${file}`)
+    console.error(r.failure.error)
+    process.exitCode = 1
+    return
+  }
+  console.log(`${name}: ${r.ran} cases, no failure (${seconds}s)`)
+}
+
+/** `npm run fuzz -- TARGET --seed N`: reruns one case of an async target and prints its outcome. */
+export const rerunCase = async (name: string, seed: number): Promise<void> => {
+  const t = await loadAnyTarget(name)
+  if (t.kind !== "async") {
+    console.error(`${name} is a byte target: its failures print the failing input; --seed applies to async targets`)
+    process.exitCode = 2
+    return
+  }
+  const input = inputForSeed(t, seed)
+  console.log(`${name}, case seed ${seed}: input ${toHexString(input)}`)
+  const o = await runCase(t, seed)
+  if (o.ok) console.log("passed")
+  else {
+    console.error(o.error)
+    process.exitCode = 1
+  }
+}
+
 // ---- engines ------------------------------------------------------------------------------------
 
 const jazzerLoads = (): boolean => {
@@ -121,7 +255,9 @@ const runJazzer = (target: string, seconds: number): void => {
 }
 
 const runFastCheck = async (target: string, seconds: number): Promise<void> => {
-  const t = await loadTarget(target)
+  const any = await loadAnyTarget(target)
+  if (any.kind === "async") return runAsyncTarget(target, any, seconds)
+  const t: FuzzTarget = any
   const deadline = Date.now() + seconds * 1000
   let total = 0
   let batch = 0
@@ -130,11 +266,7 @@ const runFastCheck = async (target: string, seconds: number): Promise<void> => {
     const seed = (base + batch++) % 2 ** 31
     const r = runInputs(t, 2000, seed)
     if (!r.ok) {
-      // Under fuzz/corpus/ (git-ignored) so a crash input is never committed by accident.
-      const dir = join(here, "corpus", "crashes")
-      mkdirSync(dir, { recursive: true })
-      const file = join(dir, `${target}-${createHash("sha256").update(r.input).digest("hex").slice(0, 16)}.bin`)
-      writeFileSync(file, r.input)
+      const file = saveCrash(target, r.input)
       console.error(`CRASH in ${target} (seed ${seed}) on input ${toHexString(r.input)}\nsaved to ${file}`)
       console.error(r.error)
       process.exitCode = 1
@@ -146,7 +278,7 @@ const runFastCheck = async (target: string, seconds: number): Promise<void> => {
 }
 
 export const runTarget = async (target: string, seconds: number): Promise<void> => {
-  if (process.env["FUZZ_ENGINE"] === "jazzer") {
+  if (process.env["FUZZ_ENGINE"] === "jazzer" && (await loadAnyTarget(target)).kind === "sync") {
     if (!jazzerLoads()) {
       console.error("Jazzer.js native addon does not load here (see fuzz/engine.ts); unset FUZZ_ENGINE")
       process.exitCode = 2

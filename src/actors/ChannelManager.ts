@@ -27,7 +27,7 @@
  * Library API: `openChannel`, `fundChannel`, `listChannels`, `closeChannel`, `forceClose`,
  * `addHtlc`, `fulfillHtlc`, `claimPreimage`, `failHtlc`, `failMalformedHtlc`, `updateFee`, `chainFact`, `events`.
  */
-import { Context, Data, Deferred, Effect, Layer, PubSub, Result, Schema, Scope, Stream } from "effect"
+import { Context, Data, Deferred, Effect, Exit, Layer, PubSub, Result, Schema, Scope, Stream } from "effect"
 import { preimageOf } from "../protocol/monitor/query.ts"
 import { pendingEvents, restoredWatches } from "../protocol/channel/pending.ts"
 import { toHex } from "../protocol/bytes.ts"
@@ -391,7 +391,21 @@ interface Entry {
   channelId: ChannelId
   handle: ChannelHandle<ChannelState> | undefined
   monitor: MonitorHandle | undefined
+  /**
+   * A channel the peer opened (`open_channel`), not funded yet: its actor lives in its own
+   * scope, so it can be forgotten entirely if it never gets funded. Cleared at the rekey
+   * (`funding_created`).
+   */
+  inboundUnfunded?: { readonly scope: Scope.Closeable } | undefined
 }
+
+/**
+ * Channels a peer may have opened with us and not funded yet, at once (BOLT 2 leaves the limit
+ * to the receiver; LDK uses 4 too): more `open_channel`s get an `error`. Such a channel that
+ * fails before funding is forgotten (no entry is kept), so a peer cannot make us hold an
+ * unbounded number of channels.
+ */
+export const MAX_INBOUND_UNFUNDED_PER_PEER = 4
 
 interface PeerSession {
   readonly session: SessionId
@@ -475,7 +489,37 @@ export const make = (
     })
 
     const publish = (entry: Entry, event: ChannelEvent | ChainRequest) =>
-      PubSub.publish(events, { nodeId: entry.nodeId, channelId: entry.channelId, event })
+      PubSub.publish(events, { nodeId: entry.nodeId, channelId: entry.channelId, event }).pipe(
+        Effect.andThen(event._tag === "ChannelClosed" && event.reason._tag === "FundingAborted" ? forgetInboundUnfunded(entry) : Effect.void)
+      )
+
+    /**
+     * BOLT 2: a channel that fails before funding is forgotten. One the peer opened leaves the
+     * routing maps now and its actor stops once it has finished what it is doing (after its
+     * mailbox answers a snapshot), so a peer cannot make us hold channels it never funds.
+     */
+    const forgetInboundUnfunded = (entry: Entry): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const unfunded = entry.inboundUnfunded
+        if (unfunded === undefined) return Effect.void
+        entry.inboundUnfunded = undefined
+        if (routes.get(keyOf(entry.nodeId, entry.channelId)) === entry) routes.delete(keyOf(entry.nodeId, entry.channelId))
+        if (byId.get(flatHex([entry.channelId])) === entry) byId.delete(flatHex([entry.channelId]))
+        const handle = entry.handle
+        return Effect.asVoid(
+          Effect.forkIn(
+            Effect.andThen(handle === undefined ? Effect.void : Effect.ignore(handle.snapshot), Scope.close(unfunded.scope, Exit.void)),
+            scope
+          )
+        )
+      })
+
+    const inboundUnfundedOf = (nodeId: NodeId): number => {
+      const prefix = `${toHex(nodeId)}/`
+      let n = 0
+      for (const [key, entry] of routes) if (key.startsWith(prefix) && entry.inboundUnfunded !== undefined) n += 1
+      return n
+    }
 
     const register = (entry: Entry) => {
       routes.set(keyOf(entry.nodeId, entry.channelId), entry)
@@ -527,6 +571,8 @@ export const make = (
           if (routes.get(keyOf(entry.nodeId, from)) === entry) routes.delete(keyOf(entry.nodeId, from))
           if (byId.get(toHex(from)) === entry) byId.delete(toHex(from))
           entry.channelId = to
+          // Funded from now on (`funding_created`): no longer counted against the peer's limit.
+          entry.inboundUnfunded = undefined
           register(entry)
         })
     })
@@ -534,7 +580,8 @@ export const make = (
     const startActor = (
       entry: Entry,
       state: ChannelState,
-      extra: { readonly session?: SessionId; readonly initialOutputs?: ReadonlyArray<ChannelOutput>; readonly lastUpdateId?: bigint }
+      extra: { readonly session?: SessionId; readonly initialOutputs?: ReadonlyArray<ChannelOutput>; readonly lastUpdateId?: bigint },
+      actorScope: Scope.Scope = scope
     ) =>
       makeChannel<ChannelState>({
         name: flatHex([entry.channelId], "", "channel "),
@@ -544,7 +591,7 @@ export const make = (
         state,
         capacity: config.channelCapacity ?? 1024,
         ...extra
-      }).pipe(Scope.provide(scope))
+      }).pipe(Scope.provide(actorScope))
 
     // ---- restore ---------------------------------------------------------------------------------------
 
@@ -615,6 +662,9 @@ export const make = (
         if (routes.has(keyOf(nodeId, temporaryChannelId))) {
           return yield* sendOn(session, makeError("temporary channel id already in use", temporaryChannelId))
         }
+        if (inboundUnfundedOf(nodeId) >= MAX_INBOUND_UNFUNDED_PER_PEER) {
+          return yield* sendOn(session, makeError(`too many unfunded channels (at most ${MAX_INBOUND_UNFUNDED_PER_PEER} per peer)`, temporaryChannelId))
+        }
         const keyId = keyIdOrDie(yield* entropy.randomBytes(32))
         const basepoints = yield* signer.channelPublicKeys(keyId)
         const firstPoint = yield* Effect.result(signer.perCommitmentPoint(keyId, 0n))
@@ -626,9 +676,10 @@ export const make = (
           const detail = "detail" in accepted.failure ? `: ${accepted.failure.detail}` : ""
           return yield* sendOn(session, makeError(`open_channel refused (${accepted.failure._tag}${detail})`, temporaryChannelId))
         }
-        const entry: Entry = { nodeId, keyId, channelId: temporaryChannelId, handle: undefined, monitor: undefined }
+        const actorScope = yield* Scope.fork(scope)
+        const entry: Entry = { nodeId, keyId, channelId: temporaryChannelId, handle: undefined, monitor: undefined, inboundUnfunded: { scope: actorScope } }
         register(entry)
-        entry.handle = yield* startActor(entry, accepted.success.state, { session, initialOutputs: accepted.success.outputs })
+        entry.handle = yield* startActor(entry, accepted.success.state, { session, initialOutputs: accepted.success.outputs }, actorScope)
       })
 
     const onSessionEvent = (event: PeerSessionEvent): Effect.Effect<void> =>
