@@ -20,7 +20,8 @@
  *   from the tip and checks every watch against the chain as it is (`Resync`).
  *
  * Known limit: `FundingSpent` is sent at the spend's first confirmation (the channel state
- * machine treats it as final); a reorg of the spend is not reported back (BOLT 5 work).
+ * machine treats it as final); a reorg of the spend is not reported back to the channel. The
+ * on-chain enforcement itself (`MonitorChain`) follows reorgs and re-derives every claim.
  */
 import { Effect, Result, Schedule, Stream } from "effect"
 import { equalBytes, toHex } from "../protocol/bytes.ts"

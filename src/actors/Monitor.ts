@@ -17,7 +17,8 @@
  * - `state` serves the current state (undefined until `Opened`).
  * - It starts empty (a new channel) or from a state (restored: `replay` of the stored log).
  *
- * Chain reactions (BOLT 5) are a later issue: this monitor stores, replays and serves.
+ * Chain reactions (BOLT 5) are not here: `MonitorChain` (./MonitorChain.ts) reads these states
+ * (through the manager) and enforces them on chain with the pure `protocol/monitor/onchain.ts`.
  */
 import { Effect, Result } from "effect"
 import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"

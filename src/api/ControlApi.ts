@@ -7,11 +7,34 @@
  * (like `PeersApi.ts`), `.add` it here, and give `ControlApiServer` its handler layer.
  */
 import { HttpApi, OpenApi } from "effect/http-api"
+import { BalancesApi } from "./BalancesApi.ts"
 import { ChannelsApi } from "./ChannelsApi.ts"
 import { InvoicesApi } from "./InvoicesApi.ts"
 import { NodeApi } from "./NodeApi.ts"
 import { PaymentsApi } from "./PaymentsApi.ts"
 import { PeersApi } from "./PeersApi.ts"
+
+const record = (u: unknown): Record<string, unknown> => (typeof u === "object" && u !== null ? { ...u } : {})
+
+/**
+ * The bearer scheme `BearerAuth` enforces on every route, declared in the OpenAPI document (the
+ * middleware is router-wide, so `HttpApi` does not see it): `components.securitySchemes` and a
+ * top-level `security` requirement.
+ */
+const withBearerScheme = (spec: Record<string, unknown>): Record<string, unknown> => {
+  const components = record(spec["components"])
+  return {
+    ...spec,
+    components: {
+      ...components,
+      securitySchemes: {
+        ...record(components["securitySchemes"]),
+        bearerAuth: { type: "http", scheme: "bearer", description: "The token in the node's `<data-dir>/api_token` file." }
+      }
+    },
+    security: [{ bearerAuth: [] }]
+  }
+}
 
 export class ControlApi extends HttpApi.make("effect-lightning")
   .add(NodeApi)
@@ -19,10 +42,12 @@ export class ControlApi extends HttpApi.make("effect-lightning")
   .add(InvoicesApi)
   .add(ChannelsApi)
   .add(PaymentsApi)
+  .add(BalancesApi)
   .annotateMerge(OpenApi.annotations({
     title: "effect-lightning node control API",
     version: "1",
-    description: "Control a running effect-lightning node: identity, peer connections, invoice decoding and channels."
+    description: "Control a running effect-lightning node: identity, peer connections, invoice decoding and channels.",
+    transform: withBearerScheme
   }))
 {}
 

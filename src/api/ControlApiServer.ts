@@ -11,6 +11,7 @@ import { HttpRouter } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { createServer } from "node:http"
 import { apiShutdownLayer, signalApiShutdown } from "./ApiShutdown.ts"
+import { BalancesHandlers } from "./BalancesHandlers.ts"
 import { BearerAuth } from "./BearerAuth.ts"
 import { ControlApi, OPENAPI_PATH } from "./ControlApi.ts"
 import { ChannelsHandlers } from "./ChannelsHandlers.ts"
@@ -24,7 +25,7 @@ import { PeersHandlers } from "./PeersHandlers.ts"
 export const ControlApiRoutes = (options: { readonly maxBodyBytes?: number } = {}) =>
   Layer.mergeAll(
     HttpApiBuilder.layer(ControlApi, { openapiPath: OPENAPI_PATH }).pipe(
-      Layer.provide([NodeHandlers, PeersHandlers, InvoicesHandlers, ChannelsHandlers, PaymentsHandlers])
+      Layer.provide([NodeHandlers, PeersHandlers, InvoicesHandlers, ChannelsHandlers, PaymentsHandlers, BalancesHandlers])
     ),
     JsonConventions(options)
   )

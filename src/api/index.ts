@@ -5,6 +5,8 @@
  */
 export * from "./ApiShutdown.ts"
 export * from "./ApiToken.ts"
+export * from "./BalancesApi.ts"
+export * from "./BalancesHandlers.ts"
 export * from "./BearerAuth.ts"
 export * as ControlApiClient from "./ControlApiClient.ts"
 export * from "./ChannelsApi.ts"

@@ -224,12 +224,20 @@ describe("ControlApi (HTTP, PeerManager double)", () => {
           "/v1/invoices",
           "/v1/invoices/{paymentHash}",
           "/v1/payments",
-          "/v1/payments/{paymentId}"
+          "/v1/payments/{paymentId}",
+          "/v1/balances"
         ])
         assert.hasAllKeys(field(paths, "/v1/channels"), ["get", "post"])
         assert.hasAllKeys(field(paths, "/v1/invoices/decode"), ["post"])
         assert.hasAllKeys(field(paths, "/v1/peers"), ["get", "post"])
         assert.hasAnyKeys(field(paths, "/v1/peers/{nodeId}"), ["delete"])
+        // The router-wide bearer token is declared: a scheme and a requirement on every operation.
+        assert.deepStrictEqual(field(field(field(reply.body, "components"), "securitySchemes"), "bearerAuth"), {
+          type: "http",
+          scheme: "bearer",
+          description: "The token in the node's `<data-dir>/api_token` file."
+        })
+        assert.deepStrictEqual(field(reply.body, "security"), [{ bearerAuth: [] }])
       }))
   })
 

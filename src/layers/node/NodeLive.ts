@@ -19,7 +19,8 @@
  *   cooperative close, and the default of `closeChannel`. The same for every channel (no
  *   wallet yet to hand out fresh addresses); `nodeShutdownScript(seed)` computes it.
  *
- * Channel state lives in a files store (`FileStore`, fsync'ed) under `<dataDir>/channels`,
+ * Channel state lives in a files store (`FileStore`, fsync'ed) under `<dataDir>/channels`
+ * (or SQLite / Postgres with `options.store`, `--store`: `store/SqlStoreChoice.ts`),
  * behind the local `MonitorPersister` (`layerLocalPersister`). At start the channel manager
  * restores every channel from it; they resume with `channel_reestablish` once their peer
  * reconnects.
@@ -29,6 +30,7 @@ import { Effect, Layer } from "effect"
 import { join } from "node:path"
 import * as ChannelManager from "../../actors/ChannelManager.ts"
 import { start as startChainWatcher } from "../../actors/ChainWatcher.ts"
+import * as MonitorChain from "../../actors/MonitorChain.ts"
 import * as BitcoindChain from "../chain/BitcoindChain.ts"
 import type { BitcoindConfig } from "../chain/BitcoindChain.ts"
 import * as PeerManager from "../../actors/PeerManager.ts"
@@ -51,6 +53,7 @@ import { makeNodeSigner } from "../InMemoryNodeSigner.ts"
 import { layerLocalPersister } from "../persister/ReplicatedPersister.ts"
 import { makeSeedChannelSigner } from "../signer/SeedChannelSigner.ts"
 import { layerFileStore } from "../store/FileStore.ts"
+import { nodeStoreLayer, type StoreSelection } from "../store/SqlStoreChoice.ts"
 import { OsEntropy } from "./OsEntropy.ts"
 import type { NodeConfig } from "./NodeFlags.ts"
 import { loadOrCreateSeed } from "./SeedFile.ts"
@@ -68,6 +71,8 @@ export const CHANNELS_DIRECTORY = "channels"
 export const PAYMENTS_DIRECTORY = "payments"
 /** Subdirectory of the data directory holding the network graph. */
 export const GRAPH_DIRECTORY = "graph"
+/** Where the on-chain monitor (`MonitorChain`) keeps its state, under the data directory. */
+export const ONCHAIN_DIRECTORY = "onchain"
 
 export interface NodeLiveOptions {
   readonly dataDir: NodeConfig["dataDir"]
@@ -98,6 +103,12 @@ export interface NodeLiveOptions {
   readonly nodeSecret?: Uint8Array
   /** Our `node_announcement` and relay policy (default alias: the first bytes of the node id in hex). */
   readonly announce?: Omit<GossipAnnouncerConfig, "secp" | "policy">
+  /**
+   * Where the channels, payments and graph stores live (`--store`): files under the data
+   * directory when absent; SQLite files or Postgres schemas (`SqlStoreChoice.ts`), which the
+   * node holds with an owner lock (a second node on the same store is refused).
+   */
+  readonly store?: StoreSelection
 }
 
 /** The node's payout script for closes: P2WPKH to the key derived under `SHUTDOWN_KEY_LABEL`. */
@@ -162,9 +173,12 @@ export const NodeLive = (options: NodeLiveOptions) =>
       channelSeed.fill(0)
 
       const nodeSignerLayer = Layer.succeed(NodeSigner, nodeSigner)
+      const storeOwner = `node ${toHex(nodeSigner.nodeId)}`
+      const storeAt = (name: string) =>
+        options.store === undefined ? filesStoreAt(options.dataDir, name) : nodeStoreLayer(options.store, options.dataDir, name, storeOwner)
       const services = Layer.mergeAll(OsEntropy, TcpTransport(options.tcp), nodeSignerLayer)
       // Gossip: the graph (stored), and the sync actor the peers hand BOLT 7 messages to.
-      const graph = MemoryNetworkGraph.layer({ secp }).pipe(Layer.provide(filesStoreAt(options.dataDir, GRAPH_DIRECTORY)))
+      const graph = MemoryNetworkGraph.layer({ secp }).pipe(Layer.provide(storeAt(GRAPH_DIRECTORY)))
       const gossip = GossipSync.layer().pipe(Layer.provideMerge(graph))
       const peerConfig: PeerManager.PeerManagerConfig = {
         ...options.peers,
@@ -187,7 +201,11 @@ export const NodeLive = (options: NodeLiveOptions) =>
       const channelSignerLayer = Layer.succeed(ChannelSigner, channelSigner)
       const manager = ChannelManager.layer({ ...options.channels, secp, shutdownScript }).pipe(
         Layer.provideMerge(peers),
-        Layer.provide(Layer.mergeAll(channelSignerLayer, ChannelStoreLive(options.dataDir), OsEntropy))
+        Layer.provide(Layer.mergeAll(
+          channelSignerLayer,
+          options.store === undefined ? ChannelStoreLive(options.dataDir) : layerLocalPersister().pipe(Layer.provide(storeAt(CHANNELS_DIRECTORY))),
+          OsEntropy
+        ))
       )
       // The chain, when there is one: its tip is the payments' height and the announcer's depth.
       const chain = options.bitcoind === undefined ? undefined : BitcoindChain.layer(options.bitcoind)
@@ -199,7 +217,7 @@ export const NodeLive = (options: NodeLiveOptions) =>
       const router = DefaultRouter.layerProbabilistic.pipe(Layer.provide(routerGraphLayer()))
       const forwardingPolicy = options.forwardingPolicy ?? defaultForwardingPolicy
       const payments = Payments.layer({ ...options.payments, secp, blockHeight, forwardingPolicy }).pipe(
-        Layer.provide(Layer.mergeAll(router, filesStoreAt(options.dataDir, PAYMENTS_DIRECTORY), nodeSignerLayer, OsEntropy))
+        Layer.provide(Layer.mergeAll(router, storeAt(PAYMENTS_DIRECTORY), nodeSignerLayer, OsEntropy))
       )
       const announcer = GossipAnnouncer.layer({
         alias: toHex(nodeSigner.nodeId).slice(0, 20),
@@ -211,6 +229,13 @@ export const NodeLive = (options: NodeLiveOptions) =>
       if (chain === undefined) return node
       // The chain watcher over bitcoind, fed by the manager's events (src/actors/ChainWatcher.ts).
       const watcher = Layer.effectDiscard(startChainWatcher())
-      return watcher.pipe(Layer.provideMerge(node), Layer.provideMerge(chain))
+      // BOLT 5 enforcement (src/actors/MonitorChain.ts): claims pay the node's payout script; its
+      // state in <data-dir>/onchain. No wallet inputs yet: anchors' zero-fee HTLC transactions go out unfunded.
+      // Below Payments, so that it sees the monitor's on-chain HTLC outcomes.
+      const monitorChain = Layer.effect(MonitorChain.MonitorChain, MonitorChain.start({ secp, sweepScript: shutdownScript })).pipe(
+        Layer.provide(Layer.mergeAll(channelSignerLayer, storeAt(ONCHAIN_DIRECTORY)))
+      )
+      const enforcing = Layer.mergeAll(payments, announcer).pipe(Layer.provideMerge(monitorChain), Layer.provideMerge(manager))
+      return watcher.pipe(Layer.provideMerge(enforcing), Layer.provideMerge(chain))
     })
   )

@@ -1,7 +1,7 @@
 /**
  * What a monitor serves from its state: the pure reads a `Monitor` actor answers with, and
- * what BOLT 5 chain reactions (a later issue) will look up when a transaction spends the
- * funding output.
+ * what the BOLT 5 chain reactions (`onchain.ts`) look up when a transaction spends the funding
+ * output.
  */
 import type { Result } from "effect"
 import { sha256 } from "@noble/hashes/sha2.js"
