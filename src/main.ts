@@ -15,6 +15,12 @@ if (Result.isFailure(parsed)) {
   process.exitCode = 2
 } else if (parsed.success._tag === "Help") {
   process.stdout.write(usage)
+} else if (parsed.success._tag === "MigrateStore") {
+  // --migrate-store FROM TO: copy the node's stores, verify, exit (SqlStoreChoice.migrateNodeStores)
+  const { dataDir, from, to } = parsed.success
+  void Promise.all([import("@effect/platform-node"), import("./layers/store/SqlStoreChoice.ts")]).then(([{ NodeRuntime }, { migrateNodeStores }]) =>
+    NodeRuntime.runMain(migrateNodeStores(dataDir, from, to))
+  )
 } else {
   // Loaded only to run a node: the HTTP and peer stacks take a moment to import. (No top-level
   // await: every module of the package can be `require`d.)

@@ -16,6 +16,11 @@
  *   route hints), with our local alias as short channel id when there is one.
  * - `channelUpdate(channelId)` gives the payments side our latest signed update (BOLT 4 failure
  *   messages carry it).
+ * - The `disable` bit (BOLT 7 `channel_flags` bit 1: a node "MAY create and send a
+ *   `channel_update` with the `disable` bit set to 1, to signal a channel's temporary
+ *   unavailability (e.g. due to a loss of connectivity)", and a later one with it 0 to re-enable):
+ *   an announced channel whose peer is offline at a check gets a new update with the bit set,
+ *   broadcast; when the peer is back, a new one with the bit clear.
  *
  * Depth comes from the `ChainSource` tip when one is in the context (tip - block of the short
  * channel id + 1), else from `tipHeight` in the config. The funding-key signature comes from the
@@ -99,6 +104,8 @@ interface ChannelRecord {
   policy: ForwardingPolicy | undefined
   /** The policy the current update was made with (a change makes a new one). */
   signedPolicy: ForwardingPolicy | undefined
+  /** The current update has the `disable` bit set (the peer was offline). */
+  signedDisabled: boolean
   private: boolean
   /** A private channel's update reached the peer on its current connection. */
   sentToPeer: boolean
@@ -151,7 +158,7 @@ export const make = (
       const k = toHex(channelId)
       let r = records.get(k)
       if (r === undefined) {
-        r = { ours: undefined, theirs: undefined, lastSent: undefined, announced: false, update: undefined, updateTimestamp: 0, updatedAt: 0, policy: undefined, signedPolicy: undefined, private: false, sentToPeer: false }
+        r = { ours: undefined, theirs: undefined, lastSent: undefined, announced: false, update: undefined, updateTimestamp: 0, updatedAt: 0, policy: undefined, signedPolicy: undefined, signedDisabled: false, private: false, sentToPeer: false }
         records.set(k, r)
       }
       return r
@@ -170,7 +177,7 @@ export const make = (
     const sign = (digest: Uint8Array) => nodeSigner.signDigest(digest).pipe(Effect.orDie) // a 32-byte digest: never invalid
 
     /** Our `channel_update` for the channel (raw), timestamps strictly increasing. */
-    const makeUpdate = (r: ChannelRecord, scid: ShortChannelId, peer: NodeId, policy: ForwardingPolicy, dontForward: boolean) =>
+    const makeUpdate = (r: ChannelRecord, scid: ShortChannelId, peer: NodeId, policy: ForwardingPolicy, dontForward: boolean, disabled = false) =>
       Effect.gen(function*() {
         const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
         const timestamp = Math.max(now, r.updateTimestamp + 1)
@@ -180,7 +187,7 @@ export const make = (
           shortChannelId: scid,
           timestamp,
           messageFlags: MESSAGE_FLAG_MUST_BE_ONE | (dontForward ? MESSAGE_FLAG_DONT_FORWARD : 0),
-          channelFlags: channelFlags(directionOf(ourId, peer), false),
+          channelFlags: channelFlags(directionOf(ourId, peer), disabled),
           cltvExpiryDelta: policy.cltvExpiryDelta,
           htlcMinimumMsat: policy.htlcMinimumMsat,
           feeBaseMsat: policy.feeBaseMsat,
@@ -192,6 +199,7 @@ export const make = (
         r.updateTimestamp = timestamp
         r.updatedAt = yield* Clock.currentTimeMillis
         r.signedPolicy = policy
+        r.signedDisabled = disabled
         return unsigned
       })
 
@@ -311,7 +319,8 @@ export const make = (
           if (online && (r.lastSent === undefined || now - r.lastSent >= resendMs)) yield* sendOurHalf(channelId, r, nodeId)
           return
         }
-        if (stale) yield* gossip.broadcastOwn([yield* makeUpdate(r, scid, nodeId, policy, false)])
+        // The disable bit follows the peer's connection (BOLT 7), set or cleared by a new update.
+        if (stale || r.signedDisabled !== !online) yield* gossip.broadcastOwn([yield* makeUpdate(r, scid, nodeId, policy, false, !online)])
       })
 
     /** Every channel, now (serialized with the signatures handler below). */

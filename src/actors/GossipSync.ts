@@ -82,6 +82,9 @@ import { makeWarning } from "../protocol/messages/error.ts"
 import { Bolt1 } from "../protocol/messages/index.ts"
 import { featureInfo, featuresFromBytes, featuresToBytes, offers, ourInitFeatures } from "../protocol/features.ts"
 import type { NodeId } from "../protocol/units.ts"
+import { Crypto } from "../services/Crypto.ts"
+import { channelUpdateDigest } from "../protocol/gossip/digest.ts"
+import type { RouteHintHop } from "../protocol/invoice/index.ts"
 import { NetworkGraph, type NetworkGraphShape } from "../services/NetworkGraph.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
 import type { RangeEntry } from "../protocol/gossip/views.ts"
@@ -250,6 +253,32 @@ export interface GossipSyncShape {
   readonly announcementSignatures: Queue.Dequeue<{ readonly nodeId: NodeId; readonly message: AnnouncementSignatures }>
   /** The connected peers' node ids (sessions that reached this actor). */
   readonly connectedPeers: Effect.Effect<ReadonlyArray<NodeId>>
+  /**
+   * The private (`dont_forward`) `channel_update`s our peers sent us for their side of our
+   * unannounced channels (BOLT 7: sent to the peer only, for its invoices' route hints), the
+   * newest per channel and peer, signature checked against the peer; for one peer or all.
+   */
+  readonly peerChannelUpdates: (nodeId?: NodeId) => Effect.Effect<ReadonlyArray<PeerChannelUpdate>>
+  /**
+   * BOLT 11 route hints (`r`) to us over our private channels, one single-hop hint per peer
+   * update that is not disabled: the peer's policy towards us (what an invoice of ours needs).
+   */
+  readonly routeHints: Effect.Effect<ReadonlyArray<ReadonlyArray<RouteHintHop>>>
+}
+
+/** A peer's private `channel_update` for its direction of a channel with us. */
+export interface PeerChannelUpdate {
+  readonly nodeId: NodeId
+  readonly shortChannelId: ShortChannelId
+  readonly timestamp: number
+  readonly disabled: boolean
+  readonly feeBaseMsat: number
+  readonly feeProportionalMillionths: number
+  readonly cltvExpiryDelta: number
+  readonly htlcMinimumMsat: bigint
+  readonly htlcMaximumMsat: bigint
+  /** As received (type 258 included). */
+  readonly raw: Uint8Array
 }
 
 export class GossipSync extends Context.Service<GossipSync, GossipSyncShape>()("effect-lightning/GossipSync") {
@@ -320,6 +349,8 @@ interface RelayEntry {
   readonly kind: RelayKind
   readonly raw: Uint8Array
   readonly origin: SessionId | undefined
+  /** Our own gossip: the sessions that already have it (sent at once, or on connect); sent to the rest whatever their filter. */
+  readonly sentTo?: Set<SessionId> | undefined
   readonly timestamp: number
   readonly scid: ShortChannelId | undefined
 }
@@ -418,6 +449,18 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
     /** Orphan keys by what they wait for (a channel `c<scid>` or a node `n<hex>`), so a new channel finds its own at once. */
     const orphansWaiting = new Map<string, Set<string>>()
     const relay = new Map<string, RelayEntry>()
+    /**
+     * Our own gossip, newest per message key (our channels' announcements and updates, our node
+     * announcement): sent to every peer when it connects, so a peer that connects after a
+     * broadcast still gets it (bounded by our own channels; capped).
+     */
+    const own = new Map<string, { readonly kind: RelayKind; readonly raw: Uint8Array; readonly scid: ShortChannelId | undefined }>()
+    const maxOwn = 10_000
+    /** Peers' private updates for channels with us, by `<peer hex>/<scid>` (capped per peer and in total). */
+    const peerUpdates = new Map<string, PeerChannelUpdate>()
+    const maxPeerUpdatesPerPeer = 64
+    const maxPeerUpdates = 10_000
+    const secp = (yield* Crypto).secp
     let received = 0
     let accepted = 0
     let stale = 0
@@ -723,8 +766,42 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
       })
 
     /** A message the graph refused: an orphan to keep, a strike, or stale. */
+    /**
+     * A peer's `channel_update` with `dont_forward` (BOLT 7: a private channel's update, sent to
+     * its peer only): kept when signed by that peer (it is its direction of a channel with us),
+     * the newest per channel; never relayed, never in the graph.
+     */
+    const keepPeerUpdate = (raw: Uint8Array, from: PeerState): boolean => {
+      const decoded = ChannelUpdate.decode(raw)
+      if (Result.isFailure(decoded)) return false
+      const u = decoded.success
+      if (!equalChain(u.chainHash) || !secp.verify(u.signature, channelUpdateDigest(raw), from.nodeId)) return false
+      const key = `${from.key}/${u.shortChannelId}`
+      const previous = peerUpdates.get(key)
+      if (previous !== undefined && previous.timestamp >= u.timestamp) return true
+      if (previous === undefined) {
+        let ofPeer = 0
+        for (const k of peerUpdates.keys()) if (k.startsWith(`${from.key}/`)) ofPeer++
+        if (ofPeer >= maxPeerUpdatesPerPeer || peerUpdates.size >= maxPeerUpdates) return false
+      }
+      peerUpdates.set(key, {
+        nodeId: from.nodeId,
+        shortChannelId: u.shortChannelId,
+        timestamp: u.timestamp,
+        disabled: (u.channelFlags & 2) !== 0,
+        feeBaseMsat: u.feeBaseMsat,
+        feeProportionalMillionths: u.feeProportionalMillionths,
+        cltvExpiryDelta: u.cltvExpiryDelta,
+        htlcMinimumMsat: u.htlcMinimumMsat,
+        htlcMaximumMsat: u.htlcMaximumMsat,
+        raw
+      })
+      return true
+    }
+
     const refused = (e: GossipError, type: number, raw: Uint8Array, from: PeerState | undefined): Effect.Effect<void> =>
       Effect.gen(function*() {
+        if (e._tag === "DontForward" && type === ChannelUpdate.type && from !== undefined && keepPeerUpdate(raw, from)) return
         if (e._tag === "UnknownChannel" || e._tag === "UnknownNode") {
           if (from === undefined) return
           // A full pool drops the message; it costs the peer like stale gossip (a flood of orphans ends it).
@@ -808,6 +885,13 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
         const p = peers.get(session)
         if (p === undefined) return
         const seconds = yield* nowSeconds
+        if (own.size > 0) {
+          // Our own gossip, announcements first (BOLT 7: our own may go out before any filter);
+          // what is about a channel the graph no longer has (closed, pruned) is forgotten.
+          for (const [k, o] of [...own]) if (o.scid !== undefined && (yield* graph.summary(o.scid)) === undefined) own.delete(k)
+          const mine = [...own.values()].sort((a, b) => a.kind - b.kind).map((o) => o.raw)
+          if (schedule(p, { _tag: "Send", raws: mine })) for (const e of relay.values()) e.sentTo?.add(p.session)
+        }
         if (!p.offersQueries) {
           // BOLT 7: to a peer that does not offer gossip_queries, SHOULD send the "nothing" filter.
           return yield* sendNow(p, GossipTimestampFilter.make({ chainHash, firstTimestamp: U32_MAX, timestampRange: 0 }))
@@ -945,6 +1029,11 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
         const raws: Array<Uint8Array> = []
         for (const e of entries) {
           if (e.origin === p.session) continue
+          if (e.sentTo !== undefined) {
+            // Our own: to every peer that does not have it yet (BOLT 7: our own gossip regardless of filters).
+            if (!e.sentTo.has(p.session)) raws.push(e.raw)
+            continue
+          }
           if (e.kind === 0) {
             // BOLT 7: an announcement takes the timestamp of one of its updates; none yet: not sent.
             const s = e.scid === undefined ? undefined : yield* graph.summary(e.scid)
@@ -1054,8 +1143,18 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
               if (Result.isSuccess(verdict)) dirty = true
               if (Result.isSuccess(verdict) && type === ChannelAnnouncement.type) yield* releaseOrphans(describe(type, raw))
             }
+            const sentTo = new Set<SessionId>()
             for (const p of peers.values()) {
-              if (!p.banned && input.raws.length > 0) schedule(p, { _tag: "Send", raws: input.raws })
+              if (!p.banned && input.raws.length > 0 && schedule(p, { _tag: "Send", raws: input.raws })) sentTo.add(p.session)
+            }
+            // Kept for peers that connect later, and in the relay buffer for those the send missed.
+            for (const raw of input.raws) {
+              const type = ((raw[0] ?? 0) << 8) | (raw[1] ?? 0)
+              if (type !== ChannelAnnouncement.type && type !== ChannelUpdate.type && type !== NodeAnnouncement.type) continue
+              const what = describe(type, raw)
+              own.delete(what.key)
+              if (own.size < maxOwn) own.set(what.key, { kind: what.kind, raw, scid: what.scid })
+              addRelay(what.key, { kind: what.kind, raw, origin: undefined, timestamp: type === ChannelAnnouncement.type ? 0 : timestampOf(type, raw), scid: what.scid, sentTo })
             }
             return yield* Deferred.succeed(input.done, undefined)
           }
@@ -1167,7 +1266,21 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
           return false
         }),
       announcementSignatures,
-      connectedPeers: Effect.sync(() => [...peers.values()].map((p) => p.nodeId))
+      connectedPeers: Effect.sync(() => [...peers.values()].map((p) => p.nodeId)),
+      peerChannelUpdates: (nodeId) =>
+        Effect.sync(() => {
+          const k = nodeId === undefined ? undefined : `${toHex(nodeId)}/`
+          return [...peerUpdates.entries()].filter(([key]) => k === undefined || key.startsWith(k)).map(([, u]) => u)
+        }),
+      routeHints: Effect.sync(() =>
+        [...peerUpdates.values()].filter((u) => !u.disabled).map((u) => [{
+          pubkey: u.nodeId,
+          shortChannelId: u.shortChannelId,
+          feeBaseMsat: u.feeBaseMsat,
+          feeProportionalMillionths: u.feeProportionalMillionths,
+          cltvExpiryDelta: u.cltvExpiryDelta
+        }])
+      )
     })
   })
 

@@ -76,14 +76,18 @@ import {
   routeFinalAmount,
   unknownPaymentDetails
 } from "../protocol/payment/index.ts"
+import { type DeadlineConfig, deadlineBreach, defaultDeadlineConfig, holdExpired } from "../protocol/payment/deadlines.ts"
+import { checkFailureUpdate, failureChannelUpdate, failureUpdateFields, type FailureUpdate, withChannelUpdate } from "../protocol/payment/failure-update.ts"
+import { channelUpdateDigest } from "../protocol/gossip/digest.ts"
 import { type ChannelId, type Msat, msat } from "../protocol/units.ts"
 import { Entropy } from "../services/Entropy.ts"
-import { type ExcludedChannel, type FirstHop, type Path, type PathOutcome, Router } from "../services/Router.ts"
+import { type ExcludedChannel, type FirstHop, type Path, type PathOutcome, type PolicyUpdate, Router } from "../services/Router.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
 import { Store } from "../services/Store.ts"
 import { type ChannelInfo, ChannelManager, type ChannelManagerShape, type NodeChannelEvent } from "./ChannelManager.ts"
 import { createInvoice as createSignedInvoice, type CreateInvoiceParams } from "./Invoices.ts"
+import { MonitorChain } from "./MonitorChain.ts"
 
 // ---- results, errors, events ---------------------------------------------------------------------
 
@@ -129,8 +133,23 @@ export type PaymentEvent =
     readonly expectedOutAmountMsat: Msat
     readonly outgoingCltvValue: number
   }
+  /**
+   * A channel failed (force-closed) because one of its HTLCs reached its BOLT 2 deadline at
+   * `height` (an offered HTLC past its expiry, or a fulfilled one too close to it); the HTLC is
+   * resolved on chain, and a forward's incoming HTLC waits for that.
+   */
+  | { readonly _tag: "HtlcDeadline"; readonly channelId: Uint8Array; readonly htlcId: bigint; readonly direction: "offered" | "received"; readonly height: number; readonly reason: string }
   /** One part of a payment failed at `hop` (0: the first node after us); the payment may retry. */
-  | { readonly _tag: "AttemptFailed"; readonly paymentId: string; readonly hop: number; readonly failure: string }
+  | {
+    readonly _tag: "AttemptFailed"
+    readonly paymentId: string
+    readonly hop: number
+    readonly failure: string
+    /** The `channel_update` the failure carried (BOLT 4 UPDATE failures), as sent; whether it was used: `updateUsed`. */
+    readonly channelUpdate?: Uint8Array | undefined
+    /** The update was valid and new, and this payment's retries route with it. */
+    readonly updateUsed?: boolean | undefined
+  }
 
 export type PaymentResult = PaymentSucceeded | PaymentFailed
 
@@ -196,6 +215,11 @@ export interface PaymentsShape {
   readonly forwardIntercepted: (interceptId: string, channelId: ChannelId, amountMsat: Msat) => Effect.Effect<void, InvalidPaymentRequest>
   /** Fails an intercepted HTLC back (`unknown_next_peer`). */
   readonly failIntercepted: (interceptId: string) => Effect.Effect<void, InvalidPaymentRequest>
+  /**
+   * Checks every HTLC against the chain height now (the timer does it every
+   * `deadlineCheckIntervalMillis` when the height changed): BOLT 2 deadlines, held HTLCs.
+   */
+  readonly checkDeadlines: Effect.Effect<void>
   readonly events: Stream.Stream<PaymentEvent>
   readonly subscribe: Effect.Effect<Stream.Stream<PaymentEvent>, never, Scope.Scope>
 }
@@ -230,6 +254,10 @@ export interface PaymentsConfig {
    * opened) or `failIntercepted`. Default: none.
    */
   readonly intercept?: (shortChannelId: ShortChannelId) => boolean
+  /** BOLT 2 deadlines (default: G = 2 blocks after an offered HTLC's expiry, 18 blocks before a fulfilled one's). */
+  readonly deadlines?: DeadlineConfig
+  /** How often `blockHeight` is read for the deadline check, which runs when it changed (default 10 s). */
+  readonly deadlineCheckIntervalMillis?: number
 }
 
 // ---- internals --------------------------------------------------------------------------------------------
@@ -246,6 +274,9 @@ type Input =
   | { readonly _tag: "MppTimeout"; readonly paymentHash: string; readonly firstAtMillis: number }
   | { readonly _tag: "PaymentTimeout"; readonly paymentId: string }
   | { readonly _tag: "Resync" }
+  | { readonly _tag: "Deadlines"; readonly force: boolean; readonly done: Deferred.Deferred<void> | undefined }
+  /** An HTLC we offered, decided on chain (`MonitorChain`, BOLT 5): as `HtlcResolved`, a failure with no onion. */
+  | { readonly _tag: "OnChain"; readonly event: Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }> }
   | { readonly _tag: "Intercepted"; readonly interceptId: string; readonly action: InterceptAction; readonly reply: Deferred.Deferred<void, InvalidPaymentRequest> }
 
 type InterceptAction =
@@ -268,9 +299,13 @@ const partOfKey = (key: string): { readonly channelId: ChannelId; readonly htlcI
 /**
  * Whether a channel's state tells which of our HTLCs are still in it: once it closes (or fails)
  * an HTLC that left the commitments may still be claimed on chain (BOLT 5), so it is never taken
- * for failed.
+ * for failed. A channel still waiting for `channel_ready` has none (BOLT 2: no update before
+ * both `channel_ready`s): after a restart that happens when the state reaching `Normal` was never
+ * stored, and then neither was any HTLC of ours (our `commitment_signed` leaves only after a
+ * write of the state holding it), so an attempt or forward on it was lost, not pending.
  */
-const htlcsKnown = (state: ChannelState): boolean => state._tag === "Normal" || state._tag === "Negotiating"
+const htlcsKnown = (state: ChannelState): boolean =>
+  state._tag === "Normal" || state._tag === "Negotiating" || state._tag === "WaitChannelReady"
 
 /** Our offered HTLCs a channel state still has (in a commitment or in our update log). */
 const offeredHtlcs = (state: ChannelState): ReadonlyArray<{ readonly id: bigint; readonly paymentHash: Uint8Array; readonly amount: bigint; readonly cltvExpiry: number }> => {
@@ -341,6 +376,13 @@ const describeError = (e: unknown): string =>
     ? "reason" in e && typeof e.reason === "string" ? `${e._tag}: ${e.reason}` : e._tag
     : "failed"
 
+/**
+ * The final CLTV delta of a keysend (no invoice says one): 40, as LND uses. LDK refuses a final
+ * HTLC that expires within 24 blocks (its MIN_FINAL_CLTV_EXPIRY_DELTA): 18 was too few (the LDK
+ * interop test found it).
+ */
+const KEYSEND_FINAL_CLTV_DELTA = 40
+
 /** What a payment id may be (it names the payment's store key). */
 const PAYMENT_ID = /^[0-9A-Za-z._-]{1,100}$/
 
@@ -397,6 +439,12 @@ export const make = (
     const waiters = new Map<string, Array<Deferred.Deferred<PaymentResult>>>()
     /** Per payment: channel directions and nodes that failed it (this run). */
     const excluded = new Map<string, { readonly channels: Array<ExcludedChannel>; readonly nodes: Array<Uint8Array> }>()
+    /**
+     * Per payment: channel policies learned from failure messages' `channel_update`s (this run),
+     * by channel direction; used for that payment's retries only (BOLT 4 forbids applying them to
+     * the graph). Bounded by the payment's attempts.
+     */
+    const learnedUpdates = new Map<string, Map<string, FailureUpdate>>()
     /** The span of the caller of each payment (this run): its attempts' spans hang under it. */
     const paymentSpans = new Map<string, Tracer.AnySpan>()
     /** The router's path of each attempt in flight (this run), to report its outcome. */
@@ -653,6 +701,50 @@ export const make = (
       return { _tag: "Usable", policy }
     }
 
+    /** Last timestamp signed per scid (ours: strictly increasing, BOLT 7) and the update signed with it. */
+    const failureUpdates = new Map<ShortChannelId, { readonly timestamp: number; readonly disabled: boolean; readonly raw: Uint8Array }>()
+
+    /**
+     * Our current `channel_update` for an outgoing channel, for an UPDATE failure (BOLT 4: "report
+     * the current channel setting for the outgoing channel", with the `short_channel_id` the
+     * incoming onion used): the policy we enforce, the disable bit when it cannot forward now,
+     * `dont_forward` when unannounced. Signed once per scid and state; empty if the channel is gone.
+     */
+    const ourChannelUpdate = (outChannelId: ChannelId, scid: ShortChannelId | undefined) =>
+      Effect.gen(function*() {
+        const info = yield* Effect.result(manager.channel(outChannelId))
+        if (Result.isFailure(info)) return new Uint8Array(0)
+        const s = info.success.state
+        const onionScid = scid ?? scidsOf(s)[0]
+        if (onionScid === undefined) return new Uint8Array(0)
+        const disabled = outgoingOf(info.success)._tag !== "Usable"
+        const cached = failureUpdates.get(onionScid)
+        if (cached !== undefined && cached.disabled === disabled) return cached.raw
+        const now = yield* nowSeconds
+        const timestamp = Math.max(now, (cached?.timestamp ?? 0) + 1)
+        const unsigned = failureUpdateFields({
+          chainHash: network.chainHash,
+          shortChannelId: onionScid,
+          timestamp,
+          ourNodeId: signer.nodeId,
+          peerNodeId: info.success.nodeId,
+          policy,
+          disabled,
+          announced: s._tag === "Normal" && s.commitments.params.announce
+        })
+        if (Result.isFailure(unsigned)) return new Uint8Array(0)
+        const signature = yield* Effect.result(signer.signDigest(channelUpdateDigest(unsigned.success)))
+        if (Result.isFailure(signature)) return new Uint8Array(0)
+        const raw = unsigned.success
+        raw.set(signature.success, 2)
+        failureUpdates.set(onionScid, { timestamp, disabled, raw })
+        return raw
+      })
+
+    /** A failure with our outgoing channel's update in it when its code carries one. */
+    const withOurUpdate = (failure: FailureMessage, outChannelId: ChannelId, scid: ShortChannelId | undefined) =>
+      "channelUpdate" in failure ? Effect.map(ourChannelUpdate(outChannelId, scid), (u) => withChannelUpdate(failure, u)) : Effect.succeed(failure)
+
     const failBack = (record: ForwardRecord, failure: FailureMessage) =>
       Effect.gen(function*() {
         yield* saveForward({ ...record, status: "failed" })
@@ -679,7 +771,8 @@ export const make = (
     const resumeForward = (record: ForwardRecord, key: string) =>
       Effect.gen(function*() {
         if (record.status === "failed") {
-          return yield* failIncoming(record.inChannelId, record.inHtlcId, { _tag: "Fail", failure: { _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) }, sharedSecret: record.sharedSecret })
+          const failure = yield* withOurUpdate({ _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) }, record.outChannelId, record.outShortChannelId)
+          return yield* failIncoming(record.inChannelId, record.inHtlcId, { _tag: "Fail", failure, sharedSecret: record.sharedSecret })
         }
         const monitor = yield* Effect.result(manager.monitorState(record.outChannelId))
         const preimage = Result.isSuccess(monitor) && monitor.success !== undefined ? preimageOf(monitor.success, record.paymentHash) : undefined
@@ -699,7 +792,7 @@ export const make = (
           return
         }
         // The outgoing HTLC is gone (never added, or failed) and no preimage came back: fail it back.
-        yield* failBack(record, { _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) })
+        yield* failBack(record, yield* withOurUpdate({ _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) }, record.outChannelId, record.outShortChannelId))
       })
 
     const onForward = (
@@ -735,7 +828,8 @@ export const make = (
           })
         }
         if (refused !== undefined || out === undefined) {
-          return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: refused ?? { _tag: "unknown_next_peer" }, sharedSecret: p.sharedSecret })
+          const failure = refused === undefined || out === undefined ? refused ?? { _tag: "unknown_next_peer" as const } : yield* withOurUpdate(refused, out.channelId, p.shortChannelId)
+          return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure, sharedSecret: p.sharedSecret })
         }
         return yield* startForward(e, p, out.channelId, p.amtToForward)
       })
@@ -776,6 +870,7 @@ export const make = (
           outChannelId: out.channelId,
           outAmountMsat: outAmount,
           outCltvExpiry: p.outgoingCltvValue,
+          outShortChannelId: p.shortChannelId,
           status: "forwarding"
         }
         yield* saveForward(record)
@@ -787,7 +882,9 @@ export const make = (
           cltvExpiry: p.outgoingCltvValue,
           onion: p.nextOnion
         }))
-        if (Result.isFailure(added)) return yield* failBack(record, { _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) })
+        if (Result.isFailure(added)) {
+          return yield* failBack(record, yield* withOurUpdate({ _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) }, out.channelId, p.shortChannelId))
+        }
         yield* saveForward({ ...record, outHtlcId: added.success })
         outIndex.set(htlcKey(out.channelId, added.success), { _tag: "Forward", key })
       })
@@ -800,6 +897,8 @@ export const make = (
           case "Fulfilled":
             return yield* fulfillBack(record, result.preimage)
           case "Failed": {
+            // Failed on chain (the monitor's resolution carries no failure onion): we fail it back ourselves.
+            if (result.reason.length === 0) return yield* failBack(record, { _tag: "permanent_channel_failure" })
             yield* saveForward({ ...record, status: "failed" })
             const wrapped = forwardFailure(record.sharedSecret, { reason: result.reason, attributionData: undefined })
             yield* Effect.ignore(manager.failHtlc(record.inChannelId, record.inHtlcId, wrapped.reason))
@@ -841,6 +940,7 @@ export const make = (
         for (const w of waiters.get(r.paymentId) ?? []) yield* Deferred.succeed(w, result)
         waiters.delete(r.paymentId)
         excluded.delete(r.paymentId)
+        learnedUpdates.delete(r.paymentId)
         paymentSpans.delete(r.paymentId)
         invoices.delete(r.paymentId)
         yield* publish(result)
@@ -854,6 +954,40 @@ export const make = (
       }
       return x
     }
+
+    const policyUpdatesOf = (paymentId: string): ReadonlyArray<PolicyUpdate> => [...(learnedUpdates.get(paymentId)?.values() ?? [])].map((u) => u.policy)
+
+    /**
+     * BOLT 4 "Receiving Failure Codes": the `channel_update` an intermediate node (`route.hops[hop]`)
+     * returned for the channel the onion named out of it, if valid (signed by that node, our chain,
+     * that channel and direction), is used for this payment's retries: the first one per direction
+     * (the routing graph keeps no timestamps to compare with). True when it was learned; a second
+     * policy failure for a direction whose update was already learned is not given another chance
+     * (the caller excludes the channel), so a node cannot keep a payment retrying.
+     */
+    const learnUpdate = (paymentId: string, route: Route, hop: number, failure: FailureMessage | undefined) =>
+      Effect.gen(function*() {
+        const raw = failureChannelUpdate(failure)
+        const erring = route.hops[hop]
+        const next = route.hops[hop + 1]
+        if (raw === undefined || erring === undefined || next === undefined) return false
+        const byDirection = learnedUpdates.get(paymentId) ?? new Map<string, FailureUpdate>()
+        const key = `${next.shortChannelId}/${toHex(erring.nodeId)}`
+        if (byDirection.has(key)) return false
+        const checked = checkFailureUpdate({ secp, chainHash: network.chainHash }, raw, {
+          erringNodeId: erring.nodeId,
+          nextNodeId: next.nodeId,
+          shortChannelId: next.shortChannelId
+        })
+        if (Result.isFailure(checked)) {
+          yield* Effect.logInfo(`payments: ${paymentId}: channel_update in ${describeFailure(failure)} from hop ${hop} not used (${checked.failure})`)
+          return false
+        }
+        byDirection.set(key, checked.success)
+        learnedUpdates.set(paymentId, byDirection)
+        yield* Effect.annotateCurrentSpan({ "payment.learnedUpdate": `${next.shortChannelId}` })
+        return true
+      })
 
     const routeOf = (a: AttemptRecord): Route => ({ hops: a.hops.map((h) => ({ ...h, amountMsat: msat(h.amountMsat) })) })
 
@@ -895,6 +1029,7 @@ export const make = (
             routeHints: invoice?.routeHints ?? [],
             excludedChannels: x.channels,
             excludedNodes: x.nodes,
+            policyUpdates: policyUpdatesOf(paymentId),
             payeeFeatures: invoice?.features ?? []
           }))
           if (Result.isFailure(found)) {
@@ -998,6 +1133,7 @@ export const make = (
         let failure: FailureMessage | undefined
         let hop: number
         let stop: string | undefined
+        let updateUsed = false
         /** The channel out of hop `k` (the next hop's), from hop k's node. */
         const excludeAfter = (k: number) => {
           const next = route.hops[k + 1]
@@ -1028,14 +1164,20 @@ export const make = (
               x.nodes.push(route.hops[hop]!.nodeId)
               yield* report({ _tag: "ChannelFailed", hopIndex: hop + 1, permanent: isPermanent(code) })
             } else {
-              excludeAfter(hop)
+              // A policy failure with a valid, new `channel_update`: the retry routes with that
+              // policy (e.g. pays the new fee) instead of avoiding the channel.
+              const learned = yield* learnUpdate(paymentId, route, hop, failure)
+              updateUsed = learned
+              const policyFailure = failure !== undefined &&
+                (failure._tag === "fee_insufficient" || failure._tag === "incorrect_cltv_expiry" || failure._tag === "amount_below_minimum")
+              if (!(learned && policyFailure)) excludeAfter(hop)
               yield* report({ _tag: "ChannelFailed", hopIndex: hop + 1, permanent: code !== undefined && isPermanent(code) })
             }
           }
         }
         const updated = updateAttempt(r, attemptId, { status: "failed", failure: `${describeFailure(failure)} at hop ${hop}` })
         yield* saveOutbound(stop === undefined ? updated : { ...updated, failureReason: stop })
-        yield* publish({ _tag: "AttemptFailed", paymentId, hop, failure: describeFailure(failure) })
+        yield* publish({ _tag: "AttemptFailed", paymentId, hop, failure: describeFailure(failure), channelUpdate: failureChannelUpdate(failure), updateUsed })
         yield* progress(paymentId)
       })
 
@@ -1142,20 +1284,24 @@ export const make = (
             }
           }
         }
-        if (e._tag === "HtlcResolved") {
-          const key = htlcKey(e.channelId, e.htlcId)
-          const owner = outIndex.get(key)
-          if (owner === undefined) return
-          const rkey = `${key}/${e.result._tag}`
-          if (handledResolved.has(rkey)) return
-          handledResolved.add(rkey)
-          outIndex.delete(key)
-          const attributes = { "payment.channelId": toHex(e.channelId), "payment.htlcId": e.htlcId.toString(), "payment.result": e.result._tag }
-          if (owner._tag === "Forward") return yield* onForwardResolved(owner.key, e.result).pipe(Effect.withSpan("payments.forward.resolved", { attributes }))
-          return yield* onAttemptResolved(owner.paymentId, owner.attemptId, e.result).pipe(
-            Effect.withSpan("payments.attempt.resolved", { attributes: { ...attributes, "payment.id": owner.paymentId } })
-          )
-        }
+        if (e._tag === "HtlcResolved") return yield* onResolved(e)
+      })
+
+    /** One of our offered HTLCs resolved (off chain by the peer, or on chain): its payment attempt or forward goes on. */
+    const onResolved = (e: Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>) =>
+      Effect.gen(function*() {
+        const key = htlcKey(e.channelId, e.htlcId)
+        const owner = outIndex.get(key)
+        if (owner === undefined) return
+        const rkey = `${key}/${e.result._tag}`
+        if (handledResolved.has(rkey)) return
+        handledResolved.add(rkey)
+        outIndex.delete(key)
+        const attributes = { "payment.channelId": toHex(e.channelId), "payment.htlcId": e.htlcId.toString(), "payment.result": e.result._tag }
+        if (owner._tag === "Forward") return yield* onForwardResolved(owner.key, e.result).pipe(Effect.withSpan("payments.forward.resolved", { attributes }))
+        return yield* onAttemptResolved(owner.paymentId, owner.attemptId, e.result).pipe(
+          Effect.withSpan("payments.attempt.resolved", { attributes: { ...attributes, "payment.id": owner.paymentId } })
+        )
       })
 
     /**
@@ -1197,6 +1343,53 @@ export const make = (
       }
     })
 
+    const deadlineConfig = config.deadlines ?? defaultDeadlineConfig
+    /** The height of the last deadline check, and the channels failed for a deadline in this run. */
+    let checkedHeight = -1
+    const failedForDeadline = new Set<string>()
+
+    /**
+     * BOLT 2 deadlines at the current height (src/protocol/payment/deadlines.ts): a channel with
+     * an offered HTLC past its timeout deadline, or a received HTLC we know the preimage of past
+     * its fulfillment deadline, is force-closed (the HTLC is then resolved on chain by the
+     * monitor, and a forward's incoming HTLC is failed or fulfilled back when that resolution
+     * comes, never before); an intercepted HTLC the application did not answer is failed back
+     * before its incoming expiry comes that close; a forward whose outgoing HTLC is gone from its
+     * channel without a preimage is failed back.
+     */
+    const checkDeadlines = (force: boolean) =>
+      Effect.gen(function*() {
+        const height = yield* config.blockHeight
+        if (!force && height === checkedHeight) return
+        checkedHeight = height
+        for (const info of yield* channelInfos) {
+          const key = toHex(info.channelId)
+          if (failedForDeadline.has(key)) continue
+          const monitor = yield* Effect.result(manager.monitorState(info.channelId))
+          const known = (hash: Uint8Array) => Result.isSuccess(monitor) && monitor.success !== undefined && preimageOf(monitor.success, hash) !== undefined
+          const breach = deadlineBreach(info.state, height, known, deadlineConfig)
+          if (breach === undefined) continue
+          failedForDeadline.add(key)
+          yield* Effect.logWarning(`payments: failing channel ${key}: ${breach.reason}`)
+          const closed = yield* Effect.result(manager.forceClose(info.channelId, breach.reason))
+          if (Result.isFailure(closed)) yield* Effect.logError(`payments: force close of ${key} failed (${closed.failure._tag})`)
+          yield* publish({ _tag: "HtlcDeadline", channelId: info.channelId, htlcId: breach.htlcId, direction: breach.direction, height, reason: breach.reason })
+        }
+        for (const [interceptId, held] of [...intercepted]) {
+          if (!holdExpired(held.e.cltvExpiry, height, deadlineConfig)) continue
+          intercepted.delete(interceptId)
+          yield* failIncoming(held.e.channelId, held.e.htlcId, { _tag: "Fail", failure: { _tag: "unknown_next_peer" }, sharedSecret: held.p.sharedSecret })
+        }
+        for (const [key, record] of [...forwards]) {
+          if (record.status !== "forwarding") continue
+          if (record.outHtlcId !== undefined && outIndex.has(htlcKey(record.outChannelId, record.outHtlcId))) {
+            const out = yield* Effect.result(manager.channel(record.outChannelId))
+            if (Result.isFailure(out) || !htlcsKnown(out.success.state) || offeredHtlcs(out.success.state).some((h) => h.id === record.outHtlcId)) continue
+          }
+          yield* resumeForward(record, key)
+        }
+      })
+
     const handle = (input: Input): Effect.Effect<void> => {
       switch (input._tag) {
         case "Channel":
@@ -1213,6 +1406,10 @@ export const make = (
           return progress(input.paymentId)
         case "Resync":
           return resync
+        case "OnChain":
+          return onResolved(input.event)
+        case "Deadlines":
+          return checkDeadlines(input.force).pipe(Effect.ensuring(input.done === undefined ? Effect.void : Deferred.succeed(input.done, undefined)))
         case "Intercepted":
           return onIntercepted(input.interceptId, input.action, input.reply)
       }
@@ -1241,10 +1438,36 @@ export const make = (
       Stream.runForEach((event) => Queue.offer(inbox, { _tag: "Channel", event })),
       Effect.forkIn(scope)
     )
+    // HTLCs of closed channels decided on chain (BOLT 5), when the node runs the on-chain monitor:
+    // a timed-out outgoing HTLC fails its forward back (`permanent_channel_failure`, we have no
+    // failure onion) or its attempt; a preimage seen on chain fulfils them. At least once: deduped.
+    const monitorChain = yield* Effect.serviceOption(MonitorChain)
+    if (Option.isSome(monitorChain)) {
+      const onChain = yield* monitorChain.value.subscribe
+      yield* onChain.pipe(
+        Stream.runForEach((m) =>
+          m._tag !== "HtlcResolved" ? Effect.void : Queue.offer(inbox, {
+            _tag: "OnChain",
+            event: {
+              _tag: "HtlcResolved",
+              channelId: m.channelId,
+              htlcId: m.htlcId,
+              result: m.result._tag === "Fulfilled" ? { _tag: "Fulfilled", preimage: m.result.preimage } : { _tag: "Failed", reason: new Uint8Array(0) }
+            }
+          })
+        ),
+        Effect.forkIn(scope)
+      )
+    }
     // Payments pending before the restart go on (pending events first, then progress).
     for (const r of outbound.values()) if (r.status === "pending") yield* Queue.offer(inbox, { _tag: "PaymentTimeout", paymentId: r.paymentId })
     yield* Effect.sleep(Duration.millis(config.resyncIntervalMillis ?? 30_000)).pipe(
       Effect.andThen(Queue.offer(inbox, { _tag: "Resync" })),
+      Effect.forever,
+      Effect.forkIn(scope)
+    )
+    yield* Effect.sleep(Duration.millis(config.deadlineCheckIntervalMillis ?? 10_000)).pipe(
+      Effect.andThen(Queue.offer(inbox, { _tag: "Deadlines", force: false, done: undefined })),
       Effect.forever,
       Effect.forkIn(scope)
     )
@@ -1361,7 +1584,7 @@ export const make = (
           paymentHash,
           payee,
           amountMsat,
-          finalCltvDelta: 18,
+          finalCltvDelta: KEYSEND_FINAL_CLTV_DELTA,
           keysendPreimage: preimage
         }, options, nowMillis)
         return yield* submit(record)
@@ -1457,6 +1680,11 @@ export const make = (
         }),
       forwardIntercepted: (interceptId, channelId, amountMsat) => answerIntercept(interceptId, { _tag: "Forward", channelId, amountMsat }),
       failIntercepted: (interceptId) => answerIntercept(interceptId, { _tag: "Fail" }),
+      checkDeadlines: Effect.gen(function*() {
+        const done = yield* Deferred.make<void>()
+        yield* Queue.offer(inbox, { _tag: "Deadlines", force: true, done })
+        yield* Deferred.await(done)
+      }),
       events: Stream.unwrap(subscribe),
       subscribe
     })

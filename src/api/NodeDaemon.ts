@@ -65,7 +65,8 @@ export const runNode = (config: NodeConfig) =>
             // Conformance-suite hooks (`--dev`, regtest only; NodeFlags refuses them otherwise).
             ...(config.dev?.nodeSecret === undefined ? {} : { nodeSecret: config.dev.nodeSecret }),
             ...(config.dev === undefined ? {} : { channels: devChannelSettings(config.dev) }),
-            forwardingPolicy: forwardingPolicyOf(config.forwarding)
+            forwardingPolicy: forwardingPolicyOf(config.forwarding),
+            ...(config.store === undefined ? {} : { store: config.store })
           })
         )
       )

@@ -21,6 +21,7 @@ export type {
   NoRouteReason,
   Path,
   PathOutcome,
+  PolicyUpdate,
   Route,
   RouteHop,
   RouteRequest

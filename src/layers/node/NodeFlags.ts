@@ -17,6 +17,7 @@ import { nobleSecp256k1 } from "../../protocol/crypto/secp256k1.ts"
 import { defaultForwardingPolicy, type ForwardingPolicy } from "../../protocol/payment/forward.ts"
 import { networkByName, type NetworkName, NetworkNames } from "../../protocol/network.ts"
 import { formatAddress, parseAddress, type SocketAddress } from "../../services/Transport.ts"
+import type { StoreSelection } from "../store/SqlStoreChoice.ts"
 
 export interface NodeConfig {
   /** Directory of the node seed and the channel store (`DIR/channels`). Created on first start. */
@@ -35,6 +36,8 @@ export interface NodeConfig {
   readonly dev?: DevConfig
   /** `--fee-base-msat`, `--fee-ppm`, `--cltv-delta`: our forwarding policy (each absent unless given). */
   readonly forwarding?: ForwardingFlags
+  /** `--store files|sqlite|postgres` (with `--postgres-url`): where the node keeps its data; absent = files. */
+  readonly store?: StoreSelection
 }
 
 /** The forwarding policy flags (BOLT 7 `channel_update` fields, enforced by the forwarder, BOLT 4). */
@@ -121,6 +124,16 @@ control API (JSON, OpenAPI document at /openapi.json) on --api. SIGINT/SIGTERM s
   --fee-base-msat N   our forwarding fee base (default ${defaultForwardingPolicy.feeBaseMsat} msat)
   --fee-ppm N         our proportional forwarding fee (default ${defaultForwardingPolicy.feeProportionalMillionths} millionths)
   --cltv-delta N      our cltv_expiry_delta for forwards (default ${defaultForwardingPolicy.cltvExpiryDelta} blocks)
+  --store KIND        where channels, payments and the graph are kept: files
+                      (default: DIR/channels, DIR/payments, DIR/graph), sqlite
+                      (DIR/channels.sqlite...) or postgres (schemas channels,
+                      payments, graph of --postgres-url's database)
+  --postgres-url URL  postgres://user:password@host:port/database (with --store
+                      postgres or --migrate-store)
+  --migrate-store FROM TO  copy every key of the node's stores from one kind to
+                      another (files, sqlite, postgres; the target must be empty),
+                      verify keys and bytes, print the counts and exit. Stop the
+                      node first; then start it with --store TO
   -h, --help          print this help
 
 Hooks for conformance test suites, refused unless --dev and --network regtest:
@@ -133,7 +146,10 @@ Hooks for conformance test suites, refused unless --dev and --network regtest:
 `
 
 /** What the command line asks for: run with a config, or print the help. */
-export type FlagsResult = { readonly _tag: "Run"; readonly config: NodeConfig } | { readonly _tag: "Help" }
+export type FlagsResult =
+  | { readonly _tag: "Run"; readonly config: NodeConfig }
+  | { readonly _tag: "Help" }
+  | { readonly _tag: "MigrateStore"; readonly dataDir: string; readonly from: StoreSelection; readonly to: StoreSelection }
 
 /** Parses argv (without the node and script paths). The failure is a one-line message for the user. */
 export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<FlagsResult, string> => {
@@ -147,6 +163,7 @@ export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<FlagsResu
   }
   const { values, positionals } = parsed
   if (values.help === true) return Result.succeed({ _tag: "Help" })
+  if (values["migrate-store"] !== undefined) return migrateStoreFlags(values, positionals)
   if (positionals.length > 0) return Result.fail(`unexpected argument '${positionals[0]}'`)
 
   const address = (flag: string, text: string | undefined, fallback: SocketAddress): Result.Result<SocketAddress, string> => {
@@ -174,6 +191,8 @@ export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<FlagsResu
   if (Result.isFailure(dev)) return Result.fail(dev.failure)
   const forwarding = forwardingFlags(values)
   if (Result.isFailure(forwarding)) return Result.fail(forwarding.failure)
+  const store = storeFlags(values["store"], values["postgres-url"])
+  if (Result.isFailure(store)) return Result.fail(store.failure)
   return Result.succeed({
     _tag: "Run",
     config: {
@@ -184,9 +203,56 @@ export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<FlagsResu
       ...(apiTokenFile === undefined ? {} : { apiTokenFile }),
       ...(bitcoind.success === undefined ? {} : { bitcoind: bitcoind.success }),
       ...(dev.success === undefined ? {} : { dev: dev.success }),
-      ...(forwarding.success === undefined ? {} : { forwarding: forwarding.success })
+      ...(forwarding.success === undefined ? {} : { forwarding: forwarding.success }),
+      ...(store.success === undefined ? {} : { store: store.success })
     }
   })
+}
+
+const STORE_KINDS = ["files", "sqlite", "postgres"] as const
+
+/** A store kind with the Postgres URL it needs (`--postgres-url`, only with postgres). */
+const storeSelection = (flag: string, kind: string, url: string | undefined): Result.Result<StoreSelection, string> => {
+  switch (kind) {
+    case "files":
+    case "sqlite":
+      return Result.succeed({ kind })
+    case "postgres": {
+      if (url === undefined) return Result.fail(`${flag} postgres needs --postgres-url`)
+      if (!/^postgres(ql)?:\/\/[^\s]+$/.test(url)) return Result.fail("--postgres-url expects postgres://user:password@host:port/database") // never echoed: it may hold a password
+      return Result.succeed({ kind, url })
+    }
+    default:
+      return Result.fail(`${flag} expects one of ${STORE_KINDS.join(", ")}, got '${kind}'`)
+  }
+}
+
+/** `--store KIND` and `--postgres-url URL` (absent: files, undefined). */
+const storeFlags = (kind: string | undefined, url: string | undefined): Result.Result<StoreSelection | undefined, string> => {
+  if (kind === undefined) return url === undefined ? Result.succeed(undefined) : Result.fail("--postgres-url needs --store postgres (or --migrate-store)")
+  const selection = storeSelection("--store", kind, url)
+  if (Result.isFailure(selection)) return Result.fail(selection.failure)
+  if (selection.success.kind !== "postgres" && url !== undefined) return Result.fail("--postgres-url needs --store postgres (or --migrate-store)")
+  return Result.succeed(selection.success.kind === "files" ? undefined : selection.success)
+}
+
+/** `--migrate-store FROM TO` (TO is the one positional), with `--data-dir` and `--postgres-url`. */
+const migrateStoreFlags = (
+  values: ReturnType<typeof parse>["values"],
+  positionals: ReadonlyArray<string>
+): Result.Result<FlagsResult, string> => {
+  const fromKind = values["migrate-store"] ?? ""
+  const toKind = positionals[0]
+  if (toKind === undefined || positionals.length !== 1) return Result.fail("--migrate-store expects FROM TO, e.g. --migrate-store files sqlite")
+  if (values["store"] !== undefined) return Result.fail("--migrate-store takes the kinds as FROM TO, not --store")
+  const from = storeSelection("--migrate-store", fromKind, values["postgres-url"])
+  if (Result.isFailure(from)) return Result.fail(from.failure)
+  const to = storeSelection("--migrate-store", toKind, values["postgres-url"])
+  if (Result.isFailure(to)) return Result.fail(to.failure)
+  if (fromKind === toKind) return Result.fail(`--migrate-store FROM and TO are both ${fromKind}`)
+  const dataDir = values["data-dir"] ?? defaultConfig.dataDir
+  if (dataDir.length === 0) return Result.fail("--data-dir must not be empty")
+  return Result.succeed({ _tag: "MigrateStore", dataDir, from: from.success, to: to.success })
 }
 
 /** A whole number flag within bounds (absent: undefined). */
@@ -294,6 +360,9 @@ const parse = (argv: ReadonlyArray<string>) =>
       "fee-base-msat": { type: "string" },
       "fee-ppm": { type: "string" },
       "cltv-delta": { type: "string" },
+      store: { type: "string" },
+      "postgres-url": { type: "string" },
+      "migrate-store": { type: "string" },
       help: { type: "boolean", short: "h" }
     }
   })

@@ -90,6 +90,8 @@ export const ForwardRecordSchema = Schema.Struct({
   outAmountMsat: Amount,
   outCltvExpiry: Schema.Int,
   outHtlcId: Schema.optional(HtlcId),
+  /** The short channel id the incoming onion named (real or alias): a failure's `channel_update` carries it (BOLT 4). */
+  outShortChannelId: Schema.optional(ShortChannelIdSchema),
   status: Schema.Literals(["forwarding", "fulfilled", "failed"])
 })
 export type ForwardRecord = typeof ForwardRecordSchema.Type

@@ -209,6 +209,38 @@ export const prepareRequest = (graph: RoutingGraph, req: RouteRequest): Result.R
       })
     })
   }
+  // Policies from failure messages: each replaces the direction's edges (public or from a hint)
+  // by one with the new policy between the same nodes; our own channels keep their exact values.
+  const replaced: Array<number> = []
+  for (const u of req.policyUpdates ?? []) {
+    const key = directionKey(u.shortChannelId, u.direction)
+    const source = graph.nodeIndex(u.sourceNodeId) ?? extraByHex.get(toHex(u.sourceNodeId))
+    if (source === undefined || source === payer) continue
+    const current: Array<{ readonly index: number; readonly target: number; readonly capacity: number }> = []
+    for (const e of graph.edgesOf(key)) if (graph.edgeSource(e) === source) current.push({ index: e, target: graph.edgeTarget(e), capacity: graph.edgeCapacityMsat(e) })
+    overlay.forEach((o, k) => {
+      if (o.firstHop === undefined && o.source === source && directionKey(o.scid, o.direction) === key) {
+        current.push({ index: graph.edgeCount + k, target: o.target, capacity: o.capacity })
+      }
+    })
+    const first = current[0]
+    if (first === undefined) continue
+    for (const c of current) replaced.push(c.index)
+    if (u.disabled) continue
+    overlay.push({
+      source,
+      target: first.target,
+      scid: u.shortChannelId,
+      direction: u.direction,
+      feeBase: u.feeBaseMsat,
+      feePpm: u.feeProportionalMillionths,
+      cltvDelta: u.cltvExpiryDelta,
+      htlcMin: Math.min(Number(u.htlcMinimumMsat), Number.MAX_SAFE_INTEGER),
+      htlcMax: Math.min(Number(u.htlcMaximumMsat), Number.MAX_SAFE_INTEGER),
+      capacity: first.capacity,
+      firstHop: undefined
+    })
+  }
   const totalNodes = graph.nodeCount + extraIds.length
   let blockedNodes: Uint8Array | undefined
   for (const id of req.excludedNodes ?? []) {
@@ -239,8 +271,9 @@ export const prepareRequest = (graph: RoutingGraph, req: RouteRequest): Result.R
     blockedNodes
   })
   const excluded = req.excludedChannels ?? []
-  if (excluded.length === 0) return Result.succeed(view)
+  if (excluded.length === 0 && replaced.length === 0) return Result.succeed(view)
   const blockedEdges = new Uint8Array(view.edgeCount)
+  for (const e of replaced) blockedEdges[e] = 1
   for (const x of excluded) {
     const source = x.sourceNodeId === undefined ? undefined : (graph.nodeIndex(x.sourceNodeId) ?? extraByHex.get(toHex(x.sourceNodeId)))
     if (x.sourceNodeId !== undefined && source === undefined) continue

@@ -30,6 +30,28 @@ export interface ExcludedChannel {
   readonly sourceNodeId?: Uint8Array
 }
 
+/**
+ * A channel direction's policy as a failure message's `channel_update` told it (BOLT 4 "Receiving
+ * Failure Codes": if the update is valid and more recent than the one used, the origin MAY
+ * consider it when routing the retries of that payment, and MUST NOT apply it to its graph). The
+ * payment layer checks the signature; the router then routes that request with this policy in
+ * place of the graph's (or the route hint's) for the direction.
+ */
+export interface PolicyUpdate {
+  readonly shortChannelId: ShortChannelId
+  /** BOLT 7 direction (0: sent by `node_id_1`). */
+  readonly direction: 0 | 1
+  /** The node that signed it: the direction's source. */
+  readonly sourceNodeId: Uint8Array
+  readonly feeBaseMsat: number
+  readonly feeProportionalMillionths: number
+  readonly cltvExpiryDelta: number
+  readonly htlcMinimumMsat: bigint
+  readonly htlcMaximumMsat: bigint
+  /** The `disable` bit: the direction is not used at all. */
+  readonly disabled: boolean
+}
+
 export interface RouteRequest {
   readonly payer: Uint8Array
   readonly payee: Uint8Array
@@ -55,6 +77,8 @@ export interface RouteRequest {
   readonly routeHints?: ReadonlyArray<ReadonlyArray<RouteHintHop>> | undefined
   readonly excludedChannels?: ReadonlyArray<ExcludedChannel> | undefined
   readonly excludedNodes?: ReadonlyArray<Uint8Array> | undefined
+  /** Policies learned from failure messages during this payment (see `PolicyUpdate`); our own channels are never overridden. */
+  readonly policyUpdates?: ReadonlyArray<PolicyUpdate> | undefined
   /** The payee's feature bits (the invoice's `9` field); `[]` for keysend. */
   readonly payeeFeatures?: ReadonlyArray<number> | undefined
 }

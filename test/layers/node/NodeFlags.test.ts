@@ -120,3 +120,51 @@ describe("NodeFlags forwarding policy", () => {
     assert.include(usage, "--cltv-delta N")
   })
 })
+
+describe("NodeFlags: --store, --postgres-url, --migrate-store", () => {
+  const url = "postgres://node:secret@127.0.0.1:5432/lightning"
+
+  it("--store picks the layer; files is the default and leaves the config as before", () => {
+    assert.isUndefined(run([]).store)
+    assert.isUndefined(run(["--store", "files"]).store)
+    assert.deepStrictEqual(run(["--store", "sqlite"]).store, { kind: "sqlite" })
+    assert.deepStrictEqual(run(["--store", "postgres", "--postgres-url", url]).store, { kind: "postgres", url })
+    assert.deepStrictEqual(run(["--store=postgres", `--postgres-url=${url}`]).store, { kind: "postgres", url })
+  })
+
+  it("refuses an unknown kind, postgres without a URL, a URL without postgres, and never echoes the URL", () => {
+    assert.include(failure(["--store", "leveldb"]), "--store expects one of files, sqlite, postgres, got 'leveldb'")
+    assert.include(failure(["--store", "postgres"]), "needs --postgres-url")
+    assert.include(failure(["--store", "sqlite", "--postgres-url", url]), "--postgres-url needs --store postgres")
+    assert.include(failure(["--postgres-url", url]), "--postgres-url needs --store postgres")
+    const bad = failure(["--store", "postgres", "--postgres-url", "http://node:secret@host/db"])
+    assert.include(bad, "--postgres-url expects postgres://")
+    assert.notInclude(bad, "secret")
+  })
+
+  it("--migrate-store FROM TO", () => {
+    const r = parseFlags(["--data-dir", "/var/ln", "--migrate-store", "files", "postgres", "--postgres-url", url])
+    assert.deepStrictEqual(Result.getOrThrow(r), {
+      _tag: "MigrateStore",
+      dataDir: "/var/ln",
+      from: { kind: "files" },
+      to: { kind: "postgres", url }
+    })
+    const d = Result.getOrThrow(parseFlags(["--migrate-store", "sqlite", "files"]))
+    assert.deepStrictEqual(d, { _tag: "MigrateStore", dataDir: defaultConfig.dataDir, from: { kind: "sqlite" }, to: { kind: "files" } })
+    assert.include(failure(["--migrate-store", "files"]), "--migrate-store expects FROM TO")
+    assert.include(failure(["--migrate-store", "files", "sqlite", "extra"]), "--migrate-store expects FROM TO")
+    assert.include(failure(["--migrate-store", "files", "files"]), "both files")
+    assert.include(failure(["--migrate-store", "files", "postgres"]), "needs --postgres-url")
+    assert.include(failure(["--migrate-store", "files", "mongo"]), "got 'mongo'")
+    assert.include(failure(["--migrate-store", "files", "sqlite", "--store", "sqlite"]), "not --store")
+    // without --migrate-store a positional is still refused
+    assert.include(failure(["sqlite"]), "unexpected argument 'sqlite'")
+  })
+
+  it("the help documents the three flags", () => {
+    assert.include(usage, "--store KIND")
+    assert.include(usage, "--postgres-url URL")
+    assert.include(usage, "--migrate-store FROM TO")
+  })
+})

@@ -11,6 +11,7 @@
 import { Effect, Layer, Result, Scope, Stream } from "effect"
 import { ChannelManager } from "../../../src/actors/ChannelManager.ts"
 import { make as makePayments, type PaymentEvent, type PaymentsShape } from "../../../src/actors/Payments.ts"
+import { MonitorChain, type MonitorChainShape } from "../../../src/actors/MonitorChain.ts"
 import { DefaultRouter } from "../../../src/layers/router/DefaultRouter.ts"
 import { buildRoutingGraph, type ChannelInfo as GraphChannelInfo, type DirectionPolicy } from "../../../src/protocol/routing/graph.ts"
 import { NoRoute, Router, RouterGraph, type RouterShape } from "../../../src/services/Router.ts"
@@ -60,12 +61,16 @@ export class PaymentNet {
   readonly intercepts: Array<Set<bigint>>
   /** Every payment event of every node, in order. */
   readonly paymentEvents: Array<{ readonly node: number; readonly event: PaymentEvent }> = []
+  /** Per node: an on-chain monitor (`MonitorChain`) its payment layer subscribes to (a test's stand-in), if any. */
+  readonly monitorChains: Array<MonitorChainShape | undefined> = []
   /** `HtlcIntercepted` events, in order. */
   readonly intercepted: Array<{ readonly node: number; readonly interceptId: string; readonly scid: bigint; readonly amountMsat: bigint }> = []
   /** What the routers were told of each path ("Succeeded", "ReachedPayee", "ChannelFailed@<hop index>"). */
   readonly reportedOutcomes: Array<string> = []
   /** Attempt failures as the senders published them: the hop (0 = first node after the sender) and the failure. */
   readonly reportedFailures: Array<{ readonly hop: number; readonly failure: string }> = []
+  /** The `channel_update`s attempt failures carried (raw, as the forwarder sent them), with whether the sender used it. */
+  readonly failureUpdates: Array<{ readonly node: number; readonly failure: string; readonly channelUpdate: Uint8Array; readonly used: boolean }> = []
 
   private constructor(h: Harness, policies: Array<ForwardingPolicy>) {
     this.h = h
@@ -108,18 +113,26 @@ export class PaymentNet {
         Layer.succeed(Entropy, makeSeededEntropy(`${net.h.seed}/node/${i}/payments/${node.incarnation}`)),
         Layer.succeed(Store, store)
       )
+      const monitorChain = net.monitorChains[i]
       const payments = yield* makePayments({
         secp,
         blockHeight: Effect.sync(() => net.height),
         forwardingPolicy: net.policies[i]!,
         intercept: (scid) => net.intercepts[i]!.has(scid)
-      }).pipe(Effect.provide(Layer.merge(services, net.routerLayer(i))), Scope.provide(node.scope))
+      }).pipe(
+        Effect.provide(Layer.merge(services, net.routerLayer(i))),
+        monitorChain === undefined ? (e) => e : Effect.provideService(MonitorChain, monitorChain),
+        Scope.provide(node.scope)
+      )
       net.payments[i] = payments
       const events = yield* payments.subscribe.pipe(Scope.provide(node.scope))
       yield* events.pipe(
         Stream.runForEach((e) => Effect.sync(() => {
           net.paymentEvents.push({ node: i, event: e })
           if (e._tag === "AttemptFailed") net.reportedFailures.push({ hop: e.hop, failure: e.failure })
+          if (e._tag === "AttemptFailed" && e.channelUpdate !== undefined) {
+            net.failureUpdates.push({ node: i, failure: e.failure, channelUpdate: e.channelUpdate, used: e.updateUsed === true })
+          }
           if (e._tag === "HtlcIntercepted") net.intercepted.push({ node: i, interceptId: e.interceptId, scid: e.shortChannelId, amountMsat: e.expectedOutAmountMsat })
         })),
         Effect.forkIn(node.scope)

@@ -15,6 +15,8 @@ import { msat } from "../../../src/protocol/units.ts"
 import { makeInvoice, signAndEncode } from "../../../src/protocol/invoice/index.ts"
 import { secretFromSeed } from "../../../src/layers/test/SeededNodeSigner.ts"
 import { secp } from "../channels/Harness.ts"
+import { channelUpdateDigest } from "../../../src/protocol/gossip/digest.ts"
+import { CHANNEL_FLAG_DISABLE, ChannelUpdate } from "../../../src/protocol/messages/gossip.ts"
 import { type GraphChannel, macrotask, PaymentNet } from "./PaymentNet.ts"
 
 const withNet = <A, E>(seed: string, nodes: number, f: (net: PaymentNet) => Effect.Effect<A, E>, policies: Parameters<typeof PaymentNet.make>[2] = []) =>
@@ -62,6 +64,17 @@ const assertNoHtlcs = (net: PaymentNet) =>
       assert.strictEqual(yield* net.htlcCount(c.b, c.channelId), 0, `HTLC left on ${c.b}-${c.a}`)
     }
   })
+
+/** A failure's `channel_update` from `from` for its channel to `to`: decoded (type 258 included), signed by `from`, that direction. */
+const checkedUpdate = (net: PaymentNet, raw: Uint8Array, from: number, to: number): ChannelUpdate => {
+  const decoded = ChannelUpdate.decode(raw)
+  if (Result.isFailure(decoded)) throw new Error("the failure's channel_update does not decode")
+  const u = decoded.success
+  assert.isTrue(secp.verify(u.signature, channelUpdateDigest(raw), net.h.nodeIds[from]!), "signed by the forwarder")
+  const direction = Buffer.compare(Buffer.from(net.h.nodeIds[from]!), Buffer.from(net.h.nodeIds[to]!)) < 0 ? 0 : 1
+  assert.strictEqual(u.channelFlags & 1, direction, "the forwarder's direction")
+  return u
+}
 
 describe("payments over our nodes", () => {
   it.effect("one hop: an invoice is paid, the preimage comes back, balances move by exactly the amount", () =>
@@ -172,26 +185,67 @@ describe("payments over our nodes", () => {
             assert.deepStrictEqual(net.reportedFailures, [{ hop, failure }], label)
             yield* assertNoHtlcs(net)
           })
-        // The router believes node 1 asks a smaller CLTV delta than it does.
-        net.advertised[1] = { ...net.policies[1]!, cltvExpiryDelta: 10 }
-        yield* expectFailure("cltv", "incorrect_cltv_expiry", 0)
-        // ... a lower fee.
-        net.advertised[1] = { ...net.policies[1]!, feeBaseMsat: 0 }
-        yield* expectFailure("fee", "fee_insufficient", 0)
-        net.advertised[1] = { ...net.policies[1]! }
-        // ... a channel 1-2 with another short channel id.
+        // A channel 1-2 with another short channel id: unknown_next_peer (no channel_update).
         net.fakeScids.set(1, shortChannelIdFromParts(999, 9, 9))
         yield* expectFailure("scid", "unknown_next_peer", 0)
         net.fakeScids.clear()
-        // Node 1's peer (2) is offline: temporary_channel_failure.
+        assert.strictEqual(net.failureUpdates.length, 0, "unknown_next_peer carries no channel_update")
+        // Node 1's peer (2) is offline: temporary_channel_failure with node 1's update, disable bit set.
         yield* net.h.disconnect(1, 2)
         yield* expectFailure("offline", "temporary_channel_failure", 0)
+        const offline = net.failureUpdates.at(-1)
+        assert.strictEqual(offline?.failure, "temporary_channel_failure")
+        const u = checkedUpdate(net, offline!.channelUpdate, 1, 2)
+        assert.strictEqual(u.shortChannelId, cs[1]!.scid, "the scid the onion named")
+        assert.strictEqual(u.channelFlags & CHANNEL_FLAG_DISABLE, CHANNEL_FLAG_DISABLE, "disabled while its peer is offline")
+        assert.strictEqual(u.feeBaseMsat, net.policies[1]!.feeBaseMsat)
         yield* net.h.connect(1, 2)
         yield* net.settle()
         // And after all that, a payment still goes through.
         const inv = yield* net.pay(2).createInvoice({ amountMsat: msat(AMOUNT), description: { text: "fine" } })
         succeeded(yield* outcome(net, net.pay(0).pay(inv.invoice)))
         assert.strictEqual(yield* net.balance(2, cs[1]!.channelId), AMOUNT)
+      })
+    ))
+
+  it.effect("BOLT 4 channel_update in a failure: a stale CLTV delta or fee is corrected from the forwarder's signed update and the retry pays it", () =>
+    withNet("learn", 3, (net) =>
+      Effect.gen(function*() {
+        const cs = yield* line(net, 3)
+        const payOnce = (label: string) =>
+          Effect.gen(function*() {
+            net.reportedFailures.length = 0
+            net.failureUpdates.length = 0
+            const inv = yield* net.pay(2).createInvoice({ amountMsat: msat(AMOUNT), description: { text: label } })
+            const ok = succeeded(yield* outcome(net, net.pay(0).pay(inv.invoice)))
+            const status = yield* net.pay(0).payment(ok.paymentId)
+            assert.strictEqual(status?.attempts, 2, `${label}: one failure, then the retry with the learned policy`)
+            assert.strictEqual(net.failureUpdates.length, 1, label)
+            assert.isTrue(net.failureUpdates[0]!.used, `${label}: the update was used`)
+            const u = checkedUpdate(net, net.failureUpdates[0]!.channelUpdate, 1, 2)
+            assert.strictEqual(u.shortChannelId, cs[1]!.scid)
+            assert.strictEqual(u.channelFlags & CHANNEL_FLAG_DISABLE, 0)
+            yield* assertNoHtlcs(net)
+            return ok
+          })
+        // The router believes node 1 asks a CLTV delta of 10 (it asks 40): incorrect_cltv_expiry,
+        // then the retry over the same channel with node 1's real delta.
+        net.advertised[1] = { ...net.policies[1]!, cltvExpiryDelta: 10 }
+        const cltv = yield* payOnce("cltv")
+        assert.deepStrictEqual(net.reportedFailures, [{ hop: 0, failure: "incorrect_cltv_expiry" }])
+        const hops = cltv.routes[0]!.hops
+        assert.strictEqual(hops[0]!.cltvExpiry - hops[1]!.cltvExpiry, net.policies[1]!.cltvExpiryDelta, "the retry used node 1's real delta")
+        // The router believes node 1 forwards for free: fee_insufficient, then the retry pays the real fee.
+        net.advertised[1] = { ...net.policies[1]!, feeBaseMsat: 0, feeProportionalMillionths: 0 }
+        const before = yield* net.balance(1, cs[1]!.channelId)
+        const paidFee = yield* payOnce("fee")
+        assert.deepStrictEqual(net.reportedFailures, [{ hop: 0, failure: "fee_insufficient" }])
+        assert.strictEqual(paidFee.feePaidMsat, fee(AMOUNT), "the retry paid node 1's real fee")
+        assert.strictEqual(before - (yield* net.balance(1, cs[1]!.channelId)), AMOUNT, "node 1 forwarded the amount")
+        // The update is for this payment only (BOLT 4: never applied to the graph): the next
+        // payment meets the stale fee again and learns it again.
+        yield* payOnce("again")
+        assert.deepStrictEqual(net.reportedFailures, [{ hop: 0, failure: "fee_insufficient" }])
       })
     ))
 

@@ -1,0 +1,213 @@
+/**
+ * Gossip leftovers of issue 10 (BOLT 7), between our nodes (each with a ChannelManager, a
+ * GossipSync and a GossipAnnouncer, over the in-memory network):
+ *
+ * - our own gossip is kept and sent to a peer that connects AFTER it was broadcast (the peer
+ *   does no range sync and asks for nothing from the past: it learns it only this way);
+ * - the `disable` bit of our `channel_update` follows the peer's connection: set when the peer
+ *   is offline at a check, cleared when it is back (a third node sees both);
+ * - the peer's private (`dont_forward`) `channel_update` is kept (signature checked) and gives
+ *   the route hint for our invoices: its policy towards us and the short channel id it uses.
+ *
+ * The helpers are those of test/sim/gossip/announce.test.ts (copied: that file exports none).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { Effect, Layer, Result, type Scope, Stream } from "effect"
+import { channelPeerConfig, make as makeChannelManager, type NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
+import * as GossipAnnouncer from "../../src/actors/GossipAnnouncer.ts"
+import * as GossipSync from "../../src/actors/GossipSync.ts"
+import * as PeerManager from "../../src/actors/PeerManager.ts"
+import { ChannelManager } from "../../src/actors/ChannelManager.ts"
+import { equalBytes, toHex } from "../../src/protocol/bytes.ts"
+import { shortChannelIdFromParts } from "../../src/protocol/codec/fields.ts"
+import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
+import { defaultForwardingPolicy } from "../../src/protocol/payment/forward.ts"
+import { type ChannelId, sat } from "../../src/protocol/units.ts"
+import { makeNetworkGraph } from "../../src/layers/graph/MemoryNetworkGraph.ts"
+import { makeSeedChannelSigner } from "../../src/layers/signer/SeedChannelSigner.ts"
+import { makeMemoryNetwork, type MemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
+import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
+import { seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
+import { ChannelSigner } from "../../src/services/ChannelSigner.ts"
+import { MonitorPersister } from "../../src/services/MonitorPersister.ts"
+import { NetworkGraph, type NetworkGraphShape } from "../../src/services/NetworkGraph.ts"
+import { awaitEvent, fakeFundingTx, makeMemoryPersister, payoutScript, type TestNode } from "./ChannelManagerHarness.ts"
+
+const PORT = 9735
+
+interface Node extends TestNode {
+  readonly graph: NetworkGraphShape
+  readonly sync: GossipSync.GossipSyncShape
+  readonly announcer: GossipAnnouncer.GossipAnnouncerShape
+}
+
+/** The chain height every node sees (the test mines by setting it). */
+const chain = { height: 100 }
+
+const startNode = (net: MemoryNetwork, name: string, host: string, syncConfig: GossipSync.GossipSyncConfig = {}): Effect.Effect<Node, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const graph = yield* makeNetworkGraph({ secp: nobleSecp256k1 }, undefined).pipe(Effect.orDie)
+    const sync = yield* GossipSync.make({ flushInterval: "100 millis", ...syncConfig }).pipe(Effect.provideService(NetworkGraph, graph))
+    const nodeSignerLayer = seededNodeSigner(name, nobleSecp256k1)
+    const peers = yield* PeerManager.make(GossipSync.gossipPeerManagerConfig(sync, { listen: { host, port: PORT }, ...channelPeerConfig })).pipe(
+      Effect.provide(Layer.mergeAll(net.layer(host), seededEntropy(name), nodeSignerLayer)),
+      Effect.orDie
+    )
+    const signer = makeSeedChannelSigner(sha256(new TextEncoder().encode(`channel-signer/${name}`)), nobleSecp256k1)
+    const persister = yield* makeMemoryPersister()
+    const channels = yield* makeChannelManager({ secp: nobleSecp256k1, shutdownScript: payoutScript(name) }).pipe(
+      Effect.provideService(PeerManager.PeerManager, peers),
+      Effect.provideService(ChannelSigner, signer),
+      Effect.provideService(MonitorPersister, persister),
+      Effect.provide(seededEntropy(`${name}/channels`)),
+      Effect.orDie
+    )
+    const events: Array<NodeChannelEvent> = []
+    const stream = yield* channels.subscribe
+    yield* Effect.forkScoped(stream.pipe(Stream.runForEach((e) => Effect.sync(() => void events.push(e)))))
+    const announcer = yield* GossipAnnouncer.make({
+      secp: nobleSecp256k1,
+      alias: `node ${name}`,
+      color: [1, 2, 3],
+      checkInterval: "20 millis",
+      resendInterval: "200 millis",
+      tipHeight: Effect.sync(() => chain.height)
+    }).pipe(
+      Effect.provideService(GossipSync.GossipSync, sync),
+      Effect.provideService(ChannelManager, channels),
+      Effect.provideService(ChannelSigner, signer),
+      Effect.provide(nodeSignerLayer)
+    )
+    return { name, host, peers, channels, signer, persister, events, graph, sync, announcer }
+  })
+
+const connect = (a: Node, b: Node) => a.peers.connect(b.peers.nodeId, { host: b.host, port: PORT })
+
+/** Opens and funds a channel from `a` to `b` (confirmed in block 100) and brings it to `channel_ready`. */
+const openReadyChannel = (a: Node, b: Node, announce: boolean, txIndex: number) =>
+  Effect.gen(function*() {
+    let temporaryChannelId: ChannelId | undefined
+    for (let i = 0; i < 1000 && temporaryChannelId === undefined; i++) {
+      const r = yield* Effect.result(a.channels.openChannel(b.peers.nodeId, sat(1_000_000n), { announce }))
+      if (Result.isSuccess(r)) temporaryChannelId = r.success
+      else yield* Effect.sleep("2 millis")
+    }
+    if (temporaryChannelId === undefined) return yield* Effect.die(new Error("never connected"))
+    const tmp = temporaryChannelId
+    const needed = yield* awaitEvent(a, "FundingNeeded", (e) => equalBytes(e.temporaryChannelId, tmp))
+    yield* a.channels.fundChannel(tmp, fakeFundingTx(needed.event.scriptPubKey, needed.event.amount, txIndex))
+    const from = a.events.length
+    const pending = yield* awaitEvent(a, "ChannelPending", () => true, Math.max(0, from - 5))
+    const channelId = pending.event.channelId
+    const watchA = yield* awaitEvent(a, "WatchFunding", (_, all) => equalBytes(all.channelId, channelId))
+    const watchB = yield* awaitEvent(b, "WatchFunding", (_, all) => equalBytes(all.channelId, channelId))
+    const scid = shortChannelIdFromParts(100, txIndex, watchA.event.outpoint.vout)
+    yield* a.channels.chainFact(channelId, { _tag: "FundingDepth", depth: watchA.event.minimumDepth, shortChannelId: scid })
+    yield* b.channels.chainFact(channelId, { _tag: "FundingDepth", depth: watchB.event.minimumDepth, shortChannelId: scid })
+    yield* awaitEvent(a, "ChannelReady", (e) => equalBytes(e.channelId, channelId))
+    yield* awaitEvent(b, "ChannelReady", (e) => equalBytes(e.channelId, channelId))
+    return { channelId, scid }
+  })
+
+const sleep = (ms: number) => Effect.sleep(`${ms} millis`)
+
+/** Polls `check` every 10 ms (live clock) until it gives a value; fails with `what` after 5 s. */
+const eventually = <A>(what: string, check: Effect.Effect<A | undefined>) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 500; i++) {
+      const v = yield* check
+      if (v !== undefined) return v
+      yield* sleep(10)
+    }
+    return assert.fail(`never: ${what}`)
+  })
+
+/** Alice and Bob with an announced channel, both ends announced (6 confirmations). */
+const announcedPair = (net: MemoryNetwork, txIndex: number) =>
+  Effect.gen(function*() {
+    chain.height = 100
+    const alice = yield* startNode(net, "alice", "10.0.0.1")
+    const bob = yield* startNode(net, "bob", "10.0.0.2")
+    yield* connect(alice, bob)
+    const { channelId, scid } = yield* openReadyChannel(alice, bob, true, txIndex)
+    chain.height = 105
+    yield* eventually("alice announced", Effect.map(alice.announcer.announced, (a) => (a.length === 1 ? a : undefined)))
+    yield* eventually("bob has both directions", Effect.map(bob.graph.channel(scid), (c) => (c?.directions.every((d) => d !== undefined) ? c : undefined)))
+    return { alice, bob, channelId, scid }
+  })
+
+/** Alice's direction of the channel as `n` sees it. */
+const aliceDirection = (n: Node, alice: Node, scid: bigint) =>
+  Effect.map(n.graph.channel(scid as Parameters<NetworkGraphShape["channel"]>[0]), (c) => {
+    if (c === undefined) return undefined
+    return c.directions[equalBytes(c.nodeId1, alice.peers.nodeId) ? 0 : 1]
+  })
+
+describe("gossip leftovers: own gossip for late peers, the disable bit, peers' private updates", () => {
+  it.live("our own gossip reaches a peer that connects after the broadcast (no range sync, no backlog)", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork()
+      const { alice, scid } = yield* announcedPair(net, 1)
+      // Carol connects to alice only now; she runs no range sync and asks for nothing from the past.
+      const carol = yield* startNode(net, "carol", "10.0.0.3", { syncPeers: 0 })
+      yield* connect(carol, alice)
+      const seen = yield* eventually("carol learns alice's channel", Effect.map(carol.graph.channel(scid), (c) => (c?.directions.some((d) => d !== undefined) ? c : undefined)))
+      assert.strictEqual(seen.shortChannelId, scid)
+      const node = yield* eventually("carol learns alice's node announcement", Effect.map(carol.graph.node(alice.peers.nodeId), (n) => n?.announcement))
+      assert.strictEqual(node.alias, "node alice")
+    }), { timeout: 60_000 })
+
+  it.live("the disable bit follows the peer: set while bob is offline, cleared when he is back (seen by a third node)", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork()
+      const { alice, bob, scid } = yield* announcedPair(net, 2)
+      const carol = yield* startNode(net, "carol", "10.0.0.3")
+      yield* connect(carol, alice)
+      const first = yield* eventually("carol sees alice's update", aliceDirection(carol, alice, scid))
+      assert.isTrue(first.enabled)
+      yield* alice.peers.disconnect(bob.peers.nodeId)
+      yield* eventually("alice sees bob gone", Effect.map(alice.sync.connectedPeers, (ps) => (ps.some((p) => equalBytes(p, bob.peers.nodeId)) ? undefined : true)))
+      yield* alice.announcer.check
+      const disabled = yield* eventually("carol sees alice's direction disabled", Effect.map(aliceDirection(carol, alice, scid), (d) => (d !== undefined && !d.enabled ? d : undefined)))
+      assert.isAbove(disabled.timestamp, first.timestamp)
+      assert.strictEqual(disabled.feeBaseMsat, defaultForwardingPolicy.feeBaseMsat)
+      // Another check while he is still away: no new update.
+      yield* alice.announcer.check
+      yield* sleep(150)
+      assert.strictEqual((yield* aliceDirection(carol, alice, scid))?.timestamp, disabled.timestamp)
+      yield* connect(alice, bob)
+      yield* eventually("alice sees bob back", Effect.map(alice.sync.connectedPeers, (ps) => (ps.some((p) => equalBytes(p, bob.peers.nodeId)) ? true : undefined)))
+      yield* alice.announcer.check
+      const enabled = yield* eventually("carol sees it enabled again", Effect.map(aliceDirection(carol, alice, scid), (d) => (d !== undefined && d.enabled ? d : undefined)))
+      assert.isAbove(enabled.timestamp, disabled.timestamp)
+    }), { timeout: 60_000 })
+
+  it.live("the peer's private channel_update is kept (signed by the peer) and gives our invoices' route hint", () =>
+    Effect.gen(function*() {
+      chain.height = 200
+      const net = yield* makeMemoryNetwork()
+      const alice = yield* startNode(net, "alice", "10.0.0.1")
+      const bob = yield* startNode(net, "bob", "10.0.0.2")
+      yield* connect(alice, bob)
+      const { channelId } = yield* openReadyChannel(alice, bob, false, 3)
+      yield* alice.announcer.setPolicy(channelId, { ...defaultForwardingPolicy, feeBaseMsat: 777, feeProportionalMillionths: 33, cltvExpiryDelta: 55 })
+      yield* alice.announcer.check
+      const update = yield* eventually("bob keeps alice's private update", Effect.map(bob.sync.peerChannelUpdates(alice.peers.nodeId), (us) => us.find((u) => u.feeBaseMsat === 777)))
+      assert.isTrue(equalBytes(update.nodeId, alice.peers.nodeId))
+      assert.strictEqual(update.feeProportionalMillionths, 33)
+      assert.strictEqual(update.cltvExpiryDelta, 55)
+      assert.isFalse(update.disabled)
+      // The scid alice put in it (her alias for the channel, as bob's hint must name it).
+      const state = (yield* alice.channels.channel(channelId)).state
+      const expectedScid = state._tag === "Normal" ? state.localAlias ?? state.shortChannelId : undefined
+      assert.strictEqual(update.shortChannelId, expectedScid)
+      const hints = yield* bob.sync.routeHints
+      assert.deepStrictEqual(hints.map((h) => h.map((x) => [toHex(x.pubkey), x.shortChannelId, x.feeBaseMsat, x.feeProportionalMillionths, x.cltvExpiryDelta])), [[
+        [toHex(alice.peers.nodeId), expectedScid, 777, 33, 55]
+      ]])
+      // Never in the graph, and nobody else's.
+      assert.strictEqual((yield* bob.graph.stats).channels, 0)
+      assert.deepStrictEqual(yield* alice.sync.peerChannelUpdates(alice.peers.nodeId), [])
+    }), { timeout: 60_000 })
+})
