@@ -23,10 +23,15 @@
  * scope, with the context the actor was made in), which handles messages until the mailbox is
  * empty and ends. So thousands of idle actors (one per channel) cost their mailbox array and a
  * few closures, and a burst of messages costs one fiber start, not one wake-up per message.
+ *
+ * Tracing: with a `Trace` in the context the actor was made in, each message is recorded
+ * (kind `mailbox`, the actor's name) as the handler takes it, so a trace holds the order in
+ * which every actor of the node saw its inputs. Without one (the default) nothing is encoded.
  * A handler must not call its own actor's `stop` or `ask` (it would wait for itself): to stop
  * itself it fails with `E`.
  */
-import { Cause as C, type Context, Data, Deferred, Effect, Exit, Fiber, type Scope } from "effect"
+import { Cause as C, type Context, Data, Deferred, Effect, Exit, Fiber, type Schema, type Scope } from "effect"
+import { describeValue, Trace } from "../services/Trace.ts"
 
 /** The actor has stopped (or stopped before answering). */
 export class ActorStopped extends Data.TaggedError("ActorStopped")<{ readonly actor: string }> {}
@@ -71,6 +76,11 @@ export interface ActorOptions<M, E, R> {
    * must not wait on them). A defect in it is logged; the actor still ends normally.
    */
   readonly onExit?: (exit: Exit.Exit<void, E | ActorCrashed>) => Effect.Effect<void, never, R>
+  /**
+   * How a message is written into the node's `Trace` (kind `mailbox`, when tracing is on):
+   * its Schema's JSON. Default: `describeValue` (a generic picture, reply slots by name).
+   */
+  readonly traceEncode?: (msg: M) => Schema.Json
 }
 
 /** Starts an actor in the current scope. */
@@ -79,6 +89,8 @@ export const make = <M, E = never, R = never>(
 ): Effect.Effect<Actor<M, E>, never, Scope.Scope | R> =>
   Effect.gen(function*() {
     const name = options.name
+    const trace = yield* Trace
+    const traceEncode = options.traceEncode ?? describeValue
     const capacity = Math.max(1, options.capacity)
     const scope = yield* Effect.scope
     const context: Context.Context<R | Scope.Scope> = yield* Effect.context<R | Scope.Scope>()
@@ -151,6 +163,7 @@ export const make = <M, E = never, R = never>(
         head = 0
       }
       if (slot === undefined) return drain // unreachable: every slot from `head` on holds a message
+      if (trace.enabled) trace.emit(name, "mailbox", traceEncode(slot.msg))
       const waiter = roomWaiters.shift()
       const handled = Effect.flatMap(options.handle(slot.msg), () => drain)
       return waiter === undefined ? handled : Effect.andThen(Deferred.succeed(waiter, undefined), handled)
