@@ -13,3 +13,5 @@ export * from "../layers/store/MemoryStore.ts"
 export * from "../layers/store/SimulatedDisk.ts"
 export * from "../layers/persister/MemoryPersister.ts"
 export * as SimulatedChain from "../layers/chain/SimulatedChain.ts"
+/** Test-only crypto for large simulations: signatures always verify, keys are readable (see the module). */
+export * from "./InsecureCrypto.ts"

@@ -16,7 +16,7 @@ import { afterAll, describe, expect, it } from "vitest"
 const REPO = process.cwd()
 const NODE = join(REPO, "node_modules/.bin/node")
 const TSC = join(REPO, "node_modules/typescript/bin/tsc")
-const ENTRY_POINTS = ["effect-lightning", "effect-lightning/protocol", "effect-lightning/node", "effect-lightning/testing", "effect-lightning/api", "effect-lightning/promise"]
+const ENTRY_POINTS = ["effect-lightning", "effect-lightning/protocol", "effect-lightning/node", "effect-lightning/testing", "effect-lightning/api", "effect-lightning/promise", "effect-lightning/sim", "effect-lightning/trace", "effect-lightning/browser"]
 
 const work = mkdtempSync(join(tmpdir(), "ln-pack-"))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
@@ -122,6 +122,16 @@ describe("the packed package", () => {
       console.log(JSON.stringify({ wasm: compiled, names: Object.keys(protocol).length > 10, heavy, modules: urls.length > 10 }))
     `], project))
     expect(protocolOnly).toEqual({ wasm: 0, names: true, heavy: [], modules: true })
+
+    // effect-lightning/browser bundles for a browser from the installed package: the package's
+    // `browser` field swaps the Node-only crypto modules for their browser stand-ins.
+    const bundled = JSON.parse(node(["--input-type=module", "-e", `
+      const esbuild = await import(${JSON.stringify(join(REPO, "node_modules/esbuild/lib/main.js"))})
+      const r = await esbuild.build({ stdin: { contents: 'export * from "effect-lightning/browser"', resolveDir: process.cwd() }, bundle: true, platform: "browser", format: "esm", write: false, metafile: true, logLevel: "silent" }).catch((e) => ({ error: String(e) }))
+      const inputs = r.metafile === undefined ? [] : Object.keys(r.metafile.inputs)
+      console.log(JSON.stringify({ error: r.error ?? null, node: inputs.filter((i) => i.startsWith("node:") || /crypto\/(aead-node|secp256k1-native|secp256k1-wasm)/.test(i)), substitutes: inputs.filter((i) => i.includes("browser/substitutes")).length }))
+    `], project))
+    expect(bundled).toEqual({ error: null, node: [], substitutes: 3 })
 
     // The bin.
     const help = node([join(project, "node_modules/effect-lightning/dist/cli/bin.js"), "--help"], project)

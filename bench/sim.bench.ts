@@ -1,0 +1,142 @@
+/**
+ * Simulation at scale (issue 11 "Scale"), on one core:
+ *
+ * 1. a scale-free network of 1,000 nodes, ~3,000 channels and 10,000 payments (log-normal sizes:
+ *    median 20k sat, a few up to 2M sat) with some faults (message loss, late persistence on 5%
+ *    of the nodes, crashes at random persistence points, a partition, a reorg), with the real
+ *    curve (the fastest secp256k1 that loads here): wall time, simulated time, peak heap,
+ *    events per second (targets: 5 minutes, 4 GB);
+ * 2. the same shape with the insecure test-only crypto (`src/testing/InsecureCrypto.ts`) at
+ *    10,000 nodes, ~30,000 channels and 100,000 payments (target: 5 minutes);
+ * 3. 50 nodes with tracing off, then tracing every record to a JSON-lines file: the trace's
+ *    size and the cost ratio (target: at most 2x).
+ *
+ * Each part uses its own seed: the per-commitment point memo (`keys/per-commitment-points.ts`)
+ * is process-wide and keyed by the secret alone, so the same secrets under the real and the
+ * insecure curve in one process would collide.
+ *
+ * `npm run bench -- sim [--scale F] [--only secure|insecure|trace]`: `--scale 0.1` runs every
+ * size at a tenth (100 / 1,000 nodes), for a loaded machine; the figures printed say which
+ * sizes ran, and a linear extrapolation to the full size.
+ */
+import { createWriteStream, mkdtempSync, rmSync, statSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
+import { bestSecp256k1 } from "../src/layers/crypto/secp256k1-best.ts"
+import type { Secp256k1 } from "../src/protocol/crypto/secp256k1.ts"
+import { lineSink, runScenario, type Scenario, type ScenarioResult } from "../src/sim/index.ts"
+import { insecureSecp256k1 } from "../src/testing/index.ts"
+
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name)
+  return i >= 0 ? process.argv[i + 1] : undefined
+}
+
+const scenarioOf = (nodes: number, payments: number, faults: boolean): Scenario => ({
+  name: `scale-${nodes}`,
+  nodes: { count: nodes },
+  channels: [{ kind: "scaleFree", perNode: 3, capacitySat: { kind: "lognormal", median: 2_000_000, sigma: 0.8, min: 200_000, max: 50_000_000 }, pushFraction: 0.5 }],
+  workload: {
+    payments,
+    // About 20 payments per simulated second per 1,000 nodes.
+    ratePerSecond: Math.max(1, nodes / 50),
+    amountMsat: { kind: "lognormal", median: 20_000_000, sigma: 1.5, min: 1_000, max: 2_000_000_000 },
+    pairs: { kind: "hubs", hubs: Math.max(1, Math.round(nodes / 100)), hubShare: 0.3 },
+    timeoutSeconds: 60
+  },
+  network: { latencyMs: { kind: "lognormal", median: 50, sigma: 0.6, min: 5, max: 1_000 }, ...(faults ? { loss: 0.0002 } : {}) },
+  chain: { blockIntervalSeconds: 600 },
+  ...(faults
+    ? {
+      faults: [
+        { kind: "latePersistence", nodes: Array.from({ length: Math.ceil(nodes / 20) }, (_, i) => i * 20), delayMs: { kind: "uniform", min: 10, max: 500 }, fromSeconds: 10, toSeconds: 60 },
+        { kind: "crashAtPersist", count: Math.max(1, Math.round(nodes / 200)), restartAfterSeconds: 5, fromSeconds: 5, toSeconds: 100 },
+        { kind: "partition", side: Array.from({ length: Math.ceil(nodes / 50) }, (_, i) => nodes - 1 - i), fromSeconds: 20, toSeconds: 40 },
+        { kind: "reorg", atSeconds: 30, depth: 2 }
+      ]
+    }
+    : {}),
+  checkEverySeconds: 0
+})
+
+/** A full collection (V8's `gc`, exposed at run time), to measure the live heap rather than garbage. */
+const collect: () => void = (() => {
+  setFlagsFromString("--expose-gc")
+  const gc: unknown = runInNewContext("gc")
+  return typeof gc === "function" ? () => void gc() : () => {}
+})()
+
+const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extrapolate: number, seed: number): Promise<ScenarioResult> => {
+  let peak = process.memoryUsage().heapUsed
+  let live = 0
+  const t0 = performance.now()
+  const cpu0 = process.cpuUsage()
+  const r = await runScenario(scenario, {
+    seed,
+    secp,
+    onProgress: (p) => {
+      peak = Math.max(peak, process.memoryUsage().heapUsed)
+      // The end of the workload: every node alive with all it accumulated.
+      if (p.phase === "drain" && live === 0) {
+        collect()
+        live = process.memoryUsage().heapUsed
+      }
+      process.stderr.write(`  ${label}: ${p.phase} ${p.paymentsDone}/${p.paymentsTotal}, t=${p.simSeconds.toFixed(0)} s, ${p.events} events, ${((performance.now() - t0) / 1000).toFixed(0)} s wall\n`)
+    }
+  })
+  peak = Math.max(peak, process.memoryUsage().heapUsed)
+  const wall = (performance.now() - t0) / 1000
+  const used = process.cpuUsage(cpu0)
+  const cpu = (used.user + used.system) / 1e6
+  const s = r.summary
+  console.log(
+    `${label}: ${s.nodes} nodes, ${s.channels} channels, ${s.payments.attempted} payments (${s.payments.succeeded} ok, ${s.payments.failed} failed)\n` +
+      `  wall ${wall.toFixed(1)} s, CPU ${cpu.toFixed(1)} s (${(s.events / cpu).toFixed(0)} events per CPU second; setup ${s.setupSeconds.toFixed(0)} s simulated), simulated ${s.simulatedSeconds.toFixed(0)} s, ` +
+      `peak heap ${(peak / 2 ** 20).toFixed(0)} MiB (live after a full GC at the end of the workload ${(live / 2 ** 20).toFixed(0)} MiB), ${s.events} events (${(s.events / wall).toFixed(0)}/s), ${s.tasks} fiber tasks, ` +
+      `${s.faults.messages} messages (${(s.faults.messages / wall).toFixed(0)}/s), violations ${s.invariantViolations.length}`
+  )
+  if (extrapolate !== 1)
+    console.log(`  linear extrapolation to ${extrapolate}x this size: ~${(cpu * extrapolate).toFixed(0)} CPU s (${(wall * extrapolate).toFixed(0)} s at this wall/CPU ratio), ~${((peak * extrapolate) / 2 ** 30).toFixed(1)} GiB peak heap, ~${((live * extrapolate) / 2 ** 30).toFixed(1)} GiB live`)
+  const reasons = Object.entries(s.payments.failedByReason).sort((a, b) => b[1] - a[1])
+  if (reasons.length > 0) console.log(`  failures: ${reasons.map(([r, n]) => `${r} ${n}`).join(", ")}; latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms (simulated)`)
+  for (const n of s.notes) console.log(`  note: ${n}`)
+  for (const v of s.invariantViolations.slice(0, 5)) console.log(`  violation: ${v}`)
+  return r
+}
+
+export const run = async (): Promise<void> => {
+  const scale = Number(arg("--scale") ?? "1")
+  const only = arg("--only")
+  const secure = bestSecp256k1()
+  console.log(`secp256k1 backend: ${secure.backend}; scale ${scale}`)
+  if (only === undefined || only === "secure")
+    await measure("real crypto", scenarioOf(Math.round(1_000 * scale), Math.round(10_000 * scale), true), secure.secp, 1 / scale, 1)
+  if (only === undefined || only === "insecure")
+    await measure("insecure crypto", scenarioOf(Math.round(10_000 * scale), Math.round(100_000 * scale), true), insecureSecp256k1, 1 / scale, 2)
+  if (only === undefined || only === "trace") {
+    const small = scenarioOf(50, 300, false)
+    const cpuSeconds = (since: NodeJS.CpuUsage) => {
+      const u = process.cpuUsage(since)
+      return (u.user + u.system) / 1e6
+    }
+    const c0 = process.cpuUsage()
+    const off = await runScenario(small, { seed: 3, secp: secure.secp })
+    const offWall = cpuSeconds(c0)
+    const dir = mkdtempSync(join(tmpdir(), "sim-trace-"))
+    const file = join(dir, "trace.jsonl")
+    const stream = createWriteStream(file)
+    const sink = lineSink((line) => void stream.write(`${line}\n`))
+    const c1 = process.cpuUsage()
+    const on = await runScenario(small, { seed: 3, secp: secure.secp, trace: sink })
+    await new Promise<void>((resolve) => stream.end(resolve))
+    const onWall = cpuSeconds(c1)
+    const size = statSync(file).size
+    rmSync(dir, { recursive: true, force: true })
+    console.log(
+      `tracing, 50 nodes, ${small.workload.payments} payments: off ${offWall.toFixed(1)} CPU s, to a file ${onWall.toFixed(1)} CPU s ` +
+        `(${(onWall / offWall).toFixed(2)}x), ${sink.records()} records, ${(size / 2 ** 20).toFixed(1)} MiB; same run: ${off.digest === on.digest}`
+    )
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * The simulation's runtime: a discrete-event loop over Effect fibers, deterministic and as fast
+ * as the CPU allows.
+ *
+ * - `SimScheduler` is an Effect `Scheduler` whose tasks wait in one queue until `pump` runs them
+ *   (lowest priority number first, FIFO within a priority), synchronously. Nothing goes through
+ *   `setImmediate`, so when `pump` returns every fiber of every node is suspended: a quiescent
+ *   point, reached without polling.
+ * - `SimClock` is an Effect `Clock` whose time is the event loop's: `sleep` puts a timer in the
+ *   event queue (removed if the sleeping fiber is interrupted), and time jumps from one event to
+ *   the next. Simulated time never waits for wall time.
+ * - `EventQueue` is a binary heap of events ordered by (time, insertion order): equal times keep
+ *   the order they were scheduled in, so a run is a function of its inputs.
+ *
+ * The node code needs no change for this: it reads time through `Clock` and runs on whatever
+ * `Scheduler` its fiber has, and every service of a simulated node is in memory.
+ */
+import { Clock, Context, Duration, Effect, type Fiber, References, Scheduler } from "effect"
+
+// ---- events -------------------------------------------------------------------------------------------
+
+export interface SimEvent {
+  readonly time: number
+  readonly seq: number
+  readonly run: () => void
+  cancelled: boolean
+}
+
+/** A min-heap of events by (time, seq). */
+export class EventQueue {
+  private readonly heap: Array<SimEvent> = []
+  private seq = 0
+  private live = 0
+
+  get size(): number {
+    return this.live
+  }
+
+  push(time: number, run: () => void): SimEvent {
+    const e: SimEvent = { time, seq: this.seq++, run, cancelled: false }
+    const h = this.heap
+    h.push(e)
+    let i = h.length - 1
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (!before(e, h[p]!)) break
+      h[i] = h[p]!
+      i = p
+    }
+    h[i] = e
+    this.live += 1
+    return e
+  }
+
+  cancel(e: SimEvent): void {
+    if (e.cancelled) return
+    e.cancelled = true
+    this.live -= 1
+  }
+
+  /** The next live event's time (undefined if none). */
+  peekTime(): number | undefined {
+    this.dropCancelled()
+    return this.heap[0]?.time
+  }
+
+  pop(): SimEvent | undefined {
+    this.dropCancelled()
+    const e = this.popRaw()
+    if (e !== undefined) this.live -= 1
+    return e
+  }
+
+  private dropCancelled(): void {
+    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.popRaw()
+  }
+
+  private popRaw(): SimEvent | undefined {
+    const h = this.heap
+    const top = h[0]
+    if (top === undefined) return undefined
+    const last = h.pop()!
+    if (h.length > 0) {
+      let i = 0
+      const n = h.length
+      for (;;) {
+        const l = 2 * i + 1
+        if (l >= n) break
+        const r = l + 1
+        const c = r < n && before(h[r]!, h[l]!) ? r : l
+        if (!before(h[c]!, last)) break
+        h[i] = h[c]!
+        i = c
+      }
+      h[i] = last
+    }
+    return top
+  }
+}
+
+const before = (a: SimEvent, b: SimEvent): boolean => a.time < b.time || (a.time === b.time && a.seq < b.seq)
+
+// ---- the scheduler -----------------------------------------------------------------------------------
+
+/** Runs fiber tasks only when `pump` is called. */
+export class SimScheduler implements Scheduler.Scheduler {
+  readonly executionMode = "async" as const
+  private readonly buckets = new Map<number, Array<() => void>>()
+  private priorities: Array<number> = []
+  /** Tasks run so far (a measure of work). */
+  tasksRun = 0
+  private readonly dispatcher: Scheduler.SchedulerDispatcher
+
+  private readonly maxOps: number
+
+  constructor(maxOps = 2048) {
+    this.maxOps = maxOps
+    const self = this
+    this.dispatcher = {
+      scheduleTask(task, priority) {
+        self.schedule(task, priority)
+      },
+      flush() {
+        self.pump()
+      }
+    }
+  }
+
+  shouldYield(fiber: Fiber.Fiber<unknown, unknown>): boolean {
+    return fiber.currentOpCount >= this.maxOps
+  }
+
+  makeDispatcher(): Scheduler.SchedulerDispatcher {
+    return this.dispatcher
+  }
+
+  private schedule(task: () => void, priority: number): void {
+    let bucket = this.buckets.get(priority)
+    if (bucket === undefined) {
+      bucket = []
+      this.buckets.set(priority, bucket)
+      this.priorities.push(priority)
+      this.priorities.sort((a, b) => a - b)
+    }
+    bucket.push(task)
+  }
+
+  /** Whether any task waits. */
+  get busy(): boolean {
+    return this.priorities.length > 0
+  }
+
+  /** Runs tasks until none is left (every fiber suspended). */
+  pump(): void {
+    while (this.priorities.length > 0) {
+      const p = this.priorities[0]!
+      const bucket = this.buckets.get(p)!
+      this.buckets.delete(p)
+      this.priorities.shift()
+      for (let i = 0; i < bucket.length; i++) {
+        this.tasksRun += 1
+        bucket[i]!()
+      }
+    }
+  }
+}
+
+// ---- the clock -------------------------------------------------------------------------------------------
+
+/** Simulated time: what the event loop says, starting at `epochMillis`. */
+export class SimClock implements Clock.Clock {
+  /** Milliseconds since the start of the run. */
+  now = 0
+
+  private readonly events: EventQueue
+  readonly epochMillis: number
+
+  constructor(events: EventQueue, epochMillis: number) {
+    this.events = events
+    this.epochMillis = epochMillis
+  }
+
+  currentTimeMillisUnsafe(): number {
+    return this.epochMillis + Math.floor(this.now)
+  }
+  get currentTimeMillis(): Effect.Effect<number> {
+    return Effect.sync(() => this.currentTimeMillisUnsafe())
+  }
+  currentTimeNanosUnsafe(): bigint {
+    return BigInt(this.currentTimeMillisUnsafe()) * 1_000_000n
+  }
+  get currentTimeNanos(): Effect.Effect<bigint> {
+    return Effect.sync(() => this.currentTimeNanosUnsafe())
+  }
+  monotonicTimeNanosUnsafe(): bigint {
+    return BigInt(Math.floor(this.now * 1_000_000))
+  }
+  get monotonicTimeNanos(): Effect.Effect<bigint> {
+    return Effect.sync(() => this.monotonicTimeNanosUnsafe())
+  }
+  sleep(duration: Duration.Duration): Effect.Effect<void> {
+    const ms = Duration.toMillis(duration)
+    if (!Number.isFinite(ms)) return Effect.never
+    return Effect.callback<void>((resume) => {
+      const e = this.events.push(this.now + Math.max(0, ms), () => resume(Effect.void))
+      return Effect.sync(() => this.events.cancel(e))
+    })
+  }
+}
+
+// ---- the runtime --------------------------------------------------------------------------------------
+
+/** The event queue, the clock and the scheduler of one run, and a way to start fibers on them. */
+export class SimRuntime {
+  readonly events = new EventQueue()
+  readonly scheduler = new SimScheduler()
+  readonly clock: SimClock
+  private readonly context: Context.Context<never>
+  /** Events handled so far. */
+  handled = 0
+
+  constructor(epochMillis = 1_767_225_600_000) {
+    this.clock = new SimClock(this.events, epochMillis)
+    this.context = Context.empty().pipe(
+      Context.add(Scheduler.Scheduler, this.scheduler),
+      Context.add(Clock.Clock, this.clock),
+      Context.add(References.MinimumLogLevel, "None")
+    )
+  }
+
+  /** Starts an effect as a fiber on the simulated scheduler and clock (it runs at the next `pump`). */
+  fork<A, E>(effect: Effect.Effect<A, E>): Fiber.Fiber<A, E> {
+    return Effect.runForkWith(this.context)(effect, { scheduler: this.scheduler })
+  }
+
+  /** Schedules `run` at simulated time `atMillis` (not before now). */
+  at(atMillis: number, run: () => void): SimEvent {
+    return this.events.push(Math.max(this.clock.now, atMillis), run)
+  }
+
+  /** Schedules an effect at a time (forked then, then pumped with the rest). */
+  atEffect(atMillis: number, effect: Effect.Effect<unknown, unknown>): SimEvent {
+    return this.at(atMillis, () => void this.fork(effect))
+  }
+
+  /**
+   * Runs an effect to its end now, pumping fibers and (if it waits on simulated time) events:
+   * for setup steps outside the event loop. Fails if the effect cannot finish.
+   */
+  runNow<A, E>(effect: Effect.Effect<A, E>): A {
+    const fiber = this.fork(effect)
+    this.scheduler.pump()
+    while (fiber.pollUnsafe() === undefined) {
+      if (!this.step()) throw new Error("runNow: the effect cannot finish (no event left)")
+    }
+    const exit = fiber.pollUnsafe()!
+    if (exit._tag === "Failure") throw new Error(`runNow: ${String(exit.cause)}`)
+    return exit.value
+  }
+
+  /** Handles the next event and pumps; false if no event is left. */
+  step(): boolean {
+    const e = this.events.pop()
+    if (e === undefined) return false
+    if (e.time > this.clock.now) this.clock.now = e.time
+    this.handled += 1
+    e.run()
+    this.scheduler.pump()
+    return true
+  }
+}
