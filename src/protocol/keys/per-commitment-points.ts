@@ -46,7 +46,9 @@ export const makePerCommitmentPoints = (capacity: number): PerCommitmentPoints =
     capacity,
     pointOf: (secp, secret) => {
       if (secret.length !== 32) return perCommitmentPoint(secp, secret)
-      return memoizeResult(memo, keyOf(secret), () => perCommitmentPoint(secp, secret))
+      // Keyed by the implementation too: every real curve agrees, but a test-only curve
+      // (src/testing/InsecureCrypto.ts) in the same process must not read their points.
+      return memoizeResult(memo, `${secp.name}/${keyOf(secret)}`, () => perCommitmentPoint(secp, secret))
     },
     size: memo.size,
     stats: memo.stats,

@@ -41,6 +41,20 @@ describe("makePerCommitmentPoints", () => {
     expect(memo.size()).toBe(0)
   })
 
+  it("keeps each curve implementation's points apart (a test-only curve never reads the real one's)", () => {
+    const memo = makePerCommitmentPoints(8)
+    const secret = new Uint8Array(32).fill(7)
+    const fake = { ...secp, name: "fake", publicKey: (s: Uint8Array) => Uint8Array.of(0x02, ...s) }
+    const real = memo.pointOf(secp, secret)
+    const other = memo.pointOf(fake, secret)
+    expect(Result.isSuccess(real) && Result.isSuccess(other)).toBe(true)
+    if (Result.isSuccess(real) && Result.isSuccess(other)) {
+      expect(toHex(other.success)).toBe(`02${"07".repeat(32)}`)
+      expect(toHex(real.success)).not.toBe(toHex(other.success))
+    }
+    expect(memo.size()).toBe(2)
+  })
+
   it("is bounded, least recently used out", () => {
     const memo = makePerCommitmentPoints(3)
     const secrets = [0, 1, 2, 3, 4].map((i) => sha256(Uint8Array.of(i)))
