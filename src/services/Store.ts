@@ -18,8 +18,16 @@
  * - Existing data is never lost or corrupted by a crash at any point; a store whose files
  *   are damaged refuses to open (`StoreCorrupt`) rather than silently dropping data.
  *
+ * - One owner (durable layers): while a store is open, a second opener of the same directory or
+ *   database (another node, or another layer in the same process) is refused at open with
+ *   `StoreOwned`, so two nodes cannot share one store by mistake. The owner lock dies with its
+ *   holder: after the first closes or crashes, the next opener takes the store over. The
+ *   in-memory layer is exempt: its data is shared on purpose by a simulated node's restarts.
+ *
  * Keys are printable ASCII (0x21..0x7e), 1..1024 characters; `/` is a conventional separator
- * for `list` prefixes. Layers: `src/layers/store/` (in-memory; files over a directory).
+ * for `list` prefixes. Layers: `src/layers/store/`: in memory (`MemoryStore.ts`), files over a
+ * directory (`FileStore.ts`, owner lock: a `LOCK` file), and SQL (`SqlStore.ts`: SQLite and
+ * Postgres, owner lock: the database's own lock).
  */
 import { Context, Data, type Effect } from "effect"
 
@@ -73,6 +81,19 @@ export class StoreCorrupt extends Data.TaggedError("StoreCorrupt")<{
 }> {
   override get message(): string {
     return `store file ${this.file} is corrupt: ${this.reason}`
+  }
+}
+
+/**
+ * The store is held by another owner (a running node, or another open layer of this process):
+ * refused at open, nothing changed. `store` names the directory or database, `reason` the holder.
+ */
+export class StoreOwned extends Data.TaggedError("StoreOwned")<{
+  readonly store: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `store ${this.store} is in use by another node: ${this.reason}`
   }
 }
 

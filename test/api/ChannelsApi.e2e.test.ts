@@ -81,6 +81,18 @@ const waitForChannel = (node: TestNode, channelId: string, what: string, predica
     return yield* Effect.die(new Error(`${what}: never reached; last ${JSON.stringify(last)}`))
   })
 
+const waitForGone = (node: TestNode, channelId: string, what: string) =>
+  Effect.gen(function*() {
+    let last: unknown
+    for (let i = 0; i < 1000; i++) {
+      const reply = yield* call("GET", `${node.url}/v1/channels/${channelId}`)
+      last = reply.body
+      if (reply.status === 404 && obj(reply.body)._tag === "ChannelNotFound") return
+      yield* Effect.sleep("20 millis")
+    }
+    return yield* Effect.die(new Error(`${what}: never reached; last ${JSON.stringify(last)}`))
+  })
+
 const connect = (from: TestNode, to: TestNode) =>
   Effect.map(
     call("POST", `${from.url}/v1/peers`, { nodeId: to.nodeId, host: to.listen.host, port: to.listen.port }),
@@ -223,7 +235,8 @@ describe("channels through the control API (two NodeLive nodes over TCP)", () =>
       const forced = expectOk(yield* call("POST", `${a.url}/v1/channels/${secondId}/force-close`), "force-close")
       assert.strictEqual(forced.phase, "Closed")
       assert.strictEqual(obj(forced.closed).reason, "FundingAborted")
-      yield* waitForChannel(b, secondId, "B aborted", (c) => c.phase === "Closed")
+      // B (the fundee) forgets a channel that failed before funding (BOLT 2): it answers 404.
+      yield* waitForGone(b, secondId, "B forgot the aborted channel")
 
       // Cooperative close from A with the node's default script and feerate.
       const closing = expectOk(yield* call("POST", `${a.url}/v1/channels/${channelId}/close`, {}), "close")

@@ -25,7 +25,21 @@
  * number is reused by the next group (its rename replaces any leftover of the failed one).
  *
  * Every key and value is also kept in memory (reads never touch the disk): sized for a node's
- * channel data, not for a general database. One process per directory (not enforced).
+ * channel data, not for a general database.
+ *
+ * One owner per directory: at open, before reading anything, the store takes the owner lock
+ * `LOCK`, a file created exclusively (flag "wx") holding the opener's pid, a token unique in that
+ * process and an owner name; it is removed when the store's scope closes. A second opener is
+ * refused with `StoreOwned` while the holder runs: another process (the pid is alive), or
+ * another store of this process (a registry of the directories open in this process, checked
+ * before the disk, and of the tokens it holds). A lock is stale when its pid is gone
+ * (`kill(pid, 0)` fails with ESRCH), when it is this process's pid with a token no open store
+ * holds (an instance whose scope was closed without removing it, e.g. after a simulated crash,
+ * or an earlier process with the same pid), or when it is unreadable (a crash while it was
+ * written): a stale lock is taken over, with a warning naming the previous holder. Limits: the
+ * lock guards against mistakes, not against two processes starting within the same instant over
+ * a stale lock; and after a reboot, a stale lock whose pid now belongs to an unrelated running
+ * process is refused: remove `LOCK` by hand (the error says so) once no node uses the directory.
  * Format of both files (big-endian): magic "ELNSTORE", kind (u8: 1 batch, 2 snapshot), format
  * (u8: 1), seq (u64), last version given so far (u64), record count (u32), records, CRC-32 of
  * everything before (u32). A record: op (u8: 1 put, 2 delete), version (u64), key length (u16),
@@ -42,6 +56,7 @@ import {
   Store,
   StoreCorrupt,
   StoreError,
+  StoreOwned,
   type StoreOp,
   type StoreShape,
   type StoreVersion,
@@ -58,6 +73,8 @@ export interface FileStoreOptions {
   readonly compactMinBytes?: number
   /** Writes grouped in one batch at most (default 1024). */
   readonly maxGroupWrites?: number
+  /** Who opens the store, recorded in its `LOCK` and named to a refused opener (e.g. the node id). */
+  readonly owner?: string
 }
 
 const MAGIC = new TextEncoder().encode("ELNSTORE")
@@ -143,6 +160,107 @@ export const decodeStoreFile = (bytes: Uint8Array): Result.Result<StoreFile, str
   return typeof decoded.success === "string" ? Result.fail(decoded.success) : Result.succeed(decoded.success)
 }
 
+// ---- the owner lock ----
+
+/** The owner lock's file name in a store directory. */
+export const LOCK_FILE = "LOCK"
+const LOCK_HEADER = "effect-lightning store lock"
+
+interface LockHolder {
+  readonly pid: number
+  readonly token: string
+  readonly owner: string
+}
+
+const encodeLock = (holder: LockHolder): Uint8Array =>
+  new TextEncoder().encode(`${LOCK_HEADER}\npid ${holder.pid}\ntoken ${holder.token}\nowner ${holder.owner}\n`)
+
+/** The holder a `LOCK` names; undefined if it is not one (torn by a crash, or foreign). */
+const decodeLock = (bytes: Uint8Array): LockHolder | undefined => {
+  const lines = new TextDecoder().decode(bytes).split("\n")
+  const field = (name: string) => lines.find((l) => l.startsWith(`${name} `))?.slice(name.length + 1)
+  const pid = Number(field("pid"))
+  const token = field("token")
+  const owner = field("owner")
+  if (lines[0] !== LOCK_HEADER || !Number.isSafeInteger(pid) || pid <= 0 || token === undefined || owner === undefined) return undefined
+  return { pid, token, owner }
+}
+
+/** Owner names are one printable line (they end up in a file and in error messages). */
+const ownerName = (owner: string | undefined): string => {
+  const clean = (owner ?? "").replace(/[^\x20-\x7e]/g, "?").slice(0, 200)
+  return clean === "" ? "an unnamed files store" : clean
+}
+
+/** This process's open stores: per file namespace (`StoreDisk.namespace`), resolved directory -> its holder. */
+const openDirectories = new WeakMap<object, Map<string, LockHolder>>()
+/** The tokens of every lock this process holds (any disk). */
+const heldTokens = new Set<string>()
+let lockCount = 0
+
+/**
+ * Takes the owner lock of `dir` for the scope: first this process's registry (synchronously,
+ * so two opens racing in this process cannot both pass), then the `LOCK` file. Released at
+ * scope close, in reverse: the file is removed (ignoring errors: a crashed disk keeps it, and
+ * the next opener finds it stale), then the registry entry.
+ */
+const takeOwnerLock = (disk: StoreDisk, dir: string, owner: string): Effect.Effect<void, StoreError | StoreOwned, Scope.Scope> =>
+  Effect.gen(function*() {
+    const key = disk.resolve(dir)
+    let registry = openDirectories.get(disk.namespace)
+    if (registry === undefined) {
+      registry = new Map()
+      openDirectories.set(disk.namespace, registry)
+    }
+    const open = registry
+    const holder = yield* Effect.acquireRelease(
+      Effect.suspend(() => {
+        const current = open.get(key)
+        if (current !== undefined)
+          return Effect.fail(new StoreOwned({ store: dir, reason: `already open in this process by ${current.owner}` }))
+        lockCount += 1
+        const mine: LockHolder = { pid: disk.processId, token: `${disk.processId}.${lockCount}`, owner }
+        open.set(key, mine)
+        heldTokens.add(mine.token)
+        return Effect.succeed(mine)
+      }),
+      (mine) =>
+        Effect.sync(() => {
+          if (open.get(key) === mine) open.delete(key)
+          heldTokens.delete(mine.token)
+        })
+    )
+    const lockPath = `${dir}/${LOCK_FILE}`
+    const bytes = encodeLock(holder)
+    const io = (e: DiskError) => new StoreError({ operation: "open", reason: e.message })
+    // a few rounds: each either takes the lock, or finds a live holder, or removes a stale lock
+    for (let round = 0; round < 3; round++) {
+      if (yield* disk.createExclusive(lockPath, bytes).pipe(Effect.mapError(io))) {
+        yield* Effect.addFinalizer(() => Effect.ignore(disk.remove(lockPath)))
+        return
+      }
+      const existing = yield* Effect.result(disk.read(lockPath))
+      if (Result.isFailure(existing)) continue // removed in between: try again
+      const previous = decodeLock(existing.success)
+      if (previous !== undefined) {
+        const alive = previous.pid === disk.processId ? heldTokens.has(previous.token) : disk.isProcessAlive(previous.pid)
+        if (alive)
+          return yield* new StoreOwned({
+            store: dir,
+            reason: `held by ${previous.owner} (pid ${previous.pid}${previous.pid === disk.processId ? ", this process" : ""}); ` +
+              `if no node uses it, remove ${lockPath}`
+          })
+      }
+      yield* Effect.logWarning(
+        previous === undefined
+          ? `store ${dir}: taking over an unreadable lock (a crash while it was written)`
+          : `store ${dir}: taking over the stale lock of ${previous.owner} (pid ${previous.pid}, no longer running)`
+      )
+      yield* disk.remove(lockPath).pipe(Effect.mapError(io))
+    }
+    return yield* new StoreOwned({ store: dir, reason: "the lock changed hands repeatedly during the open" })
+  })
+
 interface PendingWrite {
   readonly ops: ReadonlyArray<StoreOp>
   readonly done: Deferred.Deferred<StoreVersion, StoreWriteError>
@@ -151,13 +269,14 @@ interface PendingWrite {
 const ioError = (operation: string) => (e: DiskError) => new StoreError({ operation, reason: e.message })
 
 /**
- * Opens (or creates) the store in `options.directory` on `disk`. The writer fiber lives in the
- * current scope; writes after the scope closed fail with `StoreError`.
+ * Opens (or creates) the store in `options.directory` on `disk`, holding its owner lock for the
+ * current scope (`StoreOwned` if another open store or a running process holds it). The writer
+ * fiber lives in the scope; writes after the scope closed fail with `StoreError`.
  */
 export const makeFileStore = (
   disk: StoreDisk,
   options: FileStoreOptions
-): Effect.Effect<StoreShape, StoreError | StoreCorrupt, Scope.Scope> =>
+): Effect.Effect<StoreShape, StoreError | StoreCorrupt | StoreOwned, Scope.Scope> =>
   Effect.gen(function*() {
     const dir = options.directory
     const compactAfterBatches = options.compactAfterBatches ?? 4096
@@ -167,6 +286,7 @@ export const makeFileStore = (
 
     // ---- open: newest snapshot, then the batches after it ----
     yield* disk.makeDirectory(dir).pipe(Effect.mapError(ioError("open")))
+    yield* takeOwnerLock(disk, dir, ownerName(options.owner))
     const names = yield* disk.list(dir).pipe(Effect.mapError(ioError("open")))
     for (const n of names) if (n.endsWith(".tmp")) yield* disk.remove(path(n)).pipe(Effect.mapError(ioError("open")))
     const snapshots: Array<number> = []
@@ -322,9 +442,9 @@ export const makeFileStore = (
   })
 
 /** The files store on the real disk. */
-export const layerFileStore = (options: FileStoreOptions): Layer.Layer<Store, StoreError | StoreCorrupt, FileSystem.FileSystem> =>
+export const layerFileStore = (options: FileStoreOptions): Layer.Layer<Store, StoreError | StoreCorrupt | StoreOwned, FileSystem.FileSystem> =>
   Layer.effect(Store, Effect.flatMap(nodeStoreDisk, (disk) => makeFileStore(disk, options)))
 
 /** The files store on a given disk (e.g. a `SimulatedDisk`). */
-export const layerFileStoreOn = (disk: StoreDisk, options: FileStoreOptions): Layer.Layer<Store, StoreError | StoreCorrupt> =>
+export const layerFileStoreOn = (disk: StoreDisk, options: FileStoreOptions): Layer.Layer<Store, StoreError | StoreCorrupt | StoreOwned> =>
   Layer.effect(Store, makeFileStore(disk, options))

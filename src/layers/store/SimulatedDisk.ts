@@ -7,13 +7,15 @@
  * - `crashAfter(n)`: the n-th mutating step from now (0 = the next) does not happen, nor does
  *   anything after it: every operation fails with `DiskError("crashed")` until `recover`.
  *   Mutating steps: write (a `writeSynced` is two steps: write, then fsync), fsync, rename,
- *   remove, fsync directory, mkdir.
+ *   remove, fsync directory, mkdir, create (`createExclusive`: a file never fsync'ed).
  * - `recover(mode)`: the power comes back. `durable`: only fsync'ed directory entries remain;
  *   `metadata`: every directory change remains (some file systems persist a rename before the
  *   data it points to); in both, file contents are what was last fsync'ed (a never-synced file
  *   is empty: torn).
  * - `failNext(n, after)`: after `after` more steps, the next n mutating steps fail with an I/O
  *   error (and do nothing); no crash.
+ * - Processes (for the files store's owner lock): this disk's machine runs one process,
+ *   `processId` (1), plus the pids a test adds to `otherProcesses` (other nodes still running).
  */
 import { Effect } from "effect"
 import { DiskError, type StoreDisk } from "./StoreDisk.ts"
@@ -24,7 +26,7 @@ interface Inode {
 }
 
 export type DiskEvent =
-  | { readonly op: "write" | "fsync" | "remove" | "fsyncDirectory" | "mkdir"; readonly path: string }
+  | { readonly op: "write" | "fsync" | "remove" | "fsyncDirectory" | "mkdir" | "create"; readonly path: string }
   | { readonly op: "rename"; readonly path: string; readonly to: string }
 
 export type RecoveryMode = "durable" | "metadata"
@@ -47,6 +49,12 @@ export class SimulatedDisk implements StoreDisk {
   readonly events: Array<DiskEvent> = []
   /** Mutating steps performed (or attempted) so far. */
   steps = 0
+  /** The files of this disk: a namespace of their own. */
+  readonly namespace: object = this
+  /** The process using this disk. */
+  readonly processId = 1
+  /** Other processes running on this disk's machine (alive for an owner lock's check). */
+  readonly otherProcesses = new Set<number>()
 
   crashAfter(n: number | undefined): void {
     this.stepsUntilCrash = n
@@ -175,6 +183,19 @@ export class SimulatedDisk implements StoreDisk {
     this.run({ op: "remove", path }, () => {
       this.visible.delete(path)
     })
+
+  readonly createExclusive = (path: string, data: Uint8Array): Effect.Effect<boolean, DiskError> =>
+    this.run({ op: "create", path }, () => {
+      const missing = this.requireDirectory("create", path)
+      if (missing !== undefined) return missing
+      if (this.visible.has(path)) return false
+      this.visible.set(path, { data: Uint8Array.from(data), synced: undefined })
+      return true
+    })
+
+  readonly resolve = (path: string): string => path
+
+  readonly isProcessAlive = (pid: number): boolean => pid === this.processId || this.otherProcesses.has(pid)
 
   readonly syncDirectory = (dir: string): Effect.Effect<void, DiskError> =>
     this.run({ op: "fsyncDirectory", path: dir }, () => {

@@ -63,20 +63,14 @@ import {
   type StoreOp,
   type StoreShape,
   type StoreVersion,
+  StoreOwned,
   type StoreWriteError
 } from "../../services/Store.ts"
 import { makeNodeSqliteClient } from "./sql/NodeSqliteClient.ts"
 import { migrateStore } from "./sql/schema.ts"
 
-/** The store is held by another owner (a running node): refused at open, nothing changed. */
-export class StoreOwned extends Data.TaggedError("StoreOwned")<{
-  readonly store: string
-  readonly reason: string
-}> {
-  override get message(): string {
-    return `store ${this.store} is in use by another node: ${this.reason}`
-  }
-}
+/** The store is held by another owner (a running node): refused at open, nothing changed (declared with the `Store` service). */
+export { StoreOwned }
 
 export interface SqlStoreOptions {
   /** Who opens the store, recorded in `store_owner` (e.g. the node id, or host and data dir). */

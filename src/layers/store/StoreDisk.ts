@@ -1,9 +1,12 @@
 /**
  * The few file operations the files store needs, behind an interface so tests can run the store
  * on a simulated disk that loses what was not fsync'ed (`SimulatedDisk.ts`) and check it at every
- * possible crash point. `nodeStoreDisk` is the real one, over Effect's `FileSystem`.
+ * possible crash point. `nodeStoreDisk` is the real one, over Effect's `FileSystem`. It also
+ * answers what the store's owner lock needs: an exclusive create, this process's pid, whether a
+ * pid is alive, and the namespace and resolved form of a path (the in-process registry's key).
  */
 import * as fs from "node:fs"
+import { resolve as resolvePath } from "node:path"
 import { Data, Effect, FileSystem } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 
@@ -31,7 +34,49 @@ export interface StoreDisk {
   readonly remove: (path: string) => Effect.Effect<void, DiskError>
   /** fsyncs a directory, so the creations, renames and removals in it survive a crash. */
   readonly syncDirectory: (dir: string) => Effect.Effect<void, DiskError>
+  /**
+   * Creates `path` holding `data` only if no such file exists (`O_CREAT | O_EXCL`, flag "wx"):
+   * false if it exists. Not fsync'ed: used for the owner lock, which need not survive a crash.
+   */
+  readonly createExclusive: (path: string, data: Uint8Array) => Effect.Effect<boolean, DiskError>
+  /**
+   * The files this disk reaches: the same value for every disk over the same files (the
+   * machine's file system; one simulated disk), and `resolve` a path to its key there. The
+   * files store's in-process registry of open directories keys on both.
+   */
+  readonly namespace: object
+  readonly resolve: (path: string) => string
+  /** This process, as recorded in an owner lock, and whether a recorded process still runs. */
+  readonly processId: number
+  readonly isProcessAlive: (pid: number) => boolean
 }
+
+/** The machine's file system: one namespace for every `nodeStoreDisk`. */
+const REAL_FILES: object = Object.freeze({ files: "the machine's file system" })
+
+/**
+ * Whether `pid` runs on this machine: signal 0 checks without signalling. `ESRCH` (no such
+ * process) is the only "dead"; `EPERM` (another user's process) is alive.
+ */
+export const isNodeProcessAlive = (pid: number): boolean => {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return !(e instanceof Error && "code" in e && e.code === "ESRCH")
+  }
+}
+
+/** `fs.writeFile` with flag "wx": false when the file already exists. */
+const createExclusiveNode = (path: string, data: Uint8Array): Effect.Effect<boolean, DiskError> =>
+  Effect.callback<boolean, DiskError>((resume) => {
+    fs.writeFile(path, data, { flag: "wx", mode: 0o600 }, (e) => {
+      if (e === null) return resume(Effect.succeed(true))
+      if (e.code === "EEXIST") return resume(Effect.succeed(false))
+      resume(ioFail("create", path, e))
+    })
+  })
 
 const fail = (operation: string, path: string) => (e: PlatformError) =>
   new DiskError({ operation, path, reason: e.message })
@@ -100,6 +145,11 @@ export const nodeStoreDisk: Effect.Effect<StoreDisk, never, FileSystem.FileSyste
     writeSynced: writeSyncedNode,
     rename: renameNode,
     remove: (path) => fsys.remove(path, { force: true }).pipe(Effect.mapError(fail("remove", path))),
-    syncDirectory: syncDirectoryNode
+    syncDirectory: syncDirectoryNode,
+    createExclusive: createExclusiveNode,
+    namespace: REAL_FILES,
+    resolve: (path) => resolvePath(path),
+    processId: process.pid,
+    isProcessAlive: isNodeProcessAlive
   })
 )

@@ -8,6 +8,7 @@ import { type StoreBacking, storeConformance } from "./conformance.ts"
 
 storeConformance({
   name: "MemoryStore",
+  // no open or close, and the simulation harnesses reopen its data on purpose (see conformance.ts)
   exclusive: false,
   // a crash at write n: that write and everything after it fail, the data keeps what was written
   fresh: Effect.sync((): StoreBacking => {
@@ -46,7 +47,7 @@ storeConformance({
 
 storeConformance({
   name: "FileStore (simulated disk)",
-  exclusive: false,
+  exclusive: true,
   // a crash at disk step n (write, fsync, rename, directory fsync...); recovery keeps only what was made durable
   fresh: Effect.sync((): StoreBacking => {
     const disk = new SimulatedDisk()
@@ -54,7 +55,11 @@ storeConformance({
       open: (options) =>
         Effect.suspend(() => {
           disk.crashAfter(options?.crashAt)
-          return makeFileStore(disk, { directory: "/data/store", compactAfterBatches: 3 })
+          return makeFileStore(disk, {
+            directory: "/data/store",
+            compactAfterBatches: 3,
+            ...(options?.owner === undefined ? {} : { owner: options.owner })
+          })
         }),
       crashed: () => disk.isCrashed,
       recover: Effect.sync(() => disk.recover("durable"))

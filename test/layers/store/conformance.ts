@@ -4,7 +4,15 @@
  * compare-and-set, atomicity, concurrency), a restart reading back exactly what was written,
  * group commit where a conflicting write fails alone, a crash between any two steps of the
  * layer (disk steps, SQL statements) leaving the state of a prefix of the acknowledged writes,
- * and, for layers that enforce it, a second owner refused while the first is open.
+ * and one owner at a time: a second opener refused while the first is open, then let in once
+ * the first closed or crashed (files, SQLite, Postgres).
+ *
+ * The in-memory layer is exempt from the ownership case (`exclusive: false`): it has no open
+ * and no close (`makeMemoryStore` is a plain function, not scoped), and its `MemoryStoreData` is
+ * shared on purpose by the simulation harnesses (`test/sim/payments/PaymentNet.ts`,
+ * `src/sim/Engine.ts`), which "crash" a node by dropping it and restart it with a new
+ * `makeMemoryStore` over the same data without any close. An owner flag on the data would
+ * refuse every such restart.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, type Scope } from "effect"
@@ -29,7 +37,7 @@ export interface StoreLayerFactory {
   readonly name: string
   /** A fresh, empty backing, removed when the scope closes. */
   readonly fresh: Effect.Effect<StoreBacking, unknown, Scope.Scope>
-  /** The layer refuses a second owner while one has it open (`StoreOwned`). */
+  /** The layer refuses a second owner while one has it open (`StoreOwned`); every durable layer does. */
   readonly exclusive: boolean
 }
 
@@ -171,7 +179,7 @@ export const storeConformance = (factory: StoreLayerFactory) => {
       }))
 
     if (factory.exclusive)
-      it.live("a second owner is refused while the first has the store open, and gets it once released", () =>
+      it.live("a second owner is refused while the first has the store open, and gets it once released or crashed", () =>
         Effect.gen(function*() {
           const backing = yield* factory.fresh
           yield* Effect.scoped(
@@ -194,6 +202,26 @@ export const storeConformance = (factory: StoreLayerFactory) => {
             })
           )
           assert.deepStrictEqual(seen, { k: "a", k2: "a", k3: "b" })
+          // an owner that crashes while holding the store (a step of its writes fails, its scope
+          // ends as the process would) does not block the next one
+          const crashed = yield* Effect.exit(
+            Effect.scoped(
+              Effect.gen(function*() {
+                const third = yield* backing.open({ owner: "node-c", crashAt: 6 })
+                for (let i = 0; i < 50; i++) yield* third.put(`c/${i}`, bytes("c"))
+              })
+            )
+          )
+          assert.isTrue(Exit.isFailure(crashed) || backing.crashed(), "the owner crashed")
+          yield* backing.recover
+          const after = yield* Effect.scoped(
+            Effect.gen(function*() {
+              const fourth = yield* backing.open({ owner: "node-d" })
+              yield* fourth.put("k4", bytes("d"))
+              return yield* dump(fourth)
+            })
+          )
+          assert.deepInclude(after, { k: "a", k2: "a", k3: "b", k4: "d" })
         }))
   })
 }
