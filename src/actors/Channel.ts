@@ -22,6 +22,15 @@
  *   outputs that follow the collected updates are held, exactly as behind an `InProgress`. So a
  *   burst costs one write (one fsync) per channel, not one per update; and with many channels,
  *   the persister groups their concurrent writes (one fsync for many).
+ * - State-only writes (grouped mode): a step that produces no `Persist` but changes what a restart
+ *   must find (`ChannelCore.milestone`: by default a phase change, or `channel_ready` sent or
+ *   received, BOLT 2 "The channel_ready Message") marks the state to be written alone: the next
+ *   `PersistNow` hands it to `persistMany` with no update, once every earlier write is durable.
+ *   The outputs of that step and every later one are held until it is durable, so no message that
+ *   depends on it leaves before (BOLT 2: never send what depends on state not yet stored). Without
+ *   it, the step WaitChannelReady -> Normal was never stored: a node restarted before the first
+ *   HTLC came back in WaitChannelReady and force-closed on the peer's first `update_add_htlc`.
+ *   Only after the channel's first update (`Opened`): an unfunded channel is not stored at all.
  * - `Sign` asks the `ChannelSigner` at once (after `readyChannel`, once the channel parameters
  *   are fixed) and the answer is fed back as `Signed` before any other input.
  * - Batching: after an input that leaves changes to sign, the actor queues a `Flush` behind
@@ -88,6 +97,31 @@ export interface ChannelCore<S> {
   readonly hasPendingChanges: (state: S) => boolean
   /** Whether to feed `PersistCompleted` inputs (for updates that were `InProgress`) to `step`. */
   readonly feedCompletions: boolean
+  /**
+   * Whether the step from `before` to `after`, which produced no `Persist`, changed something a
+   * restart must find, so the state is written alone (grouped mode only). Default:
+   * `channelMilestone` (a phase change, or `channel_ready` sent or received). Called on every
+   * step: keep it cheap.
+   */
+  readonly milestone?: (before: S, after: S) => boolean
+}
+
+const field = (s: object, name: string): unknown => (name in s ? Reflect.get(s, name) : undefined)
+
+/**
+ * The default `ChannelCore.milestone`, read from the state's shape (the actor does not know the
+ * state type): the phase (`_tag`) changed, or, in `WaitChannelReady` (BOLT 2 "The
+ * channel_ready Message"), our `channel_ready` was sent (`localReadySent`) or theirs received
+ * (`remoteReady`). A state without `_tag` has no milestone.
+ */
+export const channelMilestone = (before: unknown, after: unknown): boolean => {
+  if (before === after || typeof before !== "object" || before === null || typeof after !== "object" || after === null) return false
+  const tag = field(after, "_tag")
+  if (typeof tag !== "string") return false
+  if (field(before, "_tag") !== tag) return true
+  if (tag !== "WaitChannelReady") return false
+  const readySent = field(before, "localReadySent") !== field(after, "localReadySent")
+  return readySent || (field(before, "remoteReady") === undefined) !== (field(after, "remoteReady") === undefined)
 }
 
 // ---- the ports -----------------------------------------------------------------------------------
@@ -146,8 +180,10 @@ export interface ChannelSnapshot<S> {
   readonly lastPersisted: bigint
   /** Every update up to this id is stored (-1 before the first). */
   readonly durableThrough: bigint
-  /** Outputs held until their updates are stored. */
+  /** Outputs held until their updates (or the state written alone) are stored. */
   readonly held: number
+  /** A state-only write is wanted or not durable yet (grouped mode). */
+  readonly stateWritePending: boolean
 }
 
 /**
@@ -284,6 +320,8 @@ type OrderedOutput = Exclude<ChannelOutput, { readonly _tag: "Persist" | "Sign" 
 interface Held {
   /** The output leaves once every update up to this id is stored. */
   readonly barrier: bigint
+  /** ... and every state write up to this one (`stateWanted` when it was held). */
+  readonly stateBarrier: number
   /** The session it was produced for (sends only). */
   readonly session: SessionId | undefined
   readonly output: OrderedOutput
@@ -308,6 +346,24 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
     /** Grouped mode: an `InProgress` group's last id -> its first id (its completion may carry the last id alone). */
     const groups = new Map<bigint, bigint>()
     let persistScheduled = false
+    /**
+     * State-only writes (grouped mode). `stateWanted`: milestones seen (each wants the state
+     * stored); `stateIssued`: the last one a write handed to the persister carried (a write
+     * carries the state as of then); `stateDurable`: the last one known durable.
+     */
+    const milestone = core.milestone ?? channelMilestone
+    let stateWanted = 0
+    let stateIssued = 0
+    let stateDurable = 0
+    /**
+     * The state-only write answered `InProgress`: its completion carries `at`, the channel's
+     * latest update id when it was issued (every update write before it was complete then, so
+     * the next completion with an id >= `at` is its own or a later write's: writes of a
+     * channel become durable in order).
+     */
+    let stateWrite: { readonly seq: number; readonly at: bigint } | undefined
+    /** Grouped mode: an `InProgress` group's last id -> the state write it carries. */
+    const groupStates = new Map<bigint, number>()
     let readied: string | undefined
     let flushScheduled = false
     let self: Actor.Actor<ChannelEnvelope<S>> | undefined
@@ -333,7 +389,7 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
     const release = Effect.gen(function*() {
       while (held.length > 0) {
         const next = held[0]
-        if (next === undefined || next.barrier > durableThrough) return
+        if (next === undefined || next.barrier > durableThrough || next.stateBarrier > stateDurable) return
         held.shift()
         yield* performOrdered(next.output, next.session)
       }
@@ -352,9 +408,24 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
       while (completedAhead.delete(durableThrough + 1n)) {
         durableThrough += 1n
         newly.push(durableThrough)
+        const carried = groupStates.get(durableThrough)
+        if (carried !== undefined) {
+          groupStates.delete(durableThrough)
+          stateStored(carried)
+        }
       }
       return newly
     }
+
+    /** The state write `seq` is durable (and so every earlier one). */
+    const stateStored = (seq: number): void => {
+      if (seq > stateDurable) stateDurable = seq
+      if (stateWrite !== undefined && stateWrite.seq <= seq) stateWrite = undefined
+    }
+
+    /** Whether a state-only write can go now: one is wanted, none is in flight, every update write is durable and none is collected. */
+    const stateWriteDue = (): boolean =>
+      persistMany !== undefined && stateIssued < stateWanted && stateWrite === undefined && durableThrough >= lastPersisted && collected.length === 0
 
     const sign = (request: SignerRequest): Effect.Effect<SignerResult> =>
       Effect.gen(function*() {
@@ -402,7 +473,8 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
               break
             default: {
               if (output._tag === "Emit") events.push(output.event)
-              if (held.length > 0 || durableThrough < lastPersisted) held.push({ barrier: lastPersisted, session, output })
+              if (held.length > 0 || durableThrough < lastPersisted || stateDurable < stateWanted)
+                held.push({ barrier: lastPersisted, stateBarrier: stateWanted, session, output })
               else yield* performOrdered(output, session)
             }
           }
@@ -428,7 +500,12 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
             continue
           }
           isFirst = false
+          const before = state
           state = result.success.state
+          // Before `perform`: this step's own sends wait for the state write.
+          if (persistMany !== undefined && lastPersisted >= 0n && milestone(before, state) && !result.success.outputs.some((o) => o._tag === "Persist")) {
+            stateWanted += 1
+          }
           yield* perform(result.success.outputs, queue, events)
         }
         return Result.succeed({ events })
@@ -441,6 +518,7 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
         if (input._tag === "PeerDisconnected") session = undefined
         if (input._tag !== "PersistCompleted") return yield* run(input)
         const newly = complete(input.updateId)
+        if (stateWrite !== undefined && input.updateId >= stateWrite.at) stateStored(stateWrite.seq)
         yield* release
         const events: Array<ChannelEvent> = []
         if (core.feedCompletions) {
@@ -468,26 +546,49 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
       }
     })
 
+    /** Grouped mode: the state alone (no update), when a milestone wants it and nothing else is in flight. */
+    const persistStateAlone: Effect.Effect<void> = Effect.gen(function*() {
+      if (persistMany === undefined || !stateWriteDue()) return
+      const seq = stateWanted
+      stateIssued = seq
+      const status = yield* persistMany([], state)
+      if (status === "Completed") {
+        stateStored(seq)
+        yield* release
+      } else {
+        stateWrite = { seq, at: lastPersisted }
+      }
+    })
+
     /** Grouped mode: hands every collected update to the persister in one write, with the current state. */
     const persistCollected: Effect.Effect<void> = Effect.gen(function*() {
       persistScheduled = false
-      if (persistMany === undefined || collected.length === 0) return
+      if (persistMany === undefined) return
+      if (collected.length === 0) return yield* persistStateAlone
       const updates = collected.splice(0)
       const first = updates[0]?.updateId ?? 0n
       const last = updates[updates.length - 1]?.updateId ?? first
+      // The state goes with the updates: every milestone so far is in it.
+      const seq = stateWanted
+      stateIssued = seq
       const status = yield* persistMany(updates, state)
       if (status === "Completed") {
         for (const u of updates) complete(u.updateId)
+        stateStored(seq)
         yield* release
       } else {
         groups.set(last, first)
+        groupStates.set(last, seq)
         for (const u of updates) inProgress.add(u.updateId)
       }
     })
 
-    /** Grouped mode: queues a `PersistNow` behind the mailbox if updates were collected (so inputs that arrived together are written together). */
+    /**
+     * Grouped mode: queues a `PersistNow` behind the mailbox if updates were collected, or a state
+     * write is due (so inputs that arrived together are written together).
+     */
     const schedulePersist = Effect.gen(function*() {
-      if (persistScheduled || collected.length === 0 || self === undefined) return
+      if (persistScheduled || (collected.length === 0 && !stateWriteDue()) || self === undefined) return
       persistScheduled = true
       const queued = yield* Effect.result(self.tryTell({ _tag: "PersistNow" }))
       // The mailbox is full: write now rather than wait for room.
@@ -534,7 +635,8 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
               session,
               lastPersisted,
               durableThrough,
-              held: held.length
+              held: held.length,
+              stateWritePending: stateDurable < stateWanted
             })
             return
           case "Flush":

@@ -362,8 +362,9 @@ describe("ChannelManager, two nodes", () => {
         if (Result.isFailure(decoded)) return
         assert.deepStrictEqual(normal(w.record), normal(plain(decoded.success)))
       }
-      // Grouping: at least one write carried several updates (a step or a drained mailbox), and never an empty one.
+      // Grouping: at least one write carried several updates (a step or a drained mailbox). A write without updates is
+      // the state alone at a milestone (our channel_ready sent, then Normal): at most two for this one channel.
       assert.isTrue(written.some((w) => w.updates > 1))
-      assert.isTrue(written.every((w) => w.updates > 0))
+      assert.isAtMost(written.filter((w) => w.updates === 0).length, 2)
     }), 60_000)
 })

@@ -18,7 +18,10 @@
  *   of the truth.
  * - At start (construction), every replica is read: all state-keeping ones and at least n-k+1
  *   in all must answer (any k acknowledgements then intersect what is read). Per channel, the
- *   state-keeping replica with the longest log is the truth; lagging replicas catch up from it.
+ *   state-keeping replica with the longest log is the truth, and among equally long logs the
+ *   one with the highest state version (every recorded state gets the next version, a state
+ *   written alone too: the `Channel` actor writes one at `channel_ready`); lagging replicas
+ *   catch up from it.
  */
 import { Deferred, Duration, Effect, Layer, Option, PubSub, Queue, Result, Schedule, type Schema, type Scope, Stream } from "effect"
 import type { MonitorUpdate } from "../../protocol/monitor/update.ts"
@@ -71,6 +74,8 @@ interface Entry {
   state: Schema.Json | undefined
   /** Last update id recorded (-1: none). */
   latest: bigint
+  /** The version of the latest state recorded (`ReplicaWrite.stateVersion`). */
+  version: bigint
   /** Updates some replica has not acknowledged yet, in order. */
   retained: Array<MonitorUpdate>
   readonly waiters: Array<Waiter>
@@ -125,7 +130,13 @@ export const makeReplicatedPersister = (
       let best: ReplicaChannel | undefined
       for (const i of stateReplicas) {
         const c = views[i]?.get(key)
-        if (c !== undefined && c.channelState !== undefined && (best === undefined || c.updates.length > best.updates.length)) best = c
+        if (c === undefined || c.channelState === undefined) continue
+        if (
+          best === undefined ||
+          c.updates.length > best.updates.length ||
+          (c.updates.length === best.updates.length && (c.stateVersion ?? 0n) > (best.stateVersion ?? 0n))
+        )
+          best = c
       }
       if (best === undefined || best.channelState === undefined) continue
       const latest = BigInt(best.updates.length) - 1n
@@ -135,7 +146,13 @@ export const makeReplicatedPersister = (
       })
       const ackedSeq = replicas.map((r, i) => {
         const c = views[i]?.get(key)
-        return r.keepsChannelState && c !== undefined && c.updates.length === best.updates.length && jsonEqual(c.channelState, best.channelState) ? 1 : 0
+        return r.keepsChannelState &&
+          c !== undefined &&
+          c.updates.length === best.updates.length &&
+          (c.stateVersion ?? 0n) === (best.stateVersion ?? 0n) &&
+          jsonEqual(c.channelState, best.channelState)
+          ? 1
+          : 0
       })
       const floor = ackedUpdate.reduce((a, b) => (b < a ? b : a), latest)
       channels.set(key, {
@@ -144,6 +161,7 @@ export const makeReplicatedPersister = (
         seq: 1,
         state: best.channelState,
         latest,
+        version: best.stateVersion ?? 0n,
         retained: best.updates.filter((u) => u.updateId > floor),
         waiters: [],
         ackedSeq,
@@ -228,7 +246,7 @@ export const makeReplicatedPersister = (
             candidates.delete(e) // unreachable: a state not yet on this replica is kept
             continue
           }
-          writes.push({ channelId: e.channelId, updates: e.retained.filter((u) => u.updateId > ackedUpdate), channelState: e.state })
+          writes.push({ channelId: e.channelId, updates: e.retained.filter((u) => u.updateId > ackedUpdate), channelState: e.state, stateVersion: e.version })
           planned.push({ entry: e, seq: e.seq, updateId: e.latest })
         } else {
           // only what a state-keeping replica already holds
@@ -319,6 +337,7 @@ export const makeReplicatedPersister = (
           seq: 0,
           state: write.channelState,
           latest: -1n,
+          version: 0n,
           retained: [],
           waiters: [],
           ackedSeq: replicas.map(() => 0),
@@ -327,6 +346,7 @@ export const makeReplicatedPersister = (
         if (existing === undefined) channels.set(key, e)
         for (const d of dirty) d.add(e)
         e.seq += 1
+        e.version += 1n
         e.state = write.channelState
         for (const u of write.updates) e.retained.push(u)
         e.latest = write.updates.at(-1)?.updateId ?? e.latest

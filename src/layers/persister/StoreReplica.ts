@@ -12,6 +12,9 @@
  * byte); a blob no longer referenced is deleted in the write that stops referring to it. The
  * state, its new blobs and the deletions are one atomic write, so a state never refers to a
  * missing blob. A state holding an object with a `$blob` key of its own is written whole.
+ * A state written with a `stateVersion` starts with a header: a 0x02 byte, the version in
+ * decimal, a newline; the state's bytes (either form) follow. `load` gives the version back (0
+ * for a state without the header).
  * Archived channels move under `<archivePrefix>` (default `archive/`) with the same layout.
  * A replica write is ONE `Store.write` for every channel in it (the persister groups channels),
  * so a channel's state and its updates are never apart. Update keys are written with
@@ -162,8 +165,36 @@ export const encodeStateWithBlobs = (s: Schema.Json, refer: (literal: string) =>
   return out
 }
 
-/** A stored state (either form), its blob references resolved by `blob` (a blob's text: a JSON string literal without its quotes). */
-export const decodeState = (bytes: Uint8Array, blob: (id: string) => string | undefined = () => undefined): Result.Result<Schema.Json, string> => {
+/** The first byte of a state with a version header (`0x02`, the version in decimal, `\n`). */
+const VERSION_FORMAT = 0x02
+
+/** A state's stored bytes with its version header. */
+export const withStateVersion = (version: bigint, bytes: Uint8Array): Uint8Array => {
+  const header = utf8.encode(`\u0002${version.toString()}\n`)
+  const out = new Uint8Array(header.length + bytes.length)
+  out.set(header, 0)
+  out.set(bytes, header.length)
+  return out
+}
+
+/** A stored state's version (0 without a header) and its bytes after the header. */
+export const splitStateVersion = (bytes: Uint8Array): { readonly version: bigint; readonly body: Uint8Array } | undefined => {
+  if (bytes[0] !== VERSION_FORMAT) return { version: 0n, body: bytes }
+  const end = bytes.indexOf(0x0a)
+  if (end < 2 || end > 22) return undefined
+  const digits = fromUtf8.decode(bytes.subarray(1, end))
+  if (!/^[0-9]+$/.test(digits)) return undefined
+  return { version: BigInt(digits), body: bytes.subarray(end + 1) }
+}
+
+/**
+ * A stored state (either form, with or without its version header), its blob references
+ * resolved by `blob` (a blob's text: a JSON string literal without its quotes).
+ */
+export const decodeState = (stored: Uint8Array, blob: (id: string) => string | undefined = () => undefined): Result.Result<Schema.Json, string> => {
+  const split = splitStateVersion(stored)
+  if (split === undefined) return Result.fail("bad state version header")
+  const bytes = split.body
   try {
     let missing: string | undefined
     const parsed: unknown =
@@ -207,7 +238,12 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
    * it could have put or deleted becomes unknown (deleted by the next write, which puts what it
    * refers to again under new ids): a state never refers to a blob that may be gone.
    */
-  const stateOps = (key: string, state: Schema.Json, ops: Array<StoreOp>): { readonly succeeded: () => void; readonly failed: () => void } => {
+  const stateOps = (
+    key: string,
+    state: Schema.Json,
+    version: bigint | undefined,
+    ops: Array<StoreOp>
+  ): { readonly succeeded: () => void; readonly failed: () => void } => {
     const known = blobs.get(key)
     let next = known?.next ?? 0
     const used = new Map<string, string>()
@@ -233,7 +269,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
       for (const id of known.byText.values()) if (!live.has(id)) ops.push(deleteOp(blobKey(key, id)))
       for (const id of known.loaded) if (!live.has(id)) ops.push(deleteOp(blobKey(key, id)))
     }
-    ops.push(putOp(`${prefix}${key}/state`, bytes))
+    ops.push(putOp(`${prefix}${key}/state`, version === undefined ? bytes : withStateVersion(version, bytes)))
     return {
       succeeded: () => {
         if (used.size === 0) blobs.delete(key)
@@ -271,7 +307,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
           ops.push(putOp(`${prefix}${key}/u/${pad(u.updateId)}`, encodeUpdate(u), 0))
           head = u.updateId
         }
-        if (keepsChannelState) outcomes.push(stateOps(key, w.channelState, ops))
+        if (keepsChannelState) outcomes.push(stateOps(key, w.channelState, w.stateVersion, ops))
         newHeads.set(key, head)
       }
       if (ops.length === 0) return
@@ -292,6 +328,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
       const entries = yield* store.list(from).pipe(Effect.mapError((e) => fail(e.message)))
       interface Read {
         state: Schema.Json | undefined
+        version: bigint
         stateBytes: Uint8Array | undefined
         readonly blobs: Map<string, Uint8Array>
         readonly updates: Array<MonitorUpdate>
@@ -303,7 +340,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
         if (slash < 0) continue
         const key = rest.slice(0, slash)
         const kind = rest.slice(slash + 1)
-        const ch: Read = byChannel.get(key) ?? { state: undefined, stateBytes: undefined, blobs: new Map<string, Uint8Array>(), updates: [] }
+        const ch: Read = byChannel.get(key) ?? { state: undefined, version: 0n, stateBytes: undefined, blobs: new Map<string, Uint8Array>(), updates: [] }
         byChannel.set(key, ch)
         if (kind === "state") {
           ch.stateBytes = e.value // decoded below, once its blobs are read
@@ -317,6 +354,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
       }
       for (const [key, ch] of byChannel) {
         if (ch.stateBytes === undefined) continue
+        ch.version = splitStateVersion(ch.stateBytes)?.version ?? 0n
         const s = decodeState(ch.stateBytes, (id) => {
           const b = ch.blobs.get(id)
           return b === undefined ? undefined : fromUtf8.decode(b)
@@ -335,7 +373,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
       for (const [key, ch] of byChannel) {
         const channelId = decodeChannelId(key)
         if (Result.isFailure(channelId)) return yield* fail(`bad channel id ${key}`)
-        out.push({ channelId: channelId.success, channelState: ch.state, updates: ch.updates })
+        out.push({ channelId: channelId.success, channelState: ch.state, updates: ch.updates, stateVersion: ch.version })
       }
       return out
     })

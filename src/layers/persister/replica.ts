@@ -18,6 +18,12 @@ export interface ReplicaWrite {
   readonly updates: ReadonlyArray<MonitorUpdate>
   /** The channel state after these updates (kept only by replicas with `keepsChannelState`). */
   readonly channelState: Schema.Json
+  /**
+   * The state's version: grows with every state the persister records for the channel (also a
+   * state written alone, with no update). Stored with the state and given back by `load`, so the
+   * newest state is known among replicas whose logs are equally long. Absent: not recorded.
+   */
+  readonly stateVersion?: bigint
 }
 
 /** What a replica holds for one channel. */
@@ -26,6 +32,8 @@ export interface ReplicaChannel {
   /** Undefined on a replica that does not keep channel states. */
   readonly channelState: Schema.Json | undefined
   readonly updates: ReadonlyArray<MonitorUpdate>
+  /** The `stateVersion` written with the state (0 when none was). */
+  readonly stateVersion?: bigint
 }
 
 /** The replica failed or refused a request; the persister retries with backoff. */
