@@ -194,7 +194,9 @@ export interface ChannelManagerShape {
   /**
    * Gives the channel's monitor an HTLC's preimage (`ClaimPreimage`: nothing is sent to the peer)
    * and completes once that write is durable (its persist `Completed`, or its completion came
-   * back): from then on the monitor holds the preimage whatever happens. No polling.
+   * back): from then on the monitor holds the preimage whatever happens. No polling. Also on a
+   * channel that failed or closed with commitments on chain (BOLT 5: the monitor claims HTLC
+   * outputs with preimages learned after the close); refused after a cooperative close.
    */
   readonly claimPreimage: (channelId: ChannelId, htlcId: bigint, preimage: Uint8Array) => Effect.Effect<void, ChannelCommandError>
   readonly failHtlc: (channelId: ChannelId, htlcId: bigint, reason: Uint8Array) => Effect.Effect<void, ChannelCommandError>

@@ -757,7 +757,10 @@ export const make = (
         yield* saveForward({ ...record, status: "fulfilled" })
         yield* Effect.annotateCurrentSpan({ "payment.outcome": "fulfilled", "payment.feeMsat": (record.inAmountMsat - record.outAmountMsat).toString() })
         // The channel persists the preimage (its monitor's `PaymentPreimage`) before `update_fulfill_htlc` leaves.
-        yield* Effect.ignore(manager.fulfillHtlc(record.inChannelId, record.inHtlcId, preimage))
+        const fulfilled = yield* Effect.result(manager.fulfillHtlc(record.inChannelId, record.inHtlcId, preimage))
+        // A force-closed incoming channel refuses the fulfill: its monitor still takes the preimage
+        // and claims the incoming HTLC on chain (BOLT 5).
+        if (Result.isFailure(fulfilled)) yield* Effect.ignore(manager.claimPreimage(record.inChannelId, record.inHtlcId, preimage))
         yield* publish({
           _tag: "HtlcForwarded",
           paymentHash: record.paymentHash,
@@ -1240,6 +1243,13 @@ export const make = (
             if (a.htlcId === undefined) current = updateAttempt(current, a.attemptId, { htlcId: htlc.id })
             outIndex.set(htlcKey(a.channelId, htlc.id), { _tag: "Attempt", paymentId: r.paymentId, attemptId: a.attemptId })
             continue
+          }
+          // Lost (never durable) or removed for good (its failure reported before the crash but not
+          // handled): failed now, and retried at once (the start queues each pending payment's
+          // progress); its HTLC id may be used again by the channel.
+          if (a.htlcId !== undefined) {
+            const owner = outIndex.get(htlcKey(a.channelId, a.htlcId))
+            if (owner?._tag === "Attempt" && owner.paymentId === r.paymentId && owner.attemptId === a.attemptId) outIndex.delete(htlcKey(a.channelId, a.htlcId))
           }
           current = updateAttempt(current, a.attemptId, { status: "failed", failure: "lost in a restart" })
         }

@@ -119,15 +119,18 @@ import { channelView, type ChannelParams } from "./params.ts"
 import { onDisconnected, onConnected, onReestablish, onRetransmitSigned } from "./reestablish.ts"
 import type {
   ChannelState,
+  Closed,
   ClosedReason,
   Closing,
+  Failed,
   Negotiating,
   Normal,
   WaitAcceptChannel,
   WaitChannelReady,
   WaitFundingCreated,
   WaitFundingSigned,
-  WaitFundingTx
+  WaitFundingTx,
+  WaitRemoteClose
 } from "./state.ts"
 import { channelIdOf, type ReceivedHtlc } from "./state.ts"
 import { stillReceived } from "./pending.ts"
@@ -408,8 +411,31 @@ export const step = (ctx: StepContext, state: ChannelState, input: ChannelInput)
       // BOLT 2: a channel in an error state ignores every other message.
       if (input._tag === "PeerMessage") return done(out, state)
       if (input._tag === "AddHtlc") return rejectHtlc(state, out, input.requestId, "the channel is closed")
+      if (input._tag === "ClaimPreimage") return claimAfterClose(state, input, out)
       return unexpected(state, input, "the channel is closed")
   }
+}
+
+/**
+ * A preimage for a channel that closed with commitments on chain (ours, force-closed; theirs; or
+ * the one the peer will publish when we are behind). BOLT 5 "HTLC Output Handling: ... Remote
+ * Offers": a node that "receives (or already possesses) a payment preimage for an unresolved HTLC
+ * output that it has been offered ... MUST resolve the output by spending it" (HTLC-success), so
+ * the monitor is given it (a `PaymentPreimage` update; its `ForceClosed` state accepts one) and
+ * nothing goes to the peer.
+ * Which HTLC it pays is the monitor's business (by payment hash): the channel no longer holds
+ * its commitments. A cooperative close has no HTLC left (BOLT 2: none once `shutdown` is done),
+ * and its monitor is closed: refused.
+ */
+const claimAfterClose = (
+  state: Closed | Failed | WaitRemoteClose,
+  input: Extract<ChannelInput, { readonly _tag: "ClaimPreimage" }>,
+  out: Out
+): StepResult => {
+  if (state._tag === "Closed" && (state.reason._tag === "Cooperative" || state.reason._tag === "FundingAborted"))
+    return unexpected(state, input, "the channel closed with no HTLC on chain")
+  persist(out, (updateId) => ({ _tag: "PaymentPreimage", updateId, preimage: input.preimage }))
+  return done(out, state)
 }
 
 const rejectHtlc = (state: ChannelState, out: Out, requestId: string, reason: string): StepResult => {
