@@ -165,7 +165,7 @@ export interface ChannelInfo {
   readonly channelId: ChannelId
   readonly phase: ChannelState["_tag"]
   readonly state: ChannelState
-  /** Whether sends wait for a persist to complete. */
+  /** Whether sends wait for a persist to complete (updates, or the state written alone, not durable yet). */
   readonly paused: boolean
 }
 
@@ -767,7 +767,7 @@ export const make = (
           channelId: s.channelId,
           phase: s.state._tag,
           state: s.state,
-          paused: s.durableThrough < s.lastPersisted
+          paused: s.durableThrough < s.lastPersisted || s.stateWritePending || s.held > 0
         }))
       )
 
