@@ -129,3 +129,15 @@ export const invalidKeyReason = (key: string): string | undefined => {
   }
   return undefined
 }
+
+/** Undefined for a well-formed write (valid keys, each at most once), else why not: every layer checks it first. */
+export const invalidWrite = (ops: ReadonlyArray<StoreOp>): StoreInvalidRequest | undefined => {
+  const seen = new Set<string>()
+  for (const op of ops) {
+    const bad = invalidKeyReason(op.key)
+    if (bad !== undefined) return new StoreInvalidRequest({ reason: bad })
+    if (seen.has(op.key)) return new StoreInvalidRequest({ reason: `key ${op.key} twice in one write` })
+    seen.add(op.key)
+  }
+  return undefined
+}

@@ -25,6 +25,7 @@
 import { Effect, Layer, type Scope } from "effect"
 import {
   invalidKeyReason,
+  invalidWrite,
   Store,
   StoreConflict,
   StoreCorrupt,
@@ -218,16 +219,7 @@ const checkDatabase = (db: IdbDatabase, name: string): Effect.Effect<void, Store
   })
 
 /** Key syntax and distinct keys, checked before any transaction (as the other layers do). */
-const invalidRequest = (ops: ReadonlyArray<StoreOp>): StoreInvalidRequest | undefined => {
-  const seen = new Set<string>()
-  for (const op of ops) {
-    const bad = invalidKeyReason(op.key)
-    if (bad !== undefined) return new StoreInvalidRequest({ reason: bad })
-    if (seen.has(op.key)) return new StoreInvalidRequest({ reason: `key ${op.key} twice in one write` })
-    seen.add(op.key)
-  }
-  return undefined
-}
+const invalidRequest = invalidWrite
 
 /** One write as one IndexedDB transaction (see the module doc). */
 const writeTransaction = (db: IdbDatabase, ops: ReadonlyArray<StoreOp>): Effect.Effect<StoreVersion, StoreWriteError> =>

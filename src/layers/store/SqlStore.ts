@@ -53,6 +53,7 @@ import { SqlClient, SqlError } from "effect/sql"
 import {
   deleteOp,
   invalidKeyReason,
+  invalidWrite,
   putOp,
   Store,
   StoreConflict,
@@ -118,17 +119,8 @@ const chunks = <A>(items: ReadonlyArray<A>): Array<ReadonlyArray<A>> => {
   return out
 }
 
-/** Undefined for a well-formed write, else why not (checked before queueing). */
-const malformed = (ops: ReadonlyArray<StoreOp>): StoreInvalidRequest | undefined => {
-  const seen = new Set<string>()
-  for (const op of ops) {
-    const bad = invalidKeyReason(op.key)
-    if (bad !== undefined) return new StoreInvalidRequest({ reason: bad })
-    if (seen.has(op.key)) return new StoreInvalidRequest({ reason: `key ${op.key} twice in one write` })
-    seen.add(op.key)
-  }
-  return undefined
-}
+/** Checked before queueing. */
+const malformed = invalidWrite
 
 /** The smallest string greater than every string starting with `prefix` (printable ASCII prefix). */
 const prefixEnd = (prefix: string): string => prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)

@@ -3,7 +3,7 @@
  * a write (key syntax, distinct keys, compare-and-set) shared so the layers agree exactly.
  */
 import {
-  invalidKeyReason,
+  invalidWrite,
   StoreConflict,
   StoreInvalidRequest,
   type StoreEntry,
@@ -51,12 +51,9 @@ export class StoreTable {
     ops: ReadonlyArray<StoreOp>,
     pending?: ReadonlyMap<string, StoreVersion>
   ): StoreConflict | StoreInvalidRequest | undefined {
-    const seen = new Set<string>()
+    const malformed = invalidWrite(ops)
+    if (malformed !== undefined) return malformed
     for (const op of ops) {
-      const bad = invalidKeyReason(op.key)
-      if (bad !== undefined) return new StoreInvalidRequest({ reason: bad })
-      if (seen.has(op.key)) return new StoreInvalidRequest({ reason: `key ${op.key} twice in one write` })
-      seen.add(op.key)
       if (op.ifVersion !== undefined) {
         const actual = pending?.get(op.key) ?? this.versionOf(op.key)
         if (actual !== op.ifVersion) return new StoreConflict({ key: op.key, expected: op.ifVersion, actual })
