@@ -46,7 +46,7 @@
  * key (ASCII), and for a put: value length (u32), value.
  */
 import { crc32 } from "node:zlib"
-import { Cause, Deferred, Effect, FileSystem, Layer, Queue, Result, type Scope } from "effect"
+import { Deferred, Effect, FileSystem, Layer, Result, type Scope } from "effect"
 import { equalBytes } from "../../protocol/bytes.ts"
 import { decodeWith } from "../../protocol/codec/reader.ts"
 import { Writer } from "../../protocol/codec/writer.ts"
@@ -59,9 +59,9 @@ import {
   StoreOwned,
   type StoreOp,
   type StoreShape,
-  type StoreVersion,
-  type StoreWriteError
+  type StoreVersion
 } from "../../services/Store.ts"
+import { startGroupCommit, type PendingWrite } from "./GroupCommit.ts"
 import { DiskError, nodeStoreDisk, type StoreDisk } from "./StoreDisk.ts"
 import { StoreTable } from "./table.ts"
 
@@ -261,11 +261,6 @@ const takeOwnerLock = (disk: StoreDisk, dir: string, owner: string): Effect.Effe
     return yield* new StoreOwned({ store: dir, reason: "the lock changed hands repeatedly during the open" })
   })
 
-interface PendingWrite {
-  readonly ops: ReadonlyArray<StoreOp>
-  readonly done: Deferred.Deferred<StoreVersion, StoreWriteError>
-}
-
 const ioError = (operation: string) => (e: DiskError) => new StoreError({ operation, reason: e.message })
 
 /**
@@ -411,26 +406,7 @@ export const makeFileStore = (
           yield* compact
       })
 
-    const queue = yield* Queue.unbounded<PendingWrite, Cause.Done>()
-    const closed = new StoreError({ operation: "write", reason: "store closed" })
-    const failLeftovers = Effect.gen(function*() {
-      yield* Queue.end(queue)
-      for (const w of yield* Queue.clear(queue)) yield* Deferred.fail(w.done, closed)
-    })
-    yield* Queue.takeBetween(queue, 1, maxGroupWrites).pipe(
-      Effect.flatMap((group) => Effect.uninterruptible(commitGroup(group))),
-      Effect.forever,
-      Effect.onExit(() => failLeftovers),
-      Effect.forkScoped
-    )
-
-    const write = (ops: ReadonlyArray<StoreOp>): Effect.Effect<StoreVersion, StoreWriteError> =>
-      Effect.gen(function*() {
-        const done = yield* Deferred.make<StoreVersion, StoreWriteError>()
-        const offered = yield* Queue.offer(queue, { ops, done })
-        if (!offered) return yield* closed
-        return yield* Deferred.await(done)
-      })
+    const write = yield* startGroupCommit({ commitGroup, maxGroupWrites, closed: new StoreError({ operation: "write", reason: "store closed" }) })
 
     return {
       get: (key) => Effect.sync(() => table.get(key)),

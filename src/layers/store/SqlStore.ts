@@ -46,7 +46,7 @@
  * on its `Schedule`); a failed migration at open is `StoreError` too, with nothing changed; a
  * database the engine reports damaged is `StoreCorrupt` at open.
  */
-import { Array as Arr, Data, Deferred, Effect, Layer, Queue, Redacted, type Cause, type Scope } from "effect"
+import { Array as Arr, Data, Deferred, Effect, Layer, Redacted, type Scope } from "effect"
 import { PgClient } from "@effect/sql-pg"
 import { Reactivity } from "effect/reactivity"
 import { SqlClient, SqlError } from "effect/sql"
@@ -67,6 +67,7 @@ import {
   StoreOwned,
   type StoreWriteError
 } from "../../services/Store.ts"
+import { startGroupCommit, type PendingWrite } from "./GroupCommit.ts"
 import { makeNodeSqliteClient } from "./sql/NodeSqliteClient.ts"
 import { migrateStore } from "./sql/schema.ts"
 
@@ -87,11 +88,6 @@ export interface SqlStoreOptions {
 }
 
 export type SqlStoreOpenError = StoreError | StoreCorrupt | StoreOwned
-
-interface PendingWrite {
-  readonly ops: ReadonlyArray<StoreOp>
-  readonly done: Deferred.Deferred<StoreVersion, StoreWriteError>
-}
 
 interface KvRow {
   readonly key: string
@@ -326,27 +322,11 @@ export const makeSqlStore = (
         }
       })
 
-    const queue = yield* Queue.unbounded<PendingWrite, Cause.Done>()
-    const closed = new StoreError({ operation: "write", reason: `${name}: store closed` })
-    const failLeftovers = Effect.gen(function*() {
-      yield* Queue.end(queue)
-      for (const w of yield* Queue.clear(queue)) yield* Deferred.fail(w.done, closed)
-    })
-    yield* Queue.takeBetween(queue, 1, maxGroupWrites).pipe(
-      Effect.flatMap((group) => Effect.uninterruptible(commitGroup(group))),
-      Effect.forever,
-      Effect.onExit(() => failLeftovers),
-      Effect.forkScoped
-    )
-
+    const submit = yield* startGroupCommit({ commitGroup, maxGroupWrites, closed: new StoreError({ operation: "write", reason: `${name}: store closed` }) })
     const write = (ops: ReadonlyArray<StoreOp>): Effect.Effect<StoreVersion, StoreWriteError> =>
-      Effect.gen(function*() {
+      Effect.suspend(() => {
         const bad = malformed(ops)
-        if (bad !== undefined) return yield* bad
-        const done = yield* Deferred.make<StoreVersion, StoreWriteError>()
-        const offered = yield* Queue.offer(queue, { ops, done })
-        if (!offered) return yield* closed
-        return yield* Deferred.await(done)
+        return bad === undefined ? submit(ops) : Effect.fail(bad)
       })
 
     return {

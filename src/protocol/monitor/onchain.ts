@@ -399,17 +399,8 @@ export const classifyFundingSpend = (ctx: ResolveContext, monitor: MonitorState,
   return { ...base, kind: "Unknown" }
 }
 
-interface Draft {
-  readonly outpoint: OutPoint
-  readonly amount: Sat
-  readonly kind: TrackedOutputKind
-  readonly htlc: MonitorHtlc | undefined
-  readonly commitment: "holder" | "counterparty"
-  readonly confirmedAt: number
-  readonly claim: Claim | undefined
-  readonly readyAt: number | undefined
-  readonly deadline: number | undefined
-}
+/** A tracked output before its status is known. */
+type Draft = Omit<TrackedOutput, "status">
 
 /**
  * Everything the chain says about the channel now: the funding spend and each output to watch
