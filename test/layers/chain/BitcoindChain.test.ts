@@ -5,13 +5,9 @@
  * `sendrawtransaction` answers the txid even for an invalid transaction (acceptance is checked
  * in the node's mempool), `estimatesmartfee` has no estimate on regtest.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
-import { createRequire } from "node:module"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { createInterface } from "node:readline"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Stream } from "effect"
 import { toHex } from "../../../src/protocol/bytes.ts"
@@ -21,84 +17,10 @@ import { fromHex } from "../../../src/protocol/bytes.ts"
 import { txidToHex } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { classifyRejection, make as makeBitcoind } from "../../../src/layers/chain/BitcoindChain.ts"
 import type { ChainEvent } from "../../../src/services/ChainSource.ts"
+import { API_KEY, bcoinAvailable, BcoinNode, freePort } from "../../support/bcoin.ts"
 
-const bcoinAvailable = (() => {
-  try {
-    createRequire(import.meta.url).resolve("bcoin")
-    return true
-  } catch {
-    return false
-  }
-})()
 if (!bcoinAvailable) console.warn("BitcoindChain regtest tests skipped: the bcoin package is not installed (see package.json, issue 9)")
-
-const API_KEY = "regtest-secret"
 const SCRIPT = compileScript([OP.OP_0, new Uint8Array(20).fill(0x42)])
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-    server.on("error", reject)
-  })
-
-interface Answer {
-  readonly ok: boolean
-  readonly error?: string
-  readonly hashes?: ReadonlyArray<string>
-  readonly hex?: string
-  readonly txid?: string
-  readonly txids?: ReadonlyArray<string>
-}
-
-/** A bcoin node in a child process, driven by JSON lines. */
-class BcoinNode {
-  private readonly child: ChildProcessWithoutNullStreams
-  private readonly waiting: Array<(a: Answer) => void> = []
-  readonly port: number
-  constructor(port: number) {
-    this.port = port
-    this.child = spawn(process.execPath, [join(import.meta.dirname, "bcoin-node.cjs"), String(port), API_KEY], {
-      env: { ...process.env, NODE_BACKEND: "js" }
-    })
-    const lines = createInterface({ input: this.child.stdout })
-    lines.on("line", (line) => {
-      if (!line.startsWith('{"ok"')) {
-        if (process.env.BCOIN_LOG !== undefined) console.error(line) // bcoin's own log (BCOIN_LOG=debug)
-        return
-      }
-      const next = this.waiting.shift()
-      const parsed: Answer = JSON.parse(line)
-      if (next !== undefined) next(parsed)
-    })
-  }
-  static async start(port: number): Promise<BcoinNode> {
-    const node = new BcoinNode(port)
-    const ready = await new Promise<Answer>((resolve) => node.waiting.push(resolve))
-    if (!ready.ok) throw new Error(`bcoin did not start: ${ready.error}`)
-    return node
-  }
-  async command(cmd: Record<string, unknown>): Promise<Answer> {
-    const answer = new Promise<Answer>((resolve) => this.waiting.push(resolve))
-    this.child.stdin.write(`${JSON.stringify(cmd)}\n`)
-    const a = await answer
-    if (!a.ok) throw new Error(`bcoin ${String(cmd.cmd)}: ${a.error}`)
-    return a
-  }
-  async stop(): Promise<void> {
-    const exited = new Promise<void>((resolve) => this.child.on("exit", () => resolve()))
-    this.child.stdin.write(`${JSON.stringify({ cmd: "stop" })}\n`)
-    await Promise.race([exited, new Promise<void>((resolve) => setTimeout(resolve, 5000))])
-    this.child.kill()
-  }
-  get url(): string {
-    return `http://x:${API_KEY}@127.0.0.1:${this.port}`
-  }
-}
 
 /** Polls a condition (live clock; fails after 20 s). */
 const waitFor = (ok: () => boolean) =>

@@ -7,11 +7,6 @@
  * each tracked output ends spent by its owner's claim on bcoin's chain.
  * bcoin's regtest turns on segwit and CSV only after 432 blocks: they are mined first.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process"
-import { createRequire } from "node:module"
-import { createServer } from "node:net"
-import { join } from "node:path"
-import { createInterface } from "node:readline"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Result, Scope, Stream } from "effect"
 import { sha256 } from "@noble/hashes/sha2.js"
@@ -31,76 +26,7 @@ import { ChannelSigner } from "../../../src/services/ChannelSigner.ts"
 import { FeeEstimator } from "../../../src/services/FeeEstimator.ts"
 import { Store } from "../../../src/services/Store.ts"
 import { Harness, preimageFor, secp } from "../channels/Harness.ts"
-
-const bcoinAvailable = (() => {
-  try {
-    createRequire(import.meta.url).resolve("bcoin")
-    return true
-  } catch {
-    return false
-  }
-})()
-
-const API_KEY = "regtest-secret"
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-    server.on("error", reject)
-  })
-
-interface Answer {
-  readonly ok: boolean
-  readonly error?: string
-  readonly hashes?: ReadonlyArray<string>
-  readonly hex?: string
-  readonly txids?: ReadonlyArray<string>
-}
-
-/** The bcoin child process of test/layers/chain (same JSON-lines driver). */
-class Bcoin {
-  private readonly child: ChildProcessWithoutNullStreams
-  private readonly waiting: Array<(a: Answer) => void> = []
-  readonly port: number
-  constructor(port: number) {
-    this.port = port
-    this.child = spawn(process.execPath, [join(import.meta.dirname, "../../layers/chain/bcoin-node.cjs"), String(port), API_KEY], {
-      env: { ...process.env, NODE_BACKEND: "js" }
-    })
-    createInterface({ input: this.child.stdout }).on("line", (line) => {
-      if (!line.startsWith('{"ok"')) return
-      const next = this.waiting.shift()
-      if (next !== undefined) next(JSON.parse(line))
-    })
-  }
-  static async start(): Promise<Bcoin> {
-    const node = new Bcoin(await freePort())
-    const ready = await new Promise<Answer>((resolve) => node.waiting.push(resolve))
-    if (!ready.ok) throw new Error(`bcoin did not start: ${ready.error}`)
-    return node
-  }
-  async command(cmd: Record<string, unknown>): Promise<Answer> {
-    const answer = new Promise<Answer>((resolve) => this.waiting.push(resolve))
-    this.child.stdin.write(`${JSON.stringify(cmd)}\n`)
-    const a = await answer
-    if (!a.ok) throw new Error(`bcoin ${String(cmd["cmd"])}: ${a.error}`)
-    return a
-  }
-  async stop(): Promise<void> {
-    const exited = new Promise<void>((resolve) => this.child.on("exit", () => resolve()))
-    this.child.stdin.write(`${JSON.stringify({ cmd: "stop" })}\n`)
-    await Promise.race([exited, new Promise<void>((resolve) => setTimeout(resolve, 5000))])
-    this.child.kill()
-  }
-  get url(): string {
-    return `http://x:${API_KEY}@127.0.0.1:${this.port}`
-  }
-}
+import { bcoinAvailable, BcoinNode as Bcoin } from "../../support/bcoin.ts"
 
 describe.skipIf(!bcoinAvailable)("BOLT 5 against a bcoin regtest node", () => {
   it.live("we force close with an HTLC each way: every claim is accepted by bcoin and mined", () =>
