@@ -139,10 +139,6 @@ export const ChannelStoreLive = (dataDir: string) =>
     Layer.provide(NodeFileSystem.layer)
   )
 
-/** A files store (fsync'd) under a subdirectory of the data directory. */
-const filesStoreAt = (dataDir: string, directory: string) =>
-  layerFileStore({ directory: join(dataDir, directory) }).pipe(Layer.provide(NodeFileSystem.layer))
-
 /**
  * The node's `PeerManager`, `ChannelManager`, `Payments` (send, receive, forward over the default
  * router and the network graph) and gossip (`GossipSync`, `GossipAnnouncer`, `NetworkGraph` stored
@@ -174,8 +170,8 @@ export const NodeLive = (options: NodeLiveOptions) =>
 
       const nodeSignerLayer = Layer.succeed(NodeSigner, nodeSigner)
       const storeOwner = `node ${toHex(nodeSigner.nodeId)}`
-      const storeAt = (name: string) =>
-        options.store === undefined ? filesStoreAt(options.dataDir, name) : nodeStoreLayer(options.store, options.dataDir, name, storeOwner)
+      // Files (fsync'd, under the data directory) unless the options choose SQL; the owner names this node in locks.
+      const storeAt = (name: string) => nodeStoreLayer(options.store ?? { kind: "files" }, options.dataDir, name, storeOwner)
       const services = Layer.mergeAll(OsEntropy, TcpTransport(options.tcp), nodeSignerLayer)
       // Gossip: the graph (stored), and the sync actor the peers hand BOLT 7 messages to.
       const graph = MemoryNetworkGraph.layer({ secp }).pipe(Layer.provide(storeAt(GRAPH_DIRECTORY)))
@@ -203,7 +199,7 @@ export const NodeLive = (options: NodeLiveOptions) =>
         Layer.provideMerge(peers),
         Layer.provide(Layer.mergeAll(
           channelSignerLayer,
-          options.store === undefined ? ChannelStoreLive(options.dataDir) : layerLocalPersister().pipe(Layer.provide(storeAt(CHANNELS_DIRECTORY))),
+          layerLocalPersister().pipe(Layer.provide(storeAt(CHANNELS_DIRECTORY))),
           OsEntropy
         ))
       )

@@ -29,11 +29,11 @@ export type StoreSelection =
 
 export type NodeStoreError = StoreError | StoreCorrupt | StoreOwned
 
-/** The store `name` of a node in `dataDir` on the selected layer; `owner` is recorded by the SQL layers. */
+/** The store `name` of a node in `dataDir` on the selected layer; `owner` names the holder in the store's lock. */
 export const nodeStoreLayer = (selection: StoreSelection, dataDir: string, name: string, owner: string): Layer.Layer<Store, NodeStoreError> => {
   switch (selection.kind) {
     case "files":
-      return layerFileStore({ directory: join(dataDir, name) }).pipe(Layer.provide(NodeFileSystem.layer))
+      return layerFileStore({ directory: join(dataDir, name), owner }).pipe(Layer.provide(NodeFileSystem.layer))
     case "sqlite":
       return Layer.unwrap(Effect.map(sqlStore, (m) => m.layerSqliteStore({ filename: join(dataDir, `${name}.sqlite`), owner })))
     case "postgres":
@@ -50,7 +50,7 @@ export const openNodeStore = (
 ): Effect.Effect<StoreShape, NodeStoreError, Scope.Scope> => {
   switch (selection.kind) {
     case "files":
-      return Effect.flatMap(nodeStoreDisk, (disk) => makeFileStore(disk, { directory: join(dataDir, name) })).pipe(
+      return Effect.flatMap(nodeStoreDisk, (disk) => makeFileStore(disk, { directory: join(dataDir, name), owner })).pipe(
         Effect.provide(NodeFileSystem.layer)
       )
     case "sqlite":

@@ -12,6 +12,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { NodeServices } from "@effect/platform-node"
 import { Context, Effect, FileSystem, Layer } from "effect"
 import { ChannelManager } from "../../../src/actors/ChannelManager.ts"
+import { PeerManager } from "../../../src/actors/PeerManager.ts"
+import { toHex } from "../../../src/protocol/bytes.ts"
 import { NodeLive } from "../../../src/layers/node/NodeLive.ts"
 import { LOCK_FILE, makeFileStore } from "../../../src/layers/store/FileStore.ts"
 import { SimulatedDisk } from "../../../src/layers/store/SimulatedDisk.ts"
@@ -200,6 +202,10 @@ describe("FileStore owner lock (real disk)", () => {
           assert.isTrue(existsSync(join(dataDir, "channels", LOCK_FILE)))
           const second = yield* Effect.flip(Effect.scoped(Layer.build(NodeLive(options))))
           assert.include(JSON.stringify(second), "StoreOwned")
+          // The lock names the holder: this node.
+          const nodeId = toHex(Context.get(context, PeerManager).nodeId)
+          assert.include(readFileSync(join(dataDir, "channels", LOCK_FILE), "utf8"), `node ${nodeId}`)
+          assert.include(String(second), `node ${nodeId}`)
         })
       )
       assert.isFalse(existsSync(join(dataDir, "channels", LOCK_FILE)))
