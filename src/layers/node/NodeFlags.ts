@@ -16,6 +16,7 @@ import {
 import { nobleSecp256k1 } from "../../protocol/crypto/secp256k1.ts"
 import { defaultForwardingPolicy, type ForwardingPolicy } from "../../protocol/payment/forward.ts"
 import { networkByName, type NetworkName, NetworkNames } from "../../protocol/network.ts"
+import { sat } from "../../protocol/units.ts"
 import { formatAddress, parseAddress, type SocketAddress } from "../../services/Transport.ts"
 import type { StoreSelection } from "../store/SqlStoreChoice.ts"
 
@@ -62,6 +63,8 @@ export interface DevConfig {
   readonly maxAcceptedHtlcs?: number
   /** `--min-feerate N`: the lowest `feerate_per_kw` we accept from a funder, in sat/kw (at least the floor 253). */
   readonly minFeeratePerKw?: number
+  /** `--channel-reserve-sat N`: the `channel_reserve_satoshis` we ask of every peer (BOLT 2), instead of 1% of the capacity. */
+  readonly channelReserveSat?: number
 }
 
 /** Our feerate estimate when none is configured (the channel manager's default), sat/kw. */
@@ -82,7 +85,8 @@ export const devChannelSettings = (
     ...defaultLocalChannelConfig,
     ...(dev.fundingConfirms === undefined ? {} : { minimumDepth: dev.fundingConfirms }),
     ...(dev.minToSelfDelay === undefined ? {} : { toSelfDelay: dev.minToSelfDelay }),
-    ...(dev.maxAcceptedHtlcs === undefined ? {} : { maxAcceptedHtlcs: dev.maxAcceptedHtlcs })
+    ...(dev.maxAcceptedHtlcs === undefined ? {} : { maxAcceptedHtlcs: dev.maxAcceptedHtlcs }),
+    ...(dev.channelReserveSat === undefined ? {} : { channelReserve: sat(BigInt(dev.channelReserveSat)) })
   },
   policy: {
     ...defaultChannelPolicy,
@@ -143,6 +147,7 @@ Hooks for conformance test suites, refused unless --dev and --network regtest:
   --min-to-self-delay N  the to_self_delay we impose on the peer (default ${defaultLocalChannelConfig.toSelfDelay})
   --max-accepted-htlcs N the max_accepted_htlcs we announce, 1 to ${MAX_ACCEPTED_HTLCS_LIMIT} (default ${defaultLocalChannelConfig.maxAcceptedHtlcs})
   --min-feerate N        accept funders' feerates from N sat/kw up (at least ${FEERATE_FLOOR_PER_KW})
+  --channel-reserve-sat N  the channel_reserve_satoshis we ask of peers (default 1% of the capacity)
 `
 
 /** What the command line asks for: run with a config, or print the help. */
@@ -284,7 +289,7 @@ const forwardingFlags = (values: ReturnType<typeof parse>["values"]): Result.Res
 export const forwardingPolicyOf = (flags: ForwardingFlags | undefined): ForwardingPolicy => ({ ...defaultForwardingPolicy, ...flags })
 
 /** The flags only `--dev` on regtest allows. */
-const DEV_FLAGS = ["dev-node-secret", "funding-confirms", "min-to-self-delay", "max-accepted-htlcs", "min-feerate"] as const
+const DEV_FLAGS = ["dev-node-secret", "funding-confirms", "min-to-self-delay", "max-accepted-htlcs", "min-feerate", "channel-reserve-sat"] as const
 
 /** `--dev` and the flags it allows: refused unless both `--dev` and `--network regtest` are given. */
 const devFlags = (
@@ -308,6 +313,8 @@ const devFlags = (
   if (Result.isFailure(maxAcceptedHtlcs)) return Result.fail(maxAcceptedHtlcs.failure)
   const minFeeratePerKw = integer("min-feerate", FEERATE_FLOOR_PER_KW, 0xffffffff)
   if (Result.isFailure(minFeeratePerKw)) return Result.fail(minFeeratePerKw.failure)
+  const channelReserveSat = integer("channel-reserve-sat", 0, 2_100_000_000_000_000) // at most 21 million bitcoin
+  if (Result.isFailure(channelReserveSat)) return Result.fail(channelReserveSat.failure)
   const secretHex = values["dev-node-secret"]
   let nodeSecret: Uint8Array | undefined
   if (secretHex !== undefined) {
@@ -320,7 +327,8 @@ const devFlags = (
     ...(fundingConfirms.success === undefined ? {} : { fundingConfirms: fundingConfirms.success }),
     ...(minToSelfDelay.success === undefined ? {} : { minToSelfDelay: minToSelfDelay.success }),
     ...(maxAcceptedHtlcs.success === undefined ? {} : { maxAcceptedHtlcs: maxAcceptedHtlcs.success }),
-    ...(minFeeratePerKw.success === undefined ? {} : { minFeeratePerKw: minFeeratePerKw.success })
+    ...(minFeeratePerKw.success === undefined ? {} : { minFeeratePerKw: minFeeratePerKw.success }),
+    ...(channelReserveSat.success === undefined ? {} : { channelReserveSat: channelReserveSat.success })
   })
 }
 
@@ -355,6 +363,7 @@ const parse = (argv: ReadonlyArray<string>) =>
       "dev-node-secret": { type: "string" },
       "funding-confirms": { type: "string" },
       "min-to-self-delay": { type: "string" },
+      "channel-reserve-sat": { type: "string" },
       "max-accepted-htlcs": { type: "string" },
       "min-feerate": { type: "string" },
       "fee-base-msat": { type: "string" },

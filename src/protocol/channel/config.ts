@@ -35,6 +35,8 @@ export const LocalChannelConfigSchema = Schema.Struct({
   maxHtlcValueInFlightBasisPoints: BasisPoints,
   /** `channel_reserve_satoshis` we ask of the peer, as a share of the capacity (1% suggested by BOLT 2). */
   channelReserveBasisPoints: BasisPoints,
+  /** A fixed `channel_reserve_satoshis` instead of the share (test suites pin it); still at least both dust limits. */
+  channelReserve: Schema.optional(SatSchema),
   /** `htlc_minimum_msat`. */
   htlcMinimum: MsatSchema,
   /** `to_self_delay` we impose on the peer's outputs. */
@@ -127,11 +129,11 @@ export const shareOf = (amount: bigint, basisPoints: number): bigint => (amount 
 
 /**
  * The `channel_reserve_satoshis` we ask for a channel of `funding` sat: our share of the
- * capacity, never below either side's dust limit (BOLT 2: the reserve we announce must be >=
+ * capacity (or the fixed `channelReserve`), never below either side's dust limit (BOLT 2: the reserve we announce must be >=
  * our own `dust_limit_satoshis` (open) and >= the funder's (accept)).
  */
 export const channelReserveFor = (config: LocalChannelConfig, funding: Sat, peerDustLimit: Sat = sat(0n)): Sat => {
-  const share = shareOf(funding, config.channelReserveBasisPoints)
+  const share = config.channelReserve ?? shareOf(funding, config.channelReserveBasisPoints)
   const floor = config.dustLimit > peerDustLimit ? config.dustLimit : peerDustLimit
   return sat(share > floor ? share : floor)
 }

@@ -29,7 +29,9 @@ describe("node flags: --dev", () => {
       "--max-accepted-htlcs",
       "483",
       "--min-feerate",
-      "253"
+      "253",
+      "--channel-reserve-sat",
+      "5000"
     ])
     assert.isDefined(c?.dev)
     assert.strictEqual(toHex(c?.dev?.nodeSecret ?? new Uint8Array()), secret)
@@ -37,10 +39,12 @@ describe("node flags: --dev", () => {
     assert.strictEqual(c?.dev?.minToSelfDelay, 6)
     assert.strictEqual(c?.dev?.maxAcceptedHtlcs, 483)
     assert.strictEqual(c?.dev?.minFeeratePerKw, 253)
+    assert.strictEqual(c?.dev?.channelReserveSat, 5000)
     // --dev alone: no hook set; no --dev: no dev config at all.
     assert.deepStrictEqual(config(dev)?.dev, {})
     assert.isUndefined(config(["--network", "regtest"])?.dev)
     assert.include(usage, "--dev-node-secret")
+    assert.include(usage, "--channel-reserve-sat")
   })
 
   it("refuses hooks without --dev, and --dev off regtest or without an explicit --network regtest", () => {

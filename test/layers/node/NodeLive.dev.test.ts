@@ -38,9 +38,9 @@ describe("NodeLive dev hooks", () => {
       assert.notStrictEqual(toHex(other.peers.nodeId), toHex(node.peers.nodeId))
     }).pipe(Effect.provide(NodeServices.layer)))
 
-  it.live("accept_channel carries --funding-confirms, --min-to-self-delay, --max-accepted-htlcs; --min-feerate 253 is accepted", () =>
+  it.live("accept_channel carries --funding-confirms, --min-to-self-delay, --max-accepted-htlcs, --channel-reserve-sat; --min-feerate 253 is accepted", () =>
     Effect.gen(function*() {
-      const settings = devChannelSettings({ fundingConfirms: 1, minToSelfDelay: 6, maxAcceptedHtlcs: 12, minFeeratePerKw: 253 })
+      const settings = devChannelSettings({ fundingConfirms: 1, minToSelfDelay: 6, maxAcceptedHtlcs: 12, minFeeratePerKw: 253, channelReserveSat: 4321 })
       assert.notStrictEqual(defaultLocalChannelConfig.minimumDepth, 1)
       const fundee = yield* startNode({ listen: { host: "127.0.0.1", port: 0 }, nodeSecret: secret, channels: settings })
       const funder = yield* startNode({})
@@ -49,7 +49,11 @@ describe("NodeLive dev hooks", () => {
       yield* funder.peers.connect(fundee.peers.nodeId, address)
       const temporaryChannelId = yield* funder.channels.openChannel(fundee.peers.nodeId, sat(100_000n), { feeratePerKw: 253 })
       // The funder's channel waits for its funding transaction once the fundee's accept_channel passed.
-      let negotiated: { readonly minimumDepth: number; readonly feeratePerKw: number; readonly remote: { readonly toSelfDelay: number; readonly maxAcceptedHtlcs: number } } | undefined
+      let negotiated: {
+        readonly minimumDepth: number
+        readonly feeratePerKw: number
+        readonly remote: { readonly toSelfDelay: number; readonly maxAcceptedHtlcs: number; readonly channelReserve: bigint }
+      } | undefined
       for (let i = 0; i < 1000 && negotiated === undefined; i++) {
         const info = yield* funder.channels.channel(temporaryChannelId)
         if (info.state._tag === "WaitFundingTx") negotiated = info.state.negotiated
@@ -61,5 +65,7 @@ describe("NodeLive dev hooks", () => {
       assert.strictEqual(negotiated.feeratePerKw, 253)
       assert.strictEqual(negotiated.remote.toSelfDelay, 6)
       assert.strictEqual(negotiated.remote.maxAcceptedHtlcs, 12)
+      // 1% of 100,000 sat would be 1,000: the fixed reserve is what the fundee asks.
+      assert.strictEqual(negotiated.remote.channelReserve, 4321n)
     }).pipe(Effect.provide(NodeServices.layer)))
 })

@@ -167,6 +167,15 @@ describe("open_channel: our command (sender MUSTs)", () => {
     expect(message.tlvs.upfrontShutdownScript?.length).toBe(0)
     expect(message.channelFlags).toBe(0)
   })
+  it("a fixed reserve replaces the 1% share, never below the dust limit", () => {
+    const fixed = unwrap(makeOpenChannel({ ...defaultLocalChannelConfig, channelReserve: sat(4_321n) }, features, base))
+    expect(fixed.message.channelReserveSatoshis).toBe(4_321n)
+    const belowDust = unwrap(makeOpenChannel({ ...defaultLocalChannelConfig, channelReserve: sat(100n) }, features, base))
+    expect(belowDust.message.channelReserveSatoshis).toBe(546n)
+    // The config with it still round-trips through its Schema (it is stored with the channel).
+    const config = { ...defaultLocalChannelConfig, channelReserve: sat(4_321n) }
+    expect(Schema.decodeUnknownSync(LocalChannelConfigSchema)(Schema.encodeSync(LocalChannelConfigSchema)(config))).toEqual(config)
+  })
 })
 
 describe("open_channel: receiver rules (each rejects with its rule, state untouched)", () => {
