@@ -761,8 +761,9 @@ const heapPerChannel = (timer: SecpTimer, sample: { readonly channelHex: string;
       for (const e of sample.entries) {
         let text = utf8.decode(e.value).replaceAll(sample.channelHex, hex)
         if (e.key.endsWith("/state")) {
-          // A state that refers to blobs starts with a 0x01 byte (StoreReplica); the references stay as they are.
-          const marker = text.startsWith("\u0001") ? "\u0001" : ""
+          // A state may start with its version header (0x02, the version, a newline) and then a 0x01 byte
+          // when it refers to blobs (StoreReplica); both stay as they are, and the references too.
+          const marker = /^(\u0002[0-9]+\n)?\u0001?/.exec(text)?.[0] ?? ""
           const record: unknown = JSON.parse(text.slice(marker.length))
           if (typeof record === "object" && record !== null && "signer" in record) delete record.signer
           text = marker + JSON.stringify(record)
