@@ -37,7 +37,7 @@ const arg = (name: string): string | undefined => {
 const scenarioOf = (nodes: number, payments: number, faults: boolean): Scenario => ({
   name: `scale-${nodes}`,
   nodes: { count: nodes },
-  channels: [{ kind: "scaleFree", perNode: 3, capacitySat: { kind: "lognormal", median: 2_000_000, sigma: 0.8, min: 200_000, max: 50_000_000 }, pushFraction: 0.5 }],
+  channels: [{ kind: "scaleFree", perNode: 3, capacitySat: { kind: "lognormal", median: 2_000_000, sigma: 0.8, min: 200_000, max: 16_000_000 }, pushFraction: 0.5 }], // below 2^24 sat: no option_support_large_channel
   workload: {
     payments,
     // About 20 payments per simulated second per 1,000 nodes.

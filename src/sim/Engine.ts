@@ -893,7 +893,9 @@ class Simulation {
           channelType: { name: "anchors_zero_fee_htlc_tx", scidAlias: false, zeroConf: false }
         })
         sim.pendingOpens.set(`${open.plan.a}/${toHex(temporary)}`, open)
-      }).pipe(Effect.catch((e) => Effect.sync(() => sim.violations.push(`setup: open ${open.plan.a}->${open.plan.b} failed: ${e._tag}`)))))
+      }).pipe(Effect.catch((e) =>
+        Effect.sync(() => sim.violations.push(`setup: open ${open.plan.a}->${open.plan.b} failed: ${e._tag}${e._tag === "OpenChannelFailed" ? ` (${e.reason})` : ""}`))
+      )))
     }
     this.rt.scheduler.pump()
     const ready = () => this.channels.every((c) => c.channelId !== undefined) && this.net.totalInFlight() === 0
