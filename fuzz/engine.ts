@@ -18,7 +18,7 @@
  * `npm run fuzz -- TARGET --seed N` reruns exactly that case (`runCase`).
  */
 import { spawnSync } from "node:child_process"
-import { createHash } from "node:crypto"
+import { createHash, randomInt } from "node:crypto"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
@@ -188,8 +188,8 @@ const saveCrash = (target: string, input: Uint8Array): string => {
 const runAsyncTarget = async (name: string, target: AsyncFuzzTarget, seconds: number): Promise<void> => {
   const started = performance.now()
   const deadline = started + seconds * 1000
-  // The first case seed comes from the time (printed), so separate runs explore different cases.
-  const first = Date.now() % 2 ** 31
+  // The first case seed is random (printed), so separate runs explore different cases.
+  const first = randomInt(2 ** 31 - 1)
   console.log(`${name}: cases ${first}, ${first + 1}, ... (async target, one case per seed)`)
   let total = 0
   let lastReport = started
@@ -255,9 +255,9 @@ const runJazzer = (target: string, seconds: number): void => {
 }
 
 const runFastCheck = async (target: string, seconds: number): Promise<void> => {
-  const any = await loadAnyTarget(target)
-  if (any.kind === "async") return runAsyncTarget(target, any, seconds)
-  const t: FuzzTarget = any
+  const loaded = await loadAnyTarget(target)
+  if (loaded.kind === "async") return runAsyncTarget(target, loaded, seconds)
+  const t: FuzzTarget = loaded
   const deadline = Date.now() + seconds * 1000
   let total = 0
   let batch = 0
