@@ -29,7 +29,15 @@ import { MemoryNetworkGraph } from "../src/layers/graph/index.ts"
 import { nobleSecp256k1, type Secp256k1 } from "../src/protocol/crypto/secp256k1.ts"
 import { Networks } from "../src/protocol/network.ts"
 import { NetworkGraph } from "../src/services/NetworkGraph.ts"
-import { type GeneratedGossip, generateGossip, packGossip, type Snapshot, SNAPSHOT_TIME, unpackGossip } from "../test/protocol/gossip/generate.ts"
+import {
+  type GeneratedGossip,
+  generateGossip,
+  packGossip,
+  type Snapshot,
+  SNAPSHOT_TIME,
+  snapshotDifferences,
+  unpackGossip
+} from "../test/protocol/gossip/generate.ts"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const SNAPSHOT = join(here, "../test/data/ln-graph-2026-02-03.json.gz")
@@ -90,7 +98,11 @@ interface Row {
   readonly tableBytes: number
 }
 
-const ingest = (secp: Secp256k1, g: GeneratedGossip): Promise<Row & { readonly rejected: number }> => {
+const ingest = (
+  secp: Secp256k1,
+  g: GeneratedGossip,
+  compareWith?: Snapshot
+): Promise<Row & { readonly rejected: number; readonly compared: ReturnType<typeof snapshotDifferences> | undefined }> => {
   const program = Effect.gen(function*() {
     yield* TestClock.setTime(SNAPSHOT_TIME * 1000)
     gc()
@@ -114,7 +126,10 @@ const ingest = (secp: Secp256k1, g: GeneratedGossip): Promise<Row & { readonly r
     gc()
     const after = process.memoryUsage()
     const stats = yield* graph.stats
+    // The whole graph against the snapshot (not timed): every node, channel and policy.
+    const compared = compareWith === undefined ? undefined : snapshotDifferences(compareWith, g, { channels: yield* graph.channels, nodes: yield* graph.nodes })
     return {
+      compared,
       backend: secp.name,
       scope: "",
       messages: g.channelAnnouncements.length + g.channelUpdates.length + g.nodeAnnouncements.length,
@@ -162,7 +177,9 @@ export const run = async (): Promise<void> => {
   plans.push({ secp: nobleSecp256k1, gossip: nobleFull ? full : subset(full, 25), scope: nobleFull ? "whole network" : "1/25 of the channels" })
   const rows: Array<Row & { readonly rejected: number }> = []
   for (const plan of plans) {
-    const row = { ...(await ingest(plan.secp, plan.gossip)), scope: plan.scope }
+    // The first whole-network ingest is compared with the snapshot afterwards.
+    const compare = plan.gossip === full && rows.length === 0 ? snapshot : undefined
+    const row = { ...(await ingest(plan.secp, plan.gossip, compare)), scope: plan.scope }
     rows.push(row)
     console.log(
       `${row.backend.padEnd(22)} ${row.scope.padEnd(20)} ${String(row.messages).padStart(7)} msgs  ${row.seconds.toFixed(2).padStart(7)} s wall ` +
@@ -173,6 +190,13 @@ export const run = async (): Promise<void> => {
         `memory held (after GC): heap ${mb(row.heapBytes)} MB + buffers ${mb(row.bufferBytes)} MB = ${mb(row.heapBytes + row.bufferBytes)} MB ` +
         `(the graph's typed arrays and message pages: ${mb(row.tableBytes)} MB)`
     )
+    if (row.compared !== undefined) {
+      console.log(
+        row.compared.differences.length === 0
+          ? `graph equals the snapshot: ${snapshot.channels.length} channels, every node, ${row.compared.policies} policies`
+          : `graph DIFFERS from the snapshot:\n  ${row.compared.differences.join("\n  ")}`
+      )
+    }
   }
   const first = rows[0]
   if (first !== undefined) {

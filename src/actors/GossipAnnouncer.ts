@@ -35,6 +35,7 @@ import type { ChannelState } from "../protocol/channel/state.ts"
 import { channelAnnouncementDigest, channelUpdateDigest, nodeAnnouncementDigest } from "../protocol/gossip/digest.ts"
 import { channelAnnouncementSignedPart, channelFlags, directionOf, unsignedChannelAnnouncement, withChannelAnnouncementSignatures } from "../protocol/gossip/sign.ts"
 import type { Address } from "../protocol/messages/address.ts"
+import { addressType } from "../protocol/gossip/own.ts"
 import { featuresToBytes, ourNodeFeatures } from "../protocol/features.ts"
 import {
   AnnouncementSignatures,
@@ -214,7 +215,8 @@ export const make = (
         nodeId: ourId,
         rgbColor: Uint8Array.of(r, g, b),
         alias: SHORT_ALIAS(config.alias),
-        addresses: { addresses: config.addresses ?? [], unparsed: new Uint8Array(0) }
+        // BOLT 7: descriptors in ascending order of type.
+        addresses: { addresses: [...(config.addresses ?? [])].sort((x, y) => addressType(x) - addressType(y)), unparsed: new Uint8Array(0) }
       })))
       raw.set(yield* sign(nodeAnnouncementDigest(raw)), 2)
       nodeAnnouncement = raw

@@ -35,22 +35,35 @@
  * once when the actor's scope closes.
  *
  * Chain (only when a `ChainSource` is in the context; without one, announcements are taken as
- * signed): a peer's new `channel_announcement` waits for its funding output (block at the short
- * channel id's height, transaction at its index, output at its vout) to be the unspent P2WSH of
- * its bitcoin keys (`checkFundingOutput`); its value is the channel's capacity. Lookups run
- * `fundingLookups` at a time with `maxFundingQueue` waiting (full: dropped, like stale gossip);
- * a missing or wrong output is a strike, a spent one is ignored, a source that cannot answer
- * costs the peer nothing. The funding outputs so checked are watched (`follow`): a channel is
- * removed `spentAfterConfirmations` blocks (default 12) after its output's spend confirmed.
+ * signed): a peer's new `channel_announcement` is checked first without the chain (every rule,
+ * its four signatures included: a peer cannot make us look up what it did not sign), then waits
+ * for its funding output (block at the short channel id's height, transaction at its index,
+ * output at its vout) to be the unspent P2WSH of its bitcoin keys (`checkFundingOutput`); its
+ * value is the channel's capacity. Lookups run `fundingLookups` at a time with
+ * `maxFundingQueue` waiting (full: dropped, like stale gossip); a missing or wrong output is a
+ * strike, a spent one is ignored, a source that cannot answer costs the peer nothing.
+ *
+ * Every channel of the graph has its funding output watched (`follow`): a channel is removed
+ * `spentAfterConfirmations` blocks (default 12, BOLT 7) after its output's spend confirmed.
+ * Channels that did not come through a lookup (loaded from the store at start, our own,
+ * accepted without a lookup) are resolved in the background, one block fetch per height: an
+ * unspent output of the right script is watched from then on; one already spent or missing
+ * counts as spent in the next block (removed `spentAfterConfirmations` blocks from now); an
+ * output of another script is removed at once (BOLT 7: not the channel it claims). A source that
+ * cannot answer is asked again at the next block. An output watched after a lookup is asked for
+ * once more, so a spend in a block the follower passed meanwhile is not missed. With `store` (`layerStored`) the watched
+ * outpoints are saved with the graph and a restart resolves only the channels they lack.
  */
 import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option, Queue, Result, Scope, Semaphore, Stream } from "effect"
 import type * as Cause from "effect/Cause"
-import { toHex } from "../protocol/bytes.ts"
+import { fromHex, toHex } from "../protocol/bytes.ts"
 import { type ChainHash, type ShortChannelId, shortChannelIdParts } from "../protocol/codec/fields.ts"
 import { checkFundingOutput, type FundingOutput } from "../protocol/gossip/funding.ts"
+import { verifyChannelAnnouncement } from "../protocol/gossip/validate.ts"
 import { type BlockRef, type ChainEvent, ChainSource, type ChainSourceShape } from "../services/ChainSource.ts"
 import { refOf } from "../protocol/chain/block.ts"
-import type { OutPoint } from "../protocol/tx/bitcoin/transaction.ts"
+import { type OutPoint, txidFromBytes } from "../protocol/tx/bitcoin/transaction.ts"
+import { Store, type StoreShape } from "../services/Store.ts"
 import type { GossipError } from "../protocol/gossip/errors.ts"
 import {
   decodeQueryFlags,
@@ -117,7 +130,7 @@ export interface GossipGraph {
   readonly ingest: (
     raw: Uint8Array,
     nowSeconds: number,
-    options?: { readonly capacitySat?: bigint }
+    options?: { readonly capacitySat?: bigint; readonly signaturesVerified?: boolean }
   ) => Effect.Effect<Result.Result<{ readonly forward: boolean }, GossipError>>
   /** Every check of `ingest` but the signatures, changing nothing (before a funding output lookup). */
   readonly precheck?: (raw: Uint8Array) => Effect.Effect<Result.Result<void, GossipError>>
@@ -218,6 +231,13 @@ export interface GossipSyncConfig {
   readonly maxScidsPerReply?: number
   /** Whether our `gossip_timestamp_filter` asks sync peers for everything since 0 instead of from now (default false). */
   readonly filterFromZero?: boolean
+  /**
+   * Where the watched funding outpoints are kept (key `gossip/funding/v1`, written with the
+   * graph's saves), so that a restart does not look every channel's output up again. Without
+   * it, the channels of a loaded graph are resolved again at each start (one block fetch per
+   * height).
+   */
+  readonly store?: StoreShape
 }
 
 /** Counters and sizes, for tests, the control API and monitoring. */
@@ -283,6 +303,15 @@ export interface PeerChannelUpdate {
 
 export class GossipSync extends Context.Service<GossipSync, GossipSyncShape>()("effect-lightning/GossipSync") {
   static readonly layer = (config: GossipSyncConfig = {}): Layer.Layer<GossipSync, never, NetworkGraph> => Layer.effect(GossipSync, make(config))
+  /** `layer` with the watched funding outpoints kept in the `Store` (`GossipSyncConfig.store`): give it the graph's store. */
+  static readonly layerStored = (config: GossipSyncConfig = {}): Layer.Layer<GossipSync, never, NetworkGraph | Store> =>
+    Layer.effect(
+      GossipSync,
+      Effect.gen(function*() {
+        const store = yield* Store
+        return yield* make({ ...config, store })
+      })
+    )
 }
 
 // ---- internals ------------------------------------------------------------------------------------
@@ -299,6 +328,8 @@ type Input =
   | { readonly _tag: "Save" }
   | { readonly _tag: "Funded"; readonly session: SessionId; readonly raw: Uint8Array; readonly announcement: ChannelAnnouncement; readonly lookup: FundingLookup | undefined }
   | { readonly _tag: "Closed"; readonly scids: ReadonlyArray<ShortChannelId> }
+  | { readonly _tag: "Resolved"; readonly scid: ShortChannelId; readonly lookup: FundingLookup | undefined; readonly height: number }
+  | { readonly _tag: "SpentMeanwhile"; readonly scid: ShortChannelId; readonly height: number }
   | { readonly _tag: "Own"; readonly raws: ReadonlyArray<Uint8Array>; readonly done: Deferred.Deferred<void> }
 
 /** Work for a peer's sender fiber (it may wait on the connection; this actor never does). */
@@ -376,6 +407,36 @@ const scidAt = (raw: Uint8Array, offset: number): ShortChannelId => {
   return ((BigInt(v.getUint32(offset)) << 32n) | BigInt(v.getUint32(offset + 4))) as ShortChannelId
 }
 
+/** Store key of the watched funding outpoints (`GossipSyncConfig.store`). */
+const FUNDING_KEY = "gossip/funding/v1"
+const OUTPOINT_ENTRY = 8 + 32 + 4
+
+/** `outpointOf` (scid -> `txid hex:vout`) packed: per channel its scid, txid and vout (44 bytes). */
+const encodeOutpoints = (outpoints: ReadonlyMap<ShortChannelId, string>): Uint8Array => {
+  const out = new Uint8Array(outpoints.size * OUTPOINT_ENTRY)
+  const view = new DataView(out.buffer)
+  let at = 0
+  for (const [scid, key] of outpoints) {
+    const [txid, vout] = key.split(":")
+    view.setBigUint64(at, scid)
+    out.set(fromHex(txid ?? ""), at + 8)
+    view.setUint32(at + 40, Number(vout))
+    at += OUTPOINT_ENTRY
+  }
+  return out
+}
+
+/** What `encodeOutpoints` wrote; undefined when it is damaged (then every channel is resolved again). */
+const decodeOutpoints = (bytes: Uint8Array): ReadonlyMap<ShortChannelId, OutPoint> | undefined => {
+  if (bytes.length % OUTPOINT_ENTRY !== 0) return undefined
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const out = new Map<ShortChannelId, OutPoint>()
+  for (let at = 0; at < bytes.length; at += OUTPOINT_ENTRY) {
+    out.set(scidAt(bytes, at), { txid: txidFromBytes(bytes.slice(at + 8, at + 40)), vout: view.getUint32(at + 40) })
+  }
+  return out
+}
+
 /**
  * The output a short channel id points at (block at its height, transaction at its index, output
  * at its vout) and whether it is unspent; undefined when the source cannot tell now (down, or the
@@ -388,22 +449,37 @@ export interface FundingLookup {
 }
 
 export const lookupFundingOutput = (chain: ChainSourceShape, scid: ShortChannelId): Effect.Effect<FundingLookup | undefined> =>
+  lookupFundingOutputs(chain, shortChannelIdParts(scid).block, [scid]).pipe(Effect.map((found) => found[0]))
+
+/**
+ * `lookupFundingOutput` for channels of one block (`scids` all at height `height`): the block is
+ * fetched once. One entry per id, in order; all undefined when the source cannot tell now.
+ */
+export const lookupFundingOutputs = (
+  chain: ChainSourceShape,
+  height: number,
+  scids: ReadonlyArray<ShortChannelId>
+): Effect.Effect<ReadonlyArray<FundingLookup | undefined>> =>
   Effect.gen(function*() {
-    const at = shortChannelIdParts(scid)
-    const block = yield* chain.block(at.block)
-    const tx = block.transactions[at.txIndex]
-    const txid = block.txids[at.txIndex]
-    const missing: FundingLookup = { output: { _tag: "Missing" }, outpoint: undefined }
-    if (tx === undefined || txid === undefined) return missing
-    if (tx.outputs[at.outputIndex] === undefined) return missing
-    const outpoint: OutPoint = { txid, vout: at.outputIndex }
-    const status = yield* chain.outputStatus(outpoint)
-    const output: FundingOutput = status._tag === "SpentOrUnknown"
-      ? { _tag: "Spent" }
-      : { _tag: "Unspent", scriptPubKey: status.scriptPubKey, valueSat: BigInt(status.value) }
-    const found: FundingLookup = { output, outpoint }
-    return found
-  }).pipe(Effect.catch(() => Effect.succeed(undefined)))
+    const block = yield* chain.block(height)
+    const out: Array<FundingLookup> = []
+    for (const scid of scids) {
+      const at = shortChannelIdParts(scid)
+      const tx = block.transactions[at.txIndex]
+      const txid = block.txids[at.txIndex]
+      if (at.block !== height || tx === undefined || txid === undefined || tx.outputs[at.outputIndex] === undefined) {
+        out.push({ output: { _tag: "Missing" }, outpoint: undefined })
+        continue
+      }
+      const outpoint: OutPoint = { txid, vout: at.outputIndex }
+      const status = yield* chain.outputStatus(outpoint)
+      const output: FundingOutput = status._tag === "SpentOrUnknown"
+        ? { _tag: "Spent" }
+        : { _tag: "Unspent", scriptPubKey: status.scriptPubKey, valueSat: BigInt(status.value) }
+      out.push({ output, outpoint })
+    }
+    return out
+  }).pipe(Effect.catch(() => Effect.succeed(scids.map(() => undefined))))
 
 /** Starts the actor in the current scope. */
 export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncShape, never, Scope.Scope | NetworkGraph> =>
@@ -438,9 +514,46 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
     const fundingOutpoints = new Map<string, ShortChannelId>()
     const outpointOf = new Map<ShortChannelId, string>()
     const outpointKey = (o: OutPoint) => `${toHex(o.txid)}:${o.vout}`
+    /** The watched outpoints changed since they were last stored. */
+    let outpointsDirty = false
+    const watch = (scid: ShortChannelId, outpoint: OutPoint) => {
+      fundingOutpoints.set(outpointKey(outpoint), scid)
+      outpointOf.set(scid, outpointKey(outpoint))
+      outpointsDirty = true
+    }
+    const unwatch = (scid: ShortChannelId) => {
+      const k = outpointOf.get(scid)
+      if (k !== undefined) fundingOutpoints.delete(k)
+      if (outpointOf.delete(scid)) outpointsDirty = true
+    }
     /** Channels whose funding output was spent, by the spend's height, waiting for its confirmations. */
     const spends = new Map<ShortChannelId, number>()
     const spentAfter = Math.max(1, config.spentAfterConfirmations ?? 12)
+    /**
+     * Channels of the graph whose funding output is not watched yet (loaded, ours, accepted
+     * without a lookup): resolved in the background by block (at most the graph's channels);
+     * `resolveLater` holds those the source could not answer, for the next block.
+     */
+    const toResolve = new Map<number, Set<ShortChannelId>>() // by block height
+    const resolveLater = new Set<ShortChannelId>()
+    const resolveSignal = yield* Queue.sliding<void>(1)
+    /**
+     * Outputs just watched after a lookup, asked once more: a spend in a block the follower
+     * passed between the lookup and the watch would otherwise be missed (bounded: dropped when full).
+     */
+    const rechecks = yield* Queue.bounded<{ readonly scid: ShortChannelId; readonly outpoint: OutPoint }, Cause.Done>(4096)
+    yield* Effect.addFinalizer(() => Queue.end(rechecks))
+    const recheck = (scid: ShortChannelId, outpoint: OutPoint) => {
+      Queue.offerUnsafe(rechecks, { scid, outpoint })
+    }
+    const needsResolving = (scid: ShortChannelId) => {
+      if (Option.isNone(chain) || outpointOf.has(scid) || spends.has(scid)) return
+      const height = shortChannelIdParts(scid).block
+      const atHeight = toResolve.get(height) ?? new Set<ShortChannelId>()
+      atHeight.add(scid)
+      toResolve.set(height, atHeight)
+      Queue.offerUnsafe(resolveSignal, undefined)
+    }
     yield* Effect.addFinalizer(() => Queue.end(inbox))
     const announcementSignatures = yield* Queue.sliding<{ readonly nodeId: NodeId; readonly message: AnnouncementSignatures }>(256)
 
@@ -471,11 +584,25 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
     let syncing = 0
     /** The graph changed since the last save. */
     let dirty = false
-    const saveIfDirty = Effect.suspend(() => {
+    const saveGraph = Effect.suspend(() => {
       if (!dirty || graph.save === undefined) return Effect.void
       dirty = false
       return graph.save
     })
+    /** The watched outpoints, packed (`encodeOutpoints`), when they changed. */
+    const saveOutpoints = Effect.suspend(() => {
+      const store = config.store
+      if (!outpointsDirty || store === undefined) return Effect.void
+      outpointsDirty = false
+      return store.put(FUNDING_KEY, encodeOutpoints(outpointOf)).pipe(
+        Effect.asVoid,
+        Effect.catchCause((cause) => {
+          outpointsDirty = true
+          return Effect.logWarning("gossip: saving the funding outpoints failed", cause)
+        })
+      )
+    })
+    const saveIfDirty = Effect.andThen(saveGraph, saveOutpoints)
 
     const nowSeconds = Clock.currentTimeMillis.pipe(Effect.map((ms) => Math.floor(ms / 1000)))
 
@@ -726,7 +853,8 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
       type: number,
       raw: Uint8Array,
       from: PeerState | undefined,
-      capacitySat?: bigint
+      capacitySat?: bigint,
+      signaturesVerified = false
     ): Effect.Effect<void> =>
       Effect.gen(function*() {
         if (raw.length < 2 + 64 + 32 + 8 + 4 + 2) {
@@ -747,6 +875,9 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
           }
           const announcement = decoded.success
           if (lookingUp.has(announcement.shortChannelId)) return yield* staleHit(from)
+          // The four signatures before the chain (BOLT 7 order): unsigned gossip costs no lookup.
+          const signed = verifyChannelAnnouncement({ secp, chainHash }, raw, announcement)
+          if (Result.isFailure(signed)) return yield* refused(signed.failure, type, raw, from)
           if (!Queue.offerUnsafe(lookups, { session: from.session, raw, announcement })) {
             yield* Effect.logDebug(`gossip: funding lookup queue full, ${what.key} from ${from.key} dropped`)
             return yield* staleHit(from)
@@ -754,10 +885,15 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
           lookingUp.add(announcement.shortChannelId)
           return
         }
-        const verdict = yield* graph.ingest(raw, yield* nowSeconds, capacitySat === undefined ? undefined : { capacitySat })
+        const verdict = yield* graph.ingest(raw, yield* nowSeconds, {
+          ...(capacitySat === undefined ? {} : { capacitySat }),
+          ...(signaturesVerified ? { signaturesVerified } : {})
+        })
         if (Result.isSuccess(verdict)) {
           accepted++
           dirty = true
+          // Not looked up (no funding lookup on this path): its output is found in the background.
+          if (type === ChannelAnnouncement.type && capacitySat === undefined && what.scid !== undefined) needsResolving(what.scid)
           const timestamp = type === ChannelAnnouncement.type ? 0 : timestampOf(type, raw)
           if (verdict.success.forward) addRelay(what.key, { kind: what.kind, raw, origin: from?.session, timestamp, scid: what.scid })
           return yield* releaseOrphans(what)
@@ -768,8 +904,10 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
     /** A message the graph refused: an orphan to keep, a strike, or stale. */
     /**
      * A peer's `channel_update` with `dont_forward` (BOLT 7: a private channel's update, sent to
-     * its peer only): kept when signed by that peer (it is its direction of a channel with us),
-     * the newest per channel; never relayed, never in the graph.
+     * its peer only), or one for a channel nobody announced (BOLT 7 lets a node keep updates
+     * that correspond to its own channels; LDK 0.1 sends its private updates without
+     * `dont_forward`): kept when signed by that peer (its direction of a channel with us), the
+     * newest per channel; never relayed, never in the graph.
      */
     const keepPeerUpdate = (raw: Uint8Array, from: PeerState): boolean => {
       const decoded = ChannelUpdate.decode(raw)
@@ -802,6 +940,8 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
     const refused = (e: GossipError, type: number, raw: Uint8Array, from: PeerState | undefined): Effect.Effect<void> =>
       Effect.gen(function*() {
         if (e._tag === "DontForward" && type === ChannelUpdate.type && from !== undefined && keepPeerUpdate(raw, from)) return
+        // Also kept as an orphan below: its channel_announcement may still come.
+        if (e._tag === "UnknownChannel" && type === ChannelUpdate.type && from !== undefined) keepPeerUpdate(raw, from)
         if (e._tag === "UnknownChannel" || e._tag === "UnknownNode") {
           if (from === undefined) return
           // A full pool drops the message; it costs the peer like stale gossip (a flood of orphans ends it).
@@ -1073,9 +1213,7 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
             if (graph.prune === undefined) return
             const removed = yield* graph.prune
             for (const scid of removed) {
-              const k = outpointOf.get(scid)
-              if (k !== undefined) fundingOutpoints.delete(k)
-              outpointOf.delete(scid)
+              unwatch(scid)
               spends.delete(scid)
             }
             if (removed.length > 0) {
@@ -1110,11 +1248,11 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
               }
               return
             }
-            yield* ingest(ChannelAnnouncement.type, input.raw, p, capacity.success)
+            yield* ingest(ChannelAnnouncement.type, input.raw, p, capacity.success, true)
             const outpoint = input.lookup.outpoint
             if (outpoint !== undefined && (yield* graph.summary(scid)) !== undefined) {
-              fundingOutpoints.set(outpointKey(outpoint), scid)
-              outpointOf.set(scid, outpointKey(outpoint))
+              watch(scid, outpoint)
+              recheck(scid, outpoint)
             }
             if (p !== undefined) yield* queryNext(p)
             return
@@ -1122,15 +1260,46 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
           case "Closed": {
             let removed = 0
             for (const scid of input.scids) {
-              const k = outpointOf.get(scid)
-              if (k !== undefined) fundingOutpoints.delete(k)
-              outpointOf.delete(scid)
+              unwatch(scid)
               if (graph.removeChannel !== undefined && (yield* graph.removeChannel(scid))) removed++
             }
             if (removed > 0) {
               dirty = true
               yield* Effect.logInfo(`gossip: removed ${removed} closed channels`)
             }
+            return
+          }
+          case "Resolved": {
+            const scid = input.scid
+            const c = yield* graph.channel(scid)
+            if (c === undefined || outpointOf.has(scid) || spends.has(scid)) return // gone, or watched meanwhile
+            if (input.lookup === undefined) {
+              resolveLater.add(scid)
+              return
+            }
+            const decoded = ChannelAnnouncement.decode(c.announcement)
+            const output = input.lookup.output
+            if (Result.isSuccess(decoded) && output._tag === "Unspent" && Result.isFailure(checkFundingOutput(decoded.success, output))) {
+              // BOLT 7: the output is not this channel's: it was never one.
+              if (graph.removeChannel !== undefined && (yield* graph.removeChannel(scid))) {
+                dirty = true
+                yield* Effect.logInfo(`gossip: removed ${scid}: its funding output is not the channel's`)
+              }
+              return
+            }
+            if (output._tag === "Unspent" && input.lookup.outpoint !== undefined) {
+              watch(scid, input.lookup.outpoint)
+              recheck(scid, input.lookup.outpoint)
+              return
+            }
+            // Spent (or gone) while we did not watch: as if spent in the next block, removed `spentAfter` blocks from now.
+            spends.set(scid, input.height + 1)
+            return
+          }
+          case "SpentMeanwhile": {
+            // Spent in a block the chain follower passed before the output was watched: at or below
+            // that tip, so counted from it (at least as many confirmations as the rule asks).
+            if (outpointOf.has(input.scid) && !spends.has(input.scid)) spends.set(input.scid, input.height)
             return
           }
           case "Own": {
@@ -1141,7 +1310,11 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
                 yield* Effect.logWarning(`gossip: our own ${type} refused: ${verdict.failure._tag}`)
               }
               if (Result.isSuccess(verdict)) dirty = true
-              if (Result.isSuccess(verdict) && type === ChannelAnnouncement.type) yield* releaseOrphans(describe(type, raw))
+              if (Result.isSuccess(verdict) && type === ChannelAnnouncement.type) {
+                const what = describe(type, raw)
+                if (what.scid !== undefined) needsResolving(what.scid) // our channel: watched for its close too
+                yield* releaseOrphans(what)
+              }
             }
             const sentTo = new Set<SessionId>()
             for (const p of peers.values()) {
@@ -1204,11 +1377,22 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
       const onChain = (e: ChainEvent): Effect.Effect<void> => {
         if (e._tag === "BlockDisconnected") {
           from = { height: e.header.height - 1, hash: e.header.prevHash }
-          for (const [scid, h] of spends) if (h >= e.header.height) spends.delete(scid)
+          for (const [scid, h] of spends) {
+            if (h < e.header.height) continue
+            spends.delete(scid)
+            // A spend found by lookup (not by this follower) is looked up again on the new branch.
+            if (!outpointOf.has(scid)) needsResolving(scid)
+          }
           return Effect.void
         }
         const height = e.block.header.height
         from = refOf(e.block.header)
+        if (resolveLater.size > 0) {
+          // What the source could not answer before: again, now that it moved.
+          const again = [...resolveLater]
+          resolveLater.clear()
+          for (const scid of again) needsResolving(scid)
+        }
         for (const tx of e.block.transactions) {
           for (const input of tx.inputs) {
             const scid = fundingOutpoints.get(outpointKey(input.prevout))
@@ -1224,6 +1408,53 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
         }
         return closed.length === 0 ? Effect.void : offer({ _tag: "Closed", scids: closed })
       }
+      // The channels already in the graph (loaded from the store): watched from the stored
+      // outpoints, the others resolved.
+      const stored = config.store === undefined ? undefined : yield* config.store.get(FUNDING_KEY).pipe(
+        Effect.map((e) => (e === undefined ? undefined : decodeOutpoints(e.value))),
+        Effect.catchCause((cause) => Effect.logWarning("gossip: reading the funding outpoints failed", cause).pipe(Effect.as(undefined)))
+      )
+      for (const c of yield* graph.channelsInRange(0, U32_MAX)) {
+        const outpoint = stored?.get(c.scid)
+        if (outpoint === undefined) needsResolving(c.scid)
+        else watch(c.scid, outpoint)
+      }
+      outpointsDirty = stored === undefined || stored.size !== outpointOf.size
+      // The resolver: one block fetch per height, one block at a time (peers' lookups go first).
+      const resolveOne: Effect.Effect<void> = Effect.gen(function*() {
+        while (toResolve.size > 0) {
+          const first = toResolve.entries().next()
+          if (first.done === true) return
+          const [height, scids] = first.value
+          toResolve.delete(height)
+          const batch = [...scids]
+          const tip = yield* source.tip.pipe(Effect.map((t) => t.height), Effect.orElseSucceed(() => height))
+          const found = yield* lookupFundingOutputs(source, height, batch)
+          for (let i = 0; i < batch.length; i++) {
+            const scid = batch[i]
+            if (scid !== undefined) yield* offer({ _tag: "Resolved", scid, lookup: found[i], height: tip })
+          }
+        }
+      })
+      yield* Queue.take(resolveSignal).pipe(
+        Effect.andThen(resolveOne),
+        Effect.forever,
+        Effect.catchCause(() => Effect.void), // the scope ended
+        Effect.forkIn(scope)
+      )
+      yield* Queue.take(rechecks).pipe(
+        Effect.flatMap(({ scid, outpoint }) =>
+          source.outputStatus(outpoint).pipe(
+            Effect.flatMap((status) =>
+              status._tag === "Unspent" ? Effect.void : source.tip.pipe(Effect.flatMap((tip) => offer({ _tag: "SpentMeanwhile", scid, height: tip.height })))
+            ),
+            Effect.catch(() => Effect.void) // the source cannot tell now: the follower still watches
+          )
+        ),
+        Effect.forever,
+        Effect.catchCause(() => Effect.void), // the queue ended
+        Effect.forkIn(scope)
+      )
       yield* Effect.suspend(() => Stream.runForEach(source.follow(from), onChain)).pipe(
         Effect.catch((e) => Effect.logDebug(`gossip: chain source lost (${e.reason}), following again`).pipe(Effect.andThen(Effect.sleep("10 seconds")))),
         Effect.forever,

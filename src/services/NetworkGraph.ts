@@ -41,8 +41,13 @@ export interface NetworkGraphShape {
    * Applies one received `channel_announcement`, `node_announcement` or `channel_update` (raw,
    * type included, as it came off the wire). `capacitySat`: the funding output's value for a
    * `channel_announcement` when the caller checked it (`protocol/gossip/funding.ts`).
+   * `signaturesVerified`: the caller verified this `channel_announcement`'s four signatures
+   * itself (`verifyChannelAnnouncement`, before the funding lookup): they are not verified again.
    */
-  readonly apply: (raw: Uint8Array, options?: { readonly capacitySat?: bigint }) => Effect.Effect<GossipApplied, GossipError>
+  readonly apply: (
+    raw: Uint8Array,
+    options?: { readonly capacitySat?: bigint; readonly signaturesVerified?: boolean }
+  ) => Effect.Effect<GossipApplied, GossipError>
   /**
    * Every check of `apply` but the signatures, changing nothing (time from `Clock`): drop stale,
    * duplicate, unknown and malformed gossip cheaply before queueing it for `apply`.

@@ -18,6 +18,7 @@ import { defaultForwardingPolicy } from "../../src/protocol/payment/forward.ts"
 import { makeMemoryNetwork, type MemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
 import { type NetworkGraphShape } from "../../src/services/NetworkGraph.ts"
 import { chain, connect, type Node, openReadyChannel, sleep, startNode } from "../sim/gossip/announcing.ts"
+import { nodeIdOf, signedUpdate } from "../sim/gossip/fixtures.ts"
 
 /** Polls `check` every 10 ms (live clock) until it gives a value; fails with `what` after 5 s. */
 const eventually = <A>(what: string, check: Effect.Effect<A | undefined>) =>
@@ -31,10 +32,10 @@ const eventually = <A>(what: string, check: Effect.Effect<A | undefined>) =>
   })
 
 /** Alice and Bob with an announced channel, both ends announced (6 confirmations). */
-const announcedPair = (net: MemoryNetwork, txIndex: number) =>
+const announcedPair = (net: MemoryNetwork, txIndex: number, aliceAnnouncer: Parameters<typeof startNode>[4] = {}) =>
   Effect.gen(function*() {
     chain.height = 100
-    const alice = yield* startNode(net, "alice", "10.0.0.1")
+    const alice = yield* startNode(net, "alice", "10.0.0.1", {}, aliceAnnouncer)
     const bob = yield* startNode(net, "bob", "10.0.0.2")
     yield* connect(alice, bob)
     const { channelId, scid } = yield* openReadyChannel(alice, bob, true, txIndex)
@@ -63,6 +64,23 @@ describe("gossip leftovers: own gossip for late peers, the disable bit, peers' p
       assert.strictEqual(seen.shortChannelId, scid)
       const node = yield* eventually("carol learns alice's node announcement", Effect.map(carol.graph.node(alice.peers.nodeId), (n) => n?.announcement))
       assert.strictEqual(node.alias, "node alice")
+      assert.deepStrictEqual([...node.rgbColor], [1, 2, 3])
+      assert.deepStrictEqual(node.addresses.map((a) => a._tag), ["Ipv4", "Dns"])
+    }), { timeout: 60_000 })
+
+  it.live("our channel_update and node_announcement are re-signed and sent again every refreshInterval, policy unchanged", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork()
+      const { alice, bob, scid } = yield* announcedPair(net, 4, { refreshInterval: "1500 millis" })
+      const first = yield* eventually("bob sees alice's update", aliceDirection(bob, alice, scid))
+      const firstNode = yield* eventually("bob sees alice's node", Effect.map(bob.graph.node(alice.peers.nodeId), (n) => n?.announcement))
+      const later = yield* eventually("a newer update", Effect.map(aliceDirection(bob, alice, scid), (d) => (d !== undefined && d.timestamp > first.timestamp ? d : undefined)))
+      assert.deepStrictEqual(
+        [later.feeBaseMsat, later.feeProportionalMillionths, later.cltvExpiryDelta, later.enabled],
+        [first.feeBaseMsat, first.feeProportionalMillionths, first.cltvExpiryDelta, first.enabled]
+      )
+      const laterNode = yield* eventually("a newer node announcement", Effect.map(bob.graph.node(alice.peers.nodeId), (n) => (n?.announcement !== undefined && n.announcement.timestamp > firstNode.timestamp ? n.announcement : undefined)))
+      assert.strictEqual(laterNode.alias, firstNode.alias)
     }), { timeout: 60_000 })
 
   it.live("the disable bit follows the peer: set while bob is offline, cleared when he is back (seen by a third node)", () =>
@@ -116,5 +134,25 @@ describe("gossip leftovers: own gossip for late peers, the disable bit, peers' p
       // Never in the graph, and nobody else's.
       assert.strictEqual((yield* bob.graph.stats).channels, 0)
       assert.deepStrictEqual(yield* alice.sync.peerChannelUpdates(alice.peers.nodeId), [])
+    }), { timeout: 60_000 })
+
+  it.live("a peer's update for an unannounced channel without dont_forward (as LDK 0.1 sends) is kept when the peer signed it", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork()
+      const alice = yield* startNode(net, "alice", "10.0.0.1")
+      const bob = yield* startNode(net, "bob", "10.0.0.2")
+      yield* connect(alice, bob)
+      // Direction 0 is the smaller node id's: pick the direction alice (or carol) signs for.
+      const aliceFirst = toHex(nodeIdOf("alice")) < toHex(nodeIdOf("bob"))
+      const byAlice = signedUpdate("alice", "bob", 321, aliceFirst ? 0 : 1, 1_000, 4_242)
+      const carolFirst = toHex(nodeIdOf("carol")) < toHex(nodeIdOf("bob"))
+      const byCarol = signedUpdate("carol", "bob", 322, carolFirst ? 0 : 1, 1_000, 4_343)
+      yield* eventually("alice's gossip sees bob", Effect.map(alice.sync.connectedPeers, (ps) => (ps.some((p) => equalBytes(p, bob.peers.nodeId)) ? true : undefined)))
+      assert.isTrue(yield* alice.sync.sendTo(bob.peers.nodeId, [byCarol, byAlice]))
+      const kept = yield* eventually("bob keeps alice's update", Effect.map(bob.sync.peerChannelUpdates(alice.peers.nodeId), (us) => us.find((u) => u.feeBaseMsat === 4_242)))
+      assert.isTrue(equalBytes(kept.nodeId, alice.peers.nodeId))
+      // Signed by another node than the peer that sent it: not kept.
+      assert.isUndefined((yield* bob.sync.peerChannelUpdates()).find((u) => u.feeBaseMsat === 4_343))
+      assert.strictEqual((yield* bob.graph.stats).channels, 0)
     }), { timeout: 60_000 })
 })

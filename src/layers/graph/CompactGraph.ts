@@ -297,11 +297,15 @@ export class CompactGraph {
   // ---- apply ----------------------------------------------------------------------------------------
 
   /** Applies one gossip message (raw, type included): `channel_announcement`, `node_announcement` or `channel_update`. */
-  apply(raw: Uint8Array, now: number, options?: { readonly capacitySat?: bigint | undefined }): Result.Result<GossipApplied, GossipError> {
+  apply(
+    raw: Uint8Array,
+    now: number,
+    options?: { readonly capacitySat?: bigint | undefined; readonly signaturesVerified?: boolean | undefined }
+  ): Result.Result<GossipApplied, GossipError> {
     const type = raw.length >= 2 ? ((raw[0] ?? 0) << 8) | (raw[1] ?? 0) : -1
     switch (type) {
       case ChannelAnnouncement.type:
-        return this.applyChannelAnnouncement(raw, now, options?.capacitySat)
+        return this.applyChannelAnnouncement(raw, now, options?.capacitySat, options?.signaturesVerified === true)
       case NodeAnnouncement.type:
         return this.applyNodeAnnouncement(raw, now)
       case ChannelUpdate.type:
@@ -311,13 +315,27 @@ export class CompactGraph {
     }
   }
 
-  /** BOLT 7 `channel_announcement`: checked (`checkChannelAnnouncement`), then stored with both nodes. */
-  applyChannelAnnouncement(raw: Uint8Array, now: number, capacitySat?: bigint): Result.Result<GossipApplied, GossipError> {
-    const checked = checkChannelAnnouncement(this.ctx, raw, (m) => this.knownChannel(m))
+  /**
+   * BOLT 7 `channel_announcement`: checked (`checkChannelAnnouncement`), then stored with both
+   * nodes. `signaturesVerified`: the caller verified these exact bytes' four signatures
+   * (`verifyChannelAnnouncement`, e.g. before looking up the funding output), so every other
+   * check runs but the signatures are not verified twice.
+   */
+  applyChannelAnnouncement(raw: Uint8Array, now: number, capacitySat?: bigint, signaturesVerified = false): Result.Result<GossipApplied, GossipError> {
+    const checked = signaturesVerified ? this.decodeUnverified(raw) : checkChannelAnnouncement(this.ctx, raw, (m) => this.knownChannel(m))
     if (Result.isFailure(checked)) return Result.fail(checked.failure)
     const m = checked.success.message
     this.insertChannel(raw, m, now, capacitySat, checked.success.unknownEvenFeatures.length > 0)
     return Result.succeed({ _tag: "ChannelAdded", shortChannelId: m.shortChannelId, forward: true })
+  }
+
+  /** `checkChannelAnnouncement` without the signatures (verified by the caller). */
+  private decodeUnverified(raw: Uint8Array): Result.Result<{ readonly message: ChannelAnnouncement; readonly unknownEvenFeatures: ReadonlyArray<number> }, GossipError> {
+    const decoded = decodeChannelAnnouncement(this.ctx, raw)
+    if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+    const known = this.knownChannel(decoded.success)
+    if (known !== undefined) return Result.fail(known)
+    return Result.succeed({ message: decoded.success, unknownEvenFeatures: unknownEvenFeatures(decoded.success.features) })
   }
 
   private knownChannel(m: ChannelAnnouncement): DuplicateChannel | undefined {

@@ -97,7 +97,7 @@ export const makeNetworkGraph = (config: MemoryNetworkGraphConfig, store: StoreS
       })
     return NetworkGraph.of({
       apply: (raw, options) =>
-        Effect.flatMap(nowSeconds, (now) => Effect.fromResult(graph.apply(raw, now, options === undefined ? undefined : { capacitySat: options.capacitySat }))),
+        Effect.flatMap(nowSeconds, (now) => Effect.fromResult(graph.apply(raw, now, options === undefined ? undefined : { capacitySat: options.capacitySat, signaturesVerified: options.signaturesVerified }))),
       precheck: (raw) => Effect.flatMap(nowSeconds, (now) => Effect.fromResult(graph.precheck(raw, now))),
       hasChannel: (scid) => Effect.sync(() => graph.hasChannel(scid)),
       timeRange: (first, range, cursor, limit) => Effect.sync(() => graph.timeRange(first, range, cursor, limit)),

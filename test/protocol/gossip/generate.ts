@@ -20,6 +20,7 @@ import type { Secp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
 import { featuresToBytes, ourNodeFeatures } from "../../../src/protocol/features.ts"
 import { channelFlags, signChannelAnnouncement, signChannelUpdate, signNodeAnnouncement } from "../../../src/protocol/gossip/sign.ts"
 import type { Address } from "../../../src/protocol/messages/address.ts"
+import type { ChannelView, NodeView } from "../../../src/protocol/gossip/views.ts"
 
 /** `[fee_base_msat, fee_proportional_millionths, cltv_expiry_delta, htlc_minimum_msat, htlc_maximum_msat, enabled]`. */
 export type SnapshotDirection = readonly [number, number, number, number, number, number]
@@ -266,4 +267,74 @@ export const unpackGossip = (bytes: Uint8Array): GeneratedGossip => {
     capacities.set(shortChannelIdFromParts(Number(id >> 40n), Number((id >> 16n) & 0xffffffn), Number(id & 0xffffn)), v.getBigUint64(8))
   }
   return { nodeIds, channelAnnouncements, channelUpdates, nodeAnnouncements, capacities }
+}
+
+/** What a graph holds, as `snapshotDifferences` reads it (the `NetworkGraph` views). */
+export interface GraphContents {
+  readonly channels: ReadonlyArray<ChannelView>
+  readonly nodes: ReadonlyArray<NodeView>
+}
+
+/**
+ * How the graph differs from the snapshot it was generated from (at most `limit` differences;
+ * none when it is equal): every channel (ends, capacity), every policy (enabled directions only:
+ * a disabled one has no update), every node (alias, color, addresses) and nothing else.
+ * Returns the differences and the number of policies compared.
+ */
+export const snapshotDifferences = (
+  snapshot: Snapshot,
+  gossip: GeneratedGossip,
+  graph: GraphContents,
+  limit = 20
+): { readonly differences: ReadonlyArray<string>; readonly policies: number } => {
+  const out: Array<string> = []
+  const differ = (what: string) => {
+    if (out.length < limit) out.push(what)
+  }
+  const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("")
+  const byScid = new Map(graph.channels.map((c) => [BigInt(c.shortChannelId), c]))
+  const byNode = new Map(graph.nodes.map((n) => [hex(n.nodeId), n]))
+  if (graph.channels.length !== snapshot.channels.length) differ(`${graph.channels.length} channels, the snapshot has ${snapshot.channels.length}`)
+  let policies = 0
+  const used = new Set<number>()
+  for (const [chanIndex, a, b, capacitySat, aToB, bToA] of snapshot.channels) {
+    used.add(a)
+    used.add(b)
+    const c = byScid.get(BigInt(scidOf(chanIndex)))
+    if (c === undefined) {
+      differ(`channel ${chanIndex} missing`)
+      continue
+    }
+    const idA = hex(gossip.nodeIds[a] ?? new Uint8Array(0))
+    const idB = hex(gossip.nodeIds[b] ?? new Uint8Array(0))
+    const ends = [hex(c.nodeId1), hex(c.nodeId2)].sort().join()
+    if (ends !== [idA, idB].sort().join()) differ(`channel ${chanIndex}: other ends`)
+    if (c.capacitySat !== BigInt(capacitySat)) differ(`channel ${chanIndex}: capacity ${c.capacitySat} instead of ${capacitySat}`)
+    const aIs1 = hex(c.nodeId1) === idA
+    const check = (dir: SnapshotDirection, got: ChannelView["directions"][0], name: string) => {
+      if (dir[5] === 0) {
+        if (got !== undefined) differ(`channel ${chanIndex} ${name}: a policy for a disabled direction`)
+        return
+      }
+      policies++
+      const want = [dir[0], dir[1], dir[2], BigInt(dir[3]), BigInt(dir[4]), true].join()
+      const have = got === undefined ? "none" : [got.feeBaseMsat, got.feeProportionalMillionths, got.cltvExpiryDelta, got.htlcMinimumMsat, got.htlcMaximumMsat, got.enabled].join()
+      if (have !== want) differ(`channel ${chanIndex} ${name}: policy ${have} instead of ${want}`)
+    }
+    check(aToB, c.directions[aIs1 ? 0 : 1], "a->b")
+    check(bToA, c.directions[aIs1 ? 1 : 0], "b->a")
+  }
+  if (graph.nodes.length !== used.size) differ(`${graph.nodes.length} nodes, the snapshot's channels have ${used.size}`)
+  for (const i of used) {
+    const n = byNode.get(hex(gossip.nodeIds[i] ?? new Uint8Array(0)))?.announcement
+    if (n === undefined) {
+      differ(`node ${i} missing or not announced`)
+      continue
+    }
+    if (n.alias !== aliasText(snapshot.node_aliases[i] ?? "")) differ(`node ${i}: alias '${n.alias}'`)
+    if (hex(n.rgbColor) !== hex(colorOf(i))) differ(`node ${i}: color ${hex(n.rgbColor)}`)
+    const addresses = (as: ReadonlyArray<Address>) => as.map((x) => JSON.stringify(x, (_, v: unknown) => (v instanceof Uint8Array ? hex(v) : v))).join()
+    if (addresses(n.addresses) !== addresses(addressesOf(i))) differ(`node ${i}: addresses ${addresses(n.addresses)}`)
+  }
+  return { differences: out, policies }
 }

@@ -34,7 +34,13 @@ export interface Node extends TestNode {
 /** The chain height every node sees (the test mines by setting it). */
 export const chain = { height: 100 }
 
-export const startNode = (net: MemoryNetwork, name: string, host: string, syncConfig: GossipSync.GossipSyncConfig = {}): Effect.Effect<Node, never, Scope.Scope> =>
+export const startNode = (
+  net: MemoryNetwork,
+  name: string,
+  host: string,
+  syncConfig: GossipSync.GossipSyncConfig = {},
+  announcerConfig: Partial<GossipAnnouncer.GossipAnnouncerConfig> = {}
+): Effect.Effect<Node, never, Scope.Scope> =>
   Effect.gen(function*() {
     const graph = yield* makeNetworkGraph({ secp: nobleSecp256k1 }, undefined).pipe(Effect.orDie)
     const sync = yield* GossipSync.make({ flushInterval: "100 millis", ...syncConfig }).pipe(Effect.provideService(NetworkGraph, graph))
@@ -59,9 +65,12 @@ export const startNode = (net: MemoryNetwork, name: string, host: string, syncCo
       secp: nobleSecp256k1,
       alias: `node ${name}`,
       color: [1, 2, 3],
+      // Given out of order: the announcer places them ascending by type (BOLT 7).
+      addresses: [{ _tag: "Dns", hostname: `${name}.example`, port: 9735 }, { _tag: "Ipv4", addr: Uint8Array.of(10, 0, 0, 1), port: PORT }],
       checkInterval: "20 millis",
       resendInterval: "200 millis",
-      tipHeight: Effect.sync(() => chain.height)
+      tipHeight: Effect.sync(() => chain.height),
+      ...announcerConfig
     }).pipe(
       Effect.provideService(GossipSync.GossipSync, sync),
       Effect.provideService(ChannelManager, channels),
