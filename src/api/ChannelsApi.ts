@@ -1,6 +1,7 @@
 /**
- * `channels` group of the control API: open a channel to a connected peer (we fund it, with a
- * transaction the caller builds and signs: "bring your own funding transaction"), list and read
+ * `channels` group of the control API: open a channel to a connected peer (we fund it: from the
+ * node's on-chain wallet when it has one, or with a transaction the caller builds and signs:
+ * "bring your own funding transaction", `funding: "external"`), list and read
  * channels, close them cooperatively or by force, and feed the funding transaction's depth by
  * hand (there is no chain source yet: the node learns of confirmations through
  * `POST /v1/channels/{channelId}/chain` until one exists).
@@ -17,6 +18,20 @@ import {
   PeerNotFound
 } from "./errors.ts"
 import { ChainFactRequest, Channel, ChannelEventJson, ChannelIdHex, CloseChannelRequest, FundChannelRequest, OpenChannelRequest } from "./schemas.ts"
+import { WalletSendRefused, WalletUnavailable } from "./WalletApi.ts"
+
+/** Body of `POST /v1/channels`: the open's parameters, where the funding comes from, and whether to wait. */
+export const OpenChannelFundedRequest = Schema.Struct({
+  ...OpenChannelRequest.fields,
+  funding: Schema.optional(Schema.Literals(["wallet", "external"]).annotate({
+    description: "wallet: the node's on-chain wallet pays the funding transaction (the default when the node has a wallet); " +
+      "external: the caller funds it with POST /v1/channels/{temporaryChannelId}/fund (the default without a wallet)"
+  })),
+  wait: Schema.optional(Schema.Boolean.annotate({
+    description: "false: answer at once (the open goes on in the background: watch GET /v1/channels and the event stream); " +
+      "default true: answer after accept_channel (external funding) or once the funding transaction is signed by both sides (wallet)"
+  }))
+}).annotate({ title: "OpenChannelRequest" })
 
 const byId = { channelId: ChannelIdHex }
 const commandErrors = [InvalidRequest, ChannelNotFound, ChannelCommandRejected, ChannelUnavailable] as const
@@ -41,14 +56,19 @@ export class ChannelsApi extends HttpApiGroup.make("channels")
       error: [InvalidRequest, ChannelNotFound, ChannelUnavailable]
     }).annotate(OpenApi.Description, "One channel, by its current id (the temporary id until the funding transaction is known)."),
     HttpApiEndpoint.post("open", "/v1/channels", {
-      payload: OpenChannelRequest,
+      payload: OpenChannelFundedRequest,
       success: Channel,
-      error: [InvalidRequest, PeerNotFound, OpenChannelFailed, ChannelOpenRefused]
+      error: [InvalidRequest, PeerNotFound, OpenChannelFailed, ChannelOpenRefused, WalletUnavailable, WalletSendRefused]
     }).annotate(
       OpenApi.Description,
-      "Opens a channel to a connected peer, funded by us. Sends open_channel and waits (up to 30 s) for accept_channel: " +
-        "the answer is the channel under its temporary id, in phase WaitFundingTx with `fundingOutput` (the P2WSH output " +
-        "the funding transaction must pay), or still WaitAcceptChannel if the peer is slow. A refusal by the peer is a 502."
+      "Opens a channel to a connected peer, funded by us. From the wallet (the default when the node has one): the " +
+        "node sends open_channel, pays the funding output from its wallet once the peer accepts (the inputs stay locked " +
+        "until the channel confirms or the open fails), and answers (up to 30 s) with the channel under its final id in " +
+        "WaitChannelReady; too little confirmed money is a 422 before anything is sent. With `funding: \"external\"`: the " +
+        "answer (after accept_channel, up to 30 s) is the channel under its temporary id in WaitFundingTx with " +
+        "`fundingOutput` (the P2WSH output the funding transaction must pay; then POST .../fund), or still " +
+        "WaitAcceptChannel if the peer is slow. `wait: false` answers at once with the channel as it is. A refusal by " +
+        "the peer is a 502."
     ),
     HttpApiEndpoint.post("fund", "/v1/channels/:temporaryChannelId/fund", {
       params: { temporaryChannelId: ChannelIdHex },

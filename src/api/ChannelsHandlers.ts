@@ -1,8 +1,10 @@
 /** Handlers of the `channels` group (`ChannelsApi.ts`), over the node's `ChannelManager`. */
-import { Clock, Deferred, Duration, Effect, Result, Schema, Stream } from "effect"
+import { Clock, Deferred, Duration, Effect, Option, Result, Schema, Stream } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { type ChannelCommandError, type ChannelInfo, ChannelManager, type NodeChannelEvent } from "../actors/ChannelManager.ts"
 import { PeerManager } from "../actors/PeerManager.ts"
+import { Wallet } from "../actors/Wallet.ts"
+import { WalletFunding } from "../actors/WalletFunding.ts"
 import { equalBytes, fromHex, toHex } from "../protocol/bytes.ts"
 import { ChannelIdSchema, parseShortChannelId } from "../protocol/codec/fields.ts"
 import { channelIdFromFunding, fundingNeededFor } from "../protocol/channel/open.ts"
@@ -23,6 +25,7 @@ import {
   OpenChannelFailed,
   PeerNotFound
 } from "./errors.ts"
+import { WalletSendRefused, WalletUnavailable } from "./WalletApi.ts"
 
 /** How long `open` waits for `accept_channel` and `fund` for `funding_signed`. */
 const PEER_ANSWER_WAIT = Duration.seconds(30)
@@ -72,6 +75,8 @@ export const ChannelsHandlers = HttpApiBuilder.group(
     const channels = yield* ChannelManager
     const peers = yield* PeerManager
     const shutdown = yield* ApiShutdown
+    const funder = yield* Effect.serviceOption(WalletFunding)
+    const wallet = yield* Effect.serviceOption(Wallet)
 
     /** The channel as JSON, `connection` corrected by whether its peer is connected now. */
     const toJson = (info: ChannelInfo) =>
@@ -135,6 +140,20 @@ export const ChannelsHandlers = HttpApiBuilder.group(
         Effect.gen(function*() {
           const nodeId = nodeIdFromHex(payload.nodeId)
           if (equalBytes(nodeId, peers.nodeId)) return yield* new InvalidRequest({ message: "cannot open a channel to our own node" })
+          const fromWallet = payload.funding === "wallet" || (payload.funding === undefined && Option.isSome(funder))
+          if (fromWallet) {
+            if (Option.isNone(funder) || Option.isNone(wallet)) {
+              return yield* new WalletUnavailable({ message: "this node runs without an on-chain wallet: open with funding \"external\" and fund it yourself" })
+            }
+            // Checked before anything is sent to the peer (the fee comes on top: the wallet may still refuse).
+            const confirmed = (yield* wallet.value.balance).confirmed
+            if (confirmed < BigInt(payload.amountSat)) {
+              return yield* new WalletSendRefused({
+                reason: "InsufficientFunds",
+                message: `the wallet has ${confirmed} sat confirmed and spendable, the channel needs ${payload.amountSat} sat plus the fee`
+              })
+            }
+          }
           const temporaryChannelId = yield* channels.openChannel(nodeId, sat(BigInt(payload.amountSat)), {
             pushAmount: msat(BigInt(payload.pushMsat ?? 0)),
             channelType: { name: payload.channelType ?? "static_remote_key", scidAlias: false, zeroConf: false },
@@ -147,11 +166,24 @@ export const ChannelsHandlers = HttpApiBuilder.group(
                 : new OpenChannelFailed({ reason: error.reason, message: `open_channel not sent: ${error.reason}` })
             )
           )
-          const info = yield* settle([temporaryChannelId], ["WaitAcceptChannel"]).pipe(
-            Effect.mapError(() =>
-              new ChannelOpenRefused({ channelId: toHex(temporaryChannelId), reason: "channel gone", message: "the channel disappeared during the open" })
+          const funded = fromWallet && Option.isSome(funder) ? yield* funder.value.request(temporaryChannelId) : undefined
+          const refused = () =>
+            new ChannelOpenRefused({ channelId: toHex(temporaryChannelId), reason: "channel gone", message: "the channel disappeared during the open" })
+          if (payload.wait === false) return yield* Effect.flatMap(read(temporaryChannelId).pipe(Effect.mapError(refused)), toJson)
+          if (funded !== undefined) {
+            // From the wallet: the channel leaves its temporary id as soon as it is funded, so wait on the funding itself.
+            const finalId = yield* Deferred.await(funded).pipe(
+              Effect.timeoutOption(PEER_ANSWER_WAIT),
+              Effect.mapError((e) =>
+                e.closed === undefined
+                  ? new WalletSendRefused({ reason: "WalletFundingFailed", message: `the wallet did not fund the channel: ${e.reason}` })
+                  : new ChannelOpenRefused({ channelId: toHex(temporaryChannelId), reason: e.closed, message: `the channel closed during the open: ${e.closed}` })
+              )
             )
-          )
+            if (Option.isNone(finalId)) return yield* toJson(yield* read(temporaryChannelId).pipe(Effect.mapError(refused)))
+            return yield* toJson(yield* settle([finalId.value, temporaryChannelId], ["WaitFundingTx", "WaitFundingSigned"]).pipe(Effect.mapError(refused)))
+          }
+          const info = yield* settle([temporaryChannelId], ["WaitAcceptChannel"]).pipe(Effect.mapError(refused))
           const json = yield* toJson(info)
           if (json.closed !== null) {
             return yield* new ChannelOpenRefused({

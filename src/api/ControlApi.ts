@@ -13,6 +13,7 @@ import { InvoicesApi } from "./InvoicesApi.ts"
 import { NodeApi } from "./NodeApi.ts"
 import { PaymentsApi } from "./PaymentsApi.ts"
 import { PeersApi } from "./PeersApi.ts"
+import { WalletApi } from "./WalletApi.ts"
 
 const record = (u: unknown): Record<string, unknown> => (typeof u === "object" && u !== null ? { ...u } : {})
 
@@ -43,6 +44,7 @@ export class ControlApi extends HttpApi.make("effect-lightning")
   .add(ChannelsApi)
   .add(PaymentsApi)
   .add(BalancesApi)
+  .add(WalletApi)
   .annotateMerge(OpenApi.annotations({
     title: "effect-lightning node control API",
     version: "1",

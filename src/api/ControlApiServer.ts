@@ -20,12 +20,13 @@ import { JsonConventions } from "./JsonConventions.ts"
 import { NodeHandlers } from "./NodeHandlers.ts"
 import { PaymentsHandlers } from "./PaymentsHandlers.ts"
 import { PeersHandlers } from "./PeersHandlers.ts"
+import { WalletHandlers } from "./WalletHandlers.ts"
 
 /** Every route of the API with its handlers (needs `PeerManager` and `ChannelManager`), without a server. */
 export const ControlApiRoutes = (options: { readonly maxBodyBytes?: number } = {}) =>
   Layer.mergeAll(
     HttpApiBuilder.layer(ControlApi, { openapiPath: OPENAPI_PATH }).pipe(
-      Layer.provide([NodeHandlers, PeersHandlers, InvoicesHandlers, ChannelsHandlers, PaymentsHandlers, BalancesHandlers])
+      Layer.provide([NodeHandlers, PeersHandlers, InvoicesHandlers, ChannelsHandlers, PaymentsHandlers, BalancesHandlers, WalletHandlers])
     ),
     JsonConventions(options)
   )

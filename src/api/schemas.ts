@@ -138,7 +138,7 @@ export const HexBytes = (what: string, maxChars: number) =>
   ).annotate({ description: `${what}, hex` })
 
 /** A whole amount from `minimum` up to 2^53 - 1 (JSON numbers are exact up to there). */
-const WholeAmount = (unit: string, minimum: number) =>
+export const WholeAmount = (unit: string, minimum: number) =>
   Schema.Number.pipe(
     Schema.check(
       Schema.isInt({ message: `expected a whole number of ${unit}` }),
@@ -146,7 +146,7 @@ const WholeAmount = (unit: string, minimum: number) =>
     )
   )
 
-const FeeratePerKw = Schema.Number.pipe(
+export const FeeratePerKw = Schema.Number.pipe(
   Schema.check(
     Schema.isInt({ message: "expected a feerate in sat per 1000 weight units (an integer)" }),
     Schema.isBetween({ minimum: 253, maximum: 0xffffffff }, { message: "expected a feerate from 253 to 4294967295 sat/kw" })

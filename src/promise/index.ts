@@ -149,6 +149,10 @@ export interface OpenChannelOptions {
   readonly channelType?: "static_remote_key" | "anchors_zero_fee_htlc_tx"
   readonly announce?: boolean
   readonly feeratePerKw?: number
+  /** "wallet": the node's on-chain wallet pays (the default when it has one); "external": `fundChannel` yourself. */
+  readonly funding?: "wallet" | "external"
+  /** false: resolve at once (the open goes on in the background). */
+  readonly wait?: boolean
 }
 
 /** Options of `createInvoice` (as `POST /v1/invoices`): amounts in msat. */
@@ -287,6 +291,21 @@ export class LightningNode extends EventEmitter {
   /** Starts a cooperative close (optionally to `scriptPubKey` hex, at `feeratePerKw`). */
   closeChannel(channelId: string, options: { readonly scriptPubKey?: string; readonly feeratePerKw?: number } = {}): Promise<Channel> {
     return this.#run(this.#client.channels.close({ params: { channelId }, payload: options }))
+  }
+
+  /** The on-chain wallet's balance (sat, decimal strings); fails with `WalletUnavailable` on a node without a chain. */
+  walletBalance(): Promise<{ readonly confirmedSat: string; readonly unconfirmedSat: string; readonly lockedSat: string; readonly height: number | null }> {
+    return this.#run(this.#client.wallet.balance())
+  }
+
+  /** A fresh receive address of the on-chain wallet. */
+  newAddress(type: "p2wpkh" | "p2tr" = "p2wpkh"): Promise<string> {
+    return this.#run(Effect.map(this.#client.wallet.address({ payload: { type } }), (a) => a.address))
+  }
+
+  /** Pays `amountSat` (or "all") to `address` from the on-chain wallet; resolves with the broadcast transaction. */
+  sendToAddress(address: string, amountSat: number | "all", options: { readonly feeratePerKw?: number } = {}): Promise<{ readonly txid: string; readonly feeSat: string; readonly feeratePerKw: number; readonly tx: string }> {
+    return this.#run(this.#client.wallet.send({ payload: { address, ...(amountSat === "all" ? { all: true } : { amountSat }), ...options } }))
   }
 
   /** Force-closes a channel (our latest commitment goes to the monitor). */

@@ -225,7 +225,10 @@ describe("ControlApi (HTTP, PeerManager double)", () => {
           "/v1/invoices/{paymentHash}",
           "/v1/payments",
           "/v1/payments/{paymentId}",
-          "/v1/balances"
+          "/v1/balances",
+          "/v1/wallet/balance",
+          "/v1/wallet/address",
+          "/v1/wallet/send"
         ])
         assert.hasAllKeys(field(paths, "/v1/channels"), ["get", "post"])
         assert.hasAllKeys(field(paths, "/v1/invoices/decode"), ["post"])

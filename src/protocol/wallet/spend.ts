@@ -109,6 +109,30 @@ export const selectCoins = (params: {
   return Result.fail(new InsufficientFunds({ needed: sat(target + feeFor(weight, params.feeratePerKw)), available: sat(total) }))
 }
 
+/**
+ * Every coin of `available` to one output (`scriptPubKey`), the fee at `feeratePerKw` taken from
+ * it: a send of "all" (no change). Fails when nothing is left above the output's dust limit.
+ */
+export const selectAll = (params: {
+  readonly available: ReadonlyArray<Utxo>
+  readonly scriptPubKey: Uint8Array
+  readonly feeratePerKw: number
+}): Result.Result<Selection, InsufficientFunds | DustOutput> => {
+  const total = params.available.reduce((a, u) => a + u.value, 0n)
+  const weight = params.available.reduce((w, u) => w + inputWeight(u.key), BASE_WEIGHT + outputWeight(params.scriptPubKey))
+  const fee = feeFor(weight, params.feeratePerKw)
+  const limit = dustLimit(params.scriptPubKey)
+  if (params.available.length === 0 || total - fee < 0n) return Result.fail(new InsufficientFunds({ needed: sat(fee + limit), available: sat(total) }))
+  if (total - fee < limit) return Result.fail(new DustOutput({ value: sat(total - fee), dustLimit: limit }))
+  return Result.succeed({
+    inputs: params.available,
+    outputs: [{ value: sat(total - fee), scriptPubKey: params.scriptPubKey }],
+    changeIndex: undefined,
+    fee,
+    weight
+  })
+}
+
 /** The unsigned transaction of a selection, as a btc-signer transaction with the PSBT fields a signer needs. */
 export const unsignedTransaction = (keys: WalletKeys, selection: Selection, locktime: number): BtcTransaction => {
   const tx = new BtcTransaction({ version: 2, lockTime: locktime })
