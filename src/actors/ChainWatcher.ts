@@ -19,16 +19,19 @@
  * - If the source cannot continue from our last block (it forgot it), the watcher follows again
  *   from the tip and checks every watch against the chain as it is (`Resync`).
  *
- * Known limit: `FundingSpent` is sent at the spend's first confirmation (the channel state
- * machine treats it as final); a reorg of the spend is not reported back to the channel. The
- * on-chain enforcement itself (`MonitorChain`) follows reorgs and re-derives every claim.
+ * `FundingSpent` is sent at the spend's first confirmation (the channel closes: it never resumes
+ * normal operation once a commitment or closing transaction was seen on chain). The watch is kept
+ * until the spend is `announceDepth` deep (nothing forgotten earlier): a reorg that takes the
+ * spend away re-arms it, and a DIFFERENT spend confirming afterwards is reported as a new
+ * `FundingSpent`. The on-chain enforcement itself (`MonitorChain`) follows reorgs and re-derives
+ * every claim (and publishes our commitment if the funding output stays unspent after a reorg).
  */
 import { Effect, Result, Schedule, Stream } from "effect"
 import { equalBytes, toHex } from "../protocol/bytes.ts"
 import { type Block, type BlockRef, refOf } from "../protocol/chain/block.ts"
 import { WatchSet } from "../protocol/chain/watch.ts"
 import { shortChannelIdFromParts } from "../protocol/codec/fields.ts"
-import { decodeTransaction, type OutPoint, type Transaction, txid as computeTxid, txidToHex } from "../protocol/tx/bitcoin/transaction.ts"
+import { decodeTransaction, type OutPoint, type Transaction, type Txid, txid as computeTxid, txidToHex } from "../protocol/tx/bitcoin/transaction.ts"
 import type { ChannelId } from "../protocol/units.ts"
 import { Broadcaster } from "../services/Broadcaster.ts"
 import { type ChainEvent, ChainSource } from "../services/ChainSource.ts"
@@ -51,7 +54,10 @@ interface FundingWatch {
   readonly minimumDepth: number
   confirmed: { readonly height: number; readonly txIndex: number } | undefined
   lastDepthSent: number
-  spent: boolean
+  /** The confirmed spend (cleared by a reorg that takes its block away). */
+  spent: { readonly height: number; readonly txid: Txid } | undefined
+  /** The last spend reported to the channel (a different one after a reorg is reported again). */
+  reported: Uint8Array | undefined
 }
 
 interface PendingBroadcast {
@@ -97,7 +103,7 @@ export const start = (config: ChainWatcherConfig = {}) =>
     const report = (w: FundingWatch) =>
       Effect.suspend(() => {
         const depth = depthOf(w)
-        if (w.spent || depth === w.lastDepthSent) return Effect.void
+        if (w.reported !== undefined || depth === w.lastDepthSent) return Effect.void
         if (depth > Math.max(w.minimumDepth, announceDepth) && w.lastDepthSent >= Math.max(w.minimumDepth, announceDepth)) return Effect.void
         w.lastDepthSent = depth
         const c = w.confirmed
@@ -106,6 +112,16 @@ export const start = (config: ChainWatcherConfig = {}) =>
           depth,
           ...(c === undefined || depth === 0 ? {} : { shortChannelId: shortChannelIdFromParts(c.height, c.txIndex, w.outpoint.vout) })
         })
+      })
+
+    /** The funding output was spent at `height` by `txid`: reported unless that very spend already was. */
+    const spentBy = (w: FundingWatch, height: number, txid: Txid) =>
+      Effect.gen(function*() {
+        w.spent = { height, txid }
+        if (w.reported !== undefined && equalBytes(w.reported, txid)) return
+        if (w.reported !== undefined) yield* Effect.logWarning(`chain watcher: channel ${toHex(w.channelId)}: after a reorg the funding output is spent by another transaction ${txidToHex(txid)}`)
+        w.reported = txid
+        yield* fact(w, { _tag: "FundingSpent", txid })
       })
 
     /** Applies one block's matches to the watches (confirmations and spends). */
@@ -117,13 +133,11 @@ export const start = (config: ChainWatcherConfig = {}) =>
             const w = watches.get(hit.tag)
             if (w === undefined) continue
             if (hit.kind === "confirms") w.confirmed = { height, txIndex: m.index }
-            if (hit.kind === "spends" && !w.spent) {
-              w.spent = true
-              yield* fact(w, { _tag: "FundingSpent", txid: m.txid })
-              forget(w) // the channel is closed now (see the known limit above)
-            }
+            if (hit.kind === "spends" && w.spent === undefined) yield* spentBy(w, height, m.txid)
           }
         }
+        // A spend `announceDepth` deep is final: the watch is forgotten.
+        for (const w of [...watches.values()]) if (w.spent !== undefined && height - w.spent.height + 1 >= announceDepth) forget(w)
         for (const id of block.txids) {
           const pending = broadcasts.get(toHex(id))
           if (pending !== undefined) pending.confirmedAt = height
@@ -166,17 +180,13 @@ export const start = (config: ChainWatcherConfig = {}) =>
         const scan = new WatchSet<"tx" | "out">()
         scan.watchTx(w.outpoint.txid, "tx")
         scan.watchOutput(w.outpoint, "out")
-        for (let h = from; h <= to && !w.spent; h++) {
+        for (let h = from; h <= to && w.spent === undefined; h++) {
           const block = yield* Effect.result(source.block(h))
           if (Result.isFailure(block)) return
           for (const m of scan.match(block.success)) {
             for (const hit of m.hits) {
               if (hit.kind === "confirms") w.confirmed = { height: h, txIndex: m.index }
-              if (hit.kind === "spends") {
-                w.spent = true
-                yield* fact(w, { _tag: "FundingSpent", txid: m.txid })
-                forget(w)
-              }
+              if (hit.kind === "spends") yield* spentBy(w, h, m.txid)
             }
           }
         }
@@ -189,7 +199,7 @@ export const start = (config: ChainWatcherConfig = {}) =>
           const key = toHex(e.channelId)
           const known = watches.get(key)
           if (known !== undefined && equalBytes(known.outpoint.txid, ev.outpoint.txid) && known.outpoint.vout === ev.outpoint.vout) return
-          const w: FundingWatch = { channelId: e.channelId, outpoint: ev.outpoint, minimumDepth: ev.minimumDepth, confirmed: undefined, lastDepthSent: -1, spent: false }
+          const w: FundingWatch = { channelId: e.channelId, outpoint: ev.outpoint, minimumDepth: ev.minimumDepth, confirmed: undefined, lastDepthSent: -1, spent: undefined, reported: undefined }
           watches.set(key, w)
           filter.watchTx(ev.outpoint.txid, key)
           filter.watchOutput(ev.outpoint, key)
@@ -218,7 +228,13 @@ export const start = (config: ChainWatcherConfig = {}) =>
           yield* rebroadcast
         } else {
           const gone = e.header.height
-          for (const w of watches.values()) if (w.confirmed !== undefined && w.confirmed.height >= gone) w.confirmed = undefined
+          for (const w of watches.values()) {
+            if (w.confirmed !== undefined && w.confirmed.height >= gone) w.confirmed = undefined
+            if (w.spent !== undefined && w.spent.height >= gone) {
+              w.spent = undefined
+              yield* Effect.logWarning(`chain watcher: channel ${toHex(w.channelId)}: a reorg took away the spend of the funding output`)
+            }
+          }
           for (const b of broadcasts.values()) if (b.confirmedAt !== undefined && b.confirmedAt >= gone) b.confirmedAt = undefined
           tip = { height: gone - 1, hash: e.header.prevHash }
         }
@@ -232,6 +248,7 @@ export const start = (config: ChainWatcherConfig = {}) =>
         for (const b of broadcasts.values()) b.confirmedAt = undefined
         for (const w of [...watches.values()]) {
           w.confirmed = undefined
+          w.spent = undefined
           yield* catchUpWatch(w)
           yield* report(w)
         }

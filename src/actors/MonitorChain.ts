@@ -30,11 +30,17 @@
  * - Anchors channels, with `FeeInputs`: while our commitment waits in the mempool below the
  *   feerate its deadline needs, a child spending our anchor and a wallet input pays for both.
  *
+ * - A channel found at start without a stored state (first start over old channels) whose
+ *   funding output is already spent is searched for in the last `rescanDepth` blocks (`rescanNew`).
+ * - A reorg that takes away the commitment spending the funding output: if no spend comes back
+ *   within `reorgGraceBlocks`, our latest commitment is broadcast (the channel itself was closed
+ *   by the spend and will not resume).
+ *
  * Known limits (documented in ARCHITECTURE.md): without `FeeInputs`, zero-fee HTLC transactions go out unfunded (a mempool with a
  * relay minimum refuses them); channels are enumerated from the `ChannelManager` (a monitor
  * living elsewhere would feed its own states the same way).
  */
-import { Context, Effect, PubSub, Result, Schedule, Schema, Scope, Stream } from "effect"
+import { Context, Effect, PubSub, Result, Schedule, Schema, Scope, Semaphore, Stream } from "effect"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { fromHex, toHex } from "../protocol/bytes.ts"
 import { type Block, blockHash, type BlockRef, refOf } from "../protocol/chain/block.ts"
@@ -48,6 +54,7 @@ import {
   claimsDue,
   claimTarget,
   emptyOnchainState,
+  type Claim,
   type FundingSpendKind,
   holderAnchorOutput,
   holderCommitmentDeadline,
@@ -67,7 +74,7 @@ import { encodeTxSignature } from "../protocol/tx/bitcoin/der.ts"
 import { SIGHASH_ALL } from "../protocol/tx/bitcoin/sighash.ts"
 import { makeInput, setWitness, txid as computeTxid, txidToHex, weight, type Transaction, type Txid } from "../protocol/tx/bitcoin/transaction.ts"
 import { anchorWitness } from "../protocol/tx/witness.ts"
-import { buildClaimTransaction, finalizeClaim } from "../protocol/tx/claims.ts"
+import { buildClaimTransaction, expectedClaimWeight, finalizeClaim } from "../protocol/tx/claims.ts"
 import type { ChannelId } from "../protocol/units.ts"
 import { Broadcaster } from "../services/Broadcaster.ts"
 import { type ChainEvent, ChainSource } from "../services/ChainSource.ts"
@@ -79,11 +86,15 @@ import { ChannelManager, type ChannelManagerShape } from "./ChannelManager.ts"
 /**
  * Wallet inputs for the zero-fee HTLC transactions of anchors channels (BOLT 5 "Generation of
  * HTLC Transactions": "MUST combine it with inputs contributing sufficient fee"). `fund` gets
- * the HTLC transaction (its HTLC input and paired output at index 0, witness present for the
- * weight) and returns it with wallet inputs appended after index 0 and any change output
- * appended after output 0, paying `feeratePerKw` for the whole signed weight, plus `sign`, which
- * signs exactly the added inputs (called after our HTLC signature is in place; SIGHASH_ALL on
- * every input). `undefined`: the wallet cannot fund it now (the transaction goes out unfunded).
+ * a transaction of one or more HTLC inputs, each paired with its output at the same index
+ * (several when they are aggregated; witnesses present for the weight), and returns it with
+ * wallet inputs appended after the last HTLC input and any change output appended after the
+ * last paired output (the indices of the HTLC inputs and outputs must not move: SIGHASH_SINGLE
+ * pairs them), paying `feeratePerKw` for the whole signed weight, plus `sign`, which signs
+ * exactly the added inputs (called after our HTLC signatures are in place; SIGHASH_ALL on every
+ * added input). The same HTLC inputs funded again (a later block, a higher feerate) should reuse
+ * the same wallet coins, so the new version replaces the old (BIP 125) instead of spending other
+ * coins. `undefined`: the wallet cannot fund it now (the HTLC transactions go out unfunded).
  * The same interface funds the CPFP child of our commitment: a transaction spending our anchor
  * (input 0, no output), with `extraFee` = what the commitment lacks for the feerate.
  */
@@ -109,6 +120,30 @@ export interface MonitorChainConfig {
   readonly keyPrefix?: string
   /** Fee target (blocks) of a claim without a deadline (default 12). */
   readonly relaxedTarget?: number
+  /**
+   * How many blocks back a channel new to this monitor (no stored state: a first start over old
+   * channels) is searched for a spend of its funding output that happened before the monitor
+   * followed the chain, when the `ChainSource` says the output is spent or unknown (default 144).
+   */
+  readonly rescanDepth?: number
+  /**
+   * Blocks the funding output may stay unspent after a reorg took away the commitment that spent
+   * it before we broadcast our own latest commitment (default 3: the peer's may come back first).
+   */
+  readonly reorgGraceBlocks?: number
+  /**
+   * The fee budget of a claim: its fee never exceeds this share of the output it claims (default
+   * 0.5), however high the estimate rises; at the cap, replacements stop rising (BOLT 5 leaves the
+   * fee to the node: paying more than the output is worth only burns it).
+   */
+  readonly maxFeeShare?: number
+  /**
+   * The same for justice transactions (their revoked outputs): default 0.9, since whatever we do
+   * not take the cheater takes once its delay runs out (BOLT 5: the penalty must confirm first).
+   */
+  readonly maxJusticeFeeShare?: number
+  /** The fee budget of one CPFP child of our commitment (anchors), in sat (default 100,000). */
+  readonly maxCpfpFeeSat?: bigint
 }
 
 export type MonitorChainEvent =
@@ -155,7 +190,8 @@ export interface MonitorChainHandle extends MonitorChainShape {
   /**
    * Gives the monitor a preimage for one of the channel's HTLCs, for a channel that no longer
    * takes commands (failed / force closed: the preimage learned from the next hop after the
-   * close). Applied with the next block (claims are made per block) and persisted with it.
+   * close). Applied at once: persisted, and the claim it opens (an HTLC-success, or their
+   * offered HTLC on their commitment) handed to the broadcaster before it returns.
    * Fails with nothing; answers whether the preimage opens an HTLC of the channel.
    */
   readonly addPreimage: (channelId: ChannelId, preimage: Uint8Array) => Effect.Effect<boolean>
@@ -176,6 +212,14 @@ interface Entry {
   lastSpend: string | undefined
   /** HTLC outcomes already published by this instance (a restart publishes them again: at least once). */
   readonly reported: Set<string>
+  /**
+   * Known at start without a stored state (a first start over old channels, or a channel that
+   * appeared while the monitor was down): its funding output may have been spent before we
+   * followed (searched once). Channels appearing later are new: nothing to search.
+   */
+  rescan: boolean
+  /** Set when a reorg took away the commitment that spent the funding output (the tip height then); cleared by a new spend. */
+  reorgedAt: number | undefined
   /** The last resolution and what it was computed from. */
   cached: { readonly monitor: MonitorState; readonly onchain: OnchainState; readonly holderPoint: PublicKey | undefined; readonly resolution: Resolution } | undefined
 }
@@ -227,6 +271,13 @@ export const startWith = (config: MonitorChainConfig, source: MonitorSource) =>
     const finality = config.finalityDepth ?? 6
     const prefix = config.keyPrefix ?? "onchain/"
     const relaxed = config.relaxedTarget ?? 12
+    const rescanDepth = config.rescanDepth ?? 144
+    const reorgGrace = config.reorgGraceBlocks ?? 3
+    const maxFeeShare = config.maxFeeShare ?? 0.5
+    const maxJusticeFeeShare = config.maxJusticeFeeShare ?? 0.9
+    const maxCpfpFee = config.maxCpfpFeeSat ?? 100_000n
+    /** One block, one disconnection or one `addPreimage` at a time. */
+    const lock = yield* Semaphore.make(1)
     const events = yield* PubSub.unbounded<MonitorChainEvent>()
     const entries = new Map<string, Entry>()
 
@@ -270,6 +321,8 @@ export const startWith = (config: MonitorChainConfig, source: MonitorSource) =>
       }
     }
 
+    /** True during the start: channels found then may need a rescan (see `Entry.rescan`). */
+    let starting = true
     /** Brings the channel list up to date with the source's monitors. */
     const refresh = Effect.gen(function*() {
       for (const { channelId, monitor } of yield* source.monitors) {
@@ -287,6 +340,8 @@ export const startWith = (config: MonitorChainConfig, source: MonitorSource) =>
           monitor,
           onchain: stored.get(id) ?? emptyOnchainState,
           dirty: false,
+          rescan: starting && !stored.has(id),
+          reorgedAt: undefined,
           holderPoint: undefined,
           feerates: new Map(),
           lastSpend: undefined,
@@ -323,53 +378,117 @@ export const startWith = (config: MonitorChainConfig, source: MonitorSource) =>
     const publishLearned = (e: Entry, learned: ReadonlyArray<PreimageEntry>) =>
       Effect.forEach(learned, (p) => PubSub.publish(events, { _tag: "PreimageLearned", channelId: e.channelId, paymentHash: p.paymentHash, preimage: p.preimage }), { discard: true })
 
-    /** The feerate for a claim: the estimate for its deadline, never below the last one used for it. */
-    const feerateFor = (e: Entry, o: TrackedOutput) =>
+    /**
+     * The feerate for a claim: the estimate for its deadline, never below the last one used for
+     * it, never above what keeps the fee of `claimWeight` within `maxFeeShare` of the output.
+     */
+    const feerateFor = (e: Entry, o: TrackedOutput, claimWeight: number) =>
       Effect.gen(function*() {
         const k = `${toHex(o.outpoint.txid)}:${o.outpoint.vout}`
         const estimate = yield* fees.estimate(claimTarget(o, tip.height, relaxed))
-        const feerate = Math.max(estimate.feeratePerKw, e.feerates.get(k) ?? 0)
+        const share = o.claim?._tag === "Sweep" && o.claim.key._tag === "Revoked" ? maxJusticeFeeShare : maxFeeShare
+        const cap = Math.max(253, Math.floor((Number(o.amount) * share * 1000) / Math.max(1, claimWeight)))
+        const feerate = Math.min(cap, Math.max(estimate.feeratePerKw, e.feerates.get(k) ?? 0))
         e.feerates.set(k, feerate)
         return feerate
       })
 
-    /** Signs and broadcasts one claim (refusals are logged: the next block tries again). */
-    const claim = (e: Entry, o: TrackedOutput) =>
+    /**
+     * Our zero-fee HTLC transactions due together (anchors, with `FeeInputs`), aggregated: the
+     * counterparty's SIGHASH_SINGLE|ANYONECANPAY signatures let several HTLC inputs (each with
+     * its paired output at the same index) share one transaction with the wallet's inputs and
+     * change (BOLT 3 "HTLC-Timeout and HTLC-Success Transactions", BOLT 5 "MUST combine it with
+     * inputs contributing sufficient fee"). Their signatures commit to nLockTime, so one
+     * transaction per locktime (HTLC-success: 0; HTLC-timeout: its `cltv_expiry`). Our own
+     * signatures (SIGHASH_ALL) are made last, over the whole transaction. When the wallet cannot
+     * fund a group, its HTLC transactions go out alone (unfunded), as without `FeeInputs`.
+     */
+    const claimHtlcs = (e: Entry, outputs: ReadonlyArray<TrackedOutput>, feeInputs: FeeInputs) =>
       Effect.gen(function*() {
-        const c = o.claim
-        if (c === undefined) return
-        let tx: Transaction
-        if (c._tag === "HolderHtlcTx") {
+        const groups = new Map<number, Array<{ readonly o: TrackedOutput; readonly c: Extract<Claim, { _tag: "HolderHtlcTx" }>; readonly single: Transaction }>>()
+        for (const o of outputs) {
+          const c = o.claim
+          if (c?._tag !== "HolderHtlcTx") continue
           const signed = yield* Effect.result(signer.signHolderHtlcTransaction(e.keyId, c.commitmentNumber, c.htlcIndex, c.preimage))
-          if (Result.isFailure(signed)) return yield* Effect.logWarning(`monitor chain: HTLC transaction not signed: ${signed.failure.reason}`)
-          tx = signed.success
-          if (channelTypeByName(e.monitor.params.channelType).zeroFeeHtlcTx && config.feeInputs !== undefined) {
-            const feerate = yield* feerateFor(e, o)
-            const funded = yield* config.feeInputs.fund(signed.success, feerate)
-            if (funded === undefined) {
-              yield* Effect.logWarning(`monitor chain: no wallet inputs for a zero-fee ${o.kind} HTLC transaction`)
-            } else {
-              const bumped = yield* Effect.result(
-                signer.signHolderHtlcTransaction(e.keyId, c.commitmentNumber, c.htlcIndex, c.preimage, { tx: funded.tx, inputIndex: 0 })
-              )
-              if (Result.isFailure(bumped)) return yield* Effect.logWarning(`monitor chain: fee-bumped HTLC transaction not signed: ${bumped.failure.reason}`)
-              tx = yield* funded.sign(bumped.success)
-            }
+          if (Result.isFailure(signed)) {
+            yield* Effect.logWarning(`monitor chain: HTLC transaction not signed: ${signed.failure.reason}`)
+            continue
           }
-        } else {
-          const feerate = yield* feerateFor(e, o)
-          const built = buildClaimTransaction(c.input, config.sweepScript, feerate)
-          if (Result.isFailure(built)) return yield* Effect.logDebug(`monitor chain: ${o.kind} of ${o.amount} sat is not worth its fee at ${feerate} sat/kw`)
-          const sig = yield* Effect.result(signer.signSpend(e.keyId, { tx: built.success.tx, inputIndex: 0, amount: c.input.amount, spend: c.key }))
-          if (Result.isFailure(sig)) return yield* Effect.logWarning(`monitor chain: claim of ${o.kind} not signed: ${sig.failure.reason}`)
-          tx = finalizeClaim(built.success.tx, c.input, sig.success.signature)
+          const group = groups.get(signed.success.locktime) ?? []
+          group.push({ o, c, single: signed.success })
+          groups.set(signed.success.locktime, group)
         }
+        for (const group of groups.values()) {
+          const first = group[0]
+          if (first === undefined) continue
+          let feerate = 0
+          for (const { o, single } of group) feerate = Math.max(feerate, yield* feerateFor(e, o, weight(single)))
+          const combined: Transaction = {
+            version: first.single.version,
+            locktime: first.single.locktime,
+            inputs: group.flatMap(({ single }) => single.inputs.slice(0, 1)),
+            outputs: group.flatMap(({ single }) => single.outputs.slice(0, 1))
+          }
+          const funded = yield* feeInputs.fund(combined, feerate)
+          if (funded === undefined) {
+            yield* Effect.logWarning(`monitor chain: no wallet inputs for ${group.length} zero-fee HTLC transaction(s)`)
+            for (const { o, single } of group) yield* send(e, o, single)
+            continue
+          }
+          let tx = funded.tx
+          let signedAll = true
+          for (const [i, { c }] of group.entries()) {
+            const bumped = yield* Effect.result(signer.signHolderHtlcTransaction(e.keyId, c.commitmentNumber, c.htlcIndex, c.preimage, { tx, inputIndex: i }))
+            if (Result.isFailure(bumped)) {
+              yield* Effect.logWarning(`monitor chain: fee-bumped HTLC transaction not signed: ${bumped.failure.reason}`)
+              signedAll = false
+              break
+            }
+            tx = bumped.success
+          }
+          if (!signedAll) continue
+          const final = yield* funded.sign(tx)
+          const sent = yield* Effect.result(broadcaster.broadcast(final))
+          if (Result.isFailure(sent)) {
+            const f = sent.failure
+            yield* Effect.logDebug(`monitor chain: HTLC transaction refused for now: ${f._tag === "BroadcastRejected" ? `${f.reason}: ${f.message}` : f.reason}`)
+            continue
+          }
+          const id = computeTxid(final)
+          for (const { o } of group) yield* PubSub.publish(events, { _tag: "ClaimBroadcast", channelId: e.channelId, txid: id, output: o.kind })
+        }
+      })
+
+    /** Hands a claim to the broadcaster (refusals are logged: the next block tries again). */
+    const send = (e: Entry, o: TrackedOutput, tx: Transaction) =>
+      Effect.gen(function*() {
         const sent = yield* Effect.result(broadcaster.broadcast(tx))
         if (Result.isFailure(sent)) {
           const f = sent.failure
           return yield* Effect.logDebug(`monitor chain: claim of ${o.kind} refused for now: ${f._tag === "BroadcastRejected" ? `${f.reason}: ${f.message}` : f.reason}`)
         }
         yield* PubSub.publish(events, { _tag: "ClaimBroadcast", channelId: e.channelId, txid: computeTxid(tx), output: o.kind })
+      })
+
+    /**
+     * Signs and broadcasts one claim: a sweep, or our HTLC transaction as signed (its own fee;
+     * zero with anchors when there is no `FeeInputs`: see `claimHtlcs`).
+     */
+    const claim = (e: Entry, o: TrackedOutput) =>
+      Effect.gen(function*() {
+        const c = o.claim
+        if (c === undefined) return
+        if (c._tag === "HolderHtlcTx") {
+          const signed = yield* Effect.result(signer.signHolderHtlcTransaction(e.keyId, c.commitmentNumber, c.htlcIndex, c.preimage))
+          if (Result.isFailure(signed)) return yield* Effect.logWarning(`monitor chain: HTLC transaction not signed: ${signed.failure.reason}`)
+          return yield* send(e, o, signed.success)
+        }
+        const feerate = yield* feerateFor(e, o, expectedClaimWeight(c.input, config.sweepScript))
+        const built = buildClaimTransaction(c.input, config.sweepScript, feerate)
+        if (Result.isFailure(built)) return yield* Effect.logDebug(`monitor chain: ${o.kind} of ${o.amount} sat is not worth its fee at ${feerate} sat/kw`)
+        const sig = yield* Effect.result(signer.signSpend(e.keyId, { tx: built.success.tx, inputIndex: 0, amount: c.input.amount, spend: c.key }))
+        if (Result.isFailure(sig)) return yield* Effect.logWarning(`monitor chain: claim of ${o.kind} not signed: ${sig.failure.reason}`)
+        yield* send(e, o, finalizeClaim(built.success.tx, c.input, sig.success.signature))
       })
 
     /**
@@ -399,7 +518,9 @@ export const startWith = (config: MonitorChainConfig, source: MonitorSource) =>
           outputs: [],
           locktime: 0
         }
-        const funded = yield* feeInputs.fund(setWitness(child, 0, [new Uint8Array(73), anchor.witnessScript]), feerate, needed - paid)
+        // Within the budget: a child that would pay more pays the budget (a lower package feerate).
+        const extra = needed - paid > maxCpfpFee ? maxCpfpFee : needed - paid
+        const funded = yield* feeInputs.fund(setWitness(child, 0, [new Uint8Array(73), anchor.witnessScript]), feerate, extra)
         if (funded === undefined) return yield* Effect.logWarning(`monitor chain: no wallet inputs to bump our commitment ${txidToHex(commitmentTxid)}`)
         const sig = yield* Effect.result(signer.signSpend(e.keyId, { tx: funded.tx, inputIndex: 0, amount: anchor.amount, spend: { _tag: "Anchor" } }))
         if (Result.isFailure(sig)) return yield* Effect.logWarning(`monitor chain: anchor spend not signed: ${sig.failure.reason}`)
@@ -413,18 +534,23 @@ export const startWith = (config: MonitorChainConfig, source: MonitorSource) =>
     /** After a block: what each channel must do now. */
     const act = (e: Entry) =>
       // Nothing happened on chain and nothing to publish: the common case costs no fiber step.
-      e.onchain.txs.length === 0 && e.lastSpend === undefined && e.monitor.closing._tag !== "ForceClosed" ? Effect.void : actNow(e)
+      e.onchain.txs.length === 0 && e.lastSpend === undefined && e.reorgedAt === undefined && e.monitor.closing._tag !== "ForceClosed" ? Effect.void : actNow(e)
     const actNow = (e: Entry) =>
       Effect.gen(function*() {
         const r = yield* resolutionOf(e)
         const spendKey = r.spend === undefined ? undefined : `${r.spend.kind}:${toHex(r.spend.txid)}`
         if (spendKey !== e.lastSpend) {
+          // A commitment (not a mutual close: its closing transaction is the `ChainWatcher`'s to
+          // publish again) that left the chain: ours goes out if theirs does not come back.
+          if (r.spend === undefined && e.lastSpend !== undefined && !e.lastSpend.startsWith("MutualClose:")) e.reorgedAt = tip.height
+          if (r.spend !== undefined) e.reorgedAt = undefined
           e.lastSpend = spendKey
           if (r.spend?.kind === "Unknown") yield* Effect.logError(`monitor chain: channel ${toHex(e.channelId)}: funding spent by an unknown transaction ${txidToHex(r.spend.txid)}: funds may be lost`)
           yield* PubSub.publish(events, { _tag: "FundingSpendChanged", channelId: e.channelId, kind: r.spend?.kind, txid: r.spend?.txid })
         }
         if (r.spend === undefined) {
-          if (e.monitor.closing._tag !== "ForceClosed") return
+          const reorged = e.reorgedAt !== undefined && tip.height - e.reorgedAt >= reorgGrace
+          if (e.monitor.closing._tag !== "ForceClosed" && !reorged) return
           const signed = yield* Effect.result(signer.signHolderCommitment(e.keyId, e.monitor.holderCommitment.commitmentNumber))
           if (Result.isFailure(signed)) return
           yield* Effect.ignore(broadcaster.broadcast(signed.success.tx))
@@ -438,7 +564,13 @@ export const startWith = (config: MonitorChainConfig, source: MonitorSource) =>
           yield* PubSub.publish(events, { _tag: "HtlcResolved", channelId: e.channelId, htlcId: outcome.htlcId, paymentHash: outcome.paymentHash, result: outcome.result })
         }
         if (isResolved(r, tip.height, finality)) return
-        for (const o of claimsDue(r, tip.height)) yield* claim(e, o)
+        const due = claimsDue(r, tip.height)
+        if (config.feeInputs !== undefined && channelTypeByName(e.monitor.params.channelType).zeroFeeHtlcTx) {
+          yield* claimHtlcs(e, due.filter((o) => o.claim?._tag === "HolderHtlcTx"), config.feeInputs)
+          for (const o of due) if (o.claim?._tag !== "HolderHtlcTx") yield* claim(e, o)
+        } else {
+          for (const o of due) yield* claim(e, o)
+        }
       })
 
     const persist = Effect.gen(function*() {
@@ -453,31 +585,20 @@ export const startWith = (config: MonitorChainConfig, source: MonitorSource) =>
       yield* store.write(ops).pipe(Effect.retry(Schedule.spaced("1 second")), Effect.orDie)
     })
 
-    /** Preimages handed over by `addPreimage`, applied at the start of the next block. */
-    let pendingPreimages: Array<{ readonly entry: Entry; readonly preimage: PreimageEntry }> = []
-    const applyPendingPreimages = () => {
-      const ready = pendingPreimages
-      pendingPreimages = []
-      for (const { entry, preimage } of ready) {
-        if (entry.onchain.learned.some((p) => toHex(p.paymentHash) === toHex(preimage.paymentHash))) continue
-        entry.onchain = { ...entry.onchain, learned: [...entry.onchain.learned, preimage] }
-        entry.dirty = true
-      }
-    }
-
-    const onBlock = (block: Block) =>
+    /**
+     * A block's transactions into the states of the channels they touch (`only`: just these
+     * channels, for a rescan). Which channel each watched outpoint belongs to; outputs of
+     * matched transactions join as we go.
+     */
+    const applyBlock = (block: Block, only?: ReadonlySet<Entry>) =>
       Effect.gen(function*() {
-        tip = refOf(block.header)
-        yield* refresh
-        applyPendingPreimages()
-        // Which channel each watched outpoint belongs to; outputs of matched txs join as we go.
         collectWatches()
         const matched = new Map<Entry, Array<{ readonly tx: Transaction; readonly txid: Txid }>>()
         block.transactions.forEach((tx, i) => {
           for (const input of tx.inputs) {
             if (!prefixes.has(prefixOf(input.prevout.txid))) continue
             const e = owner.get(`${toHex(input.prevout.txid)}:${input.prevout.vout}`)
-            if (e === undefined) continue
+            if (e === undefined || (only !== undefined && !only.has(e))) continue
             const id = block.txids[i] ?? computeTxid(tx)
             const list = matched.get(e) ?? []
             list.push({ tx, txid: id })
@@ -495,6 +616,45 @@ export const startWith = (config: MonitorChainConfig, source: MonitorSource) =>
           }
           yield* publishLearned(e, r.learned)
         }
+      })
+
+    /**
+     * Channels found at start without a stored state whose funding output the `ChainSource` says
+     * is spent (or does not know): the last `rescanDepth` blocks up to the block we reached are
+     * searched once, in one pass for all of them, for the spend and what followed it (BOLT 5: a
+     * node that was not watching when the funding output was spent must still resolve it).
+     */
+    const rescanNew = Effect.gen(function*() {
+      const fresh = [...entries.values()].filter((e) => e.rescan)
+      if (fresh.length === 0) return
+      const spent = new Set<Entry>()
+      for (const e of fresh) {
+        const status = yield* Effect.result(chainSource.outputStatus(e.monitor.params.fundingOutpoint))
+        if (Result.isFailure(status)) return yield* Effect.logWarning(`monitor chain: rescan postponed: ${status.failure.reason}`)
+        e.rescan = false
+        if (status.success._tag === "SpentOrUnknown" && e.onchain.txs.length === 0) spent.add(e)
+      }
+      if (spent.size === 0) return
+      const to = tip.height
+      for (let h = Math.max(0, to - rescanDepth + 1); h <= to; h++) {
+        const block = yield* Effect.result(chainSource.block(h))
+        if (Result.isFailure(block)) {
+          if (block.failure._tag === "BlockNotFound") continue // pruned, or before the source's first block
+          return yield* Effect.logWarning(`monitor chain: rescan stopped at block ${h}: ${block.failure.reason}`)
+        }
+        yield* applyBlock(block.success, spent)
+      }
+      for (const e of spent) {
+        if (e.onchain.txs.length > 0) yield* Effect.logInfo(`monitor chain: channel ${toHex(e.channelId)}: funding output found spent before the monitor followed the chain`)
+      }
+    })
+
+    const onBlock = (block: Block) =>
+      Effect.gen(function*() {
+        yield* refresh
+        yield* rescanNew
+        tip = refOf(block.header)
+        yield* applyBlock(block)
         for (const e of entries.values()) yield* act(e)
         yield* persist
       })
@@ -514,7 +674,10 @@ export const startWith = (config: MonitorChainConfig, source: MonitorSource) =>
       })
 
     yield* refresh
+    starting = false
+    yield* rescanNew
     for (const e of entries.values()) yield* act(e)
+    yield* persist
 
     /** Waiters for a block to be processed (bounded by the callers of `awaitBlock`). */
     let waiters: Array<{ readonly hash: string; readonly done: () => void }> = []
@@ -550,7 +713,7 @@ export const startWith = (config: MonitorChainConfig, source: MonitorSource) =>
       Stream.runForEach((event) =>
         (event._tag === "BlockConnected"
           ? onBlock(event.block)
-          : onDisconnect(event.header.height, { height: event.header.height - 1, hash: event.header.prevHash })).pipe(Effect.andThen(Effect.sync(wake)))
+          : onDisconnect(event.header.height, { height: event.header.height - 1, hash: event.header.prevHash })).pipe(lock.withPermit, Effect.andThen(Effect.sync(wake)))
       ),
       Effect.catchCause((cause) => Effect.logError("monitor chain: stopped", cause)),
       Effect.forkScoped
@@ -582,16 +745,21 @@ export const startWith = (config: MonitorChainConfig, source: MonitorSource) =>
         return out
       }),
       addPreimage: (channelId, preimage) =>
-        Effect.sync(() => {
+        Effect.gen(function*() {
           const entry = entries.get(toHex(channelId))
           if (entry === undefined || preimage.length !== 32) return false
           const paymentHash = sha256(preimage)
           const m = entry.monitor
           const hashes = [...m.holderCommitment.htlcs, ...m.counterpartyCurrent.htlcs, ...(m.counterpartyNext?.htlcs ?? [])].map((h) => toHex(h.paymentHash))
           if (!hashes.includes(toHex(paymentHash))) return false
-          pendingPreimages.push({ entry, preimage: { paymentHash, preimage: Uint8Array.from(preimage) } })
+          if (entry.onchain.learned.some((p) => toHex(p.paymentHash) === toHex(paymentHash))) return true
+          // Applied at once: the claim it opens goes out now (not at the next block), persisted first.
+          entry.onchain = { ...entry.onchain, learned: [...entry.onchain.learned, { paymentHash, preimage: Uint8Array.from(preimage) }] }
+          entry.dirty = true
+          yield* persist
+          if (entry.onchain.txs.length > 0) yield* actNow(entry)
           return true
-        }),
+        }).pipe(lock.withPermit),
       awaitBlock: (hash) =>
         Effect.callback<void>((resume) => {
           if (processed === toHex(hash)) return resume(Effect.void)

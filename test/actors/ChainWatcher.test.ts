@@ -3,7 +3,7 @@
  * through the watcher's Broadcaster, confirmations come back as `FundingDepth` from the blocks
  * (no hand-fed depth), one watcher starts after the funding confirmed (it finds it), a reorg
  * takes the funding block away and back, and a cooperative close confirming reaches the
- * channels as `FundingSpent`.
+ * channels as `FundingSpent`; a spend reorged away and replaced by another is reported again.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Result, Stream } from "effect"
@@ -148,6 +148,53 @@ describe("ChainWatcher over the simulated chain", () => {
         assert.isTrue(closed.event.reason._tag === "RemoteForceClose" && equalBytes(closed.event.reason.txid, txidOf(spender)))
         yield* until(`${node.name} Closed`, phaseAndDepth(node, channelId), (s) => s.phase === "Closed")
       }
+    }))
+  it.live("a reorg takes the spend of the funding output away: the watch is kept, and the spend replacing it is reported", () =>
+    Effect.gen(function*() {
+      const chain = yield* makeSimulatedChain({ seed: "watcher-spend-reorg" })
+      const net = yield* makeMemoryNetwork()
+      const alice = yield* startChannelNode(net, "alice", "10.0.0.1")
+      const bob = yield* startChannelNode(net, "bob", "10.0.0.2")
+      // Alice's watcher reports through a manager that records the chain facts it is given.
+      const spends: Array<string> = []
+      const recording = ChannelManager.of({
+        ...alice.channels,
+        chainFact: (id, fact) =>
+          Effect.andThen(Effect.sync(() => (fact._tag === "FundingSpent" ? spends.push(toHex(fact.txid)) : 0)), alice.channels.chainFact(id, fact))
+      })
+      for (const manager of [recording, bob.channels]) {
+        yield* startChainWatcher().pipe(
+          Effect.provideService(ChannelManager, manager),
+          Effect.provideService(ChainSource, chain.chainSource),
+          Effect.provideService(Broadcaster, chain.broadcaster)
+        )
+      }
+      yield* alice.peers.connect(bob.peers.nodeId, { host: bob.host, port: PORT })
+      const temporaryChannelId = yield* openWhenConnected(alice, bob, 500_000n)
+      const needed = yield* awaitEvent(alice, "FundingNeeded", (e) => equalBytes(e.temporaryChannelId, temporaryChannelId))
+      yield* alice.channels.fundChannel(temporaryChannelId, chain.sim.core.faucetTx(needed.event.scriptPubKey, needed.event.amount))
+      const pending = (yield* awaitEvent(alice, "ChannelPending")).event
+      yield* until("the funding in the mempool", Effect.sync(() => chain.sim.core.mempoolTxids().length), (n) => n > 0)
+      yield* chain.sim.mine(6)
+      yield* awaitEvent(alice, "ChannelReady", (e) => equalBytes(e.channelId, pending.channelId))
+      const spender = (to: string): Transaction => ({
+        version: 2,
+        inputs: [{ prevout: pending.fundingOutpoint, scriptSig: new Uint8Array(0), sequence: 0xfffffffd, witness: [new Uint8Array(72).fill(1)] }],
+        outputs: [{ value: sat(490_000n), scriptPubKey: payoutScript(to) }],
+        locktime: 0
+      })
+      const first = spender("mallory")
+      const second = spender("trudy")
+      yield* chain.sim.mine(1, { txs: [first] })
+      yield* until("the first spend reported", Effect.sync(() => spends.length), (n) => n === 1)
+      // One block deep only: a reorg replaces it by another spend, which is reported too.
+      yield* chain.sim.reorg(1, { blocks: 2, exclude: [txidOf(first)], txs: [second] })
+      yield* until("the second spend reported", Effect.sync(() => spends.length), (n) => n === 2)
+      assert.deepStrictEqual(spends, [toHex(txidOf(first)), toHex(txidOf(second))])
+      // The same spend confirming deeper is not reported again; 6 deep, the watch is dropped.
+      yield* chain.sim.mine(7)
+      yield* until("alice Closed", phaseAndDepth(alice, pending.channelId), (s) => s.phase === "Closed")
+      assert.strictEqual(spends.length, 2)
     }))
   it.live("a source that forgot the watcher's block: it follows again from the tip and finds the confirmations it missed", () =>
     Effect.gen(function*() {

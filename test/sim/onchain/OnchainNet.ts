@@ -88,6 +88,8 @@ export interface NetOptions {
   readonly seed: string
   /** Height of the chain at start (HTLCs of the harness expire at 1000 + n). */
   readonly startHeight?: number
+  /** Monitor settings beyond the defaults (fee budgets). */
+  readonly monitor?: { readonly maxCpfpFeeSat?: bigint; readonly maxFeeShare?: number }
 }
 
 export class OnchainNet {
@@ -99,8 +101,10 @@ export class OnchainNet {
   readonly wallets: ReadonlyArray<TestFeeWallet>
   readonly h: Harness
   readonly chain: Effect.Success<ReturnType<typeof makeSimChain>>
-  private constructor(h: Harness, chain: Effect.Success<ReturnType<typeof makeSimChain>>, seed: string) {
+  readonly monitorOptions: NonNullable<NetOptions["monitor"]>
+  private constructor(h: Harness, chain: Effect.Success<ReturnType<typeof makeSimChain>>, seed: string, monitorOptions: NetOptions["monitor"]) {
     this.h = h
+    this.monitorOptions = monitorOptions ?? {}
     this.chain = chain
     this.wallets = [new TestFeeWallet(`${seed}/0`), new TestFeeWallet(`${seed}/1`)]
     this.sweep = [0, 1].map((i) => p2wpkhScript(Uint8Array.from([2, ...sha256(new TextEncoder().encode(`${seed}/sweep/${i}`))])))
@@ -114,7 +118,7 @@ export class OnchainNet {
         node: { config: { ...defaultLocalChannelConfig, minimumDepth: 1, toSelfDelay: TO_SELF_DELAY } }
       })
       const chain = yield* makeSimChain({ seed: options.seed, initialBlocks: options.startHeight ?? 960 })
-      const net = new OnchainNet(h, chain, options.seed)
+      const net = new OnchainNet(h, chain, options.seed, options.monitor)
       for (const w of net.wallets) {
         for (let k = 0; k < 4; k++) {
           const { outpoint } = yield* chain.sim.fund(w.script, sat(100_000n)).pipe(Effect.orDie)
@@ -155,7 +159,7 @@ export class OnchainNet {
         Layer.succeed(ChannelSigner, net.h.node(i).signer),
         Layer.succeed(Store, store)
       )
-      const monitor = yield* MonitorChain.start({ secp, sweepScript: net.sweep[i]!, finalityDepth: 6, feeInputs: net.wallets[i]!.feeInputs }).pipe(Effect.provide(services), Scope.provide(scope))
+      const monitor = yield* MonitorChain.start({ secp, sweepScript: net.sweep[i]!, finalityDepth: 6, feeInputs: net.wallets[i]!.feeInputs, ...net.monitorOptions }).pipe(Effect.provide(services), Scope.provide(scope))
       net.monitors[i] = monitor
       const events = yield* monitor.subscribe.pipe(Scope.provide(scope))
       yield* events.pipe(Stream.runForEach((e) => Effect.sync(() => net.events[i]!.push(e))), Effect.forkIn(scope))

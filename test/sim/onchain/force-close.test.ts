@@ -7,8 +7,12 @@
  *   our HTLC-success witness;
  * - they force close (anchors): we sweep `to_remote` after its 1-block CSV, claim their HTLC with
  *   the preimage and ours after its timeout.
- * - our commitment below the feerate its deadline needs: a CPFP child spends our anchor;
- * - a claim stuck under a rising estimate is replaced at the higher feerate (BIP 125).
+ * - our commitment below the feerate its deadline needs: a CPFP child spends our anchor; as the
+ *   estimate rises the child is replaced, its fee for the commitment within a budget;
+ * - two HTLC-success transactions due together are aggregated into one with a wallet input;
+ * - a claim stuck under a rising estimate is replaced at the higher feerate (BIP 125), up to its
+ *   fee budget (half the output) and no further;
+ * - a preimage handed to the monitor after the close claims its HTLC at once (not a block later).
  * Every transaction descending from the funding transaction is run through a script interpreter.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -16,6 +20,7 @@ import { Effect, Result } from "effect"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { totalClaimable } from "../../../src/protocol/monitor/balances.ts"
+import { txid as computeTxid, weight } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { OnchainNet, TO_SELF_DELAY } from "./OnchainNet.ts"
 import { preimageFor } from "../channels/Harness.ts"
 
@@ -111,6 +116,45 @@ describe("BOLT 5 force closes on the simulated chain", () => {
       })
     ), 60_000)
 
+  it.effect("anchors: two HTLC-success transactions due together go out as ONE transaction with a wallet input (SINGLE|ANYONECANPAY)", () =>
+    withNet("onchain-aggregate", (net) =>
+      Effect.gen(function*() {
+        const h = net.h
+        const { channelId: id, funding } = yield* net.openFunded({ fundingSat: FUNDING, pushMsat: PUSH, channelType: { name: "anchors_zero_fee_htlc_tx", scidAlias: false, zeroConf: false } })
+        // Two HTLCs offered by node 1; node 0 holds both preimages.
+        const b = must(yield* h.addHtlc(1, id, 15_000_000n, 2))
+        yield* h.quiesce({ completeWrites: true })
+        const c = must(yield* h.addHtlc(1, id, 12_000_000n, 3))
+        yield* h.quiesce({ completeWrites: true })
+        yield* h.node(0).manager!.claimPreimage(id, b, preimageFor(h.seed, 2)).pipe(Effect.orDie)
+        yield* h.node(0).manager!.claimPreimage(id, c, preimageFor(h.seed, 3)).pipe(Effect.orDie)
+        yield* h.quiesce({ completeWrites: true })
+        const coinsBefore = net.wallets[0]!.coins.length
+        yield* h.node(0).manager!.forceClose(id).pipe(Effect.orDie)
+        yield* h.quiesce({ completeWrites: true })
+        yield* net.mine(3) // commitment broadcast, confirmed (HTLC-success goes out), HTLC-success confirmed
+        const sent = net.events[0]!.flatMap((e) => (e._tag === "ClaimBroadcast" && e.output === "received_htlc" ? [toHex(e.txid)] : []))
+        assert.strictEqual(sent.length, 2)
+        assert.strictEqual(sent[0], sent[1], "both HTLCs in one transaction")
+        // One wallet coin paid for both.
+        assert.strictEqual(net.wallets[0]!.coins.length, coinsBefore - 1)
+        const r = yield* net.monitors[0]!.resolution(id)
+        const spends = (r?.outputs ?? []).filter((o) => o.kind === "received_htlc").map((o) => (o.status._tag === "Spent" && o.status.byUs ? toHex(o.status.txid) : "unspent"))
+        assert.deepStrictEqual(spends, [sent[0], sent[0]])
+        const tx = net.chainTxs().find((t) => toHex(computeTxid(t.tx)) === sent[0])?.tx
+        if (tx === undefined) return assert.fail("the aggregated transaction did not confirm")
+        assert.strictEqual(tx.inputs.length, 3) // two HTLC inputs, one wallet input
+        assert.strictEqual(tx.outputs.length, 3) // two paired outputs, the change
+        // Both second-stage outputs are swept after the delay; the scripts all verify (the
+        // counterparty's SINGLE|ANYONECANPAY signatures hold in the larger transaction).
+        yield* net.mine(TO_SELF_DELAY + 2)
+        const kinds = [...kindsOf(net, 0)].sort()
+        assert.deepStrictEqual(kinds.filter((k) => k === "htlc_tx_output"), ["htlc_tx_output", "htlc_tx_output"])
+        assert.deepStrictEqual(net.verifyChannelScripts(funding).failures, [])
+        assert.ok(net.events[1]!.filter((e) => e._tag === "PreimageLearned").length === 2, "the peer learns both preimages from the one transaction")
+      })
+    ), 60_000)
+
   it.effect("they force close (anchors): to_remote after 1 block, their HTLC by preimage, ours after its timeout", () =>
     withNet("onchain-they-close", (net) =>
       Effect.gen(function*() {
@@ -180,6 +224,40 @@ describe("BOLT 5 force closes on the simulated chain", () => {
       })
     ), 60_000)
 
+  it.effect("rising feerates: the CPFP child of our commitment is replaced at the higher feerate, its extra fee within the budget", () =>
+    Effect.acquireUseRelease(OnchainNet.make({ seed: "onchain-cpfp-budget", monitor: { maxCpfpFeeSat: 10_000n } }), (net) =>
+      Effect.gen(function*() {
+        const h = net.h
+        const { channelId: id, funding } = yield* net.openFunded({ fundingSat: FUNDING, pushMsat: PUSH, feeratePerKw: 253 })
+        must(yield* h.addHtlc(0, id, 20_000_000n, 40))
+        yield* h.quiesce({ completeWrites: true })
+        yield* net.chain.sim.setFeerate(5_000)
+        yield* h.disconnect(0, 1)
+        yield* h.node(0).manager!.forceClose(id).pipe(Effect.orDie)
+        yield* h.quiesce({ completeWrites: true })
+        // Nothing is mined below 100,000 sat/kw: the package waits while the estimate rises.
+        yield* net.mineAbove(100_000, 1)
+        yield* net.chain.sim.setFeerate(30_000)
+        yield* net.mineAbove(100_000, 1)
+        const bumps = net.events[0]!.flatMap((e) => (e._tag === "CommitmentBumped" ? [e] : []))
+        assert.deepStrictEqual(bumps.map((b) => b.feeratePerKw), [5_000, 30_000])
+        const [first, second] = bumps
+        if (first === undefined || second === undefined) return
+        assert.notStrictEqual(toHex(second.childTxid), toHex(first.childTxid))
+        assert.isFalse(yield* net.chain.sim.inMempool(first.childTxid), "the first child was replaced")
+        assert.isTrue(yield* net.chain.sim.inMempool(second.childTxid))
+        yield* net.mine(1)
+        const child = net.chainTxs().find((t) => toHex(computeTxid(t.tx)) === toHex(second.childTxid))?.tx
+        if (child === undefined) return assert.fail("the child did not confirm")
+        // Its fee: the budget (10,000 sat) for the commitment plus its own weight at 30,000 sat/kw (as
+        // the test wallet estimates it, a little above the signed weight); without the budget the
+        // commitment's shortfall alone would be ~33,000 sat.
+        const fee = 330n + 100_000n - child.outputs.reduce((a, o) => a + o.value, 0n)
+        assert.isAbove(Number(fee), 10_000)
+        assert.isAtMost(Number(fee), 10_000 + Math.ceil((30_000 * (weight(child) + 100)) / 1000))
+        assert.deepStrictEqual(net.verifyChannelScripts(funding).failures, [])
+      }), (net) => net.shutdown), 60_000)
+
   it.effect("a claim not confirming is replaced (BIP 125) at the higher feerate the estimate gives later", () =>
     withNet("onchain-rbf", (net) =>
       Effect.gen(function*() {
@@ -210,6 +288,37 @@ describe("BOLT 5 force closes on the simulated chain", () => {
       })
     ), 60_000)
 
+  it.effect("rising feerates replace a claim up to its fee budget (half the output), and no further", () =>
+    withNet("onchain-fee-budget", (net) =>
+      Effect.gen(function*() {
+        const h = net.h
+        const { channelId: id } = yield* net.openFunded({ fundingSat: FUNDING, pushMsat: PUSH })
+        yield* net.chain.sim.setFeerate(1_000)
+        yield* h.disconnect(0, 1)
+        yield* h.node(1).manager!.forceClose(id).pipe(Effect.orDie)
+        yield* h.quiesce({ completeWrites: true })
+        yield* net.mine(2) // their commitment confirms; our to_remote claim goes out at 1,000 sat/kw
+        const output = (yield* net.monitors[0]!.resolution(id))?.outputs.find((o) => o.kind === "to_remote")
+        if (output === undefined) return assert.fail("no to_remote")
+        const claims = () => net.events[0]!.flatMap((e) => (e._tag === "ClaimBroadcast" ? [toHex(e.txid)] : []))
+        // The estimate soars (nothing is mined meanwhile): the claim is replaced, at its budget.
+        yield* net.chain.sim.setFeerate(5_000_000)
+        yield* net.mineAbove(100_000_000, 1)
+        yield* net.chain.sim.setFeerate(50_000_000)
+        yield* net.mineAbove(100_000_000, 1)
+        const sent = claims()
+        assert.strictEqual(sent.length, 3)
+        assert.notStrictEqual(sent[1], sent[0])
+        assert.strictEqual(sent[2], sent[1], "at the budget the same transaction is broadcast again")
+        yield* net.mine(1)
+        const claim = net.chainTxs().find((t) => t.tx.inputs.some((i) => toHex(i.prevout.txid) === toHex(output.outpoint.txid) && i.prevout.vout === output.outpoint.vout))
+        if (claim === undefined) return assert.fail("the claim did not confirm")
+        const fee = output.amount - claim.tx.outputs.reduce((a, o) => a + o.value, 0n)
+        assert.isAtMost(Number(fee), Number(output.amount) / 2)
+        assert.isAbove(Number(fee), Number(output.amount) * 0.45)
+      })
+    ), 60_000)
+
   it.effect("a preimage learned after our commitment confirmed still claims the HTLC (HTLC-success)", () =>
     withNet("onchain-late-preimage", (net) =>
       Effect.gen(function*() {
@@ -228,8 +337,12 @@ describe("BOLT 5 force closes on the simulated chain", () => {
         // command any more, the on-chain monitor takes it (and nothing else: a wrong one is refused).
         assert.isFalse(yield* net.monitors[0]!.addPreimage(id, preimageFor(h.seed, 99)))
         assert.isTrue(yield* net.monitors[0]!.addPreimage(id, preimageFor(h.seed, 2)))
-        yield* net.mine(2)
+        // Applied at once: the HTLC-success is in the mempool before any new block.
+        for (let k = 0; k < 100 && !kindsOf(net, 0).includes("received_htlc"); k++) yield* Effect.yieldNow
         assert.isTrue(kindsOf(net, 0).includes("received_htlc"))
+        const sent = net.events[0]!.find((e) => e._tag === "ClaimBroadcast" && e.output === "received_htlc")
+        assert.ok(sent?._tag === "ClaimBroadcast" && (yield* net.chain.sim.inMempool(sent.txid)))
+        yield* net.mine(1)
         const htlc = (yield* net.monitors[0]!.resolution(id))?.outputs.find((o) => o.kind === "received_htlc")
         assert.ok(htlc?.status._tag === "Spent" && htlc.status.byUs)
         assert.deepStrictEqual(net.verifyChannelScripts(funding).failures, [])

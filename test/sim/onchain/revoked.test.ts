@@ -4,15 +4,16 @@
  * HTLC-success transaction on it. Our monitor takes everything: `to_local` and the remaining
  * HTLC output with the revocation key, the HTLC-success transaction's output with the
  * revocation key, and our own `to_remote`. The cheater's sweep script gets nothing. Every
- * transaction is run through the script interpreter.
+ * transaction is run through the script interpreter. Under rising feerates the justice
+ * transaction is replaced (BIP 125) and still confirms before the cheater's delay.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { toHex } from "../../../src/protocol/bytes.ts"
-import type { Transaction } from "../../../src/protocol/tx/bitcoin/transaction.ts"
+import { txid as computeTxid, type Transaction } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { channelKeyId } from "../../../src/services/ChannelSigner.ts"
-import { OnchainNet } from "./OnchainNet.ts"
+import { OnchainNet, TO_SELF_DELAY } from "./OnchainNet.ts"
 import { preimageFor } from "../channels/Harness.ts"
 
 const FUNDING = 1_000_000n
@@ -77,5 +78,40 @@ describe("BOLT 5 revoked commitment on the simulated chain", () => {
         const v = net.verifyChannelScripts(funding)
         assert.deepStrictEqual(v.failures, [])
         assert.strictEqual(v.checked, 2 + 4)
+      }), (net) => net.shutdown), 60_000)
+
+  it.effect("rising feerates: the justice transaction is replaced at the higher feerate and confirms before the cheater's delay", () =>
+    Effect.acquireUseRelease(OnchainNet.make({ seed: "onchain-revoked-rbf" }), (net) =>
+      Effect.gen(function*() {
+        const h = net.h
+        const { channelId: id, funding } = yield* net.openFunded({ fundingSat: FUNDING, pushMsat: PUSH, channelType: { name: "static_remote_key", scidAlias: false, zeroConf: false } })
+        const a = must(yield* h.addHtlc(0, id, 20_000_000n, 1))
+        yield* h.quiesce({ completeWrites: true })
+        const m1 = yield* h.node(1).manager!.monitorState(id).pipe(Effect.orDie)
+        const keyId = m1 === undefined ? undefined : channelKeyId(m1.params.keyId)
+        if (m1 === undefined || keyId === undefined) return assert.fail("no monitor on node 1")
+        const old = yield* h.node(1).signer.signHolderCommitment(keyId, m1.holderCommitment.commitmentNumber).pipe(Effect.orDie)
+        must(Result.mapError(yield* h.fulfillHtlc(1, id, a, 1), String)) // node 1 revokes it
+        yield* h.quiesce({ completeWrites: true })
+        yield* net.chain.sim.setFeerate(1_000)
+        yield* h.disconnect(0, 1)
+        yield* net.mine(1, [old.tx])
+        assert.strictEqual((yield* net.monitors[0]!.resolution(id))?.spend?.kind, "RevokedCommitment")
+        const justice = () => net.events[0]!.flatMap((e) => (e._tag === "ClaimBroadcast" && e.output === "revoked_to_local" ? [toHex(e.txid)] : []))
+        assert.strictEqual(justice().length, 1)
+        // Congestion: nothing under 15,000 sat/kw is mined, and the estimate rises.
+        yield* net.chain.sim.setFeerate(20_000)
+        yield* net.mineAbove(15_000, 2)
+        const sent = justice()
+        assert.isAtLeast(sent.length, 2)
+        const replacement = sent.at(-1)!
+        assert.notStrictEqual(replacement, sent[0])
+        const confirmed = net.chainTxs().find((t) => toHex(computeTxid(t.tx)) === replacement)
+        assert.ok(confirmed !== undefined, "the replacement confirmed under congestion")
+        assert.isBelow(confirmed?.height ?? Infinity, (yield* net.monitors[0]!.resolution(id))!.spend!.height + TO_SELF_DELAY)
+        yield* net.chain.sim.setFeerate(1_000)
+        yield* net.mine(TO_SELF_DELAY + 2)
+        assert.strictEqual(net.swept(1), 0n, "the cheater got nothing")
+        assert.deepStrictEqual(net.verifyChannelScripts(funding).failures, [])
       }), (net) => net.shutdown), 60_000)
 })
