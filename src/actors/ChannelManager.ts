@@ -82,7 +82,7 @@ const hexOfLength = (n: number) => Schema.Uint8ArrayFromHex.pipe(Schema.check(Sc
  * with, the signer's key id and the signer's policy state (restored into the signer at start).
  */
 /** A node id (33 bytes, hex), branded once its length is checked. */
-const NodeIdSchema: Schema.Codec<NodeId, string> = hexOfLength(33).pipe(Schema.brand("NodeId"))
+const NodeIdSchema: Schema.Codec<NodeId, string> = hexOfLength(33).pipe(Schema.brand("PublicKey"))
 
 export const ChannelRecordSchema = Schema.Struct({
   version: Schema.Literal(1),
@@ -190,7 +190,8 @@ export interface ChannelManagerShape {
   readonly forceClose: (channelId: ChannelId, reason?: string) => Effect.Effect<void, ChannelCommandError>
   /** Adds an HTLC; returns its id (`HtlcAdded`). */
   readonly addHtlc: (channelId: ChannelId, htlc: AddHtlcRequest) => Effect.Effect<bigint, ChannelCommandError | AddHtlcRejected>
-  readonly fulfillHtlc: (channelId: ChannelId, htlcId: bigint, preimage: Uint8Array) => Effect.Effect<void, ChannelCommandError>
+  /** `attributionData`: the `update_fulfill_htlc` TLV (BOLT 4 hold times), if any. */
+  readonly fulfillHtlc: (channelId: ChannelId, htlcId: bigint, preimage: Uint8Array, attributionData?: Uint8Array) => Effect.Effect<void, ChannelCommandError>
   /**
    * Gives the channel's monitor an HTLC's preimage (`ClaimPreimage`: nothing is sent to the peer)
    * and completes once that write is durable (its persist `Completed`, or its completion came
@@ -199,7 +200,8 @@ export interface ChannelManagerShape {
    * outputs with preimages learned after the close); refused after a cooperative close.
    */
   readonly claimPreimage: (channelId: ChannelId, htlcId: bigint, preimage: Uint8Array) => Effect.Effect<void, ChannelCommandError>
-  readonly failHtlc: (channelId: ChannelId, htlcId: bigint, reason: Uint8Array) => Effect.Effect<void, ChannelCommandError>
+  /** `attributionData`: the `update_fail_htlc` TLV (BOLT 4 attributable failures), if any. */
+  readonly failHtlc: (channelId: ChannelId, htlcId: bigint, reason: Uint8Array, attributionData?: Uint8Array) => Effect.Effect<void, ChannelCommandError>
   readonly failMalformedHtlc: (
     channelId: ChannelId,
     htlcId: bigint,
@@ -260,7 +262,19 @@ export const channelPeerConfig: Pick<PeerManagerConfig, "peer"> = { peer: { reje
 
 // ---- helpers ---------------------------------------------------------------------------------------------
 
-const asChannelId = (bytes: Uint8Array): ChannelId => Schema.decodeSync(ChannelIdSchema)(toHex(bytes))
+/**
+ * Channel ids branded through their Schema once per byte array: a state's channel id is the same
+ * array from step to step, and the `Channel` actor asks for it on every input (a Schema decode
+ * each time cost about 1% of a round trip's CPU). The branded value is the Schema's own copy.
+ */
+const channelIds = new WeakMap<Uint8Array, ChannelId>()
+const asChannelId = (bytes: Uint8Array): ChannelId => {
+  const held = channelIds.get(bytes)
+  if (held !== undefined) return held
+  const id = Schema.decodeSync(ChannelIdSchema)(toHex(bytes))
+  channelIds.set(bytes, id)
+  return id
+}
 
 const keyIdOrDie = (bytes: Uint8Array): ChannelKeyId => {
   const id = channelKeyId(bytes)
@@ -895,7 +909,8 @@ export const make = (
           }
           return yield* Effect.fail(new AddHtlcRejected({ channelId, requestId, reason: "the channel gave no HTLC id" }))
         }),
-      fulfillHtlc: (channelId, htlcId, preimage) => command(channelId, { _tag: "FulfillHtlc", htlcId, preimage }).pipe(Effect.asVoid),
+      fulfillHtlc: (channelId, htlcId, preimage, attributionData) =>
+        command(channelId, { _tag: "FulfillHtlc", htlcId, preimage, ...(attributionData === undefined ? {} : { attributionData }) }).pipe(Effect.asVoid),
       claimPreimage: (channelId, htlcId, preimage) =>
         Effect.gen(function*() {
           const { handle } = yield* find(channelId)
@@ -913,7 +928,8 @@ export const make = (
           })
           yield* Deferred.await(done)
         }),
-      failHtlc: (channelId, htlcId, reason) => command(channelId, { _tag: "FailHtlc", htlcId, reason }).pipe(Effect.asVoid),
+      failHtlc: (channelId, htlcId, reason, attributionData) =>
+        command(channelId, { _tag: "FailHtlc", htlcId, reason, ...(attributionData === undefined ? {} : { attributionData }) }).pipe(Effect.asVoid),
       failMalformedHtlc: (channelId, htlcId, sha256OfOnion, failureCode) =>
         command(channelId, { _tag: "FailMalformedHtlc", htlcId, sha256OfOnion, failureCode }).pipe(Effect.asVoid),
       updateFee: (channelId, feeratePerKw) => command(channelId, { _tag: "UpdateFee", feeratePerKw }).pipe(Effect.asVoid),

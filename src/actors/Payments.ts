@@ -26,8 +26,8 @@
  * (excluded channel directions and nodes); every attempt's outcome is reported back to it.
  */
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Clock, Context, Data, Deferred, Duration, Effect, Layer, Option, PubSub, Queue, Result, Schema, Scope, Stream, type Tracer } from "effect"
-import { equalBytes, toHex } from "../protocol/bytes.ts"
+import { Clock, Context, Data, Deferred, Duration, Effect, Exit, Layer, Option, PubSub, Queue, Result, Schema, Scope, Stream, Tracer } from "effect"
+import { concatBytes, equalBytes, toHex } from "../protocol/bytes.ts"
 import { ChannelIdSchema, type ShortChannelId } from "../protocol/codec/fields.ts"
 import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
 import type { ChannelEvent } from "../protocol/channel/io.ts"
@@ -49,6 +49,7 @@ import {
   processPaymentOnion,
   type ProcessedOnion
 } from "../protocol/onion/index.ts"
+import { addSuccessAttribution, verifySuccessAttribution } from "../protocol/onion/attribution.ts"
 import { preimageOf } from "../protocol/monitor/query.ts"
 import { pendingEvents } from "../protocol/channel/pending.ts"
 import { pathOnionHops } from "../protocol/routing/onion.ts"
@@ -88,6 +89,25 @@ import { Store } from "../services/Store.ts"
 import { type ChannelInfo, ChannelManager, type ChannelManagerShape, type NodeChannelEvent } from "./ChannelManager.ts"
 import { createInvoice as createSignedInvoice, type CreateInvoiceParams } from "./Invoices.ts"
 import { MonitorChain } from "./MonitorChain.ts"
+import { parsePublicKey, type PublicKey } from "../protocol/keys/keys.ts"
+import type { RouteHintHop } from "../protocol/invoice/index.ts"
+import type { RoutingGraph } from "../protocol/routing/graph.ts"
+import {
+  type BlindedForwarder,
+  blindedFailureResponse,
+  blindedOnionHops,
+  blindedPathOf,
+  blindedPayee,
+  blindedRouteHints,
+  buildReceivePath,
+  checkPaymentBlindedPath,
+  loadBlindedPath,
+  type PaymentBlindedPath,
+  type RelayPolicy,
+  storeBlindedPath
+} from "../protocol/payment/blinded.ts"
+import { GossipSync } from "./GossipSync.ts"
+import { RouterGraph } from "../services/Router.ts"
 
 // ---- results, errors, events ---------------------------------------------------------------------
 
@@ -101,6 +121,12 @@ export class PaymentSucceeded extends Data.TaggedClass("PaymentSucceeded")<{
   /** How many parts (HTLCs) delivered it. */
   readonly parts: number
   readonly routes: ReadonlyArray<Route>
+  /**
+   * Per route (as `routes`): the hold times its hops reported in the fulfill's attribution data
+   * (BOLT 4 "Hold times for successful payments", units of 100 ms, first hop first, as far as their
+   * HMACs verified; empty when none came).
+   */
+  readonly holdTimes?: ReadonlyArray<ReadonlyArray<number>>
 }> {}
 
 /** A payment that did not happen: nothing was paid (every HTLC of it failed). */
@@ -149,6 +175,14 @@ export type PaymentEvent =
     readonly channelUpdate?: Uint8Array | undefined
     /** The update was valid and new, and this payment's retries route with it. */
     readonly updateUsed?: boolean | undefined
+    /**
+     * How `hop` was found (BOLT 4 "Origin node"): "hmac" when the return packet's HMAC named it,
+     * "attribution" when the packet was garbled on its way and the attribution data blamed the
+     * pair (hop - 1, hop), "none" when neither could (the first hop is blamed).
+     */
+    readonly attributedBy?: "hmac" | "attribution" | "none"
+    /** Hold times the hops reported in the attribution data (units of 100 ms, first hop first, as far as their HMACs verified). */
+    readonly holdTimes?: ReadonlyArray<number> | undefined
   }
 
 export type PaymentResult = PaymentSucceeded | PaymentFailed
@@ -222,6 +256,46 @@ export interface PaymentsShape {
   readonly checkDeadlines: Effect.Effect<void>
   readonly events: Stream.Stream<PaymentEvent>
   readonly subscribe: Effect.Effect<Stream.Stream<PaymentEvent>, never, Scope.Scope>
+  /**
+   * Receiving over blinded paths (BOLT 4 "Route Blinding"): stores a preimage for a new payment
+   * hash and builds blinded paths to us through our channels (with `path_id` binding them to
+   * this payment), for a payer to `payBlinded` with.
+   */
+  readonly receiveBlinded: (params: BlindedReceiveParams) => Effect.Effect<BlindedReceive, InvalidPaymentRequest>
+  /** Pays to blinded paths: routes to an introduction node, the onion carries the paths' encrypted data. Waits for the outcome. */
+  readonly payBlinded: (request: BlindedPaymentRequest, options?: PayOptions) => Effect.Effect<PaymentSucceeded, PaymentFailed | InvalidPaymentRequest>
+  /** Starts a payment to blinded paths and returns its id at once. */
+  readonly startBlindedPayment: (request: BlindedPaymentRequest, options?: PayOptions) => Effect.Effect<string, InvalidPaymentRequest>
+}
+
+export interface BlindedReceiveParams {
+  readonly amountMsat?: Msat
+  /** How long the payment is accepted (default 3600 s). */
+  readonly expirySeconds?: number
+  /** Default 18. */
+  readonly minFinalCltvExpiryDelta?: number
+  /** Nodes before us in each path: 1 (a channel peer is the introduction node; default), 2 (a peer of that peer), 0 (we are). */
+  readonly hops?: 0 | 1 | 2
+  /** At most this many paths (default 3). */
+  readonly maxPaths?: number
+  /** For how many blocks from now the paths can be used (their `max_cltv_expiry`; default 2016). */
+  readonly pathExpiryBlocks?: number
+  /** Dummy hops at the end of each path, to hide its length (0 to 4; default 0). */
+  readonly dummyHops?: number
+}
+
+export interface BlindedReceive {
+  readonly paymentHash: Uint8Array
+  readonly paths: ReadonlyArray<PaymentBlindedPath>
+}
+
+/** A payment to a recipient that gave blinded paths (e.g. in a BOLT 12 invoice). */
+export interface BlindedPaymentRequest {
+  readonly paymentHash: Uint8Array
+  readonly amountMsat: Msat
+  readonly paths: ReadonlyArray<PaymentBlindedPath>
+  /** The recipient takes multi-part payments (`basic_mpp`): the router may split over the paths (default false). */
+  readonly mpp?: boolean
 }
 
 export class Payments extends Context.Service<Payments, PaymentsShape>()("effect-lightning/Payments") {
@@ -258,6 +332,23 @@ export interface PaymentsConfig {
   readonly deadlines?: DeadlineConfig
   /** How often `blockHeight` is read for the deadline check, which runs when it changed (default 10 s). */
   readonly deadlineCheckIntervalMillis?: number
+  /**
+   * Route hints for our invoices (BOLT 11 `r`): for each private channel, its peer's policy
+   * towards us. Default: `GossipSync.routeHints` when the node runs gossip (the peers' private
+   * `channel_update`s); only channels that can receive now are kept.
+   */
+  readonly routeHints?: Effect.Effect<ReadonlyArray<ReadonlyArray<RouteHintHop>>>
+  /**
+   * The channel graph the blinded paths to us are built from (the policies of the nodes before
+   * us). Default: the `RouterGraph` service when the node has one (NodeLive does); the peers'
+   * private `channel_update`s from `GossipSync` are used too (one-hop paths over private channels).
+   */
+  readonly blindedPathGraph?: Effect.Effect<RoutingGraph>
+  /**
+   * The largest random delay (ms) before this node, as the introduction node of a blinded path,
+   * fails an HTLC back (BOLT 4: SHOULD add a random delay; default 500, 0 for none).
+   */
+  readonly blindedFailureDelayMillis?: number
 }
 
 // ---- internals --------------------------------------------------------------------------------------------
@@ -282,6 +373,11 @@ type Input =
 type InterceptAction =
   | { readonly _tag: "Forward"; readonly channelId: ChannelId; readonly amountMsat: Msat }
   | { readonly _tag: "Fail" }
+
+/** What forwarding needs of a peeled onion (a plain forward, or one inside a blinded route). */
+type ForwardOnion = Pick<Extract<ProcessedOnion, { readonly _tag: "Forward" }>, "sharedSecret" | "nextOnion" | "outgoingCltvValue"> & {
+  readonly shortChannelId: ShortChannelId | undefined
+}
 
 const text = new TextEncoder()
 const untext = new TextDecoder()
@@ -362,6 +458,17 @@ const PROBE_ONION = new Uint8Array(1366)
 /** Dust exposure is the channel's own check when the HTLC is really added. */
 const PROBE_LIMITS = { maxDustHtlcExposure: msat(1n << 62n) }
 
+/**
+ * The root of a payment's trace at every node on its path (sender, forwarders, payee): Lightning
+ * carries no trace context, so the trace id is derived from the payment hash, which every hop
+ * knows, and each node's spans of the payment hang under this external span (never exported
+ * itself): one payment, one trace, across the nodes' hops. Hop order: the channel ids.
+ */
+export const paymentTraceRoot = (paymentHash: Uint8Array): Tracer.ExternalSpan => {
+  const d = sha256(concatBytes(new TextEncoder().encode("effect-lightning/payment-trace"), paymentHash))
+  return Tracer.externalSpan({ traceId: toHex(d.subarray(0, 16)), spanId: toHex(d.subarray(16, 24)), sampled: true })
+}
+
 /** Span attributes of an incoming HTLC. */
 const htlcAttributes = (e: { readonly channelId: Uint8Array; readonly htlcId: bigint; readonly amount: bigint; readonly paymentHash: Uint8Array; readonly cltvExpiry: number }) => ({
   "payment.hash": toHex(e.paymentHash),
@@ -401,6 +508,23 @@ const boundedSet = (capacity: number) => {
       if (keys.size > capacity) {
         const oldest = keys.values().next()
         if (oldest.done !== true) keys.delete(oldest.value)
+      }
+    }
+  }
+}
+
+/** A map that forgets its oldest entries beyond `capacity`. */
+const boundedMap = <V>(capacity: number) => {
+  const entries = new Map<string, V>()
+  return {
+    get: (k: string) => entries.get(k),
+    delete: (k: string) => entries.delete(k),
+    set: (k: string, v: V) => {
+      entries.delete(k)
+      entries.set(k, v)
+      if (entries.size > capacity) {
+        const oldest = entries.keys().next()
+        if (oldest.done !== true) entries.delete(oldest.value)
       }
     }
   }
@@ -446,13 +570,62 @@ export const make = (
      */
     const learnedUpdates = new Map<string, Map<string, FailureUpdate>>()
     /** The span of the caller of each payment (this run): its attempts' spans hang under it. */
-    const paymentSpans = new Map<string, Tracer.AnySpan>()
+    const callerSpans = new Map<string, Tracer.AnySpan>()
+    /**
+     * Each pending payment's own span, `payments.payment` (this run): from its first progress (its
+     * start, or its recovery after a restart) to its outcome, under the caller's span (else the
+     * payment's trace root); its attempts are its children. Pending ones are ended at stop.
+     */
+    const paymentSpans = new Map<string, Tracer.Span>()
+    const paymentSpanOf = (r: OutboundRecord) =>
+      Effect.gen(function*() {
+        const existing = paymentSpans.get(r.paymentId)
+        if (existing !== undefined) return existing
+        const root = paymentTraceRoot(r.paymentHash)
+        const parent = callerSpans.get(r.paymentId) ?? root
+        const span = yield* Effect.makeSpan("payments.payment", {
+          parent,
+          // Started under a caller of another trace (an API request): linked to the payment's trace.
+          links: parent.traceId === root.traceId ? [] : [{ span: root, attributes: {} }],
+          attributes: {
+            ...nodeAttribute,
+            "payment.id": r.paymentId,
+            "payment.hash": toHex(r.paymentHash),
+            "payment.amountMsat": r.amountMsat.toString(),
+            "payment.payee": toHex(r.payee)
+          }
+        })
+        paymentSpans.set(r.paymentId, span)
+        return span
+      })
+    /** The span of each HTLC of ours in flight (this run), by owner (`paymentId/attemptId` or forward key): its resolution's parent. */
+    const htlcSpans = new Map<string, Tracer.AnySpan>()
+    /** The span attribute naming this node (the spans of every node of a payment share one trace). */
+    const nodeAttribute = { "payment.node": toHex(signer.nodeId) }
     /** The router's path of each attempt in flight (this run), to report its outcome. */
     const attemptPaths = new Map<string, Path>()
     /** Incoming HTLCs handled in this run (the event stream is at-least-once); bounded. */
     const handledIncoming = boundedSet(DEDUPE_CAPACITY)
     /** Outgoing resolutions handled in this run; bounded. */
     const handledResolved = boundedSet(DEDUPE_CAPACITY)
+    /**
+     * When each incoming HTLC arrived (this run; a forward's is also in its record) and whether a
+     * `path_key` came with it: our hold time in the attribution data of its failure or fulfill
+     * (BOLT 4 "Returning Errors", "Hold times for successful payments"). An HTLC reached through
+     * a blinded route's `path_key` gets none. Unknown after a restart: 0, as BOLT 4 allows. Bounded.
+     */
+    const arrivals = boundedMap<{ readonly atMillis: number; readonly blinded: boolean }>(DEDUPE_CAPACITY)
+    /** Our hold time of an incoming HTLC in BOLT 4 units (100 ms), or undefined: no attribution data. */
+    const holdTimeOf = (channelId: Uint8Array, htlcId: bigint, receivedAtMillis?: number) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const key = htlcKey(channelId, htlcId)
+        const arrival = arrivals.get(key)
+        arrivals.delete(key)
+        if (arrival?.blinded === true) return undefined
+        // A forward's record keeps its arrival across restarts (an HTLC delivered again after one is not new).
+        const at = receivedAtMillis ?? forwards.get(forwardKey(channelId, htlcId))?.receivedAtMillis ?? arrival?.atMillis
+        return at === undefined ? 0 : Math.floor(Math.max(0, now - at) / 100)
+      })
 
     // ---- the store -------------------------------------------------------------------------------------
 
@@ -548,12 +721,16 @@ export const make = (
     const failIncoming = (channelId: ChannelId, htlcId: bigint, response: OnionFailureResponse) =>
       Effect.andThen(
         Effect.annotateCurrentSpan("payment.outcome", response._tag === "FailMalformed" ? `malformed ${response.failureCode}` : `failed: ${describeFailure(response.failure)}`),
-        failIncomingNow(channelId, htlcId, response)
+        laterIfIntroduction(response, failIncomingNow(channelId, htlcId, response))
       )
     const failIncomingNow = (channelId: ChannelId, htlcId: bigint, response: OnionFailureResponse) =>
       response._tag === "FailMalformed"
         ? Effect.ignore(manager.failMalformedHtlc(channelId, htlcId, response.sha256OfOnion, response.failureCode))
-        : Effect.ignore(manager.failHtlc(channelId, htlcId, createFailure(response.sharedSecret, response.failure).reason))
+        : Effect.flatMap(holdTimeOf(channelId, htlcId), (holdTime) => {
+          // The erring node starts the attribution data with its hold time (BOLT 4).
+          const returned = createFailure(response.sharedSecret, response.failure, holdTime)
+          return Effect.ignore(manager.failHtlc(channelId, htlcId, returned.reason, returned.attributionData))
+        })
 
     const publish = (e: PaymentEvent) => PubSub.publish(events, e)
 
@@ -587,7 +764,10 @@ export const make = (
             )
           ), { concurrency: "unbounded", discard: true })
         for (const part of set.parts) {
-          const r = yield* Effect.result(manager.fulfillHtlc(part.channelId, part.htlcId, record.preimage))
+          // The final node starts the fulfill's attribution data with its hold time (BOLT 4).
+          const holdTime = yield* holdTimeOf(part.channelId, part.htlcId)
+          const attributionData = holdTime === undefined ? undefined : addSuccessAttribution(part.sharedSecret, holdTime, undefined)
+          const r = yield* Effect.result(manager.fulfillHtlc(part.channelId, part.htlcId, record.preimage, attributionData))
           if (Result.isFailure(r)) yield* Effect.logWarning(`payments: fulfill of ${htlcKey(part.channelId, part.htlcId)} failed (${r.failure._tag})`)
         }
         mppSets.delete(toHex(record.paymentHash))
@@ -635,7 +815,9 @@ export const make = (
           // HTLC for a paid hash is refused (BOLT 4: MAY treat the hash as unknown): never paid twice.
           if ((record.claimedParts ?? []).includes(htlcKey(e.channelId, e.htlcId))) {
             if (record.status === "claiming") return yield* reclaim(record)
-            return yield* Effect.ignore(manager.fulfillHtlc(e.channelId, e.htlcId, record.preimage))
+            const holdTime = yield* holdTimeOf(e.channelId, e.htlcId)
+            const attributionData = holdTime === undefined ? undefined : addSuccessAttribution(p.sharedSecret, holdTime, undefined)
+            return yield* Effect.ignore(manager.fulfillHtlc(e.channelId, e.htlcId, record.preimage, attributionData))
           }
           return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: unknownPaymentDetails(e.amount, height), sharedSecret: p.sharedSecret })
         }
@@ -748,16 +930,21 @@ export const make = (
     const failBack = (record: ForwardRecord, failure: FailureMessage) =>
       Effect.gen(function*() {
         yield* saveForward({ ...record, status: "failed" })
-        yield* failIncoming(record.inChannelId, record.inHtlcId, { _tag: "Fail", failure, sharedSecret: record.sharedSecret })
+        yield* failIncoming(record.inChannelId, record.inHtlcId, blindedFailureResponse(record, { _tag: "Fail", failure, sharedSecret: record.sharedSecret }))
         yield* publish({ _tag: "ForwardFailed", paymentHash: record.paymentHash, inChannelId: record.inChannelId, failure: failure._tag })
       })
 
-    const fulfillBack = (record: ForwardRecord, preimage: Uint8Array) =>
+    const fulfillBack = (record: ForwardRecord, preimage: Uint8Array, downstreamAttribution?: Uint8Array) =>
       Effect.gen(function*() {
         yield* saveForward({ ...record, status: "fulfilled" })
         yield* Effect.annotateCurrentSpan({ "payment.outcome": "fulfilled", "payment.feeMsat": (record.inAmountMsat - record.outAmountMsat).toString() })
         // The channel persists the preimage (its monitor's `PaymentPreimage`) before `update_fulfill_htlc` leaves.
-        const fulfilled = yield* Effect.result(manager.fulfillHtlc(record.inChannelId, record.inHtlcId, preimage))
+        // Our hold time goes into the fulfill's attribution data (BOLT 4), not inside a blinded route.
+        const holdTime = yield* holdTimeOf(record.inChannelId, record.inHtlcId, record.receivedAtMillis)
+        const attributionData = holdTime === undefined || record.blinded?.introduction === false
+          ? undefined
+          : addSuccessAttribution(record.sharedSecret, holdTime, downstreamAttribution)
+        const fulfilled = yield* Effect.result(manager.fulfillHtlc(record.inChannelId, record.inHtlcId, preimage, attributionData))
         // A force-closed incoming channel refuses the fulfill: its monitor still takes the preimage
         // and claims the incoming HTLC on chain (BOLT 5).
         if (Result.isFailure(fulfilled)) yield* Effect.ignore(manager.claimPreimage(record.inChannelId, record.inHtlcId, preimage))
@@ -775,7 +962,7 @@ export const make = (
       Effect.gen(function*() {
         if (record.status === "failed") {
           const failure = yield* withOurUpdate({ _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) }, record.outChannelId, record.outShortChannelId)
-          return yield* failIncoming(record.inChannelId, record.inHtlcId, { _tag: "Fail", failure, sharedSecret: record.sharedSecret })
+          return yield* failIncoming(record.inChannelId, record.inHtlcId, blindedFailureResponse(record, { _tag: "Fail", failure, sharedSecret: record.sharedSecret }))
         }
         const monitor = yield* Effect.result(manager.monitorState(record.outChannelId))
         const preimage = Result.isSuccess(monitor) && monitor.success !== undefined ? preimageOf(monitor.success, record.paymentHash) : undefined
@@ -857,9 +1044,11 @@ export const make = (
     /** Records the forward, then adds the outgoing HTLC (failing the incoming one back if the channel refuses). */
     const startForward = (
       e: Extract<ChannelEvent, { readonly _tag: "HtlcReceived" }>,
-      p: Extract<ProcessedOnion, { readonly _tag: "Forward" }>,
+      p: ForwardOnion,
       outChannelId: ChannelId,
-      outAmount: Msat
+      outAmount: Msat,
+      /** Inside a blinded route: the next `path_key` for the outgoing `update_add_htlc`. */
+      blinded?: { readonly pathKey: PublicKey; readonly introduction: boolean }
     ) =>
       Effect.gen(function*() {
         const key = forwardKey(e.channelId, e.htlcId)
@@ -873,7 +1062,9 @@ export const make = (
           outChannelId: out.channelId,
           outAmountMsat: outAmount,
           outCltvExpiry: p.outgoingCltvValue,
-          outShortChannelId: p.shortChannelId,
+          receivedAtMillis: arrivals.get(htlcKey(e.channelId, e.htlcId))?.atMillis ?? (yield* Clock.currentTimeMillis),
+          ...(p.shortChannelId === undefined ? {} : { outShortChannelId: p.shortChannelId }),
+          ...(blinded === undefined ? {} : { blinded: { introduction: blinded.introduction, sha256OfOnion: sha256(e.onion) } }),
           status: "forwarding"
         }
         yield* saveForward(record)
@@ -883,13 +1074,16 @@ export const make = (
           amount: outAmount,
           paymentHash: e.paymentHash,
           cltvExpiry: p.outgoingCltvValue,
-          onion: p.nextOnion
+          onion: p.nextOnion,
+          ...(blinded === undefined ? {} : { pathKey: blinded.pathKey })
         }))
         if (Result.isFailure(added)) {
           return yield* failBack(record, yield* withOurUpdate({ _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) }, out.channelId, p.shortChannelId))
         }
         yield* saveForward({ ...record, outHtlcId: added.success })
         outIndex.set(htlcKey(out.channelId, added.success), { _tag: "Forward", key })
+        const span = yield* Effect.option(Effect.currentSpan)
+        if (Option.isSome(span)) htlcSpans.set(key, span.value)
       })
 
     const onForwardResolved = (key: string, result: Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>["result"]) =>
@@ -898,13 +1092,17 @@ export const make = (
         if (record === undefined || record.status !== "forwarding") return
         switch (result._tag) {
           case "Fulfilled":
-            return yield* fulfillBack(record, result.preimage)
+            return yield* fulfillBack(record, result.preimage, result.attributionData)
           case "Failed": {
             // Failed on chain (the monitor's resolution carries no failure onion): we fail it back ourselves.
             if (result.reason.length === 0) return yield* failBack(record, { _tag: "permanent_channel_failure" })
+            // Inside a blinded route the downstream failure is not relayed: ours replaces it (BOLT 2).
+            if (record.blinded !== undefined) return yield* failBack(record, { _tag: "invalid_onion_blinding", sha256OfOnion: record.blinded.sha256OfOnion })
             yield* saveForward({ ...record, status: "failed" })
-            const wrapped = forwardFailure(record.sharedSecret, { reason: result.reason, attributionData: undefined })
-            yield* Effect.ignore(manager.failHtlc(record.inChannelId, record.inHtlcId, wrapped.reason))
+            // Wrapped, and our hold time added to the attribution data (all-zero when none came: BOLT 4).
+            const holdTime = yield* holdTimeOf(record.inChannelId, record.inHtlcId, record.receivedAtMillis)
+            const wrapped = forwardFailure(record.sharedSecret, { reason: result.reason, attributionData: result.attributionData }, holdTime)
+            yield* Effect.ignore(manager.failHtlc(record.inChannelId, record.inHtlcId, wrapped.reason, wrapped.attributionData))
             yield* publish({ _tag: "ForwardFailed", paymentHash: record.paymentHash, inChannelId: record.inChannelId, failure: "downstream" })
             return
           }
@@ -913,6 +1111,347 @@ export const make = (
             return yield* failBack(record, failureFromMalformed(result.failureCode, result.sha256OfOnion))
         }
       })
+
+    // ---- blinded routes (BOLT 4 "Route Blinding") and route hints ---------------------------------------
+
+    const gossipSync = yield* Effect.serviceOption(GossipSync)
+
+    const introductionDelayMillis = config.blindedFailureDelayMillis ?? 500
+    /**
+     * BOLT 4 / BOLT 2: an introduction node SHOULD add a random delay before failing an HTLC back
+     * (failures inside a blinded path are likely probes). Only it sends `invalid_onion_blinding` in
+     * `update_fail_htlc` (deeper nodes send it malformed), so that is what is delayed: by 0 to
+     * `blindedFailureDelayMillis` from `Entropy`, on a fiber of its own (the loop goes on; a restart
+     * before it fails the HTLC again, as for any HTLC not yet failed).
+     */
+    const laterIfIntroduction = (response: OnionFailureResponse, fail: Effect.Effect<void>): Effect.Effect<void> =>
+      response._tag !== "Fail" || response.failure._tag !== "invalid_onion_blinding" || introductionDelayMillis <= 0
+        ? fail
+        : Effect.gen(function*() {
+          const r = yield* entropy.randomBytes(4)
+          const millis = new DataView(r.buffer, r.byteOffset, 4).getUint32(0) % (introductionDelayMillis + 1)
+          yield* Effect.sleep(Duration.millis(millis)).pipe(Effect.andThen(fail), Effect.forkIn(scope))
+        })
+    /** Where blinded paths to us read the policies before us: the config's, else the node's `RouterGraph` if it has one. */
+    const routerGraph = yield* Effect.serviceOption(RouterGraph)
+    const blindedPathGraph = config.blindedPathGraph ?? (Option.isSome(routerGraph) ? routerGraph.value.current : undefined)
+
+    /** Our usable channel to `nodeId` with the most outbound liquidity (a blinded hop's `next_node_id`). */
+    const channelToNode = (infos: ReadonlyArray<ChannelInfo>, nodeId: Uint8Array): ChannelInfo | undefined => {
+      let best: ChannelInfo | undefined
+      let bestOut = -1n
+      for (const c of infos) {
+        if (!equalBytes(c.nodeId, nodeId) || outgoingOf(c)._tag !== "Usable") continue
+        const o = outboundOf(c.state)
+        if (o > bestOut) {
+          best = c
+          bestOut = o
+        }
+      }
+      return best
+    }
+
+    /**
+     * Relaying inside a blinded route (BOLT 4): the amount and CLTV come from `payment_relay`
+     * (and are held to our policy like any forward), the outgoing channel from `short_channel_id`
+     * or `next_node_id`, and the outgoing `update_add_htlc` carries the next `path_key`. Any
+     * refusal is `invalid_onion_blinding` (BOLT 2: `update_fail_htlc` from the introduction node,
+     * `update_fail_malformed_htlc` from a node reached with a `path_key`).
+     */
+    const onBlindedForward = (
+      e: Extract<ChannelEvent, { readonly _tag: "HtlcReceived" }>,
+      p: Extract<ProcessedOnion, { readonly _tag: "BlindedForward" }>
+    ) =>
+      Effect.gen(function*() {
+        if (p.shortChannelId === undefined && p.nextNodeId !== undefined && equalBytes(p.nextNodeId, signer.nodeId)) return yield* onDummyHops(e, p)
+        const key = forwardKey(e.channelId, e.htlcId)
+        const existing = forwards.get(key)
+        if (existing !== undefined) return yield* resumeForward(existing, key)
+        const height = yield* config.blockHeight
+        const infos = yield* channelInfos
+        const out = p.shortChannelId !== undefined
+          ? findByScid(infos, p.shortChannelId)
+          : p.nextNodeId === undefined
+          ? undefined
+          : channelToNode(infos, p.nextNodeId)
+        const refused = checkForward(outgoingOf(out), {
+          incomingAmountMsat: e.amount,
+          incomingCltvExpiry: e.cltvExpiry,
+          amtToForward: p.amtToForward,
+          outgoingCltvValue: p.outgoingCltvValue
+        }, height)
+        const pathKey = parsePublicKey(secp, p.nextPathKey)
+        if (refused !== undefined || out === undefined || Result.isFailure(pathKey)) {
+          const sha256OfOnion = sha256(e.onion)
+          yield* Effect.annotateCurrentSpan("payment.refused", refused?._tag ?? "no next hop")
+          return yield* failIncoming(
+            e.channelId,
+            e.htlcId,
+            blindedFailureResponse({ blinded: { introduction: p.introduction, sha256OfOnion }, sharedSecret: p.sharedSecret }, {
+              _tag: "Fail",
+              failure: { _tag: "invalid_onion_blinding", sha256OfOnion },
+              sharedSecret: p.sharedSecret
+            })
+          )
+        }
+        const onion = { sharedSecret: p.sharedSecret, nextOnion: p.nextOnion, outgoingCltvValue: p.outgoingCltvValue, shortChannelId: p.shortChannelId }
+        return yield* startForward(e, onion, out.channelId, p.amtToForward, { pathKey: pathKey.success, introduction: p.introduction })
+      })
+
+    /**
+     * Dummy hops at the end of one of our blinded paths (BOLT 4: the recipient MAY add them and
+     * ignores them on receipt): the next layers are ours too; peeled here (at most 8) down to the
+     * final one, which is received as the HTLC itself. Anything else inside is refused as any
+     * failure inside the route.
+     */
+    const onDummyHops = (
+      e: Extract<ChannelEvent, { readonly _tag: "HtlcReceived" }>,
+      first: Extract<ProcessedOnion, { readonly _tag: "BlindedForward" }>
+    ) =>
+      Effect.gen(function*() {
+        let p = first
+        for (let depth = 0; depth < 8; depth++) {
+          const pathKey = parsePublicKey(secp, p.nextPathKey)
+          if (Result.isFailure(pathKey)) break
+          const inner = { ...e, onion: p.nextOnion, amount: p.amtToForward, cltvExpiry: p.outgoingCltvValue, pathKey: pathKey.success }
+          const next = yield* processOnion(inner)
+          if (Result.isFailure(next)) break
+          const n = next.success
+          // The HTLC is still the one that came in: failures name its onion.
+          if (n._tag === "BlindedReceive") return yield* onBlindedReceive({ ...inner, onion: e.onion }, n)
+          if (n._tag !== "BlindedForward" || n.shortChannelId !== undefined || n.nextNodeId === undefined || !equalBytes(n.nextNodeId, signer.nodeId)) break
+          p = n
+        }
+        const sha256OfOnion = sha256(e.onion)
+        return yield* failIncoming(
+          e.channelId,
+          e.htlcId,
+          blindedFailureResponse({ blinded: { introduction: first.introduction, sha256OfOnion }, sharedSecret: first.sharedSecret }, {
+            _tag: "Fail",
+            failure: { _tag: "invalid_onion_blinding", sha256OfOnion },
+            sharedSecret: first.sharedSecret
+          })
+        )
+      })
+
+    /**
+     * The final node of a blinded route (BOLT 4): only a payment we built blinded paths for, with
+     * their `path_id`, is taken; then the checks and MPP set of any final HTLC (`total_amount_msat`
+     * as the total). A refusal of an HTLC that came with a `path_key` is `invalid_onion_blinding`
+     * (malformed); reached directly (we are the introduction node), the usual failure.
+     */
+    const onBlindedReceive = (
+      e: Extract<ChannelEvent, { readonly _tag: "HtlcReceived" }>,
+      p: Extract<ProcessedOnion, { readonly _tag: "BlindedReceive" }>
+    ) =>
+      Effect.gen(function*() {
+        const height = yield* config.blockHeight
+        const record = inbound.get(toHex(e.paymentHash))
+        const again = record !== undefined && (record.claimedParts ?? []).includes(htlcKey(e.channelId, e.htlcId))
+        const part = {
+          paymentHash: e.paymentHash,
+          amountMsat: e.amount,
+          cltvExpiry: e.cltvExpiry,
+          paymentSecret: p.pathId,
+          totalMsat: p.totalAmountMsat,
+          customRecords: p.customRecords
+        }
+        const checked = record === undefined || record.pathId === undefined || p.pathId === undefined || !equalBytes(record.pathId, p.pathId)
+          ? Result.fail(unknownPaymentDetails(e.amount, height))
+          : again
+          ? Result.void
+          : record.status !== "open"
+          ? Result.fail(unknownPaymentDetails(e.amount, height))
+          : checkFinalPart(expectedOf(record), part, { height, nowSeconds: yield* nowSeconds })
+        if (Result.isFailure(checked)) {
+          const blinded = e.pathKey === undefined ? undefined : { introduction: false, sha256OfOnion: sha256(e.onion) }
+          return yield* failIncoming(e.channelId, e.htlcId, blindedFailureResponse({ blinded, sharedSecret: p.sharedSecret }, { _tag: "Fail", failure: checked.failure, sharedSecret: p.sharedSecret }))
+        }
+        return yield* onReceive(e, {
+          _tag: "Receive",
+          amtToForward: p.amtToForward,
+          outgoingCltvValue: p.outgoingCltvValue,
+          totalMsat: p.totalAmountMsat,
+          paymentSecret: p.pathId,
+          paymentMetadata: undefined,
+          customRecords: p.customRecords,
+          sharedSecret: p.sharedSecret
+        })
+      })
+
+    /** A direction's policy as the routing graph has it, for the channel `source -> target` among `scids` (or any, when undefined). */
+    const graphPolicy = (
+      graph: RoutingGraph,
+      source: Uint8Array,
+      target: Uint8Array,
+      scids: ReadonlyArray<ShortChannelId> | undefined
+    ): { readonly shortChannelId: ShortChannelId; readonly policy: RelayPolicy; readonly capacity: number } | undefined => {
+      const t = graph.nodeIndex(target)
+      if (t === undefined) return undefined
+      let best: { readonly shortChannelId: ShortChannelId; readonly policy: RelayPolicy; readonly capacity: number } | undefined
+      for (let edge = graph.inStart[t] ?? 0; edge < (graph.inStart[t + 1] ?? 0); edge++) {
+        const from = graph.nodeId(graph.edgeSource(edge))
+        const scid = graph.edgeScid(edge)
+        if (!equalBytes(from, source) || (scids !== undefined && !scids.includes(scid))) continue
+        const max = graph.edgeHtlcMaximumMsat(edge)
+        const candidate = {
+          shortChannelId: scid,
+          capacity: graph.edgeCapacityMsat(edge),
+          policy: {
+            feeBaseMsat: graph.edgeFeeBaseMsat(edge),
+            feeProportionalMillionths: graph.edgeFeePpm(edge),
+            cltvExpiryDelta: graph.edgeCltvDelta(edge),
+            htlcMinimumMsat: BigInt(Math.ceil(graph.edgeHtlcMinimumMsat(edge))),
+            htlcMaximumMsat: Number.isFinite(max) && max < 2 ** 62 ? BigInt(Math.floor(max)) : 1n << 62n
+          }
+        }
+        if (best === undefined || candidate.capacity > best.capacity) best = candidate
+      }
+      return best
+    }
+
+    /**
+     * The forwarders of blinded paths to us, best first: for each channel that can receive
+     * `amount` now, its peer with its policy towards us (the graph's, else the peer's private
+     * `channel_update`), and with `hops` 2 the peer's best other channel in the graph before it.
+     */
+    const blindedForwarders = (hops: 1 | 2, amount: bigint | undefined) =>
+      Effect.gen(function*() {
+        const graph = blindedPathGraph === undefined ? undefined : yield* blindedPathGraph
+        const updates = Option.isSome(gossipSync) ? yield* gossipSync.value.peerChannelUpdates() : []
+        const candidates: Array<{ readonly forwarders: ReadonlyArray<BlindedForwarder>; readonly inbound: bigint }> = []
+        for (const c of yield* channelInfos) {
+          const s = c.state
+          if (s._tag !== "Normal" || outgoingOf(c)._tag !== "Usable") continue
+          const inbound = s.commitments.localCommit.spec.toRemote
+          if (amount !== undefined && inbound < amount) continue
+          const scids = scidsOf(s)
+          const fromGraph = graph === undefined ? undefined : graphPolicy(graph, c.nodeId, signer.nodeId, scids)
+          const update = updates.find((u) => !u.disabled && equalBytes(u.nodeId, c.nodeId) && scids.includes(u.shortChannelId))
+          const last: BlindedForwarder | undefined = fromGraph !== undefined
+            ? { nodeId: c.nodeId, shortChannelId: fromGraph.shortChannelId, policy: fromGraph.policy }
+            : update === undefined
+            ? undefined
+            : { nodeId: c.nodeId, shortChannelId: update.shortChannelId, policy: update }
+          if (last === undefined) continue
+          if (hops === 1) {
+            candidates.push({ forwarders: [last], inbound })
+            continue
+          }
+          if (graph === undefined) continue
+          const p = graph.nodeIndex(c.nodeId)
+          if (p === undefined) continue
+          let before: { readonly nodeId: Uint8Array; readonly shortChannelId: ShortChannelId; readonly policy: RelayPolicy; readonly capacity: number } | undefined
+          for (let edge = graph.inStart[p] ?? 0; edge < (graph.inStart[p + 1] ?? 0); edge++) {
+            const from = graph.nodeId(graph.edgeSource(edge))
+            if (equalBytes(from, signer.nodeId)) continue
+            const policy = graphPolicy(graph, from, c.nodeId, [graph.edgeScid(edge)])
+            if (policy !== undefined && (before === undefined || policy.capacity > before.capacity)) before = { nodeId: from, ...policy }
+          }
+          if (before !== undefined) candidates.push({ forwarders: [{ nodeId: before.nodeId, shortChannelId: before.shortChannelId, policy: before.policy }, last], inbound })
+        }
+        return candidates.sort((a, b) => (a.inbound > b.inbound ? -1 : a.inbound < b.inbound ? 1 : 0)).map((x) => x.forwarders)
+      })
+
+    const receiveBlinded = (params: BlindedReceiveParams) =>
+      Effect.gen(function*() {
+        const hops = params.hops ?? 1
+        const maxPaths = params.maxPaths ?? 3
+        const minFinal = params.minFinalCltvExpiryDelta ?? 18
+        if (params.amountMsat !== undefined && params.amountMsat <= 0n) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "amount must be positive" }))
+        if (!Number.isInteger(maxPaths) || maxPaths < 1 || maxPaths > 16) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "maxPaths is 1 to 16" }))
+        const dummyHops = params.dummyHops ?? 0
+        if (!Number.isInteger(dummyHops) || dummyHops < 0 || dummyHops > 4) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "dummyHops is 0 to 4" }))
+        const height = yield* config.blockHeight
+        const routes = hops === 0 ? [[]] : (yield* blindedForwarders(hops, params.amountMsat)).slice(0, maxPaths)
+        if (routes.length === 0) return yield* Effect.fail(new InvalidPaymentRequest({ reason: `no channel can be the start of a ${hops}-hop blinded path to us` }))
+        const preimage = yield* entropy.randomBytes(32)
+        const pathId = yield* entropy.randomBytes(32)
+        const paths: Array<PaymentBlindedPath> = []
+        for (const forwarders of routes) {
+          const built = buildReceivePath(secp, yield* entropy.randomBytes(32), {
+            forwarders,
+            recipient: signer.nodeId,
+            pathId,
+            maxCltvExpiry: height + (params.pathExpiryBlocks ?? 2016),
+            minFinalCltvExpiryDelta: minFinal,
+            dummyHops
+          })
+          if (Result.isFailure(built)) return yield* Effect.fail(new InvalidPaymentRequest({ reason: `blinded path: ${built.failure.reason}` }))
+          paths.push(built.success)
+        }
+        const paymentHash = sha256(preimage)
+        const now = yield* nowSeconds
+        // The payment secret is the path id: only our blinded paths carry it, and no payer learns it.
+        yield* saveInbound({
+          paymentHash,
+          preimage,
+          paymentSecret: pathId,
+          pathId,
+          ...(params.amountMsat === undefined ? {} : { amountMsat: params.amountMsat }),
+          expiresAtSeconds: now + (params.expirySeconds ?? 3600),
+          minFinalCltvExpiryDelta: minFinal,
+          keysend: false,
+          status: "open",
+          receivedMsat: 0n,
+          createdAtSeconds: now
+        })
+        const result: BlindedReceive = { paymentHash, paths }
+        return result
+      })
+
+    /** A blinded payment's paths, as stored (undefined where one does not decode). */
+    const blindedPathsOf = (r: OutboundRecord): ReadonlyArray<PaymentBlindedPath | undefined> => (r.blindedPaths ?? []).map(loadBlindedPath)
+
+    /** The onion hops of an attempt to blinded paths; undefined when the path cannot be used. */
+    const blindedAttemptHops = (r: OutboundRecord, path: Path, customRecords: ReadonlyArray<{ readonly type: bigint; readonly value: Uint8Array }>) => {
+      const blinded = blindedPathOf(blindedPathsOf(r), path)
+      return blinded === undefined ? undefined : blindedOnionHops(path, blinded, { totalMsat: msat(r.amountMsat), customRecords })
+    }
+
+    const startBlindedPayment = (request: BlindedPaymentRequest, options: PayOptions = {}) =>
+      Effect.gen(function*() {
+        const refuse = (reason: string) => Effect.fail(new InvalidPaymentRequest({ reason }))
+        if (request.amountMsat <= 0n) return yield* refuse("amount must be positive")
+        if (request.paymentHash.length !== 32) return yield* refuse("a payment hash is 32 bytes")
+        if (request.paths.length === 0 || request.paths.length > 64) return yield* refuse("give 1 to 64 blinded paths")
+        for (const p of request.paths) {
+          const bad = checkPaymentBlindedPath(p)
+          if (bad !== undefined) return yield* refuse(bad)
+          if (equalBytes(p.path.firstNodeId, signer.nodeId)) return yield* refuse("we are the introduction node of a blinded path (not supported)")
+        }
+        if (!request.paths.some((p) => request.amountMsat >= p.payInfo.htlcMinimumMsat && request.amountMsat <= p.payInfo.htlcMaximumMsat)) {
+          return yield* refuse("the amount is outside every blinded path's htlc_minimum_msat..htlc_maximum_msat")
+        }
+        const payee = blindedPayee(request.paths)
+        if (payee === undefined) return yield* refuse("a blinded path has at least one hop")
+        const nowMillis = yield* Clock.currentTimeMillis
+        const record = baseRecord({
+          paymentId: options.paymentId ?? toHex(request.paymentHash),
+          paymentHash: request.paymentHash,
+          payee,
+          amountMsat: request.amountMsat,
+          // BOLT 4: the final `outgoing_cltv_value` is the current height (plus the margin as an offset); the payinfo's delta has the recipient's.
+          finalCltvDelta: 0
+        }, options, nowMillis)
+        return yield* submit({ ...record, blindedPaths: request.paths.map(storeBlindedPath), ...(request.mpp === true ? { blindedMpp: true } : {}) })
+      })
+
+    /**
+     * BOLT 11 `r` fields for a new invoice: one per private channel that can receive now, with
+     * the peer's policy towards us (`config.routeHints`, else the peers' private `channel_update`s
+     * gossip keeps), so that a payer who does not know the channel can pay over it.
+     */
+    const invoiceRouteHints = Effect.gen(function*() {
+      const hints = config.routeHints !== undefined ? yield* config.routeHints : Option.isSome(gossipSync) ? yield* gossipSync.value.routeHints : []
+      if (hints.length === 0) return hints
+      const infos = yield* channelInfos
+      return hints.filter((hint) => {
+        const last = hint[hint.length - 1]
+        return last !== undefined &&
+          infos.some((c) => equalBytes(c.nodeId, last.pubkey) && outgoingOf(c)._tag === "Usable" && scidsOf(c.state).includes(last.shortChannelId))
+      })
+    })
 
     // ---- sending --------------------------------------------------------------------------------------
 
@@ -926,7 +1465,8 @@ export const make = (
           preimage: r.preimage,
           feePaidMsat: msat(routes.reduce((s, x) => s + routeFee(x), 0n)),
           parts: done.length,
-          routes
+          routes,
+          holdTimes: done.map((a) => a.holdTimes ?? [])
         })
       }
       if (r.status === "failed") {
@@ -944,7 +1484,15 @@ export const make = (
         waiters.delete(r.paymentId)
         excluded.delete(r.paymentId)
         learnedUpdates.delete(r.paymentId)
+        const span = paymentSpans.get(r.paymentId)
+        if (span !== undefined) {
+          span.attribute("payment.outcome", result._tag === "PaymentSucceeded" ? "succeeded" : `failed: ${result.reason}`)
+          span.attribute("payment.attempts", r.attempts.length)
+          if (result._tag === "PaymentSucceeded") span.attribute("payment.feePaidMsat", result.feePaidMsat.toString())
+          span.end(yield* Clock.currentTimeNanos, Exit.void)
+        }
         paymentSpans.delete(r.paymentId)
+        callerSpans.delete(r.paymentId)
         invoices.delete(r.paymentId)
         yield* publish(result)
       })
@@ -1000,6 +1548,7 @@ export const make = (
         for (let guard = 0; guard < 64; guard++) {
           const r = outbound.get(paymentId)
           if (r === undefined || r.status !== "pending") return
+          yield* paymentSpanOf(r)
           const inflight = r.attempts.filter((a) => a.status === "inflight")
           if (r.preimage !== undefined) {
             if (inflight.length === 0) yield* finish({ ...r, status: "succeeded" })
@@ -1029,11 +1578,11 @@ export const make = (
             maxTotalCltvExpiryDelta: r.maxCltvExpiryDelta,
             maxParts: Math.max(1, r.maxParts - inflight.length),
             firstHops: firstHops(infos),
-            routeHints: invoice?.routeHints ?? [],
+            routeHints: r.blindedPaths === undefined ? invoice?.routeHints ?? [] : blindedRouteHints(blindedPathsOf(r), remaining),
             excludedChannels: x.channels,
             excludedNodes: x.nodes,
             policyUpdates: policyUpdatesOf(paymentId),
-            payeeFeatures: invoice?.features ?? []
+            payeeFeatures: r.blindedPaths === undefined ? invoice?.features ?? [] : r.blindedMpp === true ? [17] : []
           }))
           if (Result.isFailure(found)) {
             if (inflight.length === 0) {
@@ -1045,14 +1594,15 @@ export const make = (
           let sentAny = false
           for (const path of found.success.paths) {
             const attributes = {
+              ...nodeAttribute,
               "payment.id": paymentId,
               "payment.hash": toHex(r.paymentHash),
               "payment.amountMsat": path.amountMsat.toString(),
               "payment.feeMsat": path.feeMsat.toString(),
               "payment.hops": path.hops.length
             }
-            const parent = paymentSpans.get(paymentId)
-            sentAny = (yield* sendAttempt(paymentId, path).pipe(Effect.withSpan("payments.attempt", { attributes, ...(parent === undefined ? {} : { parent }) }))) || sentAny
+            const parent = yield* paymentSpanOf(r)
+            sentAny = (yield* sendAttempt(paymentId, path).pipe(Effect.withSpan("payments.attempt", { attributes, parent }))) || sentAny
           }
           if (sentAny) return
         }
@@ -1073,7 +1623,12 @@ export const make = (
         const channel = { channelId: channelId.value }
         const sessionKey = yield* entropy.randomBytes(32)
         const customRecords = r.keysendPreimage === undefined ? [] : [{ type: KEYSEND_TLV_TYPE, value: r.keysendPreimage }]
-        const built = buildPaymentOnion(secp, sessionKey, pathOnionHops(path, {
+        const blindedHops = r.blindedPaths === undefined ? undefined : blindedAttemptHops(r, path, customRecords)
+        if (r.blindedPaths !== undefined && blindedHops === undefined) {
+          exclusionsOf(paymentId).channels.push({ shortChannelId: (path.hops[path.hops.length - 1] ?? first).shortChannelId })
+          return false
+        }
+        const built = buildPaymentOnion(secp, sessionKey, blindedHops ?? pathOnionHops(path, {
           paymentSecret: r.paymentSecret,
           totalMsat: msat(r.amountMsat),
           paymentMetadata: r.paymentMetadata,
@@ -1109,6 +1664,9 @@ export const make = (
         yield* saveOutbound(updateAttempt(now, attempt.attemptId, { htlcId: added.success }))
         outIndex.set(htlcKey(channel.channelId, added.success), { _tag: "Attempt", paymentId, attemptId: attempt.attemptId })
         attemptPaths.set(`${paymentId}/${attempt.attemptId}`, path)
+        yield* Effect.annotateCurrentSpan({ "payment.channelId": toHex(channel.channelId), "payment.htlcId": added.success.toString() })
+        const span = yield* Effect.option(Effect.currentSpan)
+        if (Option.isSome(span)) htlcSpans.set(`${paymentId}/${attempt.attemptId}`, span.value)
         return true
       })
 
@@ -1127,7 +1685,10 @@ export const make = (
         attemptPaths.delete(`${paymentId}/${attemptId}`)
         const report = (outcome: PathOutcome) => (path === undefined ? Effect.void : router.reportPath(path, outcome))
         if (result._tag === "Fulfilled") {
-          yield* saveOutbound({ ...updateAttempt(r, attemptId, { status: "fulfilled" }), preimage: result.preimage })
+          // The hops' hold times, as far as their HMACs verify (BOLT 4 "Hold times for successful payments").
+          const holdTimes = result.attributionData === undefined ? undefined : verifySuccessAttribution(attempt.sharedSecrets, result.attributionData).holdTimes
+          yield* Effect.annotateCurrentSpan({ "payment.outcome": "fulfilled", ...(holdTimes === undefined ? {} : { "payment.holdTimes": holdTimes.join(",") }) })
+          yield* saveOutbound({ ...updateAttempt(r, attemptId, { status: "fulfilled", ...(holdTimes === undefined ? {} : { holdTimes }) }), preimage: result.preimage })
           yield* report({ _tag: "Succeeded" })
           return yield* progress(paymentId)
         }
@@ -1137,6 +1698,8 @@ export const make = (
         let hop: number
         let stop: string | undefined
         let updateUsed = false
+        let attributedBy: "hmac" | "attribution" | "none" = "none"
+        let holdTimes: ReadonlyArray<number> | undefined
         /** The channel out of hop `k` (the next hop's), from hop k's node. */
         const excludeAfter = (k: number) => {
           const next = route.hops[k + 1]
@@ -1149,12 +1712,23 @@ export const make = (
           x.channels.push({ shortChannelId: route.hops[0]!.shortChannelId })
           yield* report({ _tag: "ChannelFailed", hopIndex: 0, permanent: true })
         } else {
-          const decrypted = decryptFailure(attempt.sharedSecrets, result.reason)
-          if (Result.isFailure(decrypted)) {
+          const decrypted = decryptFailure(attempt.sharedSecrets, result.reason, result.attributionData)
+          holdTimes = Result.isSuccess(decrypted) ? decrypted.success.attribution?.holdTimes : undefined
+          if (Result.isSuccess(decrypted) && !decrypted.success.authenticated) {
+            // No hop's HMAC matched: the return packet was garbled on its way back. The attribution
+            // data blames the pair (hop - 1, hop) (BOLT 4 "Origin node"): the channel between them
+            // is avoided, and the payment goes on (it may not be the payee that answered).
+            attributedBy = "attribution"
+            hop = Math.min(decrypted.success.hopIndex, last)
+            const into = route.hops[hop]!
+            x.channels.push({ shortChannelId: into.shortChannelId, ...(hop > 0 ? { sourceNodeId: route.hops[hop - 1]!.nodeId } : {}) })
+            yield* report({ _tag: "ChannelFailed", hopIndex: hop, permanent: false })
+          } else if (Result.isFailure(decrypted)) {
             hop = 0
             x.channels.push({ shortChannelId: route.hops[0]!.shortChannelId })
             yield* report({ _tag: "ChannelFailed", hopIndex: 0, permanent: false })
           } else {
+            attributedBy = "hmac"
             hop = decrypted.success.hopIndex
             const f = decrypted.success.failure
             failure = f !== undefined && Result.isSuccess(f) ? f.success : undefined
@@ -1178,9 +1752,15 @@ export const make = (
             }
           }
         }
-        const updated = updateAttempt(r, attemptId, { status: "failed", failure: `${describeFailure(failure)} at hop ${hop}` })
+        const described = attributedBy === "attribution" ? "garbled" : describeFailure(failure)
+        yield* Effect.annotateCurrentSpan({
+          "payment.outcome": `failed: ${described} at hop ${hop}`,
+          "payment.attributedBy": attributedBy,
+          ...(holdTimes === undefined ? {} : { "payment.holdTimes": holdTimes.join(",") })
+        })
+        const updated = updateAttempt(r, attemptId, { status: "failed", failure: `${described} at hop ${hop}`, ...(holdTimes === undefined ? {} : { holdTimes }) })
         yield* saveOutbound(stop === undefined ? updated : { ...updated, failureReason: stop })
-        yield* publish({ _tag: "AttemptFailed", paymentId, hop, failure: describeFailure(failure), channelUpdate: failureChannelUpdate(failure), updateUsed })
+        yield* publish({ _tag: "AttemptFailed", paymentId, hop, failure: described, channelUpdate: failureChannelUpdate(failure), updateUsed, attributedBy, holdTimes })
         yield* progress(paymentId)
       })
 
@@ -1270,6 +1850,7 @@ export const make = (
           const key = htlcKey(e.channelId, e.htlcId)
           if (handledIncoming.has(key)) return
           handledIncoming.add(key)
+          if (arrivals.get(key) === undefined) arrivals.set(key, { atMillis: yield* Clock.currentTimeMillis, blinded: e.pathKey !== undefined })
           if (e.dustExposureExceeded === true) {
             // BOLT 2: fail it, without revealing a preimage.
             const processed = yield* processOnion(e)
@@ -1282,16 +1863,19 @@ export const make = (
           const p = processed.success
           switch (p._tag) {
             case "Forward":
-              return yield* onForward(e, p).pipe(Effect.withSpan("payments.forward", { attributes: { ...htlcAttributes(e), "payment.outScid": p.shortChannelId.toString(), "payment.outAmountMsat": p.amtToForward.toString() } }))
+              return yield* onForward(e, p).pipe(Effect.withSpan("payments.forward", {
+                attributes: { ...nodeAttribute, ...htlcAttributes(e), "payment.outScid": p.shortChannelId.toString(), "payment.outAmountMsat": p.amtToForward.toString() },
+                parent: paymentTraceRoot(e.paymentHash)
+              }))
             case "Receive":
-              return yield* onReceive(e, p).pipe(Effect.withSpan("payments.receive", { attributes: htlcAttributes(e) }))
+              return yield* onReceive(e, p).pipe(Effect.withSpan("payments.receive", { attributes: { ...nodeAttribute, ...htlcAttributes(e) }, parent: paymentTraceRoot(e.paymentHash) }))
             case "BlindedForward":
-              // Not yet: forwarding inside a blinded route (BOLT 4 asks for invalid_onion_blinding inside it).
-              return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: { _tag: "invalid_onion_blinding", sha256OfOnion: sha256(e.onion) }, sharedSecret: p.sharedSecret })
-            case "BlindedReceive": {
-              const height = yield* config.blockHeight
-              return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: { _tag: "incorrect_or_unknown_payment_details", htlcMsat: e.amount, height }, sharedSecret: p.sharedSecret })
-            }
+              return yield* onBlindedForward(e, p).pipe(Effect.withSpan("payments.forward", {
+                attributes: { ...nodeAttribute, ...htlcAttributes(e), "payment.blinded": p.introduction ? "introduction" : "inside", "payment.outAmountMsat": p.amtToForward.toString() },
+                parent: paymentTraceRoot(e.paymentHash)
+              }))
+            case "BlindedReceive":
+              return yield* onBlindedReceive(e, p).pipe(Effect.withSpan("payments.receive", { attributes: { ...nodeAttribute, ...htlcAttributes(e), "payment.blinded": "final" }, parent: paymentTraceRoot(e.paymentHash) }))
           }
         }
         if (e._tag === "HtlcResolved") return yield* onResolved(e)
@@ -1307,10 +1891,20 @@ export const make = (
         if (handledResolved.has(rkey)) return
         handledResolved.add(rkey)
         outIndex.delete(key)
-        const attributes = { "payment.channelId": toHex(e.channelId), "payment.htlcId": e.htlcId.toString(), "payment.result": e.result._tag }
-        if (owner._tag === "Forward") return yield* onForwardResolved(owner.key, e.result).pipe(Effect.withSpan("payments.forward.resolved", { attributes }))
+        const attributes = { ...nodeAttribute, "payment.channelId": toHex(e.channelId), "payment.htlcId": e.htlcId.toString(), "payment.result": e.result._tag }
+        // The resolution's span hangs under the HTLC's (this run), else under the payment's trace root.
+        const spanKey = owner._tag === "Forward" ? owner.key : `${owner.paymentId}/${owner.attemptId}`
+        const hash = owner._tag === "Forward" ? forwards.get(owner.key)?.paymentHash : outbound.get(owner.paymentId)?.paymentHash
+        const parent = htlcSpans.get(spanKey) ?? (hash === undefined ? undefined : paymentTraceRoot(hash))
+        htlcSpans.delete(spanKey)
+        const withParent = parent === undefined ? {} : { parent }
+        if (owner._tag === "Forward") {
+          return yield* onForwardResolved(owner.key, e.result).pipe(
+            Effect.withSpan("payments.forward.resolved", { attributes: { ...attributes, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent })
+          )
+        }
         return yield* onAttemptResolved(owner.paymentId, owner.attemptId, e.result).pipe(
-          Effect.withSpan("payments.attempt.resolved", { attributes: { ...attributes, "payment.id": owner.paymentId } })
+          Effect.withSpan("payments.attempt.resolved", { attributes: { ...attributes, "payment.id": owner.paymentId, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent })
         )
       })
 
@@ -1405,7 +1999,7 @@ export const make = (
         case "Channel":
           return onChannelEvent(input.event)
         case "Pay":
-          if (input.span !== undefined && !paymentSpans.has(input.record.paymentId)) paymentSpans.set(input.record.paymentId, input.span)
+          if (input.span !== undefined && !callerSpans.has(input.record.paymentId)) callerSpans.set(input.record.paymentId, input.span)
           // The caller never hangs: a payment that cannot even be stored is refused.
           return onPay(input.record, input.reply).pipe(
             Effect.onError(() => Deferred.fail(input.reply, new InvalidPaymentRequest({ reason: "the payment could not be stored" })))
@@ -1431,6 +2025,12 @@ export const make = (
       Effect.gen(function*() {
         for (const ws of waiters.values()) for (const w of ws) yield* Deferred.interrupt(w)
         waiters.clear()
+        const now = yield* Clock.currentTimeNanos
+        for (const span of paymentSpans.values()) {
+          span.attribute("payment.outcome", "pending at stop")
+          span.end(now, Exit.void)
+        }
+        paymentSpans.clear()
       })
     )
 
@@ -1581,7 +2181,7 @@ export const make = (
     const startPayment = (invoiceText: string, options: PayOptions = {}) =>
       Effect.flatMap(invoiceRecord(invoiceText, options), submit)
 
-    const startKeysend = (payee: Uint8Array, amountMsat: Msat, options: PayOptions = {}) =>
+    const keysendRecord = (payee: Uint8Array, amountMsat: Msat, options: PayOptions) =>
       Effect.gen(function*() {
         if (amountMsat <= 0n) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "amount must be positive" }))
         if (payee.length !== 33) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "a node id is 33 bytes" }))
@@ -1597,11 +2197,17 @@ export const make = (
           finalCltvDelta: KEYSEND_FINAL_CLTV_DELTA,
           keysendPreimage: preimage
         }, options, nowMillis)
-        return yield* submit(record)
+        return record
       })
 
-    /** A span over a whole payment, with its outcome. */
-    const traced = (name: string) => <E>(effect: Effect.Effect<PaymentSucceeded, E>): Effect.Effect<PaymentSucceeded, E> =>
+    const startKeysend = (payee: Uint8Array, amountMsat: Msat, options: PayOptions = {}) =>
+      Effect.flatMap(keysendRecord(payee, amountMsat, options), submit)
+
+    /**
+     * A span over a whole payment, with its outcome: in the payment's trace (`paymentTraceRoot`)
+     * once its hash is known (a request refused before has a span of its own).
+     */
+    const traced = (name: string, paymentHash: Uint8Array | undefined) => <E>(effect: Effect.Effect<PaymentSucceeded, E>): Effect.Effect<PaymentSucceeded, E> =>
       effect.pipe(
         Effect.tap((ok) =>
           Effect.annotateCurrentSpan({
@@ -1612,7 +2218,19 @@ export const make = (
             "payment.parts": ok.parts
           })),
         Effect.tapError((e) => Effect.annotateCurrentSpan({ "payment.outcome": describeError(e) })),
-        Effect.withSpan(name)
+        Effect.withSpan(name, {
+          attributes: { ...nodeAttribute, ...(paymentHash === undefined ? {} : { "payment.hash": toHex(paymentHash) }) },
+          ...(paymentHash === undefined ? {} : { parent: paymentTraceRoot(paymentHash) })
+        })
+      )
+
+    /** Builds the payment's record, then submits and awaits it inside its span. */
+    const payTraced = <E>(name: string, record: Effect.Effect<OutboundRecord, E>) =>
+      record.pipe(
+        Effect.matchEffect({
+          onFailure: (e) => Effect.fail(e).pipe(traced(name, undefined)),
+          onSuccess: (r) => Effect.flatMap(submit(r), awaitPayment).pipe(traced(name, r.paymentHash))
+        })
       )
 
     const statusOf = (r: OutboundRecord): OutboundStatus => {
@@ -1642,7 +2260,8 @@ export const make = (
       createInvoice: (params) =>
         Effect.gen(function*() {
           // We receive multi-part payments: basic_mpp (17) besides var_onion_optin and payment_secret.
-          const created = yield* createSignedInvoice({ ...params, features: params.features ?? [8, 14, 17] }).pipe(
+          const routeHints = params.routeHints ?? (yield* invoiceRouteHints)
+          const created = yield* createSignedInvoice({ ...params, features: params.features ?? [8, 14, 17], routeHints }).pipe(
             Effect.provideService(NodeSigner, signer),
             Effect.provideService(Entropy, entropy),
             Effect.mapError((e) => new InvalidPaymentRequest({ reason: `invoice: ${e._tag}` }))
@@ -1664,10 +2283,8 @@ export const make = (
           })
           return { invoice: created.invoice, paymentHash: created.paymentHash, paymentSecret: created.paymentSecret }
         }),
-      pay: (invoiceText, options = {}) =>
-        Effect.flatMap(startPayment(invoiceText, options), awaitPayment).pipe(traced("payments.pay")),
-      keysend: (payee, amountMsat, options = {}) =>
-        Effect.flatMap(startKeysend(payee, amountMsat, options), awaitPayment).pipe(traced("payments.keysend")),
+      pay: (invoiceText, options = {}) => payTraced("payments.pay", invoiceRecord(invoiceText, options)),
+      keysend: (payee, amountMsat, options = {}) => payTraced("payments.keysend", keysendRecord(payee, amountMsat, options)),
       startKeysend,
       startPayment,
       awaitPayment,
@@ -1696,6 +2313,9 @@ export const make = (
         yield* Deferred.await(done)
       }),
       events: Stream.unwrap(subscribe),
-      subscribe
+      subscribe,
+      receiveBlinded,
+      payBlinded: (request, options = {}) => Effect.flatMap(startBlindedPayment(request, options), awaitPayment).pipe(traced("payments.payBlinded", request.paymentHash)),
+      startBlindedPayment
     })
   })

@@ -18,6 +18,8 @@ export type { PostgresStoreOptions, SqliteStoreOptions, SqlStoreOpenError } from
 export { layerLocalPersister } from "../layers/persister/ReplicatedPersister.ts"
 export * as BitcoindChain from "../layers/chain/BitcoindChain.ts"
 export * as WebSocketBridge from "../layers/node/WebSocketBridge.ts"
+/** Span export over OTLP/HTTP with Effect's own exporter (`--otlp-endpoint`). */
+export * as OtlpTracing from "../layers/observability/OtlpTracing.ts"
 
 /**
  * The SQL store module, imported on first use: importing this entry point never loads

@@ -23,9 +23,8 @@
  * - MPP to LDK: a payment no single channel of ours to LDK can carry (LDK takes at most 10% of a
  *   channel's value in flight) is split over two channels and LDK claims the whole.
  *
- * Not here: LDK paying through us (LDK -> ours -> LDK or -> ours). The harness's LDK router
- * (LdkNode.ts) builds direct routes only and the 0.1 bindings have no `send_payment_with_route`,
- * so LDK cannot be made to pay through us without a router hook in that shared harness.
+ * LDK paying through us (LDK -> ours -> LDK, both ways) and LDK forwarding between two of our
+ * nodes: ldk-forwarding.test.ts (the harness's LDK router follows the invoice's route hints).
  */
 import { sha256 } from "@noble/hashes/sha2.js"
 import { assert, describe, it } from "@effect/vitest"

@@ -117,7 +117,8 @@ export const ChannelInputSchema = Schema.Union([
     onion: hexOfLength(1366),
     pathKey: Schema.optional(PublicKeySchema)
   }),
-  Schema.TaggedStruct("FulfillHtlc", { htlcId: U64, preimage: Bytes32 }),
+  /** `attributionData`: the `update_fulfill_htlc` TLV (BOLT 4 hold times), when the payment layer adds one. */
+  Schema.TaggedStruct("FulfillHtlc", { htlcId: U64, preimage: Bytes32, attributionData: Schema.optional(Bytes) }),
   /**
    * Stores the preimage of a received HTLC in the monitor (`Persist(PaymentPreimage)`) without
    * fulfilling it yet: for a multi-part claim, every part's preimage is persisted in its channel's
@@ -125,7 +126,8 @@ export const ChannelInputSchema = Schema.Union([
    * committed HTLC whose payment hash the preimage opens); changes nothing else.
    */
   Schema.TaggedStruct("ClaimPreimage", { htlcId: U64, preimage: Bytes32 }),
-  Schema.TaggedStruct("FailHtlc", { htlcId: U64, reason: Bytes }),
+  /** `attributionData`: the `update_fail_htlc` TLV (BOLT 4 attributable failures), when the payment layer adds one. */
+  Schema.TaggedStruct("FailHtlc", { htlcId: U64, reason: Bytes, attributionData: Schema.optional(Bytes) }),
   Schema.TaggedStruct("FailMalformedHtlc", { htlcId: U64, sha256OfOnion: Bytes32, failureCode: Schema.Int }),
   /** Sign what is pending now (the actor sends this after draining its mailbox, so updates batch). */
   Schema.TaggedStruct("SignNow", {}),
@@ -181,8 +183,9 @@ export const ChannelEventSchema = Schema.Union([
     channelId: ChannelIdSchema,
     htlcId: U64,
     result: Schema.Union([
-      Schema.TaggedStruct("Fulfilled", { preimage: Bytes32 }),
-      Schema.TaggedStruct("Failed", { reason: Bytes }),
+      // `attributionData`: the peer's `attribution_data` TLV (BOLT 4), when it sent one.
+      Schema.TaggedStruct("Fulfilled", { preimage: Bytes32, attributionData: Schema.optional(Bytes) }),
+      Schema.TaggedStruct("Failed", { reason: Bytes, attributionData: Schema.optional(Bytes) }),
       Schema.TaggedStruct("Malformed", { sha256OfOnion: Bytes32, failureCode: Schema.Int })
     ])
   }),

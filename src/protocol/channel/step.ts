@@ -813,7 +813,7 @@ const stepNormal = (ctx: StepContext, state: Normal, input: ChannelInput, out: O
       return done(out, { ...state, commitments: added.success.commitments })
     }
     case "FulfillHtlc": {
-      const r = sendFulfill(c, { id: input.htlcId, paymentPreimage: input.preimage })
+      const r = sendFulfill(c, { id: input.htlcId, paymentPreimage: input.preimage, ...(input.attributionData === undefined ? {} : { attributionData: input.attributionData }) })
       if (Result.isFailure(r)) return Result.fail(r.failure)
       persist(out, (updateId) => ({ _tag: "PaymentPreimage", updateId, preimage: input.preimage }))
       if (state.connection === "Connected") send(out, r.success.message)
@@ -827,7 +827,7 @@ const stepNormal = (ctx: StepContext, state: Normal, input: ChannelInput, out: O
       return done(out, state)
     }
     case "FailHtlc": {
-      const r = sendFail(c, { id: input.htlcId, reason: input.reason })
+      const r = sendFail(c, { id: input.htlcId, reason: input.reason, ...(input.attributionData === undefined ? {} : { attributionData: input.attributionData }) })
       if (Result.isFailure(r)) return Result.fail(r.failure)
       if (state.connection === "Connected") send(out, r.success.message)
       return done(out, { ...state, commitments: r.success.commitments })
@@ -965,7 +965,13 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
       // BOLT 2: the preimage may be used at once (relayed upstream); stored first.
       if (state.fulfilledByPeer.includes(m.id)) return done(out, { ...state, commitments: r.success.commitments })
       persist(out, (updateId) => ({ _tag: "PaymentPreimage", updateId, preimage: m.paymentPreimage }))
-      emit(out, { _tag: "HtlcResolved", channelId: c.params.channelId, htlcId: m.id, result: { _tag: "Fulfilled", preimage: m.paymentPreimage } })
+      const fulfilledAttribution = m.tlvs.attributionData
+      emit(out, {
+        _tag: "HtlcResolved",
+        channelId: c.params.channelId,
+        htlcId: m.id,
+        result: { _tag: "Fulfilled", preimage: m.paymentPreimage, ...(fulfilledAttribution === undefined ? {} : { attributionData: fulfilledAttribution }) }
+      })
       return done(out, { ...state, commitments: r.success.commitments, fulfilledByPeer: [...state.fulfilledByPeer, m.id] })
     }
     case "UpdateFailHtlc": {
@@ -1021,7 +1027,12 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
           received.push(entry)
           emit(out, { _tag: "HtlcReceived", channelId: c.params.channelId, ...entry })
         } else if (u._tag === "UpdateFailHtlc")
-          emit(out, { _tag: "HtlcResolved", channelId: c.params.channelId, htlcId: u.id, result: { _tag: "Failed", reason: u.reason } })
+          emit(out, {
+            _tag: "HtlcResolved",
+            channelId: c.params.channelId,
+            htlcId: u.id,
+            result: { _tag: "Failed", reason: u.reason, ...(u.tlvs.attributionData === undefined ? {} : { attributionData: u.tlvs.attributionData }) }
+          })
         else if (u._tag === "UpdateFailMalformedHtlc")
           emit(out, {
             _tag: "HtlcResolved",

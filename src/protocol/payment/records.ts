@@ -36,6 +36,8 @@ export const InboundRecordSchema = Schema.Struct({
   /** "open": accepting parts; "claiming": the claim started (restart: claim every part again); "paid". */
   status: Schema.Literals(["open", "claiming", "paid"]),
   receivedMsat: Amount,
+  /** For a payment over a blinded path of ours: the `path_id` its final hop must carry (BOLT 4). */
+  pathId: Schema.optional(Hex32),
   /** The HTLCs (`<channel id hex>/<htlc id>`) the claim fulfils: only these are fulfilled again after a restart. */
   claimedParts: Schema.optional(Schema.Array(Schema.String)),
   createdAtSeconds: Schema.Int
@@ -51,7 +53,9 @@ export const AttemptRecordSchema = Schema.Struct({
   htlcId: Schema.optional(HtlcId),
   status: Schema.Literals(["inflight", "failed", "fulfilled"]),
   /** Why it failed: "<failure name> at hop <i>", or "unknown" when it could not be read. */
-  failure: Schema.optional(Schema.String)
+  failure: Schema.optional(Schema.String),
+  /** Hold times reported by the hops (BOLT 4 attribution data, units of 100 ms), first hop first, as far as their HMACs verified. */
+  holdTimes: Schema.optional(Schema.Array(Schema.Int))
 })
 export type AttemptRecord = typeof AttemptRecordSchema.Type
 
@@ -67,6 +71,17 @@ export const OutboundRecordSchema = Schema.Struct({
   /** The BOLT 11 invoice paid (its route hints and features are read again after a restart). */
   invoice: Schema.optional(Schema.String),
   finalCltvDelta: Schema.Int,
+  /** Paying to blinded paths (BOLT 4): each `blinded_path` (hex) with its payinfo; `payee` is then a stand-in. */
+  blindedPaths: Schema.optional(Schema.Array(Schema.Struct({
+    path: Hex,
+    feeBaseMsat: Schema.Int,
+    feeProportionalMillionths: Schema.Int,
+    cltvExpiryDelta: Schema.Int,
+    htlcMinimumMsat: Amount,
+    htlcMaximumMsat: Amount
+  }))),
+  /** A blinded payment the recipient lets split (`basic_mpp`): each part carries `total_amount_msat`. */
+  blindedMpp: Schema.optional(Schema.Boolean),
   maxFeeMsat: Amount,
   maxCltvExpiryDelta: Schema.Int,
   maxParts: Schema.Int,
@@ -92,6 +107,14 @@ export const ForwardRecordSchema = Schema.Struct({
   outHtlcId: Schema.optional(HtlcId),
   /** The short channel id the incoming onion named (real or alias): a failure's `channel_update` carries it (BOLT 4). */
   outShortChannelId: Schema.optional(ShortChannelIdSchema),
+  /**
+   * Relayed inside a blinded route (BOLT 2 "Removing an HTLC"): every failure goes back as
+   * `invalid_onion_blinding`, from the introduction node as `update_fail_htlc`, from a node
+   * reached with a `path_key` as `update_fail_malformed_htlc` with the incoming onion's hash.
+   */
+  blinded: Schema.optional(Schema.Struct({ introduction: Schema.Boolean, sha256OfOnion: Hex32 })),
+  /** When the incoming HTLC arrived (Clock millis): the hold time we report in attribution data (BOLT 4). */
+  receivedAtMillis: Schema.optional(Schema.Number),
   status: Schema.Literals(["forwarding", "fulfilled", "failed"])
 })
 export type ForwardRecord = typeof ForwardRecordSchema.Type

@@ -7,7 +7,8 @@
  * What the test does for LDK, as a wallet and a chain backend would: builds the funding
  * transaction when LDK asks for one, mines blocks holding the transactions both sides must see
  * confirmed (the same chain facts go to our node), accepts inbound channels (LDK needs manual
- * acceptance for anchors), and routes LDK's payments over its direct channels (single hop).
+ * acceptance for anchors), and routes LDK's payments: over a direct channel to the payee, else
+ * through the invoice's route hints (BOLT 11 `r`) from one of LDK's channel peers (`route`).
  *
  * Test-only code: it uses the real clock and OS randomness on purpose.
  */
@@ -29,6 +30,11 @@ export interface LdkNodeOptions {
   readonly announce?: boolean
   /** LDK handles gossip with its `P2PGossipSync` over its `NetworkGraph` (no UTXO lookup); default: it ignores gossip. */
   readonly gossip?: boolean
+  /**
+   * LDK forwards HTLCs over its private channels (`accept_forwards_to_priv_channels`; LDK's
+   * default is false: it answers `unknown_next_peer`). Default false.
+   */
+  readonly forwardPrivate?: boolean
 }
 
 /** An LDK event as plain values, kept in `LdkNode.events`. */
@@ -40,9 +46,28 @@ export type LdkEvent =
   | { readonly _tag: "OpenChannelRequest"; readonly temporaryChannelId: Uint8Array; readonly counterparty: string; readonly accepted: boolean }
   | { readonly _tag: "PaymentClaimable"; readonly paymentHash: Uint8Array; readonly amountMsat: bigint }
   | { readonly _tag: "PaymentClaimed"; readonly paymentHash: Uint8Array; readonly amountMsat: bigint }
-  | { readonly _tag: "PaymentSent"; readonly paymentHash: Uint8Array; readonly preimage: Uint8Array }
+  | { readonly _tag: "PaymentSent"; readonly paymentHash: Uint8Array; readonly preimage: Uint8Array; readonly feePaidMsat: bigint | undefined }
   | { readonly _tag: "PaymentFailed"; readonly paymentHash: Uint8Array | undefined }
   | { readonly _tag: "Other"; readonly name: string }
+
+/** LDK forwarded a payment and it settled (`Event::PaymentForwarded`), kept in `LdkNode.forwards`. */
+export interface LdkForward {
+  readonly prevNodeId: string
+  readonly nextNodeId: string
+  readonly feeEarnedMsat: bigint | undefined
+  readonly outboundAmountMsat: bigint | undefined
+}
+
+/** One path of a payment of LDK's failed (`Event::PaymentPathFailed`), kept in `LdkNode.pathFailures`. */
+export interface LdkPathFailure {
+  readonly paymentHash: Uint8Array
+  /** LDK will not retry: the failure came from the payee (or was a permanent node failure). */
+  readonly permanently: boolean
+  /** The channel LDK blames, when it knows one. */
+  readonly shortChannelId: bigint | undefined
+  /** The path's hops (node ids, hex) as LDK's router built them. */
+  readonly hops: ReadonlyArray<string>
+}
 
 const sha256d = (bytes: Uint8Array): Uint8Array => {
   const once = createHash("sha256").update(bytes).digest()
@@ -66,6 +91,8 @@ const blockHeader = (prev: Uint8Array, height: number, merkleRoot: Uint8Array): 
 class LdkChannels {
   readonly events: Array<LdkEvent> = []
   readonly broadcasts: Array<Uint8Array> = []
+  readonly forwards: Array<LdkForward> = []
+  readonly pathFailures: Array<LdkPathFailure> = []
   /** Claim every claimable payment at once (LDK knows the preimages of its own invoices). */
   autoClaim = true
   /** Accept every inbound channel request. */
@@ -79,7 +106,7 @@ class LdkChannels {
   /** What LDK's fee estimator answers for every target (sat per 1000 weight). */
   feeratePerKw: number
 
-  constructor(keys: ldk.KeysManager, logger: ldk.Logger, network: LdkNetwork, nowSecs: number, anchors: boolean, feerate: number, announce = false) {
+  constructor(keys: ldk.KeysManager, logger: ldk.Logger, network: LdkNetwork, nowSecs: number, anchors: boolean, feerate: number, announce = false, forwardPrivate = false) {
     this.feeratePerKw = feerate
     const feeEstimator = ldk.FeeEstimator.new_impl({ get_est_sat_per_1000_weight: () => this.feeratePerKw })
     const broadcaster = ldk.BroadcasterInterface.new_impl({
@@ -98,8 +125,8 @@ class LdkChannels {
       : network === "signet" ? ldk.Network.LDKNetwork_Signet
       : ldk.Network.LDKNetwork_Regtest
     const router = ldk.Router.new_impl({
-      find_route: (payer, params, firstHops) => this.directRoute(params, firstHops),
-      find_route_with_id: (payer, params, firstHops) => this.directRoute(params, firstHops),
+      find_route: (payer, params, firstHops) => this.route(params, firstHops),
+      find_route_with_id: (payer, params, firstHops) => this.route(params, firstHops),
       create_blinded_payment_paths: () => ldk.Result_CVec_BlindedPaymentPathZNoneZ.constructor_err()
     })
     const graph = ldk.NetworkGraph.constructor_new(ldkNet, logger)
@@ -113,6 +140,7 @@ class LdkChannels {
     handshake.set_announce_for_forwarding(announce)
     config.set_channel_handshake_config(handshake)
     config.set_manually_accept_inbound_channels(true)
+    config.set_accept_forwards_to_priv_channels(forwardPrivate)
     this.channelManager = ldk.ChannelManager.constructor_new(
       feeEstimator,
       this.chainMonitor.as_Watch(),
@@ -173,10 +201,35 @@ class LdkChannels {
     } else if (event instanceof ldk.Event_PaymentClaimed) {
       this.events.push({ _tag: "PaymentClaimed", paymentHash: Uint8Array.from(event.payment_hash), amountMsat: event.amount_msat })
     } else if (event instanceof ldk.Event_PaymentSent) {
-      this.events.push({ _tag: "PaymentSent", paymentHash: Uint8Array.from(event.payment_hash), preimage: Uint8Array.from(event.payment_preimage) })
+      const fee = event.fee_paid_msat
+      this.events.push({
+        _tag: "PaymentSent",
+        paymentHash: Uint8Array.from(event.payment_hash),
+        preimage: Uint8Array.from(event.payment_preimage),
+        feePaidMsat: fee instanceof ldk.Option_u64Z_Some ? fee.some : undefined
+      })
     } else if (event instanceof ldk.Event_PaymentFailed) {
       const h = event.payment_hash
       this.events.push({ _tag: "PaymentFailed", paymentHash: h instanceof ldk.Option_ThirtyTwoBytesZ_Some ? Uint8Array.from(h.some) : undefined })
+    } else if (event instanceof ldk.Event_PaymentForwarded) {
+      const fee = event.total_fee_earned_msat
+      const out = event.outbound_amount_forwarded_msat
+      this.forwards.push({
+        prevNodeId: toHex(event.prev_node_id),
+        nextNodeId: toHex(event.next_node_id),
+        feeEarnedMsat: fee instanceof ldk.Option_u64Z_Some ? fee.some : undefined,
+        outboundAmountMsat: out instanceof ldk.Option_u64Z_Some ? out.some : undefined
+      })
+      this.events.push({ _tag: "Other", name: event.constructor.name })
+    } else if (event instanceof ldk.Event_PaymentPathFailed) {
+      const scid = event.short_channel_id
+      this.pathFailures.push({
+        paymentHash: Uint8Array.from(event.payment_hash),
+        permanently: Boolean(event.payment_failed_permanently), // the WASM bindings hand a number for this `boolean`
+        shortChannelId: scid instanceof ldk.Option_u64Z_Some ? scid.some : undefined,
+        hops: event.path.get_hops().map((h) => toHex(h.get_pubkey()))
+      })
+      this.events.push({ _tag: "Other", name: event.constructor.name })
     } else if (event instanceof ldk.Event_PendingHTLCsForwardable) {
       this.channelManager.process_pending_htlc_forwards()
       this.events.push({ _tag: "Other", name: "PendingHTLCsForwardable" })
@@ -185,32 +238,62 @@ class LdkChannels {
     }
   }
 
-  /** A one-hop route to the payee over a usable direct channel (these tests pay their peer). */
-  private directRoute(params: ldk.RouteParameters, firstHops: Array<ldk.ChannelDetails> | null): ldk.Result_RouteLightningErrorZ {
+  /**
+   * LDK's route for a payment (the harness's `Router`; LDK 0.1 takes any `Route` it is given):
+   * one hop over a usable direct channel to the payee; else, for a payee behind route hints
+   * (BOLT 11 `r`: the last channels to the payee with their forwarders' policies), LDK's channel
+   * to the first hint hop's node and then the hint's channels. Fees and CLTV deltas are summed
+   * backwards from the payee as BOLT 4 builds the onion: each `RouteHop` carries the fee and
+   * delta of the node it reaches for the channel after it (the last one the amount and the
+   * payee's final CLTV delta).
+   */
+  private route(params: ldk.RouteParameters, firstHops: Array<ldk.ChannelDetails> | null): ldk.Result_RouteLightningErrorZ {
     const payee = params.get_payment_params().get_payee()
     const amount = params.get_final_value_msat()
     const payeeId = payee instanceof ldk.Payee_Clear ? payee.node_id : undefined
     const finalCltv = payee instanceof ldk.Payee_Clear ? payee.final_cltv_expiry_delta : 40
-    const channel = (firstHops ?? []).find((c) =>
-      payeeId !== undefined && toHex(c.get_counterparty().get_node_id()) === toHex(payeeId) && c.get_is_usable()
-    )
-    if (channel === undefined || payeeId === undefined) {
-      return ldk.Result_RouteLightningErrorZ.constructor_err(
-        ldk.LightningError.constructor_new("no usable direct channel to the payee", ldk.ErrorAction.constructor_ignore_error())
-      )
+    const noRoute = (why: string) =>
+      ldk.Result_RouteLightningErrorZ.constructor_err(ldk.LightningError.constructor_new(why, ldk.ErrorAction.constructor_ignore_error()))
+    if (payeeId === undefined) return noRoute("a blinded payee is not routed by this harness")
+    const usable = (firstHops ?? []).filter((c) => c.get_is_usable())
+    const channelTo = (nodeId: Uint8Array) => usable.find((c) => toHex(c.get_counterparty().get_node_id()) === toHex(nodeId))
+    const scidOf = (c: ldk.ChannelDetails) => {
+      const scidOpt = c.get_outbound_payment_scid()
+      return scidOpt instanceof ldk.Option_u64Z_Some ? scidOpt.some : 0n
     }
-    const scidOpt = channel.get_outbound_payment_scid()
-    const scid = scidOpt instanceof ldk.Option_u64Z_Some ? scidOpt.some : 0n
-    const hop = ldk.RouteHop.constructor_new(
-      payeeId,
-      ldk.NodeFeatures.constructor_empty(),
-      scid,
-      ldk.ChannelFeatures.constructor_empty(),
-      amount,
-      finalCltv,
-      false
-    )
-    return ldk.Result_RouteLightningErrorZ.constructor_ok(ldk.Route.constructor_new([ldk.Path.constructor_new([hop], null)], params))
+    const route = (hops: Array<ldk.RouteHop>) => ldk.Result_RouteLightningErrorZ.constructor_ok(ldk.Route.constructor_new([ldk.Path.constructor_new(hops, null)], params))
+    const hop = (node: Uint8Array, scid: bigint, feeMsat: bigint, cltvDelta: number) =>
+      ldk.RouteHop.constructor_new(node, ldk.NodeFeatures.constructor_empty(), scid, ldk.ChannelFeatures.constructor_empty(), feeMsat, cltvDelta, false)
+
+    const direct = channelTo(payeeId)
+    if (direct !== undefined) return route([hop(payeeId, scidOf(direct), amount, finalCltv)])
+
+    for (const hint of payee instanceof ldk.Payee_Clear ? payee.route_hints : []) {
+      const hintHops = hint.get_a()
+      const first = hintHops[0]
+      if (first === undefined) continue
+      const entry = channelTo(first.get_src_node_id())
+      if (entry === undefined) continue
+      // Backwards from the payee: what each hint hop's node forwards, and its fee for it.
+      const fees: Array<bigint> = new Array(hintHops.length).fill(0n)
+      let forwarded = amount
+      for (let i = hintHops.length - 1; i >= 0; i--) {
+        const f = hintHops[i]!.get_fees()
+        fees[i] = BigInt(f.get_base_msat()) + (forwarded * BigInt(f.get_proportional_millionths())) / 1_000_000n
+        forwarded += fees[i]!
+      }
+      const hops = [hop(first.get_src_node_id(), scidOf(entry), fees[0]!, first.get_cltv_expiry_delta())]
+      for (let i = 0; i < hintHops.length; i++) {
+        const next = hintHops[i + 1]
+        hops.push(
+          next === undefined
+            ? hop(payeeId, hintHops[i]!.get_short_channel_id(), amount, finalCltv)
+            : hop(next.get_src_node_id(), hintHops[i]!.get_short_channel_id(), fees[i + 1]!, next.get_cltv_expiry_delta())
+        )
+      }
+      return route(hops)
+    }
+    return noRoute("no usable direct channel to the payee and no route hint from a channel peer")
   }
 }
 
@@ -246,7 +329,7 @@ export class LdkNode {
       network,
       ...(options.printLogs === undefined ? {} : { printLogs: options.printLogs }),
       makeChannelHandler: (keys, logger, nowSecs) => {
-        channels = new LdkChannels(keys, logger, network, nowSecs, options.anchors ?? false, options.feeratePerKw ?? 253, options.announce ?? false)
+        channels = new LdkChannels(keys, logger, network, nowSecs, options.anchors ?? false, options.feeratePerKw ?? 253, options.announce ?? false, options.forwardPrivate ?? false)
         return channels.channelManager.as_ChannelMessageHandler()
       },
       ...(options.gossip === true
@@ -276,6 +359,14 @@ export class LdkNode {
   }
   get broadcasts(): ReadonlyArray<Uint8Array> {
     return this.channels.broadcasts
+  }
+  /** Payments LDK forwarded and that settled. */
+  get forwards(): ReadonlyArray<LdkForward> {
+    return this.channels.forwards
+  }
+  /** Failed paths of LDK's own payments. */
+  get pathFailures(): ReadonlyArray<LdkPathFailure> {
+    return this.channels.pathFailures
   }
   get manager(): ldk.ChannelManager {
     return this.channels.channelManager

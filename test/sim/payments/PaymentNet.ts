@@ -9,8 +9,9 @@
  * first hop can carry the amount (a stand-in until the Router service exists).
  */
 import { Effect, Layer, Result, Scope, Stream } from "effect"
-import { ChannelManager } from "../../../src/actors/ChannelManager.ts"
+import { ChannelManager, type ChannelManagerShape } from "../../../src/actors/ChannelManager.ts"
 import { make as makePayments, type PaymentEvent, type PaymentsShape } from "../../../src/actors/Payments.ts"
+import type { RouteHintHop } from "../../../src/protocol/invoice/index.ts"
 import { MonitorChain, type MonitorChainShape } from "../../../src/actors/MonitorChain.ts"
 import { DefaultRouter } from "../../../src/layers/router/DefaultRouter.ts"
 import { buildRoutingGraph, type ChannelInfo as GraphChannelInfo, type DirectionPolicy } from "../../../src/protocol/routing/graph.ts"
@@ -63,6 +64,15 @@ export class PaymentNet {
   readonly paymentEvents: Array<{ readonly node: number; readonly event: PaymentEvent }> = []
   /** Per node: an on-chain monitor (`MonitorChain`) its payment layer subscribes to (a test's stand-in), if any. */
   readonly monitorChains: Array<MonitorChainShape | undefined> = []
+  /**
+   * Per node: the route hints its invoices get (`PaymentsConfig.routeHints`, read at each
+   * invoice; default none). Blinded paths to a node are built from `graph()`.
+   */
+  readonly routeHints: Array<ReadonlyArray<ReadonlyArray<RouteHintHop>> | undefined> = []
+  /** Per node: the introduction node's random failure delay (read when its payment layer starts; default 0: none). */
+  readonly blindedFailureDelayMillis: Array<number | undefined> = []
+  /** Per node: how its payment layer sees its `ChannelManager` (a test's misbehaving node wraps it), if changed. */
+  readonly managerWrappers: Array<((manager: ChannelManagerShape) => ChannelManagerShape) | undefined> = []
   /** `HtlcIntercepted` events, in order. */
   readonly intercepted: Array<{ readonly node: number; readonly interceptId: string; readonly scid: bigint; readonly amountMsat: bigint }> = []
   /** What the routers were told of each path ("Succeeded", "ReachedPayee", "ChannelFailed@<hop index>"). */
@@ -108,7 +118,7 @@ export class PaymentNet {
       if (manager === undefined) return yield* Effect.die(new Error("manager backend only"))
       const { store } = makeMemoryStore(net.stores[i]!)
       const services = Layer.mergeAll(
-        Layer.succeed(ChannelManager, manager),
+        Layer.succeed(ChannelManager, net.managerWrappers[i]?.(manager) ?? manager),
         Layer.succeed(NodeSigner, makeNodeSigner(secretFromSeed(`${net.h.seed}/node/${i}`, secp), secp)),
         Layer.succeed(Entropy, makeSeededEntropy(`${net.h.seed}/node/${i}/payments/${node.incarnation}`)),
         Layer.succeed(Store, store)
@@ -118,7 +128,10 @@ export class PaymentNet {
         secp,
         blockHeight: Effect.sync(() => net.height),
         forwardingPolicy: net.policies[i]!,
-        intercept: (scid) => net.intercepts[i]!.has(scid)
+        intercept: (scid) => net.intercepts[i]!.has(scid),
+        routeHints: Effect.sync(() => net.routeHints[i] ?? []),
+        blindedFailureDelayMillis: net.blindedFailureDelayMillis[i] ?? 0,
+        blindedPathGraph: Effect.sync(() => buildRoutingGraph(net.graph()))
       }).pipe(
         Effect.provide(Layer.merge(services, net.routerLayer(i))),
         monitorChain === undefined ? (e) => e : Effect.provideService(MonitorChain, monitorChain),

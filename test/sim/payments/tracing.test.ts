@@ -1,5 +1,5 @@
 /**
- * Every payment, attempt, forward and receive is a span (Effect's tracing) with the payment hash,
+ * Every payment (the caller's span and the payment actor's), attempt, forward and receive is a span (Effect's tracing) with the payment hash,
  * amounts, channel ids and outcome as attributes: a 3-hop payment over four of our nodes,
  * with spans collected in memory.
  */
@@ -41,8 +41,14 @@ describe("payment spans", () => {
         const attempts = named("payments.attempt")
         assert.strictEqual(attempts.length, 1)
         assert.strictEqual(attr(attempts[0]!, "payment.hops"), 3)
+        // pay (the caller's) -> payment (the payment actor's, with its outcome) -> attempt.
+        const payment = named("payments.payment")
+        assert.strictEqual(payment.length, 1)
+        assert.strictEqual(Option.getOrUndefined(payment[0]!.parent)?.spanId, pay[0]!.spanId)
+        assert.strictEqual(attr(payment[0]!, "payment.outcome"), "succeeded")
+        assert.strictEqual(payment[0]!.status._tag, "Ended")
         const parent = Option.getOrUndefined(attempts[0]!.parent)
-        assert.strictEqual(parent?.spanId, pay[0]!.spanId, "the attempt is a child of the payment")
+        assert.strictEqual(parent?.spanId, payment[0]!.spanId, "the attempt is a child of the payment")
 
         const forwards = named("payments.forward").filter((s) => attr(s, "payment.hash") === hash)
         assert.strictEqual(forwards.length, 2)
