@@ -69,8 +69,12 @@ const collect: () => void = (() => {
 })()
 
 const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extrapolate: number, seed: number): Promise<ScenarioResult> => {
-  let peak = process.memoryUsage().heapUsed
+  // The live heap before the run (the loaded code and the runtime): not part of what grows with the size.
+  collect()
+  const base = process.memoryUsage().heapUsed
+  let peak = base
   let live = 0
+  let setupCpu = 0
   const t0 = performance.now()
   const cpu0 = process.cpuUsage()
   const r = await runScenario(scenario, {
@@ -78,6 +82,10 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
     secp,
     onProgress: (p) => {
       peak = Math.max(peak, process.memoryUsage().heapUsed)
+      if (p.phase === "workload" && setupCpu === 0) {
+        const u = process.cpuUsage(cpu0)
+        setupCpu = (u.user + u.system) / 1e6
+      }
       // The end of the workload: every node alive with all it accumulated.
       if (p.phase === "drain" && live === 0) {
         collect()
@@ -97,8 +105,18 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
       `peak heap ${(peak / 2 ** 20).toFixed(0)} MiB (live after a full GC at the end of the workload ${(live / 2 ** 20).toFixed(0)} MiB), ${s.events} events (${(s.events / wall).toFixed(0)}/s), ${s.tasks} fiber tasks, ` +
       `${s.faults.messages} messages (${(s.faults.messages / wall).toFixed(0)}/s), violations ${s.invariantViolations.length}`
   )
-  if (extrapolate !== 1)
-    console.log(`  linear extrapolation to ${extrapolate}x this size: ~${(cpu * extrapolate).toFixed(0)} CPU s (${(wall * extrapolate).toFixed(0)} s at this wall/CPU ratio), ~${((peak * extrapolate) / 2 ** 30).toFixed(1)} GiB peak heap, ~${((live * extrapolate) / 2 ** 30).toFixed(1)} GiB live`)
+  console.log(`  CPU: setup ${setupCpu.toFixed(1)} s (${((1000 * setupCpu) / s.nodes).toFixed(1)} ms per node), workload and drain ${(cpu - setupCpu).toFixed(1)} s (${((1000 * (cpu - setupCpu)) / Math.max(1, s.payments.attempted)).toFixed(1)} ms per payment); live heap before the run ${(base / 2 ** 20).toFixed(0)} MiB`)
+  if (extrapolate !== 1) {
+    // Peak heapUsed includes garbage the collector has not reclaimed yet (its amount follows the
+    // allocation rate and V8's heap sizing, not the node count): what grows with the size is
+    // the live heap above the code's own, extrapolated here; the peak is then about that times
+    // this run's peak/live ratio.
+    const liveFull = base + (live - base) * extrapolate
+    console.log(
+      `  linear extrapolation to ${extrapolate}x this size: ~${(cpu * extrapolate).toFixed(0)} CPU s (${(wall * extrapolate).toFixed(0)} s at this wall/CPU ratio), ` +
+        `~${(liveFull / 2 ** 30).toFixed(2)} GiB live heap, ~${((liveFull * peak) / Math.max(1, live) / 2 ** 30).toFixed(1)} GiB peak at this run's peak/live ratio ${(peak / Math.max(1, live)).toFixed(1)} (linear in the peak itself: ${((peak * extrapolate) / 2 ** 30).toFixed(1)} GiB)`
+    )
+  }
   const reasons = Object.entries(s.payments.failedByReason).sort((a, b) => b[1] - a[1])
   if (reasons.length > 0) console.log(`  failures: ${reasons.map(([r, n]) => `${r} ${n}`).join(", ")}; latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms (simulated)`)
   for (const n of s.notes) console.log(`  note: ${n}`)

@@ -124,9 +124,15 @@ interface NodeRuntime {
 
 interface OpenChannel {
   readonly plan: PlannedChannel
+  /** Set once the funder has `funding_signed` and so broadcast the funding transaction (BOLT 2). */
   channelId: ChannelId | undefined
   scid: ShortChannelId | undefined
+  /** The funding txid (hex) of the current attempt ("" before its `FundingNeeded`). */
   fundingTxid: string
+  /** Opens tried: one more each time the funder forgot an attempt before `funding_signed`. */
+  attempt: number
+  /** The funding txid the fundee reported pending (it stored the channel and sent `funding_signed`). */
+  fundeePending: string | undefined
 }
 
 interface PaymentRecord {
@@ -177,7 +183,8 @@ const fundingTransaction = (prevTxid: Uint8Array, outputScript: Uint8Array, amou
 
 const isNodeId = (b: Uint8Array): b is NodeId => b.length === 33
 
-const text = (s: string): Uint8Array => new TextEncoder().encode(s)
+const encoder = new TextEncoder()
+const text = (s: string): Uint8Array => encoder.encode(s)
 
 /** Runs a scenario; see the module comment. */
 export const runScenario = (scenario: Scenario, options: RunOptions): Promise<ScenarioResult> => new Simulation(scenario, options).run()
@@ -482,28 +489,46 @@ class Simulation {
       switch (event._tag) {
         case "FundingNeeded": {
           const pending = sim.pendingOpens.get(`${i}/${toHex(event.temporaryChannelId)}`)
-          if (pending === undefined) return
-          const tx = fundingTransaction(sha256(text(`${sim.seed}/funding/${pending.plan.index}`)), event.scriptPubKey, event.amount)
-          pending.fundingTxid = toHex(computeTxid(tx))
-          sim.byFundingTxid.set(pending.fundingTxid, pending)
+          if (pending === undefined || pending.attempt !== pending.open.attempt) return
+          const open = pending.open
+          const label = open.attempt === 0 ? `${sim.seed}/funding/${open.plan.index}` : `${sim.seed}/funding/${open.plan.index}/${open.attempt}`
+          const tx = fundingTransaction(sha256(text(label)), event.scriptPubKey, event.amount)
+          open.fundingTxid = toHex(computeTxid(tx))
+          sim.byFundingTxid.set(open.fundingTxid, open)
           yield* Effect.ignore(manager.fundChannel(event.temporaryChannelId, serializeTransaction(tx)))
           return
         }
         case "ChannelPending": {
-          const open = sim.byFundingTxid.get(toHex(event.fundingOutpoint.txid))
-          if (open === undefined) return
+          const txid = toHex(event.fundingOutpoint.txid)
+          const open = sim.byFundingTxid.get(txid)
+          // A funding transaction of an attempt the funder forgot is never broadcast.
+          if (open === undefined || open.fundingTxid !== txid) return
+          if (i === open.plan.b) {
+            open.fundeePending = txid
+            // The fundee learns the depth once the funder has broadcast (or again after a restart).
+            if (open.channelId !== undefined && open.scid !== undefined) yield* Effect.ignore(manager.chainFact(event.channelId, { _tag: "FundingDepth", depth: 6, shortChannelId: open.scid }))
+            return
+          }
+          if (i !== open.plan.a) return
+          // The funder has `funding_signed`: it broadcasts the funding transaction (BOLT 2), which
+          // the chain then confirms for both ends.
           if (open.channelId === undefined) {
             open.channelId = event.channelId
             sim.byChannelId.set(toHex(event.channelId), open)
+            sim.funded += 1
             open.scid = shortChannelIdFromParts(sim.height, open.plan.index + 1, 0)
           }
-          // The chain source tells each end the funding depth once it watches the output.
-          if (open.scid !== undefined) yield* Effect.ignore(manager.chainFact(event.channelId, { _tag: "FundingDepth", depth: 6, shortChannelId: open.scid }))
+          const scid = open.scid
+          if (scid === undefined) return
+          yield* Effect.ignore(manager.chainFact(event.channelId, { _tag: "FundingDepth", depth: 6, shortChannelId: scid }))
+          const fundee = sim.nodes[open.plan.b]!.manager
+          if (open.fundeePending === txid && fundee !== undefined) yield* Effect.ignore(fundee.chainFact(event.channelId, { _tag: "FundingDepth", depth: 6, shortChannelId: scid }))
           return
         }
         case "ChannelClosed": {
           const reason = event.reason
-          if (reason._tag === "Cooperative" || reason._tag === "FundingAborted") return
+          if (reason._tag === "FundingAborted") return sim.onFundingAborted(i, channelId)
+          if (reason._tag === "Cooperative") return
           const key = toHex(channelId)
           if (sim.forceClosed.has(`${i}/${key}`)) return
           sim.forceClosed.add(`${i}/${key}`)
@@ -520,7 +545,64 @@ class Simulation {
     })
   }
 
-  readonly pendingOpens = new Map<string, OpenChannel>()
+  /** Opens by funder and temporary channel id ("node/hex"), with the attempt they belong to. */
+  readonly pendingOpens = new Map<string, { readonly open: OpenChannel; readonly attempt: number }>()
+  /** Opens tried again during setup (after a funder forgot an attempt). */
+  retriedOpens = 0
+  /** Planned channels whose funding the funder broadcast (`channelId` set). */
+  funded = 0
+
+  /**
+   * The funder forgot an open before `funding_signed` (BOLT 2: a disconnection then aborts it; a
+   * lost message drops the connection): nothing was broadcast, so the planned channel does not
+   * exist yet and is opened again once the pair is connected. The fundee may already hold the
+   * forgotten attempt in `WaitChannelReady` (it sent `funding_signed`); that funding never
+   * reaches the chain, so it is no channel of the run.
+   */
+  private onFundingAborted(i: number, channelId: ChannelId): void {
+    const key = toHex(channelId)
+    const byTemporary = this.pendingOpens.get(`${i}/${key}`)
+    const byFunding = this.byFundingTxid.get(key)
+    const open = byTemporary !== undefined && byTemporary.attempt === byTemporary.open.attempt
+      ? byTemporary.open
+      : byFunding !== undefined && byFunding.fundingTxid === key
+      ? byFunding
+      : undefined
+    if (open === undefined || open.plan.a !== i || open.channelId !== undefined) return
+    open.attempt += 1
+    open.fundingTxid = ""
+    open.fundeePending = undefined
+    this.retriedOpens += 1
+    this.record(i, "command", { reopen: open.plan.index, attempt: open.attempt })
+    this.rt.at(this.rt.clock.now + 1_000, () => this.openAttempt(open))
+  }
+
+  /** Starts the current attempt of a planned open when both ends run and are connected (checked every second until then). */
+  private openAttempt(open: OpenChannel): void {
+    const { a, b } = open.plan
+    if (open.channelId !== undefined) return
+    if (open.attempt > 20) {
+      this.violations.push(`setup: open ${a}->${b} aborted ${open.attempt} times`)
+      return
+    }
+    const manager = this.nodes[a]!.manager
+    if (manager === undefined || !this.nodes[a]!.running || !this.nodes[b]!.running || !this.net.isConnected(a, b)) {
+      this.rt.at(this.rt.clock.now + 1_000, () => this.openAttempt(open))
+      return
+    }
+    const sim = this
+    const attempt = open.attempt
+    this.rt.fork(Effect.gen(function*() {
+      const temporary = yield* manager.openChannel(sim.nodeIds[b]!, sat(open.plan.capacitySat), {
+        pushAmount: msat(open.plan.pushMsat),
+        feeratePerKw: sim.feerate,
+        channelType: { name: "anchors_zero_fee_htlc_tx", scidAlias: false, zeroConf: false }
+      })
+      sim.pendingOpens.set(`${a}/${toHex(temporary)}`, { open, attempt })
+    }).pipe(Effect.catch((e) =>
+      Effect.sync(() => sim.violations.push(`setup: open ${a}->${b} failed: ${e._tag}${e._tag === "OpenChannelFailed" ? ` (${e.reason})` : ""}`))
+    )))
+  }
 
   // ---- faults -------------------------------------------------------------------------------------------
 
@@ -770,6 +852,8 @@ class Simulation {
         if (m === undefined) continue
         const list = yield* m.listChannels
         for (const c of list) {
+          // A forgotten attempt the fundee still holds: its funding never reached the chain.
+          if (!sim.byChannelId.has(toHex(c.channelId))) continue
           const state: ChannelState = c.state
           const local = localBalance(state)
           if (local !== undefined) {
@@ -877,28 +961,16 @@ class Simulation {
     // Channels: connect, open, fund, confirm.
     const plans = buildChannels(Rng.of(this.seed, "topology"), scenario, this.size)
     for (const plan of plans) {
-      const open: OpenChannel = { plan, channelId: undefined, scid: undefined, fundingTxid: "" }
+      const open: OpenChannel = { plan, channelId: undefined, scid: undefined, fundingTxid: "", attempt: 0, fundeePending: undefined }
       this.channels.push(open)
       this.net.want(plan.a, plan.b)
       this.net.connect(plan.a, plan.b)
     }
     this.rt.scheduler.pump()
-    for (const open of this.channels) {
-      const manager = this.nodes[open.plan.a]!.manager!
-      const sim = this
-      this.rt.fork(Effect.gen(function*() {
-        const temporary = yield* manager.openChannel(sim.nodeIds[open.plan.b]!, sat(open.plan.capacitySat), {
-          pushAmount: msat(open.plan.pushMsat),
-          feeratePerKw: sim.feerate,
-          channelType: { name: "anchors_zero_fee_htlc_tx", scidAlias: false, zeroConf: false }
-        })
-        sim.pendingOpens.set(`${open.plan.a}/${toHex(temporary)}`, open)
-      }).pipe(Effect.catch((e) =>
-        Effect.sync(() => sim.violations.push(`setup: open ${open.plan.a}->${open.plan.b} failed: ${e._tag}${e._tag === "OpenChannelFailed" ? ` (${e.reason})` : ""}`))
-      )))
-    }
+    for (const open of this.channels) this.openAttempt(open)
     this.rt.scheduler.pump()
-    const ready = () => this.channels.every((c) => c.channelId !== undefined) && this.net.totalInFlight() === 0
+    // Counters, not scans: `ready` runs after every event of the setup.
+    const ready = () => this.funded === this.channels.length && this.net.totalInFlight() === 0
     await this.runUntil(this.rt.clock.now + 600_000, ready)
     await this.runUntil(this.rt.clock.now + 10_000)
     const normal = this.rt.runNow(Effect.gen({ self: this }, function*() {
@@ -911,6 +983,7 @@ class Simulation {
       return n
     }))
     if (normal < this.channels.length) this.violations.push(`setup: ${this.channels.length - normal} of ${this.channels.length} channels did not reach Normal`)
+    if (this.retriedOpens > 0) this.notes.push(`setup: ${this.retriedOpens} open(s) tried again after the funder forgot them before funding_signed (a lost message dropped the connection)`)
     // The public graph every router sees.
     this.routing = buildRoutingGraph(this.graphChannels())
     for (let i = 0; i < this.size; i++) this.rt.runNow(this.startPayments(i))

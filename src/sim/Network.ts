@@ -15,7 +15,7 @@
 import { Effect, Queue, Result, Stream } from "effect"
 import { type PeerInfo, PeerNotConnected, PeerSessionEvent, SessionId, StaleSession } from "../actors/PeerEvent.ts"
 import type { PeerManagerShape } from "../actors/PeerManager.ts"
-import { equalBytes } from "../protocol/bytes.ts"
+import { toHex } from "../protocol/bytes.ts"
 import { FEATURES, type FeatureName } from "../protocol/features.ts"
 import { LightningMessages, type LightningMessage } from "../protocol/messages/index.ts"
 import type { NodeId } from "../protocol/units.ts"
@@ -69,6 +69,10 @@ export class SimNetwork {
   private readonly sessionOwner = new Map<number, { readonly connection: Connection; readonly node: number }>()
   private readonly inboxes: Array<Queue.Queue<PeerSessionEvent> | undefined>
   private sessionCounter = 0
+  /** Messages in flight on live connections, kept as they are sent, delivered and dropped. */
+  private inFlightTotal = 0
+  /** Node index by node id (hex), for `peer`. */
+  private readonly indexById: ReadonlyMap<string, number>
   private connectionCounter = 0
   /** Pairs that should be connected (they share a channel). */
   readonly wanted = new Set<number>()
@@ -100,6 +104,7 @@ export class SimNetwork {
     this.reconnectMs = reconnectMs
     this.host = host
     this.inboxes = nodeIds.map(() => undefined)
+    this.indexById = new Map(nodeIds.map((id, i) => [toHex(id), i]))
   }
 
   private pair(a: number, b: number): number {
@@ -122,9 +127,7 @@ export class SimNetwork {
   }
 
   totalInFlight(): number {
-    let n = 0
-    for (const c of this.connections.values()) if (c.up) n += c.inFlight
-    return n
+    return this.inFlightTotal
   }
 
   /** Connects two running, unseparated nodes (no-op if connected or refused). */
@@ -156,6 +159,7 @@ export class SimNetwork {
     const c = this.connections.get(this.pair(a, b))
     if (c === undefined || !c.up) return
     c.up = false
+    this.inFlightTotal -= c.inFlight
     c.inFlight = 0
     this.disconnects += 1
     this.sessionOwner.delete(c.sessionA)
@@ -242,10 +246,12 @@ export class SimNetwork {
     if (ab) c.lastAB = Math.max(c.lastAB, at)
     else c.lastBA = Math.max(c.lastBA, at)
     c.inFlight += 1
+    this.inFlightTotal += 1
     const receiverSession = ab ? c.sessionB : c.sessionA
     this.rt.at(at, () => {
       if (!c.up) return
       c.inFlight -= 1
+      this.inFlightTotal -= 1
       if (!this.host.isRunning(to)) return
       this.host.onDeliver(from, to, bytes, message)
       this.offer(to, PeerSessionEvent.Message({ session: receiverSession, nodeId: this.nodeIds[from]!, message }))
@@ -265,9 +271,9 @@ export class SimNetwork {
       peers: Effect.succeed([]),
       peer: (nodeId) =>
         Effect.suspend(() => {
-          const them = net.nodeIds.findIndex((id) => equalBytes(id, nodeId))
-          const c = them < 0 ? undefined : net.connections.get(net.pair(index, them))
-          if (c === undefined || !c.up) return Effect.fail(new PeerNotConnected({ nodeId }))
+          const them = net.indexById.get(toHex(nodeId))
+          const c = them === undefined ? undefined : net.connections.get(net.pair(index, them))
+          if (them === undefined || c === undefined || !c.up) return Effect.fail(new PeerNotConnected({ nodeId }))
           return Effect.succeed(net.peerInfo(c.a === index ? c.sessionA : c.sessionB, them))
         }),
       disconnect: () => notUsed,

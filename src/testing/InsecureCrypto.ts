@@ -25,21 +25,25 @@ import type { CryptoShape } from "../services/Crypto.ts"
 
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
+
+/** 32 big-endian bytes from `offset` as an integer (through one hex string: far cheaper than a shift per byte). */
 const toScalar = (bytes: Uint8Array, offset = 0): bigint => {
-  let n = 0n
-  for (let i = offset; i < offset + 32; i++) n = (n << 8n) | BigInt(bytes[i] ?? 0)
-  return n
+  let hex = "0x"
+  for (let i = offset; i < offset + 32; i++) hex += HEX[bytes[i] ?? 0]
+  return BigInt(hex)
 }
 
+/** A lowercase hex digit's value (`toString(16)` writes only those). */
+const nibble = (c: number): number => (c <= 57 ? c - 48 : c - 87)
+
+/** An integer below 2^256 as 32 big-endian bytes, after a prefix byte if given. */
 const fromScalar = (n: bigint, prefix?: number): Uint8Array => {
-  const out = new Uint8Array(prefix === undefined ? 32 : 33)
   const start = prefix === undefined ? 0 : 1
+  const out = new Uint8Array(32 + start)
   if (prefix !== undefined) out[0] = prefix
-  let v = n
-  for (let i = out.length - 1; i >= start; i--) {
-    out[i] = Number(v & 0xffn)
-    v >>= 8n
-  }
+  const hex = n.toString(16).padStart(64, "0")
+  for (let i = 0; i < 32; i++) out[start + i] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1))
   return out
 }
 
