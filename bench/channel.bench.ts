@@ -29,7 +29,10 @@
  * through `ChannelManagerConfig.instrument`), the signer, the store write (the persister's replica
  * write: JSON text + `Store.write`; in-memory runs only), the wire codec, and everything else
  * (actors, Effect runtime, persister, monitors, GC, this driver), each in CPU microseconds per
- * round trip / per HTLC with its calls; and `Store.write` calls per round trip / per HTLC, with the bytes each puts.
+ * round trip / per HTLC with its calls; and `Store.write` calls per round trip / per HTLC, with the bytes each puts
+ * (files runs: also the fsyncs, file and directory). The bench's own timing (two `threadCpuUsage`
+ * calls per timed secp256k1 call and part, measured once at start) is printed as an estimate; it
+ * is inside "other".
  * For profiling: CHANNEL_BENCH_PROFILE=<path> writes a V8 CPU profile of each measured run,
  * CHANNEL_BENCH_ONLY=one-memory,window-files,... selects runs (none: heap only), CHANNEL_BENCH_MS
  * sets their length, CHANNEL_BENCH_HEAP_N the number of channels for the heap figures (0:
@@ -69,7 +72,7 @@ import { decodeState, decodeUpdate, makeStoreReplica } from "../src/layers/persi
 import { makeSeedChannelSigner } from "../src/layers/signer/SeedChannelSigner.ts"
 import { makeFileStore } from "../src/layers/store/FileStore.ts"
 import { makeMemoryStore } from "../src/layers/store/MemoryStore.ts"
-import { nodeStoreDisk } from "../src/layers/store/StoreDisk.ts"
+import { nodeStoreDisk, type StoreDisk } from "../src/layers/store/StoreDisk.ts"
 import { seededEntropy } from "../src/layers/test/SeededEntropy.ts"
 import { toHex } from "../src/protocol/bytes.ts"
 import { defaultChannelPolicy, defaultLocalChannelConfig } from "../src/protocol/channel/config.ts"
@@ -328,6 +331,9 @@ const meteredReplica = (store: StoreShape, meter: Meter, timed: boolean): Monito
   return timed ? { ...replica, write: (writes) => meter.timeEffect("store write", replica.write(writes)) } : replica
 }
 
+/** Counts the files store's fsyncs (file and directory). */
+const fsyncCounter = { n: 0 }
+
 /** Counts `Store.write` calls (a files-store batch may group several). */
 const storeWriteCounter = { n: 0, bytes: 0 }
 const counted = (store: StoreShape, name: string): StoreShape => ({
@@ -351,7 +357,13 @@ const makeStore = (storage: Storage, name: string): Effect.Effect<StoreShape, ne
         const dir = mkdtempSync(join(tmpdir(), `eln-bench-${name}-`))
         // Added first, so it runs after the store's own finalizer (finalizers run in reverse).
         yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
-        const disk = yield* nodeStoreDisk.pipe(Effect.provide(NodeFileSystem.layer))
+        const real = yield* nodeStoreDisk.pipe(Effect.provide(NodeFileSystem.layer))
+        // fsyncs counted: each `writeSynced` is one of the file, each `syncDirectory` one of the directory
+        const disk: StoreDisk = {
+          ...real,
+          writeSynced: (path, data) => Effect.andThen(Effect.sync(() => fsyncCounter.n++), real.writeSynced(path, data)),
+          syncDirectory: (path) => Effect.andThen(Effect.sync(() => fsyncCounter.n++), real.syncDirectory(path))
+        }
         return counted(yield* makeFileStore(disk, { directory: join(dir, "store") }).pipe(Effect.orDie), name)
       })
 
@@ -619,6 +631,27 @@ interface Figures {
   readonly storeWrites: number
   /** Bytes (keys and values put) per store write. */
   readonly bytesPerWrite: number
+  /** fsyncs (file and directory) per round trip / per HTLC (files store). */
+  readonly fsyncs: number
+  /** Calls timed by this bench (secp256k1 methods and parts) per round trip / per HTLC: each costs two `threadCpuUsage` calls. */
+  readonly timedCalls: number
+}
+
+/** CPU ms of one pair of `process.threadCpuUsage()` calls (what timing one call costs), measured once. */
+const timingCostMs: number = (() => {
+  const n = 20_000
+  const t0 = threadCpuMs()
+  for (let i = 0; i < n; i++) {
+    process.threadCpuUsage()
+    process.threadCpuUsage()
+  }
+  return (threadCpuMs() - t0) / n
+})()
+
+const secpCallCount = (timer: SecpTimer): number => {
+  let n = 0
+  for (const m of timer.calls().values()) n += m.n
+  return n
 }
 
 const takeResolved = (pair: Pair): Effect.Effect<number> =>
@@ -638,6 +671,8 @@ const scenario = (timer: SecpTimer, mode: Mode, storage: Storage, ms: number): E
       const parts0 = timer.meter.snapshot()
       const writes0 = storeWriteCounter.n
       const bytes0 = storeWriteCounter.bytes
+      const fsyncs0 = fsyncCounter.n
+      const secpCalls0 = secpCallCount(timer)
       const polls0 = quietPolls.n
       const t0 = performance.now()
       let count = 0
@@ -661,6 +696,8 @@ const scenario = (timer: SecpTimer, mode: Mode, storage: Storage, ms: number): E
       const secpMs = timer.ms() - secp0
       const writes = storeWriteCounter.n - writes0
       const writtenBytes = storeWriteCounter.bytes - bytes0
+      const fsyncs = fsyncCounter.n - fsyncs0
+      const secpCalls = secpCallCount(timer) - secpCalls0
       if (process.env["CHANNEL_BENCH_DEBUG"] !== undefined) {
         console.log(`polls per item ${(quietPolls.n - polls0) / count}; JS thread user ${(thread.user / 1000 / count).toFixed(2)} ms, system ${(thread.system / 1000 / count).toFixed(2)} ms per item`)
       }
@@ -689,7 +726,9 @@ const scenario = (timer: SecpTimer, mode: Mode, storage: Storage, ms: number): E
         perThreadSecond: (count * 1000) / threadMs,
         parts,
         storeWrites: writes / Math.max(1, count),
-        bytesPerWrite: writtenBytes / Math.max(1, writes)
+        bytesPerWrite: writtenBytes / Math.max(1, writes),
+        fsyncs: fsyncs / Math.max(1, count),
+        timedCalls: (secpCalls + [...parts.values()].reduce((n, p) => n + p.n, 0)) / Math.max(1, count)
       }
     })
   )
@@ -904,7 +943,7 @@ export const run = async (): Promise<void> => {
         console.log(
           `${label(f).padEnd(27)} ${f.perSecond.toFixed(0).padStart(5)} ${unit} wall, ${f.perThreadSecond.toFixed(0).padStart(5)} per JS-thread CPU s` +
             ` (target >= ${target}: wall ${verdict(f.perSecond >= target)}, cpu ${verdict(f.perThreadSecond >= target)})` +
-            `  n=${f.count}; ${f.storeWrites.toFixed(1)} store writes per ${mode === "one" ? "round trip" : "HTLC"} (${(f.bytesPerWrite / 1024).toFixed(1)} KiB each); JS thread busy ${pct(f.threadMs, f.wallMs)} of wall; secp ${pct(f.secpMs, f.threadMs)} / rest ${pct(f.threadMs - f.secpMs, f.threadMs)} of JS CPU`
+            `  n=${f.count}; ${f.storeWrites.toFixed(1)} store writes per ${mode === "one" ? "round trip" : "HTLC"} (${(f.bytesPerWrite / 1024).toFixed(1)} KiB each)${f.storage === "files" ? `, ${f.fsyncs.toFixed(1)} fsyncs` : ""}; JS thread busy ${pct(f.threadMs, f.wallMs)} of wall; secp ${pct(f.secpMs, f.threadMs)} / rest ${pct(f.threadMs - f.secpMs, f.threadMs)} of JS CPU`
         )
         const named = [...f.parts].reduce((t, [, v]) => t + v.ms, 0)
         const per = (ms: number): string => `${((1000 * ms) / f.count).toFixed(0)} us`
@@ -916,6 +955,10 @@ export const run = async (): Promise<void> => {
               .map(([k, v]) => `${k} ${per(v.ms)} [${(v.n / f.count).toFixed(1)} calls]${v.secpMs > 0.5 ? ` (secp ${per(v.secpMs)})` : ""}`)
               .join(", ") +
             `, other (actors, Effect runtime, monitors, GC, driver${f.storage === "files" ? ", store write" : ""}) ${per(f.threadMs - named)}`
+        )
+        console.log(
+          `    of which this bench's timing: ${f.timedCalls.toFixed(0)} timed calls per ${mode === "one" ? "round trip" : "HTLC"}, ` +
+            `about ${per(f.timedCalls * f.count * timingCostMs)} (two threadCpuUsage calls each, ${(timingCostMs * 1000).toFixed(2)} us per pair; CHANNEL_BENCH_PARTS=0 drops the parts' share)`
         )
       }
     }

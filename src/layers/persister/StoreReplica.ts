@@ -132,17 +132,15 @@ const escapedAt = (text: string, at: number): boolean => {
 }
 
 /**
- * A state's stored bytes with its long strings as blob references: `refer(literal)` gives the id
- * of each (an existing one, or a new one it records), `literal` being the string's JSON text
- * without its quotes (what the blob holds). Undefined when the state's text has a `"$blob"` key
- * of its own (then it is stored whole, with `encodeState`). Works on the text of one plain
- * `JSON.stringify` (native, and cheaper than a replacer): each string literal of at least
- * `BLOB_MIN_LENGTH` characters that is a value (not a key) is cut out and replaced.
+ * Cuts the string values of at least `BLOB_MIN_LENGTH` characters out of `text` (the JSON text of
+ * one value, from a plain `JSON.stringify`), pushing the pieces and the blob references to `out`;
+ * whether it cut any. A string followed by ':' is a key and stays.
  */
-export const encodeStateWithBlobs = (s: Schema.Json, refer: (literal: string) => string): Uint8Array | undefined => {
-  const text = JSON.stringify(s)
-  if (text.includes('"$blob"')) return undefined
-  const parts: Array<string> = []
+const cutLongStrings = (text: string, refer: (literal: string) => string, out: Array<string>): boolean => {
+  if (text.length < BLOB_MIN_LENGTH + 2) {
+    out.push(text)
+    return false
+  }
   let from = 0
   let at = 0
   for (;;) {
@@ -152,25 +150,123 @@ export const encodeStateWithBlobs = (s: Schema.Json, refer: (literal: string) =>
     while (close > 0 && escapedAt(text, close)) close = text.indexOf('"', close + 1)
     if (close < 0) break // unreachable: JSON.stringify closes every string
     if (close - open - 1 >= BLOB_MIN_LENGTH && text.charCodeAt(close + 1) !== 0x3a /* ':' : a key stays */) {
-      parts.push(text.slice(from, open), `{"$blob":${JSON.stringify(refer(text.slice(open + 1, close)))}}`)
+      out.push(text.slice(from, open), `{"$blob":${JSON.stringify(refer(text.slice(open + 1, close)))}}`)
       from = close + 1
     }
     at = close + 1
   }
-  parts.push(text.slice(from))
-  const body = utf8.encode(parts.length === 1 ? text : parts.join(""))
-  const out = new Uint8Array(body.length + 1)
-  out[0] = BLOB_FORMAT
-  out.set(body, 1)
-  return out
+  if (from === 0) {
+    out.push(text)
+    return false
+  }
+  out.push(text.slice(from))
+  return true
+}
+
+/** The text of a frozen part of a state, whether it holds a long string value, and whether it holds `"$blob"`. */
+interface PartText {
+  readonly text: string
+  readonly long: boolean
+  readonly blobKey: boolean
+}
+
+/**
+ * Texts of the frozen parts of states, by object. The channel record's encoder shares its parts
+ * between consecutive states and freezes them (`state-json.ts`: params, commitments, update
+ * messages, the signer's parameters), so most of a state's text was already made by the last
+ * write of the same channel. Bounded (oldest dropped first), so it holds the parts of the
+ * channels written lately, never every channel's; a frozen part never changes, so a held text is
+ * what `JSON.stringify` gives again.
+ */
+const PART_TEXTS_CAPACITY = 512
+const partTexts = new Map<object, PartText>()
+const noBlob = (): string => ""
+const partText = (part: object): PartText => {
+  const held = partTexts.get(part)
+  if (held !== undefined) return held
+  const text = JSON.stringify(part)
+  const entry: PartText = { text, long: cutLongStrings(text, noBlob, []), blobKey: text.includes('"$blob"') }
+  if (partTexts.size >= PART_TEXTS_CAPACITY) {
+    const oldest = partTexts.keys().next()
+    if (oldest.done !== true) partTexts.delete(oldest.value)
+  }
+  partTexts.set(part, entry)
+  return entry
+}
+
+/**
+ * Pushes the text of `v` to `out`, its long string values as blob references: frozen parts from
+ * `partTexts`, the rest walked (the walk writes what `JSON.stringify` writes: keys in its order,
+ * keys holding `undefined` left out, `null` for `undefined` in an array). False when the text
+ * holds `"$blob"` (then nothing is usable).
+ */
+const pushStateText = (v: unknown, refer: (literal: string) => string, out: Array<string>): boolean => {
+  if (typeof v === "string") {
+    const literal = JSON.stringify(v)
+    if (literal.includes('"$blob"')) return false
+    if (literal.length - 2 < BLOB_MIN_LENGTH) out.push(literal)
+    // a string that needs no escaping is its own literal (and keeps its cached hash in `refer`'s maps)
+    else out.push(`{"$blob":${JSON.stringify(refer(literal.length === v.length + 2 ? v : literal.slice(1, -1)))}}`)
+    return true
+  }
+  if (typeof v !== "object" || v === null) {
+    out.push(JSON.stringify(v) ?? "null")
+    return true
+  }
+  if (Object.isFrozen(v)) {
+    const part = partText(v)
+    if (part.blobKey) return false
+    if (part.long) cutLongStrings(part.text, refer, out)
+    else out.push(part.text)
+    return true
+  }
+  if (Array.isArray(v)) {
+    out.push("[")
+    for (let i = 0; i < v.length; i++) {
+      if (i > 0) out.push(",")
+      const x: unknown = v[i]
+      if (!pushStateText(x === undefined || typeof x === "function" ? null : x, refer, out)) return false
+    }
+    out.push("]")
+    return true
+  }
+  out.push("{")
+  let first = true
+  for (const k of Object.keys(v)) {
+    const x: unknown = Reflect.get(v, k)
+    if (x === undefined || typeof x === "function") continue
+    const key = JSON.stringify(k)
+    if (key.includes('"$blob"')) return false
+    out.push(first ? `${key}:` : `,${key}:`)
+    first = false
+    if (!pushStateText(x, refer, out)) return false
+  }
+  out.push("}")
+  return true
+}
+
+/**
+ * A state's stored bytes with its long strings as blob references: `refer(literal)` gives the id
+ * of each (an existing one, or a new one it records), `literal` being the string's JSON text
+ * without its quotes (what the blob holds). Undefined when the state's text has a `"$blob"` key
+ * of its own (then it is stored whole, with `encodeState`). Each string value of at least
+ * `BLOB_MIN_LENGTH` characters (in JSON text) is replaced; the text is what one plain
+ * `JSON.stringify` gives with those cut out (tested against that), made from the cached texts
+ * of the state's frozen parts and a walk of the rest. `header` is put before the format byte.
+ */
+export const encodeStateWithBlobs = (s: Schema.Json, refer: (literal: string) => string, header = ""): Uint8Array | undefined => {
+  const out: Array<string> = [header, "\u0001"]
+  if (!pushStateText(s, refer, out)) return undefined
+  return utf8.encode(out.join(""))
 }
 
 /** The first byte of a state with a version header (`0x02`, the version in decimal, `\n`). */
 const VERSION_FORMAT = 0x02
 
 /** A state's stored bytes with its version header. */
+const stateVersionHeader = (version: bigint): string => `\u0002${version.toString()}\n`
 export const withStateVersion = (version: bigint, bytes: Uint8Array): Uint8Array => {
-  const header = utf8.encode(`\u0002${version.toString()}\n`)
+  const header = utf8.encode(stateVersionHeader(version))
   const out = new Uint8Array(header.length + bytes.length)
   out.set(header, 0)
   out.set(bytes, header.length)
@@ -257,11 +353,12 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
       used.set(text, id)
       return id
     }
-    let bytes = encodeStateWithBlobs(state, refer)
+    const header = version === undefined ? "" : stateVersionHeader(version)
+    let bytes = encodeStateWithBlobs(state, refer, header)
     if (bytes === undefined) {
       used.clear()
       fresh.length = 0
-      bytes = encodeState(state)
+      bytes = version === undefined ? encodeState(state) : withStateVersion(version, encodeState(state))
     }
     for (const [id, text] of fresh) ops.push(putOp(blobKey(key, id), utf8.encode(text)))
     if (known !== undefined) {
@@ -269,7 +366,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
       for (const id of known.byText.values()) if (!live.has(id)) ops.push(deleteOp(blobKey(key, id)))
       for (const id of known.loaded) if (!live.has(id)) ops.push(deleteOp(blobKey(key, id)))
     }
-    ops.push(putOp(`${prefix}${key}/state`, version === undefined ? bytes : withStateVersion(version, bytes)))
+    ops.push(putOp(`${prefix}${key}/state`, bytes))
     return {
       succeeded: () => {
         if (used.size === 0) blobs.delete(key)

@@ -2,24 +2,37 @@
  * `Store` over one directory, crash-safe at every point, with group commit.
  *
  * Layout: the store is a snapshot plus the batches written after it.
- *   - `<seq>.batch`: one group of writes (one or many `write` calls, each applied on its own,
- *     each with its own version), `seq` counting batches from 1. Written to `<name>.tmp`, fsync'ed, renamed, then the
- *     directory is fsync'ed: only then does any of its writes succeed. Batch `seq` is written
- *     only after batch `seq - 1` is durable, so the batches after a snapshot are contiguous.
- *   - `<seq>.snapshot`: every key as of batch `seq` (the same atomic-write steps), written when
- *     the batches since the last snapshot are many or outweigh it; then the batches it covers
- *     and the older snapshot are removed (a crash in between leaves files that the next start
- *     ignores and removes).
- *   - `*.tmp`: a write that did not reach its rename (a crash, an I/O error): ignored and
+ *   - `<slot>.log` (log slots, `slot` < `logSlots`, all created empty at open and made durable
+ *     with one directory fsync; empty means free): one batch each, a batch being one group of
+ *     writes (one or many `write` calls, each applied on its own, each with its own version),
+ *     `seq` counting batches from 1. Batch `seq` goes to slot `seq % logSlots`, overwritten in
+ *     place and fsync'ed: ONE fsync per batch, no rename (the slot's directory entry was made
+ *     durable when the slot was created). Only
+ *     then does any of its writes succeed. Batch `seq` is written only after batch `seq - 1` is
+ *     durable, so the batches after a snapshot are contiguous, and a slot is overwritten only
+ *     once the batch it holds is covered by a durable snapshot (a snapshot is taken first if
+ *     not). A crash while a slot is written leaves it torn (its CRC fails) or with its older,
+ *     covered batch: either way only the unacknowledged batch is lost.
+ *   - `<seq>.batch`: a batch in the older layout (written to `<name>.tmp`, fsync'ed, renamed, the
+ *     directory fsync'ed: two fsyncs), still read at start, removed by the next snapshot.
+ *   - `<seq>.snapshot`: every key as of batch `seq` (written atomically: temp file, fsync,
+ *     rename, directory fsync), when the batches since the last snapshot are many (at most
+ *     `logSlots`) or outweigh it; then the `.batch` files it covers and the older snapshot are
+ *     removed (a crash in between leaves files that the next start ignores and removes).
+ *   - `*.tmp`: a snapshot that did not reach its rename (a crash, an I/O error): ignored and
  *     removed at start. Their content was never acknowledged.
- * At start: the newest snapshot, then every batch after it in order. A renamed file is
- * complete (it was fsync'ed before the rename) and carries a CRC-32: a file that fails to
- * decode, or a missing batch in the sequence, is damage, reported as `StoreCorrupt` with
- * nothing deleted.
+ * At start: the newest snapshot, then every batch after it in order (`.batch` files, then the
+ * slots holding later batches). Every file carries a CRC-32. A renamed file is complete (it was
+ * fsync'ed before the rename): one that fails to decode is damage. A slot that fails to decode
+ * is the slot a crash tore: at most one is tolerated (as the append-only logs of databases
+ * tolerate a torn tail), and the batch it held, if any, was never acknowledged; a second one,
+ * or a missing batch in the sequence (a slot torn before a later batch was written cannot
+ * happen: batches are written in order), is damage. Damage is reported as `StoreCorrupt` with
+ * nothing deleted. What this cannot tell apart: a bit flipped in the newest batch's slot after
+ * it was acknowledged reads as a torn slot (that batch is lost, as a torn log tail is).
  *
  * Group commit: writes queue to one writer fiber, which takes every write waiting (up to
- * `maxGroupWrites`) and commits them in one batch: one fsync of the file and one of the
- * directory for all of them. Each write is still validated (compare-and-set) and applied on its
+ * `maxGroupWrites`) and commits them in one batch: one fsync of its slot for all of them. Each write is still validated (compare-and-set) and applied on its
  * own, in submission order; a write refused by validation does not affect the others of its
  * group. An I/O error fails every write of the group and changes nothing visible; the batch
  * number is reused by the next group (its rename replaces any leftover of the failed one).
@@ -67,10 +80,15 @@ import { StoreTable } from "./table.ts"
 
 export interface FileStoreOptions {
   readonly directory: string
-  /** Snapshot after this many batches at most (default 4096). */
+  /** Snapshot after this many batches at most (default 4096, and never more than `logSlots`). */
   readonly compactAfterBatches?: number
   /** Or once the batches since the last snapshot weigh more than it and this many bytes (default 1 MiB). */
   readonly compactMinBytes?: number
+  /**
+   * Log slots (default 256, or `compactAfterBatches` if lower): the batches kept between
+   * snapshots at most, and the `.log` files the directory holds at most (each one batch).
+   */
+  readonly logSlots?: number
   /** Writes grouped in one batch at most (default 1024). */
   readonly maxGroupWrites?: number
   /** Who opens the store, recorded in its `LOCK` and named to a refused opener (e.g. the node id). */
@@ -85,8 +103,11 @@ const OP_PUT = 1
 const OP_DELETE = 2
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 const NAME = /^(\d{16})\.(batch|snapshot)$/
+const SLOT_NAME = /^(\d{5})\.log$/
+const MAX_LOG_SLOTS = 99_999
 
 const fileName = (seq: number, kind: "batch" | "snapshot"): string => `${String(seq).padStart(16, "0")}.${kind}`
+const slotName = (slot: number): string => `${String(slot).padStart(5, "0")}.log`
 
 interface Record_ {
   readonly op: StoreOp
@@ -274,7 +295,8 @@ export const makeFileStore = (
 ): Effect.Effect<StoreShape, StoreError | StoreCorrupt | StoreOwned, Scope.Scope> =>
   Effect.gen(function*() {
     const dir = options.directory
-    const compactAfterBatches = options.compactAfterBatches ?? 4096
+    const logSlots = Math.max(1, Math.min(MAX_LOG_SLOTS, Math.floor(options.logSlots ?? Math.min(256, options.compactAfterBatches ?? 256))))
+    const compactAfterBatches = Math.min(options.compactAfterBatches ?? 4096, logSlots)
     const compactMinBytes = options.compactMinBytes ?? 1 << 20
     const maxGroupWrites = options.maxGroupWrites ?? 1024
     const path = (name: string) => `${dir}/${name}`
@@ -286,7 +308,10 @@ export const makeFileStore = (
     for (const n of names) if (n.endsWith(".tmp")) yield* disk.remove(path(n)).pipe(Effect.mapError(ioError("open")))
     const snapshots: Array<number> = []
     const batches: Array<number> = []
+    const slots: Array<number> = []
     for (const n of names) {
+      const slot = SLOT_NAME.exec(n)
+      if (slot !== null) slots.push(Number(slot[1]))
       const m = NAME.exec(n)
       if (m === null) continue
       if (m[2] === "batch") batches.push(Number(m[1]))
@@ -331,6 +356,50 @@ export const makeFileStore = (
       batchesSinceSnapshot += 1
       batchBytes += batch.size
     }
+    // The log slots: the batches after those, in order; a slot holding a covered batch is free.
+    /** The batch each slot holds that is not yet covered by the snapshot (a slot absent here is free). */
+    const slotHolds = new Map<number, number>()
+    /** The slots whose directory entry is durable. */
+    const slotExists = new Set<number>()
+    const fromSlots: Array<{ readonly slot: number; readonly file: StoreFile; readonly size: number }> = []
+    let torn: number | undefined
+    for (const slot of slots) {
+      slotExists.add(slot)
+      const bytes = yield* disk.read(path(slotName(slot))).pipe(Effect.mapError(ioError("open")))
+      if (bytes.length === 0) continue // free (never written, or emptied after a failed write)
+      const decoded = decodeStoreFile(bytes)
+      if (Result.isFailure(decoded) || decoded.success.kind !== "batch") {
+        if (torn !== undefined)
+          return yield* new StoreCorrupt({ file: path(slotName(slot)), reason: `a second damaged log slot (${slotName(torn)} is one)` })
+        torn = slot
+        continue
+      }
+      if (decoded.success.seq >= nextSeq) fromSlots.push({ slot, file: decoded.success, size: bytes.length })
+    }
+    fromSlots.sort((a, b) => a.file.seq - b.file.seq)
+    for (const { slot, file, size } of fromSlots) {
+      if (file.seq !== nextSeq) return yield* new StoreCorrupt({ file: path(slotName(slot)), reason: "missing batch" })
+      lastVersion = file.lastVersion
+      for (const { op, version } of file.records) {
+        if (op._tag === "Put") table.restore(op.key, version, op.value)
+        else table.remove(op.key)
+      }
+      slotHolds.set(slot, file.seq)
+      nextSeq = file.seq + 1
+      batchesSinceSnapshot += 1
+      batchBytes += size
+    }
+    /** The `.batch` files (older layout) the next snapshot removes. */
+    let legacyBatches = batches.filter((b) => b > snapshotSeq)
+    // Every slot is created now, empty, and made durable with one directory fsync (a slot listed
+    // here may also have been created just before a crash, its entry not yet durable): from the
+    // first batch on, a batch costs one fsync.
+    const missing: Array<number> = []
+    for (let slot = 0; slot < logSlots; slot++) if (!slotExists.has(slot)) missing.push(slot)
+    for (const slot of missing) yield* disk.createExclusive(path(slotName(slot)), new Uint8Array(0)).pipe(Effect.mapError(ioError("open")))
+    yield* disk.syncDirectory(dir).pipe(Effect.mapError(ioError("open")))
+    for (const slot of missing) slotExists.add(slot)
+
     // Leftovers of an interrupted compaction: covered by the snapshot, never read again.
     for (const seq of batches) if (seq <= snapshotSeq) yield* Effect.ignore(disk.remove(path(fileName(seq, "batch"))))
     for (const seq of snapshots) if (seq < snapshotSeq) yield* Effect.ignore(disk.remove(path(fileName(seq, "snapshot"))))
@@ -354,13 +423,37 @@ export const makeFileStore = (
         return yield* Effect.logWarning(`store snapshot failed, will retry: ${written.failure.message}`)
       }
       const previous = snapshotSeq
-      for (let s = previous + 1; s <= seq; s++) yield* Effect.ignore(disk.remove(path(fileName(s, "batch"))))
+      for (const b of legacyBatches) if (b <= seq) yield* Effect.ignore(disk.remove(path(fileName(b, "batch"))))
+      legacyBatches = legacyBatches.filter((b) => b > seq)
       if (previous > 0) yield* Effect.ignore(disk.remove(path(fileName(previous, "snapshot"))))
       snapshotSeq = seq
       snapshotBytes = bytes.length
       batchesSinceSnapshot = 0
       batchBytes = 0
+      slotHolds.clear()
     })
+
+    /**
+     * Writes batch `seq` to its slot: the snapshot first if the slot holds a batch it does not
+     * cover yet (false if that snapshot failed: nothing written); the directory fsync'ed after
+     * the slot's first write.
+     */
+    const writeBatch = (seq: number, bytes: Uint8Array): Effect.Effect<boolean, DiskError> =>
+      Effect.gen(function*() {
+        const slot = seq % logSlots
+        const held = slotHolds.get(slot)
+        if (held !== undefined && held > snapshotSeq) {
+          yield* compact
+          if (snapshotSeq < held) return false
+        }
+        yield* disk.writeSynced(path(slotName(slot)), bytes)
+        if (!slotExists.has(slot)) {
+          yield* disk.syncDirectory(dir)
+          slotExists.add(slot)
+        }
+        slotHolds.set(slot, seq)
+        return true
+      })
 
     const commitGroup = (group: ReadonlyArray<PendingWrite>) =>
       Effect.gen(function*() {
@@ -383,14 +476,15 @@ export const makeFileStore = (
           }
         }
         if (accepted.length === 0) return
-        const name = fileName(seq, "batch")
         const bytes = encodeStoreFile({ kind: "batch", seq, lastVersion: version, records })
-        const written = yield* Effect.result(writeAtomically(name, bytes))
-        if (Result.isFailure(written)) {
-          // Nothing is visible; the number is reused, and its rename replaces any leftover.
-          yield* Effect.ignore(disk.remove(path(`${name}.tmp`)))
-          yield* Effect.ignore(disk.remove(path(name)))
-          const error = new StoreError({ operation: "write", reason: written.failure.message })
+        const written = yield* Effect.result(writeBatch(seq, bytes))
+        if (Result.isFailure(written) || !written.success) {
+          // Nothing acknowledged; the number (and its slot) is reused by the next group. The
+          // slot is emptied so a batch that landed anyway is not read at start (it stays torn
+          // if that fails too, which the start tolerates).
+          if (Result.isFailure(written)) yield* Effect.ignore(disk.writeSynced(path(slotName(seq % logSlots)), new Uint8Array(0)))
+          const reason = Result.isFailure(written) ? written.failure.message : "the snapshot before reusing a log slot failed"
+          const error = new StoreError({ operation: "write", reason })
           for (const a of accepted) yield* Deferred.fail(a.write.done, error)
           return
         }

@@ -288,7 +288,8 @@ const awaiting = (a: Awaiting): Json => {
 
 const scid = (s: ShortChannelId): string => formatShortChannelId(s)
 
-const receivedHtlc = (h: ReceivedHtlc): JsonObject => {
+/** Memoized by HTLC (frozen): an HTLC stays in `receivedHtlcs` over many persisted states, its onion with it. */
+const receivedHtlc = memoized((h: ReceivedHtlc): JsonObject => {
   const o: JsonObject = {
     htlcId: u64(h.htlcId),
     amount: u64(h.amount),
@@ -299,7 +300,9 @@ const receivedHtlc = (h: ReceivedHtlc): JsonObject => {
   if (h.pathKey !== undefined) o["pathKey"] = toHex(h.pathKey)
   if (h.dustExposureExceeded !== undefined) o["dustExposureExceeded"] = h.dustExposureExceeded
   return o
-}
+})
+
+const revealedSecret = memoized((r: Normal["revealedSecrets"][number]): JsonObject => ({ commitmentNumber: u64(r.commitmentNumber), secret: toHex(r.secret) }))
 
 const normal = (s: Normal): JsonObject => {
   const o: JsonObject = {
@@ -318,10 +321,10 @@ const normal = (s: Normal): JsonObject => {
   if (s.localAlias !== undefined) o["localAlias"] = scid(s.localAlias)
   if (s.remoteAlias !== undefined) o["remoteAlias"] = scid(s.remoteAlias)
   if (s.commitSentAtLocalNumber !== undefined) o["commitSentAtLocalNumber"] = u64(s.commitSentAtLocalNumber)
-  o["revealedSecrets"] = s.revealedSecrets.map((r) => ({ commitmentNumber: u64(r.commitmentNumber), secret: toHex(r.secret) }))
+  o["revealedSecrets"] = s.revealedSecrets.map(revealedSecret)
   o["fulfilledByPeer"] = s.fulfilledByPeer.map(u64)
   if (s.dustExposed !== undefined) o["dustExposed"] = s.dustExposed.map(u64)
-  if (s.receivedHtlcs !== undefined) o["receivedHtlcs"] = s.receivedHtlcs.map(receivedHtlc)
+  if (s.receivedHtlcs !== undefined) o["receivedHtlcs"] = s.receivedHtlcs.map((h) => receivedHtlc(h))
   if (s.awaiting !== undefined) o["awaiting"] = awaiting(s.awaiting)
   return o
 }
