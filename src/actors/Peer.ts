@@ -96,7 +96,7 @@ import { NodeSigner } from "../services/NodeSigner.ts"
 import type { Connection, SocketAddress } from "../services/Transport.ts"
 import { DisconnectReason, type Direction, InvalidOutgoingMessage, type PeerInfo, type SessionId } from "./PeerEvent.ts"
 import { isTappedType } from "./GossipTap.ts"
-import * as Wire from "./PeerWire.ts"
+import * as ConnectionRules from "../protocol/connection-rules.ts"
 import { makeStreamReader, type StreamReader } from "./StreamReader.ts"
 
 /** Messages longer than this are written as the packet's three parts instead of one buffer. */
@@ -140,7 +140,7 @@ export interface PeerConfig {
 export const REGTEST_CHAIN_HASH: ChainHash = ChainHashes.regtest
 
 export const defaultPeerConfig: PeerConfig = {
-  features: Wire.ourInitFeatures,
+  features: ConnectionRules.ourInitFeatures,
   chains: [REGTEST_CHAIN_HASH],
   handshakeTimeout: "10 seconds",
   initTimeout: "10 seconds",
@@ -212,7 +212,7 @@ export interface PeerHandle {
 
 const close = (reason: DisconnectReason) => new PeerClosed({ reason })
 
-const describe = Wire.describeError
+const describe = ConnectionRules.describeError
 
 /** Peer storage (BOLT 1): we do not offer `option_provide_storage`, so both are ignored. */
 const IGNORED_TYPES: ReadonlySet<number> = new Set([PeerStorage.type, PeerStorageRetrieval.type])
@@ -329,7 +329,7 @@ export const makePeer = (
         Effect.catchTag("TransportClosed", (e) => Effect.fail(close(DisconnectReason.ConnectionClosed({ message: e.reason }))))
       )
       const sendWarning = (text: string) =>
-        sendNow(Wire.encodeWarning(text)).pipe(
+        sendNow(ConnectionRules.encodeWarning(text)).pipe(
           Effect.timeoutOrElse({ duration: "1 second", orElse: () => Effect.void }),
           Effect.ignore
         )
@@ -337,19 +337,19 @@ export const makePeer = (
       // ---- 2. init
       // BOLT 1: the receiver of a connection SHOULD tell the remote its public IP address.
       const remoteAddr = role._tag === "Responder"
-        ? Wire.publicRemoteAddress(connection.remoteAddress.host, connection.remoteAddress.port)
+        ? ConnectionRules.publicRemoteAddress(connection.remoteAddress.host, connection.remoteAddress.port)
         : undefined
       // Sending ours and receiving theirs both count against the init timeout.
-      const first = yield* sendNow(Wire.encodeInit(config.features, config.chains, remoteAddr)).pipe(
+      const first = yield* sendNow(ConnectionRules.encodeInit(config.features, config.chains, remoteAddr)).pipe(
         Effect.andThen(readMessage),
         Effect.timeoutOrElse({ duration: config.initTimeout, orElse: () => Effect.fail(close(DisconnectReason.InitTimeout())) })
       )
-      const init = Wire.decodeInit(first)
+      const init = ConnectionRules.decodeInit(first)
       if (init._tag === "NotInit") return yield* Effect.fail(close(DisconnectReason.InitExpected({ messageType: init.messageType })))
       if (init._tag === "Malformed") {
         return yield* Effect.fail(close(DisconnectReason.MalformedMessage({ messageType: 16, message: init.message })))
       }
-      const check = Wire.checkRemoteFeatures(config.features, init.features)
+      const check = ConnectionRules.checkRemoteFeatures(config.features, init.features)
       if (check._tag === "UnknownRequired") {
         yield* sendWarning(`unknown required feature bits: ${check.bits.join(", ")}`)
         return yield* Effect.fail(close(DisconnectReason.UnknownRequiredFeatures({ bits: check.bits })))
@@ -369,10 +369,10 @@ export const makePeer = (
         direction,
         localFeatures: config.features,
         remoteFeatures: init.features,
-        negotiatedFeatures: Wire.negotiatedFeatures(config.features, init.features),
+        negotiatedFeatures: ConnectionRules.negotiatedFeatures(config.features, init.features),
         remoteNetworks: init.networks
       }
-      const gossipQueries = Wire.negotiatedGossipQueries(info.negotiatedFeatures)
+      const gossipQueries = ConnectionRules.negotiatedGossipQueries(info.negotiatedFeatures)
 
       // ---- 3. steady state
       return yield* Effect.scoped(Effect.gen(function*() {
@@ -419,16 +419,16 @@ export const makePeer = (
           })))
 
         const handleInbound = (bytes: Uint8Array): Effect.Effect<void, PeerClosed> => {
-          const type = Wire.messageType(bytes)
+          const type = ConnectionRules.messageType(bytes)
           if (type === undefined) {
             return Effect.fail(close(DisconnectReason.MalformedMessage({ messageType: -1, message: "message shorter than its type" })))
           }
-          const control = Wire.decodeControl(bytes)
+          const control = ConnectionRules.decodeControl(bytes)
           switch (control._tag) {
             case "Malformed":
               return Effect.fail(close(DisconnectReason.MalformedMessage({ messageType: control.messageType, message: control.message })))
             case "Ping":
-              return control.numPongBytes < 65532 ? enqueue(Wire.encodePong(control.numPongBytes)) : Effect.void
+              return control.numPongBytes < 65532 ? enqueue(ConnectionRules.encodePong(control.numPongBytes)) : Effect.void
             case "Pong":
               if (outstandingPong === undefined) return Effect.logDebug("unsolicited pong ignored")
               if (control.length !== outstandingPong) {
@@ -439,8 +439,8 @@ export const makePeer = (
             case "Init":
               return Effect.fail(close(DisconnectReason.ProtocolViolation({ messageType: 16, message: "second init" })))
             case "Error": {
-              const data = Wire.printable(control.message.data)
-              if (Wire.isZeroChannelId(control.message.channelId)) {
+              const data = ConnectionRules.printable(control.message.data)
+              if (ConnectionRules.isZeroChannelId(control.message.channelId)) {
                 // BOLT 1: fail all channels with the node (the layer above), and the connection ends.
                 return Effect.logWarning(`peer error for all channels: ${data}`).pipe(
                   Effect.andThen(deliver(control.message)),
@@ -450,7 +450,7 @@ export const makePeer = (
               return Effect.logWarning(`peer error for channel: ${data}`).pipe(Effect.andThen(deliver(control.message)))
             }
             case "Warning":
-              return Effect.logWarning(`peer warning: ${Wire.printable(control.message.data)}`).pipe(
+              return Effect.logWarning(`peer warning: ${ConnectionRules.printable(control.message.data)}`).pipe(
                 Effect.andThen(deliver(control.message))
               )
             case "Other":
@@ -461,14 +461,14 @@ export const makePeer = (
         const handleOther = (type: number, bytes: Uint8Array): Effect.Effect<void, PeerClosed> => {
           if (IGNORED_TYPES.has(type)) return Effect.void
           if (hooks.onGossip !== undefined && isTappedType(type)) return whilePaused(hooks.onGossip(type, bytes))
-          if (Wire.isGossipType(type) && !gossipQueries) return Effect.logDebug(`gossip type ${type} ignored: no gossip_queries`)
+          if (ConnectionRules.isGossipType(type) && !gossipQueries) return Effect.logDebug(`gossip type ${type} ignored: no gossip_queries`)
           if (type === OpenChannel.type && config.rejectChannels) {
             const open = OpenChannel.decode(bytes)
             if (Result.isFailure(open)) {
               return Effect.fail(close(DisconnectReason.MalformedMessage({ messageType: type, message: describe(open.failure) })))
             }
             // BOLT 2: the receiver of `open_channel` MAY reject it with an `error` for its temporary id.
-            return enqueue(Wire.encodeError("not accepting channels", open.success.temporaryChannelId))
+            return enqueue(ConnectionRules.encodeError("not accepting channels", open.success.temporaryChannelId))
           }
           const decoded = config.messages.decode(bytes)
           if (Result.isFailure(decoded)) {
@@ -514,7 +514,7 @@ export const makePeer = (
           const r = yield* entropy.randomBytes(1)
           const numPongBytes = r[0] ?? 0
           outstandingPong = numPongBytes
-          yield* enqueue(Wire.encodePing(numPongBytes))
+          yield* enqueue(ConnectionRules.encodePing(numPongBytes))
           yield* awaitPong
         }))))
 

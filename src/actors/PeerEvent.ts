@@ -4,7 +4,7 @@
  * (`PeerSessionEvent`, keyed by `SessionId`) and the registry's informational event stream
  * (`PeerEvent`). Reasons are plain tagged values so the control API can render them as JSON.
  */
-import { type Brand, Data, Schema } from "effect"
+import { Brand, Data, Schema } from "effect"
 import type { LightningMessage } from "../protocol/messages/index.ts"
 import type { NodeId } from "../protocol/units.ts"
 import type { SocketAddress } from "../services/Transport.ts"
@@ -67,11 +67,10 @@ export type Direction = "inbound" | "outbound"
  */
 export type SessionId = number & Brand.Brand<"SessionId">
 
-/** A session id from a positive safe integer (anything else is a bug of the caller: it throws). */
-export const SessionId = (n: number): SessionId => {
-  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`session id must be a positive integer, got ${n}`)
-  return n as SessionId
-}
+/** A session id from a positive safe integer (anything else is a bug of the caller: it throws a `BrandError`). */
+export const SessionId = Brand.make<SessionId>(
+  (n) => (Number.isSafeInteger(n) && n >= 1) || `session id must be a positive integer, got ${n}`
+)
 
 /** JSON form of a `SessionId` (a positive integer), for inputs that are recorded and replayed. */
 export const SessionIdSchema: Schema.Codec<SessionId, number> = Schema.Int.pipe(

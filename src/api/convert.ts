@@ -1,6 +1,6 @@
 /** Conversions from the node's values (bytes, branded ids) to the API's JSON shapes. */
 import { fromHex, toHex } from "../protocol/bytes.ts"
-import type { NodeId } from "../protocol/units.ts"
+import { NodeId } from "../protocol/units.ts"
 import type { DisconnectReason, PeerInfo } from "../actors/PeerEvent.ts"
 import type { ChannelInfo } from "../actors/ChannelManager.ts"
 import { fundingNeededFor } from "../protocol/channel/open.ts"
@@ -23,7 +23,7 @@ export const featureBits = (field: Uint8Array): ReadonlyArray<number> => {
 export const features = (field: Uint8Array) => ({ hex: toHex(field), bits: featureBits(field) })
 
 /** Only for strings already validated by `NodeIdHex`. */
-export const nodeIdFromHex = (hex: string): NodeId => fromHex(hex.toLowerCase()) as NodeId
+export const nodeIdFromHex = (hex: string): NodeId => NodeId(fromHex(hex.toLowerCase()))
 
 export const peerToJson = (peer: PeerInfo): Peer => ({
   nodeId: toHex(peer.nodeId),

@@ -7,7 +7,7 @@
  */
 import { Effect } from "effect"
 import { nobleSecp256k1, type Secp256k1 } from "../protocol/crypto/secp256k1.ts"
-import type { NodeId } from "../protocol/units.ts"
+import { NodeId } from "../protocol/units.ts"
 import { InvalidDigest, InvalidPoint, NodeSigner, type NodeSignerShape } from "../services/NodeSigner.ts"
 
 /** Thrown only for an invalid secret: a configuration bug, never peer input. */
@@ -25,7 +25,7 @@ export const makeNodeSigner = (secret: Uint8Array, secp: Secp256k1 = nobleSecp25
   const checkDigest = (digest: Uint8Array): Effect.Effect<void, InvalidDigest> =>
     digest.length === 32 ? Effect.void : Effect.fail(new InvalidDigest({ length: digest.length }))
   return NodeSigner.of({
-    nodeId: publicKey as NodeId,
+    nodeId: NodeId(publicKey),
     ecdh: (point) =>
       Effect.suspend(() => {
         const shared = secp.ecdh(key, point)

@@ -1,21 +1,37 @@
 /**
  * Branded amounts and identifiers. An msat is never a sat: the brand makes the compiler say so.
- * Amounts are bigint (u64 on the wire); the brand carries no runtime cost.
+ * Amounts are bigint (u64 on the wire); the brand carries no runtime cost. Identifiers are
+ * made by validating constructors (`PublicKey(bytes)`, `ChannelId(bytes)`...: Effect's
+ * `Brand.make`, which throws a `BrandError` on a value of the wrong shape, a bug of the caller;
+ * `.result(bytes)` gives a `Result` for input from outside).
  */
-import type { Brand } from "effect"
+import { Brand } from "effect"
 
 /** Millisatoshis (BOLT 2/4/11 amounts). */
 export type Msat = bigint & Brand.Brand<"Msat">
 /** Satoshis (BOLT 3 on-chain amounts). */
 export type Sat = bigint & Brand.Brand<"Sat">
 
-export const msat = (value: bigint): Msat => value as Msat
-export const sat = (value: bigint): Sat => value as Sat
+/** Tags a bigint as msat (no check: amounts pass through arithmetic; the wire codecs check u64). */
+export const msat: (value: bigint) => Msat = Brand.nominal<Msat>()
+/** Tags a bigint as sat (no check, as `msat`). */
+export const sat: (value: bigint) => Sat = Brand.nominal<Sat>()
 export const satToMsat = (value: Sat): Msat => msat(value * 1000n)
 /** Rounds down, as BOLT 3 does when an msat balance becomes an output. */
 export const msatToSat = (value: Msat): Sat => sat(value / 1000n)
 
-/** A 33-byte compressed secp256k1 public key identifying a node (BOLT 1/8). */
-export type NodeId = Uint8Array & Brand.Brand<"NodeId">
+/**
+ * A 33-byte compressed secp256k1 public key (SEC 1 prefix 0x02 or 0x03): node ids (BOLT 1/8)
+ * and the BOLT 3 keys alike. The constructor checks the length and the prefix; whether the
+ * point is on the curve is checked where keys arrive from a peer (`keys/parsePublicKey`).
+ */
+export type PublicKey = Uint8Array & Brand.Brand<"PublicKey">
+export const PublicKey = Brand.make<PublicKey>(
+  (b) => (b.length === 33 && (b[0] === 2 || b[0] === 3)) || `expected a 33-byte compressed point, got ${b.length} bytes`
+)
+/** A node is identified by its public key (BOLT 1/8): one brand, `PublicKey`. */
+export type NodeId = PublicKey
+export const NodeId = PublicKey
 /** A 32-byte channel id (BOLT 2). */
 export type ChannelId = Uint8Array & Brand.Brand<"ChannelId">
+export const ChannelId = Brand.make<ChannelId>((b) => b.length === 32 || `a channel id is 32 bytes, got ${b.length}`)

@@ -28,7 +28,8 @@
  * deterministic from a seed).
  */
 import { CommitmentNumberSchema, CommitmentStateSchema, MAX_COMMITMENT_NUMBER } from "../protocol/channel/io.ts"
-import { Context, Data, Schema, type Effect, type Brand } from "effect"
+import { Brand, Context, Data, Schema, type Effect } from "effect"
+import { CompactSignature } from "../protocol/crypto/secp256k1.ts"
 import type { ChannelType } from "../protocol/channel-type.ts"
 import {
   ChannelBasepointsSchema,
@@ -49,12 +50,15 @@ import type { Msat, Sat } from "../protocol/units.ts"
  */
 export type ChannelKeyId = Uint8Array & Brand.Brand<"ChannelKeyId">
 
-/** Brands 32 bytes as a channel key id; undefined for another length. */
-export const channelKeyId = (bytes: Uint8Array): ChannelKeyId | undefined =>
-  bytes.length === 32 ? (Uint8Array.from(bytes) as ChannelKeyId) : undefined
+/** A channel key id from 32 bytes (a `BrandError` for another length). */
+export const ChannelKeyId = Brand.make<ChannelKeyId>((b) => b.length === 32 || `a channel key id is 32 bytes, got ${b.length}`)
 
-/** A 64-byte compact ECDSA signature (r || s, low S): the form BOLT 2 messages carry. */
-export type CompactSignature = Uint8Array & Brand.Brand<"CompactSignature">
+/** A copy of 32 bytes as a channel key id; undefined for another length. */
+export const channelKeyId = (bytes: Uint8Array): ChannelKeyId | undefined =>
+  bytes.length === 32 ? ChannelKeyId(Uint8Array.from(bytes)) : undefined
+
+/** A 64-byte compact ECDSA signature (r || s, low S): the form BOLT 2 messages carry (`protocol/crypto/secp256k1.ts`). */
+export { CompactSignature }
 
 /** The request is malformed or does not match the channel (bad amounts, unknown channel...). */
 export class InvalidSigningRequest extends Data.TaggedError("InvalidSigningRequest")<{ readonly reason: string }> {}

@@ -1,5 +1,5 @@
 /**
- * The package as users install it: `npm pack` (which builds dist/ through `prepack`), the tarball
+ * The package as users install it: `npm pack` (which builds dist/ through `prepare`, as a git install does), the tarball
  * installed into a fresh temporary project with its own strict tsconfig, then, under the pinned
  * Node: the README's Promise example (`examples/promise-node.ts`, importing
  * `effect-lightning/promise`) type-checked and run against the installed package (no ../src);
@@ -37,7 +37,7 @@ const node = (args: ReadonlyArray<string>, cwd: string): string => execFileSync(
 
 describe("the packed package", () => {
   it("installs into a fresh project; the README example type-checks and runs against it; every entry point loads", () => {
-    // Pack (prepack builds dist/).
+    // Pack (prepare builds dist/).
     const packDir = join(work, "pack")
     mkdirSync(packDir)
     npm(["pack", "--pack-destination", packDir, "--loglevel=error"], REPO)

@@ -6,7 +6,7 @@
  * network for several nodes in one tab), the `Entropy`, and two `Store`s (IndexedDB in a tab,
  * memory in tests) for the channels (behind the local `MonitorPersister`) and the payments.
  *
- * Keys come from one 32-byte seed with the labels of `SeedKeys` (node key, channel signer seed,
+ * Keys come from one 32-byte seed with the labels of `protocol/keys/seed.ts` (node key, channel signer seed,
  * shutdown key), as `NodeLive` derives them from its seed file. Routing uses the default router
  * over an empty public graph (no gossip here): payments go to direct peers or along the
  * invoice's route hints.
@@ -35,14 +35,10 @@ import { Scorer } from "../../services/Scorer.ts"
 import { Store } from "../../services/Store.ts"
 import { type SocketAddress, Transport, type TransportError } from "../../services/Transport.ts"
 import { makeNodeSigner } from "../InMemoryNodeSigner.ts"
-import { deriveNodeSecret, deriveSecret } from "../node/SeedKeys.ts"
+import { CHANNEL_SIGNER_SEED_LABEL, deriveNodeSecret, deriveSecret, SHUTDOWN_KEY_LABEL } from "../../protocol/keys/seed.ts"
 import { layerLocalPersister } from "../persister/ReplicatedPersister.ts"
 import { DefaultRouter } from "../router/DefaultRouter.ts"
 import { makeSeedChannelSigner } from "../signer/SeedChannelSigner.ts"
-
-/** `SeedKeys` labels, the same as `NodeLive`'s: the channel signer's seed and the payout key. */
-const CHANNEL_SIGNER_SEED_LABEL = "channel-signer"
-const SHUTDOWN_KEY_LABEL = "shutdown/0"
 
 /** The chain services a node follows (e.g. `SimulatedChain`'s). */
 export type ChainServices = ChainSource | Broadcaster | FeeEstimator

@@ -1,5 +1,5 @@
 /**
- * Production `NodeSigner`: the node secret derived (`SeedKeys.deriveNodeSecret`) from the seed
+ * Production `NodeSigner`: the node secret derived (`protocol/keys/seed.ts`, `deriveNodeSecret`) from the seed
  * file in the data directory (`SeedFile.loadOrCreateSeed`, created on first start). The secret
  * lives only inside the signer's closure (`makeNodeSigner`); the seed bytes are dropped after
  * derivation.
@@ -12,7 +12,7 @@ import { makeNodeSigner } from "../InMemoryNodeSigner.ts"
 import type { Entropy } from "../../services/Entropy.ts"
 import { NodeSigner } from "../../services/NodeSigner.ts"
 import { loadOrCreateSeed, type SeedFileCorrupt, type SeedFileError } from "./SeedFile.ts"
-import { deriveNodeSecret } from "./SeedKeys.ts"
+import { deriveNodeSecret } from "../../protocol/keys/seed.ts"
 
 /**
  * Loads (or creates) `<dataDir>/node_seed` and builds the signer over its node secret, with

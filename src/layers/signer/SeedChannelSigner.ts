@@ -5,9 +5,10 @@
  *
  *     secret(purpose) = deriveSecret(seed, "channel/<hex key id>/<purpose>")
  *
- * with `deriveSecret` the node's labelled HKDF-SHA256 (`src/layers/node/SeedKeys.ts`) and the
+ * with `deriveSecret` the node's labelled HKDF-SHA256 (`src/protocol/keys/seed.ts`) and the
  * purposes `funding`, `revocation`, `payment`, `delayed_payment`, `htlc` and `commitment_seed`
- * (the BOLT 3 per-commitment seed, fed to `generate_from_seed`).
+ * (the BOLT 3 per-commitment seed, fed to `generate_from_seed`). A conformance suite may fix
+ * them for every channel instead (`fixedSecrets`, the daemon's `--dev-channel-secrets`).
  *
  * Secrets live only in this closure, wrapped in `Redacted` (printing or JSON-encoding them
  * gives `<redacted>`). What the signer remembers per channel (parameters, the counterparty's
@@ -66,13 +67,13 @@ import {
   type ChannelSignerError,
   type ChannelSignerShape,
   type CommitmentState,
-  type CompactSignature,
+  CompactSignature,
   type SignerChannelState,
   type SpendRequest,
   type SpendSignature
 } from "../../services/ChannelSigner.ts"
 import { Secp256k1Best } from "../crypto/secp256k1-best.ts"
-import { deriveSecret } from "../node/SeedKeys.ts"
+import { deriveSecret } from "../../protocol/keys/seed.ts"
 
 /** The private half of a channel: never leaves this module. */
 interface ChannelSecrets {
@@ -233,6 +234,26 @@ export interface SeedChannelSignerOptions {
    * built (to verify its signatures) is not built and hashed again to validate it.
    */
   readonly commitmentBuilds?: CommitmentBuilds
+  /**
+   * The same secrets for EVERY channel instead of the per-channel ones derived from the seed:
+   * only for conformance suites that script messages against known keys (the daemon's
+   * `--dev-channel-secrets`, refused unless `--dev` on regtest). Never in production: channels
+   * then share keys.
+   */
+  readonly fixedSecrets?: FixedChannelSecrets
+}
+
+/**
+ * Base secrets (BOLT 3 "Key Derivation") and the per-commitment seed (BOLT 3
+ * `generate_from_seed`'s seed), each 32 bytes, for `SeedChannelSignerOptions.fixedSecrets`.
+ */
+export interface FixedChannelSecrets {
+  readonly funding: Uint8Array
+  readonly revocation: Uint8Array
+  readonly payment: Uint8Array
+  readonly delayedPayment: Uint8Array
+  readonly htlc: Uint8Array
+  readonly shachainSeed: Uint8Array
 }
 
 /**
@@ -245,12 +266,26 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
   const deriveCommitmentKeys = keysCache.derive
   const builds = options.commitmentBuilds ?? sharedCommitmentBuilds
   const nodeSeed = Redacted.make(Uint8Array.from(seed), { label: "ChannelSignerSeed" })
+  const fixed = options.fixedSecrets
+  if (fixed !== undefined && [fixed.funding, fixed.revocation, fixed.payment, fixed.delayedPayment, fixed.htlc].some((k) => k.length !== 32 || !secp.isValidSecret(k))) {
+    throw new RangeError("fixed channel secrets must be valid 32-byte secp256k1 secrets")
+  }
+  if (fixed !== undefined && fixed.shachainSeed.length !== 32) throw new RangeError("the fixed per-commitment seed must be 32 bytes")
+  /** `fixedSecrets` by derivation purpose (copies: the caller may zero its own). */
+  const fixedSecrets = fixed === undefined ? undefined : new Map<string, Uint8Array>([
+    ["funding", fixed.funding.slice()],
+    ["revocation", fixed.revocation.slice()],
+    ["payment", fixed.payment.slice()],
+    ["delayed_payment", fixed.delayedPayment.slice()],
+    ["htlc", fixed.htlc.slice()],
+    ["commitment_seed", fixed.shachainSeed.slice()]
+  ])
   const channels = new Map<string, ChannelRecord>()
 
   const pub = (key: PrivateKey): PublicKey => {
     const p = secp.publicKey(Redacted.value(key))
     if (p === undefined) throw new Error("unreachable: derived secrets are valid scalars")
-    return p as PublicKey
+    return unsafePublicKey(p)
   }
 
   const record = (keyId: ChannelKeyId): ChannelRecord => {
@@ -259,7 +294,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     const existing = channels.get(id)
     if (existing !== undefined) return existing
     const secret = (purpose: string): PrivateKey =>
-      Redacted.make(deriveSecret(Redacted.value(nodeSeed), `channel/${id}/${purpose}`, secp), { label: "PrivateKey" })
+      Redacted.make(fixedSecrets?.get(purpose)?.slice() ?? deriveSecret(Redacted.value(nodeSeed), `channel/${id}/${purpose}`, secp), { label: "PrivateKey" })
     const secrets: ChannelSecrets = {
       funding: secret("funding"),
       revocationBase: secret("revocation"),
@@ -685,7 +720,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         break
       }
     }
-    const signature = signInput(secp, { tx, index: inputIndex, scriptCode, amount }, SIGHASH_ALL, key) as CompactSignature
+    const signature = signInput(secp, { tx, index: inputIndex, scriptCode, amount }, SIGHASH_ALL, key)
     return { signature, sighashType: SIGHASH_ALL, witnessScript, publicKey: pub(key) }
   }
 
@@ -751,10 +786,10 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
           if (n > last.commitmentNumber + 1n) policy(`counterparty commitment ${n} skips numbers (last signed ${last.commitmentNumber})`)
           if (n === last.commitmentNumber && !equalBytes(id, last.txid)) policy(`a different counterparty commitment ${n} was already signed`)
         }
-        const signature = signCommitment(secp, commitment, r.secrets.funding) as CompactSignature
+        const signature = signCommitment(secp, commitment, r.secrets.funding)
         // Our HTLC key on their commitment is BOLT 3's remote_htlcpubkey, derived at their point.
         const htlcKey = counterpartyHtlcKey(r, counterpartyPoint)
-        const htlcSignatures = htlcTransactions(commitment).map((h) => signHtlcAsRemote(secp, h, htlcKey) as CompactSignature)
+        const htlcSignatures = htlcTransactions(commitment).map((h) => signHtlcAsRemote(secp, h, htlcKey))
         r.lastCounterpartySigned = { commitmentNumber: n, txid: id }
         return { signature, htlcSignatures }
       }),
@@ -817,7 +852,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         const total = tx.outputs.reduce((a, o) => a + o.value, 0n)
         if (tx.outputs.length === 0 || total > p.fundingAmount) invalid("closing outputs exceed the funding amount")
         const scriptCode = fundingScript(r.basepoints.fundingPubkey, p.counterpartyBasepoints.fundingPubkey)
-        return signInput(secp, { tx, index: 0, scriptCode, amount: p.fundingAmount }, SIGHASH_ALL, r.secrets.funding) as CompactSignature
+        return signInput(secp, { tx, index: 0, scriptCode, amount: p.fundingAmount }, SIGHASH_ALL, r.secrets.funding)
       }),
 
     signChannelAnnouncement: (keyId, unsigned) =>
@@ -837,7 +872,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         const p = r.parameters
         if (p !== undefined && !equalBytes(other, p.counterpartyBasepoints.fundingPubkey))
           invalid("the other bitcoin key is not the counterparty's funding pubkey")
-        return secp.sign(hash256(unsigned), Redacted.value(r.secrets.funding)) as CompactSignature
+        return CompactSignature(secp.sign(hash256(unsigned), Redacted.value(r.secrets.funding)))
       }),
 
     channelState: (keyId) => runInvalid(() => exportState(keyId, record(keyId))),

@@ -8,7 +8,7 @@ import { Data, Result, type Brand } from "effect"
 import { fromHex, toHex } from "../bytes.ts"
 import { hash256 } from "../tx/bitcoin/hash.ts"
 import { decodeTransactionAt, serializeTransaction, type Transaction, txid as computeTxid, type Txid } from "../tx/bitcoin/transaction.ts"
-import { ByteWriter } from "../tx/bitcoin/writer.ts"
+import { Writer as ByteWriter } from "../codec/writer.ts"
 
 /** A block hash (double SHA-256 of the header), 32 bytes in internal order. */
 export type BlockHash = Uint8Array & Brand.Brand<"BlockHash">

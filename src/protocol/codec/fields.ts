@@ -5,8 +5,8 @@
  * persistence. `wire` describes the spec fields it covers, so declarations can be checked
  * against the spec's message catalog.
  */
-import { Schema, SchemaTransformation } from "effect"
-import type { ChannelId } from "../units.ts"
+import { Brand, Schema, SchemaTransformation } from "effect"
+import { ChannelId } from "../units.ts"
 import { fail, InvalidFieldValue, InvalidPoint } from "./errors.ts"
 import type { Reader } from "./reader.ts"
 import type { Writer } from "./writer.ts"
@@ -105,8 +105,10 @@ export const fixedBytes = (n: number, element = "byte"): Codec<Uint8Array> =>
 /** The genesis block hash of a chain, in wire order (BOLT 0). */
 export const ChainHashSchema = hexOfLength(32).pipe(Schema.brand("ChainHash"))
 export type ChainHash = typeof ChainHashSchema.Type
+/** A chain hash from 32 bytes (a `BrandError` for another length). */
+export const ChainHash = Brand.make<ChainHash>((b) => b.length === 32 || `a chain hash is 32 bytes, got ${b.length}`)
 export const chainHash: Codec<ChainHash> = make(
-  (r) => r.bytes(32) as ChainHash,
+  (r) => ChainHash(r.bytes(32)),
   (w, a) => void w.fixed("chain_hash", a, 32),
   ChainHashSchema,
   [{ element: "chain_hash" }]
@@ -114,7 +116,7 @@ export const chainHash: Codec<ChainHash> = make(
 
 export const ChannelIdSchema: Schema.Codec<ChannelId, unknown> = hexOfLength(32).pipe(Schema.brand("ChannelId"))
 export const channelId: Codec<ChannelId> = make(
-  (r) => r.bytes(32) as ChannelId,
+  (r) => ChannelId(r.bytes(32)),
   (w, a) => void w.fixed("channel_id", a, 32),
   ChannelIdSchema,
   [{ element: "channel_id" }]
@@ -138,10 +140,12 @@ export const point: Codec<Uint8Array> = make(
 // ---- short_channel_id (BOLT 7) ----------------------------------------------------------------
 
 /** block height (3 bytes) || tx index (3 bytes) || output index (2 bytes), as one u64. */
-export type ShortChannelId = bigint & { readonly ShortChannelId: unique symbol }
+export type ShortChannelId = bigint & Brand.Brand<"ShortChannelId">
+/** A short channel id from a u64 (a `BrandError` outside 0 .. 2^64-1). */
+export const ShortChannelId = Brand.make<ShortChannelId>((v) => (v >= 0n && v <= U64_MAX) || `a short_channel_id is a u64, got ${v}`)
 
 export const shortChannelIdFromParts = (block: number, txIndex: number, outputIndex: number): ShortChannelId =>
-  ((BigInt(block) << 40n) | (BigInt(txIndex) << 16n) | BigInt(outputIndex)) as ShortChannelId
+  ShortChannelId((BigInt(block) << 40n) | (BigInt(txIndex) << 16n) | BigInt(outputIndex))
 
 export const shortChannelIdParts = (scid: ShortChannelId): { block: number; txIndex: number; outputIndex: number } => ({
   block: Number(scid >> 40n),
@@ -182,7 +186,7 @@ export const ShortChannelIdSchema: Schema.Codec<ShortChannelId, string> = Schema
 )
 
 export const shortChannelId: Codec<ShortChannelId> = make(
-  (r) => r.u64() as ShortChannelId,
+  (r) => ShortChannelId(r.u64()),
   (w, a) => void w.u64(a),
   ShortChannelIdSchema,
   [{ element: "short_channel_id" }]
@@ -207,7 +211,7 @@ export const sciddirOrPubkey: Codec<SciddirOrPubkey> = make(
   (r) => {
     const at = r.offset
     const first = r.u8()
-    if (first === 0 || first === 1) return { _tag: "Sciddir", direction: first, scid: r.u64() as ShortChannelId }
+    if (first === 0 || first === 1) return { _tag: "Sciddir", direction: first, scid: ShortChannelId(r.u64()) }
     if (first !== 2 && first !== 3) return fail(new InvalidPoint({ at, prefix: first }))
     return { _tag: "Pubkey", nodeId: Uint8Array.of(first, ...r.bytes(32)) }
   },
@@ -302,7 +306,7 @@ export const struct = <const F extends StructFields>(fields: F): Codec<StructTyp
       return out as StructType<F>
     },
     (w, a) => {
-      const values = a as Record<string, unknown>
+      const values: { readonly [k: string]: unknown } = a
       for (const [k, c] of entries) c.write(w, values[k])
     },
     Schema.Struct(schemaFields) as unknown as Schema.Codec<StructType<F>, unknown>,

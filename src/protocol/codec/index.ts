@@ -4,10 +4,11 @@
  */
 export * from "./errors.ts"
 export { attempt, decodeWith, Reader } from "./reader.ts"
-export { encodeWith, Writer } from "./writer.ts"
+export { compactSizeLength, encodeWith, Writer } from "./writer.ts"
 export { bigSizeLength, decodeBigSize, encodeBigSize, MAX_BIGSIZE } from "./bigsize.ts"
 export * as Field from "./fields.ts"
-export type { ChainHash, Codec, CodecType, ShortChannelId, StructFields, StructType, WireField } from "./fields.ts"
+export { ChainHash, ShortChannelId } from "./fields.ts"
+export type { Codec, CodecType, StructFields, StructType, WireField } from "./fields.ts"
 export {
   decodeRawTlvStream,
   encodeRawTlvStream,

@@ -93,7 +93,7 @@ export const defineMessage = <const Tag extends string, const F extends StructFi
     return out as M
   }
   const writePayload = (w: Writer, m: M): void => {
-    const values = m as Record<string, unknown>
+    const values: { readonly [k: string]: unknown } = m
     for (const [k, c] of entries) c.write(w, values[k])
     tlvs.write(w, m.tlvs)
   }

@@ -1,5 +1,6 @@
 /**
- * A bounded cursor over bytes for the BOLT 1 fundamental types. Methods throw the private
+ * A bounded cursor over bytes for the BOLT 1 fundamental types (big-endian), and for Bitcoin's
+ * little-endian serialization (`u32le`, `u64le`, `compactSize`). Methods throw the private
  * `DecodeFailure` sentinel on bad input so that codecs read like the spec's field lists;
  * `decodeWith` is the public boundary that turns it into a `Result` (never throws on bad input).
  */
@@ -8,6 +9,7 @@ import {
   DecodeFailure,
   type DecodeError,
   fail,
+  InvalidFieldValue,
   InvalidPoint,
   NonCanonicalBigSize,
   NonMinimalTruncatedInt,
@@ -169,6 +171,44 @@ export class Reader {
   sub(n: number): Reader {
     const at = this.need(n)
     return new Reader(this.buf, at, at + n)
+  }
+
+  // Bitcoin's little-endian serialization (transactions, blocks).
+
+  /** 4 bytes little-endian, unsigned. */
+  u32le(): number {
+    const at = this.need(4)
+    return (this.byteAt(at) | (this.byteAt(at + 1) << 8) | (this.byteAt(at + 2) << 16)) + this.byteAt(at + 3) * 0x1000000
+  }
+
+  /** 8 bytes little-endian, unsigned. */
+  u64le(): bigint {
+    const lo = this.u32le()
+    const hi = this.u32le()
+    return (BigInt(hi) << 32n) | BigInt(lo)
+  }
+
+  /**
+   * Bitcoin CompactSize, shortest form only, at most `max` (a count or length bounded by the
+   * bytes left, so a count cannot make a decoder allocate more than the input justifies).
+   */
+  compactSize(max: number): number {
+    const at = this.pos
+    const first = this.u8()
+    let v: number
+    if (first < 0xfd) v = first
+    else if (first === 0xfd) {
+      v = this.u8() | (this.u8() << 8)
+      if (v < 0xfd) fail(new InvalidFieldValue({ at, field: "CompactSize", reason: "non-canonical CompactSize" }))
+    } else if (first === 0xfe) {
+      v = this.u32le()
+      if (v <= 0xffff) fail(new InvalidFieldValue({ at, field: "CompactSize", reason: "non-canonical CompactSize" }))
+    } else {
+      const big = this.u64le()
+      return fail(new InvalidFieldValue({ at, field: "CompactSize", reason: big <= 0xffffffffn ? "non-canonical CompactSize" : "CompactSize too large" }))
+    }
+    if (v > max) fail(new InvalidFieldValue({ at, field: "CompactSize", reason: "count or length exceeds the remaining data" }))
+    return v
   }
 }
 

@@ -139,7 +139,7 @@ export const tlvStream = <const F extends TlvFields>(name: string, fields: F): T
   }
 
   const write = (w: Writer, v: TlvValues<F>): void => {
-    const values = v as Record<string, unknown>
+    const values: { readonly [k: string]: unknown } = v
     const records: Array<{ type: bigint; write: (w: Writer) => void }> = []
     for (const [type, { name: key, field }] of ordered) {
       const x = values[key]

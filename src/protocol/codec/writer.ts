@@ -1,5 +1,6 @@
 /**
- * A growable byte buffer for the BOLT 1 fundamental types. Values out of a field's range are
+ * A growable byte buffer for the BOLT 1 fundamental types (big-endian), and for Bitcoin's
+ * little-endian serialization (`u32le`, `u64le`, `compactSize`). Values out of a field's range are
  * programming errors on our side (we only encode our own typed values), reported as a thrown
  * `EncodeError` that public `encode*` functions turn into a `Result`.
  */
@@ -139,7 +140,43 @@ export class Writer {
   finish(): Uint8Array {
     return this.buf.slice(0, this.len)
   }
+
+  // Bitcoin's little-endian serialization (transactions, sighash, blocks). Bitcoin's 32-bit
+  // fields are int32 or uint32 by field (a header's version is signed): written modulo 2^32.
+
+  /** 4 bytes little-endian, `v` modulo 2^32. */
+  u32le(v: number): this {
+    const at = this.reserve(4)
+    const x = v >>> 0
+    this.buf[at] = x & 0xff
+    this.buf[at + 1] = (x >>> 8) & 0xff
+    this.buf[at + 2] = (x >>> 16) & 0xff
+    this.buf[at + 3] = x >>> 24
+    return this
+  }
+
+  /** 8 bytes little-endian, `v` modulo 2^64. */
+  u64le(v: bigint): this {
+    const x = BigInt.asUintN(64, v)
+    return this.u32le(Number(x & 0xffffffffn)).u32le(Number(x >> 32n))
+  }
+
+  /** Bitcoin CompactSize ("varint"), its shortest form. */
+  compactSize(v: number): this {
+    if (v < 0xfd) return this.u8(v)
+    if (v <= 0xffff) return this.u8(0xfd).u8(v & 0xff).u8(v >>> 8)
+    if (v <= 0xffffffff) return this.u8(0xfe).u32le(v)
+    return this.u8(0xff).u64le(BigInt(v))
+  }
+
+  /** CompactSize length, then the bytes (Bitcoin's scripts and witness items). */
+  varBytes(b: Uint8Array): this {
+    return this.compactSize(b.length).bytes(b)
+  }
 }
+
+/** The size of Bitcoin's CompactSize encoding of `v`. */
+export const compactSizeLength = (v: number): number => (v < 0xfd ? 1 : v <= 0xffff ? 3 : v <= 0xffffffff ? 5 : 9)
 
 /** The public encoding boundary: runs `f` on a fresh Writer, turning `EncodeError` into a `Result`. */
 export const encodeWith = (f: (w: Writer) => void, initialCapacity = 64): Result.Result<Uint8Array, EncodeError> => {

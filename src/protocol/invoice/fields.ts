@@ -3,11 +3,12 @@
  * and the data. A decoded invoice keeps every field in order, including unknown ones and those
  * a reader must skip, so that re-encoding gives back the exact same string.
  */
+import { bech32 } from "@scure/base"
 import { Result } from "effect"
 import { InvalidField } from "./errors.ts"
-import { bigIntToWords, bytesToWords, wordsToBigInt, wordsToBytesTrim } from "./words.ts"
+import { bigIntToWords, wordsToBigInt, wordsToBytesTrim } from "./words.ts"
 import { fallbackType, type Fallback } from "./fallback.ts"
-import type { ShortChannelId } from "../codec/fields.ts"
+import { ShortChannelId } from "../codec/fields.ts"
 
 /** One hop of an `r` field: a private channel leading towards the payee (BOLT 7 fee fields). */
 export interface RouteHintHop {
@@ -125,7 +126,7 @@ export const decodeField = (type: number, words: Uint8Array): Result.Result<Tagg
         for (let i = 0; i < 8; i++) scid = (scid << 8n) | BigInt(bytes[at + 33 + i] ?? 0)
         hops.push({
           pubkey: bytes.slice(at, at + 33),
-          shortChannelId: scid as ShortChannelId,
+          shortChannelId: ShortChannelId(scid),
           feeBaseMsat: readU(bytes, at + 41, 4),
           feeProportionalMillionths: readU(bytes, at + 45, 4),
           cltvExpiryDelta: readU(bytes, at + 49, 2)
@@ -157,14 +158,14 @@ export const encodeField = (field: TaggedField): { readonly type: number; readon
     case "description_hash":
     case "payee":
     case "metadata":
-      return { type: FieldType[field.tag], words: bytesToWords(field.value) }
+      return { type: FieldType[field.tag], words: bech32.toWords(field.value) }
     case "description":
-      return { type: FieldType.description, words: bytesToWords(new TextEncoder().encode(field.value)) }
+      return { type: FieldType.description, words: bech32.toWords(new TextEncoder().encode(field.value)) }
     case "expiry":
     case "min_final_cltv_expiry_delta":
       return { type: FieldType[field.tag], words: bigIntToWords(BigInt(field.value)) }
     case "fallback":
-      return { type: FieldType.fallback, words: [field.value.version, ...bytesToWords(field.value.program)] }
+      return { type: FieldType.fallback, words: [field.value.version, ...bech32.toWords(field.value.program)] }
     case "route_hint": {
       const bytes = new Uint8Array(field.value.length * ROUTE_HOP_BYTES)
       field.value.forEach((hop, i) => {
@@ -175,7 +176,7 @@ export const encodeField = (field: TaggedField): { readonly type: number; readon
         writeU(bytes, at + 45, 4, hop.feeProportionalMillionths)
         writeU(bytes, at + 49, 2, hop.cltvExpiryDelta)
       })
-      return { type: FieldType.route_hint, words: bytesToWords(bytes) }
+      return { type: FieldType.route_hint, words: bech32.toWords(bytes) }
     }
     case "features": {
       const top = field.value.reduce((m, b) => Math.max(m, b), -1)

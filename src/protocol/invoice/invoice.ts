@@ -22,7 +22,7 @@ import {
 import { formatHrp, parseHrp, type Network } from "./hrp.ts"
 import { decodeField, encodeField, type RouteHintHop, type TaggedField } from "./fields.ts"
 import { fallbackType, type Fallback } from "./fallback.ts"
-import { bigIntToWordsFixed, bytesToWords, wordsToBigInt, wordsToBytesPad } from "./words.ts"
+import { bigIntToWordsFixed, wordsToBigInt, wordsToBytesPad } from "./words.ts"
 
 /** What is signed: everything but the signature. Field order is kept as written. */
 export interface UnsignedInvoice {
@@ -189,7 +189,7 @@ export const encodeInvoice = (invoice: UnsignedInvoice, signature: Uint8Array, r
   const sig = new Uint8Array(65)
   sig.set(signature)
   sig[64] = recovery
-  const words = [...dataWords(invoice), ...bytesToWords(sig)]
+  const words = [...dataWords(invoice), ...bech32.toWords(sig)]
   return bech32.encode(hrpOf(invoice), words, false)
 }
 

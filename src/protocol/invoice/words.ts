@@ -1,7 +1,7 @@
 /**
  * 5-bit word helpers for BOLT 11. bech32 itself (checksum, alphabet) comes from `@scure/base`;
  * what is here is the BOLT 11 packing: fields are big-endian bit strings cut into 5-bit words,
- * padded with zero bits at the end when written and trimmed when read.
+ * padded with zero bits at the end when written (`bech32.toWords`) and trimmed when read.
  */
 
 /** Packs 5-bit words into bytes, dropping a trailing incomplete byte (BOLT 11 field padding). */
@@ -35,23 +35,6 @@ export const wordsToBytesPad = (words: ArrayLike<number>): Uint8Array => {
     const mask = (1 << rest) - 1
     out[out.length - 1] = ((acc & mask) << (8 - rest)) & 0xff
   }
-  return out
-}
-
-/** Splits bytes into 5-bit words, zero-padding the last word. */
-export const bytesToWords = (bytes: Uint8Array): Array<number> => {
-  const out: Array<number> = []
-  let acc = 0
-  let bits = 0
-  for (const b of bytes) {
-    acc = ((acc << 8) | b) & 0xfff
-    bits += 8
-    while (bits >= 5) {
-      bits -= 5
-      out.push((acc >> bits) & 31)
-    }
-  }
-  if (bits > 0) out.push((acc << (5 - bits)) & 31)
   return out
 }
 

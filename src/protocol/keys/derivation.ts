@@ -11,7 +11,7 @@ import { Data, Redacted, Result } from "effect"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { concatBytes } from "../bytes.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
-import type { PrivateKey, PublicKey } from "./keys.ts"
+import { type PrivateKey, PublicKey } from "./keys.ts"
 
 export class KeyDerivationError extends Data.TaggedError("KeyDerivationError")<{ readonly reason: string }> {}
 
@@ -22,7 +22,7 @@ const redact = (bytes: Uint8Array): PrivateKey => Redacted.make(bytes, { label: 
 /** per_commitment_point = per_commitment_secret * G. */
 export const perCommitmentPoint = (secp: Secp256k1, perCommitmentSecret: Uint8Array): Result.Result<PublicKey, KeyDerivationError> => {
   const p = secp.publicKey(perCommitmentSecret)
-  return p === undefined ? fail("invalid per-commitment secret") : Result.succeed(p as PublicKey)
+  return p === undefined ? fail("invalid per-commitment secret") : Result.succeed(PublicKey(p))
 }
 
 /**
@@ -37,7 +37,7 @@ export const derivePublicKey = (
   const tweak = sha256(concatBytes(perCommitmentPoint, basepoint))
   // One tweak-add (basepoint + tweak*G) instead of publicKey(tweak) then pointAdd.
   const sum = secp.pointTweakAdd(basepoint, tweak)
-  return sum === undefined ? fail("invalid basepoint or per-commitment point, or tweak out of range") : Result.succeed(sum as PublicKey)
+  return sum === undefined ? fail("invalid basepoint or per-commitment point, or tweak out of range") : Result.succeed(PublicKey(sum))
 }
 
 /** privkey = basepoint_secret + SHA256(per_commitment_point || basepoint). */
@@ -82,7 +82,7 @@ export const deriveRevocationPublicKey = (
   const b = secp.pointMultiply(perCommitmentPoint, h2)
   if (a === undefined || b === undefined) return fail("invalid revocation basepoint or per-commitment point")
   const sum = secp.pointAdd(a, b)
-  return sum === undefined ? fail("revocation key at infinity") : Result.succeed(sum as PublicKey)
+  return sum === undefined ? fail("revocation key at infinity") : Result.succeed(PublicKey(sum))
 }
 
 /**

@@ -4,6 +4,7 @@
  * Addresses are bytes on the wire; `formatAddress` / `addressFromHostPort` convert to and
  * from the usual `host:port` text without any I/O.
  */
+import { base32nopad } from "@scure/base"
 import { Schema } from "effect"
 import { concatBytes } from "../bytes.ts"
 import type { Codec } from "../codec/fields.ts"
@@ -169,22 +170,8 @@ const formatIpv6 = (b: Uint8Array): string => {
   return `${hexes.slice(0, bestStart).join(":")}::${hexes.slice(bestStart + bestLen).join(":")}`
 }
 
-const BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
-const base32 = (b: Uint8Array): string => {
-  let out = ""
-  let bits = 0
-  let acc = 0
-  for (const x of b) {
-    acc = (acc << 8) | x
-    bits += 8
-    while (bits >= 5) {
-      out += BASE32[(acc >>> (bits - 5)) & 31]
-      bits -= 5
-    }
-  }
-  if (bits > 0) out += BASE32[(acc << (5 - bits)) & 31]
-  return out
-}
+/** RFC 4648 base32, lower case, as Tor writes onion names (10 and 35 bytes: no padding needed). */
+const base32 = (b: Uint8Array): string => base32nopad.encode(b).toLowerCase()
 
 /** `1.2.3.4:9735`, `[::1]:9735`, `xyz.onion:9735`, `host:9735`. */
 export const formatAddress = (a: Address): string => {

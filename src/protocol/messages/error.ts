@@ -5,7 +5,7 @@
 import { toHex } from "../bytes.ts"
 import * as Field from "../codec/fields.ts"
 import { defineMessage, MAX_MESSAGE_SIZE, type MessageType } from "../codec/message.ts"
-import type { ChannelId } from "../units.ts"
+import { ChannelId } from "../units.ts"
 
 export const ErrorMessage = defineMessage({
   type: 17,
@@ -24,7 +24,7 @@ export const Warning = defineMessage({
 export type Warning = MessageType<typeof Warning>
 
 /** The all-zero channel id: the message concerns the connection, not one channel. */
-export const ALL_CHANNELS = new Uint8Array(32) as ChannelId
+export const ALL_CHANNELS: ChannelId = ChannelId(new Uint8Array(32))
 
 export const isAllChannels = (id: ChannelId): boolean => id.every((b) => b === 0)
 

@@ -6,7 +6,7 @@
 import { Result, Schema } from "effect"
 import { equalBytes, fromHex } from "../bytes.ts"
 import * as Field from "../codec/fields.ts"
-import type { ChainHash, Codec } from "../codec/fields.ts"
+import { ChainHash, type Codec } from "../codec/fields.ts"
 import { defineMessage, type MessageType } from "../codec/message.ts"
 import { attempt, Reader } from "../codec/reader.ts"
 import { tlvField, tlvStream } from "../codec/tlv.ts"
@@ -58,11 +58,11 @@ export type Init = MessageType<typeof Init>
 
 /** Genesis block hashes in wire order (BOLT 0 `chain_hash`: not byte-reversed). */
 export const ChainHashes = {
-  bitcoin: fromHex("6fe28c0ab6f1b372c1a6a246ae63f74f931e8365e15a089c68d6190000000000") as ChainHash,
-  testnet3: fromHex("43497fd7f826957108f4a30fd9cec3aeba79972084e90ead01ea330900000000") as ChainHash,
-  testnet4: fromHex("43f08bdab050e35b567c864b91f47f50ae725ae2de53bcfbbaf284da00000000") as ChainHash,
-  signet: fromHex("f61eee3b63a380a477a063af32b2bbc97c9ff9f01f2c4225e973988108000000") as ChainHash,
-  regtest: fromHex("06226e46111a0b59caaf126043eb5bbf28c34f3a5e332a1fc7b2b73cf188910f") as ChainHash
+  bitcoin: ChainHash(fromHex("6fe28c0ab6f1b372c1a6a246ae63f74f931e8365e15a089c68d6190000000000")),
+  testnet3: ChainHash(fromHex("43497fd7f826957108f4a30fd9cec3aeba79972084e90ead01ea330900000000")),
+  testnet4: ChainHash(fromHex("43f08bdab050e35b567c864b91f47f50ae725ae2de53bcfbbaf284da00000000")),
+  signet: ChainHash(fromHex("f61eee3b63a380a477a063af32b2bbc97c9ff9f01f2c4225e973988108000000")),
+  regtest: ChainHash(fromHex("06226e46111a0b59caaf126043eb5bbf28c34f3a5e332a1fc7b2b73cf188910f"))
 } as const
 
 /**

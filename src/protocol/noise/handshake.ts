@@ -16,7 +16,7 @@
 import { Result } from "effect"
 import type { ChaChaPoly } from "../crypto/aead.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
-import type { NodeId } from "../units.ts"
+import { NodeId } from "../units.ts"
 import {
   NoiseActLengthInvalid,
   NoiseActMacInvalid,
@@ -159,8 +159,8 @@ export const initiatorActOne = (
   return Result.succeed({
     state: {
       _tag: "InitiatorAwaitingActTwo",
-      localStatic: localStatic as NodeId,
-      remoteStatic: remoteStatic as NodeId,
+      localStatic: NodeId(localStatic),
+      remoteStatic: NodeId(remoteStatic),
       ephemeralSecret,
       h,
       ck
@@ -337,7 +337,7 @@ export const responderActThree = (
   if (aead.decrypt(tempK3, NONCE_0, h, t) === undefined) return Result.fail(new NoiseActMacInvalid({ act: 3, part: "tag" }))
   const [rk, sk] = hkdf2(ck1, EMPTY)
   return Result.succeed({
-    remoteStatic: Uint8Array.from(rs) as NodeId,
+    remoteStatic: NodeId(Uint8Array.from(rs)),
     send: makeCipherState(sk, ck1),
     receive: makeCipherState(rk, ck1)
   })

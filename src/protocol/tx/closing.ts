@@ -10,7 +10,10 @@ import { makeInput, type OutPoint, type Transaction, type TxOutput } from "./bit
 import { sortOutputs } from "./bip69.ts"
 import { isDust } from "./fees.ts"
 
-export class ClosingError extends Data.TaggedError("ClosingError")<{ readonly reason: string }> {}
+/** Which rule a closing transaction broke: callers tell them apart by `rule` (`reason` is for people). */
+export type ClosingRule = "NegativeAmount" | "BalancesExceedFunding" | "LocktimeOutOfRange" | "FeeExceedsBalance" | "NoOutputLeft"
+
+export class ClosingError extends Data.TaggedError("ClosingError")<{ readonly rule: ClosingRule; readonly reason: string }> {}
 
 export interface ClosingOutput {
   readonly value: Sat
@@ -57,10 +60,10 @@ export interface LegacyClosingParams {
 
 /** `closing_signed` transaction: nSequence 0xFFFFFFFF, nLockTime 0, fee from the funder's output. */
 export const buildLegacyClosingTransaction = (p: LegacyClosingParams): Result.Result<ClosingTransaction, ClosingError> => {
-  if (p.toLocal < 0n || p.toRemote < 0n || p.fee < 0n) return Result.fail(new ClosingError({ reason: "negative amount" }))
-  if (p.toLocal + p.toRemote > p.fundingAmount * 1000n) return Result.fail(new ClosingError({ reason: "balances exceed the funding amount" }))
+  if (p.toLocal < 0n || p.toRemote < 0n || p.fee < 0n) return Result.fail(new ClosingError({ rule: "NegativeAmount", reason: "negative amount" }))
+  if (p.toLocal + p.toRemote > p.fundingAmount * 1000n) return Result.fail(new ClosingError({ rule: "BalancesExceedFunding", reason: "balances exceed the funding amount" }))
   const funder = p.localIsFunder ? msatToSat(p.toLocal) : msatToSat(p.toRemote)
-  if (p.fee > funder) return Result.fail(new ClosingError({ reason: "fee exceeds the funder's balance" }))
+  if (p.fee > funder) return Result.fail(new ClosingError({ rule: "FeeExceedsBalance", reason: "fee exceeds the funder's balance" }))
   let local: bigint = msatToSat(p.toLocal)
   let remote: bigint = msatToSat(p.toRemote)
   if (p.localIsFunder) local -= p.fee
@@ -68,7 +71,7 @@ export const buildLegacyClosingTransaction = (p: LegacyClosingParams): Result.Re
   const outs: Array<ClosingOutput> = []
   if (!(p.omitLocalOutput ?? false) && local >= p.dustLimit && local > 0n) outs.push({ value: sat(local), scriptPubKey: p.localScript, owner: "local" })
   if (remote >= p.dustLimit && remote > 0n) outs.push({ value: sat(remote), scriptPubKey: p.remoteScript, owner: "remote" })
-  if (outs.length === 0) return Result.fail(new ClosingError({ reason: "no output left" }))
+  if (outs.length === 0) return Result.fail(new ClosingError({ rule: "NoOutputLeft", reason: "no output left" }))
   return Result.succeed(build(p.fundingOutpoint, p.fundingAmount, 0xffffffff, 0, outs))
 }
 
@@ -94,11 +97,11 @@ export interface SimpleClosingParams {
  * the closer pays the fee; an `OP_RETURN` output carries 0 sat.
  */
 export const buildSimpleClosingTransaction = (p: SimpleClosingParams): Result.Result<ClosingTransaction, ClosingError> => {
-  if (p.closerBalance < 0n || p.closeeBalance < 0n || p.fee < 0n) return Result.fail(new ClosingError({ reason: "negative amount" }))
-  if (p.closerBalance + p.closeeBalance > p.fundingAmount * 1000n) return Result.fail(new ClosingError({ reason: "balances exceed the funding amount" }))
-  if (!Number.isInteger(p.locktime) || p.locktime < 0 || p.locktime > 0xffffffff) return Result.fail(new ClosingError({ reason: "locktime out of range" }))
+  if (p.closerBalance < 0n || p.closeeBalance < 0n || p.fee < 0n) return Result.fail(new ClosingError({ rule: "NegativeAmount", reason: "negative amount" }))
+  if (p.closerBalance + p.closeeBalance > p.fundingAmount * 1000n) return Result.fail(new ClosingError({ rule: "BalancesExceedFunding", reason: "balances exceed the funding amount" }))
+  if (!Number.isInteger(p.locktime) || p.locktime < 0 || p.locktime > 0xffffffff) return Result.fail(new ClosingError({ rule: "LocktimeOutOfRange", reason: "locktime out of range" }))
   const closerFunds = msatToSat(p.closerBalance)
-  if (p.fee > closerFunds) return Result.fail(new ClosingError({ reason: "fee exceeds the closer's balance" }))
+  if (p.fee > closerFunds) return Result.fail(new ClosingError({ rule: "FeeExceedsBalance", reason: "fee exceeds the closer's balance" }))
   const closerAmount = isOpReturn(p.closerScript) ? sat(0n) : sat(closerFunds - p.fee)
   const closeeAmount = isOpReturn(p.closeeScript) ? sat(0n) : msatToSat(p.closeeBalance)
   const outs: Array<ClosingOutput> = []

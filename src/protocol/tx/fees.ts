@@ -6,7 +6,7 @@
 import type { ChannelType } from "../channel-type.ts"
 import { msatToSat, sat, type Msat, type Sat } from "../units.ts"
 import { isOpReturn, isP2wpkh, isP2wsh, isSegwitV1Plus } from "./bitcoin/script.ts"
-import { compactSizeLength } from "./bitcoin/writer.ts"
+import { compactSizeLength } from "../codec/writer.ts"
 import { expectedCommitmentWeight } from "./weights.ts"
 
 /** fee = feerate_per_kw * weight / 1000, rounded down. */

@@ -7,7 +7,7 @@
 import { sha256 } from "@noble/hashes/sha2.js"
 import { Redacted, Result } from "effect"
 import { equalBytes } from "../bytes.ts"
-import type { Secp256k1 } from "../crypto/secp256k1.ts"
+import { CompactSignature, type Secp256k1 } from "../crypto/secp256k1.ts"
 import type { PrivateKey, PublicKey } from "../keys/keys.ts"
 import type { Sat } from "../units.ts"
 import { encodeTxSignature } from "./bitcoin/der.ts"
@@ -32,8 +32,8 @@ export const inputSighash = (input: InputToSign, sighashType: SighashType): Uint
   segwitV0Sighash(input.tx, input.index, input.scriptCode, input.amount, sighashType)
 
 /** Compact 64-byte low-S signature of the input's BIP 143 digest. */
-export const signInput = (secp: Secp256k1, input: InputToSign, sighashType: SighashType, key: PrivateKey): Uint8Array =>
-  secp.sign(inputSighash(input, sighashType), Redacted.value(key))
+export const signInput = (secp: Secp256k1, input: InputToSign, sighashType: SighashType, key: PrivateKey): CompactSignature =>
+  CompactSignature(secp.sign(inputSighash(input, sighashType), Redacted.value(key)))
 
 /**
  * Whether `signature` by `pubkey` signs the input's digest. Successes are remembered in
@@ -90,8 +90,8 @@ export const commitmentInput = (commitment: CommitmentTransaction<CommitmentHtlc
 export const commitmentSighash = (commitment: CommitmentTransaction<CommitmentHtlc>): Uint8Array =>
   cachedCommitmentDigest(commitment, SIGHASH_ALL, () => inputSighash(commitmentInput(commitment), SIGHASH_ALL))
 
-export const signCommitment = (secp: Secp256k1, commitment: CommitmentTransaction<CommitmentHtlc>, fundingKey: PrivateKey): Uint8Array =>
-  secp.sign(commitmentSighash(commitment), Redacted.value(fundingKey))
+export const signCommitment = (secp: Secp256k1, commitment: CommitmentTransaction<CommitmentHtlc>, fundingKey: PrivateKey): CompactSignature =>
+  CompactSignature(secp.sign(commitmentSighash(commitment), Redacted.value(fundingKey)))
 
 export const verifyCommitmentSignature = (
   secp: Secp256k1,
@@ -123,8 +123,8 @@ export const htlcSighash = (htlcTx: HtlcTransaction<CommitmentHtlc>, sighashType
  * The counterparty's signature on our HTLC transaction (what we send in `commitment_signed`
  * for their commitment), with the channel type's sighash.
  */
-export const signHtlcAsRemote = (secp: Secp256k1, htlcTx: HtlcTransaction<CommitmentHtlc>, htlcKey: PrivateKey): Uint8Array =>
-  secp.sign(htlcSighash(htlcTx, htlcTx.remoteSighash), Redacted.value(htlcKey))
+export const signHtlcAsRemote = (secp: Secp256k1, htlcTx: HtlcTransaction<CommitmentHtlc>, htlcKey: PrivateKey): CompactSignature =>
+  CompactSignature(secp.sign(htlcSighash(htlcTx, htlcTx.remoteSighash), Redacted.value(htlcKey)))
 
 export const verifyRemoteHtlcSignature = (
   secp: Secp256k1,
@@ -134,8 +134,8 @@ export const verifyRemoteHtlcSignature = (
 ): boolean => sharedVerifiedSignatures.verify(secp, signature, htlcSighash(htlcTx, htlcTx.remoteSighash), remoteHtlcPubkey)
 
 /** The owner's own signature on its HTLC transaction: always SIGHASH_ALL (BOLT 5). */
-export const signHtlcAsLocal = (secp: Secp256k1, htlcTx: HtlcTransaction<CommitmentHtlc>, htlcKey: PrivateKey): Uint8Array =>
-  secp.sign(htlcSighash(htlcTx, SIGHASH_ALL), Redacted.value(htlcKey))
+export const signHtlcAsLocal = (secp: Secp256k1, htlcTx: HtlcTransaction<CommitmentHtlc>, htlcKey: PrivateKey): CompactSignature =>
+  CompactSignature(secp.sign(htlcSighash(htlcTx, SIGHASH_ALL), Redacted.value(htlcKey)))
 
 /** Whether `preimage` opens the HTLC's payment hash (check before building an HTLC-success witness). */
 export const preimageMatches = (htlcTx: HtlcTransaction<CommitmentHtlc>, preimage: Uint8Array): boolean =>

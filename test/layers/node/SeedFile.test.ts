@@ -14,7 +14,7 @@ import {
   SEED_FILE_NAME
 } from "../../../src/layers/node/SeedFile.ts"
 import { SeedFileSigner } from "../../../src/layers/node/SeedFileSigner.ts"
-import { deriveNodeSecret, deriveSecret } from "../../../src/layers/node/SeedKeys.ts"
+import { deriveNodeSecret, deriveSecret } from "../../../src/protocol/keys/seed.ts"
 import { seededEntropy } from "../../../src/layers/test/SeededEntropy.ts"
 import { Entropy } from "../../../src/services/Entropy.ts"
 import { NodeSigner } from "../../../src/services/NodeSigner.ts"

@@ -184,6 +184,9 @@ describe("address descriptors (BOLT 7)", () => {
   it("formats Tor v3 as base32 .onion", () => {
     const a: Address = { _tag: "TorV3", onion: new Uint8Array(35), port: 9735 }
     expect(formatAddress(a)).toBe(`${"a".repeat(56)}.onion:9735`)
+    // RFC 4648 section 10: BASE32("fooba") = "MZXW6YTB"; Tor writes it in lower case.
+    const fooba = new TextEncoder().encode("fooba".repeat(7))
+    expect(formatAddress({ _tag: "TorV3", onion: fooba, port: 1 })).toBe(`${"mzxw6ytb".repeat(7)}.onion:1`)
   })
   it("an address list stops at the first unknown type and keeps the rest", () => {
     const bytes = fromHex("017f0000012607" + "09aabbcc")

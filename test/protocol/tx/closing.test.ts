@@ -66,6 +66,14 @@ describe("legacy closing transaction", () => {
   it("rejects a fee above the funder's balance", () => {
     const r = buildLegacyClosingTransaction({ ...base, fee: sat(600_001n) })
     expect(Result.isFailure(r) && r.failure._tag).toBe("ClosingError")
+    expect(Result.isFailure(r) && r.failure.rule).toBe("FeeExceedsBalance")
+  })
+
+  it("tells its rules apart by a tag, not by the reason's words", () => {
+    const rule = (r: Result.Result<unknown, { readonly rule: string }>) => (Result.isFailure(r) ? r.failure.rule : "ok")
+    expect(rule(buildLegacyClosingTransaction({ ...base, fee: sat(-1n) }))).toBe("NegativeAmount")
+    expect(rule(buildLegacyClosingTransaction({ ...base, toLocal: msat(2_000_000_000n) }))).toBe("BalancesExceedFunding")
+    expect(rule(buildLegacyClosingTransaction({ ...base, dustLimit: sat(2_000_000n) }))).toBe("NoOutputLeft")
   })
 
   it("both funding signatures verify and complete the witness", () => {

@@ -5,7 +5,7 @@
 import type { Sat } from "../../units.ts"
 import { hash256 } from "./hash.ts"
 import { serializeOutput, serializeTransaction, type Transaction } from "./transaction.ts"
-import { ByteWriter } from "./writer.ts"
+import { Writer } from "../../codec/writer.ts"
 
 export const SIGHASH_ALL = 0x01
 export const SIGHASH_NONE = 0x02
@@ -37,19 +37,19 @@ export const segwitV0Sighash = (
 
   let hashPrevouts = ZERO32
   if (!anyoneCanPay) {
-    const w = new ByteWriter(36 * tx.inputs.length)
+    const w = new Writer(36 * tx.inputs.length)
     for (const i of tx.inputs) w.bytes(i.prevout.txid).u32le(i.prevout.vout)
     hashPrevouts = hash256(w.finish())
   }
   let hashSequence = ZERO32
   if (!anyoneCanPay && base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) {
-    const w = new ByteWriter(4 * tx.inputs.length)
+    const w = new Writer(4 * tx.inputs.length)
     for (const i of tx.inputs) w.u32le(i.sequence)
     hashSequence = hash256(w.finish())
   }
   let hashOutputs = ZERO32
   if (base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) {
-    const w = new ByteWriter(64 * tx.outputs.length)
+    const w = new Writer(64 * tx.outputs.length)
     for (const o of tx.outputs) w.bytes(serializeOutput(o))
     hashOutputs = hash256(w.finish())
   } else if (base === SIGHASH_SINGLE) {
@@ -57,7 +57,7 @@ export const segwitV0Sighash = (
     if (o !== undefined) hashOutputs = hash256(serializeOutput(o))
   }
 
-  const w = new ByteWriter(160 + scriptCode.length)
+  const w = new Writer(160 + scriptCode.length)
   w.u32le(tx.version)
   w.bytes(hashPrevouts).bytes(hashSequence)
   w.bytes(input.prevout.txid).u32le(input.prevout.vout)
@@ -81,7 +81,7 @@ export const legacySighashAll = (tx: Transaction, index: number, scriptCode: Uin
     inputs: tx.inputs.map((input, i) => ({ ...input, scriptSig: i === index ? scriptCode : new Uint8Array(0), witness: [] }))
   }
   const body = serializeTransaction(stripped, { witness: false })
-  const w = new ByteWriter(body.length + 4)
+  const w = new Writer(body.length + 4)
   w.bytes(body).u32le(SIGHASH_ALL)
   return hash256(w.finish())
 }

@@ -4,20 +4,24 @@
  * and sent in BOLT 2 `funding_created`); `txidToHex`/`txidFromHex` convert to the reversed
  * display order that block explorers and the BOLT 3 vectors print.
  */
-import { Data, Result, type Brand } from "effect"
+import { Brand, Data, Result } from "effect"
 import { fromHex, toHex } from "../../bytes.ts"
 import type { Sat } from "../../units.ts"
 import { sat } from "../../units.ts"
+import { type DecodeError, fail, InvalidFieldValue } from "../../codec/errors.ts"
+import { attempt, Reader } from "../../codec/reader.ts"
+import { compactSizeLength, Writer } from "../../codec/writer.ts"
 import { hash256 } from "./hash.ts"
-import { ByteWriter, compactSizeLength } from "./writer.ts"
 
 /** 32-byte transaction id in internal (serialization) byte order. */
 export type Txid = Uint8Array & Brand.Brand<"Txid">
 
-/** Brands 32 trusted bytes (internal order) as a txid; no copy, no check. */
-export const txidFromBytes = (bytes: Uint8Array): Txid => bytes as Txid
+/** A txid from 32 bytes in internal order (no copy; a `BrandError` for another length). */
+export const Txid = Brand.make<Txid>((b) => b.length === 32 || `a txid is 32 bytes, got ${b.length}`)
+/** Brands 32 bytes (internal order) as a txid; no copy. */
+export const txidFromBytes = (bytes: Uint8Array): Txid => Txid(bytes)
 /** Parses display-order hex (as printed by explorers and the BOLTs); throws on bad hex: trusted input only. */
-export const txidFromHex = (hex: string): Txid => fromHex(hex).reverse() as Txid
+export const txidFromHex = (hex: string): Txid => Txid(fromHex(hex).reverse())
 export const txidToHex = (txid: Txid): string => toHex(Uint8Array.from(txid).reverse())
 
 export interface OutPoint {
@@ -51,13 +55,13 @@ export const makeInput = (prevout: OutPoint, sequence: number): TxInput => ({ pr
 
 export const hasWitness = (tx: Transaction): boolean => tx.inputs.some((i) => i.witness.length > 0)
 
-const writeOutput = (w: ByteWriter, o: TxOutput): void => {
+const writeOutput = (w: Writer, o: TxOutput): void => {
   w.u64le(o.value).varBytes(o.scriptPubKey)
 }
 
 /** Serialized output (value || script), as hashed by BIP 143. */
 export const serializeOutput = (o: TxOutput): Uint8Array => {
-  const w = new ByteWriter(9 + o.scriptPubKey.length)
+  const w = new Writer(9 + o.scriptPubKey.length)
   writeOutput(w, o)
   return w.finish()
 }
@@ -68,7 +72,7 @@ export const serializeOutput = (o: TxOutput): Uint8Array => {
  */
 export const serializeTransaction = (tx: Transaction, options?: { readonly witness?: boolean }): Uint8Array => {
   const segwit = (options?.witness ?? true) && hasWitness(tx)
-  const w = new ByteWriter(256)
+  const w = new Writer(256)
   w.u32le(tx.version)
   if (segwit) w.u8(0).u8(1)
   w.compactSize(tx.inputs.length)
@@ -87,8 +91,8 @@ export const serializeTransaction = (tx: Transaction, options?: { readonly witne
   return w.finish()
 }
 
-export const txid = (tx: Transaction): Txid => hash256(serializeTransaction(tx, { witness: false })) as Txid
-export const wtxid = (tx: Transaction): Txid => hash256(serializeTransaction(tx)) as Txid
+export const txid = (tx: Transaction): Txid => Txid(hash256(serializeTransaction(tx, { witness: false })))
+export const wtxid = (tx: Transaction): Txid => Txid(hash256(serializeTransaction(tx)))
 
 /** Witness stack size in bytes as serialized (count + items), for one input. */
 export const witnessSize = (witness: ReadonlyArray<Uint8Array>): number => {
@@ -123,71 +127,11 @@ export class TxDecodeError extends Data.TaggedError("TxDecodeError")<{
   readonly reason: string
 }> {}
 
-/** Internal sentinel thrown by the reader, caught at the `decodeTransaction` boundary. */
-class Short {
-  readonly offset: number
-  readonly reason: string
-  constructor(offset: number, reason: string) {
-    this.offset = offset
-    this.reason = reason
-  }
-}
+/** The reason text of a codec failure, for `TxDecodeError`. */
+const reasonOf = (e: DecodeError): string =>
+  e._tag === "InvalidFieldValue" ? e.reason : e._tag === "UnexpectedEof" ? "unexpected end of data" : e._tag
 
-class Reader {
-  pos = 0
-  private readonly data: Uint8Array
-  constructor(data: Uint8Array) {
-    this.data = data
-  }
-  get remaining(): number {
-    return this.data.length - this.pos
-  }
-  need(n: number): void {
-    if (this.pos + n > this.data.length) throw new Short(this.pos, "unexpected end of data")
-  }
-  u8(): number {
-    this.need(1)
-    return this.data[this.pos++] ?? 0
-  }
-  u32le(): number {
-    this.need(4)
-    const d = this.data
-    const p = this.pos
-    this.pos += 4
-    return ((d[p] ?? 0) | ((d[p + 1] ?? 0) << 8) | ((d[p + 2] ?? 0) << 16)) + (d[p + 3] ?? 0) * 0x1000000
-  }
-  u64le(): bigint {
-    const lo = this.u32le()
-    const hi = this.u32le()
-    return (BigInt(hi) << 32n) | BigInt(lo)
-  }
-  bytes(n: number): Uint8Array {
-    this.need(n)
-    const out = this.data.slice(this.pos, this.pos + n)
-    this.pos += n
-    return out
-  }
-  /** CompactSize, canonical only, bounded by `max` (so counts cannot exceed the data left). */
-  compactSize(max: number): number {
-    const at = this.pos
-    const first = this.u8()
-    let v: number
-    if (first < 0xfd) v = first
-    else if (first === 0xfd) {
-      v = this.u8() | (this.u8() << 8)
-      if (v < 0xfd) throw new Short(at, "non-canonical CompactSize")
-    } else if (first === 0xfe) {
-      v = this.u32le()
-      if (v <= 0xffff) throw new Short(at, "non-canonical CompactSize")
-    } else {
-      const big = this.u64le()
-      if (big <= 0xffffffffn) throw new Short(at, "non-canonical CompactSize")
-      throw new Short(at, "CompactSize too large")
-    }
-    if (v > max) throw new Short(at, "count or length exceeds the remaining data")
-    return v
-  }
-}
+const invalid = (at: number, reason: string): never => fail(new InvalidFieldValue({ at, field: "transaction", reason }))
 
 /**
  * Parses one serialized transaction (legacy or BIP 144) starting at `offset` of `bytes`, and
@@ -201,21 +145,19 @@ export const decodeTransactionAt = (
 ): Result.Result<{ readonly tx: Transaction; readonly end: number }, TxDecodeError> => {
   if (!Number.isInteger(offset) || offset < 0 || offset > bytes.length)
     return Result.fail(new TxDecodeError({ offset: Math.max(0, Math.min(bytes.length, Number.isInteger(offset) ? offset : 0)), reason: "offset out of range" }))
-  const r = new Reader(bytes)
-  r.pos = offset
-  try {
+  const r = new Reader(bytes, offset)
+  const decoded = attempt(() => {
     const version = r.u32le()
     let segwit = false
-    if (r.remaining >= 2 && bytes[r.pos] === 0 && bytes[r.pos + 1] !== 0) {
-      const flag = bytes[r.pos + 1]
-      if (flag !== 1) throw new Short(r.pos, "unknown segwit flag")
+    if (r.remaining >= 2 && bytes[r.offset] === 0 && bytes[r.offset + 1] !== 0) {
+      if (bytes[r.offset + 1] !== 1) invalid(r.offset, "unknown segwit flag")
       segwit = true
-      r.pos += 2
+      r.skip(2)
     }
     const nIn = r.compactSize(Math.floor(r.remaining / 41))
     const inputs: Array<{ prevout: OutPoint; scriptSig: Uint8Array; sequence: number; witness: Array<Uint8Array> }> = []
     for (let k = 0; k < nIn; k++) {
-      const id = r.bytes(32) as Txid
+      const id = txidFromBytes(r.bytes(32))
       const vout = r.u32le()
       const scriptSig = r.bytes(r.compactSize(r.remaining))
       const sequence = r.u32le()
@@ -229,21 +171,19 @@ export const decodeTransactionAt = (
       outputs.push({ value: sat(value), scriptPubKey })
     }
     if (segwit) {
-      if (nIn === 0) throw new Short(r.pos, "witness flag on a transaction without inputs")
-      let any = false
+      if (nIn === 0) invalid(r.offset, "witness flag on a transaction without inputs")
+      let some = false
       for (const input of inputs) {
         const n = r.compactSize(r.remaining)
         for (let k = 0; k < n; k++) input.witness.push(r.bytes(r.compactSize(r.remaining)))
-        if (n > 0) any = true
+        if (n > 0) some = true
       }
-      if (!any) throw new Short(r.pos, "superfluous witness record")
+      if (!some) invalid(r.offset, "superfluous witness record")
     }
     const locktime = r.u32le()
-    return Result.succeed({ tx: { version, inputs, outputs, locktime }, end: r.pos })
-  } catch (e) {
-    if (e instanceof Short) return Result.fail(new TxDecodeError({ offset: e.offset, reason: e.reason }))
-    throw e
-  }
+    return { tx: { version, inputs, outputs, locktime }, end: r.offset }
+  })
+  return Result.mapError(decoded, (e) => new TxDecodeError({ offset: "at" in e ? e.at : offset, reason: reasonOf(e) }))
 }
 
 /**

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest"
 import { toHex } from "../../../../src/protocol/bytes.ts"
 import { legacySighashAll, segwitV0Sighash } from "../../../../src/protocol/tx/bitcoin/sighash.ts"
 import { serializeTransaction } from "../../../../src/protocol/tx/bitcoin/transaction.ts"
-import { ByteWriter } from "../../../../src/protocol/tx/bitcoin/writer.ts"
+import { Writer } from "../../../../src/protocol/codec/writer.ts"
 import { sat } from "../../../../src/protocol/units.ts"
 import { txArb } from "./gen.ts"
 
@@ -38,8 +38,8 @@ describe("sighash vs bitcore-lib", () => {
           const index = i % tx.inputs.length
           const ours = segwitV0Sighash(tx, index, scriptCode, sat(amount), type)
           const btx = new bitcore.Transaction(toHex(serializeTransaction(tx)))
-          const amountLe = Buffer.from(new ByteWriter(8).u64le(amount).finish())
-          const codeWithLength = Buffer.from(new ByteWriter().varBytes(scriptCode).finish())
+          const amountLe = Buffer.from(new Writer(8).u64le(amount).finish())
+          const codeWithLength = Buffer.from(new Writer().varBytes(scriptCode).finish())
           const theirs = bitcore.Transaction.SighashWitness.sighash(btx, type, index, codeWithLength, amountLe)
           expect(toHex(ours)).toBe(theirs.toString("hex"))
         }

@@ -1,10 +1,12 @@
 /**
- * The few BOLT 1 encodings and checks the Peer actor performs itself (`init`, `ping`, `pong`,
- * `error`, `warning`), phrased for the actor: plain results instead of codec errors. The
- * codecs are `protocol/messages`; the feature rules are `protocol/features.ts` (BOLT 9).
+ * BOLT 1 connection rules, pure: the `init` exchange (our `init`, the remote's features and
+ * networks, the BOLT 1/9 feature checks, `remote_addr`), the control messages a connection
+ * answers itself (`ping`, `pong`, `error`, `warning`), and which messages are gossip. Plain
+ * results instead of codec errors; the `Peer` actor (`actors/Peer.ts`) performs the effects.
+ * The codecs are `protocol/messages`; the feature rules are `protocol/features.ts` (BOLT 9).
  */
 import { Result } from "effect"
-import type { ChainHash } from "../protocol/codec/fields.ts"
+import type { ChainHash } from "./codec/fields.ts"
 import {
   ALL_CHANNELS,
   type Address,
@@ -20,9 +22,9 @@ import {
   Ping,
   Pong,
   Warning
-} from "../protocol/messages/index.ts"
-import * as Features from "../protocol/features.ts"
-import type { ChannelId } from "../protocol/units.ts"
+} from "./messages/index.ts"
+import * as Features from "./features.ts"
+import type { ChannelId } from "./units.ts"
 
 const encodeOrDie = (r: Result.Result<Uint8Array, unknown>): Uint8Array => {
   // Our own messages are built within their limits; a failure here is a bug, not input.

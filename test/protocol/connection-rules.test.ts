@@ -5,9 +5,9 @@ import { toHex } from "../../src/protocol/bytes.ts"
 import { featuresToBytes, ourInitFeatures } from "../../src/protocol/features.ts"
 import { ChainHashes, Init } from "../../src/protocol/messages/index.ts"
 import type { ChannelId } from "../../src/protocol/units.ts"
-import * as Wire from "../../src/actors/PeerWire.ts"
+import * as Wire from "../../src/protocol/connection-rules.ts"
 
-describe("PeerWire", () => {
+describe("BOLT 1 connection rules (protocol/connection-rules)", () => {
   it("remote_addr only for public IP addresses", () => {
     assert.deepStrictEqual(Wire.publicRemoteAddress("203.0.113.7", 9735)?._tag, "Ipv4")
     assert.deepStrictEqual(Wire.publicRemoteAddress("2001:db8::1", 9735)?._tag, "Ipv6")

@@ -1,5 +1,6 @@
 /**
- * Key derivation from the node seed. One 32-byte seed (see `SeedFile.ts`) yields every key of
+ * Key derivation from the node seed: the one way this project derives a key from a seed
+ * (the production node, the browser node, the channel signer's per-channel keys). One 32-byte seed (see `SeedFile.ts`) yields every key of
  * the node, each under its own label, so new kinds of keys (channel base points, shutdown keys)
  * can be added later without touching the node key:
  *
@@ -10,18 +11,23 @@
  * where the output is not a valid secp256k1 secret (zero or >= the group order), so that the
  * derivation is total. Labels in use:
  *
- * - `"node"`: the node secret (BOLT 1 node id, BOLT 8 static key).
- * - `"channel-signer"`: the seed of the in-process channel signer (`NodeLive`), which derives
- *   every channel's keys from it and the channel's key id.
- * - `"shutdown/0"`: the key of the node's payout (shutdown) script, P2WPKH (`NodeLive`).
+ * - `"node"` (`NODE_KEY_LABEL`): the node secret (BOLT 1 node id, BOLT 8 static key).
+ * - `"channel-signer"` (`CHANNEL_SIGNER_SEED_LABEL`): the seed of the in-process channel signer,
+ *   which derives every channel's keys from it and the channel's key id
+ *   (`"channel/<hex key id>/<purpose>"`, `layers/signer/SeedChannelSigner.ts`).
+ * - `"shutdown/0"` (`SHUTDOWN_KEY_LABEL`): the key of the node's payout (shutdown) script, P2WPKH.
+ * - `"wallet"` (`WALLET_SEED_LABEL`): the on-chain wallet's BIP 32 seed.
  */
 import { hkdf } from "@noble/hashes/hkdf.js"
 import { sha256 } from "@noble/hashes/sha2.js"
-import { concatBytes } from "../../protocol/bytes.ts"
-import { nobleSecp256k1, type Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
+import { concatBytes } from "../bytes.ts"
+import { nobleSecp256k1, type Secp256k1 } from "../crypto/secp256k1.ts"
 
 const SALT = new TextEncoder().encode("effect-lightning/seed/v1")
 export const NODE_KEY_LABEL = "node"
+export const CHANNEL_SIGNER_SEED_LABEL = "channel-signer"
+export const SHUTDOWN_KEY_LABEL = "shutdown/0"
+export const WALLET_SEED_LABEL = "wallet"
 
 /** The valid secp256k1 secret derived from `seed` under `label` (see the module doc). */
 export const deriveSecret = (seed: Uint8Array, label: string, secp: Secp256k1 = nobleSecp256k1): Uint8Array => {
