@@ -64,9 +64,14 @@ export const runNode = (config: NodeConfig) =>
             ...(config.bitcoind === undefined ? {} : { bitcoind: config.bitcoind }),
             // Conformance-suite hooks (`--dev`, regtest only; NodeFlags refuses them otherwise).
             ...(config.dev?.nodeSecret === undefined ? {} : { nodeSecret: config.dev.nodeSecret }),
+            ...(config.dev?.channelSecrets === undefined ? {} : { channelSecrets: config.dev.channelSecrets }),
+            ...(config.dev?.walletSeed === undefined ? {} : { walletSeed: config.dev.walletSeed }),
+            // Our node_announcement (--alias, --color, --announce-addr).
+            ...(config.announce === undefined ? {} : { announce: config.announce }),
             ...(config.dev === undefined ? {} : { channels: devChannelSettings(config.dev) }),
             forwardingPolicy: forwardingPolicyOf(config.forwarding),
-            ...(config.store === undefined ? {} : { store: config.store })
+            ...(config.store === undefined ? {} : { store: config.store }),
+            ...(config.otlpEndpoint === undefined ? {} : { otlpEndpoint: config.otlpEndpoint })
           })
         )
       )

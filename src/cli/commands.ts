@@ -314,7 +314,12 @@ const channelsOpen = Command.make(
       Flag.withDescription("the channel type (default static_remote_key)")
     ),
     announce: Flag.Boolean("announce").pipe(Flag.withDefault(false), Flag.withDescription("announce the channel (default: private)")),
-    feeratePerKw: Flag.Int("feerate-per-kw").pipe(Flag.optional, Flag.withDescription("the commitment feerate (default: the node's estimate)"))
+    feeratePerKw: Flag.Int("feerate-per-kw").pipe(Flag.optional, Flag.withDescription("the commitment feerate (default: the node's estimate)")),
+    funding: Flag.Literals("funding", ["wallet", "external"]).pipe(
+      Flag.optional,
+      Flag.withDescription("wallet: the node's wallet pays (default when it has one); external: fund it yourself with `channels fund`")
+    ),
+    background: Flag.Boolean("background").pipe(Flag.withDefault(false), Flag.withDescription("answer at once; the open goes on in the background"))
   },
   (flags) =>
     withClient(flags, (client) =>
@@ -323,13 +328,22 @@ const channelsOpen = Command.make(
           nodeId: flags.nodeId,
           amountSat: flags.amountSat,
           announce: flags.announce,
+          ...(Option.isSome(flags.funding) ? { funding: flags.funding.value } : {}),
+          ...(flags.background ? { wait: false } : {}),
           ...(Option.isSome(flags.pushMsat) ? { pushMsat: flags.pushMsat.value } : {}),
           ...(Option.isSome(flags.channelType) ? { channelType: flags.channelType.value } : {}),
           ...(Option.isSome(flags.feeratePerKw) ? { feeratePerKw: flags.feeratePerKw.value } : {})
         }
-      }).pipe(Effect.map(print(flags, (c) => `${channelBlock(c)}\n\nnext: fund it with a transaction paying the funding output (channels fund ${c.channelId} TX)`)))
+      }).pipe(Effect.map(print(flags, (c) =>
+        c.phase === "WaitFundingTx"
+          ? `${channelBlock(c)}\n\nnext: fund it with a transaction paying the funding output (channels fund ${c.channelId} TX)`
+          : channelBlock(c)
+      )))
     )
-).pipe(Command.withDescription("Open a channel to a connected peer; answers after accept_channel with the funding output to pay."))
+).pipe(Command.withDescription(
+  "Open a channel to a connected peer: funded from the node's wallet (answers once both sides signed the funding), " +
+    "or with --funding external (answers after accept_channel with the funding output to pay)."
+))
 
 const channelsFund = Command.make(
   "fund",
@@ -492,13 +506,53 @@ const payments = Command.make("payments").pipe(
   Command.withSubcommands([paymentsList, paymentsGet])
 )
 
+const walletBalance = Command.make("balance", clientFlags, (flags) =>
+  withClient(flags, (client) =>
+    client.wallet.balance().pipe(Effect.map(print(flags, (b) =>
+      `confirmed    ${b.confirmedSat} sat\nunconfirmed  ${b.unconfirmedSat} sat\nlocked       ${b.lockedSat} sat\nheight       ${b.height ?? "-"}`
+    ))))).pipe(Command.withDescription("The on-chain wallet's balance: confirmed, unconfirmed (our change), locked (channel fundings in progress)."))
+
+const walletAddress = Command.make(
+  "address",
+  { ...clientFlags, type: Flag.Literals("type", ["p2wpkh", "p2tr"]).pipe(Flag.optional, Flag.withDescription("p2wpkh (default) or p2tr")) },
+  (flags) =>
+    withClient(flags, (client) =>
+      client.wallet.address({ payload: Option.isSome(flags.type) ? { type: flags.type.value } : {} }).pipe(Effect.map(print(flags, (a) => a.address))))
+).pipe(Command.withDescription("A fresh receive address of the on-chain wallet."))
+
+const walletSend = Command.make(
+  "send",
+  {
+    ...clientFlags,
+    address: Argument.String("address").pipe(Argument.withDescription("where to pay (an address of the node's network)")),
+    amountSat: Argument.Int("amount-sat").pipe(Argument.optional, Argument.withDescription("the amount in satoshis (or --all)")),
+    all: Flag.Boolean("all").pipe(Flag.withDefault(false), Flag.withDescription("send every spendable coin, the fee taken from it")),
+    feeratePerKw: Flag.Int("feerate-per-kw").pipe(Flag.optional, Flag.withDescription("the feerate (default: the node's estimate for 6 blocks)"))
+  },
+  (flags) =>
+    withClient(flags, (client) =>
+      client.wallet.send({
+        payload: {
+          address: flags.address,
+          ...(Option.isSome(flags.amountSat) ? { amountSat: flags.amountSat.value } : {}),
+          ...(flags.all ? { all: true } : {}),
+          ...(Option.isSome(flags.feeratePerKw) ? { feeratePerKw: flags.feeratePerKw.value } : {})
+        }
+      }).pipe(Effect.map(print(flags, (r) => `txid ${r.txid}\nfee  ${r.feeSat} sat (${r.feeratePerKw} sat/kw)`))))
+).pipe(Command.withDescription("Pay an address from the on-chain wallet (change back to it) and broadcast."))
+
+const wallet = Command.make("wallet").pipe(
+  Command.withDescription("The on-chain wallet (a node following a chain): balance, address, send."),
+  Command.withSubcommands([walletBalance, walletAddress, walletSend])
+)
+
 /** The whole command line. */
 export const cli = Command.make("effect-lightning").pipe(
   Command.withDescription(
     "An effect-lightning node: `start` runs it; the other commands talk to a running node's control API " +
       "(token from DIR/api_token). Exit codes: 0 ok, 1 refused by the node, 2 bad arguments, 3 node unreachable, 4 API token missing or refused."
   ),
-  Command.withSubcommands([start, getinfo, connect, disconnect, peers, channels, invoices, pay, keysend, payments])
+  Command.withSubcommands([start, getinfo, connect, disconnect, peers, channels, invoices, pay, keysend, payments, wallet])
 )
 
 /** Runs the command line on `argv` (without the node and script paths). */

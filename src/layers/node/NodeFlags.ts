@@ -18,6 +18,9 @@ import { defaultForwardingPolicy, type ForwardingPolicy } from "../../protocol/p
 import { networkByName, type NetworkName, NetworkNames } from "../../protocol/network.ts"
 import { sat } from "../../protocol/units.ts"
 import { formatAddress, parseAddress, type SocketAddress } from "../../services/Transport.ts"
+import type { Address } from "../../protocol/messages/address.ts"
+import { aliasBytes, ownAddresses, parseAnnounceAddress, parseColor } from "../../protocol/gossip/own.ts"
+import type { FixedChannelSecrets } from "../signer/SeedChannelSigner.ts"
 import type { StoreSelection } from "../store/SqlStoreChoice.ts"
 
 export interface NodeConfig {
@@ -39,6 +42,20 @@ export interface NodeConfig {
   readonly forwarding?: ForwardingFlags
   /** `--store files|sqlite|postgres` (with `--postgres-url`): where the node keeps its data; absent = files. */
   readonly store?: StoreSelection
+  /** `--otlp-endpoint URL`: export spans over OTLP/HTTP (`layers/observability/OtlpTracing.ts`); absent = none. */
+  readonly otlpEndpoint?: string
+  /** `--alias`, `--color`, `--announce-addr`: our `node_announcement` (BOLT 7); absent unless one was given. */
+  readonly announce?: AnnounceFlags
+}
+
+/** What our `node_announcement` carries (BOLT 7), checked by `protocol/gossip/own.ts`; each absent unless given. */
+export interface AnnounceFlags {
+  /** `--alias TEXT`: UTF-8, at most 32 bytes (default: the node id's first 10 bytes in hex). */
+  readonly alias?: string
+  /** `--color RRGGBB`: `rgb_color`, red first. */
+  readonly color?: readonly [number, number, number]
+  /** `--announce-addr HOST:PORT`, repeatable: where peers can reach us, ascending by type (BOLT 7). */
+  readonly addresses?: ReadonlyArray<Address>
 }
 
 /** The forwarding policy flags (BOLT 7 `channel_update` fields, enforced by the forwarder, BOLT 4). */
@@ -55,6 +72,8 @@ export interface ForwardingFlags {
 export interface DevConfig {
   /** `--dev-node-secret HEX`: the node key (BOLT 1 node id, BOLT 8 static key) instead of the seed's. */
   readonly nodeSecret?: Uint8Array
+  /** `--dev-wallet-seed HEX`: the on-chain wallet's BIP 32 seed (16 to 64 bytes) instead of the node seed's. */
+  readonly walletSeed?: Uint8Array
   /** `--funding-confirms N`: the `minimum_depth` we ask in `accept_channel` (BOLT 2), at least 1. */
   readonly fundingConfirms?: number
   /** `--min-to-self-delay N`: the `to_self_delay` we impose on the peer's outputs (BOLT 2 `open_channel`/`accept_channel`). */
@@ -65,6 +84,11 @@ export interface DevConfig {
   readonly minFeeratePerKw?: number
   /** `--channel-reserve-sat N`: the `channel_reserve_satoshis` we ask of every peer (BOLT 2), instead of 1% of the capacity. */
   readonly channelReserveSat?: number
+  /**
+   * `--dev-channel-secrets FUNDING,REVOCATION,PAYMENT,DELAYED,HTLC,SHACHAIN_SEED`: every channel's
+   * base secrets (BOLT 3) and per-commitment seed, instead of the seed's per-channel keys.
+   */
+  readonly channelSecrets?: FixedChannelSecrets
 }
 
 /** Our feerate estimate when none is configured (the channel manager's default), sat/kw. */
@@ -134,6 +158,13 @@ control API (JSON, OpenAPI document at /openapi.json) on --api. SIGINT/SIGTERM s
                       payments, graph of --postgres-url's database)
   --postgres-url URL  postgres://user:password@host:port/database (with --store
                       postgres or --migrate-store)
+  --alias TEXT        our node_announcement's alias (UTF-8, at most 32 bytes;
+                      default: the node id's first 10 bytes in hex)
+  --color RRGGBB      our node_announcement's color (hex, default 3399ff)
+  --announce-addr HOST:PORT  an address we announce (repeatable): IPv4, [IPv6],
+                      one DNS hostname, or a Tor v3 NAME.onion; port not 0
+  --otlp-endpoint URL export spans (payments, HTLCs, forwards) over OTLP/HTTP to a
+                      collector, e.g. http://127.0.0.1:4318 (/v1/traces appended)
   --migrate-store FROM TO  copy every key of the node's stores from one kind to
                       another (files, sqlite, postgres; the target must be empty),
                       verify keys and bytes, print the counts and exit. Stop the
@@ -143,6 +174,11 @@ control API (JSON, OpenAPI document at /openapi.json) on --api. SIGINT/SIGTERM s
 Hooks for conformance test suites, refused unless --dev and --network regtest:
   --dev               allow the flags below (never in production)
   --dev-node-secret HEX  the node key (32 bytes, hex) instead of the seed's
+  --dev-wallet-seed HEX  the on-chain wallet's BIP 32 seed (16 to 64 bytes, hex)
+                         instead of the node seed's (the wallet runs with --bitcoind-rpc)
+  --dev-channel-secrets FUNDING,REVOCATION,PAYMENT,DELAYED,HTLC,SHACHAIN_SEED
+                         every channel's base secrets and per-commitment seed
+                         (six 32-byte hex values) instead of the seed's
   --funding-confirms N   the minimum_depth we ask of channels we accept (default ${defaultLocalChannelConfig.minimumDepth})
   --min-to-self-delay N  the to_self_delay we impose on the peer (default ${defaultLocalChannelConfig.toSelfDelay})
   --max-accepted-htlcs N the max_accepted_htlcs we announce, 1 to ${MAX_ACCEPTED_HTLCS_LIMIT} (default ${defaultLocalChannelConfig.maxAcceptedHtlcs})
@@ -198,6 +234,12 @@ export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<FlagsResu
   if (Result.isFailure(forwarding)) return Result.fail(forwarding.failure)
   const store = storeFlags(values["store"], values["postgres-url"])
   if (Result.isFailure(store)) return Result.fail(store.failure)
+  const announce = announceFlags(values)
+  if (Result.isFailure(announce)) return Result.fail(announce.failure)
+  const otlpEndpoint = values["otlp-endpoint"]
+  if (otlpEndpoint !== undefined && !isHttpUrl(otlpEndpoint)) {
+    return Result.fail(`--otlp-endpoint expects an http or https URL such as http://127.0.0.1:4318, got '${otlpEndpoint}'`)
+  }
   return Result.succeed({
     _tag: "Run",
     config: {
@@ -209,8 +251,35 @@ export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<FlagsResu
       ...(bitcoind.success === undefined ? {} : { bitcoind: bitcoind.success }),
       ...(dev.success === undefined ? {} : { dev: dev.success }),
       ...(forwarding.success === undefined ? {} : { forwarding: forwarding.success }),
-      ...(store.success === undefined ? {} : { store: store.success })
+      ...(store.success === undefined ? {} : { store: store.success }),
+      ...(announce.success === undefined ? {} : { announce: announce.success }),
+      ...(otlpEndpoint === undefined ? {} : { otlpEndpoint })
     }
+  })
+}
+
+/** `--alias`, `--color` and `--announce-addr` (repeatable), checked against BOLT 7's rules for the origin node. */
+const announceFlags = (values: ReturnType<typeof parse>["values"]): Result.Result<AnnounceFlags | undefined, string> => {
+  const alias = values.alias
+  if (alias !== undefined) {
+    const bytes = aliasBytes(alias)
+    if (Result.isFailure(bytes)) return Result.fail(`--alias: ${bytes.failure}`)
+  }
+  const color = values.color === undefined ? undefined : parseColor(values.color)
+  if (color !== undefined && Result.isFailure(color)) return Result.fail(`--color expects RRGGBB in hex, got '${values.color ?? ""}'`)
+  const parsed: Array<Address> = []
+  for (const text of values["announce-addr"] ?? []) {
+    const a = parseAnnounceAddress(text)
+    if (Result.isFailure(a)) return Result.fail(`--announce-addr: ${a.failure}`)
+    parsed.push(a.success)
+  }
+  const addresses = ownAddresses(parsed)
+  if (Result.isFailure(addresses)) return Result.fail(`--announce-addr: ${addresses.failure}`)
+  if (alias === undefined && color === undefined && parsed.length === 0) return Result.succeed(undefined)
+  return Result.succeed({
+    ...(alias === undefined ? {} : { alias }),
+    ...(color === undefined ? {} : { color: color.success }),
+    ...(parsed.length === 0 ? {} : { addresses: addresses.success })
   })
 }
 
@@ -289,7 +358,7 @@ const forwardingFlags = (values: ReturnType<typeof parse>["values"]): Result.Res
 export const forwardingPolicyOf = (flags: ForwardingFlags | undefined): ForwardingPolicy => ({ ...defaultForwardingPolicy, ...flags })
 
 /** The flags only `--dev` on regtest allows. */
-const DEV_FLAGS = ["dev-node-secret", "funding-confirms", "min-to-self-delay", "max-accepted-htlcs", "min-feerate", "channel-reserve-sat"] as const
+const DEV_FLAGS = ["dev-node-secret", "dev-channel-secrets", "funding-confirms", "min-to-self-delay", "max-accepted-htlcs", "min-feerate", "channel-reserve-sat", "dev-wallet-seed"] as const
 
 /** `--dev` and the flags it allows: refused unless both `--dev` and `--network regtest` are given. */
 const devFlags = (
@@ -322,14 +391,50 @@ const devFlags = (
     nodeSecret = fromHex(secretHex.toLowerCase())
     if (!nobleSecp256k1.isValidSecret(nodeSecret)) return Result.fail("--dev-node-secret is not a valid secp256k1 secret key")
   }
+  const channelSecrets = devChannelSecrets(values["dev-channel-secrets"])
+  if (Result.isFailure(channelSecrets)) return Result.fail(channelSecrets.failure)
+  const walletSeedHex = values["dev-wallet-seed"]
+  if (walletSeedHex !== undefined && !/^([0-9a-fA-F]{2}){16,64}$/.test(walletSeedHex)) {
+    return Result.fail("--dev-wallet-seed expects 16 to 64 bytes in hex (32 to 128 digits)")
+  }
   return Result.succeed({
     ...(nodeSecret === undefined ? {} : { nodeSecret }),
+    ...(walletSeedHex === undefined ? {} : { walletSeed: fromHex(walletSeedHex.toLowerCase()) }),
+    ...(channelSecrets.success === undefined ? {} : { channelSecrets: channelSecrets.success }),
     ...(fundingConfirms.success === undefined ? {} : { fundingConfirms: fundingConfirms.success }),
     ...(minToSelfDelay.success === undefined ? {} : { minToSelfDelay: minToSelfDelay.success }),
     ...(maxAcceptedHtlcs.success === undefined ? {} : { maxAcceptedHtlcs: maxAcceptedHtlcs.success }),
     ...(minFeeratePerKw.success === undefined ? {} : { minFeeratePerKw: minFeeratePerKw.success }),
     ...(channelReserveSat.success === undefined ? {} : { channelReserveSat: channelReserveSat.success })
   })
+}
+
+/** An http or https URL (`--otlp-endpoint`). */
+const isHttpUrl = (text: string): boolean => {
+  try {
+    const url = new URL(text)
+    return url.protocol === "http:" || url.protocol === "https:"
+  } catch {
+    return false
+  }
+}
+
+/** `--dev-channel-secrets`: six 32-byte hex values; the five base secrets must be valid secp256k1 keys. */
+const devChannelSecrets = (text: string | undefined): Result.Result<FixedChannelSecrets | undefined, string> => {
+  if (text === undefined) return Result.succeed(undefined)
+  const parts = text.split(",")
+  const names = ["FUNDING", "REVOCATION", "PAYMENT", "DELAYED", "HTLC", "SHACHAIN_SEED"] as const
+  if (parts.length !== names.length || !parts.every((p) => /^[0-9a-fA-F]{64}$/.test(p))) {
+    return Result.fail(`--dev-channel-secrets expects ${names.join(",")}: six 32-byte values in hex (64 digits each)`)
+  }
+  const [funding, revocation, payment, delayedPayment, htlc, shachainSeed] = parts.map((p) => fromHex(p.toLowerCase()))
+  if (funding === undefined || revocation === undefined || payment === undefined || delayedPayment === undefined || htlc === undefined || shachainSeed === undefined) {
+    return Result.fail("--dev-channel-secrets expects six values")
+  }
+  const bases = [funding, revocation, payment, delayedPayment, htlc]
+  const bad = bases.findIndex((s) => !nobleSecp256k1.isValidSecret(s))
+  if (bad >= 0) return Result.fail(`--dev-channel-secrets: ${names[bad] ?? ""} is not a valid secp256k1 secret key`)
+  return Result.succeed({ funding, revocation, payment, delayedPayment, htlc, shachainSeed })
 }
 
 /** `--bitcoind-rpc URL` (http or https) and `--bitcoind-cookie FILE` (only with a URL). */
@@ -361,6 +466,7 @@ const parse = (argv: ReadonlyArray<string>) =>
       "bitcoind-cookie": { type: "string" },
       dev: { type: "boolean" },
       "dev-node-secret": { type: "string" },
+      "dev-wallet-seed": { type: "string" },
       "funding-confirms": { type: "string" },
       "min-to-self-delay": { type: "string" },
       "channel-reserve-sat": { type: "string" },
@@ -372,6 +478,11 @@ const parse = (argv: ReadonlyArray<string>) =>
       store: { type: "string" },
       "postgres-url": { type: "string" },
       "migrate-store": { type: "string" },
+      "otlp-endpoint": { type: "string" },
+      alias: { type: "string" },
+      color: { type: "string" },
+      "announce-addr": { type: "string", multiple: true },
+      "dev-channel-secrets": { type: "string" },
       help: { type: "boolean", short: "h" }
     }
   })

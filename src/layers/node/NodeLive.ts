@@ -7,17 +7,21 @@
  * (`networks`) and the channels' chain is the node's network setting (`NodeNetwork`).
  *
  * Keys. The 32-byte seed of `<dataDir>/node_seed` (`SeedFile.ts`) is read once at start; every
- * key comes from it through `SeedKeys.deriveSecret` (HKDF-SHA256, one label per use), so no
+ * key comes from it through `deriveSecret` (`protocol/keys/seed.ts`: HKDF-SHA256, one label per use), so no
  * key material is ever reused between uses:
  *
- * - `"node"`: the node key (BOLT 1 node id, BOLT 8 static key) — `SeedKeys.deriveNodeSecret`
+ * - `"node"`: the node key (BOLT 1 node id, BOLT 8 static key) — `deriveNodeSecret`
  *   (unless `options.nodeSecret` gives it, for conformance suites).
  * - `"channel-signer"` (`CHANNEL_SIGNER_SEED_LABEL`): the 32-byte seed of the channel signer
  *   (`SeedChannelSigner`), which derives each channel's keys from it and the channel's key id.
  * - `"shutdown/0"` (`SHUTDOWN_KEY_LABEL`): the key of the node's payout script, P2WPKH
  *   (`OP_0 <HASH160(pubkey)>`), the `scriptpubkey` of our `shutdown` when the peer starts a
- *   cooperative close, and the default of `closeChannel`. The same for every channel (no
- *   wallet yet to hand out fresh addresses); `nodeShutdownScript(seed)` computes it.
+ *   cooperative close, and the default of `closeChannel`, for a node without a chain (the same
+ *   for every channel); `nodeShutdownScript(seed)` computes it. With `bitcoind`, closes and the
+ *   monitor's claims pay fresh scripts of the wallet instead (taken at start).
+ * - `"wallet"` (`WALLET_SEED_LABEL`): the on-chain wallet's BIP 32 seed (unless
+ *   `options.walletSeed` gives it); the wallet runs with `bitcoind`, stored under
+ *   `<dataDir>/wallet` (`actors/Wallet.ts`), and funds the opens `WalletFunding` is asked to.
  *
  * Channel state lives in a files store (`FileStore`, fsync'ed) under `<dataDir>/channels`
  * (or SQLite / Postgres with `options.store`, `--store`: `store/SqlStoreChoice.ts`),
@@ -31,6 +35,8 @@ import { join } from "node:path"
 import * as ChannelManager from "../../actors/ChannelManager.ts"
 import { start as startChainWatcher } from "../../actors/ChainWatcher.ts"
 import * as MonitorChain from "../../actors/MonitorChain.ts"
+import * as Wallet from "../../actors/Wallet.ts"
+import * as WalletFunding from "../../actors/WalletFunding.ts"
 import * as BitcoindChain from "../chain/BitcoindChain.ts"
 import type { BitcoindConfig } from "../chain/BitcoindChain.ts"
 import * as PeerManager from "../../actors/PeerManager.ts"
@@ -51,20 +57,19 @@ import { NodeNetwork } from "../../services/NodeNetwork.ts"
 import { NodeSigner } from "../../services/NodeSigner.ts"
 import { makeNodeSigner } from "../InMemoryNodeSigner.ts"
 import { layerLocalPersister } from "../persister/ReplicatedPersister.ts"
-import { makeSeedChannelSigner } from "../signer/SeedChannelSigner.ts"
+import { type FixedChannelSecrets, makeSeedChannelSigner } from "../signer/SeedChannelSigner.ts"
 import { layerFileStore } from "../store/FileStore.ts"
 import { nodeStoreLayer, type StoreSelection } from "../store/SqlStoreChoice.ts"
+import * as OtlpTracing from "../observability/OtlpTracing.ts"
 import { OsEntropy } from "./OsEntropy.ts"
 import type { NodeConfig } from "./NodeFlags.ts"
 import { loadOrCreateSeed } from "./SeedFile.ts"
 import { SeedFileSigner } from "./SeedFileSigner.ts"
-import { deriveNodeSecret, deriveSecret } from "./SeedKeys.ts"
+import { CHANNEL_SIGNER_SEED_LABEL, deriveNodeSecret, deriveSecret, SHUTDOWN_KEY_LABEL, WALLET_SEED_LABEL } from "../../protocol/keys/seed.ts"
 import { TcpTransport, type TcpTransportOptions } from "./TcpTransport.ts"
 
-/** `SeedKeys` label of the channel signer's seed (see the module doc). */
-export const CHANNEL_SIGNER_SEED_LABEL = "channel-signer"
-/** `SeedKeys` label of the key of the node's shutdown (payout) script. */
-export const SHUTDOWN_KEY_LABEL = "shutdown/0"
+// The seed's labels (channel signer seed, payout key, wallet seed) are `protocol/keys/seed.ts`'s.
+export { CHANNEL_SIGNER_SEED_LABEL, SHUTDOWN_KEY_LABEL, WALLET_SEED_LABEL } from "../../protocol/keys/seed.ts"
 /** Subdirectory of the data directory holding the channel store. */
 export const CHANNELS_DIRECTORY = "channels"
 /** Subdirectory of the data directory holding invoices, payments and forwards. */
@@ -73,6 +78,8 @@ export const PAYMENTS_DIRECTORY = "payments"
 export const GRAPH_DIRECTORY = "graph"
 /** Where the on-chain monitor (`MonitorChain`) keeps its state, under the data directory. */
 export const ONCHAIN_DIRECTORY = "onchain"
+/** Where the on-chain wallet (`Wallet.ts`, issue 9) keeps its state, under the data directory. */
+export const WALLET_DIRECTORY = "wallet"
 
 export interface NodeLiveOptions {
   readonly dataDir: NodeConfig["dataDir"]
@@ -101,14 +108,32 @@ export interface NodeLiveOptions {
    * regtest, `--dev-node-secret`). Copied; every other key still comes from the seed.
    */
   readonly nodeSecret?: Uint8Array
+  /**
+   * Every channel's base secrets and per-commitment seed instead of the per-channel keys of the
+   * seed: for conformance suites only (the daemon passes them only with `--dev` on regtest,
+   * `--dev-channel-secrets`). Copied.
+   */
+  readonly channelSecrets?: FixedChannelSecrets
   /** Our `node_announcement` and relay policy (default alias: the first bytes of the node id in hex). */
-  readonly announce?: Omit<GossipAnnouncerConfig, "secp" | "policy">
+  readonly announce?: Omit<GossipAnnouncerConfig, "secp" | "policy" | "alias"> & { readonly alias?: string }
   /**
    * Where the channels, payments and graph stores live (`--store`): files under the data
    * directory when absent; SQLite files or Postgres schemas (`SqlStoreChoice.ts`), which the
    * node holds with an owner lock (a second node on the same store is refused).
    */
   readonly store?: StoreSelection
+  /**
+   * Export the node's spans (payments, HTLCs, forwards) over OTLP/HTTP to this collector
+   * (`--otlp-endpoint`, `observability/OtlpTracing.ts`): the tracer is provided to the node's
+   * layers and is part of this layer's output, so what is built on it (the control API) exports too.
+   */
+  readonly otlpEndpoint?: string
+  /**
+   * The on-chain wallet's BIP 32 seed (16 to 64 bytes) instead of the one derived from the node
+   * seed (`WALLET_SEED_LABEL`): for tests that fund a known wallet (the daemon passes it only with
+   * `--dev` on regtest, `--dev-wallet-seed`). Copied. The wallet runs only with `bitcoind`.
+   */
+  readonly walletSeed?: Uint8Array
 }
 
 /** The node's payout script for closes: P2WPKH to the key derived under `SHUTDOWN_KEY_LABEL`. */
@@ -151,6 +176,11 @@ export const ChannelStoreLive = (dataDir: string) =>
  * is given. The peers hand `open_channel` and every session event to the channel manager.
  */
 export const NodeLive = (options: NodeLiveOptions) =>
+  nodeLayers(options).pipe(
+    Layer.provideMerge(options.otlpEndpoint === undefined ? Layer.empty : OtlpTracing.layer({ endpoint: options.otlpEndpoint }))
+  )
+
+const nodeLayers = (options: NodeLiveOptions) =>
   Layer.unwrap(
     Effect.gen(function*() {
       const crypto = yield* Crypto
@@ -164,8 +194,10 @@ export const NodeLive = (options: NodeLiveOptions) =>
       nodeSecret.fill(0)
       const channelSeed = deriveSecret(seed, CHANNEL_SIGNER_SEED_LABEL, secp)
       const shutdownScript = nodeShutdownScript(seed, secp)
+      const walletSeed = options.walletSeed === undefined ? deriveSecret(seed, WALLET_SEED_LABEL, secp) : options.walletSeed.slice()
       seed.fill(0)
-      const channelSigner = makeSeedChannelSigner(channelSeed, secp) // keeps its own copy of the seed
+      // Keeps its own copy of the seed (and of the dev hook's fixed secrets).
+      const channelSigner = makeSeedChannelSigner(channelSeed, secp, options.channelSecrets === undefined ? {} : { fixedSecrets: options.channelSecrets })
       channelSeed.fill(0)
 
       const nodeSignerLayer = Layer.succeed(NodeSigner, nodeSigner)
@@ -174,8 +206,10 @@ export const NodeLive = (options: NodeLiveOptions) =>
       const storeAt = (name: string) => nodeStoreLayer(options.store ?? { kind: "files" }, options.dataDir, name, storeOwner)
       const services = Layer.mergeAll(OsEntropy, TcpTransport(options.tcp), nodeSignerLayer)
       // Gossip: the graph (stored), and the sync actor the peers hand BOLT 7 messages to.
-      const graph = MemoryNetworkGraph.layer({ secp }).pipe(Layer.provide(storeAt(GRAPH_DIRECTORY)))
-      const gossip = GossipSync.layer().pipe(Layer.provideMerge(graph))
+      // One store for both (the same layer value, built once): the graph, and the funding outpoints gossip watches.
+      const graphStore = storeAt(GRAPH_DIRECTORY)
+      const graph = MemoryNetworkGraph.layer({ secp }).pipe(Layer.provide(graphStore))
+      const gossip = GossipSync.layerStored().pipe(Layer.provideMerge(graph), Layer.provide(graphStore))
       const peerConfig: PeerManager.PeerManagerConfig = {
         ...options.peers,
         sessionEvents: "deliver",
@@ -195,7 +229,7 @@ export const NodeLive = (options: NodeLiveOptions) =>
         })
       ).pipe(Layer.provideMerge(gossip), Layer.provide(services))
       const channelSignerLayer = Layer.succeed(ChannelSigner, channelSigner)
-      const manager = ChannelManager.layer({ ...options.channels, secp, shutdownScript }).pipe(
+      const managerPaying = (shutdownScript: Uint8Array) => ChannelManager.layer({ ...options.channels, secp, shutdownScript }).pipe(
         Layer.provideMerge(peers),
         Layer.provide(Layer.mergeAll(
           channelSignerLayer,
@@ -210,10 +244,12 @@ export const NodeLive = (options: NodeLiveOptions) =>
           source._tag === "None" ? Effect.succeed(0) : source.value.tip.pipe(Effect.map((tip) => tip.height), Effect.orElseSucceed(() => 0))
         )
       )
-      const router = DefaultRouter.layerProbabilistic.pipe(Layer.provide(routerGraphLayer()))
+      const routerGraph = routerGraphLayer()
+      const router = DefaultRouter.layerProbabilistic.pipe(Layer.provide(routerGraph))
       const forwardingPolicy = options.forwardingPolicy ?? defaultForwardingPolicy
+      // The router's graph is also where Payments reads the policies of blinded paths to us.
       const payments = Payments.layer({ ...options.payments, secp, blockHeight, forwardingPolicy }).pipe(
-        Layer.provide(Layer.mergeAll(router, storeAt(PAYMENTS_DIRECTORY), nodeSignerLayer, OsEntropy))
+        Layer.provide(Layer.mergeAll(router, routerGraph, storeAt(PAYMENTS_DIRECTORY), nodeSignerLayer, OsEntropy))
       )
       const announcer = GossipAnnouncer.layer({
         alias: toHex(nodeSigner.nodeId).slice(0, 20),
@@ -221,17 +257,36 @@ export const NodeLive = (options: NodeLiveOptions) =>
         policy: forwardingPolicy,
         secp
       }).pipe(Layer.provide(Layer.mergeAll(channelSignerLayer, nodeSignerLayer)))
-      const node = Layer.mergeAll(payments, announcer).pipe(Layer.provideMerge(manager))
-      if (chain === undefined) return node
+      if (chain === undefined) return Layer.mergeAll(payments, announcer).pipe(Layer.provideMerge(managerPaying(shutdownScript)))
+      // The on-chain wallet (src/actors/Wallet.ts), stored under <data-dir>/wallet: it funds our
+      // opens (WalletFunding), and its fresh scripts receive our closes' outputs and every claim.
+      const wallet = Wallet.layerPersistent({ seed: walletSeed, network, secp }).pipe(
+        Layer.provide(Layer.mergeAll(storeAt(WALLET_DIRECTORY), OsEntropy))
+      )
+      const walletScript = Effect.gen(function*() {
+        const w = yield* Wallet.Wallet
+        return yield* w.sweepScript("p2wpkh")
+      })
+      const manager = Layer.unwrap(Effect.map(walletScript, managerPaying))
+      // Opens the control API asks to fund from the wallet (others keep bring-your-own funding).
+      const walletFunding = WalletFunding.layer
       // The chain watcher over bitcoind, fed by the manager's events (src/actors/ChainWatcher.ts).
       const watcher = Layer.effectDiscard(startChainWatcher())
-      // BOLT 5 enforcement (src/actors/MonitorChain.ts): claims pay the node's payout script; its
-      // state in <data-dir>/onchain. No wallet inputs yet: anchors' zero-fee HTLC transactions go out unfunded.
+      // BOLT 5 enforcement (src/actors/MonitorChain.ts): claims pay a fresh wallet script (taken at
+      // start); its state in <data-dir>/onchain; the wallet's P2WPKH coins pay anchors' zero-fee
+      // HTLC transactions and CPFP children (FeeInputs).
       // Below Payments, so that it sees the monitor's on-chain HTLC outcomes.
-      const monitorChain = Layer.effect(MonitorChain.MonitorChain, MonitorChain.start({ secp, sweepScript: shutdownScript })).pipe(
+      const monitorChain = Layer.effect(
+        MonitorChain.MonitorChain,
+        Effect.gen(function*() {
+          const w = yield* Wallet.Wallet
+          const sweepScript = yield* w.sweepScript("p2wpkh")
+          return yield* MonitorChain.start({ secp, sweepScript, feeInputs: WalletFunding.feeInputs(w) })
+        })
+      ).pipe(
         Layer.provide(Layer.mergeAll(channelSignerLayer, storeAt(ONCHAIN_DIRECTORY)))
       )
       const enforcing = Layer.mergeAll(payments, announcer).pipe(Layer.provideMerge(monitorChain), Layer.provideMerge(manager))
-      return watcher.pipe(Layer.provideMerge(enforcing), Layer.provideMerge(chain))
+      return Layer.mergeAll(watcher, walletFunding).pipe(Layer.provideMerge(enforcing), Layer.provideMerge(wallet), Layer.provideMerge(chain))
     })
   )

@@ -22,7 +22,7 @@ import {
 } from "../../../src/layers/node/NodeLive.ts"
 import { OsEntropy } from "../../../src/layers/node/OsEntropy.ts"
 import { loadOrCreateSeed } from "../../../src/layers/node/SeedFile.ts"
-import { deriveNodeSecret, deriveSecret } from "../../../src/layers/node/SeedKeys.ts"
+import { deriveNodeSecret, deriveSecret } from "../../../src/protocol/keys/seed.ts"
 import { p2wpkhScript } from "../../../src/protocol/tx/bitcoin/script.ts"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
