@@ -14,20 +14,12 @@ import type { PaymentEvent, PaymentFailed, PaymentSucceeded } from "../../../src
 import { shortChannelIdFromParts } from "../../../src/protocol/codec/fields.ts"
 import { msat } from "../../../src/protocol/units.ts"
 import { macrotask, PaymentNet } from "./PaymentNet.ts"
+import { outcome as run } from "./outcomes.ts"
 
 const AMOUNT = 10_000_000n
 
 const withNet = <A, E>(seed: string, nodes: number, f: (net: PaymentNet) => Effect.Effect<A, E>, policies: Parameters<typeof PaymentNet.make>[2] = []) =>
   Effect.acquireUseRelease(PaymentNet.make(seed, nodes, policies), f, (net) => net.shutdown)
-
-const run = (net: PaymentNet, effect: Effect.Effect<PaymentSucceeded, PaymentFailed | { readonly _tag: "InvalidPaymentRequest" }>) =>
-  Effect.gen(function*() {
-    const fiber = yield* Effect.forkChild(Effect.exit(effect))
-    yield* net.runUntil(() => fiber.pollUnsafe() !== undefined)
-    const exit = yield* Fiber.join(fiber)
-    yield* net.settle()
-    return exit
-  })
 
 type AttemptFailed = Extract<PaymentEvent, { readonly _tag: "AttemptFailed" }>
 const attemptFailures = (net: PaymentNet, node: number): Array<AttemptFailed> =>

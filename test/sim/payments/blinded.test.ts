@@ -9,53 +9,17 @@ import { assert, describe, it } from "@effect/vitest"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { Duration, Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import type { PaymentFailed, PaymentSucceeded } from "../../../src/actors/Payments.ts"
 import { equalBytes } from "../../../src/protocol/bytes.ts"
 import { blindedAmountToForward } from "../../../src/protocol/onion/paymentOnion.ts"
 import { aggregateRelay, defaultForwardingPolicy } from "../../../src/protocol/payment/index.ts"
 import { msat } from "../../../src/protocol/units.ts"
-import { type GraphChannel, PaymentNet } from "./PaymentNet.ts"
+import { PaymentNet } from "./PaymentNet.ts"
+import { outcome, succeeded, failedWith, line, assertNoHtlcs } from "./outcomes.ts"
 
 const withNet = <A, E>(seed: string, nodes: number, f: (net: PaymentNet) => Effect.Effect<A, E>) =>
   Effect.acquireUseRelease(PaymentNet.make(seed, nodes), f, (net) => net.shutdown)
 
 const AMOUNT = 10_000_000n
-
-const outcome = (net: PaymentNet, effect: Effect.Effect<PaymentSucceeded, PaymentFailed | { readonly _tag: "InvalidPaymentRequest" }>) =>
-  Effect.gen(function*() {
-    const fiber = yield* Effect.forkChild(Effect.exit(effect))
-    yield* net.runUntil(() => fiber.pollUnsafe() !== undefined)
-    const exit = yield* Fiber.join(fiber)
-    yield* net.settle()
-    return exit
-  })
-
-const succeeded = (exit: Exit.Exit<PaymentSucceeded, unknown>): PaymentSucceeded => {
-  if (!Exit.isSuccess(exit)) throw new Error(`payment did not succeed: ${String(exit)}`)
-  return exit.value
-}
-
-const failedWith = (exit: Exit.Exit<PaymentSucceeded, PaymentFailed | { readonly _tag: "InvalidPaymentRequest" }>): PaymentFailed => {
-  if (Exit.isSuccess(exit)) throw new Error("payment succeeded")
-  const e = exit.cause.reasons.find((r) => r._tag === "Fail")
-  if (e === undefined || e._tag !== "Fail" || e.error._tag !== "PaymentFailed") throw new Error(`not a PaymentFailed: ${String(exit)}`)
-  return e.error
-}
-
-const line = (net: PaymentNet, n: number) =>
-  Effect.gen(function*() {
-    const cs: Array<GraphChannel> = []
-    for (let i = 0; i + 1 < n; i++) cs.push(yield* net.channel(i, i + 1))
-    return cs
-  })
-
-const assertNoHtlcs = (net: PaymentNet) =>
-  Effect.gen(function*() {
-    for (const c of net.channels) {
-      assert.strictEqual(yield* net.htlcCount(c.a, c.channelId), 0, `HTLC left on ${c.a}-${c.b}`)
-      assert.strictEqual(yield* net.htlcCount(c.b, c.channelId), 0, `HTLC left on ${c.b}-${c.a}`)
-    }
-  })
 
 const forwardedFee = (net: PaymentNet, node: number): ReadonlyArray<bigint> =>
   net.paymentEvents.flatMap((e) => (e.node === node && e.event._tag === "HtlcForwarded" ? [e.event.feeMsat] : []))

@@ -5,18 +5,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
-import type { PaymentSucceeded } from "../../../src/actors/Payments.ts"
 import { preimageOf } from "../../../src/protocol/monitor/query.ts"
 import { type ChannelId, msat } from "../../../src/protocol/units.ts"
 import { Harness, key, paymentHashOf, preimageFor } from "../channels/Harness.ts"
 import { macrotask, must, PaymentNet } from "./PaymentNet.ts"
+import { succeeded } from "./outcomes.ts"
 
 const turns = (n: number) => Effect.forEach(Array.from({ length: n }), () => macrotask, { discard: true })
-
-const succeeded = (exit: Exit.Exit<PaymentSucceeded, unknown>): PaymentSucceeded => {
-  if (!Exit.isSuccess(exit)) throw new Error(`payment did not succeed: ${String(exit)}`)
-  return exit.value
-}
 
 /** Node 0 reaches the payee 3 over two paths (0-1-3, 0-2-3) that only an MPP payment of `amount` can use together; the payee's invoice for it. */
 const twoPathsToPayee = (net: PaymentNet, description: string) =>

@@ -7,12 +7,12 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Effect, Exit, Fiber } from "effect"
-import type { PaymentFailed, PaymentSucceeded } from "../../../src/actors/Payments.ts"
+import { Effect, Fiber } from "effect"
 import { equalBytes, toHex } from "../../../src/protocol/bytes.ts"
 import type { ForwardingPolicy } from "../../../src/protocol/payment/index.ts"
 import { msat } from "../../../src/protocol/units.ts"
 import { type GraphChannel, macrotask, PaymentNet } from "./PaymentNet.ts"
+import { succeeded, assertNoHtlcs } from "./outcomes.ts"
 
 /** Node i's policy: a distinct base fee, proportional fee and CLTV delta per node. */
 const policyOf = (i: number): Partial<ForwardingPolicy> => ({ feeBaseMsat: 1000 + 250 * i, feeProportionalMillionths: 100 + 50 * i, cltvExpiryDelta: 40 + 2 * i })
@@ -30,11 +30,6 @@ const feesAlong = (path: ReadonlyArray<number>, amount: bigint): Map<number, big
   return fees
 }
 
-const succeeded = (exit: Exit.Exit<PaymentSucceeded, PaymentFailed | { readonly _tag: "InvalidPaymentRequest" }>): PaymentSucceeded => {
-  if (!Exit.isSuccess(exit)) throw new Error(`payment did not succeed: ${String(exit)}`)
-  return exit.value
-}
-
 /** Node i's balance summed over all its channels (its current commitments). */
 const holdings = (net: PaymentNet, i: number) =>
   Effect.gen(function*() {
@@ -48,14 +43,6 @@ const snapshot = (net: PaymentNet) =>
     const out: Array<bigint> = []
     for (let i = 0; i < net.h.size; i++) out.push(yield* holdings(net, i))
     return out
-  })
-
-const assertNoHtlcs = (net: PaymentNet) =>
-  Effect.gen(function*() {
-    for (const c of net.channels) {
-      assert.strictEqual(yield* net.htlcCount(c.a, c.channelId), 0, `HTLC left on ${c.a}-${c.b}`)
-      assert.strictEqual(yield* net.htlcCount(c.b, c.channelId), 0, `HTLC left on ${c.b}-${c.a}`)
-    }
   })
 
 /** Every node's expected change: + received as payee, - amount and fees as sender, + fees as forwarder. */

@@ -6,9 +6,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Effect, Exit, Fiber, Result } from "effect"
+import { Effect, Fiber, Result } from "effect"
 import { TestClock } from "effect/testing"
-import type { PaymentFailed, PaymentSucceeded } from "../../../src/actors/Payments.ts"
 import { equalBytes } from "../../../src/protocol/bytes.ts"
 import { shortChannelIdFromParts } from "../../../src/protocol/codec/fields.ts"
 import { msat } from "../../../src/protocol/units.ts"
@@ -17,7 +16,8 @@ import { secretFromSeed } from "../../../src/layers/test/SeededNodeSigner.ts"
 import { secp } from "../channels/Harness.ts"
 import { channelUpdateDigest } from "../../../src/protocol/gossip/digest.ts"
 import { CHANNEL_FLAG_DISABLE, ChannelUpdate } from "../../../src/protocol/messages/gossip.ts"
-import { type GraphChannel, macrotask, PaymentNet } from "./PaymentNet.ts"
+import { macrotask, PaymentNet } from "./PaymentNet.ts"
+import { outcome, succeeded, failedWith, line, assertNoHtlcs } from "./outcomes.ts"
 
 const withNet = <A, E>(seed: string, nodes: number, f: (net: PaymentNet) => Effect.Effect<A, E>, policies: Parameters<typeof PaymentNet.make>[2] = []) =>
   Effect.acquireUseRelease(PaymentNet.make(seed, nodes, policies), f, (net) => net.shutdown)
@@ -25,45 +25,6 @@ const withNet = <A, E>(seed: string, nodes: number, f: (net: PaymentNet) => Effe
 const AMOUNT = 10_000_000n
 /** The default policy's fee for forwarding `amount`: 1000 msat + 100 ppm. */
 const fee = (amount: bigint) => 1000n + (amount * 100n) / 1_000_000n
-
-/** Runs `pay` to its outcome while the network moves. */
-const outcome = (net: PaymentNet, effect: Effect.Effect<PaymentSucceeded, PaymentFailed | { readonly _tag: "InvalidPaymentRequest" }>) =>
-  Effect.gen(function*() {
-    const fiber = yield* Effect.forkChild(Effect.exit(effect))
-    yield* net.runUntil(() => fiber.pollUnsafe() !== undefined)
-    const exit = yield* Fiber.join(fiber)
-    yield* net.settle()
-    return exit
-  })
-
-const succeeded = (exit: Exit.Exit<PaymentSucceeded, unknown>): PaymentSucceeded => {
-  if (!Exit.isSuccess(exit)) throw new Error(`payment did not succeed: ${String(exit)}`)
-  return exit.value
-}
-
-const failedWith = (exit: Exit.Exit<PaymentSucceeded, PaymentFailed | { readonly _tag: "InvalidPaymentRequest" }>): PaymentFailed => {
-  if (Exit.isSuccess(exit)) throw new Error("payment succeeded")
-  const e = exit.cause.reasons.find((r) => r._tag === "Fail")
-  if (e === undefined || e._tag !== "Fail" || e.error._tag !== "PaymentFailed") throw new Error(`not a PaymentFailed: ${String(exit)}`)
-  return e.error
-}
-
-/** A line: 0 -> 1 -> ... -> n-1, each channel funded by its left node. */
-const line = (net: PaymentNet, n: number) =>
-  Effect.gen(function*() {
-    const cs: Array<GraphChannel> = []
-    for (let i = 0; i + 1 < n; i++) cs.push(yield* net.channel(i, i + 1))
-    return cs
-  })
-
-/** Every channel's commitments are free of HTLCs on both sides. */
-const assertNoHtlcs = (net: PaymentNet) =>
-  Effect.gen(function*() {
-    for (const c of net.channels) {
-      assert.strictEqual(yield* net.htlcCount(c.a, c.channelId), 0, `HTLC left on ${c.a}-${c.b}`)
-      assert.strictEqual(yield* net.htlcCount(c.b, c.channelId), 0, `HTLC left on ${c.b}-${c.a}`)
-    }
-  })
 
 /** A failure's `channel_update` from `from` for its channel to `to`: decoded (type 258 included), signed by `from`, that direction. */
 const checkedUpdate = (net: PaymentNet, raw: Uint8Array, from: number, to: number): ChannelUpdate => {

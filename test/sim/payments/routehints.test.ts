@@ -4,8 +4,7 @@
  * invoices, and a payer that does not know the private channel pays through it.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Result } from "effect"
-import type { PaymentFailed, PaymentSucceeded } from "../../../src/actors/Payments.ts"
+import { Effect, Exit, Result } from "effect"
 import { equalBytes } from "../../../src/protocol/bytes.ts"
 import { shortChannelIdFromParts } from "../../../src/protocol/codec/fields.ts"
 import { decodeInvoice } from "../../../src/protocol/invoice/index.ts"
@@ -13,20 +12,12 @@ import { defaultForwardingPolicy } from "../../../src/protocol/payment/index.ts"
 import { msat } from "../../../src/protocol/units.ts"
 import { secp } from "../channels/Harness.ts"
 import { PaymentNet } from "./PaymentNet.ts"
+import { outcome } from "./outcomes.ts"
 
 const withNet = <A, E>(seed: string, nodes: number, f: (net: PaymentNet) => Effect.Effect<A, E>) =>
   Effect.acquireUseRelease(PaymentNet.make(seed, nodes), f, (net) => net.shutdown)
 
 const AMOUNT = 10_000_000n
-
-const outcome = (net: PaymentNet, effect: Effect.Effect<PaymentSucceeded, PaymentFailed | { readonly _tag: "InvalidPaymentRequest" }>) =>
-  Effect.gen(function*() {
-    const fiber = yield* Effect.forkChild(Effect.exit(effect))
-    yield* net.runUntil(() => fiber.pollUnsafe() !== undefined)
-    const exit = yield* Fiber.join(fiber)
-    yield* net.settle()
-    return exit
-  })
 
 describe("route hints in invoices", () => {
   it.effect("a payer that does not know the private channel 1-2 pays node 2 through its invoice's hint", () =>
