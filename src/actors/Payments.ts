@@ -87,7 +87,7 @@ import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
 import { Store } from "../services/Store.ts"
 import { type ChannelInfo, ChannelManager, type ChannelManagerShape, type NodeChannelEvent } from "./ChannelManager.ts"
-import { createInvoice as createSignedInvoice, type CreateInvoiceParams } from "./Invoices.ts"
+import { createInvoice as createSignedInvoice, type CreateInvoiceParams } from "../invoices/createInvoice.ts"
 import { MonitorChain } from "./MonitorChain.ts"
 import { parsePublicKey, type PublicKey } from "../protocol/keys/keys.ts"
 import type { RouteHintHop } from "../protocol/invoice/index.ts"
@@ -1182,17 +1182,8 @@ export const make = (
         }, height)
         const pathKey = parsePublicKey(secp, p.nextPathKey)
         if (refused !== undefined || out === undefined || Result.isFailure(pathKey)) {
-          const sha256OfOnion = sha256(e.onion)
           yield* Effect.annotateCurrentSpan("payment.refused", refused?._tag ?? "no next hop")
-          return yield* failIncoming(
-            e.channelId,
-            e.htlcId,
-            blindedFailureResponse({ blinded: { introduction: p.introduction, sha256OfOnion }, sharedSecret: p.sharedSecret }, {
-              _tag: "Fail",
-              failure: { _tag: "invalid_onion_blinding", sha256OfOnion },
-              sharedSecret: p.sharedSecret
-            })
-          )
+          return yield* refuseInsideBlinded(e, p)
         }
         const onion = { sharedSecret: p.sharedSecret, nextOnion: p.nextOnion, outgoingCltvValue: p.outgoingCltvValue, shortChannelId: p.shortChannelId }
         return yield* startForward(e, onion, out.channelId, p.amtToForward, { pathKey: pathKey.success, introduction: p.introduction })
@@ -1222,17 +1213,25 @@ export const make = (
           if (n._tag !== "BlindedForward" || n.shortChannelId !== undefined || n.nextNodeId === undefined || !equalBytes(n.nextNodeId, signer.nodeId)) break
           p = n
         }
-        const sha256OfOnion = sha256(e.onion)
-        return yield* failIncoming(
-          e.channelId,
-          e.htlcId,
-          blindedFailureResponse({ blinded: { introduction: first.introduction, sha256OfOnion }, sharedSecret: first.sharedSecret }, {
-            _tag: "Fail",
-            failure: { _tag: "invalid_onion_blinding", sha256OfOnion },
-            sharedSecret: first.sharedSecret
-          })
-        )
+        return yield* refuseInsideBlinded(e, first)
       })
+
+    /** An HTLC refused inside a blinded route: `invalid_onion_blinding`, as its place in the route says (BOLT 4). */
+    const refuseInsideBlinded = (
+      e: Extract<ChannelEvent, { readonly _tag: "HtlcReceived" }>,
+      p: Extract<ProcessedOnion, { readonly _tag: "BlindedForward" }>
+    ) => {
+      const sha256OfOnion = sha256(e.onion)
+      return failIncoming(
+        e.channelId,
+        e.htlcId,
+        blindedFailureResponse({ blinded: { introduction: p.introduction, sha256OfOnion }, sharedSecret: p.sharedSecret }, {
+          _tag: "Fail",
+          failure: { _tag: "invalid_onion_blinding", sha256OfOnion },
+          sharedSecret: p.sharedSecret
+        })
+      )
+    }
 
     /**
      * The final node of a blinded route (BOLT 4): only a payment we built blinded paths for, with
