@@ -38,12 +38,12 @@ import { decodeTransaction, serializeTransaction, txid, txidToHex, type Transact
 import { type ChannelId, msat } from "../../src/protocol/units.ts"
 import { Broadcaster } from "../../src/services/Broadcaster.ts"
 import { ChainSource } from "../../src/services/ChainSource.ts"
-import { ChannelSigner, channelKeyId } from "../../src/services/ChannelSigner.ts"
+import { ChannelSigner } from "../../src/services/ChannelSigner.ts"
 import { FeeEstimator } from "../../src/services/FeeEstimator.ts"
 import { Store } from "../../src/services/Store.ts"
 import { emptyOnion, Harness, paymentHashOf, preimageFor, secp } from "../sim/channels/Harness.ts"
 import { type Answer, bcoinAvailable, BcoinNode } from "../support/bcoin.ts"
-import { TestFeeWallet } from "../sim/onchain/OnchainNet.ts"
+import { cheaterState, TestFeeWallet } from "../sim/onchain/OnchainNet.ts"
 
 const FUNDING = 1_000_000n
 const TO_SELF_DELAY = 6
@@ -398,17 +398,7 @@ describe.skipIf(!bcoinAvailable)("BOLT 5 against a bcoin regtest node: our close
 
         // Test-only: the cheater (node 1) keeps its current commitment and its HTLC-success for
         // `a`, signed by its own signer, before revoking them.
-        const m1 = yield* h.node(1).manager!.monitorState(id).pipe(Effect.orDie)
-        if (m1 === undefined) return assert.fail("no monitor on node 1")
-        const keyId = channelKeyId(m1.params.keyId)
-        if (keyId === undefined) return assert.fail("bad key id")
-        const n = m1.holderCommitment.commitmentNumber
-        const old = yield* h.node(1).signer.signHolderCommitment(keyId, n).pipe(Effect.orDie)
-        let success: Transaction | undefined
-        for (let i = 0; i < m1.holderCommitment.htlcs.length && success === undefined; i++) {
-          const s = yield* Effect.result(h.node(1).signer.signHolderHtlcTransaction(keyId, n, i, preimageFor(h.seed, 1)))
-          if (Result.isSuccess(s)) success = s.success
-        }
+        const { old, success, commitmentNumber: n } = yield* cheaterState(h, id, 1, 1)
         if (success === undefined) return assert.fail("no HTLC-success transaction")
         must(Result.mapError(yield* h.fulfillHtlc(1, id, a, 1), String)) // node 1 revokes commitment n
         yield* h.quiesce({ completeWrites: true })

@@ -13,7 +13,7 @@
  * does not run scripts).
  */
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Effect, Exit, Layer, Redacted, Scope, Stream } from "effect"
+import { Effect, Exit, Layer, Redacted, Result, Scope, Stream } from "effect"
 import { ChannelManager } from "../../../src/actors/ChannelManager.ts"
 import * as MonitorChain from "../../../src/actors/MonitorChain.ts"
 import { make as makeSimChain } from "../../../src/layers/chain/SimulatedChain.ts"
@@ -29,12 +29,12 @@ import { sat } from "../../../src/protocol/units.ts"
 import type { ChannelId } from "../../../src/protocol/units.ts"
 import { Broadcaster } from "../../../src/services/Broadcaster.ts"
 import { ChainSource } from "../../../src/services/ChainSource.ts"
-import { ChannelSigner } from "../../../src/services/ChannelSigner.ts"
+import { ChannelSigner, channelKeyId } from "../../../src/services/ChannelSigner.ts"
 import { FeeEstimator } from "../../../src/services/FeeEstimator.ts"
 import { Store } from "../../../src/services/Store.ts"
 import { makeMemoryStore, makeMemoryStoreData, type MemoryStoreData } from "../../../src/layers/store/MemoryStore.ts"
 import { verifyInput } from "../../interpreter/bitcore.ts"
-import { Harness, secp, type OpenOptions } from "../channels/Harness.ts"
+import { Harness, preimageFor, secp, type OpenOptions } from "../channels/Harness.ts"
 
 export const TO_SELF_DELAY = 12
 
@@ -289,3 +289,23 @@ export class OnchainNet {
     return total
   }
 }
+
+/**
+ * Test-only cheating: node `cheater`'s current commitment of channel `id`, signed by its own
+ * signer, kept before it is revoked (to publish later, as a cheater would), and with `success`
+ * the first HTLC-success transaction it can sign on it with the preimage of `preimageIndex`.
+ */
+export const cheaterState = (h: Harness, id: ChannelId, cheater: number, preimageIndex?: number) =>
+  Effect.gen(function*() {
+    const m = yield* h.node(cheater).manager!.monitorState(id).pipe(Effect.orDie)
+    const keyId = m === undefined ? undefined : channelKeyId(m.params.keyId)
+    if (m === undefined || keyId === undefined) return yield* Effect.die(new Error(`no monitor on node ${cheater}`))
+    const n = m.holderCommitment.commitmentNumber
+    const old = yield* h.node(cheater).signer.signHolderCommitment(keyId, n).pipe(Effect.orDie)
+    let success: Transaction | undefined
+    for (let i = 0; preimageIndex !== undefined && i < m.holderCommitment.htlcs.length && success === undefined; i++) {
+      const r = yield* Effect.result(h.node(cheater).signer.signHolderHtlcTransaction(keyId, n, i, preimageFor(h.seed, preimageIndex)))
+      if (Result.isSuccess(r)) success = r.success
+    }
+    return { old, success, commitmentNumber: n }
+  })

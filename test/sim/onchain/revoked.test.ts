@@ -11,9 +11,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { toHex } from "../../../src/protocol/bytes.ts"
-import { txid as computeTxid, type Transaction } from "../../../src/protocol/tx/bitcoin/transaction.ts"
-import { channelKeyId } from "../../../src/services/ChannelSigner.ts"
-import { OnchainNet, TO_SELF_DELAY } from "./OnchainNet.ts"
+import { txid as computeTxid } from "../../../src/protocol/tx/bitcoin/transaction.ts"
+import { cheaterState, OnchainNet, TO_SELF_DELAY } from "./OnchainNet.ts"
 import { preimageFor } from "../channels/Harness.ts"
 
 const FUNDING = 1_000_000n
@@ -36,17 +35,7 @@ describe("BOLT 5 revoked commitment on the simulated chain", () => {
         yield* h.quiesce({ completeWrites: true })
 
         // The cheater (node 1) keeps its current commitment and its HTLC-success for `a`, signed.
-        const m1 = yield* h.node(1).manager!.monitorState(id).pipe(Effect.orDie)
-        if (m1 === undefined) return assert.fail("no monitor on node 1")
-        const keyId = channelKeyId(m1.params.keyId)
-        if (keyId === undefined) return assert.fail("bad key id")
-        const n = m1.holderCommitment.commitmentNumber
-        const old = yield* h.node(1).signer.signHolderCommitment(keyId, n).pipe(Effect.orDie)
-        let success: Transaction | undefined
-        for (let i = 0; i < m1.holderCommitment.htlcs.length && success === undefined; i++) {
-          const r = yield* Effect.result(h.node(1).signer.signHolderHtlcTransaction(keyId, n, i, preimageFor(h.seed, 1)))
-          if (Result.isSuccess(r)) success = r.success
-        }
+        const { old, success, commitmentNumber: n } = yield* cheaterState(h, id, 1, 1)
         if (success === undefined) return assert.fail("no HTLC-success transaction")
 
         // The channel moves on: `a` is fulfilled, which makes node 1 revoke commitment n.
@@ -87,10 +76,7 @@ describe("BOLT 5 revoked commitment on the simulated chain", () => {
         const { channelId: id, funding } = yield* net.openFunded({ fundingSat: FUNDING, pushMsat: PUSH, channelType: { name: "static_remote_key", scidAlias: false, zeroConf: false } })
         const a = must(yield* h.addHtlc(0, id, 20_000_000n, 1))
         yield* h.quiesce({ completeWrites: true })
-        const m1 = yield* h.node(1).manager!.monitorState(id).pipe(Effect.orDie)
-        const keyId = m1 === undefined ? undefined : channelKeyId(m1.params.keyId)
-        if (m1 === undefined || keyId === undefined) return assert.fail("no monitor on node 1")
-        const old = yield* h.node(1).signer.signHolderCommitment(keyId, m1.holderCommitment.commitmentNumber).pipe(Effect.orDie)
+        const { old } = yield* cheaterState(h, id, 1)
         must(Result.mapError(yield* h.fulfillHtlc(1, id, a, 1), String)) // node 1 revokes it
         yield* h.quiesce({ completeWrites: true })
         yield* net.chain.sim.setFeerate(1_000)
