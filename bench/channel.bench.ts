@@ -68,12 +68,12 @@ import { PeerManager, type PeerManagerShape } from "../src/actors/PeerManager.ts
 import { loadSecp256k1Best } from "../src/layers/crypto/secp256k1-best.ts"
 import { makeReplicatedPersister } from "../src/layers/persister/ReplicatedPersister.ts"
 import type { MonitorReplica } from "../src/layers/persister/replica.ts"
-import { decodeState, decodeUpdate, makeStoreReplica } from "../src/layers/persister/StoreReplica.ts"
+import { decodeSnapshot, decodeState, decodeUpdate, makeStoreReplica } from "../src/layers/persister/StoreReplica.ts"
 import { makeSeedChannelSigner } from "../src/layers/signer/SeedChannelSigner.ts"
 import { makeFileStore } from "../src/layers/store/FileStore.ts"
 import { makeMemoryStore } from "../src/layers/store/MemoryStore.ts"
 import { nodeStoreDisk, type StoreDisk } from "../src/layers/store/StoreDisk.ts"
-import { seededEntropy } from "../src/layers/test/SeededEntropy.ts"
+import * as SeededEntropy from "../src/layers/test/SeededEntropy.ts"
 import { toHex } from "../src/protocol/bytes.ts"
 import { defaultChannelPolicy, defaultLocalChannelConfig } from "../src/protocol/channel/config.ts"
 import type { NegotiatedChannelType } from "../src/protocol/channel/open.ts"
@@ -82,7 +82,7 @@ import { type ShortChannelId, shortChannelIdFromParts } from "../src/protocol/co
 import type { Secp256k1 } from "../src/protocol/crypto/secp256k1.ts"
 import { type FeatureName, featureInfo, featuresToBytes } from "../src/protocol/features.ts"
 import { LightningMessages } from "../src/protocol/messages/index.ts"
-import { replay } from "../src/protocol/monitor/apply.ts"
+import { replay, replayFrom } from "../src/protocol/monitor/apply.ts"
 import type { MonitorState } from "../src/protocol/monitor/state.ts"
 import type { MonitorUpdate } from "../src/protocol/monitor/update.ts"
 import { p2wpkhScript } from "../src/protocol/tx/bitcoin/script.ts"
@@ -394,7 +394,7 @@ const startManager = (timer: SecpTimer, node: Node, storeTimed: boolean, seedTag
       Effect.provideService(ChannelSigner, signer),
       Effect.provideService(MonitorPersister, persister),
       // A fresh seed per run: the channel key ids differ from one pair to the next.
-      Effect.provide(seededEntropy(`${node.name}/${seedTag}`)),
+      Effect.provide(SeededEntropy.layer(`${node.name}/${seedTag}`)),
       Effect.orDie
     )
     node.manager = manager
@@ -839,8 +839,11 @@ const heapPerChannel = (timer: SecpTimer, sample: { readonly channelHex: string;
     const before2 = heapUsed()
     const monitors: Array<MonitorState> = []
     for (let i = 0; i < n; i++) {
-      // Each copy from its own decoded log (replay keeps references to the updates' bytes).
-      const m = replay(timer.secp, decodeLog())
+      // Each copy from its own decoded log (replay keeps references to the updates' bytes), after the snapshot if the log was compacted.
+      const snap = sample.entries.find((e) => e.key.endsWith("/snap"))
+      const base = snap === undefined ? undefined : decodeSnapshot(snap.value)
+      if (base !== undefined && Result.isFailure(base)) throw new Error(`the sample snapshot does not decode: ${base.failure}`)
+      const m = base === undefined ? replay(timer.secp, decodeLog()) : replayFrom(timer.secp, base.success, decodeLog())
       if (Result.isFailure(m)) throw new Error(`the sample log does not replay: ${m.failure._tag}`)
       monitors.push(m.success)
     }

@@ -222,12 +222,13 @@ export const make = <M, E = never, R = never>(
         return kick
       })
     const ask = <A, E2 = never>(makeMessage: (reply: Reply<A, E2>) => M): Effect.Effect<A, E2 | ActorStopped | ActorCrashed> =>
-      Effect.gen(function*() {
-        const reply = yield* Deferred.make<A, E2 | ActorStopped | ActorCrashed>()
+      // No generator: an ask is on every command's and snapshot's path.
+      Effect.suspend(() => {
+        const reply = Deferred.makeUnsafe<A, E2 | ActorStopped | ActorCrashed>()
         const failPending = (error: ActorStopped | ActorCrashed) => Effect.asVoid(Deferred.fail(reply, error))
         const msg = makeMessage(reply) // before registering: a throwing builder leaves nothing behind
         pending.add(failPending)
-        return yield* tell(msg).pipe(
+        return tell(msg).pipe(
           Effect.andThen(Deferred.await(reply)),
           Effect.ensuring(Effect.sync(() => pending.delete(failPending)))
         )

@@ -225,6 +225,10 @@ export const start = (config: ChainWatcherConfig = {}) =>
         if (e._tag === "BlockConnected") {
           tip = refOf(e.block.header)
           yield* applyBlock(e.block)
+          // Still unconfirmed: the height, for the fundee's funding timeout (BOLT 2, 2016 blocks).
+          for (const w of [...watches.values()]) {
+            if (w.confirmed === undefined && w.spent === undefined) yield* fact(w, { _tag: "FundingDepth", depth: 0, tipHeight: tip.height })
+          }
           yield* rebroadcast
         } else {
           const gone = e.header.height

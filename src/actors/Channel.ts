@@ -112,7 +112,8 @@ const field = (s: object, name: string): unknown => (name in s ? Reflect.get(s, 
  * The default `ChannelCore.milestone`, read from the state's shape (the actor does not know the
  * state type): the phase (`_tag`) changed, or, in `WaitChannelReady` (BOLT 2 "The
  * channel_ready Message"), our `channel_ready` was sent (`localReadySent`) or theirs received
- * (`remoteReady`). A state without `_tag` has no milestone.
+ * (`remoteReady`), or the fundee's funding timeout started (`unfundedSince`). A state without
+ * `_tag` has no milestone.
  */
 export const channelMilestone = (before: unknown, after: unknown): boolean => {
   if (before === after || typeof before !== "object" || before === null || typeof after !== "object" || after === null) return false
@@ -121,7 +122,9 @@ export const channelMilestone = (before: unknown, after: unknown): boolean => {
   if (field(before, "_tag") !== tag) return true
   if (tag !== "WaitChannelReady") return false
   const readySent = field(before, "localReadySent") !== field(after, "localReadySent")
-  return readySent || (field(before, "remoteReady") === undefined) !== (field(after, "remoteReady") === undefined)
+  // The fundee's funding timeout started counting (BOLT 2): a restart keeps counting from there.
+  const counting = field(before, "unfundedSince") !== field(after, "unfundedSince")
+  return readySent || counting || (field(before, "remoteReady") === undefined) !== (field(after, "remoteReady") === undefined)
 }
 
 // ---- the ports -----------------------------------------------------------------------------------
@@ -327,8 +330,20 @@ interface Held {
   readonly output: OrderedOutput
 }
 
-/** Starts a channel actor in the current scope. */
-export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<ChannelHandle<S>, never, Scope.Scope> =>
+/**
+ * Starts a channel actor in the current scope. The open-time outputs (`initialOutputs`) are
+ * held apart from the options the actor's closures keep, and let go once performed: a long-lived
+ * channel does not keep its `open_channel`/`accept_channel` messages.
+ */
+export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<ChannelHandle<S>, never, Scope.Scope> => {
+  const { initialOutputs, ...rest } = options
+  return startChannel(rest, { outputs: initialOutputs })
+}
+
+const startChannel = <S>(
+  options: Omit<ChannelOptions<S>, "initialOutputs">,
+  initial: { outputs: ReadonlyArray<ChannelOutput> | undefined }
+): Effect.Effect<ChannelHandle<S>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { core, ports, signer } = options
     let state = options.state
@@ -386,7 +401,7 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
     }
 
     /** Performs the held outputs whose updates are all stored, in order. */
-    const release = Effect.gen(function*() {
+    const releaseHeld = Effect.gen(function*() {
       while (held.length > 0) {
         const next = held[0]
         if (next === undefined || next.barrier > durableThrough || next.stateBarrier > stateDurable) return
@@ -394,6 +409,8 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
         yield* performOrdered(next.output, next.session)
       }
     })
+    /** `releaseHeld`, with no generator run when nothing is held (the common case: most inputs hold nothing). */
+    const release: Effect.Effect<void> = Effect.suspend(() => (held.length === 0 ? Effect.void : releaseHeld))
 
     /** Marks `id` complete (with its whole group when it ends one); returns the ids that became durable, in order. */
     const complete = (id: bigint): ReadonlyArray<bigint> => {
@@ -535,15 +552,15 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
       })
 
     /** Queues a `Flush` behind the mailbox if changes are pending (so updates batch). */
-    const scheduleFlush = Effect.gen(function*() {
-      if (flushScheduled || !core.hasPendingChanges(state) || self === undefined) return
+    const scheduleFlush: Effect.Effect<void> = Effect.suspend(() => {
+      if (flushScheduled || self === undefined || !core.hasPendingChanges(state)) return Effect.void
       flushScheduled = true
-      const queued = yield* Effect.result(self.tryTell({ _tag: "Flush" }))
-      if (Result.isFailure(queued)) {
+      return Effect.flatMap(Effect.result(self.tryTell({ _tag: "Flush" })), (queued) => {
+        if (Result.isSuccess(queued)) return Effect.void
         // The mailbox is full: sign now rather than never.
         flushScheduled = false
-        yield* flush
-      }
+        return flush
+      })
     })
 
     /** Grouped mode: the state alone (no update), when a milestone wants it and nothing else is in flight. */
@@ -587,12 +604,11 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
      * Grouped mode: queues a `PersistNow` behind the mailbox if updates were collected, or a state
      * write is due (so inputs that arrived together are written together).
      */
-    const schedulePersist = Effect.gen(function*() {
-      if (persistScheduled || (collected.length === 0 && !stateWriteDue()) || self === undefined) return
+    const schedulePersist: Effect.Effect<void> = Effect.suspend(() => {
+      if (persistScheduled || (collected.length === 0 && !stateWriteDue()) || self === undefined) return Effect.void
       persistScheduled = true
-      const queued = yield* Effect.result(self.tryTell({ _tag: "PersistNow" }))
       // The mailbox is full: write now rather than wait for room.
-      if (Result.isFailure(queued)) yield* persistCollected
+      return Effect.flatMap(Effect.result(self.tryTell({ _tag: "PersistNow" })), (queued) => (Result.isSuccess(queued) ? Effect.void : persistCollected))
     })
 
     const flush: Effect.Effect<void> = Effect.gen(function*() {
@@ -678,8 +694,10 @@ export const makeChannel = <S>(options: ChannelOptions<S>): Effect.Effect<Channe
 
     const actor = yield* Actor.make<ChannelEnvelope<S>>({ name, capacity: options.capacity ?? 1024, handle })
     self = actor
-    if (options.initialOutputs !== undefined && options.initialOutputs.length > 0) {
-      yield* Effect.ignore(actor.tell({ _tag: "Perform", outputs: options.initialOutputs }))
+    const initialOutputs = initial.outputs
+    initial.outputs = undefined
+    if (initialOutputs !== undefined && initialOutputs.length > 0) {
+      yield* Effect.ignore(actor.tell({ _tag: "Perform", outputs: initialOutputs }))
     }
     if (core.awaitingSignature?.(state) !== undefined) yield* Effect.ignore(actor.tell({ _tag: "Resume" }))
     return {

@@ -27,7 +27,7 @@
  * Library API: `openChannel`, `fundChannel`, `listChannels`, `closeChannel`, `forceClose`,
  * `addHtlc`, `fulfillHtlc`, `claimPreimage`, `failHtlc`, `failMalformedHtlc`, `updateFee`, `chainFact`, `events`.
  */
-import { Context, Data, Deferred, Effect, Exit, Layer, PubSub, Result, Schema, Scope, Stream } from "effect"
+import { Context, Data, Deferred, Effect, Exit, Layer, PubSub, Result, Schedule, Schema, Scope, Stream } from "effect"
 import { preimageOf } from "../protocol/monitor/query.ts"
 import { pendingEvents, restoredWatches } from "../protocol/channel/pending.ts"
 import { toHex } from "../protocol/bytes.ts"
@@ -44,7 +44,7 @@ import { describeData, isAllChannels, makeError } from "../protocol/messages/err
 import type { LightningMessage } from "../protocol/messages/index.ts"
 import type { ChannelMessage, OpenChannel } from "../protocol/messages/channel.ts"
 import { isGossipMessage } from "../protocol/messages/gossip.ts"
-import { replay } from "../protocol/monitor/apply.ts"
+import { replay, replayFrom } from "../protocol/monitor/apply.ts"
 import type { MonitorState } from "../protocol/monitor/state.ts"
 import type { MonitorUpdate } from "../protocol/monitor/update.ts"
 import type { PublicKey } from "../protocol/keys/keys.ts"
@@ -179,6 +179,13 @@ export interface ChannelManagerShape {
   /** The signed funding transaction for a channel that asked for it (`FundingNeeded`). */
   readonly fundChannel: (temporaryChannelId: ChannelId, tx: Transaction | Uint8Array) => Effect.Effect<void, ChannelCommandError>
   readonly listChannels: Effect.Effect<ReadonlyArray<ChannelInfo>>
+  /**
+   * The channel that answers to `scid` now (its real short channel id or an alias, in `Normal`),
+   * or undefined: what a forward looks up (BOLT 4 `short_channel_id`). Asks that one channel only
+   * when its id is known here, where `listChannels` asks every channel. Optional: without it,
+   * callers search `listChannels`.
+   */
+  readonly channelByScid?: (scid: ShortChannelId) => Effect.Effect<ChannelInfo | undefined>
   readonly channel: (channelId: ChannelId) => Effect.Effect<ChannelInfo, ChannelCommandError>
   /** The monitor's state of a channel (undefined before `Opened`). */
   readonly monitorState: (channelId: ChannelId) => Effect.Effect<MonitorState | undefined, ChannelNotFound | ActorStopped | ActorCrashed>
@@ -492,11 +499,28 @@ export const make = (
     })
 
     const instrument = config.instrument ?? (<A>(_part: string, f: () => A): A => f())
-    const coreFor = (entry: Entry): ChannelCore<ChannelState> => ({
+    const coreFor = (entry: Entry): ChannelCore<ChannelState> => {
+      // The channel's step context, built again only when what it is made of changed (the peer's
+      // features at a reconnect, the zero-conf trust): not once per step.
+      let nodeHex: string | undefined
+      let cached: StepContext | undefined
+      const context = (): StepContext => {
+        nodeHex ??= flatHex([entry.nodeId])
+        const features = lastFeatures.get(nodeHex)
+        const trusted = config.trustedForZeroConf?.(entry.nodeId) ?? false
+        if (cached !== undefined && cached.features === features && cached.peerTrustedForZeroConf === trusted) return cached
+        const fresh = contextFor(entry.nodeId)
+        // An unknown peer's empty set is made fresh on each call: cache only a known one.
+        if (features !== undefined) cached = fresh
+        return fresh
+      }
+      return coreOf(entry, context)
+    }
+    const coreOf = (entry: Entry, context: () => StepContext): ChannelCore<ChannelState> => ({
       step:
         config.instrument === undefined
-          ? (state, input) => step(contextFor(entry.nodeId), state, input)
-          : (state, input) => instrument("step", () => step(contextFor(entry.nodeId), state, input)),
+          ? (state, input) => step(context(), state, input)
+          : (state, input) => instrument("step", () => step(context(), state, input)),
       channelId: (state) => asChannelId(channelIdOf(state)),
       keyId: () => entry.keyId,
       hasPendingChanges: (state) => state._tag === "Normal" && hasChangesToSign(state.commitments),
@@ -506,8 +530,41 @@ export const make = (
 
     const publish = (entry: Entry, event: ChannelEvent | ChainRequest) =>
       PubSub.publish(events, { nodeId: entry.nodeId, channelId: entry.channelId, event }).pipe(
-        Effect.andThen(event._tag === "ChannelClosed" && event.reason._tag === "FundingAborted" ? forgetInboundUnfunded(entry) : Effect.void)
+        Effect.andThen(
+          event._tag !== "ChannelClosed" || event.reason._tag !== "FundingAborted"
+            ? Effect.void
+            : entry.inboundUnfunded === undefined && entry.monitor !== undefined
+            ? forgetStored(entry)
+            : forgetInboundUnfunded(entry)
+        )
       )
+
+    /**
+     * BOLT 2: the fundee forgets a channel whose funding transaction was not seen in time (a
+     * stored channel: `funding_signed` was sent). It leaves the routing maps now; once its actor
+     * finished what it is doing (after its mailbox answers a snapshot) the actor stops and the
+     * channel's record and monitor log are removed from the store (retried while the store is away).
+     */
+    const forgetStored = (entry: Entry): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (routes.get(keyOf(entry.nodeId, entry.channelId)) === entry) routes.delete(keyOf(entry.nodeId, entry.channelId))
+        if (byId.get(flatHex([entry.channelId])) === entry) byId.delete(flatHex([entry.channelId]))
+        const handle = entry.handle
+        entry.monitor = undefined
+        const removal = persister.remove(entry.channelId).pipe(
+          Effect.retry({ schedule: Schedule.spaced("1 second"), while: (e) => e._tag === "PersistUnavailable" }),
+          Effect.catch((e) => Effect.logWarning(`channel ${toHex(entry.channelId)}: forgotten, but not removed from the store (${e._tag})`))
+        )
+        return Effect.asVoid(
+          Effect.forkIn(
+            Effect.andThen(
+              handle === undefined ? Effect.void : Effect.andThen(Effect.ignore(handle.snapshot), handle.actor.stop),
+              Effect.andThen(removal, Effect.logInfo(`channel ${toHex(entry.channelId)} forgotten: funding transaction not seen in time (BOLT 2)`))
+            ),
+            scope
+          )
+        )
+      })
 
     /**
      * BOLT 2: a channel that fails before funding is forgotten. One the peer opened leaves the
@@ -628,8 +685,9 @@ export const make = (
       const nodeId = record.nodeId
       const entry: Entry = { nodeId, keyId, channelId: asChannelId(channelIdOf(record.channel)), handle: undefined, monitor: undefined }
       let monitorState: MonitorState | undefined
-      if (stored.updates.length > 0) {
-        const replayed = replay(config.secp, stored.updates)
+      if (stored.monitor !== undefined || stored.updates.length > 0) {
+        // A compacted log: its snapshot, then the updates after it.
+        const replayed = stored.monitor === undefined ? replay(config.secp, stored.updates) : replayFrom(config.secp, stored.monitor, stored.updates)
         if (Result.isFailure(replayed)) {
           return yield* Effect.fail(new ChannelStoreUnavailable({ reason: `channel ${toHex(stored.channelId)}: update log does not replay (${replayed.failure._tag})` }))
         }
@@ -787,6 +845,31 @@ export const make = (
 
     let requestCounter = 0
 
+    const listChannels = Effect.gen(function*() {
+      const out: Array<ChannelInfo> = []
+      for (const entry of new Set(byId.values())) {
+        if (entry.handle === undefined) continue
+        const r = yield* Effect.result(info(entry, entry.handle))
+        if (Result.isSuccess(r)) out.push(r.success)
+      }
+      return out
+    })
+
+    /**
+     * Which channel answered to each short channel id (real or alias) when last asked: a hint for
+     * `channelByScid`, checked against that channel's state on each use, made again from every
+     * channel's answer on a miss (so at most three ids per channel).
+     */
+    const byScid = new Map<ShortChannelId, Entry>()
+    const scidsOfState = (state: ChannelState): ReadonlyArray<ShortChannelId> => {
+      if (state._tag !== "Normal") return []
+      const out: Array<ShortChannelId> = []
+      if (state.shortChannelId !== undefined) out.push(state.shortChannelId)
+      if (state.localAlias !== undefined) out.push(state.localAlias)
+      if (state.remoteAlias !== undefined) out.push(state.remoteAlias)
+      return out
+    }
+
     /**
      * What the channels' current states say a consumer may have missed (a previous run, or a
      * consumer that stopped, may have published it without it being handled): pending HTLC events
@@ -866,15 +949,25 @@ export const make = (
         }),
       fundChannel: (temporaryChannelId, tx) =>
         command(temporaryChannelId, { _tag: "FundingTransaction", tx: tx instanceof Uint8Array ? tx : serializeTransaction(tx) }).pipe(Effect.asVoid),
-      listChannels: Effect.gen(function*() {
-        const out: Array<ChannelInfo> = []
-        for (const entry of new Set(byId.values())) {
-          if (entry.handle === undefined) continue
-          const r = yield* Effect.result(info(entry, entry.handle))
-          if (Result.isSuccess(r)) out.push(r.success)
-        }
-        return out
-      }),
+      listChannels,
+      channelByScid: (scid) =>
+        Effect.gen(function*() {
+          const hinted = byScid.get(scid)
+          if (hinted?.handle !== undefined) {
+            const r = yield* Effect.result(info(hinted, hinted.handle))
+            if (Result.isSuccess(r) && scidsOfState(r.success.state).includes(scid)) return r.success
+          }
+          // Unknown here or moved: every channel is asked, and the index is made again from their answers.
+          byScid.clear()
+          let found: ChannelInfo | undefined
+          for (const c of yield* listChannels) {
+            const entry = byId.get(toHex(c.channelId))
+            const scids = scidsOfState(c.state)
+            if (entry !== undefined) for (const s of scids) byScid.set(s, entry)
+            if (found === undefined && scids.includes(scid)) found = c
+          }
+          return found
+        }),
       channel: (channelId) => find(channelId).pipe(Effect.flatMap(({ entry, handle }) => info(entry, handle))),
       monitorState: (channelId) =>
         Effect.suspend((): Effect.Effect<MonitorState | undefined, ChannelNotFound | ActorStopped | ActorCrashed> => {

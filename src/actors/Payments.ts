@@ -26,7 +26,7 @@
  * (excluded channel directions and nodes); every attempt's outcome is reported back to it.
  */
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Clock, Context, Data, Deferred, Duration, Effect, Exit, Layer, Option, PubSub, Queue, Result, Schema, Scope, Stream, Tracer } from "effect"
+import { Clock, Context, Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, PubSub, Queue, Result, Schema, Scope, Stream, Tracer } from "effect"
 import { concatBytes, equalBytes, toHex } from "../protocol/bytes.ts"
 import { ChannelIdSchema, type ShortChannelId } from "../protocol/codec/fields.ts"
 import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
@@ -640,8 +640,25 @@ export const make = (
     }
     const saveOutbound = (r: OutboundRecord) => {
       outbound.set(r.paymentId, r)
-      return put(`pay/out/${r.paymentId}`, Schema.encodeSync(outboundJson)(r))
+      return put(`pay/out/${r.paymentId}`, Schema.encodeSync(outboundJson)(r)).pipe(
+        // Once the outcome is stored, memory keeps only what the API answers with.
+        Effect.tap(() => Effect.sync(() => {
+          if (outbound.get(r.paymentId) === r) outbound.set(r.paymentId, slimIfFinished(r))
+        }))
+      )
     }
+    /**
+     * A finished payment (succeeded or failed, no part in flight) as kept in memory: its failed
+     * attempts without their routes, and no attempt's onion shared secrets (the stored record has
+     * them all). What `awaitPayment`, `payment` and `payments` answer with is unchanged: the
+     * attempts' count and statuses, and the fulfilled attempts' routes (the fee paid). Nothing
+     * writes a finished record again (every write is of a pending payment or of an attempt in
+     * flight), so the slim copy never replaces the stored one.
+     */
+    const slimIfFinished = (r: OutboundRecord): OutboundRecord =>
+      r.status === "pending" || r.attempts.some((a) => a.status === "inflight")
+        ? r
+        : { ...r, attempts: r.attempts.map((a) => ({ ...a, sharedSecrets: [], hops: a.status === "fulfilled" ? a.hops : [] })) }
     const forwardKey = (channelId: Uint8Array, htlcId: bigint) => `pay/fwd/${htlcKey(channelId, htlcId)}`
     const saveForward = (r: ForwardRecord) => {
       const key = forwardKey(r.inChannelId, r.inHtlcId)
@@ -656,7 +673,7 @@ export const make = (
       }
       for (const e of yield* Effect.orDie(store.list("pay/out/"))) {
         const r = Schema.decodeUnknownResult(outboundJson)(untext.decode(e.value))
-        if (Result.isSuccess(r)) outbound.set(r.success.paymentId, r.success)
+        if (Result.isSuccess(r)) outbound.set(r.success.paymentId, slimIfFinished(r.success))
         else yield* Effect.logError(`payments: ${e.key} does not decode`)
       }
       for (const e of yield* Effect.orDie(store.list("pay/fwd/"))) {
@@ -702,6 +719,10 @@ export const make = (
 
     const findByScid = (infos: ReadonlyArray<ChannelInfo>, scid: ShortChannelId): ChannelInfo | undefined =>
       infos.find((c) => scidsOf(c.state).includes(scid))
+
+    /** The outgoing channel of a forward: the manager's by-scid lookup (one channel asked), else a search of every channel. */
+    const channelOfScid = (scid: ShortChannelId): Effect.Effect<ChannelInfo | undefined> =>
+      manager.channelByScid !== undefined ? manager.channelByScid(scid) : Effect.map(channelInfos, (infos) => findByScid(infos, scid))
 
     const firstHops = (infos: ReadonlyArray<ChannelInfo>): ReadonlyArray<FirstHop> =>
       infos.flatMap((c) => {
@@ -994,8 +1015,7 @@ export const make = (
         const existing = forwards.get(key)
         if (existing !== undefined) return yield* resumeForward(existing, key)
         const height = yield* config.blockHeight
-        const infos = yield* channelInfos
-        const out = findByScid(infos, p.shortChannelId)
+        const out = yield* channelOfScid(p.shortChannelId)
         const refused = checkForward(outgoingOf(out), {
           incomingAmountMsat: e.amount,
           incomingCltvExpiry: e.cltvExpiry,
@@ -1479,6 +1499,9 @@ export const make = (
         yield* saveOutbound(r)
         const result = resultOf(r)
         if (result === undefined) return
+        const timer = timeouts.get(r.paymentId)
+        timeouts.delete(r.paymentId)
+        if (timer !== undefined) yield* Fiber.interrupt(timer)
         for (const w of waiters.get(r.paymentId) ?? []) yield* Deferred.succeed(w, result)
         waiters.delete(r.paymentId)
         excluded.delete(r.paymentId)
@@ -1786,12 +1809,26 @@ export const make = (
         // Recorded before anything leaves.
         yield* saveOutbound(record)
         yield* Deferred.succeed(reply, record.paymentId)
+        yield* armTimeout(record.paymentId, record.deadlineMillis)
+        yield* progress(record.paymentId)
+      })
+
+    /**
+     * Per pending payment (this run): the fiber that wakes it at its deadline (`PaymentTimeout`).
+     * `finish` interrupts it, so a finished payment leaves no sleeping fiber (nor its entry in
+     * the scope) behind for the rest of its timeout.
+     */
+    const timeouts = new Map<string, Fiber.Fiber<void>>()
+    const armTimeout = (paymentId: string, deadlineMillis: number) =>
+      Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        yield* Effect.sleep(Duration.millis(Math.max(0, record.deadlineMillis - now))).pipe(
-          Effect.andThen(Queue.offer(inbox, { _tag: "PaymentTimeout", paymentId: record.paymentId })),
+        const fiber = yield* Effect.sleep(Duration.millis(Math.max(0, deadlineMillis - now))).pipe(
+          Effect.andThen(Effect.sync(() => timeouts.delete(paymentId))),
+          Effect.andThen(Queue.offer(inbox, { _tag: "PaymentTimeout", paymentId })),
+          Effect.asVoid,
           Effect.forkIn(scope)
         )
-        yield* progress(record.paymentId)
+        timeouts.set(paymentId, fiber)
       })
 
     /** After a restart: each attempt in flight is found in its channel, or settled from a monitor's preimage, or failed. */
@@ -1833,11 +1870,7 @@ export const make = (
           current = updateAttempt(current, a.attemptId, { status: "failed", failure: "lost in a restart" })
         }
         yield* saveOutbound(current)
-        const now = yield* Clock.currentTimeMillis
-        yield* Effect.sleep(Duration.millis(Math.max(0, current.deadlineMillis - now))).pipe(
-          Effect.andThen(Queue.offer(inbox, { _tag: "PaymentTimeout", paymentId: current.paymentId })),
-          Effect.forkIn(scope)
-        )
+        yield* armTimeout(current.paymentId, current.deadlineMillis)
       })
 
     // ---- the loop --------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@
  * channel's latest `updateId`, or -1 before any). Layers: `src/layers/persister/`.
  */
 import { Context, Data, type Effect, type PubSub, Result, Schema, type Scope, type Stream } from "effect"
+import type { MonitorState } from "../protocol/monitor/state.ts"
 import type { MonitorUpdate } from "../protocol/monitor/update.ts"
 import type { ChannelId } from "../protocol/units.ts"
 
@@ -52,8 +53,17 @@ export interface ChannelWrite {
 export interface PersistedChannel {
   readonly channelId: ChannelId
   readonly channelState: Schema.Json
-  /** The whole monitor update log, `Opened` first (empty only for a channel persisted without updates). */
+  /**
+   * The monitor update log: the whole of it, `Opened` first, when there is no `monitor`
+   * snapshot (empty only for a channel persisted without updates); otherwise the updates after
+   * the snapshot (`monitor.latestUpdateId + 1` on), possibly none.
+   */
   readonly updates: ReadonlyArray<MonitorUpdate>
+  /**
+   * The monitor state at `monitor.latestUpdateId`, when the persister compacted the log (the
+   * updates up to it folded into this snapshot and dropped): replay `updates` from it.
+   */
+  readonly monitor?: MonitorState
   /** The last `updateId` written (-1 if none): what completed, whatever completions were seen. */
   readonly latestUpdateId: bigint
 }

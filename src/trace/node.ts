@@ -20,7 +20,7 @@ import { ChainSource, type ChainSourceShape } from "../services/ChainSource.ts"
 import * as PeerManager from "../actors/PeerManager.ts"
 import { loadWasmSecp256k1 } from "../layers/crypto/secp256k1-wasm.ts"
 import { makeSeedChannelSigner } from "../layers/signer/SeedChannelSigner.ts"
-import { seededNodeSigner } from "../layers/test/SeededNodeSigner.ts"
+import * as SeededNodeSigner from "../layers/test/SeededNodeSigner.ts"
 import { fromHex } from "../protocol/bytes.ts"
 import { nodeIdFromHex } from "../api/convert.ts"
 import { ChannelIdSchema, ShortChannelIdSchema } from "../protocol/codec/fields.ts"
@@ -175,7 +175,7 @@ export const buildNode = (recipe: NodeRecipe, world: NodeWorld): Effect.Effect<T
         Effect.provide(Layer.mergeAll(
           Layer.succeed(Transport, world.transport),
           Layer.succeed(Entropy, world.entropy),
-          seededNodeSigner(recipe.seed, secp)
+          SeededNodeSigner.layer(recipe.seed, secp)
         ))
       )
     )

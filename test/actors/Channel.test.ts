@@ -4,6 +4,8 @@
  * fed back first, batching, rejected commands, restart from what the persister stored.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 import { Effect, Result, Schema } from "effect"
 import { type ChannelCore, type ChannelPorts, makeChannel } from "../../src/actors/Channel.ts"
 import type { PersistStatus } from "../../src/services/MonitorPersister.ts"
@@ -11,7 +13,7 @@ import { SessionId } from "../../src/actors/PeerEvent.ts"
 import { ChannelIdSchema } from "../../src/protocol/codec/fields.ts"
 import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
 import { NothingToSign } from "../../src/protocol/channel/errors.ts"
-import type { ChannelEvent } from "../../src/protocol/channel/io.ts"
+import type { ChannelEvent, ChannelOutput } from "../../src/protocol/channel/io.ts"
 import { UpdateFee } from "../../src/protocol/messages/channel.ts"
 import type { LightningMessage } from "../../src/protocol/messages/index.ts"
 import type { MonitorUpdate } from "../../src/protocol/monitor/update.ts"
@@ -311,4 +313,28 @@ describe("Channel actor", () => {
         assert.strictEqual(snap.durableThrough, 2n)
       }))
   })
+
+  it.live("the open-time outputs are performed, then let go (a long-lived channel does not keep them)", () =>
+    Effect.gen(function*() {
+      setFlagsFromString("--expose-gc")
+      const gc: unknown = runInNewContext("gc")
+      if (typeof gc !== "function") throw new Error("no gc")
+      const rec = recordingPorts(() => "Completed")
+      const refs: Array<WeakRef<object>> = []
+      const initial = (): ReadonlyArray<ChannelOutput> => {
+        const outputs: ReadonlyArray<ChannelOutput> = [{ _tag: "Send", message: UpdateFee.make({ channelId, feeratePerKw: 777 }) }]
+        refs.push(new WeakRef(outputs))
+        return outputs
+      }
+      const ch = yield* makeChannel({ core: toyCore, ports: rec.ports, signer, state: empty, session, initialOutputs: initial() })
+      yield* settle(ch)
+      assert.deepStrictEqual(fees(rec.sent), [777])
+      yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 0)))
+      gc()
+      assert.isUndefined(refs[0]?.deref())
+      // The actor lives on.
+      yield* ch.command({ _tag: "UpdateFee", feeratePerKw: 1000 })
+      yield* settle(ch)
+      assert.deepStrictEqual(fees(rec.sent), [777, 1000])
+    }))
 })

@@ -14,8 +14,8 @@ import type { MonitorUpdate } from "../../src/protocol/monitor/update.ts"
 import { makeInput, serializeTransaction, type Transaction, txidFromBytes } from "../../src/protocol/tx/bitcoin/transaction.ts"
 import type { Sat } from "../../src/protocol/units.ts"
 import type { MemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
-import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
-import { seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
+import * as SeededEntropy from "../../src/layers/test/SeededEntropy.ts"
+import * as SeededNodeSigner from "../../src/layers/test/SeededNodeSigner.ts"
 import { makeSeedChannelSigner } from "../../src/layers/signer/SeedChannelSigner.ts"
 import { ChannelSigner, type ChannelSignerShape } from "../../src/services/ChannelSigner.ts"
 import {
@@ -115,7 +115,7 @@ export const startChannelNode = (
 ): Effect.Effect<TestNode, never, Scope.Scope> =>
   Effect.gen(function*() {
     const peers = yield* PeerManager.make({ listen: { host, port: PORT }, peer: { rejectChannels: false } }).pipe(
-      Effect.provide(Layer.mergeAll(net.layer(host), seededEntropy(name), seededNodeSigner(name))),
+      Effect.provide(Layer.mergeAll(net.layer(host), SeededEntropy.layer(name), SeededNodeSigner.layer(name))),
       Effect.orDie
     )
     const signer = makeSeedChannelSigner(seed32(name), nobleSecp256k1)
@@ -124,7 +124,7 @@ export const startChannelNode = (
       Effect.provideService(PeerManager.PeerManager, peers),
       Effect.provideService(ChannelSigner, signer),
       Effect.provideService(MonitorPersister, options.monitorPersister ?? persister),
-      Effect.provide(seededEntropy(`${name}/channels`)),
+      Effect.provide(SeededEntropy.layer(`${name}/channels`)),
       Effect.orDie
     )
     const events: Array<NodeChannelEvent> = []

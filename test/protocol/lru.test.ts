@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { makeLru } from "../../src/protocol/lru.ts"
+import { bytesKey, makeLru } from "../../src/protocol/lru.ts"
 
 describe("makeLru", () => {
   it("evicts the least recently used beyond its capacity, a hit refreshing an entry", () => {
@@ -20,5 +20,17 @@ describe("makeLru", () => {
   it("refuses a capacity below 1", () => {
     expect(() => makeLru(0, "test")).toThrow(RangeError)
     expect(() => makeLru(1.5, "test")).toThrow(RangeError)
+  })
+})
+
+describe("bytesKey", () => {
+  it("gives one distinct character per byte value, so distinct byte strings give distinct keys", () => {
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i)
+    const key = bytesKey(all)
+    expect(key.length).toBe(256)
+    expect(new Set(key).size).toBe(256)
+    expect(new Set(Array.from(all, (b) => bytesKey(Uint8Array.of(b)))).size).toBe(256)
+    expect(bytesKey(Uint8Array.of(1, 2))).not.toBe(bytesKey(Uint8Array.of(1, 2, 0)))
+    expect(bytesKey(all.subarray(10, 20))).toBe(bytesKey(all.slice(10, 20)))
   })
 })

@@ -8,7 +8,9 @@
  * persister over the same data is the restarted node's, and its `load` gives exactly what was
  * written. Per channel, writes become durable in persist order, as in every layer.
  */
-import { Context, Deferred, Effect, Layer, PubSub, Queue, Schedule, type Schema, type Scope, Stream } from "effect"
+import { Context, Deferred, Effect, Layer, PubSub, Queue, Result, Schedule, type Schema, type Scope, Stream } from "effect"
+import { foldAccepted } from "../../protocol/monitor/apply.ts"
+import type { MonitorState } from "../../protocol/monitor/state.ts"
 import type { MonitorUpdate } from "../../protocol/monitor/update.ts"
 import type { ChannelId } from "../../protocol/units.ts"
 import {
@@ -22,12 +24,32 @@ import {
   type PersistedChannel,
   type PersistStatus
 } from "../../services/MonitorPersister.ts"
-import { channelKey } from "./replica.ts"
+import { channelKey, DEFAULT_COMPACT_EVERY } from "./replica.ts"
 
 interface StoredChannel {
   readonly channelId: ChannelId
   channelState: Schema.Json
-  readonly updates: Array<MonitorUpdate>
+  /** The updates after `monitor` (the whole log from `Opened` when there is no snapshot). */
+  updates: Array<MonitorUpdate>
+  /** The compacted log: the monitor state at its `latestUpdateId` (absent: not compacted yet). */
+  monitor?: MonitorState
+}
+
+/** The last update id a stored channel holds (-1: none). */
+const lastIdOf = (c: StoredChannel): bigint => c.updates.at(-1)?.updateId ?? c.monitor?.latestUpdateId ?? -1n
+
+/**
+ * Folds a stored channel's log into its snapshot (the older updates dropped) once it holds
+ * `every` updates or more; `every` 0 or less: never. One replacement of the record, so a
+ * crash leaves it before or after, both loadable. A log that does not fold (a bug elsewhere)
+ * is kept whole: `load` reports it as it is.
+ */
+const compact = (c: StoredChannel, every: number): void => {
+  if (every <= 0 || c.updates.length < every) return
+  const folded = foldAccepted(c.monitor, c.updates)
+  if (Result.isFailure(folded)) return
+  c.monitor = folded.success
+  c.updates = []
 }
 
 /** The durable side: what a restarted node finds. */
@@ -82,7 +104,14 @@ export interface MemoryPersisterOptions {
   readonly mode?: "immediate" | "hold"
   /** Retry delays after a failed attempt (default: exponential from 10 ms, capped at 5 s). */
   readonly retry?: Schedule.Schedule<unknown, unknown>
+  /**
+   * Compaction: a channel's log is folded into a monitor snapshot once it holds this many
+   * updates after the snapshot, and at start (default 16; 0: keep every update, as before).
+   */
+  readonly compactEvery?: number
 }
+
+
 
 interface Pending {
   readonly key: string
@@ -112,13 +141,19 @@ export const makeMemoryPersister = (
     const pending: Array<Pending> = []
     /** Latest update id recorded per channel, durable or pending. */
     const latest = new Map<string, bigint>()
-    for (const [key, c] of data.channels) latest.set(key, BigInt(c.updates.length) - 1n)
+    const compactEvery = options.compactEvery ?? DEFAULT_COMPACT_EVERY
+    for (const [key, c] of data.channels) {
+      // At start: a log written before compaction (or by a persister that did not compact) is folded now.
+      if (c.updates.length > 0) compact(c, compactEvery === 0 ? 0 : 1)
+      latest.set(key, lastIdOf(c))
+    }
 
     const snapshot: ReadonlyArray<PersistedChannel> = [...data.channels.values()].map((c) => ({
       channelId: c.channelId,
       channelState: c.channelState,
       updates: [...c.updates],
-      latestUpdateId: BigInt(c.updates.length) - 1n
+      ...(c.monitor === undefined ? {} : { monitor: c.monitor }),
+      latestUpdateId: lastIdOf(c)
     }))
 
     const completions = yield* PubSub.unbounded<PersistCompletion>()
@@ -146,6 +181,7 @@ export const makeMemoryPersister = (
         const stored = data.channels.get(p.key) ?? { channelId: p.channelId, channelState: p.channelState, updates: [] }
         stored.channelState = p.channelState
         for (const u of p.updates) stored.updates.push(u)
+        compact(stored, compactEvery)
         data.channels.set(p.key, stored)
         pending.splice(pending.indexOf(p), 1)
         done.push(p)

@@ -24,6 +24,7 @@
  *   catch up from it.
  */
 import { Deferred, Duration, Effect, Layer, Option, PubSub, Queue, Result, Schedule, type Schema, type Scope, Stream } from "effect"
+import type { MonitorState } from "../../protocol/monitor/state.ts"
 import type { MonitorUpdate } from "../../protocol/monitor/update.ts"
 import type { ChannelId } from "../../protocol/units.ts"
 import {
@@ -38,7 +39,7 @@ import {
   type PersistStatus
 } from "../../services/MonitorPersister.ts"
 import { Store } from "../../services/Store.ts"
-import { channelKey, type MonitorReplica, type ReplicaChannel, type ReplicaError, type ReplicaWrite } from "./replica.ts"
+import { channelKey, lastUpdateIdOf, type MonitorReplica, type ReplicaChannel, type ReplicaError, type ReplicaWrite } from "./replica.ts"
 import { makeStoreReplica, type StoreReplicaOptions } from "./StoreReplica.ts"
 
 export interface ReplicatedPersisterOptions {
@@ -78,6 +79,11 @@ interface Entry {
   version: bigint
   /** Updates some replica has not acknowledged yet, in order. */
   retained: Array<MonitorUpdate>
+  /**
+   * The monitor snapshot the truth was compacted into at start, kept while a replica lags
+   * behind it (it catches up from the snapshot: the updates before it are gone).
+   */
+  monitor: MonitorState | undefined
   readonly waiters: Array<Waiter>
   /** Per replica: last state version acknowledged (state-keeping replicas). */
   readonly ackedSeq: Array<number>
@@ -133,22 +139,22 @@ export const makeReplicatedPersister = (
         if (c === undefined || c.channelState === undefined) continue
         if (
           best === undefined ||
-          c.updates.length > best.updates.length ||
-          (c.updates.length === best.updates.length && (c.stateVersion ?? 0n) > (best.stateVersion ?? 0n))
+          lastUpdateIdOf(c) > lastUpdateIdOf(best) ||
+          (lastUpdateIdOf(c) === lastUpdateIdOf(best) && (c.stateVersion ?? 0n) > (best.stateVersion ?? 0n))
         )
           best = c
       }
       if (best === undefined || best.channelState === undefined) continue
-      const latest = BigInt(best.updates.length) - 1n
+      const latest = lastUpdateIdOf(best)
       const ackedUpdate = replicas.map((_, i) => {
         const c = views[i]?.get(key)
-        return c === undefined ? -1n : BigInt(c.updates.length) - 1n
+        return c === undefined ? -1n : lastUpdateIdOf(c)
       })
       const ackedSeq = replicas.map((r, i) => {
         const c = views[i]?.get(key)
         return r.keepsChannelState &&
           c !== undefined &&
-          c.updates.length === best.updates.length &&
+          lastUpdateIdOf(c) === latest &&
           (c.stateVersion ?? 0n) === (best.stateVersion ?? 0n) &&
           jsonEqual(c.channelState, best.channelState)
           ? 1
@@ -163,11 +169,18 @@ export const makeReplicatedPersister = (
         latest,
         version: best.stateVersion ?? 0n,
         retained: best.updates.filter((u) => u.updateId > floor),
+        monitor: best.monitor !== undefined && floor < best.monitor.latestUpdateId ? best.monitor : undefined,
         waiters: [],
         ackedSeq,
         ackedUpdate
       })
-      snapshot.push({ channelId: best.channelId, channelState: best.channelState, updates: best.updates, latestUpdateId: latest })
+      snapshot.push({
+        channelId: best.channelId,
+        channelState: best.channelState,
+        updates: best.updates,
+        ...(best.monitor === undefined ? {} : { monitor: best.monitor }),
+        latestUpdateId: latest
+      })
       dropStateIfStored(channels.get(key))
     }
 
@@ -246,7 +259,13 @@ export const makeReplicatedPersister = (
             candidates.delete(e) // unreachable: a state not yet on this replica is kept
             continue
           }
-          writes.push({ channelId: e.channelId, updates: e.retained.filter((u) => u.updateId > ackedUpdate), channelState: e.state, stateVersion: e.version })
+          writes.push({
+            channelId: e.channelId,
+            updates: e.retained.filter((u) => u.updateId > ackedUpdate),
+            channelState: e.state,
+            stateVersion: e.version,
+            ...(e.monitor !== undefined && ackedUpdate < e.monitor.latestUpdateId ? { monitor: e.monitor } : {})
+          })
           planned.push({ entry: e, seq: e.seq, updateId: e.latest })
         } else {
           // only what a state-keeping replica already holds
@@ -256,7 +275,12 @@ export const makeReplicatedPersister = (
             candidates.delete(e) // marked dirty again when a state-keeping replica acknowledges more
             continue
           }
-          writes.push({ channelId: e.channelId, updates: e.retained.filter((u) => u.updateId > ackedUpdate && u.updateId <= cap), channelState: e.state ?? null })
+          writes.push({
+            channelId: e.channelId,
+            updates: e.retained.filter((u) => u.updateId > ackedUpdate && u.updateId <= cap),
+            channelState: e.state ?? null,
+            ...(e.monitor !== undefined && ackedUpdate < e.monitor.latestUpdateId ? { monitor: e.monitor } : {})
+          })
           planned.push({ entry: e, seq: e.seq, updateId: cap })
         }
       }
@@ -272,6 +296,7 @@ export const makeReplicatedPersister = (
           if ((e.ackedUpdate[i] ?? -1n) < p.updateId) e.ackedUpdate[i] = p.updateId
           const floor = e.ackedUpdate.reduce((a, b) => (b < a ? b : a), e.latest)
           if (e.retained.length > 0 && (e.retained[0]?.updateId ?? 0n) <= floor) e.retained = e.retained.filter((u) => u.updateId > floor)
+          if (e.monitor !== undefined && floor >= e.monitor.latestUpdateId) e.monitor = undefined
           dropStateIfStored(e)
           yield* settle(e)
           // watchtowers may now receive what this replica holds
@@ -339,6 +364,7 @@ export const makeReplicatedPersister = (
           latest: -1n,
           version: 0n,
           retained: [],
+          monitor: undefined,
           waiters: [],
           ackedSeq: replicas.map(() => 0),
           ackedUpdate: replicas.map(() => -1n)

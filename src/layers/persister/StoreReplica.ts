@@ -5,6 +5,12 @@
  *   `<prefix><channel>/state`          the channel state (JSON), if the replica keeps states
  *   `<prefix><channel>/blob/<id>`      a long string of that state (an HTLC's onion), written once
  *   `<prefix><channel>/u/<updateId>`   one monitor update (Schema JSON), id zero-padded to 20 digits
+ *   `<prefix><channel>/snap`           the monitor snapshot (`MonitorState` Schema JSON), if compacted
+ * Compaction: once `compactEvery` updates follow the snapshot, a write folds them (and its own
+ * new updates) into a new snapshot, puts it and deletes the folded update keys, in the same
+ * atomic `Store.write`: a crash leaves the old log or the new snapshot, both loadable, and an
+ * acknowledged update is always in one of them. A write carrying a snapshot (`ReplicaWrite.monitor`,
+ * a lagging replica catching up) replaces an older log with it the same way.
  * Long strings: a state is written whole at every persist, and most of its bytes are the onions
  * of the HTLCs in flight (1,366 bytes, 2,732 in hex, each), which do not change while the HTLC
  * lives. So every string of at least `BLOB_MIN_LENGTH` characters is written once under its own
@@ -23,11 +29,12 @@
 import { Effect, Result, Schema } from "effect"
 import { ChannelIdSchema } from "../../protocol/codec/fields.ts"
 import { toHex } from "../../protocol/bytes.ts"
-import type { MonitorHtlc } from "../../protocol/monitor/state.ts"
+import { foldAccepted } from "../../protocol/monitor/apply.ts"
+import { type MonitorHtlc, type MonitorState, MonitorStateSchema } from "../../protocol/monitor/state.ts"
 import { MonitorUpdateSchema, type MonitorUpdate } from "../../protocol/monitor/update.ts"
 import type { ChannelId } from "../../protocol/units.ts"
 import { deleteOp, putOp, type StoreOp, type StoreShape } from "../../services/Store.ts"
-import { channelKey, ReplicaError, type MonitorReplica, type ReplicaChannel, type ReplicaWrite } from "./replica.ts"
+import { channelKey, DEFAULT_COMPACT_EVERY, ReplicaError, type MonitorReplica, type ReplicaChannel, type ReplicaWrite } from "./replica.ts"
 
 export interface StoreReplicaOptions {
   readonly name?: string
@@ -35,6 +42,8 @@ export interface StoreReplicaOptions {
   readonly archivePrefix?: string
   /** Default true; false for a replica that only keeps updates (a watchtower). */
   readonly keepsChannelState?: boolean
+  /** Fold the log into a snapshot once this many updates follow it (default `DEFAULT_COMPACT_EVERY`; 0: never). */
+  readonly compactEvery?: number
 }
 
 const utf8 = new TextEncoder()
@@ -312,12 +321,39 @@ export const decodeState = (stored: Uint8Array, blob: (id: string) => string | u
 
 const pad = (id: bigint): string => id.toString().padStart(20, "0")
 
+const encodeMonitorJson = Schema.encodeSync(MonitorStateSchema)
+const decodeMonitorJson = Schema.decodeUnknownResult(MonitorStateSchema)
+/** A monitor snapshot's bytes (its Schema's JSON). */
+export const encodeSnapshot = (m: MonitorState): Uint8Array => utf8.encode(JSON.stringify(encodeMonitorJson(m)))
+export const decodeSnapshot = (bytes: Uint8Array): Result.Result<MonitorState, string> => {
+  try {
+    const r = decodeMonitorJson(JSON.parse(fromUtf8.decode(bytes)))
+    return Result.isSuccess(r) ? Result.succeed(r.success) : Result.fail(r.failure.message)
+  } catch (e) {
+    return Result.fail(String(e))
+  }
+}
+const idOfUpdateKey = (key: string): bigint => BigInt(key.slice(key.lastIndexOf("/") + 1))
+
 export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions = {}): MonitorReplica => {
   const name = options.name ?? "store"
   const prefix = options.prefix ?? "monitor/"
   const archivePrefix = options.archivePrefix ?? "archive/"
   const keepsChannelState = options.keepsChannelState ?? true
+  const compactEvery = options.compactEvery ?? DEFAULT_COMPACT_EVERY
   const fail = (reason: string) => new ReplicaError({ replica: name, reason })
+  /** Update keys held after the snapshot, per channel (learned with its head). */
+  const counts = new Map<string, number>()
+  const snapKey = (key: string) => `${prefix}${key}/snap`
+  const readSnapshot = (key: string) =>
+    Effect.gen(function*() {
+      const e = yield* store.get(snapKey(key)).pipe(Effect.mapError((err) => fail(err.message)))
+      if (e === undefined) return undefined
+      const m = decodeSnapshot(e.value)
+      if (Result.isFailure(m)) return yield* fail(`bad snapshot for channel ${key}: ${m.failure}`)
+      return m.success
+    })
+  const listUpdates = (key: string) => store.list(`${prefix}${key}/u/`).pipe(Effect.mapError((e) => fail(e.message)))
   /** Last update id held per channel, learned from the store (-1: none). */
   const heads = new Map<string, bigint>()
   /**
@@ -383,10 +419,11 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
     Effect.gen(function*() {
       const known = heads.get(key)
       if (known !== undefined) return known
-      const entries = yield* store.list(`${prefix}${key}/u/`).pipe(Effect.mapError((e) => fail(e.message)))
+      const entries = yield* listUpdates(key)
       const last = entries.at(-1)
-      const head = last === undefined ? -1n : BigInt(last.key.slice(last.key.lastIndexOf("/") + 1))
+      const head = last === undefined ? ((yield* readSnapshot(key))?.latestUpdateId ?? -1n) : idOfUpdateKey(last.key)
       heads.set(key, head)
+      counts.set(key, entries.length)
       return head
     })
 
@@ -394,18 +431,37 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
     Effect.gen(function*() {
       const ops: Array<StoreOp> = []
       const newHeads = new Map<string, bigint>()
+      const newCounts = new Map<string, number>()
       const outcomes: Array<{ readonly succeeded: () => void; readonly failed: () => void }> = []
       for (const w of writes) {
         const key = channelKey(w.channelId)
         let head = yield* headOf(key)
+        let count = counts.get(key) ?? 0
+        let caughtUp = false
+        if (w.monitor !== undefined && head < w.monitor.latestUpdateId) {
+          // Behind a snapshot (catching up): the snapshot replaces the log this replica has.
+          for (const e of yield* listUpdates(key)) ops.push(deleteOp(e.key, e.version))
+          ops.push(putOp(snapKey(key), encodeSnapshot(w.monitor)))
+          head = w.monitor.latestUpdateId
+          count = 0
+          caughtUp = true
+        }
+        const fresh: Array<MonitorUpdate> = []
         for (const u of w.updates) {
           if (u.updateId <= head) continue
           if (u.updateId !== head + 1n) return yield* fail(`update ${u.updateId} after ${head} for channel ${key}`)
-          ops.push(putOp(`${prefix}${key}/u/${pad(u.updateId)}`, encodeUpdate(u), 0))
+          fresh.push(u)
           head = u.updateId
+        }
+        const compacted = !caughtUp && compactEvery > 0 && count + fresh.length >= compactEvery ? yield* compactOps(key, fresh, ops) : false
+        if (compacted) count = 0
+        else {
+          for (const u of fresh) ops.push(putOp(`${prefix}${key}/u/${pad(u.updateId)}`, encodeUpdate(u), 0))
+          count += fresh.length
         }
         if (keepsChannelState) outcomes.push(stateOps(key, w.channelState, w.stateVersion, ops))
         newHeads.set(key, head)
+        newCounts.set(key, count)
       }
       if (ops.length === 0) return
       const written = yield* Effect.result(store.write(ops))
@@ -417,7 +473,38 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
         return yield* fail(written.failure.message)
       }
       for (const [k, h] of newHeads) heads.set(k, h)
+      for (const [k, c] of newCounts) counts.set(k, c)
       for (const o of outcomes) o.succeeded()
+    })
+
+  /**
+   * Compaction ops for one channel (pushed to `ops`): the snapshot and the updates after it as
+   * the store holds them, folded with `fresh` into a new snapshot that replaces them. False
+   * (nothing pushed) when the log does not fold: the updates are then written as usual. A store
+   * that disagrees with the head this replica remembered (an earlier write that failed
+   * ambiguously landed) fails the write: the retry learns the head again.
+   */
+  const compactOps = (key: string, fresh: ReadonlyArray<MonitorUpdate>, ops: Array<StoreOp>) =>
+    Effect.gen(function*() {
+      const snapshot = yield* readSnapshot(key)
+      const entries = yield* listUpdates(key)
+      const stored: Array<MonitorUpdate> = []
+      for (const e of entries) {
+        const u = decodeUpdate(e.value)
+        if (Result.isFailure(u)) return yield* fail(`bad update ${e.key}: ${u.failure}`)
+        stored.push(u.success)
+      }
+      const storedHead = stored.at(-1)?.updateId ?? snapshot?.latestUpdateId ?? -1n
+      const first = fresh[0]
+      if (first !== undefined && first.updateId !== storedHead + 1n) {
+        heads.delete(key)
+        return yield* fail(`channel ${key}: the store holds update ${storedHead}, the write starts at ${first.updateId}`)
+      }
+      const folded = foldAccepted(snapshot, [...stored, ...fresh])
+      if (Result.isFailure(folded)) return false
+      for (const e of entries) ops.push(deleteOp(e.key, e.version))
+      ops.push(putOp(snapKey(key), encodeSnapshot(folded.success)))
+      return true
     })
 
   const readChannels = (from: string) =>
@@ -429,6 +516,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
         stateBytes: Uint8Array | undefined
         readonly blobs: Map<string, Uint8Array>
         readonly updates: Array<MonitorUpdate>
+        monitor: MonitorState | undefined
       }
       const byChannel = new Map<string, Read>()
       for (const e of entries) {
@@ -437,12 +525,16 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
         if (slash < 0) continue
         const key = rest.slice(0, slash)
         const kind = rest.slice(slash + 1)
-        const ch: Read = byChannel.get(key) ?? { state: undefined, version: 0n, stateBytes: undefined, blobs: new Map<string, Uint8Array>(), updates: [] }
+        const ch: Read = byChannel.get(key) ?? { state: undefined, version: 0n, stateBytes: undefined, blobs: new Map<string, Uint8Array>(), updates: [], monitor: undefined }
         byChannel.set(key, ch)
         if (kind === "state") {
           ch.stateBytes = e.value // decoded below, once its blobs are read
         } else if (kind.startsWith("blob/")) {
           ch.blobs.set(kind.slice("blob/".length), e.value)
+        } else if (kind === "snap") {
+          const m = decodeSnapshot(e.value)
+          if (Result.isFailure(m)) return yield* fail(`bad snapshot ${e.key}: ${m.failure}`)
+          ch.monitor = m.success
         } else if (kind.startsWith("u/")) {
           const u = decodeUpdate(e.value)
           if (Result.isFailure(u)) return yield* fail(`bad update ${e.key}: ${u.failure}`)
@@ -470,7 +562,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
       for (const [key, ch] of byChannel) {
         const channelId = decodeChannelId(key)
         if (Result.isFailure(channelId)) return yield* fail(`bad channel id ${key}`)
-        out.push({ channelId: channelId.success, channelState: ch.state, updates: ch.updates, stateVersion: ch.version })
+        out.push({ channelId: channelId.success, channelState: ch.state, updates: ch.updates, ...(ch.monitor === undefined ? {} : { monitor: ch.monitor }), stateVersion: ch.version })
       }
       return out
     })
@@ -479,9 +571,11 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
     const channels = yield* readChannels(prefix)
     for (const c of channels) {
       const key = channelKey(c.channelId)
+      const base = (c.monitor?.latestUpdateId ?? -1n) + 1n
       for (let i = 0; i < c.updates.length; i++)
-        if (c.updates[i]?.updateId !== BigInt(i)) return yield* fail(`update log of channel ${key} has a gap at ${i}`)
-      heads.set(key, BigInt(c.updates.length) - 1n)
+        if (c.updates[i]?.updateId !== base + BigInt(i)) return yield* fail(`update log of channel ${key} has a gap at ${base + BigInt(i)}`)
+      heads.set(key, base + BigInt(c.updates.length) - 1n)
+      counts.set(key, c.updates.length)
     }
     return channels
   })
@@ -497,6 +591,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
       }
       if (ops.length > 0) yield* store.write(ops).pipe(Effect.mapError((e) => fail(e.message)))
       heads.delete(key)
+      counts.delete(key)
       blobs.delete(key)
     })
 

@@ -5,6 +5,7 @@
  * the last update it acknowledged.
  */
 import { Data, type Effect, type Schema } from "effect"
+import type { MonitorState } from "../../protocol/monitor/state.ts"
 import type { MonitorUpdate } from "../../protocol/monitor/update.ts"
 import type { ChannelId } from "../../protocol/units.ts"
 
@@ -24,14 +25,33 @@ export interface ReplicaWrite {
    * newest state is known among replicas whose logs are equally long. Absent: not recorded.
    */
   readonly stateVersion?: bigint
+  /**
+   * A monitor snapshot (a compacted log) for a replica that lags behind it: a replica whose
+   * last update is before `monitor.latestUpdateId` takes it in place of its log and continues
+   * with `updates` after it. Absent when the replica needs none.
+   */
+  readonly monitor?: MonitorState
 }
+
+/**
+ * Default compaction period: a channel's log is folded into a monitor snapshot once this many
+ * updates follow the snapshot (the older updates are dropped in the same atomic write).
+ */
+export const DEFAULT_COMPACT_EVERY = 16
+
+/** The last update id a replica's channel holds (-1: none): its log's last, else its snapshot's. */
+export const lastUpdateIdOf = (c: { readonly updates: ReadonlyArray<MonitorUpdate>; readonly monitor?: MonitorState | undefined }): bigint =>
+  c.updates.at(-1)?.updateId ?? c.monitor?.latestUpdateId ?? -1n
 
 /** What a replica holds for one channel. */
 export interface ReplicaChannel {
   readonly channelId: ChannelId
   /** Undefined on a replica that does not keep channel states. */
   readonly channelState: Schema.Json | undefined
+  /** The log after `monitor` (the whole log, `Opened` first, when there is no snapshot). */
   readonly updates: ReadonlyArray<MonitorUpdate>
+  /** The monitor snapshot the log was compacted into (at its `latestUpdateId`), if any. */
+  readonly monitor?: MonitorState
   /** The `stateVersion` written with the state (0 when none was). */
   readonly stateVersion?: bigint
 }

@@ -25,6 +25,7 @@ import {
   PersistUnavailable
 } from "../../services/MonitorPersister.ts"
 import { type MonitorUpdate, MonitorUpdateSchema } from "../../protocol/monitor/update.ts"
+import { type MonitorState, MonitorStateSchema } from "../../protocol/monitor/state.ts"
 import type { TraceRecord, TraceShape } from "../../services/Trace.ts"
 import {
   type Connection,
@@ -52,6 +53,7 @@ export interface ReplayWorld {
 const asChannelId = (hex: string): ChannelId => Schema.decodeSync(ChannelIdSchema)(hex)
 
 const decodeUpdate = Schema.decodeUnknownResult(MonitorUpdateSchema)
+const decodeMonitorState = Schema.decodeUnknownResult(MonitorStateSchema)
 
 /** A `load` record's channels, or undefined if it does not decode. */
 const decodeLoad = (load: Schema.Json): ReadonlyArray<PersistedChannel> | undefined => {
@@ -69,7 +71,14 @@ const decodeLoad = (load: Schema.Json): ReadonlyArray<PersistedChannel> | undefi
       if (r._tag === "Failure") return undefined
       updates.push(r.success)
     }
-    out.push({ channelId: asChannelId(channel), channelState: state, updates, latestUpdateId: BigInt(latest) })
+    const monitorJson = field(c, "monitor")
+    let monitor: MonitorState | undefined
+    if (monitorJson !== undefined) {
+      const m = decodeMonitorState(monitorJson)
+      if (m._tag === "Failure") return undefined
+      monitor = m.success
+    }
+    out.push({ channelId: asChannelId(channel), channelState: state, updates, ...(monitor === undefined ? {} : { monitor }), latestUpdateId: BigInt(latest) })
   }
   return out
 }

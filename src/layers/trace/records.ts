@@ -8,6 +8,7 @@ import { toHex } from "../../protocol/bytes.ts"
 import { serializeBlock } from "../../protocol/chain/block.ts"
 import type { ChainEvent } from "../../services/ChainSource.ts"
 import { MonitorUpdateSchema, type MonitorUpdate } from "../../protocol/monitor/update.ts"
+import { MonitorStateSchema, type MonitorState } from "../../protocol/monitor/state.ts"
 import { encodeJsonWith, type PersistedChannel } from "../../services/MonitorPersister.ts"
 import { describeValue } from "../../services/Trace.ts"
 
@@ -28,6 +29,12 @@ export const timerData = (id: number, ms: number): Schema.Json => ({ id, ms: Num
 export const bytesData = (conn: number, bytes: Uint8Array): Schema.Json => ({ conn, hex: toHex(bytes) })
 
 const encodeUpdate = encodeJsonWith(MonitorUpdateSchema)
+const encodeMonitorState = encodeJsonWith(MonitorStateSchema)
+/** A compacted log's monitor snapshot (its Schema's JSON). */
+const monitorStateData = (m: MonitorState): Schema.Json => {
+  const r = encodeMonitorState(m)
+  return Result.isSuccess(r) ? r.success : describeValue(m)
+}
 
 /** A persisted write: the updates (their Schema's JSON) and the channel state's SHA-256 and length. */
 export const persistData = (id: number, channelId: Uint8Array, updates: ReadonlyArray<MonitorUpdate>, state: Schema.Json): Schema.Json => {
@@ -55,6 +62,7 @@ export const loadData = (channels: ReadonlyArray<PersistedChannel>): Schema.Json
       const r = encodeUpdate(u)
       return Result.isSuccess(r) ? r.success : describeValue(u)
     }),
+    ...(c.monitor === undefined ? {} : { monitor: monitorStateData(c.monitor) }),
     latestUpdateId: c.latestUpdateId.toString()
   }))
 })

@@ -138,7 +138,12 @@ export const ChannelInputSchema = Schema.Union([
   /** `fundChannel(temporaryId, tx)`: the signed funding transaction, serialized. */
   Schema.TaggedStruct("FundingTransaction", { tx: Bytes }),
   // chain facts
-  Schema.TaggedStruct("FundingDepth", { depth: U32, shortChannelId: Schema.optional(ShortChannelIdSchema) }),
+  Schema.TaggedStruct("FundingDepth", {
+    depth: U32,
+    shortChannelId: Schema.optional(ShortChannelIdSchema),
+    /** The chain's height when this was seen (sent per block while unconfirmed): the fundee's funding timeout (BOLT 2). */
+    tipHeight: Schema.optional(U32)
+  }),
   Schema.TaggedStruct("FundingSpent", { txid: Bytes32 }),
   /** The current feerate estimate (for `update_fee` sanity and closing). */
   Schema.TaggedStruct("FeerateEstimate", { feeratePerKw: U32 }),

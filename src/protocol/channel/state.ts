@@ -165,7 +165,9 @@ export const WaitChannelReadySchema = Schema.TaggedStruct("WaitChannelReady", {
   localAlias: Schema.optional(ShortChannelIdSchema),
   /** We sent `channel_ready` (retransmitted on reestablish while no commitment moved). */
   localReadySent: Schema.Boolean,
-  remoteReady: Schema.optional(RemoteReadySchema)
+  remoteReady: Schema.optional(RemoteReadySchema),
+  /** Fundee: the first chain height seen while the funding transaction was unconfirmed (BOLT 2 funding timeout). */
+  unfundedSince: Schema.optional(Schema.Int)
 })
 
 /** The last secrets we revealed (public: the peer has them), to check `your_last_per_commitment_secret`. */

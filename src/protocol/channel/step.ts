@@ -721,14 +721,45 @@ const toNormal = (s: WaitChannelReady, out: Out): StepResult => {
   return done(out, normal)
 }
 
+/**
+ * BOLT 2 (`funding_signed`): the fundee "SHOULD forget the channel if it does not see the
+ * correct funding transaction after a timeout of 2016 blocks". Counted from the first chain
+ * height seen while unconfirmed; a confirmation (then a reorg) starts the count again.
+ */
+export const FUNDING_TIMEOUT_BLOCKS = 2016
+
+/** Fundee: the height the funding timeout counts from after this fact (undefined: not counting; the funder never does). */
+const unfundedSinceAfter = (state: WaitChannelReady, input: Extract<ChannelInput, { readonly _tag: "FundingDepth" }>): number | undefined =>
+  state.params.localIsFunder || input.depth > 0 ? undefined : (state.unfundedSince ?? input.tipHeight)
+
+/** The fundee forgets the channel once the funding timeout passed (BOLT 2); undefined: not yet. */
+const fundingTimeout = (state: WaitChannelReady, input: Extract<ChannelInput, { readonly _tag: "FundingDepth" }>, out: Out): StepResult | undefined => {
+  const since = unfundedSinceAfter(state, input)
+  if (since === undefined || input.tipHeight === undefined || input.tipHeight - since < FUNDING_TIMEOUT_BLOCKS) return undefined
+  const channelId = asChannelId(state.params.channelId)
+  const reason: ClosedReason = { _tag: "FundingAborted", reason: `funding transaction not seen after ${FUNDING_TIMEOUT_BLOCKS} blocks` }
+  emit(out, { _tag: "ChannelClosed", channelId, reason })
+  return done(out, { _tag: "Closed", nextUpdateId: out.nextUpdateId, channelId, reason })
+}
+
 const stepWaitChannelReady = (ctx: StepContext, state: WaitChannelReady, input: ChannelInput, out: Out): StepResult => {
   switch (input._tag) {
-    case "FundingDepth":
+    case "FundingDepth": {
+      const timeout = fundingTimeout(state, input, out)
+      if (timeout !== undefined) return timeout
+      const since = unfundedSinceAfter(state, input)
+      const { unfundedSince: _, ...rest } = state
       return maybeSendChannelReady(
         ctx,
-        { ...state, depth: input.depth, ...(input.shortChannelId === undefined ? {} : { shortChannelId: input.shortChannelId }) },
+        {
+          ...rest,
+          depth: input.depth,
+          ...(input.shortChannelId === undefined ? {} : { shortChannelId: input.shortChannelId }),
+          ...(since === undefined ? {} : { unfundedSince: since })
+        },
         out
       )
+    }
     case "PeerMessage": {
       const m = input.message
       if (state.connection !== "Connected") return unexpected(state, input, "not reestablished yet")

@@ -20,7 +20,7 @@
  */
 import { Result } from "effect"
 import { toHex } from "../bytes.ts"
-import { makeLru, memoizeResult } from "../lru.ts"
+import { bytesKey, makeLru, memoizeResult } from "../lru.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { deriveCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "./commitment-keys.ts"
 import type { KeyDerivationError } from "./derivation.ts"
@@ -44,10 +44,32 @@ export interface CommitmentKeysCache {
   readonly clear: () => void
 }
 
-/** Every input `deriveCommitmentKeys` reads, as one string (hex fields joined). */
-const keyOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): string =>
-  `${toHex(point)}:${toHex(owner.delayedPaymentBasepoint)}:${toHex(owner.htlcBasepoint)}:` +
-  `${toHex(counterparty.revocationBasepoint)}:${toHex(counterparty.htlcBasepoint)}:${toHex(counterparty.paymentBasepoint)}`
+const KEY_LENGTH = 33
+/** The key's bytes, reused by every call (filled and read synchronously). */
+const keyBytes = new Uint8Array(6 * KEY_LENGTH)
+
+/**
+ * Every input `deriveCommitmentKeys` reads, as one string: the six 33-byte keys back to back,
+ * one character per byte (`bytesKey`, 198 characters); hex fields joined with ":" for keys of
+ * another length (never a valid point): that form has an odd length, so the two never meet.
+ */
+const keyOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): string => {
+  const fields = [
+    point,
+    owner.delayedPaymentBasepoint,
+    owner.htlcBasepoint,
+    counterparty.revocationBasepoint,
+    counterparty.htlcBasepoint,
+    counterparty.paymentBasepoint
+  ]
+  let at = 0
+  for (const field of fields) {
+    if (field.length !== KEY_LENGTH) return fields.map(toHex).join(":")
+    keyBytes.set(field, at)
+    at += KEY_LENGTH
+  }
+  return bytesKey(keyBytes)
+}
 
 /**
  * A cache of at most `capacity` (>= 1) commitments' keys. A channel's commitment dance touches

@@ -14,9 +14,8 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js"
 import { Result } from "effect"
-import { toHex } from "../bytes.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
-import { makeLru, memoizeResult } from "../lru.ts"
+import { bytesKey, makeLru, memoizeResult } from "../lru.ts"
 import { perCommitmentPoint, type KeyDerivationError } from "./derivation.ts"
 import type { PublicKey } from "./keys.ts"
 
@@ -29,14 +28,17 @@ export interface PerCommitmentPoints {
   readonly clear: () => void
 }
 
-/** Domain separation of the memo's keys: SHA256(TAG || secret). */
-const TAG = new TextEncoder().encode("effect-lightning/per-commitment-point-memo")
+/**
+ * Domain separation of the memo's keys: SHA256(TAG || secret). Short, so that tag and secret fit
+ * one SHA-256 block (at most 55 bytes): one compression per lookup.
+ */
+const TAG = new TextEncoder().encode("el/pcp-memo")
 
 const keyOf = (secret: Uint8Array): string => {
   const data = new Uint8Array(TAG.length + secret.length)
   data.set(TAG, 0)
   data.set(secret, TAG.length)
-  return toHex(sha256(data))
+  return bytesKey(sha256(data))
 }
 
 /** A memo of at most `capacity` (>= 1) points. Throws RangeError otherwise (a configuration bug). */

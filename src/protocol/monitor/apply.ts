@@ -125,6 +125,8 @@ const hashesIn = (htlcs: ReadonlyArray<MonitorHtlc>, into: Set<string>): void =>
 
 /** Drops preimages no broadcastable commitment can use any more. */
 const prunePreimages = (state: MonitorState): MonitorState => {
+  // Mutation testing: this shortcut (and, below, returning `state` when nothing was dropped) are
+  // equivalent mutants when disabled: the result is then an equal copy.
   if (state.preimages.length === 0) return state
   const live = new Set<string>()
   hashesIn(state.holderCommitment.htlcs, live)
@@ -152,6 +154,8 @@ export const open = (update: OpenedUpdate): Applied =>
 
 const closedFor = (state: MonitorState, update: MonitorUpdate, allowedWhileForceClosed: boolean): MonitorClosed | undefined => {
   switch (state.closing._tag) {
+    // Mutation testing: `case ""` for `case "Open"` is an equivalent mutant (no case matches and
+    // the switch falls through to the same `undefined`).
     case "Open":
       return undefined
     case "ForceClosed":
@@ -179,7 +183,7 @@ const applyCounterpartyCommitment = (state: MonitorState, update: CounterpartyCo
   return Result.succeed({ ...state, counterpartyNext: update.commitment })
 }
 
-const applyCommitmentSecret = (secp: Secp256k1, state: MonitorState, update: CommitmentSecretUpdate): Applied => {
+const applyCommitmentSecret = (secp: Secp256k1 | undefined, state: MonitorState, update: CommitmentSecretUpdate): Applied => {
   const n = update.commitmentNumber
   const next: CounterpartyCommitment | undefined = state.counterpartyNext
   if (next === undefined) return Result.fail(new UnexpectedRevocation({ commitmentNumber: n, expected: undefined }))
@@ -189,12 +193,13 @@ const applyCommitmentSecret = (secp: Secp256k1, state: MonitorState, update: Com
   const inserted = insertSecret(state.counterpartySecrets, update.secret, indexOfCommitment(n))
   if (Result.isFailure(inserted))
     return Result.fail(new InvalidCommitmentSecret({ commitmentNumber: n, reason: inserted.failure.reason }))
-  // Through the shared memo: the channel's `receiveRevoke` computed this point already (a lookup, not a multiplication).
-  const derived = sharedPerCommitmentPoints.pointOf(secp, update.secret)
-  if (Result.isFailure(derived)) return Result.fail(new InvalidCommitmentSecret({ commitmentNumber: n, reason: "InvalidSecret" }))
-  const point = derived.success
-  if (!equalBytes(point, current.perCommitmentPoint))
-    return Result.fail(new InvalidCommitmentSecret({ commitmentNumber: n, reason: "PointMismatch" }))
+  if (secp !== undefined) {
+    // Through the shared memo: the channel's `receiveRevoke` computed this point already (a lookup, not a multiplication).
+    const derived = sharedPerCommitmentPoints.pointOf(secp, update.secret)
+    if (Result.isFailure(derived)) return Result.fail(new InvalidCommitmentSecret({ commitmentNumber: n, reason: "InvalidSecret" }))
+    if (!equalBytes(derived.success, current.perCommitmentPoint))
+      return Result.fail(new InvalidCommitmentSecret({ commitmentNumber: n, reason: "PointMismatch" }))
+  }
   const { counterpartyNext: _, ...rest } = state
   return Result.succeed(
     prunePreimages({
@@ -231,7 +236,16 @@ const applyShutdownScript = (state: MonitorState, update: ShutdownScriptUpdate):
  * Applies one update. `secp` derives the per-commitment point of a revealed secret. On error
  * the caller keeps `state` (it is never modified).
  */
-export const apply = (secp: Secp256k1, state: MonitorState, update: MonitorUpdate): Applied => {
+export const apply = (secp: Secp256k1, state: MonitorState, update: MonitorUpdate): Applied => applyWith(secp, state, update)
+
+/**
+ * Applies one update of a log that was already accepted (a persister folding its log into a
+ * snapshot): every rule of `apply` but the point check of a revealed secret (which needs
+ * secp256k1; the shachain check stays). Never for updates from a peer's messages.
+ */
+export const applyAccepted = (state: MonitorState, update: MonitorUpdate): Applied => applyWith(undefined, state, update)
+
+const applyWith = (secp: Secp256k1 | undefined, state: MonitorState, update: MonitorUpdate): Applied => {
   if (update._tag === "Opened") return Result.fail(new MonitorAlreadyOpened({ updateId: update.updateId }))
   const expected = state.latestUpdateId + 1n
   if (update.updateId !== expected) return Result.fail(new MonitorUpdateOutOfOrder({ expected, received: update.updateId }))
@@ -278,4 +292,27 @@ export const replay = (secp: Secp256k1, updates: ReadonlyArray<MonitorUpdate>): 
   if (first === undefined || first._tag !== "Opened") return Result.fail(new MonitorNotOpened({ first: first?._tag }))
   const opened = open(first)
   return Result.isFailure(opened) ? opened : replayFrom(secp, opened.success, updates.slice(1))
+}
+
+/**
+ * Folds an accepted log into a snapshot: from `snapshot` (or from its `Opened` when there is
+ * none) through every update, with `applyAccepted`. A persister's compaction.
+ */
+export const foldAccepted = (snapshot: MonitorState | undefined, updates: ReadonlyArray<MonitorUpdate>): Applied => {
+  let rest = updates
+  let s: MonitorState
+  if (snapshot === undefined) {
+    const first = updates[0]
+    if (first === undefined || first._tag !== "Opened") return Result.fail(new MonitorNotOpened({ first: first?._tag }))
+    const opened = open(first)
+    if (Result.isFailure(opened)) return opened
+    s = opened.success
+    rest = updates.slice(1)
+  } else s = snapshot
+  for (const u of rest) {
+    const r = applyAccepted(s, u)
+    if (Result.isFailure(r)) return r
+    s = r.success
+  }
+  return Result.succeed(s)
 }

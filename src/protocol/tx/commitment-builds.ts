@@ -20,8 +20,7 @@
  * from the state it is given: it only skips work already done on equal inputs.
  */
 import { Result } from "effect"
-import { toHex } from "../bytes.ts"
-import { makeLru } from "../lru.ts"
+import { bytesKey, makeLru } from "../lru.ts"
 import { txid as computeTxid, type Txid } from "./bitcoin/transaction.ts"
 import {
   buildCommitmentTransaction,
@@ -103,7 +102,8 @@ const keyOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): string | undef
     at += 32
     numbers += `${h.direction === "offered" ? "o" : "r"}${h.amount},${h.cltvExpiry};`
   }
-  return numbers + toHex(bytes)
+  // The HTLC count first fixes the length of the bytes that follow (one character per byte), then the numbers.
+  return `${p.htlcs.length}|${bytesKey(bytes)}${numbers}`
 }
 
 /** The entry's commitment with the caller's params and HTLC objects. */

@@ -24,7 +24,7 @@ describe("MemoryPersister", () => {
       assert.strictEqual(yield* persister.persist(A, logA.slice(3, 4), stateAt(1, 3n)), "Completed")
       assert.strictEqual(yield* persister.persist(A, [], stateAt(1, 3n, 1)), "Completed")
       assert.deepStrictEqual(yield* persister.persistMany([{ channelId: B, updates: logB.slice(0, 2), channelState: stateAt(2, 1n) }]), ["Completed"])
-      const { persister: restarted } = yield* makeMemoryPersister({ data })
+      const { persister: restarted } = yield* makeMemoryPersister({ data, compactEvery: 0 }) // the whole log (compaction: MemoryPersister.compaction.test.ts)
       const loaded = yield* restarted.load
       assert.strictEqual(loaded.length, 2)
       const a = loaded.find((c) => c.channelId === A)
@@ -108,7 +108,7 @@ describe("MemoryPersister", () => {
         yield* control.release(A, { count: durable, silent: durable % 2 === 1 })
         yield* control.crash
         assert.strictEqual((yield* Effect.flip(persister.persist(A, logA.slice(6, 7), stateAt(1, 6n))))._tag, "PersisterClosed")
-        const { persister: restarted } = yield* makeMemoryPersister({ data })
+        const { persister: restarted } = yield* makeMemoryPersister({ data, compactEvery: 0 })
         const loaded = yield* restarted.load
         if (durable === 0) assert.strictEqual(loaded.length, 0)
         else {

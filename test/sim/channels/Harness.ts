@@ -77,7 +77,7 @@ import type { ChannelMessage } from "../../../src/protocol/messages/channel.ts"
 import { makeError } from "../../../src/protocol/messages/error.ts"
 import { type LightningMessage } from "../../../src/protocol/messages/index.ts"
 import { ChainHashes } from "../../../src/protocol/messages/init.ts"
-import { replay } from "../../../src/protocol/monitor/apply.ts"
+import { replay, replayFrom } from "../../../src/protocol/monitor/apply.ts"
 import type { MonitorState } from "../../../src/protocol/monitor/state.ts"
 import type { MonitorUpdate } from "../../../src/protocol/monitor/update.ts"
 import { p2wpkhScript } from "../../../src/protocol/tx/bitcoin/script.ts"
@@ -1047,8 +1047,8 @@ export class Harness {
   durableMonitor(node: number, channel: string): MonitorState | undefined {
     if (this.backend === "sim") return this.stores[node]!.monitor(channel)
     const stored = this.persisterData[node]!.channels.get(channel)
-    if (stored === undefined || stored.updates.length === 0) return undefined
-    const m = replay(secp, stored.updates)
+    if (stored === undefined || (stored.monitor === undefined && stored.updates.length === 0)) return undefined
+    const m = stored.monitor === undefined ? replay(secp, stored.updates) : replayFrom(secp, stored.monitor, stored.updates)
     if (Result.isFailure(m)) throw new Error(`stored updates of ${channel.slice(0, 8)} do not replay: ${m.failure._tag}`)
     return m.success
   }
