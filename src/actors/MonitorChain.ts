@@ -210,6 +210,12 @@ interface Entry {
   /** The highest feerate used per claimed outpoint (a replacement never pays less). */
   readonly feerates: Map<string, number>
   lastSpend: string | undefined
+  /**
+   * The `lastSpend` stored before a restart, until the first evaluation after it: a commitment
+   * spend stored but no longer on the chain (a reorg while we were down, or just before) starts
+   * the grace count as it would have without the restart.
+   */
+  restoredSpend: string | undefined
   /** HTLC outcomes already published by this instance (a restart publishes them again: at least once). */
   readonly reported: Set<string>
   /**
@@ -218,13 +224,19 @@ interface Entry {
    * followed (searched once). Channels appearing later are new: nothing to search.
    */
   rescan: boolean
-  /** Set when a reorg took away the commitment that spent the funding output (the tip height then); cleared by a new spend. */
+  /**
+   * Set when a reorg took away the commitment that spent the funding output (the tip height then); cleared by a new spend.
+   * Stored with `lastSpend` (`<prefix>r/<channel>`), so a restart within the grace blocks still publishes ours.
+   */
   reorgedAt: number | undefined
   /** The last resolution and what it was computed from. */
   cached: { readonly monitor: MonitorState; readonly onchain: OnchainState; readonly holderPoint: PublicKey | undefined; readonly resolution: Resolution } | undefined
 }
 
 const TipJsonSchema = Schema.Struct({ height: Schema.Int, hash: Schema.String })
+/** `<prefix>r/<channel>`: the last funding spend seen (`kind:txid`) and the reorg marker, for restarts. */
+const SpendMarkerJsonSchema = Schema.Struct({ spend: Schema.NullOr(Schema.String), reorgedAt: Schema.NullOr(Schema.Int) })
+type SpendMarkerJson = typeof SpendMarkerJsonSchema.Type
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const encodeJson = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value))
@@ -293,6 +305,13 @@ export const startWith = (config: MonitorChainConfig, source: MonitorSource) =>
       if (Result.isFailure(s)) yield* Effect.logError(`monitor chain: stored state ${e.key}: ${s.failure}`)
       else stored.set(e.key.slice(`${prefix}c/`.length), s.success)
     }
+    /** The spend markers as stored (written again only when they change). */
+    const storedMarkers = new Map<string, SpendMarkerJson>()
+    for (const e of yield* store.list(`${prefix}r/`).pipe(Effect.orDie)) {
+      const json = Schema.decodeUnknownResult(SpendMarkerJsonSchema)(JSON.parse(decoder.decode(e.value)))
+      if (Result.isSuccess(json)) storedMarkers.set(e.key.slice(`${prefix}r/`.length), json.success)
+      else yield* Effect.logError(`monitor chain: stored marker ${e.key} does not decode`)
+    }
     const storedTip = yield* store.get(`${prefix}tip`).pipe(Effect.orDie)
     let tip: BlockRef = yield* chainSource.tip.pipe(Effect.retry(Schedule.spaced("1 second")), Effect.orDie) // retried forever: never fails
     if (storedTip !== undefined) {
@@ -341,10 +360,11 @@ export const startWith = (config: MonitorChainConfig, source: MonitorSource) =>
           onchain: stored.get(id) ?? emptyOnchainState,
           dirty: false,
           rescan: starting && !stored.has(id),
-          reorgedAt: undefined,
+          reorgedAt: storedMarkers.get(id)?.reorgedAt ?? undefined,
           holderPoint: undefined,
           feerates: new Map(),
           lastSpend: undefined,
+          restoredSpend: storedMarkers.get(id)?.spend ?? undefined,
           reported: new Set(),
           cached: undefined
         })
@@ -534,11 +554,20 @@ export const startWith = (config: MonitorChainConfig, source: MonitorSource) =>
     /** After a block: what each channel must do now. */
     const act = (e: Entry) =>
       // Nothing happened on chain and nothing to publish: the common case costs no fiber step.
-      e.onchain.txs.length === 0 && e.lastSpend === undefined && e.reorgedAt === undefined && e.monitor.closing._tag !== "ForceClosed" ? Effect.void : actNow(e)
+      e.onchain.txs.length === 0 && e.lastSpend === undefined && e.reorgedAt === undefined && e.restoredSpend === undefined &&
+        e.monitor.closing._tag !== "ForceClosed"
+        ? Effect.void
+        : actNow(e)
     const actNow = (e: Entry) =>
       Effect.gen(function*() {
         const r = yield* resolutionOf(e)
         const spendKey = r.spend === undefined ? undefined : `${r.spend.kind}:${toHex(r.spend.txid)}`
+        if (e.restoredSpend !== undefined) {
+          // The first evaluation after a restart: a commitment spend stored but gone from the chain.
+          const before = e.restoredSpend
+          e.restoredSpend = undefined
+          if (r.spend === undefined && e.lastSpend === undefined && e.reorgedAt === undefined && !before.startsWith("MutualClose:")) e.reorgedAt = tip.height
+        }
         if (spendKey !== e.lastSpend) {
           // A commitment (not a mutual close: its closing transaction is the `ChainWatcher`'s to
           // publish again) that left the chain: ours goes out if theirs does not come back.
@@ -579,6 +608,17 @@ export const startWith = (config: MonitorChainConfig, source: MonitorSource) =>
         if (!e.dirty) continue
         e.dirty = false
         ops.push(putOp(`${prefix}c/${id}`, encodeJson(Schema.encodeSync(OnchainStateJsonSchema)(onchainToJson(e.onchain)))))
+      }
+      for (const [id, e] of entries) {
+        // Not evaluated since the restart yet: what is stored stays.
+        if (e.restoredSpend !== undefined) continue
+        const spend = e.lastSpend ?? null
+        const reorgedAt = e.reorgedAt ?? null
+        const before = storedMarkers.get(id)
+        if (before === undefined ? spend === null && reorgedAt === null : before.spend === spend && before.reorgedAt === reorgedAt) continue
+        const marker: SpendMarkerJson = { spend, reorgedAt }
+        storedMarkers.set(id, marker)
+        ops.push(putOp(`${prefix}r/${id}`, encodeJson(marker)))
       }
       ops.push(putOp(`${prefix}tip`, encodeJson({ height: tip.height, hash: toHex(tip.hash) })))
       // A failed write is retried: the block is not reported done before its state is durable.

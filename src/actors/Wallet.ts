@@ -27,11 +27,16 @@
  *   follows the `ChainSource` from the snapshot's tip: the blocks it missed, including the
  *   disconnection of blocks a reorg took away meanwhile (undone from the stored undo log).
  *
- * Known limits: a rescan of history before `from` is not done (a wallet restored from a seed
- * that was used before needs `from` at its birth height); `make` keeps the state in memory only
- * (restart = follow again from `from`); unconfirmed payments from others show at their first
- * block (the ChainSource has no mempool stream); a send that never confirms keeps its inputs
- * spent (no abandon command yet).
+ * - A send that never confirms: `abandon(txid)` forgets it (and its unconfirmed children), its
+ *   inputs spendable again. Coins locked for a fee bump (`fundFees`) are released by themselves
+ *   `FEE_LOCK_BLOCKS` blocks after the last bump that used them.
+ * - Restoring a used seed: `from` (the daemon's `--wallet-birthday HEIGHT`) makes a wallet's
+ *   FIRST start follow the chain from that block, so coins paid since then are found (the scan
+ *   is the ordinary block stream, bounded by the chain's length; keys within the gap limit).
+ *
+ * Known limits: `from` is ignored once a state is stored (no rescan of an existing wallet);
+ * `make` keeps the state in memory only (restart = follow again from `from`); unconfirmed
+ * payments from others show at their first block (the ChainSource has no mempool stream).
  */
 import { Context, Data, Deferred, Effect, Layer, Result, type Scope, Semaphore, Stream } from "effect"
 import type { BlockRef } from "../protocol/chain/block.ts"
@@ -57,7 +62,7 @@ import { decodeSnapshot, encodeSnapshot, type WalletSnapshotInvalid } from "../p
 import { type Balance, type Utxo, type WalletChainMismatch, WalletState } from "../protocol/wallet/state.ts"
 import { Broadcaster, type BroadcastRejected } from "../services/Broadcaster.ts"
 import { Store, type StoreShape } from "../services/Store.ts"
-import { ChainSource, type ChainSourceUnavailable } from "../services/ChainSource.ts"
+import { ChainSource, ChainSourceUnavailable } from "../services/ChainSource.ts"
 import { Entropy } from "../services/Entropy.ts"
 import { FeeEstimator } from "../services/FeeEstimator.ts"
 
@@ -67,6 +72,12 @@ export interface WalletConfig {
   readonly network: Network
   /** Follow the chain after this block (default: the tip when the wallet starts). */
   readonly from?: BlockRef
+  /**
+   * The wallet's birth height (a seed used before, restored): on the FIRST start (nothing
+   * stored), follow the chain from this block on (its coins since then are found). Over `from`;
+   * a height above the tip is the tip. Ignored once a state is stored.
+   */
+  readonly birthHeight?: number
   /** The confirmation target for sends and funding (default 6 blocks). */
   readonly targetBlocks?: number
   /** The kind of change outputs (default P2TR: the smallest spend). */
@@ -135,11 +146,18 @@ export interface WalletShape {
   readonly releaseFunding: (lockId: string) => Effect.Effect<number, WalletPersistFailed>
   readonly lockIds: Effect.Effect<ReadonlyArray<string>>
   /**
+   * Forgets one of our sends that has not confirmed (and its unconfirmed children): its inputs
+   * are spendable again. For a send that will not confirm (left the mempools); if it confirms
+   * anyway, its block applies it. The transactions forgotten (none: not an unconfirmed send).
+   */
+  readonly abandon: (txid: Txid) => Effect.Effect<ReadonlyArray<Transaction>, WalletPersistFailed>
+  /**
    * Wallet inputs (P2WPKH) and a change output added to `tx`, a zero-fee transaction of ours
    * (an HTLC transaction, an anchor's CPFP child), paying `feeratePerKw` on the result plus
    * `extraFee`; `sign` signs the wallet's inputs once the caller signed its own. The coins are
    * locked under `fee:<tx's first outpoint>` and reused by a replacement of the same
-   * transaction. Undefined when the wallet cannot pay (or cannot store the lock).
+   * transaction, for `FEE_LOCK_BLOCKS` blocks from this call (each bump renews it; a bump that
+   * never confirms releases them then). Undefined when the wallet cannot pay (or cannot store the lock).
    */
   readonly fundFees: (tx: Transaction, feeratePerKw: number, extraFee?: bigint) => Effect.Effect<
     { readonly tx: Transaction; readonly sign: (tx: Transaction) => Effect.Effect<Transaction> } | undefined
@@ -147,6 +165,9 @@ export interface WalletShape {
 }
 
 export class Wallet extends Context.Service<Wallet, WalletShape>()("effect-lightning/Wallet") {}
+
+/** Blocks a fee-bump lock lasts after the last `fundFees` call that renewed it (one day). */
+export const FEE_LOCK_BLOCKS = 144
 
 /** The wallet could not apply the chain's events (a reorg deeper than its undo log): it stops following. */
 export class WalletStopped extends Data.TaggedError("WalletStopped")<{ readonly cause: WalletChainMismatch | ChainSourceUnavailable }> {}
@@ -182,8 +203,18 @@ const start = (config: WalletConfig, store: StoreShape | undefined): Effect.Effe
     const keys = WalletKeys.fromSeed(config.seed, config.network)
     const persistError = (error: { readonly _tag: string; readonly message: string }) => new WalletPersistFailed({ reason: `${error._tag}: ${error.message}` })
     const stored = store === undefined ? undefined : yield* store.get(WALLET_STORE_KEY).pipe(Effect.mapError(persistError))
+    /** Where a new wallet starts: the block before its birth height, `from`, or the tip. */
+    const startRef = Effect.gen(function*() {
+      if (config.birthHeight === undefined) return config.from ?? (yield* source.tip)
+      const tip = yield* source.tip
+      const height = Math.max(0, Math.min(config.birthHeight - 1, tip.height))
+      const header = yield* source.header(height).pipe(
+        Effect.catchTag("BlockNotFound", () => Effect.fail(new ChainSourceUnavailable({ reason: `no block at the wallet's birth height ${height}` })))
+      )
+      return { height: header.height, hash: header.hash }
+    })
     const state = stored === undefined
-      ? new WalletState(keys, config.from ?? (yield* source.tip))
+      ? new WalletState(keys, yield* startRef)
       : yield* Effect.fromResult(Result.flatMap(decodeSnapshot(stored.value), (snapshot) => WalletState.fromSnapshot(keys, snapshot)))
     /** Writes the whole state (one atomic put); a no-op without a store. */
     const save: Effect.Effect<void, WalletPersistFailed> = store === undefined
@@ -368,6 +399,13 @@ const start = (config: WalletConfig, store: StoreShape | undefined): Effect.Effe
           return n
         })),
       lockIds: serial(Effect.sync(() => state.lockIds())),
+      abandon: (txid) =>
+        serial(Effect.gen(function*() {
+          const gone = state.abandon(txid)
+          if (gone.length === 0) return gone
+          yield* save.pipe(Effect.tapError(() => Effect.sync(() => gone.forEach((tx) => state.addPending(tx)))))
+          return gone
+        })),
       fundFees: (tx, feeratePerKw, extraFee = 0n) =>
         serial(Effect.gen(function*() {
           const first = tx.inputs[0]
@@ -381,7 +419,7 @@ const start = (config: WalletConfig, store: StoreShape | undefined): Effect.Effe
           const funded = fund(state.nextKey("p2wpkh", 1).scriptPubKey)
           if (Result.isFailure(funded)) return undefined
           state.unlock(lockId)
-          state.lock(lockId, funded.success.coins.map((u) => u.outpoint))
+          state.lock(lockId, funded.success.coins.map((u) => u.outpoint), (state.tip?.height ?? 0) + FEE_LOCK_BLOCKS)
           const saved = yield* Effect.result(save)
           if (Result.isFailure(saved)) return yield* Effect.as(Effect.logWarning(`wallet: fee inputs not locked: ${saved.failure.reason}`), undefined)
           const coins = funded.success.coins

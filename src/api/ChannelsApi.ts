@@ -3,8 +3,8 @@
  * node's on-chain wallet when it has one, or with a transaction the caller builds and signs:
  * "bring your own funding transaction", `funding: "external"`), list and read
  * channels, close them cooperatively or by force, and feed the funding transaction's depth by
- * hand (there is no chain source yet: the node learns of confirmations through
- * `POST /v1/channels/{channelId}/chain` until one exists).
+ * hand (`POST /v1/channels/{channelId}/chain`: for a node run without a chain source; with
+ * `--bitcoind-rpc` the chain watcher tells the channels).
  */
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { Schema } from "effect"
@@ -40,7 +40,8 @@ export class ChannelsApi extends HttpApiGroup.make("channels")
   .add(
     HttpApiEndpoint.get("list", "/v1/channels", { success: Schema.Array(Channel) }).annotate(
       OpenApi.Description,
-      "Every channel of the node (opening, normal, closing and closed), with its phase, capacity and, once it has commitments, balances."
+      "Every channel of the node (opening, normal, closing and closed), with its phase, capacity, short channel id, " +
+        "funding confirmations and, once it has commitments, balances."
     ),
     HttpApiEndpoint.get("events", "/v1/channels/events", {
       success: HttpApiSchema.StreamSse({ data: ChannelEventJson })
@@ -90,7 +91,9 @@ export class ChannelsApi extends HttpApiGroup.make("channels")
     }).annotate(
       OpenApi.Description,
       "Starts a cooperative close (shutdown, then closing-fee negotiation). `scriptPubKey` defaults to the node's payout " +
-        "script (P2WPKH to a key derived from the seed), `feeratePerKw` to the node's estimate. Send `{}` for both defaults."
+        "script (a fresh wallet P2WPKH address when the node has a wallet, else P2WPKH to a key derived from the seed), " +
+        "`feeratePerKw` to the node's estimate. Send `{}` for both defaults. `{\"force\": true}` closes unilaterally " +
+        "instead (as POST .../force-close: an error to the peer, our latest commitment to the monitor to broadcast)."
     ),
     HttpApiEndpoint.post("forceClose", "/v1/channels/:channelId/force-close", {
       params: byId,
@@ -107,7 +110,7 @@ export class ChannelsApi extends HttpApiGroup.make("channels")
       error: [InvalidRequest, ChannelNotFound, ChannelUnavailable]
     }).annotate(
       OpenApi.Description,
-      "Stand-in for a chain source (none exists yet): tells the channel how many confirmations its funding transaction " +
+      "Stand-in for a chain source (for a node run without one; with --bitcoind-rpc the chain watcher does it): tells the channel how many confirmations its funding transaction " +
         "has, and its short channel id once confirmed. At `minimumDepth` the channel sends channel_ready. Accepted (202) " +
         "at once; read the channel to see the effect."
     )

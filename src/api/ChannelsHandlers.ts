@@ -5,6 +5,7 @@ import { type ChannelCommandError, type ChannelInfo, ChannelManager, type NodeCh
 import { PeerManager } from "../actors/PeerManager.ts"
 import { Wallet } from "../actors/Wallet.ts"
 import { WalletFunding } from "../actors/WalletFunding.ts"
+import { ChainSource } from "../services/ChainSource.ts"
 import { equalBytes, fromHex, toHex } from "../protocol/bytes.ts"
 import { ChannelIdSchema, parseShortChannelId } from "../protocol/codec/fields.ts"
 import { channelIdFromFunding, fundingNeededFor } from "../protocol/channel/open.ts"
@@ -77,10 +78,19 @@ export const ChannelsHandlers = HttpApiBuilder.group(
     const shutdown = yield* ApiShutdown
     const funder = yield* Effect.serviceOption(WalletFunding)
     const wallet = yield* Effect.serviceOption(Wallet)
+    const chain = yield* Effect.serviceOption(ChainSource)
+
+    /** The chain's tip height when the node follows a chain (and it answers), for `confirmations`. */
+    const tipHeight: Effect.Effect<number | undefined> = Option.isSome(chain)
+      ? chain.value.tip.pipe(Effect.map((tip): number | undefined => tip.height), Effect.orElseSucceed(() => undefined))
+      : Effect.succeed(undefined)
 
     /** The channel as JSON, `connection` corrected by whether its peer is connected now. */
     const toJson = (info: ChannelInfo) =>
-      Effect.map(Effect.result(peers.peer(info.nodeId)), (peer) => channelToJson(info, Result.isSuccess(peer)))
+      Effect.gen(function*() {
+        const peer = yield* Effect.result(peers.peer(info.nodeId))
+        return channelToJson(info, Result.isSuccess(peer), yield* tipHeight)
+      })
 
     const read = (channelId: ChannelId) =>
       channels.channel(channelId).pipe(
@@ -120,7 +130,8 @@ export const ChannelsHandlers = HttpApiBuilder.group(
             toHex(a.nodeId).localeCompare(toHex(b.nodeId)) || toHex(a.channelId).localeCompare(toHex(b.channelId))
           )
           const connected = new Set((yield* peers.peers).map((p) => toHex(p.nodeId)))
-          return list.map((info) => channelToJson(info, connected.has(toHex(info.nodeId))))
+          const tip = yield* tipHeight
+          return list.map((info) => channelToJson(info, connected.has(toHex(info.nodeId)), tip))
         }))
       .handle("events", () =>
         Effect.succeed(
@@ -215,6 +226,15 @@ export const ChannelsHandlers = HttpApiBuilder.group(
       .handle("close", ({ params, payload }) =>
         Effect.gen(function*() {
           const channelId = channelIdFromHex(params.channelId)
+          if (payload.force === true) {
+            if (payload.scriptPubKey !== undefined || payload.feeratePerKw !== undefined) {
+              return yield* new InvalidRequest({ message: "force: true takes no scriptPubKey or feeratePerKw (our commitment pays the outputs it has)" })
+            }
+            yield* channels.forceClose(channelId, "force close requested through the control API").pipe(
+              Effect.mapError(commandError(channelId))
+            )
+            return yield* toJson(yield* read(channelId))
+          }
           yield* channels.closeChannel(channelId, {
             ...(payload.scriptPubKey === undefined ? {} : { scriptPubKey: fromHex(payload.scriptPubKey.toLowerCase()) }),
             ...(payload.feeratePerKw === undefined ? {} : { feeratePerKw: payload.feeratePerKw })

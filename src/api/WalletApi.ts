@@ -1,7 +1,7 @@
 /**
  * `wallet` group of the control API (issue 9 "The runnable node"): the node's on-chain wallet
  * (`actors/Wallet.ts`; it runs when the node follows a chain, `--bitcoind-rpc`). Balance, a
- * fresh address, and a send. Amounts are sat as decimal strings in answers; txids display hex.
+ * fresh address, a send, and abandoning a send that does not confirm. Amounts are sat as decimal strings in answers; txids display hex.
  * A node without a wallet answers 503.
  */
 import { Schema } from "effect"
@@ -42,6 +42,25 @@ export const SendJson = Schema.Struct({
   /** The signed transaction (hex), as broadcast. */
   tx: Schema.String
 }).annotate({ title: "WalletSend" })
+
+/** Body of `POST /v1/wallet/abandon`. */
+export const AbandonRequest = Schema.Struct({
+  txid: Schema.String.pipe(Schema.check(Schema.isPattern(/^[0-9a-fA-F]{64}$/, { message: "expected a txid: 64 hex characters" }))).annotate({
+    description: "the unconfirmed send's txid (display order, as `POST /v1/wallet/send` answers it)"
+  })
+}).annotate({ title: "WalletAbandonRequest" })
+
+export const AbandonJson = Schema.Struct({
+  /** The sends forgotten: the one asked for, then its unconfirmed children (display txids). */
+  abandoned: Schema.Array(Schema.String)
+}).annotate({ title: "WalletAbandon" })
+
+/** The txid is not one of the wallet's unconfirmed sends (unknown, or confirmed already) (404). */
+export class WalletSendNotPending extends Schema.TaggedError<WalletSendNotPending>()(
+  "WalletSendNotPending",
+  { txid: Schema.String, message: Schema.String },
+  { httpApiStatus: 404 }
+) {}
 
 /** The node runs without a wallet (no chain: start it with `--bitcoind-rpc`) (503). */
 export class WalletUnavailable extends Schema.TaggedError<WalletUnavailable>()(
@@ -88,6 +107,17 @@ export class WalletApi extends HttpApiGroup.make("wallet")
       "Pays `amountSat` (or, with `all: true`, every spendable coin) to `address` from confirmed coins, change back to " +
         "the wallet, and broadcasts it. `feeratePerKw` defaults to the node's estimate for 6 blocks. A bad address is a " +
         "400, too little money or a dust amount a 422, a refusal by the chain backend a 502."
+    ),
+    HttpApiEndpoint.post("abandon", "/v1/wallet/abandon", {
+      payload: AbandonRequest,
+      success: AbandonJson,
+      error: [InvalidRequest, WalletUnavailable, WalletSendNotPending]
+    }).annotate(
+      OpenApi.Description,
+      "Forgets one of the wallet's sends that has not confirmed (and its unconfirmed children): its inputs are " +
+        "spendable again. For a send that will not confirm (its feerate too low, it left the mempools); a new send may " +
+        "then spend the same coins (and replace it where the mempool allows). If it confirms anyway, the wallet applies " +
+        "it from its block. 404 when the txid is not an unconfirmed send of the wallet."
     )
   )
   .annotateMerge(OpenApi.annotations({ title: "Wallet" }))

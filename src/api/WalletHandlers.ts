@@ -6,11 +6,11 @@ import { Effect, Option } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { Wallet, type WalletShape } from "../actors/Wallet.ts"
 import { toHex } from "../protocol/bytes.ts"
-import { serializeTransaction, txidToHex } from "../protocol/tx/bitcoin/transaction.ts"
+import { serializeTransaction, txid as txidOf, txidFromHex, txidToHex } from "../protocol/tx/bitcoin/transaction.ts"
 import { sat } from "../protocol/units.ts"
 import { ControlApi } from "./ControlApi.ts"
 import { InvalidRequest } from "./errors.ts"
-import { BroadcastFailed, WalletSendRefused, WalletUnavailable } from "./WalletApi.ts"
+import { BroadcastFailed, WalletSendNotPending, WalletSendRefused, WalletUnavailable } from "./WalletApi.ts"
 
 const unavailable = new WalletUnavailable({ message: "this node runs without an on-chain wallet (start it with --bitcoind-rpc)" })
 
@@ -78,6 +78,17 @@ export const WalletHandlers = HttpApiBuilder.group(
               feeratePerKw: spend.feeratePerKw,
               tx: toHex(serializeTransaction(spend.tx))
             }
+          })
+        ))
+      .handle("abandon", ({ payload }) =>
+        withWallet((wallet) =>
+          Effect.gen(function*() {
+            const txid = payload.txid.toLowerCase()
+            const gone = yield* wallet.abandon(txidFromHex(txid)).pipe(Effect.mapError(persistFailed))
+            if (gone.length === 0) {
+              return yield* new WalletSendNotPending({ txid, message: `${txid} is not an unconfirmed send of this wallet` })
+            }
+            return { abandoned: gone.map((tx) => txidToHex(txidOf(tx))) }
           })
         ))
   })

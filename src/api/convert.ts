@@ -5,7 +5,7 @@ import type { DisconnectReason, PeerInfo } from "../actors/PeerEvent.ts"
 import type { ChannelInfo } from "../actors/ChannelManager.ts"
 import { fundingNeededFor } from "../protocol/channel/open.ts"
 import { type ClosedReason, paramsOf } from "../protocol/channel/state.ts"
-import { formatShortChannelId } from "../protocol/codec/fields.ts"
+import { formatShortChannelId, type ShortChannelId, shortChannelIdParts } from "../protocol/codec/fields.ts"
 import { txidFromBytes, txidToHex } from "../protocol/tx/bitcoin/transaction.ts"
 import { formatAddress } from "../services/Transport.ts"
 import type { Channel, Peer } from "./schemas.ts"
@@ -58,12 +58,22 @@ const closedOf = (reason: ClosedReason): { readonly reason: string; readonly det
 }
 
 /**
+ * Confirmations of the funding transaction: from the chain tip and the short channel id's block
+ * (BOLT 7: its first 3 bytes are the funding block's height) when both are known, else the depth
+ * the channel was last told in `WaitChannelReady`.
+ */
+const confirmationsOf = (s: ChannelInfo["state"], scid: ShortChannelId | undefined, tipHeight: number | undefined): number | null => {
+  if (scid !== undefined && tipHeight !== undefined) return Math.max(0, tipHeight - shortChannelIdParts(scid).block + 1)
+  return s._tag === "WaitChannelReady" ? (s.depth ?? 0) : null
+}
+
+/**
  * A channel of `ChannelManager.listChannels` as the API's JSON. `peerConnected`: whether its
  * peer is connected now (when false, `connection` says `Disconnected` whatever the state says:
  * a channel restored at start keeps the connection state it was stored with until its peer
- * connects).
+ * connects). `tipHeight`: the chain's tip when the node follows a chain (for `confirmations`).
  */
-export const channelToJson = (info: ChannelInfo, peerConnected = true): Channel => {
+export const channelToJson = (info: ChannelInfo, peerConnected = true, tipHeight?: number): Channel => {
   const s = info.state
   const params = paramsOf(s)
   const negotiated = s._tag === "WaitFundingTx" || s._tag === "WaitFundingCreated" ? s.negotiated : undefined
@@ -88,6 +98,7 @@ export const channelToJson = (info: ChannelInfo, peerConnected = true): Channel 
     minimumDepth: s._tag === "WaitChannelReady" ? s.minimumDepth : null,
     depth: s._tag === "WaitChannelReady" ? (s.depth ?? 0) : null,
     shortChannelId: scid === undefined ? null : formatShortChannelId(scid),
+    confirmations: confirmationsOf(s, scid, tipHeight),
     closed: s._tag === "Closed" || s._tag === "Failed" ? closedOf(s.reason) : null,
     paused: info.paused
   }

@@ -176,7 +176,11 @@ export const FundChannelRequest = Schema.Struct({
 /** Body of `POST /v1/channels/{channelId}/close`. */
 export const CloseChannelRequest = Schema.Struct({
   scriptPubKey: Schema.optional(HexBytes("a payout scriptPubKey", 84)),
-  feeratePerKw: Schema.optional(FeeratePerKw)
+  feeratePerKw: Schema.optional(FeeratePerKw),
+  force: Schema.optional(Schema.Boolean.annotate({
+    description: "true: close unilaterally (send an error to the peer, publish our latest commitment), as " +
+      "POST /v1/channels/{channelId}/force-close; `scriptPubKey` and `feeratePerKw` are then refused"
+  }))
 }).annotate({ title: "CloseChannelRequest" })
 
 /** Body of `POST /v1/channels/{channelId}/chain`. */
@@ -221,6 +225,12 @@ export const Channel = Schema.Struct({
   minimumDepth: Schema.NullOr(Schema.Number),
   depth: Schema.NullOr(Schema.Number),
   shortChannelId: Schema.NullOr(Schema.String),
+  /**
+   * Confirmations of the funding transaction: with a chain source, tip height - the short channel
+   * id's block height + 1 (once the short channel id is known); else the depth last seen in
+   * `WaitChannelReady`; null when unknown.
+   */
+  confirmations: Schema.NullOr(Schema.Number),
   /** Why it closed or failed (`Cooperative`, `LocalForceClose`, `FundingAborted`...), with details. */
   closed: Schema.NullOr(Schema.Struct({ reason: Schema.String, detail: Schema.String })),
   /** Whether sends wait for the store to acknowledge an update. */

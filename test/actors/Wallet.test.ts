@@ -16,7 +16,7 @@ import { serializeTransaction, type Transaction, txid as txidOf, weight } from "
 import { type Sat, sat } from "../../src/protocol/units.ts"
 import { mnemonicFromEntropy, scriptFromAddress, seedFromMnemonic, WalletKeys } from "../../src/protocol/wallet/keys.ts"
 import { layer as simLayer, SimChain } from "../../src/layers/chain/SimulatedChain.ts"
-import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
+import * as SeededEntropy from "../../src/layers/test/SeededEntropy.ts"
 import { layer as walletLayer, make as makeWallet, Wallet } from "../../src/actors/Wallet.ts"
 import { Broadcaster } from "../../src/services/Broadcaster.ts"
 
@@ -25,7 +25,7 @@ const SEED = Result.getOrThrow(seedFromMnemonic(Result.getOrThrow(mnemonicFromEn
 /** Someone else's P2WPKH output script. */
 const EXTERNAL = compileScript([OP.OP_0, new Uint8Array(20).fill(0x77)])
 
-const env = Layer.mergeAll(simLayer({ seed: "wallet", feeratePerKw: 1000 }), seededEntropy("wallet-aux"))
+const env = Layer.mergeAll(simLayer({ seed: "wallet", feeratePerKw: 1000 }), SeededEntropy.layer("wallet-aux"))
 
 /** The wallet started on the chain, plus a helper mining `n` blocks and waiting for the wallet. */
 const setup = Effect.gen(function*() {

@@ -9,10 +9,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { Effect, Layer, Redacted, Result } from "effect"
-import { make as makeWallet } from "../../src/actors/Wallet.ts"
+import { FEE_LOCK_BLOCKS, make as makeWallet } from "../../src/actors/Wallet.ts"
 import { feeInputs } from "../../src/actors/WalletFunding.ts"
 import { layer as simLayer, SimChain } from "../../src/layers/chain/SimulatedChain.ts"
-import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
+import * as SeededEntropy from "../../src/layers/test/SeededEntropy.ts"
 import { nobleSecp256k1 as secp } from "../../src/protocol/crypto/secp256k1.ts"
 import { Networks } from "../../src/protocol/network.ts"
 import { encodeTxSignature } from "../../src/protocol/tx/bitcoin/der.ts"
@@ -26,7 +26,7 @@ import { verifyTx } from "../interpreter/bitcore.ts"
 
 const network = Networks.regtest
 const SEED = Result.getOrThrow(seedFromMnemonic(Result.getOrThrow(mnemonicFromEntropy(new Uint8Array(32).fill(7)))))
-const env = Layer.mergeAll(simLayer({ seed: "wallet-fee-inputs", feeratePerKw: 1000 }), seededEntropy("wallet-fee-inputs"))
+const env = Layer.mergeAll(simLayer({ seed: "wallet-fee-inputs", feeratePerKw: 1000 }), SeededEntropy.layer("wallet-fee-inputs"))
 
 /** A key outside the wallet (the channel's HTLC key, in spirit). */
 const secret = sha256(new TextEncoder().encode("fee-inputs/htlc-key"))
@@ -99,5 +99,16 @@ describe("Wallet FeeInputs", () => {
       yield* wallet.awaitHeight(yield* sim.height)
       const none: Transaction = { ...zeroFee, inputs: [makeInput(third.outpoint, 0xfffffffd)], outputs: [{ value: sat(30_000n), scriptPubKey: zeroFee.outputs[0]!.scriptPubKey }] }
       assert.isUndefined(yield* inputs.fund(signOwn(none, 30_000n), 1000))
+
+      // The `lonely` bump was never broadcast: its coin stays locked for FEE_LOCK_BLOCKS blocks
+      // after the bump, then is released (and pays for `none`).
+      assert.isTrue((yield* wallet.balance).locked > 0n)
+      yield* sim.mine(FEE_LOCK_BLOCKS - 2)
+      yield* wallet.awaitHeight(yield* sim.height)
+      assert.isTrue((yield* wallet.balance).locked > 0n)
+      yield* sim.mine(1)
+      yield* wallet.awaitHeight(yield* sim.height)
+      assert.strictEqual((yield* wallet.balance).locked, sat(0n))
+      assert.isDefined(yield* inputs.fund(signOwn(none, 30_000n), 1000))
     }).pipe(Effect.scoped, Effect.provide(env)))
 })

@@ -17,7 +17,7 @@ import { sat } from "../../src/protocol/units.ts"
 import { mnemonicFromEntropy, scriptFromAddress, seedFromMnemonic } from "../../src/protocol/wallet/keys.ts"
 import { make as makeSimulatedChain } from "../../src/layers/chain/SimulatedChain.ts"
 import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
-import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
+import * as SeededEntropy from "../../src/layers/test/SeededEntropy.ts"
 import { Broadcaster } from "../../src/services/Broadcaster.ts"
 import { ChainSource } from "../../src/services/ChainSource.ts"
 import { FeeEstimator } from "../../src/services/FeeEstimator.ts"
@@ -51,7 +51,7 @@ describe("channels funded from the wallet", () => {
       for (const node of [alice, bob]) {
         yield* startChainWatcher().pipe(Effect.provideService(ChannelManager, node.channels), Effect.provide(chainServices))
       }
-      const wallet = yield* makeWallet({ seed: SEED, network: Networks.regtest }).pipe(Effect.provide(Layer.merge(chainServices, seededEntropy("alice-wallet"))))
+      const wallet = yield* makeWallet({ seed: SEED, network: Networks.regtest }).pipe(Effect.provide(Layer.merge(chainServices, SeededEntropy.layer("alice-wallet"))))
       yield* startWalletFunding.pipe(Effect.provideService(ChannelManager, alice.channels), Effect.provideService(Wallet, wallet))
 
       const address = yield* wallet.newAddress()

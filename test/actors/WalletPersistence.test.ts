@@ -9,12 +9,12 @@ import { Effect, Layer, Result } from "effect"
 import { makePersistent, WALLET_STORE_KEY } from "../../src/actors/Wallet.ts"
 import { layer as simLayer, SimChain } from "../../src/layers/chain/SimulatedChain.ts"
 import { makeMemoryStore, makeMemoryStoreData, type MemoryStoreData } from "../../src/layers/store/MemoryStore.ts"
-import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
+import * as SeededEntropy from "../../src/layers/test/SeededEntropy.ts"
 import { Networks } from "../../src/protocol/network.ts"
 import { compileScript, OP, p2wshScript } from "../../src/protocol/tx/bitcoin/script.ts"
 import { txid as txidOf } from "../../src/protocol/tx/bitcoin/transaction.ts"
 import { sat } from "../../src/protocol/units.ts"
-import { mnemonicFromEntropy, scriptFromAddress, seedFromMnemonic } from "../../src/protocol/wallet/keys.ts"
+import { mnemonicFromEntropy, scriptFromAddress, seedFromMnemonic, WalletKeys } from "../../src/protocol/wallet/keys.ts"
 import { Store } from "../../src/services/Store.ts"
 
 const network = Networks.regtest
@@ -22,7 +22,7 @@ const SEED = Result.getOrThrow(seedFromMnemonic(Result.getOrThrow(mnemonicFromEn
 const OTHER_SEED = Result.getOrThrow(seedFromMnemonic(Result.getOrThrow(mnemonicFromEntropy(new Uint8Array(32).fill(3)))))
 const EXTERNAL = compileScript([OP.OP_0, new Uint8Array(20).fill(0x77)])
 
-const env = Layer.mergeAll(simLayer({ seed: "wallet-persist", feeratePerKw: 1000 }), seededEntropy("wallet-persist-aux"))
+const env = Layer.mergeAll(simLayer({ seed: "wallet-persist", feeratePerKw: 1000 }), SeededEntropy.layer("wallet-persist-aux"))
 
 /** One life of the wallet over `data`: `body` runs with it, then the wallet stops (its scope closes). */
 const life = <A, E, R>(data: MemoryStoreData, body: (w: Effect.Success<ReturnType<typeof start>>) => Effect.Effect<A, E, R>, seed = SEED) =>
@@ -202,5 +202,38 @@ describe("Wallet persistence", () => {
       assert.isDefined(yield* store.get(WALLET_STORE_KEY))
       const refused = yield* Effect.flip(Effect.scoped(makePersistent({ seed: OTHER_SEED, network }).pipe(Effect.provideService(Store, store))))
       assert.strictEqual(refused._tag, "WalletSnapshotInvalid")
+    }).pipe(Effect.provide(env)))
+
+  it.effect("a restored seed with a birth height finds its old coins; without one it starts at the tip; a stored wallet ignores it", () =>
+    Effect.gen(function*() {
+      const sim = yield* SimChain
+      // The seed was used before: its 3rd receive address (within the gap) was paid at a height
+      // we note, then the chain went on.
+      const keys = WalletKeys.fromSeed(SEED, network)
+      yield* sim.mine(2)
+      const birth = (yield* sim.height) + 1
+      yield* sim.fund(keys.derive({ kind: "p2wpkh", chain: 0, index: 2 }).scriptPubKey, sat(70_000n))
+      yield* sim.mine(5)
+      yield* sim.fund(keys.derive({ kind: "p2wpkh", chain: 1, index: 0 }).scriptPubKey, sat(20_000n))
+      yield* sim.mine(3)
+      const tip = yield* sim.height
+      const open = (config: { readonly birthHeight?: number }, data: MemoryStoreData) =>
+        Effect.gen(function*() {
+          const wallet = yield* makePersistent({ seed: SEED, network, ...config }).pipe(Effect.provideService(Store, makeMemoryStore(data).store))
+          yield* wallet.awaitHeight(tip)
+          return yield* wallet.balance
+        }).pipe(Effect.scoped)
+      // Without a birth height: nothing before the tip is seen.
+      assert.strictEqual((yield* open({}, makeMemoryStoreData())).confirmed, sat(0n))
+      // From the birth height: both payments (receive and change chains).
+      const restored = makeMemoryStoreData()
+      assert.strictEqual((yield* open({ birthHeight: birth }, restored)).confirmed, sat(90_000n))
+      // One block too late: the first payment is missed.
+      assert.strictEqual((yield* open({ birthHeight: birth + 1 }, makeMemoryStoreData())).confirmed, sat(20_000n))
+      // Above the tip: the tip.
+      assert.strictEqual((yield* open({ birthHeight: tip + 100 }, makeMemoryStoreData())).confirmed, sat(0n))
+      // Stored already: the stored state wins (no rescan, nothing counted twice or lost).
+      assert.strictEqual((yield* open({ birthHeight: 1 }, restored)).confirmed, sat(90_000n))
+      assert.strictEqual((yield* open({}, restored)).confirmed, sat(90_000n))
     }).pipe(Effect.provide(env)))
 })

@@ -13,7 +13,7 @@ import { HttpServer } from "effect/http"
 import { PeerManager } from "../../src/actors/PeerManager.ts"
 import { ControlApiServer } from "../../src/api/ControlApiServer.ts"
 import { apiToken, auth } from "./harness.ts"
-import { NodeLive } from "../../src/layers/node/NodeLive.ts"
+import * as NodeLive from "../../src/node/NodeLive.ts"
 import { fromHex, toHex } from "../../src/protocol/bytes.ts"
 import { fundingTransaction } from "../interop/ldk/fundingTx.ts"
 
@@ -25,7 +25,7 @@ const startNode = (dataDir: string) =>
     yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
     const context = yield* Layer.buildWithScope(
       ControlApiServer({ host: "127.0.0.1", port: 0, token: apiToken, logRequests: false }).pipe(
-        Layer.provideMerge(NodeLive({ dataDir, listen: { host: "127.0.0.1", port: 0 } }))
+        Layer.provideMerge(NodeLive.layer({ dataDir, listen: { host: "127.0.0.1", port: 0 } }))
       ),
       scope
     )

@@ -47,6 +47,7 @@ describe("channels endpoints (HTTP, ChannelManager double)", () => {
           minimumDepth: null,
           depth: null,
           shortChannelId: null,
+          confirmations: null,
           closed: { reason: "FundingAborted", detail: "test channel" },
           paused: false
         }])
@@ -140,6 +141,19 @@ describe("channels endpoints (HTTP, ChannelManager double)", () => {
         assert.strictEqual(field(force.body, "command"), "ForceClose")
         const forceMissing = yield* request("POST", `/v1/channels/${unknown}/force-close`)
         assert.strictEqual(forceMissing.status, 404)
+        // `{"force": true}` on .../close is the force close (the double refuses it as ForceClose).
+        const forceOption = yield* post(`/v1/channels/${known}/close`, { force: true })
+        assert.strictEqual(forceOption.status, 409)
+        assert.strictEqual(field(forceOption.body, "command"), "ForceClose")
+        const forceOptionMissing = yield* post(`/v1/channels/${unknown}/close`, { force: true })
+        assert.strictEqual(forceOptionMissing.status, 404)
+        const forceWithScript = yield* post(`/v1/channels/${known}/close`, { force: true, feeratePerKw: 1000 })
+        assert.strictEqual(forceWithScript.status, 400)
+        assert.match(String(field(forceWithScript.body, "message")), /force: true takes no/)
+        const forceNotBoolean = yield* post(`/v1/channels/${known}/close`, { force: "yes" })
+        assert.strictEqual(forceNotBoolean.status, 400)
+        const notForced = yield* post(`/v1/channels/${known}/close`, { force: false })
+        assert.strictEqual(field(notForced.body, "command"), "Close")
       }))
 
     it.effect("POST chain: 202, 404 unknown, 400 for a bad depth or short channel id", () =>

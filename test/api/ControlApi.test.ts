@@ -228,12 +228,20 @@ describe("ControlApi (HTTP, PeerManager double)", () => {
           "/v1/balances",
           "/v1/wallet/balance",
           "/v1/wallet/address",
-          "/v1/wallet/send"
+          "/v1/wallet/send",
+          "/v1/wallet/abandon"
         ])
         assert.hasAllKeys(field(paths, "/v1/channels"), ["get", "post"])
         assert.hasAllKeys(field(paths, "/v1/invoices/decode"), ["post"])
         assert.hasAllKeys(field(paths, "/v1/peers"), ["get", "post"])
         assert.hasAnyKeys(field(paths, "/v1/peers/{nodeId}"), ["delete"])
+        // Issue 9's channel fields: the close's `force` option, the list's state, balances, short
+        // channel id and confirmations.
+        const jsonSchema = (content: unknown) => field(field(field(content, "content"), "application/json"), "schema")
+        const closeBody = jsonSchema(field(field(field(paths, "/v1/channels/{channelId}/close"), "post"), "requestBody"))
+        assert.includeMembers(Object.keys(Object(field(closeBody, "properties"))), ["force", "scriptPubKey", "feeratePerKw"])
+        const listed = jsonSchema(field(field(field(field(paths, "/v1/channels"), "get"), "responses"), "200"))
+        assert.includeMembers(Object.keys(Object(field(field(listed, "items"), "properties"))), ["phase", "balance", "shortChannelId", "confirmations"])
         // The router-wide bearer token is declared: a scheme and a requirement on every operation.
         assert.deepStrictEqual(field(field(field(reply.body, "components"), "securitySchemes"), "bearerAuth"), {
           type: "http",

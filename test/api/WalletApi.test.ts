@@ -14,11 +14,11 @@ import { PeerManager } from "../../src/actors/PeerManager.ts"
 import { makePersistent, Wallet } from "../../src/actors/Wallet.ts"
 import * as WalletFunding from "../../src/actors/WalletFunding.ts"
 import { ControlApiServer } from "../../src/api/ControlApiServer.ts"
-import { parseFlags, usage } from "../../src/layers/node/NodeFlags.ts"
+import { parseFlags, usage } from "../../src/daemon/NodeFlags.ts"
 import { make as makeSimulatedChain } from "../../src/layers/chain/SimulatedChain.ts"
 import { makeMemoryStore } from "../../src/layers/store/MemoryStore.ts"
 import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
-import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
+import * as SeededEntropy from "../../src/layers/test/SeededEntropy.ts"
 import { toHex } from "../../src/protocol/bytes.ts"
 import { Networks } from "../../src/protocol/network.ts"
 import { type Transaction, txid as txidOf, txidFromHex } from "../../src/protocol/tx/bitcoin/transaction.ts"
@@ -56,7 +56,7 @@ describe("wallet API", () => {
       }
       const { store } = makeMemoryStore()
       const wallet = yield* makePersistent({ seed: SEED, network }).pipe(
-        Effect.provide(Layer.mergeAll(chainServices, seededEntropy("wallet-api"), Layer.succeed(Store, store)))
+        Effect.provide(Layer.mergeAll(chainServices, SeededEntropy.layer("wallet-api"), Layer.succeed(Store, store)))
       )
       const funding = yield* WalletFunding.make({ fundAll: false }).pipe(
         Effect.provideService(ChannelManager, alice.channels),
@@ -68,7 +68,8 @@ describe("wallet API", () => {
             Layer.succeed(PeerManager, alice.peers),
             Layer.succeed(ChannelManager, alice.channels),
             Layer.succeed(Wallet, wallet),
-            Layer.succeed(WalletFunding.WalletFunding, funding)
+            Layer.succeed(WalletFunding.WalletFunding, funding),
+            Layer.succeed(ChainSource, chain.chainSource)
           ])
         )
       )
@@ -158,16 +159,59 @@ describe("wallet API", () => {
       const fundings = alice.events.flatMap((e) => (e.event._tag === "ChannelPending" ? [byId.get(toHex(e.event.fundingOutpoint.txid))] : []))
       assert.strictEqual(fundings.length, 2)
       const fundingFees = fundings.reduce((s, tx) => (tx === undefined ? assert.fail("funding not mined") : s + feeOf(tx)), 0n)
+
+      // GET /v1/channels: state, balances, short channel id and confirmations (from the chain's
+      // tip: the funding block is 6 deep, 7 after one more block).
+      const listed = (yield* http(request("GET", "/v1/channels"))).body
+      const channelOf = (body: unknown) =>
+        (Array.isArray(body) ? body : []).find((c: unknown) => field(c, "channelId") === field(opened.body, "channelId"))
+      const row = channelOf(listed)
+      assert.strictEqual(field(row, "phase"), "Normal")
+      // We funded 1,000,000 sat and pushed 10,000 sat (balances before the commitment's fee).
+      const channelBalance = field(row, "balance")
+      assert.strictEqual(field(channelBalance, "remoteMsat"), 10_000_000)
+      assert.strictEqual(field(channelBalance, "htlcs"), 0)
+      assert.strictEqual(field(channelBalance, "localMsat"), 990_000_000)
+      const scid = String(field(row, "shortChannelId"))
+      assert.match(scid, /^\d+x\d+x\d+$/)
+      const fundingHeight = Number(scid.split("x")[0])
+      assert.strictEqual(field(row, "confirmations"), chain.sim.core.height - fundingHeight + 1)
+      assert.isAtLeast(Number(field(row, "confirmations")), 6)
+      yield* mine(1)
+      const later = channelOf((yield* http(request("GET", `/v1/channels`))).body)
+      assert.strictEqual(field(later, "confirmations"), chain.sim.core.height - fundingHeight + 1)
       const final = yield* http(request("GET", "/v1/wallet/balance"))
       assert.strictEqual(field(final.body, "lockedSat"), "0")
       assert.strictEqual(field(final.body, "unconfirmedSat"), "0")
       // Exact to the fees: received - sent - the two channels' capacities - every fee.
       assert.strictEqual(field(final.body, "confirmedSat"), String(3_500_000n - 200_000n - sendFee - 1_000_000n - 300_000n - fundingFees))
 
-      // Send all: one output, nothing left.
+      // A send that does not confirm (its feerate below what miners take) is abandoned: its coins
+      // come back, and the next send replaces it in the mempool (it signals RBF).
+      const stuck = yield* http(post("/v1/wallet/send", { address: EXTERNAL, amountSat: 100_000, feeratePerKw: 253 }))
+      assert.strictEqual(stuck.status, 200, JSON.stringify(stuck.body))
+      const stuckTxid = String(field(stuck.body, "txid"))
+      yield* chain.sim.mine(1, { minFeeratePerKw: 1000 })
+      yield* wallet.awaitHeight(yield* chain.sim.height)
+      assert.isTrue(chain.sim.core.inMempool(txidFromHex(stuckTxid)))
+      assert.notStrictEqual(field((yield* http(request("GET", "/v1/wallet/balance"))).body, "confirmedSat"), field(final.body, "confirmedSat"))
+      const abandoned = yield* http(post("/v1/wallet/abandon", { txid: stuckTxid.toUpperCase() }))
+      assert.strictEqual(abandoned.status, 200, JSON.stringify(abandoned.body))
+      assert.deepStrictEqual(abandoned.body, { abandoned: [stuckTxid] })
+      const restored = yield* http(request("GET", "/v1/wallet/balance"))
+      assert.strictEqual(field(restored.body, "confirmedSat"), field(final.body, "confirmedSat"))
+      assert.strictEqual(field(restored.body, "unconfirmedSat"), "0")
+      const again = yield* http(post("/v1/wallet/abandon", { txid: stuckTxid }))
+      assert.strictEqual(again.status, 404)
+      assert.strictEqual(field(again.body, "_tag"), "WalletSendNotPending")
+      assert.strictEqual((yield* http(post("/v1/wallet/abandon", { txid: "ab" }))).status, 400)
+
+      // Send all: one output, nothing left (it replaces the abandoned send, which never confirms).
       const all = yield* http(post("/v1/wallet/send", { address: EXTERNAL, all: true }))
       assert.strictEqual(all.status, 200, JSON.stringify(all.body))
+      assert.isFalse(chain.sim.core.inMempool(txidFromHex(stuckTxid)))
       yield* mine(1)
+      assert.strictEqual(chain.sim.core.confirmationHeight(txidFromHex(stuckTxid)), undefined)
       const empty = yield* http(request("GET", "/v1/wallet/balance"))
       assert.strictEqual(field(empty.body, "confirmedSat"), "0")
     }).pipe(Effect.scoped))
@@ -184,6 +228,23 @@ describe("wallet API", () => {
         const open = yield* request("POST", "/v1/channels", JSON.stringify({ nodeId: toHex(reachable), amountSat: 100_000, funding: "wallet" }))
         assert.strictEqual(open.status, 503)
       }))
+  })
+})
+
+describe("--wallet-birthday", () => {
+  it("takes a block height, with --bitcoind-rpc only", () => {
+    const rpc = ["--bitcoind-rpc", "http://u:p@127.0.0.1:18443"]
+    const ok = parseFlags([...rpc, "--wallet-birthday", "812000"])
+    assert.isTrue(Result.isSuccess(ok) && ok.success._tag === "Run" && ok.success.config.walletBirthday === 812000)
+    const none = parseFlags(rpc)
+    assert.isTrue(Result.isSuccess(none) && none.success._tag === "Run" && none.success.config.walletBirthday === undefined)
+    const noChain = parseFlags(["--wallet-birthday", "100"])
+    assert.isTrue(Result.isFailure(noChain) && noChain.failure.includes("needs --bitcoind-rpc"))
+    for (const bad of ["1.5", "abc", "", "123456789", "=-1"]) {
+      const r = parseFlags([...rpc, bad.startsWith("=") ? `--wallet-birthday${bad}` : "--wallet-birthday", ...(bad.startsWith("=") ? [] : [bad])])
+      assert.isTrue(Result.isFailure(r) && r.failure.includes("--wallet-birthday expects a block height"), bad)
+    }
+    assert.include(usage, "--wallet-birthday")
   })
 })
 

@@ -8,7 +8,8 @@
  *   index is stored BEFORE its address is handed out, so no address is ever given twice.
  * - `utxos`, `pending` (our published, unconfirmed transactions), `locks` (outpoint → lock id,
  *   e.g. a channel's funding txid: an input stays locked across restarts until the channel
- *   confirms or the open fails) and `undo` (the last blocks' undo records).
+ *   confirms or the open fails), `lockExpiry` (lock id → the height at which it ends by itself:
+ *   the coins of a fee bump that never confirmed) and `undo` (the last blocks' undo records).
  * - `fingerprint` and `network`: the keys the state belongs to; another seed's state is refused.
  *
  * Bytes are hex (txids in internal byte order, as in `outpointKey`), amounts decimal strings.
@@ -40,6 +41,8 @@ export const WalletSnapshotSchema = Schema.Struct({
   pending: Schema.Array(Schema.String),
   /** [outpoint key, lock id] pairs. */
   locks: Schema.Array(Schema.Tuple([Schema.String, Schema.String])),
+  /** [lock id, height] pairs: the lock ends when a block of that height is connected (fee-bump locks). */
+  lockExpiry: Schema.optional(Schema.Array(Schema.Tuple([Schema.String, Schema.Int]))),
   undo: Schema.Array(Schema.Struct({
     height: Schema.Int,
     hash: Schema.String,

@@ -78,6 +78,8 @@ export class WalletState {
   private readonly utxos = new Map<string, Utxo>()
   private readonly pending = new Map<string, Transaction>()
   private readonly locks = new Map<string, string>()
+  /** Lock id → the height at which the lock ends by itself (locks without one last until unlocked). */
+  private readonly lockExpiry = new Map<string, number>()
   private readonly undo: Array<Undo> = []
   private tipRef: BlockRef | undefined
 
@@ -172,7 +174,8 @@ export class WalletState {
       for (const u of forgotten.removed) locksForgotten = this.locks.delete(outpointKey(u.outpoint)) || locksForgotten
     }
     this.tipRef = refOf(header)
-    return Result.succeed(added.length > 0 || removed.length > 0 || confirmed.length > 0 || locksForgotten)
+    const expired = this.expireLocks(header.height)
+    return Result.succeed(added.length > 0 || removed.length > 0 || confirmed.length > 0 || locksForgotten || expired)
   }
 
   /** Undoes the tip block (a reorg); true when that changed the wallet's outputs or pending sends. */
@@ -209,16 +212,56 @@ export class WalletState {
     return spent
   }
 
-  /** Reserves outputs under `lockId` (a channel open); fails if one is not spendable. */
-  lock(lockId: string, outpoints: ReadonlyArray<OutPoint>): boolean {
+  /**
+   * Reserves outputs under `lockId` (a channel open); fails if one is not spendable. With
+   * `expiresAt`, the lock ends by itself once a block of that height is connected (a fee bump
+   * whose transaction never confirmed must not hold its coins forever).
+   */
+  lock(lockId: string, outpoints: ReadonlyArray<OutPoint>, expiresAt?: number): boolean {
     const free = new Set(this.spendable().map((u) => outpointKey(u.outpoint)))
     if (!outpoints.every((o) => free.has(outpointKey(o)))) return false
     for (const o of outpoints) this.locks.set(outpointKey(o), lockId)
+    if (expiresAt !== undefined) this.lockExpiry.set(lockId, expiresAt)
     return true
+  }
+
+  /** Ends the locks whose expiry height is reached; true when one held an output. */
+  private expireLocks(height: number): boolean {
+    let freed = false
+    for (const [id, at] of this.lockExpiry) if (at <= height) freed = this.unlock(id) > 0 || freed
+    return freed
+  }
+
+  /**
+   * Forgets one of our published, unconfirmed transactions, and every pending one spending its
+   * outputs: their inputs are spendable again (for a send that never confirms, e.g. its feerate
+   * was too low and it left the mempools). The caller must make sure it will not confirm (a
+   * new send may reuse the inputs and so conflict with it); if it confirms anyway, its block
+   * applies it as usual. Returns the transactions forgotten, none when `txid` is not pending
+   * (unknown, or confirmed already).
+   */
+  abandon(txid: Uint8Array): ReadonlyArray<Transaction> {
+    const txidHex = toHex(txid)
+    if (!this.pending.has(txidHex)) return []
+    const gone: Array<string> = [txidHex]
+    for (let i = 0; i < gone.length; i++) {
+      const parent = gone[i]
+      for (const [id, tx] of this.pending) {
+        if (!gone.includes(id) && tx.inputs.some((input) => toHex(input.prevout.txid) === parent)) gone.push(id)
+      }
+    }
+    const forgotten: Array<Transaction> = []
+    for (const id of gone) {
+      const tx = this.pending.get(id)
+      if (tx !== undefined) forgotten.push(tx)
+      this.pending.delete(id)
+    }
+    return forgotten
   }
 
   /** Frees what `lockId` reserved (the open failed, or it confirmed and the lock is moot). */
   unlock(lockId: string): number {
+    this.lockExpiry.delete(lockId)
     let n = 0
     for (const [k, id] of this.locks) {
       if (id === lockId) {
@@ -288,6 +331,7 @@ export class WalletState {
       utxos: [...this.utxos.values()].map(utxo),
       pending: [...this.pending.values()].map((tx) => toHex(serializeTransaction(tx))),
       locks: [...this.locks.entries()],
+      ...(this.lockExpiry.size > 0 ? { lockExpiry: [...this.lockExpiry.entries()] } : {}),
       undo: this.undo.map((u) => ({
         height: u.ref.height,
         hash: toHex(u.ref.hash),
@@ -341,6 +385,7 @@ export class WalletState {
       state.pending.set(toHex(txidOf(t)), t)
     }
     for (const [k, id] of s.locks) state.locks.set(k, id)
+    for (const [id, at] of s.lockExpiry ?? []) state.lockExpiry.set(id, at)
     for (const u of s.undo) {
       const r = ref(u)
       if (r === undefined) return bad(`stored undo record ${u.height} has no block hash`)

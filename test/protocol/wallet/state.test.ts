@@ -64,4 +64,50 @@ describe("WalletState", () => {
     expect(s.unlock("a")).toBe(1)
     expect(s.balance()).toEqual({ confirmed: 5000n, unconfirmed: 0n, locked: 0n })
   })
+
+  it("a lock with an expiry ends by itself at that height (a fee bump that never confirmed), also after a restart", () => {
+    const start = { height: 10, hash: ZERO_HASH }
+    const s = new WalletState(keys, start)
+    const tx = pay(s.nextKey("p2wpkh", 0).scriptPubKey, 5000n, 1)
+    const b1 = blockOn(start, [tx], 1)
+    s.connect(b1)
+    expect(s.lock("fee:x", [{ txid: txid(tx), vout: 0 }], 13)).toBe(true)
+    // Through the stored form: the expiry survives a restart.
+    const restored = Result.getOrThrow(WalletState.fromSnapshot(keys, s.toSnapshot()))
+    const b2 = blockOn(b1.header, [], 2)
+    expect(Result.getOrThrow(restored.connect(b2))).toBe(false)
+    expect(restored.balance()).toEqual({ confirmed: 0n, unconfirmed: 0n, locked: 5000n })
+    // Height 13 connected: released, and the block reports a change (so it is written).
+    expect(Result.getOrThrow(restored.connect(blockOn(b2.header, [], 3)))).toBe(true)
+    expect(restored.balance()).toEqual({ confirmed: 5000n, unconfirmed: 0n, locked: 0n })
+    expect(restored.lockIds()).toEqual([])
+  })
+
+  it("abandon forgets an unconfirmed send and its children: their inputs are spendable again", () => {
+    const start = { height: 10, hash: ZERO_HASH }
+    const s = new WalletState(keys, start)
+    const coin = pay(s.nextKey("p2wpkh", 0).scriptPubKey, 9000n, 1)
+    s.connect(blockOn(start, [coin], 1))
+    const change = s.nextKey("p2wpkh", 1)
+    const send: Transaction = {
+      version: 2,
+      inputs: [{ prevout: { txid: txid(coin), vout: 0 }, scriptSig: new Uint8Array(0), sequence: 0xfffffffd, witness: [] }],
+      outputs: [{ value: sat(3000n), scriptPubKey: new Uint8Array(22).fill(7) }, { value: sat(5000n), scriptPubKey: change.scriptPubKey }],
+      locktime: 0
+    }
+    const child: Transaction = {
+      version: 2,
+      inputs: [{ prevout: { txid: txid(send), vout: 1 }, scriptSig: new Uint8Array(0), sequence: 0xfffffffd, witness: [] }],
+      outputs: [{ value: sat(4000n), scriptPubKey: new Uint8Array(22).fill(8) }],
+      locktime: 0
+    }
+    s.addPending(send)
+    s.addPending(child)
+    expect(s.balance()).toEqual({ confirmed: 0n, unconfirmed: 5000n, locked: 0n })
+    expect(s.abandon(txid(coin))).toEqual([]) // confirmed, not pending
+    expect(s.abandon(txid(send)).map(txid)).toEqual([txid(send), txid(child)])
+    expect(s.pendingTransactions()).toEqual([])
+    expect(s.balance()).toEqual({ confirmed: 9000n, unconfirmed: 0n, locked: 0n })
+    expect(s.spendable().map((u) => u.value)).toEqual([9000n])
+  })
 })

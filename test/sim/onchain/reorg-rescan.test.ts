@@ -7,7 +7,8 @@
  *   or ours published after the grace blocks) and each side claims its part again;
  * - a reorg that removes their commitment for good (its owner's monitor is down): after
  *   `reorgGraceBlocks` blocks with the funding output unspent, our monitor publishes our own
- *   latest commitment and sweeps it;
+ *   latest commitment and sweeps it; also when our monitor restarts within the grace blocks
+ *   (the marker is stored);
  * - a monitor started for the first time (empty store) after their commitment confirmed: it
  *   finds the spend in the blocks before its start (rescan) and claims `to_remote`.
  */
@@ -92,6 +93,33 @@ describe("BOLT 5 reorgs of the funding transaction and late starts on the simula
         yield* net.mine(TO_SELF_DELAY + 1)
         assert.deepStrictEqual(yield* spentByUs(net, 0, id), ["to_local"])
         assert.ok(net.swept(0) > 700_000n - 10_000n, `swept ${net.swept(0)}`)
+        assert.deepStrictEqual(net.verifyChannelScripts(funding).failures, [])
+      })
+    ), 60_000)
+
+  it.effect("their commitment leaves the chain and our monitor restarts within the grace blocks: ours still goes out", () =>
+    withNet("onchain-reorg-restart", (net) =>
+      Effect.gen(function*() {
+        const h = net.h
+        const { channelId: id, funding } = yield* net.openFunded({ fundingSat: FUNDING, pushMsat: PUSH, channelType: srk })
+        yield* h.disconnect(0, 1)
+        yield* h.node(1).manager!.forceClose(id).pipe(Effect.orDie)
+        yield* h.quiesce({ completeWrites: true })
+        yield* net.mine(2)
+        const theirs = (yield* net.monitors[0]!.resolution(id))?.spend
+        assert.strictEqual(theirs?.kind, "CounterpartyCommitment")
+        yield* net.stopMonitor(1)
+        const branch = yield* net.chain.sim.reorg(1, { blocks: 2, exclude: [theirs!.txid] }).pipe(Effect.orDie)
+        yield* net.settle(branch[branch.length - 1]!)
+        assert.strictEqual((yield* net.monitors[0]!.resolution(id))?.spend, undefined)
+        // Our monitor restarts (from its store) before the grace blocks have passed: the marker
+        // that the commitment left the chain is stored, so the count goes on.
+        yield* net.stopMonitor(0)
+        yield* net.startMonitor(0)
+        yield* net.mine(4)
+        assert.strictEqual((yield* net.monitors[0]!.resolution(id))?.spend?.kind, "HolderCommitment")
+        yield* net.mine(TO_SELF_DELAY + 1)
+        assert.deepStrictEqual(yield* spentByUs(net, 0, id), ["to_local"])
         assert.deepStrictEqual(net.verifyChannelScripts(funding).failures, [])
       })
     ), 60_000)
