@@ -4,7 +4,7 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Context, Effect, FileSystem, Layer, Option, Stream } from "effect"
 import * as PeerManager from "../src/actors/PeerManager.ts"
 import { OsEntropy, SeedFileSigner, TcpTransport } from "../src/layers/node/index.ts"
-import { seededNodeSigner } from "../src/layers/test/index.ts"
+import { SeededNodeSigner } from "../src/layers/test/index.ts"
 import { toHex } from "../src/protocol/bytes.ts"
 
 // A node is the peer registry over three services: Entropy, NodeSigner and Transport.
@@ -14,16 +14,16 @@ const listen = { host: "127.0.0.1", port: 0 } // port 0: any free port
 const productionNode = (dataDir: string) =>
   PeerManager.layer({ listen }).pipe(
     Layer.provide(Layer.mergeAll(
-      OsEntropy,
-      TcpTransport(),
-      SeedFileSigner(dataDir).pipe(Layer.provide(Layer.merge(NodeServices.layer, OsEntropy)))
+      OsEntropy.layer,
+      TcpTransport.layer(),
+      SeedFileSigner.layer(dataDir).pipe(Layer.provide(Layer.merge(NodeServices.layer, OsEntropy.layer)))
     ))
   )
 
 // Swap one layer: the same node with a key derived from a fixed test seed.
 const fixedKeyNode = (seed: string) =>
   PeerManager.layer({ listen }).pipe(
-    Layer.provide(Layer.mergeAll(OsEntropy, TcpTransport(), seededNodeSigner(seed)))
+    Layer.provide(Layer.mergeAll(OsEntropy.layer, TcpTransport.layer(), SeededNodeSigner.layer(seed)))
   )
 
 export const program = Effect.gen(function*() {

@@ -40,14 +40,15 @@ export {
 } from "./layers/crypto/secp256k1-best.ts"
 export {
   makeSeedChannelSigner,
-  seedChannelSignerLayer,
-  SeedChannelSignerLive,
   type SeedChannelSignerOptions
 } from "./layers/signer/SeedChannelSigner.ts"
+export * as SeedChannelSigner from "./layers/signer/SeedChannelSigner.ts"
 export * as StoreLayers from "./layers/store/index.ts"
 export * as PersisterLayers from "./layers/persister/index.ts"
 export * as RouterLayers from "./layers/router/index.ts"
 export * as GraphLayers from "./layers/graph/index.ts"
+// Creating this node's signed BOLT 11 invoices (over NodeSigner, Entropy, Clock).
+export * from "./invoices/createInvoice.ts"
 export * as Payments from "./actors/Payments.ts"
 export * as GossipSync from "./actors/GossipSync.ts"
 export * as GossipAnnouncer from "./actors/GossipAnnouncer.ts"

@@ -1,5 +1,5 @@
 /**
- * The runnable node (`npm start`): parses the flags, then runs `runNode` (`api/NodeDaemon.ts`):
+ * The runnable node (`npm start`): parses the flags, then runs `runNode` (`daemon/NodeDaemon.ts`):
  * a production node (TCP peers, seed-file key, OS randomness) with the HTTP control API in
  * front of it. See `--help` and the README section "Running a node".
  *
@@ -7,7 +7,7 @@
  * cannot start (corrupt seed, address in use...) or fails, 2 for bad command-line flags.
  */
 import { Result } from "effect"
-import { parseFlags, usage } from "./layers/node/NodeFlags.ts"
+import { parseFlags, usage } from "./daemon/NodeFlags.ts"
 
 const parsed = parseFlags(process.argv.slice(2))
 if (Result.isFailure(parsed)) {
@@ -25,7 +25,7 @@ if (Result.isFailure(parsed)) {
   // Loaded only to run a node: the HTTP and peer stacks take a moment to import. (No top-level
   // await: every module of the package can be `require`d.)
   const config = parsed.success.config
-  void Promise.all([import("@effect/platform-node"), import("./api/NodeDaemon.ts")]).then(([{ NodeRuntime }, { runNode, teardown }]) =>
+  void Promise.all([import("@effect/platform-node"), import("./daemon/NodeDaemon.ts")]).then(([{ NodeRuntime }, { runNode, teardown }]) =>
     NodeRuntime.runMain(runNode(config), { disableErrorReporting: true, teardown })
   )
 }

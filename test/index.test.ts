@@ -15,7 +15,7 @@ describe("public entry point", () => {
   })
 
   it("does not export the insecure test layers, the production layers or the HTTP API", () => {
-    for (const name of ["TestLayers", "seededNodeSigner", "seededEntropy", "NodeLayers", "NodeLive", "ControlApi", "createNode"]) {
+    for (const name of ["TestLayers", "SeededNodeSigner", "SeededEntropy", "NodeLayers", "NodeLive", "ControlApi", "createNode"]) {
       expect(Lightning, name).not.toHaveProperty(name)
     }
   })

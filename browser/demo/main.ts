@@ -8,9 +8,10 @@
  * URL, the Node node's id and where to fetch its invoices.
  */
 import { Effect, Exit, Scope } from "effect"
-import { CryptoEntropy, randomBytes } from "../../src/layers/browser/CryptoEntropy.ts"
+import { randomBytes } from "../../src/layers/browser/CryptoEntropy.ts"
+import * as CryptoEntropy from "../../src/layers/browser/CryptoEntropy.ts"
 import { deleteIndexedDbStore, layerIndexedDbStore, makeIndexedDbStore } from "../../src/layers/browser/IndexedDbStore.ts"
-import { WebSocketTransport } from "../../src/layers/browser/WebSocketTransport.ts"
+import * as WebSocketTransport from "../../src/layers/browser/WebSocketTransport.ts"
 import { type DemoKeys, openAndPayBothWays, openChannel, parseNodeId, PEER_PORT, payOne, startBridged, startPair, summary } from "./scenario.ts"
 import { storeChecks } from "./store-checks.ts"
 
@@ -53,7 +54,7 @@ const keys: DemoKeys = {
         return fresh
       })
     ).pipe(Effect.orDie),
-  entropy: CryptoEntropy
+  entropy: CryptoEntropy.layer
 }
 
 const stores = (node: string, purpose: "channels" | "payments") => layerIndexedDbStore({ name: `${PREFIX}/${node}/${purpose}` })
@@ -119,7 +120,7 @@ const demo = {
     return inScope("bridge", Effect.gen(function*() {
       const c = config
       if (c === undefined) return yield* Effect.die(new Error("no /config.json: start browser/demo/server.ts"))
-      const transport = WebSocketTransport({ url: () => c.bridgeUrl })
+      const transport = WebSocketTransport.layer({ url: () => c.bridgeUrl })
       const { node, chain } = yield* startBridged(keys, stores, transport, log)
       const remote = parseNodeId(c.nodeId)
       if (remote === undefined) return yield* Effect.die(new Error("bad node id in /config.json"))

@@ -19,8 +19,8 @@ import { dirname, extname, join, normalize, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect, Layer, Scope, Stream } from "effect"
 import { type BrowserNode, makeBrowserNode } from "../../src/layers/browser/BrowserNode.ts"
-import { OsEntropy } from "../../src/layers/node/OsEntropy.ts"
-import { TcpTransport } from "../../src/layers/node/TcpTransport.ts"
+import * as OsEntropy from "../../src/layers/node/OsEntropy.ts"
+import * as TcpTransport from "../../src/layers/node/TcpTransport.ts"
 import * as WebSocketBridge from "../../src/layers/node/WebSocketBridge.ts"
 import { makeMemoryStore } from "../../src/layers/store/MemoryStore.ts"
 import { toHex } from "../../src/protocol/bytes.ts"
@@ -76,8 +76,8 @@ export const startDemoServer = (options: { readonly host?: string; readonly port
     const memoryStore = () => Layer.sync(Store, () => makeMemoryStore().store)
     const node = yield* makeBrowserNode({
       seed: new Uint8Array(randomBytes(32)),
-      transport: TcpTransport(),
-      entropy: OsEntropy,
+      transport: TcpTransport.layer(),
+      entropy: OsEntropy.layer,
       channelStore: memoryStore(),
       paymentStore: memoryStore(),
       listen: { host, port: 0 }

@@ -14,7 +14,6 @@ export {
 } from "./Peer.ts"
 export * from "./PeerEvent.ts"
 export { make as makePeerManager, PeerManager, type PeerManagerConfig, type PeerManagerShape } from "./PeerManager.ts"
-export * from "./Invoices.ts"
 export {
   type ChainRequest,
   type ChannelCore,

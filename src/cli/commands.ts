@@ -17,7 +17,7 @@ import { defaultApiTokenFile, readApiToken } from "../api/ApiToken.ts"
 import * as ControlApiClient from "../api/ControlApiClient.ts"
 import type { Channel, Peer } from "../api/schemas.ts"
 import type { InvoiceStatusJson, PaymentJson } from "../api/PaymentsApi.ts"
-import { defaultConfig, type NodeConfig } from "../layers/node/NodeFlags.ts"
+import { defaultConfig, type NodeConfig } from "../daemon/NodeFlags.ts"
 import { type NetworkName, NetworkNames } from "../protocol/network.ts"
 import { formatAddress, parseAddress, type SocketAddress } from "../services/Transport.ts"
 import { json, keyValues, orDash, table } from "./output.ts"
@@ -243,7 +243,7 @@ const start = Command.make(
     }
     // Loaded only to run a node: the client commands need none of the node's modules.
     return Effect.flatMap(
-      Effect.promise(() => import("../api/NodeDaemon.ts")),
+      Effect.promise(() => import("../daemon/NodeDaemon.ts")),
       ({ runNode }) => runNode(config)
     )
   }
@@ -541,9 +541,17 @@ const walletSend = Command.make(
       }).pipe(Effect.map(print(flags, (r) => `txid ${r.txid}\nfee  ${r.feeSat} sat (${r.feeratePerKw} sat/kw)`))))
 ).pipe(Command.withDescription("Pay an address from the on-chain wallet (change back to it) and broadcast."))
 
+const walletAbandon = Command.make(
+  "abandon",
+  { ...clientFlags, txid: Argument.String("txid").pipe(Argument.withDescription("the unconfirmed send's txid")) },
+  (flags) =>
+    withClient(flags, (client) =>
+      client.wallet.abandon({ payload: { txid: flags.txid } }).pipe(Effect.map(print(flags, (r) => r.abandoned.map((t) => `abandoned ${t}`).join("\n")))))
+).pipe(Command.withDescription("Forget a send that does not confirm (and its unconfirmed children): its coins are spendable again."))
+
 const wallet = Command.make("wallet").pipe(
-  Command.withDescription("The on-chain wallet (a node following a chain): balance, address, send."),
-  Command.withSubcommands([walletBalance, walletAddress, walletSend])
+  Command.withDescription("The on-chain wallet (a node following a chain): balance, address, send, abandon."),
+  Command.withSubcommands([walletBalance, walletAddress, walletSend, walletAbandon])
 )
 
 /** The whole command line. */

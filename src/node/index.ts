@@ -12,6 +12,21 @@ import type { PostgresStoreOptions, SqliteStoreOptions, SqlStoreOpenError } from
 import type { Store } from "../services/Store.ts"
 
 export * from "../layers/node/index.ts"
+// The composition root of a production node, and the daemon's flags (`src/daemon/`).
+export * as NodeLive from "./NodeLive.ts"
+export {
+  CHANNEL_SIGNER_SEED_LABEL,
+  CHANNELS_DIRECTORY,
+  GRAPH_DIRECTORY,
+  type NodeLiveOptions,
+  nodeShutdownScript,
+  ONCHAIN_DIRECTORY,
+  PAYMENTS_DIRECTORY,
+  SHUTDOWN_KEY_LABEL,
+  WALLET_DIRECTORY,
+  WALLET_SEED_LABEL
+} from "./NodeLive.ts"
+export * from "../daemon/NodeFlags.ts"
 export { layerFileStore } from "../layers/store/FileStore.ts"
 export { StoreOwned } from "../services/Store.ts"
 export type { PostgresStoreOptions, SqliteStoreOptions, SqlStoreOpenError } from "../layers/store/SqlStore.ts"

@@ -30,7 +30,7 @@ import { ControlApiRoutes } from "../api/ControlApiServer.ts"
 import { describeReason, peerToJson } from "../api/convert.ts"
 import type { CreatedInvoiceJson, InvoiceStatusJson, PaymentJson } from "../api/PaymentsApi.ts"
 import type { ChannelEventJson, DecodedInvoice, NodeInfo, Peer, Channel } from "../api/schemas.ts"
-import { NodeLive } from "../layers/node/NodeLive.ts"
+import * as NodeLive from "../node/NodeLive.ts"
 import { toHex } from "../protocol/bytes.ts"
 import { type NetworkName, networkByName } from "../protocol/network.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
@@ -406,7 +406,7 @@ export const createNode = async (options: CreateNodeOptions): Promise<LightningN
     if (listen === undefined) throw new InvalidArgumentError("InvalidRequest", `listen: expected HOST:PORT, got '${options.listen}'`)
   }
   const logLevel = Layer.succeed(References.MinimumLogLevel, options.logLevel ?? "Warn")
-  const node = NodeLive({ dataDir: options.dataDir, ...(listen === undefined ? {} : { listen }) }).pipe(
+  const node = NodeLive.layer({ dataDir: options.dataDir, ...(listen === undefined ? {} : { listen }) }).pipe(
     Layer.provide(Layer.succeed(NodeNetwork, network)),
     Layer.provide(logLevel)
   )

@@ -17,8 +17,8 @@ import * as PeerManager from "../../src/actors/PeerManager.ts"
 import { loadNativeSecp256k1 } from "../../src/layers/crypto/secp256k1-native.ts"
 import { makeNetworkGraph } from "../../src/layers/graph/MemoryNetworkGraph.ts"
 import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
-import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
-import { seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
+import * as SeededEntropy from "../../src/layers/test/SeededEntropy.ts"
+import * as SeededNodeSigner from "../../src/layers/test/SeededNodeSigner.ts"
 import { nobleSecp256k1, type Secp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
 import { ourInitFeatures } from "../../src/protocol/features.ts"
 import { Networks } from "../../src/protocol/network.ts"
@@ -109,7 +109,7 @@ describe("the generated network through a peer", () => {
       )
       const peers = yield* PeerManager.make(
         GossipSync.gossipPeerManagerConfig(sync, { listen: alice, sessionEvents: "discard" })
-      ).pipe(Effect.provide(Layer.mergeAll(net.layer(alice.host), seededEntropy("alice"), seededNodeSigner("alice"))), Effect.orDie)
+      ).pipe(Effect.provide(Layer.mergeAll(net.layer(alice.host), SeededEntropy.layer("alice"), SeededNodeSigner.layer("alice"))), Effect.orDie)
       const peer = yield* dialRaw(net.transport("10.0.0.2"), alice, peers.nodeId, "bob")
       yield* peer.receiveTag("Init")
       yield* peer.send(initMessage(withGossipQueries(ourInitFeatures)))

@@ -7,8 +7,9 @@ import { DisconnectReason, type PeerInfo, SessionId } from "../../src/actors/Pee
 import { type LightningMessage, LightningMessages, Stfu } from "../../src/protocol/messages/index.ts"
 import type { ChannelId } from "../../src/protocol/units.ts"
 import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
-import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
-import { makeNodeSigner, secretFromSeed, seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
+import * as SeededEntropy from "../../src/layers/test/SeededEntropy.ts"
+import { makeNodeSigner, secretFromSeed } from "../../src/layers/test/SeededNodeSigner.ts"
+import * as SeededNodeSigner from "../../src/layers/test/SeededNodeSigner.ts"
 import type { NodeId } from "../../src/protocol/units.ts"
 import type { Connection } from "../../src/services/Transport.ts"
 
@@ -50,7 +51,7 @@ const start = (
   Effect.gen(function*() {
     const role = initiatorTo === undefined ? { _tag: "Responder" as const } : { _tag: "Initiator" as const, remoteNodeId: initiatorTo }
     const { handle, run } = yield* makePeer(connection, role, SessionId(++sessions), config, h)
-    const fiber = yield* Effect.forkChild(run.pipe(Effect.provide(Layer.mergeAll(seededEntropy(seed), seededNodeSigner(seed)))))
+    const fiber = yield* Effect.forkChild(run.pipe(Effect.provide(Layer.mergeAll(SeededEntropy.layer(seed), SeededNodeSigner.layer(seed)))))
     return { handle, fiber }
   })
 

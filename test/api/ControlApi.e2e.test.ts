@@ -9,7 +9,7 @@ import { HttpServer } from "effect/http"
 import { PeerManager } from "../../src/actors/PeerManager.ts"
 import { ControlApiServer } from "../../src/api/ControlApiServer.ts"
 import { apiToken, auth } from "./harness.ts"
-import { NodeLive } from "../../src/layers/node/NodeLive.ts"
+import * as NodeLive from "../../src/node/NodeLive.ts"
 import { toHex } from "../../src/protocol/bytes.ts"
 import { type Network, Networks } from "../../src/protocol/network.ts"
 import { nodeNetworkLayer } from "../../src/services/NodeNetwork.ts"
@@ -19,7 +19,7 @@ const startOn = (network: Network | undefined) => Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const dataDir = yield* fs.makeTempDirectoryScoped({ prefix: "ln-api-" })
   const node = ControlApiServer({ host: "127.0.0.1", port: 0, token: apiToken, logRequests: false }).pipe(
-    Layer.provideMerge(NodeLive({ dataDir, listen: { host: "127.0.0.1", port: 0 } }))
+    Layer.provideMerge(NodeLive.layer({ dataDir, listen: { host: "127.0.0.1", port: 0 } }))
   )
   const context = yield* Layer.build(network === undefined ? node : node.pipe(Layer.provide(nodeNetworkLayer(network))))
   const address = Context.get(context, HttpServer.HttpServer).address

@@ -14,16 +14,17 @@ import { Effect, Exit, Layer } from "effect"
 import { connect, createServer, type Socket } from "node:net"
 import { openChannel, payOne, PEER_PORT, startBridged, summary } from "../../browser/demo/scenario.ts"
 import { startDemoServer } from "../../browser/demo/server.ts"
-import { makeWebSocketTransport, WebSocketTransport } from "../../src/layers/browser/WebSocketTransport.ts"
+import { makeWebSocketTransport } from "../../src/layers/browser/WebSocketTransport.ts"
+import * as WebSocketTransport from "../../src/layers/browser/WebSocketTransport.ts"
 import * as WebSocketBridge from "../../src/layers/node/WebSocketBridge.ts"
 import { makeMemoryStore } from "../../src/layers/store/MemoryStore.ts"
-import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
+import * as SeededEntropy from "../../src/layers/test/SeededEntropy.ts"
 import { msat } from "../../src/protocol/units.ts"
 import { Store } from "../../src/services/Store.ts"
 
 const keys = {
   seed: (name: string) => Effect.succeed(sha256(new TextEncoder().encode(`bridge-test/${name}`))),
-  entropy: seededEntropy("bridge-test")
+  entropy: SeededEntropy.layer("bridge-test")
 }
 const stores = () => Layer.sync(Store, () => makeMemoryStore().store)
 
@@ -88,7 +89,7 @@ describe("WebSocket-to-TCP bridge", () => {
     Effect.gen(function*() {
       const server = yield* startDemoServer()
       const log: Array<string> = []
-      const transport = WebSocketTransport({ url: () => `ws://127.0.0.1:${server.bridge.address.port}/` })
+      const transport = WebSocketTransport.layer({ url: () => `ws://127.0.0.1:${server.bridge.address.port}/` })
       const { node, chain } = yield* startBridged(keys, () => stores(), transport, (l) => void log.push(l))
       yield* openChannel(node, chain, server.node.nodeId, { host: "node", port: PEER_PORT }, 500_000n, (l) => void log.push(l))
       const created = yield* server.node.payments.createInvoice({ amountMsat: msat(30_000_000n), description: { text: "t" } })

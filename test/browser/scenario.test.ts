@@ -8,12 +8,12 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { openAndPayBothWays, startPair, summary } from "../../browser/demo/scenario.ts"
 import { makeMemoryStore, makeMemoryStoreData, type MemoryStoreData } from "../../src/layers/store/MemoryStore.ts"
-import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
+import * as SeededEntropy from "../../src/layers/test/SeededEntropy.ts"
 import { Store } from "../../src/services/Store.ts"
 
 const keys = {
   seed: (name: string) => Effect.succeed(sha256(new TextEncoder().encode(`browser-demo/${name}`))),
-  entropy: seededEntropy("browser-demo")
+  entropy: SeededEntropy.layer("browser-demo")
 }
 
 describe("the demo's two-node scenario (BrowserNode)", () => {

@@ -15,13 +15,14 @@ import { sha256 } from "@noble/hashes/sha2.js"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Layer, type Scope, Stream } from "effect"
 import { make as makeChannelManager, type NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
-import { createInvoice } from "../../src/actors/Invoices.ts"
+import { createInvoice } from "../../src/invoices/createInvoice.ts"
 import * as PeerManager from "../../src/actors/PeerManager.ts"
 import { wasmSecp256k1 } from "../../src/layers/crypto/secp256k1-wasm.ts"
-import { OsEntropy } from "../../src/layers/node/OsEntropy.ts"
-import { TcpTransport } from "../../src/layers/node/TcpTransport.ts"
+import * as OsEntropy from "../../src/layers/node/OsEntropy.ts"
+import * as TcpTransport from "../../src/layers/node/TcpTransport.ts"
 import { makeSeedChannelSigner } from "../../src/layers/signer/SeedChannelSigner.ts"
-import { secretFromSeed, seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
+import { secretFromSeed } from "../../src/layers/test/SeededNodeSigner.ts"
+import * as SeededNodeSigner from "../../src/layers/test/SeededNodeSigner.ts"
 import { equalBytes, toHex } from "../../src/protocol/bytes.ts"
 import type { NegotiatedChannelType } from "../../src/protocol/channel/open.ts"
 import { shortChannelIdFromParts } from "../../src/protocol/codec/fields.ts"
@@ -46,7 +47,7 @@ type OurEvent = NodeChannelEvent["event"]
 const startOurNode = () =>
   Effect.gen(function*() {
     const peers = yield* PeerManager.make({ listen: { host: HOST, port: 0 }, peer: { rejectChannels: false } }).pipe(
-      Effect.provide(Layer.mergeAll(TcpTransport(), OsEntropy, seededNodeSigner(OUR_SEED, secp))),
+      Effect.provide(Layer.mergeAll(TcpTransport.layer(), OsEntropy.layer, SeededNodeSigner.layer(OUR_SEED, secp))),
       Effect.orDie
     )
     const persister = yield* makeMemoryPersister()
@@ -55,7 +56,7 @@ const startOurNode = () =>
       Effect.provideService(PeerManager.PeerManager, peers),
       Effect.provideService(ChannelSigner, signer),
       Effect.provideService(MonitorPersister, persister),
-      Effect.provide(OsEntropy),
+      Effect.provide(OsEntropy.layer),
       Effect.orDie
     )
     const events: Array<NodeChannelEvent> = []
@@ -206,7 +207,7 @@ const ldkPaysUs = (s: Setup, amountMsat: bigint) =>
   Effect.gen(function*() {
     const from = s.node.events.length
     const created = yield* createInvoice({ amountMsat: msat(amountMsat), description: { text: "interop" } }).pipe(
-      Effect.provide(Layer.mergeAll(seededNodeSigner(OUR_SEED, secp), OsEntropy)),
+      Effect.provide(Layer.mergeAll(SeededNodeSigner.layer(OUR_SEED, secp), OsEntropy.layer)),
       Effect.orDie
     )
     const hash = s.ldk.payInvoice(created.invoice)

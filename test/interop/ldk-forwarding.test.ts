@@ -40,17 +40,17 @@ import { Clock, Context, Effect, Layer, Stream } from "effect"
 import { channelPeerConfig, ChannelManager, make as makeChannelManager, type NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
 import * as GossipAnnouncer from "../../src/actors/GossipAnnouncer.ts"
 import * as GossipSync from "../../src/actors/GossipSync.ts"
-import { createInvoice as createBareInvoice } from "../../src/actors/Invoices.ts"
+import { createInvoice as createBareInvoice } from "../../src/invoices/createInvoice.ts"
 import * as PeerManager from "../../src/actors/PeerManager.ts"
 import { make as makePayments, type PaymentEvent } from "../../src/actors/Payments.ts"
 import { wasmSecp256k1 } from "../../src/layers/crypto/secp256k1-wasm.ts"
 import { makeNetworkGraph } from "../../src/layers/graph/MemoryNetworkGraph.ts"
-import { OsEntropy } from "../../src/layers/node/OsEntropy.ts"
-import { TcpTransport } from "../../src/layers/node/TcpTransport.ts"
+import * as OsEntropy from "../../src/layers/node/OsEntropy.ts"
+import * as TcpTransport from "../../src/layers/node/TcpTransport.ts"
 import { DefaultRouter } from "../../src/layers/router/DefaultRouter.ts"
 import { makeSeedChannelSigner } from "../../src/layers/signer/SeedChannelSigner.ts"
 import { makeMemoryStore } from "../../src/layers/store/MemoryStore.ts"
-import { seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
+import * as SeededNodeSigner from "../../src/layers/test/SeededNodeSigner.ts"
 import { equalBytes, toHex } from "../../src/protocol/bytes.ts"
 import { shortChannelIdFromParts } from "../../src/protocol/codec/fields.ts"
 import type { ForwardingPolicy } from "../../src/protocol/payment/forward.ts"
@@ -110,11 +110,11 @@ const startLdk = Effect.acquireRelease(
 /** One of our nodes over TCP with gossip (private `channel_update`s both ways) and payments (router over the invoices' hints). */
 const startOurNode = (seed: string, height: () => number, policy?: ForwardingPolicy) =>
   Effect.gen(function*() {
-    const nodeSigner = seededNodeSigner(seed, secp)
+    const nodeSigner = SeededNodeSigner.layer(seed, secp)
     const graph = yield* makeNetworkGraph({ secp }, undefined).pipe(Effect.orDie)
     const sync = yield* GossipSync.make({ flushInterval: "200 millis" }).pipe(Effect.provideService(NetworkGraph, graph))
     const peers = yield* PeerManager.make(GossipSync.gossipPeerManagerConfig(sync, { listen: { host: HOST, port: 0 }, ...channelPeerConfig })).pipe(
-      Effect.provide(Layer.mergeAll(TcpTransport(), OsEntropy, nodeSigner)),
+      Effect.provide(Layer.mergeAll(TcpTransport.layer(), OsEntropy.layer, nodeSigner)),
       Effect.orDie
     )
     const persister = yield* makeMemoryPersister()
@@ -123,7 +123,7 @@ const startOurNode = (seed: string, height: () => number, policy?: ForwardingPol
       Effect.provideService(PeerManager.PeerManager, peers),
       Effect.provideService(ChannelSigner, channelSigner),
       Effect.provideService(MonitorPersister, persister),
-      Effect.provide(OsEntropy),
+      Effect.provide(OsEntropy.layer),
       Effect.orDie
     )
     const events: Array<NodeChannelEvent> = []
@@ -148,7 +148,7 @@ const startOurNode = (seed: string, height: () => number, policy?: ForwardingPol
         Layer.succeed(ChannelManager, channels),
         Layer.succeed(GossipSync.GossipSync, sync),
         nodeSigner,
-        OsEntropy,
+        OsEntropy.layer,
         Layer.succeed(Store, makeMemoryStore().store),
         router
       ))
@@ -262,7 +262,7 @@ describe("forwarding with LDK", () => {
         const { o, b } = net
         const signedByB = (hint: ReturnType<typeof ldk1HintToB>["hint"], text: string) =>
           createBareInvoice({ amountMsat: msat(1_000_000n), description: { text }, routeHints: hint, features: [8, 14, 17] }).pipe(
-            Effect.provide(Layer.mergeAll(seededNodeSigner(b.seed, secp), OsEntropy)),
+            Effect.provide(Layer.mergeAll(SeededNodeSigner.layer(b.seed, secp), OsEntropy.layer)),
             Effect.orDie
           )
 

@@ -19,10 +19,10 @@ import * as GossipSync from "../../src/actors/GossipSync.ts"
 import * as PeerManager from "../../src/actors/PeerManager.ts"
 import { wasmSecp256k1 } from "../../src/layers/crypto/secp256k1-wasm.ts"
 import { makeNetworkGraph } from "../../src/layers/graph/MemoryNetworkGraph.ts"
-import { OsEntropy } from "../../src/layers/node/OsEntropy.ts"
-import { TcpTransport } from "../../src/layers/node/TcpTransport.ts"
+import * as OsEntropy from "../../src/layers/node/OsEntropy.ts"
+import * as TcpTransport from "../../src/layers/node/TcpTransport.ts"
 import { makeSeedChannelSigner } from "../../src/layers/signer/SeedChannelSigner.ts"
-import { seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
+import * as SeededNodeSigner from "../../src/layers/test/SeededNodeSigner.ts"
 import { toHex } from "../../src/protocol/bytes.ts"
 import { shortChannelIdFromParts } from "../../src/protocol/codec/fields.ts"
 import { type NodeId, sat } from "../../src/protocol/units.ts"
@@ -52,9 +52,9 @@ const startOurNode = (ldkHeight: () => number) =>
   Effect.gen(function*() {
     const graph = yield* makeNetworkGraph({ secp }, undefined).pipe(Effect.orDie)
     const sync = yield* GossipSync.make({ flushInterval: "200 millis" }).pipe(Effect.provideService(NetworkGraph, graph))
-    const nodeSigner = seededNodeSigner(OUR_SEED, secp)
+    const nodeSigner = SeededNodeSigner.layer(OUR_SEED, secp)
     const peers = yield* PeerManager.make(GossipSync.gossipPeerManagerConfig(sync, { listen: { host: HOST, port: 0 }, ...channelPeerConfig })).pipe(
-      Effect.provide(Layer.mergeAll(TcpTransport(), OsEntropy, nodeSigner)),
+      Effect.provide(Layer.mergeAll(TcpTransport.layer(), OsEntropy.layer, nodeSigner)),
       Effect.orDie
     )
     const persister = yield* makeMemoryPersister()
@@ -63,7 +63,7 @@ const startOurNode = (ldkHeight: () => number) =>
       Effect.provideService(PeerManager.PeerManager, peers),
       Effect.provideService(ChannelSigner, signer),
       Effect.provideService(MonitorPersister, persister),
-      Effect.provide(OsEntropy),
+      Effect.provide(OsEntropy.layer),
       Effect.orDie
     )
     const events: Array<NodeChannelEvent> = []

@@ -30,20 +30,21 @@ import { sha256 } from "@noble/hashes/sha2.js"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Fiber, Layer, Stream } from "effect"
 import { make as makeChannelManager, type NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
-import { createInvoice as createBareInvoice } from "../../src/actors/Invoices.ts"
+import { createInvoice as createBareInvoice } from "../../src/invoices/createInvoice.ts"
 import * as PeerManager from "../../src/actors/PeerManager.ts"
 import { make as makePayments, type PaymentEvent } from "../../src/actors/Payments.ts"
 import { ChannelManager, type ChannelManagerShape } from "../../src/actors/ChannelManager.ts"
 import { buildRoutingGraph } from "../../src/protocol/routing/graph.ts"
 import { defaultForwardingPolicy } from "../../src/protocol/payment/forward.ts"
 import { wasmSecp256k1 } from "../../src/layers/crypto/secp256k1-wasm.ts"
-import { OsEntropy } from "../../src/layers/node/OsEntropy.ts"
-import { TcpTransport } from "../../src/layers/node/TcpTransport.ts"
+import * as OsEntropy from "../../src/layers/node/OsEntropy.ts"
+import * as TcpTransport from "../../src/layers/node/TcpTransport.ts"
 import { DefaultRouter } from "../../src/layers/router/DefaultRouter.ts"
 import { makeSeedChannelSigner } from "../../src/layers/signer/SeedChannelSigner.ts"
 import { makeMemoryStore } from "../../src/layers/store/MemoryStore.ts"
-import { seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
-import { makeSeededEntropy, seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
+import * as SeededNodeSigner from "../../src/layers/test/SeededNodeSigner.ts"
+import { makeSeededEntropy } from "../../src/layers/test/SeededEntropy.ts"
+import * as SeededEntropy from "../../src/layers/test/SeededEntropy.ts"
 import * as ldkApi from "lightningdevkit"
 import { compareBytes, equalBytes, toHex } from "../../src/protocol/bytes.ts"
 import { shortChannelIdFromParts } from "../../src/protocol/codec/fields.ts"
@@ -84,9 +85,9 @@ const waitFor = <A>(what: string, ldk: LdkNode, check: () => A | undefined, time
 
 /** One of our nodes over TCP: peer manager, channel manager, payments (router over `graph`, height from LDK's chain). */
 const startOurNode = (seed: string, ldk: LdkNode, graph: Layer.Layer<RouterGraph>, paymentsSeed?: string) => Effect.gen(function*() {
-  const nodeSigner = seededNodeSigner(seed, secp)
+  const nodeSigner = SeededNodeSigner.layer(seed, secp)
   const peers = yield* PeerManager.make({ listen: { host: HOST, port: 0 }, peer: { rejectChannels: false } }).pipe(
-    Effect.provide(Layer.mergeAll(TcpTransport(), OsEntropy, nodeSigner)),
+    Effect.provide(Layer.mergeAll(TcpTransport.layer(), OsEntropy.layer, nodeSigner)),
     Effect.orDie
   )
   const persister = yield* makeMemoryPersister()
@@ -95,7 +96,7 @@ const startOurNode = (seed: string, ldk: LdkNode, graph: Layer.Layer<RouterGraph
     Effect.provideService(PeerManager.PeerManager, peers),
     Effect.provideService(ChannelSigner, channelSigner),
     Effect.provideService(MonitorPersister, persister),
-    Effect.provide(OsEntropy),
+    Effect.provide(OsEntropy.layer),
     Effect.orDie
   )
   const events: Array<NodeChannelEvent> = []
@@ -108,7 +109,7 @@ const startOurNode = (seed: string, ldk: LdkNode, graph: Layer.Layer<RouterGraph
     Effect.provide(Layer.mergeAll(
       Layer.succeed(ChannelManager, channels),
       nodeSigner,
-      paymentsSeed === undefined ? OsEntropy : seededEntropy(paymentsSeed),
+      paymentsSeed === undefined ? OsEntropy.layer : SeededEntropy.layer(paymentsSeed),
       Layer.succeed(Store, makeMemoryStore().store),
       router
     ))
@@ -225,7 +226,7 @@ describe("payments with LDK", () => {
       // We refuse LDK's payment for a hash our Payments does not know (an invoice signed by our
       // key but never registered): LDK decrypts our failure and gives up.
       const unknown = yield* createBareInvoice({ amountMsat: msat(1_000_000n), description: { text: "unknown" } }).pipe(
-        Effect.provide(Layer.mergeAll(seededNodeSigner(OUR_SEED, secp), OsEntropy)),
+        Effect.provide(Layer.mergeAll(SeededNodeSigner.layer(OUR_SEED, secp), OsEntropy.layer)),
         Effect.orDie
       )
       const from = s.ldk.events.length

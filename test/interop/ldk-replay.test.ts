@@ -18,12 +18,13 @@ import { randomBytes } from "node:crypto"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
-import { createInvoice } from "../../src/actors/Invoices.ts"
+import { createInvoice } from "../../src/invoices/createInvoice.ts"
 import { wasmSecp256k1 } from "../../src/layers/crypto/secp256k1-wasm.ts"
-import { OsEntropy } from "../../src/layers/node/OsEntropy.ts"
+import * as OsEntropy from "../../src/layers/node/OsEntropy.ts"
 import { makeTcpTransport } from "../../src/layers/node/TcpTransport.ts"
 import { makeMemoryPersister } from "../../src/layers/persister/MemoryPersister.ts"
-import { secretFromSeed, seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
+import { secretFromSeed } from "../../src/layers/test/SeededNodeSigner.ts"
+import * as SeededNodeSigner from "../../src/layers/test/SeededNodeSigner.ts"
 import { readTraceFile, writeTraceFile } from "../../src/layers/trace/FileTrace.ts"
 import { numberField, stringField } from "../../src/layers/trace/records.ts"
 import { equalBytes, toHex } from "../../src/protocol/bytes.ts"
@@ -133,7 +134,7 @@ const recordSession = Effect.gen(function*() {
     // LDK pays our invoice; we check the onion and fulfill.
     const from = node.events.length
     const created = yield* createInvoice({ amountMsat: msat(2_000_000n), description: { text: "replay" } }).pipe(
-      Effect.provide(Layer.mergeAll(seededNodeSigner(recipe.seed, secp), OsEntropy)),
+      Effect.provide(Layer.mergeAll(SeededNodeSigner.layer(recipe.seed, secp), OsEntropy.layer)),
       Effect.orDie
     )
     ldk.payInvoice(created.invoice)

@@ -21,9 +21,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Fiber, Layer, type Scope, Stream } from "effect"
 import type { PeerEvent } from "../../src/actors/PeerEvent.ts"
 import * as PeerManager from "../../src/actors/PeerManager.ts"
-import { OsEntropy } from "../../src/layers/node/OsEntropy.ts"
-import { TcpTransport } from "../../src/layers/node/TcpTransport.ts"
-import { seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
+import * as OsEntropy from "../../src/layers/node/OsEntropy.ts"
+import * as TcpTransport from "../../src/layers/node/TcpTransport.ts"
+import * as SeededNodeSigner from "../../src/layers/test/SeededNodeSigner.ts"
 import { toHex } from "../../src/protocol/bytes.ts"
 import { featuresFromBytes, featuresToBytes } from "../../src/protocol/features.ts"
 import type { NodeId } from "../../src/protocol/units.ts"
@@ -57,7 +57,7 @@ const startNode = (features?: Uint8Array) =>
       ...(features === undefined ? {} : { features })
     }
   }).pipe(
-    Effect.provide(Layer.mergeAll(TcpTransport(), OsEntropy, seededNodeSigner("ldk-interop")))
+    Effect.provide(Layer.mergeAll(TcpTransport.layer(), OsEntropy.layer, SeededNodeSigner.layer("ldk-interop")))
   )
 const startOurNode = startNode()
 

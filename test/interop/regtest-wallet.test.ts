@@ -19,7 +19,7 @@ import { Payments } from "../../src/actors/Payments.ts"
 import { PeerManager } from "../../src/actors/PeerManager.ts"
 import { Wallet } from "../../src/actors/Wallet.ts"
 import { WalletFunding } from "../../src/actors/WalletFunding.ts"
-import { NodeLive } from "../../src/layers/node/NodeLive.ts"
+import * as NodeLive from "../../src/node/NodeLive.ts"
 import { fromHex, toHex } from "../../src/protocol/bytes.ts"
 import { defaultLocalChannelConfig } from "../../src/protocol/channel/config.ts"
 import { decodeTransaction, type Transaction, txidToHex, txid as txidOf } from "../../src/protocol/tx/bitcoin/transaction.ts"
@@ -45,7 +45,7 @@ describe.runIf(bcoinAvailable)("the node's wallet on bcoin regtest", () => {
           const cmd = (c: Record<string, unknown>) => Effect.promise(() => bcoin.command(c))
           yield* cmd({ cmd: "mine", n: 440 }) // segwit active, mature coinbases
           const build = (dir: string, seedByte: number) =>
-            Layer.build(NodeLive({
+            Layer.build(NodeLive.layer({
               dataDir: dir,
               listen: { host: "127.0.0.1", port: 0 },
               bitcoind: { url: bcoin.url, pollIntervalMs: 30, reconnectIntervalMs: 50 },

@@ -103,7 +103,7 @@ describe("the packed package", () => {
     }
     const root = JSON.parse(node(["--input-type=module", "-e", `
       const root = await import("effect-lightning")
-      console.log(JSON.stringify({ testing: "seededNodeSigner" in root || "TestLayers" in root, api: "ControlApi" in root }))
+      console.log(JSON.stringify({ testing: "SeededNodeSigner" in root || "TestLayers" in root, api: "ControlApi" in root }))
     `], project))
     expect(root).toEqual({ testing: false, api: false })
 

@@ -14,7 +14,8 @@ import { sha256 } from "@noble/hashes/sha2.js"
 import { nobleSecp256k1, type Secp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
 import { wasmSecp256k1 } from "../../src/layers/crypto/secp256k1-wasm.ts"
 import { deriveSecret } from "../../src/protocol/keys/seed.ts"
-import { makeSeedChannelSigner, seedChannelSignerLayer } from "../../src/layers/signer/SeedChannelSigner.ts"
+import { makeSeedChannelSigner } from "../../src/layers/signer/SeedChannelSigner.ts"
+import * as SeedChannelSigner from "../../src/layers/signer/SeedChannelSigner.ts"
 import { anchorsZeroFeeHtlcTx, staticRemoteKey, type ChannelType } from "../../src/protocol/channel-type.ts"
 import { derivePrivateKey } from "../../src/protocol/keys/derivation.ts"
 import { emptySecretStore, indexOfCommitment, insertSecret, perCommitmentSecret, type SecretStore } from "../../src/protocol/keys/shachain.ts"
@@ -92,7 +93,7 @@ describe("keys", () => {
       expect(keys.fundingPubkey.length).toBe(33)
       const tag = yield* signer.releaseCommitmentSecret(id, 0n).pipe(Effect.flip, Effect.map((e) => e._tag))
       expect(tag).toBe("SignerPolicyViolation")
-    }).pipe(Effect.provide(seedChannelSignerLayer(new Uint8Array(32).fill(1), wasmSecp256k1)), Effect.runPromise))
+    }).pipe(Effect.provide(SeedChannelSigner.layerWith(new Uint8Array(32).fill(1), wasmSecp256k1)), Effect.runPromise))
 })
 
 describe("revocation policy", () => {
@@ -405,7 +406,7 @@ describe("secrets never leak", () => {
       dump(alice.signer),
       String(alice.signer),
       inspect(alice.signer, { depth: 8, showHidden: true }),
-      inspect(seedChannelSignerLayer(alice.seed, wasmSecp256k1), { depth: 8 })
+      inspect(SeedChannelSigner.layerWith(alice.seed, wasmSecp256k1), { depth: 8 })
     ].join("\n")
     for (const secret of secrets) expect(text.includes(secret)).toBe(false)
     // Sanity: the dump does show public bytes (so the check above is meaningful).

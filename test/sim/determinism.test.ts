@@ -4,8 +4,8 @@ import { TestClock } from "effect/testing"
 import { toHex } from "../../src/protocol/bytes.ts"
 import * as PeerManager from "../../src/actors/PeerManager.ts"
 import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
-import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
-import { seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
+import * as SeededEntropy from "../../src/layers/test/SeededEntropy.ts"
+import * as SeededNodeSigner from "../../src/layers/test/SeededNodeSigner.ts"
 import { nextEvents, PORT } from "./nodes.ts"
 
 /** Two nodes connect, ping for a while and part; returns every chunk written, as hex. */
@@ -14,7 +14,7 @@ const scenario = (entropySeed: string) =>
     const net = yield* makeMemoryNetwork({ recordLimit: 10_000, delay: "20 millis" })
     const node = (name: string, host: string, seed: string) =>
       PeerManager.make({ listen: { host, port: PORT } }).pipe(
-        Effect.provide(Layer.mergeAll(net.layer(host), seededEntropy(seed), seededNodeSigner(name)))
+        Effect.provide(Layer.mergeAll(net.layer(host), SeededEntropy.layer(seed), SeededNodeSigner.layer(name)))
       )
     const alice = yield* node("alice", "10.0.0.1", `${entropySeed}/alice`)
     const bob = yield* node("bob", "10.0.0.2", `${entropySeed}/bob`)

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Layer } from "effect"
 import fc from "fast-check"
 import * as PeerManager from "../../src/actors/PeerManager.ts"
-import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
+import * as SeededEntropy from "../../src/layers/test/SeededEntropy.ts"
 import { TestClock } from "effect/testing"
 import { toHex } from "../../src/protocol/bytes.ts"
 import { featuresToBytes, ourInitFeatures } from "../../src/protocol/features.ts"
@@ -13,7 +13,8 @@ import { acceptRaw, dialRaw, encode, initMessage, pingMessage } from "./RawPeer.
 import { consumeSessions, encodeMessage, nextEvents, PORT, startNode } from "./nodes.ts"
 import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
 import type { ChannelId, NodeId } from "../../src/protocol/units.ts"
-import { secretFromSeed, seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
+import { secretFromSeed } from "../../src/layers/test/SeededNodeSigner.ts"
+import * as SeededNodeSigner from "../../src/layers/test/SeededNodeSigner.ts"
 
 const malloryId = (nobleSecp256k1.publicKey(secretFromSeed("mallory")) ?? new Uint8Array()) as NodeId
 /** The node id the raw listener answers with. */
@@ -325,7 +326,7 @@ describe("misbehaving peers", () => {
       yield* carol.connect(alice.nodeId, alicePort)
       const inUse = yield* Effect.flip(
         PeerManager.make({ listen: alicePort }).pipe(
-          Effect.provide(Layer.mergeAll(net.layer("10.0.0.1"), seededEntropy("x"), seededNodeSigner("x")))
+          Effect.provide(Layer.mergeAll(net.layer("10.0.0.1"), SeededEntropy.layer("x"), SeededNodeSigner.layer("x")))
         )
       )
       assert.strictEqual(inUse._tag === "TransportError" ? inUse.message : "", "address in use")

@@ -4,8 +4,8 @@ import * as PeerManager from "../../src/actors/PeerManager.ts"
 import type { PeerEvent, PeerSessionEvent } from "../../src/actors/PeerEvent.ts"
 import { type LightningMessage, LightningMessages } from "../../src/protocol/messages/index.ts"
 import type { MemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
-import { seededEntropy } from "../../src/layers/test/SeededEntropy.ts"
-import { seededNodeSigner } from "../../src/layers/test/SeededNodeSigner.ts"
+import * as SeededEntropy from "../../src/layers/test/SeededEntropy.ts"
+import * as SeededNodeSigner from "../../src/layers/test/SeededNodeSigner.ts"
 
 export const PORT = 9735
 
@@ -16,7 +16,7 @@ export const startNode = (
   config: PeerManager.PeerManagerConfig = {}
 ): Effect.Effect<PeerManager.PeerManagerShape, never, Scope.Scope> =>
   PeerManager.make({ listen: { host, port: PORT }, ...config }).pipe(
-    Effect.provide(Layer.mergeAll(net.layer(host), seededEntropy(name), seededNodeSigner(name))),
+    Effect.provide(Layer.mergeAll(net.layer(host), SeededEntropy.layer(name), SeededNodeSigner.layer(name))),
     Effect.orDie
   )
 

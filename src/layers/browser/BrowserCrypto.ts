@@ -11,4 +11,4 @@ import { cryptoLayer, type CryptoShape, portableCrypto } from "../../services/Cr
 export const browserCrypto: CryptoShape = portableCrypto
 
 /** Sets the `Crypto` reference to `browserCrypto`. */
-export const BrowserCrypto: Layer.Layer<never> = cryptoLayer(browserCrypto)
+export const layer: Layer.Layer<never> = cryptoLayer(browserCrypto)

@@ -20,7 +20,7 @@ export const randomBytes = (length: number): Uint8Array => {
 }
 
 /** `Entropy` backed by `crypto.getRandomValues`. */
-export const CryptoEntropy: Layer.Layer<Entropy> = Layer.succeed(
+export const layer: Layer.Layer<Entropy> = Layer.succeed(
   Entropy,
   Entropy.of({ randomBytes: (length) => Effect.sync(() => randomBytes(length)) })
 )

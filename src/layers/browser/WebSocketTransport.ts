@@ -164,5 +164,5 @@ export const makeWebSocketTransport = (options: WebSocketTransportOptions = {}):
 }
 
 /** Layer form of `makeWebSocketTransport`. */
-export const WebSocketTransport = (options: WebSocketTransportOptions = {}): Layer.Layer<Transport> =>
+export const layer = (options: WebSocketTransportOptions = {}): Layer.Layer<Transport> =>
   Layer.succeed(Transport, Transport.of(makeWebSocketTransport(options)))

@@ -4,8 +4,11 @@
  * node), and `makeBrowserNode`, a whole node from such parts. Nothing here imports a Node built-in; `browser/build.ts` bundles
  * it with the protocol, services, actors and test layers and checks that.
  */
-export * from "./BrowserCrypto.ts"
-export * from "./CryptoEntropy.ts"
+export * as BrowserCrypto from "./BrowserCrypto.ts"
+export { browserCrypto } from "./BrowserCrypto.ts"
+export * as CryptoEntropy from "./CryptoEntropy.ts"
+export { randomBytes } from "./CryptoEntropy.ts"
 export * from "./IndexedDbStore.ts"
-export * from "./WebSocketTransport.ts"
+export * as WebSocketTransport from "./WebSocketTransport.ts"
+export { defaultWebSocketUrl, makeWebSocketTransport, type WebSocketTransportOptions } from "./WebSocketTransport.ts"
 export * from "./BrowserNode.ts"

@@ -15,7 +15,7 @@
  *
  * Blocks and headers are kept in bounded LRU caches (`cacheBlocks`, `cacheHeaders`).
  */
-import { Context, Effect, Layer, Option, Schedule, Stream } from "effect"
+import { Context, Data, Effect, Layer, Option, Schedule, Stream } from "effect"
 import { fromHex, toHex } from "../../protocol/bytes.ts"
 import {
   type Block,
@@ -73,6 +73,14 @@ export const classifyRejection = (code: number, message: string): RejectReason |
   if (code === -22 || code === -26 || m.includes("decode") || m.includes("script") || m.includes("bad-")) return "Invalid"
   return "Other"
 }
+
+/** `follow` cannot go on: a reorg deeper than it walks back (not retried). */
+class ReorgTooDeep extends Data.TaggedError("ReorgTooDeep")<{ readonly maxDepth: number }> {}
+/** `follow` was asked to start at a block the node does not know (not retried). */
+class FollowStartUnknown extends Data.TaggedError("FollowStartUnknown")<{ readonly block: string }> {}
+/** The reason a lost follower reports (as `ChainSourceUnavailable`, the service's error). */
+const describeLost = (e: ReorgTooDeep | FollowStartUnknown): string =>
+  e._tag === "ReorgTooDeep" ? `reorg deeper than ${e.maxDepth} blocks` : `follow: block ${e.block} is unknown to the node`
 
 const asString = (method: string, v: unknown): Effect.Effect<string, ChainSourceUnavailable> =>
   typeof v === "string" ? Effect.succeed(v) : Effect.fail(new ChainSourceUnavailable({ reason: `${method}: expected a string` }))
@@ -165,13 +173,13 @@ export const make = (config: BitcoindConfig) =>
     })
 
     /** One polling step of a follower at `cur`: the events it produced and where it is now. */
-    const step = (cur: BlockHeader, depth: { walked: number }): Effect.Effect<readonly [ReadonlyArray<ChainEvent>, BlockHeader], ChainSourceUnavailable> =>
+    const step = (cur: BlockHeader, depth: { walked: number }): Effect.Effect<readonly [ReadonlyArray<ChainEvent>, BlockHeader], ChainSourceUnavailable | ReorgTooDeep> =>
       Effect.gen(function*() {
         const count = yield* blockCount
         const atCur = cur.height <= count ? yield* hashAt(cur.height) : undefined
         if (atCur === undefined || toHex(atCur) !== toHex(cur.hash)) {
           // `cur` left the best chain: disconnect it, continue from its parent.
-          if (++depth.walked > maxReorgDepth) return yield* Effect.fail(new ChainSourceUnavailable({ reason: `reorg deeper than ${maxReorgDepth} blocks` }))
+          if (++depth.walked > maxReorgDepth) return yield* Effect.fail(new ReorgTooDeep({ maxDepth: maxReorgDepth }))
           const parent = yield* headerByHash(cur.prevHash, cur.height - 1).pipe(
             Effect.catchTag("BlockNotFound", () => Effect.fail(new ChainSourceUnavailable({ reason: "the parent of a disconnected block is unknown to the node" })))
           )
@@ -200,17 +208,17 @@ export const make = (config: BitcoindConfig) =>
         Effect.gen(function*() {
           const start = from ?? (yield* tip)
           const header = yield* headerByHash(start.hash, start.height).pipe(
-            Effect.catchTag("BlockNotFound", () => Effect.fail(new ChainSourceUnavailable({ reason: `follow: block ${blockHashToHex(start.hash)} is unknown to the node` })))
+            Effect.catchTag("BlockNotFound", () => Effect.fail(new FollowStartUnknown({ block: blockHashToHex(start.hash) })))
           )
           const depth = { walked: 0 }
           return Stream.paginate(header, (cur: BlockHeader) =>
             step(cur, depth).pipe(
-              Effect.tapError((e) => Effect.logWarning(`bitcoind: ${e.reason}; retrying`)),
-              Effect.retry({ schedule: Schedule.spaced(reconnect), while: (e) => !e.reason.startsWith("reorg deeper") }),
+              Effect.tapError((e) => e._tag === "ChainSourceUnavailable" ? Effect.logWarning(`bitcoind: ${e.reason}; retrying`) : Effect.void),
+              Effect.retry({ schedule: Schedule.spaced(reconnect), while: (e) => e._tag === "ChainSourceUnavailable" }),
               Effect.map(([events, next]) => [events, Option.some(next)] as const)
             ))
-        }).pipe(Effect.retry({ schedule: Schedule.spaced(reconnect), while: (e) => !e.reason.startsWith("follow:") }))
-      )
+        }).pipe(Effect.retry({ schedule: Schedule.spaced(reconnect), while: (e) => e._tag === "ChainSourceUnavailable" }))
+      ).pipe(Stream.mapError((e) => e._tag === "ChainSourceUnavailable" ? e : new ChainSourceUnavailable({ reason: describeLost(e) })))
 
     const chainSource = ChainSource.of({
       tip,

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto"
 import { Entropy } from "../../services/Entropy.ts"
 
 /** `Entropy` backed by `crypto.randomBytes`; copies into a plain Uint8Array owned by the caller. */
-export const OsEntropy: Layer.Layer<Entropy> = Layer.succeed(
+export const layer: Layer.Layer<Entropy> = Layer.succeed(
   Entropy,
   Entropy.of({
     randomBytes: (length) => Effect.sync(() => new Uint8Array(randomBytes(length)))

@@ -18,7 +18,7 @@ import { deriveNodeSecret } from "../../protocol/keys/seed.ts"
  * Loads (or creates) `<dataDir>/node_seed` and builds the signer over its node secret, with
  * `secp` if given, else the `Crypto` reference's (the fastest that loads).
  */
-export const SeedFileSigner = (
+export const layer = (
   dataDir: string,
   secp?: Secp256k1
 ): Layer.Layer<NodeSigner, SeedFileError | SeedFileCorrupt, FileSystem.FileSystem | Path.Path | Entropy> =>

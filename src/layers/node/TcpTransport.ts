@@ -232,5 +232,5 @@ const connect = (options: TcpTransportOptions) => (address: SocketAddress) =>
 export const makeTcpTransport = (options: TcpTransportOptions = {}) =>
   Transport.of({ listen: listen(options), connect: connect(options) })
 
-export const TcpTransport = (options: TcpTransportOptions = {}): Layer.Layer<Transport> =>
+export const layer = (options: TcpTransportOptions = {}): Layer.Layer<Transport> =>
   Layer.succeed(Transport, makeTcpTransport(options))

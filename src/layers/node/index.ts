@@ -1,9 +1,8 @@
-/** Production layers: OS randomness, TCP, the seed-file node key, and a whole node (`NodeLive`). */
+/** Production layers: OS randomness (`OsEntropy.layer`), TCP (`TcpTransport.layer`), the seed file and the seed-file node key (`SeedFileSigner.layer`). */
 export { InvalidNodeSecret, makeNodeSigner } from "../InMemoryNodeSigner.ts"
-export * from "./NodeFlags.ts"
-export * from "./NodeLive.ts"
-export * from "./OsEntropy.ts"
+export * as OsEntropy from "./OsEntropy.ts"
 export * from "./SeedFile.ts"
-export * from "./SeedFileSigner.ts"
+export * as SeedFileSigner from "./SeedFileSigner.ts"
 export * from "../../protocol/keys/seed.ts"
-export * from "./TcpTransport.ts"
+export * as TcpTransport from "./TcpTransport.ts"
+export { makeTcpTransport, type TcpTransportOptions } from "./TcpTransport.ts"

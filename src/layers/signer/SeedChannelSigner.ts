@@ -25,6 +25,7 @@
  */
 import { Effect, Layer, Redacted, Result } from "effect"
 import { equalBytes, toHex } from "../../protocol/bytes.ts"
+import { bytesKey } from "../../protocol/lru.ts"
 import type { Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
 import type { ChannelBasepoints, CommitmentKeys } from "../../protocol/keys/commitment-keys.ts"
 import { sharedCommitmentKeysCache, type CommitmentKeysCache } from "../../protocol/keys/commitment-keys-cache.ts"
@@ -120,7 +121,7 @@ interface ChannelRecord {
   readonly holderSecrets: Map<bigint, Redacted.Redacted<Uint8Array>>
   /** The derivation state of the seed's high index bits (`secretPrefix`): the rest costs at most 16 hashes. */
   secretPrefix: Redacted.Redacted<SecretPrefix> | undefined
-  /** Memo of our HTLC private key at the counterparty's recent per-commitment points (hex). */
+  /** Memo of our HTLC private key at the counterparty's recent per-commitment points (by `bytesKey`). */
   readonly counterpartyHtlcKeys: Map<string, PrivateKey>
   /** Memo of the commitment number obscuring factor, for the parameters object it was computed under. */
   obscuring: { readonly parameters: ChannelParameters; readonly factor: bigint } | undefined
@@ -290,9 +291,10 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
 
   const record = (keyId: ChannelKeyId): ChannelRecord => {
     if (keyId.length !== 32) invalid("channel key id must be 32 bytes")
-    const id = toHex(keyId)
-    const existing = channels.get(id)
+    const key = bytesKey(keyId)
+    const existing = channels.get(key)
     if (existing !== undefined) return existing
+    const id = toHex(keyId)
     const secret = (purpose: string): PrivateKey =>
       Redacted.make(fixedSecrets?.get(purpose)?.slice() ?? deriveSecret(Redacted.value(nodeSeed), `channel/${id}/${purpose}`, secp), { label: "PrivateKey" })
     const secrets: ChannelSecrets = {
@@ -324,7 +326,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       counterpartyHtlcKeys: new Map(),
       obscuring: undefined
     }
-    channels.set(id, fresh)
+    channels.set(key, fresh)
     return fresh
   }
 
@@ -365,7 +367,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
    * addition, no point multiplication.
    */
   const counterpartyHtlcKey = (r: ChannelRecord, point: PublicKey): PrivateKey => {
-    const id = toHex(point)
+    const id = bytesKey(point)
     const held = r.counterpartyHtlcKeys.get(id)
     if (held !== undefined) return held
     return remember(r.counterpartyHtlcKeys, id, derive(r.secrets.htlcBase, r.basepoints.htlcBasepoint, point))
@@ -897,9 +899,9 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
  * Production layer: the in-process signer over `seed` with the fastest secp256k1 that loads
  * (native, WASM, then noble: `Secp256k1Best`).
  */
-export const SeedChannelSignerLive = (seed: Uint8Array, options: SeedChannelSignerOptions = {}): Layer.Layer<ChannelSigner> =>
-  Layer.unwrap(Effect.map(Secp256k1Best, ({ secp }) => seedChannelSignerLayer(seed, secp, options)))
+export const layer = (seed: Uint8Array, options: SeedChannelSignerOptions = {}): Layer.Layer<ChannelSigner> =>
+  Layer.unwrap(Effect.map(Secp256k1Best, ({ secp }) => layerWith(seed, secp, options)))
 
 /** Layer: the in-process signer over `seed` with the given secp256k1 implementation. */
-export const seedChannelSignerLayer = (seed: Uint8Array, secp: Secp256k1, options: SeedChannelSignerOptions = {}): Layer.Layer<ChannelSigner> =>
+export const layerWith = (seed: Uint8Array, secp: Secp256k1, options: SeedChannelSignerOptions = {}): Layer.Layer<ChannelSigner> =>
   Layer.sync(ChannelSigner, () => makeSeedChannelSigner(seed, secp, options))

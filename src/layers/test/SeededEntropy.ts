@@ -53,5 +53,5 @@ export const makeSeededEntropy = (seed: string | Uint8Array): EntropyShape => {
 }
 
 /** Layer: a seeded `Entropy`. Each build of the layer starts the stream from the seed again. */
-export const seededEntropy = (seed: string | Uint8Array): Layer.Layer<Entropy> =>
+export const layer = (seed: string | Uint8Array): Layer.Layer<Entropy> =>
   Layer.sync(Entropy, () => makeSeededEntropy(seed))

@@ -269,7 +269,7 @@ export const legacyClosingTx = (n: LegacyNegotiation, fee: Sat): Result.Result<C
       fee,
       dustLimit: n.channel.localDustLimit
     }),
-    (e) => new ClosingRejected({ rule: e.reason.includes("fee") ? "FeeExceedsBalance" : "NoOutputLeft", detail: e.reason })
+    (e) => new ClosingRejected({ rule: e.rule === "FeeExceedsBalance" ? "FeeExceedsBalance" : "NoOutputLeft", detail: e.reason })
   )
 
 /**

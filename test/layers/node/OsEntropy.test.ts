@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { OsEntropy } from "../../../src/layers/node/OsEntropy.ts"
+import * as OsEntropy from "../../../src/layers/node/OsEntropy.ts"
 import { Entropy } from "../../../src/services/Entropy.ts"
 
 describe("OsEntropy", () => {
@@ -14,5 +14,5 @@ describe("OsEntropy", () => {
       assert.strictEqual(Object.getPrototypeOf(a), Uint8Array.prototype) // not a Node Buffer
       // 64 KiB of output uses every byte value (a stuck or biased source would not).
       assert.strictEqual(new Set(yield* entropy.randomBytes(65536)).size, 256)
-    }).pipe(Effect.provide(OsEntropy)))
+    }).pipe(Effect.provide(OsEntropy.layer)))
 })

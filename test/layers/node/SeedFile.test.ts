@@ -5,7 +5,7 @@ import fc from "fast-check"
 import { hkdfSync } from "node:crypto"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
-import { OsEntropy } from "../../../src/layers/node/OsEntropy.ts"
+import * as OsEntropy from "../../../src/layers/node/OsEntropy.ts"
 import {
   decodeSeedFile,
   encodeSeedFile,
@@ -13,9 +13,9 @@ import {
   SEED_FILE_LENGTH,
   SEED_FILE_NAME
 } from "../../../src/layers/node/SeedFile.ts"
-import { SeedFileSigner } from "../../../src/layers/node/SeedFileSigner.ts"
+import * as SeedFileSigner from "../../../src/layers/node/SeedFileSigner.ts"
 import { deriveNodeSecret, deriveSecret } from "../../../src/protocol/keys/seed.ts"
-import { seededEntropy } from "../../../src/layers/test/SeededEntropy.ts"
+import * as SeededEntropy from "../../../src/layers/test/SeededEntropy.ts"
 import { Entropy } from "../../../src/services/Entropy.ts"
 import { NodeSigner } from "../../../src/services/NodeSigner.ts"
 
@@ -23,10 +23,10 @@ const nodeIdOf = (dataDir: string) =>
   Effect.gen(function*() {
     const signer = yield* NodeSigner
     return toHex(signer.nodeId)
-  }).pipe(Effect.provide(SeedFileSigner(dataDir)))
+  }).pipe(Effect.provide(SeedFileSigner.layer(dataDir)))
 
 describe("SeedFile", () => {
-  it.layer(Layer.mergeAll(NodeServices.layer, OsEntropy))((it) => {
+  it.layer(Layer.mergeAll(NodeServices.layer, OsEntropy.layer))((it) => {
     it.effect("first start creates the seed file with mode 0600; later starts reuse it", () =>
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
@@ -126,15 +126,15 @@ describe("SeedFile", () => {
       const fs = yield* FileSystem.FileSystem
       const a = yield* fs.makeTempDirectoryScoped()
       const b = yield* fs.makeTempDirectoryScoped()
-      const seedA = (yield* loadOrCreateSeed(a).pipe(Effect.provide(seededEntropy("seed-test")))).seed
-      const seedB = (yield* loadOrCreateSeed(b).pipe(Effect.provide(seededEntropy("seed-test")))).seed
+      const seedA = (yield* loadOrCreateSeed(a).pipe(Effect.provide(SeededEntropy.layer("seed-test")))).seed
+      const seedB = (yield* loadOrCreateSeed(b).pipe(Effect.provide(SeededEntropy.layer("seed-test")))).seed
       assert.deepStrictEqual(seedA, seedB)
       const expected = yield* Effect.provide(
         Effect.gen(function*() {
           const entropy = yield* Entropy
           return yield* entropy.randomBytes(32)
         }),
-        seededEntropy("seed-test")
+        SeededEntropy.layer("seed-test")
       )
       assert.deepStrictEqual(seedA, expected)
     }).pipe(Effect.provide(NodeServices.layer)))

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Scope } from "effect"
-import { TcpTransport } from "../../../src/layers/node/TcpTransport.ts"
+import * as TcpTransport from "../../../src/layers/node/TcpTransport.ts"
 import { type Connection, Transport } from "../../../src/services/Transport.ts"
 
 /** Reads exactly `n` bytes (chunks arrive in any size). */
@@ -62,7 +62,7 @@ describe("TcpTransport", () => {
       assert.strictEqual(clientWrite._tag, "TransportClosed")
       const clientRead = yield* Effect.flip(client.read)
       assert.strictEqual(clientRead._tag, "TransportClosed")
-    }).pipe(bounded, Effect.provide(TcpTransport())))
+    }).pipe(bounded, Effect.provide(TcpTransport.layer())))
 
   it.live("the server closing ends the client's read and write", () =>
     Effect.gen(function*() {
@@ -80,7 +80,7 @@ describe("TcpTransport", () => {
         Effect.forever(Effect.andThen(client.write(new Uint8Array(65536)), Effect.sleep("5 millis")))
       )
       assert.strictEqual(writeError._tag, "TransportClosed")
-    }).pipe(bounded, Effect.provide(TcpTransport())))
+    }).pipe(bounded, Effect.provide(TcpTransport.layer())))
 
   it.live("bytes written just before close still arrive (close flushes), both directions", () =>
     Effect.gen(function*() {
@@ -98,7 +98,7 @@ describe("TcpTransport", () => {
         assert.deepStrictEqual(yield* Fiber.join(reader), payload, closer)
         assert.strictEqual((yield* Effect.flip(to.read))._tag, "TransportClosed", closer)
       }
-    }).pipe(bounded, Effect.provide(TcpTransport())))
+    }).pipe(bounded, Effect.provide(TcpTransport.layer())))
 
   it.live("a remote that stops reading cannot keep a closed connection open: it is destroyed after the grace period", () =>
     Effect.gen(function*() {
@@ -120,7 +120,7 @@ describe("TcpTransport", () => {
         assert.strictEqual(end._tag, "TransportClosed", closer)
         assert.isBelow(received, payload.length, `${closer}: the unread rest was dropped, not flushed forever`)
       }
-    }).pipe(bounded, Effect.provide(TcpTransport({ closeGraceMillis: 100 }))))
+    }).pipe(bounded, Effect.provide(TcpTransport.layer({ closeGraceMillis: 100 }))))
 
   it.live("connect to a port nobody listens on fails with TransportError", () =>
     Effect.gen(function*() {
@@ -133,7 +133,7 @@ describe("TcpTransport", () => {
       assert.strictEqual(error._tag, "TransportError")
       assert.strictEqual(error.operation, "connect")
       assert.match(error.message, /ECONNREFUSED/)
-    }).pipe(bounded, Effect.provide(TcpTransport())))
+    }).pipe(bounded, Effect.provide(TcpTransport.layer())))
 
   it.live("listen on a port in use fails with TransportError", () =>
     Effect.gen(function*() {
@@ -143,7 +143,7 @@ describe("TcpTransport", () => {
       assert.strictEqual(error._tag, "TransportError")
       assert.strictEqual(error.operation, "listen")
       assert.match(error.message, /EADDRINUSE/)
-    }).pipe(bounded, Effect.provide(TcpTransport())))
+    }).pipe(bounded, Effect.provide(TcpTransport.layer())))
 
   it.live("closing the listener's scope fails accept and closes accepted connections", () =>
     Effect.gen(function*() {
@@ -157,7 +157,7 @@ describe("TcpTransport", () => {
       assert.strictEqual((yield* Fiber.join(pendingAccept))._tag, "TransportClosed")
       assert.strictEqual((yield* Effect.flip(server.read))._tag, "TransportClosed")
       assert.strictEqual((yield* Effect.flip(client.read))._tag, "TransportClosed")
-    }).pipe(bounded, Effect.provide(TcpTransport())))
+    }).pipe(bounded, Effect.provide(TcpTransport.layer())))
 
   it.live("a full accept backlog closes new inbound connections instead of queueing them", () =>
     Effect.gen(function*() {
@@ -172,5 +172,5 @@ describe("TcpTransport", () => {
       const dropped = clients[which === 0 ? 1 : 0]
       assert.isDefined(dropped)
       if (dropped !== undefined) assert.strictEqual((yield* Effect.flip(dropped.read))._tag, "TransportClosed")
-    }).pipe(bounded, Effect.provide(TcpTransport({ acceptBacklog: 1 }))))
+    }).pipe(bounded, Effect.provide(TcpTransport.layer({ acceptBacklog: 1 }))))
 })

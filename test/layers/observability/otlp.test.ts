@@ -9,10 +9,10 @@ import { Context, Effect, Fiber, FileSystem, Layer, Result } from "effect"
 import { HttpServer } from "effect/http"
 import { ControlApiServer } from "../../../src/api/ControlApiServer.ts"
 import { apiToken, auth } from "../../api/harness.ts"
-import { NodeLive } from "../../../src/layers/node/NodeLive.ts"
+import * as NodeLive from "../../../src/node/NodeLive.ts"
 import { createServer, type Server } from "node:http"
 import { paymentTraceRoot } from "../../../src/actors/Payments.ts"
-import { parseFlags } from "../../../src/layers/node/NodeFlags.ts"
+import { parseFlags } from "../../../src/daemon/NodeFlags.ts"
 import * as OtlpTracing from "../../../src/layers/observability/OtlpTracing.ts"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { msat } from "../../../src/protocol/units.ts"
@@ -136,10 +136,10 @@ describe("OTLP export", () => {
       yield* Effect.scoped(Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
         const dataDir = yield* fs.makeTempDirectoryScoped({ prefix: "ln-node-otlp-" })
-        // As the daemon builds it (src/api/NodeDaemon.ts): the API over NodeLive, which provides the tracer.
+        // As the daemon builds it (src/daemon/NodeDaemon.ts): the API over NodeLive, which provides the tracer.
         const context = yield* Layer.build(
           ControlApiServer({ host: "127.0.0.1", port: 0, token: apiToken, logRequests: false }).pipe(
-            Layer.provideMerge(NodeLive({ dataDir, otlpEndpoint: server.url }))
+            Layer.provideMerge(NodeLive.layer({ dataDir, otlpEndpoint: server.url }))
           )
         )
         const address = Context.get(context, HttpServer.HttpServer).address

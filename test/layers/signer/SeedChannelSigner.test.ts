@@ -10,7 +10,8 @@ import { sha256 } from "@noble/hashes/sha2.js"
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
 import { wasmSecp256k1 } from "../../../src/layers/crypto/secp256k1-wasm.ts"
 import { deriveSecret } from "../../../src/protocol/keys/seed.ts"
-import { makeSeedChannelSigner, seedChannelSignerLayer, SeedChannelSignerLive } from "../../../src/layers/signer/SeedChannelSigner.ts"
+import { makeSeedChannelSigner } from "../../../src/layers/signer/SeedChannelSigner.ts"
+import * as SeedChannelSigner from "../../../src/layers/signer/SeedChannelSigner.ts"
 import { indexOfCommitment, perCommitmentSecret } from "../../../src/protocol/keys/shachain.ts"
 import { ChannelSigner, channelKeyId } from "../../../src/services/ChannelSigner.ts"
 import { hex, must } from "./fixture.ts"
@@ -67,7 +68,7 @@ describe("SeedChannelSigner", () => {
     const keys = await Effect.gen(function* () {
       const signer = yield* ChannelSigner
       return yield* signer.channelPublicKeys(keyId)
-    }).pipe(Effect.provide(seedChannelSignerLayer(seed, wasmSecp256k1)), Effect.runPromise)
+    }).pipe(Effect.provide(SeedChannelSigner.layerWith(seed, wasmSecp256k1)), Effect.runPromise)
     expect(hex(keys.fundingPubkey)).toBe(hex(must(makeSeedChannelSigner(seed, nobleSecp256k1).channelPublicKeys(keyId)).fundingPubkey))
   })
 
@@ -75,7 +76,7 @@ describe("SeedChannelSigner", () => {
     const keys = await Effect.gen(function* () {
       const signer = yield* ChannelSigner
       return yield* signer.channelPublicKeys(keyId)
-    }).pipe(Effect.provide(SeedChannelSignerLive(seed)), Effect.runPromise)
+    }).pipe(Effect.provide(SeedChannelSigner.layer(seed)), Effect.runPromise)
     expect(hex(keys.htlcBasepoint)).toBe(hex(must(makeSeedChannelSigner(seed, nobleSecp256k1).channelPublicKeys(keyId)).htlcBasepoint))
   })
 })

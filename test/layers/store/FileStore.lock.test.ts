@@ -14,7 +14,7 @@ import { Context, Effect, FileSystem, Layer } from "effect"
 import { ChannelManager } from "../../../src/actors/ChannelManager.ts"
 import { PeerManager } from "../../../src/actors/PeerManager.ts"
 import { toHex } from "../../../src/protocol/bytes.ts"
-import { NodeLive } from "../../../src/layers/node/NodeLive.ts"
+import * as NodeLive from "../../../src/node/NodeLive.ts"
 import { LOCK_FILE, makeFileStore } from "../../../src/layers/store/FileStore.ts"
 import { SimulatedDisk } from "../../../src/layers/store/SimulatedDisk.ts"
 import { nodeStoreDisk } from "../../../src/layers/store/StoreDisk.ts"
@@ -197,10 +197,10 @@ describe("FileStore owner lock (real disk)", () => {
       const options = { dataDir, listen: { host: "127.0.0.1", port: 0 } } as const
       yield* Effect.scoped(
         Effect.gen(function*() {
-          const context = yield* Layer.build(NodeLive(options))
+          const context = yield* Layer.build(NodeLive.layer(options))
           assert.deepStrictEqual(yield* Context.get(context, ChannelManager).listChannels, [])
           assert.isTrue(existsSync(join(dataDir, "channels", LOCK_FILE)))
-          const second = yield* Effect.flip(Effect.scoped(Layer.build(NodeLive(options))))
+          const second = yield* Effect.flip(Effect.scoped(Layer.build(NodeLive.layer(options))))
           assert.include(JSON.stringify(second), "StoreOwned")
           // The lock names the holder: this node.
           const nodeId = toHex(Context.get(context, PeerManager).nodeId)
@@ -210,7 +210,7 @@ describe("FileStore owner lock (real disk)", () => {
       )
       assert.isFalse(existsSync(join(dataDir, "channels", LOCK_FILE)))
       const restarted = yield* Effect.scoped(
-        Effect.flatMap(Layer.build(NodeLive(options)), (context) => Context.get(context, ChannelManager).listChannels)
+        Effect.flatMap(Layer.build(NodeLive.layer(options)), (context) => Context.get(context, ChannelManager).listChannels)
       )
       assert.deepStrictEqual(restarted, [])
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))

@@ -2,7 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { Entropy } from "../../../src/services/Entropy.ts"
-import { makeDrbg, seededEntropy } from "../../../src/layers/test/SeededEntropy.ts"
+import { makeDrbg } from "../../../src/layers/test/SeededEntropy.ts"
+import * as SeededEntropy from "../../../src/layers/test/SeededEntropy.ts"
 
 const draw = Effect.gen(function*() {
   const entropy = yield* Entropy
@@ -15,9 +16,9 @@ const draw = Effect.gen(function*() {
 describe("seeded Entropy", () => {
   it.effect("the same seed gives the same bytes, another seed other bytes", () =>
     Effect.gen(function*() {
-      const one = yield* draw.pipe(Effect.provide(seededEntropy("alice")))
-      const two = yield* draw.pipe(Effect.provide(seededEntropy("alice")))
-      const other = yield* draw.pipe(Effect.provide(seededEntropy("bob")))
+      const one = yield* draw.pipe(Effect.provide(SeededEntropy.layer("alice")))
+      const two = yield* draw.pipe(Effect.provide(SeededEntropy.layer("alice")))
+      const other = yield* draw.pipe(Effect.provide(SeededEntropy.layer("bob")))
       assert.deepStrictEqual(one, two)
       assert.notDeepEqual(one, other)
       assert.strictEqual(one[0]?.length, 64)

@@ -4,7 +4,8 @@ import { sha256 } from "@noble/hashes/sha2.js"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
 import { NodeSigner } from "../../../src/services/NodeSigner.ts"
-import { makeNodeSigner, secretFromSeed, seededNodeSigner } from "../../../src/layers/test/SeededNodeSigner.ts"
+import { makeNodeSigner, secretFromSeed } from "../../../src/layers/test/SeededNodeSigner.ts"
+import * as SeededNodeSigner from "../../../src/layers/test/SeededNodeSigner.ts"
 
 describe("seeded NodeSigner", () => {
   it.effect("node id, ECDH and signatures agree with the secret the seed stands for", () =>
@@ -22,7 +23,7 @@ describe("seeded NodeSigner", () => {
       assert.isTrue(nobleSecp256k1.verify(sig, digest, signer.nodeId))
       const rec = yield* signer.signDigestRecoverable(digest)
       assert.strictEqual(toHex(nobleSecp256k1.recover(rec.signature, rec.recovery, digest) ?? new Uint8Array()), toHex(signer.nodeId))
-    }).pipe(Effect.provide(seededNodeSigner("alice"))))
+    }).pipe(Effect.provide(SeededNodeSigner.layer("alice"))))
 
   it("each seed stands for one node id; the layer is the signer over that secret", () => {
     const carol = makeNodeSigner(secretFromSeed("carol"))

@@ -16,8 +16,8 @@ import { type ChannelId, sat } from "../../../src/protocol/units.ts"
 import { makeNetworkGraph } from "../../../src/layers/graph/MemoryNetworkGraph.ts"
 import { makeSeedChannelSigner } from "../../../src/layers/signer/SeedChannelSigner.ts"
 import type { MemoryNetwork } from "../../../src/layers/test/MemoryTransport.ts"
-import { seededEntropy } from "../../../src/layers/test/SeededEntropy.ts"
-import { seededNodeSigner } from "../../../src/layers/test/SeededNodeSigner.ts"
+import * as SeededEntropy from "../../../src/layers/test/SeededEntropy.ts"
+import * as SeededNodeSigner from "../../../src/layers/test/SeededNodeSigner.ts"
 import { ChannelSigner } from "../../../src/services/ChannelSigner.ts"
 import { MonitorPersister } from "../../../src/services/MonitorPersister.ts"
 import { NetworkGraph, type NetworkGraphShape } from "../../../src/services/NetworkGraph.ts"
@@ -44,9 +44,9 @@ export const startNode = (
   Effect.gen(function*() {
     const graph = yield* makeNetworkGraph({ secp: nobleSecp256k1 }, undefined).pipe(Effect.orDie)
     const sync = yield* GossipSync.make({ flushInterval: "100 millis", ...syncConfig }).pipe(Effect.provideService(NetworkGraph, graph))
-    const nodeSignerLayer = seededNodeSigner(name, nobleSecp256k1)
+    const nodeSignerLayer = SeededNodeSigner.layer(name, nobleSecp256k1)
     const peers = yield* PeerManager.make(GossipSync.gossipPeerManagerConfig(sync, { listen: { host, port: PORT }, ...channelPeerConfig })).pipe(
-      Effect.provide(Layer.mergeAll(net.layer(host), seededEntropy(name), nodeSignerLayer)),
+      Effect.provide(Layer.mergeAll(net.layer(host), SeededEntropy.layer(name), nodeSignerLayer)),
       Effect.orDie
     )
     const signer = makeSeedChannelSigner(sha256(new TextEncoder().encode(`channel-signer/${name}`)), nobleSecp256k1)
@@ -55,7 +55,7 @@ export const startNode = (
       Effect.provideService(PeerManager.PeerManager, peers),
       Effect.provideService(ChannelSigner, signer),
       Effect.provideService(MonitorPersister, persister),
-      Effect.provide(seededEntropy(`${name}/channels`)),
+      Effect.provide(SeededEntropy.layer(`${name}/channels`)),
       Effect.orDie
     )
     const events: Array<NodeChannelEvent> = []

@@ -11,8 +11,9 @@ import { ChainHashes } from "../../../src/protocol/messages/index.ts"
 import type { NodeId } from "../../../src/protocol/units.ts"
 import { makeNetworkGraph } from "../../../src/layers/graph/MemoryNetworkGraph.ts"
 import { NetworkGraph, type NetworkGraphShape } from "../../../src/services/NetworkGraph.ts"
-import { secretFromSeed, seededNodeSigner } from "../../../src/layers/test/SeededNodeSigner.ts"
-import { seededEntropy } from "../../../src/layers/test/SeededEntropy.ts"
+import { secretFromSeed } from "../../../src/layers/test/SeededNodeSigner.ts"
+import * as SeededNodeSigner from "../../../src/layers/test/SeededNodeSigner.ts"
+import * as SeededEntropy from "../../../src/layers/test/SeededEntropy.ts"
 import type { MemoryNetwork } from "../../../src/layers/test/MemoryTransport.ts"
 import * as PeerManager from "../../../src/actors/PeerManager.ts"
 import * as GossipSync from "../../../src/actors/GossipSync.ts"
@@ -127,7 +128,7 @@ export const startGossipNode = (
     const peers = yield* PeerManager.make(
       GossipSync.gossipPeerManagerConfig(sync, { listen: { host, port: 9735 }, sessionEvents: "discard", ...peerConfig })
     ).pipe(
-      Effect.provide(Layer.mergeAll(net.layer(host), seededEntropy(name), seededNodeSigner(name))),
+      Effect.provide(Layer.mergeAll(net.layer(host), SeededEntropy.layer(name), SeededNodeSigner.layer(name))),
       Effect.orDie
     )
     return { name, graph, sync, peers }

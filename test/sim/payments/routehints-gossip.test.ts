@@ -17,8 +17,8 @@ import { defaultForwardingPolicy } from "../../../src/protocol/payment/forward.t
 import { msat } from "../../../src/protocol/units.ts"
 import { makeMemoryNetwork } from "../../../src/layers/test/MemoryTransport.ts"
 import { makeMemoryStore, makeMemoryStoreData } from "../../../src/layers/store/MemoryStore.ts"
-import { seededEntropy } from "../../../src/layers/test/SeededEntropy.ts"
-import { seededNodeSigner } from "../../../src/layers/test/SeededNodeSigner.ts"
+import * as SeededEntropy from "../../../src/layers/test/SeededEntropy.ts"
+import * as SeededNodeSigner from "../../../src/layers/test/SeededNodeSigner.ts"
 import { NoRoute, Router } from "../../../src/services/Router.ts"
 import { Store } from "../../../src/services/Store.ts"
 import { chain, connect, openReadyChannel, sleep, startNode } from "../gossip/announcing.ts"
@@ -51,8 +51,8 @@ describe("route hints from gossip", () => {
           Layer.succeed(ChannelManager, bob.channels),
           Layer.succeed(GossipSync.GossipSync, bob.sync),
           Layer.succeed(Store, store),
-          seededNodeSigner("bob", nobleSecp256k1),
-          seededEntropy("bob/payments"),
+          SeededNodeSigner.layer("bob", nobleSecp256k1),
+          SeededEntropy.layer("bob/payments"),
           noRouter
         ))
       )

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util"
 import { Result } from "effect"
-import { fromHex } from "../../protocol/bytes.ts"
+import { fromHex } from "../protocol/bytes.ts"
 import {
   type ChannelPolicy,
   defaultChannelPolicy,
@@ -12,16 +12,16 @@ import {
   FEERATE_FLOOR_PER_KW,
   type LocalChannelConfig,
   MAX_ACCEPTED_HTLCS_LIMIT
-} from "../../protocol/channel/config.ts"
-import { nobleSecp256k1 } from "../../protocol/crypto/secp256k1.ts"
-import { defaultForwardingPolicy, type ForwardingPolicy } from "../../protocol/payment/forward.ts"
-import { networkByName, type NetworkName, NetworkNames } from "../../protocol/network.ts"
-import { sat } from "../../protocol/units.ts"
-import { formatAddress, parseAddress, type SocketAddress } from "../../services/Transport.ts"
-import type { Address } from "../../protocol/messages/address.ts"
-import { aliasBytes, ownAddresses, parseAnnounceAddress, parseColor } from "../../protocol/gossip/own.ts"
-import type { FixedChannelSecrets } from "../signer/SeedChannelSigner.ts"
-import type { StoreSelection } from "../store/SqlStoreChoice.ts"
+} from "../protocol/channel/config.ts"
+import { nobleSecp256k1 } from "../protocol/crypto/secp256k1.ts"
+import { defaultForwardingPolicy, type ForwardingPolicy } from "../protocol/payment/forward.ts"
+import { networkByName, type NetworkName, NetworkNames } from "../protocol/network.ts"
+import { sat } from "../protocol/units.ts"
+import { formatAddress, parseAddress, type SocketAddress } from "../services/Transport.ts"
+import type { Address } from "../protocol/messages/address.ts"
+import { aliasBytes, ownAddresses, parseAnnounceAddress, parseColor } from "../protocol/gossip/own.ts"
+import type { FixedChannelSecrets } from "../layers/signer/SeedChannelSigner.ts"
+import type { StoreSelection } from "../layers/store/SqlStoreChoice.ts"
 
 export interface NodeConfig {
   /** Directory of the node seed and the channel store (`DIR/channels`). Created on first start. */
@@ -36,6 +36,12 @@ export interface NodeConfig {
   readonly apiTokenFile?: string
   /** A bitcoind JSON-RPC endpoint (credentials in the URL, or `cookieFile`): the node follows that chain (issue 9). */
   readonly bitcoind?: { readonly url: string; readonly cookieFile?: string }
+  /**
+   * `--wallet-birthday HEIGHT` (with `--bitcoind-rpc`): a seed used before, restored: the wallet's
+   * first start scans the chain from this height (its coins since then are found). Ignored once
+   * the wallet has a stored state.
+   */
+  readonly walletBirthday?: number
   /** Hooks for external conformance suites (`--dev`, regtest only): absent unless `--dev` was given. */
   readonly dev?: DevConfig
   /** `--fee-base-msat`, `--fee-ppm`, `--cltv-delta`: our forwarding policy (each absent unless given). */
@@ -149,6 +155,8 @@ control API (JSON, OpenAPI document at /openapi.json) on --api. SIGINT/SIGTERM s
                       and closes come from it, transactions go out through it;
                       credentials in the URL (http://user:pass@127.0.0.1:18443)
   --bitcoind-cookie F bitcoind's cookie file instead of credentials in the URL
+  --wallet-birthday H the wallet's first start scans the chain from height H
+                      (a restored seed used before; default: from the tip)
   --fee-base-msat N   our forwarding fee base (default ${defaultForwardingPolicy.feeBaseMsat} msat)
   --fee-ppm N         our proportional forwarding fee (default ${defaultForwardingPolicy.feeProportionalMillionths} millionths)
   --cltv-delta N      our cltv_expiry_delta for forwards (default ${defaultForwardingPolicy.cltvExpiryDelta} blocks)
@@ -228,6 +236,10 @@ export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<FlagsResu
   if (apiTokenFile !== undefined && apiTokenFile.length === 0) return Result.fail("--api-token-file must not be empty")
   const bitcoind = bitcoindFlags(values["bitcoind-rpc"], values["bitcoind-cookie"])
   if (Result.isFailure(bitcoind)) return Result.fail(bitcoind.failure)
+  const birthdayText = values["wallet-birthday"]
+  if (birthdayText !== undefined && bitcoind.success === undefined) return Result.fail("--wallet-birthday needs --bitcoind-rpc")
+  if (birthdayText !== undefined && !/^\d{1,7}$/.test(birthdayText)) return Result.fail(`--wallet-birthday expects a block height, got '${birthdayText}'`)
+  const walletBirthday = birthdayText === undefined ? undefined : Number(birthdayText)
   const dev = devFlags(values, network)
   if (Result.isFailure(dev)) return Result.fail(dev.failure)
   const forwarding = forwardingFlags(values)
@@ -249,6 +261,7 @@ export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<FlagsResu
       network,
       ...(apiTokenFile === undefined ? {} : { apiTokenFile }),
       ...(bitcoind.success === undefined ? {} : { bitcoind: bitcoind.success }),
+      ...(walletBirthday === undefined ? {} : { walletBirthday }),
       ...(dev.success === undefined ? {} : { dev: dev.success }),
       ...(forwarding.success === undefined ? {} : { forwarding: forwarding.success }),
       ...(store.success === undefined ? {} : { store: store.success }),
@@ -464,6 +477,7 @@ const parse = (argv: ReadonlyArray<string>) =>
       "api-token-file": { type: "string" },
       "bitcoind-rpc": { type: "string" },
       "bitcoind-cookie": { type: "string" },
+      "wallet-birthday": { type: "string" },
       dev: { type: "boolean" },
       "dev-node-secret": { type: "string" },
       "dev-wallet-seed": { type: "string" },

@@ -1,9 +1,9 @@
 /** `--dev` and the conformance-suite hooks it allows (issue 13), refused unless `--dev --network regtest`. */
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
-import { devChannelSettings, parseFlags, usage } from "../../../src/layers/node/NodeFlags.ts"
-import { toHex } from "../../../src/protocol/bytes.ts"
-import { acceptableFeerateRange, defaultChannelPolicy, defaultLocalChannelConfig } from "../../../src/protocol/channel/config.ts"
+import { devChannelSettings, parseFlags, usage } from "../../src/daemon/NodeFlags.ts"
+import { toHex } from "../../src/protocol/bytes.ts"
+import { acceptableFeerateRange, defaultChannelPolicy, defaultLocalChannelConfig } from "../../src/protocol/channel/config.ts"
 
 const config = (argv: ReadonlyArray<string>) => {
   const r = parseFlags(argv)

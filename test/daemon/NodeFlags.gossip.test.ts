@@ -5,9 +5,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
-import { parseFlags, usage } from "../../../src/layers/node/NodeFlags.ts"
-import { toHex } from "../../../src/protocol/bytes.ts"
-import { formatAddress } from "../../../src/protocol/messages/address.ts"
+import { parseFlags, usage } from "../../src/daemon/NodeFlags.ts"
+import { toHex } from "../../src/protocol/bytes.ts"
+import { formatAddress } from "../../src/protocol/messages/address.ts"
 
 const config = (argv: ReadonlyArray<string>) => {
   const r = parseFlags(argv)

@@ -12,13 +12,13 @@ import { Cause, Context, Effect, Exit, Layer } from "effect"
 import { HttpServer } from "effect/http"
 import { ChannelManager } from "../actors/ChannelManager.ts"
 import { PeerManager } from "../actors/PeerManager.ts"
-import { defaultApiTokenFile, loadOrCreateApiToken } from "./ApiToken.ts"
-import { OPENAPI_PATH } from "./ControlApi.ts"
-import { ControlApiServer } from "./ControlApiServer.ts"
+import { defaultApiTokenFile, loadOrCreateApiToken } from "../api/ApiToken.ts"
+import { OPENAPI_PATH } from "../api/ControlApi.ts"
+import { ControlApiServer } from "../api/ControlApiServer.ts"
 import { toHex } from "../protocol/bytes.ts"
-import { devChannelSettings, forwardingPolicyOf, type NodeConfig } from "../layers/node/NodeFlags.ts"
-import { NodeLive } from "../layers/node/NodeLive.ts"
-import { OsEntropy } from "../layers/node/OsEntropy.ts"
+import { devChannelSettings, forwardingPolicyOf, type NodeConfig } from "./NodeFlags.ts"
+import * as NodeLive from "../node/NodeLive.ts"
+import * as OsEntropy from "../layers/node/OsEntropy.ts"
 import { Networks } from "../protocol/network.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { formatAddress } from "../services/Transport.ts"
@@ -53,15 +53,16 @@ export const runNode = (config: NodeConfig) =>
   Effect.gen(function*() {
     yield* Effect.logInfo(`starting node on ${config.network}, data directory ${config.dataDir}`)
     const { token, path: tokenPath } = yield* loadOrCreateApiToken(config.apiTokenFile ?? defaultApiTokenFile(config.dataDir)).pipe(
-      Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, OsEntropy))
+      Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, OsEntropy.layer))
     )
     const context = yield* Layer.build(
       ControlApiServer({ ...config.api, token }).pipe(
         Layer.provideMerge(
-          NodeLive({
+          NodeLive.layer({
             dataDir: config.dataDir,
             listen: config.listen,
             ...(config.bitcoind === undefined ? {} : { bitcoind: config.bitcoind }),
+            ...(config.walletBirthday === undefined ? {} : { walletBirthday: config.walletBirthday }),
             // Conformance-suite hooks (`--dev`, regtest only; NodeFlags refuses them otherwise).
             ...(config.dev?.nodeSecret === undefined ? {} : { nodeSecret: config.dev.nodeSecret }),
             ...(config.dev?.channelSecrets === undefined ? {} : { channelSecrets: config.dev.channelSecrets }),

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
-import { parseFlags } from "../../../src/layers/node/NodeFlags.ts"
+import { parseFlags } from "../../src/daemon/NodeFlags.ts"
 
 const config = (argv: ReadonlyArray<string>) => {
   const r = parseFlags(argv)

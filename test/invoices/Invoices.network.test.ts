@@ -1,15 +1,15 @@
 /** `createInvoice` takes its currency prefix from the node's network setting (`NodeNetwork`). */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Result } from "effect"
-import { createInvoice } from "../../src/actors/Invoices.ts"
-import { seededEntropy, seededNodeSigner } from "../../src/layers/test/index.ts"
+import { createInvoice } from "../../src/invoices/createInvoice.ts"
+import { SeededEntropy, SeededNodeSigner } from "../../src/layers/test/index.ts"
 import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
 import { decodeInvoice } from "../../src/protocol/invoice/index.ts"
 import { Networks } from "../../src/protocol/network.ts"
 import { msat } from "../../src/protocol/units.ts"
 import { NodeNetwork, nodeNetworkLayer } from "../../src/services/NodeNetwork.ts"
 
-const layers = Layer.mergeAll(seededEntropy("invoices"), seededNodeSigner("invoice-node"))
+const layers = Layer.mergeAll(SeededEntropy.layer("invoices"), SeededNodeSigner.layer("invoice-node"))
 const create = createInvoice({ amountMsat: msat(1000n), description: { text: "network" } })
 
 describe("createInvoice and the network setting", () => {

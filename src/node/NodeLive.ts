@@ -32,44 +32,45 @@
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { join } from "node:path"
-import * as ChannelManager from "../../actors/ChannelManager.ts"
-import { start as startChainWatcher } from "../../actors/ChainWatcher.ts"
-import * as MonitorChain from "../../actors/MonitorChain.ts"
-import * as Wallet from "../../actors/Wallet.ts"
-import * as WalletFunding from "../../actors/WalletFunding.ts"
-import * as BitcoindChain from "../chain/BitcoindChain.ts"
-import type { BitcoindConfig } from "../chain/BitcoindChain.ts"
-import * as PeerManager from "../../actors/PeerManager.ts"
-import { Payments, type PaymentsConfig } from "../../actors/Payments.ts"
-import { GossipSync, gossipPeerManagerConfig } from "../../actors/GossipSync.ts"
-import { GossipAnnouncer, type GossipAnnouncerConfig } from "../../actors/GossipAnnouncer.ts"
-import { ChainSource } from "../../services/ChainSource.ts"
-import * as MemoryNetworkGraph from "../graph/MemoryNetworkGraph.ts"
-import { routerGraphLayer } from "../graph/RouterGraphAdapter.ts"
-import { DefaultRouter } from "../router/DefaultRouter.ts"
-import type { Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
-import { toHex } from "../../protocol/bytes.ts"
-import { defaultForwardingPolicy, type ForwardingPolicy } from "../../protocol/payment/forward.ts"
-import { p2wpkhScript } from "../../protocol/tx/bitcoin/script.ts"
-import { ChannelSigner } from "../../services/ChannelSigner.ts"
-import { Crypto } from "../../services/Crypto.ts"
-import { NodeNetwork } from "../../services/NodeNetwork.ts"
-import { NodeSigner } from "../../services/NodeSigner.ts"
-import { makeNodeSigner } from "../InMemoryNodeSigner.ts"
-import { layerLocalPersister } from "../persister/ReplicatedPersister.ts"
-import { type FixedChannelSecrets, makeSeedChannelSigner } from "../signer/SeedChannelSigner.ts"
-import { layerFileStore } from "../store/FileStore.ts"
-import { nodeStoreLayer, type StoreSelection } from "../store/SqlStoreChoice.ts"
-import * as OtlpTracing from "../observability/OtlpTracing.ts"
-import { OsEntropy } from "./OsEntropy.ts"
-import type { NodeConfig } from "./NodeFlags.ts"
-import { loadOrCreateSeed } from "./SeedFile.ts"
-import { SeedFileSigner } from "./SeedFileSigner.ts"
-import { CHANNEL_SIGNER_SEED_LABEL, deriveNodeSecret, deriveSecret, SHUTDOWN_KEY_LABEL, WALLET_SEED_LABEL } from "../../protocol/keys/seed.ts"
-import { TcpTransport, type TcpTransportOptions } from "./TcpTransport.ts"
+import * as ChannelManager from "../actors/ChannelManager.ts"
+import { start as startChainWatcher } from "../actors/ChainWatcher.ts"
+import * as MonitorChain from "../actors/MonitorChain.ts"
+import * as Wallet from "../actors/Wallet.ts"
+import * as WalletFunding from "../actors/WalletFunding.ts"
+import * as BitcoindChain from "../layers/chain/BitcoindChain.ts"
+import type { BitcoindConfig } from "../layers/chain/BitcoindChain.ts"
+import * as PeerManager from "../actors/PeerManager.ts"
+import { Payments, type PaymentsConfig } from "../actors/Payments.ts"
+import { GossipSync, gossipPeerManagerConfig } from "../actors/GossipSync.ts"
+import { GossipAnnouncer, type GossipAnnouncerConfig } from "../actors/GossipAnnouncer.ts"
+import { ChainSource } from "../services/ChainSource.ts"
+import * as MemoryNetworkGraph from "../layers/graph/MemoryNetworkGraph.ts"
+import { routerGraphLayer } from "../layers/graph/RouterGraphAdapter.ts"
+import { DefaultRouter } from "../layers/router/DefaultRouter.ts"
+import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
+import { toHex } from "../protocol/bytes.ts"
+import { defaultForwardingPolicy, type ForwardingPolicy } from "../protocol/payment/forward.ts"
+import { p2wpkhScript } from "../protocol/tx/bitcoin/script.ts"
+import { ChannelSigner } from "../services/ChannelSigner.ts"
+import { Crypto } from "../services/Crypto.ts"
+import { NodeNetwork } from "../services/NodeNetwork.ts"
+import { NodeSigner } from "../services/NodeSigner.ts"
+import { makeNodeSigner } from "../layers/InMemoryNodeSigner.ts"
+import { layerLocalPersister } from "../layers/persister/ReplicatedPersister.ts"
+import { type FixedChannelSecrets, makeSeedChannelSigner } from "../layers/signer/SeedChannelSigner.ts"
+import { layerFileStore } from "../layers/store/FileStore.ts"
+import { nodeStoreLayer, type StoreSelection } from "../layers/store/SqlStoreChoice.ts"
+import * as OtlpTracing from "../layers/observability/OtlpTracing.ts"
+import * as OsEntropy from "../layers/node/OsEntropy.ts"
+import type { SocketAddress } from "../services/Transport.ts"
+import { loadOrCreateSeed } from "../layers/node/SeedFile.ts"
+import * as SeedFileSigner from "../layers/node/SeedFileSigner.ts"
+import { CHANNEL_SIGNER_SEED_LABEL, deriveNodeSecret, deriveSecret, SHUTDOWN_KEY_LABEL, WALLET_SEED_LABEL } from "../protocol/keys/seed.ts"
+import type { TcpTransportOptions } from "../layers/node/TcpTransport.ts"
+import * as TcpTransport from "../layers/node/TcpTransport.ts"
 
 // The seed's labels (channel signer seed, payout key, wallet seed) are `protocol/keys/seed.ts`'s.
-export { CHANNEL_SIGNER_SEED_LABEL, SHUTDOWN_KEY_LABEL, WALLET_SEED_LABEL } from "../../protocol/keys/seed.ts"
+export { CHANNEL_SIGNER_SEED_LABEL, SHUTDOWN_KEY_LABEL, WALLET_SEED_LABEL } from "../protocol/keys/seed.ts"
 /** Subdirectory of the data directory holding the channel store. */
 export const CHANNELS_DIRECTORY = "channels"
 /** Subdirectory of the data directory holding invoices, payments and forwards. */
@@ -82,9 +83,9 @@ export const ONCHAIN_DIRECTORY = "onchain"
 export const WALLET_DIRECTORY = "wallet"
 
 export interface NodeLiveOptions {
-  readonly dataDir: NodeConfig["dataDir"]
+  readonly dataDir: string
   /** Where to accept peers; omit to only dial out. */
-  readonly listen?: NodeConfig["listen"]
+  readonly listen?: SocketAddress
   readonly tcp?: TcpTransportOptions
   /** Everything else the registry takes (bounds, peer timers). Session events are always delivered. */
   readonly peers?: Omit<PeerManager.PeerManagerConfig, "listen" | "sessionEvents">
@@ -134,6 +135,8 @@ export interface NodeLiveOptions {
    * `--dev` on regtest, `--dev-wallet-seed`). Copied. The wallet runs only with `bitcoind`.
    */
   readonly walletSeed?: Uint8Array
+  /** The wallet's birth height (`--wallet-birthday`): its first start scans the chain from there (`WalletConfig.birthHeight`). */
+  readonly walletBirthday?: number
 }
 
 /** The node's payout script for closes: P2WPKH to the key derived under `SHUTDOWN_KEY_LABEL`. */
@@ -150,15 +153,15 @@ export const nodeShutdownScript = (seed: Uint8Array, secp: Secp256k1): Uint8Arra
  * Entropy, node signer and transport of a production node. `secp` derives and uses the node key
  * (noble unless given; `NodeLive` passes the fastest that loads).
  */
-export const NodeServicesLive = (options: Pick<NodeLiveOptions, "dataDir" | "tcp"> & { readonly secp?: Secp256k1 }) =>
+export const layerServices = (options: Pick<NodeLiveOptions, "dataDir" | "tcp"> & { readonly secp?: Secp256k1 }) =>
   Layer.mergeAll(
-    OsEntropy,
-    TcpTransport(options.tcp),
-    SeedFileSigner(options.dataDir, options.secp).pipe(Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, OsEntropy)))
+    OsEntropy.layer,
+    TcpTransport.layer(options.tcp),
+    SeedFileSigner.layer(options.dataDir, options.secp).pipe(Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, OsEntropy.layer)))
   )
 
 /** The channel store: the files store under `<dataDir>/channels` with the local persister over it. */
-export const ChannelStoreLive = (dataDir: string) =>
+export const layerChannelStore = (dataDir: string) =>
   layerLocalPersister().pipe(
     Layer.provide(layerFileStore({ directory: join(dataDir, CHANNELS_DIRECTORY) })),
     Layer.provide(NodeFileSystem.layer)
@@ -175,7 +178,7 @@ export const ChannelStoreLive = (dataDir: string) =>
  * the chain hash of `NodeNetwork` (regtest unless provided), unless `options.peers.peer.chains`
  * is given. The peers hand `open_channel` and every session event to the channel manager.
  */
-export const NodeLive = (options: NodeLiveOptions) =>
+export const layer = (options: NodeLiveOptions) =>
   nodeLayers(options).pipe(
     Layer.provideMerge(options.otlpEndpoint === undefined ? Layer.empty : OtlpTracing.layer({ endpoint: options.otlpEndpoint }))
   )
@@ -187,7 +190,7 @@ const nodeLayers = (options: NodeLiveOptions) =>
       const secp = crypto.secp
       const network = yield* NodeNetwork
       const { seed } = yield* loadOrCreateSeed(options.dataDir).pipe(
-        Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, OsEntropy))
+        Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, OsEntropy.layer))
       )
       const nodeSecret = options.nodeSecret === undefined ? deriveNodeSecret(seed, secp) : options.nodeSecret.slice()
       const nodeSigner = makeNodeSigner(nodeSecret, secp)
@@ -204,7 +207,7 @@ const nodeLayers = (options: NodeLiveOptions) =>
       const storeOwner = `node ${toHex(nodeSigner.nodeId)}`
       // Files (fsync'd, under the data directory) unless the options choose SQL; the owner names this node in locks.
       const storeAt = (name: string) => nodeStoreLayer(options.store ?? { kind: "files" }, options.dataDir, name, storeOwner)
-      const services = Layer.mergeAll(OsEntropy, TcpTransport(options.tcp), nodeSignerLayer)
+      const services = Layer.mergeAll(OsEntropy.layer, TcpTransport.layer(options.tcp), nodeSignerLayer)
       // Gossip: the graph (stored), and the sync actor the peers hand BOLT 7 messages to.
       // One store for both (the same layer value, built once): the graph, and the funding outpoints gossip watches.
       const graphStore = storeAt(GRAPH_DIRECTORY)
@@ -234,7 +237,7 @@ const nodeLayers = (options: NodeLiveOptions) =>
         Layer.provide(Layer.mergeAll(
           channelSignerLayer,
           layerLocalPersister().pipe(Layer.provide(storeAt(CHANNELS_DIRECTORY))),
-          OsEntropy
+          OsEntropy.layer
         ))
       )
       // The chain, when there is one: its tip is the payments' height and the announcer's depth.
@@ -249,7 +252,7 @@ const nodeLayers = (options: NodeLiveOptions) =>
       const forwardingPolicy = options.forwardingPolicy ?? defaultForwardingPolicy
       // The router's graph is also where Payments reads the policies of blinded paths to us.
       const payments = Payments.layer({ ...options.payments, secp, blockHeight, forwardingPolicy }).pipe(
-        Layer.provide(Layer.mergeAll(router, routerGraph, storeAt(PAYMENTS_DIRECTORY), nodeSignerLayer, OsEntropy))
+        Layer.provide(Layer.mergeAll(router, routerGraph, storeAt(PAYMENTS_DIRECTORY), nodeSignerLayer, OsEntropy.layer))
       )
       const announcer = GossipAnnouncer.layer({
         alias: toHex(nodeSigner.nodeId).slice(0, 20),
@@ -260,8 +263,13 @@ const nodeLayers = (options: NodeLiveOptions) =>
       if (chain === undefined) return Layer.mergeAll(payments, announcer).pipe(Layer.provideMerge(managerPaying(shutdownScript)))
       // The on-chain wallet (src/actors/Wallet.ts), stored under <data-dir>/wallet: it funds our
       // opens (WalletFunding), and its fresh scripts receive our closes' outputs and every claim.
-      const wallet = Wallet.layerPersistent({ seed: walletSeed, network, secp }).pipe(
-        Layer.provide(Layer.mergeAll(storeAt(WALLET_DIRECTORY), OsEntropy))
+      const wallet = Wallet.layerPersistent({
+        seed: walletSeed,
+        network,
+        secp,
+        ...(options.walletBirthday === undefined ? {} : { birthHeight: options.walletBirthday })
+      }).pipe(
+        Layer.provide(Layer.mergeAll(storeAt(WALLET_DIRECTORY), OsEntropy.layer))
       )
       const walletScript = Effect.gen(function*() {
         const w = yield* Wallet.Wallet

@@ -5,14 +5,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import { NodeServices } from "@effect/platform-node"
 import { Context, Effect, FileSystem, Layer } from "effect"
-import { ChannelManager } from "../../../src/actors/ChannelManager.ts"
-import { PeerManager } from "../../../src/actors/PeerManager.ts"
-import { devChannelSettings } from "../../../src/layers/node/NodeFlags.ts"
-import { NodeLive, type NodeLiveOptions } from "../../../src/layers/node/NodeLive.ts"
-import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
-import { defaultLocalChannelConfig } from "../../../src/protocol/channel/config.ts"
-import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
-import { sat } from "../../../src/protocol/units.ts"
+import { ChannelManager } from "../../src/actors/ChannelManager.ts"
+import { PeerManager } from "../../src/actors/PeerManager.ts"
+import { devChannelSettings } from "../../src/daemon/NodeFlags.ts"
+import type { NodeLiveOptions } from "../../src/node/NodeLive.ts"
+import * as NodeLive from "../../src/node/NodeLive.ts"
+import { fromHex, toHex } from "../../src/protocol/bytes.ts"
+import { defaultLocalChannelConfig } from "../../src/protocol/channel/config.ts"
+import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
+import { sat } from "../../src/protocol/units.ts"
 
 const secret = fromHex("42".repeat(32))
 
@@ -20,7 +21,7 @@ const startNode = (options: Omit<NodeLiveOptions, "dataDir">) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const dataDir = yield* fs.makeTempDirectoryScoped({ prefix: "ln-node-dev-" })
-    const context = yield* Layer.build(NodeLive({ dataDir, ...options }))
+    const context = yield* Layer.build(NodeLive.layer({ dataDir, ...options }))
     return { peers: Context.get(context, PeerManager), channels: Context.get(context, ChannelManager) }
   })
 

@@ -5,36 +5,29 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Fiber, FileSystem, Layer, Stream } from "effect"
 import { NodeServices } from "@effect/platform-node"
-import { PeerManager } from "../../../src/actors/PeerManager.ts"
+import { PeerManager } from "../../src/actors/PeerManager.ts"
 import { join } from "node:path"
-import { ChannelManager } from "../../../src/actors/ChannelManager.ts"
-import { GossipAnnouncer } from "../../../src/actors/GossipAnnouncer.ts"
-import { GossipSync } from "../../../src/actors/GossipSync.ts"
-import { Payments } from "../../../src/actors/Payments.ts"
-import {
-  CHANNEL_SIGNER_SEED_LABEL,
-  CHANNELS_DIRECTORY,
-  GRAPH_DIRECTORY,
-  NodeLive,
-  PAYMENTS_DIRECTORY,
-  nodeShutdownScript,
-  SHUTDOWN_KEY_LABEL
-} from "../../../src/layers/node/NodeLive.ts"
-import { OsEntropy } from "../../../src/layers/node/OsEntropy.ts"
-import { loadOrCreateSeed } from "../../../src/layers/node/SeedFile.ts"
-import { deriveNodeSecret, deriveSecret } from "../../../src/protocol/keys/seed.ts"
-import { p2wpkhScript } from "../../../src/protocol/tx/bitcoin/script.ts"
-import { toHex } from "../../../src/protocol/bytes.ts"
-import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
-import { channelIdFromFunding } from "../../../src/protocol/channel/open.ts"
-import { defaultForwardingPolicy } from "../../../src/protocol/payment/forward.ts"
-import { msat, type NodeId } from "../../../src/protocol/units.ts"
+import { ChannelManager } from "../../src/actors/ChannelManager.ts"
+import { GossipAnnouncer } from "../../src/actors/GossipAnnouncer.ts"
+import { GossipSync } from "../../src/actors/GossipSync.ts"
+import { Payments } from "../../src/actors/Payments.ts"
+import { CHANNEL_SIGNER_SEED_LABEL, CHANNELS_DIRECTORY, GRAPH_DIRECTORY, PAYMENTS_DIRECTORY, nodeShutdownScript, SHUTDOWN_KEY_LABEL } from "../../src/node/NodeLive.ts"
+import * as NodeLive from "../../src/node/NodeLive.ts"
+import * as OsEntropy from "../../src/layers/node/OsEntropy.ts"
+import { loadOrCreateSeed } from "../../src/layers/node/SeedFile.ts"
+import { deriveNodeSecret, deriveSecret } from "../../src/protocol/keys/seed.ts"
+import { p2wpkhScript } from "../../src/protocol/tx/bitcoin/script.ts"
+import { toHex } from "../../src/protocol/bytes.ts"
+import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
+import { channelIdFromFunding } from "../../src/protocol/channel/open.ts"
+import { defaultForwardingPolicy } from "../../src/protocol/payment/forward.ts"
+import { msat, type NodeId } from "../../src/protocol/units.ts"
 
 /** Builds a node in the current scope (each call is a separate node with its own data dir). */
 const startNode = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const dataDir = yield* fs.makeTempDirectoryScoped({ prefix: "ln-node-" })
-  const context = yield* Layer.build(NodeLive({ dataDir, listen: { host: "127.0.0.1", port: 0 } }))
+  const context = yield* Layer.build(NodeLive.layer({ dataDir, listen: { host: "127.0.0.1", port: 0 } }))
   return Context.get(context, PeerManager)
 })
 
@@ -121,12 +114,12 @@ describe("NodeLive channels", () => {
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const dataDir = yield* fs.makeTempDirectoryScoped({ prefix: "ln-node-" })
-      const context = yield* Layer.build(NodeLive({ dataDir }))
+      const context = yield* Layer.build(NodeLive.layer({ dataDir }))
       assert.deepStrictEqual(yield* Context.get(context, ChannelManager).listChannels, [])
       assert.isTrue(yield* fs.exists(join(dataDir, CHANNELS_DIRECTORY)))
       assert.strictEqual(Context.get(context, PeerManager).listenAddress, undefined)
 
-      const { seed } = yield* loadOrCreateSeed(dataDir).pipe(Effect.provide(OsEntropy))
+      const { seed } = yield* loadOrCreateSeed(dataDir).pipe(Effect.provide(OsEntropy.layer))
       const script = nodeShutdownScript(seed, nobleSecp256k1)
       // P2WPKH: OP_0 PUSH20 HASH160(pubkey of the "shutdown/0" secret).
       assert.strictEqual(script.length, 22)
@@ -148,7 +141,7 @@ describe("NodeLive payments and gossip", () => {
       const dataDir = yield* fs.makeTempDirectoryScoped({ prefix: "ln-node-" })
       const first = yield* Effect.scoped(
         Effect.gen(function*() {
-          const context = yield* Layer.build(NodeLive({ dataDir }))
+          const context = yield* Layer.build(NodeLive.layer({ dataDir }))
           const payments = Context.get(context, Payments)
           const created = yield* payments.createInvoice({ amountMsat: msat(25_000n), description: { text: "coffee" } })
           assert.isTrue(created.invoice.startsWith("lnbcrt250n"))
@@ -161,7 +154,7 @@ describe("NodeLive payments and gossip", () => {
       assert.isTrue(yield* fs.exists(join(dataDir, PAYMENTS_DIRECTORY)))
       assert.isTrue(yield* fs.exists(join(dataDir, GRAPH_DIRECTORY)))
       // A new run of the node over the same data directory still knows the invoice.
-      const context = yield* Layer.build(NodeLive({ dataDir }))
+      const context = yield* Layer.build(NodeLive.layer({ dataDir }))
       const status = yield* Context.get(context, Payments).invoice(first.paymentHash)
       assert.isDefined(status)
       if (status !== undefined) assert.strictEqual(status.amountMsat, 25_000n)
@@ -172,7 +165,7 @@ describe("NodeLive payments and gossip", () => {
       const fs = yield* FileSystem.FileSystem
       const dataDir = yield* fs.makeTempDirectoryScoped({ prefix: "ln-node-" })
       const policy = { ...defaultForwardingPolicy, feeBaseMsat: 0, feeProportionalMillionths: 2500, cltvExpiryDelta: 144 }
-      const context = yield* Layer.build(NodeLive({ dataDir, forwardingPolicy: policy }))
+      const context = yield* Layer.build(NodeLive.layer({ dataDir, forwardingPolicy: policy }))
       // Any channel without a policy of its own gets the node's.
       assert.deepStrictEqual(yield* Context.get(context, GossipAnnouncer).policy(channelIdFromFunding(new Uint8Array(32).fill(7), 0)), policy)
     }).pipe(Effect.provide(NodeServices.layer)))

@@ -7,16 +7,17 @@
 import { assert, describe, it } from "@effect/vitest"
 import { NodeServices } from "@effect/platform-node"
 import { Context, Effect, FileSystem, Layer } from "effect"
-import { ChannelManager } from "../../../src/actors/ChannelManager.ts"
-import { PeerManager } from "../../../src/actors/PeerManager.ts"
-import { NodeLive, type NodeLiveOptions } from "../../../src/layers/node/NodeLive.ts"
-import type { FixedChannelSecrets } from "../../../src/layers/signer/SeedChannelSigner.ts"
-import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
-import type { NegotiatedChannel } from "../../../src/protocol/channel/open.ts"
-import { nobleSecp256k1 as secp } from "../../../src/protocol/crypto/secp256k1.ts"
-import { FIRST_INDEX, perCommitmentSecret } from "../../../src/protocol/keys/shachain.ts"
-import type { ChannelId } from "../../../src/protocol/units.ts"
-import { sat } from "../../../src/protocol/units.ts"
+import { ChannelManager } from "../../src/actors/ChannelManager.ts"
+import { PeerManager } from "../../src/actors/PeerManager.ts"
+import type { NodeLiveOptions } from "../../src/node/NodeLive.ts"
+import * as NodeLive from "../../src/node/NodeLive.ts"
+import type { FixedChannelSecrets } from "../../src/layers/signer/SeedChannelSigner.ts"
+import { fromHex, toHex } from "../../src/protocol/bytes.ts"
+import type { NegotiatedChannel } from "../../src/protocol/channel/open.ts"
+import { nobleSecp256k1 as secp } from "../../src/protocol/crypto/secp256k1.ts"
+import { FIRST_INDEX, perCommitmentSecret } from "../../src/protocol/keys/shachain.ts"
+import type { ChannelId } from "../../src/protocol/units.ts"
+import { sat } from "../../src/protocol/units.ts"
 
 const secretsOf = (digit: string): FixedChannelSecrets => ({
   funding: fromHex(`${digit}1`.repeat(32)),
@@ -53,7 +54,7 @@ const startNode = (options: Omit<NodeLiveOptions, "dataDir">) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const dataDir = yield* fs.makeTempDirectoryScoped({ prefix: "ln-node-secrets-" })
-    const context = yield* Layer.build(NodeLive({ dataDir, ...options }))
+    const context = yield* Layer.build(NodeLive.layer({ dataDir, ...options }))
     return { peers: Context.get(context, PeerManager), channels: Context.get(context, ChannelManager) }
   })
 

@@ -2,14 +2,14 @@ import { assert, describe, it } from "@effect/vitest"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { Effect, Layer, Result } from "effect"
 import { TestClock } from "effect/testing"
-import { createInvoice } from "../../src/actors/Invoices.ts"
-import { seededEntropy, seededNodeSigner } from "../../src/layers/test/index.ts"
+import { createInvoice } from "../../src/invoices/createInvoice.ts"
+import { SeededEntropy, SeededNodeSigner } from "../../src/layers/test/index.ts"
 import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
 import { decodeInvoice } from "../../src/protocol/invoice/index.ts"
 import { msat } from "../../src/protocol/units.ts"
 import { NodeSigner } from "../../src/services/NodeSigner.ts"
 
-const layers = Layer.mergeAll(seededEntropy("invoices"), seededNodeSigner("invoice-node"))
+const layers = Layer.mergeAll(SeededEntropy.layer("invoices"), SeededNodeSigner.layer("invoice-node"))
 
 const create = (includePayee: boolean, paymentHash?: Uint8Array) =>
   createInvoice({
@@ -56,7 +56,7 @@ describe("createInvoice", () => {
       const a = yield* create(false).pipe(Effect.provide(layers))
       const b = yield* create(false).pipe(Effect.provide(layers))
       assert.strictEqual(a.invoice, b.invoice)
-      const other = yield* create(false).pipe(Effect.provide(Layer.mergeAll(seededEntropy("other"), seededNodeSigner("invoice-node"))))
+      const other = yield* create(false).pipe(Effect.provide(Layer.mergeAll(SeededEntropy.layer("other"), SeededNodeSigner.layer("invoice-node"))))
       assert.notStrictEqual(a.invoice, other.invoice)
     }))
 })

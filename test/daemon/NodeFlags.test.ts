@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
 import fc from "fast-check"
-import { defaultConfig, forwardingPolicyOf, parseFlags, usage } from "../../../src/layers/node/NodeFlags.ts"
-import { defaultForwardingPolicy } from "../../../src/protocol/payment/forward.ts"
+import { defaultConfig, forwardingPolicyOf, parseFlags, usage } from "../../src/daemon/NodeFlags.ts"
+import { defaultForwardingPolicy } from "../../src/protocol/payment/forward.ts"
 
 const run = (argv: ReadonlyArray<string>) => {
   const r = parseFlags(argv)
