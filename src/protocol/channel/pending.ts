@@ -46,6 +46,8 @@ export const pendingEvents = (
   const settling = new Set<bigint>()
   for (const u of ours) if (u._tag === "UpdateFulfillHtlc" || u._tag === "UpdateFailHtlc" || u._tag === "UpdateFailMalformedHtlc") settling.add(u.id)
   const events: Array<ChannelEvent> = []
+  // Mutation testing: `?? []` → `?? ["Stryker was here"]` is equivalent (an entry without an
+  // `htlcId` is in no commitment, so `stillReceived` drops it).
   for (const e of stillReceived(c, state.receivedHtlcs ?? [])) if (!settling.has(e.htlcId)) events.push({ _tag: "HtlcReceived", channelId, ...e })
   const theirs = [...c.remoteChanges.proposed, ...c.remoteChanges.acked, ...c.remoteChanges.signed]
   for (const id of state.fulfilledByPeer) {
@@ -71,6 +73,8 @@ type WatchFundingOutput = Extract<ChannelOutput, { readonly _tag: "WatchFunding"
 export const restoredWatches = (state: ChannelState): ReadonlyArray<WatchFundingOutput> => {
   if (state._tag !== "WaitChannelReady" && state._tag !== "Normal" && state._tag !== "Negotiating" && state._tag !== "Closing") return []
   const params = paramsOf(state)
+  // Mutation testing: this guard and its `[]` are equivalent mutants: every phase let through
+  // above has its params (the guard narrows the type for the compiler).
   if (params === undefined) return []
   return [{
     _tag: "WatchFunding",
