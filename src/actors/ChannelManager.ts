@@ -37,7 +37,7 @@ import { hasChangesToSign } from "../protocol/channel/commitments.ts"
 import { type ChannelPolicy, defaultChannelPolicy, defaultLocalChannelConfig, type LocalChannelConfig } from "../protocol/channel/config.ts"
 import type { ChannelEvent, ChannelInput, ChannelOutput } from "../protocol/channel/io.ts"
 import type { NegotiatedChannelType } from "../protocol/channel/open.ts"
-import { type ChannelState, ChannelStateSchema, channelIdOf } from "../protocol/channel/state.ts"
+import { type ChannelState, ChannelStateSchema, channelIdOf, shortChannelIdsOf } from "../protocol/channel/state.ts"
 import { acceptChannel, openChannel as openChannelStep, step, type StepContext } from "../protocol/channel/step.ts"
 import { type FeatureName, featureOfBit } from "../protocol/features.ts"
 import { describeData, isAllChannels, makeError } from "../protocol/messages/error.ts"
@@ -861,14 +861,6 @@ export const make = (
      * channel's answer on a miss (so at most three ids per channel).
      */
     const byScid = new Map<ShortChannelId, Entry>()
-    const scidsOfState = (state: ChannelState): ReadonlyArray<ShortChannelId> => {
-      if (state._tag !== "Normal") return []
-      const out: Array<ShortChannelId> = []
-      if (state.shortChannelId !== undefined) out.push(state.shortChannelId)
-      if (state.localAlias !== undefined) out.push(state.localAlias)
-      if (state.remoteAlias !== undefined) out.push(state.remoteAlias)
-      return out
-    }
 
     /**
      * What the channels' current states say a consumer may have missed (a previous run, or a
@@ -955,14 +947,14 @@ export const make = (
           const hinted = byScid.get(scid)
           if (hinted?.handle !== undefined) {
             const r = yield* Effect.result(info(hinted, hinted.handle))
-            if (Result.isSuccess(r) && scidsOfState(r.success.state).includes(scid)) return r.success
+            if (Result.isSuccess(r) && shortChannelIdsOf(r.success.state).includes(scid)) return r.success
           }
           // Unknown here or moved: every channel is asked, and the index is made again from their answers.
           byScid.clear()
           let found: ChannelInfo | undefined
           for (const c of yield* listChannels) {
             const entry = byId.get(toHex(c.channelId))
-            const scids = scidsOfState(c.state)
+            const scids = shortChannelIdsOf(c.state)
             if (entry !== undefined) for (const s of scids) byScid.set(s, entry)
             if (found === undefined && scids.includes(scid)) found = c
           }

@@ -32,7 +32,7 @@ import { ChannelIdSchema, type ShortChannelId } from "../protocol/codec/fields.t
 import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
 import type { ChannelEvent } from "../protocol/channel/io.ts"
 import { funderCharge, nextRemoteSpec, sendAdd } from "../protocol/channel/commitments.ts"
-import type { ChannelState } from "../protocol/channel/state.ts"
+import { type ChannelState, shortChannelIdsOf } from "../protocol/channel/state.ts"
 import { decodeInvoice, type Invoice } from "../protocol/invoice/index.ts"
 import {
   buildPaymentOnion,
@@ -416,15 +416,6 @@ const offeredHtlcs = (state: ChannelState): ReadonlyArray<{ readonly id: bigint;
   return out
 }
 
-/** The short channel ids a channel answers to (real, our alias, the peer's alias). */
-const scidsOf = (state: ChannelState): ReadonlyArray<ShortChannelId> => {
-  if (state._tag !== "Normal") return []
-  const out: Array<ShortChannelId> = []
-  if (state.shortChannelId !== undefined) out.push(state.shortChannelId)
-  if (state.localAlias !== undefined) out.push(state.localAlias)
-  if (state.remoteAlias !== undefined) out.push(state.remoteAlias)
-  return out
-}
 
 /**
  * The largest new HTLC a channel accepts from us now. An estimate from BOLT 2's sender rules
@@ -718,7 +709,7 @@ export const make = (
     const channelInfos = Effect.map(manager.listChannels, (cs) => cs)
 
     const findByScid = (infos: ReadonlyArray<ChannelInfo>, scid: ShortChannelId): ChannelInfo | undefined =>
-      infos.find((c) => scidsOf(c.state).includes(scid))
+      infos.find((c) => shortChannelIdsOf(c.state).includes(scid))
 
     /** The outgoing channel of a forward: the manager's by-scid lookup (one channel asked), else a search of every channel. */
     const channelOfScid = (scid: ShortChannelId): Effect.Effect<ChannelInfo | undefined> =>
@@ -918,7 +909,7 @@ export const make = (
         const info = yield* Effect.result(manager.channel(outChannelId))
         if (Result.isFailure(info)) return new Uint8Array(0)
         const s = info.success.state
-        const onionScid = scid ?? scidsOf(s)[0]
+        const onionScid = scid ?? shortChannelIdsOf(s)[0]
         if (onionScid === undefined) return new Uint8Array(0)
         const disabled = outgoingOf(info.success)._tag !== "Usable"
         const cached = failureUpdates.get(onionScid)
@@ -1344,7 +1335,7 @@ export const make = (
           if (s._tag !== "Normal" || outgoingOf(c)._tag !== "Usable") continue
           const inbound = s.commitments.localCommit.spec.toRemote
           if (amount !== undefined && inbound < amount) continue
-          const scids = scidsOf(s)
+          const scids = shortChannelIdsOf(s)
           const fromGraph = graph === undefined ? undefined : graphPolicy(graph, c.nodeId, signer.nodeId, scids)
           const update = updates.find((u) => !u.disabled && equalBytes(u.nodeId, c.nodeId) && scids.includes(u.shortChannelId))
           const last: BlindedForwarder | undefined = fromGraph !== undefined
@@ -1468,7 +1459,7 @@ export const make = (
       return hints.filter((hint) => {
         const last = hint[hint.length - 1]
         return last !== undefined &&
-          infos.some((c) => equalBytes(c.nodeId, last.pubkey) && outgoingOf(c)._tag === "Usable" && scidsOf(c.state).includes(last.shortChannelId))
+          infos.some((c) => equalBytes(c.nodeId, last.pubkey) && outgoingOf(c)._tag === "Usable" && shortChannelIdsOf(c.state).includes(last.shortChannelId))
       })
     })
 

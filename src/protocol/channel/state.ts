@@ -21,7 +21,7 @@
  * very next input; after a restart it re-issues `awaiting.request`).
  */
 import { Schema } from "effect"
-import { ChannelIdSchema, ShortChannelIdSchema, u64 } from "../codec/fields.ts"
+import { ChannelIdSchema, type ShortChannelId, ShortChannelIdSchema, u64 } from "../codec/fields.ts"
 import { ChannelMessageSchema, SignerRequestSchema } from "./io.ts"
 import { LegacyNegotiationSchema, ShutdownStateSchema, SimpleCloseSchema } from "./close.ts"
 import { CommitmentsSchema, LocalCommitSchema, RemoteCommitSchema } from "./commitments.ts"
@@ -379,4 +379,14 @@ export const channelIdOf = (s: ChannelState): Uint8Array => {
     case "WaitRemoteClose":
       return s.channelId
   }
+}
+
+/** The short channel ids a channel in Normal answers to: the real one, our alias, the peer's alias (BOLT 2 `option_scid_alias`). */
+export const shortChannelIdsOf = (state: ChannelState): ReadonlyArray<ShortChannelId> => {
+  if (state._tag !== "Normal") return []
+  const out: Array<ShortChannelId> = []
+  if (state.shortChannelId !== undefined) out.push(state.shortChannelId)
+  if (state.localAlias !== undefined) out.push(state.localAlias)
+  if (state.remoteAlias !== undefined) out.push(state.remoteAlias)
+  return out
 }
