@@ -4,13 +4,12 @@
  * searching `listChannels`, also on a second lookup (through the manager's index).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Result } from "effect"
+import { Effect } from "effect"
 import { toHex } from "../../src/protocol/bytes.ts"
 import { defaultLocalChannelConfig } from "../../src/protocol/channel/config.ts"
 import { shortChannelIdFromParts } from "../../src/protocol/codec/fields.ts"
-import { sat, type ChannelId } from "../../src/protocol/units.ts"
 import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
-import { awaitEvent, fakeFundingTx, PORT, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
+import { awaitEvent, openPendingChannel, PORT, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
 
 const connect = (a: TestNode, b: TestNode) => a.peers.connect(b.peers.nodeId, { host: b.host, port: PORT })
 
@@ -21,17 +20,7 @@ describe("ChannelManager: channel by short channel id", () => {
       const alice = yield* startChannelNode(net, "alice", "10.0.0.1")
       const bob = yield* startChannelNode(net, "bob", "10.0.0.2")
       yield* connect(alice, bob)
-      let temporaryChannelId: ChannelId | undefined
-      for (let i = 0; i < 1000 && temporaryChannelId === undefined; i++) {
-        const r = yield* Effect.result(alice.channels.openChannel(bob.peers.nodeId, sat(1_000_000n)))
-        if (Result.isSuccess(r)) temporaryChannelId = r.success
-        else yield* Effect.sleep("2 millis")
-      }
-      if (temporaryChannelId === undefined) return yield* Effect.die(new Error("never connected"))
-      const needed = yield* awaitEvent(alice, "FundingNeeded")
-      yield* alice.channels.fundChannel(temporaryChannelId, fakeFundingTx(needed.event.scriptPubKey, needed.event.amount))
-      const channelId = (yield* awaitEvent(alice, "ChannelPending")).event.channelId
-      yield* awaitEvent(bob, "ChannelPending")
+      const channelId = yield* openPendingChannel(alice, bob)
       const byScid = alice.channels.channelByScid
       if (byScid === undefined) return yield* Effect.die(new Error("the manager has no channelByScid"))
       const scid = shortChannelIdFromParts(700_000, 5, 1)

@@ -4,7 +4,7 @@
  * complete later), and a tiny simulated chain fed by the test.
  */
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Clock, Effect, Layer, PubSub, Schema, type Scope, Stream } from "effect"
+import { Clock, Effect, Layer, PubSub, Result, Schema, type Scope, Stream } from "effect"
 import { type ChannelManagerConfig, type ChannelManagerShape, make as makeChannelManager, type NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
 import * as PeerManager from "../../src/actors/PeerManager.ts"
 import { toHex } from "../../src/protocol/bytes.ts"
@@ -12,7 +12,7 @@ import { ChannelIdSchema } from "../../src/protocol/codec/fields.ts"
 import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
 import type { MonitorUpdate } from "../../src/protocol/monitor/update.ts"
 import { makeInput, serializeTransaction, type Transaction, txidFromBytes } from "../../src/protocol/tx/bitcoin/transaction.ts"
-import type { Sat } from "../../src/protocol/units.ts"
+import { type ChannelId, sat, type Sat } from "../../src/protocol/units.ts"
 import type { MemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
 import * as SeededEntropy from "../../src/layers/test/SeededEntropy.ts"
 import * as SeededNodeSigner from "../../src/layers/test/SeededNodeSigner.ts"
@@ -180,3 +180,24 @@ export const fakeFundingTx = (script: Uint8Array, amount: Sat, salt = 1): Transa
 })
 
 export const serialized = serializeTransaction
+
+/**
+ * `alice` (connected to `bob`) opens a channel of `capacity` to him and funds it with a fake
+ * funding transaction: both sides reach ChannelPending. Opening is retried while the connection
+ * is still coming up. The channel's final id.
+ */
+export const openPendingChannel = (alice: TestNode, bob: TestNode, capacity: Sat = sat(1_000_000n)) =>
+  Effect.gen(function*() {
+    let temporaryChannelId: ChannelId | undefined
+    for (let i = 0; i < 1000 && temporaryChannelId === undefined; i++) {
+      const r = yield* Effect.result(alice.channels.openChannel(bob.peers.nodeId, capacity))
+      if (Result.isSuccess(r)) temporaryChannelId = r.success
+      else yield* Effect.sleep("2 millis")
+    }
+    if (temporaryChannelId === undefined) return yield* Effect.die(new Error("never connected"))
+    const needed = yield* awaitEvent(alice, "FundingNeeded")
+    yield* alice.channels.fundChannel(temporaryChannelId, fakeFundingTx(needed.event.scriptPubKey, needed.event.amount))
+    const channelId = (yield* awaitEvent(alice, "ChannelPending")).event.channelId
+    yield* awaitEvent(bob, "ChannelPending")
+    return channelId
+  })
