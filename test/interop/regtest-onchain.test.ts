@@ -13,6 +13,9 @@
  *   their commitment and our claim away: our monitor sees the funding output unspent again
  *   (balance back to the open channel); the commitment returns (its owner's monitor publishes it
  *   again) and our claim is made again and confirms;
+ * - a reorg takes the FUNDING transaction away (a `ChainWatcher` per node gives the depth, minimum
+ *   depth 2): both channels go back to depth 0, nothing but the funding is ever broadcast, it
+ *   confirms again and the channel reaches Normal and carries a payment;
  * - a cheating node publishes a REVOKED commitment and its HTLC-success transaction on it (the
  *   test signs the old state with the cheater's signer: no production path publishes it): our
  *   monitor takes every output (`to_local`, the HTLC output, the HTLC-success output, our
@@ -25,6 +28,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Result, Scope, Stream } from "effect"
 import { sha256 } from "@noble/hashes/sha2.js"
+import { start as startChainWatcher } from "../../src/actors/ChainWatcher.ts"
 import { ChannelManager } from "../../src/actors/ChannelManager.ts"
 import * as MonitorChain from "../../src/actors/MonitorChain.ts"
 import { make as makeBitcoind } from "../../src/layers/chain/BitcoindChain.ts"
@@ -90,11 +94,13 @@ interface Regtest {
   /** A driver command to the bcoin node (`mine`, `fork`, `pay`). */
   readonly cmd: (c: Record<string, unknown>) => Effect.Effect<Answer>
   /** Opens a channel 0 -> 1 funded by a bcoin transaction, confirmed, both sides Normal. */
-  readonly open: (pushMsat: bigint) => Effect.Effect<{ readonly id: ChannelId; readonly funding: Transaction }>
+  readonly open: (pushMsat: bigint) => Effect.Effect<{ readonly id: ChannelId; readonly funding: Transaction; readonly parent: Transaction }>
   /** Whether bcoin's mempool took the transaction, polled a while. */
   readonly accepted: (tx: Transaction) => Effect.Effect<boolean>
   /** Every transaction of bcoin's best chain from `from` up. */
   readonly chainTxs: (from: number) => Effect.Effect<ReadonlyArray<{ readonly tx: Transaction; readonly height: number }>>
+  /** The broadcaster of node `node` whose broadcasts are checked against bcoin's mempool (into `sent`). */
+  readonly checked: (node: number) => Broadcaster["Service"]
 }
 
 type ChannelTypeName = "static_remote_key" | "anchors_zero_fee_htlc_tx"
@@ -104,7 +110,7 @@ type ChannelTypeName = "static_remote_key" | "anchors_zero_fee_htlc_tx"
  * `anchors`, each monitor gets a test wallet (`FeeInputs`) holding four 100,000 sat coins paid
  * by bcoin.
  */
-const withRegtest = (seed: string, channelType: ChannelTypeName, body: (r: Regtest) => Effect.Effect<void>) =>
+const withRegtest = (seed: string, channelType: ChannelTypeName, body: (r: Regtest) => Effect.Effect<void>, minimumDepth = 1) =>
   Effect.acquireUseRelease(
     Effect.promise(() => BcoinNode.start()),
     (bcoin) =>
@@ -112,7 +118,7 @@ const withRegtest = (seed: string, channelType: ChannelTypeName, body: (r: Regte
         const cmd = (c: Record<string, unknown>) => Effect.promise(() => bcoin.command(c))
         yield* cmd({ cmd: "mine", n: 440 }) // segwit + CSV active, mature coinbases
         const chain = yield* makeBitcoind({ url: bcoin.url, pollIntervalMs: 30, reconnectIntervalMs: 50 })
-        const h = yield* Harness.make({ seed, nodes: 2, node: { config: { ...defaultLocalChannelConfig, minimumDepth: 1, toSelfDelay: TO_SELF_DELAY } } })
+        const h = yield* Harness.make({ seed, nodes: 2, node: { config: { ...defaultLocalChannelConfig, minimumDepth, toSelfDelay: TO_SELF_DELAY } } })
         const scopes: Array<Scope.Closeable> = []
         const monitors: Array<MonitorChain.MonitorChainHandle> = []
         const events: Array<Array<MonitorChain.MonitorChainEvent>> = [[], []]
@@ -223,7 +229,7 @@ const withRegtest = (seed: string, channelType: ChannelTypeName, body: (r: Regte
             yield* mine(1)
             yield* h.setDepth(pending.channelId, 1)
             yield* h.quiesce({ completeWrites: true })
-            return { id: pending.channelId, funding }
+            return { id: pending.channelId, funding, parent: parent.success }
           })
         const chainTxs = (from: number) =>
           Effect.gen(function*() {
@@ -239,7 +245,7 @@ const withRegtest = (seed: string, channelType: ChannelTypeName, body: (r: Regte
           for (const s of scopes) yield* Scope.close(s, Exit.void)
           yield* h.shutdown
         })
-        yield* body({ h, monitors, events, sent, sweeps, chain, mine, stepTo, cmd, open, chainTxs, accepted }).pipe(Effect.ensuring(cleanup))
+        yield* body({ h, monitors, events, sent, sweeps, chain, mine, stepTo, cmd, open, chainTxs, accepted, checked }).pipe(Effect.ensuring(cleanup))
       }),
     (bcoin) => Effect.promise(() => bcoin.stop())
   )
@@ -385,6 +391,96 @@ describe.skipIf(!bcoinAvailable)("BOLT 5 against a bcoin regtest node: our close
         yield* assertAccepted(r, 1)
       })
     ), 180_000)
+
+  it.live("a reorg on bcoin takes the funding transaction away: depth back to 0, nothing spends it, it confirms again and a payment goes through", () =>
+    withRegtest("regtest-funding-reorg", "static_remote_key", (r) =>
+      Effect.gen(function*() {
+        const h = r.h
+        // A `ChainWatcher` per node over bcoin (depth facts from the chain, its broadcasts checked),
+        // started before the open so it sees the `WatchFunding`; minimum depth 2 keeps the
+        // channel in WaitChannelReady at one confirmation.
+        const scope = yield* Scope.make()
+        yield* Effect.gen(function*() {
+          for (const i of [0, 1]) {
+            yield* startChainWatcher({ announceDepth: 3 }).pipe(
+              Effect.provideService(ChannelManager, h.node(i).manager!),
+              Effect.provideService(ChainSource, r.chain.chainSource),
+              Effect.provideService(Broadcaster, r.checked(i)),
+              Scope.provide(scope),
+              Effect.orDie
+            )
+          }
+          const { id, funding, parent } = yield* r.open(300_000_000n)
+          const fundingId = txidToHex(txid(funding))
+          const stateOf = (i: number) =>
+            Effect.map(h.state(i, id), (s) => ({ tag: s?._tag, depth: s?._tag === "WaitChannelReady" ? s.depth : undefined }))
+          const until = (what: string, i: number, ok: (s: { tag: string | undefined; depth: number | undefined }) => boolean) =>
+            Effect.gen(function*() {
+              for (let k = 0; k < 1000; k++) {
+                yield* h.quiesce({ completeWrites: true })
+                const s = yield* stateOf(i)
+                if (ok(s)) return s
+                yield* Effect.sleep("10 millis")
+              }
+              return assert.fail(`timed out waiting for node ${i}: ${what} (${JSON.stringify(yield* stateOf(i))})`)
+            })
+          for (const i of [0, 1]) yield* until("depth 1", i, (s) => s.tag === "WaitChannelReady" && s.depth === 1)
+          const at = (yield* r.chain.rpc.call("getblockcount", []).pipe(Effect.orDie)) as number
+          const inBlock = (yield* r.chainTxs(at)).map((x) => txidToHex(txid(x.tx)))
+          assert.include(inBlock, fundingId, "the funding transaction confirmed at the tip")
+
+          // A competing branch from below the funding block, one block longer, mined to another
+          // key without the funding transaction: bcoin disconnects the funding block.
+          const fork = yield* r.cmd({ cmd: "fork", height: at - 1, n: 2 })
+          const last = fork.hashes?.[fork.hashes.length - 1]
+          const hash = last === undefined ? undefined : blockHashFromHex(last)
+          if (hash === undefined || Result.isFailure(hash)) return assert.fail("no fork")
+          for (const m of r.monitors) yield* m.awaitBlock(hash.success)
+          assert.notInclude((yield* r.chainTxs(at - 1)).map((x) => txidToHex(txid(x.tx))), fundingId, "the funding transaction is off the best chain")
+          // Both channels see it unconfirmed again; no monitor saw a spend of it.
+          for (const i of [0, 1]) yield* until("depth 0", i, (s) => s.tag === "WaitChannelReady" && s.depth === 0)
+          for (const m of r.monitors) assert.strictEqual((yield* m.resolution(id))?.spend, undefined)
+          // bcoin 1.0.2 does not put a disconnected block's transactions back into an empty
+          // mempool (`Mempool._removeBlock` returns early when `map.size === 0`; Bitcoin Core
+          // re-adds them): the funding and its parent (the test's coin) are gone. Our watcher
+          // rebroadcasts the funding on the fork's blocks: refused by the mempool (missing parent;
+          // bcoin keeps it as an orphan).
+          assert.deepStrictEqual((yield* r.cmd({ cmd: "mempool" })).txids, [])
+          for (let k = 0; k < 1000 && !r.sent.some((s) => !s.inMempool); k++) yield* Effect.sleep("10 millis") // the watchers are not awaited by the monitors' `awaitBlock`
+          // The test (the funding wallet) publishes the parent again: the funding follows it into
+          // bcoin's mempool, the next block confirms both, the count starts over (depth 1, then
+          // Normal at depth 2).
+          yield* r.chain.broadcaster.broadcast(parent).pipe(Effect.orDie)
+          assert.isTrue(yield* r.accepted(parent), "the parent is back in bcoin's mempool")
+          assert.isTrue(yield* r.accepted(funding), "the funding transaction is back in bcoin's mempool")
+          yield* r.mine(1)
+          assert.include((yield* r.chainTxs(at + 2)).map((x) => txidToHex(txid(x.tx))), fundingId, "the funding transaction mined again")
+          for (const i of [0, 1]) yield* until("depth 1 again", i, (s) => s.tag === "WaitChannelReady" && s.depth === 1)
+          yield* r.mine(1)
+          for (const i of [0, 1]) yield* until("Normal", i, (s) => s.tag === "Normal")
+
+          // A payment across the channel: our balance (our monitor's view of our commitment) goes down by it.
+          const ours = Effect.map(r.monitors[0]!.balances, (bs) => bs[0]?.balances.flatMap((b) => (b._tag === "ChannelOpen" ? [b.amount] : [])) ?? [])
+          const before = yield* ours
+          assert.strictEqual(before.length, 1)
+          const a = must(yield* h.addHtlc(0, id, 20_000_000n, 1))
+          yield* h.quiesce({ completeWrites: true })
+          must(Result.mapError(yield* h.fulfillHtlc(1, id, a, 1), String))
+          yield* h.quiesce({ completeWrites: true })
+          const after = yield* ours
+          assert.strictEqual(BigInt(before[0]!) - BigInt(after[0]!), 20_000n)
+
+          // Nothing was broadcast but the funding transaction (no claim on an output that was off
+          // chain, by a monitor or a watcher), held by bcoin's mempool every time but while its
+          // parent was gone (above), and it is mined.
+          assert.deepStrictEqual([...new Set(r.sent.map((s) => s.txid))], [fundingId])
+          assert.deepStrictEqual(r.sent.filter((s) => s.node === 1), [])
+          const refused = r.sent.filter((s) => !s.inMempool)
+          assert.isAbove(refused.length, 0, "the watcher rebroadcast the funding during the reorg")
+          assert.deepStrictEqual(refused.filter((s) => s.height !== at + 1), [], "refused only at the fork's tip, while the parent was gone")
+        }).pipe(Effect.ensuring(Scope.close(scope, Exit.void)))
+      }), 2
+    ), 60_000)
 
   it.live("a cheater publishes a revoked commitment and its HTLC-success: justice takes everything", () =>
     withRegtest("regtest-revoked", "static_remote_key", (r) =>
