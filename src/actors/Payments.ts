@@ -1203,7 +1203,7 @@ export const make = (
     /**
      * Dummy hops at the end of one of our blinded paths (BOLT 4: the recipient MAY add them and
      * ignores them on receipt): the next layers are ours too; peeled here (at most 8) down to the
-     * final one, which is received as the HTLC itself. Anything else inside is refused as any
+     * final one, which is received as the HTLC itself. Anything else inside is refused like every
      * failure inside the route.
      */
     const onDummyHops = (

@@ -30,6 +30,27 @@ const withNet = <A>(seed: string, f: (net: OnchainNet) => Effect.Effect<A>) =>
 const spentByUs = (net: OnchainNet, i: number, id: ChannelId) =>
   Effect.map(net.monitors[i]!.resolution(id), (r) => (r?.outputs ?? []).filter((o) => o.status._tag === "Spent" && o.status.byUs).map((o) => o.kind).sort())
 
+/**
+ * Node 1 force-closes while disconnected; its commitment confirms, then node 1 goes away (its
+ * monitor would publish it again) and a reorg drops it: node 0's monitor sees no spend.
+ */
+const theirCommitmentReorgedOut = (net: OnchainNet) =>
+  Effect.gen(function*() {
+    const h = net.h
+    const { channelId: id, funding } = yield* net.openFunded({ fundingSat: FUNDING, pushMsat: PUSH, channelType: srk })
+    yield* h.disconnect(0, 1)
+    yield* h.node(1).manager!.forceClose(id).pipe(Effect.orDie)
+    yield* h.quiesce({ completeWrites: true })
+    yield* net.mine(2)
+    const theirs = (yield* net.monitors[0]!.resolution(id))?.spend
+    assert.strictEqual(theirs?.kind, "CounterpartyCommitment")
+    yield* net.stopMonitor(1)
+    const branch = yield* net.chain.sim.reorg(1, { blocks: 2, exclude: [theirs!.txid] }).pipe(Effect.orDie)
+    yield* net.settle(branch[branch.length - 1]!)
+    assert.strictEqual((yield* net.monitors[0]!.resolution(id))?.spend, undefined)
+    return { id, funding }
+  })
+
 describe("BOLT 5 reorgs of the funding transaction and late starts on the simulated chain", () => {
   it.effect("a reorg removes the funding transaction: claims vanish and are made again when it returns", () =>
     withNet("onchain-reorg-funding", (net) =>
@@ -71,19 +92,7 @@ describe("BOLT 5 reorgs of the funding transaction and late starts on the simula
   it.effect("their commitment leaves the chain for good: after the grace blocks we publish ours and sweep it", () =>
     withNet("onchain-reorg-ours", (net) =>
       Effect.gen(function*() {
-        const h = net.h
-        const { channelId: id, funding } = yield* net.openFunded({ fundingSat: FUNDING, pushMsat: PUSH, channelType: srk })
-        yield* h.disconnect(0, 1)
-        yield* h.node(1).manager!.forceClose(id).pipe(Effect.orDie)
-        yield* h.quiesce({ completeWrites: true })
-        yield* net.mine(2)
-        const theirs = (yield* net.monitors[0]!.resolution(id))?.spend
-        assert.strictEqual(theirs?.kind, "CounterpartyCommitment")
-        // Node 1 goes away (its monitor would publish its commitment again); the reorg drops it.
-        yield* net.stopMonitor(1)
-        const branch = yield* net.chain.sim.reorg(1, { blocks: 2, exclude: [theirs!.txid] }).pipe(Effect.orDie)
-        yield* net.settle(branch[branch.length - 1]!)
-        assert.strictEqual((yield* net.monitors[0]!.resolution(id))?.spend, undefined)
+        const { id, funding } = yield* theirCommitmentReorgedOut(net)
         const changes = net.events[0]!.filter((e) => e._tag === "FundingSpendChanged").map((e) => (e._tag === "FundingSpendChanged" ? e.kind : ""))
         assert.deepStrictEqual(changes, ["CounterpartyCommitment", undefined])
         // Not at once (the peer's may come back), but within the grace blocks.
@@ -100,18 +109,7 @@ describe("BOLT 5 reorgs of the funding transaction and late starts on the simula
   it.effect("their commitment leaves the chain and our monitor restarts within the grace blocks: ours still goes out", () =>
     withNet("onchain-reorg-restart", (net) =>
       Effect.gen(function*() {
-        const h = net.h
-        const { channelId: id, funding } = yield* net.openFunded({ fundingSat: FUNDING, pushMsat: PUSH, channelType: srk })
-        yield* h.disconnect(0, 1)
-        yield* h.node(1).manager!.forceClose(id).pipe(Effect.orDie)
-        yield* h.quiesce({ completeWrites: true })
-        yield* net.mine(2)
-        const theirs = (yield* net.monitors[0]!.resolution(id))?.spend
-        assert.strictEqual(theirs?.kind, "CounterpartyCommitment")
-        yield* net.stopMonitor(1)
-        const branch = yield* net.chain.sim.reorg(1, { blocks: 2, exclude: [theirs!.txid] }).pipe(Effect.orDie)
-        yield* net.settle(branch[branch.length - 1]!)
-        assert.strictEqual((yield* net.monitors[0]!.resolution(id))?.spend, undefined)
+        const { id, funding } = yield* theirCommitmentReorgedOut(net)
         // Our monitor restarts (from its store) before the grace blocks have passed: the marker
         // that the commitment left the chain is stored, so the count goes on.
         yield* net.stopMonitor(0)
