@@ -9,8 +9,7 @@
  * Only P2WPKH coins: their BIP 143 signature commits to their own amount only, so the other
  * inputs' amounts (not known here) are not needed, as they would be for a BIP 341 key spend.
  */
-import { Result } from "effect"
-import { Redacted } from "effect"
+import { Redacted, Result } from "effect"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { outpointKey } from "../chain/watch.ts"
 import { encodeTxSignature } from "../tx/bitcoin/der.ts"
