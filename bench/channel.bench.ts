@@ -5,7 +5,7 @@
  * What runs (what a node runs, minus the socket): two `ChannelManager`s (src/actors/ChannelManager.ts),
  * each with its `Channel` actors and `Monitor`s over the pure reducer, the real `SeedChannelSigner`,
  * the production secp256k1 (native, else WASM, else noble), and the LOCAL PERSISTER of a node
- * (`makeReplicatedPersister` over the one `StoreReplica`, as `layerLocalPersister` builds it) on
+ * (`makeReplicatedPersister` over the one `StoreReplica`, as `ReplicatedPersister.layerLocal` builds it) on
  * the in-memory store or on the files store (fsync'ed, group commit, in a temp directory under
  * os.tmpdir(), removed afterwards). The peer layer is a stub: `send` runs each message through
  * the wire codec (encode + decode) and hands it to the other manager's session-event stream (no
@@ -362,6 +362,7 @@ const makeStore = (storage: Storage, name: string): Effect.Effect<StoreShape, ne
         const disk: StoreDisk = {
           ...real,
           writeSynced: (path, data) => Effect.andThen(Effect.sync(() => fsyncCounter.n++), real.writeSynced(path, data)),
+          overwriteSynced: (path, data) => Effect.andThen(Effect.sync(() => fsyncCounter.n++), real.overwriteSynced(path, data)),
           syncDirectory: (path) => Effect.andThen(Effect.sync(() => fsyncCounter.n++), real.syncDirectory(path))
         }
         return counted(yield* makeFileStore(disk, { directory: join(dir, "store") }).pipe(Effect.orDie), name)
@@ -371,7 +372,7 @@ let runCounter = 0
 
 /**
  * Starts the manager of `node` over its store (the local persister: `makeReplicatedPersister`
- * with the one store replica, as `layerLocalPersister` builds it), a fresh seed signer (timed)
+ * with the one store replica, as `ReplicatedPersister.layerLocal` builds it), a fresh seed signer (timed)
  * and seeded entropy. Channels stored in the store are restored.
  */
 const startManager = (timer: SecpTimer, node: Node, storeTimed: boolean, seedTag: string) =>
@@ -841,7 +842,9 @@ const heapPerChannel = (timer: SecpTimer, sample: { readonly channelHex: string;
     for (let i = 0; i < n; i++) {
       // Each copy from its own decoded log (replay keeps references to the updates' bytes), after the snapshot if the log was compacted.
       const snap = sample.entries.find((e) => e.key.endsWith("/snap"))
-      const base = snap === undefined ? undefined : decodeSnapshot(snap.value)
+      // its revoked commitments in chunks `rv/<start>` (StoreReplica)
+      const chunks = new Map(sample.entries.flatMap((e) => (e.key.includes("/rv/") ? [[Number(e.key.slice(e.key.lastIndexOf("/") + 1)), e.value] as const] : [])))
+      const base = snap === undefined ? undefined : decodeSnapshot(snap.value, chunks)
       if (base !== undefined && Result.isFailure(base)) throw new Error(`the sample snapshot does not decode: ${base.failure}`)
       const m = base === undefined ? replay(timer.secp, decodeLog()) : replayFrom(timer.secp, base.success, decodeLog())
       if (Result.isFailure(m)) throw new Error(`the sample log does not replay: ${m.failure._tag}`)

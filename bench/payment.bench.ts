@@ -9,12 +9,22 @@
  * What runs: two `ChannelManager`s with their `Channel` and `Monitor` actors, the seed channel
  * signer, the production secp256k1, the in-memory `MonitorPersister` (immediate) and in-memory
  * `Store`s; the peer layer is a stub handing each message (through the wire codec) to the other
- * node's session stream (no socket, no Noise), as bench/channel.bench.ts does. Not yet measured:
- * the files store, 3 hops (5 nodes), route computation on the public graph (bench/route.bench.ts).
+ * node's session stream (no socket, no Noise), as bench/channel.bench.ts does. Each run also with
+ * the files store (one per node, fsync'ed, in a temp directory: the local persister's replica and
+ * the payments' records; PAYMENT_BENCH_FILES=0 skips these). Printed with each run: the payment
+ * records written per payment and the `commitment_signed`s per payment; for the in-memory runs, the
+ * JS thread's time by part (see `PARTS`). Then payments through 3 hops: 5 nodes in a line (each
+ * funding a channel to the next, the routers given the line's channels as gossip would), in
+ * memory. Route computation on the public graph is bench/route.bench.ts.
  *
  * Run: `npm run bench -- payment` (PAYMENT_BENCH_MS sets each run's length).
  */
-import { availableParallelism, loadavg } from "node:os"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import type { Profiler } from "node:inspector"
+import { Session } from "node:inspector/promises"
+import { availableParallelism, loadavg, tmpdir } from "node:os"
+import { join } from "node:path"
+import { NodeFileSystem } from "@effect/platform-node"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { Effect, Fiber, Layer, Queue, Result, Stream } from "effect"
 import { make as makeChannelManager, ChannelManager, type NodeChannelEvent } from "../src/actors/ChannelManager.ts"
@@ -25,11 +35,17 @@ import { make as makePayments, type PaymentsShape } from "../src/actors/Payments
 import { makeNodeSigner } from "../src/layers/InMemoryNodeSigner.ts"
 import { loadSecp256k1Best } from "../src/layers/crypto/secp256k1-best.ts"
 import { makeMemoryPersister } from "../src/layers/persister/MemoryPersister.ts"
+import { makeReplicatedPersister } from "../src/layers/persister/ReplicatedPersister.ts"
+import { makeStoreReplica } from "../src/layers/persister/StoreReplica.ts"
+import { makeFileStore } from "../src/layers/store/FileStore.ts"
+import { nodeStoreDisk } from "../src/layers/store/StoreDisk.ts"
 import { DefaultRouter } from "../src/layers/router/DefaultRouter.ts"
+import { defaultForwardingPolicy } from "../src/protocol/payment/forward.ts"
+import { buildRoutingGraph, type ChannelInfo as GraphChannelInfo, type DirectionPolicy, type RoutingGraph } from "../src/protocol/routing/graph.ts"
 import { makeSeedChannelSigner } from "../src/layers/signer/SeedChannelSigner.ts"
 import { makeMemoryStore } from "../src/layers/store/MemoryStore.ts"
 import { makeSeededEntropy } from "../src/layers/test/SeededEntropy.ts"
-import { toHex } from "../src/protocol/bytes.ts"
+import { compareBytes, equalBytes, toHex } from "../src/protocol/bytes.ts"
 import { defaultChannelPolicy, defaultLocalChannelConfig } from "../src/protocol/channel/config.ts"
 import { shortChannelIdFromParts } from "../src/protocol/codec/fields.ts"
 import type { Secp256k1 } from "../src/protocol/crypto/secp256k1.ts"
@@ -44,14 +60,13 @@ import { MonitorPersister } from "../src/services/MonitorPersister.ts"
 import { NodeSigner } from "../src/services/NodeSigner.ts"
 import { RouterGraph } from "../src/services/Router.ts"
 import { Scorer } from "../src/services/Scorer.ts"
-import { Store } from "../src/services/Store.ts"
+import { Store, type StoreShape } from "../src/services/Store.ts"
 
 const MEASURE_MS = Number(process.env["PAYMENT_BENCH_MS"] ?? 3_000)
 const WINDOW = 50
 const FUNDING_SAT = 500_000_000n
 const AMOUNT = msat(10_000_000n)
 const TARGETS = { one: 200, window: 500 }
-const SESSION = SessionId(1)
 const enc = (s: string) => new TextEncoder().encode(s)
 
 const features: ReadonlySet<FeatureName> = new Set<FeatureName>([
@@ -66,11 +81,12 @@ interface Node {
   readonly secret: Uint8Array
   readonly nodeId: NodeId
   readonly inbox: Queue.Queue<PeerSessionEvent>
-  peer: Node | undefined
+  /** The node's peers, by node id hex, each with the session of their link. */
+  readonly peers: Map<string, { readonly node: Node; readonly session: SessionId }>
 }
 
-const peerInfoOf = (peer: Node): PeerInfo => ({
-  session: SESSION,
+const peerInfoOf = (peer: Node, session: SessionId): PeerInfo => ({
+  session,
   nodeId: peer.nodeId,
   address: { host: peer.name, port: 9735 },
   direction: "outbound",
@@ -88,19 +104,22 @@ const stubPeers = (node: Node): PeerManagerShape => {
     features: featureBytes,
     listenAddress: undefined,
     connect: () => notUsed("connect"),
-    peers: Effect.sync(() => (node.peer === undefined ? [] : [peerInfoOf(node.peer)])),
+    peers: Effect.sync(() => [...node.peers.values()].map((p) => peerInfoOf(p.node, p.session))),
     peer: (nodeId) =>
-      Effect.suspend(() =>
-        node.peer !== undefined && toHex(node.peer.nodeId) === toHex(nodeId) ? Effect.succeed(peerInfoOf(node.peer)) : Effect.fail(new PeerNotConnected({ nodeId }))
-      ),
+      Effect.suspend(() => {
+        const p = node.peers.get(toHex(nodeId))
+        return p !== undefined ? Effect.succeed(peerInfoOf(p.node, p.session)) : Effect.fail(new PeerNotConnected({ nodeId }))
+      }),
     disconnect: () => notUsed("disconnect"),
     send: (session, message) =>
       Effect.suspend(() => {
+        if (message._tag === "CommitmentSigned") storeWrites.commitmentSigned += 1
         const bytes = LightningMessages.encode(message)
         if (Result.isFailure(bytes)) return Effect.die(new Error(`${message._tag} does not encode`))
         const decoded = LightningMessages.decode(bytes.success)
         if (Result.isFailure(decoded) || decoded.success._tag === "UnknownMessage") return Effect.die(new Error(`${message._tag} does not decode`))
-        const to = node.peer
+        let to: Node | undefined
+        for (const p of node.peers.values()) if (p.session === session) to = p.node
         return to === undefined ? Effect.void : Queue.offer(to.inbox, PeerSessionEvent.Message({ session, nodeId: node.nodeId, message: decoded.success })).pipe(Effect.asVoid)
       }),
     sendBytes: () => notUsed("sendBytes"),
@@ -110,11 +129,12 @@ const stubPeers = (node: Node): PeerManagerShape => {
   }
 }
 
-const awaitEvent = <A>(log: ReadonlyArray<NodeChannelEvent>, pick: (e: NodeChannelEvent) => A | undefined, what: string): Effect.Effect<A> =>
+/** The first event of `log` from index `from` on that `pick` takes. */
+const awaitEvent = <A>(log: ReadonlyArray<NodeChannelEvent>, pick: (e: NodeChannelEvent) => A | undefined, what: string, from = 0): Effect.Effect<A> =>
   Effect.gen(function*() {
     for (let i = 0; i < 1_000_000; i++) {
-      for (const e of log) {
-        const found = pick(e)
+      for (let k = from; k < log.length; k++) {
+        const found = pick(log[k]!)
         if (found !== undefined) return found
       }
       yield* Effect.yieldNow
@@ -122,10 +142,42 @@ const awaitEvent = <A>(log: ReadonlyArray<NodeChannelEvent>, pick: (e: NodeChann
     return yield* Effect.die(new Error(`never saw ${what}`))
   })
 
-/** A node: its manager over the in-memory persister, and its payment layer. */
-const startNode = (secp: Secp256k1, node: Node, run: number) =>
+/** Writes to the payment layers' stores (both nodes), for "payment records written per payment". */
+const storeWrites = { puts: 0, bytes: 0, commitmentSigned: 0 }
+const countedStore = (inner: StoreShape): StoreShape => ({
+  ...inner,
+  put: (key, value, ifVersion) =>
+    Effect.suspend(() => {
+      storeWrites.puts += 1
+      storeWrites.bytes += value.length
+      return inner.put(key, value, ifVersion)
+    })
+})
+
+/** Where a node keeps its channels and payments: in memory, or one files store (fsync'ed) in a temp directory. */
+type Storage = "memory" | "files"
+
+/** A files store in a fresh temp directory, removed with the scope. */
+const filesStore = (name: string) =>
   Effect.gen(function*() {
-    const { persister } = yield* makeMemoryPersister({ mode: "immediate" })
+    const dir = mkdtempSync(join(tmpdir(), `eln-paybench-${name}-`))
+    // Added first, so it runs after the store's own finalizer (finalizers run in reverse).
+    yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+    const disk = yield* nodeStoreDisk.pipe(Effect.provide(NodeFileSystem.layer))
+    return yield* makeFileStore(disk, { directory: join(dir, "store") }).pipe(Effect.orDie)
+  })
+
+/**
+ * A node: its manager over the in-memory persister (memory), or over the local persister (the
+ * files store's replica, as `ReplicatedPersister.layerLocal` builds it) with the payments in the
+ * same files store (files); and its payment layer.
+ */
+const startNode = (secp: Secp256k1, node: Node, run: number, storage: Storage, graph: () => RoutingGraph) =>
+  Effect.gen(function*() {
+    const files = storage === "files" ? yield* filesStore(node.name) : undefined
+    const { persister } = files === undefined
+      ? yield* makeMemoryPersister({ mode: "immediate" })
+      : { persister: yield* makeReplicatedPersister({ replicas: [makeStoreReplica(files)], quorum: 1 }).pipe(Effect.orDie) }
     const entropy = makeSeededEntropy(`${node.name}/entropy/${run}`)
     const manager = yield* makeChannelManager({
       secp,
@@ -141,13 +193,13 @@ const startNode = (secp: Secp256k1, node: Node, run: number) =>
       Effect.provideService(Entropy, entropy),
       Effect.orDie
     )
-    const router = DefaultRouter.layer.pipe(Layer.provide(Layer.merge(RouterGraph.empty, Scorer.feesOnly)))
+    const router = DefaultRouter.layer.pipe(Layer.provide(Layer.merge(Layer.succeed(RouterGraph, RouterGraph.of({ current: Effect.sync(graph) })), Scorer.feesOnly)))
     const payments = yield* makePayments({ secp, blockHeight: Effect.succeed(800_000) }).pipe(
       Effect.provide(Layer.mergeAll(
         Layer.succeed(ChannelManager, manager),
         Layer.succeed(NodeSigner, makeNodeSigner(node.secret, secp)),
         Layer.succeed(Entropy, makeSeededEntropy(`${node.name}/payments/${run}`)),
-        Layer.succeed(Store, makeMemoryStore().store),
+        Layer.succeed(Store, countedStore(files ?? makeMemoryStore().store)),
         router
       ))
     )
@@ -156,58 +208,84 @@ const startNode = (secp: Secp256k1, node: Node, run: number) =>
 
 let runs = 0
 
-/** Alice and Bob with a channel Alice funded, both payment layers running. */
-const newPair = (secp: Secp256k1) =>
+/** Each channel's policy in the routers' graph: what every node's payment layer charges (its default policy). */
+const graphPolicy: DirectionPolicy = {
+  feeBaseMsat: defaultForwardingPolicy.feeBaseMsat,
+  feeProportionalMillionths: defaultForwardingPolicy.feeProportionalMillionths,
+  cltvExpiryDelta: defaultForwardingPolicy.cltvExpiryDelta,
+  htlcMinimumMsat: defaultForwardingPolicy.htlcMinimumMsat,
+  htlcMaximumMsat: defaultForwardingPolicy.htlcMaximumMsat,
+  enabled: true
+}
+
+/**
+ * `size` nodes in a line, node i funding a channel to node i + 1, every payment layer running;
+ * the routers know the line's channels (as gossip would tell them). Size 2: Alice and Bob.
+ */
+const newLine = (secp: Secp256k1, storage: Storage, size: number) =>
   Effect.gen(function*() {
     const run = runs++
-    const mk = (name: string) =>
-      Effect.gen(function*() {
-        const secret = sha256(enc(`${name}/node/${run}`))
-        const id = secp.publicKey(secret)
-        if (id === undefined) return yield* Effect.die(new Error("bad secret"))
-        const node: Node = { name, secret, nodeId: nodeIdFromHex(toHex(id)), inbox: yield* Queue.unbounded<PeerSessionEvent>(), peer: undefined }
-        return node
-      })
-    const a = yield* mk("alice")
-    const b = yield* mk("bob")
-    a.peer = b
-    b.peer = a
-    const alice = yield* startNode(secp, a, run)
-    const bob = yield* startNode(secp, b, run)
-    const logA: Array<NodeChannelEvent> = []
-    const logB: Array<NodeChannelEvent> = []
+    const names = size === 2 ? ["alice", "bob"] : Array.from({ length: size }, (_, i) => `node${i}`)
+    const nodes: Array<Node> = []
+    for (const name of names) {
+      const secret = sha256(enc(`${name}/node/${run}`))
+      const id = secp.publicKey(secret)
+      if (id === undefined) return yield* Effect.die(new Error("bad secret"))
+      nodes.push({ name, secret, nodeId: nodeIdFromHex(toHex(id)), inbox: yield* Queue.unbounded<PeerSessionEvent>(), peers: new Map() })
+    }
+    const scidOf = (i: number) => shortChannelIdFromParts(800_000, i + 1, 0)
+    const channels: Array<GraphChannelInfo> = []
+    for (let i = 0; i + 1 < size; i++) {
+      const [a, b] = [nodes[i]!, nodes[i + 1]!]
+      const [node1, node2] = compareBytes(a.nodeId, b.nodeId) < 0 ? [a.nodeId, b.nodeId] : [b.nodeId, a.nodeId]
+      channels.push({ shortChannelId: scidOf(i), node1, node2, capacityMsat: FUNDING_SAT * 1000n, oneToTwo: graphPolicy, twoToOne: graphPolicy })
+    }
+    const graph = buildRoutingGraph(channels)
+    const started = []
+    for (const node of nodes) started.push(yield* startNode(secp, node, run, storage, () => graph))
+    const logs = started.map(() => [] as Array<NodeChannelEvent>)
     const scope = yield* Effect.scope
-    yield* Stream.runForEach(yield* alice.manager.subscribe, (e) => Effect.sync(() => void logA.push(e))).pipe(Effect.forkIn(scope))
-    yield* Stream.runForEach(yield* bob.manager.subscribe, (e) => Effect.sync(() => void logB.push(e))).pipe(Effect.forkIn(scope))
-    yield* Queue.offer(a.inbox, PeerSessionEvent.Connected({ session: SESSION, peer: peerInfoOf(b) }))
-    yield* Queue.offer(b.inbox, PeerSessionEvent.Connected({ session: SESSION, peer: peerInfoOf(a) }))
-    const temporary = yield* alice.manager.openChannel(b.nodeId, sat(FUNDING_SAT), {
-      channelType: { name: "anchors_zero_fee_htlc_tx", scidAlias: false, zeroConf: false },
-      feeratePerKw: 2500
-    }).pipe(Effect.orDie)
-    const needed = yield* awaitEvent(logA, (e) => (e.event._tag === "FundingNeeded" ? e.event : undefined), "FundingNeeded")
-    const tx = setWitness({
-      version: 2,
-      inputs: [makeInput({ txid: txidFromBytes(sha256(enc(`utxo ${run}`))), vout: 0 }, 0xfffffffd)],
-      outputs: [{ value: needed.amount, scriptPubKey: needed.scriptPubKey }],
-      locktime: 0
-    }, 0, [new Uint8Array(72), new Uint8Array(33)])
-    yield* alice.manager.fundChannel(temporary, tx).pipe(Effect.orDie)
-    const channelId = yield* awaitEvent(logA, (e) => (e.event._tag === "ChannelPending" ? e.event.channelId : undefined), "ChannelPending")
-    yield* awaitEvent(logB, (e) => (e.event._tag === "ChannelPending" ? true : undefined), "ChannelPending (bob)")
-    const scid = shortChannelIdFromParts(800_000, 1, 0)
-    for (const m of [alice.manager, bob.manager]) {
-      yield* m.chainFact(channelId, { _tag: "FundingDepth", depth: defaultLocalChannelConfig.minimumDepth, shortChannelId: scid }).pipe(Effect.orDie)
+    for (let i = 0; i < size; i++) {
+      const log = logs[i]!
+      yield* Stream.runForEach(yield* started[i]!.manager.subscribe, (e) => Effect.sync(() => void log.push(e))).pipe(Effect.forkIn(scope))
     }
-    yield* awaitEvent(logA, (e) => (e.event._tag === "ChannelReady" ? true : undefined), "ChannelReady")
-    yield* awaitEvent(logB, (e) => (e.event._tag === "ChannelReady" ? true : undefined), "ChannelReady (bob)")
-    // Both sides normal and connected before the first payment.
-    for (let i = 0; i < 10_000; i++) {
-      const cs = yield* alice.manager.listChannels
-      if (cs.some((c) => c.state._tag === "Normal" && c.state.connection === "Connected" && c.state.shortChannelId !== undefined)) break
-      yield* Effect.yieldNow
+    for (let i = 0; i + 1 < size; i++) {
+      const [a, b] = [nodes[i]!, nodes[i + 1]!]
+      const [ma, mb] = [started[i]!.manager, started[i + 1]!.manager]
+      const [logA, logB] = [logs[i]!, logs[i + 1]!]
+      const [fromA, fromB] = [logA.length, logB.length]
+      const session = SessionId(i + 1)
+      a.peers.set(toHex(b.nodeId), { node: b, session })
+      b.peers.set(toHex(a.nodeId), { node: a, session })
+      yield* Queue.offer(a.inbox, PeerSessionEvent.Connected({ session, peer: peerInfoOf(b, session) }))
+      yield* Queue.offer(b.inbox, PeerSessionEvent.Connected({ session, peer: peerInfoOf(a, session) }))
+      const temporary = yield* ma.openChannel(b.nodeId, sat(FUNDING_SAT), {
+        channelType: { name: "anchors_zero_fee_htlc_tx", scidAlias: false, zeroConf: false },
+        feeratePerKw: 2500
+      }).pipe(Effect.orDie)
+      const needed = yield* awaitEvent(logA, (e) => (e.event._tag === "FundingNeeded" ? e.event : undefined), "FundingNeeded", fromA)
+      const tx = setWitness({
+        version: 2,
+        inputs: [makeInput({ txid: txidFromBytes(sha256(enc(`utxo ${run}/${i}`))), vout: 0 }, 0xfffffffd)],
+        outputs: [{ value: needed.amount, scriptPubKey: needed.scriptPubKey }],
+        locktime: 0
+      }, 0, [new Uint8Array(72), new Uint8Array(33)])
+      yield* ma.fundChannel(temporary, tx).pipe(Effect.orDie)
+      const channelId = yield* awaitEvent(logA, (e) => (e.event._tag === "ChannelPending" ? e.event.channelId : undefined), "ChannelPending", fromA)
+      yield* awaitEvent(logB, (e) => (e.event._tag === "ChannelPending" ? true : undefined), "ChannelPending (the fundee)", fromB)
+      for (const m of [ma, mb]) {
+        yield* m.chainFact(channelId, { _tag: "FundingDepth", depth: defaultLocalChannelConfig.minimumDepth, shortChannelId: scidOf(i) }).pipe(Effect.orDie)
+      }
+      yield* awaitEvent(logA, (e) => (e.event._tag === "ChannelReady" ? true : undefined), "ChannelReady", fromA)
+      yield* awaitEvent(logB, (e) => (e.event._tag === "ChannelReady" ? true : undefined), "ChannelReady (the fundee)", fromB)
+      // Both sides normal and connected before the first payment.
+      for (let k = 0; k < 10_000; k++) {
+        const cs = yield* ma.listChannels
+        if (cs.some((c) => equalBytes(c.channelId, channelId) && c.state._tag === "Normal" && c.state.connection === "Connected" && c.state.shortChannelId !== undefined)) break
+        yield* Effect.yieldNow
+      }
     }
-    return { alice: alice.payments, bob: bob.payments, logA, logB }
+    return { payer: started[0]!.payments, payee: started[size - 1]!.payments }
   })
 
 /** One payment: Bob's invoice, Alice pays it, the preimage checked. */
@@ -218,10 +296,13 @@ const onePayment = (alice: PaymentsShape, bob: PaymentsShape, n: number) =>
     if (toHex(sha256(ok.preimage)) !== toHex(inv.paymentHash)) return yield* Effect.die(new Error("wrong preimage"))
   })
 
-const measure = (secp: Secp256k1, window: number, ms: number) =>
+const measure = (secp: Secp256k1, window: number, ms: number, storage: Storage = "memory", size = 2) =>
   Effect.gen(function*() {
-    const { alice, bob } = yield* newPair(secp)
+    const { payer: alice, payee: bob } = yield* newLine(secp, storage, size)
     let done = 0
+    const puts0 = storeWrites.puts
+    const signed0 = storeWrites.commitmentSigned
+    const bytes0 = storeWrites.bytes
     const cpuStart = threadCpuMs()
     const start = performance.now()
     const deadline = start + ms
@@ -237,7 +318,17 @@ const measure = (secp: Secp256k1, window: number, ms: number) =>
     for (const f of fibers) yield* Fiber.join(f)
     const seconds = (performance.now() - start) / 1000
     const cpuSeconds = (threadCpuMs() - cpuStart) / 1000
-    return { done, seconds, perSecond: done / seconds, perCpuSecond: done / cpuSeconds, busy: cpuSeconds / seconds }
+    const puts = storeWrites.puts - puts0
+    return {
+      done,
+      seconds,
+      perSecond: done / seconds,
+      perCpuSecond: done / cpuSeconds,
+      busy: cpuSeconds / seconds,
+      recordWrites: puts / Math.max(1, done),
+      recordBytes: (storeWrites.bytes - bytes0) / Math.max(1, puts),
+      commitmentSigned: (storeWrites.commitmentSigned - signed0) / Math.max(1, done)
+    }
   }).pipe(Effect.scoped)
 
 /** CPU time of this (the JavaScript) thread: what one uncontended core would do, on a shared machine. */
@@ -246,19 +337,120 @@ const threadCpuMs = (): number => {
   return (u.user + u.system) / 1000
 }
 
+/**
+ * Where the JS thread's time goes, by part: a sampling CPU profile (node's inspector, 100 us
+ * interval) of one more run of the same kind, each sample's self time attributed to the part its
+ * function's file belongs to (first matching rule). Shares of the profile, scaled to the measured
+ * CPU time per payment. PAYMENT_BENCH_PARTS=0 skips it; PAYMENT_BENCH_PROFILE=PREFIX also writes
+ * each profile to PREFIX.<window>.cpuprofile.
+ */
+const PARTS: ReadonlyArray<readonly [string, RegExp]> = [
+  ["payments actor", /src\/actors\/Payments\.ts/],
+  ["onion (sphinx, payloads, failures)", /src\/protocol\/onion\//],
+  ["payment protocol (records, receive, forward)", /src\/protocol\/payment\//],
+  ["invoice (BOLT 11)", /src\/(protocol\/invoice|invoices)\//],
+  ["router", /src\/(protocol\/routing|layers\/router)\//],
+  ["channel reducer/state", /src\/protocol\/(channel|monitor)\//],
+  ["tx/keys/signer", /src\/(protocol\/(tx|keys)|layers\/signer)\//],
+  ["codec/messages", /src\/protocol\/(codec|messages)\//],
+  ["actors (channel, manager, monitor, peer)", /src\/actors\//],
+  ["persister/store", /src\/layers\/(persister|store)\//],
+  ["other src", /src\//],
+  ["noble/scure (hashes, ciphers)", /node_modules\/@(noble|scure)\//],
+  ["Effect runtime (scheduler, fibers)", /node_modules\/effect\//],
+  ["bench driver", /bench\//],
+  ["GC", /^\(garbage collector\)$/],
+  ["native/other", /./]
+]
+
+/**
+ * A sample's part: that of the innermost frame of our own code (src/, bench/) on its stack, so
+ * what library code (Schema, noble, JSON) does for a part counts for it; samples with none of our
+ * frames (the Effect scheduler between steps, GC) by their own frame.
+ */
+const partsOf = (profile: Profiler.Profile) => {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const parentOf = new Map<number, number>()
+  for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id)
+  const keyOf = (n: Profiler.ProfileNode) => (n.callFrame.url === "" ? `(${n.callFrame.functionName.replace(/[()]/g, "")})` : n.callFrame.url)
+  const ours = (key: string) => /\/(src|bench)\//.test(key)
+  const partOfNode = new Map<number, string | undefined>()
+  const partOf = (id: number): string | undefined => {
+    if (partOfNode.has(id)) return partOfNode.get(id)
+    const n = byId.get(id)
+    let part: string | undefined
+    if (n !== undefined) {
+      const key = keyOf(n)
+      if (key === "(idle)" || key === "(program)") part = undefined
+      else if (ours(key)) part = PARTS.find(([, re]) => re.test(key))?.[0]
+      else {
+        let up = parentOf.get(id)
+        while (up !== undefined && !ours(keyOf(byId.get(up)!))) up = parentOf.get(up)
+        part = up !== undefined ? partOf(up) : PARTS.find(([, re]) => re.test(key))?.[0] ?? "native/other"
+      }
+    }
+    partOfNode.set(id, part)
+    return part
+  }
+  const micros = new Map<string, number>()
+  const samples = profile.samples ?? []
+  const deltas = profile.timeDeltas ?? []
+  let total = 0
+  for (let i = 0; i < samples.length; i++) {
+    const part = partOf(samples[i]!)
+    if (part === undefined) continue
+    const d = deltas[i + 1] ?? 0
+    micros.set(part, (micros.get(part) ?? 0) + d)
+    total += d
+  }
+  return { micros, total }
+}
+
+const profiled = async (secp: Secp256k1, window: number, ms: number) => {
+  const session = new Session()
+  session.connect()
+  await session.post("Profiler.enable")
+  await session.post("Profiler.setSamplingInterval", { interval: 100 })
+  await session.post("Profiler.start")
+  const r = await Effect.runPromise(measure(secp, window, ms).pipe(Effect.orDie))
+  const { profile } = await session.post("Profiler.stop")
+  session.disconnect()
+  const out = process.env["PAYMENT_BENCH_PROFILE"]
+  if (out !== undefined) writeFileSync(`${out}.${window}.cpuprofile`, JSON.stringify(profile))
+  const { micros, total } = partsOf(profile)
+  const perPayment = (1000 / r.perCpuSecond) * 1000
+  return [...micros].sort((a, b) => b[1] - a[1]).map(([part, us]) => `${part} ${(perPayment * us / total).toFixed(0)} us`).join(", ") +
+    ` (of ${perPayment.toFixed(0)} us JS CPU per payment, n=${r.done} under the profiler)`
+}
+
 export const run = async (): Promise<void> => {
   const { secp, backend } = await loadSecp256k1Best()
   console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(" ")} on ${availableParallelism()} cores (wall figures need an idle machine)`)
-  console.log(`secp256k1: ${backend}; ${MEASURE_MS} ms per run; 2 nodes in one process, in-memory persister and stores`)
+  console.log(`secp256k1: ${backend}; ${MEASURE_MS} ms per run; 2 nodes in one process; in memory (persister and stores) and files (one fsync'ed files store per node)`)
   // Warm-up (JIT), not reported.
   await Effect.runPromise(measure(secp, 1, 500).pipe(Effect.orDie))
-  for (const [label, window, target] of [["one at a time", 1, TARGETS.one], [`${WINDOW} concurrent`, WINDOW, TARGETS.window]] as const) {
-    const r = await Effect.runPromise(measure(secp, window, MEASURE_MS).pipe(Effect.orDie))
+  const storages: ReadonlyArray<Storage> = process.env["PAYMENT_BENCH_FILES"] === "0" ? ["memory"] : ["memory", "files"]
+  for (const storage of storages) {
+    for (const [label, window, target] of [["one at a time", 1, TARGETS.one], [`${WINDOW} concurrent`, WINDOW, TARGETS.window]] as const) {
+      const r = await Effect.runPromise(measure(secp, window, MEASURE_MS, storage).pipe(Effect.orDie))
+      console.log(
+        `payments ${label.padEnd(14)} ${storage === "memory" ? "in memory  " : "files+fsync"} ${r.perSecond.toFixed(0).padStart(5)} /s wall, ` +
+          `${r.perCpuSecond.toFixed(0).padStart(5)} per JS-thread CPU s ` +
+          `(n=${r.done} in ${r.seconds.toFixed(2)} s, JS thread busy ${(100 * r.busy).toFixed(0)}% of wall; target ${target}/s: ` +
+          `wall ${r.perSecond >= target ? "ok" : "BELOW TARGET"}, cpu ${r.perCpuSecond >= target ? "ok" : "BELOW TARGET"}); ` +
+          `payment records written ${r.recordWrites.toFixed(1)} per payment (payer and payee, ${r.recordBytes.toFixed(0)} B each), ` +
+          `commitment_signed ${r.commitmentSigned.toFixed(2)} per payment (both ways)`
+      )
+      if (storage === "memory" && process.env["PAYMENT_BENCH_PARTS"] !== "0") console.log(`    by part: ${await profiled(secp, window, MEASURE_MS)}`)
+    }
+  }
+  // Through 3 hops: 5 nodes in a line, the payer at one end, the payee at the other (in memory).
+  for (const [label, window] of [["one at a time", 1], [`${WINDOW} concurrent`, WINDOW]] as const) {
+    const r = await Effect.runPromise(measure(secp, window, MEASURE_MS, "memory", 5).pipe(Effect.orDie))
     console.log(
-      `payments ${label.padEnd(14)} ${r.perSecond.toFixed(0).padStart(5)} /s wall, ${r.perCpuSecond.toFixed(0).padStart(5)} per JS-thread CPU s ` +
-        `(n=${r.done} in ${r.seconds.toFixed(2)} s, JS thread busy ${(100 * r.busy).toFixed(0)}% of wall; target ${target}/s: ` +
-        `wall ${r.perSecond >= target ? "ok" : "BELOW TARGET"}, cpu ${r.perCpuSecond >= target ? "ok" : "BELOW TARGET"})`
+      `3 hops (5 nodes) ${label.padEnd(14)} in memory   ${r.perSecond.toFixed(0).padStart(5)} /s wall, ${r.perCpuSecond.toFixed(0).padStart(5)} per JS-thread CPU s ` +
+        `(n=${r.done} in ${r.seconds.toFixed(2)} s, JS thread busy ${(100 * r.busy).toFixed(0)}% of wall); ` +
+        `payment records written ${r.recordWrites.toFixed(1)} per payment (all nodes), commitment_signed ${r.commitmentSigned.toFixed(2)} per payment (all links)`
     )
   }
 }
-

@@ -10,7 +10,8 @@
 import { Effect, Exit, Scope } from "effect"
 import { randomBytes } from "../../src/layers/browser/CryptoEntropy.ts"
 import * as CryptoEntropy from "../../src/layers/browser/CryptoEntropy.ts"
-import { deleteIndexedDbStore, layerIndexedDbStore, makeIndexedDbStore } from "../../src/layers/browser/IndexedDbStore.ts"
+import * as IndexedDbStore from "../../src/layers/browser/IndexedDbStore.ts"
+import { deleteIndexedDbStore, makeIndexedDbStore } from "../../src/layers/browser/IndexedDbStore.ts"
 import * as WebSocketTransport from "../../src/layers/browser/WebSocketTransport.ts"
 import { type DemoKeys, openAndPayBothWays, openChannel, parseNodeId, PEER_PORT, payOne, startBridged, startPair, summary } from "./scenario.ts"
 import { storeChecks } from "./store-checks.ts"
@@ -57,7 +58,7 @@ const keys: DemoKeys = {
   entropy: CryptoEntropy.layer
 }
 
-const stores = (node: string, purpose: "channels" | "payments") => layerIndexedDbStore({ name: `${PREFIX}/${node}/${purpose}` })
+const stores = (node: string, purpose: "channels" | "payments") => IndexedDbStore.layer({ name: `${PREFIX}/${node}/${purpose}` })
 
 /** Nodes live in this scope until `stop` (or the page goes away). */
 let scope: Scope.Closeable | undefined

@@ -52,7 +52,7 @@ import { serializeTransaction, type Transaction } from "../protocol/tx/bitcoin/t
 import { type ChannelId, msat, type Msat, type NodeId, type Sat } from "../protocol/units.ts"
 import { ChannelSigner, type ChannelKeyId, channelKeyId, SignerChannelStateSchema } from "../services/ChannelSigner.ts"
 import { Entropy } from "../services/Entropy.ts"
-import { MonitorPersister, type PersistUnavailable } from "../services/MonitorPersister.ts"
+import { MonitorPersister, type PersistStatus, type PersistUnavailable } from "../services/MonitorPersister.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { ActorCrashed, ActorStopped } from "./Actor.ts"
 import {
@@ -528,16 +528,11 @@ export const make = (
       feedCompletions: false
     })
 
-    const publish = (entry: Entry, event: ChannelEvent | ChainRequest) =>
-      PubSub.publish(events, { nodeId: entry.nodeId, channelId: entry.channelId, event }).pipe(
-        Effect.andThen(
-          event._tag !== "ChannelClosed" || event.reason._tag !== "FundingAborted"
-            ? Effect.void
-            : entry.inboundUnfunded === undefined && entry.monitor !== undefined
-            ? forgetStored(entry)
-            : forgetInboundUnfunded(entry)
-        )
-      )
+    const publish = (entry: Entry, event: ChannelEvent | ChainRequest): Effect.Effect<void> => {
+      const published = PubSub.publish(events, { nodeId: entry.nodeId, channelId: entry.channelId, event })
+      if (event._tag !== "ChannelClosed" || event.reason._tag !== "FundingAborted") return Effect.asVoid(published)
+      return Effect.andThen(published, entry.inboundUnfunded === undefined && entry.monitor !== undefined ? forgetStored(entry) : forgetInboundUnfunded(entry))
+    }
 
     /**
      * BOLT 2: the fundee forgets a channel whose funding transaction was not seen in time (a
@@ -603,9 +598,9 @@ export const make = (
      * One write: the updates (contiguous, in order) and the channel's record (its state, peer,
      * key id and the signer's policy state, all as of now), then the updates to its monitor.
      */
-    const persistFor = (entry: Entry, updates: ReadonlyArray<MonitorUpdate>, state: ChannelState) =>
-      Effect.gen(function*() {
-        const signerState = yield* Effect.result(signer.channelState(entry.keyId))
+    const persistFor = (entry: Entry, updates: ReadonlyArray<MonitorUpdate>, state: ChannelState): Effect.Effect<PersistStatus> =>
+      // No generator: one of these per write.
+      Effect.flatMap(Effect.result(signer.channelState(entry.keyId)), (signerState) => {
         const encode = () =>
           encodeChannelRecord({
             version: 1,
@@ -617,17 +612,25 @@ export const make = (
         const record = config.instrument === undefined ? encode() : config.instrument("record encode", encode)
         const opened = updates.find((u) => u._tag === "Opened")
         const channelId = opened?._tag === "Opened" ? opened.params.channelId : entry.channelId
-        const status = yield* persister.persist(channelId, updates, record).pipe(
+        const persisted = persister.persist(channelId, updates, record).pipe(
           Effect.catchTag("PersistOutOfOrder", (e) => Effect.die(e)),
           // Shutting down: the channel stays paused (nothing that depends on the update leaves).
-          Effect.catchTag("PersisterClosed", () => Effect.succeed("InProgress" as const))
+          Effect.catchTag("PersisterClosed", () => Effect.succeed<PersistStatus>("InProgress"))
         )
-        if (entry.monitor === undefined) entry.monitor = makeMonitorSync({ name: flatHex([channelId], "", "monitor "), secp: config.secp })
-        for (const update of updates) yield* Effect.ignore(entry.monitor.tell(update))
-        if (status === "Completed" && updates.length > 0) {
-          yield* markDurable(toHex(channelId), updates.reduce((m, u) => (u.updateId > m ? u.updateId : m), -1n))
-        }
-        return status
+        return Effect.flatMap(persisted, (status) => {
+          const monitor = (entry.monitor ??= makeMonitorSync({ name: flatHex([channelId], "", "monitor "), secp: config.secp }))
+          // Applied at once, in persist order; a refusal is logged (the stored log is the truth).
+          let refusals: Array<string> | undefined
+          for (const update of updates) {
+            const refused = monitor.applyNow(update)
+            if (refused !== undefined) (refusals ??= []).push(`${monitor.name}: update ${update.updateId} (${update._tag}) refused: ${refused._tag}`)
+          }
+          let last = -1n
+          if (status === "Completed") for (const u of updates) if (u.updateId > last) last = u.updateId
+          const durable = last >= 0n ? markDurable(flatHex([channelId]), last) : Effect.void
+          const logged = refusals === undefined ? durable : Effect.andThen(Effect.forEach(refusals, (r) => Effect.logError(r), { discard: true }), durable)
+          return Effect.as(logged, status)
+        })
       })
 
     const portsFor = (entry: Entry): ChannelPorts<ChannelState> => ({
@@ -756,7 +759,9 @@ export const make = (
         entry.handle = yield* startActor(entry, accepted.success.state, { session, initialOutputs: accepted.success.outputs }, actorScope)
       })
 
-    const onSessionEvent = (event: PeerSessionEvent): Effect.Effect<void> =>
+    const onSessionEvent = (event: PeerSessionEvent): Effect.Effect<void> => (event._tag === "Message" ? onMessage(event) : onConnectionEvent(event))
+
+    const onConnectionEvent = (event: Exclude<PeerSessionEvent, { readonly _tag: "Message" }>): Effect.Effect<void> =>
       Effect.gen(function*() {
         switch (event._tag) {
           case "Connected": {
@@ -775,35 +780,49 @@ export const make = (
             for (const entry of channelsOf(event.nodeId)) yield* tellEntry(entry, { _tag: "PeerDisconnected" })
             return
           }
-          case "Message": {
-            const { message, nodeId, session } = event
-            if (sessions.get(toHex(nodeId))?.session !== session) return // a message of a connection already replaced
-            if (message._tag === "Error" || message._tag === "Warning") {
-              const text = describeData(message.data)
-              const input: ChannelInput = message._tag === "Error" ? { _tag: "PeerError", message: text } : { _tag: "PeerWarning", message: text }
-              if (isAllChannels(message.channelId)) {
-                if (message._tag === "Error") for (const entry of channelsOf(nodeId)) yield* tellEntry(entry, input)
-                else yield* Effect.logInfo(`warning from ${toHex(nodeId)}: ${text}`)
-                return
-              }
-              const entry = routes.get(keyOf(nodeId, message.channelId))
-              if (entry !== undefined) yield* tellEntry(entry, input)
-              return
-            }
-            if (!isChannelMessage(message)) return
-            if (message._tag === "OpenChannel") return yield* incomingOpen(session, nodeId, message)
-            const channelId = messageChannelId(message)
-            const entry = channelId === undefined ? undefined : routes.get(keyOf(nodeId, channelId))
-            if (entry === undefined) {
-              yield* Effect.logDebug(`${message._tag} for an unknown channel from ${toHex(nodeId)}`)
-              // BOLT 2: a reestablish for a channel we do not know gets an error (the peer may close it).
-              if (message._tag === "ChannelReestablish") yield* sendOn(session, makeError("unknown channel", message.channelId))
-              return
-            }
-            yield* tellEntry(entry, { _tag: "PeerMessage", message })
-            return
-          }
         }
+      })
+
+    /** A node id's hex, converted once per node id array (a session's events all carry the same one). */
+    const nodeHexes = new WeakMap<Uint8Array, string>()
+    const nodeHex = (nodeId: NodeId): string => {
+      const known = nodeHexes.get(nodeId)
+      if (known !== undefined) return known
+      const hex = flatHex([nodeId])
+      nodeHexes.set(nodeId, hex)
+      return hex
+    }
+
+    /** A peer message: routed by (peer, channel id) with no generator (one per message on the wire). */
+    const onMessage = (event: Extract<PeerSessionEvent, { readonly _tag: "Message" }>): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const { message, nodeId, session } = event
+        const peerHex = nodeHex(nodeId)
+        if (sessions.get(peerHex)?.session !== session) return Effect.void // a message of a connection already replaced
+        if (message._tag === "Error" || message._tag === "Warning") return onErrorOrWarning(nodeId, message)
+        if (!isChannelMessage(message)) return Effect.void
+        if (message._tag === "OpenChannel") return incomingOpen(session, nodeId, message)
+        const channelId = messageChannelId(message)
+        const entry = channelId === undefined ? undefined : routes.get(`${peerHex}/${toHex(channelId)}`)
+        if (entry === undefined) {
+          const unknown = Effect.logDebug(`${message._tag} for an unknown channel from ${peerHex}`)
+          // BOLT 2: a reestablish for a channel we do not know gets an error (the peer may close it).
+          return message._tag === "ChannelReestablish" ? Effect.andThen(unknown, sendOn(session, makeError("unknown channel", message.channelId))) : unknown
+        }
+        return tellEntry(entry, { _tag: "PeerMessage", message })
+      })
+
+    const onErrorOrWarning = (nodeId: NodeId, message: Extract<LightningMessage, { readonly _tag: "Error" | "Warning" }>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const text = describeData(message.data)
+        const input: ChannelInput = message._tag === "Error" ? { _tag: "PeerError", message: text } : { _tag: "PeerWarning", message: text }
+        if (isAllChannels(message.channelId)) {
+          if (message._tag === "Error") for (const entry of channelsOf(nodeId)) yield* tellEntry(entry, input)
+          else yield* Effect.logInfo(`warning from ${toHex(nodeId)}: ${text}`)
+          return
+        }
+        const entry = routes.get(keyOf(nodeId, message.channelId))
+        if (entry !== undefined) yield* tellEntry(entry, input)
       })
 
     yield* peers.sessionEvents.pipe(

@@ -57,7 +57,7 @@
 import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option, Queue, Result, Scope, Semaphore, Stream } from "effect"
 import type * as Cause from "effect/Cause"
 import { fromHex, toHex } from "../protocol/bytes.ts"
-import { type ChainHash, type ShortChannelId, shortChannelIdParts } from "../protocol/codec/fields.ts"
+import { type ChainHash, ShortChannelId, shortChannelIdParts } from "../protocol/codec/fields.ts"
 import { checkFundingOutput, type FundingOutput } from "../protocol/gossip/funding.ts"
 import { verifyChannelAnnouncement } from "../protocol/gossip/validate.ts"
 import { type BlockRef, type ChainEvent, ChainSource, type ChainSourceShape } from "../services/ChainSource.ts"
@@ -404,7 +404,7 @@ const encodeGossip = (m: GossipMessage): Uint8Array => {
 /** The field a stored update or node announcement is keyed by, read without decoding the rest. */
 const scidAt = (raw: Uint8Array, offset: number): ShortChannelId => {
   const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength)
-  return ((BigInt(v.getUint32(offset)) << 32n) | BigInt(v.getUint32(offset + 4))) as ShortChannelId
+  return ShortChannelId((BigInt(v.getUint32(offset)) << 32n) | BigInt(v.getUint32(offset + 4)))
 }
 
 /** Store key of the watched funding outpoints (`GossipSyncConfig.store`). */

@@ -34,6 +34,8 @@ export interface MonitorHandle {
   readonly update: (update: MonitorUpdate) => Effect.Effect<void, MonitorError>
   /** The current state (undefined before `Opened`). */
   readonly state: Effect.Effect<MonitorState | undefined>
+  /** Applies an update now (no effect to run: the manager's persist path); returns the refusal, if any. */
+  readonly applyNow: (update: MonitorUpdate) => MonitorError | undefined
 }
 
 export interface MonitorOptions {
@@ -73,7 +75,11 @@ export const makeMonitorSync = (options: MonitorOptions): MonitorHandle => {
         const result = applyNow(update)
         return Result.isSuccess(result) ? Effect.void : Effect.fail(result.failure)
       }),
-    state: Effect.sync(() => state)
+    state: Effect.sync(() => state),
+    applyNow: (update) => {
+      const result = applyNow(update)
+      return Result.isSuccess(result) ? undefined : result.failure
+    }
   }
 }
 

@@ -52,6 +52,7 @@ import {
 import { addSuccessAttribution, verifySuccessAttribution } from "../protocol/onion/attribution.ts"
 import { preimageOf } from "../protocol/monitor/query.ts"
 import { pendingEvents } from "../protocol/channel/pending.ts"
+import { ourReceiveInvoiceFeatures } from "../protocol/features.ts"
 import { pathOnionHops } from "../protocol/routing/onion.ts"
 import {
   addMppPart,
@@ -59,6 +60,9 @@ import {
   checkFinalPart,
   checkForward,
   defaultForwardingPolicy,
+  encodeForwardRecord,
+  encodeInboundRecord,
+  encodeOutboundRecord,
   type ExpectedPayment,
   type ForwardingPolicy,
   type ForwardRecord,
@@ -627,11 +631,14 @@ export const make = (
       )
     const saveInbound = (r: InboundRecord) => {
       inbound.set(toHex(r.paymentHash), r)
-      return put(`pay/in/${toHex(r.paymentHash)}`, Schema.encodeSync(inboundJson)(r))
+      return put(`pay/in/${toHex(r.paymentHash)}`, encodeInboundRecord(r))
     }
+    /** Payments accepted but not yet written (`onPay` writes each before its reply, at the latest). */
+    const unwritten = new Set<string>()
     const saveOutbound = (r: OutboundRecord) => {
       outbound.set(r.paymentId, r)
-      return put(`pay/out/${r.paymentId}`, Schema.encodeSync(outboundJson)(r)).pipe(
+      unwritten.delete(r.paymentId)
+      return put(`pay/out/${r.paymentId}`, encodeOutboundRecord(r)).pipe(
         // Once the outcome is stored, memory keeps only what the API answers with.
         Effect.tap(() => Effect.sync(() => {
           if (outbound.get(r.paymentId) === r) outbound.set(r.paymentId, slimIfFinished(r))
@@ -654,7 +661,7 @@ export const make = (
     const saveForward = (r: ForwardRecord) => {
       const key = forwardKey(r.inChannelId, r.inHtlcId)
       forwards.set(key, r)
-      return put(key, Schema.encodeSync(forwardJson)(r))
+      return put(key, encodeForwardRecord(r))
     }
     const loadAll = Effect.gen(function*() {
       for (const e of yield* Effect.orDie(store.list("pay/in/"))) {
@@ -789,6 +796,25 @@ export const make = (
       })
 
     /**
+     * The `attribution_data` of a claimed part's fulfill after a restart (BOLT 2: with
+     * `option_attribution_data`, every `update_fulfill_htlc` of an HTLC that came without a
+     * `path_key` carries it): the part's onion, still in its channel, is peeled again for its
+     * shared secret. Undefined when the channel no longer lists it as pending (its fulfill is
+     * already on its way, or it is gone) or it came with a `path_key`.
+     */
+    const reclaimAttribution = (part: { readonly channelId: ChannelId; readonly htlcId: bigint }) =>
+      Effect.gen(function*() {
+        const channel = yield* Effect.result(manager.channel(part.channelId))
+        if (Result.isFailure(channel)) return undefined
+        const e = pendingEvents(channel.success.state).find((ev) => ev._tag === "HtlcReceived" && ev.htlcId === part.htlcId)
+        if (e?._tag !== "HtlcReceived" || e.pathKey !== undefined) return undefined
+        const processed = yield* processOnion(e)
+        if (Result.isFailure(processed)) return undefined
+        const holdTime = yield* holdTimeOf(part.channelId, part.htlcId)
+        return holdTime === undefined ? undefined : addSuccessAttribution(processed.success.sharedSecret, holdTime, undefined)
+      })
+
+    /**
      * A stored claim cut short (a restart), found when one of its parts is delivered again: the
      * preimage is made durable on every claimed part's channel again, then every part is fulfilled
      * (a part already fulfilled is refused by its channel, ignored), and the claim ends as in `claim`.
@@ -800,7 +826,10 @@ export const make = (
           concurrency: "unbounded",
           discard: true
         })
-        for (const part of parts) yield* Effect.ignore(manager.fulfillHtlc(part.channelId, part.htlcId, record.preimage))
+        for (const part of parts) {
+          const attributionData = yield* reclaimAttribution(part)
+          yield* Effect.ignore(manager.fulfillHtlc(part.channelId, part.htlcId, record.preimage, attributionData))
+        }
         mppSets.delete(toHex(record.paymentHash))
         yield* saveInbound({ ...record, status: "paid" })
         yield* publish({ _tag: "PaymentReceived", paymentHash: record.paymentHash, amountMsat: msat(record.receivedMsat), parts: parts.length })
@@ -1455,6 +1484,17 @@ export const make = (
     const invoiceRouteHints = Effect.gen(function*() {
       const hints = config.routeHints !== undefined ? yield* config.routeHints : Option.isSome(gossipSync) ? yield* gossipSync.value.routeHints : []
       if (hints.length === 0) return hints
+      const byScid = manager.channelByScid
+      if (byScid !== undefined) {
+        // One channel asked per hint (its last hop's channel), not every channel per invoice.
+        const kept: Array<(typeof hints)[number]> = []
+        for (const hint of hints) {
+          const last = hint[hint.length - 1]
+          const c = last === undefined ? undefined : yield* byScid(last.shortChannelId)
+          if (last !== undefined && c !== undefined && equalBytes(c.nodeId, last.pubkey) && outgoingOf(c)._tag === "Usable") kept.push(hint)
+        }
+        return kept
+      }
       const infos = yield* channelInfos
       return hints.filter((hint) => {
         const last = hint[hint.length - 1]
@@ -1701,8 +1741,11 @@ export const make = (
           // The hops' hold times, as far as their HMACs verify (BOLT 4 "Hold times for successful payments").
           const holdTimes = result.attributionData === undefined ? undefined : verifySuccessAttribution(attempt.sharedSecrets, result.attributionData).holdTimes
           yield* Effect.annotateCurrentSpan({ "payment.outcome": "fulfilled", ...(holdTimes === undefined ? {} : { "payment.holdTimes": holdTimes.join(",") }) })
-          yield* saveOutbound({ ...updateAttempt(r, attemptId, { status: "fulfilled", ...(holdTimes === undefined ? {} : { holdTimes }) }), preimage: result.preimage })
-          yield* report({ _tag: "Succeeded" })
+          const fulfilled: OutboundRecord = { ...updateAttempt(r, attemptId, { status: "fulfilled", ...(holdTimes === undefined ? {} : { holdTimes }) }), preimage: result.preimage }
+          yield* report({ _tag: "Succeeded", holdTimes })
+          // The last part in flight: the preimage and the outcome in one write (`progress` would finish it so).
+          if (fulfilled.status === "pending" && !fulfilled.attempts.some((a) => a.status === "inflight")) return yield* finish({ ...fulfilled, status: "succeeded" })
+          yield* saveOutbound(fulfilled)
           return yield* progress(paymentId)
         }
         const x = exclusionsOf(paymentId)
@@ -1723,7 +1766,7 @@ export const make = (
           hop = 0
           failure = failureFromMalformed(result.failureCode, result.sha256OfOnion)
           x.channels.push({ shortChannelId: route.hops[0]!.shortChannelId })
-          yield* report({ _tag: "ChannelFailed", hopIndex: 0, permanent: true })
+          yield* report({ _tag: "ChannelFailed", hopIndex: 0, permanent: true, holdTimes })
         } else {
           const decrypted = decryptFailure(attempt.sharedSecrets, result.reason, result.attributionData)
           holdTimes = Result.isSuccess(decrypted) ? decrypted.success.attribution?.holdTimes : undefined
@@ -1735,11 +1778,11 @@ export const make = (
             hop = Math.min(decrypted.success.hopIndex, last)
             const into = route.hops[hop]!
             x.channels.push({ shortChannelId: into.shortChannelId, ...(hop > 0 ? { sourceNodeId: route.hops[hop - 1]!.nodeId } : {}) })
-            yield* report({ _tag: "ChannelFailed", hopIndex: hop, permanent: false })
+            yield* report({ _tag: "ChannelFailed", hopIndex: hop, permanent: false, holdTimes })
           } else if (Result.isFailure(decrypted)) {
             hop = 0
             x.channels.push({ shortChannelId: route.hops[0]!.shortChannelId })
-            yield* report({ _tag: "ChannelFailed", hopIndex: 0, permanent: false })
+            yield* report({ _tag: "ChannelFailed", hopIndex: 0, permanent: false, holdTimes })
           } else {
             attributedBy = "hmac"
             hop = decrypted.success.hopIndex
@@ -1749,10 +1792,10 @@ export const make = (
             if (hop === last) {
               // The payee answered: a refusal ends the payment; mpp_timeout is worth a retry.
               if (failure === undefined || failure._tag !== "mpp_timeout") stop = `RecipientRejected: ${describeFailure(failure)}`
-              yield* report({ _tag: "ReachedPayee" })
+              yield* report({ _tag: "ReachedPayee", holdTimes })
             } else if (code !== undefined && isNodeFailure(code)) {
               x.nodes.push(route.hops[hop]!.nodeId)
-              yield* report({ _tag: "ChannelFailed", hopIndex: hop + 1, permanent: isPermanent(code) })
+              yield* report({ _tag: "ChannelFailed", hopIndex: hop + 1, permanent: isPermanent(code), holdTimes })
             } else {
               // A policy failure with a valid, new `channel_update`: the retry routes with that
               // policy (e.g. pays the new fee) instead of avoiding the channel.
@@ -1761,7 +1804,7 @@ export const make = (
               const policyFailure = failure !== undefined &&
                 (failure._tag === "fee_insufficient" || failure._tag === "incorrect_cltv_expiry" || failure._tag === "amount_below_minimum")
               if (!(learned && policyFailure)) excludeAfter(hop)
-              yield* report({ _tag: "ChannelFailed", hopIndex: hop + 1, permanent: code !== undefined && isPermanent(code) })
+              yield* report({ _tag: "ChannelFailed", hopIndex: hop + 1, permanent: code !== undefined && isPermanent(code), holdTimes })
             }
           }
         }
@@ -1779,6 +1822,8 @@ export const make = (
 
     /** The decoded invoice of a payment (its route hints and features), cached. */
     const invoices = new Map<string, Invoice | undefined>()
+    /** The invoice `invoiceRecord` decoded for a record it built: `onPay` caches it rather than decoding it again. */
+    const decodedInvoices = new WeakMap<OutboundRecord, Invoice>()
     const invoiceOf = (r: OutboundRecord): Invoice | undefined => {
       if (r.invoice === undefined) return undefined
       if (!invoices.has(r.paymentId)) {
@@ -1797,11 +1842,17 @@ export const make = (
           }
           return yield* Deferred.succeed(reply, record.paymentId)
         }
-        // Recorded before anything leaves.
-        yield* saveOutbound(record)
-        yield* Deferred.succeed(reply, record.paymentId)
+        // Recorded before anything leaves: with its first attempt, just before that attempt's HTLC is
+        // added (`sendAttempt`), or with its outcome (no route); else here, before the reply.
+        outbound.set(record.paymentId, record)
+        unwritten.add(record.paymentId)
+        const decoded = decodedInvoices.get(record)
+        if (decoded !== undefined) invoices.set(record.paymentId, decoded)
         yield* armTimeout(record.paymentId, record.deadlineMillis)
         yield* progress(record.paymentId)
+        const current = outbound.get(record.paymentId)
+        if (unwritten.has(record.paymentId) && current !== undefined) yield* saveOutbound(current)
+        yield* Deferred.succeed(reply, record.paymentId)
       })
 
     /**
@@ -2198,6 +2249,7 @@ export const make = (
           paymentMetadata: inv.metadata,
           invoice: invoiceText.trim()
         }, options, nowMillis)
+        decodedInvoices.set(record, inv)
         return record
       })
 
@@ -2282,9 +2334,10 @@ export const make = (
     return Payments.of({
       createInvoice: (params) =>
         Effect.gen(function*() {
-          // We receive multi-part payments: basic_mpp (17) besides var_onion_optin and payment_secret.
+          // We receive multi-part payments (basic_mpp, 17) and add hold times (option_attribution_data, 37)
+          // besides var_onion_optin and payment_secret: `ourReceiveInvoiceFeatures`.
           const routeHints = params.routeHints ?? (yield* invoiceRouteHints)
-          const created = yield* createSignedInvoice({ ...params, features: params.features ?? [8, 14, 17], routeHints }).pipe(
+          const created = yield* createSignedInvoice({ ...params, features: params.features ?? ourReceiveInvoiceFeatures, routeHints }).pipe(
             Effect.provideService(NodeSigner, signer),
             Effect.provideService(Entropy, entropy),
             Effect.mapError((e) => new InvalidPaymentRequest({ reason: `invoice: ${e._tag}` }))

@@ -9,14 +9,16 @@
  */
 import { Context, Deferred, Effect, Layer } from "effect"
 
-export const ApiShutdown = Context.Reference<Deferred.Deferred<void>>("effect-lightning/ApiShutdown", {
+const ApiShutdownReference = Context.Reference<Deferred.Deferred<void>>("effect-lightning/ApiShutdown", {
   defaultValue: () => Deferred.makeUnsafe<void>()
 })
 
-/** A fresh signal for one server. */
-export const apiShutdownLayer: Layer.Layer<never> = Layer.effect(ApiShutdown, Deferred.make<void>())
-
-/** Completes the signal when this layer's scope closes: build it after the server so that it closes before it. */
-export const signalApiShutdown: Layer.Layer<never> = Layer.effectDiscard(
-  Effect.flatMap(ApiShutdown, (shutdown) => Effect.addFinalizer(() => Deferred.succeed(shutdown, undefined)))
-)
+/** The reference, with its layers `ApiShutdown.layer` and `ApiShutdown.layerSignal`. */
+export const ApiShutdown = Object.assign(ApiShutdownReference, {
+  /** A fresh signal for one server. */
+  layer: Layer.effect(ApiShutdownReference, Deferred.make<void>()),
+  /** Completes the signal when this layer's scope closes: build it after the server so that it closes before it. */
+  layerSignal: Layer.effectDiscard(
+    Effect.flatMap(ApiShutdownReference, (shutdown) => Effect.addFinalizer(() => Deferred.succeed(shutdown, undefined)))
+  )
+})

@@ -10,7 +10,7 @@ import { Layer, type Redacted } from "effect"
 import { HttpRouter } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { createServer } from "node:http"
-import { apiShutdownLayer, signalApiShutdown } from "./ApiShutdown.ts"
+import { ApiShutdown } from "./ApiShutdown.ts"
 import { BalancesHandlers } from "./BalancesHandlers.ts"
 import { BearerAuth } from "./BearerAuth.ts"
 import { ControlApi, OPENAPI_PATH } from "./ControlApi.ts"
@@ -47,12 +47,12 @@ export interface ControlApiServerOptions {
  * streams end first (`ApiShutdown`), then the server lets the other requests finish (up to 20 s).
  */
 export const ControlApiServer = (options: ControlApiServerOptions) =>
-  signalApiShutdown.pipe(
+  ApiShutdown.layerSignal.pipe(
     Layer.provideMerge(
       HttpRouter.serve(Layer.mergeAll(ControlApiRoutes(options), BearerAuth(options.token)), {
         disableLogger: options.logRequests === false
       })
     ),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { host: options.host, port: options.port })),
-    Layer.provide(apiShutdownLayer)
+    Layer.provide(ApiShutdown.layer)
   )

@@ -1,6 +1,7 @@
 /**
- * `payments` group of the control API (issue 8 "The runnable node"): create invoices and read
- * what they received, pay invoices and keysend, list and read payments. Amounts are msat as
+ * `payments` group of the control API (issue 8 "The runnable node"): create invoices (BOLT 11,
+ * or blinded: paths to us over BOLT 4 route blinding) and read what they received, pay invoices,
+ * blinded invoices and keysend, list and read payments. Amounts are msat as
  * decimal strings, bytes as hex. A node without a running payment layer answers 503.
  */
 import { Schema } from "effect"
@@ -33,10 +34,66 @@ export const InvoiceStatusJson = Schema.Struct({
   keysend: Schema.Boolean
 })
 
+/**
+ * A blinded path to a recipient as the API carries it: the BOLT 4 `blinded_path` bytes (hex:
+ * introduction node, first path key, the blinded hops with their `encrypted_recipient_data`)
+ * and its `blinded_payinfo` (what the sender pays and the CLTV it adds for the whole path).
+ */
+export const BlindedPathJson = Schema.Struct({
+  /** The `blinded_path` encoding, hex. */
+  path: Schema.String.pipe(Schema.check(Schema.isPattern(/^([0-9a-fA-F]{2}){1,16384}$/))),
+  feeBaseMsat: Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 0xffffffff }))),
+  feeProportionalMillionths: Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 0xffffffff }))),
+  cltvExpiryDelta: Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 0xffff }))),
+  htlcMinimumMsat: MsatString,
+  htlcMaximumMsat: MsatString
+})
+
+/** `POST /v1/invoices/blinded`: a payment to us over blinded paths (BOLT 4 "Route Blinding"). */
+export const CreateBlindedInvoiceRequest = Schema.Struct({
+  /** Absent: any amount (the payer names it). */
+  amountMsat: Schema.optional(MsatString),
+  expirySeconds: Schema.optional(Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 1, maximum: 31_536_000 })))),
+  minFinalCltvExpiryDelta: Schema.optional(Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 1, maximum: 2016 })))),
+  /** Nodes before us in each path: 1 (a channel peer introduces; default), 2, or 0 (we are the introduction node). */
+  hops: Schema.optional(Schema.Literals([0, 1, 2])),
+  /** At most this many paths (1 to 16, default 3). */
+  maxPaths: Schema.optional(Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 1, maximum: 16 })))),
+  /** For how many blocks from now the paths can be used (default 2016). */
+  pathExpiryBlocks: Schema.optional(Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 1, maximum: 52_560 })))),
+  /** Dummy hops after us in each path, to hide its length (0 to 4, default 0). */
+  dummyHops: Schema.optional(Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 4 }))))
+})
+
+/**
+ * A blinded invoice: what a payer needs to pay us over blinded paths. It is also the `blinded`
+ * field of `POST /v1/payments` as it is, so the answer of `POST /v1/invoices/blinded` can be
+ * handed to the payer unchanged.
+ */
+export const BlindedInvoiceJson = Schema.Struct({
+  paymentHash: Schema.String,
+  /** Null: the payer names the amount (`amountMsat` of the payment). */
+  amountMsat: Schema.NullOr(Schema.String),
+  /** The recipient takes multi-part payments over its paths (`basic_mpp`). */
+  mpp: Schema.Boolean,
+  paths: Schema.Array(BlindedPathJson)
+})
+
+/** The `blinded` field of `POST /v1/payments`: a blinded invoice, as `POST /v1/invoices/blinded` answers. */
+export const BlindedPaymentJson = Schema.Struct({
+  paymentHash: Hex32,
+  /** Absent or null: give `amountMsat` beside it. */
+  amountMsat: Schema.optional(Schema.NullOr(MsatString)),
+  mpp: Schema.optional(Schema.Boolean),
+  paths: Schema.Array(BlindedPathJson).pipe(Schema.check(Schema.isMinLength(1), Schema.isMaxLength(64)))
+})
+
 export const PayRequest = Schema.Struct({
   invoice: Schema.optional(Schema.String),
   keysend: Schema.optional(Schema.Struct({ nodeId: Hex33, amountMsat: MsatString })),
-  /** For an amountless invoice. */
+  /** A payment to blinded paths (a blinded invoice, as `POST /v1/invoices/blinded` answers). */
+  blinded: Schema.optional(BlindedPaymentJson),
+  /** For an amountless invoice (or blinded invoice). */
   amountMsat: Schema.optional(MsatString),
   maxFeeMsat: Schema.optional(MsatString),
   timeoutSeconds: Schema.optional(Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 1, maximum: 86_400 })))),
@@ -87,6 +144,14 @@ export class PaymentsApi extends HttpApiGroup.make("payments")
       success: CreatedInvoiceJson,
       error: [InvalidRequest, PaymentsUnavailable]
     }).annotate(OpenApi.Description, "Creates a BOLT 11 invoice; the node keeps its preimage and secret to claim the payment."),
+    HttpApiEndpoint.post("createBlindedInvoice", "/v1/invoices/blinded", {
+      payload: CreateBlindedInvoiceRequest,
+      success: BlindedInvoiceJson,
+      error: [InvalidRequest, PaymentsUnavailable]
+    }).annotate(
+      OpenApi.Description,
+      "Creates a payment to this node over blinded paths (BOLT 4 \"Route Blinding\"): the node keeps the preimage and answers with the payment hash and the blinded paths (each with its payinfo) a payer pays with, as `{ blinded }` of `POST /v1/payments`. `GET /v1/invoices/{paymentHash}` follows it."
+    ),
     HttpApiEndpoint.get("invoice", "/v1/invoices/:paymentHash", {
       params: { paymentHash: Hex32 },
       success: InvoiceStatusJson,
@@ -98,7 +163,7 @@ export class PaymentsApi extends HttpApiGroup.make("payments")
       error: [InvalidRequest, PaymentFailedError, PaymentsUnavailable]
     }).annotate(
       OpenApi.Description,
-      "Pays `{ invoice }` or `{ keysend: { nodeId, amountMsat } }`. Waits for the outcome by default (a failure is a 422 with the reason); with `wait: false` answers at once with the pending payment."
+      "Pays `{ invoice }`, `{ keysend: { nodeId, amountMsat } }` or `{ blinded }` (a blinded invoice: payment hash, amount, blinded paths). Waits for the outcome by default (a failure is a 422 with the reason); with `wait: false` answers at once with the pending payment."
     ),
     HttpApiEndpoint.get("payments", "/v1/payments", {
       success: Schema.Array(PaymentJson),

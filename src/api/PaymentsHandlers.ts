@@ -7,10 +7,35 @@ import { Duration, Effect, Option } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { type OutboundStatus, type PayOptions, Payments, type PaymentsShape } from "../actors/Payments.ts"
 import { fromHex, toHex } from "../protocol/bytes.ts"
+import { loadBlindedPath, type PaymentBlindedPath, storeBlindedPath } from "../protocol/payment/blinded.ts"
 import { msat } from "../protocol/units.ts"
 import { ControlApi } from "./ControlApi.ts"
 import { InvalidRequest } from "./errors.ts"
-import { PaymentFailedError, type PaymentJson, PaymentNotFound, PaymentsUnavailable } from "./PaymentsApi.ts"
+import { type BlindedPathJson, PaymentFailedError, type PaymentJson, PaymentNotFound, PaymentsUnavailable } from "./PaymentsApi.ts"
+
+/** A blinded path as the API carries it: its `blinded_path` bytes (hex) and payinfo. */
+export const blindedPathToJson = (p: PaymentBlindedPath): typeof BlindedPathJson.Type => {
+  const s = storeBlindedPath(p)
+  return {
+    path: toHex(s.path),
+    feeBaseMsat: s.feeBaseMsat,
+    feeProportionalMillionths: s.feeProportionalMillionths,
+    cltvExpiryDelta: s.cltvExpiryDelta,
+    htlcMinimumMsat: s.htlcMinimumMsat.toString(),
+    htlcMaximumMsat: s.htlcMaximumMsat.toString()
+  }
+}
+
+/** The API's blinded path read back; undefined when its bytes are not a BOLT 4 `blinded_path`. */
+export const blindedPathFromJson = (j: typeof BlindedPathJson.Type): PaymentBlindedPath | undefined =>
+  loadBlindedPath({
+    path: fromHex(j.path),
+    feeBaseMsat: j.feeBaseMsat,
+    feeProportionalMillionths: j.feeProportionalMillionths,
+    cltvExpiryDelta: j.cltvExpiryDelta,
+    htlcMinimumMsat: BigInt(j.htlcMinimumMsat),
+    htlcMaximumMsat: BigInt(j.htlcMaximumMsat)
+  })
 
 export const paymentToJson = (p: OutboundStatus): typeof PaymentJson.Type => ({
   paymentId: p.paymentId,
@@ -56,6 +81,27 @@ export const PaymentsHandlers = HttpApiBuilder.group(
             return { invoice: created.invoice, paymentHash: toHex(created.paymentHash) }
           })
         ))
+      .handle("createBlindedInvoice", ({ payload }) =>
+        withPayments((p) =>
+          Effect.gen(function*() {
+            const created = yield* p.receiveBlinded({
+              ...(payload.amountMsat === undefined ? {} : { amountMsat: msat(BigInt(payload.amountMsat)) }),
+              ...(payload.expirySeconds === undefined ? {} : { expirySeconds: payload.expirySeconds }),
+              ...(payload.minFinalCltvExpiryDelta === undefined ? {} : { minFinalCltvExpiryDelta: payload.minFinalCltvExpiryDelta }),
+              ...(payload.hops === undefined ? {} : { hops: payload.hops }),
+              ...(payload.maxPaths === undefined ? {} : { maxPaths: payload.maxPaths }),
+              ...(payload.pathExpiryBlocks === undefined ? {} : { pathExpiryBlocks: payload.pathExpiryBlocks }),
+              ...(payload.dummyHops === undefined ? {} : { dummyHops: payload.dummyHops })
+            }).pipe(Effect.mapError((e) => new InvalidRequest({ message: e.reason })))
+            // We take multi-part payments over blinded paths as over invoices (`basic_mpp`).
+            return {
+              paymentHash: toHex(created.paymentHash),
+              amountMsat: payload.amountMsat ?? null,
+              mpp: true,
+              paths: created.paths.map(blindedPathToJson)
+            }
+          })
+        ))
       .handle("invoice", ({ params }) =>
         withPayments((p) =>
           Effect.flatMap(p.invoice(fromHex(params.paymentHash)), (s) =>
@@ -73,19 +119,38 @@ export const PaymentsHandlers = HttpApiBuilder.group(
       .handle("pay", ({ payload }) =>
         withPayments((p) =>
           Effect.gen(function*() {
-            if ((payload.invoice === undefined) === (payload.keysend === undefined)) {
-              return yield* Effect.fail(new InvalidRequest({ message: "give exactly one of invoice or keysend" }))
+            const given = [payload.invoice, payload.keysend, payload.blinded].filter((x) => x !== undefined).length
+            if (given !== 1) {
+              return yield* Effect.fail(new InvalidRequest({ message: "give exactly one of invoice, keysend or blinded" }))
             }
             const options: PayOptions = {
               ...(payload.paymentId === undefined ? {} : { paymentId: payload.paymentId }),
               ...(payload.maxFeeMsat === undefined ? {} : { maxFeeMsat: msat(BigInt(payload.maxFeeMsat)) }),
               ...(payload.timeoutSeconds === undefined ? {} : { timeoutMillis: payload.timeoutSeconds * 1000 }),
               ...(payload.maxParts === undefined ? {} : { maxParts: payload.maxParts }),
-              ...(payload.amountMsat === undefined ? {} : { amountMsat: msat(BigInt(payload.amountMsat)) })
+              ...(payload.amountMsat === undefined || payload.blinded !== undefined ? {} : { amountMsat: msat(BigInt(payload.amountMsat)) })
             }
             const invalid = (e: { readonly reason: string }) => new InvalidRequest({ message: e.reason })
+            const blinded = payload.blinded
             const id = payload.keysend !== undefined
               ? yield* p.startKeysend(fromHex(payload.keysend.nodeId), msat(BigInt(payload.keysend.amountMsat)), options).pipe(Effect.mapError(invalid))
+              : blinded !== undefined
+              ? yield* Effect.gen(function*() {
+                const asked = blinded.amountMsat ?? undefined
+                if (asked !== undefined && payload.amountMsat !== undefined && BigInt(asked) !== BigInt(payload.amountMsat)) {
+                  return yield* Effect.fail(new InvalidRequest({ message: `the blinded invoice asks ${asked} msat, not ${payload.amountMsat}` }))
+                }
+                const amount = asked ?? payload.amountMsat
+                if (amount === undefined) return yield* Effect.fail(new InvalidRequest({ message: "the blinded invoice names no amount: give amountMsat" }))
+                const paths: Array<PaymentBlindedPath> = []
+                for (const [i, j] of blinded.paths.entries()) {
+                  const path = blindedPathFromJson(j)
+                  if (path === undefined) return yield* Effect.fail(new InvalidRequest({ message: `blinded path ${i}: not a BOLT 4 blinded_path` }))
+                  paths.push(path)
+                }
+                return yield* p.startBlindedPayment({ paymentHash: fromHex(blinded.paymentHash), amountMsat: msat(BigInt(amount)), paths, mpp: blinded.mpp ?? false }, options)
+                  .pipe(Effect.mapError(invalid))
+              })
               : yield* p.startPayment(payload.invoice ?? "", options).pipe(Effect.mapError(invalid))
             if (payload.wait === false) return yield* readPayment(p, id).pipe(Effect.orDie)
             // Never a hung request: past the payment's timeout (plus a margin for the HTLCs in flight to

@@ -10,15 +10,17 @@
  * refused (401).
  */
 import { NodeFileSystem } from "@effect/platform-node"
-import { Console, Data, Effect, Option, Result } from "effect"
+import { Console, Data, Effect, Option, Result, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { FetchHttpClient } from "effect/http"
 import { defaultApiTokenFile, readApiToken } from "../api/ApiToken.ts"
 import * as ControlApiClient from "../api/ControlApiClient.ts"
 import type { Channel, Peer } from "../api/schemas.ts"
-import type { InvoiceStatusJson, PaymentJson } from "../api/PaymentsApi.ts"
+import { type BlindedInvoiceJson, BlindedPaymentJson, type InvoiceStatusJson, type PaymentJson } from "../api/PaymentsApi.ts"
 import { defaultConfig, type NodeConfig } from "../daemon/NodeFlags.ts"
+import { fromHex, toHex } from "../protocol/bytes.ts"
 import { type NetworkName, NetworkNames } from "../protocol/network.ts"
+import { decodeBlindedPath } from "../protocol/onion/blinding.ts"
 import { formatAddress, parseAddress, type SocketAddress } from "../services/Transport.ts"
 import { json, keyValues, orDash, table } from "./output.ts"
 
@@ -213,6 +215,38 @@ const invoiceStatusBlock = (i: typeof InvoiceStatusJson.Type) =>
     ["keysend", i.keysend ? "yes" : "no"],
     ["invoice", orDash(i.invoice)]
   ])
+
+/** A blinded path's introduction node and blinded hop count, read from its `blinded_path` bytes. */
+const pathSummary = (pathHex: string): { readonly introduction: string; readonly hops: string } => {
+  const decoded = decodeBlindedPath(fromHex(pathHex))
+  return Result.isSuccess(decoded)
+    ? { introduction: toHex(decoded.success.firstNodeId), hops: String(decoded.success.hops.length) }
+    : { introduction: "(undecodable)", hops: "-" }
+}
+
+/** A blinded invoice: its fields, a table of its paths, and the one-line JSON `pay-blinded` takes. */
+const blindedInvoiceBlock = (b: typeof BlindedInvoiceJson.Type) =>
+  [
+    keyValues([
+      ["payment hash", b.paymentHash],
+      ["amount", b.amountMsat === null ? "any" : `${b.amountMsat} msat`],
+      ["multi-part", b.mpp ? "yes" : "no"]
+    ]),
+    "",
+    table(b.paths.map((p, i) => ({ i, p, s: pathSummary(p.path) })), [
+      { header: "#", cell: (r) => String(r.i) },
+      { header: "INTRODUCTION NODE", cell: (r) => r.s.introduction },
+      { header: "HOPS", cell: (r) => r.s.hops },
+      { header: "FEE BASE MSAT", cell: (r) => String(r.p.feeBaseMsat) },
+      { header: "FEE PPM", cell: (r) => String(r.p.feeProportionalMillionths) },
+      { header: "CLTV DELTA", cell: (r) => String(r.p.cltvExpiryDelta) },
+      { header: "MIN MSAT", cell: (r) => r.p.htlcMinimumMsat },
+      { header: "MAX MSAT", cell: (r) => r.p.htlcMaximumMsat }
+    ]),
+    "",
+    "blinded invoice (give it to the payer: effect-lightning pay-blinded '<this line>'):",
+    JSON.stringify(b)
+  ].join("\n")
 
 const print = <A>(flags: ClientFlags, human: (a: A) => string) => (a: A): string => (flags.json ? json(a) : human(a))
 
@@ -448,9 +482,35 @@ const invoicesGet = Command.make(
       client.payments.invoice({ params: { paymentHash: flags.paymentHash } }).pipe(Effect.map(print(flags, invoiceStatusBlock))))
 ).pipe(Command.withDescription("Show an invoice of ours (or a keysend received): its status and what it received."))
 
+const invoicesCreateBlinded = Command.make(
+  "create-blinded",
+  {
+    ...clientFlags,
+    amountMsat: msatFlag("amount-msat", "the amount asked, in msat (default: any amount)"),
+    expirySeconds: Flag.Int("expiry-seconds").pipe(Flag.optional, Flag.withDescription("seconds until it expires (default 3600)")),
+    hops: Flag.Literals("hops", ["0", "1", "2"]).pipe(
+      Flag.optional,
+      Flag.withDescription("nodes before us in each path: 1 (a channel peer introduces; default), 2, or 0 (we are the introduction node)")
+    ),
+    maxPaths: Flag.Int("max-paths").pipe(Flag.optional, Flag.withDescription("at most this many paths (1 to 16, default 3)")),
+    dummyHops: Flag.Int("dummy-hops").pipe(Flag.optional, Flag.withDescription("dummy hops after us in each path, to hide its length (0 to 4, default 0)"))
+  },
+  (flags) =>
+    withClient(flags, (client) =>
+      client.payments.createBlindedInvoice({
+        payload: {
+          ...(Option.isSome(flags.amountMsat) ? { amountMsat: flags.amountMsat.value } : {}),
+          ...(Option.isSome(flags.expirySeconds) ? { expirySeconds: flags.expirySeconds.value } : {}),
+          ...(Option.isSome(flags.hops) ? { hops: flags.hops.value === "0" ? 0 : flags.hops.value === "1" ? 1 : 2 } : {}),
+          ...(Option.isSome(flags.maxPaths) ? { maxPaths: flags.maxPaths.value } : {}),
+          ...(Option.isSome(flags.dummyHops) ? { dummyHops: flags.dummyHops.value } : {})
+        }
+      }).pipe(Effect.map(print(flags, blindedInvoiceBlock))))
+).pipe(Command.withDescription("Create a payment to this node over blinded paths (BOLT 4 route blinding); pay it with pay-blinded."))
+
 const invoices = Command.make("invoices").pipe(
-  Command.withDescription("Invoices: create, get, decode."),
-  Command.withSubcommands([invoicesCreate, invoicesGet, invoicesDecode])
+  Command.withDescription("Invoices: create, create-blinded, get, decode."),
+  Command.withSubcommands([invoicesCreate, invoicesCreateBlinded, invoicesGet, invoicesDecode])
 )
 
 const payFlags = {
@@ -489,6 +549,44 @@ const keysend = Command.make(
         Effect.map(print(flags, paymentBlock))
       ))
 ).pipe(Command.withDescription("Pay a node without an invoice (keysend: the preimage travels in the onion)."))
+
+/** The blinded invoice argument of `pay-blinded`: JSON as `invoices create-blinded --json` prints it. */
+const parseBlindedInvoice = (text: string): Result.Result<typeof BlindedPaymentJson.Type, string> => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    return Result.fail("the blinded invoice is not JSON (give what `invoices create-blinded --json` prints)")
+  }
+  return Result.mapError(Schema.decodeUnknownResult(BlindedPaymentJson)(parsed), (e) => `not a blinded invoice: ${e.message}`)
+}
+
+const payBlinded = Command.make(
+  "pay-blinded",
+  {
+    ...clientFlags,
+    ...payFlags,
+    blindedInvoice: Argument.String("blinded-invoice").pipe(
+      Argument.withDescription("the blinded invoice, JSON as `invoices create-blinded --json` prints it (payment hash, amount, paths)")
+    ),
+    amountMsat: msatFlag("amount-msat", "the amount, for a blinded invoice that names none"),
+    maxParts: Flag.Int("max-parts").pipe(Flag.optional, Flag.withDescription("at most this many HTLCs at once (a split needs the payee's multi-part support)"))
+  },
+  (flags) =>
+    Effect.gen(function*() {
+      const blinded = parseBlindedInvoice(flags.blindedInvoice)
+      if (Result.isFailure(blinded)) return yield* new CliFailure({ exitCode: EXIT_USAGE, message: blinded.failure })
+      return yield* withClient(flags, (client) =>
+        client.payments.pay({
+          payload: {
+            blinded: blinded.success,
+            ...(Option.isSome(flags.amountMsat) ? { amountMsat: flags.amountMsat.value } : {}),
+            ...(Option.isSome(flags.maxParts) ? { maxParts: flags.maxParts.value } : {}),
+            ...payOptions(flags)
+          }
+        }).pipe(Effect.map(print(flags, paymentBlock))))
+    })
+).pipe(Command.withDescription("Pay a blinded invoice (blinded paths to the payee); waits for the outcome unless --no-wait (a failure exits 1 with the reason)."))
 
 const paymentsList = Command.make("list", clientFlags, (flags) =>
   withClient(flags, (client) => client.payments.payments().pipe(Effect.map(print(flags, paymentTable))))).pipe(
@@ -560,7 +658,7 @@ export const cli = Command.make("effect-lightning").pipe(
     "An effect-lightning node: `start` runs it; the other commands talk to a running node's control API " +
       "(token from DIR/api_token). Exit codes: 0 ok, 1 refused by the node, 2 bad arguments, 3 node unreachable, 4 API token missing or refused."
   ),
-  Command.withSubcommands([start, getinfo, connect, disconnect, peers, channels, invoices, pay, keysend, payments, wallet])
+  Command.withSubcommands([start, getinfo, connect, disconnect, peers, channels, invoices, pay, payBlinded, keysend, payments, wallet])
 )
 
 /** Runs the command line on `argv` (without the node and script paths). */

@@ -6,7 +6,7 @@
  * so the caller may wipe its own copy at once.
  */
 import { Effect } from "effect"
-import { nobleSecp256k1, type Secp256k1 } from "../protocol/crypto/secp256k1.ts"
+import { CompactSignature, nobleSecp256k1, type Secp256k1 } from "../protocol/crypto/secp256k1.ts"
 import { NodeId } from "../protocol/units.ts"
 import { InvalidDigest, InvalidPoint, NodeSigner, type NodeSignerShape } from "../services/NodeSigner.ts"
 
@@ -31,7 +31,11 @@ export const makeNodeSigner = (secret: Uint8Array, secp: Secp256k1 = nobleSecp25
         const shared = secp.ecdh(key, point)
         return shared === undefined ? Effect.fail(new InvalidPoint({ point })) : Effect.succeed(shared)
       }),
-    signDigest: (digest) => checkDigest(digest).pipe(Effect.map(() => secp.sign(digest, key))),
-    signDigestRecoverable: (digest) => checkDigest(digest).pipe(Effect.map(() => secp.signRecoverable(digest, key)))
+    signDigest: (digest) => checkDigest(digest).pipe(Effect.map(() => CompactSignature(secp.sign(digest, key)))),
+    signDigestRecoverable: (digest) =>
+      checkDigest(digest).pipe(Effect.map(() => {
+        const { recovery, signature } = secp.signRecoverable(digest, key)
+        return { signature: CompactSignature(signature), recovery }
+      }))
   })
 }

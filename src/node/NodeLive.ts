@@ -25,7 +25,7 @@
  *
  * Channel state lives in a files store (`FileStore`, fsync'ed) under `<dataDir>/channels`
  * (or SQLite / Postgres with `options.store`, `--store`: `store/SqlStoreChoice.ts`),
- * behind the local `MonitorPersister` (`layerLocalPersister`). At start the channel manager
+ * behind the local `MonitorPersister` (`ReplicatedPersister.layerLocal`). At start the channel manager
  * restores every channel from it; they resume with `channel_reestablish` once their peer
  * reconnects.
  */
@@ -45,7 +45,7 @@ import { GossipSync, gossipPeerManagerConfig } from "../actors/GossipSync.ts"
 import { GossipAnnouncer, type GossipAnnouncerConfig } from "../actors/GossipAnnouncer.ts"
 import { ChainSource } from "../services/ChainSource.ts"
 import * as MemoryNetworkGraph from "../layers/graph/MemoryNetworkGraph.ts"
-import { routerGraphLayer } from "../layers/graph/RouterGraphAdapter.ts"
+import * as RouterGraphAdapter from "../layers/graph/RouterGraphAdapter.ts"
 import { DefaultRouter } from "../layers/router/DefaultRouter.ts"
 import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
 import { toHex } from "../protocol/bytes.ts"
@@ -56,10 +56,11 @@ import { Crypto } from "../services/Crypto.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
 import { makeNodeSigner } from "../layers/InMemoryNodeSigner.ts"
-import { layerLocalPersister } from "../layers/persister/ReplicatedPersister.ts"
+import * as ReplicatedPersister from "../layers/persister/ReplicatedPersister.ts"
 import { type FixedChannelSecrets, makeSeedChannelSigner } from "../layers/signer/SeedChannelSigner.ts"
-import { layerFileStore } from "../layers/store/FileStore.ts"
-import { nodeStoreLayer, type StoreSelection } from "../layers/store/SqlStoreChoice.ts"
+import * as FileStore from "../layers/store/FileStore.ts"
+import * as SqlStoreChoice from "../layers/store/SqlStoreChoice.ts"
+import type { StoreSelection } from "../layers/store/SqlStoreChoice.ts"
 import * as OtlpTracing from "../layers/observability/OtlpTracing.ts"
 import * as OsEntropy from "../layers/node/OsEntropy.ts"
 import type { SocketAddress } from "../services/Transport.ts"
@@ -162,8 +163,8 @@ export const layerServices = (options: Pick<NodeLiveOptions, "dataDir" | "tcp"> 
 
 /** The channel store: the files store under `<dataDir>/channels` with the local persister over it. */
 export const layerChannelStore = (dataDir: string) =>
-  layerLocalPersister().pipe(
-    Layer.provide(layerFileStore({ directory: join(dataDir, CHANNELS_DIRECTORY) })),
+  ReplicatedPersister.layerLocal().pipe(
+    Layer.provide(FileStore.layer({ directory: join(dataDir, CHANNELS_DIRECTORY) })),
     Layer.provide(NodeFileSystem.layer)
   )
 
@@ -178,89 +179,106 @@ export const layerChannelStore = (dataDir: string) =>
  * the chain hash of `NodeNetwork` (regtest unless provided), unless `options.peers.peer.chains`
  * is given. The peers hand `open_channel` and every session event to the channel manager.
  */
-export const layer = (options: NodeLiveOptions) =>
-  nodeLayers(options).pipe(
-    Layer.provideMerge(options.otlpEndpoint === undefined ? Layer.empty : OtlpTracing.layer({ endpoint: options.otlpEndpoint }))
-  )
+export function layer(options: NodeLiveOptions & { readonly bitcoind: BitcoindConfig }): ReturnType<typeof layerWithChain>
+export function layer(options: NodeLiveOptions): ReturnType<typeof layerWithoutChain>
+export function layer(options: NodeLiveOptions): ReturnType<typeof layerWithChain> | ReturnType<typeof layerWithoutChain> {
+  return options.bitcoind === undefined ? layerWithoutChain(options) : layerWithChain(options, options.bitcoind)
+}
 
-const nodeLayers = (options: NodeLiveOptions) =>
-  Layer.unwrap(
-    Effect.gen(function*() {
-      const crypto = yield* Crypto
-      const secp = crypto.secp
-      const network = yield* NodeNetwork
-      const { seed } = yield* loadOrCreateSeed(options.dataDir).pipe(
-        Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, OsEntropy.layer))
-      )
-      const nodeSecret = options.nodeSecret === undefined ? deriveNodeSecret(seed, secp) : options.nodeSecret.slice()
-      const nodeSigner = makeNodeSigner(nodeSecret, secp)
-      nodeSecret.fill(0)
-      const channelSeed = deriveSecret(seed, CHANNEL_SIGNER_SEED_LABEL, secp)
-      const shutdownScript = nodeShutdownScript(seed, secp)
-      const walletSeed = options.walletSeed === undefined ? deriveSecret(seed, WALLET_SEED_LABEL, secp) : options.walletSeed.slice()
-      seed.fill(0)
-      // Keeps its own copy of the seed (and of the dev hook's fixed secrets).
-      const channelSigner = makeSeedChannelSigner(channelSeed, secp, options.channelSecrets === undefined ? {} : { fixedSecrets: options.channelSecrets })
-      channelSeed.fill(0)
+/*
+ * The static type says what is provided: with `bitcoind` in the options' type, also the chain
+ * (`ChainSource`, `Broadcaster`, `FeeEstimator`), `Wallet`, `WalletFunding` and `MonitorChain`;
+ * with options whose `bitcoind` is optional (the daemon's), only what every node has: the
+ * handlers look the chain services up with `Effect.serviceOption`, as they may be absent.
+ */
+const otlp = (options: NodeLiveOptions) =>
+  options.otlpEndpoint === undefined ? Layer.empty : OtlpTracing.layer({ endpoint: options.otlpEndpoint })
 
-      const nodeSignerLayer = Layer.succeed(NodeSigner, nodeSigner)
-      const storeOwner = `node ${toHex(nodeSigner.nodeId)}`
-      // Files (fsync'd, under the data directory) unless the options choose SQL; the owner names this node in locks.
-      const storeAt = (name: string) => nodeStoreLayer(options.store ?? { kind: "files" }, options.dataDir, name, storeOwner)
-      const services = Layer.mergeAll(OsEntropy.layer, TcpTransport.layer(options.tcp), nodeSignerLayer)
-      // Gossip: the graph (stored), and the sync actor the peers hand BOLT 7 messages to.
-      // One store for both (the same layer value, built once): the graph, and the funding outpoints gossip watches.
-      const graphStore = storeAt(GRAPH_DIRECTORY)
-      const graph = MemoryNetworkGraph.layer({ secp }).pipe(Layer.provide(graphStore))
-      const gossip = GossipSync.layerStored().pipe(Layer.provideMerge(graph), Layer.provide(graphStore))
-      const peerConfig: PeerManager.PeerManagerConfig = {
-        ...options.peers,
-        sessionEvents: "deliver",
-        peer: {
-          crypto,
-          chains: [network.chainHash],
-          ...options.peers?.peer,
-          rejectChannels: false
-        },
-        ...(options.listen === undefined ? {} : { listen: options.listen })
-      }
-      const peers = Layer.effect(
-        PeerManager.PeerManager,
-        Effect.gen(function*() {
-          const sync = yield* GossipSync
-          return yield* PeerManager.make(gossipPeerManagerConfig(sync, peerConfig))
-        })
-      ).pipe(Layer.provideMerge(gossip), Layer.provide(services))
-      const channelSignerLayer = Layer.succeed(ChannelSigner, channelSigner)
-      const managerPaying = (shutdownScript: Uint8Array) => ChannelManager.layer({ ...options.channels, secp, shutdownScript }).pipe(
-        Layer.provideMerge(peers),
-        Layer.provide(Layer.mergeAll(
-          channelSignerLayer,
-          layerLocalPersister().pipe(Layer.provide(storeAt(CHANNELS_DIRECTORY))),
-          OsEntropy.layer
-        ))
+const layerWithoutChain = (options: NodeLiveOptions) =>
+  Layer.unwrap(Effect.map(nodeParts(options), (parts) => parts.withoutChain())).pipe(Layer.provideMerge(otlp(options)))
+
+const layerWithChain = (options: NodeLiveOptions, bitcoind: BitcoindConfig) =>
+  Layer.unwrap(Effect.map(nodeParts(options), (parts) => parts.withChain(bitcoind))).pipe(Layer.provideMerge(otlp(options)))
+
+/** Reads the seed and derives the keys (once per build), then composes the node with or without a chain. */
+const nodeParts = (options: NodeLiveOptions) =>
+  Effect.gen(function*() {
+    const crypto = yield* Crypto
+    const secp = crypto.secp
+    const network = yield* NodeNetwork
+    const { seed } = yield* loadOrCreateSeed(options.dataDir).pipe(
+      Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, OsEntropy.layer))
+    )
+    const nodeSecret = options.nodeSecret === undefined ? deriveNodeSecret(seed, secp) : options.nodeSecret.slice()
+    const nodeSigner = makeNodeSigner(nodeSecret, secp)
+    nodeSecret.fill(0)
+    const channelSeed = deriveSecret(seed, CHANNEL_SIGNER_SEED_LABEL, secp)
+    const shutdownScript = nodeShutdownScript(seed, secp)
+    const walletSeed = options.walletSeed === undefined ? deriveSecret(seed, WALLET_SEED_LABEL, secp) : options.walletSeed.slice()
+    seed.fill(0)
+    // Keeps its own copy of the seed (and of the dev hook's fixed secrets).
+    const channelSigner = makeSeedChannelSigner(channelSeed, secp, options.channelSecrets === undefined ? {} : { fixedSecrets: options.channelSecrets })
+    channelSeed.fill(0)
+
+    const nodeSignerLayer = Layer.succeed(NodeSigner, nodeSigner)
+    const storeOwner = `node ${toHex(nodeSigner.nodeId)}`
+    // Files (fsync'd, under the data directory) unless the options choose SQL; the owner names this node in locks.
+    const storeAt = (name: string) => SqlStoreChoice.layer(options.store ?? { kind: "files" }, options.dataDir, name, storeOwner)
+    const services = Layer.mergeAll(OsEntropy.layer, TcpTransport.layer(options.tcp), nodeSignerLayer)
+    // Gossip: the graph (stored), and the sync actor the peers hand BOLT 7 messages to.
+    // One store for both (the same layer value, built once): the graph, and the funding outpoints gossip watches.
+    const graphStore = storeAt(GRAPH_DIRECTORY)
+    const graph = MemoryNetworkGraph.layer({ secp }).pipe(Layer.provide(graphStore))
+    const gossip = GossipSync.layerStored().pipe(Layer.provideMerge(graph), Layer.provide(graphStore))
+    const peerConfig: PeerManager.PeerManagerConfig = {
+      ...options.peers,
+      sessionEvents: "deliver",
+      peer: {
+        crypto,
+        chains: [network.chainHash],
+        ...options.peers?.peer,
+        rejectChannels: false
+      },
+      ...(options.listen === undefined ? {} : { listen: options.listen })
+    }
+    const peers = Layer.effect(
+      PeerManager.PeerManager,
+      Effect.gen(function*() {
+        const sync = yield* GossipSync
+        return yield* PeerManager.make(gossipPeerManagerConfig(sync, peerConfig))
+      })
+    ).pipe(Layer.provideMerge(gossip), Layer.provide(services))
+    const channelSignerLayer = Layer.succeed(ChannelSigner, channelSigner)
+    const managerPaying = (shutdownScript: Uint8Array) => ChannelManager.layer({ ...options.channels, secp, shutdownScript }).pipe(
+      Layer.provideMerge(peers),
+      Layer.provide(Layer.mergeAll(
+        channelSignerLayer,
+        ReplicatedPersister.layerLocal().pipe(Layer.provide(storeAt(CHANNELS_DIRECTORY))),
+        OsEntropy.layer
+      ))
+    )
+    // The chain, when there is one: its tip is the payments' height and the announcer's depth.
+    const blockHeight: Effect.Effect<number> = Effect.serviceOption(ChainSource).pipe(
+      Effect.flatMap((source) =>
+        source._tag === "None" ? Effect.succeed(0) : source.value.tip.pipe(Effect.map((tip) => tip.height), Effect.orElseSucceed(() => 0))
       )
-      // The chain, when there is one: its tip is the payments' height and the announcer's depth.
-      const chain = options.bitcoind === undefined ? undefined : BitcoindChain.layer(options.bitcoind)
-      const blockHeight: Effect.Effect<number> = Effect.serviceOption(ChainSource).pipe(
-        Effect.flatMap((source) =>
-          source._tag === "None" ? Effect.succeed(0) : source.value.tip.pipe(Effect.map((tip) => tip.height), Effect.orElseSucceed(() => 0))
-        )
-      )
-      const routerGraph = routerGraphLayer()
-      const router = DefaultRouter.layerProbabilistic.pipe(Layer.provide(routerGraph))
-      const forwardingPolicy = options.forwardingPolicy ?? defaultForwardingPolicy
-      // The router's graph is also where Payments reads the policies of blinded paths to us.
-      const payments = Payments.layer({ ...options.payments, secp, blockHeight, forwardingPolicy }).pipe(
-        Layer.provide(Layer.mergeAll(router, routerGraph, storeAt(PAYMENTS_DIRECTORY), nodeSignerLayer, OsEntropy.layer))
-      )
-      const announcer = GossipAnnouncer.layer({
-        alias: toHex(nodeSigner.nodeId).slice(0, 20),
-        ...options.announce,
-        policy: forwardingPolicy,
-        secp
-      }).pipe(Layer.provide(Layer.mergeAll(channelSignerLayer, nodeSignerLayer)))
-      if (chain === undefined) return Layer.mergeAll(payments, announcer).pipe(Layer.provideMerge(managerPaying(shutdownScript)))
+    )
+    const routerGraph = RouterGraphAdapter.layer()
+    const router = DefaultRouter.layerProbabilistic.pipe(Layer.provide(routerGraph))
+    const forwardingPolicy = options.forwardingPolicy ?? defaultForwardingPolicy
+    // The router's graph is also where Payments reads the policies of blinded paths to us.
+    const payments = Payments.layer({ ...options.payments, secp, blockHeight, forwardingPolicy }).pipe(
+      Layer.provide(Layer.mergeAll(router, routerGraph, storeAt(PAYMENTS_DIRECTORY), nodeSignerLayer, OsEntropy.layer))
+    )
+    const announcer = GossipAnnouncer.layer({
+      alias: toHex(nodeSigner.nodeId).slice(0, 20),
+      ...options.announce,
+      policy: forwardingPolicy,
+      secp
+    }).pipe(Layer.provide(Layer.mergeAll(channelSignerLayer, nodeSignerLayer)))
+    const withoutChain = () => Layer.mergeAll(payments, announcer).pipe(Layer.provideMerge(managerPaying(shutdownScript)))
+    const withChain = (bitcoind: BitcoindConfig) => {
+      const chain = BitcoindChain.layer(bitcoind)
       // The on-chain wallet (src/actors/Wallet.ts), stored under <data-dir>/wallet: it funds our
       // opens (WalletFunding), and its fresh scripts receive our closes' outputs and every claim.
       const wallet = Wallet.layerPersistent({
@@ -296,5 +314,6 @@ const nodeLayers = (options: NodeLiveOptions) =>
       )
       const enforcing = Layer.mergeAll(payments, announcer).pipe(Layer.provideMerge(monitorChain), Layer.provideMerge(manager))
       return Layer.mergeAll(watcher, walletFunding).pipe(Layer.provideMerge(enforcing), Layer.provideMerge(wallet), Layer.provideMerge(chain))
-    })
-  )
+    }
+    return { withoutChain, withChain }
+  })

@@ -28,7 +28,7 @@ import { channelEventToJson } from "../api/ChannelsHandlers.ts"
 import { ControlApi } from "../api/ControlApi.ts"
 import { ControlApiRoutes } from "../api/ControlApiServer.ts"
 import { describeReason, peerToJson } from "../api/convert.ts"
-import type { CreatedInvoiceJson, InvoiceStatusJson, PaymentJson } from "../api/PaymentsApi.ts"
+import type { BlindedInvoiceJson, BlindedPathJson, CreatedInvoiceJson, InvoiceStatusJson, PaymentJson } from "../api/PaymentsApi.ts"
 import type { ChannelEventJson, DecodedInvoice, NodeInfo, Peer, Channel } from "../api/schemas.ts"
 import * as NodeLive from "../node/NodeLive.ts"
 import { toHex } from "../protocol/bytes.ts"
@@ -43,6 +43,13 @@ export type Payment = typeof PaymentJson.Type
 export type InvoiceStatus = typeof InvoiceStatusJson.Type
 /** A new invoice and its payment hash (as `POST /v1/invoices`). */
 export type CreatedInvoice = typeof CreatedInvoiceJson.Type
+/**
+ * A payment to a node over blinded paths (as `POST /v1/invoices/blinded`): payment hash, amount
+ * (null: the payer names it), multi-part support and the blinded paths; the payer's `payBlinded` takes it as it is.
+ */
+export type BlindedInvoice = typeof BlindedInvoiceJson.Type
+/** One blinded path of a `BlindedInvoice`: its `blinded_path` bytes (hex) and payinfo. */
+export type BlindedPath = typeof BlindedPathJson.Type
 
 /** Options of `createNode`. */
 export interface CreateNodeOptions {
@@ -162,6 +169,22 @@ export interface CreateInvoiceOptions {
   readonly description?: string
   readonly expirySeconds?: number
   readonly minFinalCltvExpiryDelta?: number
+}
+
+/** Options of `createBlindedInvoice` (as `POST /v1/invoices/blinded`): amounts in msat. */
+export interface CreateBlindedInvoiceOptions {
+  /** Absent: any amount (the payer names it). */
+  readonly amountMsat?: bigint
+  readonly expirySeconds?: number
+  readonly minFinalCltvExpiryDelta?: number
+  /** Nodes before us in each path: 1 (a channel peer introduces; default), 2, or 0 (we are the introduction node). */
+  readonly hops?: 0 | 1 | 2
+  /** At most this many paths (1 to 16, default 3). */
+  readonly maxPaths?: number
+  /** For how many blocks from now the paths can be used (default 2016). */
+  readonly pathExpiryBlocks?: number
+  /** Dummy hops after us in each path (0 to 4, default 0). */
+  readonly dummyHops?: number
 }
 
 /** Options of `pay` and `keysend` (as `POST /v1/payments`). */
@@ -337,6 +360,28 @@ export class LightningNode extends EventEmitter {
     return this.#run(
       this.#client.payments.pay({
         payload: { invoice, ...(options.amountMsat === undefined ? {} : { amountMsat: options.amountMsat.toString() }), ...payFields(options) }
+      })
+    )
+  }
+
+  /**
+   * Creates a payment to this node over blinded paths (BOLT 4 route blinding): the node keeps its
+   * preimage; hand the answer to the payer, whose `payBlinded` takes it as it is.
+   */
+  createBlindedInvoice(options: CreateBlindedInvoiceOptions = {}): Promise<BlindedInvoice> {
+    const { amountMsat, ...rest } = options
+    return this.#run(
+      this.#client.payments.createBlindedInvoice({
+        payload: { ...(amountMsat === undefined ? {} : { amountMsat: amountMsat.toString() }), ...rest }
+      })
+    )
+  }
+
+  /** Pays a blinded invoice (`amountMsat` for one that names no amount; see `PayOptions.wait`). */
+  payBlinded(blinded: BlindedInvoice, options: PayOptions = {}): Promise<Payment> {
+    return this.#run(
+      this.#client.payments.pay({
+        payload: { blinded, ...(options.amountMsat === undefined ? {} : { amountMsat: options.amountMsat.toString() }), ...payFields(options) }
       })
     )
   }

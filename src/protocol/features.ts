@@ -436,7 +436,13 @@ export const buildFeatures = (
  * implementations need to open channels with us (the first four), and the channel features of
  * the BOLT 2 state machine (`src/protocol/channel`): upfront shutdown scripts, anchors with
  * zero-fee HTLC transactions, any-segwit shutdown scripts, `channel_type`, SCID aliases,
- * zero-conf (accepted only from peers the node trusts) and `option_simple_close`.
+ * zero-conf (accepted only from peers the node trusts) and `option_simple_close`; and
+ * `option_attribution_data` (BOLT 9 bits 36/37, context IN9; BOLT 4 "Returning Errors", "Hold
+ * times for successful payments"): the payment layer (src/actors/Payments.ts) puts
+ * `attribution_data` with its hold time into every `update_fail_htlc` and `update_fulfill_htlc`
+ * of an HTLC that came without a `path_key` (BOLT 2: "MUST initialize `attribution_data` and
+ * include it"), transforms and updates what comes from downstream when it forwards, and as the
+ * origin verifies it, blames the pair it names and scores hops on their hold times.
  */
 export const OUR_FEATURES: ReadonlyArray<readonly [FeatureName, FeatureLevel]> = [
   ["option_data_loss_protect", "optional"],
@@ -449,7 +455,8 @@ export const OUR_FEATURES: ReadonlyArray<readonly [FeatureName, FeatureLevel]> =
   ["option_channel_type", "optional"],
   ["option_scid_alias", "optional"],
   ["option_zeroconf", "optional"],
-  ["option_simple_close", "optional"]
+  ["option_simple_close", "optional"],
+  ["option_attribution_data", "optional"]
 ]
 
 const build = (context: FeatureContext): FeatureBits => {
@@ -458,11 +465,28 @@ const build = (context: FeatureContext): FeatureBits => {
   return r.success
 }
 
-/** Our `init` features as bits: 1, 5, 9, 13, 15, 23, 27, 45, 47, 51, 61. */
+/** Our `init` features as bits: 1, 5, 9, 13, 15, 23, 27, 37, 45, 47, 51, 61. */
 export const ourInitFeatureBits: FeatureBits = build("I")
-/** Our `init` features as the wire bytes of the `features` field (0x2008a0000880a222). */
+/** Our `init` features as the wire bytes of the `features` field (0x2008a0200880a222). */
 export const ourInitFeatures: Uint8Array = featuresToBytes(ourInitFeatureBits)
 /** Our `node_announcement` features. */
 export const ourNodeFeatures: FeatureBits = build("N")
-/** Our BOLT 11 invoice features (var_onion_optin, payment_secret). */
+/** Our BOLT 11 invoice features from `OUR_FEATURES` (var_onion_optin, payment_secret, option_attribution_data: 9, 15, 37). */
 export const ourInvoiceFeatures: FeatureBits = build("9")
+
+/**
+ * The feature bits of the invoices the payment layer creates (BOLT 11 `9` field): var_onion_optin
+ * and payment_secret as required (BOLT 11: the writer MUST set `payment_secret`, and readers that
+ * do not support it must not pay), basic_mpp (we take multi-part payments) and
+ * option_attribution_data (we add hold times to what we return) as optional: 8, 14, 17, 37.
+ */
+export const ourReceiveInvoiceFeatures: ReadonlyArray<number> = (() => {
+  const r = buildFeatures("9", [
+    ["var_onion_optin", "required"],
+    ["payment_secret", "required"],
+    ["basic_mpp", "optional"],
+    ["option_attribution_data", "optional"]
+  ])
+  if (Result.isFailure(r)) throw new Error(`our invoice features are invalid: ${r.failure._tag}`) // a bug in the list above
+  return [...r.success].sort((a, b) => a - b)
+})()

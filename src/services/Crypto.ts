@@ -29,9 +29,12 @@ export const fastestCrypto: CryptoShape = { secp: fastestSecp256k1, aead: nodeCh
 /** Pure JavaScript (noble) for both: runs anywhere, loads nothing, slowest. */
 export const portableCrypto: CryptoShape = { secp: nobleSecp256k1, aead: nobleChaChaPoly }
 
-export const Crypto = Context.Reference<CryptoShape>("effect-lightning/Crypto", {
+const CryptoReference = Context.Reference<CryptoShape>("effect-lightning/Crypto", {
   defaultValue: () => fastestCrypto
 })
 
-/** A layer that sets the crypto implementations. */
-export const cryptoLayer = (crypto: CryptoShape): Layer.Layer<never> => Layer.succeed(Crypto, crypto)
+/** The reference, with its layer as `Crypto.layer(crypto)` (as service classes carry `static layer`). */
+export const Crypto = Object.assign(CryptoReference, {
+  /** A layer that sets the crypto implementations. */
+  layer: (crypto: CryptoShape): Layer.Layer<never> => Layer.succeed(CryptoReference, crypto)
+})

@@ -9,9 +9,12 @@
 import { Context, Layer } from "effect"
 import { defaultNetwork, type Network } from "../protocol/network.ts"
 
-export const NodeNetwork = Context.Reference<Network>("effect-lightning/NodeNetwork", {
+const NodeNetworkReference = Context.Reference<Network>("effect-lightning/NodeNetwork", {
   defaultValue: () => defaultNetwork
 })
 
-/** A layer that sets the node's network. */
-export const nodeNetworkLayer = (network: Network): Layer.Layer<never> => Layer.succeed(NodeNetwork, network)
+/** The reference, with its layer as `NodeNetwork.layer(network)`. */
+export const NodeNetwork = Object.assign(NodeNetworkReference, {
+  /** A layer that sets the node's network. */
+  layer: (network: Network): Layer.Layer<never> => Layer.succeed(NodeNetworkReference, network)
+})

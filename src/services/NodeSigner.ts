@@ -6,6 +6,7 @@
  * This keeps room for hardware or remote signers: every operation is an Effect.
  */
 import { Context, Data, type Effect } from "effect"
+import type { CompactSignature } from "../protocol/crypto/secp256k1.ts"
 import type { NodeId } from "../protocol/units.ts"
 
 /** The point handed to `ecdh` is not a valid compressed secp256k1 point (bad peer input). */
@@ -23,11 +24,11 @@ export interface NodeSignerShape {
    */
   readonly ecdh: (point: Uint8Array) => Effect.Effect<Uint8Array, InvalidPoint>
   /** ECDSA over a 32-byte digest: 64-byte compact (r || s), low-S, RFC 6979 (BOLT 7 signatures). */
-  readonly signDigest: (digest: Uint8Array) => Effect.Effect<Uint8Array, InvalidDigest>
+  readonly signDigest: (digest: Uint8Array) => Effect.Effect<CompactSignature, InvalidDigest>
   /** Recoverable ECDSA over a 32-byte digest (BOLT 11 invoice signature): compact sig + recovery id 0..3. */
   readonly signDigestRecoverable: (
     digest: Uint8Array
-  ) => Effect.Effect<{ readonly signature: Uint8Array; readonly recovery: number }, InvalidDigest>
+  ) => Effect.Effect<{ readonly signature: CompactSignature; readonly recovery: number }, InvalidDigest>
 }
 
 export class NodeSigner extends Context.Service<NodeSigner, NodeSignerShape>()("effect-lightning/NodeSigner") {}

@@ -28,6 +28,12 @@ export interface ScorerShape {
   readonly pathFailed: (hops: ReadonlyArray<ScoredHop>, failedIndex: number, permanent: boolean) => Effect.Effect<void>
   /** Every hop of a path carried the HTLC. */
   readonly pathSucceeded: (hops: ReadonlyArray<ScoredHop>) => Effect.Effect<void>
+  /**
+   * Optional: the hold times the path's hops reported in attribution data (BOLT 4, units of
+   * 100 ms, `holdTimes[k]` from the node `hops[k]` reaches, as far as their HMACs verified), on
+   * success or failure. The probabilistic scorer penalises nodes that hold HTLCs long.
+   */
+  readonly holdTimesReported?: (hops: ReadonlyArray<ScoredHop>, holdTimes: ReadonlyArray<number>) => Effect.Effect<void>
 }
 
 export class Scorer extends Context.Service<Scorer, ScorerShape>()("effect-lightning/Scorer") {

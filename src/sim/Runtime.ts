@@ -215,22 +215,27 @@ export class SimRuntime {
   readonly events = new EventQueue()
   readonly scheduler = new SimScheduler()
   readonly clock: SimClock
-  private readonly context: Context.Context<never>
+  /** `Effect.runForkWith` over this run's context, made once (not per fork). */
+  private readonly runFork: ReturnType<typeof Effect.runForkWith<never>>
   /** Events handled so far. */
   handled = 0
 
   constructor(epochMillis = 1_767_225_600_000) {
     this.clock = new SimClock(this.events, epochMillis)
-    this.context = Context.empty().pipe(
-      Context.add(Scheduler.Scheduler, this.scheduler),
-      Context.add(Clock.Clock, this.clock),
-      Context.add(References.MinimumLogLevel, "None")
+    this.runFork = Effect.runForkWith(
+      Context.empty().pipe(
+        Context.add(Scheduler.Scheduler, this.scheduler),
+        Context.add(Clock.Clock, this.clock),
+        Context.add(References.MinimumLogLevel, "None")
+      )
     )
   }
 
   /** Starts an effect as a fiber on the simulated scheduler and clock (it runs at the next `pump`). */
   fork<A, E>(effect: Effect.Effect<A, E>): Fiber.Fiber<A, E> {
-    return Effect.runForkWith(this.context)(effect, { scheduler: this.scheduler })
+    // No `{ scheduler }` option: the context has it, and the option would add it again (a new
+    // context and fiber cache per fork).
+    return this.runFork(effect)
   }
 
   /** Schedules `run` at simulated time `atMillis` (not before now). */

@@ -9,9 +9,20 @@
  * `effect-lightning/node`. (They are not exported from the root entry point for that reason.)
  */
 export * from "../layers/test/index.ts"
-export * from "../layers/store/MemoryStore.ts"
+export * as MemoryStore from "../layers/store/MemoryStore.ts"
+export { makeMemoryStore, makeMemoryStoreData, type MemoryStoreControl, MemoryStoreControls, type MemoryStoreData } from "../layers/store/MemoryStore.ts"
 export * from "../layers/store/SimulatedDisk.ts"
-export * from "../layers/persister/MemoryPersister.ts"
+export * as MemoryPersister from "../layers/persister/MemoryPersister.ts"
+export {
+  type HeldWrite,
+  makeMemoryPersister,
+  makeMemoryPersisterData,
+  type MemoryPersisterControl,
+  MemoryPersisterControls,
+  type MemoryPersisterData,
+  type MemoryPersisterOptions,
+  type ReleaseOptions
+} from "../layers/persister/MemoryPersister.ts"
 export * as SimulatedChain from "../layers/chain/SimulatedChain.ts"
 /** Test-only crypto for large simulations: signatures always verify, keys are readable (see the module). */
 export * from "./InsecureCrypto.ts"

@@ -12,7 +12,7 @@ import { apiToken, auth } from "./harness.ts"
 import * as NodeLive from "../../src/node/NodeLive.ts"
 import { toHex } from "../../src/protocol/bytes.ts"
 import { type Network, Networks } from "../../src/protocol/network.ts"
-import { nodeNetworkLayer } from "../../src/services/NodeNetwork.ts"
+import { NodeNetwork } from "../../src/services/NodeNetwork.ts"
 
 /** A node and its API; `network` is the node's network setting (regtest when not given). */
 const startOn = (network: Network | undefined) => Effect.gen(function*() {
@@ -21,7 +21,7 @@ const startOn = (network: Network | undefined) => Effect.gen(function*() {
   const node = ControlApiServer({ host: "127.0.0.1", port: 0, token: apiToken, logRequests: false }).pipe(
     Layer.provideMerge(NodeLive.layer({ dataDir, listen: { host: "127.0.0.1", port: 0 } }))
   )
-  const context = yield* Layer.build(network === undefined ? node : node.pipe(Layer.provide(nodeNetworkLayer(network))))
+  const context = yield* Layer.build(network === undefined ? node : node.pipe(Layer.provide(NodeNetwork.layer(network))))
   const address = Context.get(context, HttpServer.HttpServer).address
   if (address._tag === "UnixPathAddress") return yield* Effect.die("unexpected unix address")
   return { url: `http://127.0.0.1:${address.port}`, peers: Context.get(context, PeerManager) }

@@ -13,7 +13,7 @@ import { featureBits } from "../../src/api/convert.ts"
 import { toHex } from "../../src/protocol/bytes.ts"
 import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
 import { Networks } from "../../src/protocol/network.ts"
-import { nodeNetworkLayer } from "../../src/services/NodeNetwork.ts"
+import { NodeNetwork } from "../../src/services/NodeNetwork.ts"
 import { apiToken, auth, baseUrl, field, ourId, reachable, request, ServerLive, unreachable } from "./harness.ts"
 import * as ControlApiClient from "../../src/api/ControlApiClient.ts"
 
@@ -222,6 +222,7 @@ describe("ControlApi (HTTP, PeerManager double)", () => {
           "/v1/channels/{channelId}/force-close",
           "/v1/channels/{channelId}/chain",
           "/v1/invoices",
+          "/v1/invoices/blinded",
           "/v1/invoices/{paymentHash}",
           "/v1/payments",
           "/v1/payments/{paymentId}",
@@ -233,6 +234,7 @@ describe("ControlApi (HTTP, PeerManager double)", () => {
         ])
         assert.hasAllKeys(field(paths, "/v1/channels"), ["get", "post"])
         assert.hasAllKeys(field(paths, "/v1/invoices/decode"), ["post"])
+        assert.hasAllKeys(field(paths, "/v1/invoices/blinded"), ["post"])
         assert.hasAllKeys(field(paths, "/v1/peers"), ["get", "post"])
         assert.hasAnyKeys(field(paths, "/v1/peers/{nodeId}"), ["delete"])
         // Issue 9's channel fields: the close's `force` option, the list's state, balances, short
@@ -261,7 +263,7 @@ describe("ControlApi (HTTP, PeerManager double)", () => {
 })
 
 describe("ControlApi: the network setting", () => {
-  it.layer(ServerLive.pipe(Layer.provide(nodeNetworkLayer(Networks.signet))))((it) => {
+  it.layer(ServerLive.pipe(Layer.provide(NodeNetwork.layer(Networks.signet))))((it) => {
     it.effect("GET /v1/info shows the node's network and its chain hash", () =>
       Effect.gen(function*() {
         const reply = yield* request("GET", "/v1/info")

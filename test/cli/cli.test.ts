@@ -1,7 +1,7 @@
 /**
  * The `effect-lightning` command line as real processes (`node src/cli/bin.ts`): `start` runs
  * two daemons, and every client command talks to them over real HTTP with the token from the
- * data directory: its output (tables, `--json`), bad arguments (exit 2), a wrong or missing
+ * data directory: its output (tables, `--json`; blinded invoices created and paid), bad arguments (exit 2), a wrong or missing
  * token (exit 4), a node that is down (exit 3), a request the node refuses (exit 1), `--help`
  * on every command, and a clean stop on SIGTERM.
  */
@@ -190,6 +190,52 @@ describe("effect-lightning CLI against running daemons", () => {
     expect(badAmount.code).toBe(2)
   }, SLOW)
 
+  it("invoices create-blinded (table, --json) and pay-blinded with what it printed; refusals exit 1, a bad blinded invoice 2", async () => {
+    const bobId = String(get(jsonOf(await cli(["getinfo", ...bob.flags, "--json"])), "nodeId"))
+    // Bob has no channel: only a path he introduces himself (--hops 0) can be built.
+    const [human, asJson, noPeer] = await Promise.all([
+      cli(["invoices", "create-blinded", "--amount-msat", "30000", "--hops", "0", ...bob.flags]),
+      cli(["invoices", "create-blinded", "--hops", "0", "--max-paths", "1", ...bob.flags, "--json"]),
+      cli(["invoices", "create-blinded", ...bob.flags])
+    ])
+    expect(human.code, human.stderr).toBe(0)
+    expect(human.stdout).toMatch(/^payment hash: +[0-9a-f]{64}$/m)
+    expect(human.stdout).toMatch(/^amount: +30000 msat$/m)
+    expect(human.stdout).toMatch(/^# +INTRODUCTION NODE +HOPS +FEE BASE MSAT +FEE PPM +CLTV DELTA +MIN MSAT +MAX MSAT$/m)
+    expect(human.stdout).toMatch(new RegExp(`^0 +${bobId} +1 +0 +0 +18 `, "m"))
+    const line = human.stdout.trim().split("\n").at(-1) ?? ""
+    expect(get(JSON.parse(line), "amountMsat")).toBe("30000")
+    expect(noPeer.code).toBe(1)
+    expect(noPeer.stderr).toMatch(/^error: InvalidRequest: no channel can be the start of a 1-hop blinded path/m)
+
+    expect(asJson.code, asJson.stderr).toBe(0)
+    const blinded = jsonOf(asJson)
+    expect(get(blinded, "amountMsat")).toBe(null)
+    expect(get(blinded, "mpp")).toBe(true)
+    const status = await cli(["invoices", "get", String(get(blinded, "paymentHash")), ...bob.flags, "--json"])
+    expect(get(jsonOf(status), "status")).toBe("open")
+
+    const [paid, noAmount, garbage, notJson] = await Promise.all([
+      cli(["pay-blinded", line, ...alice.flags]),
+      cli(["pay-blinded", asJson.stdout, ...alice.flags]),
+      cli(["pay-blinded", JSON.stringify({ paymentHash: "00", paths: [] }), ...alice.flags]),
+      cli(["pay-blinded", "not json", ...alice.flags])
+    ])
+    // Alice has no channel: the payment fails with its reason (no route), nothing is paid.
+    expect(paid.code).toBe(1)
+    expect(paid.stderr).toMatch(/^error: PaymentFailed: payment failed: NoRoute/m)
+    expect(noAmount.code).toBe(1)
+    expect(noAmount.stderr).toMatch(/^error: InvalidRequest: the blinded invoice names no amount/m)
+    expect(garbage.code).toBe(2)
+    expect(garbage.stderr).toMatch(/not a blinded invoice/)
+    expect(notJson.code).toBe(2)
+    expect(notJson.stderr).toMatch(/not JSON/)
+    const list = await cli(["payments", "list", ...alice.flags, "--json"])
+    const payment = (jsonOf(list) as Array<unknown>).find((p) => get(p, "paymentHash") === get(JSON.parse(line), "paymentHash"))
+    expect(get(payment, "status")).toBe("failed")
+    expect(get(payment, "amountMsat")).toBe("30000")
+  }, SLOW)
+
   it("invoices decode: a bad invoice is refused with the reason", async () => {
     const r = await cli(["invoices", "decode", "lnbcrt1garbage", ...alice.flags])
     expect(r.code).toBe(1)
@@ -234,7 +280,7 @@ describe("effect-lightning CLI against running daemons", () => {
   }, SLOW)
 
   it("--help on every command", async () => {
-    const paths = [[], ["start"], ["getinfo"], ["connect"], ["disconnect"], ["peers"], ["channels"], ["channels", "open"], ["channels", "depth"], ["invoices", "decode"], ["invoices", "create"], ["pay"], ["keysend"], ["payments", "list"]]
+    const paths = [[], ["start"], ["getinfo"], ["connect"], ["disconnect"], ["peers"], ["channels"], ["channels", "open"], ["channels", "depth"], ["invoices", "decode"], ["invoices", "create"], ["invoices", "create-blinded"], ["pay"], ["pay-blinded"], ["keysend"], ["payments", "list"]]
     const results = await Promise.all(paths.map((path) => cli([...path, "--help"])))
     results.forEach((r, i) => {
       const path = paths[i] ?? []

@@ -7,7 +7,7 @@ import { nobleSecp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
 import { decodeInvoice } from "../../src/protocol/invoice/index.ts"
 import { Networks } from "../../src/protocol/network.ts"
 import { msat } from "../../src/protocol/units.ts"
-import { NodeNetwork, nodeNetworkLayer } from "../../src/services/NodeNetwork.ts"
+import { NodeNetwork } from "../../src/services/NodeNetwork.ts"
 
 const layers = Layer.mergeAll(SeededEntropy.layer("invoices"), SeededNodeSigner.layer("invoice-node"))
 const create = createInvoice({ amountMsat: msat(1000n), description: { text: "network" } })
@@ -26,7 +26,7 @@ describe("createInvoice and the network setting", () => {
       assert.match((yield* create).invoice, /^lnbcrt10n1/)
       const prefixes: Array<string> = []
       for (const network of [Networks.mainnet, Networks.testnet, Networks.testnet4, Networks.signet, Networks.regtest]) {
-        const created = yield* create.pipe(Effect.provide(nodeNetworkLayer(network)))
+        const created = yield* create.pipe(Effect.provide(NodeNetwork.layer(network)))
         prefixes.push(created.invoice.slice(0, created.invoice.indexOf("10n1")))
       }
       assert.deepStrictEqual(prefixes, ["lnbc", "lntb", "lntb", "lntbs", "lnbcrt"])

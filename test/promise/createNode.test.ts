@@ -117,7 +117,7 @@ describe("createNode", () => {
     expect(closed).toBeInstanceOf(LightningError)
   })
 
-  it("payments: a channel funded by hand, then an invoice and a keysend paid; typed payment errors", async () => {
+  it("payments: a channel funded by hand, then an invoice, a keysend and a blinded invoice paid; typed payment errors", async () => {
     const alice = await createNode({ dataDir: tempDir() })
     const bob = await createNode({ dataDir: tempDir(), listen: "127.0.0.1:0" })
     try {
@@ -156,6 +156,19 @@ describe("createNode", () => {
       await expect(alice.payment("no-such-payment")).rejects.toMatchObject({ code: "PaymentNotFound" })
       const channel = await alice.channel(funded.channelId)
       expect(channel.balance?.localMsat).toBe(200_000_000 - 10_000_000 - 57_000)
+
+      // Blinded: Bob's paths (he is their introduction node: his only peer is the payer), paid as they are.
+      const blinded = await bob.createBlindedInvoice({ amountMsat: 20_000n, hops: 0 })
+      expect(blinded).toMatchObject({ amountMsat: "20000", mpp: true })
+      expect(blinded.paths).toHaveLength(1)
+      expect(blinded.paths[0]?.path.startsWith(bob.nodeId)).toBe(true)
+      const paidBlinded = await alice.payBlinded(blinded)
+      expect(paidBlinded).toMatchObject({ status: "succeeded", amountMsat: "20000", feePaidMsat: "0", paymentHash: blinded.paymentHash })
+      expect(await bob.invoice(blinded.paymentHash)).toMatchObject({ status: "paid", receivedMsat: "20000", invoice: null })
+      const anyAmount = await bob.createBlindedInvoice({ hops: 0 })
+      await expect(alice.payBlinded(anyAmount)).rejects.toMatchObject({ code: "InvalidRequest" })
+      await expect(bob.createBlindedInvoice({ hops: 0, dummyHops: 5 })).rejects.toBeInstanceOf(InvalidArgumentError)
+      expect((await alice.channel(funded.channelId)).balance?.localMsat).toBe(200_000_000 - 10_000_000 - 77_000)
     } finally {
       await alice.close()
       await bob.close()

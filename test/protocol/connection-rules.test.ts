@@ -49,7 +49,7 @@ describe("BOLT 1 connection rules (protocol/connection-rules)", () => {
     // a known feature required by the remote that we do not offer: as good as unknown
     const unsupported = Wire.checkRemoteFeatures(ourInitFeatures, featuresToBytes(new Set([16, 15, 9])))
     assert.deepStrictEqual(unsupported, { _tag: "UnknownRequired", bits: [16] })
-    assert.deepStrictEqual(Wire.negotiatedFeatures(ourInitFeatures, ourInitFeatures), [1, 5, 9, 13, 15, 23, 27, 45, 47, 51, 61])
+    assert.deepStrictEqual(Wire.negotiatedFeatures(ourInitFeatures, ourInitFeatures), [1, 5, 9, 13, 15, 23, 27, 37, 45, 47, 51, 61])
   })
 
   it("a hostile 65535-byte all-ones feature vector is refused, listing a bounded number of bits", () => {

@@ -23,6 +23,7 @@ import {
   ourInitFeatures,
   ourInvoiceFeatures,
   ourNodeFeatures,
+  ourReceiveInvoiceFeatures,
   requires,
   unionFeatures,
   unknownOptionalBits,
@@ -90,10 +91,13 @@ describe("feature bit vectors", () => {
 
 describe("our advertised features", () => {
   it("are exactly the four optional bits we implement", () => {
-    expect([...ourInitFeatureBits].sort((a, b) => a - b)).toEqual([1, 5, 9, 13, 15, 23, 27, 45, 47, 51, 61])
-    expect(toHex(ourInitFeatures)).toBe("2008a0000880a222")
-    expect([...ourNodeFeatures].sort((a, b) => a - b)).toEqual([1, 5, 9, 13, 15, 23, 27, 45, 47, 51, 61])
-    expect([...ourInvoiceFeatures].sort((a, b) => a - b)).toEqual([9, 15])
+    expect([...ourInitFeatureBits].sort((a, b) => a - b)).toEqual([1, 5, 9, 13, 15, 23, 27, 37, 45, 47, 51, 61])
+    expect(toHex(ourInitFeatures)).toBe("2008a0200880a222")
+    expect([...ourNodeFeatures].sort((a, b) => a - b)).toEqual([1, 5, 9, 13, 15, 23, 27, 37, 45, 47, 51, 61])
+    expect([...ourInvoiceFeatures].sort((a, b) => a - b)).toEqual([9, 15, 37])
+    // The invoices we create: var_onion_optin and payment_secret required, basic_mpp and option_attribution_data optional.
+    expect(ourReceiveInvoiceFeatures).toEqual([8, 14, 17, 37])
+    expect(validateOwn(new Set(ourReceiveInvoiceFeatures), "9")).toEqual(Result.succeed(new Set(ourReceiveInvoiceFeatures)))
     expect(validateOwn(ourInitFeatureBits, "I")).toEqual(Result.succeed(ourInitFeatureBits))
   })
   it("building a set checks dependencies and contexts", () => {

@@ -17,7 +17,7 @@ describe("two nodes in memory", () => {
       const info = yield* alice.connect(bob.nodeId, { host: "10.0.0.2", port: PORT })
       assert.strictEqual(toHex(info.nodeId), toHex(bob.nodeId))
       assert.strictEqual(info.direction, "outbound")
-      assert.deepStrictEqual(info.negotiatedFeatures, [1, 5, 9, 13, 15, 23, 27, 45, 47, 51, 61])
+      assert.deepStrictEqual(info.negotiatedFeatures, [1, 5, 9, 13, 15, 23, 27, 37, 45, 47, 51, 61])
       yield* Fiber.join(bobConnected)
       const connected = yield* bob.peer(alice.nodeId)
       assert.strictEqual(connected?.direction, "inbound")

@@ -6,9 +6,9 @@
  * loads nothing.
  */
 import type { Layer } from "effect"
-import { cryptoLayer, type CryptoShape, portableCrypto } from "../../services/Crypto.ts"
+import { Crypto, type CryptoShape, portableCrypto } from "../../services/Crypto.ts"
 
 export const browserCrypto: CryptoShape = portableCrypto
 
 /** Sets the `Crypto` reference to `browserCrypto`. */
-export const layer: Layer.Layer<never> = cryptoLayer(browserCrypto)
+export const layer: Layer.Layer<never> = Crypto.layer(browserCrypto)

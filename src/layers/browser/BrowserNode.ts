@@ -36,7 +36,7 @@ import { Store } from "../../services/Store.ts"
 import { type SocketAddress, Transport, type TransportError } from "../../services/Transport.ts"
 import { makeNodeSigner } from "../InMemoryNodeSigner.ts"
 import { CHANNEL_SIGNER_SEED_LABEL, deriveNodeSecret, deriveSecret, SHUTDOWN_KEY_LABEL } from "../../protocol/keys/seed.ts"
-import { layerLocalPersister } from "../persister/ReplicatedPersister.ts"
+import * as ReplicatedPersister from "../persister/ReplicatedPersister.ts"
 import { DefaultRouter } from "../router/DefaultRouter.ts"
 import { makeSeedChannelSigner } from "../signer/SeedChannelSigner.ts"
 
@@ -112,7 +112,7 @@ export const makeBrowserNode = <E1, E2>(
     const transport = yield* Layer.build(options.transport)
     const channelStore = yield* Layer.build(options.channelStore)
     const paymentStore = yield* Layer.build(options.paymentStore)
-    const persister = yield* Layer.build(layerLocalPersister()).pipe(Effect.provide(channelStore))
+    const persister = yield* Layer.build(ReplicatedPersister.layerLocal()).pipe(Effect.provide(channelStore))
 
     const peers = yield* PeerManager.make({
       ...options.peers,

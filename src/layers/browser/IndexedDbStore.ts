@@ -339,5 +339,5 @@ export const makeIndexedDbStore = (options: IndexedDbStoreOptions): Effect.Effec
   })
 
 /** Layer: the IndexedDB store named `options.name`, open for the layer's lifetime. */
-export const layerIndexedDbStore = (options: IndexedDbStoreOptions): Layer.Layer<Store, StoreError | StoreCorrupt> =>
+export const layer = (options: IndexedDbStoreOptions): Layer.Layer<Store, StoreError | StoreCorrupt> =>
   Layer.effect(Store, makeIndexedDbStore(options))

@@ -49,7 +49,7 @@ export const routingGraphOf = (channels: ReadonlyArray<ChannelView>, nodes: Read
 }
 
 /** `RouterGraph` over the `NetworkGraph`, cached on its version. */
-export const routerGraphLayer = (options?: { readonly minRebuildMillis?: number }): Layer.Layer<RouterGraph, never, NetworkGraph> =>
+export const layer = (options?: { readonly minRebuildMillis?: number }): Layer.Layer<RouterGraph, never, NetworkGraph> =>
   Layer.effect(
     RouterGraph,
     Effect.gen(function*() {

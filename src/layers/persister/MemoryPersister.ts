@@ -315,7 +315,7 @@ export const makeMemoryPersister = (
   })
 
 /** `MonitorPersister` in memory, with its `MemoryPersisterControls`. */
-export const layerMemoryPersister = (options: MemoryPersisterOptions = {}): Layer.Layer<MonitorPersister | MemoryPersisterControls> =>
+export const layer = (options: MemoryPersisterOptions = {}): Layer.Layer<MonitorPersister | MemoryPersisterControls> =>
   Layer.unwrap(
     Effect.map(makeMemoryPersister(options), ({ persister, control }) =>
       Layer.mergeAll(Layer.succeed(MonitorPersister, persister), Layer.succeed(MemoryPersisterControls, control))

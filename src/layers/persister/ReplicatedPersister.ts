@@ -11,7 +11,11 @@
  *   acknowledged, and the latest state) and sends them as one replica write: group commit, one
  *   store write (one fsync) for many persists. On failure it retries with backoff (`retry`
  *   schedule, on the Clock) until it succeeds; a replica that was down catches up from its last
- *   acknowledged update. Nothing is dropped: updates stay in memory until every replica has them.
+ *   acknowledged update. Nothing is dropped: updates stay in memory until every replica has them,
+ *   at most `maxRetained` per channel: past that (a replica down for long), the persister asks an
+ *   up-to-date state-keeping replica for the channel's monitor state (`MonitorReplica.monitorOf`),
+ *   keeps it in place of the updates it covers, and the lagging replica catches up from that
+ *   snapshot (as a replica behind a compacted log does). Without such a replica the updates stay.
  * - A write is complete when k replicas acknowledged it and at least one of them keeps channel
  *   states (the truth a restart reads). Replicas that keep no state (watchtowers) only receive
  *   updates that a state-keeping replica already holds, so at restart no replica is ever ahead
@@ -39,7 +43,15 @@ import {
   type PersistStatus
 } from "../../services/MonitorPersister.ts"
 import { Store } from "../../services/Store.ts"
-import { channelKey, lastUpdateIdOf, type MonitorReplica, type ReplicaChannel, type ReplicaError, type ReplicaWrite } from "./replica.ts"
+import {
+  channelKey,
+  DEFAULT_MAX_RETAINED,
+  lastUpdateIdOf,
+  type MonitorReplica,
+  type ReplicaChannel,
+  type ReplicaError,
+  type ReplicaWrite
+} from "./replica.ts"
 import { makeStoreReplica, type StoreReplicaOptions } from "./StoreReplica.ts"
 
 export interface ReplicatedPersisterOptions {
@@ -50,6 +62,8 @@ export interface ReplicatedPersisterOptions {
   readonly retry?: Schedule.Schedule<unknown, ReplicaError>
   /** How long `persist` waits for the quorum before answering `InProgress` (default 500 ms). */
   readonly inlineWait?: Duration.Input
+  /** Updates kept in memory per channel for lagging replicas before a snapshot replaces them (default `DEFAULT_MAX_RETAINED`). */
+  readonly maxRetained?: number
 }
 
 export const defaultRetrySchedule: Schedule.Schedule<unknown, ReplicaError> = Schedule.min([
@@ -108,6 +122,7 @@ export const makeReplicatedPersister = (
     const k = options.quorum ?? n
     const retry = options.retry ?? defaultRetrySchedule
     const inlineWait = Duration.fromInputUnsafe(options.inlineWait ?? "500 millis")
+    const maxRetained = Math.max(1, options.maxRetained ?? DEFAULT_MAX_RETAINED)
     if (n === 0 || k < 1 || k > n) return yield* new PersistUnavailable({ reason: `bad quorum ${k} of ${n}` })
     const stateReplicas = replicas.flatMap((r, i) => (r.keepsChannelState ? [i] : []))
     if (stateReplicas.length === 0) return yield* new PersistUnavailable({ reason: "no replica keeps channel states" })
@@ -298,12 +313,31 @@ export const makeReplicatedPersister = (
           if (e.retained.length > 0 && (e.retained[0]?.updateId ?? 0n) <= floor) e.retained = e.retained.filter((u) => u.updateId > floor)
           if (e.monitor !== undefined && floor >= e.monitor.latestUpdateId) e.monitor = undefined
           dropStateIfStored(e)
+          if (e.retained.length > maxRetained && replicas[i]?.keepsChannelState === true) yield* snapshotRetained(i, e)
           yield* settle(e)
           // watchtowers may now receive what this replica holds
           if (replicas[i]?.keepsChannelState === true) for (let j = 0; j < n; j++) if (replicas[j]?.keepsChannelState === false) dirty[j]?.add(e)
         }
         // Watchtowers may now receive what this replica holds (none: nothing to wake).
         if (replicas[i]?.keepsChannelState === true && updateOnly.length > 0) yield* wakeUpdateOnly
+      })
+
+    /**
+     * Replaces the retained updates of `e` up to what state-keeping replica `i` holds (it just
+     * acknowledged them) by its monitor state there: the replicas behind catch up from it. A
+     * replica that cannot give it (or fails to) leaves the updates as they are.
+     */
+    const snapshotRetained = (i: number, e: Entry) =>
+      Effect.gen(function*() {
+        const monitorOf = replicas[i]?.monitorOf
+        if (monitorOf === undefined) return
+        const m = yield* Effect.result(monitorOf(e.channelId))
+        if (Result.isFailure(m) || m.success === undefined) return
+        const at = m.success.latestUpdateId
+        // only a state this replica acknowledged, newer than what is kept, and not ahead of what was recorded
+        if (at > (e.ackedUpdate[i] ?? -1n) || at > e.latest || (e.monitor !== undefined && at <= e.monitor.latestUpdateId)) return
+        e.monitor = m.success
+        e.retained = e.retained.filter((u) => u.updateId > at)
       })
 
     const failed = (i: number, error: ReplicaError) =>
@@ -461,8 +495,13 @@ const checkOrder = (key: string, latest: bigint, updates: ReadonlyArray<MonitorU
 }
 
 /** The persister over the node's `Store` alone (the files store in production). */
-export const layerLocalPersister = (
-  options: { readonly replica?: StoreReplicaOptions; readonly retry?: Schedule.Schedule<unknown, ReplicaError>; readonly inlineWait?: Duration.Input } = {}
+export const layerLocal = (
+  options: {
+    readonly replica?: StoreReplicaOptions
+    readonly retry?: Schedule.Schedule<unknown, ReplicaError>
+    readonly inlineWait?: Duration.Input
+    readonly maxRetained?: number
+  } = {}
 ): Layer.Layer<MonitorPersister, PersistUnavailable, Store> =>
   Layer.effect(
     MonitorPersister,
@@ -472,11 +511,12 @@ export const layerLocalPersister = (
         replicas: [makeStoreReplica(store, options.replica)],
         quorum: 1,
         ...(options.retry === undefined ? {} : { retry: options.retry }),
-        ...(options.inlineWait === undefined ? {} : { inlineWait: options.inlineWait })
+        ...(options.inlineWait === undefined ? {} : { inlineWait: options.inlineWait }),
+        ...(options.maxRetained === undefined ? {} : { maxRetained: options.maxRetained })
       })
     })
   )
 
 /** The persister over n replicas, complete when `quorum` acknowledged. */
-export const layerReplicatedPersister = (options: ReplicatedPersisterOptions): Layer.Layer<MonitorPersister, PersistUnavailable> =>
+export const layer = (options: ReplicatedPersisterOptions): Layer.Layer<MonitorPersister, PersistUnavailable> =>
   Layer.effect(MonitorPersister, makeReplicatedPersister(options))

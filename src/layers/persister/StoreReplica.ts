@@ -6,11 +6,25 @@
  *   `<prefix><channel>/blob/<id>`      a long string of that state (an HTLC's onion), written once
  *   `<prefix><channel>/u/<updateId>`   one monitor update (Schema JSON), id zero-padded to 20 digits
  *   `<prefix><channel>/snap`           the monitor snapshot (`MonitorState` Schema JSON), if compacted
+ *   `<prefix><channel>/rv/<index>`     revoked commitments of the snapshot, from `index` on (written once)
  * Compaction: once `compactEvery` updates follow the snapshot, a write folds them (and its own
  * new updates) into a new snapshot, puts it and deletes the folded update keys, in the same
  * atomic `Store.write`: a crash leaves the old log or the new snapshot, both loadable, and an
  * acknowledged update is always in one of them. A write carrying a snapshot (`ReplicaWrite.monitor`,
  * a lagging replica catching up) replaces an older log with it the same way.
+ * Revoked commitments (BOLT 5 justice data: a revoked commitment can be broadcast at any time, so
+ * every one that had HTLCs is kept) only grow, one or two per payment: the snapshot does not
+ * carry them again at every compaction. A compaction writes the entries added since the last
+ * one as a chunk `rv/<index of its first entry>` (compare-and-set "absent": never overwritten),
+ * and the snapshot's text starts with a header (a 0x03 byte, the number of entries held in
+ * chunks in decimal, a newline) and holds only the entries after them (none, when this replica
+ * wrote the chunks). Chunks, snapshot and the deleted update keys are one atomic write. A snapshot
+ * without the header holds every entry (the older form, still read). At load the chunks must
+ * be contiguous from 0 and add up to the header's count.
+ * The log as this replica last wrote it (snapshot, updates after it, entries in chunks) is kept
+ * in memory for the channels written lately (bounded), so a compaction folds it without reading
+ * and decoding the store; a failed write forgets the channels it held (the next compaction reads
+ * the store).
  * Long strings: a state is written whole at every persist, and most of its bytes are the onions
  * of the HTLCs in flight (1,366 bytes, 2,732 in hex, each), which do not change while the HTLC
  * lives. So every string of at least `BLOB_MIN_LENGTH` characters is written once under its own
@@ -30,7 +44,19 @@ import { Effect, Result, Schema } from "effect"
 import { ChannelIdSchema } from "../../protocol/codec/fields.ts"
 import { toHex } from "../../protocol/bytes.ts"
 import { foldAccepted } from "../../protocol/monitor/apply.ts"
-import { type MonitorHtlc, type MonitorState, MonitorStateSchema } from "../../protocol/monitor/state.ts"
+import { encodeSecretStore } from "../../protocol/keys/shachain.ts"
+import {
+  ChannelParamsSchema,
+  type ChannelParams
+} from "../../protocol/channel/params.ts"
+import {
+  type CounterpartyCommitment,
+  type HolderCommitment,
+  type MonitorHtlc,
+  type MonitorState,
+  MonitorStateSchema,
+  type RevokedCommitment
+} from "../../protocol/monitor/state.ts"
 import { MonitorUpdateSchema, type MonitorUpdate } from "../../protocol/monitor/update.ts"
 import type { ChannelId } from "../../protocol/units.ts"
 import { deleteOp, putOp, type StoreOp, type StoreShape } from "../../services/Store.ts"
@@ -63,6 +89,25 @@ const htlcJson = (h: MonitorHtlc): JsonObject => ({
   cltvExpiry: h.cltvExpiry
 })
 const htlcsJson = (hs: ReadonlyArray<MonitorHtlc>): Array<Schema.Json> => hs.map(htlcJson)
+const holderCommitmentJson = (c: HolderCommitment): JsonObject => ({
+  commitmentNumber: c.commitmentNumber.toString(),
+  feeratePerKw: c.feeratePerKw,
+  toLocal: c.toLocal.toString(),
+  toRemote: c.toRemote.toString(),
+  htlcs: htlcsJson(c.htlcs),
+  counterpartySignature: toHex(c.counterpartySignature),
+  counterpartyHtlcSignatures: c.counterpartyHtlcSignatures.map(toHex)
+})
+const counterpartyCommitmentJson = (c: CounterpartyCommitment): JsonObject => ({
+  commitmentNumber: c.commitmentNumber.toString(),
+  perCommitmentPoint: toHex(c.perCommitmentPoint),
+  feeratePerKw: c.feeratePerKw,
+  toLocal: c.toLocal.toString(),
+  toRemote: c.toRemote.toString(),
+  htlcs: htlcsJson(c.htlcs),
+  txid: toHex(c.txid)
+})
+const revokedJson = (r: RevokedCommitment): JsonObject => ({ commitmentNumber: r.commitmentNumber.toString(), txid: toHex(r.txid), htlcs: htlcsJson(r.htlcs) })
 
 /**
  * The JSON value of an update, as `Schema.encodeSync(MonitorUpdateSchema)` gives it (same keys,
@@ -72,38 +117,10 @@ const htlcsJson = (hs: ReadonlyArray<MonitorHtlc>): Array<Schema.Json> => hs.map
  */
 export const encodeHotUpdate = (u: MonitorUpdate): Schema.Json | undefined => {
   switch (u._tag) {
-    case "HolderCommitment": {
-      const c = u.commitment
-      return {
-        _tag: u._tag,
-        updateId: u.updateId.toString(),
-        commitment: {
-          commitmentNumber: c.commitmentNumber.toString(),
-          feeratePerKw: c.feeratePerKw,
-          toLocal: c.toLocal.toString(),
-          toRemote: c.toRemote.toString(),
-          htlcs: htlcsJson(c.htlcs),
-          counterpartySignature: toHex(c.counterpartySignature),
-          counterpartyHtlcSignatures: c.counterpartyHtlcSignatures.map(toHex)
-        }
-      }
-    }
-    case "CounterpartyCommitment": {
-      const c = u.commitment
-      return {
-        _tag: u._tag,
-        updateId: u.updateId.toString(),
-        commitment: {
-          commitmentNumber: c.commitmentNumber.toString(),
-          perCommitmentPoint: toHex(c.perCommitmentPoint),
-          feeratePerKw: c.feeratePerKw,
-          toLocal: c.toLocal.toString(),
-          toRemote: c.toRemote.toString(),
-          htlcs: htlcsJson(c.htlcs),
-          txid: toHex(c.txid)
-        }
-      }
-    }
+    case "HolderCommitment":
+      return { _tag: u._tag, updateId: u.updateId.toString(), commitment: holderCommitmentJson(u.commitment) }
+    case "CounterpartyCommitment":
+      return { _tag: u._tag, updateId: u.updateId.toString(), commitment: counterpartyCommitmentJson(u.commitment) }
     case "CommitmentSecret":
       return { _tag: u._tag, updateId: u.updateId.toString(), commitmentNumber: u.commitmentNumber.toString(), secret: toHex(u.secret) }
     case "PaymentPreimage":
@@ -323,17 +340,118 @@ const pad = (id: bigint): string => id.toString().padStart(20, "0")
 
 const encodeMonitorJson = Schema.encodeSync(MonitorStateSchema)
 const decodeMonitorJson = Schema.decodeUnknownResult(MonitorStateSchema)
-/** A monitor snapshot's bytes (its Schema's JSON). */
-export const encodeSnapshot = (m: MonitorState): Uint8Array => utf8.encode(JSON.stringify(encodeMonitorJson(m)))
-export const decodeSnapshot = (bytes: Uint8Array): Result.Result<MonitorState, string> => {
+const encodeParamsJson = Schema.encodeSync(ChannelParamsSchema)
+/** The JSON text of a channel's parameters, by object (they never change: a monitor keeps one for its life). */
+const paramsTexts = new WeakMap<ChannelParams, string>()
+
+/**
+ * The JSON text of a monitor state, as `JSON.stringify(Schema.encodeSync(MonitorStateSchema)(m))`
+ * gives it (same keys, same order, same strings; tested on whole channel lives), written out for
+ * an open channel (the parameters through their Schema once per object); undefined for a
+ * closing one, which goes through the Schema.
+ */
+export const encodeHotSnapshot = (m: MonitorState): string | undefined => {
+  if (m.closing._tag !== "Open") return undefined
+  let params = paramsTexts.get(m.params)
+  if (params === undefined) {
+    params = JSON.stringify(encodeParamsJson(m.params))
+    paramsTexts.set(m.params, params)
+  }
+  const out: JsonObject = {
+    fundingScript: toHex(m.fundingScript),
+    latestUpdateId: m.latestUpdateId.toString(),
+    holderCommitment: holderCommitmentJson(m.holderCommitment),
+    counterpartyCurrent: counterpartyCommitmentJson(m.counterpartyCurrent)
+  }
+  if (m.counterpartyNext !== undefined) out["counterpartyNext"] = counterpartyCommitmentJson(m.counterpartyNext)
+  out["counterpartySecrets"] = toHex(encodeSecretStore(m.counterpartySecrets))
+  out["revokedCommitments"] = m.revokedCommitments.map(revokedJson)
+  out["preimages"] = m.preimages.map((p) => ({ paymentHash: toHex(p.paymentHash), preimage: toHex(p.preimage) }))
+  if (m.holderShutdownScript !== undefined) out["holderShutdownScript"] = toHex(m.holderShutdownScript)
+  if (m.counterpartyShutdownScript !== undefined) out["counterpartyShutdownScript"] = toHex(m.counterpartyShutdownScript)
+  out["closing"] = { _tag: "Open" }
+  return `{"params":${params},${JSON.stringify(out).slice(1)}`
+}
+const snapshotText = (m: MonitorState): string => encodeHotSnapshot(m) ?? JSON.stringify(encodeMonitorJson(m))
+
+/** The first byte of a snapshot whose first revoked commitments are in chunks (no JSON text starts with it). */
+const CHUNKED_FORMAT = 0x03
+
+/**
+ * A monitor snapshot's bytes (its Schema's JSON). With `chunked`, the first `chunked` revoked
+ * commitments are left out (they are in chunks) and the text starts with the header saying so.
+ */
+export const encodeSnapshot = (m: MonitorState, chunked?: number): Uint8Array => {
+  if (chunked === undefined) return utf8.encode(snapshotText(m))
+  const rest = chunked === 0 ? m : { ...m, revokedCommitments: m.revokedCommitments.slice(chunked) }
+  return utf8.encode(`\u0003${chunked}\n${snapshotText(rest)}`)
+}
+/** A chunk's bytes: the JSON array of the Schema encodings of some revoked commitments. */
+export const encodeRevokedChunk = (entries: MonitorState["revokedCommitments"]): Uint8Array => utf8.encode(JSON.stringify(entries.map(revokedJson)))
+
+/**
+ * A stored snapshot, with the chunks of revoked commitments it counts on (`chunks`: start index
+ * -> bytes); fails when they are not exactly the ones its header counts (contiguous from 0).
+ */
+export const decodeSnapshot = (bytes: Uint8Array, chunks: ReadonlyMap<number, Uint8Array> = new Map()): Result.Result<MonitorState, string> => {
   try {
-    const r = decodeMonitorJson(JSON.parse(fromUtf8.decode(bytes)))
-    return Result.isSuccess(r) ? Result.succeed(r.success) : Result.fail(r.failure.message)
+    let text = fromUtf8.decode(bytes)
+    const revoked: Array<unknown> = []
+    if (bytes[0] === CHUNKED_FORMAT) {
+      const end = text.indexOf("\n")
+      const digits = text.slice(1, end)
+      if (end < 2 || !/^[0-9]+$/.test(digits)) return Result.fail("bad snapshot header")
+      const count = Number(digits)
+      for (const [start, chunk] of [...chunks].sort((a, b) => a[0] - b[0])) {
+        if (start !== revoked.length) return Result.fail(`revoked chunk at ${start}, expected ${revoked.length}`)
+        const entries: unknown = JSON.parse(fromUtf8.decode(chunk))
+        if (!Array.isArray(entries) || entries.length === 0) return Result.fail(`bad revoked chunk at ${start}`)
+        for (const e of entries) revoked.push(e)
+      }
+      if (revoked.length !== count) return Result.fail(`the snapshot counts ${count} revoked commitments in chunks, ${revoked.length} found`)
+      text = text.slice(end + 1)
+    } else if (chunks.size > 0) return Result.fail("revoked chunks without a snapshot that counts them")
+    const json: unknown = JSON.parse(text)
+    if (revoked.length > 0) {
+      if (typeof json !== "object" || json === null || !("revokedCommitments" in json) || !Array.isArray(json.revokedCommitments))
+        return Result.fail("snapshot without revokedCommitments")
+      json.revokedCommitments = [...revoked, ...json.revokedCommitments]
+    }
+    const r = decodeMonitorJson(json)
+    if (Result.isFailure(r)) return Result.fail(r.failure.message)
+    const rs = r.success.revokedCommitments
+    for (let i = 1; i < rs.length; i++)
+      if ((rs[i]?.commitmentNumber ?? 0n) <= (rs[i - 1]?.commitmentNumber ?? 0n)) return Result.fail("revoked commitments out of order")
+    return Result.succeed(r.success)
   } catch (e) {
     return Result.fail(String(e))
   }
 }
-const idOfUpdateKey = (key: string): bigint => BigInt(key.slice(key.lastIndexOf("/") + 1))
+/** How many revoked commitments a stored snapshot's chunks hold (its header's count; 0 without one). */
+const chunkedCount = (bytes: Uint8Array): number => {
+  if (bytes[0] !== CHUNKED_FORMAT) return 0
+  const end = bytes.indexOf(0x0a)
+  return end < 2 ? 0 : Number(fromUtf8.decode(bytes.subarray(1, end)))
+}
+/** The start index of a revoked-commitments chunk key's tail (`rv/<index>`), or undefined. */
+const chunkStart = (kind: string): number | undefined => {
+  if (!kind.startsWith("rv/")) return undefined
+  const digits = kind.slice(3)
+  return /^[0-9]{1,20}$/.test(digits) && Number.isSafeInteger(Number(digits)) ? Number(digits) : undefined
+}
+
+/**
+ * The log as this replica last wrote it for one channel: the snapshot, the updates after it,
+ * and how many of the snapshot's revoked commitments are in chunks.
+ */
+interface StoredLog {
+  readonly snapshot: MonitorState | undefined
+  readonly tail: ReadonlyArray<MonitorUpdate>
+  readonly chunked: number
+}
+/** Channels whose stored log is kept in memory at most (the ones written lately). */
+const STORED_LOGS_CAPACITY = 256
+
 
 export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions = {}): MonitorReplica => {
   const name = options.name ?? "store"
@@ -345,15 +463,54 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
   /** Update keys held after the snapshot, per channel (learned with its head). */
   const counts = new Map<string, number>()
   const snapKey = (key: string) => `${prefix}${key}/snap`
+  const chunkKey = (key: string, start: number) => `${prefix}${key}/rv/${pad(BigInt(start))}`
+  const updateKey = (key: string, id: bigint) => `${prefix}${key}/u/${pad(id)}`
+  const listUpdates = (key: string) => store.list(`${prefix}${key}/u/`).pipe(Effect.mapError((e) => fail(e.message)))
+  const listChunks = (key: string) => store.list(`${prefix}${key}/rv/`).pipe(Effect.mapError((e) => fail(e.message)))
+  /** The stored snapshot of a channel (its revoked chunks read with it), and how many entries its chunks hold. */
   const readSnapshot = (key: string) =>
     Effect.gen(function*() {
       const e = yield* store.get(snapKey(key)).pipe(Effect.mapError((err) => fail(err.message)))
-      if (e === undefined) return undefined
-      const m = decodeSnapshot(e.value)
+      const chunkEntries = yield* listChunks(key)
+      if (e === undefined) {
+        if (chunkEntries.length > 0) return yield* fail(`revoked chunks without a snapshot for channel ${key}`)
+        return undefined
+      }
+      const chunks = new Map<number, Uint8Array>()
+      for (const c of chunkEntries) {
+        const start = chunkStart(c.key.slice(`${prefix}${key}/`.length))
+        if (start === undefined) return yield* fail(`bad revoked chunk key ${c.key}`)
+        chunks.set(start, c.value)
+      }
+      const m = decodeSnapshot(e.value, chunks)
       if (Result.isFailure(m)) return yield* fail(`bad snapshot for channel ${key}: ${m.failure}`)
-      return m.success
+      return { monitor: m.success, chunked: chunkedCount(e.value) }
     })
-  const listUpdates = (key: string) => store.list(`${prefix}${key}/u/`).pipe(Effect.mapError((e) => fail(e.message)))
+  /** The channel's log as the store holds it, with its update entries (keys and versions). */
+  const readStoredLog = (key: string) =>
+    Effect.gen(function*() {
+      const snapshot = yield* readSnapshot(key)
+      const entries = yield* listUpdates(key)
+      const tail: Array<MonitorUpdate> = []
+      for (const e of entries) {
+        const u = decodeUpdate(e.value)
+        if (Result.isFailure(u)) return yield* fail(`bad update ${e.key}: ${u.failure}`)
+        tail.push(u.success)
+      }
+      const log: StoredLog = { snapshot: snapshot?.monitor, tail, chunked: snapshot?.chunked ?? 0 }
+      return { log, entries }
+    })
+  /** The stored logs of the channels written lately (least recently written first). */
+  const logs = new Map<string, StoredLog>()
+  const rememberLog = (key: string, log: StoredLog | undefined): void => {
+    logs.delete(key)
+    if (log === undefined) return
+    if (logs.size >= STORED_LOGS_CAPACITY) {
+      const oldest = logs.keys().next()
+      if (oldest.done !== true) logs.delete(oldest.value)
+    }
+    logs.set(key, log)
+  }
   /** Last update id held per channel, learned from the store (-1: none). */
   const heads = new Map<string, bigint>()
   /**
@@ -419,11 +576,11 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
     Effect.gen(function*() {
       const known = heads.get(key)
       if (known !== undefined) return known
-      const entries = yield* listUpdates(key)
-      const last = entries.at(-1)
-      const head = last === undefined ? ((yield* readSnapshot(key))?.latestUpdateId ?? -1n) : idOfUpdateKey(last.key)
+      const { log, entries } = yield* readStoredLog(key)
+      const head = log.tail.at(-1)?.updateId ?? log.snapshot?.latestUpdateId ?? -1n
       heads.set(key, head)
       counts.set(key, entries.length)
+      rememberLog(key, log)
       return head
     })
 
@@ -432,19 +589,24 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
       const ops: Array<StoreOp> = []
       const newHeads = new Map<string, bigint>()
       const newCounts = new Map<string, number>()
+      const newLogs = new Map<string, StoredLog | undefined>()
       const outcomes: Array<{ readonly succeeded: () => void; readonly failed: () => void }> = []
       for (const w of writes) {
         const key = channelKey(w.channelId)
         let head = yield* headOf(key)
         let count = counts.get(key) ?? 0
+        let log = logs.get(key)
         let caughtUp = false
         if (w.monitor !== undefined && head < w.monitor.latestUpdateId) {
-          // Behind a snapshot (catching up): the snapshot replaces the log this replica has.
+          // Behind a snapshot (catching up): the snapshot (every revoked commitment in it) replaces
+          // the log and the chunks this replica has.
           for (const e of yield* listUpdates(key)) ops.push(deleteOp(e.key, e.version))
-          ops.push(putOp(snapKey(key), encodeSnapshot(w.monitor)))
+          for (const e of yield* listChunks(key)) ops.push(deleteOp(e.key, e.version))
+          ops.push(putOp(snapKey(key), encodeSnapshot(w.monitor, 0)))
           head = w.monitor.latestUpdateId
           count = 0
           caughtUp = true
+          log = { snapshot: w.monitor, tail: [], chunked: 0 }
         }
         const fresh: Array<MonitorUpdate> = []
         for (const u of w.updates) {
@@ -453,12 +615,16 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
           fresh.push(u)
           head = u.updateId
         }
-        const compacted = !caughtUp && compactEvery > 0 && count + fresh.length >= compactEvery ? yield* compactOps(key, fresh, ops) : false
-        if (compacted) count = 0
-        else {
-          for (const u of fresh) ops.push(putOp(`${prefix}${key}/u/${pad(u.updateId)}`, encodeUpdate(u), 0))
+        const compacted = !caughtUp && compactEvery > 0 && count + fresh.length >= compactEvery ? yield* compactOps(key, fresh, ops) : undefined
+        if (compacted !== undefined) {
+          count = 0
+          log = compacted
+        } else {
+          for (const u of fresh) ops.push(putOp(updateKey(key, u.updateId), encodeUpdate(u), 0))
           count += fresh.length
+          if (log !== undefined && fresh.length > 0) log = { ...log, tail: [...log.tail, ...fresh] }
         }
+        newLogs.set(key, log)
         if (keepsChannelState) outcomes.push(stateOps(key, w.channelState, w.stateVersion, ops))
         newHeads.set(key, head)
         newCounts.set(key, count)
@@ -469,42 +635,55 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
         // A conflict on an update key: an earlier write reported as failed landed after all
         // (an ambiguous failure). Learn those heads again; the retry skips what is there.
         if (written.failure._tag === "StoreConflict") for (const w of writes) heads.delete(channelKey(w.channelId))
+        // The write may have landed or not: the stored logs are read again when needed.
+        for (const w of writes) logs.delete(channelKey(w.channelId))
         for (const o of outcomes) o.failed()
         return yield* fail(written.failure.message)
       }
       for (const [k, h] of newHeads) heads.set(k, h)
       for (const [k, c] of newCounts) counts.set(k, c)
+      for (const [k, l] of newLogs) rememberLog(k, l)
       for (const o of outcomes) o.succeeded()
     })
 
   /**
    * Compaction ops for one channel (pushed to `ops`): the snapshot and the updates after it as
-   * the store holds them, folded with `fresh` into a new snapshot that replaces them. False
-   * (nothing pushed) when the log does not fold: the updates are then written as usual. A store
-   * that disagrees with the head this replica remembered (an earlier write that failed
-   * ambiguously landed) fails the write: the retry learns the head again.
+   * the store holds them (as this replica last wrote them, when it remembers; else read), folded
+   * with `fresh` into a new snapshot that replaces them; the revoked commitments added since the
+   * last snapshot go to a new chunk. The new stored log; undefined (nothing pushed) when the log
+   * does not fold: the updates are then written as usual. A store that disagrees with the head
+   * this replica remembered (an earlier write that failed ambiguously landed) fails the write:
+   * the retry learns the head again.
    */
   const compactOps = (key: string, fresh: ReadonlyArray<MonitorUpdate>, ops: Array<StoreOp>) =>
     Effect.gen(function*() {
-      const snapshot = yield* readSnapshot(key)
-      const entries = yield* listUpdates(key)
-      const stored: Array<MonitorUpdate> = []
-      for (const e of entries) {
-        const u = decodeUpdate(e.value)
-        if (Result.isFailure(u)) return yield* fail(`bad update ${e.key}: ${u.failure}`)
-        stored.push(u.success)
+      const remembered = logs.get(key)
+      const deletions: Array<StoreOp> = []
+      let stored: StoredLog
+      if (remembered !== undefined) {
+        stored = remembered
+        for (const u of remembered.tail) deletions.push(deleteOp(updateKey(key, u.updateId)))
+      } else {
+        const read = yield* readStoredLog(key)
+        stored = read.log
+        for (const e of read.entries) deletions.push(deleteOp(e.key, e.version))
       }
-      const storedHead = stored.at(-1)?.updateId ?? snapshot?.latestUpdateId ?? -1n
+      const storedHead = stored.tail.at(-1)?.updateId ?? stored.snapshot?.latestUpdateId ?? -1n
       const first = fresh[0]
       if (first !== undefined && first.updateId !== storedHead + 1n) {
         heads.delete(key)
+        logs.delete(key)
         return yield* fail(`channel ${key}: the store holds update ${storedHead}, the write starts at ${first.updateId}`)
       }
-      const folded = foldAccepted(snapshot, [...stored, ...fresh])
-      if (Result.isFailure(folded)) return false
-      for (const e of entries) ops.push(deleteOp(e.key, e.version))
-      ops.push(putOp(snapKey(key), encodeSnapshot(folded.success)))
-      return true
+      const folded = foldAccepted(stored.snapshot, [...stored.tail, ...fresh])
+      if (Result.isFailure(folded)) return undefined
+      const revoked = folded.success.revokedCommitments
+      if (revoked.length < stored.chunked) return undefined // unreachable: revoked commitments only grow
+      for (const d of deletions) ops.push(d)
+      if (revoked.length > stored.chunked) ops.push(putOp(chunkKey(key, stored.chunked), encodeRevokedChunk(revoked.slice(stored.chunked)), 0))
+      ops.push(putOp(snapKey(key), encodeSnapshot(folded.success, revoked.length)))
+      const log: StoredLog = { snapshot: folded.success, tail: [], chunked: revoked.length }
+      return log
     })
 
   const readChannels = (from: string) =>
@@ -516,6 +695,8 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
         stateBytes: Uint8Array | undefined
         readonly blobs: Map<string, Uint8Array>
         readonly updates: Array<MonitorUpdate>
+        snapBytes: Uint8Array | undefined
+        readonly chunks: Map<number, Uint8Array>
         monitor: MonitorState | undefined
       }
       const byChannel = new Map<string, Read>()
@@ -525,21 +706,41 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
         if (slash < 0) continue
         const key = rest.slice(0, slash)
         const kind = rest.slice(slash + 1)
-        const ch: Read = byChannel.get(key) ?? { state: undefined, version: 0n, stateBytes: undefined, blobs: new Map<string, Uint8Array>(), updates: [], monitor: undefined }
+        const ch: Read = byChannel.get(key) ?? {
+          state: undefined,
+          version: 0n,
+          stateBytes: undefined,
+          blobs: new Map<string, Uint8Array>(),
+          updates: [],
+          snapBytes: undefined,
+          chunks: new Map<number, Uint8Array>(),
+          monitor: undefined
+        }
         byChannel.set(key, ch)
         if (kind === "state") {
           ch.stateBytes = e.value // decoded below, once its blobs are read
         } else if (kind.startsWith("blob/")) {
           ch.blobs.set(kind.slice("blob/".length), e.value)
         } else if (kind === "snap") {
-          const m = decodeSnapshot(e.value)
-          if (Result.isFailure(m)) return yield* fail(`bad snapshot ${e.key}: ${m.failure}`)
-          ch.monitor = m.success
+          ch.snapBytes = e.value // decoded below, with its chunks
+        } else if (kind.startsWith("rv/")) {
+          const start = chunkStart(kind)
+          if (start === undefined) return yield* fail(`bad revoked chunk key ${e.key}`)
+          ch.chunks.set(start, e.value)
         } else if (kind.startsWith("u/")) {
           const u = decodeUpdate(e.value)
           if (Result.isFailure(u)) return yield* fail(`bad update ${e.key}: ${u.failure}`)
           ch.updates.push(u.success) // keys sort by zero-padded id: in order
         }
+      }
+      for (const [key, ch] of byChannel) {
+        if (ch.snapBytes === undefined) {
+          if (ch.chunks.size > 0) return yield* fail(`revoked chunks without a snapshot for channel ${key}`)
+          continue
+        }
+        const m = decodeSnapshot(ch.snapBytes, ch.chunks)
+        if (Result.isFailure(m)) return yield* fail(`bad snapshot for channel ${key}: ${m.failure}`)
+        ch.monitor = m.success
       }
       for (const [key, ch] of byChannel) {
         if (ch.stateBytes === undefined) continue
@@ -593,6 +794,18 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
       heads.delete(key)
       counts.delete(key)
       blobs.delete(key)
+      logs.delete(key)
+    })
+
+  /** The channel's log folded (from what this replica remembers, else read from the store). */
+  const monitorOf = (channelId: ChannelId) =>
+    Effect.gen(function*() {
+      const key = channelKey(channelId)
+      const stored = logs.get(key) ?? (yield* readStoredLog(key)).log
+      if (stored.snapshot === undefined && stored.tail.length === 0) return undefined
+      const folded = foldAccepted(stored.snapshot, stored.tail)
+      if (Result.isFailure(folded)) return yield* fail(`channel ${key}: the stored log does not fold (${folded.failure._tag})`)
+      return folded.success
     })
 
   return {
@@ -600,6 +813,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
     keepsChannelState,
     write,
     load,
+    monitorOf,
     archive: (channelId) => channelOps(channelId, true),
     remove: (channelId) => channelOps(channelId, false)
   }

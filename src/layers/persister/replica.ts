@@ -39,6 +39,13 @@ export interface ReplicaWrite {
  */
 export const DEFAULT_COMPACT_EVERY = 16
 
+/**
+ * Default bound on the updates the replicated persister keeps in memory per channel for a
+ * replica that lags (one down): past it they are replaced by a monitor snapshot the replica
+ * catches up from.
+ */
+export const DEFAULT_MAX_RETAINED = 64
+
 /** The last update id a replica's channel holds (-1: none): its log's last, else its snapshot's. */
 export const lastUpdateIdOf = (c: { readonly updates: ReadonlyArray<MonitorUpdate>; readonly monitor?: MonitorState | undefined }): bigint =>
   c.updates.at(-1)?.updateId ?? c.monitor?.latestUpdateId ?? -1n
@@ -76,6 +83,12 @@ export interface MonitorReplica {
   readonly load: Effect.Effect<ReadonlyArray<ReplicaChannel>, ReplicaError>
   readonly archive: (channelId: ChannelId) => Effect.Effect<void, ReplicaError>
   readonly remove: (channelId: ChannelId) => Effect.Effect<void, ReplicaError>
+  /**
+   * The monitor state of a channel as this replica holds it (its log folded), at its last update;
+   * undefined when it holds none. Optional: the persister asks a state-keeping replica for it
+   * to bound what it keeps in memory for a replica that lags (see `maxRetained`).
+   */
+  readonly monitorOf?: (channelId: ChannelId) => Effect.Effect<MonitorState | undefined, ReplicaError>
 }
 
 const HEX_DIGITS = "0123456789abcdef"

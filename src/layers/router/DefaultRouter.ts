@@ -26,7 +26,8 @@ const makeRouter = (config: SearchConfig) =>
             shortChannelId: hop.shortChannelId,
             direction: hop.direction,
             amountMsat: hop.amountMsat,
-            capacityMsat: edge === undefined ? Infinity : graph.edgeCapacityMsat(edge)
+            capacityMsat: edge === undefined ? Infinity : graph.edgeCapacityMsat(edge),
+            nodeId: hop.nodeId
           }
         }))
     return Router.of({
@@ -50,12 +51,16 @@ const makeRouter = (config: SearchConfig) =>
       }),
       reportPath: (path, outcome) =>
         Effect.flatMap(scoredHops(path), (hops) => {
+          // Hold times from attribution data (BOLT 4) go to a scorer that learns from them.
+          const learnHoldTimes = outcome.holdTimes === undefined || outcome.holdTimes.length === 0 || scorer.holdTimesReported === undefined
+            ? Effect.void
+            : scorer.holdTimesReported(hops, outcome.holdTimes)
           switch (outcome._tag) {
             case "Succeeded":
             case "ReachedPayee":
-              return scorer.pathSucceeded(hops)
+              return Effect.andThen(scorer.pathSucceeded(hops), learnHoldTimes)
             case "ChannelFailed":
-              return scorer.pathFailed(hops, Math.min(Math.max(outcome.hopIndex, 0), hops.length - 1), outcome.permanent)
+              return Effect.andThen(scorer.pathFailed(hops, Math.min(Math.max(outcome.hopIndex, 0), hops.length - 1), outcome.permanent), learnHoldTimes)
           }
         })
     })

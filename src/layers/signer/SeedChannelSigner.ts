@@ -32,7 +32,7 @@ import { sharedCommitmentKeysCache, type CommitmentKeysCache } from "../../proto
 import { derivePrivateKeyAtBasepoint, deriveRevocationPrivateKey, perCommitmentPoint as pointOfSecret } from "../../protocol/keys/derivation.ts"
 import { unsafePublicKey, type PrivateKey, type PublicKey } from "../../protocol/keys/keys.ts"
 import { sharedPerCommitmentPoints } from "../../protocol/keys/per-commitment-points.ts"
-import { indexOfCommitment, perCommitmentSecretFromPrefix, prefixServes, secretPrefix, type SecretPrefix } from "../../protocol/keys/shachain.ts"
+import { indexOfCommitment, prefixServes, secretAtCursor, secretCursor, secretPrefix, type SecretCursor } from "../../protocol/keys/shachain.ts"
 import { p2wpkhScriptCode } from "../../protocol/tx/bitcoin/script.ts"
 import { hash256 } from "../../protocol/tx/bitcoin/hash.ts"
 import { SIGHASH_ALL } from "../../protocol/tx/bitcoin/sighash.ts"
@@ -119,8 +119,11 @@ interface ChannelRecord {
    * two commitments later (BOLT 3 `generate_from_seed`, up to 48 hashes each).
    */
   readonly holderSecrets: Map<bigint, Redacted.Redacted<Uint8Array>>
-  /** The derivation state of the seed's high index bits (`secretPrefix`): the rest costs at most 16 hashes. */
-  secretPrefix: Redacted.Redacted<SecretPrefix> | undefined
+  /**
+   * The derivation state of the seed's high index bits (`secretPrefix`) and of the low bits of
+   * the last secret derived (`SecretCursor`): the next secret costs about two hashes.
+   */
+  secretCursor: Redacted.Redacted<SecretCursor> | undefined
   /** Memo of our HTLC private key at the counterparty's recent per-commitment points (by `bytesKey`). */
   readonly counterpartyHtlcKeys: Map<string, PrivateKey>
   /** Memo of the commitment number obscuring factor, for the parameters object it was computed under. */
@@ -322,7 +325,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       lastCounterpartySigned: undefined,
       points: new Map(),
       holderSecrets: new Map(),
-      secretPrefix: undefined,
+      secretCursor: undefined,
       counterpartyHtlcKeys: new Map(),
       obscuring: undefined
     }
@@ -346,12 +349,12 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     const held = r.holderSecrets.get(n)
     if (held !== undefined) return Uint8Array.from(Redacted.value(held))
     const index = indexOfCommitment(n)
-    let prefix = r.secretPrefix === undefined ? undefined : Redacted.value(r.secretPrefix)
-    if (prefix === undefined || !prefixServes(prefix, index)) {
-      prefix = secretPrefix(Redacted.value(r.secrets.commitmentSeed), index)
-      r.secretPrefix = Redacted.make(prefix, { label: "SecretPrefix" })
+    let cursor = r.secretCursor === undefined ? undefined : Redacted.value(r.secretCursor)
+    if (cursor === undefined || !prefixServes(cursor.prefix, index)) {
+      cursor = secretCursor(secretPrefix(Redacted.value(r.secrets.commitmentSeed), index))
+      r.secretCursor = Redacted.make(cursor, { label: "SecretCursor" })
     }
-    const secret = perCommitmentSecretFromPrefix(prefix, index)
+    const secret = secretAtCursor(cursor, index)
     remember(r.holderSecrets, n, Redacted.make(Uint8Array.from(secret), { label: "PerCommitmentSecret" }))
     return secret
   }
@@ -789,9 +792,11 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
           if (n === last.commitmentNumber && !equalBytes(id, last.txid)) policy(`a different counterparty commitment ${n} was already signed`)
         }
         const signature = signCommitment(secp, commitment, r.secrets.funding)
-        // Our HTLC key on their commitment is BOLT 3's remote_htlcpubkey, derived at their point.
-        const htlcKey = counterpartyHtlcKey(r, counterpartyPoint)
-        const htlcSignatures = htlcTransactions(commitment).map((h) => signHtlcAsRemote(secp, h, htlcKey))
+        // Our HTLC key on their commitment is BOLT 3's remote_htlcpubkey, derived at their point
+        // (only when there is an HTLC output to sign).
+        const htlcTxs = htlcTransactions(commitment)
+        const htlcKey = htlcTxs.length === 0 ? undefined : counterpartyHtlcKey(r, counterpartyPoint)
+        const htlcSignatures = htlcKey === undefined ? [] : htlcTxs.map((h) => signHtlcAsRemote(secp, h, htlcKey))
         r.lastCounterpartySigned = { commitmentNumber: n, txid: id }
         return { signature, htlcSignatures }
       }),

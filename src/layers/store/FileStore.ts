@@ -5,9 +5,10 @@
  *   - `<slot>.log` (log slots, `slot` < `logSlots`, all created empty at open and made durable
  *     with one directory fsync; empty means free): one batch each, a batch being one group of
  *     writes (one or many `write` calls, each applied on its own, each with its own version),
- *     `seq` counting batches from 1. Batch `seq` goes to slot `seq % logSlots`, overwritten in
- *     place and fsync'ed: ONE fsync per batch, no rename (the slot's directory entry was made
- *     durable when the slot was created). Only
+ *     `seq` counting batches from 1. Batch `seq` goes to slot `seq % logSlots`, written over the
+ *     start of the slot in place (no truncation, which costs far more: a shorter batch leaves
+ *     the tail of an older one after its CRC, never read) and fdatasync'ed: ONE sync per batch,
+ *     no rename (the slot's directory entry was made durable when the slot was created). Only
  *     then does any of its writes succeed. Batch `seq` is written only after batch `seq - 1` is
  *     durable, so the batches after a snapshot are contiguous, and a slot is overwritten only
  *     once the batch it holds is covered by a durable snapshot (a snapshot is taken first if
@@ -147,9 +148,36 @@ export const encodeStoreFile = (file: StoreFile): Uint8Array => {
   return out
 }
 
-/** Decodes a file written by `encodeStoreFile`; a description of the damage otherwise. */
-export const decodeStoreFile = (bytes: Uint8Array): Result.Result<StoreFile, string> => {
+/** Where the CRC of the file at the start of `bytes` is (its records walked), or undefined if they do not fit. */
+const crcOffset = (bytes: Uint8Array): number | undefined => {
+  const walked = decodeWith(bytes, (r) => {
+    r.bytes(MAGIC.length + 2 + 8 + 8)
+    const count = r.u32()
+    for (let i = 0; i < count; i++) {
+      const op = r.u8()
+      r.u64()
+      r.bytes(r.u16())
+      if (op === OP_PUT) r.bytes(r.u32())
+      else if (op !== OP_DELETE) return undefined
+    }
+    r.u32() // the CRC must be there too
+    return r.offset - 4
+  })
+  return Result.isSuccess(walked) ? walked.success : undefined
+}
+
+/**
+ * Decodes a file written by `encodeStoreFile`; a description of the damage otherwise. With
+ * `trailing` (a log slot, written over in place), bytes after the file's CRC are ignored.
+ */
+export const decodeStoreFile = (file: Uint8Array, options: { readonly trailing?: boolean } = {}): Result.Result<StoreFile, string> => {
+  let bytes = file
   if (bytes.length < MAGIC.length + 2 + 8 + 8 + 4 + 4) return Result.fail("too short")
+  if (options.trailing === true) {
+    const at = crcOffset(bytes)
+    if (at === undefined) return Result.fail("truncated record")
+    bytes = bytes.subarray(0, at + 4)
+  }
   const body = bytes.subarray(0, bytes.length - 4)
   const stored = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(bytes.length - 4)
   if ((crc32(body) >>> 0) !== stored) return Result.fail("checksum mismatch")
@@ -367,7 +395,7 @@ export const makeFileStore = (
       slotExists.add(slot)
       const bytes = yield* disk.read(path(slotName(slot))).pipe(Effect.mapError(ioError("open")))
       if (bytes.length === 0) continue // free (never written, or emptied after a failed write)
-      const decoded = decodeStoreFile(bytes)
+      const decoded = decodeStoreFile(bytes, { trailing: true })
       if (Result.isFailure(decoded) || decoded.success.kind !== "batch") {
         if (torn !== undefined)
           return yield* new StoreCorrupt({ file: path(slotName(slot)), reason: `a second damaged log slot (${slotName(torn)} is one)` })
@@ -446,7 +474,7 @@ export const makeFileStore = (
           yield* compact
           if (snapshotSeq < held) return false
         }
-        yield* disk.writeSynced(path(slotName(slot)), bytes)
+        yield* disk.overwriteSynced(path(slotName(slot)), bytes)
         if (!slotExists.has(slot)) {
           yield* disk.syncDirectory(dir)
           slotExists.add(slot)
@@ -512,9 +540,9 @@ export const makeFileStore = (
   })
 
 /** The files store on the real disk. */
-export const layerFileStore = (options: FileStoreOptions): Layer.Layer<Store, StoreError | StoreCorrupt | StoreOwned, FileSystem.FileSystem> =>
+export const layer = (options: FileStoreOptions): Layer.Layer<Store, StoreError | StoreCorrupt | StoreOwned, FileSystem.FileSystem> =>
   Layer.effect(Store, Effect.flatMap(nodeStoreDisk, (disk) => makeFileStore(disk, options)))
 
 /** The files store on a given disk (e.g. a `SimulatedDisk`). */
-export const layerFileStoreOn = (disk: StoreDisk, options: FileStoreOptions): Layer.Layer<Store, StoreError | StoreCorrupt | StoreOwned> =>
+export const layerOn = (disk: StoreDisk, options: FileStoreOptions): Layer.Layer<Store, StoreError | StoreCorrupt | StoreOwned> =>
   Layer.effect(Store, makeFileStore(disk, options))

@@ -78,7 +78,7 @@ export const makeMemoryStore = (data: MemoryStoreData = makeMemoryStoreData()): 
 }
 
 /** `Store` over `data` (a fresh one by default), with its `MemoryStoreControls`. */
-export const layerMemoryStore = (data?: MemoryStoreData): Layer.Layer<Store | MemoryStoreControls> =>
+export const layer = (data?: MemoryStoreData): Layer.Layer<Store | MemoryStoreControls> =>
   Layer.unwrap(
     Effect.sync(() => {
       const { store, control } = makeMemoryStore(data)

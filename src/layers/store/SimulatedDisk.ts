@@ -6,7 +6,7 @@
  *
  * - `crashAfter(n)`: the n-th mutating step from now (0 = the next) does not happen, nor does
  *   anything after it: every operation fails with `DiskError("crashed")` until `recover`.
- *   Mutating steps: write (a `writeSynced` is two steps: write, then fsync), fsync, rename,
+ *   Mutating steps: write (a `writeSynced` or `overwriteSynced` is two steps: write, then fsync), fsync, rename,
  *   remove, fsync directory, mkdir, create (`createExclusive`: a file never fsync'ed).
  * - `recover(mode)`: the power comes back. `durable`: only fsync'ed directory entries remain;
  *   `metadata`: every directory change remains (some file systems persist a rename before the
@@ -164,6 +164,23 @@ export class SimulatedDisk implements StoreDisk {
         const existing = this.visible.get(path)
         if (existing !== undefined) existing.data = Uint8Array.from(data)
         else this.visible.set(path, { data: Uint8Array.from(data), synced: undefined })
+      }),
+      this.run({ op: "fsync", path }, () => {
+        const inode = this.visible.get(path)
+        if (inode !== undefined) inode.synced = inode.data
+      })
+    )
+
+  /** The data over the start of the file (which must exist), the rest of it kept; then the fsync. */
+  readonly overwriteSynced = (path: string, data: Uint8Array): Effect.Effect<void, DiskError> =>
+    Effect.andThen(
+      this.run({ op: "write", path }, () => {
+        const existing = this.visible.get(path)
+        if (existing === undefined) return new DiskError({ operation: "write", path, reason: "not found" })
+        const merged = new Uint8Array(Math.max(data.length, existing.data.length))
+        merged.set(existing.data)
+        merged.set(data)
+        existing.data = merged
       }),
       this.run({ op: "fsync", path }, () => {
         const inode = this.visible.get(path)

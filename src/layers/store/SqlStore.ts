@@ -369,7 +369,7 @@ export const makeSqliteStore = (options: SqliteStoreOptions): Effect.Effect<Stor
     )
   })
 
-export const layerSqliteStore = (options: SqliteStoreOptions): Layer.Layer<Store, SqlStoreOpenError> =>
+export const layerSqlite = (options: SqliteStoreOptions): Layer.Layer<Store, SqlStoreOpenError> =>
   Layer.effect(Store, makeSqliteStore(options))
 
 // ---- Postgres ----
@@ -436,5 +436,5 @@ export const makePostgresStore = (options: PostgresStoreOptions): Effect.Effect<
     return yield* makeSqlStore(name, postgresLock(name), options).pipe(Effect.provideService(SqlClient.SqlClient, client))
   })
 
-export const layerPostgresStore = (options: PostgresStoreOptions): Layer.Layer<Store, SqlStoreOpenError> =>
+export const layerPostgres = (options: PostgresStoreOptions): Layer.Layer<Store, SqlStoreOpenError> =>
   Layer.effect(Store, makePostgresStore(options))

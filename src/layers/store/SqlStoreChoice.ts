@@ -11,7 +11,7 @@ import { join } from "node:path"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Console, Effect, Layer, type Scope } from "effect"
 import type { Store, StoreCorrupt, StoreError, StoreShape } from "../../services/Store.ts"
-import { layerFileStore, makeFileStore } from "./FileStore.ts"
+import * as FileStore from "./FileStore.ts"
 import { nodeStoreDisk } from "./StoreDisk.ts"
 import type { StoreOwned } from "./SqlStore.ts"
 import { copyStore } from "./SqlStoreCopy.ts"
@@ -30,14 +30,14 @@ export type StoreSelection =
 export type NodeStoreError = StoreError | StoreCorrupt | StoreOwned
 
 /** The store `name` of a node in `dataDir` on the selected layer; `owner` names the holder in the store's lock. */
-export const nodeStoreLayer = (selection: StoreSelection, dataDir: string, name: string, owner: string): Layer.Layer<Store, NodeStoreError> => {
+export const layer = (selection: StoreSelection, dataDir: string, name: string, owner: string): Layer.Layer<Store, NodeStoreError> => {
   switch (selection.kind) {
     case "files":
-      return layerFileStore({ directory: join(dataDir, name), owner }).pipe(Layer.provide(NodeFileSystem.layer))
+      return FileStore.layer({ directory: join(dataDir, name), owner }).pipe(Layer.provide(NodeFileSystem.layer))
     case "sqlite":
-      return Layer.unwrap(Effect.map(sqlStore, (m) => m.layerSqliteStore({ filename: join(dataDir, `${name}.sqlite`), owner })))
+      return Layer.unwrap(Effect.map(sqlStore, (m) => m.layerSqlite({ filename: join(dataDir, `${name}.sqlite`), owner })))
     case "postgres":
-      return Layer.unwrap(Effect.map(sqlStore, (m) => m.layerPostgresStore({ url: selection.url, schema: name, owner })))
+      return Layer.unwrap(Effect.map(sqlStore, (m) => m.layerPostgres({ url: selection.url, schema: name, owner })))
   }
 }
 
@@ -50,7 +50,7 @@ export const openNodeStore = (
 ): Effect.Effect<StoreShape, NodeStoreError, Scope.Scope> => {
   switch (selection.kind) {
     case "files":
-      return Effect.flatMap(nodeStoreDisk, (disk) => makeFileStore(disk, { directory: join(dataDir, name), owner })).pipe(
+      return Effect.flatMap(nodeStoreDisk, (disk) => FileStore.makeFileStore(disk, { directory: join(dataDir, name), owner })).pipe(
         Effect.provide(NodeFileSystem.layer)
       )
     case "sqlite":

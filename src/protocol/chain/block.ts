@@ -4,7 +4,7 @@
  * Lightning-specific; hashes are in internal (serialization) byte order like `Txid`, and
  * `blockHashToHex` gives the display order that `bitcoind` prints and takes.
  */
-import { Data, Result, type Brand } from "effect"
+import { Brand, Data, Result } from "effect"
 import { fromHex, toHex } from "../bytes.ts"
 import { hash256 } from "../tx/bitcoin/hash.ts"
 import { decodeTransactionAt, serializeTransaction, type Transaction, txid as computeTxid, type Txid } from "../tx/bitcoin/transaction.ts"
@@ -13,12 +13,15 @@ import { Writer as ByteWriter } from "../codec/writer.ts"
 /** A block hash (double SHA-256 of the header), 32 bytes in internal order. */
 export type BlockHash = Uint8Array & Brand.Brand<"BlockHash">
 
+/** The brand's constructor: 32 bytes, else a `BrandError` (a caller bug; peer input goes through `blockHash`). */
+export const BlockHash = Brand.make<BlockHash>((b) => b.length === 32 || `a block hash is 32 bytes, got ${b.length}`)
+
 export class InvalidBlockHash extends Data.TaggedError("InvalidBlockHash")<{ readonly reason: string }> {}
 
 /** Validating constructor: exactly 32 bytes (internal order). */
 export const blockHash = (bytes: Uint8Array): Result.Result<BlockHash, InvalidBlockHash> =>
   bytes.length === 32
-    ? Result.succeed(Uint8Array.from(bytes) as BlockHash)
+    ? Result.succeed(BlockHash(Uint8Array.from(bytes)))
     : Result.fail(new InvalidBlockHash({ reason: `expected 32 bytes, got ${bytes.length}` }))
 
 /** Parses display-order hex (as `bitcoind` prints it). */
@@ -30,7 +33,7 @@ export const blockHashFromHex = (hex: string): Result.Result<BlockHash, InvalidB
 export const blockHashToHex = (hash: BlockHash): string => toHex(Uint8Array.from(hash).reverse())
 
 /** The all-zero hash (the genesis block's `prevHash`). */
-export const ZERO_HASH: BlockHash = new Uint8Array(32) as BlockHash
+export const ZERO_HASH: BlockHash = BlockHash(new Uint8Array(32))
 
 /** The 80-byte header's fields, its hash, and (when known) its height. */
 export interface BlockHeader {
@@ -82,7 +85,7 @@ export const makeHeader = (fields: HeaderFields, height: number): BlockHeader =>
     .u32le(fields.bits)
     .u32le(fields.nonce)
     .finish()
-  return { ...fields, hash: hash256(raw) as BlockHash, height, raw }
+  return { ...fields, hash: BlockHash(hash256(raw)), height, raw }
 }
 
 const u32At = (b: Uint8Array, p: number): number => ((b[p] ?? 0) | ((b[p + 1] ?? 0) << 8) | ((b[p + 2] ?? 0) << 16)) + (b[p + 3] ?? 0) * 0x1000000
@@ -92,10 +95,10 @@ export const decodeHeader = (raw: Uint8Array, height: number): Result.Result<Blo
   if (raw.length !== 80) return Result.fail(new BlockDecodeError({ offset: 0, reason: `a header is 80 bytes, got ${raw.length}` }))
   const bytes = Uint8Array.from(raw)
   return Result.succeed({
-    hash: hash256(bytes) as BlockHash,
+    hash: BlockHash(hash256(bytes)),
     height,
     version: u32At(bytes, 0) | 0,
-    prevHash: bytes.slice(4, 36) as BlockHash,
+    prevHash: BlockHash(bytes.slice(4, 36)),
     merkleRoot: bytes.slice(36, 68),
     time: u32At(bytes, 68),
     bits: u32At(bytes, 72),

@@ -309,6 +309,8 @@ export const struct = <const F extends StructFields>(fields: F): Codec<StructTyp
       const values: { readonly [k: string]: unknown } = a
       for (const [k, c] of entries) c.write(w, values[k])
     },
+    // Built from the same codecs as `read` over a record assembled at run time: TypeScript
+    // cannot relate Effect's `Struct.Type` of a generic field record to `StructType<F>`.
     Schema.Struct(schemaFields) as unknown as Schema.Codec<StructType<F>, unknown>,
     entries.flatMap(([, c]) => c.wire)
   )

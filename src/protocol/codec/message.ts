@@ -13,7 +13,7 @@
 import { Result, Schema } from "effect"
 import { type DecodeError, EncodeError, fail, InvalidFieldValue, UnknownEvenMessage } from "./errors.ts"
 import type { Codec, StructFields, StructType, WireField } from "./fields.ts"
-import { decodeWith, type Reader } from "./reader.ts"
+import { decodeWith, Reader } from "./reader.ts"
 import { type TlvFields, type TlvStream, tlvStream, type TlvValues } from "./tlv.ts"
 import { encodeWith, type Writer } from "./writer.ts"
 
@@ -71,20 +71,45 @@ export type MessageType<D> = D extends MessageDef<infer Tag, infer F, infer T> ?
 
 const RESERVED = new Set(["_tag", "tlvs"])
 
-export const defineMessage = <const Tag extends string, const F extends StructFields, const T extends TlvFields = {}>(decl: {
+interface MessageDecl<Tag extends string, F extends StructFields> {
   readonly type: number
   readonly name: string
   readonly tag: Tag
   readonly fields: F
-  readonly tlvs?: TlvStream<T>
-}): MessageDef<Tag, F, T> => {
+}
+
+/**
+ * Declares a message: its type number, spec name, tag, fields in order and (optionally) its
+ * extension TLV stream; without one, the extension is an empty stream (unknown odd records kept).
+ */
+export function defineMessage<const Tag extends string, const F extends StructFields>(
+  decl: MessageDecl<Tag, F> & { readonly tlvs?: never }
+): MessageDef<Tag, F, {}>
+export function defineMessage<const Tag extends string, const F extends StructFields, const T extends TlvFields>(
+  decl: MessageDecl<Tag, F> & { readonly tlvs: TlvStream<T> }
+): MessageDef<Tag, F, T>
+export function defineMessage<const Tag extends string, const F extends StructFields, const T extends TlvFields>(
+  decl: MessageDecl<Tag, F> & { readonly tlvs?: TlvStream<T> }
+): MessageDef<Tag, F, T> | MessageDef<Tag, F, {}> {
+  return decl.tlvs === undefined
+    ? buildMessage(decl, tlvStream(`${decl.name}_tlvs`, {}), false)
+    : buildMessage(decl, decl.tlvs, true)
+}
+
+const buildMessage = <Tag extends string, F extends StructFields, T extends TlvFields>(
+  decl: MessageDecl<Tag, F>,
+  tlvs: TlvStream<T>,
+  declaredTlvs: boolean
+): MessageDef<Tag, F, T> => {
   if (!Number.isInteger(decl.type) || decl.type < 0 || decl.type > 0xffff) {
     throw new Error(`message ${decl.name}: type ${decl.type} is not a u16`)
   }
   const entries: ReadonlyArray<readonly [string, Codec<unknown>]> = Object.entries(decl.fields)
   for (const [k] of entries) if (RESERVED.has(k)) throw new Error(`message ${decl.name}: field name ${k} is reserved`)
-  const tlvs = decl.tlvs ?? (tlvStream(`${decl.name}_tlvs`, {}) as unknown as TlvStream<T>)
   type M = MessageValue<Tag, F, T>
+  // The extension `make` gives when none is passed: the stream decoded from no bytes (shared, frozen).
+  const noTlvs = tlvs.read(new Reader(new Uint8Array(0)))
+  Object.freeze(noTlvs)
 
   const readPayload = (r: Reader): M => {
     const out: Record<string, unknown> = { _tag: decl.tag }
@@ -100,6 +125,10 @@ export const defineMessage = <const Tag extends string, const F extends StructFi
   const schemaFields: Record<string, Schema.Top> = {}
   for (const [k, c] of entries) schemaFields[k] = c.schema
   schemaFields["tlvs"] = tlvs.schema
+  // The one assertion left here: the schema is built from the same field codecs as `readPayload`,
+  // over a record assembled at run time, so its static type is `{ [k: string]: unknown }`;
+  // TypeScript cannot compute Effect's `Struct.Type` of a generic mapped field record back to
+  // `MessageValue<Tag, F, T>` (the round-trip tests check every message's JSON form).
   const schema = Schema.TaggedStruct(decl.tag, schemaFields) as unknown as Schema.Codec<M, unknown>
 
   return {
@@ -109,7 +138,7 @@ export const defineMessage = <const Tag extends string, const F extends StructFi
     fields: decl.fields,
     tlvs,
     schema,
-    make: (fields, extension) => ({ _tag: decl.tag, ...fields, tlvs: extension ?? {} }) as unknown as M,
+    make: (fields, extension): M => ({ _tag: decl.tag, ...fields, tlvs: extension ?? noTlvs }),
     readPayload,
     writePayload,
     decode: (bytes) =>
@@ -124,7 +153,7 @@ export const defineMessage = <const Tag extends string, const F extends StructFi
     encode: (m) => checkSize(encodeWith((w) => writePayload(w.u16(decl.type), m), 256), decl.name),
     wire: [
       ...entries.map(([name, c]) => ({ name, wire: c.wire })),
-      ...(decl.tlvs === undefined ? [] : [{ name: "tlvs", wire: [{ element: tlvs.name }] }])
+      ...(declaredTlvs ? [{ name: "tlvs", wire: [{ element: tlvs.name }] }] : [])
     ]
   }
 }
@@ -180,6 +209,8 @@ export const makeRegistry = <const Defs extends ReadonlyArray<AnyMessageDef>>(
     if (def === undefined) return Result.fail(new EncodeError({ field: "_tag", reason: `unregistered message ${m._tag}` }))
     return checkSize(encodeWith((w) => def.writePayload(w.u16(def.type), m as never), 256), def.name)
   }
+  // `AnyMessageDef.schema` is `Schema.Top` (a registry holds definitions of different types), so
+  // the union's static type is `unknown`; each member is its definition's `Codec<MessageType<D>>`.
   const schema = (defs.length === 0 ? Schema.Never : Schema.Union(defs.map((d) => d.schema))) as unknown as Schema.Codec<M, unknown>
   return { defs, decode, encode, schema, byType: (t) => types.get(t), byTag: (t) => tags.get(t) }
 }

@@ -157,6 +157,8 @@ export const tlvStream = <const F extends TlvFields>(name: string, fields: F): T
   const schemaFields: Record<string, Schema.Top> = {}
   for (const [, { name: key, field }] of ordered) schemaFields[key] = Schema.optionalKey(field.codec.schema)
   schemaFields["unknown"] = Schema.optionalKey(Schema.Array(TlvRecordSchema))
+  // Built from the same record codecs as `read` over a record assembled at run time: TypeScript
+  // cannot relate Effect's `Struct.Type` of a generic field record to `TlvValues<F>`.
   const schema = Schema.Struct(schemaFields) as unknown as Schema.Codec<TlvValues<F>, unknown>
 
   return {

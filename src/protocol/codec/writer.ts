@@ -7,12 +7,40 @@
 import { Result } from "effect"
 import { EncodeError } from "./errors.ts"
 
+/**
+ * Buffers `Writer.scratch` lends: allocating a `Uint8Array` of more than 64 bytes costs about ten
+ * times a small one in V8 (its backing store lives off the JS heap), and the channel path
+ * serializes, hashes and encodes hundreds of transactions, digests and messages per HTLC round
+ * trip. At most `POOL_SIZE` buffers of at most `POOL_BUFFER_MAX` bytes are kept.
+ */
+const pool: Array<Uint8Array> = []
+const POOL_SIZE = 8
+const POOL_BUFFER_MAX = 1 << 16
+const POOL_BUFFER_MIN = 1024
+
 export class Writer {
   private buf: Uint8Array
   private len = 0
 
   constructor(initialCapacity = 64) {
     this.buf = new Uint8Array(Math.max(16, initialCapacity))
+  }
+
+  /**
+   * Runs `write` on a Writer over a reused buffer, then returns `use(written)`. `written` views
+   * that buffer: it is valid only during `use`, which must not keep it (copy it with `slice`, or
+   * hash it). Nested calls (in `write` or `use`) get buffers of their own. The output is what a
+   * fresh Writer would have written.
+   */
+  static scratch<A>(write: (w: Writer) => void, use: (written: Uint8Array) => A): A {
+    const w = new Writer(0)
+    w.buf = pool.pop() ?? new Uint8Array(POOL_BUFFER_MIN)
+    try {
+      write(w)
+      return use(w.buf.subarray(0, w.len))
+    } finally {
+      if (pool.length < POOL_SIZE && w.buf.length <= POOL_BUFFER_MAX) pool.push(w.buf)
+    }
   }
 
   get length(): number {
@@ -178,12 +206,12 @@ export class Writer {
 /** The size of Bitcoin's CompactSize encoding of `v`. */
 export const compactSizeLength = (v: number): number => (v < 0xfd ? 1 : v <= 0xffff ? 3 : v <= 0xffffffff ? 5 : 9)
 
+const copyOf = (written: Uint8Array): Uint8Array => written.slice()
+
 /** The public encoding boundary: runs `f` on a fresh Writer, turning `EncodeError` into a `Result`. */
-export const encodeWith = (f: (w: Writer) => void, initialCapacity = 64): Result.Result<Uint8Array, EncodeError> => {
+export const encodeWith = (f: (w: Writer) => void, _initialCapacity = 64): Result.Result<Uint8Array, EncodeError> => {
   try {
-    const w = new Writer(initialCapacity)
-    f(w)
-    return Result.succeed(w.finish())
+    return Result.succeed(Writer.scratch(f, copyOf))
   } catch (e) {
     if (e instanceof EncodeError) return Result.fail(e)
     throw e

@@ -9,8 +9,9 @@
  * packet as that node received it (nothing for a success), the first y + 1 hold times and the
  * y downstream HMACs hmac_j_{y-j}, j = 1..y.
  */
-import { concatBytes } from "../bytes.ts"
-import { constantTimeEqual, deriveKey, hmacSha256, xorStreamInPlace } from "./keys.ts"
+import { hmac } from "@noble/hashes/hmac.js"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { constantTimeEqual, deriveKey, xorStreamInPlace } from "./keys.ts"
 
 export const MAX_HOPS = 20
 export const HOLD_TIMES_SIZE = MAX_HOPS * 4
@@ -31,14 +32,17 @@ const holdTimeBytes = (holdTime: number): Uint8Array => {
 const readU32 = (b: Uint8Array, at: number): number =>
   (b[at] ?? 0) * 0x1000000 + (((b[at + 1] ?? 0) << 16) | ((b[at + 2] ?? 0) << 8) | (b[at + 3] ?? 0))
 
-/** hmac_0_y of `data` (the node's own layout) over `message` (empty on success). */
-const computeHmac = (um: Uint8Array, message: Uint8Array, data: Uint8Array, y: number): Uint8Array => {
+/** HMAC-SHA256 keyed with `um`, its key already absorbed: each of a node's 20 HMACs starts from a clone. */
+const keyedUm = (um: Uint8Array) => hmac.create(sha256, um)
+
+/** hmac_0_y of `data` (the node's own layout) over `message` (empty on success), from the keyed `um` HMAC (not consumed). */
+const computeHmac = (um: ReturnType<typeof keyedUm>, message: Uint8Array, data: Uint8Array, y: number): Uint8Array => {
   const downstream = new Uint8Array(y * TRUNCATED_HMAC_SIZE)
   for (let j = 1; j <= y; j++) {
     const at = hmacOffset(j, y - j)
     downstream.set(data.subarray(at, at + TRUNCATED_HMAC_SIZE), (j - 1) * TRUNCATED_HMAC_SIZE)
   }
-  const mac = hmacSha256(um, concatBytes(message, data.subarray(0, (y + 1) * 4), downstream))
+  const mac = um.clone().update(message).update(data.subarray(0, (y + 1) * 4)).update(downstream).digest()
   return mac.subarray(0, TRUNCATED_HMAC_SIZE)
 }
 
@@ -86,7 +90,7 @@ export const addAttribution = (
       ? new Uint8Array(ATTRIBUTION_DATA_SIZE)
       : shift(downstream)
   data.set(holdTimeBytes(holdTime), 0)
-  const um = deriveKey("um", sharedSecret)
+  const um = keyedUm(deriveKey("um", sharedSecret))
   for (let y = 0; y < MAX_HOPS; y++) data.set(computeHmac(um, message, data, y), hmacOffset(0, y))
   return xorStreamInPlace(deriveKey("ammagext", sharedSecret), data)
 }
@@ -122,7 +126,7 @@ export const verifyAttribution = (
     if (i > 0) data = unshift(data)
     xorStreamInPlace(deriveKey("ammagext", secret), data)
     const y = last - i
-    const expected = computeHmac(deriveKey("um", secret), messages(i), data, y)
+    const expected = computeHmac(keyedUm(deriveKey("um", secret)), messages(i), data, y)
     const at = hmacOffset(0, y)
     if (!constantTimeEqual(expected, data.subarray(at, at + TRUNCATED_HMAC_SIZE))) {
       return { holdTimes, firstInvalidHop: i }

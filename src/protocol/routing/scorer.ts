@@ -23,6 +23,8 @@ export interface ScoredHop {
   readonly amountMsat: Msat
   /** The channel's capacity estimate in msat (as `GraphView.edgeCapacityMsat`); Infinity if unknown. */
   readonly capacityMsat: number
+  /** The node this hop reaches (the payee for the last hop), for what is learned per node (hold times). */
+  readonly nodeId?: Uint8Array
 }
 
 /** Scores nothing: the search then minimises fees alone. */

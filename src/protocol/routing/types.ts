@@ -131,19 +131,22 @@ export interface Route {
   readonly feeMsat: Msat
 }
 
-/** What happened to a path, for the scorer. */
+/**
+ * What happened to a path, for the scorer. `holdTimes`: what the hops reported in attribution
+ * data (BOLT 4, units of 100 ms, first hop first, as far as their HMACs verified), when any came.
+ */
 export type PathOutcome =
   /** The preimage came back. */
-  | { readonly _tag: "Succeeded" }
+  | { readonly _tag: "Succeeded"; readonly holdTimes?: ReadonlyArray<number> | undefined }
   /** The payee failed it: every channel carried the HTLC. */
-  | { readonly _tag: "ReachedPayee" }
+  | { readonly _tag: "ReachedPayee"; readonly holdTimes?: ReadonlyArray<number> | undefined }
   /**
    * `hops[hopIndex]`'s channel could not carry the HTLC. The erring node is that channel's
    * source: the payer gives 0, `hops[k].nodeId` gives `k + 1`. `permanent` for
    * `permanent_channel_failure`, `unknown_next_peer`, `channel_disabled`...; the channels
    * before `hopIndex` carried the HTLC.
    */
-  | { readonly _tag: "ChannelFailed"; readonly hopIndex: number; readonly permanent: boolean }
+  | { readonly _tag: "ChannelFailed"; readonly hopIndex: number; readonly permanent: boolean; readonly holdTimes?: ReadonlyArray<number> | undefined }
 
 export type NoRouteReason =
   /** The request cannot be met as asked (zero amount, payer is payee, bad limits). */

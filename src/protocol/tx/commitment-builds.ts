@@ -67,6 +67,9 @@ const channelTypeId = (type: object): number => {
   return id
 }
 
+/** The key's bytes, reused by every call (filled and read synchronously; grown as needed): no allocation per lookup. */
+let keyBuffer = new Uint8Array(512)
+
 /**
  * Every input the builder reads, as one string; undefined when a byte field has an unexpected
  * length (such params are built without the memo, and the builder judges them).
@@ -85,7 +88,9 @@ const keyOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): string | undef
   ]
   const txid = p.fundingOutpoint.txid
   if (txid.length !== 32) return undefined
-  const bytes = new Uint8Array(32 + KEY_LENGTH * points.length + 32 * p.htlcs.length)
+  const length = 32 + KEY_LENGTH * points.length + 32 * p.htlcs.length
+  if (keyBuffer.length < length) keyBuffer = new Uint8Array(Math.max(length, 2 * keyBuffer.length))
+  const bytes = keyBuffer
   bytes.set(txid, 0)
   let at = 32
   for (const point of points) {
@@ -103,7 +108,7 @@ const keyOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): string | undef
     numbers += `${h.direction === "offered" ? "o" : "r"}${h.amount},${h.cltvExpiry};`
   }
   // The HTLC count first fixes the length of the bytes that follow (one character per byte), then the numbers.
-  return `${p.htlcs.length}|${bytesKey(bytes)}${numbers}`
+  return `${p.htlcs.length}|${bytesKey(bytes.subarray(0, length))}${numbers}`
 }
 
 /** The entry's commitment with the caller's params and HTLC objects. */

@@ -16,7 +16,8 @@ import type { ChannelView, NodeView } from "../../../src/protocol/gossip/views.t
 import { Networks } from "../../../src/protocol/network.ts"
 import { loadNativeSecp256k1 } from "../../../src/layers/crypto/secp256k1-native.ts"
 import { MemoryNetworkGraph, routingGraphOf } from "../../../src/layers/graph/index.ts"
-import { layerMemoryStore, makeMemoryStoreData } from "../../../src/layers/store/MemoryStore.ts"
+import * as MemoryStore from "../../../src/layers/store/MemoryStore.ts"
+import { makeMemoryStoreData } from "../../../src/layers/store/MemoryStore.ts"
 import { NetworkGraph } from "../../../src/services/NetworkGraph.ts"
 import { addressesOf, aliasText, colorOf, generateGossip, scidOf, type Snapshot, SNAPSHOT_TIME, snapshotDifferences } from "../../protocol/gossip/generate.ts"
 
@@ -128,7 +129,7 @@ describe("generated network ingest", () => {
 
   it.effect("saved through Store and loaded back equal (without the signature checks)", () => {
     const data = makeMemoryStoreData() // one store, two graph instances over it
-    const graphLayer = MemoryNetworkGraph.layer(config).pipe(Layer.provide(layerMemoryStore(data)))
+    const graphLayer = MemoryNetworkGraph.layer(config).pipe(Layer.provide(MemoryStore.layer(data)))
     return atSnapshotTime(Effect.gen(function*() {
       const first = yield* Effect.gen(function*() {
         yield* ingestAll

@@ -5,7 +5,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { MemoryNetworkGraph } from "../../../src/layers/graph/index.ts"
-import { layerMemoryStore, makeMemoryStoreData } from "../../../src/layers/store/MemoryStore.ts"
+import * as MemoryStore from "../../../src/layers/store/MemoryStore.ts"
+import { makeMemoryStoreData } from "../../../src/layers/store/MemoryStore.ts"
 import { nobleSecp256k1 as secp } from "../../../src/protocol/crypto/secp256k1.ts"
 import { Networks } from "../../../src/protocol/network.ts"
 import { NetworkGraph } from "../../../src/services/NetworkGraph.ts"
@@ -22,7 +23,7 @@ describe("MemoryNetworkGraph persistence", () => {
   ] as const) {
     it.effect(`${name}: starts empty`, () => {
       const data = makeMemoryStoreData()
-      const store = layerMemoryStore(data)
+      const store = MemoryStore.layer(data)
       return Effect.gen(function*() {
         yield* Effect.gen(function*() {
           const s = yield* Store

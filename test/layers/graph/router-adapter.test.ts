@@ -1,12 +1,12 @@
 /**
- * `routerGraphLayer`: the router reads the gossip graph through `RouterGraph`; the routing graph
+ * `RouterGraphAdapter.layer`: the router reads the gossip graph through `RouterGraph`; the routing graph
  * is rebuilt only when the gossip graph changed (and not more often than `minRebuildMillis`).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { Effect, Layer, Result } from "effect"
 import { TestClock } from "effect/testing"
-import { MemoryNetworkGraph, routerGraphLayer } from "../../../src/layers/graph/index.ts"
+import { MemoryNetworkGraph, RouterGraphAdapter } from "../../../src/layers/graph/index.ts"
 import { compareBytes } from "../../../src/protocol/bytes.ts"
 import { shortChannelIdFromParts } from "../../../src/protocol/codec/fields.ts"
 import { nobleSecp256k1 as secp } from "../../../src/protocol/crypto/secp256k1.ts"
@@ -35,9 +35,9 @@ const upd = (direction: 0 | 1, timestamp: number) =>
     htlcMinimumMsat: 1n, feeBaseMsat: 1, feeProportionalMillionths: 1, htlcMaximumMsat: 1_000_000n
   }, direction === 0 ? s1 : s2))
 
-const layer = routerGraphLayer({ minRebuildMillis: 1_000 }).pipe(Layer.provideMerge(MemoryNetworkGraph.layerEphemeral({ secp, network: Networks.regtest })))
+const layer = RouterGraphAdapter.layer({ minRebuildMillis: 1_000 }).pipe(Layer.provideMerge(MemoryNetworkGraph.layerEphemeral({ secp, network: Networks.regtest })))
 
-describe("routerGraphLayer", () => {
+describe("RouterGraphAdapter.layer", () => {
   it.effect("follows the gossip graph, rebuilding only on change and at most once per interval", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(NOW * 1000)

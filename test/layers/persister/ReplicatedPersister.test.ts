@@ -6,7 +6,7 @@ import { makeMemoryStore, makeMemoryStoreData, type MemoryStoreData } from "../.
 import { SimulatedDisk } from "../../../src/layers/store/SimulatedDisk.ts"
 import { makeReplicatedPersister, type ReplicatedPersisterOptions } from "../../../src/layers/persister/ReplicatedPersister.ts"
 import { decodeUpdate, makeStoreReplica } from "../../../src/layers/persister/StoreReplica.ts"
-import { ReplicaError, type MonitorReplica } from "../../../src/layers/persister/replica.ts"
+import { lastUpdateIdOf, ReplicaError, type MonitorReplica, type ReplicaWrite } from "../../../src/layers/persister/replica.ts"
 import { replay, replayFrom } from "../../../src/protocol/monitor/apply.ts"
 import type { MonitorUpdate } from "../../../src/protocol/monitor/update.ts"
 import type { ChannelId } from "../../../src/protocol/units.ts"
@@ -228,6 +228,33 @@ describe("k-of-n replication", () => {
           assert.deepStrictEqual(yield* values(r3.store), yield* values(r1.store))
         })
       )
+    }))
+
+  it.effect("a replica down for long: the persister keeps at most maxRetained updates for it, then a snapshot it catches up from", () =>
+    Effect.gen(function*() {
+      const life = logOf(1, 120)
+      const local = memoryReplica("local")
+      const tower = memoryReplica("tower", makeMemoryStoreData(), false)
+      const landed: Array<ReadonlyArray<ReplicaWrite>> = []
+      const watched: MonitorReplica = { ...tower.replica, write: (ws) => Effect.tap(tower.replica.write(ws), () => Effect.sync(() => landed.push(ws))) }
+      yield* lifetime({ replicas: [local.replica, watched], quorum: 1, maxRetained: 8 }, (p) =>
+        Effect.gen(function*() {
+          assert.strictEqual(yield* p.persist(A, life.slice(0, 2), stateAt(1, 1n)), "Completed")
+          yield* tower.control.setDown(true)
+          for (let i = 2; i < life.length; i++) assert.strictEqual(yield* p.persist(A, life.slice(i, i + 1), stateAt(1, BigInt(i))), "Completed")
+          for (let i = 0; i < 4; i++) yield* TestClock.adjust("5 seconds") // retries fail while down
+          landed.length = 0
+          yield* tower.control.setDown(false)
+          for (let i = 0; i < 4; i++) yield* TestClock.adjust("5 seconds")
+        })
+      )
+      // back up, the tower got a snapshot and at most 8 updates after it, not the 118 it missed
+      const catchUp = landed[0]?.[0]
+      assert.isDefined(catchUp?.monitor)
+      assert.isAtMost(catchUp?.updates.length ?? 99, 8)
+      const [t] = yield* makeStoreReplica(tower.store, { keepsChannelState: false }).load
+      assert.strictEqual(lastUpdateIdOf(t!), BigInt(life.length - 1))
+      assert.deepStrictEqual(Result.getOrThrow(replayFrom(secp, t!.monitor!, t!.updates)), Result.getOrThrow(replay(secp, life)))
     }))
 
   it.effect("2 of 3 with two down: InProgress until one is back, then the completion", () =>

@@ -3,7 +3,8 @@
  * every `compactEvery` updates, in the same atomic store write as the updates it folds. A crash
  * at any disk step of a life that compacts leaves a store that loads and replays to every
  * acknowledged update (at most one more write); a replica that lags behind a snapshot catches
- * up from it.
+ * up from it. The revoked commitments of a snapshot go to chunks written once, not again with every
+ * snapshot.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result, Schedule } from "effect"
@@ -12,6 +13,7 @@ import { makeStoreReplica } from "../../../src/layers/persister/StoreReplica.ts"
 import { makeFileStore } from "../../../src/layers/store/FileStore.ts"
 import { makeMemoryStore, makeMemoryStoreData } from "../../../src/layers/store/MemoryStore.ts"
 import { SimulatedDisk } from "../../../src/layers/store/SimulatedDisk.ts"
+import { toHex } from "../../../src/protocol/bytes.ts"
 import { replay, replayFrom } from "../../../src/protocol/monitor/apply.ts"
 import type { MonitorState } from "../../../src/protocol/monitor/state.ts"
 import type { MonitorUpdate } from "../../../src/protocol/monitor/update.ts"
@@ -86,6 +88,45 @@ describe("StoreReplica compaction", () => {
         assert.deepStrictEqual(c.channelState, stateAt(1, BigInt(n - 1)))
       }
       assert.isAbove(points, 10)
+    }))
+
+  it.effect("revoked commitments go to chunks written once; remembering the log writes what reading it from the store writes", () =>
+    Effect.gen(function*() {
+      const life = logOf(1, 80)
+      const run = (remember: boolean) =>
+        Effect.gen(function*() {
+          const { store } = makeMemoryStore(makeMemoryStoreData())
+          const firstVersion = new Map<string, number>()
+          let replica = makeStoreReplica(store, { compactEvery: 4 })
+          for (let i = 0; i < life.length; i++) {
+            if (!remember) {
+              // a new instance knows the head from its load, not the log: it reads the store to compact
+              replica = makeStoreReplica(store, { compactEvery: 4 })
+              yield* replica.load
+            }
+            yield* replica.write([{ channelId: A, updates: life.slice(i, i + 1), channelState: stateAt(1, BigInt(i)), stateVersion: BigInt(i + 1) }])
+            for (const e of yield* store.list("monitor/")) {
+              if (!e.key.includes("/rv/")) continue
+              const v = firstVersion.get(e.key)
+              if (v === undefined) firstVersion.set(e.key, e.version)
+              else assert.strictEqual(e.version, v, `${e.key} rewritten`)
+            }
+          }
+          return { entries: yield* store.list("monitor/"), chunks: firstVersion.size, store }
+        })
+      const remembering = yield* run(true)
+      const reading = yield* run(false)
+      assert.deepStrictEqual(remembering.entries, reading.entries)
+      assert.isAtLeast(remembering.chunks, 3)
+      const snap = remembering.entries.find((e) => e.key.endsWith("/snap"))!
+      const m = whole(life)
+      const revoked = m.revokedCommitments
+      assert.isAtLeast(revoked.length, 5)
+      // the snapshot carries none of them: all are in chunks
+      assert.strictEqual(snap.value[0], 0x03)
+      for (const r of revoked) assert.notInclude(new TextDecoder().decode(snap.value), toHex(r.txid))
+      const [c] = yield* makeStoreReplica(remembering.store).load
+      assert.deepStrictEqual(Result.getOrThrow(replayFrom(secp, c!.monitor!, c!.updates)), m)
     }))
 
   it.effect("a replica behind the snapshot (a new watchtower) catches up from it", () =>

@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Result, Schema } from "effect"
 import fc from "fast-check"
-import { layerLocalPersister, makeReplicatedPersister } from "../../../src/layers/persister/ReplicatedPersister.ts"
+import * as ReplicatedPersister from "../../../src/layers/persister/ReplicatedPersister.ts"
+import { makeReplicatedPersister } from "../../../src/layers/persister/ReplicatedPersister.ts"
 import { makeStoreReplica } from "../../../src/layers/persister/StoreReplica.ts"
 import { makeFileStore } from "../../../src/layers/store/FileStore.ts"
-import { layerMemoryStore } from "../../../src/layers/store/MemoryStore.ts"
+import * as MemoryStore from "../../../src/layers/store/MemoryStore.ts"
 import { SimulatedDisk } from "../../../src/layers/store/SimulatedDisk.ts"
 import { replay, replayFrom } from "../../../src/protocol/monitor/apply.ts"
 import { MonitorStateSchema } from "../../../src/protocol/monitor/state.ts"
@@ -65,11 +66,11 @@ describe("monitor updates of whole channel lives through the files store", () =>
 })
 
 describe("layers", () => {
-  it.effect("layerLocalPersister over layerMemoryStore", () =>
+  it.effect("ReplicatedPersister.layerLocal over MemoryStore.layer", () =>
     Effect.gen(function*() {
       const p = yield* MonitorPersister
       assert.deepStrictEqual(yield* p.load, [])
       const [log] = fc.sample(arbitraryLog(5), { numRuns: 1, seed: 1 })
       assert.strictEqual(yield* p.persist(channelIdOf(1), log ?? [], { phase: "normal" }), "Completed")
-    }).pipe(Effect.provide(layerLocalPersister().pipe(Layer.provide(layerMemoryStore())))))
+    }).pipe(Effect.provide(ReplicatedPersister.layerLocal().pipe(Layer.provide(MemoryStore.layer())))))
 })

@@ -9,7 +9,7 @@ import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { equalBytes } from "../../../src/protocol/bytes.ts"
-import { layerLocalPersister } from "../../../src/layers/persister/ReplicatedPersister.ts"
+import * as ReplicatedPersister from "../../../src/layers/persister/ReplicatedPersister.ts"
 import { makeSqliteStore } from "../../../src/layers/store/SqlStore.ts"
 import { MonitorPersister } from "../../../src/services/MonitorPersister.ts"
 import { Store } from "../../../src/services/Store.ts"
@@ -24,7 +24,7 @@ const tempDirectory = Effect.acquireRelease(
 const persisterAt = (filename: string) =>
   Effect.gen(function*() {
     const store = yield* makeSqliteStore({ filename, owner: "persister-test" })
-    const context = yield* Layer.build(layerLocalPersister().pipe(Layer.provide(Layer.succeed(Store, store))))
+    const context = yield* Layer.build(ReplicatedPersister.layerLocal().pipe(Layer.provide(Layer.succeed(Store, store))))
     return { store, persister: Context.get(context, MonitorPersister) }
   })
 

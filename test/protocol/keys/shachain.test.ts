@@ -13,6 +13,8 @@ import {
   perCommitmentSecret,
   perCommitmentSecretFromPrefix,
   prefixServes,
+  secretAtCursor,
+  secretCursor,
   secretPrefix,
   storedSecretCount,
   type SecretStore
@@ -223,5 +225,46 @@ describe("perCommitmentSecretFromPrefix", () => {
     const seed = new Uint8Array(32).fill(3)
     const prefix = secretPrefix(seed, FIRST_INDEX)
     expect(() => perCommitmentSecretFromPrefix(prefix, FIRST_INDEX - (1n << 16n))).toThrow(RangeError)
+  })
+})
+
+describe("secretAtCursor", () => {
+  it("gives generate_from_seed's secret for any sequence of indexes its prefix serves (counting down, jumping, repeating)", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.bigInt({ min: 0n, max: (1n << 32n) - 1n }),
+        fc.array(fc.oneof(fc.constant(-1), fc.constant(0), fc.integer({ min: 0, max: 0xffff })), { minLength: 1, maxLength: 40 }),
+        (seed, high, moves) => {
+          const base = high << 16n
+          const cursor = secretCursor(secretPrefix(seed, base))
+          let low = 0xffff
+          for (const move of moves) {
+            // -1: the next commitment (index one below), 0: the same again, else a jump.
+            low = move === -1 ? Math.max(0, low - 1) : move === 0 ? low : move
+            const index = base + BigInt(low)
+            const got = secretAtCursor(cursor, index)
+            expect(toHex(got)).toBe(toHex(perCommitmentSecret(seed, index)))
+            got.fill(0) // the caller owns its copy: the cursor must not be affected
+          }
+        }
+      ),
+      { numRuns: 100 }
+    )
+  })
+
+  it("matches the BOLT 3 generation vectors from a fresh cursor, and counting down 300 indexes from 2^48-1", () => {
+    for (const v of vectors.generation) {
+      const index = BigInt(v.index)
+      expect(toHex(secretAtCursor(secretCursor(secretPrefix(fromHex(v.seed), index)), index))).toBe(v.output)
+    }
+    const seed = new Uint8Array(32).fill(7)
+    const cursor = secretCursor(secretPrefix(seed, FIRST_INDEX))
+    for (let n = 0n; n < 300n; n++) expect(secretAtCursor(cursor, FIRST_INDEX - n)).toEqual(perCommitmentSecret(seed, FIRST_INDEX - n))
+  })
+
+  it("refuses an index outside its prefix", () => {
+    const cursor = secretCursor(secretPrefix(new Uint8Array(32).fill(3), FIRST_INDEX))
+    expect(() => secretAtCursor(cursor, FIRST_INDEX - (1n << 16n))).toThrow(RangeError)
   })
 })

@@ -8,7 +8,7 @@ import { type ShortChannelId, shortChannelIdFromParts } from "../../../src/proto
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
 import { signChannelAnnouncement, signChannelUpdate, signNodeAnnouncement, channelFlags } from "../../../src/protocol/gossip/sign.ts"
 import { ChainHashes } from "../../../src/protocol/messages/index.ts"
-import type { NodeId } from "../../../src/protocol/units.ts"
+import { NodeId } from "../../../src/protocol/units.ts"
 import { makeNetworkGraph } from "../../../src/layers/graph/MemoryNetworkGraph.ts"
 import { NetworkGraph, type NetworkGraphShape } from "../../../src/services/NetworkGraph.ts"
 import { secretFromSeed } from "../../../src/layers/test/SeededNodeSigner.ts"
@@ -21,7 +21,11 @@ import * as GossipSync from "../../../src/actors/GossipSync.ts"
 const secp = nobleSecp256k1
 export const chainHash = ChainHashes.regtest
 
-export const nodeIdOf = (seed: string): NodeId => (secp.publicKey(secretFromSeed(seed)) ?? new Uint8Array(33)) as NodeId
+export const nodeIdOf = (seed: string): NodeId => {
+  const key = secp.publicKey(secretFromSeed(seed))
+  if (key === undefined) throw new Error(`seed ${seed} gives no valid secret`) // a fixture bug
+  return NodeId(key)
+}
 
 const orDie = (r: Result.Result<Uint8Array, unknown>): Uint8Array => {
   if (Result.isFailure(r)) throw new Error(`cannot sign: ${String(r.failure)}`)

@@ -4,7 +4,7 @@
  */
 import type { Sat } from "../../units.ts"
 import { hash256 } from "./hash.ts"
-import { serializeOutput, serializeTransaction, type Transaction } from "./transaction.ts"
+import { serializeTransaction, type Transaction, writeOutput } from "./transaction.ts"
 import { Writer } from "../../codec/writer.ts"
 
 export const SIGHASH_ALL = 0x01
@@ -35,39 +35,40 @@ export const segwitV0Sighash = (
   const base = sighashType & 0x1f
   const anyoneCanPay = (sighashType & SIGHASH_ANYONECANPAY) !== 0
 
+  // Each preimage is written into a reused buffer and hashed there (`Writer.scratch`): no copy.
   let hashPrevouts = ZERO32
   if (!anyoneCanPay) {
-    const w = new Writer(36 * tx.inputs.length)
-    for (const i of tx.inputs) w.bytes(i.prevout.txid).u32le(i.prevout.vout)
-    hashPrevouts = hash256(w.finish())
+    hashPrevouts = Writer.scratch((w) => {
+      for (const i of tx.inputs) w.bytes(i.prevout.txid).u32le(i.prevout.vout)
+    }, hash256)
   }
   let hashSequence = ZERO32
   if (!anyoneCanPay && base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) {
-    const w = new Writer(4 * tx.inputs.length)
-    for (const i of tx.inputs) w.u32le(i.sequence)
-    hashSequence = hash256(w.finish())
+    hashSequence = Writer.scratch((w) => {
+      for (const i of tx.inputs) w.u32le(i.sequence)
+    }, hash256)
   }
   let hashOutputs = ZERO32
   if (base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) {
-    const w = new Writer(64 * tx.outputs.length)
-    for (const o of tx.outputs) w.bytes(serializeOutput(o))
-    hashOutputs = hash256(w.finish())
+    hashOutputs = Writer.scratch((w) => {
+      for (const o of tx.outputs) writeOutput(w, o)
+    }, hash256)
   } else if (base === SIGHASH_SINGLE) {
     const o = tx.outputs[index]
-    if (o !== undefined) hashOutputs = hash256(serializeOutput(o))
+    if (o !== undefined) hashOutputs = Writer.scratch((w) => writeOutput(w, o), hash256)
   }
 
-  const w = new Writer(160 + scriptCode.length)
-  w.u32le(tx.version)
-  w.bytes(hashPrevouts).bytes(hashSequence)
-  w.bytes(input.prevout.txid).u32le(input.prevout.vout)
-  w.varBytes(scriptCode)
-  w.u64le(amount)
-  w.u32le(input.sequence)
-  w.bytes(hashOutputs)
-  w.u32le(tx.locktime)
-  w.u32le(sighashType)
-  return hash256(w.finish())
+  return Writer.scratch((w) => {
+    w.u32le(tx.version)
+    w.bytes(hashPrevouts).bytes(hashSequence)
+    w.bytes(input.prevout.txid).u32le(input.prevout.vout)
+    w.varBytes(scriptCode)
+    w.u64le(amount)
+    w.u32le(input.sequence)
+    w.bytes(hashOutputs)
+    w.u32le(tx.locktime)
+    w.u32le(sighashType)
+  }, hash256)
 }
 
 /**

@@ -55,7 +55,8 @@ export const makeInput = (prevout: OutPoint, sequence: number): TxInput => ({ pr
 
 export const hasWitness = (tx: Transaction): boolean => tx.inputs.some((i) => i.witness.length > 0)
 
-const writeOutput = (w: Writer, o: TxOutput): void => {
+/** Writes an output (value || script), as serialized in a transaction and hashed by BIP 143. */
+export const writeOutput = (w: Writer, o: TxOutput): void => {
   w.u64le(o.value).varBytes(o.scriptPubKey)
 }
 
@@ -66,13 +67,8 @@ export const serializeOutput = (o: TxOutput): Uint8Array => {
   return w.finish()
 }
 
-/**
- * Serializes the transaction. With `witness` (the default) the BIP 144 format is used when at
- * least one input has a witness; otherwise (and always with `witness: false`) the legacy format.
- */
-export const serializeTransaction = (tx: Transaction, options?: { readonly witness?: boolean }): Uint8Array => {
-  const segwit = (options?.witness ?? true) && hasWitness(tx)
-  const w = new Writer(256)
+/** Writes the transaction (BIP 144 format when `segwit`, else the legacy one). */
+const writeTransaction = (w: Writer, tx: Transaction, segwit: boolean): void => {
   w.u32le(tx.version)
   if (segwit) w.u8(0).u8(1)
   w.compactSize(tx.inputs.length)
@@ -88,11 +84,22 @@ export const serializeTransaction = (tx: Transaction, options?: { readonly witne
     }
   }
   w.u32le(tx.locktime)
-  return w.finish()
 }
 
-export const txid = (tx: Transaction): Txid => Txid(hash256(serializeTransaction(tx, { witness: false })))
-export const wtxid = (tx: Transaction): Txid => Txid(hash256(serializeTransaction(tx)))
+const copyOf = (written: Uint8Array): Uint8Array => written.slice()
+
+/**
+ * Serializes the transaction. With `witness` (the default) the BIP 144 format is used when at
+ * least one input has a witness; otherwise (and always with `witness: false`) the legacy format.
+ */
+export const serializeTransaction = (tx: Transaction, options?: { readonly witness?: boolean }): Uint8Array => {
+  const segwit = (options?.witness ?? true) && hasWitness(tx)
+  return Writer.scratch((w) => writeTransaction(w, tx, segwit), copyOf)
+}
+
+/** hash256 of the legacy serialization, hashed where it is written (no copy of it is made). */
+export const txid = (tx: Transaction): Txid => Txid(Writer.scratch((w) => writeTransaction(w, tx, false), hash256))
+export const wtxid = (tx: Transaction): Txid => Txid(Writer.scratch((w) => writeTransaction(w, tx, hasWitness(tx)), hash256))
 
 /** Witness stack size in bytes as serialized (count + items), for one input. */
 export const witnessSize = (witness: ReadonlyArray<Uint8Array>): number => {
