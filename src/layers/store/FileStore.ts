@@ -7,7 +7,8 @@
  *     writes (one or many `write` calls, each applied on its own, each with its own version),
  *     `seq` counting batches from 1. Batch `seq` goes to slot `seq % logSlots`, written over the
  *     start of the slot in place (no truncation, which costs far more: a shorter batch leaves
- *     the tail of an older one after its CRC, never read) and fdatasync'ed: ONE sync per batch,
+ *     the tail of an older one after its CRC, never read) and fdatasync'ed, the slot's file kept
+ *     open from its first write to the store's close (at most `logSlots` descriptors): ONE sync per batch,
  *     no rename (the slot's directory entry was made durable when the slot was created). Only
  *     then does any of its writes succeed. Batch `seq` is written only after batch `seq - 1` is
  *     durable, so the batches after a snapshot are contiguous, and a slot is overwritten only
@@ -76,7 +77,7 @@ import {
   type StoreVersion
 } from "../../services/Store.ts"
 import { startGroupCommit, type PendingWrite } from "./GroupCommit.ts"
-import { DiskError, nodeStoreDisk, type StoreDisk } from "./StoreDisk.ts"
+import { DiskError, nodeStoreDisk, type OverwriteHandle, type StoreDisk } from "./StoreDisk.ts"
 import { StoreTable } from "./table.ts"
 
 export interface FileStoreOptions {
@@ -433,6 +434,16 @@ export const makeFileStore = (
     for (const seq of snapshots) if (seq < snapshotSeq) yield* Effect.ignore(disk.remove(path(fileName(seq, "snapshot"))))
 
     // ---- writing ----
+    /** The slots' files opened so far (kept open; closed with the store, or after a failed write). */
+    const slotHandles = new Map<number, OverwriteHandle>()
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        const open = [...slotHandles.values()]
+        slotHandles.clear()
+        return Effect.forEach(open, (h) => h.close, { discard: true })
+      })
+    )
+
     const writeAtomically = (name: string, bytes: Uint8Array): Effect.Effect<void, DiskError> =>
       Effect.gen(function*() {
         yield* disk.writeSynced(path(`${name}.tmp`), bytes)
@@ -474,7 +485,18 @@ export const makeFileStore = (
           yield* compact
           if (snapshotSeq < held) return false
         }
-        yield* disk.overwriteSynced(path(slotName(slot)), bytes)
+        let handle = slotHandles.get(slot)
+        if (handle === undefined) {
+          handle = yield* disk.openOverwrite(path(slotName(slot)))
+          slotHandles.set(slot, handle)
+        }
+        const written = yield* Effect.result(handle.overwriteSynced(bytes))
+        if (Result.isFailure(written)) {
+          // opened again by the next write of this slot
+          slotHandles.delete(slot)
+          yield* handle.close
+          return yield* Effect.fail(written.failure)
+        }
         if (!slotExists.has(slot)) {
           yield* disk.syncDirectory(dir)
           slotExists.add(slot)

@@ -6,7 +6,7 @@
  *
  * - `crashAfter(n)`: the n-th mutating step from now (0 = the next) does not happen, nor does
  *   anything after it: every operation fails with `DiskError("crashed")` until `recover`.
- *   Mutating steps: write (a `writeSynced` or `overwriteSynced` is two steps: write, then fsync), fsync, rename,
+ *   Mutating steps: write (a `writeSynced` or a handle's `overwriteSynced` is two steps: write, then fsync), fsync, rename,
  *   remove, fsync directory, mkdir, create (`createExclusive`: a file never fsync'ed).
  * - `recover(mode)`: the power comes back. `durable`: only fsync'ed directory entries remain;
  *   `metadata`: every directory change remains (some file systems persist a rename before the
@@ -18,7 +18,7 @@
  *   `processId` (1), plus the pids a test adds to `otherProcesses` (other nodes still running).
  */
 import { Effect } from "effect"
-import { DiskError, type StoreDisk } from "./StoreDisk.ts"
+import { DiskError, type OverwriteHandle, type StoreDisk } from "./StoreDisk.ts"
 
 interface Inode {
   data: Uint8Array
@@ -171,8 +171,18 @@ export class SimulatedDisk implements StoreDisk {
       })
     )
 
-  /** The data over the start of the file (which must exist), the rest of it kept; then the fsync. */
-  readonly overwriteSynced = (path: string, data: Uint8Array): Effect.Effect<void, DiskError> =>
+  /**
+   * A handle on `path` (which must exist; opening is no step): each `overwriteSynced` puts its data
+   * over the start of the file the path names then, the rest kept, then fsyncs it.
+   */
+  readonly openOverwrite = (path: string): Effect.Effect<OverwriteHandle, DiskError> =>
+    this.readOnly("open", path, () =>
+      this.visible.has(path)
+        ? { overwriteSynced: (data: Uint8Array) => this.overwriteSynced(path, data), close: Effect.void }
+        : new DiskError({ operation: "open", path, reason: "not found" })
+    )
+
+  private readonly overwriteSynced = (path: string, data: Uint8Array): Effect.Effect<void, DiskError> =>
     Effect.andThen(
       this.run({ op: "write", path }, () => {
         const existing = this.visible.get(path)
