@@ -288,18 +288,27 @@ const newLine = (secp: Secp256k1, storage: Storage, size: number) =>
     return { payer: started[0]!.payments, payee: started[size - 1]!.payments }
   })
 
-/** One payment: Bob's invoice, Alice pays it, the preimage checked. */
+/** One payment: Bob's invoice, Alice pays it, the preimage checked. False when the payment failed (counted and printed). */
 const onePayment = (alice: PaymentsShape, bob: PaymentsShape, n: number) =>
   Effect.gen(function*() {
     const inv = yield* bob.createInvoice({ amountMsat: AMOUNT, description: { text: `bench ${n}` } })
-    const ok = yield* alice.pay(inv.invoice)
-    if (toHex(sha256(ok.preimage)) !== toHex(inv.paymentHash)) return yield* Effect.die(new Error("wrong preimage"))
+    const paid = yield* Effect.result(alice.pay(inv.invoice))
+    if (Result.isFailure(paid)) {
+      failures.push(paid.failure._tag === "PaymentFailed" ? paid.failure.reason : paid.failure._tag)
+      return false
+    }
+    if (toHex(sha256(paid.success.preimage)) !== toHex(inv.paymentHash)) return yield* Effect.die(new Error("wrong preimage"))
+    return true
   })
+
+/** Why payments failed, in the current run. */
+const failures: Array<string> = []
 
 const measure = (secp: Secp256k1, window: number, ms: number, storage: Storage = "memory", size = 2) =>
   Effect.gen(function*() {
     const { payer: alice, payee: bob } = yield* newLine(secp, storage, size)
     let done = 0
+    failures.length = 0
     const puts0 = storeWrites.puts
     const signed0 = storeWrites.commitmentSigned
     const bytes0 = storeWrites.bytes
@@ -309,8 +318,7 @@ const measure = (secp: Secp256k1, window: number, ms: number, storage: Storage =
     const worker = (w: number) =>
       Effect.gen(function*() {
         for (let i = 0; performance.now() < deadline; i++) {
-          yield* onePayment(alice, bob, w * 1_000_000 + i)
-          done += 1
+          if (yield* onePayment(alice, bob, w * 1_000_000 + i)) done += 1
         }
       })
     const fibers = []
@@ -327,7 +335,8 @@ const measure = (secp: Secp256k1, window: number, ms: number, storage: Storage =
       busy: cpuSeconds / seconds,
       recordWrites: puts / Math.max(1, done),
       recordBytes: (storeWrites.bytes - bytes0) / Math.max(1, puts),
-      commitmentSigned: (storeWrites.commitmentSigned - signed0) / Math.max(1, done)
+      commitmentSigned: (storeWrites.commitmentSigned - signed0) / Math.max(1, done),
+      failed: failures.length === 0 ? "" : `; FAILED ${failures.length}: ${[...new Set(failures)].join(", ")}`
     }
   }).pipe(Effect.scoped)
 
@@ -351,7 +360,9 @@ const PARTS: ReadonlyArray<readonly [string, RegExp]> = [
   ["invoice (BOLT 11)", /src\/(protocol\/invoice|invoices)\//],
   ["router", /src\/(protocol\/routing|layers\/router)\//],
   ["channel reducer/state", /src\/protocol\/(channel|monitor)\//],
-  ["tx/keys/signer", /src\/(protocol\/(tx|keys)|layers\/signer)\//],
+  ["secp256k1 (layers/crypto)", /src\/layers\/crypto\//],
+  ["tx/keys/signers", /src\/(protocol\/(tx|keys)\/|layers\/signer\/|layers\/InMemoryNodeSigner)/],
+  ["bytes/lru helpers", /src\/protocol\/(bytes|lru)\.ts/],
   ["codec/messages", /src\/protocol\/(codec|messages)\//],
   ["actors (channel, manager, monitor, peer)", /src\/actors\//],
   ["persister/store", /src\/layers\/(persister|store)\//],
@@ -439,7 +450,7 @@ export const run = async (): Promise<void> => {
           `(n=${r.done} in ${r.seconds.toFixed(2)} s, JS thread busy ${(100 * r.busy).toFixed(0)}% of wall; target ${target}/s: ` +
           `wall ${r.perSecond >= target ? "ok" : "BELOW TARGET"}, cpu ${r.perCpuSecond >= target ? "ok" : "BELOW TARGET"}); ` +
           `payment records written ${r.recordWrites.toFixed(1)} per payment (payer and payee, ${r.recordBytes.toFixed(0)} B each), ` +
-          `commitment_signed ${r.commitmentSigned.toFixed(2)} per payment (both ways)`
+          `commitment_signed ${r.commitmentSigned.toFixed(2)} per payment (both ways)${r.failed}`
       )
       if (storage === "memory" && process.env["PAYMENT_BENCH_PARTS"] !== "0") console.log(`    by part: ${await profiled(secp, window, MEASURE_MS)}`)
     }
@@ -450,7 +461,7 @@ export const run = async (): Promise<void> => {
     console.log(
       `3 hops (5 nodes) ${label.padEnd(14)} in memory   ${r.perSecond.toFixed(0).padStart(5)} /s wall, ${r.perCpuSecond.toFixed(0).padStart(5)} per JS-thread CPU s ` +
         `(n=${r.done} in ${r.seconds.toFixed(2)} s, JS thread busy ${(100 * r.busy).toFixed(0)}% of wall); ` +
-        `payment records written ${r.recordWrites.toFixed(1)} per payment (all nodes), commitment_signed ${r.commitmentSigned.toFixed(2)} per payment (all links)`
+        `payment records written ${r.recordWrites.toFixed(1)} per payment (all nodes), commitment_signed ${r.commitmentSigned.toFixed(2)} per payment (all links)${r.failed}`
     )
   }
 }

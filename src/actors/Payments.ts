@@ -150,7 +150,8 @@ export type PaymentEvent =
   | PaymentSucceeded
   | PaymentFailed
   | { readonly _tag: "PaymentReceived"; readonly paymentHash: Uint8Array; readonly amountMsat: Msat; readonly parts: number }
-  | { readonly _tag: "HtlcForwarded"; readonly paymentHash: Uint8Array; readonly inChannelId: Uint8Array; readonly outChannelId: Uint8Array; readonly feeMsat: Msat }
+  /** `inHtlcId` tells two parts of one payment over the same pair of channels apart (it is published again after a restart). */
+  | { readonly _tag: "HtlcForwarded"; readonly paymentHash: Uint8Array; readonly inChannelId: Uint8Array; readonly inHtlcId: bigint; readonly outChannelId: Uint8Array; readonly feeMsat: Msat }
   | { readonly _tag: "ForwardFailed"; readonly paymentHash: Uint8Array; readonly inChannelId: Uint8Array; readonly failure: string }
   /** A forward to an intercepted short channel id waits for `forwardIntercepted` / `failIntercepted`. */
   | {
@@ -993,6 +994,7 @@ export const make = (
           _tag: "HtlcForwarded",
           paymentHash: record.paymentHash,
           inChannelId: record.inChannelId,
+          inHtlcId: record.inHtlcId,
           outChannelId: record.outChannelId,
           feeMsat: msat(record.inAmountMsat - record.outAmountMsat)
         })
@@ -1023,6 +1025,13 @@ export const make = (
           return
         }
         // The outgoing HTLC is gone (never added, or failed) and no preimage came back: fail it back.
+        // Unless it is one we track in this run (added, or found in its channel at start): it left
+        // its channel by a resolution (the channel keeps our HTLCs across reconnections), whose
+        // event is on its way (at least once; the channel may hold it until its write is durable)
+        // and settles the forward; the monitor drops a fulfilled HTLC's preimage once no
+        // commitment needs it, so its absence proves nothing, and failing back now could refund
+        // upstream what was paid downstream.
+        if (record.outHtlcId !== undefined && outIndex.has(htlcKey(record.outChannelId, record.outHtlcId))) return
         yield* failBack(record, yield* withOurUpdate({ _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) }, record.outChannelId, record.outShortChannelId))
       })
 
@@ -2033,7 +2042,8 @@ export const make = (
      * monitor, and a forward's incoming HTLC is failed or fulfilled back when that resolution
      * comes, never before); an intercepted HTLC the application did not answer is failed back
      * before its incoming expiry comes that close; a forward whose outgoing HTLC is gone from its
-     * channel without a preimage is failed back.
+     * channel without a preimage is failed back, unless that HTLC is tracked in this run (its
+     * resolution event is then on its way: `resumeForward`).
      */
     const checkDeadlines = (force: boolean) =>
       Effect.gen(function*() {

@@ -1,7 +1,7 @@
 /**
  * The payment layer's stored records: the direct writers (`encodeOutboundRecord`,
  * `encodeInboundRecord`, `encodeForwardRecord`) give exactly the text of the Schema encoders
- * for any record (every optional field present or not, strings needing escapes, extreme
+ * for every record (every optional field present or not, strings needing escapes, extreme
  * amounts), and a record the Schema refuses (a 31-byte hash, an amount above u64, a fractional
  * CLTV) is refused the same way; the text decodes back to the record (a NaN time, which JSON writes
  * as null for both, excepted).

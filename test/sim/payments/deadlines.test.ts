@@ -10,13 +10,16 @@
  *   (18) blocks of its expiry the payee force-closes, so it can claim on chain in time;
  * - an intercepted HTLC the application never answers is failed back before its expiry is that
  *   close (the upstream peer never has to close on us);
+ * - a check (a new block) while the forwarder's outgoing HTLC is fulfilled and gone from its
+ *   channel but the resolution not yet handled: the incoming HTLC is not failed back (it is
+ *   fulfilled when the resolution comes: failing it back would refund what was paid downstream);
  * - then the on-chain half: when the monitor (`MonitorChain`, BOLT 5; a stand-in here that
  *   publishes what the real one would) reports the outgoing HTLC timed out on chain, the incoming
  *   HTLC is failed back (`permanent_channel_failure`, attributed to the forwarder); when it
  *   reports the preimage seen on chain, the incoming HTLC is fulfilled and the sender succeeds.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, PubSub, Stream } from "effect"
+import { Deferred, Effect, Exit, Fiber, PubSub, Stream } from "effect"
 import type { MonitorChainEvent, MonitorChainShape } from "../../../src/actors/MonitorChain.ts"
 import { makeMemoryStore } from "../../../src/layers/store/MemoryStore.ts"
 import { inboundJson } from "../../../src/protocol/payment/index.ts"
@@ -50,6 +53,48 @@ const newBlock = (net: PaymentNet, height: number) =>
   })
 
 describe("HTLC deadlines (BOLT 2) at new blocks", () => {
+  it.effect("a check while the forwarder has not yet handled its outgoing HTLC's fulfill: the incoming HTLC is fulfilled, never failed back", () =>
+    withNet("deadline-resolution-queued", (net) =>
+      Effect.gen(function*() {
+        // Node 1's payment layer sees its channels' HtlcResolved events only once released: its
+        // outgoing HTLC is fulfilled and gone from the channel (and its preimage from the monitor,
+        // which keeps none no commitment needs) while the event is still on its way.
+        const release = yield* Deferred.make<void>()
+        const held: Array<string> = []
+        net.managerWrappers[1] = (manager) => ({
+          ...manager,
+          subscribe: Effect.map(manager.subscribe, (events) =>
+            events.pipe(Stream.tap((e) =>
+              e.event._tag === "HtlcResolved" ? Effect.andThen(Effect.sync(() => held.push(e.event._tag)), Deferred.await(release)) : Effect.void
+            )))
+        })
+        const c01 = yield* net.channel(0, 1)
+        const c12 = yield* net.channel(1, 2)
+        yield* net.restart(1)
+        yield* net.h.connect(0, 1)
+        yield* net.h.connect(1, 2)
+        yield* net.settle()
+        const before = yield* net.balance(1, c01.channelId)
+        const inv = yield* net.pay(2).createInvoice({ amountMsat: msat(AMOUNT), description: { text: "queued resolution" } })
+        const paying = yield* Effect.forkChild(Effect.exit(net.pay(0).pay(inv.invoice)))
+        const paid = () => net.paymentEvents.some((e) => e.node === 2 && e.event._tag === "PaymentReceived")
+        yield* net.runUntil(() => paid() && held.length > 0)
+        yield* net.settle()
+        assert.strictEqual(yield* net.htlcCount(1, c12.channelId), 0, "the outgoing HTLC is gone from node 1's channel")
+        // Blocks come while the resolution is still queued: nothing is failed back.
+        yield* newBlock(net, net.height + 1)
+        yield* newBlock(net, net.height + 1)
+        yield* net.pay(1).checkDeadlines
+        assert.isFalse(net.paymentEvents.some((e) => e.event._tag === "ForwardFailed"), "no forward failed back")
+        yield* Deferred.succeed(release, undefined)
+        yield* net.runUntil(() => paying.pollUnsafe() !== undefined)
+        const exit = yield* Fiber.join(paying)
+        assert.isTrue(Exit.isSuccess(exit), `the payment succeeds: ${String(exit)}`)
+        yield* net.settle()
+        // Node 1 was paid upstream what it paid downstream plus its fee.
+        assert.isTrue((yield* net.balance(1, c01.channelId)) > before, "node 1's incoming HTLC was fulfilled")
+      })))
+
   it.effect("a forwarded HTLC held downstream past cltv_expiry + 2: the forwarder force-closes the downstream channel and keeps the upstream HTLC", () =>
     withNet("deadline-offered", (net) =>
       Effect.gen(function*() {
