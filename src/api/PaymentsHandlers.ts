@@ -5,13 +5,13 @@
  */
 import { Duration, Effect, Option } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
-import { type OutboundStatus, type PayOptions, Payments, type PaymentsShape } from "../actors/Payments.ts"
+import { type BlindedPaymentRequest, type OutboundStatus, type PayOptions, Payments, type PaymentsShape } from "../actors/Payments.ts"
 import { fromHex, toHex } from "../protocol/bytes.ts"
 import { loadBlindedPath, type PaymentBlindedPath, storeBlindedPath } from "../protocol/payment/blinded.ts"
 import { msat } from "../protocol/units.ts"
 import { ControlApi } from "./ControlApi.ts"
 import { InvalidRequest } from "./errors.ts"
-import { type BlindedPathJson, PaymentFailedError, type PaymentJson, PaymentNotFound, PaymentsUnavailable } from "./PaymentsApi.ts"
+import { type BlindedPathJson, type BlindedPaymentJson, PaymentFailedError, type PaymentJson, PaymentNotFound, PaymentsUnavailable } from "./PaymentsApi.ts"
 
 /** A blinded path as the API carries it: its `blinded_path` bytes (hex) and payinfo. */
 export const blindedPathToJson = (p: PaymentBlindedPath): typeof BlindedPathJson.Type => {
@@ -47,6 +47,27 @@ export const paymentToJson = (p: OutboundStatus): typeof PaymentJson.Type => ({
   failureReason: p.failureReason ?? null,
   attempts: p.attempts
 })
+
+/**
+ * The service's request from `{ blinded }` (and `amountMsat` beside it, for a blinded invoice
+ * that names none; it must agree with one that does); 400 when a path's bytes do not decode.
+ */
+const blindedRequest = (blinded: typeof BlindedPaymentJson.Type, amountMsat: string | undefined): Effect.Effect<BlindedPaymentRequest, InvalidRequest> =>
+  Effect.gen(function*() {
+    const asked = blinded.amountMsat ?? undefined
+    if (asked !== undefined && amountMsat !== undefined && BigInt(asked) !== BigInt(amountMsat)) {
+      return yield* Effect.fail(new InvalidRequest({ message: `the blinded invoice asks ${asked} msat, not ${amountMsat}` }))
+    }
+    const amount = asked ?? amountMsat
+    if (amount === undefined) return yield* Effect.fail(new InvalidRequest({ message: "the blinded invoice names no amount: give amountMsat" }))
+    const paths: Array<PaymentBlindedPath> = []
+    for (const [i, j] of blinded.paths.entries()) {
+      const path = blindedPathFromJson(j)
+      if (path === undefined) return yield* Effect.fail(new InvalidRequest({ message: `blinded path ${i}: not a BOLT 4 blinded_path` }))
+      paths.push(path)
+    }
+    return { paymentHash: fromHex(blinded.paymentHash), amountMsat: msat(BigInt(amount)), paths, mpp: blinded.mpp ?? false }
+  })
 
 /** How long past a payment's own timeout `POST /v1/payments` waits for its HTLCs in flight. */
 const WAIT_MARGIN_SECONDS = 30
@@ -135,22 +156,8 @@ export const PaymentsHandlers = HttpApiBuilder.group(
             const id = payload.keysend !== undefined
               ? yield* p.startKeysend(fromHex(payload.keysend.nodeId), msat(BigInt(payload.keysend.amountMsat)), options).pipe(Effect.mapError(invalid))
               : blinded !== undefined
-              ? yield* Effect.gen(function*() {
-                const asked = blinded.amountMsat ?? undefined
-                if (asked !== undefined && payload.amountMsat !== undefined && BigInt(asked) !== BigInt(payload.amountMsat)) {
-                  return yield* Effect.fail(new InvalidRequest({ message: `the blinded invoice asks ${asked} msat, not ${payload.amountMsat}` }))
-                }
-                const amount = asked ?? payload.amountMsat
-                if (amount === undefined) return yield* Effect.fail(new InvalidRequest({ message: "the blinded invoice names no amount: give amountMsat" }))
-                const paths: Array<PaymentBlindedPath> = []
-                for (const [i, j] of blinded.paths.entries()) {
-                  const path = blindedPathFromJson(j)
-                  if (path === undefined) return yield* Effect.fail(new InvalidRequest({ message: `blinded path ${i}: not a BOLT 4 blinded_path` }))
-                  paths.push(path)
-                }
-                return yield* p.startBlindedPayment({ paymentHash: fromHex(blinded.paymentHash), amountMsat: msat(BigInt(amount)), paths, mpp: blinded.mpp ?? false }, options)
-                  .pipe(Effect.mapError(invalid))
-              })
+              ? yield* Effect.flatMap(blindedRequest(blinded, payload.amountMsat), (request) =>
+                p.startBlindedPayment(request, options).pipe(Effect.mapError(invalid)))
               : yield* p.startPayment(payload.invoice ?? "", options).pipe(Effect.mapError(invalid))
             if (payload.wait === false) return yield* readPayment(p, id).pipe(Effect.orDie)
             // Never a hung request: past the payment's timeout (plus a margin for the HTLCs in flight to

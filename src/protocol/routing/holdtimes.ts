@@ -9,8 +9,10 @@
  * every node after it. A node's own delay is what it reported minus what the next node that
  * reported a (trusted: non-zero, not below a later one) time reported; that delay is split
  * evenly between the node and the nodes between them that reported zero, too little, or nothing
- * (past the last verified HMAC), so a node gains nothing by hiding its time. The payee's share is dropped: it does not forward, and its hold
- * time (waiting for the other parts of a multi-part payment) says nothing of its forwarding.
+ * (past the last verified HMAC): a node that reports no time is blamed for part of the delay
+ * above it, so a fast node has a reason to report (BOLT 4's intent). The payee's share is
+ * dropped: it does not forward, and its hold time (waiting for the other parts of a multi-part
+ * payment) says nothing of its forwarding.
  *
  * Per node, the model keeps an estimate of its delay (the mean of what it was last seen
  * doing and the estimate before, faded towards 0 with the half-life of the liquidity bounds).
@@ -19,7 +21,7 @@
  * (locking more money longer costs more):
  *   max(0, estimateMs - freeMs) / 1000 * (penaltyMsatPerSecond + a * penaltyPpmPerSecond / 1e6)
  */
-import { fromHex, toHex } from "../bytes.ts"
+import { toHex } from "../bytes.ts"
 import { decayFactor } from "./probabilistic.ts"
 import type { GraphView } from "./graph.ts"
 
@@ -83,6 +85,7 @@ export const delayShares = (holdTimes: ReadonlyArray<number>, pathLength: number
 
 /** What was learned of one node's delay, as of `updatedMs`. */
 export interface LearnedDelay {
+  readonly nodeId: Uint8Array
   readonly delayMs: number
   readonly updatedMs: number
 }
@@ -120,7 +123,7 @@ export class HoldTimeModel {
       const old = this.learned.get(key)
       const before = old === undefined ? share : old.delayMs * decayFactor(nowMs - old.updatedMs, this.config.halfLifeMs)
       this.learned.delete(key)
-      this.learned.set(key, { delayMs: (before + share) / 2, updatedMs: nowMs })
+      this.learned.set(key, { nodeId: node, delayMs: (before + share) / 2, updatedMs: nowMs })
       while (this.learned.size > this.config.maxLearned) {
         const oldest = this.learned.keys().next()
         if (oldest.done === true) break
@@ -137,10 +140,11 @@ export class HoldTimeModel {
     const c = this.config
     const excessSeconds = new Map<number, number>()
     const base = view.baseGraph
-    for (const [key, d] of this.learned) {
+    // Only nodes over the allowance are looked up in the graph (usually few of what is learned).
+    for (const d of this.learned.values()) {
       const excess = d.delayMs * decayFactor(nowMs - d.updatedMs, c.halfLifeMs) - c.freeMs
       if (excess <= 0) continue
-      const node = base.nodeIndex(fromHex(key))
+      const node = base.nodeIndex(d.nodeId)
       if (node !== undefined) excessSeconds.set(node, excess / 1000)
     }
     // Nodes only the request knows (route hints, blinded paths), after the graph's.

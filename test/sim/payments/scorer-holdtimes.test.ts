@@ -22,7 +22,7 @@ import { preimageOf } from "../../../src/protocol/monitor/query.ts"
 import { type ChannelId, msat } from "../../../src/protocol/units.ts"
 import { Router, RouterGraph } from "../../../src/services/Router.ts"
 import { Scorer } from "../../../src/services/Scorer.ts"
-import { channel, nodeId, policy } from "../../protocol/routing/fixtures.ts"
+import { channel, nodeId, policy, scid } from "../../protocol/routing/fixtures.ts"
 import { macrotask, PaymentNet } from "./PaymentNet.ts"
 import { succeeded } from "./outcomes.ts"
 
@@ -129,6 +129,33 @@ describe("the probabilistic scorer learns from hold times", () => {
     holds.reported([nodeId(2), nodeId(5), nodeId(3)], [40, 20, 0], 1)
     assert.strictEqual(holds.size, 2)
     assert.strictEqual(holds.delayMs(nodeId(1), 1), 0)
+  })
+})
+
+describe("nodes only a route hint knows", () => {
+  it.effect("a slow node behind a route hint is penalised like one of the graph", () => {
+    const holds = new HoldTimeModel()
+    const router = DefaultRouter.layer.pipe(
+      Layer.provide(Layer.merge(RouterGraph.fixed(diamond), Layer.succeed(Scorer, makeProbabilisticScorer(new LiquidityModel(), holds))))
+    )
+    // The payee 9 is private: reached from forwarder 1 through node 7 (unknown to the graph), or from forwarder 2 directly.
+    const hop = (from: number, scidIndex: number) => ({ pubkey: nodeId(from), shortChannelId: scid(scidIndex), feeBaseMsat: 1000, feeProportionalMillionths: 100, cltvExpiryDelta: 40 })
+    const hinted = { ...request, payee: nodeId(9), routeHints: [[hop(1, 50), hop(7, 51)], [hop(2, 52)]] }
+    return Effect.gen(function*() {
+      const r = yield* Router
+      const first = yield* r.findRoute(hinted)
+      // Cheaper in fees: 0 -> 2 -> 9 (one forwarder less).
+      assert.isTrue(equalBytes(first.paths[0].hops[0].nodeId, nodeId(2)))
+      // Node 2 reports 8 s: the longer way through 1 and 7 is taken instead.
+      yield* r.reportPath(first.paths[0], { _tag: "Succeeded", holdTimes: [80, 1] })
+      const second = yield* r.findRoute(hinted)
+      assert.deepStrictEqual(second.paths[0].hops.map((h) => equalBytes(h.nodeId, nodeId(7))), [false, true, false])
+      // Node 7 (a hint's node) reports 20 s of its own: back to node 2, whose 7.9 s cost less.
+      yield* r.reportPath(second.paths[0], { _tag: "Succeeded", holdTimes: [210, 201, 1] })
+      assert.strictEqual(holds.delayMs(nodeId(7), 0), 20_000)
+      const third = yield* r.findRoute(hinted)
+      assert.isTrue(equalBytes(third.paths[0].hops[0].nodeId, nodeId(2)))
+    }).pipe(Effect.provide(router))
   })
 })
 
