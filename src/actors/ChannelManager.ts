@@ -451,17 +451,18 @@ export const make = (
     /** Per channel (hex id): the highest update id known durable here, and who waits for one. */
     const durableUpTo = new Map<string, bigint>()
     const durableWaiters = new Map<string, Array<{ readonly upTo: bigint; readonly done: Deferred.Deferred<void> }>>()
-    const markDurable = (channelHex: string, updateId: bigint) =>
-      Effect.suspend(() => {
-        if ((durableUpTo.get(channelHex) ?? -1n) < updateId) durableUpTo.set(channelHex, updateId)
-        const waiters = durableWaiters.get(channelHex)
-        if (waiters === undefined) return Effect.void
-        const ready = waiters.filter((w) => w.upTo <= updateId)
-        const rest = waiters.filter((w) => w.upTo > updateId)
-        if (rest.length === 0) durableWaiters.delete(channelHex)
-        else durableWaiters.set(channelHex, rest)
-        return Effect.forEach(ready, (w) => Deferred.succeed(w.done, undefined), { discard: true })
-      })
+    /** Records `updateId` as durable; returns the effect waking who waited for it, or undefined (none: the common case). */
+    const markDurableNow = (channelHex: string, updateId: bigint): Effect.Effect<void> | undefined => {
+      if ((durableUpTo.get(channelHex) ?? -1n) < updateId) durableUpTo.set(channelHex, updateId)
+      const waiters = durableWaiters.get(channelHex)
+      if (waiters === undefined) return undefined
+      const ready = waiters.filter((w) => w.upTo <= updateId)
+      const rest = waiters.filter((w) => w.upTo > updateId)
+      if (rest.length === 0) durableWaiters.delete(channelHex)
+      else durableWaiters.set(channelHex, rest)
+      return Effect.forEach(ready, (w) => Deferred.succeed(w.done, undefined), { discard: true })
+    }
+    const markDurable = (channelHex: string, updateId: bigint) => Effect.suspend(() => markDurableNow(channelHex, updateId) ?? Effect.void)
     const entropy = yield* Entropy
     const network = yield* NodeNetwork
     const scope = yield* Effect.scope
@@ -627,9 +628,9 @@ export const make = (
           }
           let last = -1n
           if (status === "Completed") for (const u of updates) if (u.updateId > last) last = u.updateId
-          const durable = last >= 0n ? markDurable(flatHex([channelId]), last) : Effect.void
-          const logged = refusals === undefined ? durable : Effect.andThen(Effect.forEach(refusals, (r) => Effect.logError(r), { discard: true }), durable)
-          return Effect.as(logged, status)
+          const durable = last >= 0n ? markDurableNow(flatHex([channelId]), last) : undefined
+          if (refusals === undefined) return durable === undefined ? Effect.succeed(status) : Effect.as(durable, status)
+          return Effect.as(Effect.andThen(Effect.forEach(refusals, (r) => Effect.logError(r), { discard: true }), durable ?? Effect.void), status)
         })
       })
 
