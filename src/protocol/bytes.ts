@@ -16,6 +16,21 @@ const HEX_DIGITS = (() => {
 })()
 const ascii = new TextDecoder()
 
+/** The two digits of every byte value as one 16-bit unit, in this platform's byte order (written through a Uint16Array). */
+const HEX_PAIRS = (() => {
+  const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+  const pairs = new Uint16Array(256)
+  for (let v = 0; v < 256; v++) {
+    const hi = HEX_DIGITS[2 * v] ?? 0
+    const lo = HEX_DIGITS[2 * v + 1] ?? 0
+    pairs[v] = littleEndian ? hi | (lo << 8) : (hi << 8) | lo
+  }
+  return pairs
+})()
+/** The digits are written here, then decoded into a new string: reused (a fresh array of more than 64 bytes costs ~10x a small one in V8). */
+let hexScratch = new Uint16Array(1024)
+let hexScratchBytes = new Uint8Array(hexScratch.buffer)
+
 /**
  * Lowercase hex. Written here rather than taken from noble's `bytesToHex` because hex strings
  * live long in this engine (ids, keys and onions in channel and monitor states): noble builds
@@ -23,13 +38,14 @@ const ascii = new TextDecoder()
  * 32-byte id for as long as the string lives; a decoded buffer is one flat string, and faster.
  */
 export const toHex = (bytes: Uint8Array): string => {
-  const out = new Uint8Array(bytes.length * 2)
-  for (let i = 0; i < bytes.length; i++) {
-    const at = 2 * (bytes[i] ?? 0)
-    out[2 * i] = HEX_DIGITS[at] ?? 0
-    out[2 * i + 1] = HEX_DIGITS[at + 1] ?? 0
+  const n = bytes.length
+  if (hexScratch.length < n) {
+    hexScratch = new Uint16Array(Math.max(n, 2 * hexScratch.length))
+    hexScratchBytes = new Uint8Array(hexScratch.buffer)
   }
-  return ascii.decode(out)
+  const out = hexScratch
+  for (let i = 0; i < n; i++) out[i] = HEX_PAIRS[bytes[i] ?? 0] ?? 0
+  return ascii.decode(hexScratchBytes.subarray(0, 2 * n))
 }
 
 /** Throws on malformed hex: use only on trusted constants and test vectors. */

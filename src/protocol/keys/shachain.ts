@@ -201,13 +201,36 @@ export class SecretStoreDecodeError extends Data.TaggedError("SecretStoreDecodeE
  */
 export const encodeSecretStore = (store: SecretStore): Uint8Array => {
   const entries = store.buckets.filter((k): k is KnownSecret => k !== undefined)
-  const out = new Uint8Array(1 + entries.length * 38)
+  const out = new Uint8Array(1 + entries.length * SECRET_ENTRY_SIZE)
   out[0] = entries.length
-  entries.forEach((e, i) => {
-    const at = 1 + i * 38
-    for (let b = 0; b < 6; b++) out[at + b] = Number((e.index >> BigInt(8 * (5 - b))) & 0xffn)
-    out.set(e.secret, at + 6)
-  })
+  entries.forEach((e, i) => writeEntry(out, 1 + i * SECRET_ENTRY_SIZE, e))
+  return out
+}
+
+/** Bytes of one entry in `encodeSecretStore`'s layout: the 6-byte index, then the secret. */
+export const SECRET_ENTRY_SIZE = 38
+
+const writeEntry = (out: Uint8Array, at: number, e: KnownSecret): void => {
+  // The index (below 2^48) as two exact numbers of 24 bits: byte arithmetic without BigInt.
+  const high = Number(e.index >> 24n)
+  const low = Number(e.index & 0xffffffn)
+  out[at] = (high >>> 16) & 0xff
+  out[at + 1] = (high >>> 8) & 0xff
+  out[at + 2] = high & 0xff
+  out[at + 3] = (low >>> 16) & 0xff
+  out[at + 4] = (low >>> 8) & 0xff
+  out[at + 5] = low & 0xff
+  out.set(e.secret, at + 6)
+}
+
+/**
+ * One entry as `encodeSecretStore` lays it out (`SECRET_ENTRY_SIZE` bytes): the storage's encoding
+ * is its entry count (one byte) then these, in bucket order. An entry stays in the storage over
+ * many insertions, so an encoder may keep each entry's encoding.
+ */
+export const encodeSecretStoreEntry = (e: KnownSecret): Uint8Array => {
+  const out = new Uint8Array(SECRET_ENTRY_SIZE)
+  writeEntry(out, 0, e)
   return out
 }
 

@@ -24,7 +24,8 @@
  */
 import { Data, Result } from "effect"
 import { sha256 } from "@noble/hashes/sha2.js"
-import { equalBytes, toHex } from "../bytes.ts"
+import { equalBytes } from "../bytes.ts"
+import { bytesKey } from "../lru.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { sharedPerCommitmentPoints } from "../keys/per-commitment-points.ts"
 import { indexOfCommitment, insertSecret, emptySecretStore, type ShachainError } from "../keys/shachain.ts"
@@ -120,19 +121,36 @@ export type MonitorError =
 type Applied = Result.Result<MonitorState, MonitorError>
 
 const hashesIn = (htlcs: ReadonlyArray<MonitorHtlc>, into: Set<string>): void => {
-  for (const h of htlcs) into.add(toHex(h.paymentHash))
+  for (const h of htlcs) into.add(bytesKey(h.paymentHash))
 }
+
+const hasHash = (htlcs: ReadonlyArray<MonitorHtlc>, hash: Uint8Array): boolean => {
+  for (const h of htlcs) if (equalBytes(h.paymentHash, hash)) return true
+  return false
+}
+
+/** Below this many (preimage, HTLC) pairs the hashes are compared directly, without building a set. */
+const DIRECT_COMPARISONS = 64
 
 /** Drops preimages no broadcastable commitment can use any more. */
 const prunePreimages = (state: MonitorState): MonitorState => {
   // Mutation testing: this shortcut (and, below, returning `state` when nothing was dropped) are
   // equivalent mutants when disabled: the result is then an equal copy.
   if (state.preimages.length === 0) return state
-  const live = new Set<string>()
-  hashesIn(state.holderCommitment.htlcs, live)
-  hashesIn(state.counterpartyCurrent.htlcs, live)
-  if (state.counterpartyNext !== undefined) hashesIn(state.counterpartyNext.htlcs, live)
-  const kept = state.preimages.filter((p) => live.has(toHex(p.paymentHash)))
+  const next = state.counterpartyNext
+  const htlcCount = state.holderCommitment.htlcs.length + state.counterpartyCurrent.htlcs.length + (next === undefined ? 0 : next.htlcs.length)
+  let live: (hash: Uint8Array) => boolean
+  if (state.preimages.length * htlcCount <= DIRECT_COMPARISONS) {
+    live = (hash) =>
+      hasHash(state.holderCommitment.htlcs, hash) || hasHash(state.counterpartyCurrent.htlcs, hash) || (next !== undefined && hasHash(next.htlcs, hash))
+  } else {
+    const hashes = new Set<string>()
+    hashesIn(state.holderCommitment.htlcs, hashes)
+    hashesIn(state.counterpartyCurrent.htlcs, hashes)
+    if (next !== undefined) hashesIn(next.htlcs, hashes)
+    live = (hash) => hashes.has(bytesKey(hash))
+  }
+  const kept = state.preimages.filter((p) => live(p.paymentHash))
   return kept.length === state.preimages.length ? state : { ...state, preimages: kept }
 }
 

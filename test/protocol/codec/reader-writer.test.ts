@@ -1,4 +1,5 @@
 import { Result } from "effect"
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import { EncodeError } from "../../../src/protocol/codec/errors.ts"
@@ -82,5 +83,42 @@ describe("Writer", () => {
     expect(tag(encodeWith((w) => w.s8(128)))).toBe("EncodeError")
     expect(tag(encodeWith((w) => w.tu16(0x10000)))).toBe("EncodeError")
     expect(tag(encodeWith((w) => w.fixed("point", new Uint8Array(32), 33)))).toBe("EncodeError")
+  })
+})
+
+describe("Writer.scratch (pooled buffers)", () => {
+  const write = (w: Writer, chunks: ReadonlyArray<Uint8Array>): void => {
+    for (const c of chunks) w.u16(c.length).bytes(c)
+  }
+  it("property: writes what a fresh Writer writes, nested calls and a reused pool included", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 12 }), fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 4 }), (outer, inner) => {
+        const fresh = new Writer()
+        write(fresh, outer)
+        const expected = toHex(fresh.finish())
+        const got = Writer.scratch(
+          (w) => {
+            write(w, outer)
+            // a nested call (as a TLV value or a sighash inside an encoder) gets a buffer of its own
+            const nested = Writer.scratch((n) => write(n, inner), (b) => b.slice())
+            const alone = new Writer()
+            write(alone, inner)
+            expect(toHex(nested)).toBe(toHex(alone.finish()))
+          },
+          (written) => toHex(written)
+        )
+        expect(got).toBe(expected)
+        // what encodeWith returns is a copy: later scratch writes do not change it
+        const kept = encodeWith((w) => write(w, outer))
+        Writer.scratch((w) => void w.bytes(new Uint8Array(4096).fill(0xee)), () => undefined)
+        expect(Result.isSuccess(kept) && toHex(kept.success)).toBe(expected)
+      }),
+      { numRuns: 200 }
+    )
+  })
+  it("returns its buffer to the pool when the writer throws, and encodeWith still reports the EncodeError", () => {
+    expect(() => Writer.scratch((w) => void w.u8(300), () => 0)).toThrow(EncodeError)
+    expect(tag(encodeWith((w) => void w.u8(-1)))).toBe("EncodeError")
+    expect(Result.isSuccess(encodeWith((w) => void w.u8(7))) ? "ok" : "failed").toBe("ok")
   })
 })

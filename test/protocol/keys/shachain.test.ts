@@ -7,6 +7,7 @@ import {
   decodeSecretStore,
   deriveOldSecret,
   encodeSecretStore,
+  encodeSecretStoreEntry,
   emptySecretStore,
   FIRST_INDEX,
   insertSecret,
@@ -152,6 +153,19 @@ describe("secret storage encoding", () => {
         }
       }),
       { numRuns: 40 }
+    )
+  })
+
+  it("is the entry count, then each held entry's encodeSecretStoreEntry in bucket order", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 200n, max: FIRST_INDEX }), fc.integer({ min: 0, max: 150 }), (start, n) => {
+        const seed = new Uint8Array(32).fill(5)
+        let store: SecretStore = emptySecretStore
+        for (let i = 0n; i < BigInt(n); i++) store = Result.getOrThrow(insertSecret(store, perCommitmentSecret(seed, start - i), start - i))
+        const entries = store.buckets.flatMap((e) => (e === undefined ? [] : [e]))
+        expect(toHex(encodeSecretStore(store))).toBe(toHex(Uint8Array.of(entries.length)) + entries.map((e) => toHex(encodeSecretStoreEntry(e))).join(""))
+      }),
+      { numRuns: 60 }
     )
   })
 

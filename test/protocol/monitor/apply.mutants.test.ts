@@ -181,6 +181,21 @@ describe("preimages: kept while our latest, their current or their next commitme
     expect(s.preimages).toEqual([])
   })
 
+  it("with many preimages and HTLCs (hashes looked up in a set), keeps exactly those some broadcastable commitment has", () => {
+    const b = new LogBuilder()
+    const ours = Array.from({ length: 12 }, (_, i) => htlc(i, 100 + i)) // tags 100..111 in our commitment
+    const theirsNext = Array.from({ length: 6 }, (_, i) => htlc(i, 200 + i)) // tags 200..205 in their next one
+    b.holder(ours)
+    b.signCounterparty(theirsNext)
+    for (let t = 100; t < 112; t++) b.preimage(t)
+    for (let t = 200; t < 206; t++) b.preimage(t)
+    for (let t = 300; t < 310; t++) b.preimage(t) // in no commitment
+    b.holder(ours.slice(0, 5)) // prunes: 105..111 leave, 300..309 never were anywhere
+    const s = ok(replay(secp, b.log))
+    const expected = [...Array.from({ length: 5 }, (_, i) => 100 + i), ...Array.from({ length: 6 }, (_, i) => 200 + i)].map((t) => preimageFor(t))
+    expect(s.preimages.map((p) => p.preimage)).toEqual(expected)
+  })
+
   it("a preimage already known is not stored twice, and its entry is the hash with the preimage", () => {
     const b = new LogBuilder()
     b.holder([htlc(0, 8)])
