@@ -193,7 +193,7 @@ const startNode = (secp: Secp256k1, node: Node, run: number, storage: Storage, g
       Effect.provideService(Entropy, entropy),
       Effect.orDie
     )
-    const router = DefaultRouter.layer.pipe(Layer.provide(Layer.merge(Layer.succeed(RouterGraph, RouterGraph.of({ current: Effect.sync(graph) })), Scorer.feesOnly)))
+    const router = DefaultRouter.layer.pipe(Layer.provide(Layer.merge(Layer.succeed(RouterGraph, RouterGraph.of({ current: Effect.sync(graph) })), Scorer.layerFeesOnly)))
     const payments = yield* makePayments({ secp, blockHeight: Effect.succeed(800_000) }).pipe(
       Effect.provide(Layer.mergeAll(
         Layer.succeed(ChannelManager, manager),

@@ -88,7 +88,7 @@ export const run = async (): Promise<void> => {
   }
   const bigSenders = senders.filter((n) => (outDegree[n] ?? 0) >= 3)
 
-  const layer = DefaultRouter.layerProbabilistic.pipe(Layer.provide(RouterGraph.fixed(graph)))
+  const layer = DefaultRouter.layerProbabilistic.pipe(Layer.provide(RouterGraph.layerFixed(graph)))
   await Effect.runPromise(
     Effect.gen(function*() {
       const router = yield* Router

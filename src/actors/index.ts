@@ -45,7 +45,6 @@ export {
   ChannelStoreUnavailable,
   decodeChannelRecord,
   encodeChannelRecord,
-  layer as channelManagerLayer,
   make as makeChannelManager,
   messageChannelId,
   type NodeChannelEvent,

@@ -47,8 +47,8 @@ export interface RouterGraphShape {
 /** Where the router reads the public channel graph. */
 export class RouterGraph extends Context.Service<RouterGraph, RouterGraphShape>()("effect-lightning/RouterGraph") {
   /** No public graph: routes over our own channels and the invoice's route hints only. */
-  static readonly empty: Layer.Layer<RouterGraph> = Layer.succeed(RouterGraph, RouterGraph.of({ current: Effect.succeed(emptyRoutingGraph) }))
+  static readonly layerEmpty: Layer.Layer<RouterGraph> = Layer.succeed(RouterGraph, RouterGraph.of({ current: Effect.succeed(emptyRoutingGraph) }))
   /** A fixed graph (tests, benchmarks, the snapshot file). */
-  static readonly fixed = (graph: RoutingGraph): Layer.Layer<RouterGraph> =>
+  static readonly layerFixed = (graph: RoutingGraph): Layer.Layer<RouterGraph> =>
     Layer.succeed(RouterGraph, RouterGraph.of({ current: Effect.succeed(graph) }))
 }

@@ -1,7 +1,7 @@
 /**
  * Scorer: how the router weighs a channel beyond its fee (issue 8 "The router"). Swappable
  * apart from the router: the default (`ProbabilisticScorer`, src/layers/router) models each
- * direction's liquidity and learns from payment attempts; `Scorer.feesOnly` scores nothing.
+ * direction's liquidity and learns from payment attempts; `Scorer.layerFeesOnly` scores nothing.
  *
  * `prepare` runs once per route computation (it reads `Clock`, so learned knowledge fades with
  * time) and returns a synchronous `EdgeScorer`, because the search calls it for every edge it
@@ -38,7 +38,7 @@ export interface ScorerShape {
 
 export class Scorer extends Context.Service<Scorer, ScorerShape>()("effect-lightning/Scorer") {
   /** No penalty, no learning: routes are the cheapest in fees. */
-  static readonly feesOnly: Layer.Layer<Scorer> = Layer.succeed(
+  static readonly layerFeesOnly: Layer.Layer<Scorer> = Layer.succeed(
     Scorer,
     Scorer.of({ prepare: () => Effect.succeed(zeroPenalty), pathFailed: () => Effect.void, pathSucceeded: () => Effect.void })
   )

@@ -142,7 +142,7 @@ const startOurNode = (seed: string, height: () => number, policy?: ForwardingPol
       Effect.provideService(ChannelSigner, channelSigner),
       Effect.provide(nodeSigner)
     )
-    const router = DefaultRouter.layer.pipe(Layer.provide(Layer.merge(RouterGraph.empty, Scorer.feesOnly)))
+    const router = DefaultRouter.layer.pipe(Layer.provide(Layer.merge(RouterGraph.layerEmpty, Scorer.layerFeesOnly)))
     const payments = yield* makePayments({ secp, blockHeight: Effect.sync(height), ...(policy === undefined ? {} : { forwardingPolicy: policy }) }).pipe(
       Effect.provide(Layer.mergeAll(
         Layer.succeed(ChannelManager, channels),

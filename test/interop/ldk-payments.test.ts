@@ -104,7 +104,7 @@ const startOurNode = (seed: string, ldk: LdkNode, graph: Layer.Layer<RouterGraph
   yield* Effect.forkScoped(stream.pipe(Stream.runForEach((e) => Effect.sync(() => void events.push(e)))))
 
   // Our payments layer: the default router (fees only) over `graph`.
-  const router = DefaultRouter.layer.pipe(Layer.provide(Layer.merge(graph, Scorer.feesOnly)))
+  const router = DefaultRouter.layer.pipe(Layer.provide(Layer.merge(graph, Scorer.layerFeesOnly)))
   const payments = yield* makePayments({ secp, blockHeight: Effect.sync(() => ldk.height) }).pipe(
     Effect.provide(Layer.mergeAll(
       Layer.succeed(ChannelManager, channels),
@@ -135,7 +135,7 @@ const setupWith = (paymentsSeed?: string) => Effect.gen(function*() {
         await ldk.stop()
       })
   )
-  const { peers, channels, payments, events, paymentEvents } = yield* startOurNode(OUR_SEED, ldk, RouterGraph.empty, paymentsSeed)
+  const { peers, channels, payments, events, paymentEvents } = yield* startOurNode(OUR_SEED, ldk, RouterGraph.layerEmpty, paymentsSeed)
 
   // The channel: we open and fund it, both sides see it confirmed at the same height.
   const ldkId = ldk.nodeId as NodeId
@@ -290,7 +290,7 @@ describe("payments with LDK", () => {
           })
       )
       // B: forwards (the default policy: 1,000 msat + 100 ppm, CLTV delta 40), no graph needed.
-      const b = yield* startOurNode("ldk-forwarder-b", ldk, RouterGraph.empty)
+      const b = yield* startOurNode("ldk-forwarder-b", ldk, RouterGraph.layerEmpty)
       // The B -> LDK channel (private: A's router is told of it, as gossip or a route hint would).
       const ldkId = ldk.nodeId as NodeId
       yield* b.peers.connect(ldkId, { host: HOST, port: ldk.port }).pipe(Effect.orDie)
@@ -306,7 +306,7 @@ describe("payments with LDK", () => {
         twoToOne: { ...defaultForwardingPolicy, enabled: true }
       }])
       // A: the payer, its router knows the B -> LDK channel.
-      const a = yield* startOurNode("ldk-forwarder-a", ldk, RouterGraph.fixed(graph))
+      const a = yield* startOurNode("ldk-forwarder-a", ldk, RouterGraph.layerFixed(graph))
       const bAddress = b.peers.listenAddress
       if (bAddress === undefined) return yield* Effect.die(new Error("B does not listen"))
       yield* a.peers.connect(b.peers.nodeId, bAddress).pipe(Effect.orDie)

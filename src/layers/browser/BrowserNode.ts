@@ -137,7 +137,7 @@ export const makeBrowserNode = <E1, E2>(
         : Context.get(chain, ChainSource).tip.pipe(Effect.map((tip) => tip.height), Effect.orElseSucceed(() => 0))
 
     // No gossip here: the default router over an empty public graph (direct peers, route hints).
-    const router = yield* Layer.build(DefaultRouter.layer.pipe(Layer.provide(Layer.merge(RouterGraph.empty, Scorer.feesOnly))))
+    const router = yield* Layer.build(DefaultRouter.layer.pipe(Layer.provide(Layer.merge(RouterGraph.layerEmpty, Scorer.layerFeesOnly))))
     const payments = yield* makePayments({ secp, blockHeight }).pipe(
       Effect.provide(Context.mergeAll(entropy, paymentStore, router)),
       Effect.provideService(ChannelManager.ChannelManager, channels),

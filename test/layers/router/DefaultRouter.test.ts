@@ -15,7 +15,7 @@ const channels = [
   channel(3, 1, 4, policy(), policy(), 1_000_000),
   channel(4, 4, 3, policy({ feeBaseMsat: 21_000, feeProportionalMillionths: 0 }), policy(), 1_000_000)
 ]
-const graph = RouterGraph.fixed(buildRoutingGraph(channels))
+const graph = RouterGraph.layerFixed(buildRoutingGraph(channels))
 const request: RouteRequest = {
   payer: nodeId(1),
   payee: nodeId(3),
@@ -78,7 +78,7 @@ describe("other scorers and routers are a few lines", () => {
       const route = yield* router.findRoute(request)
       yield* router.reportPath(route.paths[0], { _tag: "ChannelFailed", hopIndex: 1, permanent: false })
       assert.strictEqual(yield* firstVia, 2)
-    }).pipe(Effect.provide(DefaultRouter.layer.pipe(Layer.provide([graph, Scorer.feesOnly])))))
+    }).pipe(Effect.provide(DefaultRouter.layer.pipe(Layer.provide([graph, Scorer.layerFeesOnly])))))
 
   it.effect("a router that only pays our direct peers", () => {
     const directOnly = Layer.succeed(

@@ -234,7 +234,7 @@ export class PaymentNet {
   routerLayer(me: number): Layer.Layer<Router> {
     const net = this
     const graph = Layer.succeed(RouterGraph, RouterGraph.of({ current: Effect.sync(() => buildRoutingGraph(net.graph())) }))
-    const real = DefaultRouter.layer.pipe(Layer.provide(Layer.merge(graph, Scorer.feesOnly)))
+    const real = DefaultRouter.layer.pipe(Layer.provide(Layer.merge(graph, Scorer.layerFeesOnly)))
     return Layer.effect(Router, Effect.gen(function*() {
       const inner = yield* Router
       const shape: RouterShape = {

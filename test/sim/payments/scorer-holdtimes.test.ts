@@ -86,7 +86,7 @@ describe("the probabilistic scorer learns from hold times", () => {
   it.effect("a forwarder that held the HTLC 5 s is avoided by the next route; the penalty fades with the half-life", () => {
     const holds = new HoldTimeModel()
     const router = DefaultRouter.layer.pipe(
-      Layer.provide(Layer.merge(RouterGraph.fixed(diamond), Layer.succeed(Scorer, makeProbabilisticScorer(new LiquidityModel(), holds))))
+      Layer.provide(Layer.merge(RouterGraph.layerFixed(diamond), Layer.succeed(Scorer, makeProbabilisticScorer(new LiquidityModel(), holds))))
     )
     return Effect.gen(function*() {
       const r = yield* Router
@@ -136,7 +136,7 @@ describe("nodes only a route hint knows", () => {
   it.effect("a slow node behind a route hint is penalised like one of the graph", () => {
     const holds = new HoldTimeModel()
     const router = DefaultRouter.layer.pipe(
-      Layer.provide(Layer.merge(RouterGraph.fixed(diamond), Layer.succeed(Scorer, makeProbabilisticScorer(new LiquidityModel(), holds))))
+      Layer.provide(Layer.merge(RouterGraph.layerFixed(diamond), Layer.succeed(Scorer, makeProbabilisticScorer(new LiquidityModel(), holds))))
     )
     // The payee 9 is private: reached from forwarder 1 through node 7 (unknown to the graph), or from forwarder 2 directly.
     const hop = (from: number, scidIndex: number) => ({ pubkey: nodeId(from), shortChannelId: scid(scidIndex), feeBaseMsat: 1000, feeProportionalMillionths: 100, cltvExpiryDelta: 40 })
