@@ -243,7 +243,7 @@ describe("legacy closing_signed (BOLT 2 Legacy Closing Negotiation)", () => {
     // Their max below ours: not widened, overlap [1000, 1800]; a fee above it is countered with its top.
     const d = unwrap(decideLegacyFee(b, sat(1900n), { min: sat(500n), max: sat(1800n) }))
     expect(d.feeRange).toEqual({ min: 1000n, max: 2000n })
-    expect(d.decision._tag).toBe("Counter")
+    expect(d.decision).toEqual({ _tag: "Counter", fee: 1800n })
   })
 
   it("the funder: a fee in the overlap is agreed with the same fee; outside it fails, naming the fee and the overlap", () => {
@@ -304,6 +304,11 @@ describe("legacy closing_signed (BOLT 2 Legacy Closing Negotiation)", () => {
     expect(unwrap(decideLegacyFee(n, sat(2000n), undefined)).decision).toEqual({ _tag: "Agree", fee: 2000n, reply: true })
     expect(unwrap(decideLegacyFee(n, sat(999n), undefined)).decision).toEqual({ _tag: "Counter", fee: 1000n })
     expect(unwrap(decideLegacyFee(n, sat(2001n), undefined)).decision).toEqual({ _tag: "Counter", fee: 2000n })
+  })
+
+  it("without fee_range: the strictly-between rule needs both our last fee and theirs; with only theirs, the fee is judged against our range", () => {
+    const n: LegacyNegotiation = { ...legacy(chanB, { min: sat(1000n), max: sat(2000n) }), lastReceived: sat(3000n) }
+    expect(unwrap(decideLegacyFee(n, sat(1500n), undefined)).decision).toEqual({ _tag: "Agree", fee: 1500n, reply: true })
   })
 
   it("without fee_range: strictly between our last and their last (either order), else refused with both bounds", () => {
@@ -448,6 +453,8 @@ describe("option_simple_close (BOLT 2 Closing Negotiation)", () => {
     expect(sent.message.tlvs.closerAndCloseeOutputs).toEqual(sigs[1])
     expect(sent.message.tlvs.closeeOutputOnly).toBeUndefined()
     expect(sent.state.pending?.signatures.map((s) => s.variant)).toEqual(["closer_output_only", "closer_and_closee_outputs"])
+    // MUST wait for closing_sig before another closing_complete.
+    expect(rejected(proposeClosingComplete(sent.state, { fee: sat(1100n), locktime: 0 }))).toBe("ClosingCompletePending")
   })
 
   it("closee: each refusal says why; it then uses the closer's script as the closee script of its own closing_complete", () => {
