@@ -30,6 +30,7 @@ import { ControlApiRoutes } from "../api/ControlApiServer.ts"
 import { describeReason, peerToJson } from "../api/convert.ts"
 import type { BlindedInvoiceJson, BlindedPathJson, CreatedInvoiceJson, InvoiceStatusJson, PaymentJson } from "../api/PaymentsApi.ts"
 import type { ChannelEventJson, DecodedInvoice, NodeInfo, Peer, Channel } from "../api/schemas.ts"
+import type { BlindedReceiveParams } from "../actors/Payments.ts"
 import * as NodeLive from "../node/NodeLive.ts"
 import { toHex } from "../protocol/bytes.ts"
 import { type NetworkName, networkByName } from "../protocol/network.ts"
@@ -171,20 +172,12 @@ export interface CreateInvoiceOptions {
   readonly minFinalCltvExpiryDelta?: number
 }
 
-/** Options of `createBlindedInvoice` (as `POST /v1/invoices/blinded`): amounts in msat. */
-export interface CreateBlindedInvoiceOptions {
-  /** Absent: any amount (the payer names it). */
+/**
+ * Options of `createBlindedInvoice` (as `POST /v1/invoices/blinded`): the payment layer's own,
+ * with the amount (msat) as a plain bigint; absent: the payer names it.
+ */
+export interface CreateBlindedInvoiceOptions extends Omit<BlindedReceiveParams, "amountMsat"> {
   readonly amountMsat?: bigint
-  readonly expirySeconds?: number
-  readonly minFinalCltvExpiryDelta?: number
-  /** Nodes before us in each path: 1 (a channel peer introduces; default), 2, or 0 (we are the introduction node). */
-  readonly hops?: 0 | 1 | 2
-  /** At most this many paths (1 to 16, default 3). */
-  readonly maxPaths?: number
-  /** For how many blocks from now the paths can be used (default 2016). */
-  readonly pathExpiryBlocks?: number
-  /** Dummy hops after us in each path (0 to 4, default 0). */
-  readonly dummyHops?: number
 }
 
 /** Options of `pay` and `keysend` (as `POST /v1/payments`). */
