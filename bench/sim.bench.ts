@@ -15,9 +15,12 @@
  * is process-wide and keyed by the secret alone, so the same secrets under the real and the
  * insecure curve in one process would collide.
  *
- * `npm run bench -- sim [--scale F] [--only secure|insecure|trace]`: `--scale 0.1` runs every
+ * `npm run bench -- sim [--scale F[,G]] [--only secure|insecure|trace]`: `--scale 0.1` runs every
  * size at a tenth (100 / 1,000 nodes), for a loaded machine; the figures printed say which
- * sizes ran, and a linear extrapolation to the full size.
+ * sizes ran, and a linear extrapolation to the full size. Two scales (`--scale 0.01,0.1`) run
+ * each part at both and print how the CPU per node (setup) and per payment grew between them,
+ * with a power-law extrapolation from the two points: the cost per payment is not constant
+ * (longer routes and a larger heap in a larger network), so one small scale underestimates.
  */
 import { createWriteStream, mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -68,7 +71,14 @@ const collect: () => void = (() => {
   return typeof gc === "function" ? () => void gc() : () => {}
 })()
 
-const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extrapolate: number, seed: number): Promise<ScenarioResult> => {
+interface Measured {
+  readonly result: ScenarioResult
+  /** CPU seconds of the whole run and of its setup. */
+  readonly cpu: number
+  readonly setupCpu: number
+}
+
+const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extrapolate: number, seed: number): Promise<Measured> => {
   // The live heap before the run (the loaded code and the runtime): not part of what grows with the size.
   collect()
   const base = process.memoryUsage().heapUsed
@@ -121,18 +131,45 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
   if (reasons.length > 0) console.log(`  failures: ${reasons.map(([r, n]) => `${r} ${n}`).join(", ")}; latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms (simulated)`)
   for (const n of s.notes) console.log(`  note: ${n}`)
   for (const v of s.invariantViolations.slice(0, 5)) console.log(`  violation: ${v}`)
-  return r
+  return { result: r, cpu, setupCpu }
+}
+
+/** Setup CPU per node and the rest per payment at two sizes, and a power-law extrapolation of each to `full` nodes / `fullPayments`. */
+const compare = (label: string, small: Measured, large: Measured, full: number, fullPayments: number): void => {
+  const n1 = small.result.summary.nodes
+  const n2 = large.result.summary.nodes
+  const perNode = (m: Measured) => m.setupCpu / m.result.summary.nodes
+  const perPayment = (m: Measured) => (m.cpu - m.setupCpu) / Math.max(1, m.result.summary.payments.attempted)
+  // cost(n) = c * n^k through the two points, evaluated at the full size; k >= 0 (a cost per unit
+  // that falls with the size is warm-up of the smaller run, not a trend).
+  const fit = (a: number, b: number) => {
+    const k = Math.max(0, Math.log(b / a) / Math.log(n2 / n1))
+    return { k, atFull: b * (full / n2) ** k }
+  }
+  const node = fit(perNode(small), perNode(large))
+  const pay = fit(perPayment(small), perPayment(large))
+  console.log(
+    `${label}, ${n1} -> ${n2} nodes: setup ${(1000 * perNode(small)).toFixed(1)} -> ${(1000 * perNode(large)).toFixed(1)} ms per node, ` +
+      `workload ${(1000 * perPayment(small)).toFixed(1)} -> ${(1000 * perPayment(large)).toFixed(1)} ms per payment; ` +
+      `power-law extrapolation to ${full} nodes: ~${(node.atFull * full + pay.atFull * fullPayments).toFixed(0)} CPU s ` +
+      `(setup ~${(node.atFull * full).toFixed(0)} s at ${(1000 * node.atFull).toFixed(1)} ms per node, n^${node.k.toFixed(2)}; ` +
+      `workload ~${(pay.atFull * fullPayments).toFixed(0)} s at ${(1000 * pay.atFull).toFixed(1)} ms per payment, n^${pay.k.toFixed(2)})`
+  )
 }
 
 export const run = async (): Promise<void> => {
-  const scale = Number(arg("--scale") ?? "1")
+  const scales = (arg("--scale") ?? "1").split(",").map(Number)
   const only = arg("--only")
   const secure = bestSecp256k1()
-  console.log(`secp256k1 backend: ${secure.backend}; scale ${scale}`)
-  if (only === undefined || only === "secure")
-    await measure("real crypto", scenarioOf(Math.round(1_000 * scale), Math.round(10_000 * scale), true), secure.secp, 1 / scale, 1)
-  if (only === undefined || only === "insecure")
-    await measure("insecure crypto", scenarioOf(Math.round(10_000 * scale), Math.round(100_000 * scale), true), insecureSecp256k1, 1 / scale, 2)
+  console.log(`secp256k1 backend: ${secure.backend}; scale ${scales.join(", ")}`)
+  const part = async (label: string, nodes: number, payments: number, secp: Secp256k1, seed: number) => {
+    const runs: Array<Measured> = []
+    for (const scale of scales) runs.push(await measure(label, scenarioOf(Math.round(nodes * scale), Math.round(payments * scale), true), secp, 1 / scale, seed))
+    const [small, large] = runs
+    if (small !== undefined && large !== undefined) compare(label, small, large, nodes, payments)
+  }
+  if (only === undefined || only === "secure") await part("real crypto", 1_000, 10_000, secure.secp, 1)
+  if (only === undefined || only === "insecure") await part("insecure crypto", 10_000, 100_000, insecureSecp256k1, 2)
   if (only === undefined || only === "trace") {
     const small = scenarioOf(50, 300, false)
     const cpuSeconds = (since: NodeJS.CpuUsage) => {

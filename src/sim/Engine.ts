@@ -203,6 +203,8 @@ class Simulation {
   readonly net: SimNetwork
   readonly configs: ReadonlyArray<{ readonly channel: LocalChannelConfig; readonly forwarding: ForwardingPolicy }>
   readonly channels: Array<OpenChannel> = []
+  /** The planned channels of each node (either end), in plan order. */
+  readonly channelsOf: Array<Array<OpenChannel>>
   readonly byFundingTxid = new Map<string, OpenChannel>()
   readonly byChannelId = new Map<string, OpenChannel>()
   readonly payments: Array<PaymentRecord> = []
@@ -249,6 +251,7 @@ class Simulation {
     this.faultRng = Rng.of(this.seed, "faults")
     this.persistRng = Rng.of(this.seed, "persistence")
     this.earned = Array.from({ length: this.size }, () => 0n)
+    this.channelsOf = Array.from({ length: this.size }, () => [])
     const overrides = new Map((scenario.nodes.overrides ?? []).map((o) => [o.node, o.config]))
     this.configs = Array.from({ length: this.size }, (_, i) => {
       const o = overrides.get(i)
@@ -393,7 +396,7 @@ class Simulation {
       if (scope === undefined || manager === undefined || graph === undefined) return
       const { store } = makeMemoryStore(node.storeData)
       const routerGraph = Layer.succeed(RouterGraph, RouterGraph.of({ current: Effect.succeed(graph) }))
-      const router = DefaultRouter.layer.pipe(Layer.provide(Layer.merge(routerGraph, Scorer.feesOnly)))
+      const router = DefaultRouter.layer.pipe(Layer.provide(Layer.merge(routerGraph, Scorer.layerFeesOnly)))
       const services = Layer.mergeAll(
         Layer.succeed(ChannelManager, manager),
         Layer.succeed(NodeSigner, makeNodeSigner(secretFromSeed(`${sim.seed}/node/${i}`, sim.secp), sim.secp)),
@@ -424,7 +427,10 @@ class Simulation {
                 return
               }
               case "HtlcForwarded": {
-                const key = `${toHex(e.inChannelId)}/${toHex(e.paymentHash)}/${toHex(e.outChannelId)}`
+                // One fee per incoming HTLC of this node (HTLC ids count per direction of a
+                // channel): a restart publishes a forward again, while two MPP parts over the
+                // same channels are two HTLCs (two fees).
+                const key = `${i}/${toHex(e.inChannelId)}/${e.inHtlcId}`
                 if (sim.forwardsSeen.has(key)) return
                 sim.forwardsSeen.add(key)
                 sim.earned[i] = sim.earned[i]! + e.feeMsat
@@ -637,8 +643,8 @@ class Simulation {
       // The chain source reports the depth of every watched funding output again (as the ChainWatcher does).
       const m = sim.nodes[i]!.manager
       if (m !== undefined)
-        for (const c of sim.channels)
-          if ((c.plan.a === i || c.plan.b === i) && c.channelId !== undefined && c.scid !== undefined)
+        for (const c of sim.channelsOf[i]!)
+          if (c.channelId !== undefined && c.scid !== undefined)
             yield* Effect.ignore(m.chainFact(c.channelId, { _tag: "FundingDepth", depth: 6, shortChannelId: c.scid }))
       for (const [a, b] of sim.net.wantedPairs(i)) sim.net.scheduleReconnect(a, b)
     }))
@@ -874,10 +880,11 @@ class Simulation {
   private checkPhases(): Effect.Effect<void> {
     const sim = this
     return Effect.gen(function*() {
+      const closed = new Set(sim.forceCloses.map((f) => f.channel))
       for (const c of sim.channels) {
         if (c.channelId === undefined) continue
         const key = toHex(c.channelId)
-        if (sim.forceCloses.some((f) => f.channel === key)) continue
+        if (closed.has(key)) continue
         const phases: Array<string> = []
         for (const n of [c.plan.a, c.plan.b]) {
           const m = sim.nodes[n]!.manager
@@ -963,6 +970,8 @@ class Simulation {
     for (const plan of plans) {
       const open: OpenChannel = { plan, channelId: undefined, scid: undefined, fundingTxid: "", attempt: 0, fundeePending: undefined }
       this.channels.push(open)
+      this.channelsOf[plan.a]!.push(open)
+      this.channelsOf[plan.b]!.push(open)
       this.net.want(plan.a, plan.b)
       this.net.connect(plan.a, plan.b)
     }
@@ -1037,7 +1046,8 @@ class Simulation {
     if (left > 0) this.violations.push(`${left} HTLC(s) unresolved at the end`)
     const onChainPayments = this.payments.filter((p) => p.outcome === undefined && awaitingChain.size > 0 && [...awaitingChain].some((n) => n === p.payer || this.routeTouches(p, n)))
     if (onChainPayments.length > 0) this.notes.push(`${onChainPayments.length} payment(s) wait for HTLCs of force-closed channels to resolve on chain`)
-    const unresolved = this.payments.filter((p) => p.outcome === undefined && !onChainPayments.includes(p))
+    const waiting = new Set(onChainPayments)
+    const unresolved = this.payments.filter((p) => p.outcome === undefined && !waiting.has(p))
     if (unresolved.length > 0) {
       const first = unresolved[0]!
       const payer = this.nodes[first.payer]!.payments

@@ -76,6 +76,8 @@ export class SimNetwork {
   private connectionCounter = 0
   /** Pairs that should be connected (they share a channel). */
   readonly wanted = new Set<number>()
+  /** The wanted pairs of each node, in the order they were wanted (no scan of every pair per node). */
+  private readonly wantedOf: Array<Array<readonly [number, number]>>
   /** Counters. */
   messages = 0
   bytes = 0
@@ -104,6 +106,7 @@ export class SimNetwork {
     this.reconnectMs = reconnectMs
     this.host = host
     this.inboxes = nodeIds.map(() => undefined)
+    this.wantedOf = nodeIds.map(() => [])
     this.indexById = new Map(nodeIds.map((id, i) => [toHex(id), i]))
   }
 
@@ -182,18 +185,20 @@ export class SimNetwork {
   }
 
   want(a: number, b: number): void {
-    this.wanted.add(this.pair(a, b))
+    const p = this.pair(a, b)
+    if (this.wanted.has(p)) return
+    this.wanted.add(p)
+    const pair: readonly [number, number] = a < b ? [a, b] : [b, a]
+    this.wantedOf[a]!.push(pair)
+    this.wantedOf[b]!.push(pair)
   }
 
-  /** Every pair of the wanted set involving `node` (or all). */
+  /** Every pair of the wanted set involving `node` (or all), in the order they were wanted. */
   wantedPairs(node?: number): ReadonlyArray<readonly [number, number]> {
+    if (node !== undefined) return this.wantedOf[node] ?? []
     const n = this.nodeIds.length
     const out: Array<readonly [number, number]> = []
-    for (const p of this.wanted) {
-      const a = Math.floor(p / n)
-      const b = p % n
-      if (node === undefined || a === node || b === node) out.push([a, b])
-    }
+    for (const p of this.wanted) out.push([Math.floor(p / n), p % n])
     return out
   }
 

@@ -102,6 +102,43 @@ describe("scenario faults", () => {
     expect(s.payments.succeeded).toBeGreaterThan(0)
   }, 90_000)
 
+  it("two MPP parts forwarded over the same channel pair earn two fees (the funds check counts each)", async () => {
+    // 0 pays 5 more than either of its channels holds: the parts leave by 1 and by 2, and both
+    // go 3 -> 4 -> 5, so node 4 forwards two HTLCs from the same incoming to the same outgoing channel.
+    const r = await runScenario(
+      {
+        name: "mpp-same-pair",
+        nodes: { count: 6 },
+        channels: [
+          { kind: "channel", a: 0, b: 1, capacitySat: 300_000 },
+          { kind: "channel", a: 0, b: 2, capacitySat: 300_000 },
+          { kind: "channel", a: 1, b: 3, capacitySat: 1_000_000 },
+          { kind: "channel", a: 2, b: 3, capacitySat: 1_000_000 },
+          { kind: "channel", a: 3, b: 4, capacitySat: 2_000_000 },
+          { kind: "channel", a: 4, b: 5, capacitySat: 2_000_000 }
+        ],
+        workload: {
+          payments: 1,
+          durationSeconds: 1,
+          amountMsat: { kind: "constant", value: 400_000_000 },
+          pairs: { kind: "pairs", pairs: [[0, 5]] },
+          timeoutSeconds: 30
+        },
+        network: { latencyMs: { kind: "constant", value: 20 } },
+        checkEverySeconds: 0
+      },
+      { seed: 4 }
+    )
+    const s = r.summary
+    expect(s.invariantViolations).toEqual([])
+    expect(s.payments.succeeded).toBe(1)
+    const earned = (n: number) => BigInt(s.balances[n]!.earnedMsat)
+    // What the payer paid in fees is what the forwarders earned, both parts' fees at node 4 included.
+    expect(earned(1) > 0n && earned(2) > 0n).toBe(true)
+    expect(earned(1) + earned(2) + earned(3) + earned(4)).toBe(BigInt(s.payments.feesPaidMsat))
+    expect(BigInt(s.balances[4]!.finalMsat) - BigInt(s.balances[4]!.initialMsat)).toBe(earned(4))
+  }, 90_000)
+
   it("a planted bug (node 1's store silently loses its writes after setup) is caught", async () => {
     let lose = false
     const losing = (node: number, p: MonitorPersisterShape): MonitorPersisterShape =>
