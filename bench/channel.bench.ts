@@ -362,7 +362,8 @@ const makeStore = (storage: Storage, name: string): Effect.Effect<StoreShape, ne
         const disk: StoreDisk = {
           ...real,
           writeSynced: (path, data) => Effect.andThen(Effect.sync(() => fsyncCounter.n++), real.writeSynced(path, data)),
-          overwriteSynced: (path, data) => Effect.andThen(Effect.sync(() => fsyncCounter.n++), real.overwriteSynced(path, data)),
+          openOverwrite: (path) =>
+            Effect.map(real.openOverwrite(path), (h) => ({ ...h, overwriteSynced: (data: Uint8Array) => Effect.andThen(Effect.sync(() => fsyncCounter.n++), h.overwriteSynced(data)) })),
           syncDirectory: (path) => Effect.andThen(Effect.sync(() => fsyncCounter.n++), real.syncDirectory(path))
         }
         return counted(yield* makeFileStore(disk, { directory: join(dir, "store") }).pipe(Effect.orDie), name)

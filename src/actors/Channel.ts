@@ -275,7 +275,6 @@ export const performSignerRequest = (
   keyId: ChannelKeyId,
   request: SignerRequest
 ): Effect.Effect<SignerResult> => {
-  // No generator: a revocation is on every commitment's path.
   // No generator: a revocation is on every commitment's path. The secret is released first, then the next point asked for.
   const revocation = (revoke: bigint | undefined, next: bigint) =>
     revoke === undefined
