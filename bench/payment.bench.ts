@@ -12,12 +12,15 @@
  * node's session stream (no socket, no Noise), as bench/channel.bench.ts does. Each run also with
  * the files store (one per node, fsync'ed, in a temp directory: the local persister's replica and
  * the payments' records; PAYMENT_BENCH_FILES=0 skips these). Printed with each run: the payment
- * records written per payment and the `commitment_signed`s per payment; for the in-memory runs, the
- * JS thread's time by part (see `PARTS`). Then payments through 3 hops: 5 nodes in a line (each
+ * records written per payment, the `commitment_signed`s and the HTLC signatures in them per payment;
+ * for the in-memory runs, the JS thread's time by part (see `PARTS`). Then payments through 3 hops: 5 nodes in a line (each
  * funding a channel to the next, the routers given the line's channels as gossip would), in
  * memory. Route computation on the public graph is bench/route.bench.ts.
  *
- * Run: `npm run bench -- payment` (PAYMENT_BENCH_MS sets each run's length).
+ * Run: `npm run bench -- payment` (PAYMENT_BENCH_MS sets each run's length; PAYMENT_BENCH_ONLY=hops
+ * runs only the 3-hop runs; PAYMENT_BENCH_LINKS=1 prints, for the 3-hop runs, the `commitment_signed`s
+ * per payment each node sent on each link and the HTLC signatures in each: every commitment signs
+ * every HTLC of its link again, so HTLCs waiting in a link cost in each of its commitments).
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import type { Profiler } from "node:inspector"
@@ -113,7 +116,15 @@ const stubPeers = (node: Node): PeerManagerShape => {
     disconnect: () => notUsed("disconnect"),
     send: (session, message) =>
       Effect.suspend(() => {
-        if (message._tag === "CommitmentSigned") storeWrites.commitmentSigned += 1
+        if (message._tag === "CommitmentSigned") {
+          storeWrites.commitmentSigned += 1
+          storeWrites.htlcSignatures += message.htlcSignatures.length
+          const link = `${node.name}/${session}`
+          const c = signedByLink.get(link) ?? { signed: 0, htlcs: 0 }
+          c.signed += 1
+          c.htlcs += message.htlcSignatures.length
+          signedByLink.set(link, c)
+        }
         const bytes = LightningMessages.encode(message)
         if (Result.isFailure(bytes)) return Effect.die(new Error(`${message._tag} does not encode`))
         const decoded = LightningMessages.decode(bytes.success)
@@ -143,7 +154,9 @@ const awaitEvent = <A>(log: ReadonlyArray<NodeChannelEvent>, pick: (e: NodeChann
   })
 
 /** Writes to the payment layers' stores (both nodes), for "payment records written per payment". */
-const storeWrites = { puts: 0, bytes: 0, commitmentSigned: 0 }
+/** commitment_signed sent (and the HTLC signatures in them) by sender and link, for PAYMENT_BENCH_LINKS=1. */
+const signedByLink = new Map<string, { signed: number; htlcs: number }>()
+const storeWrites = { puts: 0, bytes: 0, commitmentSigned: 0, htlcSignatures: 0 }
 const countedStore = (inner: StoreShape): StoreShape => ({
   ...inner,
   put: (key, value, ifVersion) =>
@@ -309,8 +322,10 @@ const measure = (secp: Secp256k1, window: number, ms: number, storage: Storage =
     const { payer: alice, payee: bob } = yield* newLine(secp, storage, size)
     let done = 0
     failures.length = 0
+    signedByLink.clear()
     const puts0 = storeWrites.puts
     const signed0 = storeWrites.commitmentSigned
+    const htlcSigs0 = storeWrites.htlcSignatures
     const bytes0 = storeWrites.bytes
     const cpuStart = threadCpuMs()
     const start = performance.now()
@@ -336,6 +351,7 @@ const measure = (secp: Secp256k1, window: number, ms: number, storage: Storage =
       recordWrites: puts / Math.max(1, done),
       recordBytes: (storeWrites.bytes - bytes0) / Math.max(1, puts),
       commitmentSigned: (storeWrites.commitmentSigned - signed0) / Math.max(1, done),
+      htlcSignatures: (storeWrites.htlcSignatures - htlcSigs0) / Math.max(1, done),
       failed: failures.length === 0 ? "" : `; FAILED ${failures.length}: ${[...new Set(failures)].join(", ")}`
     }
   }).pipe(Effect.scoped)
@@ -417,17 +433,17 @@ const partsOf = (profile: Profiler.Profile) => {
   return { micros, total }
 }
 
-const profiled = async (secp: Secp256k1, window: number, ms: number) => {
+const profiled = async (secp: Secp256k1, window: number, ms: number, size = 2) => {
   const session = new Session()
   session.connect()
   await session.post("Profiler.enable")
   await session.post("Profiler.setSamplingInterval", { interval: 100 })
   await session.post("Profiler.start")
-  const r = await Effect.runPromise(measure(secp, window, ms).pipe(Effect.orDie))
+  const r = await Effect.runPromise(measure(secp, window, ms, "memory", size).pipe(Effect.orDie))
   const { profile } = await session.post("Profiler.stop")
   session.disconnect()
   const out = process.env["PAYMENT_BENCH_PROFILE"]
-  if (out !== undefined) writeFileSync(`${out}.${window}.cpuprofile`, JSON.stringify(profile))
+  if (out !== undefined) writeFileSync(`${out}.${size}n.${window}.cpuprofile`, JSON.stringify(profile))
   const { micros, total } = partsOf(profile)
   const perPayment = (1000 / r.perCpuSecond) * 1000
   return [...micros].sort((a, b) => b[1] - a[1]).map(([part, us]) => `${part} ${(perPayment * us / total).toFixed(0)} us`).join(", ") +
@@ -440,7 +456,8 @@ export const run = async (): Promise<void> => {
   console.log(`secp256k1: ${backend}; ${MEASURE_MS} ms per run; 2 nodes in one process; in memory (persister and stores) and files (one fsync'ed files store per node)`)
   // Warm-up (JIT), not reported.
   await Effect.runPromise(measure(secp, 1, 500).pipe(Effect.orDie))
-  const storages: ReadonlyArray<Storage> = process.env["PAYMENT_BENCH_FILES"] === "0" ? ["memory"] : ["memory", "files"]
+  const only = process.env["PAYMENT_BENCH_ONLY"]
+  const storages: ReadonlyArray<Storage> = only === "hops" ? [] : process.env["PAYMENT_BENCH_FILES"] === "0" ? ["memory"] : ["memory", "files"]
   for (const storage of storages) {
     for (const [label, window, target] of [["one at a time", 1, TARGETS.one], [`${WINDOW} concurrent`, WINDOW, TARGETS.window]] as const) {
       const r = await Effect.runPromise(measure(secp, window, MEASURE_MS, storage).pipe(Effect.orDie))
@@ -450,7 +467,7 @@ export const run = async (): Promise<void> => {
           `(n=${r.done} in ${r.seconds.toFixed(2)} s, JS thread busy ${(100 * r.busy).toFixed(0)}% of wall; target ${target}/s: ` +
           `wall ${r.perSecond >= target ? "ok" : "BELOW TARGET"}, cpu ${r.perCpuSecond >= target ? "ok" : "BELOW TARGET"}); ` +
           `payment records written ${r.recordWrites.toFixed(1)} per payment (payer and payee, ${r.recordBytes.toFixed(0)} B each), ` +
-          `commitment_signed ${r.commitmentSigned.toFixed(2)} per payment (both ways)${r.failed}`
+          `commitment_signed ${r.commitmentSigned.toFixed(2)} per payment (both ways), HTLC signatures ${r.htlcSignatures.toFixed(1)} per payment${r.failed}`
       )
       if (storage === "memory" && process.env["PAYMENT_BENCH_PARTS"] !== "0") console.log(`    by part: ${await profiled(secp, window, MEASURE_MS)}`)
     }
@@ -461,7 +478,12 @@ export const run = async (): Promise<void> => {
     console.log(
       `3 hops (5 nodes) ${label.padEnd(14)} in memory   ${r.perSecond.toFixed(0).padStart(5)} /s wall, ${r.perCpuSecond.toFixed(0).padStart(5)} per JS-thread CPU s ` +
         `(n=${r.done} in ${r.seconds.toFixed(2)} s, JS thread busy ${(100 * r.busy).toFixed(0)}% of wall); ` +
-        `payment records written ${r.recordWrites.toFixed(1)} per payment (all nodes), commitment_signed ${r.commitmentSigned.toFixed(2)} per payment (all links)${r.failed}`
+        `payment records written ${r.recordWrites.toFixed(1)} per payment (all nodes), commitment_signed ${r.commitmentSigned.toFixed(2)} per payment (all links), HTLC signatures ${r.htlcSignatures.toFixed(1)} per payment${r.failed}`
     )
+    if (process.env["PAYMENT_BENCH_LINKS"] === "1") {
+      console.log(`    per sender/link: ${[...signedByLink].map(([l, c]) => `${l} ${(c.signed / r.done).toFixed(2)} cs (${(c.htlcs / Math.max(1, c.signed)).toFixed(1)} HTLCs each)`).join(", ")}`)
+    }
+    signedByLink.clear()
+    if (process.env["PAYMENT_BENCH_PARTS"] !== "0") console.log(`    by part: ${await profiled(secp, window, MEASURE_MS, 5)}`)
   }
 }

@@ -491,6 +491,8 @@ const PAYMENT_ID = /^[0-9A-Za-z._-]{1,100}$/
 
 /** How many settled HTLC keys each dedupe set remembers (duplicates come right after a subscription). */
 const DEDUPE_CAPACITY = 100_000
+/** At most this many inbox inputs are taken (and their overlapping runs handled concurrently) at a time. */
+const INBOX_BATCH = 64
 
 /** A set that forgets its oldest keys beyond `capacity`. */
 const boundedSet = (capacity: number) => {
@@ -2165,10 +2167,58 @@ export const make = (
       Effect.forever,
       Effect.forkIn(scope)
     )
-    yield* Queue.take(inbox).pipe(
-      Effect.flatMap((input) =>
-        handle(input).pipe(Effect.catchCause((cause) => Effect.logError("payments: an input failed", cause)))
-      ),
+    const handleOne = (input: Input): Effect.Effect<void> =>
+      handle(input).pipe(Effect.catchCause((cause) => Effect.logError("payments: an input failed", cause)))
+    /**
+     * The group of an input whose handling may overlap that of other groups: an incoming HTLC, or
+     * the resolution of one of our forwards, by payment hash (so the parts of one payment, and a
+     * forward and a receive of one hash, stay in order); channel events this loop ignores in a group
+     * of their own. Undefined for everything else (payments, resolutions of our attempts, timers,
+     * resync, deadlines): handled alone, in order, after what came before.
+     */
+    const overlapGroup = (input: Input): string | undefined => {
+      if (input._tag !== "Channel") return undefined
+      const e = input.event.event
+      if (e._tag === "HtlcReceived") return toHex(e.paymentHash)
+      if (e._tag !== "HtlcResolved") return ""
+      const owner = outIndex.get(htlcKey(e.channelId, e.htlcId))
+      const record = owner?._tag === "Forward" ? forwards.get(owner.key) : undefined
+      return record === undefined ? undefined : toHex(record.paymentHash)
+    }
+    /**
+     * What is in the inbox, in order; a run of inputs that may overlap is handled as concurrent
+     * groups (each group in order). A forwarder's burst of HTLCs (one `commitment_signed` brings
+     * many) then reaches the outgoing channel's mailbox together, and goes out in one
+     * `commitment_signed` (BOLT 2 batching), instead of one forward at a time, each waiting for
+     * the channels' answers (measured at 50 payments in flight over 3 hops: 13 inputs waiting per
+     * forwarder, every waiting HTLC signed again in each commitment of its links).
+     */
+    const handleBatch = (batch: ReadonlyArray<Input>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        let i = 0
+        while (i < batch.length) {
+          const groups = new Map<string, Array<Input>>()
+          let j = i
+          for (; j < batch.length; j++) {
+            const group = overlapGroup(batch[j]!)
+            if (group === undefined) break
+            const inputs = groups.get(group)
+            if (inputs === undefined) groups.set(group, [batch[j]!])
+            else inputs.push(batch[j]!)
+          }
+          if (j === i) {
+            yield* handleOne(batch[i]!)
+            i += 1
+          } else {
+            // One group (one payment at a time): on this fiber, no fork.
+            const inOrder = (inputs: ReadonlyArray<Input>) => Effect.forEach(inputs, handleOne, { discard: true })
+            yield* groups.size === 1 ? inOrder(groups.values().next().value ?? []) : Effect.forEach(groups.values(), inOrder, { concurrency: "unbounded", discard: true })
+            i = j
+          }
+        }
+      })
+    yield* Queue.takeBetween(inbox, 1, INBOX_BATCH).pipe(
+      Effect.flatMap(handleBatch),
       Effect.forever,
       Effect.forkIn(scope)
     )

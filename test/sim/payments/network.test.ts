@@ -1,7 +1,8 @@
 /**
  * Larger networks of our nodes in one process (test/sim/payments/PaymentNet.ts): seven nodes, each
  * with its own forwarding policy, pay each other over 1 to 4 hops (one at a time and at once) with
- * the fees accounted exactly at every node; in a six-node line a forwarder restarts in the middle
+ * the fees accounted exactly at every node; twelve payments at once over 3 hops, each forwarder
+ * handling a burst of incoming HTLCs together; in a six-node line a forwarder restarts in the middle
  * of a 4-hop payment (after forwarding, and with the fulfill on its way back) and the payment
  * completes once, every HTLC resolved.
  */
@@ -129,6 +130,52 @@ describe("networks of 6-7 of our nodes", () => {
         const expectedNow = expectedChanges(7, concurrent)
         for (let i = 0; i < 7; i++) assert.strictEqual(end[i]! - start[i]!, expectedNow[i]!, `node ${i}'s balance change (concurrent)`)
         yield* assertNoHtlcs(net)
+        assert.deepStrictEqual(net.h.violations, [])
+      })))
+
+  it.effect("twelve payments at once over 3 hops: each paid once with exact fees; a forwarder passes a burst of incoming HTLCs on together, not one at a time", () =>
+    withNet("net-burst", 4, (net) =>
+      Effect.gen(function*() {
+        // The forwarders' outgoing adds, counted while in progress (the most at once, per node).
+        const adding = [0, 0, 0, 0]
+        const mostAtOnce = [0, 0, 0, 0]
+        for (const i of [1, 2]) {
+          net.managerWrappers[i] = (manager) => ({
+            ...manager,
+            addHtlc: (channelId, request) =>
+              Effect.suspend(() => {
+                adding[i]! += 1
+                mostAtOnce[i] = Math.max(mostAtOnce[i]!, adding[i]!)
+                return manager.addHtlc(channelId, request).pipe(Effect.ensuring(Effect.sync(() => void (adding[i]! -= 1))))
+              })
+          })
+        }
+        for (const [a, b] of [[0, 1], [1, 2], [2, 3]] as const) yield* net.channel(a, b, { pushMsat: 400_000_000n })
+        for (const i of [1, 2]) yield* net.restart(i)
+        for (const [a, b] of [[0, 1], [1, 2], [2, 3]] as const) yield* net.h.connect(a, b)
+        yield* net.settle()
+        const path = [0, 1, 2, 3]
+        const payments = Array.from({ length: 12 }, (_, k) => ({ path, amount: 1_000_000n + 10_000n * BigInt(k) }))
+        const start = yield* snapshot(net)
+        const fibers = yield* Effect.forEach(payments, ({ amount }, k) =>
+          Effect.gen(function*() {
+            const inv = yield* net.pay(3).createInvoice({ amountMsat: msat(amount), description: { text: `burst ${k}` } })
+            return yield* Effect.forkChild(Effect.exit(net.pay(0).pay(inv.invoice)))
+          }))
+        yield* net.runUntil(() => fibers.every((f) => f.pollUnsafe() !== undefined))
+        for (let k = 0; k < fibers.length; k++) {
+          const ok = succeeded(yield* Fiber.join(fibers[k]!))
+          assert.strictEqual(ok.feePaidMsat, [...feesAlong(path, payments[k]!.amount).values()].reduce((s, f) => s + f, 0n))
+        }
+        yield* net.settle()
+        const end = yield* snapshot(net)
+        const expected = expectedChanges(4, payments)
+        for (let i = 0; i < 4; i++) assert.strictEqual(end[i]! - start[i]!, expected[i]!, `node ${i}'s balance change`)
+        yield* assertNoHtlcs(net)
+        // Forwarded once each: 12 forwards and 12 fees per forwarder.
+        for (const i of [1, 2]) assert.strictEqual(net.paymentEvents.filter((e) => e.node === i && e.event._tag === "HtlcForwarded").length, 12)
+        // The HTLCs of one commitment_signed reach a forwarder together: its adds overlap.
+        for (const i of [1, 2]) assert.isAbove(mostAtOnce[i]!, 1, `node ${i} forwarded one HTLC at a time`)
         assert.deepStrictEqual(net.h.violations, [])
       })))
 
