@@ -2200,14 +2200,16 @@ export const make = (
           const groups = new Map<string, Array<Input>>()
           let j = i
           for (; j < batch.length; j++) {
-            const group = overlapGroup(batch[j]!)
-            if (group === undefined) break
+            const input = batch[j]
+            const group = input === undefined ? undefined : overlapGroup(input)
+            if (input === undefined || group === undefined) break
             const inputs = groups.get(group)
-            if (inputs === undefined) groups.set(group, [batch[j]!])
-            else inputs.push(batch[j]!)
+            if (inputs === undefined) groups.set(group, [input])
+            else inputs.push(input)
           }
           if (j === i) {
-            yield* handleOne(batch[i]!)
+            const input = batch[i]
+            if (input !== undefined) yield* handleOne(input)
             i += 1
           } else {
             // One group (one payment at a time): on this fiber, no fork.
