@@ -27,7 +27,7 @@
  *   written alone too: the `Channel` actor writes one at `channel_ready`); lagging replicas
  *   catch up from it.
  */
-import { Deferred, Duration, Effect, Layer, Option, PubSub, Queue, Result, Schedule, type Schema, type Scope, Stream } from "effect"
+import { Clock, Deferred, Duration, Effect, Layer, PubSub, Queue, Result, Schedule, type Schema, type Scope, Stream } from "effect"
 import type { MonitorState } from "../../protocol/monitor/state.ts"
 import type { MonitorUpdate } from "../../protocol/monitor/update.ts"
 import type { ChannelId } from "../../protocol/units.ts"
@@ -205,6 +205,7 @@ export const makeReplicatedPersister = (
     loaded.length = 0
 
     // ---- the engine ----
+    const scope = yield* Effect.scope
     const completions = yield* PubSub.unbounded<PersistCompletion>()
     const wake = yield* Effect.forEach(replicas, () => Queue.sliding<void>(1))
     const failing = replicas.map(() => false)
@@ -247,7 +248,10 @@ export const makeReplicatedPersister = (
         }
       })
 
-    const wakeAll = Effect.forEach(wake, (q) => Queue.offer(q, undefined), { discard: true })
+    const firstWake = wake[0]
+    const wakeAll = wake.length === 1 && firstWake !== undefined
+      ? Effect.asVoid(Queue.offer(firstWake, undefined))
+      : Effect.forEach(wake, (q) => Queue.offer(q, undefined), { discard: true })
     /** The writers of the replicas that keep no channel state (watchtowers). */
     const updateOnly = wake.filter((_, i) => replicas[i]?.keepsChannelState === false)
     const wakeUpdateOnly = Effect.forEach(updateOnly, (q) => Queue.offer(q, undefined), { discard: true })
@@ -410,23 +414,46 @@ export const makeReplicatedPersister = (
         e.state = write.channelState
         for (const u of write.updates) e.retained.push(u)
         e.latest = write.updates.at(-1)?.updateId ?? e.latest
-        return Effect.map(Deferred.make<PersistStatus>(), (status) => {
-          const w: Waiter = { seq: e.seq, updateId: e.latest, status }
-          e.waiters.push(w)
-          return [e, w] as const
-        })
+        const w: Waiter = { seq: e.seq, updateId: e.latest, status: Deferred.makeUnsafe<PersistStatus>() }
+        e.waiters.push(w)
+        return Effect.succeed([e, w] as const)
       })
+
+    /**
+     * The bounded waits in progress, oldest first (every deadline is the clock at the wait's
+     * start plus `inlineWait`, so they come in order), and whether the one timer fiber that
+     * answers the overdue ones `InProgress` runs. One timer for all: a timed wait per persist
+     * (`timeoutOption`) cost two fibers and a timer each, at every persist on a store that
+     * answers asynchronously (the files store: every one).
+     */
+    const timed: Array<{ readonly waiter: Waiter; readonly deadline: number }> = []
+    let timerRunning = false
+    const inlineWaitMillis = Duration.toMillis(inlineWait)
+    /** Drops the answered waits at the front; undefined when none is left, else the first's deadline. */
+    const nextDeadline = (): number | undefined => {
+      for (let first = timed[0]; first !== undefined && Deferred.isDoneUnsafe(first.waiter.status); first = timed[0]) timed.shift()
+      return timed[0]?.deadline
+    }
+    const timer: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const deadline = nextDeadline()
+      if (deadline === undefined) {
+        timerRunning = false
+        return Effect.void
+      }
+      if (deadline > now) return Effect.andThen(Effect.sleep(deadline - now), timer)
+      const overdue = timed.shift()
+      return overdue === undefined ? timer : Effect.andThen(Deferred.succeed(overdue.waiter.status, "InProgress"), timer)
+    })
 
     /** The bounded wait: the quorum's answer, or `InProgress` after `inlineWait`. */
     const awaitBounded = (w: Waiter): Effect.Effect<PersistStatus> =>
-      Deferred.await(w.status).pipe(
-        Effect.timeoutOption(inlineWait),
-        Effect.flatMap((o) =>
-          Option.isSome(o)
-            ? Effect.succeed(o.value)
-            : Effect.flatMap(Deferred.succeed(w.status, "InProgress"), () => Deferred.await(w.status))
-        )
-      )
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        nextDeadline()
+        timed.push({ waiter: w, deadline: now + inlineWaitMillis })
+        if (timerRunning) return Deferred.await(w.status)
+        timerRunning = true
+        return Effect.andThen(Effect.forkIn(timer, scope), Deferred.await(w.status))
+      })
 
     /**
      * `InProgress` at once while failing replicas make the quorum unreachable; else wait (bounded).
@@ -450,6 +477,9 @@ export const makeReplicatedPersister = (
         const waiters: Array<readonly [Entry, Waiter]> = []
         for (const w of writes) waiters.push(yield* record(w))
         yield* wakeAll
+        // one write (a channel's persist): answered on this fiber, no fiber forked for it
+        const only = waiters.length === 1 ? waiters[0] : undefined
+        if (only !== undefined) return [yield* answer(only[0], only[1])]
         return yield* Effect.forEach(waiters, ([e, w]) => answer(e, w), { concurrency: "unbounded" })
       })
 

@@ -23,8 +23,8 @@ export class DiskError extends Data.TaggedError("DiskError")<{
 /** A file open for in-place rewrites (`StoreDisk.openOverwrite`). */
 export interface OverwriteHandle {
   /**
-   * Writes `data` over the start of the file (no truncation: bytes past `data.length` stay) and
-   * fdatasyncs it (its data, and its size if it grew).
+   * Writes `data` over the start of the file (no truncation: bytes past `data.length` stay),
+   * durably when it answers (its data, and its size if it grew: what fdatasync gives).
    */
   readonly overwriteSynced: (data: Uint8Array) => Effect.Effect<void, DiskError>
   /** Closes the file (errors ignored: nothing is written by a close). */
@@ -129,12 +129,25 @@ const writeSyncedNode = (path: string, data: Uint8Array): Effect.Effect<void, Di
   })
 
 /**
- * Opens the existing `path` for writing without truncating it ("r+"); each `overwriteSynced`
- * writes at offset 0 (looping over short writes) and fdatasyncs.
+ * `O_DSYNC` where the platform has it (Linux, macOS): each `write(2)` on such a file returns once
+ * its data (and the size, if it grew) is durable, exactly what `fdatasync` after it gives
+ * (POSIX "synchronized I/O data integrity completion"; Linux runs the same sync range inside the
+ * write), in ONE call: one trip through libuv's thread pool per write instead of two (measured
+ * here: about half the JavaScript-thread CPU and half the wall time of write + fdatasync).
+ * Elsewhere (undefined): write, then fdatasync.
+ */
+const O_DSYNC: number | undefined = fs.constants.O_DSYNC
+
+/**
+ * Opens the existing `path` for writing without truncating it (read-write, no O_CREAT; with
+ * `O_DSYNC` where available); each `overwriteSynced` writes at offset 0 (looping over short
+ * writes) and is durable when it answers: each write synchronous (`O_DSYNC`), or an fdatasync
+ * after the last.
  */
 const openOverwriteNode = (path: string): Effect.Effect<OverwriteHandle, DiskError> =>
   Effect.callback<OverwriteHandle, DiskError>((resume) => {
-    fs.open(path, "r+", (openError, fd) => {
+    const dsync = O_DSYNC !== undefined
+    fs.open(path, dsync ? fs.constants.O_RDWR | O_DSYNC : "r+", (openError, fd) => {
       if (openError !== null) return resume(ioFail("open", path, openError))
       resume(
         Effect.succeed({
@@ -142,7 +155,7 @@ const openOverwriteNode = (path: string): Effect.Effect<OverwriteHandle, DiskErr
             Effect.callback<void, DiskError>((done) => {
               const finish = (e: Error | null) => done(e === null ? Effect.void : ioFail("write", path, e))
               const writeFrom = (at: number): void => {
-                if (at >= data.length) return fs.fdatasync(fd, finish)
+                if (at >= data.length) return dsync ? finish(null) : fs.fdatasync(fd, finish)
                 fs.write(fd, data, at, data.length - at, at, (writeError, written) => {
                   if (writeError !== null) return finish(writeError)
                   if (written <= 0) return finish(new Error("write made no progress"))

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { NodeFileSystem } from "@effect/platform-node"
-import { Effect, Exit, Fiber, FileSystem, Result } from "effect"
+import { Deferred, Effect, Exit, Fiber, FileSystem, Result, Scope } from "effect"
 import { decodeStoreFile, encodeStoreFile, makeFileStore, type FileStoreOptions } from "../../../src/layers/store/FileStore.ts"
 import { SimulatedDisk, type RecoveryMode } from "../../../src/layers/store/SimulatedDisk.ts"
 import { nodeStoreDisk, type StoreDisk } from "../../../src/layers/store/StoreDisk.ts"
@@ -87,6 +87,54 @@ describe("FileStore: files", () => {
         })
       )
       assert.strictEqual((yield* session(disk, (s) => s.list("k/"))).length, 196)
+    }))
+
+  it.effect("group commit: a write with no group in flight commits at once; writes meanwhile form the next group; a close waits for the group in flight and fails what is queued", () =>
+    Effect.gen(function*() {
+      const sim = new SimulatedDisk()
+      // every slot write waits for the gate (the disk is slow) and is counted
+      const gate = yield* Deferred.make<void>()
+      let slotWrites = 0
+      const disk: StoreDisk = {
+        ...sim,
+        openOverwrite: (path) =>
+          Effect.map(sim.openOverwrite(path), (h) => ({
+            ...h,
+            overwriteSynced: (data: Uint8Array) => Effect.andThen(Effect.andThen(Deferred.await(gate), Effect.sync(() => void slotWrites++)), h.overwriteSynced(data))
+          }))
+      }
+      const scope = yield* Scope.make()
+      const s = yield* makeFileStore(disk, { directory: DIR }).pipe(Scope.provide(scope))
+      // the first write takes the disk at once; three more queue behind it
+      const first = yield* Effect.forkChild(s.put("a", bytes("1")))
+      yield* Effect.yieldNow
+      const queued = yield* Effect.forkChild(Effect.forEach(["b", "c", "d"], (k) => s.put(k, bytes(k)), { concurrency: "unbounded" }))
+      yield* Effect.yieldNow
+      yield* Deferred.succeed(gate, undefined)
+      assert.strictEqual(yield* Fiber.join(first), 1)
+      assert.deepStrictEqual(yield* Fiber.join(queued), [2, 3, 4])
+      assert.strictEqual(slotWrites, 2) // [a], then [b, c, d] as one batch
+      // a close while a group is being written: it waits for that group; a write queued behind it fails
+      const gate2 = yield* Deferred.make<void>()
+      const slowDisk: StoreDisk = { ...disk, openOverwrite: (path) => Effect.map(disk.openOverwrite(path), (h) => ({ ...h, overwriteSynced: (data: Uint8Array) => Effect.andThen(Deferred.await(gate2), h.overwriteSynced(data)) })) }
+      const scope2 = yield* Scope.make()
+      const s2 = yield* makeFileStore(slowDisk, { directory: `${DIR}2` }).pipe(Scope.provide(scope2))
+      const inFlight = yield* Effect.forkChild(s2.put("x", bytes("1")))
+      yield* Effect.yieldNow
+      const behind = yield* Effect.forkChild(Effect.exit(s2.put("y", bytes("2"))))
+      yield* Effect.yieldNow
+      const closing = yield* Effect.forkChild(Scope.close(scope2, Exit.void))
+      yield* Effect.yieldNow
+      assert.isUndefined(closing.pollUnsafe()) // still waiting for the write in flight
+      const refused = yield* Fiber.join(behind)
+      assert.isTrue(Exit.isFailure(refused))
+      yield* Deferred.succeed(gate2, undefined)
+      assert.strictEqual(yield* Fiber.join(inFlight), 1)
+      yield* Fiber.join(closing)
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(s2.put("z", bytes("3")))))
+      yield* Scope.close(scope, Exit.void)
+      assert.deepStrictEqual(yield* Effect.scoped(Effect.flatMap(makeFileStore(sim, { directory: `${DIR}2` }), dump)), { x: "1" })
+      assert.deepStrictEqual(yield* session(sim, dump), { a: "1", b: "b", c: "c", d: "d" })
     }))
 
   it.effect("a torn temp file (crash before its rename) is ignored and removed at start", () =>
