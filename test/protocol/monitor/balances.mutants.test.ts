@@ -10,23 +10,14 @@
  * balances read matter here.
  */
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { replay } from "../../../src/protocol/monitor/apply.ts"
 import { claimableBalances, outpointLabel, totalClaimable, type ClaimableBalance } from "../../../src/protocol/monitor/balances.ts"
 import type { Claim, Resolution, TrackedOutput, TrackedOutputKind } from "../../../src/protocol/monitor/onchain.ts"
-import type { MonitorHtlc, MonitorState } from "../../../src/protocol/monitor/state.ts"
+import type { MonitorHtlc } from "../../../src/protocol/monitor/state.ts"
 import { txidFromBytes, type OutPoint, type Txid } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { msat, sat } from "../../../src/protocol/units.ts"
-import { LogBuilder, makeParams, secp } from "./fixtures.ts"
+import { stateOf } from "./fixtures.ts"
 
-const stateOf = (build: (b: LogBuilder) => void): MonitorState => {
-  const b = new LogBuilder(makeParams())
-  build(b)
-  const r = replay(secp, b.log)
-  if (Result.isFailure(r)) throw new Error(r.failure._tag)
-  return r.success
-}
 
 const open = stateOf(() => undefined)
 const idOf = (tag: string): Txid => txidFromBytes(sha256(new TextEncoder().encode(tag)))

@@ -5,17 +5,19 @@
  */
 import fc from "fast-check"
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Schema } from "effect"
+import { Result, Schema } from "effect"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { ChannelParamsSchema, type ChannelParams } from "../../../src/protocol/channel/params.ts"
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
 import { indexOfCommitment, perCommitmentSecret } from "../../../src/protocol/keys/shachain.ts"
+import { replay } from "../../../src/protocol/monitor/apply.ts"
 import {
   CompactSignatureSchema,
   CounterpartyCommitmentSchema,
   HolderCommitmentSchema,
   type CounterpartyCommitment,
-  type HolderCommitment
+  type HolderCommitment,
+  type MonitorState
 } from "../../../src/protocol/monitor/state.ts"
 import type { MonitorUpdate, OpenedUpdate } from "../../../src/protocol/monitor/update.ts"
 
@@ -279,3 +281,12 @@ export const buildLog = (actions: ReadonlyArray<Action>): ReadonlyArray<MonitorU
 /** A random valid log (starting with `Opened`). */
 export const arbitraryLog = (maxLength = 40): fc.Arbitrary<ReadonlyArray<MonitorUpdate>> =>
   fc.array(actionArb, { maxLength, size: "max" }).map(buildLog)
+
+/** The monitor state a log built with `LogBuilder` (over `makeParams()`) replays to; throws on a refused log. */
+export const stateOf = (build: (b: LogBuilder) => void): MonitorState => {
+  const b = new LogBuilder(makeParams())
+  build(b)
+  const r = replay(secp, b.log)
+  if (Result.isFailure(r)) throw new Error(r.failure._tag)
+  return r.success
+}

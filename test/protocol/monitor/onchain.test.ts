@@ -11,7 +11,6 @@ import { Result, Schema } from "effect"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { unsafePublicKey } from "../../../src/protocol/keys/keys.ts"
-import { replay } from "../../../src/protocol/monitor/apply.ts"
 import { claimableBalances } from "../../../src/protocol/monitor/balances.ts"
 import {
   blockConnected,
@@ -24,25 +23,17 @@ import {
   resolve,
   watchedOutpoints
 } from "../../../src/protocol/monitor/onchain.ts"
-import type { MonitorState } from "../../../src/protocol/monitor/state.ts"
 import { p2wpkhScript, p2wshScript } from "../../../src/protocol/tx/bitcoin/script.ts"
 import { makeInput, setWitness, txid, weight, type OutPoint, type Transaction } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { buildClaimTransaction, CLAIM_DUST_LIMIT, expectedClaimWeight, finalizeClaim, type ClaimInput } from "../../../src/protocol/tx/claims.ts"
 import { obscuredCommitmentFields } from "../../../src/protocol/tx/commitment.ts"
 import { toLocalScript } from "../../../src/protocol/tx/scripts.ts"
 import { sat } from "../../../src/protocol/units.ts"
-import { LogBuilder, makeParams, secp } from "./fixtures.ts"
+import { secp, stateOf } from "./fixtures.ts"
 
 const HOLDER_SCRIPT = p2wpkhScript(sha256(Uint8Array.of(1)).subarray(0, 33))
 const OTHER_SCRIPT = p2wpkhScript(sha256(Uint8Array.of(2)).subarray(0, 33))
 
-const stateOf = (build: (b: LogBuilder) => void): MonitorState => {
-  const b = new LogBuilder(makeParams())
-  build(b)
-  const r = replay(secp, b.log)
-  if (Result.isFailure(r)) throw new Error(r.failure._tag)
-  return r.success
-}
 
 const spending = (prevouts: ReadonlyArray<OutPoint>, outputs: number, fields: { readonly locktime?: number; readonly sequence?: number } = {}): Transaction => ({
   version: 2,
