@@ -34,7 +34,7 @@ export interface MonitorHandle {
   readonly update: (update: MonitorUpdate) => Effect.Effect<void, MonitorError>
   /** The current state (undefined before `Opened`). */
   readonly state: Effect.Effect<MonitorState | undefined>
-  /** Applies an update now (no effect to run: the manager's persist path); returns the refusal, if any. */
+  /** Applies an update now (no effect to run: the manager's persist path); returns the refusal, or undefined when applied. */
   readonly applyNow: (update: MonitorUpdate) => MonitorError | undefined
 }
 

@@ -9,9 +9,7 @@ import { toHex } from "../../src/protocol/bytes.ts"
 import { defaultLocalChannelConfig } from "../../src/protocol/channel/config.ts"
 import { shortChannelIdFromParts } from "../../src/protocol/codec/fields.ts"
 import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
-import { awaitEvent, openPendingChannel, PORT, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
-
-const connect = (a: TestNode, b: TestNode) => a.peers.connect(b.peers.nodeId, { host: b.host, port: PORT })
+import { awaitEvent, connect, openPendingChannel, startChannelNode } from "./ChannelManagerHarness.ts"
 
 describe("ChannelManager: channel by short channel id", () => {
   it.live("finds the normal channel by its short channel id, nothing for an unknown one", () =>

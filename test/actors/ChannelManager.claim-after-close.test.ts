@@ -14,11 +14,9 @@ import { equalBytes } from "../../src/protocol/bytes.ts"
 import { shortChannelIdFromParts } from "../../src/protocol/codec/fields.ts"
 import { type ChannelId, msat, sat } from "../../src/protocol/units.ts"
 import { makeMemoryNetwork, type MemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
-import { awaitEvent, fakeFundingTx, PORT, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
+import { awaitEvent, connect, fakeFundingTx, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
 
 const onion = new Uint8Array(1366)
-
-const connect = (a: TestNode, b: TestNode) => a.peers.connect(b.peers.nodeId, { host: b.host, port: PORT })
 
 /** `openChannel`, retried until the manager has seen the connection. */
 const openWhenConnected = (a: TestNode, b: TestNode, amount: bigint) =>

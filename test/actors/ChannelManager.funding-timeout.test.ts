@@ -8,9 +8,7 @@ import { Effect, Result } from "effect"
 import { toHex } from "../../src/protocol/bytes.ts"
 import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
 import { FUNDING_TIMEOUT_BLOCKS } from "../../src/protocol/channel/step.ts"
-import { awaitEvent, eventually, openPendingChannel, PORT, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
-
-const connect = (a: TestNode, b: TestNode) => a.peers.connect(b.peers.nodeId, { host: b.host, port: PORT })
+import { awaitEvent, connect, eventually, openPendingChannel, startChannelNode } from "./ChannelManagerHarness.ts"
 
 describe("ChannelManager: funding timeout", () => {
   it.live("the fundee forgets the unfunded channel at 2016 blocks (not before) and removes it from the store; the funder keeps it", () =>

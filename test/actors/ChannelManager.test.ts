@@ -17,12 +17,10 @@ import { makeMemoryNetwork, type MemoryNetwork } from "../../src/layers/test/Mem
 import { makeReplicatedPersister } from "../../src/layers/persister/ReplicatedPersister.ts"
 import { makeStoreReplica } from "../../src/layers/persister/StoreReplica.ts"
 import { makeMemoryStore, makeMemoryStoreData } from "../../src/layers/store/MemoryStore.ts"
-import { awaitEvent, eventually, fakeFundingTx, makeMemoryPersister, PORT, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
+import { awaitEvent, connect, eventually, fakeFundingTx, makeMemoryPersister, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
 
 const text = (s: string) => new TextEncoder().encode(s)
 const onion = new Uint8Array(1366)
-
-const connect = (a: TestNode, b: TestNode) => a.peers.connect(b.peers.nodeId, { host: b.host, port: PORT })
 
 /** `openChannel`, retried until the manager has seen the connection (it learns of it from the session stream). */
 const openWhenConnected = (a: TestNode, b: TestNode, amount: bigint) =>
@@ -121,7 +119,6 @@ const twoNodes = (net: MemoryNetwork) =>
     yield* connect(alice, bob)
     return { alice, bob }
   })
-
 
 /**
  * A state without its connection: a restart brings the stored state back, except that the

@@ -133,6 +133,9 @@ export const startChannelNode = (
     return { name, host, peers, channels, signer, persister, events }
   })
 
+/** `a` dials `b` on the memory network. */
+export const connect = (a: TestNode, b: TestNode) => a.peers.connect(b.peers.nodeId, { host: b.host, port: PORT })
+
 /** Polls until `found` gives a value (live clock), failing after `timeoutMs`. */
 export const eventually = <A>(what: string, found: () => A | undefined, timeoutMs = 10_000): Effect.Effect<A> =>
   Effect.gen(function*() {

@@ -57,7 +57,7 @@ export interface ReplicaChannel {
   readonly channelState: Schema.Json | undefined
   /** The log after `monitor` (the whole log, `Opened` first, when there is no snapshot). */
   readonly updates: ReadonlyArray<MonitorUpdate>
-  /** The monitor snapshot the log was compacted into (at its `latestUpdateId`), if any. */
+  /** The monitor snapshot the log was compacted into (at its `latestUpdateId`); undefined before the first compaction. */
   readonly monitor?: MonitorState
   /** The `stateVersion` written with the state (0 when none was). */
   readonly stateVersion?: bigint

@@ -15,8 +15,7 @@ import type { ChannelEvent } from "../../../src/protocol/channel/io.ts"
 import { pendingEvents, restoredWatches, stillReceived } from "../../../src/protocol/channel/pending.ts"
 import { paramsOf, type ChannelState, type Normal } from "../../../src/protocol/channel/state.ts"
 import type { ChannelMessage } from "../../../src/protocol/messages/channel.ts"
-import { fundingOutput } from "../../../src/protocol/tx/funding.ts"
-import { newPair, Node, Pair, preimageFor } from "./step-harness.ts"
+import { expectedFundingWatch, newPair, Node, Pair, preimageFor } from "./step-harness.ts"
 
 type Htlc = Commitments["localCommit"]["spec"]["htlcs"][number]
 
@@ -200,16 +199,6 @@ describe("pendingEvents: HtlcResolved for our HTLCs the peer fulfilled", () => {
 })
 
 describe("restoredWatches: which phases watch the funding output again", () => {
-  const watchOf = (s: ChannelState) => {
-    const params = paramsOf(s)
-    if (params === undefined) throw new Error("no params")
-    return {
-      _tag: "WatchFunding",
-      outpoint: params.fundingOutpoint,
-      scriptPubKey: fundingOutput(params.fundingAmount, params.local.basepoints.fundingPubkey, params.remote.basepoints.fundingPubkey).scriptPubKey,
-      minimumDepth: 0
-    }
-  }
 
   it("funder before funding_signed (BOLT 2: the funding transaction not yet broadcast): none", () => {
     /** Holds back `funding_signed`. */
@@ -239,11 +228,11 @@ describe("restoredWatches: which phases watch the funding output again", () => {
     const negotiating = stateOf(p.a)
     expect(negotiating._tag).toBe("Negotiating")
     expect(pendingEvents(negotiating)).toEqual([])
-    expect(restoredWatches(negotiating)).toEqual([watchOf(negotiating)])
+    expect(restoredWatches(negotiating)).toEqual([expectedFundingWatch(negotiating, 0)])
     p.settle()
     const closing = stateOf(p.a)
     expect(closing._tag).toBe("Closing")
     expect(pendingEvents(closing)).toEqual([])
-    expect(restoredWatches(closing)).toEqual([watchOf(closing)])
+    expect(restoredWatches(closing)).toEqual([expectedFundingWatch(closing, 0)])
   })
 })

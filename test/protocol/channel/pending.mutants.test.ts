@@ -6,25 +6,13 @@ import { sha256 } from "@noble/hashes/sha2.js"
 import { describe, expect, it } from "vitest"
 import { equalBytes } from "../../../src/protocol/bytes.ts"
 import { pendingEvents, restoredWatches } from "../../../src/protocol/channel/pending.ts"
-import { paramsOf, type ChannelState } from "../../../src/protocol/channel/state.ts"
-import { fundingOutput } from "../../../src/protocol/tx/funding.ts"
+import type { ChannelState } from "../../../src/protocol/channel/state.ts"
 import { msat } from "../../../src/protocol/units.ts"
-import { newPair, preimageFor, type Pair } from "./step-harness.ts"
+import { expectedFundingWatch, newPair, preimageFor, type Pair } from "./step-harness.ts"
 
 const stateOf = (s: ChannelState | undefined): ChannelState => {
   if (s === undefined) throw new Error("no state")
   return s
-}
-
-const expectedWatch = (s: ChannelState, minimumDepth: number) => {
-  const params = paramsOf(s)
-  if (params === undefined) throw new Error("no params")
-  return {
-    _tag: "WatchFunding",
-    outpoint: params.fundingOutpoint,
-    scriptPubKey: fundingOutput(params.fundingAmount, params.local.basepoints.fundingPubkey, params.remote.basepoints.fundingPubkey).scriptPubKey,
-    minimumDepth
-  }
 }
 
 describe("restoredWatches: the funding output is watched again after a restart (BOLT 2 funding_locked depth, BOLT 5 spends)", () => {
@@ -35,14 +23,14 @@ describe("restoredWatches: the funding output is watched again after a restart (
       const s = stateOf(n.state)
       if (s._tag !== "WaitChannelReady") throw new Error(s._tag)
       expect(s.minimumDepth).toBeGreaterThan(0)
-      expect(restoredWatches(s)).toEqual([expectedWatch(s, s.minimumDepth)])
+      expect(restoredWatches(s)).toEqual([expectedFundingWatch(s, s.minimumDepth)])
     }
     p.confirm(3)
     p.settle()
     for (const n of [p.a, p.b]) {
       const s = stateOf(n.state)
       expect(s._tag).toBe("Normal")
-      expect(restoredWatches(s)).toEqual([expectedWatch(s, 0)])
+      expect(restoredWatches(s)).toEqual([expectedFundingWatch(s, 0)])
     }
   })
 })

@@ -13,7 +13,7 @@ import { wasmSecp256k1 } from "../../../src/layers/crypto/secp256k1-wasm.ts"
 import { defaultChannelPolicy, defaultLocalChannelConfig } from "../../../src/protocol/channel/config.ts"
 import type { ChannelEvent, ChannelInput, ChannelOutput, SignerRequest, SignerResult } from "../../../src/protocol/channel/io.ts"
 import { signerChannelParameters, type NegotiatedChannelType } from "../../../src/protocol/channel/open.ts"
-import { ChannelStateSchema, type ChannelState } from "../../../src/protocol/channel/state.ts"
+import { ChannelStateSchema, paramsOf, type ChannelState } from "../../../src/protocol/channel/state.ts"
 import { encodeChannelStateJson } from "../../../src/protocol/channel/state-json.ts"
 import { acceptChannel, openChannel, step, type StepContext, type StepError } from "../../../src/protocol/channel/step.ts"
 import type { ShortChannelId } from "../../../src/protocol/codec/fields.ts"
@@ -23,6 +23,7 @@ import type { ChannelMessage } from "../../../src/protocol/messages/channel.ts"
 import { apply, open as openMonitor, type MonitorState, type MonitorUpdate } from "../../../src/protocol/monitor/index.ts"
 import { p2wpkhScript } from "../../../src/protocol/tx/bitcoin/script.ts"
 import { decodeTransaction, txid as computeTxid } from "../../../src/protocol/tx/bitcoin/transaction.ts"
+import { fundingOutput } from "../../../src/protocol/tx/funding.ts"
 import { msat, sat, type ChannelId, type Msat } from "../../../src/protocol/units.ts"
 import { channelKeyId, type ChannelKeyId, type ChannelSignerShape, type CompactSignature } from "../../../src/services/ChannelSigner.ts"
 import { chainHash, fundingTx } from "./open-fixtures.ts"
@@ -400,3 +401,15 @@ export const txidOf = (tx: Uint8Array): Uint8Array => {
 }
 
 export const newPair = (a = "alice", b = "bob"): Pair => new Pair(new Node(a), new Node(b))
+
+/** The `WatchFunding` a restored channel in state `s` should ask for (its funding output, at `minimumDepth`). */
+export const expectedFundingWatch = (s: ChannelState, minimumDepth: number) => {
+  const params = paramsOf(s)
+  if (params === undefined) throw new Error("no params")
+  return {
+    _tag: "WatchFunding",
+    outpoint: params.fundingOutpoint,
+    scriptPubKey: fundingOutput(params.fundingAmount, params.local.basepoints.fundingPubkey, params.remote.basepoints.fundingPubkey).scriptPubKey,
+    minimumDepth
+  }
+}
