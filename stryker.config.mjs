@@ -58,6 +58,8 @@ export default {
   timeoutFactor: 2,
   dryRunTimeoutMinutes: 15,
   thresholds: { high: 90, low: 80, break: null },
-  tempDirName: ".stryker-tmp",
+  // One sandbox directory per mutated file, so runs over different files can go at once (each
+  // run removes its own temp directory when it ends).
+  tempDirName: `.stryker-tmp/${slug}`,
   cleanTempDir: true
 }
