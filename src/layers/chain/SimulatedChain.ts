@@ -63,10 +63,19 @@ export const make = (options: SimulatedChainOptions) =>
     let feerate = options.feeratePerKw
     const fallback = options.fallbackFeerates ?? defaultFallbackFeerates
     let waiters: Array<Deferred.Deferred<void>> = []
-    core.onAppend(() => {
+    // Followers are woken once a whole chain operation (mine(count), reorg, fund) has returned: a
+    // woken fiber runs on the waker's stack, so waking them between a reorg's disconnections and its
+    // new branch let a follower act (a monitor broadcasting again) inside the branch others mined.
+    let busy = 0
+    let woken = false
+    const wake = () => {
       const ready = waiters
       waiters = []
       for (const d of ready) Deferred.doneUnsafe(d, Effect.void)
+    }
+    core.onAppend(() => {
+      if (busy > 0) woken = true
+      else wake()
     })
     const waitBeyond = (position: number): Effect.Effect<void> =>
       Effect.suspend(() => {
@@ -77,10 +86,17 @@ export const make = (options: SimulatedChainOptions) =>
       })
     const attempt = <A>(f: () => A): Effect.Effect<A, SimChainRefused> =>
       Effect.suspend(() => {
+        busy += 1
         try {
           return Effect.succeed(f())
         } catch (e) {
           return refused(e)
+        } finally {
+          busy -= 1
+          if (busy === 0 && woken) {
+            woken = false
+            wake()
+          }
         }
       })
 

@@ -200,6 +200,37 @@ describe("simulated chain", () => {
       assert.strictEqual(yield* sim.confirmationHeight(txidOf(again)), (at ?? 0) + 1)
     }).pipe(Effect.provide(layer({ seed: "reorg" }))))
 
+  it.effect("a reorg is one step for followers: what a follower does on its events is not mined into the reorg's own branch", () =>
+    Effect.gen(function*() {
+      const sim = yield* SimChain
+      const source = yield* ChainSource
+      const broadcaster = yield* Broadcaster
+      const { tx: funding } = yield* sim.fund(SCRIPT_A, sat(100_000n))
+      yield* sim.mine(1)
+      const seen: Array<string> = []
+      // A follower that broadcasts the transaction again as soon as it sees a block go (as a monitor would).
+      yield* source.follow(yield* source.tip).pipe(
+        Stream.runForEach((e) =>
+          Effect.suspend(() => {
+            seen.push(e._tag === "BlockConnected" ? `+${e.block.header.height}` : `-${e.header.height}`)
+            return e._tag === "BlockDisconnected" ? Effect.ignore(broadcaster.broadcast(funding)) : Effect.void
+          })
+        ),
+        Effect.forkChild
+      )
+      // The follower is waiting for the next event.
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+      const height = yield* sim.height
+      // The branch (two blocks, mined by others) leaves the transaction out.
+      yield* sim.reorg(1, { blocks: 2, exclude: [txidOf(funding)] })
+      assert.isUndefined(yield* sim.confirmationHeight(txidOf(funding)))
+      // The follower saw the whole reorg at once, after it, and its broadcast waits in the mempool.
+      assert.deepStrictEqual(seen, [`-${height}`, `+${height}`, `+${height + 1}`])
+      assert.isTrue(yield* sim.inMempool(txidOf(funding)))
+      yield* sim.mine(1)
+      assert.strictEqual(yield* sim.confirmationHeight(txidOf(funding)), height + 2)
+    }).pipe(Effect.provide(layer({ seed: "reorg-follower" }))))
+
   it.effect("CPFP: a zero-fee parent goes in as a package and is mined with its child", () =>
     Effect.gen(function*() {
       const sim = yield* SimChain
