@@ -68,6 +68,7 @@ export const dropUncommittedRemote = (c: Commitments): Commitments => {
 const forgetUncommitted = (s: Normal): Normal => {
   const commitments = dropUncommittedRemote(s.commitments)
   const { dustExposed, ...rest } = s
+  // (Any other default than [] is filtered away here: the ids kept are bigints below the next id.)
   const kept = (dustExposed ?? []).filter((id) => id < commitments.remoteNextHtlcId)
   return { ...rest, commitments, ...(kept.length === 0 ? {} : { dustExposed: kept }) }
 }
@@ -102,6 +103,7 @@ export const onDisconnected = (_ctx: StepContext, state: ChannelState, out: Out)
 const awaitingFirst = (state: ChannelState): UnexpectedInput =>
   new UnexpectedInput({ phase: state._tag, input: "PeerDisconnected", detail: "the signer's answer (Signed) must come first" })
 
+// A guard the states make unreachable (their ids are 32 bytes by their Schema): no test can fail it.
 const isChannelId = (b: Uint8Array): b is ChannelId => b.length === 32
 const channelIdOfState = (state: ChannelState): ChannelId => {
   const id = channelIdOf(state)
@@ -114,6 +116,8 @@ const channelIdOfState = (state: ChannelState): ChannelId => {
 /** Our `channel_reestablish` for a channel in normal operation (or closing). */
 export const reestablishFor = (c: Commitments): ChannelReestablish => {
   const last = c.remoteCommit.number
+  // BOLT 2: zeros when next_revocation_number is 0 (the shachain lookup of "commitment -1" fails
+  // too: the test only says it), and zeros when the secret is not in the store.
   const secret =
     last === 0n ? ZEROS32 : Result.getOrElse(deriveOldSecret(c.remotePerCommitmentSecrets, indexOfCommitment(last - 1n)), () => ZEROS32)
   return ChannelReestablish.make({
@@ -146,7 +150,7 @@ export const onConnected = (_ctx: StepContext, state: ChannelState, out: Out): S
       return done(out, { ...state, connection: "Reestablishing" })
     case "Normal": {
       // A state restored after a restart may not have seen the disconnection: forget the peer's
-      // uncommitted updates now (idempotent after a PeerDisconnected).
+      // uncommitted updates now (idempotent after a PeerDisconnected: the test only saves the work).
       const s = state.connection === "Disconnected" ? state : forgetUncommitted(state)
       send(out, reestablishFor(s.commitments))
       return done(out, { ...s, connection: "Reestablishing" })
@@ -201,6 +205,8 @@ const reestablishCommitments = (ctx: StepContext, state: WithCommitments, out: O
   const L = c.localCommit.number
   const N = m.nextCommitmentNumber
   const R = m.nextRevocationNumber
+  // Every `failChannel` here is "peer-violation"; `failChannel` tells apart only "peer-error" and
+  // "local", so any other text there behaves the same.
   if (N === 0n) return failChannel(state, out, "channel_reestablish with next_commitment_number 0", "peer-violation")
   // option_data_loss_protect: the peer saw a revocation of ours we do not know of.
   if (R > L) {
@@ -211,11 +217,13 @@ const reestablishCommitments = (ctx: StepContext, state: WithCommitments, out: O
     sign(out, request)
     return done(out, { ...state, awaiting: { _tag: "DataLossCheck", request, commitmentNumber: n, secret: m.yourLastPerCommitmentSecret } })
   }
+  // (R = 0: there is no secret for commitment -1 to compare, so `R >= 0n` would behave the same.)
   if (R > 0n) {
     const expected = state.revealedSecrets.find((r) => r.commitmentNumber === R - 1n)
     if (expected !== undefined && !equalBytes(expected.secret, m.yourLastPerCommitmentSecret))
       return failChannel(state, out, "your_last_per_commitment_secret is not the secret we revealed", "peer-violation")
   }
+  // (Every branch sets `resendRevoke`; `L > 0n` only keeps `L - 1n` meaningful: R is unsigned.)
   let resendRevoke = false
   if (R === L) resendRevoke = false
   else if (L > 0n && R === L - 1n) resendRevoke = true
@@ -234,10 +242,13 @@ const reestablishCommitments = (ctx: StepContext, state: WithCommitments, out: O
     } else if (N !== info.next.number + 1n) return failChannel(state, out, `next_commitment_number ${N}: expected ${info.next.number} or ${info.next.number + 1n}`, "peer-violation")
   } else if (N !== c.remoteCommit.number + 1n)
     return failChannel(state, out, `next_commitment_number ${N}: expected ${c.remoteCommit.number + 1n}`, "peer-violation")
-  // channel_ready again when neither commitment moved (both next_commitment_number are 1).
+  // channel_ready again when neither commitment moved (both next_commitment_number are 1). Only in
+  // Normal: in Negotiating/Closing each side reached Normal, so had the other's channel_ready (a
+  // repeat would be ignored, BOLT 2); not sending it there is a choice no test can see.
   const before: Array<ChannelMessage> = []
   if (L === 0n && N === 1n && state._tag === "Normal") before.push(channelReady(c.params.channelId, c.localNextPerCommitmentPoint, state.localAlias))
   // Order: if our commitment_signed left after our last revoke_and_ack, the revocation goes first.
+  // (Negotiating/Closing have no commitment_signed in flight: `commitMessages` is empty, the order moot.)
   const revokeFirst = state._tag === "Normal" ? state.commitSentAtLocalNumber === L : true
   const after = followUps(state)
   if (!resendRevoke) {
@@ -264,6 +275,7 @@ const channelReady = (channelId: ChannelId, secondPerCommitmentPoint: PublicKey,
 const followUps = (state: WithCommitments): ReadonlyArray<ChannelMessage> => {
   if (state._tag === "Closing") return state.retransmit
   const c = state.commitments
+  // (Negotiating holds no unsigned update: the test only says so.)
   const msgs: Array<ChannelMessage> = state._tag === "Normal" ? [...c.localChanges.proposed] : []
   if (state.shutdown.localScript !== undefined)
     msgs.push(Shutdown.make({ channelId: c.params.channelId, scriptpubkey: state.shutdown.localScript }))
@@ -301,6 +313,7 @@ export const onRetransmitSigned = (
     if (result._tag !== "Point") return unexpectedAnswer(state, result)
     return dataLossVerdict(ctx, state, out, awaiting.secret, result.point)
   }
+  // (Only a Revocation carries a secret: the second test alone would refuse the other answers.)
   if (result._tag !== "Revocation" || result.perCommitmentSecret === undefined) return unexpectedAnswer(state, result)
   const c = state.commitments
   const revoke = RevokeAndAck.make({ channelId: c.params.channelId, perCommitmentSecret: result.perCommitmentSecret, nextPerCommitmentPoint: result.nextPerCommitmentPoint })

@@ -7,10 +7,13 @@
  * refusal's text is the data of the `error` we send (BOLT 1), so it says which number was wrong.
  */
 import { describe, expect, it } from "vitest"
-import type { ChannelReestablish } from "../../../src/protocol/messages/channel.ts"
+import type { ChannelOutput } from "../../../src/protocol/channel/io.ts"
+import type { Negotiating } from "../../../src/protocol/channel/state.ts"
 import { step } from "../../../src/protocol/channel/step.ts"
+import { emptySecretStore } from "../../../src/protocol/keys/shachain.ts"
+import type { ChannelMessage, ChannelReestablish } from "../../../src/protocol/messages/channel.ts"
 import { ChannelId, msat } from "../../../src/protocol/units.ts"
-import { newPair, type Node, type Pair } from "./step-harness.ts"
+import { alias, newPair, type Node, type Pair } from "./step-harness.ts"
 
 /** The peer's `channel_reestablish` waiting in `to`'s inbox after a reconnection, changed by `edit`, then delivered. */
 const deliverEdited = (p: Pair, to: Node, edit: (m: ChannelReestablish) => ChannelReestablish): void => {
@@ -285,5 +288,262 @@ describe("phases with nothing to reestablish", () => {
     // A disconnection changes nothing either.
     expect(p.input(p.a, { _tag: "PeerDisconnected" })).toBeUndefined()
     expect(p.a.state).toEqual(closed)
+  })
+})
+
+// ---- second run: the mutants that survived the complete run (79.8%) ------------------------------
+
+/** `to` handles the peer's `channel_reestablish` waiting in its inbox (changed by `edit`): the step itself, not applied. */
+const handleReestablish = (to: Node, edit: (m: ChannelReestablish) => ChannelReestablish = (m) => m) => {
+  const m = to.inbox[0]
+  if (m?._tag !== "ChannelReestablish" || to.state === undefined) throw new Error(`expected channel_reestablish, got ${m?._tag}`)
+  const r = step(to.ctx, to.state, { _tag: "PeerMessage", message: edit(m) })
+  if (r._tag !== "Success") throw new Error(`channel_reestablish refused: ${r.failure._tag}`)
+  return r.success
+}
+const sentBy = (outputs: ReadonlyArray<ChannelOutput>): Array<ChannelMessage> => outputs.flatMap((o) => (o._tag === "Send" ? [o.message] : []))
+const errorOf = (outputs: ReadonlyArray<ChannelOutput>): string | undefined => outputs.flatMap((o) => (o._tag === "SendError" ? [o.message] : []))[0]
+
+/** Alice and Bob after `rounds` HTLC round trips (each commitment number is then `rounds`). */
+const movedOn = (tag: string, rounds: number): Pair => {
+  const p = newPair(`re-mut2-${tag}-a`, `re-mut2-${tag}-b`)
+  p.open()
+  for (let i = 0; i < rounds; i++) {
+    p.add(p.a, 1_000_000n, `${tag}-${i}`)
+    p.settle()
+  }
+  return p
+}
+
+describe("the numbers in the peer's channel_reestablish (BOLT 2 Message Retransmission)", () => {
+  it("next_commitment_number 0 in normal operation: the channel fails for that reason (MUST fail the channel)", () => {
+    const p = movedOn("n0", 0)
+    p.disconnect()
+    p.reconnect()
+    const r = handleReestablish(p.b, (m) => ({ ...m, nextCommitmentNumber: 0n }))
+    expect(r.state._tag).toBe("Failed")
+    expect(errorOf(r.outputs)).toBe("channel_reestablish with next_commitment_number 0")
+  })
+
+  it("a next_commitment_number that is neither the last nor the next commitment we signed: error naming the expected number (SHOULD fail)", () => {
+    const p = movedOn("nc", 0)
+    p.disconnect()
+    p.reconnect()
+    const r = handleReestablish(p.b, (m) => ({ ...m, nextCommitmentNumber: 3n }))
+    expect(r.state._tag).toBe("Failed")
+    expect(errorOf(r.outputs)).toBe("next_commitment_number 3: expected 1")
+  })
+
+  it("a next_revocation_number older than our last revoke_and_ack minus one: error naming both (SHOULD fail)", () => {
+    const p = movedOn("nr", 2)
+    const s = p.b.state
+    expect(s?._tag === "Normal" ? s.commitments.localCommit.number : undefined).toBe(2n)
+    p.disconnect()
+    p.reconnect()
+    const r = handleReestablish(p.b, (m) => ({ ...m, nextRevocationNumber: 0n }))
+    expect(r.state._tag).toBe("Failed")
+    expect(errorOf(r.outputs)).toBe("next_revocation_number 0: expected 2")
+  })
+
+  it("without the secret we revealed for next_revocation_number - 1 kept, nothing to compare: reestablished (the SHOULD-fail needs an expected value)", () => {
+    const p = movedOn("nosecret", 2)
+    p.disconnect()
+    const s = p.b.state
+    if (s?._tag !== "Normal") throw new Error("not Normal")
+    p.b.state = { ...s, revealedSecrets: [] }
+    p.reconnect()
+    const r = handleReestablish(p.b)
+    expect(r.state._tag).toBe("Normal")
+    expect(errorOf(r.outputs)).toBeUndefined()
+  })
+
+  it("our channel_reestablish carries zeros as your_last_per_commitment_secret when no secret of theirs is known", () => {
+    const p = movedOn("zeros", 1)
+    p.disconnect()
+    const s = p.b.state
+    if (s?._tag !== "Normal") throw new Error("not Normal")
+    expect(s.commitments.remoteCommit.number).toBe(1n)
+    p.b.state = { ...s, commitments: { ...s.commitments, remotePerCommitmentSecrets: emptySecretStore } }
+    p.reconnect()
+    const ours = p.a.inbox[0]
+    if (ours?._tag !== "ChannelReestablish") throw new Error("expected channel_reestablish")
+    expect(ours.nextRevocationNumber).toBe(1n)
+    expect(ours.yourLastPerCommitmentSecret).toEqual(new Uint8Array(32))
+  })
+})
+
+describe("what is retransmitted", () => {
+  it("our last revoke_and_ack again, rebuilt from the secret we keep (no signer round trip), equal to the one lost (MUST re-send)", () => {
+    const p = movedOn("rev", 0)
+    p.add(p.a, 1_000_000n, "rev")
+    p.signNow(p.a)
+    // Bob gets the add and Alice's commitment_signed; his revoke_and_ack is lost.
+    p.deliver(p.b)
+    p.deliver(p.b)
+    const lost = p.log.at(-1)?.message
+    expect(lost?._tag).toBe("RevokeAndAck")
+    p.disconnect()
+    p.reconnect()
+    const r = handleReestablish(p.b)
+    expect(r.outputs.some((o) => o._tag === "Sign")).toBe(false)
+    expect(sentBy(r.outputs)).toEqual([lost])
+  })
+
+  it("our commitment_signed again, byte for byte the one lost (MUST reuse the same commitment number; same signatures)", () => {
+    const p = movedOn("com", 0)
+    p.add(p.a, 1_000_000n, "com")
+    p.signNow(p.a)
+    const lost = p.log.at(-1)?.message
+    expect(lost?._tag).toBe("CommitmentSigned")
+    p.disconnect()
+    p.reconnect()
+    const r = handleReestablish(p.a)
+    // Bob's commitment never moved either: channel_ready first (both next_commitment_number are 1).
+    expect(sentBy(r.outputs).map((m) => m._tag)).toEqual(["ChannelReady", "UpdateAddHtlc", "CommitmentSigned"])
+    expect(sentBy(r.outputs)[2]).toEqual(lost)
+  })
+
+  it("channel_ready again, with our alias, when both next_commitment_number are 1 (MUST retransmit)", () => {
+    const p = movedOn("ready", 0)
+    p.disconnect()
+    p.reconnect()
+    const sent = sentBy(handleReestablish(p.a).outputs)
+    expect(sent.map((m) => m._tag)).toEqual(["ChannelReady"])
+    const ready = sent[0]
+    if (ready?._tag !== "ChannelReady") throw new Error("expected channel_ready")
+    expect(ready.tlvs.shortChannelId).toBe(alias(p.a.name))
+    expect(ready.secondPerCommitmentPoint).toEqual(p.a.point(1n))
+  })
+
+  it("channel_ready again without an alias when we have none", () => {
+    const p = movedOn("noalias", 0)
+    p.disconnect()
+    const s = p.a.state
+    if (s?._tag !== "Normal") throw new Error("not Normal")
+    const { localAlias: _alias, ...withoutAlias } = s
+    p.a.state = withoutAlias
+    p.reconnect()
+    const ready = sentBy(handleReestablish(p.a).outputs)[0]
+    if (ready?._tag !== "ChannelReady") throw new Error("expected channel_ready")
+    expect(Object.keys(ready.tlvs)).not.toContain("shortChannelId")
+  })
+
+  it("no channel_ready once the peer's commitment moved, even if ours did not (MUST NOT retransmit)", () => {
+    const p = movedOn("notready", 0)
+    p.add(p.a, 1_000_000n, "notready")
+    p.signNow(p.a)
+    // Bob holds commitment 1; Alice's is still 0 (Bob's revoke_and_ack is lost, he signed nothing).
+    p.deliver(p.b)
+    p.deliver(p.b)
+    p.disconnect()
+    p.reconnect()
+    const theirs = p.a.inbox[0]
+    expect(theirs?._tag === "ChannelReestablish" ? theirs.nextCommitmentNumber : undefined).toBe(2n)
+    const r = handleReestablish(p.a)
+    expect(sentBy(r.outputs).map((m) => m._tag)).not.toContain("ChannelReady")
+    expect(r.state._tag).toBe("Normal")
+  })
+
+  it("a close asked for while disconnected: our shutdown follows the reestablish at once", () => {
+    const p = movedOn("close", 0)
+    p.disconnect()
+    expect(p.input(p.a, { _tag: "Close", scriptPubKey: p.a.ctx.shutdownScript, feeratePerKw: 2500 })).toBeUndefined()
+    expect(p.a.updates.at(-1)?._tag).not.toBe("ShutdownScript")
+    p.reconnect()
+    const r = handleReestablish(p.a)
+    expect(sentBy(r.outputs).map((m) => m._tag)).toEqual(["ChannelReady", "Shutdown"])
+    expect(r.outputs.some((o) => o._tag === "Persist" && o.update._tag === "ShutdownScript")).toBe(true)
+  })
+})
+
+describe("option_data_loss_protect: a next_revocation_number ahead of ours", () => {
+  it("a claim about our current or next commitment is checked against the point we hold, at once (no signer round trip)", () => {
+    for (const ahead of [1n, 2n]) {
+      const p = movedOn(`dl${ahead}`, 1)
+      p.disconnect()
+      p.reconnect()
+      const r = handleReestablish(p.b, (m) => ({ ...m, nextRevocationNumber: 1n + ahead, yourLastPerCommitmentSecret: new Uint8Array(32).fill(5) }))
+      expect(r.outputs.some((o) => o._tag === "Sign")).toBe(false)
+      expect(r.state._tag).toBe("Failed")
+      expect(errorOf(r.outputs)).toBe("channel_reestablish claims a revocation we never made")
+    }
+  })
+
+  it("a secret that is not a valid private key proves nothing: the channel fails", () => {
+    const p = movedOn("dlzero", 1)
+    p.disconnect()
+    p.reconnect()
+    const r = handleReestablish(p.b, (m) => ({ ...m, nextRevocationNumber: 2n, yourLastPerCommitmentSecret: new Uint8Array(32) }))
+    expect(r.state._tag).toBe("Failed")
+    expect(errorOf(r.outputs)).toBe("channel_reestablish claims a revocation we never made")
+  })
+
+  it("proven behind: the error asks the peer to close (SHOULD send an error), we do not broadcast", () => {
+    const p = movedOn("behind", 0)
+    const backup = p.b.state
+    const backupMonitor = p.b.monitor
+    p.add(p.a, 1_000_000n, "behind")
+    p.settle()
+    p.disconnect()
+    p.b.state = backup
+    p.b.monitor = backupMonitor
+    p.reconnect()
+    p.settle()
+    expect(p.b.phase).toBe("WaitRemoteClose")
+    expect(p.b.errorsSent).toEqual(["our channel state is outdated (option_data_loss_protect): please close the channel"])
+  })
+})
+
+describe("the signer's answer to a retransmission request must be the one asked for", () => {
+  const negotiating = (tag: string): { readonly s: Negotiating; readonly node: Node } => {
+    const p = newPair(`re-mut2-${tag}-a`, `re-mut2-${tag}-b`)
+    p.open()
+    expect(p.input(p.a, { _tag: "Close", scriptPubKey: p.a.ctx.shutdownScript, feeratePerKw: 2500 })).toBeUndefined()
+    for (let i = 0; i < 40 && p.a.phase !== "Negotiating"; i++) {
+      const node = p.a.inbox.length > 0 ? p.a : p.b
+      if (node.inbox.length === 0) break
+      p.deliver(node)
+      p.signNow(node)
+    }
+    const s = p.a.state
+    if (s?._tag !== "Negotiating") throw new Error(`not Negotiating: ${s?._tag}`)
+    const { awaiting: _none, ...idle } = s
+    return { s: idle, node: p.a }
+  }
+  const refused = (r: ReturnType<typeof step>, phase: string, detail: string): void => {
+    if (r._tag !== "Failure") throw new Error(`accepted: ${r.success.state._tag}`)
+    expect(r.failure).toMatchObject({ _tag: "UnexpectedInput", phase, input: "Signed", detail })
+  }
+
+  it("a revocation while a point for the data-loss check is awaited is refused", () => {
+    const { s, node } = negotiating("dlc")
+    const request = { _tag: "PerCommitmentPoint" as const, commitmentNumber: 5n }
+    const awaiting: Negotiating = { ...s, awaiting: { _tag: "DataLossCheck", request, commitmentNumber: 5n, secret: new Uint8Array(32).fill(5) } }
+    const r = step(node.ctx, awaiting, { _tag: "Signed", result: { _tag: "Revocation", perCommitmentSecret: new Uint8Array(32).fill(1), nextPerCommitmentPoint: node.point(2n) } })
+    refused(r, "Negotiating", "signer answer Revocation not expected")
+  })
+
+  it("a point, or a revocation without its secret, while our revoke_and_ack is to be rebuilt is refused", () => {
+    const { s, node } = negotiating("rr")
+    const request = { _tag: "ReleaseRevoked" as const, revokeCommitmentNumber: 0n, nextCommitmentNumber: 2n }
+    const awaiting: Negotiating = { ...s, awaiting: { _tag: "RetransmitRevoke", request, before: [], after: [] } }
+    refused(step(node.ctx, awaiting, { _tag: "Signed", result: { _tag: "Point", commitmentNumber: 1n, point: node.point(1n) } }), "Negotiating", "signer answer Point not expected")
+    refused(
+      step(node.ctx, awaiting, { _tag: "Signed", result: { _tag: "Revocation", nextPerCommitmentPoint: node.point(2n) } }),
+      "Negotiating",
+      "signer answer Revocation not expected"
+    )
+  })
+
+  it("the same in normal operation: a revocation without its secret is refused", () => {
+    const p = movedOn("rrn", 0)
+    const s = p.a.state
+    if (s?._tag !== "Normal") throw new Error("not Normal")
+    const request = { _tag: "ReleaseRevoked" as const, revokeCommitmentNumber: 0n, nextCommitmentNumber: 2n }
+    const r = step(p.a.ctx, { ...s, awaiting: { _tag: "RetransmitRevoke", request, before: [], after: [] } }, {
+      _tag: "Signed",
+      result: { _tag: "Revocation", nextPerCommitmentPoint: p.a.point(2n) }
+    })
+    refused(r, "Normal", "signer answer Revocation not expected")
   })
 })
