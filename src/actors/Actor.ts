@@ -63,6 +63,17 @@ export interface Actor<M, E = never> {
   readonly isDone: Effect.Effect<boolean>
   /** Messages waiting in the mailbox now (not counting the one being handled). */
   readonly waiting: () => number
+  /**
+   * For the actor's own handler: queues `msg` behind the mailbox at once, with no effect to run
+   * (the handler's fiber takes it after what is queued). False when it is not queued: the mailbox
+   * is full, a `tell` waits for room, the actor ended, or no handler is running (then use `tell`).
+   */
+  readonly offerFromHandler: (msg: M) => boolean
+  /**
+   * Whether the actor is idle now: running, no message being handled and none waiting. What it
+   * would answer to a read-only `ask` now is then what it holds (nothing is queued before it).
+   */
+  readonly idle: () => boolean
 }
 
 export interface ActorOptions<M, E, R> {
@@ -221,6 +232,11 @@ export const make = <M, E = never, R = never>(
         items.push({ msg })
         return kick
       })
+    const offerFromHandler = (msg: M): boolean => {
+      if (ended || !active || size() >= capacity || roomWaiters.length > 0) return false
+      items.push({ msg })
+      return true
+    }
     const ask = <A, E2 = never>(makeMessage: (reply: Reply<A, E2>) => M): Effect.Effect<A, E2 | ActorStopped | ActorCrashed> =>
       // No generator: an ask is on every command's and snapshot's path.
       Effect.suspend(() => {
@@ -242,7 +258,9 @@ export const make = <M, E = never, R = never>(
       stop: stopNow.pipe(Effect.andThen(Effect.exit(Deferred.await(done))), Effect.asVoid),
       join: Deferred.await(done),
       isDone: Effect.sync(() => ended),
-      waiting: size
+      waiting: size,
+      offerFromHandler,
+      idle: () => !ended && !active && size() === 0
     }
     return actor
   })

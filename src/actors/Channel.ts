@@ -275,16 +275,17 @@ export const performSignerRequest = (
   keyId: ChannelKeyId,
   request: SignerRequest
 ): Effect.Effect<SignerResult> => {
+  // No generator: a revocation is on every commitment's path. The secret is released first, then the next point asked for.
   const revocation = (revoke: bigint | undefined, next: bigint) =>
-    Effect.gen(function*() {
-      const perCommitmentSecret = revoke === undefined ? undefined : yield* signer.releaseCommitmentSecret(keyId, revoke)
-      const nextPerCommitmentPoint: PublicKey = yield* signer.perCommitmentPoint(keyId, next)
-      const result: SignerResult =
-        perCommitmentSecret === undefined
-          ? { _tag: "Revocation", nextPerCommitmentPoint }
-          : { _tag: "Revocation", perCommitmentSecret, nextPerCommitmentPoint }
-      return result
-    })
+    revoke === undefined
+      ? Effect.map(signer.perCommitmentPoint(keyId, next), (nextPerCommitmentPoint: PublicKey): SignerResult => ({ _tag: "Revocation", nextPerCommitmentPoint }))
+      : Effect.flatMap(signer.releaseCommitmentSecret(keyId, revoke), (perCommitmentSecret) =>
+          Effect.map(signer.perCommitmentPoint(keyId, next), (nextPerCommitmentPoint: PublicKey): SignerResult => ({
+            _tag: "Revocation",
+            perCommitmentSecret,
+            nextPerCommitmentPoint
+          }))
+        )
   const run = ((): Effect.Effect<SignerResult, { readonly _tag: string }> => {
     switch (request._tag) {
       case "SignCounterpartyCommitment":
@@ -298,7 +299,7 @@ export const performSignerRequest = (
         if (signature === undefined || valid.length !== htlcSignatures.length) return Effect.succeed(signerFailed("signature is not 64 bytes"))
         return signer
           .validateHolderCommitment(keyId, toCommitmentState(request.holderCommitment), signature, valid)
-          .pipe(Effect.andThen(revocation(request.revokeCommitmentNumber, request.nextCommitmentNumber)))
+          .pipe(Effect.andThen(() => revocation(request.revokeCommitmentNumber, request.nextCommitmentNumber)))
       }
       case "ReleaseRevoked":
         return revocation(request.revokeCommitmentNumber, request.nextCommitmentNumber)
@@ -400,17 +401,17 @@ const startChannel = <S>(
       }
     }
 
-    /** Performs the held outputs whose updates are all stored, in order. */
-    const releaseHeld = Effect.gen(function*() {
-      while (held.length > 0) {
-        const next = held[0]
-        if (next === undefined || next.barrier > durableThrough || next.stateBarrier > stateDurable) return
-        held.shift()
-        yield* performOrdered(next.output, next.session)
-      }
-    })
-    /** `releaseHeld`, with no generator run when nothing is held (the common case: most inputs hold nothing). */
-    const release: Effect.Effect<void> = Effect.suspend(() => (held.length === 0 ? Effect.void : releaseHeld))
+    /**
+     * Performs the held outputs whose updates are all stored, in order. No generator: it runs
+     * after every write (and at once when nothing is held, the common case).
+     */
+    const release: Effect.Effect<void> = Effect.suspend(() => releaseNext())
+    const releaseNext = (): Effect.Effect<void> => {
+      const next = held[0]
+      if (next === undefined || next.barrier > durableThrough || next.stateBarrier > stateDurable) return Effect.void
+      held.shift()
+      return Effect.flatMap(performOrdered(next.output, next.session), releaseNext)
+    }
 
     /** Marks `id` complete (with its whole group when it ends one); returns the ids that became durable, in order. */
     const complete = (id: bigint): ReadonlyArray<bigint> => {
@@ -444,98 +445,142 @@ const startChannel = <S>(
     const stateWriteDue = (): boolean =>
       persistMany !== undefined && stateIssued < stateWanted && stateWrite === undefined && durableThrough >= lastPersisted && collected.length === 0
 
+    /** The hex of the key id last asked for (the same array from step to step: converted once). */
+    let keyRef: ChannelKeyId | undefined
+    let keyHexOfRef = ""
+    const keyHexOf = (keyId: ChannelKeyId): string => {
+      if (keyRef !== keyId) {
+        keyRef = keyId
+        keyHexOfRef = toHex(keyId)
+      }
+      return keyHexOfRef
+    }
+
     const sign = (request: SignerRequest): Effect.Effect<SignerResult> =>
-      Effect.gen(function*() {
+      Effect.suspend(() => {
         const keyId = core.keyId(state)
-        const keyHex = toHex(keyId)
+        const keyHex = keyHexOf(keyId)
         const parameters =
           request._tag === "SignCounterpartyCommitment" && request.channel !== undefined
             ? signerChannelParameters(request.channel)
             : readied === keyHex
               ? undefined
               : core.signerParameters?.(state)
-        if (parameters !== undefined) {
-          const ready = yield* Effect.result(signer.readyChannel(keyId, parameters))
-          if (Result.isFailure(ready)) return signerFailed(describe(ready.failure))
+        if (parameters === undefined) return performSignerRequest(signer, keyId, request)
+        return Effect.flatMap(Effect.result(signer.readyChannel(keyId, parameters)), (ready) => {
+          if (Result.isFailure(ready)) return Effect.succeed(signerFailed(describe(ready.failure)))
           readied = keyHex
-        }
-        return yield* performSignerRequest(signer, keyId, request)
-      })
-
-    /** Performs one step's outputs in order; `Sign` answers are appended to `queue`, events to `events`. */
-    const perform = (outputs: ReadonlyArray<ChannelOutput>, queue: Array<ChannelInput>, events: Array<ChannelEvent>): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        // Routing first: a reply to a `Send` of this step may already carry the new id.
-        for (const output of outputs) if (output._tag === "Rekey") yield* ports.rekey(output.from, output.to)
-        for (const output of outputs) {
-          switch (output._tag) {
-            case "Persist": {
-              const id = output.update.updateId
-              if (persistMany !== undefined) {
-                // Written by the next `PersistNow`, with whatever else comes before it.
-                collected.push(output.update)
-                if (id > lastPersisted) lastPersisted = id
-                break
-              }
-              const status = yield* ports.persist(output.update, state)
-              if (id > lastPersisted) lastPersisted = id
-              if (status === "Completed") complete(id)
-              else inProgress.add(id)
-              break
-            }
-            case "Sign":
-              queue.push({ _tag: "Signed", result: yield* sign(output.request) })
-              break
-            case "Rekey":
-              break
-            default: {
-              if (output._tag === "Emit") events.push(output.event)
-              if (held.length > 0 || durableThrough < lastPersisted || stateDurable < stateWanted)
-                held.push({ barrier: lastPersisted, stateBarrier: stateWanted, session, output })
-              else yield* performOrdered(output, session)
-            }
-          }
-        }
+          return performSignerRequest(signer, keyId, request)
+        })
       })
 
     /**
-     * Steps `first`, then every `Signed` answer it leads to, before anything else (`queue` may
-     * hold answers already). Returns the rejection of `first` (a rejected `Signed` is logged) and
-     * the events emitted.
+     * What one handled message steps: the inputs (the first one, then the `Signed` answers its
+     * `Sign` outputs lead to, before anything else) and the outputs of the step being performed.
      */
-    const run = (first: ChannelInput | undefined, queue: Array<ChannelInput> = [], events: Array<ChannelEvent> = []): Effect.Effect<Result.Result<StepReport, StepError>> =>
-      Effect.gen(function*() {
-        if (first !== undefined) queue.unshift(first)
-        let isFirst = first !== undefined
-        while (queue.length > 0) {
-          const input = queue.shift()
-          if (input === undefined) break
-          const result = core.step(state, input)
-          if (Result.isFailure(result)) {
-            if (isFirst) return Result.fail(result.failure)
-            yield* Effect.logWarning(`${name}: ${input._tag} rejected: ${describe(result.failure)}`)
-            continue
+    interface Work {
+      readonly queue: Array<ChannelInput>
+      readonly events: Array<ChannelEvent>
+      /** The next input is the caller's: its rejection is returned (a later one is logged). */
+      first: boolean
+      outputs: ReadonlyArray<ChannelOutput> | undefined
+      index: number
+    }
+
+    /**
+     * Performs one output: synchronously when it needs no effect (a `Persist` collected for a
+     * grouped write, an output held behind a write, a `Rekey` done before), else the effect to run.
+     * `Sign` answers are appended to the work's queue, events to its events.
+     */
+    const performOne = (output: ChannelOutput, w: Work): Effect.Effect<void> | undefined => {
+      switch (output._tag) {
+        case "Persist": {
+          const id = output.update.updateId
+          if (persistMany !== undefined) {
+            // Written by the next `PersistNow`, with whatever else comes before it.
+            collected.push(output.update)
+            if (id > lastPersisted) lastPersisted = id
+            return undefined
           }
-          isFirst = false
-          const before = state
-          state = result.success.state
-          // Before `perform`: this step's own sends wait for the state write.
-          if (persistMany !== undefined && lastPersisted >= 0n && milestone(before, state) && !result.success.outputs.some((o) => o._tag === "Persist")) {
-            stateWanted += 1
-          }
-          yield* perform(result.success.outputs, queue, events)
+          return Effect.map(ports.persist(output.update, state), (status) => {
+            if (id > lastPersisted) lastPersisted = id
+            if (status === "Completed") complete(id)
+            else inProgress.add(id)
+          })
         }
-        return Result.succeed({ events })
+        case "Sign":
+          return Effect.map(sign(output.request), (result) => {
+            w.queue.push({ _tag: "Signed", result })
+          })
+        case "Rekey":
+          return undefined
+        default: {
+          if (output._tag === "Emit") w.events.push(output.event)
+          if (held.length > 0 || durableThrough < lastPersisted || stateDurable < stateWanted) {
+            held.push({ barrier: lastPersisted, stateBarrier: stateWanted, session, output })
+            return undefined
+          }
+          return performOrdered(output, session)
+        }
+      }
+    }
+
+    /**
+     * Steps the work's inputs in order and performs each step's outputs in order, in a plain loop:
+     * an effect is built only for an output that needs one (a send, an emit, a signature...), and
+     * the loop resumes after it. Returns the rejection of the first input, or the events emitted.
+     */
+    const drive = (w: Work): Effect.Effect<Result.Result<StepReport, StepError>> => {
+      for (;;) {
+        const outputs = w.outputs
+        if (outputs !== undefined) {
+          while (w.index < outputs.length) {
+            const output = outputs[w.index]
+            w.index += 1
+            if (output === undefined) continue
+            const effect = performOne(output, w)
+            if (effect !== undefined) return Effect.flatMap(effect, () => drive(w))
+          }
+          w.outputs = undefined
+        }
+        const input = w.queue.shift()
+        if (input === undefined) return Effect.succeed(Result.succeed({ events: w.events }))
+        const result = core.step(state, input)
+        if (Result.isFailure(result)) {
+          if (w.first) return Effect.succeed(Result.fail(result.failure))
+          return Effect.flatMap(Effect.logWarning(`${name}: ${input._tag} rejected: ${describe(result.failure)}`), () => drive(w))
+        }
+        w.first = false
+        const before = state
+        state = result.success.state
+        const stepOutputs = result.success.outputs
+        let persists = false
+        let rekeys: Array<Effect.Effect<void>> | undefined
+        for (const o of stepOutputs) {
+          if (o._tag === "Persist") persists = true
+          else if (o._tag === "Rekey") (rekeys ??= []).push(ports.rekey(o.from, o.to))
+        }
+        // Before the outputs: this step's own sends wait for the state write.
+        if (persistMany !== undefined && lastPersisted >= 0n && !persists && milestone(before, state)) stateWanted += 1
+        w.outputs = stepOutputs
+        w.index = 0
+        // Routing first: a reply to a `Send` of this step may already carry the new id.
+        if (rekeys !== undefined) return Effect.flatMap(Effect.all(rekeys, { discard: true }), () => drive(w))
+      }
+    }
+
+    /** Steps `first` (if given, ahead of `queue`), then every `Signed` answer it leads to, before anything else. */
+    const run = (first: ChannelInput | undefined, queue: Array<ChannelInput> = []): Effect.Effect<Result.Result<StepReport, StepError>> =>
+      Effect.suspend(() => {
+        if (first !== undefined) queue.unshift(first)
+        return drive({ queue, events: [], first: first !== undefined, outputs: undefined, index: 0 })
       })
 
-    /** Handles an input: completions are the shell's (in order), the rest goes to `step`. */
-    const handleInput = (input: ChannelInput, connectedOn: SessionId | undefined): Effect.Effect<Result.Result<StepReport, StepError>> =>
+    /** A completion (`PersistCompleted`): the shell's, applied in `updateId` order; fed to `step` when the core wants them. */
+    const handleCompletion = (updateId: bigint): Effect.Effect<Result.Result<StepReport, StepError>> =>
       Effect.gen(function*() {
-        if (input._tag === "PeerConnected") session = connectedOn
-        if (input._tag === "PeerDisconnected") session = undefined
-        if (input._tag !== "PersistCompleted") return yield* run(input)
-        const newly = complete(input.updateId)
-        if (stateWrite !== undefined && input.updateId >= stateWrite.at) stateStored(stateWrite.seq)
+        const newly = complete(updateId)
+        if (stateWrite !== undefined && updateId >= stateWrite.at) stateStored(stateWrite.seq)
         yield* release
         const events: Array<ChannelEvent> = []
         if (core.feedCompletions) {
@@ -551,146 +596,165 @@ const startChannel = <S>(
         return Result.succeed({ events })
       })
 
-    /** Queues a `Flush` behind the mailbox if changes are pending (so updates batch). */
-    const scheduleFlush: Effect.Effect<void> = Effect.suspend(() => {
-      if (flushScheduled || self === undefined || !core.hasPendingChanges(state)) return Effect.void
+    /** Handles an input: completions are the shell's (in order), the rest goes to `step`. */
+    const handleInput = (input: ChannelInput, connectedOn: SessionId | undefined): Effect.Effect<Result.Result<StepReport, StepError>> => {
+      if (input._tag === "PeerConnected") session = connectedOn
+      if (input._tag === "PeerDisconnected") session = undefined
+      if (input._tag === "PersistCompleted") return handleCompletion(input.updateId)
+      return drive({ queue: [input], events: [], first: true, outputs: undefined, index: 0 })
+    }
+
+    /**
+     * Queues a `Flush` behind the mailbox if changes are pending (so updates batch). Called from
+     * the handler only (the actor is running: the message is queued synchronously). Returns the
+     * effect to run now when the `Flush` could not be queued (a full mailbox: sign now rather
+     * than never), else undefined.
+     */
+    const scheduleFlushNow = (): Effect.Effect<void> | undefined => {
+      if (flushScheduled || self === undefined || !core.hasPendingChanges(state)) return undefined
       flushScheduled = true
-      return Effect.flatMap(Effect.result(self.tryTell({ _tag: "Flush" })), (queued) => {
-        if (Result.isSuccess(queued)) return Effect.void
-        // The mailbox is full: sign now rather than never.
-        flushScheduled = false
-        return flush
+      if (self.offerFromHandler({ _tag: "Flush" })) return undefined
+      flushScheduled = false
+      return flush
+    }
+
+    /** Grouped mode: the state alone (no update), when a milestone wants it and nothing else is in flight. */
+    const persistStateAlone: Effect.Effect<void> = Effect.suspend(() => {
+      if (persistMany === undefined || !stateWriteDue()) return Effect.void
+      const seq = stateWanted
+      stateIssued = seq
+      return Effect.flatMap(persistMany([], state), (status) => {
+        if (status !== "Completed") {
+          stateWrite = { seq, at: lastPersisted }
+          return Effect.void
+        }
+        stateStored(seq)
+        return release
       })
     })
 
-    /** Grouped mode: the state alone (no update), when a milestone wants it and nothing else is in flight. */
-    const persistStateAlone: Effect.Effect<void> = Effect.gen(function*() {
-      if (persistMany === undefined || !stateWriteDue()) return
-      const seq = stateWanted
-      stateIssued = seq
-      const status = yield* persistMany([], state)
-      if (status === "Completed") {
-        stateStored(seq)
-        yield* release
-      } else {
-        stateWrite = { seq, at: lastPersisted }
-      }
-    })
-
     /** Grouped mode: hands every collected update to the persister in one write, with the current state. */
-    const persistCollected: Effect.Effect<void> = Effect.gen(function*() {
+    const persistCollected: Effect.Effect<void> = Effect.suspend(() => {
       persistScheduled = false
-      if (persistMany === undefined) return
-      if (collected.length === 0) return yield* persistStateAlone
+      if (persistMany === undefined) return Effect.void
+      if (collected.length === 0) return persistStateAlone
       const updates = collected.splice(0)
       const first = updates[0]?.updateId ?? 0n
       const last = updates[updates.length - 1]?.updateId ?? first
       // The state goes with the updates: every milestone so far is in it.
       const seq = stateWanted
       stateIssued = seq
-      const status = yield* persistMany(updates, state)
-      if (status === "Completed") {
+      return Effect.flatMap(persistMany(updates, state), (status) => {
+        if (status !== "Completed") {
+          groups.set(last, first)
+          groupStates.set(last, seq)
+          for (const u of updates) inProgress.add(u.updateId)
+          return Effect.void
+        }
         for (const u of updates) complete(u.updateId)
         stateStored(seq)
-        yield* release
-      } else {
-        groups.set(last, first)
-        groupStates.set(last, seq)
-        for (const u of updates) inProgress.add(u.updateId)
-      }
+        return release
+      })
     })
 
     /**
      * Grouped mode: queues a `PersistNow` behind the mailbox if updates were collected, or a state
-     * write is due (so inputs that arrived together are written together).
+     * write is due (so inputs that arrived together are written together). From the handler only;
+     * returns the write to run now when the mailbox is full (write now rather than wait for room).
      */
-    const schedulePersist: Effect.Effect<void> = Effect.suspend(() => {
-      if (persistScheduled || (collected.length === 0 && !stateWriteDue()) || self === undefined) return Effect.void
+    const schedulePersistNow = (): Effect.Effect<void> | undefined => {
+      if (persistScheduled || (collected.length === 0 && !stateWriteDue()) || self === undefined) return undefined
       persistScheduled = true
-      // The mailbox is full: write now rather than wait for room.
-      return Effect.flatMap(Effect.result(self.tryTell({ _tag: "PersistNow" })), (queued) => (Result.isSuccess(queued) ? Effect.void : persistCollected))
-    })
+      return self.offerFromHandler({ _tag: "PersistNow" }) ? undefined : persistCollected
+    }
+    const schedulePersist: Effect.Effect<void> = Effect.suspend(() => schedulePersistNow() ?? Effect.void)
 
-    const flush: Effect.Effect<void> = Effect.gen(function*() {
+    /** After a handled message: the `Flush` (if changes wait), then the `PersistNow` (if updates were collected). */
+    const afterHandled = (): Effect.Effect<void> => {
+      const flushNow = scheduleFlushNow()
+      if (flushNow !== undefined) return Effect.andThen(flushNow, schedulePersist)
+      return schedulePersistNow() ?? Effect.void
+    }
+    const scheduleAfter: Effect.Effect<void> = Effect.suspend(afterHandled)
+
+    const flush: Effect.Effect<void> = Effect.suspend(() => {
       flushScheduled = false
-      if (!core.hasPendingChanges(state)) return
-      const r = yield* run({ _tag: "SignNow" })
-      if (Result.isFailure(r)) yield* Effect.logDebug(`${name}: SignNow: ${describe(r.failure)}`)
+      if (!core.hasPendingChanges(state)) return Effect.void
+      return Effect.flatMap(run({ _tag: "SignNow" }), (r) => (Result.isFailure(r) ? Effect.logDebug(`${name}: SignNow: ${describe(r.failure)}`) : Effect.void))
     })
 
     /**
      * The first `PersistNow` yields and goes behind the mailbox again (if anything arrived during
      * the yield: else it writes at once, which is the same); the second writes.
      */
-    const persistNow = (again: boolean): Effect.Effect<void> =>
-      again || self === undefined
-        ? persistCollected
-        : Effect.gen(function*() {
-            yield* Effect.yieldNow
-            if (self === undefined || self.waiting() === 0) return yield* persistCollected
-            const requeued = yield* Effect.result(self.tryTell({ _tag: "PersistNow", again: true }))
-            if (Result.isFailure(requeued)) yield* persistCollected
-          })
+    const afterYield: Effect.Effect<void> = Effect.suspend(() => {
+      if (self === undefined || self.waiting() === 0) return persistCollected
+      return self.offerFromHandler({ _tag: "PersistNow", again: true }) ? Effect.void : persistCollected
+    })
+    const persistNow = (again: boolean): Effect.Effect<void> => (again || self === undefined ? persistCollected : Effect.andThen(Effect.yieldNow, afterYield))
 
-    const handle = (msg: ChannelEnvelope<S>): Effect.Effect<void> =>
-      msg._tag === "PersistNow"
-        ? persistNow(msg.again === true)
-        : msg._tag === "Snapshot"
-          ? handleOne(msg)
-          : Effect.andThen(handleOne(msg), schedulePersist)
-
-    const handleOne = (msg: ChannelEnvelope<S>): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        switch (msg._tag) {
-          case "PersistNow":
-            return yield* persistNow(msg.again === true)
-          case "Snapshot":
-            yield* Deferred.succeed(msg.reply, {
-              state,
-              channelId: core.channelId(state),
-              session,
-              lastPersisted,
-              durableThrough,
-              held: held.length,
-              stateWritePending: stateDurable < stateWanted
-            })
-            return
-          case "Flush":
-            // Not rescheduled: a `SignNow` that could not sign (awaiting a revocation) waits for the next input.
-            yield* flush
-            return
-          case "Perform": {
-            const queue: Array<ChannelInput> = []
-            yield* perform(msg.outputs, queue, [])
-            yield* run(undefined, queue)
-            yield* scheduleFlush
-            return
-          }
-          case "Resume": {
-            const request = core.awaitingSignature?.(state)
-            if (request === undefined) return
-            const r = yield* run({ _tag: "Signed", result: yield* sign(request) })
-            if (Result.isFailure(r)) yield* Effect.logWarning(`${name}: resumed signature rejected: ${describe(r.failure)}`)
-            yield* scheduleFlush
-            return
-          }
-          case "Input": {
-            const channelId = core.channelId(state)
-            const result = yield* handleInput(msg.input, msg.session)
-            if (Result.isFailure(result)) {
-              if (msg.reply !== undefined) {
-                yield* Deferred.fail(msg.reply, new ChannelCommandRejected({ channelId, input: msg.input._tag, error: result.failure }))
-              } else {
-                yield* Effect.logWarning(`${name}: ${msg.input._tag} rejected: ${describe(result.failure)}`)
-              }
-            } else if (msg.reply !== undefined) {
-              yield* Deferred.succeed(msg.reply, result.success)
-            }
-            yield* scheduleFlush
-            return
-          }
+    /** An input: stepped, the caller answered (or the rejection logged), then a `Flush` and a `PersistNow` queued as needed. */
+    const handleEnvelope = (msg: Extract<ChannelEnvelope<S>, { readonly _tag: "Input" }>): Effect.Effect<void> => {
+      const channelId = core.channelId(state)
+      return Effect.flatMap(handleInput(msg.input, msg.session), (result) => {
+        const reply = msg.reply
+        if (Result.isFailure(result)) {
+          const answered =
+            reply !== undefined
+              ? Deferred.fail(reply, new ChannelCommandRejected({ channelId, input: msg.input._tag, error: result.failure }))
+              : Effect.logWarning(`${name}: ${msg.input._tag} rejected: ${describe(result.failure)}`)
+          return Effect.andThen(answered, scheduleAfter)
         }
+        return reply === undefined ? afterHandled() : Effect.andThen(Deferred.succeed(reply, result.success), scheduleAfter)
       })
+    }
+
+    const snapshotNow = (): ChannelSnapshot<S> => ({
+      state,
+      channelId: core.channelId(state),
+      session,
+      lastPersisted,
+      durableThrough,
+      held: held.length,
+      stateWritePending: stateDurable < stateWanted
+    })
+
+    const handle = (msg: ChannelEnvelope<S>): Effect.Effect<void> => {
+      switch (msg._tag) {
+        case "Input":
+          return handleEnvelope(msg)
+        case "PersistNow":
+          return persistNow(msg.again === true)
+        case "Snapshot":
+          return Deferred.succeed(msg.reply, snapshotNow())
+        case "Flush":
+          // Not rescheduled: a `SignNow` that could not sign (awaiting a revocation) waits for the next input.
+          return Effect.andThen(flush, schedulePersist)
+        case "Perform":
+          return Effect.andThen(handleRare(msg), schedulePersist)
+        case "Resume":
+          return Effect.andThen(handleRare(msg), schedulePersist)
+      }
+    }
+
+    /** The messages queued once, at start. */
+    const handleRare = (msg: Extract<ChannelEnvelope<S>, { readonly _tag: "Perform" | "Resume" }>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        if (msg._tag === "Perform") {
+          const w: Work = { queue: [], events: [], first: false, outputs: msg.outputs, index: 0 }
+          // Routing first, as for a step's outputs.
+          for (const output of msg.outputs) if (output._tag === "Rekey") yield* ports.rekey(output.from, output.to)
+          yield* drive(w)
+          yield* scheduleAfterFlushOnly
+          return
+        }
+        const request = core.awaitingSignature?.(state)
+        if (request === undefined) return
+        const r = yield* run({ _tag: "Signed", result: yield* sign(request) })
+        if (Result.isFailure(r)) yield* Effect.logWarning(`${name}: resumed signature rejected: ${describe(r.failure)}`)
+        yield* scheduleAfterFlushOnly
+      })
+    const scheduleAfterFlushOnly: Effect.Effect<void> = Effect.suspend(() => scheduleFlushNow() ?? Effect.void)
 
     const actor = yield* Actor.make<ChannelEnvelope<S>>({ name, capacity: options.capacity ?? 1024, handle })
     self = actor
@@ -700,11 +764,14 @@ const startChannel = <S>(
       yield* Effect.ignore(actor.tell({ _tag: "Perform", outputs: initialOutputs }))
     }
     if (core.awaitingSignature?.(state) !== undefined) yield* Effect.ignore(actor.tell({ _tag: "Resume" }))
+    const askSnapshot = actor.ask<ChannelSnapshot<S>>((reply) => ({ _tag: "Snapshot", reply }))
     return {
       actor,
       tell: (input, connectedOn) =>
         actor.tell(connectedOn === undefined ? { _tag: "Input", input } : { _tag: "Input", input, session: connectedOn }),
       command: (input) => actor.ask<StepReport, ChannelCommandRejected>((reply) => ({ _tag: "Input", input, reply })),
-      snapshot: actor.ask<ChannelSnapshot<S>>((reply) => ({ _tag: "Snapshot", reply }))
+      // An idle actor's snapshot is what it holds now (nothing is queued before it): read at once,
+      // with no trip through the mailbox (a poll of many channels wakes none of them).
+      snapshot: Effect.suspend(() => (actor.idle() ? Effect.succeed(snapshotNow()) : askSnapshot))
     }
   })

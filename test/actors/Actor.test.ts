@@ -218,4 +218,42 @@ describe("Actor", () => {
       assert.strictEqual(seen.length, 3000)
       assert.isTrue(seen.every((n, i) => n === i + 1))
     }))
+  it.effect("offerFromHandler queues behind the mailbox from the handler only (not when idle, full or stopped); idle says when nothing is queued or handled", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const offered: Array<boolean> = []
+      const gate = yield* Deferred.make<void>()
+      let self: Actor.Actor<string> | undefined
+      const actor: Actor.Actor<string> = yield* Actor.make<string>({
+        name: "self-offer",
+        capacity: 3,
+        handle: (m) =>
+          Effect.suspend(() => {
+            seen.push(m)
+            if (m === "wait") return Deferred.await(gate)
+            if (m !== "first" || self === undefined) return Effect.void
+            // Room for one more behind "second" and "wait": the first offer is queued, the next one is refused (full).
+            offered.push(self.offerFromHandler("offered"), self.offerFromHandler("refused"))
+            return Effect.void
+          })
+      })
+      self = actor
+      assert.isTrue(actor.idle())
+      // Not from a handler (no fiber running): refused, nothing queued.
+      assert.isFalse(actor.offerFromHandler("outside"))
+      yield* actor.tell("first")
+      yield* actor.tell("second")
+      assert.isFalse(actor.idle())
+      yield* actor.tell("wait")
+      // Let the drain run up to "wait" (which blocks): busy, so not idle.
+      while (!seen.includes("wait")) yield* Effect.yieldNow
+      assert.isFalse(actor.idle())
+      yield* Deferred.succeed(gate, undefined)
+      while (!actor.idle()) yield* Effect.yieldNow
+      assert.deepStrictEqual(offered, [true, false])
+      assert.deepStrictEqual(seen, ["first", "second", "wait", "offered"])
+      yield* actor.stop
+      assert.isFalse(actor.idle())
+      assert.isFalse(actor.offerFromHandler("after stop"))
+    }))
 })

@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
-import { Effect, Result, Schema } from "effect"
+import { Deferred, Effect, Fiber, Result, Schema } from "effect"
 import { type ChannelCore, type ChannelPorts, makeChannel } from "../../src/actors/Channel.ts"
 import type { PersistStatus } from "../../src/services/MonitorPersister.ts"
 import { SessionId } from "../../src/actors/PeerEvent.ts"
@@ -336,5 +336,30 @@ describe("Channel actor", () => {
       yield* ch.command({ _tag: "UpdateFee", feeratePerKw: 1000 })
       yield* settle(ch)
       assert.deepStrictEqual(fees(rec.sent), [777, 1000])
+    }))
+  it.effect("a snapshot of a busy channel waits for the input being handled; an idle channel answers at once, the same", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const rec = recordingPorts(() => "Completed")
+      // The send blocks until the gate opens: the actor is busy with the `UpdateFee` until then.
+      const ports: ChannelPorts<Toy> = { ...rec.ports, send: (to, message) => Effect.andThen(Deferred.await(gate), rec.ports.send(to, message)) }
+      const ch = yield* makeChannel({ core: toyCore, ports, signer, state: empty, session })
+      yield* ch.tell({ _tag: "UpdateFee", feeratePerKw: 1000 })
+      let answered = false
+      const asked = yield* Effect.forkChild(Effect.tap(ch.snapshot, () => Effect.sync(() => void (answered = true))))
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      assert.isFalse(answered)
+      assert.deepStrictEqual(rec.sent, [])
+      yield* Deferred.succeed(gate, undefined)
+      const busy = yield* Fiber.join(asked)
+      assert.deepStrictEqual(busy.state.log, ["fee 1000"])
+      assert.strictEqual(busy.lastPersisted, 0n)
+      assert.deepStrictEqual(fees(rec.sent), [1000])
+      // Idle now: answered without a trip through the mailbox, and the same picture.
+      assert.isTrue(ch.actor.idle())
+      const idle = yield* ch.snapshot
+      assert.deepStrictEqual({ ...idle, state: idle.state.log }, { ...busy, state: busy.state.log })
+      // Synchronously, even: a trip through the mailbox would not complete within `runSync`.
+      assert.deepStrictEqual(Effect.runSync(ch.snapshot).state.log, ["fee 1000"])
     }))
 })
