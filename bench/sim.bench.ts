@@ -73,9 +73,12 @@ const collect: () => void = (() => {
 
 interface Measured {
   readonly result: ScenarioResult
-  /** CPU seconds of the whole run and of its setup. */
+  /** CPU seconds of the whole run, of its setup, and of the setup's first part (building the nodes; the rest opens the channels). */
   readonly cpu: number
   readonly setupCpu: number
+  readonly nodesCpu: number
+  /** Peer messages sent during the setup. */
+  readonly setupMessages: number
 }
 
 const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extrapolate: number, seed: number): Promise<Measured> => {
@@ -85,6 +88,8 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
   let peak = base
   let live = 0
   let setupCpu = 0
+  let nodesCpu = 0
+  let setupMessages = 0
   const t0 = performance.now()
   const cpu0 = process.cpuUsage()
   const r = await runScenario(scenario, {
@@ -92,9 +97,14 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
     secp,
     onProgress: (p) => {
       peak = Math.max(peak, process.memoryUsage().heapUsed)
+      if (p.phase === "setup" && nodesCpu === 0 && p.nodesStarted === scenario.nodes.count) {
+        const u = process.cpuUsage(cpu0)
+        nodesCpu = (u.user + u.system) / 1e6
+      }
       if (p.phase === "workload" && setupCpu === 0) {
         const u = process.cpuUsage(cpu0)
         setupCpu = (u.user + u.system) / 1e6
+        setupMessages = p.messages
       }
       // The end of the workload: every node alive with all it accumulated.
       if (p.phase === "drain" && live === 0) {
@@ -115,7 +125,16 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
       `peak heap ${(peak / 2 ** 20).toFixed(0)} MiB (live after a full GC at the end of the workload ${(live / 2 ** 20).toFixed(0)} MiB), ${s.events} events (${(s.events / wall).toFixed(0)}/s), ${s.tasks} fiber tasks, ` +
       `${s.faults.messages} messages (${(s.faults.messages / wall).toFixed(0)}/s), violations ${s.invariantViolations.length}`
   )
-  console.log(`  CPU: setup ${setupCpu.toFixed(1)} s (${((1000 * setupCpu) / s.nodes).toFixed(1)} ms per node), workload and drain ${(cpu - setupCpu).toFixed(1)} s (${((1000 * (cpu - setupCpu)) / Math.max(1, s.payments.attempted)).toFixed(1)} ms per payment); live heap before the run ${(base / 2 ** 20).toFixed(0)} MiB`)
+  console.log(
+    `  CPU: setup ${setupCpu.toFixed(1)} s (${((1000 * setupCpu) / s.nodes).toFixed(1)} ms per node: building the nodes ${((1000 * nodesCpu) / s.nodes).toFixed(1)} ms per node, ` +
+      `opening the channels ${((1000 * (setupCpu - nodesCpu)) / Math.max(1, s.channels)).toFixed(1)} ms per channel), workload and drain ${(cpu - setupCpu).toFixed(1)} s (${((1000 * (cpu - setupCpu)) / Math.max(1, s.payments.attempted)).toFixed(1)} ms per payment); live heap before the run ${(base / 2 ** 20).toFixed(0)} MiB`
+  )
+  // What a payment costs is the channel path's cost per message times the messages a payment takes (its hops, its retries).
+  const workloadMessages = s.faults.messages - setupMessages
+  console.log(
+    `  workload: ${(workloadMessages / Math.max(1, s.payments.attempted)).toFixed(1)} peer messages per payment, ${((1e6 * (cpu - setupCpu)) / Math.max(1, workloadMessages)).toFixed(0)} us CPU per message; ` +
+      `setup: ${(setupMessages / Math.max(1, s.channels)).toFixed(1)} messages per channel; ${(s.tasks / Math.max(1, s.faults.messages)).toFixed(1)} fiber tasks per message over the run`
+  )
   if (extrapolate !== 1) {
     // Peak heapUsed includes garbage the collector has not reclaimed yet (its amount follows the
     // allocation rate and V8's heap sizing, not the node count): what grows with the size is
@@ -131,7 +150,7 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
   if (reasons.length > 0) console.log(`  failures: ${reasons.map(([r, n]) => `${r} ${n}`).join(", ")}; latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms (simulated)`)
   for (const n of s.notes) console.log(`  note: ${n}`)
   for (const v of s.invariantViolations.slice(0, 5)) console.log(`  violation: ${v}`)
-  return { result: r, cpu, setupCpu }
+  return { result: r, cpu, setupCpu, nodesCpu, setupMessages }
 }
 
 /** Setup CPU per node and the rest per payment at two sizes, and a power-law extrapolation of each to `full` nodes / `fullPayments`. */

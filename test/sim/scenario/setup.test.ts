@@ -25,8 +25,12 @@ describe("scenario setup", () => {
     // Seed 5: before the fix, channel 0-1 ended `Closed / WaitChannelReady` and setup reported
     // 2 of 4 channels not `Normal`. (If the simulation's draws change, pick a seed whose notes
     // show a retried open.)
-    const r = await runScenario(lossy, { seed: 5 })
+    const reports: Array<{ readonly phase: string; readonly nodesStarted: number; readonly events: number }> = []
+    const r = await runScenario(lossy, { seed: 5, onProgress: (p) => reports.push({ phase: p.phase, nodesStarted: p.nodesStarted, events: p.events }) })
     const s = r.summary
+    // The first report comes when every node is built, before any event (the channels open after it).
+    expect(reports[0]).toEqual({ phase: "setup", nodesStarted: 4, events: 0 })
+    expect(reports.every((p) => p.nodesStarted === 4)).toBe(true)
     expect(s.invariantViolations).toEqual([])
     expect(s.notes.some((n) => n.startsWith("setup: ") && n.includes("tried again"))).toBe(true)
     expect(s.faults.messagesLost).toBeGreaterThan(0)
