@@ -28,7 +28,7 @@
  * always stated from its commitment's OWNER's point of view: `localCommit.spec.toLocal` is our
  * balance, `remoteCommit.spec.toLocal` is theirs, and HTLC directions flip accordingly.
  */
-import { sha256 } from "@noble/hashes/sha2.js"
+import { sha256 } from "../tx/bitcoin/hash.ts"
 import { Result, Schema, SchemaTransformation } from "effect"
 import { equalBytes } from "../bytes.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"

@@ -8,7 +8,7 @@
  * produces) are typed errors that carry no key material.
  */
 import { Data, Redacted, Result } from "effect"
-import { sha256 } from "@noble/hashes/sha2.js"
+import { sha256 } from "../tx/bitcoin/hash.ts"
 import { concatBytes } from "../bytes.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { type PrivateKey, PublicKey } from "./keys.ts"

@@ -12,7 +12,7 @@
  * a commitment not yet revoked is not kept anywhere but in its signer. Only successes are kept;
  * least recently used entries go beyond `capacity`.
  */
-import { sha256 } from "@noble/hashes/sha2.js"
+import { sha256 } from "../tx/bitcoin/hash.ts"
 import { Result } from "effect"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { bytesKey, makeLru, memoizeResult } from "../lru.ts"

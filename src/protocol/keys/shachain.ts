@@ -9,7 +9,7 @@
  * is rejected with a typed error and the storage left as it was (storage values are immutable).
  */
 import { Data, Result } from "effect"
-import { sha256 } from "@noble/hashes/sha2.js"
+import { sha256 } from "../tx/bitcoin/hash.ts"
 import { equalBytes } from "../bytes.ts"
 
 /** The first per-commitment index used (2^48 - 1); indexes count down from here. */
@@ -20,7 +20,7 @@ export const MAX_INDEX = FIRST_INDEX
 export const indexOfCommitment = (commitmentNumber: bigint): bigint => FIRST_INDEX - commitmentNumber
 
 const deriveSecret = (base: Uint8Array, bits: number, index: bigint): Uint8Array => {
-  let p = Uint8Array.from(base)
+  let p: Uint8Array = Uint8Array.from(base)
   // The index as two exact numbers (it is below 2^48): bit tests without BigInt arithmetic.
   const low = Number(index & 0xffffffn)
   const high = Number((index >> 24n) & 0xffffffn)

@@ -23,7 +23,7 @@
  * justice and needs none.
  */
 import { Data, Result } from "effect"
-import { sha256 } from "@noble/hashes/sha2.js"
+import { sha256 } from "../tx/bitcoin/hash.ts"
 import { equalBytes } from "../bytes.ts"
 import { bytesKey } from "../lru.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"

@@ -9,9 +9,9 @@
  * obscured commitment number goes in nLockTime and nSequence.
  */
 import { Data, Result } from "effect"
-import { sha256 } from "@noble/hashes/sha2.js"
+import { sha256 } from "./bitcoin/hash.ts"
 import type { ChannelType, OutputSpec } from "../channel-type.ts"
-import { concatBytes } from "../bytes.ts"
+import { concatBytes, equalBytes } from "../bytes.ts"
 import type { CommitmentKeys } from "../keys/commitment-keys.ts"
 import type { PublicKey } from "../keys/keys.ts"
 import { msatToSat, sat, type Msat, type Sat } from "../units.ts"
@@ -120,6 +120,24 @@ export class CommitmentError extends Data.TaggedError("CommitmentError")<{ reado
 const MAX_FEERATE = 0xffffffff
 
 /**
+ * The output specs that depend on one key alone: an anchor on a funding pubkey, and with anchors
+ * the to_remote on `remotepubkey` (untweaked under option_static_remotekey). They are the same
+ * for every commitment of a channel, so each is compiled and hashed once per key array (by
+ * identity, with a copy of the key compared on a hit) and per channel type, not for each
+ * commitment. Weak: an entry lives as long as its key array.
+ */
+type KeyedSpecs = WeakMap<Uint8Array, { readonly key: Uint8Array; readonly type: ChannelType; readonly spec: OutputSpec }>
+const anchorSpecs: KeyedSpecs = new WeakMap()
+const toRemoteSpecs: KeyedSpecs = new WeakMap()
+const keyedSpec = (memo: KeyedSpecs, type: ChannelType, key: Uint8Array, make: () => OutputSpec): OutputSpec => {
+  const held = memo.get(key)
+  if (held !== undefined && held.type === type && equalBytes(held.key, key)) return held.spec
+  const spec = make()
+  memo.set(key, { key: Uint8Array.from(key), type, spec })
+  return spec
+}
+
+/**
  * Builds the commitment transaction. Fails (without throwing) if balances and HTLCs do not add
  * up to the funding amount, or a parameter is out of range.
  */
@@ -177,10 +195,12 @@ export const buildCommitmentTransaction = <H extends CommitmentHtlc>(
     else push("received_htlc", msatToSat(h.amount), type.scripts.receivedHtlc(keys, h.paymentHash, h.cltvExpiry), h)
   }
   if (hasToLocal) push("to_local", sat(toLocalAmount), type.scripts.toLocal(keys, params.toSelfDelay))
-  if (hasToRemote) push("to_remote", sat(toRemoteAmount), type.scripts.toRemote(keys))
+  if (hasToRemote) push("to_remote", sat(toRemoteAmount), keyedSpec(toRemoteSpecs, type, keys.remotePaymentPubkey, () => type.scripts.toRemote(keys)))
   if (type.anchors) {
-    if (hasToLocal || untrimmed.length > 0) push("local_anchor", type.anchorAmount, type.scripts.anchor(params.localFundingPubkey))
-    if (hasToRemote || untrimmed.length > 0) push("remote_anchor", type.anchorAmount, type.scripts.anchor(params.remoteFundingPubkey))
+    const local = params.localFundingPubkey
+    const remote = params.remoteFundingPubkey
+    if (hasToLocal || untrimmed.length > 0) push("local_anchor", type.anchorAmount, keyedSpec(anchorSpecs, type, local, () => type.scripts.anchor(local)))
+    if (hasToRemote || untrimmed.length > 0) push("remote_anchor", type.anchorAmount, keyedSpec(anchorSpecs, type, remote, () => type.scripts.anchor(remote)))
   }
 
   const sorted = sortOutputs(pending)

@@ -4,7 +4,7 @@
  * commitment and HTLC transactions with their witnesses. Keys are `PrivateKey` (Redacted) and
  * are unwrapped only for the signing call.
  */
-import { sha256 } from "@noble/hashes/sha2.js"
+import { sha256 } from "./bitcoin/hash.ts"
 import { Redacted, Result } from "effect"
 import { equalBytes } from "../bytes.ts"
 import { CompactSignature, type Secp256k1 } from "../crypto/secp256k1.ts"

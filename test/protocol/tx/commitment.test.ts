@@ -8,8 +8,10 @@ import {
   commitmentNumberFromFields,
   obscuredCommitmentFields
 } from "../../../src/protocol/tx/commitment.ts"
+import { unsafePublicKey } from "../../../src/protocol/keys/keys.ts"
 import { msat, sat } from "../../../src/protocol/units.ts"
-import { legacy, legacyType, ok, paramsOf, type CommitmentVector } from "./fixtures.ts"
+import { bob } from "./arbitraries.ts"
+import { anchors, anchorsType, legacy, legacyType, ok, paramsOf, type CommitmentVector } from "./fixtures.ts"
 
 const t0 = legacy.tests[0] as CommitmentVector
 const base = paramsOf(legacy.common, t0, legacyType)
@@ -61,5 +63,41 @@ describe("commitment builder input checks", () => {
     expect(c.hasToLocal).toBe(false)
     expect(c.outputs.every((o) => o.amount >= 0n)).toBe(true)
     expect(c.fee + c.outputs.reduce((a, o) => a + o.amount, 0n)).toBe(base.fundingAmount)
+  })
+})
+
+describe("output specs kept per key (anchors, to_remote)", () => {
+  const t = anchors.tests.find((x) => x.htlc_ids.length > 0) ?? (anchors.tests[0] as CommitmentVector)
+  const params = paramsOf(anchors.common, t, anchorsType)
+  const fresh = (p: typeof params) =>
+    ({
+      ...p,
+      localFundingPubkey: unsafePublicKey(Uint8Array.from(p.localFundingPubkey)),
+      remoteFundingPubkey: unsafePublicKey(Uint8Array.from(p.remoteFundingPubkey)),
+      keys: { ...p.keys, remotePaymentPubkey: unsafePublicKey(Uint8Array.from(p.keys.remotePaymentPubkey)) }
+    })
+
+  it("a key array changed in place after a build gives the outputs of the new key, as a fresh array would", () => {
+    const keyArrays = fresh(params)
+    ok(buildCommitmentTransaction(keyArrays))
+    // The same arrays now hold other keys (the funding pubkeys swapped, another payment basepoint).
+    keyArrays.localFundingPubkey.set(params.remoteFundingPubkey)
+    keyArrays.remoteFundingPubkey.set(params.localFundingPubkey)
+    keyArrays.keys.remotePaymentPubkey.set(bob.basepoints.paymentBasepoint)
+    const changed = ok(buildCommitmentTransaction(keyArrays))
+    const expected = ok(buildCommitmentTransaction(fresh(keyArrays)))
+    expect(changed.tx).toEqual(expected.tx)
+    expect(changed.outputs.map((o) => o.witnessScript)).toEqual(expected.outputs.map((o) => o.witnessScript))
+  })
+
+  it("another channel type with the same keys gets its own to_remote (P2WPKH without anchors)", () => {
+    const withAnchors = ok(buildCommitmentTransaction(params))
+    const legacyParams = { ...params, channelType: legacyType }
+    const direct = ok(buildCommitmentTransaction(fresh(legacyParams)))
+    const shared = ok(buildCommitmentTransaction(legacyParams))
+    expect(shared.tx).toEqual(direct.tx)
+    const toRemote = (c: typeof withAnchors) => c.outputs.find((o) => o.kind === "to_remote")
+    expect(toRemote(shared)?.witnessScript).toBeUndefined()
+    expect(toRemote(withAnchors)?.witnessScript).toBeDefined()
   })
 })

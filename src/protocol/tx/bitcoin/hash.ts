@@ -1,12 +1,33 @@
 /**
  * The hash functions Bitcoin scripts and transactions use, delegated to `@noble/hashes`.
+ *
+ * SHA-256 runs on one reused noble hasher, digesting into one reused array: `sha256(x)` would
+ * construct a hasher (a 64-byte block buffer, a DataView, the state) and view a fresh output
+ * array through a DataView (which moves a small array's bytes off the JS heap), together about
+ * twice the cost of hashing the 32-100 bytes most calls here hash (keys, scripts, secrets; ~120
+ * hashes per HTLC round trip). Before each hash the initial state is copied in with noble's own
+ * `_cloneInto`; the hashing is noble's. Synchronous and never re-entered (no callback runs in
+ * between), so one hasher serves every call; each call returns a fresh copy of the digest.
  */
 import { ripemd160 } from "@noble/hashes/legacy.js"
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js"
 
-export const sha256 = (data: Uint8Array): Uint8Array => nobleSha256(data)
+const initial = nobleSha256.create()
+const hasher = nobleSha256.create()
+/** Where digests are written (then copied out, or hashed again at once): never handed out. */
+const digest = new Uint8Array(32)
+
+/** SHA256(x) into `digest` (valid until the next call). */
+const sha256ToDigest = (data: Uint8Array): Uint8Array => {
+  initial._cloneInto(hasher)
+  hasher.update(data)
+  hasher.digestInto(digest)
+  return digest
+}
+
+export const sha256 = (data: Uint8Array): Uint8Array => sha256ToDigest(data).slice()
 /** SHA256(SHA256(x)): txids, BIP 143 intermediate hashes, legacy sighash. */
-export const hash256 = (data: Uint8Array): Uint8Array => nobleSha256(nobleSha256(data))
+export const hash256 = (data: Uint8Array): Uint8Array => sha256ToDigest(sha256ToDigest(data)).slice()
 /** RIPEMD160(SHA256(x)): P2WPKH / P2PKH key hashes, BOLT 3 revocation key hash. */
-export const hash160 = (data: Uint8Array): Uint8Array => ripemd160(nobleSha256(data))
+export const hash160 = (data: Uint8Array): Uint8Array => ripemd160(sha256ToDigest(data))
 export const ripemd = (data: Uint8Array): Uint8Array => ripemd160(data)

@@ -1,0 +1,43 @@
+/**
+ * The hash functions of `tx/bitcoin/hash.ts` run on one reused noble hasher and digest buffer:
+ * each must give what @noble/hashes gives by itself, for any input length (within one block,
+ * across blocks), call after call, and hand out arrays of its own.
+ */
+import fc from "fast-check"
+import { ripemd160 } from "@noble/hashes/legacy.js"
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js"
+import { describe, expect, it } from "vitest"
+import { toHex } from "../../../../src/protocol/bytes.ts"
+import { hash160, hash256, sha256 } from "../../../../src/protocol/tx/bitcoin/hash.ts"
+
+describe("tx/bitcoin hash functions", () => {
+  it("equal @noble/hashes on any input, interleaved", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 6 }), (inputs) => {
+        for (const data of inputs) {
+          expect(toHex(sha256(data))).toBe(toHex(nobleSha256(data)))
+          expect(toHex(hash256(data))).toBe(toHex(nobleSha256(nobleSha256(data))))
+          expect(toHex(hash160(data))).toBe(toHex(ripemd160(nobleSha256(data))))
+        }
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("the FIPS 180-2 vector of 'abc', and the empty input", () => {
+    expect(toHex(sha256(new TextEncoder().encode("abc")))).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    expect(toHex(sha256(new Uint8Array(0)))).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+  })
+
+  it("returns a fresh array each call: a later hash or a change to one result does not touch another", () => {
+    const a = sha256(Uint8Array.of(1))
+    const before = toHex(a)
+    const b = hash256(Uint8Array.of(2))
+    const c = sha256(Uint8Array.of(1))
+    expect(a).not.toBe(c)
+    b.fill(0)
+    c.fill(0)
+    expect(toHex(a)).toBe(before)
+    expect(toHex(sha256(Uint8Array.of(1)))).toBe(before)
+  })
+})
