@@ -109,7 +109,7 @@ export const channelTypeToBytes = (t: NegotiatedChannelType): Uint8Array =>
  * `undefined` for an unknown type (odd bits, unknown bits, unsupported combinations).
  */
 export const parseChannelType = (bytes: Uint8Array): NegotiatedChannelType | "not_minimal" | undefined => {
-  if (bytes.length > 0 && bytes[0] === 0) return "not_minimal"
+  if (bytes.length > 0 && bytes[0] === 0) return "not_minimal" // (an empty bitmap has no bytes[0]: `length > 0` is for the reader)
   const bits = [...featuresFromBytes(bytes)]
   const basic: ChannelType | undefined = channelTypeFromBits(bits)
   if (basic === undefined) return undefined
@@ -298,7 +298,7 @@ export const firstCommitments = (secp: Secp256k1, funded: FundedChannel): Result
   const local = buildCommitmentForSide(secp, view, "local", 0n, funded.localFirstPerCommitmentPoint)
   const remote = buildCommitmentForSide(secp, view, "remote", 0n, funded.remoteFirstPerCommitmentPoint)
   if (Result.isFailure(local)) return Result.fail(new FundingRejected({ rule: "CommitmentBuildFailed", detail: local.failure.reason }))
-  if (Result.isFailure(remote)) return Result.fail(new FundingRejected({ rule: "CommitmentBuildFailed", detail: remote.failure.reason }))
+  if (Result.isFailure(remote)) return Result.fail(new FundingRejected({ rule: "CommitmentBuildFailed", detail: remote.failure.reason })) // unreachable once `local` built: same view, checked points
   return Result.succeed({
     local: local.success,
     remote: remote.success,
@@ -794,7 +794,7 @@ export const fundChannel = (
   const index = tx.outputs.findIndex((o) => equalBytes(o.scriptPubKey, needed.scriptPubKey))
   if (index < 0) return fail("FundingOutputMissing", "the transaction has no output to the funding script")
   const output = tx.outputs[index]
-  if (output === undefined || output.value !== needed.amount) return fail("FundingAmountMismatch", `the funding output pays ${output?.value} sat, not ${needed.amount}`)
+  if (output === undefined || output.value !== needed.amount) return fail("FundingAmountMismatch", `the funding output pays ${output?.value} sat, not ${needed.amount}`) // output is defined here (index >= 0)
   if (index > 0xffff) return fail("FundingOutputIndexTooLarge", "funding_output_index must fit in a u16")
   if (tx.inputs.length === 0 || tx.inputs.some((i) => i.witness.length === 0))
     return fail("FundingInputNotSegwit", "every funding input must be a segwit spend (non-malleable txid)")

@@ -68,7 +68,7 @@ export const dropUncommittedRemote = (c: Commitments): Commitments => {
 const forgetUncommitted = (s: Normal): Normal => {
   const commitments = dropUncommittedRemote(s.commitments)
   const { dustExposed, ...rest } = s
-  // (Any other default than [] is filtered away here: the ids kept are bigints below the next id.)
+  // (Another default than [] is filtered away here: the ids kept are bigints below the next id.)
   const kept = (dustExposed ?? []).filter((id) => id < commitments.remoteNextHtlcId)
   return { ...rest, commitments, ...(kept.length === 0 ? {} : { dustExposed: kept }) }
 }
@@ -206,7 +206,7 @@ const reestablishCommitments = (ctx: StepContext, state: WithCommitments, out: O
   const N = m.nextCommitmentNumber
   const R = m.nextRevocationNumber
   // Every `failChannel` here is "peer-violation"; `failChannel` tells apart only "peer-error" and
-  // "local", so any other text there behaves the same.
+  // "local", so another text there behaves the same.
   if (N === 0n) return failChannel(state, out, "channel_reestablish with next_commitment_number 0", "peer-violation")
   // option_data_loss_protect: the peer saw a revocation of ours we do not know of.
   if (R > L) {

@@ -209,7 +209,11 @@ export const done = <S extends ChannelState>(out: Out, state: S): StepResult =>
 const unexpected = (state: ChannelState, input: ChannelInput, detail: string): StepResult =>
   Result.fail(new UnexpectedInput({ phase: state._tag, input: input._tag, detail }))
 
-/** An error as the text of an `error` / `warning` message: its tag (the rule) and detail. */
+/**
+ * An error as the text of an `error` / `warning` message: its tag (the rule) and detail. (Every
+ * error with a `detail` has a string one: the `typeof` test alone, or either test alone, would
+ * read the same.)
+ */
 const errorText = (e: object & { readonly _tag: string }): string =>
   "detail" in e && typeof e.detail === "string" ? `${e._tag}: ${e.detail}` : e._tag
 
@@ -224,6 +228,8 @@ const localCommitTxidOf = (s: ChannelState): Uint8Array | undefined => {
     case "Negotiating":
     case "Closing":
       return s.commitments.localCommit.txid
+    // (Unreached for Failed and the unfunded phases: a failed channel is not failed again, and
+    // the funding output spent is handled before; kept so the function is total.)
     case "Failed":
       return s.localCommitTxid
     default:
@@ -237,7 +243,9 @@ const isFunded = (s: ChannelState): boolean =>
 /**
  * Fails the channel (BOLT 2 "fail the channel"): `error` to the peer (unless it sent one), the
  * monitor told to broadcast our commitment (funded channels), the event. Before funding is
- * stored the channel is simply forgotten.
+ * stored the channel is simply forgotten. Only "peer-error" and "local" are told apart ("local"
+ * only once funded, in the reason), so "peer-violation", or "local" before the funding, could be
+ * another text.
  */
 export const failChannel = (
   state: ChannelState,
@@ -263,6 +271,7 @@ export const failChannel = (
     channelId: asChannelId(channelId),
     reason: closed,
     errorMessage: reason,
+    // (Every funded phase has a commitment txid: the undefined case is for the type.)
     ...(txid === undefined ? {} : { localCommitTxid: txid })
   })
 }
@@ -858,6 +867,7 @@ const stepNormal = (ctx: StepContext, state: Normal, input: ChannelInput, out: O
       return done(out, state)
     }
     case "FailHtlc": {
+      // (`sendFail` leaves out an undefined attributionData, as the spread here does.)
       const r = sendFail(c, { id: input.htlcId, reason: input.reason, ...(input.attributionData === undefined ? {} : { attributionData: input.attributionData }) })
       if (Result.isFailure(r)) return Result.fail(r.failure)
       if (state.connection === "Connected") send(out, r.success.message)
@@ -915,6 +925,8 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
     const completed = completeCommit(c, result)
     if (Result.isFailure(completed)) return failChannel(state, out, errorText(completed.failure), "local")
     const info = completed.success.commitments.remoteNextCommitInfo
+    // (Unreachable, as is the build failure below: `completeCommit` always leaves
+    // WaitingForRevocation, and `prepareCommit` built the same commitment already.)
     if (info._tag !== "WaitingForRevocation") return failChannel(state, out, "commitment not pending after signing", "local")
     const next = info.next
     // `next.spec` is stated from THEIR side (its owner); the builder takes our view and mirrors it.
@@ -940,6 +952,7 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
     const secret = result.perCommitmentSecret
     if (secret === undefined) return failChannel(state, out, "the signer released no secret", "local")
     const owed = c.owedRevocation
+    // (`owed === null` makes `completeRevoke` fail first: "no revocation owed" is for the type.)
     const revoked = completeRevoke(ctx.secp, c, secret, result.nextPerCommitmentPoint)
     if (Result.isFailure(revoked) || owed === null) return failChannel(state, out, Result.isFailure(revoked) ? errorText(revoked.failure) : "no revocation owed", "local")
     const lc = c.localCommit
@@ -976,6 +989,8 @@ const channelViewOf = (params: ChannelParams, spec: CommitmentSpec) => channelVi
 
 const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: Out): StepResult => {
   const c = state.commitments
+  // (`checkUpdateAfterShutdown` tells apart only "add". For a removal the channel is never empty
+  // (the HTLC is still in it), so a fail or malformed fail is always allowed here.)
   const updateAllowed = (kind: "add" | "other"): Result.Result<void, ChannelError> =>
     checkUpdateAfterShutdown(state.shutdown, { direction: "receive", kind, channelEmpty: channelEmpty(c) && !anyPending(c) })
   switch (m._tag) {
@@ -1181,6 +1196,8 @@ export const startNegotiationFrom = (ctx: StepContext, s: Negotiating, out: Out)
       shutdown: s.shutdown,
       closingFeeratePerKw: s.closingFeeratePerKw,
       revealedSecrets: s.revealedSecrets,
+      // (Dropped again by `startNegotiation`: whatever stands here is never read; nor is the tag
+      // above but by its failure paths, which the negotiation's own checks leave unreachable.)
       fulfilledByPeer: []
     },
     out
@@ -1191,6 +1208,7 @@ const startNegotiation = (ctx: StepContext, s: Normal, out: Out): StepResult => 
   const c = s.commitments
   const localScript = s.shutdown.localScript
   const remoteScript = s.shutdown.remoteScript
+  // (Both callers come with both scripts: the guard is for the type.)
   if (localScript === undefined || remoteScript === undefined) return done(out, s)
   const channel = closingChannel(c.params, { toLocal: c.localCommit.spec.toLocal, toRemote: c.localCommit.spec.toRemote })
   const feerate = s.closingFeeratePerKw ?? ctx.feerateEstimatePerKw
@@ -1227,6 +1245,8 @@ const startNegotiation = (ctx: StepContext, s: Normal, out: Out): StepResult => 
 /** Our `closing_complete` (simple close), when our balance can pay a fee leaving an output. */
 const proposeSimple = (ctx: StepContext, state: Negotiating | Closing, out: Out): StepResult => {
   const close = simpleOf(state)
+  // (Called only as a negotiation starts, connected, with a fresh close and nothing pending: the
+  // guard, and the Closing branch of the feerate below, are for the types.)
   if (close === undefined || close.pending !== undefined || state.connection !== "Connected") return done(out, state)
   const draft = proposeClosingComplete(close, { fee: sat(0n), locktime: 0 })
   if (Result.isFailure(draft)) return done(out, state)
@@ -1282,6 +1302,7 @@ const closeBroadcast = (
       s._tag === "Closing"
         ? s.retransmit
         : [
+            // (A negotiation always has our script: the empty case is for the type.)
             ...(s.shutdown.localScript === undefined ? [] : [Shutdown.make({ channelId: c.params.channelId, scriptpubkey: s.shutdown.localScript })]),
             ...(closingSigned === undefined ? [] : [closingSigned])
           ],
@@ -1373,6 +1394,9 @@ const closingSigned = (ctx: StepContext, state: Negotiating | Closing, result: S
   const close = simpleOf(s)
   if (awaiting._tag === "ClosingComplete" && close !== undefined) {
     const signatures = [...awaiting.signatures, result.signature]
+    // (The same proposal succeeded when the request was made, and one signature per variant is
+    // given: this failure and `sendClosingComplete`'s, like the re-check of a closing_complete
+    // below, cannot happen; they keep the channel safe if that ever changes.)
     const proposal = proposeClosingComplete(close, { fee: awaiting.fee, locktime: awaiting.locktime })
     if (Result.isFailure(proposal)) return failChannel(state, out, errorText(proposal.failure), "local")
     const nextTx = proposal.success.toSign[signatures.length]
@@ -1404,6 +1428,7 @@ const signedClosingTxids = (state: Negotiating): ReadonlyArray<Uint8Array> => {
   if (mode._tag === "Legacy") {
     const fee = mode.negotiation.lastSent
     const tx = fee === undefined ? undefined : legacyClosingTx(mode.negotiation, fee)
+    // (Whatever stands for "none" here matches no 32-byte txid.)
     return tx === undefined || Result.isFailure(tx) ? [] : [computeTxid(tx.success.tx)]
   }
   // Our `closing_complete` still awaiting its `closing_sig`: the variants we signed, rebuilt.

@@ -180,6 +180,10 @@ describe("open_channel receiver rules (receiveOpenChannel), at their boundaries"
     expect(rejected(receive({ tlvs: { upfrontShutdownScript: new Uint8Array(0) } }))).toBe("ChannelTypeMissing")
     expect(rejected(receive({ tlvs: { ...o.open.tlvs, channelType: Uint8Array.of(0, 0x10, 0) } }))).toBe("ChannelTypeNotMinimal")
     expect(rejected(receive({ tlvs: { ...o.open.tlvs, channelType: Uint8Array.of(1, 0, 0) } }))).toBe("ChannelTypeUnsupported")
+    expect(rejected(receive({ tlvs: { ...o.open.tlvs, channelType: channelTypeToBytes(anchorsType) } }, { acceptAnchors: false }))).toBe("ChannelTypeUnsupported")
+    expect(rejected(receive({ channelFlags: 1, tlvs: { ...o.open.tlvs, channelType: channelTypeToBytes({ ...staticType, scidAlias: true }) } }))).toBe(
+      "ScidAliasOnAnnouncedChannel"
+    )
     expect(rejected(receive({ fundingSatoshis: sat(1n << 24n) }, { maxFunding: sat(1n << 30n) }), 1n << 24n)).toBe("FundingTooLarge")
     expect(rejected(receive({ fundingSatoshis: sat(9_999n), pushMsat: msat(0n) }), "9999", "10000")).toBe("FundingTooSmall")
     expect(rejected(receive({}, { maxFunding: sat(999_999n) }), "1000000", "999999")).toBe("FundingAbovePolicy")
@@ -259,8 +263,9 @@ describe("open_channel receiver rules (receiveOpenChannel), at their boundaries"
     const m = { fundingSatoshis: sat(40_000n), pushMsat: msat(19_000_000n), maxHtlcValueInFlightMsat: msat(40_000_000n) }
     expect(rejected(receive({ ...m, channelReserveSatoshis: sat(19_190n) }, p))).toBe("BothBalancesBelowReserve")
     ok(receive({ ...m, channelReserveSatoshis: sat(19_189n) }, p))
-    // The pushed side above the reserve is enough too.
+    // The pushed side above the reserve is enough too; at the reserve it is not.
     ok(receive({ ...m, pushMsat: msat(20_000_000n), channelReserveSatoshis: sat(19_999n) }, p))
+    expect(rejected(receive({ ...m, pushMsat: msat(20_000_000n), channelReserveSatoshis: sat(20_000n) }, p))).toBe("BothBalancesBelowReserve")
   })
 
   it("the validated channel: the funder's parameters and points, announce from channel_flags bit 0 only", () => {
@@ -359,6 +364,7 @@ describe("accept_channel receiver rules (receiveAcceptChannel), at their boundar
     const r = unwrap(receiveAcceptChannel(secp, n.policy, features, z.funderState, z.accept))
     expect(r.state.minimumDepth).toBe(0)
     expect(r.state.channelType.zeroConf).toBe(true)
+    expect(rejected(receiveAcceptChannel(secp, n.policy, features, z.funderState, { ...z.accept, minimumDepth: 1 }))).toBe("ZeroConfNonZeroDepth")
   })
 
   it("both initial balances <= channel_reserve_satoshis (the funder's commitment): refused; one above by 1 sat: accepted", () => {
@@ -499,7 +505,7 @@ describe("channel_id and channel_type", () => {
     const t = new Uint8Array(32).fill(0x0f)
     expect(toHex(channelIdFromFunding(t, 0xabcd))).toBe("0f".repeat(30) + "a4c2")
     expect(toHex(channelIdFromFunding(t, 0))).toBe("0f".repeat(32))
-    expect(() => channelIdFromFunding(t, 0x10000)).toThrow(RangeError)
+    expect(() => channelIdFromFunding(t, 0x10000)).toThrow(new RangeError("funding txid must be 32 bytes, index a u16"))
     expect(() => channelIdFromFunding(t, -1)).toThrow(RangeError)
     expect(() => channelIdFromFunding(new Uint8Array(31), 0)).toThrow(RangeError)
     expect(toHex(channelIdFromFunding(t, 0xffff))).toBe("0f".repeat(30) + "f0f0")

@@ -142,7 +142,7 @@ describe("in normal operation", () => {
     const r = step(p.a.ctx, awaiting, { _tag: "PeerDisconnected" })
     expect(r._tag).toBe("Failure")
     if (r._tag !== "Failure") return
-    expect(r.failure._tag).toBe("UnexpectedInput")
+    expect(r.failure).toMatchObject({ _tag: "UnexpectedInput", phase: "Normal", input: "PeerDisconnected" })
     expect("detail" in r.failure ? r.failure.detail : "").toContain("Signed")
   })
 })

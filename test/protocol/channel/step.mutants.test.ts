@@ -13,7 +13,7 @@ import { describe, expect, it } from "vitest"
 import type { ChannelEvent, ChannelInput, ChannelOutput } from "../../../src/protocol/channel/io.ts"
 import { channelIdOf, type ChannelState } from "../../../src/protocol/channel/state.ts"
 import { openChannel, step, type Step } from "../../../src/protocol/channel/step.ts"
-import { Shutdown } from "../../../src/protocol/messages/channel.ts"
+import { Shutdown, UpdateAddHtlc, UpdateFailHtlc, UpdateFailMalformedHtlc, UpdateFee } from "../../../src/protocol/messages/channel.ts"
 import { ATTRIBUTION_DATA_LENGTH } from "../../../src/protocol/messages/channel.ts"
 import { serializeTransaction, type Transaction } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { ChannelId, msat, sat } from "../../../src/protocol/units.ts"
@@ -226,7 +226,7 @@ describe("a closed, failed or stale channel (BOLT 2: an error state ignores ever
     [staleBob("w").b, "WaitRemoteClose"]
   ]
 
-  it("a peer message is ignored; an HTLC is rejected as an event; any other command is refused", () => {
+  it("a peer message is ignored; an HTLC is rejected as an event; other commands are refused", () => {
     for (const [n, phase] of phases()) {
       const s = n.state
       if (s === undefined) throw new Error("no state")
@@ -513,7 +513,7 @@ describe("closing", () => {
     expect(r.state).toEqual(s)
   })
 
-  it("a closing_signed before any shutdown fails the channel as unexpected", () => {
+  it("a closing_signed before either shutdown fails the channel as unexpected", () => {
     const p = negotiating("early-cs")
     const cs = p.b.inbox.find((m) => m._tag === "ClosingSigned") ?? p.a.inbox.find((m) => m._tag === "ClosingSigned")
     const q = opened("early-cs2")
@@ -728,5 +728,447 @@ describe("closing: more", () => {
     expect(other.state).toEqual(idle)
     const odd = accepted(run(p.b, { _tag: "PeerMessage", message: { ...cc, closerScriptpubkey: new Uint8Array([0x51, 0x51, 0x51]) } }, idle))
     expect(odd.outputs).toEqual([{ _tag: "SendWarning", channelId, message: "ClosingRejected: closer_scriptpubkey is not an allowed form" }])
+  })
+})
+
+describe("normal operation: removing HTLCs and fees while the peer is away (BOLT 2: updates wait for the reestablish)", () => {
+  it("a fail, a malformed fail, a fulfill and an update_fee are kept, not sent, while disconnected; all go out after channel_reestablish", () => {
+    const p = opened("away")
+    for (const label of ["away-0", "away-1", "away-2"]) p.add(p.a, 2_000_000n, label)
+    p.settle()
+    p.disconnect()
+    const malformed = new Uint8Array(32).fill(4)
+    const inputs: ReadonlyArray<ChannelInput> = [
+      { _tag: "FailHtlc", htlcId: 0n, reason: new Uint8Array(32).fill(3) },
+      { _tag: "FailMalformedHtlc", htlcId: 1n, sha256OfOnion: malformed, failureCode: 0x8000 | 0x4000 | 5 },
+      { _tag: "FulfillHtlc", htlcId: 2n, preimage: preimageFor("away-2") }
+    ]
+    for (const input of inputs) {
+      const r = accepted(run(p.b, input))
+      expect(r.outputs.filter((o) => o._tag === "Send")).toEqual([])
+      expect(p.input(p.b, input)).toBeUndefined()
+    }
+    const fee = accepted(run(p.a, { _tag: "UpdateFee", feeratePerKw: 3000 }))
+    expect(fee.outputs.filter((o) => o._tag === "Send")).toEqual([])
+    expect(p.input(p.a, { _tag: "UpdateFee", feeratePerKw: 3000 })).toBeUndefined()
+    p.reconnect()
+    p.settle()
+    // The preimage is reported on receipt; the failures once irrevocably committed.
+    expect(p.a.eventsOf("HtlcResolved").map((e) => e.result._tag)).toEqual(["Fulfilled", "Failed", "Malformed"])
+    const s = p.b.state
+    expect(s?._tag === "Normal" ? s.commitments.localCommit.spec.feeratePerKw : undefined).toBe(3000)
+  })
+
+  it("a fail or malformed fail of an HTLC we do not have is refused (BOLT 2: the id must be of an HTLC offered to us)", () => {
+    const p = opened("unknown")
+    for (const input of [
+      { _tag: "FailHtlc", htlcId: 7n, reason: new Uint8Array(32) },
+      { _tag: "FailMalformedHtlc", htlcId: 7n, sha256OfOnion: new Uint8Array(32), failureCode: 0x8000 | 0x4000 | 5 }
+    ] as const) {
+      const r = run(p.b, input)
+      if (Result.isSuccess(r)) throw new Error("accepted")
+      expect(r.failure._tag).toBe("UnknownHtlcId")
+    }
+  })
+
+  it("a second Close while our shutdown still waits for our updates to be signed is refused", () => {
+    const p = opened("pending-close")
+    p.add(p.a, 1_000_000n, "pending-close")
+    close(p, p.a)
+    const s = p.a.state
+    expect(s?._tag === "Normal" ? [s.pendingClose !== undefined, s.shutdown.localScript] : undefined).toEqual([true, undefined])
+    refused(run(p.a, { _tag: "Close", scriptPubKey: p.a.ctx.shutdownScript, feeratePerKw: 2500 }), "Normal", "Close", "shutdown was already sent")
+  })
+})
+
+// ---- third batch: shutdown, revocations, the funding output spent in normal operation ------------------
+
+describe("shutdown in normal operation (BOLT 2 Closing Initiation: shutdown)", () => {
+  it("the peer's shutdown is stored before we answer, reported as started by the peer; our reply uses our payout script; a repeat changes nothing", () => {
+    const p = opened("sd")
+    close(p, p.a)
+    const theirs = p.b.inbox[0]
+    if (theirs?._tag !== "Shutdown") throw new Error("expected shutdown")
+    const r = accepted(run(p.b, { _tag: "PeerMessage", message: theirs }))
+    const s = p.b.state
+    if (s?._tag !== "Normal") throw new Error("not Normal")
+    expect(tags(r.outputs).slice(0, 4)).toEqual(["Persist ShutdownScript", "Emit ShutdownStarted", "Persist ShutdownScript", "Send Shutdown"])
+    expect(r.outputs[0]).toMatchObject({ update: { side: "counterparty", script: theirs.scriptpubkey } })
+    expect(events(r).filter((e) => e._tag === "ShutdownStarted")).toEqual([{ _tag: "ShutdownStarted", channelId: s.commitments.params.channelId, initiator: "remote" }])
+    expect(r.outputs[2]).toMatchObject({ update: { side: "holder", script: p.b.ctx.shutdownScript } })
+    const reply = r.outputs[3]
+    expect(reply?._tag === "Send" && reply.message._tag === "Shutdown" ? reply.message.scriptpubkey : undefined).toEqual(p.b.ctx.shutdownScript)
+    // The initiator is told once (by its own Close); the peer's reply starts nothing new.
+    expect(p.a.eventsOf("ShutdownStarted").map((e) => e.initiator)).toEqual(["local"])
+    expect(p.input(p.b, { _tag: "PeerMessage", message: theirs })).toBeUndefined()
+    const again = accepted(run(p.b, { _tag: "PeerMessage", message: theirs }))
+    expect(again.outputs).toEqual([])
+  })
+
+  it("a configured upfront script is our reply when the peer closes and we gave none at open", () => {
+    const p = opened("sd-up")
+    const upfront = p.b.ctx.shutdownScript.slice()
+    upfront[upfront.length - 1] = (upfront[upfront.length - 1] ?? 0) ^ 1
+    p.b.ctx = { ...p.b.ctx, config: { ...p.b.ctx.config, upfrontShutdownScript: upfront } }
+    close(p, p.a)
+    p.deliver(p.b)
+    const reply = p.a.inbox[0]
+    expect(reply?._tag === "Shutdown" ? reply.scriptpubkey : undefined).toEqual(upfront)
+  })
+
+  it("when our payout script cannot be sent, the channel fails (a local failure) saying why", () => {
+    const p = opened("sd-bad")
+    p.b.ctx = { ...p.b.ctx, shutdownScript: new Uint8Array([0x51, 0x51, 0x51]) }
+    close(p, p.a)
+    const theirs = p.b.inbox[0]
+    if (theirs === undefined) throw new Error("no shutdown")
+    const r = accepted(run(p.b, { _tag: "PeerMessage", message: theirs }))
+    expect(closedReason(r)).toEqual({ _tag: "LocalForceClose", reason: "cannot send shutdown: ShutdownRejected: not an allowed shutdown scriptpubkey form" })
+  })
+
+  it("a Close with a script form not allowed is refused; a Close while the peer's updates wait for our signature is accepted (sent once they are signed)", () => {
+    const p = opened("close-cmd")
+    const bad = run(p.a, { _tag: "Close", scriptPubKey: new Uint8Array([0x51, 0x51, 0x51]), feeratePerKw: 2500 })
+    if (Result.isSuccess(bad)) throw new Error("accepted")
+    expect(bad.failure).toMatchObject({ _tag: "ShutdownRejected", rule: "InvalidScript" })
+    // Bob acked Alice's add (revoked) but has not signed it for her yet.
+    p.add(p.a, 1_000_000n, "close-cmd")
+    p.signNow(p.a)
+    p.deliver(p.b)
+    p.deliver(p.b)
+    const s = p.b.state
+    expect(s?._tag === "Normal" ? s.commitments.remoteChanges.acked.length : 0).toBe(1)
+    const r = accepted(run(p.b, { _tag: "Close", scriptPubKey: p.b.ctx.shutdownScript, feeratePerKw: 2500 }))
+    expect(r.state).toMatchObject({ _tag: "Normal", pendingClose: { scriptPubKey: p.b.ctx.shutdownScript }, closingFeeratePerKw: 2500 })
+    expect(r.outputs.filter((o) => o._tag === "Send")).toEqual([])
+  })
+
+  it("a redundant channel_ready in normal operation is ignored, but a new alias in it is taken (BOLT 2: MAY send channel_ready with a different alias)", () => {
+    const p = opened("ready-alias")
+    const s = p.a.state
+    if (s?._tag !== "Normal") throw new Error("not Normal")
+    const ready = p.log.find((l) => l.from === p.b.name && l.message._tag === "ChannelReady")?.message
+    if (ready?._tag !== "ChannelReady") throw new Error("no channel_ready")
+    const fresh = alias("a-new-alias-for-bob")
+    const r = accepted(run(p.a, { _tag: "PeerMessage", message: { ...ready, tlvs: { shortChannelId: fresh } } }))
+    expect(r.outputs).toEqual([])
+    expect(r.state).toEqual({ ...s, remoteAlias: fresh })
+    expect(accepted(run(p.a, { _tag: "PeerMessage", message: { ...ready, tlvs: {} } })).state).toEqual(s)
+  })
+})
+
+describe("signing and revoking", () => {
+  it("SignNow does nothing while disconnected, while the signer works, or while our last commitment awaits its revocation", () => {
+    const p = opened("signnow")
+    p.add(p.a, 1_000_000n, "sn-0")
+    p.disconnect()
+    expect(accepted(run(p.a, { _tag: "SignNow" })).outputs).toEqual([])
+    p.reconnect()
+    p.settle()
+    p.add(p.a, 1_000_000n, "sn-1")
+    const signing = accepted(run(p.a, { _tag: "SignNow" }))
+    expect(tags(signing.outputs)).toEqual(["Sign"])
+    expect(accepted(run(p.a, { _tag: "SignNow" }, signing.state)).outputs).toEqual([])
+    p.signNow(p.a)
+    p.add(p.a, 1_000_000n, "sn-2")
+    // commitment_signed sent, no revoke_and_ack yet: the next one waits (BOLT 2).
+    expect(accepted(run(p.a, { _tag: "SignNow" })).outputs).toEqual([])
+  })
+
+  it("we keep the secrets of our last two revocations (what channel_reestablish checks and retransmits)", () => {
+    const p = opened("secrets")
+    for (const label of ["s0", "s1", "s2"]) {
+      p.add(p.a, 1_000_000n, label)
+      p.settle()
+    }
+    const s = p.a.state
+    if (s?._tag !== "Normal") throw new Error("not Normal")
+    expect(s.commitments.localCommit.number).toBe(3n)
+    expect(s.revealedSecrets.map((r) => r.commitmentNumber)).toEqual([1n, 2n])
+  })
+
+  it("our commitment_signed leaves after the monitor's copy of the peer's commitment (the monitor is never behind the wire)", () => {
+    const p = opened("order")
+    p.add(p.a, 1_000_000n, "order")
+    const signing = accepted(run(p.a, { _tag: "SignNow" }))
+    const request = signing.outputs[0]
+    if (request?._tag !== "Sign") throw new Error("expected Sign")
+    const sigs = p.answer(p.a, request.request)
+    const committed = accepted(run(p.a, { _tag: "Signed", result: sigs }, signing.state))
+    expect(tags(committed.outputs)).toEqual(["Persist CounterpartyCommitment", "Send CommitmentSigned"])
+    expect(committed.outputs[0]).toMatchObject({ update: { _tag: "CounterpartyCommitment", commitment: { commitmentNumber: 1n, feeratePerKw: 2500 } } })
+    expect(committed.state).toMatchObject({ commitSentAtLocalNumber: 0n })
+  })
+})
+
+describe("the funding output spent while the channel is open", () => {
+  it("by our commitment: a local force close we did not ask for; by another transaction: the peer's force close", () => {
+    const p = opened("spent-n")
+    const ours = accepted(run(p.a, { _tag: "FundingSpent", txid: commitTxidOf(p.a.state) }))
+    expect(ours.state).toMatchObject({ _tag: "Closed", reason: { _tag: "LocalForceClose", reason: "our commitment was published" } })
+    expect(closedReason(ours)).toEqual({ _tag: "LocalForceClose", reason: "our commitment was published" })
+    const other = new Uint8Array(32).fill(0xcd)
+    expect(closedReason(accepted(run(p.a, { _tag: "FundingSpent", txid: other })))).toEqual({ _tag: "RemoteForceClose", txid: other })
+    const q = pairOf("spent-w")
+    q.openFunded()
+    expect(accepted(run(q.a, { _tag: "FundingSpent", txid: commitTxidOf(q.a.state) })).state).toMatchObject({ reason: { _tag: "LocalForceClose" } })
+  })
+
+  it("after the mutual close was broadcast: our closing transaction confirms cooperatively (stored, already announced); another one is a force close", () => {
+    const p = closing("spent-c")
+    const txid = mutualCloseTxid(p.a)
+    const coop = accepted(run(p.a, { _tag: "FundingSpent", txid }))
+    expect(tags(coop.outputs)).toEqual(["Persist ChannelClosed"])
+    expect(coop.state).toMatchObject({ _tag: "Closed", reason: { _tag: "Cooperative", closingTxid: txid } })
+    const other = new Uint8Array(32).fill(0xef)
+    expect(closedReason(accepted(run(p.a, { _tag: "FundingSpent", txid: other })))).toEqual({ _tag: "RemoteForceClose", txid: other })
+    expect(closedReason(accepted(run(p.a, { _tag: "FundingSpent", txid: commitTxidOf(p.a.state) })))).toEqual({
+      _tag: "LocalForceClose",
+      reason: "our commitment was published"
+    })
+  })
+})
+
+describe("more of the signer's answers and the received HTLCs", () => {
+  it("a revocation while our commitment_signed is being signed is refused, naming what is awaited", () => {
+    const p = opened("commit-rev")
+    p.add(p.a, 1_000_000n, "commit-rev")
+    const signing = accepted(run(p.a, { _tag: "SignNow" })).state
+    const r = run(p.a, { _tag: "Signed", result: { _tag: "Revocation", perCommitmentSecret: new Uint8Array(32).fill(1), nextPerCommitmentPoint: p.a.point(2n) } }, signing)
+    refused(r, "Normal", "Signed", "signer answer Revocation while awaiting Commit")
+  })
+
+  it("an HTLC received earlier stays pending (not yet resolved) across our next revocations", () => {
+    const p = opened("held")
+    p.add(p.a, 1_000_000n, "held-0")
+    p.settle()
+    p.add(p.a, 1_000_000n, "held-1")
+    p.settle()
+    const s = p.b.state
+    expect(s?._tag === "Normal" ? (s.receivedHtlcs ?? []).map((h) => h.htlcId) : undefined).toEqual([0n, 1n])
+  })
+})
+
+describe("closing: scripts, repeats, a counter-proposal", () => {
+  it("our Close's script is the one our shutdown carries (not the node's default payout script)", () => {
+    const p = opened("own-script")
+    const script = p.b.ctx.shutdownScript
+    expect(p.input(p.a, { _tag: "Close", scriptPubKey: script, feeratePerKw: 2500 })).toBeUndefined()
+    const sd = p.b.inbox[0]
+    expect(sd?._tag === "Shutdown" ? sd.scriptpubkey : undefined).toEqual(script)
+    expect(p.a.updates.at(-1)).toMatchObject({ _tag: "ShutdownScript", side: "holder", script })
+  })
+
+  it("an update_add_htlc after the peer's shutdown fails the channel (BOLT 2: MUST NOT send update_add_htlc after shutdown)", () => {
+    const p = opened("add-after")
+    close(p, p.a)
+    const sd = p.b.inbox[0]
+    const s = p.b.state
+    if (sd?._tag !== "Shutdown" || s?._tag !== "Normal") throw new Error("no shutdown")
+    // Bob has an update of his own pending, so he cannot answer yet: still Normal after Alice's shutdown.
+    p.add(p.b, 1_000_000n, "add-after")
+    p.deliver(p.b)
+    expect(p.b.phase).toBe("Normal")
+    const add = UpdateAddHtlc.make({
+      channelId: s.commitments.params.channelId,
+      id: 0n,
+      amountMsat: msat(1_000_000n),
+      paymentHash: new Uint8Array(32).fill(1),
+      cltvExpiry: 800_000,
+      onionRoutingPacket: new Uint8Array(1366)
+    })
+    const r = accepted(run(p.b, { _tag: "PeerMessage", message: add }))
+    expect(r.state._tag).toBe("Failed")
+    expect(r.outputs[0]).toMatchObject({ _tag: "SendError", message: "ShutdownRejected: update_add_htlc after shutdown" })
+  })
+
+  it("repeats after a reconnection are ignored while negotiating (shutdown, channel_ready) and anything late once closing", () => {
+    const p = negotiating("repeats")
+    const s = p.a.state
+    if (s?._tag !== "Negotiating") throw new Error("not Negotiating")
+    const { awaiting: _asked, ...idle } = s
+    const sd = p.log.find((l) => l.from === p.b.name && l.message._tag === "Shutdown")?.message
+    const ready = p.log.find((l) => l.from === p.b.name && l.message._tag === "ChannelReady")?.message
+    if (sd === undefined || ready === undefined) throw new Error("no shutdown or channel_ready")
+    for (const message of [sd, ready]) {
+      const r = accepted(run(p.a, { _tag: "PeerMessage", message }, idle))
+      expect(r.outputs).toEqual([])
+      expect(r.state).toEqual(idle)
+    }
+    const fee = UpdateFee.make({ channelId: s.commitments.params.channelId, feeratePerKw: 3000 })
+    expect(accepted(run(p.a, { _tag: "PeerMessage", message: fee }, idle)).state._tag).toBe("Failed")
+    const c = closing("repeats-c")
+    expect(accepted(run(c.a, { _tag: "PeerMessage", message: fee })).outputs).toEqual([])
+  })
+
+  it("legacy, without fee_range: the fundee whose range excludes the funder's fee counter-proposes its bound; both sign the same transaction", () => {
+    const p = opened("counter")
+    // Bob's estimate is 40% of Alice's closing feerate: his range tops at 80% of her fee.
+    p.b.ctx = { ...p.b.ctx, feerateEstimatePerKw: 1000 }
+    close(p, p.a)
+    until(p, () => p.b.inbox[0]?._tag === "ClosingSigned")
+    const first = p.b.inbox[0]
+    if (first?._tag !== "ClosingSigned") throw new Error("no closing_signed")
+    // A peer without fee_range (BOLT 2: the receiver then proposes a fee "strictly between", or its own bound).
+    p.b.inbox[0] = { ...first, tlvs: {} }
+    p.settle()
+    const fees = p.log.flatMap((l) => (l.message._tag === "ClosingSigned" ? [[l.from, l.message.feeSatoshis] as const] : []))
+    expect(fees[0]).toEqual([p.a.name, first.feeSatoshis])
+    expect(fees[1]?.[0]).toBe(p.b.name)
+    expect(fees[1]?.[1]).toBeLessThan(first.feeSatoshis)
+    expect([p.a.phase, p.b.phase]).toEqual(["Closing", "Closing"])
+    expect(mutualCloseTxid(p.a)).toEqual(mutualCloseTxid(p.b))
+  })
+})
+
+describe("fulfilled HTLCs are forgotten once irrevocably removed (a bounded state)", () => {
+  it("the peer's fulfill is remembered until its removal is committed, then dropped", () => {
+    const p = opened("ff")
+    p.add(p.a, 1_000_000n, "ff")
+    p.settle()
+    expect(p.input(p.b, { _tag: "FulfillHtlc", htlcId: 0n, preimage: preimageFor("ff") })).toBeUndefined()
+    p.deliver(p.a)
+    const mid = p.a.state
+    expect(mid?._tag === "Normal" ? mid.fulfilledByPeer : undefined).toEqual([0n])
+    p.settle()
+    const end = p.a.state
+    expect(end?._tag === "Normal" ? end.fulfilledByPeer : undefined).toEqual([])
+  })
+})
+
+describe("answers for a retransmission, and removals of HTLCs we never offered", () => {
+  it("in normal operation, a point while our revoke_and_ack is rebuilt, or a revocation during the data-loss check, is refused naming what is awaited", () => {
+    const p = opened("rt")
+    const s = p.a.state
+    if (s?._tag !== "Normal") throw new Error("not Normal")
+    const retransmit: ChannelState = { ...s, awaiting: { _tag: "RetransmitRevoke", request: { _tag: "ReleaseRevoked", revokeCommitmentNumber: 0n, nextCommitmentNumber: 2n }, before: [], after: [] } }
+    refused(
+      run(p.a, { _tag: "Signed", result: { _tag: "Point", commitmentNumber: 1n, point: p.a.point(1n) } }, retransmit),
+      "Normal",
+      "Signed",
+      "signer answer Point while awaiting RetransmitRevoke"
+    )
+    const check: ChannelState = {
+      ...s,
+      awaiting: { _tag: "DataLossCheck", request: { _tag: "PerCommitmentPoint", commitmentNumber: 3n }, commitmentNumber: 3n, secret: new Uint8Array(32).fill(5) }
+    }
+    refused(
+      run(p.a, { _tag: "Signed", result: { _tag: "Revocation", perCommitmentSecret: new Uint8Array(32).fill(1), nextPerCommitmentPoint: p.a.point(2n) } }, check),
+      "Normal",
+      "Signed",
+      "signer answer Revocation while awaiting DataLossCheck"
+    )
+  })
+
+  it("the peer failing an HTLC id we never offered fails the channel (BOLT 2: the id must be of an HTLC in its commitment)", () => {
+    const p = opened("unk-rm")
+    const s = p.a.state
+    if (s?._tag !== "Normal") throw new Error("not Normal")
+    const channelId = s.commitments.params.channelId
+    for (const message of [
+      UpdateFailHtlc.make({ channelId, id: 5n, reason: new Uint8Array(32) }),
+      UpdateFailMalformedHtlc.make({ channelId, id: 5n, sha256OfOnion: new Uint8Array(32), failureCode: 0x8000 | 0x4000 | 5 })
+    ]) {
+      const r = accepted(run(p.a, { _tag: "PeerMessage", message }))
+      expect(r.state._tag).toBe("Failed")
+      expect(r.outputs[0]).toMatchObject({ _tag: "SendError", message: "UnknownHtlcId" })
+    }
+  })
+
+  it("without attribution_data, neither the update_fail_htlc nor the HtlcResolved event carries the field", () => {
+    const p = opened("no-attr")
+    p.add(p.a, 1_000_000n, "no-attr")
+    p.settle()
+    expect(p.input(p.b, { _tag: "FailHtlc", htlcId: 0n, reason: new Uint8Array(32).fill(3) })).toBeUndefined()
+    const fail = p.a.inbox[0]
+    if (fail?._tag !== "UpdateFailHtlc") throw new Error("expected update_fail_htlc")
+    expect(Object.keys(fail.tlvs)).not.toContain("attributionData")
+    p.settle()
+    const resolved = p.a.eventsOf("HtlcResolved")[0]?.result
+    expect(resolved === undefined ? ["none"] : Object.keys(resolved)).toEqual(["_tag", "reason"])
+  })
+})
+
+describe("legacy closing negotiation (BOLT 2 Legacy Closing Negotiation: closing_signed)", () => {
+  const closeAt = (tag: string, feeratePerKw: number): Pair => {
+    const p = opened(tag)
+    expect(p.input(p.a, { _tag: "Close", scriptPubKey: p.a.ctx.shutdownScript, feeratePerKw })).toBeUndefined()
+    p.settle()
+    return p
+  }
+  const closingSigned = (p: Pair) => p.log.flatMap((l) => (l.message._tag === "ClosingSigned" ? [[l.from, l.message.feeSatoshis] as const] : []))
+
+  it("the funder proposes at the Close command's feerate, the fundee agrees and replies once: two closing_signed in all", () => {
+    const at2500 = closingSigned(closeAt("cs-2500", 2500))
+    const at5000 = closingSigned(closeAt("cs-5000", 5000))
+    expect(at2500.map(([from]) => from)).toEqual(["step-mut-cs-2500-a", "step-mut-cs-2500-b"])
+    expect(at2500[1]?.[1]).toBe(at2500[0]?.[1])
+    // The fee is the closing transaction's weight at the feerate: twice the feerate, twice the fee.
+    expect(at5000[0]?.[1]).toBe(2n * (at2500[0]?.[1] ?? 0n))
+    expect(at5000).toHaveLength(2)
+  })
+
+  it("a closing_signed whose signature does not verify fails the channel, naming the rule", () => {
+    const p = opened("cs-badsig")
+    close(p, p.a)
+    until(p, () => p.b.inbox[0]?._tag === "ClosingSigned")
+    const cs = p.b.inbox[0]
+    if (cs?._tag !== "ClosingSigned") throw new Error("no closing_signed")
+    const r = accepted(run(p.b, { _tag: "PeerMessage", message: { ...cs, signature: new Uint8Array(64).fill(1) } }))
+    expect(r.state._tag).toBe("Failed")
+    const error = r.outputs[0]
+    expect(error?._tag === "SendError" ? error.message : "").toMatch(/^ClosingRejected: ./)
+  })
+
+  it("a closing_signed arriving after the mutual close was broadcast is ignored", () => {
+    const p = closing("cs-late")
+    const late = p.log.find((l) => l.from === p.b.name && l.message._tag === "ClosingSigned")?.message
+    if (late === undefined) throw new Error("no closing_signed")
+    const r = accepted(run(p.a, { _tag: "PeerMessage", message: late }))
+    expect(r.outputs).toEqual([])
+    expect(r.state).toEqual(p.a.state)
+  })
+})
+
+describe("who started the close", () => {
+  it("we asked to close first (our shutdown waiting for our updates): the peer's shutdown is not reported as started by the peer", () => {
+    const p = opened("both-close")
+    p.add(p.a, 1_000_000n, "both-close")
+    close(p, p.a)
+    close(p, p.b)
+    const theirs = p.a.inbox.find((m) => m._tag === "Shutdown")
+    if (theirs === undefined) throw new Error("no shutdown from Bob")
+    p.a.inbox = p.a.inbox.filter((m) => m !== theirs)
+    const r = accepted(run(p.a, { _tag: "PeerMessage", message: theirs }))
+    expect(events(r).filter((e) => e._tag === "ShutdownStarted")).toEqual([])
+  })
+})
+
+describe("simple close (BOLT 2 Closing Negotiation: closing_complete and closing_sig, option_simple_close)", () => {
+  const simpleClose = (tag: string, feeratePerKw: number, pushMsat?: bigint): Pair => {
+    const p = pairOf(tag)
+    p.open({ features: new Set([...p.a.ctx.features, "option_simple_close"]), ...(pushMsat === undefined ? {} : { pushMsat }) })
+    expect(p.input(p.a, { _tag: "Close", scriptPubKey: p.a.ctx.shutdownScript, feeratePerKw })).toBeUndefined()
+    p.settle()
+    expect([p.a.phase, p.b.phase]).toEqual(["Closing", "Closing"])
+    return p
+  }
+  const completes = (p: Pair, from: Node) =>
+    p.log.flatMap((l) => (l.from === from.name && l.message._tag === "ClosingComplete" ? [l.message.feeSatoshis] : []))
+
+  it("our closing_complete pays the fee of the Close command's feerate (the closer pays it)", () => {
+    const at2500 = simpleClose("sc-2500", 2500)
+    const at5000 = simpleClose("sc-5000", 5000)
+    const fee2500 = completes(at2500, at2500.a)
+    const fee5000 = completes(at5000, at5000.a)
+    expect(fee2500).toHaveLength(1)
+    expect(fee5000).toEqual([2n * (fee2500[0] ?? 0n)])
+  })
+
+  it("a side whose balance cannot pay a closing fee sends no closing_complete: it only signs the peer's (the close completes)", () => {
+    const p = simpleClose("sc-poor", 2500, 0n)
+    expect(completes(p, p.b)).toEqual([])
+    expect(completes(p, p.a)).toHaveLength(1)
+    expect(mutualCloseTxid(p.a)).toEqual(mutualCloseTxid(p.b))
   })
 })

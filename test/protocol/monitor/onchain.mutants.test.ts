@@ -26,6 +26,7 @@ import {
   isResolved,
   offeredHtlcOutcomes,
   onchainFromJson,
+  onchainToJson,
   resolve,
   watchedOutpoints,
   type OnchainState,
@@ -162,6 +163,18 @@ describe("our commitment confirmed (BOLT 5 Local Commitment Transaction)", () =>
     expect(kinds(r())).toEqual(["offered_htlc", "received_htlc", "to_local"])
     // Without our point the commitment cannot be rebuilt: it is not ours to us.
     expect(resolve({ secp, holderPoint: undefined }, holderState, s()).spend?.kind).toBe("Unknown")
+    // Our commitment number on another transaction (e.g. an older state of ours at that number): not ours.
+    const other = { ...holderTx.tx, outputs: holderTx.tx.outputs.slice(1) }
+    expect(resolve(ctx, holderState, chain(holderState, [[H, [other]]])).spend).toMatchObject({ kind: "Unknown", commitmentNumber: 5n })
+  })
+
+  it("who spent our outputs: to_local ours by the delayed path only; the other spending paths are theirs (BOLT 3 witnesses)", () => {
+    const out = one(r(), "to_local").outpoint
+    const statusBy = (w: ReadonlyArray<Uint8Array>) => one(resolve(ctx, holderState, chain(holderState, [[H, [holderTx.tx]], [800, [spend(out, w)]]])), "to_local").status
+    expect(statusBy(W.delayedOrTimeout)).toEqual({ _tag: "Spent", txid: txid(spend(out, W.delayedOrTimeout)), height: 800, vin: 0, byUs: true })
+    expect(statusBy(W.revocation)).toMatchObject({ byUs: false })
+    expect(statusBy(W.htlcTx)).toMatchObject({ byUs: false })
+    expect(statusBy([b(71), b(0)])).toMatchObject({ byUs: false })
   })
 
   it("to_local: ours after OUR to_self_delay (the one they asked of us), by the delayed key (MUST wait until the OP_CHECKSEQUENCEVERIFY delay has passed)", () => {
@@ -525,6 +538,8 @@ describe("their revoked commitment confirmed (BOLT 5 Revoked Transaction Close H
       resolve(ctx, state, chain(state, [[H, [tx.tx]], [770, [spend(outpoint, w)]]])).outputs.find((o) => o.kind === kind && equalOutpoint(o.outpoint, outpoint))?.status
     expect(statusOf(toLocal, W.revocation, "revoked_to_local")).toMatchObject({ byUs: true })
     expect(statusOf(toLocal, W.delayedOrTimeout, "revoked_to_local")).toMatchObject({ byUs: false })
+    // A one-byte second item other than 1 is not the revocation path.
+    expect(statusOf(toLocal, [b(71), Uint8Array.of(2), b(100)], "revoked_to_local")).toMatchObject({ byUs: false })
     expect(statusOf(anHtlc, W.revokedHtlc, "revoked_htlc")).toMatchObject({ byUs: true })
     expect(statusOf(anHtlc, W.preimage(preimageFor(7)), "revoked_htlc")).toMatchObject({ byUs: true })
     expect(statusOf(anHtlc, W.delayedOrTimeout, "revoked_htlc")).toMatchObject({ byUs: true })
@@ -697,6 +712,10 @@ describe("relevant transactions and preimages from the chain (BOLT 5: MUST extra
     expect(learnedFor(state, 11)).toEqual([preimageFor(11)])
     expect(learnedFor(state, 12)).toEqual([preimageFor(12)])
     expect(learnedFor(state, 13)).toEqual([])
+    // Only a 32-byte item is a payment_preimage: another length hashing to an HTLC's hash is not one.
+    const long = b(33, 9)
+    const withLong: MonitorState = { ...state, counterpartyCurrent: { ...state.counterpartyCurrent, htlcs: [{ ...OFFERED, paymentHash: sha256(long) }] } }
+    expect(blockConnected(withLong, s(), 720, [withId(spend(offeredOut, [long]))]).learned).toEqual([])
   })
 
   it("a transaction spending the funding output and a level 1 output is level 1 (the lowest level it spends from, plus one)", () => {
@@ -704,6 +723,24 @@ describe("relevant transactions and preimages from the chain (BOLT 5: MUST extra
     const r = blockConnected(holderState, s(), 720, [withId(both)])
     expect(r.state.txs.map((t) => t.level)).toEqual([1, 1])
     expect(watchedOutpoints(holderState, r.state).length).toBe(1 + holderTx.tx.outputs.length + 1)
+    expect(watchedOutpoints(holderState, s())).toEqual([params.fundingOutpoint, ...holderTx.tx.outputs.map((_, vout) => ({ txid: holderTxid, vout }))])
+    const reversed: Transaction = { ...both, inputs: [makeInput(params.fundingOutpoint, 0), makeInput(offeredOut, 0)] }
+    expect(blockConnected(holderState, s(), 720, [withId(reversed)]).state.txs.map((t) => t.level)).toEqual([1, 1])
+  })
+
+  it("the same preimage revealed twice in one block is learned once", () => {
+    const first = spend(offeredOut, [preimage])
+    const second = spend(offeredOut, [b(71), preimage], undefined, 1)
+    const r = blockConnected(holderState, s(), 720, [withId(first), withId(second)])
+    expect(r.learned).toEqual([{ paymentHash: OFFERED.paymentHash, preimage }])
+    expect(r.state.learned.length).toBe(1)
+  })
+
+  it("persisted and restored: the learned preimages too", () => {
+    const r = blockConnected(holderState, s(), 720, [withId(spend(offeredOut, [preimage]))])
+    const back = onchainFromJson(onchainToJson(r.state))
+    expect(Result.isSuccess(back) && back.success.learned).toEqual([{ paymentHash: OFFERED.paymentHash, preimage }])
+    expect(Result.isSuccess(back) && back.success.txs.map((t) => [t.height, t.level])).toEqual([[H, 1], [720, 2]])
   })
 
   it("a stored transaction that does not parse fails the whole restored state", () => {
@@ -725,6 +762,10 @@ describe("a mutual close (BOLT 5 Mutual Close Handling)", () => {
     const r = resolve(ctx, withUpfront, chain(withUpfront, [[H, [closeTo(upfront)]]]))
     expect(r.spend?.kind).toBe("MutualClose")
     expect(r.outputs.map((o) => [o.kind, o.outpoint.vout, o.claim, o.readyAt, o.deadline])).toEqual([["closing_output", 1, undefined, undefined, undefined]])
+    // Our output of the close is ours whoever spends it (the wallet's from there).
+    const closing = closeTo(upfront)
+    const swept = spend({ txid: txid(closing), vout: 1 }, W.other)
+    expect(resolve(ctx, withUpfront, chain(withUpfront, [[H, [closing]], [H + 1, [swept]]])).outputs[0]?.status).toMatchObject({ byUs: true, height: H + 1 })
     const emptyShutdown: MonitorState = { ...withUpfront, holderShutdownScript: new Uint8Array(0) }
     expect(resolve(ctx, emptyShutdown, chain(emptyShutdown, [[H, [closeTo(new Uint8Array(0))]]])).outputs).toEqual([])
   })
