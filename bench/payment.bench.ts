@@ -18,9 +18,11 @@
  * memory. Route computation on the public graph is bench/route.bench.ts.
  *
  * Run: `npm run bench -- payment` (PAYMENT_BENCH_MS sets each run's length; PAYMENT_BENCH_ONLY=hops
- * runs only the 3-hop runs; PAYMENT_BENCH_LINKS=1 prints, for the 3-hop runs, the `commitment_signed`s
+ * runs only the 3-hop runs, PAYMENT_BENCH_ONLY=two only the two-node runs; PAYMENT_BENCH_LINKS=1 prints, for the 3-hop runs, the `commitment_signed`s
  * per payment each node sent on each link and the HTLC signatures in each: every commitment signs
- * every HTLC of its link again, so HTLCs waiting in a link cost in each of its commitments).
+ * every HTLC of its link again, so HTLCs waiting in a link cost in each of its commitments;
+ * PAYMENT_BENCH_OPS=1 prints the Effect operations per payment of each run, a figure a loaded
+ * machine does not change).
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import type { Profiler } from "node:inspector"
@@ -29,7 +31,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeFileSystem } from "@effect/platform-node"
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Effect, Fiber, Layer, Queue, Result, Stream } from "effect"
+import { Effect, Fiber, Layer, Queue, Result, Stream, Tracer } from "effect"
 import { make as makeChannelManager, ChannelManager, type NodeChannelEvent } from "../src/actors/ChannelManager.ts"
 import { nodeIdFromHex } from "../src/api/convert.ts"
 import { type PeerInfo, PeerNotConnected, PeerSessionEvent, SessionId } from "../src/actors/PeerEvent.ts"
@@ -314,6 +316,37 @@ const onePayment = (alice: PaymentsShape, bob: PaymentsShape, n: number) =>
     return true
   })
 
+/**
+ * PAYMENT_BENCH_OPS=1: every Effect primitive the runtime evaluates during a run is counted (a
+ * tracer's `context` hook sees each one), and each run prints the Effect operations per payment:
+ * a figure that, unlike CPU time, a loaded machine does not change (for A/B comparisons).
+ */
+const OPS = process.env["PAYMENT_BENCH_OPS"] !== undefined && process.env["PAYMENT_BENCH_OPS"] !== "0"
+/** PAYMENT_BENCH_OPS=N > 1: also the N most frequent operations per payment, by kind and the source of their function. */
+const OPS_TOP = Number(process.env["PAYMENT_BENCH_OPS"] ?? 0)
+const ops = { on: false, n: 0, byKey: new Map<string, number>() }
+const opKey = (primitive: object): string => {
+  const fields = new Map(Object.entries(primitive))
+  const source = (v: unknown) => (typeof v === "function" ? v.toString().replace(/\s+/g, " ").slice(0, 100) : "")
+  return `${String(fields.get("~effect/Effect/identifier") ?? "?")} | ${source(fields.get("~effect/Effect/args") ?? fields.get("~effect/Effect/successCont"))}`
+}
+const opsTracer = Tracer.make({
+  span: (options) => Tracer.nativeTracer.span(options),
+  context: (primitive, fiber) => {
+    if (ops.on) {
+      ops.n += 1
+      if (OPS_TOP > 1) {
+        const k = opKey(primitive)
+        ops.byKey.set(k, (ops.byKey.get(k) ?? 0) + 1)
+      }
+    }
+    return primitive["~effect/Effect/evaluate"](fiber)
+  }
+})
+const topOps = (payments: number): string =>
+  [...ops.byKey].sort((a, b) => b[1] - a[1]).slice(0, OPS_TOP).map(([k, v]) => `\n      ${(v / Math.max(1, payments)).toFixed(1).padStart(6)} ${k}`).join("")
+const withOps = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> => (OPS ? Effect.withTracer(effect, opsTracer) : effect)
+
 /** Why payments failed, in the current run. */
 const failures: Array<string> = []
 
@@ -328,6 +361,9 @@ const measure = (secp: Secp256k1, window: number, ms: number, storage: Storage =
     const htlcSigs0 = storeWrites.htlcSignatures
     const bytes0 = storeWrites.bytes
     const cpuStart = threadCpuMs()
+    const ops0 = ops.n
+    ops.byKey.clear()
+    ops.on = true
     const start = performance.now()
     const deadline = start + ms
     const worker = (w: number) =>
@@ -341,6 +377,7 @@ const measure = (secp: Secp256k1, window: number, ms: number, storage: Storage =
     for (const f of fibers) yield* Fiber.join(f)
     const seconds = (performance.now() - start) / 1000
     const cpuSeconds = (threadCpuMs() - cpuStart) / 1000
+    ops.on = false
     const puts = storeWrites.puts - puts0
     return {
       done,
@@ -352,7 +389,8 @@ const measure = (secp: Secp256k1, window: number, ms: number, storage: Storage =
       recordBytes: (storeWrites.bytes - bytes0) / Math.max(1, puts),
       commitmentSigned: (storeWrites.commitmentSigned - signed0) / Math.max(1, done),
       htlcSignatures: (storeWrites.htlcSignatures - htlcSigs0) / Math.max(1, done),
-      failed: failures.length === 0 ? "" : `; FAILED ${failures.length}: ${[...new Set(failures)].join(", ")}`
+      failed: failures.length === 0 ? "" : `; FAILED ${failures.length}: ${[...new Set(failures)].join(", ")}`,
+      ops: OPS ? `; Effect ops ${((ops.n - ops0) / Math.max(1, done)).toFixed(0)} per payment${OPS_TOP > 1 ? topOps(done) : ""}` : ""
     }
   }).pipe(Effect.scoped)
 
@@ -460,25 +498,25 @@ export const run = async (): Promise<void> => {
   const storages: ReadonlyArray<Storage> = only === "hops" ? [] : process.env["PAYMENT_BENCH_FILES"] === "0" ? ["memory"] : ["memory", "files"]
   for (const storage of storages) {
     for (const [label, window, target] of [["one at a time", 1, TARGETS.one], [`${WINDOW} concurrent`, WINDOW, TARGETS.window]] as const) {
-      const r = await Effect.runPromise(measure(secp, window, MEASURE_MS, storage).pipe(Effect.orDie))
+      const r = await Effect.runPromise(withOps(measure(secp, window, MEASURE_MS, storage).pipe(Effect.orDie)))
       console.log(
         `payments ${label.padEnd(14)} ${storage === "memory" ? "in memory  " : "files+fsync"} ${r.perSecond.toFixed(0).padStart(5)} /s wall, ` +
           `${r.perCpuSecond.toFixed(0).padStart(5)} per JS-thread CPU s ` +
           `(n=${r.done} in ${r.seconds.toFixed(2)} s, JS thread busy ${(100 * r.busy).toFixed(0)}% of wall; target ${target}/s: ` +
           `wall ${r.perSecond >= target ? "ok" : "BELOW TARGET"}, cpu ${r.perCpuSecond >= target ? "ok" : "BELOW TARGET"}); ` +
           `payment records written ${r.recordWrites.toFixed(1)} per payment (payer and payee, ${r.recordBytes.toFixed(0)} B each), ` +
-          `commitment_signed ${r.commitmentSigned.toFixed(2)} per payment (both ways), HTLC signatures ${r.htlcSignatures.toFixed(1)} per payment${r.failed}`
+          `commitment_signed ${r.commitmentSigned.toFixed(2)} per payment (both ways), HTLC signatures ${r.htlcSignatures.toFixed(1)} per payment${r.failed}${r.ops}`
       )
       if (storage === "memory" && process.env["PAYMENT_BENCH_PARTS"] !== "0") console.log(`    by part: ${await profiled(secp, window, MEASURE_MS)}`)
     }
   }
   // Through 3 hops: 5 nodes in a line, the payer at one end, the payee at the other (in memory).
-  for (const [label, window] of [["one at a time", 1], [`${WINDOW} concurrent`, WINDOW]] as const) {
-    const r = await Effect.runPromise(measure(secp, window, MEASURE_MS, "memory", 5).pipe(Effect.orDie))
+  for (const [label, window] of only === "two" ? [] : [["one at a time", 1], [`${WINDOW} concurrent`, WINDOW]] as const) {
+    const r = await Effect.runPromise(withOps(measure(secp, window, MEASURE_MS, "memory", 5).pipe(Effect.orDie)))
     console.log(
       `3 hops (5 nodes) ${label.padEnd(14)} in memory   ${r.perSecond.toFixed(0).padStart(5)} /s wall, ${r.perCpuSecond.toFixed(0).padStart(5)} per JS-thread CPU s ` +
         `(n=${r.done} in ${r.seconds.toFixed(2)} s, JS thread busy ${(100 * r.busy).toFixed(0)}% of wall); ` +
-        `payment records written ${r.recordWrites.toFixed(1)} per payment (all nodes), commitment_signed ${r.commitmentSigned.toFixed(2)} per payment (all links), HTLC signatures ${r.htlcSignatures.toFixed(1)} per payment${r.failed}`
+        `payment records written ${r.recordWrites.toFixed(1)} per payment (all nodes), commitment_signed ${r.commitmentSigned.toFixed(2)} per payment (all links), HTLC signatures ${r.htlcSignatures.toFixed(1)} per payment${r.failed}${r.ops}`
     )
     if (process.env["PAYMENT_BENCH_LINKS"] === "1") {
       console.log(`    per sender/link: ${[...signedByLink].map(([l, c]) => `${l} ${(c.signed / r.done).toFixed(2)} cs (${(c.htlcs / Math.max(1, c.signed)).toFixed(1)} HTLCs each)`).join(", ")}`)

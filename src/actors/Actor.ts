@@ -51,6 +51,14 @@ export interface Actor<M, E = never> {
   readonly tell: (msg: M) => Effect.Effect<void, ActorStopped>
   /** Queues `msg` if there is room now. */
   readonly tryTell: (msg: M) => Effect.Effect<void, ActorStopped | MailboxFull>
+  /**
+   * `tell` with no effect when none is needed: queues `msg` at once if there is room (and no `tell`
+   * waits for room) and returns undefined when the actor's fiber is running (it takes `msg` after
+   * what is queued). Otherwise returns the effect that completes the `tell`: the start of the
+   * actor's fiber (`msg` is queued already), the wait for room, or the `ActorStopped` failure. The
+   * caller runs it before anything else it would queue.
+   */
+  readonly offer: (msg: M) => Effect.Effect<void, ActorStopped> | undefined
   /** Sends the message built around a fresh reply slot and waits for the answer. */
   readonly ask: <A, E2 = never>(
     makeMessage: (reply: Reply<A, E2>) => M
@@ -176,9 +184,11 @@ export const make = <M, E = never, R = never>(
       if (slot === undefined) return drain // unreachable: every slot from `head` on holds a message
       if (trace.enabled) trace.emit(name, "mailbox", traceEncode(slot.msg))
       const waiter = roomWaiters.shift()
-      const handled = Effect.flatMap(options.handle(slot.msg), () => drain)
+      const handled = Effect.flatMap(options.handle(slot.msg), drainNext)
       return waiter === undefined ? handled : Effect.andThen(Deferred.succeed(waiter, undefined), handled)
     })
+
+    const drainNext = () => drain
 
     const runner = drain.pipe(
       Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : finish(exit))),
@@ -191,9 +201,11 @@ export const make = <M, E = never, R = never>(
       // The flag, not the fiber, says whether one runs: a fiber may run (part of) its work during
       // the fork and find the mailbox empty before we get it back.
       active = true
-      return Effect.map(Effect.forkIn(runner, scope), (fiber) => {
-        if (active) running = fiber
-      })
+      return start
+    })
+    /** Forks the handling fiber (`active` is set already). */
+    const start: Effect.Effect<void> = Effect.map(Effect.forkIn(runner, scope), (fiber) => {
+      if (active) running = fiber
     })
 
     const stopNow: Effect.Effect<void> = Effect.suspend(() => {
@@ -208,13 +220,9 @@ export const make = <M, E = never, R = never>(
     yield* Effect.addFinalizer(() => stopNow)
 
     const stopped = () => new ActorStopped({ actor: name })
-    const tell = (msg: M): Effect.Effect<void, ActorStopped> =>
-      Effect.suspend((): Effect.Effect<void, ActorStopped> => {
-        if (ended) return Effect.fail(stopped())
-        if (size() < capacity && roomWaiters.length === 0) {
-          items.push({ msg })
-          return kick
-        }
+    const offer = (msg: M): Effect.Effect<void, ActorStopped> | undefined => {
+      if (ended) return Effect.fail(stopped())
+      if (size() >= capacity || roomWaiters.length > 0) {
         // Full: wait for room (in order with the other waiting tells), then try again.
         return Effect.flatMap(Deferred.make<void>(), (room) => {
           roomWaiters.push(room)
@@ -224,7 +232,14 @@ export const make = <M, E = never, R = never>(
             return kick
           })
         })
-      })
+      }
+      items.push({ msg })
+      if (active) return undefined
+      // As `kick`: the flag, not the fiber, says whether one runs.
+      active = true
+      return start
+    }
+    const tell = (msg: M): Effect.Effect<void, ActorStopped> => Effect.suspend(() => offer(msg) ?? Effect.void)
     const tryTell = (msg: M): Effect.Effect<void, ActorStopped | MailboxFull> =>
       Effect.suspend((): Effect.Effect<void, ActorStopped | MailboxFull> => {
         if (ended) return Effect.fail(stopped())
@@ -254,6 +269,7 @@ export const make = <M, E = never, R = never>(
       name,
       tell,
       tryTell,
+      offer,
       ask,
       stop: stopNow.pipe(Effect.andThen(Effect.exit(Deferred.await(done))), Effect.asVoid),
       join: Deferred.await(done),

@@ -218,6 +218,8 @@ export interface ChannelHandle<S> {
   readonly actor: Actor.Actor<ChannelEnvelope<S>>
   /** Queues an input (no reply). `session` is read with `PeerConnected` only. */
   readonly tell: (input: ChannelInput, session?: SessionId) => Effect.Effect<void, Actor.ActorStopped>
+  /** `tell` with no effect when none is needed (`Actor.offer`): undefined once queued on a running actor. */
+  readonly offer: (input: ChannelInput, session?: SessionId) => Effect.Effect<void, Actor.ActorStopped> | undefined
   /** Runs a command and waits for its outcome (the events it produced). */
   readonly command: (
     input: ChannelInput
@@ -769,6 +771,8 @@ const startChannel = <S>(
       actor,
       tell: (input, connectedOn) =>
         actor.tell(connectedOn === undefined ? { _tag: "Input", input } : { _tag: "Input", input, session: connectedOn }),
+      offer: (input, connectedOn) =>
+        actor.offer(connectedOn === undefined ? { _tag: "Input", input } : { _tag: "Input", input, session: connectedOn }),
       command: (input) => actor.ask<StepReport, ChannelCommandRejected>((reply) => ({ _tag: "Input", input, reply })),
       // An idle actor's snapshot is what it holds now (nothing is queued before it): read at once,
       // with no trip through the mailbox (a poll of many channels wakes none of them).

@@ -84,12 +84,12 @@ import {
 import { type DeadlineConfig, deadlineBreach, defaultDeadlineConfig, holdExpired } from "../protocol/payment/deadlines.ts"
 import { checkFailureUpdate, failureChannelUpdate, failureUpdateFields, type FailureUpdate, withChannelUpdate } from "../protocol/payment/failure-update.ts"
 import { channelUpdateDigest } from "../protocol/gossip/digest.ts"
-import { type ChannelId, type Msat, msat } from "../protocol/units.ts"
+import { ChannelId, type Msat, msat } from "../protocol/units.ts"
 import { Entropy } from "../services/Entropy.ts"
 import { type ExcludedChannel, type FirstHop, type Path, type PathOutcome, type PolicyUpdate, Router } from "../services/Router.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
-import { Store } from "../services/Store.ts"
+import { Store, type StoreVersion } from "../services/Store.ts"
 import { type ChannelInfo, ChannelManager, type ChannelManagerShape, type NodeChannelEvent } from "./ChannelManager.ts"
 import { createInvoice as createSignedInvoice, type CreateInvoiceParams } from "../invoices/createInvoice.ts"
 import { MonitorChain } from "./MonitorChain.ts"
@@ -461,9 +461,17 @@ const PROBE_LIMITS = { maxDustHtlcExposure: msat(1n << 62n) }
  * itself): one payment, one trace, across the nodes' hops. Hop order: the channel ids.
  */
 export const paymentTraceRoot = (paymentHash: Uint8Array): Tracer.ExternalSpan => {
-  const d = sha256(concatBytes(new TextEncoder().encode("effect-lightning/payment-trace"), paymentHash))
+  const d = sha256(concatBytes(TRACE_TAG, paymentHash))
   return Tracer.externalSpan({ traceId: toHex(d.subarray(0, 16)), spanId: toHex(d.subarray(16, 24)), sampled: true })
 }
+const TRACE_TAG = new TextEncoder().encode("effect-lightning/payment-trace")
+
+/**
+ * Span options of every span of this module: no stack trace captured at each span's creation
+ * (Effect's default makes an `Error` per span, ~2-4% of the payment layer's JS time at 50
+ * payments in flight); the spans' names and attributes say where they come from.
+ */
+const NO_STACK = { captureStackTrace: false } as const
 
 /** Span attributes of an incoming HTLC. */
 const htlcAttributes = (e: { readonly channelId: Uint8Array; readonly htlcId: bigint; readonly amount: bigint; readonly paymentHash: Uint8Array; readonly cltvExpiry: number }) => ({
@@ -493,6 +501,8 @@ const PAYMENT_ID = /^[0-9A-Za-z._-]{1,100}$/
 const DEDUPE_CAPACITY = 100_000
 /** At most this many inbox inputs are taken (and their overlapping runs handled concurrently) at a time. */
 const INBOX_BATCH = 64
+/** How many payments' trace roots are kept (a payment's spans here are made within moments of each other). */
+const TRACE_ROOTS = 1024
 
 /** A set that forgets its oldest keys beyond `capacity`. */
 const boundedSet = (capacity: number) => {
@@ -575,11 +585,13 @@ export const make = (
      * payment's trace root); its attempts are its children. Pending ones are ended at stop.
      */
     const paymentSpans = new Map<string, Tracer.Span>()
-    const paymentSpanOf = (r: OutboundRecord) =>
+    const paymentSpanOf = (r: OutboundRecord): Effect.Effect<Tracer.Span> => {
+      const existing = paymentSpans.get(r.paymentId)
+      return existing !== undefined ? Effect.succeed(existing) : newPaymentSpan(r)
+    }
+    const newPaymentSpan = (r: OutboundRecord) =>
       Effect.gen(function*() {
-        const existing = paymentSpans.get(r.paymentId)
-        if (existing !== undefined) return existing
-        const root = paymentTraceRoot(r.paymentHash)
+        const root = traceRootOf(r.paymentHash)
         const parent = callerSpans.get(r.paymentId) ?? root
         const span = yield* Effect.makeSpan("payments.payment", {
           parent,
@@ -600,6 +612,16 @@ export const make = (
     const htlcSpans = new Map<string, Tracer.AnySpan>()
     /** The span attribute naming this node (the spans of every node of a payment share one trace). */
     const nodeAttribute = { "payment.node": toHex(signer.nodeId) }
+    /** `paymentTraceRoot` per payment hash (hex), kept for the few spans each payment makes here; bounded. */
+    const traceRoots = boundedMap<Tracer.ExternalSpan>(TRACE_ROOTS)
+    const traceRootOf = (paymentHash: Uint8Array): Tracer.ExternalSpan => {
+      const key = toHex(paymentHash)
+      const known = traceRoots.get(key)
+      if (known !== undefined) return known
+      const root = paymentTraceRoot(paymentHash)
+      traceRoots.set(key, root)
+      return root
+    }
     /** The router's path of each attempt in flight (this run), to report its outcome. */
     const attemptPaths = new Map<string, Path>()
     /** Incoming HTLCs handled in this run (the event stream is at-least-once); bounded. */
@@ -627,24 +649,42 @@ export const make = (
 
     // ---- the store -------------------------------------------------------------------------------------
 
-    const put = (key: string, json: string) =>
-      store.put(key, text.encode(json)).pipe(
-        Effect.retry({ times: 5 }),
-        Effect.orDie
-      )
+    /** A record written: tried again up to 5 times, then a defect (no schedule built per write). */
+    const put = (key: string, json: string): Effect.Effect<StoreVersion> => {
+      const bytes = text.encode(json)
+      const attempt = (left: number): Effect.Effect<StoreVersion> => Effect.catch(store.put(key, bytes), (e) => (left > 0 ? attempt(left - 1) : Effect.die(e)))
+      return attempt(5)
+    }
     const saveInbound = (r: InboundRecord) => {
       inbound.set(toHex(r.paymentHash), r)
       return put(`pay/in/${toHex(r.paymentHash)}`, encodeInboundRecord(r))
     }
     /** Payments accepted but not yet written (`onPay` writes each before its reply, at the latest). */
     const unwritten = new Set<string>()
-    const saveOutbound = (r: OutboundRecord) => {
+    /**
+     * Indexes, so that the periodic checks go through what is open, not through every payment and
+     * forward this node ever made: the pending payments (resync) and the forwards still waiting
+     * for their outgoing HTLC (deadline checks). Kept by the only two writers of each map.
+     */
+    const pendingIds = new Set<string>()
+    const forwardingKeys = new Set<string>()
+    const setOutbound = (r: OutboundRecord) => {
       outbound.set(r.paymentId, r)
+      if (r.status === "pending") pendingIds.add(r.paymentId)
+      else pendingIds.delete(r.paymentId)
+    }
+    const setForward = (key: string, r: ForwardRecord) => {
+      forwards.set(key, r)
+      if (r.status === "forwarding") forwardingKeys.add(key)
+      else forwardingKeys.delete(key)
+    }
+    const saveOutbound = (r: OutboundRecord) => {
+      setOutbound(r)
       unwritten.delete(r.paymentId)
       return put(`pay/out/${r.paymentId}`, encodeOutboundRecord(r)).pipe(
         // Once the outcome is stored, memory keeps only what the API answers with.
         Effect.tap(() => Effect.sync(() => {
-          if (outbound.get(r.paymentId) === r) outbound.set(r.paymentId, slimIfFinished(r))
+          if (outbound.get(r.paymentId) === r) setOutbound(slimIfFinished(r))
         }))
       )
     }
@@ -663,7 +703,7 @@ export const make = (
     const forwardKey = (channelId: Uint8Array, htlcId: bigint) => `pay/fwd/${htlcKey(channelId, htlcId)}`
     const saveForward = (r: ForwardRecord) => {
       const key = forwardKey(r.inChannelId, r.inHtlcId)
-      forwards.set(key, r)
+      setForward(key, r)
       return put(key, encodeForwardRecord(r))
     }
     const loadAll = Effect.gen(function*() {
@@ -674,12 +714,12 @@ export const make = (
       }
       for (const e of yield* Effect.orDie(store.list("pay/out/"))) {
         const r = Schema.decodeUnknownResult(outboundJson)(untext.decode(e.value))
-        if (Result.isSuccess(r)) outbound.set(r.success.paymentId, slimIfFinished(r.success))
+        if (Result.isSuccess(r)) setOutbound(slimIfFinished(r.success))
         else yield* Effect.logError(`payments: ${e.key} does not decode`)
       }
       for (const e of yield* Effect.orDie(store.list("pay/fwd/"))) {
         const r = Schema.decodeUnknownResult(forwardJson)(untext.decode(e.value))
-        if (Result.isSuccess(r)) forwards.set(e.key, r.success)
+        if (Result.isSuccess(r)) setForward(e.key, r.success)
         else yield* Effect.logError(`payments: ${e.key} does not decode`)
       }
     })
@@ -692,6 +732,13 @@ export const make = (
     const processOnion = (htlc: { readonly onion: Uint8Array; readonly paymentHash: Uint8Array; readonly amount: Msat; readonly cltvExpiry: number; readonly pathKey?: Uint8Array | undefined }) =>
       Effect.gen(function*() {
         const known = new Map<string, Uint8Array | undefined>()
+        // Outside a blinded route the only point asked is the onion's own key (BOLT 4: bytes 1..33):
+        // computed first, so the onion is peeled once (a first pass without it fails and builds its error).
+        if (htlc.pathKey === undefined && htlc.onion.length >= 34) {
+          const point = htlc.onion.subarray(1, 34)
+          const s = yield* Effect.result(signer.ecdh(point))
+          known.set(toHex(point), Result.isSuccess(s) ? s.success : undefined)
+        }
         for (let round = 0; round < 4; round++) {
           const missing: Array<Uint8Array> = []
           const ecdh: NodeEcdh = (point) => {
@@ -777,14 +824,17 @@ export const make = (
         const received = set.parts.reduce((s, p) => s + p.amountMsat, 0n)
         const claimedParts = set.parts.map((p) => htlcKey(p.channelId, p.htlcId))
         yield* saveInbound({ ...record, status: "claiming", receivedMsat: received, claimedParts })
-        yield* Effect.forEach(set.parts, (part) =>
+        const claimOne = (part: MppSet["parts"][number]) =>
           Effect.result(manager.claimPreimage(part.channelId, part.htlcId, record.preimage)).pipe(
             Effect.flatMap((r) =>
               Result.isFailure(r)
                 ? Effect.logWarning(`payments: preimage claim of ${htlcKey(part.channelId, part.htlcId)} failed (${r.failure._tag})`)
                 : Effect.void
             )
-          ), { concurrency: "unbounded", discard: true })
+          )
+        // One part (most payments): on this fiber; several: every channel's write at once.
+        const only = set.parts.length === 1 ? set.parts[0] : undefined
+        yield* only !== undefined ? claimOne(only) : Effect.forEach(set.parts, claimOne, { concurrency: "unbounded", discard: true })
         for (const part of set.parts) {
           // The final node starts the fulfill's attribution data with its hold time (BOLT 4).
           const holdTime = yield* holdTimeOf(part.channelId, part.htlcId)
@@ -1090,7 +1140,7 @@ export const make = (
           yield* startForward(held.e, held.p, action.channelId, action.amountMsat)
         }
         yield* Deferred.succeed(reply, undefined)
-      }).pipe(Effect.withSpan("payments.intercepted", { attributes: { "payment.interceptId": interceptId, "payment.action": action._tag } }))
+      }).pipe(Effect.withSpan("payments.intercepted", { ...NO_STACK, attributes: { "payment.interceptId": interceptId, "payment.action": action._tag } }))
 
     /** Records the forward, then adds the outgoing HTLC (failing the incoming one back if the channel refuses). */
     const startForward = (
@@ -1541,9 +1591,7 @@ export const make = (
         yield* saveOutbound(r)
         const result = resultOf(r)
         if (result === undefined) return
-        const timer = timeouts.get(r.paymentId)
-        timeouts.delete(r.paymentId)
-        if (timer !== undefined) yield* Fiber.interrupt(timer)
+        deadlines.delete(r.paymentId)
         for (const w of waiters.get(r.paymentId) ?? []) yield* Deferred.succeed(w, result)
         waiters.delete(r.paymentId)
         excluded.delete(r.paymentId)
@@ -1666,7 +1714,7 @@ export const make = (
               "payment.hops": path.hops.length
             }
             const parent = yield* paymentSpanOf(r)
-            sentAny = (yield* sendAttempt(paymentId, path).pipe(Effect.withSpan("payments.attempt", { attributes, parent }))) || sentAny
+            sentAny = (yield* sendAttempt(paymentId, path).pipe(Effect.withSpan("payments.attempt", { ...NO_STACK, attributes, parent }))) || sentAny
           }
           if (sentAny) return
         }
@@ -1678,7 +1726,7 @@ export const make = (
         const r = outbound.get(paymentId)
         const route = fromPath(path)
         const first = route.hops[0]
-        const channelId = path.firstHop === undefined ? undefined : Schema.decodeUnknownOption(ChannelIdSchema)(toHex(path.firstHop.channelId))
+        const channelId = path.firstHop === undefined ? undefined : ChannelId.option(path.firstHop.channelId)
         if (r === undefined || first === undefined) return false
         if (channelId === undefined || Option.isNone(channelId)) {
           exclusionsOf(paymentId).channels.push({ shortChannelId: first.shortChannelId })
@@ -1855,7 +1903,7 @@ export const make = (
         }
         // Recorded before anything leaves: with its first attempt, just before that attempt's HTLC is
         // added (`sendAttempt`), or with its outcome (no route); else here, before the reply.
-        outbound.set(record.paymentId, record)
+        setOutbound(record)
         unwritten.add(record.paymentId)
         const decoded = decodedInvoices.get(record)
         if (decoded !== undefined) invoices.set(record.paymentId, decoded)
@@ -1867,21 +1915,51 @@ export const make = (
       })
 
     /**
-     * Per pending payment (this run): the fiber that wakes it at its deadline (`PaymentTimeout`).
-     * `finish` interrupts it, so a finished payment leaves no sleeping fiber (nor its entry in
-     * the scope) behind for the rest of its timeout.
+     * Each pending payment's deadline (this run), woken by ONE timer fiber that sleeps until the
+     * earliest and then queues a `PaymentTimeout` for every payment due (no fiber per payment).
+     * `finish` forgets the payment's deadline: the timer, when it wakes for a deadline no longer
+     * there, sleeps again until the earliest one left.
      */
-    const timeouts = new Map<string, Fiber.Fiber<void>>()
-    const armTimeout = (paymentId: string, deadlineMillis: number) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const fiber = yield* Effect.sleep(Duration.millis(Math.max(0, deadlineMillis - now))).pipe(
-          Effect.andThen(Effect.sync(() => timeouts.delete(paymentId))),
-          Effect.andThen(Queue.offer(inbox, { _tag: "PaymentTimeout", paymentId })),
-          Effect.asVoid,
-          Effect.forkIn(scope)
+    const deadlines = new Map<string, number>()
+    /** The timer fiber and the time it wakes at (undefined: no deadline pending). */
+    let timer: { readonly at: number; fiber: Fiber.Fiber<void> | undefined } | undefined
+    /** The timer wakes at `at` at the latest (an earlier timer stays, a later one is replaced). */
+    const armTimer = (at: number): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (timer !== undefined && timer.at <= at) return Effect.void
+        const previous = timer?.fiber
+        const token: { readonly at: number; fiber: Fiber.Fiber<void> | undefined } = { at, fiber: undefined }
+        timer = token
+        const wake: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          // Interrupted while it sleeps (a nearer deadline came), never while it queues the timeouts.
+          Effect.sleep(Duration.millis(Math.max(0, at - now))).pipe(Effect.andThen(Effect.uninterruptible(fireTimer(token))))
         )
-        timeouts.set(paymentId, fiber)
+        return Effect.forkIn(wake, scope).pipe(
+          Effect.flatMap((fiber) => {
+            token.fiber = fiber
+            return previous === undefined ? Effect.void : Effect.asVoid(Fiber.interrupt(previous))
+          })
+        )
+      })
+    /** On the timer fiber: every payment due gets its `PaymentTimeout`; the timer is armed for the next deadline. */
+    const fireTimer = (token: { readonly at: number }): Effect.Effect<void> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        if (timer === token) timer = undefined
+        const due: Array<string> = []
+        let next: number | undefined
+        for (const [paymentId, at] of deadlines) {
+          if (at <= now) due.push(paymentId)
+          else if (next === undefined || at < next) next = at
+        }
+        for (const paymentId of due) deadlines.delete(paymentId)
+        return Effect.forEach(due, (paymentId) => Queue.offer(inbox, { _tag: "PaymentTimeout", paymentId }), { discard: true }).pipe(
+          Effect.andThen(next === undefined ? Effect.void : armTimer(next))
+        )
+      })
+    const armTimeout = (paymentId: string, deadlineMillis: number): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        deadlines.set(paymentId, deadlineMillis)
+        return armTimer(deadlineMillis)
       })
 
     /** After a restart: each attempt in flight is found in its channel, or settled from a monitor's preimage, or failed. */
@@ -1949,18 +2027,20 @@ export const make = (
           switch (p._tag) {
             case "Forward":
               return yield* onForward(e, p).pipe(Effect.withSpan("payments.forward", {
+                ...NO_STACK,
                 attributes: { ...nodeAttribute, ...htlcAttributes(e), "payment.outScid": p.shortChannelId.toString(), "payment.outAmountMsat": p.amtToForward.toString() },
-                parent: paymentTraceRoot(e.paymentHash)
+                parent: traceRootOf(e.paymentHash)
               }))
             case "Receive":
-              return yield* onReceive(e, p).pipe(Effect.withSpan("payments.receive", { attributes: { ...nodeAttribute, ...htlcAttributes(e) }, parent: paymentTraceRoot(e.paymentHash) }))
+              return yield* onReceive(e, p).pipe(Effect.withSpan("payments.receive", { ...NO_STACK, attributes: { ...nodeAttribute, ...htlcAttributes(e) }, parent: traceRootOf(e.paymentHash) }))
             case "BlindedForward":
               return yield* onBlindedForward(e, p).pipe(Effect.withSpan("payments.forward", {
+                ...NO_STACK,
                 attributes: { ...nodeAttribute, ...htlcAttributes(e), "payment.blinded": p.introduction ? "introduction" : "inside", "payment.outAmountMsat": p.amtToForward.toString() },
-                parent: paymentTraceRoot(e.paymentHash)
+                parent: traceRootOf(e.paymentHash)
               }))
             case "BlindedReceive":
-              return yield* onBlindedReceive(e, p).pipe(Effect.withSpan("payments.receive", { attributes: { ...nodeAttribute, ...htlcAttributes(e), "payment.blinded": "final" }, parent: paymentTraceRoot(e.paymentHash) }))
+              return yield* onBlindedReceive(e, p).pipe(Effect.withSpan("payments.receive", { ...NO_STACK, attributes: { ...nodeAttribute, ...htlcAttributes(e), "payment.blinded": "final" }, parent: traceRootOf(e.paymentHash) }))
           }
         }
         if (e._tag === "HtlcResolved") return yield* onResolved(e)
@@ -1980,16 +2060,16 @@ export const make = (
         // The resolution's span hangs under the HTLC's (this run), else under the payment's trace root.
         const spanKey = owner._tag === "Forward" ? owner.key : `${owner.paymentId}/${owner.attemptId}`
         const hash = owner._tag === "Forward" ? forwards.get(owner.key)?.paymentHash : outbound.get(owner.paymentId)?.paymentHash
-        const parent = htlcSpans.get(spanKey) ?? (hash === undefined ? undefined : paymentTraceRoot(hash))
+        const parent = htlcSpans.get(spanKey) ?? (hash === undefined ? undefined : traceRootOf(hash))
         htlcSpans.delete(spanKey)
         const withParent = parent === undefined ? {} : { parent }
         if (owner._tag === "Forward") {
           return yield* onForwardResolved(owner.key, e.result).pipe(
-            Effect.withSpan("payments.forward.resolved", { attributes: { ...attributes, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent })
+            Effect.withSpan("payments.forward.resolved", { ...NO_STACK, attributes: { ...attributes, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent })
           )
         }
         return yield* onAttemptResolved(owner.paymentId, owner.attemptId, e.result).pipe(
-          Effect.withSpan("payments.attempt.resolved", { attributes: { ...attributes, "payment.id": owner.paymentId, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent })
+          Effect.withSpan("payments.attempt.resolved", { ...NO_STACK, attributes: { ...attributes, "payment.id": owner.paymentId, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent })
         )
       })
 
@@ -2011,8 +2091,9 @@ export const make = (
           yield* onChannelEvent({ nodeId: info.nodeId, channelId: info.channelId, event: e })
         }
       }
-      for (const r of [...outbound.values()]) {
-        if (r.status !== "pending") continue
+      for (const paymentId of [...pendingIds]) {
+        const r = outbound.get(paymentId)
+        if (r === undefined || r.status !== "pending") continue
         let current = r
         for (const a of r.attempts) {
           if (a.status !== "inflight" || a.htlcId === undefined) continue
@@ -2070,8 +2151,9 @@ export const make = (
           intercepted.delete(interceptId)
           yield* failIncoming(held.e.channelId, held.e.htlcId, { _tag: "Fail", failure: { _tag: "unknown_next_peer" }, sharedSecret: held.p.sharedSecret })
         }
-        for (const [key, record] of [...forwards]) {
-          if (record.status !== "forwarding") continue
+        for (const key of [...forwardingKeys]) {
+          const record = forwards.get(key)
+          if (record === undefined || record.status !== "forwarding") continue
           if (record.outHtlcId !== undefined && outIndex.has(htlcKey(record.outChannelId, record.outHtlcId))) {
             const out = yield* Effect.result(manager.channel(record.outChannelId))
             if (Result.isFailure(out) || !htlcsKnown(out.success.state) || offeredHtlcs(out.success.state).some((h) => h.id === record.outHtlcId)) continue
@@ -2174,7 +2256,11 @@ export const make = (
      * the resolution of one of our forwards, by payment hash (so the parts of one payment, and a
      * forward and a receive of one hash, stay in order); channel events this loop ignores in a group
      * of their own. Undefined for everything else (payments, resolutions of our attempts, timers,
-     * resync, deadlines): handled alone, in order, after what came before.
+     * resync, deadlines): handled alone, in order, after what came before. Payments of ours are
+     * not handled concurrently on purpose: measured (50 in flight, 2 and 5 nodes), concurrent
+     * payers put more HTLCs on the first link at once, and every `commitment_signed` signs every
+     * HTLC of its link again (BOLT 2/3): 3 hops, 0.78 -> 3.4 `commitment_signed` and 19 -> 57 HTLC
+     * signatures per payment, half the payments per CPU second.
      */
     const overlapGroup = (input: Input): string | undefined => {
       if (input._tag !== "Channel") return undefined
@@ -2356,8 +2442,9 @@ export const make = (
           })),
         Effect.tapError((e) => Effect.annotateCurrentSpan({ "payment.outcome": describeError(e) })),
         Effect.withSpan(name, {
+          ...NO_STACK,
           attributes: { ...nodeAttribute, ...(paymentHash === undefined ? {} : { "payment.hash": toHex(paymentHash) }) },
-          ...(paymentHash === undefined ? {} : { parent: paymentTraceRoot(paymentHash) })
+          ...(paymentHash === undefined ? {} : { parent: traceRootOf(paymentHash) })
         })
       )
 
