@@ -1246,7 +1246,10 @@ const startNegotiation = (ctx: StepContext, s: Normal, out: Out): StepResult => 
 const proposeSimple = (ctx: StepContext, state: Negotiating | Closing, out: Out): StepResult => {
   const close = simpleOf(state)
   // (Called only as a negotiation starts, connected, with a fresh close and nothing pending: the
-  // guard, and the Closing branch of the feerate below, are for the types.)
+  // guard, and the Closing branch of the feerate below, are for the types. A draft at fee 0
+  // always has a variant (one side holds at least its reserve, above dust; ours may be left
+  // out), so the draft's failure and the empty lists below do not happen either; only the
+  // priced proposal can fail.)
   if (close === undefined || close.pending !== undefined || state.connection !== "Connected") return done(out, state)
   const draft = proposeClosingComplete(close, { fee: sat(0n), locktime: 0 })
   if (Result.isFailure(draft)) return done(out, state)

@@ -160,7 +160,7 @@ export const blockConnected = (
     let level: number | undefined
     for (const input of tx.inputs) {
       const l = levels.get(outpointKey(input.prevout))
-      if (l !== undefined && (level === undefined || l + 1 < level)) level = l + 1
+      if (l !== undefined && (level === undefined || l + 1 < level)) level = l + 1 // (`<=` would assign the same level)
     }
     if (level === undefined) continue
     const t: ChainTx = { height, level, txid, tx }
@@ -290,7 +290,7 @@ const buildCommitment = (
   const theirs = params.remote.basepoints
   const holder = owner === "holder"
   const keys = sharedCommitmentKeysCache.derive(secp, holder ? ours : theirs, holder ? theirs : ours, point)
-  if (Result.isFailure(keys)) return undefined
+  if (Result.isFailure(keys)) return undefined // unreachable for stored points (checked on receipt)
   const built = sharedCommitmentBuilds.build<MonitorHtlc>({
     channelType: type,
     fundingOutpoint: params.fundingOutpoint,
@@ -329,7 +329,7 @@ const spendPath = (witness: ReadonlyArray<Uint8Array>): SpendPath => {
   if (witness.length === 5) return "HtlcTx"
   if (witness.length !== 3) return "Other"
   const second = witness[1]
-  if (second === undefined) return "Other"
+  if (second === undefined) return "Other" // unreachable: three items (the name "Other" only has to differ from the others)
   if (second.length === 0) return "DelayedOrTimeout"
   if (second.length === 1 && second[0] === 1) return "Revocation"
   if (second.length === 33) return "RevokedHtlc"
@@ -348,7 +348,7 @@ const spentByUs = (kind: TrackedOutputKind, path: SpendPath): boolean => {
       return true
     case "offered_htlc":
     case "received_htlc":
-      // Set per commitment by the caller (see `htlcSpentByUs`).
+      // Set per commitment by the caller (see `htlcSpentByUs`): never reached, kept for an exhaustive switch.
       return false
     case "revoked_to_local":
     case "revoked_htlc_tx_output":

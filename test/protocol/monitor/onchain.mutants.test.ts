@@ -399,6 +399,19 @@ describe("their commitment confirmed (BOLT 5 Remote Commitment Transaction)", ()
     expect(timeout?._tag === "Sweep" && timeout.input.sequence).toBe(0xfffffffd)
   })
 
+  it("the funder pays their commitment's fee and anchors: here we do, so their balance is whole and sorts after an HTLC just below it (BOLT 3 fee payment)", () => {
+    // Their to_local 25,200 sat above THEY_OFFERED's 25,000 sat; had they paid the fee and anchors (~1,000 sat) it would sort first.
+    const close = { toLocal: msat(25_200_000n), toRemote: msat(934_800_000n), htlcs: [THEY_OFFERED, THEY_RECEIVED] }
+    const tx = commitmentTx(params, "counterparty", 3n, close, theirPoint(3n))
+    const c = { commitmentNumber: 3n, perCommitmentPoint: theirPoint(3n), feeratePerKw: 253, ...close, txid: txid(tx.tx) }
+    const state: MonitorState = { ...base, params, counterpartyCurrent: c }
+    const htlcVout = outputOf(tx, "offered_htlc").index
+    expect(outputOf(tx, "to_local").index).toBe(htlcVout + 1)
+    const o = one(resolve(ctx, state, chain(state, [[H, [tx.tx]]])), "offered_htlc")
+    expect(o.outpoint.vout).toBe(htlcVout)
+    expect(o.amount).toBe(25_000n)
+  })
+
   it("an unknown commitment of theirs (a number we never signed): only our balance is surely ours (MUST inform the user of potentially lost funds)", () => {
     const unknown = commitmentTx(params, "counterparty", 9n, theirBalances, theirPoint(9n))
     const ru = resolve(ctx, base, chain(base, [[H, [unknown.tx]]]))
@@ -542,6 +555,8 @@ describe("their revoked commitment confirmed (BOLT 5 Revoked Transaction Close H
     expect(statusOf(toLocal, [b(71), Uint8Array.of(2), b(100)], "revoked_to_local")).toMatchObject({ byUs: false })
     expect(statusOf(anHtlc, W.revokedHtlc, "revoked_htlc")).toMatchObject({ byUs: true })
     expect(statusOf(anHtlc, W.preimage(preimageFor(7)), "revoked_htlc")).toMatchObject({ byUs: true })
+    // A preimage whose first byte is 1 is still a preimage (not the revocation path's single 0x01).
+    expect(statusOf(anHtlc, W.preimage(Uint8Array.of(1, ...b(31, 7))), "revoked_htlc")).toMatchObject({ byUs: true })
     expect(statusOf(anHtlc, W.delayedOrTimeout, "revoked_htlc")).toMatchObject({ byUs: true })
     expect(statusOf(anHtlc, W.htlcTx, "revoked_htlc")).toMatchObject({ byUs: false })
     expect(statusOf(anHtlc, W.other, "revoked_htlc")).toMatchObject({ byUs: false })
