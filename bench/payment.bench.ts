@@ -326,9 +326,11 @@ const OPS = process.env["PAYMENT_BENCH_OPS"] !== undefined && process.env["PAYME
 const OPS_TOP = Number(process.env["PAYMENT_BENCH_OPS"] ?? 0)
 const ops = { on: false, n: 0, byKey: new Map<string, number>() }
 const opKey = (primitive: object): string => {
-  const fields = new Map(Object.entries(primitive))
+  const field = (k: string): unknown => Reflect.get(primitive, k)
   const source = (v: unknown) => (typeof v === "function" ? v.toString().replace(/\s+/g, " ").slice(0, 100) : "")
-  return `${String(fields.get("~effect/Effect/identifier") ?? "?")} | ${source(fields.get("~effect/Effect/args") ?? fields.get("~effect/Effect/successCont"))}`
+  const args = field("~effect/Effect/args")
+  const fn = typeof args === "function" ? args : Array.isArray(args) ? args.find((a) => typeof a === "function") : undefined
+  return `${String(field("~effect/Effect/identifier") ?? "?")} | ${source(fn ?? field("~effect/Effect/successCont") ?? field("~effect/Effect/failureCont"))}`
 }
 const opsTracer = Tracer.make({
   span: (options) => Tracer.nativeTracer.span(options),

@@ -1170,6 +1170,11 @@ export const make = (
         }
         yield* saveForward(record)
         yield* Effect.annotateCurrentSpan({ "payment.outcome": "forwarded", "payment.outChannelId": toHex(out.channelId) })
+        // The other forwards of this batch (concurrent groups) get to this point too before this
+        // add leaves: the outgoing channel then finds their adds together in its mailbox and signs
+        // them in one `commitment_signed` (measured, 3 hops, 50 in flight: 21.9 -> 16.0 HTLC
+        // signatures per payment; the signatures per commitment follow from when adds arrive).
+        yield* Effect.yieldNow
         const added = yield* Effect.result(manager.addHtlc(out.channelId, {
           requestId: `fwd/${htlcKey(e.channelId, e.htlcId)}`,
           amount: outAmount,

@@ -48,8 +48,13 @@ export const xorInto = (target: Uint8Array, source: Uint8Array, targetOffset = 0
 }
 
 /** HMAC-SHA256. */
-export const hmacSha256 = (key: Uint8Array, ...message: ReadonlyArray<Uint8Array>): Uint8Array =>
-  hmac(sha256, key, message.length === 1 && message[0] !== undefined ? message[0] : concatBytes(...message))
+export const hmacSha256 = (key: Uint8Array, ...message: ReadonlyArray<Uint8Array>): Uint8Array => {
+  if (message.length === 1 && message[0] !== undefined) return hmac(sha256, key, message[0])
+  // Several parts: fed one after the other (no concatenated copy, e.g. of a 1,300-byte packet).
+  const h = hmac.create(sha256, key)
+  for (const m of message) h.update(m)
+  return h.digest()
+}
 
 /** SHA256(ephemeral public key || shared secret): the per-hop blinding factor of the onion key. */
 export const blindingFactor = (ephemeralPublicKey: Uint8Array, sharedSecret: Uint8Array): Uint8Array =>

@@ -19,7 +19,8 @@ import {
   generateStream,
   hmacSha256,
   isAllZero,
-  xorInto
+  xorInto,
+  xorStreamInPlace
 } from "./keys.ts"
 
 /** `hop_payloads` size of a payment onion (`onion_routing_packet` of `update_add_htlc`). */
@@ -248,7 +249,8 @@ export const buildOnion = (
     mix.set(length, 0)
     mix.set(hop.payload, length.length)
     mix.set(nextHmac, length.length + hop.payload.length)
-    xorInto(mix, generateStream(deriveKey("rho", secret), payloadsSize))
+    // mix ^= the rho stream, in place (no stream buffer, no byte loop).
+    xorStreamInPlace(deriveKey("rho", secret), mix)
     if (i === hops.length - 1) mix.set(filler, payloadsSize - filler.length)
     nextHmac = hmacSha256(deriveKey("mu", secret), mix, associatedData)
   }
@@ -295,8 +297,9 @@ export const peelWithSharedSecret = (
     return Result.fail(new InvalidOnionHmac({ sha256OfOnion: onionHash() }))
   }
   // hop_payloads padded with `size` zero bytes, XORed with 2*size bytes of the rho stream.
-  const unwrapped = generateStream(deriveKey("rho", sharedSecret), 2 * size)
-  xorInto(unwrapped, packet.hopPayloads)
+  const unwrapped = new Uint8Array(2 * size)
+  unwrapped.set(packet.hopPayloads)
+  xorStreamInPlace(deriveKey("rho", sharedSecret), unwrapped)
   // The length is read from the packet's own bytes only, so a long BigSize cannot run into the
   // zero padding; the canonical-form check is the codec's.
   const length = decodeBigSize(unwrapped.subarray(0, size))
