@@ -220,9 +220,14 @@ export const make = <M, E = never, R = never>(
     yield* Effect.addFinalizer(() => stopNow)
 
     const stopped = () => new ActorStopped({ actor: name })
-    const offer = (msg: M): Effect.Effect<void, ActorStopped> | undefined => {
-      if (ended) return Effect.fail(stopped())
-      if (size() >= capacity || roomWaiters.length > 0) {
+    /** A `tell` decided when it runs (the mailbox may have drained meanwhile: the room is checked then). */
+    const tellWhenRun = (msg: M): Effect.Effect<void, ActorStopped> =>
+      Effect.suspend((): Effect.Effect<void, ActorStopped> => {
+        if (ended) return Effect.fail(stopped())
+        if (size() < capacity && roomWaiters.length === 0) {
+          items.push({ msg })
+          return kick
+        }
         // Full: wait for room (in order with the other waiting tells), then try again.
         return Effect.flatMap(Deferred.make<void>(), (room) => {
           roomWaiters.push(room)
@@ -232,7 +237,11 @@ export const make = <M, E = never, R = never>(
             return kick
           })
         })
-      }
+      })
+    const offer = (msg: M): Effect.Effect<void, ActorStopped> | undefined => {
+      if (ended) return Effect.fail(stopped())
+      // Full: nothing queued now; the wait for room is registered when the effect runs.
+      if (size() >= capacity || roomWaiters.length > 0) return tellWhenRun(msg)
       items.push({ msg })
       if (active) return undefined
       // As `kick`: the flag, not the fiber, says whether one runs.

@@ -614,9 +614,9 @@ export const make = (
         const opened = updates.find((u) => u._tag === "Opened")
         const channelId = opened?._tag === "Opened" ? opened.params.channelId : entry.channelId
         const persisted = persister.persist(channelId, updates, record).pipe(
-          Effect.catchTag("PersistOutOfOrder", (e) => Effect.die(e)),
           // Shutting down: the channel stays paused (nothing that depends on the update leaves).
-          Effect.catchTag("PersisterClosed", () => Effect.succeed<PersistStatus>("InProgress"))
+          // Out of order: a bug of ours.
+          Effect.catch((e) => (e._tag === "PersisterClosed" ? Effect.succeed<PersistStatus>("InProgress") : Effect.die(e)))
         )
         return Effect.flatMap(persisted, (status) => {
           const monitor = (entry.monitor ??= makeMonitorSync({ name: flatHex([channelId], "", "monitor "), secp: config.secp }))
@@ -760,8 +760,6 @@ export const make = (
         entry.handle = yield* startActor(entry, accepted.success.state, { session, initialOutputs: accepted.success.outputs }, actorScope)
       })
 
-    const onSessionEvent = (event: PeerSessionEvent): Effect.Effect<void> => (event._tag === "Message" ? onMessage(event) : onConnectionEvent(event))
-
     const onConnectionEvent = (event: Exclude<PeerSessionEvent, { readonly _tag: "Message" }>): Effect.Effect<void> =>
       Effect.gen(function*() {
         switch (event._tag) {
@@ -794,24 +792,43 @@ export const make = (
       return hex
     }
 
-    /** A peer message: routed by (peer, channel id) with no generator (one per message on the wire). */
-    const onMessage = (event: Extract<PeerSessionEvent, { readonly _tag: "Message" }>): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        const { message, nodeId, session } = event
-        const peerHex = nodeHex(nodeId)
-        if (sessions.get(peerHex)?.session !== session) return Effect.void // a message of a connection already replaced
-        if (message._tag === "Error" || message._tag === "Warning") return onErrorOrWarning(nodeId, message)
-        if (!isChannelMessage(message)) return Effect.void
-        if (message._tag === "OpenChannel") return incomingOpen(session, nodeId, message)
-        const channelId = messageChannelId(message)
-        const entry = channelId === undefined ? undefined : routes.get(`${peerHex}/${toHex(channelId)}`)
-        if (entry === undefined) {
-          const unknown = Effect.logDebug(`${message._tag} for an unknown channel from ${peerHex}`)
-          // BOLT 2: a reestablish for a channel we do not know gets an error (the peer may close it).
-          return message._tag === "ChannelReestablish" ? Effect.andThen(unknown, sendOn(session, makeError("unknown channel", message.channelId))) : unknown
-        }
-        return tellEntry(entry, { _tag: "PeerMessage", message })
-      })
+    /**
+     * A peer message: routed by (peer, channel id) with no generator (one per message on the wire).
+     * Returns undefined when it is handled already (queued on a running channel, or dropped), else
+     * the effect that completes it (to run before the next event is looked at).
+     */
+    const routeMessage = (event: Extract<PeerSessionEvent, { readonly _tag: "Message" }>): Effect.Effect<void> | undefined => {
+      const { message, nodeId, session } = event
+      const peerHex = nodeHex(nodeId)
+      if (sessions.get(peerHex)?.session !== session) return undefined // a message of a connection already replaced
+      if (message._tag === "Error" || message._tag === "Warning") return onErrorOrWarning(nodeId, message)
+      if (!isChannelMessage(message)) return undefined
+      if (message._tag === "OpenChannel") return incomingOpen(session, nodeId, message)
+      const channelId = messageChannelId(message)
+      const entry = channelId === undefined ? undefined : routes.get(`${peerHex}/${toHex(channelId)}`)
+      if (entry === undefined) {
+        const unknown = Effect.logDebug(`${message._tag} for an unknown channel from ${peerHex}`)
+        // BOLT 2: a reestablish for a channel we do not know gets an error (the peer may close it).
+        return message._tag === "ChannelReestablish" ? Effect.andThen(unknown, sendOn(session, makeError("unknown channel", message.channelId))) : unknown
+      }
+      const queued = entry.handle?.offer({ _tag: "PeerMessage", message })
+      return queued === undefined ? undefined : Effect.ignore(queued)
+    }
+
+    /**
+     * The session events of one pull, in order, in a plain loop: an effect is built only for an
+     * event that needs one (a channel's fiber to start, a connection event, an open...), and the
+     * loop goes on after it has run.
+     */
+    const onSessionEvents = (events: ReadonlyArray<PeerSessionEvent>, from: number): Effect.Effect<void> => {
+      for (let i = from; i < events.length; i++) {
+        const event = events[i]
+        if (event === undefined) continue
+        const effect = event._tag === "Message" ? routeMessage(event) : onConnectionEvent(event)
+        if (effect !== undefined) return i + 1 < events.length ? Effect.flatMap(effect, () => onSessionEvents(events, i + 1)) : effect
+      }
+      return Effect.void
+    }
 
     const onErrorOrWarning = (nodeId: NodeId, message: Extract<LightningMessage, { readonly _tag: "Error" | "Warning" }>): Effect.Effect<void> =>
       Effect.gen(function*() {
@@ -827,7 +844,7 @@ export const make = (
       })
 
     yield* peers.sessionEvents.pipe(
-      Stream.runForEach(onSessionEvent),
+      Stream.runForEachArray((events) => onSessionEvents(events, 0)),
       Effect.catchCause((cause) => Effect.logError("channel manager: session events ended", cause)),
       Effect.forkIn(scope)
     )
@@ -849,8 +866,15 @@ export const make = (
         return entry?.handle === undefined ? Effect.fail(new ChannelNotFound({ channelId })) : Effect.succeed({ entry, handle: entry.handle })
       })
 
+    /** `f` with the channel's entry and handle (no intermediate effect: commands and snapshots are on every payment's path). */
+    const withChannel = <A, E>(channelId: ChannelId, f: (entry: Entry, handle: ChannelHandle<ChannelState>) => Effect.Effect<A, E>): Effect.Effect<A, E | ChannelNotFound> =>
+      Effect.suspend((): Effect.Effect<A, E | ChannelNotFound> => {
+        const entry = byId.get(toHex(channelId))
+        return entry?.handle === undefined ? Effect.fail(new ChannelNotFound({ channelId })) : f(entry, entry.handle)
+      })
+
     const command = (channelId: ChannelId, input: ChannelInput): Effect.Effect<StepReport, ChannelCommandError> =>
-      find(channelId).pipe(Effect.flatMap(({ handle }) => handle.command(input)))
+      withChannel(channelId, (_entry, handle) => handle.command(input))
 
     const info = (entry: Entry, handle: ChannelHandle<ChannelState>) =>
       handle.snapshot.pipe(
@@ -980,7 +1004,7 @@ export const make = (
           }
           return found
         }),
-      channel: (channelId) => find(channelId).pipe(Effect.flatMap(({ entry, handle }) => info(entry, handle))),
+      channel: (channelId) => withChannel(channelId, info),
       monitorState: (channelId) =>
         Effect.suspend((): Effect.Effect<MonitorState | undefined, ChannelNotFound | ActorStopped | ActorCrashed> => {
           const entry = byId.get(toHex(channelId))
@@ -994,10 +1018,11 @@ export const make = (
           feeratePerKw: options.feeratePerKw ?? feerateEstimate
         }).pipe(Effect.asVoid),
       forceClose: (channelId, reason = "force close requested") => command(channelId, { _tag: "ForceClose", reason }).pipe(Effect.asVoid),
+      // No generator: one per HTLC added.
       addHtlc: (channelId, htlc) =>
-        Effect.gen(function*() {
+        Effect.suspend(() => {
           const requestId = htlc.requestId ?? `htlc-${++requestCounter}`
-          const report = yield* command(channelId, {
+          const input: ChannelInput = {
             _tag: "AddHtlc",
             requestId,
             amount: htlc.amount,
@@ -1005,14 +1030,16 @@ export const make = (
             cltvExpiry: htlc.cltvExpiry,
             onion: htlc.onion,
             ...(htlc.pathKey === undefined ? {} : { pathKey: htlc.pathKey })
-          })
-          for (const e of report.events) {
-            if (e._tag === "HtlcAdded" && e.requestId === requestId) return e.htlcId
-            if (e._tag === "HtlcRejected" && e.requestId === requestId) {
-              return yield* Effect.fail(new AddHtlcRejected({ channelId, requestId, reason: e.reason }))
-            }
           }
-          return yield* Effect.fail(new AddHtlcRejected({ channelId, requestId, reason: "the channel gave no HTLC id" }))
+          return Effect.flatMap(command(channelId, input), (report) => {
+            for (const e of report.events) {
+              if (e._tag === "HtlcAdded" && e.requestId === requestId) return Effect.succeed(e.htlcId)
+              if (e._tag === "HtlcRejected" && e.requestId === requestId) {
+                return Effect.fail(new AddHtlcRejected({ channelId, requestId, reason: e.reason }))
+              }
+            }
+            return Effect.fail(new AddHtlcRejected({ channelId, requestId, reason: "the channel gave no HTLC id" }))
+          })
         }),
       fulfillHtlc: (channelId, htlcId, preimage, attributionData) =>
         command(channelId, { _tag: "FulfillHtlc", htlcId, preimage, ...(attributionData === undefined ? {} : { attributionData }) }).pipe(Effect.asVoid),

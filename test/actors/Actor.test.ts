@@ -256,4 +256,45 @@ describe("Actor", () => {
       assert.isFalse(actor.idle())
       assert.isFalse(actor.offerFromHandler("after stop"))
     }))
+  it.effect("offer queues at once: nothing to run on a running actor, the fiber's start on an idle one, the wait for room when full, ActorStopped after a stop", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const gate = yield* Deferred.make<void>()
+      const actor = yield* Actor.make<string>({
+        name: "offer",
+        capacity: 2,
+        handle: (m) =>
+          Effect.suspend(() => {
+            seen.push(m)
+            return m === "wait" ? Deferred.await(gate) : Effect.void
+          })
+      })
+      // Idle: queued now, but only the returned effect starts the fiber.
+      const start = actor.offer("wait")
+      assert.isDefined(start)
+      assert.strictEqual(actor.waiting(), 1)
+      for (let i = 0; i < 5; i++) yield* Effect.yieldNow
+      assert.deepStrictEqual(seen, [])
+      if (start !== undefined) yield* start
+      while (!seen.includes("wait")) yield* Effect.yieldNow
+      // Running (blocked on "wait"): queued, nothing to run.
+      assert.isUndefined(actor.offer("a"))
+      assert.isUndefined(actor.offer("b"))
+      // Full (capacity 2): nothing queued; the effect queues it when there is room (here: run after
+      // the mailbox has drained, so it must not wait for a room that was freed before it asked).
+      const full = actor.offer("c")
+      assert.isDefined(full)
+      assert.strictEqual(actor.waiting(), 2)
+      const waiting = yield* Effect.forkChild(full ?? Effect.void)
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(waiting)
+      while (!actor.idle()) yield* Effect.yieldNow
+      assert.deepStrictEqual(seen, ["wait", "a", "b", "c"])
+      yield* actor.stop
+      const stopped = actor.offer("late")
+      assert.isDefined(stopped)
+      const exit = yield* Effect.exit(stopped ?? Effect.void)
+      assert.isTrue(Exit.isFailure(exit))
+      assert.deepStrictEqual(seen, ["wait", "a", "b", "c"])
+    }))
 })
