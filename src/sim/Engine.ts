@@ -101,6 +101,8 @@ export interface Progress {
   readonly paymentsDone: number
   readonly paymentsTotal: number
   readonly events: number
+  /** Peer messages sent so far (lost ones included). */
+  readonly messages: number
 }
 
 export interface ScenarioResult {

@@ -25,12 +25,15 @@ describe("scenario setup", () => {
     // Seed 5: before the fix, channel 0-1 ended `Closed / WaitChannelReady` and setup reported
     // 2 of 4 channels not `Normal`. (If the simulation's draws change, pick a seed whose notes
     // show a retried open.)
-    const reports: Array<{ readonly phase: string; readonly nodesStarted: number; readonly events: number }> = []
-    const r = await runScenario(lossy, { seed: 5, onProgress: (p) => reports.push({ phase: p.phase, nodesStarted: p.nodesStarted, events: p.events }) })
+    const reports: Array<{ readonly phase: string; readonly nodesStarted: number; readonly events: number; readonly messages: number }> = []
+    const r = await runScenario(lossy, { seed: 5, onProgress: (p) => reports.push({ phase: p.phase, nodesStarted: p.nodesStarted, events: p.events, messages: p.messages }) })
     const s = r.summary
     // The first report comes when every node is built, before any event (the channels open after it).
-    expect(reports[0]).toEqual({ phase: "setup", nodesStarted: 4, events: 0 })
+    expect(reports[0]).toEqual({ phase: "setup", nodesStarted: 4, events: 0, messages: 0 })
     expect(reports.every((p) => p.nodesStarted === 4)).toBe(true)
+    // The last report comes after the final checks: every message the run sent.
+    expect(reports.at(-1)?.messages).toBe(s.faults.messages)
+    expect(reports.find((p) => p.phase === "workload")?.messages).toBeGreaterThan(0)
     expect(s.invariantViolations).toEqual([])
     expect(s.notes.some((n) => n.startsWith("setup: ") && n.includes("tried again"))).toBe(true)
     expect(s.faults.messagesLost).toBeGreaterThan(0)
