@@ -27,7 +27,7 @@
  *   written alone too: the `Channel` actor writes one at `channel_ready`); lagging replicas
  *   catch up from it.
  */
-import { Clock, Deferred, Duration, Effect, Layer, PubSub, Queue, Result, Schedule, type Schema, type Scope, Stream } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Layer, PubSub, Queue, Result, Schedule, type Schema, type Scope, Stream } from "effect"
 import type { MonitorState } from "../../protocol/monitor/state.ts"
 import type { MonitorUpdate } from "../../protocol/monitor/update.ts"
 import type { ChannelId } from "../../protocol/units.ts"
@@ -237,16 +237,21 @@ export const makeReplicatedPersister = (
       return count >= k && state
     }
 
-    const settle = (e: Entry) =>
-      Effect.gen(function*() {
-        while (e.waiters.length > 0) {
-          const w = e.waiters[0]
-          if (w === undefined || !quorumReached(e, w)) break
-          e.waiters.shift()
-          const answered = yield* Deferred.succeed(w.status, "Completed")
-          if (!answered) yield* PubSub.publish(completions, { channelId: e.channelId, updateId: w.updateId })
-        }
-      })
+    const completedExit: Exit.Exit<PersistStatus> = Exit.succeed<PersistStatus>("Completed")
+    /**
+     * Answers, in order, the waiters of `e` the quorum now covers; the completions of those that
+     * were already answered `InProgress` go to `late` (published by the caller).
+     */
+    const settleNow = (e: Entry, late: Array<PersistCompletion>): void => {
+      while (e.waiters.length > 0) {
+        const w = e.waiters[0]
+        if (w === undefined || !quorumReached(e, w)) break
+        e.waiters.shift()
+        if (!Deferred.doneUnsafe(w.status, completedExit)) late.push({ channelId: e.channelId, updateId: w.updateId })
+      }
+    }
+    const publishAll = (late: ReadonlyArray<PersistCompletion>): Effect.Effect<void> =>
+      Effect.forEach(late, (c) => PubSub.publish(completions, c), { discard: true })
 
     const firstWake = wake[0]
     const wakeAll = wake.length === 1 && firstWake !== undefined
@@ -306,9 +311,13 @@ export const makeReplicatedPersister = (
       return { writes, planned }
     }
 
-    const acknowledged = (i: number, planned: ReadonlyArray<Planned>) =>
-      Effect.gen(function*() {
+    /** Replica i holds what `planned` says: waiters answered, retained updates dropped (no generator: one per write). */
+    const acknowledged = (i: number, planned: ReadonlyArray<Planned>): Effect.Effect<void> =>
+      Effect.suspend(() => {
         failing[i] = false
+        const keepsState = replicas[i]?.keepsChannelState === true
+        const late: Array<PersistCompletion> = []
+        let snapshots: Array<Entry> | undefined
         for (const p of planned) {
           const e = p.entry
           if ((e.ackedSeq[i] ?? 0) < p.seq) e.ackedSeq[i] = p.seq
@@ -317,13 +326,17 @@ export const makeReplicatedPersister = (
           if (e.retained.length > 0 && (e.retained[0]?.updateId ?? 0n) <= floor) e.retained = e.retained.filter((u) => u.updateId > floor)
           if (e.monitor !== undefined && floor >= e.monitor.latestUpdateId) e.monitor = undefined
           dropStateIfStored(e)
-          if (e.retained.length > maxRetained && replicas[i]?.keepsChannelState === true) yield* snapshotRetained(i, e)
-          yield* settle(e)
+          if (e.retained.length > maxRetained && keepsState) (snapshots ??= []).push(e)
+          settleNow(e, late)
           // watchtowers may now receive what this replica holds
-          if (replicas[i]?.keepsChannelState === true) for (let j = 0; j < n; j++) if (replicas[j]?.keepsChannelState === false) dirty[j]?.add(e)
+          if (keepsState) for (let j = 0; j < n; j++) if (replicas[j]?.keepsChannelState === false) dirty[j]?.add(e)
         }
+        const after: Array<Effect.Effect<void>> = []
+        if (late.length > 0) after.push(publishAll(late))
+        if (snapshots !== undefined) for (const e of snapshots) after.push(snapshotRetained(i, e))
         // Watchtowers may now receive what this replica holds (none: nothing to wake).
-        if (replicas[i]?.keepsChannelState === true && updateOnly.length > 0) yield* wakeUpdateOnly
+        if (keepsState && updateOnly.length > 0) after.push(wakeUpdateOnly)
+        return after.length === 0 ? Effect.void : after.length === 1 ? (after[0] ?? Effect.void) : Effect.forEach(after, (a) => a, { discard: true })
       })
 
     /**
@@ -365,11 +378,27 @@ export const makeReplicatedPersister = (
         )
       })
 
+    /**
+     * Retries replica i's write on the `retry` schedule after a first attempt failed with
+     * `first`: the schedule sees that failure as its first (its first delay, then an attempt).
+     */
+    const retryAfter = (i: number, first: ReplicaError): Effect.Effect<boolean> => {
+      let pending: ReplicaError | undefined = first
+      const again = Effect.suspend((): Effect.Effect<boolean, ReplicaError> => {
+        if (pending === undefined) return attempt(i)
+        const e = pending
+        pending = undefined
+        return Effect.fail(e)
+      })
+      // a finite custom schedule gave up: wait for the next wake
+      return Effect.catch(Effect.retry(again, retry), () => Effect.succeed(false))
+    }
+
+    /** Writes what replica i lags on until it lags on nothing; the retry schedule only once an attempt failed. */
     const drain = (i: number): Effect.Effect<void> =>
-      attempt(i).pipe(
-        Effect.retry(retry),
-        Effect.catch(() => Effect.succeed(false)), // a finite custom schedule gave up: wait for the next wake
-        Effect.flatMap((wrote) => (wrote ? drain(i) : Effect.void))
+      Effect.flatMap(
+        Effect.catch(attempt(i), (e) => retryAfter(i, e)),
+        (wrote) => (wrote ? drain(i) : Effect.void)
       )
 
     yield* Effect.forEach(
@@ -387,37 +416,37 @@ export const makeReplicatedPersister = (
     yield* wakeAll
 
     // ---- the service ----
-    const record = (write: ChannelWrite): Effect.Effect<readonly [Entry, Waiter], PersistOutOfOrder | PersisterClosed> =>
-      Effect.suspend((): Effect.Effect<readonly [Entry, Waiter], PersistOutOfOrder | PersisterClosed> => {
-        if (closed) return Effect.fail(new PersisterClosed())
-        const key = channelKey(write.channelId)
-        const existing = channels.get(key)
-        const invalid = checkOrder(key, existing?.latest ?? -1n, write.updates)
-        if (invalid !== undefined) return Effect.fail(invalid)
-        const e: Entry = existing ?? {
-          channelId: write.channelId,
-          key,
-          seq: 0,
-          state: write.channelState,
-          latest: -1n,
-          version: 0n,
-          retained: [],
-          monitor: undefined,
-          waiters: [],
-          ackedSeq: replicas.map(() => 0),
-          ackedUpdate: replicas.map(() => -1n)
-        }
-        if (existing === undefined) channels.set(key, e)
-        for (const d of dirty) d.add(e)
-        e.seq += 1
-        e.version += 1n
-        e.state = write.channelState
-        for (const u of write.updates) e.retained.push(u)
-        e.latest = write.updates.at(-1)?.updateId ?? e.latest
-        const w: Waiter = { seq: e.seq, updateId: e.latest, status: Deferred.makeUnsafe<PersistStatus>() }
-        e.waiters.push(w)
-        return Effect.succeed([e, w] as const)
-      })
+    /** Records a write (after its validation): its entry and its waiter, or why it is refused. */
+    const record = (write: ChannelWrite): readonly [Entry, Waiter] | PersistOutOfOrder | PersisterClosed => {
+      if (closed) return new PersisterClosed()
+      const key = channelKey(write.channelId)
+      const existing = channels.get(key)
+      const invalid = checkOrder(key, existing?.latest ?? -1n, write.updates)
+      if (invalid !== undefined) return invalid
+      const e: Entry = existing ?? {
+        channelId: write.channelId,
+        key,
+        seq: 0,
+        state: write.channelState,
+        latest: -1n,
+        version: 0n,
+        retained: [],
+        monitor: undefined,
+        waiters: [],
+        ackedSeq: replicas.map(() => 0),
+        ackedUpdate: replicas.map(() => -1n)
+      }
+      if (existing === undefined) channels.set(key, e)
+      for (const d of dirty) d.add(e)
+      e.seq += 1
+      e.version += 1n
+      e.state = write.channelState
+      for (const u of write.updates) e.retained.push(u)
+      e.latest = write.updates.at(-1)?.updateId ?? e.latest
+      const w: Waiter = { seq: e.seq, updateId: e.latest, status: Deferred.makeUnsafe<PersistStatus>() }
+      e.waiters.push(w)
+      return [e, w]
+    }
 
     /**
      * The bounded waits in progress, oldest first (every deadline is the clock at the wait's
@@ -466,21 +495,32 @@ export const makeReplicatedPersister = (
         return Effect.andThen(Effect.yieldNow, Effect.suspend(() => (Deferred.isDoneUnsafe(w.status) ? Deferred.await(w.status) : awaitBounded(w))))
       })
 
-    const persistMany = (writes: ReadonlyArray<ChannelWrite>) =>
-      Effect.gen(function*() {
+    /** One channel's write (a channel's persist): answered on the caller's fiber (no generator, no fiber forked). */
+    const persistOne = (write: ChannelWrite): Effect.Effect<PersistStatus, PersistOutOfOrder | PersisterClosed> =>
+      Effect.suspend(() => {
+        const recorded = record(write)
+        if (isRefusal(recorded)) return Effect.fail(recorded)
+        const [e, w] = recorded
+        return Effect.andThen(wakeAll, answer(e, w))
+      })
+
+    const persistMany = (writes: ReadonlyArray<ChannelWrite>): Effect.Effect<Array<PersistStatus>, PersistOutOfOrder | PersisterClosed> =>
+      Effect.suspend(() => {
         // all-or-nothing validation, then record every write before any replica write starts
         for (const w of writes) {
           const key = channelKey(w.channelId)
           const invalid = checkOrder(key, channels.get(key)?.latest ?? -1n, w.updates)
-          if (invalid !== undefined) return yield* invalid
+          if (invalid !== undefined) return Effect.fail(invalid)
         }
+        const only = writes.length === 1 ? writes[0] : undefined
+        if (only !== undefined) return Effect.map(persistOne(only), (status) => [status])
         const waiters: Array<readonly [Entry, Waiter]> = []
-        for (const w of writes) waiters.push(yield* record(w))
-        yield* wakeAll
-        // one write (a channel's persist): answered on this fiber, no fiber forked for it
-        const only = waiters.length === 1 ? waiters[0] : undefined
-        if (only !== undefined) return [yield* answer(only[0], only[1])]
-        return yield* Effect.forEach(waiters, ([e, w]) => answer(e, w), { concurrency: "unbounded" })
+        for (const w of writes) {
+          const recorded = record(w)
+          if (isRefusal(recorded)) return Effect.andThen(waiters.length > 0 ? wakeAll : Effect.void, Effect.fail(recorded))
+          waiters.push(recorded)
+        }
+        return Effect.andThen(wakeAll, Effect.forEach(waiters, ([e, w]) => answer(e, w), { concurrency: "unbounded" }))
       })
 
     const retire = (channelId: ChannelId, how: "archive" | "remove") =>
@@ -499,8 +539,7 @@ export const makeReplicatedPersister = (
       })
 
     return {
-      persist: (channelId, updates, channelState) =>
-        Effect.map(persistMany([{ channelId, updates, channelState }]), (s) => s[0] ?? "InProgress"),
+      persist: (channelId, updates, channelState) => persistOne({ channelId, updates, channelState }),
       persistMany,
       subscribe: PubSub.subscribe(completions),
       completions: Stream.fromPubSub(completions),
@@ -514,6 +553,8 @@ export const makeReplicatedPersister = (
       remove: (channelId) => retire(channelId, "remove")
     } satisfies MonitorPersisterShape
   })
+
+const isRefusal = (r: object): r is PersistOutOfOrder | PersisterClosed => r instanceof PersistOutOfOrder || r instanceof PersisterClosed
 
 const checkOrder = (key: string, latest: bigint, updates: ReadonlyArray<MonitorUpdate>): PersistOutOfOrder | undefined => {
   let expected = latest + 1n

@@ -59,7 +59,7 @@ import {
 } from "../../protocol/monitor/state.ts"
 import { MonitorUpdateSchema, type MonitorUpdate } from "../../protocol/monitor/update.ts"
 import type { ChannelId } from "../../protocol/units.ts"
-import { deleteOp, putOp, type StoreOp, type StoreShape } from "../../services/Store.ts"
+import { deleteOp, putOp, type StoreEntry, type StoreOp, type StoreShape } from "../../services/Store.ts"
 import { channelKey, DEFAULT_COMPACT_EVERY, ReplicaError, type MonitorReplica, type ReplicaChannel, type ReplicaWrite } from "./replica.ts"
 
 export interface StoreReplicaOptions {
@@ -158,15 +158,14 @@ const escapedAt = (text: string, at: number): boolean => {
 }
 
 /**
- * Cuts the string values of at least `BLOB_MIN_LENGTH` characters out of `text` (the JSON text of
- * one value, from a plain `JSON.stringify`), pushing the pieces and the blob references to `out`;
- * whether it cut any. A string followed by ':' is a key and stays.
+ * Splits `text` (the JSON text of one value, from a plain `JSON.stringify`) at its string values
+ * of at least `BLOB_MIN_LENGTH` characters: text, value, text, ..., text (an odd count; one piece
+ * when there is none), each value as its literal without the quotes. A string followed by ':' is
+ * a key and stays.
  */
-const cutLongStrings = (text: string, refer: (literal: string) => string, out: Array<string>): boolean => {
-  if (text.length < BLOB_MIN_LENGTH + 2) {
-    out.push(text)
-    return false
-  }
+const splitLongStrings = (text: string): ReadonlyArray<string> => {
+  if (text.length < BLOB_MIN_LENGTH + 2) return [text]
+  const pieces: Array<string> = []
   let from = 0
   let at = 0
   for (;;) {
@@ -176,23 +175,29 @@ const cutLongStrings = (text: string, refer: (literal: string) => string, out: A
     while (close > 0 && escapedAt(text, close)) close = text.indexOf('"', close + 1)
     if (close < 0) break // unreachable: JSON.stringify closes every string
     if (close - open - 1 >= BLOB_MIN_LENGTH && text.charCodeAt(close + 1) !== 0x3a /* ':' : a key stays */) {
-      out.push(text.slice(from, open), `{"$blob":${JSON.stringify(refer(text.slice(open + 1, close)))}}`)
+      pieces.push(text.slice(from, open), text.slice(open + 1, close))
       from = close + 1
     }
     at = close + 1
   }
-  if (from === 0) {
-    out.push(text)
-    return false
-  }
-  out.push(text.slice(from))
-  return true
+  if (from === 0) return [text]
+  pieces.push(text.slice(from))
+  return pieces
 }
 
-/** The text of a frozen part of a state, whether it holds a long string value, and whether it holds `"$blob"`. */
+/** Pushes `pieces` (from `splitLongStrings`) to `out`, each long value as a reference to its blob. */
+const pushPieces = (pieces: ReadonlyArray<string>, refer: (literal: string) => string, out: Array<string>): void => {
+  out.push(pieces[0] ?? "")
+  for (let i = 1; i + 1 < pieces.length; i += 2) out.push(`{"$blob":${JSON.stringify(refer(pieces[i] ?? ""))}}`, pieces[i + 1] ?? "")
+}
+
+/**
+ * The text of a frozen part of a state, cut at its long string values (`splitLongStrings`: the
+ * values are kept as string objects, so the blob maps find them by their cached hash, and a
+ * part's text is scanned once, not at every write), and whether it holds `"$blob"`.
+ */
 interface PartText {
-  readonly text: string
-  readonly long: boolean
+  readonly pieces: ReadonlyArray<string>
   readonly blobKey: boolean
 }
 
@@ -204,20 +209,35 @@ interface PartText {
  * channels written lately, never every channel's; a frozen part never changes, so a held text is
  * what `JSON.stringify` gives again.
  */
-const PART_TEXTS_CAPACITY = 512
+const PART_TEXTS_CAPACITY = 2048
 const partTexts = new Map<object, PartText>()
-const noBlob = (): string => ""
 const partText = (part: object): PartText => {
   const held = partTexts.get(part)
   if (held !== undefined) return held
   const text = JSON.stringify(part)
-  const entry: PartText = { text, long: cutLongStrings(text, noBlob, []), blobKey: text.includes('"$blob"') }
+  const entry: PartText = { pieces: splitLongStrings(text), blobKey: text.includes('"$blob"') }
   if (partTexts.size >= PART_TEXTS_CAPACITY) {
     const oldest = partTexts.keys().next()
     if (oldest.done !== true) partTexts.delete(oldest.value)
   }
   partTexts.set(part, entry)
   return entry
+}
+
+/**
+ * Key literals (`"key":`), by key: a state's keys are a few names written at every persist.
+ * Undefined for a key whose literal holds `"$blob"`. Bounded: keys beyond the bound are written
+ * out each time.
+ */
+const KEY_TEXTS_CAPACITY = 1024
+const keyTexts = new Map<string, string | undefined>()
+const keyText = (k: string): string | undefined => {
+  const held = keyTexts.get(k)
+  if (held !== undefined || keyTexts.has(k)) return held
+  const key = JSON.stringify(k)
+  const text = key.includes('"$blob"') ? undefined : `${key}:`
+  if (keyTexts.size < KEY_TEXTS_CAPACITY) keyTexts.set(k, text)
+  return text
 }
 
 /**
@@ -229,10 +249,14 @@ const partText = (part: object): PartText => {
 const pushStateText = (v: unknown, refer: (literal: string) => string, out: Array<string>): boolean => {
   if (typeof v === "string") {
     const literal = JSON.stringify(v)
+    if (literal.length - 2 < BLOB_MIN_LENGTH) {
+      if (literal.includes('"$blob"')) return false
+      out.push(literal)
+      return true
+    }
     if (literal.includes('"$blob"')) return false
-    if (literal.length - 2 < BLOB_MIN_LENGTH) out.push(literal)
     // a string that needs no escaping is its own literal (and keeps its cached hash in `refer`'s maps)
-    else out.push(`{"$blob":${JSON.stringify(refer(literal.length === v.length + 2 ? v : literal.slice(1, -1)))}}`)
+    out.push(`{"$blob":${JSON.stringify(refer(literal.length === v.length + 2 ? v : literal.slice(1, -1)))}}`)
     return true
   }
   if (typeof v !== "object" || v === null) {
@@ -242,8 +266,8 @@ const pushStateText = (v: unknown, refer: (literal: string) => string, out: Arra
   if (Object.isFrozen(v)) {
     const part = partText(v)
     if (part.blobKey) return false
-    if (part.long) cutLongStrings(part.text, refer, out)
-    else out.push(part.text)
+    if (part.pieces.length === 1) out.push(part.pieces[0] ?? "")
+    else pushPieces(part.pieces, refer, out)
     return true
   }
   if (Array.isArray(v)) {
@@ -261,10 +285,11 @@ const pushStateText = (v: unknown, refer: (literal: string) => string, out: Arra
   for (const k of Object.keys(v)) {
     const x: unknown = Reflect.get(v, k)
     if (x === undefined || typeof x === "function") continue
-    const key = JSON.stringify(k)
-    if (key.includes('"$blob"')) return false
-    out.push(first ? `${key}:` : `,${key}:`)
-    first = false
+    const key = keyText(k)
+    if (key === undefined) return false
+    if (first) first = false
+    else out.push(",")
+    out.push(key)
     if (!pushStateText(x, refer, out)) return false
   }
   out.push("}")
@@ -584,107 +609,186 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
       return head
     })
 
-  const write = (writes: ReadonlyArray<ReplicaWrite>) =>
-    Effect.gen(function*() {
-      const ops: Array<StoreOp> = []
-      const newHeads = new Map<string, bigint>()
-      const newCounts = new Map<string, number>()
-      const newLogs = new Map<string, StoredLog | undefined>()
-      const outcomes: Array<{ readonly succeeded: () => void; readonly failed: () => void }> = []
+  /** What a write needs read from the store, per channel (learned by `prepare`, only when this replica does not remember it). */
+  interface Reads {
+    /** Catching up from a snapshot: the channel's update and chunk entries, all deleted. */
+    readonly listed: Map<string, { readonly updates: ReadonlyArray<StoreEntry>; readonly chunks: ReadonlyArray<StoreEntry> }>
+    /** Compacting a log this replica does not remember: the log as the store holds it, with its update entries. */
+    readonly logs: Map<string, { readonly log: StoredLog; readonly entries: ReadonlyArray<StoreEntry> }>
+  }
+
+  /** The updates of `w` after `head`, or why they do not follow it. */
+  const freshUpdates = (w: ReplicaWrite, key: string, head: bigint): Array<MonitorUpdate> | string => {
+    const fresh: Array<MonitorUpdate> = []
+    let at = head
+    for (const u of w.updates) {
+      if (u.updateId <= at) continue
+      if (u.updateId !== at + 1n) return `update ${u.updateId} after ${at} for channel ${key}`
+      fresh.push(u)
+      at = u.updateId
+    }
+    return fresh
+  }
+
+  /**
+   * Reads what the write needs and this replica does not remember (heads, a lagging channel's
+   * entries, a log to compact): nothing at all, no effect run, in the common case.
+   */
+  const prepare = (writes: ReadonlyArray<ReplicaWrite>): Effect.Effect<Reads, ReplicaError> | Reads => {
+    let missing = false
+    for (const w of writes) {
+      const key = channelKey(w.channelId)
+      const head = heads.get(key)
+      if (head === undefined || (w.monitor !== undefined && head < w.monitor.latestUpdateId) || (compactionDue(w, key, head) && !logs.has(key))) missing = true
+    }
+    const reads: Reads = { listed: new Map(), logs: new Map() }
+    if (!missing) return reads
+    return Effect.gen(function*() {
       for (const w of writes) {
         const key = channelKey(w.channelId)
-        let head = yield* headOf(key)
-        let count = counts.get(key) ?? 0
-        let log = logs.get(key)
-        let caughtUp = false
-        if (w.monitor !== undefined && head < w.monitor.latestUpdateId) {
-          // Behind a snapshot (catching up): the snapshot (every revoked commitment in it) replaces
-          // the log and the chunks this replica has.
-          for (const e of yield* listUpdates(key)) ops.push(deleteOp(e.key, e.version))
-          for (const e of yield* listChunks(key)) ops.push(deleteOp(e.key, e.version))
-          ops.push(putOp(snapKey(key), encodeSnapshot(w.monitor, 0)))
-          head = w.monitor.latestUpdateId
-          count = 0
-          caughtUp = true
-          log = { snapshot: w.monitor, tail: [], chunked: 0 }
-        }
-        const fresh: Array<MonitorUpdate> = []
-        for (const u of w.updates) {
-          if (u.updateId <= head) continue
-          if (u.updateId !== head + 1n) return yield* fail(`update ${u.updateId} after ${head} for channel ${key}`)
-          fresh.push(u)
-          head = u.updateId
-        }
-        const compacted = !caughtUp && compactEvery > 0 && count + fresh.length >= compactEvery ? yield* compactOps(key, fresh, ops) : undefined
-        if (compacted !== undefined) {
-          count = 0
-          log = compacted
-        } else {
-          for (const u of fresh) ops.push(putOp(updateKey(key, u.updateId), encodeUpdate(u), 0))
-          count += fresh.length
-          if (log !== undefined && fresh.length > 0) log = { ...log, tail: [...log.tail, ...fresh] }
-        }
-        newLogs.set(key, log)
-        if (keepsChannelState) outcomes.push(stateOps(key, w.channelState, w.stateVersion, ops))
-        newHeads.set(key, head)
-        newCounts.set(key, count)
+        const head = yield* headOf(key)
+        if (w.monitor !== undefined && head < w.monitor.latestUpdateId) reads.listed.set(key, { updates: yield* listUpdates(key), chunks: yield* listChunks(key) })
+        else if (compactionDue(w, key, head) && !logs.has(key)) reads.logs.set(key, yield* readStoredLog(key))
       }
-      if (ops.length === 0) return
-      const written = yield* Effect.result(store.write(ops))
+      return reads
+    })
+  }
+
+  /** Whether `w` makes the channel's log due for compaction (its head known: `head`). */
+  const compactionDue = (w: ReplicaWrite, key: string, head: bigint): boolean => {
+    if (compactEvery <= 0 || (w.monitor !== undefined && head < w.monitor.latestUpdateId)) return false
+    let fresh = 0
+    for (const u of w.updates) if (u.updateId > head) fresh++
+    return (counts.get(key) ?? 0) + fresh >= compactEvery
+  }
+
+  /** One write planned: its ops and what to remember once it is stored. */
+  interface Plan {
+    readonly ops: Array<StoreOp>
+    readonly newHeads: Map<string, bigint>
+    readonly newCounts: Map<string, number>
+    readonly newLogs: Map<string, StoredLog | undefined>
+    readonly outcomes: Array<{ readonly succeeded: () => void; readonly failed: () => void }>
+  }
+
+  /** The write's ops (synchronous: what the store holds is known or in `reads`); why not, as text. */
+  const plan = (writes: ReadonlyArray<ReplicaWrite>, reads: Reads): Plan | string => {
+    const p: Plan = { ops: [], newHeads: new Map(), newCounts: new Map(), newLogs: new Map(), outcomes: [] }
+    const ops = p.ops
+    for (const w of writes) {
+      const key = channelKey(w.channelId)
+      let head = heads.get(key)
+      if (head === undefined) return `channel ${key}: head unknown` // unreachable: `prepare` learned it
+      let count = counts.get(key) ?? 0
+      let log = logs.get(key)
+      let caughtUp = false
+      if (w.monitor !== undefined && head < w.monitor.latestUpdateId) {
+        // Behind a snapshot (catching up): the snapshot (every revoked commitment in it) replaces
+        // the log and the chunks this replica has.
+        const listed = reads.listed.get(key)
+        if (listed === undefined) return `channel ${key}: entries not read` // unreachable: `prepare` read them
+        for (const e of listed.updates) ops.push(deleteOp(e.key, e.version))
+        for (const e of listed.chunks) ops.push(deleteOp(e.key, e.version))
+        ops.push(putOp(snapKey(key), encodeSnapshot(w.monitor, 0)))
+        head = w.monitor.latestUpdateId
+        count = 0
+        caughtUp = true
+        log = { snapshot: w.monitor, tail: [], chunked: 0 }
+      }
+      const fresh = freshUpdates(w, key, head)
+      if (typeof fresh === "string") return fresh
+      if (fresh.length > 0) head = fresh[fresh.length - 1]?.updateId ?? head
+      const compacted = !caughtUp && compactEvery > 0 && count + fresh.length >= compactEvery ? compactOps(key, fresh, ops, reads.logs.get(key)) : undefined
+      if (typeof compacted === "string") return compacted
+      if (compacted !== undefined) {
+        count = 0
+        log = compacted
+      } else {
+        for (const u of fresh) ops.push(putOp(updateKey(key, u.updateId), encodeUpdate(u), 0))
+        count += fresh.length
+        if (log !== undefined && fresh.length > 0) log = { ...log, tail: [...log.tail, ...fresh] }
+      }
+      p.newLogs.set(key, log)
+      if (keepsChannelState) p.outcomes.push(stateOps(key, w.channelState, w.stateVersion, ops))
+      p.newHeads.set(key, head)
+      p.newCounts.set(key, count)
+    }
+    return p
+  }
+
+  /** Stores a planned write; what it changes is remembered once it is stored. */
+  const commit = (writes: ReadonlyArray<ReplicaWrite>, p: Plan): Effect.Effect<void, ReplicaError> => {
+    if (p.ops.length === 0) return Effect.void
+    return Effect.flatMap(Effect.result(store.write(p.ops)), (written) => {
       if (Result.isFailure(written)) {
         // A conflict on an update key: an earlier write reported as failed landed after all
         // (an ambiguous failure). Learn those heads again; the retry skips what is there.
         if (written.failure._tag === "StoreConflict") for (const w of writes) heads.delete(channelKey(w.channelId))
         // The write may have landed or not: the stored logs are read again when needed.
         for (const w of writes) logs.delete(channelKey(w.channelId))
-        for (const o of outcomes) o.failed()
-        return yield* fail(written.failure.message)
+        for (const o of p.outcomes) o.failed()
+        return Effect.fail(fail(written.failure.message))
       }
-      for (const [k, h] of newHeads) heads.set(k, h)
-      for (const [k, c] of newCounts) counts.set(k, c)
-      for (const [k, l] of newLogs) rememberLog(k, l)
-      for (const o of outcomes) o.succeeded()
+      for (const [k, h] of p.newHeads) heads.set(k, h)
+      for (const [k, c] of p.newCounts) counts.set(k, c)
+      for (const [k, l] of p.newLogs) rememberLog(k, l)
+      for (const o of p.outcomes) o.succeeded()
+      return Effect.void
+    })
+  }
+
+  /** One replica write: read what is not remembered (rarely), plan synchronously, store (no generator on the common path). */
+  const write = (writes: ReadonlyArray<ReplicaWrite>): Effect.Effect<void, ReplicaError> =>
+    Effect.suspend(() => {
+      const planned = (reads: Reads): Effect.Effect<void, ReplicaError> => {
+        const p = plan(writes, reads)
+        return typeof p === "string" ? Effect.fail(fail(p)) : commit(writes, p)
+      }
+      const reads = prepare(writes)
+      return Effect.isEffect(reads) ? Effect.flatMap(reads, planned) : planned(reads)
     })
 
   /**
    * Compaction ops for one channel (pushed to `ops`): the snapshot and the updates after it as
-   * the store holds them (as this replica last wrote them, when it remembers; else read), folded
-   * with `fresh` into a new snapshot that replaces them; the revoked commitments added since the
-   * last snapshot go to a new chunk. The new stored log; undefined (nothing pushed) when the log
-   * does not fold: the updates are then written as usual. A store that disagrees with the head
-   * this replica remembered (an earlier write that failed ambiguously landed) fails the write:
-   * the retry learns the head again.
+   * the store holds them (as this replica last wrote them, when it remembers; else `read`, as
+   * read from the store), folded with `fresh` into a new snapshot that replaces them; the revoked
+   * commitments added since the last snapshot go to a new chunk. The new stored log; undefined
+   * (nothing pushed) when the log does not fold: the updates are then written as usual. A store
+   * that disagrees with the head this replica remembered (an earlier write that failed
+   * ambiguously landed) fails the write (the reason, as text): the retry learns the head again.
    */
-  const compactOps = (key: string, fresh: ReadonlyArray<MonitorUpdate>, ops: Array<StoreOp>) =>
-    Effect.gen(function*() {
-      const remembered = logs.get(key)
-      const deletions: Array<StoreOp> = []
-      let stored: StoredLog
-      if (remembered !== undefined) {
-        stored = remembered
-        for (const u of remembered.tail) deletions.push(deleteOp(updateKey(key, u.updateId)))
-      } else {
-        const read = yield* readStoredLog(key)
-        stored = read.log
-        for (const e of read.entries) deletions.push(deleteOp(e.key, e.version))
-      }
-      const storedHead = stored.tail.at(-1)?.updateId ?? stored.snapshot?.latestUpdateId ?? -1n
-      const first = fresh[0]
-      if (first !== undefined && first.updateId !== storedHead + 1n) {
-        heads.delete(key)
-        logs.delete(key)
-        return yield* fail(`channel ${key}: the store holds update ${storedHead}, the write starts at ${first.updateId}`)
-      }
-      const folded = foldAccepted(stored.snapshot, [...stored.tail, ...fresh])
-      if (Result.isFailure(folded)) return undefined
-      const revoked = folded.success.revokedCommitments
-      if (revoked.length < stored.chunked) return undefined // unreachable: revoked commitments only grow
-      for (const d of deletions) ops.push(d)
-      if (revoked.length > stored.chunked) ops.push(putOp(chunkKey(key, stored.chunked), encodeRevokedChunk(revoked.slice(stored.chunked)), 0))
-      ops.push(putOp(snapKey(key), encodeSnapshot(folded.success, revoked.length)))
-      const log: StoredLog = { snapshot: folded.success, tail: [], chunked: revoked.length }
-      return log
-    })
+  const compactOps = (
+    key: string,
+    fresh: ReadonlyArray<MonitorUpdate>,
+    ops: Array<StoreOp>,
+    read: { readonly log: StoredLog; readonly entries: ReadonlyArray<StoreEntry> } | undefined
+  ): StoredLog | string | undefined => {
+    const remembered = logs.get(key)
+    const deletions: Array<StoreOp> = []
+    let stored: StoredLog
+    if (remembered !== undefined) {
+      stored = remembered
+      for (const u of remembered.tail) deletions.push(deleteOp(updateKey(key, u.updateId)))
+    } else if (read !== undefined) {
+      stored = read.log
+      for (const e of read.entries) deletions.push(deleteOp(e.key, e.version))
+    } else return `channel ${key}: log not read` // unreachable: `prepare` read it
+    const storedHead = stored.tail.at(-1)?.updateId ?? stored.snapshot?.latestUpdateId ?? -1n
+    const first = fresh[0]
+    if (first !== undefined && first.updateId !== storedHead + 1n) {
+      heads.delete(key)
+      logs.delete(key)
+      return `channel ${key}: the store holds update ${storedHead}, the write starts at ${first.updateId}`
+    }
+    const folded = foldAccepted(stored.snapshot, [...stored.tail, ...fresh])
+    if (Result.isFailure(folded)) return undefined
+    const revoked = folded.success.revokedCommitments
+    if (revoked.length < stored.chunked) return undefined // unreachable: revoked commitments only grow
+    for (const d of deletions) ops.push(d)
+    if (revoked.length > stored.chunked) ops.push(putOp(chunkKey(key, stored.chunked), encodeRevokedChunk(revoked.slice(stored.chunked)), 0))
+    ops.push(putOp(snapKey(key), encodeSnapshot(folded.success, revoked.length)))
+    return { snapshot: folded.success, tail: [], chunked: revoked.length }
+  }
 
   const readChannels = (from: string) =>
     Effect.gen(function*() {

@@ -61,7 +61,7 @@
  * key (ASCII), and for a put: value length (u32), value.
  */
 import { crc32 } from "node:zlib"
-import { Deferred, Effect, FileSystem, Layer, Result, type Scope } from "effect"
+import { Deferred, Effect, Exit, FileSystem, Layer, Result, type Scope } from "effect"
 import { equalBytes } from "../../protocol/bytes.ts"
 import { decodeWith } from "../../protocol/codec/reader.ts"
 import {
@@ -445,7 +445,8 @@ export const makeFileStore = (
     for (const seq of snapshots) if (seq < snapshotSeq) yield* Effect.ignore(disk.remove(path(fileName(seq, "snapshot"))))
 
     // ---- writing ----
-    /** The slots' files opened so far (kept open; closed with the store, or after a failed write). */
+    const scope = yield* Effect.scope
+    /** Every slot's file, kept open (closed with the store; a slot whose write failed is opened again by its next write). */
     const slotHandles = new Map<number, OverwriteHandle>()
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
@@ -453,6 +454,18 @@ export const makeFileStore = (
         slotHandles.clear()
         return Effect.forEach(open, (h) => h.close, { discard: true })
       })
+    )
+    // Every slot opened now rather than at its first write (an open is a thread-pool trip of its
+    // own: before, the first `logSlots` writes of a run paid one each). A slot that fails to open
+    // here is opened at its first write.
+    yield* Effect.forEach(
+      Array.from({ length: logSlots }, (_, slot) => slot),
+      (slot) =>
+        Effect.match(disk.openOverwrite(path(slotName(slot))), {
+          onFailure: () => undefined,
+          onSuccess: (h) => void slotHandles.set(slot, h)
+        }),
+      { concurrency: 16, discard: true }
     )
 
     const writeAtomically = (name: string, bytes: Uint8Array): Effect.Effect<void, DiskError> =>
@@ -462,62 +475,145 @@ export const makeFileStore = (
         yield* disk.syncDirectory(dir)
       })
 
-    const compact = Effect.gen(function*() {
+    /** Every key as of the last batch (`nextSeq - 1`), encoded now: what a snapshot writes. */
+    const captureSnapshot = (): { readonly seq: number; readonly bytes: Uint8Array } => {
       const seq = nextSeq - 1
       const records: Array<Record_> = []
       for (const [key, cell] of table.entries()) records.push({ op: putOp(key, cell.value), version: cell.version })
-      const bytes = encodeStoreFile({ kind: "snapshot", seq, lastVersion, records })
-      const written = yield* Effect.result(writeAtomically(fileName(seq, "snapshot"), bytes))
-      if (Result.isFailure(written)) {
-        yield* Effect.ignore(disk.remove(path(`${fileName(seq, "snapshot")}.tmp`)))
-        return yield* Effect.logWarning(`store snapshot failed, will retry: ${written.failure.message}`)
-      }
-      const previous = snapshotSeq
-      for (const b of legacyBatches) if (b <= seq) yield* Effect.ignore(disk.remove(path(fileName(b, "batch"))))
-      legacyBatches = legacyBatches.filter((b) => b > seq)
-      if (previous > 0) yield* Effect.ignore(disk.remove(path(fileName(previous, "snapshot"))))
-      snapshotSeq = seq
-      snapshotBytes = bytes.length
-      batchesSinceSnapshot = 0
-      batchBytes = 0
-      slotHolds.clear()
-    })
+      return { seq, bytes: encodeStoreFile({ kind: "snapshot", seq, lastVersion, records }) }
+    }
 
     /**
-     * Writes batch `seq` to its slot: the snapshot first if the slot holds a batch it does not
-     * cover yet (false if that snapshot failed: nothing written); the directory fsync'ed after
-     * the slot's first write.
+     * Writes snapshot `seq` (atomically: temp file, fsync, rename, directory fsync); once it is
+     * durable, the files it covers go (the older snapshot, `.batch` files) and the slots holding
+     * batches up to `seq` are free. False if it failed (logged; the next one retries).
      */
-    const writeBatch = (seq: number, bytes: Uint8Array): Effect.Effect<boolean, DiskError> =>
+    const installSnapshot = (seq: number, bytes: Uint8Array): Effect.Effect<boolean> =>
       Effect.gen(function*() {
-        const slot = seq % logSlots
-        const held = slotHolds.get(slot)
-        if (held !== undefined && held > snapshotSeq) {
-          yield* compact
-          if (snapshotSeq < held) return false
-        }
-        let handle = slotHandles.get(slot)
-        if (handle === undefined) {
-          handle = yield* disk.openOverwrite(path(slotName(slot)))
-          slotHandles.set(slot, handle)
-        }
-        const written = yield* Effect.result(handle.overwriteSynced(bytes))
+        const written = yield* Effect.result(writeAtomically(fileName(seq, "snapshot"), bytes))
         if (Result.isFailure(written)) {
-          // opened again by the next write of this slot
-          slotHandles.delete(slot)
-          yield* handle.close
-          return yield* Effect.fail(written.failure)
+          yield* Effect.ignore(disk.remove(path(`${fileName(seq, "snapshot")}.tmp`)))
+          yield* Effect.logWarning(`store snapshot failed, will retry: ${written.failure.message}`)
+          return false
         }
-        if (!slotExists.has(slot)) {
-          yield* disk.syncDirectory(dir)
-          slotExists.add(slot)
-        }
-        slotHolds.set(slot, seq)
+        const previous = snapshotSeq
+        snapshotSeq = seq
+        snapshotBytes = bytes.length
+        for (const [slot, held] of slotHolds) if (held <= seq) slotHolds.delete(slot)
+        for (const b of legacyBatches) if (b <= seq) yield* Effect.ignore(disk.remove(path(fileName(b, "batch"))))
+        legacyBatches = legacyBatches.filter((b) => b > seq)
+        if (previous > 0 && previous < seq) yield* Effect.ignore(disk.remove(path(fileName(previous, "snapshot"))))
         return true
       })
 
-    const commitGroup = (group: ReadonlyArray<PendingWrite>) =>
+    /**
+     * The snapshot being written in the background, if any. A snapshot is due when the batches
+     * since the last one are many or weigh more than it; it is then taken of the state as of
+     * the group just committed and written on a fiber of its own, while later groups go on into
+     * other slots (before, its two fsyncs and its encoding delayed the group that made it due
+     * and every write queued behind). A slot is still written over only once a durable snapshot
+     * covers the batch it holds: a write that needs such a slot waits for the snapshot in flight
+     * (or takes one itself).
+     */
+    let snapshotInFlight: Deferred.Deferred<void> | undefined
+    /** Set at close: no new background snapshot (the one in flight is waited for). */
+    let closing = false
+    yield* Effect.addFinalizer(() => (snapshotInFlight === undefined ? Effect.void : Deferred.await(snapshotInFlight)))
+
+    /** Counts the batches and bytes since the last snapshot taken (they go back if its write fails). */
+    const startCounting = (): (() => void) => {
+      const batches = batchesSinceSnapshot
+      const bytes = batchBytes
+      batchesSinceSnapshot = 0
+      batchBytes = 0
+      return () => {
+        batchesSinceSnapshot += batches
+        batchBytes += bytes
+      }
+    }
+
+    /** Takes a snapshot now and waits for it (a slot to reuse is not covered yet). */
+    const snapshotNow: Effect.Effect<void> = Effect.suspend(() => {
+      const { seq, bytes } = captureSnapshot()
+      const uncount = startCounting()
+      return Effect.map(installSnapshot(seq, bytes), (ok) => {
+        if (!ok) uncount()
+      })
+    })
+
+    /** Starts a snapshot on its own fiber when one is due and none is in flight. */
+    const snapshotIfDue = (): Effect.Effect<void> => {
+      if (closing || snapshotInFlight !== undefined) return Effect.void
+      if (!(batchesSinceSnapshot >= compactAfterBatches || (batchesSinceSnapshot >= 16 && batchBytes >= Math.max(snapshotBytes, compactMinBytes)))) return Effect.void
+      const { seq, bytes } = captureSnapshot()
+      const uncount = startCounting()
+      const done = Deferred.makeUnsafe<void>()
+      snapshotInFlight = done
+      const run = Effect.ensuring(
+        Effect.map(installSnapshot(seq, bytes), (ok) => {
+          if (!ok) uncount()
+        }),
+        Effect.sync(() => {
+          snapshotInFlight = undefined
+          Deferred.doneUnsafe(done, Exit.void)
+        })
+      )
+      // Uninterruptible from its start: the store's close waits for it (an interrupted fiber
+      // that never started would leave `snapshotInFlight` unsettled).
+      return Effect.asVoid(Effect.forkIn(run, scope, { uninterruptible: true }))
+    }
+
+    /** Whether `slot` is free: empty, or holding a batch a durable snapshot covers. */
+    const slotFree = (slot: number): boolean => {
+      const held = slotHolds.get(slot)
+      return held === undefined || held <= snapshotSeq
+    }
+
+    /** Makes `slot` free (the snapshot in flight, else a new one); false if it could not. */
+    const freeSlot = (slot: number): Effect.Effect<boolean> =>
       Effect.gen(function*() {
+        if (snapshotInFlight !== undefined) yield* Deferred.await(snapshotInFlight)
+        if (!slotFree(slot)) yield* snapshotNow
+        return slotFree(slot)
+      })
+
+    /** Writes `bytes` over the start of `slot`'s file, durably (its file opened first if it is not). */
+    const overwriteSlot = (slot: number, bytes: Uint8Array): Effect.Effect<void, DiskError> => {
+      const handle = slotHandles.get(slot)
+      const written = (h: OverwriteHandle): Effect.Effect<void, DiskError> =>
+        Effect.catch(h.overwriteSynced(bytes), (e) => {
+          // opened again by the next write of this slot
+          slotHandles.delete(slot)
+          return Effect.andThen(h.close, Effect.fail(e))
+        })
+      if (handle !== undefined) return written(handle)
+      return Effect.flatMap(disk.openOverwrite(path(slotName(slot))), (h) => {
+        slotHandles.set(slot, h)
+        return written(h)
+      })
+    }
+
+    /**
+     * Writes batch `seq` to its slot, once the slot is free (false if it could not be freed:
+     * nothing written); the directory fsync'ed after the slot's first write if its entry was
+     * not known durable.
+     */
+    const writeBatch = (seq: number, bytes: Uint8Array): Effect.Effect<boolean, DiskError> => {
+      const slot = seq % logSlots
+      const write: Effect.Effect<boolean, DiskError> = Effect.flatMap(overwriteSlot(slot, bytes), () => {
+        slotHolds.set(slot, seq)
+        if (slotExists.has(slot)) return Effect.succeed(true)
+        return Effect.map(disk.syncDirectory(dir), () => {
+          slotExists.add(slot)
+          return true
+        })
+      })
+      if (slotFree(slot)) return write
+      return Effect.flatMap(freeSlot(slot), (free) => (free ? write : Effect.succeed(false)))
+    }
+
+    const commitGroup = (group: ReadonlyArray<PendingWrite>): Effect.Effect<void> =>
+      Effect.suspend(() => {
         const seq = nextSeq
         let version = lastVersion
         const pending = new Map<string, StoreVersion>()
@@ -526,7 +622,7 @@ export const makeFileStore = (
         for (const w of group) {
           const bad = table.check(w.ops, pending)
           if (bad !== undefined) {
-            yield* Deferred.fail(w.done, bad)
+            Deferred.doneUnsafe(w.done, Exit.fail(bad))
             continue
           }
           version += 1
@@ -536,32 +632,36 @@ export const makeFileStore = (
             records.push({ op, version })
           }
         }
-        if (accepted.length === 0) return
+        if (accepted.length === 0) return Effect.void
         const bytes = encodeStoreFile({ kind: "batch", seq, lastVersion: version, records })
-        const written = yield* Effect.result(writeBatch(seq, bytes))
-        if (Result.isFailure(written) || !written.success) {
-          // Nothing acknowledged; the number (and its slot) is reused by the next group. The
-          // slot is emptied so a batch that landed anyway is not read at start (it stays torn
-          // if that fails too, which the start tolerates).
-          if (Result.isFailure(written)) yield* Effect.ignore(disk.writeSynced(path(slotName(seq % logSlots)), new Uint8Array(0)))
-          const reason = Result.isFailure(written) ? written.failure.message : "the snapshot before reusing a log slot failed"
-          const error = new StoreError({ operation: "write", reason })
-          for (const a of accepted) yield* Deferred.fail(a.write.done, error)
-          return
-        }
-        nextSeq = seq + 1
-        lastVersion = version
-        batchesSinceSnapshot += 1
-        batchBytes += bytes.length
-        for (const a of accepted) {
-          table.apply(a.write.ops, a.version)
-          yield* Deferred.succeed(a.write.done, a.version)
-        }
-        if (batchesSinceSnapshot >= compactAfterBatches || (batchesSinceSnapshot >= 16 && batchBytes >= Math.max(snapshotBytes, compactMinBytes)))
-          yield* compact
+        return Effect.flatMap(Effect.result(writeBatch(seq, bytes)), (written) => {
+          if (Result.isFailure(written) || !written.success) {
+            // Nothing acknowledged; the number (and its slot) is reused by the next group. The
+            // slot is emptied so a batch that landed anyway is not read at start (it stays torn
+            // if that fails too, which the start tolerates).
+            const reason = Result.isFailure(written) ? written.failure.message : "the snapshot before reusing a log slot failed"
+            const error = Exit.fail(new StoreError({ operation: "write", reason }))
+            const fail = Effect.sync(() => {
+              for (const a of accepted) Deferred.doneUnsafe(a.write.done, error)
+            })
+            return Result.isFailure(written) ? Effect.andThen(Effect.ignore(disk.writeSynced(path(slotName(seq % logSlots)), new Uint8Array(0))), fail) : fail
+          }
+          nextSeq = seq + 1
+          lastVersion = version
+          batchesSinceSnapshot += 1
+          batchBytes += bytes.length
+          for (const a of accepted) {
+            table.apply(a.write.ops, a.version)
+            Deferred.doneUnsafe(a.write.done, Exit.succeed(a.version))
+          }
+          return snapshotIfDue()
+        })
       })
 
     const write = yield* startGroupCommit({ commitGroup, maxGroupWrites, closed: new StoreError({ operation: "write", reason: "store closed" }) })
+    // Runs before the group commit's own close (finalizers run in reverse): a group still in
+    // flight then starts no snapshot, and the one in flight is waited for above.
+    yield* Effect.addFinalizer(() => Effect.sync(() => void (closing = true)))
 
     return {
       get: (key) => Effect.sync(() => table.get(key)),

@@ -137,6 +137,49 @@ describe("FileStore: files", () => {
       assert.deepStrictEqual(yield* session(sim, dump), { a: "1", b: "b", c: "c", d: "d" })
     }))
 
+  it.effect("a snapshot is written in the background: the writes go on into free slots meanwhile; a slot it must free waits for it", () =>
+    Effect.gen(function*() {
+      const sim = new SimulatedDisk()
+      // the snapshot's temp file waits for the gate (the disk is slow for it)
+      const gate = yield* Deferred.make<void>()
+      const disk: StoreDisk = {
+        ...sim,
+        writeSynced: (path, data) => (path.endsWith(".snapshot.tmp") ? Effect.andThen(Deferred.await(gate), sim.writeSynced(path, data)) : sim.writeSynced(path, data))
+      }
+      const scope = yield* Scope.make()
+      // a ring of 4 slots, a snapshot every 4 batches
+      const s = yield* makeFileStore(disk, { directory: DIR, compactAfterBatches: 4 }).pipe(Scope.provide(scope))
+      for (let i = 1; i <= 4; i++) assert.strictEqual(yield* s.put(`k${i}`, bytes(String(i))), i) // batch 4 makes the snapshot due
+      yield* Effect.yieldNow
+      assert.isFalse([...sim.files().keys()].some((p) => p.endsWith(".snapshot")))
+      // batch 5 goes to slot 1, which holds batch 1: not covered until the snapshot is durable
+      const fifth = yield* Effect.forkChild(s.put("k5", bytes("5")))
+      yield* Effect.yieldNow
+      assert.isUndefined(fifth.pollUnsafe())
+      yield* Deferred.succeed(gate, undefined)
+      assert.strictEqual(yield* Fiber.join(fifth), 5)
+      assert.isTrue(sim.files().has(`${DIR}/0000000000000004.snapshot`))
+      yield* Scope.close(scope, Exit.void)
+      assert.deepStrictEqual(yield* session(sim, dump, { compactAfterBatches: 4 }), { k1: "1", k2: "2", k3: "3", k4: "4", k5: "5" })
+      // a close waits for the snapshot in flight
+      const gate2 = yield* Deferred.make<void>()
+      const slow: StoreDisk = {
+        ...sim,
+        writeSynced: (path, data) => (path.endsWith(".snapshot.tmp") ? Effect.andThen(Deferred.await(gate2), sim.writeSynced(path, data)) : sim.writeSynced(path, data))
+      }
+      const scope2 = yield* Scope.make()
+      const s2 = yield* makeFileStore(slow, { directory: DIR, compactAfterBatches: 4 }).pipe(Scope.provide(scope2))
+      for (let i = 6; i <= 8; i++) yield* s2.put(`k${i}`, bytes(String(i))) // batch 8: a snapshot due
+      const closing = yield* Effect.forkChild(Scope.close(scope2, Exit.void))
+      yield* Effect.yieldNow
+      assert.isUndefined(closing.pollUnsafe())
+      yield* Deferred.succeed(gate2, undefined)
+      yield* Fiber.join(closing)
+      assert.isTrue(sim.files().has(`${DIR}/0000000000000008.snapshot`))
+      assert.isFalse(sim.files().has(`${DIR}/0000000000000004.snapshot`))
+      assert.strictEqual(Object.keys(yield* session(sim, dump, { compactAfterBatches: 4 })).length, 8)
+    }))
+
   it.effect("a torn temp file (crash before its rename) is ignored and removed at start", () =>
     Effect.gen(function*() {
       const disk = new SimulatedDisk()
