@@ -33,4 +33,14 @@ describe("bytesKey", () => {
     expect(bytesKey(Uint8Array.of(1, 2))).not.toBe(bytesKey(Uint8Array.of(1, 2, 0)))
     expect(bytesKey(all.subarray(10, 20))).toBe(bytesKey(all.slice(10, 20)))
   })
+
+  it("keys longer than one chunk of characters (1,024 bytes) the same way, character for byte", () => {
+    const long = Uint8Array.from({ length: 3000 }, (_, i) => (i * 7 + 3) & 0xff)
+    const key = bytesKey(long)
+    expect(key.length).toBe(3000)
+    expect(Array.from(key, (c) => c.charCodeAt(0))).toEqual(Array.from(long))
+    const changed = long.slice()
+    changed[2500] = (changed[2500] ?? 0) ^ 1
+    expect(bytesKey(changed)).not.toBe(key)
+  })
 })

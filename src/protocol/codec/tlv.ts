@@ -140,6 +140,15 @@ export const tlvStream = <const F extends TlvFields>(name: string, fields: F): T
 
   const write = (w: Writer, v: TlvValues<F>): void => {
     const values: { readonly [k: string]: unknown } = v
+    if (v.unknown === undefined || v.unknown.length === 0) {
+      // Known records only (every message we send): `ordered` is already in increasing type
+      // order, and each value is written once into a scratch buffer, then copied in.
+      for (const [type, { name: key, field }] of ordered) {
+        const x = values[key]
+        if (x !== undefined) Writer.scratch((vw) => field.codec.write(vw, x), (value) => void w.bigsize(type).bigsize(BigInt(value.length)).bytes(value))
+      }
+      return
+    }
     const records: Array<{ type: bigint; write: (w: Writer) => void }> = []
     for (const [type, { name: key, field }] of ordered) {
       const x = values[key]

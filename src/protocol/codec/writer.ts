@@ -22,8 +22,9 @@ export class Writer {
   private buf: Uint8Array
   private len = 0
 
-  constructor(initialCapacity = 64) {
-    this.buf = new Uint8Array(Math.max(16, initialCapacity))
+  /** A Writer over `buffer` when given (`scratch`'s pooled ones), else over a new one of `initialCapacity` bytes. */
+  constructor(initialCapacity = 64, buffer?: Uint8Array) {
+    this.buf = buffer ?? new Uint8Array(Math.max(16, initialCapacity))
   }
 
   /**
@@ -33,8 +34,7 @@ export class Writer {
    * fresh Writer would have written.
    */
   static scratch<A>(write: (w: Writer) => void, use: (written: Uint8Array) => A): A {
-    const w = new Writer(0)
-    w.buf = pool.pop() ?? new Uint8Array(POOL_BUFFER_MIN)
+    const w = new Writer(0, pool.pop() ?? new Uint8Array(POOL_BUFFER_MIN))
     try {
       write(w)
       return use(w.buf.subarray(0, w.len))

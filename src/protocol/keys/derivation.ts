@@ -8,8 +8,7 @@
  * produces) are typed errors that carry no key material.
  */
 import { Data, Redacted, Result } from "effect"
-import { sha256 } from "../tx/bitcoin/hash.ts"
-import { concatBytes } from "../bytes.ts"
+import { sha256Concat } from "../tx/bitcoin/hash.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { type PrivateKey, PublicKey } from "./keys.ts"
 
@@ -20,17 +19,11 @@ const fail = (reason: string) => Result.fail(new KeyDerivationError({ reason }))
 const redact = (bytes: Uint8Array): PrivateKey => Redacted.make(bytes, { label: "PrivateKey" })
 
 /**
- * SHA256(a || b) of two public keys. Two 33-byte keys are copied into one reused buffer: a fresh
- * 66-byte array costs about ten times a hash's own setup in V8 (more than 64 bytes are stored off
- * the JS heap), and every commitment's keys need five of these. Only public points go through it.
+ * SHA256(a || b) of two public keys, hashed part by part (`sha256Concat`): no 66-byte array is
+ * made or filled (a fresh one costs about ten times a hash's own setup in V8: more than 64 bytes
+ * are stored off the JS heap), and every commitment's keys need five of these.
  */
-const pairBuffer = new Uint8Array(66)
-const hashOfPair = (a: Uint8Array, b: Uint8Array): Uint8Array => {
-  if (a.length !== 33 || b.length !== 33) return sha256(concatBytes(a, b))
-  pairBuffer.set(a, 0)
-  pairBuffer.set(b, 33)
-  return sha256(pairBuffer)
-}
+const hashOfPair = (a: Uint8Array, b: Uint8Array): Uint8Array => sha256Concat(a, b)
 
 /** per_commitment_point = per_commitment_secret * G. */
 export const perCommitmentPoint = (secp: Secp256k1, perCommitmentSecret: Uint8Array): Result.Result<PublicKey, KeyDerivationError> => {

@@ -26,6 +26,17 @@ const sha256ToDigest = (data: Uint8Array): Uint8Array => {
 }
 
 export const sha256 = (data: Uint8Array): Uint8Array => sha256ToDigest(data).slice()
+/**
+ * SHA256(a || b) without joining the two: each part goes into the hasher's block buffer as it
+ * is (one input of more than a block would be viewed through a DataView of its own).
+ */
+export const sha256Concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
+  initial._cloneInto(hasher)
+  hasher.update(a)
+  hasher.update(b)
+  hasher.digestInto(digest)
+  return digest.slice()
+}
 /** SHA256(SHA256(x)): txids, BIP 143 intermediate hashes, legacy sighash. */
 export const hash256 = (data: Uint8Array): Uint8Array => sha256ToDigest(sha256ToDigest(data)).slice()
 /** RIPEMD160(SHA256(x)): P2WPKH / P2PKH key hashes, BOLT 3 revocation key hash. */
