@@ -32,18 +32,39 @@ const holdTimeBytes = (holdTime: number): Uint8Array => {
 const readU32 = (b: Uint8Array, at: number): number =>
   (b[at] ?? 0) * 0x1000000 + (((b[at + 1] ?? 0) << 16) | ((b[at + 2] ?? 0) << 8) | (b[at + 3] ?? 0))
 
-/** HMAC-SHA256 keyed with `um`, its key already absorbed: each of a node's 20 HMACs starts from a clone. */
+/** HMAC-SHA256 keyed with `um`, its key already absorbed: each of a node's 20 HMACs starts from a copy of it. */
 const keyedUm = (um: Uint8Array) => hmac.create(sha256, um)
+type KeyedUm = ReturnType<typeof keyedUm>
+/** A copy of a keyed HMAC to compute in. */
+const workHmac = (um: KeyedUm) => um.clone()
+type WorkHmac = ReturnType<typeof workHmac>
 
-/** hmac_0_y of `data` (the node's own layout) over `message` (empty on success), from the keyed `um` HMAC (not consumed). */
-const computeHmac = (um: ReturnType<typeof keyedUm>, message: Uint8Array, data: Uint8Array, y: number): Uint8Array => {
-  const downstream = new Uint8Array(y * TRUNCATED_HMAC_SIZE)
+/**
+ * Buffers reused by every HMAC (computed synchronously, one at a time): its digest, and the
+ * covered hold times and downstream HMACs side by side (one `update`).
+ */
+const scratch = {
+  digest: new Uint8Array(32),
+  covered: new Uint8Array(HOLD_TIMES_SIZE + (MAX_HOPS - 1) * TRUNCATED_HMAC_SIZE)
+}
+
+/**
+ * hmac_0_y of `data` (the node's own layout) over `message` (empty on success), from the keyed
+ * `um` HMAC (not consumed), computed in `work` (a clone of it, overwritten: `_cloneInto` makes
+ * no new hash objects per HMAC). The result is valid until the next call.
+ */
+const computeHmac = (um: KeyedUm, work: WorkHmac, message: Uint8Array, data: Uint8Array, y: number): Uint8Array => {
+  const covered = scratch.covered
+  const holdTimes = (y + 1) * 4
+  covered.set(data.subarray(0, holdTimes), 0)
   for (let j = 1; j <= y; j++) {
     const at = hmacOffset(j, y - j)
-    downstream.set(data.subarray(at, at + TRUNCATED_HMAC_SIZE), (j - 1) * TRUNCATED_HMAC_SIZE)
+    covered.set(data.subarray(at, at + TRUNCATED_HMAC_SIZE), holdTimes + (j - 1) * TRUNCATED_HMAC_SIZE)
   }
-  const mac = um.clone().update(message).update(data.subarray(0, (y + 1) * 4)).update(downstream).digest()
-  return mac.subarray(0, TRUNCATED_HMAC_SIZE)
+  um._cloneInto(work)
+  if (message.length > 0) work.update(message)
+  work.update(covered.subarray(0, holdTimes + y * TRUNCATED_HMAC_SIZE)).digestInto(scratch.digest)
+  return scratch.digest.subarray(0, TRUNCATED_HMAC_SIZE)
 }
 
 /** Shift hold times right by one slot and move every HMAC block one node down, pruning. */
@@ -91,7 +112,8 @@ export const addAttribution = (
       : shift(downstream)
   data.set(holdTimeBytes(holdTime), 0)
   const um = keyedUm(deriveKey("um", sharedSecret))
-  for (let y = 0; y < MAX_HOPS; y++) data.set(computeHmac(um, message, data, y), hmacOffset(0, y))
+  const work = workHmac(um)
+  for (let y = 0; y < MAX_HOPS; y++) data.set(computeHmac(um, work, message, data, y), hmacOffset(0, y))
   return xorStreamInPlace(deriveKey("ammagext", sharedSecret), data)
 }
 
@@ -126,7 +148,8 @@ export const verifyAttribution = (
     if (i > 0) data = unshift(data)
     xorStreamInPlace(deriveKey("ammagext", secret), data)
     const y = last - i
-    const expected = computeHmac(keyedUm(deriveKey("um", secret)), messages(i), data, y)
+    const um = keyedUm(deriveKey("um", secret))
+    const expected = computeHmac(um, workHmac(um), messages(i), data, y)
     const at = hmacOffset(0, y)
     if (!constantTimeEqual(expected, data.subarray(at, at + TRUNCATED_HMAC_SIZE))) {
       return { holdTimes, firstInvalidHop: i }
