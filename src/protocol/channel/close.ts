@@ -498,7 +498,8 @@ export const proposeClosingComplete = (
   const toSign: Array<{ variant: SimpleCloseVariant; tx: Transaction }> = []
   for (const variant of variants) {
     const t = simpleTx(s.channel, "local", closerScript, s.remoteScript, input.fee, input.locktime, variant)
-    if (Result.isFailure(t)) return fail("NoOutputLeft", t.failure.reason)
+    // nLockTime is 32 bits: a larger one asked of us is its own rule, not "no output left".
+    if (Result.isFailure(t)) return fail(t.failure.rule === "LocktimeOutOfRange" ? "LocktimeOutOfRange" : "NoOutputLeft", t.failure.reason)
     toSign.push({ variant, tx: t.success.tx })
   }
   return Result.succeed({ closerScript, closeeScript: s.remoteScript, fee: input.fee, locktime: input.locktime, toSign })

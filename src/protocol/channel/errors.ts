@@ -349,6 +349,7 @@ export type ClosingRule =
   | "OutputBelowDust"
   | "FeeExceedsBalance"
   | "NoOutputLeft"
+  | "LocktimeOutOfRange"
   | "CloseeScriptMismatch"
   | "InvalidCloserScript"
   | "SignatureMissing"

@@ -409,6 +409,12 @@ describe("option_simple_close (BOLT 2 Closing Negotiation)", () => {
     expect(rejected(proposeClosingComplete(tiny, { fee: sat(100n), locktime: 0 }))).toBe("NoOutputLeft")
   })
 
+  it("closer: nLockTime is 32 bits (BOLT 3): a larger locktime asked of us is LocktimeOutOfRange", () => {
+    expect(rejected(proposeClosingComplete(b(), { fee: sat(1000n), locktime: 2 ** 32 }))).toBe("LocktimeOutOfRange")
+    expect(rejected(proposeClosingComplete(b(), { fee: sat(1000n), locktime: -1 }))).toBe("LocktimeOutOfRange")
+    expect(unwrap(proposeClosingComplete(b(), { fee: sat(1000n), locktime: 2 ** 32 - 1 })).locktime).toBe(2 ** 32 - 1)
+  })
+
   it("closer: a closer script given replaces ours; the proposal keeps the fee and locktime asked", () => {
     const other = p2wshScript(new Uint8Array(32).fill(9))
     const p = unwrap(proposeClosingComplete(a(), { fee: sat(1000n), locktime: 123, closerScript: other }))
