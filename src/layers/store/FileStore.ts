@@ -507,7 +507,7 @@ export const makeFileStore = (
       })
 
     /**
-     * The snapshot being written in the background, if any. A snapshot is due when the batches
+     * The snapshot being written in the background (undefined when none is). A snapshot is due when the batches
      * since the last one are many or weigh more than it; it is then taken of the state as of
      * the group just committed and written on a fiber of its own, while later groups go on into
      * other slots (before, its two fsyncs and its encoding delayed the group that made it due

@@ -107,6 +107,7 @@ const awaitingFirst = (state: ChannelState): UnexpectedInput =>
 const isChannelId = (b: Uint8Array): b is ChannelId => b.length === 32
 const channelIdOfState = (state: ChannelState): ChannelId => {
   const id = channelIdOf(state)
+  // Stryker disable next-line StringLiteral: unreachable, the states' ids are 32 bytes (their Schema).
   if (!isChannelId(id)) throw new RangeError("channel id must be 32 bytes") // unreachable: states hold 32-byte ids
   return id
 }
@@ -151,6 +152,7 @@ export const onConnected = (_ctx: StepContext, state: ChannelState, out: Out): S
     case "Normal": {
       // A state restored after a restart may not have seen the disconnection: forget the peer's
       // uncommitted updates now (idempotent after a PeerDisconnected: the test only saves the work).
+      // Stryker disable next-line StringLiteral: equivalent, forgetUncommitted is idempotent (see above).
       const s = state.connection === "Disconnected" ? state : forgetUncommitted(state)
       send(out, reestablishFor(s.commitments))
       return done(out, { ...s, connection: "Reestablishing" })
@@ -223,9 +225,10 @@ const reestablishCommitments = (ctx: StepContext, state: WithCommitments, out: O
     if (expected !== undefined && !equalBytes(expected.secret, m.yourLastPerCommitmentSecret))
       return failChannel(state, out, "your_last_per_commitment_secret is not the secret we revealed", "peer-violation")
   }
-  // (Every branch sets `resendRevoke`; `L > 0n` only keeps `L - 1n` meaningful: R is unsigned.)
+  // Stryker disable next-line BooleanLiteral: equivalent, every branch below sets `resendRevoke`.
   let resendRevoke = false
   if (R === L) resendRevoke = false
+  // (`L > 0n` only keeps `L - 1n` meaningful: R is unsigned, so `L >= 0n` or `true` behave the same.)
   else if (L > 0n && R === L - 1n) resendRevoke = true
   else return failChannel(state, out, `next_revocation_number ${R}: expected ${L}`, "peer-violation")
   const info = c.remoteNextCommitInfo
@@ -249,6 +252,7 @@ const reestablishCommitments = (ctx: StepContext, state: WithCommitments, out: O
   if (L === 0n && N === 1n && state._tag === "Normal") before.push(channelReady(c.params.channelId, c.localNextPerCommitmentPoint, state.localAlias))
   // Order: if our commitment_signed left after our last revoke_and_ack, the revocation goes first.
   // (Negotiating/Closing have no commitment_signed in flight: `commitMessages` is empty, the order moot.)
+  // Stryker disable next-line BooleanLiteral: equivalent, see the line above.
   const revokeFirst = state._tag === "Normal" ? state.commitSentAtLocalNumber === L : true
   const after = followUps(state)
   if (!resendRevoke) {

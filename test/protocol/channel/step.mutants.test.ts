@@ -13,7 +13,7 @@ import { describe, expect, it } from "vitest"
 import type { ChannelEvent, ChannelInput, ChannelOutput } from "../../../src/protocol/channel/io.ts"
 import { channelIdOf, type ChannelState } from "../../../src/protocol/channel/state.ts"
 import { openChannel, step, type Step } from "../../../src/protocol/channel/step.ts"
-import { Shutdown, UpdateAddHtlc, UpdateFailHtlc, UpdateFailMalformedHtlc, UpdateFee } from "../../../src/protocol/messages/channel.ts"
+import { ClosingComplete, ClosingSig, Shutdown, UpdateAddHtlc, UpdateFailHtlc, UpdateFailMalformedHtlc, UpdateFee } from "../../../src/protocol/messages/channel.ts"
 import { ATTRIBUTION_DATA_LENGTH } from "../../../src/protocol/messages/channel.ts"
 import { serializeTransaction, type Transaction } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { ChannelId, msat, sat } from "../../../src/protocol/units.ts"
@@ -623,7 +623,7 @@ describe("channel_ready we cannot make", () => {
 })
 
 describe("the signer's signatures for a commitment nobody is signing", () => {
-  it("force-closes with the rule and why (a local failure)", () => {
+  it("force-closes naming the rule (a local failure)", () => {
     const p = opened("nocommit")
     p.add(p.a, 1_000_000n, "nocommit")
     const s = p.a.state
@@ -1170,5 +1170,57 @@ describe("simple close (BOLT 2 Closing Negotiation: closing_complete and closing
     expect(completes(p, p.b)).toEqual([])
     expect(completes(p, p.a)).toHaveLength(1)
     expect(mutualCloseTxid(p.a)).toEqual(mutualCloseTxid(p.b))
+  })
+})
+
+describe("after the mutual close was broadcast, on reconnection (BOLT 2: MUST retransmit shutdown; closing_signed has no acknowledgment)", () => {
+  it("our shutdown and our last closing_signed go out again after channel_reestablish", () => {
+    const p = closing("retransmit")
+    const ours = p.log.filter((l) => l.from === p.a.name && (l.message._tag === "Shutdown" || l.message._tag === "ClosingSigned")).map((l) => l.message)
+    p.disconnect()
+    p.reconnect()
+    const theirs = p.a.inbox[0]
+    if (theirs?._tag !== "ChannelReestablish") throw new Error("expected channel_reestablish")
+    const r = accepted(run(p.a, { _tag: "PeerMessage", message: theirs }))
+    const again = r.outputs.flatMap((o) => (o._tag === "Send" ? [o.message] : []))
+    expect(again.map((m) => m._tag)).toEqual(["Shutdown", "ClosingSigned"])
+    expect(again).toEqual([ours[0], ours.at(-1)])
+  })
+})
+
+describe("closing messages of the other negotiation mode", () => {
+  it("a closing_complete or closing_sig in a legacy negotiation fails the channel as unexpected (option_simple_close was not negotiated)", () => {
+    const p = negotiating("mode")
+    const s = p.a.state
+    if (s?._tag !== "Negotiating") throw new Error("not Negotiating")
+    const { awaiting: _asked, ...idle } = s
+    const fields = {
+      channelId: s.commitments.params.channelId,
+      closerScriptpubkey: p.b.ctx.shutdownScript,
+      closeeScriptpubkey: p.a.ctx.shutdownScript,
+      feeSatoshis: sat(1000n),
+      locktime: 0
+    }
+    for (const message of [ClosingComplete.make(fields, { closerAndCloseeOutputs: new Uint8Array(64) }), ClosingSig.make(fields, { closerAndCloseeOutputs: new Uint8Array(64) })]) {
+      const r = accepted(run(p.a, { _tag: "PeerMessage", message }, idle))
+      expect(r.state._tag).toBe("Failed")
+      expect(r.outputs[0]).toMatchObject({ _tag: "SendError", message: `unexpected ${message._tag} in Negotiating` })
+    }
+  })
+
+  it("simple close: a closing_complete whose signature does not verify fails the channel, naming the rule", () => {
+    const p = pairOf("simplebad")
+    p.open({ features: new Set([...p.a.ctx.features, "option_simple_close"]) })
+    close(p, p.a)
+    until(p, () => p.b.inbox.some((m) => m._tag === "ClosingComplete"))
+    const cc = p.b.inbox.find((m) => m._tag === "ClosingComplete")
+    const s = p.b.state
+    if (cc?._tag !== "ClosingComplete" || s === undefined || (s._tag !== "Negotiating" && s._tag !== "Closing")) throw new Error("no closing_complete")
+    const { awaiting: _asked, ...idle } = s
+    const forged = { ...cc, tlvs: Object.fromEntries(Object.keys(cc.tlvs).map((k) => [k, new Uint8Array(64).fill(1)])) }
+    const r = accepted(run(p.b, { _tag: "PeerMessage", message: forged }, idle))
+    expect(r.state._tag).toBe("Failed")
+    const error = r.outputs[0]
+    expect(error?._tag === "SendError" ? error.message : "").toMatch(/^ClosingRejected: ./)
   })
 })
