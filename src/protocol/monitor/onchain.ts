@@ -391,6 +391,7 @@ export const classifyFundingSpend = (ctx: ResolveContext, monitor: MonitorState,
   if (n === undefined) return { ...base, kind: "MutualClose" }
   const theirs = monitor.counterpartyNext === undefined ? [monitor.counterpartyCurrent] : [monitor.counterpartyCurrent, monitor.counterpartyNext]
   if (theirs.some((c) => equalBytes(c.txid, t.txid))) return { ...base, kind: "CounterpartyCommitment" }
+  // (The number test only saves a build: another number's commitment never has our latest txid.)
   if (ctx.holderPoint !== undefined && n === monitor.holderCommitment.commitmentNumber) {
     const built = buildCommitment(ctx.secp, monitor.params, "holder", monitor.holderCommitment, ctx.holderPoint)
     if (built !== undefined && equalBytes(commitmentTxid(built.commitment), t.txid)) return { ...base, kind: "HolderCommitment" }
@@ -409,6 +410,7 @@ type Draft = Omit<TrackedOutput, "status">
 export const resolve = (ctx: ResolveContext, monitor: MonitorState, onchain: OnchainState): Resolution => {
   const params = monitor.params
   const funding = params.fundingOutpoint
+  // (Level 1 already means spending the funding output, and comes first: the input test only says so.)
   const fundingSpend = onchain.txs.find((t) => t.level === 1 && t.tx.inputs.some((i) => equalBytes(i.prevout.txid, funding.txid) && i.prevout.vout === funding.vout))
   if (fundingSpend === undefined) return { spend: undefined, outputs: [] }
   const spend = classifyFundingSpend(ctx, monitor, fundingSpend)

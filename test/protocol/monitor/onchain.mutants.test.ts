@@ -363,6 +363,12 @@ describe("their commitment confirmed (BOLT 5 Remote Commitment Transaction)", ()
     })
     expect(o.readyAt).toBe(731)
     expect(o.deadline).toBeUndefined()
+    // Already expired when their commitment confirmed: claimable in the next block.
+    const early = htlc("received", 3n, 5, 15_000_000n, 400)
+    const balances = { ...theirBalances, htlcs: [THEY_OFFERED, early] }
+    const etx = commitmentTx(params, "counterparty", 3n, balances, theirPoint(3n))
+    const est: MonitorState = { ...state, counterpartyCurrent: { ...state.counterpartyCurrent, htlcs: balances.htlcs, txid: txid(etx.tx) } }
+    expect(one(resolve(ctx, est, chain(est, [[H, [etx.tx]]])), "received_htlc").readyAt).toBe(H + 1)
   })
 
   it("HTLC spends on their commitment: ours by the preimage or timeout path, theirs by their HTLC transaction", () => {
@@ -502,6 +508,7 @@ describe("their revoked commitment confirmed (BOLT 5 Revoked Transaction Close H
       }
     })
     expect(theyReceived.readyAt).toBe(H + 1)
+    expect(theyReceived.commitment).toBe("counterparty")
     expect(theyReceived.deadline).toBe(H + 1)
     expect(byId("offered", 0n).deadline).toBe(750)
     // Two HTLCs with the same script: each its own output.
@@ -542,6 +549,8 @@ describe("their revoked commitment confirmed (BOLT 5 Revoked Transaction Close H
     expect(kinds(resolve(ctx, state, chain(state, [[H, [tx.tx]], [760, [notHtlcTx]]])))).not.toContain("revoked_htlc_tx_output")
     const elsewhere = spend(theirOffered.outpoint, W.htlcTx, [{ value: sat(24_000n), scriptPubKey: Uint8Array.of(0x51) }])
     expect(kinds(resolve(ctx, state, chain(state, [[H, [tx.tx]], [760, [elsewhere]]])))).not.toContain("revoked_htlc_tx_output")
+    const unpaired = spend(theirOffered.outpoint, W.htlcTx, [{ value: sat(24_000n), scriptPubKey: second.scriptPubKey }], 1)
+    expect(kinds(resolve(ctx, state, chain(state, [[H, [tx.tx]], [760, [unpaired]]])))).not.toContain("revoked_htlc_tx_output")
   })
 
   it("who took a revoked output: ours by the revocation, revoked-HTLC, preimage or timeout paths; theirs by their delayed path or HTLC transaction", () => {
@@ -560,6 +569,14 @@ describe("their revoked commitment confirmed (BOLT 5 Revoked Transaction Close H
     expect(statusOf(anHtlc, W.delayedOrTimeout, "revoked_htlc")).toMatchObject({ byUs: true })
     expect(statusOf(anHtlc, W.htlcTx, "revoked_htlc")).toMatchObject({ byUs: false })
     expect(statusOf(anHtlc, W.other, "revoked_htlc")).toMatchObject({ byUs: false })
+  })
+
+  it("without anchors the smallest HTLC is output 0: taken too", () => {
+    const staticParams: ChannelParams = { ...params, channelType: "static_remote_key" }
+    const st: MonitorState = { ...state, params: staticParams }
+    const stx = commitmentTx(staticParams, "counterparty", 1n, theirs, theirPoint(1n))
+    const rs = resolve(ctx, st, chain(st, [[H, [stx.tx]]]))
+    expect(rs.outputs.filter((o) => o.kind === "revoked_htlc").map((o) => o.outpoint.vout).sort()).toEqual([0, 1, 2, 3])
   })
 
   it("a revoked commitment without stored HTLCs: their balance and ours only", () => {
@@ -623,6 +640,8 @@ describe("is everything over (BOLT 5: irrevocably resolved once the spends are d
     expect(isResolved(withOutputs([received]), 710 + FINAL - 1, FINAL)).toBe(true)
     expect(isResolved(withOutputs([received]), 710 + FINAL - 2, FINAL)).toBe(false)
     expect(isResolved(withOutputs([{ ...received, htlc: undefined }]), tip, FINAL)).toBe(false)
+    // An HTLC we can still claim, unspent: not over, however deep its expiry.
+    expect(isResolved(withOutputs([one(r, "offered_htlc")]), tip, FINAL)).toBe(false)
   })
 })
 
@@ -633,6 +652,7 @@ describe("the outcome of the HTLCs we offered (BOLT 5: fulfill upstream on a pre
   const outcomes = (state: OnchainState, res: Resolution, tip: number) => offeredHtlcOutcomes(holderState, state, res, tip, FINAL)
 
   it("nothing before the funding output is spent, nothing for a mutual close", () => {
+    expect(resolve(ctx, holderState, emptyOnchainState)).toEqual({ spend: undefined, outputs: [] })
     expect(outcomes(emptyOnchainState, { spend: undefined, outputs: [] }, 2000)).toEqual([])
     expect(outcomes(s(), { ...r(), spend: { kind: "MutualClose", txid: holderTxid, height: H, commitmentNumber: undefined } }, 2000)).toEqual([])
   })
@@ -668,6 +688,12 @@ describe("the outcome of the HTLCs we offered (BOLT 5: fulfill upstream on a pre
     expect(offeredHtlcOutcomes(state, sc, timedOut, 2000, FINAL).map((o) => o.htlcId)).toEqual([3n])
     // Not taken: no outcome.
     expect(offeredHtlcOutcomes(state, sc, rc, 2000, FINAL)).toEqual([])
+    // The HTLC they offered, taken by us with its preimage: not one of ours, no outcome for it.
+    const claimed: Resolution = {
+      ...rc,
+      outputs: rc.outputs.map((o) => (o.kind === "offered_htlc" ? { ...o, status: { _tag: "Spent", txid: holderTxid, height: 740, vin: 0, byUs: true } } : o))
+    }
+    expect(offeredHtlcOutcomes(state, sc, claimed, 2000, FINAL)).toEqual([])
   })
 })
 
@@ -776,11 +802,29 @@ describe("a mutual close (BOLT 5 Mutual Close Handling)", () => {
     const withUpfront: MonitorState = { ...base, params: makeParams({ holderUpfront: HOLDER_UPFRONT_SCRIPT }) }
     const r = resolve(ctx, withUpfront, chain(withUpfront, [[H, [closeTo(upfront)]]]))
     expect(r.spend?.kind).toBe("MutualClose")
-    expect(r.outputs.map((o) => [o.kind, o.outpoint.vout, o.claim, o.readyAt, o.deadline])).toEqual([["closing_output", 1, undefined, undefined, undefined]])
+    expect(r.outputs).toEqual([
+      {
+        outpoint: { txid: txid(closeTo(upfront)), vout: 1 },
+        amount: 590_000n,
+        kind: "closing_output",
+        htlc: undefined,
+        commitment: "holder",
+        confirmedAt: H,
+        claim: undefined,
+        readyAt: undefined,
+        deadline: undefined,
+        status: { _tag: "Unspent" }
+      }
+    ])
+    // No script of ours at all (no shutdown, no upfront script): nothing to track.
+    expect(resolve(ctx, base, chain(base, [[H, [closeTo(upfront)]]]))).toMatchObject({ spend: { kind: "MutualClose" }, outputs: [] })
     // Our output of the close is ours whoever spends it (the wallet's from there).
     const closing = closeTo(upfront)
     const swept = spend({ txid: txid(closing), vout: 1 }, W.other)
     expect(resolve(ctx, withUpfront, chain(withUpfront, [[H, [closing]], [H + 1, [swept]]])).outputs[0]?.status).toMatchObject({ byUs: true, height: H + 1 })
+    // Whatever else it spends, a transaction spending the funding output is the funding spend (BOLT 5: MUST monitor the blockchain for transactions that spend any output).
+    const withWallet: Transaction = { ...closing, inputs: [makeInput({ txid: txid(swept), vout: 0 }, 0), ...closing.inputs] }
+    expect(resolve(ctx, withUpfront, chain(withUpfront, [[H, [withWallet]]])).spend).toMatchObject({ kind: "MutualClose", txid: txid(withWallet) })
     const emptyShutdown: MonitorState = { ...withUpfront, holderShutdownScript: new Uint8Array(0) }
     expect(resolve(ctx, emptyShutdown, chain(emptyShutdown, [[H, [closeTo(new Uint8Array(0))]]])).outputs).toEqual([])
   })
