@@ -364,7 +364,7 @@ const checkAnnouncedParams = (
 }
 
 const basepointsOf = (keys: ReadonlyArray<PublicKey>): { readonly basepoints: ChannelBasepoints; readonly firstPoint: PublicKey } | undefined => {
-  const [fundingPubkey, revocationBasepoint, paymentBasepoint, delayedPaymentBasepoint, htlcBasepoint, firstPoint] = keys
+  const [fundingPubkey, revocationBasepoint, paymentBasepoint, delayedPaymentBasepoint, htlcBasepoint, firstPoint] = keys // always six (checkAnnouncedParams): the undefined tests are for the types
   if (
     fundingPubkey === undefined ||
     revocationBasepoint === undefined ||

@@ -13,7 +13,7 @@ import { step } from "../../../src/protocol/channel/step.ts"
 import { emptySecretStore } from "../../../src/protocol/keys/shachain.ts"
 import type { ChannelMessage, ChannelReestablish } from "../../../src/protocol/messages/channel.ts"
 import { ChannelId, msat } from "../../../src/protocol/units.ts"
-import { alias, newPair, type Node, type Pair } from "./step-harness.ts"
+import { alias, newPair, restoreBobFromBackup, type Node, type Pair } from "./step-harness.ts"
 
 /** The peer's `channel_reestablish` waiting in `to`'s inbox after a reconnection, changed by `edit`, then delivered. */
 const deliverEdited = (p: Pair, to: Node, edit: (m: ChannelReestablish) => ChannelReestablish): void => {
@@ -231,15 +231,7 @@ describe("phases with nothing to reestablish", () => {
   it("a node that learned it is behind (option_data_loss_protect) waits for the peer's close across disconnections", () => {
     const p = newPair("re-mut-wrc-a", "re-mut-wrc-b")
     p.open()
-    const backup = p.b.state
-    const backupMonitor = p.b.monitor
-    p.add(p.a, 1_000_000n, "wrc")
-    p.settle()
-    p.disconnect()
-    p.b.state = backup
-    p.b.monitor = backupMonitor
-    p.reconnect()
-    p.settle()
+    restoreBobFromBackup(p, "wrc")
     expect(p.b.phase).toBe("WaitRemoteClose")
     const waiting = p.b.state
     expect(p.input(p.b, { _tag: "PeerDisconnected" })).toBeUndefined()
@@ -316,33 +308,22 @@ const movedOn = (tag: string, rounds: number): Pair => {
 }
 
 describe("the numbers in the peer's channel_reestablish (BOLT 2 Message Retransmission)", () => {
-  it("next_commitment_number 0 in normal operation: the channel fails for that reason (MUST fail the channel)", () => {
-    const p = movedOn("n0", 0)
-    p.disconnect()
-    p.reconnect()
-    const r = handleReestablish(p.b, (m) => ({ ...m, nextCommitmentNumber: 0n }))
-    expect(r.state._tag).toBe("Failed")
-    expect(errorOf(r.outputs)).toBe("channel_reestablish with next_commitment_number 0")
-  })
-
-  it("a next_commitment_number that is neither the last nor the next commitment we signed: error naming the expected number (SHOULD fail)", () => {
-    const p = movedOn("nc", 0)
-    p.disconnect()
-    p.reconnect()
-    const r = handleReestablish(p.b, (m) => ({ ...m, nextCommitmentNumber: 3n }))
-    expect(r.state._tag).toBe("Failed")
-    expect(errorOf(r.outputs)).toBe("next_commitment_number 3: expected 1")
-  })
-
-  it("a next_revocation_number older than our last revoke_and_ack minus one: error naming both (SHOULD fail)", () => {
-    const p = movedOn("nr", 2)
+  it.each([
+    // MUST fail the channel.
+    { rule: "next_commitment_number 0 in normal operation", rounds: 0, change: { nextCommitmentNumber: 0n }, error: "channel_reestablish with next_commitment_number 0" },
+    // SHOULD fail: neither the last nor the next commitment we signed.
+    { rule: "a next_commitment_number neither the last nor the next we signed", rounds: 0, change: { nextCommitmentNumber: 3n }, error: "next_commitment_number 3: expected 1" },
+    // SHOULD fail: older than our last revoke_and_ack minus one (our commitment is at 2 after two rounds).
+    { rule: "a next_revocation_number older than our last revoke_and_ack minus one", rounds: 2, change: { nextRevocationNumber: 0n }, error: "next_revocation_number 0: expected 2" }
+  ])("$rule: the channel fails with an error naming it", ({ rounds, change, error }) => {
+    const p = movedOn(`numbers-${rounds}-${error.length}`, rounds)
     const s = p.b.state
-    expect(s?._tag === "Normal" ? s.commitments.localCommit.number : undefined).toBe(2n)
+    expect(s?._tag === "Normal" ? s.commitments.localCommit.number : undefined).toBe(BigInt(rounds))
     p.disconnect()
     p.reconnect()
-    const r = handleReestablish(p.b, (m) => ({ ...m, nextRevocationNumber: 0n }))
+    const r = handleReestablish(p.b, (m) => ({ ...m, ...change }))
     expect(r.state._tag).toBe("Failed")
-    expect(errorOf(r.outputs)).toBe("next_revocation_number 0: expected 2")
+    expect(errorOf(r.outputs)).toBe(error)
   })
 
   it("without the secret we revealed for next_revocation_number - 1 kept, nothing to compare: reestablished (the SHOULD-fail needs an expected value)", () => {
@@ -480,15 +461,7 @@ describe("option_data_loss_protect: a next_revocation_number ahead of ours", () 
 
   it("proven behind: the error asks the peer to close (SHOULD send an error), we do not broadcast", () => {
     const p = movedOn("behind", 0)
-    const backup = p.b.state
-    const backupMonitor = p.b.monitor
-    p.add(p.a, 1_000_000n, "behind")
-    p.settle()
-    p.disconnect()
-    p.b.state = backup
-    p.b.monitor = backupMonitor
-    p.reconnect()
-    p.settle()
+    restoreBobFromBackup(p, "behind")
     expect(p.b.phase).toBe("WaitRemoteClose")
     expect(p.b.errorsSent).toEqual(["our channel state is outdated (option_data_loss_protect): please close the channel"])
   })

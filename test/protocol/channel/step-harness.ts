@@ -402,6 +402,22 @@ export const txidOf = (tx: Uint8Array): Uint8Array => {
 
 export const newPair = (a = "alice", b = "bob"): Pair => new Pair(new Node(a), new Node(b))
 
+/**
+ * Bob restored from a backup taken before one more HTLC (`label`) settled: at the reconnection
+ * he learns he is behind (option_data_loss_protect) and waits for Alice's close.
+ */
+export const restoreBobFromBackup = (p: Pair, label: string): void => {
+  const backup = p.b.state
+  const backupMonitor = p.b.monitor
+  p.add(p.a, 1_000_000n, label)
+  p.settle()
+  p.disconnect()
+  p.b.state = backup
+  p.b.monitor = backupMonitor
+  p.reconnect()
+  p.settle()
+}
+
 /** The `WatchFunding` a restored channel in state `s` should ask for (its funding output, at `minimumDepth`). */
 export const expectedFundingWatch = (s: ChannelState, minimumDepth: number) => {
   const params = paramsOf(s)

@@ -11,13 +11,13 @@
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import type { ChannelEvent, ChannelInput, ChannelOutput } from "../../../src/protocol/channel/io.ts"
-import { channelIdOf, type ChannelState } from "../../../src/protocol/channel/state.ts"
+import { channelIdOf, type ChannelState, type Negotiating } from "../../../src/protocol/channel/state.ts"
 import { openChannel, step, type Step } from "../../../src/protocol/channel/step.ts"
 import { ClosingComplete, ClosingSig, Shutdown, UpdateAddHtlc, UpdateFailHtlc, UpdateFailMalformedHtlc, UpdateFee } from "../../../src/protocol/messages/channel.ts"
 import { ATTRIBUTION_DATA_LENGTH } from "../../../src/protocol/messages/channel.ts"
 import { serializeTransaction, type Transaction } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { ChannelId, msat, sat } from "../../../src/protocol/units.ts"
-import { alias, newPair, preimageFor, temporaryId, txidOf, type Node, type Pair } from "./step-harness.ts"
+import { alias, newPair, preimageFor, restoreBobFromBackup, temporaryId, txidOf, type Node, type Pair } from "./step-harness.ts"
 
 // ---- helpers ---------------------------------------------------------------------------------------
 
@@ -76,6 +76,14 @@ const negotiating = (tag: string): Pair => {
   expect(p.a.phase).toBe("Negotiating")
   return p
 }
+/** Alice negotiating the close, and her state with no signer request pending. */
+const idleNegotiating = (tag: string): { readonly p: Pair; readonly s: Negotiating; readonly idle: Omit<Negotiating, "awaiting"> } => {
+  const p = negotiating(tag)
+  const s = p.a.state
+  if (s?._tag !== "Negotiating") throw new Error("not Negotiating")
+  const { awaiting: _asked, ...idle } = s
+  return { p, s, idle }
+}
 /** Both sides signed and broadcast the mutual close. */
 const closing = (tag: string): Pair => {
   const p = opened(tag)
@@ -106,15 +114,7 @@ const failed = (tag: string): Pair => {
 /** Bob restored from a backup learned he is behind (option_data_loss_protect): `WaitRemoteClose`. */
 const staleBob = (tag: string): Pair => {
   const p = opened(tag)
-  const backup = p.b.state
-  const backupMonitor = p.b.monitor
-  p.add(p.a, 1_000_000n, `${tag}-stale`)
-  p.settle()
-  p.disconnect()
-  p.b.state = backup
-  p.b.monitor = backupMonitor
-  p.reconnect()
-  p.settle()
+  restoreBobFromBackup(p, `${tag}-stale`)
   expect(p.b.phase).toBe("WaitRemoteClose")
   return p
 }
@@ -524,10 +524,7 @@ describe("closing", () => {
   })
 
   it("negotiating: messages before channel_reestablish or while the signer works are refused; HTLCs rejected; depth ignored; other commands refused", () => {
-    const p = negotiating("neg")
-    const s = p.a.state
-    if (s?._tag !== "Negotiating") throw new Error("not Negotiating")
-    const { awaiting: _asked, ...idle } = s
+    const { p, s, idle } = idleNegotiating("neg")
     const message = Shutdown.make({ channelId: s.commitments.params.channelId, scriptpubkey: p.b.ctx.shutdownScript })
     refused(run(p.a, { _tag: "PeerMessage", message }, { ...idle, connection: "Reestablishing" }), "Negotiating", "PeerMessage", "a message before channel_reestablish")
     const request = { _tag: "SignClosing" as const, tx: new Uint8Array(0) }
@@ -543,10 +540,7 @@ describe("closing", () => {
   })
 
   it("negotiating: an answer with nothing asked is refused; a wrong answer names what is awaited; the signer failing force-closes", () => {
-    const p = negotiating("negsig")
-    const s = p.a.state
-    if (s?._tag !== "Negotiating") throw new Error("not Negotiating")
-    const { awaiting: _asked, ...idle } = s
+    const { p, idle } = idleNegotiating("negsig")
     const point: ChannelInput = { _tag: "Signed", result: { _tag: "Point", commitmentNumber: 1n, point: p.a.point(1n) } }
     refused(run(p.a, point, idle), "Negotiating", "Signed", "no signer request pending")
     const request = { _tag: "SignClosing" as const, tx: new Uint8Array(0) }
@@ -983,10 +977,7 @@ describe("closing: scripts, repeats, a counter-proposal", () => {
   })
 
   it("repeats after a reconnection are ignored while negotiating (shutdown, channel_ready) and anything late once closing", () => {
-    const p = negotiating("repeats")
-    const s = p.a.state
-    if (s?._tag !== "Negotiating") throw new Error("not Negotiating")
-    const { awaiting: _asked, ...idle } = s
+    const { p, s, idle } = idleNegotiating("repeats")
     const sd = p.log.find((l) => l.from === p.b.name && l.message._tag === "Shutdown")?.message
     const ready = p.log.find((l) => l.from === p.b.name && l.message._tag === "ChannelReady")?.message
     if (sd === undefined || ready === undefined) throw new Error("no shutdown or channel_ready")
@@ -1190,10 +1181,7 @@ describe("after the mutual close was broadcast, on reconnection (BOLT 2: MUST re
 
 describe("closing messages of the other negotiation mode", () => {
   it("a closing_complete or closing_sig in a legacy negotiation fails the channel as unexpected (option_simple_close was not negotiated)", () => {
-    const p = negotiating("mode")
-    const s = p.a.state
-    if (s?._tag !== "Negotiating") throw new Error("not Negotiating")
-    const { awaiting: _asked, ...idle } = s
+    const { p, s, idle } = idleNegotiating("mode")
     const fields = {
       channelId: s.commitments.params.channelId,
       closerScriptpubkey: p.b.ctx.shutdownScript,
