@@ -13,7 +13,7 @@ import { step } from "../../../src/protocol/channel/step.ts"
 import { emptySecretStore } from "../../../src/protocol/keys/shachain.ts"
 import type { ChannelMessage, ChannelReestablish } from "../../../src/protocol/messages/channel.ts"
 import { ChannelId, msat } from "../../../src/protocol/units.ts"
-import { alias, newPair, restoreBobFromBackup, type Node, type Pair } from "./step-harness.ts"
+import { alias, negotiateClose, newPair, restoreBobFromBackup, type Node, type Pair } from "./step-harness.ts"
 
 /** The peer's `channel_reestablish` waiting in `to`'s inbox after a reconnection, changed by `edit`, then delivered. */
 const deliverEdited = (p: Pair, to: Node, edit: (m: ChannelReestablish) => ChannelReestablish): void => {
@@ -188,13 +188,7 @@ describe("while closing", () => {
   it("a disconnection while the signer's answer is awaited in the closing negotiation is refused too; without one, the channel waits for the reconnection", () => {
     const p = newPair("re-mut-neg-a", "re-mut-neg-b")
     p.open()
-    expect(p.input(p.a, { _tag: "Close", scriptPubKey: p.a.ctx.shutdownScript, feeratePerKw: 2500 })).toBeUndefined()
-    for (let i = 0; i < 40 && p.a.phase !== "Negotiating"; i++) {
-      const node = p.a.inbox.length > 0 ? p.a : p.b
-      if (node.inbox.length === 0) break
-      p.deliver(node)
-      p.signNow(node)
-    }
+    negotiateClose(p)
     const s = p.a.state
     if (s?._tag !== "Negotiating") throw new Error(`not Negotiating: ${s?._tag}`)
     const request = { _tag: "PerCommitmentPoint" as const, commitmentNumber: 5n }
@@ -471,13 +465,7 @@ describe("the signer's answer to a retransmission request must be the one asked 
   const negotiating = (tag: string): { readonly s: Negotiating; readonly node: Node } => {
     const p = newPair(`re-mut2-${tag}-a`, `re-mut2-${tag}-b`)
     p.open()
-    expect(p.input(p.a, { _tag: "Close", scriptPubKey: p.a.ctx.shutdownScript, feeratePerKw: 2500 })).toBeUndefined()
-    for (let i = 0; i < 40 && p.a.phase !== "Negotiating"; i++) {
-      const node = p.a.inbox.length > 0 ? p.a : p.b
-      if (node.inbox.length === 0) break
-      p.deliver(node)
-      p.signNow(node)
-    }
+    negotiateClose(p)
     const s = p.a.state
     if (s?._tag !== "Negotiating") throw new Error(`not Negotiating: ${s?._tag}`)
     const { awaiting: _none, ...idle } = s

@@ -402,6 +402,17 @@ export const txidOf = (tx: Uint8Array): Uint8Array => {
 
 export const newPair = (a = "alice", b = "bob"): Pair => new Pair(new Node(a), new Node(b))
 
+/** Alice asks for a mutual close (2,500 sat/kw); messages flow until she negotiates the fee. */
+export const negotiateClose = (p: Pair): void => {
+  if (p.input(p.a, { _tag: "Close", scriptPubKey: p.a.ctx.shutdownScript, feeratePerKw: 2500 }) !== undefined) throw new Error("Close refused")
+  for (let i = 0; i < 40 && p.a.phase !== "Negotiating"; i++) {
+    const node = p.a.inbox.length > 0 ? p.a : p.b
+    if (node.inbox.length === 0) break
+    p.deliver(node)
+    p.signNow(node)
+  }
+}
+
 /**
  * Bob restored from a backup taken before one more HTLC (`label`) settled: at the reconnection
  * he learns he is behind (option_data_loss_protect) and waits for Alice's close.

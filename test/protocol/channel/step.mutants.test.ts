@@ -563,6 +563,18 @@ const until = (p: Pair, done: () => boolean, max = 60): void => {
   }
   if (!done()) throw new Error("never reached")
 }
+/** option_simple_close: Alice closes; Bob holds her closing_complete, and his state with no signer request pending. */
+const closingCompleteAtBob = (tag: string) => {
+  const p = pairOf(tag)
+  p.open({ features: new Set([...p.a.ctx.features, "option_simple_close"]) })
+  close(p, p.a)
+  until(p, () => p.b.inbox.some((m) => m._tag === "ClosingComplete"))
+  const cc = p.b.inbox.find((m) => m._tag === "ClosingComplete")
+  const s = p.b.state
+  if (cc?._tag !== "ClosingComplete" || s === undefined || (s._tag !== "Negotiating" && s._tag !== "Closing")) throw new Error("no closing_complete")
+  const { awaiting: _asked, ...idle } = s
+  return { p, cc, s, idle }
+}
 
 describe("commands the channel rejects as events (the payment layer hears about every HTLC)", () => {
   it("an HTLC while the peer is away, or after our Close, is rejected with the reason", () => {
@@ -708,14 +720,7 @@ describe("closing: more", () => {
   })
 
   it("simple close: a closing_complete naming another closee script, or a closer script not allowed, gets a warning and is ignored (BOLT 2 SHOULD)", () => {
-    const p = pairOf("simplewarn")
-    p.open({ features: new Set([...p.a.ctx.features, "option_simple_close"]) })
-    close(p, p.a)
-    until(p, () => p.b.inbox.some((m) => m._tag === "ClosingComplete"))
-    const cc = p.b.inbox.find((m) => m._tag === "ClosingComplete")
-    const s = p.b.state
-    if (cc?._tag !== "ClosingComplete" || s === undefined || (s._tag !== "Negotiating" && s._tag !== "Closing")) throw new Error("no closing_complete")
-    const { awaiting: _asked, ...idle } = s
+    const { p, cc, s, idle } = closingCompleteAtBob("simplewarn")
     const channelId = s.commitments.params.channelId
     const other = accepted(run(p.b, { _tag: "PeerMessage", message: { ...cc, closeeScriptpubkey: p.a.ctx.shutdownScript } }, idle))
     expect(other.outputs).toEqual([{ _tag: "SendWarning", channelId, message: "ClosingRejected: closee_scriptpubkey is not the last script we sent" }])
@@ -1197,14 +1202,7 @@ describe("closing messages of the other negotiation mode", () => {
   })
 
   it("simple close: a closing_complete whose signature does not verify fails the channel, naming the rule", () => {
-    const p = pairOf("simplebad")
-    p.open({ features: new Set([...p.a.ctx.features, "option_simple_close"]) })
-    close(p, p.a)
-    until(p, () => p.b.inbox.some((m) => m._tag === "ClosingComplete"))
-    const cc = p.b.inbox.find((m) => m._tag === "ClosingComplete")
-    const s = p.b.state
-    if (cc?._tag !== "ClosingComplete" || s === undefined || (s._tag !== "Negotiating" && s._tag !== "Closing")) throw new Error("no closing_complete")
-    const { awaiting: _asked, ...idle } = s
+    const { p, cc, idle } = closingCompleteAtBob("simplebad")
     const forged = { ...cc, tlvs: Object.fromEntries(Object.keys(cc.tlvs).map((k) => [k, new Uint8Array(64).fill(1)])) }
     const r = accepted(run(p.b, { _tag: "PeerMessage", message: forged }, idle))
     expect(r.state._tag).toBe("Failed")
