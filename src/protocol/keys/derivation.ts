@@ -18,12 +18,6 @@ const fail = (reason: string) => Result.fail(new KeyDerivationError({ reason }))
 
 const redact = (bytes: Uint8Array): PrivateKey => Redacted.make(bytes, { label: "PrivateKey" })
 
-/**
- * SHA256(a || b) of two public keys, hashed part by part (`sha256Concat`): no 66-byte array is
- * made or filled (a fresh one costs about ten times a hash's own setup in V8: more than 64 bytes
- * are stored off the JS heap), and every commitment's keys need five of these.
- */
-const hashOfPair = (a: Uint8Array, b: Uint8Array): Uint8Array => sha256Concat(a, b)
 
 /** per_commitment_point = per_commitment_secret * G. */
 export const perCommitmentPoint = (secp: Secp256k1, perCommitmentSecret: Uint8Array): Result.Result<PublicKey, KeyDerivationError> => {
@@ -40,7 +34,7 @@ export const derivePublicKey = (
   basepoint: Uint8Array,
   perCommitmentPoint: Uint8Array
 ): Result.Result<PublicKey, KeyDerivationError> => {
-  const tweak = hashOfPair(perCommitmentPoint, basepoint)
+  const tweak = sha256Concat(perCommitmentPoint, basepoint)
   // One tweak-add (basepoint + tweak*G) instead of publicKey(tweak) then pointAdd.
   const sum = secp.pointTweakAdd(basepoint, tweak)
   return sum === undefined ? fail("invalid basepoint or per-commitment point, or tweak out of range") : Result.succeed(PublicKey(sum))
@@ -68,7 +62,7 @@ export const derivePrivateKeyAtBasepoint = (
   basepoint: Uint8Array,
   perCommitmentPoint: Uint8Array
 ): Result.Result<PrivateKey, KeyDerivationError> => {
-  const tweak = hashOfPair(perCommitmentPoint, basepoint)
+  const tweak = sha256Concat(perCommitmentPoint, basepoint)
   const sum = secp.secretAdd(Redacted.value(basepointSecret), tweak)
   return sum === undefined ? fail("derived key out of range") : Result.succeed(redact(sum))
 }
@@ -82,8 +76,8 @@ export const deriveRevocationPublicKey = (
   revocationBasepoint: Uint8Array,
   perCommitmentPoint: Uint8Array
 ): Result.Result<PublicKey, KeyDerivationError> => {
-  const h1 = hashOfPair(revocationBasepoint, perCommitmentPoint)
-  const h2 = hashOfPair(perCommitmentPoint, revocationBasepoint)
+  const h1 = sha256Concat(revocationBasepoint, perCommitmentPoint)
+  const h2 = sha256Concat(perCommitmentPoint, revocationBasepoint)
   const a = secp.pointMultiply(revocationBasepoint, h1)
   const b = secp.pointMultiply(perCommitmentPoint, h2)
   if (a === undefined || b === undefined) return fail("invalid revocation basepoint or per-commitment point")
@@ -105,8 +99,8 @@ export const deriveRevocationPrivateKey = (
   const basepoint = secp.publicKey(baseSecret)
   const point = secp.publicKey(perCommitmentSecret)
   if (basepoint === undefined || point === undefined) return fail("invalid revocation basepoint secret or per-commitment secret")
-  const h1 = hashOfPair(basepoint, point)
-  const h2 = hashOfPair(point, basepoint)
+  const h1 = sha256Concat(basepoint, point)
+  const h2 = sha256Concat(point, basepoint)
   const a = secp.secretMultiply(baseSecret, h1)
   const b = secp.secretMultiply(perCommitmentSecret, h2)
   if (a === undefined || b === undefined) return fail("scalar out of range")
