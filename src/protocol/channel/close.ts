@@ -38,7 +38,8 @@ import {
 import { feeForWeight, isDust } from "../tx/fees.ts"
 import { finalizeFundingSpend, fundingSpendInput, verifyInput } from "../tx/signing.ts"
 import { SIGHASH_ALL } from "../tx/bitcoin/sighash.ts"
-import { msatToSat, sat, type Msat, type Sat } from "../units.ts"
+import { msat, msatToSat, sat, type Msat, type Sat } from "../units.ts"
+import { reduceSpec, type Commitments } from "./commitments.ts"
 import { ClosingRejected, ShutdownRejected } from "./errors.ts"
 import { MsatSchema, OutPointSchema, PublicKeySchema, SatSchema, type ChannelParams } from "./params.ts"
 
@@ -286,6 +287,55 @@ export const legacyInitialProposal = (
   const fee = sat(estimate < n.feeRange.min ? n.feeRange.min : estimate > n.feeRange.max ? n.feeRange.max : estimate)
   return Result.map(legacyClosingTx(n, fee), (tx) => ({ fee, tx }))
 }
+
+/**
+ * A `Close` command's feerate, before our `shutdown` goes out (BOLT 3 "Closing Transaction": in a
+ * legacy close the funder's output pays the whole fee; BOLT 2 "Legacy Closing Negotiation": the
+ * funder proposes first, at its estimate). Asked by the funder, a feerate whose fee it cannot pay
+ * is refused (`FeeExceedsBalance`, or `NoOutputLeft` when nothing but dust would be left): once
+ * the shutdowns are exchanged the negotiation could only fail the channel. Nothing to check for
+ * the fundee (it pays nothing), nor with `option_simple_close` (each side pays for its own
+ * `closing_complete`; one that cannot pay only signs the peer's).
+ *
+ * Checked against the lowest balance the funder can hold when the negotiation starts: its
+ * balance with every update in flight applied and the HTLCs still pending taken away (each one
+ * left either comes back to it or was never its own); the fee for a transaction with both
+ * outputs and, while the peer's script is unknown, the longest one its `shutdown` may carry.
+ */
+export const checkCloseFeerate = (
+  features: CloseFeatures,
+  c: Commitments,
+  scripts: { readonly local: Uint8Array; readonly remote: Uint8Array | undefined },
+  feeratePerKw: number
+): Result.Result<void, ClosingRejected> => {
+  if (features.simpleClose || !c.params.localIsFunder) return Result.succeed(undefined)
+  const lowest = reduceSpec(c.localCommit.spec, [...c.localChanges.acked, ...c.localChanges.signed, ...c.localChanges.proposed], c.remoteChanges.proposed)
+  const remoteScript = scripts.remote ?? LONGEST_LEGACY_SHUTDOWN_SCRIPT
+  const half = msat((c.params.fundingAmount * 1000n) / 2n)
+  const negotiation = (toLocal: Msat, toRemote: Msat): LegacyNegotiation => ({
+    channel: closingChannel(c.params, { toLocal, toRemote }),
+    localScript: scripts.local,
+    remoteScript,
+    feeRange: { min: sat(0n), max: sat(0n) }
+  })
+  // Both outputs (half the funding each): the heaviest closing transaction.
+  const heaviest = legacyClosingTx(negotiation(half, half), sat(0n))
+  // (Half a funding amount is far above every dust limit: the draft has its two outputs.)
+  if (Result.isFailure(heaviest)) return Result.fail(heaviest.failure)
+  const fee = closingFee(heaviest.success.tx, feeratePerKw)
+  const priced = legacyClosingTx(negotiation(lowest.toLocal, lowest.toRemote), fee)
+  if (Result.isFailure(priced))
+    return Result.fail(
+      new ClosingRejected({
+        rule: priced.failure.rule,
+        detail: `a closing fee of ${fee} sat at ${feeratePerKw} sat/kw: ${priced.failure.detail} (${msatToSat(lowest.toLocal)} sat)`
+      })
+    )
+  return Result.succeed(undefined)
+}
+
+/** The longest `shutdown` script without `option_simple_close`: a witness v1-16 program of 40 bytes (BOLT 2). */
+const LONGEST_LEGACY_SHUTDOWN_SCRIPT = Uint8Array.of(0x60, 40, ...new Uint8Array(40))
 
 /** Our `closing_signed` for `fee` once the signer signed `legacyClosingTx(n, fee)`; always with our `fee_range`. */
 export const sendClosingSigned = (

@@ -26,7 +26,8 @@
  *   updates and the `commitment_signed` again (same signatures); expect N + 1: received;
  *   otherwise fail. The two retransmissions keep their original relative order
  *   (`commitSentAtLocalNumber`).
- * - Both `next_commitment_number` 1: `channel_ready` again (MUST). Then our unsigned updates,
+ * - Both `next_commitment_number` 1: `channel_ready` again (MUST; in Normal, Negotiating and
+ *   Closing, which keep our alias for it). Then our unsigned updates,
  *   then our `shutdown` if we sent one (MUST), and a closing negotiation restarts.
  */
 import { Result } from "effect"
@@ -245,11 +246,12 @@ const reestablishCommitments = (ctx: StepContext, state: WithCommitments, out: O
     } else if (N !== info.next.number + 1n) return failChannel(state, out, `next_commitment_number ${N}: expected ${info.next.number} or ${info.next.number + 1n}`, "peer-violation")
   } else if (N !== c.remoteCommit.number + 1n)
     return failChannel(state, out, `next_commitment_number ${N}: expected ${c.remoteCommit.number + 1n}`, "peer-violation")
-  // channel_ready again when neither commitment moved (both next_commitment_number are 1). Only in
-  // Normal: in Negotiating/Closing each side reached Normal, so had the other's channel_ready (a
-  // repeat would be ignored, BOLT 2); not sending it there is a choice no test can see.
+  // channel_ready again when neither commitment moved (both next_commitment_number are 1), BOLT 2
+  // MUST, in every phase: the peer may have sent its shutdown before it got our channel_ready
+  // (BOLT 2 allows a shutdown before channel_ready), so Negotiating and Closing too.
   const before: Array<ChannelMessage> = []
-  if (L === 0n && N === 1n && state._tag === "Normal") before.push(channelReady(c.params.channelId, c.localNextPerCommitmentPoint, state.localAlias))
+  const ready = L === 0n && N === 1n ? readyAgain(state) : undefined
+  if (ready !== undefined) before.push(ready)
   // Order: if our commitment_signed left after our last revoke_and_ack, the revocation goes first.
   // (Negotiating/Closing have no commitment_signed in flight: `commitMessages` is empty, the order moot.)
   // Stryker disable next-line BooleanLiteral: equivalent, see the line above.
@@ -269,6 +271,18 @@ const reestablishCommitments = (ctx: StepContext, state: WithCommitments, out: O
   const request: SignerRequest = { _tag: "ReleaseRevoked", revokeCommitmentNumber: L - 1n, nextCommitmentNumber: L + 1n }
   sign(out, request)
   return done(out, { ...state, awaiting: { _tag: "RetransmitRevoke", request, before: pre, after: post } })
+}
+
+/**
+ * Our `channel_ready` again (point 1, our alias). Undefined for an `option_scid_alias` channel
+ * whose alias the state does not hold (a Negotiating/Closing record written before those phases
+ * kept it): BOLT 2 requires the alias in that channel's `channel_ready`, so none is sent, as
+ * before (a peer that reached Normal has ours already).
+ */
+const readyAgain = (state: WithCommitments): ChannelMessage | undefined => {
+  const c = state.commitments
+  if (state.localAlias === undefined && c.params.scidAlias) return undefined
+  return channelReady(c.params.channelId, c.localNextPerCommitmentPoint, state.localAlias)
 }
 
 /** Our `channel_ready` as first sent: point 1 and our alias. */

@@ -235,6 +235,12 @@ export const NegotiatingSchema = Schema.TaggedStruct("Negotiating", {
     Schema.TaggedStruct("Simple", { close: SimpleCloseSchema, closingTxids: Schema.Array(Bytes32) })
   ]),
   revealedSecrets: Schema.Array(RevealedSecretSchema),
+  /**
+   * Our `option_scid_alias` alias, kept from Normal: `channel_ready` is retransmitted with it on
+   * reestablish while no commitment moved (BOLT 2 MUST). Optional: records written before it was
+   * kept here decode without it.
+   */
+  localAlias: Schema.optional(ShortChannelIdSchema),
   awaiting: Schema.optional(AwaitingSchema)
 })
 
@@ -257,6 +263,8 @@ export const ClosingSchema = Schema.TaggedStruct("Closing", {
   retransmit: Schema.Array(ChannelMessageSchema),
   commitments: CommitmentsSchema,
   revealedSecrets: Schema.Array(RevealedSecretSchema),
+  /** Our alias, as in `Negotiating` (for `channel_ready` retransmitted on reestablish). */
+  localAlias: Schema.optional(ShortChannelIdSchema),
   awaiting: Schema.optional(AwaitingSchema)
 })
 

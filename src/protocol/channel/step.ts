@@ -65,6 +65,7 @@ import {
   startLegacyNegotiation,
   startSimpleClose,
   checkUpdateAfterShutdown,
+  checkCloseFeerate,
   type ShutdownContext,
   type SimpleClose
 } from "./close.ts"
@@ -898,6 +899,9 @@ const stepNormal = (ctx: StepContext, state: Normal, input: ChannelInput, out: O
         return unexpected(state, input, "shutdown was already sent")
       const check = makeShutdown(shutdownContext(ctx, { ...c, localChanges: { ...c.localChanges, proposed: [] }, remoteChanges: { ...c.remoteChanges, acked: [] } }), state.shutdown, input.scriptPubKey)
       if (Result.isFailure(check)) return Result.fail(check.failure)
+      // A funder's feerate it cannot pay is refused here, not met by a failed negotiation (close.ts).
+      const affordable = checkCloseFeerate(closeFeatures(ctx.features), c, { local: input.scriptPubKey, remote: state.shutdown.remoteScript }, input.feeratePerKw)
+      if (Result.isFailure(affordable)) return Result.fail(affordable.failure)
       // Sent as soon as no update of ours is pending on the peer's commitment (BOLT 2 MUST NOT before).
       return progressShutdown(ctx, { ...state, pendingClose: { scriptPubKey: input.scriptPubKey }, closingFeeratePerKw: input.feeratePerKw }, out)
     }
@@ -1205,6 +1209,7 @@ export const startNegotiationFrom = (ctx: StepContext, s: Negotiating, out: Out)
       shutdown: s.shutdown,
       closingFeeratePerKw: s.closingFeeratePerKw,
       revealedSecrets: s.revealedSecrets,
+      ...(s.localAlias === undefined ? {} : { localAlias: s.localAlias }),
       // (Dropped again by `startNegotiation`: whatever stands here is never read; nor is the tag
       // above but by its failure paths, which the negotiation's own checks leave unreachable.)
       // Stryker disable next-line ArrayDeclaration: equivalent, never read.
@@ -1230,7 +1235,9 @@ const startNegotiation = (ctx: StepContext, s: Normal, out: Out): StepResult => 
     commitments: c,
     shutdown: s.shutdown,
     closingFeeratePerKw: feerate,
-    revealedSecrets: s.revealedSecrets
+    revealedSecrets: s.revealedSecrets,
+    // Kept for channel_ready retransmitted on reestablish (reestablish.ts).
+    ...(s.localAlias === undefined ? {} : { localAlias: s.localAlias })
   }
   if (closeFeatures(ctx.features).simpleClose) {
     const close = startSimpleClose({ channel, localScript, remoteScript })
@@ -1316,6 +1323,7 @@ const closeBroadcast = (
     localCommitTxid: c.localCommit.txid,
     commitments: c,
     revealedSecrets: rest.revealedSecrets,
+    ...(s.localAlias === undefined ? {} : { localAlias: s.localAlias }),
     retransmit:
       s._tag === "Closing"
         ? s.retransmit

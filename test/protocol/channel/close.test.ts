@@ -34,6 +34,8 @@ import { p2trScript, p2wpkhScript } from "../../../src/protocol/tx/bitcoin/scrip
 import { serializeTransaction, type Transaction } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { msat, sat, type Sat } from "../../../src/protocol/units.ts"
 import { failureOf, makeParty, openChannel, secp, unwrap, type Party } from "./open-fixtures.ts"
+import { step } from "../../../src/protocol/channel/step.ts"
+import { baseFeatures, newPair, type Node } from "./step-harness.ts"
 
 const o = openChannel()
 const scriptA = p2wpkhScript(makeParty("alice-wallet").basepoints.paymentBasepoint)
@@ -341,5 +343,89 @@ describe("option_simple_close", () => {
     expect(failureOf(receiveClosingSig(secp, pending, { ...answer, tlvs: { closeeOutputOnly: sig } })).rule).toBe("UnexpectedSignatureVariant")
     expect(failureOf(receiveClosingSig(secp, pending, { ...answer, tlvs: { closerOutputOnly: sig } })).rule).toBe("InvalidSignature")
     expect(Result.isSuccess(receiveClosingSig(secp, pending, answer))).toBe(true)
+  })
+})
+
+describe("a Close command's feerate (BOLT 3: the funder's output pays a legacy close's fee)", () => {
+  const closeAt = (node: Node, feeratePerKw: number) => step(node.ctx, node.state ?? unreachable(), { _tag: "Close", scriptPubKey: node.ctx.shutdownScript, feeratePerKw })
+  const unreachable = (): never => {
+    throw new Error("no channel")
+  }
+  const refusal = (node: Node, feeratePerKw: number) => {
+    const r = closeAt(node, feeratePerKw)
+    if (Result.isSuccess(r)) throw new Error(`Close at ${feeratePerKw} sat/kw accepted`)
+    return r.failure
+  }
+  /** The highest feerate the funder's Close accepts (the step is pure: nothing is applied). */
+  const highestAccepted = (node: Node): number => {
+    let lo = 253
+    let hi = 10_000_000
+    expect(Result.isSuccess(closeAt(node, lo))).toBe(true)
+    expect(Result.isFailure(closeAt(node, hi))).toBe(true)
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2)
+      if (Result.isSuccess(closeAt(node, mid))) lo = mid
+      else hi = mid
+    }
+    return lo
+  }
+
+  it("the funder's Close at a feerate it cannot pay is refused (FeeExceedsBalance), the state unchanged, nothing sent", () => {
+    const p = newPair("close-fee-a", "close-fee-b")
+    p.open()
+    const before = p.a.state
+    const failure = refusal(p.a, 2_000_000)
+    expect(failure._tag).toBe("ClosingRejected")
+    expect(failure._tag === "ClosingRejected" ? failure.rule : undefined).toBe("FeeExceedsBalance")
+    expect(p.input(p.a, { _tag: "Close", scriptPubKey: p.a.ctx.shutdownScript, feeratePerKw: 2_000_000 })).toBeDefined()
+    expect(p.a.state).toBe(before)
+    expect(p.log.filter((l) => l.message._tag === "Shutdown")).toEqual([])
+    // A feerate it can pay: the close goes through.
+    expect(p.input(p.a, { _tag: "Close", scriptPubKey: p.a.ctx.shutdownScript, feeratePerKw: 2500 })).toBeUndefined()
+    p.settle()
+    expect([p.a.phase, p.b.phase]).toEqual(["Closing", "Closing"])
+  })
+
+  it("the highest feerate accepted closes cooperatively: the check is neither looser nor much stricter than the negotiation", () => {
+    const p = newPair("close-max-a", "close-max-b")
+    p.open()
+    const highest = highestAccepted(p.a)
+    // Alice holds 800,000 sat: a two-output closing transaction weighs ~700: ~1,150,000 sat/kw.
+    expect(highest).toBeGreaterThan(1_000_000)
+    expect(p.input(p.a, { _tag: "Close", scriptPubKey: p.a.ctx.shutdownScript, feeratePerKw: highest })).toBeUndefined()
+    p.settle()
+    expect([p.a.phase, p.b.phase]).toEqual(["Closing", "Closing"])
+    expect(p.a.eventsOf("ChannelClosed")[0]?.reason._tag).toBe("Cooperative")
+  })
+
+  it("HTLCs in flight count against the funder: what it offered may yet be paid out", () => {
+    const p = newPair("close-htlc-a", "close-htlc-b")
+    p.open()
+    const idle = highestAccepted(p.a)
+    p.add(p.a, 400_000_000n, "close-htlc-signed")
+    p.settle()
+    const withSigned = highestAccepted(p.a)
+    expect(withSigned).toBeLessThan(idle * 0.6)
+    // Not yet signed: counted the same.
+    p.add(p.a, 200_000_000n, "close-htlc-proposed")
+    const withProposed = highestAccepted(p.a)
+    expect(withProposed).toBeLessThan(withSigned * 0.6)
+  })
+
+  it("nothing to refuse for the fundee (it pays no fee in a legacy close): its Close goes through", () => {
+    const p = newPair("close-fundee-a", "close-fundee-b")
+    p.open()
+    expect(p.input(p.b, { _tag: "Close", scriptPubKey: p.b.ctx.shutdownScript, feeratePerKw: 2_000_000 })).toBeUndefined()
+    p.settle()
+    expect([p.a.phase, p.b.phase]).toEqual(["Closing", "Closing"])
+  })
+
+  it("nor with option_simple_close (each side pays for its own closing_complete)", () => {
+    const p = newPair("close-simple-a", "close-simple-b")
+    const features = new Set([...baseFeatures, "option_simple_close" as const])
+    p.open({ features })
+    expect(p.input(p.a, { _tag: "Close", scriptPubKey: p.a.ctx.shutdownScript, feeratePerKw: 2_000_000 })).toBeUndefined()
+    p.settle()
+    expect([p.a.phase, p.b.phase]).toEqual(["Closing", "Closing"])
   })
 })

@@ -7,7 +7,8 @@
 import { describe, expect, it } from "vitest"
 import { Schema } from "effect"
 import { ChannelStateSchema } from "../../../src/protocol/channel/state.ts"
-import { balances, newPair, preimageFor, txidOf, type Pair } from "./step-harness.ts"
+import type { ChannelMessage } from "../../../src/protocol/messages/channel.ts"
+import { alias, balances, negotiateClose, newPair, preimageFor, txidOf, type Pair } from "./step-harness.ts"
 
 /** One step of the dance: deliver the next message (alice's inbox first) and let the receiver sign; or sign when quiet. */
 const tick = (p: Pair): boolean => {
@@ -309,6 +310,80 @@ describe("reestablish: opening", () => {
     const sent = p.log.slice(-4).map((l) => l.message._tag)
     expect(sent.filter((t) => t === "ChannelReady")).toHaveLength(2)
     expectConverged(p)
+  })
+})
+
+describe("reestablish: channel_ready while closing (BOLT 2: both next_commitment_number 1 -> MUST retransmit channel_ready)", () => {
+  /** Alice's messages after Bob's channel_reestablish reaches her, on a reconnection in her current phase. */
+  const afterReconnect = (p: Pair): Array<ChannelMessage> => {
+    p.disconnect()
+    p.reconnect()
+    const from = p.log.length
+    expect(p.a.inbox[0]?._tag).toBe("ChannelReestablish")
+    p.deliver(p.a)
+    return p.log.slice(from).filter((l) => l.from === p.a.name).map((l) => l.message)
+  }
+  const readyOf = (m: ChannelMessage | undefined) => {
+    if (m?._tag !== "ChannelReady") throw new Error(`expected channel_ready, got ${m?._tag}`)
+    return m
+  }
+
+  it("in Negotiating: channel_ready (point 1, our alias) first, then our shutdown", () => {
+    const p = opened()
+    negotiateClose(p)
+    expect(p.a.phase).toBe("Negotiating")
+    const sent = afterReconnect(p)
+    expect(sent.map((m) => m._tag).slice(0, 2)).toEqual(["ChannelReady", "Shutdown"])
+    expect(readyOf(sent[0]).secondPerCommitmentPoint).toEqual(p.a.point(1n))
+    expect(readyOf(sent[0]).tlvs.shortChannelId).toBe(alias(p.a.name))
+    // The peer ignores the redundant one (BOLT 2 MUST) and the close completes.
+    p.settle()
+    expect([p.a.phase, p.b.phase]).toEqual(["Closing", "Closing"])
+    expect(p.a.rejected).toEqual([])
+    expect(p.b.rejected).toEqual([])
+  })
+
+  it("in Closing: channel_ready first, then our shutdown and closing_signed", () => {
+    const p = opened()
+    negotiateClose(p)
+    p.settle()
+    expect(p.a.phase).toBe("Closing")
+    const sent = afterReconnect(p)
+    expect(sent.map((m) => m._tag)).toEqual(["ChannelReady", "Shutdown", "ClosingSigned"])
+    expect(readyOf(sent[0]).tlvs.shortChannelId).toBe(alias(p.a.name))
+  })
+
+  it("not once a commitment moved (MUST NOT retransmit)", () => {
+    const p = opened()
+    p.add(p.a, 1_000_000n, "moved")
+    p.settle()
+    expect(p.input(p.b, { _tag: "FulfillHtlc", htlcId: 0n, preimage: preimageFor("moved") })).toBeUndefined()
+    p.settle()
+    negotiateClose(p)
+    expect(p.a.phase).toBe("Negotiating")
+    expect(afterReconnect(p).map((m) => m._tag)).not.toContain("ChannelReady")
+  })
+
+  it("the alias round-trips in the Negotiating and Closing records; a record from before it decodes, and for an option_scid_alias channel no channel_ready without its alias goes out", () => {
+    const p = newPair()
+    p.open({ channelType: { name: "static_remote_key", scidAlias: true, zeroConf: false } })
+    negotiateClose(p)
+    const s = p.a.state
+    if (s?._tag !== "Negotiating") throw new Error(`not Negotiating: ${s?._tag}`)
+    expect(s.localAlias).toBe(alias(p.a.name))
+    const json = Schema.encodeSync(ChannelStateSchema)(s)
+    expect(Schema.decodeUnknownSync(ChannelStateSchema)(json)).toEqual(s)
+    // A record written before Negotiating kept the alias.
+    const { localAlias: _dropped, ...old } = json as { readonly localAlias?: unknown }
+    const decoded = Schema.decodeUnknownSync(ChannelStateSchema)(old)
+    expect(decoded._tag === "Negotiating" ? decoded.localAlias : "other").toBeUndefined()
+    p.a.state = decoded
+    expect(afterReconnect(p).map((m) => m._tag)).toEqual(["Shutdown", "ClosingSigned"])
+    p.settle()
+    expect(p.a.phase).toBe("Closing")
+    const closing = p.a.state
+    if (closing?._tag !== "Closing") throw new Error("not Closing")
+    expect(Schema.decodeUnknownSync(ChannelStateSchema)(Schema.encodeSync(ChannelStateSchema)(closing))).toEqual(closing)
   })
 })
 
