@@ -777,7 +777,9 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     signCounterpartyCommitment: (keyId, state, counterpartyPoint) =>
       run(() => {
         const r = ready(keyId)
-        if (!secp.isValidPoint(counterpartyPoint)) invalid("invalid counterparty per-commitment point")
+        // An invalid counterparty point is refused by the key derivation (its point
+        // multiplication parses the point; the keys memo holds only points that parsed): no
+        // separate check, which would parse the point a second time on every commitment.
         const { commitment } = buildCommitment(r, r.parameters, "counterparty", state, counterpartyPoint)
         // Counterparty commitments advance one at a time; one number is one transaction (a
         // retransmission after reconnection must be identical, BOLT 2). Two different states

@@ -9,7 +9,9 @@
  * The memo is of a pure function of public data: an entry is keyed by every input the
  * derivation reads (the owner's delayed-payment and HTLC basepoints, the counterparty's
  * revocation, HTLC and payment basepoints, and the per-commitment point), so a hit returns
- * exactly what deriving again would, whichever channel asks, and no secret is involved. Only
+ * exactly what deriving again would, whichever channel asks, and no secret is involved (a
+ * point array asked again is recognised by comparing the inputs' bytes with a copy of those
+ * its key was made of, without making the key again). Only
  * successes are kept (a failure is cheap to find again and says nothing worth keeping). Entries
  * are evicted least-recently-used beyond `capacity`, so memory stays bounded however many
  * channels share a cache.
@@ -19,7 +21,7 @@
  * signed without deriving its keys again. Its only observable effect is speed.
  */
 import { Result } from "effect"
-import { toHex } from "../bytes.ts"
+import { equalBytes, toHex } from "../bytes.ts"
 import { bytesKey, makeLru, memoizeResult } from "../lru.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { deriveCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "./commitment-keys.ts"
@@ -49,11 +51,10 @@ const KEY_LENGTH = 33
 const keyBytes = new Uint8Array(6 * KEY_LENGTH)
 
 /**
- * Every input `deriveCommitmentKeys` reads, as one string: the six 33-byte keys back to back,
- * one character per byte (`bytesKey`, 198 characters); hex fields joined with ":" for keys of
- * another length (never a valid point): that form has an odd length, so the two never meet.
+ * Writes every input `deriveCommitmentKeys` reads into `keyBytes`: the six 33-byte keys back to
+ * back (point first). False when one has another length (never a valid point).
  */
-const keyOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): string => {
+const fillKeyBytes = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): boolean => {
   const fields = [
     point,
     owner.delayedPaymentBasepoint,
@@ -64,12 +65,25 @@ const keyOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point:
   ]
   let at = 0
   for (const field of fields) {
-    if (field.length !== KEY_LENGTH) return fields.map(toHex).join(":")
+    if (field.length !== KEY_LENGTH) return false
     keyBytes.set(field, at)
     at += KEY_LENGTH
   }
-  return bytesKey(keyBytes)
+  return true
 }
+
+/**
+ * Every input `deriveCommitmentKeys` reads, as one string: `keyBytes` one character per byte
+ * (`bytesKey`, 198 characters) once filled; hex fields joined with ":" for keys of another
+ * length (never a valid point): that form has an odd length, so the two never meet.
+ */
+const hexKeyOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): string =>
+  [point, owner.delayedPaymentBasepoint, owner.htlcBasepoint, counterparty.revocationBasepoint, counterparty.htlcBasepoint, counterparty.paymentBasepoint]
+    .map(toHex)
+    .join(":")
+
+/** Memo keys made per point array, with a copy of the bytes each was made of: at most this many per array. */
+const INDEXED_PER_POINT = 4
 
 /**
  * A cache of at most `capacity` (>= 1) commitments' keys. A channel's commitment dance touches
@@ -78,11 +92,36 @@ const keyOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point:
  */
 export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache => {
   const memo = makeLru<CommitmentKeys>(capacity, "commitment keys cache")
+  /**
+   * The keys made for inputs at each per-commitment point array (a channel passes the same
+   * point array for a commitment again and again), with a copy of the 198 bytes each was made
+   * of: a lookup whose bytes equal one of them asks the memo under that key (the same string
+   * object, its hash cached) instead of making the key again. The memo decides as before (an
+   * evicted key is a miss). Weak: an entry lives as long as its point array.
+   */
+  const index = new WeakMap<Uint8Array, Array<{ readonly key: string; readonly bytes: Uint8Array }>>()
+  const derive = (secp: Secp256k1, owner: ChannelBasepoints, counterparty: ChannelBasepoints, perCommitmentPoint: PublicKey) => () =>
+    deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)
   return {
     capacity,
     derive: (secp, owner, counterparty, perCommitmentPoint) => {
-      return memoizeResult(memo, keyOf(owner, counterparty, perCommitmentPoint), () =>
-        deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint))
+      if (!fillKeyBytes(owner, counterparty, perCommitmentPoint))
+        return memoizeResult(memo, hexKeyOf(owner, counterparty, perCommitmentPoint), derive(secp, owner, counterparty, perCommitmentPoint))
+      const seen = index.get(perCommitmentPoint)
+      if (seen !== undefined) {
+        for (const i of seen) {
+          // Evicted or not, this is the key that would be made again.
+          if (equalBytes(i.bytes, keyBytes)) return memoizeResult(memo, i.key, derive(secp, owner, counterparty, perCommitmentPoint))
+        }
+      }
+      const key = bytesKey(keyBytes)
+      const indexed = { key, bytes: keyBytes.slice() }
+      if (seen === undefined) index.set(perCommitmentPoint, [indexed])
+      else {
+        if (seen.length >= INDEXED_PER_POINT) seen.shift()
+        seen.push(indexed)
+      }
+      return memoizeResult(memo, key, derive(secp, owner, counterparty, perCommitmentPoint))
     },
     size: memo.size,
     stats: memo.stats,

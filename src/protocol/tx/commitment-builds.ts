@@ -11,7 +11,9 @@
  *
  * The memo is of a pure function: `build(params)` is keyed by every input
  * `buildCommitmentTransaction` reads (an HTLC by its four fields), so a hit returns what
- * building again would, field for field; the HTLC objects of the result are the caller's own
+ * building again would, field for field (an input asked again with the same `keys` object is
+ * recognised by comparing each field with a copy of those its key was made of, instead of
+ * making the ~400-character key again); the HTLC objects of the result are the caller's own
  * (`H`'s extra fields carried through as the builder does). Only successes are kept; least
  * recently used entries go beyond `capacity`. Results of `build` are registered (by identity)
  * with their entry, so `htlcTransactions`, `commitmentTxid` and the signing functions
@@ -20,6 +22,7 @@
  * from the state it is given: it only skips work already done on equal inputs.
  */
 import { Result } from "effect"
+import { equalBytes } from "../bytes.ts"
 import { bytesKey, makeLru } from "../lru.ts"
 import { txid as computeTxid, type Txid } from "./bitcoin/transaction.ts"
 import {
@@ -71,45 +74,112 @@ const channelTypeId = (type: object): number => {
 let keyBuffer = new Uint8Array(512)
 
 /**
- * Every input the builder reads, as one string; undefined when a byte field has an unexpected
- * length (such params are built without the memo, and the builder judges them).
+ * Writes the byte fields the builder reads into `keyBuffer`: the funding txid, the two funding
+ * pubkeys, the six commitment keys and each HTLC's payment hash. Their length in bytes, or
+ * undefined when one has an unexpected length (such params are built without the memo, and the
+ * builder judges them).
  */
-const keyOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): string | undefined => {
+const fillKeyBytes = <H extends CommitmentHtlc>(p: CommitmentParams<H>): number | undefined => {
   const k = p.keys
-  const points = [
-    p.localFundingPubkey,
-    p.remoteFundingPubkey,
-    k.perCommitmentPoint,
-    k.revocationPubkey,
-    k.localDelayedPubkey,
-    k.localHtlcPubkey,
-    k.remoteHtlcPubkey,
-    k.remotePaymentPubkey
-  ]
   const txid = p.fundingOutpoint.txid
   if (txid.length !== 32) return undefined
-  const length = 32 + KEY_LENGTH * points.length + 32 * p.htlcs.length
+  const length = 32 + KEY_LENGTH * 8 + 32 * p.htlcs.length
   if (keyBuffer.length < length) keyBuffer = new Uint8Array(Math.max(length, 2 * keyBuffer.length))
   const bytes = keyBuffer
   bytes.set(txid, 0)
   let at = 32
-  for (const point of points) {
+  for (const point of [p.localFundingPubkey, p.remoteFundingPubkey, k.perCommitmentPoint, k.revocationPubkey, k.localDelayedPubkey, k.localHtlcPubkey, k.remoteHtlcPubkey, k.remotePaymentPubkey]) {
     if (point.length !== KEY_LENGTH) return undefined
     bytes.set(point, at)
     at += KEY_LENGTH
   }
-  let numbers =
-    `${p.channelType.name}#${channelTypeId(p.channelType)}|${p.fundingOutpoint.vout}|${p.fundingAmount}|${p.commitmentNumber}|${p.obscuringFactor}|` +
-    `${p.localIsFunder ? 1 : 0}|${p.toLocal}|${p.toRemote}|${p.feeratePerKw}|${p.dustLimit}|${p.toSelfDelay}|`
   for (const h of p.htlcs) {
     if (h.paymentHash.length !== 32) return undefined
     bytes.set(h.paymentHash, at)
     at += 32
-    numbers += `${h.direction === "offered" ? "o" : "r"}${h.amount},${h.cltvExpiry};`
   }
-  // The HTLC count first fixes the length of the bytes that follow (one character per byte), then the numbers.
-  return `${p.htlcs.length}|${bytesKey(bytes.subarray(0, length))}${numbers}`
+  return length
 }
+
+/**
+ * Every input the builder reads, as one string: `bytes` (what `fillKeyBytes` wrote) one
+ * character per byte, then the numbers.
+ */
+const keyOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>, bytes: Uint8Array): string => {
+  let numbers =
+    `${p.channelType.name}#${channelTypeId(p.channelType)}|${p.fundingOutpoint.vout}|${p.fundingAmount}|${p.commitmentNumber}|${p.obscuringFactor}|` +
+    `${p.localIsFunder ? 1 : 0}|${p.toLocal}|${p.toRemote}|${p.feeratePerKw}|${p.dustLimit}|${p.toSelfDelay}|`
+  for (const h of p.htlcs) numbers += `${h.direction === "offered" ? "o" : "r"}${h.amount},${h.cltvExpiry};`
+  // The HTLC count first fixes the length of the bytes that follow (one character per byte), then the numbers.
+  return `${p.htlcs.length}|${bytesKey(bytes)}${numbers}`
+}
+
+/**
+ * What a memo key was made of, kept to recognise equal inputs without making the key again
+ * (`sameInputs`): a copy of the byte fields and every other input, as read then. An input is
+ * recognised only if each of these is equal (the channel type by identity, as in the key).
+ */
+interface Indexed {
+  readonly key: string
+  readonly bytes: Uint8Array
+  readonly channelType: object
+  readonly vout: number
+  /** fundingAmount, commitmentNumber, obscuringFactor, toLocal, toRemote, dustLimit, then each HTLC's amount. */
+  readonly bigints: ReadonlyArray<bigint>
+  /** localIsFunder (0/1), feeratePerKw, toSelfDelay, then each HTLC's direction (0 offered, 1 received) and cltvExpiry. */
+  readonly numbers: ReadonlyArray<number>
+}
+
+const bigintsOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): Array<bigint> => {
+  const out: Array<bigint> = [p.fundingAmount, p.commitmentNumber, p.obscuringFactor, p.toLocal, p.toRemote, p.dustLimit]
+  for (const h of p.htlcs) out.push(h.amount)
+  return out
+}
+const numbersOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): Array<number> => {
+  const out: Array<number> = [p.localIsFunder ? 1 : 0, p.feeratePerKw, p.toSelfDelay]
+  for (const h of p.htlcs) out.push(h.direction === "offered" ? 0 : 1, h.cltvExpiry)
+  return out
+}
+
+const indexedOf = <H extends CommitmentHtlc>(key: string, bytes: Uint8Array, p: CommitmentParams<H>): Indexed => ({
+  key,
+  bytes: bytes.slice(),
+  channelType: p.channelType,
+  vout: p.fundingOutpoint.vout,
+  bigints: bigintsOf(p),
+  numbers: numbersOf(p)
+})
+
+/** Whether `p` (its byte fields in `bytes`) is the input `i` was made of, field for field. */
+const sameInputs = <H extends CommitmentHtlc>(i: Indexed, p: CommitmentParams<H>, bytes: Uint8Array): boolean => {
+  const b = i.bigints
+  const n = i.numbers
+  const htlcs = p.htlcs
+  if (
+    i.channelType !== p.channelType ||
+    i.vout !== p.fundingOutpoint.vout ||
+    b.length !== 6 + htlcs.length ||
+    b[0] !== p.fundingAmount ||
+    b[1] !== p.commitmentNumber ||
+    b[2] !== p.obscuringFactor ||
+    b[3] !== p.toLocal ||
+    b[4] !== p.toRemote ||
+    b[5] !== p.dustLimit ||
+    n[0] !== (p.localIsFunder ? 1 : 0) ||
+    n[1] !== p.feeratePerKw ||
+    n[2] !== p.toSelfDelay ||
+    !equalBytes(i.bytes, bytes)
+  )
+    return false
+  for (let k = 0; k < htlcs.length; k++) {
+    const h = htlcs[k]
+    if (h === undefined || b[6 + k] !== h.amount || n[3 + 2 * k] !== (h.direction === "offered" ? 0 : 1) || n[4 + 2 * k] !== h.cltvExpiry) return false
+  }
+  return true
+}
+
+/** Inputs recognised per `keys` object (a commitment's keys come from the keys memo, one object per commitment): at most this many. */
+const INDEXED_PER_KEYS = 4
 
 /** The entry's commitment with the caller's params and HTLC objects. */
 const viewFor = <H extends CommitmentHtlc>(entry: Entry, params: CommitmentParams<H>): CommitmentTransaction<H> => {
@@ -172,23 +242,62 @@ export interface CommitmentBuilds {
 /** A memo of at most `capacity` (>= 1) builds. Throws RangeError otherwise (a configuration bug). */
 export const makeCommitmentBuilds = (capacity: number): CommitmentBuilds => {
   const memo = makeLru<Entry>(capacity, "commitment builds")
+  /**
+   * Inputs seen, by their `keys` object: a lookup with the same keys object compares the
+   * inputs field by field with those of each key made for it (`sameInputs`) and, when one is
+   * equal, asks the memo under that key (the same string object: its hash is cached), instead
+   * of making the key of ~400 characters again and hashing it. The memo decides as before (a
+   * key it evicted is a miss); this only spares making the key. Weak, a few per keys object.
+   */
+  const index = new WeakMap<object, Array<Indexed>>()
+  const remember = (keys: object, indexed: Indexed): void => {
+    const held = index.get(keys)
+    if (held === undefined) index.set(keys, [indexed])
+    else {
+      if (held.length >= INDEXED_PER_KEYS) held.shift()
+      held.push(indexed)
+    }
+  }
+  const hit = <H extends CommitmentHtlc>(entry: Entry, params: CommitmentParams<H>): Result.Result<CommitmentTransaction<H>, CommitmentError> => {
+    const view = viewFor(entry, params)
+    commitmentEntries.set(view, entry)
+    return Result.succeed(view)
+  }
+  /** Builds and keeps the entry under `key`; `indexed` when the input is already in the index. */
+  const miss = <H extends CommitmentHtlc>(
+    key: string,
+    bytes: Uint8Array,
+    params: CommitmentParams<H>,
+    indexed: boolean
+  ): Result.Result<CommitmentTransaction<H>, CommitmentError> => {
+    const built = buildCommitmentTransaction(params)
+    if (Result.isFailure(built)) return built
+    const entry = entryOf(params, built.success)
+    memo.set(key, entry)
+    if (!indexed) remember(params.keys, indexedOf(key, bytes, params))
+    commitmentEntries.set(built.success, entry)
+    return built
+  }
   return {
     capacity,
     build: <H extends CommitmentHtlc>(params: CommitmentParams<H>): Result.Result<CommitmentTransaction<H>, CommitmentError> => {
-      const key = keyOf(params)
-      if (key === undefined) return buildCommitmentTransaction(params)
-      const held = memo.get(key)
-      if (held !== undefined) {
-        const view = viewFor(held, params)
-        commitmentEntries.set(view, held)
-        return Result.succeed(view)
+      const length = fillKeyBytes(params)
+      if (length === undefined) return buildCommitmentTransaction(params)
+      const bytes = keyBuffer.subarray(0, length)
+      const seen = index.get(params.keys)
+      if (seen !== undefined) {
+        for (const i of seen) {
+          if (!sameInputs(i, params, bytes)) continue
+          const held = memo.get(i.key)
+          // Evicted: the key made again would be the same one, a miss too.
+          return held === undefined ? miss(i.key, bytes, params, true) : hit(held, params)
+        }
       }
-      const built = buildCommitmentTransaction(params)
-      if (Result.isFailure(built)) return built
-      const entry = entryOf(params, built.success)
-      memo.set(key, entry)
-      commitmentEntries.set(built.success, entry)
-      return built
+      const key = keyOf(params, bytes)
+      const held = memo.get(key)
+      if (held === undefined) return miss(key, bytes, params, false)
+      remember(params.keys, indexedOf(key, bytes, params))
+      return hit(held, params)
     },
     size: memo.size,
     stats: memo.stats,

@@ -94,6 +94,27 @@ describe("commitment keys cache", () => {
     expect(cache.stats()).toEqual({ hits: 0, misses: 0 })
   })
 
+  it("never answers arrays changed in place with the keys of their old bytes", () => {
+    const cache = makeCommitmentKeysCache(4)
+    const owner = basepoints("inplace/owner")
+    const counterparty = basepoints("inplace/counterparty")
+    const p = unsafePublicKey(Uint8Array.from(point("inplace/point")))
+    const expectKeys = (hits: number, misses: number) => {
+      expect(showKeys(ok(cache.derive(secp, owner, counterparty, p)))).toBe(showKeys(ok(deriveCommitmentKeys(secp, owner, counterparty, p))))
+      expect(cache.stats()).toEqual({ hits, misses })
+    }
+    expectKeys(0, 1)
+    expectKeys(1, 1)
+    // The same arrays, other bytes (valid points): other inputs.
+    owner.htlcBasepoint.set(point("inplace/other-htlc"))
+    expectKeys(1, 2)
+    counterparty.revocationBasepoint.set(point("inplace/other-revocation"))
+    expectKeys(1, 3)
+    p.set(point("inplace/other-point"))
+    expectKeys(1, 4)
+    expectKeys(2, 4)
+  })
+
   it("keeps no failure, and refuses a capacity below one", () => {
     const cache = makeCommitmentKeysCache(2)
     // x = 2^256 - 1 is beyond the field: not a point.

@@ -125,6 +125,39 @@ describe("makeCommitmentBuilds", () => {
     }
   })
 
+  it("answers an equal input with the same keys object from the memo, never one whose bytes changed in place, and builds an evicted one again", () => {
+    const t = anchors.tests.find((x) => x.htlc_ids.length > 0)
+    if (t === undefined) throw new Error("no vector with HTLCs")
+    const base = paramsOf(anchors.common, t, anchorsZeroFeeHtlcTx)
+    // Arrays of this test's own, so that changing them in place touches nothing else.
+    const keys = { ...base.keys, localHtlcPubkey: unsafePublicKey(Uint8Array.from(base.keys.localHtlcPubkey)) }
+    const htlcs = base.htlcs.map((h) => ({ ...h, paymentHash: Uint8Array.from(h.paymentHash) }))
+    const params: CommitmentParams<TestHtlc> = { ...base, keys, htlcs, fundingOutpoint: { ...base.fundingOutpoint, txid: txid(ok(buildCommitmentTransaction(base)).tx) } }
+    const builds = makeCommitmentBuilds(2)
+    const expectBuilt = (p: CommitmentParams<TestHtlc>, hits: number, misses: number) => {
+      expect(ok(builds.build(p))).toEqual(ok(buildCommitmentTransaction(p)))
+      expect(builds.stats()).toEqual({ hits, misses })
+    }
+    expectBuilt(params, 0, 1)
+    // Equal inputs, the same keys object, other params and HTLC objects: from the memo.
+    expectBuilt({ ...params, htlcs: htlcs.map((h) => ({ ...h })) }, 1, 1)
+    // The same objects with a byte field changed in place: each is another input.
+    keys.localHtlcPubkey.set(bob.basepoints.htlcBasepoint)
+    expectBuilt(params, 1, 2)
+    const hash = htlcs[0]?.paymentHash
+    if (hash === undefined) throw new Error("no HTLC")
+    hash[0] = (hash[0] ?? 0) ^ 1
+    expectBuilt(params, 1, 3)
+    params.fundingOutpoint.txid.fill(7)
+    expectBuilt(params, 1, 4)
+    expectBuilt(params, 2, 4)
+    // Evicted (capacity 2), then asked again with the same objects: built again.
+    expectBuilt({ ...params, commitmentNumber: params.commitmentNumber + 1n }, 2, 5)
+    expectBuilt({ ...params, commitmentNumber: params.commitmentNumber + 2n }, 2, 6)
+    expectBuilt(params, 2, 7)
+    expectBuilt(params, 3, 7)
+  })
+
   it("a modified copy of a memoized commitment is not given the memo's derived values", () => {
     const file = anchors
     const t = file.tests.find((x) => x.htlc_ids.length > 0) ?? file.tests[0]

@@ -8,6 +8,7 @@
  * hashes per HTLC round trip). Before each hash the initial state is copied in with noble's own
  * `_cloneInto`; the hashing is noble's. Synchronous and never re-entered (no callback runs in
  * between), so one hasher serves every call; each call returns a fresh copy of the digest.
+ * RIPEMD-160 (HASH160, the HTLC scripts' payment hashes) likewise.
  */
 import { ripemd160 } from "@noble/hashes/legacy.js"
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js"
@@ -39,6 +40,17 @@ export const sha256Concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
 }
 /** SHA256(SHA256(x)): txids, BIP 143 intermediate hashes, legacy sighash. */
 export const hash256 = (data: Uint8Array): Uint8Array => sha256ToDigest(sha256ToDigest(data)).slice()
+
+/** RIPEMD-160 the same way: one reused noble hasher, reset from a fresh one's state before each hash. */
+const ripemdInitial = ripemd160.create()
+const ripemdHasher = ripemd160.create()
+const ripemdDigest = new Uint8Array(20)
+
+export const ripemd = (data: Uint8Array): Uint8Array => {
+  ripemdInitial._cloneInto(ripemdHasher)
+  ripemdHasher.update(data)
+  ripemdHasher.digestInto(ripemdDigest)
+  return ripemdDigest.slice()
+}
 /** RIPEMD160(SHA256(x)): P2WPKH / P2PKH key hashes, BOLT 3 revocation key hash. */
-export const hash160 = (data: Uint8Array): Uint8Array => ripemd160(sha256ToDigest(data))
-export const ripemd = (data: Uint8Array): Uint8Array => ripemd160(data)
+export const hash160 = (data: Uint8Array): Uint8Array => ripemd(sha256ToDigest(data))
