@@ -164,8 +164,12 @@ export const make = <M, E = never, R = never>(
         yield* Deferred.done(done, result)
       })
 
-    /** Handles the mailbox until it is empty (then the fiber ends; the next message starts another). */
-    const drain: Effect.Effect<void, E, R> = Effect.suspend((): Effect.Effect<void, E, R> => {
+    /**
+     * Handles the mailbox until it is empty (then the fiber ends; the next message starts another).
+     * After a handled message the loop goes on from the handler's continuation (`drainNext`), with
+     * no `suspend` of its own per message.
+     */
+    const drainNext = (): Effect.Effect<void, E, R> => {
       if (ended || head >= items.length) {
         items = []
         head = 0
@@ -181,14 +185,13 @@ export const make = <M, E = never, R = never>(
         items = items.slice(head)
         head = 0
       }
-      if (slot === undefined) return drain // unreachable: every slot from `head` on holds a message
+      if (slot === undefined) return drainNext() // unreachable: every slot from `head` on holds a message
       if (trace.enabled) trace.emit(name, "mailbox", traceEncode(slot.msg))
       const waiter = roomWaiters.shift()
       const handled = Effect.flatMap(options.handle(slot.msg), drainNext)
       return waiter === undefined ? handled : Effect.andThen(Deferred.succeed(waiter, undefined), handled)
-    })
-
-    const drainNext = () => drain
+    }
+    const drain: Effect.Effect<void, E, R> = Effect.suspend(drainNext)
 
     const runner = drain.pipe(
       Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : finish(exit))),

@@ -321,6 +321,9 @@ export const performSignerRequest = (
 
 // ---- the actor -----------------------------------------------------------------------------------
 
+/** The end of a `drive` whose caller wants its outcome as the effect's value. */
+const returned = (result: Result.Result<StepReport, StepError>): Effect.Effect<Result.Result<StepReport, StepError>> => Effect.succeed(result)
+
 type OrderedOutput = Exclude<ChannelOutput, { readonly _tag: "Persist" | "Sign" | "Rekey" }>
 
 interface Held {
@@ -364,6 +367,8 @@ const startChannel = <S>(
     /** Grouped mode: an `InProgress` group's last id -> its first id (its completion may carry the last id alone). */
     const groups = new Map<bigint, bigint>()
     let persistScheduled = false
+    /** The queued `PersistNow` went behind a `Flush` once already (reset by each write). */
+    let waitedForFlush = false
     /**
      * State-only writes (grouped mode). `stateWanted`: milestones seen (each wants the state
      * stored); `stateIssued`: the last one a write handed to the persister carried (a write
@@ -458,35 +463,37 @@ const startChannel = <S>(
       return keyHexOfRef
     }
 
-    const sign = (request: SignerRequest): Effect.Effect<SignerResult> =>
-      Effect.suspend(() => {
-        const keyId = core.keyId(state)
-        const keyHex = keyHexOf(keyId)
-        const parameters =
-          request._tag === "SignCounterpartyCommitment" && request.channel !== undefined
-            ? signerChannelParameters(request.channel)
-            : readied === keyHex
-              ? undefined
-              : core.signerParameters?.(state)
-        if (parameters === undefined) return performSignerRequest(signer, keyId, request)
-        return Effect.flatMap(Effect.result(signer.readyChannel(keyId, parameters)), (ready) => {
-          if (Result.isFailure(ready)) return Effect.succeed(signerFailed(describe(ready.failure)))
-          readied = keyHex
-          return performSignerRequest(signer, keyId, request)
-        })
+    /** The signer's answer to `request`, for the state as it is now (built when it is to run: no `suspend`). */
+    const sign = (request: SignerRequest): Effect.Effect<SignerResult> => {
+      const keyId = core.keyId(state)
+      const keyHex = keyHexOf(keyId)
+      const parameters =
+        request._tag === "SignCounterpartyCommitment" && request.channel !== undefined
+          ? signerChannelParameters(request.channel)
+          : readied === keyHex
+            ? undefined
+            : core.signerParameters?.(state)
+      if (parameters === undefined) return performSignerRequest(signer, keyId, request)
+      return Effect.flatMap(Effect.result(signer.readyChannel(keyId, parameters)), (ready) => {
+        if (Result.isFailure(ready)) return Effect.succeed(signerFailed(describe(ready.failure)))
+        readied = keyHex
+        return performSignerRequest(signer, keyId, request)
       })
+    }
 
     /**
      * What one handled message steps: the inputs (the first one, then the `Signed` answers its
      * `Sign` outputs lead to, before anything else) and the outputs of the step being performed.
      */
-    interface Work {
+    interface Work<A> {
       readonly queue: Array<ChannelInput>
       readonly events: Array<ChannelEvent>
       /** The next input is the caller's: its rejection is returned (a later one is logged). */
       first: boolean
       outputs: ReadonlyArray<ChannelOutput> | undefined
       index: number
+      /** What follows: given the rejection of the first input, or the events emitted (no effect in between). */
+      readonly done: (result: Result.Result<StepReport, StepError>) => Effect.Effect<A>
     }
 
     /**
@@ -494,7 +501,7 @@ const startChannel = <S>(
      * grouped write, an output held behind a write, a `Rekey` done before), else the effect to run.
      * `Sign` answers are appended to the work's queue, events to its events.
      */
-    const performOne = (output: ChannelOutput, w: Work): Effect.Effect<void> | undefined => {
+    const performOne = (output: ChannelOutput, w: Work<unknown>): Effect.Effect<void> | undefined => {
       switch (output._tag) {
         case "Persist": {
           const id = output.update.updateId
@@ -511,9 +518,8 @@ const startChannel = <S>(
           })
         }
         case "Sign":
-          return Effect.map(sign(output.request), (result) => {
-            w.queue.push({ _tag: "Signed", result })
-          })
+          // Handled by `drive` (the answer is stepped next, with no effect in between).
+          return undefined
         case "Rekey":
           return undefined
         default: {
@@ -530,9 +536,9 @@ const startChannel = <S>(
     /**
      * Steps the work's inputs in order and performs each step's outputs in order, in a plain loop:
      * an effect is built only for an output that needs one (a send, an emit, a signature...), and
-     * the loop resumes after it. Returns the rejection of the first input, or the events emitted.
+     * the loop resumes after it. Ends with `w.done` of the rejection of the first input, or of the events emitted.
      */
-    const drive = (w: Work): Effect.Effect<Result.Result<StepReport, StepError>> => {
+    const drive = <A>(w: Work<A>): Effect.Effect<A> => {
       for (;;) {
         const outputs = w.outputs
         if (outputs !== undefined) {
@@ -540,16 +546,22 @@ const startChannel = <S>(
             const output = outputs[w.index]
             w.index += 1
             if (output === undefined) continue
+            if (output._tag === "Sign") {
+              return Effect.flatMap(sign(output.request), (result) => {
+                w.queue.push({ _tag: "Signed", result })
+                return drive(w)
+              })
+            }
             const effect = performOne(output, w)
             if (effect !== undefined) return Effect.flatMap(effect, () => drive(w))
           }
           w.outputs = undefined
         }
         const input = w.queue.shift()
-        if (input === undefined) return Effect.succeed(Result.succeed({ events: w.events }))
+        if (input === undefined) return w.done(Result.succeed({ events: w.events }))
         const result = core.step(state, input)
         if (Result.isFailure(result)) {
-          if (w.first) return Effect.succeed(Result.fail(result.failure))
+          if (w.first) return w.done(Result.fail(result.failure))
           return Effect.flatMap(Effect.logWarning(`${name}: ${input._tag} rejected: ${describe(result.failure)}`), () => drive(w))
         }
         w.first = false
@@ -575,7 +587,7 @@ const startChannel = <S>(
     const run = (first: ChannelInput | undefined, queue: Array<ChannelInput> = []): Effect.Effect<Result.Result<StepReport, StepError>> =>
       Effect.suspend(() => {
         if (first !== undefined) queue.unshift(first)
-        return drive({ queue, events: [], first: first !== undefined, outputs: undefined, index: 0 })
+        return drive({ queue, events: [], first: first !== undefined, outputs: undefined, index: 0, done: returned })
       })
 
     /** A completion (`PersistCompleted`): the shell's, applied in `updateId` order; fed to `step` when the core wants them. */
@@ -598,12 +610,16 @@ const startChannel = <S>(
         return Result.succeed({ events })
       })
 
-    /** Handles an input: completions are the shell's (in order), the rest goes to `step`. */
-    const handleInput = (input: ChannelInput, connectedOn: SessionId | undefined): Effect.Effect<Result.Result<StepReport, StepError>> => {
+    /** Handles an input, then `done` with its outcome: completions are the shell's (in order), the rest goes to `step`. */
+    const handleInput = (
+      input: ChannelInput,
+      connectedOn: SessionId | undefined,
+      done: (result: Result.Result<StepReport, StepError>) => Effect.Effect<void>
+    ): Effect.Effect<void> => {
       if (input._tag === "PeerConnected") session = connectedOn
       if (input._tag === "PeerDisconnected") session = undefined
-      if (input._tag === "PersistCompleted") return handleCompletion(input.updateId)
-      return drive({ queue: [input], events: [], first: true, outputs: undefined, index: 0 })
+      if (input._tag === "PersistCompleted") return Effect.flatMap(handleCompletion(input.updateId), done)
+      return drive({ queue: [input], events: [], first: true, outputs: undefined, index: 0, done })
     }
 
     /**
@@ -636,8 +652,9 @@ const startChannel = <S>(
     })
 
     /** Grouped mode: hands every collected update to the persister in one write, with the current state. */
-    const persistCollected: Effect.Effect<void> = Effect.suspend(() => {
+    const persistCollectedNow = (): Effect.Effect<void> => {
       persistScheduled = false
+      waitedForFlush = false
       if (persistMany === undefined) return Effect.void
       if (collected.length === 0) return persistStateAlone
       const updates = collected.splice(0)
@@ -655,9 +672,10 @@ const startChannel = <S>(
         }
         for (const u of updates) complete(u.updateId)
         stateStored(seq)
-        return release
+        return releaseNext()
       })
-    })
+    }
+    const persistCollected: Effect.Effect<void> = Effect.suspend(persistCollectedNow)
 
     /**
      * Grouped mode: queues a `PersistNow` behind the mailbox if updates were collected, or a state
@@ -682,28 +700,51 @@ const startChannel = <S>(
     const flush: Effect.Effect<void> = Effect.suspend(() => {
       flushScheduled = false
       if (!core.hasPendingChanges(state)) return Effect.void
-      return Effect.flatMap(run({ _tag: "SignNow" }), (r) => (Result.isFailure(r) ? Effect.logDebug(`${name}: SignNow: ${describe(r.failure)}`) : Effect.void))
+      return drive({ queue: [{ _tag: "SignNow" }], events: [], first: true, outputs: undefined, index: 0, done: afterSignNow })
     })
+    const afterSignNow = (r: Result.Result<StepReport, StepError>): Effect.Effect<void> =>
+      Result.isFailure(r) ? Effect.logDebug(`${name}: SignNow: ${describe(r.failure)}`) : Effect.void
+    /** A `Flush` from the mailbox: `flush`, then a `PersistNow` queued if updates were collected. */
+    const flushThenPersist = (): Effect.Effect<void> => {
+      flushScheduled = false
+      if (!core.hasPendingChanges(state)) return schedulePersistNow() ?? Effect.void
+      return drive({ queue: [{ _tag: "SignNow" }], events: [], first: true, outputs: undefined, index: 0, done: afterSignNowThenPersist })
+    }
+    const afterSignNowThenPersist = (r: Result.Result<StepReport, StepError>): Effect.Effect<void> =>
+      Result.isFailure(r) ? Effect.andThen(Effect.logDebug(`${name}: SignNow: ${describe(r.failure)}`), schedulePersist) : (schedulePersistNow() ?? Effect.void)
 
     /**
      * The first `PersistNow` yields and goes behind the mailbox again (if anything arrived during
      * the yield: else it writes at once, which is the same); the second writes.
      */
     const afterYield: Effect.Effect<void> = Effect.suspend(() => {
-      if (self === undefined || self.waiting() === 0) return persistCollected
-      return self.offerFromHandler({ _tag: "PersistNow", again: true }) ? Effect.void : persistCollected
+      if (self === undefined || self.waiting() === 0) return persistCollectedNow()
+      return self.offerFromHandler({ _tag: "PersistNow", again: true }) ? Effect.void : persistCollectedNow()
     })
-    const persistNow = (again: boolean): Effect.Effect<void> => (again || self === undefined ? persistCollected : Effect.andThen(Effect.yieldNow, afterYield))
+    /**
+     * The second `PersistNow`: if an input handled meanwhile left changes to sign (its `Flush` is
+     * queued behind), it goes behind that `Flush` once, so the signature's update joins this write:
+     * one write (one fsync) instead of two, and what this write holds (e.g. the `update_add_htlc`
+     * of a command that came in while a revocation's secret waited to be written) leaves with the
+     * `commitment_signed` as soon as both are durable. Nothing leaves earlier than before.
+     */
+    const persistAgain = (): Effect.Effect<void> => {
+      if (!flushScheduled || waitedForFlush || self === undefined || !self.offerFromHandler({ _tag: "PersistNow", again: true })) return persistCollectedNow()
+      waitedForFlush = true
+      return Effect.void
+    }
+    const persistNow = (again: boolean): Effect.Effect<void> =>
+      self === undefined ? persistCollectedNow() : again ? persistAgain() : Effect.andThen(Effect.yieldNow, afterYield)
 
     /** An input: stepped, the caller answered (or the rejection logged), then a `Flush` and a `PersistNow` queued as needed. */
     const handleEnvelope = (msg: Extract<ChannelEnvelope<S>, { readonly _tag: "Input" }>): Effect.Effect<void> => {
-      const channelId = core.channelId(state)
-      return Effect.flatMap(handleInput(msg.input, msg.session), (result) => {
+      return handleInput(msg.input, msg.session, (result) => {
         const reply = msg.reply
+        // A rejected input left the state, and so the channel id, as they were: read only then.
         if (Result.isFailure(result)) {
           const answered =
             reply !== undefined
-              ? Deferred.fail(reply, new ChannelCommandRejected({ channelId, input: msg.input._tag, error: result.failure }))
+              ? Deferred.fail(reply, new ChannelCommandRejected({ channelId: core.channelId(state), input: msg.input._tag, error: result.failure }))
               : Effect.logWarning(`${name}: ${msg.input._tag} rejected: ${describe(result.failure)}`)
           return Effect.andThen(answered, scheduleAfter)
         }
@@ -731,7 +772,7 @@ const startChannel = <S>(
           return Deferred.succeed(msg.reply, snapshotNow())
         case "Flush":
           // Not rescheduled: a `SignNow` that could not sign (awaiting a revocation) waits for the next input.
-          return Effect.andThen(flush, schedulePersist)
+          return flushThenPersist()
         case "Perform":
           return Effect.andThen(handleRare(msg), schedulePersist)
         case "Resume":
@@ -743,7 +784,7 @@ const startChannel = <S>(
     const handleRare = (msg: Extract<ChannelEnvelope<S>, { readonly _tag: "Perform" | "Resume" }>): Effect.Effect<void> =>
       Effect.gen(function*() {
         if (msg._tag === "Perform") {
-          const w: Work = { queue: [], events: [], first: false, outputs: msg.outputs, index: 0 }
+          const w: Work<Result.Result<StepReport, StepError>> = { queue: [], events: [], first: false, outputs: msg.outputs, index: 0, done: returned }
           // Routing first, as for a step's outputs.
           for (const output of msg.outputs) if (output._tag === "Rekey") yield* ports.rekey(output.from, output.to)
           yield* drive(w)

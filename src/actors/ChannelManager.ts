@@ -50,7 +50,7 @@ import type { MonitorUpdate } from "../protocol/monitor/update.ts"
 import type { PublicKey } from "../protocol/keys/keys.ts"
 import { serializeTransaction, type Transaction } from "../protocol/tx/bitcoin/transaction.ts"
 import { type ChannelId, msat, type Msat, type NodeId, type Sat } from "../protocol/units.ts"
-import { ChannelSigner, type ChannelKeyId, channelKeyId, SignerChannelStateSchema } from "../services/ChannelSigner.ts"
+import { ChannelSigner, type ChannelKeyId, channelKeyId, type SignerChannelState, SignerChannelStateSchema } from "../services/ChannelSigner.ts"
 import { Entropy } from "../services/Entropy.ts"
 import { MonitorPersister, type PersistStatus, type PersistUnavailable } from "../services/MonitorPersister.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
@@ -600,25 +600,35 @@ export const make = (
      * key id and the signer's policy state, all as of now), then the updates to its monitor.
      */
     const persistFor = (entry: Entry, updates: ReadonlyArray<MonitorUpdate>, state: ChannelState): Effect.Effect<PersistStatus> =>
-      // No generator: one of these per write.
-      Effect.flatMap(Effect.result(signer.channelState(entry.keyId)), (signerState) => {
-        const encode = () =>
-          encodeChannelRecord({
-            version: 1,
-            nodeId: entry.nodeId,
-            keyId: entry.keyId,
-            channel: state,
-            ...(Result.isSuccess(signerState) ? { signer: signerState.success } : {})
-          })
-        const record = config.instrument === undefined ? encode() : config.instrument("record encode", encode)
-        const opened = updates.find((u) => u._tag === "Opened")
-        const channelId = opened?._tag === "Opened" ? opened.params.channelId : entry.channelId
-        const persisted = persister.persist(channelId, updates, record).pipe(
-          // Shutting down: the channel stays paused (nothing that depends on the update leaves).
-          // Out of order: a bug of ours.
-          Effect.catch((e) => (e._tag === "PersisterClosed" ? Effect.succeed<PersistStatus>("InProgress") : Effect.die(e)))
-        )
-        return Effect.flatMap(persisted, (status) => {
+      // No generator, one effect per step: one of these per write.
+      Effect.matchEffect(signer.channelState(entry.keyId), {
+        onFailure: () => persistRecord(entry, updates, state, undefined),
+        onSuccess: (signerState) => persistRecord(entry, updates, state, signerState)
+      })
+
+    /** `persistFor` once the signer's policy state is read (undefined: the signer keeps none for this channel). */
+    const persistRecord = (
+      entry: Entry,
+      updates: ReadonlyArray<MonitorUpdate>,
+      state: ChannelState,
+      signerState: SignerChannelState | undefined
+    ): Effect.Effect<PersistStatus> => {
+      const encode = () =>
+        encodeChannelRecord({
+          version: 1,
+          nodeId: entry.nodeId,
+          keyId: entry.keyId,
+          channel: state,
+          ...(signerState !== undefined ? { signer: signerState } : {})
+        })
+      const record = config.instrument === undefined ? encode() : config.instrument("record encode", encode)
+      const opened = updates.find((u) => u._tag === "Opened")
+      const channelId = opened?._tag === "Opened" ? opened.params.channelId : entry.channelId
+      // Shutting down: the channel stays paused (nothing that depends on the update leaves).
+      // Out of order: a bug of ours.
+      return Effect.matchEffect(persister.persist(channelId, updates, record), {
+        onFailure: (e) => (e._tag === "PersisterClosed" ? Effect.succeed<PersistStatus>("InProgress") : Effect.die(e)),
+        onSuccess: (status) => {
           const monitor = (entry.monitor ??= makeMonitorSync({ name: flatHex([channelId], "", "monitor "), secp: config.secp }))
           // Applied at once, in persist order; a refusal is logged (the stored log is the truth).
           let refusals: Array<string> | undefined
@@ -631,8 +641,9 @@ export const make = (
           const durable = last >= 0n ? markDurableNow(flatHex([channelId]), last) : undefined
           if (refusals === undefined) return durable === undefined ? Effect.succeed(status) : Effect.as(durable, status)
           return Effect.as(Effect.andThen(Effect.forEach(refusals, (r) => Effect.logError(r), { discard: true }), durable ?? Effect.void), status)
-        })
+        }
       })
+    }
 
     const portsFor = (entry: Entry): ChannelPorts<ChannelState> => ({
       persist: (update, state) => persistFor(entry, [update], state),
