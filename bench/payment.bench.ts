@@ -18,7 +18,8 @@
  * memory. Route computation on the public graph is bench/route.bench.ts.
  *
  * Run: `npm run bench -- payment` (PAYMENT_BENCH_MS sets each run's length; PAYMENT_BENCH_ONLY=hops
- * runs only the 3-hop runs, PAYMENT_BENCH_ONLY=two only the two-node runs; PAYMENT_BENCH_LINKS=1 prints, for the 3-hop runs, the `commitment_signed`s
+ * runs only the 3-hop runs, PAYMENT_BENCH_ONLY=two only the two-node runs, PAYMENT_BENCH_WINDOW=1 or 50 only
+ * the runs with that many payments in flight; PAYMENT_BENCH_LINKS=1 prints, for the 3-hop runs, the `commitment_signed`s
  * per payment each node sent on each link and the HTLC signatures in each: every commitment signs
  * every HTLC of its link again, so HTLCs waiting in a link cost in each of its commitments;
  * PAYMENT_BENCH_OPS=1 prints the Effect operations per payment of each run, a figure a loaded
@@ -68,6 +69,12 @@ import { Scorer } from "../src/services/Scorer.ts"
 import { Store, type StoreShape } from "../src/services/Store.ts"
 
 const MEASURE_MS = Number(process.env["PAYMENT_BENCH_MS"] ?? 3_000)
+/**
+ * PAYMENT_BENCH_COUNT=N: each run makes N payments instead of running for PAYMENT_BENCH_MS (a fixed
+ * amount of work, e.g. to count instructions under `valgrind --tool=callgrind`, which a loaded
+ * machine does not change).
+ */
+const COUNT = Number(process.env["PAYMENT_BENCH_COUNT"] ?? 0)
 const WINDOW = 50
 const FUNDING_SAT = 500_000_000n
 const AMOUNT = msat(10_000_000n)
@@ -307,7 +314,8 @@ const newLine = (secp: Secp256k1, storage: Storage, size: number) =>
 const onePayment = (alice: PaymentsShape, bob: PaymentsShape, n: number) =>
   Effect.gen(function*() {
     const inv = yield* bob.createInvoice({ amountMsat: AMOUNT, description: { text: `bench ${n}` } })
-    const paid = yield* Effect.result(alice.pay(inv.invoice))
+    // A fixed amount of work (PAYMENT_BENCH_COUNT) may run slowly (under valgrind): it must not time out.
+    const paid = yield* Effect.result(alice.pay(inv.invoice, COUNT > 0 ? { timeoutMillis: 3_600_000 } : {}))
     if (Result.isFailure(paid)) {
       failures.push(paid.failure._tag === "PaymentFailed" ? paid.failure.reason : paid.failure._tag)
       return false
@@ -352,7 +360,7 @@ const withOps = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> => (OPS
 /** Why payments failed, in the current run. */
 const failures: Array<string> = []
 
-const measure = (secp: Secp256k1, window: number, ms: number, storage: Storage = "memory", size = 2) =>
+const measure = (secp: Secp256k1, window: number, ms: number, storage: Storage = "memory", size = 2, count = COUNT) =>
   Effect.gen(function*() {
     const { payer: alice, payee: bob } = yield* newLine(secp, storage, size)
     let done = 0
@@ -368,9 +376,11 @@ const measure = (secp: Secp256k1, window: number, ms: number, storage: Storage =
     ops.on = true
     const start = performance.now()
     const deadline = start + ms
+    let started = 0
+    const more = () => (count > 0 ? started++ < count : performance.now() < deadline)
     const worker = (w: number) =>
       Effect.gen(function*() {
-        for (let i = 0; performance.now() < deadline; i++) {
+        for (let i = 0; more(); i++) {
           if (yield* onePayment(alice, bob, w * 1_000_000 + i)) done += 1
         }
       })
@@ -490,16 +500,33 @@ const profiled = async (secp: Secp256k1, window: number, ms: number, size = 2) =
     ` (of ${perPayment.toFixed(0)} us JS CPU per payment, n=${r.done} under the profiler)`
 }
 
+/**
+ * One in-memory run (`size` nodes in a line, `window` payments in flight, `ms` long) and its
+ * figures: for a driver that loads two versions of the code in one process and alternates them
+ * (an A/B on one JIT and one load, for a machine too busy for separate runs to compare).
+ */
+export const measureOnce = async (window: number, ms: number, size = 2) => {
+  const { secp } = await loadSecp256k1Best()
+  return Effect.runPromise(measure(secp, window, ms, "memory", size).pipe(Effect.orDie))
+}
+
+/** PAYMENT_BENCH_WINDOW=1 or 50: only the runs with that many payments in flight. */
+const windowWanted = (window: number): boolean => {
+  const wanted = process.env["PAYMENT_BENCH_WINDOW"]
+  return wanted === undefined || Number(wanted) === window
+}
+
 export const run = async (): Promise<void> => {
   const { secp, backend } = await loadSecp256k1Best()
   console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(" ")} on ${availableParallelism()} cores (wall figures need an idle machine)`)
   console.log(`secp256k1: ${backend}; ${MEASURE_MS} ms per run; 2 nodes in one process; in memory (persister and stores) and files (one fsync'ed files store per node)`)
   // Warm-up (JIT), not reported.
-  await Effect.runPromise(measure(secp, 1, 500).pipe(Effect.orDie))
+  await Effect.runPromise(measure(secp, 1, 500, "memory", 2, COUNT > 0 ? 20 : 0).pipe(Effect.orDie))
   const only = process.env["PAYMENT_BENCH_ONLY"]
   const storages: ReadonlyArray<Storage> = only === "hops" ? [] : process.env["PAYMENT_BENCH_FILES"] === "0" ? ["memory"] : ["memory", "files"]
   for (const storage of storages) {
     for (const [label, window, target] of [["one at a time", 1, TARGETS.one], [`${WINDOW} concurrent`, WINDOW, TARGETS.window]] as const) {
+      if (!windowWanted(window)) continue
       const r = await Effect.runPromise(withOps(measure(secp, window, MEASURE_MS, storage).pipe(Effect.orDie)))
       console.log(
         `payments ${label.padEnd(14)} ${storage === "memory" ? "in memory  " : "files+fsync"} ${r.perSecond.toFixed(0).padStart(5)} /s wall, ` +
@@ -514,6 +541,7 @@ export const run = async (): Promise<void> => {
   }
   // Through 3 hops: 5 nodes in a line, the payer at one end, the payee at the other (in memory).
   for (const [label, window] of only === "two" ? [] : [["one at a time", 1], [`${WINDOW} concurrent`, WINDOW]] as const) {
+    if (!windowWanted(window)) continue
     const r = await Effect.runPromise(withOps(measure(secp, window, MEASURE_MS, "memory", 5).pipe(Effect.orDie)))
     console.log(
       `3 hops (5 nodes) ${label.padEnd(14)} in memory   ${r.perSecond.toFixed(0).padStart(5)} /s wall, ${r.perCpuSecond.toFixed(0).padStart(5)} per JS-thread CPU s ` +

@@ -428,8 +428,18 @@ const offeredHtlcs = (state: ChannelState): ReadonlyArray<{ readonly id: bigint;
  * with one more HTLC at twice the feerate and the anchors) is checked against the channel's own
  * rules (`sendAdd`: also in-flight limits, HTLC counts); when they disagree, a binary search below
  * it, still asking `sendAdd`. So the router is never told more than the channel will take.
+ * Computed once per channel state (states are immutable values, replaced at each step): a route
+ * asks every channel's balance, and most channels did not step since the last route.
  */
 const outboundOf = (state: ChannelState): bigint => {
+  const known = outboundByState.get(state)
+  if (known !== undefined) return known
+  const computed = computeOutbound(state)
+  outboundByState.set(state, computed)
+  return computed
+}
+const outboundByState = new WeakMap<ChannelState, bigint>()
+const computeOutbound = (state: ChannelState): bigint => {
   if (state._tag !== "Normal") return 0n
   const c = state.commitments
   const accepts = (amount: bigint) =>
@@ -467,9 +477,11 @@ export const paymentTraceRoot = (paymentHash: Uint8Array): Tracer.ExternalSpan =
 const TRACE_TAG = new TextEncoder().encode("effect-lightning/payment-trace")
 
 /**
- * Span options of every span of this module: no stack trace captured at each span's creation
+ * Trace options of every span of this module: no stack trace captured at each span's creation
  * (Effect's default makes an `Error` per span, ~2-4% of the payment layer's JS time at 50
- * payments in flight); the spans' names and attributes say where they come from.
+ * payments in flight); the spans' names and attributes say where they come from. It goes in
+ * `Effect.withSpan(name, options, NO_STACK)`'s third argument: the pipeable form reads the stack
+ * trace option there only, not from `options`.
  */
 const NO_STACK = { captureStackTrace: false } as const
 
@@ -1140,7 +1152,7 @@ export const make = (
           yield* startForward(held.e, held.p, action.channelId, action.amountMsat)
         }
         yield* Deferred.succeed(reply, undefined)
-      }).pipe(Effect.withSpan("payments.intercepted", { ...NO_STACK, attributes: { "payment.interceptId": interceptId, "payment.action": action._tag } }))
+      }).pipe(Effect.withSpan("payments.intercepted", { attributes: { "payment.interceptId": interceptId, "payment.action": action._tag } }, NO_STACK))
 
     /** Records the forward, then adds the outgoing HTLC (failing the incoming one back if the channel refuses). */
     const startForward = (
@@ -1719,7 +1731,7 @@ export const make = (
               "payment.hops": path.hops.length
             }
             const parent = yield* paymentSpanOf(r)
-            sentAny = (yield* sendAttempt(paymentId, path).pipe(Effect.withSpan("payments.attempt", { ...NO_STACK, attributes, parent }))) || sentAny
+            sentAny = (yield* sendAttempt(paymentId, path).pipe(Effect.withSpan("payments.attempt", { attributes, parent }, NO_STACK))) || sentAny
           }
           if (sentAny) return
         }
@@ -2032,20 +2044,18 @@ export const make = (
           switch (p._tag) {
             case "Forward":
               return yield* onForward(e, p).pipe(Effect.withSpan("payments.forward", {
-                ...NO_STACK,
                 attributes: { ...nodeAttribute, ...htlcAttributes(e), "payment.outScid": p.shortChannelId.toString(), "payment.outAmountMsat": p.amtToForward.toString() },
                 parent: traceRootOf(e.paymentHash)
-              }))
+              }, NO_STACK))
             case "Receive":
-              return yield* onReceive(e, p).pipe(Effect.withSpan("payments.receive", { ...NO_STACK, attributes: { ...nodeAttribute, ...htlcAttributes(e) }, parent: traceRootOf(e.paymentHash) }))
+              return yield* onReceive(e, p).pipe(Effect.withSpan("payments.receive", { attributes: { ...nodeAttribute, ...htlcAttributes(e) }, parent: traceRootOf(e.paymentHash) }, NO_STACK))
             case "BlindedForward":
               return yield* onBlindedForward(e, p).pipe(Effect.withSpan("payments.forward", {
-                ...NO_STACK,
                 attributes: { ...nodeAttribute, ...htlcAttributes(e), "payment.blinded": p.introduction ? "introduction" : "inside", "payment.outAmountMsat": p.amtToForward.toString() },
                 parent: traceRootOf(e.paymentHash)
-              }))
+              }, NO_STACK))
             case "BlindedReceive":
-              return yield* onBlindedReceive(e, p).pipe(Effect.withSpan("payments.receive", { ...NO_STACK, attributes: { ...nodeAttribute, ...htlcAttributes(e), "payment.blinded": "final" }, parent: traceRootOf(e.paymentHash) }))
+              return yield* onBlindedReceive(e, p).pipe(Effect.withSpan("payments.receive", { attributes: { ...nodeAttribute, ...htlcAttributes(e), "payment.blinded": "final" }, parent: traceRootOf(e.paymentHash) }, NO_STACK))
           }
         }
         if (e._tag === "HtlcResolved") return yield* onResolved(e)
@@ -2070,11 +2080,11 @@ export const make = (
         const withParent = parent === undefined ? {} : { parent }
         if (owner._tag === "Forward") {
           return yield* onForwardResolved(owner.key, e.result).pipe(
-            Effect.withSpan("payments.forward.resolved", { ...NO_STACK, attributes: { ...attributes, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent })
+            Effect.withSpan("payments.forward.resolved", { attributes: { ...attributes, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent }, NO_STACK)
           )
         }
         return yield* onAttemptResolved(owner.paymentId, owner.attemptId, e.result).pipe(
-          Effect.withSpan("payments.attempt.resolved", { ...NO_STACK, attributes: { ...attributes, "payment.id": owner.paymentId, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent })
+          Effect.withSpan("payments.attempt.resolved", { attributes: { ...attributes, "payment.id": owner.paymentId, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent }, NO_STACK)
         )
       })
 
@@ -2447,10 +2457,9 @@ export const make = (
           })),
         Effect.tapError((e) => Effect.annotateCurrentSpan({ "payment.outcome": describeError(e) })),
         Effect.withSpan(name, {
-          ...NO_STACK,
           attributes: { ...nodeAttribute, ...(paymentHash === undefined ? {} : { "payment.hash": toHex(paymentHash) }) },
           ...(paymentHash === undefined ? {} : { parent: traceRootOf(paymentHash) })
-        })
+        }, NO_STACK)
       )
 
     /** Builds the payment's record, then submits and awaits it inside its span. */

@@ -28,8 +28,31 @@ const keyTypeBytes: Record<KeyType, Uint8Array> = {
   blinded_node_id: new TextEncoder().encode("blinded_node_id")
 }
 
-/** HMAC256(key type, secret): BOLT 4 key generation. */
-export const deriveKey = (type: KeyType, secret: Uint8Array): Uint8Array => hmac(sha256, keyTypeBytes[type], secret)
+/** An HMAC-SHA256 keyed with one key type, its key blocks already absorbed. */
+const keyedHmac = (type: KeyType) => hmac.create(sha256, keyTypeBytes[type])
+type KeyedHmac = ReturnType<typeof keyedHmac>
+const keyedByType = new Map<KeyType, KeyedHmac>()
+const workHmac = (keyed: KeyedHmac) => keyed.clone()
+/** Where each derivation is computed: a copy of its type's keyed HMAC, overwritten each time (`_cloneInto`). */
+let work: ReturnType<typeof workHmac> | undefined
+
+/**
+ * HMAC256(key type, secret): BOLT 4 key generation. The key is always one of seven constants:
+ * each type's keyed HMAC is made once and copied into one working HMAC per derivation (no key
+ * blocks hashed again, no hash objects made); the hashing is noble's. Synchronous, never re-entered.
+ */
+export const deriveKey = (type: KeyType, secret: Uint8Array): Uint8Array => {
+  let keyed = keyedByType.get(type)
+  if (keyed === undefined) {
+    keyed = keyedHmac(type)
+    keyedByType.set(type, keyed)
+  }
+  const w = work ?? (work = workHmac(keyed))
+  keyed._cloneInto(w)
+  const out = new Uint8Array(32)
+  w.update(secret).digestInto(out)
+  return out
+}
 
 const ZERO_NONCE = new Uint8Array(12)
 

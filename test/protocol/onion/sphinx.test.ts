@@ -1,4 +1,6 @@
 import fc from "fast-check"
+import { hmac } from "@noble/hashes/hmac.js"
+import { sha256 } from "@noble/hashes/sha2.js"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import vector from "../../vectors/bolt04/onion-test.json" with { type: "json" }
@@ -104,6 +106,17 @@ describe("Sphinx (BOLT 4 onion-test.json)", () => {
 })
 
 describe("Sphinx properties", () => {
+  it("key generation (pre-keyed HMACs copied per derivation) equals HMAC-SHA256(key type, secret) for any order of types and secrets", () => {
+    const types = ["rho", "mu", "um", "pad", "ammag", "ammagext", "blinded_node_id"] as const
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom(...types), fc.uint8Array({ minLength: 0, maxLength: 80 })), { minLength: 1, maxLength: 12 }), (steps) => {
+        for (const [type, secret] of steps) {
+          expect(toHex(deriveKey(type, secret))).toBe(toHex(hmac(sha256, new TextEncoder().encode(type), secret)))
+        }
+      }),
+      { numRuns: 300 }
+    )
+  })
   it("random onions for random routes (1..20 hops) peel to exactly the payloads that went in", () => {
     fc.assert(
       fc.property(routeArbitrary(), ({ hops, payloads, seed }) => {
