@@ -32,7 +32,7 @@ import { Effect, Exit, Layer, Queue, Result, Scope, Stream } from "effect"
 import { ChannelManager, type ChannelManagerShape, make as makeChannelManager, type NodeChannelEvent } from "../actors/ChannelManager.ts"
 import type { PeerSessionEvent } from "../actors/PeerEvent.ts"
 import { PeerManager } from "../actors/PeerManager.ts"
-import { make as makePayments, type PaymentsShape } from "../actors/Payments.ts"
+import { make as makePayments, type PaymentEvent, type PaymentsShape } from "../actors/Payments.ts"
 import { wasmSecp256k1 } from "../layers/crypto/secp256k1-wasm.ts"
 import { makeNodeSigner } from "../layers/InMemoryNodeSigner.ts"
 import { makeMemoryPersister, makeMemoryPersisterData, type MemoryPersisterControl, type MemoryPersisterData } from "../layers/persister/MemoryPersister.ts"
@@ -47,6 +47,7 @@ import type { ChannelState } from "../protocol/channel/state.ts"
 import { shortChannelIdFromParts, type ShortChannelId } from "../protocol/codec/fields.ts"
 import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
 import type { LightningMessage } from "../protocol/messages/index.ts"
+import type { MonitorUpdate } from "../protocol/monitor/update.ts"
 import { defaultForwardingPolicy, type ForwardingPolicy } from "../protocol/payment/index.ts"
 import { buildRoutingGraph, type ChannelInfo as GraphChannelInfo } from "../protocol/routing/graph.ts"
 import { p2wpkhScript } from "../protocol/tx/bitcoin/script.ts"
@@ -54,7 +55,7 @@ import { serializeTransaction, txid as computeTxid, txidFromBytes, type Transact
 import { type ChannelId, msat, type NodeId, sat, type Sat } from "../protocol/units.ts"
 import { ChannelSigner } from "../services/ChannelSigner.ts"
 import { Entropy } from "../services/Entropy.ts"
-import { MonitorPersister, type MonitorPersisterShape } from "../services/MonitorPersister.ts"
+import { MonitorPersister, type MonitorPersisterShape, type PersistStatus } from "../services/MonitorPersister.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
 import { RouterGraph } from "../services/Router.ts"
 import { Scorer } from "../services/Scorer.ts"
@@ -193,6 +194,55 @@ const isNodeId = (b: Uint8Array): b is NodeId => b.length === 33
 const encoder = new TextEncoder()
 const text = (s: string): Uint8Array => encoder.encode(s)
 
+/** A persist status as one byte of the fingerprint. */
+const statusByte = (st: PersistStatus | undefined): number => (st === "Completed" ? 1 : st === "InProgress" ? 2 : 0)
+
+/**
+ * The fingerprint's records, written as fixed-width binary fields into one reused buffer (no
+ * string built per message or write): a delivery is `m`, sender, receiver (u32), the time
+ * (f64), the message length (u32), then its bytes; a write is `p`, the node (u32), the first 8
+ * bytes of the channel id, the status byte, the number of updates (u32), each update id (u64).
+ */
+class Fingerprint {
+  private readonly hash = sha256.create()
+  private readonly buf = new Uint8Array(256)
+  private readonly view = new DataView(this.buf.buffer)
+
+  delivery(from: number, to: number, at: number, bytes: Uint8Array): void {
+    const v = this.view
+    v.setUint8(0, 0x6d)
+    v.setUint32(1, from)
+    v.setUint32(5, to)
+    v.setFloat64(9, at)
+    v.setUint32(17, bytes.length)
+    this.hash.update(this.buf.subarray(0, 21))
+    this.hash.update(bytes)
+  }
+
+  write(node: number, channelId: Uint8Array, status: PersistStatus | undefined, updates: ReadonlyArray<MonitorUpdate>): void {
+    const v = this.view
+    v.setUint8(0, 0x70)
+    v.setUint32(1, node)
+    this.buf.set(channelId.subarray(0, 8), 5)
+    v.setUint8(13, statusByte(status))
+    v.setUint32(14, updates.length)
+    let at = 18
+    for (const u of updates) {
+      if (at + 8 > this.buf.length) {
+        this.hash.update(this.buf.subarray(0, at))
+        at = 0
+      }
+      v.setBigUint64(at, BigInt.asUintN(64, u.updateId))
+      at += 8
+    }
+    this.hash.update(this.buf.subarray(0, at))
+  }
+
+  hex(): string {
+    return toHex(this.hash.digest())
+  }
+}
+
 /** Runs a scenario; see the module comment. */
 export const runScenario = (scenario: Scenario, options: RunOptions): Promise<ScenarioResult> => new Simulation(scenario, options).run()
 
@@ -228,7 +278,7 @@ class Simulation {
   readonly partitions: Array<ReadonlySet<number>> = []
   readonly traceSink: TraceSink | undefined
   readonly memoryTrace: MemoryTraceSink | undefined
-  private digest = sha256.create()
+  private readonly digest = new Fingerprint()
   height: number
   feerate: number
   blocks = 0
@@ -332,8 +382,7 @@ class Simulation {
   }
 
   private onDeliver(from: number, to: number, bytes: Uint8Array, message: LightningMessage): void {
-    this.digest.update(text(`m${from}>${to}@${this.rt.clock.now};`))
-    this.digest.update(bytes)
+    this.digest.delivery(from, to, this.rt.clock.now, bytes)
     if (this.traceSink !== undefined) this.record(to, "read", { from, type: message._tag, bytes: toHex(bytes) })
   }
 
@@ -385,7 +434,7 @@ class Simulation {
       node.manager = manager
       const events = yield* manager.subscribe.pipe(Scope.provide(scope))
       yield* events.pipe(
-        Stream.runForEach((e) => sim.onChannelEvent(i, manager, e.channelId, e.event)),
+        Stream.runForEachArray((batch) => sim.onChannelEvents(i, manager, batch)),
         Effect.forkIn(scope)
       )
       if (sim.routing !== undefined) yield* sim.startPayments(i)
@@ -423,36 +472,37 @@ class Simulation {
       node.payments = payments
       const events = yield* payments.subscribe.pipe(Scope.provide(scope))
       yield* events.pipe(
-        Stream.runForEach((e) =>
-          Effect.sync(() => {
-            switch (e._tag) {
-              case "PaymentSucceeded":
-                return sim.outcome(e.paymentId, "succeeded", undefined, e.feePaidMsat)
-              case "PaymentFailed":
-                return sim.outcome(e.paymentId, "failed", e.reason, 0n)
-              case "PaymentReceived": {
-                const h = toHex(e.paymentHash)
-                if (!sim.received.has(h)) sim.received.set(h, e.amountMsat)
-                return
-              }
-              case "HtlcForwarded": {
-                // One fee per incoming HTLC of this node (HTLC ids count per direction of a
-                // channel): a restart publishes a forward again, while two MPP parts over the
-                // same channels are two HTLCs (two fees).
-                const key = `${i}/${toHex(e.inChannelId)}/${e.inHtlcId}`
-                if (sim.forwardsSeen.has(key)) return
-                sim.forwardsSeen.add(key)
-                sim.earned[i] = sim.earned[i]! + e.feeMsat
-                return
-              }
-              default:
-                return
-            }
-          })
-        ),
+        Stream.runForEachArray((batch) => Effect.sync(() => batch.forEach((e) => sim.onPaymentEvent(i, e)))),
         Effect.forkIn(scope)
       )
     })
+  }
+
+  /** What the summary needs of a node's payment events: outcomes, amounts received, forwarding fees. */
+  private onPaymentEvent(i: number, e: PaymentEvent): void {
+    switch (e._tag) {
+      case "PaymentSucceeded":
+        return this.outcome(e.paymentId, "succeeded", undefined, e.feePaidMsat)
+      case "PaymentFailed":
+        return this.outcome(e.paymentId, "failed", e.reason, 0n)
+      case "PaymentReceived": {
+        const h = toHex(e.paymentHash)
+        if (!this.received.has(h)) this.received.set(h, e.amountMsat)
+        return
+      }
+      case "HtlcForwarded": {
+        // One fee per incoming HTLC of this node (HTLC ids count per direction of a
+        // channel): a restart publishes a forward again, while two MPP parts over the
+        // same channels are two HTLCs (two fees).
+        const key = `${i}/${toHex(e.inChannelId)}/${e.inHtlcId}`
+        if (this.forwardsSeen.has(key)) return
+        this.forwardsSeen.add(key)
+        this.earned[i] = this.earned[i]! + e.feeMsat
+        return
+      }
+      default:
+        return
+    }
   }
 
   /** The node's persister: counts calls for crash points, holds writes for late persistence, records writes. */
@@ -460,21 +510,24 @@ class Simulation {
     const sim = this
     /** A crash point armed on this call: the write lands first or not, the node freezes and dies. */
     const gate = <A, E>(write: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-      Effect.gen(function*() {
+      // No generator unless a crash is armed on this call (one of these per write).
+      Effect.suspend(() => {
         node.persistCalls += 1
         const crash = node.crashAt !== undefined && node.crashAt.call === node.persistCalls ? node.crashAt : undefined
-        if (crash === undefined) return yield* write
-        if (crash.after) yield* Effect.ignore(write)
-        node.crashAt = undefined
-        node.running = false
-        sim.record(node.index, "close", { crashAtPersist: node.persistCalls, after: crash.after })
-        yield* control.crash
-        sim.rt.at(sim.rt.clock.now, () => sim.crash(node.index, "persist"))
-        return yield* Effect.never
+        if (crash === undefined) return write
+        return Effect.gen(function*() {
+          if (crash.after) yield* Effect.ignore(write)
+          node.crashAt = undefined
+          node.running = false
+          sim.record(node.index, "close", { crashAtPersist: node.persistCalls, after: crash.after })
+          yield* control.crash
+          sim.rt.at(sim.rt.clock.now, () => sim.crash(node.index, "persist"))
+          return yield* Effect.never
+        })
       })
-    const afterWrite = (channelId: ChannelId, ids: string, st: string) => {
-      sim.digest.update(text(`p${node.index}:${toHex(channelId).slice(0, 16)}:${ids}:${st};`))
-      if (sim.traceSink !== undefined) sim.record(node.index, "persist", { channel: toHex(channelId), updates: ids, status: st })
+    const afterWrite = (channelId: ChannelId, updates: ReadonlyArray<MonitorUpdate>, st: PersistStatus | undefined) => {
+      sim.digest.write(node.index, channelId, st, updates)
+      if (sim.traceSink !== undefined) sim.record(node.index, "persist", { channel: toHex(channelId), updates: updates.map((u) => String(u.updateId)).join(","), status: st ?? "?" })
       if (st === "InProgress" && node.late !== undefined && node.late.kind === "latePersistence") {
         const delay = Math.max(0, sim.persistRng.sample(node.late.delayMs))
         sim.rt.at(sim.rt.clock.now + delay, () => {
@@ -486,16 +539,30 @@ class Simulation {
     return {
       ...inner,
       persist: (channelId, updates, channelState) =>
-        gate(inner.persist(channelId, updates, channelState)).pipe(
-          Effect.tap((st) => Effect.sync(() => afterWrite(channelId, updates.map((u) => String(u.updateId)).join(","), st)))
-        ),
+        Effect.map(gate(inner.persist(channelId, updates, channelState)), (st) => {
+          afterWrite(channelId, updates, st)
+          return st
+        }),
       persistMany: (writes) =>
-        gate(inner.persistMany(writes)).pipe(
-          Effect.tap((sts) =>
-            Effect.sync(() => writes.forEach((w, k) => afterWrite(w.channelId, w.updates.map((u) => String(u.updateId)).join(","), sts[k] ?? "?")))
-          )
-        )
+        Effect.map(gate(inner.persistMany(writes)), (sts) => {
+          writes.forEach((w, k) => afterWrite(w.channelId, w.updates, sts[k]))
+          return sts
+        })
     }
+  }
+
+  /**
+   * A batch of a node's channel events: only the opens' and closes' matter here, so a batch of
+   * HTLC events (most of them) costs a scan, not an effect per event.
+   */
+  private onChannelEvents(i: number, manager: ChannelManagerShape, batch: ReadonlyArray<NodeChannelEvent>): Effect.Effect<void> {
+    let relevant: Array<NodeChannelEvent> | undefined
+    for (const e of batch) {
+      const tag = e.event._tag
+      if (tag === "FundingNeeded" || tag === "ChannelPending" || tag === "ChannelClosed") (relevant ??= []).push(e)
+    }
+    if (relevant === undefined) return Effect.void
+    return Effect.forEach(relevant, (e) => this.onChannelEvent(i, manager, e.channelId, e.event), { discard: true })
   }
 
   private onChannelEvent(i: number, manager: ChannelManagerShape, channelId: ChannelId, event: NodeChannelEvent["event"]): Effect.Effect<void> {
@@ -1076,7 +1143,7 @@ class Simulation {
       if (scope !== undefined) this.rt.fork(Scope.close(scope, Exit.void))
     }
     this.rt.scheduler.pump()
-    return { summary: result, trace: this.memoryTrace?.lines, digest: toHex(this.digest.digest()) }
+    return { summary: result, trace: this.memoryTrace?.lines, digest: this.digest.hex() }
   }
 
   /** Whether a payment's HTLC may sit at node `n` (it pays from, to, or could route through it; without the route, any node). */

@@ -226,7 +226,10 @@ export class SimRuntime {
       Context.empty().pipe(
         Context.add(Scheduler.Scheduler, this.scheduler),
         Context.add(Clock.Clock, this.clock),
-        Context.add(References.MinimumLogLevel, "None")
+        Context.add(References.MinimumLogLevel, "None"),
+        // No spans: a simulation exports none (its `Trace` records are another service), and
+        // a disabled tracer makes `withSpan` a no-op span instead of a live one per call.
+        Context.add(References.TracerEnabled, false)
       )
     )
   }
