@@ -17,7 +17,7 @@
 import { Schema } from "effect"
 import { toHex } from "../bytes.ts"
 import { formatShortChannelId, type ShortChannelId } from "../codec/fields.ts"
-import { encodeSecretStoreEntry, type KnownSecret, type SecretStore } from "../keys/shachain.ts"
+import { secretStoreHex } from "../keys/shachain.ts"
 import { type Commitments, type CommitmentSpec, type LocalCommit, type RemoteCommit, type RemoteNextCommitInfo, type UpdateMessage, UpdateMessageSchema } from "./commitments.ts"
 import type { CommitmentStateSchema, SignerRequest } from "./io.ts"
 import { type ChannelParams, type PartyParams } from "./params.ts"
@@ -224,31 +224,6 @@ export const encodeCommitmentsJson = (c: Commitments): JsonObject => ({
   remoteNextHtlcId: u64(c.remoteNextHtlcId),
   remotePerCommitmentSecrets: secretStoreHex(c.remotePerCommitmentSecrets)
 })
-
-/**
- * The hex of the secret storage (`toHex(encodeSecretStore(store))`), once per storage object (it
- * changes once per `revoke_and_ack` received), from the hex of each entry, once per entry (an
- * insertion adds one entry and keeps the others' objects).
- */
-const secretStoreHexMemo = new WeakMap<SecretStore, string>()
-const secretEntryHexMemo = new WeakMap<KnownSecret, string>()
-const secretEntryHex = (e: KnownSecret): string => {
-  const held = secretEntryHexMemo.get(e)
-  if (held !== undefined) return held
-  const hex = toHex(encodeSecretStoreEntry(e))
-  secretEntryHexMemo.set(e, hex)
-  return hex
-}
-const secretStoreHex = (store: SecretStore): string => {
-  const held = secretStoreHexMemo.get(store)
-  if (held !== undefined) return held
-  const parts: Array<string> = [""] // the entry count's hex goes first, once the entries are counted
-  for (const e of store.buckets) if (e !== undefined) parts.push(secretEntryHex(e))
-  parts[0] = toHex(Uint8Array.of(parts.length - 1))
-  const hex = parts.join("")
-  secretStoreHexMemo.set(store, hex)
-  return hex
-}
 
 // ---- signer requests (awaiting) ---------------------------------------------------------------------
 

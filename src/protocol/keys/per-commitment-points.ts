@@ -12,7 +12,7 @@
  * a commitment not yet revoked is not kept anywhere but in its signer. Only successes are kept;
  * least recently used entries go beyond `capacity`.
  */
-import { sha256 } from "../tx/bitcoin/hash.ts"
+import { sha256Concat } from "../tx/bitcoin/hash.ts"
 import { Result } from "effect"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { bytesKey, makeLru, memoizeResult } from "../lru.ts"
@@ -34,12 +34,7 @@ export interface PerCommitmentPoints {
  */
 const TAG = new TextEncoder().encode("el/pcp-memo")
 
-const keyOf = (secret: Uint8Array): string => {
-  const data = new Uint8Array(TAG.length + secret.length)
-  data.set(TAG, 0)
-  data.set(secret, TAG.length)
-  return bytesKey(sha256(data))
-}
+const keyOf = (secret: Uint8Array): string => bytesKey(sha256Concat(TAG, secret))
 
 /** A memo of at most `capacity` (>= 1) points. Throws RangeError otherwise (a configuration bug). */
 export const makePerCommitmentPoints = (capacity: number): PerCommitmentPoints => {

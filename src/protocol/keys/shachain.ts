@@ -10,7 +10,7 @@
  */
 import { Data, Result } from "effect"
 import { sha256 } from "../tx/bitcoin/hash.ts"
-import { equalBytes } from "../bytes.ts"
+import { equalBytes, toHex } from "../bytes.ts"
 
 /** The first per-commitment index used (2^48 - 1); indexes count down from here. */
 export const FIRST_INDEX = (1n << 48n) - 1n
@@ -232,6 +232,32 @@ export const encodeSecretStoreEntry = (e: KnownSecret): Uint8Array => {
   const out = new Uint8Array(SECRET_ENTRY_SIZE)
   writeEntry(out, 0, e)
   return out
+}
+
+/**
+ * `toHex(encodeSecretStore(store))`, made once per storage object (storages are immutable; the
+ * channel's and the monitor's each change once per revocation, and are encoded in every record
+ * or snapshot written meanwhile), from the hex of each entry, made once per entry (an insertion
+ * keeps the other entries' objects). Weak: an entry lives as long as its storage or secret does.
+ */
+export const secretStoreHex = (store: SecretStore): string => {
+  const held = storeHexMemo.get(store)
+  if (held !== undefined) return held
+  const parts: Array<string> = [""] // the entry count's hex goes first, once the entries are counted
+  for (const e of store.buckets) if (e !== undefined) parts.push(entryHex(e))
+  parts[0] = toHex(Uint8Array.of(parts.length - 1))
+  const hex = parts.join("")
+  storeHexMemo.set(store, hex)
+  return hex
+}
+const storeHexMemo = new WeakMap<SecretStore, string>()
+const entryHexMemo = new WeakMap<KnownSecret, string>()
+const entryHex = (e: KnownSecret): string => {
+  const held = entryHexMemo.get(e)
+  if (held !== undefined) return held
+  const hex = toHex(encodeSecretStoreEntry(e))
+  entryHexMemo.set(e, hex)
+  return hex
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   perCommitmentSecretFromPrefix,
   prefixServes,
   secretAtCursor,
+  secretStoreHex,
   secretCursor,
   secretPrefix,
   storedSecretCount,
@@ -166,6 +167,22 @@ describe("secret storage encoding", () => {
         expect(toHex(encodeSecretStore(store))).toBe(toHex(Uint8Array.of(entries.length)) + entries.map((e) => toHex(encodeSecretStoreEntry(e))).join(""))
       }),
       { numRuns: 60 }
+    )
+  })
+
+  it("secretStoreHex is the hex of encodeSecretStore after every insertion, asked once or again", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 200n, max: FIRST_INDEX }), fc.integer({ min: 0, max: 150 }), (start, n) => {
+        const seed = new Uint8Array(32).fill(6)
+        let store: SecretStore = emptySecretStore
+        expect(secretStoreHex(store)).toBe(toHex(encodeSecretStore(store)))
+        for (let i = 0n; i < BigInt(n); i++) {
+          store = Result.getOrThrow(insertSecret(store, perCommitmentSecret(seed, start - i), start - i))
+          expect(secretStoreHex(store)).toBe(toHex(encodeSecretStore(store)))
+        }
+        expect(secretStoreHex(store)).toBe(toHex(encodeSecretStore(store)))
+      }),
+      { numRuns: 30 }
     )
   })
 
