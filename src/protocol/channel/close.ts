@@ -316,11 +316,13 @@ export const checkCloseFeerate = (
     channel: closingChannel(c.params, { toLocal, toRemote }),
     localScript: scripts.local,
     remoteScript,
+    // Stryker disable next-line ObjectLiteral: equivalent, legacyClosingTx reads no fee range (the type wants one).
     feeRange: { min: sat(0n), max: sat(0n) }
   })
   // Both outputs (half the funding each): the heaviest closing transaction.
   const heaviest = legacyClosingTx(negotiation(half, half), sat(0n))
-  // (Half a funding amount is far above every dust limit: the draft has its two outputs.)
+  // (Half a funding amount is far above every dust limit: the draft has its two outputs and this
+  // failure does not happen; `false` for the test is equivalent, `true` is not.)
   if (Result.isFailure(heaviest)) return Result.fail(heaviest.failure)
   const fee = closingFee(heaviest.success.tx, feeratePerKw)
   const priced = legacyClosingTx(negotiation(lowest.toLocal, lowest.toRemote), fee)

@@ -134,6 +134,7 @@ export const shareOf = (amount: bigint, basisPoints: number): bigint => (amount 
  */
 export const channelReserveFor = (config: LocalChannelConfig, funding: Sat, peerDustLimit: Sat = sat(0n)): Sat => {
   const share = config.channelReserve ?? shareOf(funding, config.channelReserveBasisPoints)
+  // Stryker disable next-line EqualityOperator: equivalent, `>=` picks the same value when the two are equal.
   const floor = config.dustLimit > peerDustLimit ? config.dustLimit : peerDustLimit
   return sat(share > floor ? share : floor)
 }

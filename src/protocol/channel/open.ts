@@ -365,6 +365,7 @@ const checkAnnouncedParams = (
 
 const basepointsOf = (keys: ReadonlyArray<PublicKey>): { readonly basepoints: ChannelBasepoints; readonly firstPoint: PublicKey } | undefined => {
   const [fundingPubkey, revocationBasepoint, paymentBasepoint, delayedPaymentBasepoint, htlcBasepoint, firstPoint] = keys // always six (checkAnnouncedParams): the undefined tests are for the types
+  // Stryker disable ConditionalExpression,LogicalOperator,EqualityOperator: unreachable, the six keys are always there (see above).
   if (
     fundingPubkey === undefined ||
     revocationBasepoint === undefined ||
@@ -374,6 +375,7 @@ const basepointsOf = (keys: ReadonlyArray<PublicKey>): { readonly basepoints: Ch
     firstPoint === undefined
   )
     return undefined
+  // Stryker restore ConditionalExpression,LogicalOperator,EqualityOperator
   return { basepoints: { fundingPubkey, revocationBasepoint, paymentBasepoint, delayedPaymentBasepoint, htlcBasepoint }, firstPoint }
 }
 

@@ -35,6 +35,7 @@ import { serializeTransaction, type Transaction } from "../../../src/protocol/tx
 import { msat, sat, type Sat } from "../../../src/protocol/units.ts"
 import { failureOf, makeParty, openChannel, secp, unwrap, type Party } from "./open-fixtures.ts"
 import { step } from "../../../src/protocol/channel/step.ts"
+import type { ChannelState } from "../../../src/protocol/channel/state.ts"
 import { baseFeatures, newPair, type Node } from "./step-harness.ts"
 
 const o = openChannel()
@@ -347,24 +348,26 @@ describe("option_simple_close", () => {
 })
 
 describe("a Close command's feerate (BOLT 3: the funder's output pays a legacy close's fee)", () => {
-  const closeAt = (node: Node, feeratePerKw: number) => step(node.ctx, node.state ?? unreachable(), { _tag: "Close", scriptPubKey: node.ctx.shutdownScript, feeratePerKw })
-  const unreachable = (): never => {
-    throw new Error("no channel")
+  const stateOf = (node: Node): ChannelState => {
+    if (node.state === undefined) throw new Error("no channel")
+    return node.state
   }
+  const closeAt = (node: Node, feeratePerKw: number, state: ChannelState = stateOf(node)) =>
+    step(node.ctx, state, { _tag: "Close", scriptPubKey: node.ctx.shutdownScript, feeratePerKw })
   const refusal = (node: Node, feeratePerKw: number) => {
     const r = closeAt(node, feeratePerKw)
     if (Result.isSuccess(r)) throw new Error(`Close at ${feeratePerKw} sat/kw accepted`)
     return r.failure
   }
   /** The highest feerate the funder's Close accepts (the step is pure: nothing is applied). */
-  const highestAccepted = (node: Node): number => {
+  const highestAccepted = (node: Node, state: ChannelState = stateOf(node)): number => {
     let lo = 253
     let hi = 10_000_000
-    expect(Result.isSuccess(closeAt(node, lo))).toBe(true)
-    expect(Result.isFailure(closeAt(node, hi))).toBe(true)
+    expect(Result.isSuccess(closeAt(node, lo, state))).toBe(true)
+    expect(Result.isFailure(closeAt(node, hi, state))).toBe(true)
     while (hi - lo > 1) {
       const mid = Math.floor((lo + hi) / 2)
-      if (Result.isSuccess(closeAt(node, mid))) lo = mid
+      if (Result.isSuccess(closeAt(node, mid, state))) lo = mid
       else hi = mid
     }
     return lo
@@ -377,6 +380,8 @@ describe("a Close command's feerate (BOLT 3: the funder's output pays a legacy c
     const failure = refusal(p.a, 2_000_000)
     expect(failure._tag).toBe("ClosingRejected")
     expect(failure._tag === "ClosingRejected" ? failure.rule : undefined).toBe("FeeExceedsBalance")
+    // Alice holds 800,000 sat (1,000,000 funded, 200,000 pushed).
+    expect(failure._tag === "ClosingRejected" ? failure.detail : undefined).toMatch(/^a closing fee of \d+ sat at 2000000 sat\/kw: fee exceeds the funder's balance \(800000 sat\)$/)
     expect(p.input(p.a, { _tag: "Close", scriptPubKey: p.a.ctx.shutdownScript, feeratePerKw: 2_000_000 })).toBeDefined()
     expect(p.a.state).toBe(before)
     expect(p.log.filter((l) => l.message._tag === "Shutdown")).toEqual([])
@@ -410,6 +415,21 @@ describe("a Close command's feerate (BOLT 3: the funder's output pays a legacy c
     p.add(p.a, 200_000_000n, "close-htlc-proposed")
     const withProposed = highestAccepted(p.a)
     expect(withProposed).toBeLessThan(withSigned * 0.6)
+  })
+
+  it("the peer's script once known prices the real transaction (until then, the longest it may send)", () => {
+    const p = newPair("close-script-a", "close-script-b")
+    p.open()
+    const before = stateOf(p.a)
+    if (before._tag !== "Normal") throw new Error("not Normal")
+    const unknown = highestAccepted(p.a)
+    // Bob's shutdown (a 22-byte P2WPKH script): Alice's state once it is received, before her reply.
+    expect(p.input(p.b, { _tag: "Close", scriptPubKey: p.b.ctx.shutdownScript, feeratePerKw: 2500 })).toBeUndefined()
+    const shutdown = p.a.inbox[0]
+    if (shutdown?._tag !== "Shutdown") throw new Error("expected Bob's shutdown")
+    expect(shutdown.scriptpubkey.length).toBe(22)
+    const known = highestAccepted(p.a, { ...before, shutdown: { remoteScript: shutdown.scriptpubkey } })
+    expect(known).toBeGreaterThan(unknown)
   })
 
   it("nothing to refuse for the fundee (it pays no fee in a legacy close): its Close goes through", () => {

@@ -5,7 +5,7 @@
  * or 0x03, 33 bytes), the channel type by its stored name, and the commitment builder's view
  * (BOLT 3: each side's `to_self_delay` is the one it requires of the other).
  */
-import { Option, Schema } from "effect"
+import { Option, Result, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { channelTypeByName, channelView, PublicKeySchema } from "../../../src/protocol/channel/params.ts"
@@ -22,6 +22,11 @@ describe("PublicKeySchema (a stored key is a compressed point's encoding)", () =
     expect(decodes(`04${x}`)).toBe(false)
     expect(decodes(`00${x}`)).toBe(false)
     expect(decodes(`02${x}11`)).toBe(false)
+  })
+
+  it("a wrong prefix is reported as such (the message a corrupt record's load shows)", () => {
+    const r = Schema.decodeUnknownResult(PublicKeySchema)(`04${"11".repeat(32)}`)
+    expect(Result.isFailure(r) ? String(r.failure) : "decoded").toContain("expected a compressed point")
   })
 })
 

@@ -12,9 +12,10 @@ import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import type { ChannelEvent, ChannelInput, ChannelOutput } from "../../../src/protocol/channel/io.ts"
 import { channelIdOf, type ChannelState, type Negotiating } from "../../../src/protocol/channel/state.ts"
-import { openChannel, step, type Step } from "../../../src/protocol/channel/step.ts"
+import { acceptChannel, openChannel, step, type Step } from "../../../src/protocol/channel/step.ts"
 import { ClosingComplete, ClosingSig, Shutdown, UpdateAddHtlc, UpdateFailHtlc, UpdateFailMalformedHtlc, UpdateFee } from "../../../src/protocol/messages/channel.ts"
 import { ATTRIBUTION_DATA_LENGTH } from "../../../src/protocol/messages/channel.ts"
+import { ChainHashes } from "../../../src/protocol/messages/init.ts"
 import { serializeTransaction, type Transaction } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { ChannelId, msat, sat } from "../../../src/protocol/units.ts"
 import { alias, newPair, preimageFor, restoreBobFromBackup, temporaryId, txidOf, type Node, type Pair } from "./step-harness.ts"
@@ -1210,5 +1211,72 @@ describe("closing messages of the other negotiation mode", () => {
     expect(r.state._tag).toBe("Failed")
     const error = r.outputs[0]
     expect(error?._tag === "SendError" ? error.message : "").toMatch(/^ClosingRejected: ./)
+  })
+})
+
+describe("making a channel (BOLT 2: with option_scid_alias, channel_ready MUST carry our alias)", () => {
+  const scidType = { name: "static_remote_key" as const, scidAlias: true, zeroConf: false }
+  const openArgs = (node: Node, over: Partial<Parameters<typeof openChannel>[1]> = {}): Parameters<typeof openChannel>[1] => ({
+    temporaryChannelId: temporaryId(node.name),
+    keyId: node.keyId,
+    fundingAmount: sat(1_000_000n),
+    pushAmount: msat(0n),
+    basepoints: node.basepoints,
+    firstPerCommitmentPoint: node.point(0n),
+    feeratePerKw: 2500,
+    channelType: scidType,
+    announce: false,
+    ...over
+  })
+  const failureTag = (r: Result.Result<Step, { readonly _tag: string }>): string => (Result.isFailure(r) ? r.failure._tag : "accepted")
+  const made = <E>(r: Result.Result<Step, E>): Step => {
+    if (Result.isFailure(r)) throw new Error(`refused: ${JSON.stringify(r.failure)}`)
+    return r.success
+  }
+
+  it("the funder: no alias for an option_scid_alias channel is refused (AliasRequired); with one, the state keeps it", () => {
+    const p = newPair("mk-alias-a", "mk-alias-b")
+    expect(failureTag(openChannel(p.a.ctx, openArgs(p.a)))).toBe("AliasRequired")
+    const withAlias = made(openChannel(p.a.ctx, openArgs(p.a, { localAlias: alias(p.a.name) })))
+    expect(withAlias.state._tag === "WaitAcceptChannel" ? withAlias.state.localAlias : undefined).toBe(alias(p.a.name))
+    // Without the option, no alias is needed nor kept.
+    const plain = made(openChannel(p.a.ctx, openArgs(p.a, { channelType: { ...scidType, scidAlias: false } })))
+    expect(Object.keys(plain.state)).not.toContain("localAlias")
+  })
+
+  it("the funder: an invalid command is refused with its own error", () => {
+    const p = newPair("mk-bad-a", "mk-bad-b")
+    const r = openChannel(p.a.ctx, openArgs(p.a, { localAlias: alias(p.a.name), pushAmount: msat(1_000_000_001n) }))
+    expect(Result.isFailure(r) ? r.failure : undefined).toMatchObject({ _tag: "InvalidOpenCommand", rule: "PushExceedsFunding" })
+  })
+
+  it("the fundee: an option_scid_alias open_channel without our alias is refused (AliasRequired); an invalid one with its own error", () => {
+    const p = newPair("mk-fundee-a", "mk-fundee-b")
+    const opened = made(openChannel(p.a.ctx, openArgs(p.a, { localAlias: alias(p.a.name) })))
+    const sentOpen = opened.outputs[0]
+    if (sentOpen?._tag !== "Send" || sentOpen.message._tag !== "OpenChannel") throw new Error("expected open_channel")
+    const m = sentOpen.message
+    const args = { keyId: p.b.keyId, basepoints: p.b.basepoints, firstPerCommitmentPoint: p.b.point(0n) }
+    expect(failureTag(acceptChannel(p.b.ctx, m, args))).toBe("AliasRequired")
+    const ok = made(acceptChannel(p.b.ctx, m, { ...args, localAlias: alias(p.b.name) }))
+    expect(ok.state._tag === "WaitFundingCreated" ? ok.state.localAlias : undefined).toBe(alias(p.b.name))
+    const bad = acceptChannel(p.b.ctx, { ...m, chainHash: ChainHashes.bitcoin }, { ...args, localAlias: alias(p.b.name) })
+    expect(Result.isFailure(bad) ? bad.failure : undefined).toMatchObject({ _tag: "OpenChannelRejected", rule: "UnknownChainHash" })
+  })
+})
+
+describe("inputs every phase takes alike: nothing to do", () => {
+  it.each([
+    { _tag: "PersistCompleted", updateId: 3n },
+    { _tag: "Tick", nowMillis: 1_000 },
+    { _tag: "FeerateEstimate", feeratePerKw: 9_999 },
+    { _tag: "PeerWarning", message: "careful" }
+  ] satisfies ReadonlyArray<ChannelInput>)("$_tag: the state unchanged, no output", (input) => {
+    const p = newPair(`alike-${input._tag}-a`, `alike-${input._tag}-b`)
+    p.open()
+    const s = p.a.state
+    const r = accepted(run(p.a, input))
+    expect(r.state).toEqual(s)
+    expect(r.outputs).toEqual([])
   })
 })
