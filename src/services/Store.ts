@@ -113,6 +113,11 @@ export interface StoreShape {
    * each is validated and applied on its own, in the order they were submitted.
    */
   readonly write: (ops: ReadonlyArray<StoreOp>) => Effect.Effect<StoreVersion, StoreWriteError>
+  /**
+   * True when every operation completes without suspending (a store in memory): a caller may
+   * then run a write on its own fiber rather than hand it to another (no fiber hop).
+   */
+  readonly synchronous?: boolean
 }
 
 export class Store extends Context.Service<Store, StoreShape>()("effect-lightning/Store") {}

@@ -44,7 +44,7 @@ import { Effect, Result, Schema } from "effect"
 import { ChannelIdSchema } from "../../protocol/codec/fields.ts"
 import { toHex } from "../../protocol/bytes.ts"
 import { foldAccepted } from "../../protocol/monitor/apply.ts"
-import { encodeSecretStore } from "../../protocol/keys/shachain.ts"
+import { secretStoreHex } from "../../protocol/keys/shachain.ts"
 import {
   ChannelParamsSchema,
   type ChannelParams
@@ -389,7 +389,8 @@ export const encodeHotSnapshot = (m: MonitorState): string | undefined => {
     counterpartyCurrent: counterpartyCommitmentJson(m.counterpartyCurrent)
   }
   if (m.counterpartyNext !== undefined) out["counterpartyNext"] = counterpartyCommitmentJson(m.counterpartyNext)
-  out["counterpartySecrets"] = toHex(encodeSecretStore(m.counterpartySecrets))
+  // memoized per storage object (it changes once per revocation): the same text as toHex(encodeSecretStore(...))
+  out["counterpartySecrets"] = secretStoreHex(m.counterpartySecrets)
   out["revokedCommitments"] = m.revokedCommitments.map(revokedJson)
   out["preimages"] = m.preimages.map((p) => ({ paymentHash: toHex(p.paymentHash), preimage: toHex(p.preimage) }))
   if (m.holderShutdownScript !== undefined) out["holderShutdownScript"] = toHex(m.holderShutdownScript)
@@ -915,6 +916,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
   return {
     name,
     keepsChannelState,
+    synchronous: store.synchronous === true,
     write,
     load,
     monitorOf,

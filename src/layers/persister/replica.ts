@@ -89,6 +89,8 @@ export interface MonitorReplica {
    * to bound what it keeps in memory for a replica that lags (see `maxRetained`).
    */
   readonly monitorOf?: (channelId: ChannelId) => Effect.Effect<MonitorState | undefined, ReplicaError>
+  /** True when its writes complete without suspending (over a store in memory: `StoreShape.synchronous`). */
+  readonly synchronous?: boolean
 }
 
 const HEX_DIGITS = "0123456789abcdef"

@@ -67,7 +67,8 @@ export const makeMemoryStore = (data: MemoryStoreData = makeMemoryStoreData()): 
     list: (prefix) => Effect.suspend(() => (down ? unavailable("list") : Effect.succeed(data.table.list(prefix)))),
     put: (key, value, ifVersion) => write([putOp(key, value, ifVersion)]),
     delete: (key, ifVersion) => Effect.asVoid(write([deleteOp(key, ifVersion)])),
-    write
+    write,
+    synchronous: true
   }
   const control: MemoryStoreControl = {
     setDown: (d) => Effect.sync(() => void (down = d)),

@@ -88,8 +88,10 @@ describe("local store persister", () => {
   it.effect("concurrent persists of many channels are grouped into few store writes", () =>
     Effect.gen(function*() {
       const r = memoryReplica("local")
+      // a store that may suspend (a disk): its writes go through the replica's writer, which groups them
+      const disk = makeStoreReplica({ ...r.store, synchronous: false }, { name: "local" })
       const channels = Array.from({ length: 40 }, (_, i) => ({ id: channelIdOf(100 + i), log: logOf(100 + i, 2) }))
-      yield* lifetime({ replicas: [r.replica] }, (p) =>
+      yield* lifetime({ replicas: [disk] }, (p) =>
         Effect.gen(function*() {
           const statuses = yield* Effect.forEach(channels, (c) => p.persist(c.id, c.log, stateAt(0, 1n)), { concurrency: "unbounded" })
           assert.isTrue(statuses.every((s) => s === "Completed"))
@@ -125,10 +127,40 @@ describe("local store persister", () => {
       )
     }))
 
+  it.effect("over a store in memory each persist is written in the caller's turn; a failed one is retried by the writer on its schedule", () =>
+    Effect.gen(function*() {
+      const r = memoryReplica("local")
+      assert.isTrue(r.replica.synchronous)
+      yield* lifetime({ replicas: [r.replica] }, (p) =>
+        Effect.gen(function*() {
+          const sub = yield* p.subscribe
+          const channels = Array.from({ length: 5 }, (_, i) => ({ id: channelIdOf(200 + i), log: logOf(200 + i, 2) }))
+          const statuses = yield* Effect.forEach(channels, (c) => p.persist(c.id, c.log, stateAt(0, 1n)), { concurrency: "unbounded" })
+          assert.isTrue(statuses.every((s) => s === "Completed"))
+          // nothing to group: each was written as it came (no fsync to share)
+          assert.strictEqual(yield* r.control.writeCount, 5)
+          yield* r.control.failNextWrites(1)
+          assert.strictEqual(yield* p.persist(A, logA.slice(0, 2), stateAt(1, 1n)), "InProgress")
+          // the failure is the retry schedule's first: no attempt before its first delay (10 ms)...
+          yield* TestClock.adjust("9 millis")
+          assert.strictEqual(yield* r.control.writeCount, 5)
+          // ... then the writer writes it and publishes the completion
+          yield* TestClock.adjust("1 millis")
+          const [c] = yield* takeN(sub, 1)
+          assert.strictEqual(c?.updateId, 1n)
+          assert.strictEqual(yield* r.control.writeCount, 6)
+          assert.strictEqual(yield* p.persist(A, logA.slice(2, 3), stateAt(1, 2n)), "Completed")
+          assert.strictEqual(yield* r.control.writeCount, 7)
+        })
+      )
+    }))
+
   it.effect("a slow store: InProgress after the inline wait, then the completion", () =>
     Effect.gen(function*() {
       const { store } = makeMemoryStore()
       const gate = yield* Latch.make(false)
+      // (it keeps the memory store's `synchronous` flag: a caller's write that suspends after all
+      // does not hold the caller past its wait)
       const slow: StoreShape = { ...store, write: (ops) => Effect.andThen(gate.await, store.write(ops)) }
       yield* lifetime({ replicas: [makeStoreReplica(slow)], inlineWait: "100 millis" }, (p) =>
         Effect.gen(function*() {
