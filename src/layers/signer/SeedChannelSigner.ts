@@ -27,7 +27,7 @@ import { Effect, Layer, Redacted, Result } from "effect"
 import { equalBytes, toHex } from "../../protocol/bytes.ts"
 import { bytesKey } from "../../protocol/lru.ts"
 import type { Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
-import type { ChannelBasepoints, CommitmentKeys } from "../../protocol/keys/commitment-keys.ts"
+import { deriveCounterpartyCommitmentKeys, deriveHolderCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "../../protocol/keys/commitment-keys.ts"
 import { sharedCommitmentKeysCache, type CommitmentKeysCache } from "../../protocol/keys/commitment-keys-cache.ts"
 import { derivePrivateKeyAtBasepoint, deriveRevocationPrivateKey, perCommitmentPoint as pointOfSecret } from "../../protocol/keys/derivation.ts"
 import { unsafePublicKey, type PrivateKey, type PublicKey } from "../../protocol/keys/keys.ts"
@@ -400,8 +400,17 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     const ours = r.basepoints
     const theirs = p.counterpartyBasepoints
     const holder = owner === "holder"
+    // Their commitment's keys with our revocation and HTLC basepoint secrets (the same keys,
+    // cheaper: `deriveCounterpartyCommitmentKeys`); the signer is the first to ask for them.
     const keys = unwrap(
-      deriveCommitmentKeys(secp, holder ? ours : theirs, holder ? theirs : ours, point),
+      holder
+        ? deriveCommitmentKeys(secp, ours, theirs, point)
+        : keysCache.deriveWith(theirs, ours, point, () =>
+            deriveCounterpartyCommitmentKeys(secp, theirs, ours, point, {
+              revocationBasepointSecret: r.secrets.revocationBase,
+              htlcBasepointSecret: r.secrets.htlcBase
+            })
+          ),
       "invalid per-commitment point or basepoint"
     )
     const commitment = unwrap(
@@ -425,6 +434,24 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       "commitment state does not build a valid commitment transaction"
     )
     return { commitment, keys }
+  }
+
+  /**
+   * Puts the keys of our commitment `n` in the keys memo, derived with our secrets
+   * (`deriveHolderCommitmentKeys`: the same keys, cheaper), when its point is given out: the
+   * channel builds that commitment next, when the peer's `commitment_signed` for it arrives,
+   * and then finds its keys. Only speed is at stake: a failure is left to that build.
+   */
+  const warmHolderKeys = (r: ReadyRecord, n: bigint, point: PublicKey): void => {
+    const ours = r.basepoints
+    const theirs = r.parameters.counterpartyBasepoints
+    keysCache.deriveWith(ours, theirs, point, () =>
+      deriveHolderCommitmentKeys(secp, ours, theirs, point, {
+        perCommitmentSecret: holderSecret(r, n),
+        delayedPaymentBasepointSecret: r.secrets.delayedPaymentBase,
+        htlcBasepointSecret: r.secrets.htlcBase
+      })
+    )
   }
 
   /** BOLT 3 privkey = basepoint_secret + SHA256(per_commitment_point || basepoint), `basepoint` being ours (already computed). */
@@ -744,7 +771,13 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         r.parameters = parameters
       }),
 
-    perCommitmentPoint: (keyId, n) => run(() => holderPoint(record(keyId), n)),
+    perCommitmentPoint: (keyId, n) =>
+      run(() => {
+        const r = record(keyId)
+        const point = holderPoint(r, n)
+        if (isReady(r)) warmHolderKeys(r, n, point)
+        return point
+      }),
 
     validateHolderCommitment: (keyId, state, counterpartySignature, counterpartyHtlcSignatures) =>
       runValidation(() => {

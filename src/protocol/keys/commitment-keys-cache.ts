@@ -9,9 +9,10 @@
  * The memo is of a pure function of public data: an entry is keyed by every input the
  * derivation reads (the owner's delayed-payment and HTLC basepoints, the counterparty's
  * revocation, HTLC and payment basepoints, and the per-commitment point), so a hit returns
- * exactly what deriving again would, whichever channel asks, and no secret is involved (a
- * point array asked again is recognised by comparing the inputs' bytes with a copy of those
- * its key was made of, without making the key again). Only
+ * exactly what deriving again would, whichever channel asks, and no secret is kept (the
+ * in-process signer may fill an entry through `deriveWith`, computing the same public keys with
+ * its secrets; a point array asked again is recognised by comparing the inputs' bytes with a
+ * copy of those its key was made of, without making the key again). Only
  * successes are kept (a failure is cheap to find again and says nothing worth keeping). Entries
  * are evicted least-recently-used beyond `capacity`, so memory stays bounded however many
  * channels share a cache.
@@ -37,6 +38,17 @@ export interface CommitmentKeysCache {
     owner: ChannelBasepoints,
     counterparty: ChannelBasepoints,
     perCommitmentPoint: PublicKey
+  ) => Result.Result<CommitmentKeys, KeyDerivationError>
+  /**
+   * The same entry, computed on a miss by `compute`, which must give exactly what
+   * `deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)` gives (a signer
+   * deriving with its secrets: `deriveCounterpartyCommitmentKeys`).
+   */
+  readonly deriveWith: (
+    owner: ChannelBasepoints,
+    counterparty: ChannelBasepoints,
+    perCommitmentPoint: PublicKey,
+    compute: () => Result.Result<CommitmentKeys, KeyDerivationError>
   ) => Result.Result<CommitmentKeys, KeyDerivationError>
   /** Entries held now (at most `capacity`). */
   readonly size: () => number
@@ -100,29 +112,34 @@ export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache =
    * evicted key is a miss). Weak: an entry lives as long as its point array.
    */
   const index = new WeakMap<Uint8Array, Array<{ readonly key: string; readonly bytes: Uint8Array }>>()
-  const derive = (secp: Secp256k1, owner: ChannelBasepoints, counterparty: ChannelBasepoints, perCommitmentPoint: PublicKey) => () =>
-    deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)
+  const deriveWith = (
+    owner: ChannelBasepoints,
+    counterparty: ChannelBasepoints,
+    perCommitmentPoint: PublicKey,
+    compute: () => Result.Result<CommitmentKeys, KeyDerivationError>
+  ): Result.Result<CommitmentKeys, KeyDerivationError> => {
+    if (!fillKeyBytes(owner, counterparty, perCommitmentPoint)) return memoizeResult(memo, hexKeyOf(owner, counterparty, perCommitmentPoint), compute)
+    const seen = index.get(perCommitmentPoint)
+    if (seen !== undefined) {
+      for (const i of seen) {
+        // Evicted or not, this is the key that would be made again.
+        if (equalBytes(i.bytes, keyBytes)) return memoizeResult(memo, i.key, compute)
+      }
+    }
+    const key = bytesKey(keyBytes)
+    const indexed = { key, bytes: keyBytes.slice() }
+    if (seen === undefined) index.set(perCommitmentPoint, [indexed])
+    else {
+      if (seen.length >= INDEXED_PER_POINT) seen.shift()
+      seen.push(indexed)
+    }
+    return memoizeResult(memo, key, compute)
+  }
   return {
     capacity,
-    derive: (secp, owner, counterparty, perCommitmentPoint) => {
-      if (!fillKeyBytes(owner, counterparty, perCommitmentPoint))
-        return memoizeResult(memo, hexKeyOf(owner, counterparty, perCommitmentPoint), derive(secp, owner, counterparty, perCommitmentPoint))
-      const seen = index.get(perCommitmentPoint)
-      if (seen !== undefined) {
-        for (const i of seen) {
-          // Evicted or not, this is the key that would be made again.
-          if (equalBytes(i.bytes, keyBytes)) return memoizeResult(memo, i.key, derive(secp, owner, counterparty, perCommitmentPoint))
-        }
-      }
-      const key = bytesKey(keyBytes)
-      const indexed = { key, bytes: keyBytes.slice() }
-      if (seen === undefined) index.set(perCommitmentPoint, [indexed])
-      else {
-        if (seen.length >= INDEXED_PER_POINT) seen.shift()
-        seen.push(indexed)
-      }
-      return memoizeResult(memo, key, derive(secp, owner, counterparty, perCommitmentPoint))
-    },
+    derive: (secp, owner, counterparty, perCommitmentPoint) =>
+      deriveWith(owner, counterparty, perCommitmentPoint, () => deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)),
+    deriveWith,
     size: memo.size,
     stats: memo.stats,
     clear: memo.clear

@@ -9,7 +9,7 @@ import { Effect, Redacted, Result } from "effect"
 import fc from "fast-check"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
-import { deriveCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "../../../src/protocol/keys/commitment-keys.ts"
+import { deriveCommitmentKeys, deriveCounterpartyCommitmentKeys, deriveHolderCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "../../../src/protocol/keys/commitment-keys.ts"
 import { makeCommitmentKeysCache, sharedCommitmentKeysCache, SHARED_COMMITMENT_KEYS_CAPACITY } from "../../../src/protocol/keys/commitment-keys-cache.ts"
 import { perCommitmentPoint } from "../../../src/protocol/keys/derivation.ts"
 import { unsafePublicKey, type PublicKey } from "../../../src/protocol/keys/keys.ts"
@@ -115,6 +115,95 @@ describe("commitment keys cache", () => {
     expectKeys(2, 4)
   })
 
+  it("deriveCounterpartyCommitmentKeys (with our revocation and HTLC basepoint secrets) gives deriveCommitmentKeys' keys, and its refusal", () => {
+    const secretOf = (label: string) => sha256(new TextEncoder().encode(`secret/${label}`))
+    fc.assert(
+      fc.property(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), (o, c, pt) => {
+        const revocationSecret = secretOf(`${c}/revocation`)
+        const htlcSecret = secretOf(`${c}/htlc`)
+        const ours: ChannelBasepoints = {
+          ...basepoints(c),
+          revocationBasepoint: ok(perCommitmentPoint(secp, revocationSecret)),
+          htlcBasepoint: ok(perCommitmentPoint(secp, htlcSecret))
+        }
+        const theirs = basepoints(o)
+        const p = point(pt)
+        const secrets = { revocationBasepointSecret: Redacted.make(revocationSecret), htlcBasepointSecret: Redacted.make(htlcSecret) }
+        expect(showKeys(ok(deriveCounterpartyCommitmentKeys(secp, theirs, ours, p, secrets)))).toBe(showKeys(ok(deriveCommitmentKeys(secp, theirs, ours, p))))
+      }),
+      { numRuns: 40 }
+    )
+    // Not a point: refused as the public derivation refuses it.
+    const bytes = new Uint8Array(33).fill(0xff)
+    bytes[0] = 2
+    const bad = unsafePublicKey(bytes)
+    const secrets = { revocationBasepointSecret: Redacted.make(secretOf("r")), htlcBasepointSecret: Redacted.make(secretOf("h")) }
+    const withSecrets = deriveCounterpartyCommitmentKeys(secp, basepoints("x"), basepoints("y"), bad, secrets)
+    const direct = deriveCommitmentKeys(secp, basepoints("x"), basepoints("y"), bad)
+    expect(Result.isFailure(withSecrets) && Result.isFailure(direct) && withSecrets.failure.reason === direct.failure.reason).toBe(true)
+  })
+
+  it("deriveHolderCommitmentKeys (with the per-commitment secret and our delayed and HTLC basepoint secrets) gives deriveCommitmentKeys' keys", () => {
+    const secretOf = (label: string) => sha256(new TextEncoder().encode(`secret/${label}`))
+    fc.assert(
+      fc.property(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), (o, c, pt) => {
+        const delayedSecret = secretOf(`${o}/delayed`)
+        const htlcSecret = secretOf(`${o}/htlc`)
+        const perCommitmentSecret = secretOf(`${pt}/point`)
+        const ours: ChannelBasepoints = {
+          ...basepoints(o),
+          delayedPaymentBasepoint: ok(perCommitmentPoint(secp, delayedSecret)),
+          htlcBasepoint: ok(perCommitmentPoint(secp, htlcSecret))
+        }
+        const theirs = basepoints(c)
+        const p = ok(perCommitmentPoint(secp, perCommitmentSecret))
+        const secrets = { perCommitmentSecret, delayedPaymentBasepointSecret: Redacted.make(delayedSecret), htlcBasepointSecret: Redacted.make(htlcSecret) }
+        expect(showKeys(ok(deriveHolderCommitmentKeys(secp, ours, theirs, p, secrets)))).toBe(showKeys(ok(deriveCommitmentKeys(secp, ours, theirs, p))))
+      }),
+      { numRuns: 40 }
+    )
+  })
+
+  it("a signer with its channel registered puts the keys of our commitment in the memo when it gives the point out", () => {
+    const cache = makeCommitmentKeysCache(8)
+    const enc = (s: string) => new TextEncoder().encode(s)
+    const id = (s: string) => {
+      const k = channelKeyId(sha256(enc(s)))
+      if (k === undefined) throw new Error("unreachable")
+      return k
+    }
+    const alice = makeSeedChannelSigner(sha256(enc("warm/alice")), secp, { commitmentKeys: cache })
+    const aliceId = id("warm/alice/id")
+    const aliceKeys = Effect.runSync(alice.channelPublicKeys(aliceId))
+    const bobKeys = basepoints("warm/bob")
+    Effect.runSync(
+      alice.readyChannel(aliceId, {
+        channelType: anchorsZeroFeeHtlcTx,
+        fundingOutpoint: { txid: txidFromBytes(sha256(enc("warm/funding"))), vout: 0 },
+        fundingAmount: sat(1_000_000n),
+        holderIsFunder: true,
+        counterpartyBasepoints: bobKeys,
+        holderSelfDelay: 144,
+        counterpartySelfDelay: 144,
+        holderDustLimit: sat(354n),
+        counterpartyDustLimit: sat(354n)
+      })
+    )
+    const p = Effect.runSync(alice.perCommitmentPoint(aliceId, 5n))
+    expect(cache.stats()).toEqual({ hits: 0, misses: 1 })
+    // The channel deriving our commitment 5's keys (from equal arrays of its own) finds them, and they are deriveCommitmentKeys' own.
+    const copy = (b: ChannelBasepoints): ChannelBasepoints => ({
+      fundingPubkey: unsafePublicKey(Uint8Array.from(b.fundingPubkey)),
+      revocationBasepoint: unsafePublicKey(Uint8Array.from(b.revocationBasepoint)),
+      paymentBasepoint: unsafePublicKey(Uint8Array.from(b.paymentBasepoint)),
+      delayedPaymentBasepoint: unsafePublicKey(Uint8Array.from(b.delayedPaymentBasepoint)),
+      htlcBasepoint: unsafePublicKey(Uint8Array.from(b.htlcBasepoint))
+    })
+    const found = ok(cache.derive(secp, copy(aliceKeys), copy(bobKeys), unsafePublicKey(Uint8Array.from(p))))
+    expect(cache.stats()).toEqual({ hits: 1, misses: 1 })
+    expect(showKeys(found)).toBe(showKeys(ok(deriveCommitmentKeys(secp, aliceKeys, bobKeys, p))))
+  })
+
   it("keeps no failure, and refuses a capacity below one", () => {
     const cache = makeCommitmentKeysCache(2)
     // x = 2^256 - 1 is beyond the field: not a point.
@@ -144,19 +233,18 @@ describe("commitment keys cache", () => {
     const aliceKeys = Effect.runSync(alice.channelPublicKeys(aliceId))
     const bobKeys = Effect.runSync(bob.channelPublicKeys(bobId))
     const fundingOutpoint = { txid: txidFromBytes(sha256(enc("cache/funding"))), vout: 0 }
-    Effect.runSync(
-      alice.readyChannel(aliceId, {
-        channelType: anchorsZeroFeeHtlcTx,
-        fundingOutpoint,
-        fundingAmount: sat(1_000_000n),
-        holderIsFunder: true,
-        counterpartyBasepoints: bobKeys,
-        holderSelfDelay: 144,
-        counterpartySelfDelay: 144,
-        holderDustLimit: sat(354n),
-        counterpartyDustLimit: sat(354n)
-      })
-    )
+    const parameters = {
+      channelType: anchorsZeroFeeHtlcTx,
+      fundingOutpoint,
+      fundingAmount: sat(1_000_000n),
+      holderIsFunder: true,
+      counterpartyBasepoints: bobKeys,
+      holderSelfDelay: 144,
+      counterpartySelfDelay: 144,
+      holderDustLimit: sat(354n),
+      counterpartyDustLimit: sat(354n)
+    }
+    Effect.runSync(alice.readyChannel(aliceId, parameters))
     // Alice's channel view; she builds Bob's commitment ("remote") to send commitment_signed.
     const view: ChannelView = {
       channelType: anchorsZeroFeeHtlcTx,
@@ -180,5 +268,15 @@ describe("commitment keys cache", () => {
     expect(cache.stats()).toEqual({ hits: 1, misses: 1 })
     const funding = Redacted.make(deriveSecret(sha256(enc("cache/alice")), `channel/${toHex(aliceId)}/funding`, secp))
     expect(toHex(sigs.signature)).toBe(toHex(signCommitment(secp, built, funding)))
+    // A signer asked first (its own empty cache) derives Bob's keys with its secrets: the same
+    // commitment, the same signature as over the one built with the public derivation.
+    const own = makeCommitmentKeysCache(8)
+    const alone = makeSeedChannelSigner(sha256(enc("cache/alice")), secp, { commitmentKeys: own })
+    Effect.runSync(alone.readyChannel(aliceId, parameters))
+    const first = Effect.runSync(
+      alone.signCounterpartyCommitment(aliceId, { commitmentNumber: 0n, feeratePerKw: 253, toLocal: msat(400_000_000n), toRemote: msat(600_000_000n), htlcs: [] }, bobPoint)
+    )
+    expect(own.stats()).toEqual({ hits: 0, misses: 1 })
+    expect(toHex(first.signature)).toBe(toHex(sigs.signature))
   })
 })
