@@ -633,7 +633,7 @@ const startChannel = <S>(
       flushScheduled = true
       if (self.offerFromHandler({ _tag: "Flush" })) return undefined
       flushScheduled = false
-      return flush
+      return Effect.suspend(flushThenPersist)
     }
 
     /** Grouped mode: the state alone (no update), when a milestone wants it and nothing else is in flight. */
@@ -675,7 +675,6 @@ const startChannel = <S>(
         return releaseNext()
       })
     }
-    const persistCollected: Effect.Effect<void> = Effect.suspend(persistCollectedNow)
 
     /**
      * Grouped mode: queues a `PersistNow` behind the mailbox if updates were collected, or a state
@@ -685,7 +684,7 @@ const startChannel = <S>(
     const schedulePersistNow = (): Effect.Effect<void> | undefined => {
       if (persistScheduled || (collected.length === 0 && !stateWriteDue()) || self === undefined) return undefined
       persistScheduled = true
-      return self.offerFromHandler({ _tag: "PersistNow" }) ? undefined : persistCollected
+      return self.offerFromHandler({ _tag: "PersistNow" }) ? undefined : Effect.suspend(persistCollectedNow)
     }
     const schedulePersist: Effect.Effect<void> = Effect.suspend(() => schedulePersistNow() ?? Effect.void)
 
@@ -697,14 +696,10 @@ const startChannel = <S>(
     }
     const scheduleAfter: Effect.Effect<void> = Effect.suspend(afterHandled)
 
-    const flush: Effect.Effect<void> = Effect.suspend(() => {
-      flushScheduled = false
-      if (!core.hasPendingChanges(state)) return Effect.void
-      return drive({ queue: [{ _tag: "SignNow" }], events: [], first: true, outputs: undefined, index: 0, done: afterSignNow })
-    })
-    const afterSignNow = (r: Result.Result<StepReport, StepError>): Effect.Effect<void> =>
-      Result.isFailure(r) ? Effect.logDebug(`${name}: SignNow: ${describe(r.failure)}`) : Effect.void
-    /** A `Flush` from the mailbox: `flush`, then a `PersistNow` queued if updates were collected. */
+    /**
+     * A `Flush`: `SignNow` if changes are still pending, then a `PersistNow` queued if updates were
+     * collected (or the write itself when the mailbox is full).
+     */
     const flushThenPersist = (): Effect.Effect<void> => {
       flushScheduled = false
       if (!core.hasPendingChanges(state)) return schedulePersistNow() ?? Effect.void
