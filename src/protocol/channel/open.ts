@@ -607,6 +607,7 @@ export const makeAcceptChannel = (
   open: ValidatedOpenChannel,
   cmd: AcceptChannelCommand
 ): { readonly message: AcceptChannelMessage; readonly state: NegotiatedChannel } => {
+  // Stryker disable next-line EqualityOperator: equivalent, `<` picks the same value when the two are equal.
   const dustLimit = config.dustLimit <= open.remote.channelReserve ? config.dustLimit : open.remote.channelReserve
   const local = withUpfront(
     {
@@ -836,6 +837,8 @@ export const receiveFundingCreated = (
   if (!equalBytes(m.temporaryChannelId, state.temporaryChannelId)) return fail("TemporaryChannelIdMismatch", "temporary_channel_id differs from open_channel's")
   const funded = fundedFrom(state, { txid: m.fundingTxid, vout: m.fundingOutputIndex }, undefined)
   const first = firstCommitments(secp, funded)
+  // (Unreachable: the same balances and points built both first commitments when the open was
+  // accepted; `false` for this test is equivalent, `true` is not.)
   if (Result.isFailure(first)) return Result.fail(first.failure)
   if (!verifyCommitmentSignature(secp, first.success.local, m.signature, state.remote.basepoints.fundingPubkey))
     return fail("InvalidSignature", "funding_created signature does not verify on our first commitment")
@@ -863,6 +866,7 @@ export const receiveFundingSigned = (
   const fail = (rule: FundingRejected["rule"], detail: string) => Result.fail(new FundingRejected({ rule, detail }))
   if (!equalBytes(m.channelId, funded.params.channelId)) return fail("ChannelIdMismatch", "funding_signed for another channel id")
   const first = firstCommitments(secp, funded)
+  // (Unreachable, as in receiveFundingCreated: fundChannel built these commitments already.)
   if (Result.isFailure(first)) return Result.fail(first.failure)
   if (!verifyCommitmentSignature(secp, first.success.local, m.signature, funded.params.remote.basepoints.fundingPubkey))
     return fail("InvalidSignature", "funding_signed signature does not verify on our first commitment")
@@ -877,6 +881,7 @@ export const receiveFundingSigned = (
  * Whether we may send `channel_ready` (BOLT 2): the funding output reached `minimum_depth`
  * confirmations (`depth` from chain facts; undefined = not seen), or the channel is zero-conf.
  */
+// (`depth !== undefined` read as `true` is equivalent: `undefined >= n` is false too.)
 export const fundingDepthReached = (params: ChannelParams, minimumDepth: number, depth: number | undefined): boolean =>
   params.zeroConf || (depth !== undefined && depth >= Math.max(1, minimumDepth))
 

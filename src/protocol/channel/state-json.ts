@@ -51,6 +51,9 @@ export const toJsonValue = (u: unknown): Json => {
  * Weak: an entry lives as long as its part does.
  */
 const deepFreeze = <J extends Json>(j: J): J => {
+  // (`Object.isFrozen` is true for a primitive and for null, so the last test alone keeps them
+  // out: `true` for either of the two first tests or their conjunction, or `||` before the last,
+  // is equivalent. Not freezing, or `true` for the whole test, is not.)
   if (typeof j === "object" && j !== null && !Object.isFrozen(j)) {
     if (Array.isArray(j)) for (const x of j) deepFreeze(x)
     else for (const k in j) deepFreeze((j as JsonObject)[k] ?? null)
@@ -150,6 +153,8 @@ const remoteNextCommitInfo = memoized((i: RemoteNextCommitInfo): JsonObject => {
 
 /** Whether a message's TLV stream is empty (no known record set, no unknown one): then it encodes as `{}`. */
 const noTlvs = (tlvs: object): boolean => {
+  // (A key holding undefined: `true` for the test sends the message through its Schema, which
+  // gives the same JSON: that mutant is equivalent; `false` is not.)
   for (const k in tlvs) if ((tlvs as Record<string, unknown>)[k] !== undefined) return false
   return true
 }

@@ -17,6 +17,7 @@ import {
   encodeUpdateMessageJson,
   toJsonValue
 } from "../../../src/protocol/channel/state-json.ts"
+import { ChannelParamsSchema } from "../../../src/protocol/channel/params.ts"
 import type { Normal } from "../../../src/protocol/channel/state.ts"
 import { UpdateAddHtlc, UpdateFailHtlc, UpdateFailMalformedHtlc, UpdateFee, UpdateFulfillHtlc } from "../../../src/protocol/messages/channel.ts"
 import { msat } from "../../../src/protocol/units.ts"
@@ -95,6 +96,17 @@ describe("the params and commitments", () => {
     expect(encodeChannelParamsJson(params)).toBe(j)
     expect(isFrozenDeep(j)).toBe(true)
     expect(isFrozenDeep(j["local"]) && typeof j["local"] === "object").toBe(true)
+  })
+
+  it("upfront shutdown scripts, when the parties committed to them, encode as the Schema does", () => {
+    const withScripts = {
+      ...params,
+      local: { ...params.local, upfrontShutdownScript: Uint8Array.of(0, 20, ...new Uint8Array(20).fill(1)) },
+      remote: { ...params.remote, upfrontShutdownScript: new Uint8Array(0) }
+    }
+    const j = encodeChannelParamsJson(withScripts)
+    expect(JSON.stringify(j)).toBe(JSON.stringify(toJsonValue(Schema.encodeSync(ChannelParamsSchema)(withScripts))))
+    expect(JSON.stringify(j)).toContain(`"upfrontShutdownScript":"0014${"01".repeat(20)}"`)
   })
 
   it("the commitments' parts (both commitments, the update lists) are the memoized frozen values", () => {
