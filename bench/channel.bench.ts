@@ -108,6 +108,8 @@ const ONLY = process.env["CHANNEL_BENCH_ONLY"]?.split(",")
 const HEAPSNAP = process.env["CHANNEL_BENCH_HEAPSNAP"]
 /** CHANNEL_BENCH_PARTS=0: no breakdown pass (the probed pass: secp256k1 share and CPU per part). */
 const PARTS = process.env["CHANNEL_BENCH_PARTS"] !== "0"
+/** CHANNEL_BENCH_DEBUG, read once (not a `process.env` lookup per store write). */
+const DEBUG = process.env["CHANNEL_BENCH_DEBUG"]
 const WINDOW = 50
 const FUNDING_SAT = 500_000_000n // 5 BTC (option_support_large_channel): room for 50,000 HTLCs of 10,000 sat one way
 const HTLC_MSAT = 10_000_000n // 10,000 sat: above the dust limits, every HTLC has its output and signature
@@ -348,7 +350,7 @@ const counted = (store: StoreShape, name: string): StoreShape => ({
     Effect.suspend(() => {
       storeWriteCounter.n++
       for (const o of ops) if (o._tag === "Put") storeWriteCounter.bytes += o.key.length + o.value.length
-      if (process.env["CHANNEL_BENCH_DEBUG"] === "2") {
+      if (DEBUG === "2") {
         const tags = ops.flatMap((o) => (o._tag === "Put" && o.key.includes("/u/") ? [utf8.decode(o.value).slice(9, 40).split('"')[0]] : []))
         console.log(`${(performance.now() % 100000).toFixed(2)} ${name} write: ${tags.join(", ")}`)
       }
@@ -722,7 +724,7 @@ const scenario = (timer: SecpTimer, mode: Mode, storage: Storage, ms: number, pr
       const writtenBytes = storeWriteCounter.bytes - bytes0
       const fsyncs = fsyncCounter.n - fsyncs0
       const secpCalls = secpCallCount(timer) - secpCalls0
-      if (process.env["CHANNEL_BENCH_DEBUG"] !== undefined) {
+      if (DEBUG !== undefined) {
         console.log(`polls per item ${(quietPolls.n - polls0) / count}; JS thread user ${(thread.user / 1000 / count).toFixed(2)} ms, system ${(thread.system / 1000 / count).toFixed(2)} ms per item`)
       }
       const parts = new Map(

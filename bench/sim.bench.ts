@@ -25,7 +25,9 @@
  * is printed under "EXTRAPOLATED (not measured)". The live heap is measured after a full
  * collection once every channel is open (per node) and at the end of the workload (per
  * payment); the extrapolated heap is compared with this process's heap limit. The bench's own
- * full collections are not counted in the CPU figures.
+ * full collections are not counted in the CPU figures. The full insecure size does not fit in
+ * V8's default heap (measured 340-520 KiB per node and up to ~58 KiB per payment at 20-200
+ * nodes): run it with `NODE_OPTIONS=--max-old-space-size=16384` on a machine with that memory.
  */
 import { createWriteStream, mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"

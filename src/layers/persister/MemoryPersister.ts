@@ -219,7 +219,37 @@ export const makeMemoryPersister = (
       return undefined
     }
 
-    const persistMany = (writes: ReadonlyArray<ChannelWrite>) =>
+    /**
+     * The common case without a Deferred, a queue entry or a publication: immediate mode, no
+     * write waiting (held or behind a failure), no failure planned, the updates in order. Each
+     * write lands now, exactly as `flush` would land it, and is `Completed` (the other path
+     * would answer the same, with no completion published).
+     */
+    const writeNow = (writes: ReadonlyArray<ChannelWrite>): ReadonlyArray<PersistStatus> | undefined => {
+      if (closed || mode !== "immediate" || failures > 0 || pending.length > 0) return undefined
+      for (const w of writes) if (checkOrder(w) !== undefined) return undefined
+      const out: Array<PersistStatus> = []
+      for (const w of writes) {
+        const key = channelKey(w.channelId)
+        latest.set(key, w.updates.at(-1)?.updateId ?? latest.get(key) ?? -1n)
+        attemptCount += 1
+        const stored = data.channels.get(key) ?? { channelId: w.channelId, channelState: w.channelState, updates: [] }
+        stored.channelState = w.channelState
+        for (const u of w.updates) stored.updates.push(u)
+        compact(stored, compactEvery)
+        data.channels.set(key, stored)
+        out.push("Completed")
+      }
+      return out
+    }
+
+    const persistMany = (writes: ReadonlyArray<ChannelWrite>): Effect.Effect<ReadonlyArray<PersistStatus>, PersistOutOfOrder | PersisterClosed> =>
+      Effect.suspend(() => {
+        const now = writeNow(writes)
+        return now !== undefined ? Effect.succeed(now) : persistQueued(writes)
+      })
+
+    const persistQueued = (writes: ReadonlyArray<ChannelWrite>) =>
       Effect.gen(function*() {
         if (closed) return yield* new PersisterClosed()
         for (const w of writes) {
