@@ -43,9 +43,12 @@ type WorkHmac = ReturnType<typeof workHmac>
  * Buffers reused by every HMAC (computed synchronously, one at a time): its digest, and the
  * covered hold times and downstream HMACs side by side (one `update`).
  */
+const covered = new Uint8Array(HOLD_TIMES_SIZE + (MAX_HOPS - 1) * TRUNCATED_HMAC_SIZE)
 const scratch = {
   digest: new Uint8Array(32),
-  covered: new Uint8Array(HOLD_TIMES_SIZE + (MAX_HOPS - 1) * TRUNCATED_HMAC_SIZE)
+  covered,
+  /** What hmac_x_y covers at each distance y: the first y + 1 hold times and y HMACs (views made once). */
+  coveredAt: Array.from({ length: MAX_HOPS }, (_, y) => covered.subarray(0, (y + 1) * 4 + y * TRUNCATED_HMAC_SIZE))
 }
 
 /**
@@ -62,7 +65,7 @@ const computeHmac = (um: KeyedUm, work: WorkHmac, message: Uint8Array, data: Uin
   for (let j = 1; j <= y; j++) copyTruncatedHmac(data, hmacOffset(j, y - j), covered, holdTimes + (j - 1) * TRUNCATED_HMAC_SIZE)
   um._cloneInto(work)
   if (message.length > 0) work.update(message)
-  work.update(covered.subarray(0, holdTimes + y * TRUNCATED_HMAC_SIZE)).digestInto(scratch.digest)
+  work.update(scratch.coveredAt[y] ?? covered.subarray(0, holdTimes + y * TRUNCATED_HMAC_SIZE)).digestInto(scratch.digest)
   return scratch.digest
 }
 

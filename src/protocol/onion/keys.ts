@@ -60,6 +60,13 @@ const ZERO_NONCE = new Uint8Array(12)
 export const generateStream = (key: Uint8Array, length: number): Uint8Array =>
   chacha20(key, ZERO_NONCE, new Uint8Array(length))
 
+/** `length` bytes of the keystream of `key` from byte `offset` on (ChaCha20's block counter, then the bytes skipped within the block). */
+export const generateStreamFrom = (key: Uint8Array, offset: number, length: number): Uint8Array => {
+  const block = Math.floor(offset / 64)
+  const skip = offset - block * 64
+  return chacha20(key, ZERO_NONCE, new Uint8Array(skip + length), undefined, block).subarray(skip)
+}
+
 /** XORs `data` in place with the keystream of `key` (same as encrypting with ChaCha20). */
 export const xorStreamInPlace = (key: Uint8Array, data: Uint8Array): Uint8Array =>
   chacha20(key, ZERO_NONCE, data, data)

@@ -17,6 +17,7 @@ import {
   constantTimeEqual,
   deriveKey,
   generateStream,
+  generateStreamFrom,
   hmacSha256,
   isAllZero,
   xorInto,
@@ -296,13 +297,15 @@ export const peelWithSharedSecret = (
   if (!constantTimeEqual(expected, packet.hmac)) {
     return Result.fail(new InvalidOnionHmac({ sha256OfOnion: onionHash() }))
   }
-  // hop_payloads padded with `size` zero bytes, XORed with 2*size bytes of the rho stream.
-  const unwrapped = new Uint8Array(2 * size)
-  unwrapped.set(packet.hopPayloads)
-  xorStreamInPlace(deriveKey("rho", sharedSecret), unwrapped)
+  // hop_payloads padded with `size` zero bytes, XORed with 2*size bytes of the rho stream: the
+  // first `size` bytes first (the length, payload and next HMAC are in them; the final hop needs
+  // no more), the padding's part only for a packet to forward.
+  const rho = deriveKey("rho", sharedSecret)
+  const head = packet.hopPayloads.slice()
+  xorStreamInPlace(rho, head)
   // The length is read from the packet's own bytes only, so a long BigSize cannot run into the
   // zero padding; the canonical-form check is the codec's.
-  const length = decodeBigSize(unwrapped.subarray(0, size))
+  const length = decodeBigSize(head)
   if (Result.isFailure(length)) {
     return Result.fail(new InvalidHopFraming({ reason: "malformed_length", sha256OfOnion: onionHash(), sharedSecret }))
   }
@@ -314,12 +317,17 @@ export const peelWithSharedSecret = (
     return Result.fail(new InvalidHopFraming({ reason: "truncated", sha256OfOnion: onionHash(), sharedSecret }))
   }
   const payloadEnd = lengthSize + Number(length.success)
-  const payload = unwrapped.slice(lengthSize, payloadEnd)
-  const nextHmac = unwrapped.slice(payloadEnd, payloadEnd + HMAC_SIZE)
+  const payload = head.slice(lengthSize, payloadEnd)
+  const nextHmac = head.slice(payloadEnd, payloadEnd + HMAC_SIZE)
   if (isAllZero(nextHmac)) return Result.succeed({ payload, payloadOffset: lengthSize, sharedSecret, next: undefined })
   const nextKey = secp.pointMultiply(packet.publicKey, blindingFactor(packet.publicKey, sharedSecret))
   if (nextKey === undefined) return Result.fail(new InvalidOnionKey({ sha256OfOnion: onionHash() }))
-  const hopPayloads = unwrapped.slice(payloadEnd + HMAC_SIZE, payloadEnd + HMAC_SIZE + size)
+  // The next packet's payloads: what follows this hop's data, then the padding XORed with the
+  // stream from byte `size` on (the zero padding XORed is the stream itself).
+  const shift = payloadEnd + HMAC_SIZE
+  const hopPayloads = new Uint8Array(size)
+  hopPayloads.set(head.subarray(shift), 0)
+  hopPayloads.set(generateStreamFrom(rho, size, shift), size - shift)
   return Result.succeed({
     payload,
     payloadOffset: lengthSize,

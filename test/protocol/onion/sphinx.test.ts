@@ -12,6 +12,7 @@ import {
   deriveSessionKeys,
   ecdhWithSecret,
   generateStream,
+  generateStreamFrom,
   hmacSha256,
   hopShiftSize,
   PACKET_OVERHEAD,
@@ -115,6 +116,14 @@ describe("Sphinx properties", () => {
         }
       }),
       { numRuns: 300 }
+    )
+  })
+  it("the stream from an offset (ChaCha20 block counter) is the stream's tail from that byte", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.nat(2_700), fc.nat(1_400), (key, offset, length) => {
+        expect(toHex(generateStreamFrom(key, offset, length))).toBe(toHex(generateStream(key, offset + length).subarray(offset)))
+      }),
+      { numRuns: 200 }
     )
   })
   it("random onions for random routes (1..20 hops) peel to exactly the payloads that went in", () => {
