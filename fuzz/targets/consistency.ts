@@ -41,6 +41,7 @@ import type { OutboundStatus } from "../../src/actors/Payments.ts"
 import { toHex } from "../../src/protocol/bytes.ts"
 import type { ChannelState } from "../../src/protocol/channel/state.ts"
 import { msat } from "../../src/protocol/units.ts"
+import { channelStateJson } from "../../src/services/MonitorPersister.ts"
 import { agreement } from "../../test/sim/channels/Harness.ts"
 import { type GraphChannel, macrotask, PaymentNet } from "../../test/sim/payments/PaymentNet.ts"
 import { fuzzInputs } from "../engine.ts"
@@ -283,7 +284,7 @@ export class ConsistencyRun {
     if (this.options.plant !== "lose-last-write") return
     for (let i = 0; i < 3; i++) {
       for (const [id, stored] of this.h.persisterData[i]!.channels) {
-        const image: StoredImage = { state: stored.channelState, updates: stored.updates.length }
+        const image: StoredImage = { state: channelStateJson(stored.channelState), updates: stored.updates.length }
         const current = this.currentStored[i]!.get(id)
         if (current === undefined || current.state !== image.state || current.updates !== image.updates) {
           if (current !== undefined) this.previousStored[i]!.set(id, current)
@@ -305,7 +306,7 @@ export class ConsistencyRun {
     }
     if (this.options.plant === "forget-htlc") {
       for (const stored of this.h.persisterData[node]!.channels.values()) {
-        const forgotten = forgetOneHtlc(stored.channelState)
+        const forgotten = forgetOneHtlc(channelStateJson(stored.channelState))
         if (forgotten === undefined) continue
         stored.channelState = forgotten
         break

@@ -52,7 +52,7 @@ import { serializeTransaction, type Transaction } from "../protocol/tx/bitcoin/t
 import { type ChannelId, msat, type Msat, type NodeId, type Sat } from "../protocol/units.ts"
 import { ChannelSigner, type ChannelKeyId, channelKeyId, type SignerChannelState, SignerChannelStateSchema } from "../services/ChannelSigner.ts"
 import { Entropy } from "../services/Entropy.ts"
-import { MonitorPersister, type PersistStatus, type PersistUnavailable } from "../services/MonitorPersister.ts"
+import { LazyJson, MonitorPersister, type PersistStatus, type PersistUnavailable } from "../services/MonitorPersister.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { ActorCrashed, ActorStopped } from "./Actor.ts"
 import {
@@ -613,15 +613,19 @@ export const make = (
       state: ChannelState,
       signerState: SignerChannelState | undefined
     ): Effect.Effect<PersistStatus> => {
+      const { nodeId, keyId } = entry
       const encode = () =>
         encodeChannelRecord({
           version: 1,
-          nodeId: entry.nodeId,
-          keyId: entry.keyId,
+          nodeId,
+          keyId,
           channel: state,
           ...(signerState !== undefined ? { signer: signerState } : {})
         })
-      const record = config.instrument === undefined ? encode() : config.instrument("record encode", encode)
+      // Lazy: encoded when the persister asks (at once for one that writes bytes; a persister
+      // in memory only if a restart loads it), at most once.
+      const instrumented = config.instrument
+      const record = new LazyJson(instrumented === undefined ? encode : () => instrumented("record encode", encode))
       const opened = updates.find((u) => u._tag === "Opened")
       const channelId = opened?._tag === "Opened" ? opened.params.channelId : entry.channelId
       // Shutting down: the channel stays paused (nothing that depends on the update leaves).

@@ -41,12 +41,42 @@ export interface PersistCompletion {
   readonly updateId: bigint
 }
 
+/**
+ * A JSON value computed when first asked for, at most once (memoized). The channel manager
+ * hands its record over this way: a persister that writes bytes asks for it at once (the same
+ * value as an eager encoding); one that keeps values in memory asks only when `load` gives it
+ * back, so a write that is never loaded costs no encoding. The encoder must read only
+ * immutable values (it may run later than the write).
+ */
+export class LazyJson {
+  #encode: (() => Schema.Json) | undefined
+  #value: Schema.Json = null
+  constructor(encode: () => Schema.Json) {
+    this.#encode = encode
+  }
+  /** The value (encoded on the first call, then kept; the encoder is dropped once it ran). */
+  get value(): Schema.Json {
+    const encode = this.#encode
+    if (encode !== undefined) {
+      this.#value = encode()
+      this.#encode = undefined
+    }
+    return this.#value
+  }
+}
+
+/** A channel state as `persist` takes it: its JSON, or that JSON still to be computed. */
+export type ChannelStateValue = Schema.Json | LazyJson
+
+/** The JSON of a `ChannelStateValue` (computes a `LazyJson`'s value, once). */
+export const channelStateJson = (state: ChannelStateValue): Schema.Json => (state instanceof LazyJson ? state.value : state)
+
 /** One channel's write: its new updates (contiguous, after the last persisted) and its state after them. */
 export interface ChannelWrite {
   readonly channelId: ChannelId
   readonly updates: ReadonlyArray<MonitorUpdate>
-  /** The channel's state (its Schema's JSON encoding), written with the updates. */
-  readonly channelState: Schema.Json
+  /** The channel's state (its Schema's JSON encoding, possibly lazy: `channelStateJson`), written with the updates. */
+  readonly channelState: ChannelStateValue
 }
 
 /** What the store holds for one channel. */
@@ -91,7 +121,7 @@ export interface MonitorPersisterShape {
   readonly persist: (
     channelId: ChannelId,
     updates: ReadonlyArray<MonitorUpdate>,
-    channelState: Schema.Json
+    channelState: ChannelStateValue
   ) => Effect.Effect<PersistStatus, PersistError>
   /** Several channels' writes (at most one per channel), grouped; one status per write, in order. */
   readonly persistMany: (writes: ReadonlyArray<ChannelWrite>) => Effect.Effect<ReadonlyArray<PersistStatus>, PersistError>

@@ -10,7 +10,7 @@ import { Effect, Exit, Result, Schema, Scope } from "effect"
 import { equalBytes } from "../../src/protocol/bytes.ts"
 import { shortChannelIdFromParts } from "../../src/protocol/codec/fields.ts"
 import { ChannelRecordSchema, decodeChannelRecord } from "../../src/actors/ChannelManager.ts"
-import type { MonitorPersisterShape } from "../../src/services/MonitorPersister.ts"
+import { channelStateJson, type MonitorPersisterShape } from "../../src/services/MonitorPersister.ts"
 import { decodeTransaction, txid } from "../../src/protocol/tx/bitcoin/transaction.ts"
 import { type ChannelId, msat, sat } from "../../src/protocol/units.ts"
 import { makeMemoryNetwork, type MemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
@@ -341,7 +341,7 @@ describe("ChannelManager, two nodes", () => {
         ...inner,
         persist: (channelId, updates, channelState) =>
           Effect.suspend(() => {
-            written.push({ updates: updates.length, record: channelState })
+            written.push({ updates: updates.length, record: channelStateJson(channelState) })
             return inner.persist(channelId, updates, channelState)
           })
       }

@@ -19,6 +19,7 @@ import * as SeededNodeSigner from "../../src/layers/test/SeededNodeSigner.ts"
 import { makeSeedChannelSigner } from "../../src/layers/signer/SeedChannelSigner.ts"
 import { ChannelSigner, type ChannelSignerShape } from "../../src/services/ChannelSigner.ts"
 import {
+  channelStateJson,
   type ChannelWrite,
   MonitorPersister,
   type MonitorPersisterShape,
@@ -46,8 +47,9 @@ export const makeMemoryPersister = (): Effect.Effect<MemoryPersister> =>
     const stored = new Map<string, { channelState: Schema.Json; updates: Array<MonitorUpdate> }>()
     const write = (w: ChannelWrite): PersistStatus => {
       const key = toHex(w.channelId)
-      const entry = stored.get(key) ?? { channelState: w.channelState, updates: [] }
-      entry.channelState = w.channelState
+      const channelState = channelStateJson(w.channelState)
+      const entry = stored.get(key) ?? { channelState, updates: [] }
+      entry.channelState = channelState
       entry.updates.push(...w.updates)
       stored.set(key, entry)
       if (persister.mode === "Completed") return "Completed"

@@ -8,16 +8,18 @@
  * persister over the same data is the restarted node's, and its `load` gives exactly what was
  * written. Per channel, writes become durable in persist order, as in every layer.
  */
-import { Context, Deferred, Effect, Layer, PubSub, Queue, Result, Schedule, type Schema, type Scope, Stream } from "effect"
+import { Context, Deferred, Effect, Layer, PubSub, Queue, Result, Schedule, type Scope, Stream } from "effect"
 import { foldAccepted } from "../../protocol/monitor/apply.ts"
 import type { MonitorState } from "../../protocol/monitor/state.ts"
 import type { MonitorUpdate } from "../../protocol/monitor/update.ts"
 import type { ChannelId } from "../../protocol/units.ts"
 import {
+  channelStateJson,
   MonitorPersister,
   PersisterClosed,
   PersistOutOfOrder,
   PersistUnavailable,
+  type ChannelStateValue,
   type ChannelWrite,
   type MonitorPersisterShape,
   type PersistCompletion,
@@ -28,7 +30,8 @@ import { channelKey, DEFAULT_COMPACT_EVERY } from "./replica.ts"
 
 interface StoredChannel {
   readonly channelId: ChannelId
-  channelState: Schema.Json
+  /** Kept as given (a `LazyJson` is encoded only when `load` gives it back). */
+  channelState: ChannelStateValue
   /** The updates after `monitor` (the whole log from `Opened` when there is no snapshot). */
   updates: Array<MonitorUpdate>
   /** The compacted log: the monitor state at its `latestUpdateId` (absent: not compacted yet). */
@@ -117,7 +120,7 @@ interface Pending {
   readonly key: string
   readonly channelId: ChannelId
   readonly updates: ReadonlyArray<MonitorUpdate>
-  readonly channelState: Schema.Json
+  readonly channelState: ChannelStateValue
   readonly updateId: bigint
   readonly status: Deferred.Deferred<PersistStatus>
   held: boolean
@@ -150,7 +153,7 @@ export const makeMemoryPersister = (
 
     const snapshot: ReadonlyArray<PersistedChannel> = [...data.channels.values()].map((c) => ({
       channelId: c.channelId,
-      channelState: c.channelState,
+      channelState: channelStateJson(c.channelState),
       updates: [...c.updates],
       ...(c.monitor === undefined ? {} : { monitor: c.monitor }),
       latestUpdateId: lastIdOf(c)

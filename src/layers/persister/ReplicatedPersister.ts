@@ -34,6 +34,7 @@ import type { MonitorState } from "../../protocol/monitor/state.ts"
 import type { MonitorUpdate } from "../../protocol/monitor/update.ts"
 import type { ChannelId } from "../../protocol/units.ts"
 import {
+  channelStateJson,
   MonitorPersister,
   PersisterClosed,
   PersistOutOfOrder,
@@ -452,11 +453,13 @@ export const makeReplicatedPersister = (
       const existing = channels.get(key)
       const invalid = checkOrder(key, existing?.latest ?? -1n, write.updates)
       if (invalid !== undefined) return invalid
+      // Replicas write bytes: the state's JSON now (a `LazyJson` encoded here, once).
+      const state = channelStateJson(write.channelState)
       const e: Entry = existing ?? {
         channelId: write.channelId,
         key,
         seq: 0,
-        state: write.channelState,
+        state,
         latest: -1n,
         version: 0n,
         retained: [],
@@ -469,7 +472,7 @@ export const makeReplicatedPersister = (
       for (const d of dirty) d.add(e)
       e.seq += 1
       e.version += 1n
-      e.state = write.channelState
+      e.state = state
       for (const u of write.updates) e.retained.push(u)
       e.latest = write.updates.at(-1)?.updateId ?? e.latest
       const w: Waiter = { seq: e.seq, updateId: e.latest, status: Deferred.makeUnsafe<PersistStatus>() }

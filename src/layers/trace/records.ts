@@ -9,7 +9,7 @@ import { serializeBlock } from "../../protocol/chain/block.ts"
 import type { ChainEvent } from "../../services/ChainSource.ts"
 import { MonitorUpdateSchema, type MonitorUpdate } from "../../protocol/monitor/update.ts"
 import { MonitorStateSchema, type MonitorState } from "../../protocol/monitor/state.ts"
-import { encodeJsonWith, type PersistedChannel } from "../../services/MonitorPersister.ts"
+import { channelStateJson, encodeJsonWith, type ChannelStateValue, type PersistedChannel } from "../../services/MonitorPersister.ts"
 import { describeValue } from "../../services/Trace.ts"
 
 /** Actor names of the boundary records. */
@@ -37,8 +37,8 @@ const monitorStateData = (m: MonitorState): Schema.Json => {
 }
 
 /** A persisted write: the updates (their Schema's JSON) and the channel state's SHA-256 and length. */
-export const persistData = (id: number, channelId: Uint8Array, updates: ReadonlyArray<MonitorUpdate>, state: Schema.Json): Schema.Json => {
-  const text = JSON.stringify(state)
+export const persistData = (id: number, channelId: Uint8Array, updates: ReadonlyArray<MonitorUpdate>, state: ChannelStateValue): Schema.Json => {
+  const text = JSON.stringify(channelStateJson(state))
   return {
     id,
     channel: toHex(channelId),

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, PubSub } from "effect"
 import { TestClock } from "effect/testing"
 import { makeMemoryPersister, makeMemoryPersisterData } from "../../../src/layers/persister/MemoryPersister.ts"
-import type { PersistCompletion } from "../../../src/services/MonitorPersister.ts"
+import { channelStateJson, LazyJson, type PersistCompletion } from "../../../src/services/MonitorPersister.ts"
 import { channelIdOf, logOf, stateAt } from "./fixtures.ts"
 
 const A = channelIdOf(1)
@@ -32,6 +32,44 @@ describe("MemoryPersister", () => {
       assert.deepStrictEqual(a?.channelState, stateAt(1, 3n, 1))
       assert.strictEqual(a?.latestUpdateId, 3n)
     }))
+
+  it.effect("a lazy state (LazyJson) is encoded only when a restart loads it, at most once; a replaced one never", () =>
+    Effect.gen(function*() {
+      const encoded: Array<string> = []
+      const lazy = (name: string, value: ReturnType<typeof stateAt>) =>
+        new LazyJson(() => {
+          encoded.push(name)
+          return value
+        })
+      const data = makeMemoryPersisterData()
+      const { persister } = yield* makeMemoryPersister({ data })
+      assert.strictEqual(yield* persister.persist(A, logA.slice(0, 2), lazy("a1", stateAt(1, 1n))), "Completed")
+      assert.strictEqual(yield* persister.persist(A, logA.slice(2, 3), lazy("a2", stateAt(1, 2n))), "Completed")
+      assert.deepStrictEqual(yield* persister.persistMany([{ channelId: B, updates: logB.slice(0, 1), channelState: lazy("b0", stateAt(2, 0n)) }]), ["Completed"])
+      assert.deepStrictEqual(encoded, [])
+      const { persister: restarted } = yield* makeMemoryPersister({ data })
+      const loaded = yield* restarted.load
+      assert.deepStrictEqual(encoded, ["a2", "b0"])
+      assert.deepStrictEqual(loaded.find((c) => c.channelId === A)?.channelState, stateAt(1, 2n))
+      assert.deepStrictEqual(loaded.find((c) => c.channelId === B)?.channelState, stateAt(2, 0n))
+      // Memoized: a second restart (or any later read) does not encode again.
+      yield* (yield* makeMemoryPersister({ data })).persister.load
+      assert.deepStrictEqual(encoded, ["a2", "b0"])
+    }))
+
+  it("LazyJson: the value is computed on first use and kept (even null); channelStateJson passes plain JSON through", () => {
+    let calls = 0
+    const l = new LazyJson(() => {
+      calls += 1
+      return null
+    })
+    assert.strictEqual(calls, 0)
+    assert.strictEqual(channelStateJson(l), null)
+    assert.strictEqual(l.value, null)
+    assert.strictEqual(calls, 1)
+    const plain = stateAt(1, 0n)
+    assert.strictEqual(channelStateJson(plain), plain)
+  })
 
   it.effect("out-of-order updates are refused and nothing is written", () =>
     Effect.gen(function*() {

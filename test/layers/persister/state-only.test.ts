@@ -12,7 +12,7 @@ import { makeMemoryPersister, makeMemoryPersisterData } from "../../../src/layer
 import { makeReplicatedPersister, type ReplicatedPersisterOptions } from "../../../src/layers/persister/ReplicatedPersister.ts"
 import { decodeState, makeStoreReplica, splitStateVersion, withStateVersion, encodeState } from "../../../src/layers/persister/StoreReplica.ts"
 import { makeMemoryStore, makeMemoryStoreData, type MemoryStoreData } from "../../../src/layers/store/MemoryStore.ts"
-import type { MonitorPersisterShape } from "../../../src/services/MonitorPersister.ts"
+import { LazyJson, type ChannelStateValue, type MonitorPersisterShape } from "../../../src/services/MonitorPersister.ts"
 import { channelIdOf, logOf, stateAt } from "./fixtures.ts"
 
 const A = channelIdOf(71)
@@ -56,6 +56,33 @@ describe("a write with no update (the state alone)", () => {
       // Folded at start into a snapshot at update 3 (compaction), nothing after it.
       assert.strictEqual(again?.monitor?.latestUpdateId, 3n)
       assert.strictEqual(again?.updates.length, 0)
+    }))
+
+  it.effect("store persister: a lazy state (LazyJson) gives exactly the bytes of the same state given as JSON, encoded once per write", () =>
+    Effect.gen(function*() {
+      const run = (wrap: (v: ReturnType<typeof stateAt>) => ChannelStateValue) =>
+        Effect.gen(function*() {
+          const data = makeMemoryStoreData()
+          yield* lifetime({ replicas: [memoryReplica("local", data).replica] }, (p) =>
+            Effect.gen(function*() {
+              assert.strictEqual(yield* p.persist(A, logA.slice(0, 3), wrap(stateAt(71, 2n))), "Completed")
+              assert.strictEqual(yield* p.persist(A, [], wrap(ready)), "Completed")
+              assert.strictEqual(yield* p.persist(A, logA.slice(3, 5), wrap(stateAt(71, 4n))), "Completed")
+            })
+          )
+          return new Map([...data.table.entries()].map(([k, c]) => [k, Buffer.from(c.value).toString("hex")]))
+        })
+      let calls = 0
+      const lazy = yield* run((v) =>
+        new LazyJson(() => {
+          calls += 1
+          return v
+        })
+      )
+      const plain = yield* run((v) => v)
+      assert.strictEqual(calls, 3)
+      assert.isAbove(plain.size, 0)
+      assert.deepStrictEqual(lazy, plain)
     }))
 
   it.effect("local store persister: the state alone is stored, the latest update id stays, load after a restart gives it", () =>
