@@ -36,6 +36,9 @@ const basepoints = (label: string): ChannelBasepoints => ({
   htlcBasepoint: point(`${label}/htlc`)
 })
 
+/** A secret key from a label (for the derivations with secrets). */
+const secretOf = (label: string) => sha256(new TextEncoder().encode(`secret/${label}`))
+
 describe("commitment keys cache", () => {
   it("gives BOLT 3 Appendix C's keys, derived once", () => {
     const c = legacy.common
@@ -116,7 +119,6 @@ describe("commitment keys cache", () => {
   })
 
   it("deriveCounterpartyCommitmentKeys (with our revocation and HTLC basepoint secrets) gives deriveCommitmentKeys' keys, and its refusal", () => {
-    const secretOf = (label: string) => sha256(new TextEncoder().encode(`secret/${label}`))
     fc.assert(
       fc.property(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), (o, c, pt) => {
         const revocationSecret = secretOf(`${c}/revocation`)
@@ -144,7 +146,6 @@ describe("commitment keys cache", () => {
   })
 
   it("deriveHolderCommitmentKeys (with the per-commitment secret and our delayed and HTLC basepoint secrets) gives deriveCommitmentKeys' keys", () => {
-    const secretOf = (label: string) => sha256(new TextEncoder().encode(`secret/${label}`))
     fc.assert(
       fc.property(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), (o, c, pt) => {
         const delayedSecret = secretOf(`${o}/delayed`)
