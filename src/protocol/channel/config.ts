@@ -136,6 +136,7 @@ export const channelReserveFor = (config: LocalChannelConfig, funding: Sat, peer
   const share = config.channelReserve ?? shareOf(funding, config.channelReserveBasisPoints)
   // Stryker disable next-line EqualityOperator: equivalent, `>=` picks the same value when the two are equal.
   const floor = config.dustLimit > peerDustLimit ? config.dustLimit : peerDustLimit
+  // Stryker disable next-line EqualityOperator: equivalent, as above.
   return sat(share > floor ? share : floor)
 }
 

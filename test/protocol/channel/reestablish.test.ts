@@ -336,6 +336,9 @@ describe("reestablish: channel_ready while closing (BOLT 2: both next_commitment
     expect(sent.map((m) => m._tag).slice(0, 2)).toEqual(["ChannelReady", "Shutdown"])
     expect(readyOf(sent[0]).secondPerCommitmentPoint).toEqual(p.a.point(1n))
     expect(readyOf(sent[0]).tlvs.shortChannelId).toBe(alias(p.a.name))
+    // The negotiation restarted from the reestablish keeps the alias for the next reconnection.
+    const restarted = p.a.state
+    expect(restarted?._tag === "Negotiating" ? restarted.localAlias : undefined).toBe(alias(p.a.name))
     // The peer ignores the redundant one (BOLT 2 MUST) and the close completes.
     p.settle()
     expect([p.a.phase, p.b.phase]).toEqual(["Closing", "Closing"])

@@ -12,6 +12,7 @@ import { UpdateMessageSchema, type UpdateMessage } from "../../../src/protocol/c
 import { SignerRequestSchema, type SignerRequest } from "../../../src/protocol/channel/io.ts"
 import {
   encodeChannelParamsJson,
+  encodeChannelStateJson,
   encodeCommitmentsJson,
   encodeSignerRequestJson,
   encodeUpdateMessageJson,
@@ -122,6 +123,21 @@ describe("the params and commitments", () => {
     const proposed = c.localChanges.proposed[0]
     if (proposed === undefined) throw new Error("no proposed update")
     expect(encodeUpdateMessageJson(proposed)).toBe(encodeUpdateMessageJson(proposed))
+  })
+})
+
+describe("the state: no key holds undefined (what JSON text cannot keep)", () => {
+  const undefinedKeys = (j: unknown, path = "$"): Array<string> => {
+    if (typeof j !== "object" || j === null) return []
+    return Object.entries(j).flatMap(([k, v]) => (v === undefined ? [`${path}.${k}`] : undefinedKeys(v, `${path}.${k}`)))
+  }
+  it("a Normal state with HTLCs received, optional fields unset", () => {
+    expect(alice.receivedHtlcs?.length ?? 0).toBeGreaterThan(0)
+    expect(alice.receivedHtlcs?.[0]?.dustExposureExceeded).toBeUndefined()
+    expect(alice.closingFeeratePerKw).toBeUndefined()
+    const j = encodeChannelStateJson(alice)
+    expect(undefinedKeys(j)).toEqual([])
+    expect(Object.keys(j as object)).not.toContain("closingFeeratePerKw")
   })
 })
 
