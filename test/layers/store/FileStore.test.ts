@@ -24,6 +24,12 @@ const dump = (store: StoreShape) =>
 storeContract("FileStore (simulated disk)", () => openOn(new SimulatedDisk()))
 storeContract("FileStore (simulated disk, snapshot every 2 batches)", () => openOn(new SimulatedDisk(), { compactAfterBatches: 2 }))
 
+
+/** `sim` whose snapshot temp files wait for `gate` before they are written (a disk slow for snapshots only). */
+const snapshotsAfter = (sim: SimulatedDisk, gate: Deferred.Deferred<void>): StoreDisk => ({
+  ...sim,
+  writeSynced: (path, data) => (path.endsWith(".snapshot.tmp") ? Effect.andThen(Deferred.await(gate), sim.writeSynced(path, data)) : sim.writeSynced(path, data))
+})
 describe("FileStore: files", () => {
   it.effect("a restart reads back exactly what was written, versions included", () =>
     Effect.gen(function*() {
@@ -142,10 +148,7 @@ describe("FileStore: files", () => {
       const sim = new SimulatedDisk()
       // the snapshot's temp file waits for the gate (the disk is slow for it)
       const gate = yield* Deferred.make<void>()
-      const disk: StoreDisk = {
-        ...sim,
-        writeSynced: (path, data) => (path.endsWith(".snapshot.tmp") ? Effect.andThen(Deferred.await(gate), sim.writeSynced(path, data)) : sim.writeSynced(path, data))
-      }
+      const disk = snapshotsAfter(sim, gate)
       const scope = yield* Scope.make()
       // a ring of 4 slots, a snapshot every 4 batches
       const s = yield* makeFileStore(disk, { directory: DIR, compactAfterBatches: 4 }).pipe(Scope.provide(scope))
@@ -163,10 +166,7 @@ describe("FileStore: files", () => {
       assert.deepStrictEqual(yield* session(sim, dump, { compactAfterBatches: 4 }), { k1: "1", k2: "2", k3: "3", k4: "4", k5: "5" })
       // a close waits for the snapshot in flight
       const gate2 = yield* Deferred.make<void>()
-      const slow: StoreDisk = {
-        ...sim,
-        writeSynced: (path, data) => (path.endsWith(".snapshot.tmp") ? Effect.andThen(Deferred.await(gate2), sim.writeSynced(path, data)) : sim.writeSynced(path, data))
-      }
+      const slow = snapshotsAfter(sim, gate2)
       const scope2 = yield* Scope.make()
       const s2 = yield* makeFileStore(slow, { directory: DIR, compactAfterBatches: 4 }).pipe(Scope.provide(scope2))
       for (let i = 6; i <= 8; i++) yield* s2.put(`k${i}`, bytes(String(i))) // batch 8: a snapshot due

@@ -17,7 +17,7 @@ import { wasmSecp256k1 as secp } from "../../../src/layers/crypto/secp256k1-wasm
 import { makeSeedChannelSigner } from "../../../src/layers/signer/SeedChannelSigner.ts"
 import { deriveSecret } from "../../../src/protocol/keys/seed.ts"
 import { anchorsZeroFeeHtlcTx } from "../../../src/protocol/channel-type.ts"
-import { txidFromBytes } from "../../../src/protocol/tx/bitcoin/transaction.ts"
+import { txidFromBytes, type OutPoint } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { signCommitment } from "../../../src/protocol/tx/signing.ts"
 import { buildCommitmentForSide, type ChannelView } from "../../../src/protocol/tx/view.ts"
 import { msat, sat } from "../../../src/protocol/units.ts"
@@ -34,6 +34,26 @@ const basepoints = (label: string): ChannelBasepoints => ({
   paymentBasepoint: point(`${label}/payment`),
   delayedPaymentBasepoint: point(`${label}/delayed`),
   htlcBasepoint: point(`${label}/htlc`)
+})
+
+const enc = (s: string) => new TextEncoder().encode(s)
+/** A signer's channel key id from a label. */
+const id = (s: string) => {
+  const k = channelKeyId(sha256(enc(s)))
+  if (k === undefined) throw new Error("unreachable")
+  return k
+}
+/** Alice's channel as her signer is told of it: she funds 1,000,000 sat (anchors), Bob's basepoints given. */
+const aliceFunding = (fundingOutpoint: OutPoint, counterpartyBasepoints: ChannelBasepoints) => ({
+  channelType: anchorsZeroFeeHtlcTx,
+  fundingOutpoint,
+  fundingAmount: sat(1_000_000n),
+  holderIsFunder: true,
+  counterpartyBasepoints,
+  holderSelfDelay: 144,
+  counterpartySelfDelay: 144,
+  holderDustLimit: sat(354n),
+  counterpartyDustLimit: sat(354n)
 })
 
 /** A secret key from a label (for the derivations with secrets). */
@@ -167,29 +187,11 @@ describe("commitment keys cache", () => {
 
   it("a signer with its channel registered puts the keys of our commitment in the memo when it gives the point out", () => {
     const cache = makeCommitmentKeysCache(8)
-    const enc = (s: string) => new TextEncoder().encode(s)
-    const id = (s: string) => {
-      const k = channelKeyId(sha256(enc(s)))
-      if (k === undefined) throw new Error("unreachable")
-      return k
-    }
     const alice = makeSeedChannelSigner(sha256(enc("warm/alice")), secp, { commitmentKeys: cache })
     const aliceId = id("warm/alice/id")
     const aliceKeys = Effect.runSync(alice.channelPublicKeys(aliceId))
     const bobKeys = basepoints("warm/bob")
-    Effect.runSync(
-      alice.readyChannel(aliceId, {
-        channelType: anchorsZeroFeeHtlcTx,
-        fundingOutpoint: { txid: txidFromBytes(sha256(enc("warm/funding"))), vout: 0 },
-        fundingAmount: sat(1_000_000n),
-        holderIsFunder: true,
-        counterpartyBasepoints: bobKeys,
-        holderSelfDelay: 144,
-        counterpartySelfDelay: 144,
-        holderDustLimit: sat(354n),
-        counterpartyDustLimit: sat(354n)
-      })
-    )
+    Effect.runSync(alice.readyChannel(aliceId, aliceFunding({ txid: txidFromBytes(sha256(enc("warm/funding"))), vout: 0 }, bobKeys)))
     const p = Effect.runSync(alice.perCommitmentPoint(aliceId, 5n))
     expect(cache.stats()).toEqual({ hits: 0, misses: 1 })
     // The channel deriving our commitment 5's keys (from equal arrays of its own) finds them, and they are deriveCommitmentKeys' own.
@@ -222,29 +224,13 @@ describe("commitment keys cache", () => {
 
   it("derives a commitment's keys once for the channel's builder and the signer signing it", () => {
     const cache = makeCommitmentKeysCache(8)
-    const enc = (s: string) => new TextEncoder().encode(s)
-    const id = (s: string) => {
-      const k = channelKeyId(sha256(enc(s)))
-      if (k === undefined) throw new Error("unreachable")
-      return k
-    }
     const alice = makeSeedChannelSigner(sha256(enc("cache/alice")), secp, { commitmentKeys: cache })
     const bob = makeSeedChannelSigner(sha256(enc("cache/bob")), secp)
     const [aliceId, bobId] = [id("cache/alice/id"), id("cache/bob/id")]
     const aliceKeys = Effect.runSync(alice.channelPublicKeys(aliceId))
     const bobKeys = Effect.runSync(bob.channelPublicKeys(bobId))
     const fundingOutpoint = { txid: txidFromBytes(sha256(enc("cache/funding"))), vout: 0 }
-    const parameters = {
-      channelType: anchorsZeroFeeHtlcTx,
-      fundingOutpoint,
-      fundingAmount: sat(1_000_000n),
-      holderIsFunder: true,
-      counterpartyBasepoints: bobKeys,
-      holderSelfDelay: 144,
-      counterpartySelfDelay: 144,
-      holderDustLimit: sat(354n),
-      counterpartyDustLimit: sat(354n)
-    }
+    const parameters = aliceFunding(fundingOutpoint, bobKeys)
     Effect.runSync(alice.readyChannel(aliceId, parameters))
     // Alice's channel view; she builds Bob's commitment ("remote") to send commitment_signed.
     const view: ChannelView = {
