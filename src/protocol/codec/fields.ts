@@ -6,7 +6,7 @@
  * against the spec's message catalog.
  */
 import { Brand, Schema, SchemaTransformation } from "effect"
-import { ChannelId } from "../units.ts"
+import type { ChannelId } from "../units.ts"
 import { fail, InvalidFieldValue, InvalidPoint } from "./errors.ts"
 import type { Reader } from "./reader.ts"
 import type { Writer } from "./writer.ts"
@@ -107,16 +107,23 @@ export const ChainHashSchema = hexOfLength(32).pipe(Schema.brand("ChainHash"))
 export type ChainHash = typeof ChainHashSchema.Type
 /** A chain hash from 32 bytes (a `BrandError` for another length). */
 export const ChainHash = Brand.make<ChainHash>((b) => b.length === 32 || `a chain hash is 32 bytes, got ${b.length}`)
+/** A chain hash read as 32 bytes: its length is the reader's, so the brand's check is not run again. */
+const chainHashOfRead: (bytes: Uint8Array) => ChainHash = Brand.nominal<ChainHash>()
 export const chainHash: Codec<ChainHash> = make(
-  (r) => ChainHash(r.bytes(32)),
+  (r) => chainHashOfRead(r.bytes(32)),
   (w, a) => void w.fixed("chain_hash", a, 32),
   ChainHashSchema,
   [{ element: "chain_hash" }]
 )
 
 export const ChannelIdSchema: Schema.Codec<ChannelId, unknown> = hexOfLength(32).pipe(Schema.brand("ChannelId"))
+/**
+ * A channel id read as 32 bytes: its length is the reader's, so `ChannelId`'s check (Effect's
+ * schema checks, several objects per call, on every channel message) is not run again.
+ */
+const channelIdOfRead: (bytes: Uint8Array) => ChannelId = Brand.nominal<ChannelId>()
 export const channelId: Codec<ChannelId> = make(
-  (r) => ChannelId(r.bytes(32)),
+  (r) => channelIdOfRead(r.bytes(32)),
   (w, a) => void w.fixed("channel_id", a, 32),
   ChannelIdSchema,
   [{ element: "channel_id" }]
@@ -185,8 +192,10 @@ export const ShortChannelIdSchema: Schema.Codec<ShortChannelId, string> = Schema
   )
 )
 
+/** A short channel id read as a u64: in range by construction (no check run again). */
+const shortChannelIdOfRead: (value: bigint) => ShortChannelId = Brand.nominal<ShortChannelId>()
 export const shortChannelId: Codec<ShortChannelId> = make(
-  (r) => ShortChannelId(r.u64()),
+  (r) => shortChannelIdOfRead(r.u64()),
   (w, a) => void w.u64(a),
   ShortChannelIdSchema,
   [{ element: "short_channel_id" }]

@@ -15,7 +15,7 @@ import { type DecodeError, EncodeError, fail, InvalidFieldValue, UnknownEvenMess
 import type { Codec, StructFields, StructType, WireField } from "./fields.ts"
 import { decodeWith, Reader } from "./reader.ts"
 import { type TlvFields, type TlvStream, tlvStream, type TlvValues } from "./tlv.ts"
-import { encodeWith, type Writer } from "./writer.ts"
+import { encodeMessageWith, type Writer } from "./writer.ts"
 
 /** BOLT 1/8: a message (type included) fits a 2-byte length. */
 export const MAX_MESSAGE_SIZE = 65535
@@ -150,7 +150,7 @@ const buildMessage = <Tag extends string, F extends StructFields, T extends TlvF
         }
         return readPayload(r)
       }),
-    encode: (m) => checkSize(encodeWith((w) => writePayload(w.u16(decl.type), m), 256), decl.name),
+    encode: (m) => checkSize(encodeMessageWith((w) => writePayload(w.u16(decl.type), m)), decl.name),
     wire: [
       ...entries.map(([name, c]) => ({ name, wire: c.wire })),
       ...(declaredTlvs ? [{ name: "tlvs", wire: [{ element: tlvs.name }] }] : [])
@@ -207,7 +207,7 @@ export const makeRegistry = <const Defs extends ReadonlyArray<AnyMessageDef>>(
   const encode = (m: M): Result.Result<Uint8Array, EncodeError> => {
     const def = tags.get(m._tag)
     if (def === undefined) return Result.fail(new EncodeError({ field: "_tag", reason: `unregistered message ${m._tag}` }))
-    return checkSize(encodeWith((w) => def.writePayload(w.u16(def.type), m as never), 256), def.name)
+    return checkSize(encodeMessageWith((w) => def.writePayload(w.u16(def.type), m as never)), def.name)
   }
   // `AnyMessageDef.schema` is `Schema.Top` (a registry holds definitions of different types), so
   // the union's static type is `unknown`; each member is its definition's `Codec<MessageType<D>>`.

@@ -70,7 +70,8 @@ export class Reader {
   u64(): bigint {
     const hi = this.u32()
     const lo = this.u32()
-    return (BigInt(hi) << 32n) | BigInt(lo)
+    // Below 2^53 the value is an exact double: one BigInt made instead of four (ids, amounts).
+    return hi < 0x200000 ? BigInt(hi * 0x100000000 + lo) : (BigInt(hi) << 32n) | BigInt(lo)
   }
 
   /** Signed integers: big-endian two's complement (BOLT 1 Appendix D). */

@@ -95,6 +95,12 @@ export class Writer {
 
   u64(v: bigint): this {
     this.checkRange("u64", v, 0n, 0xffffffffffffffffn)
+    if (v <= 0x1fffffffffffffn) {
+      // An exact double: split without BigInt arithmetic (each BigInt operation allocates).
+      const n = Number(v)
+      this.u32(Math.floor(n / 0x100000000))
+      return this.u32(n >>> 0)
+    }
     this.u32(Number(v >> 32n))
     return this.u32(Number(v & 0xffffffffn))
   }
@@ -208,10 +214,47 @@ export const compactSizeLength = (v: number): number => (v < 0xfd ? 1 : v <= 0xf
 
 const copyOf = (written: Uint8Array): Uint8Array => written.slice()
 
+/**
+ * Encoded messages are cut from shared slabs, as Node's `Buffer.allocUnsafe` pool does: a copy
+ * of more than 64 bytes is otherwise a backing store of its own off the JS heap (V8), which costs
+ * about as much as the whole encoding and most of the garbage collector's work on it. Each result
+ * is a view of its own bytes (never shared with another result, `byteOffset` not 0); one that is
+ * kept keeps its slab (at most `SLAB_SIZE` bytes) alive. Larger results get their own buffer.
+ */
+const SLAB_SIZE = 8192
+const SLAB_PIECE_MAX = 2048
+let slab = new ArrayBuffer(SLAB_SIZE)
+let slabUsed = 0
+
+/** A copy of `written` in a slab (or alone when large). */
+export const copyToSlab = (written: Uint8Array): Uint8Array => {
+  const n = written.length
+  if (n > SLAB_PIECE_MAX) return written.slice()
+  if (slabUsed + n > SLAB_SIZE) {
+    slab = new ArrayBuffer(SLAB_SIZE)
+    slabUsed = 0
+  }
+  const out = new Uint8Array(slab, slabUsed, n)
+  out.set(written)
+  // 8-byte aligned, so a later reader may view its piece with wider integer arrays.
+  slabUsed += (n + 7) & ~7
+  return out
+}
+
 /** The public encoding boundary: runs `f` on a fresh Writer, turning `EncodeError` into a `Result`. */
 export const encodeWith = (f: (w: Writer) => void, _initialCapacity = 64): Result.Result<Uint8Array, EncodeError> => {
   try {
     return Result.succeed(Writer.scratch(f, copyOf))
+  } catch (e) {
+    if (e instanceof EncodeError) return Result.fail(e)
+    throw e
+  }
+}
+
+/** `encodeWith` whose result is cut from a slab (`copyToSlab`): a wire message's encoding. */
+export const encodeMessageWith = (f: (w: Writer) => void): Result.Result<Uint8Array, EncodeError> => {
+  try {
+    return Result.succeed(Writer.scratch(f, copyToSlab))
   } catch (e) {
     if (e instanceof EncodeError) return Result.fail(e)
     throw e
