@@ -38,6 +38,19 @@ import { bestSecp256k1 } from "../src/layers/crypto/secp256k1-best.ts"
 import type { Secp256k1 } from "../src/protocol/crypto/secp256k1.ts"
 import { lineSink, runScenario, type Scenario, type ScenarioResult } from "../src/sim/index.ts"
 import { insecureSecp256k1 } from "../src/testing/index.ts"
+import { sharedCommitmentKeysCache } from "../src/protocol/keys/commitment-keys-cache.ts"
+import { sharedPerCommitmentPoints } from "../src/protocol/keys/per-commitment-points.ts"
+import { sharedCommitmentBuilds } from "../src/protocol/tx/commitment-builds.ts"
+import { sharedVerifiedSignatures } from "../src/protocol/tx/verified-signatures.ts"
+
+/** The process-wide memos of the channel path: their hit rate falls when more channels are active at once than they hold. */
+const memos = {
+  "commitment keys": sharedCommitmentKeysCache,
+  "per-commitment points": sharedPerCommitmentPoints,
+  "commitment builds": sharedCommitmentBuilds,
+  "verified signatures": sharedVerifiedSignatures
+}
+const memoStats = () => Object.entries(memos).map(([name, m]) => ({ name, capacity: m.capacity, ...m.stats() }))
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name)
@@ -98,8 +111,11 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
   let nodesCpu = 0
   let setupMessages = 0
   let liveSetup = 0
+  const memos0 = memoStats()
   const t0 = performance.now()
   const cpu0 = process.cpuUsage()
+  /** The JS thread alone (the process figure adds V8's helper threads: concurrent marking, sweeping, compilation). */
+  const thread0 = process.threadCpuUsage()
   /** CPU of the bench's own full collections (not the run's). */
   let collectCpu = 0
   const collectTimed = (): number => {
@@ -133,6 +149,8 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
   peak = Math.max(peak, process.memoryUsage().heapUsed)
   const wall = (performance.now() - t0) / 1000
   const cpu = cpuNow()
+  const threadUsage = process.threadCpuUsage(thread0)
+  const threadCpu = (threadUsage.user + threadUsage.system) / 1e6 - collectCpu
   const s = r.summary
   console.log(
     `${label}, MEASURED: ${s.nodes} nodes, ${s.channels} channels, ${s.payments.attempted} payments (${s.payments.succeeded} ok, ${s.payments.failed} failed)\n` +
@@ -140,6 +158,7 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
       `peak heap ${(peak / 2 ** 20).toFixed(0)} MiB (live after a full GC at the end of the workload ${(live / 2 ** 20).toFixed(0)} MiB), ${s.events} events (${(s.events / wall).toFixed(0)}/s), ${s.tasks} fiber tasks, ` +
       `${s.faults.messages} messages (${(s.faults.messages / wall).toFixed(0)}/s), violations ${s.invariantViolations.length}`
   )
+  console.log(`  JS thread CPU ${threadCpu.toFixed(1)} s (${((1000 * threadCpu) / Math.max(1, s.payments.attempted)).toFixed(1)} ms per payment over the run; V8's helper threads ${(cpu - threadCpu).toFixed(1)} s more)`)
   console.log(
     `  CPU: setup ${setupCpu.toFixed(1)} s (${((1000 * setupCpu) / s.nodes).toFixed(1)} ms per node: building the nodes ${((1000 * nodesCpu) / s.nodes).toFixed(1)} ms per node, ` +
       `opening the channels ${((1000 * (setupCpu - nodesCpu)) / Math.max(1, s.channels)).toFixed(1)} ms per channel), workload and drain ${(cpu - setupCpu).toFixed(1)} s (${((1000 * (cpu - setupCpu)) / Math.max(1, s.payments.attempted)).toFixed(1)} ms per payment); live heap before the run ${(base / 2 ** 20).toFixed(0)} MiB`
@@ -176,6 +195,16 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
         (liveFull > limit ? `: MORE than this process's heap limit (${(limit / 2 ** 30).toFixed(1)} GiB), the full size would need --max-old-space-size` : "")
     )
   }
+  const memos1 = memoStats()
+  console.log(
+    `  memos (hit rate over the run): ${memos1
+      .map((m, i) => {
+        const hits = m.hits - (memos0[i]?.hits ?? 0)
+        const misses = m.misses - (memos0[i]?.misses ?? 0)
+        return `${m.name} ${((100 * hits) / Math.max(1, hits + misses)).toFixed(1)}% of ${hits + misses} (capacity ${m.capacity})`
+      })
+      .join(", ")}`
+  )
   const reasons = Object.entries(s.payments.failedByReason).sort((a, b) => b[1] - a[1])
   if (reasons.length > 0) console.log(`  failures: ${reasons.map(([r, n]) => `${r} ${n}`).join(", ")}; latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms (simulated)`)
   for (const n of s.notes) console.log(`  note: ${n}`)

@@ -212,8 +212,7 @@ export const makeMemoryPersister = (
       Effect.forkScoped
     )
 
-    const checkOrder = (w: ChannelWrite): PersistOutOfOrder | undefined => {
-      const key = channelKey(w.channelId)
+    const checkOrder = (w: ChannelWrite, key: string = channelKey(w.channelId)): PersistOutOfOrder | undefined => {
       let expected = (latest.get(key) ?? -1n) + 1n
       for (const u of w.updates) {
         if (u.updateId !== expected) return new PersistOutOfOrder({ channel: key, expected, received: u.updateId })
@@ -230,10 +229,13 @@ export const makeMemoryPersister = (
      */
     const writeNow = (writes: ReadonlyArray<ChannelWrite>): ReadonlyArray<PersistStatus> | undefined => {
       if (closed || mode !== "immediate" || failures > 0 || pending.length > 0) return undefined
-      for (const w of writes) if (checkOrder(w) !== undefined) return undefined
+      // Each write's key made once (a 64-character string per call otherwise, twice).
+      const keys = writes.map((w) => channelKey(w.channelId))
+      for (let k = 0; k < writes.length; k++) if (checkOrder(writes[k]!, keys[k]) !== undefined) return undefined
       const out: Array<PersistStatus> = []
-      for (const w of writes) {
-        const key = channelKey(w.channelId)
+      for (let k = 0; k < writes.length; k++) {
+        const w = writes[k]!
+        const key = keys[k]!
         latest.set(key, w.updates.at(-1)?.updateId ?? latest.get(key) ?? -1n)
         attemptCount += 1
         const stored = data.channels.get(key) ?? { channelId: w.channelId, channelState: w.channelState, updates: [] }
