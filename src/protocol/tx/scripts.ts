@@ -23,7 +23,24 @@ export const fundingScript = (a: PublicKey, b: PublicKey): Uint8Array => {
  * `to_local` (and the output of HTLC-success/timeout transactions):
  * OP_IF <revocationpubkey> OP_ELSE to_self_delay OP_CSV OP_DROP <local_delayedpubkey> OP_ENDIF OP_CHECKSIG
  */
-export const toLocalScript = (revocationPubkey: PublicKey, toSelfDelay: number, localDelayedPubkey: PublicKey): Uint8Array =>
+export const toLocalScript = (revocationPubkey: PublicKey, toSelfDelay: number, localDelayedPubkey: PublicKey): Uint8Array => {
+  if (revocationPubkey.length !== 33 || localDelayedPubkey.length !== 33 || !isSmallNum(toSelfDelay)) return toLocalScriptChunks(revocationPubkey, toSelfDelay, localDelayedPubkey)
+  // Written byte by byte (the same bytes as the chunks): this runs for every commitment and HTLC transaction.
+  const out = new Uint8Array(74 + numSize(toSelfDelay))
+  out[0] = OP.OP_IF
+  let at = pushKey(out, 1, revocationPubkey)
+  out[at++] = OP.OP_ELSE
+  at = writeNum(out, at, toSelfDelay)
+  out[at++] = OP.OP_CHECKSEQUENCEVERIFY
+  out[at++] = OP.OP_DROP
+  at = pushKey(out, at, localDelayedPubkey)
+  out[at++] = OP.OP_ENDIF
+  out[at] = OP.OP_CHECKSIG
+  return out
+}
+
+/** `toLocalScript` from chunks: the reference form, for inputs the byte layout does not cover. */
+export const toLocalScriptChunks = (revocationPubkey: Uint8Array, toSelfDelay: number, localDelayedPubkey: Uint8Array): Uint8Array =>
   compileScript([
     OP.OP_IF,
     revocationPubkey,
@@ -94,7 +111,93 @@ const htlcScriptTail = (anchors: boolean): ReadonlyArray<ScriptChunk> => [
 ]
 
 /** Offered HTLC output script (HTLC offered by the commitment owner): 2-of-2 timeout path, or the preimage. */
-export const offeredHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array, anchors: boolean): Uint8Array =>
+export const offeredHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array, anchors: boolean): Uint8Array => {
+  if (!htlcKeysFit(keys)) return offeredHtlcScriptChunks(keys, paymentHash, anchors)
+  // Written byte by byte (the same bytes as the chunks): one per HTLC output of every commitment built.
+  const out = new Uint8Array(133 + (anchors ? 3 : 0))
+  let at = writeHtlcHead(out, keys)
+  out[at++] = OP.OP_NOTIF
+  out[at++] = OP.OP_DROP
+  out[at++] = OP.OP_2
+  out[at++] = OP.OP_SWAP
+  at = pushKey(out, at, keys.localHtlcPubkey)
+  out[at++] = OP.OP_2
+  out[at++] = OP.OP_CHECKMULTISIG
+  out[at++] = OP.OP_ELSE
+  out[at++] = OP.OP_HASH160
+  out[at++] = 20
+  out.set(ripemd(paymentHash), at)
+  at += 20
+  out[at++] = OP.OP_EQUALVERIFY
+  out[at++] = OP.OP_CHECKSIG
+  out[at++] = OP.OP_ENDIF
+  writeHtlcTail(out, at, anchors)
+  return out
+}
+
+/** Received HTLC output script (HTLC received by the commitment owner): 2-of-2 with the preimage, or the timeout. */
+export const receivedHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array, cltvExpiry: number, anchors: boolean): Uint8Array => {
+  if (!htlcKeysFit(keys) || !isSmallNum(cltvExpiry)) return receivedHtlcScriptChunks(keys, paymentHash, cltvExpiry, anchors)
+  const out = new Uint8Array(135 + numSize(cltvExpiry) + (anchors ? 3 : 0))
+  let at = writeHtlcHead(out, keys)
+  out[at++] = OP.OP_IF
+  out[at++] = OP.OP_HASH160
+  out[at++] = 20
+  out.set(ripemd(paymentHash), at)
+  at += 20
+  out[at++] = OP.OP_EQUALVERIFY
+  out[at++] = OP.OP_2
+  out[at++] = OP.OP_SWAP
+  at = pushKey(out, at, keys.localHtlcPubkey)
+  out[at++] = OP.OP_2
+  out[at++] = OP.OP_CHECKMULTISIG
+  out[at++] = OP.OP_ELSE
+  out[at++] = OP.OP_DROP
+  at = writeNum(out, at, cltvExpiry)
+  out[at++] = OP.OP_CHECKLOCKTIMEVERIFY
+  out[at++] = OP.OP_DROP
+  out[at++] = OP.OP_CHECKSIG
+  out[at++] = OP.OP_ENDIF
+  writeHtlcTail(out, at, anchors)
+  return out
+}
+
+/** Whether the byte layouts apply: every key 33 bytes (a `PublicKey` always is). */
+const htlcKeysFit = (keys: HtlcScriptKeys): boolean =>
+  keys.revocationPubkey.length === 33 && keys.remoteHtlcPubkey.length === 33 && keys.localHtlcPubkey.length === 33
+
+/** `htlcScriptHead` as bytes from index 0 (66 bytes): where the rest goes. */
+const writeHtlcHead = (out: Uint8Array, keys: HtlcScriptKeys): number => {
+  out[0] = OP.OP_DUP
+  out[1] = OP.OP_HASH160
+  out[2] = 20
+  out.set(revocationHash160(keys.revocationPubkey), 3)
+  out[23] = OP.OP_EQUAL
+  out[24] = OP.OP_IF
+  out[25] = OP.OP_CHECKSIG
+  out[26] = OP.OP_ELSE
+  let at = pushKey(out, 27, keys.remoteHtlcPubkey)
+  out[at++] = OP.OP_SWAP
+  out[at++] = OP.OP_SIZE
+  out[at++] = 1
+  out[at++] = 32
+  out[at++] = OP.OP_EQUAL
+  return at
+}
+
+/** `htlcScriptTail` as bytes from `at`. */
+const writeHtlcTail = (out: Uint8Array, at: number, anchors: boolean): void => {
+  let i = at
+  if (anchors) {
+    out[i++] = OP.OP_1
+    out[i++] = OP.OP_CHECKSEQUENCEVERIFY
+    out[i++] = OP.OP_DROP
+  }
+  out[i] = OP.OP_ENDIF
+}
+
+/** `offeredHtlcScript` from chunks: the reference form, for inputs the byte layout does not cover. */
+export const offeredHtlcScriptChunks = (keys: HtlcScriptKeys, paymentHash: Uint8Array, anchors: boolean): Uint8Array =>
   compileScript([
     ...htlcScriptHead(keys),
     OP.OP_NOTIF,
@@ -113,8 +216,8 @@ export const offeredHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array,
     ...htlcScriptTail(anchors)
   ])
 
-/** Received HTLC output script (HTLC received by the commitment owner): 2-of-2 with the preimage, or the timeout. */
-export const receivedHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array, cltvExpiry: number, anchors: boolean): Uint8Array =>
+/** `receivedHtlcScript` from chunks: the reference form, for inputs the byte layout does not cover. */
+export const receivedHtlcScriptChunks = (keys: HtlcScriptKeys, paymentHash: Uint8Array, cltvExpiry: number, anchors: boolean): Uint8Array =>
   compileScript([
     ...htlcScriptHead(keys),
     OP.OP_IF,
@@ -135,3 +238,36 @@ export const receivedHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array
     OP.OP_ENDIF,
     ...htlcScriptTail(anchors)
   ])
+
+/** An integer the byte layouts write as a script number: 0 <= n < 2^32 (every delay and CLTV expiry). */
+const isSmallNum = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 0xffffffff
+
+/** Bytes of `num(n)` for `isSmallNum(n)`: an opcode for 0..16, else a push of the minimal CScriptNum. */
+const numSize = (n: number): number => (n <= 16 ? 1 : n <= 0x7f ? 2 : n <= 0x7fff ? 3 : n <= 0x7fffff ? 4 : n <= 0x7fffffff ? 5 : 6)
+
+/** Writes `num(n)` at `at` (`isSmallNum(n)`): OP_0, OP_1..OP_16, or a push of n little-endian (a 0x00 after a top bit set). */
+const writeNum = (out: Uint8Array, at: number, n: number): number => {
+  if (n === 0) {
+    out[at] = OP.OP_0
+    return at + 1
+  }
+  if (n <= 16) {
+    out[at] = OP.OP_1 + n - 1
+    return at + 1
+  }
+  const length = numSize(n) - 1
+  out[at] = length
+  let v = n
+  for (let i = 1; i <= length; i++) {
+    out[at + i] = v % 256
+    v = Math.floor(v / 256)
+  }
+  return at + 1 + length
+}
+
+/** Writes the push of a 33-byte key at `at`: where the next byte goes. */
+const pushKey = (out: Uint8Array, at: number, key: Uint8Array): number => {
+  out[at] = 33
+  out.set(key, at + 1)
+  return at + 34
+}

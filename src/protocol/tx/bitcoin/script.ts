@@ -161,9 +161,17 @@ export const decompileScript = (script: Uint8Array): Result.Result<ReadonlyArray
 }
 
 /** P2WPKH output script: OP_0 <HASH160(pubkey)>. */
-export const p2wpkhScript = (pubkey: Uint8Array): Uint8Array => compileScript([OP.OP_0, hash160(pubkey)])
+export const p2wpkhScript = (pubkey: Uint8Array): Uint8Array => witnessProgram(hash160(pubkey))
 /** P2WSH output script: OP_0 <SHA256(witnessScript)>. */
-export const p2wshScript = (witnessScript: Uint8Array): Uint8Array => compileScript([OP.OP_0, sha256(witnessScript)])
+export const p2wshScript = (witnessScript: Uint8Array): Uint8Array => witnessProgram(sha256(witnessScript))
+/** OP_0 and the push of a 20- or 32-byte hash (what `compileScript([OP_0, hash])` writes), one per output built. */
+const witnessProgram = (hash: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(2 + hash.length)
+  out[0] = OP.OP_0
+  out[1] = hash.length
+  out.set(hash, 2)
+  return out
+}
 /** P2TR output script: OP_1 <32-byte x-only output key>. */
 export const p2trScript = (outputKey: Uint8Array): Uint8Array => compileScript([OP.OP_1, outputKey])
 /** P2PKH output script (legacy; needed for the BOLT 3 Appendix B funding input). */
