@@ -41,11 +41,27 @@ export interface StoreEntry {
 }
 
 export type StoreOp =
-  | { readonly _tag: "Put"; readonly key: string; readonly value: Uint8Array; readonly ifVersion?: StoreVersion }
+  | {
+      readonly _tag: "Put"
+      readonly key: string
+      readonly value: Uint8Array
+      readonly ifVersion?: StoreVersion
+      /** The caller hands `value` over (`givenPutOp`): it never changes it afterwards. */
+      readonly given?: true
+    }
   | { readonly _tag: "Delete"; readonly key: string; readonly ifVersion?: StoreVersion }
 
+/** A put; the store keeps a copy of `value` (the caller may reuse its buffer). */
 export const putOp = (key: string, value: Uint8Array, ifVersion?: StoreVersion): StoreOp =>
   ifVersion === undefined ? { _tag: "Put", key, value } : { _tag: "Put", key, value, ifVersion }
+
+/**
+ * A put whose `value` the caller hands over, never to change it afterwards: a layer keeping
+ * values in memory keeps it as it is, without the copy (`putOp`'s), an allocation and a copy
+ * per value saved (the persister's writes: a channel state and its updates at every persist).
+ */
+export const givenPutOp = (key: string, value: Uint8Array, ifVersion?: StoreVersion): StoreOp =>
+  ifVersion === undefined ? { _tag: "Put", key, value, given: true } : { _tag: "Put", key, value, ifVersion, given: true }
 
 export const deleteOp = (key: string, ifVersion?: StoreVersion): StoreOp =>
   ifVersion === undefined ? { _tag: "Delete", key } : { _tag: "Delete", key, ifVersion }

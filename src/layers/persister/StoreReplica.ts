@@ -59,7 +59,7 @@ import {
 } from "../../protocol/monitor/state.ts"
 import { MonitorUpdateSchema, type MonitorUpdate } from "../../protocol/monitor/update.ts"
 import type { ChannelId } from "../../protocol/units.ts"
-import { deleteOp, putOp, type StoreEntry, type StoreOp, type StoreShape } from "../../services/Store.ts"
+import { deleteOp, givenPutOp, putOp, type StoreEntry, type StoreOp, type StoreShape } from "../../services/Store.ts"
 import { channelKey, DEFAULT_COMPACT_EVERY, ReplicaError, type MonitorReplica, type ReplicaChannel, type ReplicaWrite } from "./replica.ts"
 
 export interface StoreReplicaOptions {
@@ -185,19 +185,94 @@ const splitLongStrings = (text: string): ReadonlyArray<string> => {
   return pieces
 }
 
-/** Pushes `pieces` (from `splitLongStrings`) to `out`, each long value as a reference to its blob. */
-const pushPieces = (pieces: ReadonlyArray<string>, refer: (literal: string) => string, out: Array<string>): void => {
-  out.push(pieces[0] ?? "")
-  for (let i = 1; i + 1 < pieces.length; i += 2) out.push(`{"$blob":${JSON.stringify(refer(pieces[i] ?? ""))}}`, pieces[i + 1] ?? "")
+/**
+ * A state's bytes as they are built: the walk's text written in (UTF-8; ASCII, nearly all of
+ * it, byte by byte) and the cached bytes of frozen parts copied in, in one buffer reused from
+ * one state to the next (the result is an exact-size copy). Before, the texts were joined into
+ * one string and the whole of it encoded again at every write, unchanged parts included.
+ */
+class StateBytes {
+  private buf: Uint8Array
+  private at = 0
+  constructor(buf: Uint8Array) {
+    this.buf = buf
+  }
+  /** Room for `n` more bytes. */
+  private ensure(n: number): void {
+    if (this.at + n <= this.buf.length) return
+    const grown = new Uint8Array(Math.max(2 * this.buf.length, this.at + n))
+    grown.set(this.buf.subarray(0, this.at))
+    this.buf = grown
+  }
+  text(s: string): void {
+    const n = s.length
+    this.ensure(n)
+    const buf = this.buf
+    let at = this.at
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i)
+      if (c >= 0x80) {
+        // not ASCII: the rest through the encoder (JSON text has no lone surrogate: they are escaped)
+        const rest = s.slice(i)
+        this.at = at
+        this.ensure(3 * rest.length)
+        this.at += utf8.encodeInto(rest, this.buf.subarray(this.at)).written
+        return
+      }
+      buf[at++] = c
+    }
+    this.at = at
+  }
+  /**
+   * Writes the JSON literal of `s` (what `JSON.stringify` gives) when it needs no escape and is
+   * ASCII (printable, neither `"` nor `\\`): true; else false, nothing written.
+   */
+  plainString(s: string): boolean {
+    const n = s.length
+    this.ensure(n + 2)
+    const buf = this.buf
+    let at = this.at
+    buf[at++] = 0x22
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i)
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false
+      buf[at++] = c
+    }
+    buf[at++] = 0x22
+    this.at = at
+    return true
+  }
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length)
+    this.buf.set(b, this.at)
+    this.at += b.length
+  }
+  /** The bytes written (a copy: the buffer is used again). */
+  result(): Uint8Array {
+    return this.buf.slice(0, this.at)
+  }
+  /** The buffer, to reuse (undefined when it grew past `SCRATCH_KEEP`: a rare large state does not stay in memory). */
+  release(): Uint8Array | undefined {
+    return this.buf.length <= SCRATCH_KEEP ? this.buf : undefined
+  }
 }
+const SCRATCH_KEEP = 256 * 1024
+/** The buffer states are built in (undefined while one is being built: a nested build takes its own). */
+let scratch: Uint8Array | undefined = new Uint8Array(16 * 1024)
+
+/** Writes a blob reference (`{"$blob":"<id>"}`) for the long string value `literal`. */
+const writeBlobRef = (literal: string, refer: (literal: string) => string, out: StateBytes): void =>
+  out.text(`{"$blob":${JSON.stringify(refer(literal))}}`)
 
 /**
- * The text of a frozen part of a state, cut at its long string values (`splitLongStrings`: the
- * values are kept as string objects, so the blob maps find them by their cached hash, and a
- * part's text is scanned once, not at every write), and whether it holds `"$blob"`.
+ * The text of a frozen part of a state as UTF-8 bytes, cut at its long string values
+ * (`splitLongStrings`): `texts` around them (one more than `literals`), the values kept as
+ * string objects (`literals`: the blob maps find them by their cached hash), so a part's text is
+ * made, scanned and encoded once, not at every write; and whether it holds `"$blob"`.
  */
 interface PartText {
-  readonly pieces: ReadonlyArray<string>
+  readonly texts: ReadonlyArray<Uint8Array>
+  readonly literals: ReadonlyArray<string>
   readonly blobKey: boolean
 }
 
@@ -205,22 +280,47 @@ interface PartText {
  * Texts of the frozen parts of states, by object. The channel record's encoder shares its parts
  * between consecutive states and freezes them (`state-json.ts`: params, commitments, update
  * messages, the signer's parameters), so most of a state's text was already made by the last
- * write of the same channel. Bounded (oldest dropped first), so it holds the parts of the
- * channels written lately, never every channel's; a frozen part never changes, so a held text is
- * what `JSON.stringify` gives again.
+ * write of the same channel. Bounded: two generations of at most half `PART_TEXTS_CAPACITY`
+ * each (a full young one becomes the old one, the old one is dropped; a part found in the old
+ * one moves to the young one), so it holds the parts of the channels written lately, never
+ * every channel's, and drops no entry one by one (a `Map` dropping its oldest key at every
+ * insert scanned the holes the earlier drops left). A frozen part never changes, so a held
+ * text is what `JSON.stringify` gives again.
  */
 const PART_TEXTS_CAPACITY = 2048
-const partTexts = new Map<object, PartText>()
-const partText = (part: object): PartText => {
-  const held = partTexts.get(part)
-  if (held !== undefined) return held
-  const text = JSON.stringify(part)
-  const entry: PartText = { pieces: splitLongStrings(text), blobKey: text.includes('"$blob"') }
-  if (partTexts.size >= PART_TEXTS_CAPACITY) {
-    const oldest = partTexts.keys().next()
-    if (oldest.done !== true) partTexts.delete(oldest.value)
+/** The UTF-8 bytes of each of `strings`: views of one buffer when they are ASCII (one allocation, not one per piece). */
+const encodePieces = (strings: ReadonlyArray<string>): ReadonlyArray<Uint8Array> => {
+  if (strings.length === 1) return [utf8.encode(strings[0] ?? "")]
+  const joined = strings.join("")
+  const bytes = utf8.encode(joined)
+  if (bytes.length !== joined.length) return strings.map((p) => utf8.encode(p))
+  const views: Array<Uint8Array> = []
+  let at = 0
+  for (const p of strings) {
+    views.push(bytes.subarray(at, at + p.length))
+    at += p.length
   }
-  partTexts.set(part, entry)
+  return views
+}
+let partTextsYoung = new Map<object, PartText>()
+let partTextsOld = new Map<object, PartText>()
+const partText = (part: object): PartText => {
+  const held = partTextsYoung.get(part)
+  if (held !== undefined) return held
+  let entry = partTextsOld.get(part)
+  if (entry === undefined) {
+    const text = JSON.stringify(part)
+    const pieces = splitLongStrings(text)
+    const strings: Array<string> = []
+    const literals: Array<string> = []
+    for (let i = 0; i < pieces.length; i++) (i % 2 === 0 ? strings : literals).push(pieces[i] ?? "")
+    entry = { texts: encodePieces(strings), literals, blobKey: text.includes('"$blob"') }
+  }
+  if (partTextsYoung.size >= PART_TEXTS_CAPACITY / 2) {
+    partTextsOld = partTextsYoung
+    partTextsYoung = new Map()
+  }
+  partTextsYoung.set(part, entry)
   return entry
 }
 
@@ -241,46 +341,57 @@ const keyText = (k: string): string | undefined => {
 }
 
 /**
- * Pushes the text of `v` to `out`, its long string values as blob references: frozen parts from
+ * Writes the text of `v` to `out`, its long string values as blob references: frozen parts from
  * `partTexts`, the rest walked (the walk writes what `JSON.stringify` writes: keys in its order,
  * keys holding `undefined` left out, `null` for `undefined` in an array). False when the text
  * holds `"$blob"` (then nothing is usable).
  */
-const pushStateText = (v: unknown, refer: (literal: string) => string, out: Array<string>): boolean => {
+const pushStateText = (v: unknown, refer: (literal: string) => string, out: StateBytes): boolean => {
   if (typeof v === "string") {
+    // a short plain string is its own literal, written as it is (`"$blob"` is the only one holding `"$blob"`)
+    if (v.length < BLOB_MIN_LENGTH && v !== "$blob" && out.plainString(v)) return true
     const literal = JSON.stringify(v)
     if (literal.length - 2 < BLOB_MIN_LENGTH) {
       if (literal.includes('"$blob"')) return false
-      out.push(literal)
+      out.text(literal)
       return true
     }
     if (literal.includes('"$blob"')) return false
     // a string that needs no escaping is its own literal (and keeps its cached hash in `refer`'s maps)
-    out.push(`{"$blob":${JSON.stringify(refer(literal.length === v.length + 2 ? v : literal.slice(1, -1)))}}`)
+    writeBlobRef(literal.length === v.length + 2 ? v : literal.slice(1, -1), refer, out)
+    return true
+  }
+  if (typeof v === "number") {
+    // what JSON.stringify writes for a number (-0 as 0, a non-finite one as null)
+    out.text(Number.isFinite(v) ? String(v) : "null")
     return true
   }
   if (typeof v !== "object" || v === null) {
-    out.push(JSON.stringify(v) ?? "null")
+    out.text(JSON.stringify(v) ?? "null")
     return true
   }
   if (Object.isFrozen(v)) {
     const part = partText(v)
     if (part.blobKey) return false
-    if (part.pieces.length === 1) out.push(part.pieces[0] ?? "")
-    else pushPieces(part.pieces, refer, out)
+    const { texts, literals } = part
+    out.bytes(texts[0] ?? empty)
+    for (let i = 0; i < literals.length; i++) {
+      writeBlobRef(literals[i] ?? "", refer, out)
+      out.bytes(texts[i + 1] ?? empty)
+    }
     return true
   }
   if (Array.isArray(v)) {
-    out.push("[")
+    out.text("[")
     for (let i = 0; i < v.length; i++) {
-      if (i > 0) out.push(",")
+      if (i > 0) out.text(",")
       const x: unknown = v[i]
       if (!pushStateText(x === undefined || typeof x === "function" ? null : x, refer, out)) return false
     }
-    out.push("]")
+    out.text("]")
     return true
   }
-  out.push("{")
+  out.text("{")
   let first = true
   for (const k of Object.keys(v)) {
     const x: unknown = Reflect.get(v, k)
@@ -288,27 +399,35 @@ const pushStateText = (v: unknown, refer: (literal: string) => string, out: Arra
     const key = keyText(k)
     if (key === undefined) return false
     if (first) first = false
-    else out.push(",")
-    out.push(key)
+    else out.text(",")
+    out.text(key)
     if (!pushStateText(x, refer, out)) return false
   }
-  out.push("}")
+  out.text("}")
   return true
 }
+const empty = new Uint8Array(0)
 
 /**
  * A state's stored bytes with its long strings as blob references: `refer(literal)` gives the id
  * of each (an existing one, or a new one it records), `literal` being the string's JSON text
  * without its quotes (what the blob holds). Undefined when the state's text has a `"$blob"` key
  * of its own (then it is stored whole, with `encodeState`). Each string value of at least
- * `BLOB_MIN_LENGTH` characters (in JSON text) is replaced; the text is what one plain
- * `JSON.stringify` gives with those cut out (tested against that), made from the cached texts
- * of the state's frozen parts and a walk of the rest. `header` is put before the format byte.
+ * `BLOB_MIN_LENGTH` characters (in JSON text) is replaced; the bytes are what one plain
+ * `JSON.stringify` gives with those cut out, UTF-8 encoded (tested against that), made from the
+ * cached bytes of the state's frozen parts and a walk of the rest. `header` is put before the
+ * format byte.
  */
 export const encodeStateWithBlobs = (s: Schema.Json, refer: (literal: string) => string, header = ""): Uint8Array | undefined => {
-  const out: Array<string> = [header, "\u0001"]
-  if (!pushStateText(s, refer, out)) return undefined
-  return utf8.encode(out.join(""))
+  const out = new StateBytes(scratch ?? new Uint8Array(16 * 1024))
+  scratch = undefined
+  try {
+    out.text(header)
+    out.text("\u0001")
+    return pushStateText(s, refer, out) ? out.result() : undefined
+  } finally {
+    scratch = out.release()
+  }
 }
 
 /** The first byte of a state with a version header (`0x02`, the version in decimal, `\n`). */
@@ -579,13 +698,13 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
       fresh.length = 0
       bytes = version === undefined ? encodeState(state) : withStateVersion(version, encodeState(state))
     }
-    for (const [id, text] of fresh) ops.push(putOp(blobKey(key, id), utf8.encode(text)))
+    for (const [id, text] of fresh) ops.push(givenPutOp(blobKey(key, id), utf8.encode(text)))
     if (known !== undefined) {
       const live = new Set(used.values())
       for (const id of known.byText.values()) if (!live.has(id)) ops.push(deleteOp(blobKey(key, id)))
       for (const id of known.loaded) if (!live.has(id)) ops.push(deleteOp(blobKey(key, id)))
     }
-    ops.push(putOp(`${prefix}${key}/state`, bytes))
+    ops.push(givenPutOp(`${prefix}${key}/state`, bytes))
     return {
       succeeded: () => {
         if (used.size === 0) blobs.delete(key)
@@ -690,7 +809,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
         if (listed === undefined) return `channel ${key}: entries not read` // unreachable: `prepare` read them
         for (const e of listed.updates) ops.push(deleteOp(e.key, e.version))
         for (const e of listed.chunks) ops.push(deleteOp(e.key, e.version))
-        ops.push(putOp(snapKey(key), encodeSnapshot(w.monitor, 0)))
+        ops.push(givenPutOp(snapKey(key), encodeSnapshot(w.monitor, 0)))
         head = w.monitor.latestUpdateId
         count = 0
         caughtUp = true
@@ -705,7 +824,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
         count = 0
         log = compacted
       } else {
-        for (const u of fresh) ops.push(putOp(updateKey(key, u.updateId), encodeUpdate(u), 0))
+        for (const u of fresh) ops.push(givenPutOp(updateKey(key, u.updateId), encodeUpdate(u), 0))
         count += fresh.length
         if (log !== undefined && fresh.length > 0) log = { ...log, tail: [...log.tail, ...fresh] }
       }
@@ -786,8 +905,8 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
     const revoked = folded.success.revokedCommitments
     if (revoked.length < stored.chunked) return undefined // unreachable: revoked commitments only grow
     for (const d of deletions) ops.push(d)
-    if (revoked.length > stored.chunked) ops.push(putOp(chunkKey(key, stored.chunked), encodeRevokedChunk(revoked.slice(stored.chunked)), 0))
-    ops.push(putOp(snapKey(key), encodeSnapshot(folded.success, revoked.length)))
+    if (revoked.length > stored.chunked) ops.push(givenPutOp(chunkKey(key, stored.chunked), encodeRevokedChunk(revoked.slice(stored.chunked)), 0))
+    ops.push(givenPutOp(snapKey(key), encodeSnapshot(folded.success, revoked.length)))
     return { snapshot: folded.success, tail: [], chunked: revoked.length }
   }
 

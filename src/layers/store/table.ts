@@ -62,10 +62,10 @@ export class StoreTable {
     return undefined
   }
 
-  /** Applies a checked write; puts take `version`. Values are copied (callers may reuse buffers). */
+  /** Applies a checked write; puts take `version`. Values are copied (callers may reuse buffers), but given ones (`givenPutOp`). */
   apply(ops: ReadonlyArray<StoreOp>, version: StoreVersion): void {
     for (const op of ops) {
-      if (op._tag === "Put") this.cells.set(op.key, { version, value: op.value.slice() })
+      if (op._tag === "Put") this.cells.set(op.key, { version, value: op.given === true ? op.value : op.value.slice() })
       else this.cells.delete(op.key)
     }
   }

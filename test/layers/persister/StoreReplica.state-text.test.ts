@@ -118,4 +118,16 @@ describe("StoreReplica state text", () => {
     assert.deepStrictEqual(decoded._tag, "Success")
     if (decoded._tag === "Success") assert.deepStrictEqual(decoded.success, JSON.parse(JSON.stringify(state)))
   })
+
+  it("builds states larger than its reused buffer (grown, then dropped) and smaller ones after them", () => {
+    const onion = "ef".repeat(1366)
+    const row = (i: number) => deepFreeze({ id: String(i), note: "é\u2028\"x\"", onion, pad: "ab".repeat(200) })
+    for (const n of [10, 100, 1000, 3]) {
+      const state = { rows: Array.from({ length: n }, (_, i) => row(i)), loose: Array.from({ length: n }, (_, i) => ({ i, s: "ü".repeat(i % 7) })) } as unknown as Schema.Json
+      const a = numbering()
+      const b = numbering()
+      assert.deepStrictEqual(encodeStateWithBlobs(state, a.refer, "\u00021\n"), reference(state, b.refer, "\u00021\n"))
+      assert.deepStrictEqual(a.asked, b.asked)
+    }
+  })
 })
