@@ -30,7 +30,7 @@
  * A handler must not call its own actor's `stop` or `ask` (it would wait for itself): to stop
  * itself it fails with `E`.
  */
-import { Cause as C, type Context, Data, Deferred, Effect, Exit, Fiber, type Schema, type Scope } from "effect"
+import { Cause as C, Context, Data, Deferred, Effect, Exit, Fiber, type Schema, Scope } from "effect"
 import { describeValue, Trace } from "../services/Trace.ts"
 
 /** The actor has stopped (or stopped before answering). */
@@ -100,6 +100,27 @@ export interface ActorOptions<M, E, R> {
    * its Schema's JSON. Default: `describeValue` (a generic picture, reply slots by name).
    */
   readonly traceEncode?: (msg: M) => Schema.Json
+}
+
+/**
+ * Whether `caller` holds every service of `own` (an actor's context): each key of `own` mapped to
+ * the same service, but for the `Scope`, which only has to be there (the actor's start provides
+ * its own). Then running with `caller`, its `Scope` replaced, is running with `own` merged over
+ * it: the same services.
+ */
+const holdsAll = <S>(caller: Context.Context<never>, own: Context.Context<S>): caller is Context.Context<S> => {
+  const theirs = caller.mapUnsafe
+  const ours = own.mapUnsafe
+  // Keys, then lookups: no [key, value] pair made per entry.
+  for (const key of ours.keys()) {
+    if (key === Scope.Scope.key) {
+      if (!theirs.has(key)) return false
+      continue
+    }
+    const service: unknown = ours.get(key)
+    if (theirs.get(key) !== service || (service === undefined && !theirs.has(key))) return false
+  }
+  return true
 }
 
 /** Starts an actor in the current scope. */
@@ -193,10 +214,7 @@ export const make = <M, E = never, R = never>(
     }
     const drain: Effect.Effect<void, E, R> = Effect.suspend(drainNext)
 
-    const runner = drain.pipe(
-      Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : finish(exit))),
-      Effect.provideContext(context)
-    )
+    const run = drain.pipe(Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : finish(exit))))
 
     /** Starts the handling fiber if there is none (the message is in the mailbox already). */
     const kick: Effect.Effect<void> = Effect.suspend(() => {
@@ -206,10 +224,32 @@ export const make = <M, E = never, R = never>(
       active = true
       return start
     })
-    /** Forks the handling fiber (`active` is set already). */
-    const start: Effect.Effect<void> = Effect.map(Effect.forkIn(runner, scope), (fiber) => {
+    const started = (fiber: Fiber.Fiber<void, E>): void => {
       if (active) running = fiber
-    })
+    }
+    /**
+     * Forks the handling fiber (`active` is set already) with the actor's context. The starting
+     * fiber's context is used as it is when it already maps every service of the actor's to the
+     * same value (a manager's own fibers starting its channels), or all but the `Scope` (then
+     * that one is provided: no copy of the rest); only otherwise is the actor's context merged
+     * over it, which copies the whole context and rebuilds the fiber's cached view of it (~3 us
+     * per start, as much as the fork). The services the handler sees are the same either way.
+     */
+    const start: Effect.Effect<void> = Effect.map(
+      Effect.forkIn(
+        Effect.updateContext(run, (caller: Context.Context<never>): Context.Context<R | Scope.Scope> =>
+          caller === context
+            ? context
+            : !holdsAll(caller, context)
+              ? Context.merge(caller, context)
+              : caller.mapUnsafe.get(Scope.Scope.key) === scope
+                ? caller
+                : Context.add(caller, Scope.Scope, scope)
+        ),
+        scope
+      ),
+      started
+    )
 
     const stopNow: Effect.Effect<void> = Effect.suspend(() => {
       if (finishing) return Effect.void

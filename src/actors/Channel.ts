@@ -45,7 +45,7 @@
  * The core (`ChannelCore`) is the pure reducer plus a few read-only views of its state; the ports
  * (`ChannelPorts`) are the outside world, given by the `ChannelManager` (or a test).
  */
-import { Data, Deferred, Effect, Result, type Scope } from "effect"
+import { Data, Deferred, Effect, Exit, Result, type Scope } from "effect"
 import { toHex } from "../protocol/bytes.ts"
 import { signerChannelParameters } from "../protocol/channel/open.ts"
 import type { StepError } from "../protocol/channel/step.ts"
@@ -291,17 +291,18 @@ export const performSignerRequest = (
   const run = ((): Effect.Effect<SignerResult, { readonly _tag: string }> => {
     switch (request._tag) {
       case "SignCounterpartyCommitment":
-        return signer
-          .signCounterpartyCommitment(keyId, toCommitmentState(request.commitment), request.theirPerCommitmentPoint)
-          .pipe(Effect.map((s): SignerResult => ({ _tag: "CounterpartySignatures", signature: s.signature, htlcSignatures: s.htlcSignatures })))
+        return Effect.map(
+          signer.signCounterpartyCommitment(keyId, toCommitmentState(request.commitment), request.theirPerCommitmentPoint),
+          (s): SignerResult => ({ _tag: "CounterpartySignatures", signature: s.signature, htlcSignatures: s.htlcSignatures })
+        )
       case "ValidateAndRevoke": {
         const signature = compactSignature(request.signature)
         const htlcSignatures = request.htlcSignatures.map(compactSignature)
         const valid = htlcSignatures.flatMap((s) => (s === undefined ? [] : [s]))
         if (signature === undefined || valid.length !== htlcSignatures.length) return Effect.succeed(signerFailed("signature is not 64 bytes"))
-        return signer
-          .validateHolderCommitment(keyId, toCommitmentState(request.holderCommitment), signature, valid)
-          .pipe(Effect.andThen(() => revocation(request.revokeCommitmentNumber, request.nextCommitmentNumber)))
+        return Effect.flatMap(signer.validateHolderCommitment(keyId, toCommitmentState(request.holderCommitment), signature, valid), () =>
+          revocation(request.revokeCommitmentNumber, request.nextCommitmentNumber)
+        )
       }
       case "ReleaseRevoked":
         return revocation(request.revokeCommitmentNumber, request.nextCommitmentNumber)
@@ -316,8 +317,12 @@ export const performSignerRequest = (
       }
     }
   })()
-  return run.pipe(Effect.catch((e) => Effect.succeed(signerFailed(describe(e)))))
+  // Data-first (no `pipe`): one of these per signature.
+  return Effect.catch(run, signerRefused)
 }
+
+/** A signer's refusal as the `SignerResult` the core reads. */
+const signerRefused = (e: unknown): Effect.Effect<SignerResult> => Effect.succeed(signerFailed(describe(e)))
 
 // ---- the actor -----------------------------------------------------------------------------------
 
@@ -743,7 +748,9 @@ const startChannel = <S>(
               : Effect.logWarning(`${name}: ${msg.input._tag} rejected: ${describe(result.failure)}`)
           return Effect.andThen(answered, scheduleAfter)
         }
-        return reply === undefined ? afterHandled() : Effect.andThen(Deferred.succeed(reply, result.success), scheduleAfter)
+        // Answered now, as the `Deferred.succeed` effect run next would (no effect built per command).
+        if (reply !== undefined) Deferred.doneUnsafe(reply, Exit.succeed(result.success))
+        return afterHandled()
       })
     }
 

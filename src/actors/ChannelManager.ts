@@ -642,7 +642,8 @@ export const make = (
           }
           let last = -1n
           if (status === "Completed") for (const u of updates) if (u.updateId > last) last = u.updateId
-          const durable = last >= 0n ? markDurableNow(flatHex([channelId]), last) : undefined
+          // `toHex` is flat too (and cheaper than `flatHex`); the map keeps the key first stored.
+          const durable = last >= 0n ? markDurableNow(toHex(channelId), last) : undefined
           if (refusals === undefined) return durable === undefined ? Effect.succeed(status) : Effect.as(durable, status)
           return Effect.as(Effect.andThen(Effect.forEach(refusals, (r) => Effect.logError(r), { discard: true }), durable ?? Effect.void), status)
         }
@@ -652,10 +653,9 @@ export const make = (
     const portsFor = (entry: Entry): ChannelPorts<ChannelState> => ({
       persist: (update, state) => persistFor(entry, [update], state),
       ...(config.groupPersists === false ? {} : { persistMany: (updates: ReadonlyArray<MonitorUpdate>, state: ChannelState) => persistFor(entry, updates, state) }),
+      // Data-first (no `pipe`): one of these per message sent.
       send: (session, message) =>
-        peers.send(session, message).pipe(
-          Effect.catch((e) => Effect.logDebug(`channel ${toHex(entry.channelId)}: ${message._tag} not sent (${e._tag})`))
-        ),
+        Effect.catch(peers.send(session, message), (e) => Effect.logDebug(`channel ${toHex(entry.channelId)}: ${message._tag} not sent (${e._tag})`)),
       emit: (event) => publish(entry, event),
       chain: (request) => publish(entry, request),
       rekey: (from, to) =>
