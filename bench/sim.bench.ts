@@ -99,6 +99,8 @@ interface Measured {
   readonly nodesCpu: number
   /** Peer messages sent during the setup. */
   readonly setupMessages: number
+  /** CPU seconds of the JS thread alone over the whole run (about the wall time on an idle machine with a core to spare for V8's helper threads). */
+  readonly threadCpu: number
 }
 
 const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extrapolate: number, seed: number): Promise<Measured> => {
@@ -209,7 +211,7 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
   if (reasons.length > 0) console.log(`  failures: ${reasons.map(([r, n]) => `${r} ${n}`).join(", ")}; latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms (simulated)`)
   for (const n of s.notes) console.log(`  note: ${n}`)
   for (const v of s.invariantViolations.slice(0, 5)) console.log(`  violation: ${v}`)
-  return { result: r, cpu, setupCpu, nodesCpu, setupMessages }
+  return { result: r, cpu, setupCpu, nodesCpu, setupMessages, threadCpu }
 }
 
 /** Setup CPU per node and the rest per payment at two sizes, and a power-law extrapolation of each to `full` nodes / `fullPayments`. */
@@ -232,6 +234,13 @@ const compare = (label: string, small: Measured, large: Measured, full: number, 
       `EXTRAPOLATED (not measured), power law to ${full} nodes: ~${(node.atFull * full + pay.atFull * fullPayments).toFixed(0)} CPU s ` +
       `(setup ~${(node.atFull * full).toFixed(0)} s at ${(1000 * node.atFull).toFixed(1)} ms per node, n^${node.k.toFixed(2)}; ` +
       `workload ~${(pay.atFull * fullPayments).toFixed(0)} s at ${(1000 * pay.atFull).toFixed(1)} ms per payment, n^${pay.k.toFixed(2)})`
+  )
+  // The JS thread's share of each run's CPU (the rest is V8's helper threads, which a second
+  // core runs beside it): the same extrapolation in JS thread seconds, about the wall time.
+  const share = (m: Measured) => m.threadCpu / Math.max(1e-9, m.cpu)
+  const threadFull = (node.atFull * full + pay.atFull * fullPayments) * share(large)
+  console.log(
+    `  JS thread ${(100 * share(small)).toFixed(0)}% -> ${(100 * share(large)).toFixed(0)}% of the CPU; EXTRAPOLATED (not measured): ~${threadFull.toFixed(0)} JS thread CPU s at ${full} nodes (about the wall time with a core to spare)`
   )
 }
 
