@@ -363,7 +363,7 @@ type Input =
   | {
     readonly _tag: "Pay"
     readonly record: OutboundRecord
-    readonly reply: Deferred.Deferred<string, InvalidPaymentRequest>
+    readonly reply: PayReply
     /** The caller's span: the payment's attempts are its children. */
     readonly span: Tracer.AnySpan | undefined
   }
@@ -374,6 +374,15 @@ type Input =
   /** An HTLC we offered, decided on chain (`MonitorChain`, BOLT 5): as `HtlcResolved`, a failure with no onion. */
   | { readonly _tag: "OnChain"; readonly event: Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }> }
   | { readonly _tag: "Intercepted"; readonly interceptId: string; readonly action: InterceptAction; readonly reply: Deferred.Deferred<void, InvalidPaymentRequest> }
+
+/**
+ * Who waits on a `Pay`: a caller that wants the payment id once it is accepted (`startPayment`),
+ * or one that waits for the outcome (`pay`): then ONE deferred carries the refusal or the
+ * outcome, registered as a waiter when the payment is accepted (no id reply to wait for first).
+ */
+type PayReply =
+  | { readonly _tag: "Id"; readonly deferred: Deferred.Deferred<string, InvalidPaymentRequest> }
+  | { readonly _tag: "Outcome"; readonly deferred: Deferred.Deferred<PaymentResult, InvalidPaymentRequest> }
 
 type InterceptAction =
   | { readonly _tag: "Forward"; readonly channelId: ChannelId; readonly amountMsat: Msat }
@@ -580,7 +589,7 @@ export const make = (
     const mppSets = new Map<string, MppSet>()
     /** HTLCs held for the application (`config.intercept`), by intercept id; handed out again after a restart. */
     const intercepted = new Map<string, { readonly e: Extract<ChannelEvent, { readonly _tag: "HtlcReceived" }>; readonly p: Extract<ProcessedOnion, { readonly _tag: "Forward" }> }>()
-    const waiters = new Map<string, Array<Deferred.Deferred<PaymentResult>>>()
+    const waiters = new Map<string, Array<Deferred.Deferred<PaymentResult, InvalidPaymentRequest>>>()
     /** Per payment: channel directions and nodes that failed it (this run). */
     const excluded = new Map<string, { readonly channels: Array<ExcludedChannel>; readonly nodes: Array<Uint8Array> }>()
     /**
@@ -695,9 +704,10 @@ export const make = (
       unwritten.delete(r.paymentId)
       return put(`pay/out/${r.paymentId}`, encodeOutboundRecord(r)).pipe(
         // Once the outcome is stored, memory keeps only what the API answers with.
-        Effect.tap(() => Effect.sync(() => {
+        Effect.map((version) => {
           if (outbound.get(r.paymentId) === r) setOutbound(slimIfFinished(r))
-        }))
+          return version
+        })
       )
     }
     /**
@@ -942,12 +952,13 @@ export const make = (
             yield* saveInbound(record)
           }
         }
-        const checked = checkFinalPart(record === undefined ? undefined : expectedOf(record), part, { height, nowSeconds: yield* nowSeconds })
+        // One clock reading for the expiry check and the MPP set's start.
+        const now = yield* Clock.currentTimeMillis
+        const checked = checkFinalPart(record === undefined ? undefined : expectedOf(record), part, { height, nowSeconds: Math.floor(now / 1000) })
         if (record === undefined || Result.isFailure(checked)) {
           const failure = Result.isFailure(checked) ? checked.failure : { _tag: "incorrect_or_unknown_payment_details" as const, htlcMsat: e.amount, height }
           return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure, sharedSecret: p.sharedSecret })
         }
-        const now = yield* Clock.currentTimeMillis
         const added = addMppPart(mppSets.get(hashHex), { channelId: e.channelId, htlcId: e.htlcId, amountMsat: e.amount, sharedSecret: p.sharedSecret }, p.totalMsat, now)
         switch (added._tag) {
           case "Mismatch":
@@ -1909,14 +1920,26 @@ export const make = (
       return invoices.get(r.paymentId)
     }
 
-    const onPay = (record: OutboundRecord, reply: Deferred.Deferred<string, InvalidPaymentRequest>) =>
+    /** A waiter for the outcome of a payment: answered now if it is finished, else by `finish`. */
+    const addWaiter = (paymentId: string, waiter: Deferred.Deferred<PaymentResult, InvalidPaymentRequest>) => {
+      const r = outbound.get(paymentId)
+      const done = r === undefined ? undefined : resultOf(r)
+      if (done !== undefined) Deferred.doneUnsafe(waiter, Exit.succeed(done))
+      else waiters.set(paymentId, [...(waiters.get(paymentId) ?? []), waiter])
+    }
+    /** Fails whichever deferred waits on the `Pay` (two branches: the deferreds' success types differ). */
+    const refusePay = (reply: PayReply, error: InvalidPaymentRequest): Effect.Effect<void> =>
+      reply._tag === "Id" ? Effect.asVoid(Deferred.fail(reply.deferred, error)) : Effect.asVoid(Deferred.fail(reply.deferred, error))
+
+    const onPay = (record: OutboundRecord, reply: PayReply) =>
       Effect.gen(function*() {
         const existing = outbound.get(record.paymentId)
         if (existing !== undefined) {
           if (!equalBytes(existing.paymentHash, record.paymentHash)) {
-            return yield* Deferred.fail(reply, new InvalidPaymentRequest({ reason: `payment id ${record.paymentId} is used by another payment` }))
+            return yield* refusePay(reply, new InvalidPaymentRequest({ reason: `payment id ${record.paymentId} is used by another payment` }))
           }
-          return yield* Deferred.succeed(reply, record.paymentId)
+          if (reply._tag === "Id") return yield* Deferred.succeed(reply.deferred, record.paymentId)
+          return addWaiter(record.paymentId, reply.deferred)
         }
         // Recorded before anything leaves: with its first attempt, just before that attempt's HTLC is
         // added (`sendAttempt`), or with its outcome (no route); else here, before the reply.
@@ -1924,11 +1947,13 @@ export const make = (
         unwritten.add(record.paymentId)
         const decoded = decodedInvoices.get(record)
         if (decoded !== undefined) invoices.set(record.paymentId, decoded)
+        // A caller waiting for the outcome waits from now on (the payment may finish within `progress`).
+        if (reply._tag === "Outcome") addWaiter(record.paymentId, reply.deferred)
         yield* armTimeout(record.paymentId, record.deadlineMillis)
         yield* progress(record.paymentId)
         const current = outbound.get(record.paymentId)
         if (unwritten.has(record.paymentId) && current !== undefined) yield* saveOutbound(current)
-        yield* Deferred.succeed(reply, record.paymentId)
+        if (reply._tag === "Id") yield* Deferred.succeed(reply.deferred, record.paymentId)
       })
 
     /**
@@ -2185,7 +2210,7 @@ export const make = (
           if (input.span !== undefined && !callerSpans.has(input.record.paymentId)) callerSpans.set(input.record.paymentId, input.span)
           // The caller never hangs: a payment that cannot even be stored is refused.
           return onPay(input.record, input.reply).pipe(
-            Effect.onError(() => Deferred.fail(input.reply, new InvalidPaymentRequest({ reason: "the payment could not be stored" })))
+            Effect.onError(() => refusePay(input.reply, new InvalidPaymentRequest({ reason: "the payment could not be stored" })))
           )
         case "MppTimeout":
           return onMppTimeout(input.paymentHash, input.firstAtMillis)
@@ -2227,8 +2252,12 @@ export const make = (
     // Subscribed before recovery: nothing the channels say from now on is missed.
     const channelEvents = yield* manager.subscribe
     for (const r of outbound.values()) if (r.status === "pending") yield* recoverOutbound(r)
+    // Only the events the loop acts on enter the inbox (`onChannelEvent`: an HTLC received or one
+    // of ours resolved): the rest (adds, channel life) would each wake the loop for nothing.
     yield* channelEvents.pipe(
-      Stream.runForEach((event) => Queue.offer(inbox, { _tag: "Channel", event })),
+      Stream.runForEach((event) =>
+        event.event._tag === "HtlcReceived" || event.event._tag === "HtlcResolved" ? Queue.offer(inbox, { _tag: "Channel", event }) : Effect.void
+      ),
       Effect.forkIn(scope)
     )
     // HTLCs of closed channels decided on chain (BOLT 5), when the node runs the on-chain monitor:
@@ -2269,9 +2298,9 @@ export const make = (
     /**
      * The group of an input whose handling may overlap that of other groups: an incoming HTLC, or
      * the resolution of one of our forwards, by payment hash (so the parts of one payment, and a
-     * forward and a receive of one hash, stay in order); channel events this loop ignores in a group
-     * of their own. Undefined for everything else (payments, resolutions of our attempts, timers,
-     * resync, deadlines): handled alone, in order, after what came before. Payments of ours are
+     * forward and a receive of one hash, stay in order); any other channel event (none enters the
+     * inbox now) in a group of its own. Undefined for everything else (payments, resolutions of our
+     * attempts, timers, resync, deadlines): handled alone, in order, after what came before. Payments of ours are
      * not handled concurrently on purpose: measured (50 in flight, 2 and 5 nodes), concurrent
      * payers put more HTLCs on the first link at once, and every `commitment_signed` signs every
      * HTLC of its link again (BOLT 2/3): 3 hops, 0.78 -> 3.4 `commitment_signed` and 19 -> 57 HTLC
@@ -2321,7 +2350,8 @@ export const make = (
         }
       })
     yield* Queue.takeBetween(inbox, 1, INBOX_BATCH).pipe(
-      Effect.flatMap(handleBatch),
+      // One input (one payment at a time): handled as is, no batch grouping around it.
+      Effect.flatMap((batch) => (batch.length === 1 && batch[0] !== undefined ? handleOne(batch[0]) : handleBatch(batch))),
       Effect.forever,
       Effect.forkIn(scope)
     )
@@ -2334,7 +2364,7 @@ export const make = (
         if (r === undefined) return yield* Effect.fail(new InvalidPaymentRequest({ reason: `no payment ${paymentId}` }))
         const done = resultOf(r)
         const result = done ?? (yield* Effect.gen(function*() {
-          const d = yield* Deferred.make<PaymentResult>()
+          const d = yield* Deferred.make<PaymentResult, InvalidPaymentRequest>()
           waiters.set(paymentId, [...(waiters.get(paymentId) ?? []), d])
           // It may have finished between the check and the registration (the loop runs on another fiber).
           const again = outbound.get(paymentId)
@@ -2344,15 +2374,33 @@ export const make = (
         return result._tag === "PaymentSucceeded" ? result : yield* Effect.fail(result)
       })
 
+    const badPaymentId = (record: OutboundRecord): InvalidPaymentRequest | undefined =>
+      PAYMENT_ID.test(record.paymentId) ? undefined : new InvalidPaymentRequest({ reason: "a payment id is 1 to 100 of 0-9 A-Z a-z . _ -" })
+
     const submit = (record: OutboundRecord) =>
       Effect.gen(function*() {
-        if (!PAYMENT_ID.test(record.paymentId)) {
-          return yield* Effect.fail(new InvalidPaymentRequest({ reason: "a payment id is 1 to 100 of 0-9 A-Z a-z . _ -" }))
-        }
-        const reply = yield* Deferred.make<string, InvalidPaymentRequest>()
+        const bad = badPaymentId(record)
+        if (bad !== undefined) return yield* Effect.fail(bad)
+        const deferred = yield* Deferred.make<string, InvalidPaymentRequest>()
         const span = yield* Effect.option(Effect.currentSpan)
-        yield* Queue.offer(inbox, { _tag: "Pay", record, reply, span: Option.getOrUndefined(span) })
-        return yield* Deferred.await(reply)
+        yield* Queue.offer(inbox, { _tag: "Pay", record, reply: { _tag: "Id", deferred }, span: Option.getOrUndefined(span) })
+        return yield* Deferred.await(deferred)
+      })
+
+    /**
+     * `submit` then `awaitPayment` in one wait: the loop registers the caller's deferred as the
+     * payment's waiter when it accepts it (or fails it with the refusal), so the caller waits once.
+     */
+    const submitAndAwait = (record: OutboundRecord): Effect.Effect<PaymentSucceeded, PaymentFailed | InvalidPaymentRequest> =>
+      Effect.suspend(() => {
+        const bad = badPaymentId(record)
+        if (bad !== undefined) return Effect.fail(bad)
+        const deferred = Deferred.makeUnsafe<PaymentResult, InvalidPaymentRequest>()
+        return Effect.option(Effect.currentSpan).pipe(
+          Effect.flatMap((span) => Queue.offer(inbox, { _tag: "Pay", record, reply: { _tag: "Outcome", deferred }, span: Option.getOrUndefined(span) })),
+          Effect.andThen(Deferred.await(deferred)),
+          Effect.flatMap((result) => (result._tag === "PaymentSucceeded" ? Effect.succeed(result) : Effect.fail(result)))
+        )
       })
 
     const baseRecord = (fields: {
@@ -2467,7 +2515,7 @@ export const make = (
       record.pipe(
         Effect.matchEffect({
           onFailure: (e) => Effect.fail(e).pipe(traced(name, undefined)),
-          onSuccess: (r) => Effect.flatMap(submit(r), awaitPayment).pipe(traced(name, r.paymentHash))
+          onSuccess: (r) => submitAndAwait(r).pipe(traced(name, r.paymentHash))
         })
       )
 

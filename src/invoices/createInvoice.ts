@@ -6,7 +6,7 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js"
 import { Clock, Effect } from "effect"
-import { encodeInvoice, makeInvoice, signingHash, type InvoiceParams } from "../protocol/invoice/index.ts"
+import { makeInvoice, prepareSigning, type InvoiceParams } from "../protocol/invoice/index.ts"
 import { Entropy } from "../services/Entropy.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
@@ -46,7 +46,9 @@ export const createInvoice = Effect.fnUntraced(function*(params: CreateInvoicePa
     paymentSecret,
     payee: params.includePayee === true ? signer.nodeId : undefined
   }))
-  const { recovery, signature } = yield* signer.signDigestRecoverable(signingHash(unsigned))
-  const created: CreatedInvoice = { invoice: encodeInvoice(unsigned, signature, recovery), paymentHash, paymentSecret, preimage }
+  // The data words are computed once for the hash and the encoding.
+  const signing = prepareSigning(unsigned)
+  const { recovery, signature } = yield* signer.signDigestRecoverable(signing.digest)
+  const created: CreatedInvoice = { invoice: signing.encode(signature, recovery), paymentHash, paymentSecret, preimage }
   return created
 }, Effect.withSpan("createInvoice", undefined, { captureStackTrace: false }))

@@ -5,7 +5,8 @@
  *   limit, every tagged field, amount multipliers, signature check (`n` field) or public-key
  *   recovery, unknown required features rejected, fields a reader must skip kept as `ignored`.
  * - `makeInvoice(params)` -> `Result<UnsignedInvoice, InvalidField>`; `signingHash(unsigned)`; `encodeInvoice(unsigned,
- *   signature, recovery)` or `signAndEncode(unsigned, sign)` with a signer that holds the key.
+ *   signature, recovery)` or `signAndEncode(unsigned, sign)` with a signer that holds the key;
+ *   `prepareSigning(unsigned)`: the hash and an encoder over one computation of the data words.
  * - A decoded invoice re-encodes to the same string: `encodeInvoice(inv, inv.signature, inv.recovery)`.
  */
 export * from "./errors.ts"

@@ -88,10 +88,10 @@ const hrpBytes = (hrp: string): Uint8Array => new TextEncoder().encode(hrp)
 /** Splits `str` into hrp and words, with BOLT 11's reader rules (no 90-character limit). */
 const splitBech32 = (str: string): Result.Result<{ hrp: string; words: Uint8Array }, InvalidBech32> => {
   if (str.length === 0) return Result.fail(new InvalidBech32({ reason: "empty", message: "empty invoice" }))
-  if (str !== str.toLowerCase() && str !== str.toUpperCase()) {
+  const lower = str.toLowerCase()
+  if (str !== lower && str !== str.toUpperCase()) {
     return Result.fail(new InvalidBech32({ reason: "mixed-case", message: "invoice mixes upper and lower case" }))
   }
-  const lower = str.toLowerCase()
   const sep = lower.lastIndexOf("1")
   if (sep < 1) return Result.fail(new InvalidBech32({ reason: "no-separator", message: "no bech32 separator '1'" }))
   if (!/^[qpzry9x8gf2tvdw0s3jn54khce6mua7l]*$/.test(lower.slice(sep + 1)) || sep + 7 > lower.length) {
@@ -112,7 +112,8 @@ const dataWords = (invoice: UnsignedInvoice): Array<number> => {
   const words = bigIntToWordsFixed(BigInt(invoice.timestamp), TIMESTAMP_WORDS)
   for (const field of invoice.fields) {
     const raw = encodeField(field)
-    words.push(raw.type, ...bigIntToWordsFixed(BigInt(raw.words.length), 2))
+    // type, 10-bit data_length in two words, then the data.
+    words.push(raw.type, (raw.words.length >> 5) & 31, raw.words.length & 31)
     for (let i = 0; i < raw.words.length; i++) words.push(raw.words[i] ?? 0)
   }
   return words
@@ -193,13 +194,36 @@ export const encodeInvoice = (invoice: UnsignedInvoice, signature: Uint8Array, r
   return bech32.encode(hrpOf(invoice), words, false)
 }
 
+/**
+ * The signing hash of an invoice and its encoder, over ONE computation of its data words (a
+ * signer in between: hash, sign, then encode, as `createInvoice` does): `encode` gives what
+ * `encodeInvoice(invoice, signature, recovery)` gives.
+ */
+export const prepareSigning = (invoice: UnsignedInvoice): {
+  readonly digest: Uint8Array
+  readonly encode: (signature: Uint8Array, recovery: number) => string
+} => {
+  const words = dataWords(invoice)
+  const hrp = hrpOf(invoice)
+  return {
+    digest: sha256(concatBytes(hrpBytes(hrp), wordsToBytesPad(words))),
+    encode: (signature, recovery) => {
+      const sig = new Uint8Array(65)
+      sig.set(signature)
+      sig[64] = recovery
+      return bech32.encode(hrp, [...words, ...bech32.toWords(sig)], false)
+    }
+  }
+}
+
 /** Signs with a caller-supplied recoverable signer (e.g. the node signer service) and encodes. */
 export const signAndEncode = (
   invoice: UnsignedInvoice,
   sign: (digest: Uint8Array) => { readonly signature: Uint8Array; readonly recovery: number }
 ): string => {
-  const { recovery, signature } = sign(signingHash(invoice))
-  return encodeInvoice(invoice, signature, recovery)
+  const signing = prepareSigning(invoice)
+  const { recovery, signature } = sign(signing.digest)
+  return signing.encode(signature, recovery)
 }
 
 export const decodeInvoice = (

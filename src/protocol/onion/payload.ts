@@ -83,8 +83,93 @@ export class InvalidHopPayloadValue extends Data.TaggedError("InvalidHopPayloadV
 
 const compareType = (a: { readonly type: bigint }, b: { readonly type: bigint }) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0)
 
+const U64_MAX = 0xffffffffffffffffn
+
+/** Bytes of a BOLT 1 truncated integer (no leading zero bytes; zero is empty). */
+const truncatedWidth = (v: bigint): number => {
+  let width = 0
+  if (v <= 0x1fffffffffffffn) {
+    for (let n = Number(v); n > 0; n = Math.floor(n / 256)) width++
+  } else {
+    for (let t = v; t > 0n; t >>= 8n) width++
+  }
+  return width
+}
+
+/** Writes `v` big-endian in `width` bytes at `out[at..]`. */
+const writeBigEndian = (out: Uint8Array, at: number, v: bigint, width: number): void => {
+  if (v <= 0x1fffffffffffffn) {
+    let n = Number(v)
+    for (let i = width - 1; i >= 0; i--, n = Math.floor(n / 256)) out[at + i] = n % 256
+  } else {
+    let t = v
+    for (let i = width - 1; i >= 0; i--, t >>= 8n) out[at + i] = Number(t & 0xffn)
+  }
+}
+
+/**
+ * The payloads a payment's route makes (`amt_to_forward`, `outgoing_cltv_value`, and a
+ * `short_channel_id` or `payment_data`; nothing else), written straight into one buffer: the bytes
+ * `encodeHopPayloadGeneral` gives them (property-tested), without a Writer and a closure per
+ * record. Undefined for any other payload or a value out of its field's range: the general
+ * encoder then writes it or names the problem.
+ */
+const encodeRoutePayload = (p: HopPayload): Uint8Array | undefined => {
+  if (
+    p.encryptedRecipientData !== undefined || p.currentPathKey !== undefined || p.paymentMetadata !== undefined ||
+    p.totalAmountMsat !== undefined || (p.customRecords !== undefined && p.customRecords.length > 0) || (p.unknown !== undefined && p.unknown.length > 0)
+  ) return undefined
+  const amt = p.amtToForward
+  const cltv = p.outgoingCltvValue
+  const scid = p.shortChannelId
+  const data = p.paymentData
+  if (amt !== undefined && (amt < 0n || amt > U64_MAX)) return undefined
+  if (cltv !== undefined && (!Number.isInteger(cltv) || cltv < 0 || cltv > 0xffffffff)) return undefined
+  if (scid !== undefined && (scid < 0n || scid > U64_MAX)) return undefined
+  if (data !== undefined && (data.paymentSecret.length !== 32 || data.totalMsat < 0n || data.totalMsat > U64_MAX)) return undefined
+  // Types 2, 4, 6, 8 and lengths up to 40: one byte each.
+  const amtWidth = amt === undefined ? 0 : truncatedWidth(amt)
+  const cltvWidth = cltv === undefined ? 0 : truncatedWidth(BigInt(cltv))
+  const totalWidth = data === undefined ? 0 : truncatedWidth(data.totalMsat)
+  const size = (amt === undefined ? 0 : 2 + amtWidth) + (cltv === undefined ? 0 : 2 + cltvWidth) + (scid === undefined ? 0 : 10) +
+    (data === undefined ? 0 : 34 + totalWidth)
+  const out = new Uint8Array(size)
+  let at = 0
+  if (amt !== undefined) {
+    out[at] = 2
+    out[at + 1] = amtWidth
+    writeBigEndian(out, at + 2, amt, amtWidth)
+    at += 2 + amtWidth
+  }
+  if (cltv !== undefined) {
+    out[at] = 4
+    out[at + 1] = cltvWidth
+    writeBigEndian(out, at + 2, BigInt(cltv), cltvWidth)
+    at += 2 + cltvWidth
+  }
+  if (scid !== undefined) {
+    out[at] = 6
+    out[at + 1] = 8
+    writeBigEndian(out, at + 2, scid, 8)
+    at += 10
+  }
+  if (data !== undefined) {
+    out[at] = 8
+    out[at + 1] = 32 + totalWidth
+    out.set(data.paymentSecret, at + 2)
+    writeBigEndian(out, at + 34, data.totalMsat, totalWidth)
+  }
+  return out
+}
+
 /** Encodes a hop payload as its TLV stream (records in ascending type order). */
 export const encodeHopPayload = (p: HopPayload): Result.Result<Uint8Array, InvalidHopPayloadValue> => {
+  const route = encodeRoutePayload(p)
+  return route !== undefined ? Result.succeed(route) : encodeHopPayloadGeneral(p)
+}
+
+/** Encodes any hop payload, record by record (what `encodeHopPayload` does for all but a route's common payloads). */
+export const encodeHopPayloadGeneral = (p: HopPayload): Result.Result<Uint8Array, InvalidHopPayloadValue> => {
   for (const c of p.customRecords ?? []) {
     if (c.type < CUSTOM_RECORD_MIN_TYPE || c.type > 0xffffffffffffffffn) {
       return Result.fail(new InvalidHopPayloadValue({ field: "customRecords", reason: `type ${c.type} is not >= 65536` }))

@@ -127,7 +127,8 @@ export const forwardJson = Schema.fromJsonString(ForwardRecordSchema)
 // ---- the stored text, written directly ------------------------------------------------------------
 //
 // A payment's record is written up to a few times per payment (before its HTLC leaves, at its
-// outcome), a claim's twice: going through the Schema encoder each time costs ~100 us a record.
+// outcome), a claim's and a forward's three times: going through the Schema encoder each time costs
+// ~100 us a record. The members a record's later writes repeat are written once (`headCache`).
 // These write the same text (the Schemas' field order, optional fields left out when undefined,
 // the same number and string forms; a property test compares them with the Schemas' output),
 // checking what the types do not say (lengths, ranges, safe integers); a record that fails a
@@ -160,14 +161,43 @@ const jsonNumber = (n: number): string => {
 const jsonScid = (scid: ShortChannelId): string => `"${formatShortChannelId(scid)}"`
 const jsonArray = <A>(items: ReadonlyArray<A>, one: (a: A) => string): string => `[${items.map(one).join(",")}]`
 
-/** `{"k":v,...}` of the fields whose value is not undefined, in the order given. */
-const jsonObject = (fields: ReadonlyArray<readonly [string, string | undefined]>): string => {
-  let out = "{"
+/** `"k":v,...` of the fields whose value is not undefined, in the order given (an object's members). */
+const jsonMembers = (fields: ReadonlyArray<readonly [string, string | undefined]>): string => {
+  let out = ""
   for (const [k, v] of fields) {
     if (v === undefined) continue
-    out += out.length === 1 ? `"${k}":${v}` : `,"${k}":${v}`
+    out += out.length === 0 ? `"${k}":${v}` : `,"${k}":${v}`
   }
-  return `${out}}`
+  return out
+}
+/** `{"k":v,...}` of the fields whose value is not undefined, in the order given. */
+const jsonObject = (fields: ReadonlyArray<readonly [string, string | undefined]>): string => `{${jsonMembers(fields)}}`
+/** An object of two runs of members (either may be empty). */
+const jsonJoined = (head: string, tail: string): string => `{${head}${head.length > 0 && tail.length > 0 ? "," : ""}${tail}}`
+
+/**
+ * The members of a record that its later writes repeat unchanged (a payment's record is written
+ * about 3 times with its invoice in it, a claim's 3 times), kept for the last `HEADS` records
+ * written, by the record's payment hash array. A hit is checked member by member against the
+ * record it was made from (`same`: `===`, the record copies share their values and byte arrays;
+ * records are values, never changed in place), so a changed field is never written stale.
+ */
+const HEADS = 64
+const headCache = <R>(headOf: (r: R) => string, keyOf: (r: R) => object, same: (a: R, b: R) => boolean) => {
+  const heads = new Map<object, { readonly record: R; readonly text: string }>()
+  return (r: R): string => {
+    const key = keyOf(r)
+    const known = heads.get(key)
+    if (known !== undefined && same(known.record, r)) return known.text
+    const text = headOf(r)
+    heads.delete(key)
+    heads.set(key, { record: r, text })
+    if (heads.size > HEADS) {
+      const oldest = heads.keys().next()
+      if (oldest.done !== true) heads.delete(oldest.value)
+    }
+    return text
+  }
 }
 const opt = <A>(a: A | undefined, f: (a: A) => string): string | undefined => (a === undefined ? undefined : f(a))
 
@@ -197,64 +227,102 @@ const blindedPathText = (b: BlindedPathRecord): string =>
     ["htlcMaximumMsat", jsonAmount(b.htlcMaximumMsat)]
   ])
 
+/** The members every write of a payment repeats (all before `status`). */
+const outboundHead = headCache<OutboundRecord>(
+  (r) =>
+    jsonMembers([
+      ["paymentId", jsonString(r.paymentId)],
+      ["paymentHash", jsonHex32(r.paymentHash)],
+      ["payee", jsonHex(r.payee)],
+      ["amountMsat", jsonAmount(r.amountMsat)],
+      ["paymentSecret", opt(r.paymentSecret, jsonHex32)],
+      ["paymentMetadata", opt(r.paymentMetadata, jsonHex)],
+      ["keysendPreimage", opt(r.keysendPreimage, jsonHex32)],
+      ["invoice", opt(r.invoice, jsonString)],
+      ["finalCltvDelta", jsonInt(r.finalCltvDelta)],
+      ["blindedPaths", opt(r.blindedPaths, (ps) => jsonArray(ps, blindedPathText))],
+      ["blindedMpp", opt(r.blindedMpp, (b) => (b ? "true" : "false"))],
+      ["maxFeeMsat", jsonAmount(r.maxFeeMsat)],
+      ["maxCltvExpiryDelta", jsonInt(r.maxCltvExpiryDelta)],
+      ["maxParts", jsonInt(r.maxParts)],
+      ["deadlineMillis", jsonNumber(r.deadlineMillis)]
+    ]),
+  (r) => r.paymentHash,
+  (a, b) =>
+    a.paymentId === b.paymentId && a.paymentHash === b.paymentHash && a.payee === b.payee && a.amountMsat === b.amountMsat &&
+    a.paymentSecret === b.paymentSecret && a.paymentMetadata === b.paymentMetadata && a.keysendPreimage === b.keysendPreimage &&
+    a.invoice === b.invoice && a.finalCltvDelta === b.finalCltvDelta && a.blindedPaths === b.blindedPaths && a.blindedMpp === b.blindedMpp &&
+    a.maxFeeMsat === b.maxFeeMsat && a.maxCltvExpiryDelta === b.maxCltvExpiryDelta && a.maxParts === b.maxParts &&
+    Object.is(a.deadlineMillis, b.deadlineMillis)
+)
+
 const outboundText = (r: OutboundRecord): string =>
-  jsonObject([
-    ["paymentId", jsonString(r.paymentId)],
-    ["paymentHash", jsonHex32(r.paymentHash)],
-    ["payee", jsonHex(r.payee)],
-    ["amountMsat", jsonAmount(r.amountMsat)],
-    ["paymentSecret", opt(r.paymentSecret, jsonHex32)],
-    ["paymentMetadata", opt(r.paymentMetadata, jsonHex)],
-    ["keysendPreimage", opt(r.keysendPreimage, jsonHex32)],
-    ["invoice", opt(r.invoice, jsonString)],
-    ["finalCltvDelta", jsonInt(r.finalCltvDelta)],
-    ["blindedPaths", opt(r.blindedPaths, (ps) => jsonArray(ps, blindedPathText))],
-    ["blindedMpp", opt(r.blindedMpp, (b) => (b ? "true" : "false"))],
-    ["maxFeeMsat", jsonAmount(r.maxFeeMsat)],
-    ["maxCltvExpiryDelta", jsonInt(r.maxCltvExpiryDelta)],
-    ["maxParts", jsonInt(r.maxParts)],
-    ["deadlineMillis", jsonNumber(r.deadlineMillis)],
+  jsonJoined(outboundHead(r), jsonMembers([
     ["status", jsonString(r.status)],
     ["preimage", opt(r.preimage, jsonHex32)],
     ["failureReason", opt(r.failureReason, jsonString)],
     ["attempts", jsonArray(r.attempts, attemptText)],
     ["nextAttemptId", jsonInt(r.nextAttemptId)],
     ["createdAtMillis", jsonNumber(r.createdAtMillis)]
-  ])
+  ]))
+
+/** The members every write of a claim repeats (all before `status`). */
+const inboundHead = headCache<InboundRecord>(
+  (r) =>
+    jsonMembers([
+      ["paymentHash", jsonHex32(r.paymentHash)],
+      ["preimage", jsonHex32(r.preimage)],
+      ["paymentSecret", opt(r.paymentSecret, jsonHex32)],
+      ["amountMsat", opt(r.amountMsat, jsonAmount)],
+      ["expiresAtSeconds", opt(r.expiresAtSeconds, jsonInt)],
+      ["minFinalCltvExpiryDelta", jsonInt(r.minFinalCltvExpiryDelta)],
+      ["invoice", opt(r.invoice, jsonString)],
+      ["keysend", r.keysend ? "true" : "false"]
+    ]),
+  (r) => r.paymentHash,
+  (a, b) =>
+    a.paymentHash === b.paymentHash && a.preimage === b.preimage && a.paymentSecret === b.paymentSecret && a.amountMsat === b.amountMsat &&
+    a.expiresAtSeconds === b.expiresAtSeconds && a.minFinalCltvExpiryDelta === b.minFinalCltvExpiryDelta && a.invoice === b.invoice &&
+    a.keysend === b.keysend
+)
 
 const inboundText = (r: InboundRecord): string =>
-  jsonObject([
-    ["paymentHash", jsonHex32(r.paymentHash)],
-    ["preimage", jsonHex32(r.preimage)],
-    ["paymentSecret", opt(r.paymentSecret, jsonHex32)],
-    ["amountMsat", opt(r.amountMsat, jsonAmount)],
-    ["expiresAtSeconds", opt(r.expiresAtSeconds, jsonInt)],
-    ["minFinalCltvExpiryDelta", jsonInt(r.minFinalCltvExpiryDelta)],
-    ["invoice", opt(r.invoice, jsonString)],
-    ["keysend", r.keysend ? "true" : "false"],
+  jsonJoined(inboundHead(r), jsonMembers([
     ["status", jsonString(r.status)],
     ["receivedMsat", jsonAmount(r.receivedMsat)],
     ["pathId", opt(r.pathId, jsonHex32)],
     ["claimedParts", opt(r.claimedParts, (ps) => jsonArray(ps, jsonString))],
     ["createdAtSeconds", jsonInt(r.createdAtSeconds)]
-  ])
+  ]))
+
+/** The members every write of a forward repeats (all before `outHtlcId`), by its incoming onion's shared secret. */
+const forwardHead = headCache<ForwardRecord>(
+  (r) =>
+    jsonMembers([
+      ["inChannelId", jsonHex32(r.inChannelId)],
+      ["inHtlcId", jsonAmount(r.inHtlcId)],
+      ["inAmountMsat", jsonAmount(r.inAmountMsat)],
+      ["paymentHash", jsonHex32(r.paymentHash)],
+      ["sharedSecret", jsonHex32(r.sharedSecret)],
+      ["outChannelId", jsonHex32(r.outChannelId)],
+      ["outAmountMsat", jsonAmount(r.outAmountMsat)],
+      ["outCltvExpiry", jsonInt(r.outCltvExpiry)]
+    ]),
+  (r) => r.sharedSecret,
+  (a, b) =>
+    a.inChannelId === b.inChannelId && a.inHtlcId === b.inHtlcId && a.inAmountMsat === b.inAmountMsat && a.paymentHash === b.paymentHash &&
+    a.sharedSecret === b.sharedSecret && a.outChannelId === b.outChannelId && a.outAmountMsat === b.outAmountMsat &&
+    a.outCltvExpiry === b.outCltvExpiry
+)
 
 const forwardText = (r: ForwardRecord): string =>
-  jsonObject([
-    ["inChannelId", jsonHex32(r.inChannelId)],
-    ["inHtlcId", jsonAmount(r.inHtlcId)],
-    ["inAmountMsat", jsonAmount(r.inAmountMsat)],
-    ["paymentHash", jsonHex32(r.paymentHash)],
-    ["sharedSecret", jsonHex32(r.sharedSecret)],
-    ["outChannelId", jsonHex32(r.outChannelId)],
-    ["outAmountMsat", jsonAmount(r.outAmountMsat)],
-    ["outCltvExpiry", jsonInt(r.outCltvExpiry)],
+  jsonJoined(forwardHead(r), jsonMembers([
     ["outHtlcId", opt(r.outHtlcId, jsonAmount)],
     ["outShortChannelId", opt(r.outShortChannelId, jsonScid)],
     ["blinded", opt(r.blinded, (b) => jsonObject([["introduction", b.introduction ? "true" : "false"], ["sha256OfOnion", jsonHex32(b.sha256OfOnion)]]))],
     ["receivedAtMillis", opt(r.receivedAtMillis, jsonNumber)],
     ["status", jsonString(r.status)]
-  ])
+  ]))
 
 const direct = <R>(write: (r: R) => string, schema: (r: R) => string) => (r: R): string => {
   try {

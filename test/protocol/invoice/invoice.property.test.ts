@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest"
 import bolt11 from "bolt11"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
-import { decodeInvoice, encodeInvoice, makeInvoice, signAndEncode, fallbackAddress, validateForEncoding, type InvoiceParams, type UnsignedInvoice } from "../../../src/protocol/invoice/index.ts"
+import { decodeInvoice, encodeInvoice, makeInvoice, prepareSigning, signAndEncode, signingHash, fallbackAddress, validateForEncoding, type InvoiceParams, type UnsignedInvoice } from "../../../src/protocol/invoice/index.ts"
 import { msat } from "../../../src/protocol/units.ts"
 import type { ShortChannelId } from "../../../src/protocol/codec/fields.ts"
 
@@ -67,6 +67,18 @@ const encode = (key: Uint8Array, p: InvoiceParams): string =>
   signAndEncode(Result.getOrThrow(makeInvoice(p)), (digest) => nobleSecp256k1.signRecoverable(digest, key))
 
 describe("BOLT 11 properties", () => {
+  it("prepareSigning gives signingHash's digest and encodeInvoice's string (one computation of the data words)", () => {
+    fc.assert(
+      fc.property(params(fc.constantFrom("bc", "tb", "tbs", "bcrt")), bytes(64), fc.integer({ min: 0, max: 3 }), ({ p }, signature, recovery) => {
+        const unsigned = Result.getOrThrow(makeInvoice(p))
+        const signing = prepareSigning(unsigned)
+        expect(signing.digest).toEqual(signingHash(unsigned))
+        expect(signing.encode(signature, recovery)).toBe(encodeInvoice(unsigned, signature, recovery))
+      }),
+      { numRuns: 200 }
+    )
+  })
+
   it("random invoices from our encoder decode back to the same fields", () => {
     fc.assert(
       fc.property(params(fc.constantFrom("bc", "tb", "tbs", "bcrt")), ({ key, p }) => {

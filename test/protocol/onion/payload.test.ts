@@ -5,7 +5,7 @@ import onionVector from "../../vectors/bolt04/onion-test.json" with { type: "jso
 import blindedVector from "../../vectors/bolt04/blinded-payment-onion-test.json" with { type: "json" }
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import type { ShortChannelId } from "../../../src/protocol/codec/index.ts"
-import { decodeHopPayload, encodeHopPayload, type HopPayload, validateHopPayload } from "../../../src/protocol/onion/index.ts"
+import { decodeHopPayload, encodeHopPayload, encodeHopPayloadGeneral, type HopPayload, validateHopPayload } from "../../../src/protocol/onion/index.ts"
 import { msat } from "../../../src/protocol/units.ts"
 import { stripLength } from "./fixtures.ts"
 
@@ -161,5 +161,27 @@ describe("hop payload requirements (the reader)", () => {
     expect(Result.isSuccess(fwd) && fwd.success._tag).toBe("BlindedForward")
     const recv = check({ encryptedRecipientData: enc, amtToForward: amt, outgoingCltvValue: 1, totalAmountMsat: amt }, true, true)
     expect(Result.isSuccess(recv) && recv.success._tag).toBe("BlindedReceive")
+  })
+})
+
+describe("a route's payloads written directly", () => {
+  const u64 = fc.oneof(
+    fc.bigInt({ min: 0n, max: 0xffffffffffffffffn }),
+    fc.constantFrom(0n, 1n, 255n, 256n, 0x1fffffffffffffn, 0x20000000000000n, 0xffffffffffffffffn, 0x10000000000000000n, -1n)
+  )
+  const u32 = fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.constantFrom(0, 1, 0xffffffff, 0x100000000, -1, 1.5))
+  // Each record present or not (`requiredKeys: []`), an empty custom record list now and then.
+  const routePayload: fc.Arbitrary<HopPayload> = fc.record({
+    amtToForward: u64.map(msat),
+    outgoingCltvValue: u32,
+    shortChannelId: u64.map(scid),
+    paymentData: fc.record({ paymentSecret: fc.uint8Array({ minLength: 31, maxLength: 33 }), totalMsat: u64.map(msat) }),
+    customRecords: fc.constant<ReadonlyArray<{ readonly type: bigint; readonly value: Uint8Array }>>([])
+  }, { requiredKeys: [] })
+
+  it("gives the general encoder's bytes, or its refusal", () => {
+    fc.assert(fc.property(routePayload, (p) => {
+      expect(encodeHopPayload(p)).toEqual(encodeHopPayloadGeneral(p))
+    }), { numRuns: 2000 })
   })
 })
