@@ -221,17 +221,33 @@ const updates = (ms: ReadonlyArray<UpdateMessage>): Array<Json> => {
   return out
 }
 
+/**
+ * The hex of a per-commitment point, by array: our next point stays in the commitments over the
+ * several records written between two revocations. Weak: an entry lives as long as its point does.
+ */
+const pointHex = new WeakMap<Uint8Array, string>()
+const pointToHex = (point: Uint8Array): string => {
+  const held = pointHex.get(point)
+  if (held !== undefined) return held
+  const hex = toHex(point)
+  pointHex.set(point, hex)
+  return hex
+}
+
+/** An owed revocation stays between a `commitment_signed` received and our `revoke_and_ack` (frozen, memoized by object). */
+const owedRevocation = memoized((o: NonNullable<Commitments["owedRevocation"]>): JsonObject => ({
+  commitmentNumber: u64(o.commitmentNumber),
+  perCommitmentPoint: toHex(o.perCommitmentPoint)
+}))
+
 /** `CommitmentsSchema`'s encoding. */
 export const encodeCommitmentsJson = (c: Commitments): JsonObject => ({
   params: encodeChannelParamsJson(c.params),
   localCommit: localCommit(c.localCommit),
   remoteCommit: remoteCommit(c.remoteCommit),
   remoteNextCommitInfo: remoteNextCommitInfo(c.remoteNextCommitInfo),
-  localNextPerCommitmentPoint: toHex(c.localNextPerCommitmentPoint),
-  owedRevocation:
-    c.owedRevocation === null
-      ? null
-      : { commitmentNumber: u64(c.owedRevocation.commitmentNumber), perCommitmentPoint: toHex(c.owedRevocation.perCommitmentPoint) },
+  localNextPerCommitmentPoint: pointToHex(c.localNextPerCommitmentPoint),
+  owedRevocation: c.owedRevocation === null ? null : owedRevocation(c.owedRevocation),
   localChanges: { proposed: updates(c.localChanges.proposed), signed: updates(c.localChanges.signed), acked: updates(c.localChanges.acked) },
   remoteChanges: { proposed: updates(c.remoteChanges.proposed), acked: updates(c.remoteChanges.acked), signed: updates(c.remoteChanges.signed) },
   localNextHtlcId: u64(c.localNextHtlcId),
@@ -293,7 +309,20 @@ const awaiting = (a: Awaiting): Json => {
 
 // ---- phases ----------------------------------------------------------------------------------------
 
-const scid = (s: ShortChannelId): string => formatShortChannelId(s)
+/**
+ * Short channel ids as text, by value: a channel's ids are in every record it writes. Bounded
+ * (emptied past `SCID_TEXTS` ids): a node's channels are few against the records they write.
+ */
+const scidTexts = new Map<ShortChannelId, string>()
+const SCID_TEXTS = 4096
+const scid = (s: ShortChannelId): string => {
+  const held = scidTexts.get(s)
+  if (held !== undefined) return held
+  const text = formatShortChannelId(s)
+  if (scidTexts.size >= SCID_TEXTS) scidTexts.clear()
+  scidTexts.set(s, text)
+  return text
+}
 
 /** Memoized by HTLC (frozen): an HTLC stays in `receivedHtlcs` over many persisted states, its onion with it. */
 const receivedHtlc = memoized((h: ReceivedHtlc): JsonObject => {
@@ -311,6 +340,18 @@ const receivedHtlc = memoized((h: ReceivedHtlc): JsonObject => {
 
 const revealedSecret = memoized((r: Normal["revealedSecrets"][number]): JsonObject => ({ commitmentNumber: u64(r.commitmentNumber), secret: toHex(r.secret) }))
 
+// The arrays and the shutdown state of `Normal` stay the same objects over most steps (a revocation
+// or a fulfill makes new ones): encoded once per object (frozen, memoized by object).
+const revealedSecrets = memoized((xs: Normal["revealedSecrets"]): Array<Json> => xs.map(revealedSecret))
+const u64List = memoized((xs: ReadonlyArray<bigint>): Array<Json> => xs.map(u64))
+const receivedHtlcs = memoized((xs: ReadonlyArray<ReceivedHtlc>): Array<Json> => xs.map((h) => receivedHtlc(h)))
+const shutdownState = memoized((sh: Normal["shutdown"]): JsonObject => {
+  const o: JsonObject = {}
+  if (sh.localScript !== undefined) o["localScript"] = toHex(sh.localScript)
+  if (sh.remoteScript !== undefined) o["remoteScript"] = toHex(sh.remoteScript)
+  return o
+})
+
 const normal = (s: Normal): JsonObject => {
   const o: JsonObject = {
     _tag: "Normal",
@@ -318,20 +359,17 @@ const normal = (s: Normal): JsonObject => {
     connection: s.connection,
     commitments: encodeCommitmentsJson(s.commitments)
   }
-  const shutdown: JsonObject = {}
-  if (s.shutdown.localScript !== undefined) shutdown["localScript"] = toHex(s.shutdown.localScript)
-  if (s.shutdown.remoteScript !== undefined) shutdown["remoteScript"] = toHex(s.shutdown.remoteScript)
-  o["shutdown"] = shutdown
+  o["shutdown"] = shutdownState(s.shutdown)
   if (s.closingFeeratePerKw !== undefined) o["closingFeeratePerKw"] = s.closingFeeratePerKw
   if (s.pendingClose !== undefined) o["pendingClose"] = { scriptPubKey: toHex(s.pendingClose.scriptPubKey) }
   if (s.shortChannelId !== undefined) o["shortChannelId"] = scid(s.shortChannelId)
   if (s.localAlias !== undefined) o["localAlias"] = scid(s.localAlias)
   if (s.remoteAlias !== undefined) o["remoteAlias"] = scid(s.remoteAlias)
   if (s.commitSentAtLocalNumber !== undefined) o["commitSentAtLocalNumber"] = u64(s.commitSentAtLocalNumber)
-  o["revealedSecrets"] = s.revealedSecrets.map(revealedSecret)
-  o["fulfilledByPeer"] = s.fulfilledByPeer.map(u64)
-  if (s.dustExposed !== undefined) o["dustExposed"] = s.dustExposed.map(u64)
-  if (s.receivedHtlcs !== undefined) o["receivedHtlcs"] = s.receivedHtlcs.map((h) => receivedHtlc(h))
+  o["revealedSecrets"] = revealedSecrets(s.revealedSecrets)
+  o["fulfilledByPeer"] = u64List(s.fulfilledByPeer)
+  if (s.dustExposed !== undefined) o["dustExposed"] = u64List(s.dustExposed)
+  if (s.receivedHtlcs !== undefined) o["receivedHtlcs"] = receivedHtlcs(s.receivedHtlcs)
   if (s.awaiting !== undefined) o["awaiting"] = awaiting(s.awaiting)
   return o
 }
