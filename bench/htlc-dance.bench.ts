@@ -83,6 +83,7 @@ const timeSecp = (inner: Secp256k1): { readonly secp: Secp256k1; readonly ms: ()
       pointAdd: wrap("pointAdd", inner.pointAdd),
       pointTweakAdd: wrap("pointTweakAdd", inner.pointTweakAdd),
       pointMultiply: wrap("pointMultiply", inner.pointMultiply),
+      ...(inner.pointMultiplyTweakAdd === undefined ? {} : { pointMultiplyTweakAdd: wrap("pointMultiplyTweakAdd", inner.pointMultiplyTweakAdd) }),
       secretAdd: wrap("secretAdd", inner.secretAdd),
       secretMultiply: wrap("secretMultiply", inner.secretMultiply)
     }

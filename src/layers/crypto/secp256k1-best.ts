@@ -14,7 +14,7 @@
  * be the default of the `Crypto` reference without loading anything at import.
  */
 import { Effect, Result } from "effect"
-import { nobleSecp256k1, type Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
+import { nobleSecp256k1, pointMultiplyTweakAdd, type Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
 import { loadNativeSecp256k1 } from "./secp256k1-native.ts"
 import { loadWasmSecp256k1 } from "./secp256k1-wasm.ts"
 
@@ -96,6 +96,7 @@ export const fastestSecp256k1: Secp256k1 = (() => {
     pointAdd: (a, b) => choose().pointAdd(a, b),
     pointTweakAdd: (point, tweak) => choose().pointTweakAdd(point, tweak),
     pointMultiply: (point, scalar) => choose().pointMultiply(point, scalar),
+    pointMultiplyTweakAdd: (point, scalar, tweak) => pointMultiplyTweakAdd(choose(), point, scalar, tweak),
     secretAdd: (a, b) => choose().secretAdd(a, b),
     secretMultiply: (a, b) => choose().secretMultiply(a, b)
   }

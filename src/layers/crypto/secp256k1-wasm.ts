@@ -19,7 +19,7 @@ import { createRequire } from "node:module"
 import { Result } from "effect"
 import type * as Ecc from "tiny-secp256k1"
 import { sha256 } from "@noble/hashes/sha2.js"
-import { scalarFromBytes, scalarToBytes, type Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
+import { pointMultiplyTweakAddByRecovery, scalarFromBytes, scalarToBytes, type Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
 
 type TinySecp256k1 = typeof Ecc
 
@@ -92,6 +92,13 @@ const guard = <A>(f: (e: TinySecp256k1) => A | null, orElse: A): A => {
   }
 }
 
+/** Public key recovery: undefined for bad lengths, a recovery id not in 0..3 or a signature that does not recover. */
+const recover = (signature: Uint8Array, recovery: number, digest: Uint8Array): Uint8Array | undefined => {
+  if (signature.length !== 64 || digest.length !== 32) return undefined
+  if (recovery !== 0 && recovery !== 1 && recovery !== 2 && recovery !== 3) return undefined
+  return guard<Uint8Array | undefined>((e) => e.recover(digest, signature, recovery, true), undefined)
+}
+
 /** libsecp256k1 via WASM: the same results as `nobleSecp256k1`, several times faster (loads on first call). */
 export const wasmSecp256k1: Secp256k1 = {
   name: "libsecp256k1-wasm",
@@ -120,11 +127,7 @@ export const wasmSecp256k1: Secp256k1 = {
     const { signature, recoveryId } = ecc().signRecoverable(digest, secret)
     return { signature, recovery: recoveryId }
   },
-  recover: (signature, recovery, digest) => {
-    if (signature.length !== 64 || digest.length !== 32) return undefined
-    if (recovery !== 0 && recovery !== 1 && recovery !== 2 && recovery !== 3) return undefined
-    return guard<Uint8Array | undefined>((e) => e.recover(digest, signature, recovery, true), undefined)
-  },
+  recover: (signature, recovery, digest) => recover(signature, recovery, digest),
   pointAdd: (a, b) => {
     if (!isCompressedPoint(a) || !isCompressedPoint(b)) return undefined
     return guard<Uint8Array | undefined>((e) => e.pointAdd(a, b, true), undefined)
@@ -136,6 +139,14 @@ export const wasmSecp256k1: Secp256k1 = {
   pointMultiply: (point, scalar) => {
     if (!isCompressedPoint(point) || !isSecret(scalar)) return undefined
     return guard<Uint8Array | undefined>((e) => e.pointMultiply(point, scalar, true), undefined)
+  },
+  // Through recovery's double multiplication, as the native layer; where it refuses, the two plain calls decide.
+  pointMultiplyTweakAdd: (point, scalar, tweak) => {
+    const out = pointMultiplyTweakAddByRecovery(recover, point, scalar, tweak)
+    if (out !== undefined) return out
+    if (!isCompressedPoint(point) || !isSecret(scalar) || !isScalarBelowN(tweak)) return undefined
+    const product = guard<Uint8Array | undefined>((e) => e.pointMultiply(point, scalar, true), undefined)
+    return product === undefined ? undefined : guard<Uint8Array | undefined>((e) => e.pointAddScalar(product, tweak, true), undefined)
   },
   secretAdd: (a, b) => {
     if (!isScalarBelowN(a) || !isScalarBelowN(b)) return undefined

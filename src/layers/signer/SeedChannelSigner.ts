@@ -400,15 +400,14 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     const ours = r.basepoints
     const theirs = p.counterpartyBasepoints
     const holder = owner === "holder"
-    // Their commitment's keys with our revocation and HTLC basepoint secrets (the same keys,
-    // cheaper: `deriveCounterpartyCommitmentKeys`); the signer is the first to ask for them.
+    // Their commitment's keys with our revocation basepoint secret (the same keys, cheaper:
+    // `deriveCounterpartyCommitmentKeys`); the signer is the first to ask for them.
     const keys = unwrap(
       holder
         ? deriveCommitmentKeys(secp, ours, theirs, point)
         : keysCache.deriveWith(theirs, ours, point, () =>
             deriveCounterpartyCommitmentKeys(secp, theirs, ours, point, {
-              revocationBasepointSecret: r.secrets.revocationBase,
-              htlcBasepointSecret: r.secrets.htlcBase
+              revocationBasepointSecret: r.secrets.revocationBase
             })
           ),
       "invalid per-commitment point or basepoint"
@@ -448,8 +447,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     keysCache.deriveWith(ours, theirs, point, () =>
       deriveHolderCommitmentKeys(secp, ours, theirs, point, {
         perCommitmentSecret: holderSecret(r, n),
-        delayedPaymentBasepointSecret: r.secrets.delayedPaymentBase,
-        htlcBasepointSecret: r.secrets.htlcBase
+        delayedPaymentBasepointSecret: r.secrets.delayedPaymentBase
       })
     )
   }

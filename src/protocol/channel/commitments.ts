@@ -877,12 +877,14 @@ export const receiveCommit = (
   const htlcTxs = htlcTransactions(commitment)
   if (msg.htlcSignatures.length !== htlcTxs.length)
     return Result.fail(new WrongHtlcSignatureCount({ expected: htlcTxs.length, received: msg.htlcSignatures.length }))
-  const remoteHtlcKey = commitment.params.keys.remoteHtlcPubkey
+  // The remote HTLC key is read only when there is an HTLC signature to check: keys from the
+  // in-process signer derive it on first read, and a commitment without HTLCs never needs it.
+  const keys = commitment.params.keys
   for (let index = 0; index < htlcTxs.length; index++) {
     const htlcTx = htlcTxs[index]
     const sig = msg.htlcSignatures[index]
     // Stryker disable next-line ConditionalExpression,LogicalOperator: the `undefined` tests are equivalent, the counts were checked equal just above (they satisfy noUncheckedIndexedAccess).
-    if (htlcTx === undefined || sig === undefined || !verifyRemoteHtlcSignature(secp, htlcTx, sig, remoteHtlcKey))
+    if (htlcTx === undefined || sig === undefined || !verifyRemoteHtlcSignature(secp, htlcTx, sig, keys.remoteHtlcPubkey))
       return Result.fail(new InvalidHtlcSignature({ commitmentNumber: number, index }))
   }
   const localCommit: LocalCommit = {

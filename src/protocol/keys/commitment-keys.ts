@@ -5,10 +5,11 @@
  * same function with the roles swapped.
  */
 import { Redacted, Result } from "effect"
-import type { Secp256k1 } from "../crypto/secp256k1.ts"
+import { pointMultiplyTweakAdd, type Secp256k1 } from "../crypto/secp256k1.ts"
 import { sha256Concat } from "../tx/bitcoin/hash.ts"
 import { deriveRevocationPublicKey, derivePublicKey, type KeyDerivationError } from "./derivation.ts"
 import { PublicKey, type PrivateKey } from "./keys.ts"
+import { equalBytes } from "../bytes.ts"
 
 /** The basepoints a party announces in `open_channel` / `accept_channel`. */
 export interface ChannelBasepoints {
@@ -65,60 +66,45 @@ export const deriveCommitmentKeys = (
 
 /**
  * `deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)` for the COUNTERPARTY's
- * commitment, computed by the holder of the secrets of `counterparty`'s revocation and HTLC
- * basepoints (our signer: on their commitment we are BOLT 3's "remote"). The same points, with
- * generator multiplications where the public derivation multiplies a variable point:
- * revocation_basepoint * h1 = (revocation_basepoint_secret * h1) * G (added to the other half
- * in one tweak-add, no separate point addition), and remote_htlcpubkey =
- * (htlc_basepoint_secret + SHA256(per_commitment_point || htlc_basepoint)) * G (libsecp256k1's
- * generator multiplication is about a third cheaper than a point multiplication or a tweak).
- * The secrets must be those of `counterparty.revocationBasepoint` and `counterparty.htlcBasepoint`.
- * Any step that does not succeed (an input out of range, which the public derivation refuses
- * too) falls back to `deriveCommitmentKeys`, so the result and the error are always its own.
+ * commitment, computed by the holder of the secret of `counterparty`'s revocation basepoint
+ * (our signer: on their commitment we are BOLT 3's "remote"). The same points, with
+ * revocation_basepoint * h1 = (revocation_basepoint_secret * h1) * G joined to the other half in
+ * one double multiplication (`pointMultiplyTweakAdd`, no separate point addition); the two HTLC
+ * keys are derived on first read (`withLazyHtlcKeys`). The secret must be that of
+ * `counterparty.revocationBasepoint`. Any step that does not succeed (an input out of range,
+ * which the public derivation refuses too) falls back to `deriveCommitmentKeys`, so the result
+ * and the error are always its own.
  */
 export const deriveCounterpartyCommitmentKeys = (
   secp: Secp256k1,
   owner: ChannelBasepoints,
   counterparty: ChannelBasepoints,
   perCommitmentPoint: PublicKey,
-  secrets: { readonly revocationBasepointSecret: PrivateKey; readonly htlcBasepointSecret: PrivateKey }
+  secrets: { readonly revocationBasepointSecret: PrivateKey }
 ): Result.Result<CommitmentKeys, KeyDerivationError> => {
   const fallback = () => deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)
   const revocationBasepoint = counterparty.revocationBasepoint
   const h1 = sha256Concat(revocationBasepoint, perCommitmentPoint)
   const h2 = sha256Concat(perCommitmentPoint, revocationBasepoint)
-  // per_commitment_point * h2 + (revocation_basepoint_secret * h1) * G: one tweak-add.
+  // per_commitment_point * h2 + (revocation_basepoint_secret * h1) * G: one double multiplication
+  // where the implementation has one, else a point multiplication and a tweak-add.
   const scalar = secp.secretMultiply(Redacted.value(secrets.revocationBasepointSecret), h1)
-  const b = secp.pointMultiply(perCommitmentPoint, h2)
-  const revocationPubkey = scalar === undefined || b === undefined ? undefined : secp.pointTweakAdd(b, scalar)
+  const revocationPubkey = scalar === undefined ? undefined : pointMultiplyTweakAdd(secp, perCommitmentPoint, h2, scalar)
   if (revocationPubkey === undefined) return fallback()
-  const htlcSecret = secp.secretAdd(Redacted.value(secrets.htlcBasepointSecret), sha256Concat(perCommitmentPoint, counterparty.htlcBasepoint))
-  const remoteHtlcPubkey = htlcSecret === undefined ? undefined : secp.publicKey(htlcSecret)
-  if (remoteHtlcPubkey === undefined) return fallback()
   const localDelayedPubkey = derivePublicKey(secp, owner.delayedPaymentBasepoint, perCommitmentPoint)
   if (Result.isFailure(localDelayedPubkey)) return Result.fail(localDelayedPubkey.failure)
-  const localHtlcPubkey = derivePublicKey(secp, owner.htlcBasepoint, perCommitmentPoint)
-  if (Result.isFailure(localHtlcPubkey)) return Result.fail(localHtlcPubkey.failure)
-  return Result.succeed({
-    perCommitmentPoint,
-    revocationPubkey: PublicKey(revocationPubkey),
-    localDelayedPubkey: localDelayedPubkey.success,
-    localHtlcPubkey: localHtlcPubkey.success,
-    remoteHtlcPubkey: PublicKey(remoteHtlcPubkey),
-    remotePaymentPubkey: counterparty.paymentBasepoint
-  })
+  return withLazyHtlcKeys(secp, owner, counterparty, perCommitmentPoint, PublicKey(revocationPubkey), localDelayedPubkey.success) ?? fallback()
 }
 
 /**
  * `deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)` for OUR commitment,
- * computed by the holder of the per-commitment secret and of `owner`'s delayed-payment and HTLC
- * basepoint secrets (our signer): per_commitment_point * h2 = (per_commitment_secret * h2) * G,
- * and local_delayedpubkey / local_htlcpubkey = (basepoint_secret + SHA256(per_commitment_point
- * || basepoint)) * G, generator multiplications in place of a point multiplication and two
- * tweaks (the revocation key's halves joined by one tweak-add). The secrets must be those of
- * `perCommitmentPoint`, `owner.delayedPaymentBasepoint`
- * and `owner.htlcBasepoint`. Any step that does not succeed falls back to
- * `deriveCommitmentKeys`, so the result and the error are always its own.
+ * computed by the holder of the per-commitment secret and of `owner`'s delayed-payment basepoint
+ * secret (our signer): per_commitment_point * h2 = (per_commitment_secret * h2) * G joined to
+ * the other half in one double multiplication, and local_delayedpubkey = (basepoint_secret +
+ * SHA256(per_commitment_point || basepoint)) * G, a generator multiplication in place of a
+ * tweak; the two HTLC keys are derived on first read (`withLazyHtlcKeys`). The secrets must be
+ * those of `perCommitmentPoint` and `owner.delayedPaymentBasepoint`. Any step that does not
+ * succeed falls back to `deriveCommitmentKeys`, so the result and the error are always its own.
  */
 export const deriveHolderCommitmentKeys = (
   secp: Secp256k1,
@@ -128,33 +114,86 @@ export const deriveHolderCommitmentKeys = (
   secrets: {
     readonly perCommitmentSecret: Uint8Array
     readonly delayedPaymentBasepointSecret: PrivateKey
-    readonly htlcBasepointSecret: PrivateKey
   }
 ): Result.Result<CommitmentKeys, KeyDerivationError> => {
   const fallback = () => deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)
   const revocationBasepoint = counterparty.revocationBasepoint
   const h1 = sha256Concat(revocationBasepoint, perCommitmentPoint)
   const h2 = sha256Concat(perCommitmentPoint, revocationBasepoint)
-  // revocation_basepoint * h1 + (per_commitment_secret * h2) * G: one tweak-add.
-  const a = secp.pointMultiply(revocationBasepoint, h1)
+  // revocation_basepoint * h1 + (per_commitment_secret * h2) * G: one double multiplication
+  // where the implementation has one, else a point multiplication and a tweak-add.
   const scalar = secp.secretMultiply(secrets.perCommitmentSecret, h2)
-  const revocationPubkey = a === undefined || scalar === undefined ? undefined : secp.pointTweakAdd(a, scalar)
+  const revocationPubkey = scalar === undefined ? undefined : pointMultiplyTweakAdd(secp, revocationBasepoint, h1, scalar)
   if (revocationPubkey === undefined) return fallback()
-  const ownKey = (secret: PrivateKey, basepoint: Uint8Array): Uint8Array | undefined => {
-    const key = secp.secretAdd(Redacted.value(secret), sha256Concat(perCommitmentPoint, basepoint))
-    return key === undefined ? undefined : secp.publicKey(key)
+  const delayed = secp.secretAdd(Redacted.value(secrets.delayedPaymentBasepointSecret), sha256Concat(perCommitmentPoint, owner.delayedPaymentBasepoint))
+  const localDelayedPubkey = delayed === undefined ? undefined : secp.publicKey(delayed)
+  if (localDelayedPubkey === undefined) return fallback()
+  return withLazyHtlcKeys(secp, owner, counterparty, perCommitmentPoint, PublicKey(revocationPubkey), PublicKey(localDelayedPubkey)) ?? fallback()
+}
+
+/**
+ * Basepoints found valid, per implementation, each with a copy of its bytes as checked (a hit
+ * compares them): the two HTLC basepoints of a channel are checked once, not per commitment.
+ */
+const checkedBasepoints = new WeakMap<Secp256k1, WeakMap<Uint8Array, Uint8Array>>()
+/** A private copy of `basepoint` if it is a valid point, else undefined. */
+const checkedBasepoint = (secp: Secp256k1, basepoint: Uint8Array): Uint8Array | undefined => {
+  let checked = checkedBasepoints.get(secp)
+  if (checked === undefined) {
+    checked = new WeakMap()
+    checkedBasepoints.set(secp, checked)
   }
-  const localDelayedPubkey = ownKey(secrets.delayedPaymentBasepointSecret, owner.delayedPaymentBasepoint)
-  const localHtlcPubkey = ownKey(secrets.htlcBasepointSecret, owner.htlcBasepoint)
-  if (localDelayedPubkey === undefined || localHtlcPubkey === undefined) return fallback()
-  const remoteHtlcPubkey = derivePublicKey(secp, counterparty.htlcBasepoint, perCommitmentPoint)
-  if (Result.isFailure(remoteHtlcPubkey)) return Result.fail(remoteHtlcPubkey.failure)
+  const held = checked.get(basepoint)
+  if (held !== undefined && equalBytes(held, basepoint)) return held
+  if (!secp.isValidPoint(basepoint)) return undefined
+  const copy = Uint8Array.from(basepoint)
+  checked.set(basepoint, copy)
+  return copy
+}
+
+/** `derivePublicKey` of a basepoint checked valid: it fails only for a tweak >= n (probability ~2^-128) or a sum at infinity. */
+const derivedKey = (secp: Secp256k1, basepoint: Uint8Array, perCommitmentPoint: PublicKey): PublicKey => {
+  const key = derivePublicKey(secp, basepoint, perCommitmentPoint)
+  if (Result.isFailure(key)) throw new Error(`unreachable: HTLC key derivation failed on a valid basepoint (${key.failure.reason})`)
+  return key.success
+}
+
+/**
+ * The keys, with the two HTLC keys (local_htlcpubkey, remote_htlcpubkey: BOLT 3's public
+ * derivation, one tweak-add each) computed on first read and then kept: a commitment without
+ * HTLC outputs (half of those of an HTLC round trip: the ones after the fulfill) never reads
+ * them, and its builder, its signature checks and the memos skip them. Both basepoints are
+ * checked valid first (once per basepoint array, `checkedBasepoint`), so a bad one is still
+ * `deriveCommitmentKeys`' typed error (undefined here: the caller falls back to it), and the
+ * getters read private copies of the basepoints as they were (a caller changing its array later
+ * changes nothing). Own enumerable properties, like the others: a spread, `JSON.stringify` or a
+ * deep equality reads them.
+ */
+const withLazyHtlcKeys = (
+  secp: Secp256k1,
+  owner: ChannelBasepoints,
+  counterparty: ChannelBasepoints,
+  perCommitmentPoint: PublicKey,
+  revocationPubkey: PublicKey,
+  localDelayedPubkey: PublicKey
+): Result.Result<CommitmentKeys, KeyDerivationError> | undefined => {
+  const ownHtlcBasepoint = checkedBasepoint(secp, owner.htlcBasepoint)
+  const theirHtlcBasepoint = checkedBasepoint(secp, counterparty.htlcBasepoint)
+  if (ownHtlcBasepoint === undefined || theirHtlcBasepoint === undefined) return undefined
+  let local: PublicKey | undefined
+  let remote: PublicKey | undefined
   return Result.succeed({
     perCommitmentPoint,
-    revocationPubkey: PublicKey(revocationPubkey),
-    localDelayedPubkey: PublicKey(localDelayedPubkey),
-    localHtlcPubkey: PublicKey(localHtlcPubkey),
-    remoteHtlcPubkey: remoteHtlcPubkey.success,
+    revocationPubkey,
+    localDelayedPubkey,
+    get localHtlcPubkey(): PublicKey {
+      local ??= derivedKey(secp, ownHtlcBasepoint, perCommitmentPoint)
+      return local
+    },
+    get remoteHtlcPubkey(): PublicKey {
+      remote ??= derivedKey(secp, theirHtlcBasepoint, perCommitmentPoint)
+      return remote
+    },
     remotePaymentPubkey: counterparty.paymentBasepoint
   })
 }

@@ -88,11 +88,29 @@ const fillKeyBytes = <H extends CommitmentHtlc>(p: CommitmentParams<H>): number 
   const bytes = keyBuffer
   bytes.set(txid, 0)
   let at = 32
-  for (const point of [p.localFundingPubkey, p.remoteFundingPubkey, k.perCommitmentPoint, k.revocationPubkey, k.localDelayedPubkey, k.localHtlcPubkey, k.remoteHtlcPubkey, k.remotePaymentPubkey]) {
+  // Without HTLCs the builder never reads the two HTLC keys (the key derivation may not have
+  // computed them: `commitment-keys.ts` derives them on first read): zeros in their place, the
+  // HTLC count at the head of the key telling the two cases apart.
+  const noHtlcs = p.htlcs.length === 0
+  for (const point of [p.localFundingPubkey, p.remoteFundingPubkey, k.perCommitmentPoint, k.revocationPubkey, k.localDelayedPubkey]) {
     if (point.length !== KEY_LENGTH) return undefined
     bytes.set(point, at)
     at += KEY_LENGTH
   }
+  if (noHtlcs) {
+    bytes.fill(0, at, at + 2 * KEY_LENGTH)
+    at += 2 * KEY_LENGTH
+  } else {
+    for (const point of [k.localHtlcPubkey, k.remoteHtlcPubkey]) {
+      if (point.length !== KEY_LENGTH) return undefined
+      bytes.set(point, at)
+      at += KEY_LENGTH
+    }
+  }
+  const remotePaymentPubkey = k.remotePaymentPubkey
+  if (remotePaymentPubkey.length !== KEY_LENGTH) return undefined
+  bytes.set(remotePaymentPubkey, at)
+  at += KEY_LENGTH
   for (const h of p.htlcs) {
     if (h.paymentHash.length !== 32) return undefined
     bytes.set(h.paymentHash, at)

@@ -185,6 +185,51 @@ describe("commitment keys cache", () => {
     )
   })
 
+  it("the secret-assisted derivations compute the two HTLC keys only when read, once, from the basepoints as they were; a bad HTLC basepoint is refused at once as the public derivation refuses it", () => {
+    const calls = { pointTweakAdd: 0, publicKey: 0 }
+    const counting: typeof secp = {
+      ...secp,
+      pointTweakAdd: (pt, t) => {
+        calls.pointTweakAdd++
+        return secp.pointTweakAdd(pt, t)
+      },
+      publicKey: (k) => {
+        calls.publicKey++
+        return secp.publicKey(k)
+      }
+    }
+    const delayedSecret = secretOf("lazy/delayed")
+    const perCommitmentSecret = secretOf("lazy/point")
+    const ours: ChannelBasepoints = { ...basepoints("lazy/ours"), delayedPaymentBasepoint: ok(perCommitmentPoint(secp, delayedSecret)) }
+    const theirs = basepoints("lazy/theirs")
+    const p = ok(perCommitmentPoint(secp, perCommitmentSecret))
+    const expected = ok(deriveCommitmentKeys(secp, ours, theirs, p))
+    const secrets = { perCommitmentSecret, delayedPaymentBasepointSecret: Redacted.make(delayedSecret) }
+    const keys = ok(deriveHolderCommitmentKeys(counting, ours, theirs, p, secrets))
+    const eager = { ...calls }
+    // The caller's arrays changed afterwards: the lazy keys are still those of the inputs as given.
+    const theirHtlc = theirs.htlcBasepoint
+    theirHtlc.fill(0, 1, 33)
+    expect(toHex(keys.remoteHtlcPubkey)).toBe(toHex(expected.remoteHtlcPubkey))
+    expect(toHex(keys.localHtlcPubkey)).toBe(toHex(expected.localHtlcPubkey))
+    expect(calls.pointTweakAdd - eager.pointTweakAdd).toBe(2)
+    expect(showKeys(keys)).toBe(showKeys(expected))
+    expect(calls.pointTweakAdd - eager.pointTweakAdd).toBe(2) // kept after the first read
+    expect(JSON.stringify(Object.keys(keys))).toBe(JSON.stringify(Object.keys(expected)))
+    // A bad HTLC basepoint (either side): the public derivation's own refusal, at once.
+    const bytes = new Uint8Array(33).fill(0xff)
+    bytes[0] = 2
+    const bad = unsafePublicKey(bytes)
+    for (const [o, c] of [[{ ...ours, htlcBasepoint: bad }, basepoints("lazy/theirs")], [ours, { ...basepoints("lazy/theirs"), htlcBasepoint: bad }]] as const) {
+      const lazy = deriveHolderCommitmentKeys(secp, o, c, p, secrets)
+      const direct = deriveCommitmentKeys(secp, o, c, p)
+      expect(Result.isFailure(lazy) && Result.isFailure(direct) && lazy.failure.reason === direct.failure.reason).toBe(true)
+      const counterparty = deriveCounterpartyCommitmentKeys(secp, c, o, p, { revocationBasepointSecret: Redacted.make(secretOf("lazy/r")) })
+      const counterpartyDirect = deriveCommitmentKeys(secp, c, o, p)
+      expect(Result.isFailure(counterparty) && Result.isFailure(counterpartyDirect) && counterparty.failure.reason === counterpartyDirect.failure.reason).toBe(true)
+    }
+  })
+
   it("a signer with its channel registered puts the keys of our commitment in the memo when it gives the point out", () => {
     const cache = makeCommitmentKeysCache(8)
     const alice = makeSeedChannelSigner(sha256(enc("warm/alice")), secp, { commitmentKeys: cache })
