@@ -71,11 +71,6 @@ export interface HtlcScriptKeys {
 }
 
 /**
- * What the offered and received HTLC scripts share: the revocation key spends at once;
- * otherwise the remote HTLC signature is checked later and the size of the next item (a 32-byte
- * preimage or not) picks the branch.
- */
-/**
  * HASH160 of a revocation key, remembered per key array (with a copy compared on a hit): every
  * HTLC output of a commitment has the same revocation key, so a commitment with n HTLCs hashes
  * it once rather than n times. Weak: an entry lives as long as the key array does.
@@ -89,6 +84,11 @@ const revocationHash160 = (key: Uint8Array): Uint8Array => {
   return hash
 }
 
+/**
+ * What the offered and received HTLC scripts share: the revocation key spends at once;
+ * otherwise the remote HTLC signature is checked later and the size of the next item (a 32-byte
+ * preimage or not) picks the branch.
+ */
 const htlcScriptHead = (keys: HtlcScriptKeys): ReadonlyArray<ScriptChunk> => [
   OP.OP_DUP,
   OP.OP_HASH160,
@@ -118,17 +118,9 @@ export const offeredHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array,
   let at = writeHtlcHead(out, keys)
   out[at++] = OP.OP_NOTIF
   out[at++] = OP.OP_DROP
-  out[at++] = OP.OP_2
-  out[at++] = OP.OP_SWAP
-  at = pushKey(out, at, keys.localHtlcPubkey)
-  out[at++] = OP.OP_2
-  out[at++] = OP.OP_CHECKMULTISIG
+  at = writeTwoOfTwo(out, at, keys.localHtlcPubkey)
   out[at++] = OP.OP_ELSE
-  out[at++] = OP.OP_HASH160
-  out[at++] = 20
-  out.set(ripemd(paymentHash), at)
-  at += 20
-  out[at++] = OP.OP_EQUALVERIFY
+  at = writePaymentHashCheck(out, at, paymentHash)
   out[at++] = OP.OP_CHECKSIG
   out[at++] = OP.OP_ENDIF
   writeHtlcTail(out, at, anchors)
@@ -141,16 +133,8 @@ export const receivedHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array
   const out = new Uint8Array(135 + numSize(cltvExpiry) + (anchors ? 3 : 0))
   let at = writeHtlcHead(out, keys)
   out[at++] = OP.OP_IF
-  out[at++] = OP.OP_HASH160
-  out[at++] = 20
-  out.set(ripemd(paymentHash), at)
-  at += 20
-  out[at++] = OP.OP_EQUALVERIFY
-  out[at++] = OP.OP_2
-  out[at++] = OP.OP_SWAP
-  at = pushKey(out, at, keys.localHtlcPubkey)
-  out[at++] = OP.OP_2
-  out[at++] = OP.OP_CHECKMULTISIG
+  at = writePaymentHashCheck(out, at, paymentHash)
+  at = writeTwoOfTwo(out, at, keys.localHtlcPubkey)
   out[at++] = OP.OP_ELSE
   out[at++] = OP.OP_DROP
   at = writeNum(out, at, cltvExpiry)
@@ -160,6 +144,25 @@ export const receivedHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array
   out[at++] = OP.OP_ENDIF
   writeHtlcTail(out, at, anchors)
   return out
+}
+
+/** `OP_HASH160 <RIPEMD160(payment_hash)> OP_EQUALVERIFY` at `at`; returns the end. */
+const writePaymentHashCheck = (out: Uint8Array, at: number, paymentHash: Uint8Array): number => {
+  out[at] = OP.OP_HASH160
+  out[at + 1] = 20
+  out.set(ripemd(paymentHash), at + 2)
+  out[at + 22] = OP.OP_EQUALVERIFY
+  return at + 23
+}
+
+/** `2 OP_SWAP <local_htlcpubkey> 2 OP_CHECKMULTISIG` at `at` (the remote key pushed earlier); returns the end. */
+const writeTwoOfTwo = (out: Uint8Array, at: number, localHtlcPubkey: Uint8Array): number => {
+  out[at] = OP.OP_2
+  out[at + 1] = OP.OP_SWAP
+  const end = pushKey(out, at + 2, localHtlcPubkey)
+  out[end] = OP.OP_2
+  out[end + 1] = OP.OP_CHECKMULTISIG
+  return end + 2
 }
 
 /** Whether the byte layouts apply: every key 33 bytes (a `PublicKey` always is). */
