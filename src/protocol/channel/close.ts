@@ -246,6 +246,18 @@ export const legacyFeeRange = (
   max: sat((fee * BigInt(config.closingFeeMaxPercent)) / 100n)
 })
 
+/**
+ * The funder's fee range capped at its balance (BOLT 2: `fee_range` is what the sender "is prepared
+ * to pay"; BOLT 3: in a legacy close the funder's output pays the whole fee, and a fee of all of
+ * it leaves that output out). A close the peer started is priced at our own estimate, which may
+ * exceed what we hold: we then offer what we can pay instead of failing the channel (a `Close` we
+ * ask for is refused up front instead, `checkCloseFeerate`).
+ */
+export const cappedAtBalance = (range: FeeRange, balance: Sat): FeeRange => ({
+  min: range.min > balance ? balance : range.min,
+  max: range.max > balance ? balance : range.max
+})
+
 export const startLegacyNegotiation = (input: {
   readonly channel: ClosingChannel
   readonly localScript: Uint8Array

@@ -42,8 +42,9 @@ import { decodeTransaction, serializeTransaction, txid as computeTxid } from "..
 import { fundingOutput } from "../tx/funding.ts"
 import { buildCommitmentForSide } from "../tx/view.ts"
 import { commitmentTxid } from "../tx/commitment-builds.ts"
-import { sat, type ChannelId, type Msat, type Sat } from "../units.ts"
+import { msatToSat, sat, type ChannelId, type Msat, type Sat } from "../units.ts"
 import {
+  cappedAtBalance,
   closeFeatures,
   closingChannel,
   closingFee,
@@ -1247,7 +1248,10 @@ const startNegotiation = (ctx: StepContext, s: Normal, out: Out): StepResult => 
   if (Result.isFailure(draft)) return failChannel(s, out, errorText(draft.failure), "local")
   const draftTx = legacyClosingTx(draft.success, sat(0n))
   if (Result.isFailure(draftTx)) return failChannel(s, out, errorText(draftTx.failure), "local")
-  const feeRange = legacyFeeRange(ctx.config, c.params.localIsFunder, closingFee(draftTx.success.tx, feerate))
+  const wanted = legacyFeeRange(ctx.config, c.params.localIsFunder, closingFee(draftTx.success.tx, feerate))
+  // As the funder, never more than our output can pay: a close the peer started, priced at our
+  // estimate, would otherwise fail the channel.
+  const feeRange = c.params.localIsFunder ? cappedAtBalance(wanted, msatToSat(c.localCommit.spec.toLocal)) : wanted
   const negotiation = startLegacyNegotiation({ channel, localScript, remoteScript, feeRange })
   if (Result.isFailure(negotiation)) return failChannel(s, out, errorText(negotiation.failure), "local")
   const state: Negotiating = { ...base, mode: { _tag: "Legacy", negotiation: negotiation.success } }

@@ -432,6 +432,23 @@ describe("a Close command's feerate (BOLT 3: the funder's output pays a legacy c
     expect(known).toBeGreaterThan(unknown)
   })
 
+  it("a close the peer starts, priced at the funder's estimate above its balance: it offers its whole balance (its output left out) and the close completes", () => {
+    const p = newPair("close-peer-a", "close-peer-b")
+    // Alice (the funder) keeps 10,000 sat; her estimate, 50,000 sat/kw, prices ~34,000 sat.
+    p.open({ pushMsat: 990_000_000n })
+    p.a.ctx = { ...p.a.ctx, feerateEstimatePerKw: 50_000 }
+    expect(p.input(p.b, { _tag: "Close", scriptPubKey: p.b.ctx.shutdownScript, feeratePerKw: 20_000 })).toBeUndefined()
+    p.settle()
+    expect([p.a.phase, p.b.phase]).toEqual(["Closing", "Closing"])
+    const proposals = p.log.filter((l) => l.message._tag === "ClosingSigned")
+    const first = proposals[0]
+    expect(first?.from).toBe(p.a.name)
+    if (first?.message._tag !== "ClosingSigned") throw new Error("no closing_signed")
+    expect(first.message.feeSatoshis).toBe(10_000n)
+    expect(first.message.tlvs.feeRange).toEqual({ minFeeSatoshis: 10_000n, maxFeeSatoshis: 10_000n })
+    expect(p.a.eventsOf("ChannelClosed")[0]?.reason._tag).toBe("Cooperative")
+  })
+
   it("nothing to refuse for the fundee (it pays no fee in a legacy close): its Close goes through", () => {
     const p = newPair("close-fundee-a", "close-fundee-b")
     p.open()
