@@ -10,8 +10,7 @@ import { describe, expect, it } from "vitest"
 import { channelIdOf, paramsOf, shortChannelIdsOf, type ChannelState } from "../../../src/protocol/channel/state.ts"
 import { openChannel, step } from "../../../src/protocol/channel/step.ts"
 import type { ShortChannelId } from "../../../src/protocol/codec/fields.ts"
-import { msat, sat } from "../../../src/protocol/units.ts"
-import { alias, negotiateClose, newPair, restoreBobFromBackup, temporaryId } from "./step-harness.ts"
+import { alias, negotiateClose, newPair, openArgs, restoreBobFromBackup, temporaryId } from "./step-harness.ts"
 
 const must = (s: ChannelState | undefined): ChannelState => {
   if (s === undefined) throw new Error("no state")
@@ -21,17 +20,7 @@ const must = (s: ChannelState | undefined): ChannelState => {
 /** One state per phase of a channel's life, the funder's and the fundee's. */
 const life = (() => {
   const p = newPair("st-mut-a", "st-mut-b")
-  const opened = openChannel(p.a.ctx, {
-    temporaryChannelId: temporaryId(p.a.name),
-    keyId: p.a.keyId,
-    fundingAmount: sat(1_000_000n),
-    pushAmount: msat(0n),
-    basepoints: p.a.basepoints,
-    firstPerCommitmentPoint: p.a.point(0n),
-    feeratePerKw: 2500,
-    channelType: { name: "static_remote_key", scidAlias: false, zeroConf: false },
-    announce: false
-  })
+  const opened = openChannel(p.a.ctx, openArgs(p.a))
   if (Result.isFailure(opened)) throw new Error("open refused")
   const snap: Record<string, ChannelState> = { WaitAcceptChannel: opened.success.state }
   const fund = p.fund.bind(p)

@@ -15,7 +15,7 @@ import type { ChannelEvent, ChannelInput, ChannelOutput, SignerRequest, SignerRe
 import { signerChannelParameters, type NegotiatedChannelType } from "../../../src/protocol/channel/open.ts"
 import { ChannelStateSchema, paramsOf, type ChannelState } from "../../../src/protocol/channel/state.ts"
 import { encodeChannelStateJson } from "../../../src/protocol/channel/state-json.ts"
-import { acceptChannel, openChannel, step, type StepContext, type StepError } from "../../../src/protocol/channel/step.ts"
+import { acceptChannel, openChannel, step, type OpenChannelArgs, type StepContext, type StepError } from "../../../src/protocol/channel/step.ts"
 import type { ShortChannelId } from "../../../src/protocol/codec/fields.ts"
 import type { Secp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
 import type { FeatureName } from "../../../src/protocol/features.ts"
@@ -325,18 +325,15 @@ export class Pair {
       this.b.ctx = { ...this.b.ctx, features: options.features }
     }
     if (options.minimumDepth !== undefined) this.b.ctx = { ...this.b.ctx, config: { ...this.b.ctx.config, minimumDepth: options.minimumDepth } }
-    const r = openChannel(a.ctx, {
-      temporaryChannelId: temporaryId(a.name),
-      keyId: a.keyId,
-      fundingAmount: sat(options.fundingAmount ?? 1_000_000n),
-      pushAmount: msat(options.pushMsat ?? 200_000_000n),
-      basepoints: a.basepoints,
-      firstPerCommitmentPoint: a.point(0n),
-      feeratePerKw: 2500,
-      channelType: type,
-      announce: false,
-      localAlias: alias(a.name)
-    })
+    const r = openChannel(
+      a.ctx,
+      openArgs(a, {
+        fundingAmount: sat(options.fundingAmount ?? 1_000_000n),
+        pushAmount: msat(options.pushMsat ?? 200_000_000n),
+        channelType: type,
+        localAlias: alias(a.name)
+      })
+    )
     if (Result.isFailure(r)) throw new Error(`open failed: ${JSON.stringify(r.failure)}`)
     a.state = r.success.state
     this.perform(a, r.success.outputs)
@@ -378,6 +375,20 @@ import { serializeTransaction } from "../../../src/protocol/tx/bitcoin/transacti
 const serializeFunding = (tx: Parameters<typeof serializeTransaction>[0]): Uint8Array => serializeTransaction(tx)
 
 export const preimageFor = (label: string): Uint8Array => bytes32(`preimage/${label}`)
+/** The funder's `openChannel` arguments of `node`: 1,000,000 sat, nothing pushed, static_remote_key, 2,500 sat/kw, unannounced. */
+export const openArgs = (node: Node, over: Partial<OpenChannelArgs> = {}): OpenChannelArgs => ({
+  temporaryChannelId: temporaryId(node.name),
+  keyId: node.keyId,
+  fundingAmount: sat(1_000_000n),
+  pushAmount: msat(0n),
+  basepoints: node.basepoints,
+  firstPerCommitmentPoint: node.point(0n),
+  feeratePerKw: 2500,
+  channelType: defaultType,
+  announce: false,
+  ...over
+})
+
 export const temporaryId = (name: string): ChannelId => {
   const b = bytes32(`temporary/${name}`)
   if (b.length !== 32) throw new Error("unreachable")

@@ -12,13 +12,13 @@ import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import type { ChannelEvent, ChannelInput, ChannelOutput } from "../../../src/protocol/channel/io.ts"
 import { channelIdOf, type ChannelState, type Negotiating } from "../../../src/protocol/channel/state.ts"
-import { acceptChannel, openChannel, step, type Step } from "../../../src/protocol/channel/step.ts"
+import { acceptChannel, openChannel, step, type OpenChannelArgs, type Step } from "../../../src/protocol/channel/step.ts"
 import { ClosingComplete, ClosingSig, Shutdown, UpdateAddHtlc, UpdateFailHtlc, UpdateFailMalformedHtlc, UpdateFee } from "../../../src/protocol/messages/channel.ts"
 import { ATTRIBUTION_DATA_LENGTH } from "../../../src/protocol/messages/channel.ts"
 import { ChainHashes } from "../../../src/protocol/messages/init.ts"
 import { serializeTransaction, type Transaction } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { ChannelId, msat, sat } from "../../../src/protocol/units.ts"
-import { alias, newPair, preimageFor, restoreBobFromBackup, temporaryId, txidOf, type Node, type Pair } from "./step-harness.ts"
+import { alias, newPair, openArgs, preimageFor, restoreBobFromBackup, txidOf, type Node, type Pair } from "./step-harness.ts"
 
 // ---- helpers ---------------------------------------------------------------------------------------
 
@@ -272,18 +272,7 @@ describe("the funding output spent", () => {
 describe("before the funding is signed", () => {
   const waitAccept = (tag: string): Node => {
     const p = pairOf(tag)
-    const r = openChannel(p.a.ctx, {
-      temporaryChannelId: temporaryId(p.a.name),
-      keyId: p.a.keyId,
-      fundingAmount: sat(1_000_000n),
-      pushAmount: msat(0n),
-      basepoints: p.a.basepoints,
-      firstPerCommitmentPoint: p.a.point(0n),
-      feeratePerKw: 2500,
-      channelType: { name: "static_remote_key", scidAlias: false, zeroConf: false },
-      announce: false,
-      localAlias: alias(p.a.name)
-    })
+    const r = openChannel(p.a.ctx, openArgs(p.a, { localAlias: alias(p.a.name) }))
     if (Result.isFailure(r)) throw new Error("open refused")
     p.a.state = r.success.state
     return p.a
@@ -1216,18 +1205,7 @@ describe("closing messages of the other negotiation mode", () => {
 
 describe("making a channel (BOLT 2: with option_scid_alias, channel_ready MUST carry our alias)", () => {
   const scidType = { name: "static_remote_key" as const, scidAlias: true, zeroConf: false }
-  const openArgs = (node: Node, over: Partial<Parameters<typeof openChannel>[1]> = {}): Parameters<typeof openChannel>[1] => ({
-    temporaryChannelId: temporaryId(node.name),
-    keyId: node.keyId,
-    fundingAmount: sat(1_000_000n),
-    pushAmount: msat(0n),
-    basepoints: node.basepoints,
-    firstPerCommitmentPoint: node.point(0n),
-    feeratePerKw: 2500,
-    channelType: scidType,
-    announce: false,
-    ...over
-  })
+  const openScidArgs = (node: Node, over: Partial<OpenChannelArgs> = {}): OpenChannelArgs => openArgs(node, { channelType: scidType, ...over })
   const failureTag = (r: Result.Result<Step, { readonly _tag: string }>): string => (Result.isFailure(r) ? r.failure._tag : "accepted")
   const made = <E>(r: Result.Result<Step, E>): Step => {
     if (Result.isFailure(r)) throw new Error(`refused: ${JSON.stringify(r.failure)}`)
@@ -1236,23 +1214,23 @@ describe("making a channel (BOLT 2: with option_scid_alias, channel_ready MUST c
 
   it("the funder: no alias for an option_scid_alias channel is refused (AliasRequired); with one, the state keeps it", () => {
     const p = newPair("mk-alias-a", "mk-alias-b")
-    expect(failureTag(openChannel(p.a.ctx, openArgs(p.a)))).toBe("AliasRequired")
-    const withAlias = made(openChannel(p.a.ctx, openArgs(p.a, { localAlias: alias(p.a.name) })))
+    expect(failureTag(openChannel(p.a.ctx, openScidArgs(p.a)))).toBe("AliasRequired")
+    const withAlias = made(openChannel(p.a.ctx, openScidArgs(p.a, { localAlias: alias(p.a.name) })))
     expect(withAlias.state._tag === "WaitAcceptChannel" ? withAlias.state.localAlias : undefined).toBe(alias(p.a.name))
     // Without the option, no alias is needed nor kept.
-    const plain = made(openChannel(p.a.ctx, openArgs(p.a, { channelType: { ...scidType, scidAlias: false } })))
+    const plain = made(openChannel(p.a.ctx, openScidArgs(p.a, { channelType: { ...scidType, scidAlias: false } })))
     expect(Object.keys(plain.state)).not.toContain("localAlias")
   })
 
   it("the funder: an invalid command is refused with its own error", () => {
     const p = newPair("mk-bad-a", "mk-bad-b")
-    const r = openChannel(p.a.ctx, openArgs(p.a, { localAlias: alias(p.a.name), pushAmount: msat(1_000_000_001n) }))
+    const r = openChannel(p.a.ctx, openScidArgs(p.a, { localAlias: alias(p.a.name), pushAmount: msat(1_000_000_001n) }))
     expect(Result.isFailure(r) ? r.failure : undefined).toMatchObject({ _tag: "InvalidOpenCommand", rule: "PushExceedsFunding" })
   })
 
   it("the fundee: an option_scid_alias open_channel without our alias is refused (AliasRequired); an invalid one with its own error", () => {
     const p = newPair("mk-fundee-a", "mk-fundee-b")
-    const opened = made(openChannel(p.a.ctx, openArgs(p.a, { localAlias: alias(p.a.name) })))
+    const opened = made(openChannel(p.a.ctx, openScidArgs(p.a, { localAlias: alias(p.a.name) })))
     const sentOpen = opened.outputs[0]
     if (sentOpen?._tag !== "Send" || sentOpen.message._tag !== "OpenChannel") throw new Error("expected open_channel")
     const m = sentOpen.message

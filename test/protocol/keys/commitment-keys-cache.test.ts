@@ -138,7 +138,7 @@ describe("commitment keys cache", () => {
     expectKeys(2, 4)
   })
 
-  it("deriveCounterpartyCommitmentKeys (with our revocation and HTLC basepoint secrets) gives deriveCommitmentKeys' keys, and its refusal", () => {
+  it("deriveCounterpartyCommitmentKeys (with our revocation basepoint secret) gives deriveCommitmentKeys' keys, and its refusal", () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), (o, c, pt) => {
         const revocationSecret = secretOf(`${c}/revocation`)
@@ -150,7 +150,7 @@ describe("commitment keys cache", () => {
         }
         const theirs = basepoints(o)
         const p = point(pt)
-        const secrets = { revocationBasepointSecret: Redacted.make(revocationSecret), htlcBasepointSecret: Redacted.make(htlcSecret) }
+        const secrets = { revocationBasepointSecret: Redacted.make(revocationSecret) }
         expect(showKeys(ok(deriveCounterpartyCommitmentKeys(secp, theirs, ours, p, secrets)))).toBe(showKeys(ok(deriveCommitmentKeys(secp, theirs, ours, p))))
       }),
       { numRuns: 40 }
@@ -159,13 +159,13 @@ describe("commitment keys cache", () => {
     const bytes = new Uint8Array(33).fill(0xff)
     bytes[0] = 2
     const bad = unsafePublicKey(bytes)
-    const secrets = { revocationBasepointSecret: Redacted.make(secretOf("r")), htlcBasepointSecret: Redacted.make(secretOf("h")) }
+    const secrets = { revocationBasepointSecret: Redacted.make(secretOf("r")) }
     const withSecrets = deriveCounterpartyCommitmentKeys(secp, basepoints("x"), basepoints("y"), bad, secrets)
     const direct = deriveCommitmentKeys(secp, basepoints("x"), basepoints("y"), bad)
     expect(Result.isFailure(withSecrets) && Result.isFailure(direct) && withSecrets.failure.reason === direct.failure.reason).toBe(true)
   })
 
-  it("deriveHolderCommitmentKeys (with the per-commitment secret and our delayed and HTLC basepoint secrets) gives deriveCommitmentKeys' keys", () => {
+  it("deriveHolderCommitmentKeys (with the per-commitment secret and our delayed basepoint secret) gives deriveCommitmentKeys' keys", () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), (o, c, pt) => {
         const delayedSecret = secretOf(`${o}/delayed`)
@@ -178,7 +178,7 @@ describe("commitment keys cache", () => {
         }
         const theirs = basepoints(c)
         const p = ok(perCommitmentPoint(secp, perCommitmentSecret))
-        const secrets = { perCommitmentSecret, delayedPaymentBasepointSecret: Redacted.make(delayedSecret), htlcBasepointSecret: Redacted.make(htlcSecret) }
+        const secrets = { perCommitmentSecret, delayedPaymentBasepointSecret: Redacted.make(delayedSecret) }
         expect(showKeys(ok(deriveHolderCommitmentKeys(secp, ours, theirs, p, secrets)))).toBe(showKeys(ok(deriveCommitmentKeys(secp, ours, theirs, p))))
       }),
       { numRuns: 40 }
