@@ -52,21 +52,41 @@ const scratch = {
 }
 
 /**
- * hmac_0_y of `data` (the node's own layout) over `message` (empty on success), from the keyed
- * `um` HMAC (not consumed), computed in `work` (a clone of it, overwritten: `_cloneInto` makes
- * no new hash objects per HMAC). The result (its first 4 bytes are the truncated HMAC) is valid
- * until the next call.
+ * hmac_0_y of `data` (the node's own layout) from the keyed `um` HMAC (not consumed) that has
+ * already absorbed the return packet (every HMAC of a node covers it first: absorbed once, not
+ * 20 times), computed in `work` (a clone of it, overwritten: `_cloneInto` makes no new hash
+ * objects per HMAC). The result (its first 4 bytes are the truncated HMAC) is valid until the
+ * next call.
  */
-const computeHmac = (um: KeyedUm, work: WorkHmac, message: Uint8Array, data: Uint8Array, y: number): Uint8Array => {
+const computeHmac = (um: KeyedUm, work: WorkHmac, data: Uint8Array, y: number): Uint8Array => {
   const covered = scratch.covered
   const holdTimes = (y + 1) * 4
   // Copied byte by byte: no subarray view made per field (~200 per hop otherwise).
   for (let k = 0; k < holdTimes; k++) covered[k] = data[k] ?? 0
   for (let j = 1; j <= y; j++) copyTruncatedHmac(data, hmacOffset(j, y - j), covered, holdTimes + (j - 1) * TRUNCATED_HMAC_SIZE)
   um._cloneInto(work)
-  if (message.length > 0) work.update(message)
   work.update(scratch.coveredAt[y] ?? covered.subarray(0, holdTimes + y * TRUNCATED_HMAC_SIZE)).digestInto(scratch.digest)
   return scratch.digest
+}
+
+/** What the zero hold times and zero HMACs of one more distance add to the covered bytes. */
+const ZERO_STEP = new Uint8Array(4 + TRUNCATED_HMAC_SIZE)
+
+/**
+ * Every hmac_0_y of fresh data (no downstream data: only this node's hold time is set), written
+ * into `data`. hmac_0_y then covers the hold time and 8y zero bytes, each a prefix of the next:
+ * `um` (consumed) absorbs them once, a clone of it finished at each length, instead of 20 HMACs
+ * hashing the same bytes again. The same values as `computeHmac` at each y (property-tested
+ * against BOLT 4's definition).
+ */
+const writeFreshHmacs = (um: KeyedUm, work: WorkHmac, data: Uint8Array): void => {
+  um.update(data.subarray(0, 4))
+  for (let y = 0; y < MAX_HOPS; y++) {
+    if (y > 0) um.update(ZERO_STEP)
+    um._cloneInto(work)
+    work.digestInto(scratch.digest)
+    copyTruncatedHmac(scratch.digest, 0, data, hmacOffset(0, y))
+  }
 }
 
 /** Copies the 4 bytes of a truncated HMAC. */
@@ -110,14 +130,15 @@ export const addAttribution = (
   message: Uint8Array,
   downstream: Uint8Array | undefined
 ): Uint8Array => {
-  const data =
-    downstream === undefined || downstream.length !== ATTRIBUTION_DATA_SIZE
-      ? new Uint8Array(ATTRIBUTION_DATA_SIZE)
-      : shift(downstream)
+  const fresh = downstream === undefined || downstream.length !== ATTRIBUTION_DATA_SIZE
+  const data = fresh ? new Uint8Array(ATTRIBUTION_DATA_SIZE) : shift(downstream)
   data.set(holdTimeBytes(holdTime), 0)
   const um = keyedUm(deriveKey("um", sharedSecret))
+  // Every HMAC of this node covers the return packet first: absorbed once.
+  if (message.length > 0) um.update(message)
   const work = workHmac(um)
-  for (let y = 0; y < MAX_HOPS; y++) copyTruncatedHmac(computeHmac(um, work, message, data, y), 0, data, hmacOffset(0, y))
+  if (fresh) writeFreshHmacs(um, work, data)
+  else for (let y = 0; y < MAX_HOPS; y++) copyTruncatedHmac(computeHmac(um, work, data, y), 0, data, hmacOffset(0, y))
   return xorStreamInPlace(deriveKey("ammagext", sharedSecret), data)
 }
 
@@ -153,7 +174,9 @@ export const verifyAttribution = (
     xorStreamInPlace(deriveKey("ammagext", secret), data)
     const y = last - i
     const um = keyedUm(deriveKey("um", secret))
-    const expected = computeHmac(um, workHmac(um), messages(i), data, y).subarray(0, TRUNCATED_HMAC_SIZE)
+    const message = messages(i)
+    if (message.length > 0) um.update(message)
+    const expected = computeHmac(um, workHmac(um), data, y).subarray(0, TRUNCATED_HMAC_SIZE)
     const at = hmacOffset(0, y)
     if (!constantTimeEqual(expected, data.subarray(at, at + TRUNCATED_HMAC_SIZE))) {
       return { holdTimes, firstInvalidHop: i }
