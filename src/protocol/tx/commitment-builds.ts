@@ -9,13 +9,16 @@
  * revoking; each build hashes every output script, the transaction (txid) and the signature
  * digests again. Through one memo, one node builds and hashes each commitment once.
  *
- * The memo is of a pure function: `build(params)` is keyed by every input
- * `buildCommitmentTransaction` reads (an HTLC by its four fields), so a hit returns what
- * building again would, field for field (an input asked again with the same `keys` object is
- * recognised by comparing each field with a copy of those its key was made of, instead of
- * making the ~400-character key again); the HTLC objects of the result are the caller's own
- * (`H`'s extra fields carried through as the builder does). Only successes are kept; least
- * recently used entries go beyond `capacity`. Results of `build` are registered (by identity)
+ * The memo is of a pure function: an entry keeps a copy of every input
+ * `buildCommitmentTransaction` read for it (an HTLC by its four fields) and is served only to an
+ * input equal to it field for field, so a hit returns what building again would; the HTLC
+ * objects of the result are the caller's own (`H`'s extra fields carried through as the builder
+ * does). Entries are found under a short key, the feerate, HTLC count and per-commitment point
+ * (which tells one channel side's commitment from every other), not under a key made of every
+ * input (~400 characters to make and hash per lookup, and a copy kept per `keys` object to spare
+ * making it again); another input under the same short key (another state of the same
+ * commitment) is a miss and replaces the entry. Only successes are kept; least recently used
+ * entries go beyond `capacity`. Results of `build` are registered (by identity)
  * with their entry, so `htlcTransactions`, `commitmentTxid` and the signing functions
  * (`signing.ts`) find what was already computed; any other commitment object (built directly,
  * or a modified copy) is simply computed from scratch. The signer still rebuilds what it signs
@@ -39,6 +42,8 @@ import { buildHtlcTransactions, type HtlcTransaction } from "./htlc.ts"
 type Digests = Map<number, Uint8Array>
 
 interface Entry {
+  /** The inputs it was built from (`sameInputs`). */
+  readonly inputs: Indexed
   /** As built for the first caller (its HTLC objects are that caller's). */
   readonly built: CommitmentTransaction<CommitmentHtlc>
   /** For each output of `built.outputs`: the index of its HTLC in the params' `htlcs`, or -1. */
@@ -58,17 +63,6 @@ const commitmentEntries = new WeakMap<object, Entry>()
 const htlcTxDigests = new WeakMap<object, Digests>()
 
 const KEY_LENGTH = 33
-
-/** A number per channel type descriptor object: the key names the descriptor itself, not only its name. */
-const channelTypeIds = new WeakMap<object, number>()
-let nextChannelTypeId = 0
-const channelTypeId = (type: object): number => {
-  const held = channelTypeIds.get(type)
-  if (held !== undefined) return held
-  const id = nextChannelTypeId++
-  channelTypeIds.set(type, id)
-  return id
-}
 
 /** The key's bytes, reused by every call (filled and read synchronously; grown as needed): no allocation per lookup. */
 let keyBuffer = new Uint8Array(512)
@@ -90,7 +84,7 @@ const fillKeyBytes = <H extends CommitmentHtlc>(p: CommitmentParams<H>): number 
   let at = 32
   // Without HTLCs the builder never reads the two HTLC keys (the key derivation may not have
   // computed them: `commitment-keys.ts` derives them on first read): zeros in their place, the
-  // HTLC count at the head of the key telling the two cases apart.
+  // HTLC count (`sameInputs` compares it) telling the two cases apart.
   const noHtlcs = p.htlcs.length === 0
   for (const point of [p.localFundingPubkey, p.remoteFundingPubkey, k.perCommitmentPoint, k.revocationPubkey, k.localDelayedPubkey]) {
     if (point.length !== KEY_LENGTH) return undefined
@@ -119,26 +113,24 @@ const fillKeyBytes = <H extends CommitmentHtlc>(p: CommitmentParams<H>): number 
   return length
 }
 
-/**
- * Every input the builder reads, as one string: `bytes` (what `fillKeyBytes` wrote) one
- * character per byte, then the numbers.
- */
-const keyOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>, bytes: Uint8Array): string => {
-  let numbers =
-    `${p.channelType.name}#${channelTypeId(p.channelType)}|${p.fundingOutpoint.vout}|${p.fundingAmount}|${p.commitmentNumber}|${p.obscuringFactor}|` +
-    `${p.localIsFunder ? 1 : 0}|${p.toLocal}|${p.toRemote}|${p.feeratePerKw}|${p.dustLimit}|${p.toSelfDelay}|`
-  for (const h of p.htlcs) numbers += `${h.direction === "offered" ? "o" : "r"}${h.amount},${h.cltvExpiry};`
-  // The HTLC count first fixes the length of the bytes that follow (one character per byte), then the numbers.
-  return `${p.htlcs.length}|${bytesKey(bytes)}${numbers}`
-}
+/** Offset of the per-commitment point in what `fillKeyBytes` writes (after the txid and the two funding pubkeys). */
+const POINT_AT = 32 + 2 * KEY_LENGTH
 
 /**
- * What a memo key was made of, kept to recognise equal inputs without making the key again
- * (`sameInputs`): a copy of the byte fields and every other input, as read then. An input is
- * recognised only if each of these is equal (the channel type by identity, as in the key).
+ * The memo key of `p` (its byte fields in `bytes`): the feerate and the HTLC count (an
+ * `update_fee` or an HTLC added while a commitment is built gives another key), then the
+ * per-commitment point one character per byte (`bytesKey`), which is one commitment's of one
+ * channel side (its number is not in the key: no bigint made into text per lookup).
+ */
+const shortKeyOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>, bytes: Uint8Array): string =>
+  `${p.feeratePerKw}|${p.htlcs.length}|${bytesKey(bytes.subarray(POINT_AT, POINT_AT + KEY_LENGTH))}`
+
+/**
+ * The inputs an entry was built from, kept to serve only equal inputs (`sameInputs`): a copy of
+ * the byte fields and every other input, as read then. An input is served only if each of these
+ * is equal (the channel type by identity).
  */
 interface Indexed {
-  readonly key: string
   readonly bytes: Uint8Array
   readonly channelType: object
   readonly vout: number
@@ -159,8 +151,7 @@ const numbersOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): Array<numb
   return out
 }
 
-const indexedOf = <H extends CommitmentHtlc>(key: string, bytes: Uint8Array, p: CommitmentParams<H>): Indexed => ({
-  key,
+const indexedOf = <H extends CommitmentHtlc>(bytes: Uint8Array, p: CommitmentParams<H>): Indexed => ({
   bytes: bytes.slice(),
   channelType: p.channelType,
   vout: p.fundingOutpoint.vout,
@@ -195,9 +186,6 @@ const sameInputs = <H extends CommitmentHtlc>(i: Indexed, p: CommitmentParams<H>
   }
   return true
 }
-
-/** Inputs recognised per `keys` object (a commitment's keys come from the keys memo, one object per commitment): at most this many. */
-const INDEXED_PER_KEYS = 4
 
 /** The entry's commitment with the caller's params and HTLC objects. */
 const viewFor = <H extends CommitmentHtlc>(entry: Entry, params: CommitmentParams<H>): CommitmentTransaction<H> => {
@@ -234,10 +222,11 @@ const viewFor = <H extends CommitmentHtlc>(entry: Entry, params: CommitmentParam
   }
 }
 
-const entryOf = <H extends CommitmentHtlc>(params: CommitmentParams<H>, built: CommitmentTransaction<H>): Entry => {
+const entryOf = <H extends CommitmentHtlc>(params: CommitmentParams<H>, bytes: Uint8Array, built: CommitmentTransaction<H>): Entry => {
   const position = new Map<CommitmentHtlc, number>()
   params.htlcs.forEach((h, i) => position.set(h, i))
   return {
+    inputs: indexedOf(bytes, params),
     built,
     outputHtlc: built.outputs.map((o) => (o.htlc === undefined ? -1 : (position.get(o.htlc) ?? -1))),
     trimmed: built.trimmedHtlcs.map((h) => position.get(h) ?? -1),
@@ -260,66 +249,38 @@ export interface CommitmentBuilds {
 /** A memo of at most `capacity` (>= 1) builds. Throws RangeError otherwise (a configuration bug). */
 export const makeCommitmentBuilds = (capacity: number): CommitmentBuilds => {
   const memo = makeLru<Entry>(capacity, "commitment builds")
-  /**
-   * Inputs seen, by their `keys` object: a lookup with the same keys object compares the
-   * inputs field by field with those of each key made for it (`sameInputs`) and, when one is
-   * equal, asks the memo under that key (the same string object: its hash is cached), instead
-   * of making the key of ~400 characters again and hashing it. The memo decides as before (a
-   * key it evicted is a miss); this only spares making the key. Weak, a few per keys object.
-   */
-  const index = new WeakMap<object, Array<Indexed>>()
-  const remember = (keys: object, indexed: Indexed): void => {
-    const held = index.get(keys)
-    if (held === undefined) index.set(keys, [indexed])
-    else {
-      if (held.length >= INDEXED_PER_KEYS) held.shift()
-      held.push(indexed)
-    }
-  }
-  const hit = <H extends CommitmentHtlc>(entry: Entry, params: CommitmentParams<H>): Result.Result<CommitmentTransaction<H>, CommitmentError> => {
-    const view = viewFor(entry, params)
-    commitmentEntries.set(view, entry)
-    return Result.succeed(view)
-  }
-  /** Builds and keeps the entry under `key`; `indexed` when the input is already in the index. */
-  const miss = <H extends CommitmentHtlc>(
-    key: string,
-    bytes: Uint8Array,
-    params: CommitmentParams<H>,
-    indexed: boolean
-  ): Result.Result<CommitmentTransaction<H>, CommitmentError> => {
-    const built = buildCommitmentTransaction(params)
-    if (Result.isFailure(built)) return built
-    const entry = entryOf(params, built.success)
-    memo.set(key, entry)
-    if (!indexed) remember(params.keys, indexedOf(key, bytes, params))
-    commitmentEntries.set(built.success, entry)
-    return built
-  }
+  /** Counted here: the memo counts a key found whose entry is for another input as a hit. */
+  let hits = 0
+  let misses = 0
   return {
     capacity,
     build: <H extends CommitmentHtlc>(params: CommitmentParams<H>): Result.Result<CommitmentTransaction<H>, CommitmentError> => {
       const length = fillKeyBytes(params)
       if (length === undefined) return buildCommitmentTransaction(params)
       const bytes = keyBuffer.subarray(0, length)
-      const seen = index.get(params.keys)
-      if (seen !== undefined) {
-        for (const i of seen) {
-          if (!sameInputs(i, params, bytes)) continue
-          const held = memo.get(i.key)
-          // Evicted: the key made again would be the same one, a miss too.
-          return held === undefined ? miss(i.key, bytes, params, true) : hit(held, params)
-        }
-      }
-      const key = keyOf(params, bytes)
+      const key = shortKeyOf(params, bytes)
       const held = memo.get(key)
-      if (held === undefined) return miss(key, bytes, params, false)
-      remember(params.keys, indexedOf(key, bytes, params))
-      return hit(held, params)
+      if (held !== undefined && sameInputs(held.inputs, params, bytes)) {
+        hits++
+        const view = viewFor(held, params)
+        commitmentEntries.set(view, held)
+        return Result.succeed(view)
+      }
+      misses++
+      const built = buildCommitmentTransaction(params)
+      if (Result.isFailure(built)) return built
+      const entry = entryOf(params, bytes, built.success)
+      memo.set(key, entry)
+      commitmentEntries.set(built.success, entry)
+      return built
     },
     size: memo.size,
-    stats: memo.stats,
-    clear: memo.clear
+    stats: () => ({ hits, misses }),
+    clear: () => {
+      memo.clear()
+      hits = 0
+      misses = 0
+    }
   }
 }
 

@@ -173,6 +173,46 @@ describe("makeCommitmentBuilds", () => {
     expect(hexOf(commitmentSighash(changed))).toBe(hexOf(inputSighash(commitmentInput(changed), SIGHASH_ALL)))
   })
 
+  it("serves only the input an entry was built from when inputs share a key (feerate, HTLC count, point): any order of builds gives what building afresh gives", () => {
+    const t = anchors.tests.find((x) => x.htlc_ids.length > 0)
+    if (t === undefined) throw new Error("no vector with HTLCs")
+    const params = paramsOf(anchors.common, t, anchorsZeroFeeHtlcTx)
+    // Inputs under one memo key: each differs from the others in a field the key leaves out.
+    const variants: ReadonlyArray<CommitmentParams<TestHtlc>> = [
+      params,
+      { ...params, toSelfDelay: params.toSelfDelay + 1 },
+      { ...params, keys: { ...params.keys, revocationPubkey: bob.basepoints.revocationBasepoint } },
+      { ...params, htlcs: params.htlcs.map((h, i) => (i === 0 ? { ...h, cltvExpiry: h.cltvExpiry + 1 } : h)) },
+      { ...params, obscuringFactor: params.obscuringFactor + 1n },
+      { ...params, commitmentNumber: params.commitmentNumber + 1n },
+      { ...params, localIsFunder: !params.localIsFunder },
+      { ...params, channelType: { ...anchorsZeroFeeHtlcTx } }
+    ]
+    const direct = variants.map((v) => buildCommitmentTransaction(v))
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: variants.length - 1 }), { minLength: 1, maxLength: 20 }), fc.integer({ min: 1, max: 3 }), (order, capacity) => {
+        const builds = makeCommitmentBuilds(capacity)
+        let last = -1
+        for (const i of order) {
+          const v = variants[i]
+          const d = direct[i]
+          if (v === undefined || d === undefined) throw new Error("unreachable")
+          const before = builds.stats()
+          const built = builds.build(v)
+          expect(Result.isSuccess(built) ? built.success : undefined).toEqual(Result.isSuccess(d) ? d.success : undefined)
+          // Only the input asked just before (the entry under the shared key) can be a hit.
+          if (i !== last) expect(builds.stats().hits).toBe(before.hits)
+          if (Result.isSuccess(built)) {
+            expect(hexOf(commitmentTxid(built.success))).toBe(hexOf(txid(built.success.tx)))
+            expect(htlcTransactions(built.success)).toEqual(buildHtlcTransactions(built.success))
+          }
+          last = i
+        }
+      }),
+      { numRuns: 100 }
+    )
+  })
+
   it("stays within its capacity (least recently used out)", () => {
     const builds = makeCommitmentBuilds(2)
     const file = legacy

@@ -3,6 +3,7 @@
  * not verified again, a failure is never remembered, another signature or key under a remembered
  * digest is verified, and the memo stays within its capacity.
  */
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { nobleSecp256k1, type Secp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
@@ -48,6 +49,32 @@ describe("makeVerifiedSignatures", () => {
     tampered[10] = (tampered[10] ?? 0) ^ 1
     expect(memo.verify(secp, tampered, digest, pub)).toBe(false)
     expect(memo.size()).toBe(1)
+  })
+
+  it("property: answers exactly as verify for any sequence of triples, a signature and key split elsewhere included", () => {
+    // A lenient curve that accepts signatures by their length alone (64 and 61, 67... but not
+    // 60, 62, 63...): lengths other than 64 then verify too, and a (signature, key) pair with the
+    // same bytes end to end as a remembered one, split elsewhere, must be asked of the curve,
+    // not answered from the memo.
+    const lenient: Secp256k1 = { ...nobleSecp256k1, verify: (s) => s.length % 3 === 1 }
+    const bytes = fc.constantFrom(new Uint8Array(0), Uint8Array.of(1), Uint8Array.of(1, 2))
+    const triple = fc.record({ digest: fc.constantFrom(digest, sha256(enc("other message"))), head: bytes, tail: bytes, split: fc.integer({ min: 60, max: 68 }) })
+    fc.assert(
+      fc.property(fc.array(triple, { minLength: 1, maxLength: 12 }), (triples) => {
+        // One memo per curve (a memo answers for the curve that filled it).
+        const memo = makeVerifiedSignatures(3)
+        const nobleMemo = makeVerifiedSignatures(3)
+        for (const t of triples) {
+          // One byte run (a signature-like prefix, the key, some extra bytes) cut at `split`.
+          const run = Uint8Array.from([...t.head, ...sig, ...pub, ...t.tail])
+          const signature = run.slice(0, t.split)
+          const key = run.slice(t.split)
+          expect(memo.verify(lenient, signature, t.digest, key)).toBe(lenient.verify(signature, t.digest, key))
+          expect(nobleMemo.verify(nobleSecp256k1, signature, t.digest, key)).toBe(nobleSecp256k1.verify(signature, t.digest, key))
+        }
+      }),
+      { numRuns: 300 }
+    )
   })
 
   it("stays within its capacity (least recently used out)", () => {
