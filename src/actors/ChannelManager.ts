@@ -30,7 +30,7 @@
 import { Context, Data, Deferred, Effect, Exit, Layer, PubSub, Result, Schedule, Schema, Scope, Stream } from "effect"
 import { preimageOf } from "../protocol/monitor/query.ts"
 import { pendingEvents, restoredWatches } from "../protocol/channel/pending.ts"
-import { toHex } from "../protocol/bytes.ts"
+import { equalBytes, toHex } from "../protocol/bytes.ts"
 import { ChannelIdSchema, type ShortChannelId, shortChannelIdFromParts } from "../protocol/codec/fields.ts"
 import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
 import { hasChangesToSign } from "../protocol/channel/commitments.ts"
@@ -101,13 +101,30 @@ export type ChannelRecord = typeof ChannelRecordSchema.Type
  */
 export const encodeChannelRecord = (record: ChannelRecord): Schema.Json => {
   const signer = record.signer
-  return {
+  const json: { [key: string]: Schema.Json } = {
     version: record.version,
-    nodeId: toHex(record.nodeId),
-    keyId: toHex(record.keyId),
-    channel: encodeChannelStateJson(record.channel),
-    ...(signer === undefined ? {} : { signer: encodeSignerChannelStateJson(signer) })
+    nodeId: hexOfId(record.nodeId),
+    keyId: hexOfId(record.keyId),
+    channel: encodeChannelStateJson(record.channel)
   }
+  // Last, as the Schema writes it (the same keys in the same order as a spread of the optional field).
+  if (signer !== undefined) json["signer"] = encodeSignerChannelStateJson(signer)
+  return json
+}
+
+/**
+ * The hex of an id array the manager holds (a channel's node id, key id and channel id),
+ * converted once per array: a channel's record names the same arrays at every write. The
+ * manager never mutates them, so the hex of an array stays true; the map holds its arrays
+ * weakly. Not for a caller's array (an API caller may refill its own).
+ */
+const idHexes = new WeakMap<Uint8Array, string>()
+export const hexOfId = (id: Uint8Array): string => {
+  const known = idHexes.get(id)
+  if (known !== undefined) return known
+  const hex = toHex(id)
+  idHexes.set(id, hex)
+  return hex
 }
 export const decodeChannelRecord = Schema.decodeUnknownResult(ChannelRecordSchema)
 
@@ -348,6 +365,45 @@ export const flatHex = (parts: ReadonlyArray<Uint8Array>, separator = "", prefix
 
 const keyOf = (nodeId: Uint8Array, channelId: Uint8Array): string => flatHex([nodeId, channelId], "/")
 
+/** The manager's routing map (`<peer hex>/<channel id hex>` -> channel), with a memo of the last peer message's route. */
+export interface RouteTable<E> {
+  /** The map itself, to read (every change goes through `set` / `delete`). */
+  readonly routes: ReadonlyMap<string, E>
+  readonly set: (key: string, entry: E) => void
+  readonly delete: (key: string) => void
+  /**
+   * The route of (peer, channel id bytes): the map's entry at `<peerHex>/<hex of channelId>`. The
+   * last route found is remembered with its peer and id bytes (most messages come on the channel
+   * of the one before) and given again for the same peer and equal bytes, with no hex or key
+   * string made; any `set` or `delete` forgets it.
+   */
+  readonly route: (peerHex: string, channelId: Uint8Array) => E | undefined
+}
+
+export const makeRouteTable = <E>(): RouteTable<E> => {
+  const routes = new Map<string, E>()
+  let last: { readonly peerHex: string; readonly channelId: Uint8Array; readonly entry: E } | undefined
+  return {
+    routes,
+    set: (key, entry) => {
+      last = undefined
+      routes.set(key, entry)
+    },
+    delete: (key) => {
+      last = undefined
+      routes.delete(key)
+    },
+    route: (peerHex, channelId) => {
+      const known = last
+      if (known !== undefined && known.peerHex === peerHex && equalBytes(known.channelId, channelId)) return known.entry
+      const entry = routes.get(`${peerHex}/${toHex(channelId)}`)
+      // A copy of the id: the memo holds whatever the caller later does with its array.
+      last = entry === undefined ? undefined : { peerHex, channelId: channelId.slice(), entry }
+      return entry
+    }
+  }
+}
+
 const isPlainObject = (value: unknown): value is { readonly [key: string]: unknown } =>
   typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype
 
@@ -473,7 +529,10 @@ export const make = (
     const events = yield* PubSub.unbounded<NodeChannelEvent>()
 
     /** Channels by peer and current id (temporary during the open). */
-    const routes = new Map<string, Entry>()
+    const routeTable = makeRouteTable<Entry>()
+    const routes = routeTable.routes
+    const setRoute = routeTable.set
+    const deleteRoute = routeTable.delete
     /** Channels by current id alone (the API's view). */
     const byId = new Map<string, Entry>()
     /** The live session of each peer (by node id hex). */
@@ -543,7 +602,7 @@ export const make = (
      */
     const forgetStored = (entry: Entry): Effect.Effect<void> =>
       Effect.suspend(() => {
-        if (routes.get(keyOf(entry.nodeId, entry.channelId)) === entry) routes.delete(keyOf(entry.nodeId, entry.channelId))
+        if (routes.get(keyOf(entry.nodeId, entry.channelId)) === entry) deleteRoute(keyOf(entry.nodeId, entry.channelId))
         if (byId.get(flatHex([entry.channelId])) === entry) byId.delete(flatHex([entry.channelId]))
         const handle = entry.handle
         entry.monitor = undefined
@@ -572,7 +631,7 @@ export const make = (
         const unfunded = entry.inboundUnfunded
         if (unfunded === undefined) return Effect.void
         entry.inboundUnfunded = undefined
-        if (routes.get(keyOf(entry.nodeId, entry.channelId)) === entry) routes.delete(keyOf(entry.nodeId, entry.channelId))
+        if (routes.get(keyOf(entry.nodeId, entry.channelId)) === entry) deleteRoute(keyOf(entry.nodeId, entry.channelId))
         if (byId.get(flatHex([entry.channelId])) === entry) byId.delete(flatHex([entry.channelId]))
         const handle = entry.handle
         return Effect.asVoid(
@@ -591,7 +650,7 @@ export const make = (
     }
 
     const register = (entry: Entry) => {
-      routes.set(keyOf(entry.nodeId, entry.channelId), entry)
+      setRoute(keyOf(entry.nodeId, entry.channelId), entry)
       byId.set(flatHex([entry.channelId]), entry)
     }
 
@@ -615,13 +674,7 @@ export const make = (
     ): Effect.Effect<PersistStatus> => {
       const { nodeId, keyId } = entry
       const encode = () =>
-        encodeChannelRecord({
-          version: 1,
-          nodeId,
-          keyId,
-          channel: state,
-          ...(signerState !== undefined ? { signer: signerState } : {})
-        })
+        encodeChannelRecord(signerState !== undefined ? { version: 1, nodeId, keyId, channel: state, signer: signerState } : { version: 1, nodeId, keyId, channel: state })
       // Lazy: encoded when the persister asks (at once for one that writes bytes; a persister
       // in memory only if a restart loads it), at most once.
       const instrumented = config.instrument
@@ -642,8 +695,8 @@ export const make = (
           }
           let last = -1n
           if (status === "Completed") for (const u of updates) if (u.updateId > last) last = u.updateId
-          // `toHex` is flat too (and cheaper than `flatHex`); the map keeps the key first stored.
-          const durable = last >= 0n ? markDurableNow(toHex(channelId), last) : undefined
+          // `toHex` is flat too (and cheaper than `flatHex`); the map keeps the key first stored. Once per id array.
+          const durable = last >= 0n ? markDurableNow(hexOfId(channelId), last) : undefined
           if (refusals === undefined) return durable === undefined ? Effect.succeed(status) : Effect.as(durable, status)
           return Effect.as(Effect.andThen(Effect.forEach(refusals, (r) => Effect.logError(r), { discard: true }), durable ?? Effect.void), status)
         }
@@ -660,7 +713,7 @@ export const make = (
       chain: (request) => publish(entry, request),
       rekey: (from, to) =>
         Effect.sync(() => {
-          if (routes.get(keyOf(entry.nodeId, from)) === entry) routes.delete(keyOf(entry.nodeId, from))
+          if (routes.get(keyOf(entry.nodeId, from)) === entry) deleteRoute(keyOf(entry.nodeId, from))
           if (byId.get(toHex(from)) === entry) byId.delete(toHex(from))
           entry.channelId = to
           // Funded from now on (`funding_created`): no longer counted against the peer's limit.
@@ -820,7 +873,7 @@ export const make = (
       if (!isChannelMessage(message)) return undefined
       if (message._tag === "OpenChannel") return incomingOpen(session, nodeId, message)
       const channelId = messageChannelId(message)
-      const entry = channelId === undefined ? undefined : routes.get(`${peerHex}/${toHex(channelId)}`)
+      const entry = channelId === undefined ? undefined : routeTable.route(peerHex, channelId)
       if (entry === undefined) {
         const unknown = Effect.logDebug(`${message._tag} for an unknown channel from ${peerHex}`)
         // BOLT 2: a reestablish for a channel we do not know gets an error (the peer may close it).
@@ -877,6 +930,7 @@ export const make = (
 
     const find = (channelId: ChannelId): Effect.Effect<{ readonly entry: Entry; readonly handle: ChannelHandle<ChannelState> }, ChannelNotFound> =>
       Effect.suspend(() => {
+        // `toHex`, not `hexOfId`: the caller's array (an API caller may reuse and refill it).
         const entry = byId.get(toHex(channelId))
         return entry?.handle === undefined ? Effect.fail(new ChannelNotFound({ channelId })) : Effect.succeed({ entry, handle: entry.handle })
       })

@@ -274,6 +274,17 @@ const htlcOfAdd = (add: UpdateAddHtlc, direction: HtlcDirection): SpecHtlc => ({
   cltvExpiry: add.cltvExpiry
 })
 
+/** The removals of `changes` by HTLC id, the first of each id (the receive checks refuse a second one); undefined when there is none (no map made). */
+const removalsOf = (changes: ReadonlyArray<UpdateMessage>): Map<bigint, Removal> | undefined => {
+  let removals: Map<bigint, Removal> | undefined
+  for (const u of changes) {
+    if (!isRemoval(u)) continue
+    removals ??= new Map()
+    if (!removals.has(u.id)) removals.set(u.id, u)
+  }
+  return removals
+}
+
 /**
  * The spec after the owner's and the counterparty's updates: adds first (an HTLC is removed in
  * a later batch than the one adding it), then removals (a fulfill pays the HTLC to its
@@ -302,24 +313,23 @@ export const reduceSpec = (
   // The owner removes HTLCs the counterparty offered (received, in the owner's view), and back;
   // the first removal of an id counts (the receive checks refuse a second one). One pass over
   // the HTLCs for all removals: a batch of n removals costs O(n), not O(n^2).
-  const ownerRemovals = new Map<bigint, Removal>()
-  const counterpartyRemovals = new Map<bigint, Removal>()
-  for (const u of ownerChanges) if (isRemoval(u) && !ownerRemovals.has(u.id)) ownerRemovals.set(u.id, u)
-  for (const u of counterpartyChanges) if (isRemoval(u) && !counterpartyRemovals.has(u.id)) counterpartyRemovals.set(u.id, u)
+  // (Made only when there is a removal: most batches have none on one side or both.)
+  const ownerRemovals = removalsOf(ownerChanges)
+  const counterpartyRemovals = removalsOf(counterpartyChanges)
   let kept: Array<SpecHtlc> = htlcs
   // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, a shortcut: with no removal the loop below keeps every HTLC anyway.
-  if (ownerRemovals.size > 0 || counterpartyRemovals.size > 0) {
+  if (ownerRemovals !== undefined || counterpartyRemovals !== undefined) {
     kept = []
     for (const h of htlcs) {
-      const removal = h.direction === "received" ? ownerRemovals.get(h.id) : counterpartyRemovals.get(h.id)
+      const removal = h.direction === "received" ? ownerRemovals?.get(h.id) : counterpartyRemovals?.get(h.id)
       if (removal === undefined) {
         kept.push(h)
         continue
       }
       // Each removal applies to one HTLC only (ids are unique per direction).
       // Stryker disable CallExpression: equivalent in every valid state, ids are unique per direction (receiveAdd), so no second HTLC could match.
-      if (h.direction === "received") ownerRemovals.delete(h.id)
-      else counterpartyRemovals.delete(h.id)
+      if (h.direction === "received") ownerRemovals?.delete(h.id)
+      else counterpartyRemovals?.delete(h.id)
       // Stryker restore CallExpression
       const fulfilled = removal._tag === "UpdateFulfillHtlc"
       // A fulfill pays the HTLC to its receiver, a fail refunds its offerer.

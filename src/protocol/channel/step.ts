@@ -205,8 +205,12 @@ export const send = (out: Out, message: ChannelMessage): void => void out.output
 export const emit = (out: Out, event: ChannelEvent): void => void out.outputs.push({ _tag: "Emit", event })
 export const sign = (out: Out, request: SignerRequest): void => void out.outputs.push({ _tag: "Sign", request })
 
+/**
+ * The step's result: `state` with the next update id. A step that numbered no update returns the
+ * state as it is (no copy of the whole state only to write the same id again).
+ */
 export const done = <S extends ChannelState>(out: Out, state: S): StepResult =>
-  Result.succeed({ state: { ...state, nextUpdateId: out.nextUpdateId }, outputs: out.outputs })
+  Result.succeed({ state: state.nextUpdateId === out.nextUpdateId ? state : { ...state, nextUpdateId: out.nextUpdateId }, outputs: out.outputs })
 
 const unexpected = (state: ChannelState, input: ChannelInput, detail: string): StepResult =>
   Result.fail(new UnexpectedInput({ phase: state._tag, input: input._tag, detail }))

@@ -1,0 +1,44 @@
+/**
+ * `done` (the end of every step) returns the state as it is when the step numbered no monitor
+ * update, and a copy with the next update id otherwise. The first case is the fast path: it must
+ * keep the state object (a copy would be the same value, so only identity shows it is taken).
+ */
+import { Result } from "effect"
+import { describe, expect, it } from "vitest"
+import { done, newOut, persist, step } from "../../../src/protocol/channel/step.ts"
+import { newPair } from "./step-harness.ts"
+
+const normalState = () => {
+  const p = newPair()
+  p.open()
+  const s = p.a.state
+  if (s === undefined || s._tag !== "Normal") throw new Error(`expected Normal, got ${p.a.phase}`)
+  return { p, s }
+}
+
+describe("done", () => {
+  it("keeps the state object when no update was numbered (no copy)", () => {
+    const { s } = normalState()
+    const r = done(newOut(s.nextUpdateId), s)
+    expect(Result.isSuccess(r) && r.success.state).toBe(s)
+  })
+
+  it("copies the state with the next update id when an update was numbered", () => {
+    const { s } = normalState()
+    const out = newOut(s.nextUpdateId)
+    persist(out, (updateId) => ({ _tag: "PaymentPreimage", updateId, preimage: new Uint8Array(32) }))
+    const r = done(out, s)
+    if (Result.isFailure(r)) throw new Error("done failed")
+    expect(r.success.state).not.toBe(s)
+    expect(r.success.state.nextUpdateId).toBe(s.nextUpdateId + 1n)
+    expect({ ...r.success.state, nextUpdateId: s.nextUpdateId }).toStrictEqual(s)
+    expect(s.nextUpdateId).toBe(out.nextUpdateId - 1n)
+  })
+
+  it("a step that changes nothing returns its input state itself", () => {
+    const { p, s } = normalState()
+    const r = step(p.a.ctx, s, { _tag: "Tick", nowMillis: 0 })
+    expect(Result.isSuccess(r) && r.success.state).toBe(s)
+    expect(Result.isSuccess(r) && r.success.outputs).toStrictEqual([])
+  })
+})

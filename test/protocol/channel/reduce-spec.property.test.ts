@@ -1,0 +1,118 @@
+/**
+ * `reduceSpec` makes its removal maps only when a side has a removal (most batches have none):
+ * property-tested against the plain form (both maps always made), over random specs and random
+ * batches of adds, fulfills, fails, malformed fails and fee updates, known ids, unknown ids and
+ * repeated ones included. The results must be equal.
+ */
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { type CommitmentSpec, reduceSpec, type SpecHtlc, type UpdateMessage } from "../../../src/protocol/channel/commitments.ts"
+import { UpdateAddHtlc, UpdateFailHtlc, UpdateFailMalformedHtlc, UpdateFee, UpdateFulfillHtlc } from "../../../src/protocol/messages/channel.ts"
+import { ChannelId, msat } from "../../../src/protocol/units.ts"
+
+type Removal = Extract<UpdateMessage, { readonly _tag: "UpdateFulfillHtlc" | "UpdateFailHtlc" | "UpdateFailMalformedHtlc" }>
+const isRemoval = (u: UpdateMessage): u is Removal =>
+  u._tag === "UpdateFulfillHtlc" || u._tag === "UpdateFailHtlc" || u._tag === "UpdateFailMalformedHtlc"
+
+/** The plain form, as it was: both maps made for every call. */
+const reduceSpecPlain = (spec: CommitmentSpec, ownerChanges: ReadonlyArray<UpdateMessage>, counterpartyChanges: ReadonlyArray<UpdateMessage>): CommitmentSpec => {
+  let toLocal: bigint = spec.toLocal
+  let toRemote: bigint = spec.toRemote
+  let feeratePerKw = spec.feeratePerKw
+  const htlcs: Array<SpecHtlc> = spec.htlcs.slice()
+  const ofAdd = (u: UpdateAddHtlc, direction: "offered" | "received"): SpecHtlc => ({
+    direction,
+    id: u.id,
+    amount: u.amountMsat,
+    paymentHash: u.paymentHash,
+    cltvExpiry: u.cltvExpiry
+  })
+  for (const u of ownerChanges)
+    if (u._tag === "UpdateAddHtlc") {
+      toLocal -= u.amountMsat
+      htlcs.push(ofAdd(u, "offered"))
+    }
+  for (const u of counterpartyChanges)
+    if (u._tag === "UpdateAddHtlc") {
+      toRemote -= u.amountMsat
+      htlcs.push(ofAdd(u, "received"))
+    }
+  const ownerRemovals = new Map<bigint, Removal>()
+  const counterpartyRemovals = new Map<bigint, Removal>()
+  for (const u of ownerChanges) if (isRemoval(u) && !ownerRemovals.has(u.id)) ownerRemovals.set(u.id, u)
+  for (const u of counterpartyChanges) if (isRemoval(u) && !counterpartyRemovals.has(u.id)) counterpartyRemovals.set(u.id, u)
+  const kept: Array<SpecHtlc> = []
+  for (const h of htlcs) {
+    const removal = h.direction === "received" ? ownerRemovals.get(h.id) : counterpartyRemovals.get(h.id)
+    if (removal === undefined) {
+      kept.push(h)
+      continue
+    }
+    if (h.direction === "received") ownerRemovals.delete(h.id)
+    else counterpartyRemovals.delete(h.id)
+    const fulfilled = removal._tag === "UpdateFulfillHtlc"
+    if (h.direction === "received") {
+      if (fulfilled) toLocal += h.amount
+      else toRemote += h.amount
+    } else if (fulfilled) toRemote += h.amount
+    else toLocal += h.amount
+  }
+  for (const u of ownerChanges) if (u._tag === "UpdateFee") feeratePerKw = u.feeratePerKw
+  for (const u of counterpartyChanges) if (u._tag === "UpdateFee") feeratePerKw = u.feeratePerKw
+  return { feeratePerKw, toLocal: msat(toLocal), toRemote: msat(toRemote), htlcs: kept }
+}
+
+const channelId = ChannelId(new Uint8Array(32).fill(7))
+const hash = new Uint8Array(32).fill(1)
+const id = fc.bigInt({ min: 0n, max: 6n })
+const amount = fc.bigInt({ min: 1_000n, max: 10_000_000n })
+
+const specHtlc: fc.Arbitrary<SpecHtlc> = fc.record({
+  direction: fc.constantFrom("offered" as const, "received" as const),
+  id,
+  amount: amount.map(msat),
+  paymentHash: fc.constant(hash),
+  cltvExpiry: fc.integer({ min: 500_000, max: 900_000 })
+})
+
+const update: fc.Arbitrary<UpdateMessage> = fc.oneof(
+  fc.record({ id: fc.bigInt({ min: 7n, max: 12n }), amount }).map(({ id, amount }) =>
+    UpdateAddHtlc.make({ channelId, id, amountMsat: msat(amount), paymentHash: hash, cltvExpiry: 800_000, onionRoutingPacket: new Uint8Array(1366) })
+  ),
+  id.map((id) => UpdateFulfillHtlc.make({ channelId, id, paymentPreimage: new Uint8Array(32) })),
+  id.map((id) => UpdateFailHtlc.make({ channelId, id, reason: new Uint8Array(4) })),
+  id.map((id) => UpdateFailMalformedHtlc.make({ channelId, id, sha256OfOnion: hash, failureCode: 0x8000 | 0x4000 | 5 })),
+  fc.integer({ min: 253, max: 20_000 }).map((feeratePerKw) => UpdateFee.make({ channelId, feeratePerKw }))
+)
+
+const spec: fc.Arbitrary<CommitmentSpec> = fc.record({
+  feeratePerKw: fc.integer({ min: 253, max: 20_000 }),
+  toLocal: fc.bigInt({ min: 0n, max: 1_000_000_000n }).map(msat),
+  toRemote: fc.bigInt({ min: 0n, max: 1_000_000_000n }).map(msat),
+  // Unique (direction, id) pairs, as in every valid commitment.
+  htlcs: fc.uniqueArray(specHtlc, { maxLength: 8, selector: (h) => `${h.direction}/${h.id}` })
+})
+
+describe("reduceSpec", () => {
+  it("equals the plain form (removal maps made always) for any spec and any batches", () => {
+    fc.assert(
+      fc.property(spec, fc.array(update, { maxLength: 6 }), fc.array(update, { maxLength: 6 }), (s, owner, counterparty) => {
+        expect(reduceSpec(s, owner, counterparty)).toStrictEqual(reduceSpecPlain(s, owner, counterparty))
+      }),
+      { numRuns: 2_000 }
+    )
+  })
+
+  it("removes on one side only when the other side has no removal, and applies a repeated id once", () => {
+    const h = (direction: "offered" | "received", n: bigint): SpecHtlc => ({ direction, id: n, amount: msat(1_000_000n), paymentHash: hash, cltvExpiry: 800_000 })
+    const s: CommitmentSpec = { feeratePerKw: 2_500, toLocal: msat(10_000_000n), toRemote: msat(20_000_000n), htlcs: [h("received", 1n), h("offered", 1n)] }
+    const fulfill = UpdateFulfillHtlc.make({ channelId, id: 1n, paymentPreimage: new Uint8Array(32) })
+    const fail = UpdateFailHtlc.make({ channelId, id: 1n, reason: new Uint8Array(4) })
+    // The owner fulfills the HTLC it received (twice: the second is ignored); the counterparty removes nothing.
+    const r = reduceSpec(s, [fulfill, fail], [])
+    expect(r).toStrictEqual({ feeratePerKw: 2_500, toLocal: msat(11_000_000n), toRemote: msat(20_000_000n), htlcs: [h("offered", 1n)] })
+    expect(r).toStrictEqual(reduceSpecPlain(s, [fulfill, fail], []))
+    // The counterparty fails the HTLC the owner offered: refunded to the owner.
+    expect(reduceSpec(s, [], [fail])).toStrictEqual({ feeratePerKw: 2_500, toLocal: msat(11_000_000n), toRemote: msat(20_000_000n), htlcs: [h("received", 1n)] })
+  })
+})
