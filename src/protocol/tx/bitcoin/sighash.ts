@@ -3,8 +3,8 @@
  * (SIGHASH_ALL only) needed to reproduce the P2PKH funding input of BOLT 3 Appendix B.
  */
 import type { Sat } from "../../units.ts"
-import { hash256 } from "./hash.ts"
-import { serializeTransaction, type Transaction, writeOutput } from "./transaction.ts"
+import { hash256, hash256Into } from "./hash.ts"
+import { serializeTransaction, type Transaction } from "./transaction.ts"
 import { Writer } from "../../codec/writer.ts"
 
 export const SIGHASH_ALL = 0x01
@@ -16,12 +16,62 @@ export const SIGHASH_SINGLE_ANYONECANPAY = SIGHASH_SINGLE | SIGHASH_ANYONECANPAY
 
 export type SighashType = number
 
-const ZERO32: Uint8Array = new Uint8Array(32)
+/**
+ * Where `segwitV0Sighash` writes: the inner preimages (prevouts, sequences, outputs) and the final
+ * one, each into a buffer of its own, reused by every call (filled and hashed synchronously; grown
+ * as needed): a `Uint8Array` of more than 64 bytes costs about ten times a small one in V8.
+ */
+let inner = new Uint8Array(1024)
+let outer = new Uint8Array(512)
+
+/** Bitcoin's little-endian u32, as `Writer.u32le` writes it (`v >>> 0`). */
+const putU32 = (b: Uint8Array, at: number, v: number): number => {
+  const x = v >>> 0
+  b[at] = x & 0xff
+  b[at + 1] = (x >>> 8) & 0xff
+  b[at + 2] = (x >>> 16) & 0xff
+  b[at + 3] = x >>> 24
+  return at + 4
+}
+/** Bitcoin's little-endian u64, as `Writer.u64le` writes it (modulo 2^64). */
+const putU64 = (b: Uint8Array, at: number, v: bigint): number => {
+  const x = BigInt.asUintN(64, v)
+  putU32(b, at, Number(x & 0xffffffffn))
+  return putU32(b, at + 4, Number(x >> 32n))
+}
+/** CompactSize length then the bytes, as `Writer.varBytes` writes them. */
+const putVarBytes = (b: Uint8Array, at: number, bytes: Uint8Array): number => {
+  const n = bytes.length
+  let i = at
+  if (n < 0xfd) b[i++] = n
+  else if (n <= 0xffff) {
+    b[i++] = 0xfd
+    b[i++] = n & 0xff
+    b[i++] = n >>> 8
+  } else {
+    b[i++] = 0xfe
+    i = putU32(b, i, n)
+  }
+  b.set(bytes, i)
+  return i + n
+}
+/** Size of `putVarBytes(bytes)`. */
+const varBytesSize = (bytes: Uint8Array): number => bytes.length + (bytes.length < 0xfd ? 1 : bytes.length <= 0xffff ? 3 : 5)
+/** `inner`, grown to at least `n` bytes. */
+const innerOf = (n: number): Uint8Array => {
+  if (inner.length < n) inner = new Uint8Array(Math.max(n, 2 * inner.length))
+  return inner
+}
 
 /**
  * BIP 143 digest for input `index` spending an output of `amount` with `scriptCode`
  * (the witness script for P2WSH, the P2PKH template for P2WPKH).
  * Throws RangeError if `index` is out of range: a programming error, not bad input.
+ *
+ * The preimages are written byte by byte into reused buffers (`inner`, `outer`) and the
+ * intermediate hashes straight into the final preimage: the same bytes as the plain form on `Writer`
+ * (property-tested equal, test/protocol/tx/bitcoin/sighash-reference.ts), without a writer, closure or copy per part
+ * (this runs for every commitment and HTLC transaction signed or verified).
  */
 export const segwitV0Sighash = (
   tx: Transaction,
@@ -34,41 +84,54 @@ export const segwitV0Sighash = (
   if (input === undefined) throw new RangeError(`input ${index} out of range`)
   const base = sighashType & 0x1f
   const anyoneCanPay = (sighashType & SIGHASH_ANYONECANPAY) !== 0
-
-  // Each preimage is written into a reused buffer and hashed there (`Writer.scratch`): no copy.
-  let hashPrevouts = ZERO32
-  if (!anyoneCanPay) {
-    hashPrevouts = Writer.scratch((w) => {
-      for (const i of tx.inputs) w.bytes(i.prevout.txid).u32le(i.prevout.vout)
-    }, hash256)
+  const inputs = tx.inputs
+  const outputs = tx.outputs
+  const txid = input.prevout.txid
+  // version 4, hashPrevouts 32, hashSequence 32, outpoint (txid, 4), scriptCode, amount 8, sequence 4, hashOutputs 32, locktime 4, type 4.
+  const size = 124 + txid.length + varBytesSize(scriptCode)
+  if (outer.length < size) outer = new Uint8Array(Math.max(size, 2 * outer.length))
+  const out = outer
+  putU32(out, 0, tx.version)
+  if (anyoneCanPay) out.fill(0, 4, 36)
+  else {
+    let n = 0
+    for (const i of inputs) n += i.prevout.txid.length + 4
+    const b = innerOf(n)
+    let at = 0
+    for (const i of inputs) {
+      b.set(i.prevout.txid, at)
+      at = putU32(b, at + i.prevout.txid.length, i.prevout.vout)
+    }
+    hash256Into(b.subarray(0, at), out, 4)
   }
-  let hashSequence = ZERO32
-  if (!anyoneCanPay && base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) {
-    hashSequence = Writer.scratch((w) => {
-      for (const i of tx.inputs) w.u32le(i.sequence)
-    }, hash256)
+  if (anyoneCanPay || base === SIGHASH_SINGLE || base === SIGHASH_NONE) out.fill(0, 36, 68)
+  else {
+    const b = innerOf(4 * inputs.length)
+    let at = 0
+    for (const i of inputs) at = putU32(b, at, i.sequence)
+    hash256Into(b.subarray(0, at), out, 36)
   }
-  let hashOutputs = ZERO32
+  out.set(txid, 68)
+  let at = putU32(out, 68 + txid.length, input.prevout.vout)
+  at = putVarBytes(out, at, scriptCode)
+  at = putU64(out, at, amount)
+  at = putU32(out, at, input.sequence)
+  const single = base === SIGHASH_SINGLE ? outputs[index] : undefined
   if (base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) {
-    hashOutputs = Writer.scratch((w) => {
-      for (const o of tx.outputs) writeOutput(w, o)
-    }, hash256)
-  } else if (base === SIGHASH_SINGLE) {
-    const o = tx.outputs[index]
-    if (o !== undefined) hashOutputs = Writer.scratch((w) => writeOutput(w, o), hash256)
-  }
-
-  return Writer.scratch((w) => {
-    w.u32le(tx.version)
-    w.bytes(hashPrevouts).bytes(hashSequence)
-    w.bytes(input.prevout.txid).u32le(input.prevout.vout)
-    w.varBytes(scriptCode)
-    w.u64le(amount)
-    w.u32le(input.sequence)
-    w.bytes(hashOutputs)
-    w.u32le(tx.locktime)
-    w.u32le(sighashType)
-  }, hash256)
+    let n = 0
+    for (const o of outputs) n += 8 + varBytesSize(o.scriptPubKey)
+    const b = innerOf(n)
+    let w = 0
+    for (const o of outputs) w = putVarBytes(b, putU64(b, w, o.value), o.scriptPubKey)
+    hash256Into(b.subarray(0, w), out, at)
+  } else if (single !== undefined) {
+    const b = innerOf(8 + varBytesSize(single.scriptPubKey))
+    const w = putVarBytes(b, putU64(b, 0, single.value), single.scriptPubKey)
+    hash256Into(b.subarray(0, w), out, at)
+  } else out.fill(0, at, at + 32)
+  at = putU32(out, at + 32, tx.locktime)
+  at = putU32(out, at, sighashType)
+  return hash256(out.subarray(0, at))
 }
 
 /**

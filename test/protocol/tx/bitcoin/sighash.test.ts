@@ -8,7 +8,8 @@ import { createRequire } from "node:module"
 import { describe, expect, it } from "vitest"
 import { toHex } from "../../../../src/protocol/bytes.ts"
 import { legacySighashAll, segwitV0Sighash } from "../../../../src/protocol/tx/bitcoin/sighash.ts"
-import { serializeTransaction } from "../../../../src/protocol/tx/bitcoin/transaction.ts"
+import { segwitV0SighashWriter } from "./sighash-reference.ts"
+import { serializeTransaction, txidFromBytes, type Transaction } from "../../../../src/protocol/tx/bitcoin/transaction.ts"
 import { Writer } from "../../../../src/protocol/codec/writer.ts"
 import { sat } from "../../../../src/protocol/units.ts"
 import { txArb } from "./gen.ts"
@@ -62,5 +63,54 @@ describe("sighash vs bitcore-lib", () => {
       }),
       { numRuns: 300 }
     )
+  })
+})
+
+describe("segwitV0Sighash's byte layout", () => {
+  /** Any type byte (the algorithm reads its low 5 bits and 0x80), amounts beyond u64 and negative ones (written modulo 2^64 by both). */
+  const anyType = fc.oneof(fc.constantFrom(...types), fc.integer({ min: 0, max: 0xffffffff }))
+  const anyAmount = fc.oneof(fc.bigInt({ min: 0n, max: 2_100_000_000_000_000n }), fc.bigInt({ min: -(1n << 70n), max: 1n << 70n }))
+  /** Scripts across the CompactSize boundaries (0xfc/0xfd bytes), as the writer's `varBytes`. */
+  const anyScript = fc.oneof(fc.uint8Array({ maxLength: 100 }), fc.uint8Array({ minLength: 0xfa, maxLength: 0x104 }))
+
+  it("equals the plain form on Writer, for every sighash type, input and buffer size, calls interleaved", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(txArb(false), fc.nat(), anyScript, anyAmount, anyType), { minLength: 1, maxLength: 4 }), (cases) => {
+        // Several digests in a row: each call must leave nothing behind for the next (reused buffers).
+        const fast = cases.map(([tx, i, scriptCode, amount, type]) => toHex(segwitV0Sighash(tx, i % tx.inputs.length, scriptCode, sat(amount), type)))
+        const plain = cases.map(([tx, i, scriptCode, amount, type]) => toHex(segwitV0SighashWriter(tx, i % tx.inputs.length, scriptCode, sat(amount), type)))
+        expect(fast).toEqual(plain)
+      }),
+      { numRuns: 1_000 }
+    )
+  })
+
+  it("equals the plain form on many inputs and outputs (buffers grown), and a version beyond 32 bits (written modulo 2^32 by both)", () => {
+    const big: fc.Arbitrary<Transaction> = fc
+      .record({
+        version: fc.integer({ min: -(2 ** 33), max: 2 ** 33 }),
+        locktime: fc.integer({ min: 0, max: 0xffffffff }),
+        inputs: fc.array(fc.record({ txid: fc.uint8Array({ minLength: 32, maxLength: 32 }), vout: fc.integer({ min: 0, max: 0xffffffff }), sequence: fc.integer({ min: 0, max: 0xffffffff }) }), { minLength: 1, maxLength: 40 }),
+        outputs: fc.array(fc.record({ value: fc.bigInt({ min: 0n, max: 2_100_000_000_000_000n }), scriptPubKey: fc.uint8Array({ maxLength: 300 }) }), { maxLength: 40 })
+      })
+      .map((r) => ({
+        version: r.version,
+        locktime: r.locktime,
+        inputs: r.inputs.map((i) => ({ prevout: { txid: txidFromBytes(i.txid), vout: i.vout }, scriptSig: new Uint8Array(0), sequence: i.sequence, witness: [] })),
+        outputs: r.outputs.map((o) => ({ value: sat(o.value), scriptPubKey: o.scriptPubKey }))
+      }))
+    fc.assert(
+      fc.property(big, fc.nat(), anyScript, anyAmount, anyType, (tx, i, scriptCode, amount, type) => {
+        const index = i % tx.inputs.length
+        expect(toHex(segwitV0Sighash(tx, index, scriptCode, sat(amount), type))).toBe(toHex(segwitV0SighashWriter(tx, index, scriptCode, sat(amount), type)))
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("throws RangeError for an input index out of range, as the plain form", () => {
+    const tx = { version: 2, locktime: 0, inputs: [], outputs: [] }
+    expect(() => segwitV0Sighash(tx, 0, new Uint8Array(0), sat(0n), 1)).toThrow(RangeError)
+    expect(() => segwitV0SighashWriter(tx, 0, new Uint8Array(0), sat(0n), 1)).toThrow(RangeError)
   })
 })
