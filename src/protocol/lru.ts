@@ -9,6 +9,11 @@ import { Result } from "effect"
 export interface Lru<V> {
   /** The most entries kept. */
   readonly capacity: number
+  /**
+   * Sets the most entries kept (>= 1; RangeError otherwise), dropping the least recently used
+   * beyond it: for a process that runs many nodes at once (a simulation) and needs more.
+   */
+  readonly resize: (capacity: number) => void
   /** The entry, marked most recently used; counts a hit, or a miss when absent. */
   readonly get: (key: string) => V | undefined
   /** Stores an entry (most recently used), evicting the least recently used beyond `capacity`. */
@@ -23,12 +28,25 @@ export interface Lru<V> {
 
 /** A memo of at most `capacity` (>= 1) entries; throws RangeError otherwise (a configuration bug, `what` names it). */
 export const makeLru = <V>(capacity: number, what: string): Lru<V> => {
-  if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`${what} capacity must be a positive integer`)
+  const checked = (n: number): number => {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`${what} capacity must be a positive integer`)
+    return n
+  }
+  let limit = checked(capacity)
   const entries = new Map<string, V>()
   let hits = 0
   let misses = 0
   return {
-    capacity,
+    get capacity() {
+      return limit
+    },
+    resize: (n) => {
+      limit = checked(n)
+      for (const oldest of entries.keys()) {
+        if (entries.size <= limit) break
+        entries.delete(oldest)
+      }
+    },
     get: (key) => {
       const held = entries.get(key)
       if (held === undefined) {
@@ -43,7 +61,7 @@ export const makeLru = <V>(capacity: number, what: string): Lru<V> => {
     set: (key, value) => {
       entries.delete(key)
       entries.set(key, value)
-      if (entries.size > capacity) {
+      if (entries.size > limit) {
         const oldest = entries.keys().next()
         if (oldest.done !== true) entries.delete(oldest.value)
       }

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest"
 import { bytesKey, makeLru } from "../../src/protocol/lru.ts"
+import { makeCommitmentKeysCache } from "../../src/protocol/keys/commitment-keys-cache.ts"
+import { makePerCommitmentPoints } from "../../src/protocol/keys/per-commitment-points.ts"
+import { makeCommitmentBuilds } from "../../src/protocol/tx/commitment-builds.ts"
 
 describe("makeLru", () => {
   it("evicts the least recently used beyond its capacity, a hit refreshing an entry", () => {
@@ -20,6 +23,38 @@ describe("makeLru", () => {
   it("refuses a capacity below 1", () => {
     expect(() => makeLru(0, "test")).toThrow(RangeError)
     expect(() => makeLru(1.5, "test")).toThrow(RangeError)
+  })
+  it("resizes: down drops the least recently used beyond the new capacity, up keeps every entry and admits more", () => {
+    const lru = makeLru<number>(4, "test")
+    for (const [k, v] of [["a", 1], ["b", 2], ["c", 3], ["d", 4]] as const) lru.set(k, v)
+    expect(lru.get("a")).toBe(1) // "b" is now the least recently used, then "c"
+    lru.resize(2)
+    expect(lru.capacity).toBe(2)
+    expect(lru.size()).toBe(2)
+    expect(lru.get("b")).toBeUndefined()
+    expect(lru.get("c")).toBeUndefined()
+    expect(lru.get("d")).toBe(4)
+    expect(lru.get("a")).toBe(1)
+    lru.resize(3)
+    expect(lru.capacity).toBe(3)
+    lru.set("e", 5)
+    expect(lru.size()).toBe(3)
+    lru.set("f", 6) // beyond 3: "d" (least recently used) goes
+    expect(lru.get("d")).toBeUndefined()
+    expect([lru.get("a"), lru.get("e"), lru.get("f")]).toEqual([1, 5, 6])
+    expect(() => lru.resize(0)).toThrow(RangeError)
+    expect(() => lru.resize(2.5)).toThrow(RangeError)
+    expect(lru.capacity).toBe(3)
+  })
+  it("the shared memos resize through their memo (capacity follows)", () => {
+    for (const memo of [makeCommitmentKeysCache(8), makePerCommitmentPoints(8), makeCommitmentBuilds(8)]) {
+      expect(memo.capacity).toBe(8)
+      memo.resize(32)
+      expect(memo.capacity).toBe(32)
+      memo.resize(1)
+      expect(memo.capacity).toBe(1)
+      expect(() => memo.resize(0)).toThrow(RangeError)
+    }
   })
 })
 

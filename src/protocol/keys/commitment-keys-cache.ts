@@ -32,6 +32,8 @@ import type { PublicKey } from "./keys.ts"
 export interface CommitmentKeysCache {
   /** The most entries kept. */
   readonly capacity: number
+  /** `Lru.resize`: a simulation running many nodes in one process sizes the shared memo for its run. */
+  readonly resize: (capacity: number) => void
   /** `deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)`, from the cache when it holds them. */
   readonly derive: (
     secp: Secp256k1,
@@ -136,7 +138,10 @@ export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache =
     return memoizeResult(memo, key, compute)
   }
   return {
-    capacity,
+    get capacity() {
+      return memo.capacity
+    },
+    resize: memo.resize,
     derive: (secp, owner, counterparty, perCommitmentPoint) =>
       deriveWith(owner, counterparty, perCommitmentPoint, () => deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)),
     deriveWith,

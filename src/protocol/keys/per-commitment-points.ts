@@ -21,6 +21,8 @@ import type { PublicKey } from "./keys.ts"
 
 export interface PerCommitmentPoints {
   readonly capacity: number
+  /** `Lru.resize`: a simulation running many nodes in one process sizes the shared memo for its run. */
+  readonly resize: (capacity: number) => void
   /** `perCommitmentPoint(secp, secret)`, from the memo when it holds the secret's point. */
   readonly pointOf: (secp: Secp256k1, secret: Uint8Array) => Result.Result<PublicKey, KeyDerivationError>
   readonly size: () => number
@@ -40,7 +42,10 @@ const keyOf = (secret: Uint8Array): string => bytesKey(sha256Concat(TAG, secret)
 export const makePerCommitmentPoints = (capacity: number): PerCommitmentPoints => {
   const memo = makeLru<PublicKey>(capacity, "per-commitment points")
   return {
-    capacity,
+    get capacity() {
+      return memo.capacity
+    },
+    resize: memo.resize,
     pointOf: (secp, secret) => {
       if (secret.length !== 32) return perCommitmentPoint(secp, secret)
       // Keyed by the implementation too: every real curve agrees, but a test-only curve

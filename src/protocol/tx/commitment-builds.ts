@@ -239,6 +239,8 @@ const entryOf = <H extends CommitmentHtlc>(params: CommitmentParams<H>, bytes: U
 
 export interface CommitmentBuilds {
   readonly capacity: number
+  /** `Lru.resize`: a simulation running many nodes in one process sizes the shared memo for its run. */
+  readonly resize: (capacity: number) => void
   /** `buildCommitmentTransaction(params)`, from the memo when it holds an equal build. */
   readonly build: <H extends CommitmentHtlc>(params: CommitmentParams<H>) => Result.Result<CommitmentTransaction<H>, CommitmentError>
   readonly size: () => number
@@ -253,7 +255,10 @@ export const makeCommitmentBuilds = (capacity: number): CommitmentBuilds => {
   let hits = 0
   let misses = 0
   return {
-    capacity,
+    get capacity() {
+      return memo.capacity
+    },
+    resize: memo.resize,
     build: <H extends CommitmentHtlc>(params: CommitmentParams<H>): Result.Result<CommitmentTransaction<H>, CommitmentError> => {
       const length = fillKeyBytes(params)
       if (length === undefined) return buildCommitmentTransaction(params)
