@@ -114,6 +114,8 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
   let setupMessages = 0
   let liveSetup = 0
   const memos0 = memoStats()
+  /** The memos' capacities during the workload (a run sizes them for its channels and puts them back at its end). */
+  let capacities: ReadonlyArray<number> = memos0.map((m) => m.capacity)
   const t0 = performance.now()
   const cpu0 = process.cpuUsage()
   /** The JS thread alone (the process figure adds V8's helper threads: concurrent marking, sweeping, compilation). */
@@ -142,6 +144,7 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
       if (p.phase === "setup" && nodesCpu === 0 && p.nodesStarted === scenario.nodes.count) nodesCpu = cpuNow()
       if (p.phase === "workload" && setupCpu === 0) {
         setupCpu = cpuNow()
+        capacities = memoStats().map((m) => m.capacity)
         setupMessages = p.messages
         // Every node built and every channel open: what grows with the node count.
         liveSetup = collectTimed()
@@ -206,7 +209,7 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
       .map((m, i) => {
         const hits = m.hits - (memos0[i]?.hits ?? 0)
         const misses = m.misses - (memos0[i]?.misses ?? 0)
-        return `${m.name} ${((100 * hits) / Math.max(1, hits + misses)).toFixed(1)}% of ${hits + misses} (capacity ${m.capacity})`
+        return `${m.name} ${((100 * hits) / Math.max(1, hits + misses)).toFixed(1)}% of ${hits + misses} (capacity ${capacities[i] ?? m.capacity} in the run)`
       })
       .join(", ")}`
   )
