@@ -30,7 +30,7 @@
 import { Context, Data, Deferred, Effect, Exit, Layer, PubSub, Result, Schedule, Schema, Scope, Stream } from "effect"
 import { preimageOf } from "../protocol/monitor/query.ts"
 import { pendingEvents, restoredWatches } from "../protocol/channel/pending.ts"
-import { equalBytes, toHex } from "../protocol/bytes.ts"
+import { equalBytes, hexOfHeld, toHex } from "../protocol/bytes.ts"
 import { ChannelIdSchema, type ShortChannelId, shortChannelIdFromParts } from "../protocol/codec/fields.ts"
 import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
 import { hasChangesToSign } from "../protocol/channel/commitments.ts"
@@ -103,8 +103,8 @@ export const encodeChannelRecord = (record: ChannelRecord): Schema.Json => {
   const signer = record.signer
   const json: { [key: string]: Schema.Json } = {
     version: record.version,
-    nodeId: hexOfId(record.nodeId),
-    keyId: hexOfId(record.keyId),
+    nodeId: hexOfHeld(record.nodeId),
+    keyId: hexOfHeld(record.keyId),
     channel: encodeChannelStateJson(record.channel)
   }
   // Last, as the Schema writes it (the same keys in the same order as a spread of the optional field).
@@ -112,20 +112,6 @@ export const encodeChannelRecord = (record: ChannelRecord): Schema.Json => {
   return json
 }
 
-/**
- * The hex of an id array the manager holds (a channel's node id, key id and channel id),
- * converted once per array: a channel's record names the same arrays at every write. The
- * manager never mutates them, so the hex of an array stays true; the map holds its arrays
- * weakly. Not for a caller's array (an API caller may refill its own).
- */
-const idHexes = new WeakMap<Uint8Array, string>()
-export const hexOfId = (id: Uint8Array): string => {
-  const known = idHexes.get(id)
-  if (known !== undefined) return known
-  const hex = toHex(id)
-  idHexes.set(id, hex)
-  return hex
-}
 export const decodeChannelRecord = Schema.decodeUnknownResult(ChannelRecordSchema)
 
 // ---- events, errors, API -----------------------------------------------------------------------------
@@ -696,7 +682,7 @@ export const make = (
           let last = -1n
           if (status === "Completed") for (const u of updates) if (u.updateId > last) last = u.updateId
           // `toHex` is flat too (and cheaper than `flatHex`); the map keeps the key first stored. Once per id array.
-          const durable = last >= 0n ? markDurableNow(hexOfId(channelId), last) : undefined
+          const durable = last >= 0n ? markDurableNow(hexOfHeld(channelId), last) : undefined
           if (refusals === undefined) return durable === undefined ? Effect.succeed(status) : Effect.as(durable, status)
           return Effect.as(Effect.andThen(Effect.forEach(refusals, (r) => Effect.logError(r), { discard: true }), durable ?? Effect.void), status)
         }
@@ -930,7 +916,7 @@ export const make = (
 
     const find = (channelId: ChannelId): Effect.Effect<{ readonly entry: Entry; readonly handle: ChannelHandle<ChannelState> }, ChannelNotFound> =>
       Effect.suspend(() => {
-        // `toHex`, not `hexOfId`: the caller's array (an API caller may reuse and refill it).
+        // `toHex`, not `hexOfHeld`: the caller's array (an API caller may reuse and refill it).
         const entry = byId.get(toHex(channelId))
         return entry?.handle === undefined ? Effect.fail(new ChannelNotFound({ channelId })) : Effect.succeed({ entry, handle: entry.handle })
       })

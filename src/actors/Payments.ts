@@ -2358,20 +2358,17 @@ export const make = (
 
     // ---- the API ----------------------------------------------------------------------------------------
 
+    /** What `pay` answers with, from a waiter's deferred: the success, or the failure as an error. */
+    const outcome = (waiter: Deferred.Deferred<PaymentResult, InvalidPaymentRequest>): Effect.Effect<PaymentSucceeded, PaymentFailed | InvalidPaymentRequest> =>
+      Effect.flatMap(Deferred.await(waiter), (result) => (result._tag === "PaymentSucceeded" ? Effect.succeed(result) : Effect.fail(result)))
+
+    /** The outcome of a known payment (a waiter registered at once: `addWaiter` answers a finished one). */
     const awaitPayment = (paymentId: string): Effect.Effect<PaymentSucceeded, PaymentFailed | InvalidPaymentRequest> =>
-      Effect.gen(function*() {
-        const r = outbound.get(paymentId)
-        if (r === undefined) return yield* Effect.fail(new InvalidPaymentRequest({ reason: `no payment ${paymentId}` }))
-        const done = resultOf(r)
-        const result = done ?? (yield* Effect.gen(function*() {
-          const d = yield* Deferred.make<PaymentResult, InvalidPaymentRequest>()
-          waiters.set(paymentId, [...(waiters.get(paymentId) ?? []), d])
-          // It may have finished between the check and the registration (the loop runs on another fiber).
-          const again = outbound.get(paymentId)
-          const now = again === undefined ? undefined : resultOf(again)
-          return now ?? (yield* Deferred.await(d))
-        }))
-        return result._tag === "PaymentSucceeded" ? result : yield* Effect.fail(result)
+      Effect.suspend(() => {
+        if (!outbound.has(paymentId)) return Effect.fail(new InvalidPaymentRequest({ reason: `no payment ${paymentId}` }))
+        const waiter = Deferred.makeUnsafe<PaymentResult, InvalidPaymentRequest>()
+        addWaiter(paymentId, waiter)
+        return outcome(waiter)
       })
 
     const badPaymentId = (record: OutboundRecord): InvalidPaymentRequest | undefined =>
@@ -2398,8 +2395,7 @@ export const make = (
         const deferred = Deferred.makeUnsafe<PaymentResult, InvalidPaymentRequest>()
         return Effect.option(Effect.currentSpan).pipe(
           Effect.flatMap((span) => Queue.offer(inbox, { _tag: "Pay", record, reply: { _tag: "Outcome", deferred }, span: Option.getOrUndefined(span) })),
-          Effect.andThen(Deferred.await(deferred)),
-          Effect.flatMap((result) => (result._tag === "PaymentSucceeded" ? Effect.succeed(result) : Effect.fail(result)))
+          Effect.andThen(outcome(deferred))
         )
       })
 

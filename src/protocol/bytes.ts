@@ -48,6 +48,20 @@ export const toHex = (bytes: Uint8Array): string => {
   return ascii.decode(hexScratchBytes.subarray(0, 2 * n))
 }
 
+/**
+ * `toHex` of an array its holder never changes in place (a channel's ids in its records, a
+ * per-commitment point kept over several records), made once per array: the same array is
+ * written again and again. Held weakly. Not for a caller's buffer, which may be refilled.
+ */
+const heldHexes = new WeakMap<Uint8Array, string>()
+export const hexOfHeld = (bytes: Uint8Array): string => {
+  const known = heldHexes.get(bytes)
+  if (known !== undefined) return known
+  const hex = toHex(bytes)
+  heldHexes.set(bytes, hex)
+  return hex
+}
+
 /** Throws on malformed hex: use only on trusted constants and test vectors. */
 export const fromHex = (hex: string): Uint8Array => hexToBytes(hex)
 

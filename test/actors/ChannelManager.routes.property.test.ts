@@ -6,8 +6,8 @@
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { hexOfId, makeRouteTable } from "../../src/actors/ChannelManager.ts"
-import { toHex } from "../../src/protocol/bytes.ts"
+import { makeRouteTable } from "../../src/actors/ChannelManager.ts"
+import { hexOfHeld, toHex } from "../../src/protocol/bytes.ts"
 
 type Op =
   | { readonly _tag: "Set"; readonly peer: number; readonly id: number; readonly value: number }
@@ -73,12 +73,12 @@ describe("ChannelManager route table", () => {
   })
 })
 
-describe("hexOfId", () => {
+describe("hexOfHeld", () => {
   it("is toHex, for fresh arrays and for the same array asked again", () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 0, maxLength: 40 }), (bytes) => {
-        expect(hexOfId(bytes)).toBe(toHex(bytes))
-        expect(hexOfId(bytes)).toBe(toHex(bytes))
+        expect(hexOfHeld(bytes)).toBe(toHex(bytes))
+        expect(hexOfHeld(bytes)).toBe(toHex(bytes))
       }),
       { numRuns: 500 }
     )

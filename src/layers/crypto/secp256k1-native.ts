@@ -25,7 +25,7 @@ import { randomBytes } from "node:crypto"
 import { createRequire } from "node:module"
 import { dirname } from "node:path"
 import { Result } from "effect"
-import { pointMultiplyTweakAddByRecovery, type Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
+import { pointMultiplyTweakAddWith, type Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
 import { sha256 } from "../../protocol/tx/bitcoin/hash.ts"
 
 /**
@@ -93,6 +93,14 @@ const fromAddon = (addon: NativeAddon): Secp256k1 => {
   /** Public key recovery on inputs of checked lengths and recovery id. */
   const recoverPoint = (signature: Uint8Array, recovery: number, digest: Uint8Array): Uint8Array | undefined =>
     point((out) => addon.ecdsaRecover(out, signature, recovery, digest))
+  const pointTweakAdd = (p: Uint8Array, tweak: Uint8Array): Uint8Array | undefined => {
+    if (p.length !== 33 || !isScalarBelowN(tweak)) return undefined
+    return point((out) => addon.publicKeyTweakAdd(out, p, tweak))
+  }
+  const pointMultiply = (p: Uint8Array, scalar: Uint8Array): Uint8Array | undefined => {
+    if (p.length !== 33 || !isSecret(scalar)) return undefined
+    return point((out) => addon.publicKeyTweakMul(out, p, scalar))
+  }
   const signRecoverable = (digest: Uint8Array, secret: Uint8Array, op: string): { signature: Uint8Array; recid: number | null } => {
     // Same contract as noble: a wrong-length digest or an invalid secret is a caller bug and throws.
     if (digest.length !== 32) throw new Error(`${op}: digest must be 32 bytes`)
@@ -139,23 +147,11 @@ const fromAddon = (addon: NativeAddon): Secp256k1 => {
       // Fails (status 2) when the sum is the point at infinity.
       return point((out) => addon.publicKeyCombine(out, [a, b]))
     },
-    pointTweakAdd: (p, tweak) => {
-      if (p.length !== 33 || !isScalarBelowN(tweak)) return undefined
-      return point((out) => addon.publicKeyTweakAdd(out, p, tweak))
-    },
-    pointMultiply: (p, scalar) => {
-      if (p.length !== 33 || !isSecret(scalar)) return undefined
-      return point((out) => addon.publicKeyTweakMul(out, p, scalar))
-    },
-    // Through recovery's double multiplication (`pointMultiplyTweakAddByRecovery`); where it
-    // refuses, the two plain calls decide (and give the same refusals as noble).
-    pointMultiplyTweakAdd: (p, scalar, tweak) => {
-      const out = pointMultiplyTweakAddByRecovery(recoverPoint, p, scalar, tweak)
-      if (out !== undefined) return out
-      if (p.length !== 33 || !isSecret(scalar) || !isScalarBelowN(tweak)) return undefined
-      const product = point((o) => addon.publicKeyTweakMul(o, p, scalar))
-      return product === undefined ? undefined : point((o) => addon.publicKeyTweakAdd(o, product, tweak))
-    },
+    pointTweakAdd,
+    pointMultiply,
+    // Through recovery's double multiplication; where it refuses, the two plain calls decide
+    // (and give the same refusals as noble).
+    pointMultiplyTweakAdd: pointMultiplyTweakAddWith(recoverPoint, pointMultiply, pointTweakAdd),
     secretAdd: (a, b) => {
       if (!isScalarBelowN(a) || !isScalarBelowN(b)) return undefined
       // libsecp256k1 wants a valid (nonzero) key as first operand; 0 + b = b.

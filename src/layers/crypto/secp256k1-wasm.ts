@@ -19,7 +19,7 @@ import { createRequire } from "node:module"
 import { Result } from "effect"
 import type * as Ecc from "tiny-secp256k1"
 import { sha256 } from "@noble/hashes/sha2.js"
-import { pointMultiplyTweakAddByRecovery, scalarFromBytes, scalarToBytes, type Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
+import { pointMultiplyTweakAddWith, scalarFromBytes, scalarToBytes, type Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
 
 type TinySecp256k1 = typeof Ecc
 
@@ -99,6 +99,15 @@ const recover = (signature: Uint8Array, recovery: number, digest: Uint8Array): U
   return guard<Uint8Array | undefined>((e) => e.recover(digest, signature, recovery, true), undefined)
 }
 
+const pointTweakAdd = (point: Uint8Array, tweak: Uint8Array): Uint8Array | undefined => {
+  if (!isCompressedPoint(point) || !isScalarBelowN(tweak)) return undefined
+  return guard<Uint8Array | undefined>((e) => e.pointAddScalar(point, tweak, true), undefined)
+}
+const pointMultiply = (point: Uint8Array, scalar: Uint8Array): Uint8Array | undefined => {
+  if (!isCompressedPoint(point) || !isSecret(scalar)) return undefined
+  return guard<Uint8Array | undefined>((e) => e.pointMultiply(point, scalar, true), undefined)
+}
+
 /** libsecp256k1 via WASM: the same results as `nobleSecp256k1`, several times faster (loads on first call). */
 export const wasmSecp256k1: Secp256k1 = {
   name: "libsecp256k1-wasm",
@@ -132,22 +141,10 @@ export const wasmSecp256k1: Secp256k1 = {
     if (!isCompressedPoint(a) || !isCompressedPoint(b)) return undefined
     return guard<Uint8Array | undefined>((e) => e.pointAdd(a, b, true), undefined)
   },
-  pointTweakAdd: (point, tweak) => {
-    if (!isCompressedPoint(point) || !isScalarBelowN(tweak)) return undefined
-    return guard<Uint8Array | undefined>((e) => e.pointAddScalar(point, tweak, true), undefined)
-  },
-  pointMultiply: (point, scalar) => {
-    if (!isCompressedPoint(point) || !isSecret(scalar)) return undefined
-    return guard<Uint8Array | undefined>((e) => e.pointMultiply(point, scalar, true), undefined)
-  },
+  pointTweakAdd,
+  pointMultiply,
   // Through recovery's double multiplication, as the native layer; where it refuses, the two plain calls decide.
-  pointMultiplyTweakAdd: (point, scalar, tweak) => {
-    const out = pointMultiplyTweakAddByRecovery(recover, point, scalar, tweak)
-    if (out !== undefined) return out
-    if (!isCompressedPoint(point) || !isSecret(scalar) || !isScalarBelowN(tweak)) return undefined
-    const product = guard<Uint8Array | undefined>((e) => e.pointMultiply(point, scalar, true), undefined)
-    return product === undefined ? undefined : guard<Uint8Array | undefined>((e) => e.pointAddScalar(product, tweak, true), undefined)
-  },
+  pointMultiplyTweakAdd: pointMultiplyTweakAddWith(recover, pointMultiply, pointTweakAdd),
   secretAdd: (a, b) => {
     if (!isScalarBelowN(a) || !isScalarBelowN(b)) return undefined
     // libsecp256k1 wants a nonzero first operand; 0 + b = b.

@@ -15,7 +15,7 @@
  * hold by construction), and the output decodes with the Schema.
  */
 import { Schema } from "effect"
-import { toHex } from "../bytes.ts"
+import { hexOfHeld, toHex } from "../bytes.ts"
 import { formatShortChannelId, type ShortChannelId } from "../codec/fields.ts"
 import { secretStoreHex } from "../keys/shachain.ts"
 import { type Commitments, type CommitmentSpec, type LocalCommit, type RemoteCommit, type RemoteNextCommitInfo, type UpdateMessage, UpdateMessageSchema } from "./commitments.ts"
@@ -221,18 +221,6 @@ const updates = (ms: ReadonlyArray<UpdateMessage>): Array<Json> => {
   return out
 }
 
-/**
- * The hex of a per-commitment point, by array: our next point stays in the commitments over the
- * several records written between two revocations. Weak: an entry lives as long as its point does.
- */
-const pointHex = new WeakMap<Uint8Array, string>()
-const pointToHex = (point: Uint8Array): string => {
-  const held = pointHex.get(point)
-  if (held !== undefined) return held
-  const hex = toHex(point)
-  pointHex.set(point, hex)
-  return hex
-}
 
 /** An owed revocation stays between a `commitment_signed` received and our `revoke_and_ack` (frozen, memoized by object). */
 const owedRevocation = memoized((o: NonNullable<Commitments["owedRevocation"]>): JsonObject => ({
@@ -246,7 +234,7 @@ export const encodeCommitmentsJson = (c: Commitments): JsonObject => ({
   localCommit: localCommit(c.localCommit),
   remoteCommit: remoteCommit(c.remoteCommit),
   remoteNextCommitInfo: remoteNextCommitInfo(c.remoteNextCommitInfo),
-  localNextPerCommitmentPoint: pointToHex(c.localNextPerCommitmentPoint),
+  localNextPerCommitmentPoint: hexOfHeld(c.localNextPerCommitmentPoint),
   owedRevocation: c.owedRevocation === null ? null : owedRevocation(c.owedRevocation),
   localChanges: { proposed: updates(c.localChanges.proposed), signed: updates(c.localChanges.signed), acked: updates(c.localChanges.acked) },
   remoteChanges: { proposed: updates(c.remoteChanges.proposed), acked: updates(c.remoteChanges.acked), signed: updates(c.remoteChanges.signed) },

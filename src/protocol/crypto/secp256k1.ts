@@ -91,10 +91,30 @@ export const scalarToBytes = (n: bigint): Uint8Array => {
  */
 export const pointMultiplyTweakAdd = (s: Secp256k1, point: Uint8Array, scalar: Uint8Array, tweak: Uint8Array): Uint8Array | undefined => {
   const combined = s.pointMultiplyTweakAdd
-  if (combined !== undefined) return combined(point, scalar, tweak)
-  const product = s.pointMultiply(point, scalar)
-  return product === undefined ? undefined : s.pointTweakAdd(product, tweak)
+  return combined !== undefined ? combined(point, scalar, tweak) : multiplyThenTweakAdd(s.pointMultiply, s.pointTweakAdd, point, scalar, tweak)
 }
+
+/** The two plain calls `pointMultiplyTweakAdd` stands for: their result, or their refusal. */
+const multiplyThenTweakAdd = (
+  pointMultiply: Secp256k1["pointMultiply"],
+  pointTweakAdd: Secp256k1["pointTweakAdd"],
+  point: Uint8Array,
+  scalar: Uint8Array,
+  tweak: Uint8Array
+): Uint8Array | undefined => {
+  const product = pointMultiply(point, scalar)
+  return product === undefined ? undefined : pointTweakAdd(product, tweak)
+}
+
+/**
+ * A layer's `pointMultiplyTweakAdd` over libsecp256k1's public key recovery
+ * (`pointMultiplyTweakAddByRecovery`, native and WASM); where the recovery refuses, the layer's
+ * own two plain calls decide (the reference, refusals included).
+ */
+export const pointMultiplyTweakAddWith =
+  (recover: Secp256k1["recover"], pointMultiply: Secp256k1["pointMultiply"], pointTweakAdd: Secp256k1["pointTweakAdd"]) =>
+  (point: Uint8Array, scalar: Uint8Array, tweak: Uint8Array): Uint8Array | undefined =>
+    pointMultiplyTweakAddByRecovery(recover, point, scalar, tweak) ?? multiplyThenTweakAdd(pointMultiply, pointTweakAdd, point, scalar, tweak)
 
 /** 32 big-endian bytes as a bigint, eight 32-bit words at a time (no per-byte BigInt). */
 const wordsToScalar = (bytes: Uint8Array, at: number): bigint => {
