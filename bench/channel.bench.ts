@@ -102,6 +102,8 @@ const MEASURE_MS = Number(process.env["CHANNEL_BENCH_MS"] ?? 3_000)
 const WARMUP_MS = Number(process.env["CHANNEL_BENCH_WARMUP_MS"] ?? 1_500)
 /** For profiling: write a V8 CPU profile of the measured runs only (no start-up, no warm-up) to this file. */
 const PROFILE = process.env["CHANNEL_BENCH_PROFILE"]
+/** With CHANNEL_BENCH_PROFILE: a sampling allocation profile (every allocation, collected or not) instead of a CPU profile. */
+const ALLOC = process.env["CHANNEL_BENCH_ALLOC"] === "1"
 /** For profiling: run only these scenarios (comma-separated: one-memory, one-files, window-memory, window-files). */
 const ONLY = process.env["CHANNEL_BENCH_ONLY"]?.split(",")
 /** For heap analysis: write V8 heap snapshots before and after the idle channels are restored (<path>.before/.after.heapsnapshot). */
@@ -927,6 +929,11 @@ const profiled = <A>(effect: Effect.Effect<A>): Effect.Effect<A> =>
     ? effect
     : Effect.acquireUseRelease(
         Effect.promise(async () => {
+          if (ALLOC) {
+            await post("HeapProfiler.enable")
+            await post("HeapProfiler.startSampling", { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+            return
+          }
           await post("Profiler.enable")
           await post("Profiler.setSamplingInterval", { interval: 200 })
           await post("Profiler.start")
@@ -934,6 +941,13 @@ const profiled = <A>(effect: Effect.Effect<A>): Effect.Effect<A> =>
         () => effect,
         () =>
           Effect.promise(async () => {
+            if (ALLOC) {
+              const sampled = await post("HeapProfiler.stopSampling")
+              if (typeof sampled === "object" && sampled !== null && "profile" in sampled) {
+                writeFileSync(`${PROFILE}.${profileParts++}.heapprofile`, JSON.stringify(sampled.profile))
+              }
+              return
+            }
             const result = await post("Profiler.stop")
             if (typeof result === "object" && result !== null && "profile" in result) {
               writeFileSync(`${PROFILE}.${profileParts++}.cpuprofile`, JSON.stringify(result.profile))
