@@ -47,6 +47,8 @@ const MEASURE_MS = Number(process.env["HTLC_DANCE_MS"] ?? 2_000)
 const PROFILE = process.env["HTLC_DANCE_PROFILE"]
 /* HTLC_DANCE_ONLY=schema,fast,none selects the record encodings measured (default: all). */
 const WINDOW = 50
+/** 10 BTC: room for 500,000 HTLCs of 2,000 sat from A to B (about 200 s of the fastest pass). */
+const FUNDING = sat(1_000_000_000n)
 const CHANNEL_TYPE: NegotiatedChannelType = { name: "anchors_zero_fee_htlc_tx", scidAlias: false, zeroConf: false }
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -144,7 +146,9 @@ const makeSide = (name: string, secp: Secp256k1): Side => {
     ctx: {
       secp,
       config: { ...defaultLocalChannelConfig, maxAcceptedHtlcs: 483 },
-      policy: defaultChannelPolicy,
+      // A large channel (both sides take one): the passes move 2,000 sat per HTLC from A to B, and a
+      // fast machine ran a 16M sat channel dry in one 50-in-flight pass (the add then refused).
+      policy: { ...defaultChannelPolicy, maxFunding: FUNDING, acceptLargeChannels: true },
       chainHash: ChainHashes.regtest,
       features,
       feerateEstimatePerKw: 2500,
@@ -221,7 +225,8 @@ const perform = (d: Driver, side: Side, outputs: ReadonlyArray<ChannelOutput>): 
           d.preimages.delete(toHex(e.paymentHash))
           input(d, side, { _tag: "FulfillHtlc", htlcId: e.htlcId, preimage })
         } else if (e._tag === "HtlcResolved") d.resolved++
-        else if (e._tag === "HtlcRejected" || e._tag === "ChannelClosed") throw new Error(JSON.stringify(e))
+        else if (e._tag === "HtlcRejected" || e._tag === "ChannelClosed")
+          throw new Error(`${side.name}: ${e._tag}${e._tag === "HtlcRejected" ? ` (${e.reason}; a pass longer than the channel's funds allow? HTLC_DANCE_MS)` : ""}`)
         break
       }
       case "SendError":
@@ -257,7 +262,7 @@ export const settle = (d: Driver): void => {
           basepoints: run$(side.signer.channelPublicKeys(side.keyId)),
           firstPerCommitmentPoint: run$(side.signer.perCommitmentPoint(side.keyId, 0n))
         })
-        if (Result.isFailure(r)) throw new Error("accept refused")
+        if (Result.isFailure(r)) throw new Error(`accept refused: ${JSON.stringify(r.failure)}`)
         side.state = r.success.state
         perform(d, side, r.success.outputs)
       } else input(d, side, { _tag: "PeerMessage", message: m })
@@ -284,7 +289,7 @@ export const openDriver = (secp: Secp256k1): Driver => {
   const opened = openChannel(a.ctx, {
     temporaryChannelId: Schema.decodeSync(ChannelIdSchema)(toHex(bytes32(`temp/${toHex(a.keyId)}`))) as ChannelId,
     keyId: a.keyId,
-    fundingAmount: sat(16_000_000n),
+    fundingAmount: FUNDING,
     pushAmount: msat(0n),
     basepoints: run$(a.signer.channelPublicKeys(a.keyId)),
     firstPerCommitmentPoint: run$(a.signer.perCommitmentPoint(a.keyId, 0n)),
