@@ -173,6 +173,16 @@ const countedStore = (inner: StoreShape): StoreShape => ({
       storeWrites.puts += 1
       storeWrites.bytes += value.length
       return inner.put(key, value, ifVersion)
+    }),
+  // The payment layer writes its records through `write` (one put each, handed over).
+  write: (ops) =>
+    Effect.suspend(() => {
+      for (const op of ops) {
+        if (op._tag !== "Put") continue
+        storeWrites.puts += 1
+        storeWrites.bytes += op.value.length
+      }
+      return inner.write(ops)
     })
 })
 

@@ -89,7 +89,7 @@ import { Entropy } from "../services/Entropy.ts"
 import { type ExcludedChannel, type FirstHop, type Path, type PathOutcome, type PolicyUpdate, Router } from "../services/Router.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
-import { Store, type StoreVersion } from "../services/Store.ts"
+import { givenPutOp, Store, type StoreVersion } from "../services/Store.ts"
 import { type ChannelInfo, ChannelManager, type ChannelManagerShape, type NodeChannelEvent } from "./ChannelManager.ts"
 import { createInvoice as createSignedInvoice, type CreateInvoiceParams } from "../invoices/createInvoice.ts"
 import { MonitorChain } from "./MonitorChain.ts"
@@ -670,10 +670,14 @@ export const make = (
 
     // ---- the store -------------------------------------------------------------------------------------
 
-    /** A record written: tried again up to 5 times, then a defect (no schedule built per write). */
+    /**
+     * A record written: tried again up to 5 times, then a defect (no schedule built per write).
+     * The encoded bytes are handed over (`givenPutOp`: nothing here keeps or changes them), so a
+     * store keeping values in memory keeps them without a copy of its own.
+     */
     const put = (key: string, json: string): Effect.Effect<StoreVersion> => {
-      const bytes = text.encode(json)
-      const attempt = (left: number): Effect.Effect<StoreVersion> => Effect.catch(store.put(key, bytes), (e) => (left > 0 ? attempt(left - 1) : Effect.die(e)))
+      const ops = [givenPutOp(key, text.encode(json))]
+      const attempt = (left: number): Effect.Effect<StoreVersion> => Effect.catch(store.write(ops), (e) => (left > 0 ? attempt(left - 1) : Effect.die(e)))
       return attempt(5)
     }
     const saveInbound = (r: InboundRecord) => {
