@@ -71,6 +71,10 @@ export const generateStreamFrom = (key: Uint8Array, offset: number, length: numb
 export const xorStreamInPlace = (key: Uint8Array, data: Uint8Array): Uint8Array =>
   chacha20(key, ZERO_NONCE, data, data)
 
+/** XORs `data` in place with the keystream of `key` from 64-byte block `block` on (a stream XORed a part at a time). */
+export const xorStreamInPlaceFrom = (key: Uint8Array, data: Uint8Array, block: number): Uint8Array =>
+  chacha20(key, ZERO_NONCE, data, data, block)
+
 /** XORs `source` into `target` in place, starting at `targetOffset`. */
 export const xorInto = (target: Uint8Array, source: Uint8Array, targetOffset = 0): void => {
   const n = Math.min(source.length, target.length - targetOffset)

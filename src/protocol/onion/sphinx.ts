@@ -21,7 +21,8 @@ import {
   hmacSha256,
   isAllZero,
   xorInto,
-  xorStreamInPlace
+  xorStreamInPlace,
+  xorStreamInPlaceFrom
 } from "./keys.ts"
 
 /** `hop_payloads` size of a payment onion (`onion_routing_packet` of `update_add_htlc`). */
@@ -282,6 +283,11 @@ export interface PeelOptions {
 
 const payloadsSizeOf = (packet: OnionPacket) => packet.hopPayloads.length
 
+/** ChaCha20's block: the rho stream is XORed in whole blocks. */
+const STREAM_BLOCK = 64
+/** Decrypted first (whole stream blocks): a BigSize length, a payload of a few dozen bytes and the next HMAC mostly fit. */
+const FIRST_CLEAR = 2 * STREAM_BLOCK
+
 /**
  * Takes one layer off with a known shared secret (after the version and key checks). Exposed
  * for callers that do the ECDH elsewhere (a remote signer); most use `peelOnion`.
@@ -301,9 +307,11 @@ export const peelWithSharedSecret = (
   }
   // hop_payloads padded with `size` zero bytes, XORed with 2*size bytes of the rho stream: the
   // first `size` bytes first (the length, payload and next HMAC are in them; the final hop needs
-  // no more), the padding's part only for a packet to forward.
+  // no more), the padding's part only for a packet to forward. Of the first `size` bytes, the
+  // first two stream blocks are decrypted first: a final hop's length, payload and all-zero HMAC
+  // mostly fit (a hundred bytes or so of the 1,300); all of them when this hop's data runs past.
   const rho = deriveKey("rho", sharedSecret)
-  const head = packet.hopPayloads.slice()
+  let head = packet.hopPayloads.slice(0, Math.min(size, FIRST_CLEAR))
   xorStreamInPlace(rho, head)
   // The length is read from the packet's own bytes only, so a long BigSize cannot run into the
   // zero padding; the canonical-form check is the codec's.
@@ -319,6 +327,10 @@ export const peelWithSharedSecret = (
     return Result.fail(new InvalidHopFraming({ reason: "truncated", sha256OfOnion: onionHash(), sharedSecret }))
   }
   const payloadEnd = lengthSize + Number(length.success)
+  if (payloadEnd + HMAC_SIZE > head.length) {
+    head = packet.hopPayloads.slice()
+    xorStreamInPlace(rho, head)
+  }
   const payload = head.slice(lengthSize, payloadEnd)
   const nextHmac = head.slice(payloadEnd, payloadEnd + HMAC_SIZE)
   if (isAllZero(nextHmac)) return Result.succeed({ payload, payloadOffset: lengthSize, sharedSecret, next: undefined })
@@ -327,9 +339,20 @@ export const peelWithSharedSecret = (
   // The next packet's payloads: what follows this hop's data, then the padding XORed with the
   // stream from byte `size` on (the zero padding XORed is the stream itself).
   const shift = payloadEnd + HMAC_SIZE
+  const clear = head.length
   const hopPayloads = new Uint8Array(size)
-  hopPayloads.set(head.subarray(shift), 0)
-  hopPayloads.set(generateStreamFrom(rho, size, shift), size - shift)
+  if (clear === size) {
+    hopPayloads.set(head.subarray(shift), 0)
+    hopPayloads.set(generateStreamFrom(rho, size, shift), size - shift)
+  } else {
+    // The rest of the payloads and the padding in one pass of the stream (from block
+    // `FIRST_CLEAR / 64`; `shift` <= `clear`): the payloads' bytes still encrypted, then `shift` zeros.
+    const rest = new Uint8Array(size - clear + shift)
+    rest.set(packet.hopPayloads.subarray(clear))
+    xorStreamInPlaceFrom(rho, rest, clear / STREAM_BLOCK)
+    hopPayloads.set(head.subarray(shift), 0)
+    hopPayloads.set(rest, clear - shift)
+  }
   return Result.succeed({
     payload,
     payloadOffset: lengthSize,
