@@ -493,21 +493,44 @@ const partsOf = (profile: Profiler.Profile) => {
   return { micros, total }
 }
 
+/**
+ * PAYMENT_BENCH_ALLOC=1: the profiled pass also samples allocations (V8's sampling heap profiler,
+ * every 1 KiB on average, objects collected by either GC kept in the profile), prints the bytes
+ * allocated per payment (a figure a loaded machine does not change) and, with
+ * PAYMENT_BENCH_PROFILE=PREFIX, writes PREFIX.<size>n.<window>.heapprofile.
+ */
+const ALLOC = process.env["PAYMENT_BENCH_ALLOC"] === "1"
+
+/** Allocated bytes in a sampling heap profile (every node's self size). */
+interface SampledNode {
+  readonly selfSize: number
+  readonly children: ReadonlyArray<SampledNode>
+}
+const sampledBytes = (node: SampledNode): number =>
+  node.children.reduce((sum, c) => sum + sampledBytes(c), node.selfSize)
+
 const profiled = async (secp: Secp256k1, window: number, ms: number, size = 2) => {
   const session = new Session()
   session.connect()
   await session.post("Profiler.enable")
   await session.post("Profiler.setSamplingInterval", { interval: 100 })
+  if (ALLOC) {
+    await session.post("HeapProfiler.enable")
+    await session.post("HeapProfiler.startSampling", { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+  }
   await session.post("Profiler.start")
   const r = await Effect.runPromise(measure(secp, window, ms, "memory", size).pipe(Effect.orDie))
   const { profile } = await session.post("Profiler.stop")
+  const heap = ALLOC ? (await session.post("HeapProfiler.stopSampling")).profile : undefined
   session.disconnect()
   const out = process.env["PAYMENT_BENCH_PROFILE"]
   if (out !== undefined) writeFileSync(`${out}.${size}n.${window}.cpuprofile`, JSON.stringify(profile))
+  if (out !== undefined && heap !== undefined) writeFileSync(`${out}.${size}n.${window}.heapprofile`, JSON.stringify(heap))
   const { micros, total } = partsOf(profile)
   const perPayment = (1000 / r.perCpuSecond) * 1000
+  const allocated = heap === undefined ? "" : `; allocated ${(sampledBytes(heap.head) / Math.max(1, r.done) / 1024).toFixed(0)} KiB per payment (sampled)`
   return [...micros].sort((a, b) => b[1] - a[1]).map(([part, us]) => `${part} ${(perPayment * us / total).toFixed(0)} us`).join(", ") +
-    ` (of ${perPayment.toFixed(0)} us JS CPU per payment, n=${r.done} under the profiler)`
+    ` (of ${perPayment.toFixed(0)} us JS CPU per payment, n=${r.done} under the profiler${allocated})`
 }
 
 /**

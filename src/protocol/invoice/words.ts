@@ -21,20 +21,26 @@ export const wordsToBytesTrim = (words: ArrayLike<number>): Uint8Array => {
   return out
 }
 
-/** Packs 5-bit words into bytes, padding the last byte with zero bits (the BOLT 11 signing data). */
+/**
+ * Packs 5-bit words into bytes, padding the last byte with zero bits (the BOLT 11 signing data):
+ * `wordsToBytesTrim` and the last partial byte in one pass.
+ */
 export const wordsToBytesPad = (words: ArrayLike<number>): Uint8Array => {
-  const out = new Uint8Array(Math.ceil((words.length * 5) / 8))
-  const trimmed = wordsToBytesTrim(words)
-  out.set(trimmed)
-  const rest = (words.length * 5) % 8
-  if (rest !== 0) {
-    // The last partial byte: the low `rest` bits of the stream, shifted to the top.
-    let acc = 0
-    const wordsNeeded = Math.ceil(rest / 5)
-    for (let i = words.length - wordsNeeded; i < words.length; i++) acc = (acc << 5) | (words[i] ?? 0)
-    const mask = (1 << rest) - 1
-    out[out.length - 1] = ((acc & mask) << (8 - rest)) & 0xff
+  const n = words.length
+  const out = new Uint8Array(Math.ceil((n * 5) / 8))
+  let acc = 0
+  let bits = 0
+  let o = 0
+  for (let i = 0; i < n; i++) {
+    acc = ((acc << 5) | (words[i] ?? 0)) & 0xffff
+    bits += 5
+    if (bits >= 8) {
+      bits -= 8
+      out[o++] = (acc >> bits) & 0xff
+    }
   }
+  // The low `bits` bits of the stream, shifted to the top of the last byte.
+  if (bits > 0) out[o] = (acc << (8 - bits)) & 0xff
   return out
 }
 
