@@ -4,9 +4,7 @@
  * A `Map` iterates in insertion order, so re-inserting on a hit makes its first key the least
  * recently used. Counts hits and misses for benchmarks and tests.
  */
-import { Result } from "effect"
-
-export interface Lru<V> {
+export interface Lru<V, K = string> {
   /** The most entries kept. */
   readonly capacity: number
   /**
@@ -15,9 +13,9 @@ export interface Lru<V> {
    */
   readonly resize: (capacity: number) => void
   /** The entry, marked most recently used; counts a hit, or a miss when absent. */
-  readonly get: (key: string) => V | undefined
+  readonly get: (key: K) => V | undefined
   /** Stores an entry (most recently used), evicting the least recently used beyond `capacity`. */
-  readonly set: (key: string, value: V) => void
+  readonly set: (key: K, value: V) => void
   /** Entries held now (at most `capacity`). */
   readonly size: () => number
   /** Lookups answered from the memo, and the others, since creation or `clear`. */
@@ -27,15 +25,17 @@ export interface Lru<V> {
 }
 
 /** A memo of at most `capacity` (>= 1) entries; throws RangeError otherwise (a configuration bug, `what` names it). */
-export const makeLru = <V>(capacity: number, what: string): Lru<V> => {
+export const makeLru = <V, K = string>(capacity: number, what: string): Lru<V, K> => {
   const checked = (n: number): number => {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`${what} capacity must be a positive integer`)
     return n
   }
   let limit = checked(capacity)
-  const entries = new Map<string, V>()
+  const entries = new Map<K, V>()
   let hits = 0
   let misses = 0
+  /** The last key stored or found: the end of `entries`' order while it is held. */
+  let newest: K | undefined
   return {
     get capacity() {
       return limit
@@ -54,13 +54,19 @@ export const makeLru = <V>(capacity: number, what: string): Lru<V> => {
         return undefined
       }
       hits++
-      entries.delete(key)
-      entries.set(key, held)
+      // Already the most recently used (asked again, as a commitment is by each of its
+      // builders in turn): no need to move it to the end.
+      if (key !== newest) {
+        entries.delete(key)
+        entries.set(key, held)
+        newest = key
+      }
       return held
     },
     set: (key, value) => {
       entries.delete(key)
       entries.set(key, value)
+      newest = key
       if (entries.size > limit) {
         const oldest = entries.keys().next()
         if (oldest.done !== true) entries.delete(oldest.value)
@@ -70,6 +76,7 @@ export const makeLru = <V>(capacity: number, what: string): Lru<V> => {
     stats: () => ({ hits, misses }),
     clear: () => {
       entries.clear()
+      newest = undefined
       hits = 0
       misses = 0
     }
@@ -96,11 +103,15 @@ export const bytesKey = (bytes: Uint8Array): string => {
   return key
 }
 
-/** `compute()`'s success, memoized under `key`; a failure is not kept (it is computed again next time). */
-export const memoizeResult = <V, E>(memo: Lru<V>, key: string, compute: () => Result.Result<V, E>): Result.Result<V, E> => {
-  const held = memo.get(key)
-  if (held !== undefined) return Result.succeed(held)
-  const computed = compute()
-  if (Result.isSuccess(computed)) memo.set(key, computed.success)
-  return computed
+/**
+ * A memo key for bytes that are (or start with) a hash: their first 48 bits as a number (fewer
+ * bytes: all of them), an exact integer, so that a `Map` finds it without a string made or hashed.
+ * Not unique: the memo's entry must keep what it was made of and compare it on a hit.
+ */
+export const numberKeyOf = (bytes: Uint8Array): number => {
+  let high = 0
+  let low = 0
+  for (let i = 0; i < 3 && i < bytes.length; i++) high = (high << 8) | (bytes[i] ?? 0)
+  for (let i = 3; i < 6 && i < bytes.length; i++) low = (low << 8) | (bytes[i] ?? 0)
+  return high * 0x1000000 + low
 }

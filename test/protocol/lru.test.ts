@@ -1,5 +1,6 @@
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { bytesKey, makeLru } from "../../src/protocol/lru.ts"
+import { bytesKey, makeLru, numberKeyOf } from "../../src/protocol/lru.ts"
 import { makeCommitmentKeysCache } from "../../src/protocol/keys/commitment-keys-cache.ts"
 import { makePerCommitmentPoints } from "../../src/protocol/keys/per-commitment-points.ts"
 import { makeCommitmentBuilds } from "../../src/protocol/tx/commitment-builds.ts"
@@ -20,6 +21,58 @@ describe("makeLru", () => {
     expect(lru.size()).toBe(0)
     expect(lru.stats()).toEqual({ hits: 0, misses: 0 })
   })
+  it("property: any sequence of gets, sets, resizes and clears answers as a plain least-recently-used model", () => {
+    // The model: an array of keys, least recently used first; a hit moves its key to the end.
+    const op = fc.oneof(
+      { arbitrary: fc.record({ kind: fc.constant("get" as const), key: fc.constantFrom("a", "b", "c", "d", "e") }), weight: 6 },
+      { arbitrary: fc.record({ kind: fc.constant("set" as const), key: fc.constantFrom("a", "b", "c", "d", "e"), value: fc.nat() }), weight: 4 },
+      { arbitrary: fc.record({ kind: fc.constant("resize" as const), capacity: fc.integer({ min: 1, max: 4 }) }), weight: 1 },
+      { arbitrary: fc.constant({ kind: "clear" as const }), weight: 1 }
+    )
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.array(op, { maxLength: 60 }), (capacity, ops) => {
+        const lru = makeLru<number>(capacity, "model")
+        let limit = capacity
+        let order: Array<string> = []
+        const values = new Map<string, number>()
+        let hits = 0
+        let misses = 0
+        const trim = () => {
+          while (order.length > limit) values.delete(order.shift() ?? "")
+        }
+        for (const o of ops) {
+          if (o.kind === "get") {
+            const expected = values.get(o.key)
+            if (expected === undefined) misses++
+            else {
+              hits++
+              order = [...order.filter((k) => k !== o.key), o.key]
+            }
+            expect(lru.get(o.key)).toBe(expected)
+          } else if (o.kind === "set") {
+            lru.set(o.key, o.value)
+            order = [...order.filter((k) => k !== o.key), o.key]
+            values.set(o.key, o.value)
+            trim()
+          } else if (o.kind === "resize") {
+            lru.resize(o.capacity)
+            limit = o.capacity
+            trim()
+          } else {
+            lru.clear()
+            order = []
+            values.clear()
+            hits = 0
+            misses = 0
+          }
+          expect(lru.size()).toBe(order.length)
+          expect(lru.stats()).toEqual({ hits, misses })
+        }
+      }),
+      { numRuns: 500 }
+    )
+  })
+
   it("refuses a capacity below 1", () => {
     expect(() => makeLru(0, "test")).toThrow(RangeError)
     expect(() => makeLru(1.5, "test")).toThrow(RangeError)
@@ -77,5 +130,20 @@ describe("bytesKey", () => {
     const changed = long.slice()
     changed[2500] = (changed[2500] ?? 0) ^ 1
     expect(bytesKey(changed)).not.toBe(key)
+  })
+})
+
+describe("numberKeyOf", () => {
+  it("is the first 48 bits of the bytes as an exact integer (all of fewer bytes), equal for equal prefixes only", () => {
+    expect(numberKeyOf(Uint8Array.of(1, 2, 3, 4, 5, 6, 7))).toBe(0x010203040506)
+    expect(numberKeyOf(new Uint8Array(32).fill(0xff))).toBe(2 ** 48 - 1)
+    expect(numberKeyOf(Uint8Array.of(0xab))).toBe(0xab000000)
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 6, maxLength: 40 }), fc.uint8Array({ minLength: 6, maxLength: 40 }), (a, b) => {
+        const k = numberKeyOf(a)
+        expect(Number.isSafeInteger(k) && k >= 0).toBe(true)
+        expect(k === numberKeyOf(b)).toBe(a.subarray(0, 6).every((x, i) => x === b[i]))
+      })
+    )
   })
 })

@@ -101,6 +101,11 @@ const fromAddon = (addon: NativeAddon): Secp256k1 => {
     if (p.length !== 33 || !isSecret(scalar)) return undefined
     return point((out) => addon.publicKeyTweakMul(out, p, scalar))
   }
+  const secretMultiply = (a: Uint8Array, b: Uint8Array): Uint8Array | undefined => {
+    if (!isSecret(a) || !isSecret(b)) return undefined
+    const product = a.slice()
+    return addon.privateKeyTweakMul(product, b) === 0 ? product : undefined
+  }
   const signRecoverable = (digest: Uint8Array, secret: Uint8Array, op: string): { signature: Uint8Array; recid: number | null } => {
     // Same contract as noble: a wrong-length digest or an invalid secret is a caller bug and throws.
     if (digest.length !== 32) throw new Error(`${op}: digest must be 32 bytes`)
@@ -151,7 +156,7 @@ const fromAddon = (addon: NativeAddon): Secp256k1 => {
     pointMultiply,
     // Through recovery's double multiplication; where it refuses, the two plain calls decide
     // (and give the same refusals as noble).
-    pointMultiplyTweakAdd: pointMultiplyTweakAddWith(recoverPoint, pointMultiply, pointTweakAdd),
+    pointMultiplyTweakAdd: pointMultiplyTweakAddWith(recoverPoint, secretMultiply, pointMultiply, pointTweakAdd),
     secretAdd: (a, b) => {
       if (!isScalarBelowN(a) || !isScalarBelowN(b)) return undefined
       // libsecp256k1 wants a valid (nonzero) key as first operand; 0 + b = b.
@@ -159,11 +164,7 @@ const fromAddon = (addon: NativeAddon): Secp256k1 => {
       const sum = a.slice()
       return addon.privateKeyTweakAdd(sum, b) === 0 ? sum : undefined
     },
-    secretMultiply: (a, b) => {
-      if (!isSecret(a) || !isSecret(b)) return undefined
-      const product = a.slice()
-      return addon.privateKeyTweakMul(product, b) === 0 ? product : undefined
-    }
+    secretMultiply
   }
 }
 

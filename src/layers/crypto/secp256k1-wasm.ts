@@ -108,6 +108,12 @@ const pointMultiply = (point: Uint8Array, scalar: Uint8Array): Uint8Array | unde
   return guard<Uint8Array | undefined>((e) => e.pointMultiply(point, scalar, true), undefined)
 }
 
+/** (a * b) mod n: libsecp256k1 exposes no scalar product; one bigint multiplication mod n is cheap. */
+const secretMultiply = (a: Uint8Array, b: Uint8Array): Uint8Array | undefined => {
+  if (!isSecret(a) || !isSecret(b)) return undefined
+  return scalarToBytes(((scalarFromBytes(a) ?? 0n) * (scalarFromBytes(b) ?? 0n)) % N)
+}
+
 /** libsecp256k1 via WASM: the same results as `nobleSecp256k1`, several times faster (loads on first call). */
 export const wasmSecp256k1: Secp256k1 = {
   name: "libsecp256k1-wasm",
@@ -144,18 +150,14 @@ export const wasmSecp256k1: Secp256k1 = {
   pointTweakAdd,
   pointMultiply,
   // Through recovery's double multiplication, as the native layer; where it refuses, the two plain calls decide.
-  pointMultiplyTweakAdd: pointMultiplyTweakAddWith(recover, pointMultiply, pointTweakAdd),
+  pointMultiplyTweakAdd: pointMultiplyTweakAddWith(recover, secretMultiply, pointMultiply, pointTweakAdd),
   secretAdd: (a, b) => {
     if (!isScalarBelowN(a) || !isScalarBelowN(b)) return undefined
     // libsecp256k1 wants a nonzero first operand; 0 + b = b.
     if (isZero(a)) return isZero(b) ? undefined : b.slice()
     return guard<Uint8Array | undefined>((e) => e.privateAdd(a, b), undefined)
   },
-  secretMultiply: (a, b) => {
-    if (!isSecret(a) || !isSecret(b)) return undefined
-    // libsecp256k1 exposes no scalar product; one bigint multiplication mod n is cheap.
-    return scalarToBytes(((scalarFromBytes(a) ?? 0n) * (scalarFromBytes(b) ?? 0n)) % N)
-  }
+  secretMultiply
 }
 
 /**

@@ -292,7 +292,20 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     return unsafePublicKey(p)
   }
 
+  /**
+   * The record last found for each key id array, with a copy of the id it was found under
+   * (compared on a hit): the channel asks with the same array on every request, so the record is
+   * found without making the id's memo key. Weak: an entry lives as long as the caller's array.
+   */
+  const recordsByArray = new WeakMap<Uint8Array, { readonly id: Uint8Array; readonly record: ChannelRecord }>()
   const record = (keyId: ChannelKeyId): ChannelRecord => {
+    const seen = recordsByArray.get(keyId)
+    if (seen !== undefined && equalBytes(seen.id, keyId)) return seen.record
+    const found = recordOf(keyId)
+    recordsByArray.set(keyId, { id: Uint8Array.from(keyId), record: found })
+    return found
+  }
+  const recordOf = (keyId: ChannelKeyId): ChannelRecord => {
     if (keyId.length !== 32) invalid("channel key id must be 32 bytes")
     const key = bytesKey(keyId)
     const existing = channels.get(key)

@@ -108,47 +108,37 @@ const multiplyThenTweakAdd = (
 
 /**
  * A layer's `pointMultiplyTweakAdd` over libsecp256k1's public key recovery
- * (`pointMultiplyTweakAddByRecovery`, native and WASM); where the recovery refuses, the layer's
- * own two plain calls decide (the reference, refusals included).
+ * (`pointMultiplyTweakAddByRecovery`, native and WASM, with the layer's own scalar product);
+ * where the recovery refuses, the layer's own two plain calls decide (the reference, refusals
+ * included).
  */
 export const pointMultiplyTweakAddWith =
-  (recover: Secp256k1["recover"], pointMultiply: Secp256k1["pointMultiply"], pointTweakAdd: Secp256k1["pointTweakAdd"]) =>
+  (
+    recover: Secp256k1["recover"],
+    secretMultiply: Secp256k1["secretMultiply"],
+    pointMultiply: Secp256k1["pointMultiply"],
+    pointTweakAdd: Secp256k1["pointTweakAdd"]
+  ) =>
   (point: Uint8Array, scalar: Uint8Array, tweak: Uint8Array): Uint8Array | undefined =>
-    pointMultiplyTweakAddByRecovery(recover, point, scalar, tweak) ?? multiplyThenTweakAdd(pointMultiply, pointTweakAdd, point, scalar, tweak)
-
-/** 32 big-endian bytes as a bigint, eight 32-bit words at a time (no per-byte BigInt). */
-const wordsToScalar = (bytes: Uint8Array, at: number): bigint => {
-  let v = 0n
-  for (let i = at; i < at + 32; i += 4) {
-    v = (v << 32n) | BigInt((((bytes[i] ?? 0) << 24) | ((bytes[i + 1] ?? 0) << 16) | ((bytes[i + 2] ?? 0) << 8) | (bytes[i + 3] ?? 0)) >>> 0)
-  }
-  return v
-}
-/** A scalar below 2^256 into `out` at `at`, big-endian, eight 32-bit words at a time. */
-const scalarToWords = (n: bigint, out: Uint8Array, at: number): void => {
-  let v = n
-  for (let i = at + 28; i >= at; i -= 4) {
-    const w = Number(v & 0xffffffffn)
-    out[i] = w >>> 24
-    out[i + 1] = w >>> 16
-    out[i + 2] = w >>> 8
-    out[i + 3] = w
-    v >>= 32n
-  }
-}
+    pointMultiplyTweakAddByRecovery(recover, secretMultiply, point, scalar, tweak) ??
+    multiplyThenTweakAdd(pointMultiply, pointTweakAdd, point, scalar, tweak)
 
 /**
  * `point * scalar + tweak * G` through ECDSA public key recovery, for an implementation whose
  * `recover` is libsecp256k1's (one Strauss double multiplication, cheaper than a point
  * multiplication and a tweak-add: ~63 against ~76 us native). Recovery computes
- * Q = (s/r) * R - (m/r) * G for the point R of x-coordinate r (+ n when recovery bit 2 is set)
- * and y parity recovery bit 1: with R = `point`, s = scalar * r and m = -tweak * r (mod n),
- * Q = scalar * point + tweak * G. Undefined where the recovery refuses (an x-coordinate of 0
- * mod n, a point not on the curve, a sum at infinity) or the inputs are out of range: the
- * caller then makes the two plain calls, whose result (or refusal) is the reference.
+ * Q = (s/r) * R - (m/r) * G for the point R of x-coordinate r and y parity the recovery id. With
+ * r = the x-coordinate of `point`, R = -`point` (the other parity), s = scalar * r and
+ * m = tweak * r (mod n, the implementation's `secretMultiply`: no bigint here),
+ * Q = -(scalar * point) - tweak * G, the negation of the point wanted: its compressed form with
+ * the other parity byte. Undefined where a step refuses (an x-coordinate of 0 or not below n, a
+ * scalar or tweak of 0 or not below n, a point not on the curve, a sum at infinity) or the
+ * inputs have other lengths: the caller then makes the two plain calls, whose result (or
+ * refusal) is the reference.
  */
 export const pointMultiplyTweakAddByRecovery = (
   recover: Secp256k1["recover"],
+  secretMultiply: Secp256k1["secretMultiply"],
   point: Uint8Array,
   scalar: Uint8Array,
   tweak: Uint8Array
@@ -156,22 +146,18 @@ export const pointMultiplyTweakAddByRecovery = (
   if (point.length !== 33 || scalar.length !== 32 || tweak.length !== 32) return undefined
   const prefix = point[0]
   if (prefix !== 2 && prefix !== 3) return undefined
-  const a = wordsToScalar(scalar, 0)
-  const b = wordsToScalar(tweak, 0)
-  if (a === 0n || a >= N || b >= N) return undefined
-  let r = wordsToScalar(point, 1)
-  let recovery = prefix === 3 ? 1 : 0
-  if (r >= N) {
-    r -= N
-    recovery |= 2
-  }
-  if (r === 0n) return undefined
+  const r = point.subarray(1)
+  const s = secretMultiply(scalar, r)
+  const m = s === undefined ? undefined : secretMultiply(tweak, r)
+  if (s === undefined || m === undefined || s.length !== 32 || m.length !== 32) return undefined
   const signature = new Uint8Array(64)
-  scalarToWords(r, signature, 0)
-  scalarToWords((a * r) % N, signature, 32)
-  const digest = new Uint8Array(32)
-  scalarToWords((N - ((b * r) % N)) % N, digest, 0)
-  return recover(signature, recovery, digest)
+  signature.set(r, 0)
+  signature.set(s, 32)
+  const negated = recover(signature, prefix === 3 ? 0 : 1, m)
+  if (negated === undefined || negated.length !== 33) return undefined
+  const sum = Uint8Array.from(negated)
+  sum[0] = (sum[0] ?? 0) ^ 1
+  return sum
 }
 
 const parsePoint = (bytes: Uint8Array): secp.Point | undefined => {

@@ -6,14 +6,14 @@
  * each to sign or verify it, and again for its HTLC transactions. Through one cache they are
  * derived once.
  *
- * The memo is of a pure function of public data: an entry is keyed by every input the
+ * The memo is of a pure function of public data: an entry keeps a copy of every input the
  * derivation reads (the owner's delayed-payment and HTLC basepoints, the counterparty's
- * revocation, HTLC and payment basepoints, and the per-commitment point), so a hit returns
- * exactly what deriving again would, whichever channel asks, and no secret is kept (the
- * in-process signer may fill an entry through `deriveWith`, computing the same public keys with
- * its secrets; a point array asked again is recognised by comparing the inputs' bytes with a
- * copy of those its key was made of, without making the key again). Only
- * successes are kept (a failure is cheap to find again and says nothing worth keeping). Entries
+ * revocation, HTLC and payment basepoints, and the per-commitment point) and is served only to
+ * equal inputs, so a hit returns exactly what deriving again would, whichever channel asks, and
+ * no secret is kept (the in-process signer may fill an entry through `deriveWith`, computing the
+ * same public keys with its secrets). Entries are found under 48 bits mixed from the inputs, a
+ * number: no key string of the inputs is made or hashed per lookup; other inputs under the same
+ * number are a miss and replace the entry. Only successes are kept (a failure is cheap to find again and says nothing worth keeping). Entries
  * are evicted least-recently-used beyond `capacity`, so memory stays bounded however many
  * channels share a cache.
  *
@@ -22,8 +22,7 @@
  * signed without deriving its keys again. Its only observable effect is speed.
  */
 import { Result } from "effect"
-import { equalBytes, toHex } from "../bytes.ts"
-import { bytesKey, makeLru, memoizeResult } from "../lru.ts"
+import { makeLru } from "../lru.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { deriveCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "./commitment-keys.ts"
 import type { KeyDerivationError } from "./derivation.ts"
@@ -61,43 +60,69 @@ export interface CommitmentKeysCache {
 }
 
 const KEY_LENGTH = 33
-/** The key's bytes, reused by every call (filled and read synchronously). */
-const keyBytes = new Uint8Array(6 * KEY_LENGTH)
 
 /**
- * Writes every input `deriveCommitmentKeys` reads into `keyBytes`: the six 33-byte keys back to
- * back (point first). False when one has another length (never a valid point).
+ * Every input `deriveCommitmentKeys` reads, the six 33-byte keys back to back (point first), as a
+ * new array kept by an entry; undefined when one has another length (such inputs are never kept).
  */
-const fillKeyBytes = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): boolean => {
-  const fields = [
-    point,
-    owner.delayedPaymentBasepoint,
-    owner.htlcBasepoint,
-    counterparty.revocationBasepoint,
-    counterparty.htlcBasepoint,
-    counterparty.paymentBasepoint
-  ]
-  let at = 0
-  for (const field of fields) {
-    if (field.length !== KEY_LENGTH) return false
-    keyBytes.set(field, at)
-    at += KEY_LENGTH
-  }
+const inputsOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): Uint8Array | undefined => {
+  const bytes = new Uint8Array(6 * KEY_LENGTH)
+  return putKey(bytes, 0, point) &&
+    putKey(bytes, KEY_LENGTH, owner.delayedPaymentBasepoint) &&
+    putKey(bytes, 2 * KEY_LENGTH, owner.htlcBasepoint) &&
+    putKey(bytes, 3 * KEY_LENGTH, counterparty.revocationBasepoint) &&
+    putKey(bytes, 4 * KEY_LENGTH, counterparty.htlcBasepoint) &&
+    putKey(bytes, 5 * KEY_LENGTH, counterparty.paymentBasepoint)
+    ? bytes
+    : undefined
+}
+const putKey = (bytes: Uint8Array, at: number, key: Uint8Array): boolean => {
+  if (key.length !== KEY_LENGTH) return false
+  bytes.set(key, at)
   return true
 }
 
-/**
- * Every input `deriveCommitmentKeys` reads, as one string: `keyBytes` one character per byte
- * (`bytesKey`, 198 characters) once filled; hex fields joined with ":" for keys of another
- * length (never a valid point): that form has an odd length, so the two never meet.
- */
-const hexKeyOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): string =>
-  [point, owner.delayedPaymentBasepoint, owner.htlcBasepoint, counterparty.revocationBasepoint, counterparty.htlcBasepoint, counterparty.paymentBasepoint]
-    .map(toHex)
-    .join(":")
+/** Whether `field` equals `bytes[at, at + KEY_LENGTH)` (false for another length). */
+const equalAt = (bytes: Uint8Array, at: number, field: Uint8Array): boolean => {
+  if (field.length !== KEY_LENGTH) return false
+  for (let i = 0; i < KEY_LENGTH; i++) if (bytes[at + i] !== field[i]) return false
+  return true
+}
 
-/** Memo keys made per point array, with a copy of the bytes each was made of: at most this many per array. */
-const INDEXED_PER_POINT = 4
+/** Whether the inputs are those `inputsOf` wrote as `bytes` (compared where they stand: nothing copied). */
+const sameInputs = (bytes: Uint8Array, owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): boolean =>
+  equalAt(bytes, 0, point) &&
+  equalAt(bytes, KEY_LENGTH, owner.delayedPaymentBasepoint) &&
+  equalAt(bytes, 2 * KEY_LENGTH, owner.htlcBasepoint) &&
+  equalAt(bytes, 3 * KEY_LENGTH, counterparty.revocationBasepoint) &&
+  equalAt(bytes, 4 * KEY_LENGTH, counterparty.htlcBasepoint) &&
+  equalAt(bytes, 5 * KEY_LENGTH, counterparty.paymentBasepoint)
+
+/** Three bytes of `key` from `at` as a 24-bit number (0 past its end). */
+const bits24 = (key: Uint8Array, at: number): number => ((key[at] ?? 0) << 16) | ((key[at + 1] ?? 0) << 8) | (key[at + 2] ?? 0)
+
+/**
+ * The memo key of the inputs: 48 bits mixed from their x-coordinates (the point's first six
+ * bytes, each basepoint's at its own offset, so swapped roles give another number), a number:
+ * no string of the inputs is made or hashed per lookup. Inputs sharing a number are told apart
+ * by the entry's copy of its inputs.
+ */
+const keyOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: Uint8Array): number => {
+  const d = owner.delayedPaymentBasepoint
+  const h = owner.htlcBasepoint
+  const r = counterparty.revocationBasepoint
+  const c = counterparty.htlcBasepoint
+  const p = counterparty.paymentBasepoint
+  const high = bits24(point, 1) ^ bits24(d, 7) ^ bits24(h, 10) ^ bits24(r, 13) ^ bits24(c, 16) ^ bits24(p, 19)
+  const low = bits24(point, 4) ^ bits24(d, 22) ^ bits24(h, 25) ^ bits24(r, 28) ^ bits24(c, 1) ^ bits24(p, 4)
+  return high * 0x1000000 + low
+}
+
+/** An entry: the keys, with a copy of the inputs they were derived from (`inputsOf`). */
+interface Entry {
+  readonly inputs: Uint8Array
+  readonly keys: CommitmentKeys
+}
 
 /**
  * A cache of at most `capacity` (>= 1) commitments' keys. A channel's commitment dance touches
@@ -105,37 +130,30 @@ const INDEXED_PER_POINT = 4
  * channel suffice. Throws RangeError for a capacity below 1 (a configuration bug).
  */
 export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache => {
-  const memo = makeLru<CommitmentKeys>(capacity, "commitment keys cache")
-  /**
-   * The keys made for inputs at each per-commitment point array (a channel passes the same
-   * point array for a commitment again and again), with a copy of the 198 bytes each was made
-   * of: a lookup whose bytes equal one of them asks the memo under that key (the same string
-   * object, its hash cached) instead of making the key again. The memo decides as before (an
-   * evicted key is a miss). Weak: an entry lives as long as its point array.
-   */
-  const index = new WeakMap<Uint8Array, Array<{ readonly key: string; readonly bytes: Uint8Array }>>()
+  const memo = makeLru<Entry, number>(capacity, "commitment keys cache")
+  /** Counted here: the memo counts a number found whose entry is for other inputs as a hit. */
+  let hits = 0
+  let misses = 0
   const deriveWith = (
     owner: ChannelBasepoints,
     counterparty: ChannelBasepoints,
     perCommitmentPoint: PublicKey,
     compute: () => Result.Result<CommitmentKeys, KeyDerivationError>
   ): Result.Result<CommitmentKeys, KeyDerivationError> => {
-    if (!fillKeyBytes(owner, counterparty, perCommitmentPoint)) return memoizeResult(memo, hexKeyOf(owner, counterparty, perCommitmentPoint), compute)
-    const seen = index.get(perCommitmentPoint)
-    if (seen !== undefined) {
-      for (const i of seen) {
-        // Evicted or not, this is the key that would be made again.
-        if (equalBytes(i.bytes, keyBytes)) return memoizeResult(memo, i.key, compute)
-      }
+    const key = keyOf(owner, counterparty, perCommitmentPoint)
+    const held = memo.get(key)
+    if (held !== undefined && sameInputs(held.inputs, owner, counterparty, perCommitmentPoint)) {
+      hits++
+      return Result.succeed(held.keys)
     }
-    const key = bytesKey(keyBytes)
-    const indexed = { key, bytes: keyBytes.slice() }
-    if (seen === undefined) index.set(perCommitmentPoint, [indexed])
-    else {
-      if (seen.length >= INDEXED_PER_POINT) seen.shift()
-      seen.push(indexed)
+    misses++
+    const computed = compute()
+    if (Result.isSuccess(computed)) {
+      // Other inputs under this number (sharing 48 bits of their mix) are replaced.
+      const inputs = inputsOf(owner, counterparty, perCommitmentPoint)
+      if (inputs !== undefined) memo.set(key, { inputs, keys: computed.success })
     }
-    return memoizeResult(memo, key, compute)
+    return computed
   }
   return {
     get capacity() {
@@ -146,8 +164,12 @@ export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache =
       deriveWith(owner, counterparty, perCommitmentPoint, () => deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)),
     deriveWith,
     size: memo.size,
-    stats: memo.stats,
-    clear: memo.clear
+    stats: () => ({ hits, misses }),
+    clear: () => {
+      memo.clear()
+      hits = 0
+      misses = 0
+    }
   }
 }
 

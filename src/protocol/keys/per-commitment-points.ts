@@ -8,14 +8,16 @@
  *
  * The memo is of a pure function: an entry is only ever made by computing `secret * G`, so a hit
  * answers exactly what computing again would. Entries are keyed by a tagged SHA256 of the
- * secret, never by the secret itself: the memo holds points (public) and hashes, so a secret of
+ * secret (44 of its bits as a number, the whole hash kept in the entry and compared on a hit),
+ * never by the secret itself: the memo holds points (public) and hashes, so a secret of
  * a commitment not yet revoked is not kept anywhere but in its signer. Only successes are kept;
  * least recently used entries go beyond `capacity`.
  */
 import { sha256Concat } from "../tx/bitcoin/hash.ts"
 import { Result } from "effect"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
-import { bytesKey, makeLru, memoizeResult } from "../lru.ts"
+import { equalBytes } from "../bytes.ts"
+import { makeLru, numberKeyOf } from "../lru.ts"
 import { perCommitmentPoint, type KeyDerivationError } from "./derivation.ts"
 import type { PublicKey } from "./keys.ts"
 
@@ -36,11 +38,36 @@ export interface PerCommitmentPoints {
  */
 const TAG = new TextEncoder().encode("el/pcp-memo")
 
-const keyOf = (secret: Uint8Array): string => bytesKey(sha256Concat(TAG, secret))
+/**
+ * An entry: the point, with the tagged hash of the secret and the implementation's name it was
+ * computed for (compared on a hit: the memo's key is only the hash's first 48 bits, a number).
+ */
+interface Entry {
+  readonly hash: Uint8Array
+  readonly implementation: string
+  readonly point: PublicKey
+}
+
+/** A small number per implementation name seen (the last one shared by any beyond 255: entries compare the name). */
+const implementations = new Map<string, number>()
+const implementationOf = (name: string): number => {
+  const known = implementations.get(name)
+  if (known !== undefined) return known
+  const n = Math.min(implementations.size, 255)
+  if (implementations.size < 256) implementations.set(name, n)
+  return n
+}
+
+/** The memo key: the implementation's number, then the hash's first 44 bits (52 bits, an exact integer). */
+const keyOf = (implementation: string, hash: Uint8Array): number =>
+  implementationOf(implementation) * 0x100000000000 + Math.floor(numberKeyOf(hash) / 16)
 
 /** A memo of at most `capacity` (>= 1) points. Throws RangeError otherwise (a configuration bug). */
 export const makePerCommitmentPoints = (capacity: number): PerCommitmentPoints => {
-  const memo = makeLru<PublicKey>(capacity, "per-commitment points")
+  const memo = makeLru<Entry, number>(capacity, "per-commitment points")
+  /** Counted here: the memo counts a number found whose entry is another secret's (or curve's) as a hit. */
+  let hits = 0
+  let misses = 0
   return {
     get capacity() {
       return memo.capacity
@@ -48,13 +75,27 @@ export const makePerCommitmentPoints = (capacity: number): PerCommitmentPoints =
     resize: memo.resize,
     pointOf: (secp, secret) => {
       if (secret.length !== 32) return perCommitmentPoint(secp, secret)
-      // Keyed by the implementation too: every real curve agrees, but a test-only curve
+      const hash = sha256Concat(TAG, secret)
+      const key = keyOf(secp.name, hash)
+      // Of the implementation too: every real curve agrees, but a test-only curve
       // (src/testing/InsecureCrypto.ts) in the same process must not read their points.
-      return memoizeResult(memo, `${secp.name}/${keyOf(secret)}`, () => perCommitmentPoint(secp, secret))
+      const held = memo.get(key)
+      if (held !== undefined && held.implementation === secp.name && equalBytes(held.hash, hash)) {
+        hits++
+        return Result.succeed(held.point)
+      }
+      misses++
+      const computed = perCommitmentPoint(secp, secret)
+      if (Result.isSuccess(computed)) memo.set(key, { hash, implementation: secp.name, point: computed.success })
+      return computed
     },
     size: memo.size,
-    stats: memo.stats,
-    clear: memo.clear
+    stats: () => ({ hits, misses }),
+    clear: () => {
+      memo.clear()
+      hits = 0
+      misses = 0
+    }
   }
 }
 

@@ -13,8 +13,8 @@
  * `buildCommitmentTransaction` read for it (an HTLC by its four fields) and is served only to an
  * input equal to it field for field, so a hit returns what building again would; the HTLC
  * objects of the result are the caller's own (`H`'s extra fields carried through as the builder
- * does). Entries are found under a short key, the feerate, HTLC count and per-commitment point
- * (which tells one channel side's commitment from every other), not under a key made of every
+ * does). Entries are found under a short numeric key, bits of the per-commitment point (which
+ * tells one channel side's commitment from every other), feerate and HTLC count, not under a key made of every
  * input (~400 characters to make and hash per lookup, and a copy kept per `keys` object to spare
  * making it again); another input under the same short key (another state of the same
  * commitment) is a miss and replaces the entry. Only successes are kept; least recently used
@@ -25,8 +25,7 @@
  * from the state it is given: it only skips work already done on equal inputs.
  */
 import { Result } from "effect"
-import { equalBytes } from "../bytes.ts"
-import { bytesKey, makeLru } from "../lru.ts"
+import { makeLru } from "../lru.ts"
 import { txid as computeTxid, type Txid } from "./bitcoin/transaction.ts"
 import {
   buildCommitmentTransaction,
@@ -81,49 +80,108 @@ const fillKeyBytes = <H extends CommitmentHtlc>(p: CommitmentParams<H>): number 
   if (keyBuffer.length < length) keyBuffer = new Uint8Array(Math.max(length, 2 * keyBuffer.length))
   const bytes = keyBuffer
   bytes.set(txid, 0)
-  let at = 32
-  // Without HTLCs the builder never reads the two HTLC keys (the key derivation may not have
-  // computed them: `commitment-keys.ts` derives them on first read): zeros in their place, the
-  // HTLC count (`sameInputs` compares it) telling the two cases apart.
-  const noHtlcs = p.htlcs.length === 0
-  for (const point of [p.localFundingPubkey, p.remoteFundingPubkey, k.perCommitmentPoint, k.revocationPubkey, k.localDelayedPubkey]) {
-    if (point.length !== KEY_LENGTH) return undefined
-    bytes.set(point, at)
-    at += KEY_LENGTH
-  }
-  if (noHtlcs) {
-    bytes.fill(0, at, at + 2 * KEY_LENGTH)
-    at += 2 * KEY_LENGTH
-  } else {
-    for (const point of [k.localHtlcPubkey, k.remoteHtlcPubkey]) {
-      if (point.length !== KEY_LENGTH) return undefined
-      bytes.set(point, at)
-      at += KEY_LENGTH
-    }
-  }
-  const remotePaymentPubkey = k.remotePaymentPubkey
-  if (remotePaymentPubkey.length !== KEY_LENGTH) return undefined
-  bytes.set(remotePaymentPubkey, at)
-  at += KEY_LENGTH
+  // Each key at its place (no array of them made per lookup); `putKey` is false for a key of
+  // another length. Without HTLCs the builder never reads the two HTLC keys (the key derivation
+  // may not have computed them: `commitment-keys.ts` derives them on first read): zeros in their
+  // place, the HTLC count (`sameInputs` compares it) telling the two cases apart.
+  const at = 32
+  if (
+    !putKey(bytes, at, p.localFundingPubkey) ||
+    !putKey(bytes, at + KEY_LENGTH, p.remoteFundingPubkey) ||
+    !putKey(bytes, at + 2 * KEY_LENGTH, k.perCommitmentPoint) ||
+    !putKey(bytes, at + 3 * KEY_LENGTH, k.revocationPubkey) ||
+    !putKey(bytes, at + 4 * KEY_LENGTH, k.localDelayedPubkey)
+  )
+    return undefined
+  if (p.htlcs.length === 0) bytes.fill(0, at + 5 * KEY_LENGTH, at + 7 * KEY_LENGTH)
+  else if (!putKey(bytes, at + 5 * KEY_LENGTH, k.localHtlcPubkey) || !putKey(bytes, at + 6 * KEY_LENGTH, k.remoteHtlcPubkey)) return undefined
+  if (!putKey(bytes, at + 7 * KEY_LENGTH, k.remotePaymentPubkey)) return undefined
+  let hashAt = at + 8 * KEY_LENGTH
   for (const h of p.htlcs) {
     if (h.paymentHash.length !== 32) return undefined
-    bytes.set(h.paymentHash, at)
-    at += 32
+    bytes.set(h.paymentHash, hashAt)
+    hashAt += 32
   }
   return length
 }
 
-/** Offset of the per-commitment point in what `fillKeyBytes` writes (after the txid and the two funding pubkeys). */
-const POINT_AT = 32 + 2 * KEY_LENGTH
+/**
+ * Whether every byte field `fillKeyBytes` writes has its length (else the params are built
+ * without the memo, and the builder judges them). Reads the HTLC keys only when there are HTLCs.
+ */
+const hasByteLengths = <H extends CommitmentHtlc>(p: CommitmentParams<H>): boolean => {
+  const k = p.keys
+  if (
+    p.fundingOutpoint.txid.length !== 32 ||
+    p.localFundingPubkey.length !== KEY_LENGTH ||
+    p.remoteFundingPubkey.length !== KEY_LENGTH ||
+    k.perCommitmentPoint.length !== KEY_LENGTH ||
+    k.revocationPubkey.length !== KEY_LENGTH ||
+    k.localDelayedPubkey.length !== KEY_LENGTH ||
+    (p.htlcs.length > 0 && (k.localHtlcPubkey.length !== KEY_LENGTH || k.remoteHtlcPubkey.length !== KEY_LENGTH)) ||
+    k.remotePaymentPubkey.length !== KEY_LENGTH
+  )
+    return false
+  for (const h of p.htlcs) if (h.paymentHash.length !== 32) return false
+  return true
+}
+
+/** Whether `field` equals `bytes[at, at + field.length)`. */
+const equalAt = (bytes: Uint8Array, at: number, field: Uint8Array): boolean => {
+  for (let i = 0; i < field.length; i++) if (bytes[at + i] !== field[i]) return false
+  return true
+}
 
 /**
- * The memo key of `p` (its byte fields in `bytes`): the feerate and the HTLC count (an
- * `update_fee` or an HTLC added while a commitment is built gives another key), then the
- * per-commitment point one character per byte (`bytesKey`), which is one commitment's of one
- * channel side (its number is not in the key: no bigint made into text per lookup).
+ * Whether the byte fields of `p` (of checked lengths, `hasByteLengths`) are those `fillKeyBytes`
+ * wrote as `bytes`, compared where they stand (nothing copied per lookup). The HTLC keys are
+ * compared only when there are HTLCs (zeros in their place otherwise; the count is compared by
+ * `sameInputs`).
  */
-const shortKeyOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>, bytes: Uint8Array): string =>
-  `${p.feeratePerKw}|${p.htlcs.length}|${bytesKey(bytes.subarray(POINT_AT, POINT_AT + KEY_LENGTH))}`
+const sameBytes = <H extends CommitmentHtlc>(bytes: Uint8Array, p: CommitmentParams<H>): boolean => {
+  const k = p.keys
+  const at = 32
+  const htlcs = p.htlcs
+  if (
+    bytes.length !== 32 + KEY_LENGTH * 8 + 32 * htlcs.length ||
+    !equalAt(bytes, at + 2 * KEY_LENGTH, k.perCommitmentPoint) ||
+    !equalAt(bytes, 0, p.fundingOutpoint.txid) ||
+    !equalAt(bytes, at, p.localFundingPubkey) ||
+    !equalAt(bytes, at + KEY_LENGTH, p.remoteFundingPubkey) ||
+    !equalAt(bytes, at + 3 * KEY_LENGTH, k.revocationPubkey) ||
+    !equalAt(bytes, at + 4 * KEY_LENGTH, k.localDelayedPubkey) ||
+    (htlcs.length > 0 && (!equalAt(bytes, at + 5 * KEY_LENGTH, k.localHtlcPubkey) || !equalAt(bytes, at + 6 * KEY_LENGTH, k.remoteHtlcPubkey))) ||
+    !equalAt(bytes, at + 7 * KEY_LENGTH, k.remotePaymentPubkey)
+  )
+    return false
+  for (let i = 0; i < htlcs.length; i++) {
+    const h = htlcs[i]
+    if (h === undefined || !equalAt(bytes, at + 8 * KEY_LENGTH + 32 * i, h.paymentHash)) return false
+  }
+  return true
+}
+
+/** `key` into `bytes` at `at` if it has `KEY_LENGTH` bytes (else false: such params skip the memo). */
+const putKey = (bytes: Uint8Array, at: number, key: Uint8Array): boolean => {
+  if (key.length !== KEY_LENGTH) return false
+  bytes.set(key, at)
+  return true
+}
+
+/**
+ * The memo key of `p`, a number (no string made or hashed per
+ * lookup): 30 bits of the per-commitment point's x-coordinate, which tell one commitment of one
+ * channel side from the others (its number is not in the key), then the feerate's and the HTLC
+ * count's low 10 bits each (an `update_fee` or an HTLC added while a commitment is built gives
+ * another key). 50 bits, an exact integer. Two inputs under one key are told apart by
+ * `sameInputs` (the second replaces the first): points sharing 30 bits, or feerates their low
+ * 10 bits, only cost a rebuild.
+ */
+const shortKeyOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): number => {
+  const point = p.keys.perCommitmentPoint
+  const pointBits = (((point[1] ?? 0) & 0x3f) << 24) | ((point[2] ?? 0) << 16) | ((point[3] ?? 0) << 8) | (point[4] ?? 0)
+  return pointBits * 0x100000 + (p.feeratePerKw & 0x3ff) * 0x400 + (p.htlcs.length & 0x3ff)
+}
 
 /**
  * The inputs an entry was built from, kept to serve only equal inputs (`sameInputs`): a copy of
@@ -159,8 +217,8 @@ const indexedOf = <H extends CommitmentHtlc>(bytes: Uint8Array, p: CommitmentPar
   numbers: numbersOf(p)
 })
 
-/** Whether `p` (its byte fields in `bytes`) is the input `i` was made of, field for field. */
-const sameInputs = <H extends CommitmentHtlc>(i: Indexed, p: CommitmentParams<H>, bytes: Uint8Array): boolean => {
+/** Whether `p` (its byte fields of checked lengths) is the input `i` was made of, field for field. */
+const sameInputs = <H extends CommitmentHtlc>(i: Indexed, p: CommitmentParams<H>): boolean => {
   const b = i.bigints
   const n = i.numbers
   const htlcs = p.htlcs
@@ -176,15 +234,14 @@ const sameInputs = <H extends CommitmentHtlc>(i: Indexed, p: CommitmentParams<H>
     b[5] !== p.dustLimit ||
     n[0] !== (p.localIsFunder ? 1 : 0) ||
     n[1] !== p.feeratePerKw ||
-    n[2] !== p.toSelfDelay ||
-    !equalBytes(i.bytes, bytes)
+    n[2] !== p.toSelfDelay
   )
     return false
   for (let k = 0; k < htlcs.length; k++) {
     const h = htlcs[k]
     if (h === undefined || b[6 + k] !== h.amount || n[3 + 2 * k] !== (h.direction === "offered" ? 0 : 1) || n[4 + 2 * k] !== h.cltvExpiry) return false
   }
-  return true
+  return sameBytes(i.bytes, p)
 }
 
 /** The entry's commitment with the caller's params and HTLC objects. */
@@ -192,16 +249,19 @@ const viewFor = <H extends CommitmentHtlc>(entry: Entry, params: CommitmentParam
   const { built } = entry
   const outputs: Array<CommitmentOutput<H>> = []
   const htlcOutputs: Array<CommitmentOutput<H> & { readonly htlc: H }> = []
-  built.outputs.forEach((o, i) => {
+  const builtOutputs = built.outputs
+  for (let i = 0; i < builtOutputs.length; i++) {
+    const o = builtOutputs[i]
+    if (o === undefined) continue
     const htlc = params.htlcs[entry.outputHtlc[i] ?? -1]
-    const output = { index: o.index, kind: o.kind, amount: o.amount, scriptPubKey: o.scriptPubKey, witnessScript: o.witnessScript }
-    if (htlc === undefined) outputs.push({ ...output, htlc: undefined })
+    // Written out (no spread of a common part): one object per output.
+    if (htlc === undefined) outputs.push({ index: o.index, kind: o.kind, amount: o.amount, scriptPubKey: o.scriptPubKey, witnessScript: o.witnessScript, htlc: undefined })
     else {
-      const withHtlc = { ...output, htlc }
+      const withHtlc = { index: o.index, kind: o.kind, amount: o.amount, scriptPubKey: o.scriptPubKey, witnessScript: o.witnessScript, htlc }
       outputs.push(withHtlc)
       htlcOutputs.push(withHtlc)
     }
-  })
+  }
   const trimmedHtlcs: Array<H> = []
   for (const i of entry.trimmed) {
     const h = params.htlcs[i]
@@ -250,7 +310,7 @@ export interface CommitmentBuilds {
 
 /** A memo of at most `capacity` (>= 1) builds. Throws RangeError otherwise (a configuration bug). */
 export const makeCommitmentBuilds = (capacity: number): CommitmentBuilds => {
-  const memo = makeLru<Entry>(capacity, "commitment builds")
+  const memo = makeLru<Entry, number>(capacity, "commitment builds")
   /** Counted here: the memo counts a key found whose entry is for another input as a hit. */
   let hits = 0
   let misses = 0
@@ -260,12 +320,10 @@ export const makeCommitmentBuilds = (capacity: number): CommitmentBuilds => {
     },
     resize: memo.resize,
     build: <H extends CommitmentHtlc>(params: CommitmentParams<H>): Result.Result<CommitmentTransaction<H>, CommitmentError> => {
-      const length = fillKeyBytes(params)
-      if (length === undefined) return buildCommitmentTransaction(params)
-      const bytes = keyBuffer.subarray(0, length)
-      const key = shortKeyOf(params, bytes)
+      if (!hasByteLengths(params)) return buildCommitmentTransaction(params)
+      const key = shortKeyOf(params)
       const held = memo.get(key)
-      if (held !== undefined && sameInputs(held.inputs, params, bytes)) {
+      if (held !== undefined && sameInputs(held.inputs, params)) {
         hits++
         const view = viewFor(held, params)
         commitmentEntries.set(view, held)
@@ -274,7 +332,10 @@ export const makeCommitmentBuilds = (capacity: number): CommitmentBuilds => {
       misses++
       const built = buildCommitmentTransaction(params)
       if (Result.isFailure(built)) return built
-      const entry = entryOf(params, bytes, built.success)
+      // The copy of the byte fields the entry keeps (lengths checked above, so this fills).
+      const length = fillKeyBytes(params)
+      if (length === undefined) return built
+      const entry = entryOf(params, keyBuffer.subarray(0, length), built.success)
       memo.set(key, entry)
       commitmentEntries.set(built.success, entry)
       return built

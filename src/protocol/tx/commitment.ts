@@ -15,8 +15,8 @@ import { concatBytes, equalBytes } from "../bytes.ts"
 import type { CommitmentKeys } from "../keys/commitment-keys.ts"
 import type { PublicKey } from "../keys/keys.ts"
 import { msatToSat, sat, type Msat, type Sat } from "../units.ts"
-import { makeInput, type OutPoint, type Transaction } from "./bitcoin/transaction.ts"
-import { sortOutputs } from "./bip69.ts"
+import { makeInput, type OutPoint, type Transaction, type TxOutput } from "./bitcoin/transaction.ts"
+import { compareOutputs } from "./bip69.ts"
 import { commitmentFee, isHtlcTrimmed, type HtlcDirection } from "./fees.ts"
 
 const MASK48 = (1n << 48n) - 1n
@@ -203,24 +203,33 @@ export const buildCommitmentTransaction = <H extends CommitmentHtlc>(
     if (hasToRemote || untrimmed.length > 0) push("remote_anchor", type.anchorAmount, keyedSpec(anchorSpecs, type, remote, () => type.scripts.anchor(remote)))
   }
 
-  const sorted = sortOutputs(pending)
-  const outputs: Array<CommitmentOutput<H>> = sorted.map((p, index) => ({
-    index,
-    kind: p.kind,
-    amount: p.value,
-    scriptPubKey: p.scriptPubKey,
-    witnessScript: p.spec.witnessScript,
-    htlc: p.htlc
-  }))
-  const htlcOutputs = outputs.filter((o): o is CommitmentOutput<H> & { readonly htlc: H } => o.htlc !== undefined)
+  // `pending` is ours: sorted in place (`compareOutputs`, stable, as `sortOutputs` sorts its
+  // copy), then every list of the result made in one pass.
+  pending.sort(compareOutputs)
+  const outputs: Array<CommitmentOutput<H>> = []
+  const htlcOutputs: Array<CommitmentOutput<H> & { readonly htlc: H }> = []
+  const txOutputs: Array<TxOutput> = []
+  let total = 0n
+  for (let index = 0; index < pending.length; index++) {
+    const p = pending[index]
+    if (p === undefined) continue
+    const htlc = p.htlc
+    if (htlc === undefined) outputs.push({ index, kind: p.kind, amount: p.value, scriptPubKey: p.scriptPubKey, witnessScript: p.spec.witnessScript, htlc })
+    else {
+      const output = { index, kind: p.kind, amount: p.value, scriptPubKey: p.scriptPubKey, witnessScript: p.spec.witnessScript, htlc }
+      outputs.push(output)
+      htlcOutputs.push(output)
+    }
+    txOutputs.push({ value: p.value, scriptPubKey: p.scriptPubKey })
+    total += p.value
+  }
   const { locktime, sequence } = obscuredCommitmentFields(params.commitmentNumber, params.obscuringFactor)
   const tx: Transaction = {
     version: 2,
     inputs: [makeInput(params.fundingOutpoint, sequence)],
-    outputs: outputs.map((o) => ({ value: o.amount, scriptPubKey: o.scriptPubKey })),
+    outputs: txOutputs,
     locktime
   }
-  const total = outputs.reduce((acc, o) => acc + o.amount, 0n)
   return Result.succeed({
     params,
     tx,

@@ -92,6 +92,8 @@ export const buildHtlcTransactions = <H extends CommitmentHtlc>(
   /** The commitment's txid, when the caller has it already (it must be `txid(commitment.tx)`). */
   commitmentTxid?: Txid
 ): ReadonlyArray<HtlcTransaction<H>> => {
+  // Half the commitments of an HTLC round trip have no HTLC output: no txid or script to make.
+  if (commitment.htlcOutputs.length === 0) return []
   const id = commitmentTxid ?? computeTxid(commitment.tx)
   const { channelType, keys, toSelfDelay } = commitment.params
   // The second-stage output is the same for every HTLC of a commitment: one script for all.

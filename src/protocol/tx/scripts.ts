@@ -15,7 +15,22 @@ export const sortFundingKeys = (a: PublicKey, b: PublicKey): readonly [PublicKey
 
 /** `2 <pubkey1> <pubkey2> 2 OP_CHECKMULTISIG` with the keys sorted. */
 export const fundingScript = (a: PublicKey, b: PublicKey): Uint8Array => {
-  const [k1, k2] = sortFundingKeys(a, b)
+  if (a.length !== 33 || b.length !== 33) return fundingScriptChunks(a, b)
+  // Written byte by byte (the same bytes as the chunks): every commitment digest's scriptCode.
+  const first = compareBytes(a, b) <= 0
+  const out = new Uint8Array(71)
+  out[0] = OP.OP_2
+  out[1] = 33
+  out.set(first ? a : b, 2)
+  out[35] = 33
+  out.set(first ? b : a, 36)
+  out[69] = OP.OP_2
+  out[70] = OP.OP_CHECKMULTISIG
+  return out
+}
+/** `fundingScript` compiled from its chunks: the reference for its byte layout, and the form for keys of another length. */
+export const fundingScriptChunks = (a: Uint8Array, b: Uint8Array): Uint8Array => {
+  const [k1, k2] = compareBytes(a, b) <= 0 ? [a, b] : [b, a]
   return compileScript([OP.OP_2, k1, k2, OP.OP_2, OP.OP_CHECKMULTISIG])
 }
 

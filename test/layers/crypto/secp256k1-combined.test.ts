@@ -7,8 +7,14 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { toHex } from "../../../src/protocol/bytes.ts"
-import { nobleSecp256k1, pointMultiplyTweakAdd, scalarToBytes, type Secp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
-import { secp256k1Backends } from "./backends.ts"
+import {
+  nobleSecp256k1,
+  pointMultiplyTweakAdd,
+  pointMultiplyTweakAddByRecovery,
+  scalarToBytes,
+  type Secp256k1
+} from "../../../src/protocol/crypto/secp256k1.ts"
+import { fastBackends, secp256k1Backends } from "./backends.ts"
 
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
 const show = (b: Uint8Array | undefined): string => (b === undefined ? "undefined" : toHex(b))
@@ -59,5 +65,40 @@ describe.each(secp256k1Backends.map((s) => [s.name, s] as const))("pointMultiply
     }
     // Wrong lengths.
     expect(pointMultiplyTweakAdd(s, new Uint8Array(32), scalarToBytes(1n), scalarToBytes(1n))).toBeUndefined()
+  })
+})
+
+describe.each(fastBackends.map((s) => [s.name, s] as const))("pointMultiplyTweakAddByRecovery on %s", (_, s) => {
+  // The recovery path itself (not the two plain calls the layer falls back to): it must answer,
+  // and answer the reference, for valid points and scalars in 1..n-1 (it refuses only an
+  // x-coordinate >= n, probability ~2^-128, and sums at infinity).
+  const inRange = bytes32.filter((b) => {
+    let v = 0n
+    for (const x of b) v = (v << 8n) | BigInt(x)
+    return v > 0n && v < N
+  })
+  it("gives pointMultiply then pointTweakAdd, without falling back", () => {
+    fc.assert(
+      fc.property(bytes32, inRange, inRange, (secret, k, t) => {
+        const point = nobleSecp256k1.publicKey(secret)
+        fc.pre(point !== undefined)
+        if (point === undefined) return
+        const fast = pointMultiplyTweakAddByRecovery(s.recover, s.secretMultiply, point, k, t)
+        expect(fast).toBeDefined()
+        expect(show(fast)).toBe(reference(nobleSecp256k1, point, k, t))
+      }),
+      { numRuns: 200 }
+    )
+  })
+  it("refuses (undefined: the plain calls decide) a tweak of 0, bad lengths and prefixes", () => {
+    const g = nobleSecp256k1.publicKey(scalarToBytes(1n))
+    expect(g).toBeDefined()
+    if (g === undefined) return
+    expect(pointMultiplyTweakAddByRecovery(s.recover, s.secretMultiply, g, scalarToBytes(2n), scalarToBytes(0n))).toBeUndefined()
+    expect(pointMultiplyTweakAddByRecovery(s.recover, s.secretMultiply, g, scalarToBytes(1n), scalarToBytes(N - 1n))).toBeUndefined()
+    expect(pointMultiplyTweakAddByRecovery(s.recover, s.secretMultiply, g.subarray(1), scalarToBytes(2n), scalarToBytes(3n))).toBeUndefined()
+    expect(pointMultiplyTweakAddByRecovery(s.recover, s.secretMultiply, Uint8Array.of(4, ...g.subarray(1)), scalarToBytes(2n), scalarToBytes(3n))).toBeUndefined()
+    // 2G + 3G = 5G
+    expect(show(pointMultiplyTweakAddByRecovery(s.recover, s.secretMultiply, g, scalarToBytes(2n), scalarToBytes(3n)))).toBe(show(nobleSecp256k1.publicKey(scalarToBytes(5n))))
   })
 })

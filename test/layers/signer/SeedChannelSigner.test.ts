@@ -48,6 +48,25 @@ describe("SeedChannelSigner", () => {
     for (const [k, v] of Object.entries(c)) expect(hex(v)).not.toBe(hex(a[k as keyof typeof a]))
   })
 
+  it("finds a channel by its key id's bytes, also when the caller changes its key id array in place", () => {
+    const signer = makeSeedChannelSigner(seed, wasmSecp256k1)
+    const idA = channelKeyId(new Uint8Array(32).fill(1))
+    const idB = channelKeyId(new Uint8Array(32).fill(2))
+    if (idA === undefined || idB === undefined) throw new Error("unreachable")
+    const a = hex(must(signer.channelPublicKeys(idA)).fundingPubkey)
+    const b = hex(must(signer.channelPublicKeys(idB)).fundingPubkey)
+    expect(a).not.toBe(b)
+    // One array asked again and again (as the channel does), then refilled with the other id.
+    const held = channelKeyId(Uint8Array.from(idA))
+    if (held === undefined) throw new Error("unreachable")
+    expect(hex(must(signer.channelPublicKeys(held)).fundingPubkey)).toBe(a)
+    expect(hex(must(signer.channelPublicKeys(held)).fundingPubkey)).toBe(a)
+    held.set(idB)
+    expect(hex(must(signer.channelPublicKeys(held)).fundingPubkey)).toBe(b)
+    held.set(idA)
+    expect(hex(must(signer.channelPublicKeys(held)).fundingPubkey)).toBe(a)
+  })
+
   it("rejects a seed that is not 32 bytes; copies the seed it is given", () => {
     expect(() => makeSeedChannelSigner(new Uint8Array(31), wasmSecp256k1)).toThrow(RangeError)
     expect(() => makeSeedChannelSigner(new Uint8Array(33), wasmSecp256k1)).toThrow(RangeError)

@@ -117,6 +117,40 @@ describe("commitment keys cache", () => {
     expect(cache.stats()).toEqual({ hits: 0, misses: 0 })
   })
 
+  it("finds inputs again in other arrays, and never confuses points sharing the bytes of its key", () => {
+    const cache = makeCommitmentKeysCache(3)
+    const owner = basepoints("index/owner")
+    const counterparty = basepoints("index/counterparty")
+    // deriveWith with a marker per point (the memo only passes on what compute gave).
+    const marked = (p: Uint8Array): CommitmentKeys => ({ ...ok(deriveCommitmentKeys(secp, owner, counterparty, point("index/p"))), perCommitmentPoint: unsafePublicKey(Uint8Array.from(p)) })
+    let computed = 0
+    const ask = (p: Uint8Array): string => {
+      const keys = ok(cache.deriveWith(owner, counterparty, unsafePublicKey(Uint8Array.from(p)), () => {
+        computed++
+        return Result.succeed(marked(p))
+      }))
+      return toHex(keys.perCommitmentPoint)
+    }
+    // 33-byte values sharing their first seven bytes (one memo key: the basepoints are the same), differing after.
+    const a = Uint8Array.from({ length: 33 }, (_, i) => (i === 0 ? 2 : 7))
+    const b = Uint8Array.from(a)
+    b[20] = 8
+    expect(ask(a)).toBe(toHex(a))
+    expect(ask(a)).toBe(toHex(a)) // a hit, asked with another array of a's bytes
+    expect(computed).toBe(1)
+    expect(ask(b)).toBe(toHex(b)) // under a's key, not a's inputs: derived, and replaces a's entry
+    expect(ask(a)).toBe(toHex(a))
+    expect(ask(b)).toBe(toHex(b))
+    expect(computed).toBe(4)
+    expect(cache.stats()).toEqual({ hits: 1, misses: 4 })
+    // Many distinct points, beyond the capacity: answers stay each point's own.
+    const many = Array.from({ length: 20 }, (_, k) => Uint8Array.from({ length: 33 }, (_, i) => (i === 0 ? 3 : (k * 31 + i) & 0xff)))
+    for (const p of many) expect(ask(p)).toBe(toHex(p))
+    for (const p of many.slice(-3)) expect(ask(p)).toBe(toHex(p))
+    expect(computed).toBe(24)
+    expect(cache.stats()).toEqual({ hits: 4, misses: 24 })
+  })
+
   it("never answers arrays changed in place with the keys of their old bytes", () => {
     const cache = makeCommitmentKeysCache(4)
     const owner = basepoints("inplace/owner")

@@ -1,5 +1,5 @@
 /**
- * The BOLT 3 scripts written byte by byte (`toLocalScript`, `offeredHtlcScript`,
+ * The BOLT 3 scripts written byte by byte (`fundingScript`, `toLocalScript`, `offeredHtlcScript`,
  * `receivedHtlcScript` in `tx/scripts.ts`) give exactly the bytes of their chunk forms (the
  * reference, compiled with `compileScript`), for any keys, payment hash, delay and expiry,
  * with and without anchors; inputs outside the byte layouts (keys of another length, numbers
@@ -10,6 +10,8 @@ import { describe, expect, it } from "vitest"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { unsafePublicKey } from "../../../src/protocol/keys/keys.ts"
 import {
+  fundingScript,
+  fundingScriptChunks,
   offeredHtlcScript,
   offeredHtlcScriptChunks,
   receivedHtlcScript,
@@ -35,6 +37,9 @@ describe("BOLT 3 scripts written byte by byte", () => {
       fc.property(key, key, key, hash, number, fc.boolean(), (revocationPubkey, localHtlcPubkey, remoteHtlcPubkey, paymentHash, n, anchors) => {
         const keys = { revocationPubkey, localHtlcPubkey, remoteHtlcPubkey }
         expect(toHex(toLocalScript(revocationPubkey, n, localHtlcPubkey))).toBe(toHex(toLocalScriptChunks(revocationPubkey, n, localHtlcPubkey)))
+        expect(toHex(fundingScript(revocationPubkey, remoteHtlcPubkey))).toBe(toHex(fundingScriptChunks(revocationPubkey, remoteHtlcPubkey)))
+        expect(toHex(fundingScript(remoteHtlcPubkey, revocationPubkey))).toBe(toHex(fundingScriptChunks(revocationPubkey, remoteHtlcPubkey)))
+        expect(toHex(fundingScript(localHtlcPubkey, localHtlcPubkey))).toBe(toHex(fundingScriptChunks(localHtlcPubkey, localHtlcPubkey)))
         expect(toHex(offeredHtlcScript(keys, paymentHash, anchors))).toBe(toHex(offeredHtlcScriptChunks(keys, paymentHash, anchors)))
         expect(toHex(receivedHtlcScript(keys, paymentHash, n, anchors))).toBe(toHex(receivedHtlcScriptChunks(keys, paymentHash, n, anchors)))
       }),

@@ -77,6 +77,19 @@ describe("makeVerifiedSignatures", () => {
     )
   })
 
+  it("never answers a digest with another's verification when they share their first bytes (the memo's number)", () => {
+    // A lenient curve accepting every triple whose digest ends in 0: the digests differ after their first 48 bits.
+    const lenient: Secp256k1 = { ...nobleSecp256k1, verify: (_s, d) => d[31] === 0 }
+    const memo = makeVerifiedSignatures(4)
+    const accepted = new Uint8Array(32)
+    const refused = Uint8Array.from(accepted)
+    refused[31] = 1
+    expect(memo.verify(lenient, sig, accepted, pub)).toBe(true)
+    expect(memo.verify(lenient, sig, refused, pub)).toBe(false)
+    expect(memo.verify(lenient, sig, accepted, pub)).toBe(true)
+    expect(memo.stats()).toEqual({ hits: 1, misses: 2 })
+  })
+
   it("stays within its capacity (least recently used out)", () => {
     const memo = makeVerifiedSignatures(2)
     for (let i = 0; i < 5; i++) {

@@ -3,6 +3,7 @@
  * (SIGHASH_ALL only) needed to reproduce the P2PKH funding input of BOLT 3 Appendix B.
  */
 import type { Sat } from "../../units.ts"
+import { equalBytes } from "../../bytes.ts"
 import { hash256, hash256Into } from "./hash.ts"
 import { serializeTransaction, type Transaction } from "./transaction.ts"
 import { Writer } from "../../codec/writer.ts"
@@ -23,6 +24,12 @@ export type SighashType = number
  */
 let inner = new Uint8Array(1024)
 let outer = new Uint8Array(512)
+
+/**
+ * The last hashPrevouts made, with a copy of the outpoints it was made of (compared on each use):
+ * the signatures of a channel's commitments all spend its funding outpoint.
+ */
+let lastPrevouts: { readonly bytes: Uint8Array; readonly hash: Uint8Array } | undefined
 
 /** Bitcoin's little-endian u32, as `Writer.u32le` writes it (`v >>> 0`). */
 const putU32 = (b: Uint8Array, at: number, v: number): number => {
@@ -102,7 +109,10 @@ export const segwitV0Sighash = (
       b.set(i.prevout.txid, at)
       at = putU32(b, at + i.prevout.txid.length, i.prevout.vout)
     }
-    hash256Into(b.subarray(0, at), out, 4)
+    const prevouts = b.subarray(0, at)
+    // Every commitment of a channel spends the same funding outpoint: its hash is kept.
+    if (lastPrevouts === undefined || !equalBytes(lastPrevouts.bytes, prevouts)) lastPrevouts = { bytes: prevouts.slice(), hash: hash256(prevouts) }
+    out.set(lastPrevouts.hash, 4)
   }
   if (anyoneCanPay || base === SIGHASH_SINGLE || base === SIGHASH_NONE) out.fill(0, 36, 68)
   else {

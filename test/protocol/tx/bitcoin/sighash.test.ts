@@ -85,6 +85,29 @@ describe("segwitV0Sighash's byte layout", () => {
     )
   })
 
+  it("equals the plain form when transactions share their outpoints (the kept hashPrevouts), or change them in place", () => {
+    const outpoint = fc.record({ txid: fc.uint8Array({ minLength: 32, maxLength: 32 }), vout: fc.constantFrom(0, 1, 0xffffffff) })
+    fc.assert(
+      fc.property(
+        fc.array(outpoint, { minLength: 1, maxLength: 3 }),
+        fc.array(fc.tuple(fc.nat(), txArb(false), anyType, fc.boolean()), { minLength: 1, maxLength: 8 }),
+        (pool, cases) => {
+          for (const [pick, tx, type, mutate] of cases) {
+            // Inputs drawn from a small pool of outpoints (the same txid arrays again and again),
+            // sometimes changed in place between two digests.
+            const o = pool[pick % pool.length]
+            if (o === undefined) return
+            if (mutate) o.txid[pick % 32] = ((o.txid[pick % 32] ?? 0) + 1) & 0xff
+            const shared: Transaction = { ...tx, inputs: tx.inputs.map((i, k) => (k === 0 ? { ...i, prevout: { txid: txidFromBytes(o.txid), vout: o.vout } } : i)) }
+            const fast = toHex(segwitV0Sighash(shared, 0, new Uint8Array(0), sat(1000n), type))
+            expect(fast).toBe(toHex(segwitV0SighashWriter(shared, 0, new Uint8Array(0), sat(1000n), type)))
+          }
+        }
+      ),
+      { numRuns: 500 }
+    )
+  })
+
   it("equals the plain form on many inputs and outputs (buffers grown), and a version beyond 32 bits (written modulo 2^32 by both)", () => {
     const big: fc.Arbitrary<Transaction> = fc
       .record({
