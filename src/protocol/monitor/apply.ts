@@ -29,7 +29,7 @@ import { bytesKey } from "../lru.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { sharedPerCommitmentPoints } from "../keys/per-commitment-points.ts"
 import { indexOfCommitment, insertSecret, emptySecretStore, type ShachainError } from "../keys/shachain.ts"
-import type { CounterpartyCommitment, MonitorHtlc, MonitorState, PreimageEntry } from "./state.ts"
+import type { CounterpartyCommitment, MonitorHtlc, MonitorState, PreimageEntry, RevokedCommitment } from "./state.ts"
 import type {
   CommitmentSecretUpdate,
   CounterpartyCommitmentUpdate,
@@ -187,7 +187,7 @@ const applyHolderCommitment = (state: MonitorState, update: HolderCommitmentUpda
   const expected = state.holderCommitment.commitmentNumber + 1n
   if (update.commitment.commitmentNumber !== expected)
     return Result.fail(new CommitmentNumberMismatch({ side: "holder", expected, received: update.commitment.commitmentNumber }))
-  return Result.succeed(prunePreimages({ ...state, holderCommitment: update.commitment }))
+  return Result.succeed(prunePreimages({ ...state, holderCommitment: update.commitment, latestUpdateId: update.updateId }))
 }
 
 const applyCounterpartyCommitment = (state: MonitorState, update: CounterpartyCommitmentUpdate): Applied => {
@@ -198,10 +198,35 @@ const applyCounterpartyCommitment = (state: MonitorState, update: CounterpartyCo
     return Result.fail(
       new CommitmentNumberMismatch({ side: "counterparty", expected, received: update.commitment.commitmentNumber })
     )
-  return Result.succeed({ ...state, counterpartyNext: update.commitment })
+  return Result.succeed({ ...state, counterpartyNext: update.commitment, latestUpdateId: update.updateId })
 }
 
-const applyCommitmentSecret = (secp: Secp256k1 | undefined, state: MonitorState, update: CommitmentSecretUpdate): Applied => {
+/**
+ * The list of revoked commitments a fold (`foldAccepted`) made itself: no state outside the fold
+ * holds it, so the fold's next revocation appends to it in place. A fold of n revocations then
+ * copies the (ever growing) list once, not n times; `apply` copies it at each revocation, as a
+ * state another holder keeps must not change.
+ */
+interface FoldScratch {
+  revoked: Array<RevokedCommitment> | undefined
+}
+
+const withRevoked = (list: ReadonlyArray<RevokedCommitment>, entry: RevokedCommitment, fold: FoldScratch | undefined): ReadonlyArray<RevokedCommitment> => {
+  if (fold === undefined) return [...list, entry]
+  const owned = fold.revoked
+  // (`owned === list` always holds once the fold made a list: a fold's states each take the last
+  // one's; the test is kept so that only a list the fold made is ever appended to.)
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, see above.
+  if (owned !== undefined && owned === list) {
+    owned.push(entry)
+    return owned
+  }
+  const made = [...list, entry]
+  fold.revoked = made
+  return made
+}
+
+const applyCommitmentSecret = (secp: Secp256k1 | undefined, state: MonitorState, update: CommitmentSecretUpdate, fold?: FoldScratch): Applied => {
   const n = update.commitmentNumber
   const next: CounterpartyCommitment | undefined = state.counterpartyNext
   if (next === undefined) return Result.fail(new UnexpectedRevocation({ commitmentNumber: n, expected: undefined }))
@@ -222,21 +247,22 @@ const applyCommitmentSecret = (secp: Secp256k1 | undefined, state: MonitorState,
   return Result.succeed(
     prunePreimages({
       ...rest,
+      latestUpdateId: update.updateId,
       counterpartyCurrent: next,
       counterpartySecrets: inserted.success,
       revokedCommitments:
         current.htlcs.length === 0
           ? state.revokedCommitments
-          : [...state.revokedCommitments, { commitmentNumber: n, txid: current.txid, htlcs: current.htlcs }]
+          : withRevoked(state.revokedCommitments, { commitmentNumber: n, txid: current.txid, htlcs: current.htlcs }, fold)
     })
   )
 }
 
 const applyPaymentPreimage = (state: MonitorState, update: PaymentPreimageUpdate): Applied => {
   const paymentHash = sha256(update.preimage)
-  if (state.preimages.some((p) => equalBytes(p.paymentHash, paymentHash))) return Result.succeed(state)
+  if (state.preimages.some((p) => equalBytes(p.paymentHash, paymentHash))) return Result.succeed({ ...state, latestUpdateId: update.updateId })
   const entry: PreimageEntry = { paymentHash, preimage: update.preimage }
-  return Result.succeed({ ...state, preimages: [...state.preimages, entry] })
+  return Result.succeed({ ...state, latestUpdateId: update.updateId, preimages: [...state.preimages, entry] })
 }
 
 const applyShutdownScript = (state: MonitorState, update: ShutdownScriptUpdate): Applied => {
@@ -245,8 +271,8 @@ const applyShutdownScript = (state: MonitorState, update: ShutdownScriptUpdate):
     return Result.fail(new ShutdownScriptConflict({ side: update.side }))
   return Result.succeed(
     update.side === "holder"
-      ? { ...state, holderShutdownScript: update.script }
-      : { ...state, counterpartyShutdownScript: update.script }
+      ? { ...state, latestUpdateId: update.updateId, holderShutdownScript: update.script }
+      : { ...state, latestUpdateId: update.updateId, counterpartyShutdownScript: update.script }
   )
 }
 
@@ -263,34 +289,33 @@ export const apply = (secp: Secp256k1, state: MonitorState, update: MonitorUpdat
  */
 export const applyAccepted = (state: MonitorState, update: MonitorUpdate): Applied => applyWith(undefined, state, update)
 
-const applyWith = (secp: Secp256k1 | undefined, state: MonitorState, update: MonitorUpdate): Applied => {
+const applyWith = (secp: Secp256k1 | undefined, state: MonitorState, update: MonitorUpdate, fold?: FoldScratch): Applied => {
   if (update._tag === "Opened") return Result.fail(new MonitorAlreadyOpened({ updateId: update.updateId }))
   const expected = state.latestUpdateId + 1n
   if (update.updateId !== expected) return Result.fail(new MonitorUpdateOutOfOrder({ expected, received: update.updateId }))
   const closed = closedFor(state, update, update._tag === "CommitmentSecret" || update._tag === "PaymentPreimage" || update._tag === "ChannelClosed")
   if (closed !== undefined) return Result.fail(closed)
-  const result = ((): Applied => {
-    switch (update._tag) {
-      case "HolderCommitment":
-        return applyHolderCommitment(state, update)
-      case "CounterpartyCommitment":
-        return applyCounterpartyCommitment(state, update)
-      case "CommitmentSecret":
-        return applyCommitmentSecret(secp, state, update)
-      case "PaymentPreimage":
-        return applyPaymentPreimage(state, update)
-      case "ShutdownScript":
-        return applyShutdownScript(state, update)
-      case "ForceClose":
-        return Result.succeed({ ...state, closing: { _tag: "ForceClosed", reason: update.reason } })
-      case "ChannelClosed":
-        return Result.succeed({
-          ...state,
-          closing: update.closingTxid === undefined ? { _tag: "Closed" } : { _tag: "Closed", closingTxid: update.closingTxid }
-        })
-    }
-  })()
-  return Result.map(result, (s) => ({ ...s, latestUpdateId: update.updateId }))
+  // Each case returns the next state with `latestUpdateId` set, in its one copy of the state.
+  switch (update._tag) {
+    case "HolderCommitment":
+      return applyHolderCommitment(state, update)
+    case "CounterpartyCommitment":
+      return applyCounterpartyCommitment(state, update)
+    case "CommitmentSecret":
+      return applyCommitmentSecret(secp, state, update, fold)
+    case "PaymentPreimage":
+      return applyPaymentPreimage(state, update)
+    case "ShutdownScript":
+      return applyShutdownScript(state, update)
+    case "ForceClose":
+      return Result.succeed({ ...state, latestUpdateId: update.updateId, closing: { _tag: "ForceClosed", reason: update.reason } })
+    case "ChannelClosed":
+      return Result.succeed({
+        ...state,
+        latestUpdateId: update.updateId,
+        closing: update.closingTxid === undefined ? { _tag: "Closed" } : { _tag: "Closed", closingTxid: update.closingTxid }
+      })
+  }
 }
 
 /** Applies `updates` in order to `state`; the first error stops (and is returned). */
@@ -327,8 +352,10 @@ export const foldAccepted = (snapshot: MonitorState | undefined, updates: Readon
     s = opened.success
     rest = updates.slice(1)
   } else s = snapshot
+  // The states between the first and the last are the fold's own: its revoked list grows in place.
+  const fold: FoldScratch = { revoked: undefined }
   for (const u of rest) {
-    const r = applyAccepted(s, u)
+    const r = applyWith(undefined, s, u, fold)
     if (Result.isFailure(r)) return r
     s = r.success
   }
