@@ -10,8 +10,10 @@
  * (the BOLT 3 per-commitment seed, fed to `generate_from_seed`). A conformance suite may fix
  * them for every channel instead (`fixedSecrets`, the daemon's `--dev-channel-secrets`).
  *
- * Secrets live only in this closure, wrapped in `Redacted` (printing or JSON-encoding them
- * gives `<redacted>`). What the signer remembers per channel (parameters, the counterparty's
+ * Secrets live only in this closure, the keys wrapped in `Redacted` (printing or JSON-encoding
+ * them gives `<redacted>`); the memo of recent per-commitment secrets and the shachain cursor are
+ * plain bytes of the private channel records (never handed out or exported: read on every
+ * signing and validation, where each unwrap would be a lookup). What the signer remembers per channel (parameters, the counterparty's
  * signatures on our commitments, how far we revoked) is public data, kept in memory and exported
  * with `channelState` as a `SignerChannelState`: the channel layer persists it with the channel
  * and hands it back with `restoreChannel` at start (a restarted signer that forgot how far it
@@ -118,12 +120,12 @@ interface ChannelRecord {
    * Memo of our recent per-commitment secrets: each is derived for its point, then released
    * two commitments later (BOLT 3 `generate_from_seed`, up to 48 hashes each).
    */
-  readonly holderSecrets: Map<bigint, Redacted.Redacted<Uint8Array>>
+  readonly holderSecrets: Map<bigint, Uint8Array>
   /**
    * The derivation state of the seed's high index bits (`secretPrefix`) and of the low bits of
    * the last secret derived (`SecretCursor`): the next secret costs about two hashes.
    */
-  secretCursor: Redacted.Redacted<SecretCursor> | undefined
+  secretCursor: SecretCursor | undefined
   /** Memo of our HTLC private key at the counterparty's recent per-commitment points (by `bytesKey`). */
   readonly counterpartyHtlcKeys: Map<string, PrivateKey>
   /** Memo of the commitment number obscuring factor, for the parameters object it was computed under. */
@@ -360,15 +362,15 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
   const holderSecret = (r: ChannelRecord, n: bigint): Uint8Array => {
     checkCommitmentNumber(n)
     const held = r.holderSecrets.get(n)
-    if (held !== undefined) return Uint8Array.from(Redacted.value(held))
+    if (held !== undefined) return Uint8Array.from(held)
     const index = indexOfCommitment(n)
-    let cursor = r.secretCursor === undefined ? undefined : Redacted.value(r.secretCursor)
+    let cursor = r.secretCursor
     if (cursor === undefined || !prefixServes(cursor.prefix, index)) {
       cursor = secretCursor(secretPrefix(Redacted.value(r.secrets.commitmentSeed), index))
-      r.secretCursor = Redacted.make(cursor, { label: "SecretCursor" })
+      r.secretCursor = cursor
     }
     const secret = secretAtCursor(cursor, index)
-    remember(r.holderSecrets, n, Redacted.make(Uint8Array.from(secret), { label: "PerCommitmentSecret" }))
+    remember(r.holderSecrets, n, Uint8Array.from(secret))
     return secret
   }
 
@@ -603,21 +605,63 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     return exported
   }
 
-  /** The record's policy state as a `SignerChannelState` (later changes do not show through: each part is a copy). */
+  /**
+   * Each record's last export, with the parts of the record it was made from: the channel layer
+   * asks for the state before every write, often with nothing changed since the previous one
+   * (every change replaces one of these parts: parameters, the last signed counterparty
+   * commitment and each held commitment are new objects, the two numbers new values).
+   */
+  const lastExports = new WeakMap<
+    ChannelRecord,
+    {
+      readonly parameters: ChannelParameters | undefined
+      readonly revokedBelow: bigint
+      readonly highestValidated: bigint | undefined
+      readonly last: ChannelRecord["lastCounterpartySigned"]
+      readonly holders: ReadonlyArray<HolderCommitment>
+      readonly state: SignerChannelState
+    }
+  >()
+  /** Whether `map` holds exactly `holders`, in that order. */
+  const sameHolders = (holders: ReadonlyArray<HolderCommitment>, map: ReadonlyMap<bigint, HolderCommitment>): boolean => {
+    if (holders.length !== map.size) return false
+    let i = 0
+    for (const h of map.values()) if (h !== holders[i++]) return false
+    return true
+  }
+
+  /**
+   * The record's policy state as a `SignerChannelState` (later changes do not show through: each
+   * part is a copy). Frozen, and the same object again while the record is unchanged (its byte
+   * arrays, like those of the parameters and held commitments, are shared: not to be changed).
+   */
   const exportState = (keyId: ChannelKeyId, r: ChannelRecord): SignerChannelState => {
     const p = r.parameters
     const last = r.lastCounterpartySigned
-    return {
+    const seen = lastExports.get(r)
+    if (
+      seen !== undefined &&
+      seen.parameters === p &&
+      seen.revokedBelow === r.revokedBelow &&
+      seen.highestValidated === r.highestValidated &&
+      seen.last === last &&
+      sameHolders(seen.holders, r.holderCommitments)
+    )
+      return seen.state
+    const holders = [...r.holderCommitments.values()]
+    const state: SignerChannelState = Object.freeze({
       version: 1,
       keyId: Uint8Array.from(keyId),
       parameters: p === undefined ? null : exportParameters(p),
       revokedBelow: r.revokedBelow,
       highestValidated: r.highestValidated ?? null,
-      lastCounterpartySigned: last === undefined ? null : { commitmentNumber: last.commitmentNumber, txid: Uint8Array.from(last.txid) },
-      holderCommitments: [...r.holderCommitments.values()]
-        .sort((a, b) => (a.state.commitmentNumber < b.state.commitmentNumber ? -1 : 1))
-        .map(exportHolder)
-    }
+      lastCounterpartySigned: last === undefined ? null : Object.freeze({ commitmentNumber: last.commitmentNumber, txid: Uint8Array.from(last.txid) }),
+      holderCommitments: Object.freeze(
+        [...holders].sort((a, b) => (a.state.commitmentNumber < b.state.commitmentNumber ? -1 : 1)).map(exportHolder)
+      )
+    })
+    lastExports.set(r, { parameters: p, revokedBelow: r.revokedBelow, highestValidated: r.highestValidated, last, holders, state })
+    return state
   }
 
   /**

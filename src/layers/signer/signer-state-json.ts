@@ -80,17 +80,25 @@ const holder = (h: Holder): JsonObject =>
     counterpartyHtlcSignatures: Object.freeze(hexList(h.counterpartyHtlcSignatures))
   })
 
-/** `Schema.encodeSync(SignerChannelStateSchema)(state)`, written out. */
-export const encodeSignerChannelStateJson = (s: SignerChannelState): JsonObject => {
+/** Encodings of whole exports: the signer hands out the same frozen export until its state changes. */
+const stateMemo = new WeakMap<SignerChannelState, JsonObject>()
+
+const state = (s: SignerChannelState): JsonObject => {
   const p = s.parameters
   const last = s.lastCounterpartySigned
-  return {
+  return Object.freeze({
     version: s.version,
     keyId: toHex(s.keyId),
     parameters: p === null ? null : memo(parametersMemo, p, parameters),
     revokedBelow: s.revokedBelow.toString(),
     highestValidated: s.highestValidated === null ? null : s.highestValidated.toString(),
-    lastCounterpartySigned: last === null ? null : { commitmentNumber: last.commitmentNumber.toString(), txid: toHex(last.txid) },
-    holderCommitments: s.holderCommitments.map((h) => memo(holderMemo, h, holder))
-  }
+    lastCounterpartySigned: last === null ? null : Object.freeze({ commitmentNumber: last.commitmentNumber.toString(), txid: toHex(last.txid) }),
+    holderCommitments: Object.freeze(s.holderCommitments.map((h) => memo(holderMemo, h, holder)))
+  })
 }
+
+/**
+ * `Schema.encodeSync(SignerChannelStateSchema)(state)`, written out; made once per export object
+ * (frozen: records share it).
+ */
+export const encodeSignerChannelStateJson = (s: SignerChannelState): JsonObject => memo(stateMemo, s, state)

@@ -40,7 +40,7 @@ const TAG = new TextEncoder().encode("el/pcp-memo")
 
 /**
  * An entry: the point, with the tagged hash of the secret and the implementation's name it was
- * computed for (compared on a hit: the memo's key is only the hash's first 48 bits, a number).
+ * computed for (compared on a hit: the memo's key is only a number, `keyOf`).
  */
 interface Entry {
   readonly hash: Uint8Array

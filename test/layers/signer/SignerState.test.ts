@@ -215,6 +215,38 @@ describe("a signer restored from its exported state refuses exactly what the ori
   })
 })
 
+describe("the exported state", () => {
+  it("is the same frozen object while nothing changed, and a new one showing each change (each equal to a restarted signer's after restoring it)", () => {
+    const ch = openChannel(anchorsZeroFeeHtlcTx, secp, { label: "state-export-memo" })
+    const { alice } = ch
+    const id = alice.keyId
+    const snapshot = () => must(alice.signer.channelState(id))
+    const seen: Array<SignerChannelState> = []
+    const step = (what: string, change: () => void) => {
+      const before = snapshot()
+      expect(snapshot(), what).toBe(before)
+      expect(Object.isFrozen(before), what).toBe(true)
+      change()
+      const after = snapshot()
+      expect(after, what).not.toBe(before)
+      const fresh = restarted(ch)
+      must(fresh.restoreChannel(id, throughJson(after)))
+      expect(json(must(fresh.channelState(id))), what).toBe(json(after))
+      // The written-out encoding, made once per export object, equals the Schema's.
+      expect(encodeSignerChannelStateJson(after), what).toBe(encodeSignerChannelStateJson(after))
+      expect(JSON.stringify(encodeSignerChannelStateJson(after)), what).toBe(json(after))
+      seen.push(after)
+    }
+    step("validate 0", () => aliceValidates(ch, 0n))
+    step("sign bob's 0", () => expect(Result.isSuccess(aliceSignsBob(ch, alice.signer, 0n))).toBe(true))
+    step("validate 1", () => aliceValidates(ch, 1n))
+    step("release 0", () => must(alice.signer.releaseCommitmentSecret(id, 0n)))
+    step("sign bob's 1", () => expect(Result.isSuccess(aliceSignsBob(ch, alice.signer, 1n))).toBe(true))
+    // Every export differs from the one before it (each change shows).
+    for (let i = 1; i < seen.length; i++) expect(json(seen[i] ?? snapshot())).not.toBe(json(seen[i - 1] ?? snapshot()))
+  })
+})
+
 describe("restoring a state behind the signer's is refused", () => {
   it("with StaleSignerState, leaving the signer as it was; the same or a newer state is accepted", () => {
     const ch = openChannel(anchorsZeroFeeHtlcTx, secp, { label: "state-stale" })
