@@ -559,6 +559,28 @@ const boundedMap = <V>(capacity: number) => {
   }
 }
 
+/**
+ * One runtime step each (`withFiberSucceed`) for what the payment path does often: a clock read
+ * (the fiber's `Clock`, the same read `Clock.currentTimeMillis` makes, with the synchronous work
+ * on its value) and a span annotation (the current span, as `Effect.annotateCurrentSpan`). The
+ * plain forms take two to four steps each (the clock's `Effect.sync`, a `map`'s continuation).
+ */
+const withMillis = <A>(f: (nowMillis: number) => A): Effect.Effect<A> => Effect.withFiberSucceed((fiber) => f(fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()))
+const currentMillis: Effect.Effect<number> = withMillis((ms) => ms)
+const currentNanos: Effect.Effect<bigint> = Effect.withFiberSucceed((fiber) => fiber.getRef(Clock.Clock).currentTimeNanosUnsafe())
+/** The fiber's current span (a span of this process, as `Effect.currentSpan` finds it), if any. */
+const spanOfFiber = (fiber: Fiber.Fiber<unknown, unknown>): Tracer.Span | undefined => {
+  const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+  return span?._tag === "Span" ? span : undefined
+}
+const annotateSpanOf = (fiber: Fiber.Fiber<unknown, unknown>, attributes: Readonly<Record<string, unknown>>): void => {
+  const span = spanOfFiber(fiber)
+  if (span !== undefined && span.status._tag !== "Ended") for (const [key, value] of Object.entries(attributes)) span.attribute(key, value)
+}
+const annotateSpan = (attributes: Readonly<Record<string, unknown>>): Effect.Effect<void> => Effect.withFiberSucceed((fiber) => annotateSpanOf(fiber, attributes))
+
+/** What `processOnion` reads of an incoming HTLC. */
+type OnionHtlc = { readonly onion: Uint8Array; readonly paymentHash: Uint8Array; readonly amount: Msat; readonly cltvExpiry: number; readonly pathKey?: Uint8Array | undefined }
 const describeFailure = (f: FailureMessage | undefined): string => (f === undefined ? "unreadable" : f._tag === "unknown" ? `unknown(${f.code})` : f._tag)
 
 export const make = (
@@ -610,11 +632,11 @@ export const make = (
       const existing = paymentSpans.get(r.paymentId)
       return existing !== undefined ? Effect.succeed(existing) : newPaymentSpan(r)
     }
-    const newPaymentSpan = (r: OutboundRecord) =>
-      Effect.gen(function*() {
-        const root = traceRootOf(r.paymentHash)
-        const parent = callerSpans.get(r.paymentId) ?? root
-        const span = yield* Effect.makeSpan("payments.payment", {
+    const newPaymentSpan = (r: OutboundRecord): Effect.Effect<Tracer.Span> => {
+      const root = traceRootOf(r.paymentHash)
+      const parent = callerSpans.get(r.paymentId) ?? root
+      return Effect.map(
+        Effect.makeSpan("payments.payment", {
           parent,
           // Started under a caller of another trace (an API request): linked to the payment's trace.
           links: parent.traceId === root.traceId ? [] : [{ span: root, attributes: {} }],
@@ -625,10 +647,13 @@ export const make = (
             "payment.amountMsat": r.amountMsat.toString(),
             "payment.payee": toHex(r.payee)
           }
-        })
-        paymentSpans.set(r.paymentId, span)
-        return span
-      })
+        }),
+        (span) => {
+          paymentSpans.set(r.paymentId, span)
+          return span
+        }
+      )
+    }
     /** The span of each HTLC of ours in flight (this run), by owner (`paymentId/attemptId` or forward key): its resolution's parent. */
     const htlcSpans = new Map<string, Tracer.AnySpan>()
     /** The span attribute naming this node (the spans of every node of a payment share one trace). */
@@ -658,7 +683,7 @@ export const make = (
     const arrivals = boundedMap<{ readonly atMillis: number; readonly blinded: boolean }>(DEDUPE_CAPACITY)
     /** Our hold time of an incoming HTLC in BOLT 4 units (100 ms), or undefined: no attribution data. */
     const holdTimeOf = (channelId: Uint8Array, htlcId: bigint, receivedAtMillis?: number) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
+      withMillis((now) => {
         const key = htlcKey(channelId, htlcId)
         const arrival = arrivals.get(key)
         arrivals.delete(key)
@@ -675,9 +700,19 @@ export const make = (
      * The encoded bytes are handed over (`givenPutOp`: nothing here keeps or changes them), so a
      * store keeping values in memory keeps them without a copy of its own.
      */
-    const put = (key: string, json: string): Effect.Effect<StoreVersion> => {
+    const put = (key: string, json: string, written?: () => void): Effect.Effect<StoreVersion> => {
       const ops = [givenPutOp(key, text.encode(json))]
-      const attempt = (left: number): Effect.Effect<StoreVersion> => Effect.catch(store.write(ops), (e) => (left > 0 ? attempt(left - 1) : Effect.die(e)))
+      const attempt = (left: number): Effect.Effect<StoreVersion> =>
+        written === undefined
+          ? Effect.catch(store.write(ops), (e) => (left > 0 ? attempt(left - 1) : Effect.die(e)))
+          // `written` runs once the write succeeded (one step with the retry, not a `map` after it).
+          : Effect.matchEffect(store.write(ops), {
+            onFailure: (e) => (left > 0 ? attempt(left - 1) : Effect.die(e)),
+            onSuccess: (version) => {
+              written()
+              return Effect.succeed(version)
+            }
+          })
       return attempt(5)
     }
     const saveInbound = (r: InboundRecord) => {
@@ -706,13 +741,10 @@ export const make = (
     const saveOutbound = (r: OutboundRecord) => {
       setOutbound(r)
       unwritten.delete(r.paymentId)
-      return put(`pay/out/${r.paymentId}`, encodeOutboundRecord(r)).pipe(
-        // Once the outcome is stored, memory keeps only what the API answers with.
-        Effect.map((version) => {
-          if (outbound.get(r.paymentId) === r) setOutbound(slimIfFinished(r))
-          return version
-        })
-      )
+      // Once the outcome is stored, memory keeps only what the API answers with.
+      return put(`pay/out/${r.paymentId}`, encodeOutboundRecord(r), () => {
+        if (outbound.get(r.paymentId) === r) setOutbound(slimIfFinished(r))
+      })
     }
     /**
      * A finished payment (succeeded or failed, no part in flight) as kept in memory: its failed
@@ -752,34 +784,47 @@ export const make = (
 
     // ---- helpers ---------------------------------------------------------------------------------------
 
-    const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => Math.floor(ms / 1000))
+    const nowSeconds = withMillis((ms) => Math.floor(ms / 1000))
 
     /** Onion ECDH through the signer: the pure onion code asks synchronously, so the points it asks for are computed first. */
-    const processOnion = (htlc: { readonly onion: Uint8Array; readonly paymentHash: Uint8Array; readonly amount: Msat; readonly cltvExpiry: number; readonly pathKey?: Uint8Array | undefined }) =>
-      Effect.gen(function*() {
-        const known = new Map<string, Uint8Array | undefined>()
-        // Outside a blinded route the only point asked is the onion's own key (BOLT 4: bytes 1..33):
-        // computed first, so the onion is peeled once (a first pass without it fails and builds its error).
-        if (htlc.pathKey === undefined && htlc.onion.length >= 34) {
-          const point = htlc.onion.subarray(1, 34)
-          const s = yield* Effect.result(signer.ecdh(point))
-          known.set(toHex(point), Result.isSuccess(s) ? s.success : undefined)
+    const processOnion = (htlc: OnionHtlc): Effect.Effect<ReturnType<typeof processPaymentOnion>> => {
+      // Outside a blinded route the only point asked is the onion's own key (BOLT 4: bytes 1..33):
+      // computed first, so the onion is peeled once (a first pass without it fails and builds its error).
+      if (htlc.pathKey === undefined && htlc.onion.length >= 34) {
+        const point = htlc.onion.subarray(1, 34)
+        const peel = (shared: Uint8Array | undefined) => {
+          const known = new Map<string, Uint8Array | undefined>([[toHex(point), shared]])
+          // The first round of `peelRounds` without a generator: it asks for no other point (a single path).
+          const first = peelOnce(htlc, known)
+          return first.missing.length === 0 ? Effect.succeed(first.result) : peelRounds(htlc, known)
         }
+        return Effect.matchEffect(signer.ecdh(point), { onFailure: () => peel(undefined), onSuccess: peel })
+      }
+      return peelRounds(htlc, new Map())
+    }
+    /** One peel with the points known so far: its result, and the points it asked for that are not known. */
+    const peelOnce = (htlc: OnionHtlc, known: ReadonlyMap<string, Uint8Array | undefined>) => {
+      const missing: Array<Uint8Array> = []
+      const ecdh: NodeEcdh = (point) => {
+        const k = toHex(point)
+        if (known.has(k)) return known.get(k)
+        missing.push(point)
+        return undefined
+      }
+      const result = processPaymentOnion(secp, ecdh, {
+        onion: htlc.onion,
+        paymentHash: htlc.paymentHash,
+        amountMsat: htlc.amount,
+        cltvExpiry: htlc.cltvExpiry,
+        ...(htlc.pathKey === undefined ? {} : { pathKey: htlc.pathKey })
+      })
+      return { result, missing }
+    }
+    /** Peels until no point is missing (each round's missing points computed through the signer), at most 4 rounds. */
+    const peelRounds = (htlc: OnionHtlc, known: Map<string, Uint8Array | undefined>) =>
+      Effect.gen(function*() {
         for (let round = 0; round < 4; round++) {
-          const missing: Array<Uint8Array> = []
-          const ecdh: NodeEcdh = (point) => {
-            const k = toHex(point)
-            if (known.has(k)) return known.get(k)
-            missing.push(point)
-            return undefined
-          }
-          const r = processPaymentOnion(secp, ecdh, {
-            onion: htlc.onion,
-            paymentHash: htlc.paymentHash,
-            amountMsat: htlc.amount,
-            cltvExpiry: htlc.cltvExpiry,
-            ...(htlc.pathKey === undefined ? {} : { pathKey: htlc.pathKey })
-          })
+          const { result: r, missing } = peelOnce(htlc, known)
           if (missing.length === 0) return r
           for (const p of missing) {
             const s = yield* Effect.result(signer.ecdh(p))
@@ -789,7 +834,7 @@ export const make = (
         return yield* Effect.die(new Error("onion processing kept asking for new ECDH points"))
       })
 
-    const channelInfos = Effect.map(manager.listChannels, (cs) => cs)
+    const channelInfos = manager.listChannels
 
     const findByScid = (infos: ReadonlyArray<ChannelInfo>, scid: ShortChannelId): ChannelInfo | undefined =>
       infos.find((c) => shortChannelIdsOf(c.state).includes(scid))
@@ -815,7 +860,7 @@ export const make = (
 
     const failIncoming = (channelId: ChannelId, htlcId: bigint, response: OnionFailureResponse) =>
       Effect.andThen(
-        Effect.annotateCurrentSpan("payment.outcome", response._tag === "FailMalformed" ? `malformed ${response.failureCode}` : `failed: ${describeFailure(response.failure)}`),
+        annotateSpan({ "payment.outcome": response._tag === "FailMalformed" ? `malformed ${response.failureCode}` : `failed: ${describeFailure(response.failure)}` }),
         laterIfIntroduction(response, failIncomingNow(channelId, htlcId, response))
       )
     const failIncomingNow = (channelId: ChannelId, htlcId: bigint, response: OnionFailureResponse) =>
@@ -851,12 +896,9 @@ export const make = (
         const claimedParts = set.parts.map((p) => htlcKey(p.channelId, p.htlcId))
         yield* saveInbound({ ...record, status: "claiming", receivedMsat: received, claimedParts })
         const claimOne = (part: MppSet["parts"][number]) =>
-          Effect.result(manager.claimPreimage(part.channelId, part.htlcId, record.preimage)).pipe(
-            Effect.flatMap((r) =>
-              Result.isFailure(r)
-                ? Effect.logWarning(`payments: preimage claim of ${htlcKey(part.channelId, part.htlcId)} failed (${r.failure._tag})`)
-                : Effect.void
-            )
+          Effect.catch(
+            manager.claimPreimage(part.channelId, part.htlcId, record.preimage),
+            (e) => Effect.logWarning(`payments: preimage claim of ${htlcKey(part.channelId, part.htlcId)} failed (${e._tag})`)
           )
         // One part (most payments): on this fiber; several: every channel's write at once.
         const only = set.parts.length === 1 ? set.parts[0] : undefined
@@ -870,7 +912,7 @@ export const make = (
         }
         mppSets.delete(toHex(record.paymentHash))
         yield* saveInbound({ ...record, status: "paid", receivedMsat: received, claimedParts })
-        yield* Effect.annotateCurrentSpan({ "payment.outcome": "claimed", "payment.receivedMsat": received.toString(), "payment.parts": set.parts.length })
+        yield* annotateSpan({ "payment.outcome": "claimed", "payment.receivedMsat": received.toString(), "payment.parts": set.parts.length })
         yield* publish({ _tag: "PaymentReceived", paymentHash: record.paymentHash, amountMsat: msat(received), parts: set.parts.length })
       })
 
@@ -957,7 +999,7 @@ export const make = (
           }
         }
         // One clock reading for the expiry check and the MPP set's start.
-        const now = yield* Clock.currentTimeMillis
+        const now = yield* currentMillis
         const checked = checkFinalPart(record === undefined ? undefined : expectedOf(record), part, { height, nowSeconds: Math.floor(now / 1000) })
         if (record === undefined || Result.isFailure(checked)) {
           const failure = Result.isFailure(checked) ? checked.failure : { _tag: "incorrect_or_unknown_payment_details" as const, htlcMsat: e.amount, height }
@@ -1058,7 +1100,7 @@ export const make = (
     const fulfillBack = (record: ForwardRecord, preimage: Uint8Array, downstreamAttribution?: Uint8Array) =>
       Effect.gen(function*() {
         yield* saveForward({ ...record, status: "fulfilled" })
-        yield* Effect.annotateCurrentSpan({ "payment.outcome": "fulfilled", "payment.feeMsat": (record.inAmountMsat - record.outAmountMsat).toString() })
+        yield* annotateSpan({ "payment.outcome": "fulfilled", "payment.feeMsat": (record.inAmountMsat - record.outAmountMsat).toString() })
         // The channel persists the preimage (its monitor's `PaymentPreimage`) before `update_fulfill_htlc` leaves.
         // Our hold time goes into the fulfill's attribution data (BOLT 4), not inside a blinded route.
         const holdTime = yield* holdTimeOf(record.inChannelId, record.inHtlcId, record.receivedAtMillis)
@@ -1134,7 +1176,7 @@ export const make = (
           // An HTLC for a fake short channel id: the application decides (a just-in-time channel).
           const interceptId = htlcKey(e.channelId, e.htlcId)
           intercepted.set(interceptId, { e, p })
-          yield* Effect.annotateCurrentSpan("payment.outcome", "intercepted")
+          yield* annotateSpan({ "payment.outcome": "intercepted" })
           return yield* publish({
             _tag: "HtlcIntercepted",
             interceptId,
@@ -1190,13 +1232,13 @@ export const make = (
           outChannelId: out.channelId,
           outAmountMsat: outAmount,
           outCltvExpiry: p.outgoingCltvValue,
-          receivedAtMillis: arrivals.get(htlcKey(e.channelId, e.htlcId))?.atMillis ?? (yield* Clock.currentTimeMillis),
+          receivedAtMillis: arrivals.get(htlcKey(e.channelId, e.htlcId))?.atMillis ?? (yield* currentMillis),
           ...(p.shortChannelId === undefined ? {} : { outShortChannelId: p.shortChannelId }),
           ...(blinded === undefined ? {} : { blinded: { introduction: blinded.introduction, sha256OfOnion: sha256(e.onion) } }),
           status: "forwarding"
         }
         yield* saveForward(record)
-        yield* Effect.annotateCurrentSpan({ "payment.outcome": "forwarded", "payment.outChannelId": toHex(out.channelId) })
+        yield* annotateSpan({ "payment.outcome": "forwarded", "payment.outChannelId": toHex(out.channelId) })
         // The other forwards of this batch (concurrent groups) get to this point too before this
         // add leaves: the outgoing channel then finds their adds together in its mailbox and signs
         // them in one `commitment_signed` (measured, 3 hops, 50 in flight: 21.9 -> 16.0 HTLC
@@ -1215,8 +1257,10 @@ export const make = (
         }
         yield* saveForward({ ...record, outHtlcId: added.success })
         outIndex.set(htlcKey(out.channelId, added.success), { _tag: "Forward", key })
-        const span = yield* Effect.option(Effect.currentSpan)
-        if (Option.isSome(span)) htlcSpans.set(key, span.value)
+        yield* Effect.withFiberSucceed((fiber) => {
+          const span = spanOfFiber(fiber)
+          if (span !== undefined) htlcSpans.set(key, span)
+        })
       })
 
     const onForwardResolved = (key: string, result: Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>["result"]) =>
@@ -1315,7 +1359,7 @@ export const make = (
         }, height)
         const pathKey = parsePublicKey(secp, p.nextPathKey)
         if (refused !== undefined || out === undefined || Result.isFailure(pathKey)) {
-          yield* Effect.annotateCurrentSpan("payment.refused", refused?._tag ?? "no next hop")
+          yield* annotateSpan({ "payment.refused": refused?._tag ?? "no next hop" })
           return yield* refuseInsideBlinded(e, p)
         }
         const onion = { sharedSecret: p.sharedSecret, nextOnion: p.nextOnion, outgoingCltvValue: p.outgoingCltvValue, shortChannelId: p.shortChannelId }
@@ -1557,7 +1601,7 @@ export const make = (
         }
         const payee = blindedPayee(request.paths)
         if (payee === undefined) return yield* refuse("a blinded path has at least one hop")
-        const nowMillis = yield* Clock.currentTimeMillis
+        const nowMillis = yield* currentMillis
         const record = baseRecord({
           paymentId: options.paymentId ?? toHex(request.paymentHash),
           paymentHash: request.paymentHash,
@@ -1618,27 +1662,29 @@ export const make = (
       return undefined
     }
 
-    const finish = (r: OutboundRecord) =>
-      Effect.gen(function*() {
-        yield* saveOutbound(r)
+    /** The record written, then (synchronously, in one step: the waiters answered, the span ended) the outcome published. */
+    const finish = (r: OutboundRecord): Effect.Effect<void> =>
+      Effect.flatMap(saveOutbound(r), () => {
         const result = resultOf(r)
-        if (result === undefined) return
-        deadlines.delete(r.paymentId)
-        for (const w of waiters.get(r.paymentId) ?? []) yield* Deferred.succeed(w, result)
-        waiters.delete(r.paymentId)
-        excluded.delete(r.paymentId)
-        learnedUpdates.delete(r.paymentId)
-        const span = paymentSpans.get(r.paymentId)
-        if (span !== undefined) {
-          span.attribute("payment.outcome", result._tag === "PaymentSucceeded" ? "succeeded" : `failed: ${result.reason}`)
-          span.attribute("payment.attempts", r.attempts.length)
-          if (result._tag === "PaymentSucceeded") span.attribute("payment.feePaidMsat", result.feePaidMsat.toString())
-          span.end(yield* Clock.currentTimeNanos, Exit.void)
-        }
-        paymentSpans.delete(r.paymentId)
-        callerSpans.delete(r.paymentId)
-        invoices.delete(r.paymentId)
-        yield* publish(result)
+        if (result === undefined) return Effect.void
+        return Effect.withFiber((fiber) => {
+          deadlines.delete(r.paymentId)
+          for (const w of waiters.get(r.paymentId) ?? []) Deferred.doneUnsafe(w, Exit.succeed(result))
+          waiters.delete(r.paymentId)
+          excluded.delete(r.paymentId)
+          learnedUpdates.delete(r.paymentId)
+          const span = paymentSpans.get(r.paymentId)
+          if (span !== undefined) {
+            span.attribute("payment.outcome", result._tag === "PaymentSucceeded" ? "succeeded" : `failed: ${result.reason}`)
+            span.attribute("payment.attempts", r.attempts.length)
+            if (result._tag === "PaymentSucceeded") span.attribute("payment.feePaidMsat", result.feePaidMsat.toString())
+            span.end(fiber.getRef(Clock.Clock).currentTimeNanosUnsafe(), Exit.void)
+          }
+          paymentSpans.delete(r.paymentId)
+          callerSpans.delete(r.paymentId)
+          invoices.delete(r.paymentId)
+          return publish(result)
+        })
       })
 
     const exclusionsOf = (paymentId: string) => {
@@ -1680,7 +1726,7 @@ export const make = (
         }
         byDirection.set(key, checked.success)
         learnedUpdates.set(paymentId, byDirection)
-        yield* Effect.annotateCurrentSpan({ "payment.learnedUpdate": `${next.shortChannelId}` })
+        yield* annotateSpan({ "payment.learnedUpdate": `${next.shortChannelId}` })
         return true
       })
 
@@ -1698,7 +1744,7 @@ export const make = (
             if (inflight.length === 0) yield* finish({ ...r, status: "succeeded" })
             return
           }
-          const now = yield* Clock.currentTimeMillis
+          const now = yield* currentMillis
           const stop = r.failureReason ?? (now >= r.deadlineMillis ? "Timeout" : r.attempts.length >= maxAttempts ? "RetriesExhausted" : undefined)
           if (stop !== undefined) {
             if (inflight.length === 0) yield* finish({ ...r, status: "failed", failureReason: stop })
@@ -1808,9 +1854,12 @@ export const make = (
         yield* saveOutbound(updateAttempt(now, attempt.attemptId, { htlcId: added.success }))
         outIndex.set(htlcKey(channel.channelId, added.success), { _tag: "Attempt", paymentId, attemptId: attempt.attemptId })
         attemptPaths.set(`${paymentId}/${attempt.attemptId}`, path)
-        yield* Effect.annotateCurrentSpan({ "payment.channelId": toHex(channel.channelId), "payment.htlcId": added.success.toString() })
-        const span = yield* Effect.option(Effect.currentSpan)
-        if (Option.isSome(span)) htlcSpans.set(`${paymentId}/${attempt.attemptId}`, span.value)
+        // The annotation and the attempt's span, read in one step.
+        yield* Effect.withFiberSucceed((fiber) => {
+          annotateSpanOf(fiber, { "payment.channelId": toHex(channel.channelId), "payment.htlcId": added.success.toString() })
+          const span = spanOfFiber(fiber)
+          if (span !== undefined) htlcSpans.set(`${paymentId}/${attempt.attemptId}`, span)
+        })
         return true
       })
 
@@ -1831,7 +1880,7 @@ export const make = (
         if (result._tag === "Fulfilled") {
           // The hops' hold times, as far as their HMACs verify (BOLT 4 "Hold times for successful payments").
           const holdTimes = result.attributionData === undefined ? undefined : verifySuccessAttribution(attempt.sharedSecrets, result.attributionData).holdTimes
-          yield* Effect.annotateCurrentSpan({ "payment.outcome": "fulfilled", ...(holdTimes === undefined ? {} : { "payment.holdTimes": holdTimes.join(",") }) })
+          yield* annotateSpan({ "payment.outcome": "fulfilled", ...(holdTimes === undefined ? {} : { "payment.holdTimes": holdTimes.join(",") }) })
           const fulfilled: OutboundRecord = { ...updateAttempt(r, attemptId, { status: "fulfilled", ...(holdTimes === undefined ? {} : { holdTimes }) }), preimage: result.preimage }
           yield* report({ _tag: "Succeeded", holdTimes })
           // The last part in flight: the preimage and the outcome in one write (`progress` would finish it so).
@@ -1900,7 +1949,7 @@ export const make = (
           }
         }
         const described = attributedBy === "attribution" ? "garbled" : describeFailure(failure)
-        yield* Effect.annotateCurrentSpan({
+        yield* annotateSpan({
           "payment.outcome": `failed: ${described} at hop ${hop}`,
           "payment.attributedBy": attributedBy,
           ...(holdTimes === undefined ? {} : { "payment.holdTimes": holdTimes.join(",") })
@@ -1953,7 +2002,9 @@ export const make = (
         if (decoded !== undefined) invoices.set(record.paymentId, decoded)
         // A caller waiting for the outcome waits from now on (the payment may finish within `progress`).
         if (reply._tag === "Outcome") addWaiter(record.paymentId, reply.deferred)
-        yield* armTimeout(record.paymentId, record.deadlineMillis)
+        // `armTimeout` in line: most payments' deadlines come after the one the timer wakes at (no effect to run then).
+        deadlines.set(record.paymentId, record.deadlineMillis)
+        if (timer === undefined || timer.at > record.deadlineMillis) yield* armTimer(record.deadlineMillis)
         yield* progress(record.paymentId)
         const current = outbound.get(record.paymentId)
         if (unwritten.has(record.paymentId) && current !== undefined) yield* saveOutbound(current)
@@ -1976,7 +2027,7 @@ export const make = (
         const previous = timer?.fiber
         const token: { readonly at: number; fiber: Fiber.Fiber<void> | undefined } = { at, fiber: undefined }
         timer = token
-        const wake: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        const wake: Effect.Effect<void> = Effect.flatMap(currentMillis, (now) =>
           // Interrupted while it sleeps (a nearer deadline came), never while it queues the timeouts.
           Effect.sleep(Duration.millis(Math.max(0, at - now))).pipe(Effect.andThen(Effect.uninterruptible(fireTimer(token))))
         )
@@ -1989,7 +2040,7 @@ export const make = (
       })
     /** On the timer fiber: every payment due gets its `PaymentTimeout`; the timer is armed for the next deadline. */
     const fireTimer = (token: { readonly at: number }): Effect.Effect<void> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      Effect.flatMap(currentMillis, (now) => {
         if (timer === token) timer = undefined
         const due: Array<string> = []
         let next: number | undefined
@@ -2059,7 +2110,7 @@ export const make = (
           const key = htlcKey(e.channelId, e.htlcId)
           if (handledIncoming.has(key)) return
           handledIncoming.add(key)
-          if (arrivals.get(key) === undefined) arrivals.set(key, { atMillis: yield* Clock.currentTimeMillis, blinded: e.pathKey !== undefined })
+          if (arrivals.get(key) === undefined) arrivals.set(key, { atMillis: yield* currentMillis, blinded: e.pathKey !== undefined })
           if (e.dustExposureExceeded === true) {
             // BOLT 2: fail it, without revealing a preimage.
             const processed = yield* processOnion(e)
@@ -2091,13 +2142,13 @@ export const make = (
       })
 
     /** One of our offered HTLCs resolved (off chain by the peer, or on chain): its payment attempt or forward goes on. */
-    const onResolved = (e: Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>) =>
-      Effect.gen(function*() {
+    const onResolved = (e: Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>): Effect.Effect<void> =>
+      Effect.suspend(() => {
         const key = htlcKey(e.channelId, e.htlcId)
         const owner = outIndex.get(key)
-        if (owner === undefined) return
+        if (owner === undefined) return Effect.void
         const rkey = `${key}/${e.result._tag}`
-        if (handledResolved.has(rkey)) return
+        if (handledResolved.has(rkey)) return Effect.void
         handledResolved.add(rkey)
         outIndex.delete(key)
         const attributes = { ...nodeAttribute, "payment.channelId": toHex(e.channelId), "payment.htlcId": e.htlcId.toString(), "payment.result": e.result._tag }
@@ -2108,11 +2159,11 @@ export const make = (
         htlcSpans.delete(spanKey)
         const withParent = parent === undefined ? {} : { parent }
         if (owner._tag === "Forward") {
-          return yield* onForwardResolved(owner.key, e.result).pipe(
+          return onForwardResolved(owner.key, e.result).pipe(
             Effect.withSpan("payments.forward.resolved", { attributes: { ...attributes, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent }, NO_STACK)
           )
         }
-        return yield* onAttemptResolved(owner.paymentId, owner.attemptId, e.result).pipe(
+        return onAttemptResolved(owner.paymentId, owner.attemptId, e.result).pipe(
           Effect.withSpan("payments.attempt.resolved", { attributes: { ...attributes, "payment.id": owner.paymentId, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent }, NO_STACK)
         )
       })
@@ -2237,7 +2288,7 @@ export const make = (
       Effect.gen(function*() {
         for (const ws of waiters.values()) for (const w of ws) yield* Deferred.interrupt(w)
         waiters.clear()
-        const now = yield* Clock.currentTimeNanos
+        const now = yield* currentNanos
         for (const span of paymentSpans.values()) {
           span.attribute("payment.outcome", "pending at stop")
           span.end(now, Exit.void)
@@ -2383,8 +2434,7 @@ export const make = (
         const bad = badPaymentId(record)
         if (bad !== undefined) return yield* Effect.fail(bad)
         const deferred = yield* Deferred.make<string, InvalidPaymentRequest>()
-        const span = yield* Effect.option(Effect.currentSpan)
-        yield* Queue.offer(inbox, { _tag: "Pay", record, reply: { _tag: "Id", deferred }, span: Option.getOrUndefined(span) })
+        yield* Effect.withFiber((fiber) => Queue.offer(inbox, { _tag: "Pay", record, reply: { _tag: "Id", deferred }, span: spanOfFiber(fiber) }))
         return yield* Deferred.await(deferred)
       })
 
@@ -2397,8 +2447,7 @@ export const make = (
         const bad = badPaymentId(record)
         if (bad !== undefined) return Effect.fail(bad)
         const deferred = Deferred.makeUnsafe<PaymentResult, InvalidPaymentRequest>()
-        return Effect.option(Effect.currentSpan).pipe(
-          Effect.flatMap((span) => Queue.offer(inbox, { _tag: "Pay", record, reply: { _tag: "Outcome", deferred }, span: Option.getOrUndefined(span) })),
+        return Effect.withFiber((fiber) => Queue.offer(inbox, { _tag: "Pay", record, reply: { _tag: "Outcome", deferred }, span: spanOfFiber(fiber) })).pipe(
           Effect.andThen(outcome(deferred))
         )
       })
@@ -2442,7 +2491,7 @@ export const make = (
         if (inv.network !== network.invoicePrefix) {
           return yield* Effect.fail(new InvalidPaymentRequest({ reason: `invoice is for network ${inv.network}, we are on ${network.invoicePrefix}` }))
         }
-        const nowMillis = yield* Clock.currentTimeMillis
+        const nowMillis = yield* currentMillis
         if (Math.floor(nowMillis / 1000) > inv.timestamp + inv.expirySeconds) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "invoice expired" }))
         const amount = inv.amountMsat ?? options.amountMsat
         if (amount === undefined || amount <= 0n) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "the invoice has no amount: give one" }))
@@ -2474,7 +2523,7 @@ export const make = (
         if (equalBytes(payee, signer.nodeId)) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "cannot pay ourselves" }))
         const preimage = yield* entropy.randomBytes(32)
         const paymentHash = sha256(preimage)
-        const nowMillis = yield* Clock.currentTimeMillis
+        const nowMillis = yield* currentMillis
         const record = baseRecord({
           paymentId: options.paymentId ?? toHex(paymentHash),
           paymentHash,
@@ -2495,15 +2544,19 @@ export const make = (
      */
     const traced = (name: string, paymentHash: Uint8Array | undefined) => <E>(effect: Effect.Effect<PaymentSucceeded, E>): Effect.Effect<PaymentSucceeded, E> =>
       effect.pipe(
-        Effect.tap((ok) =>
-          Effect.annotateCurrentSpan({
-            "payment.id": ok.paymentId,
-            "payment.hash": toHex(ok.paymentHash),
-            "payment.outcome": "succeeded",
-            "payment.feePaidMsat": ok.feePaidMsat.toString(),
-            "payment.parts": ok.parts
-          })),
-        Effect.tapError((e) => Effect.annotateCurrentSpan({ "payment.outcome": describeError(e) })),
+        Effect.flatMap((ok) =>
+          Effect.withFiberSucceed((fiber) => {
+            annotateSpanOf(fiber, {
+              "payment.id": ok.paymentId,
+              "payment.hash": toHex(ok.paymentHash),
+              "payment.outcome": "succeeded",
+              "payment.feePaidMsat": ok.feePaidMsat.toString(),
+              "payment.parts": ok.parts
+            })
+            return ok
+          })
+        ),
+        Effect.tapError((e) => annotateSpan({ "payment.outcome": describeError(e) })),
         Effect.withSpan(name, {
           attributes: { ...nodeAttribute, ...(paymentHash === undefined ? {} : { "payment.hash": toHex(paymentHash) }) },
           ...(paymentHash === undefined ? {} : { parent: traceRootOf(paymentHash) })
@@ -2535,6 +2588,9 @@ export const make = (
 
     const subscribe = Effect.map(PubSub.subscribe(events), (s) => Stream.fromSubscription(s))
 
+    /** What `createSignedInvoice` needs, provided in one step. */
+    const invoiceServices = Context.make(NodeSigner, signer).pipe(Context.add(Entropy, entropy))
+
     const answerIntercept = (interceptId: string, action: InterceptAction) =>
       Effect.gen(function*() {
         const reply = yield* Deferred.make<void, InvalidPaymentRequest>()
@@ -2549,8 +2605,7 @@ export const make = (
           // besides var_onion_optin and payment_secret: `ourReceiveInvoiceFeatures`.
           const routeHints = params.routeHints ?? (yield* invoiceRouteHints)
           const created = yield* createSignedInvoice({ ...params, features: params.features ?? ourReceiveInvoiceFeatures, routeHints }).pipe(
-            Effect.provideService(NodeSigner, signer),
-            Effect.provideService(Entropy, entropy),
+            Effect.provideContext(invoiceServices),
             Effect.mapError((e) => new InvalidPaymentRequest({ reason: `invoice: ${e._tag}` }))
           )
           if (created.preimage === undefined) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "an invoice for a hash we have no preimage of cannot be claimed here" }))
