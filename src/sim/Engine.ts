@@ -210,6 +210,12 @@ class Fingerprint {
   private readonly hash = sha256.create()
   private readonly buf = new Uint8Array(256)
   private readonly view = new DataView(this.buf.buffer)
+  /** `buf`'s first `n` bytes, made once per length (no view allocated per record). */
+  private readonly heads: Array<Uint8Array | undefined> = []
+
+  private head(n: number): Uint8Array {
+    return (this.heads[n] ??= this.buf.subarray(0, n))
+  }
 
   delivery(from: number, to: number, at: number, bytes: Uint8Array): void {
     const v = this.view
@@ -218,7 +224,7 @@ class Fingerprint {
     v.setUint32(5, to)
     v.setFloat64(9, at)
     v.setUint32(17, bytes.length)
-    this.hash.update(this.buf.subarray(0, 21))
+    this.hash.update(this.head(21))
     this.hash.update(bytes)
   }
 
@@ -226,19 +232,19 @@ class Fingerprint {
     const v = this.view
     v.setUint8(0, 0x70)
     v.setUint32(1, node)
-    this.buf.set(channelId.subarray(0, 8), 5)
+    for (let k = 0; k < 8; k++) this.buf[5 + k] = channelId[k] ?? 0
     v.setUint8(13, statusByte(status))
     v.setUint32(14, updates.length)
     let at = 18
     for (const u of updates) {
       if (at + 8 > this.buf.length) {
-        this.hash.update(this.buf.subarray(0, at))
+        this.hash.update(this.head(at))
         at = 0
       }
       v.setBigUint64(at, BigInt.asUintN(64, u.updateId))
       at += 8
     }
-    this.hash.update(this.buf.subarray(0, at))
+    this.hash.update(this.head(at))
   }
 
   hex(): string {

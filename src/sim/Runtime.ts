@@ -102,11 +102,23 @@ const before = (a: SimEvent, b: SimEvent): boolean => a.time < b.time || (a.time
 
 // ---- the scheduler -----------------------------------------------------------------------------------
 
+/** Tasks of one priority waiting for `pump`: the first `count` slots of `tasks` (kept between pumps: no array per batch). */
+interface Bucket {
+  tasks: Array<(() => void) | undefined>
+  count: number
+}
+
 /** Runs fiber tasks only when `pump` is called. */
 export class SimScheduler implements Scheduler.Scheduler {
   readonly executionMode = "async" as const
-  private readonly buckets = new Map<number, Array<() => void>>()
-  private priorities: Array<number> = []
+  /** Every priority seen so far (they are few: fibers use 0), kept with their bucket: no map entry made and dropped per batch. */
+  private readonly buckets = new Map<number, Bucket>()
+  /** The priorities of `buckets`, lowest first. */
+  private priorities: Array<Bucket & { readonly priority: number }> = []
+  /** Tasks waiting in all buckets. */
+  private waiting = 0
+  /** An emptied batch's array, reused by the next batch taken out of a bucket. */
+  private spare: Array<(() => void) | undefined> | undefined
   /** Tasks run so far (a measure of work). */
   tasksRun = 0
   private readonly dispatcher: Scheduler.SchedulerDispatcher
@@ -137,30 +149,48 @@ export class SimScheduler implements Scheduler.Scheduler {
   private schedule(task: () => void, priority: number): void {
     let bucket = this.buckets.get(priority)
     if (bucket === undefined) {
-      bucket = []
-      this.buckets.set(priority, bucket)
-      this.priorities.push(priority)
-      this.priorities.sort((a, b) => a - b)
+      const made = { priority, tasks: [], count: 0 }
+      this.buckets.set(priority, made)
+      this.priorities.push(made)
+      this.priorities.sort((a, b) => a.priority - b.priority)
+      bucket = made
     }
-    bucket.push(task)
+    bucket.tasks[bucket.count++] = task
+    this.waiting += 1
   }
 
   /** Whether any task waits. */
   get busy(): boolean {
-    return this.priorities.length > 0
+    return this.waiting > 0
   }
 
-  /** Runs tasks until none is left (every fiber suspended). */
+  /**
+   * Runs tasks until none is left (every fiber suspended): the lowest priority's waiting tasks
+   * as one batch, in the order they came; tasks scheduled meanwhile wait for a later batch.
+   */
   pump(): void {
-    while (this.priorities.length > 0) {
-      const p = this.priorities[0]!
-      const bucket = this.buckets.get(p)!
-      this.buckets.delete(p)
-      this.priorities.shift()
-      for (let i = 0; i < bucket.length; i++) {
+    while (this.waiting > 0) {
+      let bucket: Bucket | undefined
+      for (const b of this.priorities)
+        if (b.count > 0) {
+          bucket = b
+          break
+        }
+      if (bucket === undefined) return
+      // The batch leaves its bucket before it runs (a task may schedule more, or pump again).
+      const batch = bucket.tasks
+      const n = bucket.count
+      bucket.tasks = this.spare ?? []
+      bucket.count = 0
+      this.spare = undefined
+      this.waiting -= n
+      for (let i = 0; i < n; i++) {
+        const task = batch[i]!
+        batch[i] = undefined
         this.tasksRun += 1
-        bucket[i]!()
+        task()
       }
+      this.spare = batch
     }
   }
 }
