@@ -890,31 +890,31 @@ export const make = (
      * the preimage is made durable in the monitor of every channel carrying a part (so no part's
      * fulfill leaves while another channel could still lose the preimage), then every part is fulfilled.
      */
-    const claim = (record: InboundRecord, set: MppSet) =>
-      Effect.gen(function*() {
-        const received = set.parts.reduce((s, p) => s + p.amountMsat, 0n)
-        const claimedParts = set.parts.map((p) => htlcKey(p.channelId, p.htlcId))
-        yield* saveInbound({ ...record, status: "claiming", receivedMsat: received, claimedParts })
-        const claimOne = (part: MppSet["parts"][number]) =>
-          Effect.catch(
-            manager.claimPreimage(part.channelId, part.htlcId, record.preimage),
-            (e) => Effect.logWarning(`payments: preimage claim of ${htlcKey(part.channelId, part.htlcId)} failed (${e._tag})`)
-          )
-        // One part (most payments): on this fiber; several: every channel's write at once.
-        const only = set.parts.length === 1 ? set.parts[0] : undefined
-        yield* only !== undefined ? claimOne(only) : Effect.forEach(set.parts, claimOne, { concurrency: "unbounded", discard: true })
-        for (const part of set.parts) {
-          // The final node starts the fulfill's attribution data with its hold time (BOLT 4).
-          const holdTime = yield* holdTimeOf(part.channelId, part.htlcId)
-          const attributionData = holdTime === undefined ? undefined : addSuccessAttribution(part.sharedSecret, holdTime, undefined)
-          const r = yield* Effect.result(manager.fulfillHtlc(part.channelId, part.htlcId, record.preimage, attributionData))
-          if (Result.isFailure(r)) yield* Effect.logWarning(`payments: fulfill of ${htlcKey(part.channelId, part.htlcId)} failed (${r.failure._tag})`)
-        }
-        mppSets.delete(toHex(record.paymentHash))
-        yield* saveInbound({ ...record, status: "paid", receivedMsat: received, claimedParts })
-        yield* annotateSpan({ "payment.outcome": "claimed", "payment.receivedMsat": received.toString(), "payment.parts": set.parts.length })
-        yield* publish({ _tag: "PaymentReceived", paymentHash: record.paymentHash, amountMsat: msat(received), parts: set.parts.length })
-      })
+    // A generator run in `onReceive`'s own (`yield*`): no generator effect of its own.
+    const claimSteps = function*(record: InboundRecord, set: MppSet) {
+      const received = set.parts.reduce((s, p) => s + p.amountMsat, 0n)
+      const claimedParts = set.parts.map((p) => htlcKey(p.channelId, p.htlcId))
+      yield* saveInbound({ ...record, status: "claiming", receivedMsat: received, claimedParts })
+      const claimOne = (part: MppSet["parts"][number]) =>
+        Effect.catch(
+          manager.claimPreimage(part.channelId, part.htlcId, record.preimage),
+          (e) => Effect.logWarning(`payments: preimage claim of ${htlcKey(part.channelId, part.htlcId)} failed (${e._tag})`)
+        )
+      // One part (most payments): on this fiber; several: every channel's write at once.
+      const only = set.parts.length === 1 ? set.parts[0] : undefined
+      yield* only !== undefined ? claimOne(only) : Effect.forEach(set.parts, claimOne, { concurrency: "unbounded", discard: true })
+      for (const part of set.parts) {
+        // The final node starts the fulfill's attribution data with its hold time (BOLT 4).
+        const holdTime = yield* holdTimeOf(part.channelId, part.htlcId)
+        const attributionData = holdTime === undefined ? undefined : addSuccessAttribution(part.sharedSecret, holdTime, undefined)
+        const r = yield* Effect.result(manager.fulfillHtlc(part.channelId, part.htlcId, record.preimage, attributionData))
+        if (Result.isFailure(r)) yield* Effect.logWarning(`payments: fulfill of ${htlcKey(part.channelId, part.htlcId)} failed (${r.failure._tag})`)
+      }
+      mppSets.delete(toHex(record.paymentHash))
+      yield* saveInbound({ ...record, status: "paid", receivedMsat: received, claimedParts })
+      yield* annotateSpan({ "payment.outcome": "claimed", "payment.receivedMsat": received.toString(), "payment.parts": set.parts.length })
+      yield* publish({ _tag: "PaymentReceived", paymentHash: record.paymentHash, amountMsat: msat(received), parts: set.parts.length })
+    }
 
     /**
      * The `attribution_data` of a claimed part's fulfill after a restart (BOLT 2: with
@@ -1022,7 +1022,7 @@ export const make = (
           }
           case "Complete":
             mppSets.set(hashHex, added.set)
-            return yield* claim(record, added.set)
+            return yield* claimSteps(record, added.set)
         }
       })
 
@@ -1733,70 +1733,71 @@ export const make = (
     const routeOf = (a: AttemptRecord): Route => ({ hops: a.hops.map((h) => ({ ...h, amountMsat: msat(h.amountMsat) })) })
 
     /** Sends more parts, succeeds or fails the payment, as its state says. */
-    const progress = (paymentId: string): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        for (let guard = 0; guard < 64; guard++) {
-          const r = outbound.get(paymentId)
-          if (r === undefined || r.status !== "pending") return
-          yield* paymentSpanOf(r)
-          const inflight = r.attempts.filter((a) => a.status === "inflight")
-          if (r.preimage !== undefined) {
-            if (inflight.length === 0) yield* finish({ ...r, status: "succeeded" })
-            return
-          }
-          const now = yield* currentMillis
-          const stop = r.failureReason ?? (now >= r.deadlineMillis ? "Timeout" : r.attempts.length >= maxAttempts ? "RetriesExhausted" : undefined)
-          if (stop !== undefined) {
-            if (inflight.length === 0) yield* finish({ ...r, status: "failed", failureReason: stop })
-            return
-          }
-          const inflightFinal = inflight.reduce((s, a) => s + routeFinalAmount(routeOf(a)), 0n)
-          const inflightFee = inflight.reduce((s, a) => s + routeFee(routeOf(a)), 0n)
-          const remaining = r.amountMsat - inflightFinal
-          if (remaining <= 0n) return
-          const height = yield* config.blockHeight
-          const infos = yield* channelInfos
-          const x = exclusionsOf(paymentId)
-          const invoice = invoiceOf(r)
-          const found = yield* Effect.result(router.findRoute({
-            payer: signer.nodeId,
-            payee: r.payee,
-            amountMsat: msat(remaining),
-            currentHeight: height,
-            finalCltvExpiryDelta: r.finalCltvDelta + finalCltvMargin,
-            maxFeeMsat: msat(r.maxFeeMsat - inflightFee > 0n ? r.maxFeeMsat - inflightFee : 0n),
-            maxTotalCltvExpiryDelta: r.maxCltvExpiryDelta,
-            maxParts: Math.max(1, r.maxParts - inflight.length),
-            firstHops: firstHops(infos),
-            routeHints: r.blindedPaths === undefined ? invoice?.routeHints ?? [] : blindedRouteHints(blindedPathsOf(r), remaining),
-            excludedChannels: x.channels,
-            excludedNodes: x.nodes,
-            policyUpdates: policyUpdatesOf(paymentId),
-            payeeFeatures: r.blindedPaths === undefined ? invoice?.features ?? [] : r.blindedMpp === true ? [17] : []
-          }))
-          if (Result.isFailure(found)) {
-            if (inflight.length === 0) {
-              const reason = r.attempts.length === 0 ? `NoRoute: ${found.failure.reason}` : "NoRouteLeft"
-              yield* finish({ ...r, status: "failed", failureReason: reason })
-            }
-            return
-          }
-          let sentAny = false
-          for (const path of found.success.paths) {
-            const attributes = {
-              ...nodeAttribute,
-              "payment.id": paymentId,
-              "payment.hash": toHex(r.paymentHash),
-              "payment.amountMsat": path.amountMsat.toString(),
-              "payment.feeMsat": path.feeMsat.toString(),
-              "payment.hops": path.hops.length
-            }
-            const parent = yield* paymentSpanOf(r)
-            sentAny = (yield* sendAttempt(paymentId, path).pipe(Effect.withSpan("payments.attempt", { attributes, parent }, NO_STACK))) || sentAny
-          }
-          if (sentAny) return
+    const progress = (paymentId: string): Effect.Effect<void> => Effect.gen(() => progressSteps(paymentId))
+    /** `progress`'s steps, also run in `onPay`'s own generator (`yield*`: no generator effect of its own). */
+    const progressSteps = function*(paymentId: string) {
+      for (let guard = 0; guard < 64; guard++) {
+        const r = outbound.get(paymentId)
+        if (r === undefined || r.status !== "pending") return
+        yield* paymentSpanOf(r)
+        const inflight = r.attempts.filter((a) => a.status === "inflight")
+        if (r.preimage !== undefined) {
+          if (inflight.length === 0) yield* finish({ ...r, status: "succeeded" })
+          return
         }
-      })
+        const now = yield* currentMillis
+        const stop = r.failureReason ?? (now >= r.deadlineMillis ? "Timeout" : r.attempts.length >= maxAttempts ? "RetriesExhausted" : undefined)
+        if (stop !== undefined) {
+          if (inflight.length === 0) yield* finish({ ...r, status: "failed", failureReason: stop })
+          return
+        }
+        const inflightFinal = inflight.reduce((s, a) => s + routeFinalAmount(routeOf(a)), 0n)
+        const inflightFee = inflight.reduce((s, a) => s + routeFee(routeOf(a)), 0n)
+        const remaining = r.amountMsat - inflightFinal
+        if (remaining <= 0n) return
+        const height = yield* config.blockHeight
+        const infos = yield* channelInfos
+        const x = exclusionsOf(paymentId)
+        const invoice = invoiceOf(r)
+        const found = yield* Effect.result(router.findRoute({
+          payer: signer.nodeId,
+          payee: r.payee,
+          amountMsat: msat(remaining),
+          currentHeight: height,
+          finalCltvExpiryDelta: r.finalCltvDelta + finalCltvMargin,
+          maxFeeMsat: msat(r.maxFeeMsat - inflightFee > 0n ? r.maxFeeMsat - inflightFee : 0n),
+          maxTotalCltvExpiryDelta: r.maxCltvExpiryDelta,
+          maxParts: Math.max(1, r.maxParts - inflight.length),
+          firstHops: firstHops(infos),
+          routeHints: r.blindedPaths === undefined ? invoice?.routeHints ?? [] : blindedRouteHints(blindedPathsOf(r), remaining),
+          excludedChannels: x.channels,
+          excludedNodes: x.nodes,
+          policyUpdates: policyUpdatesOf(paymentId),
+          payeeFeatures: r.blindedPaths === undefined ? invoice?.features ?? [] : r.blindedMpp === true ? [17] : []
+        }))
+        if (Result.isFailure(found)) {
+          if (inflight.length === 0) {
+            const reason = r.attempts.length === 0 ? `NoRoute: ${found.failure.reason}` : "NoRouteLeft"
+            yield* finish({ ...r, status: "failed", failureReason: reason })
+          }
+          return
+        }
+        let sentAny = false
+        for (const path of found.success.paths) {
+          const attributes = {
+            ...nodeAttribute,
+            "payment.id": paymentId,
+            "payment.hash": toHex(r.paymentHash),
+            "payment.amountMsat": path.amountMsat.toString(),
+            "payment.feeMsat": path.feeMsat.toString(),
+            "payment.hops": path.hops.length
+          }
+          const parent = yield* paymentSpanOf(r)
+          sentAny = (yield* sendAttempt(paymentId, path).pipe(Effect.withSpan("payments.attempt", { attributes, parent }, NO_STACK))) || sentAny
+        }
+        if (sentAny) return
+      }
+    }
 
     /** One part: recorded, then added on the first hop's channel. False when the first hop refused it. */
     const sendAttempt = (paymentId: string, path: Path) =>
@@ -2005,7 +2006,7 @@ export const make = (
         // `armTimeout` in line: most payments' deadlines come after the one the timer wakes at (no effect to run then).
         deadlines.set(record.paymentId, record.deadlineMillis)
         if (timer === undefined || timer.at > record.deadlineMillis) yield* armTimer(record.deadlineMillis)
-        yield* progress(record.paymentId)
+        yield* progressSteps(record.paymentId)
         const current = outbound.get(record.paymentId)
         if (unwritten.has(record.paymentId) && current !== undefined) yield* saveOutbound(current)
         if (reply._tag === "Id") yield* Deferred.succeed(reply.deferred, record.paymentId)
