@@ -83,6 +83,13 @@ export const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
   return true
 }
 
+/** Whether `field` equals `bytes[at, at + field.length)` (compared where it stands: nothing copied). */
+export const equalBytesAt = (bytes: Uint8Array, at: number, field: Uint8Array): boolean => {
+  if (at + field.length > bytes.length) return false
+  for (let i = 0; i < field.length; i++) if (bytes[at + i] !== field[i]) return false
+  return true
+}
+
 /** Lexicographic comparison, as BIP 69 and key sorting need. */
 export const compareBytes = (a: Uint8Array, b: Uint8Array): number => {
   const n = Math.min(a.length, b.length)

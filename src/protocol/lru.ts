@@ -14,6 +14,11 @@ export interface Lru<V, K = string> {
   readonly resize: (capacity: number) => void
   /** The entry, marked most recently used; counts a hit, or a miss when absent. */
   readonly get: (key: K) => V | undefined
+  /**
+   * The entry `get` just gave is for other inputs (a memo whose key is only part of its inputs,
+   * a number, keeps them in the entry and compares them): counted as a miss, not a hit.
+   */
+  readonly mismatch: () => void
   /** Stores an entry (most recently used), evicting the least recently used beyond `capacity`. */
   readonly set: (key: K, value: V) => void
   /** Entries held now (at most `capacity`). */
@@ -62,6 +67,10 @@ export const makeLru = <V, K = string>(capacity: number, what: string): Lru<V, K
         newest = key
       }
       return held
+    },
+    mismatch: () => {
+      hits--
+      misses++
     },
     set: (key, value) => {
       entries.delete(key)

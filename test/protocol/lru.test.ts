@@ -21,6 +21,15 @@ describe("makeLru", () => {
     expect(lru.size()).toBe(0)
     expect(lru.stats()).toEqual({ hits: 0, misses: 0 })
   })
+  it("counts an entry its caller found to be for other inputs (mismatch) as a miss, not a hit", () => {
+    const lru = makeLru<string, number>(2, "test")
+    lru.set(7, "made of x")
+    expect(lru.get(7)).toBe("made of x") // asked for y under the same number
+    lru.mismatch()
+    expect(lru.stats()).toEqual({ hits: 0, misses: 1 })
+    expect(lru.get(7)).toBe("made of x")
+    expect(lru.stats()).toEqual({ hits: 1, misses: 1 })
+  })
   it("property: any sequence of gets, sets, resizes and clears answers as a plain least-recently-used model", () => {
     // The model: an array of keys, least recently used first; a hit moves its key to the end.
     const op = fc.oneof(

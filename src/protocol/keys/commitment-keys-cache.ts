@@ -22,6 +22,7 @@
  * signed without deriving its keys again. Its only observable effect is speed.
  */
 import { Result } from "effect"
+import { equalBytesAt } from "../bytes.ts"
 import { makeLru } from "../lru.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { deriveCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "./commitment-keys.ts"
@@ -82,12 +83,8 @@ const putKey = (bytes: Uint8Array, at: number, key: Uint8Array): boolean => {
   return true
 }
 
-/** Whether `field` equals `bytes[at, at + KEY_LENGTH)` (false for another length). */
-const equalAt = (bytes: Uint8Array, at: number, field: Uint8Array): boolean => {
-  if (field.length !== KEY_LENGTH) return false
-  for (let i = 0; i < KEY_LENGTH; i++) if (bytes[at + i] !== field[i]) return false
-  return true
-}
+/** Whether `field` is a key equal to `bytes[at, at + KEY_LENGTH)` (false for another length). */
+const equalAt = (bytes: Uint8Array, at: number, field: Uint8Array): boolean => field.length === KEY_LENGTH && equalBytesAt(bytes, at, field)
 
 /** Whether the inputs are those `inputsOf` wrote as `bytes` (compared where they stand: nothing copied). */
 const sameInputs = (bytes: Uint8Array, owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): boolean =>
@@ -131,9 +128,6 @@ interface Entry {
  */
 export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache => {
   const memo = makeLru<Entry, number>(capacity, "commitment keys cache")
-  /** Counted here: the memo counts a number found whose entry is for other inputs as a hit. */
-  let hits = 0
-  let misses = 0
   const deriveWith = (
     owner: ChannelBasepoints,
     counterparty: ChannelBasepoints,
@@ -143,10 +137,10 @@ export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache =
     const key = keyOf(owner, counterparty, perCommitmentPoint)
     const held = memo.get(key)
     if (held !== undefined && sameInputs(held.inputs, owner, counterparty, perCommitmentPoint)) {
-      hits++
       return Result.succeed(held.keys)
     }
-    misses++
+    // Found under a number shared with other inputs: counted as a miss.
+    if (held !== undefined) memo.mismatch()
     const computed = compute()
     if (Result.isSuccess(computed)) {
       // Other inputs under this number (sharing 48 bits of their mix) are replaced.
@@ -164,12 +158,8 @@ export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache =
       deriveWith(owner, counterparty, perCommitmentPoint, () => deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)),
     deriveWith,
     size: memo.size,
-    stats: () => ({ hits, misses }),
-    clear: () => {
-      memo.clear()
-      hits = 0
-      misses = 0
-    }
+    stats: memo.stats,
+    clear: memo.clear
   }
 }
 

@@ -65,9 +65,6 @@ const keyOf = (implementation: string, hash: Uint8Array): number =>
 /** A memo of at most `capacity` (>= 1) points. Throws RangeError otherwise (a configuration bug). */
 export const makePerCommitmentPoints = (capacity: number): PerCommitmentPoints => {
   const memo = makeLru<Entry, number>(capacity, "per-commitment points")
-  /** Counted here: the memo counts a number found whose entry is another secret's (or curve's) as a hit. */
-  let hits = 0
-  let misses = 0
   return {
     get capacity() {
       return memo.capacity
@@ -81,21 +78,17 @@ export const makePerCommitmentPoints = (capacity: number): PerCommitmentPoints =
       // (src/testing/InsecureCrypto.ts) in the same process must not read their points.
       const held = memo.get(key)
       if (held !== undefined && held.implementation === secp.name && equalBytes(held.hash, hash)) {
-        hits++
         return Result.succeed(held.point)
       }
-      misses++
+      // Found under a number shared with other inputs: counted as a miss.
+      if (held !== undefined) memo.mismatch()
       const computed = perCommitmentPoint(secp, secret)
       if (Result.isSuccess(computed)) memo.set(key, { hash, implementation: secp.name, point: computed.success })
       return computed
     },
     size: memo.size,
-    stats: () => ({ hits, misses }),
-    clear: () => {
-      memo.clear()
-      hits = 0
-      misses = 0
-    }
+    stats: memo.stats,
+    clear: memo.clear
   }
 }
 

@@ -25,6 +25,7 @@
  * from the state it is given: it only skips work already done on equal inputs.
  */
 import { Result } from "effect"
+import { equalBytesAt } from "../bytes.ts"
 import { makeLru } from "../lru.ts"
 import { txid as computeTxid, type Txid } from "./bitcoin/transaction.ts"
 import {
@@ -126,12 +127,6 @@ const hasByteLengths = <H extends CommitmentHtlc>(p: CommitmentParams<H>): boole
   return true
 }
 
-/** Whether `field` equals `bytes[at, at + field.length)`. */
-const equalAt = (bytes: Uint8Array, at: number, field: Uint8Array): boolean => {
-  for (let i = 0; i < field.length; i++) if (bytes[at + i] !== field[i]) return false
-  return true
-}
-
 /**
  * Whether the byte fields of `p` (of checked lengths, `hasByteLengths`) are those `fillKeyBytes`
  * wrote as `bytes`, compared where they stand (nothing copied per lookup). The HTLC keys are
@@ -144,19 +139,19 @@ const sameBytes = <H extends CommitmentHtlc>(bytes: Uint8Array, p: CommitmentPar
   const htlcs = p.htlcs
   if (
     bytes.length !== 32 + KEY_LENGTH * 8 + 32 * htlcs.length ||
-    !equalAt(bytes, at + 2 * KEY_LENGTH, k.perCommitmentPoint) ||
-    !equalAt(bytes, 0, p.fundingOutpoint.txid) ||
-    !equalAt(bytes, at, p.localFundingPubkey) ||
-    !equalAt(bytes, at + KEY_LENGTH, p.remoteFundingPubkey) ||
-    !equalAt(bytes, at + 3 * KEY_LENGTH, k.revocationPubkey) ||
-    !equalAt(bytes, at + 4 * KEY_LENGTH, k.localDelayedPubkey) ||
-    (htlcs.length > 0 && (!equalAt(bytes, at + 5 * KEY_LENGTH, k.localHtlcPubkey) || !equalAt(bytes, at + 6 * KEY_LENGTH, k.remoteHtlcPubkey))) ||
-    !equalAt(bytes, at + 7 * KEY_LENGTH, k.remotePaymentPubkey)
+    !equalBytesAt(bytes, at + 2 * KEY_LENGTH, k.perCommitmentPoint) ||
+    !equalBytesAt(bytes, 0, p.fundingOutpoint.txid) ||
+    !equalBytesAt(bytes, at, p.localFundingPubkey) ||
+    !equalBytesAt(bytes, at + KEY_LENGTH, p.remoteFundingPubkey) ||
+    !equalBytesAt(bytes, at + 3 * KEY_LENGTH, k.revocationPubkey) ||
+    !equalBytesAt(bytes, at + 4 * KEY_LENGTH, k.localDelayedPubkey) ||
+    (htlcs.length > 0 && (!equalBytesAt(bytes, at + 5 * KEY_LENGTH, k.localHtlcPubkey) || !equalBytesAt(bytes, at + 6 * KEY_LENGTH, k.remoteHtlcPubkey))) ||
+    !equalBytesAt(bytes, at + 7 * KEY_LENGTH, k.remotePaymentPubkey)
   )
     return false
   for (let i = 0; i < htlcs.length; i++) {
     const h = htlcs[i]
-    if (h === undefined || !equalAt(bytes, at + 8 * KEY_LENGTH + 32 * i, h.paymentHash)) return false
+    if (h === undefined || !equalBytesAt(bytes, at + 8 * KEY_LENGTH + 32 * i, h.paymentHash)) return false
   }
   return true
 }
@@ -311,9 +306,6 @@ export interface CommitmentBuilds {
 /** A memo of at most `capacity` (>= 1) builds. Throws RangeError otherwise (a configuration bug). */
 export const makeCommitmentBuilds = (capacity: number): CommitmentBuilds => {
   const memo = makeLru<Entry, number>(capacity, "commitment builds")
-  /** Counted here: the memo counts a key found whose entry is for another input as a hit. */
-  let hits = 0
-  let misses = 0
   return {
     get capacity() {
       return memo.capacity
@@ -324,12 +316,12 @@ export const makeCommitmentBuilds = (capacity: number): CommitmentBuilds => {
       const key = shortKeyOf(params)
       const held = memo.get(key)
       if (held !== undefined && sameInputs(held.inputs, params)) {
-        hits++
         const view = viewFor(held, params)
         commitmentEntries.set(view, held)
         return Result.succeed(view)
       }
-      misses++
+      // Found under a number shared with other inputs: counted as a miss.
+      if (held !== undefined) memo.mismatch()
       const built = buildCommitmentTransaction(params)
       if (Result.isFailure(built)) return built
       // The copy of the byte fields the entry keeps (lengths checked above, so this fills).
@@ -341,12 +333,8 @@ export const makeCommitmentBuilds = (capacity: number): CommitmentBuilds => {
       return built
     },
     size: memo.size,
-    stats: () => ({ hits, misses }),
-    clear: () => {
-      memo.clear()
-      hits = 0
-      misses = 0
-    }
+    stats: memo.stats,
+    clear: memo.clear
   }
 }
 

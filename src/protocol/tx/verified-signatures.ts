@@ -35,30 +35,23 @@ interface Entry {
 /** A memo of at most `capacity` (>= 1) verified triples. Throws RangeError otherwise (a configuration bug). */
 export const makeVerifiedSignatures = (capacity: number): VerifiedSignatures => {
   const memo = makeLru<Entry, number>(capacity, "verified signatures")
-  /** Counted here: the memo counts a number found whose entry is another triple's as a hit. */
-  let hits = 0
-  let misses = 0
   return {
     capacity,
     verify: (secp, signature, digest, publicKey) => {
       const key = numberKeyOf(digest)
       const held = memo.get(key)
       if (held !== undefined && equalBytes(held.digest, digest) && equalBytes(held.signature, signature) && equalBytes(held.publicKey, publicKey)) {
-        hits++
         return true
       }
-      misses++
+      // Found under a number shared with other inputs: counted as a miss.
+      if (held !== undefined) memo.mismatch()
       if (!secp.verify(signature, digest, publicKey)) return false
       memo.set(key, { digest: Uint8Array.from(digest), signature: Uint8Array.from(signature), publicKey: Uint8Array.from(publicKey) })
       return true
     },
     size: memo.size,
-    stats: () => ({ hits, misses }),
-    clear: () => {
-      memo.clear()
-      hits = 0
-      misses = 0
-    }
+    stats: memo.stats,
+    clear: memo.clear
   }
 }
 
