@@ -15,7 +15,7 @@ import { type DecodeError, EncodeError, fail, InvalidFieldValue, UnknownEvenMess
 import type { Codec, StructFields, StructType, WireField } from "./fields.ts"
 import { decodeWith, Reader } from "./reader.ts"
 import { type TlvFields, type TlvStream, tlvStream, type TlvValues } from "./tlv.ts"
-import { encodeMessageWith, type Writer } from "./writer.ts"
+import { encodeMessage, type Writer } from "./writer.ts"
 
 /** BOLT 1/8: a message (type included) fits a 2-byte length. */
 export const MAX_MESSAGE_SIZE = 65535
@@ -111,15 +111,34 @@ const buildMessage = <Tag extends string, F extends StructFields, T extends TlvF
   const noTlvs = tlvs.read(new Reader(new Uint8Array(0)))
   Object.freeze(noTlvs)
 
+  // The fields as two parallel arrays walked by index: no iterator or entry destructured per
+  // field per message (which the optimizing tiers do not always remove).
+  const keys = entries.map(([k]) => k)
+  const codecs = entries.map(([, c]) => c)
+  const count = entries.length
+  // Every decoded value starts as a copy of this one (all its members, in order): one object of
+  // the final shape per message instead of one grown member by member (a properties store
+  // reallocated as it grows). Same members in the same order as before.
+  const template: Record<string, unknown> = { _tag: decl.tag }
+  for (const k of keys) template[k] = undefined
+  template["tlvs"] = undefined
   const readPayload = (r: Reader): M => {
-    const out: Record<string, unknown> = { _tag: decl.tag }
-    for (const [k, c] of entries) out[k] = c.read(r)
+    const out: Record<string, unknown> = { ...template }
+    for (let i = 0; i < count; i++) {
+      const k = keys[i]
+      const c = codecs[i]
+      if (k !== undefined && c !== undefined) out[k] = c.read(r)
+    }
     out["tlvs"] = tlvs.read(r)
     return out as M
   }
   const writePayload = (w: Writer, m: M): void => {
     const values: { readonly [k: string]: unknown } = m
-    for (const [k, c] of entries) c.write(w, values[k])
+    for (let i = 0; i < count; i++) {
+      const k = keys[i]
+      const c = codecs[i]
+      if (k !== undefined && c !== undefined) c.write(w, values[k])
+    }
     tlvs.write(w, m.tlvs)
   }
   const schemaFields: Record<string, Schema.Top> = {}
@@ -150,7 +169,7 @@ const buildMessage = <Tag extends string, F extends StructFields, T extends TlvF
         }
         return readPayload(r)
       }),
-    encode: (m) => checkSize(encodeMessageWith((w) => writePayload(w.u16(decl.type), m)), decl.name),
+    encode: (m) => checkSize(encodeMessage(decl.type, writePayload, m), decl.name),
     wire: [
       ...entries.map(([name, c]) => ({ name, wire: c.wire })),
       ...(declaredTlvs ? [{ name: "tlvs", wire: [{ element: tlvs.name }] }] : [])
@@ -207,7 +226,7 @@ export const makeRegistry = <const Defs extends ReadonlyArray<AnyMessageDef>>(
   const encode = (m: M): Result.Result<Uint8Array, EncodeError> => {
     const def = tags.get(m._tag)
     if (def === undefined) return Result.fail(new EncodeError({ field: "_tag", reason: `unregistered message ${m._tag}` }))
-    return checkSize(encodeMessageWith((w) => def.writePayload(w.u16(def.type), m as never)), def.name)
+    return checkSize(encodeMessage(def.type, def.writePayload, m as never), def.name)
   }
   // `AnyMessageDef.schema` is `Schema.Top` (a registry holds definitions of different types), so
   // the union's static type is `unknown`; each member is its definition's `Codec<MessageType<D>>`.

@@ -123,6 +123,8 @@ export const tlvStream = <const F extends TlvFields>(name: string, fields: F): T
 
   const read = (r: Reader): TlvValues<F> => {
     const out: Record<string, unknown> = {}
+    // No records (most messages): nothing to walk, no list or callback made.
+    if (r.atEnd) return out as TlvValues<F>
     const unknown: Array<TlvRecord> = []
     readRawRecords(r, (type, value, at) => {
       const known = byType.get(type)
@@ -138,14 +140,18 @@ export const tlvStream = <const F extends TlvFields>(name: string, fields: F): T
     return out as TlvValues<F>
   }
 
+  // The known records in increasing type order, walked by index (no iterator per record).
+  const known = ordered.map(([type, { name: key, field }]) => ({ type, key, codec: field.codec }))
   const write = (w: Writer, v: TlvValues<F>): void => {
     const values: { readonly [k: string]: unknown } = v
     if (v.unknown === undefined || v.unknown.length === 0) {
-      // Known records only (every message we send): `ordered` is already in increasing type
-      // order, and each value is written once into a scratch buffer, then copied in.
-      for (const [type, { name: key, field }] of ordered) {
-        const x = values[key]
-        if (x !== undefined) Writer.scratch((vw) => field.codec.write(vw, x), (value) => void w.bigsize(type).bigsize(BigInt(value.length)).bytes(value))
+      // Known records only (every message we send): `known` is already in increasing type
+      // order, and each value is written in place after its type, its length put in front of it.
+      for (let i = 0; i < known.length; i++) {
+        const rec = known[i]
+        if (rec === undefined) continue
+        const x = values[rec.key]
+        if (x !== undefined) w.bigsize(rec.type).lengthPrefixed(rec.codec, x)
       }
       return
     }

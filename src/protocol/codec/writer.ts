@@ -13,7 +13,7 @@ import { EncodeError } from "./errors.ts"
  * serializes, hashes and encodes hundreds of transactions, digests and messages per HTLC round
  * trip. At most `POOL_SIZE` buffers of at most `POOL_BUFFER_MAX` bytes are kept.
  */
-const pool: Array<Uint8Array> = []
+const pool: Array<Writer> = []
 const POOL_SIZE = 8
 const POOL_BUFFER_MAX = 1 << 16
 const POOL_BUFFER_MIN = 1024
@@ -34,13 +34,39 @@ export class Writer {
    * fresh Writer would have written.
    */
   static scratch<A>(write: (w: Writer) => void, use: (written: Uint8Array) => A): A {
-    const w = new Writer(0, pool.pop() ?? new Uint8Array(POOL_BUFFER_MIN))
+    const w = Writer.lend()
     try {
       write(w)
       return use(w.buf.subarray(0, w.len))
     } finally {
-      if (pool.length < POOL_SIZE && w.buf.length <= POOL_BUFFER_MAX) pool.push(w.buf)
+      Writer.giveBack(w)
     }
+  }
+
+  /**
+   * `use(written)` of what `writePayload(w, value)` writes after the u16 `type` on a lent
+   * Writer: `scratch` for a wire message without a closure made per message.
+   */
+  static scratchMessage<M, A>(type: number, writePayload: (w: Writer, m: M) => void, value: M, use: (written: Uint8Array) => A): A {
+    const w = Writer.lend()
+    try {
+      writePayload(w.u16(type), value)
+      return use(w.buf.subarray(0, w.len))
+    } finally {
+      Writer.giveBack(w)
+    }
+  }
+
+  /** A pooled Writer (its buffer with it: no Writer made per use), emptied; `giveBack` returns it. */
+  private static lend(): Writer {
+    const w = pool.pop()
+    if (w === undefined) return new Writer(0, new Uint8Array(POOL_BUFFER_MIN))
+    w.len = 0
+    return w
+  }
+
+  private static giveBack(w: Writer): void {
+    if (pool.length < POOL_SIZE && w.buf.length <= POOL_BUFFER_MAX) pool.push(w)
   }
 
   get length(): number {
@@ -164,6 +190,31 @@ export class Writer {
     return this
   }
 
+  /**
+   * `codec.write(this, value)` preceded by the BigSize length of what it wrote (a TLV record's
+   * value): written in place, the length's byte reserved first and the value moved when its
+   * length needs a longer BigSize. The same bytes as writing the value elsewhere and copying it
+   * in after its length, without the second buffer and the copy.
+   */
+  lengthPrefixed<A>(codec: { readonly write: (w: Writer, a: A) => void }, value: A): this {
+    const lengthAt = this.reserve(1)
+    codec.write(this, value)
+    const n = this.len - lengthAt - 1
+    if (n < 0xfd) {
+      this.buf[lengthAt] = n
+      return this
+    }
+    const width = n <= 0xffff ? 3 : n <= 0xffffffff ? 5 : 9
+    // Room for the longer length: the value moves right by `width - 1` bytes (reserve first: it may replace `buf`).
+    this.reserve(width - 1)
+    this.buf.copyWithin(lengthAt + width, lengthAt + 1, lengthAt + 1 + n)
+    const end = this.len
+    this.len = lengthAt
+    this.bigsize(BigInt(n))
+    this.len = end
+    return this
+  }
+
   /** Exactly `n` bytes: catches a fixed-size field given a value of the wrong size. */
   fixed(field: string, b: Uint8Array, n: number): this {
     if (b.length !== n) throw new EncodeError({ field, reason: `expected ${n} bytes, got ${b.length}` })
@@ -255,6 +306,16 @@ export const encodeWith = (f: (w: Writer) => void, _initialCapacity = 64): Resul
 export const encodeMessageWith = (f: (w: Writer) => void): Result.Result<Uint8Array, EncodeError> => {
   try {
     return Result.succeed(Writer.scratch(f, copyToSlab))
+  } catch (e) {
+    if (e instanceof EncodeError) return Result.fail(e)
+    throw e
+  }
+}
+
+/** A wire message (its u16 `type`, then `writePayload`) cut from a slab, as `encodeMessageWith` gives it, without a closure per message. */
+export const encodeMessage = <M>(type: number, writePayload: (w: Writer, m: M) => void, value: M): Result.Result<Uint8Array, EncodeError> => {
+  try {
+    return Result.succeed(Writer.scratchMessage(type, writePayload, value, copyToSlab))
   } catch (e) {
     if (e instanceof EncodeError) return Result.fail(e)
     throw e
