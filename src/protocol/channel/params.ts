@@ -112,3 +112,22 @@ export const channelView = <H extends ChannelView["htlcs"][number]>(
   localIsOpener: params.localIsFunder,
   ...balances
 })
+
+/**
+ * The view of the channel from the counterparty's side (theirs is "local"), for balances, HTLCs
+ * and feerate stated from THEIR point of view (a spec of their commitment): what
+ * `mirrorView(channelView(params, mirrorSpec(spec)))` is, without flipping each HTLC twice.
+ * Their commitment is `buildCommitmentForSide(secp, counterpartyView(params, spec), "local", ...)`.
+ */
+export const counterpartyView = <H extends ChannelView["htlcs"][number]>(
+  params: ChannelParams,
+  balances: { readonly toLocal: Msat; readonly toRemote: Msat; readonly htlcs: ReadonlyArray<H>; readonly feeratePerKw: number }
+): ChannelView<H> => ({
+  channelType: channelTypeByName(params.channelType),
+  fundingOutpoint: params.fundingOutpoint,
+  fundingAmount: params.fundingAmount,
+  local: { basepoints: params.remote.basepoints, dustLimit: params.remote.dustLimit, toSelfDelay: params.remote.toSelfDelay },
+  remote: { basepoints: params.local.basepoints, dustLimit: params.local.dustLimit, toSelfDelay: params.local.toSelfDelay },
+  localIsOpener: !params.localIsFunder,
+  ...balances
+})

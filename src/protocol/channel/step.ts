@@ -75,7 +75,6 @@ import {
   completeRevoke,
   hasChangesToSign,
   makeCommitments,
-  mirrorSpec,
   prepareCommit,
   receiveAdd,
   receiveCommit,
@@ -117,7 +116,7 @@ import {
   type NegotiatedChannelType,
   type OpenContext
 } from "./open.ts"
-import { channelView, type ChannelParams } from "./params.ts"
+import { counterpartyView } from "./params.ts"
 import { onDisconnected, onConnected, onReestablish, onRetransmitSigned } from "./reestablish.ts"
 import type {
   ChannelState,
@@ -207,7 +206,8 @@ export const sign = (out: Out, request: SignerRequest): void => void out.outputs
 
 /**
  * The step's result: `state` with the next update id. A step that numbered no update returns the
- * state as it is (no copy of the whole state only to write the same id again).
+ * state as it is (no copy of the whole state only to write the same id again); so does a step
+ * that wrote `out.nextUpdateId` into the state it built after its last `persist`.
  */
 export const done = <S extends ChannelState>(out: Out, state: S): StepResult =>
   Result.succeed({ state: state.nextUpdateId === out.nextUpdateId ? state : { ...state, nextUpdateId: out.nextUpdateId }, outputs: out.outputs })
@@ -869,7 +869,7 @@ const stepNormal = (ctx: StepContext, state: Normal, input: ChannelInput, out: O
       if (Result.isFailure(r)) return Result.fail(r.failure)
       persist(out, (updateId) => ({ _tag: "PaymentPreimage", updateId, preimage: input.preimage }))
       if (state.connection === "Connected") send(out, r.success.message)
-      return done(out, { ...state, commitments: r.success.commitments })
+      return done(out, { ...state, nextUpdateId: out.nextUpdateId, commitments: r.success.commitments })
     }
     case "ClaimPreimage": {
       // The same checks as a fulfill (BOLT 2 "Removing an HTLC"), but only the monitor learns the preimage.
@@ -944,8 +944,8 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
     // WaitingForRevocation, and `prepareCommit` built the same commitment already.)
     if (info._tag !== "WaitingForRevocation") return failChannel(state, out, "commitment not pending after signing", "local")
     const next = info.next
-    // `next.spec` is stated from THEIR side (its owner); the builder takes our view and mirrors it.
-    const built = buildCommitmentForSide(ctx.secp, channelViewOf(c.params, mirrorSpec(next.spec)), "remote", next.number, next.perCommitmentPoint)
+    // `next.spec` is stated from THEIR side (its owner): their view of the channel, as is.
+    const built = buildCommitmentForSide(ctx.secp, counterpartyView(c.params, next.spec), "local", next.number, next.perCommitmentPoint)
     if (Result.isFailure(built)) return failChannel(state, out, `their commitment does not build: ${built.failure.reason}`, "local")
     persist(out, (updateId) => ({
       _tag: "CounterpartyCommitment",
@@ -961,7 +961,7 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
       }
     }))
     send(out, completed.success.message)
-    return progressShutdown(ctx, { ...s, commitments: completed.success.commitments, commitSentAtLocalNumber: c.localCommit.number }, out)
+    return progressShutdown(ctx, { ...s, nextUpdateId: out.nextUpdateId, commitments: completed.success.commitments, commitSentAtLocalNumber: c.localCommit.number }, out)
   }
   if (awaiting._tag === "Revoke" && result._tag === "Revocation") {
     const secret = result.perCommitmentSecret
@@ -985,13 +985,16 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
       }
     }))
     send(out, revoked.success.message)
-    const revealedSecrets = [...s.revealedSecrets, { commitmentNumber: owed.commitmentNumber, secret }].slice(-2)
+    const last = s.revealedSecrets[s.revealedSecrets.length - 1]
+    const revealed = { commitmentNumber: owed.commitmentNumber, secret }
+    // The last two (newest last).
+    const revealedSecrets = last === undefined ? [revealed] : [last, revealed]
     // A received HTLC whose removal this revocation made irrevocable is no longer pending (pending.ts).
     const { receivedHtlcs: held, ...others } = s
     const receivedHtlcs = stillReceived(revoked.success.commitments, held ?? [])
     return progressShutdown(
       ctx,
-      { ...others, commitments: revoked.success.commitments, revealedSecrets, ...(receivedHtlcs.length === 0 ? {} : { receivedHtlcs }) },
+      { ...others, nextUpdateId: out.nextUpdateId, commitments: revoked.success.commitments, revealedSecrets, ...(receivedHtlcs.length === 0 ? {} : { receivedHtlcs }) },
       out
     )
   }
@@ -1000,18 +1003,22 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
   return unexpected(state, { _tag: "Signed", result }, `signer answer ${result._tag} while awaiting ${awaiting._tag}`)
 }
 
-const channelViewOf = (params: ChannelParams, spec: CommitmentSpec) => channelView(params, spec)
+/** An update allowed (`checkUpdateAfterShutdown`'s success), made once. */
+const allowed: Result.Result<void, ChannelError> = Result.succeed(undefined)
 
 const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: Out): StepResult => {
   const c = state.commitments
   // (`checkUpdateAfterShutdown` tells apart only "add". For a removal the channel is never empty
   // (the HTLC is still in it), so a fail or malformed fail is always allowed here.)
   const updateAllowed = (kind: "add" | "other"): Result.Result<void, ChannelError> =>
-    checkUpdateAfterShutdown(state.shutdown, { direction: "receive", kind, channelEmpty: channelEmpty(c) && !anyPending(c) })
+    // Before any `shutdown` every update is allowed (what the check answers then): the usual case, without the emptiness test.
+    state.shutdown.localScript === undefined && state.shutdown.remoteScript === undefined
+      ? allowed
+      : checkUpdateAfterShutdown(state.shutdown, { direction: "receive", kind, channelEmpty: channelEmpty(c) && !anyPending(c) })
   switch (m._tag) {
     case "UpdateAddHtlc": {
-      const allowed = updateAllowed("add")
-      if (Result.isFailure(allowed)) return violation(state, out, allowed.failure)
+      const permitted = updateAllowed("add")
+      if (Result.isFailure(permitted)) return violation(state, out, permitted.failure)
       const r = receiveAdd(c, m, limitsOf(ctx))
       if (Result.isFailure(r)) return violation(state, out, r.failure)
       // BOLT 2: over the dust exposure limit, the HTLC is accepted but SHOULD be failed once committed.
@@ -1019,8 +1026,8 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
       return done(out, { ...state, commitments: r.success.commitments, ...(dustExposed === undefined ? {} : { dustExposed }) })
     }
     case "UpdateFulfillHtlc": {
-      const allowed = updateAllowed("other")
-      if (Result.isFailure(allowed)) return violation(state, out, allowed.failure)
+      const permitted = updateAllowed("other")
+      if (Result.isFailure(permitted)) return violation(state, out, permitted.failure)
       const r = receiveFulfill(c, m)
       if (Result.isFailure(r)) return violation(state, out, r.failure)
       // BOLT 2: the preimage may be used at once (relayed upstream); stored first.
@@ -1033,27 +1040,27 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
         htlcId: m.id,
         result: { _tag: "Fulfilled", preimage: m.paymentPreimage, ...(fulfilledAttribution === undefined ? {} : { attributionData: fulfilledAttribution }) }
       })
-      return done(out, { ...state, commitments: r.success.commitments, fulfilledByPeer: [...state.fulfilledByPeer, m.id] })
+      return done(out, { ...state, nextUpdateId: out.nextUpdateId, commitments: r.success.commitments, fulfilledByPeer: [...state.fulfilledByPeer, m.id] })
     }
     case "UpdateFailHtlc": {
       // Stryker disable next-line StringLiteral: equivalent, only "add" is told apart (see updateAllowed).
-      const allowed = updateAllowed("other")
-      if (Result.isFailure(allowed)) return violation(state, out, allowed.failure)
+      const permitted = updateAllowed("other")
+      if (Result.isFailure(permitted)) return violation(state, out, permitted.failure)
       const r = receiveFail(c, m)
       if (Result.isFailure(r)) return violation(state, out, r.failure)
       return done(out, { ...state, commitments: r.success.commitments })
     }
     case "UpdateFailMalformedHtlc": {
       // Stryker disable next-line StringLiteral: equivalent, only "add" is told apart (see updateAllowed).
-      const allowed = updateAllowed("other")
-      if (Result.isFailure(allowed)) return violation(state, out, allowed.failure)
+      const permitted = updateAllowed("other")
+      if (Result.isFailure(permitted)) return violation(state, out, permitted.failure)
       const r = receiveFailMalformed(c, m)
       if (Result.isFailure(r)) return violation(state, out, r.failure)
       return done(out, { ...state, commitments: r.success.commitments })
     }
     case "UpdateFee": {
-      const allowed = updateAllowed("other")
-      if (Result.isFailure(allowed)) return violation(state, out, allowed.failure)
+      const permitted = updateAllowed("other")
+      if (Result.isFailure(permitted)) return violation(state, out, permitted.failure)
       const r = receiveFee(
         c,
         m,
@@ -1075,7 +1082,10 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
       if (Result.isFailure(r)) return violation(state, out, r.failure)
       persist(out, (updateId) => ({ _tag: "CommitmentSecret", updateId, commitmentNumber: r.success.revokedCommitmentNumber, secret: m.perCommitmentSecret }))
       let fulfilledByPeer = state.fulfilledByPeer
-      const received: Array<ReceivedHtlc> = []
+      const flagged = state.dustExposed
+      let received: Array<ReceivedHtlc> | undefined
+      // Their adds committed now, when some of theirs are flagged (the flags of those go).
+      let committedAdds: Set<bigint> | undefined
       for (const u of r.success.irrevocablyCommitted) {
         if (u._tag === "UpdateAddHtlc") {
           const entry: ReceivedHtlc = {
@@ -1085,9 +1095,14 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
             cltvExpiry: u.cltvExpiry,
             onion: u.onionRoutingPacket,
             ...pathKeyOf(ctx, u.tlvs.blindedPath),
-            ...((state.dustExposed ?? []).includes(u.id) ? { dustExposureExceeded: true } : {})
+            ...(flagged !== undefined && flagged.includes(u.id) ? { dustExposureExceeded: true } : {})
           }
+          received ??= []
           received.push(entry)
+          if (flagged !== undefined) {
+            committedAdds ??= new Set()
+            committedAdds.add(u.id)
+          }
           emit(out, { _tag: "HtlcReceived", channelId: c.params.channelId, ...entry })
         } else if (u._tag === "UpdateFailHtlc")
           emit(out, {
@@ -1105,21 +1120,22 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
           })
         else if (u._tag === "UpdateFulfillHtlc") {
           const id = u.id
-          fulfilledByPeer = fulfilledByPeer.filter((x) => x !== id)
+          // (A new array only when the id is there: the same array otherwise, as its encoding is memoized by array.)
+          if (fulfilledByPeer.includes(id)) fulfilledByPeer = fulfilledByPeer.filter((x) => x !== id)
         }
       }
-      const { commitSentAtLocalNumber: _sent, dustExposed: flagged, ...rest } = state
-      const committedAdds = new Set(r.success.irrevocablyCommitted.flatMap((u) => (u._tag === "UpdateAddHtlc" ? [u.id] : [])))
-      const dustExposed = (flagged ?? []).filter((id) => !committedAdds.has(id))
-      const { receivedHtlcs: held, ...others } = rest
-      const receivedHtlcs = stillReceived(r.success.commitments, [...(held ?? []), ...received])
+      const { commitSentAtLocalNumber: _sent, dustExposed: _flagged, receivedHtlcs: held, ...others } = state
+      const added = committedAdds
+      const dustExposed = flagged === undefined || added === undefined ? flagged : flagged.filter((id) => !added.has(id))
+      const receivedHtlcs = stillReceived(r.success.commitments, received === undefined ? (held ?? []) : held === undefined ? received : [...held, ...received])
       return progressShutdown(
         ctx,
         {
           ...others,
+          nextUpdateId: out.nextUpdateId,
           commitments: r.success.commitments,
           fulfilledByPeer,
-          ...(dustExposed.length === 0 ? {} : { dustExposed }),
+          ...(dustExposed === undefined || dustExposed.length === 0 ? {} : { dustExposed }),
           ...(receivedHtlcs.length === 0 ? {} : { receivedHtlcs })
         },
         out
@@ -1185,6 +1201,9 @@ const negotiationReady = (s: Normal): boolean =>
  */
 export const progressShutdown = (ctx: StepContext, state: Normal, out: Out): StepResult => {
   if (state.connection !== "Connected" || state.awaiting !== undefined) return done(out, state)
+  // No `shutdown` sent, received or asked for: nothing to send and no negotiation (both tests
+  // below need one of these), the usual case.
+  if (state.shutdown.localScript === undefined && state.shutdown.remoteScript === undefined && state.pendingClose === undefined) return done(out, state)
   let s = state
   const c = s.commitments
   if (s.shutdown.localScript === undefined && !pendingForRemote(c) && (s.pendingClose !== undefined || s.shutdown.remoteScript !== undefined)) {
