@@ -18,16 +18,19 @@
  * input (~400 characters to make and hash per lookup, and a copy kept per `keys` object to spare
  * making it again); another input under the same short key (another state of the same
  * commitment) is a miss and replaces the entry. Only successes are kept; least recently used
- * entries go beyond `capacity`. Results of `build` are registered (by identity)
- * with their entry, so `htlcTransactions`, `commitmentTxid` and the signing functions
- * (`signing.ts`) find what was already computed; any other commitment object (built directly,
- * or a modified copy) is simply computed from scratch. The signer still rebuilds what it signs
- * from the state it is given: it only skips work already done on equal inputs.
+ * entries go beyond `capacity`. Results of `build` (and of `htlcTransactions`) are instances of
+ * a class of this module that carry their entry in a private field (the fields of a plain
+ * result, own and enumerable, in the builder's order: equal to it field for field), so
+ * `htlcTransactions`, `commitmentTxid` and the signing functions (`signing.ts`) find what was
+ * already computed without a registration per result (a `WeakMap` entry costs about 1 us per
+ * short-lived key); any other commitment object (built directly, or a modified copy, which is a
+ * plain object) is simply computed from scratch. The signer still rebuilds what it signs from
+ * the state it is given: it only skips work already done on equal inputs.
  */
 import { Result } from "effect"
 import { equalBytesAt } from "../bytes.ts"
 import { makeLru } from "../lru.ts"
-import { txid as computeTxid, type Txid } from "./bitcoin/transaction.ts"
+import { txid as computeTxid, type Transaction, type Txid } from "./bitcoin/transaction.ts"
 import {
   buildCommitmentTransaction,
   type CommitmentError,
@@ -36,7 +39,7 @@ import {
   type CommitmentParams,
   type CommitmentTransaction
 } from "./commitment.ts"
-import { buildHtlcTransactions, type HtlcTransaction } from "./htlc.ts"
+import { buildHtlcTransactions, type HtlcTransaction, type HtlcTxKind } from "./htlc.ts"
 
 /** Digests by sighash type. */
 type Digests = Map<number, Uint8Array>
@@ -50,6 +53,8 @@ interface Entry {
   readonly outputHtlc: ReadonlyArray<number>
   /** Indexes in the params' `htlcs` of the trimmed HTLCs, in `built.trimmedHtlcs` order. */
   readonly trimmed: ReadonlyArray<number>
+  /** Without HTLCs: `built.outputs` (none holds an HTLC), shared by every caller's view. */
+  readonly outputsWithoutHtlcs: ReadonlyArray<CommitmentOutput<never>> | undefined
   txid: Txid | undefined
   htlcTxs: ReadonlyArray<HtlcTransaction<CommitmentHtlc>> | undefined
   /** Digests of the funding input (the commitment signatures). */
@@ -58,9 +63,83 @@ interface Entry {
   readonly htlcDigests: Array<Digests>
 }
 
-/** Results handed out by `build` and `htlcTransactions`, by identity: where their cached values are. */
-const commitmentEntries = new WeakMap<object, Entry>()
-const htlcTxDigests = new WeakMap<object, Digests>()
+/**
+ * A commitment handed out by `build`: the fields of `CommitmentTransaction` (own, enumerable, in
+ * the order `buildCommitmentTransaction` writes them) with the caller's params and HTLC objects,
+ * and its memo entry in a private field (`entryOf`), where its txid, HTLC transactions and
+ * digests are kept.
+ */
+class MemoCommitment<H extends CommitmentHtlc> implements CommitmentTransaction<H> {
+  readonly params: CommitmentParams<H>
+  readonly tx: Transaction
+  readonly outputs: ReadonlyArray<CommitmentOutput<H>>
+  readonly htlcOutputs: ReadonlyArray<CommitmentOutput<H> & { readonly htlc: H }>
+  readonly trimmedHtlcs: ReadonlyArray<H>
+  readonly baseFee: CommitmentTransaction<H>["baseFee"]
+  readonly fee: CommitmentTransaction<H>["fee"]
+  readonly toLocalAmount: CommitmentTransaction<H>["toLocalAmount"]
+  readonly toRemoteAmount: CommitmentTransaction<H>["toRemoteAmount"]
+  readonly hasToLocal: boolean
+  readonly hasToRemote: boolean
+  readonly #entry: Entry
+  constructor(
+    entry: Entry,
+    params: CommitmentParams<H>,
+    outputs: ReadonlyArray<CommitmentOutput<H>>,
+    htlcOutputs: ReadonlyArray<CommitmentOutput<H> & { readonly htlc: H }>,
+    trimmedHtlcs: ReadonlyArray<H>
+  ) {
+    const built = entry.built
+    this.params = params
+    this.tx = built.tx
+    this.outputs = outputs
+    this.htlcOutputs = htlcOutputs
+    this.trimmedHtlcs = trimmedHtlcs
+    this.baseFee = built.baseFee
+    this.fee = built.fee
+    this.toLocalAmount = built.toLocalAmount
+    this.toRemoteAmount = built.toRemoteAmount
+    this.hasToLocal = built.hasToLocal
+    this.hasToRemote = built.hasToRemote
+    this.#entry = entry
+  }
+  /** The memo entry of a commitment `build` handed out; undefined for any other object. */
+  static entryOf(commitment: object): Entry | undefined {
+    return #entry in commitment ? commitment.#entry : undefined
+  }
+}
+
+/**
+ * An HTLC transaction handed out by `htlcTransactions`: the fields of `HtlcTransaction` (own,
+ * enumerable, in `buildHtlcTransactions`' order) with the caller's HTLC object, and the digests
+ * of its input kept in the memo entry, in a private field (`digestsOf`).
+ */
+class MemoHtlcTransaction<H extends CommitmentHtlc> implements HtlcTransaction<H> {
+  readonly kind: HtlcTxKind
+  readonly htlc: H
+  readonly tx: Transaction
+  readonly commitmentOutputIndex: number
+  readonly inputAmount: HtlcTransaction<H>["inputAmount"]
+  readonly inputWitnessScript: Uint8Array
+  readonly outputWitnessScript: Uint8Array
+  readonly remoteSighash: number
+  readonly #digests: Digests
+  constructor(core: HtlcTransaction<CommitmentHtlc>, htlc: H, digests: Digests) {
+    this.kind = core.kind
+    this.htlc = htlc
+    this.tx = core.tx
+    this.commitmentOutputIndex = core.commitmentOutputIndex
+    this.inputAmount = core.inputAmount
+    this.inputWitnessScript = core.inputWitnessScript
+    this.outputWitnessScript = core.outputWitnessScript
+    this.remoteSighash = core.remoteSighash
+    this.#digests = digests
+  }
+  /** The digests of an HTLC transaction `htlcTransactions` handed out; undefined for any other object. */
+  static digestsOf(htlcTx: object): Digests | undefined {
+    return #digests in htlcTx ? htlcTx.#digests : undefined
+  }
+}
 
 const KEY_LENGTH = 33
 
@@ -239,9 +318,14 @@ const sameInputs = <H extends CommitmentHtlc>(i: Indexed, p: CommitmentParams<H>
   return sameBytes(i.bytes, p)
 }
 
-/** The entry's commitment with the caller's params and HTLC objects. */
+/**
+ * The entry's commitment with the caller's params and HTLC objects. Without HTLCs (half the
+ * commitments of an HTLC round trip) the output lists hold no HTLC object: the entry's own lists
+ * are the caller's too (frozen values, as every list handed out is read-only).
+ */
 const viewFor = <H extends CommitmentHtlc>(entry: Entry, params: CommitmentParams<H>): CommitmentTransaction<H> => {
   const { built } = entry
+  if (entry.outputsWithoutHtlcs !== undefined && params.htlcs.length === 0) return new MemoCommitment<H>(entry, params, entry.outputsWithoutHtlcs, [], [])
   const outputs: Array<CommitmentOutput<H>> = []
   const htlcOutputs: Array<CommitmentOutput<H> & { readonly htlc: H }> = []
   const builtOutputs = built.outputs
@@ -262,29 +346,37 @@ const viewFor = <H extends CommitmentHtlc>(entry: Entry, params: CommitmentParam
     const h = params.htlcs[i]
     if (h !== undefined) trimmedHtlcs.push(h)
   }
-  return {
-    params,
-    tx: built.tx,
-    outputs,
-    htlcOutputs,
-    trimmedHtlcs,
-    baseFee: built.baseFee,
-    fee: built.fee,
-    toLocalAmount: built.toLocalAmount,
-    toRemoteAmount: built.toRemoteAmount,
-    hasToLocal: built.hasToLocal,
-    hasToRemote: built.hasToRemote
-  }
+  return new MemoCommitment(entry, params, outputs, htlcOutputs, trimmedHtlcs)
 }
 
 const entryOf = <H extends CommitmentHtlc>(params: CommitmentParams<H>, bytes: Uint8Array, built: CommitmentTransaction<H>): Entry => {
-  const position = new Map<CommitmentHtlc, number>()
-  params.htlcs.forEach((h, i) => position.set(h, i))
+  const htlcs = params.htlcs
+  const builtOutputs = built.outputs
+  const outputHtlc: Array<number> = []
+  const trimmed: Array<number> = []
+  let outputsWithoutHtlcs: Array<CommitmentOutput<never>> | undefined
+  if (htlcs.length === 0) {
+    // No HTLC: no output or trimmed entry points to one (and no map of their positions is made).
+    outputsWithoutHtlcs = []
+    for (const o of builtOutputs) {
+      outputHtlc.push(-1)
+      outputsWithoutHtlcs.push({ index: o.index, kind: o.kind, amount: o.amount, scriptPubKey: o.scriptPubKey, witnessScript: o.witnessScript, htlc: undefined })
+    }
+  } else {
+    const position = new Map<CommitmentHtlc, number>()
+    for (let i = 0; i < htlcs.length; i++) {
+      const h = htlcs[i]
+      if (h !== undefined) position.set(h, i)
+    }
+    for (const o of builtOutputs) outputHtlc.push(o.htlc === undefined ? -1 : (position.get(o.htlc) ?? -1))
+    for (const h of built.trimmedHtlcs) trimmed.push(position.get(h) ?? -1)
+  }
   return {
     inputs: indexedOf(bytes, params),
     built,
-    outputHtlc: built.outputs.map((o) => (o.htlc === undefined ? -1 : (position.get(o.htlc) ?? -1))),
-    trimmed: built.trimmedHtlcs.map((h) => position.get(h) ?? -1),
+    outputHtlc,
+    trimmed,
+    outputsWithoutHtlcs,
     txid: undefined,
     htlcTxs: undefined,
     digests: new Map(),
@@ -315,11 +407,7 @@ export const makeCommitmentBuilds = (capacity: number): CommitmentBuilds => {
       if (!hasByteLengths(params)) return buildCommitmentTransaction(params)
       const key = shortKeyOf(params)
       const held = memo.get(key)
-      if (held !== undefined && sameInputs(held.inputs, params)) {
-        const view = viewFor(held, params)
-        commitmentEntries.set(view, held)
-        return Result.succeed(view)
-      }
+      if (held !== undefined && sameInputs(held.inputs, params)) return Result.succeed(viewFor(held, params))
       // Found under a number shared with other inputs: counted as a miss.
       if (held !== undefined) memo.mismatch()
       const built = buildCommitmentTransaction(params)
@@ -327,10 +415,10 @@ export const makeCommitmentBuilds = (capacity: number): CommitmentBuilds => {
       // The copy of the byte fields the entry keeps (lengths checked above, so this fills).
       const length = fillKeyBytes(params)
       if (length === undefined) return built
-      const entry = entryOf(params, keyBuffer.subarray(0, length), built.success)
+      const b = built.success
+      const entry = entryOf(params, keyBuffer.subarray(0, length), b)
       memo.set(key, entry)
-      commitmentEntries.set(built.success, entry)
-      return built
+      return Result.succeed(new MemoCommitment(entry, params, b.outputs, b.htlcOutputs, b.trimmedHtlcs))
     },
     size: memo.size,
     stats: memo.stats,
@@ -346,7 +434,7 @@ export const sharedCommitmentBuilds: CommitmentBuilds = makeCommitmentBuilds(SHA
 
 /** The commitment's txid (internal byte order), computed once per memo entry. */
 export const commitmentTxid = <H extends CommitmentHtlc>(commitment: CommitmentTransaction<H>): Txid => {
-  const entry = commitmentEntries.get(commitment)
+  const entry = MemoCommitment.entryOf(commitment)
   if (entry === undefined) return computeTxid(commitment.tx)
   if (entry.txid === undefined) entry.txid = computeTxid(entry.built.tx)
   return entry.txid
@@ -357,7 +445,7 @@ export const commitmentTxid = <H extends CommitmentHtlc>(commitment: CommitmentT
  * built once per memo entry (the `htlc` of each is the caller's).
  */
 export const htlcTransactions = <H extends CommitmentHtlc>(commitment: CommitmentTransaction<H>): ReadonlyArray<HtlcTransaction<H>> => {
-  const entry = commitmentEntries.get(commitment)
+  const entry = MemoCommitment.entryOf(commitment)
   if (entry === undefined) return buildHtlcTransactions(commitment)
   if (entry.htlcTxs === undefined) {
     if (entry.txid === undefined) entry.txid = computeTxid(entry.built.tx)
@@ -367,14 +455,12 @@ export const htlcTransactions = <H extends CommitmentHtlc>(commitment: Commitmen
   entry.htlcTxs.forEach((core, i) => {
     const output = commitment.htlcOutputs[i]
     if (output === undefined) return
-    const htlcTx: HtlcTransaction<H> = { ...core, htlc: output.htlc }
     let digests = entry.htlcDigests[i]
     if (digests === undefined) {
       digests = new Map()
       entry.htlcDigests[i] = digests
     }
-    htlcTxDigests.set(htlcTx, digests)
-    result.push(htlcTx)
+    result.push(new MemoHtlcTransaction(core, output.htlc, digests))
   })
   return result
 }
@@ -393,8 +479,8 @@ export const cachedCommitmentDigest = <H extends CommitmentHtlc>(
   commitment: CommitmentTransaction<H>,
   sighashType: number,
   compute: () => Uint8Array
-): Uint8Array => cached(commitmentEntries.get(commitment)?.digests, sighashType, compute)
+): Uint8Array => cached(MemoCommitment.entryOf(commitment)?.digests, sighashType, compute)
 
 /** The digest of an HTLC transaction's input under `sighashType`, computed once per memo entry. */
 export const cachedHtlcDigest = <H extends CommitmentHtlc>(htlcTx: HtlcTransaction<H>, sighashType: number, compute: () => Uint8Array): Uint8Array =>
-  cached(htlcTxDigests.get(htlcTx), sighashType, compute)
+  cached(MemoHtlcTransaction.digestsOf(htlcTx), sighashType, compute)

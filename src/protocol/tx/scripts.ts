@@ -86,16 +86,17 @@ export interface HtlcScriptKeys {
 }
 
 /**
- * HASH160 of a revocation key, remembered per key array (with a copy compared on a hit): every
- * HTLC output of a commitment has the same revocation key, so a commitment with n HTLCs hashes
- * it once rather than n times. Weak: an entry lives as long as the key array does.
+ * HASH160 of a revocation key, the last one remembered (with a copy of its key, compared on each
+ * use): every HTLC output of a commitment has the same revocation key, and they are written one
+ * after the other, so a commitment with n HTLCs hashes it once rather than n times (one entry: no
+ * map entry made per commitment).
  */
-const revocationHashes = new WeakMap<Uint8Array, { readonly key: Uint8Array; readonly hash: Uint8Array }>()
+let lastRevocationHash: { readonly key: Uint8Array; readonly hash: Uint8Array } | undefined
 const revocationHash160 = (key: Uint8Array): Uint8Array => {
-  const held = revocationHashes.get(key)
+  const held = lastRevocationHash
   if (held !== undefined && equalBytes(held.key, key)) return held.hash
   const hash = hash160(key)
-  revocationHashes.set(key, { key: Uint8Array.from(key), hash })
+  lastRevocationHash = { key: Uint8Array.from(key), hash }
   return hash
 }
 

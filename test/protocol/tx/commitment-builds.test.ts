@@ -216,6 +216,42 @@ describe("makeCommitmentBuilds", () => {
     )
   })
 
+  it("hands out the plain results' own fields in the builder's order, hit or miss, with or without HTLCs; a spread copy is a plain object the memo does not know", () => {
+    const builds = makeCommitmentBuilds(64)
+    // Keys, in order, and values as a spread and JSON see them (bigints as text).
+    const plain = (o: object) => JSON.stringify({ ...o }, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? toHex(v) : v))
+    let withoutHtlcs = 0
+    for (const t of anchors.tests) {
+      const params = paramsOf(anchors.common, t, anchorsType)
+      const direct = ok(buildCommitmentTransaction(params))
+      if (params.htlcs.length === 0) withoutHtlcs++
+      for (let round = 0; round < 3; round++) {
+        // Another caller's HTLC objects on the hits (same fields).
+        const built = ok(builds.build(round === 0 ? params : { ...params, htlcs: params.htlcs.map((h) => ({ ...h })) }))
+        expect(Object.keys(built)).toEqual(Object.keys(direct))
+        expect(plain(built)).toBe(plain(direct))
+        built.outputs.forEach((o, i) => {
+          const d = direct.outputs[i]
+          if (d === undefined) throw new Error("output missing")
+          expect(Object.keys(o)).toEqual(Object.keys(d))
+          expect(plain(o)).toBe(plain(d))
+        })
+        const fresh = buildHtlcTransactions(direct)
+        htlcTransactions(built).forEach((h, i) => {
+          const f = fresh[i]
+          if (f === undefined) throw new Error("HTLC transaction missing")
+          expect(Object.keys(h)).toEqual(Object.keys(f))
+          expect(plain(h)).toBe(plain(f))
+        })
+        // A spread copy with another locktime: computed from its own fields, not the memo's.
+        const copy = { ...built, tx: { ...built.tx, locktime: built.tx.locktime ^ 1 } }
+        expect(hexOf(commitmentTxid(copy))).toBe(hexOf(txid(copy.tx)))
+        expect(hexOf(commitmentSighash(copy))).toBe(hexOf(inputSighash(commitmentInput(copy), SIGHASH_ALL)))
+      }
+    }
+    expect(withoutHtlcs).toBeGreaterThan(0)
+  })
+
   it("stays within its capacity (least recently used out)", () => {
     const builds = makeCommitmentBuilds(2)
     const file = legacy
