@@ -100,6 +100,18 @@ interface HolderCommitment {
   readonly txid: Uint8Array
   readonly counterpartySignature: Uint8Array
   readonly counterpartyHtlcSignatures: ReadonlyArray<Uint8Array>
+  /** Its exported form, made on the first export that includes it (`exportHolder`). */
+  exported: SignerChannelState["holderCommitments"][number] | undefined
+}
+
+/** A record's last export, with the parts of the record it was made from (`exportState`). */
+interface LastExport {
+  readonly parameters: ChannelParameters | undefined
+  readonly revokedBelow: bigint
+  readonly highestValidated: bigint | undefined
+  readonly last: ChannelRecord["lastCounterpartySigned"]
+  readonly holders: ReadonlyArray<HolderCommitment>
+  readonly state: SignerChannelState
 }
 
 interface ChannelRecord {
@@ -130,6 +142,8 @@ interface ChannelRecord {
   readonly counterpartyHtlcKeys: Map<string, PrivateKey>
   /** Memo of the commitment number obscuring factor, for the parameters object it was computed under. */
   obscuring: { readonly parameters: ChannelParameters; readonly factor: bigint } | undefined
+  /** The last export of the record's policy state (`exportState`). */
+  lastExport: LastExport | undefined
 }
 
 /** The policy part of a record: what `SignerChannelState` carries, in memory form. */
@@ -342,7 +356,8 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       holderSecrets: new Map(),
       secretCursor: undefined,
       counterpartyHtlcKeys: new Map(),
-      obscuring: undefined
+      obscuring: undefined,
+      lastExport: undefined
     }
     channels.set(key, fresh)
     return fresh
@@ -538,7 +553,8 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       state: copy,
       txid: Uint8Array.from(commitmentTxid(commitment)),
       counterpartySignature: Uint8Array.from(counterpartySignature),
-      counterpartyHtlcSignatures: counterpartyHtlcSignatures.map((sig) => Uint8Array.from(sig))
+      counterpartyHtlcSignatures: counterpartyHtlcSignatures.map((sig) => Uint8Array.from(sig)),
+      exported: undefined
     }
   }
 
@@ -560,12 +576,12 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
 
   /**
    * The exported form of registered parameters and of each held commitment, made once per
-   * object (both are immutable once made): consecutive exports share them, so the channel
+   * object (both are immutable once made; a held commitment keeps its own in `exported`, the
+   * parameters' are in a map by identity): consecutive exports share them, so the channel
    * layer's encoders (`signer-state-json.ts`) encode each part once too. Frozen; the byte
    * arrays are copies of the signer's own, so a caller cannot reach its state through them.
    */
   const exportedParameters = new WeakMap<ChannelParameters, NonNullable<SignerChannelState["parameters"]>>()
-  const exportedHolder = new WeakMap<HolderCommitment, SignerChannelState["holderCommitments"][number]>()
   const exportParameters = (p: ChannelParameters): NonNullable<SignerChannelState["parameters"]> => {
     const held = exportedParameters.get(p)
     if (held !== undefined) return held
@@ -591,7 +607,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     return exported
   }
   const exportHolder = (h: HolderCommitment): SignerChannelState["holderCommitments"][number] => {
-    const held = exportedHolder.get(h)
+    const held = h.exported
     if (held !== undefined) return held
     const exported = Object.freeze({
       state: Object.freeze({
@@ -601,27 +617,17 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       counterpartySignature: Uint8Array.from(h.counterpartySignature),
       counterpartyHtlcSignatures: Object.freeze(h.counterpartyHtlcSignatures.map((sig) => Uint8Array.from(sig)))
     })
-    exportedHolder.set(h, exported)
+    h.exported = exported
     return exported
   }
 
-  /**
-   * Each record's last export, with the parts of the record it was made from: the channel layer
-   * asks for the state before every write, often with nothing changed since the previous one
-   * (every change replaces one of these parts: parameters, the last signed counterparty
-   * commitment and each held commitment are new objects, the two numbers new values).
+  /*
+   * Each record keeps its last export, with the parts of the record it was made from
+   * (`ChannelRecord.lastExport`): the channel layer asks for the state before every write, often
+   * with nothing changed since the previous one (every change replaces one of these parts:
+   * parameters, the last signed counterparty commitment and each held commitment are new
+   * objects, the two numbers new values).
    */
-  const lastExports = new WeakMap<
-    ChannelRecord,
-    {
-      readonly parameters: ChannelParameters | undefined
-      readonly revokedBelow: bigint
-      readonly highestValidated: bigint | undefined
-      readonly last: ChannelRecord["lastCounterpartySigned"]
-      readonly holders: ReadonlyArray<HolderCommitment>
-      readonly state: SignerChannelState
-    }
-  >()
   /** Whether `map` holds exactly `holders`, in that order. */
   const sameHolders = (holders: ReadonlyArray<HolderCommitment>, map: ReadonlyMap<bigint, HolderCommitment>): boolean => {
     if (holders.length !== map.size) return false
@@ -638,7 +644,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
   const exportState = (keyId: ChannelKeyId, r: ChannelRecord): SignerChannelState => {
     const p = r.parameters
     const last = r.lastCounterpartySigned
-    const seen = lastExports.get(r)
+    const seen = r.lastExport
     if (
       seen !== undefined &&
       seen.parameters === p &&
@@ -660,7 +666,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         [...holders].sort((a, b) => (a.state.commitmentNumber < b.state.commitmentNumber ? -1 : 1)).map(exportHolder)
       )
     })
-    lastExports.set(r, { parameters: p, revokedBelow: r.revokedBelow, highestValidated: r.highestValidated, last, holders, state })
+    r.lastExport = { parameters: p, revokedBelow: r.revokedBelow, highestValidated: r.highestValidated, last, holders, state }
     return state
   }
 
