@@ -149,6 +149,12 @@ export interface ChannelPorts<S> {
    * `InProgress` group may carry its last id alone (it then completes the whole group).
    */
   readonly persistMany?: (updates: ReadonlyArray<MonitorUpdate>, state: S) => Effect.Effect<PersistStatus>
+  /**
+   * Grouped mode (optional): whether a write now costs no more alone than grouped (the persister's
+   * `writesFreeOf`): the `PersistNow` then writes at once instead of yielding first for the other
+   * half of a message pair. Absent: it yields.
+   */
+  readonly writesFree?: () => boolean
   /** Queues `message` on `session`; a stale session drops it (reestablish retransmits). Never waits on the peer. */
   readonly send: (session: SessionId, message: LightningMessage) => Effect.Effect<void>
   /** Publishes an event of this channel. */
@@ -205,7 +211,8 @@ export type ChannelEnvelope<S> =
    * Writes the updates collected so far in one `persistMany` call (queued behind the mailbox).
    * The first time it comes up (`again` absent) it yields once and, if anything arrived meanwhile
    * (the other half of a message pair, the `Flush` of the step), queues itself again behind it, so
-   * that joins the write; if nothing arrived it writes at once.
+   * that joins the write; if nothing arrived it writes at once. When writes are free
+   * (`ChannelPorts.writesFree`) it writes at once, with no yield.
    */
   | { readonly _tag: "PersistNow"; readonly again?: true }
   /** After a restart: re-issue the `Sign` the restored state awaits (queued first by `makeChannel`). */
@@ -220,6 +227,8 @@ export interface ChannelHandle<S> {
   readonly tell: (input: ChannelInput, session?: SessionId) => Effect.Effect<void, Actor.ActorStopped>
   /** `tell` with no effect when none is needed (`Actor.offer`): undefined once queued on a running actor. */
   readonly offer: (input: ChannelInput, session?: SessionId) => Effect.Effect<void, Actor.ActorStopped> | undefined
+  /** `offer` within a batch (`Actor.offerBatched`): the start of an idle channel's fiber goes to `starts`, to run after the batch. */
+  readonly offerBatched: (input: ChannelInput, starts: Array<Effect.Effect<void>>) => Effect.Effect<void, Actor.ActorStopped> | undefined
   /** Runs a command and waits for its outcome (the events it produced). */
   readonly command: (
     input: ChannelInput
@@ -733,8 +742,14 @@ const startChannel = <S>(
       waitedForFlush = true
       return Effect.void
     }
+    const writesFree = ports.writesFree
+    /** Writes at once when writes are free (no scheduler hop for a grouping that saves nothing). */
     const persistNow = (again: boolean): Effect.Effect<void> =>
-      self === undefined ? persistCollectedNow() : again ? persistAgain() : Effect.andThen(Effect.yieldNow, afterYield)
+      self === undefined || (writesFree !== undefined && writesFree())
+        ? persistCollectedNow()
+        : again
+          ? persistAgain()
+          : Effect.andThen(Effect.yieldNow, afterYield)
 
     /** An input: stepped, the caller answered (or the rejection logged), then a `Flush` and a `PersistNow` queued as needed. */
     const handleEnvelope = (msg: Extract<ChannelEnvelope<S>, { readonly _tag: "Input" }>): Effect.Effect<void> => {
@@ -816,6 +831,7 @@ const startChannel = <S>(
         actor.tell(connectedOn === undefined ? { _tag: "Input", input } : { _tag: "Input", input, session: connectedOn }),
       offer: (input, connectedOn) =>
         actor.offer(connectedOn === undefined ? { _tag: "Input", input } : { _tag: "Input", input, session: connectedOn }),
+      offerBatched: (input, starts) => actor.offerBatched({ _tag: "Input", input }, starts),
       command: (input) => actor.ask<StepReport, ChannelCommandRejected>((reply) => ({ _tag: "Input", input, reply })),
       // An idle actor's snapshot is what it holds now (nothing is queued before it): read at once,
       // with no trip through the mailbox (a poll of many channels wakes none of them).

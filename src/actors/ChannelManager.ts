@@ -52,7 +52,7 @@ import { serializeTransaction, type Transaction } from "../protocol/tx/bitcoin/t
 import { type ChannelId, msat, type Msat, type NodeId, type Sat } from "../protocol/units.ts"
 import { ChannelSigner, type ChannelKeyId, channelKeyId, type SignerChannelState, SignerChannelStateSchema } from "../services/ChannelSigner.ts"
 import { Entropy } from "../services/Entropy.ts"
-import { LazyJson, MonitorPersister, type PersistStatus, type PersistUnavailable } from "../services/MonitorPersister.ts"
+import { LazyJson, MonitorPersister, type PersistStatus, type PersistUnavailable, writesFreeOf } from "../services/MonitorPersister.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { ActorCrashed, ActorStopped } from "./Actor.ts"
 import {
@@ -488,6 +488,8 @@ export const make = (
     const peers = yield* PeerManager
     const signer = yield* ChannelSigner
     const persister = yield* MonitorPersister
+    /** Whether the persister's writes are free now (declared by the persister itself; a wrapper is not). */
+    const writesFree = writesFreeOf(persister)
     // Subscribed before anything is persisted: no completion is missed.
     const completions = yield* persister.subscribe
     /** Per channel (hex id): the highest update id known durable here, and who waits for one. */
@@ -692,6 +694,7 @@ export const make = (
     const portsFor = (entry: Entry): ChannelPorts<ChannelState> => ({
       persist: (update, state) => persistFor(entry, [update], state),
       ...(config.groupPersists === false ? {} : { persistMany: (updates: ReadonlyArray<MonitorUpdate>, state: ChannelState) => persistFor(entry, updates, state) }),
+      ...(writesFree === undefined ? {} : { writesFree }),
       // Data-first (no `pipe`): one of these per message sent.
       send: (session, message) =>
         Effect.catch(peers.send(session, message), (e) => Effect.logDebug(`channel ${toHex(entry.channelId)}: ${message._tag} not sent (${e._tag})`)),
@@ -848,8 +851,9 @@ export const make = (
 
     /**
      * A peer message: routed by (peer, channel id) with no generator (one per message on the wire).
-     * Returns undefined when it is handled already (queued on a running channel, or dropped), else
-     * the effect that completes it (to run before the next event is looked at).
+     * Returns undefined when it is handled already (queued on a running channel, or on an idle one
+     * whose start went to `starts`, or dropped), else the effect that completes it (to run before
+     * the next event is looked at).
      */
     const routeMessage = (event: Extract<PeerSessionEvent, { readonly _tag: "Message" }>): Effect.Effect<void> | undefined => {
       const { message, nodeId, session } = event
@@ -865,23 +869,43 @@ export const make = (
         // BOLT 2: a reestablish for a channel we do not know gets an error (the peer may close it).
         return message._tag === "ChannelReestablish" ? Effect.andThen(unknown, sendOn(session, makeError("unknown channel", message.channelId))) : unknown
       }
-      const queued = entry.handle?.offer({ _tag: "PeerMessage", message })
+      const queued = entry.handle?.offerBatched({ _tag: "PeerMessage", message }, starts)
       return queued === undefined ? undefined : Effect.ignore(queued)
     }
 
     /**
+     * The starts of the channels a pull's messages found idle (`ChannelHandle.offerBatched`), to run
+     * once those messages are queued: each channel then handles all of its messages of the pull
+     * in one run, started on this fiber's stack (no scheduler hop per start).
+     */
+    let starts: Array<Effect.Effect<void>> = []
+    /** The starts collected so far, then `next`. */
+    const startsThen = (next: Effect.Effect<void>): Effect.Effect<void> => {
+      if (starts.length === 0) return next
+      const now = starts
+      starts = []
+      let all = next
+      for (let i = now.length - 1; i >= 0; i--) {
+        const start = now[i]
+        if (start !== undefined) all = Effect.andThen(start, all)
+      }
+      return all
+    }
+
+    /**
      * The session events of one pull, in order, in a plain loop: an effect is built only for an
-     * event that needs one (a channel's fiber to start, a connection event, an open...), and the
-     * loop goes on after it has run.
+     * event that needs one (a connection event, an open...), and the loop goes on after it has
+     * run. The channels' starts run before any such effect (it may depend on them: a wait for
+     * room in a mailbox) and at the end of the pull.
      */
     const onSessionEvents = (events: ReadonlyArray<PeerSessionEvent>, from: number): Effect.Effect<void> => {
       for (let i = from; i < events.length; i++) {
         const event = events[i]
         if (event === undefined) continue
         const effect = event._tag === "Message" ? routeMessage(event) : onConnectionEvent(event)
-        if (effect !== undefined) return i + 1 < events.length ? Effect.flatMap(effect, () => onSessionEvents(events, i + 1)) : effect
+        if (effect !== undefined) return startsThen(i + 1 < events.length ? Effect.flatMap(effect, () => onSessionEvents(events, i + 1)) : effect)
       }
-      return Effect.void
+      return startsThen(Effect.void)
     }
 
     const onErrorOrWarning = (nodeId: NodeId, message: Extract<LightningMessage, { readonly _tag: "Error" | "Warning" }>): Effect.Effect<void> =>

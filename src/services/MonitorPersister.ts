@@ -140,6 +140,24 @@ export interface MonitorPersisterShape {
   readonly remove: (channelId: ChannelId) => Effect.Effect<void, PersistUnavailable | PersisterClosed>
 }
 
+/**
+ * Persisters whose writes can be free, by object, with the test saying whether they are now: a
+ * write handed over then is durable at once and costs no more alone than grouped (in memory, no
+ * encoding, no I/O, nothing waiting), so a caller writes at once instead of waiting to group
+ * writes (the `Channel` actor's yield before a grouped write). Kept by object, not as a field, so
+ * a wrapper (a new object, e.g. one that spreads a persister's fields to record, delay or count
+ * its writes) is never taken for free.
+ */
+const freeWriters = new WeakMap<MonitorPersisterShape, () => boolean>()
+
+/** Declares `persister`'s writes free whenever `now()` says so (see `writesFreeOf`). */
+export const declareFreeWrites = (persister: MonitorPersisterShape, now: () => boolean): void => {
+  freeWriters.set(persister, now)
+}
+
+/** The test of whether `persister`'s writes are free now, if it declared one (`declareFreeWrites`). */
+export const writesFreeOf = (persister: MonitorPersisterShape): (() => boolean) | undefined => freeWriters.get(persister)
+
 export class MonitorPersister extends Context.Service<MonitorPersister, MonitorPersisterShape>()(
   "effect-lightning/MonitorPersister"
 ) {}

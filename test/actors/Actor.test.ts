@@ -297,4 +297,53 @@ describe("Actor", () => {
       assert.isTrue(Exit.isFailure(exit))
       assert.deepStrictEqual(seen, ["wait", "a", "b", "c"])
     }))
+
+  it.effect("offerBatched: an idle actor's start goes to the batch and runs on the caller's stack (the batch handled in one run); nothing on a running actor; the wait for room when full; ActorStopped after a stop", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const gate = yield* Deferred.make<void>()
+      const actor = yield* Actor.make<string>({
+        name: "batched",
+        capacity: 3,
+        handle: (m) =>
+          Effect.suspend(() => {
+            seen.push(m)
+            return m === "wait" ? Deferred.await(gate) : Effect.void
+          })
+      })
+      // Idle: queued now, the start pushed to the batch (once), nothing returned and nothing run.
+      const starts: Array<Effect.Effect<void>> = []
+      assert.isUndefined(actor.offerBatched("a", starts))
+      assert.isUndefined(actor.offerBatched("b", starts))
+      assert.strictEqual(starts.length, 1)
+      assert.strictEqual(actor.waiting(), 2)
+      for (let i = 0; i < 5; i++) yield* Effect.yieldNow
+      assert.deepStrictEqual(seen, [])
+      // The start runs the fiber on this fiber's stack: both handled (the mailbox emptied) when it returns.
+      for (const start of starts.splice(0)) yield* start
+      assert.deepStrictEqual(seen, ["a", "b"])
+      assert.isTrue(actor.idle())
+      // Suspended in a handler (on "wait"): queued, no start.
+      assert.isUndefined(actor.offerBatched("wait", starts))
+      for (const start of starts.splice(0)) yield* start
+      assert.deepStrictEqual(seen, ["a", "b", "wait"])
+      assert.isUndefined(actor.offerBatched("c", starts))
+      assert.isUndefined(actor.offerBatched("d", starts))
+      assert.isUndefined(actor.offerBatched("e", starts))
+      assert.strictEqual(starts.length, 0)
+      // Full (capacity 3): nothing queued; the effect queues it when there is room.
+      const full = actor.offerBatched("f", starts)
+      assert.isDefined(full)
+      assert.strictEqual(actor.waiting(), 3)
+      const waiting = yield* Effect.forkChild(full ?? Effect.void)
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(waiting)
+      while (!actor.idle()) yield* Effect.yieldNow
+      assert.deepStrictEqual(seen, ["a", "b", "wait", "c", "d", "e", "f"])
+      yield* actor.stop
+      const stopped = actor.offerBatched("late", starts)
+      assert.isDefined(stopped)
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(stopped ?? Effect.void)))
+      assert.strictEqual(starts.length, 0)
+    }))
 })

@@ -268,6 +268,33 @@ describe("Channel actor", () => {
         assert.strictEqual(g.stored.length, 0)
       }))
 
+    it.effect("free writes (ChannelPorts.writesFree): the write goes at once, with no yield first for another fiber", () =>
+      Effect.gen(function*() {
+        // A fiber forked right after the input, from the same fiber, runs right after the actor's
+        // first run: it has run by the write only if the actor yielded before writing.
+        const writeSawOther = (free: boolean | undefined) =>
+          Effect.gen(function*() {
+            let other = false
+            const seen: Array<boolean> = []
+            const g = groupedPorts(() => "Completed")
+            const ports: ChannelPorts<Toy> = {
+              ...g.ports,
+              persistMany: (updates, state) => Effect.andThen(Effect.sync(() => void seen.push(other)), g.ports.persistMany?.(updates, state) ?? Effect.die("no persistMany")),
+              ...(free === undefined ? {} : { writesFree: () => free })
+            }
+            const ch = yield* makeChannel({ core: toyCore, ports, signer, state: empty })
+            yield* ch.tell({ _tag: "UpdateFee", feeratePerKw: 1000 })
+            yield* Effect.forkChild(Effect.sync(() => void (other = true)))
+            yield* settle(ch)
+            assert.deepStrictEqual(g.calls.map((c) => c.ids), [[0n]])
+            return seen
+          })
+        assert.deepStrictEqual(yield* writeSawOther(true), [false])
+        // Not free (or not said): the `PersistNow` yields once before it writes.
+        assert.deepStrictEqual(yield* writeSawOther(false), [true])
+        assert.deepStrictEqual(yield* writeSawOther(undefined), [true])
+      }))
+
     it.effect("an InProgress group is completed by its last id (or by each id), in order; later groups wait", () =>
       Effect.gen(function*() {
         const g = groupedPorts(() => "InProgress")

@@ -15,6 +15,7 @@ import type { MonitorUpdate } from "../../protocol/monitor/update.ts"
 import type { ChannelId } from "../../protocol/units.ts"
 import {
   channelStateJson,
+  declareFreeWrites,
   MonitorPersister,
   PersisterClosed,
   PersistOutOfOrder,
@@ -326,6 +327,9 @@ export const makeMemoryPersister = (
       archive: (channelId) => retire(channelId, true),
       remove: (channelId) => retire(channelId, false)
     }
+
+    // Free while `writeNow` would take a write: immediate mode, nothing waiting, no failure planned.
+    declareFreeWrites(persister, () => !closed && mode === "immediate" && failures === 0 && pending.length === 0)
 
     const control: MemoryPersisterControl = {
       setMode: (m) => Effect.sync(() => void (mode = m)),

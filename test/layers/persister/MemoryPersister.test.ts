@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, PubSub } from "effect"
 import { TestClock } from "effect/testing"
 import { makeMemoryPersister, makeMemoryPersisterData } from "../../../src/layers/persister/MemoryPersister.ts"
-import { channelStateJson, LazyJson, type PersistCompletion } from "../../../src/services/MonitorPersister.ts"
+import { channelStateJson, LazyJson, type PersistCompletion, writesFreeOf } from "../../../src/services/MonitorPersister.ts"
 import { channelIdOf, logOf, stateAt } from "./fixtures.ts"
 
 const A = channelIdOf(1)
@@ -133,6 +133,29 @@ describe("MemoryPersister", () => {
       assert.strictEqual((yield* control.pending).length, 0)
       assert.strictEqual(data.channels.size, 1)
       assert.strictEqual([...data.channels.values()][0]?.updates.length, 3)
+    }))
+
+  it.effect("writes are free (writesFreeOf) exactly while a write would land at once; never for a wrapper", () =>
+    Effect.gen(function*() {
+      const { persister, control } = yield* makeMemoryPersister()
+      const free = writesFreeOf(persister)
+      if (free === undefined) return assert.fail("the in-memory persister declares its free writes")
+      assert.isTrue(free())
+      // A wrapper (a new object, here a spread of the persister's fields) is never taken for free.
+      assert.isUndefined(writesFreeOf({ ...persister }))
+      yield* control.setMode("hold")
+      assert.isFalse(free())
+      yield* control.setMode("immediate")
+      assert.isTrue(free())
+      // A write waiting (held, or behind a failure) or a failure planned: not free.
+      yield* control.failNext(1)
+      assert.isFalse(free())
+      assert.strictEqual(yield* persister.persist(A, logA.slice(0, 1), stateAt(1, 0n)), "InProgress")
+      assert.isFalse(free())
+      for (let i = 0; i < 10 && (yield* control.pending).length > 0; i++) yield* TestClock.adjust("10 millis")
+      assert.isTrue(free())
+      yield* control.crash
+      assert.isFalse(free())
     }))
 
   it.effect("a crash at any persistence point: the restarted node loads exactly what was durable", () =>
