@@ -353,6 +353,24 @@ export const mirrorSpec = (spec: CommitmentSpec): CommitmentSpec => ({
   htlcs: spec.htlcs.map((h) => ({ ...h, direction: h.direction === "offered" ? "received" : "offered" }))
 })
 
+/**
+ * The update lists one after the other, for `reduceSpec` (which only reads them): a list as it is
+ * when the others are empty (most are: a batch is a few updates on one side), a new array otherwise.
+ */
+const joined = (...lists: ReadonlyArray<ReadonlyArray<UpdateMessage>>): ReadonlyArray<UpdateMessage> => {
+  let only: ReadonlyArray<UpdateMessage> | undefined
+  let nonEmpty = 0
+  for (const l of lists)
+    if (l.length > 0) {
+      only = l
+      nonEmpty++
+    }
+  if (nonEmpty <= 1) return only ?? []
+  const all: Array<UpdateMessage> = []
+  for (const l of lists) for (const u of l) all.push(u)
+  return all
+}
+
 /** Their latest commitment: the one we signed (or are signing) if any, else their current one. */
 export const latestRemoteCommit = (c: Commitments): RemoteCommit =>
   c.remoteNextCommitInfo._tag === "NextPoint" ? c.remoteCommit : c.remoteNextCommitInfo.next
@@ -360,26 +378,26 @@ export const latestRemoteCommit = (c: Commitments): RemoteCommit =>
 /** Our next commitment as it stands: what their next `commitment_signed` must sign. */
 // Stryker disable next-line ArrayDeclaration: equivalent, Stryker's `["Stryker was here"]` holds no update message and reduceSpec skips it.
 export const nextLocalSpec = (c: Commitments, extraRemote: ReadonlyArray<UpdateMessage> = []): CommitmentSpec =>
-  reduceSpec(c.localCommit.spec, c.localChanges.acked, [...c.remoteChanges.proposed, ...extraRemote])
+  reduceSpec(c.localCommit.spec, c.localChanges.acked, joined(c.remoteChanges.proposed, extraRemote))
 
 /** Their next commitment as it stands (their view): what our next `commitment_signed` signs. */
 // Stryker disable next-line ArrayDeclaration: equivalent, Stryker's `["Stryker was here"]` holds no update message and reduceSpec skips it.
 export const nextRemoteSpec = (c: Commitments, extraLocal: ReadonlyArray<UpdateMessage> = []): CommitmentSpec =>
-  reduceSpec(latestRemoteCommit(c).spec, c.remoteChanges.acked, [...c.localChanges.proposed, ...extraLocal])
+  reduceSpec(latestRemoteCommit(c).spec, c.remoteChanges.acked, joined(c.localChanges.proposed, extraLocal))
 
 /** Our commitment once every pending update of both sides is in it. */
 // Stryker disable next-line ArrayDeclaration: equivalent, every caller passes the update it checks, the default `[]` is never used.
 const projectedLocalSpec = (c: Commitments, extraLocal: ReadonlyArray<UpdateMessage> = []): CommitmentSpec =>
   reduceSpec(
     c.localCommit.spec,
-    [...c.localChanges.acked, ...c.localChanges.signed, ...c.localChanges.proposed, ...extraLocal],
+    joined(c.localChanges.acked, c.localChanges.signed, c.localChanges.proposed, extraLocal),
     c.remoteChanges.proposed
   )
 
 /** Their commitment (their view) once every pending update of both sides is in it. */
 // Stryker disable next-line ArrayDeclaration: equivalent, every caller passes the update it checks, the default `[]` is never used.
 const projectedRemoteSpec = (c: Commitments, extraRemote: ReadonlyArray<UpdateMessage> = []): CommitmentSpec =>
-  reduceSpec(latestRemoteCommit(c).spec, [...c.remoteChanges.acked, ...c.remoteChanges.proposed, ...extraRemote], c.localChanges.proposed)
+  reduceSpec(latestRemoteCommit(c).spec, joined(c.remoteChanges.acked, c.remoteChanges.proposed, extraRemote), c.localChanges.proposed)
 
 /** Whether we have something to sign (BOLT 2: no `commitment_signed` without updates). */
 export const hasChangesToSign = (c: Commitments): boolean => c.localChanges.proposed.length > 0 || c.remoteChanges.acked.length > 0
@@ -401,7 +419,8 @@ export const funderCharge = (
   extraHtlcs = 0
 ): Msat => {
   const type = channelTypeByName(params.channelType)
-  const untrimmed = spec.htlcs.filter((h) => !isHtlcTrimmed(type, feeratePerKw, dustLimit, h.direction, h.amount)).length
+  let untrimmed = 0
+  for (const h of spec.htlcs) if (!isHtlcTrimmed(type, feeratePerKw, dustLimit, h.direction, h.amount)) untrimmed++
   return msat(satMsat(commitmentFee(type, feeratePerKw, untrimmed + extraHtlcs)) + 2n * satMsat(type.anchorAmount))
 }
 
