@@ -21,6 +21,19 @@ describe("makeLru", () => {
     expect(lru.size()).toBe(0)
     expect(lru.stats()).toEqual({ hits: 0, misses: 0 })
   })
+  it("reports its capacity as resized (the Lru and the memos built on it)", () => {
+    const lru = makeLru<number>(3, "test")
+    expect(lru.capacity).toBe(3)
+    lru.resize(5)
+    expect(lru.capacity).toBe(5)
+    expect(() => lru.resize(0)).toThrow(RangeError)
+    expect(lru.capacity).toBe(5)
+    for (const memo of [makeCommitmentKeysCache(2), makePerCommitmentPoints(2), makeCommitmentBuilds(2)]) {
+      expect(memo.capacity).toBe(2)
+      memo.resize(7)
+      expect(memo.capacity).toBe(7)
+    }
+  })
   it("counts an entry its caller found to be for other inputs (mismatch) as a miss, not a hit", () => {
     const lru = makeLru<string, number>(2, "test")
     lru.set(7, "made of x")

@@ -149,11 +149,13 @@ export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache =
     }
     return computed
   }
-  return {
-    get capacity() {
-      return memo.capacity
+  // `capacity` a data property kept in step with `resize` (an accessor would make this a dictionary-mode object).
+  const self: Omit<CommitmentKeysCache, "capacity"> & { capacity: number } = {
+    capacity: memo.capacity,
+    resize: (n) => {
+      memo.resize(n)
+      self.capacity = memo.capacity
     },
-    resize: memo.resize,
     derive: (secp, owner, counterparty, perCommitmentPoint) =>
       deriveWith(owner, counterparty, perCommitmentPoint, () => deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)),
     deriveWith,
@@ -161,6 +163,7 @@ export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache =
     stats: memo.stats,
     clear: memo.clear
   }
+  return self
 }
 
 /** Entries of the shared cache (about 1.5 KB each): the working sets of a hundred channels updating at once. */

@@ -65,11 +65,13 @@ const keyOf = (implementation: string, hash: Uint8Array): number =>
 /** A memo of at most `capacity` (>= 1) points. Throws RangeError otherwise (a configuration bug). */
 export const makePerCommitmentPoints = (capacity: number): PerCommitmentPoints => {
   const memo = makeLru<Entry, number>(capacity, "per-commitment points")
-  return {
-    get capacity() {
-      return memo.capacity
+  // `capacity` a data property kept in step with `resize` (an accessor would make this a dictionary-mode object).
+  const self: Omit<PerCommitmentPoints, "capacity"> & { capacity: number } = {
+    capacity: memo.capacity,
+    resize: (n) => {
+      memo.resize(n)
+      self.capacity = memo.capacity
     },
-    resize: memo.resize,
     pointOf: (secp, secret) => {
       if (secret.length !== 32) return perCommitmentPoint(secp, secret)
       const hash = sha256Concat(TAG, secret)
@@ -90,6 +92,7 @@ export const makePerCommitmentPoints = (capacity: number): PerCommitmentPoints =
     stats: memo.stats,
     clear: memo.clear
   }
+  return self
 }
 
 /** Entries of the shared memo (about 200 bytes each): a few per channel updating at once. */

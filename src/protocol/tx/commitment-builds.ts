@@ -398,11 +398,13 @@ export interface CommitmentBuilds {
 /** A memo of at most `capacity` (>= 1) builds. Throws RangeError otherwise (a configuration bug). */
 export const makeCommitmentBuilds = (capacity: number): CommitmentBuilds => {
   const memo = makeLru<Entry, number>(capacity, "commitment builds")
-  return {
-    get capacity() {
-      return memo.capacity
+  // `capacity` a data property kept in step with `resize` (an accessor would make this a dictionary-mode object).
+  const self: Omit<CommitmentBuilds, "capacity"> & { capacity: number } = {
+    capacity: memo.capacity,
+    resize: (n) => {
+      memo.resize(n)
+      self.capacity = memo.capacity
     },
-    resize: memo.resize,
     build: <H extends CommitmentHtlc>(params: CommitmentParams<H>): Result.Result<CommitmentTransaction<H>, CommitmentError> => {
       if (!hasByteLengths(params)) return buildCommitmentTransaction(params)
       const key = shortKeyOf(params)
@@ -424,6 +426,7 @@ export const makeCommitmentBuilds = (capacity: number): CommitmentBuilds => {
     stats: memo.stats,
     clear: memo.clear
   }
+  return self
 }
 
 /** Entries of the shared memo: the commitments in flight of a few dozen channels. */

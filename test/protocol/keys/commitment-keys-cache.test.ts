@@ -250,6 +250,9 @@ describe("commitment keys cache", () => {
     expect(showKeys(keys)).toBe(showKeys(expected))
     expect(calls.pointTweakAdd - eager.pointTweakAdd).toBe(2) // kept after the first read
     expect(JSON.stringify(Object.keys(keys))).toBe(JSON.stringify(Object.keys(expected)))
+    // Own enumerable properties, the lazy two included: a spread copies all six.
+    expect(showKeys({ ...keys })).toBe(showKeys(expected))
+    expect(Object.keys({ ...keys })).toEqual(Object.keys(expected))
     // A bad HTLC basepoint (either side): the public derivation's own refusal, at once.
     const bytes = new Uint8Array(33).fill(0xff)
     bytes[0] = 2
