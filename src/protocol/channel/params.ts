@@ -96,22 +96,34 @@ export const ChannelParamsSchema = Schema.Struct({
 })
 export type ChannelParams = typeof ChannelParamsSchema.Type
 
-/**
- * The commitment builder's view of the channel for given balances, HTLCs and feerate.
- * `local.toSelfDelay` in `ChannelView` is the delay the LOCAL side requires of the other, as here.
- */
-export const channelView = <H extends ChannelView["htlcs"][number]>(
+type Balances<H> = { readonly toLocal: Msat; readonly toRemote: Msat; readonly htlcs: ReadonlyArray<H>; readonly feeratePerKw: number }
+
+/** One side's part of a view: its basepoints, dust limit and the delay it requires of the other. */
+const sideOf = (p: ChannelParams["local"]) => ({ basepoints: p.basepoints, dustLimit: p.dustLimit, toSelfDelay: p.toSelfDelay })
+
+/** A view with `local` and `remote` given (ours or theirs first). */
+const viewOf = <H extends ChannelView["htlcs"][number]>(
   params: ChannelParams,
-  balances: { readonly toLocal: Msat; readonly toRemote: Msat; readonly htlcs: ReadonlyArray<H>; readonly feeratePerKw: number }
+  local: ChannelParams["local"],
+  remote: ChannelParams["local"],
+  localIsOpener: boolean,
+  balances: Balances<H>
 ): ChannelView<H> => ({
   channelType: channelTypeByName(params.channelType),
   fundingOutpoint: params.fundingOutpoint,
   fundingAmount: params.fundingAmount,
-  local: { basepoints: params.local.basepoints, dustLimit: params.local.dustLimit, toSelfDelay: params.local.toSelfDelay },
-  remote: { basepoints: params.remote.basepoints, dustLimit: params.remote.dustLimit, toSelfDelay: params.remote.toSelfDelay },
-  localIsOpener: params.localIsFunder,
+  local: sideOf(local),
+  remote: sideOf(remote),
+  localIsOpener,
   ...balances
 })
+
+/**
+ * The commitment builder's view of the channel for given balances, HTLCs and feerate.
+ * `local.toSelfDelay` in `ChannelView` is the delay the LOCAL side requires of the other, as here.
+ */
+export const channelView = <H extends ChannelView["htlcs"][number]>(params: ChannelParams, balances: Balances<H>): ChannelView<H> =>
+  viewOf(params, params.local, params.remote, params.localIsFunder, balances)
 
 /**
  * The view of the channel from the counterparty's side (theirs is "local"), for balances, HTLCs
@@ -119,15 +131,5 @@ export const channelView = <H extends ChannelView["htlcs"][number]>(
  * `mirrorView(channelView(params, mirrorSpec(spec)))` is, without flipping each HTLC twice.
  * Their commitment is `buildCommitmentForSide(secp, counterpartyView(params, spec), "local", ...)`.
  */
-export const counterpartyView = <H extends ChannelView["htlcs"][number]>(
-  params: ChannelParams,
-  balances: { readonly toLocal: Msat; readonly toRemote: Msat; readonly htlcs: ReadonlyArray<H>; readonly feeratePerKw: number }
-): ChannelView<H> => ({
-  channelType: channelTypeByName(params.channelType),
-  fundingOutpoint: params.fundingOutpoint,
-  fundingAmount: params.fundingAmount,
-  local: { basepoints: params.remote.basepoints, dustLimit: params.remote.dustLimit, toSelfDelay: params.remote.toSelfDelay },
-  remote: { basepoints: params.local.basepoints, dustLimit: params.local.dustLimit, toSelfDelay: params.local.toSelfDelay },
-  localIsOpener: !params.localIsFunder,
-  ...balances
-})
+export const counterpartyView = <H extends ChannelView["htlcs"][number]>(params: ChannelParams, balances: Balances<H>): ChannelView<H> =>
+  viewOf(params, params.remote, params.local, !params.localIsFunder, balances)
