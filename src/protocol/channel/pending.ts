@@ -16,9 +16,6 @@ import type { ChannelEvent, ChannelOutput } from "./io.ts"
 import type { Commitments } from "./commitments.ts"
 import { type ChannelState, paramsOf, type ReceivedHtlc } from "./state.ts"
 
-/** Below this many (entry, HTLC) pairs the ids are compared directly, without building a set. */
-const DIRECT_COMPARISONS = 64
-
 /**
  * The entries of `received` whose HTLC is still in our current commitment or the peer's (a
  * received HTLC leaves `receivedHtlcs` once its removal is irrevocably committed). `received`
@@ -27,18 +24,10 @@ const DIRECT_COMPARISONS = 64
  */
 export const stillReceived = (c: Commitments, received: ReadonlyArray<ReceivedHtlc>): ReadonlyArray<ReceivedHtlc> => {
   if (received.length === 0) return received
-  const local = c.localCommit.spec.htlcs
-  const remote = c.remoteCommit.spec.htlcs
-  let held: (id: bigint) => boolean
-  if (received.length * (local.length + remote.length) <= DIRECT_COMPARISONS) {
-    held = (id) => local.some((h) => h.direction === "received" && h.id === id) || remote.some((h) => h.direction === "offered" && h.id === id)
-  } else {
-    const ids = new Set<bigint>()
-    for (const h of local) if (h.direction === "received") ids.add(h.id)
-    for (const h of remote) if (h.direction === "offered") ids.add(h.id)
-    held = (id) => ids.has(id)
-  }
-  const kept = received.filter((e) => held(e.htlcId))
+  const ids = new Set<bigint>()
+  for (const h of c.localCommit.spec.htlcs) if (h.direction === "received") ids.add(h.id)
+  for (const h of c.remoteCommit.spec.htlcs) if (h.direction === "offered") ids.add(h.id)
+  const kept = received.filter((e) => ids.has(e.htlcId))
   return kept.length === received.length ? received : kept
 }
 

@@ -43,20 +43,6 @@ export class Writer {
     }
   }
 
-  /**
-   * `use(written)` of what `writePayload(w, value)` writes after the u16 `type` on a lent
-   * Writer: `scratch` for a wire message without a closure made per message.
-   */
-  static scratchMessage<M, A>(type: number, writePayload: (w: Writer, m: M) => void, value: M, use: (written: Uint8Array) => A): A {
-    const w = Writer.lend()
-    try {
-      writePayload(w.u16(type), value)
-      return use(w.buf.subarray(0, w.len))
-    } finally {
-      Writer.giveBack(w)
-    }
-  }
-
   /** A pooled Writer (its buffer with it: no Writer made per use), emptied; `giveBack` returns it. */
   private static lend(): Writer {
     const w = pool.pop()
@@ -292,32 +278,22 @@ export const copyToSlab = (written: Uint8Array): Uint8Array => {
   return out
 }
 
-/** The public encoding boundary: runs `f` on a fresh Writer, turning `EncodeError` into a `Result`. */
-export const encodeWith = (f: (w: Writer) => void, _initialCapacity = 64): Result.Result<Uint8Array, EncodeError> => {
+/** `finish` of what `f` writes on a pooled Writer, an `EncodeError` turned into a `Result`. */
+const encodeTo = (f: (w: Writer) => void, finish: (written: Uint8Array) => Uint8Array): Result.Result<Uint8Array, EncodeError> => {
   try {
-    return Result.succeed(Writer.scratch(f, copyOf))
+    return Result.succeed(Writer.scratch(f, finish))
   } catch (e) {
     if (e instanceof EncodeError) return Result.fail(e)
     throw e
   }
 }
+
+/** The public encoding boundary: runs `f` on a fresh Writer, turning `EncodeError` into a `Result`. */
+export const encodeWith = (f: (w: Writer) => void, _initialCapacity = 64): Result.Result<Uint8Array, EncodeError> => encodeTo(f, copyOf)
 
 /** `encodeWith` whose result is cut from a slab (`copyToSlab`): a wire message's encoding. */
-export const encodeMessageWith = (f: (w: Writer) => void): Result.Result<Uint8Array, EncodeError> => {
-  try {
-    return Result.succeed(Writer.scratch(f, copyToSlab))
-  } catch (e) {
-    if (e instanceof EncodeError) return Result.fail(e)
-    throw e
-  }
-}
+export const encodeMessageWith = (f: (w: Writer) => void): Result.Result<Uint8Array, EncodeError> => encodeTo(f, copyToSlab)
 
-/** A wire message (its u16 `type`, then `writePayload`) cut from a slab, as `encodeMessageWith` gives it, without a closure per message. */
-export const encodeMessage = <M>(type: number, writePayload: (w: Writer, m: M) => void, value: M): Result.Result<Uint8Array, EncodeError> => {
-  try {
-    return Result.succeed(Writer.scratchMessage(type, writePayload, value, copyToSlab))
-  } catch (e) {
-    if (e instanceof EncodeError) return Result.fail(e)
-    throw e
-  }
-}
+/** A wire message (its u16 `type`, then `writePayload`) cut from a slab, as `encodeMessageWith` gives it. */
+export const encodeMessage = <M>(type: number, writePayload: (w: Writer, m: M) => void, value: M): Result.Result<Uint8Array, EncodeError> =>
+  encodeMessageWith((w) => writePayload(w.u16(type), value))

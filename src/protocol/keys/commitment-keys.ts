@@ -159,76 +159,15 @@ const derivedKey = (secp: Secp256k1, basepoint: Uint8Array, perCommitmentPoint: 
 }
 
 /**
- * Commitment keys with the two HTLC keys (local_htlcpubkey, remote_htlcpubkey: BOLT 3's public
+ * The keys, with the two HTLC keys (local_htlcpubkey, remote_htlcpubkey: BOLT 3's public
  * derivation, one tweak-add each) computed on first read and then kept: a commitment without
  * HTLC outputs (half of those of an HTLC round trip: the ones after the fulfill) never reads
- * them, and its builder, its signature checks and the memos skip them. The six keys are own
- * enumerable properties in `deriveCommitmentKeys`' order (the two lazy ones accessors), like a
- * plain key set's: a spread, `JSON.stringify` or a deep equality reads them. A class rather than
- * an object literal with getters: V8 makes such a literal a dictionary-mode object (every read
- * of a key, by the builders, scripts and memos, a hash lookup), while accessors defined with one
- * shared descriptor each keep the instances fast and of one hidden class.
- */
-class LazyHtlcKeys implements CommitmentKeys {
-  readonly perCommitmentPoint: PublicKey
-  readonly revocationPubkey: PublicKey
-  readonly localDelayedPubkey: PublicKey
-  declare readonly localHtlcPubkey: PublicKey
-  declare readonly remoteHtlcPubkey: PublicKey
-  declare readonly remotePaymentPubkey: PublicKey
-  readonly #secp: Secp256k1
-  /** The point as given (the derivations read it, not the public field). */
-  readonly #point: PublicKey
-  readonly #ownHtlcBasepoint: Uint8Array
-  readonly #theirHtlcBasepoint: Uint8Array
-  #local: PublicKey | undefined
-  #remote: PublicKey | undefined
-  static readonly #localHtlcPubkey: PropertyDescriptor = {
-    get(this: LazyHtlcKeys): PublicKey {
-      this.#local ??= derivedKey(this.#secp, this.#ownHtlcBasepoint, this.#point)
-      return this.#local
-    },
-    enumerable: true,
-    configurable: true
-  }
-  static readonly #remoteHtlcPubkey: PropertyDescriptor = {
-    get(this: LazyHtlcKeys): PublicKey {
-      this.#remote ??= derivedKey(this.#secp, this.#theirHtlcBasepoint, this.#point)
-      return this.#remote
-    },
-    enumerable: true,
-    configurable: true
-  }
-  constructor(
-    secp: Secp256k1,
-    ownHtlcBasepoint: Uint8Array,
-    theirHtlcBasepoint: Uint8Array,
-    perCommitmentPoint: PublicKey,
-    revocationPubkey: PublicKey,
-    localDelayedPubkey: PublicKey,
-    remotePaymentPubkey: PublicKey
-  ) {
-    this.perCommitmentPoint = perCommitmentPoint
-    this.revocationPubkey = revocationPubkey
-    this.localDelayedPubkey = localDelayedPubkey
-    this.#secp = secp
-    this.#point = perCommitmentPoint
-    this.#ownHtlcBasepoint = ownHtlcBasepoint
-    this.#theirHtlcBasepoint = theirHtlcBasepoint
-    this.#local = undefined
-    this.#remote = undefined
-    Object.defineProperty(this, "localHtlcPubkey", LazyHtlcKeys.#localHtlcPubkey)
-    Object.defineProperty(this, "remoteHtlcPubkey", LazyHtlcKeys.#remoteHtlcPubkey)
-    Object.defineProperty(this, "remotePaymentPubkey", { value: remotePaymentPubkey, enumerable: true, writable: true, configurable: true })
-  }
-}
-
-/**
- * The keys with the two HTLC keys derived on first read (`LazyHtlcKeys`). Both basepoints are
+ * them, and its builder, its signature checks and the memos skip them. Both basepoints are
  * checked valid first (once per basepoint array, `checkedBasepoint`), so a bad one is still
  * `deriveCommitmentKeys`' typed error (undefined here: the caller falls back to it), and the
  * getters read private copies of the basepoints as they were (a caller changing its array later
- * changes nothing).
+ * changes nothing). Own enumerable properties, like the others: a spread, `JSON.stringify` or a
+ * deep equality reads them.
  */
 const withLazyHtlcKeys = (
   secp: Secp256k1,
@@ -241,7 +180,20 @@ const withLazyHtlcKeys = (
   const ownHtlcBasepoint = checkedBasepoint(secp, owner.htlcBasepoint)
   const theirHtlcBasepoint = checkedBasepoint(secp, counterparty.htlcBasepoint)
   if (ownHtlcBasepoint === undefined || theirHtlcBasepoint === undefined) return undefined
-  return Result.succeed(
-    new LazyHtlcKeys(secp, ownHtlcBasepoint, theirHtlcBasepoint, perCommitmentPoint, revocationPubkey, localDelayedPubkey, counterparty.paymentBasepoint)
-  )
+  let local: PublicKey | undefined
+  let remote: PublicKey | undefined
+  return Result.succeed({
+    perCommitmentPoint,
+    revocationPubkey,
+    localDelayedPubkey,
+    get localHtlcPubkey(): PublicKey {
+      local ??= derivedKey(secp, ownHtlcBasepoint, perCommitmentPoint)
+      return local
+    },
+    get remoteHtlcPubkey(): PublicKey {
+      remote ??= derivedKey(secp, theirHtlcBasepoint, perCommitmentPoint)
+      return remote
+    },
+    remotePaymentPubkey: counterparty.paymentBasepoint
+  })
 }

@@ -161,13 +161,17 @@ const jsonNumber = (n: number): string => {
 const jsonScid = (scid: ShortChannelId): string => `"${formatShortChannelId(scid)}"`
 const jsonArray = <A>(items: ReadonlyArray<A>, one: (a: A) => string): string => `[${items.map(one).join(",")}]`
 
-/**
- * An object's members so far with `"k":v` appended, or unchanged when `v` is undefined (an
- * optional field left out). Members are appended one call at a time, in the Schemas' field
- * order, each value computed just before (the order its checks run in): no list of pairs made.
- */
-const add = (members: string, k: string, v: string | undefined): string =>
-  v === undefined ? members : members.length === 0 ? `"${k}":${v}` : `${members},"${k}":${v}`
+/** `"k":v,...` of the fields whose value is not undefined, in the order given (an object's members). */
+const jsonMembers = (fields: ReadonlyArray<readonly [string, string | undefined]>): string => {
+  let out = ""
+  for (const [k, v] of fields) {
+    if (v === undefined) continue
+    out += out.length === 0 ? `"${k}":${v}` : `,"${k}":${v}`
+  }
+  return out
+}
+/** `{"k":v,...}` of the fields whose value is not undefined, in the order given. */
+const jsonObject = (fields: ReadonlyArray<readonly [string, string | undefined]>): string => `{${jsonMembers(fields)}}`
 /** An object of two runs of members (either may be empty). */
 const jsonJoined = (head: string, tail: string): string => `{${head}${head.length > 0 && tail.length > 0 ? "," : ""}${tail}}`
 
@@ -197,56 +201,52 @@ const headCache = <R>(headOf: (r: R) => string, keyOf: (r: R) => object, same: (
 }
 const opt = <A>(a: A | undefined, f: (a: A) => string): string | undefined => (a === undefined ? undefined : f(a))
 
-const hopText = (h: typeof RouteHopRecord.Type): string => {
-  let o = add("", "nodeId", jsonHex(h.nodeId))
-  o = add(o, "shortChannelId", jsonScid(h.shortChannelId))
-  o = add(o, "amountMsat", jsonAmount(h.amountMsat))
-  o = add(o, "cltvExpiry", jsonInt(h.cltvExpiry))
-  return `{${o}}`
-}
+const hopText = (h: typeof RouteHopRecord.Type): string =>
+  jsonObject([["nodeId", jsonHex(h.nodeId)], ["shortChannelId", jsonScid(h.shortChannelId)], ["amountMsat", jsonAmount(h.amountMsat)], ["cltvExpiry", jsonInt(h.cltvExpiry)]])
 
-const attemptText = (a: AttemptRecord): string => {
-  let o = add("", "attemptId", jsonInt(a.attemptId))
-  o = add(o, "hops", jsonArray(a.hops, hopText))
-  o = add(o, "sharedSecrets", jsonArray(a.sharedSecrets, jsonHex32))
-  o = add(o, "channelId", jsonHex32(a.channelId))
-  o = add(o, "htlcId", opt(a.htlcId, jsonAmount))
-  o = add(o, "status", jsonString(a.status))
-  o = add(o, "failure", opt(a.failure, jsonString))
-  o = add(o, "holdTimes", opt(a.holdTimes, (t) => jsonArray(t, jsonInt)))
-  return `{${o}}`
-}
+const attemptText = (a: AttemptRecord): string =>
+  jsonObject([
+    ["attemptId", jsonInt(a.attemptId)],
+    ["hops", jsonArray(a.hops, hopText)],
+    ["sharedSecrets", jsonArray(a.sharedSecrets, jsonHex32)],
+    ["channelId", jsonHex32(a.channelId)],
+    ["htlcId", opt(a.htlcId, jsonAmount)],
+    ["status", jsonString(a.status)],
+    ["failure", opt(a.failure, jsonString)],
+    ["holdTimes", opt(a.holdTimes, (t) => jsonArray(t, jsonInt))]
+  ])
 
 type BlindedPathRecord = NonNullable<OutboundRecord["blindedPaths"]>[number]
-const blindedPathText = (b: BlindedPathRecord): string => {
-  let o = add("", "path", jsonHex(b.path))
-  o = add(o, "feeBaseMsat", jsonInt(b.feeBaseMsat))
-  o = add(o, "feeProportionalMillionths", jsonInt(b.feeProportionalMillionths))
-  o = add(o, "cltvExpiryDelta", jsonInt(b.cltvExpiryDelta))
-  o = add(o, "htlcMinimumMsat", jsonAmount(b.htlcMinimumMsat))
-  o = add(o, "htlcMaximumMsat", jsonAmount(b.htlcMaximumMsat))
-  return `{${o}}`
-}
+const blindedPathText = (b: BlindedPathRecord): string =>
+  jsonObject([
+    ["path", jsonHex(b.path)],
+    ["feeBaseMsat", jsonInt(b.feeBaseMsat)],
+    ["feeProportionalMillionths", jsonInt(b.feeProportionalMillionths)],
+    ["cltvExpiryDelta", jsonInt(b.cltvExpiryDelta)],
+    ["htlcMinimumMsat", jsonAmount(b.htlcMinimumMsat)],
+    ["htlcMaximumMsat", jsonAmount(b.htlcMaximumMsat)]
+  ])
 
 /** The members every write of a payment repeats (all before `status`). */
 const outboundHead = headCache<OutboundRecord>(
-  (r) => {
-    let o = add("", "paymentId", jsonString(r.paymentId))
-    o = add(o, "paymentHash", jsonHex32(r.paymentHash))
-    o = add(o, "payee", jsonHex(r.payee))
-    o = add(o, "amountMsat", jsonAmount(r.amountMsat))
-    o = add(o, "paymentSecret", opt(r.paymentSecret, jsonHex32))
-    o = add(o, "paymentMetadata", opt(r.paymentMetadata, jsonHex))
-    o = add(o, "keysendPreimage", opt(r.keysendPreimage, jsonHex32))
-    o = add(o, "invoice", opt(r.invoice, jsonString))
-    o = add(o, "finalCltvDelta", jsonInt(r.finalCltvDelta))
-    o = add(o, "blindedPaths", opt(r.blindedPaths, (ps) => jsonArray(ps, blindedPathText)))
-    o = add(o, "blindedMpp", opt(r.blindedMpp, (b) => (b ? "true" : "false")))
-    o = add(o, "maxFeeMsat", jsonAmount(r.maxFeeMsat))
-    o = add(o, "maxCltvExpiryDelta", jsonInt(r.maxCltvExpiryDelta))
-    o = add(o, "maxParts", jsonInt(r.maxParts))
-    return add(o, "deadlineMillis", jsonNumber(r.deadlineMillis))
-  },
+  (r) =>
+    jsonMembers([
+      ["paymentId", jsonString(r.paymentId)],
+      ["paymentHash", jsonHex32(r.paymentHash)],
+      ["payee", jsonHex(r.payee)],
+      ["amountMsat", jsonAmount(r.amountMsat)],
+      ["paymentSecret", opt(r.paymentSecret, jsonHex32)],
+      ["paymentMetadata", opt(r.paymentMetadata, jsonHex)],
+      ["keysendPreimage", opt(r.keysendPreimage, jsonHex32)],
+      ["invoice", opt(r.invoice, jsonString)],
+      ["finalCltvDelta", jsonInt(r.finalCltvDelta)],
+      ["blindedPaths", opt(r.blindedPaths, (ps) => jsonArray(ps, blindedPathText))],
+      ["blindedMpp", opt(r.blindedMpp, (b) => (b ? "true" : "false"))],
+      ["maxFeeMsat", jsonAmount(r.maxFeeMsat)],
+      ["maxCltvExpiryDelta", jsonInt(r.maxCltvExpiryDelta)],
+      ["maxParts", jsonInt(r.maxParts)],
+      ["deadlineMillis", jsonNumber(r.deadlineMillis)]
+    ]),
   (r) => r.paymentHash,
   (a, b) =>
     a.paymentId === b.paymentId && a.paymentHash === b.paymentHash && a.payee === b.payee && a.amountMsat === b.amountMsat &&
@@ -256,29 +256,29 @@ const outboundHead = headCache<OutboundRecord>(
     Object.is(a.deadlineMillis, b.deadlineMillis)
 )
 
-const outboundText = (r: OutboundRecord): string => {
-  const head = outboundHead(r)
-  let o = add("", "status", jsonString(r.status))
-  o = add(o, "preimage", opt(r.preimage, jsonHex32))
-  o = add(o, "failureReason", opt(r.failureReason, jsonString))
-  o = add(o, "attempts", jsonArray(r.attempts, attemptText))
-  o = add(o, "nextAttemptId", jsonInt(r.nextAttemptId))
-  o = add(o, "createdAtMillis", jsonNumber(r.createdAtMillis))
-  return jsonJoined(head, o)
-}
+const outboundText = (r: OutboundRecord): string =>
+  jsonJoined(outboundHead(r), jsonMembers([
+    ["status", jsonString(r.status)],
+    ["preimage", opt(r.preimage, jsonHex32)],
+    ["failureReason", opt(r.failureReason, jsonString)],
+    ["attempts", jsonArray(r.attempts, attemptText)],
+    ["nextAttemptId", jsonInt(r.nextAttemptId)],
+    ["createdAtMillis", jsonNumber(r.createdAtMillis)]
+  ]))
 
 /** The members every write of a claim repeats (all before `status`). */
 const inboundHead = headCache<InboundRecord>(
-  (r) => {
-    let o = add("", "paymentHash", jsonHex32(r.paymentHash))
-    o = add(o, "preimage", jsonHex32(r.preimage))
-    o = add(o, "paymentSecret", opt(r.paymentSecret, jsonHex32))
-    o = add(o, "amountMsat", opt(r.amountMsat, jsonAmount))
-    o = add(o, "expiresAtSeconds", opt(r.expiresAtSeconds, jsonInt))
-    o = add(o, "minFinalCltvExpiryDelta", jsonInt(r.minFinalCltvExpiryDelta))
-    o = add(o, "invoice", opt(r.invoice, jsonString))
-    return add(o, "keysend", r.keysend ? "true" : "false")
-  },
+  (r) =>
+    jsonMembers([
+      ["paymentHash", jsonHex32(r.paymentHash)],
+      ["preimage", jsonHex32(r.preimage)],
+      ["paymentSecret", opt(r.paymentSecret, jsonHex32)],
+      ["amountMsat", opt(r.amountMsat, jsonAmount)],
+      ["expiresAtSeconds", opt(r.expiresAtSeconds, jsonInt)],
+      ["minFinalCltvExpiryDelta", jsonInt(r.minFinalCltvExpiryDelta)],
+      ["invoice", opt(r.invoice, jsonString)],
+      ["keysend", r.keysend ? "true" : "false"]
+    ]),
   (r) => r.paymentHash,
   (a, b) =>
     a.paymentHash === b.paymentHash && a.preimage === b.preimage && a.paymentSecret === b.paymentSecret && a.amountMsat === b.amountMsat &&
@@ -286,28 +286,28 @@ const inboundHead = headCache<InboundRecord>(
     a.keysend === b.keysend
 )
 
-const inboundText = (r: InboundRecord): string => {
-  const head = inboundHead(r)
-  let o = add("", "status", jsonString(r.status))
-  o = add(o, "receivedMsat", jsonAmount(r.receivedMsat))
-  o = add(o, "pathId", opt(r.pathId, jsonHex32))
-  o = add(o, "claimedParts", opt(r.claimedParts, (ps) => jsonArray(ps, jsonString)))
-  o = add(o, "createdAtSeconds", jsonInt(r.createdAtSeconds))
-  return jsonJoined(head, o)
-}
+const inboundText = (r: InboundRecord): string =>
+  jsonJoined(inboundHead(r), jsonMembers([
+    ["status", jsonString(r.status)],
+    ["receivedMsat", jsonAmount(r.receivedMsat)],
+    ["pathId", opt(r.pathId, jsonHex32)],
+    ["claimedParts", opt(r.claimedParts, (ps) => jsonArray(ps, jsonString))],
+    ["createdAtSeconds", jsonInt(r.createdAtSeconds)]
+  ]))
 
 /** The members every write of a forward repeats (all before `outHtlcId`), by its incoming onion's shared secret. */
 const forwardHead = headCache<ForwardRecord>(
-  (r) => {
-    let o = add("", "inChannelId", jsonHex32(r.inChannelId))
-    o = add(o, "inHtlcId", jsonAmount(r.inHtlcId))
-    o = add(o, "inAmountMsat", jsonAmount(r.inAmountMsat))
-    o = add(o, "paymentHash", jsonHex32(r.paymentHash))
-    o = add(o, "sharedSecret", jsonHex32(r.sharedSecret))
-    o = add(o, "outChannelId", jsonHex32(r.outChannelId))
-    o = add(o, "outAmountMsat", jsonAmount(r.outAmountMsat))
-    return add(o, "outCltvExpiry", jsonInt(r.outCltvExpiry))
-  },
+  (r) =>
+    jsonMembers([
+      ["inChannelId", jsonHex32(r.inChannelId)],
+      ["inHtlcId", jsonAmount(r.inHtlcId)],
+      ["inAmountMsat", jsonAmount(r.inAmountMsat)],
+      ["paymentHash", jsonHex32(r.paymentHash)],
+      ["sharedSecret", jsonHex32(r.sharedSecret)],
+      ["outChannelId", jsonHex32(r.outChannelId)],
+      ["outAmountMsat", jsonAmount(r.outAmountMsat)],
+      ["outCltvExpiry", jsonInt(r.outCltvExpiry)]
+    ]),
   (r) => r.sharedSecret,
   (a, b) =>
     a.inChannelId === b.inChannelId && a.inHtlcId === b.inHtlcId && a.inAmountMsat === b.inAmountMsat && a.paymentHash === b.paymentHash &&
@@ -315,15 +315,14 @@ const forwardHead = headCache<ForwardRecord>(
     a.outCltvExpiry === b.outCltvExpiry
 )
 
-const forwardText = (r: ForwardRecord): string => {
-  const head = forwardHead(r)
-  let o = add("", "outHtlcId", opt(r.outHtlcId, jsonAmount))
-  o = add(o, "outShortChannelId", opt(r.outShortChannelId, jsonScid))
-  o = add(o, "blinded", opt(r.blinded, (b) => `{${add(add("", "introduction", b.introduction ? "true" : "false"), "sha256OfOnion", jsonHex32(b.sha256OfOnion))}}`))
-  o = add(o, "receivedAtMillis", opt(r.receivedAtMillis, jsonNumber))
-  o = add(o, "status", jsonString(r.status))
-  return jsonJoined(head, o)
-}
+const forwardText = (r: ForwardRecord): string =>
+  jsonJoined(forwardHead(r), jsonMembers([
+    ["outHtlcId", opt(r.outHtlcId, jsonAmount)],
+    ["outShortChannelId", opt(r.outShortChannelId, jsonScid)],
+    ["blinded", opt(r.blinded, (b) => jsonObject([["introduction", b.introduction ? "true" : "false"], ["sha256OfOnion", jsonHex32(b.sha256OfOnion)]]))],
+    ["receivedAtMillis", opt(r.receivedAtMillis, jsonNumber)],
+    ["status", jsonString(r.status)]
+  ]))
 
 const direct = <R>(write: (r: R) => string, schema: (r: R) => string) => (r: R): string => {
   try {
