@@ -59,14 +59,6 @@ export interface Actor<M, E = never> {
    * caller runs it before anything else it would queue.
    */
   readonly offer: (msg: M) => Effect.Effect<void, ActorStopped> | undefined
-  /**
-   * `offer` for a sender that queues a batch (to this and other actors) before letting them run:
-   * when `msg` finds the actor idle, the effect starting its fiber ON THE SENDER'S STACK (it runs
-   * until it first suspends or empties its mailbox, with no scheduler hop) is pushed to `starts`
-   * instead of being returned. The sender runs `starts` once its batch is queued, and before any
-   * effect this returns (the wait for room, the `ActorStopped` failure).
-   */
-  readonly offerBatched: (msg: M, starts: Array<Effect.Effect<void>>) => Effect.Effect<void, ActorStopped> | undefined
   /** Sends the message built around a fresh reply slot and waits for the answer. */
   readonly ask: <A, E2 = never>(
     makeMessage: (reply: Reply<A, E2>) => M
@@ -243,26 +235,21 @@ export const make = <M, E = never, R = never>(
      * over it, which copies the whole context and rebuilds the fiber's cached view of it (~3 us
      * per start, as much as the fork). The services the handler sees are the same either way.
      */
-    const fork = (startImmediately: boolean): Effect.Effect<void> =>
-      Effect.map(
-        Effect.forkIn(
-          Effect.updateContext(run, (caller: Context.Context<never>): Context.Context<R | Scope.Scope> =>
-            caller === context
-              ? context
-              : !holdsAll(caller, context)
-                ? Context.merge(caller, context)
-                : caller.mapUnsafe.get(Scope.Scope.key) === scope
-                  ? caller
-                  : Context.add(caller, Scope.Scope, scope)
-          ),
-          scope,
-          { startImmediately }
+    const start: Effect.Effect<void> = Effect.map(
+      Effect.forkIn(
+        Effect.updateContext(run, (caller: Context.Context<never>): Context.Context<R | Scope.Scope> =>
+          caller === context
+            ? context
+            : !holdsAll(caller, context)
+              ? Context.merge(caller, context)
+              : caller.mapUnsafe.get(Scope.Scope.key) === scope
+                ? caller
+                : Context.add(caller, Scope.Scope, scope)
         ),
-        started
-      )
-    const start = fork(false)
-    /** `start` on the starting fiber's stack (`offerBatched`): no scheduler hop. */
-    const startHere = fork(true)
+        scope
+      ),
+      started
+    )
 
     const stopNow: Effect.Effect<void> = Effect.suspend(() => {
       if (finishing) return Effect.void
@@ -304,16 +291,6 @@ export const make = <M, E = never, R = never>(
       active = true
       return start
     }
-    const offerBatched = (msg: M, starts: Array<Effect.Effect<void>>): Effect.Effect<void, ActorStopped> | undefined => {
-      if (ended) return Effect.fail(stopped())
-      if (size() >= capacity || roomWaiters.length > 0) return tellWhenRun(msg)
-      items.push({ msg })
-      if (active) return undefined
-      // As `kick`: the flag, not the fiber, says whether one runs (set now: the start runs later).
-      active = true
-      starts.push(startHere)
-      return undefined
-    }
     const tell = (msg: M): Effect.Effect<void, ActorStopped> => Effect.suspend(() => offer(msg) ?? Effect.void)
     const tryTell = (msg: M): Effect.Effect<void, ActorStopped | MailboxFull> =>
       Effect.suspend((): Effect.Effect<void, ActorStopped | MailboxFull> => {
@@ -345,7 +322,6 @@ export const make = <M, E = never, R = never>(
       tell,
       tryTell,
       offer,
-      offerBatched,
       ask,
       stop: stopNow.pipe(Effect.andThen(Effect.exit(Deferred.await(done))), Effect.asVoid),
       join: Deferred.await(done),

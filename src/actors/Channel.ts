@@ -227,8 +227,6 @@ export interface ChannelHandle<S> {
   readonly tell: (input: ChannelInput, session?: SessionId) => Effect.Effect<void, Actor.ActorStopped>
   /** `tell` with no effect when none is needed (`Actor.offer`): undefined once queued on a running actor. */
   readonly offer: (input: ChannelInput, session?: SessionId) => Effect.Effect<void, Actor.ActorStopped> | undefined
-  /** `offer` within a batch (`Actor.offerBatched`): the start of an idle channel's fiber goes to `starts`, to run after the batch. */
-  readonly offerBatched: (input: ChannelInput, starts: Array<Effect.Effect<void>>) => Effect.Effect<void, Actor.ActorStopped> | undefined
   /** Runs a command and waits for its outcome (the events it produced). */
   readonly command: (
     input: ChannelInput
@@ -831,7 +829,6 @@ const startChannel = <S>(
         actor.tell(connectedOn === undefined ? { _tag: "Input", input } : { _tag: "Input", input, session: connectedOn }),
       offer: (input, connectedOn) =>
         actor.offer(connectedOn === undefined ? { _tag: "Input", input } : { _tag: "Input", input, session: connectedOn }),
-      offerBatched: (input, starts) => actor.offerBatched({ _tag: "Input", input }, starts),
       command: (input) => actor.ask<StepReport, ChannelCommandRejected>((reply) => ({ _tag: "Input", input, reply })),
       // An idle actor's snapshot is what it holds now (nothing is queued before it): read at once,
       // with no trip through the mailbox (a poll of many channels wakes none of them).

@@ -851,9 +851,8 @@ export const make = (
 
     /**
      * A peer message: routed by (peer, channel id) with no generator (one per message on the wire).
-     * Returns undefined when it is handled already (queued on a running channel, or on an idle one
-     * whose start went to `starts`, or dropped), else the effect that completes it (to run before
-     * the next event is looked at).
+     * Returns undefined when it is handled already (queued on a running channel, or dropped), else
+     * the effect that completes it (to run before the next event is looked at).
      */
     const routeMessage = (event: Extract<PeerSessionEvent, { readonly _tag: "Message" }>): Effect.Effect<void> | undefined => {
       const { message, nodeId, session } = event
@@ -869,47 +868,23 @@ export const make = (
         // BOLT 2: a reestablish for a channel we do not know gets an error (the peer may close it).
         return message._tag === "ChannelReestablish" ? Effect.andThen(unknown, sendOn(session, makeError("unknown channel", message.channelId))) : unknown
       }
-      // With free writes, an idle channel starts right after the pull (`starts`); otherwise on the
-      // scheduler as before, one turn later, so that more of the peer's messages join its next write
-      // (one fsync per round trip fewer with the files store).
-      const input: ChannelInput = { _tag: "PeerMessage", message }
-      const queued = writesFree !== undefined && writesFree() ? entry.handle?.offerBatched(input, starts) : entry.handle?.offer(input)
+      const queued = entry.handle?.offer({ _tag: "PeerMessage", message })
       return queued === undefined ? undefined : Effect.ignore(queued)
     }
 
     /**
-     * The starts of the channels a pull's messages found idle (`ChannelHandle.offerBatched`), to run
-     * once those messages are queued: each channel then handles all of its messages of the pull
-     * in one run, started on this fiber's stack (no scheduler hop per start).
-     */
-    let starts: Array<Effect.Effect<void>> = []
-    /** The starts collected so far, then `next`. */
-    const startsThen = (next: Effect.Effect<void>): Effect.Effect<void> => {
-      if (starts.length === 0) return next
-      const now = starts
-      starts = []
-      let all = next
-      for (let i = now.length - 1; i >= 0; i--) {
-        const start = now[i]
-        if (start !== undefined) all = Effect.andThen(start, all)
-      }
-      return all
-    }
-
-    /**
      * The session events of one pull, in order, in a plain loop: an effect is built only for an
-     * event that needs one (a connection event, an open...), and the loop goes on after it has
-     * run. The channels' starts run before any such effect (it may depend on them: a wait for
-     * room in a mailbox) and at the end of the pull.
+     * event that needs one (a channel's fiber to start, a connection event, an open...), and the
+     * loop goes on after it has run.
      */
     const onSessionEvents = (events: ReadonlyArray<PeerSessionEvent>, from: number): Effect.Effect<void> => {
       for (let i = from; i < events.length; i++) {
         const event = events[i]
         if (event === undefined) continue
         const effect = event._tag === "Message" ? routeMessage(event) : onConnectionEvent(event)
-        if (effect !== undefined) return startsThen(i + 1 < events.length ? Effect.flatMap(effect, () => onSessionEvents(events, i + 1)) : effect)
+        if (effect !== undefined) return i + 1 < events.length ? Effect.flatMap(effect, () => onSessionEvents(events, i + 1)) : effect
       }
-      return startsThen(Effect.void)
+      return Effect.void
     }
 
     const onErrorOrWarning = (nodeId: NodeId, message: Extract<LightningMessage, { readonly _tag: "Error" | "Warning" }>): Effect.Effect<void> =>
