@@ -101,7 +101,9 @@ import { putOp, type StoreEntry, type StoreOp, type StoreShape } from "../src/se
 
 const MEASURE_MS = Number(process.env["CHANNEL_BENCH_MS"] ?? 3_000)
 const WARMUP_MS = Number(process.env["CHANNEL_BENCH_WARMUP_MS"] ?? 1_500)
-/** For profiling: write a V8 CPU profile of the measured runs only (no start-up, no warm-up) to this file. */
+/** Each measured pass first runs this long, untimed, on its own fresh pair (CHANNEL_BENCH_RUN_WARMUP_MS). */
+const RUN_WARMUP_MS = Number(process.env["CHANNEL_BENCH_RUN_WARMUP_MS"] ?? 1_000)
+/** For profiling: write a V8 CPU profile of the measured runs only (no start-up, no warm-up, no pair set-up) to this file. */
 const PROFILE = process.env["CHANNEL_BENCH_PROFILE"]
 /** With CHANNEL_BENCH_PROFILE: a sampling allocation profile (every allocation, collected or not) instead of a CPU profile. */
 const ALLOC = process.env["CHANNEL_BENCH_ALLOC"] === "1"
@@ -700,10 +702,27 @@ const takeResolved = (pair: Pair): Effect.Effect<number> =>
   })
 
 /** One measured run; `probed`: the breakdown pass (secp256k1 proxy, per-part timing), else the headline pass (no probe). */
-const scenario = (timer: SecpTimer, mode: Mode, storage: Storage, ms: number, probed: boolean): Effect.Effect<Figures> =>
+const scenario = (timer: SecpTimer, mode: Mode, storage: Storage, ms: number, probed: boolean, profile = false): Effect.Effect<Figures> =>
   Effect.scoped(
     Effect.gen(function*() {
       const pair = yield* newPair(timer, storage, probed)
+      // Untimed warm-up on this pair (RUN_WARMUP_MS): the process-wide warm-up ran on other nodes,
+      // whose actors are closures of their own, so V8 compiles again for this pair's first HTLCs.
+      let resolved = 0
+      const one = Effect.gen(function*() {
+        yield* addHtlc(pair)
+        const n = yield* takeResolved(pair)
+        yield* waitQuiet(pair, 0, false)
+        return n
+      })
+      const windowStep = Effect.gen(function*() {
+        const n = yield* takeResolved(pair)
+        for (let i = 0; i < n; i++) yield* addHtlc(pair)
+        return n
+      })
+      if (mode === "window") for (let i = 0; i < WINDOW; i++) yield* addHtlc(pair)
+      const warmUntil = performance.now() + RUN_WARMUP_MS
+      while (performance.now() < warmUntil) resolved += yield* (mode === "one" ? one : windowStep)
       const cpu0 = process.cpuUsage()
       const thread0 = process.threadCpuUsage()
       const secp0 = timer.ms()
@@ -714,21 +733,12 @@ const scenario = (timer: SecpTimer, mode: Mode, storage: Storage, ms: number, pr
       const secpCalls0 = secpCallCount(timer)
       const polls0 = quietPolls.n
       const t0 = performance.now()
-      let count = 0
-      if (mode === "one") {
-        while (performance.now() - t0 < ms) {
-          yield* addHtlc(pair)
-          count += yield* takeResolved(pair)
-          yield* waitQuiet(pair, 0, false)
-        }
-      } else {
-        for (let i = 0; i < WINDOW; i++) yield* addHtlc(pair)
-        while (performance.now() - t0 < ms) {
-          const n = yield* takeResolved(pair)
-          count += n
-          for (let i = 0; i < n; i++) yield* addHtlc(pair)
-        }
-      }
+      const measured = Effect.gen(function*() {
+        let n = 0
+        while (performance.now() - t0 < ms) n += yield* (mode === "one" ? one : windowStep)
+        return n
+      })
+      const count = yield* (profile ? profiled(measured) : measured)
       const wallMs = performance.now() - t0
       const cpu = process.cpuUsage(cpu0)
       const thread = process.threadCpuUsage(thread0)
@@ -748,7 +758,7 @@ const scenario = (timer: SecpTimer, mode: Mode, storage: Storage, ms: number, pr
       )
       // Let what is in flight finish before the scope closes the nodes (not timed).
       if (mode === "window") {
-        let outstanding = pair.nextHtlc - count
+        let outstanding = pair.nextHtlc - resolved - count
         while (outstanding > 0) outstanding -= yield* takeResolved(pair)
       }
       yield* waitQuiet(pair, 0)
@@ -999,7 +1009,7 @@ export const run = async (): Promise<void> => {
         const unit = mode === "one" ? "round trips/s" : "HTLCs/s"
         const item = mode === "one" ? "round trip" : "HTLC"
         // The headline pass: no probe (plain secp256k1, signer, persister, wire).
-        const h = yield* profiled(scenario(timer, mode, storage, MEASURE_MS, false))
+        const h = yield* scenario(timer, mode, storage, MEASURE_MS, false, true)
         const target = targetOf(h)
         console.log(
           `${label(h).padEnd(27)} ${h.perSecond.toFixed(0).padStart(5)} ${unit} wall, ${h.perThreadSecond.toFixed(0).padStart(5)} per JS-thread CPU s` +
@@ -1008,7 +1018,7 @@ export const run = async (): Promise<void> => {
         )
         if (!PARTS) continue
         // The breakdown pass: a fresh pair with every probe on (its throughput pays for them).
-        const f = yield* profiled(scenario(timer, mode, storage, MEASURE_MS, true))
+        const f = yield* scenario(timer, mode, storage, MEASURE_MS, true, true)
         rows.push(f)
         const named = [...f.parts].reduce((t, [, v]) => t + v.ms, 0)
         const per = (ms: number): string => `${((1000 * ms) / f.count).toFixed(0)} us`

@@ -69,12 +69,21 @@ import { Scorer } from "../src/services/Scorer.ts"
 import { Store, type StoreShape } from "../src/services/Store.ts"
 
 const MEASURE_MS = Number(process.env["PAYMENT_BENCH_MS"] ?? 3_000)
+const WARMUP_MS = Number(process.env["PAYMENT_BENCH_WARMUP_MS"] ?? 500)
+/**
+ * Each run first pays for this long on its own, fresh nodes, untimed (PAYMENT_BENCH_RUN_WARMUP_MS;
+ * 0 with PAYMENT_BENCH_COUNT). The process-wide warm-up above runs on other node instances: every
+ * node's actors are closures of their own, so code V8 optimized for the warm-up's nodes deopts
+ * ("wrong call target", "wrong map") and is compiled again on the measured nodes' first payments.
+ * `--trace-opt --trace-deopt` counted 790 compilations inside a 3 s window without this warm-up.
+ */
 /**
  * PAYMENT_BENCH_COUNT=N: each run makes N payments instead of running for PAYMENT_BENCH_MS (a fixed
  * amount of work, e.g. to count instructions under `valgrind --tool=callgrind`, which a loaded
  * machine does not change).
  */
 const COUNT = Number(process.env["PAYMENT_BENCH_COUNT"] ?? 0)
+const RUN_WARMUP_MS = COUNT > 0 ? 0 : Number(process.env["PAYMENT_BENCH_RUN_WARMUP_MS"] ?? 1_000)
 const WINDOW = 50
 const FUNDING_SAT = 500_000_000n
 const AMOUNT = msat(10_000_000n)
@@ -370,10 +379,28 @@ const withOps = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> => (OPS
 /** Why payments failed, in the current run. */
 const failures: Array<string> = []
 
-const measure = (secp: Secp256k1, window: number, ms: number, storage: Storage = "memory", size = 2, count = COUNT) =>
+const measure = (secp: Secp256k1, window: number, ms: number, storage: Storage = "memory", size = 2, count = COUNT, warmMs = RUN_WARMUP_MS, atStart?: () => Promise<void>) =>
   Effect.gen(function*() {
     const { payer: alice, payee: bob } = yield* newLine(secp, storage, size)
     let done = 0
+    let warming = warmMs > 0
+    let started = 0
+    let deadline = performance.now() + warmMs
+    const more = () => (count > 0 ? started++ < count : performance.now() < deadline)
+    const worker = (w: number) =>
+      Effect.gen(function*() {
+        for (let i = 0; more(); i++) {
+          if ((yield* onePayment(alice, bob, w * 1_000_000 + i)) && !warming) done += 1
+        }
+      })
+    const runWorkers = Effect.gen(function*() {
+      const fibers = []
+      for (let w = 0; w < window; w++) fibers.push(yield* Effect.forkChild(worker(w + (warming ? 1_000 : 0))))
+      for (const f of fibers) yield* Fiber.join(f)
+    })
+    if (warming) yield* runWorkers
+    warming = false
+    if (atStart !== undefined) yield* Effect.promise(atStart)
     failures.length = 0
     signedByLink.clear()
     const puts0 = storeWrites.puts
@@ -385,18 +412,8 @@ const measure = (secp: Secp256k1, window: number, ms: number, storage: Storage =
     ops.byKey.clear()
     ops.on = true
     const start = performance.now()
-    const deadline = start + ms
-    let started = 0
-    const more = () => (count > 0 ? started++ < count : performance.now() < deadline)
-    const worker = (w: number) =>
-      Effect.gen(function*() {
-        for (let i = 0; more(); i++) {
-          if (yield* onePayment(alice, bob, w * 1_000_000 + i)) done += 1
-        }
-      })
-    const fibers = []
-    for (let w = 0; w < window; w++) fibers.push(yield* Effect.forkChild(worker(w)))
-    for (const f of fibers) yield* Fiber.join(f)
+    deadline = start + ms
+    yield* runWorkers
     const seconds = (performance.now() - start) / 1000
     const cpuSeconds = (threadCpuMs() - cpuStart) / 1000
     ops.on = false
@@ -514,12 +531,15 @@ const profiled = async (secp: Secp256k1, window: number, ms: number, size = 2) =
   session.connect()
   await session.post("Profiler.enable")
   await session.post("Profiler.setSamplingInterval", { interval: 100 })
-  if (ALLOC) {
-    await session.post("HeapProfiler.enable")
-    await session.post("HeapProfiler.startSampling", { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+  if (ALLOC) await session.post("HeapProfiler.enable")
+  // Only the measured payments are profiled (not building the nodes, opening the channel, the run's warm-up).
+  const atStart = async () => {
+    if (ALLOC) {
+      await session.post("HeapProfiler.startSampling", { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+    }
+    await session.post("Profiler.start")
   }
-  await session.post("Profiler.start")
-  const r = await Effect.runPromise(measure(secp, window, ms, "memory", size).pipe(Effect.orDie))
+  const r = await Effect.runPromise(measure(secp, window, ms, "memory", size, COUNT, RUN_WARMUP_MS, atStart).pipe(Effect.orDie))
   const { profile } = await session.post("Profiler.stop")
   const heap = ALLOC ? (await session.post("HeapProfiler.stopSampling")).profile : undefined
   session.disconnect()
@@ -554,7 +574,7 @@ export const run = async (): Promise<void> => {
   console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(" ")} on ${availableParallelism()} cores (wall figures need an idle machine)`)
   console.log(`secp256k1: ${backend}; ${MEASURE_MS} ms per run; 2 nodes in one process; in memory (persister and stores) and files (one fsync'ed files store per node)`)
   // Warm-up (JIT), not reported.
-  await Effect.runPromise(measure(secp, 1, 500, "memory", 2, COUNT > 0 ? 20 : 0).pipe(Effect.orDie))
+  await Effect.runPromise(measure(secp, 1, WARMUP_MS, "memory", 2, COUNT > 0 ? 20 : 0).pipe(Effect.orDie))
   const only = process.env["PAYMENT_BENCH_ONLY"]
   const storages: ReadonlyArray<Storage> = only === "hops" ? [] : process.env["PAYMENT_BENCH_FILES"] === "0" ? ["memory"] : ["memory", "files"]
   for (const storage of storages) {
