@@ -944,7 +944,7 @@ const post = (method: string, params: object = {}): Promise<unknown> =>
 let profileParts = 0
 
 /** Runs `effect` under the V8 sampling profiler when CHANNEL_BENCH_PROFILE is set (one file per run: <path>.<n>.cpuprofile). */
-const profiled = <A>(effect: Effect.Effect<A>): Effect.Effect<A> =>
+const profiled = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   PROFILE === undefined
     ? effect
     : Effect.acquireUseRelease(

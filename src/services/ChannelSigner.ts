@@ -258,6 +258,12 @@ export interface ChannelSignerShape {
    */
   readonly channelState: (keyId: ChannelKeyId) => Effect.Effect<SignerChannelState, InvalidSigningRequest>
   /**
+   * Optional: the same value as `channelState`, returned at once by a signer in this process
+   * (`undefined` where `channelState` would fail: the caller then asks `channelState` for the
+   * error). The channel layer reads it before every write; a remote signer leaves it out.
+   */
+  readonly channelStateNow?: (keyId: ChannelKeyId) => SignerChannelState | undefined
+  /**
    * Restores a channel's policy state (at start, from the channel's store). The state is
    * checked (its key id, its parameters, its numbers, and each held commitment rebuilt with the
    * counterparty's signatures verified: `InvalidSigningRequest` otherwise) and compared with

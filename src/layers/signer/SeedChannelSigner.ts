@@ -979,6 +979,14 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       }),
 
     channelState: (keyId) => runInvalid(() => exportState(keyId, record(keyId))),
+    channelStateNow: (keyId) => {
+      try {
+        return exportState(keyId, record(keyId))
+      } catch (e) {
+        if (e instanceof Refusal && e.error._tag === "InvalidSigningRequest") return undefined
+        throw e
+      }
+    },
 
     restoreChannel: (keyId, state) =>
       runRestore(() => {

@@ -229,6 +229,8 @@ describe("the exported state", () => {
       change()
       const after = snapshot()
       expect(after, what).not.toBe(before)
+      // The synchronous form returns the very same export.
+      expect(alice.signer.channelStateNow?.(id), what).toBe(after)
       const fresh = restarted(ch)
       must(fresh.restoreChannel(id, throughJson(after)))
       expect(json(must(fresh.channelState(id))), what).toBe(json(after))
@@ -244,6 +246,19 @@ describe("the exported state", () => {
     step("sign bob's 1", () => expect(Result.isSuccess(aliceSignsBob(ch, alice.signer, 1n))).toBe(true))
     // Every export differs from the one before it (each change shows).
     for (let i = 1; i < seen.length; i++) expect(json(seen[i] ?? snapshot())).not.toBe(json(seen[i - 1] ?? snapshot()))
+  })
+})
+
+describe("channelStateNow", () => {
+  it("returns what channelState returns, the same export object, also for a channel the signer has not seen", () => {
+    const ch = openChannel(anchorsZeroFeeHtlcTx, secp, { label: "state-export-now" })
+    const { alice } = ch
+    expect(alice.signer.channelStateNow).toBeDefined()
+    expect(alice.signer.channelStateNow?.(alice.keyId)).toBe(must(alice.signer.channelState(alice.keyId)))
+    const fresh = restarted(ch)
+    const now = fresh.channelStateNow?.(alice.keyId)
+    expect(now).toBe(must(fresh.channelState(alice.keyId)))
+    expect(now === undefined ? "" : json(now)).toBe(json(must(fresh.channelState(alice.keyId))))
   })
 })
 
