@@ -286,9 +286,12 @@ const newLine = (secp: Secp256k1, storage: Storage, size: number) =>
     for (const node of nodes) started.push(yield* startNode(secp, node, run, storage, () => graph))
     const logs = started.map(() => [] as Array<NodeChannelEvent>)
     const scope = yield* Effect.scope
+    // The set-up reads the nodes' events; the payments do not (a subscriber keeping every event
+    // would grow the heap with each payment): unsubscribed once the line is ready.
+    const listeners: Array<Fiber.Fiber<void>> = []
     for (let i = 0; i < size; i++) {
       const log = logs[i]!
-      yield* Stream.runForEach(yield* started[i]!.manager.subscribe, (e) => Effect.sync(() => void log.push(e))).pipe(Effect.forkIn(scope))
+      listeners.push(yield* Stream.runForEach(yield* started[i]!.manager.subscribe, (e) => Effect.sync(() => void log.push(e))).pipe(Effect.forkIn(scope)))
     }
     for (let i = 0; i + 1 < size; i++) {
       const [a, b] = [nodes[i]!, nodes[i + 1]!]
@@ -326,6 +329,7 @@ const newLine = (secp: Secp256k1, storage: Storage, size: number) =>
         yield* Effect.yieldNow
       }
     }
+    for (const f of listeners) yield* Fiber.interrupt(f)
     return { payer: started[0]!.payments, payee: started[size - 1]!.payments }
   })
 
