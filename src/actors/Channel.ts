@@ -150,6 +150,12 @@ export interface ChannelPorts<S> {
    */
   readonly persistMany?: (updates: ReadonlyArray<MonitorUpdate>, state: S) => Effect.Effect<PersistStatus>
   /**
+   * Grouped mode (optional): `persistMany` done at once when it can be (a persister and a signer
+   * in memory): the status, or an effect to run that gives it (e.g. waiters to wake), or
+   * undefined when nothing was written (then `persistMany` is called).
+   */
+  readonly persistManyNow?: (updates: ReadonlyArray<MonitorUpdate>, state: S) => PersistStatus | Effect.Effect<PersistStatus> | undefined
+  /**
    * Grouped mode (optional): whether a write now costs no more alone than grouped (the persister's
    * `writesFreeOf`): the `PersistNow` then writes at once instead of yielding first for the other
    * half of a message pair. Absent: it yields.
@@ -401,6 +407,8 @@ const startChannel = <S>(
     const groupStates = new Map<bigint, number>()
     let readied: string | undefined
     let flushScheduled = false
+    /** Whether a write now costs no more alone than grouped (`ChannelPorts.writesFree`). */
+    const writesFree = ports.writesFree
     let self: Actor.Actor<ChannelEnvelope<S>> | undefined
     const name = options.name ?? `channel ${toHex(core.channelId(state))}`
 
@@ -642,10 +650,20 @@ const startChannel = <S>(
      */
     const scheduleFlushNow = (): Effect.Effect<void> | undefined => {
       if (flushScheduled || self === undefined || !core.hasPendingChanges(state)) return undefined
+      // Nothing queued: a `Flush` would be the next message handled. It runs now instead (no trip through the mailbox).
+      if (self.waiting() === 0) return flushThenPersist()
       flushScheduled = true
       if (self.offerFromHandler({ _tag: "Flush" })) return undefined
       flushScheduled = false
       return Effect.suspend(flushThenPersist)
+    }
+
+    const persistManyNow = ports.persistManyNow
+    /** `persistMany`, at once when `persistManyNow` can, then `then` with the status. */
+    const write = (updates: ReadonlyArray<MonitorUpdate>, then: (status: PersistStatus) => Effect.Effect<void>): Effect.Effect<void> => {
+      const now = persistManyNow?.(updates, state)
+      if (now === undefined) return persistMany === undefined ? Effect.void : Effect.flatMap(persistMany(updates, state), then)
+      return typeof now === "string" ? then(now) : Effect.flatMap(now, then)
     }
 
     /** Grouped mode: the state alone (no update), when a milestone wants it and nothing else is in flight. */
@@ -653,7 +671,7 @@ const startChannel = <S>(
       if (persistMany === undefined || !stateWriteDue()) return Effect.void
       const seq = stateWanted
       stateIssued = seq
-      return Effect.flatMap(persistMany([], state), (status) => {
+      return write([], (status) => {
         if (status !== "Completed") {
           stateWrite = { seq, at: lastPersisted }
           return Effect.void
@@ -675,7 +693,7 @@ const startChannel = <S>(
       // The state goes with the updates: every milestone so far is in it.
       const seq = stateWanted
       stateIssued = seq
-      return Effect.flatMap(persistMany(updates, state), (status) => {
+      return write(updates, (status) => {
         if (status !== "Completed") {
           groups.set(last, first)
           groupStates.set(last, seq)
@@ -695,6 +713,8 @@ const startChannel = <S>(
      */
     const schedulePersistNow = (): Effect.Effect<void> | undefined => {
       if (persistScheduled || (collected.length === 0 && !stateWriteDue()) || self === undefined) return undefined
+      // Free writes with nothing queued: the `PersistNow` would come up next and write at once; it writes now instead.
+      if (self.waiting() === 0 && writesFree !== undefined && writesFree()) return persistCollectedNow()
       persistScheduled = true
       return self.offerFromHandler({ _tag: "PersistNow" }) ? undefined : Effect.suspend(persistCollectedNow)
     }
@@ -740,7 +760,6 @@ const startChannel = <S>(
       waitedForFlush = true
       return Effect.void
     }
-    const writesFree = ports.writesFree
     /** Writes at once when writes are free (no scheduler hop for a grouping that saves nothing). */
     const persistNow = (again: boolean): Effect.Effect<void> =>
       self === undefined || (writesFree !== undefined && writesFree())

@@ -52,7 +52,7 @@ import { serializeTransaction, type Transaction } from "../protocol/tx/bitcoin/t
 import { type ChannelId, msat, type Msat, type NodeId, type Sat } from "../protocol/units.ts"
 import { ChannelSigner, type ChannelKeyId, channelKeyId, type SignerChannelState, SignerChannelStateSchema } from "../services/ChannelSigner.ts"
 import { Entropy } from "../services/Entropy.ts"
-import { LazyJson, MonitorPersister, type PersistStatus, type PersistUnavailable, writesFreeOf } from "../services/MonitorPersister.ts"
+import { LazyJson, MonitorPersister, type PersistStatus, type PersistUnavailable, writeNowOf, writesFreeOf } from "../services/MonitorPersister.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { ActorCrashed, ActorStopped } from "./Actor.ts"
 import {
@@ -490,6 +490,10 @@ export const make = (
     const persister = yield* MonitorPersister
     /** Whether the persister's writes are free now (declared by the persister itself; a wrapper is not). */
     const writesFree = writesFreeOf(persister)
+    /** The persister's write done at once, when it has one (declared by itself, as `writesFree`). */
+    const writeNow = writeNowOf(persister)
+    /** Whether the signer gives its state at once (a signer in this process). */
+    const channelStateNow = signer.channelStateNow !== undefined
     // Subscribed before anything is persisted: no completion is missed.
     const completions = yield* persister.subscribe
     /** Per channel (hex id): the highest update id known durable here, and who waits for one. */
@@ -653,6 +657,23 @@ export const make = (
         onSuccess: (signerState) => persistRecord(entry, updates, state, signerState)
       })
 
+    /** The record written with a channel's updates: encoded when the persister asks (lazily), at most once. */
+    const recordOf = (entry: Entry, state: ChannelState, signerState: SignerChannelState | undefined): LazyJson => {
+      const { nodeId, keyId } = entry
+      const encode = () =>
+        encodeChannelRecord(signerState !== undefined ? { version: 1, nodeId, keyId, channel: state, signer: signerState } : { version: 1, nodeId, keyId, channel: state })
+      // Lazy: encoded when the persister asks (at once for one that writes bytes; a persister
+      // in memory only if a restart loads it), at most once.
+      const instrumented = config.instrument
+      return new LazyJson(instrumented === undefined ? encode : () => instrumented("record encode", encode))
+    }
+
+    /** The id a write is stored under: the final one from `Opened` on (the write of `Opened` may come before the rekey). */
+    const writeChannelId = (entry: Entry, updates: ReadonlyArray<MonitorUpdate>): ChannelId => {
+      const opened = updates.find((u) => u._tag === "Opened")
+      return opened?._tag === "Opened" ? opened.params.channelId : entry.channelId
+    }
+
     /** `persistFor` once the signer's policy state is read (undefined: the signer keeps none for this channel). */
     const persistRecord = (
       entry: Entry,
@@ -660,41 +681,59 @@ export const make = (
       state: ChannelState,
       signerState: SignerChannelState | undefined
     ): Effect.Effect<PersistStatus> => {
-      const { nodeId, keyId } = entry
-      const encode = () =>
-        encodeChannelRecord(signerState !== undefined ? { version: 1, nodeId, keyId, channel: state, signer: signerState } : { version: 1, nodeId, keyId, channel: state })
-      // Lazy: encoded when the persister asks (at once for one that writes bytes; a persister
-      // in memory only if a restart loads it), at most once.
-      const instrumented = config.instrument
-      const record = new LazyJson(instrumented === undefined ? encode : () => instrumented("record encode", encode))
-      const opened = updates.find((u) => u._tag === "Opened")
-      const channelId = opened?._tag === "Opened" ? opened.params.channelId : entry.channelId
+      const channelId = writeChannelId(entry, updates)
       // Shutting down: the channel stays paused (nothing that depends on the update leaves).
       // Out of order: a bug of ours.
-      return Effect.matchEffect(persister.persist(channelId, updates, record), {
+      return Effect.matchEffect(persister.persist(channelId, updates, recordOf(entry, state, signerState)), {
         onFailure: (e) => (e._tag === "PersisterClosed" ? Effect.succeed<PersistStatus>("InProgress") : Effect.die(e)),
         onSuccess: (status) => {
-          const monitor = (entry.monitor ??= makeMonitorSync({ name: flatHex([channelId], "", "monitor "), secp: config.secp }))
-          // Applied at once, in persist order; a refusal is logged (the stored log is the truth).
-          let refusals: Array<string> | undefined
-          for (const update of updates) {
-            const refused = monitor.applyNow(update)
-            if (refused !== undefined) (refusals ??= []).push(`${monitor.name}: update ${update.updateId} (${update._tag}) refused: ${refused._tag}`)
-          }
-          let last = -1n
-          if (status === "Completed") for (const u of updates) if (u.updateId > last) last = u.updateId
-          // `toHex` is flat too (and cheaper than `flatHex`); the map keeps the key first stored. Once per id array.
-          const durable = last >= 0n ? markDurableNow(hexOfHeld(channelId), last) : undefined
-          if (refusals === undefined) return durable === undefined ? Effect.succeed(status) : Effect.as(durable, status)
-          return Effect.as(Effect.andThen(Effect.forEach(refusals, (r) => Effect.logError(r), { discard: true }), durable ?? Effect.void), status)
+          const r = written(entry, channelId, updates, status)
+          return typeof r === "string" ? Effect.succeed(r) : r
         }
       })
+    }
+
+    /**
+     * `persistFor` with no effect, when the signer gives its state at once (`channelStateNow`) and
+     * the persister writes at once (`writeNowOf`): as `ChannelPorts.persistManyNow`. Undefined:
+     * nothing was written (then `persistFor`).
+     */
+    const persistNowFor = (entry: Entry, updates: ReadonlyArray<MonitorUpdate>, state: ChannelState): PersistStatus | Effect.Effect<PersistStatus> | undefined => {
+      if (writeNow === undefined) return undefined
+      const signerState = signer.channelStateNow?.(entry.keyId)
+      if (signerState === undefined) return undefined
+      const channelId = writeChannelId(entry, updates)
+      const status = writeNow(channelId, updates, recordOf(entry, state, signerState))
+      return status === undefined ? undefined : written(entry, channelId, updates, status)
+    }
+
+    /**
+     * After a write: the updates to the channel's monitor, and `Completed` ones recorded as durable.
+     * The status, or the effect to run first (a refusal to log, waiters to wake) that gives it.
+     */
+    const written = (entry: Entry, channelId: ChannelId, updates: ReadonlyArray<MonitorUpdate>, status: PersistStatus): PersistStatus | Effect.Effect<PersistStatus> => {
+      const monitor = (entry.monitor ??= makeMonitorSync({ name: flatHex([channelId], "", "monitor "), secp: config.secp }))
+      // Applied at once, in persist order; a refusal is logged (the stored log is the truth).
+      let refusals: Array<string> | undefined
+      for (const update of updates) {
+        const refused = monitor.applyNow(update)
+        if (refused !== undefined) (refusals ??= []).push(`${monitor.name}: update ${update.updateId} (${update._tag}) refused: ${refused._tag}`)
+      }
+      let last = -1n
+      if (status === "Completed") for (const u of updates) if (u.updateId > last) last = u.updateId
+      // `toHex` is flat too (and cheaper than `flatHex`); the map keeps the key first stored. Once per id array.
+      const durable = last >= 0n ? markDurableNow(hexOfHeld(channelId), last) : undefined
+      if (refusals === undefined) return durable === undefined ? status : Effect.as(durable, status)
+      return Effect.as(Effect.andThen(Effect.forEach(refusals, (r) => Effect.logError(r), { discard: true }), durable ?? Effect.void), status)
     }
 
     const portsFor = (entry: Entry): ChannelPorts<ChannelState> => ({
       persist: (update, state) => persistFor(entry, [update], state),
       ...(config.groupPersists === false ? {} : { persistMany: (updates: ReadonlyArray<MonitorUpdate>, state: ChannelState) => persistFor(entry, updates, state) }),
       ...(writesFree === undefined ? {} : { writesFree }),
+      ...(config.groupPersists === false || writeNow === undefined || !channelStateNow
+        ? {}
+        : { persistManyNow: (updates: ReadonlyArray<MonitorUpdate>, state: ChannelState) => persistNowFor(entry, updates, state) }),
       // Data-first (no `pipe`): one of these per message sent.
       send: (session, message) =>
         Effect.catch(peers.send(session, message), (e) => Effect.logDebug(`channel ${toHex(entry.channelId)}: ${message._tag} not sent (${e._tag})`)),

@@ -12,8 +12,8 @@
  * Guarantees:
  * - Updates are applied in the order they are handed over; an update that does not apply (out of
  *   order, a secret that does not fit the shachain, a commitment number going back...) is refused
- *   with its typed `MonitorError` and the state is unchanged. `update` reports that error to the
- *   caller; `tell` (fire and forget, e.g. from the persister's path) logs it.
+ *   with its typed `MonitorError` and the state is unchanged. `applyNow` returns that error to the
+ *   caller (the manager logs it).
  * - `state` serves the current state (undefined until `Opened`).
  * - It starts empty (a new channel) or from a state (restored: `replay` of the stored log).
  *
@@ -28,10 +28,6 @@ import type { MonitorUpdate } from "../protocol/monitor/update.ts"
 
 export interface MonitorHandle {
   readonly name: string
-  /** Applies an update; a refusal is logged. */
-  readonly tell: (update: MonitorUpdate) => Effect.Effect<void>
-  /** Applies an update and reports a refusal. */
-  readonly update: (update: MonitorUpdate) => Effect.Effect<void, MonitorError>
   /** The current state (undefined before `Opened`). */
   readonly state: Effect.Effect<MonitorState | undefined>
   /** Applies an update now (no effect to run: the manager's persist path); returns the refusal, or undefined when applied. */
@@ -56,29 +52,14 @@ export const applyUpdate = (
 /** Makes a monitor (no fiber: see the module comment). */
 export const makeMonitorSync = (options: MonitorOptions): MonitorHandle => {
   let state = options.state
-  const applyNow = (update: MonitorUpdate): Result.Result<MonitorState, MonitorError> => {
-    const result = applyUpdate(options.secp, state, update)
-    if (Result.isSuccess(result)) state = result.success
-    return result
-  }
   return {
     name: options.name,
-    tell: (update) =>
-      Effect.suspend(() => {
-        const result = applyNow(update)
-        return Result.isSuccess(result)
-          ? Effect.void
-          : Effect.logError(`${options.name}: update ${update.updateId} (${update._tag}) refused: ${result.failure._tag}`)
-      }),
-    update: (update) =>
-      Effect.suspend(() => {
-        const result = applyNow(update)
-        return Result.isSuccess(result) ? Effect.void : Effect.fail(result.failure)
-      }),
     state: Effect.sync(() => state),
     applyNow: (update) => {
-      const result = applyNow(update)
-      return Result.isSuccess(result) ? undefined : result.failure
+      const result = applyUpdate(options.secp, state, update)
+      if (Result.isFailure(result)) return result.failure
+      state = result.success
+      return undefined
     }
   }
 }

@@ -150,13 +150,30 @@ export interface MonitorPersisterShape {
  */
 const freeWriters = new WeakMap<MonitorPersisterShape, () => boolean>()
 
-/** Declares `persister`'s writes free whenever `now()` says so (see `writesFreeOf`). */
-export const declareFreeWrites = (persister: MonitorPersisterShape, now: () => boolean): void => {
+/**
+ * One channel's write done at once, with no effect: the status `persist` would give, or undefined
+ * when it cannot be done at once (then `persist` does it; nothing was written). It fails only as
+ * `persist` would for a caller bug: it gives undefined then too, and `persist` reports it.
+ */
+export type WriteNow = (channelId: ChannelId, updates: ReadonlyArray<MonitorUpdate>, channelState: ChannelStateValue) => PersistStatus | undefined
+
+const nowWriters = new WeakMap<MonitorPersisterShape, WriteNow>()
+
+/**
+ * Declares `persister`'s writes free whenever `now()` says so (see `writesFreeOf`), and, with
+ * `write`, how a write is done at once (see `writeNowOf`; by object too, so a wrapper that records
+ * or counts writes never has them bypass it).
+ */
+export const declareFreeWrites = (persister: MonitorPersisterShape, now: () => boolean, write?: WriteNow): void => {
   freeWriters.set(persister, now)
+  if (write !== undefined) nowWriters.set(persister, write)
 }
 
 /** The test of whether `persister`'s writes are free now, if it declared one (`declareFreeWrites`). */
 export const writesFreeOf = (persister: MonitorPersisterShape): (() => boolean) | undefined => freeWriters.get(persister)
+
+/** `persister`'s write done at once (no effect), if it declared one (`declareFreeWrites`). */
+export const writeNowOf = (persister: MonitorPersisterShape): WriteNow | undefined => nowWriters.get(persister)
 
 export class MonitorPersister extends Context.Service<MonitorPersister, MonitorPersisterShape>()(
   "effect-lightning/MonitorPersister"

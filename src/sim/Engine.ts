@@ -58,7 +58,14 @@ import { sharedCommitmentBuilds } from "../protocol/tx/commitment-builds.ts"
 import { type ChannelId, msat, type NodeId, sat, type Sat } from "../protocol/units.ts"
 import { ChannelSigner } from "../services/ChannelSigner.ts"
 import { Entropy } from "../services/Entropy.ts"
-import { MonitorPersister, type MonitorPersisterShape, type PersistStatus } from "../services/MonitorPersister.ts"
+import {
+  declareFreeWrites,
+  MonitorPersister,
+  type MonitorPersisterShape,
+  type PersistStatus,
+  writeNowOf,
+  writesFreeOf
+} from "../services/MonitorPersister.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
 import { RouterGraph } from "../services/Router.ts"
 import { Scorer } from "../services/Scorer.ts"
@@ -573,7 +580,7 @@ class Simulation {
         })
       }
     }
-    return {
+    const wrapped: MonitorPersisterShape = {
       ...inner,
       persist: (channelId, updates, channelState) =>
         Effect.map(gate(inner.persist(channelId, updates, channelState)), (st) => {
@@ -586,6 +593,23 @@ class Simulation {
           return sts
         })
     }
+    // Free (the channels write at once, with no effect) while the in-memory persister is and no
+    // crash point or late persistence is armed: a write then is counted and recorded exactly as
+    // through `persist` (the gate lets it through).
+    const innerFree = writesFreeOf(inner)
+    const innerWriteNow = writeNowOf(inner)
+    if (innerFree !== undefined && innerWriteNow !== undefined) {
+      const free = () => node.crashAt === undefined && node.late === undefined && innerFree()
+      declareFreeWrites(wrapped, free, (channelId, updates, channelState) => {
+        if (!free()) return undefined
+        const st = innerWriteNow(channelId, updates, channelState)
+        if (st === undefined) return undefined
+        node.persistCalls += 1
+        afterWrite(channelId, updates, st)
+        return st
+      })
+    }
+    return wrapped
   }
 
   /**

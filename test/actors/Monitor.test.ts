@@ -1,4 +1,4 @@
-/** The Monitor actor: fed only by updates, refuses what does not apply, serves and restores its state. */
+/** The Monitor: fed only by updates, refuses what does not apply, serves and restores its state. */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
 import { makeMonitor } from "../../src/actors/Monitor.ts"
@@ -15,7 +15,7 @@ describe("Monitor actor", () => {
       b.preimage(1)
       const monitor = yield* makeMonitor({ name: "monitor", secp })
       assert.isUndefined(yield* monitor.state)
-      for (const u of b.log) yield* monitor.update(u)
+      for (const u of b.log) assert.isUndefined(monitor.applyNow(u))
       const expected = replay(secp, b.log)
       assert.isTrue(Result.isSuccess(expected))
       if (Result.isSuccess(expected)) assert.deepStrictEqual(yield* monitor.state, expected.success)
@@ -26,18 +26,16 @@ describe("Monitor actor", () => {
       const b = new LogBuilder()
       const holder = b.holder()
       const monitor = yield* makeMonitor({ name: "monitor", secp })
-      const early = yield* Effect.flip(monitor.update(holder))
-      assert.strictEqual(early._tag, "MonitorNotOpened")
+      assert.strictEqual(monitor.applyNow(holder)?._tag, "MonitorNotOpened")
       const opened = b.log[0]
       if (opened === undefined) return
-      yield* monitor.update(opened)
+      assert.isUndefined(monitor.applyNow(opened))
       const before = yield* monitor.state
-      const skipped = yield* Effect.flip(monitor.update({ ...holder, updateId: 5n }))
-      assert.strictEqual(skipped._tag, "MonitorUpdateOutOfOrder")
+      assert.strictEqual(monitor.applyNow({ ...holder, updateId: 5n })?._tag, "MonitorUpdateOutOfOrder")
       assert.deepStrictEqual(yield* monitor.state, before)
-      // `tell` logs a refusal and goes on.
-      yield* monitor.tell({ ...holder, updateId: 7n })
-      yield* monitor.tell(holder)
+      // A refusal leaves the monitor usable: the next update in order applies.
+      assert.isDefined(monitor.applyNow({ ...holder, updateId: 7n }))
+      assert.isUndefined(monitor.applyNow(holder))
       assert.strictEqual((yield* monitor.state)?.latestUpdateId, 1n)
     }))
 
@@ -48,7 +46,7 @@ describe("Monitor actor", () => {
       const restored = replay(secp, b.log)
       if (Result.isFailure(restored)) return assert.fail("fixture log must replay")
       const monitor = yield* makeMonitor({ name: "monitor", secp, state: restored.success })
-      yield* monitor.update(b.revoke())
+      assert.isUndefined(monitor.applyNow(b.revoke()))
       assert.strictEqual((yield* monitor.state)?.latestUpdateId, 2n)
     }))
 })

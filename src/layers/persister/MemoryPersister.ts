@@ -25,8 +25,10 @@ import {
   type MonitorPersisterShape,
   type PersistCompletion,
   type PersistedChannel,
-  type PersistStatus
+  type PersistStatus,
+  type WriteNow
 } from "../../services/MonitorPersister.ts"
+import { equalBytes } from "../../protocol/bytes.ts"
 import { channelKey, DEFAULT_COMPACT_EVERY } from "./replica.ts"
 
 interface StoredChannel {
@@ -213,53 +215,65 @@ export const makeMemoryPersister = (
       Effect.forkScoped
     )
 
-    const checkOrder = (w: ChannelWrite, key: string = channelKey(w.channelId)): PersistOutOfOrder | undefined => {
+    const checkOrder = (updates: ReadonlyArray<MonitorUpdate>, key: string): PersistOutOfOrder | undefined => {
       let expected = (latest.get(key) ?? -1n) + 1n
-      for (const u of w.updates) {
+      for (const u of updates) {
         if (u.updateId !== expected) return new PersistOutOfOrder({ channel: key, expected, received: u.updateId })
         expected += 1n
       }
       return undefined
     }
 
+    /** Whether a write lands at once now: immediate mode, no write waiting (held or behind a failure), no failure planned. */
+    const landsNow = (): boolean => !closed && mode === "immediate" && failures === 0 && pending.length === 0
+
+    /** The key of the id last asked for, kept with a copy of its bytes (a channel writes many times in a row: one hex per write otherwise). */
+    let lastIdBytes: Uint8Array | undefined
+    let lastKey = ""
+    const keyOf = (channelId: ChannelId): string => {
+      if (lastIdBytes !== undefined && equalBytes(lastIdBytes, channelId)) return lastKey
+      lastKey = channelKey(channelId)
+      lastIdBytes = channelId.slice()
+      return lastKey
+    }
+
+    /** Lands one write now (checked already), exactly as `flush` would land it. */
+    const land = (key: string, channelId: ChannelId, updates: ReadonlyArray<MonitorUpdate>, channelState: ChannelStateValue): void => {
+      latest.set(key, updates.at(-1)?.updateId ?? latest.get(key) ?? -1n)
+      attemptCount += 1
+      const stored = data.channels.get(key) ?? { channelId, channelState, updates: [] }
+      stored.channelState = channelState
+      for (const u of updates) stored.updates.push(u)
+      compact(stored, compactEvery)
+      data.channels.set(key, stored)
+    }
+
     /**
-     * The common case without a Deferred, a queue entry or a publication: immediate mode, no
-     * write waiting (held or behind a failure), no failure planned, the updates in order. Each
-     * write lands now, exactly as `flush` would land it, and is `Completed` (the other path
-     * would answer the same, with no completion published).
+     * The common case without a Deferred, a queue entry or a publication: `landsNow`, the updates
+     * in order. The write lands now and is `Completed` (the other path would answer the same,
+     * with no completion published). Undefined: nothing written (`persist` does it, or reports why).
      */
-    const writeNow = (writes: ReadonlyArray<ChannelWrite>): ReadonlyArray<PersistStatus> | undefined => {
-      if (closed || mode !== "immediate" || failures > 0 || pending.length > 0) return undefined
-      // Each write's key made once (a 64-character string per call otherwise, twice).
-      const keys = writes.map((w) => channelKey(w.channelId))
-      for (let k = 0; k < writes.length; k++) if (checkOrder(writes[k]!, keys[k]) !== undefined) return undefined
-      const out: Array<PersistStatus> = []
-      for (let k = 0; k < writes.length; k++) {
-        const w = writes[k]!
-        const key = keys[k]!
-        latest.set(key, w.updates.at(-1)?.updateId ?? latest.get(key) ?? -1n)
-        attemptCount += 1
-        const stored = data.channels.get(key) ?? { channelId: w.channelId, channelState: w.channelState, updates: [] }
-        stored.channelState = w.channelState
-        for (const u of w.updates) stored.updates.push(u)
-        compact(stored, compactEvery)
-        data.channels.set(key, stored)
-        out.push("Completed")
-      }
-      return out
+    const writeNow: WriteNow = (channelId, updates, channelState) => {
+      if (!landsNow()) return undefined
+      const key = keyOf(channelId)
+      if (checkOrder(updates, key) !== undefined) return undefined
+      land(key, channelId, updates, channelState)
+      return "Completed"
     }
 
     const persistMany = (writes: ReadonlyArray<ChannelWrite>): Effect.Effect<ReadonlyArray<PersistStatus>, PersistOutOfOrder | PersisterClosed> =>
       Effect.suspend(() => {
-        const now = writeNow(writes)
-        return now !== undefined ? Effect.succeed(now) : persistQueued(writes)
+        // One channel's write (the common call) at once if it can be; several go through the queue.
+        const w = writes.length === 1 ? writes[0] : undefined
+        const now = w === undefined ? undefined : writeNow(w.channelId, w.updates, w.channelState)
+        return now !== undefined ? Effect.succeed([now]) : persistQueued(writes)
       })
 
     const persistQueued = (writes: ReadonlyArray<ChannelWrite>) =>
       Effect.gen(function*() {
         if (closed) return yield* new PersisterClosed()
         for (const w of writes) {
-          const bad = checkOrder(w)
+          const bad = checkOrder(w.updates, channelKey(w.channelId))
           if (bad !== undefined) return yield* bad
         }
         const mine: Array<Pending> = []
@@ -319,7 +333,10 @@ export const makeMemoryPersister = (
 
     const persister: MonitorPersisterShape = {
       persist: (channelId, updates, channelState) =>
-        Effect.map(persistMany([{ channelId, updates, channelState }]), (s) => s[0] ?? "InProgress"),
+        Effect.suspend(() => {
+          const now = writeNow(channelId, updates, channelState)
+          return now !== undefined ? Effect.succeed(now) : Effect.map(persistQueued([{ channelId, updates, channelState }]), (s) => s[0] ?? "InProgress")
+        }),
       persistMany,
       subscribe: PubSub.subscribe(completions),
       completions: Stream.fromPubSub(completions),
@@ -329,7 +346,7 @@ export const makeMemoryPersister = (
     }
 
     // Free while `writeNow` would take a write: immediate mode, nothing waiting, no failure planned.
-    declareFreeWrites(persister, () => !closed && mode === "immediate" && failures === 0 && pending.length === 0)
+    declareFreeWrites(persister, landsNow, writeNow)
 
     const control: MemoryPersisterControl = {
       setMode: (m) => Effect.sync(() => void (mode = m)),

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, PubSub } from "effect"
 import { TestClock } from "effect/testing"
 import { makeMemoryPersister, makeMemoryPersisterData } from "../../../src/layers/persister/MemoryPersister.ts"
-import { channelStateJson, LazyJson, type PersistCompletion, writesFreeOf } from "../../../src/services/MonitorPersister.ts"
+import { channelStateJson, LazyJson, type PersistCompletion, writeNowOf, writesFreeOf } from "../../../src/services/MonitorPersister.ts"
 import { channelIdOf, logOf, stateAt } from "./fixtures.ts"
 
 const A = channelIdOf(1)
@@ -156,6 +156,46 @@ describe("MemoryPersister", () => {
       assert.isTrue(free())
       yield* control.crash
       assert.isFalse(free())
+    }))
+
+  it.effect("a write at once (writeNowOf) lands exactly as persist would, or writes nothing and says so; never for a wrapper", () =>
+    Effect.gen(function*() {
+      // The same writes, at once on one persister and through `persist` on the other: the same data.
+      const viaNow = makeMemoryPersisterData()
+      const viaPersist = makeMemoryPersisterData()
+      const now = yield* makeMemoryPersister({ data: viaNow, compactEvery: 4 })
+      const plain = yield* makeMemoryPersister({ data: viaPersist, compactEvery: 4 })
+      const writeNow = writeNowOf(now.persister)
+      if (writeNow === undefined) return assert.fail("the in-memory persister declares its write at once")
+      assert.isUndefined(writeNowOf({ ...now.persister }))
+      // Two channels interleaved (the key memo is by the id's bytes: an equal copy of an id is the same channel).
+      const writes = [
+        { channelId: A, updates: logA.slice(0, 2), channelState: stateAt(1, 1n) },
+        { channelId: B, updates: logB.slice(0, 1), channelState: stateAt(2, 0n) },
+        { channelId: channelIdOf(1), updates: logA.slice(2, 5), channelState: stateAt(1, 4n) },
+        { channelId: A, updates: [], channelState: stateAt(1, 4n, 1) },
+        { channelId: B, updates: logB.slice(1, 6), channelState: stateAt(2, 5n) }
+      ]
+      for (const w of writes) {
+        assert.strictEqual(writeNow(w.channelId, w.updates, w.channelState), "Completed")
+        assert.strictEqual(yield* plain.persister.persist(w.channelId, w.updates, w.channelState), "Completed")
+      }
+      assert.deepStrictEqual(viaNow, viaPersist)
+      assert.strictEqual(yield* now.control.attempts, yield* plain.control.attempts)
+      // Out of order: nothing written, and `persist` then reports the error.
+      assert.isUndefined(writeNow(A, logA.slice(6, 7), stateAt(1, 6n)))
+      assert.deepStrictEqual(viaNow, viaPersist)
+      assert.strictEqual((yield* Effect.flip(now.persister.persist(A, logA.slice(6, 7), stateAt(1, 6n))))._tag, "PersistOutOfOrder")
+      // Not free (held): nothing written; `persist` holds it, and the next in order waits behind it.
+      yield* now.control.setMode("hold")
+      assert.isUndefined(writeNow(A, logA.slice(5, 6), stateAt(1, 5n)))
+      assert.strictEqual(yield* now.persister.persist(A, logA.slice(5, 6), stateAt(1, 5n)), "InProgress")
+      yield* now.control.setMode("immediate")
+      assert.isUndefined(writeNow(A, logA.slice(6, 7), stateAt(1, 6n)))
+      yield* now.control.releaseAll
+      assert.strictEqual(writeNow(A, logA.slice(6, 7), stateAt(1, 6n)), "Completed")
+      yield* now.control.crash
+      assert.isUndefined(writeNow(A, logA.slice(7, 8), stateAt(1, 7n)))
     }))
 
   it.effect("a crash at any persistence point: the restarted node loads exactly what was durable", () =>
