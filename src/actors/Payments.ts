@@ -525,23 +525,6 @@ const INBOX_BATCH = 64
 /** How many payments' trace roots are kept (a payment's spans here are made within moments of each other). */
 const TRACE_ROOTS = 1024
 
-/** A set that forgets its oldest keys beyond `capacity`. */
-const boundedSet = (capacity: number) => {
-  const keys = new Set<string>()
-  return {
-    has: (k: string) => keys.has(k),
-    delete: (k: string) => keys.delete(k),
-    add: (k: string) => {
-      keys.delete(k)
-      keys.add(k)
-      if (keys.size > capacity) {
-        const oldest = keys.values().next()
-        if (oldest.done !== true) keys.delete(oldest.value)
-      }
-    }
-  }
-}
-
 /** A map that forgets its oldest entries beyond `capacity`. */
 const boundedMap = <V>(capacity: number) => {
   const entries = new Map<string, V>()
@@ -575,7 +558,8 @@ const spanOfFiber = (fiber: Fiber.Fiber<unknown, unknown>): Tracer.Span | undefi
 }
 const annotateSpanOf = (fiber: Fiber.Fiber<unknown, unknown>, attributes: Readonly<Record<string, unknown>>): void => {
   const span = spanOfFiber(fiber)
-  if (span !== undefined && span.status._tag !== "Ended") for (const [key, value] of Object.entries(attributes)) span.attribute(key, value)
+  // `for...in`: no [key, value] array per attribute (the attribute objects are plain literals).
+  if (span !== undefined && span.status._tag !== "Ended") for (const key in attributes) span.attribute(key, attributes[key])
 }
 const annotateSpan = (attributes: Readonly<Record<string, unknown>>): Effect.Effect<void> => Effect.withFiberSucceed((fiber) => annotateSpanOf(fiber, attributes))
 
@@ -671,9 +655,9 @@ export const make = (
     /** The router's path of each attempt in flight (this run), to report its outcome. */
     const attemptPaths = new Map<string, Path>()
     /** Incoming HTLCs handled in this run (the event stream is at-least-once); bounded. */
-    const handledIncoming = boundedSet(DEDUPE_CAPACITY)
+    const handledIncoming = boundedMap<true>(DEDUPE_CAPACITY)
     /** Outgoing resolutions handled in this run; bounded. */
-    const handledResolved = boundedSet(DEDUPE_CAPACITY)
+    const handledResolved = boundedMap<true>(DEDUPE_CAPACITY)
     /**
      * When each incoming HTLC arrived (this run; a forward's is also in its record) and whether a
      * `path_key` came with it: our hold time in the attribution data of its failure or fulfill
@@ -1645,7 +1629,7 @@ export const make = (
     const resultOf = (r: OutboundRecord): PaymentResult | undefined => {
       if (r.status === "succeeded" && r.preimage !== undefined) {
         const done = r.attempts.filter((a) => a.status === "fulfilled")
-        const routes = done.map((a): Route => ({ hops: a.hops.map((h) => ({ ...h, amountMsat: msat(h.amountMsat) })) }))
+        const routes = done.map(routeOf)
         return new PaymentSucceeded({
           paymentId: r.paymentId,
           paymentHash: r.paymentHash,
@@ -2109,8 +2093,8 @@ export const make = (
         const e = ne.event
         if (e._tag === "HtlcReceived") {
           const key = htlcKey(e.channelId, e.htlcId)
-          if (handledIncoming.has(key)) return
-          handledIncoming.add(key)
+          if (handledIncoming.get(key)) return
+          handledIncoming.set(key, true)
           if (arrivals.get(key) === undefined) arrivals.set(key, { atMillis: yield* currentMillis, blinded: e.pathKey !== undefined })
           if (e.dustExposureExceeded === true) {
             // BOLT 2: fail it, without revealing a preimage.
@@ -2149,8 +2133,8 @@ export const make = (
         const owner = outIndex.get(key)
         if (owner === undefined) return Effect.void
         const rkey = `${key}/${e.result._tag}`
-        if (handledResolved.has(rkey)) return Effect.void
-        handledResolved.add(rkey)
+        if (handledResolved.get(rkey)) return Effect.void
+        handledResolved.set(rkey, true)
         outIndex.delete(key)
         const attributes = { ...nodeAttribute, "payment.channelId": toHex(e.channelId), "payment.htlcId": e.htlcId.toString(), "payment.result": e.result._tag }
         // The resolution's span hangs under the HTLC's (this run), else under the payment's trace root.
@@ -2182,7 +2166,7 @@ export const make = (
         for (const e of pendingEvents(info.state)) {
           if (e._tag !== "HtlcReceived") continue
           const key = htlcKey(e.channelId, e.htlcId)
-          if (!handledIncoming.has(key) || held.has(key)) continue
+          if (!handledIncoming.get(key) || held.has(key)) continue
           handledIncoming.delete(key)
           yield* onChannelEvent({ nodeId: info.nodeId, channelId: info.channelId, event: e })
         }
