@@ -210,6 +210,8 @@ export interface ChannelManagerShape {
    * outputs with preimages learned after the close); refused after a cooperative close.
    */
   readonly claimPreimage: (channelId: ChannelId, htlcId: bigint, preimage: Uint8Array) => Effect.Effect<void, ChannelCommandError>
+  /** `fulfillHtlc`, completing once its `PaymentPreimage` write is durable (as `claimPreimage` does). */
+  readonly fulfillHtlcDurably?: (channelId: ChannelId, htlcId: bigint, preimage: Uint8Array, attributionData?: Uint8Array) => Effect.Effect<void, ChannelCommandError>
   /** `attributionData`: the `update_fail_htlc` TLV (BOLT 4 attributable failures), if any. */
   readonly failHtlc: (channelId: ChannelId, htlcId: bigint, reason: Uint8Array, attributionData?: Uint8Array) => Effect.Effect<void, ChannelCommandError>
   readonly failMalformedHtlc: (
@@ -480,6 +482,15 @@ interface PeerSession {
 
 // ---- the manager -------------------------------------------------------------------------------------------
 
+const listeners_ = new WeakMap<ChannelManagerShape, (f: (e: NodeChannelEvent) => void) => Effect.Effect<ReadonlyArray<NodeChannelEvent>, never, Scope.Scope>>()
+/**
+ * `subscribe` without a stream: `f` hears every event from now on when it is published, in order
+ * (until the scope closes), and the effect returns what is pending now. Only for the object `make`
+ * returned (a wrapper spreading its fields, e.g. one that holds events back, has none). `Payments`
+ * uses it: no fiber and no stream step between an event and its inbox.
+ */
+export const listenerOf = (manager: ChannelManagerShape) => listeners_.get(manager)
+
 /** Starts a manager in the current scope (restoring every stored channel first). */
 export const make = (
   config: ChannelManagerConfig
@@ -519,6 +530,7 @@ export const make = (
     const feerateEstimate = config.feerateEstimatePerKw ?? 2500
     const maxDustHtlcExposure = config.maxDustHtlcExposure ?? msat(5_000_000n)
     const events = yield* PubSub.unbounded<NodeChannelEvent>()
+    const listeners = new Set<(e: NodeChannelEvent) => void>()
 
     /** Channels by peer and current id (temporary during the open). */
     const routeTable = makeRouteTable<Entry>()
@@ -581,7 +593,12 @@ export const make = (
     })
 
     const publish = (entry: Entry, event: ChannelEvent | ChainRequest): Effect.Effect<void> => {
-      const published = PubSub.publish(events, { nodeId: entry.nodeId, channelId: entry.channelId, event })
+      const ne = { nodeId: entry.nodeId, channelId: entry.channelId, event }
+      // Listeners hear it when it is published (in the same step), before the subscribers.
+      const published = listeners.size === 0 ? PubSub.publish(events, ne) : Effect.suspend(() => {
+        for (const l of listeners) l(ne)
+        return PubSub.publish(events, ne)
+      })
       if (event._tag !== "ChannelClosed" || event.reason._tag !== "FundingAborted") return Effect.asVoid(published)
       return Effect.andThen(published, entry.inboundUnfunded === undefined && entry.monitor !== undefined ? forgetStored(entry) : forgetInboundUnfunded(entry))
     }
@@ -973,6 +990,22 @@ export const make = (
     const command = (channelId: ChannelId, input: ChannelInput): Effect.Effect<StepReport, ChannelCommandError> =>
       withChannel(channelId, (_entry, handle) => handle.command(input))
 
+    /**
+     * `input` (a fulfill or a preimage claim), completing once the writes it made are durable: its
+     * update is at most the last one persisted (or collected for the next write).
+     */
+    const commandDurably = (channelId: ChannelId, input: ChannelInput): Effect.Effect<void, ChannelCommandError> =>
+      withChannel(channelId, (_entry, handle) =>
+        Effect.flatMap(handle.command(input), () =>
+          Effect.flatMap(handle.snapshot, (snapshot) => {
+            const channelHex = toHex(channelId)
+            const known = durableUpTo.get(channelHex) ?? -1n
+            if ((snapshot.durableThrough > known ? snapshot.durableThrough : known) >= snapshot.lastPersisted) return Effect.void
+            const done = Deferred.makeUnsafe<void>()
+            durableWaiters.set(channelHex, [...(durableWaiters.get(channelHex) ?? []), { upTo: snapshot.lastPersisted, done }])
+            return Deferred.await(done)
+          })))
+
     const info = (entry: Entry, handle: ChannelHandle<ChannelState>) =>
       handle.snapshot.pipe(
         Effect.map((s): ChannelInfo => ({
@@ -1023,6 +1056,8 @@ export const make = (
       return out
     })
 
+    const listen = (f: (e: NodeChannelEvent) => void) =>
+      Effect.andThen(Effect.acquireRelease(Effect.sync(() => listeners.add(f)), () => Effect.sync(() => listeners.delete(f))), pendingNow)
     /** Live events from now on, after what is pending now (so a restarted consumer misses nothing). */
     const subscribe = Effect.gen(function*() {
       const live = yield* PubSub.subscribe(events)
@@ -1045,7 +1080,7 @@ export const make = (
         return now
       })
 
-    return ChannelManager.of({
+    const shape = ChannelManager.of({
       openChannel: (nodeId, amount, options = {}) =>
         Effect.gen(function*() {
           const live = yield* liveSession(nodeId)
@@ -1140,23 +1175,9 @@ export const make = (
         }),
       fulfillHtlc: (channelId, htlcId, preimage, attributionData) =>
         command(channelId, { _tag: "FulfillHtlc", htlcId, preimage, ...(attributionData === undefined ? {} : { attributionData }) }).pipe(Effect.asVoid),
-      claimPreimage: (channelId, htlcId, preimage) =>
-        Effect.gen(function*() {
-          const { handle } = yield* find(channelId)
-          yield* handle.command({ _tag: "ClaimPreimage", htlcId, preimage })
-          // The preimage's update is at most the last one persisted (or collected for the next write).
-          const snapshot = yield* handle.snapshot
-          const channelHex = toHex(channelId)
-          const done = yield* Deferred.make<void>()
-          yield* Effect.sync(() => {
-            const known = durableUpTo.get(channelHex) ?? -1n
-            const durable = snapshot.durableThrough > known ? snapshot.durableThrough : known
-            if (durable >= snapshot.lastPersisted) return Deferred.doneUnsafe(done, Effect.void)
-            durableWaiters.set(channelHex, [...(durableWaiters.get(channelHex) ?? []), { upTo: snapshot.lastPersisted, done }])
-            return false
-          })
-          yield* Deferred.await(done)
-        }),
+      fulfillHtlcDurably: (channelId, htlcId, preimage, attributionData) =>
+        commandDurably(channelId, { _tag: "FulfillHtlc", htlcId, preimage, ...(attributionData === undefined ? {} : { attributionData }) }),
+      claimPreimage: (channelId, htlcId, preimage) => commandDurably(channelId, { _tag: "ClaimPreimage", htlcId, preimage }),
       failHtlc: (channelId, htlcId, reason, attributionData) =>
         command(channelId, { _tag: "FailHtlc", htlcId, reason, ...(attributionData === undefined ? {} : { attributionData }) }).pipe(Effect.asVoid),
       failMalformedHtlc: (channelId, htlcId, sha256OfOnion, failureCode) =>
@@ -1166,6 +1187,8 @@ export const make = (
       events: Stream.unwrap(subscribe),
       subscribe
     })
+    listeners_.set(shape, listen)
+    return shape
   })
 
 /** The manager as a layer (same as `ChannelManager.layer`). */

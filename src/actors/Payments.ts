@@ -9,7 +9,8 @@
  * - A payment is written to the `Store` before its first HTLC leaves, each attempt before its
  *   HTLC is added; a forward before its outgoing HTLC is added; an invoice's claim before any
  *   part is fulfilled, and the preimage is durable in the monitor of every channel carrying a
- *   part (`claimPreimage`) before any part's `update_fulfill_htlc` can leave (a restart mid-claim
+ *   part (`claimPreimage`; one part: its fulfill's own `PaymentPreimage` write, waited for)
+ *   before any part's `update_fulfill_htlc` can leave (a restart mid-claim
  *   does the same again when a part is delivered again). A restart reads them back and finishes them: an attempt whose HTLC the
  *   channel no longer has is failed unless a monitor holds its preimage (then it succeeded), so a
  *   payment id is never paid twice and a fulfilled payment is never retried.
@@ -90,7 +91,7 @@ import { type ExcludedChannel, type FirstHop, type Path, type PathOutcome, type 
 import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
 import { givenPutOp, Store, type StoreVersion } from "../services/Store.ts"
-import { type ChannelInfo, ChannelManager, type ChannelManagerShape, type NodeChannelEvent } from "./ChannelManager.ts"
+import { type ChannelInfo, ChannelManager, type ChannelManagerShape, listenerOf, type NodeChannelEvent } from "./ChannelManager.ts"
 import { createInvoice as createSignedInvoice, type CreateInvoiceParams } from "../invoices/createInvoice.ts"
 import { MonitorChain } from "./MonitorChain.ts"
 import { parsePublicKey, type PublicKey } from "../protocol/keys/keys.ts"
@@ -884,15 +885,21 @@ export const make = (
           manager.claimPreimage(part.channelId, part.htlcId, record.preimage),
           (e) => Effect.logWarning(`payments: preimage claim of ${htlcKey(part.channelId, part.htlcId)} failed (${e._tag})`)
         )
-      // One part (most payments): on this fiber; several: every channel's write at once.
-      const only = set.parts.length === 1 ? set.parts[0] : undefined
-      yield* only !== undefined ? claimOne(only) : Effect.forEach(set.parts, claimOne, { concurrency: "unbounded", discard: true })
+      // Several parts: every channel's monitor gets the preimage (all writes at once) before any part
+      // is fulfilled. One part (most payments), when the manager can: its fulfill is that write (the
+      // channel persists `PaymentPreimage` before `update_fulfill_htlc` leaves), waited for until
+      // durable; a channel refusing the fulfill (closed or failed) gets the preimage for its monitor then.
+      const fulfillDurably = set.parts.length === 1 ? manager.fulfillHtlcDurably : undefined
+      if (fulfillDurably === undefined) yield* Effect.forEach(set.parts, claimOne, { concurrency: "unbounded", discard: true })
       for (const part of set.parts) {
         // The final node starts the fulfill's attribution data with its hold time (BOLT 4).
         const holdTime = yield* holdTimeOf(part.channelId, part.htlcId)
         const attributionData = holdTime === undefined ? undefined : addSuccessAttribution(part.sharedSecret, holdTime, undefined)
-        const r = yield* Effect.result(manager.fulfillHtlc(part.channelId, part.htlcId, record.preimage, attributionData))
-        if (Result.isFailure(r)) yield* Effect.logWarning(`payments: fulfill of ${htlcKey(part.channelId, part.htlcId)} failed (${r.failure._tag})`)
+        const r = yield* Effect.result((fulfillDurably ?? manager.fulfillHtlc)(part.channelId, part.htlcId, record.preimage, attributionData))
+        if (Result.isFailure(r)) {
+          yield* Effect.logWarning(`payments: fulfill of ${htlcKey(part.channelId, part.htlcId)} failed (${r.failure._tag})`)
+          if (fulfillDurably !== undefined) yield* claimOne(part)
+        }
       }
       mppSets.delete(toHex(record.paymentHash))
       yield* saveInbound({ ...record, status: "paid", receivedMsat: received, claimedParts })
@@ -2290,16 +2297,28 @@ export const make = (
       for (const a of r.attempts) if (a.htlcId !== undefined && a.status === "inflight") outIndex.set(htlcKey(a.channelId, a.htlcId), { _tag: "Attempt", paymentId: r.paymentId, attemptId: a.attemptId })
     }
     // Subscribed before recovery: nothing the channels say from now on is missed.
-    const channelEvents = yield* manager.subscribe
-    for (const r of outbound.values()) if (r.status === "pending") yield* recoverOutbound(r)
     // Only the events the loop acts on enter the inbox (`onChannelEvent`: an HTLC received or one
     // of ours resolved): the rest (adds, channel life) would each wake the loop for nothing.
-    yield* channelEvents.pipe(
-      Stream.runForEach((event) =>
-        event.event._tag === "HtlcReceived" || event.event._tag === "HtlcResolved" ? Queue.offer(inbox, { _tag: "Channel", event }) : Effect.void
-      ),
-      Effect.forkIn(scope)
-    )
+    const wanted = (event: NodeChannelEvent) => event.event._tag === "HtlcReceived" || event.event._tag === "HtlcResolved"
+    // A manager that calls listeners (`listenerOf`) has each event handed straight to the inbox (no
+    // stream, no fiber between); what comes before the recovery below is done is held, so that the
+    // inbox gets what was pending first, then the live events, in order, as from `subscribe`.
+    let held: Array<NodeChannelEvent> | undefined = []
+    const hear = (event: NodeChannelEvent) => {
+      if (held !== undefined) held.push(event)
+      else if (wanted(event)) Queue.offerUnsafe(inbox, { _tag: "Channel", event })
+    }
+    const listen = listenerOf(manager)
+    const channelEvents = listen === undefined ? yield* manager.subscribe : undefined
+    if (listen !== undefined) held = [...(yield* listen(hear)), ...held]
+    for (const r of outbound.values()) if (r.status === "pending") yield* recoverOutbound(r)
+    if (channelEvents !== undefined) {
+      yield* channelEvents.pipe(Stream.runForEach((event) => (wanted(event) ? Queue.offer(inbox, { _tag: "Channel", event }) : Effect.void)), Effect.forkIn(scope))
+    } else {
+      const first = held ?? []
+      held = undefined
+      for (const event of first) hear(event)
+    }
     // HTLCs of closed channels decided on chain (BOLT 5), when the node runs the on-chain monitor:
     // a timed-out outgoing HTLC fails its forward back (`permanent_channel_failure`, we have no
     // failure onion) or its attempt; a preimage seen on chain fulfils them. At least once: deduped.
