@@ -77,16 +77,18 @@ export const concatBytes = (...parts: ReadonlyArray<Uint8Array>): Uint8Array => 
   return out
 }
 
-export const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
+/*
+ * The length read once, before the loop: code V8 has optimized only with Maglev (most of the
+ * channel path, which runs a few times per round trip) calls the typed array `length` getter on
+ * every read, ~40 instructions each.
+ */
+export const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && equalBytesAt(a, 0, b)
 
 /** Whether `field` equals `bytes[at, at + field.length)` (compared where it stands: nothing copied). */
 export const equalBytesAt = (bytes: Uint8Array, at: number, field: Uint8Array): boolean => {
-  if (at + field.length > bytes.length) return false
-  for (let i = 0; i < field.length; i++) if (bytes[at + i] !== field[i]) return false
+  const n = field.length
+  if (at + n > bytes.length) return false
+  for (let i = 0; i < n; i++) if (bytes[at + i] !== field[i]) return false
   return true
 }
 

@@ -22,6 +22,8 @@ export interface Lru<V, K = string> {
    * a number, keeps them in the entry and compares them): counted as a miss, not a hit.
    */
   readonly mismatch: () => void
+  /** Forgets the entry of `key`, if any (no count). */
+  readonly delete: (key: K) => void
   /** Stores an entry (most recently used), evicting the least recently used beyond `capacity`. */
   readonly set: (key: K, value: V) => void
   /** Entries held now (at most `capacity`). */
@@ -104,6 +106,13 @@ export const makeLru = <V, K = string>(capacity: number, what: string): Lru<V, K
     mismatch: () => {
       hits--
       misses++
+    },
+    delete: (key) => {
+      const held = nodes.get(key)
+      if (held !== undefined) {
+        unlink(held)
+        nodes.delete(key)
+      }
     },
     set: (key, value) => {
       const held = nodes.get(key)

@@ -1,7 +1,7 @@
 import { bytesToHex } from "@noble/hashes/utils.js"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { fromHex, toHex } from "../../src/protocol/bytes.ts"
+import { equalBytes, equalBytesAt, fromHex, toHex } from "../../src/protocol/bytes.ts"
 
 describe("hex", () => {
   it("toHex writes what noble's bytesToHex writes, and fromHex reads it back", () => {
@@ -17,5 +17,23 @@ describe("hex", () => {
   it("every byte value, lowercase", () => {
     const all = Uint8Array.from({ length: 256 }, (_, i) => i)
     expect(toHex(all)).toBe(Array.from(all, (b) => b.toString(16).padStart(2, "0")).join(""))
+  })
+})
+
+describe("byte equality", () => {
+  const plainEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
+  const plainEqualAt = (bytes: Uint8Array, at: number, field: Uint8Array): boolean =>
+    at + field.length <= bytes.length && field.every((x, i) => bytes[at + i] === x)
+  it("equalBytes and equalBytesAt answer what a plain element-by-element comparison answers", () => {
+    const small = fc.uint8Array({ maxLength: 40 }).map((b) => b.map((x) => x % 3))
+    fc.assert(
+      fc.property(small, small, fc.nat(45), (a, b, at) => {
+        expect(equalBytes(a, b)).toBe(plainEqual(a, b))
+        expect(equalBytes(a, a.slice())).toBe(true)
+        expect(equalBytesAt(a, at, b)).toBe(plainEqualAt(a, at, b))
+        if (at <= a.length) expect(equalBytesAt(a, at, a.subarray(at))).toBe(true)
+      }),
+      { numRuns: 2000 }
+    )
   })
 })

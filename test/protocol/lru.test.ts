@@ -43,11 +43,12 @@ describe("makeLru", () => {
     expect(lru.get(7)).toBe("made of x")
     expect(lru.stats()).toEqual({ hits: 1, misses: 1 })
   })
-  it("property: any sequence of gets, sets, resizes and clears answers as a plain least-recently-used model", () => {
+  it("property: any sequence of gets, sets, deletes, resizes and clears answers as a plain least-recently-used model", () => {
     // The model: an array of keys, least recently used first; a hit moves its key to the end.
     const op = fc.oneof(
       { arbitrary: fc.record({ kind: fc.constant("get" as const), key: fc.constantFrom("a", "b", "c", "d", "e") }), weight: 6 },
       { arbitrary: fc.record({ kind: fc.constant("set" as const), key: fc.constantFrom("a", "b", "c", "d", "e"), value: fc.nat() }), weight: 4 },
+      { arbitrary: fc.record({ kind: fc.constant("delete" as const), key: fc.constantFrom("a", "b", "c", "d", "e") }), weight: 2 },
       { arbitrary: fc.record({ kind: fc.constant("resize" as const), capacity: fc.integer({ min: 1, max: 4 }) }), weight: 1 },
       { arbitrary: fc.constant({ kind: "clear" as const }), weight: 1 }
     )
@@ -76,6 +77,10 @@ describe("makeLru", () => {
             order = [...order.filter((k) => k !== o.key), o.key]
             values.set(o.key, o.value)
             trim()
+          } else if (o.kind === "delete") {
+            lru.delete(o.key)
+            order = order.filter((k) => k !== o.key)
+            values.delete(o.key)
           } else if (o.kind === "resize") {
             lru.resize(o.capacity)
             limit = o.capacity

@@ -37,6 +37,19 @@ describe("makeVerifiedSignatures", () => {
     expect(memo.stats()).toEqual({ hits: 1, misses: 1 })
   })
 
+  it("answers a remembered triple once, then forgets it (a third check verifies again)", () => {
+    const memo = makeVerifiedSignatures(4)
+    const { secp, calls } = counting(nobleSecp256k1)
+    expect(memo.verify(secp, sig, digest, pub)).toBe(true)
+    expect(memo.size()).toBe(1)
+    expect(memo.verify(secp, sig, digest, pub)).toBe(true)
+    expect(memo.size()).toBe(0)
+    expect(calls()).toBe(1)
+    expect(memo.verify(secp, sig, digest, pub)).toBe(true)
+    expect(calls()).toBe(2)
+    expect(memo.stats()).toEqual({ hits: 1, misses: 2 })
+  })
+
   it("never remembers a failure, and checks the signature and key of a remembered digest", () => {
     const memo = makeVerifiedSignatures(4)
     const { secp, calls } = counting(nobleSecp256k1)
