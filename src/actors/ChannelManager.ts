@@ -313,15 +313,9 @@ export const messageChannelId = (message: LightningMessage): ChannelId | undefin
   }
 }
 
+/** A BOLT 2 message for one channel: it names a channel (`messageChannelId`) and is not an `error` or a `warning`. */
 const isChannelMessage = (message: LightningMessage): message is ChannelMessage =>
-  !isGossipMessage(message) &&
-  message._tag !== "Init" &&
-  message._tag !== "Ping" &&
-  message._tag !== "Pong" &&
-  message._tag !== "PeerStorage" &&
-  message._tag !== "PeerStorageRetrieval" &&
-  message._tag !== "Error" &&
-  message._tag !== "Warning"
+  message._tag !== "Error" && message._tag !== "Warning" && messageChannelId(message) !== undefined
 
 const featureNames = (bits: ReadonlyArray<number>): ReadonlySet<FeatureName> => {
   const names = new Set<FeatureName>()
@@ -973,16 +967,10 @@ export const make = (
 
     // ---- the API -------------------------------------------------------------------------------------------
 
-    const find = (channelId: ChannelId): Effect.Effect<{ readonly entry: Entry; readonly handle: ChannelHandle<ChannelState> }, ChannelNotFound> =>
-      Effect.suspend(() => {
-        // `toHex`, not `hexOfHeld`: the caller's array (an API caller may reuse and refill it).
-        const entry = byId.get(toHex(channelId))
-        return entry?.handle === undefined ? Effect.fail(new ChannelNotFound({ channelId })) : Effect.succeed({ entry, handle: entry.handle })
-      })
-
     /** `f` with the channel's entry and handle (no intermediate effect: commands and snapshots are on every payment's path). */
     const withChannel = <A, E>(channelId: ChannelId, f: (entry: Entry, handle: ChannelHandle<ChannelState>) => Effect.Effect<A, E>): Effect.Effect<A, E | ChannelNotFound> =>
       Effect.suspend((): Effect.Effect<A, E | ChannelNotFound> => {
+        // `toHex`, not `hexOfHeld`: the caller's array (an API caller may reuse and refill it).
         const entry = byId.get(toHex(channelId))
         return entry?.handle === undefined ? Effect.fail(new ChannelNotFound({ channelId })) : f(entry, entry.handle)
       })
@@ -1183,7 +1171,7 @@ export const make = (
       failMalformedHtlc: (channelId, htlcId, sha256OfOnion, failureCode) =>
         command(channelId, { _tag: "FailMalformedHtlc", htlcId, sha256OfOnion, failureCode }).pipe(Effect.asVoid),
       updateFee: (channelId, feeratePerKw) => command(channelId, { _tag: "UpdateFee", feeratePerKw }).pipe(Effect.asVoid),
-      chainFact: (channelId, fact) => find(channelId).pipe(Effect.flatMap(({ handle }) => handle.tell(fact))),
+      chainFact: (channelId, fact) => withChannel(channelId, (_entry, handle) => handle.tell(fact)),
       events: Stream.unwrap(subscribe),
       subscribe
     })
