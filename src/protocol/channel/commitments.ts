@@ -358,17 +358,8 @@ export const mirrorSpec = (spec: CommitmentSpec): CommitmentSpec => ({
  * when the others are empty (most are: a batch is a few updates on one side), a new array otherwise.
  */
 const joined = (...lists: ReadonlyArray<ReadonlyArray<UpdateMessage>>): ReadonlyArray<UpdateMessage> => {
-  let only: ReadonlyArray<UpdateMessage> | undefined
-  let nonEmpty = 0
-  for (const l of lists)
-    if (l.length > 0) {
-      only = l
-      nonEmpty++
-    }
-  if (nonEmpty <= 1) return only ?? []
-  const all: Array<UpdateMessage> = []
-  for (const l of lists) for (const u of l) all.push(u)
-  return all
+  const some = lists.filter((l) => l.length > 0)
+  return some.length === 1 && some[0] !== undefined ? some[0] : some.flat()
 }
 
 /** Their latest commitment: the one we signed (or are signing) if any, else their current one. */
