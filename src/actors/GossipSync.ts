@@ -56,7 +56,7 @@
  */
 import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option, Queue, Result, Scope, Semaphore, Stream } from "effect"
 import type * as Cause from "effect/Cause"
-import { fromHex, toHex } from "../protocol/bytes.ts"
+import { equalBytes, fromHex, toHex } from "../protocol/bytes.ts"
 import { type ChainHash, ShortChannelId, shortChannelIdParts } from "../protocol/codec/fields.ts"
 import { checkFundingOutput, type FundingOutput } from "../protocol/gossip/funding.ts"
 import { verifyChannelAnnouncement } from "../protocol/gossip/validate.ts"
@@ -745,6 +745,8 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
     }
 
     /** Ends a misbehaving peer: a warning, the disconnection, and nothing it sent still pending is kept. */
+    /** One more strike against a peer: true when it has as many as `maxStrikes` (then it is banned). */
+    const struck = (p: PeerState): boolean => ++p.strikes >= maxStrikes
     const ban = (p: PeerState, why: string) =>
       Effect.gen(function*() {
         if (p.banned) return
@@ -859,7 +861,7 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
       Effect.gen(function*() {
         if (raw.length < 2 + 64 + 32 + 8 + 4 + 2) {
           invalid++
-          if (from !== undefined && ++from.strikes >= maxStrikes) yield* ban(from, `${from.strikes} invalid gossip messages`)
+          if (from !== undefined && struck(from)) yield* ban(from, `${from.strikes} invalid gossip messages`)
           return
         }
         const what = describe(type, raw)
@@ -870,7 +872,7 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
           const decoded = Gossip.decode(raw)
           if (Result.isFailure(decoded) || decoded.success._tag !== "ChannelAnnouncement") {
             invalid++
-            if (++from.strikes >= maxStrikes) yield* ban(from, `${from.strikes} invalid gossip messages`)
+            if (struck(from)) yield* ban(from, `${from.strikes} invalid gossip messages`)
             return
           }
           const announcement = decoded.success
@@ -957,9 +959,8 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
         if (e.severity === "warn") {
           invalid++
           if (from !== undefined) {
-            from.strikes++
             yield* Effect.logDebug(`gossip: invalid from ${from.key}: ${e._tag}`)
-            if (from.strikes >= maxStrikes) yield* ban(from, `${from.strikes} invalid gossip messages (last: ${e._tag})`)
+            if (struck(from)) yield* ban(from, `${from.strikes} invalid gossip messages (last: ${e._tag})`)
           }
           return
         }
@@ -1089,14 +1090,12 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
               : undefined
             if (Result.isFailure(ids) || (flags !== undefined && Result.isFailure(flags))) {
               invalid++
-              p.strikes++
-              if (p.strikes >= maxStrikes) return yield* ban(p, "malformed gossip queries")
+              if (struck(p)) return yield* ban(p, "malformed gossip queries")
               return yield* sendNow(p, ReplyShortChannelIdsEnd.make({ chainHash, fullInformation: 0 }))
             }
             if (p.answering) {
               // BOLT 7: MAY warn (and close) when a query comes before our reply to the previous one ended.
-              p.strikes++
-              if (p.strikes >= maxStrikes) return yield* ban(p, "overlapping query_short_channel_ids")
+              if (struck(p)) return yield* ban(p, "overlapping query_short_channel_ids")
               return
             }
             queriesAnswered++
@@ -1118,8 +1117,7 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
               : undefined
             if (Result.isFailure(ids) || (ts !== undefined && Result.isFailure(ts))) {
               invalid++
-              p.strikes++
-              if (p.strikes >= maxStrikes) yield* ban(p, "malformed reply_channel_range")
+              if (struck(p)) yield* ban(p, "malformed reply_channel_range")
               return
             }
             const stamps = ts !== undefined && Result.isSuccess(ts) ? ts.success : undefined
@@ -1156,7 +1154,7 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
       syncedPeers++
     }
 
-    const equalChain = (h: Uint8Array) => h.length === chainHash.length && h.every((b, i) => b === chainHash[i])
+    const equalChain = (h: Uint8Array) => equalBytes(h, chainHash)
 
     /** Staggered relay (BOLT 7 "Rebroadcasting"): what is new since the last flush, to the peers that asked. */
     const flushNow = Effect.gen(function*() {
@@ -1242,9 +1240,8 @@ export const make = (config: GossipSyncConfig = {}): Effect.Effect<GossipSyncSha
               }
               invalid++
               if (p !== undefined) {
-                p.strikes++
                 yield* Effect.logDebug(`gossip: invalid from ${p.key}: ${capacity.failure.reason}`)
-                if (p.strikes >= maxStrikes) yield* ban(p, `${p.strikes} invalid gossip messages (last: funding output ${capacity.failure.reason})`)
+                if (struck(p)) yield* ban(p, `${p.strikes} invalid gossip messages (last: funding output ${capacity.failure.reason})`)
               }
               return
             }

@@ -431,6 +431,9 @@ const offeredHtlcs = (state: ChannelState): ReadonlyArray<{ readonly id: bigint;
   return out
 }
 
+/** Our offered HTLC of an add we stored: by its id once known, else by what the add carried. */
+const findOffered = (state: ChannelState, htlcId: bigint | undefined, paymentHash: Uint8Array, amount: bigint, cltvExpiry: number) =>
+  offeredHtlcs(state).find((h) => htlcId !== undefined ? h.id === htlcId : equalBytes(h.paymentHash, paymentHash) && h.amount === amount && h.cltvExpiry === cltvExpiry)
 
 /**
  * The largest new HTLC a channel accepts from us now. An estimate from BOLT 2's sender rules
@@ -503,6 +506,9 @@ const htlcAttributes = (e: { readonly channelId: Uint8Array; readonly htlcId: bi
   "payment.amountMsat": e.amount.toString(),
   "payment.cltvExpiry": e.cltvExpiry
 })
+
+/** `pay` (or another request) refused before anything left. */
+const refuse = (reason: string) => Effect.fail(new InvalidPaymentRequest({ reason }))
 
 const describeError = (e: unknown): string =>
   typeof e === "object" && e !== null && "_tag" in e && typeof e._tag === "string"
@@ -821,6 +827,12 @@ export const make = (
 
     const channelInfos = manager.listChannels
 
+    /** The preimage of `paymentHash` the monitor of a channel holds, if any (run with `yield*`: no effect of its own). */
+    const monitorPreimage = function*(channelId: ChannelId, paymentHash: Uint8Array) {
+      const monitor = yield* Effect.result(manager.monitorState(channelId))
+      return Result.isSuccess(monitor) && monitor.success !== undefined ? preimageOf(monitor.success, paymentHash) : undefined
+    }
+
     const findByScid = (infos: ReadonlyArray<ChannelInfo>, scid: ShortChannelId): ChannelInfo | undefined =>
       infos.find((c) => shortChannelIdsOf(c.state).includes(scid))
 
@@ -1119,18 +1131,13 @@ export const make = (
           const failure = yield* withOurUpdate({ _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) }, record.outChannelId, record.outShortChannelId)
           return yield* failIncoming(record.inChannelId, record.inHtlcId, blindedFailureResponse(record, { _tag: "Fail", failure, sharedSecret: record.sharedSecret }))
         }
-        const monitor = yield* Effect.result(manager.monitorState(record.outChannelId))
-        const preimage = Result.isSuccess(monitor) && monitor.success !== undefined ? preimageOf(monitor.success, record.paymentHash) : undefined
+        const preimage = yield* monitorPreimage(record.outChannelId, record.paymentHash)
         if (preimage !== undefined) return yield* fulfillBack(record, preimage)
         if (record.status === "fulfilled") return
         const out = yield* Effect.result(manager.channel(record.outChannelId))
         // Closed or failed: the outgoing HTLC may still be claimed on chain; the incoming one waits.
         if (Result.isFailure(out) || !htlcsKnown(out.success.state)) return
-        const htlc = Result.isSuccess(out)
-          ? offeredHtlcs(out.success.state).find((h) =>
-            record.outHtlcId !== undefined ? h.id === record.outHtlcId : equalBytes(h.paymentHash, record.paymentHash) && h.amount === record.outAmountMsat && h.cltvExpiry === record.outCltvExpiry
-          )
-          : undefined
+        const htlc = findOffered(out.success.state, record.outHtlcId, record.paymentHash, record.outAmountMsat, record.outCltvExpiry)
         if (htlc !== undefined) {
           if (record.outHtlcId === undefined) yield* saveForward({ ...record, outHtlcId: htlc.id })
           outIndex.set(htlcKey(record.outChannelId, htlc.id), { _tag: "Forward", key })
@@ -1185,6 +1192,10 @@ export const make = (
         return yield* startForward(e, p, out.channelId, p.amtToForward)
       })
 
+    /** An intercepted HTLC failed back (`unknown_next_peer`). */
+    const failHeld = (held: { readonly e: Extract<ChannelEvent, { readonly _tag: "HtlcReceived" }>; readonly p: ForwardOnion }) =>
+      failIncoming(held.e.channelId, held.e.htlcId, { _tag: "Fail", failure: { _tag: "unknown_next_peer" }, sharedSecret: held.p.sharedSecret })
+
     /** The application's answer to an intercepted HTLC. */
     const onIntercepted = (interceptId: string, action: InterceptAction, reply: Deferred.Deferred<void, InvalidPaymentRequest>) =>
       Effect.gen(function*() {
@@ -1195,7 +1206,7 @@ export const make = (
         }
         intercepted.delete(interceptId)
         if (action._tag === "Fail") {
-          yield* failIncoming(held.e.channelId, held.e.htlcId, { _tag: "Fail", failure: { _tag: "unknown_next_peer" }, sharedSecret: held.p.sharedSecret })
+          yield* failHeld(held)
         } else {
           yield* startForward(held.e, held.p, action.channelId, action.amountMsat)
         }
@@ -1525,13 +1536,13 @@ export const make = (
         const hops = params.hops ?? 1
         const maxPaths = params.maxPaths ?? 3
         const minFinal = params.minFinalCltvExpiryDelta ?? 18
-        if (params.amountMsat !== undefined && params.amountMsat <= 0n) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "amount must be positive" }))
-        if (!Number.isInteger(maxPaths) || maxPaths < 1 || maxPaths > 16) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "maxPaths is 1 to 16" }))
+        if (params.amountMsat !== undefined && params.amountMsat <= 0n) return yield* refuse("amount must be positive")
+        if (!Number.isInteger(maxPaths) || maxPaths < 1 || maxPaths > 16) return yield* refuse("maxPaths is 1 to 16")
         const dummyHops = params.dummyHops ?? 0
-        if (!Number.isInteger(dummyHops) || dummyHops < 0 || dummyHops > 4) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "dummyHops is 0 to 4" }))
+        if (!Number.isInteger(dummyHops) || dummyHops < 0 || dummyHops > 4) return yield* refuse("dummyHops is 0 to 4")
         const height = yield* config.blockHeight
         const routes = hops === 0 ? [[]] : (yield* blindedForwarders(hops, params.amountMsat)).slice(0, maxPaths)
-        if (routes.length === 0) return yield* Effect.fail(new InvalidPaymentRequest({ reason: `no channel can be the start of a ${hops}-hop blinded path to us` }))
+        if (routes.length === 0) return yield* refuse(`no channel can be the start of a ${hops}-hop blinded path to us`)
         const preimage = yield* entropy.randomBytes(32)
         const pathId = yield* entropy.randomBytes(32)
         const paths: Array<PaymentBlindedPath> = []
@@ -1544,7 +1555,7 @@ export const make = (
             minFinalCltvExpiryDelta: minFinal,
             dummyHops
           })
-          if (Result.isFailure(built)) return yield* Effect.fail(new InvalidPaymentRequest({ reason: `blinded path: ${built.failure.reason}` }))
+          if (Result.isFailure(built)) return yield* refuse(`blinded path: ${built.failure.reason}`)
           paths.push(built.success)
         }
         const paymentHash = sha256(preimage)
@@ -1578,7 +1589,6 @@ export const make = (
 
     const startBlindedPayment = (request: BlindedPaymentRequest, options: PayOptions = {}) =>
       Effect.gen(function*() {
-        const refuse = (reason: string) => Effect.fail(new InvalidPaymentRequest({ reason }))
         if (request.amountMsat <= 0n) return yield* refuse("amount must be positive")
         if (request.paymentHash.length !== 32) return yield* refuse("a payment hash is 32 bytes")
         if (request.paths.length === 0 || request.paths.length > 64) return yield* refuse("give 1 to 64 blinded paths")
@@ -2057,8 +2067,7 @@ export const make = (
         let current = r
         for (const a of r.attempts) {
           if (a.status !== "inflight") continue
-          const monitor = yield* Effect.result(manager.monitorState(a.channelId))
-          const preimage = Result.isSuccess(monitor) && monitor.success !== undefined ? preimageOf(monitor.success, r.paymentHash) : undefined
+          const preimage = yield* monitorPreimage(a.channelId, r.paymentHash)
           if (preimage !== undefined) {
             current = { ...updateAttempt(current, a.attemptId, { status: "fulfilled" }), preimage }
             continue
@@ -2070,11 +2079,7 @@ export const make = (
             if (a.htlcId !== undefined) outIndex.set(htlcKey(a.channelId, a.htlcId), { _tag: "Attempt", paymentId: r.paymentId, attemptId: a.attemptId })
             continue
           }
-          const htlc = Result.isSuccess(channel) && first !== undefined
-            ? offeredHtlcs(channel.success.state).find((h) =>
-              a.htlcId !== undefined ? h.id === a.htlcId : equalBytes(h.paymentHash, r.paymentHash) && h.amount === first.amountMsat && h.cltvExpiry === first.cltvExpiry
-            )
-            : undefined
+          const htlc = first === undefined ? undefined : findOffered(channel.success.state, a.htlcId, r.paymentHash, first.amountMsat, first.cltvExpiry)
           if (htlc !== undefined) {
             if (a.htlcId === undefined) current = updateAttempt(current, a.attemptId, { htlcId: htlc.id })
             outIndex.set(htlcKey(a.channelId, htlc.id), { _tag: "Attempt", paymentId: r.paymentId, attemptId: a.attemptId })
@@ -2113,21 +2118,18 @@ export const make = (
           const processed = yield* processOnion(e)
           if (Result.isFailure(processed)) return yield* failIncoming(e.channelId, e.htlcId, processed.failure.response)
           const p = processed.success
+          /** The HTLC's span, in its payment's trace. */
+          const span = (name: string, attributes: Readonly<Record<string, unknown>>) =>
+            Effect.withSpan(name, { attributes: { ...nodeAttribute, ...htlcAttributes(e), ...attributes }, parent: traceRootOf(e.paymentHash) }, NO_STACK)
           switch (p._tag) {
             case "Forward":
-              return yield* onForward(e, p).pipe(Effect.withSpan("payments.forward", {
-                attributes: { ...nodeAttribute, ...htlcAttributes(e), "payment.outScid": p.shortChannelId.toString(), "payment.outAmountMsat": p.amtToForward.toString() },
-                parent: traceRootOf(e.paymentHash)
-              }, NO_STACK))
+              return yield* onForward(e, p).pipe(span("payments.forward", { "payment.outScid": p.shortChannelId.toString(), "payment.outAmountMsat": p.amtToForward.toString() }))
             case "Receive":
-              return yield* onReceive(e, p).pipe(Effect.withSpan("payments.receive", { attributes: { ...nodeAttribute, ...htlcAttributes(e) }, parent: traceRootOf(e.paymentHash) }, NO_STACK))
+              return yield* onReceive(e, p).pipe(span("payments.receive", {}))
             case "BlindedForward":
-              return yield* onBlindedForward(e, p).pipe(Effect.withSpan("payments.forward", {
-                attributes: { ...nodeAttribute, ...htlcAttributes(e), "payment.blinded": p.introduction ? "introduction" : "inside", "payment.outAmountMsat": p.amtToForward.toString() },
-                parent: traceRootOf(e.paymentHash)
-              }, NO_STACK))
+              return yield* onBlindedForward(e, p).pipe(span("payments.forward", { "payment.blinded": p.introduction ? "introduction" : "inside", "payment.outAmountMsat": p.amtToForward.toString() }))
             case "BlindedReceive":
-              return yield* onBlindedReceive(e, p).pipe(Effect.withSpan("payments.receive", { attributes: { ...nodeAttribute, ...htlcAttributes(e), "payment.blinded": "final" }, parent: traceRootOf(e.paymentHash) }, NO_STACK))
+              return yield* onBlindedReceive(e, p).pipe(span("payments.receive", { "payment.blinded": "final" }))
           }
         }
         if (e._tag === "HtlcResolved") return yield* onResolved(e)
@@ -2187,8 +2189,7 @@ export const make = (
           const channel = yield* Effect.result(manager.channel(a.channelId))
           if (Result.isFailure(channel) || !htlcsKnown(channel.success.state)) continue
           if (offeredHtlcs(channel.success.state).some((h) => h.id === a.htlcId)) continue
-          const monitor = yield* Effect.result(manager.monitorState(a.channelId))
-          const preimage = Result.isSuccess(monitor) && monitor.success !== undefined ? preimageOf(monitor.success, r.paymentHash) : undefined
+          const preimage = yield* monitorPreimage(a.channelId, r.paymentHash)
           current = preimage !== undefined
             ? { ...updateAttempt(current, a.attemptId, { status: "fulfilled" }), preimage }
             : updateAttempt(current, a.attemptId, { status: "failed", failure: "dropped by its channel" })
@@ -2236,7 +2237,7 @@ export const make = (
         for (const [interceptId, held] of [...intercepted]) {
           if (!holdExpired(held.e.cltvExpiry, height, deadlineConfig)) continue
           intercepted.delete(interceptId)
-          yield* failIncoming(held.e.channelId, held.e.htlcId, { _tag: "Fail", failure: { _tag: "unknown_next_peer" }, sharedSecret: held.p.sharedSecret })
+          yield* failHeld(held)
         }
         for (const key of [...forwardingKeys]) {
           const record = forwards.get(key)
@@ -2424,7 +2425,7 @@ export const make = (
     /** The outcome of a known payment (a waiter registered at once: `addWaiter` answers a finished one). */
     const awaitPayment = (paymentId: string): Effect.Effect<PaymentSucceeded, PaymentFailed | InvalidPaymentRequest> =>
       Effect.suspend(() => {
-        if (!outbound.has(paymentId)) return Effect.fail(new InvalidPaymentRequest({ reason: `no payment ${paymentId}` }))
+        if (!outbound.has(paymentId)) return refuse(`no payment ${paymentId}`)
         const waiter = Deferred.makeUnsafe<PaymentResult, InvalidPaymentRequest>()
         addWaiter(paymentId, waiter)
         return outcome(waiter)
@@ -2490,19 +2491,19 @@ export const make = (
     const invoiceRecord = (invoiceText: string, options: PayOptions) =>
       Effect.gen(function*() {
         const decoded = decodeInvoice(invoiceText.trim(), secp)
-        if (Result.isFailure(decoded)) return yield* Effect.fail(new InvalidPaymentRequest({ reason: `invalid invoice: ${decoded.failure.message}` }))
+        if (Result.isFailure(decoded)) return yield* refuse(`invalid invoice: ${decoded.failure.message}`)
         const inv: Invoice = decoded.success
         if (inv.network !== network.invoicePrefix) {
-          return yield* Effect.fail(new InvalidPaymentRequest({ reason: `invoice is for network ${inv.network}, we are on ${network.invoicePrefix}` }))
+          return yield* refuse(`invoice is for network ${inv.network}, we are on ${network.invoicePrefix}`)
         }
         const nowMillis = yield* currentMillis
-        if (Math.floor(nowMillis / 1000) > inv.timestamp + inv.expirySeconds) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "invoice expired" }))
+        if (Math.floor(nowMillis / 1000) > inv.timestamp + inv.expirySeconds) return yield* refuse("invoice expired")
         const amount = inv.amountMsat ?? options.amountMsat
-        if (amount === undefined || amount <= 0n) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "the invoice has no amount: give one" }))
+        if (amount === undefined || amount <= 0n) return yield* refuse("the invoice has no amount: give one")
         if (inv.amountMsat !== undefined && options.amountMsat !== undefined && options.amountMsat < inv.amountMsat) {
-          return yield* Effect.fail(new InvalidPaymentRequest({ reason: "amount below the invoice's" }))
+          return yield* refuse("amount below the invoice's")
         }
-        if (equalBytes(inv.payee, signer.nodeId)) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "the invoice is ours" }))
+        if (equalBytes(inv.payee, signer.nodeId)) return yield* refuse("the invoice is ours")
         const record = baseRecord({
           paymentId: options.paymentId ?? toHex(inv.paymentHash),
           paymentHash: inv.paymentHash,
@@ -2522,9 +2523,9 @@ export const make = (
 
     const keysendRecord = (payee: Uint8Array, amountMsat: Msat, options: PayOptions) =>
       Effect.gen(function*() {
-        if (amountMsat <= 0n) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "amount must be positive" }))
-        if (payee.length !== 33) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "a node id is 33 bytes" }))
-        if (equalBytes(payee, signer.nodeId)) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "cannot pay ourselves" }))
+        if (amountMsat <= 0n) return yield* refuse("amount must be positive")
+        if (payee.length !== 33) return yield* refuse("a node id is 33 bytes")
+        if (equalBytes(payee, signer.nodeId)) return yield* refuse("cannot pay ourselves")
         const preimage = yield* entropy.randomBytes(32)
         const paymentHash = sha256(preimage)
         const nowMillis = yield* currentMillis
@@ -2612,7 +2613,7 @@ export const make = (
             Effect.provideContext(invoiceServices),
             Effect.mapError((e) => new InvalidPaymentRequest({ reason: `invoice: ${e._tag}` }))
           )
-          if (created.preimage === undefined) return yield* Effect.fail(new InvalidPaymentRequest({ reason: "an invoice for a hash we have no preimage of cannot be claimed here" }))
+          if (created.preimage === undefined) return yield* refuse("an invoice for a hash we have no preimage of cannot be claimed here")
           const now = yield* nowSeconds
           yield* saveInbound({
             paymentHash: created.paymentHash,

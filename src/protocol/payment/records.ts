@@ -179,17 +179,22 @@ const jsonJoined = (head: string, tail: string): string => `{${head}${head.lengt
  * The members of a record that its later writes repeat unchanged (a payment's record is written
  * about 3 times with its invoice in it, a claim's 3 times), kept for the last `HEADS` records
  * written, by the record's payment hash array. A hit is checked member by member against the
- * record it was made from (`same`: `===`, the record copies share their values and byte arrays;
- * records are values, never changed in place), so a changed field is never written stale.
+ * record it was made from (`===` on each member `fields` writes, the record copies share their
+ * values and byte arrays; records are values, never changed in place), so a changed field is
+ * never written stale. `fields`: each member's name and its text (undefined: left out), in order.
  */
 const HEADS = 64
-const headCache = <R>(headOf: (r: R) => string, keyOf: (r: R) => object, same: (a: R, b: R) => boolean) => {
+const headCache = <R>(fields: ReadonlyArray<readonly [keyof R & string, (r: R) => string | undefined]>, keyOf: (r: R) => object) => {
   const heads = new Map<object, { readonly record: R; readonly text: string }>()
+  const same = (a: R, b: R): boolean => {
+    for (const [k] of fields) if (a[k] !== b[k]) return false
+    return true
+  }
   return (r: R): string => {
     const key = keyOf(r)
     const known = heads.get(key)
     if (known !== undefined && same(known.record, r)) return known.text
-    const text = headOf(r)
+    const text = jsonMembers(fields.map(([k, f]): readonly [string, string | undefined] => [k, f(r)]))
     heads.delete(key)
     heads.set(key, { record: r, text })
     if (heads.size > HEADS) {
@@ -228,33 +233,23 @@ const blindedPathText = (b: BlindedPathRecord): string =>
   ])
 
 /** The members every write of a payment repeats (all before `status`). */
-const outboundHead = headCache<OutboundRecord>(
-  (r) =>
-    jsonMembers([
-      ["paymentId", jsonString(r.paymentId)],
-      ["paymentHash", jsonHex32(r.paymentHash)],
-      ["payee", jsonHex(r.payee)],
-      ["amountMsat", jsonAmount(r.amountMsat)],
-      ["paymentSecret", opt(r.paymentSecret, jsonHex32)],
-      ["paymentMetadata", opt(r.paymentMetadata, jsonHex)],
-      ["keysendPreimage", opt(r.keysendPreimage, jsonHex32)],
-      ["invoice", opt(r.invoice, jsonString)],
-      ["finalCltvDelta", jsonInt(r.finalCltvDelta)],
-      ["blindedPaths", opt(r.blindedPaths, (ps) => jsonArray(ps, blindedPathText))],
-      ["blindedMpp", opt(r.blindedMpp, (b) => (b ? "true" : "false"))],
-      ["maxFeeMsat", jsonAmount(r.maxFeeMsat)],
-      ["maxCltvExpiryDelta", jsonInt(r.maxCltvExpiryDelta)],
-      ["maxParts", jsonInt(r.maxParts)],
-      ["deadlineMillis", jsonNumber(r.deadlineMillis)]
-    ]),
-  (r) => r.paymentHash,
-  (a, b) =>
-    a.paymentId === b.paymentId && a.paymentHash === b.paymentHash && a.payee === b.payee && a.amountMsat === b.amountMsat &&
-    a.paymentSecret === b.paymentSecret && a.paymentMetadata === b.paymentMetadata && a.keysendPreimage === b.keysendPreimage &&
-    a.invoice === b.invoice && a.finalCltvDelta === b.finalCltvDelta && a.blindedPaths === b.blindedPaths && a.blindedMpp === b.blindedMpp &&
-    a.maxFeeMsat === b.maxFeeMsat && a.maxCltvExpiryDelta === b.maxCltvExpiryDelta && a.maxParts === b.maxParts &&
-    Object.is(a.deadlineMillis, b.deadlineMillis)
-)
+const outboundHead = headCache<OutboundRecord>([
+  ["paymentId", (r) => jsonString(r.paymentId)],
+  ["paymentHash", (r) => jsonHex32(r.paymentHash)],
+  ["payee", (r) => jsonHex(r.payee)],
+  ["amountMsat", (r) => jsonAmount(r.amountMsat)],
+  ["paymentSecret", (r) => opt(r.paymentSecret, jsonHex32)],
+  ["paymentMetadata", (r) => opt(r.paymentMetadata, jsonHex)],
+  ["keysendPreimage", (r) => opt(r.keysendPreimage, jsonHex32)],
+  ["invoice", (r) => opt(r.invoice, jsonString)],
+  ["finalCltvDelta", (r) => jsonInt(r.finalCltvDelta)],
+  ["blindedPaths", (r) => opt(r.blindedPaths, (ps) => jsonArray(ps, blindedPathText))],
+  ["blindedMpp", (r) => opt(r.blindedMpp, (b) => (b ? "true" : "false"))],
+  ["maxFeeMsat", (r) => jsonAmount(r.maxFeeMsat)],
+  ["maxCltvExpiryDelta", (r) => jsonInt(r.maxCltvExpiryDelta)],
+  ["maxParts", (r) => jsonInt(r.maxParts)],
+  ["deadlineMillis", (r) => jsonNumber(r.deadlineMillis)]
+], (r) => r.paymentHash)
 
 const outboundText = (r: OutboundRecord): string =>
   jsonJoined(outboundHead(r), jsonMembers([
@@ -267,24 +262,16 @@ const outboundText = (r: OutboundRecord): string =>
   ]))
 
 /** The members every write of a claim repeats (all before `status`). */
-const inboundHead = headCache<InboundRecord>(
-  (r) =>
-    jsonMembers([
-      ["paymentHash", jsonHex32(r.paymentHash)],
-      ["preimage", jsonHex32(r.preimage)],
-      ["paymentSecret", opt(r.paymentSecret, jsonHex32)],
-      ["amountMsat", opt(r.amountMsat, jsonAmount)],
-      ["expiresAtSeconds", opt(r.expiresAtSeconds, jsonInt)],
-      ["minFinalCltvExpiryDelta", jsonInt(r.minFinalCltvExpiryDelta)],
-      ["invoice", opt(r.invoice, jsonString)],
-      ["keysend", r.keysend ? "true" : "false"]
-    ]),
-  (r) => r.paymentHash,
-  (a, b) =>
-    a.paymentHash === b.paymentHash && a.preimage === b.preimage && a.paymentSecret === b.paymentSecret && a.amountMsat === b.amountMsat &&
-    a.expiresAtSeconds === b.expiresAtSeconds && a.minFinalCltvExpiryDelta === b.minFinalCltvExpiryDelta && a.invoice === b.invoice &&
-    a.keysend === b.keysend
-)
+const inboundHead = headCache<InboundRecord>([
+  ["paymentHash", (r) => jsonHex32(r.paymentHash)],
+  ["preimage", (r) => jsonHex32(r.preimage)],
+  ["paymentSecret", (r) => opt(r.paymentSecret, jsonHex32)],
+  ["amountMsat", (r) => opt(r.amountMsat, jsonAmount)],
+  ["expiresAtSeconds", (r) => opt(r.expiresAtSeconds, jsonInt)],
+  ["minFinalCltvExpiryDelta", (r) => jsonInt(r.minFinalCltvExpiryDelta)],
+  ["invoice", (r) => opt(r.invoice, jsonString)],
+  ["keysend", (r) => (r.keysend ? "true" : "false")]
+], (r) => r.paymentHash)
 
 const inboundText = (r: InboundRecord): string =>
   jsonJoined(inboundHead(r), jsonMembers([
@@ -296,24 +283,16 @@ const inboundText = (r: InboundRecord): string =>
   ]))
 
 /** The members every write of a forward repeats (all before `outHtlcId`), by its incoming onion's shared secret. */
-const forwardHead = headCache<ForwardRecord>(
-  (r) =>
-    jsonMembers([
-      ["inChannelId", jsonHex32(r.inChannelId)],
-      ["inHtlcId", jsonAmount(r.inHtlcId)],
-      ["inAmountMsat", jsonAmount(r.inAmountMsat)],
-      ["paymentHash", jsonHex32(r.paymentHash)],
-      ["sharedSecret", jsonHex32(r.sharedSecret)],
-      ["outChannelId", jsonHex32(r.outChannelId)],
-      ["outAmountMsat", jsonAmount(r.outAmountMsat)],
-      ["outCltvExpiry", jsonInt(r.outCltvExpiry)]
-    ]),
-  (r) => r.sharedSecret,
-  (a, b) =>
-    a.inChannelId === b.inChannelId && a.inHtlcId === b.inHtlcId && a.inAmountMsat === b.inAmountMsat && a.paymentHash === b.paymentHash &&
-    a.sharedSecret === b.sharedSecret && a.outChannelId === b.outChannelId && a.outAmountMsat === b.outAmountMsat &&
-    a.outCltvExpiry === b.outCltvExpiry
-)
+const forwardHead = headCache<ForwardRecord>([
+  ["inChannelId", (r) => jsonHex32(r.inChannelId)],
+  ["inHtlcId", (r) => jsonAmount(r.inHtlcId)],
+  ["inAmountMsat", (r) => jsonAmount(r.inAmountMsat)],
+  ["paymentHash", (r) => jsonHex32(r.paymentHash)],
+  ["sharedSecret", (r) => jsonHex32(r.sharedSecret)],
+  ["outChannelId", (r) => jsonHex32(r.outChannelId)],
+  ["outAmountMsat", (r) => jsonAmount(r.outAmountMsat)],
+  ["outCltvExpiry", (r) => jsonInt(r.outCltvExpiry)]
+], (r) => r.sharedSecret)
 
 const forwardText = (r: ForwardRecord): string =>
   jsonJoined(forwardHead(r), jsonMembers([
