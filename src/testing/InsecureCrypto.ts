@@ -25,37 +25,56 @@ import type { CryptoShape } from "../services/Crypto.ts"
 
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
 
-/** 32 big-endian bytes from `offset` as an integer (four 64-bit reads: far cheaper than a shift per byte or a hex string). */
+/** One reused 32-byte buffer and its view: a scalar is read and written through it (no view allocated per call). */
+const scratch = new Uint8Array(32)
+const scratchView = new DataView(scratch.buffer)
+
+/** 32 big-endian bytes from `offset` as an integer (four 64-bit reads). */
 const toScalar = (bytes: Uint8Array, offset = 0): bigint => {
   if (bytes.length < offset + 32) return 0n
-  const v = new DataView(bytes.buffer, bytes.byteOffset + offset, 32)
+  for (let i = 0; i < 32; i++) scratch[i] = bytes[offset + i]!
+  const v = scratchView
   return (v.getBigUint64(0) << 192n) | (v.getBigUint64(8) << 128n) | (v.getBigUint64(16) << 64n) | v.getBigUint64(24)
 }
 
-/** A lowercase hex digit's value (`toString(16)` writes only those). */
-const nibble = (c: number): number => (c <= 57 ? c - 48 : c - 87)
-
-/** An integer below 2^256 as 32 big-endian bytes, after a prefix byte if given. */
+/** An integer below 2^256 as 32 big-endian bytes, after a prefix byte if given (four 64-bit writes). */
 const fromScalar = (n: bigint, prefix?: number): Uint8Array => {
   const start = prefix === undefined ? 0 : 1
   const out = new Uint8Array(32 + start)
   if (prefix !== undefined) out[0] = prefix
-  const hex = n.toString(16).padStart(64, "0")
-  for (let i = 0; i < 32; i++) out[start + i] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1))
+  const v = scratchView
+  v.setBigUint64(0, n >> 192n)
+  v.setBigUint64(8, BigInt.asUintN(64, n >> 128n))
+  v.setBigUint64(16, BigInt.asUintN(64, n >> 64n))
+  v.setBigUint64(24, BigInt.asUintN(64, n))
+  out.set(scratch, start)
   return out
 }
 
-const secretOf = (b: Uint8Array): bigint | undefined => {
-  if (b.length !== 32) return undefined
-  const n = toScalar(b)
-  return n > 0n && n < N ? n : undefined
+/** The order as 32 big-endian bytes: validity is a byte comparison, no integer made. */
+const ORDER = fromScalar(N)
+
+/** Whether the 32 bytes at `offset` are an integer in [1, n) (big-endian). */
+const inRange = (b: Uint8Array, offset: number): boolean => {
+  let any = 0
+  let below = false
+  for (let i = 0; i < 32; i++) {
+    const x = b[offset + i]!
+    any |= x
+    if (!below) {
+      const y = ORDER[i]!
+      if (x < y) below = true
+      else if (x > y) return false
+    }
+  }
+  return below && any !== 0
 }
 
-const pointOf = (b: Uint8Array): bigint | undefined => {
-  if (b.length !== 33 || (b[0] !== 2 && b[0] !== 3)) return undefined
-  const n = toScalar(b, 1)
-  return n > 0n && n < N ? n : undefined
-}
+const isSecret = (b: Uint8Array): boolean => b.length === 32 && inRange(b, 0)
+const isPoint = (b: Uint8Array): boolean => b.length === 33 && (b[0] === 2 || b[0] === 3) && inRange(b, 1)
+
+const secretOf = (b: Uint8Array): bigint | undefined => (isSecret(b) ? toScalar(b) : undefined)
+const pointOf = (b: Uint8Array): bigint | undefined => (isPoint(b) ? toScalar(b, 1) : undefined)
 
 /** `n` reduced modulo the order (sums and products of values in [1, n) are never negative). */
 const mod = (n: bigint): bigint => (n >= 0n && n < N ? n : ((n % N) + N) % N)
@@ -70,14 +89,19 @@ const secret = (n: bigint): Uint8Array | undefined => {
   return m === 0n ? undefined : fromScalar(m)
 }
 
+/** A valid secret's public key: `0x02 || secret` (the secret is its own discrete log), copied. */
+const publicKeyOf = (s: Uint8Array): Uint8Array => {
+  const pub = new Uint8Array(33)
+  pub[0] = 2
+  pub.set(s, 1)
+  return pub
+}
+
 export const insecureSecp256k1: Secp256k1 = {
   name: "insecure (test only)",
-  publicKey: (s) => {
-    const k = secretOf(s)
-    return k === undefined ? undefined : point(k)
-  },
-  isValidSecret: (s) => secretOf(s) !== undefined,
-  isValidPoint: (p) => pointOf(p) !== undefined,
+  publicKey: (s) => (isSecret(s) ? publicKeyOf(s) : undefined),
+  isValidSecret: isSecret,
+  isValidPoint: isPoint,
   ecdh: (s, p) => {
     const k = secretOf(s)
     const q = pointOf(p)
@@ -87,10 +111,9 @@ export const insecureSecp256k1: Secp256k1 = {
   },
   sign: (digest, s) => {
     const sig = new Uint8Array(64)
-    const pub = insecureSecp256k1.publicKey(s)
-    if (pub !== undefined) sig.set(pub.subarray(1), 0)
-    // s: the digest's first 31 bytes under a zero byte (a valid low-S scalar, so DER and
-    // compact encoders take it).
+    // r: the signer's public key without its prefix (the secret itself); s: the digest's first
+    // 31 bytes under a zero byte (a valid low-S scalar, so DER and compact encoders take it).
+    if (isSecret(s)) sig.set(s, 0)
     sig.set(digest.subarray(0, 31), 33)
     sig[63] = sig[63]! | 1
     return sig
@@ -98,11 +121,8 @@ export const insecureSecp256k1: Secp256k1 = {
   verify: () => true,
   signRecoverable: (digest, s) => ({ signature: insecureSecp256k1.sign(digest, s), recovery: 0 }),
   recover: (signature) => {
-    if (signature.length !== 64) return undefined
-    const pub = new Uint8Array(33)
-    pub[0] = 2
-    pub.set(signature.subarray(0, 32), 1)
-    return pointOf(pub) === undefined ? undefined : pub
+    if (signature.length !== 64 || !inRange(signature, 0)) return undefined
+    return publicKeyOf(signature.subarray(0, 32))
   },
   pointAdd: (a, b) => {
     const x = pointOf(a)
@@ -116,6 +136,13 @@ export const insecureSecp256k1: Secp256k1 = {
   pointMultiply: (p, k) => {
     const x = pointOf(p)
     return x === undefined || k.length !== 32 ? undefined : point(x * toScalar(k))
+  },
+  // `pointTweakAdd(pointMultiply(p, k), t)` without the product's bytes in between.
+  pointMultiplyTweakAdd: (p, k, t) => {
+    const x = pointOf(p)
+    if (x === undefined || k.length !== 32) return undefined
+    const product = mod(x * toScalar(k))
+    return product === 0n || t.length !== 32 ? undefined : point(product + toScalar(t))
   },
   secretAdd: (a, b) => {
     const x = secretOf(a)
