@@ -81,14 +81,18 @@ export interface SecretCursor {
   readonly prefix: SecretPrefix
   /** The low 16 bits of the index last derived (-1 before the first). */
   lastLow: number
-  /** `states[k]`: the value after bits 15..k of the last index (`states[16]` is the prefix's secret). Never mutated in place. */
-  readonly states: Array<Uint8Array>
+  /**
+   * `states[32k, 32k + 32)`: the value after bits 15..k of the last index (the last 32 bytes:
+   * the prefix's secret). One array for all 17, not one per value: a cursor lives as long as its
+   * channel in the signer.
+   */
+  readonly states: Uint8Array
 }
 
 /** A cursor over `prefix` (nothing derived yet). */
 export const secretCursor = (prefix: SecretPrefix): SecretCursor => {
-  const states: Array<Uint8Array> = new Array(PREFIX_LOW_BITS + 1)
-  states[PREFIX_LOW_BITS] = Uint8Array.from(prefix.secret)
+  const states = new Uint8Array(32 * (PREFIX_LOW_BITS + 1))
+  states.set(prefix.secret, 32 * PREFIX_LOW_BITS)
   return { prefix, lastLow: -1, states }
 }
 
@@ -103,16 +107,16 @@ export const secretAtCursor = (cursor: SecretCursor, index: bigint): Uint8Array 
   // Bits from-1..0 are derived again: all 16 the first time, else those up to the highest one that differs.
   const from = cursor.lastLow < 0 ? PREFIX_LOW_BITS : 32 - Math.clz32(low ^ cursor.lastLow)
   for (let b = from - 1; b >= 0; b--) {
-    const above = states[b + 1] as Uint8Array
+    const at = 32 * b
+    states.copyWithin(at, at + 32, at + 64)
     if (((low >>> b) & 1) === 1) {
-      const p = Uint8Array.from(above)
-      const byte = b >> 3
-      p[byte] = (p[byte] ?? 0) ^ (1 << (b & 7))
-      states[b] = sha256(p)
-    } else states[b] = above
+      const byte = at + (b >> 3)
+      states[byte] = (states[byte] ?? 0) ^ (1 << (b & 7))
+      states.set(sha256(states.subarray(at, at + 32)), at)
+    }
   }
   cursor.lastLow = low
-  return Uint8Array.from(states[0] as Uint8Array)
+  return states.slice(0, 32)
 }
 
 /**

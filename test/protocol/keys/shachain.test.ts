@@ -268,7 +268,11 @@ describe("secretAtCursor", () => {
         fc.array(fc.oneof(fc.constant(-1), fc.constant(0), fc.integer({ min: 0, max: 0xffff })), { minLength: 1, maxLength: 40 }),
         (seed, high, moves) => {
           const base = high << 16n
-          const cursor = secretCursor(secretPrefix(seed, base))
+          const prefix = secretPrefix(seed, base)
+          const cursor = secretCursor(prefix)
+          // The cursor's values are one array of its own (17 values of 32 bytes), not the prefix's.
+          expect(cursor.states.length).toBe(32 * 17)
+          prefix.secret.fill(0)
           let low = 0xffff
           for (const move of moves) {
             // -1: the next commitment (index one below), 0: the same again, else a jump.
