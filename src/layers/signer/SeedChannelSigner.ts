@@ -645,26 +645,22 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     const p = r.parameters
     const last = r.lastCounterpartySigned
     const seen = r.lastExport
-    if (
-      seen !== undefined &&
-      seen.parameters === p &&
-      seen.revokedBelow === r.revokedBelow &&
-      seen.highestValidated === r.highestValidated &&
-      seen.last === last &&
-      sameHolders(seen.holders, r.holderCommitments)
-    )
+    const sameHeld = seen !== undefined && sameHolders(seen.holders, r.holderCommitments)
+    if (sameHeld && seen.parameters === p && seen.revokedBelow === r.revokedBelow && seen.highestValidated === r.highestValidated && seen.last === last)
       return seen.state
-    const holders = [...r.holderCommitments.values()]
+    // A part unchanged since the last export is taken from it (every change replaces a part).
+    const holders = sameHeld ? seen.holders : [...r.holderCommitments.values()]
     const state: SignerChannelState = Object.freeze({
       version: 1,
-      keyId: Uint8Array.from(keyId),
+      keyId: seen?.state.keyId ?? Uint8Array.from(keyId),
       parameters: p === undefined ? null : exportParameters(p),
       revokedBelow: r.revokedBelow,
       highestValidated: r.highestValidated ?? null,
-      lastCounterpartySigned: last === undefined ? null : Object.freeze({ commitmentNumber: last.commitmentNumber, txid: Uint8Array.from(last.txid) }),
-      holderCommitments: Object.freeze(
-        [...holders].sort((a, b) => (a.state.commitmentNumber < b.state.commitmentNumber ? -1 : 1)).map(exportHolder)
-      )
+      lastCounterpartySigned:
+        seen && seen.last === last ? seen.state.lastCounterpartySigned : last ? Object.freeze({ commitmentNumber: last.commitmentNumber, txid: Uint8Array.from(last.txid) }) : null,
+      holderCommitments: sameHeld
+        ? seen.state.holderCommitments
+        : Object.freeze(holders.map(exportHolder).sort((a, b) => (a.state.commitmentNumber < b.state.commitmentNumber ? -1 : 1)))
     })
     r.lastExport = { parameters: p, revokedBelow: r.revokedBelow, highestValidated: r.highestValidated, last, holders, state }
     return state

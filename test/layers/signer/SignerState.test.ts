@@ -222,7 +222,8 @@ describe("the exported state", () => {
     const id = alice.keyId
     const snapshot = () => must(alice.signer.channelState(id))
     const seen: Array<SignerChannelState> = []
-    const step = (what: string, change: () => void) => {
+    /** `kept`: the parts the change leaves as they were, which the new export shares with the one before (the rest are new objects). */
+    const step = (what: string, change: () => void, kept: { readonly last: boolean; readonly held: boolean } = { last: false, held: false }) => {
       const before = snapshot()
       expect(snapshot(), what).toBe(before)
       expect(Object.isFrozen(before), what).toBe(true)
@@ -231,6 +232,10 @@ describe("the exported state", () => {
       expect(after, what).not.toBe(before)
       // The synchronous form returns the very same export.
       expect(alice.signer.channelStateNow?.(id), what).toBe(after)
+      // Unchanged parts are shared with the export before (no copy per export); changed ones are new.
+      expect(after.keyId, what).toBe(before.keyId)
+      expect(after.lastCounterpartySigned === before.lastCounterpartySigned, what).toBe(kept.last)
+      expect(after.holderCommitments === before.holderCommitments, what).toBe(kept.held)
       const fresh = restarted(ch)
       must(fresh.restoreChannel(id, throughJson(after)))
       expect(json(must(fresh.channelState(id))), what).toBe(json(after))
@@ -239,11 +244,13 @@ describe("the exported state", () => {
       expect(JSON.stringify(encodeSignerChannelStateJson(after)), what).toBe(json(after))
       seen.push(after)
     }
-    step("validate 0", () => aliceValidates(ch, 0n))
-    step("sign bob's 0", () => expect(Result.isSuccess(aliceSignsBob(ch, alice.signer, 0n))).toBe(true))
-    step("validate 1", () => aliceValidates(ch, 1n))
-    step("release 0", () => must(alice.signer.releaseCommitmentSecret(id, 0n)))
-    step("sign bob's 1", () => expect(Result.isSuccess(aliceSignsBob(ch, alice.signer, 1n))).toBe(true))
+    step("validate 0", () => aliceValidates(ch, 0n), { last: true, held: false })
+    step("sign bob's 0", () => expect(Result.isSuccess(aliceSignsBob(ch, alice.signer, 0n))).toBe(true), { last: false, held: true })
+    step("validate 1", () => aliceValidates(ch, 1n), { last: true, held: false })
+    step("release 0", () => must(alice.signer.releaseCommitmentSecret(id, 0n)), { last: true, held: false })
+    step("sign bob's 1", () => expect(Result.isSuccess(aliceSignsBob(ch, alice.signer, 1n))).toBe(true), { last: false, held: true })
+    step("validate 2", () => aliceValidates(ch, 2n), { last: true, held: false })
+    step("release 1", () => must(alice.signer.releaseCommitmentSecret(id, 1n)), { last: true, held: false })
     // Every export differs from the one before it (each change shows).
     for (let i = 1; i < seen.length; i++) expect(json(seen[i] ?? snapshot())).not.toBe(json(seen[i - 1] ?? snapshot()))
   })
