@@ -91,8 +91,7 @@ export const start = (config: ChainWatcherConfig = {}) =>
 
     const fact = (w: FundingWatch, f: ChainFact) =>
       channels.chainFact(w.channelId, f).pipe(
-        Effect.catchTag("ChannelNotFound", () => Effect.sync(() => forget(w))),
-        Effect.catchTag("ActorStopped", () => Effect.sync(() => forget(w)))
+        Effect.catchTags({ ChannelNotFound: () => Effect.sync(() => forget(w)), ActorStopped: () => Effect.sync(() => forget(w)) })
       )
     const forget = (w: FundingWatch) => {
       watches.delete(toHex(w.channelId))

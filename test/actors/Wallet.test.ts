@@ -238,6 +238,10 @@ describe("Wallet on the simulated chain", () => {
       const spend = yield* wallet.publishPsbt(signer.toPSBT())
       assert.strictEqual(spend.fee, fee)
       assert.isTrue(yield* sim.inMempool(spend.txid))
+      // The same PSBT again: its inputs are spent by the pending send now.
+      const again = yield* Effect.flip(wallet.publishPsbt(signer.toPSBT()))
+      assert.strictEqual(again._tag, "PsbtNotOurs")
+      if (again._tag === "PsbtNotOurs") assert.match(again.reason, /^input [0-9a-f]{64}:\d+ is already spent$/)
       assert.deepStrictEqual(yield* wallet.lockIds, [])
       assert.isFalse(lockId === "")
       yield* mine()
@@ -259,6 +263,7 @@ describe("Wallet on the simulated chain", () => {
       signer.signIdx(key.privateKey, 0)
       const refused = yield* Effect.flip(wallet.publishPsbt(signer.toPSBT()))
       assert.strictEqual(refused._tag, "PsbtNotOurs")
+      if (refused._tag === "PsbtNotOurs") assert.match(refused.reason, /^input [0-9a-f]{64}:\d+ is not a wallet output$/)
       assert.strictEqual(sim.core.mempoolTxids().length, 0)
     }).pipe(Effect.scoped, Effect.provide(env)))
 

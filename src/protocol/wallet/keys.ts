@@ -98,13 +98,10 @@ export class WalletKeys {
     const compressed = node.publicKey
     if (privateKey === null || compressed === null) throw new Error("unreachable: a private BIP 32 node has both keys")
     const net = btcNetwork(this.network)
-    if (path.kind === "p2wpkh") {
-      const pay = p2wpkh(compressed, net)
-      return { path, privateKey, publicKey: compressed, scriptPubKey: pay.script, address: pay.address ?? "" }
-    }
-    const xonly = compressed.subarray(1)
-    const pay = p2tr(xonly, undefined, net)
-    return { path, privateKey, publicKey: xonly, scriptPubKey: pay.script, address: pay.address ?? "" }
+    // BIP 84 pays the compressed key; BIP 86 (taproot) its x-only form.
+    const publicKey = path.kind === "p2wpkh" ? compressed : compressed.subarray(1)
+    const pay = path.kind === "p2wpkh" ? p2wpkh(publicKey, net) : p2tr(publicKey, undefined, net)
+    return { path, privateKey, publicKey, scriptPubKey: pay.script, address: pay.address ?? "" }
   }
 }
 

@@ -20,7 +20,7 @@
 import { Data, Result } from "effect"
 import { fromHex, toHex } from "../bytes.ts"
 import type { Block, BlockHeader, BlockRef } from "../chain/block.ts"
-import { blockHash, refOf } from "../chain/block.ts"
+import { blockHash, isCoinbase, refOf } from "../chain/block.ts"
 import { outpointKey } from "../chain/watch.ts"
 import { decodeTransaction, type OutPoint, serializeTransaction, type Transaction, txid as txidOf, txidFromBytes } from "../tx/bitcoin/transaction.ts"
 import { type Sat, sat } from "../units.ts"
@@ -59,12 +59,6 @@ interface Undo {
 
 /** The wallet was fed a block that does not extend its tip, or a reorg deeper than its undo log. */
 export class WalletChainMismatch extends Data.TaggedError("WalletChainMismatch")<{ readonly reason: string }> {}
-
-/** A coinbase: one input spending the null outpoint (all-zero txid, index 0xffffffff). */
-const isCoinbase = (tx: Transaction): boolean => {
-  const first = tx.inputs[0]
-  return tx.inputs.length === 1 && first !== undefined && first.prevout.vout === 0xffffffff && first.prevout.txid.every((b) => b === 0)
-}
 
 const KINDS: ReadonlyArray<AddressKind> = ["p2wpkh", "p2tr"]
 const CHAINS: ReadonlyArray<KeyChain> = [0, 1]

@@ -6,6 +6,7 @@ import { compileScript, OP } from "../../../src/protocol/tx/bitcoin/script.ts"
 import { type OutPoint, serializeTransaction, type Transaction, txid as txidOf } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { sat } from "../../../src/protocol/units.ts"
 import { FAUCET_SCRIPT, layer, SimChain } from "../../../src/layers/chain/SimulatedChain.ts"
+import { SimChainCore } from "../../../src/layers/chain/sim/core.ts"
 import { Broadcaster } from "../../../src/services/Broadcaster.ts"
 import { ChainSource } from "../../../src/services/ChainSource.ts"
 import { FEERATE_FLOOR_PER_KW, FeeEstimator } from "../../../src/services/FeeEstimator.ts"
@@ -199,6 +200,16 @@ describe("simulated chain", () => {
       yield* sim.mine(1)
       assert.strictEqual(yield* sim.confirmationHeight(txidOf(again)), (at ?? 0) + 1)
     }).pipe(Effect.provide(layer({ seed: "reorg" }))))
+
+  it("a reorg's later blocks keep its options but not its txs (they include the mempool again by default)", () => {
+    const core = new SimChainCore({ seed: "reorg-options" })
+    const { tx: first } = core.fund(SCRIPT_A, sat(10_000n))
+    const { tx: second } = core.fund(SCRIPT_B, sat(20_000n))
+    const mined = core.reorg(0, { blocks: 2, txs: [first], coinbaseScript: SCRIPT_B })
+    const ids = mined.map((b) => b.txids.slice(1).map(toHex))
+    assert.deepStrictEqual(ids, [[toHex(txidOf(first))], [toHex(txidOf(second))]])
+    assert.isTrue(mined.every((b) => toHex(b.transactions[0]?.outputs[0]?.scriptPubKey ?? new Uint8Array(0)) === toHex(SCRIPT_B)))
+  })
 
   it.effect("a reorg is one step for followers: what a follower does on its events is not mined into the reorg's own branch", () =>
     Effect.gen(function*() {

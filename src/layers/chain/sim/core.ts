@@ -15,6 +15,7 @@
  */
 import { fromHex, toHex } from "../../../protocol/bytes.ts"
 import { type Block, type BlockHash, type BlockHeader, type BlockRef, isCoinbase, makeHeader, merkleRoot, ZERO_HASH } from "../../../protocol/chain/block.ts"
+import { outpointKey } from "../../../protocol/chain/watch.ts"
 import { checkFinal, checkSequenceLocks, type CoinAge, medianTimePast } from "../../../protocol/chain/timelocks.ts"
 import { sha256 } from "../../../protocol/tx/bitcoin/hash.ts"
 import { compileScript, num, OP, p2wshScript } from "../../../protocol/tx/bitcoin/script.ts"
@@ -27,6 +28,7 @@ import {
   txid as computeTxid,
   txidFromBytes,
   type Txid,
+  txidToHex,
   weight as txWeight
 } from "../../../protocol/tx/bitcoin/transaction.ts"
 import { type Sat, sat } from "../../../protocol/units.ts"
@@ -91,7 +93,7 @@ export interface MineOptions {
   readonly coinbaseScript?: Uint8Array
 }
 
-const key = (o: OutPoint): string => `${toHex(o.txid)}:${o.vout}`
+const key = outpointKey
 
 /** Deterministic bytes from the seed: SHA-256(seed || counter). */
 const makeRng = (seed: string | number) => {
@@ -486,11 +488,8 @@ export class SimChainCore {
     }
     const mined: Array<Block> = []
     const n = params.blocks ?? depth + 1
-    const later: MineOptions = {
-      ...(params.includeMempool === undefined ? {} : { includeMempool: params.includeMempool }),
-      ...(params.minFeeratePerKw === undefined ? {} : { minFeeratePerKw: params.minFeeratePerKw }),
-      ...(params.coinbaseScript === undefined ? {} : { coinbaseScript: params.coinbaseScript })
-    }
+    // The later blocks: the same options without `txs` (mine reads nothing else of params).
+    const { txs: _txs, ...later } = params
     for (let i = 0; i < n; i++) mined.push(this.mine(i === 0 ? params : later))
     return mined
   }
@@ -560,7 +559,7 @@ export class SimChainCore {
   }
 }
 
-const txidHex = (id: Txid): string => toHex(Uint8Array.from(id).reverse())
+const txidHex = txidToHex
 
 /** A transaction given to `mine({ txs })` or made by `fund` was refused (a test bug, usually). */
 export class SimChainRejected extends Error {
