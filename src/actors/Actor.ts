@@ -59,6 +59,8 @@ export interface Actor<M, E = never> {
    * caller runs it before anything else it would queue.
    */
   readonly offer: (msg: M) => Effect.Effect<void, ActorStopped> | undefined
+  /** `offer` for a caller that ignores `ActorStopped` (the message is dropped): no failure to catch when it starts the fiber. */
+  readonly post: (msg: M) => Effect.Effect<void> | undefined
   /** Sends the message built around a fresh reply slot and waits for the answer. */
   readonly ask: <A, E2 = never>(
     makeMessage: (reply: Reply<A, E2>) => M
@@ -291,6 +293,13 @@ export const make = <M, E = never, R = never>(
       active = true
       return start
     }
+    const post = (msg: M): Effect.Effect<void> | undefined => {
+      if (ended) return undefined
+      if (size() >= capacity || roomWaiters.length > 0) return Effect.ignore(tellWhenRun(msg))
+      const started = offer(msg)
+      // Queued now: undefined (a fiber runs), or the fiber's start, which cannot fail.
+      return started === undefined ? undefined : start
+    }
     const tell = (msg: M): Effect.Effect<void, ActorStopped> => Effect.suspend(() => offer(msg) ?? Effect.void)
     const tryTell = (msg: M): Effect.Effect<void, ActorStopped | MailboxFull> =>
       Effect.suspend((): Effect.Effect<void, ActorStopped | MailboxFull> => {
@@ -311,10 +320,13 @@ export const make = <M, E = never, R = never>(
         const failPending = (error: ActorStopped | ActorCrashed) => Effect.asVoid(Deferred.fail(reply, error))
         const msg = makeMessage(reply) // before registering: a throwing builder leaves nothing behind
         pending.add(failPending)
-        return tell(msg).pipe(
-          Effect.andThen(Deferred.await(reply)),
-          Effect.ensuring(Effect.sync(() => pending.delete(failPending)))
-        )
+        // Queued now (as `tell` would be when run): the wait alone when nothing else is to run.
+        const queued = offer(msg)
+        const answered = Deferred.await(reply)
+        return Effect.onExit(queued === undefined ? answered : Effect.andThen(queued, answered), () => {
+          pending.delete(failPending)
+          return Effect.void
+        })
       })
 
     const actor: Actor<M, E> = {
@@ -322,6 +334,7 @@ export const make = <M, E = never, R = never>(
       tell,
       tryTell,
       offer,
+      post,
       ask,
       stop: stopNow.pipe(Effect.andThen(Effect.exit(Deferred.await(done))), Effect.asVoid),
       join: Deferred.await(done),

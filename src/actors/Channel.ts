@@ -161,12 +161,15 @@ export interface ChannelPorts<S> {
    * half of a message pair. Absent: it yields.
    */
   readonly writesFree?: () => boolean
-  /** Queues `message` on `session`; a stale session drops it (reestablish retransmits). Never waits on the peer. */
-  readonly send: (session: SessionId, message: LightningMessage) => Effect.Effect<void>
-  /** Publishes an event of this channel. */
-  readonly emit: (event: ChannelEvent) => Effect.Effect<void>
-  /** Hands a broadcast or a watch to the chain side. */
-  readonly chain: (request: ChainRequest) => Effect.Effect<void>
+  /**
+   * Queues `message` on `session`; a stale session drops it (reestablish retransmits). Never waits
+   * on the peer. Undefined when it was done at once (no effect to run: a message per send saved).
+   */
+  readonly send: (session: SessionId, message: LightningMessage) => Effect.Effect<void> | undefined
+  /** Publishes an event of this channel (undefined: done at once, as `send`). */
+  readonly emit: (event: ChannelEvent) => Effect.Effect<void> | undefined
+  /** Hands a broadcast or a watch to the chain side (undefined: done at once, as `send`). */
+  readonly chain: (request: ChainRequest) => Effect.Effect<void> | undefined
   /** The channel's id changed (temporary -> final): routing must follow. */
   readonly rekey: (from: ChannelId, to: ChannelId) => Effect.Effect<void>
 }
@@ -176,6 +179,18 @@ export interface ChannelPorts<S> {
 /** What a handled input produced that a caller may want: the events it emitted (sent or held). */
 export interface StepReport {
   readonly events: ReadonlyArray<ChannelEvent>
+}
+
+/**
+ * A command's answer: its events, and where the channel's writes stood once it was handled, so a
+ * caller that waits for what the command wrote to be durable needs no snapshot (no second trip
+ * through a busy mailbox).
+ */
+export interface CommandReport extends StepReport {
+  /** The highest update id produced so far, the command's own included (-1 before the first). */
+  readonly lastUpdateId: bigint
+  /** Every update up to this id was stored when the command was answered. */
+  readonly durableThrough: bigint
 }
 
 /** A command was refused by the state machine: nothing changed. */
@@ -210,7 +225,7 @@ export type ChannelEnvelope<S> =
       readonly _tag: "Input"
       readonly input: ChannelInput
       readonly session?: SessionId
-      readonly reply?: Actor.Reply<StepReport, ChannelCommandRejected>
+      readonly reply?: Actor.Reply<CommandReport, ChannelCommandRejected>
     }
   | { readonly _tag: "Flush" }
   /**
@@ -231,12 +246,12 @@ export interface ChannelHandle<S> {
   readonly actor: Actor.Actor<ChannelEnvelope<S>>
   /** Queues an input (no reply). `session` is read with `PeerConnected` only. */
   readonly tell: (input: ChannelInput, session?: SessionId) => Effect.Effect<void, Actor.ActorStopped>
-  /** `tell` with no effect when none is needed (`Actor.offer`): undefined once queued on a running actor. */
-  readonly offer: (input: ChannelInput, session?: SessionId) => Effect.Effect<void, Actor.ActorStopped> | undefined
+  /** `tell` with no effect when none is needed (`Actor.post`): undefined once queued on a running actor; a stopped one drops it. */
+  readonly offer: (input: ChannelInput, session?: SessionId) => Effect.Effect<void> | undefined
   /** Runs a command and waits for its outcome (the events it produced). */
   readonly command: (
     input: ChannelInput
-  ) => Effect.Effect<StepReport, ChannelCommandRejected | Actor.ActorStopped | Actor.ActorCrashed>
+  ) => Effect.Effect<CommandReport, ChannelCommandRejected | Actor.ActorStopped | Actor.ActorCrashed>
   readonly snapshot: Effect.Effect<ChannelSnapshot<S>, Actor.ActorStopped | Actor.ActorCrashed>
 }
 
@@ -412,14 +427,15 @@ const startChannel = <S>(
     let self: Actor.Actor<ChannelEnvelope<S>> | undefined
     const name = options.name ?? `channel ${toHex(core.channelId(state))}`
 
-    const performOrdered = (output: OrderedOutput, to: SessionId | undefined): Effect.Effect<void> => {
+    /** Undefined when done at once (a send the ports made without an effect). */
+    const performOrdered = (output: OrderedOutput, to: SessionId | undefined): Effect.Effect<void> | undefined => {
       switch (output._tag) {
         case "Send":
           return to === undefined ? Effect.logDebug(`${name}: not connected, ${output.message._tag} dropped`) : ports.send(to, output.message)
         case "SendError":
-          return to === undefined ? Effect.void : ports.send(to, makeError(output.message, output.channelId))
+          return to === undefined ? undefined : ports.send(to, makeError(output.message, output.channelId))
         case "SendWarning":
-          return to === undefined ? Effect.void : ports.send(to, makeWarning(output.message, output.channelId))
+          return to === undefined ? undefined : ports.send(to, makeWarning(output.message, output.channelId))
         case "Emit":
           return ports.emit(output.event)
         case "Broadcast":
@@ -434,10 +450,13 @@ const startChannel = <S>(
      */
     const release: Effect.Effect<void> = Effect.suspend(() => releaseNext())
     const releaseNext = (): Effect.Effect<void> => {
-      const next = held[0]
-      if (next === undefined || next.barrier > durableThrough || next.stateBarrier > stateDurable) return Effect.void
-      held.shift()
-      return Effect.flatMap(performOrdered(next.output, next.session), releaseNext)
+      for (;;) {
+        const next = held[0]
+        if (next === undefined || next.barrier > durableThrough || next.stateBarrier > stateDurable) return Effect.void
+        held.shift()
+        const effect = performOrdered(next.output, next.session)
+        if (effect !== undefined) return Effect.flatMap(effect, releaseNext)
+      }
     }
 
     /** Marks `id` complete (with its whole group when it ends one); returns the ids that became durable, in order. */
@@ -781,7 +800,7 @@ const startChannel = <S>(
           return Effect.andThen(answered, scheduleAfter)
         }
         // Answered now, as the `Deferred.succeed` effect run next would (no effect built per command).
-        if (reply !== undefined) Deferred.doneUnsafe(reply, Exit.succeed(result.success))
+        if (reply !== undefined) Deferred.doneUnsafe(reply, Exit.succeed({ events: result.success.events, lastUpdateId: lastPersisted, durableThrough }))
         return afterHandled()
       })
     }
@@ -847,8 +866,8 @@ const startChannel = <S>(
       tell: (input, connectedOn) =>
         actor.tell(connectedOn === undefined ? { _tag: "Input", input } : { _tag: "Input", input, session: connectedOn }),
       offer: (input, connectedOn) =>
-        actor.offer(connectedOn === undefined ? { _tag: "Input", input } : { _tag: "Input", input, session: connectedOn }),
-      command: (input) => actor.ask<StepReport, ChannelCommandRejected>((reply) => ({ _tag: "Input", input, reply })),
+        actor.post(connectedOn === undefined ? { _tag: "Input", input } : { _tag: "Input", input, session: connectedOn }),
+      command: (input) => actor.ask<CommandReport, ChannelCommandRejected>((reply) => ({ _tag: "Input", input, reply })),
       // An idle actor's snapshot is what it holds now (nothing is queued before it): read at once,
       // with no trip through the mailbox (a poll of many channels wakes none of them).
       snapshot: Effect.suspend(() => (actor.idle() ? Effect.succeed(snapshotNow()) : askSnapshot))

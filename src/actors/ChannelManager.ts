@@ -68,7 +68,7 @@ import { encodeChannelStateJson } from "../protocol/channel/state-json.ts"
 import { encodeSignerChannelStateJson } from "../layers/signer/signer-state-json.ts"
 import { makeMonitorSync, type MonitorHandle } from "./Monitor.ts"
 import { PeerNotConnected, type PeerSessionEvent, type SessionId } from "./PeerEvent.ts"
-import { PeerManager, type PeerManagerConfig } from "./PeerManager.ts"
+import { PeerManager, type PeerManagerConfig, sendNowOf } from "./PeerManager.ts"
 
 /** A stored channel record does not decode, or its update log does not replay: the store needs an operator. */
 export class ChannelStoreUnavailable extends Data.TaggedError("ChannelStoreUnavailable")<{ readonly reason: string }> {}
@@ -491,6 +491,8 @@ export const make = (
 ): Effect.Effect<ChannelManagerShape, ChannelStoreUnavailable | PersistUnavailable, Scope.Scope | PeerManager | ChannelSigner | MonitorPersister | Entropy> =>
   Effect.gen(function*() {
     const peers = yield* PeerManager
+    /** The peer layer's send at once, when it declared one (`declareSendNow`). */
+    const sendNow = sendNowOf(peers)
     const signer = yield* ChannelSigner
     const persister = yield* MonitorPersister
     /** Whether the persister's writes are free now (declared by the persister itself; a wrapper is not). */
@@ -586,15 +588,17 @@ export const make = (
       feedCompletions: false
     })
 
-    const publish = (entry: Entry, event: ChannelEvent | ChainRequest): Effect.Effect<void> => {
+    /**
+     * Publishes at once (the stream is unbounded: `publishUnsafe` accepts as `publish` would); the
+     * effect to run after it (a channel to forget), or undefined.
+     */
+    const publish = (entry: Entry, event: ChannelEvent | ChainRequest): Effect.Effect<void> | undefined => {
       const ne = { nodeId: entry.nodeId, channelId: entry.channelId, event }
       // Listeners hear it when it is published (in the same step), before the subscribers.
-      const published = listeners.size === 0 ? PubSub.publish(events, ne) : Effect.suspend(() => {
-        for (const l of listeners) l(ne)
-        return PubSub.publish(events, ne)
-      })
-      if (event._tag !== "ChannelClosed" || event.reason._tag !== "FundingAborted") return Effect.asVoid(published)
-      return Effect.andThen(published, entry.inboundUnfunded === undefined && entry.monitor !== undefined ? forgetStored(entry) : forgetInboundUnfunded(entry))
+      for (const l of listeners) l(ne)
+      PubSub.publishUnsafe(events, ne)
+      if (event._tag !== "ChannelClosed" || event.reason._tag !== "FundingAborted") return undefined
+      return entry.inboundUnfunded === undefined && entry.monitor !== undefined ? forgetStored(entry) : forgetInboundUnfunded(entry)
     }
 
     /**
@@ -745,9 +749,12 @@ export const make = (
       ...(config.groupPersists === false || writeNow === undefined || !channelStateNow
         ? {}
         : { persistManyNow: (updates: ReadonlyArray<MonitorUpdate>, state: ChannelState) => persistNowFor(entry, updates, state) }),
-      // Data-first (no `pipe`): one of these per message sent.
-      send: (session, message) =>
-        Effect.catch(peers.send(session, message), (e) => Effect.logDebug(`channel ${toHex(entry.channelId)}: ${message._tag} not sent (${e._tag})`)),
+      // At once when the peer layer can (no effect, no failure to catch); else data-first (no `pipe`). One per message sent.
+      send: (session, message) => {
+        if (sendNow === undefined) return Effect.catch(peers.send(session, message), (e) => Effect.logDebug(`channel ${toHex(entry.channelId)}: ${message._tag} not sent (${e._tag})`))
+        const e = sendNow(session, message)
+        return e && Effect.logDebug(`channel ${toHex(entry.channelId)}: ${message._tag} not sent (${e._tag})`)
+      },
       emit: (event) => publish(entry, event),
       chain: (request) => publish(entry, request),
       rekey: (from, to) =>
@@ -918,8 +925,7 @@ export const make = (
         // BOLT 2: a reestablish for a channel we do not know gets an error (the peer may close it).
         return message._tag === "ChannelReestablish" ? Effect.andThen(unknown, sendOn(session, makeError("unknown channel", message.channelId))) : unknown
       }
-      const queued = entry.handle?.offer({ _tag: "PeerMessage", message })
-      return queued === undefined ? undefined : Effect.ignore(queued)
+      return entry.handle?.offer({ _tag: "PeerMessage", message })
     }
 
     /**
@@ -979,20 +985,20 @@ export const make = (
       withChannel(channelId, (_entry, handle) => handle.command(input))
 
     /**
-     * `input` (a fulfill or a preimage claim), completing once the writes it made are durable: its
-     * update is at most the last one persisted (or collected for the next write).
+     * `input` (a fulfill or a preimage claim), completing once the writes it made are durable: every
+     * update up to the last one produced when it was handled (the command's answer says which, and
+     * what was durable then; what became durable since, this manager has recorded).
      */
     const commandDurably = (channelId: ChannelId, input: ChannelInput): Effect.Effect<void, ChannelCommandError> =>
       withChannel(channelId, (_entry, handle) =>
-        Effect.flatMap(handle.command(input), () =>
-          Effect.flatMap(handle.snapshot, (snapshot) => {
-            const channelHex = toHex(channelId)
-            const known = durableUpTo.get(channelHex) ?? -1n
-            if ((snapshot.durableThrough > known ? snapshot.durableThrough : known) >= snapshot.lastPersisted) return Effect.void
-            const done = Deferred.makeUnsafe<void>()
-            durableWaiters.set(channelHex, [...(durableWaiters.get(channelHex) ?? []), { upTo: snapshot.lastPersisted, done }])
-            return Deferred.await(done)
-          })))
+        Effect.flatMap(handle.command(input), (report) => {
+          const channelHex = toHex(channelId)
+          const known = durableUpTo.get(channelHex) ?? -1n
+          if ((report.durableThrough > known ? report.durableThrough : known) >= report.lastUpdateId) return Effect.void
+          const done = Deferred.makeUnsafe<void>()
+          durableWaiters.set(channelHex, [...(durableWaiters.get(channelHex) ?? []), { upTo: report.lastUpdateId, done }])
+          return Deferred.await(done)
+        }))
 
     const info = (entry: Entry, handle: ChannelHandle<ChannelState>) =>
       handle.snapshot.pipe(

@@ -197,6 +197,8 @@ export interface PeerHandle {
    * (`OutboundQueueFull`).
    */
   readonly send: (message: Uint8Array) => Effect.Effect<void, PeerClosed>
+  /** `send` done at once (it never waits): undefined once queued, else why nothing was queued. */
+  readonly sendNow: (message: Uint8Array) => PeerClosed | undefined
   /**
    * Like `send`, but waits while the outbound queue is full instead of ending the connection
    * (bulk gossip replies); fails once the peer is not live or the connection ends meanwhile.
@@ -239,26 +241,31 @@ export const makePeer = (
     // Set while the writer runs: `send` queues here.
     let outbound: Queue.Queue<Uint8Array> | undefined
 
-    /** Queues for the writer; a full queue ends the connection. */
+    /**
+     * Queues for the writer at once (undefined once queued); a full queue ends the connection. A
+     * message of the wrong size is a defect of the caller (PeerManager validates).
+     */
+    const queueNow = (message: Uint8Array): PeerClosed | undefined => {
+      if (message.length < 2 || message.length > MAX_MESSAGE_LENGTH) throw new InvalidOutgoingMessage({ length: message.length })
+      if (outbound === undefined) return close(DisconnectReason.ConnectionClosed({ message: "peer not ready or already closed" }))
+      if (Queue.offerUnsafe(outbound, message)) return undefined
+      const reason = DisconnectReason.OutboundQueueFull({ capacity })
+      outbound = undefined
+      Deferred.doneUnsafe(kill, Exit.succeed(reason))
+      return close(reason)
+    }
     const enqueue = (message: Uint8Array): Effect.Effect<void, PeerClosed> =>
       Effect.suspend(() => {
-        if (outbound === undefined) {
-          return Effect.fail(close(DisconnectReason.ConnectionClosed({ message: "peer not ready or already closed" })))
-        }
-        if (Queue.offerUnsafe(outbound, message)) return Effect.void
-        const reason = DisconnectReason.OutboundQueueFull({ capacity })
-        outbound = undefined
-        return Deferred.succeed(kill, reason).pipe(Effect.andThen(Effect.fail(close(reason))))
+        const failed = queueNow(message)
+        return failed === undefined ? Effect.void : Effect.fail(failed)
       })
 
     const handle: PeerHandle = {
       session,
       direction,
       address: connection.remoteAddress,
-      send: (message) =>
-        message.length < 2 || message.length > MAX_MESSAGE_LENGTH
-          ? Effect.die(new InvalidOutgoingMessage({ length: message.length })) // callers validate (PeerManager.send)
-          : enqueue(message),
+      send: enqueue,
+      sendNow: queueNow,
       sendWait: (message) =>
         message.length < 2 || message.length > MAX_MESSAGE_LENGTH
           ? Effect.die(new InvalidOutgoingMessage({ length: message.length }))

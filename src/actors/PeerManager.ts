@@ -105,6 +105,25 @@ export interface PeerManagerShape {
   readonly subscribe: Effect.Effect<Stream.Stream<PeerEvent>, never, Scope.Scope>
 }
 
+/** `PeerManagerShape.send` done at once: undefined once queued, else why nothing was sent (`send`'s failures). */
+export type SendNow = (session: SessionId, message: LightningMessage) => StaleSession | UnencodableMessage | undefined
+
+const sendsNow = new WeakMap<PeerManagerShape, SendNow>()
+
+/**
+ * Declares that `peers` can send at once (`SendNow`: the registry, a simulated network), so a
+ * caller on its own fiber (a channel) sends with no effect and no failure to catch. Declared by
+ * object: a wrapper that spreads the fields and replaces `send` does not inherit it (its `send`
+ * is never bypassed).
+ */
+export const declareSendNow = <P extends PeerManagerShape>(peers: P, sendNow: SendNow): P => {
+  sendsNow.set(peers, sendNow)
+  return peers
+}
+
+/** The send at once `peers` itself declared (`declareSendNow`), if any. */
+export const sendNowOf = (peers: PeerManagerShape): SendNow | undefined => sendsNow.get(peers)
+
 export class PeerManager extends Context.Service<PeerManager, PeerManagerShape>()("effect-lightning/PeerManager") {
   /** The registry as a layer over Transport, Entropy and NodeSigner (same as the module's `layer`). */
   static readonly layer = (config: PeerManagerConfig = {}): Layer.Layer<PeerManager, TransportError, Transport | Entropy | NodeSigner> =>
@@ -485,15 +504,19 @@ export const make = (
         return entry !== undefined && info !== undefined ? Effect.succeed({ entry, info }) : Effect.fail(new PeerNotConnected({ nodeId }))
       })
 
-    const sendTo = (session: SessionId, message: Uint8Array): Effect.Effect<void, StaleSession> =>
-      Effect.suspend(() => {
-        const handle = sessions.get(session)
-        return handle === undefined
-          ? Effect.fail(new StaleSession({ session }))
-          : handle.send(message).pipe(Effect.catchTag("PeerClosed", () => Effect.fail(new StaleSession({ session }))))
-      })
+    /** Queues an encoded message on `session` at once: undefined, or `StaleSession` when that connection is over. */
+    const sendTo = (session: SessionId, message: Uint8Array): StaleSession | undefined => {
+      const handle = sessions.get(session)
+      return handle === undefined || handle.sendNow(message) !== undefined ? new StaleSession({ session }) : undefined
+    }
+    /** `send` at once (declared: what the channels use). */
+    const sendNow: SendNow = (session, message) => {
+      const bytes = LightningMessages.encode(message)
+      return Result.isFailure(bytes) ? new UnencodableMessage({ messageTag: message._tag, reason: bytes.failure.reason }) : sendTo(session, bytes.success)
+    }
+    const done = <E>(failed: E | undefined): Effect.Effect<void, E> => (failed === undefined ? Effect.void : Effect.fail(failed))
 
-    return PeerManager.of({
+    return declareSendNow(PeerManager.of({
       nodeId: ours,
       features: peerConfig.features,
       listenAddress,
@@ -511,17 +534,11 @@ export const make = (
             ? Effect.fail(new PeerNotConnected({ nodeId }))
             : e.handle.disconnect(DisconnectReason.LocalRequest()).pipe(Effect.andThen(Deferred.await(e.gone)))
         }),
-      send: (session, message) =>
-        Effect.suspend((): Effect.Effect<void, StaleSession | UnencodableMessage> => {
-          const bytes = LightningMessages.encode(message)
-          return Result.isFailure(bytes)
-            ? Effect.fail(new UnencodableMessage({ messageTag: message._tag, reason: bytes.failure.reason }))
-            : sendTo(session, bytes.success)
-        }),
+      send: (session, message) => Effect.suspend(() => done(sendNow(session, message))),
       sendBytes: (session, message) =>
         message.length < 2 || message.length > MAX_MESSAGE_LENGTH
           ? Effect.fail(new InvalidOutgoingMessage({ length: message.length }))
-          : sendTo(session, message),
+          : Effect.suspend(() => done(sendTo(session, message))),
       sessionEvents: Stream.unwrap(
         Effect.acquireRelease(
           Effect.suspend(() => {
@@ -534,7 +551,7 @@ export const make = (
       ),
       events: Stream.fromPubSub(peerEvents),
       subscribe: PubSub.subscribe(peerEvents).pipe(Effect.map(Stream.fromSubscription))
-    })
+    }), sendNow)
   })
 
 /** The registry as a layer over Transport, Entropy and NodeSigner. */

@@ -79,6 +79,30 @@ describe("Actor", () => {
       assert.strictEqual(yield* actor.ask<number>((reply) => ({ _tag: "Get", reply })), 12)
     }))
 
+  it.effect("post: undefined once queued on a running actor, the start of an idle one, a wait when full, and a drop once stopped", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const actor = yield* counter(2).pipe(Scope.provide(scope))
+      const start = actor.post({ _tag: "Add", n: 1 })
+      assert.isDefined(start, "idle: the effect that starts its fiber")
+      const gate = yield* Deferred.make<void>()
+      assert.isUndefined(actor.post({ _tag: "Block", until: gate }), "queued behind the first, the fiber is starting")
+      if (start !== undefined) yield* start
+      yield* Effect.yieldNow
+      assert.isUndefined(actor.post({ _tag: "Add", n: 2 }))
+      assert.isUndefined(actor.post({ _tag: "Add", n: 3 }))
+      const full = actor.post({ _tag: "Add", n: 10 })
+      assert.isDefined(full, "full: the wait for room")
+      const waiting = yield* Effect.forkChild(full ?? Effect.void)
+      yield* Effect.yieldNow
+      assert.isUndefined(waiting.pollUnsafe())
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(waiting)
+      assert.strictEqual(yield* actor.ask<number>((reply) => ({ _tag: "Get", reply })), 16)
+      yield* Scope.close(scope, Exit.void)
+      assert.isUndefined(actor.post({ _tag: "Add", n: 1 }), "stopped: dropped, nothing to run")
+    }))
+
   it.effect("closing the scope stops the actor and fails pending asks", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()

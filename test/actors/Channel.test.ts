@@ -228,6 +228,26 @@ describe("Channel actor", () => {
       assert.deepStrictEqual(rec.stored.map((s) => s.update.updateId), [0n, 1n, 2n])
     }))
 
+  it.effect("a command's answer says where the writes stood: its last update id and what was durable then (as a snapshot would)", () =>
+    Effect.gen(function*() {
+      const rec = recordingPorts((u) => (u.updateId === 0n ? "InProgress" : "Completed"))
+      const ch = yield* makeChannel({ core: toyCore, ports: rec.ports, signer, state: empty })
+      const ids = (r: { readonly lastUpdateId: bigint; readonly durableThrough: bigint }) => [r.lastUpdateId, r.durableThrough]
+      const asSnapshot = (s: { readonly lastPersisted: bigint; readonly durableThrough: bigint }) => [s.lastPersisted, s.durableThrough]
+      assert.deepStrictEqual(ids(yield* ch.command({ _tag: "UpdateFee", feeratePerKw: 1000 })), [0n, -1n])
+      // Update 1 is stored, but update 0 is not yet: nothing is durable.
+      assert.deepStrictEqual(ids(yield* ch.command({ _tag: "UpdateFee", feeratePerKw: 2000 })), [1n, -1n])
+      assert.deepStrictEqual(asSnapshot(yield* ch.snapshot), [1n, -1n])
+      yield* ch.tell({ _tag: "PersistCompleted", updateId: 0n })
+      // A command that writes nothing: the last update is the one before it, durable now.
+      const quiet = yield* ch.command({ _tag: "PeerWarning", message: "hi" })
+      assert.deepStrictEqual(ids(quiet), [1n, 1n])
+      assert.deepStrictEqual(asSnapshot(yield* ch.snapshot), [1n, 1n])
+      // Restored: every stored update is durable.
+      const restored = yield* makeChannel({ core: toyCore, ports: rec.ports, signer, state: empty, lastUpdateId: 4n })
+      assert.deepStrictEqual(ids(yield* restored.command({ _tag: "PeerWarning", message: "hi" })), [4n, 4n])
+    }))
+
   describe("grouped persistence (persistMany)", () => {
     /** Ports whose `persistMany` records each call; `status` decides each call's answer. */
     const groupedPorts = (status: (updates: ReadonlyArray<MonitorUpdate>) => PersistStatus) => {
@@ -369,7 +389,7 @@ describe("Channel actor", () => {
       const gate = yield* Deferred.make<void>()
       const rec = recordingPorts(() => "Completed")
       // The send blocks until the gate opens: the actor is busy with the `UpdateFee` until then.
-      const ports: ChannelPorts<Toy> = { ...rec.ports, send: (to, message) => Effect.andThen(Deferred.await(gate), rec.ports.send(to, message)) }
+      const ports: ChannelPorts<Toy> = { ...rec.ports, send: (to, message) => Effect.andThen(Deferred.await(gate), () => rec.ports.send(to, message) ?? Effect.void) }
       const ch = yield* makeChannel({ core: toyCore, ports, signer, state: empty, session })
       yield* ch.tell({ _tag: "UpdateFee", feeratePerKw: 1000 })
       let answered = false

@@ -33,9 +33,9 @@ const paymentsOf = (p: PaymentsShape | undefined): PaymentsShape => {
 }
 
 /** `commitment_signed` sent (both ways) and the HTLC signatures in them, per payment. */
-const concurrentPayments = Effect.scoped(
+const concurrentPayments = (sendNow: boolean) => Effect.scoped(
   Effect.gen(function*() {
-    const pair = yield* makePair({ storage: "memory", payments: true })
+    const pair = yield* makePair({ storage: "memory", payments: true, sendNow })
     const alice = paymentsOf(pair.alice.payments)
     const bob = paymentsOf(pair.bob.payments)
     let started = 0
@@ -65,8 +65,9 @@ const concurrentPayments = Effect.scoped(
 )
 
 describe("ChannelManager HTLC batching under concurrent payments", () => {
-  it(`${IN_FLIGHT} payments in flight: few commitment_signed and HTLC signatures per payment`, () => {
-    const r = new SimRuntime().runNow(concurrentPayments)
+  // Both ways a channel can send: through `send` (an effect per message) and at once (`declareSendNow`, as the registry).
+  it.each([false, true])(`${IN_FLIGHT} payments in flight: few commitment_signed and HTLC signatures per payment (send at once: %s)`, (sendNow) => {
+    const r = new SimRuntime().runNow(concurrentPayments(sendNow))
     expect(r.done).toBe(PAYMENTS)
     const detail = `commitment_signed ${r.commitmentSigned}, HTLC signatures ${r.htlcSignatures} per payment`
     // The bounds, between what HEAD does and what the regression did, on this very run (deterministic):

@@ -29,9 +29,9 @@ const ONION = new Uint8Array(1366)
  * both channels are quiet (a write that no message waits on may still be under way, as for a
  * user). Returns the store writes of each measured round trip (both nodes).
  */
-const writesPerRoundTrip = Effect.scoped(
+const writesPerRoundTrip = (sendNow: boolean) => Effect.scoped(
   Effect.gen(function*() {
-    const pair = yield* makePair({ storage: "store" })
+    const pair = yield* makePair({ storage: "store", sendNow })
     const { alice, bob, channelId } = pair
     const scope = yield* Effect.scope
     const preimages = new Map<string, Uint8Array>()
@@ -88,8 +88,9 @@ const writesPerRoundTrip = Effect.scoped(
 )
 
 describe("ChannelManager write grouping (store replica over the in-memory store)", () => {
-  it("one HTLC round trip at a time costs exactly 7 store writes", () => {
-    const writes = new SimRuntime().runNow(writesPerRoundTrip)
+  // Both ways a channel can send: through `send` and at once (`declareSendNow`, as the registry).
+  it.each([false, true])("one HTLC round trip at a time costs exactly 7 store writes (send at once: %s)", (sendNow) => {
+    const writes = new SimRuntime().runNow(writesPerRoundTrip(sendNow))
     const total = writes.reduce((s, n) => s + n, 0)
     // Why exactly 7. A round trip is a chain of 7 writes, each of which must be durable before the
     // message or event that leads to the next one leaves (the Channel holds its sends and events

@@ -15,7 +15,7 @@ import { sha256 } from "@noble/hashes/sha2.js"
 import { Effect, Layer, Queue, Result, type Scope, Stream } from "effect"
 import { ChannelManager, type ChannelManagerShape, make as makeChannelManager, type NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
 import { type PeerInfo, PeerNotConnected, PeerSessionEvent, SessionId } from "../../src/actors/PeerEvent.ts"
-import { PeerManager, type PeerManagerShape } from "../../src/actors/PeerManager.ts"
+import { declareSendNow, PeerManager, type PeerManagerShape } from "../../src/actors/PeerManager.ts"
 import { make as makePayments, type PaymentsShape } from "../../src/actors/Payments.ts"
 import { nodeIdFromHex } from "../../src/api/convert.ts"
 import { wasmSecp256k1 } from "../../src/layers/crypto/secp256k1-wasm.ts"
@@ -33,7 +33,7 @@ import type { ChannelState } from "../../src/protocol/channel/state.ts"
 import { shortChannelIdFromParts } from "../../src/protocol/codec/fields.ts"
 import type { Secp256k1 } from "../../src/protocol/crypto/secp256k1.ts"
 import { type FeatureName, featureInfo, featuresToBytes } from "../../src/protocol/features.ts"
-import { LightningMessages } from "../../src/protocol/messages/index.ts"
+import { type LightningMessage, LightningMessages } from "../../src/protocol/messages/index.ts"
 import { defaultForwardingPolicy } from "../../src/protocol/payment/forward.ts"
 import { buildRoutingGraph, type DirectionPolicy } from "../../src/protocol/routing/graph.ts"
 import { p2wpkhScript } from "../../src/protocol/tx/bitcoin/script.ts"
@@ -97,10 +97,24 @@ const peerInfoOf = (peer: Node, direction: "inbound" | "outbound"): PeerInfo => 
   remoteNetworks: undefined
 })
 
-/** The peer layer: each message through the wire codec to the other node's session stream, counted. */
-const directWire = (node: Node, counters: PairCounters): PeerManagerShape => {
+/**
+ * The peer layer: each message through the wire codec to the other node's session stream, counted.
+ * With `sendNow`, it declares the same send done at once (as the registry does), else only `send`.
+ */
+const directWire = (node: Node, counters: PairCounters, sendNow: boolean): PeerManagerShape => {
   const notUsed = (what: string) => Effect.die(new Error(`test peer layer: ${what} is not used`))
-  return {
+  const deliver = (session: SessionId, message: LightningMessage): PeerSessionEvent | undefined => {
+    if (message._tag === "CommitmentSigned") {
+      counters.commitmentSigned += 1
+      counters.htlcSignatures += message.htlcSignatures.length
+    }
+    const bytes = LightningMessages.encode(message)
+    if (Result.isFailure(bytes)) throw new Error(`${message._tag} does not encode`)
+    const decoded = LightningMessages.decode(bytes.success)
+    if (Result.isFailure(decoded) || decoded.success._tag === "UnknownMessage") throw new Error(`${message._tag} does not decode`)
+    return node.peer === undefined ? undefined : PeerSessionEvent.Message({ session, nodeId: node.nodeId, message: decoded.success })
+  }
+  const shape: PeerManagerShape = {
     nodeId: node.nodeId,
     features: featureBytes,
     listenAddress: undefined,
@@ -115,23 +129,21 @@ const directWire = (node: Node, counters: PairCounters): PeerManagerShape => {
     disconnect: () => notUsed("disconnect"),
     send: (session, message) =>
       Effect.suspend(() => {
-        if (message._tag === "CommitmentSigned") {
-          counters.commitmentSigned += 1
-          counters.htlcSignatures += message.htlcSignatures.length
-        }
-        const bytes = LightningMessages.encode(message)
-        if (Result.isFailure(bytes)) return Effect.die(new Error(`${message._tag} does not encode`))
-        const decoded = LightningMessages.decode(bytes.success)
-        if (Result.isFailure(decoded) || decoded.success._tag === "UnknownMessage") return Effect.die(new Error(`${message._tag} does not decode`))
+        const event = deliver(session, message)
         const to = node.peer
-        if (to === undefined) return Effect.void
-        return Queue.offer(to.inbox, PeerSessionEvent.Message({ session, nodeId: node.nodeId, message: decoded.success })).pipe(Effect.asVoid)
+        return event === undefined || to === undefined ? Effect.void : Effect.asVoid(Queue.offer(to.inbox, event))
       }),
     sendBytes: () => notUsed("sendBytes"),
     sessionEvents: Stream.fromQueue(node.inbox),
     events: Stream.empty,
     subscribe: Effect.succeed(Stream.empty)
   }
+  if (!sendNow) return shape
+  return declareSendNow(shape, (session, message) => {
+    const event = deliver(session, message)
+    if (event !== undefined && node.peer !== undefined) Queue.offerUnsafe(node.peer.inbox, event)
+    return undefined
+  })
 }
 
 /** `store` with its `write` calls counted. */
@@ -196,7 +208,13 @@ export const awaitEvent = <A>(node: PairNode, pick: (e: NodeChannelEvent) => A |
  * Alice and Bob with their managers (and, with `payments`, their payment layers routing over the
  * one channel), connected, and a channel of `FUNDING_SAT` from Alice to Bob, ready on both sides.
  */
-export const makePair = (options: { readonly storage: PairStorage; readonly payments?: boolean; readonly secp?: Secp256k1 }): Effect.Effect<Pair, never, Scope.Scope> =>
+export const makePair = (options: {
+  readonly storage: PairStorage
+  readonly payments?: boolean
+  readonly secp?: Secp256k1
+  /** The wire declares its send at once (`declareSendNow`, as the registry): the channels send with no effect. */
+  readonly sendNow?: boolean
+}): Effect.Effect<Pair, never, Scope.Scope> =>
   Effect.gen(function*() {
     const secp = options.secp ?? wasmSecp256k1
     const counters: PairCounters = { storeWrites: 0, commitmentSigned: 0, htlcSignatures: 0 }
@@ -228,7 +246,7 @@ export const makePair = (options: { readonly storage: PairStorage; readonly paym
           feerateEstimatePerKw: 2500,
           maxDustHtlcExposure: msat(50_000_000n)
         }).pipe(
-          Effect.provideService(PeerManager, directWire(node, counters)),
+          Effect.provideService(PeerManager, directWire(node, counters, options.sendNow === true)),
           Effect.provideService(ChannelSigner, makeSeedChannelSigner(bytes32(`${node.name}/seed`), secp)),
           Effect.provideService(MonitorPersister, persister),
           Effect.provideService(Entropy, makeSeededEntropy(`${node.name}/channels`)),
