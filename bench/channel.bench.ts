@@ -1,3 +1,4 @@
+import type { LightningMessage } from "../src/protocol/messages/index.ts"
 /**
  * Channel throughput (issue 7, "Performance"): HTLC round trips per second between two of our
  * nodes in one process, the share of time spent in secp256k1, and heap bytes per channel.
@@ -68,7 +69,7 @@ import { Effect, Queue, Result, type Scope, Stream } from "effect"
 import { nodeIdFromHex } from "../src/api/convert.ts"
 import { type ChannelManagerShape, decodeChannelRecord, make as makeChannelManager, type NodeChannelEvent } from "../src/actors/ChannelManager.ts"
 import { type PeerInfo, PeerNotConnected, PeerSessionEvent, SessionId } from "../src/actors/PeerEvent.ts"
-import { PeerManager, type PeerManagerShape } from "../src/actors/PeerManager.ts"
+import { declareSendNow, PeerManager, type PeerManagerShape } from "../src/actors/PeerManager.ts"
 import { loadSecp256k1Best } from "../src/layers/crypto/secp256k1-best.ts"
 import { makeMemoryPersister } from "../src/layers/persister/MemoryPersister.ts"
 import { makeReplicatedPersister } from "../src/layers/persister/ReplicatedPersister.ts"
@@ -315,7 +316,16 @@ const peerInfoOf = (peer: Node, direction: "inbound" | "outbound"): PeerInfo => 
 const stubPeerManager = (node: Node, meter: Meter | undefined): PeerManagerShape => {
   const time = <A>(f: () => A): A => (meter === undefined ? f() : meter.time("codec", f))
   const notUsed = (what: string) => Effect.die(new Error(`bench peer layer: ${what} is not used`))
-  return {
+  const sendNow = (session: SessionId, message: LightningMessage): undefined => {
+    const bytes = time(() => LightningMessages.encode(message))
+    if (Result.isFailure(bytes)) throw new Error(`${message._tag} does not encode`)
+    const decoded = time(() => LightningMessages.decode(bytes.success))
+    if (Result.isFailure(decoded) || decoded.success._tag === "UnknownMessage") throw new Error(`${message._tag} does not decode`)
+    const to = node.peer
+    if (to !== undefined) Queue.offerUnsafe(to.inbox, PeerSessionEvent.Message({ session, nodeId: node.nodeId, message: decoded.success }))
+    return undefined
+  }
+  return declareSendNow({
     nodeId: node.nodeId,
     features: featureBytes,
     listenAddress: undefined,
@@ -328,21 +338,13 @@ const stubPeerManager = (node: Node, meter: Meter | undefined): PeerManagerShape
           : Effect.fail(new PeerNotConnected({ nodeId }))
       ),
     disconnect: () => notUsed("disconnect"),
-    send: (session, message) =>
-      Effect.suspend(() => {
-        const bytes = time(() => LightningMessages.encode(message))
-        if (Result.isFailure(bytes)) return Effect.die(new Error(`${message._tag} does not encode`))
-        const decoded = time(() => LightningMessages.decode(bytes.success))
-        if (Result.isFailure(decoded) || decoded.success._tag === "UnknownMessage") return Effect.die(new Error(`${message._tag} does not decode`))
-        const to = node.peer
-        if (to === undefined) return Effect.void
-        return Queue.offer(to.inbox, PeerSessionEvent.Message({ session, nodeId: node.nodeId, message: decoded.success })).pipe(Effect.asVoid)
-      }),
+    // The same send as an effect (the manager uses the one at once: `declareSendNow`).
+    send: (session, message) => Effect.sync(() => sendNow(session, message)),
     sendBytes: () => notUsed("sendBytes"),
     sessionEvents: Stream.fromQueue(node.inbox),
     events: Stream.empty,
     subscribe: Effect.succeed(Stream.empty)
-  }
+  }, sendNow)
 }
 
 /** The persister's replica over `store`, its writes timed as "store write" (in-memory runs: they complete synchronously). */

@@ -1,3 +1,4 @@
+import type { LightningMessage } from "../src/protocol/messages/index.ts"
 /**
  * Payment throughput (issue 8 "Benchmark", the payment layer's part): end-to-end payments per
  * second between two of our nodes in one process: Bob creates an invoice (`Payments.createInvoice`,
@@ -36,7 +37,7 @@ import { Effect, Fiber, Layer, Queue, Result, Stream, Tracer } from "effect"
 import { make as makeChannelManager, ChannelManager, type NodeChannelEvent } from "../src/actors/ChannelManager.ts"
 import { nodeIdFromHex } from "../src/api/convert.ts"
 import { type PeerInfo, PeerNotConnected, PeerSessionEvent, SessionId } from "../src/actors/PeerEvent.ts"
-import { PeerManager, type PeerManagerShape } from "../src/actors/PeerManager.ts"
+import { declareSendNow, PeerManager, type PeerManagerShape } from "../src/actors/PeerManager.ts"
 import { make as makePayments, type PaymentsShape } from "../src/actors/Payments.ts"
 import { makeNodeSigner } from "../src/layers/InMemoryNodeSigner.ts"
 import { loadSecp256k1Best } from "../src/layers/crypto/secp256k1-best.ts"
@@ -120,7 +121,26 @@ const peerInfoOf = (peer: Node, session: SessionId): PeerInfo => ({
 /** No socket: each message goes through the wire codec to the other node's session stream. */
 const stubPeers = (node: Node): PeerManagerShape => {
   const notUsed = (what: string) => Effect.die(new Error(`bench peer layer: ${what} is not used`))
-  return {
+  const sendNow = (session: SessionId, message: LightningMessage): undefined => {
+    if (message._tag === "CommitmentSigned") {
+      storeWrites.commitmentSigned += 1
+      storeWrites.htlcSignatures += message.htlcSignatures.length
+      const link = `${node.name}/${session}`
+      const c = signedByLink.get(link) ?? { signed: 0, htlcs: 0 }
+      c.signed += 1
+      c.htlcs += message.htlcSignatures.length
+      signedByLink.set(link, c)
+    }
+    const bytes = LightningMessages.encode(message)
+    if (Result.isFailure(bytes)) throw new Error(`${message._tag} does not encode`)
+    const decoded = LightningMessages.decode(bytes.success)
+    if (Result.isFailure(decoded) || decoded.success._tag === "UnknownMessage") throw new Error(`${message._tag} does not decode`)
+    let to: Node | undefined
+    for (const p of node.peers.values()) if (p.session === session) to = p.node
+    if (to !== undefined) Queue.offerUnsafe(to.inbox, PeerSessionEvent.Message({ session, nodeId: node.nodeId, message: decoded.success }))
+    return undefined
+  }
+  return declareSendNow({
     nodeId: node.nodeId,
     features: featureBytes,
     listenAddress: undefined,
@@ -132,30 +152,13 @@ const stubPeers = (node: Node): PeerManagerShape => {
         return p !== undefined ? Effect.succeed(peerInfoOf(p.node, p.session)) : Effect.fail(new PeerNotConnected({ nodeId }))
       }),
     disconnect: () => notUsed("disconnect"),
-    send: (session, message) =>
-      Effect.suspend(() => {
-        if (message._tag === "CommitmentSigned") {
-          storeWrites.commitmentSigned += 1
-          storeWrites.htlcSignatures += message.htlcSignatures.length
-          const link = `${node.name}/${session}`
-          const c = signedByLink.get(link) ?? { signed: 0, htlcs: 0 }
-          c.signed += 1
-          c.htlcs += message.htlcSignatures.length
-          signedByLink.set(link, c)
-        }
-        const bytes = LightningMessages.encode(message)
-        if (Result.isFailure(bytes)) return Effect.die(new Error(`${message._tag} does not encode`))
-        const decoded = LightningMessages.decode(bytes.success)
-        if (Result.isFailure(decoded) || decoded.success._tag === "UnknownMessage") return Effect.die(new Error(`${message._tag} does not decode`))
-        let to: Node | undefined
-        for (const p of node.peers.values()) if (p.session === session) to = p.node
-        return to === undefined ? Effect.void : Queue.offer(to.inbox, PeerSessionEvent.Message({ session, nodeId: node.nodeId, message: decoded.success })).pipe(Effect.asVoid)
-      }),
+    // The same send as an effect (the manager uses the one at once: `declareSendNow`).
+    send: (session, message) => Effect.sync(() => sendNow(session, message)),
     sendBytes: () => notUsed("sendBytes"),
     sessionEvents: Stream.fromQueue(node.inbox),
     events: Stream.empty,
     subscribe: Effect.succeed(Stream.empty)
-  }
+  }, sendNow)
 }
 
 /** The first event of `log` from index `from` on that `pick` takes. */
