@@ -29,7 +29,7 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js"
 import { Effect, Exit, Layer, Queue, Result, Scope, Stream } from "effect"
-import { ChannelManager, type ChannelManagerShape, make as makeChannelManager, type NodeChannelEvent } from "../actors/ChannelManager.ts"
+import { ChannelManager, type ChannelManagerShape, listenerOf, make as makeChannelManager, type NodeChannelEvent } from "../actors/ChannelManager.ts"
 import type { PeerSessionEvent } from "../actors/PeerEvent.ts"
 import { PeerManager } from "../actors/PeerManager.ts"
 import { make as makePayments, type PaymentEvent, type PaymentsShape } from "../actors/Payments.ts"
@@ -476,11 +476,12 @@ class Simulation {
         })
       ).pipe(Effect.provide(services), Scope.provide(scope), Effect.orDie)
       node.manager = manager
-      const events = yield* manager.subscribe.pipe(Scope.provide(scope))
-      yield* events.pipe(
-        Stream.runForEachArray((batch) => sim.onChannelEvents(i, manager, batch)),
-        Effect.forkIn(scope)
-      )
+      // The manager's events handed over as they are published (no stream: no fiber woken per
+      // batch of HTLC events, which are most of them). `make`'s own object always has a listener.
+      const listen = listenerOf(manager)
+      if (listen === undefined) return yield* Effect.die(new Error("simulation: the channel manager has no listener"))
+      const pending = yield* listen((e) => sim.onChannelEventNow(i, manager, e)).pipe(Scope.provide(scope))
+      for (const e of pending) sim.onChannelEventNow(i, manager, e)
       if (sim.routing !== undefined) yield* sim.startPayments(i)
     })
   }
@@ -612,18 +613,10 @@ class Simulation {
     return wrapped
   }
 
-  /**
-   * A batch of a node's channel events: only the opens' and closes' matter here, so a batch of
-   * HTLC events (most of them) costs a scan, not an effect per event.
-   */
-  private onChannelEvents(i: number, manager: ChannelManagerShape, batch: ReadonlyArray<NodeChannelEvent>): Effect.Effect<void> {
-    let relevant: Array<NodeChannelEvent> | undefined
-    for (const e of batch) {
-      const tag = e.event._tag
-      if (tag === "FundingNeeded" || tag === "ChannelPending" || tag === "ChannelClosed") (relevant ??= []).push(e)
-    }
-    if (relevant === undefined) return Effect.void
-    return Effect.forEach(relevant, (e) => this.onChannelEvent(i, manager, e.channelId, e.event), { discard: true })
+  /** One event from the manager's listener: an open's or a close's handling starts as a fiber of its own. */
+  private onChannelEventNow(i: number, manager: ChannelManagerShape, e: NodeChannelEvent): void {
+    const tag = e.event._tag
+    if (tag === "FundingNeeded" || tag === "ChannelPending" || tag === "ChannelClosed") this.rt.fork(this.onChannelEvent(i, manager, e.channelId, e.event))
   }
 
   private onChannelEvent(i: number, manager: ChannelManagerShape, channelId: ChannelId, event: NodeChannelEvent["event"]): Effect.Effect<void> {
