@@ -14,7 +14,7 @@
  */
 import { Effect, Queue, Result, Stream } from "effect"
 import { type PeerInfo, PeerNotConnected, PeerSessionEvent, SessionId, StaleSession } from "../actors/PeerEvent.ts"
-import type { PeerManagerShape } from "../actors/PeerManager.ts"
+import { declareSendNow, type PeerManagerShape } from "../actors/PeerManager.ts"
 import { toHex } from "../protocol/bytes.ts"
 import { FEATURES, type FeatureName } from "../protocol/features.ts"
 import { LightningMessages, type LightningMessage } from "../protocol/messages/index.ts"
@@ -268,7 +268,10 @@ export class SimNetwork {
   peerManager(index: number, inbox: Queue.Queue<PeerSessionEvent>): PeerManagerShape {
     const net = this
     const notUsed = Effect.die(new Error("not used in the simulation"))
-    return {
+    // The network's send is synchronous: declared done at once, the channels send with no effect.
+    const sendNow = (session: SessionId, message: LightningMessage): StaleSession | undefined =>
+      net.send(index, session, message) ? undefined : new StaleSession({ session })
+    return declareSendNow({
       nodeId: net.nodeIds[index]!,
       features: new Uint8Array(0),
       listenAddress: undefined,
@@ -283,11 +286,14 @@ export class SimNetwork {
         }),
       disconnect: () => notUsed,
       send: (session, message) =>
-        Effect.suspend(() => (net.send(index, session, message) ? Effect.void : Effect.fail(new StaleSession({ session })))),
+        Effect.suspend(() => {
+          const stale = sendNow(session, message)
+          return stale === undefined ? Effect.void : Effect.fail(stale)
+        }),
       sendBytes: () => notUsed,
       sessionEvents: Stream.fromQueue(inbox),
       events: Stream.empty,
       subscribe: Effect.succeed(Stream.empty)
-    }
+    }, sendNow)
   }
 }
