@@ -18,6 +18,7 @@ import { Schema } from "effect"
 import { hexOfHeld, toHex } from "../bytes.ts"
 import { formatShortChannelId, type ShortChannelId } from "../codec/fields.ts"
 import { secretStoreHex } from "../keys/shachain.ts"
+import { toJsonValue } from "./json-value.ts"
 import { type Commitments, type CommitmentSpec, type LocalCommit, type RemoteCommit, type RemoteNextCommitInfo, type UpdateMessage, UpdateMessageSchema } from "./commitments.ts"
 import type { CommitmentStateSchema, SignerRequest } from "./io.ts"
 import { type ChannelParams, type PartyParams } from "./params.ts"
@@ -30,18 +31,7 @@ const schemaState = Schema.encodeSync(ChannelStateSchema)
 const schemaAwaiting = Schema.encodeSync(AwaitingSchema)
 const schemaUpdate = Schema.encodeSync(UpdateMessageSchema)
 
-/** A Schema encoding as a JSON value: keys holding `undefined` dropped (what JSON text keeps). */
-export const toJsonValue = (u: unknown): Json => {
-  if (u === null || typeof u === "string" || typeof u === "boolean") return u
-  if (typeof u === "number") return u
-  if (Array.isArray(u)) return u.map(toJsonValue)
-  if (typeof u === "object") {
-    const o: JsonObject = {}
-    for (const [k, v] of Object.entries(u)) if (v !== undefined) o[k] = toJsonValue(v)
-    return o
-  }
-  throw new TypeError(`not a JSON value: ${typeof u}`) // unreachable: the Schemas here encode to JSON
-}
+export { toJsonValue }
 
 /**
  * Memos of encoded parts, by object: a state is immutable and each step copies only what it
