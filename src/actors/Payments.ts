@@ -249,6 +249,7 @@ export interface PaymentsShape {
   readonly startKeysend: (payee: Uint8Array, amountMsat: Msat, options?: PayOptions) => Effect.Effect<string, InvalidPaymentRequest>
   readonly awaitPayment: (paymentId: string) => Effect.Effect<PaymentSucceeded, PaymentFailed | InvalidPaymentRequest>
   readonly payment: (paymentId: string) => Effect.Effect<OutboundStatus | undefined>
+  /** Every payment made (a finished one read from the store), in payment id order. */
   readonly payments: Effect.Effect<ReadonlyArray<OutboundStatus>>
   readonly invoice: (paymentHash: Uint8Array) => Effect.Effect<InboundStatus | undefined>
   /** Forwards an intercepted HTLC over `channelId`, sending `amountMsat` (at most what came in; an LSP may keep a fee). */
@@ -531,14 +532,16 @@ const DEDUPE_CAPACITY = 100_000
 const INBOX_BATCH = 64
 /** How many payments' trace roots are kept (a payment's spans here are made within moments of each other). */
 const TRACE_ROOTS = 1024
+/** How many short channel ids' `channel_update`s for failures are kept (see `failureUpdates`). */
+const FAILURE_UPDATES = 4096
 
 /** A map that forgets its oldest entries beyond `capacity`. */
-const boundedMap = <V>(capacity: number) => {
-  const entries = new Map<string, V>()
+const boundedMap = <K, V>(capacity: number) => {
+  const entries = new Map<K, V>()
   return {
-    get: (k: string) => entries.get(k),
-    delete: (k: string) => entries.delete(k),
-    set: (k: string, v: V) => {
+    get: (k: K) => entries.get(k),
+    delete: (k: K) => entries.delete(k),
+    set: (k: K, v: V) => {
       entries.delete(k)
       entries.set(k, v)
       if (entries.size > capacity) {
@@ -594,6 +597,13 @@ export const make = (
     const inbox = yield* Queue.unbounded<Input>()
     const events = yield* PubSub.unbounded<PaymentEvent>()
 
+    /**
+     * What is open, by key (a node runs for years: the store keeps the history, memory only what
+     * may still change): invoices that may still be paid and claims under way (by payment hash),
+     * pending payments (by id), forwards waiting for their outgoing HTLC (by store key). A record
+     * that is done leaves once its last write succeeded (`forget`); reads of it go to the store
+     * (`storedRecord`).
+     */
     const inbound = new Map<string, InboundRecord>()
     const outbound = new Map<string, OutboundRecord>()
     const forwards = new Map<string, ForwardRecord>()
@@ -650,7 +660,7 @@ export const make = (
     /** The span attribute naming this node (the spans of every node of a payment share one trace). */
     const nodeAttribute = { "payment.node": toHex(signer.nodeId) }
     /** `paymentTraceRoot` per payment hash (hex), kept for the few spans each payment makes here; bounded. */
-    const traceRoots = boundedMap<Tracer.ExternalSpan>(TRACE_ROOTS)
+    const traceRoots = boundedMap<string, Tracer.ExternalSpan>(TRACE_ROOTS)
     const traceRootOf = (paymentHash: Uint8Array): Tracer.ExternalSpan => {
       const key = toHex(paymentHash)
       const known = traceRoots.get(key)
@@ -662,16 +672,16 @@ export const make = (
     /** The router's path of each attempt in flight (this run), to report its outcome. */
     const attemptPaths = new Map<string, Path>()
     /** Incoming HTLCs handled in this run (the event stream is at-least-once); bounded. */
-    const handledIncoming = boundedMap<true>(DEDUPE_CAPACITY)
+    const handledIncoming = boundedMap<string, true>(DEDUPE_CAPACITY)
     /** Outgoing resolutions handled in this run; bounded. */
-    const handledResolved = boundedMap<true>(DEDUPE_CAPACITY)
+    const handledResolved = boundedMap<string, true>(DEDUPE_CAPACITY)
     /**
      * When each incoming HTLC arrived (this run; a forward's is also in its record) and whether a
      * `path_key` came with it: our hold time in the attribution data of its failure or fulfill
      * (BOLT 4 "Returning Errors", "Hold times for successful payments"). An HTLC reached through
      * a blinded route's `path_key` gets none. Unknown after a restart: 0, as BOLT 4 allows. Bounded.
      */
-    const arrivals = boundedMap<{ readonly atMillis: number; readonly blinded: boolean }>(DEDUPE_CAPACITY)
+    const arrivals = boundedMap<string, { readonly atMillis: number; readonly blinded: boolean }>(DEDUPE_CAPACITY)
     /** Our hold time of an incoming HTLC in BOLT 4 units (100 ms), or undefined: no attribution data. */
     const holdTimeOf = (channelId: Uint8Array, htlcId: bigint, receivedAtMillis?: number) =>
       withMillis((now) => {
@@ -679,8 +689,9 @@ export const make = (
         const arrival = arrivals.get(key)
         arrivals.delete(key)
         if (arrival?.blinded === true) return undefined
-        // A forward's record keeps its arrival across restarts (an HTLC delivered again after one is not new).
-        const at = receivedAtMillis ?? forwards.get(forwardKey(channelId, htlcId))?.receivedAtMillis ?? arrival?.atMillis
+        // A forward's record keeps its arrival across restarts (an HTLC delivered again after one is
+        // not new): its callers give it.
+        const at = receivedAtMillis ?? arrival?.atMillis
         return at === undefined ? 0 : Math.floor(Math.max(0, now - at) / 100)
       })
 
@@ -691,86 +702,99 @@ export const make = (
      * The encoded bytes are handed over (`givenPutOp`: nothing here keeps or changes them), so a
      * store keeping values in memory keeps them without a copy of its own.
      */
-    const put = (key: string, json: string, written?: () => void): Effect.Effect<StoreVersion> => {
+    const put = (key: string, json: string): Effect.Effect<StoreVersion> => {
       const ops = [givenPutOp(key, text.encode(json))]
-      const attempt = (left: number): Effect.Effect<StoreVersion> =>
-        written === undefined
-          ? Effect.catch(store.write(ops), (e) => (left > 0 ? attempt(left - 1) : Effect.die(e)))
-          // `written` runs once the write succeeded (one step with the retry, not a `map` after it).
-          : Effect.matchEffect(store.write(ops), {
-            onFailure: (e) => (left > 0 ? attempt(left - 1) : Effect.die(e)),
-            onSuccess: (version) => {
-              written()
-              return Effect.succeed(version)
-            }
-          })
+      const attempt = (left: number): Effect.Effect<StoreVersion> => Effect.catch(store.write(ops), (e) => (left > 0 ? attempt(left - 1) : Effect.die(e)))
       return attempt(5)
     }
-    const saveInbound = (r: InboundRecord) => {
-      inbound.set(toHex(r.paymentHash), r)
-      return put(`pay/in/${toHex(r.paymentHash)}`, encodeInboundRecord(r))
+    /**
+     * The record under `key` as stored (undefined: none, or it does not decode, as `loadAll` skips
+     * it). Run with `yield*` (no effect of its own: one step fewer on a new payment's id check).
+     */
+    const storedRecord = function*<A>(key: string, schema: Schema.Codec<A, string>) {
+      const e = yield* Effect.orDie(store.get(key))
+      return e === undefined ? undefined : decoded(schema, e.value)
     }
+    const decoded = <A>(schema: Schema.Codec<A, string>, bytes: Uint8Array): A | undefined => {
+      const r = Schema.decodeUnknownResult(schema)(untext.decode(bytes))
+      return Result.isSuccess(r) ? r.success : undefined
+    }
+    /**
+     * A finished record leaves memory once written (the caller's next step after the write), unless
+     * a newer state replaced it meanwhile: the store has it.
+     */
+    const forget = <R>(map: Map<string, R>, key: string, r: R) => {
+      if (map.get(key) === r) map.delete(key)
+    }
+    const saveInbound = (r: InboundRecord) => {
+      const key = toHex(r.paymentHash)
+      inbound.set(key, r)
+      return put(`pay/in/${key}`, encodeInboundRecord(r))
+    }
+    /** An invoice or keysend payment by payment hash (hex) as stored: read when it is not open (`inbound`). */
+    const storedInbound = (hashHex: string) => storedRecord(`pay/in/${hashHex}`, inboundJson)
     /** Payments accepted but not yet written (`onPay` writes each before its reply, at the latest). */
     const unwritten = new Set<string>()
-    /**
-     * Indexes, so that the periodic checks go through what is open, not through every payment and
-     * forward this node ever made: the pending payments (resync) and the forwards still waiting
-     * for their outgoing HTLC (deadline checks). Kept by the only two writers of each map.
-     */
-    const pendingIds = new Set<string>()
-    const forwardingKeys = new Set<string>()
-    const setOutbound = (r: OutboundRecord) => {
-      outbound.set(r.paymentId, r)
-      if (r.status === "pending") pendingIds.add(r.paymentId)
-      else pendingIds.delete(r.paymentId)
-    }
-    const setForward = (key: string, r: ForwardRecord) => {
-      forwards.set(key, r)
-      if (r.status === "forwarding") forwardingKeys.add(key)
-      else forwardingKeys.delete(key)
-    }
     const saveOutbound = (r: OutboundRecord) => {
-      setOutbound(r)
+      outbound.set(r.paymentId, r)
       unwritten.delete(r.paymentId)
-      // Once the outcome is stored, memory keeps only what the API answers with.
-      return put(`pay/out/${r.paymentId}`, encodeOutboundRecord(r), () => {
-        if (outbound.get(r.paymentId) === r) setOutbound(slimIfFinished(r))
-      })
+      return put(`pay/out/${r.paymentId}`, encodeOutboundRecord(r))
     }
-    /**
-     * A finished payment (succeeded or failed, no part in flight) as kept in memory: its failed
-     * attempts without their routes, and no attempt's onion shared secrets (the stored record has
-     * them all). What `awaitPayment`, `payment` and `payments` answer with is unchanged: the
-     * attempts' count and statuses, and the fulfilled attempts' routes (the fee paid). Nothing
-     * writes a finished record again (every write is of a pending payment or of an attempt in
-     * flight), so the slim copy never replaces the stored one.
-     */
-    const slimIfFinished = (r: OutboundRecord): OutboundRecord =>
-      r.status === "pending" || r.attempts.some((a) => a.status === "inflight")
-        ? r
-        : { ...r, attempts: r.attempts.map((a) => ({ ...a, sharedSecrets: [], hops: a.status === "fulfilled" ? a.hops : [] })) }
+    /** A payment by id as stored: read when it is not pending (`outbound`). */
+    const storedOutbound = (paymentId: string) => storedRecord(`pay/out/${paymentId}`, outboundJson)
     const forwardKey = (channelId: Uint8Array, htlcId: bigint) => `pay/fwd/${htlcKey(channelId, htlcId)}`
+    /**
+     * Per incoming channel, the highest HTLC id a forward was recorded for: a channel numbers its
+     * HTLCs upwards (BOLT 2 `id`), so a new HTLC above it has no record and is looked up in memory
+     * only; one at or below (delivered again, after a restart or a reconnection) is read from the
+     * store when not open. One entry per channel.
+     */
+    const forwardedUpTo = new Map<string, bigint>()
+    const noteForwarded = (channelId: Uint8Array, htlcId: bigint) => {
+      const c = toHex(channelId)
+      if ((forwardedUpTo.get(c) ?? -1n) < htlcId) forwardedUpTo.set(c, htlcId)
+    }
     const saveForward = (r: ForwardRecord) => {
       const key = forwardKey(r.inChannelId, r.inHtlcId)
-      setForward(key, r)
+      forwards.set(key, r)
+      noteForwarded(r.inChannelId, r.inHtlcId)
       return put(key, encodeForwardRecord(r))
     }
+    /** A forward's last write (fulfilled or failed back): then it leaves memory. */
+    const saveFinishedForward = function*(r: ForwardRecord) {
+      yield* saveForward(r)
+      forget(forwards, forwardKey(r.inChannelId, r.inHtlcId), r)
+    }
+    /** Whether an incoming HTLC that has no open forward may have a finished one in the store (see `forwardedUpTo`). */
+    const mayHaveForward = (channelId: Uint8Array, htlcId: bigint) => htlcId <= (forwardedUpTo.get(toHex(channelId)) ?? -1n)
+    /**
+     * An open record no new part can complete (an expired invoice; a keysend payment, whose parts
+     * come together), once no MPP set of it is held: out of memory (at start, and at each resync);
+     * a part for one is answered from the store, as before.
+     */
+    const unpayable = (r: InboundRecord, nowSeconds: number) =>
+      r.status === "open" && (r.keysend || (r.expiresAtSeconds !== undefined && nowSeconds > r.expiresAtSeconds))
+    /** Every record stored under `prefix`, decoded, in key order (one that does not decode is logged and skipped). */
+    const eachStored = function*<A>(prefix: string, schema: Schema.Codec<A, string>, keep: (key: string, r: A) => void) {
+      for (const e of yield* Effect.orDie(store.list(prefix))) {
+        const r = decoded(schema, e.value)
+        if (r !== undefined) keep(e.key, r)
+        else yield* Effect.logError(`payments: ${e.key} does not decode`)
+      }
+    }
+    /** At start: what is open comes into memory (the rest stays in the store, read when asked). */
     const loadAll = Effect.gen(function*() {
-      for (const e of yield* Effect.orDie(store.list("pay/in/"))) {
-        const r = Schema.decodeUnknownResult(inboundJson)(untext.decode(e.value))
-        if (Result.isSuccess(r)) inbound.set(toHex(r.success.paymentHash), r.success)
-        else yield* Effect.logError(`payments: ${e.key} does not decode`)
-      }
-      for (const e of yield* Effect.orDie(store.list("pay/out/"))) {
-        const r = Schema.decodeUnknownResult(outboundJson)(untext.decode(e.value))
-        if (Result.isSuccess(r)) setOutbound(slimIfFinished(r.success))
-        else yield* Effect.logError(`payments: ${e.key} does not decode`)
-      }
-      for (const e of yield* Effect.orDie(store.list("pay/fwd/"))) {
-        const r = Schema.decodeUnknownResult(forwardJson)(untext.decode(e.value))
-        if (Result.isSuccess(r)) setForward(e.key, r.success)
-        else yield* Effect.logError(`payments: ${e.key} does not decode`)
-      }
+      const now = yield* nowSeconds
+      yield* eachStored("pay/in/", inboundJson, (_, r) => {
+        if (r.status !== "paid" && !unpayable(r, now)) inbound.set(toHex(r.paymentHash), r)
+      })
+      yield* eachStored("pay/out/", outboundJson, (_, r) => {
+        if (r.status === "pending") outbound.set(r.paymentId, r)
+      })
+      yield* eachStored("pay/fwd/", forwardJson, (key, r) => {
+        noteForwarded(r.inChannelId, r.inHtlcId)
+        if (r.status === "forwarding") forwards.set(key, r)
+      })
     })
 
     // ---- helpers ---------------------------------------------------------------------------------------
@@ -855,15 +879,15 @@ export const make = (
         }]
       })
 
-    const failIncoming = (channelId: ChannelId, htlcId: bigint, response: OnionFailureResponse) =>
+    const failIncoming = (channelId: ChannelId, htlcId: bigint, response: OnionFailureResponse, receivedAtMillis?: number) =>
       Effect.andThen(
         annotateSpan({ "payment.outcome": response._tag === "FailMalformed" ? `malformed ${response.failureCode}` : `failed: ${describeFailure(response.failure)}` }),
-        laterIfIntroduction(response, failIncomingNow(channelId, htlcId, response))
+        laterIfIntroduction(response, failIncomingNow(channelId, htlcId, response, receivedAtMillis))
       )
-    const failIncomingNow = (channelId: ChannelId, htlcId: bigint, response: OnionFailureResponse) =>
+    const failIncomingNow = (channelId: ChannelId, htlcId: bigint, response: OnionFailureResponse, receivedAtMillis?: number) =>
       response._tag === "FailMalformed"
         ? Effect.ignore(manager.failMalformedHtlc(channelId, htlcId, response.sha256OfOnion, response.failureCode))
-        : Effect.flatMap(holdTimeOf(channelId, htlcId), (holdTime) => {
+        : Effect.flatMap(holdTimeOf(channelId, htlcId, receivedAtMillis), (holdTime) => {
           // The erring node starts the attribution data with its hold time (BOLT 4).
           const returned = createFailure(response.sharedSecret, response.failure, holdTime)
           return Effect.ignore(manager.failHtlc(channelId, htlcId, returned.reason, returned.attributionData))
@@ -914,7 +938,9 @@ export const make = (
         }
       }
       mppSets.delete(toHex(record.paymentHash))
-      yield* saveInbound({ ...record, status: "paid", receivedMsat: received, claimedParts })
+      const paid: InboundRecord = { ...record, status: "paid", receivedMsat: received, claimedParts }
+      yield* saveInbound(paid)
+      forget(inbound, toHex(record.paymentHash), paid)
       yield* annotateSpan({ "payment.outcome": "claimed", "payment.receivedMsat": received.toString(), "payment.parts": set.parts.length })
       yield* publish({ _tag: "PaymentReceived", paymentHash: record.paymentHash, amountMsat: msat(received), parts: set.parts.length })
     }
@@ -955,7 +981,9 @@ export const make = (
           yield* Effect.ignore(manager.fulfillHtlc(part.channelId, part.htlcId, record.preimage, attributionData))
         }
         mppSets.delete(toHex(record.paymentHash))
-        yield* saveInbound({ ...record, status: "paid" })
+        const paid: InboundRecord = { ...record, status: "paid" }
+        yield* saveInbound(paid)
+        forget(inbound, toHex(record.paymentHash), paid)
         yield* publish({ _tag: "PaymentReceived", paymentHash: record.paymentHash, amountMsat: msat(record.receivedMsat), parts: parts.length })
       })
 
@@ -966,7 +994,7 @@ export const make = (
       Effect.gen(function*() {
         const height = yield* config.blockHeight
         const hashHex = toHex(e.paymentHash)
-        let record = inbound.get(hashHex)
+        let record = inbound.get(hashHex) ?? (yield* storedInbound(hashHex))
         const part = {
           paymentHash: e.paymentHash,
           amountMsat: e.amount,
@@ -1049,8 +1077,12 @@ export const make = (
       return { _tag: "Usable", policy }
     }
 
-    /** Last timestamp signed per scid (ours: strictly increasing, BOLT 7) and the update signed with it. */
-    const failureUpdates = new Map<ShortChannelId, { readonly timestamp: number; readonly disabled: boolean; readonly raw: Uint8Array }>()
+    /**
+     * Last timestamp signed per scid (ours: strictly increasing, BOLT 7) and the update signed with
+     * it. The scids are our channels' (and intercepted ones) as incoming onions name them: bounded,
+     * as the channels closed long ago would stay otherwise.
+     */
+    const failureUpdates = boundedMap<ShortChannelId, { readonly timestamp: number; readonly disabled: boolean; readonly raw: Uint8Array }>(FAILURE_UPDATES)
 
     /**
      * Our current `channel_update` for an outgoing channel, for an UPDATE failure (BOLT 4: "report
@@ -1083,7 +1115,8 @@ export const make = (
         if (Result.isFailure(unsigned)) return new Uint8Array(0)
         const signature = yield* Effect.result(signer.signDigest(channelUpdateDigest(unsigned.success)))
         if (Result.isFailure(signature)) return new Uint8Array(0)
-        const raw = unsigned.success
+        // A copy of its own: the encoding is a view of a shared 8 KiB slab (`copyToSlab`), which a kept view keeps alive.
+        const raw = unsigned.success.slice()
         raw.set(signature.success, 2)
         failureUpdates.set(onionScid, { timestamp, disabled, raw })
         return raw
@@ -1095,14 +1128,14 @@ export const make = (
 
     const failBack = (record: ForwardRecord, failure: FailureMessage) =>
       Effect.gen(function*() {
-        yield* saveForward({ ...record, status: "failed" })
-        yield* failIncoming(record.inChannelId, record.inHtlcId, blindedFailureResponse(record, { _tag: "Fail", failure, sharedSecret: record.sharedSecret }))
+        yield* saveFinishedForward({ ...record, status: "failed" })
+        yield* failIncoming(record.inChannelId, record.inHtlcId, blindedFailureResponse(record, { _tag: "Fail", failure, sharedSecret: record.sharedSecret }), record.receivedAtMillis)
         yield* publish({ _tag: "ForwardFailed", paymentHash: record.paymentHash, inChannelId: record.inChannelId, failure: failure._tag })
       })
 
     const fulfillBack = (record: ForwardRecord, preimage: Uint8Array, downstreamAttribution?: Uint8Array) =>
       Effect.gen(function*() {
-        yield* saveForward({ ...record, status: "fulfilled" })
+        yield* saveFinishedForward({ ...record, status: "fulfilled" })
         yield* annotateSpan({ "payment.outcome": "fulfilled", "payment.feeMsat": (record.inAmountMsat - record.outAmountMsat).toString() })
         // The channel persists the preimage (its monitor's `PaymentPreimage`) before `update_fulfill_htlc` leaves.
         // Our hold time goes into the fulfill's attribution data (BOLT 4), not inside a blinded route.
@@ -1129,7 +1162,7 @@ export const make = (
       Effect.gen(function*() {
         if (record.status === "failed") {
           const failure = yield* withOurUpdate({ _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) }, record.outChannelId, record.outShortChannelId)
-          return yield* failIncoming(record.inChannelId, record.inHtlcId, blindedFailureResponse(record, { _tag: "Fail", failure, sharedSecret: record.sharedSecret }))
+          return yield* failIncoming(record.inChannelId, record.inHtlcId, blindedFailureResponse(record, { _tag: "Fail", failure, sharedSecret: record.sharedSecret }), record.receivedAtMillis)
         }
         const preimage = yield* monitorPreimage(record.outChannelId, record.paymentHash)
         if (preimage !== undefined) return yield* fulfillBack(record, preimage)
@@ -1160,7 +1193,7 @@ export const make = (
     ) =>
       Effect.gen(function*() {
         const key = forwardKey(e.channelId, e.htlcId)
-        const existing = forwards.get(key)
+        const existing = forwards.get(key) ?? (mayHaveForward(e.channelId, e.htlcId) ? yield* storedRecord(key, forwardJson) : undefined)
         if (existing !== undefined) return yield* resumeForward(existing, key)
         const height = yield* config.blockHeight
         const out = yield* channelOfScid(p.shortChannelId)
@@ -1277,7 +1310,7 @@ export const make = (
             if (result.reason.length === 0) return yield* failBack(record, { _tag: "permanent_channel_failure" })
             // Inside a blinded route the downstream failure is not relayed: ours replaces it (BOLT 2).
             if (record.blinded !== undefined) return yield* failBack(record, { _tag: "invalid_onion_blinding", sha256OfOnion: record.blinded.sha256OfOnion })
-            yield* saveForward({ ...record, status: "failed" })
+            yield* saveFinishedForward({ ...record, status: "failed" })
             // Wrapped, and our hold time added to the attribution data (all-zero when none came: BOLT 4).
             const holdTime = yield* holdTimeOf(record.inChannelId, record.inHtlcId, record.receivedAtMillis)
             const wrapped = forwardFailure(record.sharedSecret, { reason: result.reason, attributionData: result.attributionData }, holdTime)
@@ -1344,7 +1377,7 @@ export const make = (
       Effect.gen(function*() {
         if (p.shortChannelId === undefined && p.nextNodeId !== undefined && equalBytes(p.nextNodeId, signer.nodeId)) return yield* onDummyHops(e, p)
         const key = forwardKey(e.channelId, e.htlcId)
-        const existing = forwards.get(key)
+        const existing = forwards.get(key) ?? (mayHaveForward(e.channelId, e.htlcId) ? yield* storedRecord(key, forwardJson) : undefined)
         if (existing !== undefined) return yield* resumeForward(existing, key)
         const height = yield* config.blockHeight
         const infos = yield* channelInfos
@@ -1424,7 +1457,8 @@ export const make = (
     ) =>
       Effect.gen(function*() {
         const height = yield* config.blockHeight
-        const record = inbound.get(toHex(e.paymentHash))
+        const hashHex = toHex(e.paymentHash)
+        const record = inbound.get(hashHex) ?? (yield* storedInbound(hashHex))
         const again = record !== undefined && (record.claimedParts ?? []).includes(htlcKey(e.channelId, e.htlcId))
         const part = {
           paymentHash: e.paymentHash,
@@ -1666,6 +1700,8 @@ export const make = (
     /** The record written, then (synchronously, in one step: the waiters answered, the span ended) the outcome published. */
     const finish = (r: OutboundRecord): Effect.Effect<void> =>
       Effect.flatMap(saveOutbound(r), () => {
+        // Nothing writes a finished payment again (every write is of a pending one): it leaves memory.
+        forget(outbound, r.paymentId, r)
         const result = resultOf(r)
         if (result === undefined) return Effect.void
         return Effect.withFiber((fiber) => {
@@ -1975,35 +2011,36 @@ export const make = (
       return invoices.get(r.paymentId)
     }
 
-    /** A waiter for the outcome of a payment: answered now if it is finished, else by `finish`. */
-    const addWaiter = (paymentId: string, waiter: Deferred.Deferred<PaymentResult, InvalidPaymentRequest>) => {
-      const r = outbound.get(paymentId)
-      const done = r === undefined ? undefined : resultOf(r)
+    /** A waiter for the outcome of a payment: answered now if it is finished (`r`), else by `finish`. */
+    const addWaiter = (r: OutboundRecord, waiter: Deferred.Deferred<PaymentResult, InvalidPaymentRequest>) => {
+      const done = resultOf(r)
       if (done !== undefined) Deferred.doneUnsafe(waiter, Exit.succeed(done))
-      else waiters.set(paymentId, [...(waiters.get(paymentId) ?? []), waiter])
+      else waiters.set(r.paymentId, [...(waiters.get(r.paymentId) ?? []), waiter])
     }
     /** Fails whichever deferred waits on the `Pay` (two branches: the deferreds' success types differ). */
     const refusePay = (reply: PayReply, error: InvalidPaymentRequest): Effect.Effect<void> =>
       reply._tag === "Id" ? Effect.asVoid(Deferred.fail(reply.deferred, error)) : Effect.asVoid(Deferred.fail(reply.deferred, error))
 
-    const onPay = (record: OutboundRecord, reply: PayReply) =>
+    const onPay = (record: OutboundRecord, reply: PayReply, span: Tracer.AnySpan | undefined) =>
       Effect.gen(function*() {
-        const existing = outbound.get(record.paymentId)
+        // A payment id once used stays its payment's (pending here, else in the store): never paid twice.
+        const existing = outbound.get(record.paymentId) ?? (yield* storedOutbound(record.paymentId))
         if (existing !== undefined) {
           if (!equalBytes(existing.paymentHash, record.paymentHash)) {
             return yield* refusePay(reply, new InvalidPaymentRequest({ reason: `payment id ${record.paymentId} is used by another payment` }))
           }
           if (reply._tag === "Id") return yield* Deferred.succeed(reply.deferred, record.paymentId)
-          return addWaiter(record.paymentId, reply.deferred)
+          return addWaiter(existing, reply.deferred)
         }
+        if (span !== undefined) callerSpans.set(record.paymentId, span)
         // Recorded before anything leaves: with its first attempt, just before that attempt's HTLC is
         // added (`sendAttempt`), or with its outcome (no route); else here, before the reply.
-        setOutbound(record)
+        outbound.set(record.paymentId, record)
         unwritten.add(record.paymentId)
         const decoded = decodedInvoices.get(record)
         if (decoded !== undefined) invoices.set(record.paymentId, decoded)
         // A caller waiting for the outcome waits from now on (the payment may finish within `progress`).
-        if (reply._tag === "Outcome") addWaiter(record.paymentId, reply.deferred)
+        if (reply._tag === "Outcome") addWaiter(record, reply.deferred)
         // `armTimeout` in line: most payments' deadlines come after the one the timer wakes at (no effect to run then).
         deadlines.set(record.paymentId, record.deadlineMillis)
         if (timer === undefined || timer.at > record.deadlineMillis) yield* armTimer(record.deadlineMillis)
@@ -2108,16 +2145,13 @@ export const make = (
           if (handledIncoming.get(key)) return
           handledIncoming.set(key, true)
           if (arrivals.get(key) === undefined) arrivals.set(key, { atMillis: yield* currentMillis, blinded: e.pathKey !== undefined })
-          if (e.dustExposureExceeded === true) {
-            // BOLT 2: fail it, without revealing a preimage.
-            const processed = yield* processOnion(e)
-            if (Result.isSuccess(processed)) {
-              return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: { _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) }, sharedSecret: processed.success.sharedSecret })
-            }
-          }
           const processed = yield* processOnion(e)
           if (Result.isFailure(processed)) return yield* failIncoming(e.channelId, e.htlcId, processed.failure.response)
           const p = processed.success
+          if (e.dustExposureExceeded === true) {
+            // BOLT 2: fail it, without revealing a preimage.
+            return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: { _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) }, sharedSecret: p.sharedSecret })
+          }
           /** The HTLC's span, in its payment's trace. */
           const span = (name: string, attributes: Readonly<Record<string, unknown>>) =>
             Effect.withSpan(name, { attributes: { ...nodeAttribute, ...htlcAttributes(e), ...attributes }, parent: traceRootOf(e.paymentHash) }, NO_STACK)
@@ -2168,6 +2202,8 @@ export const make = (
      * from its channel is settled from the monitor's preimage, or failed and retried.
      */
     const resync = Effect.gen(function*() {
+      const now = yield* nowSeconds
+      for (const [hash, r] of inbound) if (!mppSets.has(hash) && unpayable(r, now)) inbound.delete(hash)
       const held = new Set<string>()
       for (const set of mppSets.values()) for (const p of set.parts) held.add(htlcKey(p.channelId, p.htlcId))
       for (const key of intercepted.keys()) held.add(key)
@@ -2180,7 +2216,7 @@ export const make = (
           yield* onChannelEvent({ nodeId: info.nodeId, channelId: info.channelId, event: e })
         }
       }
-      for (const paymentId of [...pendingIds]) {
+      for (const paymentId of [...outbound.keys()]) {
         const r = outbound.get(paymentId)
         if (r === undefined || r.status !== "pending") continue
         let current = r
@@ -2239,7 +2275,7 @@ export const make = (
           intercepted.delete(interceptId)
           yield* failHeld(held)
         }
-        for (const key of [...forwardingKeys]) {
+        for (const key of [...forwards.keys()]) {
           const record = forwards.get(key)
           if (record === undefined || record.status !== "forwarding") continue
           if (record.outHtlcId !== undefined && outIndex.has(htlcKey(record.outChannelId, record.outHtlcId))) {
@@ -2255,9 +2291,8 @@ export const make = (
         case "Channel":
           return onChannelEvent(input.event)
         case "Pay":
-          if (input.span !== undefined && !callerSpans.has(input.record.paymentId)) callerSpans.set(input.record.paymentId, input.span)
           // The caller never hangs: a payment that cannot even be stored is refused.
-          return onPay(input.record, input.reply).pipe(
+          return onPay(input.record, input.reply, input.span).pipe(
             Effect.onError(() => refusePay(input.reply, new InvalidPaymentRequest({ reason: "the payment could not be stored" })))
           )
         case "MppTimeout":
@@ -2422,12 +2457,22 @@ export const make = (
     const outcome = (waiter: Deferred.Deferred<PaymentResult, InvalidPaymentRequest>): Effect.Effect<PaymentSucceeded, PaymentFailed | InvalidPaymentRequest> =>
       Effect.flatMap(Deferred.await(waiter), (result) => (result._tag === "PaymentSucceeded" ? Effect.succeed(result) : Effect.fail(result)))
 
-    /** The outcome of a known payment (a waiter registered at once: `addWaiter` answers a finished one). */
+    /** A payment by id: pending in memory, else as stored (an id no payment can have names no store key). */
+    const paymentById = (paymentId: string) => Effect.gen(function*() {
+      return outbound.get(paymentId) ?? (PAYMENT_ID.test(paymentId) ? yield* storedOutbound(paymentId) : undefined)
+    })
+    /**
+     * The outcome of a known payment (a waiter registered at once: `addWaiter` answers a finished
+     * one). A pending payment is in memory until its outcome is stored: one read from the store as
+     * pending but no longer in memory has finished since, and is read again.
+     */
     const awaitPayment = (paymentId: string): Effect.Effect<PaymentSucceeded, PaymentFailed | InvalidPaymentRequest> =>
-      Effect.suspend(() => {
-        if (!outbound.has(paymentId)) return refuse(`no payment ${paymentId}`)
+      Effect.flatMap(paymentById(paymentId), (r) => {
+        if (r === undefined) return refuse(`no payment ${paymentId}`)
+        const pending = outbound.get(paymentId)
+        if (pending === undefined && r.status === "pending") return awaitPayment(paymentId)
         const waiter = Deferred.makeUnsafe<PaymentResult, InvalidPaymentRequest>()
-        addWaiter(paymentId, waiter)
+        addWaiter(pending ?? r, waiter)
         return outcome(waiter)
       })
 
@@ -2593,6 +2638,17 @@ export const make = (
 
     const subscribe = Effect.map(PubSub.subscribe(events), (s) => Stream.fromSubscription(s))
 
+    /**
+     * Every payment, in payment id order (the store's; those not written yet last), each pending
+     * one in its newer state from memory.
+     */
+    const payments = Effect.gen(function*() {
+      const byId = new Map<string, OutboundRecord>()
+      yield* eachStored("pay/out/", outboundJson, (_, r) => byId.set(r.paymentId, r))
+      for (const r of outbound.values()) byId.set(r.paymentId, r)
+      return [...byId.values()].map(statusOf)
+    })
+
     /** What `createSignedInvoice` needs, provided in one step. */
     const invoiceServices = Context.make(NodeSigner, signer).pipe(Context.add(Entropy, entropy))
 
@@ -2603,7 +2659,7 @@ export const make = (
         return yield* Deferred.await(reply)
       })
 
-    return Payments.of({
+    const shape = Payments.of({
       createInvoice: (params) =>
         Effect.gen(function*() {
           // We receive multi-part payments (basic_mpp, 17) and add hold times (option_attribution_data, 37)
@@ -2635,23 +2691,21 @@ export const make = (
       startKeysend,
       startPayment,
       awaitPayment,
-      payment: (paymentId) => Effect.sync(() => {
-        const r = outbound.get(paymentId)
-        return r === undefined ? undefined : statusOf(r)
-      }),
-      payments: Effect.sync(() => [...outbound.values()].map(statusOf)),
+      payment: (paymentId) => Effect.map(paymentById(paymentId), (r) => r && statusOf(r)),
+      payments,
       invoice: (paymentHash) =>
-        Effect.sync(() => {
-          const r = inbound.get(toHex(paymentHash))
-          return r === undefined ? undefined : {
+        Effect.map(Effect.gen(function*() {
+          const key = toHex(paymentHash)
+          return inbound.get(key) ?? (paymentHash.length === 32 ? yield* storedInbound(key) : undefined)
+        }), (r) =>
+          r === undefined ? undefined : {
             paymentHash: r.paymentHash,
             status: r.status,
             amountMsat: r.amountMsat === undefined ? undefined : msat(r.amountMsat),
             receivedMsat: msat(r.receivedMsat),
             invoice: r.invoice,
             keysend: r.keysend
-          }
-        }),
+          }),
       forwardIntercepted: (interceptId, channelId, amountMsat) => answerIntercept(interceptId, { _tag: "Forward", channelId, amountMsat }),
       failIntercepted: (interceptId) => answerIntercept(interceptId, { _tag: "Fail" }),
       checkDeadlines: Effect.gen(function*() {
@@ -2665,4 +2719,13 @@ export const make = (
       payBlinded: (request, options = {}) => Effect.flatMap(startBlindedPayment(request, options), awaitPayment).pipe(traced("payments.payBlinded", request.paymentHash)),
       startBlindedPayment
     })
+    perPaymentMaps.set(shape, [inbound, outbound, forwards, outIndex, mppSets, intercepted, waiters, excluded, learnedUpdates, callerSpans, paymentSpans, htlcSpans, attemptPaths, invoices, deadlines, unwritten])
+    return shape
   })
+
+const perPaymentMaps = new WeakMap<PaymentsShape, ReadonlyArray<{ readonly size: number }>>()
+/**
+ * For tests of the memory bound (a node keeps what is open only, the store the rest): the entries
+ * of a payment layer's per-payment maps (its open records included), by the object `make` returned.
+ */
+export const openEntriesOf = (payments: PaymentsShape): number | undefined => perPaymentMaps.get(payments)?.reduce((n, m) => n + m.size, 0)

@@ -1,7 +1,7 @@
 /**
- * A finished payment is kept in memory without its onion shared secrets and failed routes
- * (src/actors/Payments.ts `slimIfFinished`): what the API answers afterwards is unchanged, the
- * fee paid and the route of the fulfilled part included.
+ * A finished payment leaves memory once its outcome is written (src/actors/Payments.ts `forget`);
+ * what the API answers afterwards comes from the store and is unchanged: the fee paid and the
+ * route of the fulfilled part included.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"

@@ -1,0 +1,97 @@
+/**
+ * An incoming HTLC its channel flags as over our dust exposure limit (BOLT 2) is failed back with
+ * `temporary_channel_failure` (read by the sender from the failure onion), never claimed, even
+ * when it pays one of our invoices; one that is not flagged is claimed.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Queue, Result, Stream } from "effect"
+import { ChannelManager, type ChannelManagerShape, type NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
+import { make as makePayments } from "../../src/actors/Payments.ts"
+import { makeNodeSigner } from "../../src/layers/InMemoryNodeSigner.ts"
+import { wasmSecp256k1 } from "../../src/layers/crypto/secp256k1-wasm.ts"
+import { makeMemoryStore } from "../../src/layers/store/MemoryStore.ts"
+import { makeSeededEntropy } from "../../src/layers/test/SeededEntropy.ts"
+import { buildPaymentOnion, decryptFailure } from "../../src/protocol/onion/index.ts"
+import { ChannelId, msat } from "../../src/protocol/units.ts"
+import { Entropy } from "../../src/services/Entropy.ts"
+import { NodeSigner } from "../../src/services/NodeSigner.ts"
+import { Router } from "../../src/services/Router.ts"
+import { Store } from "../../src/services/Store.ts"
+
+const secp = wasmSecp256k1
+const HEIGHT = 800_000
+const AMOUNT = msat(10_000_000n)
+const channelId = ChannelId(new Uint8Array(32).fill(7))
+
+/** Our invoice paid by one HTLC, flagged or not: the failure the sender reads, or "fulfilled". */
+const payOnce = (dustExposureExceeded: boolean) =>
+  Effect.scoped(Effect.gen(function*() {
+    const inbox = yield* Queue.unbounded<NodeChannelEvent>()
+    const outcome: Array<string> = []
+    let sharedSecrets: ReadonlyArray<Uint8Array> = []
+    const unused = () => Effect.die(new Error("not used here"))
+    const manager: ChannelManagerShape = {
+      openChannel: unused,
+      fundChannel: unused,
+      listChannels: Effect.succeed([]),
+      channel: unused,
+      monitorState: () => Effect.succeed(undefined),
+      closeChannel: unused,
+      forceClose: unused,
+      addHtlc: unused,
+      fulfillHtlc: () => Effect.sync(() => void outcome.push("fulfilled")),
+      claimPreimage: () => Effect.void,
+      failHtlc: (_, __, reason, attributionData) =>
+        Effect.sync(() => {
+          const d = decryptFailure(sharedSecrets, reason, attributionData)
+          const f = Result.isSuccess(d) ? d.success.failure : undefined
+          outcome.push(f !== undefined && Result.isSuccess(f) ? f.success._tag : "unreadable")
+        }),
+      failMalformedHtlc: () => Effect.sync(() => void outcome.push("malformed")),
+      updateFee: unused,
+      chainFact: unused,
+      events: Stream.fromQueue(inbox),
+      subscribe: Effect.succeed(Stream.fromQueue(inbox))
+    }
+    const signer = makeNodeSigner(new Uint8Array(32).fill(1), secp)
+    const payments = yield* makePayments({ secp, blockHeight: Effect.succeed(HEIGHT) }).pipe(
+      Effect.provide(Layer.mergeAll(
+        Layer.succeed(ChannelManager, manager),
+        Layer.succeed(NodeSigner, signer),
+        Layer.succeed(Entropy, makeSeededEntropy("payments-dust")),
+        Layer.succeed(Store, makeMemoryStore().store),
+        Layer.succeed(Router, Router.of({ findRoute: () => Effect.die(new Error("no routes here")), reportPath: () => Effect.void }))
+      ))
+    )
+    const inv = yield* payments.createInvoice({ amountMsat: AMOUNT, description: { text: "dust" } })
+    const cltvExpiry = HEIGHT + 40
+    const built = buildPaymentOnion(secp, new Uint8Array(32).fill(3), [{
+      publicKey: signer.nodeId,
+      payload: { amtToForward: AMOUNT, outgoingCltvValue: cltvExpiry, paymentData: { paymentSecret: inv.paymentSecret, totalMsat: AMOUNT } }
+    }], inv.paymentHash)
+    if (built._tag === "Failure") return yield* Effect.die(built.failure)
+    sharedSecrets = built.success.sharedSecrets
+    yield* Queue.offer(inbox, {
+      nodeId: signer.nodeId,
+      channelId,
+      event: { _tag: "HtlcReceived", channelId, htlcId: 0n, amount: AMOUNT, paymentHash: inv.paymentHash, cltvExpiry, onion: built.success.onion, dustExposureExceeded }
+    })
+    for (let i = 0; i < 1000 && outcome.length === 0; i++) yield* Effect.yieldNow
+    return { outcome, status: (yield* payments.invoice(inv.paymentHash))?.status }
+  }))
+
+describe("Payments: an HTLC over the dust exposure limit", () => {
+  it.effect("is failed back with temporary_channel_failure, the invoice stays open", () =>
+    Effect.gen(function*() {
+      const r = yield* payOnce(true)
+      assert.deepStrictEqual(r.outcome, ["temporary_channel_failure"])
+      assert.strictEqual(r.status, "open")
+    }))
+
+  it.effect("not flagged: claimed", () =>
+    Effect.gen(function*() {
+      const r = yield* payOnce(false)
+      assert.deepStrictEqual(r.outcome, ["fulfilled"])
+      assert.strictEqual(r.status, "paid")
+    }))
+})
