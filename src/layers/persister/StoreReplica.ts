@@ -510,7 +510,7 @@ export const encodeHotSnapshot = (m: MonitorState): string | undefined => {
   if (m.counterpartyNext !== undefined) out["counterpartyNext"] = counterpartyCommitmentJson(m.counterpartyNext)
   // memoized per storage object (it changes once per revocation): the same text as toHex(encodeSecretStore(...))
   out["counterpartySecrets"] = secretStoreHex(m.counterpartySecrets)
-  out["revokedCommitments"] = m.revokedCommitments.map(revokedJson)
+  out["revokedCommitments"] = Array.from(m.revokedCommitments, revokedJson)
   out["preimages"] = m.preimages.map((p) => ({ paymentHash: toHex(p.paymentHash), preimage: toHex(p.preimage) }))
   if (m.holderShutdownScript !== undefined) out["holderShutdownScript"] = toHex(m.holderShutdownScript)
   if (m.counterpartyShutdownScript !== undefined) out["counterpartyShutdownScript"] = toHex(m.counterpartyShutdownScript)
@@ -532,7 +532,7 @@ export const encodeSnapshot = (m: MonitorState, chunked?: number): Uint8Array =>
   return utf8.encode(`\u0003${chunked}\n${snapshotText(rest)}`)
 }
 /** A chunk's bytes: the JSON array of the Schema encodings of some revoked commitments. */
-export const encodeRevokedChunk = (entries: MonitorState["revokedCommitments"]): Uint8Array => utf8.encode(JSON.stringify(entries.map(revokedJson)))
+export const encodeRevokedChunk = (entries: MonitorState["revokedCommitments"]): Uint8Array => utf8.encode(JSON.stringify(Array.from(entries, revokedJson)))
 
 /**
  * A stored snapshot, with the chunks of revoked commitments it counts on (`chunks`: start index
@@ -564,9 +564,11 @@ export const decodeSnapshot = (bytes: Uint8Array, chunks: ReadonlyMap<number, Ui
     }
     const r = decodeMonitorJson(json)
     if (Result.isFailure(r)) return Result.fail(r.failure.message)
-    const rs = r.success.revokedCommitments
-    for (let i = 1; i < rs.length; i++)
-      if ((rs[i]?.commitmentNumber ?? 0n) <= (rs[i - 1]?.commitmentNumber ?? 0n)) return Result.fail("revoked commitments out of order")
+    let previous = -1n
+    for (const e of r.success.revokedCommitments) {
+      if (e.commitmentNumber <= previous) return Result.fail("revoked commitments out of order")
+      previous = e.commitmentNumber
+    }
     return Result.succeed(r.success)
   } catch (e) {
     return Result.fail(String(e))
@@ -905,7 +907,11 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
     const revoked = folded.success.revokedCommitments
     if (revoked.length < stored.chunked) return undefined // unreachable: revoked commitments only grow
     for (const d of deletions) ops.push(d)
-    if (revoked.length > stored.chunked) ops.push(givenPutOp(chunkKey(key, stored.chunked), encodeRevokedChunk(revoked.slice(stored.chunked)), 0))
+    // The entries not in chunks yet: past the snapshot's list when all of it is in chunks (the fold
+    // appended to it), found without a walk over the channel's whole history.
+    const base = stored.snapshot?.revokedCommitments
+    const added = base !== undefined && base.length === stored.chunked ? revoked.after(base) : revoked.slice(stored.chunked)
+    if (added.length > 0) ops.push(givenPutOp(chunkKey(key, stored.chunked), encodeRevokedChunk(added), 0))
     ops.push(givenPutOp(snapKey(key), encodeSnapshot(folded.success, revoked.length)))
     return { snapshot: folded.success, tail: [], chunked: revoked.length }
   }

@@ -29,7 +29,8 @@ import { bytesKey } from "../lru.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { sharedPerCommitmentPoints } from "../keys/per-commitment-points.ts"
 import { indexOfCommitment, insertSecret, emptySecretStore, type ShachainError } from "../keys/shachain.ts"
-import type { CounterpartyCommitment, MonitorHtlc, MonitorState, PreimageEntry, RevokedCommitment } from "./state.ts"
+import type { CounterpartyCommitment, MonitorHtlc, MonitorState, PreimageEntry } from "./state.ts"
+import { RevokedCommitments } from "./revoked.ts"
 import type {
   CommitmentSecretUpdate,
   CounterpartyCommitmentUpdate,
@@ -165,7 +166,7 @@ export const open = (update: OpenedUpdate): Applied =>
         holderCommitment: update.holderCommitment,
         counterpartyCurrent: update.counterpartyCommitment,
         counterpartySecrets: emptySecretStore,
-        revokedCommitments: [],
+        revokedCommitments: RevokedCommitments.empty,
         preimages: [],
         closing: { _tag: "Open" }
       })
@@ -201,32 +202,7 @@ const applyCounterpartyCommitment = (state: MonitorState, update: CounterpartyCo
   return Result.succeed({ ...state, counterpartyNext: update.commitment, latestUpdateId: update.updateId })
 }
 
-/**
- * The list of revoked commitments a fold (`foldAccepted`) made itself: no state outside the fold
- * holds it, so the fold's next revocation appends to it in place. A fold of n revocations then
- * copies the (ever growing) list once, not n times; `apply` copies it at each revocation, as a
- * state another holder keeps must not change.
- */
-interface FoldScratch {
-  revoked: Array<RevokedCommitment> | undefined
-}
-
-const withRevoked = (list: ReadonlyArray<RevokedCommitment>, entry: RevokedCommitment, fold: FoldScratch | undefined): ReadonlyArray<RevokedCommitment> => {
-  if (fold === undefined) return [...list, entry]
-  const owned = fold.revoked
-  // (`owned === list` always holds once the fold made a list: a fold's states each take the last
-  // one's; the test is kept so that only a list the fold made is ever appended to.)
-  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, see above.
-  if (owned !== undefined && owned === list) {
-    owned.push(entry)
-    return owned
-  }
-  const made = [...list, entry]
-  fold.revoked = made
-  return made
-}
-
-const applyCommitmentSecret = (secp: Secp256k1 | undefined, state: MonitorState, update: CommitmentSecretUpdate, fold?: FoldScratch): Applied => {
+const applyCommitmentSecret = (secp: Secp256k1 | undefined, state: MonitorState, update: CommitmentSecretUpdate): Applied => {
   const n = update.commitmentNumber
   const next: CounterpartyCommitment | undefined = state.counterpartyNext
   if (next === undefined) return Result.fail(new UnexpectedRevocation({ commitmentNumber: n, expected: undefined }))
@@ -250,10 +226,8 @@ const applyCommitmentSecret = (secp: Secp256k1 | undefined, state: MonitorState,
       latestUpdateId: update.updateId,
       counterpartyCurrent: next,
       counterpartySecrets: inserted.success,
-      revokedCommitments:
-        current.htlcs.length === 0
-          ? state.revokedCommitments
-          : withRevoked(state.revokedCommitments, { commitmentNumber: n, txid: current.txid, htlcs: current.htlcs }, fold)
+      // appended in place to the newest list (amortized O(1); `./revoked.ts`)
+      revokedCommitments: current.htlcs.length === 0 ? state.revokedCommitments : state.revokedCommitments.append(n, current.txid, current.htlcs)
     })
   )
 }
@@ -289,7 +263,7 @@ export const apply = (secp: Secp256k1, state: MonitorState, update: MonitorUpdat
  */
 export const applyAccepted = (state: MonitorState, update: MonitorUpdate): Applied => applyWith(undefined, state, update)
 
-const applyWith = (secp: Secp256k1 | undefined, state: MonitorState, update: MonitorUpdate, fold?: FoldScratch): Applied => {
+const applyWith = (secp: Secp256k1 | undefined, state: MonitorState, update: MonitorUpdate): Applied => {
   if (update._tag === "Opened") return Result.fail(new MonitorAlreadyOpened({ updateId: update.updateId }))
   const expected = state.latestUpdateId + 1n
   if (update.updateId !== expected) return Result.fail(new MonitorUpdateOutOfOrder({ expected, received: update.updateId }))
@@ -302,7 +276,7 @@ const applyWith = (secp: Secp256k1 | undefined, state: MonitorState, update: Mon
     case "CounterpartyCommitment":
       return applyCounterpartyCommitment(state, update)
     case "CommitmentSecret":
-      return applyCommitmentSecret(secp, state, update, fold)
+      return applyCommitmentSecret(secp, state, update)
     case "PaymentPreimage":
       return applyPaymentPreimage(state, update)
     case "ShutdownScript":
@@ -352,10 +326,8 @@ export const foldAccepted = (snapshot: MonitorState | undefined, updates: Readon
     s = opened.success
     rest = updates.slice(1)
   } else s = snapshot
-  // The states between the first and the last are the fold's own: its revoked list grows in place.
-  const fold: FoldScratch = { revoked: undefined }
   for (const u of rest) {
-    const r = applyWith(undefined, s, u, fold)
+    const r = applyWith(undefined, s, u)
     if (Result.isFailure(r)) return r
     s = r.success
   }

@@ -22,13 +22,15 @@
  * "local"): `toLocal` of a counterparty commitment is THEIR balance, and an HTLC they offered
  * is `offered` there. This is the shape of `ChannelSigner`'s `CommitmentState`.
  *
- * Plain immutable data with a Schema: persisted, replicated and compared as JSON.
+ * Immutable data with a Schema (plain but for the packed revoked list): persisted, replicated and
+ * compared as JSON.
  */
-import { Schema } from "effect"
+import { Schema, SchemaTransformation } from "effect"
 import { u64 } from "../codec/fields.ts"
 import { ChannelParamsSchema, MsatSchema, PublicKeySchema } from "../channel/params.ts"
 import { type SpecHtlc, SpecHtlcSchema } from "../channel/commitments.ts"
 import { SecretStoreSchema } from "./secrets.ts"
+import { RevokedCommitments } from "./revoked.ts"
 
 const hexOfLength = (n: number) => Schema.Uint8ArrayFromHex.pipe(Schema.check(Schema.isBetweenLength(n, n)))
 
@@ -91,6 +93,14 @@ export const RevokedCommitmentSchema = Schema.Struct({
 })
 export type RevokedCommitment = typeof RevokedCommitmentSchema.Type
 
+/** The JSON array of the entries <-> the packed list (`./revoked.ts`). */
+export const RevokedCommitmentsSchema = Schema.Array(RevokedCommitmentSchema).pipe(
+  Schema.decodeTo(
+    Schema.declare((u): u is RevokedCommitments => u instanceof RevokedCommitments),
+    SchemaTransformation.transform({ decode: (entries) => RevokedCommitments.of(entries), encode: (list) => [...list] })
+  )
+)
+
 export const PreimageEntrySchema = Schema.Struct({
   paymentHash: Bytes32Schema,
   preimage: Bytes32Schema
@@ -122,7 +132,7 @@ export const MonitorStateSchema = Schema.Struct({
   counterpartyNext: Schema.optionalKey(CounterpartyCommitmentSchema),
   counterpartySecrets: SecretStoreSchema,
   /** In increasing commitment number. */
-  revokedCommitments: Schema.Array(RevokedCommitmentSchema),
+  revokedCommitments: RevokedCommitmentsSchema,
   preimages: Schema.Array(PreimageEntrySchema),
   holderShutdownScript: Schema.optionalKey(BytesSchema),
   counterpartyShutdownScript: Schema.optionalKey(BytesSchema),

@@ -9,6 +9,7 @@ import fc from "fast-check"
 import { decodeSnapshot, decodeUpdate, encodeHotSnapshot, encodeHotUpdate, encodeRevokedChunk, encodeSnapshot, encodeUpdate } from "../../../src/layers/persister/StoreReplica.ts"
 import { foldAccepted } from "../../../src/protocol/monitor/apply.ts"
 import { type MonitorState, MonitorStateSchema } from "../../../src/protocol/monitor/state.ts"
+import { RevokedCommitments } from "../../../src/protocol/monitor/revoked.ts"
 import { MonitorUpdateSchema } from "../../../src/protocol/monitor/update.ts"
 import { arbitraryLog } from "../../protocol/monitor/fixtures.ts"
 
@@ -59,8 +60,9 @@ describe("StoreReplica update encoding", () => {
         if (revoked.length > 0) withRevoked++
         for (let k = 0; k <= revoked.length; k++) {
           const chunks = new Map<number, Uint8Array>()
-          if (k > 0) chunks.set(0, encodeRevokedChunk(revoked.slice(0, Math.ceil(k / 2))))
-          if (k > 1) chunks.set(Math.ceil(k / 2), encodeRevokedChunk(revoked.slice(Math.ceil(k / 2), k)))
+          const part = (from: number, to: number) => encodeRevokedChunk(RevokedCommitments.of([...revoked].slice(from, to)))
+          if (k > 0) chunks.set(0, part(0, Math.ceil(k / 2)))
+          if (k > 1) chunks.set(Math.ceil(k / 2), part(Math.ceil(k / 2), k))
           assert.deepStrictEqual(Result.getOrThrow(decodeSnapshot(encodeSnapshot(m, k), chunks)), m)
           // a missing chunk, or one the header does not count, is refused
           if (k > 1) assert.isTrue(Result.isFailure(decodeSnapshot(encodeSnapshot(m, k), new Map([[0, chunks.get(0)!]]))))

@@ -22,6 +22,7 @@ import {
 } from "../../../src/protocol/monitor/apply.ts"
 import { emptySecretStore } from "../../../src/protocol/keys/shachain.ts"
 import type { MonitorState } from "../../../src/protocol/monitor/state.ts"
+import { RevokedCommitments } from "../../../src/protocol/monitor/revoked.ts"
 import type { MonitorUpdate } from "../../../src/protocol/monitor/update.ts"
 import { Txid } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import {
@@ -74,7 +75,7 @@ describe("open: the initial state", () => {
       holderCommitment: u.holderCommitment,
       counterpartyCurrent: u.counterpartyCommitment,
       counterpartySecrets: emptySecretStore,
-      revokedCommitments: [],
+      revokedCommitments: RevokedCommitments.empty,
       preimages: [],
       closing: { _tag: "Open" }
     })
@@ -151,12 +152,12 @@ describe("foldAccepted: a persister's compaction", () => {
         const folded = ok(foldAccepted(snapshot, log.slice(at)))
         expect(folded).toStrictEqual(whole)
         expect(snapshot.revokedCommitments).toBe(revoked)
-        expect(revoked).toStrictEqual(before)
+        expect([...revoked]).toStrictEqual(before)
         expect(ok(foldAccepted(snapshot, log.slice(at)))).toStrictEqual(whole)
         // Folding on from the result (as the next compaction does) leaves the result as it was.
         const after = [...folded.revokedCommitments]
         ok(foldAccepted(folded, []))
-        expect(folded.revokedCommitments).toStrictEqual(after)
+        expect([...folded.revokedCommitments]).toStrictEqual(after)
       }
     }
   })
@@ -203,7 +204,7 @@ describe("preimages: kept while our latest, their current or their next commitme
     expect(s.preimages.map((p) => p.preimage)).toEqual([preimageFor(5)])
     b.revoke() // gone from every broadcastable commitment (the revoked one is claimed whole)
     s = ok(replay(secp, b.log))
-    expect(s.revokedCommitments.map((r) => r.commitmentNumber)).toEqual([1n])
+    expect(Array.from(s.revokedCommitments, (r) => r.commitmentNumber)).toEqual([1n])
     expect(s.preimages).toEqual([])
   })
 

@@ -34,6 +34,7 @@ import {
   type TrackedOutput
 } from "../../../src/protocol/monitor/onchain.ts"
 import type { MonitorHtlc, MonitorState } from "../../../src/protocol/monitor/state.ts"
+import { RevokedCommitments } from "../../../src/protocol/monitor/revoked.ts"
 import { makeInput, txid, type OutPoint, type Transaction } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import type { CommitmentTransaction } from "../../../src/protocol/tx/commitment.ts"
 import { buildCommitmentForSide } from "../../../src/protocol/tx/view.ts"
@@ -445,7 +446,7 @@ describe("their revoked commitment confirmed (BOLT 5 Revoked Transaction Close H
     b.revoke()
   })
   const state: MonitorState = { ...logged, params }
-  const revoked = state.revokedCommitments[0]
+  const [revoked] = state.revokedCommitments
   if (revoked === undefined) throw new Error("no revoked commitment")
   const theirs = { toLocal: msat(332_000_000n), toRemote: msat(600_000_000n), htlcs: revoked.htlcs }
   const tx = commitmentTx(params, "counterparty", 1n, theirs, theirPoint(1n))
@@ -580,7 +581,7 @@ describe("their revoked commitment confirmed (BOLT 5 Revoked Transaction Close H
   })
 
   it("a revoked commitment without stored HTLCs: their balance and ours only", () => {
-    const noHtlcs: MonitorState = { ...state, revokedCommitments: [] }
+    const noHtlcs: MonitorState = { ...state, revokedCommitments: RevokedCommitments.empty }
     expect([...kinds(resolve(ctx, noHtlcs, s()))].sort()).toEqual(["revoked_to_local", "to_remote"])
   })
 })
@@ -747,7 +748,7 @@ describe("relevant transactions and preimages from the chain (BOLT 5: MUST extra
       ...holderState,
       counterpartyCurrent: { ...base.counterpartyCurrent, htlcs: [h(10)] },
       counterpartyNext: next,
-      revokedCommitments: [{ commitmentNumber: 0n, txid: holderTxid, htlcs: [h(12)] }]
+      revokedCommitments: RevokedCommitments.of([{ commitmentNumber: 0n, txid: holderTxid, htlcs: [h(12)] }])
     }
     expect(learnedFor(state, 10)).toEqual([preimageFor(10)])
     expect(learnedFor(state, 11)).toEqual([preimageFor(11)])
