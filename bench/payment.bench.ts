@@ -67,7 +67,7 @@ import { MonitorPersister } from "../src/services/MonitorPersister.ts"
 import { NodeSigner } from "../src/services/NodeSigner.ts"
 import { RouterGraph } from "../src/services/Router.ts"
 import { Scorer } from "../src/services/Scorer.ts"
-import { Store, type StoreShape } from "../src/services/Store.ts"
+import { declareStoreWriteNow, Store, type StoreOp, type StoreShape, storeWriteNowOf } from "../src/services/Store.ts"
 
 const MEASURE_MS = Number(process.env["PAYMENT_BENCH_MS"] ?? 3_000)
 const WARMUP_MS = Number(process.env["PAYMENT_BENCH_WARMUP_MS"] ?? 500)
@@ -178,25 +178,36 @@ const awaitEvent = <A>(log: ReadonlyArray<NodeChannelEvent>, pick: (e: NodeChann
 /** commitment_signed sent (and the HTLC signatures in them) by sender and link, for PAYMENT_BENCH_LINKS=1. */
 const signedByLink = new Map<string, { signed: number; htlcs: number }>()
 const storeWrites = { puts: 0, bytes: 0, commitmentSigned: 0, htlcSignatures: 0 }
-const countedStore = (inner: StoreShape): StoreShape => ({
-  ...inner,
-  put: (key, value, ifVersion) =>
-    Effect.suspend(() => {
+const countedStore = (inner: StoreShape): StoreShape => {
+  const count = (ops: ReadonlyArray<StoreOp>) => {
+    for (const op of ops) {
+      if (op._tag !== "Put") continue
       storeWrites.puts += 1
-      storeWrites.bytes += value.length
-      return inner.put(key, value, ifVersion)
-    }),
-  // The payment layer writes its records through `write` (one put each, handed over).
-  write: (ops) =>
-    Effect.suspend(() => {
-      for (const op of ops) {
-        if (op._tag !== "Put") continue
+      storeWrites.bytes += op.value.length
+    }
+  }
+  const counted: StoreShape = {
+    ...inner,
+    put: (key, value, ifVersion) =>
+      Effect.suspend(() => {
         storeWrites.puts += 1
-        storeWrites.bytes += op.value.length
-      }
-      return inner.write(ops)
-    })
-})
+        storeWrites.bytes += value.length
+        return inner.put(key, value, ifVersion)
+      }),
+    // The payment layer writes its records through `write` (one put each, handed over).
+    write: (ops) =>
+      Effect.suspend(() => {
+        count(ops)
+        return inner.write(ops)
+      })
+  }
+  // A store in memory writes at once (`storeWriteNowOf`), as the payment layer then does: counted the same.
+  const innerNow = storeWriteNowOf(inner)
+  return innerNow === undefined ? counted : declareStoreWriteNow(counted, (ops) => {
+    count(ops)
+    return innerNow(ops)
+  })
+}
 
 /** Where a node keeps its channels and payments: in memory, or one files store (fsync'ed) in a temp directory. */
 type Storage = "memory" | "files"

@@ -90,7 +90,7 @@ import { Entropy } from "../services/Entropy.ts"
 import { type ExcludedChannel, type FirstHop, type Path, type PathOutcome, type PolicyUpdate, Router } from "../services/Router.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
-import { givenPutOp, Store, type StoreVersion } from "../services/Store.ts"
+import { givenPutOp, Store, storeWriteNowOf, type StoreVersion } from "../services/Store.ts"
 import { type ChannelInfo, ChannelManager, type ChannelManagerShape, listenerOf, type NodeChannelEvent } from "./ChannelManager.ts"
 import { createInvoice as createSignedInvoice, type CreateInvoiceParams } from "../invoices/createInvoice.ts"
 import { MonitorChain } from "./MonitorChain.ts"
@@ -697,6 +697,7 @@ export const make = (
 
     // ---- the store -------------------------------------------------------------------------------------
 
+    const writeNow = storeWriteNowOf(store)
     /**
      * A record written: tried again up to 5 times, then a defect (no schedule built per write).
      * The encoded bytes are handed over (`givenPutOp`: nothing here keeps or changes them), so a
@@ -705,7 +706,11 @@ export const make = (
     const put = (key: string, json: string): Effect.Effect<StoreVersion> => {
       const ops = [givenPutOp(key, text.encode(json))]
       const attempt = (left: number): Effect.Effect<StoreVersion> => Effect.catch(store.write(ops), (e) => (left > 0 ? attempt(left - 1) : Effect.die(e)))
-      return attempt(5)
+      // A store in memory writes at once (no effect of its own, when this one runs); a refusal takes the retrying way.
+      return writeNow === undefined ? attempt(5) : Effect.suspend(() => {
+        const version = writeNow(ops)
+        return typeof version === "number" ? Effect.succeed(version) : attempt(4)
+      })
     }
     /**
      * The record under `key` as stored (undefined: none, or it does not decode, as `loadAll` skips

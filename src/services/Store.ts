@@ -138,6 +138,25 @@ export interface StoreShape {
 
 export class Store extends Context.Service<Store, StoreShape>()("effect-lightning/Store") {}
 
+/** `StoreShape.write` done at once: the write's version, or why it was refused (`write`'s failures, nothing changed). */
+export type StoreWriteNow = (ops: ReadonlyArray<StoreOp>) => StoreVersion | StoreWriteError
+
+const storeWritesNow = new WeakMap<StoreShape, StoreWriteNow>()
+
+/**
+ * Declares that `store` writes at once (`StoreWriteNow`: a store in memory), so a caller that is
+ * synchronous already (a payment record, a persister's write in memory) writes with no effect.
+ * Declared by object: a wrapper that spreads the fields and replaces `write` does not inherit it
+ * (its `write` is never bypassed).
+ */
+export const declareStoreWriteNow = <S extends StoreShape>(store: S, writeNow: StoreWriteNow): S => {
+  storeWritesNow.set(store, writeNow)
+  return store
+}
+
+/** The write at once `store` itself declared (`declareStoreWriteNow`), if any. */
+export const storeWriteNowOf = (store: StoreShape): StoreWriteNow | undefined => storeWritesNow.get(store)
+
 const MAX_KEY_LENGTH = 1024
 
 /** Undefined for a valid key, else why it is not. */

@@ -9,12 +9,14 @@
  */
 import { Context, Effect, Layer } from "effect"
 import {
+  declareStoreWriteNow,
   Store,
   StoreError,
   type StoreOp,
   type StoreShape,
   type StoreVersion,
   type StoreWriteError,
+  type StoreWriteNow,
   deleteOp,
   putOp
 } from "../../services/Store.ts"
@@ -47,29 +49,34 @@ export const makeMemoryStore = (data: MemoryStoreData = makeMemoryStoreData()): 
   let writes = 0
   const unavailable = (operation: string) => Effect.fail(new StoreError({ operation, reason: "store is down" }))
 
+  /** A write at once (declared: `storeWriteNowOf`); `write` is the same as an effect. */
+  const writeNow: StoreWriteNow = (ops) => {
+    if (down) return new StoreError({ operation: "write", reason: "store is down" })
+    const bad = data.table.check(ops)
+    if (bad !== undefined) return bad
+    if (failWrites > 0) {
+      failWrites -= 1
+      return new StoreError({ operation: "write", reason: "injected failure" })
+    }
+    data.version += 1
+    data.table.apply(ops, data.version)
+    writes += 1
+    return data.version
+  }
   const write = (ops: ReadonlyArray<StoreOp>): Effect.Effect<StoreVersion, StoreWriteError> =>
     Effect.suspend((): Effect.Effect<StoreVersion, StoreWriteError> => {
-      if (down) return unavailable("write")
-      const bad = data.table.check(ops)
-      if (bad !== undefined) return Effect.fail(bad)
-      if (failWrites > 0) {
-        failWrites -= 1
-        return Effect.fail(new StoreError({ operation: "write", reason: "injected failure" }))
-      }
-      data.version += 1
-      data.table.apply(ops, data.version)
-      writes += 1
-      return Effect.succeed(data.version)
+      const written = writeNow(ops)
+      return typeof written === "number" ? Effect.succeed(written) : Effect.fail(written)
     })
 
-  const store: StoreShape = {
+  const store: StoreShape = declareStoreWriteNow({
     get: (key) => Effect.suspend(() => (down ? unavailable("get") : Effect.succeed(data.table.get(key)))),
     list: (prefix) => Effect.suspend(() => (down ? unavailable("list") : Effect.succeed(data.table.list(prefix)))),
     put: (key, value, ifVersion) => write([putOp(key, value, ifVersion)]),
     delete: (key, ifVersion) => Effect.asVoid(write([deleteOp(key, ifVersion)])),
     write,
     synchronous: true
-  }
+  }, writeNow)
   const control: MemoryStoreControl = {
     setDown: (d) => Effect.sync(() => void (down = d)),
     failNextWrites: (n) => Effect.sync(() => void (failWrites = n)),

@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Exit, Result } from "effect"
+import * as fc from "fast-check"
 import { makeMemoryStore, makeMemoryStoreData } from "../../../src/layers/store/MemoryStore.ts"
-import { givenPutOp, putOp } from "../../../src/services/Store.ts"
+import { deleteOp, givenPutOp, putOp, type StoreOp, type StoreShape, storeWriteNowOf } from "../../../src/services/Store.ts"
 import { storeContract } from "./contract.ts"
 
 storeContract("MemoryStore", () => Effect.sync(() => makeMemoryStore().store))
@@ -55,4 +56,60 @@ describe("MemoryStore", () => {
       // a given put is a put: compare-and-set, versions
       assert.strictEqual((yield* Effect.flip(store.write([givenPutOp("b", new Uint8Array([5]), 0)])))._tag, "StoreConflict")
     }))
+
+  it("the write at once (storeWriteNowOf) is the write: same versions, same refusals, same content, on any sequence", () => {
+    const key = fc.constantFrom("a", "b", "ch/c", "", "bad key")
+    const version = fc.option(fc.nat(12), { nil: undefined })
+    const op = fc.oneof(
+      fc.record({ put: fc.constant(true), key, value: fc.uint8Array({ maxLength: 4 }), version, given: fc.boolean() }),
+      fc.record({ put: fc.constant(false), key, version })
+    )
+    const step = fc.oneof(
+      { weight: 8, arbitrary: fc.record({ _tag: fc.constant("write" as const), ops: fc.array(op, { maxLength: 3 }) }) },
+      { weight: 1, arbitrary: fc.record({ _tag: fc.constant("down" as const), down: fc.boolean() }) },
+      { weight: 1, arbitrary: fc.record({ _tag: fc.constant("fail" as const), n: fc.nat(2) }) }
+    )
+    const toOps = (ops: ReadonlyArray<{ readonly put: boolean; readonly key: string; readonly version: number | undefined; readonly value?: Uint8Array; readonly given?: boolean }>): Array<StoreOp> =>
+      ops.map((o) => (o.put ? (o.given === true ? givenPutOp : putOp)(o.key, Uint8Array.from(o.value ?? []), o.version) : deleteOp(o.key, o.version)))
+    const content = (store: StoreShape) => Effect.runSync(Effect.orDie(store.list(""))).map((e) => [e.key, e.version, [...e.value]])
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
+        const viaEffect = makeMemoryStore()
+        const atOnce = makeMemoryStore()
+        const now = storeWriteNowOf(atOnce.store)
+        if (now === undefined) return false
+        for (const s of steps) {
+          if (s._tag === "down") {
+            Effect.runSync(viaEffect.control.setDown(s.down))
+            Effect.runSync(atOnce.control.setDown(s.down))
+            continue
+          }
+          if (s._tag === "fail") {
+            Effect.runSync(viaEffect.control.failNextWrites(s.n))
+            Effect.runSync(atOnce.control.failNextWrites(s.n))
+            continue
+          }
+          const exit = Effect.runSyncExit(viaEffect.store.write(toOps(s.ops)))
+          const direct = now(toOps(s.ops))
+          if (Exit.isSuccess(exit)) assert.strictEqual(direct, exit.value)
+          else {
+            const error = Exit.findError(exit)
+            assert.deepStrictEqual(direct, Result.isSuccess(error) ? error.success : undefined)
+          }
+        }
+        Effect.runSync(viaEffect.control.setDown(false))
+        Effect.runSync(atOnce.control.setDown(false))
+        assert.deepStrictEqual(content(atOnce.store), content(viaEffect.store))
+        assert.strictEqual(Effect.runSync(atOnce.control.writeCount), Effect.runSync(viaEffect.control.writeCount))
+        return true
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("the write at once is declared by object: a wrapper that spreads the fields does not inherit it", () => {
+    const { store } = makeMemoryStore()
+    assert.isDefined(storeWriteNowOf(store))
+    assert.isUndefined(storeWriteNowOf({ ...store, write: store.write }))
+  })
 })
