@@ -7,21 +7,16 @@
  * parts: every part's channel gets the preimage first, then every part is fulfilled.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Queue, Stream } from "effect"
-import { ChannelManager, type ChannelManagerShape, type NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
+import { Effect, Queue, Stream } from "effect"
+import { type ChannelManagerShape, type NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
 import { make as makePayments } from "../../src/actors/Payments.ts"
 import { ChannelCommandRejected } from "../../src/actors/Channel.ts"
 import { makeNodeSigner } from "../../src/layers/InMemoryNodeSigner.ts"
 import { wasmSecp256k1 } from "../../src/layers/crypto/secp256k1-wasm.ts"
-import { makeMemoryStore } from "../../src/layers/store/MemoryStore.ts"
-import { makeSeededEntropy } from "../../src/layers/test/SeededEntropy.ts"
 import { UnexpectedInput } from "../../src/protocol/channel/step.ts"
 import { buildPaymentOnion } from "../../src/protocol/onion/index.ts"
 import { ChannelId, msat } from "../../src/protocol/units.ts"
-import { Entropy } from "../../src/services/Entropy.ts"
-import { NodeSigner } from "../../src/services/NodeSigner.ts"
-import { Router } from "../../src/services/Router.ts"
-import { Store } from "../../src/services/Store.ts"
+import { paymentsOverDoubles } from "./paymentsOverDoubles.ts"
 
 const secp = wasmSecp256k1
 const HEIGHT = 800_000
@@ -67,13 +62,7 @@ const claimOnePart = (options: { durable: boolean; refuseFulfill: boolean }) =>
     const calls: Array<Call> = []
     const signer = makeNodeSigner(nodeSecret, secp)
     const payments = yield* makePayments({ secp, blockHeight: Effect.succeed(HEIGHT) }).pipe(
-      Effect.provide(Layer.mergeAll(
-        Layer.succeed(ChannelManager, managerDouble(inbox, calls, options)),
-        Layer.succeed(NodeSigner, signer),
-        Layer.succeed(Entropy, makeSeededEntropy("payments-claim")),
-        Layer.succeed(Store, makeMemoryStore().store),
-        Layer.succeed(Router, Router.of({ findRoute: () => Effect.die(new Error("no routes here")), reportPath: () => Effect.void }))
-      ))
+      Effect.provide(paymentsOverDoubles(managerDouble(inbox, calls, options), signer, "payments-claim"))
     )
     const inv = yield* payments.createInvoice({ amountMsat: AMOUNT, description: { text: "one part" } })
     const cltvExpiry = HEIGHT + 40

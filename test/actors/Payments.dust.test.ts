@@ -4,19 +4,14 @@
  * when it pays one of our invoices; one that is not flagged is claimed.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Queue, Result, Stream } from "effect"
-import { ChannelManager, type ChannelManagerShape, type NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
+import { Effect, Queue, Result, Stream } from "effect"
+import { type ChannelManagerShape, type NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
 import { make as makePayments } from "../../src/actors/Payments.ts"
 import { makeNodeSigner } from "../../src/layers/InMemoryNodeSigner.ts"
 import { wasmSecp256k1 } from "../../src/layers/crypto/secp256k1-wasm.ts"
-import { makeMemoryStore } from "../../src/layers/store/MemoryStore.ts"
-import { makeSeededEntropy } from "../../src/layers/test/SeededEntropy.ts"
 import { buildPaymentOnion, decryptFailure } from "../../src/protocol/onion/index.ts"
 import { ChannelId, msat } from "../../src/protocol/units.ts"
-import { Entropy } from "../../src/services/Entropy.ts"
-import { NodeSigner } from "../../src/services/NodeSigner.ts"
-import { Router } from "../../src/services/Router.ts"
-import { Store } from "../../src/services/Store.ts"
+import { paymentsOverDoubles } from "./paymentsOverDoubles.ts"
 
 const secp = wasmSecp256k1
 const HEIGHT = 800_000
@@ -55,13 +50,7 @@ const payOnce = (dustExposureExceeded: boolean) =>
     }
     const signer = makeNodeSigner(new Uint8Array(32).fill(1), secp)
     const payments = yield* makePayments({ secp, blockHeight: Effect.succeed(HEIGHT) }).pipe(
-      Effect.provide(Layer.mergeAll(
-        Layer.succeed(ChannelManager, manager),
-        Layer.succeed(NodeSigner, signer),
-        Layer.succeed(Entropy, makeSeededEntropy("payments-dust")),
-        Layer.succeed(Store, makeMemoryStore().store),
-        Layer.succeed(Router, Router.of({ findRoute: () => Effect.die(new Error("no routes here")), reportPath: () => Effect.void }))
-      ))
+      Effect.provide(paymentsOverDoubles(manager, signer, "payments-dust"))
     )
     const inv = yield* payments.createInvoice({ amountMsat: AMOUNT, description: { text: "dust" } })
     const cltvExpiry = HEIGHT + 40

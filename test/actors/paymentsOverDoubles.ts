@@ -1,0 +1,18 @@
+/** The services a Payments actor needs around a channel manager double: a node signer, seeded entropy, a store in memory, no routes. */
+import { Effect, Layer } from "effect"
+import { ChannelManager, type ChannelManagerShape } from "../../src/actors/ChannelManager.ts"
+import { makeMemoryStore } from "../../src/layers/store/MemoryStore.ts"
+import { makeSeededEntropy } from "../../src/layers/test/SeededEntropy.ts"
+import { Entropy } from "../../src/services/Entropy.ts"
+import { NodeSigner, type NodeSignerShape } from "../../src/services/NodeSigner.ts"
+import { Router } from "../../src/services/Router.ts"
+import { Store } from "../../src/services/Store.ts"
+
+export const paymentsOverDoubles = (manager: ChannelManagerShape, signer: NodeSignerShape, entropyTag: string) =>
+  Layer.mergeAll(
+    Layer.succeed(ChannelManager, manager),
+    Layer.succeed(NodeSigner, signer),
+    Layer.succeed(Entropy, makeSeededEntropy(entropyTag)),
+    Layer.succeed(Store, makeMemoryStore().store),
+    Layer.succeed(Router, Router.of({ findRoute: () => Effect.die(new Error("no routes here")), reportPath: () => Effect.void }))
+  )
