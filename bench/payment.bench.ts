@@ -16,7 +16,8 @@ import type { LightningMessage } from "../src/protocol/messages/index.ts"
  * records written per payment, the `commitment_signed`s and the HTLC signatures in them per payment;
  * for the in-memory runs, the JS thread's time by part (see `PARTS`). Then payments through 3 hops: 5 nodes in a line (each
  * funding a channel to the next, the routers given the line's channels as gossip would), in
- * memory. Route computation on the public graph is bench/route.bench.ts.
+ * memory. Route computation on the public graph is bench/route.bench.ts (`npm run bench -- payment` runs it
+ * too, after this module).
  *
  * Run: `npm run bench -- payment` (PAYMENT_BENCH_MS sets each run's length; PAYMENT_BENCH_ONLY=hops
  * runs only the 3-hop runs, PAYMENT_BENCH_ONLY=two only the two-node runs, PAYMENT_BENCH_WINDOW=1 or 50 only
