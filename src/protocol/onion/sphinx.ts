@@ -16,7 +16,6 @@ import {
   blindingFactor,
   constantTimeEqual,
   deriveKey,
-  generateStream,
   generateStreamFrom,
   hmacSha256,
   isAllZero,
@@ -192,7 +191,7 @@ export const deriveSessionKeys = (
 const generateFiller = (
   payloadsSize: number,
   shifts: ReadonlyArray<number>,
-  sharedSecrets: ReadonlyArray<Uint8Array>
+  rhoKeys: ReadonlyArray<Uint8Array>
 ): Uint8Array => {
   let total = 0
   for (let i = 0; i < shifts.length - 1; i++) total += shifts[i] ?? 0
@@ -200,12 +199,12 @@ const generateFiller = (
   let filled = 0
   for (let i = 0; i < shifts.length - 1; i++) {
     const shift = shifts[i] ?? 0
-    const secret = sharedSecrets[i]
-    if (secret === undefined) break
+    const rho = rhoKeys[i]
+    if (rho === undefined) break
     filled += shift
-    // Hop i sees the filler so far at [size - (filled - shift), size) followed by `shift` zeros.
-    const stream = generateStream(deriveKey("rho", secret), payloadsSize + shift)
-    xorInto(filler.subarray(0, filled), stream.subarray(payloadsSize + shift - filled))
+    // Hop i sees the filler so far at [size - (filled - shift), size) followed by `shift` zeros:
+    // only the stream's last `filled` bytes are XORed in, so only their blocks are generated.
+    xorInto(filler.subarray(0, filled), generateStreamFrom(rho, payloadsSize + shift - filled, filled))
   }
   return filler
 }
@@ -239,22 +238,25 @@ export const buildOnion = (
   if (Result.isFailure(keys)) return Result.fail(keys.failure)
   const { sharedSecrets, ephemeralPublicKeys } = keys.success
 
-  const filler = generateFiller(payloadsSize, shifts, sharedSecrets)
+  // Each hop's rho key serves its filler stream and its layer's encryption: derived once.
+  const rhoKeys = sharedSecrets.map((secret) => deriveKey("rho", secret))
+  const filler = generateFiller(payloadsSize, shifts, rhoKeys)
   // The pad stream: zeros XORed with it in place (one buffer, not a zero buffer and an output).
   const mix = xorStreamInPlace(deriveKey("pad", sessionKey), new Uint8Array(payloadsSize))
   let nextHmac: Uint8Array = new Uint8Array(HMAC_SIZE)
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = hops[i]
     const secret = sharedSecrets[i]
+    const rho = rhoKeys[i]
     const shift = shifts[i]
-    if (hop === undefined || secret === undefined || shift === undefined) continue
+    if (hop === undefined || secret === undefined || rho === undefined || shift === undefined) continue
     mix.copyWithin(shift, 0, payloadsSize - shift)
     const length = encodeBigSize(BigInt(hop.payload.length))
     mix.set(length, 0)
     mix.set(hop.payload, length.length)
     mix.set(nextHmac, length.length + hop.payload.length)
     // mix ^= the rho stream, in place (no stream buffer, no byte loop).
-    xorStreamInPlace(deriveKey("rho", secret), mix)
+    xorStreamInPlace(rho, mix)
     if (i === hops.length - 1) mix.set(filler, payloadsSize - filler.length)
     nextHmac = hmacSha256(deriveKey("mu", secret), mix, associatedData)
   }
