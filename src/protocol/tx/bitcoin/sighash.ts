@@ -30,6 +30,12 @@ let outer = new Uint8Array(512)
  * the signatures of a channel's commitments all spend its funding outpoint.
  */
 let lastPrevouts: { readonly bytes: Uint8Array; readonly hash: Uint8Array } | undefined
+/**
+ * The last hashSequence made, with a copy of the sequences it was made of (compared on each use):
+ * an HTLC transaction's one input always has the channel type's sequence, and a commitment's the
+ * upper 24 bits of its obscured number, the same for millions of commitments.
+ */
+let lastSequences: { readonly bytes: Uint8Array; readonly hash: Uint8Array } | undefined
 
 /** Bitcoin's little-endian u32, as `Writer.u32le` writes it (`v >>> 0`). */
 const putU32 = (b: Uint8Array, at: number, v: number): number => {
@@ -119,7 +125,9 @@ export const segwitV0Sighash = (
     const b = innerOf(4 * inputs.length)
     let at = 0
     for (const i of inputs) at = putU32(b, at, i.sequence)
-    hash256Into(b.subarray(0, at), out, 36)
+    const sequences = b.subarray(0, at)
+    if (lastSequences === undefined || !equalBytes(lastSequences.bytes, sequences)) lastSequences = { bytes: sequences.slice(), hash: hash256(sequences) }
+    out.set(lastSequences.hash, 36)
   }
   out.set(txid, 68)
   let at = putU32(out, 68 + txid.length, input.prevout.vout)

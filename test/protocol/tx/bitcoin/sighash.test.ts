@@ -108,6 +108,26 @@ describe("segwitV0Sighash's byte layout", () => {
     )
   })
 
+  it("equals the plain form when transactions share their sequences (the kept hashSequence), one input or more", () => {
+    // A few sequences again and again (an HTLC transaction's input, a commitment's upper bits), in
+    // transactions of one input or two: a kept hash is reused only for the same sequence bytes.
+    const sequence = fc.constantFrom(0, 1, 0x80000001, 0x80000002, 0xffffffff)
+    fc.assert(
+      fc.property(fc.array(fc.tuple(txArb(false), fc.array(sequence, { minLength: 1, maxLength: 2 }), anyType), { minLength: 1, maxLength: 8 }), (cases) => {
+        for (const [tx, sequences, type] of cases) {
+          const inputs = sequences.flatMap((s, k) => {
+            const input = tx.inputs[k % tx.inputs.length]
+            return input === undefined ? [] : [{ ...input, sequence: s }]
+          })
+          if (inputs.length === 0) return
+          const shared: Transaction = { ...tx, inputs }
+          expect(toHex(segwitV0Sighash(shared, 0, new Uint8Array(0), sat(1000n), type))).toBe(toHex(segwitV0SighashWriter(shared, 0, new Uint8Array(0), sat(1000n), type)))
+        }
+      }),
+      { numRuns: 500 }
+    )
+  })
+
   it("equals the plain form on many inputs and outputs (buffers grown), and a version beyond 32 bits (written modulo 2^32 by both)", () => {
     const big: fc.Arbitrary<Transaction> = fc
       .record({
