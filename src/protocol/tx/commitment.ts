@@ -11,12 +11,11 @@
 import { Data, Result } from "effect"
 import { sha256 } from "./bitcoin/hash.ts"
 import type { ChannelType, OutputSpec } from "../channel-type.ts"
-import { concatBytes, equalBytes } from "../bytes.ts"
+import { compareBytes, concatBytes, equalBytes } from "../bytes.ts"
 import type { CommitmentKeys } from "../keys/commitment-keys.ts"
 import type { PublicKey } from "../keys/keys.ts"
 import { msatToSat, sat, type Msat, type Sat } from "../units.ts"
 import { makeInput, type OutPoint, type Transaction, type TxOutput } from "./bitcoin/transaction.ts"
-import { compareOutputs } from "./bip69.ts"
 import { commitmentFee, isHtlcTrimmed, type HtlcDirection } from "./fees.ts"
 
 const MASK48 = (1n << 48n) - 1n
@@ -137,6 +136,67 @@ const keyedSpec = (memo: KeyedSpecs, type: ChannelType, key: Uint8Array, make: (
   return spec
 }
 
+/** The builder's failure (a function, not a closure made per build). */
+const failed = (reason: string): Result.Result<never, CommitmentError> => Result.fail(new CommitmentError({ reason }))
+
+/**
+ * An output being made. Its fields are those of `CommitmentOutput`, in its order (it is handed
+ * out as one once `index` is set after sorting): no second object per output.
+ */
+interface Pending<H extends CommitmentHtlc> {
+  index: number
+  readonly kind: CommitmentOutputKind
+  readonly amount: Sat
+  readonly scriptPubKey: Uint8Array
+  readonly witnessScript: Uint8Array | undefined
+  readonly htlc: H | undefined
+}
+
+const pendingOf = <H extends CommitmentHtlc>(kind: CommitmentOutputKind, amount: Sat, spec: OutputSpec, htlc: H | undefined): Pending<H> => ({
+  index: -1,
+  kind,
+  amount,
+  scriptPubKey: spec.scriptPubKey,
+  witnessScript: spec.witnessScript,
+  htlc
+})
+
+/**
+ * BOLT 3 output order, `compareOutputs`'s (BIP 69 value, then scriptPubKey, then an HTLC's
+ * `cltv_expiry`) read from the outputs as they are (no object made per comparison).
+ */
+const comparePending = <H extends CommitmentHtlc>(a: Pending<H>, b: Pending<H>): number => {
+  if (a.amount !== b.amount) return a.amount < b.amount ? -1 : 1
+  const c = compareBytes(a.scriptPubKey, b.scriptPubKey)
+  if (c !== 0) return c
+  return (a.htlc?.cltvExpiry ?? 0) - (b.htlc?.cltvExpiry ?? 0)
+}
+
+/** Whether the output is an HTLC's (a type guard: the same object goes in both lists). */
+const isHtlcOutput = <H extends CommitmentHtlc>(p: Pending<H>): p is Pending<H> & { readonly htlc: H } => p.htlc !== undefined
+
+/** Beyond this many outputs the engine's sort (O(n log n)) is used; below, an insertion sort. */
+const INSERTION_SORT_MAX = 16
+
+/**
+ * Sorts in place, stable (equal outputs keep their order, as `Array.prototype.sort`). A commitment
+ * has a handful of outputs: V8's sort allocates its merge state on every call (~1 KB, about a
+ * sixth of a build's garbage), an insertion sort nothing.
+ */
+const sortPending = <H extends CommitmentHtlc>(pending: Array<Pending<H>>): void => {
+  if (pending.length > INSERTION_SORT_MAX) {
+    pending.sort(comparePending)
+    return
+  }
+  for (let i = 1; i < pending.length; i++) {
+    const x = pending[i]
+    if (x === undefined) continue
+    let j = i - 1
+    for (let y = pending[j]; y !== undefined && comparePending(y, x) > 0; y = pending[--j]) pending[j + 1] = y
+    pending[j + 1] = x
+  }
+}
+
 /**
  * Builds the commitment transaction. Fails (without throwing) if balances and HTLCs do not add
  * up to the funding amount, or a parameter is out of range.
@@ -145,22 +205,21 @@ export const buildCommitmentTransaction = <H extends CommitmentHtlc>(
   params: CommitmentParams<H>
 ): Result.Result<CommitmentTransaction<H>, CommitmentError> => {
   const { channelType: type, feeratePerKw, dustLimit, keys } = params
-  const fail = (reason: string) => Result.fail(new CommitmentError({ reason }))
-  if (!Number.isInteger(feeratePerKw) || feeratePerKw < 0 || feeratePerKw > MAX_FEERATE) return fail("feerate out of range")
-  if (params.commitmentNumber < 0n || params.commitmentNumber > MASK48) return fail("commitment number out of range")
-  if (params.toLocal < 0n || params.toRemote < 0n) return fail("negative balance")
+  if (!Number.isInteger(feeratePerKw) || feeratePerKw < 0 || feeratePerKw > MAX_FEERATE) return failed("feerate out of range")
+  if (params.commitmentNumber < 0n || params.commitmentNumber > MASK48) return failed("commitment number out of range")
+  if (params.toLocal < 0n || params.toRemote < 0n) return failed("negative balance")
   // A negative dust limit would keep HTLC outputs worth less than their second-stage fee.
-  if (dustLimit < 0n) return fail("negative dust limit")
-  if (!Number.isInteger(params.toSelfDelay) || params.toSelfDelay < 0 || params.toSelfDelay > 0xffff) return fail("to_self_delay out of range")
+  if (dustLimit < 0n) return failed("negative dust limit")
+  if (!Number.isInteger(params.toSelfDelay) || params.toSelfDelay < 0 || params.toSelfDelay > 0xffff) return failed("to_self_delay out of range")
   let inFlight = 0n
   for (const h of params.htlcs) {
-    if (h.amount <= 0n) return fail("HTLC amount must be positive")
-    if (h.paymentHash.length !== 32) return fail("payment hash must be 32 bytes")
-    if (!Number.isInteger(h.cltvExpiry) || h.cltvExpiry < 0 || h.cltvExpiry >= 500_000_000) return fail("cltv_expiry out of range")
+    if (h.amount <= 0n) return failed("HTLC amount must be positive")
+    if (h.paymentHash.length !== 32) return failed("payment hash must be 32 bytes")
+    if (!Number.isInteger(h.cltvExpiry) || h.cltvExpiry < 0 || h.cltvExpiry >= 500_000_000) return failed("cltv_expiry out of range")
     inFlight += h.amount
   }
   if (params.toLocal + params.toRemote + inFlight !== params.fundingAmount * 1000n)
-    return fail("balances and HTLCs do not add up to the funding amount")
+    return failed("balances and HTLCs do not add up to the funding amount")
 
   const untrimmed: Array<H> = []
   const trimmedHtlcs: Array<H> = []
@@ -178,50 +237,32 @@ export const buildCommitmentTransaction = <H extends CommitmentHtlc>(
   const hasToLocal = toLocalAmount >= dustLimit && toLocalAmount > 0n
   const hasToRemote = toRemoteAmount >= dustLimit && toRemoteAmount > 0n
 
-  interface Pending {
-    readonly kind: CommitmentOutputKind
-    readonly value: Sat
-    readonly spec: OutputSpec
-    readonly scriptPubKey: Uint8Array
-    readonly cltvExpiry: number | undefined
-    readonly htlc: H | undefined
-  }
-  const pending: Array<Pending> = []
-  const push = (kind: CommitmentOutputKind, value: Sat, spec: OutputSpec, htlc?: H) =>
-    pending.push({ kind, value, spec, scriptPubKey: spec.scriptPubKey, cltvExpiry: htlc?.cltvExpiry, htlc })
-
+  const pending: Array<Pending<H>> = []
   for (const h of untrimmed) {
-    if (h.direction === "offered") push("offered_htlc", msatToSat(h.amount), type.scripts.offeredHtlc(keys, h.paymentHash), h)
-    else push("received_htlc", msatToSat(h.amount), type.scripts.receivedHtlc(keys, h.paymentHash, h.cltvExpiry), h)
+    if (h.direction === "offered") pending.push(pendingOf("offered_htlc", msatToSat(h.amount), type.scripts.offeredHtlc(keys, h.paymentHash), h))
+    else pending.push(pendingOf("received_htlc", msatToSat(h.amount), type.scripts.receivedHtlc(keys, h.paymentHash, h.cltvExpiry), h))
   }
-  if (hasToLocal) push("to_local", sat(toLocalAmount), type.scripts.toLocal(keys, params.toSelfDelay))
-  if (hasToRemote) push("to_remote", sat(toRemoteAmount), keyedSpec(toRemoteSpecs, type, keys.remotePaymentPubkey, () => type.scripts.toRemote(keys)))
+  if (hasToLocal) pending.push(pendingOf<H>("to_local", sat(toLocalAmount), type.scripts.toLocal(keys, params.toSelfDelay), undefined))
+  if (hasToRemote) pending.push(pendingOf<H>("to_remote", sat(toRemoteAmount), keyedSpec(toRemoteSpecs, type, keys.remotePaymentPubkey, () => type.scripts.toRemote(keys)), undefined))
   if (type.anchors) {
     const local = params.localFundingPubkey
     const remote = params.remoteFundingPubkey
-    if (hasToLocal || untrimmed.length > 0) push("local_anchor", type.anchorAmount, keyedSpec(anchorSpecs, type, local, () => type.scripts.anchor(local)))
-    if (hasToRemote || untrimmed.length > 0) push("remote_anchor", type.anchorAmount, keyedSpec(anchorSpecs, type, remote, () => type.scripts.anchor(remote)))
+    if (hasToLocal || untrimmed.length > 0) pending.push(pendingOf<H>("local_anchor", type.anchorAmount, keyedSpec(anchorSpecs, type, local, () => type.scripts.anchor(local)), undefined))
+    if (hasToRemote || untrimmed.length > 0) pending.push(pendingOf<H>("remote_anchor", type.anchorAmount, keyedSpec(anchorSpecs, type, remote, () => type.scripts.anchor(remote)), undefined))
   }
 
-  // `pending` is ours: sorted in place (`compareOutputs`, stable, as `sortOutputs` sorts its
-  // copy), then every list of the result made in one pass.
-  pending.sort(compareOutputs)
-  const outputs: Array<CommitmentOutput<H>> = []
+  // `pending` is ours: sorted in place, then numbered; each is the output handed out.
+  sortPending(pending)
   const htlcOutputs: Array<CommitmentOutput<H> & { readonly htlc: H }> = []
   const txOutputs: Array<TxOutput> = []
   let total = 0n
   for (let index = 0; index < pending.length; index++) {
     const p = pending[index]
     if (p === undefined) continue
-    const htlc = p.htlc
-    if (htlc === undefined) outputs.push({ index, kind: p.kind, amount: p.value, scriptPubKey: p.scriptPubKey, witnessScript: p.spec.witnessScript, htlc })
-    else {
-      const output = { index, kind: p.kind, amount: p.value, scriptPubKey: p.scriptPubKey, witnessScript: p.spec.witnessScript, htlc }
-      outputs.push(output)
-      htlcOutputs.push(output)
-    }
-    txOutputs.push({ value: p.value, scriptPubKey: p.scriptPubKey })
-    total += p.value
+    p.index = index
+    if (isHtlcOutput(p)) htlcOutputs.push(p)
+    txOutputs.push({ value: p.amount, scriptPubKey: p.scriptPubKey })
+    total += p.amount
   }
   const { locktime, sequence } = obscuredCommitmentFields(params.commitmentNumber, params.obscuringFactor)
   const tx: Transaction = {
@@ -233,7 +274,7 @@ export const buildCommitmentTransaction = <H extends CommitmentHtlc>(
   return Result.succeed({
     params,
     tx,
-    outputs,
+    outputs: pending,
     htlcOutputs,
     trimmedHtlcs,
     baseFee,

@@ -11,6 +11,7 @@ import {
 import { unsafePublicKey } from "../../../src/protocol/keys/keys.ts"
 import { msat, sat } from "../../../src/protocol/units.ts"
 import { bob } from "./arbitraries.ts"
+import { buildCommitmentTransactionPlain } from "./commitment-reference.ts"
 import { anchors, anchorsType, legacy, legacyType, ok, paramsOf, type CommitmentVector } from "./fixtures.ts"
 
 const t0 = legacy.tests[0] as CommitmentVector
@@ -99,5 +100,44 @@ describe("output specs kept per key (anchors, to_remote)", () => {
     const toRemote = (c: typeof withAnchors) => c.outputs.find((o) => o.kind === "to_remote")
     expect(toRemote(shared)?.witnessScript).toBeUndefined()
     expect(toRemote(withAnchors)?.witnessScript).toBeDefined()
+  })
+})
+
+describe("the builder against its plain form (commitment-reference.ts)", () => {
+  const hashes = [0, 1].map((i) => new Uint8Array(32).fill(i + 1))
+  /** HTLCs from few values, so that outputs tie on value, on script, or entirely (order then by cltv_expiry, then kept). */
+  const htlcArb = fc.record({
+    direction: fc.constantFrom("offered" as const, "received" as const),
+    amount: fc.oneof(fc.constantFrom(600_000n, 5_000_000n), fc.bigInt({ min: 1n, max: 10_000_000n })).map(msat),
+    paymentHash: fc.constantFrom(...hashes),
+    cltvExpiry: fc.constantFrom(500, 501, 499_999_999)
+  })
+  it("gives the same commitment (outputs, their order and objects, HTLC lists, amounts), up to 24 HTLCs and both channel types", () => {
+    fc.assert(
+      fc.property(
+        fc.array(htlcArb, { maxLength: 24 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 20_000 }),
+        fc.bigInt({ min: 0n, max: 10_000_000_000n }),
+        (htlcs, withAnchors, localIsFunder, feeratePerKw, share) => {
+          const withIds = htlcs.map((h, id) => ({ ...h, id, preimage: new Uint8Array(32) }))
+          const inFlight = withIds.reduce((a, h) => a + h.amount, 0n)
+          const funding = (inFlight + 999n) / 1000n + 10_000_000n
+          const rest = funding * 1000n - inFlight
+          const toLocal = (rest * (share % 1001n)) / 1000n
+          const params = { ...base, channelType: withAnchors ? anchorsType : legacyType, localIsFunder, feeratePerKw, htlcs: withIds, fundingAmount: sat(funding), toLocal: msat(toLocal), toRemote: msat(rest - toLocal) }
+          const fast = buildCommitmentTransaction(params)
+          const plain = buildCommitmentTransactionPlain(params)
+          expect(fast).toEqual(plain)
+          if (Result.isSuccess(fast) && Result.isSuccess(plain)) {
+            // The HTLC objects are the caller's, in the same order in both lists.
+            expect(fast.success.htlcOutputs.map((o) => o.htlc)).toStrictEqual(plain.success.htlcOutputs.map((o) => o.htlc))
+            expect(fast.success.htlcOutputs.every((o) => fast.success.outputs[o.index] === o)).toBe(true)
+          }
+        }
+      ),
+      { numRuns: 400 }
+    )
   })
 })
