@@ -59,9 +59,12 @@ import type { ChannelId } from "../protocol/units.ts"
 import {
   type ChannelKeyId,
   type ChannelParameters,
+  type ChannelSignerNow,
+  channelSignerNowOf,
   type ChannelSignerShape,
   type CommitmentState,
-  CompactSignature
+  CompactSignature,
+  type CounterpartyCommitmentSignatures
 } from "../services/ChannelSigner.ts"
 import type { PersistStatus } from "../services/MonitorPersister.ts"
 import * as Actor from "./Actor.ts"
@@ -296,6 +299,21 @@ const toCommitmentState = (c: Extract<SignerRequest, { readonly _tag: "SignCount
   htlcs: c.htlcs
 })
 
+/** A revocation's answer: the next point, after the secret released (absent at funding). */
+const revocationOf = (nextPerCommitmentPoint: PublicKey, perCommitmentSecret: Uint8Array | undefined): SignerResult =>
+  perCommitmentSecret === undefined ? { _tag: "Revocation", nextPerCommitmentPoint } : { _tag: "Revocation", perCommitmentSecret, nextPerCommitmentPoint }
+
+const counterpartySignatures = (s: CounterpartyCommitmentSignatures): SignerResult => ({ _tag: "CounterpartySignatures", signature: s.signature, htlcSignatures: s.htlcSignatures })
+
+/** The peer's signatures of a `ValidateAndRevoke`, branded once their lengths are checked; undefined if one is not 64 bytes. */
+const signaturesOf = (request: Extract<SignerRequest, { readonly _tag: "ValidateAndRevoke" }>) => {
+  const signature = compactSignature(request.signature)
+  const htlcSignatures = request.htlcSignatures.map(compactSignature)
+  const valid = htlcSignatures.flatMap((s) => (s === undefined ? [] : [s]))
+  return signature === undefined || valid.length !== htlcSignatures.length ? undefined : { signature, htlcSignatures: valid }
+}
+const badLength = signerFailed("signature is not 64 bytes")
+
 /**
  * Performs one `SignerRequest` against the `ChannelSigner` and describes the answer as a
  * `SignerResult` (a refusal included: `SignerFailed`, never key material). Exported for tests.
@@ -308,27 +326,16 @@ export const performSignerRequest = (
   // No generator: a revocation is on every commitment's path. The secret is released first, then the next point asked for.
   const revocation = (revoke: bigint | undefined, next: bigint) =>
     revoke === undefined
-      ? Effect.map(signer.perCommitmentPoint(keyId, next), (nextPerCommitmentPoint: PublicKey): SignerResult => ({ _tag: "Revocation", nextPerCommitmentPoint }))
-      : Effect.flatMap(signer.releaseCommitmentSecret(keyId, revoke), (perCommitmentSecret) =>
-          Effect.map(signer.perCommitmentPoint(keyId, next), (nextPerCommitmentPoint: PublicKey): SignerResult => ({
-            _tag: "Revocation",
-            perCommitmentSecret,
-            nextPerCommitmentPoint
-          }))
-        )
+      ? Effect.map(signer.perCommitmentPoint(keyId, next), (point) => revocationOf(point, undefined))
+      : Effect.flatMap(signer.releaseCommitmentSecret(keyId, revoke), (secret) => Effect.map(signer.perCommitmentPoint(keyId, next), (point) => revocationOf(point, secret)))
   const run = ((): Effect.Effect<SignerResult, { readonly _tag: string }> => {
     switch (request._tag) {
       case "SignCounterpartyCommitment":
-        return Effect.map(
-          signer.signCounterpartyCommitment(keyId, toCommitmentState(request.commitment), request.theirPerCommitmentPoint),
-          (s): SignerResult => ({ _tag: "CounterpartySignatures", signature: s.signature, htlcSignatures: s.htlcSignatures })
-        )
+        return Effect.map(signer.signCounterpartyCommitment(keyId, toCommitmentState(request.commitment), request.theirPerCommitmentPoint), counterpartySignatures)
       case "ValidateAndRevoke": {
-        const signature = compactSignature(request.signature)
-        const htlcSignatures = request.htlcSignatures.map(compactSignature)
-        const valid = htlcSignatures.flatMap((s) => (s === undefined ? [] : [s]))
-        if (signature === undefined || valid.length !== htlcSignatures.length) return Effect.succeed(signerFailed("signature is not 64 bytes"))
-        return Effect.flatMap(signer.validateHolderCommitment(keyId, toCommitmentState(request.holderCommitment), signature, valid), () =>
+        const sigs = signaturesOf(request)
+        if (sigs === undefined) return Effect.succeed(badLength)
+        return Effect.flatMap(signer.validateHolderCommitment(keyId, toCommitmentState(request.holderCommitment), sigs.signature, sigs.htlcSignatures), () =>
           revocation(request.revokeCommitmentNumber, request.nextCommitmentNumber)
         )
       }
@@ -351,6 +358,27 @@ export const performSignerRequest = (
 
 /** A signer's refusal as the `SignerResult` the core reads. */
 const signerRefused = (e: unknown): Effect.Effect<SignerResult> => Effect.succeed(signerFailed(describe(e)))
+
+/**
+ * `performSignerRequest` with a signer's answers at once (`ChannelSignerNow`), for the requests
+ * of every commitment (signing theirs, validating ours and revoking): the same calls in the same
+ * order, the same `SignerResult`. Undefined for the others (rare: the caller performs them).
+ * Exported for tests.
+ */
+export const performSignerRequestNow = (now: ChannelSignerNow, keyId: ChannelKeyId, request: SignerRequest): SignerResult | undefined => {
+  if (request._tag !== "SignCounterpartyCommitment" && request._tag !== "ValidateAndRevoke") return undefined
+  const answer = Result.gen(function*() {
+    if (request._tag === "SignCounterpartyCommitment")
+      return counterpartySignatures(yield* now.signCounterpartyCommitment(keyId, toCommitmentState(request.commitment), request.theirPerCommitmentPoint))
+    const sigs = signaturesOf(request)
+    if (sigs === undefined) return badLength
+    yield* now.validateHolderCommitment(keyId, toCommitmentState(request.holderCommitment), sigs.signature, sigs.htlcSignatures)
+    const revoke = request.revokeCommitmentNumber
+    const secret = revoke === undefined ? undefined : yield* now.releaseCommitmentSecret(keyId, revoke)
+    return revocationOf(yield* now.perCommitmentPoint(keyId, request.nextCommitmentNumber), secret)
+  })
+  return Result.isSuccess(answer) ? answer.success : signerFailed(describe(answer.failure))
+}
 
 // ---- the actor -----------------------------------------------------------------------------------
 
@@ -502,8 +530,13 @@ const startChannel = <S>(
       return keyHexOfRef
     }
 
-    /** The signer's answer to `request`, for the state as it is now (built when it is to run: no `suspend`). */
-    const sign = (request: SignerRequest): Effect.Effect<SignerResult> => {
+    /** The signer's answers at once, when it declared them itself (`channelSignerNowOf`: a wrapper's are its effects). */
+    const signerNow = channelSignerNowOf(signer)
+    /**
+     * The signer's answer to `request`, for the state as it is now: at once when the signer gives
+     * it so and nothing is to be registered first, else the effect (built when it is to run: no `suspend`).
+     */
+    const sign = (request: SignerRequest): SignerResult | Effect.Effect<SignerResult> => {
       const keyId = core.keyId(state)
       const keyHex = keyHexOf(keyId)
       const parameters =
@@ -512,7 +545,7 @@ const startChannel = <S>(
           : readied === keyHex
             ? undefined
             : core.signerParameters?.(state)
-      if (parameters === undefined) return performSignerRequest(signer, keyId, request)
+      if (parameters === undefined) return (signerNow && performSignerRequestNow(signerNow, keyId, request)) ?? performSignerRequest(signer, keyId, request)
       return Effect.flatMap(Effect.result(signer.readyChannel(keyId, parameters)), (ready) => {
         if (Result.isFailure(ready)) return Effect.succeed(signerFailed(describe(ready.failure)))
         readied = keyHex
@@ -586,7 +619,12 @@ const startChannel = <S>(
             w.index += 1
             if (output === undefined) continue
             if (output._tag === "Sign") {
-              return Effect.flatMap(sign(output.request), (result) => {
+              const signed = sign(output.request)
+              if (!Effect.isEffect(signed)) {
+                w.queue.push({ _tag: "Signed", result: signed })
+                continue
+              }
+              return Effect.flatMap(signed, (result) => {
                 w.queue.push({ _tag: "Signed", result })
                 return drive(w)
               })
@@ -846,7 +884,8 @@ const startChannel = <S>(
         }
         const request = core.awaitingSignature?.(state)
         if (request === undefined) return
-        const r = yield* run({ _tag: "Signed", result: yield* sign(request) })
+        const signed = sign(request)
+        const r = yield* run({ _tag: "Signed", result: Effect.isEffect(signed) ? yield* signed : signed })
         if (Result.isFailure(r)) yield* Effect.logWarning(`${name}: resumed signature rejected: ${describe(r.failure)}`)
         yield* scheduleAfterFlushOnly
       })

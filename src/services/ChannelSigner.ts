@@ -28,7 +28,7 @@
  * deterministic from a seed).
  */
 import { CommitmentNumberSchema, CommitmentStateSchema, MAX_COMMITMENT_NUMBER } from "../protocol/channel/io.ts"
-import { Brand, Context, Data, Schema, type Effect } from "effect"
+import { Brand, Context, Data, Schema, type Effect, type Result } from "effect"
 import { CompactSignature } from "../protocol/crypto/secp256k1.ts"
 import type { ChannelType } from "../protocol/channel-type.ts"
 import {
@@ -325,3 +325,38 @@ export const SignerChannelStateSchema = Schema.Struct({
 export type SignerChannelState = typeof SignerChannelStateSchema.Type
 
 export class ChannelSigner extends Context.Service<ChannelSigner, ChannelSignerShape>()("effect-lightning/ChannelSigner") {}
+
+/**
+ * A signer's answers on the commitment path, given at once by a signer in this process: each as
+ * the shape's method of the same name (the same checks, the same state change), its value or its
+ * typed failure as a `Result`. A channel then signs with no effect per request.
+ */
+export interface ChannelSignerNow {
+  readonly perCommitmentPoint: (keyId: ChannelKeyId, commitmentNumber: bigint) => Result.Result<PublicKey, ChannelSignerError>
+  readonly validateHolderCommitment: (
+    keyId: ChannelKeyId,
+    state: CommitmentState,
+    counterpartySignature: CompactSignature,
+    counterpartyHtlcSignatures: ReadonlyArray<CompactSignature>
+  ) => Result.Result<void, ChannelSignerError | InvalidCounterpartySignature>
+  readonly releaseCommitmentSecret: (keyId: ChannelKeyId, commitmentNumber: bigint) => Result.Result<Uint8Array, ChannelSignerError>
+  readonly signCounterpartyCommitment: (
+    keyId: ChannelKeyId,
+    state: CommitmentState,
+    counterpartyPerCommitmentPoint: PublicKey
+  ) => Result.Result<CounterpartyCommitmentSignatures, ChannelSignerError>
+}
+
+const signersNow = new WeakMap<ChannelSignerShape, ChannelSignerNow>()
+
+/**
+ * Declares `signer`'s answers at once (`ChannelSignerNow`). By object: a wrapper that spreads the
+ * fields and replaces a method does not inherit it (its method is never bypassed).
+ */
+export const declareChannelSignerNow = <S extends ChannelSignerShape>(signer: S, now: ChannelSignerNow): S => {
+  signersNow.set(signer, now)
+  return signer
+}
+
+/** The answers at once `signer` itself declared (`declareChannelSignerNow`), if any. */
+export const channelSignerNowOf = (signer: ChannelSignerShape): ChannelSignerNow | undefined => signersNow.get(signer)

@@ -35,7 +35,7 @@ const paymentsOf = (p: PaymentsShape | undefined): PaymentsShape => {
 /** `commitment_signed` sent (both ways) and the HTLC signatures in them, per payment. */
 const concurrentPayments = (sendNow: boolean) => Effect.scoped(
   Effect.gen(function*() {
-    const pair = yield* makePair({ storage: "memory", payments: true, sendNow })
+    const pair = yield* makePair({ storage: "memory", payments: true, sendNow, signerNow: sendNow })
     const alice = paymentsOf(pair.alice.payments)
     const bob = paymentsOf(pair.bob.payments)
     let started = 0
@@ -65,8 +65,8 @@ const concurrentPayments = (sendNow: boolean) => Effect.scoped(
 )
 
 describe("ChannelManager HTLC batching under concurrent payments", () => {
-  // Both ways a channel can send: through `send` (an effect per message) and at once (`declareSendNow`, as the registry).
-  it.each([false, true])(`${IN_FLIGHT} payments in flight: few commitment_signed and HTLC signatures per payment (send at once: %s)`, (sendNow) => {
+  // Both ways a channel sends and signs: through effects, and at once (the peer layer's `declareSendNow`, the signer's `declareChannelSignerNow`).
+  it.each([false, true])(`${IN_FLIGHT} payments in flight: few commitment_signed and HTLC signatures per payment (send and sign at once: %s)`, (sendNow) => {
     const r = new SimRuntime().runNow(concurrentPayments(sendNow))
     expect(r.done).toBe(PAYMENTS)
     const detail = `commitment_signed ${r.commitmentSigned}, HTLC signatures ${r.htlcSignatures} per payment`

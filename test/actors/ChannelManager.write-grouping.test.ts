@@ -31,7 +31,7 @@ const ONION = new Uint8Array(1366)
  */
 const writesPerRoundTrip = (sendNow: boolean) => Effect.scoped(
   Effect.gen(function*() {
-    const pair = yield* makePair({ storage: "store", sendNow })
+    const pair = yield* makePair({ storage: "store", sendNow, signerNow: sendNow })
     const { alice, bob, channelId } = pair
     const scope = yield* Effect.scope
     const preimages = new Map<string, Uint8Array>()
@@ -88,8 +88,8 @@ const writesPerRoundTrip = (sendNow: boolean) => Effect.scoped(
 )
 
 describe("ChannelManager write grouping (store replica over the in-memory store)", () => {
-  // Both ways a channel can send: through `send` and at once (`declareSendNow`, as the registry).
-  it.each([false, true])("one HTLC round trip at a time costs exactly 7 store writes (send at once: %s)", (sendNow) => {
+  // Both ways a channel sends and signs: through effects, and at once (the peer layer's `declareSendNow`, the signer's `declareChannelSignerNow`).
+  it.each([false, true])("one HTLC round trip at a time costs exactly 7 store writes (send and sign at once: %s)", (sendNow) => {
     const writes = new SimRuntime().runNow(writesPerRoundTrip(sendNow))
     const total = writes.reduce((s, n) => s + n, 0)
     // Why exactly 7. A round trip is a chain of 7 writes, each of which must be durable before the

@@ -39,7 +39,7 @@ import { buildRoutingGraph, type DirectionPolicy } from "../../src/protocol/rout
 import { p2wpkhScript } from "../../src/protocol/tx/bitcoin/script.ts"
 import { makeInput, setWitness, txidFromBytes } from "../../src/protocol/tx/bitcoin/transaction.ts"
 import { type ChannelId, msat, type NodeId, sat } from "../../src/protocol/units.ts"
-import { ChannelSigner } from "../../src/services/ChannelSigner.ts"
+import { ChannelSigner, type ChannelSignerShape } from "../../src/services/ChannelSigner.ts"
 import { Entropy } from "../../src/services/Entropy.ts"
 import { MonitorPersister } from "../../src/services/MonitorPersister.ts"
 import { NodeSigner } from "../../src/services/NodeSigner.ts"
@@ -214,10 +214,14 @@ export const makePair = (options: {
   readonly secp?: Secp256k1
   /** The wire declares its send at once (`declareSendNow`, as the registry): the channels send with no effect. */
   readonly sendNow?: boolean
+  /** The signer is the seed signer itself, which declares its answers at once (`declareChannelSignerNow`): the channels sign with no effect. Else a wrapper: through effects. */
+  readonly signerNow?: boolean
 }): Effect.Effect<Pair, never, Scope.Scope> =>
   Effect.gen(function*() {
     const secp = options.secp ?? wasmSecp256k1
     const counters: PairCounters = { storeWrites: 0, commitmentSigned: 0, htlcSignatures: 0 }
+    // The seed signer declares its answers at once; a wrapper spreading its fields does not (the channels then sign through effects).
+    const signerFor = (signer: ChannelSignerShape): ChannelSignerShape => (options.signerNow === true ? signer : { ...signer })
     const mkNode = (name: string) =>
       Effect.gen(function*() {
         const secret = bytes32(`${name}/node`)
@@ -247,7 +251,7 @@ export const makePair = (options: {
           maxDustHtlcExposure: msat(50_000_000n)
         }).pipe(
           Effect.provideService(PeerManager, directWire(node, counters, options.sendNow === true)),
-          Effect.provideService(ChannelSigner, makeSeedChannelSigner(bytes32(`${node.name}/seed`), secp)),
+          Effect.provideService(ChannelSigner, signerFor(makeSeedChannelSigner(bytes32(`${node.name}/seed`), secp))),
           Effect.provideService(MonitorPersister, persister),
           Effect.provideService(Entropy, makeSeededEntropy(`${node.name}/channels`)),
           Effect.orDie

@@ -24,6 +24,12 @@
  * Speed: a commitment's keys come from a bounded cache shared with the channel's builders
  * (`commitment-keys-cache.ts`), and each channel remembers its last few per-commitment points
  * and HTLC keys, so the EC work of building, signing and validating one commitment is done once.
+ * The commitment path's four operations (the per-commitment point, validating our commitment,
+ * releasing a secret, signing theirs) are also declared as answers at once
+ * (`declareChannelSignerNow`): plain functions returning a `Result`, which the channel calls
+ * with no effect per request; the shape's methods are the same functions run as effects.
+ * Inside any operation a refusal is a private sentinel thrown to that operation's one boundary
+ * (`attempt`), which turns it into the typed failure: it never leaves the module.
  */
 import { Effect, Layer, Redacted, Result } from "effect"
 import { equalBytes, toHex } from "../../protocol/bytes.ts"
@@ -68,6 +74,8 @@ import {
   type ChannelKeyId,
   type ChannelParameters,
   type ChannelSignerError,
+  type ChannelSignerNow,
+  declareChannelSignerNow,
   type ChannelSignerShape,
   type CommitmentState,
   CompactSignature,
@@ -185,7 +193,7 @@ class StaleRefusal {
     this.error = error
   }
 }
-/** Only `validateHolderCommitment` fails with this one (its boundary is `runValidation`). */
+/** Only `validateHolderCommitment` fails with this one. */
 class BadCounterpartySignature {
   readonly error: InvalidCounterpartySignature
   constructor(error: InvalidCounterpartySignature) {
@@ -206,24 +214,24 @@ const badSignature = (reason: string, htlcIndex: number | undefined): never => {
 }
 const unwrap = <A, E>(result: Result.Result<A, E>, reason: string): A => (Result.isSuccess(result) ? result.success : invalid(reason))
 
-/** Runs a synchronous operation, mapping a sentinel `refused` recognises to its failure (anything else is a defect). */
-const guarded = <A, E>(f: () => A, refused: (thrown: unknown) => E | undefined): Effect.Effect<A, E> =>
-  Effect.suspend(() => {
-    try {
-      return Effect.succeed(f())
-    } catch (e) {
-      const error = refused(e)
-      return error === undefined ? Effect.die(e) : Effect.fail(error)
-    }
-  })
-const run = <A>(f: () => A): Effect.Effect<A, ChannelSignerError> => guarded(f, (e) => (e instanceof Refusal ? e.error : undefined))
-const runValidation = <A>(f: () => A): Effect.Effect<A, ChannelSignerError | InvalidCounterpartySignature> =>
-  guarded(f, (e) => (e instanceof Refusal || e instanceof BadCounterpartySignature ? e.error : undefined))
-/** Only malformed requests (a `policy` refusal here would be a bug, hence a defect). */
-const runInvalid = <A>(f: () => A): Effect.Effect<A, InvalidSigningRequest> =>
-  guarded(f, (e) => (e instanceof Refusal && e.error._tag === "InvalidSigningRequest" ? e.error : undefined))
+/** Runs a synchronous operation, its value or the failure of a sentinel `refused` recognises (anything else is thrown on: a defect). */
+const attempt = <A, E>(f: () => A, refused: (thrown: unknown) => E | undefined): Result.Result<A, E> => {
+  try {
+    return Result.succeed(f())
+  } catch (e) {
+    const error = refused(e)
+    if (error === undefined) throw e
+    return Result.fail(error)
+  }
+}
+const refusal = (e: unknown) => (e instanceof Refusal ? e.error : undefined)
+/** Only malformed requests (a `policy` refusal there would be a bug, hence a defect). */
+const invalidOnly = (e: unknown) => (e instanceof Refusal && e.error._tag === "InvalidSigningRequest" ? e.error : undefined)
+/** A `Result` as an effect, made when the effect runs (a throw is a defect). */
+const effectOf = <A, E>(f: () => Result.Result<A, E>): Effect.Effect<A, E> => Effect.suspend(() => Effect.fromResult(f()))
+const run = <A>(f: () => A): Effect.Effect<A, ChannelSignerError> => effectOf(() => attempt(f, refusal))
 const runRestore = <A>(f: () => A): Effect.Effect<A, InvalidSigningRequest | StaleSignerState> =>
-  guarded(f, (e) => (e instanceof StaleRefusal ? e.error : e instanceof Refusal && e.error._tag === "InvalidSigningRequest" ? e.error : undefined))
+  effectOf(() => attempt(f, (e) => (e instanceof StaleRefusal ? e.error : invalidOnly(e))))
 
 /** The basepoints of `ChannelBasepoints`, for comparing and validating them field by field. */
 const BASEPOINT_FIELDS: ReadonlyArray<keyof ChannelBasepoints> = [
@@ -813,31 +821,22 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     return { signature, sighashType: SIGHASH_ALL, witnessScript, publicKey: pub(key) }
   }
 
-  return ChannelSigner.of({
-    channelPublicKeys: (keyId) =>
-      run(() => record(keyId).basepoints).pipe(Effect.orDie),
-
-    readyChannel: (keyId, parameters) =>
-      run(() => {
-        const r = record(keyId)
-        if (r.parameters !== undefined) {
-          if (!sameParameters(r.parameters, parameters)) policy("channel parameters already registered differently")
-          return
-        }
-        checkParameters(r, parameters)
-        r.parameters = parameters
-      }),
-
+  /**
+   * The operations of every commitment (BOLT 2 `commitment_signed` and `revoke_and_ack`), as
+   * functions answering at once: the channel calls them with no effect (`declareChannelSignerNow`),
+   * and the shape's methods of the same names are these run as effects (one implementation).
+   */
+  const now: ChannelSignerNow = {
     perCommitmentPoint: (keyId, n) =>
-      run(() => {
+      attempt(() => {
         const r = record(keyId)
         const point = holderPoint(r, n)
         if (isReady(r)) warmHolderKeys(r, n, point)
         return point
-      }),
+      }, refusal),
 
     validateHolderCommitment: (keyId, state, counterpartySignature, counterpartyHtlcSignatures) =>
-      runValidation(() => {
+      attempt(() => {
         const r = ready(keyId)
         const n = state.commitmentNumber
         checkCommitmentNumber(n)
@@ -850,10 +849,10 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         if (existing === undefined && r.holderCommitments.size >= 2) policy("two unrevoked commitments are already held: revoke the older one first")
         r.holderCommitments.set(n, held)
         if (r.highestValidated === undefined || n > r.highestValidated) r.highestValidated = n
-      }),
+      }, (e) => (e instanceof Refusal || e instanceof BadCounterpartySignature ? e.error : undefined)),
 
     releaseCommitmentSecret: (keyId, n) =>
-      run(() => {
+      attempt(() => {
         const r = record(keyId)
         checkCommitmentNumber(n)
         if (r.highestValidated === undefined || r.highestValidated <= n)
@@ -862,10 +861,10 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         if (n + 1n > r.revokedBelow) r.revokedBelow = n + 1n
         for (const k of r.holderCommitments.keys()) if (k < r.revokedBelow) r.holderCommitments.delete(k)
         return secret
-      }),
+      }, refusal),
 
     signCounterpartyCommitment: (keyId, state, counterpartyPoint) =>
-      run(() => {
+      attempt(() => {
         const r = ready(keyId)
         // An invalid counterparty point is refused by the key derivation (its point
         // multiplication parses the point; the keys memo holds only points that parsed): no
@@ -891,7 +890,28 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         const htlcSignatures = htlcKey === undefined ? [] : htlcTxs.map((h) => signHtlcAsRemote(secp, h, htlcKey))
         r.lastCounterpartySigned = { commitmentNumber: n, txid: id }
         return { signature, htlcSignatures }
+      }, refusal)
+  }
+
+  return declareChannelSignerNow(ChannelSigner.of({
+    channelPublicKeys: (keyId) =>
+      run(() => record(keyId).basepoints).pipe(Effect.orDie),
+
+    readyChannel: (keyId, parameters) =>
+      run(() => {
+        const r = record(keyId)
+        if (r.parameters !== undefined) {
+          if (!sameParameters(r.parameters, parameters)) policy("channel parameters already registered differently")
+          return
+        }
+        checkParameters(r, parameters)
+        r.parameters = parameters
       }),
+
+    perCommitmentPoint: (keyId, n) => effectOf(() => now.perCommitmentPoint(keyId, n)),
+    validateHolderCommitment: (keyId, state, signature, htlcSignatures) => effectOf(() => now.validateHolderCommitment(keyId, state, signature, htlcSignatures)),
+    releaseCommitmentSecret: (keyId, n) => effectOf(() => now.releaseCommitmentSecret(keyId, n)),
+    signCounterpartyCommitment: (keyId, state, point) => effectOf(() => now.signCounterpartyCommitment(keyId, state, point)),
 
     signHolderCommitment: (keyId, n) =>
       run(() => {
@@ -974,15 +994,8 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         return CompactSignature(secp.sign(hash256(unsigned), Redacted.value(r.secrets.funding)))
       }),
 
-    channelState: (keyId) => runInvalid(() => exportState(keyId, record(keyId))),
-    channelStateNow: (keyId) => {
-      try {
-        return exportState(keyId, record(keyId))
-      } catch (e) {
-        if (e instanceof Refusal && e.error._tag === "InvalidSigningRequest") return undefined
-        throw e
-      }
-    },
+    channelState: (keyId) => effectOf(() => attempt(() => exportState(keyId, record(keyId)), invalidOnly)),
+    channelStateNow: (keyId) => Result.getOrUndefined(attempt(() => exportState(keyId, record(keyId)), invalidOnly)),
 
     restoreChannel: (keyId, state) =>
       runRestore(() => {
@@ -997,7 +1010,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         r.holderCommitments.clear()
         for (const [n, held] of restored.holderCommitments) r.holderCommitments.set(n, held)
       })
-  })
+  }), now)
 }
 
 /**
