@@ -84,6 +84,8 @@ export interface Actor<M, E = never> {
    * would answer to a read-only `ask` now is then what it holds (nothing is queued before it).
    */
   readonly idle: () => boolean
+  /** Asks registered now (an answered one leaves when the mailbox next empties, or at the next prune): for tests of the bound. */
+  readonly pendingAsks: () => number
 }
 
 export interface ActorOptions<M, E, R> {
@@ -125,6 +127,17 @@ const holdsAll = <S>(caller: Context.Context<never>, own: Context.Context<S>): c
   return true
 }
 
+/** An ask waiting for its answer, as the actor's end fails it. */
+interface PendingAsk {
+  readonly answered: () => boolean
+  readonly fail: (error: ActorStopped | ActorCrashed) => void
+}
+
+const pendingAsk = <A, E2>(reply: Reply<A, E2>): PendingAsk => ({
+  answered: () => Deferred.isDoneUnsafe(reply),
+  fail: (error) => void Deferred.doneUnsafe(reply, Exit.fail(error))
+})
+
 /** Starts an actor in the current scope. */
 export const make = <M, E = never, R = never>(
   options: ActorOptions<M, E, R>
@@ -137,7 +150,13 @@ export const make = <M, E = never, R = never>(
     const scope = yield* Effect.scope
     const context: Context.Context<R | Scope.Scope> = yield* Effect.context<R | Scope.Scope>()
     const done = yield* Deferred.make<void, E | ActorCrashed>()
-    const pending = new Set<(error: ActorStopped | ActorCrashed) => Effect.Effect<void>>()
+    /**
+     * Asks whose message was queued: failed when the actor ends. An answered one leaves when the
+     * handling fiber next finds the mailbox empty (no exit hook per ask), an ask whose message
+     * never got queued (its wait for room was interrupted) leaves through its own exit hook.
+     */
+    const pending = new Set<PendingAsk>()
+    let pruneAt = 64
     /** The mailbox: `items[head..]`, in order (handled slots are cleared). */
     let items: Array<{ readonly msg: M } | undefined> = []
     let head = 0
@@ -149,6 +168,8 @@ export const make = <M, E = never, R = never>(
     let running: Fiber.Fiber<void, E> | undefined
     let ended = false
     let finishing = false
+    /** `stopNow` has begun: the handling fiber takes no further message (its interruption follows). */
+    let stopping = false
 
     const size = () => items.length - head
 
@@ -182,41 +203,55 @@ export const make = <M, E = never, R = never>(
           reason !== undefined && reason._tag === "Success" && reason.success instanceof ActorCrashed
             ? reason.success
             : new ActorStopped({ actor: name })
-        for (const failPending of [...pending]) yield* failPending(stopError)
+        const asks = [...pending]
         pending.clear()
+        for (const ask of asks) ask.fail(stopError)
         yield* Deferred.done(done, result)
       })
 
     /**
      * Handles the mailbox until it is empty (then the fiber ends; the next message starts another).
      * After a handled message the loop goes on from the handler's continuation (`drainNext`), with
-     * no `suspend` of its own per message.
+     * no `suspend` of its own per message; a handler whose effect is a success already (it did its
+     * work when called: `Effect.void`) is followed by the next message at once, with no
+     * continuation step. A stop asked meanwhile ends the loop (the fiber's interruption then runs).
      */
     const drainNext = (): Effect.Effect<void, E, R> => {
-      if (ended || head >= items.length) {
-        items = []
-        head = 0
-        active = false
-        running = undefined
-        return Effect.void
+      for (;;) {
+        if (ended || stopping || head >= items.length) {
+          items = []
+          head = 0
+          active = false
+          running = undefined
+          // The asks answered while handling (all but those a handler keeps for later).
+          if (pending.size > 0) for (const ask of pending) if (ask.answered()) pending.delete(ask)
+          return Effect.void
+        }
+        const slot = items[head]
+        items[head] = undefined
+        head += 1
+        // A mailbox that never empties (sustained load) drops its handled prefix now and then.
+        if (head >= 1024 && head * 2 >= items.length) {
+          items = items.slice(head)
+          head = 0
+        }
+        if (slot === undefined) continue // unreachable: every slot from `head` on holds a message
+        if (trace.enabled) trace.emit(name, "mailbox", traceEncode(slot.msg))
+        const waiter = roomWaiters.shift()
+        const handled = options.handle(slot.msg)
+        if (waiter !== undefined) return Effect.andThen(Deferred.succeed(waiter, undefined), Effect.flatMap(handled, drainNext))
+        if (!Exit.isExit(handled) || !Exit.isSuccess(handled)) return Effect.flatMap(handled, drainNext)
       }
-      const slot = items[head]
-      items[head] = undefined
-      head += 1
-      // A mailbox that never empties (sustained load) drops its handled prefix now and then.
-      if (head >= 1024 && head * 2 >= items.length) {
-        items = items.slice(head)
-        head = 0
-      }
-      if (slot === undefined) return drainNext() // unreachable: every slot from `head` on holds a message
-      if (trace.enabled) trace.emit(name, "mailbox", traceEncode(slot.msg))
-      const waiter = roomWaiters.shift()
-      const handled = Effect.flatMap(options.handle(slot.msg), drainNext)
-      return waiter === undefined ? handled : Effect.andThen(Deferred.succeed(waiter, undefined), handled)
     }
     const drain: Effect.Effect<void, E, R> = Effect.suspend(drainNext)
 
-    const run = drain.pipe(Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : finish(exit))))
+    /**
+     * The handling fiber. A failure or defect of a handler ends the actor from here (not
+     * interruptible: `join`, `stop` and pending asks must hear of it); an interruption comes from
+     * `stopNow`, which ends the actor itself once the fiber has stopped. No exit hook on success
+     * (a fiber start is on every burst's path).
+     */
+    const run = Effect.catchCause(drain, (cause) => Effect.uninterruptible(finish(Exit.failCause(cause))))
 
     /** Starts the handling fiber if there is none (the message is in the mailbox already). */
     const kick: Effect.Effect<void> = Effect.suspend(() => {
@@ -238,7 +273,9 @@ export const make = <M, E = never, R = never>(
      * per start, as much as the fork). The services the handler sees are the same either way.
      */
     const start: Effect.Effect<void> = Effect.map(
-      Effect.forkIn(
+      // Not attached to the scope: its finalizer (`stopNow`) interrupts the fiber and ends the
+      // actor, which a fork in the scope would add and remove per start.
+      Effect.forkDetach(
         Effect.updateContext(run, (caller: Context.Context<never>): Context.Context<R | Scope.Scope> =>
           caller === context
             ? context
@@ -247,14 +284,14 @@ export const make = <M, E = never, R = never>(
               : caller.mapUnsafe.get(Scope.Scope.key) === scope
                 ? caller
                 : Context.add(caller, Scope.Scope, scope)
-        ),
-        scope
+        )
       ),
       started
     )
 
     const stopNow: Effect.Effect<void> = Effect.suspend(() => {
       if (finishing) return Effect.void
+      stopping = true
       const fiber = running
       // The handling fiber (if any) is interrupted first (it may not have started yet, so its own
       // exit hook may not run): `finish` is idempotent.
@@ -316,17 +353,29 @@ export const make = <M, E = never, R = never>(
     const ask = <A, E2 = never>(makeMessage: (reply: Reply<A, E2>) => M): Effect.Effect<A, E2 | ActorStopped | ActorCrashed> =>
       // No generator: an ask is on every command's and snapshot's path.
       Effect.suspend(() => {
+        if (ended) return Effect.fail(stopped())
         const reply = Deferred.makeUnsafe<A, E2 | ActorStopped | ActorCrashed>()
-        const failPending = (error: ActorStopped | ActorCrashed) => Effect.asVoid(Deferred.fail(reply, error))
         const msg = makeMessage(reply) // before registering: a throwing builder leaves nothing behind
-        pending.add(failPending)
-        // Queued now (as `tell` would be when run): the wait alone when nothing else is to run.
-        const queued = offer(msg)
+        const ask = pendingAsk(reply)
+        // A mailbox that never empties never prunes: answered asks leave here too, amortized O(1).
+        if (pending.size >= pruneAt) {
+          for (const a of pending) if (a.answered()) pending.delete(a)
+          pruneAt = Math.max(64, 2 * pending.size)
+        }
+        pending.add(ask)
         const answered = Deferred.await(reply)
-        return Effect.onExit(queued === undefined ? answered : Effect.andThen(queued, answered), () => {
-          pending.delete(failPending)
-          return Effect.void
-        })
+        // Full: the message waits for room (as `tell` would); an interrupted wait leaves nothing behind.
+        if (size() >= capacity || roomWaiters.length > 0) {
+          return Effect.onExit(Effect.andThen(tellWhenRun(msg), answered), () => {
+            pending.delete(ask)
+            return Effect.void
+          })
+        }
+        // Queued now: the wait alone, or after the handling fiber's start. The ask leaves `pending` once answered (`drainNext`).
+        items.push({ msg })
+        if (active) return answered
+        active = true
+        return Effect.andThen(start, answered)
       })
 
     const actor: Actor<M, E> = {
@@ -341,7 +390,8 @@ export const make = <M, E = never, R = never>(
       isDone: Effect.sync(() => ended),
       waiting: size,
       offerFromHandler,
-      idle: () => !ended && !active && size() === 0
+      idle: () => !ended && !active && size() === 0,
+      pendingAsks: () => pending.size
     }
     return actor
   })
