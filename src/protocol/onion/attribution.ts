@@ -107,12 +107,23 @@ const shift = (data: Uint8Array): Uint8Array => {
   return out
 }
 
-/** The inverse of `shift` on the positions that survive it (the rest are zero). */
+/**
+ * The inverse of `shift` on the positions that survive it (the rest are zero). Node x + 1's block
+ * is node x's without its first entry (y = 19 - x), in the same order: each block moves back as
+ * one run (`copyWithin` in a copy, the first block first: each lands where the one before was),
+ * then the entries `shift` pruned (each block's first) are zeroed.
+ */
 const unshift = (data: Uint8Array): Uint8Array => {
-  const out = new Uint8Array(ATTRIBUTION_DATA_SIZE)
-  out.set(data.subarray(4, HOLD_TIMES_SIZE), 0)
+  const out = data.slice(0, ATTRIBUTION_DATA_SIZE)
+  out.copyWithin(0, 4, HOLD_TIMES_SIZE)
+  out.fill(0, HOLD_TIMES_SIZE - 4, HOLD_TIMES_SIZE)
   for (let x = 0; x < MAX_HOPS - 1; x++) {
-    for (let y = 0; y <= MAX_HOPS - 2 - x; y++) copyTruncatedHmac(data, hmacOffset(x + 1, y), out, hmacOffset(x, y))
+    const from = hmacOffset(x + 1, MAX_HOPS - 2 - x)
+    out.copyWithin(hmacOffset(x, MAX_HOPS - 2 - x), from, from + (MAX_HOPS - 1 - x) * TRUNCATED_HMAC_SIZE)
+  }
+  for (let x = 0; x < MAX_HOPS; x++) {
+    const at = hmacOffset(x, MAX_HOPS - 1 - x)
+    out.fill(0, at, at + TRUNCATED_HMAC_SIZE)
   }
   return out
 }
