@@ -229,6 +229,11 @@ const refusal = (e: unknown) => (e instanceof Refusal ? e.error : undefined)
 const invalidOnly = (e: unknown) => (e instanceof Refusal && e.error._tag === "InvalidSigningRequest" ? e.error : undefined)
 /** A `Result` as an effect, made when the effect runs (a throw is a defect). */
 const effectOf = <A, E>(f: () => Result.Result<A, E>): Effect.Effect<A, E> => Effect.suspend(() => Effect.fromResult(f()))
+/** A function answering at once as the shape's method: its answer as an effect, computed when the effect runs. */
+const lift =
+  <Args extends ReadonlyArray<unknown>, A, E>(f: (...args: Args) => Result.Result<A, E>) =>
+  (...args: Args): Effect.Effect<A, E> =>
+    effectOf(() => f(...args))
 const run = <A>(f: () => A): Effect.Effect<A, ChannelSignerError> => effectOf(() => attempt(f, refusal))
 const runRestore = <A>(f: () => A): Effect.Effect<A, InvalidSigningRequest | StaleSignerState> =>
   effectOf(() => attempt(f, (e) => (e instanceof StaleRefusal ? e.error : invalidOnly(e))))
@@ -908,10 +913,10 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         r.parameters = parameters
       }),
 
-    perCommitmentPoint: (keyId, n) => effectOf(() => now.perCommitmentPoint(keyId, n)),
-    validateHolderCommitment: (keyId, state, signature, htlcSignatures) => effectOf(() => now.validateHolderCommitment(keyId, state, signature, htlcSignatures)),
-    releaseCommitmentSecret: (keyId, n) => effectOf(() => now.releaseCommitmentSecret(keyId, n)),
-    signCounterpartyCommitment: (keyId, state, point) => effectOf(() => now.signCounterpartyCommitment(keyId, state, point)),
+    perCommitmentPoint: lift(now.perCommitmentPoint),
+    validateHolderCommitment: lift(now.validateHolderCommitment),
+    releaseCommitmentSecret: lift(now.releaseCommitmentSecret),
+    signCounterpartyCommitment: lift(now.signCounterpartyCommitment),
 
     signHolderCommitment: (keyId, n) =>
       run(() => {
