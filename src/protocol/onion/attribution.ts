@@ -59,14 +59,19 @@ const scratch = {
  * next call.
  */
 const computeHmac = (um: KeyedUm, work: WorkHmac, data: Uint8Array, y: number): Uint8Array => {
+  um._cloneInto(work)
+  work.update(coveredBytes(data, y)).digestInto(scratch.digest)
+  return scratch.digest
+}
+
+/** What hmac_0_y of `data` covers after the return packet, in `scratch.covered` (valid until the next call). */
+const coveredBytes = (data: Uint8Array, y: number): Uint8Array => {
   const covered = scratch.covered
   const holdTimes = (y + 1) * 4
   // Copied byte by byte: no subarray view made per field (~200 per hop otherwise).
   for (let k = 0; k < holdTimes; k++) covered[k] = data[k] ?? 0
   for (let j = 1; j <= y; j++) copyTruncatedHmac(data, hmacOffset(j, y - j), covered, holdTimes + (j - 1) * TRUNCATED_HMAC_SIZE)
-  um._cloneInto(work)
-  work.update(scratch.coveredAt[y] ?? covered.subarray(0, holdTimes + y * TRUNCATED_HMAC_SIZE)).digestInto(scratch.digest)
-  return scratch.digest
+  return scratch.coveredAt[y] ?? covered.subarray(0, holdTimes + y * TRUNCATED_HMAC_SIZE)
 }
 
 /** What the zero hold times and zero HMACs of one more distance add to the covered bytes. */
@@ -184,10 +189,12 @@ export const verifyAttribution = (
     if (i > 0) data = unshift(data)
     xorStreamInPlace(deriveKey("ammagext", secret), data)
     const y = last - i
+    // One HMAC per hop here: computed in the keyed HMAC itself (no working copy).
     const um = keyedUm(deriveKey("um", secret))
     const message = messages(i)
     if (message.length > 0) um.update(message)
-    const expected = computeHmac(um, workHmac(um), data, y).subarray(0, TRUNCATED_HMAC_SIZE)
+    um.update(coveredBytes(data, y)).digestInto(scratch.digest)
+    const expected = scratch.digest.subarray(0, TRUNCATED_HMAC_SIZE)
     const at = hmacOffset(0, y)
     if (!constantTimeEqual(expected, data.subarray(at, at + TRUNCATED_HMAC_SIZE))) {
       return { holdTimes, firstInvalidHop: i }
