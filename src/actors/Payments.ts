@@ -1131,36 +1131,36 @@ export const make = (
     const withOurUpdate = (failure: FailureMessage, outChannelId: ChannelId, scid: ShortChannelId | undefined) =>
       "channelUpdate" in failure ? Effect.map(ourChannelUpdate(outChannelId, scid), (u) => withChannelUpdate(failure, u)) : Effect.succeed(failure)
 
-    const failBack = (record: ForwardRecord, failure: FailureMessage) =>
-      Effect.gen(function*() {
-        yield* saveFinishedForward({ ...record, status: "failed" })
-        yield* failIncoming(record.inChannelId, record.inHtlcId, blindedFailureResponse(record, { _tag: "Fail", failure, sharedSecret: record.sharedSecret }), record.receivedAtMillis)
-        yield* publish({ _tag: "ForwardFailed", paymentHash: record.paymentHash, inChannelId: record.inChannelId, failure: failure._tag })
-      })
+    /** A forward failed back (a generator run in its callers' own with `yield*`: no generator effect of its own). */
+    const failBack = function*(record: ForwardRecord, failure: FailureMessage) {
+      yield* saveFinishedForward({ ...record, status: "failed" })
+      yield* failIncoming(record.inChannelId, record.inHtlcId, blindedFailureResponse(record, { _tag: "Fail", failure, sharedSecret: record.sharedSecret }), record.receivedAtMillis)
+      yield* publish({ _tag: "ForwardFailed", paymentHash: record.paymentHash, inChannelId: record.inChannelId, failure: failure._tag })
+    }
 
-    const fulfillBack = (record: ForwardRecord, preimage: Uint8Array, downstreamAttribution?: Uint8Array) =>
-      Effect.gen(function*() {
-        yield* saveFinishedForward({ ...record, status: "fulfilled" })
-        yield* annotateSpan({ "payment.outcome": "fulfilled", "payment.feeMsat": (record.inAmountMsat - record.outAmountMsat).toString() })
-        // The channel persists the preimage (its monitor's `PaymentPreimage`) before `update_fulfill_htlc` leaves.
-        // Our hold time goes into the fulfill's attribution data (BOLT 4), not inside a blinded route.
-        const holdTime = yield* holdTimeOf(record.inChannelId, record.inHtlcId, record.receivedAtMillis)
-        const attributionData = holdTime === undefined || record.blinded?.introduction === false
-          ? undefined
-          : addSuccessAttribution(record.sharedSecret, holdTime, downstreamAttribution)
-        const fulfilled = yield* Effect.result(manager.fulfillHtlc(record.inChannelId, record.inHtlcId, preimage, attributionData))
-        // A force-closed incoming channel refuses the fulfill: its monitor still takes the preimage
-        // and claims the incoming HTLC on chain (BOLT 5).
-        if (Result.isFailure(fulfilled)) yield* Effect.ignore(manager.claimPreimage(record.inChannelId, record.inHtlcId, preimage))
-        yield* publish({
-          _tag: "HtlcForwarded",
-          paymentHash: record.paymentHash,
-          inChannelId: record.inChannelId,
-          inHtlcId: record.inHtlcId,
-          outChannelId: record.outChannelId,
-          feeMsat: msat(record.inAmountMsat - record.outAmountMsat)
-        })
+    /** A forward fulfilled back (a generator run in its callers' own with `yield*`, as `failBack`). */
+    const fulfillBack = function*(record: ForwardRecord, preimage: Uint8Array, downstreamAttribution?: Uint8Array) {
+      yield* saveFinishedForward({ ...record, status: "fulfilled" })
+      yield* annotateSpan({ "payment.outcome": "fulfilled", "payment.feeMsat": (record.inAmountMsat - record.outAmountMsat).toString() })
+      // The channel persists the preimage (its monitor's `PaymentPreimage`) before `update_fulfill_htlc` leaves.
+      // Our hold time goes into the fulfill's attribution data (BOLT 4), not inside a blinded route.
+      const holdTime = yield* holdTimeOf(record.inChannelId, record.inHtlcId, record.receivedAtMillis)
+      const attributionData = holdTime === undefined || record.blinded?.introduction === false
+        ? undefined
+        : addSuccessAttribution(record.sharedSecret, holdTime, downstreamAttribution)
+      const fulfilled = yield* Effect.result(manager.fulfillHtlc(record.inChannelId, record.inHtlcId, preimage, attributionData))
+      // A force-closed incoming channel refuses the fulfill: its monitor still takes the preimage
+      // and claims the incoming HTLC on chain (BOLT 5).
+      if (Result.isFailure(fulfilled)) yield* Effect.ignore(manager.claimPreimage(record.inChannelId, record.inHtlcId, preimage))
+      yield* publish({
+        _tag: "HtlcForwarded",
+        paymentHash: record.paymentHash,
+        inChannelId: record.inChannelId,
+        inHtlcId: record.inHtlcId,
+        outChannelId: record.outChannelId,
+        feeMsat: msat(record.inAmountMsat - record.outAmountMsat)
       })
+    }
 
     /** An incoming HTLC whose forward record exists (delivered again after a restart). */
     const resumeForward = (record: ForwardRecord, key: string) =>
@@ -1252,56 +1252,55 @@ export const make = (
       }).pipe(Effect.withSpan("payments.intercepted", { attributes: { "payment.interceptId": interceptId, "payment.action": action._tag } }, NO_STACK))
 
     /** Records the forward, then adds the outgoing HTLC (failing the incoming one back if the channel refuses). */
-    const startForward = (
+    const startForward = function*(
       e: Extract<ChannelEvent, { readonly _tag: "HtlcReceived" }>,
       p: ForwardOnion,
       outChannelId: ChannelId,
       outAmount: Msat,
       /** Inside a blinded route: the next `path_key` for the outgoing `update_add_htlc`. */
       blinded?: { readonly pathKey: PublicKey; readonly introduction: boolean }
-    ) =>
-      Effect.gen(function*() {
-        const key = forwardKey(e.channelId, e.htlcId)
-        const out = { channelId: outChannelId }
-        const record: ForwardRecord = {
-          inChannelId: e.channelId,
-          inHtlcId: e.htlcId,
-          inAmountMsat: e.amount,
-          paymentHash: e.paymentHash,
-          sharedSecret: p.sharedSecret,
-          outChannelId: out.channelId,
-          outAmountMsat: outAmount,
-          outCltvExpiry: p.outgoingCltvValue,
-          receivedAtMillis: arrivals.get(htlcKey(e.channelId, e.htlcId))?.atMillis ?? (yield* currentMillis),
-          ...(p.shortChannelId === undefined ? {} : { outShortChannelId: p.shortChannelId }),
-          ...(blinded === undefined ? {} : { blinded: { introduction: blinded.introduction, sha256OfOnion: sha256(e.onion) } }),
-          status: "forwarding"
-        }
-        yield* saveForward(record)
-        yield* annotateSpan({ "payment.outcome": "forwarded", "payment.outChannelId": toHex(out.channelId) })
-        // The other forwards of this batch (concurrent groups) get to this point too before this
-        // add leaves: the outgoing channel then finds their adds together in its mailbox and signs
-        // them in one `commitment_signed` (measured, 3 hops, 50 in flight: 21.9 -> 16.0 HTLC
-        // signatures per payment; the signatures per commitment follow from when adds arrive).
-        yield* Effect.yieldNow
-        const added = yield* Effect.result(manager.addHtlc(out.channelId, {
-          requestId: `fwd/${htlcKey(e.channelId, e.htlcId)}`,
-          amount: outAmount,
-          paymentHash: e.paymentHash,
-          cltvExpiry: p.outgoingCltvValue,
-          onion: p.nextOnion,
-          ...(blinded === undefined ? {} : { pathKey: blinded.pathKey })
-        }))
-        if (Result.isFailure(added)) {
-          return yield* failBack(record, yield* withOurUpdate({ _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) }, out.channelId, p.shortChannelId))
-        }
-        yield* saveForward({ ...record, outHtlcId: added.success })
-        outIndex.set(htlcKey(out.channelId, added.success), { _tag: "Forward", key })
-        yield* Effect.withFiberSucceed((fiber) => {
-          const span = spanOfFiber(fiber)
-          if (span !== undefined) htlcSpans.set(key, span)
-        })
+    ) {
+      const key = forwardKey(e.channelId, e.htlcId)
+      const out = { channelId: outChannelId }
+      const record: ForwardRecord = {
+        inChannelId: e.channelId,
+        inHtlcId: e.htlcId,
+        inAmountMsat: e.amount,
+        paymentHash: e.paymentHash,
+        sharedSecret: p.sharedSecret,
+        outChannelId: out.channelId,
+        outAmountMsat: outAmount,
+        outCltvExpiry: p.outgoingCltvValue,
+        receivedAtMillis: arrivals.get(htlcKey(e.channelId, e.htlcId))?.atMillis ?? (yield* currentMillis),
+        ...(p.shortChannelId === undefined ? {} : { outShortChannelId: p.shortChannelId }),
+        ...(blinded === undefined ? {} : { blinded: { introduction: blinded.introduction, sha256OfOnion: sha256(e.onion) } }),
+        status: "forwarding"
+      }
+      yield* saveForward(record)
+      yield* annotateSpan({ "payment.outcome": "forwarded", "payment.outChannelId": toHex(out.channelId) })
+      // The other forwards of this batch (concurrent groups) get to this point too before this
+      // add leaves: the outgoing channel then finds their adds together in its mailbox and signs
+      // them in one `commitment_signed` (measured, 3 hops, 50 in flight: 21.9 -> 16.0 HTLC
+      // signatures per payment; the signatures per commitment follow from when adds arrive).
+      yield* Effect.yieldNow
+      const added = yield* Effect.result(manager.addHtlc(out.channelId, {
+        requestId: `fwd/${htlcKey(e.channelId, e.htlcId)}`,
+        amount: outAmount,
+        paymentHash: e.paymentHash,
+        cltvExpiry: p.outgoingCltvValue,
+        onion: p.nextOnion,
+        ...(blinded === undefined ? {} : { pathKey: blinded.pathKey })
+      }))
+      if (Result.isFailure(added)) {
+        return yield* failBack(record, yield* withOurUpdate({ _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) }, out.channelId, p.shortChannelId))
+      }
+      yield* saveForward({ ...record, outHtlcId: added.success })
+      outIndex.set(htlcKey(out.channelId, added.success), { _tag: "Forward", key })
+      yield* Effect.withFiberSucceed((fiber) => {
+        const span = spanOfFiber(fiber)
+        if (span !== undefined) htlcSpans.set(key, span)
       })
+    }
 
     const onForwardResolved = (key: string, result: Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>["result"]) =>
       Effect.gen(function*() {
@@ -1746,37 +1745,37 @@ export const make = (
      * that channel and direction), is used for this payment's retries: the first one per direction
      * (the routing graph keeps no timestamps to compare with). True when it was learned; a second
      * policy failure for a direction whose update was already learned is not given another chance
-     * (the caller excludes the channel), so a node cannot keep a payment retrying.
+     * (the caller excludes the channel), so a node cannot keep a payment retrying. Run in
+     * `onAttemptResolved`'s own generator (`yield*`): no generator effect of its own.
      */
-    const learnUpdate = (paymentId: string, route: Route, hop: number, failure: FailureMessage | undefined) =>
-      Effect.gen(function*() {
-        const raw = failureChannelUpdate(failure)
-        const erring = route.hops[hop]
-        const next = route.hops[hop + 1]
-        if (raw === undefined || erring === undefined || next === undefined) return false
-        const byDirection = learnedUpdates.get(paymentId) ?? new Map<string, FailureUpdate>()
-        const key = `${next.shortChannelId}/${toHex(erring.nodeId)}`
-        if (byDirection.has(key)) return false
-        const checked = checkFailureUpdate({ secp, chainHash: network.chainHash }, raw, {
-          erringNodeId: erring.nodeId,
-          nextNodeId: next.nodeId,
-          shortChannelId: next.shortChannelId
-        })
-        if (Result.isFailure(checked)) {
-          yield* Effect.logInfo(`payments: ${paymentId}: channel_update in ${describeFailure(failure)} from hop ${hop} not used (${checked.failure})`)
-          return false
-        }
-        byDirection.set(key, checked.success)
-        learnedUpdates.set(paymentId, byDirection)
-        yield* annotateSpan({ "payment.learnedUpdate": `${next.shortChannelId}` })
-        return true
+    const learnUpdate = function*(paymentId: string, route: Route, hop: number, failure: FailureMessage | undefined) {
+      const raw = failureChannelUpdate(failure)
+      const erring = route.hops[hop]
+      const next = route.hops[hop + 1]
+      if (raw === undefined || erring === undefined || next === undefined) return false
+      const byDirection = learnedUpdates.get(paymentId) ?? new Map<string, FailureUpdate>()
+      const key = `${next.shortChannelId}/${toHex(erring.nodeId)}`
+      if (byDirection.has(key)) return false
+      const checked = checkFailureUpdate({ secp, chainHash: network.chainHash }, raw, {
+        erringNodeId: erring.nodeId,
+        nextNodeId: next.nodeId,
+        shortChannelId: next.shortChannelId
       })
+      if (Result.isFailure(checked)) {
+        yield* Effect.logInfo(`payments: ${paymentId}: channel_update in ${describeFailure(failure)} from hop ${hop} not used (${checked.failure})`)
+        return false
+      }
+      byDirection.set(key, checked.success)
+      learnedUpdates.set(paymentId, byDirection)
+      yield* annotateSpan({ "payment.learnedUpdate": `${next.shortChannelId}` })
+      return true
+    }
 
     const routeOf = (a: AttemptRecord): Route => ({ hops: a.hops.map((h) => ({ ...h, amountMsat: msat(h.amountMsat) })) })
 
     /** Sends more parts, succeeds or fails the payment, as its state says. */
     const progress = (paymentId: string): Effect.Effect<void> => Effect.gen(() => progressSteps(paymentId))
-    /** `progress`'s steps, also run in `onPay`'s own generator (`yield*`: no generator effect of its own). */
+    /** `progress`'s steps, also run in `onPay`'s and `onAttemptResolved`'s own generators (`yield*`: no generator effect of their own). */
     const progressSteps = function*(paymentId: string) {
       for (let guard = 0; guard < 64; guard++) {
         const r = outbound.get(paymentId)
@@ -1929,7 +1928,7 @@ export const make = (
           // The last part in flight: the preimage and the outcome in one write (`progress` would finish it so).
           if (fulfilled.status === "pending" && !fulfilled.attempts.some((a) => a.status === "inflight")) return yield* finish({ ...fulfilled, status: "succeeded" })
           yield* saveOutbound(fulfilled)
-          return yield* progress(paymentId)
+          return yield* progressSteps(paymentId)
         }
         const x = exclusionsOf(paymentId)
         const last = route.hops.length - 1
@@ -2000,7 +1999,8 @@ export const make = (
         const updated = updateAttempt(r, attemptId, { status: "failed", failure: `${described} at hop ${hop}`, ...(holdTimes === undefined ? {} : { holdTimes }) })
         yield* saveOutbound(stop === undefined ? updated : { ...updated, failureReason: stop })
         yield* publish({ _tag: "AttemptFailed", paymentId, hop, failure: described, channelUpdate: failureChannelUpdate(failure), updateUsed, attributedBy, holdTimes })
-        yield* progress(paymentId)
+        // The next attempt's steps in this generator (`progressSteps`: no generator effect of their own).
+        yield* progressSteps(paymentId)
       })
 
     /** The decoded invoice of a payment (its route hints and features), cached. */
