@@ -61,6 +61,12 @@ export interface Actor<M, E = never> {
   readonly offer: (msg: M) => Effect.Effect<void, ActorStopped> | undefined
   /** `offer` for a caller that ignores `ActorStopped` (the message is dropped): no failure to catch when it starts the fiber. */
   readonly post: (msg: M) => Effect.Effect<void> | undefined
+  /**
+   * `post` whose fiber start, for an idle actor, runs the fiber at once on the caller's stack (it
+   * handles the mailbox up to its first suspension before the start returns) instead of in a
+   * scheduler task: for a caller that has nothing more to queue before the actor runs.
+   */
+  readonly postNow: (msg: M) => Effect.Effect<void> | undefined
   /** Sends the message built around a fresh reply slot and waits for the answer. */
   readonly ask: <A, E2 = never>(
     makeMessage: (reply: Reply<A, E2>) => M
@@ -272,22 +278,20 @@ export const make = <M, E = never, R = never>(
      * over it, which copies the whole context and rebuilds the fiber's cached view of it (~3 us
      * per start, as much as the fork). The services the handler sees are the same either way.
      */
-    const start: Effect.Effect<void> = Effect.map(
-      // Not attached to the scope: its finalizer (`stopNow`) interrupts the fiber and ends the
-      // actor, which a fork in the scope would add and remove per start.
-      Effect.forkDetach(
-        Effect.updateContext(run, (caller: Context.Context<never>): Context.Context<R | Scope.Scope> =>
-          caller === context
-            ? context
-            : !holdsAll(caller, context)
-              ? Context.merge(caller, context)
-              : caller.mapUnsafe.get(Scope.Scope.key) === scope
-                ? caller
-                : Context.add(caller, Scope.Scope, scope)
-        )
-      ),
-      started
+    const withContext = Effect.updateContext(run, (caller: Context.Context<never>): Context.Context<R | Scope.Scope> =>
+      caller === context
+        ? context
+        : !holdsAll(caller, context)
+          ? Context.merge(caller, context)
+          : caller.mapUnsafe.get(Scope.Scope.key) === scope
+            ? caller
+            : Context.add(caller, Scope.Scope, scope)
     )
+    // Not attached to the scope: its finalizer (`stopNow`) interrupts the fiber and ends the
+    // actor, which a fork in the scope would add and remove per start.
+    const start: Effect.Effect<void> = Effect.map(Effect.forkDetach(withContext), started)
+    /** `start` running the fiber at once (`postNow`). */
+    const startNow: Effect.Effect<void> = Effect.map(Effect.forkDetach(withContext, { startImmediately: true }), started)
 
     const stopNow: Effect.Effect<void> = Effect.suspend(() => {
       if (finishing) return Effect.void
@@ -337,6 +341,10 @@ export const make = <M, E = never, R = never>(
       // Queued now: undefined (a fiber runs), or the fiber's start, which cannot fail.
       return started === undefined ? undefined : start
     }
+    const postNow = (msg: M): Effect.Effect<void> | undefined => {
+      const started = post(msg)
+      return started === start ? startNow : started
+    }
     const tell = (msg: M): Effect.Effect<void, ActorStopped> => Effect.suspend(() => offer(msg) ?? Effect.void)
     const tryTell = (msg: M): Effect.Effect<void, ActorStopped | MailboxFull> =>
       Effect.suspend((): Effect.Effect<void, ActorStopped | MailboxFull> => {
@@ -384,6 +392,7 @@ export const make = <M, E = never, R = never>(
       tryTell,
       offer,
       post,
+      postNow,
       ask,
       stop: stopNow.pipe(Effect.andThen(Effect.exit(Deferred.await(done))), Effect.asVoid),
       join: Deferred.await(done),

@@ -58,6 +58,7 @@ import { ActorCrashed, ActorStopped } from "./Actor.ts"
 import {
   type ChainRequest,
   type ChannelCommandRejected,
+  type ChannelEnvelope,
   type ChannelCore,
   type ChannelHandle,
   type ChannelPorts,
@@ -909,9 +910,14 @@ export const make = (
     /**
      * A peer message: routed by (peer, channel id) with no generator (one per message on the wire).
      * Returns undefined when it is handled already (queued on a running channel, or dropped), else
-     * the effect that completes it (to run before the next event is looked at).
+     * the effect that completes it (to run before the next event is looked at). While writes are
+     * free, the last event of a pull starts an idle channel's fiber at once (`Actor.postNow`, no
+     * scheduler task): the channel writes at once either way. An earlier event's start is
+     * scheduled, so the channel finds the pull's later messages in its mailbox (they batch, as
+     * their `commitment_signed`); so is every start while writes cost, so that what other fibers
+     * queue meanwhile joins the channel's next write (test/actors/ChannelManager.write-grouping).
      */
-    const routeMessage = (event: Extract<PeerSessionEvent, { readonly _tag: "Message" }>): Effect.Effect<void> | undefined => {
+    const routeMessage = (event: Extract<PeerSessionEvent, { readonly _tag: "Message" }>, last: boolean): Effect.Effect<void> | undefined => {
       const { message, nodeId, session } = event
       const peerHex = nodeHex(nodeId)
       if (sessions.get(peerHex)?.session !== session) return undefined // a message of a connection already replaced
@@ -925,7 +931,11 @@ export const make = (
         // BOLT 2: a reestablish for a channel we do not know gets an error (the peer may close it).
         return message._tag === "ChannelReestablish" ? Effect.andThen(unknown, sendOn(session, makeError("unknown channel", message.channelId))) : unknown
       }
-      return entry.handle?.offer({ _tag: "PeerMessage", message })
+      const handle = entry.handle
+      if (handle === undefined) return undefined
+      if (!last || writesFree === undefined || !writesFree()) return handle.offer({ _tag: "PeerMessage", message })
+      const envelope: ChannelEnvelope<ChannelState> = { _tag: "Input", input: { _tag: "PeerMessage", message } }
+      return handle.actor.postNow(envelope)
     }
 
     /**
@@ -937,7 +947,7 @@ export const make = (
       for (let i = from; i < events.length; i++) {
         const event = events[i]
         if (event === undefined) continue
-        const effect = event._tag === "Message" ? routeMessage(event) : onConnectionEvent(event)
+        const effect = event._tag === "Message" ? routeMessage(event, i + 1 === events.length) : onConnectionEvent(event)
         if (effect !== undefined) return i + 1 < events.length ? Effect.flatMap(effect, () => onSessionEvents(events, i + 1)) : effect
       }
       return Effect.void

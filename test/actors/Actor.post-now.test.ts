@@ -1,0 +1,98 @@
+/**
+ * `Actor.postNow`: `post` whose start of an idle actor's fiber runs the fiber at once, on the
+ * caller's stack, instead of in a scheduler task. It must change when the handler runs, never
+ * what it handles or in which order: for random mixes of `post`, `postNow` and `tell` and of
+ * handlers (done when called, `Effect.sync`, suspending), every message is handled once, in the
+ * order sent, as with `post` alone; an idle actor has handled a message that does not suspend
+ * when `postNow`'s start returns (a `post`'s start has not run it yet); a running actor takes it
+ * with nothing to run; a stopped one drops it.
+ */
+import { describe, expect, it } from "vitest"
+import { Effect } from "effect"
+import fc from "fast-check"
+import * as Actor from "../../src/actors/Actor.ts"
+
+type Kind = "void" | "sync" | "yield"
+type Msg = { readonly id: number; readonly kind: Kind }
+
+const handlerFor = (seen: Array<number>) => (msg: Msg): Effect.Effect<void> => {
+  switch (msg.kind) {
+    case "void":
+      seen.push(msg.id)
+      return Effect.void
+    case "sync":
+      return Effect.sync(() => void seen.push(msg.id))
+    case "yield":
+      return Effect.andThen(Effect.yieldNow, Effect.sync(() => void seen.push(msg.id)))
+  }
+}
+
+const send = fc.constantFrom("post", "postNow", "tell", "postNow after a pause")
+
+describe("Actor.postNow", () => {
+  it("handles every message once, in the order sent, whatever the mix of sends and handlers", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ kind: fc.constantFrom<Kind>("void", "sync", "yield"), send }), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 1, max: 8 }),
+        async (steps, capacity) => {
+          const program = Effect.scoped(
+            Effect.gen(function*() {
+              const seen: Array<number> = []
+              const actor = yield* Actor.make<Msg>({ name: "mix", capacity, handle: handlerFor(seen) })
+              for (const [id, s] of steps.entries()) {
+                const msg = { id, kind: s.kind }
+                if (s.send === "tell") yield* actor.tell(msg)
+                else {
+                  if (s.send === "postNow after a pause") {
+                    yield* Effect.yieldNow
+                    yield* Effect.yieldNow
+                  }
+                  const started = s.send === "post" ? actor.post(msg) : actor.postNow(msg)
+                  if (started !== undefined) yield* started
+                }
+              }
+              while (!actor.idle()) yield* Effect.yieldNow
+              expect(seen).toEqual(steps.map((_, id) => id))
+            })
+          )
+          await Effect.runPromise(program)
+        }
+      ),
+      { numRuns: 200 }
+    )
+  })
+
+  it("runs an idle actor's handler before its start returns, takes a message on a running actor with nothing to run, drops one once stopped", async () => {
+    const program = Effect.scoped(
+      Effect.gen(function*() {
+        const seen: Array<number> = []
+        const actor = yield* Actor.make<Msg>({ name: "now", capacity: 4, handle: handlerFor(seen) })
+        // `post`: the start schedules the fiber; nothing handled yet when it returns.
+        const later = actor.post({ id: 0, kind: "void" })
+        expect(later).toBeDefined()
+        if (later !== undefined) yield* later
+        expect(seen).toEqual([])
+        while (!actor.idle()) yield* Effect.yieldNow
+        expect(seen).toEqual([0])
+        // `postNow`: handled by the time its start returns.
+        const now = actor.postNow({ id: 1, kind: "void" })
+        expect(now).toBeDefined()
+        if (now !== undefined) yield* now
+        expect(seen).toEqual([0, 1])
+        expect(actor.idle()).toBe(true)
+        // A handler that suspends: the start returns at the suspension, the rest follows in order.
+        const suspended = actor.postNow({ id: 2, kind: "yield" })
+        if (suspended !== undefined) yield* suspended
+        expect(actor.idle()).toBe(false)
+        expect(actor.postNow({ id: 3, kind: "void" })).toBeUndefined()
+        while (!actor.idle()) yield* Effect.yieldNow
+        expect(seen).toEqual([0, 1, 2, 3])
+        yield* actor.stop
+        expect(actor.postNow({ id: 4, kind: "void" })).toBeUndefined()
+        expect(seen).toEqual([0, 1, 2, 3])
+      })
+    )
+    await Effect.runPromise(program)
+  })
+})
