@@ -149,13 +149,14 @@ const jsonAmount = (v: bigint): string => {
   if (v < 0n || v > U64_MAX) throw UNFIT
   return `"${v}"`
 }
+/** A finite number's JSON text is its `String` (the same shortest round-trip form, -0 as "0"). */
 const jsonInt = (n: number): string => {
   if (!Number.isSafeInteger(n)) throw UNFIT
-  return JSON.stringify(n)
+  return String(n)
 }
 const jsonNumber = (n: number): string => {
   if (!Number.isFinite(n)) throw UNFIT
-  return JSON.stringify(n)
+  return String(n)
 }
 /** Every `ShortChannelId` formats to what the Schema's pattern takes (block and index are 24 bits, the output 16). */
 const jsonScid = (scid: ShortChannelId): string => `"${formatShortChannelId(scid)}"`
@@ -206,20 +207,20 @@ const headCache = <R>(fields: ReadonlyArray<readonly [keyof R & string, (r: R) =
 }
 const opt = <A>(a: A | undefined, f: (a: A) => string): string | undefined => (a === undefined ? undefined : f(a))
 
-const hopText = (h: typeof RouteHopRecord.Type): string =>
-  jsonObject([["nodeId", jsonHex(h.nodeId)], ["shortChannelId", jsonScid(h.shortChannelId)], ["amountMsat", jsonAmount(h.amountMsat)], ["cltvExpiry", jsonInt(h.cltvExpiry)]])
+// What changes between a record's writes (its tail, its attempts) is written member by member
+// in the Schema's order, an optional member only when defined: no list of members built per write.
 
-const attemptText = (a: AttemptRecord): string =>
-  jsonObject([
-    ["attemptId", jsonInt(a.attemptId)],
-    ["hops", jsonArray(a.hops, hopText)],
-    ["sharedSecrets", jsonArray(a.sharedSecrets, jsonHex32)],
-    ["channelId", jsonHex32(a.channelId)],
-    ["htlcId", opt(a.htlcId, jsonAmount)],
-    ["status", jsonString(a.status)],
-    ["failure", opt(a.failure, jsonString)],
-    ["holdTimes", opt(a.holdTimes, (t) => jsonArray(t, jsonInt))]
-  ])
+const hopText = (h: typeof RouteHopRecord.Type): string =>
+  `{"nodeId":${jsonHex(h.nodeId)},"shortChannelId":${jsonScid(h.shortChannelId)},"amountMsat":${jsonAmount(h.amountMsat)},"cltvExpiry":${jsonInt(h.cltvExpiry)}}`
+
+const attemptText = (a: AttemptRecord): string => {
+  let s = `{"attemptId":${jsonInt(a.attemptId)},"hops":${jsonArray(a.hops, hopText)},"sharedSecrets":${jsonArray(a.sharedSecrets, jsonHex32)},"channelId":${jsonHex32(a.channelId)}`
+  if (a.htlcId !== undefined) s += `,"htlcId":${jsonAmount(a.htlcId)}`
+  s += `,"status":${jsonString(a.status)}`
+  if (a.failure !== undefined) s += `,"failure":${jsonString(a.failure)}`
+  if (a.holdTimes !== undefined) s += `,"holdTimes":${jsonArray(a.holdTimes, jsonInt)}`
+  return `${s}}`
+}
 
 type BlindedPathRecord = NonNullable<OutboundRecord["blindedPaths"]>[number]
 const blindedPathText = (b: BlindedPathRecord): string =>
@@ -251,15 +252,14 @@ const outboundHead = headCache<OutboundRecord>([
   ["deadlineMillis", (r) => jsonNumber(r.deadlineMillis)]
 ], (r) => r.paymentHash)
 
-const outboundText = (r: OutboundRecord): string =>
-  jsonJoined(outboundHead(r), jsonMembers([
-    ["status", jsonString(r.status)],
-    ["preimage", opt(r.preimage, jsonHex32)],
-    ["failureReason", opt(r.failureReason, jsonString)],
-    ["attempts", jsonArray(r.attempts, attemptText)],
-    ["nextAttemptId", jsonInt(r.nextAttemptId)],
-    ["createdAtMillis", jsonNumber(r.createdAtMillis)]
-  ]))
+const outboundText = (r: OutboundRecord): string => {
+  const head = outboundHead(r)
+  let tail = `"status":${jsonString(r.status)}`
+  if (r.preimage !== undefined) tail += `,"preimage":${jsonHex32(r.preimage)}`
+  if (r.failureReason !== undefined) tail += `,"failureReason":${jsonString(r.failureReason)}`
+  tail += `,"attempts":${jsonArray(r.attempts, attemptText)},"nextAttemptId":${jsonInt(r.nextAttemptId)},"createdAtMillis":${jsonNumber(r.createdAtMillis)}`
+  return jsonJoined(head, tail)
+}
 
 /** The members every write of a claim repeats (all before `status`). */
 const inboundHead = headCache<InboundRecord>([
@@ -273,14 +273,14 @@ const inboundHead = headCache<InboundRecord>([
   ["keysend", (r) => (r.keysend ? "true" : "false")]
 ], (r) => r.paymentHash)
 
-const inboundText = (r: InboundRecord): string =>
-  jsonJoined(inboundHead(r), jsonMembers([
-    ["status", jsonString(r.status)],
-    ["receivedMsat", jsonAmount(r.receivedMsat)],
-    ["pathId", opt(r.pathId, jsonHex32)],
-    ["claimedParts", opt(r.claimedParts, (ps) => jsonArray(ps, jsonString))],
-    ["createdAtSeconds", jsonInt(r.createdAtSeconds)]
-  ]))
+const inboundText = (r: InboundRecord): string => {
+  const head = inboundHead(r)
+  let tail = `"status":${jsonString(r.status)},"receivedMsat":${jsonAmount(r.receivedMsat)}`
+  if (r.pathId !== undefined) tail += `,"pathId":${jsonHex32(r.pathId)}`
+  if (r.claimedParts !== undefined) tail += `,"claimedParts":${jsonArray(r.claimedParts, jsonString)}`
+  tail += `,"createdAtSeconds":${jsonInt(r.createdAtSeconds)}`
+  return jsonJoined(head, tail)
+}
 
 /** The members every write of a forward repeats (all before `outHtlcId`), by its incoming onion's shared secret. */
 const forwardHead = headCache<ForwardRecord>([
@@ -294,14 +294,17 @@ const forwardHead = headCache<ForwardRecord>([
   ["outCltvExpiry", (r) => jsonInt(r.outCltvExpiry)]
 ], (r) => r.sharedSecret)
 
-const forwardText = (r: ForwardRecord): string =>
-  jsonJoined(forwardHead(r), jsonMembers([
-    ["outHtlcId", opt(r.outHtlcId, jsonAmount)],
-    ["outShortChannelId", opt(r.outShortChannelId, jsonScid)],
-    ["blinded", opt(r.blinded, (b) => jsonObject([["introduction", b.introduction ? "true" : "false"], ["sha256OfOnion", jsonHex32(b.sha256OfOnion)]]))],
-    ["receivedAtMillis", opt(r.receivedAtMillis, jsonNumber)],
-    ["status", jsonString(r.status)]
-  ]))
+const forwardText = (r: ForwardRecord): string => {
+  const head = forwardHead(r)
+  let tail = ""
+  if (r.outHtlcId !== undefined) tail += `,"outHtlcId":${jsonAmount(r.outHtlcId)}`
+  if (r.outShortChannelId !== undefined) tail += `,"outShortChannelId":${jsonScid(r.outShortChannelId)}`
+  if (r.blinded !== undefined) tail += `,"blinded":{"introduction":${r.blinded.introduction ? "true" : "false"},"sha256OfOnion":${jsonHex32(r.blinded.sha256OfOnion)}}`
+  if (r.receivedAtMillis !== undefined) tail += `,"receivedAtMillis":${jsonNumber(r.receivedAtMillis)}`
+  tail += `,"status":${jsonString(r.status)}`
+  // The tail's leading comma dropped: `jsonJoined` puts one between head and tail.
+  return jsonJoined(head, tail.slice(1))
+}
 
 const direct = <R>(write: (r: R) => string, schema: (r: R) => string) => (r: R): string => {
   try {
