@@ -228,6 +228,11 @@ export class Writer {
 
   /** 8 bytes little-endian, `v` modulo 2^64. */
   u64le(v: bigint): this {
+    if (v >= 0n && v <= 0x1fffffffffffffn) {
+      // An exact double (every amount): split without BigInt arithmetic (each BigInt operation allocates).
+      const n = Number(v)
+      return this.u32le(n >>> 0).u32le(Math.floor(n / 0x100000000))
+    }
     const x = BigInt.asUintN(64, v)
     return this.u32le(Number(x & 0xffffffffn)).u32le(Number(x >> 32n))
   }

@@ -28,8 +28,16 @@ export const commitmentNumberObscuringFactor = (openerPaymentBasepoint: PublicKe
   return v
 }
 
+const TWO_24 = 0x1000000
+
 /** nLockTime (0x20 << 24 | low 24 bits) and nSequence (0x80 << 24 | high 24 bits) of a commitment. */
 export const obscuredCommitmentFields = (commitmentNumber: bigint, obscuringFactor: bigint): { readonly locktime: number; readonly sequence: number } => {
+  if (commitmentNumber >= 0n && commitmentNumber <= MASK48 && obscuringFactor >= 0n && obscuringFactor <= MASK48) {
+    // Both 48-bit (every commitment): exact doubles, XORed 24 bits at a time without BigInt arithmetic (each operation allocates).
+    const n = Number(commitmentNumber)
+    const f = Number(obscuringFactor)
+    return { locktime: 0x20000000 + ((n % TWO_24) ^ (f % TWO_24)), sequence: 0x80000000 + (Math.floor(n / TWO_24) ^ Math.floor(f / TWO_24)) }
+  }
   const obscured = (commitmentNumber ^ obscuringFactor) & MASK48
   return {
     locktime: Number((0x20n << 24n) | (obscured & 0xffffffn)),

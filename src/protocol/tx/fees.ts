@@ -10,7 +10,13 @@ import { compactSizeLength } from "../codec/writer.ts"
 import { expectedCommitmentWeight } from "./weights.ts"
 
 /** fee = feerate_per_kw * weight / 1000, rounded down. */
-export const feeForWeight = (feeratePerKw: number, weight: number): Sat => sat((BigInt(feeratePerKw) * BigInt(weight)) / 1000n)
+export const feeForWeight = (feeratePerKw: number, weight: number): Sat => {
+  const product = feeratePerKw * weight
+  // Integers whose product is an exact double (every real feerate and weight): divided exactly
+  // without BigInt arithmetic (each operation allocates). Anything else as before.
+  if (Number.isInteger(feeratePerKw) && Number.isInteger(weight) && product >= 0 && Number.isSafeInteger(product)) return sat(BigInt((product - (product % 1000)) / 1000))
+  return sat((BigInt(feeratePerKw) * BigInt(weight)) / 1000n)
+}
 
 /**
  * Fee of a party's contribution to a collaborative (interactively built) transaction: rounded

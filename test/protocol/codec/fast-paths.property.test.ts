@@ -84,6 +84,16 @@ describe("codec fast paths", () => {
     )
   })
 
+  it("Writer.u64le writes what the BigInt form writes (modulo 2^64: negative and wider values too)", () => {
+    const anyBigInt = fc.oneof(u64, fc.bigInt({ min: -(1n << 70n), max: 1n << 70n }), fc.constantFrom(-1n, -(1n << 53n), 1n << 64n))
+    fc.assert(
+      fc.property(anyBigInt, (v) => {
+        expect(new Writer().u64le(v).finish()).toEqual(plainU64Bytes(BigInt.asUintN(64, v)).reverse())
+      }),
+      { numRuns: RUNS }
+    )
+  })
+
   it("decoded channel ids, chain hashes and short channel ids equal the checked constructors' values", () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), u64, (b, v) => {

@@ -10,6 +10,7 @@ import {
 } from "../../../src/protocol/tx/commitment.ts"
 import { unsafePublicKey } from "../../../src/protocol/keys/keys.ts"
 import { msat, sat } from "../../../src/protocol/units.ts"
+import { feeForWeight } from "../../../src/protocol/tx/fees.ts"
 import { bob } from "./arbitraries.ts"
 import { buildCommitmentTransactionPlain } from "./commitment-reference.ts"
 import { anchors, anchorsType, legacy, legacyType, ok, paramsOf, type CommitmentVector } from "./fixtures.ts"
@@ -138,6 +139,28 @@ describe("the builder against its plain form (commitment-reference.ts)", () => {
         }
       ),
       { numRuns: 400 }
+    )
+  })
+})
+
+describe("number fast paths against their BigInt forms", () => {
+  const anyBig = fc.oneof(fc.bigInt({ min: 0n, max: (1n << 48n) - 1n }), fc.bigInt({ min: -(1n << 60n), max: 1n << 60n }), fc.constantFrom(0n, (1n << 24n) - 1n, 1n << 24n, (1n << 48n) - 1n, 1n << 48n, -1n))
+  it("obscuredCommitmentFields: nLockTime and nSequence as the BigInt form gives them, any inputs", () => {
+    fc.assert(
+      fc.property(anyBig, anyBig, (n, f) => {
+        const obscured = (n ^ f) & ((1n << 48n) - 1n)
+        expect(obscuredCommitmentFields(n, f)).toEqual({ locktime: Number((0x20n << 24n) | (obscured & 0xffffffn)), sequence: Number((0x80n << 24n) | (obscured >> 24n)) })
+      }),
+      { numRuns: 3_000 }
+    )
+  })
+  it("feeForWeight: rounded down as the BigInt form, below and beyond exact doubles", () => {
+    const anyInt = fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 2_000_000 }), fc.constantFrom(0, 1, 999, 1000, 1001, 0xffffffff), fc.integer({ min: -5000, max: 5000 }))
+    fc.assert(
+      fc.property(anyInt, fc.oneof(anyInt, fc.constantFrom(2 ** 30, 2 ** 40, 2 ** 21 + 1)), (feerate, weight) => {
+        expect(feeForWeight(feerate, weight)).toBe((BigInt(feerate) * BigInt(weight)) / 1000n)
+      }),
+      { numRuns: 3_000 }
     )
   })
 })

@@ -48,6 +48,11 @@ const putU32 = (b: Uint8Array, at: number, v: number): number => {
 }
 /** Bitcoin's little-endian u64, as `Writer.u64le` writes it (modulo 2^64). */
 const putU64 = (b: Uint8Array, at: number, v: bigint): number => {
+  if (v >= 0n && v <= 0x1fffffffffffffn) {
+    // An exact double (every amount): split without BigInt arithmetic (each BigInt operation allocates).
+    const n = Number(v)
+    return putU32(b, putU32(b, at, n >>> 0), Math.floor(n / 0x100000000))
+  }
   const x = BigInt.asUintN(64, v)
   putU32(b, at, Number(x & 0xffffffffn))
   return putU32(b, at + 4, Number(x >> 32n))
