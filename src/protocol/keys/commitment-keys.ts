@@ -158,6 +158,52 @@ const derivedKey = (secp: Secp256k1, basepoint: Uint8Array, perCommitmentPoint: 
   return key.success
 }
 
+/** What the two lazy HTLC keys are derived from, and what they are once read. */
+interface LazyHtlcKeys {
+  readonly secp: Secp256k1
+  readonly ownHtlcBasepoint: Uint8Array
+  readonly theirHtlcBasepoint: Uint8Array
+  readonly perCommitmentPoint: PublicKey
+  local: PublicKey | undefined
+  remote: PublicKey | undefined
+}
+
+/** Where a key set keeps its `LazyHtlcKeys`: a symbol, not enumerable (no spread, `JSON.stringify` or deep equality sees it). */
+const lazyHtlcKeys = Symbol("lazyHtlcKeys")
+
+/** Whether `o` carries `LazyHtlcKeys` (a type guard: the getters below are only ever installed on such objects). */
+const hasLazyHtlcKeys = (o: object): o is { readonly [lazyHtlcKeys]: LazyHtlcKeys } => lazyHtlcKeys in o
+
+const lazyOf = (o: object): LazyHtlcKeys => {
+  if (!hasLazyHtlcKeys(o)) throw new TypeError("not a key set with lazy HTLC keys") // unreachable: the getters live only on such objects
+  return o[lazyHtlcKeys]
+}
+
+/**
+ * The getters, one pair of functions for every key set: own accessors made of functions shared by
+ * all the objects keep them in V8's fast mode with one shared shape; an object literal with
+ * getters (two closures per object) is a dictionary (about four times the cost to make, each
+ * property read a hash-table probe).
+ */
+const localHtlcPubkeyGetter = {
+  get(this: object): PublicKey {
+    const l = lazyOf(this)
+    l.local ??= derivedKey(l.secp, l.ownHtlcBasepoint, l.perCommitmentPoint)
+    return l.local
+  },
+  enumerable: true,
+  configurable: true
+}
+const remoteHtlcPubkeyGetter = {
+  get(this: object): PublicKey {
+    const l = lazyOf(this)
+    l.remote ??= derivedKey(l.secp, l.theirHtlcBasepoint, l.perCommitmentPoint)
+    return l.remote
+  },
+  enumerable: true,
+  configurable: true
+}
+
 /**
  * The keys, with the two HTLC keys (local_htlcpubkey, remote_htlcpubkey: BOLT 3's public
  * derivation, one tweak-add each) computed on first read and then kept: a commitment without
@@ -166,8 +212,8 @@ const derivedKey = (secp: Secp256k1, basepoint: Uint8Array, perCommitmentPoint: 
  * checked valid first (once per basepoint array, `checkedBasepoint`), so a bad one is still
  * `deriveCommitmentKeys`' typed error (undefined here: the caller falls back to it), and the
  * getters read private copies of the basepoints as they were (a caller changing its array later
- * changes nothing). Own enumerable properties, like the others: a spread, `JSON.stringify` or a
- * deep equality reads them.
+ * changes nothing). Own enumerable properties in `deriveCommitmentKeys`' order, like the others:
+ * a spread, `JSON.stringify` or a deep equality reads them.
  */
 const withLazyHtlcKeys = (
   secp: Secp256k1,
@@ -180,20 +226,18 @@ const withLazyHtlcKeys = (
   const ownHtlcBasepoint = checkedBasepoint(secp, owner.htlcBasepoint)
   const theirHtlcBasepoint = checkedBasepoint(secp, counterparty.htlcBasepoint)
   if (ownHtlcBasepoint === undefined || theirHtlcBasepoint === undefined) return undefined
-  let local: PublicKey | undefined
-  let remote: PublicKey | undefined
-  return Result.succeed({
+  const lazy: LazyHtlcKeys = { secp, ownHtlcBasepoint, theirHtlcBasepoint, perCommitmentPoint, local: undefined, remote: undefined }
+  const keys: { perCommitmentPoint: PublicKey; revocationPubkey: PublicKey; localDelayedPubkey: PublicKey; remotePaymentPubkey?: PublicKey } = {
     perCommitmentPoint,
     revocationPubkey,
-    localDelayedPubkey,
-    get localHtlcPubkey(): PublicKey {
-      local ??= derivedKey(secp, ownHtlcBasepoint, perCommitmentPoint)
-      return local
-    },
-    get remoteHtlcPubkey(): PublicKey {
-      remote ??= derivedKey(secp, theirHtlcBasepoint, perCommitmentPoint)
-      return remote
-    },
-    remotePaymentPubkey: counterparty.paymentBasepoint
-  })
+    localDelayedPubkey
+  }
+  Object.defineProperty(keys, lazyHtlcKeys, { value: lazy })
+  Object.defineProperty(keys, "localHtlcPubkey", localHtlcPubkeyGetter)
+  Object.defineProperty(keys, "remoteHtlcPubkey", remoteHtlcPubkeyGetter)
+  keys.remotePaymentPubkey = counterparty.paymentBasepoint
+  return isCommitmentKeys(keys) ? Result.succeed(keys) : undefined
 }
+
+/** Whether the key set is complete (its HTLC keys installed above): the type of what was built. */
+const isCommitmentKeys = (o: object): o is CommitmentKeys => "localHtlcPubkey" in o && "remoteHtlcPubkey" in o && "remotePaymentPubkey" in o

@@ -253,6 +253,15 @@ describe("commitment keys cache", () => {
     // Own enumerable properties, the lazy two included: a spread copies all six.
     expect(showKeys({ ...keys })).toBe(showKeys(expected))
     expect(Object.keys({ ...keys })).toEqual(Object.keys(expected))
+    // Deep equality and JSON see the six keys and nothing else (what the getters keep is not enumerable).
+    expect(keys).toEqual(expected)
+    expect(JSON.stringify(keys)).toBe(JSON.stringify(expected))
+    expect(Object.getOwnPropertySymbols(keys).every((k) => !Object.prototype.propertyIsEnumerable.call(keys, k))).toBe(true)
+    // Each key set its own: a second one (another point) derives its own HTLC keys, the first keeps its.
+    const p2 = ok(perCommitmentPoint(secp, secretOf("lazy/point2")))
+    const other = ok(deriveHolderCommitmentKeys(counting, ours, basepoints("lazy/theirs"), p2, { ...secrets, perCommitmentSecret: secretOf("lazy/point2") }))
+    expect(toHex(other.localHtlcPubkey)).toBe(toHex(ok(deriveCommitmentKeys(secp, ours, basepoints("lazy/theirs"), p2)).localHtlcPubkey))
+    expect(toHex(keys.localHtlcPubkey)).toBe(toHex(expected.localHtlcPubkey))
     // A bad HTLC basepoint (either side): the public derivation's own refusal, at once.
     const bytes = new Uint8Array(33).fill(0xff)
     bytes[0] = 2
