@@ -703,14 +703,14 @@ export const make = (
      * The encoded bytes are handed over (`givenPutOp`: nothing here keeps or changes them), so a
      * store keeping values in memory keeps them without a copy of its own.
      */
-    const put = (key: string, json: string): Effect.Effect<StoreVersion> => {
+    const put = function*(key: string, json: string) {
       const ops = [givenPutOp(key, text.encode(json))]
       const attempt = (left: number): Effect.Effect<StoreVersion> => Effect.catch(store.write(ops), (e) => (left > 0 ? attempt(left - 1) : Effect.die(e)))
-      // A store in memory writes at once (no effect of its own, when this one runs); a refusal takes the retrying way.
-      return writeNow === undefined ? attempt(5) : Effect.suspend(() => {
-        const version = writeNow(ops)
-        return typeof version === "number" ? Effect.succeed(version) : attempt(4)
-      })
+      // A store in memory writes at once (no Effect operation at all: this runs in its caller's
+      // generator, `yield*`, when the caller gets there); a refusal takes the retrying way.
+      if (writeNow === undefined) return yield* attempt(5)
+      const version = writeNow(ops)
+      return typeof version === "number" ? version : yield* attempt(4)
     }
     /**
      * The record under `key` as stored (undefined: none, or it does not decode, as `loadAll` skips
@@ -731,19 +731,20 @@ export const make = (
     const forget = <R>(map: Map<string, R>, key: string, r: R) => {
       if (map.get(key) === r) map.delete(key)
     }
-    const saveInbound = (r: InboundRecord) => {
+    /** The record saves are generators too, run with `yield*` where the record is to be written. */
+    const saveInbound = function*(r: InboundRecord) {
       const key = toHex(r.paymentHash)
       inbound.set(key, r)
-      return put(`pay/in/${key}`, encodeInboundRecord(r))
+      return yield* put(`pay/in/${key}`, encodeInboundRecord(r))
     }
     /** An invoice or keysend payment by payment hash (hex) as stored: read when it is not open (`inbound`). */
     const storedInbound = (hashHex: string) => storedRecord(`pay/in/${hashHex}`, inboundJson)
     /** Payments accepted but not yet written (`onPay` writes each before its reply, at the latest). */
     const unwritten = new Set<string>()
-    const saveOutbound = (r: OutboundRecord) => {
+    const saveOutbound = function*(r: OutboundRecord) {
       outbound.set(r.paymentId, r)
       unwritten.delete(r.paymentId)
-      return put(`pay/out/${r.paymentId}`, encodeOutboundRecord(r))
+      return yield* put(`pay/out/${r.paymentId}`, encodeOutboundRecord(r))
     }
     /** A payment by id as stored: read when it is not pending (`outbound`). */
     const storedOutbound = (paymentId: string) => storedRecord(`pay/out/${paymentId}`, outboundJson)
@@ -759,11 +760,11 @@ export const make = (
       const c = toHex(channelId)
       if ((forwardedUpTo.get(c) ?? -1n) < htlcId) forwardedUpTo.set(c, htlcId)
     }
-    const saveForward = (r: ForwardRecord) => {
+    const saveForward = function*(r: ForwardRecord) {
       const key = forwardKey(r.inChannelId, r.inHtlcId)
       forwards.set(key, r)
       noteForwarded(r.inChannelId, r.inHtlcId)
-      return put(key, encodeForwardRecord(r))
+      return yield* put(key, encodeForwardRecord(r))
     }
     /** A forward's last write (fulfilled or failed back): then it leaves memory. */
     const saveFinishedForward = function*(r: ForwardRecord) {
@@ -898,7 +899,13 @@ export const make = (
           return Effect.ignore(manager.failHtlc(channelId, htlcId, returned.reason, returned.attributionData))
         })
 
-    const publish = (e: PaymentEvent) => PubSub.publish(events, e)
+    /**
+     * An event published at once (no Effect operation): `events` is unbounded, so a publish is
+     * never refused nor waits (`PubSub.publish` does the same in an effect of its own).
+     */
+    const publish = (e: PaymentEvent): void => {
+      PubSub.publishUnsafe(events, e)
+    }
 
     // ---- receiving -------------------------------------------------------------------------------------
 
@@ -947,7 +954,7 @@ export const make = (
       yield* saveInbound(paid)
       forget(inbound, toHex(record.paymentHash), paid)
       yield* annotateSpan({ "payment.outcome": "claimed", "payment.receivedMsat": received.toString(), "payment.parts": set.parts.length })
-      yield* publish({ _tag: "PaymentReceived", paymentHash: record.paymentHash, amountMsat: msat(received), parts: set.parts.length })
+      publish({ _tag: "PaymentReceived", paymentHash: record.paymentHash, amountMsat: msat(received), parts: set.parts.length })
     }
 
     /**
@@ -989,7 +996,7 @@ export const make = (
         const paid: InboundRecord = { ...record, status: "paid" }
         yield* saveInbound(paid)
         forget(inbound, toHex(record.paymentHash), paid)
-        yield* publish({ _tag: "PaymentReceived", paymentHash: record.paymentHash, amountMsat: msat(record.receivedMsat), parts: parts.length })
+        publish({ _tag: "PaymentReceived", paymentHash: record.paymentHash, amountMsat: msat(record.receivedMsat), parts: parts.length })
       })
 
     const onReceive = (
@@ -1095,47 +1102,50 @@ export const make = (
      * incoming onion used): the policy we enforce, the disable bit when it cannot forward now,
      * `dont_forward` when unannounced. Signed once per scid and state; empty if the channel is gone.
      */
-    const ourChannelUpdate = (outChannelId: ChannelId, scid: ShortChannelId | undefined) =>
-      Effect.gen(function*() {
-        const info = yield* Effect.result(manager.channel(outChannelId))
-        if (Result.isFailure(info)) return new Uint8Array(0)
-        const s = info.success.state
-        const onionScid = scid ?? shortChannelIdsOf(s)[0]
-        if (onionScid === undefined) return new Uint8Array(0)
-        const disabled = outgoingOf(info.success)._tag !== "Usable"
-        const cached = failureUpdates.get(onionScid)
-        if (cached !== undefined && cached.disabled === disabled) return cached.raw
-        const now = yield* nowSeconds
-        const timestamp = Math.max(now, (cached?.timestamp ?? 0) + 1)
-        const unsigned = failureUpdateFields({
-          chainHash: network.chainHash,
-          shortChannelId: onionScid,
-          timestamp,
-          ourNodeId: signer.nodeId,
-          peerNodeId: info.success.nodeId,
-          policy,
-          disabled,
-          announced: s._tag === "Normal" && s.commitments.params.announce
-        })
-        if (Result.isFailure(unsigned)) return new Uint8Array(0)
-        const signature = yield* Effect.result(signer.signDigest(channelUpdateDigest(unsigned.success)))
-        if (Result.isFailure(signature)) return new Uint8Array(0)
-        // A copy of its own: the encoding is a view of a shared 8 KiB slab (`copyToSlab`), which a kept view keeps alive.
-        const raw = unsigned.success.slice()
-        raw.set(signature.success, 2)
-        failureUpdates.set(onionScid, { timestamp, disabled, raw })
-        return raw
+    const ourChannelUpdate = function*(outChannelId: ChannelId, scid: ShortChannelId | undefined) {
+      const info = yield* Effect.result(manager.channel(outChannelId))
+      if (Result.isFailure(info)) return new Uint8Array(0)
+      const s = info.success.state
+      const onionScid = scid ?? shortChannelIdsOf(s)[0]
+      if (onionScid === undefined) return new Uint8Array(0)
+      const disabled = outgoingOf(info.success)._tag !== "Usable"
+      const cached = failureUpdates.get(onionScid)
+      if (cached !== undefined && cached.disabled === disabled) return cached.raw
+      const now = yield* nowSeconds
+      const timestamp = Math.max(now, (cached?.timestamp ?? 0) + 1)
+      const unsigned = failureUpdateFields({
+        chainHash: network.chainHash,
+        shortChannelId: onionScid,
+        timestamp,
+        ourNodeId: signer.nodeId,
+        peerNodeId: info.success.nodeId,
+        policy,
+        disabled,
+        announced: s._tag === "Normal" && s.commitments.params.announce
       })
+      if (Result.isFailure(unsigned)) return new Uint8Array(0)
+      const signature = yield* Effect.result(signer.signDigest(channelUpdateDigest(unsigned.success)))
+      if (Result.isFailure(signature)) return new Uint8Array(0)
+      // A copy of its own: the encoding is a view of a shared 8 KiB slab (`copyToSlab`), which a kept view keeps alive.
+      const raw = unsigned.success.slice()
+      raw.set(signature.success, 2)
+      failureUpdates.set(onionScid, { timestamp, disabled, raw })
+      return raw
+    }
 
-    /** A failure with our outgoing channel's update in it when its code carries one. */
-    const withOurUpdate = (failure: FailureMessage, outChannelId: ChannelId, scid: ShortChannelId | undefined) =>
-      "channelUpdate" in failure ? Effect.map(ourChannelUpdate(outChannelId, scid), (u) => withChannelUpdate(failure, u)) : Effect.succeed(failure)
+    /**
+     * A failure with our outgoing channel's update in it when its code carries one. It and
+     * `ourChannelUpdate` are generators their callers (generators) run with `yield*`: no effect of their own.
+     */
+    const withOurUpdate = function*(failure: FailureMessage, outChannelId: ChannelId, scid: ShortChannelId | undefined) {
+      return "channelUpdate" in failure ? withChannelUpdate(failure, yield* ourChannelUpdate(outChannelId, scid)) : failure
+    }
 
     /** A forward failed back (a generator run in its callers' own with `yield*`: no generator effect of its own). */
     const failBack = function*(record: ForwardRecord, failure: FailureMessage) {
       yield* saveFinishedForward({ ...record, status: "failed" })
       yield* failIncoming(record.inChannelId, record.inHtlcId, blindedFailureResponse(record, { _tag: "Fail", failure, sharedSecret: record.sharedSecret }), record.receivedAtMillis)
-      yield* publish({ _tag: "ForwardFailed", paymentHash: record.paymentHash, inChannelId: record.inChannelId, failure: failure._tag })
+      publish({ _tag: "ForwardFailed", paymentHash: record.paymentHash, inChannelId: record.inChannelId, failure: failure._tag })
     }
 
     /** A forward fulfilled back (a generator run in its callers' own with `yield*`, as `failBack`). */
@@ -1152,7 +1162,7 @@ export const make = (
       // A force-closed incoming channel refuses the fulfill: its monitor still takes the preimage
       // and claims the incoming HTLC on chain (BOLT 5).
       if (Result.isFailure(fulfilled)) yield* Effect.ignore(manager.claimPreimage(record.inChannelId, record.inHtlcId, preimage))
-      yield* publish({
+      publish({
         _tag: "HtlcForwarded",
         paymentHash: record.paymentHash,
         inChannelId: record.inChannelId,
@@ -1213,7 +1223,7 @@ export const make = (
           const interceptId = htlcKey(e.channelId, e.htlcId)
           intercepted.set(interceptId, { e, p })
           yield* annotateSpan({ "payment.outcome": "intercepted" })
-          return yield* publish({
+          return publish({
             _tag: "HtlcIntercepted",
             interceptId,
             paymentHash: e.paymentHash,
@@ -1319,7 +1329,7 @@ export const make = (
             const holdTime = yield* holdTimeOf(record.inChannelId, record.inHtlcId, record.receivedAtMillis)
             const wrapped = forwardFailure(record.sharedSecret, { reason: result.reason, attributionData: result.attributionData }, holdTime)
             yield* Effect.ignore(manager.failHtlc(record.inChannelId, record.inHtlcId, wrapped.reason, wrapped.attributionData))
-            yield* publish({ _tag: "ForwardFailed", paymentHash: record.paymentHash, inChannelId: record.inChannelId, failure: "downstream" })
+            publish({ _tag: "ForwardFailed", paymentHash: record.paymentHash, inChannelId: record.inChannelId, failure: "downstream" })
             return
           }
           case "Malformed":
@@ -1702,31 +1712,32 @@ export const make = (
     }
 
     /** The record written, then (synchronously, in one step: the waiters answered, the span ended) the outcome published. */
-    const finish = (r: OutboundRecord): Effect.Effect<void> =>
-      Effect.flatMap(saveOutbound(r), () => {
-        // Nothing writes a finished payment again (every write is of a pending one): it leaves memory.
-        forget(outbound, r.paymentId, r)
-        const result = resultOf(r)
-        if (result === undefined) return Effect.void
-        return Effect.withFiber((fiber) => {
-          deadlines.delete(r.paymentId)
-          for (const w of waiters.get(r.paymentId) ?? []) Deferred.doneUnsafe(w, Exit.succeed(result))
-          waiters.delete(r.paymentId)
-          excluded.delete(r.paymentId)
-          learnedUpdates.delete(r.paymentId)
-          const span = paymentSpans.get(r.paymentId)
-          if (span !== undefined) {
-            span.attribute("payment.outcome", result._tag === "PaymentSucceeded" ? "succeeded" : `failed: ${result.reason}`)
-            span.attribute("payment.attempts", r.attempts.length)
-            if (result._tag === "PaymentSucceeded") span.attribute("payment.feePaidMsat", result.feePaidMsat.toString())
-            span.end(fiber.getRef(Clock.Clock).currentTimeNanosUnsafe(), Exit.void)
-          }
-          paymentSpans.delete(r.paymentId)
-          callerSpans.delete(r.paymentId)
-          invoices.delete(r.paymentId)
-          return publish(result)
-        })
+    const finish = function*(r: OutboundRecord) {
+      yield* saveOutbound(r)
+      // Nothing writes a finished payment again (every write is of a pending one): it leaves memory.
+      forget(outbound, r.paymentId, r)
+      const result = resultOf(r)
+      if (result === undefined) return
+      yield* Effect.withFiber((fiber) => {
+        deadlines.delete(r.paymentId)
+        for (const w of waiters.get(r.paymentId) ?? []) Deferred.doneUnsafe(w, Exit.succeed(result))
+        waiters.delete(r.paymentId)
+        excluded.delete(r.paymentId)
+        learnedUpdates.delete(r.paymentId)
+        const span = paymentSpans.get(r.paymentId)
+        if (span !== undefined) {
+          span.attribute("payment.outcome", result._tag === "PaymentSucceeded" ? "succeeded" : `failed: ${result.reason}`)
+          span.attribute("payment.attempts", r.attempts.length)
+          if (result._tag === "PaymentSucceeded") span.attribute("payment.feePaidMsat", result.feePaidMsat.toString())
+          span.end(fiber.getRef(Clock.Clock).currentTimeNanosUnsafe(), Exit.void)
+        }
+        paymentSpans.delete(r.paymentId)
+        callerSpans.delete(r.paymentId)
+        invoices.delete(r.paymentId)
+        publish(result)
+        return Effect.void
       })
+    }
 
     const exclusionsOf = (paymentId: string) => {
       let x = excluded.get(paymentId)
@@ -1998,7 +2009,7 @@ export const make = (
         })
         const updated = updateAttempt(r, attemptId, { status: "failed", failure: `${described} at hop ${hop}`, ...(holdTimes === undefined ? {} : { holdTimes }) })
         yield* saveOutbound(stop === undefined ? updated : { ...updated, failureReason: stop })
-        yield* publish({ _tag: "AttemptFailed", paymentId, hop, failure: described, channelUpdate: failureChannelUpdate(failure), updateUsed, attributedBy, holdTimes })
+        publish({ _tag: "AttemptFailed", paymentId, hop, failure: described, channelUpdate: failureChannelUpdate(failure), updateUsed, attributedBy, holdTimes })
         // The next attempt's steps in this generator (`progressSteps`: no generator effect of their own).
         yield* progressSteps(paymentId)
       })
@@ -2273,7 +2284,7 @@ export const make = (
           yield* Effect.logWarning(`payments: failing channel ${key}: ${breach.reason}`)
           const closed = yield* Effect.result(manager.forceClose(info.channelId, breach.reason))
           if (Result.isFailure(closed)) yield* Effect.logError(`payments: force close of ${key} failed (${closed.failure._tag})`)
-          yield* publish({ _tag: "HtlcDeadline", channelId: info.channelId, htlcId: breach.htlcId, direction: breach.direction, height, reason: breach.reason })
+          publish({ _tag: "HtlcDeadline", channelId: info.channelId, htlcId: breach.htlcId, direction: breach.direction, height, reason: breach.reason })
         }
         for (const [interceptId, held] of [...intercepted]) {
           if (!holdExpired(held.e.cltvExpiry, height, deadlineConfig)) continue

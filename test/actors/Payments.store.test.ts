@@ -1,7 +1,7 @@
 /**
  * How `Payments` writes its records (src/actors/Payments.ts `put`): to a store that writes at
  * once (`declareStoreWriteNow`, a store in memory) with no effect of its own; a write it refuses
- * goes the retrying way (`write`, up to 5 more tries), so the record is still stored; a store
+ * goes the retrying way (`write`, up to 5 more tries, then a defect), so the record is still stored; a store
  * without the declaration gets every record through `write`. The same bytes either way.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -59,15 +59,23 @@ const invoiceOver = (store: StoreShape, read: StoreShape) =>
     return { created: true, bytes: entry === undefined ? undefined : new TextDecoder().decode(entry.value) }
   }))
 
-/** A memory store whose write at once and `write` are counted; its write at once refuses the first `refuse` writes. */
-const countedStore = (refuse: number) => {
+/**
+ * A memory store whose write at once and `write` are counted; its write at once refuses the first
+ * `refuse` writes, its `write` the first `refuseWrites`.
+ */
+const countedStore = (refuse: number, refuseWrites = 0) => {
   const { store } = makeMemoryStore(makeMemoryStoreData())
   const now = storeWriteNowOf(store)
   if (now === undefined) throw new Error("the memory store writes at once")
   const counts = { now: 0, write: 0 }
   let left = refuse
+  let writesLeft = refuseWrites
   const shape = declareStoreWriteNow({ ...store, write: (ops) => Effect.suspend(() => {
     counts.write += 1
+    if (writesLeft > 0) {
+      writesLeft -= 1
+      return Effect.fail(new StoreError({ operation: "write", reason: "refused (test)" }))
+    }
     return store.write(ops)
   }) }, (ops) => {
     counts.now += 1
@@ -97,6 +105,19 @@ describe("Payments: record writes", () => {
       assert.isTrue(r.created)
       assert.deepStrictEqual(s.counts, { now: 1, write: 1 })
       assert.isDefined(r.bytes)
+    }))
+
+  it.effect("refused again: up to 5 more tries through `write`, then the invoice fails (a defect), nothing stored", () =>
+    Effect.gen(function*() {
+      const stored = countedStore(1, 4)
+      const r = yield* invoiceOver(stored.shape, stored.store)
+      assert.isTrue(r.created)
+      assert.deepStrictEqual(stored.counts, { now: 1, write: 5 })
+      assert.isDefined(r.bytes)
+      const lost = countedStore(1, 5)
+      const l = yield* invoiceOver(lost.shape, lost.store)
+      assert.isFalse(l.created)
+      assert.deepStrictEqual(lost.counts, { now: 1, write: 5 })
     }))
 
   it.effect("the same bytes with and without the write at once", () =>
