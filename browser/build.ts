@@ -9,9 +9,7 @@
  * 2. Three modules of `src/layers/crypto/` load Node-only code at top level and sit under the
  *    `Crypto` reference's default; the bundle gets their browser stand-ins instead (as a
  *    package's `browser` field would): `src/layers/browser/substitutes/` (same exports, noble
- *    where the Node module used OpenSSL, WASM and native backends reported unavailable). Two
- *    hand-written channel-record encodings are swapped the same way for their Schemas (same
- *    JSON, slower, smaller: the budget below).
+ *    where the Node module used OpenSSL, WASM and native backends reported unavailable).
  * 3. Our sources' `import { Schema, Effect } from "effect"` become `import * as Schema from
  *    "effect/Schema"` (one namespace import per module, as the barrel re-exports them): esbuild
  *    keeps every export of a module re-exported by `export * as` and reached through the barrel
@@ -40,10 +38,7 @@ const BUDGET_BYTES = 400 * 1024
 export const substitutes: ReadonlyMap<string, string> = new Map([
   ["src/layers/crypto/aead-node.ts", "src/layers/browser/substitutes/aead-node.ts"],
   ["src/layers/crypto/secp256k1-native.ts", "src/layers/browser/substitutes/secp256k1-native.ts"],
-  ["src/layers/crypto/secp256k1-wasm.ts", "src/layers/browser/substitutes/secp256k1-wasm.ts"],
-  // Not Node-only: the hand-written channel encodings, replaced by their Schemas (same JSON) for size.
-  ["src/protocol/channel/state-json.ts", "src/layers/browser/substitutes/state-json.ts"],
-  ["src/layers/signer/signer-state-json.ts", "src/layers/browser/substitutes/signer-state-json.ts"]
+  ["src/layers/crypto/secp256k1-wasm.ts", "src/layers/browser/substitutes/secp256k1-wasm.ts"]
 ])
 
 /** The modules `effect`'s barrel re-exports whole (`export * as Schema from "./Schema.js"`). */

@@ -1,7 +1,6 @@
 /**
  * A Schema encoding as a JSON value (keys holding `undefined` dropped, as JSON text has none):
- * the reference the hand-written channel encodings (`state-json.ts`) are equal to, and what the
- * browser build uses instead of them (`src/layers/browser/substitutes/state-json.ts`).
+ * the reference the hand-written channel encodings (`state-json.ts`) are equal to.
  */
 import type { Schema } from "effect"
 
@@ -18,7 +17,7 @@ export const toJsonValue = (u: unknown): Json => {
 }
 
 /** `toJsonValue` of an encoding that is an object (a Struct's). */
-export const toJsonObject = (u: unknown): JsonObject => {
+const toJsonObject = (u: unknown): JsonObject => {
   // unreachable: called with Structs' encodings
   if (typeof u !== "object" || u === null || Array.isArray(u)) throw new TypeError(`not a JSON object: ${typeof u}`)
   const o: JsonObject = {}
