@@ -28,7 +28,7 @@
  * - no force close unless the scenario's faults can explain one (reordering, fee spikes).
  */
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Effect, Exit, Layer, Result, Scope, Stream } from "effect"
+import { Effect, Exit, Layer, Queue, Result, Scope, Stream } from "effect"
 import { ChannelManager, type ChannelManagerShape, listenerOf, make as makeChannelManager, type NodeChannelEvent } from "../actors/ChannelManager.ts"
 import type { PeerSessionEvent } from "../actors/PeerEvent.ts"
 import { PeerManager } from "../actors/PeerManager.ts"
@@ -73,7 +73,6 @@ import { Store } from "../services/Store.ts"
 import { forNode, Trace, type TraceKind, type TraceSink } from "../services/Trace.ts"
 import { agreement, localBalance } from "./Invariants.ts"
 import { SimNetwork, type LinkConfig } from "./Network.ts"
-import { SessionInbox } from "./SessionInbox.ts"
 import { Rng } from "./Random.ts"
 import { SimRuntime } from "./Runtime.ts"
 import { faultKinds, type Fault, type NodeConfig, type Scenario } from "./Scenario.ts"
@@ -448,7 +447,7 @@ class Simulation {
       const scope = yield* Scope.make()
       node.scope = scope
       node.running = true
-      const inbox = new SessionInbox<PeerSessionEvent>()
+      const inbox = yield* Queue.unbounded<PeerSessionEvent>()
       sim.net.attach(i, inbox)
       const incarnation = node.incarnation
       const { persister: inner, control } = yield* makeMemoryPersister({

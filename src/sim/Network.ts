@@ -12,7 +12,7 @@
  * message and are benchmarked on their own (`bench/noise.bench.ts`); the simulation is about
  * what the nodes say to each other.
  */
-import { Effect, Result, Stream } from "effect"
+import { Effect, Queue, Result, Stream } from "effect"
 import { type PeerInfo, PeerNotConnected, PeerSessionEvent, SessionId, StaleSession } from "../actors/PeerEvent.ts"
 import { declareSendNow, type PeerManagerShape } from "../actors/PeerManager.ts"
 import { toHex } from "../protocol/bytes.ts"
@@ -20,7 +20,6 @@ import { FEATURES, type FeatureName } from "../protocol/features.ts"
 import { LightningMessages, type LightningMessage } from "../protocol/messages/index.ts"
 import type { NodeId } from "../protocol/units.ts"
 import type { Rng } from "./Random.ts"
-import type { SessionInbox } from "./SessionInbox.ts"
 import type { SimRuntime } from "./Runtime.ts"
 import type { Distribution } from "./Scenario.ts"
 
@@ -68,7 +67,7 @@ export interface NetworkHost {
 export class SimNetwork {
   private readonly connections = new Map<number, Connection>()
   private readonly sessionOwner = new Map<number, { readonly connection: Connection; readonly node: number }>()
-  private readonly inboxes: Array<SessionInbox<PeerSessionEvent> | undefined>
+  private readonly inboxes: Array<Queue.Queue<PeerSessionEvent> | undefined>
   private sessionCounter = 0
   /** Messages in flight on live connections, kept as they are sent, delivered and dropped. */
   private inFlightTotal = 0
@@ -116,7 +115,7 @@ export class SimNetwork {
   }
 
   /** Attaches a node instance's inbox (at each start). */
-  attach(node: number, inbox: SessionInbox<PeerSessionEvent> | undefined): void {
+  attach(node: number, inbox: Queue.Queue<PeerSessionEvent> | undefined): void {
     this.inboxes[node] = inbox
   }
 
@@ -211,7 +210,7 @@ export class SimNetwork {
   private offer(node: number, e: PeerSessionEvent): void {
     const inbox = this.inboxes[node]
     if (inbox === undefined || !this.host.isRunning(node)) return
-    inbox.offer(e)
+    Queue.offerUnsafe(inbox, e)
   }
 
   private peerInfo(session: SessionId, them: number): PeerInfo {
@@ -266,7 +265,7 @@ export class SimNetwork {
   }
 
   /** The `PeerManager` the node `index` runs over (one per incarnation, with its inbox). */
-  peerManager(index: number, inbox: SessionInbox<PeerSessionEvent>): PeerManagerShape {
+  peerManager(index: number, inbox: Queue.Queue<PeerSessionEvent>): PeerManagerShape {
     const net = this
     const notUsed = Effect.die(new Error("not used in the simulation"))
     // The network's send is synchronous: declared done at once, the channels send with no effect.
@@ -292,7 +291,7 @@ export class SimNetwork {
           return stale === undefined ? Effect.void : Effect.fail(stale)
         }),
       sendBytes: () => notUsed,
-      sessionEvents: inbox.stream,
+      sessionEvents: Stream.fromQueue(inbox),
       events: Stream.empty,
       subscribe: Effect.succeed(Stream.empty)
     }, sendNow)
