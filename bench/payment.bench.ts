@@ -89,6 +89,7 @@ const RUN_WARMUP_MS = COUNT > 0 ? 0 : Number(process.env["PAYMENT_BENCH_RUN_WARM
 const WINDOW = 50
 const FUNDING_SAT = 500_000_000n
 const AMOUNT = msat(10_000_000n)
+/** Issue 8: payments per second between two nodes in memory, one at a time and with 50 in flight. */
 const TARGETS = { one: 200, window: 500 }
 const enc = (s: string) => new TextEncoder().encode(s)
 
@@ -603,8 +604,10 @@ export const run = async (): Promise<void> => {
       console.log(
         `payments ${label.padEnd(14)} ${storage === "memory" ? "in memory  " : "files+fsync"} ${r.perSecond.toFixed(0).padStart(5)} /s wall, ` +
           `${r.perCpuSecond.toFixed(0).padStart(5)} per JS-thread CPU s ` +
-          `(n=${r.done} in ${r.seconds.toFixed(2)} s, JS thread busy ${(100 * r.busy).toFixed(0)}% of wall; target ${target}/s: ` +
-          `wall ${r.perSecond >= target ? "ok" : "BELOW TARGET"}, cpu ${r.perCpuSecond >= target ? "ok" : "BELOW TARGET"}); ` +
+          `(n=${r.done} in ${r.seconds.toFixed(2)} s, JS thread busy ${(100 * r.busy).toFixed(0)}% of wall; ` +
+          (storage === "memory"
+            ? `target ${target}/s: wall ${r.perSecond >= target ? "ok" : "BELOW TARGET"}, cpu ${r.perCpuSecond >= target ? "ok" : "BELOW TARGET"}); `
+            : "no target: issue 8's are in memory; here each payment waits on fsync'ed writes); ") +
           `payment records written ${r.recordWrites.toFixed(1)} per payment (payer and payee, ${r.recordBytes.toFixed(0)} B each), ` +
           `commitment_signed ${r.commitmentSigned.toFixed(2)} per payment (both ways), HTLC signatures ${r.htlcSignatures.toFixed(1)} per payment${r.failed}${r.ops}`
       )
