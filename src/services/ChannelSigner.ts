@@ -331,21 +331,12 @@ export class ChannelSigner extends Context.Service<ChannelSigner, ChannelSignerS
  * the shape's method of the same name (the same checks, the same state change), its value or its
  * typed failure as a `Result`. A channel then signs with no effect per request.
  */
-export interface ChannelSignerNow {
-  readonly perCommitmentPoint: (keyId: ChannelKeyId, commitmentNumber: bigint) => Result.Result<PublicKey, ChannelSignerError>
-  readonly validateHolderCommitment: (
-    keyId: ChannelKeyId,
-    state: CommitmentState,
-    counterpartySignature: CompactSignature,
-    counterpartyHtlcSignatures: ReadonlyArray<CompactSignature>
-  ) => Result.Result<void, ChannelSignerError | InvalidCounterpartySignature>
-  readonly releaseCommitmentSecret: (keyId: ChannelKeyId, commitmentNumber: bigint) => Result.Result<Uint8Array, ChannelSignerError>
-  readonly signCounterpartyCommitment: (
-    keyId: ChannelKeyId,
-    state: CommitmentState,
-    counterpartyPerCommitmentPoint: PublicKey
-  ) => Result.Result<CounterpartyCommitmentSignatures, ChannelSignerError>
+export type ChannelSignerNow = {
+  readonly [K in "perCommitmentPoint" | "validateHolderCommitment" | "releaseCommitmentSecret" | "signCounterpartyCommitment"]: AtOnce<ChannelSignerShape[K]>
 }
+
+/** A method of the shape answering at once: the same arguments, its value or typed failure as a `Result`. */
+type AtOnce<F> = F extends (...args: infer Args) => Effect.Effect<infer A, infer E> ? (...args: Args) => Result.Result<A, E> : never
 
 const signersNow = new WeakMap<ChannelSignerShape, ChannelSignerNow>()
 
