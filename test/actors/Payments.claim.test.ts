@@ -7,7 +7,7 @@
  * parts: every part's channel gets the preimage first, then every part is fulfilled.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Queue, Stream } from "effect"
+import { Effect, Queue } from "effect"
 import { type ChannelManagerShape, type NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
 import { make as makePayments } from "../../src/actors/Payments.ts"
 import { ChannelCommandRejected } from "../../src/actors/Channel.ts"
@@ -16,7 +16,7 @@ import { wasmSecp256k1 } from "../../src/layers/crypto/secp256k1-wasm.ts"
 import { UnexpectedInput } from "../../src/protocol/channel/step.ts"
 import { buildPaymentOnion } from "../../src/protocol/onion/index.ts"
 import { ChannelId, msat } from "../../src/protocol/units.ts"
-import { paymentsOverDoubles } from "./paymentsOverDoubles.ts"
+import { managerDouble, paymentsOverDoubles } from "./paymentsOverDoubles.ts"
 
 const secp = wasmSecp256k1
 const HEIGHT = 800_000
@@ -27,32 +27,17 @@ const nodeSecret = new Uint8Array(32).fill(1)
 type Call = "claimPreimage" | "fulfillHtlc" | "fulfillHtlcDurably"
 
 /** A manager double: its events come from `inbox`; every claim and fulfill is recorded in order. */
-const managerDouble = (inbox: Queue.Queue<NodeChannelEvent>, calls: Array<Call>, options: { durable: boolean; refuseFulfill: boolean }): ChannelManagerShape => {
-  const unused = () => Effect.die(new Error("not used by these payments"))
+const recordingManager = (inbox: Queue.Queue<NodeChannelEvent>, calls: Array<Call>, options: { durable: boolean; refuseFulfill: boolean }): ChannelManagerShape => {
   const refused = new ChannelCommandRejected({ channelId, input: "FulfillHtlc", error: new UnexpectedInput({ phase: "Failed", input: "FulfillHtlc", detail: "the channel failed" }) })
   const fulfill = (call: Call) => () => Effect.suspend(() => {
     calls.push(call)
     return options.refuseFulfill ? Effect.fail(refused) : Effect.void
   })
-  return {
-    openChannel: unused,
-    fundChannel: unused,
-    listChannels: Effect.succeed([]),
-    channel: unused,
-    monitorState: () => Effect.succeed(undefined),
-    closeChannel: unused,
-    forceClose: unused,
-    addHtlc: unused,
+  return managerDouble(inbox, {
     fulfillHtlc: fulfill("fulfillHtlc"),
     ...(options.durable ? { fulfillHtlcDurably: fulfill("fulfillHtlcDurably") } : {}),
-    claimPreimage: () => Effect.sync(() => void calls.push("claimPreimage")),
-    failHtlc: unused,
-    failMalformedHtlc: unused,
-    updateFee: unused,
-    chainFact: unused,
-    events: Stream.fromQueue(inbox),
-    subscribe: Effect.succeed(Stream.fromQueue(inbox))
-  }
+    claimPreimage: () => Effect.sync(() => void calls.push("claimPreimage"))
+  })
 }
 
 /** Our invoice paid by one HTLC over `channelId`: what the manager was asked, and the invoice's status after. */
@@ -62,7 +47,7 @@ const claimOnePart = (options: { durable: boolean; refuseFulfill: boolean }) =>
     const calls: Array<Call> = []
     const signer = makeNodeSigner(nodeSecret, secp)
     const payments = yield* makePayments({ secp, blockHeight: Effect.succeed(HEIGHT) }).pipe(
-      Effect.provide(paymentsOverDoubles(managerDouble(inbox, calls, options), signer, "payments-claim"))
+      Effect.provide(paymentsOverDoubles(recordingManager(inbox, calls, options), signer, "payments-claim"))
     )
     const inv = yield* payments.createInvoice({ amountMsat: AMOUNT, description: { text: "one part" } })
     const cltvExpiry = HEIGHT + 40

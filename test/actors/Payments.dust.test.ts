@@ -4,14 +4,14 @@
  * when it pays one of our invoices; one that is not flagged is claimed.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Queue, Result, Stream } from "effect"
-import { type ChannelManagerShape, type NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
+import { Effect, Queue, Result } from "effect"
+import { type NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
 import { make as makePayments } from "../../src/actors/Payments.ts"
 import { makeNodeSigner } from "../../src/layers/InMemoryNodeSigner.ts"
 import { wasmSecp256k1 } from "../../src/layers/crypto/secp256k1-wasm.ts"
 import { buildPaymentOnion, decryptFailure } from "../../src/protocol/onion/index.ts"
 import { ChannelId, msat } from "../../src/protocol/units.ts"
-import { paymentsOverDoubles } from "./paymentsOverDoubles.ts"
+import { managerDouble, paymentsOverDoubles } from "./paymentsOverDoubles.ts"
 
 const secp = wasmSecp256k1
 const HEIGHT = 800_000
@@ -24,16 +24,7 @@ const payOnce = (dustExposureExceeded: boolean) =>
     const inbox = yield* Queue.unbounded<NodeChannelEvent>()
     const outcome: Array<string> = []
     let sharedSecrets: ReadonlyArray<Uint8Array> = []
-    const unused = () => Effect.die(new Error("not used here"))
-    const manager: ChannelManagerShape = {
-      openChannel: unused,
-      fundChannel: unused,
-      listChannels: Effect.succeed([]),
-      channel: unused,
-      monitorState: () => Effect.succeed(undefined),
-      closeChannel: unused,
-      forceClose: unused,
-      addHtlc: unused,
+    const manager = managerDouble(inbox, {
       fulfillHtlc: () => Effect.sync(() => void outcome.push("fulfilled")),
       claimPreimage: () => Effect.void,
       failHtlc: (_, __, reason, attributionData) =>
@@ -42,12 +33,8 @@ const payOnce = (dustExposureExceeded: boolean) =>
           const f = Result.isSuccess(d) ? d.success.failure : undefined
           outcome.push(f !== undefined && Result.isSuccess(f) ? f.success._tag : "unreadable")
         }),
-      failMalformedHtlc: () => Effect.sync(() => void outcome.push("malformed")),
-      updateFee: unused,
-      chainFact: unused,
-      events: Stream.fromQueue(inbox),
-      subscribe: Effect.succeed(Stream.fromQueue(inbox))
-    }
+      failMalformedHtlc: () => Effect.sync(() => void outcome.push("malformed"))
+    })
     const signer = makeNodeSigner(new Uint8Array(32).fill(1), secp)
     const payments = yield* makePayments({ secp, blockHeight: Effect.succeed(HEIGHT) }).pipe(
       Effect.provide(paymentsOverDoubles(manager, signer, "payments-dust"))
