@@ -17,7 +17,11 @@ export const makeProbabilisticScorer = (model: LiquidityModel, holdTimes: HoldTi
         const liquidity = model.edgeScorer(graph, now)
         const slow = holdTimes.edgePenalty(graph, now)
         // Nothing learned of hold times (the common case): the liquidity scorer alone, no extra call per edge.
-        return slow === undefined ? liquidity : { penaltyMsat: (e, a) => liquidity.penaltyMsat(e, a) + slow(e, a) }
+        // The hold-time penalty is never negative, so the liquidity scorer's lower bound still holds.
+        return slow === undefined ? liquidity : {
+          ...(liquidity.minBasePenaltyMsat === undefined ? {} : { minBasePenaltyMsat: liquidity.minBasePenaltyMsat }),
+          penaltyMsat: (e, a) => liquidity.penaltyMsat(e, a) + slow(e, a)
+        }
       }),
     pathFailed: (hops, failedIndex, permanent) =>
       Effect.map(Clock.currentTimeMillis, (now) => model.pathFailed(hops, failedIndex, permanent, now)),

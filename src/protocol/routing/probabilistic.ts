@@ -210,6 +210,11 @@ export class LiquidityModel {
     }
     const maxLog2 = c.maxLog2Penalty
     return {
+      // Every base edge's penalty is the hop penalty plus terms that are not negative when the
+      // configuration's are not (in floating point too: adding a non-negative term never lowers a sum).
+      ...(c.hopPenaltyMsat >= 0 && c.liquidityPenaltyMsat >= 0 && c.liquidityPenaltyPpm >= 0 && c.maxLog2Penalty >= 0 && c.cltvPenaltyPpb >= 0
+        ? { minBasePenaltyMsat: c.hopPenaltyMsat }
+        : {}),
       penaltyMsat: (e, a) => {
         if (e < baseEdges) {
           const bounds = byEdge[e]

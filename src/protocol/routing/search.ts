@@ -171,27 +171,33 @@ const search = (
   hops[payee] = 0
   heap.push(0, payee)
 
-  // Relaxes `u -> v` (edge e) for the settled node v.
+  // Relaxes `u -> v` (edge e) for the settled node v, whose cost, amount, CLTV and hop count
+  // are read once per settled node (`costV` ... `hopsU`). `floor` is a lower bound of the
+  // edge's penalty: when the fee plus it cannot beat `u`'s label, the scorer is not asked (the
+  // label would not change: a penalty at or above the bound gives a cost at or above it).
   const relax = (
     e: number,
     u: number,
-    v: number,
+    costV: number,
+    a: number,
+    cltvV: number,
+    hopsU: number,
     min: number,
     max: number,
     cap: number,
     fb: number,
     fp: number,
-    cd: number
+    cd: number,
+    floor: number
   ): void => {
     if (done[u] === 1) return
     if (blockedEdges !== undefined && blockedEdges[e] === 1) return
     if (blockedNodes !== undefined && blockedNodes[u] === 1) return
-    const a = amt[v] ?? 0
     if (a < min || a > max) return
     const onEdge = used === undefined ? a : a + (used[e] ?? 0)
     if (onEdge > cap) return
     let newAmt = a
-    let newCltv = cltv[v] ?? 0
+    let newCltv = cltvV
     let fee = 0
     if (u !== payer) {
       fee = forwardingFee(fb, fp, a)
@@ -200,31 +206,40 @@ const search = (
       newCltv += cd
       if (newCltv > maxCltv) return
     }
+    const known = cost[u] ?? Infinity
+    const withFee = costV + fee
+    if (withFee + floor >= known) return
     const penalty = scorer.penaltyMsat(e, onEdge)
     if (!(penalty < Infinity)) return
-    const c = (cost[v] ?? 0) + fee + penalty
-    if (c < (cost[u] ?? Infinity)) {
+    const c = withFee + penalty
+    if (c < known) {
       cost[u] = c
       amt[u] = newAmt
       cltv[u] = newCltv
-      hops[u] = (hops[v] ?? 0) + 1
+      hops[u] = hopsU
       next[u] = e
       heap.push(c, u)
     }
   }
+  const baseFloor = scorer.minBasePenaltyMsat ?? 0
 
   while (heap.size > 0) {
     const v = heap.pop()
-    if (done[v] === 1 || heap.lastCost > (cost[v] ?? Infinity)) continue
+    const costV = cost[v] ?? Infinity
+    if (done[v] === 1 || heap.lastCost > costV) continue
     done[v] = 1
     if (v === payer) break
-    if ((hops[v] ?? 0) >= maxHops) continue
+    const hopsV = hops[v] ?? 0
+    if (hopsV >= maxHops) continue
+    const a = amt[v] ?? 0
+    const cltvV = cltv[v] ?? 0
     if (v < base.nodeCount) {
       const end = inStart[v + 1] ?? 0
       for (let e = inStart[v] ?? 0; e < end; e++) {
         const u = source[e] ?? 0
-        if (skipPayer && u === payer) continue
-        relax(e, u, v, htlcMin[e] ?? 0, htlcMax[e] ?? 0, capacity[e] ?? 0, feeBase[e] ?? 0, feePpm[e] ?? 0, cltvDelta[e] ?? 0)
+        // A settled source (about half of them) is passed over before the edge's policy is read.
+        if (done[u] === 1 || (skipPayer && u === payer)) continue
+        relax(e, u, costV, a, cltvV, hopsV + 1, htlcMin[e] ?? 0, htlcMax[e] ?? 0, capacity[e] ?? 0, feeBase[e] ?? 0, feePpm[e] ?? 0, cltvDelta[e] ?? 0, baseFloor)
       }
     }
     const extra = hasOverlayIn[v] === 1 ? overlayIn.get(v) : undefined
@@ -232,7 +247,7 @@ const search = (
       for (const e of extra) {
         const o = overlay[e - baseEdges]
         if (o === undefined) continue
-        relax(e, o.source, v, o.htlcMin, o.htlcMax, o.capacity, o.feeBase, o.feePpm, o.cltvDelta)
+        relax(e, o.source, costV, a, cltvV, hopsV + 1, o.htlcMin, o.htlcMax, o.capacity, o.feeBase, o.feePpm, o.cltvDelta, 0)
       }
     }
   }
