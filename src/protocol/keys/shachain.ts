@@ -10,7 +10,8 @@
  */
 import { Data, Result } from "effect"
 import { sha256 } from "../tx/bitcoin/hash.ts"
-import { equalBytes, toHex } from "../bytes.ts"
+import { equalBytes, equalBytesAt, toHex } from "../bytes.ts"
+import { makeLru } from "../lru.ts"
 
 /** The first per-commitment index used (2^48 - 1); indexes count down from here. */
 export const FIRST_INDEX = (1n << 48n) - 1n
@@ -19,11 +20,12 @@ export const MAX_INDEX = FIRST_INDEX
 /** BOLT 2 commitment numbers count up from 0; secret indexes count down from 2^48-1. */
 export const indexOfCommitment = (commitmentNumber: bigint): bigint => FIRST_INDEX - commitmentNumber
 
-const deriveSecret = (base: Uint8Array, bits: number, index: bigint): Uint8Array => {
+/**
+ * `generate_from_seed`'s loop over bits `bits-1..0` of an index given as its low and high 24 bits
+ * (exact numbers, the index being below 2^48: bit tests without BigInt arithmetic).
+ */
+const deriveBits = (base: Uint8Array, bits: number, low: number, high: number): Uint8Array => {
   let p: Uint8Array = Uint8Array.from(base)
-  // The index as two exact numbers (it is below 2^48): bit tests without BigInt arithmetic.
-  const low = Number(index & 0xffffffn)
-  const high = Number((index >> 24n) & 0xffffffn)
   for (let b = bits - 1; b >= 0; b--) {
     const set = b >= 24 ? (high >>> (b - 24)) & 1 : (low >>> b) & 1
     if (set === 1) {
@@ -34,6 +36,9 @@ const deriveSecret = (base: Uint8Array, bits: number, index: bigint): Uint8Array
   }
   return p
 }
+
+const deriveSecret = (base: Uint8Array, bits: number, index: bigint): Uint8Array =>
+  deriveBits(base, bits, Number(index & 0xffffffn), Number((index >> 24n) & 0xffffffn))
 
 /** Bits of an index below a `SecretPrefix`: a prefix serves 2^16 consecutive commitments. */
 export const PREFIX_LOW_BITS = 16
@@ -144,19 +149,97 @@ export interface KnownSecret {
   readonly secret: Uint8Array
 }
 
-/** Receiver-side compact storage: bucket b holds the secret whose index has b trailing zeros. */
+/**
+ * Receiver-side compact storage: bucket b holds the secret whose index has b trailing zeros.
+ * Every storage this module makes is a `PackedSecretStore`; its functions take any value of this
+ * shape (packed first).
+ */
 export interface SecretStore {
   readonly buckets: ReadonlyArray<KnownSecret | undefined>
   /** Index of the last inserted secret (undefined when empty). */
   readonly lastIndex: bigint | undefined
 }
 
-export const emptySecretStore: SecretStore = { buckets: [], lastIndex: undefined }
+/** Bytes of one entry in `encodeSecretStore`'s layout: the 6-byte index, then the secret. */
+export const SECRET_ENTRY_SIZE = 38
+
+/**
+ * A storage held as its own encoding (`encodeSecretStore`'s bytes), one byte array: as objects,
+ * each held secret cost an object, a bigint and a 32-byte array (~250 bytes of heap for 38 bytes
+ * of content), and a channel end keeps up to 49 of them, once in the channel's state and again
+ * in its monitor's, for the channel's whole life.
+ */
+export class PackedSecretStore implements SecretStore {
+  /** The entry count, then per held secret its 6-byte big-endian index and the secret, in bucket order. Never changed. */
+  readonly encoded: Uint8Array
+
+  constructor(encoded: Uint8Array) {
+    this.encoded = encoded
+  }
+
+  /** The smallest index held: secrets arrive in descending order, so the last one inserted (not a field: one bigint less per storage). */
+  get lastIndex(): bigint | undefined {
+    const e = this.encoded
+    let last = Infinity
+    for (let at = 1; at < e.length; at += SECRET_ENTRY_SIZE) last = Math.min(last, indexAt(e, at))
+    return last === Infinity ? undefined : BigInt(last)
+  }
+
+  /** The held entries by bucket (made on each read, for inspection: this module reads `encoded`). */
+  get buckets(): ReadonlyArray<KnownSecret | undefined> {
+    const buckets: Array<KnownSecret | undefined> = []
+    const e = this.encoded
+    for (let at = 1; at < e.length; at += SECRET_ENTRY_SIZE) {
+      const index = indexAt(e, at)
+      while (buckets.length < trailingZeros(index)) buckets.push(undefined)
+      buckets.push({ index: BigInt(index), secret: e.slice(at + 6, at + SECRET_ENTRY_SIZE) })
+    }
+    return buckets
+  }
+}
+
+export const emptySecretStore: SecretStore = new PackedSecretStore(Uint8Array.of(0))
+
+const TWO_24 = 0x1000000
+
+/** The 6-byte big-endian index at `at`, as an exact number (below 2^48). */
+const indexAt = (bytes: Uint8Array, at: number): number =>
+  (((bytes[at] ?? 0) << 16) | ((bytes[at + 1] ?? 0) << 8) | (bytes[at + 2] ?? 0)) * TWO_24 +
+  (((bytes[at + 3] ?? 0) << 16) | ((bytes[at + 4] ?? 0) << 8) | (bytes[at + 5] ?? 0))
+
+/** Number of trailing zero bits of an index below 2^48 (48 for 0): `where_to_put_secret`. */
+const trailingZeros = (index: number): number => {
+  const low = index % TWO_24
+  if (low !== 0) return 31 - Math.clz32(low & -low)
+  const high = (index - low) / TWO_24
+  return high === 0 ? 48 : 55 - Math.clz32(high & -high)
+}
 
 /** Number of trailing zero bits of I (48 for I = 0): `where_to_put_secret`. */
-const bucketOf = (index: bigint): number => {
-  for (let b = 0; b < 48; b++) if (((index >> BigInt(b)) & 1n) === 1n) return b
-  return 48
+const bucketOf = (index: bigint): number => trailingZeros(Number(index))
+
+/** `index` (below 2^48) as 6 big-endian bytes then `secret`, at `at`. */
+const writeEntryAt = (out: Uint8Array, at: number, index: number, secret: Uint8Array): void => {
+  // The index as two exact numbers of 24 bits: byte arithmetic without BigInt.
+  const low = index % TWO_24
+  const high = (index - low) / TWO_24
+  out[at] = (high >>> 16) & 0xff
+  out[at + 1] = (high >>> 8) & 0xff
+  out[at + 2] = high & 0xff
+  out[at + 3] = (low >>> 16) & 0xff
+  out[at + 4] = (low >>> 8) & 0xff
+  out[at + 5] = low & 0xff
+  out.set(secret, at + 6)
+}
+
+/** `store` packed (itself when it is). */
+const packed = (store: SecretStore): PackedSecretStore => {
+  if (store instanceof PackedSecretStore) return store
+  const entries = store.buckets.filter((k): k is KnownSecret => k !== undefined)
+  const out = new Uint8Array(1 + entries.length * SECRET_ENTRY_SIZE)
+  out[0] = entries.length
+  entries.forEach((e, i) => writeEntryAt(out, 1 + i * SECRET_ENTRY_SIZE, Number(e.index), e.secret))
+  return new PackedSecretStore(out)
 }
 
 /**
@@ -168,101 +251,82 @@ export const insertSecret = (store: SecretStore, secret: Uint8Array, index: bigi
   if (secret.length !== 32) return Result.fail(new ShachainError({ reason: "BadSecretLength", index }))
   if (store.lastIndex !== undefined && index !== store.lastIndex - 1n)
     return Result.fail(new ShachainError({ reason: "UnexpectedIndex", index }))
-  const bucket = bucketOf(index)
-  for (let b = 0; b < bucket; b++) {
-    const known = store.buckets[b]
-    if (known === undefined) continue
-    if (!equalBytes(deriveSecret(secret, bucket, known.index), known.secret))
+  const held = packed(store).encoded
+  const at = Number(index)
+  const bucket = trailingZeros(at)
+  // The lower buckets' entries come first (bucket order); the new secret must derive each of them.
+  let split = 1
+  for (; split < held.length; split += SECRET_ENTRY_SIZE) {
+    const known = indexAt(held, split)
+    if (trailingZeros(known) >= bucket) break
+    const knownLow = known % TWO_24
+    if (!equalBytesAt(held, split + 6, deriveBits(secret, bucket, knownLow, (known - knownLow) / TWO_24)))
       return Result.fail(new ShachainError({ reason: "InconsistentSecret", index }))
   }
-  const buckets = store.buckets.slice()
-  while (buckets.length <= bucket) buckets.push(undefined)
-  buckets[bucket] = { index, secret: Uint8Array.from(secret) }
-  return Result.succeed({ buckets, lastIndex: index })
+  // The new entry replaces the bucket's (if it holds one) and keeps the higher ones after it.
+  const rest = split < held.length && trailingZeros(indexAt(held, split)) === bucket ? split + SECRET_ENTRY_SIZE : split
+  const out = new Uint8Array(held.length - (rest - split) + SECRET_ENTRY_SIZE)
+  out.set(held.subarray(0, split))
+  writeEntryAt(out, split, at, secret)
+  out.set(held.subarray(rest), split + SECRET_ENTRY_SIZE)
+  out[0] = (out.length - 1) / SECRET_ENTRY_SIZE
+  return Result.succeed(new PackedSecretStore(out))
 }
 
 /** `derive_old_secret`: the secret for any index at or above the last one inserted. */
 export const deriveOldSecret = (store: SecretStore, index: bigint): Result.Result<Uint8Array, ShachainError> => {
   if (index < 0n || index > MAX_INDEX) return Result.fail(new ShachainError({ reason: "IndexOutOfRange", index }))
-  for (let b = 0; b < store.buckets.length; b++) {
-    const known = store.buckets[b]
-    if (known === undefined) continue
-    const mask = ~((1n << BigInt(b)) - 1n)
-    if ((index & mask) === known.index) return Result.succeed(deriveSecret(known.secret, b, index))
+  const held = packed(store).encoded
+  const wanted = Number(index)
+  const low = wanted % TWO_24
+  const high = (wanted - low) / TWO_24
+  for (let at = 1; at < held.length; at += SECRET_ENTRY_SIZE) {
+    const known = indexAt(held, at)
+    const b = trailingZeros(known)
+    // `wanted` with its b low bits cleared (exact: integers below 2^48, a power of two)
+    if (wanted - (wanted % 2 ** b) === known) return Result.succeed(deriveBits(held.subarray(at + 6, at + SECRET_ENTRY_SIZE), b, low, high))
   }
   return Result.fail(new ShachainError({ reason: "UnknownIndex", index }))
 }
 
 /** How many (index, secret) pairs the storage holds (at most 49). */
-export const storedSecretCount = (store: SecretStore): number => store.buckets.filter((k) => k !== undefined).length
+export const storedSecretCount = (store: SecretStore): number => packed(store).encoded[0] ?? 0
 
 export class SecretStoreDecodeError extends Data.TaggedError("SecretStoreDecodeError")<{ readonly reason: string }> {}
 
 /**
  * Byte encoding of the receiver storage, for persistence: a count byte, then per entry the
  * 6-byte big-endian index and the 32-byte secret, in bucket order. The bucket is implied by the
- * index (its trailing zeros) and the last index is the smallest one held.
+ * index (its trailing zeros) and the last index is the smallest one held. (A copy: the caller
+ * may change it.)
  */
-export const encodeSecretStore = (store: SecretStore): Uint8Array => {
-  const entries = store.buckets.filter((k): k is KnownSecret => k !== undefined)
-  const out = new Uint8Array(1 + entries.length * SECRET_ENTRY_SIZE)
-  out[0] = entries.length
-  entries.forEach((e, i) => writeEntry(out, 1 + i * SECRET_ENTRY_SIZE, e))
-  return out
-}
-
-/** Bytes of one entry in `encodeSecretStore`'s layout: the 6-byte index, then the secret. */
-export const SECRET_ENTRY_SIZE = 38
-
-const writeEntry = (out: Uint8Array, at: number, e: KnownSecret): void => {
-  // The index (below 2^48) as two exact numbers of 24 bits: byte arithmetic without BigInt.
-  const high = Number(e.index >> 24n)
-  const low = Number(e.index & 0xffffffn)
-  out[at] = (high >>> 16) & 0xff
-  out[at + 1] = (high >>> 8) & 0xff
-  out[at + 2] = high & 0xff
-  out[at + 3] = (low >>> 16) & 0xff
-  out[at + 4] = (low >>> 8) & 0xff
-  out[at + 5] = low & 0xff
-  out.set(e.secret, at + 6)
-}
+export const encodeSecretStore = (store: SecretStore): Uint8Array => packed(store).encoded.slice()
 
 /**
  * One entry as `encodeSecretStore` lays it out (`SECRET_ENTRY_SIZE` bytes): the storage's encoding
- * is its entry count (one byte) then these, in bucket order. An entry stays in the storage over
- * many insertions, so an encoder may keep each entry's encoding.
+ * is its entry count (one byte) then these, in bucket order.
  */
 export const encodeSecretStoreEntry = (e: KnownSecret): Uint8Array => {
   const out = new Uint8Array(SECRET_ENTRY_SIZE)
-  writeEntry(out, 0, e)
+  writeEntryAt(out, 0, Number(e.index), e.secret)
   return out
 }
 
 /**
- * `toHex(encodeSecretStore(store))`, made once per storage object (storages are immutable; the
- * channel's and the monitor's each change once per revocation, and are encoded in every record
- * or snapshot written meanwhile), from the hex of each entry, made once per entry (an insertion
- * keeps the other entries' objects). Weak: an entry lives as long as its storage or secret does.
+ * `toHex(encodeSecretStore(store))`, for the records that persist a storage: a channel's state is
+ * written several times between two revocations, with the same storage, so the hex of the
+ * storages written lately is kept (a bounded memo: a storage's hex is twice its bytes, not worth
+ * holding for every idle channel).
  */
 export const secretStoreHex = (store: SecretStore): string => {
-  const held = storeHexMemo.get(store)
+  const bytes = packed(store).encoded
+  const held = recentHex.get(bytes)
   if (held !== undefined) return held
-  const parts: Array<string> = [""] // the entry count's hex goes first, once the entries are counted
-  for (const e of store.buckets) if (e !== undefined) parts.push(entryHex(e))
-  parts[0] = toHex(Uint8Array.of(parts.length - 1))
-  const hex = parts.join("")
-  storeHexMemo.set(store, hex)
+  const hex = toHex(bytes)
+  recentHex.set(bytes, hex)
   return hex
 }
-const storeHexMemo = new WeakMap<SecretStore, string>()
-const entryHexMemo = new WeakMap<KnownSecret, string>()
-const entryHex = (e: KnownSecret): string => {
-  const held = entryHexMemo.get(e)
-  if (held !== undefined) return held
-  const hex = toHex(encodeSecretStoreEntry(e))
-  entryHexMemo.set(e, hex)
-  return hex
-}
+const recentHex = makeLru<string, Uint8Array>(256, "secret storage hex memo")
 
 /**
  * The index bucket `b` holds once every index from some start down to `last` was inserted: the
@@ -324,5 +388,5 @@ export const decodeSecretStore = (bytes: Uint8Array): Result.Result<SecretStore,
       }
     }
   }
-  return Result.succeed({ buckets, lastIndex })
+  return Result.succeed(new PackedSecretStore(bytes.slice()))
 }
