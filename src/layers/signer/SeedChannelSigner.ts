@@ -13,7 +13,8 @@
  * Secrets live only in this closure, the keys wrapped in `Redacted` (printing or JSON-encoding
  * them gives `<redacted>`); the memo of recent per-commitment secrets and the shachain cursor are
  * plain bytes of the private channel records (never handed out or exported: read on every
- * signing and validation, where each unwrap would be a lookup). What the signer remembers per channel (parameters, the counterparty's
+ * signing and validation, where each unwrap would be a lookup), and so is our HTLC key on the
+ * counterparty's commitment, derived, used to sign and dropped within one operation. What the signer remembers per channel (parameters, the counterparty's
  * signatures on our commitments, how far we revoked) is public data, kept in memory and exported
  * with `channelState` as a `SignerChannelState`: the channel layer persists it with the channel
  * and hands it back with `restoreChannel` at start (a restarted signer that forgot how far it
@@ -22,8 +23,8 @@
  * the signer holds.
  *
  * Speed: a commitment's keys come from a bounded cache shared with the channel's builders
- * (`commitment-keys-cache.ts`), and each channel remembers its last few per-commitment points
- * and HTLC keys, so the EC work of building, signing and validating one commitment is done once.
+ * (`commitment-keys-cache.ts`), and each channel remembers its last few per-commitment secrets
+ * and points, so the EC work of building, signing and validating one commitment is done once.
  * The commitment path's four operations (the per-commitment point, validating our commitment,
  * releasing a secret, signing theirs) are also declared as answers at once
  * (`declareChannelSignerNow`): plain functions returning a `Result`, which the channel calls
@@ -42,7 +43,7 @@ import { unsafePublicKey, type PrivateKey, type PublicKey } from "../../protocol
 import { sharedPerCommitmentPoints } from "../../protocol/keys/per-commitment-points.ts"
 import { indexOfCommitment, prefixServes, secretAtCursor, secretCursor, secretPrefix, type SecretCursor } from "../../protocol/keys/shachain.ts"
 import { p2wpkhScriptCode } from "../../protocol/tx/bitcoin/script.ts"
-import { hash256 } from "../../protocol/tx/bitcoin/hash.ts"
+import { hash256, sha256Concat } from "../../protocol/tx/bitcoin/hash.ts"
 import { SIGHASH_ALL } from "../../protocol/tx/bitcoin/sighash.ts"
 import { setWitness, txidFromBytes, type Transaction } from "../../protocol/tx/bitcoin/transaction.ts"
 import {
@@ -56,9 +57,9 @@ import { anchorScript, fundingScript, offeredHtlcScript, receivedHtlcScript, toL
 import {
   finalizeCommitment,
   finalizeHtlcTransaction,
+  htlcSighash,
   signCommitment,
   signHtlcAsLocal,
-  signHtlcAsRemote,
   signInput,
   verifyCommitmentSignature,
   verifyRemoteHtlcSignature
@@ -134,20 +135,18 @@ interface ChannelRecord {
   highestValidated: bigint | undefined
   /** The last counterparty commitment we signed: its number and txid (internal byte order). */
   lastCounterpartySigned: { readonly commitmentNumber: bigint; readonly txid: Uint8Array } | undefined
-  /** Memo of our recent per-commitment points (asked by the channel, then needed to validate). */
-  readonly points: Map<bigint, PublicKey>
   /**
-   * Memo of our recent per-commitment secrets: each is derived for its point, then released
-   * two commitments later (BOLT 3 `generate_from_seed`, up to 48 hashes each).
+   * Memo of our last `MEMO_SIZE` per-commitment numbers, each with its secret and point
+   * (`HolderPerCommitment`), oldest replaced first (`holderPerCommitment`).
    */
-  readonly holderSecrets: Map<bigint, Uint8Array>
+  readonly recent: Array<HolderPerCommitment>
+  /** Where in `recent` the next number goes once it is full (its oldest entry). */
+  recentNext: number
   /**
    * The derivation state of the seed's high index bits (`secretPrefix`) and of the low bits of
    * the last secret derived (`SecretCursor`): the next secret costs about two hashes.
    */
   secretCursor: SecretCursor | undefined
-  /** Memo of our HTLC private key at the counterparty's recent per-commitment points (by `bytesKey`). */
-  readonly counterpartyHtlcKeys: Map<string, PrivateKey>
   /** Memo of the commitment number obscuring factor, for the parameters object it was computed under. */
   obscuring: { readonly parameters: ChannelParameters; readonly factor: bigint } | undefined
   /** The last export of the record's policy state (`exportState`). */
@@ -163,18 +162,25 @@ interface PolicyState {
   readonly lastCounterpartySigned: { readonly commitmentNumber: bigint; readonly txid: Uint8Array } | undefined
 }
 
-/** Entries of each per-channel memo (points, HTLC keys): the current and next commitments of both sides. */
-const MEMO_SIZE = 4
-
-/** Sets `key` in a memo map, evicting the oldest entry beyond `MEMO_SIZE`. */
-const remember = <K, V>(memo: Map<K, V>, key: K, value: V): V => {
-  memo.set(key, value)
-  if (memo.size > MEMO_SIZE) {
-    const oldest = memo.keys().next()
-    if (oldest.done !== true) memo.delete(oldest.value)
-  }
-  return value
+/**
+ * One of our recent commitment numbers with its per-commitment secret (BOLT 3
+ * `generate_from_seed`) and, once asked, its point. The channel asks for the point; the signer
+ * then reads the secret to derive that commitment's keys, the point to validate the commitment,
+ * and the secret again to release it two commitments later: one entry serves all four.
+ */
+interface HolderPerCommitment {
+  readonly n: bigint
+  /** The signer's own copy: read in place, never handed out (`holderSecret` gives copies). */
+  readonly secret: Uint8Array
+  point: PublicKey | undefined
 }
+
+/**
+ * Entries of the per-channel memo of commitment numbers: the current and next ones, and the one
+ * released next. A few entries in an array scanned in order (no `Map` of bigint keys to hash,
+ * no iterator made to find the oldest).
+ */
+const MEMO_SIZE = 4
 
 type ReadyRecord = ChannelRecord & { readonly parameters: ChannelParameters }
 const isReady = (r: ChannelRecord): r is ReadyRecord => r.parameters !== undefined
@@ -365,10 +371,9 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       revokedBelow: 0n,
       highestValidated: undefined,
       lastCounterpartySigned: undefined,
-      points: new Map(),
-      holderSecrets: new Map(),
+      recent: [],
+      recentNext: 0,
       secretCursor: undefined,
-      counterpartyHtlcKeys: new Map(),
       obscuring: undefined,
       lastExport: undefined
     }
@@ -386,37 +391,51 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     if (n < 0n || n > MAX_COMMITMENT_NUMBER) invalid("commitment number out of range")
   }
 
-  /** Our per-commitment secret `n` (a fresh copy: the caller may keep or change it). */
-  const holderSecret = (r: ChannelRecord, n: bigint): Uint8Array => {
+  /** Our commitment number `n` with its secret (derived on the first request), from the record's memo. */
+  const holderPerCommitment = (r: ChannelRecord, n: bigint): HolderPerCommitment => {
+    const recent = r.recent
+    for (let i = 0; i < recent.length; i++) {
+      const e = recent[i]
+      if (e !== undefined && e.n === n) return e
+    }
     checkCommitmentNumber(n)
-    const held = r.holderSecrets.get(n)
-    if (held !== undefined) return Uint8Array.from(held)
     const index = indexOfCommitment(n)
     let cursor = r.secretCursor
     if (cursor === undefined || !prefixServes(cursor.prefix, index)) {
       cursor = secretCursor(secretPrefix(Redacted.value(r.secrets.commitmentSeed), index))
       r.secretCursor = cursor
     }
-    const secret = secretAtCursor(cursor, index)
-    remember(r.holderSecrets, n, Uint8Array.from(secret))
-    return secret
+    const e: HolderPerCommitment = { n, secret: secretAtCursor(cursor, index), point: undefined }
+    if (recent.length < MEMO_SIZE) recent.push(e)
+    else recent[r.recentNext] = e
+    r.recentNext = (r.recentNext + 1) % MEMO_SIZE
+    return e
   }
 
-  /** Our per-commitment point `n`, through the shared memo of points (the channel checks the secret against it when revoking). */
-  const holderPoint = (r: ChannelRecord, n: bigint): PublicKey =>
-    r.points.get(n) ??
-    remember(r.points, n, unwrap(sharedPerCommitmentPoints.pointOf(secp, holderSecret(r, n)), "invalid per-commitment secret"))
+  /** Our per-commitment secret `n` (a fresh copy: the caller may keep or change it). */
+  const holderSecret = (r: ChannelRecord, n: bigint): Uint8Array => Uint8Array.from(holderPerCommitment(r, n).secret)
 
   /**
-   * Our HTLC key at the counterparty's point (the private half of BOLT 3 remote_htlcpubkey on
-   * their commitment), from our HTLC basepoint as computed once per channel: one scalar
-   * addition, no point multiplication.
+   * The point of `e`, through the shared memo of points (the channel checks the secret against
+   * it when revoking, and the peer when it receives the secret).
    */
-  const counterpartyHtlcKey = (r: ChannelRecord, point: PublicKey): PrivateKey => {
-    const id = bytesKey(point)
-    const held = r.counterpartyHtlcKeys.get(id)
-    if (held !== undefined) return held
-    return remember(r.counterpartyHtlcKeys, id, derive(r.secrets.htlcBase, r.basepoints.htlcBasepoint, point))
+  const pointOf = (e: HolderPerCommitment): PublicKey =>
+    (e.point ??= unwrap(sharedPerCommitmentPoints.pointOf(secp, e.secret), "invalid per-commitment secret"))
+
+  /** Our per-commitment point `n`. */
+  const holderPoint = (r: ChannelRecord, n: bigint): PublicKey => pointOf(holderPerCommitment(r, n))
+
+  /**
+   * Our HTLC secret key at the counterparty's point (the private half of BOLT 3 remote_htlcpubkey
+   * on their commitment: htlc_basepoint_secret + SHA256(per_commitment_point || htlc_basepoint),
+   * `derivePrivateKeyAtBasepoint`), from our HTLC basepoint as computed once per channel: one
+   * scalar addition, no point multiplication. Plain bytes used at once to sign and dropped: no
+   * `Redacted` wrapper (each one a registration in a process-wide `WeakMap`) and no memo (each
+   * counterparty point is signed at once, so a memo would only miss).
+   */
+  const counterpartyHtlcSecret = (r: ChannelRecord, point: PublicKey): Uint8Array => {
+    const sum = secp.secretAdd(Redacted.value(r.secrets.htlcBase), sha256Concat(point, r.basepoints.htlcBasepoint))
+    return sum === undefined ? invalid("key derivation failed") : sum
   }
 
   const obscuringFactor = (r: ChannelRecord, p: ChannelParameters): bigint => {
@@ -484,12 +503,12 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
    * channel builds that commitment next, when the peer's `commitment_signed` for it arrives,
    * and then finds its keys. Only speed is at stake: a failure is left to that build.
    */
-  const warmHolderKeys = (r: ReadyRecord, n: bigint, point: PublicKey): void => {
+  const warmHolderKeys = (r: ReadyRecord, e: HolderPerCommitment, point: PublicKey): void => {
     const ours = r.basepoints
     const theirs = r.parameters.counterpartyBasepoints
     keysCache.deriveWith(ours, theirs, point, () =>
       deriveHolderCommitmentKeys(secp, ours, theirs, point, {
-        perCommitmentSecret: holderSecret(r, n),
+        perCommitmentSecret: e.secret,
         delayedPaymentBasepointSecret: r.secrets.delayedPaymentBase
       })
     )
@@ -835,8 +854,9 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     perCommitmentPoint: (keyId, n) =>
       attempt(() => {
         const r = record(keyId)
-        const point = holderPoint(r, n)
-        if (isReady(r)) warmHolderKeys(r, n, point)
+        const e = holderPerCommitment(r, n)
+        const point = pointOf(e)
+        if (isReady(r)) warmHolderKeys(r, e, point)
         return point
       }, refusal),
 
@@ -891,8 +911,8 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         // Our HTLC key on their commitment is BOLT 3's remote_htlcpubkey, derived at their point
         // (only when there is an HTLC output to sign).
         const htlcTxs = htlcTransactions(commitment)
-        const htlcKey = htlcTxs.length === 0 ? undefined : counterpartyHtlcKey(r, counterpartyPoint)
-        const htlcSignatures = htlcKey === undefined ? [] : htlcTxs.map((h) => signHtlcAsRemote(secp, h, htlcKey))
+        const htlcKey = htlcTxs.length === 0 ? undefined : counterpartyHtlcSecret(r, counterpartyPoint)
+        const htlcSignatures = htlcKey === undefined ? [] : htlcTxs.map((h) => CompactSignature(secp.sign(htlcSighash(h, h.remoteSighash), htlcKey)))
         r.lastCounterpartySigned = { commitmentNumber: n, txid: id }
         return { signature, htlcSignatures }
       }, refusal)

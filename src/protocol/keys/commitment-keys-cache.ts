@@ -22,7 +22,7 @@
  * signed without deriving its keys again. Its only observable effect is speed.
  */
 import { Result } from "effect"
-import { equalBytesAt } from "../bytes.ts"
+import { equalBytes } from "../bytes.ts"
 import { makeLru } from "../lru.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { deriveCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "./commitment-keys.ts"
@@ -63,37 +63,40 @@ export interface CommitmentKeysCache {
 const KEY_LENGTH = 33
 
 /**
- * Every input `deriveCommitmentKeys` reads, the six 33-byte keys back to back (point first), as a
- * new array kept by an entry; undefined when one has another length (such inputs are never kept).
+ * Every input `deriveCommitmentKeys` reads, a copy of each of the six 33-byte keys (point first),
+ * kept by an entry; undefined when one has another length (such inputs are never kept). Six
+ * arrays, not one of 198 bytes: V8 keeps a typed array's bytes on its heap up to 64 bytes, and
+ * one beyond that is an allocation outside it (about ten times the cost, and freed by the GC's
+ * sweeper threads).
  */
-const inputsOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): Uint8Array | undefined => {
-  const bytes = new Uint8Array(6 * KEY_LENGTH)
-  return putKey(bytes, 0, point) &&
-    putKey(bytes, KEY_LENGTH, owner.delayedPaymentBasepoint) &&
-    putKey(bytes, 2 * KEY_LENGTH, owner.htlcBasepoint) &&
-    putKey(bytes, 3 * KEY_LENGTH, counterparty.revocationBasepoint) &&
-    putKey(bytes, 4 * KEY_LENGTH, counterparty.htlcBasepoint) &&
-    putKey(bytes, 5 * KEY_LENGTH, counterparty.paymentBasepoint)
-    ? bytes
+const inputsOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): ReadonlyArray<Uint8Array> | undefined =>
+  point.length === KEY_LENGTH &&
+  owner.delayedPaymentBasepoint.length === KEY_LENGTH &&
+  owner.htlcBasepoint.length === KEY_LENGTH &&
+  counterparty.revocationBasepoint.length === KEY_LENGTH &&
+  counterparty.htlcBasepoint.length === KEY_LENGTH &&
+  counterparty.paymentBasepoint.length === KEY_LENGTH
+    ? [
+        point.slice(),
+        owner.delayedPaymentBasepoint.slice(),
+        owner.htlcBasepoint.slice(),
+        counterparty.revocationBasepoint.slice(),
+        counterparty.htlcBasepoint.slice(),
+        counterparty.paymentBasepoint.slice()
+      ]
     : undefined
-}
-const putKey = (bytes: Uint8Array, at: number, key: Uint8Array): boolean => {
-  if (key.length !== KEY_LENGTH) return false
-  bytes.set(key, at)
-  return true
-}
 
-/** Whether `field` is a key equal to `bytes[at, at + KEY_LENGTH)` (false for another length). */
-const equalAt = (bytes: Uint8Array, at: number, field: Uint8Array): boolean => field.length === KEY_LENGTH && equalBytesAt(bytes, at, field)
+/** Whether `copy` (a key kept by `inputsOf`) has the bytes of `key`. */
+const sameKey = (copy: Uint8Array | undefined, key: Uint8Array): boolean => copy !== undefined && equalBytes(copy, key)
 
-/** Whether the inputs are those `inputsOf` wrote as `bytes` (compared where they stand: nothing copied). */
-const sameInputs = (bytes: Uint8Array, owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): boolean =>
-  equalAt(bytes, 0, point) &&
-  equalAt(bytes, KEY_LENGTH, owner.delayedPaymentBasepoint) &&
-  equalAt(bytes, 2 * KEY_LENGTH, owner.htlcBasepoint) &&
-  equalAt(bytes, 3 * KEY_LENGTH, counterparty.revocationBasepoint) &&
-  equalAt(bytes, 4 * KEY_LENGTH, counterparty.htlcBasepoint) &&
-  equalAt(bytes, 5 * KEY_LENGTH, counterparty.paymentBasepoint)
+/** Whether the inputs are those `inputsOf` copied as `inputs`. */
+const sameInputs = (inputs: ReadonlyArray<Uint8Array>, owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): boolean =>
+  sameKey(inputs[0], point) &&
+  sameKey(inputs[1], owner.delayedPaymentBasepoint) &&
+  sameKey(inputs[2], owner.htlcBasepoint) &&
+  sameKey(inputs[3], counterparty.revocationBasepoint) &&
+  sameKey(inputs[4], counterparty.htlcBasepoint) &&
+  sameKey(inputs[5], counterparty.paymentBasepoint)
 
 /** Three bytes of `key` from `at` as a 24-bit number (0 past its end). */
 const bits24 = (key: Uint8Array, at: number): number => ((key[at] ?? 0) << 16) | ((key[at + 1] ?? 0) << 8) | (key[at + 2] ?? 0)
@@ -117,7 +120,7 @@ const keyOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point:
 
 /** An entry: the keys, with a copy of the inputs they were derived from (`inputsOf`). */
 interface Entry {
-  readonly inputs: Uint8Array
+  readonly inputs: ReadonlyArray<Uint8Array>
   readonly keys: CommitmentKeys
 }
 

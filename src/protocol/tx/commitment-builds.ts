@@ -28,7 +28,7 @@
  * the state it is given: it only skips work already done on equal inputs.
  */
 import { Result } from "effect"
-import { equalBytesAt } from "../bytes.ts"
+import { equalBytes } from "../bytes.ts"
 import { makeLru } from "../lru.ts"
 import { txid as computeTxid, type Transaction, type Txid } from "./bitcoin/transaction.ts"
 import {
@@ -143,50 +143,8 @@ class MemoHtlcTransaction<H extends CommitmentHtlc> implements HtlcTransaction<H
 
 const KEY_LENGTH = 33
 
-/** The key's bytes, reused by every call (filled and read synchronously; grown as needed): no allocation per lookup. */
-let keyBuffer = new Uint8Array(512)
-
 /**
- * Writes the byte fields the builder reads into `keyBuffer`: the funding txid, the two funding
- * pubkeys, the six commitment keys and each HTLC's payment hash. Their length in bytes, or
- * undefined when one has an unexpected length (such params are built without the memo, and the
- * builder judges them).
- */
-const fillKeyBytes = <H extends CommitmentHtlc>(p: CommitmentParams<H>): number | undefined => {
-  const k = p.keys
-  const txid = p.fundingOutpoint.txid
-  if (txid.length !== 32) return undefined
-  const length = 32 + KEY_LENGTH * 8 + 32 * p.htlcs.length
-  if (keyBuffer.length < length) keyBuffer = new Uint8Array(Math.max(length, 2 * keyBuffer.length))
-  const bytes = keyBuffer
-  bytes.set(txid, 0)
-  // Each key at its place (no array of them made per lookup); `putKey` is false for a key of
-  // another length. Without HTLCs the builder never reads the two HTLC keys (the key derivation
-  // may not have computed them: `commitment-keys.ts` derives them on first read): zeros in their
-  // place, the HTLC count (`sameInputs` compares it) telling the two cases apart.
-  const at = 32
-  if (
-    !putKey(bytes, at, p.localFundingPubkey) ||
-    !putKey(bytes, at + KEY_LENGTH, p.remoteFundingPubkey) ||
-    !putKey(bytes, at + 2 * KEY_LENGTH, k.perCommitmentPoint) ||
-    !putKey(bytes, at + 3 * KEY_LENGTH, k.revocationPubkey) ||
-    !putKey(bytes, at + 4 * KEY_LENGTH, k.localDelayedPubkey)
-  )
-    return undefined
-  if (p.htlcs.length === 0) bytes.fill(0, at + 5 * KEY_LENGTH, at + 7 * KEY_LENGTH)
-  else if (!putKey(bytes, at + 5 * KEY_LENGTH, k.localHtlcPubkey) || !putKey(bytes, at + 6 * KEY_LENGTH, k.remoteHtlcPubkey)) return undefined
-  if (!putKey(bytes, at + 7 * KEY_LENGTH, k.remotePaymentPubkey)) return undefined
-  let hashAt = at + 8 * KEY_LENGTH
-  for (const h of p.htlcs) {
-    if (h.paymentHash.length !== 32) return undefined
-    bytes.set(h.paymentHash, hashAt)
-    hashAt += 32
-  }
-  return length
-}
-
-/**
- * Whether every byte field `fillKeyBytes` writes has its length (else the params are built
+ * Whether every byte field `byteFieldsOf` copies has its length (else the params are built
  * without the memo, and the builder judges them). Reads the HTLC keys only when there are HTLCs.
  */
 const hasByteLengths = <H extends CommitmentHtlc>(p: CommitmentParams<H>): boolean => {
@@ -206,39 +164,76 @@ const hasByteLengths = <H extends CommitmentHtlc>(p: CommitmentParams<H>): boole
   return true
 }
 
+/** In place of the two HTLC keys of params without HTLCs (never compared: see `byteFieldsOf`). */
+const NO_KEY = new Uint8Array(0)
+
+/** Where `byteFieldsOf` puts each field; the payment hashes follow `HASHES_AT`. */
+const TXID_AT = 0
+const LOCAL_FUNDING_AT = 1
+const REMOTE_FUNDING_AT = 2
+const POINT_AT = 3
+const REVOCATION_AT = 4
+const DELAYED_AT = 5
+const LOCAL_HTLC_AT = 6
+const REMOTE_HTLC_AT = 7
+const REMOTE_PAYMENT_AT = 8
+const HASHES_AT = 9
+
 /**
- * Whether the byte fields of `p` (of checked lengths, `hasByteLengths`) are those `fillKeyBytes`
- * wrote as `bytes`, compared where they stand (nothing copied per lookup). The HTLC keys are
- * compared only when there are HTLCs (zeros in their place otherwise; the count is compared by
- * `sameInputs`).
+ * A copy of each byte field the builder reads (of checked lengths, `hasByteLengths`): the
+ * funding txid, the two funding pubkeys, the six commitment keys and each HTLC's payment hash,
+ * at the places above. One array per field, each of at most 33 bytes: V8 keeps a typed array's
+ * bytes on its heap up to 64 bytes, and one beyond that (all of them together are ~300 bytes) is
+ * an allocation outside it (about ten times the cost, and freed by the GC's sweeper threads).
+ * Without HTLCs the builder never reads the two HTLC keys (the key derivation may not have
+ * computed them: `commitment-keys.ts` derives them on first read): `NO_KEY` in their place, the
+ * HTLC count (`sameInputs` compares it) telling the two cases apart.
  */
-const sameBytes = <H extends CommitmentHtlc>(bytes: Uint8Array, p: CommitmentParams<H>): boolean => {
+const byteFieldsOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): ReadonlyArray<Uint8Array> => {
   const k = p.keys
-  const at = 32
+  const htlcs = p.htlcs
+  const fields: Array<Uint8Array> = [
+    p.fundingOutpoint.txid.slice(),
+    p.localFundingPubkey.slice(),
+    p.remoteFundingPubkey.slice(),
+    k.perCommitmentPoint.slice(),
+    k.revocationPubkey.slice(),
+    k.localDelayedPubkey.slice(),
+    htlcs.length === 0 ? NO_KEY : k.localHtlcPubkey.slice(),
+    htlcs.length === 0 ? NO_KEY : k.remoteHtlcPubkey.slice(),
+    k.remotePaymentPubkey.slice()
+  ]
+  for (const h of htlcs) fields.push(h.paymentHash.slice())
+  return fields
+}
+
+/** Whether `copy` (a field kept by `byteFieldsOf`) has the bytes of `field`. */
+const sameField = (copy: Uint8Array | undefined, field: Uint8Array): boolean => copy !== undefined && equalBytes(copy, field)
+
+/**
+ * Whether the byte fields of `p` (of checked lengths, `hasByteLengths`) are those `byteFieldsOf`
+ * copied as `fields`, the point first (what tells commitments apart). The HTLC keys are compared
+ * only when there are HTLCs (the count is compared by `sameInputs`).
+ */
+const sameBytes = <H extends CommitmentHtlc>(fields: ReadonlyArray<Uint8Array>, p: CommitmentParams<H>): boolean => {
+  const k = p.keys
   const htlcs = p.htlcs
   if (
-    bytes.length !== 32 + KEY_LENGTH * 8 + 32 * htlcs.length ||
-    !equalBytesAt(bytes, at + 2 * KEY_LENGTH, k.perCommitmentPoint) ||
-    !equalBytesAt(bytes, 0, p.fundingOutpoint.txid) ||
-    !equalBytesAt(bytes, at, p.localFundingPubkey) ||
-    !equalBytesAt(bytes, at + KEY_LENGTH, p.remoteFundingPubkey) ||
-    !equalBytesAt(bytes, at + 3 * KEY_LENGTH, k.revocationPubkey) ||
-    !equalBytesAt(bytes, at + 4 * KEY_LENGTH, k.localDelayedPubkey) ||
-    (htlcs.length > 0 && (!equalBytesAt(bytes, at + 5 * KEY_LENGTH, k.localHtlcPubkey) || !equalBytesAt(bytes, at + 6 * KEY_LENGTH, k.remoteHtlcPubkey))) ||
-    !equalBytesAt(bytes, at + 7 * KEY_LENGTH, k.remotePaymentPubkey)
+    fields.length !== HASHES_AT + htlcs.length ||
+    !sameField(fields[POINT_AT], k.perCommitmentPoint) ||
+    !sameField(fields[TXID_AT], p.fundingOutpoint.txid) ||
+    !sameField(fields[LOCAL_FUNDING_AT], p.localFundingPubkey) ||
+    !sameField(fields[REMOTE_FUNDING_AT], p.remoteFundingPubkey) ||
+    !sameField(fields[REVOCATION_AT], k.revocationPubkey) ||
+    !sameField(fields[DELAYED_AT], k.localDelayedPubkey) ||
+    (htlcs.length > 0 && (!sameField(fields[LOCAL_HTLC_AT], k.localHtlcPubkey) || !sameField(fields[REMOTE_HTLC_AT], k.remoteHtlcPubkey))) ||
+    !sameField(fields[REMOTE_PAYMENT_AT], k.remotePaymentPubkey)
   )
     return false
   for (let i = 0; i < htlcs.length; i++) {
     const h = htlcs[i]
-    if (h === undefined || !equalBytesAt(bytes, at + 8 * KEY_LENGTH + 32 * i, h.paymentHash)) return false
+    if (h === undefined || !sameField(fields[HASHES_AT + i], h.paymentHash)) return false
   }
-  return true
-}
-
-/** `key` into `bytes` at `at` if it has `KEY_LENGTH` bytes (else false: such params skip the memo). */
-const putKey = (bytes: Uint8Array, at: number, key: Uint8Array): boolean => {
-  if (key.length !== KEY_LENGTH) return false
-  bytes.set(key, at)
   return true
 }
 
@@ -263,7 +258,8 @@ const shortKeyOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): number =>
  * is equal (the channel type by identity).
  */
 interface Indexed {
-  readonly bytes: Uint8Array
+  /** `byteFieldsOf`. */
+  readonly bytes: ReadonlyArray<Uint8Array>
   readonly channelType: object
   readonly vout: number
   /** fundingAmount, commitmentNumber, obscuringFactor, toLocal, toRemote, dustLimit, then each HTLC's amount. */
@@ -283,8 +279,8 @@ const numbersOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): Array<numb
   return out
 }
 
-const indexedOf = <H extends CommitmentHtlc>(bytes: Uint8Array, p: CommitmentParams<H>): Indexed => ({
-  bytes: bytes.slice(),
+const indexedOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): Indexed => ({
+  bytes: byteFieldsOf(p),
   channelType: p.channelType,
   vout: p.fundingOutpoint.vout,
   bigints: bigintsOf(p),
@@ -349,7 +345,7 @@ const viewFor = <H extends CommitmentHtlc>(entry: Entry, params: CommitmentParam
   return new MemoCommitment(entry, params, outputs, htlcOutputs, trimmedHtlcs)
 }
 
-const entryOf = <H extends CommitmentHtlc>(params: CommitmentParams<H>, bytes: Uint8Array, built: CommitmentTransaction<H>): Entry => {
+const entryOf = <H extends CommitmentHtlc>(params: CommitmentParams<H>, built: CommitmentTransaction<H>): Entry => {
   const htlcs = params.htlcs
   const builtOutputs = built.outputs
   const outputHtlc: Array<number> = []
@@ -372,7 +368,7 @@ const entryOf = <H extends CommitmentHtlc>(params: CommitmentParams<H>, bytes: U
     for (const h of built.trimmedHtlcs) trimmed.push(position.get(h) ?? -1)
   }
   return {
-    inputs: indexedOf(bytes, params),
+    inputs: indexedOf(params),
     built,
     outputHtlc,
     trimmed,
@@ -414,11 +410,8 @@ export const makeCommitmentBuilds = (capacity: number): CommitmentBuilds => {
       if (held !== undefined) memo.mismatch()
       const built = buildCommitmentTransaction(params)
       if (Result.isFailure(built)) return built
-      // The copy of the byte fields the entry keeps (lengths checked above, so this fills).
-      const length = fillKeyBytes(params)
-      if (length === undefined) return built
       const b = built.success
-      const entry = entryOf(params, keyBuffer.subarray(0, length), b)
+      const entry = entryOf(params, b)
       memo.set(key, entry)
       return Result.succeed(new MemoCommitment(entry, params, b.outputs, b.htlcOutputs, b.trimmedHtlcs))
     },
