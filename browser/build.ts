@@ -6,8 +6,9 @@
  *    it (`node:crypto`, `fs`, ...) fails the build, with the chain of imports that pulls it in;
  *    so does a `.wasm` file or a WASM crypto package (libsodium, tiny-secp256k1): the engine's
  *    budget is measured without them.
- * 2. Three modules of `src/layers/crypto/` load Node-only code at top level and sit under the
- *    `Crypto` reference's default; the bundle gets their browser stand-ins instead (as a
+ * 2. Four modules load Node-only code at top level: three of `src/layers/crypto/`, under the
+ *    `Crypto` reference's default, and `src/protocol/crypto/hash-node.ts` (SHA-256 on OpenSSL for
+ *    long inputs); the bundle gets their browser stand-ins instead (as a
  *    package's `browser` field would): `src/layers/browser/substitutes/` (same exports, noble
  *    where the Node module used OpenSSL, WASM and native backends reported unavailable).
  * 3. Our sources' `import { Schema, Effect } from "effect"` become `import * as Schema from
@@ -38,7 +39,8 @@ const BUDGET_BYTES = 400 * 1024
 export const substitutes: ReadonlyMap<string, string> = new Map([
   ["src/layers/crypto/aead-node.ts", "src/layers/browser/substitutes/aead-node.ts"],
   ["src/layers/crypto/secp256k1-native.ts", "src/layers/browser/substitutes/secp256k1-native.ts"],
-  ["src/layers/crypto/secp256k1-wasm.ts", "src/layers/browser/substitutes/secp256k1-wasm.ts"]
+  ["src/layers/crypto/secp256k1-wasm.ts", "src/layers/browser/substitutes/secp256k1-wasm.ts"],
+  ["src/protocol/crypto/hash-node.ts", "src/layers/browser/substitutes/hash-node.ts"]
 ])
 
 /** The modules `effect`'s barrel re-exports whole (`export * as Schema from "./Schema.js"`). */

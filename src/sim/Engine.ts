@@ -28,6 +28,7 @@
  * - no force close unless the scenario's faults can explain one (reordering, fee spikes).
  */
 import { sha256 } from "@noble/hashes/sha2.js"
+import { createSha256 } from "../protocol/crypto/hash-node.ts"
 import { Effect, Exit, Layer, Queue, Result, Scope, Stream } from "effect"
 import { ChannelManager, type ChannelManagerShape, listenerOf, make as makeChannelManager, type NodeChannelEvent } from "../actors/ChannelManager.ts"
 import type { PeerSessionEvent } from "../actors/PeerEvent.ts"
@@ -214,7 +215,7 @@ const statusByte = (st: PersistStatus | undefined): number => (st === "Completed
  * bytes of the channel id, the status byte, the number of updates (u32), each update id (u64).
  */
 class Fingerprint {
-  private readonly hash = sha256.create()
+  private readonly hash = createSha256()
   private readonly buf = new Uint8Array(256)
   private readonly view = new DataView(this.buf.buffer)
   /** `buf`'s first `n` bytes, made once per length (no view allocated per record). */

@@ -4,17 +4,18 @@
  * handshake and the transport cipher.
  */
 import { hkdf } from "@noble/hashes/hkdf.js"
-import { sha256 } from "@noble/hashes/sha2.js"
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js"
 import { NONCE_LENGTH } from "../crypto/aead.ts"
+import { sha256, sha256Concat } from "../crypto/hash-node.ts"
 
 /** `HKDF(salt, ikm)` with an empty info, split into its two 32-byte halves (RFC 5869, BOLT 8). */
 export const hkdf2 = (salt: Uint8Array, ikm: Uint8Array): readonly [Uint8Array, Uint8Array] => {
-  const out = hkdf(sha256, ikm, salt, undefined, 64)
+  const out = hkdf(nobleSha256, ikm, salt, undefined, 64)
   return [out.subarray(0, 32), out.subarray(32, 64)]
 }
 
-/** `h = SHA-256(h || data)`. */
-export const mixHash = (h: Uint8Array, data: Uint8Array): Uint8Array => sha256.create().update(h).update(data).digest()
+/** `h = SHA-256(h || data)`: the platform's SHA-256 (`crypto/hash-node.ts`), no hasher made per call. */
+export const mixHash = (h: Uint8Array, data: Uint8Array): Uint8Array => sha256Concat(h, data)
 
 /**
  * The ChaCha20-Poly1305 nonce for counter `n`: 32 zero bits then `n` as a little-endian 64-bit

@@ -13,7 +13,7 @@
 import { chacha20 } from "@noble/ciphers/chacha.js"
 import { hmac } from "@noble/hashes/hmac.js"
 import { sha256 } from "@noble/hashes/sha2.js"
-import { concatBytes } from "../bytes.ts"
+import { sha256Concat } from "../crypto/hash-node.ts"
 
 /** Every key type the BOLTs use with this derivation. */
 export type KeyType = "rho" | "mu" | "um" | "pad" | "ammag" | "ammagext" | "blinded_node_id"
@@ -92,7 +92,7 @@ export const hmacSha256 = (key: Uint8Array, ...message: ReadonlyArray<Uint8Array
 
 /** SHA256(ephemeral public key || shared secret): the per-hop blinding factor of the onion key. */
 export const blindingFactor = (ephemeralPublicKey: Uint8Array, sharedSecret: Uint8Array): Uint8Array =>
-  sha256(concatBytes(ephemeralPublicKey, sharedSecret))
+  sha256Concat(ephemeralPublicKey, sharedSecret)
 
 /** Compares two byte strings in time independent of where they differ (HMAC checks). */
 export const constantTimeEqual = (a: Uint8Array, b: Uint8Array): boolean => {

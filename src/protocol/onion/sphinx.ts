@@ -9,7 +9,7 @@
  * key, so that the node key can stay inside a signer; `ecdhWithSecret` adapts a raw key.
  */
 import { Data, Result } from "effect"
-import { sha256 } from "@noble/hashes/sha2.js"
+import { sha256 } from "../crypto/hash-node.ts"
 import { bigSizeLength, decodeBigSize, encodeBigSize } from "../codec/index.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import {

@@ -1,7 +1,8 @@
 /**
- * The hash functions of `tx/bitcoin/hash.ts` run on reused noble hashers and digest buffers:
- * each must give what @noble/hashes gives by itself, for every input length (within one block,
- * across blocks), call after call, and hand out arrays of its own.
+ * The hash functions of `tx/bitcoin/hash.ts` run on reused noble hashers for one block and on
+ * Node's OpenSSL beyond (`crypto/hash-node.ts`): each must give what @noble/hashes gives by
+ * itself, for every input length (within one block, across blocks), call after call, and hand
+ * out arrays of its own.
  */
 import fc from "fast-check"
 import { ripemd160 } from "@noble/hashes/legacy.js"

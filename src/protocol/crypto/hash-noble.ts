@@ -1,0 +1,48 @@
+/**
+ * SHA-256 on `@noble/hashes` (pure JavaScript): what every platform can run, the browser's
+ * whole implementation (`src/layers/browser/substitutes/hash-node.ts`) and Node's for the short
+ * inputs where JavaScript is the faster (`hash-node.ts`). Both modules have these exports and
+ * give the same bytes; protocol code reaches them through `tx/bitcoin/hash.ts`.
+ *
+ * SHA-256 runs on one reused noble hasher: `sha256(x)` would construct a hasher (a 64-byte block
+ * buffer, a DataView, the state) and view a fresh output array through a DataView (which moves a
+ * small array's bytes off the JS heap), together about twice the cost of hashing the 32-100
+ * bytes most calls hash (keys, scripts, secrets). Before each hash the initial state is copied
+ * in with noble's own `_cloneInto`; the hashing is noble's, and so is the digest: `digest()`
+ * writes it into the hasher's own block buffer through the DataView the hasher keeps
+ * (`digestInto` an array of ours would make a DataView per call) and returns a copy, the fresh
+ * array each call returns. Synchronous and never re-entered (no callback runs in between), so
+ * one hasher serves every call.
+ */
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js"
+
+/** A SHA-256 fed in parts: `update` as many times as needed, then `digest` once. */
+export interface Sha256Stream {
+  update(data: Uint8Array): void
+  /** SHA-256 of everything given to `update`, a fresh array; the stream is finished. */
+  digest(): Uint8Array
+}
+
+const initial = nobleSha256.create()
+const hasher = nobleSha256.create()
+
+/** SHA256(x), a fresh array (noble's `digest()`: the hasher is reset before its next use). */
+export const sha256 = (data: Uint8Array): Uint8Array => {
+  initial._cloneInto(hasher)
+  hasher.update(data)
+  return hasher.digest()
+}
+
+/**
+ * SHA256(a || b) without joining the two: each part goes into the hasher's block buffer as it
+ * is (one input of more than a block would be viewed through a DataView of its own).
+ */
+export const sha256Concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
+  initial._cloneInto(hasher)
+  hasher.update(a)
+  hasher.update(b)
+  return hasher.digest()
+}
+
+/** A streaming SHA-256: noble's own hasher (it keeps one block and compresses as it fills). */
+export const createSha256 = (): Sha256Stream => nobleSha256.create()

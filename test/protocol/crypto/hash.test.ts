@@ -1,0 +1,129 @@
+/**
+ * The platform hash module (`src/protocol/crypto/hash-node.ts`: noble below 512 bytes, OpenSSL
+ * beyond and for streams), its browser stand-in (`src/layers/browser/substitutes/hash-node.ts`,
+ * noble throughout) and the portable module both build on (`hash-noble.ts`) give the bytes plain
+ * `@noble/hashes` gives, for inputs of every length from 0 to 3,000 (either side of the
+ * JavaScript limit and of the joined buffer's size) and streams fed in any split. Each also
+ * passes the FIPS 180-2 vectors, and hands out plain arrays of its own.
+ */
+import fc from "fast-check"
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js"
+import { describe, expect, it } from "vitest"
+import * as browser from "../../../src/layers/browser/substitutes/hash-node.ts"
+import { toHex } from "../../../src/protocol/bytes.ts"
+import * as portable from "../../../src/protocol/crypto/hash-noble.ts"
+import * as native from "../../../src/protocol/crypto/hash-node.ts"
+
+const implementations = [
+  ["node", native],
+  ["browser stand-in", browser],
+  ["noble", portable]
+] as const
+
+const join = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
+/** Inputs of 0..3,000 bytes, lengths near the limits drawn more often than the rest. */
+const bytes = fc.oneof(
+  fc.uint8Array({ maxLength: 3000 }),
+  fc.uint8Array({ minLength: 240, maxLength: 280 }),
+  fc.uint8Array({ minLength: 500, maxLength: 530 }),
+  fc.integer({ min: 0, max: 3000 }).chain((n) => fc.uint8Array({ minLength: n, maxLength: n }))
+)
+
+const SEED = 20261207
+
+describe("hash-node, its browser stand-in and hash-noble", () => {
+  it("sha256 and sha256Concat equal noble's SHA-256 at every length", () => {
+    fc.assert(
+      fc.property(bytes, bytes, (a, b) => {
+        const one = toHex(nobleSha256(a))
+        const both = toHex(nobleSha256(join([a, b])))
+        for (const [name, impl] of implementations) {
+          expect(toHex(impl.sha256(a)), name).toBe(one)
+          expect(toHex(impl.sha256Concat(a, b)), name).toBe(both)
+        }
+      }),
+      { numRuns: 400, seed: SEED }
+    )
+  })
+
+  it("every length from 0 to 3,000 (each once, the same bytes through all three)", () => {
+    const data = Uint8Array.from({ length: 3001 }, (_, i) => (i * 7 + 3) & 0xff)
+    for (let n = 0; n <= 3000; n++) {
+      const input = data.subarray(0, n)
+      const expected = toHex(nobleSha256(input))
+      for (const [name, impl] of implementations) expect(toHex(impl.sha256(input)), `${name} ${n}`).toBe(expected)
+      const split = n >> 1
+      expect(toHex(native.sha256Concat(input.subarray(0, split), input.subarray(split))), `concat ${n}`).toBe(expected)
+    }
+  })
+
+  it("createSha256 equals noble's SHA-256 of the parts joined, the caller reusing its buffer between updates", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 1400 }), { maxLength: 12 }), (chunks) => {
+        const expected = toHex(nobleSha256(join(chunks)))
+        for (const [name, impl] of implementations) {
+          const stream = impl.createSha256()
+          const reused = new Uint8Array(1400)
+          for (const c of chunks) {
+            reused.set(c)
+            stream.update(reused.subarray(0, c.length))
+            reused.fill(0xee)
+          }
+          expect(toHex(stream.digest()), name).toBe(expected)
+        }
+      }),
+      { numRuns: 200, seed: SEED }
+    )
+  })
+
+  it("the FIPS 180-2 vectors", () => {
+    const ascii = (s: string): Uint8Array => new TextEncoder().encode(s)
+    const abc448 = ascii("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+    for (const [name, impl] of implementations) {
+      expect(toHex(impl.sha256(new Uint8Array(0))), name).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+      expect(toHex(impl.sha256(ascii("abc"))), name).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+      expect(toHex(impl.sha256(abc448)), name).toBe("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+      expect(toHex(impl.sha256Concat(abc448.subarray(0, 20), abc448.subarray(20))), name).toBe(
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+      )
+      const stream = impl.createSha256()
+      for (let i = 0; i < 1000; i++) stream.update(ascii("a".repeat(1000)))
+      expect(toHex(stream.digest()), name).toBe("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+  })
+
+  it("hands out plain Uint8Arrays of their own, whatever the size", () => {
+    for (const [name, impl] of implementations) {
+      for (const n of [1, 55, 56, 511, 512, 1100, 2100]) {
+        const input = new Uint8Array(n).fill(1)
+        const a = impl.sha256(input)
+        const before = toHex(a)
+        const outputs = [
+          impl.sha256(input),
+          impl.sha256Concat(input, input),
+          (() => {
+            const s = impl.createSha256()
+            s.update(input)
+            return s.digest()
+          })()
+        ]
+        for (const out of outputs) {
+          expect(Object.getPrototypeOf(out), name).toBe(Uint8Array.prototype)
+          expect(out.byteOffset, name).toBe(0)
+          expect(out.buffer.byteLength, name).toBe(32)
+          out.fill(0)
+        }
+        expect(toHex(a), name).toBe(before)
+      }
+    }
+  })
+})
