@@ -5,10 +5,11 @@
  * Uint8Array per txid, bigints), and an immutable array was copied whole at every revocation.
  *
  * Lists share one append-only buffer: a list is its first `length` entries (`packed`, exactly
- * their bytes, so equal lists compare equal), and appending to the newest list writes in place
+ * their bytes: equal lists have equal `packed`), and appending to the newest list writes in place
  * (amortized O(1)) while every older list still reads what it held. Appending to an older list
- * copies its bytes first, unless it is the same append again (below). The bytes are this
- * process's only: the Schema encodes the entries.
+ * copies its bytes first, unless it is the same append again (below). A list holds the buffer
+ * and its own end, nothing per list beyond that. The bytes are this process's only: the Schema
+ * encodes the entries.
  *
  * Entry: commitment number u64, txid 32 bytes, HTLC count u32, then per HTLC: direction byte
  * (0 offered), id u64, amount u64, payment hash 32 bytes, cltv expiry f64 (any `Schema.Int`).
@@ -22,19 +23,28 @@ const HTLC = 57
 
 const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.length)
 
-/** The buffer lists share; only the list ending at `used` may append in place. */
+/**
+ * The buffer a chain of lists shares: each list is its bytes from `offset`, up to the list's own
+ * end. Only the list ending at `used` may append in place (-1: none may: the shared empty list, a
+ * slice); when the buffer grows, every list of the chain reads the new one (it starts with the
+ * same bytes), so the old buffer is freed even while older lists live. The `ArrayBuffer` itself,
+ * not a view of it: a view costs ~100 heap bytes more per chain, and views are made on read.
+ */
 interface Shared {
-  bytes: Uint8Array
-  view: DataView
+  buffer: ArrayBufferLike
+  readonly offset: number
   used: number
 }
 
-/** A buffer of `capacity` bytes holding `packed`. */
+/** A buffer of `capacity` bytes holding `packed`, appendable after it. */
 const shared = (capacity: number, packed: Uint8Array): Shared => {
   const bytes = new Uint8Array(capacity)
   bytes.set(packed)
-  return { bytes, view: view(bytes), used: packed.length }
+  return { buffer: bytes.buffer, offset: 0, used: packed.length }
 }
+
+/** `bytes` (a view: its buffer is left as it is) as the buffer of a list no one appends to in place. */
+const frozen = (bytes: Uint8Array): Shared => ({ buffer: bytes.buffer, offset: bytes.byteOffset, used: -1 })
 
 /**
  * The last append of each txid object. The `Monitor` and a persister's fold apply the same update
@@ -47,27 +57,35 @@ const appended = new WeakMap<
 >()
 
 export class RevokedCommitments implements Iterable<RevokedCommitment> {
-  static readonly empty = new RevokedCommitments(undefined, new Uint8Array(0), 0)
+  static readonly empty = new RevokedCommitments(frozen(new Uint8Array(0)), 0, 0)
 
   /** Packs `entries` (a decoded state's list) into a buffer of their exact size. */
   static of(entries: ReadonlyArray<RevokedCommitment>): RevokedCommitments {
     if (entries.length === 0) return RevokedCommitments.empty
     let size = 0
     for (const e of entries) size += HEAD + HTLC * e.htlcs.length
-    let list = new RevokedCommitments(shared(size, new Uint8Array(0)), new Uint8Array(0), 0)
+    let list = new RevokedCommitments(shared(size, new Uint8Array(0)), 0, 0)
     for (const e of entries) list = list.append(e.commitmentNumber, e.txid, e.htlcs)
     return list
   }
 
-  readonly #shared: Shared | undefined
-  /** This list's entries, exactly their bytes. */
-  readonly packed: Uint8Array
+  readonly #shared: Shared
+  /** The length of this list's bytes (its entries are the first `#end` bytes of `#shared`). */
+  readonly #end: number
   readonly length: number
 
-  private constructor(shared: Shared | undefined, packed: Uint8Array, length: number) {
+  private constructor(shared: Shared, end: number, length: number) {
     this.#shared = shared
-    this.packed = packed
+    this.#end = end
     this.length = length
+  }
+
+  /**
+   * This list's entries, exactly their bytes: a view made on each read (not held: a view per list
+   * cost ~100 heap bytes, and would keep the buffer it was made on alive after the chain grew).
+   */
+  get packed(): Uint8Array {
+    return new Uint8Array(this.#shared.buffer, this.#shared.offset, this.#end)
   }
 
   /** This list with one more entry (this list is left as it is). */
@@ -75,17 +93,13 @@ export class RevokedCommitments implements Iterable<RevokedCommitment> {
     const known = appended.get(txid)
     if (known !== undefined && known.parent === this && known.n === commitmentNumber && known.htlcs === htlcs) return known.list
     const size = HEAD + HTLC * htlcs.length
-    const end = this.packed.length
+    const end = this.#end
     let s = this.#shared
-    if (s === undefined || s.used !== end) s = shared(end + size, this.packed) // an older list's bytes are copied
-    else if (s.bytes.length < end + size) {
-      // geometric growth (amortized O(1) copying), by a quarter: the spare room is memory held
-      const grown = shared(end + size + (end >> 2), this.packed)
-      s.bytes = grown.bytes
-      s.view = grown.view
-    }
-    const b = s.bytes
-    const v = s.view
+    if (s.used !== end) s = shared(end + size, this.packed) // an older list's bytes are copied
+    // geometric growth (amortized O(1) copying), by a quarter: the spare room is memory held
+    else if (s.buffer.byteLength < end + size) s.buffer = shared(end + size + (end >> 2), this.packed).buffer
+    const b = new Uint8Array(s.buffer)
+    const v = new DataView(s.buffer)
     v.setBigUint64(end, commitmentNumber)
     b.set(txid, end + 8)
     v.setUint32(end + 40, htlcs.length)
@@ -99,20 +113,21 @@ export class RevokedCommitments implements Iterable<RevokedCommitment> {
       at += HTLC
     }
     s.used = at
-    // (the buffer itself when full: one view less per list)
-    const list = new RevokedCommitments(s, at === b.length ? b : b.subarray(0, at), this.length + 1)
+    const list = new RevokedCommitments(s, at, this.length + 1)
     appended.set(txid, { parent: this, n: commitmentNumber, htlcs, list })
     return list
   }
 
   /** The entries from index `start` on (the ones before hopped over, not read). */
   slice(start: number): RevokedCommitments {
-    return new RevokedCommitments(undefined, this.packed.subarray(this.#offset(start)), Math.max(0, this.length - start))
+    const packed = this.packed.subarray(this.#offset(start))
+    return new RevokedCommitments(frozen(packed), packed.length, Math.max(0, this.length - start))
   }
 
   /** The entries after `prefix`, a list this one was appended from (not hopped over). */
   after(prefix: RevokedCommitments): RevokedCommitments {
-    return new RevokedCommitments(undefined, this.packed.subarray(prefix.packed.length), this.length - prefix.length)
+    const packed = this.packed.subarray(prefix.#end)
+    return new RevokedCommitments(frozen(packed), packed.length, this.length - prefix.length)
   }
 
   /** The byte offset of entry `index`. */
