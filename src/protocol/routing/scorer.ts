@@ -10,7 +10,8 @@ export interface EdgeScorer {
   /**
    * The cost in msat, beyond the fee itself, of sending `amountMsat` through `edge` (an index of
    * the request's `GraphView`); `amountMsat` includes what other parts of the same route already
-   * put on that edge. `Infinity` forbids the edge.
+   * put on that edge. `Infinity` forbids the edge. Never negative: the search is a Dijkstra, a
+   * label it settles is final (a negative penalty it meets stops it from ending early).
    */
   readonly penaltyMsat: (edge: number, amountMsat: number) => number
   /**
@@ -18,7 +19,9 @@ export interface EdgeScorer {
    * `baseGraph.edgeCount`; the request's own edges are not bound by it), if the scorer has one:
    * the search then does not ask for the penalty of an edge whose fee plus this bound already
    * cannot improve on the label its source has (on large graphs, a third to two thirds of them).
-   * Undefined: no bound (0).
+   * Undefined: no bound, and the search does not end before it settles the payer. A bound of 0
+   * or more lets it end once nothing cheaper than the payer's label is left (the penalties are
+   * not negative, as promised above).
    */
   readonly minBasePenaltyMsat?: number
 }
@@ -36,4 +39,4 @@ export interface ScoredHop {
 }
 
 /** Scores nothing: the search then minimises fees alone. */
-export const zeroPenalty: EdgeScorer = { penaltyMsat: () => 0 }
+export const zeroPenalty: EdgeScorer = { penaltyMsat: () => 0, minBasePenaltyMsat: 0 }

@@ -59,6 +59,10 @@ class Heap {
     costs[i] = cost
     nodes[i] = node
   }
+  /** The cost of the cheapest entry; call only when `size > 0`. */
+  topCost(): number {
+    return this.costs[0] ?? 0
+  }
   /** The cheapest node; call only when `size > 0`. `lastCost` holds its cost. */
   lastCost = 0
   pop(): number {
@@ -171,28 +175,27 @@ const search = (
   hops[payee] = 0
   heap.push(0, payee)
 
-  // Relaxes `u -> v` (edge e) for the settled node v, whose cost, amount, CLTV and hop count
-  // are read once per settled node (`costV` ... `hopsU`). `floor` is a lower bound of the
-  // edge's penalty: when the fee plus it cannot beat `u`'s label, the scorer is not asked (the
-  // label would not change: a penalty at or above the bound gives a cost at or above it).
-  const relax = (
-    e: number,
-    u: number,
-    costV: number,
-    a: number,
-    cltvV: number,
-    hopsU: number,
-    min: number,
-    max: number,
-    cap: number,
-    fb: number,
-    fp: number,
-    cd: number,
-    floor: number
-  ): void => {
+  // The settled node v whose in-edges are relaxed, its label read once (not per edge).
+  let costV = 0
+  let amtV = 0
+  let cltvV = 0
+  let hopsU = 0
+  // The last fee computed on v's amount, with its policy: v's in-edges often share a policy (one
+  // everywhere in the simulation), and the exact fee costs two divisions.
+  let lastFeeBase = NaN
+  let lastFeePpm = NaN
+  let lastFee = 0
+  // Whether every fee and penalty met so far was >= 0 (the base edges' bound, when >= 0, vouches
+  // for the penalties not asked): then a label no entry left in the heap undercuts is final.
+  let nonNegative = (scorer.minBasePenaltyMsat ?? -1) >= 0
+  // Relaxes `u -> v` (edge e). `floor` is a lower bound of the edge's penalty (-Infinity: none):
+  // when the fee plus it cannot beat `u`'s label, the scorer is not asked (the label would not
+  // change: a penalty at or above the bound gives a cost at or above it).
+  const relax = (e: number, u: number, min: number, max: number, cap: number, fb: number, fp: number, cd: number, floor: number): void => {
     if (done[u] === 1) return
     if (blockedEdges !== undefined && blockedEdges[e] === 1) return
     if (blockedNodes !== undefined && blockedNodes[u] === 1) return
+    const a = amtV
     if (a < min || a > max) return
     const onEdge = used === undefined ? a : a + (used[e] ?? 0)
     if (onEdge > cap) return
@@ -200,7 +203,14 @@ const search = (
     let newCltv = cltvV
     let fee = 0
     if (u !== payer) {
-      fee = forwardingFee(fb, fp, a)
+      if (fb === lastFeeBase && fp === lastFeePpm) fee = lastFee
+      else {
+        fee = forwardingFee(fb, fp, a)
+        lastFeeBase = fb
+        lastFeePpm = fp
+        lastFee = fee
+      }
+      if (fee < 0) nonNegative = false
       newAmt = a + fee
       if (newAmt > maxAmount) return
       newCltv += cd
@@ -211,6 +221,7 @@ const search = (
     if (withFee + floor >= known) return
     const penalty = scorer.penaltyMsat(e, onEdge)
     if (!(penalty < Infinity)) return
+    if (!(penalty >= 0)) nonNegative = false
     const c = withFee + penalty
     if (c < known) {
       cost[u] = c
@@ -221,25 +232,35 @@ const search = (
       heap.push(c, u)
     }
   }
-  const baseFloor = scorer.minBasePenaltyMsat ?? 0
+  const baseFloor = scorer.minBasePenaltyMsat ?? -Infinity
 
   while (heap.size > 0) {
+    // With no negative fee or penalty, a path only gets dearer: once nothing cheaper than the
+    // payer's label is left, that label is final and so is every label on its path (settled),
+    // so the search ends here instead of popping the entries that cost exactly as much first
+    // (with one policy everywhere and fees alone, as in the simulation, a whole level of ties).
+    if (nonNegative && heap.topCost() >= (cost[payer] ?? Infinity)) {
+      done[payer] = 1
+      break
+    }
     const v = heap.pop()
-    const costV = cost[v] ?? Infinity
+    costV = cost[v] ?? Infinity
     if (done[v] === 1 || heap.lastCost > costV) continue
     done[v] = 1
     if (v === payer) break
     const hopsV = hops[v] ?? 0
     if (hopsV >= maxHops) continue
-    const a = amt[v] ?? 0
-    const cltvV = cltv[v] ?? 0
+    amtV = amt[v] ?? 0
+    cltvV = cltv[v] ?? 0
+    hopsU = hopsV + 1
+    lastFeeBase = NaN
     if (v < base.nodeCount) {
       const end = inStart[v + 1] ?? 0
       for (let e = inStart[v] ?? 0; e < end; e++) {
         const u = source[e] ?? 0
         // A settled source (about half of them) is passed over before the edge's policy is read.
         if (done[u] === 1 || (skipPayer && u === payer)) continue
-        relax(e, u, costV, a, cltvV, hopsV + 1, htlcMin[e] ?? 0, htlcMax[e] ?? 0, capacity[e] ?? 0, feeBase[e] ?? 0, feePpm[e] ?? 0, cltvDelta[e] ?? 0, baseFloor)
+        relax(e, u, htlcMin[e] ?? 0, htlcMax[e] ?? 0, capacity[e] ?? 0, feeBase[e] ?? 0, feePpm[e] ?? 0, cltvDelta[e] ?? 0, baseFloor)
       }
     }
     const extra = hasOverlayIn[v] === 1 ? overlayIn.get(v) : undefined
@@ -247,7 +268,7 @@ const search = (
       for (const e of extra) {
         const o = overlay[e - baseEdges]
         if (o === undefined) continue
-        relax(e, o.source, costV, a, cltvV, hopsV + 1, o.htlcMin, o.htlcMax, o.capacity, o.feeBase, o.feePpm, o.cltvDelta, 0)
+        relax(e, o.source, o.htlcMin, o.htlcMax, o.capacity, o.feeBase, o.feePpm, o.cltvDelta, -Infinity)
       }
     }
   }
@@ -361,6 +382,7 @@ const routeOf = (rg: RequestGraph, paths: ReadonlyArray<Path>): Result.Result<Ro
  * the smallest amount, so a single path is missed only for `htlc_minimum_msat` or CLTV reasons.
  */
 const feesOnly = (scorer: EdgeScorer): EdgeScorer => ({
+  minBasePenaltyMsat: 0,
   penaltyMsat: (edge, amount) => (scorer.penaltyMsat(edge, amount) < Infinity ? 0 : Infinity)
 })
 
