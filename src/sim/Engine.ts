@@ -29,7 +29,7 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js"
 import { createSha256 } from "../protocol/crypto/hash-node.ts"
-import { Effect, Exit, Layer, Queue, Result, Scope, Stream } from "effect"
+import { Context, Effect, Exit, Layer, Queue, Result, Scope, Stream } from "effect"
 import { ChannelManager, type ChannelManagerShape, listenerOf, make as makeChannelManager, type NodeChannelEvent } from "../actors/ChannelManager.ts"
 import type { PeerSessionEvent } from "../actors/PeerEvent.ts"
 import { PeerManager } from "../actors/PeerManager.ts"
@@ -68,7 +68,7 @@ import {
   writesFreeOf
 } from "../services/MonitorPersister.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
-import { RouterGraph } from "../services/Router.ts"
+import { Router, RouterGraph, type RouterShape } from "../services/Router.ts"
 import { Scorer } from "../services/Scorer.ts"
 import { Store } from "../services/Store.ts"
 import { forNode, Trace, type TraceKind, type TraceSink } from "../services/Trace.ts"
@@ -459,11 +459,11 @@ class Simulation {
       const persister = sim.options.wrapPersister?.(i, sim.wrapPersister(node, inner, control, incarnation)) ?? sim.wrapPersister(node, inner, control, incarnation)
       const trace = yield* sim.nodeLayer(i)
       const entropy = makeSeededEntropy(`${sim.seed}/node/${i}/entropy/${incarnation}`)
-      const services = Layer.mergeAll(
-        Layer.succeed(PeerManager, sim.net.peerManager(i, inbox)),
-        Layer.succeed(ChannelSigner, makeSeedChannelSigner(sha256(text(`${sim.seed}/node/${i}/channel-seed`)), sim.secp)),
-        Layer.succeed(MonitorPersister, persister),
-        Layer.succeed(Entropy, entropy)
+      // A context, not layers: the services are values already (no layer to build per node).
+      const services = Context.make(PeerManager, sim.net.peerManager(i, inbox)).pipe(
+        Context.add(ChannelSigner, makeSeedChannelSigner(sha256(text(`${sim.seed}/node/${i}/channel-seed`)), sim.secp)),
+        Context.add(MonitorPersister, persister),
+        Context.add(Entropy, entropy)
       )
       const withTrace = <A, E, R>(e: Effect.Effect<A, E, R>) => (trace === undefined ? e : Effect.provideService(e, Trace, trace))
       const manager = yield* withTrace(
@@ -487,8 +487,12 @@ class Simulation {
     })
   }
 
-  /** The routing graph, built once setup is done. */
-  routing: ReturnType<typeof buildRoutingGraph> | undefined
+  /**
+   * The public graph every router sees and the router over it, built once setup is done: one
+   * router serves every node (it holds nothing of a node's: the graph is shared and the
+   * fees-only scorer learns nothing), so no router is built per node or per restart.
+   */
+  routing: { readonly router: RouterShape } | undefined
 
   private startPayments(i: number): Effect.Effect<void> {
     const sim = this
@@ -496,17 +500,14 @@ class Simulation {
     return Effect.gen(function*() {
       const scope = node.scope
       const manager = node.manager
-      const graph = sim.routing
-      if (scope === undefined || manager === undefined || graph === undefined) return
+      const routing = sim.routing
+      if (scope === undefined || manager === undefined || routing === undefined) return
       const { store } = makeMemoryStore(node.storeData)
-      const routerGraph = Layer.succeed(RouterGraph, RouterGraph.of({ current: Effect.succeed(graph) }))
-      const router = DefaultRouter.layer.pipe(Layer.provide(Layer.merge(routerGraph, Scorer.layerFeesOnly)))
-      const services = Layer.mergeAll(
-        Layer.succeed(ChannelManager, manager),
-        Layer.succeed(NodeSigner, makeNodeSigner(secretFromSeed(`${sim.seed}/node/${i}`, sim.secp), sim.secp)),
-        Layer.succeed(Entropy, makeSeededEntropy(`${sim.seed}/node/${i}/payments/${node.incarnation}`)),
-        Layer.succeed(Store, store),
-        router
+      const services = Context.make(ChannelManager, manager).pipe(
+        Context.add(NodeSigner, makeNodeSigner(secretFromSeed(`${sim.seed}/node/${i}`, sim.secp), sim.secp)),
+        Context.add(Entropy, makeSeededEntropy(`${sim.seed}/node/${i}/payments/${node.incarnation}`)),
+        Context.add(Store, store),
+        Context.add(Router, routing.router)
       )
       const trace = yield* sim.nodeLayer(i)
       const make = makePayments({
@@ -1138,8 +1139,11 @@ class Simulation {
     }))
     if (normal < this.channels.length) this.violations.push(`setup: ${this.channels.length - normal} of ${this.channels.length} channels did not reach Normal`)
     if (this.retriedOpens > 0) this.notes.push(`setup: ${this.retriedOpens} open(s) tried again after the funder forgot them before funding_signed (a lost message dropped the connection)`)
-    // The public graph every router sees.
-    this.routing = buildRoutingGraph(this.graphChannels())
+    // The public graph every router sees, and the one router over it.
+    const graph = buildRoutingGraph(this.graphChannels())
+    const routerGraph = Layer.succeed(RouterGraph, RouterGraph.of({ current: Effect.succeed(graph) }))
+    const router = this.rt.runNow(Effect.provide(Effect.service(Router), DefaultRouter.layer.pipe(Layer.provide(Layer.merge(routerGraph, Scorer.layerFeesOnly)))))
+    this.routing = { router }
     for (let i = 0; i < this.size; i++) this.rt.runNow(this.startPayments(i))
     const initial = this.rt.runNow(this.balances()).balances
     const setupSeconds = this.rt.clock.now / 1000

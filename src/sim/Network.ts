@@ -36,6 +36,9 @@ export const simFeatures: ReadonlySet<FeatureName> = new Set<FeatureName>([
 ])
 const negotiated = FEATURES.filter((f) => simFeatures.has(f.name)).map((f) => f.oddBit)
 
+/** What the simulation never asks of a `PeerManager` (one value for every node: an `Error` captures a stack when made). */
+const notUsed = Effect.die(new Error("not used in the simulation"))
+
 export interface LinkConfig {
   readonly latencyMs: Distribution
   readonly reorder: number
@@ -267,7 +270,6 @@ export class SimNetwork {
   /** The `PeerManager` the node `index` runs over (one per incarnation, with its inbox). */
   peerManager(index: number, inbox: Queue.Queue<PeerSessionEvent>): PeerManagerShape {
     const net = this
-    const notUsed = Effect.die(new Error("not used in the simulation"))
     // The network's send is synchronous: declared done at once, the channels send with no effect.
     const sendNow = (session: SessionId, message: LightningMessage): StaleSession | undefined =>
       net.send(index, session, message) ? undefined : new StaleSession({ session })

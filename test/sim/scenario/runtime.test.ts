@@ -4,6 +4,7 @@
  * scheduler is pumped. Plus the topology generators' shapes.
  */
 import { Effect, Fiber } from "effect"
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { buildChannels, EventQueue, Rng, SimRuntime, type Scenario } from "../../../src/sim/index.ts"
 
@@ -19,6 +20,67 @@ describe("sim runtime", () => {
     expect(q.size).toBe(3)
     for (let e = q.pop(); e !== undefined; e = q.pop()) e.run()
     expect(seen).toEqual(["a", "b", "d"])
+  })
+
+  it("pops events in (time, insertion) order through any mix of pushes, cancels and pops (past its first growth)", () => {
+    // The plain definition: the live events, sorted by time, then by insertion.
+    type Op = { readonly kind: "push"; readonly time: number } | { readonly kind: "cancel"; readonly pick: number } | { readonly kind: "pop" }
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      // Few distinct times (ties: insertion decides) or any time.
+      { arbitrary: fc.record({ kind: fc.constant("push" as const), time: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.double({ min: 0, max: 1e6, noNaN: true })) }), weight: 6 },
+      { arbitrary: fc.record({ kind: fc.constant("cancel" as const), pick: fc.nat() }), weight: 1 },
+      { arbitrary: fc.constant({ kind: "pop" as const }), weight: 2 }
+    )
+    /** The most live events at once over the runs: the key arrays start at 1,024 and must have grown. */
+    let mostQueued = 0
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 3_000, maxLength: 5_000 }), (ops) => {
+        const q = new EventQueue()
+        const pushed: Array<{ readonly time: number; readonly seq: number; readonly event: ReturnType<EventQueue["push"]> }> = []
+        const live = new Set<number>()
+        const popped: Array<number> = []
+        const done = new Set<number>()
+        const expected: Array<number> = []
+        // The reference pop: the smallest (time, seq) among live events.
+        const referencePop = (): number | undefined => {
+          let best: { readonly time: number; readonly seq: number } | undefined
+          for (const seq of live) {
+            const e = pushed[seq]!
+            if (best === undefined || e.time < best.time || (e.time === best.time && e.seq < best.seq)) best = e
+          }
+          return best?.seq
+        }
+        for (const o of ops) {
+          if (o.kind === "push") {
+            const seq = pushed.length
+            pushed.push({ time: o.time, seq, event: q.push(o.time, () => popped.push(seq)) })
+            live.add(seq)
+          } else if (o.kind === "cancel") {
+            // An event still queued (a popped one is no timer any more), cancelled ones again included.
+            const queued = pushed.filter((e) => !done.has(e.seq))
+            if (queued.length === 0) continue
+            const seq = queued[o.pick % queued.length]!.seq
+            q.cancel(pushed[seq]!.event)
+            live.delete(seq)
+          } else {
+            const want = referencePop()
+            const got = q.pop()
+            expect(got?.seq).toBe(want)
+            if (got !== undefined) {
+              got.run()
+              done.add(got.seq)
+              expected.push(got.seq)
+              live.delete(got.seq)
+            }
+          }
+          expect(q.size).toBe(live.size)
+          mostQueued = Math.max(mostQueued, live.size)
+        }
+        expect(popped).toEqual(expected)
+      }),
+      { numRuns: 12, seed: 11, endOnFailure: true }
+    )
+    expect(mostQueued).toBeGreaterThan(1024)
   })
 
   it("serves sleeps from the event queue in simulated time; fibers run only when pumped", () => {
