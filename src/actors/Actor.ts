@@ -278,7 +278,7 @@ export const make = <M, E = never, R = never>(
      * over it, which copies the whole context and rebuilds the fiber's cached view of it (~3 us
      * per start, as much as the fork). The services the handler sees are the same either way.
      */
-    const withContext = Effect.updateContext(run, (caller: Context.Context<never>): Context.Context<R | Scope.Scope> =>
+    const contextOver = (caller: Context.Context<never>): Context.Context<R | Scope.Scope> =>
       caller === context
         ? context
         : !holdsAll(caller, context)
@@ -286,7 +286,22 @@ export const make = <M, E = never, R = never>(
           : caller.mapUnsafe.get(Scope.Scope.key) === scope
             ? caller
             : Context.add(caller, Scope.Scope, scope)
-    )
+    /**
+     * The last starting fiber's context and what `contextOver` made of it: contexts are immutable
+     * and a caller starts an actor again and again from the same one (a manager's session fiber,
+     * the fibers of one caller, which share their parent's), so the check, the new context and the
+     * fiber's cached view of it (its service lookups, made once per new context) are made once, not
+     * once per start. Keeps a reference to that context until a start from another one.
+     */
+    let lastCaller: Context.Context<never> | undefined
+    let lastContext: Context.Context<R | Scope.Scope> = context
+    const withContext = Effect.updateContext(run, (caller: Context.Context<never>): Context.Context<R | Scope.Scope> => {
+      if (caller !== lastCaller) {
+        lastContext = contextOver(caller)
+        lastCaller = caller
+      }
+      return lastContext
+    })
     // Not attached to the scope: its finalizer (`stopNow`) interrupts the fiber and ends the
     // actor, which a fork in the scope would add and remove per start.
     const start: Effect.Effect<void> = Effect.map(Effect.forkDetach(withContext), started)
