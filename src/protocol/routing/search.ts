@@ -175,27 +175,37 @@ const search = (
   hops[payee] = 0
   heap.push(0, payee)
 
-  // The settled node v whose in-edges are relaxed, its label read once (not per edge).
-  let costV = 0
-  let amtV = 0
-  let cltvV = 0
-  let hopsU = 0
-  // The last fee computed on v's amount, with its policy: v's in-edges often share a policy (one
-  // everywhere in the simulation), and the exact fee costs two divisions.
+  // The last fee computed on the settled node's amount, with its policy (reset per settled node):
+  // its in-edges often share a policy (one everywhere in the simulation), and the exact fee costs
+  // two divisions.
   let lastFeeBase = NaN
   let lastFeePpm = NaN
   let lastFee = 0
   // Whether every fee and penalty met so far was >= 0 (the base edges' bound, when >= 0, vouches
   // for the penalties not asked): then a label no entry left in the heap undercuts is final.
   let nonNegative = (scorer.minBasePenaltyMsat ?? -1) >= 0
-  // Relaxes `u -> v` (edge e). `floor` is a lower bound of the edge's penalty (-Infinity: none):
-  // when the fee plus it cannot beat `u`'s label, the scorer is not asked (the label would not
-  // change: a penalty at or above the bound gives a cost at or above it).
-  const relax = (e: number, u: number, min: number, max: number, cap: number, fb: number, fp: number, cd: number, floor: number): void => {
+  // Relaxes `u -> v` (edge e) for the settled node v, whose cost, amount, CLTV and hop count
+  // are read once per settled node (`costV` ... `hopsU`). `floor` is a lower bound of the edge's
+  // penalty (-Infinity: none): when the fee plus it cannot beat `u`'s label, the scorer is not
+  // asked (the label would not change: a penalty at or above the bound gives a cost at or above it).
+  const relax = (
+    e: number,
+    u: number,
+    costV: number,
+    a: number,
+    cltvV: number,
+    hopsU: number,
+    min: number,
+    max: number,
+    cap: number,
+    fb: number,
+    fp: number,
+    cd: number,
+    floor: number
+  ): void => {
     if (done[u] === 1) return
     if (blockedEdges !== undefined && blockedEdges[e] === 1) return
     if (blockedNodes !== undefined && blockedNodes[u] === 1) return
-    const a = amtV
     if (a < min || a > max) return
     const onEdge = used === undefined ? a : a + (used[e] ?? 0)
     if (onEdge > cap) return
@@ -244,15 +254,14 @@ const search = (
       break
     }
     const v = heap.pop()
-    costV = cost[v] ?? Infinity
+    const costV = cost[v] ?? Infinity
     if (done[v] === 1 || heap.lastCost > costV) continue
     done[v] = 1
     if (v === payer) break
     const hopsV = hops[v] ?? 0
     if (hopsV >= maxHops) continue
-    amtV = amt[v] ?? 0
-    cltvV = cltv[v] ?? 0
-    hopsU = hopsV + 1
+    const a = amt[v] ?? 0
+    const cltvV = cltv[v] ?? 0
     lastFeeBase = NaN
     if (v < base.nodeCount) {
       const end = inStart[v + 1] ?? 0
@@ -260,7 +269,7 @@ const search = (
         const u = source[e] ?? 0
         // A settled source (about half of them) is passed over before the edge's policy is read.
         if (done[u] === 1 || (skipPayer && u === payer)) continue
-        relax(e, u, htlcMin[e] ?? 0, htlcMax[e] ?? 0, capacity[e] ?? 0, feeBase[e] ?? 0, feePpm[e] ?? 0, cltvDelta[e] ?? 0, baseFloor)
+        relax(e, u, costV, a, cltvV, hopsV + 1, htlcMin[e] ?? 0, htlcMax[e] ?? 0, capacity[e] ?? 0, feeBase[e] ?? 0, feePpm[e] ?? 0, cltvDelta[e] ?? 0, baseFloor)
       }
     }
     const extra = hasOverlayIn[v] === 1 ? overlayIn.get(v) : undefined
@@ -268,7 +277,7 @@ const search = (
       for (const e of extra) {
         const o = overlay[e - baseEdges]
         if (o === undefined) continue
-        relax(e, o.source, o.htlcMin, o.htlcMax, o.capacity, o.feeBase, o.feePpm, o.cltvDelta, -Infinity)
+        relax(e, o.source, costV, a, cltvV, hopsV + 1, o.htlcMin, o.htlcMax, o.capacity, o.feeBase, o.feePpm, o.cltvDelta, -Infinity)
       }
     }
   }
