@@ -100,6 +100,49 @@ describe("makeLru", () => {
     )
   })
 
+  it("property: number keys (0 and -0 one key, NaN a key, as in a Map) and stored undefined values answer as a Map-based model", () => {
+    // The most recently used entry is answered without the map (`===`): -0 and NaN must still be
+    // the map's keys (SameValueZero), and a stored undefined still absent (a miss, not moved).
+    const keys = [0, -0, Number.NaN, 1, 2 ** 40 + 0.5]
+    const op = fc.oneof(
+      { arbitrary: fc.record({ kind: fc.constant("get" as const), key: fc.constantFrom(...keys) }), weight: 6 },
+      { arbitrary: fc.record({ kind: fc.constant("set" as const), key: fc.constantFrom(...keys), value: fc.option(fc.nat(), { nil: undefined }) }), weight: 4 },
+      { arbitrary: fc.record({ kind: fc.constant("delete" as const), key: fc.constantFrom(...keys) }), weight: 1 }
+    )
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.array(op, { maxLength: 60 }), (capacity, ops) => {
+        const lru = makeLru<number | undefined, number>(capacity, "model")
+        // The model: a Map (SameValueZero keys) whose insertion order is the recency, least recent first.
+        const model = new Map<number, number | undefined>()
+        let hits = 0
+        let misses = 0
+        for (const o of ops) {
+          if (o.kind === "get") {
+            const expected = model.get(o.key)
+            if (expected === undefined) misses++
+            else {
+              hits++
+              model.delete(o.key)
+              model.set(o.key, expected)
+            }
+            expect(lru.get(o.key)).toBe(expected)
+          } else if (o.kind === "set") {
+            lru.set(o.key, o.value)
+            model.delete(o.key)
+            model.set(o.key, o.value)
+            while (model.size > capacity) model.delete(model.keys().next().value ?? 0)
+          } else {
+            lru.delete(o.key)
+            model.delete(o.key)
+          }
+          expect(lru.size()).toBe(model.size)
+          expect(lru.stats()).toEqual({ hits, misses })
+        }
+      }),
+      { numRuns: 500, seed: 11 }
+    )
+  })
+
   it("refuses a capacity below 1", () => {
     expect(() => makeLru(0, "test")).toThrow(RangeError)
     expect(() => makeLru(1.5, "test")).toThrow(RangeError)
