@@ -334,6 +334,45 @@ const HEX_DIGITS = "0123456789abcdef"
  * that V8 keeps as long as the string lives. `separator` joins several byte strings.
  */
 export const flatHex = (parts: ReadonlyArray<Uint8Array>, separator = "", prefix = ""): string => {
+  let length = prefix.length + separator.length * Math.max(0, parts.length - 1)
+  for (const bytes of parts) length += 2 * bytes.length
+  if (hexScratch.length < length) hexScratch = new Uint8Array(Math.max(length, 2 * hexScratch.length))
+  const out = hexScratch
+  let at = 0
+  const text = (s: string): boolean => {
+    for (let k = 0; k < s.length; k++) {
+      const c = s.charCodeAt(k)
+      if (c > 0x7f) return false
+      out[at++] = c
+    }
+    return true
+  }
+  if (!text(prefix)) return flatHexOfCodes(parts, separator, prefix)
+  for (let j = 0; j < parts.length; j++) {
+    if (j > 0 && !text(separator)) return flatHexOfCodes(parts, separator, prefix)
+    const bytes = parts[j] ?? EMPTY
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i] ?? 0
+      out[at++] = HEX_CODES[b >> 4] ?? 0
+      out[at++] = HEX_CODES[b & 15] ?? 0
+    }
+  }
+  return asciiText.decode(out.subarray(0, length))
+}
+
+/**
+ * `flatHex`'s characters are written as bytes into one reused buffer and decoded at once: the
+ * decoder makes a flat one-byte string natively, where an array of char codes spread into
+ * `String.fromCharCode` allocated ~1.8 KB per 65-byte key (about 20 keys per channel opened).
+ * "latin1" is windows-1252 in the Encoding standard, identical to ASCII below 0x80: a prefix or
+ * separator with any other character takes the char-code way.
+ */
+const asciiText = new TextDecoder("latin1")
+const HEX_CODES = Uint8Array.from(HEX_DIGITS, (c) => c.charCodeAt(0))
+const EMPTY = new Uint8Array(0)
+let hexScratch = new Uint8Array(256)
+
+const flatHexOfCodes = (parts: ReadonlyArray<Uint8Array>, separator: string, prefix: string): string => {
   const codes: Array<number> = []
   for (let k = 0; k < prefix.length; k++) codes.push(prefix.charCodeAt(k))
   parts.forEach((bytes, j) => {

@@ -76,8 +76,11 @@ const isPoint = (b: Uint8Array): boolean => b.length === 33 && (b[0] === 2 || b[
 const secretOf = (b: Uint8Array): bigint | undefined => (isSecret(b) ? toScalar(b) : undefined)
 const pointOf = (b: Uint8Array): bigint | undefined => (isPoint(b) ? toScalar(b, 1) : undefined)
 
-/** `n` reduced modulo the order (sums and products of values in [1, n) are never negative). */
-const mod = (n: bigint): bigint => (n >= 0n && n < N ? n : ((n % N) + N) % N)
+/**
+ * `n` reduced modulo the order. Sums and products of values in [1, n) are never negative, so one
+ * remainder does (a product of two scalars is 512 bits: one BigInt division, not two).
+ */
+const mod = (n: bigint): bigint => (n >= 0n ? (n < N ? n : n % N) : ((n % N) + N) % N)
 
 const point = (n: bigint): Uint8Array | undefined => {
   const m = mod(n)
