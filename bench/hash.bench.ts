@@ -12,7 +12,8 @@
  *  - attribution data's 20 HMACs of one node (BOLT 4): copies of one keyed noble HMAC that has
  *    absorbed the return packet, against 20 `createHmac` each fed the packet again;
  *  - a stream fed records of a 21-byte head and a message (the simulation's fingerprint): noble's
- *    hasher against the platform `createSha256`.
+ *    hasher, an OpenSSL Hash fed each part, and the platform `createSha256` (OpenSSL, short parts
+ *    gathered first).
  *
  * Method: every case is run in turns, ROUNDS times, in this one process, so a disturbance of the
  * shared machine hits all alike; a turn's time is this thread's CPU time
@@ -186,10 +187,11 @@ const streamTable = (): void => {
   const head = fill(21, 4)
   table(
     "stream: a 21-byte head and a message per update pair",
-    ["noble", "platform"],
+    ["noble", "OpenSSL", "platform"],
     [40, 150, 400, 1366].map((n) => {
       const message = fill(n, n)
       const nobleStream = nobleSha256.create()
+      const opensslStream = createHash("sha256")
       const platformStream = platform.createSha256()
       return [
         `${n} B`,
@@ -197,6 +199,11 @@ const streamTable = (): void => {
           make("noble", () => {
             nobleStream.update(head)
             nobleStream.update(message)
+            return head
+          }),
+          make("OpenSSL", () => {
+            opensslStream.update(head)
+            opensslStream.update(message)
             return head
           }),
           make("platform", () => {

@@ -85,6 +85,26 @@ describe("hash-node, its browser stand-in and hash-noble", () => {
     )
   })
 
+  it("createSha256 equals noble's SHA-256 for many short parts mixed with long ones (gathered, flushed, passed through)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof({ weight: 8, arbitrary: fc.uint8Array({ maxLength: 100 }) }, { weight: 1, arbitrary: fc.uint8Array({ minLength: 900, maxLength: 2500 }) }), {
+          maxLength: 300
+        }),
+        (chunks) => {
+          const expected = toHex(nobleSha256(join(chunks)))
+          for (const [name, impl] of implementations) {
+            const stream = impl.createSha256()
+            for (const c of chunks) stream.update(c)
+            expect(toHex(stream.digest()), name).toBe(expected)
+          }
+        }
+      ),
+      // A failure of 300 parts takes long to shrink: reported as found.
+      { numRuns: 100, seed: SEED, endOnFailure: true }
+    )
+  })
+
   it("the FIPS 180-2 vectors", () => {
     const ascii = (s: string): Uint8Array => new TextEncoder().encode(s)
     const abc448 = ascii("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
