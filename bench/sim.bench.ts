@@ -136,14 +136,25 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
     const u = process.cpuUsage(cpu0)
     return (u.user + u.system) / 1e6 - collectCpu
   }
+  const threadNow = (): number => {
+    const u = process.threadCpuUsage(thread0)
+    return (u.user + u.system) / 1e6 - collectCpu
+  }
+  /** The JS thread's share of the setup's two parts (the process figures add V8's helper threads: in a short run, mostly compiling the code once). */
+  let nodesThread = 0
+  let setupThread = 0
   const r = await runScenario(scenario, {
     seed,
     secp,
     onProgress: (p) => {
       peak = Math.max(peak, process.memoryUsage().heapUsed)
-      if (p.phase === "setup" && nodesCpu === 0 && p.nodesStarted === scenario.nodes.count) nodesCpu = cpuNow()
+      if (p.phase === "setup" && nodesCpu === 0 && p.nodesStarted === scenario.nodes.count) {
+        nodesCpu = cpuNow()
+        nodesThread = threadNow()
+      }
       if (p.phase === "workload" && setupCpu === 0) {
         setupCpu = cpuNow()
+        setupThread = threadNow()
         capacities = memoStats().map((m) => m.capacity)
         setupMessages = p.messages
         // Every node built and every channel open: what grows with the node count.
@@ -157,8 +168,7 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
   peak = Math.max(peak, process.memoryUsage().heapUsed)
   const wall = (performance.now() - t0) / 1000 - collectWall
   const cpu = cpuNow()
-  const threadUsage = process.threadCpuUsage(thread0)
-  const threadCpu = (threadUsage.user + threadUsage.system) / 1e6 - collectCpu
+  const threadCpu = threadNow()
   const s = r.summary
   console.log(
     `${label}, MEASURED: ${s.nodes} nodes, ${s.channels} channels, ${s.payments.attempted} payments (${s.payments.succeeded} ok, ${s.payments.failed} failed)\n` +
@@ -169,7 +179,8 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
   console.log(`  JS thread CPU ${threadCpu.toFixed(1)} s (${((1000 * threadCpu) / Math.max(1, s.payments.attempted)).toFixed(1)} ms per payment over the run; V8's helper threads ${(cpu - threadCpu).toFixed(1)} s more)`)
   console.log(
     `  CPU: setup ${setupCpu.toFixed(1)} s (${((1000 * setupCpu) / s.nodes).toFixed(1)} ms per node: building the nodes ${((1000 * nodesCpu) / s.nodes).toFixed(1)} ms per node, ` +
-      `opening the channels ${((1000 * (setupCpu - nodesCpu)) / Math.max(1, s.channels)).toFixed(1)} ms per channel), workload and drain ${(cpu - setupCpu).toFixed(1)} s (${((1000 * (cpu - setupCpu)) / Math.max(1, s.payments.attempted)).toFixed(1)} ms per payment); live heap before the run ${(base / 2 ** 20).toFixed(0)} MiB`
+      `opening the channels ${((1000 * (setupCpu - nodesCpu)) / Math.max(1, s.channels)).toFixed(1)} ms per channel; JS thread alone ${((1000 * nodesThread) / s.nodes).toFixed(2)} ms per node, ` +
+      `${((1000 * (setupThread - nodesThread)) / Math.max(1, s.channels)).toFixed(2)} ms per channel), workload and drain ${(cpu - setupCpu).toFixed(1)} s (${((1000 * (cpu - setupCpu)) / Math.max(1, s.payments.attempted)).toFixed(1)} ms per payment); live heap before the run ${(base / 2 ** 20).toFixed(0)} MiB`
   )
   // What a payment costs is the channel path's cost per message times the messages a payment takes (its hops, its retries).
   const workloadMessages = s.faults.messages - setupMessages
