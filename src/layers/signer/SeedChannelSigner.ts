@@ -85,7 +85,7 @@ import {
   type SpendSignature
 } from "../../services/ChannelSigner.ts"
 import { Secp256k1Best } from "../crypto/secp256k1-best.ts"
-import { deriveSecret } from "../../protocol/keys/seed.ts"
+import { secretDeriver } from "../../protocol/keys/seed.ts"
 
 /** The private half of a channel: never leaves this module. */
 interface ChannelSecrets {
@@ -320,6 +320,9 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     ["commitment_seed", fixed.shachainSeed.slice()]
   ])
   const channels = new Map<string, ChannelRecord>()
+  /** The channels' secrets: HKDF's extract and the PRK's HMAC key schedule done once for the seed, at the first channel (`secretDeriver`). */
+  let deriver: ((label: string) => Uint8Array) | undefined
+  const deriveChannelSecret = (label: string): Uint8Array => (deriver ??= secretDeriver(Redacted.value(nodeSeed), secp))(label)
 
   const pub = (key: PrivateKey): PublicKey => {
     const p = secp.publicKey(Redacted.value(key))
@@ -347,7 +350,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     if (existing !== undefined) return existing
     const id = toHex(keyId)
     const secret = (purpose: string): PrivateKey =>
-      Redacted.make(fixedSecrets?.get(purpose)?.slice() ?? deriveSecret(Redacted.value(nodeSeed), `channel/${id}/${purpose}`, secp), { label: "PrivateKey" })
+      Redacted.make(fixedSecrets?.get(purpose)?.slice() ?? deriveChannelSecret(`channel/${id}/${purpose}`), { label: "PrivateKey" })
     const secrets: ChannelSecrets = {
       funding: secret("funding"),
       revocationBase: secret("revocation"),

@@ -18,7 +18,8 @@
  * - `"shutdown/0"` (`SHUTDOWN_KEY_LABEL`): the key of the node's payout (shutdown) script, P2WPKH.
  * - `"wallet"` (`WALLET_SEED_LABEL`): the on-chain wallet's BIP 32 seed.
  */
-import { hkdf } from "@noble/hashes/hkdf.js"
+import { extract, hkdf } from "@noble/hashes/hkdf.js"
+import { hmac } from "@noble/hashes/hmac.js"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { concatBytes } from "../bytes.ts"
 import { nobleSecp256k1, type Secp256k1 } from "../crypto/secp256k1.ts"
@@ -38,6 +39,33 @@ export const deriveSecret = (seed: Uint8Array, label: string, secp: Secp256k1 = 
   }
   // 256 consecutive invalid outputs of HKDF-SHA256: not reachable with a working hash.
   throw new Error("deriveSecret: no valid secret")
+}
+
+/**
+ * `deriveSecret(seed, label)` for many labels of one seed: HKDF's extract step (the same PRK for
+ * every label) is done once, and so is the HMAC key schedule of the PRK; each label then costs
+ * one HMAC of a short message, on one reused HMAC state (no hasher made per label).
+ */
+export const secretDeriver = (seed: Uint8Array, secp: Secp256k1 = nobleSecp256k1): (label: string) => Uint8Array => {
+  const prk = extract(sha256, seed, SALT)
+  const keyed = hmac.create(sha256, prk)
+  prk.fill(0)
+  const work = keyed.clone()
+  const encoder = new TextEncoder()
+  const tail = new Uint8Array(2)
+  return (label) => {
+    const info = encoder.encode(label)
+    for (let counter = 0; counter < 256; counter++) {
+      // HKDF-Expand, one block: T(1) = HMAC(PRK, info || counter || 0x01).
+      keyed._cloneInto(work)
+      tail[0] = counter
+      tail[1] = 1
+      const candidate = new Uint8Array(32)
+      work.update(info).update(tail).digestInto(candidate)
+      if (secp.isValidSecret(candidate)) return candidate
+    }
+    throw new Error("deriveSecret: no valid secret")
+  }
 }
 
 /** The node secret of a seed: `deriveSecret(seed, "node")`. */
