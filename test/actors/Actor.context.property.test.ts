@@ -44,28 +44,37 @@ const callerOf = (shape: CallerShape, own: Context.Context<never>, actorScope: S
   return caller
 }
 
+/**
+ * An actor with its own services (and its Scope) whose handler replies with what it runs with:
+ * each service's id, whether its Scope is the actor's, the caller's extra service.
+ */
+const seeingActor = Effect.gen(function*() {
+  const actorScope = yield* Effect.scope
+  let own = Context.add(Context.empty(), Scope.Scope, actorScope)
+  for (const [i, s] of services.entries()) own = Context.add(own, s, { id: `own-${i}` })
+  const actor = yield* Actor.make<Deferred.Deferred<Seen>>({
+    name: "context",
+    capacity: 4,
+    handle: (reply) =>
+      Effect.gen(function*() {
+        const ctx = yield* Effect.context<never>()
+        const ids = services.map((s) => Context.getOption(ctx, s).pipe((o) => (o._tag === "Some" ? o.value.id : undefined)))
+        const scope = Context.getOption(ctx, Scope.Scope)
+        const extra = Context.getOption(ctx, Extra)
+        yield* Deferred.succeed(reply, { ids, scopeIsActors: scope._tag === "Some" && scope.value === actorScope, extra: extra._tag === "Some" ? extra.value.id : undefined })
+      })
+  }).pipe(Effect.provideContext(own))
+  return { own, actor, actorScope }
+})
+
 describe("Actor: the handler's context", () => {
   it("equals Context.merge(caller, own) for every caller", async () => {
     await fc.assert(
       fc.asyncProperty(callerShape, async (shape) => {
         const program = Effect.scoped(
           Effect.gen(function*() {
-            const actorScope = yield* Effect.scope
-            let own = Context.add(Context.empty(), Scope.Scope, actorScope)
-            for (const [i, s] of services.entries()) own = Context.add(own, s, { id: `own-${i}` })
+            const { own, actor, actorScope } = yield* seeingActor
             const seen = yield* Deferred.make<Seen>()
-            const actor = yield* Actor.make<Deferred.Deferred<Seen>>({
-              name: "context",
-              capacity: 4,
-              handle: (reply) =>
-                Effect.gen(function*() {
-                  const ctx = yield* Effect.context<never>()
-                  const ids = services.map((s) => Context.getOption(ctx, s).pipe((o) => (o._tag === "Some" ? o.value.id : undefined)))
-                  const scope = Context.getOption(ctx, Scope.Scope)
-                  const extra = Context.getOption(ctx, Extra)
-                  yield* Deferred.succeed(reply, { ids, scopeIsActors: scope._tag === "Some" && scope.value === actorScope, extra: extra._tag === "Some" ? extra.value.id : undefined })
-                })
-            }).pipe(Effect.provideContext(own))
             // The caller's context, built from the shape.
             const callerScope = yield* Scope.make()
             const caller = callerOf(shape, own, actorScope, callerScope)
@@ -90,21 +99,7 @@ describe("Actor: the handler's context", () => {
       fc.asyncProperty(fc.array(callerShape, { minLength: 1, maxLength: 4 }), fc.array(fc.nat(7), { minLength: 1, maxLength: 12 }), async (shapes, starts) => {
         const program = Effect.scoped(
           Effect.gen(function*() {
-            const actorScope = yield* Effect.scope
-            let own = Context.add(Context.empty(), Scope.Scope, actorScope)
-            for (const [i, s] of services.entries()) own = Context.add(own, s, { id: `own-${i}` })
-            const actor = yield* Actor.make<Deferred.Deferred<Seen>>({
-              name: "context",
-              capacity: 4,
-              handle: (reply) =>
-                Effect.gen(function*() {
-                  const ctx = yield* Effect.context<never>()
-                  const ids = services.map((s) => Context.getOption(ctx, s).pipe((o) => (o._tag === "Some" ? o.value.id : undefined)))
-                  const scope = Context.getOption(ctx, Scope.Scope)
-                  const extra = Context.getOption(ctx, Extra)
-                  yield* Deferred.succeed(reply, { ids, scopeIsActors: scope._tag === "Some" && scope.value === actorScope, extra: extra._tag === "Some" ? extra.value.id : undefined })
-                })
-            }).pipe(Effect.provideContext(own))
+            const { own, actor, actorScope } = yield* seeingActor
             const callerScope = yield* Scope.make()
             // Each caller's context built once: a start from it again is a start from the same object.
             const callers = shapes.map((shape) => ({ shape, caller: callerOf(shape, own, actorScope, callerScope) }))

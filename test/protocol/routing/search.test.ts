@@ -504,6 +504,34 @@ describe("findRoute completeness on small graphs", () => {
   })
 })
 
+/** xorshift32 draws below `n`: the same graph and pairs on every run. */
+const xorshift = (seed: number) => {
+  let s = seed
+  return (n: number): number => {
+    s ^= s << 13
+    s >>>= 0
+    s ^= s >>> 17
+    s ^= s << 5
+    s >>>= 0
+    return s % n
+  }
+}
+
+/** A ring of `n` nodes with two chords per node (the second to one of the first `secondChordRange` nodes), one policy everywhere. */
+const onePolicyGraph = (n: number, draw: (n: number) => number, secondChordRange: number) => {
+  const channels: Array<ChannelInfo> = []
+  const pairs = new Set<number>()
+  for (let i = 1; i <= n; i++) {
+    for (const j of [(i % n) + 1, 1 + draw(n), 1 + draw(Math.min(n, secondChordRange))]) {
+      const key = Math.min(i, j) * 1000 + Math.max(i, j)
+      if (i === j || pairs.has(key)) continue
+      pairs.add(key)
+      channels.push(channel(channels.length, i, j, policy(), policy(), 200_000 + draw(5_000_000)))
+    }
+  }
+  return { channels, graph: buildRoutingGraph(channels) }
+}
+
 describe("findRoute: the scorer's penalty bound only saves calls", () => {
   it("the probabilistic scorer's bound holds on every base edge", () => {
     fc.assert(
@@ -614,29 +642,9 @@ describe("findRoute: the scorer's penalty bound only saves calls", () => {
   })
 
   it("on a larger graph with one policy everywhere (as in the simulation), the same routes for fewer penalty calls", () => {
-    // xorshift32: the same graph and pairs on every run.
-    let s = 12345
-    const draw = (n: number): number => {
-      s ^= s << 13
-      s >>>= 0
-      s ^= s >>> 17
-      s ^= s << 5
-      s >>>= 0
-      return s % n
-    }
+    const draw = xorshift(12345)
     const n = 500
-    const channels: Array<ChannelInfo> = []
-    const pairs = new Set<number>()
-    for (let i = 1; i <= n; i++) {
-      // A ring, then two random chords per node.
-      for (const j of [(i % n) + 1, 1 + draw(n), 1 + draw(n)]) {
-        const key = Math.min(i, j) * 1000 + Math.max(i, j)
-        if (i === j || pairs.has(key)) continue
-        pairs.add(key)
-        channels.push(channel(channels.length, i, j, policy(), policy(), 200_000 + draw(5_000_000)))
-      }
-    }
-    const graph = buildRoutingGraph(channels)
+    const { graph } = onePolicyGraph(n, draw, n)
     const model = new LiquidityModel()
     let withBound = 0
     let without = 0
@@ -665,27 +673,9 @@ describe("findRoute: the scorer's penalty bound only saves calls", () => {
   })
 
   it("with fees alone and one policy everywhere (the simulation's router: whole levels of exact ties), the search that ends once nothing cheaper than the payer is left finds the same routes", () => {
-    let s = 777
-    const draw = (n: number): number => {
-      s ^= s << 13
-      s >>>= 0
-      s ^= s >>> 17
-      s ^= s << 5
-      s >>>= 0
-      return s % n
-    }
+    const draw = xorshift(777)
     const n = 400
-    const channels: Array<ChannelInfo> = []
-    const pairs = new Set<number>()
-    for (let i = 1; i <= n; i++) {
-      for (const j of [(i % n) + 1, 1 + draw(n), 1 + draw(Math.min(n, 20))]) {
-        const key = Math.min(i, j) * 1000 + Math.max(i, j)
-        if (i === j || pairs.has(key)) continue
-        pairs.add(key)
-        channels.push(channel(channels.length, i, j, policy(), policy(), 200_000 + draw(5_000_000)))
-      }
-    }
-    const graph = buildRoutingGraph(channels)
+    const { channels, graph } = onePolicyGraph(n, draw, 20)
     let early = 0
     let full = 0
     let routes = 0
