@@ -5,7 +5,8 @@
  *  - one-shot SHA-256: noble's `sha256(x)` (a hasher per call), noble's reused hasher
  *    (`hash-noble.ts`), OpenSSL's one-shot `hash("sha256", x)` copied onto the JS heap, and the
  *    platform `sha256`;
- *  - SHA256(a || b) of two halves (`sha256Concat`, e.g. BOLT 3 key tweaks over two 33-byte points);
+ *  - SHA256(a || b) of two halves (`sha256Concat`, e.g. BOLT 3 key tweaks over two 33-byte points),
+ *    also of two freshly made points (which noble's `update` would move off the JS heap);
  *  - HMAC-SHA256 with a 32-byte key: noble's `hmac()` (what `onion/keys.ts` `hmacSha256` runs), a
  *    noble HMAC keyed once and copied per call (BOLT 4 key generation, a constant key), and
  *    `createHmac`;
@@ -105,23 +106,57 @@ const sha256Table = (): void =>
     })
   )
 
-const concatTable = (): void =>
+/** A noble hasher fed the two parts one after the other (what `sha256Concat` does outside 65-128 bytes). */
+const twoUpdates = (() => {
+  const initial = nobleSha256.create()
+  const hasher = nobleSha256.create()
+  return (a: Uint8Array, b: Uint8Array): Uint8Array => {
+    initial._cloneInto(hasher)
+    hasher.update(a)
+    hasher.update(b)
+    return hasher.digest()
+  }
+})()
+
+/** A fresh 33-byte array, as a point just computed is (short arrays live on the JS heap until something views their buffer). */
+const freshPoint = (seed: number): Uint8Array => {
+  const p = new Uint8Array(33)
+  p[0] = 2
+  p[1] = seed & 0xff
+  return p
+}
+
+const concatTable = (): void => {
+  let k = 0
   table(
     "SHA256(a || b), two halves",
-    ["noble reused", "OpenSSL 2 upd", "platform"],
-    [32, 66, 200, 512, 1366, 3000].map((n) => {
-      const a = fill(n >> 1, 1)
-      const b = fill(n - (n >> 1), 2)
-      return [
-        `${n} B`,
+    ["two updates", "noble reused", "OpenSSL 2 upd", "platform"],
+    [
+      ...[32, 66, 200, 512, 1366, 3000].map((n) => {
+        const a = fill(n >> 1, 1)
+        const b = fill(n - (n >> 1), 2)
+        return [
+          `${n} B`,
+          [
+            make("two updates", () => twoUpdates(a, b)),
+            make("noble reused", () => noble.sha256Concat(a, b)),
+            make("OpenSSL", () => onHeap(createHash("sha256").update(a).update(b).digest())),
+            make("platform", () => platform.sha256Concat(a, b))
+          ]
+        ] as const
+      }),
+      [
+        "66 B, fresh",
         [
-          make("noble reused", () => noble.sha256Concat(a, b)),
-          make("OpenSSL", () => onHeap(createHash("sha256").update(a).update(b).digest())),
-          make("platform", () => platform.sha256Concat(a, b))
+          make("two updates", () => twoUpdates(freshPoint(k++), freshPoint(k++))),
+          make("noble reused", () => noble.sha256Concat(freshPoint(k++), freshPoint(k++))),
+          make("OpenSSL", () => onHeap(createHash("sha256").update(freshPoint(k++)).update(freshPoint(k++)).digest())),
+          make("platform", () => platform.sha256Concat(freshPoint(k++), freshPoint(k++)))
         ]
       ] as const
-    })
+    ]
   )
+}
 
 const hmacTable = (): void => {
   const key = fill(32, 7)

@@ -38,6 +38,9 @@ const bytes = fc.oneof(
   fc.integer({ min: 0, max: 3000 }).chain((n) => fc.uint8Array({ minLength: n, maxLength: n }))
 )
 
+/** 0..70 bytes, every length equally likely (a plain `maxLength` favours short arrays, and two of those rarely fill a block). */
+const shortPart = fc.integer({ min: 0, max: 70 }).chain((n) => fc.uint8Array({ minLength: n, maxLength: n }))
+
 const SEED = 20261207
 
 describe("hash-node, its browser stand-in and hash-noble", () => {
@@ -52,6 +55,20 @@ describe("hash-node, its browser stand-in and hash-noble", () => {
         }
       }),
       { numRuns: 400, seed: SEED }
+    )
+  })
+
+  it("sha256Concat of two short parts (one block, or joined when they fill 65-128 bytes) equals noble's SHA-256", () => {
+    fc.assert(
+      fc.property(shortPart, shortPart, (a, b) => {
+        const expected = toHex(nobleSha256(join([a, b])))
+        for (const [name, impl] of implementations) {
+          expect(toHex(impl.sha256Concat(a, b)), name).toBe(expected)
+          // The joined buffer is reused: a second call with other parts is not disturbed by the first.
+          expect(toHex(impl.sha256Concat(b, a)), name).toBe(toHex(nobleSha256(join([b, a]))))
+        }
+      }),
+      { numRuns: 500, seed: SEED }
     )
   })
 
@@ -88,7 +105,7 @@ describe("hash-node, its browser stand-in and hash-noble", () => {
   it("createSha256 equals noble's SHA-256 for many short parts mixed with long ones (gathered, flushed, passed through)", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof({ weight: 8, arbitrary: fc.uint8Array({ maxLength: 100 }) }, { weight: 1, arbitrary: fc.uint8Array({ minLength: 900, maxLength: 2500 }) }), {
+        fc.array(fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 100 }).chain((n) => fc.uint8Array({ minLength: n, maxLength: n })) }, { weight: 1, arbitrary: fc.uint8Array({ minLength: 900, maxLength: 2500 }) }), {
           maxLength: 300
         }),
         (chunks) => {
@@ -102,6 +119,22 @@ describe("hash-node, its browser stand-in and hash-noble", () => {
       ),
       // A failure of 300 parts takes long to shrink: reported as found.
       { numRuns: 100, seed: SEED, endOnFailure: true }
+    )
+  })
+
+  it("createSha256 equals noble's SHA-256 for hundreds of short parts (the gathering buffer filled and flushed)", () => {
+    // 250-400 parts of 20-100 bytes: ~15 KB, so the 8 KiB buffer fills at least once.
+    const part = fc.integer({ min: 20, max: 100 }).chain((n) => fc.uint8Array({ minLength: n, maxLength: n }))
+    fc.assert(
+      fc.property(fc.array(part, { minLength: 250, maxLength: 400 }), (chunks) => {
+        const expected = toHex(nobleSha256(join(chunks)))
+        for (const [name, impl] of implementations) {
+          const stream = impl.createSha256()
+          for (const c of chunks) stream.update(c)
+          expect(toHex(stream.digest()), name).toBe(expected)
+        }
+      }),
+      { numRuns: 50, seed: SEED, endOnFailure: true }
     )
   })
 
