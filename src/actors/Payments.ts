@@ -26,9 +26,9 @@
  * balances as first hops, the invoice's route hints and features, and what failed so far
  * (excluded channel directions and nodes); every attempt's outcome is reported back to it.
  */
-import { sha256 } from "@noble/hashes/sha2.js"
+import { sha256, sha256Concat } from "../protocol/tx/bitcoin/hash.ts"
 import { Clock, Context, Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, PubSub, Queue, Result, Schema, Scope, Stream, Tracer } from "effect"
-import { concatBytes, equalBytes, toHex } from "../protocol/bytes.ts"
+import { equalBytes, toHex } from "../protocol/bytes.ts"
 import { ChannelIdSchema, type ShortChannelId } from "../protocol/codec/fields.ts"
 import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
 import type { ChannelEvent } from "../protocol/channel/io.ts"
@@ -488,7 +488,7 @@ const PROBE_LIMITS = { maxDustHtlcExposure: msat(1n << 62n) }
  * every node on its path).
  */
 export const paymentTraceRoot = (paymentHash: Uint8Array): Tracer.ExternalSpan => {
-  const d = sha256(concatBytes(TRACE_TAG, paymentHash))
+  const d = sha256Concat(TRACE_TAG, paymentHash)
   return Tracer.externalSpan({ traceId: toHex(d.subarray(0, 16)), spanId: toHex(d.subarray(16, 24)), sampled: true })
 }
 const TRACE_TAG = new TextEncoder().encode("effect-lightning/payment-trace")

@@ -4,7 +4,7 @@
  * the signature from `NodeSigner`, so the node key never leaves the signer. The currency prefix
  * (`lnbc`, `lntb`, `lntbs`, `lnbcrt`) is the node's network setting (`NodeNetwork`).
  */
-import { sha256 } from "@noble/hashes/sha2.js"
+import { sha256 } from "../protocol/tx/bitcoin/hash.ts"
 import { Clock, Context, Effect } from "effect"
 import { makeInvoice, prepareSigning, type InvoiceParams } from "../protocol/invoice/index.ts"
 import { Entropy } from "../services/Entropy.ts"

@@ -18,7 +18,7 @@
  * hashes, txids, shachain), so those stay exact. Never exported from `src/index.ts`; exported
  * from `effect-lightning/testing` only. Nodes using it cannot talk to any real node.
  */
-import { sha256 } from "@noble/hashes/sha2.js"
+import { sha256 } from "../protocol/tx/bitcoin/hash.ts"
 import { nobleChaChaPoly } from "../protocol/crypto/aead.ts"
 import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
 import type { CryptoShape } from "../services/Crypto.ts"
