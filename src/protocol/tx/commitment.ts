@@ -9,9 +9,9 @@
  * obscured commitment number goes in nLockTime and nSequence.
  */
 import { Data, Result } from "effect"
-import { sha256 } from "./bitcoin/hash.ts"
+import { sha256Concat } from "./bitcoin/hash.ts"
 import type { ChannelType, OutputSpec } from "../channel-type.ts"
-import { compareBytes, concatBytes, equalBytes } from "../bytes.ts"
+import { compareBytes, equalBytes } from "../bytes.ts"
 import type { CommitmentKeys } from "../keys/commitment-keys.ts"
 import type { PublicKey } from "../keys/keys.ts"
 import { msatToSat, sat, type Msat, type Sat } from "../units.ts"
@@ -22,7 +22,8 @@ const MASK48 = (1n << 48n) - 1n
 
 /** Lower 48 bits of SHA256(opener payment_basepoint || accepter payment_basepoint). */
 export const commitmentNumberObscuringFactor = (openerPaymentBasepoint: PublicKey, accepterPaymentBasepoint: PublicKey): bigint => {
-  const h = sha256(concatBytes(openerPaymentBasepoint, accepterPaymentBasepoint))
+  // Hashed in parts: the 66 bytes joined would be an array beyond the 64 bytes V8 keeps on its heap.
+  const h = sha256Concat(openerPaymentBasepoint, accepterPaymentBasepoint)
   let v = 0n
   for (let i = 26; i < 32; i++) v = (v << 8n) | BigInt(h[i] ?? 0)
   return v

@@ -4,7 +4,7 @@
  * wrap it with `p2wshScript` for the output. `anchors` selects the option_anchors variant
  * (the extra `1 OP_CHECKSEQUENCEVERIFY OP_DROP` on HTLC outputs).
  */
-import { compareBytes, equalBytes } from "../bytes.ts"
+import { compareBytes } from "../bytes.ts"
 import type { PublicKey } from "../keys/keys.ts"
 import { ripemd, hash160 } from "./bitcoin/hash.ts"
 import { compileScript, num, OP, type ScriptChunk } from "./bitcoin/script.ts"
@@ -13,12 +13,24 @@ import { compileScript, num, OP, type ScriptChunk } from "./bitcoin/script.ts"
 export const sortFundingKeys = (a: PublicKey, b: PublicKey): readonly [PublicKey, PublicKey] =>
   compareBytes(a, b) <= 0 ? [a, b] : [b, a]
 
+/** Bytes of `fundingScript` for two 33-byte keys. */
+export const FUNDING_SCRIPT_SIZE = 71
+
 /** `2 <pubkey1> <pubkey2> 2 OP_CHECKMULTISIG` with the keys sorted. */
 export const fundingScript = (a: PublicKey, b: PublicKey): Uint8Array => {
   if (a.length !== 33 || b.length !== 33) return fundingScriptChunks(a, b)
-  // Written byte by byte (the same bytes as the chunks): every commitment digest's scriptCode.
+  // Written byte by byte (the same bytes as the chunks): the funding output and witness.
+  const out = new Uint8Array(FUNDING_SCRIPT_SIZE)
+  writeFundingScript(out, a, b)
+  return out
+}
+/**
+ * `fundingScript` of two 33-byte keys written over `out[0..71)`, for a caller that only hashes it
+ * (the commitment digest's scriptCode, written into a reused buffer: a typed array of more than
+ * 64 bytes is kept off V8's heap and costs about ten times a small one to make).
+ */
+export const writeFundingScript = (out: Uint8Array, a: PublicKey, b: PublicKey): void => {
   const first = compareBytes(a, b) <= 0
-  const out = new Uint8Array(71)
   out[0] = OP.OP_2
   out[1] = 33
   out.set(first ? a : b, 2)
@@ -26,7 +38,6 @@ export const fundingScript = (a: PublicKey, b: PublicKey): Uint8Array => {
   out.set(first ? b : a, 36)
   out[69] = OP.OP_2
   out[70] = OP.OP_CHECKMULTISIG
-  return out
 }
 /** `fundingScript` compiled from its chunks: the reference for its byte layout, and the form for keys of another length. */
 export const fundingScriptChunks = (a: Uint8Array, b: Uint8Array): Uint8Array => {
@@ -89,15 +100,22 @@ export interface HtlcScriptKeys {
  * HASH160 of a revocation key, the last one remembered (with a copy of its key, compared on each
  * use): every HTLC output of a commitment has the same revocation key, and they are written one
  * after the other, so a commitment with n HTLCs hashes it once rather than n times (one entry: no
- * map entry made per commitment).
+ * map entry made per commitment). The copy goes into one reused buffer: a new key costs no array
+ * or record beyond its hash.
  */
-let lastRevocationHash: { readonly key: Uint8Array; readonly hash: Uint8Array } | undefined
+const revocation: { key: Uint8Array; length: number; hash: Uint8Array } = { key: new Uint8Array(33), length: -1, hash: new Uint8Array(20) }
 const revocationHash160 = (key: Uint8Array): Uint8Array => {
-  const held = lastRevocationHash
-  if (held !== undefined && equalBytes(held.key, key)) return held.hash
-  const hash = hash160(key)
-  lastRevocationHash = { key: Uint8Array.from(key), hash }
-  return hash
+  if (revocation.length === key.length) {
+    const held = revocation.key
+    let i = 0
+    while (i < key.length && held[i] === key[i]) i++
+    if (i === key.length) return revocation.hash
+  }
+  revocation.hash = hash160(key)
+  if (revocation.key.length < key.length) revocation.key = new Uint8Array(key.length)
+  revocation.key.set(key)
+  revocation.length = key.length
+  return revocation.hash
 }
 
 /**

@@ -3,7 +3,6 @@
  * (SIGHASH_ALL only) needed to reproduce the P2PKH funding input of BOLT 3 Appendix B.
  */
 import type { Sat } from "../../units.ts"
-import { equalBytes } from "../../bytes.ts"
 import { hash256, hash256Into } from "./hash.ts"
 import { serializeTransaction, type Transaction } from "./transaction.ts"
 import { Writer } from "../../codec/writer.ts"
@@ -26,16 +25,40 @@ let inner = new Uint8Array(1024)
 let outer = new Uint8Array(512)
 
 /**
- * The last hashPrevouts made, with a copy of the outpoints it was made of (compared on each use):
- * the signatures of a channel's commitments all spend its funding outpoint.
+ * A part of the preimage remembered with its hash256: its bytes (`length` of them, copied into a
+ * buffer of its own, reused from one part to the next) compared on each use, so a hit allocates
+ * nothing and a miss no copy (the simulation's channels interleave: many misses).
  */
-let lastPrevouts: { readonly bytes: Uint8Array; readonly hash: Uint8Array } | undefined
+interface Held {
+  bytes: Uint8Array
+  length: number
+  hash: Uint8Array
+}
+/** Nothing held yet (`length` -1 matches no part). */
+const heldNothing = (): Held => ({ bytes: new Uint8Array(64), length: -1, hash: new Uint8Array(32) })
+/** The last hashPrevouts: the signatures of a channel's commitments all spend its funding outpoint. */
+const heldPrevouts = heldNothing()
 /**
- * The last hashSequence made, with a copy of the sequences it was made of (compared on each use):
- * an HTLC transaction's one input always has the channel type's sequence, and a commitment's the
- * upper 24 bits of its obscured number, the same for millions of commitments.
+ * The last hashSequence: an HTLC transaction's one input always has the channel type's sequence,
+ * and a commitment's the upper 24 bits of its obscured number, the same for millions of commitments.
  */
-let lastSequences: { readonly bytes: Uint8Array; readonly hash: Uint8Array } | undefined
+const heldSequences = heldNothing()
+
+/** hash256 of `b[0..n)`: the held hash when those are the held bytes, else hashed and held (the bytes copied, the buffer grown if needed). */
+const heldHash256 = (held: Held, b: Uint8Array, n: number): Uint8Array => {
+  if (held.length === n) {
+    const bytes = held.bytes
+    let i = 0
+    while (i < n && bytes[i] === b[i]) i++
+    if (i === n) return held.hash
+  }
+  const part = b.subarray(0, n)
+  held.hash = hash256(part)
+  if (held.bytes.length < n) held.bytes = new Uint8Array(Math.max(n, 2 * held.bytes.length))
+  held.bytes.set(part)
+  held.length = n
+  return held.hash
+}
 
 /** Bitcoin's little-endian u32, as `Writer.u32le` writes it (`v >>> 0`). */
 const putU32 = (b: Uint8Array, at: number, v: number): number => {
@@ -120,19 +143,15 @@ export const segwitV0Sighash = (
       b.set(i.prevout.txid, at)
       at = putU32(b, at + i.prevout.txid.length, i.prevout.vout)
     }
-    const prevouts = b.subarray(0, at)
     // Every commitment of a channel spends the same funding outpoint: its hash is kept.
-    if (lastPrevouts === undefined || !equalBytes(lastPrevouts.bytes, prevouts)) lastPrevouts = { bytes: prevouts.slice(), hash: hash256(prevouts) }
-    out.set(lastPrevouts.hash, 4)
+    out.set(heldHash256(heldPrevouts, b, at), 4)
   }
   if (anyoneCanPay || base === SIGHASH_SINGLE || base === SIGHASH_NONE) out.fill(0, 36, 68)
   else {
     const b = innerOf(4 * inputs.length)
     let at = 0
     for (const i of inputs) at = putU32(b, at, i.sequence)
-    const sequences = b.subarray(0, at)
-    if (lastSequences === undefined || !equalBytes(lastSequences.bytes, sequences)) lastSequences = { bytes: sequences.slice(), hash: hash256(sequences) }
-    out.set(lastSequences.hash, 36)
+    out.set(heldHash256(heldSequences, b, at), 36)
   }
   out.set(txid, 68)
   let at = putU32(out, 68 + txid.length, input.prevout.vout)

@@ -108,10 +108,27 @@ export const witnessSize = (witness: ReadonlyArray<Uint8Array>): number => {
   return n
 }
 
-/** BIP 141 weight: 3 * stripped size + total size. */
+/** Size of the legacy serialization (`serializeTransaction(tx, { witness: false }).length`), counted without writing it. */
+const strippedSize = (tx: Transaction): number => {
+  // version, input count, output count, locktime; each input: outpoint (txid, vout), scriptSig, sequence; each output: value, script.
+  let n = 8 + compactSizeLength(tx.inputs.length) + compactSizeLength(tx.outputs.length)
+  for (const i of tx.inputs) n += i.prevout.txid.length + 8 + compactSizeLength(i.scriptSig.length) + i.scriptSig.length
+  for (const o of tx.outputs) n += 8 + compactSizeLength(o.scriptPubKey.length) + o.scriptPubKey.length
+  return n
+}
+
+/**
+ * BIP 141 weight: 3 * stripped size + total size, counted from the parts (the same figures as the
+ * lengths of both serializations, which it used to write and drop: two transaction-sized arrays).
+ */
 export const weight = (tx: Transaction): number => {
-  const base = serializeTransaction(tx, { witness: false }).length
-  const total = serializeTransaction(tx).length
+  const base = strippedSize(tx)
+  let total = base
+  if (hasWitness(tx)) {
+    // BIP 144: the marker and flag bytes, then every input's witness stack.
+    total += 2
+    for (const i of tx.inputs) total += witnessSize(i.witness)
+  }
   return base * 3 + total
 }
 

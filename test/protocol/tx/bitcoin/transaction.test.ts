@@ -11,10 +11,12 @@ import {
   txid,
   txidFromHex,
   txidToHex,
+  type Transaction,
   vsize,
   weight,
   wtxid
 } from "../../../../src/protocol/tx/bitcoin/transaction.ts"
+import { sat } from "../../../../src/protocol/units.ts"
 import { txArb } from "./gen.ts"
 import { VECTORS_DIR } from "../../../vectors.ts"
 
@@ -66,6 +68,26 @@ describe("transaction serialization", () => {
         return true
       }),
       { numRuns: 3_000 }
+    )
+  })
+
+  it("weight counted from the parts equals the lengths of both serializations, across every CompactSize width", () => {
+    // Lengths and counts each side of 253 and 65536 (CompactSize's 1-, 3- and 5-byte forms).
+    const size = fc.constantFrom(0, 1, 252, 253, 254, 0xffff, 0x10000)
+    const blob = size.map((n) => new Uint8Array(n).fill(7))
+    const count = fc.constantFrom(0, 1, 252, 253)
+    fc.assert(
+      fc.property(txArb(true), blob, blob, count, count, fc.boolean(), (tx, script, item, outputs, items, witness) => {
+        const input = tx.inputs[0]
+        if (input === undefined) return
+        const wide: Transaction = {
+          ...tx,
+          inputs: [{ ...input, scriptSig: script, witness: witness ? Array.from({ length: items }, () => item) : [] }, ...tx.inputs.slice(1)],
+          outputs: Array.from({ length: outputs }, (_, i) => ({ value: sat(BigInt(i)), scriptPubKey: i === 0 ? script : item.subarray(0, i % 40) }))
+        }
+        expect(weight(wide)).toBe(serializeTransaction(wide, { witness: false }).length * 3 + serializeTransaction(wide).length)
+      }),
+      { seed: 13, numRuns: 150 }
     )
   })
 
