@@ -299,19 +299,23 @@ const policyArb = fc.record({
   enabled: fc.integer({ min: 0, max: 9 }).map((x) => x < 8)
 })
 
+/** Channels between nodes 1..n: either direction's policy absent or drawn, the capacity known or not. */
+const channelsArb = (n: number, minLength: number, maxLength: number) =>
+  fc.array(
+    fc.record({
+      a: fc.integer({ min: 1, max: n }),
+      b: fc.integer({ min: 1, max: n }),
+      ab: fc.option(policyArb, { nil: undefined }),
+      ba: fc.option(policyArb, { nil: undefined }),
+      capacitySat: fc.option(fc.integer({ min: 1000, max: 3_000_000 }), { nil: undefined })
+    }),
+    { minLength, maxLength }
+  )
+
 const graphArb = fc.integer({ min: 3, max: 10 }).chain((n) =>
   fc.record({
     n: fc.constant(n),
-    channels: fc.array(
-      fc.record({
-        a: fc.integer({ min: 1, max: n }),
-        b: fc.integer({ min: 1, max: n }),
-        ab: fc.option(policyArb, { nil: undefined }),
-        ba: fc.option(policyArb, { nil: undefined }),
-        capacitySat: fc.option(fc.integer({ min: 1000, max: 3_000_000 }), { nil: undefined })
-      }),
-      { minLength: 2, maxLength: 30 }
-    ),
+    channels: channelsArb(n, 2, 30),
     payee: fc.integer({ min: 2, max: n }),
     amount: fc.bigInt({ min: 1n, max: 1_500_000_000n }),
     finalCltv: fc.integer({ min: 0, max: 144 }),
@@ -569,16 +573,7 @@ describe("findRoute: the scorer's penalty bound only saves calls", () => {
     const denseArb = fc.integer({ min: 20, max: 60 }).chain((n) =>
       fc.record({
         n: fc.constant(n),
-        channels: fc.array(
-          fc.record({
-            a: fc.integer({ min: 1, max: n }),
-            b: fc.integer({ min: 1, max: n }),
-            ab: fc.option(policyArb, { nil: undefined }),
-            ba: fc.option(policyArb, { nil: undefined }),
-            capacitySat: fc.option(fc.integer({ min: 1000, max: 3_000_000 }), { nil: undefined })
-          }),
-          { minLength: n, maxLength: 4 * n }
-        ),
+        channels: channelsArb(n, n, 4 * n),
         payee: fc.integer({ min: 2, max: n }),
         amount: fc.bigInt({ min: 1n, max: 50_000_000n }),
         finalCltv: fc.integer({ min: 0, max: 144 }),
