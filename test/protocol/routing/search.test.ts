@@ -312,6 +312,16 @@ const channelsArb = (n: number, minLength: number, maxLength: number) =>
     { minLength, maxLength }
   )
 
+/** A generated graph's first hops: our channels to node `to` with `outbound` to send, numbered from short channel id 1000. */
+const firstHopsOf = (hops: ReadonlyArray<{ readonly to: number; readonly outbound: bigint }> | undefined) =>
+  hops?.map((f, i) => ({
+    channelId: new Uint8Array(32).fill(i),
+    shortChannelId: scid(1000 + i),
+    counterpartyNodeId: nodeId(f.to),
+    outboundMsat: msat(f.outbound),
+    htlcMinimumMsat: msat(1000n)
+  }))
+
 const graphArb = fc.integer({ min: 3, max: 10 }).chain((n) =>
   fc.record({
     n: fc.constant(n),
@@ -352,13 +362,7 @@ describe("findRoute properties", () => {
           maxParts: g.maxParts,
           minShardMsat: msat(100_000n),
           payeeFeatures: g.mpp ? [17] : [],
-          firstHops: g.firstHops?.map((f, i) => ({
-            channelId: new Uint8Array(32).fill(i),
-            shortChannelId: scid(1000 + i),
-            counterpartyNodeId: nodeId(f.to),
-            outboundMsat: msat(f.outbound),
-            htlcMinimumMsat: msat(1000n)
-          }))
+          firstHops: firstHopsOf(g.firstHops)
         }
         const r = route(channels, q)
         if (Result.isFailure(r)) {
@@ -604,13 +608,7 @@ describe("findRoute: the scorer's penalty bound only saves calls", () => {
             maxParts: g.maxParts,
             minShardMsat: msat(100_000n),
             payeeFeatures: g.mpp ? [17] : [],
-            firstHops: g.firstHops?.map((f, i) => ({
-              channelId: new Uint8Array(32).fill(i),
-              shortChannelId: scid(1000 + i),
-              counterpartyNodeId: nodeId(f.to),
-              outboundMsat: msat(f.outbound),
-              htlcMinimumMsat: msat(1000n)
-            }))
+            firstHops: firstHopsOf(g.firstHops)
           }
           const rg = prepareRequest(buildRoutingGraph(channels), q)
           if (Result.isFailure(rg)) return
