@@ -6,7 +6,7 @@
  * against the spec's message catalog.
  */
 import { Brand, Schema, SchemaTransformation } from "effect"
-import type { ChannelId } from "../units.ts"
+import { type ChannelId, checkedBrand } from "../units.ts"
 import { fail, InvalidFieldValue, InvalidPoint } from "./errors.ts"
 import type { Reader } from "./reader.ts"
 import type { Writer } from "./writer.ts"
@@ -106,7 +106,7 @@ export const fixedBytes = (n: number, element = "byte"): Codec<Uint8Array> =>
 export const ChainHashSchema = hexOfLength(32).pipe(Schema.brand("ChainHash"))
 export type ChainHash = typeof ChainHashSchema.Type
 /** A chain hash from 32 bytes (a `BrandError` for another length). */
-export const ChainHash = Brand.make<ChainHash>((b) => b.length === 32 || `a chain hash is 32 bytes, got ${b.length}`)
+export const ChainHash = checkedBrand<ChainHash>((b) => b.length === 32 || `a chain hash is 32 bytes, got ${b.length}`)
 /** A chain hash read as 32 bytes: its length is the reader's, so the brand's check is not run again. */
 const chainHashOfRead: (bytes: Uint8Array) => ChainHash = Brand.nominal<ChainHash>()
 export const chainHash: Codec<ChainHash> = make(
@@ -149,7 +149,7 @@ export const point: Codec<Uint8Array> = make(
 /** block height (3 bytes) || tx index (3 bytes) || output index (2 bytes), as one u64. */
 export type ShortChannelId = bigint & Brand.Brand<"ShortChannelId">
 /** A short channel id from a u64 (a `BrandError` outside 0 .. 2^64-1). */
-export const ShortChannelId = Brand.make<ShortChannelId>((v) => (v >= 0n && v <= U64_MAX) || `a short_channel_id is a u64, got ${v}`)
+export const ShortChannelId = checkedBrand<ShortChannelId>((v) => (v >= 0n && v <= U64_MAX) || `a short_channel_id is a u64, got ${v}`)
 
 export const shortChannelIdFromParts = (block: number, txIndex: number, outputIndex: number): ShortChannelId =>
   ShortChannelId((BigInt(block) << 40n) | (BigInt(txIndex) << 16n) | BigInt(outputIndex))

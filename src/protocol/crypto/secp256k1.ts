@@ -11,12 +11,13 @@
 import * as secp from "@noble/secp256k1"
 import { hmac } from "@noble/hashes/hmac.js"
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Brand } from "effect"
+import type { Brand } from "effect"
+import { checkedBrand } from "../units.ts"
 
 /** A 64-byte compact ECDSA signature (r || s, low S): the form BOLT 2 messages carry. */
 export type CompactSignature = Uint8Array & Brand.Brand<"CompactSignature">
 /** A compact signature from 64 bytes (a `BrandError` for another length). */
-export const CompactSignature = Brand.make<CompactSignature>((b) => b.length === 64 || `a compact signature is 64 bytes, got ${b.length}`)
+export const CompactSignature = checkedBrand<CompactSignature>((b) => b.length === 64 || `a compact signature is 64 bytes, got ${b.length}`)
 
 export interface Secp256k1 {
   readonly name: string
