@@ -536,6 +536,17 @@ const INBOX_BATCH = 64
 /** How many short channel ids' `channel_update`s for failures are kept (see `failureUpdates`). */
 const FAILURE_UPDATES = 4096
 
+/**
+ * A resolution's result in `handledResolved`'s keys: one character (distinct per result), so a key
+ * stays below 13 characters, which V8 keeps as one flat string (longer ones are joined as a rope
+ * of three strings); one such key is kept per resolved HTLC.
+ */
+const RESULT_CODE: { readonly [T in Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>["result"]["_tag"]]: string } = {
+  Fulfilled: "s",
+  Failed: "f",
+  Malformed: "m"
+}
+
 /** A map that forgets its oldest entries beyond `capacity`. */
 const boundedMap = <K, V>(capacity: number) => {
   const entries = new Map<K, V>()
@@ -2198,7 +2209,7 @@ export const make = (
         const key = htlcKey(e.channelId, e.htlcId)
         const owner = outIndex.get(key)
         if (owner === undefined) return Effect.void
-        const rkey = `${seenKey(e.channelId, e.htlcId)}/${e.result._tag}`
+        const rkey = `${seenKey(e.channelId, e.htlcId)}/${RESULT_CODE[e.result._tag]}`
         if (handledResolved.get(rkey)) return Effect.void
         handledResolved.set(rkey, true)
         outIndex.delete(key)

@@ -154,6 +154,11 @@ interface OpenChannel {
   fundeePending: string | undefined
 }
 
+/**
+ * One payment of the workload, kept to the end of the run (one per payment: only what the summary
+ * and the conservation check read; its payment hash lives in `Simulation.awaitingReceipt` only
+ * until the payee reports it).
+ */
 interface PaymentRecord {
   readonly k: number
   readonly payer: number
@@ -164,7 +169,10 @@ interface PaymentRecord {
   outcome: "succeeded" | "failed" | undefined
   reason: string | undefined
   feeMsat: bigint
-  paymentHash: string | undefined
+  /** Whether the payee made its invoice (the payment could reach it). */
+  invoiced: boolean
+  /** What the payee reported receiving (its first `PaymentReceived`), if it did. */
+  receivedMsat: bigint | undefined
 }
 
 const channelConfigOf = (c: NodeConfig["channel"]): LocalChannelConfig => ({
@@ -307,16 +315,24 @@ class Simulation {
   readonly channelsOf: Array<Array<OpenChannel>>
   readonly byFundingTxid = new Map<string, OpenChannel>()
   readonly byChannelId = new Map<string, OpenChannel>()
+  /** The workload's payments by `k` (started in `k` order: see `paymentOf`). */
   readonly payments: Array<PaymentRecord> = []
-  readonly paymentsById = new Map<string, PaymentRecord>()
   readonly violations: Array<string> = []
   /** What the summary should say that is not a violation (e.g. HTLCs left to the chain after an explained force close). */
   readonly notes: Array<string> = []
   readonly forceCloses: Array<{ readonly channel: string; readonly node: number; readonly reason: string; readonly explained: boolean }> = []
   readonly forceClosed = new Set<string>()
   readonly kinds: ReadonlySet<string>
-  readonly received = new Map<string, bigint>()
+  /** Invoiced payments whose payee has not reported them received yet, by payment hash (hex). */
+  readonly awaitingReceipt = new Map<string, PaymentRecord>()
   readonly earned: Array<bigint>
+  /**
+   * Each (node, channel) pair a forward was seen on, numbered (`${node}/${channel id hex}`: two
+   * per channel at most), so that `forwardsSeen`, which keeps one key per forwarded HTLC to the
+   * end of the run, names the pair in a few digits instead of 64 hex digits.
+   */
+  readonly forwardSides = new Map<string, number>()
+  /** The incoming HTLCs whose forwarding fee is counted, as `${forwardSides number}/${htlc id}`. */
   readonly forwardsSeen = new Set<string>()
   readonly partitions: Array<ReadonlySet<number>> = []
   readonly traceSink: TraceSink | undefined
@@ -533,15 +549,25 @@ class Simulation {
       case "PaymentFailed":
         return this.outcome(e.paymentId, "failed", e.reason, 0n)
       case "PaymentReceived": {
+        // The first report counts (a restart may report a claim again).
         const h = toHex(e.paymentHash)
-        if (!this.received.has(h)) this.received.set(h, e.amountMsat)
+        const p = this.awaitingReceipt.get(h)
+        if (p === undefined) return
+        p.receivedMsat = e.amountMsat
+        this.awaitingReceipt.delete(h)
         return
       }
       case "HtlcForwarded": {
         // One fee per incoming HTLC of this node (HTLC ids count per direction of a
         // channel): a restart publishes a forward again, while two MPP parts over the
         // same channels are two HTLCs (two fees).
-        const key = `${i}/${toHex(e.inChannelId)}/${e.inHtlcId}`
+        const side = `${i}/${toHex(e.inChannelId)}`
+        let n = this.forwardSides.get(side)
+        if (n === undefined) {
+          n = this.forwardSides.size
+          this.forwardSides.set(side, n)
+        }
+        const key = `${n}/${e.inHtlcId}`
         if (this.forwardsSeen.has(key)) return
         this.forwardsSeen.add(key)
         this.earned[i] = this.earned[i]! + e.feeMsat
@@ -899,7 +925,7 @@ class Simulation {
   // ---- payments --------------------------------------------------------------------------------------
 
   private outcome(paymentId: string, outcome: "succeeded" | "failed", reason: string | undefined, fee: bigint): void {
-    const p = this.paymentsById.get(paymentId)
+    const p = this.paymentOf(paymentId)
     if (p === undefined || p.outcome !== undefined) return
     p.outcome = outcome
     this.outcomes += 1
@@ -907,6 +933,16 @@ class Simulation {
     p.feeMsat = fee
     p.end = this.rt.clock.now
     this.record(p.payer, "event", { payment: paymentId, outcome, reason: reason ?? "", fee: String(fee) })
+  }
+
+  /**
+   * The payment `p<k>`: `payments[k]`, since payments start in `k` order (`schedulePayments` gives
+   * them non-decreasing times in that order and the event queue runs ties in insertion order).
+   */
+  private paymentOf(paymentId: string): PaymentRecord | undefined {
+    const k = Number(paymentId.slice(1))
+    const p = Number.isSafeInteger(k) ? this.payments[k] : undefined
+    return p !== undefined && `p${p.k}` === paymentId ? p : undefined
   }
 
   private schedulePayments(): number {
@@ -927,10 +963,9 @@ class Simulation {
 
   private startPayment(k: number, payer: number, payee: number, amountMsat: bigint): void {
     const w = this.scenario.workload
-    const p: PaymentRecord = { k, payer, payee, amountMsat, start: this.rt.clock.now, end: undefined, outcome: undefined, reason: undefined, feeMsat: 0n, paymentHash: undefined }
+    const p: PaymentRecord = { k, payer, payee, amountMsat, start: this.rt.clock.now, end: undefined, outcome: undefined, reason: undefined, feeMsat: 0n, invoiced: false, receivedMsat: undefined }
     const id = `p${k}`
     this.payments.push(p)
-    this.paymentsById.set(id, p)
     this.record(payer, "command", { pay: id, payee, amountMsat: String(amountMsat) })
     const from = this.nodes[payer]!.payments
     const to = this.nodes[payee]!.payments
@@ -940,7 +975,8 @@ class Simulation {
     const sim = this
     this.rt.fork(Effect.gen(function*() {
       const invoice = yield* to.createInvoice({ amountMsat: msat(amountMsat), description: { text: id }, expirySeconds: 3600 })
-      p.paymentHash = toHex(invoice.paymentHash)
+      p.invoiced = true
+      sim.awaitingReceipt.set(toHex(invoice.paymentHash), p)
       yield* from.startPayment(invoice.invoice, { paymentId: id, timeoutMillis: (w.timeoutSeconds ?? 60) * 1000, maxFeeMsat: msat(maxFee) })
     }).pipe(
       Effect.catch((e) => Effect.sync(() => sim.outcome(id, "failed", `Invalid: ${e.reason}`, 0n))),
@@ -1263,8 +1299,8 @@ class Simulation {
     if (awaitingChain.size === 0 && total(initial) !== total(final)) this.violations.push(`funds: the nodes held ${total(initial)} msat, now ${total(final)} msat`)
     const expected = [...initial]
     for (const p of this.payments) {
-      if (p.outcome !== "succeeded" || p.paymentHash === undefined) continue
-      const got = this.received.get(p.paymentHash) ?? p.amountMsat
+      if (p.outcome !== "succeeded" || !p.invoiced) continue
+      const got = p.receivedMsat ?? p.amountMsat
       expected[p.payer] = expected[p.payer]! - got - p.feeMsat
       expected[p.payee] = expected[p.payee]! + got
     }
