@@ -25,16 +25,25 @@ export const indexOfCommitment = (commitmentNumber: bigint): bigint => FIRST_IND
  * (exact numbers, the index being below 2^48: bit tests without BigInt arithmetic).
  */
 const deriveBits = (base: Uint8Array, bits: number, low: number, high: number): Uint8Array => {
-  let p: Uint8Array = Uint8Array.from(base)
+  // Until the first set bit the value is `base` itself (not copied: the copy is made into a
+  // reused buffer at that bit, and each hash returns a fresh array of ours to flip in place).
+  let p: Uint8Array | undefined
   for (let b = bits - 1; b >= 0; b--) {
     const set = b >= 24 ? (high >>> (b - 24)) & 1 : (low >>> b) & 1
     if (set === 1) {
+      if (p === undefined) p = base.length === deriveScratch.length ? copiedInto(deriveScratch, base) : base.slice()
       const byte = b >> 3
       p[byte] = (p[byte] ?? 0) ^ (1 << (b & 7))
       p = sha256(p)
     }
   }
-  return p
+  return p ?? base.slice()
+}
+/** Where `deriveBits` flips its first bit (hashed at once: it never leaves the function). */
+const deriveScratch = new Uint8Array(32)
+const copiedInto = (out: Uint8Array, bytes: Uint8Array): Uint8Array => {
+  out.set(bytes)
+  return out
 }
 
 const deriveSecret = (base: Uint8Array, bits: number, index: bigint): Uint8Array =>
@@ -179,10 +188,8 @@ export class PackedSecretStore implements SecretStore {
 
   /** The smallest index held: secrets arrive in descending order, so the last one inserted (not a field: one bigint less per storage). */
   get lastIndex(): bigint | undefined {
-    const e = this.encoded
-    let last = Infinity
-    for (let at = 1; at < e.length; at += SECRET_ENTRY_SIZE) last = Math.min(last, indexAt(e, at))
-    return last === Infinity ? undefined : BigInt(last)
+    const last = smallestIndex(this.encoded)
+    return last < 0 ? undefined : BigInt(last)
   }
 
   /** The held entries by bucket (made on each read, for inspection: this module reads `encoded`). */
@@ -206,6 +213,16 @@ const TWO_24 = 0x1000000
 const indexAt = (bytes: Uint8Array, at: number): number =>
   (((bytes[at] ?? 0) << 16) | ((bytes[at + 1] ?? 0) << 8) | (bytes[at + 2] ?? 0)) * TWO_24 +
   (((bytes[at + 3] ?? 0) << 16) | ((bytes[at + 4] ?? 0) << 8) | (bytes[at + 5] ?? 0))
+
+/** The smallest index held in an encoding (the last one inserted), -1 when it holds none. */
+const smallestIndex = (encoded: Uint8Array): number => {
+  let last = -1
+  for (let at = 1; at < encoded.length; at += SECRET_ENTRY_SIZE) {
+    const index = indexAt(encoded, at)
+    if (last < 0 || index < last) last = index
+  }
+  return last
+}
 
 /** Number of trailing zero bits of an index below 2^48 (48 for 0): `where_to_put_secret`. */
 const trailingZeros = (index: number): number => {
@@ -243,34 +260,78 @@ const packed = (store: SecretStore): PackedSecretStore => {
 }
 
 /**
+ * The last insertion this process made, until an insertion of the same secret object into an
+ * equal storage takes it: a channel (`receiveRevoke`) and then, at once, its monitor (the
+ * `CommitmentSecret` update holds the message's own secret) insert one secret into storages of
+ * equal bytes, so the monitor gets the channel's result: no hash and no new array, and one
+ * storage held for both instead of two (from then on the monitor inserts into the very storage
+ * the channel did, compared by identity). One slot, emptied when taken: it holds at most one
+ * secret and two storages, whatever the number of channels (a `WeakMap` by secret cost more to
+ * fill on every insertion than the hits saved).
+ */
+let lastSecret: Uint8Array | undefined
+let lastFrom: Uint8Array | undefined
+let lastInto: PackedSecretStore | undefined
+
+/**
  * `insert_secret`: accepts the secret for `index` if it derives every secret held in the lower
  * buckets. Secrets arrive in descending index order, each one below the previous.
  */
 export const insertSecret = (store: SecretStore, secret: Uint8Array, index: bigint): Result.Result<SecretStore, ShachainError> => {
   if (index < 0n || index > MAX_INDEX) return Result.fail(new ShachainError({ reason: "IndexOutOfRange", index }))
   if (secret.length !== 32) return Result.fail(new ShachainError({ reason: "BadSecretLength", index }))
-  if (store.lastIndex !== undefined && index !== store.lastIndex - 1n)
+  const at = Number(index)
+  // A packed storage's last index is read off its bytes as a number (no bigint made per insertion).
+  if (store instanceof PackedSecretStore) {
+    const last = smallestIndex(store.encoded)
+    if (last >= 0 && at !== last - 1) return Result.fail(new ShachainError({ reason: "UnexpectedIndex", index }))
+  } else if (store.lastIndex !== undefined && index !== store.lastIndex - 1n)
     return Result.fail(new ShachainError({ reason: "UnexpectedIndex", index }))
   const held = packed(store).encoded
-  const at = Number(index)
   const bucket = trailingZeros(at)
-  // The lower buckets' entries come first (bucket order); the new secret must derive each of them.
+  // The lower buckets' entries come first (bucket order), then the bucket's own (if it holds
+  // one, replaced by the new entry), then the higher ones (kept after it).
   let split = 1
-  for (; split < held.length; split += SECRET_ENTRY_SIZE) {
-    const known = indexAt(held, split)
-    if (trailingZeros(known) >= bucket) break
+  while (split < held.length && trailingZeros(indexAt(held, split)) < bucket) split += SECRET_ENTRY_SIZE
+  const rest = split < held.length && trailingZeros(indexAt(held, split)) === bucket ? split + SECRET_ENTRY_SIZE : split
+  if (lastSecret === secret && lastInto !== undefined && sameInsertion(lastInto.encoded, lastFrom === held, held, split, rest, at, secret)) {
+    const shared = lastInto
+    lastSecret = lastFrom = lastInto = undefined
+    return Result.succeed(shared)
+  }
+  // The new secret must derive each lower bucket's secret.
+  for (let e = 1; e < split; e += SECRET_ENTRY_SIZE) {
+    const known = indexAt(held, e)
     const knownLow = known % TWO_24
-    if (!equalBytesAt(held, split + 6, deriveBits(secret, bucket, knownLow, (known - knownLow) / TWO_24)))
+    if (!equalBytesAt(held, e + 6, deriveBits(secret, bucket, knownLow, (known - knownLow) / TWO_24)))
       return Result.fail(new ShachainError({ reason: "InconsistentSecret", index }))
   }
-  // The new entry replaces the bucket's (if it holds one) and keeps the higher ones after it.
-  const rest = split < held.length && trailingZeros(indexAt(held, split)) === bucket ? split + SECRET_ENTRY_SIZE : split
   const out = new Uint8Array(held.length - (rest - split) + SECRET_ENTRY_SIZE)
   out.set(held.subarray(0, split))
   writeEntryAt(out, split, at, secret)
   out.set(held.subarray(rest), split + SECRET_ENTRY_SIZE)
   out[0] = (out.length - 1) / SECRET_ENTRY_SIZE
-  return Result.succeed(new PackedSecretStore(out))
+  const inserted = new PackedSecretStore(out)
+  lastSecret = secret
+  lastFrom = held
+  lastInto = inserted
+  return Result.succeed(inserted)
+}
+
+/**
+ * Whether inserting `secret` at `at` into `held` (split as `insertSecret` splits it) makes
+ * `inserted`: it holds exactly this secret at `at` (compared as it is now: a secret changed in
+ * between is no hit), and `held` is the storage it was made from (`fromHeld`) or has the same
+ * entries outside the bucket. The derivation checks read only those entries and the secret, so
+ * `inserted` passed the same checks; the bucket's old entry is neither checked nor kept.
+ */
+const sameInsertion = (inserted: Uint8Array, fromHeld: boolean, held: Uint8Array, split: number, rest: number, at: number, secret: Uint8Array): boolean => {
+  const after = split + SECRET_ENTRY_SIZE
+  if (inserted.length - after !== held.length - rest || indexAt(inserted, split) !== at || !equalBytesAt(inserted, split + 6, secret)) return false
+  if (fromHeld) return true
+  for (let i = 1; i < split; i++) if (inserted[i] !== held[i]) return false
+  for (let i = 0; i < held.length - rest; i++) if (inserted[after + i] !== held[rest + i]) return false
+  return true
 }
 
 /** `derive_old_secret`: the secret for any index at or above the last one inserted. */

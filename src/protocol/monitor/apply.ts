@@ -22,7 +22,7 @@
  * broadcast (our latest, their current or next); a revoked commitment is claimed whole by
  * justice and needs none.
  */
-import { Data, Result } from "effect"
+import { Data, Result, type Types } from "effect"
 import { sha256 } from "../tx/bitcoin/hash.ts"
 import { equalBytes } from "../bytes.ts"
 import { bytesKey } from "../lru.ts"
@@ -219,17 +219,23 @@ const applyCommitmentSecret = (secp: Secp256k1 | undefined, state: MonitorState,
     if (!equalBytes(derived.success, current.perCommitmentPoint))
       return Result.fail(new InvalidCommitmentSecret({ commitmentNumber: n, reason: "PointMismatch" }))
   }
-  const { counterpartyNext: _, ...rest } = state
-  return Result.succeed(
-    prunePreimages({
-      ...rest,
-      latestUpdateId: update.updateId,
-      counterpartyCurrent: next,
-      counterpartySecrets: inserted.success,
-      // appended in place to the newest list (amortized O(1); `./revoked.ts`)
-      revokedCommitments: current.htlcs.length === 0 ? state.revokedCommitments : state.revokedCommitments.append(n, current.txid, current.htlcs)
-    })
-  )
+  // The state without `counterpartyNext`, written out field by field: an object rest
+  // (`{ counterpartyNext, ...rest }`) copies through a slow generic path on every revocation.
+  const revoked: Types.Mutable<MonitorState> = {
+    params: state.params,
+    fundingScript: state.fundingScript,
+    latestUpdateId: update.updateId,
+    holderCommitment: state.holderCommitment,
+    counterpartyCurrent: next,
+    counterpartySecrets: inserted.success,
+    // appended in place to the newest list (amortized O(1); `./revoked.ts`)
+    revokedCommitments: current.htlcs.length === 0 ? state.revokedCommitments : state.revokedCommitments.append(n, current.txid, current.htlcs),
+    preimages: state.preimages,
+    closing: state.closing
+  }
+  if (state.holderShutdownScript !== undefined) revoked.holderShutdownScript = state.holderShutdownScript
+  if (state.counterpartyShutdownScript !== undefined) revoked.counterpartyShutdownScript = state.counterpartyShutdownScript
+  return Result.succeed(prunePreimages(revoked))
 }
 
 const applyPaymentPreimage = (state: MonitorState, update: PaymentPreimageUpdate): Applied => {

@@ -198,3 +198,51 @@ describe("the packed secret storage behaves as the object form (model)", () => {
     expect(encodeSecretStore(store)).not.toEqual(bytes)
   })
 })
+
+describe("an insertion repeated on an equal storage (the channel's, then its monitor's)", () => {
+  const reasonOf = (r: Result.Result<SecretStore, { readonly reason: string }>): string => (Result.isSuccess(r) ? "ok" : r.failure.reason)
+  const asModel = (r: Result.Result<SecretStore, { readonly reason: string }>, m: ModelInsert): void => {
+    if ("reason" in m) expect(reasonOf(r)).toBe(m.reason)
+    else sameStore(Result.getOrThrow(r), m.store)
+  }
+
+  it("gives the first insertion's storage for the same secret into an equal storage, and the model's result in every other case", () => {
+    fc.assert(
+      fc.property(bytes32, bytes32, start, fc.integer({ min: 1, max: 120 }), fc.integer({ min: 0, max: 31 }), (seed, other, first, n, flip) => {
+        let store: SecretStore = emptySecretStore
+        let model = modelEmpty
+        // A second chain from another seed at the same indexes: equal indexes, other secrets.
+        let stranger: SecretStore = emptySecretStore
+        for (let i = 0n; i < BigInt(n) && first - i >= 0n; i++) {
+          const index = first - i
+          const secret = perCommitmentSecret(seed, index)
+          const m = modelInsert(model, secret, index)
+          if ("reason" in m) throw new Error(m.reason)
+          const twin = Result.getOrThrow(decodeSecretStore(encodeSecretStore(store)))
+          const r1 = insertSecret(store, secret, index)
+          asModel(r1, m)
+          // the monitor's storage: equal bytes, another object: the channel's result, shared
+          const r2 = insertSecret(twin, secret, index)
+          asModel(r2, m)
+          expect(Result.getOrThrow(r2)).toBe(Result.getOrThrow(r1))
+          // once taken, the same insertion again is computed afresh (equal, not the same object)
+          const r3 = insertSecret(store, secret, index)
+          asModel(r3, m)
+          // the same secret object into a storage of other secrets: refused as the model refuses it
+          const theirs = insertSecret(stranger, secret, index)
+          const strangerModel = Result.getOrThrow(decodeSecretStore(encodeSecretStore(stranger)))
+          expect(reasonOf(theirs)).toBe(reasonOf(insertSecret(strangerModel, secret.slice(), index)))
+          // a secret changed after its first insertion is no hit
+          const copy = secret.slice()
+          asModel(insertSecret(store, copy, index), m)
+          copy[flip] = (copy[flip] ?? 0) ^ 1
+          asModel(insertSecret(twin, copy, index), modelInsert(model, copy, index))
+          store = Result.getOrThrow(r1)
+          model = m.store
+          stranger = Result.getOrThrow(insertSecret(stranger, perCommitmentSecret(other, index), index))
+        }
+      }),
+      { numRuns: 60, seed: 1309 }
+    )
+  })
+})

@@ -300,6 +300,44 @@ describe("properties", () => {
     )
   })
 
+  it("a revocation's state is the previous one without its next commitment, field for field (the plain object-rest form)", () => {
+    // The reference: what `applyCommitmentSecret` wrote before it listed the fields itself.
+    const plainRevoked = (before: MonitorState, after: MonitorState): MonitorState => {
+      const { counterpartyNext, ...rest } = before
+      if (counterpartyNext === undefined) throw new Error("a revocation without a next commitment was accepted")
+      return {
+        ...rest,
+        latestUpdateId: after.latestUpdateId,
+        counterpartyCurrent: counterpartyNext,
+        counterpartySecrets: after.counterpartySecrets,
+        revokedCommitments: after.revokedCommitments,
+        preimages: after.preimages
+      }
+    }
+    let revocations = 0
+    fc.assert(
+      fc.property(arbitraryLog(), (log) => {
+        let s: MonitorState | undefined = undefined
+        for (const u of log) {
+          if (s === undefined) {
+            s = u._tag === "Opened" ? ok(open(u)) : undefined
+            continue
+          }
+          const next = ok(apply(secp, s, u))
+          if (u._tag === "CommitmentSecret") {
+            revocations++
+            expect(next).toEqual(plainRevoked(s, next))
+            expect(Object.keys(next).sort()).toEqual(Object.keys(plainRevoked(s, next)).sort())
+            expect(json(next)).toBe(json(plainRevoked(s, next)))
+          }
+          s = next
+        }
+      }),
+      { numRuns: 80, seed: 2024 }
+    )
+    expect(revocations).toBeGreaterThan(100)
+  })
+
   it("every MonitorState round-trips through JSON", () => {
     fc.assert(
       fc.property(arbitraryLog(60), (log) => {
