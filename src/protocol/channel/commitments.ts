@@ -285,11 +285,25 @@ const removalsOf = (changes: ReadonlyArray<UpdateMessage>): Map<bigint, Removal>
   return removals
 }
 
+/** `htlcs` followed by the HTLCs the owner's adds offer, then those the counterparty's adds offer (received). */
+const withAdds = (
+  htlcs: ReadonlyArray<SpecHtlc>,
+  ownerChanges: ReadonlyArray<UpdateMessage>,
+  counterpartyChanges: ReadonlyArray<UpdateMessage>
+): Array<SpecHtlc> => {
+  const all = htlcs.slice()
+  for (const u of ownerChanges) if (isAdd(u)) all.push(htlcOfAdd(u, "offered"))
+  for (const u of counterpartyChanges) if (isAdd(u)) all.push(htlcOfAdd(u, "received"))
+  return all
+}
+
 /**
  * The spec after the owner's and the counterparty's updates: adds first (an HTLC is removed in
  * a later batch than the one adding it), then removals (a fulfill pays the HTLC to its
  * receiver, a fail refunds its offerer), and the last `update_fee` sets the feerate (only the
  * funder sends them). Removals of unknown HTLCs are skipped: the receive checks refuse them.
+ *
+ * Without adds or removals the spec's own HTLC array is kept (specs are immutable: no copy).
  */
 export const reduceSpec = (
   spec: CommitmentSpec,
@@ -299,49 +313,50 @@ export const reduceSpec = (
   let toLocal: bigint = spec.toLocal
   let toRemote: bigint = spec.toRemote
   let feeratePerKw = spec.feeratePerKw
-  const htlcs: Array<SpecHtlc> = spec.htlcs.slice()
+  // One pass per side: balances of the adds, whether there is a removal, the last fee (the
+  // counterparty's last one wins over the owner's, as when the owner's are read first).
+  let adds = false
+  let removals = false
   for (const u of ownerChanges)
     if (isAdd(u)) {
       toLocal -= u.amountMsat
-      htlcs.push(htlcOfAdd(u, "offered"))
-    }
+      adds = true
+    } else if (isFee(u)) feeratePerKw = u.feeratePerKw
+    else removals = true
   for (const u of counterpartyChanges)
     if (isAdd(u)) {
       toRemote -= u.amountMsat
-      htlcs.push(htlcOfAdd(u, "received"))
-    }
+      adds = true
+    } else if (isFee(u)) feeratePerKw = u.feeratePerKw
+    else removals = true
+  const htlcs = adds ? withAdds(spec.htlcs, ownerChanges, counterpartyChanges) : spec.htlcs
+  if (!removals) return { feeratePerKw, toLocal: msat(toLocal), toRemote: msat(toRemote), htlcs }
   // The owner removes HTLCs the counterparty offered (received, in the owner's view), and back;
   // the first removal of an id counts (the receive checks refuse a second one). One pass over
   // the HTLCs for all removals: a batch of n removals costs O(n), not O(n^2).
-  // (Made only when there is a removal: most batches have none on one side or both.)
+  // (A side's map is made only when it has a removal: most batches have none on one side.)
   const ownerRemovals = removalsOf(ownerChanges)
   const counterpartyRemovals = removalsOf(counterpartyChanges)
-  let kept: Array<SpecHtlc> = htlcs
-  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, a shortcut: with no removal the loop below keeps every HTLC anyway.
-  if (ownerRemovals !== undefined || counterpartyRemovals !== undefined) {
-    kept = []
-    for (const h of htlcs) {
-      const removal = h.direction === "received" ? ownerRemovals?.get(h.id) : counterpartyRemovals?.get(h.id)
-      if (removal === undefined) {
-        kept.push(h)
-        continue
-      }
-      // Each removal applies to one HTLC only (ids are unique per direction).
-      // Stryker disable CallExpression: equivalent in every valid state, ids are unique per direction (receiveAdd), so no second HTLC could match.
-      if (h.direction === "received") ownerRemovals?.delete(h.id)
-      else counterpartyRemovals?.delete(h.id)
-      // Stryker restore CallExpression
-      const fulfilled = removal._tag === "UpdateFulfillHtlc"
-      // A fulfill pays the HTLC to its receiver, a fail refunds its offerer.
-      if (h.direction === "received") {
-        if (fulfilled) toLocal += h.amount
-        else toRemote += h.amount
-      } else if (fulfilled) toRemote += h.amount
-      else toLocal += h.amount
+  const kept: Array<SpecHtlc> = []
+  for (const h of htlcs) {
+    const removal = h.direction === "received" ? ownerRemovals?.get(h.id) : counterpartyRemovals?.get(h.id)
+    if (removal === undefined) {
+      kept.push(h)
+      continue
     }
+    // Each removal applies to one HTLC only (ids are unique per direction).
+    // Stryker disable CallExpression: equivalent in every valid state, ids are unique per direction (receiveAdd), so no second HTLC could match.
+    if (h.direction === "received") ownerRemovals?.delete(h.id)
+    else counterpartyRemovals?.delete(h.id)
+    // Stryker restore CallExpression
+    const fulfilled = removal._tag === "UpdateFulfillHtlc"
+    // A fulfill pays the HTLC to its receiver, a fail refunds its offerer.
+    if (h.direction === "received") {
+      if (fulfilled) toLocal += h.amount
+      else toRemote += h.amount
+    } else if (fulfilled) toRemote += h.amount
+    else toLocal += h.amount
   }
-  for (const u of ownerChanges) if (isFee(u)) feeratePerKw = u.feeratePerKw
-  for (const u of counterpartyChanges) if (isFee(u)) feeratePerKw = u.feeratePerKw
   return { feeratePerKw, toLocal: msat(toLocal), toRemote: msat(toRemote), htlcs: kept }
 }
 
@@ -354,13 +369,11 @@ export const mirrorSpec = (spec: CommitmentSpec): CommitmentSpec => ({
 })
 
 /**
- * The update lists one after the other, for `reduceSpec` (which only reads them): a list as it is
- * when the others are empty (most are: a batch is a few updates on one side), a new array otherwise.
+ * Two update lists one after the other, for `reduceSpec` (which only reads them): a list as it is
+ * when the other is empty (most are: a batch is a few updates on one side), a new array otherwise.
  */
-const joined = (...lists: ReadonlyArray<ReadonlyArray<UpdateMessage>>): ReadonlyArray<UpdateMessage> => {
-  const some = lists.filter((l) => l.length > 0)
-  return some.length === 1 && some[0] !== undefined ? some[0] : some.flat()
-}
+const joined = (a: ReadonlyArray<UpdateMessage>, b: ReadonlyArray<UpdateMessage>): ReadonlyArray<UpdateMessage> =>
+  a.length === 0 ? b : b.length === 0 ? a : a.concat(b)
 
 /** Their latest commitment: the one we signed (or are signing) if any, else their current one. */
 export const latestRemoteCommit = (c: Commitments): RemoteCommit =>
@@ -381,14 +394,14 @@ export const nextRemoteSpec = (c: Commitments, extraLocal: ReadonlyArray<UpdateM
 const projectedLocalSpec = (c: Commitments, extraLocal: ReadonlyArray<UpdateMessage> = []): CommitmentSpec =>
   reduceSpec(
     c.localCommit.spec,
-    joined(c.localChanges.acked, c.localChanges.signed, c.localChanges.proposed, extraLocal),
+    joined(joined(c.localChanges.acked, c.localChanges.signed), joined(c.localChanges.proposed, extraLocal)),
     c.remoteChanges.proposed
   )
 
 /** Their commitment (their view) once every pending update of both sides is in it. */
 // Stryker disable next-line ArrayDeclaration: equivalent, every caller passes the update it checks, the default `[]` is never used.
 const projectedRemoteSpec = (c: Commitments, extraRemote: ReadonlyArray<UpdateMessage> = []): CommitmentSpec =>
-  reduceSpec(latestRemoteCommit(c).spec, joined(c.remoteChanges.acked, c.remoteChanges.proposed, extraRemote), c.localChanges.proposed)
+  reduceSpec(latestRemoteCommit(c).spec, joined(joined(c.remoteChanges.acked, c.remoteChanges.proposed), extraRemote), c.localChanges.proposed)
 
 /** Whether we have something to sign (BOLT 2: no `commitment_signed` without updates). */
 export const hasChangesToSign = (c: Commitments): boolean => c.localChanges.proposed.length > 0 || c.remoteChanges.acked.length > 0
@@ -428,6 +441,18 @@ const isTrimmedIn = (params: ChannelParams, spec: CommitmentSpec, dustLimit: Sat
 
 // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, every caller checks `v < 0n` first, so `v <= 0n` or `true` change nothing.
 const negative = (v: bigint): Msat => msat(v < 0n ? -v : 0n)
+
+/** How many HTLCs a spec's owner was offered (its "received" ones) and their total value: what the HTLC limits bound. */
+const receivedIn = (spec: CommitmentSpec): { readonly count: number; readonly value: bigint } => {
+  let count = 0
+  let value = 0n
+  for (const h of spec.htlcs)
+    if (h.direction === "received") {
+      count++
+      value += h.amount
+    }
+  return { count, value }
+}
 
 // ---- update_add_htlc (BOLT 2 "Adding an HTLC: update_add_htlc") ----------------------------------
 
@@ -472,10 +497,10 @@ export const sendAdd = (
   )
   // Their next commitment (their view: our HTLCs are "received").
   const theirs = nextRemoteSpec(c, [message])
-  const offered = theirs.htlcs.filter((h) => h.direction === "received")
-  if (offered.length > params.remote.maxAcceptedHtlcs)
-    return Result.fail(new TooManyAcceptedHtlcs({ limit: params.remote.maxAcceptedHtlcs, count: offered.length }))
-  const inFlight = offered.reduce((a, h) => a + h.amount, 0n)
+  const offered = receivedIn(theirs)
+  if (offered.count > params.remote.maxAcceptedHtlcs)
+    return Result.fail(new TooManyAcceptedHtlcs({ limit: params.remote.maxAcceptedHtlcs, count: offered.count }))
+  const inFlight = offered.value
   if (inFlight > params.remote.maxHtlcValueInFlight)
     return Result.fail(new HtlcValueInFlightExceeded({ limit: params.remote.maxHtlcValueInFlight, value: msat(inFlight) }))
   const reserve = satMsat(params.remote.channelReserve)
@@ -539,10 +564,10 @@ export const receiveAdd = (
     return Result.fail(new HtlcAmountBelowMinimum({ id, amount: add.amountMsat, minimum: params.local.htlcMinimum }))
   if (add.cltvExpiry >= MAX_CLTV_EXPIRY) return Result.fail(new HtlcCltvExpiryTooHigh({ id, cltvExpiry: add.cltvExpiry }))
   const ours = nextLocalSpec(c, [add])
-  const received = ours.htlcs.filter((h) => h.direction === "received")
-  if (received.length > params.local.maxAcceptedHtlcs)
-    return Result.fail(new TooManyAcceptedHtlcs({ limit: params.local.maxAcceptedHtlcs, count: received.length }))
-  const inFlight = received.reduce((a, h) => a + h.amount, 0n)
+  const received = receivedIn(ours)
+  if (received.count > params.local.maxAcceptedHtlcs)
+    return Result.fail(new TooManyAcceptedHtlcs({ limit: params.local.maxAcceptedHtlcs, count: received.count }))
+  const inFlight = received.value
   if (inFlight > params.local.maxHtlcValueInFlight)
     return Result.fail(new HtlcValueInFlightExceeded({ limit: params.local.maxHtlcValueInFlight, value: msat(inFlight) }))
   const reserve = satMsat(params.local.channelReserve)
@@ -575,7 +600,11 @@ export const receiveAdd = (
 
 // ---- Removing an HTLC (BOLT 2 "Removing an HTLC: update_fulfill_htlc, update_fail_htlc, and update_fail_malformed_htlc")
 
-const removesId = (id: bigint) => (u: UpdateMessage): boolean => isRemoval(u) && u.id === id
+/** Whether `changes` hold a removal of HTLC `id`. */
+const removes = (changes: ReadonlyArray<UpdateMessage>, id: bigint): boolean => {
+  for (const u of changes) if (isRemoval(u) && u.id === id) return true
+  return false
+}
 
 const preimageOpens = (preimage: Uint8Array, paymentHash: Uint8Array): boolean =>
   preimage.length === 32 && equalBytes(sha256(preimage), paymentHash)
@@ -590,7 +619,7 @@ const incomingToRemove = (c: Commitments, id: bigint): Result.Result<SpecHtlc, C
   const htlc = c.localCommit.spec.htlcs.find((h) => h.direction === "received" && h.id === id)
   if (htlc === undefined) return Result.fail(new UnknownHtlcId({ id }))
   const { proposed, signed, acked } = c.localChanges
-  if ([...proposed, ...signed, ...acked].some(removesId(id))) return Result.fail(new HtlcAlreadyRemoved({ id }))
+  if (removes(proposed, id) || removes(signed, id) || removes(acked, id)) return Result.fail(new HtlcAlreadyRemoved({ id }))
   const inTheirs = c.remoteCommit.spec.htlcs.some((h) => h.direction === "offered" && h.id === id)
   if (!inTheirs || c.owedRevocation !== null) return Result.fail(new HtlcNotIrrevocablyCommitted({ id }))
   return Result.succeed(htlc)
@@ -605,7 +634,7 @@ const outgoingRemoved = (c: Commitments, id: bigint): Result.Result<SpecHtlc, Co
   const htlc = c.localCommit.spec.htlcs.find((h) => h.direction === "offered" && h.id === id)
   if (htlc === undefined) return Result.fail(new UnknownHtlcId({ id }))
   const { proposed, acked, signed } = c.remoteChanges
-  if ([...proposed, ...acked, ...signed].some(removesId(id))) return Result.fail(new HtlcAlreadyRemoved({ id }))
+  if (removes(proposed, id) || removes(acked, id) || removes(signed, id)) return Result.fail(new HtlcAlreadyRemoved({ id }))
   return Result.succeed(htlc)
 }
 
@@ -921,7 +950,8 @@ export const receiveCommit = (
       localCommit,
       owedRevocation: { commitmentNumber: c.localCommit.number, perCommitmentPoint: c.localCommit.perCommitmentPoint },
       localChanges: { ...c.localChanges, acked: [] },
-      remoteChanges: { ...c.remoteChanges, proposed: [], acked: [...c.remoteChanges.acked, ...c.remoteChanges.proposed] }
+      // (Update lists are immutable: a list moves as it is when the other is empty.)
+      remoteChanges: { ...c.remoteChanges, proposed: [], acked: joined(c.remoteChanges.acked, c.remoteChanges.proposed) }
     },
     request: {
       holderCommitment: commitmentState(number, spec),
@@ -999,7 +1029,7 @@ export const receiveRevoke = (
       ...c,
       remoteCommit: info.next,
       remoteNextCommitInfo: { _tag: "NextPoint", perCommitmentPoint: nextPoint.success },
-      localChanges: { ...c.localChanges, signed: [], acked: [...c.localChanges.acked, ...c.localChanges.signed] },
+      localChanges: { ...c.localChanges, signed: [], acked: joined(c.localChanges.acked, c.localChanges.signed) },
       remoteChanges: { ...c.remoteChanges, signed: [] },
       remotePerCommitmentSecrets: secrets.success
     },

@@ -24,11 +24,31 @@ import { type ChannelState, paramsOf, type ReceivedHtlc } from "./state.ts"
  */
 export const stillReceived = (c: Commitments, received: ReadonlyArray<ReceivedHtlc>): ReadonlyArray<ReceivedHtlc> => {
   if (received.length === 0) return received
-  const ids = new Set<bigint>()
-  for (const h of c.localCommit.spec.htlcs) if (h.direction === "received") ids.add(h.id)
-  for (const h of c.remoteCommit.spec.htlcs) if (h.direction === "offered") ids.add(h.id)
-  const kept = received.filter((e) => ids.has(e.htlcId))
-  return kept.length === received.length ? received : kept
+  // Few HTLCs (the usual case): each id looked up where it stands, no set made; many: one set.
+  let ids: Set<bigint> | undefined
+  if (received.length * (c.localCommit.spec.htlcs.length + c.remoteCommit.spec.htlcs.length) > DIRECT_LOOKUPS) {
+    ids = new Set<bigint>()
+    for (const h of c.localCommit.spec.htlcs) if (h.direction === "received") ids.add(h.id)
+    for (const h of c.remoteCommit.spec.htlcs) if (h.direction === "offered") ids.add(h.id)
+  }
+  // Nothing copied while every entry stays.
+  let kept: Array<ReceivedHtlc> | undefined
+  let i = 0
+  for (const e of received) {
+    if (ids !== undefined ? ids.has(e.htlcId) : inCommitments(c, e.htlcId)) kept?.push(e)
+    else kept ??= received.slice(0, i)
+    i++
+  }
+  return kept ?? received
+}
+/** Up to this many (entry, HTLC) pairs the ids are compared directly, without building a set. */
+const DIRECT_LOOKUPS = 64
+
+/** Whether the HTLC `id` the peer offered is in our current commitment or theirs. */
+const inCommitments = (c: Commitments, id: bigint): boolean => {
+  for (const h of c.localCommit.spec.htlcs) if (h.direction === "received" && h.id === id) return true
+  for (const h of c.remoteCommit.spec.htlcs) if (h.direction === "offered" && h.id === id) return true
+  return false
 }
 
 /**

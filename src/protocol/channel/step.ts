@@ -89,7 +89,6 @@ import {
   sendFee,
   sendFulfill,
   type Commitments,
-  type CommitmentSpec,
   type HtlcLimits,
   type LocalCommit,
   type RemoteCommit
@@ -133,7 +132,7 @@ import type {
   WaitFundingTx,
   WaitRemoteClose
 } from "./state.ts"
-import { channelIdOf, type ReceivedHtlc } from "./state.ts"
+import { channelIdOf, copyNormal, type ReceivedHtlc } from "./state.ts"
 import { stillReceived } from "./pending.ts"
 
 // ---- context, results, errors --------------------------------------------------------------------
@@ -830,10 +829,6 @@ const anyPending = (c: Commitments): boolean =>
   c.remoteChanges.proposed.length + c.remoteChanges.acked.length + c.remoteChanges.signed.length > 0
 const channelEmpty = (c: Commitments): boolean => htlcCount(c) === 0 && c.owedRevocation === null && c.remoteNextCommitInfo._tag === "NextPoint"
 
-/** A `CommitmentSpec` HTLC as the monitor keeps it. */
-const monitorHtlcs = (spec: CommitmentSpec) =>
-  spec.htlcs.map((h) => ({ id: h.id, direction: h.direction, amount: h.amount, paymentHash: h.paymentHash, cltvExpiry: h.cltvExpiry }))
-
 const stepNormal = (ctx: StepContext, state: Normal, input: ChannelInput, out: Out): StepResult => {
   const c = state.commitments
   switch (input._tag) {
@@ -933,9 +928,7 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
   const awaiting = state.awaiting
   if (awaiting === undefined) return Result.fail(new UnexpectedInput({ phase: state._tag, input: "Signed", detail: "no signer request pending" }))
   if (result._tag === "SignerFailed") return failChannel(state, out, `signer: ${result.reason}`, "local")
-  const { awaiting: _done, ...rest } = state
-  const s: Normal = rest
-  const c = s.commitments
+  const c = state.commitments
   if (awaiting._tag === "Commit" && result._tag === "CounterpartySignatures") {
     const completed = completeCommit(c, result)
     if (Result.isFailure(completed)) return failChannel(state, out, errorText(completed.failure), "local")
@@ -956,12 +949,17 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
         feeratePerKw: next.spec.feeratePerKw,
         toLocal: next.spec.toLocal,
         toRemote: next.spec.toRemote,
-        htlcs: monitorHtlcs(next.spec),
+        // (A monitor's HTLC is the channel's `SpecHtlc`: the spec's immutable array is shared, not copied.)
+        htlcs: next.spec.htlcs,
         txid: commitmentTxid(built.success)
       }
     }))
     send(out, completed.success.message)
-    return progressShutdown(ctx, { ...s, nextUpdateId: out.nextUpdateId, commitments: completed.success.commitments, commitSentAtLocalNumber: c.localCommit.number }, out)
+    const signed = copyNormal(state, { awaiting: true })
+    signed.nextUpdateId = out.nextUpdateId
+    signed.commitments = completed.success.commitments
+    signed.commitSentAtLocalNumber = c.localCommit.number
+    return progressShutdown(ctx, signed, out)
   }
   if (awaiting._tag === "Revoke" && result._tag === "Revocation") {
     const secret = result.perCommitmentSecret
@@ -979,45 +977,48 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
         feeratePerKw: lc.spec.feeratePerKw,
         toLocal: lc.spec.toLocal,
         toRemote: lc.spec.toRemote,
-        htlcs: monitorHtlcs(lc.spec),
+        htlcs: lc.spec.htlcs,
         counterpartySignature: compactSignature(lc.remoteSignature),
         counterpartyHtlcSignatures: lc.remoteHtlcSignatures.map(compactSignature)
       }
     }))
     send(out, revoked.success.message)
-    const last = s.revealedSecrets[s.revealedSecrets.length - 1]
+    const last = state.revealedSecrets[state.revealedSecrets.length - 1]
     const revealed = { commitmentNumber: owed.commitmentNumber, secret }
-    // The last two (newest last).
-    const revealedSecrets = last === undefined ? [revealed] : [last, revealed]
     // A received HTLC whose removal this revocation made irrevocable is no longer pending (pending.ts).
-    const { receivedHtlcs: held, ...others } = s
-    const receivedHtlcs = stillReceived(revoked.success.commitments, held ?? [])
-    return progressShutdown(
-      ctx,
-      { ...others, nextUpdateId: out.nextUpdateId, commitments: revoked.success.commitments, revealedSecrets, ...(receivedHtlcs.length === 0 ? {} : { receivedHtlcs }) },
-      out
-    )
+    const receivedHtlcs = stillReceived(revoked.success.commitments, state.receivedHtlcs ?? [])
+    const next = copyNormal(state, { awaiting: true, receivedHtlcs: true })
+    next.nextUpdateId = out.nextUpdateId
+    next.commitments = revoked.success.commitments
+    // The last two (newest last).
+    next.revealedSecrets = last === undefined ? [revealed] : [last, revealed]
+    if (receivedHtlcs.length > 0) next.receivedHtlcs = receivedHtlcs
+    return progressShutdown(ctx, next, out)
   }
-  if (awaiting._tag === "RetransmitRevoke" && result._tag === "Revocation") return onRetransmitSigned(ctx, s, awaiting, result, out)
-  if (awaiting._tag === "DataLossCheck" && result._tag === "Point") return onRetransmitSigned(ctx, s, awaiting, result, out)
+  if (awaiting._tag === "RetransmitRevoke" && result._tag === "Revocation") return onRetransmitSigned(ctx, copyNormal(state, { awaiting: true }), awaiting, result, out)
+  if (awaiting._tag === "DataLossCheck" && result._tag === "Point") return onRetransmitSigned(ctx, copyNormal(state, { awaiting: true }), awaiting, result, out)
   return unexpected(state, { _tag: "Signed", result }, `signer answer ${result._tag} while awaiting ${awaiting._tag}`)
 }
 
 /** An update allowed (`checkUpdateAfterShutdown`'s success), made once. */
 const allowed: Result.Result<void, ChannelError> = Result.succeed(undefined)
 
+/**
+ * Whether the peer may send an update now (BOLT 2 after `shutdown`). (`checkUpdateAfterShutdown`
+ * tells apart only "add". For a removal the channel is never empty (the HTLC is still in it), so
+ * a fail or malformed fail is always allowed here.)
+ */
+const updateAllowed = (state: Normal, kind: "add" | "other"): Result.Result<void, ChannelError> =>
+  // Before any `shutdown` every update is allowed (what the check answers then): the usual case, without the emptiness test.
+  state.shutdown.localScript === undefined && state.shutdown.remoteScript === undefined
+    ? allowed
+    : checkUpdateAfterShutdown(state.shutdown, { direction: "receive", kind, channelEmpty: channelEmpty(state.commitments) && !anyPending(state.commitments) })
+
 const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: Out): StepResult => {
   const c = state.commitments
-  // (`checkUpdateAfterShutdown` tells apart only "add". For a removal the channel is never empty
-  // (the HTLC is still in it), so a fail or malformed fail is always allowed here.)
-  const updateAllowed = (kind: "add" | "other"): Result.Result<void, ChannelError> =>
-    // Before any `shutdown` every update is allowed (what the check answers then): the usual case, without the emptiness test.
-    state.shutdown.localScript === undefined && state.shutdown.remoteScript === undefined
-      ? allowed
-      : checkUpdateAfterShutdown(state.shutdown, { direction: "receive", kind, channelEmpty: channelEmpty(c) && !anyPending(c) })
   switch (m._tag) {
     case "UpdateAddHtlc": {
-      const permitted = updateAllowed("add")
+      const permitted = updateAllowed(state, "add")
       if (Result.isFailure(permitted)) return violation(state, out, permitted.failure)
       const r = receiveAdd(c, m, limitsOf(ctx))
       if (Result.isFailure(r)) return violation(state, out, r.failure)
@@ -1026,7 +1027,7 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
       return done(out, { ...state, commitments: r.success.commitments, ...(dustExposed === undefined ? {} : { dustExposed }) })
     }
     case "UpdateFulfillHtlc": {
-      const permitted = updateAllowed("other")
+      const permitted = updateAllowed(state, "other")
       if (Result.isFailure(permitted)) return violation(state, out, permitted.failure)
       const r = receiveFulfill(c, m)
       if (Result.isFailure(r)) return violation(state, out, r.failure)
@@ -1044,7 +1045,7 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
     }
     case "UpdateFailHtlc": {
       // Stryker disable next-line StringLiteral: equivalent, only "add" is told apart (see updateAllowed).
-      const permitted = updateAllowed("other")
+      const permitted = updateAllowed(state, "other")
       if (Result.isFailure(permitted)) return violation(state, out, permitted.failure)
       const r = receiveFail(c, m)
       if (Result.isFailure(r)) return violation(state, out, r.failure)
@@ -1052,14 +1053,14 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
     }
     case "UpdateFailMalformedHtlc": {
       // Stryker disable next-line StringLiteral: equivalent, only "add" is told apart (see updateAllowed).
-      const permitted = updateAllowed("other")
+      const permitted = updateAllowed(state, "other")
       if (Result.isFailure(permitted)) return violation(state, out, permitted.failure)
       const r = receiveFailMalformed(c, m)
       if (Result.isFailure(r)) return violation(state, out, r.failure)
       return done(out, { ...state, commitments: r.success.commitments })
     }
     case "UpdateFee": {
-      const permitted = updateAllowed("other")
+      const permitted = updateAllowed(state, "other")
       if (Result.isFailure(permitted)) return violation(state, out, permitted.failure)
       const r = receiveFee(
         c,
@@ -1124,22 +1125,17 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
           if (fulfilledByPeer.includes(id)) fulfilledByPeer = fulfilledByPeer.filter((x) => x !== id)
         }
       }
-      const { commitSentAtLocalNumber: _sent, dustExposed: _flagged, receivedHtlcs: held, ...others } = state
+      const held = state.receivedHtlcs
       const added = committedAdds
       const dustExposed = flagged === undefined || added === undefined ? flagged : flagged.filter((id) => !added.has(id))
       const receivedHtlcs = stillReceived(r.success.commitments, received === undefined ? (held ?? []) : held === undefined ? received : [...held, ...received])
-      return progressShutdown(
-        ctx,
-        {
-          ...others,
-          nextUpdateId: out.nextUpdateId,
-          commitments: r.success.commitments,
-          fulfilledByPeer,
-          ...(dustExposed === undefined || dustExposed.length === 0 ? {} : { dustExposed }),
-          ...(receivedHtlcs.length === 0 ? {} : { receivedHtlcs })
-        },
-        out
-      )
+      const next = copyNormal(state, { commitSentAtLocalNumber: true, dustExposed: true, receivedHtlcs: true })
+      next.nextUpdateId = out.nextUpdateId
+      next.commitments = r.success.commitments
+      next.fulfilledByPeer = fulfilledByPeer
+      if (dustExposed !== undefined && dustExposed.length > 0) next.dustExposed = dustExposed
+      if (receivedHtlcs.length > 0) next.receivedHtlcs = receivedHtlcs
+      return progressShutdown(ctx, next, out)
     }
     case "Shutdown": {
       const r = receiveShutdown(shutdownContext(ctx, c), state.shutdown, m)
