@@ -253,6 +253,13 @@ const BASEPOINT_FIELDS: ReadonlyArray<keyof ChannelBasepoints> = [
   "htlcBasepoint"
 ]
 
+/**
+ * A copy of `bytes` as a plain array (the signer hands out and keeps only copies): the typed-array
+ * constructor's copy, about half the cost of `Uint8Array.from` (which goes through the iteration
+ * protocol), several per commitment validated.
+ */
+const copyOf = (bytes: Uint8Array): Uint8Array => new Uint8Array(bytes)
+
 const SEQUENCE_DISABLE_FLAG = 0x80000000
 const SEQUENCE_TYPE_FLAG = 0x00400000
 
@@ -304,7 +311,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
   const keysCache = options.commitmentKeys ?? sharedCommitmentKeysCache
   const deriveCommitmentKeys = keysCache.derive
   const builds = options.commitmentBuilds ?? sharedCommitmentBuilds
-  const nodeSeed = Redacted.make(Uint8Array.from(seed), { label: "ChannelSignerSeed" })
+  const nodeSeed = Redacted.make(copyOf(seed), { label: "ChannelSignerSeed" })
   const fixed = options.fixedSecrets
   if (fixed !== undefined && [fixed.funding, fixed.revocation, fixed.payment, fixed.delayedPayment, fixed.htlc].some((k) => k.length !== 32 || !secp.isValidSecret(k))) {
     throw new RangeError("fixed channel secrets must be valid 32-byte secp256k1 secrets")
@@ -340,7 +347,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     const seen = recordsByArray.get(keyId)
     if (seen !== undefined && equalBytes(seen.id, keyId)) return seen.record
     const found = recordOf(keyId)
-    recordsByArray.set(keyId, { id: Uint8Array.from(keyId), record: found })
+    recordsByArray.set(keyId, { id: copyOf(keyId), record: found })
     return found
   }
   const recordOf = (keyId: ChannelKeyId): ChannelRecord => {
@@ -416,7 +423,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
   }
 
   /** Our per-commitment secret `n` (a fresh copy: the caller may keep or change it). */
-  const holderSecret = (r: ChannelRecord, n: bigint): Uint8Array => Uint8Array.from(holderPerCommitment(r, n).secret)
+  const holderSecret = (r: ChannelRecord, n: bigint): Uint8Array => copyOf(holderPerCommitment(r, n).secret)
 
   /**
    * The point of `e`, through the shared memo of points (the channel checks the secret against
@@ -571,7 +578,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       feeratePerKw: state.feeratePerKw,
       toLocal: state.toLocal,
       toRemote: state.toRemote,
-      htlcs: state.htlcs.map((h) => ({ direction: h.direction, amount: h.amount, paymentHash: Uint8Array.from(h.paymentHash), cltvExpiry: h.cltvExpiry }))
+      htlcs: state.htlcs.map((h) => ({ direction: h.direction, amount: h.amount, paymentHash: copyOf(h.paymentHash), cltvExpiry: h.cltvExpiry }))
     }
     const { commitment, keys } = buildCommitment(r, p, "holder", copy, holderPoint(r, copy.commitmentNumber))
     if (counterpartySignature.length !== 64 || !verifyCommitmentSignature(secp, commitment, counterpartySignature, p.counterpartyBasepoints.fundingPubkey))
@@ -586,9 +593,9 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     })
     return {
       state: copy,
-      txid: Uint8Array.from(commitmentTxid(commitment)),
-      counterpartySignature: Uint8Array.from(counterpartySignature),
-      counterpartyHtlcSignatures: counterpartyHtlcSignatures.map((sig) => Uint8Array.from(sig)),
+      txid: copyOf(commitmentTxid(commitment)),
+      counterpartySignature: copyOf(counterpartySignature),
+      counterpartyHtlcSignatures: counterpartyHtlcSignatures.map((sig) => copyOf(sig)),
       exported: undefined
     }
   }
@@ -623,15 +630,15 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     const b = p.counterpartyBasepoints
     const exported = Object.freeze({
       channelType: p.channelType.name,
-      fundingOutpoint: Object.freeze({ txid: txidFromBytes(Uint8Array.from(p.fundingOutpoint.txid)), vout: p.fundingOutpoint.vout }),
+      fundingOutpoint: Object.freeze({ txid: txidFromBytes(copyOf(p.fundingOutpoint.txid)), vout: p.fundingOutpoint.vout }),
       fundingAmount: p.fundingAmount,
       holderIsFunder: p.holderIsFunder,
       counterpartyBasepoints: Object.freeze({
-        fundingPubkey: unsafePublicKey(Uint8Array.from(b.fundingPubkey)),
-        revocationBasepoint: unsafePublicKey(Uint8Array.from(b.revocationBasepoint)),
-        paymentBasepoint: unsafePublicKey(Uint8Array.from(b.paymentBasepoint)),
-        delayedPaymentBasepoint: unsafePublicKey(Uint8Array.from(b.delayedPaymentBasepoint)),
-        htlcBasepoint: unsafePublicKey(Uint8Array.from(b.htlcBasepoint))
+        fundingPubkey: unsafePublicKey(copyOf(b.fundingPubkey)),
+        revocationBasepoint: unsafePublicKey(copyOf(b.revocationBasepoint)),
+        paymentBasepoint: unsafePublicKey(copyOf(b.paymentBasepoint)),
+        delayedPaymentBasepoint: unsafePublicKey(copyOf(b.delayedPaymentBasepoint)),
+        htlcBasepoint: unsafePublicKey(copyOf(b.htlcBasepoint))
       }),
       holderSelfDelay: p.holderSelfDelay,
       counterpartySelfDelay: p.counterpartySelfDelay,
@@ -647,10 +654,10 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     const exported = Object.freeze({
       state: Object.freeze({
         ...h.state,
-        htlcs: Object.freeze(h.state.htlcs.map((x) => Object.freeze({ ...x, paymentHash: Uint8Array.from(x.paymentHash) })))
+        htlcs: Object.freeze(h.state.htlcs.map((x) => Object.freeze({ ...x, paymentHash: copyOf(x.paymentHash) })))
       }),
-      counterpartySignature: Uint8Array.from(h.counterpartySignature),
-      counterpartyHtlcSignatures: Object.freeze(h.counterpartyHtlcSignatures.map((sig) => Uint8Array.from(sig)))
+      counterpartySignature: copyOf(h.counterpartySignature),
+      counterpartyHtlcSignatures: Object.freeze(h.counterpartyHtlcSignatures.map((sig) => copyOf(sig)))
     })
     h.exported = exported
     return exported
@@ -687,12 +694,12 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     const holders = sameHeld ? seen.holders : [...r.holderCommitments.values()]
     const state: SignerChannelState = Object.freeze({
       version: 1,
-      keyId: seen?.state.keyId ?? Uint8Array.from(keyId),
+      keyId: seen?.state.keyId ?? copyOf(keyId),
       parameters: p === undefined ? null : exportParameters(p),
       revokedBelow: r.revokedBelow,
       highestValidated: r.highestValidated ?? null,
       lastCounterpartySigned:
-        seen && seen.last === last ? seen.state.lastCounterpartySigned : last ? Object.freeze({ commitmentNumber: last.commitmentNumber, txid: Uint8Array.from(last.txid) }) : null,
+        seen && seen.last === last ? seen.state.lastCounterpartySigned : last ? Object.freeze({ commitmentNumber: last.commitmentNumber, txid: copyOf(last.txid) }) : null,
       holderCommitments: sameHeld
         ? seen.state.holderCommitments
         : Object.freeze(holders.map(exportHolder).sort((a, b) => (a.state.commitmentNumber < b.state.commitmentNumber ? -1 : 1)))
@@ -740,7 +747,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       holderCommitments,
       revokedBelow,
       highestValidated,
-      lastCounterpartySigned: lastSigned === null ? undefined : { commitmentNumber: lastSigned.commitmentNumber, txid: Uint8Array.from(lastSigned.txid) }
+      lastCounterpartySigned: lastSigned === null ? undefined : { commitmentNumber: lastSigned.commitmentNumber, txid: copyOf(lastSigned.txid) }
     }
   }
 

@@ -41,8 +41,20 @@ import {
 } from "./commitment.ts"
 import { buildHtlcTransactions, type HtlcTransaction, type HtlcTxKind } from "./htlc.ts"
 
-/** Digests by sighash type. */
-type Digests = Map<number, Uint8Array>
+/**
+ * The digests of one input by sighash type, in two slots: a BOLT 3 transaction is signed under
+ * at most two (SIGHASH_ALL, and the peer's SIGHASH_SINGLE|ANYONECANPAY on an anchors HTLC
+ * transaction), and a `Map` per transaction (one per commitment and per HTLC transaction built)
+ * costs more to make than the two lookups it answers. A third type is computed, not kept.
+ */
+interface Digests {
+  typeA: number
+  digestA: Uint8Array | undefined
+  typeB: number
+  digestB: Uint8Array | undefined
+}
+/** No digest kept yet (-1 is no sighash type). */
+const noDigests = (): Digests => ({ typeA: -1, digestA: undefined, typeB: -1, digestB: undefined })
 
 interface Entry {
   /** The inputs it was built from (`sameInputs`). */
@@ -345,6 +357,9 @@ const viewFor = <H extends CommitmentHtlc>(entry: Entry, params: CommitmentParam
   return new MemoCommitment(entry, params, outputs, htlcOutputs, trimmedHtlcs)
 }
 
+/** Up to this many HTLCs `entryOf` finds each by a scan of the list; beyond, through a map of their positions (a scan per output would be quadratic). */
+const SCAN_MAX_HTLCS = 8
+
 const entryOf = <H extends CommitmentHtlc>(params: CommitmentParams<H>, built: CommitmentTransaction<H>): Entry => {
   const htlcs = params.htlcs
   const builtOutputs = built.outputs
@@ -358,6 +373,11 @@ const entryOf = <H extends CommitmentHtlc>(params: CommitmentParams<H>, built: C
       outputHtlc.push(-1)
       outputsWithoutHtlcs.push({ index: o.index, kind: o.kind, amount: o.amount, scriptPubKey: o.scriptPubKey, witnessScript: o.witnessScript, htlc: undefined })
     }
+  } else if (htlcs.length <= SCAN_MAX_HTLCS) {
+    // A few HTLCs (most commitments): each found by a scan of the list, no map made. From the
+    // end, as the map below answers (an object listed twice is found at its last place).
+    for (const o of builtOutputs) outputHtlc.push(o.htlc === undefined ? -1 : htlcs.lastIndexOf(o.htlc))
+    for (const h of built.trimmedHtlcs) trimmed.push(htlcs.lastIndexOf(h))
   } else {
     const position = new Map<CommitmentHtlc, number>()
     for (let i = 0; i < htlcs.length; i++) {
@@ -375,7 +395,7 @@ const entryOf = <H extends CommitmentHtlc>(params: CommitmentParams<H>, built: C
     outputsWithoutHtlcs,
     txid: undefined,
     htlcTxs: undefined,
-    digests: new Map(),
+    digests: noDigests(),
     htlcDigests: []
   }
 }
@@ -453,7 +473,7 @@ export const htlcTransactions = <H extends CommitmentHtlc>(commitment: Commitmen
     if (output === undefined) return
     let digests = entry.htlcDigests[i]
     if (digests === undefined) {
-      digests = new Map()
+      digests = noDigests()
       entry.htlcDigests[i] = digests
     }
     result.push(new MemoHtlcTransaction(core, output.htlc, digests))
@@ -463,10 +483,16 @@ export const htlcTransactions = <H extends CommitmentHtlc>(commitment: Commitmen
 
 const cached = (digests: Digests | undefined, sighashType: number, compute: () => Uint8Array): Uint8Array => {
   if (digests === undefined) return compute()
-  const held = digests.get(sighashType)
-  if (held !== undefined) return held
+  if (digests.typeA === sighashType && digests.digestA !== undefined) return digests.digestA
+  if (digests.typeB === sighashType && digests.digestB !== undefined) return digests.digestB
   const digest = compute()
-  digests.set(sighashType, digest)
+  if (digests.digestA === undefined) {
+    digests.typeA = sighashType
+    digests.digestA = digest
+  } else if (digests.digestB === undefined) {
+    digests.typeB = sighashType
+    digests.digestB = digest
+  }
   return digest
 }
 

@@ -8,7 +8,7 @@
  * use nSequence 1.
  */
 import { Data, Result } from "effect"
-import type { ChannelType, OutputSpec } from "../channel-type.ts"
+import { channelTypes, type ChannelType, type OutputSpec } from "../channel-type.ts"
 import { sat, msatToSat, type Sat } from "../units.ts"
 import { makeInput, txid as computeTxid, type Transaction, type Txid } from "./bitcoin/transaction.ts"
 import type { CommitmentHtlc, CommitmentOutput, CommitmentTransaction } from "./commitment.ts"
@@ -79,8 +79,7 @@ export const buildHtlcTransaction = <H extends CommitmentHtlc>(
   const output = commitment.htlcOutputs.find((o) => o.index === outputIndex)
   if (output === undefined) return Result.fail(new HtlcTransactionError({ reason: `output ${outputIndex} is not an HTLC output of the commitment` }))
   if (commitmentTxid.length !== 32) return Result.fail(new HtlcTransactionError({ reason: "commitment txid must be 32 bytes" }))
-  const { channelType, keys, toSelfDelay } = commitment.params
-  return Result.succeed(htlcTransactionOf(commitment, commitmentTxid, output, channelType.scripts.htlcTxOutput(keys, toSelfDelay)))
+  return Result.succeed(htlcTransactionOf(commitment, commitmentTxid, output, htlcTxOutputSpec(commitment)))
 }
 
 /**
@@ -95,10 +94,26 @@ export const buildHtlcTransactions = <H extends CommitmentHtlc>(
   // Half the commitments of an HTLC round trip have no HTLC output: no txid or script to make.
   if (commitment.htlcOutputs.length === 0) return []
   const id = commitmentTxid ?? computeTxid(commitment.tx)
-  const { channelType, keys, toSelfDelay } = commitment.params
   // The second-stage output is the same for every HTLC of a commitment: one script for all.
-  const spec = channelType.scripts.htlcTxOutput(keys, toSelfDelay)
+  const spec = htlcTxOutputSpec(commitment)
   return commitment.htlcOutputs.map((o) => htlcTransactionOf(commitment, id, o, spec))
+}
+
+/**
+ * The output of the commitment's HTLC transactions: `htlcTxOutput(keys, toSelfDelay)` of its
+ * type. For the built-in (segwit v0) types that is the commitment's own `to_local` output (BOLT
+ * 3: "the same as the to_local output", the same keys and delay), so when the commitment has one
+ * its script and scriptPubKey serve (no script written and hashed again for each commitment with
+ * HTLCs); otherwise, or for any other descriptor, the type's function makes it.
+ */
+export const htlcTxOutputSpec = <H extends CommitmentHtlc>(commitment: CommitmentTransaction<H>): OutputSpec => {
+  const { channelType, keys, toSelfDelay } = commitment.params
+  if (channelTypes.includes(channelType)) {
+    for (const o of commitment.outputs) {
+      if (o.kind === "to_local" && o.witnessScript !== undefined) return { scriptPubKey: o.scriptPubKey, witnessScript: o.witnessScript }
+    }
+  }
+  return channelType.scripts.htlcTxOutput(keys, toSelfDelay)
 }
 
 /** Fee of an HTLC transaction of this kind for the channel type (0 with zero-fee HTLC txs). */

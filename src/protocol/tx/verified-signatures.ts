@@ -54,7 +54,8 @@ export const makeVerifiedSignatures = (capacity: number): VerifiedSignatures => 
       // Found under a number shared with other inputs: counted as a miss.
       if (held !== undefined) memo.mismatch()
       if (!secp.verify(signature, digest, publicKey)) return false
-      memo.set(key, { digest: Uint8Array.from(digest), signature: Uint8Array.from(signature), publicKey: Uint8Array.from(publicKey) })
+      // Copies by the typed-array constructor (about half the cost of `Uint8Array.from`, which iterates).
+      memo.set(key, { digest: new Uint8Array(digest), signature: new Uint8Array(signature), publicKey: new Uint8Array(publicKey) })
       return true
     },
     size: memo.size,

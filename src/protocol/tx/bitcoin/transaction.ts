@@ -7,7 +7,7 @@
 import { Brand, Data, Result } from "effect"
 import { fromHex, toHex } from "../../bytes.ts"
 import type { Sat } from "../../units.ts"
-import { sat } from "../../units.ts"
+import { checkedBrand, sat } from "../../units.ts"
 import { type DecodeError, fail, InvalidFieldValue } from "../../codec/errors.ts"
 import { attempt, Reader } from "../../codec/reader.ts"
 import { compactSizeLength, Writer } from "../../codec/writer.ts"
@@ -16,8 +16,12 @@ import { hash256 } from "./hash.ts"
 /** 32-byte transaction id in internal (serialization) byte order. */
 export type Txid = Uint8Array & Brand.Brand<"Txid">
 
-/** A txid from 32 bytes in internal order (no copy; a `BrandError` for another length). */
-export const Txid = Brand.make<Txid>((b) => b.length === 32 || `a txid is 32 bytes, got ${b.length}`)
+/**
+ * A txid from 32 bytes in internal order (no copy; a `BrandError` for another length). A
+ * `checkedBrand`: every commitment's txid is branded, and `Brand.make` would run Effect's schema
+ * checks for each.
+ */
+export const Txid = checkedBrand<Txid>((b) => b.length === 32 || `a txid is 32 bytes, got ${b.length}`)
 /** Brands 32 bytes (internal order) as a txid; no copy. */
 export const txidFromBytes = (bytes: Uint8Array): Txid => Txid(bytes)
 /** Parses display-order hex (as printed by explorers and the BOLTs); throws on bad hex: trusted input only. */

@@ -1,5 +1,5 @@
 import fc from "fast-check"
-import { Result } from "effect"
+import { Brand, Result } from "effect"
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import { fromHex, toHex } from "../../../../src/protocol/bytes.ts"
@@ -10,6 +10,7 @@ import {
   serializeTransaction,
   txid,
   txidFromHex,
+  Txid,
   txidToHex,
   type Transaction,
   vsize,
@@ -161,5 +162,25 @@ describe("transaction serialization", () => {
     const id = txidFromHex(hex)
     expect(id[0]).toBe(0xbe)
     expect(txidToHex(id)).toBe(hex)
+  })
+})
+
+describe("Txid", () => {
+  it("accepts and refuses what Brand.make's constructor over the same check does, with the same BrandError", () => {
+    const reference = Brand.make<Txid>((b) => b.length === 32 || `a txid is 32 bytes, got ${b.length}`)
+    const outcome = (make: (b: Uint8Array) => Txid, b: Uint8Array): unknown => {
+      try {
+        return make(b)
+      } catch (e) {
+        return e instanceof Brand.BrandError ? e.toString() : e
+      }
+    }
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 28, maxLength: 36 }), (b) => {
+        expect(outcome(Txid, b)).toStrictEqual(outcome(reference, b))
+        expect(Result.isSuccess(Txid.result(b))).toBe(Result.isSuccess(reference.result(b)))
+      }),
+      { numRuns: 300, seed: 32 }
+    )
   })
 })
