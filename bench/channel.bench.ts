@@ -17,9 +17,11 @@ import type { LightningMessage } from "../src/protocol/messages/index.ts"
  * both ways), B fulfills it on `HtlcReceived` (`fulfillHtlc`; `update_fulfill_htlc`, the same again).
  * - one at a time: the next add starts when A saw the fulfill AND both channels are quiet
  *   (nothing pending, nothing awaiting a revocation, no HTLC left; a write that no message
- *   waits on may still be in flight, as for a user);
- * - 50 in flight: A keeps 50 HTLCs outstanding, adding one per fulfill seen; the actors batch
- *   what is pending into one `commitment_signed`. Figure: HTLCs resolved per second.
+ *   waits on may still be in flight, as for a user); the driver waits for each add's answer and B
+ *   for each fulfill's, as a user handling one payment at a time (no fiber forked per command);
+ * - 50 in flight: A keeps 50 HTLCs outstanding, adding one per fulfill seen (each add and fulfill
+ *   forked, not awaited); the actors batch what is pending into one `commitment_signed`. Figure:
+ *   HTLCs resolved per second.
  *
  * Two passes per figure: the HEADLINE pass (round trips or HTLCs per second, store writes, fsyncs)
  * runs with no probe at all (the plain secp256k1, signer, persister and wire), so its figures pay
@@ -439,6 +441,11 @@ interface Pair {
   readonly resolved: Queue.Queue<bigint>
   /** Whether B fulfills what it receives (off: HTLCs stay committed). */
   autoFulfill: boolean
+  /**
+   * One HTLC at a time: the driver waits for each add's answer, and B for its fulfill's (as a
+   * user handling one payment at a time does); else both are forked, so that they batch.
+   */
+  oneAtATime: boolean
   readonly preimages: Map<string, Uint8Array>
   nextHtlc: number
   failure: string | undefined
@@ -492,7 +499,7 @@ const newPair = (timer: SecpTimer, storage: Storage, probed = true): Effect.Effe
     const logA: Array<NodeChannelEvent> = []
     const logB: Array<NodeChannelEvent> = []
     const resolved = yield* Queue.unbounded<bigint>()
-    const control = { autoFulfill: true, preimages: new Map<string, Uint8Array>(), nextHtlc: 0, failure: undefined as string | undefined }
+    const control = { autoFulfill: true, oneAtATime: false, preimages: new Map<string, Uint8Array>(), nextHtlc: 0, failure: undefined as string | undefined }
     const fail = (why: string) =>
       Effect.suspend(() => {
         control.failure ??= why
@@ -539,12 +546,8 @@ const newPair = (timer: SecpTimer, storage: Storage, probed = true): Effect.Effe
                 const preimage = control.preimages.get(key)
                 if (preimage === undefined) return fail("bob: unknown payment hash")
                 control.preimages.delete(key)
-                fulfills.push(
-                  mb.fulfillHtlc(e.channelId, e.event.htlcId, preimage).pipe(
-                    Effect.catch((err) => fail(`bob: fulfill refused: ${err._tag}`)),
-                    Effect.forkIn(scope)
-                  )
-                )
+                const fulfill = mb.fulfillHtlc(e.channelId, e.event.htlcId, preimage).pipe(Effect.catch((err) => fail(`bob: fulfill refused: ${err._tag}`)))
+                fulfills.push(control.oneAtATime ? fulfill : Effect.forkIn(fulfill, scope))
                 break
               }
               case "ChannelClosed":
@@ -552,6 +555,7 @@ const newPair = (timer: SecpTimer, storage: Storage, probed = true): Effect.Effe
             }
           }
           if (fulfills.length === 0) return Effect.void
+          // In order (one at a time: each awaited), else each forked.
           return fulfills.length === 1 && fulfills[0] !== undefined ? Effect.asVoid(fulfills[0]) : Effect.all(fulfills, { discard: true })
         })
       ),
@@ -587,15 +591,18 @@ const newPair = (timer: SecpTimer, storage: Storage, probed = true): Effect.Effe
     return pair
   })
 
-/** A adds one HTLC (the command is not awaited: adds queue up behind each other and batch). */
+/**
+ * A adds one HTLC. Not awaited (forked) while HTLCs are in flight together: adds queue up behind
+ * each other and batch. One at a time (`pair.oneAtATime`) the driver waits for the command's
+ * answer, as a user paying one payment after another does (no fiber of its own per add).
+ */
 const addHtlc = (pair: Pair): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const i = pair.nextHtlc++
     const preimage = bytes32(`preimage/${i}`)
     const paymentHash = sha256(preimage)
     pair.preimages.set(toHex(paymentHash), preimage)
-    const scope = yield* Effect.scope
-    yield* managerOf(pair.a)
+    const add = managerOf(pair.a)
       .addHtlc(pair.channelId, { requestId: `htlc-${i}`, amount: msat(HTLC_MSAT), paymentHash, cltvExpiry: 800_144, onion: ONION })
       .pipe(
         Effect.catch((e) =>
@@ -603,9 +610,10 @@ const addHtlc = (pair: Pair): Effect.Effect<void, never, Scope.Scope> =>
             pair.failure ??= `addHtlc: ${e._tag}`
             return Queue.offer(pair.resolved, -1n)
           })
-        ),
-        Effect.forkIn(scope)
+        )
       )
+    if (pair.oneAtATime) yield* add
+    else yield* Effect.forkIn(add, yield* Effect.scope)
   })
 const ONION = new Uint8Array(1366)
 
@@ -708,6 +716,7 @@ const scenario = (timer: SecpTimer, mode: Mode, storage: Storage, ms: number, pr
   Effect.scoped(
     Effect.gen(function*() {
       const pair = yield* newPair(timer, storage, probed)
+      pair.oneAtATime = mode === "one"
       // Untimed warm-up on this pair (RUN_WARMUP_MS): the process-wide warm-up ran on other nodes,
       // whose actors are closures of their own, so V8 compiles again for this pair's first HTLCs.
       let resolved = 0

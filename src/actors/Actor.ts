@@ -299,18 +299,29 @@ export const make = <M, E = never, R = never>(
      */
     let lastCaller: Context.Context<never> | undefined
     let lastContext: Context.Context<R | Scope.Scope> = context
-    const withContext = Effect.updateContext(run, (caller: Context.Context<never>): Context.Context<R | Scope.Scope> => {
+    const contextFor = (caller: Context.Context<never>): Context.Context<R | Scope.Scope> => {
       if (caller !== lastCaller) {
         lastContext = contextOver(caller)
         lastCaller = caller
       }
       return lastContext
-    })
+    }
+    const withContext = Effect.updateContext(run, contextFor)
     // Not attached to the scope: its finalizer (`stopNow`) interrupts the fiber and ends the
     // actor, which a fork in the scope would add and remove per start.
     const start: Effect.Effect<void> = Effect.map(Effect.forkDetach(withContext), started)
-    /** `start` running the fiber at once (`postNow`). */
-    const startNow: Effect.Effect<void> = Effect.map(Effect.forkDetach(withContext, { startImmediately: true }), started)
+    /**
+     * `start` running the fiber at once (`postNow`): it handles the mailbox up to its first
+     * suspension before the start returns. Made with its context from the start
+     * (`runForkWith`: detached and interruptible, as `forkDetach` makes it), not forked with the
+     * starting fiber's and switched to its own (`updateContext`: an operation per start, and when
+     * the contexts differ a switch, an exit hook and a switch back). A scheduled start is forked
+     * (`start`): it goes through the starting fiber's dispatcher, batched with its other tasks.
+     */
+    const startNow: Effect.Effect<void> = Effect.withFiber((caller) => {
+      started(Effect.runForkWith(contextFor(caller.context))(run))
+      return Effect.void
+    })
 
     const stopNow: Effect.Effect<void> = Effect.suspend(() => {
       if (finishing) return Effect.void

@@ -491,26 +491,40 @@ const startChannel = <S>(
       }
     }
 
-    /** Marks `id` complete (with its whole group when it ends one); returns the ids that became durable, in order. */
-    const complete = (id: bigint): ReadonlyArray<bigint> => {
-      if (id <= durableThrough || id > lastPersisted) return []
+    /**
+     * Marks `id` complete (with its whole group when it ends one); `newly`, when given, gets the
+     * ids that became durable, in order. The next id in order (the common case: a channel's writes
+     * land in order) becomes durable with no entry in `completedAhead` (which never holds
+     * `durableThrough + 1` between calls: an id completed ahead is taken as soon as its turn
+     * comes), and no list is made for a caller that needs none.
+     */
+    const complete = (id: bigint, newly?: Array<bigint>): void => {
+      if (id <= durableThrough || id > lastPersisted) return
       const first = groups.get(id)
       if (first !== undefined) {
         groups.delete(id)
         for (let i = first; i < id; i++) if (i > durableThrough) completedAhead.add(i)
       }
-      completedAhead.add(id)
-      const newly: Array<bigint> = []
-      while (completedAhead.delete(durableThrough + 1n)) {
-        durableThrough += 1n
-        newly.push(durableThrough)
-        const carried = groupStates.get(durableThrough)
-        if (carried !== undefined) {
-          groupStates.delete(durableThrough)
-          stateStored(carried)
-        }
+      let next = durableThrough + 1n
+      if (id === next) {
+        becameDurable(id, newly)
+        next = id + 1n
+      } else completedAhead.add(id)
+      while (completedAhead.size > 0 && completedAhead.delete(next)) {
+        becameDurable(next, newly)
+        next += 1n
       }
-      return newly
+    }
+    /** `id` (the one after `durableThrough`) is durable, with the state write its group carried. */
+    const becameDurable = (id: bigint, newly: Array<bigint> | undefined): void => {
+      durableThrough = id
+      newly?.push(id)
+      if (groupStates.size === 0) return
+      const carried = groupStates.get(id)
+      if (carried !== undefined) {
+        groupStates.delete(id)
+        stateStored(carried)
+      }
     }
 
     /** The state write `seq` is durable (and so every earlier one). */
@@ -674,7 +688,8 @@ const startChannel = <S>(
     /** A completion (`PersistCompleted`): the shell's, applied in `updateId` order; fed to `step` when the core wants them. */
     const handleCompletion = (updateId: bigint): Effect.Effect<Result.Result<StepReport, StepError>> =>
       Effect.gen(function*() {
-        const newly = complete(updateId)
+        const newly: Array<bigint> = []
+        complete(updateId, newly)
         if (stateWrite !== undefined && updateId >= stateWrite.at) stateStored(stateWrite.seq)
         yield* release
         const events: Array<ChannelEvent> = []

@@ -67,7 +67,7 @@ import {
 } from "./Channel.ts"
 import { encodeChannelStateJson } from "../protocol/channel/state-json.ts"
 import { encodeSignerChannelStateJson } from "../layers/signer/signer-state-json.ts"
-import { makeMonitorSync, type MonitorHandle } from "./Monitor.ts"
+import { makeMonitorSync, type MonitorHandle, type MonitorPreview } from "./Monitor.ts"
 import { PeerNotConnected, type PeerSessionEvent, type SessionId } from "./PeerEvent.ts"
 import { PeerManager, type PeerManagerConfig, sendNowOf } from "./PeerManager.ts"
 
@@ -758,22 +758,34 @@ export const make = (
       const signerState = signer.channelStateNow?.(entry.keyId)
       if (signerState === undefined) return undefined
       const channelId = writeChannelId(entry, updates)
-      const status = writeNow(channelId, updates, recordOf(entry, state, signerState))
-      return status === undefined ? undefined : written(entry, channelId, updates, status)
+      // The monitor's state after these updates, if the persister asks for it (compacting its log):
+      // computed then, and handed over to the monitor after the write (`written`), not applied twice.
+      const monitor = monitorOf(entry, channelId)
+      let preview: MonitorPreview | undefined
+      const monitorAfter = () => (preview ??= monitor.preview(updates)).state
+      const status = writeNow(channelId, updates, recordOf(entry, state, signerState), monitorAfter)
+      return status === undefined ? undefined : written(entry, channelId, updates, status, preview)
     }
 
+    const monitorOf = (entry: Entry, channelId: ChannelId): MonitorHandle =>
+      (entry.monitor ??= makeMonitorSync({ name: flatHex([channelId], "", "monitor "), secp: config.secp }))
+
     /**
-     * After a write: the updates to the channel's monitor, and `Completed` ones recorded as durable.
-     * The status, or the effect to run first (a refusal to log, waiters to wake) that gives it.
+     * After a write: the updates to the channel's monitor (`preview`: as already applied for the
+     * persister, then kept), and `Completed` ones recorded as durable. The status, or the effect to
+     * run first (a refusal to log, waiters to wake) that gives it.
      */
-    const written = (entry: Entry, channelId: ChannelId, updates: ReadonlyArray<MonitorUpdate>, status: PersistStatus): PersistStatus | Effect.Effect<PersistStatus> => {
-      const monitor = (entry.monitor ??= makeMonitorSync({ name: flatHex([channelId], "", "monitor "), secp: config.secp }))
+    const written = (
+      entry: Entry,
+      channelId: ChannelId,
+      updates: ReadonlyArray<MonitorUpdate>,
+      status: PersistStatus,
+      preview?: MonitorPreview
+    ): PersistStatus | Effect.Effect<PersistStatus> => {
+      const monitor = monitorOf(entry, channelId)
       // Applied at once, in persist order; a refusal is logged (the stored log is the truth).
-      let refusals: Array<string> | undefined
-      for (const update of updates) {
-        const refused = monitor.applyNow(update)
-        if (refused !== undefined) (refusals ??= []).push(`${monitor.name}: update ${update.updateId} (${update._tag}) refused: ${refused._tag}`)
-      }
+      const refused = monitor.commit(preview ?? monitor.preview(updates))
+      const refusals = refused?.map((r) => `${monitor.name}: update ${r.update.updateId} (${r.update._tag}) refused: ${r.error._tag}`)
       let last = -1n
       if (status === "Completed") for (const u of updates) if (u.updateId > last) last = u.updateId
       // `toHex` is flat too (and cheaper than `flatHex`); the map keeps the key first stored. Once per id array.
@@ -1022,11 +1034,25 @@ export const make = (
 
     // ---- the API -------------------------------------------------------------------------------------------
 
+    /**
+     * The hex of a caller's channel id, kept for the last id asked with a copy of its bytes: a caller
+     * asks about the same channel many times in a row (its commands, its polls), and comparing 32
+     * bytes is cheaper than making the hex again. Not `hexOfHeld`: the caller may reuse and refill
+     * its array.
+     */
+    let askedIdBytes: Uint8Array | undefined
+    let askedIdHex = ""
+    const askedHex = (channelId: ChannelId): string => {
+      if (askedIdBytes !== undefined && equalBytes(askedIdBytes, channelId)) return askedIdHex
+      askedIdHex = toHex(channelId)
+      askedIdBytes = channelId.slice()
+      return askedIdHex
+    }
+
     /** `f` with the channel's entry and handle (no intermediate effect: commands and snapshots are on every payment's path). */
     const withChannel = <A, E>(channelId: ChannelId, f: (entry: Entry, handle: ChannelHandle<ChannelState>) => Effect.Effect<A, E>): Effect.Effect<A, E | ChannelNotFound> =>
       Effect.suspend((): Effect.Effect<A, E | ChannelNotFound> => {
-        // `toHex`, not `hexOfHeld`: the caller's array (an API caller may reuse and refill it).
-        const entry = byId.get(toHex(channelId))
+        const entry = byId.get(askedHex(channelId))
         return entry?.handle === undefined ? Effect.fail(new ChannelNotFound({ channelId })) : f(entry, entry.handle)
       })
 
@@ -1041,7 +1067,7 @@ export const make = (
     const commandDurably = (channelId: ChannelId, input: ChannelInput): Effect.Effect<void, ChannelCommandError> =>
       withChannel(channelId, (_entry, handle) =>
         Effect.flatMap(handle.command(input), (report) => {
-          const channelHex = toHex(channelId)
+          const channelHex = askedHex(channelId)
           const known = durableUpTo.get(channelHex) ?? -1n
           if ((report.durableThrough > known ? report.durableThrough : known) >= report.lastUpdateId) return Effect.void
           const done = Deferred.makeUnsafe<void>()

@@ -32,6 +32,36 @@ export interface MonitorHandle {
   readonly state: Effect.Effect<MonitorState | undefined>
   /** Applies an update now (no effect to run: the manager's persist path); returns the refusal, or undefined when applied. */
   readonly applyNow: (update: MonitorUpdate) => MonitorError | undefined
+  /**
+   * What applying `updates` in order to the current state gives, each as `applyNow` would (a
+   * refused one leaves the state as it was), without handing them over: `commit` does. The
+   * manager's persist path computes it before a write (a persister compacting its log may take
+   * the state as its snapshot: `WriteNow`'s `monitorAfter`) and commits it after.
+   */
+  readonly preview: (updates: ReadonlyArray<MonitorUpdate>) => MonitorPreview
+  /**
+   * Hands a preview's updates over: its state is kept when the preview was made from the current
+   * state (always, on the manager's path: nothing else applies updates in between); otherwise its
+   * updates are applied again. Returns the refusals, as `applyNow` would give them, in order.
+   */
+  readonly commit: (preview: MonitorPreview) => ReadonlyArray<Refusal> | undefined
+}
+
+/** An update a monitor refused, and why. */
+export interface Refusal {
+  readonly update: MonitorUpdate
+  readonly error: MonitorError
+}
+
+/** A monitor's state after some updates, not handed over yet (`MonitorHandle.preview`). */
+export interface MonitorPreview {
+  readonly updates: ReadonlyArray<MonitorUpdate>
+  /** The state the updates were applied to. */
+  readonly from: MonitorState | undefined
+  /** The state after every update that applied. */
+  readonly state: MonitorState | undefined
+  /** The refused updates, in order (undefined: none). */
+  readonly refusals: ReadonlyArray<Refusal> | undefined
 }
 
 export interface MonitorOptions {
@@ -49,6 +79,18 @@ export const applyUpdate = (
   update: MonitorUpdate
 ): Result.Result<MonitorState, MonitorError> => (state === undefined ? replay(secp, [update]) : apply(secp, state, update))
 
+/** `updates` applied in order to `from`, each refused one skipped (the state stays as it was): what `applyNow` one by one gives. Pure. */
+export const applyEach = (secp: Secp256k1, from: MonitorState | undefined, updates: ReadonlyArray<MonitorUpdate>): MonitorPreview => {
+  let state = from
+  let refusals: Array<Refusal> | undefined
+  for (const update of updates) {
+    const result = applyUpdate(secp, state, update)
+    if (Result.isFailure(result)) (refusals ??= []).push({ update, error: result.failure })
+    else state = result.success
+  }
+  return { updates, from, state, refusals }
+}
+
 /** Makes a monitor (no fiber: see the module comment). */
 export const makeMonitorSync = (options: MonitorOptions): MonitorHandle => {
   let state = options.state
@@ -60,6 +102,12 @@ export const makeMonitorSync = (options: MonitorOptions): MonitorHandle => {
       if (Result.isFailure(result)) return result.failure
       state = result.success
       return undefined
+    },
+    preview: (updates) => applyEach(options.secp, state, updates),
+    commit: (preview) => {
+      const applied = preview.from === state ? preview : applyEach(options.secp, state, preview.updates)
+      state = applied.state
+      return applied.refusals
     }
   }
 }

@@ -154,8 +154,20 @@ const freeWriters = new WeakMap<MonitorPersisterShape, () => boolean>()
  * One channel's write done at once, with no effect: the status `persist` would give, or undefined
  * when it cannot be done at once (then `persist` does it; nothing was written). It fails only as
  * `persist` would for a caller bug: it gives undefined then too, and `persist` reports it.
+ *
+ * `monitorAfter` (optional): the caller's monitor state once these updates are applied, asked for
+ * only when needed (a persister compacting its log now). When its `latestUpdateId` is the last of
+ * the log being compacted, every update of that log was applied to it (`apply`, which checks what
+ * `applyAccepted` checks and more), so it IS the fold of the log (`foldAccepted`): the persister
+ * takes it as its snapshot instead of folding the same updates again (and shares the monitor's
+ * objects rather than holding a copy). Anything else (undefined, another id): the persister folds.
  */
-export type WriteNow = (channelId: ChannelId, updates: ReadonlyArray<MonitorUpdate>, channelState: ChannelStateValue) => PersistStatus | undefined
+export type WriteNow = (
+  channelId: ChannelId,
+  updates: ReadonlyArray<MonitorUpdate>,
+  channelState: ChannelStateValue,
+  monitorAfter?: () => MonitorState | undefined
+) => PersistStatus | undefined
 
 const nowWriters = new WeakMap<MonitorPersisterShape, WriteNow>()
 

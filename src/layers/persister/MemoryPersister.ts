@@ -48,10 +48,18 @@ const lastIdOf = (c: StoredChannel): bigint => c.updates.at(-1)?.updateId ?? c.m
  * Folds a stored channel's log into its snapshot (the older updates dropped) once it holds
  * `every` updates or more; `every` 0 or less: never. One replacement of the record, so a
  * crash leaves it before or after, both loadable. A log that does not fold (a bug elsewhere)
- * is kept whole: `load` reports it as it is.
+ * is kept whole: `load` reports it as it is. `monitorAfter`: the writer's monitor state after
+ * the log (`WriteNow`), taken as the snapshot when it is at the log's last update (then it is
+ * the fold: the same updates applied), so the log is not applied a second time.
  */
-const compact = (c: StoredChannel, every: number): void => {
+const compact = (c: StoredChannel, every: number, monitorAfter?: () => MonitorState | undefined): void => {
   if (every <= 0 || c.updates.length < every) return
+  const given = monitorAfter?.()
+  if (given !== undefined && given.latestUpdateId === c.updates[c.updates.length - 1]?.updateId) {
+    c.monitor = given
+    c.updates = []
+    return
+  }
   const folded = foldAccepted(c.monitor, c.updates)
   if (Result.isFailure(folded)) return
   c.monitor = folded.success
@@ -237,14 +245,20 @@ export const makeMemoryPersister = (
       return lastKey
     }
 
-    /** Lands one write now (checked already), exactly as `flush` would land it. */
-    const land = (key: string, channelId: ChannelId, updates: ReadonlyArray<MonitorUpdate>, channelState: ChannelStateValue): void => {
+    /** Lands one write now (checked already), exactly as `flush` would land it (`monitorAfter`: see `compact`). */
+    const land = (
+      key: string,
+      channelId: ChannelId,
+      updates: ReadonlyArray<MonitorUpdate>,
+      channelState: ChannelStateValue,
+      monitorAfter: (() => MonitorState | undefined) | undefined
+    ): void => {
       latest.set(key, updates.at(-1)?.updateId ?? latest.get(key) ?? -1n)
       attemptCount += 1
       const stored = data.channels.get(key) ?? { channelId, channelState, updates: [] }
       stored.channelState = channelState
       for (const u of updates) stored.updates.push(u)
-      compact(stored, compactEvery)
+      compact(stored, compactEvery, monitorAfter)
       data.channels.set(key, stored)
     }
 
@@ -253,11 +267,11 @@ export const makeMemoryPersister = (
      * in order. The write lands now and is `Completed` (the other path would answer the same,
      * with no completion published). Undefined: nothing written (`persist` does it, or reports why).
      */
-    const writeNow: WriteNow = (channelId, updates, channelState) => {
+    const writeNow: WriteNow = (channelId, updates, channelState, monitorAfter) => {
       if (!landsNow()) return undefined
       const key = keyOf(channelId)
       if (checkOrder(updates, key) !== undefined) return undefined
-      land(key, channelId, updates, channelState)
+      land(key, channelId, updates, channelState, monitorAfter)
       return "Completed"
     }
 
