@@ -66,6 +66,23 @@ export interface TlvStream<F extends TlvFields> {
   readonly encode: (v: TlvValues<F>) => Uint8Array
 }
 
+/** A record's type, which must be above the previous record's (BOLT 1: strictly increasing, no duplicates). */
+const readRecordType = (r: Reader, at: number, previous: bigint): bigint => {
+  const type = r.bigsize()
+  if (type === previous) fail(new TlvDuplicateType({ at, type }))
+  if (type < previous) fail(new TlvTypeNotIncreasing({ at, type, previous }))
+  return type
+}
+
+/** A record's length, then a Reader over its value (`r` moves past it); the length must fit in the stream. */
+const readRecordValue = (r: Reader, at: number, type: bigint): Reader => {
+  const length = r.bigsize()
+  if (length > BigInt(r.remaining)) {
+    fail(new TlvLengthExceedsStream({ at, type, length, remaining: r.remaining }))
+  }
+  return r.sub(Number(length))
+}
+
 /**
  * Reads the raw records of a stream, checking the structural rules of BOLT 1 (canonical
  * BigSize, strictly increasing types, lengths within the stream) and handing each record's
@@ -78,15 +95,9 @@ export const readRawRecords = (
   let previous = -1n
   while (!r.atEnd) {
     const at = r.offset
-    const type = r.bigsize()
-    if (type === previous) fail(new TlvDuplicateType({ at, type }))
-    if (type < previous) fail(new TlvTypeNotIncreasing({ at, type, previous }))
+    const type = readRecordType(r, at, previous)
     previous = type
-    const length = r.bigsize()
-    if (length > BigInt(r.remaining)) {
-      fail(new TlvLengthExceedsStream({ at, type, length, remaining: r.remaining }))
-    }
-    onRecord(type, r.sub(Number(length)), at)
+    onRecord(type, readRecordValue(r, at, type), at)
   }
 }
 
@@ -113,30 +124,37 @@ export const readExactValue = <A>(read: (r: Reader) => A, type: bigint, value: R
 
 /** Declares a TLV stream. Field names become the keys of the decoded value. */
 export const tlvStream = <const F extends TlvFields>(name: string, fields: F): TlvStream<F> => {
-  const byType = new Map<bigint, { name: string; field: TlvField<unknown> }>()
+  // Each known record's reader made once here, not a closure per record decoded.
+  const byType = new Map<bigint, { name: string; field: TlvField<unknown>; read: (r: Reader) => unknown }>()
   for (const [key, field] of Object.entries(fields)) {
     if (key === "unknown") throw new Error(`tlvStream ${name}: "unknown" is reserved`)
     if (byType.has(field.type)) throw new Error(`tlvStream ${name}: type ${field.type} declared twice`)
-    byType.set(field.type, { name: key, field })
+    byType.set(field.type, { name: key, field, read: (v) => field.codec.read(v) })
   }
   const ordered = [...byType.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
 
+  /** `readRawRecords`' walk, each record handled in place (no callback made per stream decoded). */
   const read = (r: Reader): TlvValues<F> => {
     const out: Record<string, unknown> = {}
-    // No records (most messages): nothing to walk, no list or callback made.
+    // No records (most messages): nothing to walk, no list made.
     if (r.atEnd) return out as TlvValues<F>
-    const unknown: Array<TlvRecord> = []
-    readRawRecords(r, (type, value, at) => {
+    let unknown: Array<TlvRecord> | undefined
+    let previous = -1n
+    while (!r.atEnd) {
+      const at = r.offset
+      const type = readRecordType(r, at, previous)
+      previous = type
+      const value = readRecordValue(r, at, type)
       const known = byType.get(type)
       if (known !== undefined) {
-        out[known.name] = readExactValue((v) => known.field.codec.read(v), type, value, at)
+        out[known.name] = readExactValue(known.read, type, value, at)
       } else if (type % 2n === 0n) {
         fail(new TlvUnknownEvenType({ at, type }))
       } else {
-        unknown.push({ type, value: value.rest() })
+        ;(unknown ??= []).push({ type, value: value.rest() })
       }
-    })
-    if (unknown.length > 0) out["unknown"] = unknown
+    }
+    if (unknown !== undefined) out["unknown"] = unknown
     return out as TlvValues<F>
   }
 

@@ -21,6 +21,8 @@ const POOL_BUFFER_MIN = 1024
 export class Writer {
   private buf: Uint8Array
   private len = 0
+  /** Where this Writer's bytes begin in `buf`: 0, but for the message slab's Writer (`Writer.onSlab`). */
+  private start = 0
 
   /** A Writer over `buffer` when given (`scratch`'s pooled ones), else over a new one of `initialCapacity` bytes. */
   constructor(initialCapacity = 64, buffer?: Uint8Array) {
@@ -43,6 +45,38 @@ export class Writer {
     }
   }
 
+  /**
+   * `write(w, value)` on the Writer of the message slab, which writes straight into the slab's
+   * free space: the result is a view of the slab (as `copyToSlab` would cut), with no buffer to
+   * copy it from and no second view made. The slab is renewed before when less than
+   * `SLAB_PIECE_MAX` bytes are left, so a message up to that size is never moved; a longer one
+   * gets a buffer of its own, as from `copyToSlab` (moved out as it grows when it must be). Not
+   * re-entered: a nested call (a `write` that encodes a message) gets a copy of its own.
+   * `type`, when given, is written first as a u16 (a wire message's type: no closure made to
+   * write it).
+   */
+  static onSlab<A>(write: (w: Writer, a: A) => void, value: A, type?: number): Uint8Array {
+    if (slabWriterBusy) return Writer.scratch((w) => write(type === undefined ? w : w.u16(type), value), copyOf)
+    if (SLAB_SIZE - slabUsed < SLAB_PIECE_MAX) newSlab()
+    const w = slabWriter
+    w.buf = slabBytes
+    w.start = slabUsed
+    w.len = slabUsed
+    slabWriterBusy = true
+    try {
+      write(type === undefined ? w : w.u16(type), value)
+    } finally {
+      slabWriterBusy = false
+    }
+    const n = w.len - w.start
+    // Moved out (longer than the space left) or longer than a slab piece: a buffer of its own.
+    if (w.buf !== slabBytes || n > SLAB_PIECE_MAX) return w.buf.slice(w.start, w.len)
+    const out = new Uint8Array(slab, w.start, n)
+    // 8-byte aligned, so a later reader may view its piece with wider integer arrays.
+    slabUsed += (n + 7) & ~7
+    return out
+  }
+
   /** A pooled Writer (its buffer with it: no Writer made per use), emptied; `giveBack` returns it. */
   private static lend(): Writer {
     const w = pool.pop()
@@ -56,18 +90,23 @@ export class Writer {
   }
 
   get length(): number {
-    return this.len
+    return this.len - this.start
   }
 
+  /** Room for `n` more bytes: where they go in `buf` (after a move to a larger buffer when needed, which starts at 0). */
   private reserve(n: number): number {
     const at = this.len
     const needed = at + n
     if (needed > this.buf.length) {
-      let cap = this.buf.length * 2
-      while (cap < needed) cap *= 2
+      const used = at - this.start
+      let cap = Math.max(16, this.buf.length - this.start) * 2
+      while (cap < used + n) cap *= 2
       const next = new Uint8Array(cap)
-      next.set(this.buf.subarray(0, at))
+      next.set(this.buf.subarray(this.start, at))
       this.buf = next
+      this.start = 0
+      this.len = used + n
+      return used
     }
     this.len = needed
     return at
@@ -183,8 +222,10 @@ export class Writer {
    * in after its length, without the second buffer and the copy.
    */
   lengthPrefixed<A>(codec: { readonly write: (w: Writer, a: A) => void }, value: A): this {
-    const lengthAt = this.reserve(1)
+    // Relative to `start`: writing the value may move the bytes to a larger buffer.
+    const lengthOffset = this.reserve(1) - this.start
     codec.write(this, value)
+    const lengthAt = this.start + lengthOffset
     const n = this.len - lengthAt - 1
     if (n < 0xfd) {
       this.buf[lengthAt] = n
@@ -209,7 +250,7 @@ export class Writer {
 
   /** The written bytes (a fresh copy, the Writer can keep growing). */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.len)
+    return this.buf.slice(this.start, this.len)
   }
 
   // Bitcoin's little-endian serialization (transactions, sighash, blocks). Bitcoin's 32-bit
@@ -262,20 +303,29 @@ const copyOf = (written: Uint8Array): Uint8Array => written.slice()
  * about as much as the whole encoding and most of the garbage collector's work on it. Each result
  * is a view of its own bytes (never shared with another result, `byteOffset` not 0); one that is
  * kept keeps its slab (at most `SLAB_SIZE` bytes) alive. Larger results get their own buffer.
+ * Messages are written straight into the slab (`Writer.onSlab`); other copies (`copyToSlab`:
+ * the long fields a Reader decodes) are cut from the same slab.
  */
 const SLAB_SIZE = 8192
 const SLAB_PIECE_MAX = 2048
 let slab = new ArrayBuffer(SLAB_SIZE)
+let slabBytes = new Uint8Array(slab)
 let slabUsed = 0
+/** The Writer `Writer.onSlab` lends, and whether it is lent (nothing else may take slab space meanwhile). */
+const slabWriter = new Writer(0, slabBytes)
+let slabWriterBusy = false
 
-/** A copy of `written` in a slab (or alone when large). */
+const newSlab = (): void => {
+  slab = new ArrayBuffer(SLAB_SIZE)
+  slabBytes = new Uint8Array(slab)
+  slabUsed = 0
+}
+
+/** A copy of `written` in a slab (or alone when large, or while a message is being written on the slab). */
 export const copyToSlab = (written: Uint8Array): Uint8Array => {
   const n = written.length
-  if (n > SLAB_PIECE_MAX) return written.slice()
-  if (slabUsed + n > SLAB_SIZE) {
-    slab = new ArrayBuffer(SLAB_SIZE)
-    slabUsed = 0
-  }
+  if (n > SLAB_PIECE_MAX || slabWriterBusy) return written.slice()
+  if (slabUsed + n > SLAB_SIZE) newSlab()
   const out = new Uint8Array(slab, slabUsed, n)
   out.set(written)
   // 8-byte aligned, so a later reader may view its piece with wider integer arrays.
@@ -296,9 +346,21 @@ const encodeTo = (f: (w: Writer) => void, finish: (written: Uint8Array) => Uint8
 /** The public encoding boundary: runs `f` on a fresh Writer, turning `EncodeError` into a `Result`. */
 export const encodeWith = (f: (w: Writer) => void, _initialCapacity = 64): Result.Result<Uint8Array, EncodeError> => encodeTo(f, copyOf)
 
-/** `encodeWith` whose result is cut from a slab (`copyToSlab`): a wire message's encoding. */
-export const encodeMessageWith = (f: (w: Writer) => void): Result.Result<Uint8Array, EncodeError> => encodeTo(f, copyToSlab)
+/** `encodeWith` whose result is written on the message slab (`Writer.onSlab`): a wire message's encoding. */
+export const encodeMessageWith = (f: (w: Writer) => void): Result.Result<Uint8Array, EncodeError> => encodeOnSlab(callWith, f)
 
-/** A wire message (its u16 `type`, then `writePayload`) cut from a slab, as `encodeMessageWith` gives it. */
+const callWith = (w: Writer, f: (w: Writer) => void): void => f(w)
+
+/** A wire message (its u16 `type`, then `writePayload`) on the message slab, as `encodeMessageWith` gives it. */
 export const encodeMessage = <M>(type: number, writePayload: (w: Writer, m: M) => void, value: M): Result.Result<Uint8Array, EncodeError> =>
-  encodeMessageWith((w) => writePayload(w.u16(type), value))
+  encodeOnSlab(writePayload, value, type)
+
+/** `Writer.onSlab`, after the u16 `type` when given, an `EncodeError` turned into a `Result`. */
+const encodeOnSlab = <A>(write: (w: Writer, a: A) => void, value: A, type?: number): Result.Result<Uint8Array, EncodeError> => {
+  try {
+    return Result.succeed(Writer.onSlab(write, value, type))
+  } catch (e) {
+    if (e instanceof EncodeError) return Result.fail(e)
+    throw e
+  }
+}

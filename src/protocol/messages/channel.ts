@@ -14,12 +14,12 @@
  * `num_htlcs`+`htlc_signature` -> `htlcSignatures`). Amounts carry their unit brand (`Sat`,
  * `Msat`), txids the `Txid` brand (internal byte order, as on the wire).
  */
-import { Schema } from "effect"
+import { Brand, Schema } from "effect"
 import * as Field from "../codec/fields.ts"
 import type { Codec } from "../codec/fields.ts"
 import { defineMessage, type MessageType } from "../codec/message.ts"
 import { tlvField, tlvStream } from "../codec/tlv.ts"
-import { type Txid, txidFromBytes } from "../tx/bitcoin/transaction.ts"
+import type { Txid } from "../tx/bitcoin/transaction.ts"
 import { type ChannelId, type Msat, msat, type Sat, sat } from "../units.ts"
 
 // ---- field codecs specific to BOLT 2 --------------------------------------------------------------
@@ -42,9 +42,12 @@ export const millisatoshis: Codec<Msat> = {
   wire: Field.u64.wire
 }
 
+/** A txid read as 32 bytes: its length is the reader's, so `Txid`'s check is not run again (every `commitment_signed` carries one). */
+const txidOfRead: (bytes: Uint8Array) => Txid = Brand.nominal<Txid>()
+
 /** A `sha256` that is a transaction id, internal byte order (BOLT 2 `funding_txid`...). */
 export const txid: Codec<Txid> = {
-  read: (r) => txidFromBytes(r.bytes(32)),
+  read: (r) => txidOfRead(r.bytes(32)),
   write: (w, a) => void w.fixed("sha256", a, 32),
   schema: hexOfLength(32).pipe(Schema.brand("Txid")),
   wire: [{ element: "sha256" }]

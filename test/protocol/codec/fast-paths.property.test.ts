@@ -1,16 +1,21 @@
 /**
- * The codec's fast paths against the plain ones (equal outputs): a message's encoding cut from a
- * shared slab (`encodeMessageWith`) against a fresh copy (`encodeWith`), the u64 reader and writer
+ * The codec's fast paths against the plain ones (equal outputs): a message's encoding written on
+ * a shared slab (`encodeMessageWith`) against a fresh copy (`encodeWith`), across slab renewals,
+ * long messages, values that move the slab's Writer out, nested and failed encodings; long byte
+ * fields decoded into the slab against `slice`; the u64 reader and writer
  * without BigInt arithmetic below 2^53 against the BigInt forms, and the unchecked brands of
- * decoded channel ids, chain hashes and short channel ids against the checked constructors.
+ * decoded channel ids, chain hashes, txids and short channel ids against the checked constructors.
  */
 import { Result } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { ChainHash, chainHash, channelId, ShortChannelId, shortChannelId } from "../../../src/protocol/codec/fields.ts"
 import { decodeWith, Reader } from "../../../src/protocol/codec/reader.ts"
-import { copyToSlab, encodeMessageWith, encodeWith, Writer } from "../../../src/protocol/codec/writer.ts"
+import { EncodeError } from "../../../src/protocol/codec/errors.ts"
+import { copyToSlab, encodeMessage, encodeMessageWith, encodeWith, Writer } from "../../../src/protocol/codec/writer.ts"
+import { txid } from "../../../src/protocol/messages/channel.ts"
 import { LightningMessages } from "../../../src/protocol/messages/index.ts"
+import { Txid } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { ChannelId } from "../../../src/protocol/units.ts"
 import * as A from "../messages/arbitraries.ts"
 
@@ -59,6 +64,80 @@ describe("codec fast paths", () => {
     for (const [slab, copy] of kept) expect(slab).toEqual(copy)
   })
 
+  it("slab encodings of any length, nested, failing, or moved out as they grow, equal the fresh copies and stay intact", () => {
+    /** One encoding: some bytes, a length-prefixed value, maybe a nested encoding inside, maybe a failure at the end. */
+    const step = fc.record({
+      head: fc.uint8Array({ maxLength: 600 }),
+      value: fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 1000, max: 9000 }).map((n) => new Uint8Array(n).map((_, i) => (i * 7 + n) & 0xff))),
+      nested: fc.option(fc.uint8Array({ maxLength: 3000 }), { nil: undefined }),
+      fails: fc.boolean(),
+      type: fc.integer({ min: 0, max: 0xffff })
+    })
+    const raw = { write: (w: Writer, a: Uint8Array) => void w.bytes(a) }
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 30 }), (steps) => {
+        const kept: Array<readonly [Uint8Array, Uint8Array]> = []
+        for (const s of steps) {
+          const nestedResults: Array<Uint8Array> = []
+          const write = (w: Writer): void => {
+            w.bytes(s.head).lengthPrefixed(raw, s.value)
+            if (s.nested !== undefined) {
+              const inner = s.nested
+              const r = Result.getOrThrow(encodeMessageWith((iw) => void iw.bytes(inner)))
+              nestedResults.push(r)
+              w.bytes(r)
+            }
+            if (s.fails) throw new EncodeError({ field: "test", reason: "fails" })
+          }
+          const slab = encodeMessageWith(write)
+          const plain = encodeWith(write)
+          expect(Result.isSuccess(slab)).toBe(!s.fails)
+          expect(Result.isSuccess(plain)).toBe(!s.fails)
+          if (Result.isSuccess(slab) && Result.isSuccess(plain)) {
+            expect(slab.success).toEqual(plain.success)
+            kept.push([slab.success, plain.success])
+          }
+          for (const r of nestedResults) kept.push([r, r.slice()])
+          // With its type: the same bytes after the u16.
+          const typed = encodeMessage(s.type, (w: Writer, v: typeof s) => void w.bytes(v.head), s)
+          expect(Result.getOrThrow(typed)).toEqual(new Writer().u16(s.type).bytes(s.head).finish())
+          kept.push([Result.getOrThrow(typed), Result.getOrThrow(typed).slice()])
+        }
+        // Every result is its own bytes: none was changed by the encodings that followed it.
+        for (const [out, copy] of kept) expect(out).toEqual(copy)
+      }),
+      { numRuns: 300, seed: 42 }
+    )
+  })
+
+  it("Reader.bytes: the bytes `slice` gives, in arrays of their own (long ones cut from the slab)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 6000 }), fc.array(fc.integer({ min: 0, max: 2500 }), { maxLength: 12 }), (input, sizes) => {
+        const source = input.slice()
+        const r = new Reader(source)
+        const outs: Array<Uint8Array> = []
+        let at = 0
+        for (const n of sizes) {
+          if (n > r.remaining) break
+          const out = r.bytes(n)
+          expect(out).toEqual(input.slice(at, at + n))
+          outs.push(out)
+          at += n
+        }
+        // Neither the input nor another result shares their bytes.
+        source.fill(0x5a)
+        let offset = 0
+        for (const out of outs) {
+          expect(out).toEqual(input.slice(offset, offset + out.length))
+          offset += out.length
+        }
+        outs.forEach((out, i) => out.fill(i + 1))
+        outs.forEach((out, i) => expect(out.every((x) => x === i + 1)).toBe(true))
+      }),
+      { numRuns: 1_000, seed: 7 }
+    )
+  })
+
   it("copyToSlab: equal bytes, disjoint views (small and large)", () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 20 }), (inputs) => {
@@ -94,11 +173,12 @@ describe("codec fast paths", () => {
     )
   })
 
-  it("decoded channel ids, chain hashes and short channel ids equal the checked constructors' values", () => {
+  it("decoded channel ids, chain hashes, txids and short channel ids equal the checked constructors' values", () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), u64, (b, v) => {
         expect(Result.getOrThrow(decodeWith(b, (r) => channelId.read(r)))).toEqual(ChannelId(b.slice()))
         expect(Result.getOrThrow(decodeWith(b, (r) => chainHash.read(r)))).toEqual(ChainHash(b.slice()))
+        expect(Result.getOrThrow(decodeWith(b, (r) => txid.read(r)))).toEqual(Txid(b.slice()))
         expect(Result.getOrThrow(decodeWith(plainU64Bytes(v), (r) => shortChannelId.read(r)))).toBe(ShortChannelId(v))
       }),
       { numRuns: RUNS }

@@ -2,9 +2,10 @@
  * The message codec's fast paths against plain forms written out here (equal outputs): a TLV
  * record's value written in place with its length put in front (`Writer.lengthPrefixed`)
  * against a value written by a Writer of its own and copied in after its BigSize length; a
- * whole message written field by field and record by record that way; and a decoded message
- * (a copy of its definition's template, filled by index) against one grown member by member,
- * members in the same order.
+ * whole message written field by field and record by record that way; a decoded message
+ * (its fields walked by index) against one grown over `Object.entries`, members in the same
+ * order; and a TLV stream's decoder (records walked in place) against one over `readRawRecords`'
+ * callback, on valid, disordered and mutated streams alike (the same value or the same error).
  */
 import { Result } from "effect"
 import fc from "fast-check"
@@ -12,9 +13,18 @@ import { describe, expect, it } from "vitest"
 import type { StructFields } from "../../../src/protocol/codec/fields.ts"
 import type { MessageDef, MessageValue } from "../../../src/protocol/codec/message.ts"
 import { decodeWith, Reader } from "../../../src/protocol/codec/reader.ts"
-import { encodeRawTlvStream, type TlvFields, type TlvRecord } from "../../../src/protocol/codec/tlv.ts"
+import { fail, TlvUnknownEvenType } from "../../../src/protocol/codec/errors.ts"
+import {
+  encodeRawTlvStream,
+  readExactValue,
+  readRawRecords,
+  type TlvFields,
+  type TlvRecord,
+  type TlvStream
+} from "../../../src/protocol/codec/tlv.ts"
 import { Writer } from "../../../src/protocol/codec/writer.ts"
 import {
+  AcceptChannel,
   ChannelReestablish,
   CommitmentSigned,
   OpenChannel,
@@ -80,7 +90,61 @@ const checkMessage = <Tag extends string, F extends StructFields, T extends TlvF
     { numRuns: RUNS }
   )
 
+/** The plain stream decoder: `readRawRecords` with a callback, each known record found by a scan of the fields. */
+const plainStreamRead =
+  <F extends TlvFields>(stream: TlvStream<F>) =>
+  (r: Reader): Record<string, unknown> => {
+    const out: Record<string, unknown> = {}
+    const unknown: Array<TlvRecord> = []
+    readRawRecords(r, (type, value, at) => {
+      const known = Object.entries(stream.fields).find(([, f]) => f.type === type)
+      if (known !== undefined) out[known[0]] = readExactValue((v) => known[1].codec.read(v), type, value, at)
+      else if (type % 2n === 0n) fail(new TlvUnknownEvenType({ at, type }))
+      else unknown.push({ type, value: value.rest() })
+    })
+    if (unknown.length > 0) out["unknown"] = unknown
+    return out
+  }
+
+/** Raw records over a stream's known types and others, in any order (duplicates too), sometimes mutated or cut. */
+const rawStream = (stream: TlvStream<TlvFields>) => {
+  const knownTypes = Object.values(stream.fields).map((f) => f.type)
+  const type = fc.oneof(fc.constantFrom(...knownTypes, 0n, 1n, 2n, 3n, 0xfdn, 0x10001n), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }))
+  const record = fc.record({ type, value: fc.uint8Array({ maxLength: 80 }) })
+  const sorted = fc.array(record, { maxLength: 6 }).map((rs) => encodeRawTlvStream(rs))
+  const unsorted = fc
+    .array(record, { maxLength: 6 })
+    .map((rs) => {
+      const w = new Writer()
+      for (const rec of rs) w.bigsize(rec.type).bigsize(BigInt(rec.value.length)).bytes(rec.value)
+      return w.finish()
+    })
+  const mutated = fc.tuple(sorted, fc.nat(), fc.integer({ min: 0, max: 255 })).map(([b, i, x]) => {
+    const c = b.slice()
+    if (c.length > 0) c[i % c.length] = x
+    return c
+  })
+  const cut = fc.tuple(sorted, fc.nat()).map(([b, n]) => b.subarray(0, b.length === 0 ? 0 : n % b.length))
+  return fc.oneof(sorted, unsorted, mutated, cut, fc.uint8Array({ maxLength: 60 }))
+}
+
+const checkStream = (stream: TlvStream<TlvFields>) =>
+  fc.assert(
+    fc.property(rawStream(stream), (bytes) => {
+      const fast = decodeWith(bytes, stream.read)
+      const plain = decodeWith(bytes, plainStreamRead(stream))
+      expect(fast).toEqual(plain)
+      if (Result.isSuccess(fast) && Result.isSuccess(plain)) expect(Object.keys(fast.success)).toEqual(Object.keys(plain.success))
+    }),
+    { numRuns: 2_000, seed: 11 }
+  )
+
 describe("message codec fast paths", () => {
+  it("TLV stream decoding in place: update_add_htlc's", () => checkStream(UpdateAddHtlc.tlvs))
+  it("TLV stream decoding in place: commitment_signed's", () => checkStream(CommitmentSigned.tlvs))
+  it("TLV stream decoding in place: accept_channel's", () => checkStream(AcceptChannel.tlvs))
+  it("TLV stream decoding in place: channel_reestablish's (struct records)", () => checkStream(ChannelReestablish.tlvs))
+
   it("Writer.lengthPrefixed writes the BigSize length then the value, at any offset, across the 1-, 3- and 5-byte lengths", () => {
     const value = fc.oneof(
       fc.uint8Array({ maxLength: 300 }),
