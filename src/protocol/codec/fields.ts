@@ -269,7 +269,10 @@ export const restArray = <A>(item: Codec<A>): Codec<ReadonlyArray<A>> =>
       return out
     },
     (w, a) => {
-      for (const x of a) item.write(w, x)
+      for (let i = 0; i < a.length; i++) {
+        const x = a[i]
+        if (x !== undefined) item.write(w, x)
+      }
     },
     Schema.Array(item.schema),
     [{ element: item.wire[0]?.element ?? "byte", count: "..." }]
@@ -286,7 +289,11 @@ export const u16Array = <A>(item: Codec<A>): Codec<ReadonlyArray<A>> =>
     },
     (w, a) => {
       w.u16(a.length)
-      for (const x of a) item.write(w, x)
+      // Walked by index: no iterator made per list (this code mostly runs in Maglev, which does not remove it).
+      for (let i = 0; i < a.length; i++) {
+        const x = a[i]
+        if (x !== undefined) item.write(w, x)
+      }
     },
     Schema.Array(item.schema).pipe(Schema.check(Schema.isBetweenLength(0, 0xffff))),
     [{ element: "u16" }, { element: item.wire[0]?.element ?? "byte", count: "prev" }]
@@ -308,15 +315,26 @@ export const struct = <const F extends StructFields>(fields: F): Codec<StructTyp
   const entries = Object.entries(fields)
   const schemaFields: Record<string, Schema.Top> = {}
   for (const [k, c] of entries) schemaFields[k] = c.schema
+  // The fields as two parallel arrays walked by index (no iterator or entry destructured per field), as in `defineMessage`.
+  const keys = entries.map(([k]) => k)
+  const codecs = entries.map(([, c]) => c)
   return make(
     (r) => {
       const out: Record<string, unknown> = {}
-      for (const [k, c] of entries) out[k] = c.read(r)
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]
+        const c = codecs[i]
+        if (k !== undefined && c !== undefined) out[k] = c.read(r)
+      }
       return out as StructType<F>
     },
     (w, a) => {
       const values: { readonly [k: string]: unknown } = a
-      for (const [k, c] of entries) c.write(w, values[k])
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]
+        const c = codecs[i]
+        if (k !== undefined && c !== undefined) c.write(w, values[k])
+      }
     },
     // Built from the same codecs as `read` over a record assembled at run time: TypeScript
     // cannot relate Effect's `Struct.Type` of a generic field record to `StructType<F>`.

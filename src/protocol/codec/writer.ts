@@ -119,15 +119,19 @@ export class Writer {
     if (v < min || v > max) throw new EncodeError({ field, reason: `${v} out of range [${min}, ${max}]` })
   }
 
+  // The unsigned writers test their range with one integer operation (true exactly for the
+  // integers in range) and call `checkRange` only otherwise, which throws its usual error: this
+  // code mostly runs in Maglev, where each call is a call.
+
   u8(v: number): this {
-    this.checkRange("u8", v, 0, 0xff)
+    if ((v & 0xff) !== v) this.checkRange("u8", v, 0, 0xff)
     const at = this.reserve(1) // reserve may replace this.buf: call it first
     this.buf[at] = v
     return this
   }
 
   u16(v: number): this {
-    this.checkRange("u16", v, 0, 0xffff)
+    if ((v & 0xffff) !== v) this.checkRange("u16", v, 0, 0xffff)
     const at = this.reserve(2)
     this.buf[at] = v >>> 8
     this.buf[at + 1] = v & 0xff
@@ -135,7 +139,7 @@ export class Writer {
   }
 
   u32(v: number): this {
-    this.checkRange("u32", v, 0, 0xffffffff)
+    if (v >>> 0 !== v) this.checkRange("u32", v, 0, 0xffffffff)
     const at = this.reserve(4)
     this.buf[at] = (v >>> 24) & 0xff
     this.buf[at + 1] = (v >>> 16) & 0xff
@@ -145,13 +149,13 @@ export class Writer {
   }
 
   u64(v: bigint): this {
-    this.checkRange("u64", v, 0n, 0xffffffffffffffffn)
-    if (v <= 0x1fffffffffffffn) {
+    if (v >= 0n && v <= 0x1fffffffffffffn) {
       // An exact double: split without BigInt arithmetic (each BigInt operation allocates).
       const n = Number(v)
       this.u32(Math.floor(n / 0x100000000))
       return this.u32(n >>> 0)
     }
+    this.checkRange("u64", v, 0n, 0xffffffffffffffffn)
     this.u32(Number(v >> 32n))
     return this.u32(Number(v & 0xffffffffn))
   }
@@ -202,8 +206,8 @@ export class Writer {
 
   /** BigSize (BOLT 1 Appendix A), always the canonical form. */
   bigsize(v: bigint): this {
+    if (v >= 0n && v < 0xfdn) return this.u8(Number(v))
     this.checkRange("bigsize", v, 0n, 0xffffffffffffffffn)
-    if (v < 0xfdn) return this.u8(Number(v))
     if (v <= 0xffffn) return this.u8(0xfd).u16(Number(v))
     if (v <= 0xffffffffn) return this.u8(0xfe).u32(Number(v))
     return this.u8(0xff).u64(v)

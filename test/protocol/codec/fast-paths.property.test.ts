@@ -151,6 +151,59 @@ describe("codec fast paths", () => {
     )
   })
 
+  it("Writer.u8/u16/u32/u64/bigsize accept, write and refuse what the plain range check does (same EncodeError)", () => {
+    /** The range check every writer ran before its one-operation test, as it was. */
+    const plainCheck = (field: string, v: number | bigint, min: number | bigint, max: number | bigint): void => {
+      if (typeof v === "number" && !Number.isInteger(v)) throw new EncodeError({ field, reason: `not an integer: ${v}` })
+      if (v < min || v > max) throw new EncodeError({ field, reason: `${v} out of range [${min}, ${max}]` })
+    }
+    const bigEndian = (v: bigint, width: number): Uint8Array => plainU64Bytes(v).subarray(8 - width)
+    const outcome = (f: () => Uint8Array): Uint8Array | { readonly field: string; readonly reason: string } => {
+      try {
+        return f()
+      } catch (e) {
+        if (e instanceof EncodeError) return { field: e.field, reason: e.reason }
+        throw e
+      }
+    }
+    const number = fc.oneof(
+      fc.integer({ min: -5, max: 300 }),
+      fc.integer({ min: 0xfff0, max: 0x10010 }),
+      fc.constantFrom(-0, 0.5, 255.5, -1, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 2 ** 32 - 1, 2 ** 32, 2 ** 31, -(2 ** 31), 2 ** 53, 2 ** 32 + 255),
+      fc.double(),
+      fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }).map((n) => n * 3)
+    )
+    const bigint = fc.oneof(u64, fc.bigInt({ min: -(1n << 70n), max: 1n << 70n }), fc.constantFrom(-1n, 0xfcn, 0xfdn, U64_MAX, U64_MAX + 1n))
+    fc.assert(
+      fc.property(number, bigint, (n, b) => {
+        for (const [field, width, max] of [["u8", 1, 0xff], ["u16", 2, 0xffff], ["u32", 4, 0xffffffff]] as const) {
+          const fast = outcome(() => {
+            const w = new Writer()
+            if (field === "u8") w.u8(n)
+            else if (field === "u16") w.u16(n)
+            else w.u32(n)
+            return w.finish()
+          })
+          const plain = outcome(() => {
+            plainCheck(field, n, 0, max)
+            return bigEndian(BigInt(n), width).slice()
+          })
+          expect(fast).toEqual(plain)
+        }
+        expect(outcome(() => new Writer().u64(b).finish())).toEqual(outcome(() => (plainCheck("u64", b, 0n, U64_MAX), plainU64Bytes(b))))
+        const plainBigSize = (): Uint8Array => {
+          plainCheck("bigsize", b, 0n, U64_MAX)
+          if (b < 0xfdn) return Uint8Array.of(Number(b))
+          if (b <= 0xffffn) return Uint8Array.of(0xfd, ...bigEndian(b, 2))
+          if (b <= 0xffffffffn) return Uint8Array.of(0xfe, ...bigEndian(b, 4))
+          return Uint8Array.of(0xff, ...bigEndian(b, 8))
+        }
+        expect(outcome(() => new Writer().bigsize(b).finish())).toEqual(outcome(plainBigSize))
+      }),
+      { numRuns: RUNS, seed: 3 }
+    )
+  })
+
   it("Writer.u64 writes what the BigInt form writes; Reader.u64 reads it back", () => {
     fc.assert(
       fc.property(u64, (v) => {
