@@ -14,6 +14,17 @@ describe("hex", () => {
       { numRuns: 2000 }
     )
   })
+  it("toHex of sequences of short (<= 64 bytes: the reused views) and long inputs, the scratch grown in between, equals noble's", () => {
+    const input = fc.oneof(fc.uint8Array({ maxLength: 70 }), fc.uint8Array({ minLength: 60, maxLength: 66 }), fc.uint8Array({ maxLength: 5000 }))
+    fc.assert(
+      fc.property(fc.array(input, { maxLength: 20 }), (inputs) => {
+        const hexes = inputs.map(toHex)
+        // Each result is a string of its own: none changed by the calls that followed it.
+        inputs.forEach((b, i) => expect(hexes[i]).toBe(bytesToHex(b)))
+      }),
+      { numRuns: 500, seed: 64 }
+    )
+  })
   it("every byte value, lowercase", () => {
     const all = Uint8Array.from({ length: 256 }, (_, i) => i)
     expect(toHex(all)).toBe(Array.from(all, (b) => b.toString(16).padStart(2, "0")).join(""))
