@@ -120,18 +120,22 @@ export const secretAtCursor = (cursor: SecretCursor, index: bigint): Uint8Array 
   const states = cursor.states
   // Bits from-1..0 are derived again: all 16 the first time, else those up to the highest one that differs.
   const from = cursor.lastLow < 0 ? PREFIX_LOW_BITS : 32 - Math.clz32(low ^ cursor.lastLow)
+  // The value after bit b is the one after bit b + 1, with bit b flipped and hashed when set.
+  // (Copied byte by byte: `copyWithin` and `subarray` cost more than the copy of 32 bytes.)
   for (let b = from - 1; b >= 0; b--) {
     const at = 32 * b
-    states.copyWithin(at, at + 32, at + 64)
     if (((low >>> b) & 1) === 1) {
-      const byte = at + (b >> 3)
-      states[byte] = (states[byte] ?? 0) ^ (1 << (b & 7))
-      states.set(sha256(states.subarray(at, at + 32)), at)
-    }
+      for (let i = 0; i < 32; i++) cursorScratch[i] = states[at + 32 + i] ?? 0
+      const byte = b >> 3
+      cursorScratch[byte] = (cursorScratch[byte] ?? 0) ^ (1 << (b & 7))
+      states.set(sha256(cursorScratch), at)
+    } else for (let i = 0; i < 32; i++) states[at + i] = states[at + 32 + i] ?? 0
   }
   cursor.lastLow = low
   return states.slice(0, 32)
 }
+/** Where `secretAtCursor` flips a bit before hashing (hashed at once, never kept). */
+const cursorScratch = new Uint8Array(32)
 
 /**
  * `generate_from_seed(seed, I)`. The seed is the sender's secret; the caller holds it (e.g. the

@@ -46,15 +46,21 @@ const shared = (capacity: number, packed: Uint8Array): Shared => {
 /** `bytes` (a view: its buffer is left as it is) as the buffer of a list no one appends to in place. */
 const frozen = (bytes: Uint8Array): Shared => ({ buffer: bytes.buffer, offset: bytes.byteOffset, used: -1 })
 
+/** What was last appended to a list (`parent`), and the list it made. */
+interface Appended {
+  readonly parent: RevokedCommitments
+  readonly n: bigint
+  readonly txid: Uint8Array
+  readonly htlcs: ReadonlyArray<MonitorHtlc>
+  readonly list: RevokedCommitments
+}
+
 /**
- * The last append of each txid object. The `Monitor` and a persister's fold apply the same update
- * objects from the same start: the second append of an entry onto the same list returns the
- * first's result, so both hold one buffer. Entries live while the txid does (its update's).
+ * The appends to lists no one appends to in place (the shared empty list, slices), by txid
+ * object: every channel's first entry is appended to the one empty list, so its last append
+ * alone would not tell the monitor's from the fold's. Entries live while the txid does.
  */
-const appended = new WeakMap<
-  Uint8Array,
-  { readonly parent: RevokedCommitments; readonly n: bigint; readonly htlcs: ReadonlyArray<MonitorHtlc>; readonly list: RevokedCommitments }
->()
+const appendedToFrozen = new WeakMap<Uint8Array, Appended>()
 
 export class RevokedCommitments implements Iterable<RevokedCommitment> {
   static readonly empty = new RevokedCommitments(frozen(new Uint8Array(0)), 0, 0)
@@ -73,11 +79,20 @@ export class RevokedCommitments implements Iterable<RevokedCommitment> {
   /** The length of this list's bytes (its entries are the first `#end` bytes of `#shared`). */
   readonly #end: number
   readonly length: number
+  /**
+   * The last append to this list (by the update's own txid and HTLC array objects). The `Monitor`
+   * and a persister's fold apply the same update objects from the same start: the second append
+   * of an entry onto the same list returns the first's result, so both hold one buffer. Held by
+   * the parent only (a list never keeps its parent, nor an older list's appends, alive); one field
+   * read per append, where a `WeakMap` by txid cost an insertion per append.
+   */
+  #appended: Appended | undefined
 
   private constructor(shared: Shared, end: number, length: number) {
     this.#shared = shared
     this.#end = end
     this.length = length
+    this.#appended = undefined
   }
 
   /**
@@ -90,8 +105,9 @@ export class RevokedCommitments implements Iterable<RevokedCommitment> {
 
   /** This list with one more entry (this list is left as it is). */
   append(commitmentNumber: bigint, txid: Uint8Array, htlcs: ReadonlyArray<MonitorHtlc>): RevokedCommitments {
-    const known = appended.get(txid)
-    if (known !== undefined && known.parent === this && known.n === commitmentNumber && known.htlcs === htlcs) return known.list
+    const frozenParent = this.#shared.used < 0
+    const known = frozenParent ? appendedToFrozen.get(txid) : this.#appended
+    if (known !== undefined && known.parent === this && known.txid === txid && known.n === commitmentNumber && known.htlcs === htlcs) return known.list
     const size = HEAD + HTLC * htlcs.length
     const end = this.#end
     let s = this.#shared
@@ -114,7 +130,9 @@ export class RevokedCommitments implements Iterable<RevokedCommitment> {
     }
     s.used = at
     const list = new RevokedCommitments(s, at, this.length + 1)
-    appended.set(txid, { parent: this, n: commitmentNumber, htlcs, list })
+    const appended: Appended = { parent: this, n: commitmentNumber, txid, htlcs, list }
+    if (frozenParent) appendedToFrozen.set(txid, appended)
+    else this.#appended = appended
     return list
   }
 
