@@ -285,15 +285,22 @@ const removalsOf = (changes: ReadonlyArray<UpdateMessage>): Map<bigint, Removal>
   return removals
 }
 
-/** `htlcs` followed by the HTLCs the owner's adds offer, then those the counterparty's adds offer (received). */
+/**
+ * `htlcs` followed by the `added` HTLCs the owner's adds offer, then those the counterparty's adds
+ * offer (received). Exactly as long as that: an array grown by `push` keeps spare slots, and specs
+ * stay in states and, shared, in monitor updates and states.
+ */
 const withAdds = (
   htlcs: ReadonlyArray<SpecHtlc>,
   ownerChanges: ReadonlyArray<UpdateMessage>,
-  counterpartyChanges: ReadonlyArray<UpdateMessage>
+  counterpartyChanges: ReadonlyArray<UpdateMessage>,
+  added: number
 ): Array<SpecHtlc> => {
-  const all = htlcs.slice()
-  for (const u of ownerChanges) if (isAdd(u)) all.push(htlcOfAdd(u, "offered"))
-  for (const u of counterpartyChanges) if (isAdd(u)) all.push(htlcOfAdd(u, "received"))
+  const all = new Array<SpecHtlc>(htlcs.length + added)
+  let i = 0
+  for (const h of htlcs) all[i++] = h
+  for (const u of ownerChanges) if (isAdd(u)) all[i++] = htlcOfAdd(u, "offered")
+  for (const u of counterpartyChanges) if (isAdd(u)) all[i++] = htlcOfAdd(u, "received")
   return all
 }
 
@@ -315,21 +322,21 @@ export const reduceSpec = (
   let feeratePerKw = spec.feeratePerKw
   // One pass per side: balances of the adds, whether there is a removal, the last fee (the
   // counterparty's last one wins over the owner's, as when the owner's are read first).
-  let adds = false
+  let adds = 0
   let removals = false
   for (const u of ownerChanges)
     if (isAdd(u)) {
       toLocal -= u.amountMsat
-      adds = true
+      adds++
     } else if (isFee(u)) feeratePerKw = u.feeratePerKw
     else removals = true
   for (const u of counterpartyChanges)
     if (isAdd(u)) {
       toRemote -= u.amountMsat
-      adds = true
+      adds++
     } else if (isFee(u)) feeratePerKw = u.feeratePerKw
     else removals = true
-  const htlcs = adds ? withAdds(spec.htlcs, ownerChanges, counterpartyChanges) : spec.htlcs
+  const htlcs = adds > 0 ? withAdds(spec.htlcs, ownerChanges, counterpartyChanges, adds) : spec.htlcs
   if (!removals) return { feeratePerKw, toLocal: msat(toLocal), toRemote: msat(toRemote), htlcs }
   // The owner removes HTLCs the counterparty offered (received, in the owner's view), and back;
   // the first removal of an id counts (the receive checks refuse a second one). One pass over
@@ -337,11 +344,14 @@ export const reduceSpec = (
   // (A side's map is made only when it has a removal: most batches have none on one side.)
   const ownerRemovals = removalsOf(ownerChanges)
   const counterpartyRemovals = removalsOf(counterpartyChanges)
-  const kept: Array<SpecHtlc> = []
+  // At most every HTLC stays: the array is made that long and cut to the kept ones (no spare
+  // slots beyond the removed ones, as `push` would leave).
+  const kept = new Array<SpecHtlc>(htlcs.length)
+  let keptCount = 0
   for (const h of htlcs) {
     const removal = h.direction === "received" ? ownerRemovals?.get(h.id) : counterpartyRemovals?.get(h.id)
     if (removal === undefined) {
-      kept.push(h)
+      kept[keptCount++] = h
       continue
     }
     // Each removal applies to one HTLC only (ids are unique per direction).
@@ -357,6 +367,7 @@ export const reduceSpec = (
     } else if (fulfilled) toRemote += h.amount
     else toLocal += h.amount
   }
+  kept.length = keptCount
   return { feeratePerKw, toLocal: msat(toLocal), toRemote: msat(toRemote), htlcs: kept }
 }
 

@@ -67,9 +67,16 @@ export type PartyParams = typeof PartyParamsSchema.Type
 
 export const ChannelTypeNameSchema = Schema.Literals(["static_remote_key", "anchors_zero_fee_htlc_tx"])
 
+/**
+ * The descriptors by name (the first of each name, as a search of `channelTypes` finds it): the
+ * reducer asks several times per step (fees, dust, views), a lookup without a closure per ask.
+ */
+const channelTypeOfName = new Map<string, ChannelType>()
+for (const c of channelTypes) if (!channelTypeOfName.has(c.name)) channelTypeOfName.set(c.name, c)
+
 /** The channel type descriptor for a persisted name. */
 export const channelTypeByName = (name: ChannelTypeName): ChannelType => {
-  const t = channelTypes.find((c) => c.name === name)
+  const t = channelTypeOfName.get(name)
   // Stryker disable next-line ConditionalExpression,StringLiteral,CallExpression: unreachable, the Schema admits only known names.
   if (t === undefined) throw new Error(`unknown channel type ${name}`) // unreachable: the Schema admits only known names
   return t

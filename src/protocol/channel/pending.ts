@@ -31,15 +31,19 @@ export const stillReceived = (c: Commitments, received: ReadonlyArray<ReceivedHt
     for (const h of c.localCommit.spec.htlcs) if (h.direction === "received") ids.add(h.id)
     for (const h of c.remoteCommit.spec.htlcs) if (h.direction === "offered") ids.add(h.id)
   }
-  // Nothing copied while every entry stays.
+  // Nothing copied while every entry stays; then the entries kept, in an array cut to their
+  // number (kept in the state: no spare slots, as `push` would leave).
   let kept: Array<ReceivedHtlc> | undefined
-  let i = 0
+  let count = 0
   for (const e of received) {
-    if (ids !== undefined ? ids.has(e.htlcId) : inCommitments(c, e.htlcId)) kept?.push(e)
-    else kept ??= received.slice(0, i)
-    i++
+    if (ids !== undefined ? ids.has(e.htlcId) : inCommitments(c, e.htlcId)) {
+      if (kept !== undefined) kept[count] = e
+      count++
+    } else kept ??= received.slice()
   }
-  return kept ?? received
+  if (kept === undefined) return received
+  kept.length = count
+  return kept
 }
 /** Up to this many (entry, HTLC) pairs the ids are compared directly, without building a set. */
 const DIRECT_LOOKUPS = 64

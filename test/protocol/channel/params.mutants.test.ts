@@ -8,6 +8,7 @@
 import { Option, Result, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { toHex } from "../../../src/protocol/bytes.ts"
+import { channelTypes } from "../../../src/protocol/channel-type.ts"
 import { channelTypeByName, channelView, PublicKeySchema } from "../../../src/protocol/channel/params.ts"
 import { msat } from "../../../src/protocol/units.ts"
 import { openChannel } from "./open-fixtures.ts"
@@ -34,6 +35,8 @@ describe("channel type by name; the builder's view", () => {
   it("the descriptor of each stored name", () => {
     expect(channelTypeByName("static_remote_key").anchors).toBe(false)
     expect(channelTypeByName("anchors_zero_fee_htlc_tx").anchors).toBe(true)
+    // The lookup gives the very descriptor a search of the list finds (the first of its name).
+    for (const t of channelTypes) expect(channelTypeByName(t.name)).toBe(channelTypes.find((c) => c.name === t.name))
   })
 
   it("the view: each side's basepoints, dust limit and the delay it requires of the other; the balances given", () => {
