@@ -642,20 +642,24 @@ const quietPolls = { n: 0 }
  * that nothing waits on (the last revocation's) may finish while the next HTLC starts, as it
  * would for a user; sends never wait less (they are held by the channel until durable).
  */
-const waitQuiet = (pair: Pair, htlcs: number, durable = true): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const quietNow = (node: Node) =>
-      Effect.map(Effect.orDie(managerOf(node).channel(pair.channelId)), (c) => (!durable || !c.paused) && isQuiet(c.state, htlcs))
+const waitQuiet = (pair: Pair, htlcs: number, durable = true): Effect.Effect<void> => {
+  // Each poll's effect made once (an effect runs again each time it is yielded): the polls are the driver's, not a user's.
+  const quietNow = (node: Node) =>
+    Effect.map(Effect.orDie(managerOf(node).channel(pair.channelId)), (c) => (!durable || !c.paused) && isQuiet(c.state, htlcs))
+  const quietA = quietNow(pair.a)
+  const quietB = quietNow(pair.b)
+  return Effect.gen(function*() {
     for (let i = 0; ; i++) {
       quietPolls.n++
       // A first, B only when A is quiet (A is the last to become quiet in a round trip): a busy
       // channel's snapshot goes through its mailbox, so fewer polls perturb the channels less.
-      if ((yield* quietNow(pair.a)) && (yield* quietNow(pair.b))) return
+      if ((yield* quietA) && (yield* quietB)) return
       if (pair.failure !== undefined) throw new Error(pair.failure)
       if (i > 1_000_000) throw new Error("the channels never became quiet")
       yield* Effect.yieldNow
     }
   })
+}
 
 // ---- scenarios -----------------------------------------------------------------------------------
 
@@ -720,10 +724,11 @@ const scenario = (timer: SecpTimer, mode: Mode, storage: Storage, ms: number, pr
       // Untimed warm-up on this pair (RUN_WARMUP_MS): the process-wide warm-up ran on other nodes,
       // whose actors are closures of their own, so V8 compiles again for this pair's first HTLCs.
       let resolved = 0
+      const quiet = waitQuiet(pair, 0, false)
       const one = Effect.gen(function*() {
         yield* addHtlc(pair)
         const n = yield* takeResolved(pair)
-        yield* waitQuiet(pair, 0, false)
+        yield* quiet
         return n
       })
       const windowStep = Effect.gen(function*() {

@@ -277,9 +277,8 @@ export interface ChannelOptions<S> {
 
 // ---- signing -------------------------------------------------------------------------------------
 
-/** A 64-byte signature from a `Signed`-able request, branded after its length is checked. */
-const compactSignature = (bytes: Uint8Array): CompactSignature | undefined =>
-  bytes.length === 64 ? CompactSignature(Uint8Array.from(bytes)) : undefined
+/** A 64-byte signature from a `Signed`-able request (a copy: `slice`, not the iterating `Uint8Array.from`), branded after its length is checked. */
+const compactSignature = (bytes: Uint8Array): CompactSignature | undefined => (bytes.length === 64 ? CompactSignature(bytes.slice()) : undefined)
 
 const describe = (e: unknown): string => {
   if (typeof e === "object" && e !== null && "_tag" in e) {
@@ -305,12 +304,22 @@ const revocationOf = (nextPerCommitmentPoint: PublicKey, perCommitmentSecret: Ui
 
 const counterpartySignatures = (s: CounterpartyCommitmentSignatures): SignerResult => ({ _tag: "CounterpartySignatures", signature: s.signature, htlcSignatures: s.htlcSignatures })
 
-/** The peer's signatures of a `ValidateAndRevoke`, branded once their lengths are checked; undefined if one is not 64 bytes. */
-const signaturesOf = (request: Extract<SignerRequest, { readonly _tag: "ValidateAndRevoke" }>) => {
+/**
+ * The peer's signatures of a `ValidateAndRevoke`, branded once their lengths are checked; undefined
+ * if one is not 64 bytes. A plain loop (no `map` and `flatMap` arrays): one per commitment received.
+ */
+const signaturesOf = (
+  request: Extract<SignerRequest, { readonly _tag: "ValidateAndRevoke" }>
+): { readonly signature: CompactSignature; readonly htlcSignatures: ReadonlyArray<CompactSignature> } | undefined => {
   const signature = compactSignature(request.signature)
-  const htlcSignatures = request.htlcSignatures.map(compactSignature)
-  const valid = htlcSignatures.flatMap((s) => (s === undefined ? [] : [s]))
-  return signature === undefined || valid.length !== htlcSignatures.length ? undefined : { signature, htlcSignatures: valid }
+  if (signature === undefined) return undefined
+  const htlcSignatures: Array<CompactSignature> = []
+  for (const bytes of request.htlcSignatures) {
+    const htlcSignature = compactSignature(bytes)
+    if (htlcSignature === undefined) return undefined
+    htlcSignatures.push(htlcSignature)
+  }
+  return { signature, htlcSignatures }
 }
 const badLength = signerFailed("signature is not 64 bytes")
 
