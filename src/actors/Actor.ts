@@ -275,8 +275,8 @@ export const make = <M, E = never, R = never>(
       if (active) running = fiber
     }
     /**
-     * Forks the handling fiber (`active` is set already) with the actor's context. The starting
-     * fiber's context is used as it is when it already maps every service of the actor's to the
+     * The context the handling fiber (started with `active` set already) runs with: the actor's
+     * context over the starting fiber's. The starting fiber's context is used as it is when it already maps every service of the actor's to the
      * same value (a manager's own fibers starting its channels), or all but the `Scope` (then
      * that one is provided: no copy of the rest); only otherwise is the actor's context merged
      * over it, which copies the whole context and rebuilds the fiber's cached view of it (~3 us
@@ -306,20 +306,33 @@ export const make = <M, E = never, R = never>(
       }
       return lastContext
     }
-    const withContext = Effect.updateContext(run, contextFor)
-    // Not attached to the scope: its finalizer (`stopNow`) interrupts the fiber and ends the
-    // actor, which a fork in the scope would add and remove per start.
-    const start: Effect.Effect<void> = Effect.map(Effect.forkDetach(withContext), started)
     /**
-     * `start` running the fiber at once (`postNow`): it handles the mailbox up to its first
-     * suspension before the start returns. Made with its context from the start
-     * (`runForkWith`: detached and interruptible, as `forkDetach` makes it), not forked with the
-     * starting fiber's and switched to its own (`updateContext`: an operation per start, and when
-     * the contexts differ a switch, an exit hook and a switch back). A scheduled start is forked
-     * (`start`): it goes through the starting fiber's dispatcher, batched with its other tasks.
+     * Makes the handling fiber with its context from the start (`runForkWith`: detached and
+     * interruptible, as `forkDetach` makes it), not forked with the starting fiber's and switched
+     * to its own (`updateContext`: an operation per start, and when the contexts differ a switch,
+     * an exit hook and a switch back). Not attached to the scope: its finalizer (`stopNow`)
+     * interrupts the fiber and ends the actor, which a fork in the scope would add and remove per
+     * start.
      */
+    const runWith = (context: Context.Context<R | Scope.Scope>): void => started(Effect.runForkWith(context)(run))
+    /**
+     * Starts the fiber in a scheduler task: the starting fiber's dispatcher, in the place a
+     * forked fiber's start would take (after the tasks scheduled before it, batched with them), so
+     * the fiber runs when a fork's would. Unlike a fork, no async-context resource is captured for
+     * it (Effect makes a `node:async_hooks` `AsyncResource` per scheduled fork and runs the fiber's
+     * first step in it: ~5 us a start): an actor's fiber handles whatever is in its mailbox, in no
+     * caller's async context (nothing here uses `AsyncLocalStorage`; the fiber's own suspensions
+     * still capture theirs). Until the task runs there is no fiber: a stop meanwhile ends the
+     * actor, and the fiber then finds it ended.
+     */
+    const start: Effect.Effect<void> = Effect.withFiber((caller) => {
+      const context = contextFor(caller.context)
+      caller.currentDispatcher.scheduleTask(() => runWith(context), 0)
+      return Effect.void
+    })
+    /** `start` running the fiber at once (`postNow`): it handles the mailbox up to its first suspension before the start returns. */
     const startNow: Effect.Effect<void> = Effect.withFiber((caller) => {
-      started(Effect.runForkWith(contextFor(caller.context))(run))
+      runWith(contextFor(caller.context))
       return Effect.void
     })
 
