@@ -663,6 +663,22 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     return exported
   }
 
+  /**
+   * The held commitments exported, in commitment-number order: an insertion into place (at most
+   * two, see `validateHolderCommitment`), where `Array.prototype.sort` would allocate its merge
+   * state on every export.
+   */
+  const exportHolders = (holders: ReadonlyArray<HolderCommitment>): Array<SignerChannelState["holderCommitments"][number]> => {
+    const out: Array<SignerChannelState["holderCommitments"][number]> = []
+    for (const h of holders) {
+      const e = exportHolder(h)
+      let i = out.length
+      for (let before = out[i - 1]; before !== undefined && before.state.commitmentNumber > e.state.commitmentNumber; before = out[i - 1]) out[i--] = before
+      out[i] = e
+    }
+    return out
+  }
+
   /*
    * Each record keeps its last export, with the parts of the record it was made from
    * (`ChannelRecord.lastExport`): the channel layer asks for the state before every write, often
@@ -702,7 +718,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         seen && seen.last === last ? seen.state.lastCounterpartySigned : last ? Object.freeze({ commitmentNumber: last.commitmentNumber, txid: copyOf(last.txid) }) : null,
       holderCommitments: sameHeld
         ? seen.state.holderCommitments
-        : Object.freeze(holders.map(exportHolder).sort((a, b) => (a.state.commitmentNumber < b.state.commitmentNumber ? -1 : 1)))
+        : Object.freeze(exportHolders(holders))
     })
     r.lastExport = { parameters: p, revokedBelow: r.revokedBelow, highestValidated: r.highestValidated, last, holders, state }
     return state

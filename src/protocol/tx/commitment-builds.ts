@@ -326,6 +326,9 @@ const sameInputs = <H extends CommitmentHtlc>(i: Indexed, p: CommitmentParams<H>
   return sameBytes(i.bytes, p)
 }
 
+/** The empty HTLC lists of every commitment without HTLCs handed out from the memo (read-only, as every list handed out). */
+const NO_HTLCS: ReadonlyArray<never> = []
+
 /**
  * The entry's commitment with the caller's params and HTLC objects. Without HTLCs (half the
  * commitments of an HTLC round trip) the output lists hold no HTLC object: the entry's own lists
@@ -333,7 +336,7 @@ const sameInputs = <H extends CommitmentHtlc>(i: Indexed, p: CommitmentParams<H>
  */
 const viewFor = <H extends CommitmentHtlc>(entry: Entry, params: CommitmentParams<H>): CommitmentTransaction<H> => {
   const { built } = entry
-  if (entry.outputsWithoutHtlcs !== undefined && params.htlcs.length === 0) return new MemoCommitment<H>(entry, params, entry.outputsWithoutHtlcs, [], [])
+  if (entry.outputsWithoutHtlcs !== undefined && params.htlcs.length === 0) return new MemoCommitment<H>(entry, params, entry.outputsWithoutHtlcs, NO_HTLCS, NO_HTLCS)
   const outputs: Array<CommitmentOutput<H>> = []
   const htlcOutputs: Array<CommitmentOutput<H> & { readonly htlc: H }> = []
   const builtOutputs = built.outputs

@@ -76,6 +76,19 @@ const outcome = <A, E extends { readonly _tag: string }>(r: Result.Result<A, E>,
   Result.isFailure(r) ? `fail:${r.failure._tag}` : `ok:${show(r.success)}`
 
 describe("SignerChannelState", () => {
+  it("lists the held commitments in commitment-number order, however they were validated or restored", () => {
+    const ch = midLife("state-order")
+    aliceValidates(ch, 3n)
+    const state = must(ch.alice.signer.channelState(ch.alice.keyId))
+    expect(state.holderCommitments.map((h) => h.state.commitmentNumber)).toEqual([2n, 3n])
+    // Restored from a state listing them the other way round: exported in order again.
+    const fresh = restarted(ch)
+    must(fresh.restoreChannel(ch.alice.keyId, { ...state, holderCommitments: [...state.holderCommitments].reverse() }))
+    const again = must(fresh.channelState(ch.alice.keyId))
+    expect(again.holderCommitments.map((h) => h.state.commitmentNumber)).toEqual([2n, 3n])
+    expect(json(again)).toBe(json(state))
+  })
+
   it("round-trips through JSON, holds what the policy needs, and no secret", () => {
     const ch = midLife("state-json")
     const state = must(ch.alice.signer.channelState(ch.alice.keyId))
