@@ -536,15 +536,48 @@ const INBOX_BATCH = 64
 /** How many short channel ids' `channel_update`s for failures are kept (see `failureUpdates`). */
 const FAILURE_UPDATES = 4096
 
+/** A resolution's result in `handledResolved`'s keys (`seenKeyOf`): distinct per result, 0 for none. */
+const RESULT_CODE: { readonly [T in Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>["result"]["_tag"]]: 1 | 2 | 3 } = {
+  Fulfilled: 1,
+  Failed: 2,
+  Malformed: 3
+}
+
+/** `seenKeyOf` gives a number for channel numbers below this, HTLC ids below `SEEN_KEY_IDS`. */
+const SEEN_KEY_CHANNELS = 1024
+const SEEN_KEY_IDS = 2n ** 40n
+
 /**
- * A resolution's result in `handledResolved`'s keys: one character (distinct per result), so a key
- * stays below 13 characters, which V8 keeps as one flat string (longer ones are joined as a rope
- * of three strings); one such key is kept per resolved HTLC.
+ * An HTLC (the channel's number in this run and the HTLC id) and a result code (0-3) as one key
+ * of the maps that keep one per HTLC long after it settled (up to `DEDUPE_CAPACITY`): the number
+ * `(id * 1024 + channel) * 4 + result` (below 2^52, so exact; a small integer, which the map
+ * holds without a heap object, for a channel's first 2^18 ids), else (a node with over 1,024
+ * channels, an id from 2^40) the string `channel/id/result`. Injective: the numbers differ by
+ * their three parts, the strings too, and a number never equals a string. Exported for its test.
  */
-const RESULT_CODE: { readonly [T in Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>["result"]["_tag"]]: string } = {
-  Fulfilled: "s",
-  Failed: "f",
-  Malformed: "m"
+export const seenKeyOf = (channel: number, htlcId: bigint, result: 0 | 1 | 2 | 3): number | string =>
+  channel < SEEN_KEY_CHANNELS && htlcId >= 0n && htlcId < SEEN_KEY_IDS
+    ? (Number(htlcId) * SEEN_KEY_CHANNELS + channel) * 4 + result
+    : `${channel}/${htlcId}/${result}`
+
+/**
+ * A set that forgets its oldest keys beyond `capacity` (`add` makes a key the newest again), as
+ * `boundedMap` without values: a set's entry takes two slots where a map's takes three.
+ */
+const boundedSet = <K>(capacity: number) => {
+  const keys = new Set<K>()
+  return {
+    has: (k: K) => keys.has(k),
+    delete: (k: K) => keys.delete(k),
+    add: (k: K) => {
+      keys.delete(k)
+      keys.add(k)
+      if (keys.size > capacity) {
+        const oldest = keys.values().next()
+        if (oldest.done !== true) keys.delete(oldest.value)
+      }
+    }
+  }
 }
 
 /** A map that forgets its oldest entries beyond `capacity`. */
@@ -676,22 +709,22 @@ export const make = (
     /**
      * Each channel's number in this run (one entry per channel), for `seenKey`: the keys the maps
      * below keep one of per HTLC, long after it settled (up to `DEDUPE_CAPACITY`), name the channel
-     * by it, ~8 characters instead of `htlcKey`'s ~70 (about 100 bytes less per key).
+     * by it (`seenKeyOf`: mostly a small integer, not `htlcKey`'s ~70 characters).
      */
     const channelNumbers = new Map<string, number>()
-    const seenKey = (channelId: Uint8Array, htlcId: bigint): string => {
+    const seenKey = (channelId: Uint8Array, htlcId: bigint, result: 0 | 1 | 2 | 3 = 0): number | string => {
       const hex = toHex(channelId)
       let n = channelNumbers.get(hex)
       if (n === undefined) {
         n = channelNumbers.size
         channelNumbers.set(hex, n)
       }
-      return `${n}/${htlcId}`
+      return seenKeyOf(n, htlcId, result)
     }
     /** Incoming HTLCs handled in this run (the event stream is at-least-once), by `seenKey`; bounded. */
-    const handledIncoming = boundedMap<string, true>(DEDUPE_CAPACITY)
-    /** Outgoing resolutions handled in this run, by `seenKey` and result; bounded. */
-    const handledResolved = boundedMap<string, true>(DEDUPE_CAPACITY)
+    const handledIncoming = boundedSet<number | string>(DEDUPE_CAPACITY)
+    /** Outgoing resolutions handled in this run, by `seenKey` with the result's code; bounded. */
+    const handledResolved = boundedSet<number | string>(DEDUPE_CAPACITY)
     /**
      * When each incoming HTLC arrived (this run; a forward's is also in its record) and whether a
      * `path_key` came with it: our hold time in the attribution data of its failure or fulfill
@@ -699,7 +732,7 @@ export const make = (
      * a blinded route's `path_key` gets none. Unknown after a restart: 0, as BOLT 4 allows. By
      * `seenKey`; bounded.
      */
-    const arrivals = boundedMap<string, { readonly atMillis: number; readonly blinded: boolean }>(DEDUPE_CAPACITY)
+    const arrivals = boundedMap<number | string, { readonly atMillis: number; readonly blinded: boolean }>(DEDUPE_CAPACITY)
     /** Our hold time of an incoming HTLC in BOLT 4 units (100 ms), or undefined: no attribution data. */
     const holdTimeOf = (channelId: Uint8Array, htlcId: bigint, receivedAtMillis?: number) =>
       withMillis((now) => {
@@ -2176,8 +2209,8 @@ export const make = (
         const e = ne.event
         if (e._tag === "HtlcReceived") {
           const key = seenKey(e.channelId, e.htlcId)
-          if (handledIncoming.get(key)) return
-          handledIncoming.set(key, true)
+          if (handledIncoming.has(key)) return
+          handledIncoming.add(key)
           if (arrivals.get(key) === undefined) arrivals.set(key, { atMillis: yield* currentMillis, blinded: e.pathKey !== undefined })
           const processed = yield* processOnion(e)
           if (Result.isFailure(processed)) return yield* failIncoming(e.channelId, e.htlcId, processed.failure.response)
@@ -2209,9 +2242,9 @@ export const make = (
         const key = htlcKey(e.channelId, e.htlcId)
         const owner = outIndex.get(key)
         if (owner === undefined) return Effect.void
-        const rkey = `${seenKey(e.channelId, e.htlcId)}/${RESULT_CODE[e.result._tag]}`
-        if (handledResolved.get(rkey)) return Effect.void
-        handledResolved.set(rkey, true)
+        const rkey = seenKey(e.channelId, e.htlcId, RESULT_CODE[e.result._tag])
+        if (handledResolved.has(rkey)) return Effect.void
+        handledResolved.add(rkey)
         outIndex.delete(key)
         const attributes = { ...nodeAttribute, "payment.channelId": toHex(e.channelId), "payment.htlcId": e.htlcId.toString(), "payment.result": e.result._tag }
         // The resolution's span hangs under the HTLC's (this run), else under the payment's trace root.
@@ -2246,7 +2279,7 @@ export const make = (
           if (e._tag !== "HtlcReceived") continue
           const key = htlcKey(e.channelId, e.htlcId)
           const seen = seenKey(e.channelId, e.htlcId)
-          if (!handledIncoming.get(seen) || held.has(key)) continue
+          if (!handledIncoming.has(seen) || held.has(key)) continue
           handledIncoming.delete(seen)
           yield* onChannelEvent({ nodeId: info.nodeId, channelId: info.channelId, event: e })
         }
