@@ -213,8 +213,20 @@ const opt = <A>(a: A | undefined, f: (a: A) => string): string | undefined => (a
 const hopText = (h: typeof RouteHopRecord.Type): string =>
   `{"nodeId":${jsonHex(h.nodeId)},"shortChannelId":${jsonScid(h.shortChannelId)},"amountMsat":${jsonAmount(h.amountMsat)},"cltvExpiry":${jsonInt(h.cltvExpiry)}}`
 
+/**
+ * The members every write of an attempt repeats (its id, route, secrets and channel: all before
+ * `htlcId`), by its hops array: an attempt is written about three times (sent, its HTLC id, its
+ * outcome), each a copy sharing the route's arrays, and its hops are most of its text.
+ */
+const attemptHead = headCache<AttemptRecord>([
+  ["attemptId", (a) => jsonInt(a.attemptId)],
+  ["hops", (a) => jsonArray(a.hops, hopText)],
+  ["sharedSecrets", (a) => jsonArray(a.sharedSecrets, jsonHex32)],
+  ["channelId", (a) => jsonHex32(a.channelId)]
+], (a) => a.hops)
+
 const attemptText = (a: AttemptRecord): string => {
-  let s = `{"attemptId":${jsonInt(a.attemptId)},"hops":${jsonArray(a.hops, hopText)},"sharedSecrets":${jsonArray(a.sharedSecrets, jsonHex32)},"channelId":${jsonHex32(a.channelId)}`
+  let s = `{${attemptHead(a)}`
   if (a.htlcId !== undefined) s += `,"htlcId":${jsonAmount(a.htlcId)}`
   s += `,"status":${jsonString(a.status)}`
   if (a.failure !== undefined) s += `,"failure":${jsonString(a.failure)}`

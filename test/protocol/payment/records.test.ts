@@ -175,3 +175,47 @@ describe("payment records written again", () => {
   writtenAgain("inbound", inbound, encodeInboundRecord, inboundJson)
   writtenAgain("forward", forward, encodeForwardRecord, forwardJson)
 })
+
+/**
+ * An attempt written again as the payment layer does (a spread copy of it with its HTLC id, status,
+ * failure or hold times set, sharing its hops and secrets arrays; now and then its id or channel
+ * changed too, so that the remembered head of an attempt keyed by its hops must not be reused):
+ * every write's text is the Schema's.
+ */
+describe("payment attempts written again", () => {
+  it("outbound: an attempt's copies with changed fields give the Schema's text every time", () => {
+    const encode = Schema.encodeSync(outboundJson)
+    const change = fc.record({
+      which: fc.nat(),
+      htlcId: optional(amount),
+      status: fc.constantFrom("inflight" as const, "failed" as const, "fulfilled" as const),
+      failure: optional(text),
+      holdTimes: optional(fc.array(int, { maxLength: 4 })),
+      attemptId: fc.option(int, { nil: undefined, freq: 4 }),
+      channelId: fc.option(channelId, { nil: undefined, freq: 4 })
+    })
+    let written = 0
+    fc.assert(fc.property(outbound, fc.array(change, { minLength: 1, maxLength: 5 }), (first, changes) => {
+      let current = first
+      expect(outcome(encodeOutboundRecord, current)).toBe(outcome(encode, current))
+      for (const c of changes) {
+        if (current.attempts.length === 0) return
+        const i = c.which % current.attempts.length
+        const a = current.attempts[i]!
+        const updated = {
+          ...a,
+          htlcId: c.htlcId,
+          status: c.status,
+          failure: c.failure,
+          holdTimes: c.holdTimes,
+          ...(c.attemptId === undefined ? {} : { attemptId: c.attemptId }),
+          ...(c.channelId === undefined ? {} : { channelId: c.channelId })
+        }
+        current = { ...current, attempts: current.attempts.map((x, j) => (j === i ? updated : x)) }
+        expect(outcome(encodeOutboundRecord, current)).toBe(outcome(encode, current))
+        written += 1
+      }
+    }), { numRuns: RUNS, seed: 14 })
+    expect(written).toBeGreaterThan(RUNS / 2)
+  })
+})
