@@ -2275,7 +2275,11 @@ export const make = (
       for (const set of mppSets.values()) for (const p of set.parts) held.add(htlcKey(p.channelId, p.htlcId))
       for (const key of intercepted.keys()) held.add(key)
       for (const info of yield* channelInfos) {
-        for (const e of pendingEvents(info.state)) {
+        // `pendingEvents` makes its `HtlcReceived`s from a normal channel's `receivedHtlcs` only: a
+        // channel without any (most, at each resync) has none to hand again.
+        const state = info.state
+        if (state._tag !== "Normal" || state.receivedHtlcs === undefined || state.receivedHtlcs.length === 0) continue
+        for (const e of pendingEvents(state)) {
           if (e._tag !== "HtlcReceived") continue
           const key = htlcKey(e.channelId, e.htlcId)
           const seen = seenKey(e.channelId, e.htlcId)
