@@ -105,6 +105,7 @@ export const constantTimeEqual = (a: Uint8Array, b: Uint8Array): boolean => {
 /** True when every byte is zero: an all-zero `next_hmac` marks the final hop (BOLT 4). */
 export const isAllZero = (bytes: Uint8Array): boolean => {
   let acc = 0
-  for (const b of bytes) acc |= b
+  // An index loop: `for...of` makes an iterator object per call.
+  for (let i = 0; i < bytes.length; i++) acc |= bytes[i] ?? 0
   return acc === 0
 }

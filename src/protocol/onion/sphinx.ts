@@ -348,12 +348,11 @@ export const peelWithSharedSecret = (
     hopPayloads.set(generateStreamFrom(rho, size, shift), size - shift)
   } else {
     // The rest of the payloads and the padding in one pass of the stream (from block
-    // `FIRST_CLEAR / 64`; `shift` <= `clear`): the payloads' bytes still encrypted, then `shift` zeros.
-    const rest = new Uint8Array(size - clear + shift)
-    rest.set(packet.hopPayloads.subarray(clear))
-    xorStreamInPlaceFrom(rho, rest, clear / STREAM_BLOCK)
+    // `FIRST_CLEAR / 64`; `shift` <= `clear`), in place at their final position: the payloads'
+    // bytes still encrypted, then the `shift` zeros the new array already holds.
     hopPayloads.set(head.subarray(shift), 0)
-    hopPayloads.set(rest, clear - shift)
+    hopPayloads.set(packet.hopPayloads.subarray(clear), clear - shift)
+    xorStreamInPlaceFrom(rho, hopPayloads.subarray(clear - shift), clear / STREAM_BLOCK)
   }
   return Result.succeed({
     payload,
