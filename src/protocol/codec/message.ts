@@ -140,6 +140,15 @@ const buildMessage = <Tag extends string, F extends StructFields, T extends TlvF
     }
     tlvs.write(w, m.tlvs)
   }
+  /** A whole message, type included (made once: no closure per message decoded). */
+  const readMessage = (r: Reader): M => {
+    const at = r.offset
+    const type = r.u16()
+    if (type !== decl.type) {
+      fail(new InvalidFieldValue({ at, field: "type", reason: `expected ${decl.type} (${decl.name}), got ${type}` }))
+    }
+    return readPayload(r)
+  }
   const schemaFields: Record<string, Schema.Top> = {}
   for (const [k, c] of entries) schemaFields[k] = c.schema
   schemaFields["tlvs"] = tlvs.schema
@@ -159,15 +168,7 @@ const buildMessage = <Tag extends string, F extends StructFields, T extends TlvF
     make: (fields, extension): M => ({ _tag: decl.tag, ...fields, tlvs: extension ?? noTlvs }),
     readPayload,
     writePayload,
-    decode: (bytes) =>
-      decodeWith(bytes, (r) => {
-        const at = r.offset
-        const type = r.u16()
-        if (type !== decl.type) {
-          fail(new InvalidFieldValue({ at, field: "type", reason: `expected ${decl.type} (${decl.name}), got ${type}` }))
-        }
-        return readPayload(r)
-      }),
+    decode: (bytes) => decodeWith(bytes, readMessage),
     encode: (m) => checkSize(encodeMessage(decl.type, writePayload, m), decl.name),
     wire: [
       ...entries.map(([name, c]) => ({ name, wire: c.wire })),
@@ -214,14 +215,15 @@ export const makeRegistry = <const Defs extends ReadonlyArray<AnyMessageDef>>(
     types.set(d.type, d)
     tags.set(d.tag, d)
   }
-  const decode = (bytes: Uint8Array): Result.Result<M | UnknownMessage, DecodeError> =>
-    decodeWith(bytes, (r): M | UnknownMessage => {
-      const type = r.u16()
-      const def = types.get(type)
-      if (def !== undefined) return def.readPayload(r) as M
-      if (type % 2 === 0) return fail(new UnknownEvenMessage({ type }))
-      return { _tag: "UnknownMessage", type, payload: r.rest() }
-    })
+  // Made once: no closure per message decoded.
+  const readMessage = (r: Reader): M | UnknownMessage => {
+    const type = r.u16()
+    const def = types.get(type)
+    if (def !== undefined) return def.readPayload(r) as M
+    if (type % 2 === 0) return fail(new UnknownEvenMessage({ type }))
+    return { _tag: "UnknownMessage", type, payload: r.rest() }
+  }
+  const decode = (bytes: Uint8Array): Result.Result<M | UnknownMessage, DecodeError> => decodeWith(bytes, readMessage)
   const encode = (m: M): Result.Result<Uint8Array, EncodeError> => {
     const def = tags.get(m._tag)
     if (def === undefined) return Result.fail(new EncodeError({ field: "_tag", reason: `unregistered message ${m._tag}` }))

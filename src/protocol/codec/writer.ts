@@ -249,7 +249,10 @@ export class Writer {
   /** Exactly `n` bytes: catches a fixed-size field given a value of the wrong size. */
   fixed(field: string, b: Uint8Array, n: number): this {
     if (b.length !== n) throw new EncodeError({ field, reason: `expected ${n} bytes, got ${b.length}` })
-    return this.bytes(b)
+    // `bytes`, written out: one call fewer per fixed field (this code mostly runs in Maglev).
+    const at = this.reserve(n)
+    this.buf.set(b, at)
+    return this
   }
 
   /** The written bytes (a fresh copy, the Writer can keep growing). */
