@@ -6,7 +6,7 @@
  */
 import { Brand, Data, Schema } from "effect"
 import type { LightningMessage } from "../protocol/messages/index.ts"
-import type { NodeId } from "../protocol/units.ts"
+import { checkedBrand, type NodeId } from "../protocol/units.ts"
 import type { SocketAddress } from "../services/Transport.ts"
 
 /** Why a connection ended or could not be established. */
@@ -68,7 +68,7 @@ export type Direction = "inbound" | "outbound"
 export type SessionId = number & Brand.Brand<"SessionId">
 
 /** A session id from a positive safe integer (anything else is a bug of the caller: it throws a `BrandError`). */
-export const SessionId = Brand.make<SessionId>(
+export const SessionId = checkedBrand<SessionId>(
   (n) => (Number.isSafeInteger(n) && n >= 1) || `session id must be a positive integer, got ${n}`
 )
 

@@ -41,7 +41,7 @@ import type { ChannelBasepoints } from "../protocol/keys/commitment-keys.ts"
 import type { PublicKey } from "../protocol/keys/keys.ts"
 import type { OutPoint, Transaction } from "../protocol/tx/bitcoin/transaction.ts"
 import type { CommitmentHtlc } from "../protocol/tx/commitment.ts"
-import type { Msat, Sat } from "../protocol/units.ts"
+import { checkedBrand, type Msat, type Sat } from "../protocol/units.ts"
 
 /**
  * Identifies a channel's keys to the signer (LDK's `channel_keys_id`): 32 bytes chosen by the
@@ -51,7 +51,7 @@ import type { Msat, Sat } from "../protocol/units.ts"
 export type ChannelKeyId = Uint8Array & Brand.Brand<"ChannelKeyId">
 
 /** A channel key id from 32 bytes (a `BrandError` for another length). */
-export const ChannelKeyId = Brand.make<ChannelKeyId>((b) => b.length === 32 || `a channel key id is 32 bytes, got ${b.length}`)
+export const ChannelKeyId = checkedBrand<ChannelKeyId>((b) => b.length === 32 || `a channel key id is 32 bytes, got ${b.length}`)
 
 /** A copy of 32 bytes as a channel key id; undefined for another length. */
 export const channelKeyId = (bytes: Uint8Array): ChannelKeyId | undefined =>

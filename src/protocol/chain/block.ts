@@ -6,6 +6,7 @@
  */
 import { Brand, Data, Result } from "effect"
 import { fromHex, toHex } from "../bytes.ts"
+import { checkedBrand } from "../units.ts"
 import { hash256 } from "../tx/bitcoin/hash.ts"
 import { decodeTransactionAt, serializeTransaction, type Transaction, txid as computeTxid, type Txid } from "../tx/bitcoin/transaction.ts"
 import { Writer as ByteWriter } from "../codec/writer.ts"
@@ -14,7 +15,7 @@ import { Writer as ByteWriter } from "../codec/writer.ts"
 export type BlockHash = Uint8Array & Brand.Brand<"BlockHash">
 
 /** The brand's constructor: 32 bytes, else a `BrandError` (a caller bug; peer input goes through `blockHash`). */
-export const BlockHash = Brand.make<BlockHash>((b) => b.length === 32 || `a block hash is 32 bytes, got ${b.length}`)
+export const BlockHash = checkedBrand<BlockHash>((b) => b.length === 32 || `a block hash is 32 bytes, got ${b.length}`)
 
 export class InvalidBlockHash extends Data.TaggedError("InvalidBlockHash")<{ readonly reason: string }> {}
 
