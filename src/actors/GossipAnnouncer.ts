@@ -126,9 +126,13 @@ const samePolicy = (a: ForwardingPolicy | undefined, b: ForwardingPolicy | undef
   a !== undefined && b !== undefined && a.feeBaseMsat === b.feeBaseMsat && a.feeProportionalMillionths === b.feeProportionalMillionths &&
   a.cltvExpiryDelta === b.cltvExpiryDelta && a.htlcMinimumMsat === b.htlcMinimumMsat && a.htlcMaximumMsat === b.htlcMaximumMsat
 
+/**
+ * Our own gossip, encoded to be kept: a copy of its own, since an encoded message is a piece of the
+ * codec's shared 8 KiB slab (`codec/writer.ts`), which a kept piece would keep alive per channel.
+ */
 const encodeOrDie = (r: Result.Result<Uint8Array, { readonly reason: string }>): Uint8Array => {
   if (Result.isFailure(r)) throw new Error(`cannot encode own gossip: ${r.failure.reason}`) // our fields fit: a bug
-  return r.success
+  return r.success.slice()
 }
 
 /** Starts the announcer in the current scope. */
