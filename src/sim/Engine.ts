@@ -727,9 +727,9 @@ class Simulation {
     const innerWriteNow = writeNowOf(inner)
     if (innerFree !== undefined && innerWriteNow !== undefined) {
       const free = () => node.crashAt === undefined && node.late === undefined && innerFree()
-      declareFreeWrites(wrapped, free, (channelId, updates, channelState) => {
+      declareFreeWrites(wrapped, free, (channelId, updates, channelState, monitorAfter) => {
         if (!free()) return undefined
-        const st = innerWriteNow(channelId, updates, channelState)
+        const st = innerWriteNow(channelId, updates, channelState, monitorAfter)
         if (st === undefined) return undefined
         node.persistCalls += 1
         afterWrite(channelId, updates, st)
