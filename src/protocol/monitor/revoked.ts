@@ -14,6 +14,7 @@
  * Entry: commitment number u64, txid 32 bytes, HTLC count u32, then per HTLC: direction byte
  * (0 offered), id u64, amount u64, payment hash 32 bytes, cltv expiry f64 (any `Schema.Int`).
  */
+import { equalBytesAt } from "../bytes.ts"
 import { Txid } from "../tx/bitcoin/transaction.ts"
 import { msat } from "../units.ts"
 import type { MonitorHtlc, RevokedCommitment } from "./state.ts"
@@ -46,21 +47,15 @@ const shared = (capacity: number, packed: Uint8Array): Shared => {
 /** `bytes` (a view: its buffer is left as it is) as the buffer of a list no one appends to in place. */
 const frozen = (bytes: Uint8Array): Shared => ({ buffer: bytes.buffer, offset: bytes.byteOffset, used: -1 })
 
-/** What was last appended to a list (`parent`), and the list it made. */
-interface Appended {
-  readonly parent: RevokedCommitments
-  readonly n: bigint
-  readonly txid: Uint8Array
-  readonly htlcs: ReadonlyArray<MonitorHtlc>
-  readonly list: RevokedCommitments
-}
-
 /**
  * The appends to lists no one appends to in place (the shared empty list, slices), by txid
  * object: every channel's first entry is appended to the one empty list, so its last append
  * alone would not tell the monitor's from the fold's. Entries live while the txid does.
  */
-const appendedToFrozen = new WeakMap<Uint8Array, Appended>()
+const appendedToFrozen = new WeakMap<
+  Uint8Array,
+  { readonly parent: RevokedCommitments; readonly n: bigint; readonly htlcs: ReadonlyArray<MonitorHtlc>; readonly list: RevokedCommitments }
+>()
 
 export class RevokedCommitments implements Iterable<RevokedCommitment> {
   static readonly empty = new RevokedCommitments(frozen(new Uint8Array(0)), 0, 0)
@@ -80,19 +75,20 @@ export class RevokedCommitments implements Iterable<RevokedCommitment> {
   readonly #end: number
   readonly length: number
   /**
-   * The last append to this list (by the update's own txid and HTLC array objects). The `Monitor`
-   * and a persister's fold apply the same update objects from the same start: the second append
-   * of an entry onto the same list returns the first's result, so both hold one buffer. Held by
-   * the parent only (a list never keeps its parent, nor an older list's appends, alive); one field
-   * read per append, where a `WeakMap` by txid cost an insertion per append.
+   * The list last appended from this one. The `Monitor` and a persister's fold apply the same
+   * updates from the same start: the second append of an equal entry onto the same list returns
+   * the first's result (its last entry's bytes compared with the entry, nothing copied), so both
+   * hold one buffer. Only the child is held: not the update's txid or HTLCs (a list kept by an
+   * older holder would keep them alive), and never a parent. One field read per append, where a
+   * `WeakMap` by txid cost an insertion per append.
    */
-  #appended: Appended | undefined
+  #next: RevokedCommitments | undefined
 
   private constructor(shared: Shared, end: number, length: number) {
     this.#shared = shared
     this.#end = end
     this.length = length
-    this.#appended = undefined
+    this.#next = undefined
   }
 
   /**
@@ -106,8 +102,10 @@ export class RevokedCommitments implements Iterable<RevokedCommitment> {
   /** This list with one more entry (this list is left as it is). */
   append(commitmentNumber: bigint, txid: Uint8Array, htlcs: ReadonlyArray<MonitorHtlc>): RevokedCommitments {
     const frozenParent = this.#shared.used < 0
-    const known = frozenParent ? appendedToFrozen.get(txid) : this.#appended
-    if (known !== undefined && known.parent === this && known.txid === txid && known.n === commitmentNumber && known.htlcs === htlcs) return known.list
+    if (frozenParent) {
+      const known = appendedToFrozen.get(txid)
+      if (known !== undefined && known.parent === this && known.n === commitmentNumber && known.htlcs === htlcs) return known.list
+    } else if (this.#next !== undefined && this.#next.#endsWith(this.#end, commitmentNumber, txid, htlcs)) return this.#next
     const size = HEAD + HTLC * htlcs.length
     const end = this.#end
     let s = this.#shared
@@ -130,10 +128,30 @@ export class RevokedCommitments implements Iterable<RevokedCommitment> {
     }
     s.used = at
     const list = new RevokedCommitments(s, at, this.length + 1)
-    const appended: Appended = { parent: this, n: commitmentNumber, txid, htlcs, list }
-    if (frozenParent) appendedToFrozen.set(txid, appended)
-    else this.#appended = appended
+    if (frozenParent) appendedToFrozen.set(txid, { parent: this, n: commitmentNumber, htlcs, list })
+    else this.#next = list
     return list
+  }
+
+  /** Whether this list is one entry past `start` bytes, that entry being exactly this one (as `append` writes it). */
+  #endsWith(start: number, commitmentNumber: bigint, txid: Uint8Array, htlcs: ReadonlyArray<MonitorHtlc>): boolean {
+    if (this.#end !== start + HEAD + HTLC * htlcs.length) return false
+    const b = new Uint8Array(this.#shared.buffer, this.#shared.offset, this.#end)
+    const v = view(b)
+    if (v.getBigUint64(start) !== commitmentNumber || !equalBytesAt(b, start + 8, txid) || v.getUint32(start + 40) !== htlcs.length) return false
+    let at = start + HEAD
+    for (const h of htlcs) {
+      if (
+        v.getUint8(at) !== (h.direction === "offered" ? 0 : 1) ||
+        v.getBigUint64(at + 1) !== h.id ||
+        v.getBigUint64(at + 9) !== h.amount ||
+        !equalBytesAt(b, at + 17, h.paymentHash) ||
+        v.getFloat64(at + 49) !== h.cltvExpiry
+      )
+        return false
+      at += HTLC
+    }
+    return true
   }
 
   /** The entries from index `start` on (the ones before hopped over, not read). */

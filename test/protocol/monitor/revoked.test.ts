@@ -205,6 +205,32 @@ describe("RevokedCommitments: the packed list against the plain array", () => {
     )
   })
 
+  it("an equal entry appended again to the same list (other objects, as a decoded update's) gives the same child; any other entry a new one", () => {
+    const entries = fc.sample(entry, { numRuns: 30, seed: 8 })
+    const e0 = entries[0]!
+    const start = RevokedCommitments.empty.append(e0.commitmentNumber, e0.txid, e0.htlcs)
+    let monitor = start
+    let copy = start
+    for (const e of entries.slice(1)) {
+      const parent = monitor
+      monitor = monitor.append(e.commitmentNumber, e.txid, e.htlcs)
+      copy = copy.append(e.commitmentNumber, Txid(Uint8Array.from(e.txid)), e.htlcs.map((h) => ({ ...h, paymentHash: Uint8Array.from(h.paymentHash) })))
+      expect(copy).toBe(monitor)
+      // one field differing: another list, with that entry
+      const h = e.htlcs[0]
+      const changed: RevokedCommitment =
+        h === undefined
+          ? { ...e, commitmentNumber: BigInt.asUintN(64, e.commitmentNumber + 1n) }
+          : { ...e, htlcs: [{ ...h, cltvExpiry: h.cltvExpiry + 1 }, ...e.htlcs.slice(1)] }
+      const other = parent.append(changed.commitmentNumber, changed.txid, changed.htlcs)
+      expect(other).not.toBe(monitor)
+      expect([...other].at(-1)).toStrictEqual(changed)
+      // the first child is still the one found again
+      expect(parent.append(e.commitmentNumber, e.txid, e.htlcs)).not.toBe(other)
+    }
+    expect([...monitor]).toStrictEqual(entries)
+  })
+
   it("two holders applying the same updates from the same start hold the same lists (one buffer)", () => {
     const entries = fc.sample(entry, { numRuns: 50, seed: 3 })
     let monitor = RevokedCommitments.empty
