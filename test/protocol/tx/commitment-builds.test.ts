@@ -14,32 +14,11 @@ import { buildCommitmentTransaction, type CommitmentParams } from "../../../src/
 import { commitmentTxid, htlcTransactions, makeCommitmentBuilds } from "../../../src/protocol/tx/commitment-builds.ts"
 import { buildHtlcTransactions } from "../../../src/protocol/tx/htlc.ts"
 import { commitmentInput, commitmentSighash, htlcInput, htlcSighash, inputSighash } from "../../../src/protocol/tx/signing.ts"
-import { deriveCommitmentKeys } from "../../../src/protocol/keys/commitment-keys.ts"
 import { unsafePublicKey } from "../../../src/protocol/keys/keys.ts"
 import { anchorsZeroFeeHtlcTx } from "../../../src/protocol/channel-type.ts"
-import { commitmentNumberObscuringFactor } from "../../../src/protocol/tx/commitment.ts"
-import type { ChannelView } from "../../../src/protocol/tx/view.ts"
 import { alice, bob, viewArb, type TestHtlc } from "./arbitraries.ts"
-import { anchors, anchorsType, cachedSecp, legacy, legacyType, ok, paramsOf } from "./fixtures.ts"
+import { anchors, anchorsType, legacy, legacyType, ok, paramsOf, paramsOfView } from "./fixtures.ts"
 
-/** The builder's params for the view's local commitment (keys at Alice's fixed point). */
-const paramsOfView = (view: ChannelView<TestHtlc>, n: bigint): CommitmentParams<TestHtlc> => ({
-  channelType: view.channelType,
-  fundingOutpoint: view.fundingOutpoint,
-  fundingAmount: view.fundingAmount,
-  localFundingPubkey: view.local.basepoints.fundingPubkey,
-  remoteFundingPubkey: view.remote.basepoints.fundingPubkey,
-  commitmentNumber: n,
-  obscuringFactor: commitmentNumberObscuringFactor(view.local.basepoints.paymentBasepoint, view.remote.basepoints.paymentBasepoint),
-  localIsFunder: view.localIsOpener,
-  toLocal: view.toLocal,
-  toRemote: view.toRemote,
-  htlcs: view.htlcs,
-  feeratePerKw: view.feeratePerKw,
-  dustLimit: view.local.dustLimit,
-  toSelfDelay: view.remote.toSelfDelay,
-  keys: ok(deriveCommitmentKeys(cachedSecp, view.local.basepoints, view.remote.basepoints, unsafePublicKey(alice.perCommitmentPoint)))
-})
 
 const hexOf = (b: Uint8Array) => toHex(b)
 
@@ -48,7 +27,7 @@ describe("makeCommitmentBuilds", () => {
     fc.assert(
       fc.property(viewArb(8), fc.bigInt({ min: 0n, max: 1000n }), (view, n) => {
         const builds = makeCommitmentBuilds(4)
-        const params = paramsOfView(view, n)
+        const params = paramsOfView(view, n, alice.perCommitmentPoint)
         const direct = buildCommitmentTransaction(params)
         const first = builds.build(params)
         // A second caller with other HTLC objects (same fields, an extra field of its own).

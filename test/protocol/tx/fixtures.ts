@@ -7,9 +7,10 @@ import { readFileSync } from "node:fs"
 import { fromHex } from "../../../src/protocol/bytes.ts"
 import { anchorsZeroFeeHtlcTx, staticRemoteKey, type ChannelType } from "../../../src/protocol/channel-type.ts"
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
-import type { ChannelBasepoints, CommitmentKeys } from "../../../src/protocol/keys/commitment-keys.ts"
+import { deriveCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "../../../src/protocol/keys/commitment-keys.ts"
 import { unsafePublicKey, type PrivateKey, type PublicKey } from "../../../src/protocol/keys/keys.ts"
 import { txidFromHex } from "../../../src/protocol/tx/bitcoin/transaction.ts"
+import type { ChannelView } from "../../../src/protocol/tx/view.ts"
 import { commitmentNumberObscuringFactor, type CommitmentHtlc, type CommitmentParams } from "../../../src/protocol/tx/commitment.ts"
 import { msat, sat } from "../../../src/protocol/units.ts"
 import { VECTORS_DIR } from "../../vectors.ts"
@@ -203,3 +204,22 @@ export const cachedSecp: typeof nobleSecp256k1 = {
   pointTweakAdd: memo(nobleSecp256k1.pointTweakAdd),
   pointMultiply: memo(nobleSecp256k1.pointMultiply)
 }
+
+/** The builder's params for a view's local commitment, keys at `point` (the local side's per-commitment point). */
+export const paramsOfView = <H extends CommitmentHtlc>(view: ChannelView<H>, n: bigint, point: Uint8Array): CommitmentParams<H> => ({
+  channelType: view.channelType,
+  fundingOutpoint: view.fundingOutpoint,
+  fundingAmount: view.fundingAmount,
+  localFundingPubkey: view.local.basepoints.fundingPubkey,
+  remoteFundingPubkey: view.remote.basepoints.fundingPubkey,
+  commitmentNumber: n,
+  obscuringFactor: commitmentNumberObscuringFactor(view.local.basepoints.paymentBasepoint, view.remote.basepoints.paymentBasepoint),
+  localIsFunder: view.localIsOpener,
+  toLocal: view.toLocal,
+  toRemote: view.toRemote,
+  htlcs: view.htlcs,
+  feeratePerKw: view.feeratePerKw,
+  dustLimit: view.local.dustLimit,
+  toSelfDelay: view.remote.toSelfDelay,
+  keys: ok(deriveCommitmentKeys(cachedSecp, view.local.basepoints, view.remote.basepoints, unsafePublicKey(point)))
+})

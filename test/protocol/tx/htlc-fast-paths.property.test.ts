@@ -8,34 +8,14 @@ import fc from "fast-check"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { toHex } from "../../../src/protocol/bytes.ts"
-import { deriveCommitmentKeys } from "../../../src/protocol/keys/commitment-keys.ts"
-import { unsafePublicKey } from "../../../src/protocol/keys/keys.ts"
 import { makeCommitmentBuilds } from "../../../src/protocol/tx/commitment-builds.ts"
-import { buildCommitmentTransaction, commitmentNumberObscuringFactor, type CommitmentParams, type CommitmentTransaction } from "../../../src/protocol/tx/commitment.ts"
+import { buildCommitmentTransaction, type CommitmentTransaction } from "../../../src/protocol/tx/commitment.ts"
 import { buildHtlcTransactions, htlcTxOutputSpec } from "../../../src/protocol/tx/htlc.ts"
 import { mirrorView, type ChannelView } from "../../../src/protocol/tx/view.ts"
 import { msat, sat } from "../../../src/protocol/units.ts"
 import { alice, bob, viewArb, type TestHtlc } from "./arbitraries.ts"
-import { cachedSecp, ok } from "./fixtures.ts"
+import { ok, paramsOfView } from "./fixtures.ts"
 
-/** The builder's params for the view's local commitment, keys at `point`. */
-const paramsOfView = (view: ChannelView<TestHtlc>, n: bigint, point: Uint8Array): CommitmentParams<TestHtlc> => ({
-  channelType: view.channelType,
-  fundingOutpoint: view.fundingOutpoint,
-  fundingAmount: view.fundingAmount,
-  localFundingPubkey: view.local.basepoints.fundingPubkey,
-  remoteFundingPubkey: view.remote.basepoints.fundingPubkey,
-  commitmentNumber: n,
-  obscuringFactor: commitmentNumberObscuringFactor(view.local.basepoints.paymentBasepoint, view.remote.basepoints.paymentBasepoint),
-  localIsFunder: view.localIsOpener,
-  toLocal: view.toLocal,
-  toRemote: view.toRemote,
-  htlcs: view.htlcs,
-  feeratePerKw: view.feeratePerKw,
-  dustLimit: view.local.dustLimit,
-  toSelfDelay: view.remote.toSelfDelay,
-  keys: ok(deriveCommitmentKeys(cachedSecp, view.local.basepoints, view.remote.basepoints, unsafePublicKey(point)))
-})
 
 /** Both sides' commitments of a view (Alice's at her point, Bob's at his), those that build. */
 const commitmentsOf = (view: ChannelView<TestHtlc>): ReadonlyArray<CommitmentTransaction<TestHtlc>> =>
