@@ -2455,8 +2455,11 @@ export const make = (
       Effect.forever,
       Effect.forkIn(scope)
     )
+    // Queued only when the height moved since the last check (the check would return at once
+    // otherwise): no input per node every 10 s between blocks.
     yield* Effect.sleep(Duration.millis(config.deadlineCheckIntervalMillis ?? 10_000)).pipe(
-      Effect.andThen(Queue.offer(inbox, { _tag: "Deadlines", force: false, done: undefined })),
+      Effect.andThen(config.blockHeight),
+      Effect.flatMap((height) => (height === checkedHeight ? Effect.void : Queue.offer(inbox, { _tag: "Deadlines", force: false, done: undefined }))),
       Effect.forever,
       Effect.forkIn(scope)
     )
