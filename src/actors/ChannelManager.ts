@@ -30,7 +30,7 @@
 import { Context, Data, Deferred, Effect, Exit, Layer, PubSub, Result, Schedule, Schema, Scope, Stream } from "effect"
 import { preimageOf } from "../protocol/monitor/query.ts"
 import { pendingEvents, restoredWatches } from "../protocol/channel/pending.ts"
-import { equalBytes, hexOfHeld, toHex } from "../protocol/bytes.ts"
+import { equalBytes, hexOfHeld, lastKeyOf, toHex } from "../protocol/bytes.ts"
 import { ChannelIdSchema, type ShortChannelId, shortChannelIdFromParts } from "../protocol/codec/fields.ts"
 import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
 import { hasChangesToSign } from "../protocol/channel/commitments.ts"
@@ -1034,20 +1034,8 @@ export const make = (
 
     // ---- the API -------------------------------------------------------------------------------------------
 
-    /**
-     * The hex of a caller's channel id, kept for the last id asked with a copy of its bytes: a caller
-     * asks about the same channel many times in a row (its commands, its polls), and comparing 32
-     * bytes is cheaper than making the hex again. Not `hexOfHeld`: the caller may reuse and refill
-     * its array.
-     */
-    let askedIdBytes: Uint8Array | undefined
-    let askedIdHex = ""
-    const askedHex = (channelId: ChannelId): string => {
-      if (askedIdBytes !== undefined && equalBytes(askedIdBytes, channelId)) return askedIdHex
-      askedIdHex = toHex(channelId)
-      askedIdBytes = channelId.slice()
-      return askedIdHex
-    }
+    /** The hex of a caller's channel id (the last one kept: a caller asks about one channel many times in a row). */
+    const askedHex = lastKeyOf(toHex)
 
     /** `f` with the channel's entry and handle (no intermediate effect: commands and snapshots are on every payment's path). */
     const withChannel = <A, E>(channelId: ChannelId, f: (entry: Entry, handle: ChannelHandle<ChannelState>) => Effect.Effect<A, E>): Effect.Effect<A, E | ChannelNotFound> =>

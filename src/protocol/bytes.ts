@@ -97,6 +97,22 @@ export const concatBytes = (...parts: ReadonlyArray<Uint8Array>): Uint8Array => 
  */
 export const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && equalBytesAt(a, 0, b)
 
+/**
+ * `key(bytes)` for the bytes asked last, kept with a copy of them: a caller that asks about the
+ * same id many times in a row (a channel's commands and writes) compares 32 bytes instead of
+ * making the key again. A copy, not the array: unlike `hexOfHeld`'s, the caller may refill it.
+ */
+export const lastKeyOf = <B extends Uint8Array>(key: (bytes: B) => string): ((bytes: B) => string) => {
+  let lastBytes: Uint8Array | undefined
+  let lastKey = ""
+  return (bytes) => {
+    if (lastBytes !== undefined && equalBytes(lastBytes, bytes)) return lastKey
+    lastKey = key(bytes)
+    lastBytes = bytes.slice()
+    return lastKey
+  }
+}
+
 /** Whether `field` equals `bytes[at, at + field.length)` (compared where it stands: nothing copied). */
 export const equalBytesAt = (bytes: Uint8Array, at: number, field: Uint8Array): boolean => {
   const n = field.length

@@ -1,7 +1,7 @@
 import { bytesToHex } from "@noble/hashes/utils.js"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { equalBytes, equalBytesAt, fromHex, toHex } from "../../src/protocol/bytes.ts"
+import { equalBytes, equalBytesAt, fromHex, lastKeyOf, toHex } from "../../src/protocol/bytes.ts"
 
 describe("hex", () => {
   it("toHex writes what noble's bytesToHex writes, and fromHex reads it back", () => {
@@ -45,6 +45,30 @@ describe("byte equality", () => {
         if (at <= a.length) expect(equalBytesAt(a, at, a.subarray(at))).toBe(true)
       }),
       { numRuns: 2000 }
+    )
+  })
+})
+
+describe("lastKeyOf", () => {
+  it("gives the key of the bytes as they are now, asked again, refilled in place or new; the key made once per change", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), fc.uint8Array({ minLength: 0, maxLength: 4 })), { maxLength: 30 }), (steps) => {
+        let made = 0
+        const keyOf = lastKeyOf((b: Uint8Array) => (made++, toHex(b)))
+        const held = new Uint8Array(4)
+        let last: string | undefined
+        let expectedMade = 0
+        for (const [refill, bytes] of steps) {
+          // Either the caller's one array refilled in place, or a fresh array.
+          const asked = refill ? (held.fill(0), held.set(bytes), held) : bytes
+          const hex = toHex(asked)
+          if (hex !== last) expectedMade++
+          last = hex
+          expect(keyOf(asked)).toBe(hex)
+          expect(made).toBe(expectedMade)
+        }
+      }),
+      { seed: 1407, numRuns: 500 }
     )
   })
 })

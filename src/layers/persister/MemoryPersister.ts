@@ -28,7 +28,7 @@ import {
   type PersistStatus,
   type WriteNow
 } from "../../services/MonitorPersister.ts"
-import { equalBytes } from "../../protocol/bytes.ts"
+import { lastKeyOf } from "../../protocol/bytes.ts"
 import { channelKey, DEFAULT_COMPACT_EVERY } from "./replica.ts"
 
 interface StoredChannel {
@@ -235,15 +235,8 @@ export const makeMemoryPersister = (
     /** Whether a write lands at once now: immediate mode, no write waiting (held or behind a failure), no failure planned. */
     const landsNow = (): boolean => !closed && mode === "immediate" && failures === 0 && pending.length === 0
 
-    /** The key of the id last asked for, kept with a copy of its bytes (a channel writes many times in a row: one hex per write otherwise). */
-    let lastIdBytes: Uint8Array | undefined
-    let lastKey = ""
-    const keyOf = (channelId: ChannelId): string => {
-      if (lastIdBytes !== undefined && equalBytes(lastIdBytes, channelId)) return lastKey
-      lastKey = channelKey(channelId)
-      lastIdBytes = channelId.slice()
-      return lastKey
-    }
+    /** The key of the id last asked for (a channel writes many times in a row: one hex per write otherwise). */
+    const keyOf = lastKeyOf(channelKey)
 
     /** Lands one write now (checked already), exactly as `flush` would land it (`monitorAfter`: see `compact`). */
     const land = (
