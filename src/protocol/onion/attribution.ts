@@ -24,9 +24,13 @@ const blockStart = (x: number): number => MAX_HOPS * x - (x * (x - 1)) / 2
 const hmacIndex = (x: number, y: number): number => blockStart(x) + (MAX_HOPS - 1 - x - y)
 const hmacOffset = (x: number, y: number): number => HOLD_TIMES_SIZE + hmacIndex(x, y) * TRUNCATED_HMAC_SIZE
 
-const holdTimeBytes = (holdTime: number): Uint8Array => {
+/** Writes a hold time (clamped to a u32) big-endian at the start of `data` (no array made for it). */
+const writeHoldTime = (data: Uint8Array, holdTime: number): void => {
   const v = Math.max(0, Math.min(0xffffffff, Math.floor(holdTime)))
-  return new Uint8Array([(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff])
+  data[0] = (v >>> 24) & 0xff
+  data[1] = (v >>> 16) & 0xff
+  data[2] = (v >>> 8) & 0xff
+  data[3] = v & 0xff
 }
 
 const readU32 = (b: Uint8Array, at: number): number =>
@@ -38,6 +42,12 @@ type KeyedUm = ReturnType<typeof keyedUm>
 /** A copy of a keyed HMAC to compute in. */
 const workHmac = (um: KeyedUm) => um.clone()
 type WorkHmac = ReturnType<typeof workHmac>
+/**
+ * The one working copy every node's HMACs are computed in (`_cloneInto` overwrites it from that
+ * node's keyed HMAC): no two hash objects and their buffers made per `addAttribution`.
+ * Synchronous, never re-entered.
+ */
+let sharedWork: WorkHmac | undefined
 
 /**
  * Buffers reused by every HMAC (computed synchronously, one at a time): its digest, and the
@@ -148,11 +158,11 @@ export const addAttribution = (
 ): Uint8Array => {
   const fresh = downstream === undefined || downstream.length !== ATTRIBUTION_DATA_SIZE
   const data = fresh ? new Uint8Array(ATTRIBUTION_DATA_SIZE) : shift(downstream)
-  data.set(holdTimeBytes(holdTime), 0)
+  writeHoldTime(data, holdTime)
   const um = keyedUm(deriveKey("um", sharedSecret))
   // Every HMAC of this node covers the return packet first: absorbed once.
   if (message.length > 0) um.update(message)
-  const work = workHmac(um)
+  const work = sharedWork ?? (sharedWork = workHmac(um))
   if (fresh) writeFreshHmacs(um, work, data)
   else for (let y = 0; y < MAX_HOPS; y++) copyTruncatedHmac(computeHmac(um, work, data, y), 0, data, hmacOffset(0, y))
   return xorStreamInPlace(deriveKey("ammagext", sharedSecret), data)

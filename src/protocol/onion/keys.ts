@@ -37,6 +37,15 @@ const workHmac = (keyed: KeyedHmac) => keyed.clone()
 let work: ReturnType<typeof workHmac> | undefined
 
 /**
+ * Where every HMAC here is finished before it is copied out. noble writes a digest through a
+ * `DataView` of the output array: a fresh 32-byte array lives on the JS heap without an
+ * `ArrayBuffer` of its own, and the view gives it one (an object and a backing store off the
+ * heap, for every digest). This array got its buffer once; the copy handed out (`slice`) is a
+ * plain array on the heap again. Synchronous, never re-entered.
+ */
+const digestScratch = new Uint8Array(32)
+
+/**
  * HMAC256(key type, secret): BOLT 4 key generation. The key is always one of seven constants:
  * each type's keyed HMAC is made once and copied into one working HMAC per derivation (no key
  * blocks hashed again, no hash objects made); the hashing is noble's. Synchronous, never re-entered.
@@ -49,9 +58,8 @@ export const deriveKey = (type: KeyType, secret: Uint8Array): Uint8Array => {
   }
   const w = work ?? (work = workHmac(keyed))
   keyed._cloneInto(w)
-  const out = new Uint8Array(32)
-  w.update(secret).digestInto(out)
-  return out
+  w.update(secret).digestInto(digestScratch)
+  return digestScratch.slice()
 }
 
 const ZERO_NONCE = new Uint8Array(12)
@@ -81,13 +89,16 @@ export const xorInto = (target: Uint8Array, source: Uint8Array, targetOffset = 0
   for (let i = 0; i < n; i++) target[targetOffset + i] = (target[targetOffset + i] ?? 0) ^ (source[i] ?? 0)
 }
 
-/** HMAC-SHA256. */
+/** HMAC-SHA256 (finished in `digestScratch`, then copied: see there). */
 export const hmacSha256 = (key: Uint8Array, ...message: ReadonlyArray<Uint8Array>): Uint8Array => {
-  if (message.length === 1 && message[0] !== undefined) return hmac(sha256, key, message[0])
-  // Several parts: fed one after the other (no concatenated copy, e.g. of a 1,300-byte packet).
   const h = hmac.create(sha256, key)
-  for (const m of message) h.update(m)
-  return h.digest()
+  // Several parts: fed one after the other (no concatenated copy, e.g. of a 1,300-byte packet).
+  for (let i = 0; i < message.length; i++) {
+    const m = message[i]
+    if (m !== undefined) h.update(m)
+  }
+  h.digestInto(digestScratch)
+  return digestScratch.slice()
 }
 
 /** SHA256(ephemeral public key || shared secret): the per-hop blinding factor of the onion key. */
