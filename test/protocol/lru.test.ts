@@ -204,16 +204,24 @@ describe("bytesKey", () => {
 })
 
 describe("numberKeyOf", () => {
-  it("is the first 48 bits of the bytes as an exact integer (all of fewer bytes), equal for equal prefixes only", () => {
-    expect(numberKeyOf(Uint8Array.of(1, 2, 3, 4, 5, 6, 7))).toBe(0x010203040506)
-    expect(numberKeyOf(new Uint8Array(32).fill(0xff))).toBe(2 ** 48 - 1)
-    expect(numberKeyOf(Uint8Array.of(0xab))).toBe(0xab000000)
+  it("is the low 30 bits of the first four bytes read big-endian (missing bytes zeros), a small integer, equal for equal such bits only", () => {
+    expect(numberKeyOf(Uint8Array.of(1, 2, 3, 4, 5, 6, 7))).toBe(0x01020304)
+    expect(numberKeyOf(new Uint8Array(32).fill(0xff))).toBe(2 ** 30 - 1)
+    expect(numberKeyOf(Uint8Array.of(0xab))).toBe(0x2b000000)
+    expect(numberKeyOf(Uint8Array.of(0xc0, 0, 0, 1))).toBe(1)
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 6, maxLength: 40 }), fc.uint8Array({ minLength: 6, maxLength: 40 }), (a, b) => {
+      fc.property(fc.uint8Array({ minLength: 4, maxLength: 40 }), fc.uint8Array({ minLength: 4, maxLength: 40 }), (a, b) => {
         const k = numberKeyOf(a)
-        expect(Number.isSafeInteger(k) && k >= 0).toBe(true)
-        expect(k === numberKeyOf(b)).toBe(a.subarray(0, 6).every((x, i) => x === b[i]))
-      })
+        expect(Number.isInteger(k) && k >= 0 && k < 2 ** 30).toBe(true)
+        const sameBits = ((a[0] ?? 0) & 0x3f) === ((b[0] ?? 0) & 0x3f) && a.subarray(1, 4).every((x, i) => x === b[i + 1])
+        expect(k === numberKeyOf(b)).toBe(sameBits)
+        // The top two bits of the first byte and the bytes after the fourth are not in the key.
+        const c = a.slice()
+        c[0] = (c[0] ?? 0) ^ 0xc0
+        for (let i = 4; i < c.length; i++) c[i] = (c[i] ?? 0) ^ 0x5a
+        expect(numberKeyOf(c)).toBe(k)
+      }),
+      { seed: 30 }
     )
   })
 })

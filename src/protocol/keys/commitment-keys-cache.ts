@@ -11,8 +11,8 @@
  * revocation, HTLC and payment basepoints, and the per-commitment point) and is served only to
  * equal inputs, so a hit returns exactly what deriving again would, whichever channel asks, and
  * no secret is kept (the in-process signer may fill an entry through `deriveWith`, computing the
- * same public keys with its secrets). Entries are found under 48 bits mixed from the inputs, a
- * number: no key string of the inputs is made or hashed per lookup; other inputs under the same
+ * same public keys with its secrets). Entries are found under 30 bits mixed from the inputs, a
+ * small integer: no key string of the inputs is made or hashed per lookup; other inputs under the same
  * number are a miss and replace the entry. Only successes are kept (a failure is cheap to find again and says nothing worth keeping). Entries
  * are evicted least-recently-used beyond `capacity`, so memory stays bounded however many
  * channels share a cache.
@@ -103,9 +103,9 @@ const bits24 = (key: Uint8Array, at: number): number => ((key[at] ?? 0) << 16) |
 
 /**
  * The memo key of the inputs: 48 bits mixed from their x-coordinates (the point's first six
- * bytes, each basepoint's at its own offset, so swapped roles give another number), a number:
- * no string of the inputs is made or hashed per lookup. Inputs sharing a number are told apart
- * by the entry's copy of its inputs.
+ * bytes, each basepoint's at its own offset, so swapped roles give another number) folded into
+ * 30, a small integer (`numberKeyOf`): no string of the inputs is made or hashed per lookup, and
+ * no number allocated. Inputs sharing a number are told apart by the entry's copy of its inputs.
  */
 const keyOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: Uint8Array): number => {
   const d = owner.delayedPaymentBasepoint
@@ -115,7 +115,7 @@ const keyOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point:
   const p = counterparty.paymentBasepoint
   const high = bits24(point, 1) ^ bits24(d, 7) ^ bits24(h, 10) ^ bits24(r, 13) ^ bits24(c, 16) ^ bits24(p, 19)
   const low = bits24(point, 4) ^ bits24(d, 22) ^ bits24(h, 25) ^ bits24(r, 28) ^ bits24(c, 1) ^ bits24(p, 4)
-  return high * 0x1000000 + low
+  return (low ^ (high << 6)) & 0x3fffffff
 }
 
 /** An entry: the keys, with a copy of the inputs they were derived from (`inputsOf`). */
@@ -146,7 +146,7 @@ export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache =
     if (held !== undefined) memo.mismatch()
     const computed = compute()
     if (Result.isSuccess(computed)) {
-      // Other inputs under this number (sharing 48 bits of their mix) are replaced.
+      // Other inputs under this number (sharing 30 bits of their mix) are replaced.
       const inputs = inputsOf(owner, counterparty, perCommitmentPoint)
       if (inputs !== undefined) memo.set(key, { inputs, keys: computed.success })
     }

@@ -8,7 +8,7 @@
  *
  * The memo is of a pure function: an entry is only ever made by computing `secret * G`, so a hit
  * answers exactly what computing again would. Entries are keyed by a tagged SHA256 of the
- * secret (44 of its bits as a number, the whole hash kept in the entry and compared on a hit),
+ * secret (30 of its bits as a number, the whole hash kept in the entry and compared on a hit),
  * never by the secret itself: the memo holds points (public) and hashes, so a secret of
  * a commitment not yet revoked is not kept anywhere but in its signer. Only successes are kept;
  * least recently used entries go beyond `capacity`.
@@ -58,9 +58,8 @@ const implementationOf = (name: string): number => {
   return n
 }
 
-/** The memo key: the implementation's number, then the hash's first 44 bits (52 bits, an exact integer). */
-const keyOf = (implementation: string, hash: Uint8Array): number =>
-  implementationOf(implementation) * 0x100000000000 + Math.floor(numberKeyOf(hash) / 16)
+/** The memo key: 30 bits of the hash (`numberKeyOf`, a small integer) XORed with the implementation's number (bits 22-29). */
+const keyOf = (implementation: string, hash: Uint8Array): number => numberKeyOf(hash) ^ (implementationOf(implementation) << 22)
 
 /** A memo of at most `capacity` (>= 1) points. Throws RangeError otherwise (a configuration bug). */
 export const makePerCommitmentPoints = (capacity: number): PerCommitmentPoints => {

@@ -250,18 +250,18 @@ const sameBytes = <H extends CommitmentHtlc>(fields: ReadonlyArray<Uint8Array>, 
 }
 
 /**
- * The memo key of `p`, a number (no string made or hashed per
- * lookup): 30 bits of the per-commitment point's x-coordinate, which tell one commitment of one
- * channel side from the others (its number is not in the key), then the feerate's and the HTLC
- * count's low 10 bits each (an `update_fee` or an HTLC added while a commitment is built gives
- * another key). 50 bits, an exact integer. Two inputs under one key are told apart by
- * `sameInputs` (the second replaces the first): points sharing 30 bits, or feerates their low
- * 10 bits, only cost a rebuild.
+ * The memo key of `p`, a small integer (`numberKeyOf`: no string made or hashed, no number
+ * allocated per lookup): 30 bits of the per-commitment point's x-coordinate, which tell one
+ * commitment of one channel side from the others (its number is not in the key), XORed with the
+ * feerate's low 10 bits (bits 10-19) and the HTLC count's (bits 0-9): under one point, an
+ * `update_fee` or an HTLC added while a commitment is built still gives another key. Two inputs
+ * under one key are told apart by `sameInputs` (the second replaces the first): such a clash
+ * only costs a rebuild.
  */
 const shortKeyOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): number => {
   const point = p.keys.perCommitmentPoint
   const pointBits = (((point[1] ?? 0) & 0x3f) << 24) | ((point[2] ?? 0) << 16) | ((point[3] ?? 0) << 8) | (point[4] ?? 0)
-  return pointBits * 0x100000 + (p.feeratePerKw & 0x3ff) * 0x400 + (p.htlcs.length & 0x3ff)
+  return pointBits ^ ((p.feeratePerKw & 0x3ff) << 10) ^ (p.htlcs.length & 0x3ff)
 }
 
 /**

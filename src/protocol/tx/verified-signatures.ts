@@ -7,7 +7,7 @@
  * the second check of each signature is a lookup.
  *
  * Only successes are kept (a failure is an error path, and caching it would let a bad signature
- * occupy the memo). Keyed by the digest's first 48 bits as a number (`numberKeyOf`: no string made
+ * occupy the memo). Keyed by 30 bits of the digest as a number (`numberKeyOf`: no string made
  * or hashed per check); the entry holds copies of the digest, the signature and the key (arrays of
  * at most 64 bytes stay on the JS heap, where one array of all three would not), compared on a
  * hit: another triple under the same number is a miss and replaces it. Least recently used
