@@ -37,17 +37,22 @@ const toScalar = (bytes: Uint8Array, offset = 0): bigint => {
   return (v.getBigUint64(0) << 192n) | (v.getBigUint64(8) << 128n) | (v.getBigUint64(16) << 64n) | v.getBigUint64(24)
 }
 
-/** An integer below 2^256 as 32 big-endian bytes, after a prefix byte if given (four 64-bit writes). */
-const fromScalar = (n: bigint, prefix?: number): Uint8Array => {
-  const start = prefix === undefined ? 0 : 1
-  const out = new Uint8Array(32 + start)
-  if (prefix !== undefined) out[0] = prefix
+/** An integer below 2^256 as 32 big-endian bytes in `scratch` (four 64-bit writes), valid until the next use of it. */
+const scratchScalar = (n: bigint): Uint8Array => {
   const v = scratchView
   v.setBigUint64(0, n >> 192n)
   v.setBigUint64(8, BigInt.asUintN(64, n >> 128n))
   v.setBigUint64(16, BigInt.asUintN(64, n >> 64n))
   v.setBigUint64(24, BigInt.asUintN(64, n))
-  out.set(scratch, start)
+  return scratch
+}
+
+/** An integer below 2^256 as 32 big-endian bytes of their own, after a prefix byte if given. */
+const fromScalar = (n: bigint, prefix?: number): Uint8Array => {
+  const start = prefix === undefined ? 0 : 1
+  const out = new Uint8Array(32 + start)
+  if (prefix !== undefined) out[0] = prefix
+  out.set(scratchScalar(n), start)
   return out
 }
 
@@ -68,6 +73,43 @@ const inRange = (b: Uint8Array, offset: number): boolean => {
     }
   }
   return below && any !== 0
+}
+
+/** Whether the 32 bytes at `offset` are all zero. */
+const isZero = (b: Uint8Array, offset: number): boolean => {
+  let any = 0
+  for (let i = 0; i < 32; i++) any |= b[offset + i]!
+  return any === 0
+}
+
+/**
+ * (a + b) mod n of the 32 big-endian bytes of `a` at `aOffset` (below n) and of `b` at `bOffset`
+ * (any 32 bytes: a tweak is not reduced first), as a point (`0x02 ||`) or a secret; undefined
+ * when it is zero. Added and reduced byte by byte, no integer made: the sum is below
+ * n + 2^256 < 3n, so n is subtracted at most twice (the carry out of the sum counts as 2^256).
+ */
+const addMod = (a: Uint8Array, aOffset: number, b: Uint8Array, bOffset: number, asPoint: boolean): Uint8Array | undefined => {
+  const start = asPoint ? 1 : 0
+  const out = new Uint8Array(32 + start)
+  if (asPoint) out[0] = 2
+  let carry = 0
+  for (let i = 31; i >= 0; i--) {
+    const v = a[aOffset + i]! + b[bOffset + i]! + carry
+    out[start + i] = v & 0xff
+    carry = v >>> 8
+  }
+  // Below 2^256 and not in [1, n): zero (refused) or at least n (reduced).
+  while (carry === 1 || !inRange(out, start)) {
+    if (carry === 0 && isZero(out, start)) return undefined
+    let borrow = 0
+    for (let i = 31; i >= 0; i--) {
+      const v = out[start + i]! - ORDER[i]! - borrow
+      borrow = v < 0 ? 1 : 0
+      out[start + i] = v + (borrow << 8)
+    }
+    carry -= borrow
+  }
+  return out
 }
 
 const isSecret = (b: Uint8Array): boolean => b.length === 32 && inRange(b, 0)
@@ -117,7 +159,8 @@ export const insecureSecp256k1: Secp256k1 = {
     // r: the signer's public key without its prefix (the secret itself); s: the digest's first
     // 31 bytes under a zero byte (a valid low-S scalar, so DER and compact encoders take it).
     if (isSecret(s)) sig.set(s, 0)
-    sig.set(digest.subarray(0, 31), 33)
+    // Copied byte by byte: no subarray view per signature.
+    for (let i = 0; i < 31 && i < digest.length; i++) sig[33 + i] = digest[i]!
     sig[63] = sig[63]! | 1
     return sig
   },
@@ -127,15 +170,9 @@ export const insecureSecp256k1: Secp256k1 = {
     if (signature.length !== 64 || !inRange(signature, 0)) return undefined
     return publicKeyOf(signature.subarray(0, 32))
   },
-  pointAdd: (a, b) => {
-    const x = pointOf(a)
-    const y = pointOf(b)
-    return x === undefined || y === undefined ? undefined : point(x + y)
-  },
-  pointTweakAdd: (p, t) => {
-    const x = pointOf(p)
-    return x === undefined || t.length !== 32 ? undefined : point(x + toScalar(t))
-  },
+  // Sums are added in bytes (`addMod`); products go through BigInt (faster there than 16-bit limbs in JavaScript).
+  pointAdd: (a, b) => (isPoint(a) && isPoint(b) ? addMod(a, 1, b, 1, true) : undefined),
+  pointTweakAdd: (p, t) => (isPoint(p) && t.length === 32 ? addMod(p, 1, t, 0, true) : undefined),
   pointMultiply: (p, k) => {
     const x = pointOf(p)
     return x === undefined || k.length !== 32 ? undefined : point(x * toScalar(k))
@@ -145,12 +182,9 @@ export const insecureSecp256k1: Secp256k1 = {
     const x = pointOf(p)
     if (x === undefined || k.length !== 32) return undefined
     const product = mod(x * toScalar(k))
-    return product === 0n || t.length !== 32 ? undefined : point(product + toScalar(t))
+    return product === 0n || t.length !== 32 ? undefined : addMod(scratchScalar(product), 0, t, 0, true)
   },
-  secretAdd: (a, b) => {
-    const x = secretOf(a)
-    return x === undefined || b.length !== 32 ? undefined : secret(x + toScalar(b))
-  },
+  secretAdd: (a, b) => (isSecret(a) && b.length === 32 ? addMod(a, 0, b, 0, false) : undefined),
   secretMultiply: (a, b) => {
     const x = secretOf(a)
     return x === undefined || b.length !== 32 ? undefined : secret(x * toScalar(b))

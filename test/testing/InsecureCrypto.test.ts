@@ -1,8 +1,9 @@
 /**
  * The insecure curve's byte-level fast paths (range checks by byte comparison, a public key and a
- * signature's r copied from the secret, scalars read and written through one reused buffer, the
- * combined multiply-then-tweak) give exactly what the plain BigInt definitions below give, for
- * any input: valid and out-of-range scalars (0, n - 1, n, 2^256 - 1), other lengths and prefixes.
+ * signature's r copied from the secret, scalars read and written through one reused buffer, sums
+ * added and reduced in bytes, the combined multiply-then-tweak) give exactly what the plain BigInt
+ * definitions below give, for any input: valid and out-of-range scalars (0, n - 1, n, 2^256 - 1),
+ * other lengths and prefixes.
  */
 import { sha256 } from "@noble/hashes/sha2.js"
 import fc from "fast-check"
