@@ -22,6 +22,11 @@ import type { LightningMessage } from "../src/protocol/messages/index.ts"
  * - 50 in flight: A keeps 50 HTLCs outstanding, adding one per fulfill seen (each add and fulfill
  *   forked, not awaited); the actors batch what is pending into one `commitment_signed`. Figure:
  *   HTLCs resolved per second.
+ * The driver hears each manager's events as the library's own `Payments` does (whose payments
+ * drive `addHtlc` / `fulfillHtlc` on a real node): through `listenerOf` (ChannelManager.ts), each
+ * event handed over when it is published, A's fulfilled HTLCs straight to the driver's queue, B's
+ * received ones to B's inbox, where one fiber fulfills them. Not through `subscribe` streams,
+ * which cost a wake of a driver fiber per pull that no node runs (until session 15 they did).
  *
  * Two passes per figure: the HEADLINE pass (round trips or HTLCs per second, store writes, fsyncs)
  * runs with no probe at all (the plain secp256k1, signer, persister and wire), so its figures pay
@@ -69,7 +74,7 @@ import { NodeFileSystem } from "@effect/platform-node"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { Effect, Queue, Result, type Scope, Stream } from "effect"
 import { nodeIdFromHex } from "../src/api/convert.ts"
-import { type ChannelManagerShape, decodeChannelRecord, make as makeChannelManager, type NodeChannelEvent } from "../src/actors/ChannelManager.ts"
+import { type ChannelManagerShape, decodeChannelRecord, listenerOf, make as makeChannelManager, type NodeChannelEvent } from "../src/actors/ChannelManager.ts"
 import { type PeerInfo, PeerNotConnected, PeerSessionEvent, SessionId } from "../src/actors/PeerEvent.ts"
 import { declareSendNow, PeerManager, type PeerManagerShape } from "../src/actors/PeerManager.ts"
 import { loadSecp256k1Best } from "../src/layers/crypto/secp256k1-best.ts"
@@ -500,67 +505,63 @@ const newPair = (timer: SecpTimer, storage: Storage, probed = true): Effect.Effe
     const logB: Array<NodeChannelEvent> = []
     const resolved = yield* Queue.unbounded<bigint>()
     const control = { autoFulfill: true, oneAtATime: false, preimages: new Map<string, Uint8Array>(), nextHtlc: 0, failure: undefined as string | undefined }
-    const fail = (why: string) =>
-      Effect.suspend(() => {
-        control.failure ??= why
-        return Queue.offer(resolved, -1n).pipe(Effect.asVoid)
-      })
-    // A's events: resolutions to the driver.
-    // Each pull's events in a plain loop (a user's cheapest way to consume them), the resolutions offered at once.
-    const streamA = yield* ma.subscribe
-    yield* streamA.pipe(
-      Stream.runForEachArray((events) =>
-        Effect.suspend(() => {
-          const fulfilled: Array<bigint> = []
-          for (const e of events) {
-            logA.push(e)
-            if (logA.length > 64) logA.splice(0, 32)
-            switch (e.event._tag) {
-              case "HtlcResolved":
-                if (e.event.result._tag !== "Fulfilled") return fail(`alice: ${e.event.result._tag}`)
-                fulfilled.push(e.event.htlcId)
-                break
-              case "HtlcRejected":
-              case "ChannelClosed":
-                return fail(`alice: ${JSON.stringify(e.event, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`)
-            }
-          }
-          return fulfilled.length === 0 ? Effect.void : Effect.asVoid(Queue.offerAll(resolved, fulfilled))
-        })
-      ),
-      Effect.forkIn(scope)
-    )
-    // B's events: fulfill what it receives (not awaited: fulfills batch like adds).
-    const streamB = yield* mb.subscribe
-    yield* streamB.pipe(
-      Stream.runForEachArray((events) =>
-        Effect.suspend(() => {
-          const fulfills: Array<Effect.Effect<unknown>> = []
-          for (const e of events) {
-            logB.push(e)
-            if (logB.length > 64) logB.splice(0, 32)
-            switch (e.event._tag) {
-              case "HtlcReceived": {
-                if (!control.autoFulfill) break
-                const key = toHex(e.event.paymentHash)
-                const preimage = control.preimages.get(key)
-                if (preimage === undefined) return fail("bob: unknown payment hash")
-                control.preimages.delete(key)
-                const fulfill = mb.fulfillHtlc(e.channelId, e.event.htlcId, preimage).pipe(Effect.catch((err) => fail(`bob: fulfill refused: ${err._tag}`)))
-                fulfills.push(control.oneAtATime ? fulfill : Effect.forkIn(fulfill, scope))
-                break
-              }
-              case "ChannelClosed":
-                return fail(`bob: ${e.event._tag}`)
-            }
-          }
-          if (fulfills.length === 0) return Effect.void
-          // In order (one at a time: each awaited), else each forked.
-          return fulfills.length === 1 && fulfills[0] !== undefined ? Effect.asVoid(fulfills[0]) : Effect.all(fulfills, { discard: true })
-        })
-      ),
-      Effect.forkIn(scope)
-    )
+    /** A failure a listener heard: recorded, and the driver woken (it throws it). */
+    const failNow = (why: string): void => {
+      control.failure ??= why
+      Queue.offerUnsafe(resolved, -1n)
+    }
+    const fail = (why: string) => Effect.sync(() => failNow(why))
+    // The managers' events are heard through `listenerOf`, as the library's `Payments` hears them
+    // (a node's payments drive `addHtlc` / `fulfillHtlc` that way): each event handed over when it
+    // is published, with no stream and no fiber between (a `subscribe` stream would wake a fiber of
+    // the driver per pull, which no node runs).
+    const listenA = listenerOf(ma)
+    const listenB = listenerOf(mb)
+    if (listenA === undefined || listenB === undefined) throw new Error("unreachable: managers made by `make` have listeners")
+    // A's events: each fulfilled HTLC offered to the driver at once.
+    const hearA = (e: NodeChannelEvent): void => {
+      logA.push(e)
+      if (logA.length > 64) logA.splice(0, 32)
+      switch (e.event._tag) {
+        case "HtlcResolved":
+          if (e.event.result._tag !== "Fulfilled") return failNow(`alice: ${e.event.result._tag}`)
+          Queue.offerUnsafe(resolved, e.event.htlcId)
+          return
+        case "HtlcRejected":
+        case "ChannelClosed":
+          return failNow(`alice: ${JSON.stringify(e.event, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`)
+      }
+    }
+    for (const e of yield* listenA(hearA)) hearA(e)
+    // B's events: what it receives goes to B's inbox (as `Payments` queues it), where one fiber
+    // fulfills it (one at a time: each fulfill awaited, as a user's; else each forked, so they batch like adds).
+    const received = yield* Queue.unbounded<{ readonly channelId: ChannelId; readonly htlcId: bigint; readonly paymentHash: Uint8Array }>()
+    const hearB = (e: NodeChannelEvent): void => {
+      logB.push(e)
+      if (logB.length > 64) logB.splice(0, 32)
+      switch (e.event._tag) {
+        case "HtlcReceived":
+          if (control.autoFulfill) Queue.offerUnsafe(received, { channelId: e.channelId, htlcId: e.event.htlcId, paymentHash: e.event.paymentHash })
+          return
+        case "ChannelClosed":
+          return failNow(`bob: ${e.event._tag}`)
+      }
+    }
+    for (const e of yield* listenB(hearB)) hearB(e)
+    const fulfillAll = (htlcs: ReadonlyArray<{ readonly channelId: ChannelId; readonly htlcId: bigint; readonly paymentHash: Uint8Array }>): Effect.Effect<void> => {
+      const fulfills: Array<Effect.Effect<unknown>> = []
+      for (const h of htlcs) {
+        const key = toHex(h.paymentHash)
+        const preimage = control.preimages.get(key)
+        if (preimage === undefined) return fail("bob: unknown payment hash")
+        control.preimages.delete(key)
+        const fulfill = mb.fulfillHtlc(h.channelId, h.htlcId, preimage).pipe(Effect.catch((err) => fail(`bob: fulfill refused: ${err._tag}`)))
+        fulfills.push(control.oneAtATime ? fulfill : Effect.forkIn(fulfill, scope))
+      }
+      // In order (one at a time: each awaited), else each forked.
+      return fulfills.length === 1 && fulfills[0] !== undefined ? Effect.asVoid(fulfills[0]) : Effect.all(fulfills, { discard: true })
+    }
+    yield* Queue.takeAll(received).pipe(Effect.flatMap(fulfillAll), Effect.forever, Effect.forkIn(scope))
     // Connected, both ways, on the one session.
     yield* Queue.offer(a.inbox, PeerSessionEvent.Connected({ session: SESSION, peer: peerInfoOf(b, "outbound") }))
     yield* Queue.offer(b.inbox, PeerSessionEvent.Connected({ session: SESSION, peer: peerInfoOf(a, "inbound") }))

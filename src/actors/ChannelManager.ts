@@ -404,23 +404,53 @@ export interface RouteTable<E> {
 
 export const makeRouteTable = <E>(): RouteTable<E> => {
   const routes = new Map<string, E>()
-  let last: { readonly peerHex: string; readonly channelId: Uint8Array; readonly entry: E } | undefined
+  /**
+   * The same routes by peer hex, then by channel id hex (the two halves of a key): a message's
+   * lookup makes the id's hex alone, where a key joined per message (`<peer>/<id>`, ~130
+   * characters to build, flatten and hash) cost as much as the rest of the routing (a node's
+   * messages alternate between its channels: in a simulation most lookups miss the memo below).
+   */
+  const byPeer = new Map<string, Map<string, E>>()
+  /** The last route found, its peer and its id bytes (copied: the caller may reuse its array). 32 bytes, as every channel id; another length is not remembered. */
+  let lastPeer: string | undefined
+  let lastEntry: E | undefined
+  const lastId = new Uint8Array(32)
+  const forget = () => {
+    lastPeer = undefined
+    lastEntry = undefined
+  }
   return {
     routes,
     set: (key, entry) => {
-      last = undefined
+      forget()
       routes.set(key, entry)
+      const slash = key.indexOf("/")
+      if (slash < 0) return
+      const peer = key.slice(0, slash)
+      const ofPeer = byPeer.get(peer)
+      if (ofPeer === undefined) byPeer.set(peer, new Map([[key.slice(slash + 1), entry]]))
+      else ofPeer.set(key.slice(slash + 1), entry)
     },
     delete: (key) => {
-      last = undefined
+      forget()
       routes.delete(key)
+      const slash = key.indexOf("/")
+      if (slash < 0) return
+      const peer = key.slice(0, slash)
+      const ofPeer = byPeer.get(peer)
+      if (ofPeer === undefined) return
+      ofPeer.delete(key.slice(slash + 1))
+      if (ofPeer.size === 0) byPeer.delete(peer)
     },
     route: (peerHex, channelId) => {
-      const known = last
-      if (known !== undefined && known.peerHex === peerHex && equalBytes(known.channelId, channelId)) return known.entry
-      const entry = routes.get(`${peerHex}/${toHex(channelId)}`)
-      // A copy of the id: the memo holds whatever the caller later does with its array.
-      last = entry === undefined ? undefined : { peerHex, channelId: channelId.slice(), entry }
+      if (lastPeer === peerHex && channelId.length === 32 && equalBytes(lastId, channelId)) return lastEntry
+      const entry = byPeer.get(peerHex)?.get(toHex(channelId))
+      if (entry === undefined || channelId.length !== 32) forget()
+      else {
+        lastPeer = peerHex
+        lastEntry = entry
+        lastId.set(channelId)
+      }
       return entry
     }
   }
@@ -561,6 +591,18 @@ export const make = (
     const entropy = yield* Entropy
     const network = yield* NodeNetwork
     const scope = yield* Effect.scope
+    /**
+     * The context every channel actor is made with (whoever asked for the channel: restore, a
+     * peer's `open_channel`, `openChannel`'s caller): this manager's own, without the services it
+     * was made with, which the channels never read (their ports and signer hold what they use),
+     * nor the layer build's memo map (there when the manager is made in a layer's build; a channel
+     * builds no layer). An actor runs its fiber with its own context over its starter's and copies
+     * the starter's whole context when the starter lacks one of its services (`Actor.contextOver`):
+     * with these in it, every start from a fiber outside the manager (the payments', a caller's)
+     * made such a copy and a new fiber context cache, ~3 per payment in a simulation. Nor does a
+     * channel keep its opener's context (with whatever that fiber held) for its life any more.
+     */
+    const channelsContext = Context.omit(PeerManager, ChannelSigner, MonitorPersister, Entropy, Layer.CurrentMemoMap)(yield* Effect.context<Scope.Scope>())
     const channelConfig = config.channelConfig ?? defaultLocalChannelConfig
     const policy = config.policy ?? defaultChannelPolicy
     const feerateEstimate = config.feerateEstimatePerKw ?? 2500
@@ -834,7 +876,10 @@ export const make = (
         state,
         capacity: config.channelCapacity ?? 1024,
         ...extra
-      }).pipe(Scope.provide(actorScope))
+      }).pipe(
+        // This context in place of the caller's (not merged over it, as `provideContext` would).
+        Effect.updateContext<never, Scope.Scope>(() => (actorScope === scope ? channelsContext : Context.add(channelsContext, Scope.Scope, actorScope)))
+      )
 
     // ---- restore ---------------------------------------------------------------------------------------
 

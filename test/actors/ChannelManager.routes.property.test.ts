@@ -1,6 +1,7 @@
 /**
  * The manager's route table remembers the last peer message's route (no hex or key string made
- * when the next message names the same channel) and forgets it at any change of the map; the
+ * when the next message names the same channel) and forgets it at any change of the map; a miss
+ * looks the id's hex up among the peer's routes (no key joined per lookup); the
  * hex of an id array is converted once per array. Property-tested against the plain forms: a
  * map read with a key made per lookup, `toHex` per call.
  */
@@ -70,6 +71,19 @@ describe("ChannelManager route table", () => {
     table.set(key, "third")
     expect(table.route(peers[0] ?? "", idBytes(1))).toBe("third")
     expect(table.route(peers[1] ?? "", idBytes(1))).toBeUndefined()
+  })
+})
+
+describe("ChannelManager route table: ids of another length", () => {
+  it("are found as the plain map finds them, and never given from the memo for other bytes", () => {
+    const table = makeRouteTable<string>()
+    const short = Uint8Array.of(1, 2, 3)
+    table.set(`${peers[0] ?? ""}/${toHex(short)}`, "short")
+    table.set(keyOf(0, 1), "long")
+    expect(table.route(peers[0] ?? "", short)).toBe("short")
+    expect(table.route(peers[0] ?? "", Uint8Array.of(1, 2, 4))).toBeUndefined()
+    expect(table.route(peers[0] ?? "", idBytes(1))).toBe("long")
+    expect(table.route(peers[0] ?? "", short)).toBe("short")
   })
 })
 
