@@ -1,6 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { bytesKey, makeLru, numberKeyOf } from "../../src/protocol/lru.ts"
+import { bytesKey, makeLru, numberKeyOf, packBytes, packedHas } from "../../src/protocol/lru.ts"
 import { makeCommitmentKeysCache } from "../../src/protocol/keys/commitment-keys-cache.ts"
 import { makePerCommitmentPoints } from "../../src/protocol/keys/per-commitment-points.ts"
 import { makeCommitmentBuilds } from "../../src/protocol/tx/commitment-builds.ts"
@@ -223,5 +223,38 @@ describe("numberKeyOf", () => {
       }),
       { seed: 30 }
     )
+  })
+})
+
+describe("packBytes / packedHas", () => {
+  it("property: the fields joined, one character per byte; each field found at its offset, and no field with any byte changed", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 70 }), { maxLength: 12 }), fc.nat(), (fields, pick) => {
+        const packed = packBytes(fields)
+        const joined = Uint8Array.from(fields.flatMap((f) => [...f]))
+        expect(packed).toBe(bytesKey(joined))
+        let at = 0
+        for (const f of fields) {
+          expect(packedHas(packed, at, f)).toBe(true)
+          // Another field where this one stands, or this one running past the end, is not found.
+          if (f.length > 0) {
+            const changed = Uint8Array.from(f)
+            const i = pick % f.length
+            changed[i] = (changed[i] ?? 0) ^ (1 + (pick % 255))
+            expect(packedHas(packed, at, changed)).toBe(false)
+            expect(packedHas(packed, packed.length - f.length + 1, f)).toBe(false)
+          }
+          at += f.length
+        }
+      }),
+      { numRuns: 300, seed: 15 }
+    )
+  })
+  it("joins more than a chunk of characters (the fields of a commitment with many HTLCs) the same way", () => {
+    const fields = Array.from({ length: 40 }, (_, i) => Uint8Array.from({ length: 32 }, (_, j) => (i * 31 + j * 7) & 0xff))
+    const packed = packBytes(fields)
+    expect(packed.length).toBe(1280)
+    fields.forEach((f, i) => expect(packedHas(packed, 32 * i, f)).toBe(true))
+    expect(packedHas(packed, 1, fields[0] ?? new Uint8Array(0))).toBe(false)
   })
 })

@@ -22,8 +22,7 @@
  * signed without deriving its keys again. Its only observable effect is speed.
  */
 import { Result } from "effect"
-import { equalBytes } from "../bytes.ts"
-import { makeLru } from "../lru.ts"
+import { makeLru, packBytes, packedHas } from "../lru.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { deriveCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "./commitment-keys.ts"
 import type { KeyDerivationError } from "./derivation.ts"
@@ -63,40 +62,42 @@ export interface CommitmentKeysCache {
 const KEY_LENGTH = 33
 
 /**
- * Every input `deriveCommitmentKeys` reads, a copy of each of the six 33-byte keys (point first),
- * kept by an entry; undefined when one has another length (such inputs are never kept). Six
- * arrays, not one of 198 bytes: V8 keeps a typed array's bytes on its heap up to 64 bytes, and
- * one beyond that is an allocation outside it (about ten times the cost, and freed by the GC's
- * sweeper threads).
+ * Every input `deriveCommitmentKeys` reads, the six 33-byte keys (point first), copied as one
+ * string kept by an entry (`packBytes`: ~220 heap bytes, where six small arrays took ~1.5 KB;
+ * a simulation keeps thousands of entries); undefined when one has another length (such inputs
+ * are never kept), so each key is at a fixed offset.
  */
-const inputsOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): ReadonlyArray<Uint8Array> | undefined =>
+const inputsOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): string | undefined =>
   point.length === KEY_LENGTH &&
   owner.delayedPaymentBasepoint.length === KEY_LENGTH &&
   owner.htlcBasepoint.length === KEY_LENGTH &&
   counterparty.revocationBasepoint.length === KEY_LENGTH &&
   counterparty.htlcBasepoint.length === KEY_LENGTH &&
   counterparty.paymentBasepoint.length === KEY_LENGTH
-    ? [
-        point.slice(),
-        owner.delayedPaymentBasepoint.slice(),
-        owner.htlcBasepoint.slice(),
-        counterparty.revocationBasepoint.slice(),
-        counterparty.htlcBasepoint.slice(),
-        counterparty.paymentBasepoint.slice()
-      ]
+    ? packBytes([
+        point,
+        owner.delayedPaymentBasepoint,
+        owner.htlcBasepoint,
+        counterparty.revocationBasepoint,
+        counterparty.htlcBasepoint,
+        counterparty.paymentBasepoint
+      ])
     : undefined
 
-/** Whether `copy` (a key kept by `inputsOf`) has the bytes of `key`. */
-const sameKey = (copy: Uint8Array | undefined, key: Uint8Array): boolean => copy !== undefined && equalBytes(copy, key)
-
-/** Whether the inputs are those `inputsOf` copied as `inputs`. */
-const sameInputs = (inputs: ReadonlyArray<Uint8Array>, owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): boolean =>
-  sameKey(inputs[0], point) &&
-  sameKey(inputs[1], owner.delayedPaymentBasepoint) &&
-  sameKey(inputs[2], owner.htlcBasepoint) &&
-  sameKey(inputs[3], counterparty.revocationBasepoint) &&
-  sameKey(inputs[4], counterparty.htlcBasepoint) &&
-  sameKey(inputs[5], counterparty.paymentBasepoint)
+/** Whether the inputs are those `inputsOf` copied as `inputs` (a key of another length is at no offset: `packedHas` fails on the length). */
+const sameInputs = (inputs: string, owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): boolean =>
+  point.length === KEY_LENGTH &&
+  owner.delayedPaymentBasepoint.length === KEY_LENGTH &&
+  owner.htlcBasepoint.length === KEY_LENGTH &&
+  counterparty.revocationBasepoint.length === KEY_LENGTH &&
+  counterparty.htlcBasepoint.length === KEY_LENGTH &&
+  counterparty.paymentBasepoint.length === KEY_LENGTH &&
+  packedHas(inputs, 0, point) &&
+  packedHas(inputs, KEY_LENGTH, owner.delayedPaymentBasepoint) &&
+  packedHas(inputs, 2 * KEY_LENGTH, owner.htlcBasepoint) &&
+  packedHas(inputs, 3 * KEY_LENGTH, counterparty.revocationBasepoint) &&
+  packedHas(inputs, 4 * KEY_LENGTH, counterparty.htlcBasepoint) &&
+  packedHas(inputs, 5 * KEY_LENGTH, counterparty.paymentBasepoint)
 
 /** Three bytes of `key` from `at` as a 24-bit number (0 past its end). */
 const bits24 = (key: Uint8Array, at: number): number => ((key[at] ?? 0) << 16) | ((key[at + 1] ?? 0) << 8) | (key[at + 2] ?? 0)
@@ -120,7 +121,7 @@ const keyOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point:
 
 /** An entry: the keys, with a copy of the inputs they were derived from (`inputsOf`). */
 interface Entry {
-  readonly inputs: ReadonlyArray<Uint8Array>
+  readonly inputs: string
   readonly keys: CommitmentKeys
 }
 
@@ -169,7 +170,7 @@ export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache =
   return self
 }
 
-/** Entries of the shared cache (about 1.5 KB each): the working sets of a hundred channels updating at once. */
+/** Entries of the shared cache (about 1-1.5 KB each, the key set included): the working sets of a hundred channels updating at once. */
 export const SHARED_COMMITMENT_KEYS_CAPACITY = 512
 
 /** The process-wide cache used by default by `tx/view.ts` and the in-process signer. */

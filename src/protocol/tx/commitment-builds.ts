@@ -28,8 +28,7 @@
  * the state it is given: it only skips work already done on equal inputs.
  */
 import { Result } from "effect"
-import { equalBytes } from "../bytes.ts"
-import { makeLru } from "../lru.ts"
+import { makeLru, packBytes, packedHas } from "../lru.ts"
 import { txid as computeTxid, type Transaction, type Txid } from "./bitcoin/transaction.ts"
 import {
   buildCommitmentTransaction,
@@ -176,75 +175,78 @@ const hasByteLengths = <H extends CommitmentHtlc>(p: CommitmentParams<H>): boole
   return true
 }
 
-/** In place of the two HTLC keys of params without HTLCs (never compared: see `byteFieldsOf`). */
-const NO_KEY = new Uint8Array(0)
-
-/** Where `byteFieldsOf` puts each field; the payment hashes follow `HASHES_AT`. */
+/**
+ * Where `byteFieldsOf` puts each field in its string, by character (one per byte): the funding
+ * txid, the two funding pubkeys, four commitment keys, then with HTLCs the two HTLC keys and
+ * each HTLC's payment hash (`HASHES_AT` on).
+ */
 const TXID_AT = 0
-const LOCAL_FUNDING_AT = 1
-const REMOTE_FUNDING_AT = 2
-const POINT_AT = 3
-const REVOCATION_AT = 4
-const DELAYED_AT = 5
-const LOCAL_HTLC_AT = 6
-const REMOTE_HTLC_AT = 7
-const REMOTE_PAYMENT_AT = 8
-const HASHES_AT = 9
+const LOCAL_FUNDING_AT = 32
+const REMOTE_FUNDING_AT = LOCAL_FUNDING_AT + KEY_LENGTH
+const POINT_AT = REMOTE_FUNDING_AT + KEY_LENGTH
+const REVOCATION_AT = POINT_AT + KEY_LENGTH
+const DELAYED_AT = REVOCATION_AT + KEY_LENGTH
+const REMOTE_PAYMENT_AT = DELAYED_AT + KEY_LENGTH
+/** The length without HTLCs. */
+const WITHOUT_HTLCS = REMOTE_PAYMENT_AT + KEY_LENGTH
+const LOCAL_HTLC_AT = WITHOUT_HTLCS
+const REMOTE_HTLC_AT = LOCAL_HTLC_AT + KEY_LENGTH
+const HASHES_AT = REMOTE_HTLC_AT + KEY_LENGTH
+
+/** The length of `byteFieldsOf(p)` for `htlcs` HTLCs. */
+const byteFieldsLength = (htlcs: number): number => (htlcs === 0 ? WITHOUT_HTLCS : HASHES_AT + 32 * htlcs)
 
 /**
- * A copy of each byte field the builder reads (of checked lengths, `hasByteLengths`): the
- * funding txid, the two funding pubkeys, the six commitment keys and each HTLC's payment hash,
- * at the places above. One array per field, each of at most 33 bytes: V8 keeps a typed array's
- * bytes on its heap up to 64 bytes, and one beyond that (all of them together are ~300 bytes) is
- * an allocation outside it (about ten times the cost, and freed by the GC's sweeper threads).
- * Without HTLCs the builder never reads the two HTLC keys (the key derivation may not have
- * computed them: `commitment-keys.ts` derives them on first read): `NO_KEY` in their place, the
- * HTLC count (`sameInputs` compares it) telling the two cases apart.
+ * A copy of each byte field the builder reads (of checked lengths, `hasByteLengths`, so each is
+ * at a fixed place): the funding txid, the two funding pubkeys, the six commitment keys and each
+ * HTLC's payment hash, as one string (`packBytes`: ~16 heap bytes plus one per byte, where ten
+ * small arrays took ~2.5 KB; a simulation keeps one entry per channel). Without HTLCs the builder
+ * never reads the two HTLC keys (the key derivation may not have computed them:
+ * `commitment-keys.ts` derives them on first read): they are left out, the HTLC count (`sameInputs`
+ * compares it) telling the two layouts apart.
  */
-const byteFieldsOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): ReadonlyArray<Uint8Array> => {
+const byteFieldsOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): string => {
   const k = p.keys
   const htlcs = p.htlcs
   const fields: Array<Uint8Array> = [
-    p.fundingOutpoint.txid.slice(),
-    p.localFundingPubkey.slice(),
-    p.remoteFundingPubkey.slice(),
-    k.perCommitmentPoint.slice(),
-    k.revocationPubkey.slice(),
-    k.localDelayedPubkey.slice(),
-    htlcs.length === 0 ? NO_KEY : k.localHtlcPubkey.slice(),
-    htlcs.length === 0 ? NO_KEY : k.remoteHtlcPubkey.slice(),
-    k.remotePaymentPubkey.slice()
+    p.fundingOutpoint.txid,
+    p.localFundingPubkey,
+    p.remoteFundingPubkey,
+    k.perCommitmentPoint,
+    k.revocationPubkey,
+    k.localDelayedPubkey,
+    k.remotePaymentPubkey
   ]
-  for (const h of htlcs) fields.push(h.paymentHash.slice())
-  return fields
+  if (htlcs.length > 0) {
+    fields.push(k.localHtlcPubkey, k.remoteHtlcPubkey)
+    for (const h of htlcs) fields.push(h.paymentHash)
+  }
+  return packBytes(fields)
 }
-
-/** Whether `copy` (a field kept by `byteFieldsOf`) has the bytes of `field`. */
-const sameField = (copy: Uint8Array | undefined, field: Uint8Array): boolean => copy !== undefined && equalBytes(copy, field)
 
 /**
  * Whether the byte fields of `p` (of checked lengths, `hasByteLengths`) are those `byteFieldsOf`
  * copied as `fields`, the point first (what tells commitments apart). The HTLC keys are compared
  * only when there are HTLCs (the count is compared by `sameInputs`).
  */
-const sameBytes = <H extends CommitmentHtlc>(fields: ReadonlyArray<Uint8Array>, p: CommitmentParams<H>): boolean => {
+const sameBytes = <H extends CommitmentHtlc>(fields: string, p: CommitmentParams<H>): boolean => {
   const k = p.keys
   const htlcs = p.htlcs
   if (
-    fields.length !== HASHES_AT + htlcs.length ||
-    !sameField(fields[POINT_AT], k.perCommitmentPoint) ||
-    !sameField(fields[TXID_AT], p.fundingOutpoint.txid) ||
-    !sameField(fields[LOCAL_FUNDING_AT], p.localFundingPubkey) ||
-    !sameField(fields[REMOTE_FUNDING_AT], p.remoteFundingPubkey) ||
-    !sameField(fields[REVOCATION_AT], k.revocationPubkey) ||
-    !sameField(fields[DELAYED_AT], k.localDelayedPubkey) ||
-    (htlcs.length > 0 && (!sameField(fields[LOCAL_HTLC_AT], k.localHtlcPubkey) || !sameField(fields[REMOTE_HTLC_AT], k.remoteHtlcPubkey))) ||
-    !sameField(fields[REMOTE_PAYMENT_AT], k.remotePaymentPubkey)
+    fields.length !== byteFieldsLength(htlcs.length) ||
+    !packedHas(fields, POINT_AT, k.perCommitmentPoint) ||
+    !packedHas(fields, TXID_AT, p.fundingOutpoint.txid) ||
+    !packedHas(fields, LOCAL_FUNDING_AT, p.localFundingPubkey) ||
+    !packedHas(fields, REMOTE_FUNDING_AT, p.remoteFundingPubkey) ||
+    !packedHas(fields, REVOCATION_AT, k.revocationPubkey) ||
+    !packedHas(fields, DELAYED_AT, k.localDelayedPubkey) ||
+    !packedHas(fields, REMOTE_PAYMENT_AT, k.remotePaymentPubkey) ||
+    (htlcs.length > 0 && (!packedHas(fields, LOCAL_HTLC_AT, k.localHtlcPubkey) || !packedHas(fields, REMOTE_HTLC_AT, k.remoteHtlcPubkey)))
   )
     return false
   for (let i = 0; i < htlcs.length; i++) {
     const h = htlcs[i]
-    if (h === undefined || !sameField(fields[HASHES_AT + i], h.paymentHash)) return false
+    if (h === undefined || !packedHas(fields, HASHES_AT + 32 * i, h.paymentHash)) return false
   }
   return true
 }
@@ -271,7 +273,7 @@ const shortKeyOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): number =>
  */
 interface Indexed {
   /** `byteFieldsOf`. */
-  readonly bytes: ReadonlyArray<Uint8Array>
+  readonly bytes: string
   readonly channelType: object
   readonly vout: number
   /** fundingAmount, commitmentNumber, obscuringFactor, toLocal, toRemote, dustLimit, then each HTLC's amount. */

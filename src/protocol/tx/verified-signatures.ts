@@ -8,10 +8,12 @@
  *
  * Only successes are kept (a failure is an error path, and caching it would let a bad signature
  * occupy the memo). Keyed by 30 bits of the digest as a number (`numberKeyOf`: no string made
- * or hashed per check); the entry holds copies of the digest, the signature and the key (arrays of
- * at most 64 bytes stay on the JS heap, where one array of all three would not), compared on a
- * hit: another triple under the same number is a miss and replaces it. Least recently used
- * entries go beyond `capacity`.
+ * or hashed per check); the entry holds a copy of the digest, the signature and the key as one
+ * string (`packBytes`: ~150 heap bytes, where three small arrays took ~740), compared on a hit:
+ * another triple under the same number is a miss and replaces it. Only triples of the channel
+ * path's lengths (a 32-byte digest, a 64-byte compact signature, a 33-byte key) are kept, so each
+ * part is at a fixed place; others are verified without the memo. Least recently used entries go
+ * beyond `capacity`.
  *
  * An entry answers once, then is dropped: on the channel path each signature is checked exactly
  * twice (the reducer, then the signer), and an entry kept until evicted (the capacity serves many
@@ -19,8 +21,7 @@
  * V8's old generation, ~11 KB per round trip. A triple checked a third time (a restored signer
  * validating its held commitments) is verified again.
  */
-import { equalBytes } from "../bytes.ts"
-import { makeLru, numberKeyOf } from "../lru.ts"
+import { makeLru, numberKeyOf, packBytes, packedHas } from "../lru.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 
 export interface VerifiedSignatures {
@@ -32,21 +33,24 @@ export interface VerifiedSignatures {
   readonly clear: () => void
 }
 
-interface Entry {
-  readonly digest: Uint8Array
-  readonly signature: Uint8Array
-  readonly publicKey: Uint8Array
-}
+/** The lengths of the triples kept: digest, compact signature, compressed key (`SIGNATURE_AT`, `KEY_AT`: where each starts in an entry). */
+const DIGEST_LENGTH = 32
+const SIGNATURE_LENGTH = 64
+const KEY_LENGTH = 33
+const SIGNATURE_AT = DIGEST_LENGTH
+const KEY_AT = SIGNATURE_AT + SIGNATURE_LENGTH
 
 /** A memo of at most `capacity` (>= 1) verified triples. Throws RangeError otherwise (a configuration bug). */
 export const makeVerifiedSignatures = (capacity: number): VerifiedSignatures => {
-  const memo = makeLru<Entry, number>(capacity, "verified signatures")
+  /** The digest, signature and key of a triple kept, one after the other (`packBytes`). */
+  const memo = makeLru<string, number>(capacity, "verified signatures")
   return {
     capacity,
     verify: (secp, signature, digest, publicKey) => {
+      if (digest.length !== DIGEST_LENGTH || signature.length !== SIGNATURE_LENGTH || publicKey.length !== KEY_LENGTH) return secp.verify(signature, digest, publicKey)
       const key = numberKeyOf(digest)
       const held = memo.get(key)
-      if (held !== undefined && equalBytes(held.digest, digest) && equalBytes(held.signature, signature) && equalBytes(held.publicKey, publicKey)) {
+      if (held !== undefined && packedHas(held, 0, digest) && packedHas(held, SIGNATURE_AT, signature) && packedHas(held, KEY_AT, publicKey)) {
         // Answered once: dropped (see above).
         memo.delete(key)
         return true
@@ -54,8 +58,7 @@ export const makeVerifiedSignatures = (capacity: number): VerifiedSignatures => 
       // Found under a number shared with other inputs: counted as a miss.
       if (held !== undefined) memo.mismatch()
       if (!secp.verify(signature, digest, publicKey)) return false
-      // Copies by the typed-array constructor (about half the cost of `Uint8Array.from`, which iterates).
-      memo.set(key, { digest: new Uint8Array(digest), signature: new Uint8Array(signature), publicKey: new Uint8Array(publicKey) })
+      memo.set(key, packBytes([digest, signature, publicKey]))
       return true
     },
     size: memo.size,

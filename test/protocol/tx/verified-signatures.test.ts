@@ -91,7 +91,7 @@ describe("makeVerifiedSignatures", () => {
   })
 
   it("never answers a digest with another's verification when they share their first bytes (the memo's number)", () => {
-    // A lenient curve accepting every triple whose digest ends in 0: the digests differ after their first 48 bits.
+    // A lenient curve accepting every triple whose digest ends in 0: the digests differ after the bits of the memo's number.
     const lenient: Secp256k1 = { ...nobleSecp256k1, verify: (_s, d) => d[31] === 0 }
     const memo = makeVerifiedSignatures(4)
     const accepted = new Uint8Array(32)
@@ -101,6 +101,22 @@ describe("makeVerifiedSignatures", () => {
     expect(memo.verify(lenient, sig, refused, pub)).toBe(false)
     expect(memo.verify(lenient, sig, accepted, pub)).toBe(true)
     expect(memo.stats()).toEqual({ hits: 1, misses: 2 })
+  })
+
+  it("keeps only triples of the channel path's lengths (32-byte digest, 64-byte signature, 33-byte key): others are verified every time", () => {
+    // A lenient curve accepting anything: a 65-byte signature and a 32-byte key would be remembered otherwise.
+    const lenient = counting({ ...nobleSecp256k1, verify: () => true })
+    const memo = makeVerifiedSignatures(4)
+    const longSig = Uint8Array.from([...sig, 1])
+    const shortKey = pub.subarray(1)
+    for (let i = 0; i < 2; i++) {
+      expect(memo.verify(lenient.secp, longSig, digest, pub)).toBe(true)
+      expect(memo.verify(lenient.secp, sig, digest, shortKey)).toBe(true)
+      expect(memo.verify(lenient.secp, sig, digest.subarray(1), pub)).toBe(true)
+    }
+    expect(lenient.calls()).toBe(6)
+    expect(memo.size()).toBe(0)
+    expect(memo.stats()).toEqual({ hits: 0, misses: 0 })
   })
 
   it("stays within its capacity (least recently used out)", () => {
