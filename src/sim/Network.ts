@@ -38,6 +38,11 @@ const negotiated = FEATURES.filter((f) => simFeatures.has(f.name)).map((f) => f.
 
 /** What the simulation never asks of a `PeerManager` (one value for every node: an `Error` captures a stack when made). */
 const notUsed = Effect.die(new Error("not used in the simulation"))
+/**
+ * `PeerSessionEvent.Message`, taken once: each read of a `Data.taggedEnum` member goes through
+ * its Proxy and makes a new constructor (one per delivered message otherwise).
+ */
+const messageEvent = PeerSessionEvent.Message
 
 export interface LinkConfig {
   readonly latencyMs: Distribution
@@ -262,7 +267,7 @@ export class SimNetwork {
       this.inFlightTotal -= 1
       if (!this.host.isRunning(to)) return
       this.host.onDeliver(from, to, bytes, message)
-      this.offer(to, PeerSessionEvent.Message({ session: receiverSession, nodeId: this.nodeIds[from]!, message }))
+      this.offer(to, messageEvent({ session: receiverSession, nodeId: this.nodeIds[from]!, message }))
     })
     return true
   }

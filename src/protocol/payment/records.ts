@@ -162,17 +162,6 @@ const jsonNumber = (n: number): string => {
 const jsonScid = (scid: ShortChannelId): string => `"${formatShortChannelId(scid)}"`
 const jsonArray = <A>(items: ReadonlyArray<A>, one: (a: A) => string): string => `[${items.map(one).join(",")}]`
 
-/** `"k":v,...` of the fields whose value is not undefined, in the order given (an object's members). */
-const jsonMembers = (fields: ReadonlyArray<readonly [string, string | undefined]>): string => {
-  let out = ""
-  for (const [k, v] of fields) {
-    if (v === undefined) continue
-    out += out.length === 0 ? `"${k}":${v}` : `,"${k}":${v}`
-  }
-  return out
-}
-/** `{"k":v,...}` of the fields whose value is not undefined, in the order given. */
-const jsonObject = (fields: ReadonlyArray<readonly [string, string | undefined]>): string => `{${jsonMembers(fields)}}`
 /** An object of two runs of members (either may be empty). */
 const jsonJoined = (head: string, tail: string): string => `{${head}${head.length > 0 && tail.length > 0 ? "," : ""}${tail}}`
 
@@ -186,16 +175,27 @@ const jsonJoined = (head: string, tail: string): string => `{${head}${head.lengt
  */
 const HEADS = 64
 const headCache = <R>(fields: ReadonlyArray<readonly [keyof R & string, (r: R) => string | undefined]>, keyOf: (r: R) => object) => {
+  // Walked by index on every write: no tuple destructured, no member list built per write. The
+  // head is `"k":v,...` of the members whose text is not undefined, in the order given.
+  const names = fields.map(([k]) => k)
+  const texts = fields.map(([, f]) => f)
   const heads = new Map<object, { readonly record: R; readonly text: string }>()
   const same = (a: R, b: R): boolean => {
-    for (const [k] of fields) if (a[k] !== b[k]) return false
+    for (let i = 0; i < names.length; i++) {
+      const k = names[i]
+      if (k !== undefined && a[k] !== b[k]) return false
+    }
     return true
   }
   return (r: R): string => {
     const key = keyOf(r)
     const known = heads.get(key)
     if (known !== undefined && same(known.record, r)) return known.text
-    const text = jsonMembers(fields.map(([k, f]): readonly [string, string | undefined] => [k, f(r)]))
+    let text = ""
+    for (let i = 0; i < names.length; i++) {
+      const v = texts[i]?.(r)
+      if (v !== undefined) text += text.length === 0 ? `"${names[i]}":${v}` : `,"${names[i]}":${v}`
+    }
     heads.delete(key)
     heads.set(key, { record: r, text })
     if (heads.size > HEADS) {
@@ -236,14 +236,7 @@ const attemptText = (a: AttemptRecord): string => {
 
 type BlindedPathRecord = NonNullable<OutboundRecord["blindedPaths"]>[number]
 const blindedPathText = (b: BlindedPathRecord): string =>
-  jsonObject([
-    ["path", jsonHex(b.path)],
-    ["feeBaseMsat", jsonInt(b.feeBaseMsat)],
-    ["feeProportionalMillionths", jsonInt(b.feeProportionalMillionths)],
-    ["cltvExpiryDelta", jsonInt(b.cltvExpiryDelta)],
-    ["htlcMinimumMsat", jsonAmount(b.htlcMinimumMsat)],
-    ["htlcMaximumMsat", jsonAmount(b.htlcMaximumMsat)]
-  ])
+  `{"path":${jsonHex(b.path)},"feeBaseMsat":${jsonInt(b.feeBaseMsat)},"feeProportionalMillionths":${jsonInt(b.feeProportionalMillionths)},"cltvExpiryDelta":${jsonInt(b.cltvExpiryDelta)},"htlcMinimumMsat":${jsonAmount(b.htlcMinimumMsat)},"htlcMaximumMsat":${jsonAmount(b.htlcMaximumMsat)}}`
 
 /** The members every write of a payment repeats (all before `status`). */
 const outboundHead = headCache<OutboundRecord>([
