@@ -28,7 +28,6 @@
  * always stated from its commitment's OWNER's point of view: `localCommit.spec.toLocal` is our
  * balance, `remoteCommit.spec.toLocal` is theirs, and HTLC directions flip accordingly.
  */
-import { sha256 } from "../tx/bitcoin/hash.ts"
 import { Result, Schema, SchemaTransformation } from "effect"
 import { equalBytes } from "../bytes.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
@@ -88,6 +87,7 @@ import {
   UpdateFeeFromNonFunder,
   WrongHtlcSignatureCount
 } from "./errors.ts"
+import { paymentHashOf } from "./payment-hash.ts"
 import { channelTypeByName, ChannelParamsSchema, channelView, MsatSchema, PublicKeySchema, type ChannelParams } from "./params.ts"
 
 // ---- Data model ----------------------------------------------------------------------------------
@@ -617,8 +617,9 @@ const removes = (changes: ReadonlyArray<UpdateMessage>, id: bigint): boolean => 
   return false
 }
 
+/** (Through the one-slot memo: the monitor hashes the same preimage object right after, `payment-hash.ts`.) */
 const preimageOpens = (preimage: Uint8Array, paymentHash: Uint8Array): boolean =>
-  preimage.length === 32 && equalBytes(sha256(preimage), paymentHash)
+  preimage.length === 32 && equalBytes(paymentHashOf(preimage), paymentHash)
 
 /**
  * The HTLC they offered us that we may remove (BOLT 2: "until the corresponding HTLC is

@@ -23,9 +23,9 @@
  * justice and needs none.
  */
 import { Data, Result, type Types } from "effect"
-import { sha256 } from "../tx/bitcoin/hash.ts"
 import { equalBytes } from "../bytes.ts"
 import { bytesKey } from "../lru.ts"
+import { paymentHashOf } from "../channel/payment-hash.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { sharedPerCommitmentPoints } from "../keys/per-commitment-points.ts"
 import { indexOfCommitment, insertSecret, emptySecretStore, type ShachainError } from "../keys/shachain.ts"
@@ -239,7 +239,8 @@ const applyCommitmentSecret = (secp: Secp256k1 | undefined, state: MonitorState,
 }
 
 const applyPaymentPreimage = (state: MonitorState, update: PaymentPreimageUpdate): Applied => {
-  const paymentHash = sha256(update.preimage)
+  // (The channel hashed this preimage object a moment ago: `paymentHashOf` keeps that hash.)
+  const paymentHash = paymentHashOf(update.preimage)
   if (state.preimages.some((p) => equalBytes(p.paymentHash, paymentHash))) return Result.succeed({ ...state, latestUpdateId: update.updateId })
   const entry: PreimageEntry = { paymentHash, preimage: update.preimage }
   return Result.succeed({ ...state, latestUpdateId: update.updateId, preimages: [...state.preimages, entry] })

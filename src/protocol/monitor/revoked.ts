@@ -109,9 +109,13 @@ export class RevokedCommitments implements Iterable<RevokedCommitment> {
     const size = HEAD + HTLC * htlcs.length
     const end = this.#end
     let s = this.#shared
-    if (s.used !== end) s = shared(end + size, this.packed) // an older list's bytes are copied
-    // geometric growth (amortized O(1) copying), by a quarter: the spare room is memory held
-    else if (s.buffer.byteLength < end + size) s.buffer = shared(end + size + (end >> 2), this.packed).buffer
+    // Geometric growth (amortized O(1) copying), by a quarter, and room for one more entry like
+    // this one at least: most lists are short (a channel's first revoked commitments with HTLCs,
+    // every one of them on the shared empty list), and a quarter of a short list holds no entry,
+    // so lists of up to four reallocated at every append. The spare room is memory held.
+    const spare = Math.max(end >> 2, size)
+    if (s.used !== end) s = shared(end + size + spare, this.packed) // an older list's bytes are copied
+    else if (s.buffer.byteLength < end + size) s.buffer = shared(end + size + spare, this.packed).buffer
     const b = new Uint8Array(s.buffer)
     const v = new DataView(s.buffer)
     v.setBigUint64(end, commitmentNumber)

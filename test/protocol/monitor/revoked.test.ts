@@ -170,6 +170,20 @@ describe("RevokedCommitments: the packed list against the plain array", () => {
     expect(list.find((r) => r.commitmentNumber === 4321n)?.txid[0]).toBe(4321 & 0xff)
   })
 
+  it("a short chain leaves room for one more entry: every other append is in place from the empty list on", () => {
+    const htlcs: ReadonlyArray<MonitorHtlc> = [{ direction: "received", id: 7n, amount: msat(5000n), paymentHash: new Uint8Array(32).fill(3), cltvExpiry: 600 }]
+    let list = RevokedCommitments.empty
+    const buffers: Array<ArrayBufferLike> = []
+    for (let n = 0; n < 8; n++) {
+      list = list.append(BigInt(n), Txid(new Uint8Array(32).fill(n)), htlcs)
+      if (!buffers.includes(list.packed.buffer)) buffers.push(list.packed.buffer)
+    }
+    // Entries of 101 bytes: 202, 404, 606 and 858 bytes (a quarter alone held no entry before
+    // the fifth: a new buffer at each of the first five appends).
+    expect(buffers.map((b) => b.byteLength)).toEqual([202, 404, 606, 858])
+    expect([...list].map((r) => r.commitmentNumber)).toEqual([0n, 1n, 2n, 3n, 4n, 5n, 6n, 7n])
+  })
+
   it("every list of a chain reads the chain's newest buffer: an older list does not keep an outgrown one alive", () => {
     const entries = fc.sample(entry, { numRuns: 300, seed: 5 })
     let list = RevokedCommitments.empty
