@@ -256,6 +256,8 @@ export interface ChannelHandle<S> {
     input: ChannelInput
   ) => Effect.Effect<CommandReport, ChannelCommandRejected | Actor.ActorStopped | Actor.ActorCrashed>
   readonly snapshot: Effect.Effect<ChannelSnapshot<S>, Actor.ActorStopped | Actor.ActorCrashed>
+  /** The snapshot at once when the actor is idle (what `snapshot` would answer now), else undefined (then use `snapshot`). */
+  readonly snapshotNow: () => ChannelSnapshot<S> | undefined
 }
 
 export interface ChannelOptions<S> {
@@ -937,6 +939,7 @@ const startChannel = <S>(
       command: (input) => actor.ask<CommandReport, ChannelCommandRejected>((reply) => ({ _tag: "Input", input, reply })),
       // An idle actor's snapshot is what it holds now (nothing is queued before it): read at once,
       // with no trip through the mailbox (a poll of many channels wakes none of them).
-      snapshot: Effect.suspend(() => (actor.idle() ? Effect.succeed(snapshotNow()) : askSnapshot))
+      snapshot: Effect.suspend(() => (actor.idle() ? Effect.succeed(snapshotNow()) : askSnapshot)),
+      snapshotNow: () => (actor.idle() ? snapshotNow() : undefined)
     }
   })

@@ -62,6 +62,7 @@ import {
   type ChannelCore,
   type ChannelHandle,
   type ChannelPorts,
+  type ChannelSnapshot,
   makeChannel,
   type StepReport
 } from "./Channel.ts"
@@ -621,6 +622,8 @@ export const make = (
     const sessions = new Map<string, PeerSession>()
     /** The last features negotiated with each peer (kept while disconnected). */
     const lastFeatures = new Map<string, ReadonlySet<FeatureName>>()
+    /** Changes of `lastFeatures` so far: a channel's step context is looked at again only after one (not per step). */
+    let featuresChanges = 0
     /**
      * Callers waiting for a peer's `Connected` to be handled here: `PeerManager.connect` returns
      * before this manager has taken the session event, and `openChannel` right after `connect`
@@ -646,10 +649,14 @@ export const make = (
       // features at a reconnect, the zero-conf trust): not once per step.
       let nodeHex: string | undefined
       let cached: StepContext | undefined
+      /** `featuresChanges` when `cached` was made: without a zero-conf trust to ask, it holds until a peer's features change. */
+      let cachedAt = -1
       const context = (): StepContext => {
+        if (cached !== undefined && cachedAt === featuresChanges && config.trustedForZeroConf === undefined) return cached
         nodeHex ??= flatHex([entry.nodeId])
         const features = lastFeatures.get(nodeHex)
         const trusted = config.trustedForZeroConf?.(entry.nodeId) ?? false
+        cachedAt = featuresChanges
         if (cached !== undefined && cached.features === features && cached.peerTrustedForZeroConf === trusted) return cached
         const fresh = contextFor(entry.nodeId)
         // An unknown peer's empty set is made fresh on each call: cache only a known one.
@@ -979,6 +986,7 @@ export const make = (
             const features = featureNames(event.peer.negotiatedFeatures)
             sessions.set(toHex(nodeId), { session: event.session, features, remoteFeatures: event.peer.remoteFeatures })
             lastFeatures.set(toHex(nodeId), features)
+            featuresChanges += 1
             for (const waiter of connectWaiters.get(toHex(nodeId)) ?? []) yield* Deferred.succeed(waiter, undefined)
             connectWaiters.delete(toHex(nodeId))
             for (const entry of channelsOf(nodeId)) yield* tellEntry(entry, { _tag: "PeerConnected", remoteFeatures: event.peer.remoteFeatures }, event.session)
@@ -1108,28 +1116,44 @@ export const make = (
           return Deferred.await(done)
         }))
 
-    const info = (entry: Entry, handle: ChannelHandle<ChannelState>) =>
-      handle.snapshot.pipe(
-        Effect.map((s): ChannelInfo => ({
-          nodeId: entry.nodeId,
-          channelId: s.channelId,
-          phase: s.state._tag,
-          state: s.state,
-          paused: s.durableThrough < s.lastPersisted || s.stateWritePending || s.held > 0
-        }))
-      )
+    const infoOf = (entry: Entry, s: ChannelSnapshot<ChannelState>): ChannelInfo => ({
+      nodeId: entry.nodeId,
+      channelId: s.channelId,
+      phase: s.state._tag,
+      state: s.state,
+      paused: s.durableThrough < s.lastPersisted || s.stateWritePending || s.held > 0
+    })
+    /** A channel's info: at once from an idle channel (`snapshotNow`), else through its mailbox. */
+    const info = (entry: Entry, handle: ChannelHandle<ChannelState>): Effect.Effect<ChannelInfo, ActorStopped | ActorCrashed> => {
+      const now = handle.snapshotNow()
+      return now !== undefined ? Effect.succeed(infoOf(entry, now)) : Effect.map(handle.snapshot, (s) => infoOf(entry, s))
+    }
 
     let requestCounter = 0
 
-    const listChannels = Effect.gen(function*() {
-      const out: Array<ChannelInfo> = []
-      for (const entry of new Set(byId.values())) {
-        if (entry.handle === undefined) continue
-        const r = yield* Effect.result(info(entry, entry.handle))
-        if (Result.isSuccess(r)) out.push(r.success)
+    /**
+     * The infos of `entries` from `from` on, in order, in a plain loop: an idle channel's at once, a
+     * busy one's through its mailbox (the loop goes on once it answered; a stopped one is left out).
+     * No generator and no effect per idle channel: the payments ask for every channel's info per route.
+     */
+    const infosFrom = (entries: ReadonlyArray<Entry>, from: number, out: Array<ChannelInfo>): Effect.Effect<ReadonlyArray<ChannelInfo>> => {
+      for (let i = from; i < entries.length; i++) {
+        const entry = entries[i]
+        const handle = entry?.handle
+        if (entry === undefined || handle === undefined) continue
+        const now = handle.snapshotNow()
+        if (now !== undefined) {
+          out.push(infoOf(entry, now))
+          continue
+        }
+        return Effect.flatMap(Effect.result(Effect.map(handle.snapshot, (s) => infoOf(entry, s))), (r) => {
+          if (Result.isSuccess(r)) out.push(r.success)
+          return infosFrom(entries, i + 1, out)
+        })
       }
-      return out
-    })
+      return Effect.succeed(out)
+    }
+    const listChannels: Effect.Effect<ReadonlyArray<ChannelInfo>> = Effect.suspend(() => infosFrom([...new Set(byId.values())], 0, []))
 
     /**
      * Which channel answered to each short channel id (real or alias) when last asked: a hint for

@@ -5,6 +5,7 @@
  * the last update it acknowledged.
  */
 import { Data, type Effect, type Schema } from "effect"
+import { toHex } from "../../protocol/bytes.ts"
 import type { MonitorState } from "../../protocol/monitor/state.ts"
 import type { MonitorUpdate } from "../../protocol/monitor/update.ts"
 import type { ChannelId } from "../../protocol/units.ts"
@@ -93,18 +94,9 @@ export interface MonitorReplica {
   readonly synchronous?: boolean
 }
 
-const HEX_DIGITS = "0123456789abcdef"
-
 /**
- * The channel's key: its id in hex, as a FLAT string (kept in maps for the channel's life;
- * `toHex` concatenates, leaving a ~900-byte chain of string pieces in memory per key).
+ * The channel's key: its id in hex, as a FLAT string (kept in maps for the channel's life):
+ * `toHex`, which decodes its characters natively into one flat string (no array of char codes
+ * spread into `String.fromCharCode`, as this made before).
  */
-export const channelKey = (channelId: ChannelId): string => {
-  const codes = new Array<number>(channelId.length * 2)
-  for (let i = 0; i < channelId.length; i++) {
-    const b = channelId[i] ?? 0
-    codes[2 * i] = HEX_DIGITS.charCodeAt(b >> 4)
-    codes[2 * i + 1] = HEX_DIGITS.charCodeAt(b & 15)
-  }
-  return String.fromCharCode(...codes)
-}
+export const channelKey = (channelId: ChannelId): string => toHex(channelId)
