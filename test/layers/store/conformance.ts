@@ -95,6 +95,29 @@ export const storeConformance = (factory: StoreLayerFactory) => {
         )
       }))
 
+    it.live("an empty value is stored and read back empty, however its array was made, and survives a reopen", () =>
+      Effect.gen(function*() {
+        const backing = yield* factory.fresh
+        // node:sqlite once bound an empty array whose ArrayBuffer had been touched as NULL.
+        const touched = new Uint8Array(0)
+        assert.strictEqual(touched.buffer.byteLength, 0)
+        const empties: ReadonlyArray<readonly [string, Uint8Array]> = [
+          ["empty/encoded", bytes("")],
+          ["empty/fresh", new Uint8Array(0)],
+          ["empty/touched", touched],
+          ["empty/view", bytes("abc").subarray(1, 1)]
+        ]
+        yield* Effect.scoped(
+          Effect.gen(function*() {
+            const s = yield* backing.open()
+            yield* s.write(empties.map(([key, value]) => putOp(key, value)))
+            for (const [key] of empties) assert.deepStrictEqual((yield* s.get(key))?.value, new Uint8Array(0), key)
+          })
+        )
+        const after = yield* Effect.scoped(Effect.flatMap(backing.open(), (s) => s.list("empty/")))
+        assert.deepStrictEqual(after.map((e) => [e.key, e.value.length]), empties.map(([key]) => [key, 0]).sort())
+      }))
+
     it.live("100 concurrent channels: every write lands once, and a conflicting write fails alone", () =>
       Effect.gen(function*() {
         const backing = yield* factory.fresh

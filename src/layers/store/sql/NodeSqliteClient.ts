@@ -38,7 +38,9 @@ const toInput = (value: unknown): SQLInputValue => {
   if (value === null || value === undefined) return null
   if (typeof value === "number" || typeof value === "bigint" || typeof value === "string") return value
   if (typeof value === "boolean") return value ? 1 : 0
-  if (value instanceof Uint8Array) return value
+  // node:sqlite binds an empty array whose ArrayBuffer was ever materialized (`.buffer` read,
+  // `TextEncoder.encode("")`) as NULL, not as an empty BLOB; a fresh one it binds as a BLOB.
+  if (value instanceof Uint8Array) return value.length === 0 ? new Uint8Array(0) : value
   throw new TypeError(`unsupported SQLite parameter of type ${typeof value}`)
 }
 
