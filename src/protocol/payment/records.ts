@@ -175,8 +175,8 @@ const jsonJoined = (head: string, tail: string): string => `{${head}${head.lengt
  */
 const HEADS = 64
 const headCache = <R>(fields: ReadonlyArray<readonly [keyof R & string, (r: R) => string | undefined]>, keyOf: (r: R) => object) => {
-  // Walked by index on every write: no tuple destructured, no member list built per write. The
-  // head is `"k":v,...` of the members whose text is not undefined, in the order given.
+  // Walked by index: no tuple destructured per member. The head is `"k":v,...` of the members
+  // whose text is not undefined, in the order given.
   const names = fields.map(([k]) => k)
   const texts = fields.map(([, f]) => f)
   const heads = new Map<object, { readonly record: R; readonly text: string }>()
@@ -191,11 +191,14 @@ const headCache = <R>(fields: ReadonlyArray<readonly [keyof R & string, (r: R) =
     const key = keyOf(r)
     const known = heads.get(key)
     if (known !== undefined && same(known.record, r)) return known.text
-    let text = ""
+    // Joined, not concatenated: the head is kept (and survives collections), as one flat string
+    // rather than a rope of a node and a piece per member.
+    const members: Array<string> = []
     for (let i = 0; i < names.length; i++) {
       const v = texts[i]?.(r)
-      if (v !== undefined) text += text.length === 0 ? `"${names[i]}":${v}` : `,"${names[i]}":${v}`
+      if (v !== undefined) members.push(`"${names[i]}":${v}`)
     }
+    const text = members.join(",")
     heads.delete(key)
     heads.set(key, { record: r, text })
     if (heads.size > HEADS) {
