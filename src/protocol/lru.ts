@@ -179,38 +179,35 @@ export const bytesKey = (bytes: Uint8Array): string => {
 }
 
 /**
- * Where `packBytes` joins its fields (grown as needed; synchronous, never re-entered).
+ * Copies of byte fields for a memo entry to keep, as ONE array, the fields one after the other:
+ * V8 spends ~245 heap bytes on each small `Uint8Array` (its object, its buffer's object and the
+ * bytes), so one array for all the fields costs a few hundred bytes where one per field cost ~1.5
+ * KB for a key set's six input keys (retained per keys-memo entry: 1,774 B as six arrays, 342 heap
+ * bytes plus 198 outside the heap as one: beyond 64 bytes V8 keeps a typed array's bytes outside
+ * its heap, where the GC does not mark them). One allocation and a copy per field also cost fewer
+ * instructions than making each copy (or a string of the bytes: `String.fromCharCode` over
+ * 200-300 arguments, which 409822c used; signer harness under cachegrind: -43M instructions in 600
+ * round trips against the string, -15M to -21M against the arrays). Made on a memo's miss; compared
+ * with `packedHas`, each field at the offset its (checked) length gives: the caller must make every
+ * field's length fixed or known, else two different field lists could join to the same bytes.
  */
-let packing = new Uint8Array(1024)
-
-/**
- * Copies of byte fields for a memo entry to keep, as ONE string of one character per byte
- * (`bytesKey`'s form), the fields one after the other: V8 spends ~245 heap bytes on each small
- * `Uint8Array` (its object, its buffer's object and the bytes), a string ~16 bytes plus one per
- * byte (the six 33-byte keys of a key set's inputs: ~220 heap bytes instead of ~1,540 as six
- * arrays, measured with `process.memoryUsage` over 100,000 of each), and one contiguous object
- * is also fewer cache lines to compare against a cold entry. A memo keeps such copies for every
- * entry, thousands at a time in a simulation. Made on a memo's miss; compared with `packedHas`,
- * each field at the offset its (checked) length gives: the caller must make every field's length
- * fixed or known, else two different field lists could join to the same characters.
- */
-export const packBytes = (fields: ReadonlyArray<Uint8Array>): string => {
+export const packBytes = (fields: ReadonlyArray<Uint8Array>): Uint8Array => {
   let n = 0
   for (const f of fields) n += f.length
-  if (packing.length < n) packing = new Uint8Array(Math.max(n, 2 * packing.length))
+  const packed = new Uint8Array(n)
   let at = 0
   for (const f of fields) {
-    packing.set(f, at)
+    packed.set(f, at)
     at += f.length
   }
-  return bytesKey(packing.subarray(0, n))
+  return packed
 }
 
-/** Whether `bytes` are the characters of `packed` (`packBytes`) from `at`, compared where they stand. */
-export const packedHas = (packed: string, at: number, bytes: Uint8Array): boolean => {
+/** Whether `bytes` are those of `packed` (`packBytes`) from `at`, compared where they stand. */
+export const packedHas = (packed: Uint8Array, at: number, bytes: Uint8Array): boolean => {
   const n = bytes.length
   if (at + n > packed.length) return false
-  for (let i = 0; i < n; i++) if (packed.charCodeAt(at + i) !== bytes[i]) return false
+  for (let i = 0; i < n; i++) if (packed[at + i] !== bytes[i]) return false
   return true
 }
 

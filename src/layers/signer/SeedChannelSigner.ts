@@ -119,7 +119,7 @@ interface LastExport {
   readonly revokedBelow: bigint
   readonly highestValidated: bigint | undefined
   readonly last: ChannelRecord["lastCounterpartySigned"]
-  readonly holders: ReadonlyArray<HolderCommitment>
+  readonly holdersVersion: number
   readonly state: SignerChannelState
 }
 
@@ -129,6 +129,11 @@ interface ChannelRecord {
   parameters: ChannelParameters | undefined
   /** Validated holder commitments not yet revoked (at most the current and the next one). */
   readonly holderCommitments: Map<bigint, HolderCommitment>
+  /**
+   * Counts the changes of `holderCommitments` (each `set`, `delete` and `clear` is followed by an
+   * increment): an export compares it instead of walking the map (`exportState`).
+   */
+  holdersVersion: number
   /** Every holder commitment below this number has been revoked (its secret released). */
   revokedBelow: bigint
   /** The highest holder commitment number validated so far. */
@@ -378,6 +383,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       basepoints,
       parameters: undefined,
       holderCommitments: new Map(),
+      holdersVersion: 0,
       revokedBelow: 0n,
       highestValidated: undefined,
       lastCounterpartySigned: undefined,
@@ -683,16 +689,9 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
    * Each record keeps its last export, with the parts of the record it was made from
    * (`ChannelRecord.lastExport`): the channel layer asks for the state before every write, often
    * with nothing changed since the previous one (every change replaces one of these parts:
-   * parameters, the last signed counterparty commitment and each held commitment are new
-   * objects, the two numbers new values).
+   * parameters and the last signed counterparty commitment are new objects, the two numbers new
+   * values, and the held commitments a new `holdersVersion`).
    */
-  /** Whether `map` holds exactly `holders`, in that order. */
-  const sameHolders = (holders: ReadonlyArray<HolderCommitment>, map: ReadonlyMap<bigint, HolderCommitment>): boolean => {
-    if (holders.length !== map.size) return false
-    let i = 0
-    for (const h of map.values()) if (h !== holders[i++]) return false
-    return true
-  }
 
   /**
    * The record's policy state as a `SignerChannelState` (later changes do not show through: each
@@ -703,11 +702,10 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     const p = r.parameters
     const last = r.lastCounterpartySigned
     const seen = r.lastExport
-    const sameHeld = seen !== undefined && sameHolders(seen.holders, r.holderCommitments)
+    const sameHeld = seen !== undefined && seen.holdersVersion === r.holdersVersion
     if (sameHeld && seen.parameters === p && seen.revokedBelow === r.revokedBelow && seen.highestValidated === r.highestValidated && seen.last === last)
       return seen.state
     // A part unchanged since the last export is taken from it (every change replaces a part).
-    const holders = sameHeld ? seen.holders : [...r.holderCommitments.values()]
     const state: SignerChannelState = Object.freeze({
       version: 1,
       keyId: seen?.state.keyId ?? copyOf(keyId),
@@ -718,9 +716,9 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         seen && seen.last === last ? seen.state.lastCounterpartySigned : last ? Object.freeze({ commitmentNumber: last.commitmentNumber, txid: copyOf(last.txid) }) : null,
       holderCommitments: sameHeld
         ? seen.state.holderCommitments
-        : Object.freeze(exportHolders(holders))
+        : Object.freeze(exportHolders([...r.holderCommitments.values()]))
     })
-    r.lastExport = { parameters: p, revokedBelow: r.revokedBelow, highestValidated: r.highestValidated, last, holders, state }
+    r.lastExport = { parameters: p, revokedBelow: r.revokedBelow, highestValidated: r.highestValidated, last, holdersVersion: r.holdersVersion, state }
     return state
   }
 
@@ -899,6 +897,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         if (existing !== undefined && !sameTransaction(existing, held)) policy(`a different commitment ${n} was already validated`)
         if (existing === undefined && r.holderCommitments.size >= 2) policy("two unrevoked commitments are already held: revoke the older one first")
         r.holderCommitments.set(n, held)
+        r.holdersVersion++
         if (r.highestValidated === undefined || n > r.highestValidated) r.highestValidated = n
       }, (e) => (e instanceof Refusal || e instanceof BadCounterpartySignature ? e.error : undefined)),
 
@@ -910,7 +909,12 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
           policy(`commitment ${n} is not superseded by a validated commitment: its secret stays private`)
         const secret = holderSecret(r, n)
         if (n + 1n > r.revokedBelow) r.revokedBelow = n + 1n
-        for (const k of r.holderCommitments.keys()) if (k < r.revokedBelow) r.holderCommitments.delete(k)
+        for (const k of r.holderCommitments.keys()) {
+          if (k < r.revokedBelow) {
+            r.holderCommitments.delete(k)
+            r.holdersVersion++
+          }
+        }
         return secret
       }, refusal),
 
@@ -1046,7 +1050,15 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
       }),
 
     channelState: (keyId) => effectOf(() => attempt(() => exportState(keyId, record(keyId)), invalidOnly)),
-    channelStateNow: (keyId) => Result.getOrUndefined(attempt(() => exportState(keyId, record(keyId)), invalidOnly)),
+    // Called before every write of the channel: the same as `channelState`, without a closure and a `Result` per call.
+    channelStateNow: (keyId) => {
+      try {
+        return exportState(keyId, record(keyId))
+      } catch (e) {
+        if (invalidOnly(e) !== undefined) return undefined
+        throw e
+      }
+    },
 
     restoreChannel: (keyId, state) =>
       runRestore(() => {
@@ -1060,6 +1072,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         r.lastCounterpartySigned = restored.lastCounterpartySigned
         r.holderCommitments.clear()
         for (const [n, held] of restored.holderCommitments) r.holderCommitments.set(n, held)
+        r.holdersVersion++
       })
   }), now)
 }

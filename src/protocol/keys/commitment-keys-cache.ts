@@ -62,12 +62,12 @@ export interface CommitmentKeysCache {
 const KEY_LENGTH = 33
 
 /**
- * Every input `deriveCommitmentKeys` reads, the six 33-byte keys (point first), copied as one
- * string kept by an entry (`packBytes`: ~220 heap bytes, where six small arrays took ~1.5 KB;
- * a simulation keeps thousands of entries); undefined when one has another length (such inputs
- * are never kept), so each key is at a fixed offset.
+ * Every input `deriveCommitmentKeys` reads, the six 33-byte keys (point first), copied into one
+ * array kept by an entry (`packBytes`: ~540 bytes with its 198 outside the heap, where six small
+ * arrays took ~1.8 KB; a simulation keeps thousands of entries); undefined when one has another
+ * length (such inputs are never kept), so each key is at a fixed offset.
  */
-const inputsOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): string | undefined =>
+const inputsOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): Uint8Array | undefined =>
   point.length === KEY_LENGTH &&
   owner.delayedPaymentBasepoint.length === KEY_LENGTH &&
   owner.htlcBasepoint.length === KEY_LENGTH &&
@@ -85,7 +85,7 @@ const inputsOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, poi
     : undefined
 
 /** Whether the inputs are those `inputsOf` copied as `inputs` (a key of another length is at no offset: `packedHas` fails on the length). */
-const sameInputs = (inputs: string, owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): boolean =>
+const sameInputs = (inputs: Uint8Array, owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): boolean =>
   point.length === KEY_LENGTH &&
   owner.delayedPaymentBasepoint.length === KEY_LENGTH &&
   owner.htlcBasepoint.length === KEY_LENGTH &&
@@ -121,7 +121,7 @@ const keyOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point:
 
 /** An entry: the keys, with a copy of the inputs they were derived from (`inputsOf`). */
 interface Entry {
-  readonly inputs: string
+  readonly inputs: Uint8Array
   readonly keys: CommitmentKeys
 }
 

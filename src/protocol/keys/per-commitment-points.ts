@@ -16,7 +16,7 @@
 import { sha256Concat } from "../tx/bitcoin/hash.ts"
 import { Result } from "effect"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
-import { makeLru, numberKeyOf, packBytes, packedHas } from "../lru.ts"
+import { bytesKey, makeLru, numberKeyOf } from "../lru.ts"
 import { perCommitmentPoint, type KeyDerivationError } from "./derivation.ts"
 import type { PublicKey } from "./keys.ts"
 
@@ -40,12 +40,19 @@ const TAG = new TextEncoder().encode("el/pcp-memo")
 /**
  * An entry: the point, with the tagged hash of the secret and the implementation's name it was
  * computed for (compared on a hit: the memo's key is only a number, `keyOf`). The hash kept as a
- * string (`packBytes`: ~50 heap bytes, where a 32-byte array takes ~245).
+ * string of one character per byte (`bytesKey`: ~50 heap bytes, where a 32-byte array takes ~245).
  */
 interface Entry {
   readonly hash: string
   readonly implementation: string
   readonly point: PublicKey
+}
+
+/** Whether `hash` has the bytes of `held` (`bytesKey` of a hash), character for byte. */
+const sameHash = (held: string, hash: Uint8Array): boolean => {
+  if (held.length !== hash.length) return false
+  for (let i = 0; i < hash.length; i++) if (held.charCodeAt(i) !== hash[i]) return false
+  return true
 }
 
 /** A small number per implementation name seen (the last one shared by any beyond 255: entries compare the name). */
@@ -78,13 +85,13 @@ export const makePerCommitmentPoints = (capacity: number): PerCommitmentPoints =
       // Of the implementation too: every real curve agrees, but a test-only curve
       // (src/testing/InsecureCrypto.ts) in the same process must not read their points.
       const held = memo.get(key)
-      if (held !== undefined && held.implementation === secp.name && packedHas(held.hash, 0, hash)) {
+      if (held !== undefined && held.implementation === secp.name && sameHash(held.hash, hash)) {
         return Result.succeed(held.point)
       }
       // Found under a number shared with other inputs: counted as a miss.
       if (held !== undefined) memo.mismatch()
       const computed = perCommitmentPoint(secp, secret)
-      if (Result.isSuccess(computed)) memo.set(key, { hash: packBytes([hash]), implementation: secp.name, point: computed.success })
+      if (Result.isSuccess(computed)) memo.set(key, { hash: bytesKey(hash), implementation: secp.name, point: computed.success })
       return computed
     },
     size: memo.size,

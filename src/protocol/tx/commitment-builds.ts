@@ -176,7 +176,7 @@ const hasByteLengths = <H extends CommitmentHtlc>(p: CommitmentParams<H>): boole
 }
 
 /**
- * Where `byteFieldsOf` puts each field in its string, by character (one per byte): the funding
+ * Where `byteFieldsOf` puts each field in its array: the funding
  * txid, the two funding pubkeys, four commitment keys, then with HTLCs the two HTLC keys and
  * each HTLC's payment hash (`HASHES_AT` on).
  */
@@ -199,13 +199,13 @@ const byteFieldsLength = (htlcs: number): number => (htlcs === 0 ? WITHOUT_HTLCS
 /**
  * A copy of each byte field the builder reads (of checked lengths, `hasByteLengths`, so each is
  * at a fixed place): the funding txid, the two funding pubkeys, the six commitment keys and each
- * HTLC's payment hash, as one string (`packBytes`: ~16 heap bytes plus one per byte, where ten
- * small arrays took ~2.5 KB; a simulation keeps one entry per channel). Without HTLCs the builder
+ * HTLC's payment hash, in one array (`packBytes`: a few hundred bytes, where ten small arrays
+ * took ~2.5 KB; a simulation keeps one entry per channel). Without HTLCs the builder
  * never reads the two HTLC keys (the key derivation may not have computed them:
  * `commitment-keys.ts` derives them on first read): they are left out, the HTLC count (`sameInputs`
  * compares it) telling the two layouts apart.
  */
-const byteFieldsOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): string => {
+const byteFieldsOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): Uint8Array => {
   const k = p.keys
   const htlcs = p.htlcs
   const fields: Array<Uint8Array> = [
@@ -229,7 +229,7 @@ const byteFieldsOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): string 
  * copied as `fields`, the point first (what tells commitments apart). The HTLC keys are compared
  * only when there are HTLCs (the count is compared by `sameInputs`).
  */
-const sameBytes = <H extends CommitmentHtlc>(fields: string, p: CommitmentParams<H>): boolean => {
+const sameBytes = <H extends CommitmentHtlc>(fields: Uint8Array, p: CommitmentParams<H>): boolean => {
   const k = p.keys
   const htlcs = p.htlcs
   if (
@@ -273,7 +273,7 @@ const shortKeyOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): number =>
  */
 interface Indexed {
   /** `byteFieldsOf`. */
-  readonly bytes: string
+  readonly bytes: Uint8Array
   readonly channelType: object
   readonly vout: number
   /** fundingAmount, commitmentNumber, obscuringFactor, toLocal, toRemote, dustLimit, then each HTLC's amount. */

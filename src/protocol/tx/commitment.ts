@@ -11,7 +11,8 @@
 import { Data, Result } from "effect"
 import { sha256Concat } from "./bitcoin/hash.ts"
 import type { ChannelType, OutputSpec } from "../channel-type.ts"
-import { compareBytes, equalBytes } from "../bytes.ts"
+import { compareBytes } from "../bytes.ts"
+import { packBytes, packedHas } from "../lru.ts"
 import type { CommitmentKeys } from "../keys/commitment-keys.ts"
 import type { PublicKey } from "../keys/keys.ts"
 import { msatToSat, sat, type Msat, type Sat } from "../units.ts"
@@ -128,21 +129,40 @@ export class CommitmentError extends Data.TaggedError("CommitmentError")<{ reado
 const MAX_FEERATE = 0xffffffff
 
 /**
- * The output specs that depend on one key alone: an anchor on a funding pubkey, and with anchors
- * the to_remote on `remotepubkey` (untweaked under option_static_remotekey). They are the same
- * for every commitment of a channel, so each is compiled and hashed once per key array (by
- * identity, with a copy of the key compared on a hit) and per channel type, not for each
- * commitment. Weak: an entry lives as long as its key array.
+ * The output specs that depend on the channel's keys alone: the two anchors (on the funding
+ * pubkeys) and, with anchors, the to_remote (on `remotepubkey`, untweaked under
+ * option_static_remotekey). They are the same for every commitment of one channel side, so each
+ * is compiled and hashed once per side, not for each commitment: kept for the owner's funding key
+ * array (by identity) with the channel type and the bytes of the three keys they were made of
+ * (one array, `packBytes`), compared on each use. One lookup per commitment built (three before,
+ * one per spec and key array: the lookups of cold keys cost the 300-node simulation ~0.4% of its
+ * time). Each spec is made when first needed. Only 33-byte keys (every `PublicKey`) are kept, so
+ * each key is at a fixed place in the array; others get their specs made afresh. Weak: an entry
+ * lives as long as its key array.
  */
-type KeyedSpecs = WeakMap<Uint8Array, { readonly key: Uint8Array; readonly type: ChannelType; readonly spec: OutputSpec }>
-const anchorSpecs: KeyedSpecs = new WeakMap()
-const toRemoteSpecs: KeyedSpecs = new WeakMap()
-const keyedSpec = (memo: KeyedSpecs, type: ChannelType, key: Uint8Array, make: () => OutputSpec): OutputSpec => {
-  const held = memo.get(key)
-  if (held !== undefined && held.type === type && equalBytes(held.key, key)) return held.spec
-  const spec = make()
-  memo.set(key, { key: Uint8Array.from(key), type, spec })
-  return spec
+interface KeyedSpecs {
+  readonly type: ChannelType
+  /** The local funding key, the remote one and `remotepubkey`, as the specs were made of them. */
+  readonly keys: Uint8Array
+  localAnchor: OutputSpec | undefined
+  remoteAnchor: OutputSpec | undefined
+  toRemote: OutputSpec | undefined
+}
+const keyedSpecs = new WeakMap<Uint8Array, KeyedSpecs>()
+const NO_KEYS = new Uint8Array(0)
+const KEY_LENGTH = 33
+
+/** The specs' record for the params' keys and type (a fresh one, not kept, for keys of other lengths). */
+const keyedSpecsOf = (type: ChannelType, local: Uint8Array, remote: Uint8Array, remotePayment: Uint8Array): KeyedSpecs => {
+  const kept = local.length === KEY_LENGTH && remote.length === KEY_LENGTH && remotePayment.length === KEY_LENGTH
+  if (kept) {
+    const held = keyedSpecs.get(local)
+    if (held !== undefined && held.type === type && packedHas(held.keys, 0, local) && packedHas(held.keys, KEY_LENGTH, remote) && packedHas(held.keys, 2 * KEY_LENGTH, remotePayment))
+      return held
+  }
+  const fresh: KeyedSpecs = { type, keys: kept ? packBytes([local, remote, remotePayment]) : NO_KEYS, localAnchor: undefined, remoteAnchor: undefined, toRemote: undefined }
+  if (kept) keyedSpecs.set(local, fresh)
+  return fresh
 }
 
 /** The builder's failure (a function, not a closure made per build). */
@@ -252,12 +272,13 @@ export const buildCommitmentTransaction = <H extends CommitmentHtlc>(
     else pending.push(pendingOf("received_htlc", msatToSat(h.amount), type.scripts.receivedHtlc(keys, h.paymentHash, h.cltvExpiry), h))
   }
   if (hasToLocal) pending.push(pendingOf<H>("to_local", sat(toLocalAmount), type.scripts.toLocal(keys, params.toSelfDelay), undefined))
-  if (hasToRemote) pending.push(pendingOf<H>("to_remote", sat(toRemoteAmount), keyedSpec(toRemoteSpecs, type, keys.remotePaymentPubkey, () => type.scripts.toRemote(keys)), undefined))
-  if (type.anchors) {
-    const local = params.localFundingPubkey
-    const remote = params.remoteFundingPubkey
-    if (hasToLocal || untrimmed.length > 0) pending.push(pendingOf<H>("local_anchor", type.anchorAmount, keyedSpec(anchorSpecs, type, local, () => type.scripts.anchor(local)), undefined))
-    if (hasToRemote || untrimmed.length > 0) pending.push(pendingOf<H>("remote_anchor", type.anchorAmount, keyedSpec(anchorSpecs, type, remote, () => type.scripts.anchor(remote)), undefined))
+  const local = params.localFundingPubkey
+  const remote = params.remoteFundingPubkey
+  const specs = hasToRemote || type.anchors ? keyedSpecsOf(type, local, remote, keys.remotePaymentPubkey) : undefined
+  if (hasToRemote && specs !== undefined) pending.push(pendingOf<H>("to_remote", sat(toRemoteAmount), (specs.toRemote ??= type.scripts.toRemote(keys)), undefined))
+  if (type.anchors && specs !== undefined) {
+    if (hasToLocal || untrimmed.length > 0) pending.push(pendingOf<H>("local_anchor", type.anchorAmount, (specs.localAnchor ??= type.scripts.anchor(local)), undefined))
+    if (hasToRemote || untrimmed.length > 0) pending.push(pendingOf<H>("remote_anchor", type.anchorAmount, (specs.remoteAnchor ??= type.scripts.anchor(remote)), undefined))
   }
 
   // `pending` is ours: sorted in place, then numbered; each is the output handed out.

@@ -92,6 +92,19 @@ describe("output specs kept per key (anchors, to_remote)", () => {
     expect(changed.outputs.map((o) => o.witnessScript)).toEqual(expected.outputs.map((o) => o.witnessScript))
   })
 
+  it("the same local funding key array with another remote funding key or remotepubkey gives the outputs of those keys", () => {
+    const keyArrays = fresh(params)
+    ok(buildCommitmentTransaction(keyArrays))
+    const otherRemote = { ...keyArrays, remoteFundingPubkey: unsafePublicKey(Uint8Array.from(bob.basepoints.htlcBasepoint)) }
+    const otherPayment = { ...keyArrays, keys: { ...keyArrays.keys, remotePaymentPubkey: unsafePublicKey(Uint8Array.from(bob.basepoints.htlcBasepoint)) } }
+    for (const p of [otherRemote, otherPayment, keyArrays]) {
+      const shared = ok(buildCommitmentTransaction(p))
+      const direct = ok(buildCommitmentTransaction(fresh(p)))
+      expect(shared.tx).toEqual(direct.tx)
+      expect(shared.outputs.map((o) => o.witnessScript)).toEqual(direct.outputs.map((o) => o.witnessScript))
+    }
+  })
+
   it("another channel type with the same keys gets its own to_remote (P2WPKH without anchors)", () => {
     const withAnchors = ok(buildCommitmentTransaction(params))
     const legacyParams = { ...params, channelType: legacyType }
