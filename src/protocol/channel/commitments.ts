@@ -323,42 +323,45 @@ export const reduceSpec = (
   // One pass per side: balances of the adds, whether there is a removal, the last fee (the
   // counterparty's last one wins over the owner's, as when the owner's are read first).
   let adds = 0
-  let removals = false
+  let removals = 0
   for (const u of ownerChanges)
     if (isAdd(u)) {
       toLocal -= u.amountMsat
       adds++
     } else if (isFee(u)) feeratePerKw = u.feeratePerKw
-    else removals = true
+    else removals++
   for (const u of counterpartyChanges)
     if (isAdd(u)) {
       toRemote -= u.amountMsat
       adds++
     } else if (isFee(u)) feeratePerKw = u.feeratePerKw
-    else removals = true
+    else removals++
   const htlcs = adds > 0 ? withAdds(spec.htlcs, ownerChanges, counterpartyChanges, adds) : spec.htlcs
-  if (!removals) return { feeratePerKw, toLocal: msat(toLocal), toRemote: msat(toRemote), htlcs }
+  if (removals === 0) return { feeratePerKw, toLocal: msat(toLocal), toRemote: msat(toRemote), htlcs }
   // The owner removes HTLCs the counterparty offered (received, in the owner's view), and back;
-  // the first removal of an id counts (the receive checks refuse a second one). One pass over
-  // the HTLCs for all removals: a batch of n removals costs O(n), not O(n^2).
-  // (A side's map is made only when it has a removal: most batches have none on one side.)
-  const ownerRemovals = removalsOf(ownerChanges)
-  const counterpartyRemovals = removalsOf(counterpartyChanges)
-  // At most every HTLC stays: the array is made that long and cut to the kept ones (no spare
-  // slots beyond the removed ones, as `push` would leave).
-  const kept = new Array<SpecHtlc>(htlcs.length)
+  // the first removal of an id counts (the receive checks refuse a second one), and applies to
+  // the first HTLC of that direction and id only. Few (HTLC, update) pairs, the usual case:
+  // each HTLC's removal is looked up in its batch; many: one map per side with a removal, so a
+  // batch of n removals costs O(n), not O(n^2). (A map keyed by bigints cost ~1 us for a
+  // removal's set, get and delete: more than the whole reduction of a small batch.)
+  const direct = htlcs.length * (ownerChanges.length + counterpartyChanges.length) <= DIRECT_REMOVAL_LOOKUPS
+  const ownerRemovals = direct ? undefined : removalsOf(ownerChanges)
+  const counterpartyRemovals = direct ? undefined : removalsOf(counterpartyChanges)
+  // In a valid state each removal removes one HTLC: the array is made that long (kept in states
+  // and, shared, in monitor updates: no spare slots, as `push` would leave), and cut or grown
+  // to the kept ones otherwise.
+  const kept = new Array<SpecHtlc>(Math.max(0, htlcs.length - removals))
   let keptCount = 0
+  let i = 0
   for (const h of htlcs) {
-    const removal = h.direction === "received" ? ownerRemovals?.get(h.id) : counterpartyRemovals?.get(h.id)
+    const removal = direct
+      ? directRemovalOf(htlcs, i, h, h.direction === "received" ? ownerChanges : counterpartyChanges)
+      : removalTaken(h.direction === "received" ? ownerRemovals : counterpartyRemovals, h.id)
+    i++
     if (removal === undefined) {
       kept[keptCount++] = h
       continue
     }
-    // Each removal applies to one HTLC only (ids are unique per direction).
-    // Stryker disable CallExpression: equivalent in every valid state, ids are unique per direction (receiveAdd), so no second HTLC could match.
-    if (h.direction === "received") ownerRemovals?.delete(h.id)
-    else counterpartyRemovals?.delete(h.id)
-    // Stryker restore CallExpression
     const fulfilled = removal._tag === "UpdateFulfillHtlc"
     // A fulfill pays the HTLC to its receiver, a fail refunds its offerer.
     if (h.direction === "received") {
@@ -367,8 +370,39 @@ export const reduceSpec = (
     } else if (fulfilled) toRemote += h.amount
     else toLocal += h.amount
   }
-  kept.length = keptCount
+  if (kept.length !== keptCount) kept.length = keptCount
   return { feeratePerKw, toLocal: msat(toLocal), toRemote: msat(toRemote), htlcs: kept }
+}
+/** Up to this many (HTLC, update) pairs a removal is looked up in its batch, without a map. */
+const DIRECT_REMOVAL_LOOKUPS = 64
+
+/**
+ * The removal `changes` make of `h` (`htlcs[i]`), as the maps find it: the first removal of its
+ * id, unless an earlier HTLC of the same direction and id took it (never in a valid state: ids
+ * are unique per direction).
+ */
+const directRemovalOf = (htlcs: ReadonlyArray<SpecHtlc>, i: number, h: SpecHtlc, changes: ReadonlyArray<UpdateMessage>): Removal | undefined => {
+  let removal: Removal | undefined
+  for (const u of changes)
+    if (isRemoval(u) && u.id === h.id) {
+      removal = u
+      break
+    }
+  if (removal === undefined) return undefined
+  let j = 0
+  for (const e of htlcs) {
+    if (j++ === i) break
+    if (e.id === h.id && e.direction === h.direction) return undefined
+  }
+  return removal
+}
+
+/** The removal of `id` in `removals`, taken out (each removal applies to one HTLC only: ids are unique per direction). */
+const removalTaken = (removals: Map<bigint, Removal> | undefined, id: bigint): Removal | undefined => {
+  const removal = removals?.get(id)
+  // Stryker disable next-line CallExpression: equivalent in every valid state, ids are unique per direction (receiveAdd), so no second HTLC could match.
+  if (removal !== undefined) removals?.delete(id)
+  return removal
 }
 
 /** The same commitment seen by the other party: balances swap, HTLC directions flip. */

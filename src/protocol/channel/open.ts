@@ -294,7 +294,7 @@ export const firstCommitments = (secp: Secp256k1, funded: FundedChannel): Result
     fundingAmount: funded.params.fundingAmount,
     pushAmount: funded.pushAmount
   })
-  const view = channelView(funded.params, { toLocal, toRemote, htlcs: [], feeratePerKw: funded.feeratePerKw })
+  const view = channelView(funded.params, { feeratePerKw: funded.feeratePerKw, toLocal, toRemote, htlcs: [] })
   const local = buildCommitmentForSide(secp, view, "local", 0n, funded.localFirstPerCommitmentPoint)
   const remote = buildCommitmentForSide(secp, view, "remote", 0n, funded.remoteFirstPerCommitmentPoint)
   if (Result.isFailure(local)) return Result.fail(new FundingRejected({ rule: "CommitmentBuildFailed", detail: local.failure.reason }))

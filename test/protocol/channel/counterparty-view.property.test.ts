@@ -11,7 +11,7 @@ import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { type CommitmentSpec, mirrorSpec, type SpecHtlc } from "../../../src/protocol/channel/commitments.ts"
-import { channelView, counterpartyView } from "../../../src/protocol/channel/params.ts"
+import { channelTypeByName, channelView, counterpartyView, type ChannelParams } from "../../../src/protocol/channel/params.ts"
 import { makeCommitmentKeysCache } from "../../../src/protocol/keys/commitment-keys-cache.ts"
 import { serializeTransaction } from "../../../src/protocol/tx/bitcoin/transaction.ts"
 import { commitmentTxid, makeCommitmentBuilds } from "../../../src/protocol/tx/commitment-builds.ts"
@@ -39,6 +39,36 @@ const spec: fc.Arbitrary<CommitmentSpec> = fc.record({
 })
 
 const sideParams = fc.record({ dustLimit: fc.bigInt({ min: 354n, max: 5_000n }).map(sat), toSelfDelay: fc.integer({ min: 6, max: 2016 }) })
+
+/** The views as they were made: the balances spread after the channel's fields. */
+const spreadView = (params: ChannelParams, local: ChannelParams["local"], remote: ChannelParams["local"], localIsOpener: boolean, s: CommitmentSpec) => ({
+  channelType: channelTypeByName(params.channelType),
+  fundingOutpoint: params.fundingOutpoint,
+  fundingAmount: params.fundingAmount,
+  local: { basepoints: local.basepoints, dustLimit: local.dustLimit, toSelfDelay: local.toSelfDelay },
+  remote: { basepoints: remote.basepoints, dustLimit: remote.dustLimit, toSelfDelay: remote.toSelfDelay },
+  localIsOpener,
+  ...s
+})
+
+describe("the views written out field by field", () => {
+  it("are the spreads they replaced (same keys, same order) for any spec", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(0, 1), spec, (side, s) => {
+        const params = sides[side]?.params
+        if (params === undefined) throw new Error("no side")
+        for (const [fast, plain] of [
+          [channelView(params, s), spreadView(params, params.local, params.remote, params.localIsFunder, s)],
+          [counterpartyView(params, s), spreadView(params, params.remote, params.local, !params.localIsFunder, s)]
+        ] as const) {
+          expect(fast).toStrictEqual(plain)
+          expect(Object.keys(fast)).toEqual(Object.keys(plain))
+        }
+      }),
+      { numRuns: 100, seed: 1541 }
+    )
+  })
+})
 
 describe("counterpartyView: the peer's view without flipping the HTLCs twice", () => {
   it("equals mirrorView(channelView(params, mirrorSpec(spec))), and builds the same commitment", () => {

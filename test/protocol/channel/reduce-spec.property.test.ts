@@ -1,10 +1,11 @@
 /**
- * `reduceSpec` makes its removal maps only when a side has a removal (most batches have none),
- * reads each batch once for balances, removals and fees, and keeps the spec's own HTLC array
- * when no update adds or removes one: property-tested against the plain form (both maps always
- * made, the HTLCs always copied), over random specs and random batches of adds, fulfills, fails,
- * malformed fails and fee updates, known ids, unknown ids and repeated ones included. The results
- * must be equal.
+ * `reduceSpec` looks a small batch's removals up in the batch itself and makes removal maps only
+ * for large ones (and only for a side with a removal), reads each batch once for balances,
+ * removals and fees, and keeps the spec's own HTLC array when no update adds or removes one:
+ * property-tested against the plain form (both maps always made, the HTLCs always copied), over
+ * random specs and random batches of adds, fulfills, fails, malformed fails and fee updates,
+ * known ids, unknown ids and repeated ones included, small batches and large ones, and HTLC ids
+ * repeated in a direction (no valid state has them). The results must be equal.
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
@@ -106,6 +107,34 @@ describe("reduceSpec", () => {
       }),
       { numRuns: 2_000 }
     )
+  })
+
+  it("equals the plain form for HTLC ids repeated in a direction (no valid state has them) and for batches large enough for the removal maps", () => {
+    const wideId = fc.bigInt({ min: 0n, max: 20n })
+    const anyHtlc = specHtlc.chain((h) => wideId.map((id) => ({ ...h, id })))
+    const removal: fc.Arbitrary<UpdateMessage> = fc.oneof(
+      wideId.map((id) => UpdateFulfillHtlc.make({ channelId, id, paymentPreimage: new Uint8Array(32) })),
+      wideId.map((id) => UpdateFailHtlc.make({ channelId, id, reason: new Uint8Array(4) }))
+    )
+    const anyUpdate = fc.oneof(update, removal, removal)
+    const anySpec = (maxHtlcs: number): fc.Arbitrary<CommitmentSpec> =>
+      fc.record({
+        feeratePerKw: fc.integer({ min: 253, max: 20_000 }),
+        toLocal: fc.bigInt({ min: 0n, max: 1_000_000_000n }).map(msat),
+        toRemote: fc.bigInt({ min: 0n, max: 1_000_000_000n }).map(msat),
+        htlcs: fc.array(anyHtlc, { maxLength: maxHtlcs })
+      })
+    for (const [maxHtlcs, maxUpdates] of [[6, 5], [30, 14]] as const)
+      fc.assert(
+        fc.property(anySpec(maxHtlcs), fc.array(anyUpdate, { maxLength: maxUpdates }), fc.array(anyUpdate, { maxLength: maxUpdates }), (s, owner, counterparty) => {
+          const r = reduceSpec(s, owner, counterparty)
+          const plain = reduceSpecPlain(s, owner, counterparty)
+          expect(r).toStrictEqual(plain)
+          // Exactly as long as the HTLCs kept, with no hole.
+          expect(Object.keys(r.htlcs)).toHaveLength(plain.htlcs.length)
+        }),
+        { numRuns: 1_000, seed: 1515 }
+      )
   })
 
   it("removes on one side only when the other side has no removal, and applies a repeated id once", () => {
