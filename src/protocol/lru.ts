@@ -11,6 +11,8 @@
  * costs several cache misses once the memo's nodes are spread over a large heap). Counts hits and
  * misses for benchmarks and tests.
  */
+import { concatBytes } from "./bytes.ts"
+
 export interface Lru<V, K = string> {
   /** The most entries kept. */
   readonly capacity: number
@@ -185,23 +187,13 @@ export const bytesKey = (bytes: Uint8Array): string => {
  * KB for a key set's six input keys (retained per keys-memo entry: 1,774 B as six arrays, 342 heap
  * bytes plus 198 outside the heap as one: beyond 64 bytes V8 keeps a typed array's bytes outside
  * its heap, where the GC does not mark them). One allocation and a copy per field also cost fewer
- * instructions than making each copy (or a string of the bytes: `String.fromCharCode` over
- * 200-300 arguments, which 409822c used; signer harness under cachegrind: -43M instructions in 600
- * round trips against the string, -15M to -21M against the arrays). Made on a memo's miss; compared
+ * instructions than making each copy, or a string of the bytes (`String.fromCharCode` over 200-300
+ * arguments, tried: signer harness under cachegrind, -43M instructions in 600 round trips for
+ * this form against the string, -15M to -21M against the arrays). Made on a memo's miss; compared
  * with `packedHas`, each field at the offset its (checked) length gives: the caller must make every
  * field's length fixed or known, else two different field lists could join to the same bytes.
  */
-export const packBytes = (fields: ReadonlyArray<Uint8Array>): Uint8Array => {
-  let n = 0
-  for (const f of fields) n += f.length
-  const packed = new Uint8Array(n)
-  let at = 0
-  for (const f of fields) {
-    packed.set(f, at)
-    at += f.length
-  }
-  return packed
-}
+export const packBytes = (fields: ReadonlyArray<Uint8Array>): Uint8Array => concatBytes(...fields)
 
 /** Whether `bytes` are those of `packed` (`packBytes`) from `at`, compared where they stand. */
 export const packedHas = (packed: Uint8Array, at: number, bytes: Uint8Array): boolean => {
