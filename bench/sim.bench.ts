@@ -84,11 +84,21 @@ const scenarioOf = (nodes: number, payments: number, faults: boolean): Scenario 
   checkEverySeconds: 0
 })
 
-/** A full collection (V8's `gc`, exposed at run time), to measure the live heap rather than garbage. */
+/**
+ * A full collection (V8's `gc`, exposed at run time), to measure the live heap rather than
+ * garbage. Twice: V8 frees dead ArrayBuffers' contents on a background sweep that the next
+ * collection first completes, so the array-buffer figure read after one collection still counts
+ * some of the dead (it moved by 5-18 KiB per payment between runs of one tree).
+ */
 const collect: () => void = (() => {
   setFlagsFromString("--expose-gc")
   const gc: unknown = runInNewContext("gc")
-  return typeof gc === "function" ? () => void gc() : () => {}
+  return typeof gc === "function"
+    ? () => {
+      gc()
+      gc()
+    }
+    : () => {}
 })()
 
 interface Measured {
@@ -107,6 +117,14 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
   // The live heap before the run (the loaded code and the runtime): not part of what grows with the size.
   collect()
   const base = process.memoryUsage().heapUsed
+  /**
+   * Bytes of ArrayBuffers (typed arrays' contents beyond V8's on-heap limit, Buffers) outside the
+   * V8 heap, which `heapUsed` leaves out: a change that moves bytes between a string and a typed
+   * array moves them between the two figures, so both are printed.
+   */
+  const baseBuffers = process.memoryUsage().arrayBuffers
+  let buffersSetup = 0
+  let buffers = 0
   let peak = base
   let live = 0
   let setupCpu = 0
@@ -159,9 +177,13 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
         setupMessages = p.messages
         // Every node built and every channel open: what grows with the node count.
         liveSetup = collectTimed()
+        buffersSetup = process.memoryUsage().arrayBuffers
       }
       // The end of the workload: every node alive with all it accumulated (what grows with the payments too).
-      if (p.phase === "drain" && live === 0) live = collectTimed()
+      if (p.phase === "drain" && live === 0) {
+        live = collectTimed()
+        buffers = process.memoryUsage().arrayBuffers
+      }
       process.stderr.write(`  ${label}: ${p.phase} ${p.paymentsDone}/${p.paymentsTotal}, t=${p.simSeconds.toFixed(0)} s, ${p.events} events, ${((performance.now() - t0) / 1000).toFixed(0)} s wall\n`)
     }
   })
@@ -195,8 +217,11 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
     )
   const perNode = (liveSetup - base) / s.nodes
   const perPayment = (live - liveSetup) / Math.max(1, s.payments.attempted)
+  const buffersPerNode = (buffersSetup - baseBuffers) / s.nodes
+  const buffersPerPayment = (buffers - buffersSetup) / Math.max(1, s.payments.attempted)
   console.log(
-    `  live heap: ${(perNode / 1024).toFixed(0)} KiB per node once the channels are open, then ${(perPayment / 1024).toFixed(1)} KiB more per payment by the end of the workload`
+    `  live heap: ${(perNode / 1024).toFixed(0)} KiB per node once the channels are open, then ${(perPayment / 1024).toFixed(1)} KiB more per payment by the end of the workload; ` +
+      `array buffers outside the V8 heap (not in those figures): ${(buffersPerNode / 1024).toFixed(0)} KiB per node, then ${(buffersPerPayment / 1024).toFixed(1)} KiB per payment`
   )
   if (extrapolate !== 1) {
     // EXTRAPOLATED, not measured. CPU: linear (the cost per payment grows with the network, so
@@ -211,7 +236,8 @@ const measure = async (label: string, scenario: Scenario, secp: Secp256k1, extra
     console.log(
       `  EXTRAPOLATED (not measured) to ${nodesFull.toFixed(0)} nodes / ${paymentsFull.toFixed(0)} payments: >= ~${(cpu * extrapolate).toFixed(0)} CPU s (linear), ` +
         `~${(liveFull / 2 ** 30).toFixed(2)} GiB live heap (the peak is above it: ${(peak / Math.max(1, live)).toFixed(1)}x the live heap in this run)` +
-        (liveFull > limit ? `: MORE than this process's heap limit (${(limit / 2 ** 30).toFixed(1)} GiB), the full size would need --max-old-space-size` : "")
+        (liveFull > limit ? `: MORE than this process's heap limit (${(limit / 2 ** 30).toFixed(1)} GiB), the full size would need --max-old-space-size` : "") +
+        `; plus ~${((buffersPerNode * nodesFull + buffersPerPayment * paymentsFull) / 2 ** 30).toFixed(2)} GiB of array buffers outside the V8 heap`
     )
   }
   const memos1 = memoStats()
