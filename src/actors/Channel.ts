@@ -930,6 +930,8 @@ const startChannel = <S>(
     }
     if (core.awaitingSignature?.(state) !== undefined) yield* Effect.ignore(actor.tell({ _tag: "Resume" }))
     const askSnapshot = actor.ask<ChannelSnapshot<S>>((reply) => ({ _tag: "Snapshot", reply }))
+    /** What `snapshot` answers at once: the snapshot of an idle actor (nothing queued before it), else undefined. */
+    const snapshotIfIdle = (): ChannelSnapshot<S> | undefined => (actor.idle() ? snapshotNow() : undefined)
     return {
       actor,
       tell: (input, connectedOn) =>
@@ -939,7 +941,10 @@ const startChannel = <S>(
       command: (input) => actor.ask<CommandReport, ChannelCommandRejected>((reply) => ({ _tag: "Input", input, reply })),
       // An idle actor's snapshot is what it holds now (nothing is queued before it): read at once,
       // with no trip through the mailbox (a poll of many channels wakes none of them).
-      snapshot: Effect.suspend(() => (actor.idle() ? Effect.succeed(snapshotNow()) : askSnapshot)),
-      snapshotNow: () => (actor.idle() ? snapshotNow() : undefined)
+      snapshot: Effect.suspend(() => {
+        const now = snapshotIfIdle()
+        return now !== undefined ? Effect.succeed(now) : askSnapshot
+      }),
+      snapshotNow: snapshotIfIdle
     }
   })

@@ -416,6 +416,11 @@ export const makeRouteTable = <E>(): RouteTable<E> => {
   let lastPeer: string | undefined
   let lastEntry: E | undefined
   const lastId = new Uint8Array(32)
+  /** A route key's peer hex and channel id hex (`<peer>/<id>`), or undefined for a key without the slash. */
+  const halvesOf = (key: string): readonly [string, string] | undefined => {
+    const slash = key.indexOf("/")
+    return slash < 0 ? undefined : [key.slice(0, slash), key.slice(slash + 1)]
+  }
   const forget = () => {
     lastPeer = undefined
     lastEntry = undefined
@@ -425,22 +430,22 @@ export const makeRouteTable = <E>(): RouteTable<E> => {
     set: (key, entry) => {
       forget()
       routes.set(key, entry)
-      const slash = key.indexOf("/")
-      if (slash < 0) return
-      const peer = key.slice(0, slash)
+      const halves = halvesOf(key)
+      if (halves === undefined) return
+      const [peer, id] = halves
       const ofPeer = byPeer.get(peer)
-      if (ofPeer === undefined) byPeer.set(peer, new Map([[key.slice(slash + 1), entry]]))
-      else ofPeer.set(key.slice(slash + 1), entry)
+      if (ofPeer === undefined) byPeer.set(peer, new Map([[id, entry]]))
+      else ofPeer.set(id, entry)
     },
     delete: (key) => {
       forget()
       routes.delete(key)
-      const slash = key.indexOf("/")
-      if (slash < 0) return
-      const peer = key.slice(0, slash)
+      const halves = halvesOf(key)
+      if (halves === undefined) return
+      const [peer, id] = halves
       const ofPeer = byPeer.get(peer)
       if (ofPeer === undefined) return
-      ofPeer.delete(key.slice(slash + 1))
+      ofPeer.delete(id)
       if (ofPeer.size === 0) byPeer.delete(peer)
     },
     route: (peerHex, channelId) => {
@@ -1146,7 +1151,7 @@ export const make = (
           out.push(infoOf(entry, now))
           continue
         }
-        return Effect.flatMap(Effect.result(Effect.map(handle.snapshot, (s) => infoOf(entry, s))), (r) => {
+        return Effect.flatMap(Effect.result(info(entry, handle)), (r) => {
           if (Result.isSuccess(r)) out.push(r.success)
           return infosFrom(entries, i + 1, out)
         })

@@ -16,7 +16,7 @@
 import { sha256Concat } from "../tx/bitcoin/hash.ts"
 import { Result } from "effect"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
-import { bytesKey, makeLru, numberKeyOf } from "../lru.ts"
+import { bytesKey, isBytesKeyOf, makeLru, numberKeyOf } from "../lru.ts"
 import { perCommitmentPoint, type KeyDerivationError } from "./derivation.ts"
 import type { PublicKey } from "./keys.ts"
 
@@ -46,13 +46,6 @@ interface Entry {
   readonly hash: string
   readonly implementation: string
   readonly point: PublicKey
-}
-
-/** Whether `hash` has the bytes of `held` (`bytesKey` of a hash), character for byte. */
-const sameHash = (held: string, hash: Uint8Array): boolean => {
-  if (held.length !== hash.length) return false
-  for (let i = 0; i < hash.length; i++) if (held.charCodeAt(i) !== hash[i]) return false
-  return true
 }
 
 /** A small number per implementation name seen (the last one shared by any beyond 255: entries compare the name). */
@@ -85,7 +78,7 @@ export const makePerCommitmentPoints = (capacity: number): PerCommitmentPoints =
       // Of the implementation too: every real curve agrees, but a test-only curve
       // (src/testing/InsecureCrypto.ts) in the same process must not read their points.
       const held = memo.get(key)
-      if (held !== undefined && held.implementation === secp.name && sameHash(held.hash, hash)) {
+      if (held !== undefined && held.implementation === secp.name && isBytesKeyOf(held.hash, hash)) {
         return Result.succeed(held.point)
       }
       // Found under a number shared with other inputs: counted as a miss.
