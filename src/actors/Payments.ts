@@ -27,7 +27,7 @@
  * (excluded channel directions and nodes); every attempt's outcome is reported back to it.
  */
 import { sha256, sha256Concat } from "../protocol/tx/bitcoin/hash.ts"
-import { Clock, Context, Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, PubSub, Queue, Result, Schema, Scope, Stream, Tracer } from "effect"
+import { Clock, Context, Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, PubSub, Queue, References, Result, Schema, Scope, Stream, Tracer } from "effect"
 import { equalBytes, toHex } from "../protocol/bytes.ts"
 import { ChannelIdSchema, type ShortChannelId } from "../protocol/codec/fields.ts"
 import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
@@ -606,17 +606,38 @@ const boundedMap = <K, V>(capacity: number) => {
 const withMillis = <A>(f: (nowMillis: number) => A): Effect.Effect<A> => Effect.withFiberSucceed((fiber) => f(fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()))
 const currentMillis: Effect.Effect<number> = withMillis((ms) => ms)
 const currentNanos: Effect.Effect<bigint> = Effect.withFiberSucceed((fiber) => fiber.getRef(Clock.Clock).currentTimeNanosUnsafe())
-/** The fiber's current span (a span of this process, as `Effect.currentSpan` finds it), if any. */
+/**
+ * Whether the fiber's spans go anywhere (`References.TracerEnabled`). When they do not, this
+ * module makes no span: Effect would make a no-op span for each `withSpan` and still provide it
+ * in a new context (a copy of the fiber's services and its context cache made again, at entry
+ * and at exit), besides the attributes built here; about eight spans per payment on its path.
+ */
+const tracingIn = (fiber: Fiber.Fiber<unknown, unknown>): boolean => fiber.getRef(References.TracerEnabled)
+/**
+ * `Effect.withSpan(name, options(), NO_STACK)` around `self` when the fiber traces (`tracingIn`),
+ * else `self` alone: no span, and its options (attributes, the parent) never built.
+ */
+const spanned = <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: () => Tracer.SpanOptionsNoTrace): Effect.Effect<A, E, R> =>
+  Effect.withFiber((fiber) => (tracingIn(fiber) ? self.pipe(Effect.withSpan(name, options(), NO_STACK)) : self))
+/**
+ * The fiber's current span (a span of this process, as `Effect.currentSpan` finds it), if any;
+ * none when the fiber does not trace (its spans are not made: see `tracingIn`), so nothing is
+ * annotated or kept as a parent then (as Effect's no-op spans took and ignored it).
+ */
 const spanOfFiber = (fiber: Fiber.Fiber<unknown, unknown>): Tracer.Span | undefined => {
+  if (!tracingIn(fiber)) return undefined
   const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
   return span?._tag === "Span" ? span : undefined
 }
-const annotateSpanOf = (fiber: Fiber.Fiber<unknown, unknown>, attributes: Readonly<Record<string, unknown>>): void => {
+/** Annotates the fiber's current span; the attributes are built only when there is one to take them. */
+const annotateSpanOf = (fiber: Fiber.Fiber<unknown, unknown>, attributesOf: () => Readonly<Record<string, unknown>>): void => {
   const span = spanOfFiber(fiber)
+  if (span === undefined || span.status._tag === "Ended") return
+  const attributes = attributesOf()
   // `for...in`: no [key, value] array per attribute (the attribute objects are plain literals).
-  if (span !== undefined && span.status._tag !== "Ended") for (const key in attributes) span.attribute(key, attributes[key])
+  for (const key in attributes) span.attribute(key, attributes[key])
 }
-const annotateSpan = (attributes: Readonly<Record<string, unknown>>): Effect.Effect<void> => Effect.withFiberSucceed((fiber) => annotateSpanOf(fiber, attributes))
+const annotateSpan = (attributesOf: () => Readonly<Record<string, unknown>>): Effect.Effect<void> => Effect.withFiberSucceed((fiber) => annotateSpanOf(fiber, attributesOf))
 
 /** What `processOnion` reads of an incoming HTLC. */
 type OnionHtlc = { readonly onion: Uint8Array; readonly paymentHash: Uint8Array; readonly amount: Msat; readonly cltvExpiry: number; readonly pathKey?: Uint8Array | undefined }
@@ -674,9 +695,10 @@ export const make = (
      * payment's trace root); its attempts are its children. Pending ones are ended at stop.
      */
     const paymentSpans = new Map<string, Tracer.Span>()
-    const paymentSpanOf = (r: OutboundRecord): Effect.Effect<Tracer.Span> => {
+    /** The payment's span, made at its first use; none when the fiber does not trace (`tracingIn`). */
+    const paymentSpanOf = (r: OutboundRecord): Effect.Effect<Tracer.Span | undefined> => {
       const existing = paymentSpans.get(r.paymentId)
-      return existing !== undefined ? Effect.succeed(existing) : newPaymentSpan(r)
+      return existing !== undefined ? Effect.succeed(existing) : Effect.withFiber((fiber) => (tracingIn(fiber) ? newPaymentSpan(r) : Effect.undefined))
     }
     const newPaymentSpan = (r: OutboundRecord): Effect.Effect<Tracer.Span> => {
       const root = paymentTraceRoot(r.paymentHash)
@@ -938,7 +960,7 @@ export const make = (
 
     const failIncoming = (channelId: ChannelId, htlcId: bigint, response: OnionFailureResponse, receivedAtMillis?: number) =>
       Effect.andThen(
-        annotateSpan({ "payment.outcome": response._tag === "FailMalformed" ? `malformed ${response.failureCode}` : `failed: ${describeFailure(response.failure)}` }),
+        annotateSpan(() => ({ "payment.outcome": response._tag === "FailMalformed" ? `malformed ${response.failureCode}` : `failed: ${describeFailure(response.failure)}` })),
         laterIfIntroduction(response, failIncomingNow(channelId, htlcId, response, receivedAtMillis))
       )
     const failIncomingNow = (channelId: ChannelId, htlcId: bigint, response: OnionFailureResponse, receivedAtMillis?: number) =>
@@ -1004,7 +1026,7 @@ export const make = (
       const paid: InboundRecord = { ...record, status: "paid", receivedMsat: received, claimedParts }
       yield* saveInbound(paid)
       forget(inbound, toHex(record.paymentHash), paid)
-      yield* annotateSpan({ "payment.outcome": "claimed", "payment.receivedMsat": received.toString(), "payment.parts": set.parts.length })
+      yield* annotateSpan(() => ({ "payment.outcome": "claimed", "payment.receivedMsat": received.toString(), "payment.parts": set.parts.length }))
       publish({ _tag: "PaymentReceived", paymentHash: record.paymentHash, amountMsat: msat(received), parts: set.parts.length })
     }
 
@@ -1202,7 +1224,7 @@ export const make = (
     /** A forward fulfilled back (a generator run in its callers' own with `yield*`, as `failBack`). */
     const fulfillBack = function*(record: ForwardRecord, preimage: Uint8Array, downstreamAttribution?: Uint8Array) {
       yield* saveFinishedForward({ ...record, status: "fulfilled" })
-      yield* annotateSpan({ "payment.outcome": "fulfilled", "payment.feeMsat": (record.inAmountMsat - record.outAmountMsat).toString() })
+      yield* annotateSpan(() => ({ "payment.outcome": "fulfilled", "payment.feeMsat": (record.inAmountMsat - record.outAmountMsat).toString() }))
       // The channel persists the preimage (its monitor's `PaymentPreimage`) before `update_fulfill_htlc` leaves.
       // Our hold time goes into the fulfill's attribution data (BOLT 4), not inside a blinded route.
       const holdTime = yield* holdTimeOf(record.inChannelId, record.inHtlcId, record.receivedAtMillis)
@@ -1273,7 +1295,7 @@ export const make = (
           // An HTLC for a fake short channel id: the application decides (a just-in-time channel).
           const interceptId = htlcKey(e.channelId, e.htlcId)
           intercepted.set(interceptId, { e, p })
-          yield* annotateSpan({ "payment.outcome": "intercepted" })
+          yield* annotateSpan(() => ({ "payment.outcome": "intercepted" }))
           return publish({
             _tag: "HtlcIntercepted",
             interceptId,
@@ -1310,7 +1332,7 @@ export const make = (
           yield* startForward(held.e, held.p, action.channelId, action.amountMsat)
         }
         yield* Deferred.succeed(reply, undefined)
-      }).pipe(Effect.withSpan("payments.intercepted", { attributes: { "payment.interceptId": interceptId, "payment.action": action._tag } }, NO_STACK))
+      }).pipe((self) => spanned(self, "payments.intercepted", () => ({ attributes: { "payment.interceptId": interceptId, "payment.action": action._tag } })))
 
     /** Records the forward, then adds the outgoing HTLC (failing the incoming one back if the channel refuses). */
     const startForward = function*(
@@ -1338,7 +1360,7 @@ export const make = (
         status: "forwarding"
       }
       yield* saveForward(record)
-      yield* annotateSpan({ "payment.outcome": "forwarded", "payment.outChannelId": toHex(out.channelId) })
+      yield* annotateSpan(() => ({ "payment.outcome": "forwarded", "payment.outChannelId": toHex(out.channelId) }))
       // The other forwards of this batch (concurrent groups) get to this point too before this
       // add leaves: the outgoing channel then finds their adds together in its mailbox and signs
       // them in one `commitment_signed` (measured, 3 hops, 50 in flight: 21.9 -> 16.0 HTLC
@@ -1459,7 +1481,7 @@ export const make = (
         }, height)
         const pathKey = parsePublicKey(secp, p.nextPathKey)
         if (refused !== undefined || out === undefined || Result.isFailure(pathKey)) {
-          yield* annotateSpan({ "payment.refused": refused?._tag ?? "no next hop" })
+          yield* annotateSpan(() => ({ "payment.refused": refused?._tag ?? "no next hop" }))
           return yield* refuseInsideBlinded(e, p)
         }
         const onion = { sharedSecret: p.sharedSecret, nextOnion: p.nextOnion, outgoingCltvValue: p.outgoingCltvValue, shortChannelId: p.shortChannelId }
@@ -1829,7 +1851,7 @@ export const make = (
       }
       byDirection.set(key, checked.success)
       learnedUpdates.set(paymentId, byDirection)
-      yield* annotateSpan({ "payment.learnedUpdate": `${next.shortChannelId}` })
+      yield* annotateSpan(() => ({ "payment.learnedUpdate": `${next.shortChannelId}` }))
       return true
     }
 
@@ -1887,16 +1909,18 @@ export const make = (
         }
         let sentAny = false
         for (const path of found.success.paths) {
-          const attributes = {
-            ...nodeAttribute,
-            "payment.id": paymentId,
-            "payment.hash": toHex(r.paymentHash),
-            "payment.amountMsat": path.amountMsat.toString(),
-            "payment.feeMsat": path.feeMsat.toString(),
-            "payment.hops": path.hops.length
-          }
           const parent = yield* paymentSpanOf(r)
-          sentAny = (yield* sendAttempt(paymentId, path).pipe(Effect.withSpan("payments.attempt", { attributes, parent }, NO_STACK))) || sentAny
+          sentAny = (yield* spanned(sendAttempt(paymentId, path), "payments.attempt", () => ({
+            attributes: {
+              ...nodeAttribute,
+              "payment.id": paymentId,
+              "payment.hash": toHex(r.paymentHash),
+              "payment.amountMsat": path.amountMsat.toString(),
+              "payment.feeMsat": path.feeMsat.toString(),
+              "payment.hops": path.hops.length
+            },
+            ...(parent === undefined ? {} : { parent })
+          }))) || sentAny
         }
         if (sentAny) return
       }
@@ -1960,7 +1984,7 @@ export const make = (
         attemptPaths.set(`${paymentId}/${attempt.attemptId}`, path)
         // The annotation and the attempt's span, read in one step.
         yield* Effect.withFiberSucceed((fiber) => {
-          annotateSpanOf(fiber, { "payment.channelId": toHex(channel.channelId), "payment.htlcId": added.success.toString() })
+          annotateSpanOf(fiber, () => ({ "payment.channelId": toHex(channel.channelId), "payment.htlcId": added.success.toString() }))
           const span = spanOfFiber(fiber)
           if (span !== undefined) htlcSpans.set(`${paymentId}/${attempt.attemptId}`, span)
         })
@@ -1984,7 +2008,7 @@ export const make = (
         if (result._tag === "Fulfilled") {
           // The hops' hold times, as far as their HMACs verify (BOLT 4 "Hold times for successful payments").
           const holdTimes = result.attributionData === undefined ? undefined : verifySuccessAttribution(attempt.sharedSecrets, result.attributionData).holdTimes
-          yield* annotateSpan({ "payment.outcome": "fulfilled", ...(holdTimes === undefined ? {} : { "payment.holdTimes": holdTimes.join(",") }) })
+          yield* annotateSpan(() => ({ "payment.outcome": "fulfilled", ...(holdTimes === undefined ? {} : { "payment.holdTimes": holdTimes.join(",") }) }))
           const fulfilled: OutboundRecord = { ...updateAttempt(r, attemptId, { status: "fulfilled", ...(holdTimes === undefined ? {} : { holdTimes }) }), preimage: result.preimage }
           yield* report({ _tag: "Succeeded", holdTimes })
           // The last part in flight: the preimage and the outcome in one write (`progress` would finish it so).
@@ -2053,11 +2077,11 @@ export const make = (
           }
         }
         const described = attributedBy === "attribution" ? "garbled" : describeFailure(failure)
-        yield* annotateSpan({
+        yield* annotateSpan(() => ({
           "payment.outcome": `failed: ${described} at hop ${hop}`,
           "payment.attributedBy": attributedBy,
           ...(holdTimes === undefined ? {} : { "payment.holdTimes": holdTimes.join(",") })
-        })
+        }))
         const updated = updateAttempt(r, attemptId, { status: "failed", failure: `${described} at hop ${hop}`, ...(holdTimes === undefined ? {} : { holdTimes }) })
         yield* saveOutbound(stop === undefined ? updated : { ...updated, failureReason: stop })
         publish({ _tag: "AttemptFailed", paymentId, hop, failure: described, channelUpdate: failureChannelUpdate(failure), updateUsed, attributedBy, holdTimes })
@@ -2219,18 +2243,18 @@ export const make = (
             // BOLT 2: fail it, without revealing a preimage.
             return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: { _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) }, sharedSecret: p.sharedSecret })
           }
-          /** The HTLC's span, in its payment's trace. */
-          const span = (name: string, attributes: Readonly<Record<string, unknown>>) =>
-            Effect.withSpan(name, { attributes: { ...nodeAttribute, ...htlcAttributes(e), ...attributes }, parent: paymentTraceRoot(e.paymentHash) }, NO_STACK)
+          /** The HTLC's span, in its payment's trace (when the fiber traces: `spanned`). */
+          const span = (name: string, attributes: () => Readonly<Record<string, unknown>>) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+            spanned(self, name, () => ({ attributes: { ...nodeAttribute, ...htlcAttributes(e), ...attributes() }, parent: paymentTraceRoot(e.paymentHash) }))
           switch (p._tag) {
             case "Forward":
-              return yield* onForward(e, p).pipe(span("payments.forward", { "payment.outScid": p.shortChannelId.toString(), "payment.outAmountMsat": p.amtToForward.toString() }))
+              return yield* onForward(e, p).pipe(span("payments.forward", () => ({ "payment.outScid": p.shortChannelId.toString(), "payment.outAmountMsat": p.amtToForward.toString() })))
             case "Receive":
-              return yield* onReceive(e, p).pipe(span("payments.receive", {}))
+              return yield* onReceive(e, p).pipe(span("payments.receive", () => ({})))
             case "BlindedForward":
-              return yield* onBlindedForward(e, p).pipe(span("payments.forward", { "payment.blinded": p.introduction ? "introduction" : "inside", "payment.outAmountMsat": p.amtToForward.toString() }))
+              return yield* onBlindedForward(e, p).pipe(span("payments.forward", () => ({ "payment.blinded": p.introduction ? "introduction" : "inside", "payment.outAmountMsat": p.amtToForward.toString() })))
             case "BlindedReceive":
-              return yield* onBlindedReceive(e, p).pipe(span("payments.receive", { "payment.blinded": "final" }))
+              return yield* onBlindedReceive(e, p).pipe(span("payments.receive", () => ({ "payment.blinded": "final" })))
           }
         }
         if (e._tag === "HtlcResolved") return yield* onResolved(e)
@@ -2246,21 +2270,22 @@ export const make = (
         if (handledResolved.has(rkey)) return Effect.void
         handledResolved.add(rkey)
         outIndex.delete(key)
-        const attributes = { ...nodeAttribute, "payment.channelId": toHex(e.channelId), "payment.htlcId": e.htlcId.toString(), "payment.result": e.result._tag }
         // The resolution's span hangs under the HTLC's (this run), else under the payment's trace root.
         const spanKey = owner._tag === "Forward" ? owner.key : `${owner.paymentId}/${owner.attemptId}`
-        const hash = owner._tag === "Forward" ? forwards.get(owner.key)?.paymentHash : outbound.get(owner.paymentId)?.paymentHash
-        const parent = htlcSpans.get(spanKey) ?? (hash === undefined ? undefined : paymentTraceRoot(hash))
+        const htlcSpan = htlcSpans.get(spanKey)
         htlcSpans.delete(spanKey)
-        const withParent = parent === undefined ? {} : { parent }
-        if (owner._tag === "Forward") {
-          return onForwardResolved(owner.key, e.result).pipe(
-            Effect.withSpan("payments.forward.resolved", { attributes: { ...attributes, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent }, NO_STACK)
-          )
+        /** The span's options, built when the fiber traces (`spanned`), before the handler runs (the records as they are now). */
+        const options = (): Tracer.SpanOptionsNoTrace => {
+          const attributes = { ...nodeAttribute, "payment.channelId": toHex(e.channelId), "payment.htlcId": e.htlcId.toString(), "payment.result": e.result._tag }
+          const hash = owner._tag === "Forward" ? forwards.get(owner.key)?.paymentHash : outbound.get(owner.paymentId)?.paymentHash
+          const parent = htlcSpan ?? (hash === undefined ? undefined : paymentTraceRoot(hash))
+          const withParent = parent === undefined ? {} : { parent }
+          return owner._tag === "Forward"
+            ? { attributes: { ...attributes, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent }
+            : { attributes: { ...attributes, "payment.id": owner.paymentId, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent }
         }
-        return onAttemptResolved(owner.paymentId, owner.attemptId, e.result).pipe(
-          Effect.withSpan("payments.attempt.resolved", { attributes: { ...attributes, "payment.id": owner.paymentId, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent }, NO_STACK)
-        )
+        if (owner._tag === "Forward") return spanned(onForwardResolved(owner.key, e.result), "payments.forward.resolved", options)
+        return spanned(onAttemptResolved(owner.paymentId, owner.attemptId, e.result), "payments.attempt.resolved", options)
       })
 
     /**
@@ -2671,21 +2696,21 @@ export const make = (
       effect.pipe(
         Effect.flatMap((ok) =>
           Effect.withFiberSucceed((fiber) => {
-            annotateSpanOf(fiber, {
+            annotateSpanOf(fiber, () => ({
               "payment.id": ok.paymentId,
               "payment.hash": toHex(ok.paymentHash),
               "payment.outcome": "succeeded",
               "payment.feePaidMsat": ok.feePaidMsat.toString(),
               "payment.parts": ok.parts
-            })
+            }))
             return ok
           })
         ),
-        Effect.tapError((e) => annotateSpan({ "payment.outcome": describeError(e) })),
-        Effect.withSpan(name, {
+        Effect.tapError((e) => annotateSpan(() => ({ "payment.outcome": describeError(e) }))),
+        (self) => spanned(self, name, () => ({
           attributes: { ...nodeAttribute, ...(paymentHash === undefined ? {} : { "payment.hash": toHex(paymentHash) }) },
           ...(paymentHash === undefined ? {} : { parent: paymentTraceRoot(paymentHash) })
-        }, NO_STACK)
+        }))
       )
 
     /** Builds the payment's record, then submits and awaits it inside its span. */

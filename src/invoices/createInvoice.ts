@@ -5,7 +5,7 @@
  * (`lnbc`, `lntb`, `lntbs`, `lnbcrt`) is the node's network setting (`NodeNetwork`).
  */
 import { sha256 } from "../protocol/tx/bitcoin/hash.ts"
-import { Clock, Context, Effect } from "effect"
+import { Clock, Context, Effect, References } from "effect"
 import { makeInvoice, prepareSigning, type InvoiceParams } from "../protocol/invoice/index.ts"
 import { Entropy } from "../services/Entropy.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
@@ -28,7 +28,8 @@ export interface CreatedInvoice {
 
 /**
  * One span per invoice, made without a captured stack trace (`Effect.fn` captures two per call:
- * most of what an invoice costs besides its signature).
+ * most of what an invoice costs besides its signature), and only when the fiber's spans go
+ * somewhere (`References.TracerEnabled`: else Effect makes a no-op span and a context for it).
  */
 export const createInvoice = Effect.fnUntraced(function*(params: CreateInvoiceParams) {
   // The services, the network and the clock's reading in two runtime steps (one `yield*` each would take five).
@@ -56,4 +57,4 @@ export const createInvoice = Effect.fnUntraced(function*(params: CreateInvoicePa
   const { recovery, signature } = yield* signer.signDigestRecoverable(signing.digest)
   const created: CreatedInvoice = { invoice: signing.encode(signature, recovery), paymentHash, paymentSecret, preimage }
   return created
-}, Effect.withSpan("createInvoice", undefined, { captureStackTrace: false }))
+}, (self) => Effect.withFiber((fiber) => (fiber.getRef(References.TracerEnabled) ? self.pipe(Effect.withSpan("createInvoice", undefined, { captureStackTrace: false })) : self)))

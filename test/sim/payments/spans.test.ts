@@ -6,7 +6,7 @@
  * chain through the channel ids (the HTLC one node adds is the one the next receives).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Option, Tracer } from "effect"
+import { Effect, Fiber, Option, References, Tracer } from "effect"
 import { paymentTraceRoot } from "../../../src/actors/Payments.ts"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { msat } from "../../../src/protocol/units.ts"
@@ -83,5 +83,33 @@ describe("the span tree of a payment across nodes", () => {
         assert.strictEqual(attr(receive, "payment.outcome"), "claimed")
         assert.strictEqual(mine.length, 9, mine.map((s) => `${s.name}@${String(attr(s, "payment.node")).slice(0, 6)}`).join(", "))
       }), (net) => net.shutdown).pipe(Effect.provideService(Tracer.Tracer, tracer))
+  })
+
+  it.effect("tracing disabled: no span made, and nothing annotated on a span of the caller's", () => {
+    const spans: Array<Tracer.NativeSpan> = []
+    const tracer = Tracer.make({
+      span(options) {
+        const span = new Tracer.NativeSpan(options)
+        spans.push(span)
+        return span
+      }
+    })
+    return Effect.acquireUseRelease(PaymentNet.make("span-off", 4), (net) =>
+      Effect.gen(function*() {
+        for (let i = 0; i < 3; i++) yield* net.channel(i, i + 1)
+        const inv = yield* net.pay(3).createInvoice({ amountMsat: msat(10_000_000n), description: { text: "off" } })
+        const fiber = yield* Effect.forkChild(net.pay(0).pay(inv.invoice))
+        yield* net.runUntil(() => fiber.pollUnsafe() !== undefined)
+        const paid = yield* Fiber.join(fiber)
+        yield* net.settle()
+        assert.strictEqual(paid.feePaidMsat, msat(4000n))
+        // The only span is the caller's own, made before tracing was turned off, and no payment attribute reached it.
+        assert.deepStrictEqual(spans.map((s) => s.name), ["outer"])
+        assert.deepStrictEqual([...spans[0]!.attributes.keys()].filter((k) => k.startsWith("payment.")), [])
+      }), (net) => net.shutdown).pipe(
+      Effect.provideService(References.TracerEnabled, false),
+      Effect.withSpan("outer"),
+      Effect.provideService(Tracer.Tracer, tracer)
+    )
   })
 })
