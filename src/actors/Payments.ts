@@ -977,8 +977,11 @@ export const make = (
      * never refused nor waits (`PubSub.publish` does the same in an effect of its own).
      */
     const publish = (e: PaymentEvent): void => {
+      // Listeners (`paymentListenerOf`) hear it when it is published (in the same step), before the subscribers.
+      for (const l of listeners) l(e)
       PubSub.publishUnsafe(events, e)
     }
+    const listeners = new Set<(e: PaymentEvent) => void>()
 
     // ---- receiving -------------------------------------------------------------------------------------
 
@@ -2820,8 +2823,18 @@ export const make = (
       startBlindedPayment
     })
     perPaymentMaps.set(shape, [inbound, outbound, forwards, outIndex, mppSets, intercepted, waiters, excluded, learnedUpdates, callerSpans, paymentSpans, htlcSpans, attemptPaths, invoices, deadlines, unwritten])
+    listeners_.set(shape, (f) => Effect.asVoid(Effect.acquireRelease(Effect.sync(() => listeners.add(f)), () => Effect.sync(() => listeners.delete(f)))))
     return shape
   })
+
+const listeners_ = new WeakMap<PaymentsShape, (f: (e: PaymentEvent) => void) => Effect.Effect<void, never, Scope.Scope>>()
+/**
+ * `subscribe` without a stream: `f` hears every event from now on when it is published, in order
+ * (until the scope closes), before the subscribers. Only for the object `make` returned (a wrapper
+ * spreading its fields has none). The simulation uses it: no fiber woken and no stream step per
+ * batch of events at each node (as `listenerOf` for a channel manager's events).
+ */
+export const paymentListenerOf = (payments: PaymentsShape) => listeners_.get(payments)
 
 const perPaymentMaps = new WeakMap<PaymentsShape, ReadonlyArray<{ readonly size: number }>>()
 /**

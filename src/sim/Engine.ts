@@ -29,11 +29,11 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js"
 import { createSha256 } from "../protocol/crypto/hash-node.ts"
-import { Context, Effect, Exit, Layer, Queue, Result, Scope, Stream } from "effect"
+import { Context, Effect, Exit, Layer, Queue, Result, Scope } from "effect"
 import { ChannelManager, type ChannelManagerShape, listenerOf, make as makeChannelManager, type NodeChannelEvent } from "../actors/ChannelManager.ts"
 import type { PeerSessionEvent } from "../actors/PeerEvent.ts"
 import { PeerManager } from "../actors/PeerManager.ts"
-import { make as makePayments, type PaymentEvent, type PaymentsShape } from "../actors/Payments.ts"
+import { make as makePayments, type PaymentEvent, paymentListenerOf, type PaymentsShape } from "../actors/Payments.ts"
 import { wasmSecp256k1 } from "../layers/crypto/secp256k1-wasm.ts"
 import { makeNodeSigner } from "../layers/InMemoryNodeSigner.ts"
 import { makeMemoryPersister, makeMemoryPersisterData, type MemoryPersisterControl, type MemoryPersisterData } from "../layers/persister/MemoryPersister.ts"
@@ -631,11 +631,10 @@ class Simulation {
       })
       const payments = yield* (trace === undefined ? make : Effect.provideService(make, Trace, trace)).pipe(Effect.provide(services), Scope.provide(scope))
       node.payments = payments
-      const events = yield* payments.subscribe.pipe(Scope.provide(scope))
-      yield* events.pipe(
-        Stream.runForEachArray((batch) => Effect.sync(() => batch.forEach((e) => sim.onPaymentEvent(i, e)))),
-        Effect.forkIn(scope)
-      )
+      // The events handed over as they are published (no stream: no fiber woken per batch).
+      const listen = paymentListenerOf(payments)
+      if (listen === undefined) return yield* Effect.die(new Error("simulation: the payments layer has no listener"))
+      yield* listen((e) => sim.onPaymentEvent(i, e)).pipe(Scope.provide(scope))
     })
   }
 
