@@ -92,7 +92,7 @@ import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { NodeSigner } from "../services/NodeSigner.ts"
 import { givenPutOp, Store, storeWriteNowOf, type StoreVersion } from "../services/Store.ts"
 import { type ChannelInfo, ChannelManager, type ChannelManagerShape, listenerOf, type NodeChannelEvent } from "./ChannelManager.ts"
-import { createInvoice as createSignedInvoice, type CreateInvoiceParams } from "../invoices/createInvoice.ts"
+import { createInvoiceWith, type CreateInvoiceParams } from "../invoices/createInvoice.ts"
 import { MonitorChain } from "./MonitorChain.ts"
 import { parsePublicKey, type PublicKey } from "../protocol/keys/keys.ts"
 import type { RouteHintHop } from "../protocol/invoice/index.ts"
@@ -2752,8 +2752,8 @@ export const make = (
       return [...byId.values()].map(statusOf)
     })
 
-    /** What `createSignedInvoice` needs, provided in one step. */
-    const invoiceServices = Context.make(NodeSigner, signer).pipe(Context.add(Entropy, entropy))
+    /** Our invoices, signed by the node signer (given to it: no context made per invoice). */
+    const createSignedInvoice = createInvoiceWith(signer, entropy)
 
     const answerIntercept = (interceptId: string, action: InterceptAction) =>
       Effect.gen(function*() {
@@ -2769,7 +2769,6 @@ export const make = (
           // besides var_onion_optin and payment_secret: `ourReceiveInvoiceFeatures`.
           const routeHints = params.routeHints ?? (yield* invoiceRouteHints)
           const created = yield* createSignedInvoice({ ...params, features: params.features ?? ourReceiveInvoiceFeatures, routeHints }).pipe(
-            Effect.provideContext(invoiceServices),
             Effect.mapError((e) => new InvalidPaymentRequest({ reason: `invoice: ${e._tag}` }))
           )
           if (created.preimage === undefined) return yield* refuse("an invoice for a hash we have no preimage of cannot be claimed here")

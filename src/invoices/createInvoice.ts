@@ -7,9 +7,9 @@
 import { sha256 } from "../protocol/tx/bitcoin/hash.ts"
 import { Clock, Context, Effect, References } from "effect"
 import { makeInvoice, prepareSigning, type InvoiceParams } from "../protocol/invoice/index.ts"
-import { Entropy } from "../services/Entropy.ts"
+import { Entropy, type EntropyShape } from "../services/Entropy.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
-import { NodeSigner } from "../services/NodeSigner.ts"
+import { NodeSigner, type NodeSignerShape } from "../services/NodeSigner.ts"
 
 export type CreateInvoiceParams = Omit<InvoiceParams, "network" | "timestamp" | "paymentHash" | "paymentSecret" | "payee"> & {
   /** The payment hash; when absent a preimage is drawn from Entropy and returned. */
@@ -26,21 +26,18 @@ export interface CreatedInvoice {
   readonly preimage: Uint8Array | undefined
 }
 
-/**
- * One span per invoice, made without a captured stack trace (`Effect.fn` captures two per call:
- * most of what an invoice costs besides its signature), and only when the fiber's spans go
- * somewhere (`References.TracerEnabled`: else Effect makes a no-op span and a context for it).
- */
-export const createInvoice = Effect.fnUntraced(function*(params: CreateInvoiceParams) {
-  // The services, the network and the clock's reading in two runtime steps (one `yield*` each would take five).
-  const { signer, entropy, network, millis } = yield* Effect.contextWith((context: Context.Context<NodeSigner | Entropy>) =>
-    Effect.withFiberSucceed((fiber) => ({
-      signer: Context.get(context, NodeSigner),
-      entropy: Context.get(context, Entropy),
-      network: fiber.getRef(NodeNetwork),
-      millis: fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-    }))
-  )
+/** The span of an invoice: one per invoice, without a captured stack trace, when the fiber's spans go somewhere. */
+const invoiceSpan = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  // Only when tracing (`References.TracerEnabled`): else Effect makes a no-op span and a context for it.
+  Effect.withFiber((fiber) => (fiber.getRef(References.TracerEnabled) ? self.pipe(Effect.withSpan("createInvoice", undefined, { captureStackTrace: false })) : self))
+
+/** An invoice signed by `signer`, its secrets from `entropy`; the network and the clock are the fiber's. */
+const create = Effect.fnUntraced(function*(signer: NodeSignerShape, entropy: EntropyShape, params: CreateInvoiceParams) {
+  // The network and the clock's reading in one runtime step.
+  const { network, millis } = yield* Effect.withFiberSucceed((fiber) => ({
+    network: fiber.getRef(NodeNetwork),
+    millis: fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+  }))
   const preimage = params.paymentHash === undefined ? yield* entropy.randomBytes(32) : undefined
   const paymentHash = params.paymentHash ?? sha256(preimage ?? new Uint8Array(32))
   const paymentSecret = yield* entropy.randomBytes(32)
@@ -57,4 +54,20 @@ export const createInvoice = Effect.fnUntraced(function*(params: CreateInvoicePa
   const { recovery, signature } = yield* signer.signDigestRecoverable(signing.digest)
   const created: CreatedInvoice = { invoice: signing.encode(signature, recovery), paymentHash, paymentSecret, preimage }
   return created
-}, (self) => Effect.withFiber((fiber) => (fiber.getRef(References.TracerEnabled) ? self.pipe(Effect.withSpan("createInvoice", undefined, { captureStackTrace: false })) : self)))
+})
+
+/**
+ * Creates an invoice with the context's `NodeSigner` and `Entropy`. One span per invoice, made
+ * without a captured stack trace (`Effect.fn` captures two per call: most of what an invoice
+ * costs besides its signature).
+ */
+export const createInvoice = (params: CreateInvoiceParams) =>
+  invoiceSpan(Effect.contextWith((context: Context.Context<NodeSigner | Entropy>) => create(Context.get(context, NodeSigner), Context.get(context, Entropy), params)))
+
+/**
+ * `createInvoice` with the signer and entropy given (a payment layer holds both): no context
+ * made with them per invoice (`Effect.provideContext` copies the fiber's services and makes its
+ * context cache again, at entry and at exit).
+ */
+export const createInvoiceWith = (signer: NodeSignerShape, entropy: EntropyShape) => (params: CreateInvoiceParams) =>
+  invoiceSpan(create(signer, entropy, params))
