@@ -49,15 +49,18 @@ export class RequestGraph implements GraphView {
   readonly limits: Limits
   /** When our channels are given, the payer's public channels are not used. */
   readonly skipPayerBaseEdges: boolean
-  readonly blockedEdges: Uint8Array | undefined
-  readonly blockedNodes: Uint8Array | undefined
+  /**
+   * The edges and nodes the request excludes, as lists: the search marks them in its own
+   * reusable arrays, so a request costs nothing proportional to the graph.
+   */
+  readonly blockedEdges: ReadonlyArray<number>
+  readonly blockedNodes: ReadonlyArray<number>
   readonly overlay: ReadonlyArray<OverlayEdge>
   /** Overlay edges (global indices) into a node. */
   readonly overlayIn: ReadonlyMap<number, ReadonlyArray<number>>
-  /** 1 for the nodes `overlayIn` has edges into (a cheap test for the search's inner loop). */
-  readonly hasOverlayIn: Uint8Array
   private readonly extraIds: ReadonlyArray<Uint8Array>
-  private readonly overlayByKey: ReadonlyMap<bigint, ReadonlyArray<number>>
+  /** The overlay edges by `directionKey`, made on the first `edgesOf` (most requests never ask). */
+  private overlayByKey: ReadonlyMap<bigint, ReadonlyArray<number>> | undefined
 
   constructor(fields: {
     base: RoutingGraph
@@ -67,8 +70,8 @@ export class RequestGraph implements GraphView {
     skipPayerBaseEdges: boolean
     extraIds: ReadonlyArray<Uint8Array>
     overlay: ReadonlyArray<OverlayEdge>
-    blockedEdges: Uint8Array | undefined
-    blockedNodes: Uint8Array | undefined
+    blockedEdges: ReadonlyArray<number>
+    blockedNodes: ReadonlyArray<number>
   }) {
     this.base = fields.base
     this.baseGraph = fields.base
@@ -83,21 +86,28 @@ export class RequestGraph implements GraphView {
     this.nodeCount = fields.base.nodeCount + fields.extraIds.length
     this.edgeCount = fields.base.edgeCount + fields.overlay.length
     const into = new Map<number, Array<number>>()
-    const byKey = new Map<bigint, Array<number>>()
     fields.overlay.forEach((o, k) => {
       const e = fields.base.edgeCount + k
       const list = into.get(o.target)
       if (list === undefined) into.set(o.target, [e])
       else list.push(e)
-      const key = directionKey(o.scid, o.direction)
-      const same = byKey.get(key)
-      if (same === undefined) byKey.set(key, [e])
-      else same.push(e)
     })
     this.overlayIn = into
-    this.hasOverlayIn = new Uint8Array(this.nodeCount)
-    for (const target of into.keys()) this.hasOverlayIn[target] = 1
-    this.overlayByKey = byKey
+  }
+
+  private overlayOf(key: bigint): ReadonlyArray<number> | undefined {
+    if (this.overlayByKey === undefined) {
+      const byKey = new Map<bigint, Array<number>>()
+      this.overlay.forEach((o, k) => {
+        const e = this.base.edgeCount + k
+        const key = directionKey(o.scid, o.direction)
+        const same = byKey.get(key)
+        if (same === undefined) byKey.set(key, [e])
+        else same.push(e)
+      })
+      this.overlayByKey = byKey
+    }
+    return this.overlayByKey.get(key)
   }
 
   private o(edge: number): OverlayEdge | undefined {
@@ -124,7 +134,7 @@ export class RequestGraph implements GraphView {
   /** The first hop an overlay edge stands for. */
   edgeFirstHop = (e: number): FirstHop | undefined => (e < this.base.edgeCount ? undefined : this.o(e)?.firstHop)
   edgesOf = (key: bigint): ReadonlyArray<number> => {
-    const extra = this.overlayByKey.get(key)
+    const extra = this.overlayOf(key)
     const base = this.base.edgesOf(key)
     return extra === undefined ? base : [...base, ...extra]
   }
@@ -241,14 +251,12 @@ export const prepareRequest = (graph: RoutingGraph, req: RouteRequest): Result.R
       firstHop: undefined
     })
   }
-  const totalNodes = graph.nodeCount + extraIds.length
-  let blockedNodes: Uint8Array | undefined
+  const blockedNodes: Array<number> = []
   for (const id of req.excludedNodes ?? []) {
     const n = graph.nodeIndex(id) ?? extraByHex.get(toHex(id))
     if (n === undefined) continue
     if (n === payee || n === payer) return bad("the payer or the payee is excluded")
-    blockedNodes ??= new Uint8Array(totalNodes)
-    blockedNodes[n] = 1
+    blockedNodes.push(n)
   }
   const view = new RequestGraph({
     base: graph,
@@ -267,19 +275,18 @@ export const prepareRequest = (graph: RoutingGraph, req: RouteRequest): Result.R
     skipPayerBaseEdges: firstHops !== undefined,
     extraIds,
     overlay,
-    blockedEdges: undefined,
+    blockedEdges: [],
     blockedNodes
   })
   const excluded = req.excludedChannels ?? []
   if (excluded.length === 0 && replaced.length === 0) return Result.succeed(view)
-  const blockedEdges = new Uint8Array(view.edgeCount)
-  for (const e of replaced) blockedEdges[e] = 1
+  const blockedEdges = [...replaced]
   for (const x of excluded) {
     const source = x.sourceNodeId === undefined ? undefined : (graph.nodeIndex(x.sourceNodeId) ?? extraByHex.get(toHex(x.sourceNodeId)))
     if (x.sourceNodeId !== undefined && source === undefined) continue
     for (const dir of [0, 1] as const) {
       for (const e of view.edgesOf(directionKey(x.shortChannelId, dir))) {
-        if (source === undefined || view.edgeSource(e) === source) blockedEdges[e] = 1
+        if (source === undefined || view.edgeSource(e) === source) blockedEdges.push(e)
       }
     }
   }
