@@ -19,10 +19,14 @@
  * Handlers run interruptibly: stopping an actor blocked in a handler (e.g. on a slow write)
  * interrupts the handler, so a stop or a scope close never waits for the outside world.
  *
- * Cost: an idle actor has no fiber. A message put in an empty mailbox starts one (in the actor's
- * scope, with the context the actor was made in), which handles messages until the mailbox is
- * empty and ends. So thousands of idle actors (one per channel) cost their mailbox array and a
- * few closures, and a burst of messages costs one fiber start, not one wake-up per message.
+ * Cost: an idle actor has no fiber. A message put in an empty mailbox starts the handling of the
+ * mailbox, which goes on until it is empty: in a plain loop while each handler's effect is a
+ * success already (it did its work when called), in a fiber (with the context the actor was made
+ * in) from the first handler's effect that must run, which ends when the mailbox is empty. So
+ * thousands of idle actors (one per channel) cost their mailbox array and a few closures, a burst
+ * of messages costs at most one fiber start, not one wake-up per message, and a burst whose
+ * handlers are all done when called (a channel whose sends, signatures and writes are done at
+ * once) none.
  *
  * Tracing: with a `Trace` in the context the actor was made in, each message is recorded
  * (kind `mailbox`, the actor's name) as the handler takes it, so a trace holds the order in
@@ -53,17 +57,17 @@ export interface Actor<M, E = never> {
   readonly tryTell: (msg: M) => Effect.Effect<void, ActorStopped | MailboxFull>
   /**
    * `tell` with no effect when none is needed: queues `msg` at once if there is room (and no `tell`
-   * waits for room) and returns undefined when the actor's fiber is running (it takes `msg` after
-   * what is queued). Otherwise returns the effect that completes the `tell`: the start of the
-   * actor's fiber (`msg` is queued already), the wait for room, or the `ActorStopped` failure. The
+   * waits for room) and returns undefined when the actor is handling its mailbox (it takes `msg`
+   * after what is queued). Otherwise returns the effect that completes the `tell`: the actor's start
+   * (`msg` is queued already), the wait for room, or the `ActorStopped` failure. The
    * caller runs it before anything else it would queue.
    */
   readonly offer: (msg: M) => Effect.Effect<void, ActorStopped> | undefined
-  /** `offer` for a caller that ignores `ActorStopped` (the message is dropped): no failure to catch when it starts the fiber. */
+  /** `offer` for a caller that ignores `ActorStopped` (the message is dropped): no failure to catch when it starts the actor. */
   readonly post: (msg: M) => Effect.Effect<void> | undefined
   /**
-   * `post` whose fiber start, for an idle actor, runs the fiber at once on the caller's stack (it
-   * handles the mailbox up to its first suspension before the start returns) instead of in a
+   * `post` whose start, for an idle actor, handles the mailbox at once on the caller's stack (up to
+   * its first suspension, in the fiber made then, before the start returns) instead of in a
    * scheduler task: for a caller that has nothing more to queue before the actor runs.
    */
   readonly postNow: (msg: M) => Effect.Effect<void> | undefined
@@ -168,9 +172,9 @@ export const make = <M, E = never, R = never>(
     let head = 0
     /** `tell`s waiting for room, in order. */
     const roomWaiters: Array<Deferred.Deferred<void>> = []
-    /** Whether a fiber is handling messages (set before it is forked, cleared when it finds the mailbox empty). */
+    /** Whether the mailbox is being handled (set before the start, cleared when the handling finds the mailbox empty). */
     let active = false
-    /** That fiber, for `stop` (may be stale once it has ended: interrupting it then is harmless). */
+    /** The handling fiber if one was made, for `stop` (may be stale once it has ended: interrupting it then is harmless). */
     let running: Fiber.Fiber<void, E> | undefined
     let ended = false
     let finishing = false
@@ -220,13 +224,13 @@ export const make = <M, E = never, R = never>(
       })
 
     /**
-     * Handles the mailbox until it is empty (then the fiber ends; the next message starts another).
-     * After a handled message the loop goes on from the handler's continuation (`drainNext`), with
-     * no `suspend` of its own per message; a handler whose effect is a success already (it did its
-     * work when called: `Effect.void`) is followed by the next message at once, with no
-     * continuation step. A stop asked meanwhile ends the loop (the fiber's interruption then runs).
+     * Handles the mailbox until it is empty, in a plain loop, as long as each handler's effect is a
+     * success already (it did its work when called: `Effect.void`): then returns undefined, the
+     * actor idle again. Else returns what goes on from the first handler's effect that must run
+     * (that effect, then the rest of the mailbox: `drainNext`, with no `suspend` of its own per
+     * message). A stop asked meanwhile ends the loop (the fiber's interruption then runs).
      */
-    const drainNext = (): Effect.Effect<void, E, R> => {
+    const drainNow = (): Effect.Effect<void, E, R> | undefined => {
       for (;;) {
         if (ended || stopping || head >= items.length) {
           items = []
@@ -235,7 +239,7 @@ export const make = <M, E = never, R = never>(
           running = undefined
           // The asks answered while handling (all but those a handler keeps for later).
           if (pending.size > 0) for (const ask of pending) if (ask.answered()) pending.delete(ask)
-          return Effect.void
+          return undefined
         }
         const slot = items[head]
         items[head] = undefined
@@ -248,20 +252,34 @@ export const make = <M, E = never, R = never>(
         if (slot === undefined) continue // unreachable: every slot from `head` on holds a message
         if (trace.enabled) trace.emit(name, "mailbox", traceEncode(slot.msg))
         const waiter = roomWaiters.shift()
+        if (waiter !== undefined) return Effect.andThen(Deferred.succeed(waiter, undefined), Effect.flatMap(handleOrDie(slot.msg), drainNext))
         const handled = options.handle(slot.msg)
-        if (waiter !== undefined) return Effect.andThen(Deferred.succeed(waiter, undefined), Effect.flatMap(handled, drainNext))
         if (!Exit.isExit(handled) || !Exit.isSuccess(handled)) return Effect.flatMap(handled, drainNext)
       }
     }
-    const drain: Effect.Effect<void, E, R> = Effect.suspend(drainNext)
+    /**
+     * A handler's effect, a defect if it throws: for a message that frees room for a waiting `tell`,
+     * which is woken before the handler's work, thrown or not.
+     */
+    const handleOrDie = (msg: M): Effect.Effect<void, E, R> => {
+      try {
+        return options.handle(msg)
+      } catch (defect) {
+        return Effect.die(defect)
+      }
+    }
+    /** The handling fiber's loop: the mailbox until it is empty (then the fiber ends; the next message starts another). */
+    const drainNext = (): Effect.Effect<void, E, R> => drainNow() ?? Effect.void
 
     /**
-     * The handling fiber. A failure or defect of a handler ends the actor from here (not
-     * interruptible: `join`, `stop` and pending asks must hear of it); an interruption comes from
-     * `stopNow`, which ends the actor itself once the fiber has stopped. No exit hook on success
-     * (a fiber start is on every burst's path).
+     * The handling fiber, from the first handler's effect that must run (`drainNow`'s answer). A
+     * failure or defect of a handler ends the actor from here (not interruptible: `join`, `stop`
+     * and pending asks must hear of it); an interruption comes from `stopNow`, which ends the actor
+     * itself once the fiber has stopped. No exit hook on success (a fiber start is on every
+     * burst's path).
      */
-    const run = Effect.catchCause(drain, (cause) => Effect.uninterruptible(finish(Exit.failCause(cause))))
+    const runFrom = (rest: Effect.Effect<void, E, R>): Effect.Effect<void, never, R> =>
+      Effect.catchCause(rest, (cause) => Effect.uninterruptible(finish(Exit.failCause(cause))))
 
     /** Starts the handling fiber if there is none (the message is in the mailbox already). */
     const kick: Effect.Effect<void> = Effect.suspend(() => {
@@ -307,30 +325,45 @@ export const make = <M, E = never, R = never>(
       return lastContext
     }
     /**
-     * Makes the handling fiber with its context from the start (`runForkWith`: detached and
-     * interruptible, as `forkDetach` makes it), not forked with the starting fiber's and switched
-     * to its own (`updateContext`: an operation per start, and when the contexts differ a switch,
-     * an exit hook and a switch back). Not attached to the scope: its finalizer (`stopNow`)
-     * interrupts the fiber and ends the actor, which a fork in the scope would add and remove per
-     * start.
+     * Handles the mailbox at once, and makes the handling fiber only for a handler's effect that
+     * must run (`drainNow`): a burst whose handlers all did their work when called (a channel
+     * whose sends, signatures and writes are done at once) costs no fiber. The fiber is made with
+     * its context from the start (`runForkWith`: detached and interruptible, as `forkDetach`
+     * makes it), not forked with the starting fiber's and switched to its own (`updateContext`:
+     * an operation per start, and when the contexts differ a switch, an exit hook and a switch
+     * back). Not attached to the scope: its finalizer (`stopNow`) interrupts the fiber and ends
+     * the actor, which a fork in the scope would add and remove per start. A handler that throws
+     * (a defect) ends the actor as a defect in the fiber does; the effect of a handler that asked
+     * for a stop is not run (the fiber would have been interrupted before it).
      */
-    const runWith = (context: Context.Context<R | Scope.Scope>): void => started(Effect.runForkWith(context)(run))
+    const runWith = (context: Context.Context<R | Scope.Scope>): void => {
+      let rest: Effect.Effect<void, E, R> | undefined
+      try {
+        rest = drainNow()
+      } catch (defect) {
+        rest = Effect.die(defect)
+      }
+      if (rest !== undefined && !stopping && !ended) started(Effect.runForkWith(context)(runFrom(rest)))
+    }
+    /** The context of the start waiting in a scheduler task (one at a time: `active` is set until the mailbox empties). */
+    let startContext: Context.Context<R | Scope.Scope> = context
+    const startTask = (): void => runWith(startContext)
     /**
-     * Starts the fiber in a scheduler task: the starting fiber's dispatcher, in the place a
+     * Starts the actor in a scheduler task: the starting fiber's dispatcher, in the place a
      * forked fiber's start would take (after the tasks scheduled before it, batched with them), so
-     * the fiber runs when a fork's would. Unlike a fork, no async-context resource is captured for
-     * it (Effect makes a `node:async_hooks` `AsyncResource` per scheduled fork and runs the fiber's
-     * first step in it: ~5 us a start): an actor's fiber handles whatever is in its mailbox, in no
-     * caller's async context (nothing here uses `AsyncLocalStorage`; the fiber's own suspensions
-     * still capture theirs). Until the task runs there is no fiber: a stop meanwhile ends the
-     * actor, and the fiber then finds it ended.
+     * the mailbox is handled when a fork's fiber would run. Unlike a fork, no async-context
+     * resource is captured for it (Effect makes a `node:async_hooks` `AsyncResource` per scheduled
+     * fork and runs the fiber's first step in it: ~5 us a start): an actor handles whatever is in
+     * its mailbox, in no caller's async context (nothing here uses `AsyncLocalStorage`; the
+     * fiber's own suspensions still capture theirs). Until the task runs there is no fiber: a stop
+     * meanwhile ends the actor, and the task then finds it ended.
      */
     const start: Effect.Effect<void> = Effect.withFiber((caller) => {
-      const context = contextFor(caller.context)
-      caller.currentDispatcher.scheduleTask(() => runWith(context), 0)
+      startContext = contextFor(caller.context)
+      caller.currentDispatcher.scheduleTask(startTask, 0)
       return Effect.void
     })
-    /** `start` running the fiber at once (`postNow`): it handles the mailbox up to its first suspension before the start returns. */
+    /** `start` handling the mailbox at once (`postNow`), up to the first suspension, before the start returns. */
     const startNow: Effect.Effect<void> = Effect.withFiber((caller) => {
       runWith(contextFor(caller.context))
       return Effect.void

@@ -807,11 +807,15 @@ const startChannel = <S>(
     }
     const schedulePersist: Effect.Effect<void> = Effect.suspend(() => schedulePersistNow() ?? Effect.void)
 
-    /** After a handled message: the `Flush` (if changes wait), then the `PersistNow` (if updates were collected). */
+    /**
+     * After a handled message: the `Flush` (if changes wait), then the `PersistNow` (if updates were
+     * collected); with no effect in between when the `Flush` was done at once (the handler's effect
+     * is then a success already, or the write's: no fiber for it, `Actor`).
+     */
     const afterHandled = (): Effect.Effect<void> => {
       const flushNow = scheduleFlushNow()
-      if (flushNow !== undefined) return Effect.andThen(flushNow, schedulePersist)
-      return schedulePersistNow() ?? Effect.void
+      if (flushNow === undefined || (Exit.isExit(flushNow) && Exit.isSuccess(flushNow))) return schedulePersistNow() ?? Effect.void
+      return Effect.andThen(flushNow, schedulePersist)
     }
     const scheduleAfter: Effect.Effect<void> = Effect.suspend(afterHandled)
 
