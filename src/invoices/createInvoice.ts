@@ -5,7 +5,8 @@
  * (`lnbc`, `lntb`, `lntbs`, `lnbcrt`) is the node's network setting (`NodeNetwork`).
  */
 import { sha256 } from "../protocol/tx/bitcoin/hash.ts"
-import { Clock, Context, Effect, References } from "effect"
+import { Clock, Context, Effect } from "effect"
+import { spanned } from "../layers/observability/spans.ts"
 import { makeInvoice, prepareSigning, type InvoiceParams } from "../protocol/invoice/index.ts"
 import { Entropy, type EntropyShape } from "../services/Entropy.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
@@ -27,9 +28,7 @@ export interface CreatedInvoice {
 }
 
 /** The span of an invoice: one per invoice, without a captured stack trace, when the fiber's spans go somewhere. */
-const invoiceSpan = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  // Only when tracing (`References.TracerEnabled`): else Effect makes a no-op span and a context for it.
-  Effect.withFiber((fiber) => (fiber.getRef(References.TracerEnabled) ? self.pipe(Effect.withSpan("createInvoice", undefined, { captureStackTrace: false })) : self))
+const invoiceSpan = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => spanned(self, "createInvoice")
 
 /** An invoice signed by `signer`, its secrets from `entropy`; the network and the clock are the fiber's. */
 const create = Effect.fnUntraced(function*(signer: NodeSignerShape, entropy: EntropyShape, params: CreateInvoiceParams) {

@@ -11,6 +11,7 @@ import { defaultSearchConfig, findRoute, type SearchConfig } from "../../protoco
 import type { Path } from "../../protocol/routing/types.ts"
 import { Router, RouterGraph } from "../../services/Router.ts"
 import { Scorer } from "../../services/Scorer.ts"
+import { annotateWhenTracing, spanned } from "../observability/spans.ts"
 import { ProbabilisticScorer } from "./ProbabilisticScorer.ts"
 
 const makeRouter = (config: SearchConfig) =>
@@ -31,7 +32,7 @@ const makeRouter = (config: SearchConfig) =>
           }
         }))
     return Router.of({
-      // A span per route, made without captured stack traces (`Effect.fn` makes two per call).
+      // A span per route when the fiber traces (`spanned`), made without captured stack traces (`Effect.fn` makes two per call).
       findRoute: Effect.fnUntraced(function*(request) {
         const graph = yield* graphs.current
         const rg = prepareRequest(graph, request)
@@ -39,17 +40,17 @@ const makeRouter = (config: SearchConfig) =>
         const edgeScorer = yield* scorer.prepare(rg.success)
         const route = findRoute(rg.success, edgeScorer, config)
         if (Result.isFailure(route)) {
-          yield* Effect.annotateCurrentSpan({ amountMsat: String(request.amountMsat), noRoute: route.failure.reason })
+          yield* annotateWhenTracing(() => ({ amountMsat: String(request.amountMsat), noRoute: route.failure.reason }))
           return yield* Effect.fail(route.failure)
         }
-        yield* Effect.annotateCurrentSpan({
+        yield* annotateWhenTracing(() => ({
           amountMsat: String(request.amountMsat),
           parts: route.success.paths.length,
           feeMsat: String(route.success.feeMsat),
           hops: route.success.paths[0].hops.length
-        })
+        }))
         return route.success
-      }, Effect.withSpan("Router.findRoute", undefined, { captureStackTrace: false })),
+      }, (self) => spanned(self, "Router.findRoute")),
       reportPath: (path, outcome) =>
         Effect.flatMap(scoredHops(path), (hops) => {
           // Hold times from attribution data (BOLT 4) go to a scorer that learns from them.

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, References, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { DefaultRouter } from "../../../src/layers/router/DefaultRouter.ts"
 import { buildRoutingGraph, pathOnionHops } from "../../../src/protocol/routing/index.ts"
@@ -55,6 +55,50 @@ describe("DefaultRouter with the probabilistic scorer", () => {
       const bad = yield* Effect.flip(router.findRoute({ ...request, amountMsat: msat(0n) }))
       assert.strictEqual(bad.reason, "InvalidRequest")
     }).pipe(Effect.provide(DefaultRouter.layerProbabilistic.pipe(Layer.provide(graph)))))
+})
+
+describe("DefaultRouter's span", () => {
+  const recording = () => {
+    const spans: Array<Tracer.NativeSpan> = []
+    const tracer = Tracer.make({
+      span(options) {
+        const span = new Tracer.NativeSpan(options)
+        spans.push(span)
+        return span
+      }
+    })
+    return { spans, tracer }
+  }
+  const router = DefaultRouter.layerProbabilistic.pipe(Layer.provide(graph))
+
+  it.effect("one Router.findRoute span per request, with the route's figures, when the fiber traces", () => {
+    const { spans, tracer } = recording()
+    return Effect.gen(function*() {
+      yield* firstVia
+      yield* Effect.flip((yield* Router).findRoute({ ...request, payee: nodeId(99) }))
+      assert.deepStrictEqual(spans.map((s) => s.name), ["Router.findRoute", "Router.findRoute"])
+      assert.strictEqual(spans[0]!.attributes.get("hops"), 2)
+      assert.strictEqual(spans[0]!.attributes.get("feeMsat"), "1000")
+      assert.strictEqual(spans[1]!.attributes.get("noRoute"), "NoPath")
+    }).pipe(Effect.provide(router), Effect.provideService(Tracer.Tracer, tracer))
+  })
+
+  it.effect("none, and no attribute on the caller's span, when the fiber's tracer is off", () => {
+    const { spans, tracer } = recording()
+    return Effect.gen(function*() {
+      assert.strictEqual(yield* firstVia, 2)
+      yield* Effect.flip((yield* Router).findRoute({ ...request, payee: nodeId(99) }))
+    }).pipe(
+      Effect.provide(router),
+      Effect.provideService(References.TracerEnabled, false),
+      Effect.withSpan("outer"),
+      Effect.provideService(Tracer.Tracer, tracer),
+      Effect.andThen(Effect.sync(() => {
+        assert.deepStrictEqual(spans.map((s) => s.name), ["outer"])
+        assert.deepStrictEqual([...spans[0]!.attributes.keys()], [])
+      }))
+    )
+  })
 })
 
 describe("other scorers and routers are a few lines", () => {
