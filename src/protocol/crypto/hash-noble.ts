@@ -8,13 +8,13 @@
  * buffer, a DataView, the state) and view a fresh output array through a DataView (which moves a
  * small array's bytes off the JS heap), together about twice the cost of hashing the 32-100
  * bytes most calls hash (keys, scripts, secrets). Before each hash the initial state is copied
- * in with noble's own `_cloneInto`; the hashing is noble's, and so is the digest: `digest()`
- * writes it into the hasher's own block buffer through the DataView the hasher keeps
- * (`digestInto` an array of ours would make a DataView per call) and returns a copy, the fresh
- * array each call returns. Synchronous and never re-entered (no callback runs in between), so
- * one hasher serves every call.
+ * in (`_cloneInto`, see `Sha256Hasher`); the hashing is noble's, and so is the digest: `digest()`
+ * writes it into the hasher's own block buffer through the DataView the hasher keeps and returns
+ * a copy, the fresh array each call returns. Synchronous and never re-entered (no callback runs
+ * in between), so one hasher serves every call.
  */
-import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js"
+import { _SHA256 } from "@noble/hashes/sha2.js"
+import { aoutput, type CHash, createHasher } from "@noble/hashes/utils.js"
 
 /** A SHA-256 fed in parts: `update` as many times as needed, then `digest` once. */
 export interface Sha256Stream {
@@ -23,8 +23,50 @@ export interface Sha256Stream {
   digest(): Uint8Array
 }
 
-const initial = nobleSha256.create()
-const hasher = nobleSha256.create()
+/**
+ * noble's SHA-256 hasher (its state, block buffer, compression and padding), with the two
+ * methods a reused hasher calls on every hash made to allocate nothing:
+ * - `_cloneInto` copies the eight state words one by one. noble's builds an array of them and
+ *   spreads it into `set` on every copy: ~2,000 of the ~20,000 instructions of a one-block hash
+ *   (cachegrind), and every hash here, and every HMAC computed from a keyed copy, starts with one.
+ * - `digestInto(out)` finishes in the hasher's own block buffer, through the DataView noble made
+ *   with it, then copies the 32 bytes to `out`. noble's views `out` through a new DataView per
+ *   call (and gives `out` an off-heap backing store when it is a small array on the JS heap),
+ *   which its HMAC does twice per digest (inner and outer hash).
+ * Same bytes as noble's (property-tested, test/protocol/crypto/hash.test.ts).
+ */
+class Sha256Hasher extends _SHA256 {
+  override _cloneInto(to?: Sha256Hasher): Sha256Hasher {
+    const out = to ?? new Sha256Hasher()
+    out.set(this.A, this.B, this.C, this.D, this.E, this.F, this.G, this.H)
+    this._cloneIntoMeta(out)
+    return out
+  }
+
+  override clone(): Sha256Hasher {
+    return this._cloneInto()
+  }
+
+  override digestInto(out: Uint8Array): void {
+    const own = this.buffer
+    if (out === own) return super.digestInto(own)
+    aoutput(out, this)
+    super.digestInto(own)
+    for (let i = 0; i < 32; i++) out[i] = own[i] ?? 0
+  }
+}
+
+/**
+ * SHA-256 as a noble hash function whose hashers are `Sha256Hasher`s: what noble's `hmac` takes
+ * (`hmac.create(sha256Hash, key)`). The same HMAC bytes as with noble's `sha256`; each keyed
+ * copy (`_cloneInto`) and each digest then makes no array, spread or DataView. Typed as noble's
+ * hasher class: `Sha256Hasher` stays private to this module.
+ */
+export const sha256Hash: CHash<_SHA256> = createHasher(() => new Sha256Hasher())
+
+/** Never fed: its state is SHA-256's initial hash value (FIPS 180-4, 5.3.3), copied into `hasher` before each hash. */
+const initial = new Sha256Hasher()
+const hasher = new Sha256Hasher()
 
 /** SHA256(x), a fresh array (noble's `digest()`: the hasher is reset before its next use). */
 export const sha256 = (data: Uint8Array): Uint8Array => {
@@ -64,5 +106,5 @@ export const sha256Concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
   return hasher.digest()
 }
 
-/** A streaming SHA-256: noble's own hasher (it keeps one block and compresses as it fills). */
-export const createSha256 = (): Sha256Stream => nobleSha256.create()
+/** A streaming SHA-256: a hasher of its own (it keeps one block and compresses as it fills). */
+export const createSha256 = (): Sha256Stream => new Sha256Hasher()

@@ -28,6 +28,8 @@ import { createHash, hash } from "node:crypto"
 import * as noble from "./hash-noble.ts"
 
 export type { Sha256Stream } from "./hash-noble.ts"
+/** SHA-256 for noble's `hmac` (HMAC stays on noble: see the module doc). */
+export { sha256Hash } from "./hash-noble.ts"
 
 /** Longest input a one-shot hash leaves to JavaScript; longer ones go to OpenSSL (see the module doc). */
 export const JAVASCRIPT_MAX_INPUT = 511

@@ -10,7 +10,7 @@
  * y downstream HMACs hmac_j_{y-j}, j = 1..y.
  */
 import { hmac } from "@noble/hashes/hmac.js"
-import { sha256 } from "@noble/hashes/sha2.js"
+import { sha256Hash } from "../crypto/hash-node.ts"
 import { constantTimeEqual, deriveKey, xorStreamInPlace } from "./keys.ts"
 
 export const MAX_HOPS = 20
@@ -37,7 +37,7 @@ const readU32 = (b: Uint8Array, at: number): number =>
   (b[at] ?? 0) * 0x1000000 + (((b[at + 1] ?? 0) << 16) | ((b[at + 2] ?? 0) << 8) | (b[at + 3] ?? 0))
 
 /** HMAC-SHA256 keyed with `um`, its key already absorbed: each of a node's 20 HMACs starts from a copy of it. */
-const keyedUm = (um: Uint8Array) => hmac.create(sha256, um)
+const keyedUm = (um: Uint8Array) => hmac.create(sha256Hash, um)
 type KeyedUm = ReturnType<typeof keyedUm>
 /** A copy of a keyed HMAC to compute in. */
 const workHmac = (um: KeyedUm) => um.clone()

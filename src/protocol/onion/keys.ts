@@ -12,8 +12,7 @@
  */
 import { chacha20 } from "@noble/ciphers/chacha.js"
 import { hmac } from "@noble/hashes/hmac.js"
-import { sha256 } from "@noble/hashes/sha2.js"
-import { sha256Concat } from "../crypto/hash-node.ts"
+import { sha256Concat, sha256Hash } from "../crypto/hash-node.ts"
 
 /** Every key type the BOLTs use with this derivation. */
 export type KeyType = "rho" | "mu" | "um" | "pad" | "ammag" | "ammagext" | "blinded_node_id"
@@ -29,7 +28,7 @@ const keyTypeBytes: Record<KeyType, Uint8Array> = {
 }
 
 /** An HMAC-SHA256 keyed with one key type, its key blocks already absorbed. */
-const keyedHmac = (type: KeyType) => hmac.create(sha256, keyTypeBytes[type])
+const keyedHmac = (type: KeyType) => hmac.create(sha256Hash, keyTypeBytes[type])
 type KeyedHmac = ReturnType<typeof keyedHmac>
 const keyedByType = new Map<KeyType, KeyedHmac>()
 const workHmac = (keyed: KeyedHmac) => keyed.clone()
@@ -37,11 +36,11 @@ const workHmac = (keyed: KeyedHmac) => keyed.clone()
 let work: ReturnType<typeof workHmac> | undefined
 
 /**
- * Where every HMAC here is finished before it is copied out. noble writes a digest through a
- * `DataView` of the output array: a fresh 32-byte array lives on the JS heap without an
- * `ArrayBuffer` of its own, and the view gives it one (an object and a backing store off the
- * heap, for every digest). This array got its buffer once; the copy handed out (`slice`) is a
- * plain array on the heap again. Synchronous, never re-entered.
+ * Where every HMAC here is finished before it is copied out. noble's HMAC finishes into a
+ * `subarray` of the output array: a fresh 32-byte array lives on the JS heap without an
+ * `ArrayBuffer` of its own, and the view gives it one (a backing store off the heap, for every
+ * digest). This array got its buffer once; the copy handed out (`slice`) is a plain array on the
+ * heap again. Synchronous, never re-entered.
  */
 const digestScratch = new Uint8Array(32)
 
@@ -91,7 +90,7 @@ export const xorInto = (target: Uint8Array, source: Uint8Array, targetOffset = 0
 
 /** HMAC-SHA256 (finished in `digestScratch`, then copied: see there). */
 export const hmacSha256 = (key: Uint8Array, ...message: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const h = hmac.create(sha256, key)
+  const h = hmac.create(sha256Hash, key)
   // Several parts: fed one after the other (no concatenated copy, e.g. of a 1,300-byte packet).
   for (let i = 0; i < message.length; i++) {
     const m = message[i]

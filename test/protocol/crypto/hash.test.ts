@@ -4,9 +4,12 @@
  * noble throughout) and the portable module both build on (`hash-noble.ts`) give the bytes plain
  * `@noble/hashes` gives, for inputs of every length from 0 to 3,000 (either side of the
  * JavaScript limit and of the joined buffer's size) and streams fed in any split. Each also
- * passes the FIPS 180-2 vectors, and hands out plain arrays of its own.
+ * passes the FIPS 180-2 vectors, and hands out plain arrays of its own. `sha256Hash` (noble's
+ * hasher with allocation-free copies and digests) gives noble's bytes as a hash and inside
+ * noble's HMAC, keyed once and copied per message as the onion code uses it.
  */
 import fc from "fast-check"
+import { hmac } from "@noble/hashes/hmac.js"
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js"
 import { describe, expect, it } from "vitest"
 import * as browser from "../../../src/layers/browser/substitutes/hash-node.ts"
@@ -178,5 +181,64 @@ describe("hash-node, its browser stand-in and hash-noble", () => {
         expect(toHex(a), name).toBe(before)
       }
     }
+  })
+
+  it("sha256Hash equals noble's sha256 at every length 0..600, fed whole or split, copied mid-way", () => {
+    const data = Uint8Array.from({ length: 601 }, (_, i) => (i * 13 + 5) & 0xff)
+    for (let n = 0; n <= 600; n++) {
+      const input = data.subarray(0, n)
+      const expected = toHex(nobleSha256(input))
+      expect(toHex(native.sha256Hash(input)), `one-shot ${n}`).toBe(expected)
+      // Split at a third: the copy taken there carries the partial block on.
+      const h = native.sha256Hash.create().update(input.subarray(0, Math.floor(n / 3)))
+      const copy = h.clone()
+      h.update(input.subarray(Math.floor(n / 3)))
+      copy.update(input.subarray(Math.floor(n / 3)))
+      expect(toHex(h.digest()), `split ${n}`).toBe(expected)
+      expect(toHex(copy.digest()), `copy ${n}`).toBe(expected)
+    }
+  })
+
+  it("sha256Hash's digestInto writes the 32 bytes at the start of any output array and leaves the rest", () => {
+    fc.assert(
+      fc.property(bytes, fc.integer({ min: 0, max: 40 }), fc.integer({ min: 32, max: 100 }), (input, offset, size) => {
+        const backing = new Uint8Array(offset + size).fill(0xa5)
+        const out = backing.subarray(offset)
+        const h = native.sha256Hash.create()
+        h.update(input)
+        h.digestInto(out)
+        expect(toHex(out.subarray(0, 32))).toBe(toHex(nobleSha256(input)))
+        expect(backing.subarray(0, offset).every((b) => b === 0xa5)).toBe(true)
+        expect(out.subarray(32).every((b) => b === 0xa5)).toBe(true)
+      }),
+      { numRuns: 200, seed: SEED }
+    )
+    expect(() => native.sha256Hash.create().digestInto(new Uint8Array(31))).toThrow(RangeError)
+  })
+
+  it("noble's hmac over sha256Hash equals it over noble's sha256: per call, and keyed once then copied per message", () => {
+    const key = fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ minLength: 32, maxLength: 32 }))
+    const message = fc.oneof(fc.uint8Array({ maxLength: 600 }), fc.uint8Array({ minLength: 1300, maxLength: 1400 }))
+    fc.assert(
+      fc.property(key, fc.array(message, { minLength: 1, maxLength: 4 }), (k, messages) => {
+        const keyed = hmac.create(native.sha256Hash, k)
+        const work = keyed.clone()
+        const scratch = new Uint8Array(32)
+        for (const m of messages) {
+          const expected = toHex(hmac(nobleSha256, k, m))
+          expect(toHex(hmac(native.sha256Hash, k, m))).toBe(expected)
+          // As onion/keys.ts and attribution.ts use it: one keyed HMAC copied into one working copy per message.
+          keyed._cloneInto(work)
+          work.update(m).digestInto(scratch)
+          expect(toHex(scratch)).toBe(expected)
+        }
+      }),
+      { numRuns: 200, seed: SEED }
+    )
+  })
+
+  it("sha256Hash is the same function in the browser stand-in", () => {
+    expect(browser.sha256Hash).toBe(portable.sha256Hash)
+    expect(native.sha256Hash).toBe(portable.sha256Hash)
   })
 })
