@@ -37,7 +37,7 @@ import { hasChangesToSign } from "../protocol/channel/commitments.ts"
 import { type ChannelPolicy, defaultChannelPolicy, defaultLocalChannelConfig, type LocalChannelConfig } from "../protocol/channel/config.ts"
 import type { ChannelEvent, ChannelInput, ChannelOutput } from "../protocol/channel/io.ts"
 import type { NegotiatedChannelType } from "../protocol/channel/open.ts"
-import { type ChannelState, ChannelStateSchema, channelIdOf, shortChannelIdsOf } from "../protocol/channel/state.ts"
+import { type ChannelState, ChannelStateSchema, channelIdOf, makeNormal, shortChannelIdsOf } from "../protocol/channel/state.ts"
 import { acceptChannel, openChannel as openChannelStep, step, type StepContext } from "../protocol/channel/step.ts"
 import { type FeatureName, featureOfBit } from "../protocol/features.ts"
 import { describeData, isAllChannels, makeError } from "../protocol/messages/error.ts"
@@ -114,7 +114,14 @@ export const encodeChannelRecord = (record: ChannelRecord): Schema.Json => {
   return json
 }
 
-export const decodeChannelRecord = Schema.decodeUnknownResult(ChannelRecordSchema)
+const decodeRecord = Schema.decodeUnknownResult(ChannelRecordSchema)
+
+/**
+ * A stored record, decoded; its state, when `Normal`, in the reducer's one shape (`makeNormal`:
+ * every field present, in the Schema's order), as every state the reducer makes.
+ */
+export const decodeChannelRecord = (u: unknown): Result.Result<ChannelRecord, Schema.SchemaError> =>
+  Result.map(decodeRecord(u), (r) => (r.channel._tag === "Normal" ? { ...r, channel: makeNormal(r.channel) } : r))
 
 // ---- events, errors, API -----------------------------------------------------------------------------
 

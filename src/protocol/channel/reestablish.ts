@@ -40,8 +40,8 @@ import type { PublicKey } from "../keys/keys.ts"
 import type { ChannelId } from "../units.ts"
 import type { Commitments } from "./commitments.ts"
 import type { ChannelInput, SignerRequest, SignerResult } from "./io.ts"
-import type { Awaiting, ChannelState, Closing, Negotiating, Normal, WaitChannelReady } from "./state.ts"
-import { channelIdOf } from "./state.ts"
+import type { Awaiting, ChannelState, Closing, Negotiating, Normal, NormalFields, WaitChannelReady } from "./state.ts"
+import { channelIdOf, makeNormal } from "./state.ts"
 import { done, emit, failChannel, progressShutdown, send, sign, startNegotiationFrom, UnexpectedInput, type Out, type StepContext, type Step } from "./step.ts"
 import type { StepError } from "./step.ts"
 
@@ -66,12 +66,14 @@ export const dropUncommittedRemote = (c: Commitments): Commitments => {
 }
 
 /** `dropUncommittedRemote` for a channel in normal operation (and the flags of the HTLCs dropped). */
-const forgetUncommitted = (s: Normal): Normal => {
-  const commitments = dropUncommittedRemote(s.commitments)
-  const { dustExposed, ...rest } = s
+const forgetUncommitted = (s: Normal): NormalFields => {
+  const next = makeNormal(s)
+  next.commitments = dropUncommittedRemote(s.commitments)
+  const remoteNextHtlcId = next.commitments.remoteNextHtlcId
   // (Another default than [] is filtered away here: the ids kept are bigints below the next id.)
-  const kept = (dustExposed ?? []).filter((id) => id < commitments.remoteNextHtlcId)
-  return { ...rest, commitments, ...(kept.length === 0 ? {} : { dustExposed: kept }) }
+  const kept = (s.dustExposed ?? []).filter((id) => id < remoteNextHtlcId)
+  next.dustExposed = kept.length === 0 ? undefined : kept
+  return next
 }
 
 export const onDisconnected = (_ctx: StepContext, state: ChannelState, out: Out): StepResult => {
@@ -89,7 +91,9 @@ export const onDisconnected = (_ctx: StepContext, state: ChannelState, out: Out)
       return done(out, { ...state, connection: "Disconnected" })
     case "Normal":
       if (state.awaiting !== undefined) return Result.fail(awaitingFirst(state))
-      return done(out, { ...forgetUncommitted(state), connection: "Disconnected" })
+      const next = forgetUncommitted(state)
+      next.connection = "Disconnected"
+      return done(out, next)
     case "Negotiating":
     case "Closing":
       if (state.awaiting !== undefined) return Result.fail(awaitingFirst(state))
@@ -154,9 +158,10 @@ export const onConnected = (_ctx: StepContext, state: ChannelState, out: Out): S
       // A state restored after a restart may not have seen the disconnection: forget the peer's
       // uncommitted updates now (idempotent after a PeerDisconnected: the test only saves the work).
       // Stryker disable next-line StringLiteral: equivalent, forgetUncommitted is idempotent (see above).
-      const s = state.connection === "Disconnected" ? state : forgetUncommitted(state)
-      send(out, reestablishFor(s.commitments))
-      return done(out, { ...s, connection: "Reestablishing" })
+      const next = state.connection === "Disconnected" ? makeNormal(state) : forgetUncommitted(state)
+      send(out, reestablishFor(next.commitments))
+      next.connection = "Reestablishing"
+      return done(out, next)
     }
     case "Negotiating":
     case "Closing":
@@ -218,7 +223,7 @@ const reestablishCommitments = (ctx: StepContext, state: WithCommitments, out: O
     if (known !== undefined) return dataLossVerdict(ctx, state, out, m.yourLastPerCommitmentSecret, known)
     const request: SignerRequest = { _tag: "PerCommitmentPoint", commitmentNumber: n }
     sign(out, request)
-    return done(out, { ...state, awaiting: { _tag: "DataLossCheck", request, commitmentNumber: n, secret: m.yourLastPerCommitmentSecret } })
+    return done(out, withAwaiting(state, { _tag: "DataLossCheck", request, commitmentNumber: n, secret: m.yourLastPerCommitmentSecret }))
   }
   // (R = 0: there is no secret for commitment -1 to compare, so `R >= 0n` would behave the same.)
   if (R > 0n) {
@@ -270,7 +275,15 @@ const reestablishCommitments = (ctx: StepContext, state: WithCommitments, out: O
   }
   const request: SignerRequest = { _tag: "ReleaseRevoked", revokeCommitmentNumber: L - 1n, nextCommitmentNumber: L + 1n }
   sign(out, request)
-  return done(out, { ...state, awaiting: { _tag: "RetransmitRevoke", request, before: pre, after: post } })
+  return done(out, withAwaiting(state, { _tag: "RetransmitRevoke", request, before: pre, after: post }))
+}
+
+/** `state` awaiting the signer's answer (a `Normal` copied by `makeNormal`, which keeps its one shape). */
+const withAwaiting = (state: WithCommitments, awaiting: Awaiting): WithCommitments => {
+  if (state._tag !== "Normal") return { ...state, awaiting }
+  const next = makeNormal(state)
+  next.awaiting = awaiting
+  return next
 }
 
 /**
@@ -302,8 +315,13 @@ const followUps = (state: WithCommitments): ReadonlyArray<ChannelMessage> => {
 
 /** Reestablished: normal operation resumes (a closing negotiation restarts, BOLT 2). */
 const connected = (ctx: StepContext, state: WithCommitments, out: Out): StepResult => {
+  if (state._tag === "Normal") {
+    const next = makeNormal(state)
+    next.awaiting = undefined
+    next.connection = "Connected"
+    return progressShutdown(ctx, next, out)
+  }
   const { awaiting: _done, ...rest } = state
-  if (rest._tag === "Normal") return progressShutdown(ctx, { ...rest, connection: "Connected" }, out)
   if (rest._tag === "Negotiating") return startNegotiationFrom(ctx, { ...rest, connection: "Connected" }, out)
   return done(out, { ...rest, connection: "Connected" })
 }

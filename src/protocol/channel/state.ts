@@ -20,7 +20,7 @@
  * `awaiting`: what the pending `Sign` output is for (the actor feeds the answer back as the
  * very next input; after a restart it re-issues `awaiting.request`).
  */
-import { Schema, type Types } from "effect"
+import { Schema } from "effect"
 import { ChannelIdSchema, type ShortChannelId, ShortChannelIdSchema, u64 } from "../codec/fields.ts"
 import { ChannelMessageSchema, SignerRequestSchema } from "./io.ts"
 import { LegacyNegotiationSchema, ShutdownStateSchema, SimpleCloseSchema } from "./close.ts"
@@ -338,54 +338,71 @@ export type WaitChannelReady = typeof WaitChannelReadySchema.Type
 export type Normal = typeof NormalSchema.Type
 export type Negotiating = typeof NegotiatingSchema.Type
 
-/** The fields every `Normal` has. */
-type NormalRequiredField = "_tag" | "nextUpdateId" | "connection" | "commitments" | "shutdown" | "revealedSecrets" | "fulfilledByPeer"
-type NormalOptionalField =
-  | "closingFeeratePerKw"
-  | "pendingClose"
-  | "shortChannelId"
-  | "localAlias"
-  | "remoteAlias"
-  | "commitSentAtLocalNumber"
-  | "dustExposed"
-  | "receivedHtlcs"
-  | "awaiting"
 /**
- * The optional fields of `Normal`, when the two lists above name exactly its fields; `never`
- * otherwise, so that a field added to the schema and not to `copyNormal` fails to compile
- * (every call names some field to drop).
+ * A `Normal` with every field present, the optional ones holding `undefined` when absent, and
+ * writable: what `makeNormal` returns, for the step to complete before handing it out. (The
+ * Schema's `optional` admits `undefined`, and both JSON encoders leave such a key out: the
+ * persisted bytes are those of the state without it.)
  */
-type NormalDroppable = [keyof Normal] extends [NormalRequiredField | NormalOptionalField]
-  ? [NormalRequiredField | NormalOptionalField] extends [keyof Normal] ? NormalOptionalField : never
-  : never
+export type NormalFields = { -readonly [K in keyof Normal]-?: Normal[K] }
 
 /**
- * A fresh copy of `s` without the optional fields `drop` names (as `const { awaiting, ...rest } = s`
- * makes: a field present with the value `undefined` stays), which the caller may complete before
- * handing it out. Written field by field: V8 copies an object rest through a generic path, about
- * five times a spread's cost, and a step of normal operation made two or three of them.
+ * Every key of `Normal`, in the Schema's order, each `undefined`: the object every `Normal` is
+ * copied from (`makeNormal`). Never handed out, never changed.
  */
-export const copyNormal = (s: Normal, drop: { readonly [K in NormalDroppable]?: true }): Types.Mutable<Normal> => {
-  const copy: Types.Mutable<Normal> = {
-    _tag: "Normal",
-    nextUpdateId: s.nextUpdateId,
-    connection: s.connection,
-    commitments: s.commitments,
-    shutdown: s.shutdown,
-    revealedSecrets: s.revealedSecrets,
-    fulfilledByPeer: s.fulfilledByPeer
-  }
-  if ("closingFeeratePerKw" in s && drop.closingFeeratePerKw === undefined) copy.closingFeeratePerKw = s.closingFeeratePerKw
-  if ("pendingClose" in s && drop.pendingClose === undefined) copy.pendingClose = s.pendingClose
-  if ("shortChannelId" in s && drop.shortChannelId === undefined) copy.shortChannelId = s.shortChannelId
-  if ("localAlias" in s && drop.localAlias === undefined) copy.localAlias = s.localAlias
-  if ("remoteAlias" in s && drop.remoteAlias === undefined) copy.remoteAlias = s.remoteAlias
-  if ("commitSentAtLocalNumber" in s && drop.commitSentAtLocalNumber === undefined) copy.commitSentAtLocalNumber = s.commitSentAtLocalNumber
-  if ("dustExposed" in s && drop.dustExposed === undefined) copy.dustExposed = s.dustExposed
-  if ("receivedHtlcs" in s && drop.receivedHtlcs === undefined) copy.receivedHtlcs = s.receivedHtlcs
-  if ("awaiting" in s && drop.awaiting === undefined) copy.awaiting = s.awaiting
-  return copy
+const unsetNormal: { readonly [K in keyof NormalFields]: undefined } = {
+  _tag: undefined,
+  nextUpdateId: undefined,
+  connection: undefined,
+  commitments: undefined,
+  shutdown: undefined,
+  closingFeeratePerKw: undefined,
+  pendingClose: undefined,
+  shortChannelId: undefined,
+  localAlias: undefined,
+  remoteAlias: undefined,
+  commitSentAtLocalNumber: undefined,
+  revealedSecrets: undefined,
+  fulfilledByPeer: undefined,
+  dustExposed: undefined,
+  receivedHtlcs: undefined,
+  awaiting: undefined
 }
+
+/**
+ * The one way the reducer makes a `Normal`, and copies one (`makeNormal(state)`): every field,
+ * always in the Schema's order. V8 gives an object one hidden class per set and order of keys;
+ * states that had their optional fields or not, added in the order each step happened to add
+ * them, made 7 to 22 classes at the reducer's `Normal` sites (too many for V8 to specialize
+ * them), and an object spread of a state was a generic copy. A field added to the Schema and not
+ * here fails to compile (`NormalFields` requires every key).
+ *
+ * Written as a copy of `unsetNormal` whose every field is then set (a spread first, then the
+ * fields: V8's object clone and a store per field), not as an object literal: V8 allocates a
+ * literal's objects in the old generation once most of them survive a scavenge (allocation-site
+ * pretenuring), which the states of a large simulation do (a state lives until its channel's
+ * next step); dead states there would keep what they point to alive until a full collection. A
+ * clone is always allocated young, as the spreads this replaced were.
+ */
+export const makeNormal = (s: Omit<Normal, "_tag">): NormalFields => ({
+  ...unsetNormal,
+  _tag: "Normal",
+  nextUpdateId: s.nextUpdateId,
+  connection: s.connection,
+  commitments: s.commitments,
+  shutdown: s.shutdown,
+  closingFeeratePerKw: s.closingFeeratePerKw,
+  pendingClose: s.pendingClose,
+  shortChannelId: s.shortChannelId,
+  localAlias: s.localAlias,
+  remoteAlias: s.remoteAlias,
+  commitSentAtLocalNumber: s.commitSentAtLocalNumber,
+  revealedSecrets: s.revealedSecrets,
+  fulfilledByPeer: s.fulfilledByPeer,
+  dustExposed: s.dustExposed,
+  receivedHtlcs: s.receivedHtlcs,
+  awaiting: s.awaiting
+})
 export type Closing = typeof ClosingSchema.Type
 export type Closed = typeof ClosedSchema.Type
 export type Failed = typeof FailedSchema.Type

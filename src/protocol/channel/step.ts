@@ -134,7 +134,7 @@ import type {
   WaitFundingTx,
   WaitRemoteClose
 } from "./state.ts"
-import { channelIdOf, copyNormal, type ReceivedHtlc } from "./state.ts"
+import { channelIdOf, makeNormal, type NormalFields, type ReceivedHtlc } from "./state.ts"
 import { htlcReceivedEvent, stillReceived } from "./pending.ts"
 
 // ---- context, results, errors --------------------------------------------------------------------
@@ -208,10 +208,14 @@ export const sign = (out: Out, request: SignerRequest): void => void out.outputs
 /**
  * The step's result: `state` with the next update id. A step that numbered no update returns the
  * state as it is (no copy of the whole state only to write the same id again); so does a step
- * that wrote `out.nextUpdateId` into the state it built after its last `persist`.
+ * that wrote `out.nextUpdateId` into the state it built after its last `persist`. (A `Normal`
+ * is copied by `makeNormal`, which keeps its one shape.)
  */
-export const done = <S extends ChannelState>(out: Out, state: S): StepResult =>
-  Result.succeed({ state: state.nextUpdateId === out.nextUpdateId ? state : { ...state, nextUpdateId: out.nextUpdateId }, outputs: out.outputs })
+export const done = (out: Out, state: ChannelState): StepResult => {
+  if (state.nextUpdateId === out.nextUpdateId) return Result.succeed({ state, outputs: out.outputs })
+  if (state._tag === "Normal") return Result.succeed({ state: withCommitments(state, state.commitments, out), outputs: out.outputs })
+  return Result.succeed({ state: { ...state, nextUpdateId: out.nextUpdateId }, outputs: out.outputs })
+}
 
 const unexpected = (state: ChannelState, input: ChannelInput, detail: string): StepResult =>
   Result.fail(new UnexpectedInput({ phase: state._tag, input: input._tag, detail }))
@@ -728,18 +732,17 @@ const toNormal = (s: WaitChannelReady, out: Out): StepResult => {
     ...(s.shortChannelId === undefined ? {} : { shortChannelId: s.shortChannelId }),
     ...(s.localAlias === undefined ? {} : { alias: s.localAlias })
   })
-  const normal: Normal = {
-    _tag: "Normal",
+  const normal = makeNormal({
     nextUpdateId: out.nextUpdateId,
     connection: s.connection,
     commitments,
     shutdown: noShutdown,
-    ...(s.shortChannelId === undefined ? {} : { shortChannelId: s.shortChannelId }),
-    ...(s.localAlias === undefined ? {} : { localAlias: s.localAlias }),
-    ...(remoteReady.alias === undefined ? {} : { remoteAlias: remoteReady.alias }),
+    shortChannelId: s.shortChannelId,
+    localAlias: s.localAlias,
+    remoteAlias: remoteReady.alias,
     revealedSecrets: [],
     fulfilledByPeer: []
-  }
+  })
   return done(out, normal)
 }
 
@@ -812,6 +815,17 @@ const stepWaitChannelReady = (ctx: StepContext, state: WaitChannelReady, input: 
 
 // ---- normal operation ----------------------------------------------------------------------------
 
+/**
+ * `state` with new commitments, as of this step (`out`'s next update id): the usual step of
+ * normal operation, a copy the step may complete before handing it out (`makeNormal`).
+ */
+const withCommitments = (state: Normal, commitments: Commitments, out: Out): NormalFields => {
+  const next = makeNormal(state)
+  next.nextUpdateId = out.nextUpdateId
+  next.commitments = commitments
+  return next
+}
+
 /** The context is the limits it holds (`HtlcLimits` is the one field of it): no object made per HTLC. */
 const limitsOf = (ctx: StepContext): HtlcLimits => ctx
 
@@ -860,14 +874,14 @@ const stepNormal = (ctx: StepContext, state: Normal, input: ChannelInput, out: O
       if (Result.isFailure(added)) return rejectHtlc(state, out, input.requestId, errorText(added.failure))
       send(out, added.success.message)
       emit(out, { _tag: "HtlcAdded", channelId: c.params.channelId, requestId: input.requestId, htlcId: added.success.message.id })
-      return done(out, { ...state, commitments: added.success.commitments })
+      return done(out, withCommitments(state, added.success.commitments, out))
     }
     case "FulfillHtlc": {
       const r = sendFulfill(c, { id: input.htlcId, paymentPreimage: input.preimage, ...(input.attributionData === undefined ? {} : { attributionData: input.attributionData }) })
       if (Result.isFailure(r)) return Result.fail(r.failure)
       persist(out, (updateId) => ({ _tag: "PaymentPreimage", updateId, preimage: input.preimage }))
       if (state.connection === "Connected") send(out, r.success.message)
-      return done(out, { ...state, nextUpdateId: out.nextUpdateId, commitments: r.success.commitments })
+      return done(out, withCommitments(state, r.success.commitments, out))
     }
     case "ClaimPreimage": {
       // The same checks as a fulfill (BOLT 2 "Removing an HTLC"), but only the monitor learns the preimage.
@@ -881,19 +895,19 @@ const stepNormal = (ctx: StepContext, state: Normal, input: ChannelInput, out: O
       const r = sendFail(c, { id: input.htlcId, reason: input.reason, ...(input.attributionData === undefined ? {} : { attributionData: input.attributionData }) })
       if (Result.isFailure(r)) return Result.fail(r.failure)
       if (state.connection === "Connected") send(out, r.success.message)
-      return done(out, { ...state, commitments: r.success.commitments })
+      return done(out, withCommitments(state, r.success.commitments, out))
     }
     case "FailMalformedHtlc": {
       const r = sendFailMalformed(c, { id: input.htlcId, sha256OfOnion: input.sha256OfOnion, failureCode: input.failureCode })
       if (Result.isFailure(r)) return Result.fail(r.failure)
       if (state.connection === "Connected") send(out, r.success.message)
-      return done(out, { ...state, commitments: r.success.commitments })
+      return done(out, withCommitments(state, r.success.commitments, out))
     }
     case "UpdateFee": {
       const r = sendFee(c, input.feeratePerKw, limitsOf(ctx))
       if (Result.isFailure(r)) return Result.fail(r.failure)
       if (state.connection === "Connected") send(out, r.success.message)
-      return done(out, { ...state, commitments: r.success.commitments })
+      return done(out, withCommitments(state, r.success.commitments, out))
     }
     case "SignNow":
       return signNow(ctx, state, out)
@@ -906,10 +920,17 @@ const stepNormal = (ctx: StepContext, state: Normal, input: ChannelInput, out: O
       const affordable = checkCloseFeerate(closeFeatures(ctx.features), c, { local: input.scriptPubKey, remote: state.shutdown.remoteScript }, input.feeratePerKw)
       if (Result.isFailure(affordable)) return Result.fail(affordable.failure)
       // Sent as soon as no update of ours is pending on the peer's commitment (BOLT 2 MUST NOT before).
-      return progressShutdown(ctx, { ...state, pendingClose: { scriptPubKey: input.scriptPubKey }, closingFeeratePerKw: input.feeratePerKw }, out)
+      const next = makeNormal(state)
+      next.pendingClose = { scriptPubKey: input.scriptPubKey }
+      next.closingFeeratePerKw = input.feeratePerKw
+      return progressShutdown(ctx, next, out)
     }
-    case "FundingDepth":
-      return done(out, input.shortChannelId === undefined ? state : { ...state, shortChannelId: input.shortChannelId })
+    case "FundingDepth": {
+      if (input.shortChannelId === undefined) return done(out, state)
+      const next = makeNormal(state)
+      next.shortChannelId = input.shortChannelId
+      return done(out, next)
+    }
     default:
       return unexpected(state, input, "not valid in normal operation")
   }
@@ -924,7 +945,9 @@ const signNow = (ctx: StepContext, state: Normal, out: Out): StepResult => {
   if (Result.isFailure(prepared)) return done(out, state)
   const request = signCommitmentRequest(prepared.success.request)
   sign(out, request)
-  return done(out, { ...state, commitments: prepared.success.commitments, awaiting: { _tag: "Commit", request } })
+  const next = withCommitments(state, prepared.success.commitments, out)
+  next.awaiting = { _tag: "Commit", request }
+  return done(out, next)
 }
 
 const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out: Out): StepResult => {
@@ -958,9 +981,8 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
       }
     }))
     send(out, completed.success.message)
-    const signed = copyNormal(state, { awaiting: true })
-    signed.nextUpdateId = out.nextUpdateId
-    signed.commitments = completed.success.commitments
+    const signed = withCommitments(state, completed.success.commitments, out)
+    signed.awaiting = undefined
     signed.commitSentAtLocalNumber = c.localCommit.number
     return progressShutdown(ctx, signed, out)
   }
@@ -990,16 +1012,18 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
     const revealed = { commitmentNumber: owed.commitmentNumber, secret }
     // A received HTLC whose removal this revocation made irrevocable is no longer pending (pending.ts).
     const receivedHtlcs = stillReceived(revoked.success.commitments, state.receivedHtlcs ?? [])
-    const next = copyNormal(state, { awaiting: true, receivedHtlcs: true })
-    next.nextUpdateId = out.nextUpdateId
-    next.commitments = revoked.success.commitments
+    const next = withCommitments(state, revoked.success.commitments, out)
+    next.awaiting = undefined
     // The last two (newest last).
     next.revealedSecrets = last === undefined ? [revealed] : [last, revealed]
-    if (receivedHtlcs.length > 0) next.receivedHtlcs = receivedHtlcs
+    next.receivedHtlcs = receivedHtlcs.length > 0 ? receivedHtlcs : undefined
     return progressShutdown(ctx, next, out)
   }
-  if (awaiting._tag === "RetransmitRevoke" && result._tag === "Revocation") return onRetransmitSigned(ctx, copyNormal(state, { awaiting: true }), awaiting, result, out)
-  if (awaiting._tag === "DataLossCheck" && result._tag === "Point") return onRetransmitSigned(ctx, copyNormal(state, { awaiting: true }), awaiting, result, out)
+  if ((awaiting._tag === "RetransmitRevoke" && result._tag === "Revocation") || (awaiting._tag === "DataLossCheck" && result._tag === "Point")) {
+    const next = makeNormal(state)
+    next.awaiting = undefined
+    return onRetransmitSigned(ctx, next, awaiting, result, out)
+  }
   return unexpected(state, { _tag: "Signed", result }, `signer answer ${result._tag} while awaiting ${awaiting._tag}`)
 }
 
@@ -1027,7 +1051,9 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
       if (Result.isFailure(r)) return violation(state, out, r.failure)
       // BOLT 2: over the dust exposure limit, the HTLC is accepted but SHOULD be failed once committed.
       const dustExposed = r.success.dustExposureExceeded === undefined ? state.dustExposed : [...(state.dustExposed ?? []), m.id]
-      return done(out, { ...state, commitments: r.success.commitments, ...(dustExposed === undefined ? {} : { dustExposed }) })
+      const next = withCommitments(state, r.success.commitments, out)
+      next.dustExposed = dustExposed
+      return done(out, next)
     }
     case "UpdateFulfillHtlc": {
       const permitted = updateAllowed(state, "other")
@@ -1035,7 +1061,7 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
       const r = receiveFulfill(c, m)
       if (Result.isFailure(r)) return violation(state, out, r.failure)
       // BOLT 2: the preimage may be used at once (relayed upstream); stored first.
-      if (state.fulfilledByPeer.includes(m.id)) return done(out, { ...state, commitments: r.success.commitments })
+      if (state.fulfilledByPeer.includes(m.id)) return done(out, withCommitments(state, r.success.commitments, out))
       persist(out, (updateId) => ({ _tag: "PaymentPreimage", updateId, preimage: m.paymentPreimage }))
       const fulfilledAttribution = m.tlvs.attributionData
       emit(out, {
@@ -1044,7 +1070,9 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
         htlcId: m.id,
         result: { _tag: "Fulfilled", preimage: m.paymentPreimage, ...(fulfilledAttribution === undefined ? {} : { attributionData: fulfilledAttribution }) }
       })
-      return done(out, { ...state, nextUpdateId: out.nextUpdateId, commitments: r.success.commitments, fulfilledByPeer: [...state.fulfilledByPeer, m.id] })
+      const next = withCommitments(state, r.success.commitments, out)
+      next.fulfilledByPeer = [...state.fulfilledByPeer, m.id]
+      return done(out, next)
     }
     case "UpdateFailHtlc": {
       // Stryker disable next-line StringLiteral: equivalent, only "add" is told apart (see updateAllowed).
@@ -1052,7 +1080,7 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
       if (Result.isFailure(permitted)) return violation(state, out, permitted.failure)
       const r = receiveFail(c, m)
       if (Result.isFailure(r)) return violation(state, out, r.failure)
-      return done(out, { ...state, commitments: r.success.commitments })
+      return done(out, withCommitments(state, r.success.commitments, out))
     }
     case "UpdateFailMalformedHtlc": {
       // Stryker disable next-line StringLiteral: equivalent, only "add" is told apart (see updateAllowed).
@@ -1060,7 +1088,7 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
       if (Result.isFailure(permitted)) return violation(state, out, permitted.failure)
       const r = receiveFailMalformed(c, m)
       if (Result.isFailure(r)) return violation(state, out, r.failure)
-      return done(out, { ...state, commitments: r.success.commitments })
+      return done(out, withCommitments(state, r.success.commitments, out))
     }
     case "UpdateFee": {
       const permitted = updateAllowed(state, "other")
@@ -1072,14 +1100,16 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
         limitsOf(ctx)
       )
       if (Result.isFailure(r)) return violation(state, out, r.failure)
-      return done(out, { ...state, commitments: r.success.commitments })
+      return done(out, withCommitments(state, r.success.commitments, out))
     }
     case "CommitmentSigned": {
       const r = receiveCommit(ctx.secp, c, m)
       if (Result.isFailure(r)) return violation(state, out, r.failure)
       const request = validateAndRevokeRequest(r.success.request)
       sign(out, request)
-      return done(out, { ...state, commitments: r.success.commitments, awaiting: { _tag: "Revoke", request } })
+      const next = withCommitments(state, r.success.commitments, out)
+      next.awaiting = { _tag: "Revoke", request }
+      return done(out, next)
     }
     case "RevokeAndAck": {
       const r = receiveRevoke(ctx.secp, c, m)
@@ -1133,12 +1163,11 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
       const added = committedAdds
       const dustExposed = flagged === undefined || added === undefined ? flagged : flagged.filter((id) => !added.has(id))
       const receivedHtlcs = stillReceived(r.success.commitments, received === undefined ? (held ?? []) : held === undefined ? received : [...held, ...received])
-      const next = copyNormal(state, { commitSentAtLocalNumber: true, dustExposed: true, receivedHtlcs: true })
-      next.nextUpdateId = out.nextUpdateId
-      next.commitments = r.success.commitments
+      const next = withCommitments(state, r.success.commitments, out)
+      next.commitSentAtLocalNumber = undefined
       next.fulfilledByPeer = fulfilledByPeer
-      if (dustExposed !== undefined && dustExposed.length > 0) next.dustExposed = dustExposed
-      if (receivedHtlcs.length > 0) next.receivedHtlcs = receivedHtlcs
+      next.dustExposed = dustExposed !== undefined && dustExposed.length > 0 ? dustExposed : undefined
+      next.receivedHtlcs = receivedHtlcs.length > 0 ? receivedHtlcs : undefined
       return progressShutdown(ctx, next, out)
     }
     case "Shutdown": {
@@ -1154,7 +1183,9 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
       persist(out, (updateId) => ({ _tag: "ShutdownScript", updateId, side: "counterparty", script: m.scriptpubkey }))
       if (state.shutdown.localScript === undefined && state.pendingClose === undefined)
         emit(out, { _tag: "ShutdownStarted", channelId: c.params.channelId, initiator: "remote" })
-      return progressShutdown(ctx, { ...state, shutdown: r.success.state }, out)
+      const next = makeNormal(state)
+      next.shutdown = r.success.state
+      return progressShutdown(ctx, next, out)
     }
     case "ClosingSigned":
     case "ClosingComplete": {
@@ -1168,7 +1199,10 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
     }
     case "ChannelReady":
       // BOLT 2: ignore a redundant channel_ready (after reconnection); a new alias is allowed.
-      return done(out, m.tlvs.shortChannelId === undefined ? state : { ...state, remoteAlias: m.tlvs.shortChannelId })
+      if (m.tlvs.shortChannelId === undefined) return done(out, state)
+      const next = makeNormal(state)
+      next.remoteAlias = m.tlvs.shortChannelId
+      return done(out, next)
     default:
       return peerMessageUnexpected(state, out, m)
   }
@@ -1234,8 +1268,10 @@ export const progressShutdown = (ctx: StepContext, state: Normal, out: Out): Ste
     persist(out, (updateId) => ({ _tag: "ShutdownScript", updateId, side: "holder", script }))
     send(out, made.success.message)
     if (s.shutdown.remoteScript === undefined) emit(out, { _tag: "ShutdownStarted", channelId: c.params.channelId, initiator: "local" })
-    const { pendingClose: _sent, ...rest } = s
-    s = { ...rest, shutdown: made.success.state }
+    const sent = makeNormal(s)
+    sent.pendingClose = undefined
+    sent.shutdown = made.success.state
+    s = sent
   }
   if (negotiationReady(s)) return startNegotiation(ctx, s, out)
   return done(out, s)
@@ -1245,21 +1281,18 @@ export const progressShutdown = (ctx: StepContext, state: Normal, out: Out): Ste
 export const startNegotiationFrom = (ctx: StepContext, s: Negotiating, out: Out): StepResult =>
   startNegotiation(
     ctx,
-    {
-      // Stryker disable next-line StringLiteral: equivalent, see below.
-      _tag: "Normal",
+    makeNormal({
       nextUpdateId: out.nextUpdateId,
       connection: s.connection,
       commitments: s.commitments,
       shutdown: s.shutdown,
       closingFeeratePerKw: s.closingFeeratePerKw,
       revealedSecrets: s.revealedSecrets,
-      ...(s.localAlias === undefined ? {} : { localAlias: s.localAlias }),
-      // (Dropped again by `startNegotiation`: whatever stands here is never read; nor is the tag
-      // above but by its failure paths, which the negotiation's own checks leave unreachable.)
+      localAlias: s.localAlias,
+      // (Dropped again by `startNegotiation`: whatever stands here is never read.)
       // Stryker disable next-line ArrayDeclaration: equivalent, never read.
       fulfilledByPeer: []
-    },
+    }),
     out
   )
 

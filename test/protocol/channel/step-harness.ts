@@ -13,7 +13,7 @@ import { wasmSecp256k1 } from "../../../src/layers/crypto/secp256k1-wasm.ts"
 import { defaultChannelPolicy, defaultLocalChannelConfig } from "../../../src/protocol/channel/config.ts"
 import type { ChannelEvent, ChannelInput, ChannelOutput, SignerRequest, SignerResult } from "../../../src/protocol/channel/io.ts"
 import { signerChannelParameters, type NegotiatedChannelType } from "../../../src/protocol/channel/open.ts"
-import { ChannelStateSchema, paramsOf, type ChannelState } from "../../../src/protocol/channel/state.ts"
+import { ChannelStateSchema, NormalSchema, paramsOf, type ChannelState } from "../../../src/protocol/channel/state.ts"
 import { encodeChannelStateJson } from "../../../src/protocol/channel/state-json.ts"
 import { acceptChannel, openChannel, step, type OpenChannelArgs, type StepContext, type StepError } from "../../../src/protocol/channel/step.ts"
 import type { ShortChannelId } from "../../../src/protocol/codec/fields.ts"
@@ -113,6 +113,9 @@ export interface OpenOptions {
 
 const defaultType: NegotiatedChannelType = { name: "static_remote_key", scidAlias: false, zeroConf: false }
 
+/** `Normal`'s fields in the Schema's order: the one key order of every `Normal` the reducer makes. */
+const normalKeys = Object.keys(NormalSchema.fields).join(",")
+
 export class Pair {
   connected = true
   /** Every message sent, in order, per sender (what the tests inspect). */
@@ -136,6 +139,11 @@ export class Pair {
       node.rejected.push(r.failure)
       return r.failure
     }
+    // Every `Normal` the reducer makes has all its fields, in the Schema's order (`makeNormal`:
+    // one hidden class). A state handed back unchanged is the decoded one below, not checked.
+    const made = r.success.state
+    if (made !== state && made._tag === "Normal" && Object.keys(made).join(",") !== normalKeys)
+      throw new Error(`a Normal state not made by makeNormal: ${Object.keys(made).join(",")}`)
     // The state must round-trip through its Schema (it is persisted as JSON).
     const json = JSON.stringify(Schema.encodeSync(ChannelStateSchema)(r.success.state))
     // The hand-written encoding the persistence path uses must be the Schema's, to the byte.
