@@ -1,6 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { bytesKey, makeLru, numberKeyOf, packBytes, packedHas } from "../../src/protocol/lru.ts"
+import { bytesKey, makeByteSlots, makeLru, numberKeyOf, packBytes, packedHas } from "../../src/protocol/lru.ts"
 import { makeCommitmentKeysCache } from "../../src/protocol/keys/commitment-keys-cache.ts"
 import { makePerCommitmentPoints } from "../../src/protocol/keys/per-commitment-points.ts"
 import { makeCommitmentBuilds } from "../../src/protocol/tx/commitment-builds.ts"
@@ -43,7 +43,7 @@ describe("makeLru", () => {
     expect(lru.get(7)).toBe("made of x")
     expect(lru.stats()).toEqual({ hits: 1, misses: 1 })
   })
-  it("property: any sequence of gets, sets, deletes, resizes and clears answers as a plain least-recently-used model", () => {
+  it("property: any sequence of gets, sets, deletes, resizes and clears answers as a plain least-recently-used model, each value that leaves reported once", () => {
     // The model: an array of keys, least recently used first; a hit moves its key to the end.
     const op = fc.oneof(
       { arbitrary: fc.record({ kind: fc.constant("get" as const), key: fc.constantFrom("a", "b", "c", "d", "e") }), weight: 6 },
@@ -54,14 +54,22 @@ describe("makeLru", () => {
     )
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 4 }), fc.array(op, { maxLength: 60 }), (capacity, ops) => {
-        const lru = makeLru<number>(capacity, "model")
+        // `dropped` hears every value that leaves (evicted, replaced by another, deleted), not those `clear` drops.
+        const heard: Array<number> = []
+        const lru = makeLru<number>(capacity, "model", (v) => heard.push(v))
         let limit = capacity
         let order: Array<string> = []
         const values = new Map<string, number>()
+        const expectedDrops: Array<number> = []
         let hits = 0
         let misses = 0
+        const drop = (key: string) => {
+          const v = values.get(key)
+          if (v !== undefined) expectedDrops.push(v)
+          values.delete(key)
+        }
         const trim = () => {
-          while (order.length > limit) values.delete(order.shift() ?? "")
+          while (order.length > limit) drop(order.shift() ?? "")
         }
         for (const o of ops) {
           if (o.kind === "get") {
@@ -75,12 +83,14 @@ describe("makeLru", () => {
           } else if (o.kind === "set") {
             lru.set(o.key, o.value)
             order = [...order.filter((k) => k !== o.key), o.key]
+            const old = values.get(o.key)
+            if (old !== undefined && old !== o.value) expectedDrops.push(old)
             values.set(o.key, o.value)
             trim()
           } else if (o.kind === "delete") {
             lru.delete(o.key)
             order = order.filter((k) => k !== o.key)
-            values.delete(o.key)
+            drop(o.key)
           } else if (o.kind === "resize") {
             lru.resize(o.capacity)
             limit = o.capacity
@@ -94,6 +104,7 @@ describe("makeLru", () => {
           }
           expect(lru.size()).toBe(order.length)
           expect(lru.stats()).toEqual({ hits, misses })
+          expect(heard).toEqual(expectedDrops)
         }
       }),
       { numRuns: 500 }
@@ -223,6 +234,78 @@ describe("numberKeyOf", () => {
       }),
       { seed: 30 }
     )
+  })
+})
+
+describe("makeByteSlots", () => {
+  it("property: slots hold what was written until released, each live slot its own; `has` compares in place, false beyond the width", () => {
+    const width = 5
+    const op = fc.oneof(
+      { arbitrary: fc.constant({ kind: "take" as const }), weight: 4 },
+      { arbitrary: fc.record({ kind: fc.constant("release" as const), pick: fc.nat() }), weight: 2 },
+      { arbitrary: fc.record({ kind: fc.constant("write" as const), pick: fc.nat(), at: fc.nat({ max: width }), bytes: fc.uint8Array({ maxLength: width }) }), weight: 4 },
+      { arbitrary: fc.record({ kind: fc.constant("has" as const), pick: fc.nat(), at: fc.nat({ max: width + 1 }), bytes: fc.uint8Array({ maxLength: width + 1 }) }), weight: 4 },
+      { arbitrary: fc.constant({ kind: "clear" as const }), weight: 1 }
+    )
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+        const slots = makeByteSlots(width)
+        // The model: each live slot's bytes (written ones; unwritten bytes are not compared).
+        const live = new Map<number, Array<number | undefined>>()
+        for (const o of ops) {
+          const picked = [...live.keys()][("pick" in o ? o.pick : 0) % Math.max(1, live.size)]
+          if (o.kind === "take") {
+            const slot = slots.take()
+            expect(live.has(slot)).toBe(false)
+            expect(Number.isInteger(slot) && slot >= 0).toBe(true)
+            live.set(slot, Array.from({ length: width }, () => undefined))
+          } else if (o.kind === "release") {
+            if (picked === undefined) continue
+            slots.release(picked)
+            live.delete(picked)
+          } else if (o.kind === "write") {
+            if (picked === undefined) continue
+            const model = live.get(picked) ?? []
+            if (o.at + o.bytes.length > width) {
+              expect(() => slots.write(picked, o.at, o.bytes)).toThrow(RangeError)
+              continue
+            }
+            slots.write(picked, o.at, o.bytes)
+            o.bytes.forEach((b, i) => (model[o.at + i] = b))
+          } else if (o.kind === "has") {
+            if (picked === undefined) continue
+            const model = live.get(picked) ?? []
+            const beyond = o.at + o.bytes.length > width
+            const known = !beyond && o.bytes.every((_, i) => model[o.at + i] !== undefined)
+            if (beyond) expect(slots.has(picked, o.at, o.bytes)).toBe(false)
+            else if (known) expect(slots.has(picked, o.at, o.bytes)).toBe(o.bytes.every((b, i) => model[o.at + i] === b))
+          } else {
+            slots.clear()
+            live.clear()
+          }
+        }
+        // Every live slot still holds its own bytes (writes to one never reached another).
+        for (const [slot, model] of live) {
+          model.forEach((b, i) => {
+            if (b !== undefined) expect(slots.has(slot, i, Uint8Array.of(b))).toBe(true)
+          })
+        }
+      }),
+      { numRuns: 400, seed: 16 }
+    )
+  })
+  it("takes a released slot again before a new one, and grows past its first buffer keeping every slot's bytes", () => {
+    const slots = makeByteSlots(33)
+    const taken = Array.from({ length: 100 }, (_, i) => {
+      const slot = slots.take()
+      slots.write(slot, 0, Uint8Array.from({ length: 33 }, (_, j) => (i * 7 + j) & 0xff))
+      return slot
+    })
+    expect(new Set(taken).size).toBe(100)
+    taken.forEach((slot, i) => expect(slots.has(slot, 0, Uint8Array.from({ length: 33 }, (_, j) => (i * 7 + j) & 0xff))).toBe(true))
+    slots.release(taken[10] ?? 0)
+    expect(slots.take()).toBe(taken[10])
+    expect(() => makeByteSlots(0)).toThrow(RangeError)
   })
 })
 

@@ -657,13 +657,15 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
   const exportHolder = (h: HolderCommitment): SignerChannelState["holderCommitments"][number] => {
     const held = h.exported
     if (held !== undefined) return held
+    // Written out, not spread over the held state and HTLCs (V8 copies a spread object through
+    // a generic path): the same fields in the same order (those `checkHolderCommitment` copied).
+    const s = h.state
+    const htlcs = s.htlcs.map((x) => Object.freeze({ direction: x.direction, amount: x.amount, paymentHash: copyOf(x.paymentHash), cltvExpiry: x.cltvExpiry }))
+    const signatures = h.counterpartyHtlcSignatures.map(copyOf)
     const exported = Object.freeze({
-      state: Object.freeze({
-        ...h.state,
-        htlcs: Object.freeze(h.state.htlcs.map((x) => Object.freeze({ ...x, paymentHash: copyOf(x.paymentHash) })))
-      }),
+      state: Object.freeze({ commitmentNumber: s.commitmentNumber, feeratePerKw: s.feeratePerKw, toLocal: s.toLocal, toRemote: s.toRemote, htlcs: Object.freeze(htlcs) }),
       counterpartySignature: copyOf(h.counterpartySignature),
-      counterpartyHtlcSignatures: Object.freeze(h.counterpartyHtlcSignatures.map((sig) => copyOf(sig)))
+      counterpartyHtlcSignatures: Object.freeze(signatures)
     })
     h.exported = exported
     return exported
@@ -674,14 +676,15 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
    * two, see `validateHolderCommitment`), where `Array.prototype.sort` would allocate its merge
    * state on every export.
    */
-  const exportHolders = (holders: ReadonlyArray<HolderCommitment>): Array<SignerChannelState["holderCommitments"][number]> => {
+  const exportHolders = (holders: ReadonlyMap<bigint, HolderCommitment>): Array<SignerChannelState["holderCommitments"][number]> => {
     const out: Array<SignerChannelState["holderCommitments"][number]> = []
-    for (const h of holders) {
+    // `forEach`, not `for...of`: in code V8 compiles only with Maglev (a few exports per round trip) each iterator step allocates its result.
+    holders.forEach((h) => {
       const e = exportHolder(h)
       let i = out.length
       for (let before = out[i - 1]; before !== undefined && before.state.commitmentNumber > e.state.commitmentNumber; before = out[i - 1]) out[i--] = before
       out[i] = e
-    }
+    })
     return out
   }
 
@@ -709,14 +712,14 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     const state: SignerChannelState = Object.freeze({
       version: 1,
       keyId: seen?.state.keyId ?? copyOf(keyId),
-      parameters: p === undefined ? null : exportParameters(p),
+      parameters: p === undefined ? null : seen !== undefined && seen.parameters === p ? seen.state.parameters : exportParameters(p),
       revokedBelow: r.revokedBelow,
       highestValidated: r.highestValidated ?? null,
       lastCounterpartySigned:
         seen && seen.last === last ? seen.state.lastCounterpartySigned : last ? Object.freeze({ commitmentNumber: last.commitmentNumber, txid: copyOf(last.txid) }) : null,
       holderCommitments: sameHeld
         ? seen.state.holderCommitments
-        : Object.freeze(exportHolders([...r.holderCommitments.values()]))
+        : Object.freeze(exportHolders(r.holderCommitments))
     })
     r.lastExport = { parameters: p, revokedBelow: r.revokedBelow, highestValidated: r.highestValidated, last, holdersVersion: r.holdersVersion, state }
     return state

@@ -22,7 +22,7 @@
  * signed without deriving its keys again. Its only observable effect is speed.
  */
 import { Result } from "effect"
-import { makeLru, packBytes, packedHas } from "../lru.ts"
+import { makeByteSlots, makeLru, type ByteSlots } from "../lru.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { deriveCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "./commitment-keys.ts"
 import type { KeyDerivationError } from "./derivation.ts"
@@ -62,42 +62,42 @@ export interface CommitmentKeysCache {
 const KEY_LENGTH = 33
 
 /**
- * Every input `deriveCommitmentKeys` reads, the six 33-byte keys (point first), copied into one
- * array kept by an entry (`packBytes`: ~540 bytes with its 198 outside the heap, where six small
- * arrays took ~1.8 KB; a simulation keeps thousands of entries); undefined when one has another
- * length (such inputs are never kept), so each key is at a fixed offset.
+ * Every input `deriveCommitmentKeys` reads, the six 33-byte keys (point first), as an entry keeps
+ * them: one after the other in its slot of the memo's `ByteSlots` (198 bytes in a buffer the GC
+ * does not mark, nothing allocated per entry, where one array per entry cost ~540 bytes with an
+ * allocation outside V8's heap, and six small arrays ~1.8 KB; a simulation keeps thousands of
+ * entries). Only inputs of these lengths are kept, so each key is at a fixed offset.
  */
-const inputsOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): Uint8Array | undefined =>
+const INPUTS_LENGTH = 6 * KEY_LENGTH
+
+/** Whether every input has the length of a compressed point (else the entry is not kept). */
+const keptLengths = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): boolean =>
   point.length === KEY_LENGTH &&
   owner.delayedPaymentBasepoint.length === KEY_LENGTH &&
   owner.htlcBasepoint.length === KEY_LENGTH &&
   counterparty.revocationBasepoint.length === KEY_LENGTH &&
   counterparty.htlcBasepoint.length === KEY_LENGTH &&
   counterparty.paymentBasepoint.length === KEY_LENGTH
-    ? packBytes([
-        point,
-        owner.delayedPaymentBasepoint,
-        owner.htlcBasepoint,
-        counterparty.revocationBasepoint,
-        counterparty.htlcBasepoint,
-        counterparty.paymentBasepoint
-      ])
-    : undefined
 
-/** Whether the inputs are those `inputsOf` copied as `inputs` (a key of another length is at no offset: `packedHas` fails on the length). */
-const sameInputs = (inputs: Uint8Array, owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): boolean =>
-  point.length === KEY_LENGTH &&
-  owner.delayedPaymentBasepoint.length === KEY_LENGTH &&
-  owner.htlcBasepoint.length === KEY_LENGTH &&
-  counterparty.revocationBasepoint.length === KEY_LENGTH &&
-  counterparty.htlcBasepoint.length === KEY_LENGTH &&
-  counterparty.paymentBasepoint.length === KEY_LENGTH &&
-  packedHas(inputs, 0, point) &&
-  packedHas(inputs, KEY_LENGTH, owner.delayedPaymentBasepoint) &&
-  packedHas(inputs, 2 * KEY_LENGTH, owner.htlcBasepoint) &&
-  packedHas(inputs, 3 * KEY_LENGTH, counterparty.revocationBasepoint) &&
-  packedHas(inputs, 4 * KEY_LENGTH, counterparty.htlcBasepoint) &&
-  packedHas(inputs, 5 * KEY_LENGTH, counterparty.paymentBasepoint)
+/** Copies the inputs (of `keptLengths`) into `slot`. */
+const writeInputs = (slots: ByteSlots, slot: number, owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): void => {
+  slots.write(slot, 0, point)
+  slots.write(slot, KEY_LENGTH, owner.delayedPaymentBasepoint)
+  slots.write(slot, 2 * KEY_LENGTH, owner.htlcBasepoint)
+  slots.write(slot, 3 * KEY_LENGTH, counterparty.revocationBasepoint)
+  slots.write(slot, 4 * KEY_LENGTH, counterparty.htlcBasepoint)
+  slots.write(slot, 5 * KEY_LENGTH, counterparty.paymentBasepoint)
+}
+
+/** Whether the inputs are those `writeInputs` copied into `slot` (a key of another length is at no offset: it is never kept). */
+const sameInputs = (slots: ByteSlots, slot: number, owner: ChannelBasepoints, counterparty: ChannelBasepoints, point: PublicKey): boolean =>
+  keptLengths(owner, counterparty, point) &&
+  slots.has(slot, 0, point) &&
+  slots.has(slot, KEY_LENGTH, owner.delayedPaymentBasepoint) &&
+  slots.has(slot, 2 * KEY_LENGTH, owner.htlcBasepoint) &&
+  slots.has(slot, 3 * KEY_LENGTH, counterparty.revocationBasepoint) &&
+  slots.has(slot, 4 * KEY_LENGTH, counterparty.htlcBasepoint) &&
+  slots.has(slot, 5 * KEY_LENGTH, counterparty.paymentBasepoint)
 
 /** Three bytes of `key` from `at` as a 24-bit number (0 past its end). */
 const bits24 = (key: Uint8Array, at: number): number => ((key[at] ?? 0) << 16) | ((key[at + 1] ?? 0) << 8) | (key[at + 2] ?? 0)
@@ -119,9 +119,9 @@ const keyOf = (owner: ChannelBasepoints, counterparty: ChannelBasepoints, point:
   return (low ^ (high << 6)) & 0x3fffffff
 }
 
-/** An entry: the keys, with a copy of the inputs they were derived from (`inputsOf`). */
+/** An entry: the keys, with the slot holding a copy of the inputs they were derived from (`writeInputs`). */
 interface Entry {
-  readonly inputs: Uint8Array
+  readonly slot: number
   readonly keys: CommitmentKeys
 }
 
@@ -131,7 +131,8 @@ interface Entry {
  * channel suffice. Throws RangeError for a capacity below 1 (a configuration bug).
  */
 export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache => {
-  const memo = makeLru<Entry, number>(capacity, "commitment keys cache")
+  const slots = makeByteSlots(INPUTS_LENGTH)
+  const memo = makeLru<Entry, number>(capacity, "commitment keys cache", (dropped) => slots.release(dropped.slot))
   const deriveWith = (
     owner: ChannelBasepoints,
     counterparty: ChannelBasepoints,
@@ -140,16 +141,17 @@ export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache =
   ): Result.Result<CommitmentKeys, KeyDerivationError> => {
     const key = keyOf(owner, counterparty, perCommitmentPoint)
     const held = memo.get(key)
-    if (held !== undefined && sameInputs(held.inputs, owner, counterparty, perCommitmentPoint)) {
+    if (held !== undefined && sameInputs(slots, held.slot, owner, counterparty, perCommitmentPoint)) {
       return Result.succeed(held.keys)
     }
     // Found under a number shared with other inputs: counted as a miss.
     if (held !== undefined) memo.mismatch()
     const computed = compute()
-    if (Result.isSuccess(computed)) {
-      // Other inputs under this number (sharing 30 bits of their mix) are replaced.
-      const inputs = inputsOf(owner, counterparty, perCommitmentPoint)
-      if (inputs !== undefined) memo.set(key, { inputs, keys: computed.success })
+    if (Result.isSuccess(computed) && keptLengths(owner, counterparty, perCommitmentPoint)) {
+      // Other inputs under this number (sharing 30 bits of their mix) are replaced (their slot released).
+      const slot = slots.take()
+      writeInputs(slots, slot, owner, counterparty, perCommitmentPoint)
+      memo.set(key, { slot, keys: computed.success })
     }
     return computed
   }
@@ -165,7 +167,10 @@ export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache =
     deriveWith,
     size: memo.size,
     stats: memo.stats,
-    clear: memo.clear
+    clear: () => {
+      memo.clear()
+      slots.clear()
+    }
   }
   return self
 }

@@ -28,7 +28,7 @@
  * the state it is given: it only skips work already done on equal inputs.
  */
 import { Result } from "effect"
-import { makeLru, packBytes, packedHas } from "../lru.ts"
+import { makeByteSlots, makeLru, type ByteSlots } from "../lru.ts"
 import { txid as computeTxid, type Transaction, type Txid } from "./bitcoin/transaction.ts"
 import {
   buildCommitmentTransaction,
@@ -155,7 +155,7 @@ class MemoHtlcTransaction<H extends CommitmentHtlc> implements HtlcTransaction<H
 const KEY_LENGTH = 33
 
 /**
- * Whether every byte field `byteFieldsOf` copies has its length (else the params are built
+ * Whether every byte field `writeFields` copies has its length (else the params are built
  * without the memo, and the builder judges them). Reads the HTLC keys only when there are HTLCs.
  */
 const hasByteLengths = <H extends CommitmentHtlc>(p: CommitmentParams<H>): boolean => {
@@ -171,12 +171,13 @@ const hasByteLengths = <H extends CommitmentHtlc>(p: CommitmentParams<H>): boole
     k.remotePaymentPubkey.length !== KEY_LENGTH
   )
     return false
-  for (const h of p.htlcs) if (h.paymentHash.length !== 32) return false
+  const htlcs = p.htlcs
+  for (let i = 0; i < htlcs.length; i++) if (htlcs[i]?.paymentHash.length !== 32) return false
   return true
 }
 
 /**
- * Where `byteFieldsOf` puts each field in its array: the funding
+ * Where `writeFields` puts each field in an entry's slot: the funding
  * txid, the two funding pubkeys, four commitment keys, then with HTLCs the two HTLC keys and
  * each HTLC's payment hash (`HASHES_AT` on).
  */
@@ -193,60 +194,82 @@ const LOCAL_HTLC_AT = WITHOUT_HTLCS
 const REMOTE_HTLC_AT = LOCAL_HTLC_AT + KEY_LENGTH
 const HASHES_AT = REMOTE_HTLC_AT + KEY_LENGTH
 
-/** The length of `byteFieldsOf(p)` for `htlcs` HTLCs. */
+/** The length of the byte fields of a commitment with `htlcs` HTLCs. */
 const byteFieldsLength = (htlcs: number): number => (htlcs === 0 ? WITHOUT_HTLCS : HASHES_AT + 32 * htlcs)
 
 /**
- * A copy of each byte field the builder reads (of checked lengths, `hasByteLengths`, so each is
- * at a fixed place): the funding txid, the two funding pubkeys, the six commitment keys and each
- * HTLC's payment hash, in one array (`packBytes`: a few hundred bytes, where ten small arrays
- * took ~2.5 KB; a simulation keeps one entry per channel). Without HTLCs the builder
- * never reads the two HTLC keys (the key derivation may not have computed them:
- * `commitment-keys.ts` derives them on first read): they are left out, the HTLC count (`sameInputs`
- * compares it) telling the two layouts apart.
+ * The class of slots an entry with `htlcs` HTLCs takes its slot from: 0 without HTLCs, else the
+ * class c of up to 2^(c-1) HTLCs (1, 2, 4, 8, ...), so a slot wastes less than half its width.
  */
-const byteFieldsOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): Uint8Array => {
-  const k = p.keys
-  const htlcs = p.htlcs
-  const fields: Array<Uint8Array> = [
-    p.fundingOutpoint.txid,
-    p.localFundingPubkey,
-    p.remoteFundingPubkey,
-    k.perCommitmentPoint,
-    k.revocationPubkey,
-    k.localDelayedPubkey,
-    k.remotePaymentPubkey
-  ]
-  if (htlcs.length > 0) {
-    fields.push(k.localHtlcPubkey, k.remoteHtlcPubkey)
-    for (const h of htlcs) fields.push(h.paymentHash)
+const slotClassOf = (htlcs: number): number => (htlcs === 0 ? 0 : 33 - Math.clz32(htlcs - 1))
+
+/**
+ * Where a memo keeps its entries' byte fields: one `ByteSlots` per class (`slotClassOf`), made
+ * when first needed, its width the fields of the most HTLCs of the class. A slot, not an array
+ * per entry: a miss allocates nothing for its copies (an array of a few hundred bytes is
+ * allocated outside V8's heap, ~0.5-0.8 us each), and an entry's bytes cost the GC nothing to
+ * mark (a simulation keeps one entry per channel).
+ */
+class FieldSlots {
+  readonly #classes: Array<ByteSlots | undefined> = []
+  /** The slots of entries with `htlcs` HTLCs. */
+  of(htlcs: number): ByteSlots {
+    const c = slotClassOf(htlcs)
+    return (this.#classes[c] ??= makeByteSlots(byteFieldsLength(c === 0 ? 0 : 2 ** (c - 1))))
   }
-  return packBytes(fields)
+  clear(): void {
+    this.#classes.length = 0
+  }
 }
 
 /**
- * Whether the byte fields of `p` (of checked lengths, `hasByteLengths`) are those `byteFieldsOf`
- * copied as `fields`, the point first (what tells commitments apart). The HTLC keys are compared
- * only when there are HTLCs (the count is compared by `sameInputs`).
+ * Copies each byte field the builder reads (of checked lengths, `hasByteLengths`, so each is at
+ * a fixed place) into `slot`: the funding txid, the two funding pubkeys, the six commitment keys
+ * and each HTLC's payment hash. Without HTLCs the builder never reads the two HTLC keys (the key
+ * derivation may not have computed them: `commitment-keys.ts` derives them on first read): they
+ * are left out, the HTLC count (`sameInputs` compares it) telling the two layouts apart.
  */
-const sameBytes = <H extends CommitmentHtlc>(fields: Uint8Array, p: CommitmentParams<H>): boolean => {
+const writeFields = <H extends CommitmentHtlc>(slots: ByteSlots, slot: number, p: CommitmentParams<H>): void => {
+  const k = p.keys
+  const htlcs = p.htlcs
+  slots.write(slot, TXID_AT, p.fundingOutpoint.txid)
+  slots.write(slot, LOCAL_FUNDING_AT, p.localFundingPubkey)
+  slots.write(slot, REMOTE_FUNDING_AT, p.remoteFundingPubkey)
+  slots.write(slot, POINT_AT, k.perCommitmentPoint)
+  slots.write(slot, REVOCATION_AT, k.revocationPubkey)
+  slots.write(slot, DELAYED_AT, k.localDelayedPubkey)
+  slots.write(slot, REMOTE_PAYMENT_AT, k.remotePaymentPubkey)
+  if (htlcs.length === 0) return
+  slots.write(slot, LOCAL_HTLC_AT, k.localHtlcPubkey)
+  slots.write(slot, REMOTE_HTLC_AT, k.remoteHtlcPubkey)
+  for (let i = 0; i < htlcs.length; i++) {
+    const h = htlcs[i]
+    if (h !== undefined) slots.write(slot, HASHES_AT + 32 * i, h.paymentHash)
+  }
+}
+
+/**
+ * Whether the byte fields of `p` (of checked lengths, `hasByteLengths`; as many HTLCs as the
+ * entry's, which `sameInputs` compares first) are those `writeFields` copied into `slot`, the
+ * point first (what tells commitments apart). The HTLC keys are compared only when there are HTLCs.
+ */
+const sameBytes = <H extends CommitmentHtlc>(slots: ByteSlots, slot: number, p: CommitmentParams<H>): boolean => {
   const k = p.keys
   const htlcs = p.htlcs
   if (
-    fields.length !== byteFieldsLength(htlcs.length) ||
-    !packedHas(fields, POINT_AT, k.perCommitmentPoint) ||
-    !packedHas(fields, TXID_AT, p.fundingOutpoint.txid) ||
-    !packedHas(fields, LOCAL_FUNDING_AT, p.localFundingPubkey) ||
-    !packedHas(fields, REMOTE_FUNDING_AT, p.remoteFundingPubkey) ||
-    !packedHas(fields, REVOCATION_AT, k.revocationPubkey) ||
-    !packedHas(fields, DELAYED_AT, k.localDelayedPubkey) ||
-    !packedHas(fields, REMOTE_PAYMENT_AT, k.remotePaymentPubkey) ||
-    (htlcs.length > 0 && (!packedHas(fields, LOCAL_HTLC_AT, k.localHtlcPubkey) || !packedHas(fields, REMOTE_HTLC_AT, k.remoteHtlcPubkey)))
+    !slots.has(slot, POINT_AT, k.perCommitmentPoint) ||
+    !slots.has(slot, TXID_AT, p.fundingOutpoint.txid) ||
+    !slots.has(slot, LOCAL_FUNDING_AT, p.localFundingPubkey) ||
+    !slots.has(slot, REMOTE_FUNDING_AT, p.remoteFundingPubkey) ||
+    !slots.has(slot, REVOCATION_AT, k.revocationPubkey) ||
+    !slots.has(slot, DELAYED_AT, k.localDelayedPubkey) ||
+    !slots.has(slot, REMOTE_PAYMENT_AT, k.remotePaymentPubkey) ||
+    (htlcs.length > 0 && (!slots.has(slot, LOCAL_HTLC_AT, k.localHtlcPubkey) || !slots.has(slot, REMOTE_HTLC_AT, k.remoteHtlcPubkey)))
   )
     return false
   for (let i = 0; i < htlcs.length; i++) {
     const h = htlcs[i]
-    if (h === undefined || !packedHas(fields, HASHES_AT + 32 * i, h.paymentHash)) return false
+    if (h === undefined || !slots.has(slot, HASHES_AT + 32 * i, h.paymentHash)) return false
   }
   return true
 }
@@ -272,8 +295,9 @@ const shortKeyOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): number =>
  * is equal (the channel type by identity).
  */
 interface Indexed {
-  /** `byteFieldsOf`. */
-  readonly bytes: Uint8Array
+  /** The slots and the slot holding the byte fields (`writeFields`). */
+  readonly slots: ByteSlots
+  readonly slot: number
   readonly channelType: object
   readonly vout: number
   /** fundingAmount, commitmentNumber, obscuringFactor, toLocal, toRemote, dustLimit, then each HTLC's amount. */
@@ -284,22 +308,27 @@ interface Indexed {
 
 const bigintsOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): Array<bigint> => {
   const out: Array<bigint> = [p.fundingAmount, p.commitmentNumber, p.obscuringFactor, p.toLocal, p.toRemote, p.dustLimit]
-  for (const h of p.htlcs) out.push(h.amount)
+  const htlcs = p.htlcs
+  for (let i = 0; i < htlcs.length; i++) out.push(htlcs[i]?.amount ?? 0n)
   return out
 }
 const numbersOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): Array<number> => {
   const out: Array<number> = [p.localIsFunder ? 1 : 0, p.feeratePerKw, p.toSelfDelay]
-  for (const h of p.htlcs) out.push(h.direction === "offered" ? 0 : 1, h.cltvExpiry)
+  const htlcs = p.htlcs
+  for (let i = 0; i < htlcs.length; i++) {
+    const h = htlcs[i]
+    if (h !== undefined) out.push(h.direction === "offered" ? 0 : 1, h.cltvExpiry)
+  }
   return out
 }
 
-const indexedOf = <H extends CommitmentHtlc>(p: CommitmentParams<H>): Indexed => ({
-  bytes: byteFieldsOf(p),
-  channelType: p.channelType,
-  vout: p.fundingOutpoint.vout,
-  bigints: bigintsOf(p),
-  numbers: numbersOf(p)
-})
+/** The inputs of `p` as an entry keeps them, its byte fields written into a slot taken from `fieldSlots`. */
+const indexedOf = <H extends CommitmentHtlc>(fieldSlots: FieldSlots, p: CommitmentParams<H>): Indexed => {
+  const slots = fieldSlots.of(p.htlcs.length)
+  const slot = slots.take()
+  writeFields(slots, slot, p)
+  return { slots, slot, channelType: p.channelType, vout: p.fundingOutpoint.vout, bigints: bigintsOf(p), numbers: numbersOf(p) }
+}
 
 /** Whether `p` (its byte fields of checked lengths) is the input `i` was made of, field for field. */
 const sameInputs = <H extends CommitmentHtlc>(i: Indexed, p: CommitmentParams<H>): boolean => {
@@ -325,7 +354,7 @@ const sameInputs = <H extends CommitmentHtlc>(i: Indexed, p: CommitmentParams<H>
     const h = htlcs[k]
     if (h === undefined || b[6 + k] !== h.amount || n[3 + 2 * k] !== (h.direction === "offered" ? 0 : 1) || n[4 + 2 * k] !== h.cltvExpiry) return false
   }
-  return sameBytes(i.bytes, p)
+  return sameBytes(i.slots, i.slot, p)
 }
 
 /** The empty HTLC lists of every commitment without HTLCs handed out from the memo (read-only, as every list handed out). */
@@ -365,7 +394,7 @@ const viewFor = <H extends CommitmentHtlc>(entry: Entry, params: CommitmentParam
 /** Up to this many HTLCs `entryOf` finds each by a scan of the list; beyond, through a map of their positions (a scan per output would be quadratic). */
 const SCAN_MAX_HTLCS = 8
 
-const entryOf = <H extends CommitmentHtlc>(params: CommitmentParams<H>, built: CommitmentTransaction<H>): Entry => {
+const entryOf = <H extends CommitmentHtlc>(fieldSlots: FieldSlots, params: CommitmentParams<H>, built: CommitmentTransaction<H>): Entry => {
   const htlcs = params.htlcs
   const builtOutputs = built.outputs
   const outputHtlc: Array<number> = []
@@ -393,7 +422,7 @@ const entryOf = <H extends CommitmentHtlc>(params: CommitmentParams<H>, built: C
     for (const h of built.trimmedHtlcs) trimmed.push(position.get(h) ?? -1)
   }
   return {
-    inputs: indexedOf(params),
+    inputs: indexedOf(fieldSlots, params),
     built,
     outputHtlc,
     trimmed,
@@ -418,7 +447,9 @@ export interface CommitmentBuilds {
 
 /** A memo of at most `capacity` (>= 1) builds. Throws RangeError otherwise (a configuration bug). */
 export const makeCommitmentBuilds = (capacity: number): CommitmentBuilds => {
-  const memo = makeLru<Entry, number>(capacity, "commitment builds")
+  const fieldSlots = new FieldSlots()
+  // An entry's slot is released when it leaves the memo (a commitment handed out keeps its entry for its txid and digests, never reading the slot).
+  const memo = makeLru<Entry, number>(capacity, "commitment builds", (dropped) => dropped.inputs.slots.release(dropped.inputs.slot))
   // `capacity` a data property kept in step with `resize` (an accessor would make this a dictionary-mode object).
   const self: Omit<CommitmentBuilds, "capacity"> & { capacity: number } = {
     capacity: memo.capacity,
@@ -436,13 +467,16 @@ export const makeCommitmentBuilds = (capacity: number): CommitmentBuilds => {
       const built = buildCommitmentTransaction(params)
       if (Result.isFailure(built)) return built
       const b = built.success
-      const entry = entryOf(params, b)
+      const entry = entryOf(fieldSlots, params, b)
       memo.set(key, entry)
       return Result.succeed(new MemoCommitment(entry, params, b.outputs, b.htlcOutputs, b.trimmedHtlcs))
     },
     size: memo.size,
     stats: memo.stats,
-    clear: memo.clear
+    clear: () => {
+      memo.clear()
+      fieldSlots.clear()
+    }
   }
   return self
 }

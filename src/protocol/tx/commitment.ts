@@ -240,8 +240,13 @@ export const buildCommitmentTransaction = <H extends CommitmentHtlc>(
   // A negative dust limit would keep HTLC outputs worth less than their second-stage fee.
   if (dustLimit < 0n) return failed("negative dust limit")
   if (!Number.isInteger(params.toSelfDelay) || params.toSelfDelay < 0 || params.toSelfDelay > 0xffff) return failed("to_self_delay out of range")
+  // Indexed loops over the HTLCs, not `for...of`: this runs once per commitment, in code V8
+  // compiles only with Maglev, where each step of an array iterator allocates its result.
+  const htlcs = params.htlcs
   let inFlight = 0n
-  for (const h of params.htlcs) {
+  for (let i = 0; i < htlcs.length; i++) {
+    const h = htlcs[i]
+    if (h === undefined) return failed("missing HTLC")
     if (h.amount <= 0n) return failed("HTLC amount must be positive")
     if (h.paymentHash.length !== 32) return failed("payment hash must be 32 bytes")
     if (!Number.isInteger(h.cltvExpiry) || h.cltvExpiry < 0 || h.cltvExpiry >= 500_000_000) return failed("cltv_expiry out of range")
@@ -252,7 +257,9 @@ export const buildCommitmentTransaction = <H extends CommitmentHtlc>(
 
   const untrimmed: Array<H> = []
   const trimmedHtlcs: Array<H> = []
-  for (const h of params.htlcs) {
+  for (let i = 0; i < htlcs.length; i++) {
+    const h = htlcs[i]
+    if (h === undefined) continue
     if (isHtlcTrimmed(type, feeratePerKw, dustLimit, h.direction, h.amount)) trimmedHtlcs.push(h)
     else untrimmed.push(h)
   }
@@ -267,7 +274,9 @@ export const buildCommitmentTransaction = <H extends CommitmentHtlc>(
   const hasToRemote = toRemoteAmount >= dustLimit && toRemoteAmount > 0n
 
   const pending: Array<Pending<H>> = []
-  for (const h of untrimmed) {
+  for (let i = 0; i < untrimmed.length; i++) {
+    const h = untrimmed[i]
+    if (h === undefined) continue
     if (h.direction === "offered") pending.push(pendingOf("offered_htlc", msatToSat(h.amount), type.scripts.offeredHtlc(keys, h.paymentHash), h))
     else pending.push(pendingOf("received_htlc", msatToSat(h.amount), type.scripts.receivedHtlc(keys, h.paymentHash, h.cltvExpiry), h))
   }

@@ -8,9 +8,9 @@
  *
  * Only successes are kept (a failure is an error path, and caching it would let a bad signature
  * occupy the memo). Keyed by 30 bits of the digest as a number (`numberKeyOf`: no string made
- * or hashed per check); the entry holds a copy of the digest, the signature and the key in one
- * array (`packBytes`: ~430 bytes, 129 of them outside the heap, where three small arrays took
- * ~930), compared on a hit:
+ * or hashed per check); the entry is a slot of the memo's `ByteSlots` holding a copy of the
+ * digest, the signature and the key one after the other (nothing allocated per entry, where one
+ * array of the three cost an allocation outside V8's heap per verification), compared on a hit:
  * another triple under the same number is a miss and replaces it. Only triples of the channel
  * path's lengths (a 32-byte digest, a 64-byte compact signature, a 33-byte key) are kept, so each
  * part is at a fixed place; others are verified without the memo. Least recently used entries go
@@ -22,7 +22,7 @@
  * V8's old generation, ~11 KB per round trip. A triple checked a third time (a restored signer
  * validating its held commitments) is verified again.
  */
-import { makeLru, numberKeyOf, packBytes, packedHas } from "../lru.ts"
+import { makeByteSlots, makeLru, numberKeyOf } from "../lru.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 
 export interface VerifiedSignatures {
@@ -40,18 +40,21 @@ const SIGNATURE_LENGTH = 64
 const KEY_LENGTH = 33
 const SIGNATURE_AT = DIGEST_LENGTH
 const KEY_AT = SIGNATURE_AT + SIGNATURE_LENGTH
+const TRIPLE_LENGTH = KEY_AT + KEY_LENGTH
 
 /** A memo of at most `capacity` (>= 1) verified triples. Throws RangeError otherwise (a configuration bug). */
 export const makeVerifiedSignatures = (capacity: number): VerifiedSignatures => {
-  /** The digest, signature and key of a triple kept, one after the other (`packBytes`). */
-  const memo = makeLru<Uint8Array, number>(capacity, "verified signatures")
+  /** The digest, signature and key of each triple kept, one after the other in its slot. */
+  const slots = makeByteSlots(TRIPLE_LENGTH)
+  /** Each entry is the number of its slot, released when the entry leaves. */
+  const memo = makeLru<number, number>(capacity, "verified signatures", slots.release)
   return {
     capacity,
     verify: (secp, signature, digest, publicKey) => {
       if (digest.length !== DIGEST_LENGTH || signature.length !== SIGNATURE_LENGTH || publicKey.length !== KEY_LENGTH) return secp.verify(signature, digest, publicKey)
       const key = numberKeyOf(digest)
       const held = memo.get(key)
-      if (held !== undefined && packedHas(held, 0, digest) && packedHas(held, SIGNATURE_AT, signature) && packedHas(held, KEY_AT, publicKey)) {
+      if (held !== undefined && slots.has(held, 0, digest) && slots.has(held, SIGNATURE_AT, signature) && slots.has(held, KEY_AT, publicKey)) {
         // Answered once: dropped (see above).
         memo.delete(key)
         return true
@@ -59,17 +62,25 @@ export const makeVerifiedSignatures = (capacity: number): VerifiedSignatures => 
       // Found under a number shared with other inputs: counted as a miss.
       if (held !== undefined) memo.mismatch()
       if (!secp.verify(signature, digest, publicKey)) return false
-      memo.set(key, packBytes([digest, signature, publicKey]))
+      // The entry under this number, if any, is replaced (its slot released).
+      const slot = slots.take()
+      slots.write(slot, 0, digest)
+      slots.write(slot, SIGNATURE_AT, signature)
+      slots.write(slot, KEY_AT, publicKey)
+      memo.set(key, slot)
       return true
     },
     size: memo.size,
     stats: memo.stats,
-    clear: memo.clear
+    clear: () => {
+      memo.clear()
+      slots.clear()
+    }
   }
 }
 
 /**
- * Entries of the shared memo (about 250 bytes each): the signatures of a few dozen channels'
+ * Entries of the shared memo (about 130 bytes of slot and a list node each): the signatures of a few dozen channels'
  * commitments in flight with up to a few hundred HTLCs between them.
  */
 export const SHARED_VERIFIED_SIGNATURES_CAPACITY = 2048

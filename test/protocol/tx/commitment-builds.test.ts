@@ -195,6 +195,39 @@ describe("makeCommitmentBuilds", () => {
     )
   })
 
+  it("keeps each entry's inputs in a slot of its HTLC count's class, reused once evicted: builds of any HTLC count in any order give what building afresh gives", () => {
+    const t = anchors.tests.find((x) => x.htlc_ids.length >= 3)
+    if (t === undefined) throw new Error("no vector with three HTLCs")
+    const params = paramsOf(anchors.common, t, anchorsZeroFeeHtlcTx)
+    // 0 to all HTLCs (slot classes 0, 1, 2, 3, ...), each with another payment hash in its last HTLC.
+    const variants: Array<CommitmentParams<TestHtlc>> = []
+    for (let n = 0; n <= params.htlcs.length; n++) {
+      const htlcs = params.htlcs.slice(0, n)
+      variants.push({ ...params, htlcs })
+      if (n > 0) variants.push({ ...params, htlcs: htlcs.map((h, i) => (i === n - 1 ? { ...h, paymentHash: Uint8Array.from(h.paymentHash, (b) => b ^ 1) } : h)) })
+    }
+    const direct = variants.map((v) => buildCommitmentTransaction(v))
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: variants.length - 1 }), { minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 4 }), (order, capacity) => {
+        const builds = makeCommitmentBuilds(capacity)
+        for (const i of order) {
+          const v = variants[i]
+          const d = direct[i]
+          if (v === undefined || d === undefined) throw new Error("unreachable")
+          const built = builds.build(v)
+          expect(Result.isSuccess(built) ? built.success : undefined).toEqual(Result.isSuccess(d) ? d.success : undefined)
+          if (Result.isSuccess(built)) expect(hexOf(commitmentTxid(built.success))).toBe(hexOf(txid(built.success.tx)))
+        }
+        expect(builds.size()).toBeLessThanOrEqual(capacity)
+        builds.clear()
+        const again = variants[order[0] ?? 0]
+        if (again !== undefined) builds.build(again)
+        expect(builds.stats()).toEqual({ hits: 0, misses: 1 })
+      }),
+      { numRuns: 150, seed: 16 }
+    )
+  })
+
   it("hands out the plain results' own fields in the builder's order, hit or miss, with or without HTLCs; a spread copy is a plain object the memo does not know", () => {
     const builds = makeCommitmentBuilds(64)
     // Keys, in order, and values as a spread and JSON see them (bigints as text).

@@ -71,18 +71,27 @@ export const serializeOutput = (o: TxOutput): Uint8Array => {
   return w.finish()
 }
 
-/** Writes the transaction (BIP 144 format when `segwit`, else the legacy one). */
+/**
+ * Writes the transaction (BIP 144 format when `segwit`, else the legacy one). Indexed loops, not
+ * `for...of`: each txid is written once per commitment, in code V8 compiles only with Maglev,
+ * where each step of an array iterator allocates its result.
+ */
 const writeTransaction = (w: Writer, tx: Transaction, segwit: boolean): void => {
+  const { inputs, outputs } = tx
   w.u32le(tx.version)
   if (segwit) w.u8(0).u8(1)
-  w.compactSize(tx.inputs.length)
-  for (const i of tx.inputs) {
-    w.bytes(i.prevout.txid).u32le(i.prevout.vout).varBytes(i.scriptSig).u32le(i.sequence)
+  w.compactSize(inputs.length)
+  for (let k = 0; k < inputs.length; k++) {
+    const i = inputs[k]
+    if (i !== undefined) w.bytes(i.prevout.txid).u32le(i.prevout.vout).varBytes(i.scriptSig).u32le(i.sequence)
   }
-  w.compactSize(tx.outputs.length)
-  for (const o of tx.outputs) writeOutput(w, o)
+  w.compactSize(outputs.length)
+  for (let k = 0; k < outputs.length; k++) {
+    const o = outputs[k]
+    if (o !== undefined) writeOutput(w, o)
+  }
   if (segwit) {
-    for (const i of tx.inputs) {
+    for (const i of inputs) {
       w.compactSize(i.witness.length)
       for (const item of i.witness) w.varBytes(item)
     }
