@@ -185,13 +185,6 @@ export const bytesKey = (bytes: Uint8Array): string => {
   return key
 }
 
-/** Whether `key` is `bytesKey(bytes)`, compared character for byte in place (no string made). */
-export const isBytesKeyOf = (key: string, bytes: Uint8Array): boolean => {
-  if (key.length !== bytes.length) return false
-  for (let i = 0; i < bytes.length; i++) if (key.charCodeAt(i) !== bytes[i]) return false
-  return true
-}
-
 /**
  * Copies of byte fields for a memo entry to keep, as ONE array, the fields one after the other:
  * V8 spends ~245 heap bytes on each small `Uint8Array` (its object, its buffer's object and the

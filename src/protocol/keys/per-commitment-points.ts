@@ -8,7 +8,7 @@
  *
  * The memo is of a pure function: an entry is only ever made by computing `secret * G`, so a hit
  * answers exactly what computing again would. Entries are keyed by a tagged SHA256 of the
- * secret (30 of its bits as a number, the whole hash kept in the entry and compared on a hit),
+ * secret (30 of its bits as a number, the whole hash kept for the entry and compared on a hit),
  * never by the secret itself: the memo holds points (public) and hashes, so a secret of
  * a commitment not yet revoked is not kept anywhere but in its signer. Only successes are kept;
  * least recently used entries go beyond `capacity`.
@@ -16,7 +16,7 @@
 import { sha256Concat } from "../tx/bitcoin/hash.ts"
 import { Result } from "effect"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
-import { bytesKey, isBytesKeyOf, makeLru, numberKeyOf } from "../lru.ts"
+import { makeByteSlots, makeLru, numberKeyOf } from "../lru.ts"
 import { perCommitmentPoint, type KeyDerivationError } from "./derivation.ts"
 import type { PublicKey } from "./keys.ts"
 
@@ -38,15 +38,19 @@ export interface PerCommitmentPoints {
 const TAG = new TextEncoder().encode("el/pcp-memo")
 
 /**
- * An entry: the point, with the tagged hash of the secret and the implementation's name it was
- * computed for (compared on a hit: the memo's key is only a number, `keyOf`). The hash kept as a
- * string of one character per byte (`bytesKey`: ~50 heap bytes, where a 32-byte array takes ~245).
+ * An entry: the point, with the implementation's name it was computed for and the slot holding
+ * the tagged hash of the secret (both compared on a hit: the memo's key is only a number,
+ * `keyOf`). The hash in a slot of the memo's `ByteSlots` (32 bytes, nothing allocated per entry),
+ * where a 32-byte array takes ~245 heap bytes and a string of its bytes ~50 and a
+ * `String.fromCharCode` call per miss.
  */
 interface Entry {
-  readonly hash: string
+  readonly slot: number
   readonly implementation: string
   readonly point: PublicKey
 }
+
+const HASH_LENGTH = 32
 
 /** A small number per implementation name seen (the last one shared by any beyond 255: entries compare the name). */
 const implementations = new Map<string, number>()
@@ -63,7 +67,8 @@ const keyOf = (implementation: string, hash: Uint8Array): number => numberKeyOf(
 
 /** A memo of at most `capacity` (>= 1) points. Throws RangeError otherwise (a configuration bug). */
 export const makePerCommitmentPoints = (capacity: number): PerCommitmentPoints => {
-  const memo = makeLru<Entry, number>(capacity, "per-commitment points")
+  const hashes = makeByteSlots(HASH_LENGTH)
+  const memo = makeLru<Entry, number>(capacity, "per-commitment points", (dropped) => hashes.release(dropped.slot))
   // `capacity` a data property kept in step with `resize` (an accessor would make this a dictionary-mode object).
   const self: Omit<PerCommitmentPoints, "capacity"> & { capacity: number } = {
     capacity: memo.capacity,
@@ -78,18 +83,25 @@ export const makePerCommitmentPoints = (capacity: number): PerCommitmentPoints =
       // Of the implementation too: every real curve agrees, but a test-only curve
       // (src/testing/InsecureCrypto.ts) in the same process must not read their points.
       const held = memo.get(key)
-      if (held !== undefined && held.implementation === secp.name && isBytesKeyOf(held.hash, hash)) {
+      if (held !== undefined && held.implementation === secp.name && hashes.has(held.slot, 0, hash)) {
         return Result.succeed(held.point)
       }
       // Found under a number shared with other inputs: counted as a miss.
       if (held !== undefined) memo.mismatch()
       const computed = perCommitmentPoint(secp, secret)
-      if (Result.isSuccess(computed)) memo.set(key, { hash: bytesKey(hash), implementation: secp.name, point: computed.success })
+      if (Result.isSuccess(computed)) {
+        const slot = hashes.take()
+        hashes.write(slot, 0, hash)
+        memo.set(key, { slot, implementation: secp.name, point: computed.success })
+      }
       return computed
     },
     size: memo.size,
     stats: memo.stats,
-    clear: memo.clear
+    clear: () => {
+      memo.clear()
+      hashes.clear()
+    }
   }
   return self
 }

@@ -66,6 +66,11 @@ interface Entry {
   readonly trimmed: ReadonlyArray<number>
   /** Without HTLCs: `built.outputs` (none holds an HTLC), shared by every caller's view. */
   readonly outputsWithoutHtlcs: ReadonlyArray<CommitmentOutput<never>> | undefined
+  /**
+   * With HTLCs: for each output of `built.outputs` that holds no HTLC (`to_local`, `to_remote`,
+   * anchors), its view, shared by every caller's (undefined at HTLC outputs, each caller's own).
+   */
+  readonly plainOutputs: ReadonlyArray<CommitmentOutput<never> | undefined>
   txid: Txid | undefined
   htlcTxs: ReadonlyArray<HtlcTransaction<CommitmentHtlc>> | undefined
   /** Digests of the funding input (the commitment signatures). */
@@ -363,7 +368,8 @@ const NO_HTLCS: ReadonlyArray<never> = []
 /**
  * The entry's commitment with the caller's params and HTLC objects. Without HTLCs (half the
  * commitments of an HTLC round trip) the output lists hold no HTLC object: the entry's own lists
- * are the caller's too (frozen values, as every list handed out is read-only).
+ * are the caller's too (frozen values, as every list handed out is read-only). With HTLCs the
+ * caller gets its own lists and HTLC outputs, and the entry's views of the other outputs.
  */
 const viewFor = <H extends CommitmentHtlc>(entry: Entry, params: CommitmentParams<H>): CommitmentTransaction<H> => {
   const { built } = entry
@@ -375,8 +381,8 @@ const viewFor = <H extends CommitmentHtlc>(entry: Entry, params: CommitmentParam
     const o = builtOutputs[i]
     if (o === undefined) continue
     const htlc = params.htlcs[entry.outputHtlc[i] ?? -1]
-    // Written out (no spread of a common part): one object per output.
-    if (htlc === undefined) outputs.push({ index: o.index, kind: o.kind, amount: o.amount, scriptPubKey: o.scriptPubKey, witnessScript: o.witnessScript, htlc: undefined })
+    // Written out (no spread of a common part): one object per HTLC output; the others shared.
+    if (htlc === undefined) outputs.push(entry.plainOutputs[i] ?? plainOutputOf(o))
     else {
       const withHtlc = { index: o.index, kind: o.kind, amount: o.amount, scriptPubKey: o.scriptPubKey, witnessScript: o.witnessScript, htlc }
       outputs.push(withHtlc)
@@ -394,32 +400,47 @@ const viewFor = <H extends CommitmentHtlc>(entry: Entry, params: CommitmentParam
 /** Up to this many HTLCs `entryOf` finds each by a scan of the list; beyond, through a map of their positions (a scan per output would be quadratic). */
 const SCAN_MAX_HTLCS = 8
 
+/** An output's view without HTLC: its fields as the builder writes them. */
+const plainOutputOf = <H extends CommitmentHtlc>(o: CommitmentOutput<H>): CommitmentOutput<never> => ({
+  index: o.index,
+  kind: o.kind,
+  amount: o.amount,
+  scriptPubKey: o.scriptPubKey,
+  witnessScript: o.witnessScript,
+  htlc: undefined
+})
+
 const entryOf = <H extends CommitmentHtlc>(fieldSlots: FieldSlots, params: CommitmentParams<H>, built: CommitmentTransaction<H>): Entry => {
   const htlcs = params.htlcs
   const builtOutputs = built.outputs
   const outputHtlc: Array<number> = []
   const trimmed: Array<number> = []
+  const plainOutputs: Array<CommitmentOutput<never> | undefined> = []
   let outputsWithoutHtlcs: Array<CommitmentOutput<never>> | undefined
   if (htlcs.length === 0) {
     // No HTLC: no output or trimmed entry points to one (and no map of their positions is made).
     outputsWithoutHtlcs = []
     for (const o of builtOutputs) {
       outputHtlc.push(-1)
-      outputsWithoutHtlcs.push({ index: o.index, kind: o.kind, amount: o.amount, scriptPubKey: o.scriptPubKey, witnessScript: o.witnessScript, htlc: undefined })
+      outputsWithoutHtlcs.push(plainOutputOf(o))
     }
-  } else if (htlcs.length <= SCAN_MAX_HTLCS) {
-    // A few HTLCs (most commitments): each found by a scan of the list, no map made. From the
-    // end, as the map below answers (an object listed twice is found at its last place).
-    for (const o of builtOutputs) outputHtlc.push(o.htlc === undefined ? -1 : htlcs.lastIndexOf(o.htlc))
-    for (const h of built.trimmedHtlcs) trimmed.push(htlcs.lastIndexOf(h))
   } else {
-    const position = new Map<CommitmentHtlc, number>()
-    for (let i = 0; i < htlcs.length; i++) {
-      const h = htlcs[i]
-      if (h !== undefined) position.set(h, i)
+    // A few HTLCs (most commitments): each found by a scan of the list, no map made. From the
+    // end, as the map answers beyond (an object listed twice is found at its last place).
+    let position: Map<CommitmentHtlc, number> | undefined
+    if (htlcs.length > SCAN_MAX_HTLCS) {
+      position = new Map()
+      for (let i = 0; i < htlcs.length; i++) {
+        const h = htlcs[i]
+        if (h !== undefined) position.set(h, i)
+      }
     }
-    for (const o of builtOutputs) outputHtlc.push(o.htlc === undefined ? -1 : (position.get(o.htlc) ?? -1))
-    for (const h of built.trimmedHtlcs) trimmed.push(position.get(h) ?? -1)
+    const indexOf = (h: H): number => (position === undefined ? htlcs.lastIndexOf(h) : (position.get(h) ?? -1))
+    for (const o of builtOutputs) {
+      outputHtlc.push(o.htlc === undefined ? -1 : indexOf(o.htlc))
+      plainOutputs.push(o.htlc === undefined ? plainOutputOf(o) : undefined)
+    }
+    for (const h of built.trimmedHtlcs) trimmed.push(indexOf(h))
   }
   return {
     inputs: indexedOf(fieldSlots, params),
@@ -427,6 +448,7 @@ const entryOf = <H extends CommitmentHtlc>(fieldSlots: FieldSlots, params: Commi
     outputHtlc,
     trimmed,
     outputsWithoutHtlcs,
+    plainOutputs,
     txid: undefined,
     htlcTxs: undefined,
     digests: noDigests(),

@@ -55,6 +55,27 @@ describe("makePerCommitmentPoints", () => {
     expect(memo.size()).toBe(2)
   })
 
+  it("property: any sequence of secrets through a small memo (entries evicted, their hash slots taken again) answers as perCommitmentPoint, a hit only for a secret held", () => {
+    // A cheap stand-in curve (the point is the secret behind a prefix byte): what is checked is the memo's bookkeeping.
+    const fake = { ...secp, name: "slots", publicKey: (s: Uint8Array) => Uint8Array.of(0x03, ...s) }
+    const pool = Array.from({ length: 6 }, (_, i) => sha256(Uint8Array.of(i)))
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: pool.length - 1 }), { maxLength: 40 }), fc.integer({ min: 1, max: 4 }), (picks, capacity) => {
+        const memo = makePerCommitmentPoints(capacity)
+        // The model: secrets held, least recently used first.
+        let held: Array<number> = []
+        for (const i of picks) {
+          const secret = pool[i] ?? new Uint8Array(32)
+          const before = memo.stats()
+          expect(hexOf(memo.pointOf(fake, Uint8Array.from(secret)))).toBe(hexOf(perCommitmentPoint(fake, secret)))
+          expect(memo.stats().hits - before.hits).toBe(held.includes(i) ? 1 : 0)
+          held = [...held.filter((k) => k !== i), i].slice(-capacity)
+        }
+      }),
+      { numRuns: 300, seed: 16 }
+    )
+  })
+
   it("is bounded, least recently used out", () => {
     const memo = makePerCommitmentPoints(3)
     const secrets = [0, 1, 2, 3, 4].map((i) => sha256(Uint8Array.of(i)))
