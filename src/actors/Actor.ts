@@ -336,18 +336,25 @@ export const make = <M, E = never, R = never>(
      * (a defect) ends the actor as a defect in the fiber does; the effect of a handler that asked
      * for a stop is not run (the fiber would have been interrupted before it).
      */
-    const runWith = (context: Context.Context<R | Scope.Scope>): void => {
+    const runWith = (caller: Context.Context<never>): void => {
       let rest: Effect.Effect<void, E, R> | undefined
       try {
         rest = drainNow()
       } catch (defect) {
         rest = Effect.die(defect)
       }
-      if (rest !== undefined && !stopping && !ended) started(Effect.runForkWith(context)(runFrom(rest)))
+      if (rest !== undefined && !stopping && !ended) started(Effect.runForkWith(contextFor(caller))(runFrom(rest)))
     }
-    /** The context of the start waiting in a scheduler task (one at a time: `active` is set until the mailbox empties). */
-    let startContext: Context.Context<R | Scope.Scope> = context
-    const startTask = (): void => runWith(startContext)
+    /**
+     * The starting fiber's context for the start waiting in a scheduler task (one at a time:
+     * `active` is set until the mailbox empties), let go when the task runs.
+     */
+    let startCaller: Context.Context<never> | undefined
+    const startTask = (): void => {
+      const caller = startCaller ?? context
+      startCaller = undefined
+      runWith(caller)
+    }
     /**
      * Starts the actor in a scheduler task: the starting fiber's dispatcher, in the place a
      * forked fiber's start would take (after the tasks scheduled before it, batched with them), so
@@ -356,16 +363,17 @@ export const make = <M, E = never, R = never>(
      * fork and runs the fiber's first step in it: ~5 us a start): an actor handles whatever is in
      * its mailbox, in no caller's async context (nothing here uses `AsyncLocalStorage`; the
      * fiber's own suspensions still capture theirs). Until the task runs there is no fiber: a stop
-     * meanwhile ends the actor, and the task then finds it ended.
+     * meanwhile ends the actor, and the task then finds it ended. The fiber's context is made from
+     * the starter's only when a fiber is made (`contextFor`).
      */
     const start: Effect.Effect<void> = Effect.withFiber((caller) => {
-      startContext = contextFor(caller.context)
+      startCaller = caller.context
       caller.currentDispatcher.scheduleTask(startTask, 0)
       return Effect.void
     })
     /** `start` handling the mailbox at once (`postNow`), up to the first suspension, before the start returns. */
     const startNow: Effect.Effect<void> = Effect.withFiber((caller) => {
-      runWith(contextFor(caller.context))
+      runWith(caller.context)
       return Effect.void
     })
 

@@ -2,8 +2,8 @@
  * The `ChainWatcher`: the glue between the chain and the channels (until the monitors enforce
  * channels on chain themselves, BOLT 5). One per node, one fiber.
  *
- * - It follows the `ChainSource` and the `ChannelManager`'s event stream as ONE ordered input
- *   (so a watch and a block are never handled at the same time).
+ * - It follows the `ChainSource` and the `ChannelManager`'s chain requests (`chainRequestsOf`) as
+ *   ONE ordered input (so a watch and a block are never handled at the same time).
  * - `WatchFunding { outpoint }`: it watches the funding transaction and output (a `WatchSet`).
  *   When it confirms, and on every block after until the depth reaches
  *   `max(minimumDepth, announceDepth)`, the channel gets `FundingDepth { depth, shortChannelId }`
@@ -26,7 +26,7 @@
  * `FundingSpent`. The on-chain enforcement itself (`MonitorChain`) follows reorgs and re-derives
  * every claim (and publishes our commitment if the funding output stays unspent after a reorg).
  */
-import { Effect, Result, Schedule, Stream } from "effect"
+import { Effect, Queue, Result, Schedule, type Scope, Stream } from "effect"
 import { equalBytes, toHex } from "../protocol/bytes.ts"
 import { type Block, type BlockRef, refOf } from "../protocol/chain/block.ts"
 import { WatchSet } from "../protocol/chain/watch.ts"
@@ -35,7 +35,7 @@ import { decodeTransaction, type OutPoint, type Transaction, type Txid, txid as 
 import type { ChannelId } from "../protocol/units.ts"
 import { Broadcaster } from "../services/Broadcaster.ts"
 import { type ChainEvent, ChainSource } from "../services/ChainSource.ts"
-import { type ChainFact, ChannelManager, type NodeChannelEvent } from "./ChannelManager.ts"
+import { type ChainFact, ChannelManager, type ChannelManagerShape, listenerOf, type NodeChannelEvent } from "./ChannelManager.ts"
 
 export interface ChainWatcherConfig {
   /** Depth updates continue until this depth at least (BOLT 7: 6 for announcements). Default 6. */
@@ -72,6 +72,36 @@ type Input =
   | { readonly _tag: "Manager"; readonly event: NodeChannelEvent }
   /** The chain source could not continue from our block: we follow again from `tip`. */
   | { readonly _tag: "Resync"; readonly tip: BlockRef }
+
+/** What the watcher acts on among the manager's events (the channels' other events are not its business). */
+const isChainRequest = (e: NodeChannelEvent): boolean => e.event._tag === "WatchFunding" || e.event._tag === "Broadcast"
+
+/**
+ * The manager's chain requests (`WatchFunding`, `Broadcast`), what is pending first (as
+ * `subscribe` gives it: a restarted node misses nothing), then the live ones in order. Heard
+ * through the manager's listener (`listenerOf`, as `Payments` hears its events) when it has
+ * one: the other events of every channel (each HTLC added, received, resolved) are dropped when
+ * published, with no wake of the watcher's fiber for each. A manager without one (a wrapper) is
+ * subscribed to, and the other events are skipped by `start`. Exported for tests.
+ */
+export const chainRequestsOf = (channels: ChannelManagerShape): Effect.Effect<Stream.Stream<NodeChannelEvent>, never, Scope.Scope> => {
+  const listen = listenerOf(channels)
+  if (listen === undefined) return channels.subscribe
+  return Effect.gen(function*() {
+    const requests = yield* Queue.unbounded<NodeChannelEvent>()
+    // Live requests heard while the pending ones are gathered wait behind them.
+    let early: Array<NodeChannelEvent> | undefined = []
+    const pending = yield* listen((e) => {
+      if (!isChainRequest(e)) return
+      if (early !== undefined) early.push(e)
+      else Queue.offerUnsafe(requests, e)
+    })
+    for (const e of pending) if (isChainRequest(e)) Queue.offerUnsafe(requests, e)
+    for (const e of early) Queue.offerUnsafe(requests, e)
+    early = undefined
+    return Stream.fromQueue(requests)
+  })
+}
 
 /** Runs the watcher in the current scope (forked); returns once it follows both streams. */
 export const start = (config: ChainWatcherConfig = {}) =>
@@ -257,7 +287,7 @@ export const start = (config: ChainWatcherConfig = {}) =>
         }
       })
 
-    const managerEvents = yield* channels.subscribe
+    const managerEvents = yield* chainRequestsOf(channels)
     /**
      * The chain as inputs. The source retries what it can itself; a failure that reaches here
      * means it cannot continue from where we are (it forgot our last block: a reindexed node, a

@@ -28,7 +28,7 @@ import {
   type PersistStatus,
   type WriteNow
 } from "../../services/MonitorPersister.ts"
-import { channelKey, DEFAULT_COMPACT_EVERY } from "./replica.ts"
+import { channelKey, DEFAULT_COMPACT_EVERY, heldChannelKey } from "./replica.ts"
 
 interface StoredChannel {
   readonly channelId: ChannelId
@@ -63,18 +63,6 @@ const compact = (c: StoredChannel, every: number, monitorAfter?: () => MonitorSt
   if (Result.isFailure(folded)) return
   c.monitor = folded.success
   c.updates = []
-}
-
-const HEX_CODES = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0))
-/** Whether `hex` is `channelKey(bytes)` (lowercase hex), compared in place: no string made. */
-const isHexOf = (hex: string, bytes: Uint8Array): boolean => {
-  const n = bytes.length
-  if (hex.length !== 2 * n) return false
-  for (let i = 0; i < n; i++) {
-    const b = bytes[i] ?? 0
-    if (hex.charCodeAt(2 * i) !== HEX_CODES[b >> 4] || hex.charCodeAt(2 * i + 1) !== HEX_CODES[b & 15]) return false
-  }
-  return true
 }
 
 /** The durable side: what a restarted node finds. */
@@ -246,22 +234,6 @@ export const makeMemoryPersister = (
     /** Whether a write lands at once now: immediate mode, no write waiting (held or behind a failure), no failure planned. */
     const landsNow = (): boolean => !closed && mode === "immediate" && failures === 0 && pending.length === 0
 
-    /**
-     * The key of a channel id array: made once per array (held weakly) and checked against the
-     * array's bytes at each use, so a refilled array is keyed again. The manager writes each
-     * channel with that channel's own id array, and a node's writes alternate between its
-     * channels: the key of the id asked last (`lastKeyOf`) missed at each switch, making the hex
-     * and a copy of the id again, and a fresh key string to hash in each map it was looked up in.
-     */
-    const keys = new WeakMap<Uint8Array, string>()
-    const keyOf = (channelId: ChannelId): string => {
-      const known = keys.get(channelId)
-      if (known !== undefined && isHexOf(known, channelId)) return known
-      const key = channelKey(channelId)
-      keys.set(channelId, key)
-      return key
-    }
-
     /** Lands one write now (checked already), exactly as `flush` would land it (`monitorAfter`: see `compact`). */
     const land = (
       key: string,
@@ -290,7 +262,7 @@ export const makeMemoryPersister = (
      */
     const writeNow: WriteNow = (channelId, updates, channelState, monitorAfter) => {
       if (!landsNow()) return undefined
-      const key = keyOf(channelId)
+      const key = heldChannelKey(channelId)
       if (checkOrder(updates, key) !== undefined) return undefined
       land(key, channelId, updates, channelState, monitorAfter)
       return "Completed"

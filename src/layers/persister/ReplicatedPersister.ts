@@ -49,6 +49,7 @@ import { Store } from "../../services/Store.ts"
 import {
   channelKey,
   DEFAULT_MAX_RETAINED,
+  heldChannelKey,
   lastUpdateIdOf,
   type MonitorReplica,
   type ReplicaChannel,
@@ -449,7 +450,7 @@ export const makeReplicatedPersister = (
     /** Records a write (after its validation): its entry and its waiter, or why it is refused. */
     const record = (write: ChannelWrite): readonly [Entry, Waiter] | PersistOutOfOrder | PersisterClosed => {
       if (closed) return new PersisterClosed()
-      const key = channelKey(write.channelId)
+      const key = heldChannelKey(write.channelId)
       const existing = channels.get(key)
       const invalid = checkOrder(key, existing?.latest ?? -1n, write.updates)
       if (invalid !== undefined) return invalid
@@ -566,7 +567,7 @@ export const makeReplicatedPersister = (
       Effect.suspend(() => {
         // all-or-nothing validation, then record every write before any replica write starts
         for (const w of writes) {
-          const key = channelKey(w.channelId)
+          const key = heldChannelKey(w.channelId)
           const invalid = checkOrder(key, channels.get(key)?.latest ?? -1n, w.updates)
           if (invalid !== undefined) return Effect.fail(invalid)
         }

@@ -60,7 +60,7 @@ import {
 import { MonitorUpdateSchema, type MonitorUpdate } from "../../protocol/monitor/update.ts"
 import type { ChannelId } from "../../protocol/units.ts"
 import { deleteOp, givenPutOp, putOp, type StoreEntry, type StoreOp, type StoreShape } from "../../services/Store.ts"
-import { channelKey, DEFAULT_COMPACT_EVERY, ReplicaError, type MonitorReplica, type ReplicaChannel, type ReplicaWrite } from "./replica.ts"
+import { channelKey, DEFAULT_COMPACT_EVERY, heldChannelKey, ReplicaError, type MonitorReplica, type ReplicaChannel, type ReplicaWrite } from "./replica.ts"
 
 export interface StoreReplicaOptions {
   readonly name?: string
@@ -759,7 +759,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
   const prepare = (writes: ReadonlyArray<ReplicaWrite>): Effect.Effect<Reads, ReplicaError> | Reads => {
     let missing = false
     for (const w of writes) {
-      const key = channelKey(w.channelId)
+      const key = heldChannelKey(w.channelId)
       const head = heads.get(key)
       if (head === undefined || (w.monitor !== undefined && head < w.monitor.latestUpdateId) || (compactionDue(w, key, head) && !logs.has(key))) missing = true
     }
@@ -798,7 +798,7 @@ export const makeStoreReplica = (store: StoreShape, options: StoreReplicaOptions
     const p: Plan = { ops: [], newHeads: new Map(), newCounts: new Map(), newLogs: new Map(), outcomes: [] }
     const ops = p.ops
     for (const w of writes) {
-      const key = channelKey(w.channelId)
+      const key = heldChannelKey(w.channelId)
       let head = heads.get(key)
       if (head === undefined) return `channel ${key}: head unknown` // unreachable: `prepare` learned it
       let count = counts.get(key) ?? 0

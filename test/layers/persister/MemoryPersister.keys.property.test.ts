@@ -2,13 +2,14 @@
  * The memory persister keys a channel by its id's hex, made once per id array and checked
  * against the array's bytes at each use (a refilled array is keyed again), and `channelKey` is
  * the id's lowercase hex. Property-tested against the plain forms: the key made from the bytes
- * as they are at each write (`toHex`), and the char-code construction `channelKey` had before.
+ * as they are at each write (`toHex`), and the char-code construction `channelKey` had before;
+ * `heldChannelKey` (the same key, shared by the persisters on the write path) against `channelKey`.
  */
 import fc from "fast-check"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { makeMemoryPersister, makeMemoryPersisterData } from "../../../src/layers/persister/MemoryPersister.ts"
-import { channelKey } from "../../../src/layers/persister/replica.ts"
+import { channelKey, heldChannelKey } from "../../../src/layers/persister/replica.ts"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import type { ChannelId } from "../../../src/protocol/units.ts"
 import { channelIdOf, logOf, stateAt } from "./fixtures.ts"
@@ -73,6 +74,26 @@ describe("MemoryPersister keys", () => {
         }
       }),
       { numRuns: 200 }
+    )
+  })
+})
+
+describe("heldChannelKey", () => {
+  it("is channelKey of the bytes as they are at each call, whatever array holds them (refilled in place or new)", () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ bytes: fc.integer({ min: 0, max: 3 }), array: fc.integer({ min: 0, max: 2 }) }), { maxLength: 60 }), (calls) => {
+        const contents = Array.from({ length: 4 }, (_, i) => channelIdOf(200 + i))
+        const arrays: Array<ChannelId> = Array.from({ length: 3 }, (_, k) => channelIdOf(300 + k))
+        for (const c of calls) {
+          const array = arrays[c.array]
+          const bytes = contents[c.bytes]
+          if (array === undefined || bytes === undefined) continue
+          array.set(bytes)
+          expect(heldChannelKey(array)).toBe(plainKey(array))
+          expect(heldChannelKey(array)).toBe(channelKey(array))
+        }
+      }),
+      { numRuns: 300, seed: 16 }
     )
   })
 })
