@@ -24,11 +24,16 @@ export interface Sha256Stream {
 }
 
 /**
- * noble's SHA-256 hasher (its state, block buffer, compression and padding), with the two
- * methods a reused hasher calls on every hash made to allocate nothing:
+ * noble's SHA-256 hasher (its state, block buffer, compression and padding), with the methods a
+ * reused hasher calls on every hash made to allocate nothing (in a running node they are not
+ * always optimized enough for V8 to drop noble's temporary arrays):
  * - `_cloneInto` copies the eight state words one by one. noble's builds an array of them and
  *   spreads it into `set` on every copy: ~2,000 of the ~20,000 instructions of a one-block hash
  *   (cachegrind), and every hash here, and every HMAC computed from a keyed copy, starts with one.
+ * - `get` (the state words, which noble's `digestInto` writes out) refills one array per hasher
+ *   instead of making one per digest; `_cloneInto` above no longer calls it.
+ * - `destroy` (what `digest()` ends with: the state and the block buffer zeroed, the hasher
+ *   marked destroyed) does what noble's does without its `clean(...arrays)` rest array.
  * - `digestInto(out)` finishes in the hasher's own block buffer, through the DataView noble made
  *   with it, then copies the 32 bytes to `out`. noble's views `out` through a new DataView per
  *   call (and gives `out` an off-heap backing store when it is a small array on the JS heap),
@@ -45,6 +50,28 @@ class Sha256Hasher extends _SHA256 {
 
   override clone(): Sha256Hasher {
     return this._cloneInto()
+  }
+
+  /** What `get` refills and returns (noble's `digestInto` reads it at once and keeps nothing). */
+  private readonly words: [number, number, number, number, number, number, number, number] = [0, 0, 0, 0, 0, 0, 0, 0]
+
+  protected override get(): [number, number, number, number, number, number, number, number] {
+    const w = this.words
+    w[0] = this.A
+    w[1] = this.B
+    w[2] = this.C
+    w[3] = this.D
+    w[4] = this.E
+    w[5] = this.F
+    w[6] = this.G
+    w[7] = this.H
+    return w
+  }
+
+  override destroy(): void {
+    this.destroyed = true
+    this.set(0, 0, 0, 0, 0, 0, 0, 0)
+    this.buffer.fill(0)
   }
 
   override digestInto(out: Uint8Array): void {

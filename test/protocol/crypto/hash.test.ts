@@ -237,6 +237,16 @@ describe("hash-node, its browser stand-in and hash-noble", () => {
     )
   })
 
+  it("a sha256Hash hasher is finished by digest() as noble's is: zeroed, and refusing more input or a second digest", () => {
+    const h = native.sha256Hash.create()
+    h.update(new Uint8Array(40).fill(7))
+    expect(toHex(h.digest())).toBe(toHex(nobleSha256(new Uint8Array(40).fill(7))))
+    expect(() => h.update(new Uint8Array(1))).toThrow()
+    expect(() => h.digest()).toThrow()
+    // A copy of a finished hasher is finished too (noble's _cloneInto carries the flags).
+    expect(() => h.clone().update(new Uint8Array(1))).toThrow()
+  })
+
   it("sha256Hash is the same function in the browser stand-in", () => {
     expect(browser.sha256Hash).toBe(portable.sha256Hash)
     expect(native.sha256Hash).toBe(portable.sha256Hash)
