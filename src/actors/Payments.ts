@@ -27,8 +27,9 @@
  * (excluded channel directions and nodes); every attempt's outcome is reported back to it.
  */
 import { sha256, sha256Concat } from "../protocol/tx/bitcoin/hash.ts"
-import { Clock, Context, Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, PubSub, Queue, References, Result, Schema, Scope, Stream, Tracer } from "effect"
+import { Clock, Context, Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, PubSub, Queue, Result, Schema, Scope, Stream, Tracer } from "effect"
 import { equalBytes, toHex } from "../protocol/bytes.ts"
+import { spanned, tracingIn } from "../layers/observability/spans.ts"
 import { ChannelIdSchema, type ShortChannelId } from "../protocol/codec/fields.ts"
 import type { Secp256k1 } from "../protocol/crypto/secp256k1.ts"
 import type { ChannelEvent } from "../protocol/channel/io.ts"
@@ -493,15 +494,6 @@ export const paymentTraceRoot = (paymentHash: Uint8Array): Tracer.ExternalSpan =
 }
 const TRACE_TAG = new TextEncoder().encode("effect-lightning/payment-trace")
 
-/**
- * Trace options of every span of this module: no stack trace captured at each span's creation
- * (Effect's default makes an `Error` per span, ~2-4% of the payment layer's JS time at 50
- * payments in flight); the spans' names and attributes say where they come from. It goes in
- * `Effect.withSpan(name, options, NO_STACK)`'s third argument: the pipeable form reads the stack
- * trace option there only, not from `options`.
- */
-const NO_STACK = { captureStackTrace: false } as const
-
 /** Span attributes of an incoming HTLC. */
 const htlcAttributes = (e: { readonly channelId: Uint8Array; readonly htlcId: bigint; readonly amount: bigint; readonly paymentHash: Uint8Array; readonly cltvExpiry: number }) => ({
   "payment.hash": toHex(e.paymentHash),
@@ -606,19 +598,6 @@ const boundedMap = <K, V>(capacity: number) => {
 const withMillis = <A>(f: (nowMillis: number) => A): Effect.Effect<A> => Effect.withFiberSucceed((fiber) => f(fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()))
 const currentMillis: Effect.Effect<number> = withMillis((ms) => ms)
 const currentNanos: Effect.Effect<bigint> = Effect.withFiberSucceed((fiber) => fiber.getRef(Clock.Clock).currentTimeNanosUnsafe())
-/**
- * Whether the fiber's spans go anywhere (`References.TracerEnabled`). When they do not, this
- * module makes no span: Effect would make a no-op span for each `withSpan` and still provide it
- * in a new context (a copy of the fiber's services and its context cache made again, at entry
- * and at exit), besides the attributes built here; about eight spans per payment on its path.
- */
-const tracingIn = (fiber: Fiber.Fiber<unknown, unknown>): boolean => fiber.getRef(References.TracerEnabled)
-/**
- * `Effect.withSpan(name, options(), NO_STACK)` around `self` when the fiber traces (`tracingIn`),
- * else `self` alone: no span, and its options (attributes, the parent) never built.
- */
-const spanned = <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: () => Tracer.SpanOptionsNoTrace): Effect.Effect<A, E, R> =>
-  Effect.withFiber((fiber) => (tracingIn(fiber) ? self.pipe(Effect.withSpan(name, options(), NO_STACK)) : self))
 /**
  * The fiber's current span (a span of this process, as `Effect.currentSpan` finds it), if any;
  * none when the fiber does not trace (its spans are not made: see `tracingIn`), so nothing is

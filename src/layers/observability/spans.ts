@@ -7,7 +7,12 @@
  */
 import { Effect, type Fiber, References, type Tracer } from "effect"
 
-/** Trace options for a span without a captured stack trace. */
+/**
+ * Trace options for a span without a captured stack trace (Effect's default makes an `Error` per
+ * span: ~2-4% of the payment layer's JS time at 50 payments in flight). It goes in
+ * `Effect.withSpan(name, options, NO_STACK)`'s third argument: the pipeable form reads the stack
+ * trace option there only, not from `options`.
+ */
 export const NO_STACK = { captureStackTrace: false } as const
 
 /** Whether the fiber's spans go anywhere. */
