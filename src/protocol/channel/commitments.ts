@@ -506,8 +506,8 @@ export interface AddHtlcCommand {
   readonly paymentHash: Uint8Array
   readonly cltvExpiry: number
   readonly onionRoutingPacket: Uint8Array
-  /** `path_key` when relaying inside a blinded route (the `blinded_path` TLV). */
-  readonly pathKey?: Uint8Array
+  /** `path_key` when relaying inside a blinded route (the `blinded_path` TLV); undefined: none. */
+  readonly pathKey?: Uint8Array | undefined
 }
 
 /**
@@ -696,7 +696,7 @@ const proposeRemote = (c: Commitments, u: UpdateMessage): Commitments => ({
 /** Fulfills an HTLC they offered us with its preimage (BOLT 2 "Removing an HTLC", sending). */
 export const sendFulfill = (
   c: Commitments,
-  cmd: { readonly id: bigint; readonly paymentPreimage: Uint8Array; readonly attributionData?: Uint8Array }
+  cmd: { readonly id: bigint; readonly paymentPreimage: Uint8Array; readonly attributionData?: Uint8Array | undefined }
 ): Result.Result<{ readonly commitments: Commitments; readonly message: UpdateFulfillHtlc; readonly htlc: SpecHtlc }, CommitmentsError> =>
   Result.flatMap(incomingToRemove(c, cmd.id), (htlc) => {
     if (!preimageOpens(cmd.paymentPreimage, htlc.paymentHash)) return Result.fail(new InvalidPaymentPreimage({ id: cmd.id }))
@@ -725,7 +725,7 @@ export const receiveFulfill = (
 /** Fails an HTLC they offered us (BOLT 2 "Removing an HTLC", sending): `reason` is the encrypted BOLT 4 failure. */
 export const sendFail = (
   c: Commitments,
-  cmd: { readonly id: bigint; readonly reason: Uint8Array; readonly attributionData?: Uint8Array }
+  cmd: { readonly id: bigint; readonly reason: Uint8Array; readonly attributionData?: Uint8Array | undefined }
 ): Result.Result<{ readonly commitments: Commitments; readonly message: UpdateFailHtlc; readonly htlc: SpecHtlc }, CommitmentsError> =>
   Result.map(incomingToRemove(c, cmd.id), (htlc) => {
     const message = UpdateFailHtlc.make(

@@ -826,6 +826,9 @@ const withCommitments = (state: Normal, commitments: Commitments, out: Out): Nor
   return next
 }
 
+/** What an `HtlcResolved` event reports. */
+type HtlcResult = Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>["result"]
+
 /** The context is the limits it holds (`HtlcLimits` is the one field of it): no object made per HTLC. */
 const limitsOf = (ctx: StepContext): HtlcLimits => ctx
 
@@ -860,15 +863,11 @@ const stepNormal = (ctx: StepContext, state: Normal, input: ChannelInput, out: O
       if (state.shutdown.localScript !== undefined || state.pendingClose !== undefined)
         return rejectHtlc(state, out, input.requestId, "the channel is closing")
       if (state.shutdown.remoteScript !== undefined) return rejectHtlc(state, out, input.requestId, "the peer is closing the channel")
+      // (An undefined `pathKey` stands for none: `sendAdd` reads it so. No spread of an optional
+      // part after the other fields: V8 copies that through a generic path.)
       const added = sendAdd(
         c,
-        {
-          amount: input.amount,
-          paymentHash: input.paymentHash,
-          cltvExpiry: input.cltvExpiry,
-          onionRoutingPacket: input.onion,
-          ...(input.pathKey === undefined ? {} : { pathKey: input.pathKey })
-        },
+        { amount: input.amount, paymentHash: input.paymentHash, cltvExpiry: input.cltvExpiry, onionRoutingPacket: input.onion, pathKey: input.pathKey },
         limitsOf(ctx)
       )
       if (Result.isFailure(added)) return rejectHtlc(state, out, input.requestId, errorText(added.failure))
@@ -877,7 +876,8 @@ const stepNormal = (ctx: StepContext, state: Normal, input: ChannelInput, out: O
       return done(out, withCommitments(state, added.success.commitments, out))
     }
     case "FulfillHtlc": {
-      const r = sendFulfill(c, { id: input.htlcId, paymentPreimage: input.preimage, ...(input.attributionData === undefined ? {} : { attributionData: input.attributionData }) })
+      // (`sendFulfill` reads an undefined attributionData as none.)
+      const r = sendFulfill(c, { id: input.htlcId, paymentPreimage: input.preimage, attributionData: input.attributionData })
       if (Result.isFailure(r)) return Result.fail(r.failure)
       persist(out, (updateId) => ({ _tag: "PaymentPreimage", updateId, preimage: input.preimage }))
       if (state.connection === "Connected") send(out, r.success.message)
@@ -891,8 +891,8 @@ const stepNormal = (ctx: StepContext, state: Normal, input: ChannelInput, out: O
       return done(out, state)
     }
     case "FailHtlc": {
-      // (`sendFail` leaves out an undefined attributionData, as the spread here does.)
-      const r = sendFail(c, { id: input.htlcId, reason: input.reason, ...(input.attributionData === undefined ? {} : { attributionData: input.attributionData }) })
+      // (`sendFail` reads an undefined attributionData as none.)
+      const r = sendFail(c, { id: input.htlcId, reason: input.reason, attributionData: input.attributionData })
       if (Result.isFailure(r)) return Result.fail(r.failure)
       if (state.connection === "Connected") send(out, r.success.message)
       return done(out, withCommitments(state, r.success.commitments, out))
@@ -1063,13 +1063,10 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
       // BOLT 2: the preimage may be used at once (relayed upstream); stored first.
       if (state.fulfilledByPeer.includes(m.id)) return done(out, withCommitments(state, r.success.commitments, out))
       persist(out, (updateId) => ({ _tag: "PaymentPreimage", updateId, preimage: m.paymentPreimage }))
-      const fulfilledAttribution = m.tlvs.attributionData
-      emit(out, {
-        _tag: "HtlcResolved",
-        channelId: c.params.channelId,
-        htlcId: m.id,
-        result: { _tag: "Fulfilled", preimage: m.paymentPreimage, ...(fulfilledAttribution === undefined ? {} : { attributionData: fulfilledAttribution }) }
-      })
+      // (The TLV only when the peer sent one, set after the other fields: no spread, see `sendAdd` above.)
+      const fulfilled: Types.Mutable<Extract<HtlcResult, { readonly _tag: "Fulfilled" }>> = { _tag: "Fulfilled", preimage: m.paymentPreimage }
+      if (m.tlvs.attributionData !== undefined) fulfilled.attributionData = m.tlvs.attributionData
+      emit(out, { _tag: "HtlcResolved", channelId: c.params.channelId, htlcId: m.id, result: fulfilled })
       const next = withCommitments(state, r.success.commitments, out)
       next.fulfilledByPeer = [...state.fulfilledByPeer, m.id]
       return done(out, next)
@@ -1139,14 +1136,11 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
             committedAdds.add(u.id)
           }
           emit(out, htlcReceivedEvent(c.params.channelId, entry))
-        } else if (u._tag === "UpdateFailHtlc")
-          emit(out, {
-            _tag: "HtlcResolved",
-            channelId: c.params.channelId,
-            htlcId: u.id,
-            result: { _tag: "Failed", reason: u.reason, ...(u.tlvs.attributionData === undefined ? {} : { attributionData: u.tlvs.attributionData }) }
-          })
-        else if (u._tag === "UpdateFailMalformedHtlc")
+        } else if (u._tag === "UpdateFailHtlc") {
+          const failed: Types.Mutable<Extract<HtlcResult, { readonly _tag: "Failed" }>> = { _tag: "Failed", reason: u.reason }
+          if (u.tlvs.attributionData !== undefined) failed.attributionData = u.tlvs.attributionData
+          emit(out, { _tag: "HtlcResolved", channelId: c.params.channelId, htlcId: u.id, result: failed })
+        } else if (u._tag === "UpdateFailMalformedHtlc")
           emit(out, {
             _tag: "HtlcResolved",
             channelId: c.params.channelId,

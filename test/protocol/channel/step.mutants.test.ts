@@ -455,6 +455,20 @@ describe("normal operation: TLVs from the command to the wire and back", () => {
       { _tag: "Failed", reason: new Uint8Array(32).fill(3), attributionData: attribution }
     ])
   })
+
+  it("without attribution_data, HtlcResolved's result has no such key (not one holding undefined)", () => {
+    const p = opened("noattr")
+    p.add(p.a, 1_000_000n, "noattr-ok")
+    p.add(p.a, 2_000_000n, "noattr-ko")
+    p.settle()
+    expect(p.input(p.b, { _tag: "FulfillHtlc", htlcId: 0n, preimage: preimageFor("noattr-ok") })).toBeUndefined()
+    expect(p.input(p.b, { _tag: "FailHtlc", htlcId: 1n, reason: new Uint8Array(32).fill(3) })).toBeUndefined()
+    p.settle()
+    expect(p.a.eventsOf("HtlcResolved").map((e) => Object.keys(e.result))).toStrictEqual([
+      ["_tag", "preimage"],
+      ["_tag", "reason"]
+    ])
+  })
 })
 
 describe("normal operation: the signer's answers", () => {
