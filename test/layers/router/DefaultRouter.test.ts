@@ -7,6 +7,7 @@ import { msat } from "../../../src/protocol/units.ts"
 import { NoRoute, Router, RouterGraph, type RouteRequest } from "../../../src/services/Router.ts"
 import { Scorer } from "../../../src/services/Scorer.ts"
 import { channel, nodeId, policy, scid } from "../../protocol/routing/fixtures.ts"
+import { recordingTracer } from "../../support/tracer.ts"
 
 // 1 -> 2 -> 3 is cheaper than 1 -> 4 -> 3 by 20 sat; channels of 1M sat.
 const channels = [
@@ -58,21 +59,10 @@ describe("DefaultRouter with the probabilistic scorer", () => {
 })
 
 describe("DefaultRouter's span", () => {
-  const recording = () => {
-    const spans: Array<Tracer.NativeSpan> = []
-    const tracer = Tracer.make({
-      span(options) {
-        const span = new Tracer.NativeSpan(options)
-        spans.push(span)
-        return span
-      }
-    })
-    return { spans, tracer }
-  }
   const router = DefaultRouter.layerProbabilistic.pipe(Layer.provide(graph))
 
   it.effect("one Router.findRoute span per request, with the route's figures, when the fiber traces", () => {
-    const { spans, tracer } = recording()
+    const { spans, tracer } = recordingTracer()
     return Effect.gen(function*() {
       yield* firstVia
       yield* Effect.flip((yield* Router).findRoute({ ...request, payee: nodeId(99) }))
@@ -84,7 +74,7 @@ describe("DefaultRouter's span", () => {
   })
 
   it.effect("none, and no attribute on the caller's span, when the fiber's tracer is off", () => {
-    const { spans, tracer } = recording()
+    const { spans, tracer } = recordingTracer()
     return Effect.gen(function*() {
       assert.strictEqual(yield* firstVia, 2)
       yield* Effect.flip((yield* Router).findRoute({ ...request, payee: nodeId(99) }))

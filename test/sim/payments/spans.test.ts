@@ -11,17 +11,11 @@ import { paymentTraceRoot } from "../../../src/actors/Payments.ts"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { msat } from "../../../src/protocol/units.ts"
 import { PaymentNet } from "./PaymentNet.ts"
+import { recordingTracer } from "../../support/tracer.ts"
 
 describe("the span tree of a payment across nodes", () => {
   it.effect("3 hops: one trace, each node's spans under the payment's root, hops chained by channel", () => {
-    const spans: Array<Tracer.NativeSpan> = []
-    const tracer = Tracer.make({
-      span(options) {
-        const span = new Tracer.NativeSpan(options)
-        spans.push(span)
-        return span
-      }
-    })
+    const { spans, tracer } = recordingTracer()
     return Effect.acquireUseRelease(PaymentNet.make("span-tree", 4), (net) =>
       Effect.gen(function*() {
         const cs = []
@@ -86,14 +80,7 @@ describe("the span tree of a payment across nodes", () => {
   })
 
   it.effect("tracing disabled: no span made, and nothing annotated on a span of the caller's", () => {
-    const spans: Array<Tracer.NativeSpan> = []
-    const tracer = Tracer.make({
-      span(options) {
-        const span = new Tracer.NativeSpan(options)
-        spans.push(span)
-        return span
-      }
-    })
+    const { spans, tracer } = recordingTracer()
     return Effect.acquireUseRelease(PaymentNet.make("span-off", 4), (net) =>
       Effect.gen(function*() {
         for (let i = 0; i < 3; i++) yield* net.channel(i, i + 1)

@@ -8,17 +8,11 @@ import { Effect, Fiber, Option, Tracer } from "effect"
 import { toHex } from "../../../src/protocol/bytes.ts"
 import { msat } from "../../../src/protocol/units.ts"
 import { PaymentNet } from "./PaymentNet.ts"
+import { recordingTracer } from "../../support/tracer.ts"
 
 describe("payment spans", () => {
   it.effect("a 3-hop payment: the pay span with its attempt as child, a forward at each forwarder, the receive at the payee", () => {
-    const spans: Array<Tracer.NativeSpan> = []
-    const tracer = Tracer.make({
-      span(options) {
-        const span = new Tracer.NativeSpan(options)
-        spans.push(span)
-        return span
-      }
-    })
+    const { spans, tracer } = recordingTracer()
     return Effect.acquireUseRelease(PaymentNet.make("spans", 4), (net) =>
       Effect.gen(function*() {
         for (let i = 0; i < 3; i++) yield* net.channel(i, i + 1)
