@@ -5,14 +5,13 @@
  * started late gets what is pending first, as a subscription does.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Result, Stream } from "effect"
+import { Effect, Stream } from "effect"
 import { chainRequestsOf } from "../../src/actors/ChainWatcher.ts"
 import type { NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
 import { equalBytes, toHex } from "../../src/protocol/bytes.ts"
-import { sat } from "../../src/protocol/units.ts"
 import { make as makeSimulatedChain } from "../../src/layers/chain/SimulatedChain.ts"
 import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
-import { awaitEvent, eventually, PORT, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
+import { awaitEvent, eventually, openWhenConnected, PORT, startChannelNode } from "./ChannelManagerHarness.ts"
 
 const describeEvent = (e: NodeChannelEvent): string => `${e.event._tag} ${toHex(e.channelId)}`
 const isChainRequest = (e: NodeChannelEvent): boolean => e.event._tag === "WatchFunding" || e.event._tag === "Broadcast"
@@ -23,17 +22,6 @@ const collect = (stream: Stream.Stream<NodeChannelEvent>) =>
     const seen: Array<NodeChannelEvent> = []
     yield* Effect.forkScoped(Stream.runForEach(stream, (e) => Effect.sync(() => void seen.push(e))))
     return seen
-  })
-
-const openWhenConnected = (a: TestNode, b: TestNode, amount: bigint) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 1000; i++) {
-      const r = yield* Effect.result(a.channels.openChannel(b.peers.nodeId, sat(amount)))
-      if (Result.isSuccess(r)) return r.success
-      if (r.failure._tag !== "PeerNotConnected") return yield* Effect.die(r.failure)
-      yield* Effect.sleep("2 millis")
-    }
-    return yield* Effect.die(new Error("never connected"))
   })
 
 describe("ChainWatcher: the manager's chain requests through its listener", () => {

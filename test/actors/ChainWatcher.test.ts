@@ -6,7 +6,7 @@
  * channels as `FundingSpent`; a spend reorged away and replaced by another is reported again.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Result, Stream } from "effect"
+import { Deferred, Effect, Stream } from "effect"
 import { start as startChainWatcher } from "../../src/actors/ChainWatcher.ts"
 import { ChannelManager } from "../../src/actors/ChannelManager.ts"
 import { equalBytes, toHex } from "../../src/protocol/bytes.ts"
@@ -17,18 +17,7 @@ import { make as makeSimulatedChain } from "../../src/layers/chain/SimulatedChai
 import { makeMemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
 import { Broadcaster } from "../../src/services/Broadcaster.ts"
 import { ChainSource, ChainSourceUnavailable } from "../../src/services/ChainSource.ts"
-import { awaitEvent, eventually, payoutScript, PORT, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
-
-const openWhenConnected = (a: TestNode, b: TestNode, amount: bigint) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 1000; i++) {
-      const r = yield* Effect.result(a.channels.openChannel(b.peers.nodeId, sat(amount)))
-      if (Result.isSuccess(r)) return r.success
-      if (r.failure._tag !== "PeerNotConnected") return yield* Effect.die(r.failure)
-      yield* Effect.sleep("2 millis")
-    }
-    return yield* Effect.die(new Error("never connected"))
-  })
+import { awaitEvent, eventually, openWhenConnected, payoutScript, PORT, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
 
 const phaseAndDepth = (node: TestNode, channelId: ChannelId) =>
   node.channels.channel(channelId).pipe(

@@ -9,27 +9,16 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { sha256 } from "@noble/hashes/sha2.js"
-import { Effect, Exit, Fiber, Result, Scope } from "effect"
+import { Effect, Exit, Fiber, Scope } from "effect"
 import { equalBytes } from "../../src/protocol/bytes.ts"
 import { shortChannelIdFromParts } from "../../src/protocol/codec/fields.ts"
-import { type ChannelId, msat, sat } from "../../src/protocol/units.ts"
+import { type ChannelId, msat } from "../../src/protocol/units.ts"
 import { makeMemoryNetwork, type MemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
-import { awaitEvent, connect, fakeFundingTx, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
+import { awaitEvent, connect, fakeFundingTx, openWhenConnected, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
 
 const onion = new Uint8Array(1366)
 
 /** `openChannel`, retried until the manager has seen the connection. */
-const openWhenConnected = (a: TestNode, b: TestNode, amount: bigint) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 1000; i++) {
-      const r = yield* Effect.result(a.channels.openChannel(b.peers.nodeId, sat(amount)))
-      if (Result.isSuccess(r)) return r.success
-      if (r.failure._tag !== "PeerNotConnected") return yield* Effect.die(r.failure)
-      yield* Effect.sleep("2 millis")
-    }
-    return yield* Effect.die(new Error("never connected"))
-  })
-
 /** Opens and funds a channel from `a` to `b` and brings it to `channel_ready` on both sides. */
 const openReadyChannel = (a: TestNode, b: TestNode) =>
   Effect.gen(function*() {

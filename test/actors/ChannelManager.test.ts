@@ -12,28 +12,17 @@ import { shortChannelIdFromParts } from "../../src/protocol/codec/fields.ts"
 import { ChannelRecordSchema, decodeChannelRecord } from "../../src/actors/ChannelManager.ts"
 import { channelStateJson, type MonitorPersisterShape } from "../../src/services/MonitorPersister.ts"
 import { decodeTransaction, txid } from "../../src/protocol/tx/bitcoin/transaction.ts"
-import { type ChannelId, msat, sat } from "../../src/protocol/units.ts"
+import { type ChannelId, msat } from "../../src/protocol/units.ts"
 import { makeMemoryNetwork, type MemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
 import { makeReplicatedPersister } from "../../src/layers/persister/ReplicatedPersister.ts"
 import { makeStoreReplica } from "../../src/layers/persister/StoreReplica.ts"
 import { makeMemoryStore, makeMemoryStoreData } from "../../src/layers/store/MemoryStore.ts"
-import { awaitEvent, connect, eventually, fakeFundingTx, makeMemoryPersister, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
+import { awaitEvent, connect, eventually, fakeFundingTx, makeMemoryPersister, openWhenConnected, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
 
 const text = (s: string) => new TextEncoder().encode(s)
 const onion = new Uint8Array(1366)
 
 /** `openChannel`, retried until the manager has seen the connection (it learns of it from the session stream). */
-const openWhenConnected = (a: TestNode, b: TestNode, amount: bigint) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 1000; i++) {
-      const r = yield* Effect.result(a.channels.openChannel(b.peers.nodeId, sat(amount)))
-      if (Result.isSuccess(r)) return r.success
-      if (r.failure._tag !== "PeerNotConnected") return yield* Effect.die(r.failure)
-      yield* Effect.sleep("2 millis")
-    }
-    return yield* Effect.die(new Error("never connected"))
-  })
-
 /** Opens and funds a channel from `a` to `b` and brings it to `channel_ready` on both sides. */
 const openReadyChannel = (a: TestNode, b: TestNode, amount = 1_000_000n) =>
   Effect.gen(function*() {

@@ -136,6 +136,18 @@ export const startChannelNode = (
   })
 
 /** `a` dials `b` on the memory network. */
+/** Opens a channel from `a` to `b` once `a`'s peer layer has `b` connected (retried every 2 ms while not). */
+export const openWhenConnected = (a: TestNode, b: TestNode, amount: bigint) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 1000; i++) {
+      const r = yield* Effect.result(a.channels.openChannel(b.peers.nodeId, sat(amount)))
+      if (Result.isSuccess(r)) return r.success
+      if (r.failure._tag !== "PeerNotConnected") return yield* Effect.die(r.failure)
+      yield* Effect.sleep("2 millis")
+    }
+    return yield* Effect.die(new Error("never connected"))
+  })
+
 export const connect = (a: TestNode, b: TestNode) => a.peers.connect(b.peers.nodeId, { host: b.host, port: PORT })
 
 /** Polls until `found` gives a value (live clock), failing after `timeoutMs`. */

@@ -21,20 +21,9 @@ import * as SeededEntropy from "../../src/layers/test/SeededEntropy.ts"
 import { Broadcaster } from "../../src/services/Broadcaster.ts"
 import { ChainSource } from "../../src/services/ChainSource.ts"
 import { FeeEstimator } from "../../src/services/FeeEstimator.ts"
-import { awaitEvent, eventually, PORT, startChannelNode, type TestNode } from "./ChannelManagerHarness.ts"
+import { awaitEvent, eventually, openWhenConnected, PORT, startChannelNode } from "./ChannelManagerHarness.ts"
 
 const SEED = Result.getOrThrow(seedFromMnemonic(Result.getOrThrow(mnemonicFromEntropy(new Uint8Array(32).fill(5)))))
-
-const openWhenConnected = (a: TestNode, b: TestNode, amount: bigint) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 1000; i++) {
-      const r = yield* Effect.result(a.channels.openChannel(b.peers.nodeId, sat(amount)))
-      if (Result.isSuccess(r)) return r.success
-      if (r.failure._tag !== "PeerNotConnected") return yield* Effect.die(r.failure)
-      yield* Effect.sleep("2 millis")
-    }
-    return yield* Effect.die(new Error("never connected"))
-  })
 
 describe("channels funded from the wallet", () => {
   it.live("FundingNeeded is answered by the wallet; the funding confirms; the balance is exact", () =>
