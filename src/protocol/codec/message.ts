@@ -13,7 +13,7 @@
 import { Result, Schema } from "effect"
 import { type DecodeError, EncodeError, fail, InvalidFieldValue, UnknownEvenMessage } from "./errors.ts"
 import type { Codec, StructFields, StructType, WireField } from "./fields.ts"
-import { decodeWith, Reader } from "./reader.ts"
+import { decodeViewing, decodeWith, Reader } from "./reader.ts"
 import { type TlvFields, type TlvStream, tlvStream, type TlvValues } from "./tlv.ts"
 import { encodeMessage, type Writer } from "./writer.ts"
 
@@ -186,7 +186,12 @@ export interface UnknownMessage {
 
 export interface MessageRegistry<M extends { readonly _tag: string }> {
   readonly defs: ReadonlyArray<AnyMessageDef>
-  /** Known message, `UnknownMessage` for an unknown odd type, or a typed error. Never throws. */
+  /**
+   * Known message, `UnknownMessage` for an unknown odd type, or a typed error. Never throws.
+   * The inbound path (a received message, handed over): the byte fields of the result are views
+   * of `bytes` (`Reader.viewing`), so the caller must not change `bytes` afterwards, nor reuse
+   * its buffer. A definition's own `decode` copies them.
+   */
   readonly decode: (bytes: Uint8Array) => Result.Result<M | UnknownMessage, DecodeError>
   readonly encode: (m: M) => Result.Result<Uint8Array, EncodeError>
   /** JSON form of any known message. */
@@ -223,7 +228,7 @@ export const makeRegistry = <const Defs extends ReadonlyArray<AnyMessageDef>>(
     if (type % 2 === 0) return fail(new UnknownEvenMessage({ type }))
     return { _tag: "UnknownMessage", type, payload: r.rest() }
   }
-  const decode = (bytes: Uint8Array): Result.Result<M | UnknownMessage, DecodeError> => decodeWith(bytes, readMessage)
+  const decode = (bytes: Uint8Array): Result.Result<M | UnknownMessage, DecodeError> => decodeViewing(bytes, readMessage)
   const encode = (m: M): Result.Result<Uint8Array, EncodeError> => {
     const def = tags.get(m._tag)
     if (def === undefined) return Result.fail(new EncodeError({ field: "_tag", reason: `unregistered message ${m._tag}` }))

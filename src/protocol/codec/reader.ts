@@ -24,11 +24,28 @@ export class Reader {
   private readonly buf: Uint8Array
   private pos: number
   private readonly end: number
+  /** The buffer `bytes` cuts views of (a reader made by `Reader.viewing`), else undefined: `bytes` copies. */
+  private readonly shared: ArrayBufferLike | undefined
 
-  constructor(buf: Uint8Array, start = 0, end = buf.length) {
+  /** A reader over `buf[start, end)`; `shared` is `buf.buffer` for a viewing reader (`Reader.viewing`, its `sub` readers). */
+  constructor(buf: Uint8Array, start = 0, end = buf.length, shared?: ArrayBufferLike) {
     this.buf = buf
     this.pos = start
     this.end = end
+    this.shared = shared
+  }
+
+  /**
+   * A reader over `buf` whose byte fields (`bytes`, `rest`, `point`, and those of its `sub`
+   * readers) are views of `buf`'s own bytes, not copies: for bytes handed over to the decoder
+   * (a received message, which nothing writes again), each field then costs one view, where a
+   * copy costs a new array and its buffer (a 32-byte id about three objects) and an onion a piece
+   * of a slab. A kept field keeps `buf`'s buffer alive. Only when `buf` is longer than 64 bytes:
+   * a shorter one may be stored on V8's heap, whose buffer a view would first move off it
+   * (copies are made then, as by `new Reader`).
+   */
+  static viewing(buf: Uint8Array): Reader {
+    return new Reader(buf, 0, buf.length, buf.length > ON_HEAP_MAX ? buf.buffer : undefined)
   }
 
   /** Absolute offset in the underlying buffer (for error reports). */
@@ -148,13 +165,15 @@ export class Reader {
   }
 
   /**
-   * A copy of the next `n` bytes (copies so decoded values never alias peer buffers). Over 64
-   * bytes the copy is cut from a shared slab (`copyToSlab`: a view of its own bytes, `byteOffset`
-   * not 0) instead of a buffer of its own off V8's heap, which costs several times the decoding
-   * of the rest of the message (an `update_add_htlc`'s 1,366-byte onion).
+   * The next `n` bytes: a view of them for a reader made by `Reader.viewing`, else a copy (so
+   * decoded values never alias a buffer the caller may reuse). Over 64 bytes the copy is cut
+   * from a shared slab (`copyToSlab`: a view of its own bytes, `byteOffset` not 0) instead of a
+   * buffer of its own off V8's heap, which costs several times the decoding of the rest of the
+   * message (an `update_add_htlc`'s 1,366-byte onion).
    */
   bytes(n: number): Uint8Array {
     const at = this.need(n)
+    if (this.shared !== undefined) return new Uint8Array(this.shared, this.buf.byteOffset + at, n)
     return n <= ON_HEAP_MAX ? this.buf.slice(at, at + n) : copyToSlab(this.buf.subarray(at, at + n))
   }
 
@@ -180,7 +199,7 @@ export class Reader {
   /** A reader over the next `n` bytes; this reader moves past them. */
   sub(n: number): Reader {
     const at = this.need(n)
-    return new Reader(this.buf, at, at + n)
+    return new Reader(this.buf, at, at + n, this.shared)
   }
 
   // Bitcoin's little-endian serialization (transactions, blocks).
@@ -229,6 +248,19 @@ export class Reader {
 export const decodeWith = <A>(bytes: Uint8Array, f: (r: Reader) => A): Result.Result<A, DecodeError> => {
   try {
     return Result.succeed(f(new Reader(bytes)))
+  } catch (e) {
+    if (e instanceof DecodeFailure) return Result.fail(e.error)
+    throw e
+  }
+}
+
+/**
+ * `decodeWith` over `Reader.viewing(bytes)`: the decoded byte fields view `bytes` (see there),
+ * which the caller hands over: it must not change them afterwards, nor reuse their buffer.
+ */
+export const decodeViewing = <A>(bytes: Uint8Array, f: (r: Reader) => A): Result.Result<A, DecodeError> => {
+  try {
+    return Result.succeed(f(Reader.viewing(bytes)))
   } catch (e) {
     if (e instanceof DecodeFailure) return Result.fail(e.error)
     throw e

@@ -5,7 +5,9 @@
  * whole message written field by field and record by record that way; a decoded message
  * (its fields walked by index) against one grown over `Object.entries`, members in the same
  * order; and a TLV stream's decoder (records walked in place) against one over `readRawRecords`'
- * callback, on valid, disordered and mutated streams alike (the same value or the same error).
+ * callback, on valid, disordered and mutated streams alike (the same value or the same error);
+ * and the registry's decode (byte fields as views of the received bytes, `Reader.viewing`)
+ * against a definition's copying decode.
  */
 import { Result } from "effect"
 import fc from "fast-check"
@@ -139,7 +141,64 @@ const checkStream = (stream: TlvStream<TlvFields>) =>
     { numRuns: 2_000, seed: 11 }
   )
 
+/** Every byte array in a decoded value (fields, TLV values, list items), depth first. */
+const byteArraysOf = (v: unknown, out: Array<Uint8Array> = []): Array<Uint8Array> => {
+  if (v instanceof Uint8Array) out.push(v)
+  else if (Array.isArray(v)) for (const x of v) byteArraysOf(x, out)
+  else if (typeof v === "object" && v !== null) for (const x of Object.values(v)) byteArraysOf(x, out)
+  return out
+}
+
+/** A message's bytes at `pad` in a larger buffer (as a received message may stand), and a copy of them. */
+const placed = (encoded: Uint8Array, pad: number): Uint8Array => {
+  const buffer = new Uint8Array(pad + encoded.length + 3)
+  buffer.set(encoded, pad)
+  return buffer.subarray(pad, pad + encoded.length)
+}
+
+/** Known messages, and unknown odd ones (their payload kept). */
+const wireMessage = fc.oneof(
+  A.lightningMessage.map((m) => Result.getOrThrow(LightningMessages.encode(m))),
+  fc.tuple(fc.integer({ min: 0x8000, max: 0xfffe }).map((t) => t | 1), fc.uint8Array({ maxLength: 120 })).map(([type, payload]) =>
+    new Writer().u16(type).bytes(payload).finish()
+  )
+)
+
 describe("message codec fast paths", () => {
+  it("the registry's decode (views of the bytes handed over) equals the copying decode; views only of an input over 64 bytes", () => {
+    fc.assert(
+      fc.property(wireMessage, fc.nat(16), (encoded, pad) => {
+        const input = placed(encoded, pad)
+        const viewed = Result.getOrThrow(LightningMessages.decode(input))
+        const def = LightningMessages.byType((encoded[0] ?? 0) * 256 + (encoded[1] ?? 0))
+        const copied = Result.getOrThrow(
+          def === undefined
+            ? decodeWith(input, (r) => ({ _tag: "UnknownMessage", type: r.u16(), payload: r.rest() }))
+            : def.decode(input)
+        )
+        expect(viewed).toEqual(copied)
+        expect(Object.keys(viewed)).toEqual(Object.keys(copied))
+        // Over 64 bytes the byte fields view the input, within its bytes (a value a codec builds,
+        // e.g. an address parsed from `remote_addr`, may be its own); at most 64 none does.
+        const from = input.byteOffset
+        const arrays = byteArraysOf(viewed)
+        const views = arrays.filter((b) => b.buffer === input.buffer)
+        for (const b of views) {
+          expect(b.byteOffset).toBeGreaterThanOrEqual(from)
+          expect(b.byteOffset + b.length).toBeLessThanOrEqual(from + input.length)
+        }
+        if (input.length <= 64) expect(views).toEqual([])
+        else if (arrays.length > 0) expect(views.length).toBeGreaterThan(0)
+        // The copying decode's fields are the caller's own: a later change of the input leaves them as they were.
+        const before = structuredClone(byteArraysOf(copied))
+        input.fill(0xa5)
+        expect(byteArraysOf(copied)).toEqual(before)
+      }),
+      { numRuns: RUNS, seed: 17 }
+    )
+  })
+
+
   it("TLV stream decoding in place: update_add_htlc's", () => checkStream(UpdateAddHtlc.tlvs))
   it("TLV stream decoding in place: commitment_signed's", () => checkStream(CommitmentSigned.tlvs))
   it("TLV stream decoding in place: accept_channel's", () => checkStream(AcceptChannel.tlvs))
