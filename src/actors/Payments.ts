@@ -2457,9 +2457,13 @@ export const make = (
     }
     // Payments pending before the restart go on (pending events first, then progress).
     for (const r of outbound.values()) if (r.status === "pending") yield* Queue.offer(inbox, { _tag: "PaymentTimeout", paymentId: r.paymentId })
+    // The two timers below suspend in their sleep every round: `disableYield` leaves out the
+    // `Effect.forever` yield after each round (a scheduler task, and a suspension and a resumption
+    // of the fiber, per node every 10 s and every 30 s), which only lets other fibers run before
+    // the next sleep starts; the sleep gives them the same turn.
     yield* Effect.sleep(Duration.millis(config.resyncIntervalMillis ?? 30_000)).pipe(
       Effect.andThen(Queue.offer(inbox, { _tag: "Resync" })),
-      Effect.forever,
+      Effect.forever({ disableYield: true }),
       Effect.forkIn(scope)
     )
     // Queued only when the height moved since the last check (the check would return at once
@@ -2467,7 +2471,7 @@ export const make = (
     yield* Effect.sleep(Duration.millis(config.deadlineCheckIntervalMillis ?? 10_000)).pipe(
       Effect.andThen(config.blockHeight),
       Effect.flatMap((height) => (height === checkedHeight ? Effect.void : Queue.offer(inbox, { _tag: "Deadlines", force: false, done: undefined }))),
-      Effect.forever,
+      Effect.forever({ disableYield: true }),
       Effect.forkIn(scope)
     )
     const handleOne = (input: Input): Effect.Effect<void> =>

@@ -264,7 +264,11 @@ export class SimRuntime {
     )
   }
 
-  /** Starts an effect as a fiber on the simulated scheduler and clock (it runs at the next `pump`). */
+  /**
+   * Starts an effect as a fiber on the simulated scheduler and clock: it runs at once, up to its
+   * first suspension (`runForkWith` evaluates it before returning); what it schedules runs at the
+   * next `pump`.
+   */
   fork<A, E>(effect: Effect.Effect<A, E>): Fiber.Fiber<A, E> {
     // No `{ scheduler }` option: the context has it, and the option would add it again (a new
     // context and fiber cache per fork).
