@@ -107,9 +107,8 @@ const buildMessage = <Tag extends string, F extends StructFields, T extends TlvF
   const entries: ReadonlyArray<readonly [string, Codec<unknown>]> = Object.entries(decl.fields)
   for (const [k] of entries) if (RESERVED.has(k)) throw new Error(`message ${decl.name}: field name ${k} is reserved`)
   type M = MessageValue<Tag, F, T>
-  // The extension `make` gives when none is passed: the stream decoded from no bytes (shared, frozen).
+  // The extension `make` gives when none is passed: the stream decoded from no bytes (the stream's one frozen value).
   const noTlvs = tlvs.read(new Reader(new Uint8Array(0)))
-  Object.freeze(noTlvs)
 
   // The fields as two parallel arrays walked by index: no iterator or entry destructured per
   // field per message (which the optimizing tiers do not always remove).

@@ -117,30 +117,43 @@ export class Reader {
 
   /**
    * A truncated unsigned integer of at most `maxWidth` bytes occupying ALL remaining bytes of
-   * this reader (truncated integers are only ever the final value of a TLV record, BOLT 1).
+   * this reader (truncated integers are only ever the final value of a TLV record, BOLT 1):
+   * checks it and moves past it, and gives its width (its bytes start where this reader stood).
    * Leading zero bytes are rejected: the encoding must be minimal.
    */
-  private truncated(maxWidth: number): bigint {
+  private truncated(maxWidth: number): number {
     const at = this.pos
     const width = this.remaining
     if (width > maxWidth) fail(new NonMinimalTruncatedInt({ at, width, maxWidth }))
     if (width > 0 && this.byteAt(at) === 0) fail(new NonMinimalTruncatedInt({ at, width, maxWidth }))
-    let v = 0n
-    for (let i = 0; i < width; i++) v = (v << 8n) | BigInt(this.byteAt(at + i))
     this.pos = this.end
+    return width
+  }
+
+  /** The `n` bytes at `at`, big-endian, as a number (exact: `n` is at most 6). */
+  private uintAt(at: number, n: number): number {
+    let v = 0
+    for (let i = 0; i < n; i++) v = v * 256 + this.byteAt(at + i)
     return v
   }
 
   tu16(): number {
-    return Number(this.truncated(2))
+    const at = this.pos
+    return this.uintAt(at, this.truncated(2))
   }
 
   tu32(): number {
-    return Number(this.truncated(4))
+    const at = this.pos
+    return this.uintAt(at, this.truncated(4))
   }
 
+  /** Summed as numbers, 6 bytes (below 2^48, exact) at a time: one BigInt made, not three per byte (amounts). */
   tu64(): bigint {
-    return this.truncated(8)
+    const at = this.pos
+    const width = this.truncated(8)
+    if (width <= 6) return BigInt(this.uintAt(at, width))
+    const high = width - 6
+    return (BigInt(this.uintAt(at, high)) << 48n) | BigInt(this.uintAt(at + high, 6))
   }
 
   /** BigSize (BOLT 1 Appendix A): canonical (shortest) encoding enforced. */

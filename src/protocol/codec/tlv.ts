@@ -133,11 +133,18 @@ export const tlvStream = <const F extends TlvFields>(name: string, fields: F): T
   }
   const ordered = [...byType.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
 
+  /**
+   * The value of a stream with no records (most messages' extension): one per stream, frozen,
+   * shared by every value decoded from no bytes (and by `defineMessage`'s `make` without an
+   * extension): a decoded message costs no empty object of its own.
+   */
+  const none: TlvValues<F> = Object.freeze({})
+
   /** `readRawRecords`' walk, each record handled in place (no callback made per stream decoded). */
   const read = (r: Reader): TlvValues<F> => {
+    // No records (most messages): nothing to walk, nothing made.
+    if (r.atEnd) return none
     const out: Record<string, unknown> = {}
-    // No records (most messages): nothing to walk, no list made.
-    if (r.atEnd) return out as TlvValues<F>
     let unknown: Array<TlvRecord> | undefined
     let previous = -1n
     while (!r.atEnd) {

@@ -190,18 +190,30 @@ export class Writer {
     return this
   }
 
+  /**
+   * `truncated` of an integer 0 <= v < 2^53 (a checked tu16/tu32, a tu64 amount), computed on
+   * numbers: no BigInt made per byte (onion payloads write two or three per hop).
+   */
+  private truncatedNumber(v: number): this {
+    let width = 0
+    for (let t = v; t > 0; t = Math.floor(t / 256)) width++
+    const at = this.reserve(width)
+    for (let i = width - 1, t = v; i >= 0; i--, t = Math.floor(t / 256)) this.buf[at + i] = t % 256
+    return this
+  }
+
   tu16(v: number): this {
     this.checkRange("tu16", v, 0, 0xffff)
-    return this.truncated("tu16", BigInt(v), 2)
+    return this.truncatedNumber(v)
   }
 
   tu32(v: number): this {
     this.checkRange("tu32", v, 0, 0xffffffff)
-    return this.truncated("tu32", BigInt(v), 4)
+    return this.truncatedNumber(v)
   }
 
   tu64(v: bigint): this {
-    return this.truncated("tu64", v, 8)
+    return v >= 0n && v <= 0x1fffffffffffffn ? this.truncatedNumber(Number(v)) : this.truncated("tu64", v, 8)
   }
 
   /** BigSize (BOLT 1 Appendix A), always the canonical form. */

@@ -3,15 +3,16 @@
  * a shared slab (`encodeMessageWith`) against a fresh copy (`encodeWith`), across slab renewals,
  * long messages, values that move the slab's Writer out, nested and failed encodings; long byte
  * fields decoded into the slab against `slice`; the u64 reader and writer
- * without BigInt arithmetic below 2^53 against the BigInt forms, and the unchecked brands of
+ * without BigInt arithmetic below 2^53 and the truncated integers on numbers against the BigInt
+ * forms, and the unchecked brands of
  * decoded channel ids, chain hashes, txids and short channel ids against the checked constructors.
  */
 import { Result } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { ChainHash, chainHash, channelId, ShortChannelId, shortChannelId } from "../../../src/protocol/codec/fields.ts"
-import { decodeWith, Reader } from "../../../src/protocol/codec/reader.ts"
-import { EncodeError } from "../../../src/protocol/codec/errors.ts"
+import { attempt, decodeWith, Reader } from "../../../src/protocol/codec/reader.ts"
+import { EncodeError, fail, NonMinimalTruncatedInt } from "../../../src/protocol/codec/errors.ts"
 import { copyToSlab, encodeMessage, encodeMessageWith, encodeWith, Writer } from "../../../src/protocol/codec/writer.ts"
 import { txid } from "../../../src/protocol/messages/channel.ts"
 import { LightningMessages } from "../../../src/protocol/messages/index.ts"
@@ -213,6 +214,68 @@ describe("codec fast paths", () => {
         expect(new Reader(plainU64Bytes(v)).u64()).toBe(plainU64(written))
       }),
       { numRuns: RUNS }
+    )
+  })
+
+  it("truncated integers on numbers: Writer.tu16/tu32/tu64 write and refuse, Reader.tu16/tu32/tu64 read and refuse, what the BigInt forms do", () => {
+    /** The range check and the writer as they were (BigInt per byte). */
+    const plainCheck = (field: string, v: number | bigint, min: number | bigint, max: number | bigint): void => {
+      if (typeof v === "number" && !Number.isInteger(v)) throw new EncodeError({ field, reason: `not an integer: ${v}` })
+      if (v < min || v > max) throw new EncodeError({ field, reason: `${v} out of range [${min}, ${max}]` })
+    }
+    const plainWrite = (field: string, v: bigint, maxWidth: number): Uint8Array => {
+      plainCheck(field, v, 0n, (1n << BigInt(maxWidth * 8)) - 1n)
+      let width = 0
+      for (let t = v; t > 0n; t >>= 8n) width++
+      const out = new Uint8Array(width)
+      for (let i = width - 1, t = v; i >= 0; i--, t >>= 8n) out[i] = Number(t & 0xffn)
+      return out
+    }
+    const outcome = (f: () => Uint8Array): Uint8Array | { readonly field: string; readonly reason: string } => {
+      try {
+        return f()
+      } catch (e) {
+        if (e instanceof EncodeError) return { field: e.field, reason: e.reason }
+        throw e
+      }
+    }
+    const number = fc.oneof(
+      fc.integer({ min: -5, max: 0x1_0000_0100 }),
+      fc.integer({ min: 0, max: 0x10010 }),
+      fc.constantFrom(-0, 0.5, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 16 - 1, 2 ** 16, 2 ** 32 - 1, 2 ** 32, 2 ** 53, 2 ** 24),
+      fc.double()
+    )
+    const bigint = fc.oneof(u64, fc.bigInt({ min: -(1n << 70n), max: 1n << 70n }), fc.constantFrom(-1n, 1n << 48n, (1n << 48n) - 1n, U64_MAX, U64_MAX + 1n))
+    fc.assert(
+      fc.property(number, bigint, (n, b) => {
+        expect(outcome(() => new Writer().tu16(n).finish())).toEqual(outcome(() => (plainCheck("tu16", n, 0, 0xffff), plainWrite("tu16", BigInt(n), 2))))
+        expect(outcome(() => new Writer().tu32(n).finish())).toEqual(outcome(() => (plainCheck("tu32", n, 0, 0xffffffff), plainWrite("tu32", BigInt(n), 4))))
+        expect(outcome(() => new Writer().tu64(b).finish())).toEqual(outcome(() => plainWrite("tu64", b, 8)))
+      }),
+      { numRuns: RUNS, seed: 5 }
+    )
+    /** The reader as it was: the checks, then the value summed as a BigInt byte by byte. */
+    const plainRead = (maxWidth: number) => (r: Reader): bigint => {
+      const at = r.offset
+      const width = r.remaining
+      if (width > maxWidth) fail(new NonMinimalTruncatedInt({ at, width, maxWidth }))
+      const bytes = r.rest()
+      if (width > 0 && bytes[0] === 0) fail(new NonMinimalTruncatedInt({ at, width, maxWidth }))
+      let v = 0n
+      for (const x of bytes) v = (v << 8n) | BigInt(x)
+      return v
+    }
+    // Values at an offset in a larger buffer (as a TLV record's value stands), minimal or not, of every width up to 10.
+    const placedValue = fc.tuple(fc.uint8Array({ maxLength: 4 }), fc.oneof(fc.uint8Array({ maxLength: 10 }), u64.map(plainU64Bytes).map((b) => b.subarray(b.findIndex((x) => x !== 0) < 0 ? 8 : b.findIndex((x) => x !== 0)))), fc.uint8Array({ maxLength: 3 }))
+    fc.assert(
+      fc.property(placedValue, ([before, value, after]) => {
+        const buf = Uint8Array.of(...before, ...value, ...after)
+        const read = <A>(f: (r: Reader) => A) => attempt(() => f(new Reader(buf, before.length, before.length + value.length)))
+        expect(read((r) => r.tu16())).toEqual(read((r) => Number(plainRead(2)(r))))
+        expect(read((r) => r.tu32())).toEqual(read((r) => Number(plainRead(4)(r))))
+        expect(read((r) => r.tu64())).toEqual(read(plainRead(8)))
+      }),
+      { numRuns: RUNS, seed: 6 }
     )
   })
 

@@ -5,6 +5,8 @@ import { type DecodeError, TlvValueTooLong, TlvValueTooShort } from "../../../sr
 import * as F from "../../../src/protocol/codec/fields.ts"
 import { decodeWith } from "../../../src/protocol/codec/reader.ts"
 import { decodeRawTlvStream, readExactValue, readRawRecords, tlvField, tlvStream } from "../../../src/protocol/codec/tlv.ts"
+import { RevokeAndAck } from "../../../src/protocol/messages/channel.ts"
+import { ChannelId } from "../../../src/protocol/units.ts"
 import vectors from "../../vectors/bolt01-tlv.json" with { type: "json" }
 
 // The two test namespaces of BOLT 1 Appendix B.
@@ -110,6 +112,21 @@ describe("TLV streams (BOLT 1 Appendix B)", () => {
         expect(Result.isFailure(n1.decode(fromHex(a.stream + bad.stream)))).toBe(true)
       }
     }
+  })
+})
+
+describe("a stream with no records", () => {
+  it("decodes to its stream's one frozen empty value, which a message made without an extension holds too", () => {
+    const a = Result.getOrThrow(n1.decode(new Uint8Array(0)))
+    expect(a).toEqual({})
+    expect(Object.isFrozen(a)).toBe(true)
+    expect(Result.getOrThrow(n1.decode(new Uint8Array(0)))).toBe(a)
+    expect(Result.getOrThrow(n2.decode(new Uint8Array(0)))).not.toBe(a)
+    expect(toHex(n1.encode(a))).toBe("")
+    const made = RevokeAndAck.make({ channelId: ChannelId(new Uint8Array(32)), perCommitmentSecret: new Uint8Array(32), nextPerCommitmentPoint: new Uint8Array(33).fill(2) })
+    const decoded = Result.getOrThrow(RevokeAndAck.decode(Result.getOrThrow(RevokeAndAck.encode(made))))
+    expect(decoded.tlvs).toBe(made.tlvs)
+    expect(decoded).toEqual(made)
   })
 })
 
