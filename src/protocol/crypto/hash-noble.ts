@@ -81,6 +81,18 @@ class Sha256Hasher extends _SHA256 {
     super.digestInto(own)
     for (let i = 0; i < 32; i++) out[i] = own[i] ?? 0
   }
+
+  /**
+   * The digest written at `out[at, at + 32)` (`sha256Into`), then the hasher wiped as noble's
+   * `digest()` leaves it (`destroy`: the inputs are often secrets). Finished in the block buffer as
+   * `digestInto` is, so `out` gets no DataView and no subarray is cut of it.
+   */
+  digestAt(out: Uint8Array, at: number): void {
+    const own = this.buffer
+    super.digestInto(own)
+    for (let i = 0; i < 32; i++) out[at + i] = own[i] ?? 0
+    this.destroy()
+  }
 }
 
 /**
@@ -100,6 +112,19 @@ export const sha256 = (data: Uint8Array): Uint8Array => {
   initial._cloneInto(hasher)
   hasher.update(data)
   return hasher.digest()
+}
+
+/**
+ * SHA256(x) written at `out[at, at + 32)` (32 bytes from `at` must fit, else a RangeError and
+ * nothing written): for callers that place the hash (BIP 143 preimages, double hashes, shachain
+ * states), so those hashes make no array. `out` may be `data` itself, or overlap it: `data` is
+ * read in full before anything is written.
+ */
+export const sha256Into = (data: Uint8Array, out: Uint8Array, at: number): void => {
+  if (!(at >= 0 && at + 32 <= out.length)) throw new RangeError(`no room for a SHA-256 hash at ${at} in ${out.length} bytes`)
+  initial._cloneInto(hasher)
+  hasher.update(data)
+  hasher.digestAt(out, at)
 }
 
 /**

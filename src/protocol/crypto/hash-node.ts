@@ -45,6 +45,12 @@ const onHeap = (digest: Uint8Array): Uint8Array => {
 export const sha256 = (data: Uint8Array): Uint8Array =>
   data.length <= JAVASCRIPT_MAX_INPUT ? noble.sha256(data) : onHeap(hash("sha256", data, "buffer"))
 
+/** SHA256(x) written at `out[at, at + 32)`: noble's reused hasher up to `JAVASCRIPT_MAX_INPUT` bytes, OpenSSL's one-shot digest (copied) beyond. */
+export const sha256Into = (data: Uint8Array, out: Uint8Array, at: number): void => {
+  if (data.length <= JAVASCRIPT_MAX_INPUT) noble.sha256Into(data, out, at)
+  else out.set(hash("sha256", data, "buffer"), at)
+}
+
 /**
  * Where `sha256Concat` joins two long parts for one OpenSSL call (a Hash object and two `update`
  * calls cost more than copying a kilobyte): reused, synchronous, never re-entered.

@@ -9,7 +9,7 @@
  * is rejected with a typed error and the storage left as it was (storage values are immutable).
  */
 import { Data, Result } from "effect"
-import { sha256 } from "../tx/bitcoin/hash.ts"
+import { sha256, sha256Into } from "../tx/bitcoin/hash.ts"
 import { equalBytes, equalBytesAt, toHex } from "../bytes.ts"
 import { makeLru } from "../lru.ts"
 
@@ -22,28 +22,43 @@ export const indexOfCommitment = (commitmentNumber: bigint): bigint => FIRST_IND
 
 /**
  * `generate_from_seed`'s loop over bits `bits-1..0` of an index given as its low and high 24 bits
- * (exact numbers, the index being below 2^48: bit tests without BigInt arithmetic).
+ * (exact numbers, the index being below 2^48: bit tests without BigInt arithmetic), run in
+ * `deriveScratch`: each set bit flipped there and the value hashed in place (`sha256Into`), so a
+ * derivation makes no array however many bits it hashes. Returns `deriveScratch` itself, which the
+ * next derivation overwrites: `insertSecret` compares it at once, `deriveBits` copies it.
  */
-const deriveBits = (base: Uint8Array, bits: number, low: number, high: number): Uint8Array => {
-  // Until the first set bit the value is `base` itself (not copied: the copy is made into a
-  // reused buffer at that bit, and each hash returns a fresh array of ours to flip in place).
-  let p: Uint8Array | undefined
+const deriveBitsInScratch = (base: Uint8Array, bits: number, low: number, high: number): Uint8Array => {
+  const p = deriveScratch
+  p.set(base)
   for (let b = bits - 1; b >= 0; b--) {
     const set = b >= 24 ? (high >>> (b - 24)) & 1 : (low >>> b) & 1
     if (set === 1) {
-      if (p === undefined) p = base.length === deriveScratch.length ? copiedInto(deriveScratch, base) : base.slice()
+      const byte = b >> 3
+      p[byte] = (p[byte] ?? 0) ^ (1 << (b & 7))
+      sha256Into(p, p, 0)
+    }
+  }
+  return p
+}
+/** Where `deriveBitsInScratch` derives (a secret: overwritten by the next derivation, never handed out). */
+const deriveScratch = new Uint8Array(32)
+
+/**
+ * `deriveBitsInScratch` as a fresh array. A `base` of another length than a secret's 32 bytes (no
+ * caller passes one) is derived as before, on copies: the scratch holds 32 bytes.
+ */
+const deriveBits = (base: Uint8Array, bits: number, low: number, high: number): Uint8Array => {
+  if (base.length === deriveScratch.length) return deriveBitsInScratch(base, bits, low, high).slice()
+  let p: Uint8Array = base.slice()
+  for (let b = bits - 1; b >= 0; b--) {
+    const set = b >= 24 ? (high >>> (b - 24)) & 1 : (low >>> b) & 1
+    if (set === 1) {
       const byte = b >> 3
       p[byte] = (p[byte] ?? 0) ^ (1 << (b & 7))
       p = sha256(p)
     }
   }
-  return p ?? base.slice()
-}
-/** Where `deriveBits` flips its first bit (hashed at once: it never leaves the function). */
-const deriveScratch = new Uint8Array(32)
-const copiedInto = (out: Uint8Array, bytes: Uint8Array): Uint8Array => {
-  out.set(bytes)
-  return out
+  return p
 }
 
 const deriveSecret = (base: Uint8Array, bits: number, index: bigint): Uint8Array =>
@@ -128,7 +143,7 @@ export const secretAtCursor = (cursor: SecretCursor, index: bigint): Uint8Array 
       for (let i = 0; i < 32; i++) cursorScratch[i] = states[at + 32 + i] ?? 0
       const byte = b >> 3
       cursorScratch[byte] = (cursorScratch[byte] ?? 0) ^ (1 << (b & 7))
-      states.set(sha256(cursorScratch), at)
+      sha256Into(cursorScratch, states, at)
     } else for (let i = 0; i < 32; i++) states[at + i] = states[at + 32 + i] ?? 0
   }
   cursor.lastLow = low
@@ -307,7 +322,7 @@ export const insertSecret = (store: SecretStore, secret: Uint8Array, index: bigi
   for (let e = 1; e < split; e += SECRET_ENTRY_SIZE) {
     const known = indexAt(held, e)
     const knownLow = known % TWO_24
-    if (!equalBytesAt(held, e + 6, deriveBits(secret, bucket, knownLow, (known - knownLow) / TWO_24)))
+    if (!equalBytesAt(held, e + 6, deriveBitsInScratch(secret, bucket, knownLow, (known - knownLow) / TWO_24)))
       return Result.fail(new ShachainError({ reason: "InconsistentSecret", index }))
   }
   const out = new Uint8Array(held.length - (rest - split) + SECRET_ENTRY_SIZE)

@@ -4,7 +4,8 @@
  * noble throughout) and the portable module both build on (`hash-noble.ts`) give the bytes plain
  * `@noble/hashes` gives, for inputs of every length from 0 to 3,000 (either side of the
  * JavaScript limit and of the joined buffer's size) and streams fed in any split. Each also
- * passes the FIPS 180-2 vectors, and hands out plain arrays of its own. `sha256Hash` (noble's
+ * passes the FIPS 180-2 vectors, and hands out plain arrays of its own; `sha256Into` writes the
+ * same bytes at any offset of an output, or over its own input. `sha256Hash` (noble's
  * hasher with allocation-free copies and digests) gives noble's bytes as a hash and inside
  * noble's HMAC, keyed once and copied per message as the onion code uses it.
  */
@@ -83,6 +84,63 @@ describe("hash-node, its browser stand-in and hash-noble", () => {
       for (const [name, impl] of implementations) expect(toHex(impl.sha256(input)), `${name} ${n}`).toBe(expected)
       const split = n >> 1
       expect(toHex(native.sha256Concat(input.subarray(0, split), input.subarray(split))), `concat ${n}`).toBe(expected)
+    }
+  })
+
+  it("sha256Into writes noble's SHA-256 at any offset, leaves the rest, and may hash in place (every length 0..600)", () => {
+    const data = Uint8Array.from({ length: 700 }, (_, i) => (i * 11 + 1) & 0xff)
+    for (let n = 0; n <= 600; n++) {
+      const input = data.subarray(0, n)
+      const expected = toHex(nobleSha256(input))
+      for (const [name, impl] of implementations) {
+        const at = n % 37
+        const out = new Uint8Array(at + 32 + (n % 5)).fill(0xa5)
+        impl.sha256Into(input, out, at)
+        expect(toHex(out.subarray(at, at + 32)), `${name} ${n}`).toBe(expected)
+        expect(out.subarray(0, at).every((b) => b === 0xa5) && out.subarray(at + 32).every((b) => b === 0xa5), `${name} ${n}`).toBe(true)
+        // In place: the hash written over the start of its own input (shachain hashes a secret into itself).
+        if (n >= 32) {
+          const own = input.slice()
+          impl.sha256Into(own, own, 0)
+          expect(toHex(own.subarray(0, 32)), `${name} in place ${n}`).toBe(expected)
+          expect(toHex(own.subarray(32)), `${name} in place ${n}`).toBe(toHex(input.subarray(32)))
+        }
+      }
+    }
+  })
+
+  it("sha256Into and the two-part hashes equal noble's SHA-256 for parts that are views at any offset, fresh short arrays, or exactly a block", () => {
+    // A part is a fresh array (short ones live on V8's heap), or a view into a larger buffer at an offset.
+    const part = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.constantFrom(64, 63, 65, 128, 55, 56).chain((n) => fc.uint8Array({ minLength: n, maxLength: n })),
+      fc.tuple(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 0, max: 70 })).map(([b, offset]) => {
+        const backing = new Uint8Array(offset + b.length + 3).fill(0x5a)
+        backing.set(b, offset)
+        return backing.subarray(offset, offset + b.length)
+      })
+    )
+    fc.assert(
+      fc.property(part, part, (a, b) => {
+        const expected = toHex(nobleSha256(join([a, b])))
+        for (const [name, impl] of implementations) {
+          expect(toHex(impl.sha256Concat(a, b)), name).toBe(expected)
+          const out = new Uint8Array(40)
+          impl.sha256Into(a, out, 8)
+          expect(toHex(out.subarray(8)), name).toBe(toHex(nobleSha256(a)))
+        }
+      }),
+      { numRuns: 1000, seed: SEED }
+    )
+  })
+
+  it("sha256Into refuses an output without room for 32 bytes at the offset, writing nothing", () => {
+    for (const [name, impl] of implementations) {
+      const out = new Uint8Array(40).fill(1)
+      expect(() => impl.sha256Into(new Uint8Array(10), out, 9), name).toThrow(RangeError)
+      expect(() => impl.sha256Into(new Uint8Array(10), out, -1), name).toThrow(RangeError)
+      expect(() => impl.sha256Into(new Uint8Array(600), out, 9), name).toThrow(RangeError)
+      expect(out.every((b) => b === 1), name).toBe(true)
     }
   })
 

@@ -94,6 +94,31 @@ describe("shachain storage properties", () => {
     expect(Result.isFailure(deriveOldSecret(store, FIRST_INDEX - BigInt(n)))).toBe(true)
   })
 
+  it("hands out secrets of their own: later derivations and insertions (which derive in one reused buffer) leave them as they were", () => {
+    const seed = fromHex("0202020202020202020202020202020202020202020202020202020202020202")
+    // Index 0 has no bit set: its secret is the seed's bytes, still a copy.
+    const zero = perCommitmentSecret(seed, 0n)
+    expect(toHex(zero)).toBe(toHex(seed))
+    expect(zero).not.toBe(seed)
+    let store: SecretStore = emptySecretStore
+    const derived: Array<[bigint, Uint8Array, string]> = []
+    for (let i = 0n; i < 40n; i++) {
+      const index = FIRST_INDEX - i
+      const secret = perCommitmentSecret(seed, index)
+      const r = insertSecret(store, secret, index)
+      if (Result.isSuccess(r)) store = r.success
+      const old = deriveOldSecret(store, FIRST_INDEX - i / 2n)
+      if (Result.isSuccess(old)) derived.push([FIRST_INDEX - i / 2n, old.success, toHex(old.success)])
+      derived.push([index, secret, toHex(secret)])
+    }
+    for (const [index, bytes, hex] of derived) {
+      expect(toHex(bytes)).toBe(hex)
+      expect(hex).toBe(toHex(perCommitmentSecret(seed, index)))
+    }
+    expect(new Set(derived.map(([, bytes]) => bytes)).size).toBe(derived.length)
+    expect(toHex(seed)).toBe("0202020202020202020202020202020202020202020202020202020202020202")
+  })
+
   it("rejects a secret from another seed at any position and leaves the storage unchanged", () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.integer({ min: 1, max: 40 }), (seedA, seedB, good) => {

@@ -7,15 +7,22 @@
  * scripts' payment hashes) hashes 32-byte digests and payment hashes: one reused noble hasher.
  */
 import { ripemd160 } from "@noble/hashes/legacy.js"
-import { sha256 } from "../../crypto/hash-node.ts"
+import { sha256, sha256Into } from "../../crypto/hash-node.ts"
 
-export { sha256, sha256Concat } from "../../crypto/hash-node.ts"
+export { sha256, sha256Concat, sha256Into } from "../../crypto/hash-node.ts"
+
+/** The inner hash of `hash256` / `hash256Into`: hashed again at once, never handed out (synchronous, never re-entered). */
+const innerHash = new Uint8Array(32)
 
 /** SHA256(SHA256(x)): txids, BIP 143 intermediate hashes, legacy sighash (the outer hash, of 32 bytes, in JavaScript). */
-export const hash256 = (data: Uint8Array): Uint8Array => sha256(sha256(data))
+export const hash256 = (data: Uint8Array): Uint8Array => {
+  sha256Into(data, innerHash, 0)
+  return sha256(innerHash)
+}
 /** SHA256(SHA256(x)) written into `out` at `at` (BIP 143's intermediate hashes go straight into the preimage). */
 export const hash256Into = (data: Uint8Array, out: Uint8Array, at: number): void => {
-  out.set(sha256(sha256(data)), at)
+  sha256Into(data, innerHash, 0)
+  sha256Into(innerHash, out, at)
 }
 
 /** RIPEMD-160 on one reused noble hasher, reset from a fresh one's state before each hash. */

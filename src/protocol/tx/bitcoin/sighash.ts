@@ -32,7 +32,7 @@ let outer = new Uint8Array(512)
 interface Held {
   bytes: Uint8Array
   length: number
-  hash: Uint8Array
+  readonly hash: Uint8Array
 }
 /** Nothing held yet (`length` -1 matches no part). */
 const heldNothing = (): Held => ({ bytes: new Uint8Array(64), length: -1, hash: new Uint8Array(32) })
@@ -44,7 +44,11 @@ const heldPrevouts = heldNothing()
  */
 const heldSequences = heldNothing()
 
-/** hash256 of `b[0..n)`: the held hash when those are the held bytes, else hashed and held (the bytes copied, the buffer grown if needed). */
+/**
+ * hash256 of `b[0..n)`: the held hash when those are the held bytes, else hashed into the held
+ * hash's array (no array per miss: callers copy the result at once) and held (the bytes copied,
+ * the buffer grown if needed).
+ */
 const heldHash256 = (held: Held, b: Uint8Array, n: number): Uint8Array => {
   if (held.length === n) {
     const bytes = held.bytes
@@ -53,7 +57,7 @@ const heldHash256 = (held: Held, b: Uint8Array, n: number): Uint8Array => {
     if (i === n) return held.hash
   }
   const part = b.subarray(0, n)
-  held.hash = hash256(part)
+  hash256Into(part, held.hash, 0)
   if (held.bytes.length < n) held.bytes = new Uint8Array(Math.max(n, 2 * held.bytes.length))
   held.bytes.set(part)
   held.length = n
