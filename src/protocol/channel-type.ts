@@ -16,7 +16,8 @@ import {
   offeredHtlcScript,
   receivedHtlcScript,
   toLocalScript,
-  toRemoteAnchorsScript
+  toRemoteAnchorsScript,
+  type ScriptArena
 } from "./tx/scripts.ts"
 import { sat, type Sat } from "./units.ts"
 
@@ -30,10 +31,14 @@ export interface OutputSpec {
 export interface CommitmentScripts {
   /** The funding output (P2WSH 2-of-2 here; a MuSig2 key-path P2TR for a taproot type). */
   readonly funding: (localFundingPubkey: PublicKey, remoteFundingPubkey: PublicKey) => OutputSpec
-  readonly toLocal: (keys: CommitmentKeys, toSelfDelay: number) => OutputSpec
+  /**
+   * `into`, when given, is where the builder wants the witness scripts of one commitment written
+   * (`ScriptArena`: one buffer for all); a type may ignore it.
+   */
+  readonly toLocal: (keys: CommitmentKeys, toSelfDelay: number, into?: ScriptArena) => OutputSpec
   readonly toRemote: (keys: CommitmentKeys) => OutputSpec
-  readonly offeredHtlc: (keys: CommitmentKeys, paymentHash: Uint8Array) => OutputSpec
-  readonly receivedHtlc: (keys: CommitmentKeys, paymentHash: Uint8Array, cltvExpiry: number) => OutputSpec
+  readonly offeredHtlc: (keys: CommitmentKeys, paymentHash: Uint8Array, into?: ScriptArena) => OutputSpec
+  readonly receivedHtlc: (keys: CommitmentKeys, paymentHash: Uint8Array, cltvExpiry: number, into?: ScriptArena) => OutputSpec
   readonly anchor: (fundingPubkey: PublicKey) => OutputSpec
   /** The output of an HTLC-success / HTLC-timeout transaction. */
   readonly htlcTxOutput: (keys: CommitmentKeys, toSelfDelay: number) => OutputSpec
@@ -73,13 +78,13 @@ const p2wsh = (witnessScript: Uint8Array): OutputSpec => ({ scriptPubKey: p2wshS
 
 const segwitV0Scripts = (anchors: boolean): CommitmentScripts => ({
   funding: (a, b) => p2wsh(fundingScript(a, b)),
-  toLocal: (keys, delay) => p2wsh(toLocalScript(keys.revocationPubkey, delay, keys.localDelayedPubkey)),
+  toLocal: (keys, delay, into) => p2wsh(toLocalScript(keys.revocationPubkey, delay, keys.localDelayedPubkey, into)),
   toRemote: (keys) =>
     anchors
       ? p2wsh(toRemoteAnchorsScript(keys.remotePaymentPubkey))
       : { scriptPubKey: p2wpkhScript(keys.remotePaymentPubkey), witnessScript: undefined },
-  offeredHtlc: (keys, hash) => p2wsh(offeredHtlcScript(keys, hash, anchors)),
-  receivedHtlc: (keys, hash, cltv) => p2wsh(receivedHtlcScript(keys, hash, cltv, anchors)),
+  offeredHtlc: (keys, hash, into) => p2wsh(offeredHtlcScript(keys, hash, anchors, into)),
+  receivedHtlc: (keys, hash, cltv, into) => p2wsh(receivedHtlcScript(keys, hash, cltv, anchors, into)),
   anchor: (fundingPubkey) => p2wsh(anchorScript(fundingPubkey)),
   htlcTxOutput: (keys, delay) => p2wsh(htlcOutputScript(keys.revocationPubkey, delay, keys.localDelayedPubkey))
 })

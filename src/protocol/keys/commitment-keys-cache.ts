@@ -133,20 +133,22 @@ interface Entry {
 export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache => {
   const slots = makeByteSlots(INPUTS_LENGTH)
   const memo = makeLru<Entry, number>(capacity, "commitment keys cache", (dropped) => slots.release(dropped.slot))
-  const deriveWith = (
+  /** The keys held for these inputs under `key`, or undefined (a miss, counted). */
+  const lookup = (key: number, owner: ChannelBasepoints, counterparty: ChannelBasepoints, perCommitmentPoint: PublicKey): CommitmentKeys | undefined => {
+    const held = memo.get(key)
+    if (held !== undefined && sameInputs(slots, held.slot, owner, counterparty, perCommitmentPoint)) return held.keys
+    // Found under a number shared with other inputs: counted as a miss.
+    if (held !== undefined) memo.mismatch()
+    return undefined
+  }
+  /** Keeps a success under `key` (inputs of other lengths are not kept); returns `computed`. */
+  const keep = (
+    key: number,
     owner: ChannelBasepoints,
     counterparty: ChannelBasepoints,
     perCommitmentPoint: PublicKey,
-    compute: () => Result.Result<CommitmentKeys, KeyDerivationError>
+    computed: Result.Result<CommitmentKeys, KeyDerivationError>
   ): Result.Result<CommitmentKeys, KeyDerivationError> => {
-    const key = keyOf(owner, counterparty, perCommitmentPoint)
-    const held = memo.get(key)
-    if (held !== undefined && sameInputs(slots, held.slot, owner, counterparty, perCommitmentPoint)) {
-      return Result.succeed(held.keys)
-    }
-    // Found under a number shared with other inputs: counted as a miss.
-    if (held !== undefined) memo.mismatch()
-    const computed = compute()
     if (Result.isSuccess(computed) && keptLengths(owner, counterparty, perCommitmentPoint)) {
       // Other inputs under this number (sharing 30 bits of their mix) are replaced (their slot released).
       const slot = slots.take()
@@ -155,6 +157,16 @@ export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache =
     }
     return computed
   }
+  const deriveWith = (
+    owner: ChannelBasepoints,
+    counterparty: ChannelBasepoints,
+    perCommitmentPoint: PublicKey,
+    compute: () => Result.Result<CommitmentKeys, KeyDerivationError>
+  ): Result.Result<CommitmentKeys, KeyDerivationError> => {
+    const key = keyOf(owner, counterparty, perCommitmentPoint)
+    const held = lookup(key, owner, counterparty, perCommitmentPoint)
+    return held !== undefined ? Result.succeed(held) : keep(key, owner, counterparty, perCommitmentPoint, compute())
+  }
   // `capacity` a data property kept in step with `resize` (an accessor would make this a dictionary-mode object).
   const self: Omit<CommitmentKeysCache, "capacity"> & { capacity: number } = {
     capacity: memo.capacity,
@@ -162,8 +174,12 @@ export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache =
       memo.resize(n)
       self.capacity = memo.capacity
     },
-    derive: (secp, owner, counterparty, perCommitmentPoint) =>
-      deriveWith(owner, counterparty, perCommitmentPoint, () => deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)),
+    // Written out, not through `deriveWith`: no closure made per lookup (most of them hits).
+    derive: (secp, owner, counterparty, perCommitmentPoint) => {
+      const key = keyOf(owner, counterparty, perCommitmentPoint)
+      const held = lookup(key, owner, counterparty, perCommitmentPoint)
+      return held !== undefined ? Result.succeed(held) : keep(key, owner, counterparty, perCommitmentPoint, deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint))
+    },
     deriveWith,
     size: memo.size,
     stats: memo.stats,

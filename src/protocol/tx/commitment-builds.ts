@@ -390,8 +390,9 @@ const viewFor = <H extends CommitmentHtlc>(entry: Entry, params: CommitmentParam
     }
   }
   const trimmedHtlcs: Array<H> = []
-  for (const i of entry.trimmed) {
-    const h = params.htlcs[i]
+  const trimmed = entry.trimmed
+  for (let k = 0; k < trimmed.length; k++) {
+    const h = params.htlcs[trimmed[k] ?? -1]
     if (h !== undefined) trimmedHtlcs.push(h)
   }
   return new MemoCommitment(entry, params, outputs, htlcOutputs, trimmedHtlcs)
@@ -400,7 +401,7 @@ const viewFor = <H extends CommitmentHtlc>(entry: Entry, params: CommitmentParam
 /** Up to this many HTLCs `entryOf` finds each by a scan of the list; beyond, through a map of their positions (a scan per output would be quadratic). */
 const SCAN_MAX_HTLCS = 8
 
-/** An output's view without HTLC: its fields as the builder writes them. */
+/** An output's view without HTLC: its fields as the builder writes them (for an output of a commitment not built here). */
 const plainOutputOf = <H extends CommitmentHtlc>(o: CommitmentOutput<H>): CommitmentOutput<never> => ({
   index: o.index,
   kind: o.kind,
@@ -410,6 +411,9 @@ const plainOutputOf = <H extends CommitmentHtlc>(o: CommitmentOutput<H>): Commit
   htlc: undefined
 })
 
+/** Whether an output holds no HTLC: then it is the same for every caller (a type guard: the builder's own object serves as every caller's). */
+const isPlainOutput = <H extends CommitmentHtlc>(o: CommitmentOutput<H>): o is CommitmentOutput<never> => o.htlc === undefined
+
 const entryOf = <H extends CommitmentHtlc>(fieldSlots: FieldSlots, params: CommitmentParams<H>, built: CommitmentTransaction<H>): Entry => {
   const htlcs = params.htlcs
   const builtOutputs = built.outputs
@@ -417,12 +421,16 @@ const entryOf = <H extends CommitmentHtlc>(fieldSlots: FieldSlots, params: Commi
   const trimmed: Array<number> = []
   const plainOutputs: Array<CommitmentOutput<never> | undefined> = []
   let outputsWithoutHtlcs: Array<CommitmentOutput<never>> | undefined
+  // The outputs without HTLC are the builder's own objects (read-only, as every output handed
+  // out), shared with every later caller rather than copied: one object fewer per output built.
   if (htlcs.length === 0) {
     // No HTLC: no output or trimmed entry points to one (and no map of their positions is made).
     outputsWithoutHtlcs = []
-    for (const o of builtOutputs) {
+    for (let i = 0; i < builtOutputs.length; i++) {
+      const o = builtOutputs[i]
+      if (o === undefined) continue
       outputHtlc.push(-1)
-      outputsWithoutHtlcs.push(plainOutputOf(o))
+      outputsWithoutHtlcs.push(isPlainOutput(o) ? o : plainOutputOf(o))
     }
   } else {
     // A few HTLCs (most commitments): each found by a scan of the list, no map made. From the
@@ -436,11 +444,16 @@ const entryOf = <H extends CommitmentHtlc>(fieldSlots: FieldSlots, params: Commi
       }
     }
     const indexOf = (h: H): number => (position === undefined ? htlcs.lastIndexOf(h) : (position.get(h) ?? -1))
-    for (const o of builtOutputs) {
-      outputHtlc.push(o.htlc === undefined ? -1 : indexOf(o.htlc))
-      plainOutputs.push(o.htlc === undefined ? plainOutputOf(o) : undefined)
+    for (let i = 0; i < builtOutputs.length; i++) {
+      const o = builtOutputs[i]
+      outputHtlc.push(o?.htlc === undefined ? -1 : indexOf(o.htlc))
+      plainOutputs.push(o !== undefined && isPlainOutput(o) ? o : undefined)
     }
-    for (const h of built.trimmedHtlcs) trimmed.push(indexOf(h))
+    const trimmedHtlcs = built.trimmedHtlcs
+    for (let i = 0; i < trimmedHtlcs.length; i++) {
+      const h = trimmedHtlcs[i]
+      if (h !== undefined) trimmed.push(indexOf(h))
+    }
   }
   return {
     inputs: indexedOf(fieldSlots, params),

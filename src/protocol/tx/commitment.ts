@@ -17,6 +17,7 @@ import type { CommitmentKeys } from "../keys/commitment-keys.ts"
 import type { PublicKey } from "../keys/keys.ts"
 import { msatToSat, sat, type Msat, type Sat } from "../units.ts"
 import { makeInput, type OutPoint, type Transaction, type TxOutput } from "./bitcoin/transaction.ts"
+import { HTLC_SCRIPT_MAX, ScriptArena, TO_LOCAL_SCRIPT_MAX } from "./scripts.ts"
 import { commitmentFee, isHtlcTrimmed, type HtlcDirection } from "./fees.ts"
 
 const MASK48 = (1n << 48n) - 1n
@@ -273,14 +274,17 @@ export const buildCommitmentTransaction = <H extends CommitmentHtlc>(
   const hasToLocal = toLocalAmount >= dustLimit && toLocalAmount > 0n
   const hasToRemote = toRemoteAmount >= dustLimit && toRemoteAmount > 0n
 
+  // With HTLC outputs, their witness scripts and to_local's in one buffer (`ScriptArena`); without,
+  // to_local's alone is its own array (a buffer and a view of it would cost more than one array).
+  const arena = untrimmed.length === 0 ? undefined : new ScriptArena((hasToLocal ? TO_LOCAL_SCRIPT_MAX : 0) + HTLC_SCRIPT_MAX * untrimmed.length)
   const pending: Array<Pending<H>> = []
   for (let i = 0; i < untrimmed.length; i++) {
     const h = untrimmed[i]
     if (h === undefined) continue
-    if (h.direction === "offered") pending.push(pendingOf("offered_htlc", msatToSat(h.amount), type.scripts.offeredHtlc(keys, h.paymentHash), h))
-    else pending.push(pendingOf("received_htlc", msatToSat(h.amount), type.scripts.receivedHtlc(keys, h.paymentHash, h.cltvExpiry), h))
+    if (h.direction === "offered") pending.push(pendingOf("offered_htlc", msatToSat(h.amount), type.scripts.offeredHtlc(keys, h.paymentHash, arena), h))
+    else pending.push(pendingOf("received_htlc", msatToSat(h.amount), type.scripts.receivedHtlc(keys, h.paymentHash, h.cltvExpiry, arena), h))
   }
-  if (hasToLocal) pending.push(pendingOf<H>("to_local", sat(toLocalAmount), type.scripts.toLocal(keys, params.toSelfDelay), undefined))
+  if (hasToLocal) pending.push(pendingOf<H>("to_local", sat(toLocalAmount), type.scripts.toLocal(keys, params.toSelfDelay, arena), undefined))
   const local = params.localFundingPubkey
   const remote = params.remoteFundingPubkey
   const specs = hasToRemote || type.anchors ? keyedSpecsOf(type, local, remote, keys.remotePaymentPubkey) : undefined

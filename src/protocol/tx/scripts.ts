@@ -46,13 +46,48 @@ export const fundingScriptChunks = (a: Uint8Array, b: Uint8Array): Uint8Array =>
 }
 
 /**
+ * Where the witness scripts of one commitment's outputs are written: one buffer for all of them,
+ * each script a view of its part. A typed array of more than 64 bytes has its bytes outside V8's
+ * heap, which costs about 0.4 us to make and release (a view of a shared buffer ~0.06 us), and
+ * every HTLC script (~140 bytes) and `to_local` (~79) is one: a commitment with 50 HTLCs made 51
+ * such arrays, one now. The buffer lives as long as any of its scripts, as the separate arrays
+ * would (a build keeps all its outputs). Sized by the builder as an upper bound
+ * (`TO_LOCAL_SCRIPT_MAX`, `HTLC_SCRIPT_MAX`); past its end a script gets an array of its own.
+ */
+export class ScriptArena {
+  readonly #capacity: number
+  #buffer: ArrayBuffer | undefined
+  #at: number
+  constructor(capacity: number) {
+    this.#capacity = capacity
+    this.#buffer = undefined
+    this.#at = 0
+  }
+  /** `n` zero bytes for one script: the next part of the buffer (made at the first take), or a fresh array once it is full. */
+  take(n: number): Uint8Array {
+    const end = this.#at + n
+    if (end > this.#capacity) return new Uint8Array(n)
+    this.#buffer ??= new ArrayBuffer(this.#capacity)
+    const part = new Uint8Array(this.#buffer, this.#at, n)
+    this.#at = end
+    return part
+  }
+}
+
+/** The most bytes `toLocalScript` writes for a delay of at most 0xffff (every `to_self_delay`): 74 + a push of a 3-byte number (4). */
+export const TO_LOCAL_SCRIPT_MAX = 78
+/** The most bytes an HTLC script writes (`receivedHtlcScript` with anchors and a 5-byte `cltv_expiry` push): 135 + 6 + 3. */
+export const HTLC_SCRIPT_MAX = 144
+
+/**
  * `to_local` (and the output of HTLC-success/timeout transactions):
  * OP_IF <revocationpubkey> OP_ELSE to_self_delay OP_CSV OP_DROP <local_delayedpubkey> OP_ENDIF OP_CHECKSIG
  */
-export const toLocalScript = (revocationPubkey: PublicKey, toSelfDelay: number, localDelayedPubkey: PublicKey): Uint8Array => {
+export const toLocalScript = (revocationPubkey: PublicKey, toSelfDelay: number, localDelayedPubkey: PublicKey, into?: ScriptArena): Uint8Array => {
   if (revocationPubkey.length !== 33 || localDelayedPubkey.length !== 33 || !isSmallNum(toSelfDelay)) return toLocalScriptChunks(revocationPubkey, toSelfDelay, localDelayedPubkey)
   // Written byte by byte (the same bytes as the chunks): this runs for every commitment and HTLC transaction.
-  const out = new Uint8Array(74 + numSize(toSelfDelay))
+  const size = 74 + numSize(toSelfDelay)
+  const out = into === undefined ? new Uint8Array(size) : into.take(size)
   out[0] = OP.OP_IF
   let at = pushKey(out, 1, revocationPubkey)
   out[at++] = OP.OP_ELSE
@@ -145,10 +180,11 @@ const htlcScriptTail = (anchors: boolean): ReadonlyArray<ScriptChunk> => [
 ]
 
 /** Offered HTLC output script (HTLC offered by the commitment owner): 2-of-2 timeout path, or the preimage. */
-export const offeredHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array, anchors: boolean): Uint8Array => {
+export const offeredHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array, anchors: boolean, into?: ScriptArena): Uint8Array => {
   if (!htlcKeysFit(keys)) return offeredHtlcScriptChunks(keys, paymentHash, anchors)
   // Written byte by byte (the same bytes as the chunks): one per HTLC output of every commitment built.
-  const out = new Uint8Array(133 + (anchors ? 3 : 0))
+  const size = 133 + (anchors ? 3 : 0)
+  const out = into === undefined ? new Uint8Array(size) : into.take(size)
   let at = writeHtlcHead(out, keys)
   out[at++] = OP.OP_NOTIF
   out[at++] = OP.OP_DROP
@@ -162,9 +198,10 @@ export const offeredHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array,
 }
 
 /** Received HTLC output script (HTLC received by the commitment owner): 2-of-2 with the preimage, or the timeout. */
-export const receivedHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array, cltvExpiry: number, anchors: boolean): Uint8Array => {
+export const receivedHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array, cltvExpiry: number, anchors: boolean, into?: ScriptArena): Uint8Array => {
   if (!htlcKeysFit(keys) || !isSmallNum(cltvExpiry)) return receivedHtlcScriptChunks(keys, paymentHash, cltvExpiry, anchors)
-  const out = new Uint8Array(135 + numSize(cltvExpiry) + (anchors ? 3 : 0))
+  const size = 135 + numSize(cltvExpiry) + (anchors ? 3 : 0)
+  const out = into === undefined ? new Uint8Array(size) : into.take(size)
   let at = writeHtlcHead(out, keys)
   out[at++] = OP.OP_IF
   at = writePaymentHashCheck(out, at, paymentHash)
@@ -180,11 +217,48 @@ export const receivedHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array
   return out
 }
 
+/**
+ * RIPEMD-160 of recent payment hashes, for the HTLC scripts: an HTLC is in every commitment built
+ * while it is in flight (both sides', each new state: about three builds per HTLC with 50 in
+ * flight, two per one-at-a-time round trip), and its script changes with each commitment's keys
+ * but its payment hash's RIPEMD-160 does not. A direct-mapped table: a 32-byte payment hash (a
+ * hash itself, so its first bytes pick the entry) and its 20-byte digest per entry, one fixed
+ * 52 KiB array (nothing allocated per lookup or entry, no `Map`, nothing for the GC to mark); a
+ * payment hash is compared in full on a hit, and another one mapping to the same entry replaces
+ * it (a peer choosing clashing hashes only costs recomputing them). Synchronous: never re-entered.
+ */
+const PAYMENT_HASH_ENTRIES = 1024
+const PAYMENT_HASH_ENTRY = 32 + 20
+const paymentHashDigests = new Uint8Array(PAYMENT_HASH_ENTRIES * PAYMENT_HASH_ENTRY)
+/** Which entries hold a payment hash (an all-zero table would otherwise claim the zero hash). */
+const paymentHashFilled = new Uint8Array(PAYMENT_HASH_ENTRIES)
+
+/** Writes RIPEMD160(`paymentHash`) (32 bytes) at `out[at..at+20)`, from the table when it holds it. */
+const writePaymentHashDigest = (out: Uint8Array, at: number, paymentHash: Uint8Array): void => {
+  const entry = (((paymentHash[0] ?? 0) << 8) | (paymentHash[1] ?? 0)) & (PAYMENT_HASH_ENTRIES - 1)
+  const base = entry * PAYMENT_HASH_ENTRY
+  const table = paymentHashDigests
+  if (paymentHashFilled[entry] === 1) {
+    let i = 0
+    while (i < 32 && table[base + i] === paymentHash[i]) i++
+    if (i === 32) {
+      for (let k = 0; k < 20; k++) out[at + k] = table[base + 32 + k] ?? 0
+      return
+    }
+  }
+  const digest = ripemd(paymentHash)
+  table.set(paymentHash, base)
+  table.set(digest, base + 32)
+  paymentHashFilled[entry] = 1
+  out.set(digest, at)
+}
+
 /** `OP_HASH160 <RIPEMD160(payment_hash)> OP_EQUALVERIFY` at `at`; returns the end. */
 const writePaymentHashCheck = (out: Uint8Array, at: number, paymentHash: Uint8Array): number => {
   out[at] = OP.OP_HASH160
   out[at + 1] = 20
-  out.set(ripemd(paymentHash), at + 2)
+  if (paymentHash.length === 32) writePaymentHashDigest(out, at + 2, paymentHash)
+  else out.set(ripemd(paymentHash), at + 2)
   out[at + 22] = OP.OP_EQUALVERIFY
   return at + 23
 }
