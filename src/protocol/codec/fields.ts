@@ -283,8 +283,11 @@ export const u16Array = <A>(item: Codec<A>): Codec<ReadonlyArray<A>> =>
   make(
     (r) => {
       const n = r.u16()
-      const out: Array<A> = []
-      for (let i = 0; i < n; i++) out.push(item.read(r))
+      // Made at its length and filled (no holes left): not grown by `push`, whose first growth
+      // already reserves 17 slots (a one-signature `commitment_signed` kept 128 B more), and
+      // which copies a long list several times over (50 HTLC signatures: 770 B more per decode).
+      const out: Array<A> = new Array<A>(n)
+      for (let i = 0; i < n; i++) out[i] = item.read(r)
       return out
     },
     (w, a) => {

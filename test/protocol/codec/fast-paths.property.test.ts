@@ -4,13 +4,13 @@
  * long messages, values that move the slab's Writer out, nested and failed encodings; long byte
  * fields decoded into the slab against `slice`; the u64 reader and writer
  * without BigInt arithmetic below 2^53 and the truncated integers on numbers against the BigInt
- * forms, and the unchecked brands of
+ * forms, a counted list read into an array made at its length against one pushed, and the unchecked brands of
  * decoded channel ids, chain hashes, txids and short channel ids against the checked constructors.
  */
 import { Result } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { ChainHash, chainHash, channelId, ShortChannelId, shortChannelId } from "../../../src/protocol/codec/fields.ts"
+import { ChainHash, chainHash, channelId, type Codec, ShortChannelId, shortChannelId, signature, u16, u16Array } from "../../../src/protocol/codec/fields.ts"
 import { attempt, decodeWith, Reader } from "../../../src/protocol/codec/reader.ts"
 import { EncodeError, fail, NonMinimalTruncatedInt } from "../../../src/protocol/codec/errors.ts"
 import { copyToSlab, encodeMessage, encodeMessageWith, encodeWith, Writer } from "../../../src/protocol/codec/writer.ts"
@@ -276,6 +276,36 @@ describe("codec fast paths", () => {
         expect(read((r) => r.tu64())).toEqual(read(plainRead(8)))
       }),
       { numRuns: RUNS, seed: 6 }
+    )
+  })
+
+  it("u16Array's read (an array made at its length) gives what a pushed array gives, with no holes, or the same error", () => {
+    /** The read as it was: items pushed onto an empty array. */
+    const plainRead = <A>(item: { readonly read: (r: Reader) => A }) => (r: Reader): Array<A> => {
+      const n = r.u16()
+      const out: Array<A> = []
+      for (let i = 0; i < n; i++) out.push(item.read(r))
+      return out
+    }
+    /** Written, then read whole and cut short (an item missing: the same error). */
+    const check = <A>(item: Codec<A>, values: ReadonlyArray<A>, drop: number): void => {
+      const codec = u16Array(item)
+      const w = new Writer()
+      codec.write(w, values)
+      const bytes = w.finish()
+      for (const input of [bytes, bytes.subarray(0, Math.max(0, bytes.length - drop))]) {
+        const fast = decodeWith(input, codec.read)
+        expect(fast).toEqual(decodeWith(input, plainRead(item)))
+        if (Result.isSuccess(fast)) expect(Object.keys(fast.success).length).toBe(fast.success.length)
+      }
+    }
+    const sigs = fc.array(fc.uint8Array({ minLength: 64, maxLength: 64 }), { maxLength: 60 })
+    fc.assert(
+      fc.property(sigs, fc.array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 40 }), fc.nat(8), (ss, ns, drop) => {
+        check(signature, ss, drop)
+        check(u16, ns, drop)
+      }),
+      { numRuns: 1_000, seed: 8 }
     )
   })
 
