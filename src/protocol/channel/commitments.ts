@@ -30,6 +30,7 @@
  */
 import { Result, Schema, SchemaTransformation } from "effect"
 import { equalBytes } from "../bytes.ts"
+import type { ChannelType } from "../channel-type.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { sharedPerCommitmentPoints } from "../keys/per-commitment-points.ts"
 import { parsePublicKey, type PublicKey } from "../keys/keys.ts"
@@ -45,7 +46,7 @@ import {
 } from "../messages/channel.ts"
 import { BADONION } from "../onion/failure.ts"
 import type { CommitmentHtlc } from "../tx/commitment.ts"
-import { commitmentFee, isHtlcTrimmed, type HtlcDirection } from "../tx/fees.ts"
+import { commitmentFee, htlcSuccessFee, htlcTimeoutFee, isHtlcTrimmed, type HtlcDirection } from "../tx/fees.ts"
 import { commitmentTxid, htlcTransactions } from "../tx/commitment-builds.ts"
 import { verifyCommitmentSignature, verifyRemoteHtlcSignature } from "../tx/signing.ts"
 import { buildCommitmentForSide } from "../tx/view.ts"
@@ -274,13 +275,24 @@ const htlcOfAdd = (add: UpdateAddHtlc, direction: HtlcDirection): SpecHtlc => ({
   cltvExpiry: add.cltvExpiry
 })
 
-/** The removals of `changes` by HTLC id, the first of each id (the receive checks refuse a second one); undefined when there is none (no map made). */
-const removalsOf = (changes: ReadonlyArray<UpdateMessage>): Map<bigint, Removal> | undefined => {
-  let removals: Map<bigint, Removal> | undefined
+/**
+ * An HTLC id as a key of the maps by id: the id as a number where that is exact (|id| < 2^53:
+ * every real id), the bigint beyond. A number and a bigint are never the same key, so keys are
+ * equal exactly when ids are. A map's set, get and delete by small numbers cost ~35% less than by
+ * bigints (measured with 25 removals and 50 lookups), and with many HTLCs in flight every batch
+ * of removals is looked up through one (`reduceSpec`).
+ */
+export const idKey = (id: bigint): number | bigint => (id <= MAX_EXACT_ID && id >= -MAX_EXACT_ID ? Number(id) : id)
+const MAX_EXACT_ID = BigInt(Number.MAX_SAFE_INTEGER)
+
+/** The removals of `changes` by HTLC id (`idKey`), the first of each id (the receive checks refuse a second one); undefined when there is none (no map made). */
+const removalsOf = (changes: ReadonlyArray<UpdateMessage>): Map<number | bigint, Removal> | undefined => {
+  let removals: Map<number | bigint, Removal> | undefined
   for (const u of changes) {
     if (!isRemoval(u)) continue
     removals ??= new Map()
-    if (!removals.has(u.id)) removals.set(u.id, u)
+    const key = idKey(u.id)
+    if (!removals.has(key)) removals.set(key, u)
   }
   return removals
 }
@@ -398,10 +410,12 @@ const directRemovalOf = (htlcs: ReadonlyArray<SpecHtlc>, i: number, h: SpecHtlc,
 }
 
 /** The removal of `id` in `removals`, taken out (each removal applies to one HTLC only: ids are unique per direction). */
-const removalTaken = (removals: Map<bigint, Removal> | undefined, id: bigint): Removal | undefined => {
-  const removal = removals?.get(id)
+const removalTaken = (removals: Map<number | bigint, Removal> | undefined, id: bigint): Removal | undefined => {
+  if (removals === undefined) return undefined
+  const key = idKey(id)
+  const removal = removals.get(key)
   // Stryker disable next-line CallExpression: equivalent in every valid state, ids are unique per direction (receiveAdd), so no second HTLC could match.
-  if (removal !== undefined) removals?.delete(id)
+  if (removal !== undefined) removals.delete(key)
   return removal
 }
 
@@ -448,12 +462,54 @@ const projectedLocalSpec = (c: Commitments, extraLocal: ReadonlyArray<UpdateMess
 const projectedRemoteSpec = (c: Commitments, extraRemote: ReadonlyArray<UpdateMessage> = []): CommitmentSpec =>
   reduceSpec(latestRemoteCommit(c).spec, joined(joined(c.remoteChanges.acked, c.remoteChanges.proposed), extraRemote), c.localChanges.proposed)
 
+/** `feeratePerKw` after the `update_fee`s of `changes`: the last one's, else `feeratePerKw` as it is. */
+const feerateAfter = (feeratePerKw: number, changes: ReadonlyArray<UpdateMessage>): number => {
+  let feerate = feeratePerKw
+  for (const u of changes) if (isFee(u)) feerate = u.feeratePerKw
+  return feerate
+}
+
+/**
+ * `projectedLocalSpec(c, extraLocal).feeratePerKw` without the spec: the last `update_fee` of
+ * the updates in the order `reduceSpec` reads them (the owner's, then the counterparty's). The
+ * add checks need only the feerate of the projected commitments (whether the new HTLC is
+ * trimmed there) unless the HTLC is dust; making the whole spec copied every HTLC of it per add.
+ */
+export const projectedLocalFeerate = (c: Commitments, extraLocal: ReadonlyArray<UpdateMessage>): number =>
+  feerateAfter(
+    feerateAfter(
+      feerateAfter(feerateAfter(feerateAfter(c.localCommit.spec.feeratePerKw, c.localChanges.acked), c.localChanges.signed), c.localChanges.proposed),
+      extraLocal
+    ),
+    c.remoteChanges.proposed
+  )
+
+/** `projectedRemoteSpec(c, extraRemote).feeratePerKw` without the spec (see `projectedLocalFeerate`). */
+export const projectedRemoteFeerate = (c: Commitments, extraRemote: ReadonlyArray<UpdateMessage>): number =>
+  feerateAfter(
+    feerateAfter(feerateAfter(feerateAfter(latestRemoteCommit(c).spec.feeratePerKw, c.remoteChanges.acked), c.remoteChanges.proposed), extraRemote),
+    c.localChanges.proposed
+  )
+
 /** Whether we have something to sign (BOLT 2: no `commitment_signed` without updates). */
 export const hasChangesToSign = (c: Commitments): boolean => c.localChanges.proposed.length > 0 || c.remoteChanges.acked.length > 0
 
 // ---- Fees, reserve and dust ----------------------------------------------------------------------
 
 const satMsat = (s: Sat): bigint => s * 1000n
+
+/**
+ * The smallest amount (msat) of an HTLC of `direction` that a commitment whose owner has
+ * `dustLimit` keeps at `feeratePerKw`: `isHtlcTrimmed` (BOLT 3 "Trimmed Outputs": trimmed when
+ * the amount in sat, rounded down, minus the second-stage fee is below the dust limit) is, for
+ * an amount of whole msat at or above zero (every HTLC's: `MsatSchema` is a u64), `amount <
+ * (dustLimit + fee) * 1000`. Computed at most once per commitment and direction, so that reading a
+ * commitment's HTLCs is one comparison each, not a BigInt division and subtraction (each
+ * allocates) per HTLC per check: the add checks read every HTLC of two commitments several
+ * times, ~50 per add with 50 in flight.
+ */
+const keptFrom = (type: ChannelType, feeratePerKw: number, dustLimit: Sat, direction: HtlcDirection): bigint =>
+  (dustLimit + (direction === "offered" ? htlcTimeoutFee(type, feeratePerKw) : htlcSuccessFee(type, feeratePerKw))) * 1000n
 
 /**
  * BOLT 3 "Fee Calculation" / "Fee Payment": what the funder pays out of its balance on a
@@ -468,35 +524,88 @@ export const funderCharge = (
   extraHtlcs = 0
 ): Msat => {
   const type = channelTypeByName(params.channelType)
+  // Each bound when an HTLC first needs it (most commitments hold none, or HTLCs of one direction).
+  let offeredKept: bigint | undefined
+  let receivedKept: bigint | undefined
   let untrimmed = 0
-  for (const h of spec.htlcs) if (!isHtlcTrimmed(type, feeratePerKw, dustLimit, h.direction, h.amount)) untrimmed++
-  return msat(satMsat(commitmentFee(type, feeratePerKw, untrimmed + extraHtlcs)) + 2n * satMsat(type.anchorAmount))
+  for (const h of spec.htlcs) {
+    const kept = h.direction === "offered"
+      ? (offeredKept ??= keptFrom(type, feeratePerKw, dustLimit, "offered"))
+      : (receivedKept ??= keptFrom(type, feeratePerKw, dustLimit, "received"))
+    if (h.amount >= kept) untrimmed++
+  }
+  return chargeFor(type, feeratePerKw, untrimmed + extraHtlcs)
 }
+
+/** `funderCharge` of a commitment that keeps `untrimmed` HTLC outputs at `feeratePerKw`: the fee and, with anchors, the two anchors. */
+export const chargeFor = (type: ChannelType, feeratePerKw: number, untrimmed: number): Msat =>
+  msat(satMsat(commitmentFee(type, feeratePerKw, untrimmed)) + 2n * satMsat(type.anchorAmount))
 
 /** The value of the HTLCs trimmed from a commitment whose owner has `dustLimit` (they go to fees). */
 export const dustExposure = (params: ChannelParams, spec: CommitmentSpec, dustLimit: Sat, feeratePerKw: number = spec.feeratePerKw): Msat => {
   const type = channelTypeByName(params.channelType)
+  let offeredKept: bigint | undefined
+  let receivedKept: bigint | undefined
   let total = 0n
-  for (const h of spec.htlcs) if (isHtlcTrimmed(type, feeratePerKw, dustLimit, h.direction, h.amount)) total += h.amount
+  for (const h of spec.htlcs) {
+    const kept = h.direction === "offered"
+      ? (offeredKept ??= keptFrom(type, feeratePerKw, dustLimit, "offered"))
+      : (receivedKept ??= keptFrom(type, feeratePerKw, dustLimit, "received"))
+    if (h.amount < kept) total += h.amount
+  }
   return msat(total)
 }
 
-const isTrimmedIn = (params: ChannelParams, spec: CommitmentSpec, dustLimit: Sat, direction: HtlcDirection, amount: Msat): boolean =>
-  isHtlcTrimmed(channelTypeByName(params.channelType), spec.feeratePerKw, dustLimit, direction, amount)
+const isTrimmedIn = (params: ChannelParams, feeratePerKw: number, dustLimit: Sat, direction: HtlcDirection, amount: Msat): boolean =>
+  isHtlcTrimmed(channelTypeByName(params.channelType), feeratePerKw, dustLimit, direction, amount)
 
 // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, every caller checks `v < 0n` first, so `v <= 0n` or `true` change nothing.
 const negative = (v: bigint): Msat => msat(v < 0n ? -v : 0n)
 
-/** How many HTLCs a spec's owner was offered (its "received" ones) and their total value: what the HTLC limits bound. */
-const receivedIn = (spec: CommitmentSpec): { readonly count: number; readonly value: bigint } => {
-  let count = 0
-  let value = 0n
-  for (const h of spec.htlcs)
+/**
+ * What the add checks read of a commitment whose owner has `dustLimit`, in one pass over its
+ * HTLCs (three passes were made per add: the limits, the fee, the fee spike buffer): the HTLCs
+ * offered to its owner (its "received" ones) and their total value, what `max_accepted_htlcs` and
+ * `max_htlc_value_in_flight_msat` bound; and, for `chargeFor`, the HTLCs it keeps at its feerate
+ * (`feerates` >= 1) and at twice it (`feerates` 2, the funder's fee spike buffer, BOLT 2).
+ * Counts not asked for are 0.
+ */
+export interface HtlcLoad {
+  readonly receivedCount: number
+  readonly receivedValue: bigint
+  readonly untrimmed: number
+  readonly untrimmedAtDouble: number
+}
+
+export const htlcLoad = (type: ChannelType, spec: CommitmentSpec, dustLimit: Sat, feerates: 0 | 1 | 2): HtlcLoad => {
+  const feeratePerKw = spec.feeratePerKw
+  // Each bound when an HTLC first needs it (see `keptFrom`).
+  let offeredKept: bigint | undefined
+  let receivedKept: bigint | undefined
+  let offeredKeptAtDouble: bigint | undefined
+  let receivedKeptAtDouble: bigint | undefined
+  let receivedCount = 0
+  let receivedValue = 0n
+  let untrimmed = 0
+  let untrimmedAtDouble = 0
+  for (const h of spec.htlcs) {
+    const offered = h.direction === "offered"
     if (h.direction === "received") {
-      count++
-      value += h.amount
+      receivedCount++
+      receivedValue += h.amount
     }
-  return { count, value }
+    if (feerates === 0) continue
+    const kept = offered
+      ? (offeredKept ??= keptFrom(type, feeratePerKw, dustLimit, "offered"))
+      : (receivedKept ??= keptFrom(type, feeratePerKw, dustLimit, "received"))
+    if (h.amount >= kept) untrimmed++
+    if (feerates === 1) continue
+    const keptAtDouble = offered
+      ? (offeredKeptAtDouble ??= keptFrom(type, 2 * feeratePerKw, dustLimit, "offered"))
+      : (receivedKeptAtDouble ??= keptFrom(type, 2 * feeratePerKw, dustLimit, "received"))
+    if (h.amount >= keptAtDouble) untrimmedAtDouble++
+  }
+  return { receivedCount, receivedValue, untrimmed, untrimmedAtDouble }
 }
 
 // ---- update_add_htlc (BOLT 2 "Adding an HTLC: update_add_htlc") ----------------------------------
@@ -542,33 +651,35 @@ export const sendAdd = (
   )
   // Their next commitment (their view: our HTLCs are "received").
   const theirs = nextRemoteSpec(c, [message])
-  const offered = receivedIn(theirs)
-  if (offered.count > params.remote.maxAcceptedHtlcs)
-    return Result.fail(new TooManyAcceptedHtlcs({ limit: params.remote.maxAcceptedHtlcs, count: offered.count }))
-  const inFlight = offered.value
+  const type = channelTypeByName(params.channelType)
+  // (Their fee counts on either side; the buffer only when we are the funder.)
+  const load = htlcLoad(type, theirs, params.remote.dustLimit, params.localIsFunder ? 2 : 1)
+  if (load.receivedCount > params.remote.maxAcceptedHtlcs)
+    return Result.fail(new TooManyAcceptedHtlcs({ limit: params.remote.maxAcceptedHtlcs, count: load.receivedCount }))
+  const inFlight = load.receivedValue
   if (inFlight > params.remote.maxHtlcValueInFlight)
     return Result.fail(new HtlcValueInFlightExceeded({ limit: params.remote.maxHtlcValueInFlight, value: msat(inFlight) }))
   const reserve = satMsat(params.remote.channelReserve)
-  const fees = params.localIsFunder ? funderCharge(params, theirs, params.remote.dustLimit) : msat(0n)
+  const fees = params.localIsFunder ? chargeFor(type, theirs.feeratePerKw, load.untrimmed) : msat(0n)
   const missing = theirs.toRemote - fees - reserve
   if (missing < 0n) return Result.fail(new HtlcNotAffordable({ id, missing: negative(missing), reserve: msat(reserve), fees }))
   if (params.localIsFunder) {
-    const buffer = funderCharge(params, theirs, params.remote.dustLimit, 2 * theirs.feeratePerKw, 1)
+    const buffer = chargeFor(type, 2 * theirs.feeratePerKw, load.untrimmedAtDouble + 1)
     const short = theirs.toRemote - buffer - reserve
     if (short < 0n) return Result.fail(new FeeSpikeBufferNotMet({ missing: negative(short) }))
   } else {
-    const short = theirs.toLocal - funderCharge(params, theirs, params.remote.dustLimit) - satMsat(params.local.channelReserve)
+    const short = theirs.toLocal - chargeFor(type, theirs.feeratePerKw, load.untrimmed) - satMsat(params.local.channelReserve)
     if (short < 0n) return Result.fail(new FunderCannotAffordFees({ missing: negative(short) }))
   }
   // Stryker disable next-line StringLiteral: equivalent, isHtlcTrimmed treats every direction but "offered" as "received", so "" is "received".
-  if (isTrimmedIn(params, theirs, params.remote.dustLimit, "received", cmd.amount)) {
+  if (isTrimmedIn(params, theirs.feeratePerKw, params.remote.dustLimit, "received", cmd.amount)) {
     const exposure = dustExposure(params, theirs, params.remote.dustLimit)
     if (exposure > limits.maxDustHtlcExposure)
       return Result.fail(new DustExposureExceeded({ commitment: "remote", exposure, limit: limits.maxDustHtlcExposure }))
   }
-  const ours = projectedLocalSpec(c, [message])
-  if (isTrimmedIn(params, ours, params.local.dustLimit, "offered", cmd.amount)) {
-    const exposure = dustExposure(params, ours, params.local.dustLimit)
+  // Our commitment once everything pending is in it: made only when the HTLC is dust there.
+  if (isTrimmedIn(params, projectedLocalFeerate(c, [message]), params.local.dustLimit, "offered", cmd.amount)) {
+    const exposure = dustExposure(params, projectedLocalSpec(c, [message]), params.local.dustLimit)
     if (exposure > limits.maxDustHtlcExposure)
       return Result.fail(new DustExposureExceeded({ commitment: "local", exposure, limit: limits.maxDustHtlcExposure }))
   }
@@ -609,27 +720,29 @@ export const receiveAdd = (
     return Result.fail(new HtlcAmountBelowMinimum({ id, amount: add.amountMsat, minimum: params.local.htlcMinimum }))
   if (add.cltvExpiry >= MAX_CLTV_EXPIRY) return Result.fail(new HtlcCltvExpiryTooHigh({ id, cltvExpiry: add.cltvExpiry }))
   const ours = nextLocalSpec(c, [add])
-  const received = receivedIn(ours)
-  if (received.count > params.local.maxAcceptedHtlcs)
-    return Result.fail(new TooManyAcceptedHtlcs({ limit: params.local.maxAcceptedHtlcs, count: received.count }))
-  const inFlight = received.value
+  const type = channelTypeByName(params.channelType)
+  // (The fee counts when they are the funder.)
+  const load = htlcLoad(type, ours, params.local.dustLimit, params.localIsFunder ? 0 : 1)
+  if (load.receivedCount > params.local.maxAcceptedHtlcs)
+    return Result.fail(new TooManyAcceptedHtlcs({ limit: params.local.maxAcceptedHtlcs, count: load.receivedCount }))
+  const inFlight = load.receivedValue
   if (inFlight > params.local.maxHtlcValueInFlight)
     return Result.fail(new HtlcValueInFlightExceeded({ limit: params.local.maxHtlcValueInFlight, value: msat(inFlight) }))
   const reserve = satMsat(params.local.channelReserve)
-  const fees = params.localIsFunder ? msat(0n) : funderCharge(params, ours, params.local.dustLimit)
+  const fees = params.localIsFunder ? msat(0n) : chargeFor(type, ours.feeratePerKw, load.untrimmed)
   const missing = ours.toRemote - fees - reserve
   if (missing < 0n) return Result.fail(new HtlcNotAffordable({ id, missing: negative(missing), reserve: msat(reserve), fees }))
 
   let dustExposureExceeded: DustExposureExceeded | undefined = undefined
   // Stryker disable next-line StringLiteral: equivalent, isHtlcTrimmed treats every direction but "offered" as "received", so "" is "received".
-  if (isTrimmedIn(params, ours, params.local.dustLimit, "received", add.amountMsat)) {
+  if (isTrimmedIn(params, ours.feeratePerKw, params.local.dustLimit, "received", add.amountMsat)) {
     const exposure = dustExposure(params, ours, params.local.dustLimit)
     if (exposure > limits.maxDustHtlcExposure)
       dustExposureExceeded = new DustExposureExceeded({ commitment: "local", exposure, limit: limits.maxDustHtlcExposure })
   }
-  const theirs = projectedRemoteSpec(c, [add])
-  if (dustExposureExceeded === undefined && isTrimmedIn(params, theirs, params.remote.dustLimit, "offered", add.amountMsat)) {
-    const exposure = dustExposure(params, theirs, params.remote.dustLimit)
+  // Their commitment once everything pending is in it: made only when the HTLC is dust there.
+  if (dustExposureExceeded === undefined && isTrimmedIn(params, projectedRemoteFeerate(c, [add]), params.remote.dustLimit, "offered", add.amountMsat)) {
+    const exposure = dustExposure(params, projectedRemoteSpec(c, [add]), params.remote.dustLimit)
     if (exposure > limits.maxDustHtlcExposure)
       dustExposureExceeded = new DustExposureExceeded({ commitment: "remote", exposure, limit: limits.maxDustHtlcExposure })
   }
@@ -859,12 +972,19 @@ export interface CommitmentStateRequest {
   readonly htlcs: ReadonlyArray<CommitmentHtlc>
 }
 
+/**
+ * The request for a spec. Its HTLCs are the spec's own (immutable) array, not copies without the
+ * ids: a `SpecHtlc` is a `CommitmentHtlc` with its id, which neither encoding of a request writes
+ * (both write a request HTLC's four fields: `state-json.ts`, the Schema), and the signer copies
+ * what it keeps. A copy per HTLC per commitment signed or received was ~100 objects per
+ * commitment round with 50 HTLCs in flight.
+ */
 const commitmentState = (commitmentNumber: bigint, spec: CommitmentSpec): CommitmentStateRequest => ({
   commitmentNumber,
   feeratePerKw: spec.feeratePerKw,
   toLocal: spec.toLocal,
   toRemote: spec.toRemote,
-  htlcs: spec.htlcs.map((h) => ({ direction: h.direction, amount: h.amount, paymentHash: h.paymentHash, cltvExpiry: h.cltvExpiry }))
+  htlcs: spec.htlcs
 })
 
 /** What the signer must sign for our `commitment_signed`: `signCounterpartyCommitment(keyId, commitment, theirPerCommitmentPoint)`. */

@@ -15,7 +15,7 @@ import type { Types } from "effect"
 import { fundingOutput } from "../tx/funding.ts"
 import type { ChannelId } from "../units.ts"
 import type { ChannelEvent, ChannelOutput } from "./io.ts"
-import type { Commitments } from "./commitments.ts"
+import { type Commitments, idKey } from "./commitments.ts"
 import { type ChannelState, paramsOf, type ReceivedHtlc } from "./state.ts"
 
 /**
@@ -27,18 +27,19 @@ import { type ChannelState, paramsOf, type ReceivedHtlc } from "./state.ts"
 export const stillReceived = (c: Commitments, received: ReadonlyArray<ReceivedHtlc>): ReadonlyArray<ReceivedHtlc> => {
   if (received.length === 0) return received
   // Few HTLCs (the usual case): each id looked up where it stands, no set made; many: one set.
-  let ids: Set<bigint> | undefined
+  // (Ids as `idKey`s: a set of small numbers costs less to fill and ask than one of bigints.)
+  let ids: Set<number | bigint> | undefined
   if (received.length * (c.localCommit.spec.htlcs.length + c.remoteCommit.spec.htlcs.length) > DIRECT_LOOKUPS) {
-    ids = new Set<bigint>()
-    for (const h of c.localCommit.spec.htlcs) if (h.direction === "received") ids.add(h.id)
-    for (const h of c.remoteCommit.spec.htlcs) if (h.direction === "offered") ids.add(h.id)
+    ids = new Set<number | bigint>()
+    for (const h of c.localCommit.spec.htlcs) if (h.direction === "received") ids.add(idKey(h.id))
+    for (const h of c.remoteCommit.spec.htlcs) if (h.direction === "offered") ids.add(idKey(h.id))
   }
   // Nothing copied while every entry stays; then the entries kept, in an array cut to their
   // number (kept in the state: no spare slots, as `push` would leave).
   let kept: Array<ReceivedHtlc> | undefined
   let count = 0
   for (const e of received) {
-    if (ids !== undefined ? ids.has(e.htlcId) : inCommitments(c, e.htlcId)) {
+    if (ids !== undefined ? ids.has(idKey(e.htlcId)) : inCommitments(c, e.htlcId)) {
       if (kept !== undefined) kept[count] = e
       count++
     } else kept ??= received.slice()

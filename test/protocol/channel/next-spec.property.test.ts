@@ -3,7 +3,8 @@
  * the list itself when the others are empty (no copy): property-tested against the plain form
  * (the lists spread into one array), over random update logs on both sides (adds, removals of
  * known and unknown ids, repeated ids, fee updates: order matters) and random extra updates, with
- * their commitment signed or not.
+ * their commitment signed or not. `projectedLocalFeerate` / `projectedRemoteFeerate` read only the
+ * `update_fee`s: property-tested against the feerate of `reduceSpec` over every pending update.
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
@@ -13,6 +14,8 @@ import {
   latestRemoteCommit,
   nextLocalSpec,
   nextRemoteSpec,
+  projectedLocalFeerate,
+  projectedRemoteFeerate,
   reduceSpec,
   type SpecHtlc,
   type UpdateMessage
@@ -68,6 +71,37 @@ describe("nextLocalSpec / nextRemoteSpec", () => {
           expect(nextLocalSpec(c)).toStrictEqual(reduceSpec(c.localCommit.spec, [...c.localChanges.acked], [...c.remoteChanges.proposed]))
           expect(nextRemoteSpec(c, extra)).toStrictEqual(reduceSpec(latestRemoteCommit(c).spec, [...c.remoteChanges.acked], [...c.localChanges.proposed, ...extra]))
           expect(nextRemoteSpec(c)).toStrictEqual(reduceSpec(latestRemoteCommit(c).spec, [...c.remoteChanges.acked], [...c.localChanges.proposed]))
+        }
+      ),
+      { numRuns: 1_000 }
+    )
+  })
+
+  it("projectedLocalFeerate / projectedRemoteFeerate equal the feerate of reduceSpec over every pending update", () => {
+    const feerate = fc.integer({ min: 253, max: 20_000 })
+    fc.assert(
+      fc.property(
+        fc.record({ proposed: log, signed: log, acked: log }),
+        fc.record({ proposed: log, acked: log, signed: log }),
+        log,
+        fc.tuple(feerate, feerate, feerate),
+        fc.boolean(),
+        (localChanges, remoteChanges, extra, [ours, theirs, next], signing) => {
+          const remoteCommit = { ...base.remoteCommit, spec: { ...base.remoteCommit.spec, feeratePerKw: theirs } }
+          const c: Commitments = {
+            ...base,
+            localCommit: { ...base.localCommit, spec: { ...base.localCommit.spec, feeratePerKw: ours } },
+            remoteCommit,
+            remoteNextCommitInfo: signing
+              ? { _tag: "Signing", next: { ...remoteCommit, number: remoteCommit.number + 1n, spec: { ...remoteCommit.spec, feeratePerKw: next } } }
+              : base.remoteNextCommitInfo,
+            localChanges,
+            remoteChanges
+          }
+          const local = [...c.localChanges.acked, ...c.localChanges.signed, ...c.localChanges.proposed]
+          expect(projectedLocalFeerate(c, extra)).toBe(reduceSpec(c.localCommit.spec, [...local, ...extra], c.remoteChanges.proposed).feeratePerKw)
+          const remote = [...c.remoteChanges.acked, ...c.remoteChanges.proposed]
+          expect(projectedRemoteFeerate(c, extra)).toBe(reduceSpec(latestRemoteCommit(c).spec, [...remote, ...extra], c.localChanges.proposed).feeratePerKw)
         }
       ),
       { numRuns: 1_000 }

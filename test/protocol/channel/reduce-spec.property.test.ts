@@ -5,11 +5,12 @@
  * property-tested against the plain form (both maps always made, the HTLCs always copied), over
  * random specs and random batches of adds, fulfills, fails, malformed fails and fee updates,
  * known ids, unknown ids and repeated ones included, small batches and large ones, and HTLC ids
- * repeated in a direction (no valid state has them). The results must be equal.
+ * repeated in a direction (no valid state has them), and ids around 2^53 (where the maps' keys,
+ * `idKey`, turn from numbers to bigints). The results must be equal.
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { type CommitmentSpec, reduceSpec, type SpecHtlc, type UpdateMessage } from "../../../src/protocol/channel/commitments.ts"
+import { type CommitmentSpec, idKey, reduceSpec, type SpecHtlc, type UpdateMessage } from "../../../src/protocol/channel/commitments.ts"
 import { UpdateAddHtlc, UpdateFailHtlc, UpdateFailMalformedHtlc, UpdateFee, UpdateFulfillHtlc } from "../../../src/protocol/messages/channel.ts"
 import { ChannelId, msat } from "../../../src/protocol/units.ts"
 
@@ -148,5 +149,43 @@ describe("reduceSpec", () => {
     expect(r).toStrictEqual(reduceSpecPlain(s, [fulfill, fail], []))
     // The counterparty fails the HTLC the owner offered: refunded to the owner.
     expect(reduceSpec(s, [], [fail])).toStrictEqual({ feeratePerKw: 2_500, toLocal: msat(11_000_000n), toRemote: msat(20_000_000n), htlcs: [h("received", 1n)] })
+  })
+
+  it("idKey: equal keys (as a Map compares them) exactly for equal ids, around 2^53 and below -2^53 too", () => {
+    const edge = 2n ** 53n
+    const anyId = fc.oneof(
+      fc.bigInt({ min: 0n, max: 1_000n }),
+      fc.bigInt({ min: edge - 4n, max: edge + 4n }),
+      fc.bigInt({ min: -edge - 4n, max: -edge + 4n }),
+      fc.bigInt({ min: 0n, max: 0xffffffffffffffffn })
+    )
+    fc.assert(
+      fc.property(anyId, anyId, (a, b) => {
+        expect(new Map([[idKey(a), 1]]).has(idKey(b))).toBe(a === b)
+      }),
+      { numRuns: 5_000, seed: 53 }
+    )
+  })
+
+  it("equals the plain form with HTLC ids around 2^53, through the removal maps", () => {
+    const edge = 2n ** 53n
+    const bigId = fc.bigInt({ min: edge - 3n, max: edge + 3n })
+    const anyHtlc = specHtlc.chain((h) => bigId.map((id) => ({ ...h, id })))
+    const removal: fc.Arbitrary<UpdateMessage> = fc.oneof(
+      bigId.map((id) => UpdateFulfillHtlc.make({ channelId, id, paymentPreimage: new Uint8Array(32) })),
+      bigId.map((id) => UpdateFailHtlc.make({ channelId, id, reason: new Uint8Array(4) }))
+    )
+    const bigSpec: fc.Arbitrary<CommitmentSpec> = fc.record({
+      feeratePerKw: fc.constant(2_500),
+      toLocal: fc.constant(msat(1_000_000_000n)),
+      toRemote: fc.constant(msat(1_000_000_000n)),
+      htlcs: fc.array(anyHtlc, { minLength: 9, maxLength: 20 })
+    })
+    fc.assert(
+      fc.property(bigSpec, fc.array(removal, { minLength: 8, maxLength: 12 }), fc.array(removal, { minLength: 8, maxLength: 12 }), (s, owner, counterparty) => {
+        expect(reduceSpec(s, owner, counterparty)).toStrictEqual(reduceSpecPlain(s, owner, counterparty))
+      }),
+      { numRuns: 500, seed: 253 }
+    )
   })
 })
