@@ -71,6 +71,14 @@ export interface Actor<M, E = never> {
    * scheduler task: for a caller that has nothing more to queue before the actor runs.
    */
   readonly postNow: (msg: M) => Effect.Effect<void> | undefined
+  /**
+   * `postNow` done at once, for a caller that is not a fiber (a peer layer handing over a message
+   * as it arrives): true when done (queued behind the running handling, or the mailbox handled at
+   * once up to its first suspension, in the fiber made then with the actor's own context; or
+   * dropped: the actor ended), false when nothing was done (the mailbox is full or a `tell` waits
+   * for room: `post` it from a fiber).
+   */
+  readonly postSync: (msg: M) => boolean
   /** Sends the message built around a fresh reply slot and waits for the answer. */
   readonly ask: <A, E2 = never>(
     makeMessage: (reply: Reply<A, E2>) => M
@@ -429,6 +437,15 @@ export const make = <M, E = never, R = never>(
       const started = post(msg)
       return started === start ? startNow : started
     }
+    const postSync = (msg: M): boolean => {
+      if (ended) return true
+      if (size() >= capacity || roomWaiters.length > 0) return false
+      items.push({ msg })
+      if (active) return true
+      active = true
+      runWith(context)
+      return true
+    }
     const tell = (msg: M): Effect.Effect<void, ActorStopped> => Effect.suspend(() => offer(msg) ?? Effect.void)
     const tryTell = (msg: M): Effect.Effect<void, ActorStopped | MailboxFull> =>
       Effect.suspend((): Effect.Effect<void, ActorStopped | MailboxFull> => {
@@ -477,6 +494,7 @@ export const make = <M, E = never, R = never>(
       offer,
       post,
       postNow,
+      postSync,
       ask,
       stop: stopNow.pipe(Effect.andThen(Effect.exit(Deferred.await(done))), Effect.asVoid),
       join: Deferred.await(done),

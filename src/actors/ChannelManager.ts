@@ -27,7 +27,7 @@
  * Library API: `openChannel`, `fundChannel`, `listChannels`, `closeChannel`, `forceClose`,
  * `addHtlc`, `fulfillHtlc`, `claimPreimage`, `failHtlc`, `failMalformedHtlc`, `updateFee`, `chainFact`, `events`.
  */
-import { Context, Data, Deferred, Effect, Exit, Layer, PubSub, Result, Schedule, Schema, Scope, Stream } from "effect"
+import { Context, Data, Deferred, Effect, Exit, Layer, PubSub, Queue, Result, Schedule, Schema, Scope, Stream } from "effect"
 import { preimageOf } from "../protocol/monitor/query.ts"
 import { pendingEvents, restoredWatches } from "../protocol/channel/pending.ts"
 import { equalBytes, hexOfHeld, lastKeyOf, toHex } from "../protocol/bytes.ts"
@@ -69,7 +69,7 @@ import {
 import { encodeChannelStateJson } from "../protocol/channel/state-json.ts"
 import { encodeSignerChannelStateJson } from "../layers/signer/signer-state-json.ts"
 import { makeMonitorSync, type MonitorHandle, type MonitorPreview } from "./Monitor.ts"
-import { PeerNotConnected, type PeerSessionEvent, type SessionId } from "./PeerEvent.ts"
+import { PeerNotConnected, type PeerSessionEvent, sessionEventSinkOf, type SessionEventSink, type SessionId } from "./PeerEvent.ts"
 import { PeerManager, type PeerManagerConfig, sendNowOf } from "./PeerManager.ts"
 
 /** A stored channel record does not decode, or its update log does not replay: the store needs an operator. */
@@ -1082,11 +1082,58 @@ export const make = (
         if (entry !== undefined) yield* tellEntry(entry, input)
       })
 
-    yield* peers.sessionEvents.pipe(
-      Stream.runForEachArray((events) => onSessionEvents(events, 0)),
-      Effect.catchCause((cause) => Effect.logError("channel manager: session events ended", cause)),
-      Effect.forkIn(scope)
-    )
+    /**
+     * A peer message handled at once, with no effect, when `routeMessage` would need none but the
+     * channel's start (writes are free: `Actor.postSync`, the `postNow` of a caller that is not a
+     * fiber): true when done (handled or dropped), false when it needs the fiber (`routeMessage`):
+     * an error or warning, an open, an unknown channel, a full mailbox, writes that cost.
+     */
+    const routeMessageNow = (event: Extract<PeerSessionEvent, { readonly _tag: "Message" }>): boolean => {
+      const { message, nodeId, session } = event
+      const peerHex = nodeHex(nodeId)
+      if (sessions.get(peerHex)?.session !== session) return true
+      if (message._tag === "Error" || message._tag === "Warning") return false
+      if (!isChannelMessage(message)) return true
+      if (message._tag === "OpenChannel") return false
+      const channelId = messageChannelId(message)
+      const entry = channelId === undefined ? undefined : routeTable.route(peerHex, channelId)
+      if (entry === undefined) return false
+      const handle = entry.handle
+      if (handle === undefined) return true
+      if (writesFree === undefined || !writesFree()) return false
+      return handle.actor.postSync({ _tag: "Input", input: { _tag: "PeerMessage", message } })
+    }
+
+    const sessionLoop = <E>(events: Stream.Stream<PeerSessionEvent, E>, onBatch: (batch: ReadonlyArray<PeerSessionEvent>) => Effect.Effect<void>) =>
+      events.pipe(
+        Stream.runForEachArray(onBatch),
+        Effect.catchCause((cause) => Effect.logError("channel manager: session events ended", cause)),
+        Effect.forkIn(scope)
+      )
+    const attachSink = sessionEventSinkOf(peers)
+    if (attachSink === undefined) {
+      yield* sessionLoop(peers.sessionEvents, (batch) => onSessionEvents(batch, 0))
+    } else {
+      // Handed over as they come (`declareSessionEventSink`): a message for a channel is handled
+      // at once when it needs no effect (no fiber woken per message); any other event, and every
+      // event behind one still waiting, goes through this manager's own queue and session loop, in order.
+      const waiting = yield* Queue.unbounded<PeerSessionEvent>()
+      /** Events handed to `waiting` and not handled yet: while any, the next ones queue behind them. */
+      let behind = 0
+      yield* sessionLoop(Stream.fromQueue(waiting), (batch) =>
+        Effect.andThen(
+          onSessionEvents(batch, 0),
+          Effect.sync(() => {
+            behind -= batch.length
+          })
+        ))
+      const sink: SessionEventSink = (event) => {
+        if (behind === 0 && event._tag === "Message" && routeMessageNow(event)) return
+        behind += 1
+        Queue.offerUnsafe(waiting, event)
+      }
+      yield* Scope.provide(attachSink(sink), scope)
+    }
     yield* Stream.fromSubscription(completions).pipe(
       Stream.runForEach((c) => {
         const entry = byId.get(toHex(c.channelId))

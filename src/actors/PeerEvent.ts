@@ -4,7 +4,7 @@
  * (`PeerSessionEvent`, keyed by `SessionId`) and the registry's informational event stream
  * (`PeerEvent`). Reasons are plain tagged values so the control API can render them as JSON.
  */
-import { Brand, Data, Schema } from "effect"
+import { Brand, Data, type Effect, Schema, type Scope } from "effect"
 import type { LightningMessage } from "../protocol/messages/index.ts"
 import { checkedBrand, type NodeId } from "../protocol/units.ts"
 import type { SocketAddress } from "../services/Transport.ts"
@@ -111,6 +111,40 @@ export type PeerSessionEvent = Data.TaggedEnum<{
   Disconnected: { readonly session: SessionId; readonly nodeId: NodeId; readonly reason: DisconnectReason }
 }>
 export const PeerSessionEvent = Data.taggedEnum<PeerSessionEvent>()
+
+/**
+ * The consumer of the session events handed over when they are produced (a plain call, no queue,
+ * no fiber woken per event): what the channel manager attaches to a peer layer that declared it
+ * can call one (`declareSessionEventSink`). Called in order, where the consumer's fiber, woken by
+ * the event, would run first: outside any fiber, with no fiber runnable (a simulated network
+ * between the steps of its event loop). Not from inside another fiber's work (a wire that
+ * delivers in the sender's call): the message would then be handled before what the runnable
+ * fibers queue meanwhile, which is what lets a channel batch (test/actors/ChannelManager.batching:
+ * such a wire took 0.14 to 1.4 `commitment_signed` per payment).
+ */
+export type SessionEventSink = (event: PeerSessionEvent) => void
+
+/**
+ * Attaches `sink` until the scope closes: from then on every session event goes to `sink` in
+ * order (those queued before, at once, first), none to `sessionEvents` (one consumer, as the stream has).
+ */
+export type AttachSessionEventSink = (sink: SessionEventSink) => Effect.Effect<void, never, Scope.Scope>
+
+const sinkAttachers = new WeakMap<object, AttachSessionEventSink>()
+
+/**
+ * Declares that `peers` (a peer layer: `PeerManagerShape`) can hand its session events to a sink
+ * as they come (`AttachSessionEventSink`), so its consumer handles each one at once instead of
+ * waking a fiber on the stream per event. Declared by object, as `declareSendNow`: a wrapper
+ * that spreads the fields and replaces `sessionEvents` does not inherit it.
+ */
+export const declareSessionEventSink = <P extends object>(peers: P, attach: AttachSessionEventSink): P => {
+  sinkAttachers.set(peers, attach)
+  return peers
+}
+
+/** The sink attachment `peers` itself declared (`declareSessionEventSink`), if any. */
+export const sessionEventSinkOf = (peers: object): AttachSessionEventSink | undefined => sinkAttachers.get(peers)
 
 /**
  * The registry's informational event stream (`PeerManager.events`/`subscribe`): for monitoring

@@ -5,10 +5,11 @@
  * handlers (done when called, `Effect.sync`, suspending), every message is handled once, in the
  * order sent, as with `post` alone; an idle actor has handled a message that does not suspend
  * when `postNow`'s start returns (a `post`'s start has not run it yet); a running actor takes it
- * with nothing to run; a stopped one drops it.
+ * with nothing to run; a stopped one drops it. `postSync` (its form for a caller that is not a
+ * fiber) likewise, and it refuses (false, nothing queued) when the mailbox is full.
  */
 import { describe, expect, it } from "vitest"
-import { Effect } from "effect"
+import { Context, Effect } from "effect"
 import fc from "fast-check"
 import * as Actor from "../../src/actors/Actor.ts"
 
@@ -27,7 +28,7 @@ const handlerFor = (seen: Array<number>) => (msg: Msg): Effect.Effect<void> => {
   }
 }
 
-const send = fc.constantFrom("post", "postNow", "tell", "postNow after a pause")
+const send = fc.constantFrom("post", "postNow", "tell", "postNow after a pause", "postSync")
 
 describe("Actor.postNow", () => {
   it("handles every message once, in the order sent, whatever the mix of sends and handlers", async () => {
@@ -43,7 +44,10 @@ describe("Actor.postNow", () => {
               for (const [id, s] of steps.entries()) {
                 const msg = { id, kind: s.kind }
                 if (s.send === "tell") yield* actor.tell(msg)
-                else {
+                else if (s.send === "postSync") {
+                  // Refused when full (nothing queued): then told, as a fiber would.
+                  if (!actor.postSync(msg)) yield* actor.tell(msg)
+                } else {
                   if (s.send === "postNow after a pause") {
                     yield* Effect.yieldNow
                     yield* Effect.yieldNow
@@ -94,5 +98,59 @@ describe("Actor.postNow", () => {
       })
     )
     await Effect.runPromise(program)
+  })
+
+  it("postSync: handles an idle actor's mailbox before it returns, queues behind a running one, refuses when full, drops once stopped", async () => {
+    const program = Effect.scoped(
+      Effect.gen(function*() {
+        const seen: Array<number> = []
+        const actor = yield* Actor.make<Msg>({ name: "sync", capacity: 2, handle: handlerFor(seen) })
+        expect(actor.postSync({ id: 0, kind: "void" })).toBe(true)
+        expect(seen).toEqual([0])
+        expect(actor.idle()).toBe(true)
+        // A handler that suspends: the mailbox is handled up to it, the rest follows in its fiber.
+        expect(actor.postSync({ id: 1, kind: "yield" })).toBe(true)
+        expect(actor.idle()).toBe(false)
+        expect(actor.postSync({ id: 2, kind: "void" })).toBe(true)
+        expect(actor.postSync({ id: 3, kind: "void" })).toBe(true)
+        // Full (capacity 2, two waiting): refused, nothing queued.
+        expect(actor.waiting()).toBe(2)
+        expect(actor.postSync({ id: 9, kind: "void" })).toBe(false)
+        expect(actor.waiting()).toBe(2)
+        while (!actor.idle()) yield* Effect.yieldNow
+        expect(seen).toEqual([0, 1, 2, 3])
+        yield* actor.stop
+        expect(actor.postSync({ id: 4, kind: "void" })).toBe(true)
+        expect(seen).toEqual([0, 1, 2, 3])
+      })
+    )
+    await Effect.runPromise(program)
+  })
+
+  it("postSync from outside any fiber: the handler's effect runs in a fiber with the actor's own context", async () => {
+    class Tag extends Context.Service<Tag, string>()("test/postSync/Tag") {}
+    const seen: Array<string> = []
+    const program = Effect.scoped(
+      Effect.gen(function*() {
+        const actor = yield* Actor.make<number, never, Tag>({
+          name: "outside",
+          capacity: 4,
+          handle: (n) =>
+            Effect.gen(function*() {
+              yield* Effect.yieldNow
+              seen.push(`${yield* Tag}:${n}`)
+            })
+        }).pipe(Effect.provideService(Tag, "actor's"))
+        // Called from a plain callback (no fiber running), as a simulated network calls a sink.
+        yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(() => {
+          expect(actor.postSync(1)).toBe(true)
+          expect(actor.postSync(2)).toBe(true)
+          resolve()
+        })))
+        while (!actor.idle()) yield* Effect.yieldNow
+      })
+    )
+    await Effect.runPromise(program)
+    expect(seen).toEqual(["actor's:1", "actor's:2"])
   })
 })

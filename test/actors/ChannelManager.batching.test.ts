@@ -22,7 +22,7 @@ import type { PaymentsShape } from "../../src/actors/Payments.ts"
 import { toHex } from "../../src/protocol/bytes.ts"
 import { msat } from "../../src/protocol/units.ts"
 import { SimRuntime } from "../../src/sim/Runtime.ts"
-import { HTLC_MSAT, makePair } from "./ChannelManagerPair.ts"
+import { HTLC_MSAT, makePair, type PairWire } from "./ChannelManagerPair.ts"
 
 const PAYMENTS = 250
 const IN_FLIGHT = 50
@@ -33,9 +33,9 @@ const paymentsOf = (p: PaymentsShape | undefined): PaymentsShape => {
 }
 
 /** `commitment_signed` sent (both ways) and the HTLC signatures in them, per payment. */
-const concurrentPayments = (sendNow: boolean) => Effect.scoped(
+const concurrentPayments = (sendNow: boolean, wire?: PairWire) => Effect.scoped(
   Effect.gen(function*() {
-    const pair = yield* makePair({ storage: "memory", payments: true, sendNow, signerNow: sendNow })
+    const pair = yield* makePair({ storage: "memory", payments: true, sendNow, signerNow: sendNow, ...(wire === undefined ? {} : { wire }) })
     const alice = paymentsOf(pair.alice.payments)
     const bob = paymentsOf(pair.bob.payments)
     let started = 0
@@ -57,6 +57,7 @@ const concurrentPayments = (sendNow: boolean) => Effect.scoped(
     for (let w = 0; w < IN_FLIGHT; w++) workers.push(yield* Effect.forkChild(worker(w)))
     for (const f of workers) yield* Fiber.join(f)
     return {
+      sinkEvents: pair.counters.sinkEvents,
       done,
       commitmentSigned: (pair.counters.commitmentSigned - signed0) / done,
       htlcSignatures: (pair.counters.htlcSignatures - signatures0) / done
@@ -80,5 +81,23 @@ describe("ChannelManager HTLC batching under concurrent payments", () => {
     // The floor, so the counters are seen to count: each payment's HTLC is signed at least once in
     // each side's commitment that adds it (2 signatures), whatever the batching.
     expect(r.htlcSignatures, detail).toBeGreaterThanOrEqual(2)
+  })
+
+  // A wire that delivers each message in a step of its own (as the simulation's network): the
+  // managers take the session events as they come (`declareSessionEventSink`) or through their
+  // streams, with the same outcome, count for count (the sink handles a message where the stream's
+  // fiber, woken by it, would run first).
+  it("messages delivered in steps of their own: the same batching through the managers' sinks as through their streams", () => {
+    const run = (sink: boolean) => {
+      const rt = new SimRuntime()
+      return rt.runNow(concurrentPayments(true, { later: (f) => void rt.at(rt.clock.now, f), sink }))
+    }
+    const streamed = run(false)
+    const sunk = run(true)
+    expect(streamed.done).toBe(PAYMENTS)
+    expect(streamed.sinkEvents).toBe(0)
+    // Every message went to a sink (each payment's update_add_htlc and update_fulfill_htlc at least).
+    expect(sunk.sinkEvents).toBeGreaterThan(2 * PAYMENTS)
+    expect({ ...sunk, sinkEvents: 0 }).toEqual(streamed)
   })
 })

@@ -14,7 +14,7 @@
 import { sha256 } from "@noble/hashes/sha2.js"
 import { Effect, Layer, Queue, Result, type Scope, Stream } from "effect"
 import { ChannelManager, type ChannelManagerShape, make as makeChannelManager, type NodeChannelEvent } from "../../src/actors/ChannelManager.ts"
-import { type PeerInfo, PeerNotConnected, PeerSessionEvent, SessionId } from "../../src/actors/PeerEvent.ts"
+import { declareSessionEventSink, type PeerInfo, PeerNotConnected, PeerSessionEvent, type SessionEventSink, SessionId } from "../../src/actors/PeerEvent.ts"
 import { declareSendNow, PeerManager, type PeerManagerShape } from "../../src/actors/PeerManager.ts"
 import { make as makePayments, type PaymentsShape } from "../../src/actors/Payments.ts"
 import { nodeIdFromHex } from "../../src/api/convert.ts"
@@ -76,6 +76,8 @@ export interface PairCounters {
   storeWrites: number
   commitmentSigned: number
   htlcSignatures: number
+  /** Session events handed to a manager's sink (`PairWire.sink`). */
+  sinkEvents: number
 }
 
 interface Node {
@@ -84,6 +86,27 @@ interface Node {
   readonly nodeId: NodeId
   readonly inbox: Queue.Queue<PeerSessionEvent>
   peer: Node | undefined
+  /** The manager's consumer, once attached (`declareSessionEventSink`): its events go there, not to `inbox`. */
+  sink: SessionEventSink | undefined
+}
+
+/**
+ * A wire that delivers each message in a step of its own (`later`: e.g. an event of the simulated
+ * runtime at the current time, run once no fiber is runnable), as a simulated network does; with
+ * `sink`, to the manager's sink (`declareSessionEventSink`) rather than through its stream.
+ */
+export interface PairWire {
+  readonly later: (run: () => void) => void
+  readonly sink: boolean
+}
+
+/** `event` to `node`'s manager: to its sink once attached, else into its inbox. */
+const handOver = (node: Node, event: PeerSessionEvent, counters: PairCounters): void => {
+  if (node.sink === undefined) Queue.offerUnsafe(node.inbox, event)
+  else {
+    counters.sinkEvents += 1
+    node.sink(event)
+  }
 }
 
 const peerInfoOf = (peer: Node, direction: "inbound" | "outbound"): PeerInfo => ({
@@ -100,8 +123,16 @@ const peerInfoOf = (peer: Node, direction: "inbound" | "outbound"): PeerInfo => 
 /**
  * The peer layer: each message through the wire codec to the other node's session stream, counted.
  * With `sendNow`, it declares the same send done at once (as the registry does), else only `send`.
+ * With `later`, each message is delivered in a step of its own (`later(run)`: an event of the
+ * simulated runtime), not in the sender's call; with `sink` too, it is handed to the manager's sink
+ * then (`declareSessionEventSink`: the queued ones when it attaches), not through its stream.
  */
-const directWire = (node: Node, counters: PairCounters, sendNow: boolean): PeerManagerShape => {
+const directWire = (node: Node, counters: PairCounters, sendNow: boolean, wire: PairWire | undefined): PeerManagerShape => {
+  /** `event` to the other node: now, or in a step of its own. */
+  const toPeer = (to: Node, event: PeerSessionEvent): void => {
+    if (wire === undefined) Queue.offerUnsafe(to.inbox, event)
+    else wire.later(() => handOver(to, event, counters))
+  }
   const notUsed = (what: string) => Effect.die(new Error(`test peer layer: ${what} is not used`))
   const deliver = (session: SessionId, message: LightningMessage): PeerSessionEvent | undefined => {
     if (message._tag === "CommitmentSigned") {
@@ -131,17 +162,33 @@ const directWire = (node: Node, counters: PairCounters, sendNow: boolean): PeerM
       Effect.suspend(() => {
         const event = deliver(session, message)
         const to = node.peer
-        return event === undefined || to === undefined ? Effect.void : Effect.asVoid(Queue.offer(to.inbox, event))
+        if (event === undefined || to === undefined) return Effect.void
+        if (wire === undefined) return Effect.asVoid(Queue.offer(to.inbox, event))
+        toPeer(to, event)
+        return Effect.void
       }),
     sendBytes: () => notUsed("sendBytes"),
     sessionEvents: Stream.fromQueue(node.inbox),
     events: Stream.empty,
     subscribe: Effect.succeed(Stream.empty)
   }
+  if (wire?.sink === true) {
+    declareSessionEventSink(shape, (consumer) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          for (let queued = Queue.takeUnsafe(node.inbox); queued !== undefined && queued._tag === "Success"; queued = Queue.takeUnsafe(node.inbox)) consumer(queued.value)
+          node.sink = consumer
+        }),
+        () =>
+          Effect.sync(() => {
+            node.sink = undefined
+          })
+      ))
+  }
   if (!sendNow) return shape
   return declareSendNow(shape, (session, message) => {
     const event = deliver(session, message)
-    if (event !== undefined && node.peer !== undefined) Queue.offerUnsafe(node.peer.inbox, event)
+    if (event !== undefined && node.peer !== undefined) toPeer(node.peer, event)
     return undefined
   })
 }
@@ -191,15 +238,15 @@ const graphPolicy: DirectionPolicy = {
 
 const SCID = shortChannelIdFromParts(800_000, 1, 0)
 
-/** Polls (scheduler turns, no clock) until `pick` finds an event of `node`. */
-export const awaitEvent = <A>(node: PairNode, pick: (e: NodeChannelEvent) => A | undefined, what: string): Effect.Effect<A> =>
+/** Polls (scheduler turns, no clock; or `pause` between polls) until `pick` finds an event of `node`. */
+export const awaitEvent = <A>(node: PairNode, pick: (e: NodeChannelEvent) => A | undefined, what: string, pause: Effect.Effect<void> = Effect.yieldNow): Effect.Effect<A> =>
   Effect.gen(function*() {
     for (let i = 0; i < 1_000_000; i++) {
       for (const e of node.events) {
         const found = pick(e)
         if (found !== undefined) return found
       }
-      yield* Effect.yieldNow
+      yield* pause
     }
     return yield* Effect.die(new Error(`${node.name} never saw ${what}`))
   })
@@ -216,10 +263,14 @@ export const makePair = (options: {
   readonly sendNow?: boolean
   /** The signer is the seed signer itself, which declares its answers at once (`declareChannelSignerNow`): the channels sign with no effect. Else a wrapper: through effects. */
   readonly signerNow?: boolean
+  /** Each message delivered in a step of its own, to the manager's stream or sink (`PairWire`). Else in the sender's call, to its stream. */
+  readonly wire?: PairWire
 }): Effect.Effect<Pair, never, Scope.Scope> =>
   Effect.gen(function*() {
     const secp = options.secp ?? wasmSecp256k1
-    const counters: PairCounters = { storeWrites: 0, commitmentSigned: 0, htlcSignatures: 0 }
+    const counters: PairCounters = { storeWrites: 0, commitmentSigned: 0, htlcSignatures: 0, sinkEvents: 0 }
+    // A wire that delivers in steps of their own: a poll waits for the next step (simulated time does not move).
+    const pause = options.wire === undefined ? Effect.yieldNow : Effect.sleep(0)
     // The seed signer declares its answers at once; a wrapper spreading its fields does not (the channels then sign through effects).
     const signerFor = (signer: ChannelSignerShape): ChannelSignerShape => (options.signerNow === true ? signer : { ...signer })
     const mkNode = (name: string) =>
@@ -227,7 +278,7 @@ export const makePair = (options: {
         const secret = bytes32(`${name}/node`)
         const key = secp.publicKey(secret)
         if (key === undefined) return yield* Effect.die(new Error("unreachable: a valid node secret"))
-        const node: Node = { name, secret, nodeId: nodeIdFromHex(toHex(key)), inbox: yield* Queue.unbounded<PeerSessionEvent>(), peer: undefined }
+        const node: Node = { name, secret, nodeId: nodeIdFromHex(toHex(key)), inbox: yield* Queue.unbounded<PeerSessionEvent>(), peer: undefined, sink: undefined }
         return node
       })
     const a = yield* mkNode("alice")
@@ -250,7 +301,7 @@ export const makePair = (options: {
           feerateEstimatePerKw: 2500,
           maxDustHtlcExposure: msat(50_000_000n)
         }).pipe(
-          Effect.provideService(PeerManager, directWire(node, counters, options.sendNow === true)),
+          Effect.provideService(PeerManager, directWire(node, counters, options.sendNow === true, options.wire)),
           Effect.provideService(ChannelSigner, signerFor(makeSeedChannelSigner(bytes32(`${node.name}/seed`), secp))),
           Effect.provideService(MonitorPersister, persister),
           Effect.provideService(Entropy, makeSeededEntropy(`${node.name}/channels`)),
@@ -272,12 +323,15 @@ export const makePair = (options: {
       })
     const alice = yield* start(a)
     const bob = yield* start(b)
-    yield* Queue.offer(a.inbox, PeerSessionEvent.Connected({ session: SESSION, peer: peerInfoOf(b, "outbound") }))
-    yield* Queue.offer(b.inbox, PeerSessionEvent.Connected({ session: SESSION, peer: peerInfoOf(a, "inbound") }))
+    for (const [to, from, direction] of [[a, b, "outbound"], [b, a, "inbound"]] as const) {
+      const connected = PeerSessionEvent.Connected({ session: SESSION, peer: peerInfoOf(from, direction) })
+      if (to.sink === undefined) yield* Queue.offer(to.inbox, connected)
+      else handOver(to, connected, counters)
+    }
     const temporary = yield* alice.manager
       .openChannel(bob.nodeId, sat(FUNDING_SAT), { channelType: { name: "anchors_zero_fee_htlc_tx", scidAlias: false, zeroConf: false }, feeratePerKw: 2500 })
       .pipe(Effect.orDie)
-    const needed = yield* awaitEvent(alice, (e) => (e.event._tag === "FundingNeeded" ? e.event : undefined), "FundingNeeded")
+    const needed = yield* awaitEvent(alice, (e) => (e.event._tag === "FundingNeeded" ? e.event : undefined), "FundingNeeded", pause)
     const tx = setWitness(
       {
         version: 2,
@@ -289,13 +343,13 @@ export const makePair = (options: {
       [new Uint8Array(72), new Uint8Array(33)]
     )
     yield* alice.manager.fundChannel(temporary, tx).pipe(Effect.orDie)
-    const channelId = yield* awaitEvent(alice, (e) => (e.event._tag === "ChannelPending" ? e.event.channelId : undefined), "ChannelPending")
-    yield* awaitEvent(bob, (e) => (e.event._tag === "ChannelPending" ? true : undefined), "ChannelPending")
+    const channelId = yield* awaitEvent(alice, (e) => (e.event._tag === "ChannelPending" ? e.event.channelId : undefined), "ChannelPending", pause)
+    yield* awaitEvent(bob, (e) => (e.event._tag === "ChannelPending" ? true : undefined), "ChannelPending", pause)
     for (const n of [alice, bob]) {
       yield* n.manager.chainFact(channelId, { _tag: "FundingDepth", depth: defaultLocalChannelConfig.minimumDepth, shortChannelId: SCID }).pipe(Effect.orDie)
     }
-    yield* awaitEvent(alice, (e) => (e.event._tag === "ChannelReady" ? true : undefined), "ChannelReady")
-    yield* awaitEvent(bob, (e) => (e.event._tag === "ChannelReady" ? true : undefined), "ChannelReady")
+    yield* awaitEvent(alice, (e) => (e.event._tag === "ChannelReady" ? true : undefined), "ChannelReady", pause)
+    yield* awaitEvent(bob, (e) => (e.event._tag === "ChannelReady" ? true : undefined), "ChannelReady", pause)
     return { alice, bob, channelId, counters }
   })
 
