@@ -100,6 +100,12 @@ export interface RunOptions {
    * checks the invariants catch it).
    */
   readonly wrapPersister?: (node: number, persister: MonitorPersisterShape) => MonitorPersisterShape
+  /**
+   * How a node's channel manager hears its peers: "sink" (default), each event handed to it as the
+   * network delivers it (`declareSessionEventSink`: no fiber woken per message); "stream", through
+   * `sessionEvents` as over a real peer layer. Both give the same run (a test compares them).
+   */
+  readonly sessionEvents?: "sink" | "stream"
 }
 
 export interface Progress {
@@ -530,7 +536,8 @@ class Simulation {
         isRunning: (n) => this.nodes[n]!.running,
         separated: (a, b) => this.partitions.some((side) => side.has(a) !== side.has(b)),
         onDeliver: (from, to, bytes, message) => this.onDeliver(from, to, bytes, message)
-      }
+      },
+      options.sessionEvents !== "stream"
     )
   }
 

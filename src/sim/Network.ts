@@ -1,7 +1,9 @@
 /**
  * The simulated network: one connection per pair of nodes that share a channel, each with its
  * two sessions, and a `PeerManager` per node that the node's `ChannelManager` uses as if it were
- * the real one (`send` to a session, `sessionEvents` in order). A message sent at simulated time
+ * the real one (`send` to a session, `sessionEvents` in order; by default its session events are
+ * handed to the manager's sink as they are delivered, `declareSessionEventSink`, the same order
+ * with no fiber woken per message). A message sent at simulated time
  * t is encoded (its BOLT 1 bytes are what the trace records) and delivered at t + the link's
  * latency, after the earlier messages of its direction (TCP is FIFO) unless the scenario's
  * reordering lets it overtake them. A lost message drops the connection: both sides see
@@ -13,7 +15,7 @@
  * what the nodes say to each other.
  */
 import { Effect, Queue, Result, Stream } from "effect"
-import { type PeerInfo, PeerNotConnected, PeerSessionEvent, SessionId, StaleSession } from "../actors/PeerEvent.ts"
+import { declareSessionEventSink, type PeerInfo, PeerNotConnected, PeerSessionEvent, type SessionEventSink, SessionId, StaleSession } from "../actors/PeerEvent.ts"
 import { declareSendNow, type PeerManagerShape } from "../actors/PeerManager.ts"
 import { toHex } from "../protocol/bytes.ts"
 import { FEATURES, type FeatureName } from "../protocol/features.ts"
@@ -76,6 +78,13 @@ export class SimNetwork {
   private readonly connections = new Map<number, Connection>()
   private readonly sessionOwner = new Map<number, { readonly connection: Connection; readonly node: number }>()
   private readonly inboxes: Array<Queue.Queue<PeerSessionEvent> | undefined>
+  /**
+   * Each node's session-event consumer once attached (its channel manager's sink,
+   * `declareSessionEventSink`): its events are handed to it as they come, not queued for a fiber
+   * to take. Messages are delivered only by an event of the loop, which `SimRuntime.step` runs with
+   * no fiber runnable (it pumps to quiescence after each event): the sink's condition.
+   */
+  private readonly sinks: Array<SessionEventSink | undefined>
   private sessionCounter = 0
   /** Messages in flight on live connections, kept as they are sent, delivered and dropped. */
   private inFlightTotal = 0
@@ -98,6 +107,8 @@ export class SimNetwork {
   private readonly linkConfig: (a: number, b: number) => LinkConfig
   private readonly reconnectMs: Distribution
   private readonly host: NetworkHost
+  /** Whether a node's consumer may attach a sink (`declareSessionEventSink`), else it takes the `sessionEvents` stream. */
+  private readonly offersSinks: boolean
 
   constructor(
     rt: SimRuntime,
@@ -105,7 +116,8 @@ export class SimNetwork {
     nodeIds: ReadonlyArray<NodeId>,
     linkConfig: (a: number, b: number) => LinkConfig,
     reconnectMs: Distribution,
-    host: NetworkHost
+    host: NetworkHost,
+    sinks = true
   ) {
     this.rt = rt
     this.rng = rng
@@ -113,7 +125,9 @@ export class SimNetwork {
     this.linkConfig = linkConfig
     this.reconnectMs = reconnectMs
     this.host = host
+    this.offersSinks = sinks
     this.inboxes = nodeIds.map(() => undefined)
+    this.sinks = nodeIds.map(() => undefined)
     this.wantedOf = nodeIds.map(() => [])
     this.indexById = new Map(nodeIds.map((id, i) => [toHex(id), i]))
   }
@@ -125,6 +139,7 @@ export class SimNetwork {
   /** Attaches a node instance's inbox (at each start). */
   attach(node: number, inbox: Queue.Queue<PeerSessionEvent> | undefined): void {
     this.inboxes[node] = inbox
+    this.sinks[node] = undefined
   }
 
   isConnected(a: number, b: number): boolean {
@@ -218,7 +233,9 @@ export class SimNetwork {
   private offer(node: number, e: PeerSessionEvent): void {
     const inbox = this.inboxes[node]
     if (inbox === undefined || !this.host.isRunning(node)) return
-    Queue.offerUnsafe(inbox, e)
+    const sink = this.sinks[node]
+    if (sink !== undefined) sink(e)
+    else Queue.offerUnsafe(inbox, e)
   }
 
   private peerInfo(session: SessionId, them: number): PeerInfo {
@@ -278,7 +295,7 @@ export class SimNetwork {
     // The network's send is synchronous: declared done at once, the channels send with no effect.
     const sendNow = (session: SessionId, message: LightningMessage): StaleSession | undefined =>
       net.send(index, session, message) ? undefined : new StaleSession({ session })
-    return declareSendNow({
+    const peers = declareSendNow({
       nodeId: net.nodeIds[index]!,
       features: new Uint8Array(0),
       listenAddress: undefined,
@@ -302,5 +319,19 @@ export class SimNetwork {
       events: Stream.empty,
       subscribe: Effect.succeed(Stream.empty)
     }, sendNow)
+    if (!this.offersSinks) return peers
+    // The consumer attached takes what the inbox holds first, in order, then every event as it
+    // comes, until its scope closes (a stop; a crash detaches it too, `attach`).
+    return declareSessionEventSink(peers, (sink) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          for (let held = Queue.takeUnsafe(inbox); held !== undefined && held._tag === "Success"; held = Queue.takeUnsafe(inbox)) sink(held.value)
+          net.sinks[index] = sink
+        }),
+        () =>
+          Effect.sync(() => {
+            if (net.sinks[index] === sink) net.sinks[index] = undefined
+          })
+      ))
   }
 }
