@@ -132,15 +132,20 @@ export const sha256Into = (data: Uint8Array, out: Uint8Array, at: number): void 
  * two 33-byte points of a BOLT 3 key tweak). Fed one after the other, the second part would
  * straddle the block boundary and noble would take subarrays of it, which moves a short
  * array's bytes off the JS heap (an allocation per point); copied into this buffer (off the
- * heap already, being longer than 64 bytes) and hashed through a view made once per length,
- * they cost nothing of the kind: ~10% less per such hash, timed over the 300-node simulation.
+ * heap already, being longer than 64 bytes) they cost nothing of the kind: ~10% less per such
+ * hash, timed over the 300-node simulation. They are fed as the first block (`joinedHead`) and
+ * the rest (a view made once per length): fed whole, noble's `update` would cut a subarray for
+ * the bytes after the first block on every call (-4.5 KiB allocated per payment, 30-node
+ * simulation).
  */
 const joined = new Uint8Array(128)
-const joinedViews: Array<Uint8Array | undefined> = []
+const joinedHead = joined.subarray(0, 64)
+const joinedTails: Array<Uint8Array | undefined> = []
 
 /**
  * SHA256(a || b) without a joined copy of its own: parts that fit in one block go into the
- * hasher's block buffer as they are; 65-128 bytes in all are joined in the reused buffer above;
+ * hasher's block buffer as they are; 65-128 bytes in all are joined in the reused buffer above
+ * (fed as its first block, then the rest);
  * longer parts are fed as they are (one input of more than a block is viewed through a
  * DataView of its own).
  */
@@ -150,7 +155,8 @@ export const sha256Concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
   if (length > 64 && length <= joined.length) {
     joined.set(a)
     joined.set(b, a.length)
-    hasher.update((joinedViews[length] ??= joined.subarray(0, length)))
+    hasher.update(joinedHead)
+    hasher.update((joinedTails[length] ??= joined.subarray(64, length)))
   } else {
     hasher.update(a)
     hasher.update(b)
