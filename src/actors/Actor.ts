@@ -66,17 +66,13 @@ export interface Actor<M, E = never> {
   /** `offer` for a caller that ignores `ActorStopped` (the message is dropped): no failure to catch when it starts the actor. */
   readonly post: (msg: M) => Effect.Effect<void> | undefined
   /**
-   * `post` whose start, for an idle actor, handles the mailbox at once on the caller's stack (up to
-   * its first suspension, in the fiber made then, before the start returns) instead of in a
-   * scheduler task: for a caller that has nothing more to queue before the actor runs.
-   */
-  readonly postNow: (msg: M) => Effect.Effect<void> | undefined
-  /**
-   * `postNow` done at once, for a caller that is not a fiber (a peer layer handing over a message
-   * as it arrives): true when done (queued behind the running handling, or the mailbox handled at
-   * once up to its first suspension, in the fiber made then with the actor's own context; or
-   * dropped: the actor ended), false when nothing was done (the mailbox is full or a `tell` waits
-   * for room: `post` it from a fiber).
+   * `post` with no effect and, for an idle actor, no scheduler task: the mailbox is handled at once
+   * on the caller's stack (up to its first suspension, in the fiber made then, before `postSync`
+   * returns), for a caller that has nothing more to queue before the actor runs: a fiber (the
+   * handling fiber gets its context as from a scheduled start) or no fiber at all (a peer layer
+   * handing over a message as it arrives: the actor's own context). True when done (queued behind
+   * the running handling, handled, or dropped: the actor ended); false when nothing was done (the
+   * mailbox is full or a `tell` waits for room: `post` it then).
    */
   readonly postSync: (msg: M) => boolean
   /** Sends the message built around a fresh reply slot and waits for the answer. */
@@ -379,11 +375,6 @@ export const make = <M, E = never, R = never>(
       caller.currentDispatcher.scheduleTask(startTask, 0)
       return Effect.void
     })
-    /** `start` handling the mailbox at once (`postNow`), up to the first suspension, before the start returns. */
-    const startNow: Effect.Effect<void> = Effect.withFiber((caller) => {
-      runWith(caller.context)
-      return Effect.void
-    })
 
     const stopNow: Effect.Effect<void> = Effect.suspend(() => {
       if (finishing) return Effect.void
@@ -433,17 +424,14 @@ export const make = <M, E = never, R = never>(
       // Queued now: undefined (a fiber runs), or the fiber's start, which cannot fail.
       return started === undefined ? undefined : start
     }
-    const postNow = (msg: M): Effect.Effect<void> | undefined => {
-      const started = post(msg)
-      return started === start ? startNow : started
-    }
     const postSync = (msg: M): boolean => {
       if (ended) return true
       if (size() >= capacity || roomWaiters.length > 0) return false
       items.push({ msg })
       if (active) return true
       active = true
-      runWith(context)
+      // The calling fiber's context, as a scheduled start takes its starter's; none: the actor's own.
+      runWith(Fiber.getCurrent()?.context ?? context)
       return true
     }
     const tell = (msg: M): Effect.Effect<void, ActorStopped> => Effect.suspend(() => offer(msg) ?? Effect.void)
@@ -493,7 +481,6 @@ export const make = <M, E = never, R = never>(
       tryTell,
       offer,
       post,
-      postNow,
       postSync,
       ask,
       stop: stopNow.pipe(Effect.andThen(Effect.exit(Deferred.await(done))), Effect.asVoid),

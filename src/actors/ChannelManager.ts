@@ -27,7 +27,7 @@
  * Library API: `openChannel`, `fundChannel`, `listChannels`, `closeChannel`, `forceClose`,
  * `addHtlc`, `fulfillHtlc`, `claimPreimage`, `failHtlc`, `failMalformedHtlc`, `updateFee`, `chainFact`, `events`.
  */
-import { Context, Data, Deferred, Effect, Exit, Layer, PubSub, Queue, Result, Schedule, Schema, Scope, Stream } from "effect"
+import { Context, Data, Deferred, Effect, Exit, Layer, PubSub, Result, Schedule, Schema, Scope, Stream } from "effect"
 import { preimageOf } from "../protocol/monitor/query.ts"
 import { pendingEvents, restoredWatches } from "../protocol/channel/pending.ts"
 import { equalBytes, hexOfHeld, lastKeyOf, toHex } from "../protocol/bytes.ts"
@@ -1027,7 +1027,7 @@ export const make = (
      * A peer message: routed by (peer, channel id) with no generator (one per message on the wire).
      * Returns undefined when it is handled already (queued on a running channel, or dropped), else
      * the effect that completes it (to run before the next event is looked at). While writes are
-     * free, the last event of a pull starts an idle channel's fiber at once (`Actor.postNow`, no
+     * free, the last event of a pull starts an idle channel's fiber at once (`Actor.postSync`, no
      * scheduler task): the channel writes at once either way. An earlier event's start is
      * scheduled, so the channel finds the pull's later messages in its mailbox (they batch, as
      * their `commitment_signed`); so is every start while writes cost, so that what other fibers
@@ -1051,7 +1051,7 @@ export const make = (
       if (handle === undefined) return undefined
       if (!last || writesFree === undefined || !writesFree()) return handle.offer({ _tag: "PeerMessage", message })
       const envelope: ChannelEnvelope<ChannelState> = { _tag: "Input", input: { _tag: "PeerMessage", message } }
-      return handle.actor.postNow(envelope)
+      return handle.actor.postSync(envelope) ? undefined : handle.actor.post(envelope)
     }
 
     /**
@@ -1084,8 +1084,8 @@ export const make = (
 
     /**
      * A peer message handled at once, with no effect, when `routeMessage` would need none but the
-     * channel's start (writes are free: `Actor.postSync`, the `postNow` of a caller that is not a
-     * fiber): true when done (handled or dropped), false when it needs the fiber (`routeMessage`):
+     * channel's start (writes are free: `Actor.postSync`, here from no fiber): true when done
+     * (handled or dropped), false when it needs the fiber (`routeMessage`):
      * an error or warning, an open, an unknown channel, a full mailbox, writes that cost.
      */
     const routeMessageNow = (event: Extract<PeerSessionEvent, { readonly _tag: "Message" }>): boolean => {
@@ -1117,20 +1117,51 @@ export const make = (
       // Handed over as they come (`declareSessionEventSink`): a message for a channel is handled
       // at once when it needs no effect (no fiber woken per message); any other event, and every
       // event behind one still waiting, goes through this manager's own queue and session loop, in order.
-      const waiting = yield* Queue.unbounded<PeerSessionEvent>()
+      // The queue is a plain array and the loop waits on a callback, woken as a queue wakes its
+      // taker (one task on this fiber's dispatcher, when the first event arrives for a loop that
+      // waits: the same tasks in the same places): no `Queue` and stream per manager (~1 KiB of
+      // live heap per node in a simulation).
+      const waiting: Array<PeerSessionEvent> = []
       /** Events handed to `waiting` and not handled yet: while any, the next ones queue behind them. */
       let behind = 0
-      yield* sessionLoop(Stream.fromQueue(waiting), (batch) =>
+      let wakeLoop: ((resumed: Effect.Effect<void>) => void) | undefined
+      let wakeScheduled = false
+      const dispatcher = yield* Effect.withFiber((fiber) => Effect.succeed(fiber.currentDispatcher))
+      const wake = (): void => {
+        wakeScheduled = false
+        const resume = wakeLoop
+        wakeLoop = undefined
+        resume?.(Effect.void)
+      }
+      const nextBatch: Effect.Effect<ReadonlyArray<PeerSessionEvent>> = Effect.suspend(() =>
+        waiting.length > 0
+          ? Effect.succeed(waiting.splice(0))
+          : Effect.andThen(
+            Effect.callback<void>((resume) => {
+              wakeLoop = resume
+            }),
+            nextBatch
+          )
+      )
+      yield* Effect.flatMap(nextBatch, (batch) =>
         Effect.andThen(
           onSessionEvents(batch, 0),
           Effect.sync(() => {
             behind -= batch.length
           })
-        ))
+        )).pipe(
+          Effect.forever({ disableYield: true }),
+          Effect.catchCause((cause) => Effect.logError("channel manager: session events ended", cause)),
+          Effect.forkIn(scope)
+        )
       const sink: SessionEventSink = (event) => {
         if (behind === 0 && event._tag === "Message" && routeMessageNow(event)) return
         behind += 1
-        Queue.offerUnsafe(waiting, event)
+        waiting.push(event)
+        if (wakeLoop !== undefined && !wakeScheduled) {
+          wakeScheduled = true
+          dispatcher.scheduleTask(wake, 0)
+        }
       }
       yield* Scope.provide(attachSink(sink), scope)
     }

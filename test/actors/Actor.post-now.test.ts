@@ -1,12 +1,12 @@
 /**
- * `Actor.postNow`: `post` whose start of an idle actor's fiber runs the fiber at once, on the
- * caller's stack, instead of in a scheduler task. It must change when the handler runs, never
- * what it handles or in which order: for random mixes of `post`, `postNow` and `tell` and of
- * handlers (done when called, `Effect.sync`, suspending), every message is handled once, in the
- * order sent, as with `post` alone; an idle actor has handled a message that does not suspend
- * when `postNow`'s start returns (a `post`'s start has not run it yet); a running actor takes it
- * with nothing to run; a stopped one drops it. `postSync` (its form for a caller that is not a
- * fiber) likewise, and it refuses (false, nothing queued) when the mailbox is full.
+ * `Actor.postSync`: `post` that handles an idle actor's mailbox at once, on the caller's stack,
+ * instead of starting it in a scheduler task. It must change when the handler runs, never what it
+ * handles or in which order: for random mixes of `post`, `postSync` and `tell` and of handlers
+ * (done when called, `Effect.sync`, suspending), every message is handled once, in the order sent,
+ * as with `post` alone; an idle actor has handled a message that does not suspend when `postSync`
+ * returns (a `post`'s start has not run it yet); a running actor takes it with nothing to run; a
+ * full mailbox refuses it (false, nothing queued); a stopped actor drops it. From no fiber at all,
+ * the handling fiber has the actor's own context; from a fiber, the caller's (as a scheduled start).
  */
 import { describe, expect, it } from "vitest"
 import { Context, Effect } from "effect"
@@ -28,9 +28,9 @@ const handlerFor = (seen: Array<number>) => (msg: Msg): Effect.Effect<void> => {
   }
 }
 
-const send = fc.constantFrom("post", "postNow", "tell", "postNow after a pause", "postSync")
+const send = fc.constantFrom("post", "tell", "postSync", "postSync after a pause")
 
-describe("Actor.postNow", () => {
+describe("Actor.postSync", () => {
   it("handles every message once, in the order sent, whatever the mix of sends and handlers", async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -44,16 +44,19 @@ describe("Actor.postNow", () => {
               for (const [id, s] of steps.entries()) {
                 const msg = { id, kind: s.kind }
                 if (s.send === "tell") yield* actor.tell(msg)
-                else if (s.send === "postSync") {
-                  // Refused when full (nothing queued): then told, as a fiber would.
-                  if (!actor.postSync(msg)) yield* actor.tell(msg)
+                else if (s.send === "post") {
+                  const started = actor.post(msg)
+                  if (started !== undefined) yield* started
                 } else {
-                  if (s.send === "postNow after a pause") {
+                  if (s.send === "postSync after a pause") {
                     yield* Effect.yieldNow
                     yield* Effect.yieldNow
                   }
-                  const started = s.send === "post" ? actor.post(msg) : actor.postNow(msg)
-                  if (started !== undefined) yield* started
+                  // Refused when full (nothing queued): then posted, as the channel manager does.
+                  if (!actor.postSync(msg)) {
+                    const started = actor.post(msg)
+                    if (started !== undefined) yield* started
+                  }
                 }
               }
               while (!actor.idle()) yield* Effect.yieldNow
@@ -67,37 +70,48 @@ describe("Actor.postNow", () => {
     )
   })
 
-  it("runs an idle actor's handler before its start returns, takes a message on a running actor with nothing to run, drops one once stopped", async () => {
+  it("post schedules an idle actor's start; postSync handles the mailbox before it returns", async () => {
     const program = Effect.scoped(
       Effect.gen(function*() {
         const seen: Array<number> = []
         const actor = yield* Actor.make<Msg>({ name: "now", capacity: 4, handle: handlerFor(seen) })
-        // `post`: the start schedules the fiber; nothing handled yet when it returns.
+        // `post`: the start schedules the handling; nothing handled yet when it returns.
         const later = actor.post({ id: 0, kind: "void" })
         expect(later).toBeDefined()
         if (later !== undefined) yield* later
         expect(seen).toEqual([])
         while (!actor.idle()) yield* Effect.yieldNow
         expect(seen).toEqual([0])
-        // `postNow`: handled by the time its start returns.
-        const now = actor.postNow({ id: 1, kind: "void" })
-        expect(now).toBeDefined()
-        if (now !== undefined) yield* now
+        // `postSync`: handled by the time it returns.
+        expect(actor.postSync({ id: 1, kind: "void" })).toBe(true)
         expect(seen).toEqual([0, 1])
         expect(actor.idle()).toBe(true)
-        // A handler that suspends: the start returns at the suspension, the rest follows in order.
-        const suspended = actor.postNow({ id: 2, kind: "yield" })
-        if (suspended !== undefined) yield* suspended
-        expect(actor.idle()).toBe(false)
-        expect(actor.postNow({ id: 3, kind: "void" })).toBeUndefined()
-        while (!actor.idle()) yield* Effect.yieldNow
-        expect(seen).toEqual([0, 1, 2, 3])
-        yield* actor.stop
-        expect(actor.postNow({ id: 4, kind: "void" })).toBeUndefined()
-        expect(seen).toEqual([0, 1, 2, 3])
       })
     )
     await Effect.runPromise(program)
+  })
+
+  it("postSync from a fiber: the handling fiber has the caller's context, as a scheduled start", async () => {
+    class Tag extends Context.Service<Tag, string>()("test/postSync/CallerTag") {}
+    const seen: Array<string> = []
+    const program = Effect.scoped(
+      Effect.gen(function*() {
+        const actor = yield* Actor.make<number>({
+          name: "from a fiber",
+          capacity: 4,
+          handle: (n) =>
+            Effect.gen(function*() {
+              yield* Effect.yieldNow
+              const tag = yield* Effect.serviceOption(Tag)
+              seen.push(`${tag._tag === "Some" ? tag.value : "none"}:${n}`)
+            })
+        })
+        yield* Effect.sync(() => expect(actor.postSync(1)).toBe(true)).pipe(Effect.provideService(Tag, "caller's"))
+        while (!actor.idle()) yield* Effect.yieldNow
+      })
+    )
+    await Effect.runPromise(program)
+    expect(seen).toEqual(["caller's:1"])
   })
 
   it("postSync: handles an idle actor's mailbox before it returns, queues behind a running one, refuses when full, drops once stopped", async () => {

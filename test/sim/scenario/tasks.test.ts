@@ -1,7 +1,7 @@
 /**
  * Fiber tasks per peer message in a simulation (issue 11): the network hands a delivered message
  * to its node's channel manager (`declareSessionEventSink`: no fiber woken for it) and, while
- * writes are free, the idle channel it is for runs at once (`Actor.postNow`, no task for its
+ * writes are free, the idle channel it is for runs at once (`Actor.postSync`, no task for its
  * fiber's start). A count, not a time: the scheduler counts the tasks it runs. This scenario makes
  * 0.84 tasks per message; 1.83 through the `sessionEvents` stream (the same fingerprint both ways:
  * session-sink.test.ts).
