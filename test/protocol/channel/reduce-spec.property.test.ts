@@ -6,13 +6,19 @@
  * random specs and random batches of adds, fulfills, fails, malformed fails and fee updates,
  * known ids, unknown ids and repeated ones included, small batches and large ones, and HTLC ids
  * repeated in a direction (no valid state has them), and ids around 2^53 (where the maps' keys,
- * `idKey`, turn from numbers to bigints). The results must be equal.
+ * `idKey`, turn from numbers to bigints). The results must be equal. `loadAfter` (what the add checks
+ * read of `reduceSpec(spec, owner, [...counterparty, add])`, without its HTLC list) must equal the
+ * feerate and balances of that spec, and its HTLCs' counts read plainly (received count and value,
+ * kept ones per `isHtlcTrimmed` at the feerate and at twice it), adds removed in their own batch
+ * and repeated ids included.
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { type CommitmentSpec, idKey, reduceSpec, type SpecHtlc, type UpdateMessage } from "../../../src/protocol/channel/commitments.ts"
+import { anchorsZeroFeeHtlcTx, staticRemoteKey } from "../../../src/protocol/channel-type.ts"
+import { type CommitmentSpec, idKey, loadAfter, reduceSpec, type SpecHtlc, type UpdateMessage } from "../../../src/protocol/channel/commitments.ts"
 import { UpdateAddHtlc, UpdateFailHtlc, UpdateFailMalformedHtlc, UpdateFee, UpdateFulfillHtlc } from "../../../src/protocol/messages/channel.ts"
-import { ChannelId, msat } from "../../../src/protocol/units.ts"
+import { isHtlcTrimmed } from "../../../src/protocol/tx/fees.ts"
+import { ChannelId, msat, sat } from "../../../src/protocol/units.ts"
 
 type Removal = Extract<UpdateMessage, { readonly _tag: "UpdateFulfillHtlc" | "UpdateFailHtlc" | "UpdateFailMalformedHtlc" }>
 const isRemoval = (u: UpdateMessage): u is Removal =>
@@ -186,6 +192,52 @@ describe("reduceSpec", () => {
         expect(reduceSpec(s, owner, counterparty)).toStrictEqual(reduceSpecPlain(s, owner, counterparty))
       }),
       { numRuns: 500, seed: 253 }
+    )
+  })
+
+  it("loadAfter equals the feerate, balances and plainly read HTLC counts of reduceSpec(spec, owner, [...counterparty, add])", () => {
+    const wideId = fc.bigInt({ min: 0n, max: 14n })
+    const anyHtlc = specHtlc.chain((h) => wideId.map((id) => ({ ...h, id })))
+    const addOf = (id: bigint, amount: bigint) =>
+      UpdateAddHtlc.make({ channelId, id, amountMsat: msat(amount), paymentHash: hash, cltvExpiry: 800_000, onionRoutingPacket: new Uint8Array(1366) })
+    const anyAmount = fc.oneof(amount, fc.bigInt({ min: 0n, max: 2_000_000n }))
+    const anyUpdate: fc.Arbitrary<UpdateMessage> = fc.oneof(
+      update,
+      fc.record({ id: wideId, amount: anyAmount }).map(({ id, amount }) => addOf(id, amount)),
+      wideId.map((id) => UpdateFulfillHtlc.make({ channelId, id, paymentPreimage: new Uint8Array(32) })),
+      wideId.map((id) => UpdateFailHtlc.make({ channelId, id, reason: new Uint8Array(4) }))
+    )
+    const anySpec: fc.Arbitrary<CommitmentSpec> = fc.record({
+      feeratePerKw: fc.integer({ min: 253, max: 20_000 }),
+      toLocal: fc.bigInt({ min: 0n, max: 1_000_000_000n }).map(msat),
+      toRemote: fc.bigInt({ min: 0n, max: 1_000_000_000n }).map(msat),
+      htlcs: fc.array(anyHtlc, { maxLength: 30 })
+    })
+    fc.assert(
+      fc.property(
+        anySpec,
+        fc.array(anyUpdate, { maxLength: 14 }),
+        fc.array(anyUpdate, { maxLength: 14 }),
+        fc.record({ id: wideId, amount: anyAmount }),
+        fc.constantFrom(staticRemoteKey, anchorsZeroFeeHtlcTx),
+        fc.bigInt({ min: 0n, max: 2_000n }).map(sat),
+        fc.constantFrom(0 as const, 1 as const, 2 as const),
+        (s, owner, counterparty, a, type, dust, feerates) => {
+          const add = addOf(a.id, a.amount)
+          const r = reduceSpec(s, owner, [...counterparty, add])
+          const l = loadAfter(type, s, owner, counterparty, add, dust, feerates)
+          expect([l.feeratePerKw, l.toLocal, l.toRemote]).toStrictEqual([r.feeratePerKw, r.toLocal, r.toRemote])
+          const received = r.htlcs.filter((h) => h.direction === "received")
+          const kept = (feeratePerKw: number) => r.htlcs.filter((h) => !isHtlcTrimmed(type, feeratePerKw, dust, h.direction, h.amount)).length
+          expect([l.load.receivedCount, l.load.receivedValue, l.load.untrimmed, l.load.untrimmedAtDouble]).toStrictEqual([
+            received.length,
+            received.reduce((v, h) => v + h.amount, 0n),
+            feerates >= 1 ? kept(r.feeratePerKw) : 0,
+            feerates === 2 ? kept(2 * r.feeratePerKw) : 0
+          ])
+        }
+      ),
+      { numRuns: 3_000, seed: 1717 }
     )
   })
 })

@@ -3,14 +3,13 @@
  * against a bound computed once per call (`amount < (dustLimit + fee) * 1000`): property-tested
  * against the plain form (`isHtlcTrimmed` per HTLC, BOLT 3 "Trimmed Outputs"), for both channel
  * types, over random feerates, dust limits, extra HTLCs and HTLC amounts spread around the
- * bounds (0 msat, whole-sat edges and the u64 maximum included). The results must be equal. The
- * add checks' one pass (`htlcLoad`, with `chargeFor`) must give what the three passes gave: the
- * received HTLCs' count and value, `funderCharge` at the feerate and at twice it.
+ * bounds (0 msat, whole-sat edges and the u64 maximum included). The results must be equal. (The
+ * add checks' one pass, `loadAfter`, is tested in reduce-spec.property.test.ts.)
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { anchorsZeroFeeHtlcTx, type ChannelType, staticRemoteKey } from "../../../src/protocol/channel-type.ts"
-import { chargeFor, type CommitmentSpec, dustExposure, funderCharge, htlcLoad, type SpecHtlc } from "../../../src/protocol/channel/commitments.ts"
+import { type CommitmentSpec, dustExposure, funderCharge, type SpecHtlc } from "../../../src/protocol/channel/commitments.ts"
 import type { ChannelParams } from "../../../src/protocol/channel/params.ts"
 import { commitmentFee, isHtlcTrimmed } from "../../../src/protocol/tx/fees.ts"
 import { msat, type Msat, sat, type Sat } from "../../../src/protocol/units.ts"
@@ -64,24 +63,6 @@ describe("funderCharge and dustExposure", () => {
         expect(dustExposure(p, s, dust, rate)).toBe(dustExposurePlain(type, s, dust, at))
       }),
       { numRuns: 3_000 }
-    )
-  })
-
-  it("htlcLoad and chargeFor: the received HTLCs' count and value, and funderCharge at the feerate and at twice it, in one pass", () => {
-    fc.assert(
-      fc.property(fc.constantFrom(staticRemoteKey, anchorsZeroFeeHtlcTx), spec, dustLimit, fc.integer({ min: 0, max: 3 }), (type, s, dust, extra) => {
-        const received = s.htlcs.filter((h) => h.direction === "received")
-        const value = received.reduce((a, h) => a + h.amount, 0n)
-        for (const feerates of [0, 1, 2] as const) {
-          const load = htlcLoad(type, s, dust, feerates)
-          expect([load.receivedCount, load.receivedValue]).toStrictEqual([received.length, value])
-          if (feerates >= 1) expect(chargeFor(type, s.feeratePerKw, load.untrimmed + extra)).toBe(funderChargePlain(type, s, dust, s.feeratePerKw, extra))
-          else expect(load.untrimmed).toBe(0)
-          if (feerates === 2) expect(chargeFor(type, 2 * s.feeratePerKw, load.untrimmedAtDouble + extra)).toBe(funderChargePlain(type, s, dust, 2 * s.feeratePerKw, extra))
-          else expect(load.untrimmedAtDouble).toBe(0)
-        }
-      }),
-      { numRuns: 2_000 }
     )
   })
 })
