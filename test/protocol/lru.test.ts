@@ -294,6 +294,32 @@ describe("makeByteSlots", () => {
       { numRuns: 400, seed: 16 }
     )
   })
+  it("property: `has` (four bytes per step) equals a byte-by-byte comparison, a difference at any place of a field of any length", () => {
+    const width = 41
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: width, maxLength: width }),
+        fc.nat({ max: width }),
+        fc.nat({ max: width }),
+        fc.option(fc.tuple(fc.nat({ max: width }), fc.integer({ min: 1, max: 255 }))),
+        (content, a, b, flip) => {
+          const at = Math.min(a, b)
+          const field = content.slice(at, Math.max(a, b))
+          if (flip !== null && field.length > 0) {
+            const i = flip[0] % field.length
+            field[i] = (field[i] ?? 0) ^ flip[1]
+          }
+          const slots = makeByteSlots(width)
+          slots.take()
+          const slot = slots.take()
+          slots.write(slot, 0, content)
+          expect(slots.has(slot, at, field)).toBe(field.every((x, i) => content[at + i] === x))
+          expect(packedHas(content, at, field)).toBe(field.every((x, i) => content[at + i] === x))
+        }
+      ),
+      { numRuns: 500, seed: 17 }
+    )
+  })
   it("takes a released slot again before a new one, and grows past its first buffer keeping every slot's bytes", () => {
     const slots = makeByteSlots(33)
     const taken = Array.from({ length: 100 }, (_, i) => {
