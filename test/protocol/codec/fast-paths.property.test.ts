@@ -43,6 +43,16 @@ const plainU64 = (b: Uint8Array): bigint => {
   return v
 }
 
+/** What a write gives: its bytes, or its EncodeError's field and reason (any other throw is rethrown). */
+const outcome = (f: () => Uint8Array): Uint8Array | { readonly field: string; readonly reason: string } => {
+  try {
+    return f()
+  } catch (e) {
+    if (e instanceof EncodeError) return { field: e.field, reason: e.reason }
+    throw e
+  }
+}
+
 describe("codec fast paths", () => {
   it("a message's slab encoding equals the fresh copy, and later encodings never overwrite it", () => {
     const kept: Array<readonly [Uint8Array, Uint8Array]> = []
@@ -159,14 +169,6 @@ describe("codec fast paths", () => {
       if (v < min || v > max) throw new EncodeError({ field, reason: `${v} out of range [${min}, ${max}]` })
     }
     const bigEndian = (v: bigint, width: number): Uint8Array => plainU64Bytes(v).subarray(8 - width)
-    const outcome = (f: () => Uint8Array): Uint8Array | { readonly field: string; readonly reason: string } => {
-      try {
-        return f()
-      } catch (e) {
-        if (e instanceof EncodeError) return { field: e.field, reason: e.reason }
-        throw e
-      }
-    }
     const number = fc.oneof(
       fc.integer({ min: -5, max: 300 }),
       fc.integer({ min: 0xfff0, max: 0x10010 }),
@@ -230,14 +232,6 @@ describe("codec fast paths", () => {
       const out = new Uint8Array(width)
       for (let i = width - 1, t = v; i >= 0; i--, t >>= 8n) out[i] = Number(t & 0xffn)
       return out
-    }
-    const outcome = (f: () => Uint8Array): Uint8Array | { readonly field: string; readonly reason: string } => {
-      try {
-        return f()
-      } catch (e) {
-        if (e instanceof EncodeError) return { field: e.field, reason: e.reason }
-        throw e
-      }
     }
     const number = fc.oneof(
       fc.integer({ min: -5, max: 0x1_0000_0100 }),
