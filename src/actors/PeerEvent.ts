@@ -120,7 +120,10 @@ export const PeerSessionEvent = Data.taggedEnum<PeerSessionEvent>()
  * between the steps of its event loop). Not from inside another fiber's work (a wire that
  * delivers in the sender's call): the message would then be handled before what the runnable
  * fibers queue meanwhile, which is what lets a channel batch (test/actors/ChannelManager.batching:
- * such a wire took 0.14 to 1.4 `commitment_signed` per payment).
+ * such a wire took 0.14 to 1.4 `commitment_signed` per payment). A sink has no backpressure: what
+ * the consumer cannot handle at once waits in its queue, unbounded, so only a peer layer whose
+ * producer is bounded otherwise may declare one (the simulator: its scenario's workload); a real
+ * peer layer keeps the stream, whose reads apply backpressure at the socket.
  */
 export type SessionEventSink = (event: PeerSessionEvent) => void
 
