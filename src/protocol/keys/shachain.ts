@@ -22,44 +22,46 @@ export const indexOfCommitment = (commitmentNumber: bigint): bigint => FIRST_IND
 
 /**
  * `generate_from_seed`'s loop over bits `bits-1..0` of an index given as its low and high 24 bits
- * (exact numbers, the index being below 2^48: bit tests without BigInt arithmetic), run in
- * `deriveScratch`: each set bit flipped there and the value hashed in place (`sha256Into`), so a
- * derivation makes no array however many bits it hashes. Returns `deriveScratch` itself, which the
- * next derivation overwrites: `insertSecret` compares it at once, `deriveBits` copies it.
+ * (exact numbers, the index being below 2^48: bit tests without BigInt arithmetic), from `p` (a
+ * copy of the base, flipped in place): each set bit flipped in `p`, then `p = hash(p)`.
  */
-const deriveBitsInScratch = (base: Uint8Array, bits: number, low: number, high: number): Uint8Array => {
-  const p = deriveScratch
-  p.set(base)
+const flipAndHash = (p: Uint8Array, bits: number, low: number, high: number, hash: (p: Uint8Array) => Uint8Array): Uint8Array => {
   for (let b = bits - 1; b >= 0; b--) {
     const set = b >= 24 ? (high >>> (b - 24)) & 1 : (low >>> b) & 1
     if (set === 1) {
       const byte = b >> 3
       p[byte] = (p[byte] ?? 0) ^ (1 << (b & 7))
-      sha256Into(p, p, 0)
+      p = hash(p)
     }
   }
   return p
 }
+
+/** A 32-byte value hashed in place (`sha256Into`): no array per hash. */
+const hashInPlace = (p: Uint8Array): Uint8Array => {
+  sha256Into(p, p, 0)
+  return p
+}
+
 /** Where `deriveBitsInScratch` derives (a secret: overwritten by the next derivation, never handed out). */
 const deriveScratch = new Uint8Array(32)
 
 /**
- * `deriveBitsInScratch` as a fresh array. A `base` of another length than a secret's 32 bytes (no
- * caller passes one) is derived as before, on copies: the scratch holds 32 bytes.
+ * The derivation of a 32-byte `base` in `deriveScratch`, each hash in place, so a derivation makes
+ * no array however many bits it hashes. Returns `deriveScratch` itself, which the next derivation
+ * overwrites: `insertSecret` compares it at once, `deriveBits` copies it.
  */
-const deriveBits = (base: Uint8Array, bits: number, low: number, high: number): Uint8Array => {
-  if (base.length === deriveScratch.length) return deriveBitsInScratch(base, bits, low, high).slice()
-  let p: Uint8Array = base.slice()
-  for (let b = bits - 1; b >= 0; b--) {
-    const set = b >= 24 ? (high >>> (b - 24)) & 1 : (low >>> b) & 1
-    if (set === 1) {
-      const byte = b >> 3
-      p[byte] = (p[byte] ?? 0) ^ (1 << (b & 7))
-      p = sha256(p)
-    }
-  }
-  return p
+const deriveBitsInScratch = (base: Uint8Array, bits: number, low: number, high: number): Uint8Array => {
+  deriveScratch.set(base)
+  return flipAndHash(deriveScratch, bits, low, high, hashInPlace)
 }
+
+/**
+ * The derivation as a fresh array. A `base` of another length than a secret's 32 bytes (no
+ * caller passes one) is derived on copies, a fresh array per hash: the scratch holds 32 bytes.
+ */
+const deriveBits = (base: Uint8Array, bits: number, low: number, high: number): Uint8Array =>
+  base.length === deriveScratch.length ? deriveBitsInScratch(base, bits, low, high).slice() : flipAndHash(base.slice(), bits, low, high, sha256)
 
 const deriveSecret = (base: Uint8Array, bits: number, index: bigint): Uint8Array =>
   deriveBits(base, bits, Number(index & 0xffffffn), Number((index >> 24n) & 0xffffffn))

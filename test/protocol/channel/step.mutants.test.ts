@@ -11,7 +11,7 @@
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import type { ChannelEvent, ChannelInput, ChannelOutput } from "../../../src/protocol/channel/io.ts"
-import { channelIdOf, type ChannelState, type Negotiating } from "../../../src/protocol/channel/state.ts"
+import { channelIdOf, type ChannelState, makeNormal, type Negotiating } from "../../../src/protocol/channel/state.ts"
 import { acceptChannel, openChannel, step, type OpenChannelArgs, type Step } from "../../../src/protocol/channel/step.ts"
 import { ClosingComplete, ClosingSig, Shutdown, UpdateAddHtlc, UpdateFailHtlc, UpdateFailMalformedHtlc, UpdateFee } from "../../../src/protocol/messages/channel.ts"
 import { ATTRIBUTION_DATA_LENGTH } from "../../../src/protocol/messages/channel.ts"
@@ -683,17 +683,16 @@ describe("closing: more", () => {
     if (s?._tag !== "Negotiating" || s.awaiting !== undefined || cs === undefined) throw new Error("not waiting for closing_signed")
     const direct = accepted(run(p.b, { _tag: "PeerMessage", message: cs }))
     // The same channel one step earlier: Normal, both scripts known, nothing pending.
-    const normal: ChannelState = {
-      _tag: "Normal",
+    const normal: ChannelState = makeNormal({
       nextUpdateId: s.nextUpdateId,
       connection: s.connection,
       commitments: s.commitments,
       shutdown: s.shutdown,
       closingFeeratePerKw: s.closingFeeratePerKw,
       revealedSecrets: s.revealedSecrets,
-      ...(s.localAlias === undefined ? {} : { localAlias: s.localAlias }),
+      localAlias: s.localAlias,
       fulfilledByPeer: []
-    }
+    })
     const viaNormal = accepted(run(p.b, { _tag: "PeerMessage", message: cs }, normal))
     expect(viaNormal.state._tag).toBe("Negotiating")
     expect(viaNormal).toEqual(direct)
