@@ -673,6 +673,7 @@ const startChannel = <S>(
         w.first = false
         const before = state
         state = result.success.state
+        lastSnapshot = undefined
         const stepOutputs = result.success.outputs
         let persists = false
         let rekeys: Array<Effect.Effect<void>> | undefined
@@ -877,15 +878,24 @@ const startChannel = <S>(
       })
     }
 
-    const snapshotNow = (): ChannelSnapshot<S> => ({
-      state,
-      channelId: core.channelId(state),
-      session,
-      lastPersisted,
-      durableThrough,
-      held: held.length,
-      stateWritePending: stateDurable < stateWanted
-    })
+    /**
+     * What `snapshotNow` made last, given again while every field still holds (the channel's
+     * listing, asked per route and per forward by the payments, finds most channels as it left
+     * them: no object made and no channel id looked up again). Let go when the state changes, so
+     * it never keeps a state the channel has left.
+     */
+    let lastSnapshot: ChannelSnapshot<S> | undefined
+    const snapshotNow = (): ChannelSnapshot<S> => {
+      const last = lastSnapshot
+      const stateWritePending = stateDurable < stateWanted
+      if (
+        last !== undefined && last.state === state && last.session === session && last.lastPersisted === lastPersisted &&
+        last.durableThrough === durableThrough && last.held === held.length && last.stateWritePending === stateWritePending
+      ) return last
+      const made = { state, channelId: core.channelId(state), session, lastPersisted, durableThrough, held: held.length, stateWritePending }
+      lastSnapshot = made
+      return made
+    }
 
     const handle = (msg: ChannelEnvelope<S>): Effect.Effect<void> => {
       switch (msg._tag) {

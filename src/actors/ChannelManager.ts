@@ -67,6 +67,7 @@ import {
   type StepReport
 } from "./Channel.ts"
 import { encodeChannelStateJson } from "../protocol/channel/state-json.ts"
+import { isHexOf } from "../layers/persister/replica.ts"
 import { encodeSignerChannelStateJson } from "../layers/signer/signer-state-json.ts"
 import { makeMonitorSync, type MonitorHandle, type MonitorPreview } from "./Monitor.ts"
 import { PeerNotConnected, type PeerSessionEvent, sessionEventSinkOf, type SessionEventSink, type SessionId } from "./PeerEvent.ts"
@@ -410,15 +411,48 @@ export interface RouteTable<E> {
   readonly route: (peerHex: string, channelId: Uint8Array) => E | undefined
 }
 
+/**
+ * A channel id's first 30 bits, from its bytes (missing bytes read as 0): a small integer, the
+ * key a peer's routes are found by (no hex string made and hashed per message).
+ */
+const idPrefixOfBytes = (id: Uint8Array): number => ((id[0] ?? 0) << 22) | ((id[1] ?? 0) << 14) | ((id[2] ?? 0) << 6) | ((id[3] ?? 0) >> 2)
+
+/** The value of a lowercase hex digit's char code, -1 for any other character (`toHex` writes lowercase only). */
+const hexDigitValue = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1)
+
+/**
+ * `idPrefixOfBytes` of the bytes a route key's id hex stands for; -1 (no bytes' prefix) when that
+ * hex is not what `toHex` makes of some bytes (odd length, another character), which no lookup finds.
+ */
+const idPrefixOfHex = (hex: string): number => {
+  if (hex.length % 2 !== 0) return -1
+  let prefix = 0
+  for (let i = 0; i < hex.length; i++) if (hexDigitValue(hex.charCodeAt(i)) < 0) return -1
+  for (let i = 0; i < 4; i++) {
+    const byte = 2 * i < hex.length ? (hexDigitValue(hex.charCodeAt(2 * i)) << 4) | hexDigitValue(hex.charCodeAt(2 * i + 1)) : 0
+    prefix = i === 3 ? (prefix << 6) | (byte >> 2) : (prefix << 8) | byte
+  }
+  return prefix
+}
+
+/** A peer's routes whose ids share a prefix (`idPrefixOfBytes`), one per id hex: almost always one. */
+interface RouteSlot<E> {
+  readonly idHex: string
+  entry: E
+  next: RouteSlot<E> | undefined
+}
+
 export const makeRouteTable = <E>(): RouteTable<E> => {
   const routes = new Map<string, E>()
   /**
-   * The same routes by peer hex, then by channel id hex (the two halves of a key): a message's
-   * lookup makes the id's hex alone, where a key joined per message (`<peer>/<id>`, ~130
-   * characters to build, flatten and hash) cost as much as the rest of the routing (a node's
-   * messages alternate between its channels: in a simulation most lookups miss the memo below).
+   * The same routes by peer hex, then by the id's first 30 bits (the two halves of a key): a
+   * message's lookup makes no string (a key joined per message, `<peer>/<id>`, ~130 characters
+   * to build, flatten and hash, cost as much as the rest of the routing; the id's hex alone,
+   * made and hashed per message, about half of it), then confirms the id against the route's id
+   * hex character by character. A node's messages alternate between its channels: in a
+   * simulation most lookups miss the memo below.
    */
-  const byPeer = new Map<string, Map<string, E>>()
+  const byPeer = new Map<string, Map<number, RouteSlot<E>>>()
   /** The last route found, its peer and its id bytes (copied: the caller may reuse its array). 32 bytes, as every channel id; another length is not remembered. */
   let lastPeer: string | undefined
   let lastEntry: E | undefined
@@ -439,25 +473,47 @@ export const makeRouteTable = <E>(): RouteTable<E> => {
       routes.set(key, entry)
       const halves = halvesOf(key)
       if (halves === undefined) return
-      const [peer, id] = halves
-      const ofPeer = byPeer.get(peer)
-      if (ofPeer === undefined) byPeer.set(peer, new Map([[id, entry]]))
-      else ofPeer.set(id, entry)
+      const [peer, idHex] = halves
+      const prefix = idPrefixOfHex(idHex)
+      let ofPeer = byPeer.get(peer)
+      if (ofPeer === undefined) byPeer.set(peer, (ofPeer = new Map()))
+      const first = ofPeer.get(prefix)
+      for (let slot = first; slot !== undefined; slot = slot.next) {
+        if (slot.idHex === idHex) {
+          slot.entry = entry
+          return
+        }
+      }
+      ofPeer.set(prefix, { idHex, entry, next: first })
     },
     delete: (key) => {
       forget()
       routes.delete(key)
       const halves = halvesOf(key)
       if (halves === undefined) return
-      const [peer, id] = halves
+      const [peer, idHex] = halves
       const ofPeer = byPeer.get(peer)
       if (ofPeer === undefined) return
-      ofPeer.delete(id)
+      const prefix = idPrefixOfHex(idHex)
+      let before: RouteSlot<E> | undefined
+      for (let slot = ofPeer.get(prefix); slot !== undefined; before = slot, slot = slot.next) {
+        if (slot.idHex !== idHex) continue
+        if (before !== undefined) before.next = slot.next
+        else if (slot.next !== undefined) ofPeer.set(prefix, slot.next)
+        else ofPeer.delete(prefix)
+        break
+      }
       if (ofPeer.size === 0) byPeer.delete(peer)
     },
     route: (peerHex, channelId) => {
       if (lastPeer === peerHex && channelId.length === 32 && equalBytes(lastId, channelId)) return lastEntry
-      const entry = byPeer.get(peerHex)?.get(toHex(channelId))
+      let entry: E | undefined
+      for (let slot = byPeer.get(peerHex)?.get(idPrefixOfBytes(channelId)); slot !== undefined; slot = slot.next) {
+        if (isHexOf(slot.idHex, channelId)) {
+          entry = slot.entry
+          break
+        }
+      }
       if (entry === undefined || channelId.length !== 32) forget()
       else {
         lastPeer = peerHex
@@ -465,6 +521,56 @@ export const makeRouteTable = <E>(): RouteTable<E> => {
         lastId.set(channelId)
       }
       return entry
+    }
+  }
+}
+
+/**
+ * The manager's live sessions: each peer's (by node id hex, `get`), and the same by session id,
+ * with the peer's node id and hex, for a peer message's check (`livePeerHex`).
+ */
+export interface SessionTable<P extends { readonly session: SessionId }> {
+  /** The peer's live session, by its node id hex. */
+  readonly get: (peerHex: string) => P | undefined
+  /** The peer's session is now `live` (a `Connected`). */
+  readonly up: (nodeId: NodeId, live: P) => void
+  /** The peer's `session` ended (a `Disconnected`; one already replaced changes nothing). */
+  readonly down: (nodeId: NodeId, session: SessionId) => void
+  /** The peer's hex when `session` is its live session (a message of it is current), else undefined (a connection already replaced). */
+  readonly livePeerHex: (nodeId: NodeId, session: SessionId) => string | undefined
+}
+
+export const makeSessionTable = <P extends { readonly session: SessionId }>(): SessionTable<P> => {
+  const byPeer = new Map<string, P>()
+  /**
+   * The live sessions again, by session id, with their peer: a peer message's one lookup (a
+   * number key) for whether it came on its peer's live connection and which peer's routes to
+   * search, where the node id's hex and a lookup by that string cost two hash lookups per message.
+   * An entry here is always its peer's live session in `byPeer` (changed together, by `up` and
+   * `down`). A peer layer numbers its sessions from one counter: a session id that another peer
+   * holds too is looked up the long way.
+   */
+  const bySession = new Map<SessionId, { readonly nodeId: NodeId; readonly peerHex: string }>()
+  return {
+    get: (peerHex) => byPeer.get(peerHex),
+    up: (nodeId, live) => {
+      const peerHex = toHex(nodeId)
+      const before = byPeer.get(peerHex)
+      if (before !== undefined && bySession.get(before.session)?.peerHex === peerHex) bySession.delete(before.session)
+      byPeer.set(peerHex, live)
+      bySession.set(live.session, { nodeId, peerHex })
+    },
+    down: (nodeId, session) => {
+      const peerHex = toHex(nodeId)
+      if (byPeer.get(peerHex)?.session !== session) return
+      byPeer.delete(peerHex)
+      if (bySession.get(session)?.peerHex === peerHex) bySession.delete(session)
+    },
+    livePeerHex: (nodeId, session) => {
+      const live = bySession.get(session)
+      if (live !== undefined && (live.nodeId === nodeId || equalBytes(live.nodeId, nodeId))) return live.peerHex
+      const peerHex = toHex(nodeId)
+      return byPeer.get(peerHex)?.session === session ? peerHex : undefined
     }
   }
 }
@@ -541,6 +647,15 @@ interface Entry {
    * (`funding_created`).
    */
   inboundUnfunded?: { readonly scope: Scope.Closeable } | undefined
+  /** The highest update id known durable here (-1: none yet): what `fulfillHtlcDurably` and `claimPreimage` compare with. */
+  durableUpTo: bigint
+  /** Who waits for an update to be durable (`commandDurably`), or undefined (none: the common case). */
+  durableWaiters: Array<DurableWaiter> | undefined
+}
+
+interface DurableWaiter {
+  readonly upTo: bigint
+  readonly done: Deferred.Deferred<void>
 }
 
 /**
@@ -586,21 +701,19 @@ export const make = (
     const channelStateNow = signer.channelStateNow !== undefined
     // Subscribed before anything is persisted: no completion is missed.
     const completions = yield* persister.subscribe
-    /** Per channel (hex id): the highest update id known durable here, and who waits for one. */
-    const durableUpTo = new Map<string, bigint>()
-    const durableWaiters = new Map<string, Array<{ readonly upTo: bigint; readonly done: Deferred.Deferred<void> }>>()
-    /** Records `updateId` as durable; returns the effect waking who waited for it, or undefined (none: the common case). */
-    const markDurableNow = (channelHex: string, updateId: bigint): Effect.Effect<void> | undefined => {
-      if ((durableUpTo.get(channelHex) ?? -1n) < updateId) durableUpTo.set(channelHex, updateId)
-      const waiters = durableWaiters.get(channelHex)
+    /**
+     * Records `updateId` as durable for the channel (on its entry: no map keyed by its hex id to
+     * look up per write); returns the effect waking who waited for it, or undefined (none: the common case).
+     */
+    const markDurableNow = (entry: Entry, updateId: bigint): Effect.Effect<void> | undefined => {
+      if (entry.durableUpTo < updateId) entry.durableUpTo = updateId
+      const waiters = entry.durableWaiters
       if (waiters === undefined) return undefined
       const ready = waiters.filter((w) => w.upTo <= updateId)
       const rest = waiters.filter((w) => w.upTo > updateId)
-      if (rest.length === 0) durableWaiters.delete(channelHex)
-      else durableWaiters.set(channelHex, rest)
+      entry.durableWaiters = rest.length === 0 ? undefined : rest
       return Effect.forEach(ready, (w) => Deferred.succeed(w.done, undefined), { discard: true })
     }
-    const markDurable = (channelHex: string, updateId: bigint) => Effect.suspend(() => markDurableNow(channelHex, updateId) ?? Effect.void)
     const entropy = yield* Entropy
     const network = yield* NodeNetwork
     const scope = yield* Effect.scope
@@ -628,10 +741,25 @@ export const make = (
     const routes = routeTable.routes
     const setRoute = routeTable.set
     const deleteRoute = routeTable.delete
-    /** Channels by current id alone (the API's view). */
+    /** Channels by current id alone (the API's view). Changed through `setById` / `deleteById` only. */
     const byId = new Map<string, Entry>()
+    /**
+     * Every channel once, in `byId`'s order, made again after a change of `byId` only: `listChannels`
+     * (asked per route and per forward by the payments) reads it as it is, no set and array made
+     * per call. Never changed in place (a listing waiting on a busy channel keeps reading its own).
+     */
+    let channelListNow: ReadonlyArray<Entry> | undefined
+    const channelList = (): ReadonlyArray<Entry> => (channelListNow ??= [...new Set(byId.values())])
+    const setById = (key: string, entry: Entry): void => {
+      byId.set(key, entry)
+      channelListNow = undefined
+    }
+    const deleteById = (key: string): void => {
+      byId.delete(key)
+      channelListNow = undefined
+    }
     /** The live session of each peer (by node id hex). */
-    const sessions = new Map<string, PeerSession>()
+    const sessions = makeSessionTable<PeerSession>()
     /** The last features negotiated with each peer (kept while disconnected). */
     const lastFeatures = new Map<string, ReadonlySet<FeatureName>>()
     /** Changes of `lastFeatures` so far: a channel's step context is looked at again only after one (not per step). */
@@ -711,7 +839,7 @@ export const make = (
     const forgetStored = (entry: Entry): Effect.Effect<void> =>
       Effect.suspend(() => {
         if (routes.get(keyOf(entry.nodeId, entry.channelId)) === entry) deleteRoute(keyOf(entry.nodeId, entry.channelId))
-        if (byId.get(flatHex([entry.channelId])) === entry) byId.delete(flatHex([entry.channelId]))
+        if (byId.get(flatHex([entry.channelId])) === entry) deleteById(flatHex([entry.channelId]))
         const handle = entry.handle
         entry.monitor = undefined
         const removal = persister.remove(entry.channelId).pipe(
@@ -740,7 +868,7 @@ export const make = (
         if (unfunded === undefined) return Effect.void
         entry.inboundUnfunded = undefined
         if (routes.get(keyOf(entry.nodeId, entry.channelId)) === entry) deleteRoute(keyOf(entry.nodeId, entry.channelId))
-        if (byId.get(flatHex([entry.channelId])) === entry) byId.delete(flatHex([entry.channelId]))
+        if (byId.get(flatHex([entry.channelId])) === entry) deleteById(flatHex([entry.channelId]))
         const handle = entry.handle
         return Effect.asVoid(
           Effect.forkIn(
@@ -759,7 +887,7 @@ export const make = (
 
     const register = (entry: Entry) => {
       setRoute(keyOf(entry.nodeId, entry.channelId), entry)
-      byId.set(flatHex([entry.channelId]), entry)
+      setById(flatHex([entry.channelId]), entry)
     }
 
     /**
@@ -849,8 +977,7 @@ export const make = (
       const refusals = refused?.map((r) => `${monitor.name}: update ${r.update.updateId} (${r.update._tag}) refused: ${r.error._tag}`)
       let last = -1n
       if (status === "Completed") for (const u of updates) if (u.updateId > last) last = u.updateId
-      // `toHex` is flat too (and cheaper than `flatHex`); the map keeps the key first stored. Once per id array.
-      const durable = last >= 0n ? markDurableNow(hexOfHeld(channelId), last) : undefined
+      const durable = last >= 0n ? markDurableNow(entry, last) : undefined
       if (refusals === undefined) return durable === undefined ? status : Effect.as(durable, status)
       return Effect.as(Effect.andThen(Effect.forEach(refusals, (r) => Effect.logError(r), { discard: true }), durable ?? Effect.void), status)
     }
@@ -873,7 +1000,7 @@ export const make = (
       rekey: (from, to) =>
         Effect.sync(() => {
           if (routes.get(keyOf(entry.nodeId, from)) === entry) deleteRoute(keyOf(entry.nodeId, from))
-          if (byId.get(toHex(from)) === entry) byId.delete(toHex(from))
+          if (byId.get(toHex(from)) === entry) deleteById(toHex(from))
           entry.channelId = to
           // Funded from now on (`funding_created`): no longer counted against the peer's limit.
           entry.inboundUnfunded = undefined
@@ -917,7 +1044,7 @@ export const make = (
         }
       }
       const nodeId = record.nodeId
-      const entry: Entry = { nodeId, keyId, channelId: asChannelId(channelIdOf(record.channel)), handle: undefined, monitor: undefined }
+      const entry: Entry = { nodeId, keyId, channelId: asChannelId(channelIdOf(record.channel)), handle: undefined, monitor: undefined, durableUpTo: -1n, durableWaiters: undefined }
       let monitorState: MonitorState | undefined
       if (stored.monitor !== undefined || stored.updates.length > 0) {
         // A compacted log: its snapshot, then the updates after it.
@@ -985,7 +1112,7 @@ export const make = (
           return yield* sendOn(session, makeError(`open_channel refused (${accepted.failure._tag}${detail})`, temporaryChannelId))
         }
         const actorScope = yield* Scope.fork(scope)
-        const entry: Entry = { nodeId, keyId, channelId: temporaryChannelId, handle: undefined, monitor: undefined, inboundUnfunded: { scope: actorScope } }
+        const entry: Entry = { nodeId, keyId, channelId: temporaryChannelId, handle: undefined, monitor: undefined, durableUpTo: -1n, durableWaiters: undefined, inboundUnfunded: { scope: actorScope } }
         register(entry)
         entry.handle = yield* startActor(entry, accepted.success.state, { session, initialOutputs: accepted.success.outputs }, actorScope)
       })
@@ -996,7 +1123,7 @@ export const make = (
           case "Connected": {
             const nodeId = event.peer.nodeId
             const features = featureNames(event.peer.negotiatedFeatures)
-            sessions.set(toHex(nodeId), { session: event.session, features, remoteFeatures: event.peer.remoteFeatures })
+            sessions.up(nodeId, { session: event.session, features, remoteFeatures: event.peer.remoteFeatures })
             lastFeatures.set(toHex(nodeId), features)
             featuresChanges += 1
             for (const waiter of connectWaiters.get(toHex(nodeId)) ?? []) yield* Deferred.succeed(waiter, undefined)
@@ -1005,23 +1132,12 @@ export const make = (
             return
           }
           case "Disconnected": {
-            const key = toHex(event.nodeId)
-            if (sessions.get(key)?.session === event.session) sessions.delete(key)
+            sessions.down(event.nodeId, event.session)
             for (const entry of channelsOf(event.nodeId)) yield* tellEntry(entry, { _tag: "PeerDisconnected" })
             return
           }
         }
       })
-
-    /** A node id's hex, converted once per node id array (a session's events all carry the same one). */
-    const nodeHexes = new WeakMap<Uint8Array, string>()
-    const nodeHex = (nodeId: NodeId): string => {
-      const known = nodeHexes.get(nodeId)
-      if (known !== undefined) return known
-      const hex = flatHex([nodeId])
-      nodeHexes.set(nodeId, hex)
-      return hex
-    }
 
     /**
      * A peer message: routed by (peer, channel id) with no generator (one per message on the wire).
@@ -1035,8 +1151,8 @@ export const make = (
      */
     const routeMessage = (event: Extract<PeerSessionEvent, { readonly _tag: "Message" }>, last: boolean): Effect.Effect<void> | undefined => {
       const { message, nodeId, session } = event
-      const peerHex = nodeHex(nodeId)
-      if (sessions.get(peerHex)?.session !== session) return undefined // a message of a connection already replaced
+      const peerHex = sessions.livePeerHex(nodeId, session)
+      if (peerHex === undefined) return undefined // a message of a connection already replaced
       if (message._tag === "Error" || message._tag === "Warning") return onErrorOrWarning(nodeId, message)
       if (!isChannelMessage(message)) return undefined
       if (message._tag === "OpenChannel") return incomingOpen(session, nodeId, message)
@@ -1090,8 +1206,8 @@ export const make = (
      */
     const routeMessageNow = (event: Extract<PeerSessionEvent, { readonly _tag: "Message" }>): boolean => {
       const { message, nodeId, session } = event
-      const peerHex = nodeHex(nodeId)
-      if (sessions.get(peerHex)?.session !== session) return true
+      const peerHex = sessions.livePeerHex(nodeId, session)
+      if (peerHex === undefined) return true
       if (message._tag === "Error" || message._tag === "Warning") return false
       if (!isChannelMessage(message)) return true
       if (message._tag === "OpenChannel") return false
@@ -1168,8 +1284,10 @@ export const make = (
     yield* Stream.fromSubscription(completions).pipe(
       Stream.runForEach((c) => {
         const entry = byId.get(toHex(c.channelId))
-        return markDurable(toHex(c.channelId), c.updateId).pipe(
-          Effect.andThen(entry === undefined ? Effect.void : tellEntry(entry, { _tag: "PersistCompleted", updateId: c.updateId }))
+        if (entry === undefined) return Effect.void
+        return Effect.andThen(
+          Effect.suspend(() => markDurableNow(entry, c.updateId) ?? Effect.void),
+          tellEntry(entry, { _tag: "PersistCompleted", updateId: c.updateId })
         )
       }),
       Effect.forkIn(scope)
@@ -1196,13 +1314,12 @@ export const make = (
      * what was durable then; what became durable since, this manager has recorded).
      */
     const commandDurably = (channelId: ChannelId, input: ChannelInput): Effect.Effect<void, ChannelCommandError> =>
-      withChannel(channelId, (_entry, handle) =>
+      withChannel(channelId, (entry, handle) =>
         Effect.flatMap(handle.command(input), (report) => {
-          const channelHex = askedHex(channelId)
-          const known = durableUpTo.get(channelHex) ?? -1n
+          const known = entry.durableUpTo
           if ((report.durableThrough > known ? report.durableThrough : known) >= report.lastUpdateId) return Effect.void
           const done = Deferred.makeUnsafe<void>()
-          durableWaiters.set(channelHex, [...(durableWaiters.get(channelHex) ?? []), { upTo: report.lastUpdateId, done }])
+          entry.durableWaiters = [...(entry.durableWaiters ?? []), { upTo: report.lastUpdateId, done }]
           return Deferred.await(done)
         }))
 
@@ -1243,7 +1360,7 @@ export const make = (
       }
       return Effect.succeed(out)
     }
-    const listChannels: Effect.Effect<ReadonlyArray<ChannelInfo>> = Effect.suspend(() => infosFrom([...new Set(byId.values())], 0, []))
+    const listChannels: Effect.Effect<ReadonlyArray<ChannelInfo>> = Effect.suspend(() => infosFrom(channelList(), 0, []))
 
     /**
      * Which channel answered to each short channel id (real or alias) when last asked: a hint for
@@ -1324,7 +1441,7 @@ export const make = (
             const detail = "detail" in opened.failure ? `: ${opened.failure.detail}` : ""
             return yield* Effect.fail(new OpenChannelFailed({ reason: `${opened.failure._tag}${detail}` }))
           }
-          const entry: Entry = { nodeId, keyId, channelId: temporaryChannelId, handle: undefined, monitor: undefined }
+          const entry: Entry = { nodeId, keyId, channelId: temporaryChannelId, handle: undefined, monitor: undefined, durableUpTo: -1n, durableWaiters: undefined }
           register(entry)
           entry.handle = yield* startActor(entry, opened.success.state, { session: live.session, initialOutputs: opened.success.outputs })
           // The connection may have ended while the channel was being made: it must hear of it.

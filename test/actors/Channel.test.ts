@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { Deferred, Effect, Fiber, Result, Schema } from "effect"
-import { type ChannelCore, type ChannelPorts, makeChannel } from "../../src/actors/Channel.ts"
+import { type ChannelCore, type ChannelPorts, type ChannelSnapshot, makeChannel } from "../../src/actors/Channel.ts"
 import type { PersistStatus } from "../../src/services/MonitorPersister.ts"
 import { SessionId } from "../../src/actors/PeerEvent.ts"
 import { ChannelIdSchema } from "../../src/protocol/codec/fields.ts"
@@ -137,6 +137,50 @@ describe("Channel actor", () => {
       // Only the update that was InProgress is fed back as a completion.
       assert.includeMembers([...snap.state.log], ["completed 0"])
       assert.notInclude([...snap.state.log], "completed 1")
+    }))
+
+  it.effect("snapshotNow gives its last snapshot again while nothing in it changed, a fresh one after any change", () =>
+    Effect.gen(function*() {
+      const plain = (s: ChannelSnapshot<Toy>) => ({ ...s })
+      /** The snapshot once the actor is idle (its last write's fiber may still be finishing). */
+      const idleSnapshot = (ch: { readonly snapshotNow: () => ChannelSnapshot<Toy> | undefined }) =>
+        Effect.gen(function*() {
+          for (;;) {
+            const now = ch.snapshotNow()
+            if (now !== undefined) return now
+            yield* Effect.yieldNow
+          }
+        })
+      const rec = recordingPorts(() => "InProgress")
+      // Completions not fed to the core: they change the bookkeeping (durable, held) but not the state.
+      const ch = yield* makeChannel({ core: { ...toyCore, feedCompletions: false }, ports: rec.ports, signer, state: empty })
+      yield* ch.tell({ _tag: "PeerConnected", remoteFeatures: new Uint8Array(0) }, session)
+      yield* ch.command({ _tag: "UpdateFee", feeratePerKw: 1000 })
+      yield* settle(ch)
+      const first = yield* idleSnapshot(ch)
+      assert.deepStrictEqual(plain(first), { state: first.state, channelId, session, lastPersisted: 0n, durableThrough: -1n, held: 2, stateWritePending: false })
+      assert.strictEqual(ch.snapshotNow(), first)
+      // The write completes: same state, the bookkeeping changed (durable, the held send and event left).
+      yield* ch.tell({ _tag: "PersistCompleted", updateId: 0n })
+      yield* settle(ch)
+      const second = yield* idleSnapshot(ch)
+      assert.strictEqual(second.state, first.state)
+      assert.notStrictEqual(second, first)
+      assert.deepStrictEqual(plain(second), { ...plain(first), durableThrough: 0n, held: 0 })
+      assert.strictEqual(ch.snapshotNow(), second)
+      // A rejected input that changes the session only (the state is the same object).
+      yield* ch.tell({ _tag: "PeerDisconnected" })
+      yield* settle(ch)
+      const third = yield* idleSnapshot(ch)
+      assert.strictEqual(third.state, first.state)
+      assert.deepStrictEqual(plain(third), { ...plain(second), session: undefined })
+      // A new state.
+      yield* ch.tell({ _tag: "PeerWarning", message: "w" })
+      yield* settle(ch)
+      const fourth = yield* idleSnapshot(ch)
+      assert.notStrictEqual(fourth.state, first.state)
+      assert.includeMembers([...fourth.state.log], ["warning w"])
+      assert.strictEqual(yield* Effect.orDie(ch.snapshot), ch.snapshotNow())
     }))
 
   it.effect("completions that arrive out of order are applied in updateId order", () =>

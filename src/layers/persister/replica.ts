@@ -102,8 +102,8 @@ export interface MonitorReplica {
 export const channelKey = (channelId: ChannelId): string => toHex(channelId)
 
 const HEX_CODES = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0))
-/** Whether `hex` is `channelKey(bytes)` (lowercase hex), compared in place: no string made. */
-const isHexOf = (hex: string, bytes: Uint8Array): boolean => {
+/** Whether `hex` is `channelKey(bytes)` (lowercase hex, `toHex`), compared in place: no string made. */
+export const isHexOf = (hex: string, bytes: Uint8Array): boolean => {
   const n = bytes.length
   if (hex.length !== 2 * n) return false
   for (let i = 0; i < n; i++) {
