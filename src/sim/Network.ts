@@ -22,7 +22,7 @@ import { FEATURES, type FeatureName } from "../protocol/features.ts"
 import { LightningMessages, type LightningMessage } from "../protocol/messages/index.ts"
 import type { NodeId } from "../protocol/units.ts"
 import type { Rng } from "./Random.ts"
-import type { SimRuntime } from "./Runtime.ts"
+import { SimTask, type SimRuntime } from "./Runtime.ts"
 import type { Distribution } from "./Scenario.ts"
 
 /** Features every simulated connection negotiates (what `init` would have agreed). */
@@ -41,10 +41,11 @@ const negotiated = FEATURES.filter((f) => simFeatures.has(f.name)).map((f) => f.
 /** What the simulation never asks of a `PeerManager` (one value for every node: an `Error` captures a stack when made). */
 const notUsed = Effect.die(new Error("not used in the simulation"))
 /**
- * `PeerSessionEvent.Message`, taken once: each read of a `Data.taggedEnum` member goes through
- * its Proxy and makes a new constructor (one per delivered message otherwise).
+ * `PeerSessionEvent.Message`'s value, written out: what `Data.taggedEnum`'s constructor makes
+ * (its fields, then `_tag`), without the argument object it copies and the property store the
+ * copy grows for `_tag` (one of each per delivered message).
  */
-const messageEvent = PeerSessionEvent.Message
+const messageEvent = (session: SessionId, nodeId: NodeId, message: LightningMessage): PeerSessionEvent => ({ session, nodeId, message, _tag: "Message" })
 
 export interface LinkConfig {
   readonly latencyMs: Distribution
@@ -63,6 +64,35 @@ interface Connection {
   lastAB: number
   lastBA: number
   inFlight: number
+}
+
+/**
+ * A message on its way to `to`: the event of its delivery (one object per message, no closure).
+ * Delivered if its connection is still up then (a drop loses what is in flight).
+ */
+class Delivery extends SimTask {
+  readonly net: SimNetwork
+  readonly connection: Connection
+  readonly from: number
+  readonly to: number
+  readonly receiverSession: SessionId
+  readonly bytes: Uint8Array
+  readonly message: LightningMessage
+
+  constructor(net: SimNetwork, connection: Connection, from: number, to: number, receiverSession: SessionId, bytes: Uint8Array, message: LightningMessage) {
+    super()
+    this.net = net
+    this.connection = connection
+    this.from = from
+    this.to = to
+    this.receiverSession = receiverSession
+    this.bytes = bytes
+    this.message = message
+  }
+
+  run(): void {
+    this.net.deliver(this)
+  }
 }
 
 /** What the network needs of the nodes. */
@@ -277,16 +307,19 @@ export class SimNetwork {
     else c.lastBA = Math.max(c.lastBA, at)
     c.inFlight += 1
     this.inFlightTotal += 1
-    const receiverSession = ab ? c.sessionB : c.sessionA
-    this.rt.at(at, () => {
-      if (!c.up) return
-      c.inFlight -= 1
-      this.inFlightTotal -= 1
-      if (!this.host.isRunning(to)) return
-      this.host.onDeliver(from, to, bytes, message)
-      this.offer(to, messageEvent({ session: receiverSession, nodeId: this.nodeIds[from]!, message }))
-    })
+    this.rt.atTask(at, new Delivery(this, c, from, to, ab ? c.sessionB : c.sessionA, bytes, message))
     return true
+  }
+
+  /** A message's delivery (its event's action): handed to the receiver if its connection is still up and it runs. */
+  deliver(d: Delivery): void {
+    const c = d.connection
+    if (!c.up) return
+    c.inFlight -= 1
+    this.inFlightTotal -= 1
+    if (!this.host.isRunning(d.to)) return
+    this.host.onDeliver(d.from, d.to, d.bytes, d.message)
+    this.offer(d.to, messageEvent(d.receiverSession, this.nodeIds[d.from]!, d.message))
   }
 
   /** The `PeerManager` the node `index` runs over (one per incarnation, with its inbox). */

@@ -22,8 +22,21 @@ import { Clock, Context, Duration, Effect, type Fiber, References, Scheduler } f
 export interface SimEvent {
   readonly time: number
   readonly seq: number
-  readonly run: () => void
+  /** The event's action (called as a method: a `SimTask`'s is on its prototype). */
+  run(): void
   cancelled: boolean
+}
+
+/**
+ * An event that is its own action (a subclass's `run`), for the kinds made by the thousand (a
+ * delivered message): one object per event, where `at` makes the event, a closure and the
+ * closure's context. `EventQueue.pushTask` sets `time` and `seq`.
+ */
+export abstract class SimTask implements SimEvent {
+  time = 0
+  seq = 0
+  cancelled = false
+  abstract run(): void
 }
 
 /** A min-heap of events by (time, seq). */
@@ -38,6 +51,19 @@ export class EventQueue {
 
   push(time: number, run: () => void): SimEvent {
     const e: SimEvent = { time, seq: this.seq++, run, cancelled: false }
+    this.insert(e)
+    return e
+  }
+
+  /** Queues `task` (not queued before) at `time`, in insertion order among equal times as `push`. */
+  pushTask<T extends SimTask>(time: number, task: T): T {
+    task.time = time
+    task.seq = this.seq++
+    this.insert(task)
+    return task
+  }
+
+  private insert(e: SimEvent): void {
     const h = this.heap
     h.push(e)
     let i = h.length - 1
@@ -49,7 +75,6 @@ export class EventQueue {
     }
     h[i] = e
     this.live += 1
-    return e
   }
 
   cancel(e: SimEvent): void {
@@ -278,6 +303,11 @@ export class SimRuntime {
   /** Schedules `run` at simulated time `atMillis` (not before now). */
   at(atMillis: number, run: () => void): SimEvent {
     return this.events.push(Math.max(this.clock.now, atMillis), run)
+  }
+
+  /** Schedules `task` at simulated time `atMillis` (not before now), as `at` would its action. */
+  atTask<T extends SimTask>(atMillis: number, task: T): T {
+    return this.events.pushTask(Math.max(this.clock.now, atMillis), task)
   }
 
   /** Schedules an effect at a time (forked then, then pumped with the rest). */

@@ -7,6 +7,19 @@ import { Effect, Fiber } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { buildChannels, EventQueue, Rng, SimRuntime, type Scenario } from "../../../src/sim/index.ts"
+import { SimTask } from "../../../src/sim/Runtime.ts"
+
+/** A task event (`EventQueue.pushTask`) whose action is a callback, for comparing with `push`. */
+class CallbackTask extends SimTask {
+  private readonly action: () => void
+  constructor(action: () => void) {
+    super()
+    this.action = action
+  }
+  run(): void {
+    this.action()
+  }
+}
 
 describe("sim runtime", () => {
   it("orders events by time, then by insertion", () => {
@@ -22,12 +35,12 @@ describe("sim runtime", () => {
     expect(seen).toEqual(["a", "b", "d"])
   })
 
-  it("pops events in (time, insertion) order through any mix of pushes, cancels and pops (past its first growth)", () => {
+  it("pops events in (time, insertion) order through any mix of pushes (callbacks and tasks), cancels and pops (past its first growth)", () => {
     // The plain definition: the live events, sorted by time, then by insertion.
-    type Op = { readonly kind: "push"; readonly time: number } | { readonly kind: "cancel"; readonly pick: number } | { readonly kind: "pop" }
+    type Op = { readonly kind: "push"; readonly time: number; readonly task: boolean } | { readonly kind: "cancel"; readonly pick: number } | { readonly kind: "pop" }
     const op: fc.Arbitrary<Op> = fc.oneof(
       // Few distinct times (ties: insertion decides) or any time.
-      { arbitrary: fc.record({ kind: fc.constant("push" as const), time: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.double({ min: 0, max: 1e6, noNaN: true })) }), weight: 6 },
+      { arbitrary: fc.record({ kind: fc.constant("push" as const), time: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.double({ min: 0, max: 1e6, noNaN: true })), task: fc.boolean() }), weight: 6 },
       { arbitrary: fc.record({ kind: fc.constant("cancel" as const), pick: fc.nat() }), weight: 1 },
       { arbitrary: fc.constant({ kind: "pop" as const }), weight: 2 }
     )
@@ -53,7 +66,8 @@ describe("sim runtime", () => {
         for (const o of ops) {
           if (o.kind === "push") {
             const seq = pushed.length
-            pushed.push({ time: o.time, seq, event: q.push(o.time, () => popped.push(seq)) })
+            const action = () => void popped.push(seq)
+            pushed.push({ time: o.time, seq, event: o.task ? q.pushTask(o.time, new CallbackTask(action)) : q.push(o.time, action) })
             live.add(seq)
           } else if (o.kind === "cancel") {
             // An event still queued (a popped one is no timer any more), cancelled ones again included.
