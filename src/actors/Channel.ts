@@ -397,6 +397,11 @@ export const performSignerRequestNow = (now: ChannelSignerNow, keyId: ChannelKey
 
 // ---- the actor -----------------------------------------------------------------------------------
 
+/** The outcome of a handled message that emitted no event (most: one value shared, not a result and an array per message). */
+const noEvents: Result.Result<StepReport, StepError> = Result.succeed({ events: Object.freeze([]) })
+/** The `SignNow` a `Flush` steps (plain data, read only: one value shared). */
+const signNow: ChannelInput = { _tag: "SignNow" }
+
 /** The end of a `drive` whose caller wants its outcome as the effect's value. */
 const returned = (result: Result.Result<StepReport, StepError>): Effect.Effect<Result.Result<StepReport, StepError>> => Effect.succeed(result)
 
@@ -439,7 +444,20 @@ const startChannel = <S>(
     const held: Array<Held> = []
     /** Grouped mode (`ports.persistMany`): updates produced but not handed to the persister yet, in order. */
     const persistMany = ports.persistMany
-    const collected: Array<MonitorUpdate> = []
+    let collected: Array<MonitorUpdate> | undefined
+    /**
+     * Collects an update for the next grouped write. The array is handed to the persister as it
+     * is (no copy), so it is made at the first update at its size, and at the second at its new
+     * size (most writes hold one or two): not an array kept per channel that grows again after
+     * each write (V8 grows one to ~17 slots at its first push) and is copied out at each write.
+     */
+    const collect = (update: MonitorUpdate): void => {
+      const now = collected
+      const first = now?.[0]
+      if (now === undefined || first === undefined) collected = [update]
+      else if (now.length === 1) collected = [first, update]
+      else now.push(update)
+    }
     /** Grouped mode: an `InProgress` group's last id -> its first id (its completion may carry the last id alone). */
     const groups = new Map<bigint, bigint>()
     let persistScheduled = false
@@ -546,7 +564,7 @@ const startChannel = <S>(
 
     /** Whether a state-only write can go now: one is wanted, none is in flight, every update write is durable and none is collected. */
     const stateWriteDue = (): boolean =>
-      persistMany !== undefined && stateIssued < stateWanted && stateWrite === undefined && durableThrough >= lastPersisted && collected.length === 0
+      persistMany !== undefined && stateIssued < stateWanted && stateWrite === undefined && durableThrough >= lastPersisted && collected === undefined
 
     /** The hex of the key id last asked for (the same array from step to step: converted once). */
     let keyRef: ChannelKeyId | undefined
@@ -587,8 +605,15 @@ const startChannel = <S>(
      * `Sign` outputs lead to, before anything else) and the outputs of the step being performed.
      */
     interface Work<A> {
-      readonly queue: Array<ChannelInput>
-      readonly events: Array<ChannelEvent>
+      /**
+       * The next input to step (the caller's, then each `Signed` answer in turn), and the ones after
+       * it, in order (rare: a step asking for two signatures): a handled message makes no array for
+       * its one input, nor grows one per signature.
+       */
+      next: ChannelInput | undefined
+      later: Array<ChannelInput> | undefined
+      /** The events emitted so far; undefined while none (most messages emit none: no array made). */
+      events: Array<ChannelEvent> | undefined
       /** The next input is the caller's: its rejection is returned (a later one is logged). */
       first: boolean
       outputs: ReadonlyArray<ChannelOutput> | undefined
@@ -597,10 +622,33 @@ const startChannel = <S>(
       readonly done: (result: Result.Result<StepReport, StepError>) => Effect.Effect<A>
     }
 
+    /** Appends `input` to the work's inputs. */
+    const enqueue = (w: Work<unknown>, input: ChannelInput): void => {
+      if (w.next === undefined && (w.later === undefined || w.later.length === 0)) w.next = input
+      else (w.later ??= []).push(input)
+    }
+    /** Takes the work's next input, if any. */
+    const dequeue = (w: Work<unknown>): ChannelInput | undefined => {
+      const next = w.next
+      if (next === undefined) return w.later?.shift()
+      w.next = undefined
+      return next
+    }
+    /** A work of one input (a handled message's). */
+    const workOf = <A>(input: ChannelInput, done: (result: Result.Result<StepReport, StepError>) => Effect.Effect<A>): Work<A> => ({
+      next: input,
+      later: undefined,
+      events: undefined,
+      first: true,
+      outputs: undefined,
+      index: 0,
+      done
+    })
+
     /**
      * Performs one output: synchronously when it needs no effect (a `Persist` collected for a
      * grouped write, an output held behind a write, a `Rekey` done before), else the effect to run.
-     * `Sign` answers are appended to the work's queue, events to its events.
+     * `Sign` answers are appended to the work's inputs, events to its events.
      */
     const performOne = (output: ChannelOutput, w: Work<unknown>): Effect.Effect<void> | undefined => {
       switch (output._tag) {
@@ -608,7 +656,7 @@ const startChannel = <S>(
           const id = output.update.updateId
           if (persistMany !== undefined) {
             // Written by the next `PersistNow`, with whatever else comes before it.
-            collected.push(output.update)
+            collect(output.update)
             if (id > lastPersisted) lastPersisted = id
             return undefined
           }
@@ -624,7 +672,7 @@ const startChannel = <S>(
         case "Rekey":
           return undefined
         default: {
-          if (output._tag === "Emit") w.events.push(output.event)
+          if (output._tag === "Emit") (w.events ??= []).push(output.event)
           if (held.length > 0 || durableThrough < lastPersisted || stateDurable < stateWanted) {
             held.push({ barrier: lastPersisted, stateBarrier: stateWanted, session, output })
             return undefined
@@ -650,11 +698,11 @@ const startChannel = <S>(
             if (output._tag === "Sign") {
               const signed = sign(output.request)
               if (!Effect.isEffect(signed)) {
-                w.queue.push({ _tag: "Signed", result: signed })
+                enqueue(w, { _tag: "Signed", result: signed })
                 continue
               }
               return Effect.flatMap(signed, (result) => {
-                w.queue.push({ _tag: "Signed", result })
+                enqueue(w, { _tag: "Signed", result })
                 return drive(w)
               })
             }
@@ -663,8 +711,8 @@ const startChannel = <S>(
           }
           w.outputs = undefined
         }
-        const input = w.queue.shift()
-        if (input === undefined) return w.done(Result.succeed({ events: w.events }))
+        const input = dequeue(w)
+        if (input === undefined) return w.done(w.events === undefined ? noEvents : Result.succeed({ events: w.events }))
         const result = core.step(state, input)
         if (Result.isFailure(result)) {
           if (w.first) return w.done(Result.fail(result.failure))
@@ -690,12 +738,8 @@ const startChannel = <S>(
       }
     }
 
-    /** Steps `first` (if given, ahead of `queue`), then every `Signed` answer it leads to, before anything else. */
-    const run = (first: ChannelInput | undefined, queue: Array<ChannelInput> = []): Effect.Effect<Result.Result<StepReport, StepError>> =>
-      Effect.suspend(() => {
-        if (first !== undefined) queue.unshift(first)
-        return drive({ queue, events: [], first: first !== undefined, outputs: undefined, index: 0, done: returned })
-      })
+    /** Steps `first`, then every `Signed` answer it leads to, before anything else. */
+    const run = (first: ChannelInput): Effect.Effect<Result.Result<StepReport, StepError>> => Effect.suspend(() => drive(workOf(first, returned)))
 
     /** A completion (`PersistCompleted`): the shell's, applied in `updateId` order; fed to `step` when the core wants them. */
     const handleCompletion = (updateId: bigint): Effect.Effect<Result.Result<StepReport, StepError>> =>
@@ -727,7 +771,7 @@ const startChannel = <S>(
       if (input._tag === "PeerConnected") session = connectedOn
       if (input._tag === "PeerDisconnected") session = undefined
       if (input._tag === "PersistCompleted") return Effect.flatMap(handleCompletion(input.updateId), done)
-      return drive({ queue: [input], events: [], first: true, outputs: undefined, index: 0, done })
+      return drive(workOf(input, done))
     }
 
     /**
@@ -774,8 +818,9 @@ const startChannel = <S>(
       persistScheduled = false
       waitedForFlush = false
       if (persistMany === undefined) return Effect.void
-      if (collected.length === 0) return persistStateAlone
-      const updates = collected.splice(0)
+      const updates = collected
+      if (updates === undefined) return persistStateAlone
+      collected = undefined
       const first = updates[0]?.updateId ?? 0n
       const last = updates[updates.length - 1]?.updateId ?? first
       // The state goes with the updates: every milestone so far is in it.
@@ -800,7 +845,7 @@ const startChannel = <S>(
      * returns the write to run now when the mailbox is full (write now rather than wait for room).
      */
     const schedulePersistNow = (): Effect.Effect<void> | undefined => {
-      if (persistScheduled || (collected.length === 0 && !stateWriteDue()) || self === undefined) return undefined
+      if (persistScheduled || (collected === undefined && !stateWriteDue()) || self === undefined) return undefined
       // Free writes with nothing queued: the `PersistNow` would come up next and write at once; it writes now instead.
       if (self.waiting() === 0 && writesFree !== undefined && writesFree()) return persistCollectedNow()
       persistScheduled = true
@@ -827,7 +872,7 @@ const startChannel = <S>(
     const flushThenPersist = (): Effect.Effect<void> => {
       flushScheduled = false
       if (!core.hasPendingChanges(state)) return schedulePersistNow() ?? Effect.void
-      return drive({ queue: [{ _tag: "SignNow" }], events: [], first: true, outputs: undefined, index: 0, done: afterSignNowThenPersist })
+      return drive(workOf(signNow, afterSignNowThenPersist))
     }
     const afterSignNowThenPersist = (r: Result.Result<StepReport, StepError>): Effect.Effect<void> =>
       Result.isFailure(r) ? Effect.andThen(Effect.logDebug(`${name}: SignNow: ${describe(r.failure)}`), schedulePersist) : (schedulePersistNow() ?? Effect.void)
@@ -919,7 +964,7 @@ const startChannel = <S>(
     const handleRare = (msg: Extract<ChannelEnvelope<S>, { readonly _tag: "Perform" | "Resume" }>): Effect.Effect<void> =>
       Effect.gen(function*() {
         if (msg._tag === "Perform") {
-          const w: Work<Result.Result<StepReport, StepError>> = { queue: [], events: [], first: false, outputs: msg.outputs, index: 0, done: returned }
+          const w: Work<Result.Result<StepReport, StepError>> = { next: undefined, later: undefined, events: undefined, first: false, outputs: msg.outputs, index: 0, done: returned }
           // Routing first, as for a step's outputs.
           for (const output of msg.outputs) if (output._tag === "Rekey") yield* ports.rekey(output.from, output.to)
           yield* drive(w)

@@ -215,6 +215,31 @@ describe("Channel actor", () => {
       assert.deepStrictEqual(snap.state.log.slice(0, 3), ["sign?", "signed Point", "connected"])
     }))
 
+  it.effect("a step asking for several signatures has their answers stepped in order, each before anything else", () =>
+    Effect.gen(function*() {
+      // Each `Signed` answer asks for one more signature until three were asked: answers must come back in request order,
+      // interleaved with the requests they lead to exactly as a first-in first-out queue of inputs would have them.
+      const core: ChannelCore<Toy> = {
+        ...toyCore,
+        step: (s, input) => {
+          const log = (entry: string) => [...s.log, entry]
+          const ask = (n: bigint) => ({ _tag: "Sign" as const, request: { _tag: "PerCommitmentPoint" as const, commitmentNumber: n } })
+          if (input._tag === "FeerateEstimate") return Result.succeed({ state: { ...s, log: log("ask 5 6") }, outputs: [ask(5n), ask(6n)] })
+          if (input._tag === "Signed" && input.result._tag === "Point") {
+            const n = input.result.commitmentNumber
+            return Result.succeed({ state: { ...s, log: log(`point ${n}`) }, outputs: n === 5n ? [ask(7n)] : [] })
+          }
+          return toyCore.step(s, input)
+        }
+      }
+      const rec = recordingPorts(() => "Completed")
+      const ch = yield* makeChannel({ core, ports: rec.ports, signer, state: empty })
+      yield* ch.tell({ _tag: "FeerateEstimate", feeratePerKw: 253 })
+      yield* ch.tell({ _tag: "PeerConnected", remoteFeatures: new Uint8Array(0) }, session)
+      const snap = yield* ch.snapshot
+      assert.deepStrictEqual(snap.state.log, ["ask 5 6", "point 5", "point 6", "point 7", "connected"])
+    }))
+
   it.effect("changes queued in the mailbox are signed once, after the mailbox drained (batching)", () =>
     Effect.gen(function*() {
       const rec = recordingPorts(() => "Completed")
