@@ -634,6 +634,11 @@ export interface SpecLoad {
  * side). The HTLCs are met in the spec's order (the spec's, the owner's adds, the counterparty's,
  * `add` last) and each removal takes the first HTLC of its id and direction that it finds, as
  * `reduceSpec` does (its plain form: removal maps always made).
+ *
+ * A count that continues one of the last two (`resumed`) meets `add` alone: the checks of a batch
+ * of adds read one commitment with the same owner's updates, the counterparty's list one add
+ * longer each time (the add checked last, appended once accepted), so counting every HTLC again
+ * made a batch of n adds O(n^2) (with 50 in flight this was the add checks' largest cost).
  */
 export const loadAfter = (
   type: ChannelType,
@@ -644,9 +649,14 @@ export const loadAfter = (
   dustLimit: Sat,
   feerates: 0 | 1 | 2
 ): SpecLoad => {
+  const resumed = resumedCount(type, spec, ownerChanges, counterpartyChanges, dustLimit, feerates)
+  if (resumed !== undefined) {
+    resumed.resume(counterpartyChanges, add)
+    return resumed.result()
+  }
   // (`add` is no `update_fee`: the feerate is the last one of the lists.)
   const feeratePerKw = feerateAfter(feerateAfter(spec.feeratePerKw, ownerChanges), counterpartyChanges)
-  const t = new SpecTally(spec, removalsOf(ownerChanges), removalsOf(counterpartyChanges), new HtlcTally(type, feeratePerKw, dustLimit, feerates))
+  const t = new SpecTally(type, spec, ownerChanges, counterpartyChanges, feeratePerKw, dustLimit, feerates)
   // Indexed loops: V8 allocates an iterator result per `for...of` step where it does not optimize
   // the loop away (measured here: as many bytes as the HTLC list this replaces).
   const htlcs = spec.htlcs
@@ -668,30 +678,86 @@ export const loadAfter = (
       t.meet("received", u.id, u.amountMsat)
     }
   }
-  t.toRemote -= add.amountMsat
-  t.meet("received", add.id, add.amountMsat)
-  return { feeratePerKw, toLocal: msat(t.toLocal), toRemote: msat(t.toRemote), load: t.load }
+  t.meetAdd(add)
+  lastCounts[nextCountSlot] = t
+  nextCountSlot = 1 - nextCountSlot
+  return t.result()
 }
 
-/** The balances and HTLCs of a spec being reduced (`loadAfter`), HTLC by HTLC. */
+/**
+ * The last two counts (`SpecTally`, each as it ended: after its `add`), so a sender's and a
+ * receiver's checks in one process (or two channels' batches) each find theirs; a new count
+ * replaces the one used least recently. Two slots whatever the number of channels: what they
+ * hold (two tallies, the lists they read) is freed by the next two counts.
+ */
+const lastCounts: Array<SpecTally | undefined> = [undefined, undefined]
+let nextCountSlot = 0
+
+/**
+ * A held count that `loadAfter(type, spec, ownerChanges, counterpartyChanges, ...)` continues:
+ * the same commitment spec and owner's list (immutable: the same objects hold the same updates),
+ * the same channel type, dust limit and feerates asked, and `counterpartyChanges` the count's
+ * list with its `add` appended. It met exactly the HTLCs that count meets before its `add`,
+ * with the same removals taken; the list's feerate is the same (an add is no `update_fee`).
+ */
+const resumedCount = (
+  type: ChannelType,
+  spec: CommitmentSpec,
+  ownerChanges: ReadonlyArray<UpdateMessage>,
+  counterpartyChanges: ReadonlyArray<UpdateMessage>,
+  dustLimit: Sat,
+  feerates: 0 | 1 | 2
+): SpecTally | undefined => {
+  for (let k = 0; k < lastCounts.length; k++) {
+    const t = lastCounts[k]
+    if (t !== undefined && t.spec === spec && t.ownerChanges === ownerChanges && t.type === type && t.dustLimit === dustLimit && t.feerates === feerates && t.continuedBy(counterpartyChanges)) {
+      // The other slot is the one the next new count replaces (the one used least recently).
+      nextCountSlot = 1 - k
+      return t
+    }
+  }
+  return undefined
+}
+
+/** The balances and HTLCs of a spec being reduced (`loadAfter`), HTLC by HTLC, with what it read (to be resumed). */
 class SpecTally {
   toLocal: bigint
   toRemote: bigint
+  readonly type: ChannelType
+  readonly spec: CommitmentSpec
+  readonly ownerChanges: ReadonlyArray<UpdateMessage>
+  /** The counterparty's updates met (before `add`). */
+  counterpartyChanges: ReadonlyArray<UpdateMessage>
+  /** The add met last, after `counterpartyChanges` (undefined: none yet). */
+  add: UpdateAddHtlc | undefined = undefined
+  readonly feeratePerKw: number
+  readonly dustLimit: Sat
+  readonly feerates: 0 | 1 | 2
   readonly #ownerRemovals: Map<number | bigint, Removal> | undefined
   readonly #counterpartyRemovals: Map<number | bigint, Removal> | undefined
   readonly load: HtlcTally
 
   constructor(
+    type: ChannelType,
     spec: CommitmentSpec,
-    ownerRemovals: Map<number | bigint, Removal> | undefined,
-    counterpartyRemovals: Map<number | bigint, Removal> | undefined,
-    load: HtlcTally
+    ownerChanges: ReadonlyArray<UpdateMessage>,
+    counterpartyChanges: ReadonlyArray<UpdateMessage>,
+    feeratePerKw: number,
+    dustLimit: Sat,
+    feerates: 0 | 1 | 2
   ) {
     this.toLocal = spec.toLocal
     this.toRemote = spec.toRemote
-    this.#ownerRemovals = ownerRemovals
-    this.#counterpartyRemovals = counterpartyRemovals
-    this.load = load
+    this.type = type
+    this.spec = spec
+    this.ownerChanges = ownerChanges
+    this.counterpartyChanges = counterpartyChanges
+    this.feeratePerKw = feeratePerKw
+    this.dustLimit = dustLimit
+    this.feerates = feerates
+    this.#ownerRemovals = removalsOf(ownerChanges)
+    this.#counterpartyRemovals = removalsOf(counterpartyChanges)
+    this.load = new HtlcTally(type, feeratePerKw, dustLimit, feerates)
   }
 
   /** One HTLC of the reduced spec: kept (counted), or removed (paid to its receiver on a fulfill, refunded to its offerer otherwise), as in `reduceSpec`. */
@@ -704,6 +770,39 @@ class SpecTally {
       else this.toRemote += amount
     } else if (fulfilled) this.toRemote += amount
     else this.toLocal += amount
+  }
+
+  /** The counterparty's `add`, after its other updates: met, and held as the last one read. */
+  meetAdd(add: UpdateAddHtlc): void {
+    this.add = add
+    this.toRemote -= add.amountMsat
+    this.meet("received", add.id, add.amountMsat)
+  }
+
+  /** Goes on with `changes` (`continuedBy` them: the updates met and the last add) and `add` after them. */
+  resume(changes: ReadonlyArray<UpdateMessage>, add: UpdateAddHtlc): void {
+    this.counterpartyChanges = changes
+    this.meetAdd(add)
+  }
+
+  /** Whether `changes` are the counterparty's updates met, `add` included, in order (the same objects). */
+  continuedBy(changes: ReadonlyArray<UpdateMessage>): boolean {
+    const met = this.counterpartyChanges
+    const n = met.length
+    if (this.add === undefined || changes.length !== n + 1 || changes[n] !== this.add) return false
+    for (let i = 0; i < n; i++) if (changes[i] !== met[i]) return false
+    return true
+  }
+
+  /** What `loadAfter` answers, the counts copied (this tally goes on counting when resumed). */
+  result(): SpecLoad {
+    const l = this.load
+    return {
+      feeratePerKw: this.feeratePerKw,
+      toLocal: msat(this.toLocal),
+      toRemote: msat(this.toRemote),
+      load: { receivedCount: l.receivedCount, receivedValue: l.receivedValue, untrimmed: l.untrimmed, untrimmedAtDouble: l.untrimmedAtDouble }
+    }
   }
 }
 
@@ -876,13 +975,22 @@ const preimageOpens = (preimage: Uint8Array, paymentHash: Uint8Array): boolean =
  * predecessor they revoked), and not already removed by us.
  */
 const incomingToRemove = (c: Commitments, id: bigint): Result.Result<SpecHtlc, CommitmentsError> => {
-  const htlc = c.localCommit.spec.htlcs.find((h) => h.direction === "received" && h.id === id)
+  const htlc = htlcIn(c.localCommit.spec.htlcs, "received", id)
   if (htlc === undefined) return Result.fail(new UnknownHtlcId({ id }))
   const { proposed, signed, acked } = c.localChanges
   if (removes(proposed, id) || removes(signed, id) || removes(acked, id)) return Result.fail(new HtlcAlreadyRemoved({ id }))
-  const inTheirs = c.remoteCommit.spec.htlcs.some((h) => h.direction === "offered" && h.id === id)
+  const inTheirs = htlcIn(c.remoteCommit.spec.htlcs, "offered", id) !== undefined
   if (!inTheirs || c.owedRevocation !== null) return Result.fail(new HtlcNotIrrevocablyCommitted({ id }))
   return Result.succeed(htlc)
+}
+
+/** The first HTLC of `direction` and `id` in `htlcs` (a loop, no closure per call: one per removal sent or received, over every HTLC in flight). */
+const htlcIn = (htlcs: ReadonlyArray<SpecHtlc>, direction: HtlcDirection, id: bigint): SpecHtlc | undefined => {
+  for (let i = 0; i < htlcs.length; i++) {
+    const h = htlcs[i]
+    if (h !== undefined && h.id === id && h.direction === direction) return h
+  }
+  return undefined
 }
 
 /**
@@ -891,7 +999,7 @@ const incomingToRemove = (c: Commitments, id: bigint): Result.Result<SpecHtlc, C
  * removed by them.
  */
 const outgoingRemoved = (c: Commitments, id: bigint): Result.Result<SpecHtlc, CommitmentsError> => {
-  const htlc = c.localCommit.spec.htlcs.find((h) => h.direction === "offered" && h.id === id)
+  const htlc = htlcIn(c.localCommit.spec.htlcs, "offered", id)
   if (htlc === undefined) return Result.fail(new UnknownHtlcId({ id }))
   const { proposed, acked, signed } = c.remoteChanges
   if (removes(proposed, id) || removes(acked, id) || removes(signed, id)) return Result.fail(new HtlcAlreadyRemoved({ id }))

@@ -12,10 +12,11 @@
  *   itself stays in the peer's update log, until it is irrevocably committed.
  */
 import type { Types } from "effect"
+import type { HtlcDirection } from "../tx/fees.ts"
 import { fundingOutput } from "../tx/funding.ts"
 import type { ChannelId } from "../units.ts"
 import type { ChannelEvent, ChannelOutput } from "./io.ts"
-import { type Commitments, idKey } from "./commitments.ts"
+import { type Commitments, type SpecHtlc, idKey } from "./commitments.ts"
 import { type ChannelState, paramsOf, type ReceivedHtlc } from "./state.ts"
 
 /**
@@ -26,20 +27,31 @@ import { type ChannelState, paramsOf, type ReceivedHtlc } from "./state.ts"
  */
 export const stillReceived = (c: Commitments, received: ReadonlyArray<ReceivedHtlc>): ReadonlyArray<ReceivedHtlc> => {
   if (received.length === 0) return received
-  // Few HTLCs (the usual case): each id looked up where it stands, no set made; many: one set.
-  // (Ids as `idKey`s: a set of small numbers costs less to fill and ask than one of bigints.)
-  let ids: Set<number | bigint> | undefined
-  if (received.length * (c.localCommit.spec.htlcs.length + c.remoteCommit.spec.htlcs.length) > DIRECT_LOOKUPS) {
-    ids = new Set<number | bigint>()
-    for (const h of c.localCommit.spec.htlcs) if (h.direction === "received") ids.add(idKey(h.id))
-    for (const h of c.remoteCommit.spec.htlcs) if (h.direction === "offered") ids.add(idKey(h.id))
-  }
-  // Nothing copied while every entry stays; then the entries kept, in an array cut to their
-  // number (kept in the state: no spare slots, as `push` would leave).
+  const local = c.localCommit.spec.htlcs
+  const remote = c.remoteCommit.spec.htlcs
+  // Few HTLCs (the usual case): each id looked up where it stands. Many, in the order adds make
+  // (ids ascending): one merge of the three lists, nothing made. Many otherwise (never in a state
+  // this module made): one set of the ids (as `idKey`s: small numbers cost less than bigints).
+  if (received.length * (local.length + remote.length) <= DIRECT_LOOKUPS) return keptWhere(received, (id) => inCommitments(c, id))
+  if (entriesAscending(received) && idsAscending(local, "received") && idsAscending(remote, "offered")) return keptMerging(received, local, remote)
+  const ids = new Set<number | bigint>()
+  for (const h of local) if (h.direction === "received") ids.add(idKey(h.id))
+  for (const h of remote) if (h.direction === "offered") ids.add(idKey(h.id))
+  return keptWhere(received, (id) => ids.has(idKey(id)))
+}
+/** Up to this many (entry, HTLC) pairs the ids are compared directly, without a merge or a set. */
+const DIRECT_LOOKUPS = 64
+
+/**
+ * The entries of `received` that `stays`: `received` itself while every entry stays, then the
+ * kept ones in an array cut to their number (kept in the state: no spare slots, as `push` would
+ * leave).
+ */
+const keptWhere = (received: ReadonlyArray<ReceivedHtlc>, stays: (id: bigint) => boolean): ReadonlyArray<ReceivedHtlc> => {
   let kept: Array<ReceivedHtlc> | undefined
   let count = 0
   for (const e of received) {
-    if (ids !== undefined ? ids.has(idKey(e.htlcId)) : inCommitments(c, e.htlcId)) {
+    if (stays(e.htlcId)) {
       if (kept !== undefined) kept[count] = e
       count++
     } else kept ??= received.slice()
@@ -48,8 +60,70 @@ export const stillReceived = (c: Commitments, received: ReadonlyArray<ReceivedHt
   kept.length = count
   return kept
 }
-/** Up to this many (entry, HTLC) pairs the ids are compared directly, without building a set. */
-const DIRECT_LOOKUPS = 64
+
+/**
+ * `keptWhere(received, id in local (received) or remote (offered))` for three lists whose ids
+ * ascend (`entriesAscending`, `idsAscending`): one pass, each commitment's position moving
+ * forward only (no set, no closure). (The ids are those of adds: BOLT 2 numbers them in order,
+ * `reduceSpec` keeps the HTLCs' order and appends, and `receivedHtlcs` is appended to in order.)
+ */
+const keptMerging = (
+  received: ReadonlyArray<ReceivedHtlc>,
+  local: ReadonlyArray<SpecHtlc>,
+  remote: ReadonlyArray<SpecHtlc>
+): ReadonlyArray<ReceivedHtlc> => {
+  let kept: Array<ReceivedHtlc> | undefined
+  let count = 0
+  let l = 0
+  let r = 0
+  for (let k = 0; k < received.length; k++) {
+    const e = received[k]
+    if (e === undefined) continue
+    const id = e.htlcId
+    l = seek(local, l, "received", id)
+    r = seek(remote, r, "offered", id)
+    if (local[l]?.id === id || remote[r]?.id === id) {
+      if (kept !== undefined) kept[count] = e
+      count++
+    } else kept ??= received.slice()
+  }
+  if (kept === undefined) return received
+  kept.length = count
+  return kept
+}
+
+/** The position of the first HTLC of `direction` at or after `from` whose id is `id` or above (`htlcs.length`: none). */
+const seek = (htlcs: ReadonlyArray<SpecHtlc>, from: number, direction: HtlcDirection, id: bigint): number => {
+  let i = from
+  for (; i < htlcs.length; i++) {
+    const h = htlcs[i]
+    if (h !== undefined && h.direction === direction && h.id >= id) break
+  }
+  return i
+}
+
+/** Whether the ids of the HTLCs of `direction` strictly ascend. */
+const idsAscending = (htlcs: ReadonlyArray<SpecHtlc>, direction: HtlcDirection): boolean => {
+  let last = -1n
+  for (let i = 0; i < htlcs.length; i++) {
+    const h = htlcs[i]
+    if (h === undefined || h.direction !== direction) continue
+    if (h.id <= last) return false
+    last = h.id
+  }
+  return true
+}
+
+/** Whether the entries' HTLC ids strictly ascend. */
+const entriesAscending = (received: ReadonlyArray<ReceivedHtlc>): boolean => {
+  let last = -1n
+  for (let i = 0; i < received.length; i++) {
+    const e = received[i]
+    if (e === undefined || e.htlcId <= last) return false
+    last = e.htlcId
+  }
+  return true
+}
 
 /** Whether the HTLC `id` the peer offered is in our current commitment or theirs. */
 const inCommitments = (c: Commitments, id: bigint): boolean => {

@@ -128,36 +128,96 @@ const hasHash = (htlcs: ReadonlyArray<MonitorHtlc>, hash: Uint8Array): boolean =
 /** Below this many (preimage, HTLC) pairs the hashes are compared directly, without a map. */
 const DIRECT_COMPARISONS = 64
 
-/** The first 30 bits of a payment hash: a small number, a map key made without a string. */
+/** The first 30 bits of a payment hash: a small number, a table key made without a string. */
 const hashPrefix = (hash: Uint8Array): number => (((hash[0] ?? 0) & 0x3f) << 24) | ((hash[1] ?? 0) << 16) | ((hash[2] ?? 0) << 8) | (hash[3] ?? 0)
 
 /**
- * Marks in `live` each preimage whose payment hash an HTLC of `htlcs` has: the preimages are found
- * by their hash's first 30 bits (`first`: the last preimage with them, `earlier`: the one before it
- * with the same bits, -1 none) and confirmed byte for byte.
+ * The preimages of a state indexed by their hash's first 30 bits, in one `Int32Array` (one
+ * allocation per prune, where a `Map` grew entry by entry and cost a builtin call per HTLC looked
+ * up): an open-addressed table of `1 << bits` slots (Fibonacci hashing of the key, linear
+ * probing), each slot the last preimage with its key (index + 1; 0: empty); then per preimage its
+ * key, the one before it with the same key (-1: none) and whether an HTLC has its hash (1: live).
  */
-const markLive = (
-  htlcs: ReadonlyArray<MonitorHtlc>,
-  preimages: ReadonlyArray<PreimageEntry>,
-  first: Map<number, number>,
-  earlier: Int32Array,
-  live: Uint8Array
-): void => {
-  for (let k = 0; k < htlcs.length; k++) {
-    const hash = htlcs[k]?.paymentHash
-    if (hash === undefined) continue
-    for (let i = first.get(hashPrefix(hash)) ?? -1; i >= 0; i = earlier[i] ?? -1) {
+class PreimageIndex {
+  readonly #preimages: ReadonlyArray<PreimageEntry>
+  readonly #t: Int32Array
+  readonly #mask: number
+  readonly #shift: number
+  /** How many preimages are live so far. */
+  live = 0
+
+  constructor(preimages: ReadonlyArray<PreimageEntry>) {
+    const n = preimages.length
+    // At least twice as many slots as preimages: probes stay short.
+    const bits = Math.max(3, 32 - Math.clz32(2 * n - 1))
+    this.#preimages = preimages
+    this.#mask = (1 << bits) - 1
+    this.#shift = 32 - bits
+    const t = (this.#t = new Int32Array(this.#mask + 1 + 3 * n))
+    const keys = this.#mask + 1
+    for (let i = 0; i < n; i++) {
       const p = preimages[i]
-      if (p !== undefined && equalBytes(p.paymentHash, hash)) live[i] = 1
+      if (p === undefined) continue
+      const key = hashPrefix(p.paymentHash)
+      const slot = this.#slot(key)
+      t[keys + i] = key
+      t[keys + n + i] = (t[slot] ?? 0) - 1
+      t[slot] = i + 1
     }
+  }
+
+  /** The slot holding `key`'s last preimage, or the empty slot where it would go. */
+  #slot(key: number): number {
+    const t = this.#t
+    const keys = this.#mask + 1
+    let slot = Math.imul(key, 0x9e3779b1) >>> this.#shift
+    for (;;) {
+      const held = t[slot] ?? 0
+      if (held === 0 || t[keys + held - 1] === key) return slot
+      slot = (slot + 1) & this.#mask
+    }
+  }
+
+  /** Marks live each preimage whose payment hash an HTLC of `htlcs` has (found by its key, confirmed byte for byte). */
+  markLive(htlcs: ReadonlyArray<MonitorHtlc>): void {
+    const t = this.#t
+    const n = this.#preimages.length
+    const earlier = this.#mask + 1 + n
+    const live = earlier + n
+    for (let k = 0; k < htlcs.length && this.live < n; k++) {
+      const hash = htlcs[k]?.paymentHash
+      if (hash === undefined) continue
+      for (let i = (t[this.#slot(hashPrefix(hash))] ?? 0) - 1; i >= 0; i = t[earlier + i] ?? -1) {
+        const p = this.#preimages[i]
+        if (t[live + i] === 0 && p !== undefined && equalBytes(p.paymentHash, hash)) {
+          t[live + i] = 1
+          this.live++
+        }
+      }
+    }
+  }
+
+  /** The live preimages, in order. */
+  kept(): Array<PreimageEntry> {
+    const t = this.#t
+    const n = this.#preimages.length
+    const live = this.#mask + 1 + 2 * n
+    const kept = new Array<PreimageEntry>(this.live)
+    let j = 0
+    for (let i = 0; i < n; i++) {
+      const p = this.#preimages[i]
+      if (t[live + i] === 1 && p !== undefined) kept[j++] = p
+    }
+    return kept
   }
 }
 
 /**
  * Drops preimages no broadcastable commitment can use any more. Many (preimage, HTLC) pairs: the
- * preimages by their hash's first 30 bits, each HTLC's hash looked up there; not a set of a
- * string key per HTLC of the two or three commitments, made at every commitment and revocation
- * (with 50 HTLCs in flight that was two thirds of a monitor's work).
+ * preimages indexed by their hash's first 30 bits (`PreimageIndex`), each HTLC's hash looked up
+ * there, no more once every preimage is found live; not a set of a string key per HTLC of the two
+ * or three commitments, made at every commitment and revocation (with 50 HTLCs in flight that was
+ * two thirds of a monitor's work).
  */
 export const prunePreimages = (state: MonitorState): MonitorState => {
   // Mutation testing: this shortcut (and, below, returning `state` when nothing was dropped) are
@@ -175,20 +235,12 @@ export const prunePreimages = (state: MonitorState): MonitorState => {
         (next !== undefined && hasHash(next.htlcs, p.paymentHash))
     )
   } else {
-    const first = new Map<number, number>()
-    const earlier = new Int32Array(preimages.length)
-    for (let i = 0; i < preimages.length; i++) {
-      const p = preimages[i]
-      if (p === undefined) continue
-      const key = hashPrefix(p.paymentHash)
-      earlier[i] = first.get(key) ?? -1
-      first.set(key, i)
-    }
-    const live = new Uint8Array(preimages.length)
-    markLive(state.holderCommitment.htlcs, preimages, first, earlier, live)
-    markLive(state.counterpartyCurrent.htlcs, preimages, first, earlier, live)
-    if (next !== undefined) markLive(next.htlcs, preimages, first, earlier, live)
-    kept = preimages.filter((_, i) => live[i] === 1)
+    const index = new PreimageIndex(preimages)
+    index.markLive(state.holderCommitment.htlcs)
+    index.markLive(state.counterpartyCurrent.htlcs)
+    if (next !== undefined) index.markLive(next.htlcs)
+    if (index.live === preimages.length) return state
+    kept = index.kept()
   }
   return kept.length === preimages.length ? state : { ...state, preimages: kept }
 }

@@ -10,7 +10,10 @@
  * read of `reduceSpec(spec, owner, [...counterparty, add])`, without its HTLC list) must equal the
  * feerate and balances of that spec, and its HTLCs' counts read plainly (received count and value,
  * kept ones per `isHtlcTrimmed` at the feerate and at twice it), adds removed in their own batch
- * and repeated ids included.
+ * and repeated ids included; also over sequences of add checks as a batch makes them (the same
+ * spec and owner's list, the counterparty's list one accepted add longer each time: counts
+ * resumed), two channels interleaved and a third count between them (one replaced), adds refused
+ * (not appended) or replaced by another, and adds whose id a removal names.
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
@@ -238,6 +241,93 @@ describe("reduceSpec", () => {
         }
       ),
       { numRuns: 3_000, seed: 1717 }
+    )
+  })
+
+  it("loadAfter resumed over a batch of add checks equals the plain reads at every check", () => {
+    const wideId = fc.bigInt({ min: 0n, max: 14n })
+    const anyHtlc = specHtlc.chain((h) => wideId.map((id) => ({ ...h, id })))
+    const addOf = (id: bigint, amount: bigint) =>
+      UpdateAddHtlc.make({ channelId, id, amountMsat: msat(amount), paymentHash: hash, cltvExpiry: 800_000, onionRoutingPacket: new Uint8Array(1366) })
+    const anyAmount = fc.oneof(amount, fc.bigInt({ min: 0n, max: 2_000_000n }))
+    const anyUpdate: fc.Arbitrary<UpdateMessage> = fc.oneof(
+      update,
+      fc.record({ id: wideId, amount: anyAmount }).map(({ id, amount }) => addOf(id, amount)),
+      wideId.map((id) => UpdateFulfillHtlc.make({ channelId, id, paymentPreimage: new Uint8Array(32) })),
+      wideId.map((id) => UpdateFailHtlc.make({ channelId, id, reason: new Uint8Array(4) }))
+    )
+    const anySpec: fc.Arbitrary<CommitmentSpec> = fc.record({
+      feeratePerKw: fc.integer({ min: 253, max: 20_000 }),
+      toLocal: fc.bigInt({ min: 0n, max: 1_000_000_000n }).map(msat),
+      toRemote: fc.bigInt({ min: 0n, max: 1_000_000_000n }).map(msat),
+      htlcs: fc.array(anyHtlc, { maxLength: 30 })
+    })
+    // One channel's batch: its commitment, the owner's updates, the counterparty's to start with,
+    // then adds checked in turn (each appended when `accepted`, as a new array: as the reducer does).
+    const batch = fc.record({
+      spec: anySpec,
+      owner: fc.array(anyUpdate, { maxLength: 14 }),
+      counterparty: fc.array(anyUpdate, { maxLength: 8 }),
+      // "replaced": another add appended instead (a list as long as a resumed count's, not its);
+      // "rewritten": appended, the first update replaced by another (the same last add, another
+      // list); "respec": appended, and the commitment changes (another spec, the same lists).
+      adds: fc.array(
+        fc.record({ id: wideId, amount: anyAmount, then: fc.constantFrom("appended", "appended", "refused", "replaced", "rewritten", "respec") }),
+        { minLength: 1, maxLength: 12 }
+      ),
+      type: fc.constantFrom(staticRemoteKey, anchorsZeroFeeHtlcTx),
+      dust: fc.bigInt({ min: 0n, max: 2_000n }).map(sat),
+      feerates: fc.constantFrom(0 as const, 1 as const, 2 as const)
+    })
+    type Batch = typeof batch extends fc.Arbitrary<infer B> ? B : never
+    const check = (b: Batch, counterparty: ReadonlyArray<UpdateMessage>, add: UpdateAddHtlc): void => {
+      const r = reduceSpec(b.spec, b.owner, [...counterparty, add])
+      const l = loadAfter(b.type, b.spec, b.owner, counterparty, add, b.dust, b.feerates)
+      expect([l.feeratePerKw, l.toLocal, l.toRemote]).toStrictEqual([r.feeratePerKw, r.toLocal, r.toRemote])
+      const received = r.htlcs.filter((h) => h.direction === "received")
+      const kept = (feeratePerKw: number) => r.htlcs.filter((h) => !isHtlcTrimmed(b.type, feeratePerKw, b.dust, h.direction, h.amount)).length
+      expect([l.load.receivedCount, l.load.receivedValue, l.load.untrimmed, l.load.untrimmedAtDouble]).toStrictEqual([
+        received.length,
+        received.reduce((v, h) => v + h.amount, 0n),
+        b.feerates >= 1 ? kept(r.feeratePerKw) : 0,
+        b.feerates === 2 ? kept(2 * r.feeratePerKw) : 0
+      ])
+    }
+    fc.assert(
+      fc.property(batch, batch, fc.array(fc.constantFrom("first", "second", "other", "dust"), { minLength: 1, maxLength: 30 }), anySpec, (first, second, order, other) => {
+        const lists = [first.counterparty, second.counterparty]
+        const specs = [first.spec, second.spec]
+        const next = [0, 0]
+        for (const turn of order) {
+          if (turn === "other") {
+            // A third count (another channel): it replaces one of the two held.
+            check({ ...first, spec: other }, first.counterparty, addOf(0n, 1_000n))
+            continue
+          }
+          if (turn === "dust") {
+            // The first channel's lists read for another dust limit and feerates: no count of theirs goes on.
+            check({ ...first, spec: specs[0] ?? first.spec, dust: sat(first.dust + 500n) }, lists[0] ?? [], addOf(3n, 600_000n))
+            check({ ...first, spec: specs[0] ?? first.spec, feerates: first.feerates === 2 ? 1 : 2 }, lists[0] ?? [], addOf(3n, 600_000n))
+            continue
+          }
+          const k = turn === "first" ? 0 : 1
+          const b = { ...(k === 0 ? first : second), spec: specs[k] ?? first.spec }
+          const a = b.adds[(next[k] ?? 0) % b.adds.length]
+          next[k] = (next[k] ?? 0) + 1
+          if (a === undefined) continue
+          const add = addOf(a.id, a.amount)
+          const counterparty = lists[k] ?? []
+          check(b, counterparty, add)
+          if (a.then === "appended") lists[k] = [...counterparty, add]
+          else if (a.then === "replaced") lists[k] = [...counterparty, addOf(a.id + 1n, a.amount + 7n)]
+          else if (a.then === "rewritten") lists[k] = [addOf(a.id, a.amount + 3n), ...counterparty.slice(1), add]
+          else if (a.then === "respec") {
+            lists[k] = [...counterparty, add]
+            specs[k] = { ...b.spec, toLocal: msat(b.spec.toLocal + 1_000n), htlcs: b.spec.htlcs.slice(1) }
+          }
+        }
+      }),
+      { numRuns: 2_000, seed: 1818 }
     )
   })
 })

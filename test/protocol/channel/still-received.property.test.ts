@@ -3,7 +3,9 @@
  * returns the array it was given when it drops none (the state then keeps the same array: its JSON
  * encoding is memoized by array). Property-tested against the plain filter over a set of ids, for
  * random HTLCs in our and their current commitments (both directions) and random entries, small
- * (direct comparisons) and large (a set of ids).
+ * (direct comparisons) and large (a set of ids); and for lists in the order adds make them (ids
+ * ascending in each direction, the other direction's HTLCs in between: the merge), some of them
+ * with one id out of order (the set again).
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
@@ -57,5 +59,58 @@ describe("stillReceived", () => {
       }),
       { numRuns: 400 }
     )
+  })
+
+  /** `ids` ascending as HTLCs of `direction`, with `others` (the other direction, any ids) inserted at the given positions. */
+  const ordered = (ids: ReadonlyArray<bigint>, direction: SpecHtlc["direction"], others: ReadonlyArray<[number, bigint]>): Array<SpecHtlc> => {
+    const out: Array<SpecHtlc> = [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((i) => ({ direction, id: i, amount: msat(1_000_000n), paymentHash: new Uint8Array(32), cltvExpiry: 500 }))
+    for (const [at, i] of others)
+      out.splice(at % (out.length + 1), 0, { direction: direction === "offered" ? "received" : "offered", id: i, amount: msat(1_000_000n), paymentHash: new Uint8Array(32), cltvExpiry: 500 })
+    return out
+  }
+  const others = fc.array(fc.tuple(fc.nat(), id), { maxLength: 10 })
+
+  it("the same for lists in the order adds make them (the merge), and with one id out of order", () => {
+    let merged = 0
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(id, { maxLength: 40 }),
+        others,
+        fc.uniqueArray(id, { maxLength: 40 }),
+        others,
+        fc.uniqueArray(id, { maxLength: 30 }),
+        fc.constantFrom("none", "ours", "theirs", "entries"),
+        (oursIds, oursOthers, theirsIds, theirsOthers, entryIds, swap) => {
+          const ours = ordered(oursIds, "received", oursOthers)
+          const theirs = ordered(theirsIds, "offered", theirsOthers)
+          const received: Array<ReceivedHtlc> = [...entryIds]
+            .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+            .map((htlcId) => ({ htlcId, amount: msat(1_000_000n), paymentHash: new Uint8Array(32), cltvExpiry: 500, onion: new Uint8Array(1366) }))
+          // One pair of neighbours swapped: the order the merge relies on broken.
+          const swapped = swap === "ours" ? ours : swap === "theirs" ? theirs : swap === "entries" ? received : undefined
+          if (swapped !== undefined && swapped.length >= 2) {
+            const first = swapped[0]
+            const second = swapped[1]
+            if (first !== undefined && second !== undefined) {
+              swapped[0] = second
+              swapped[1] = first
+            }
+          }
+          const c: Commitments = {
+            ...base,
+            localCommit: { ...base.localCommit, spec: { ...base.localCommit.spec, htlcs: ours } },
+            remoteCommit: { ...base.remoteCommit, spec: { ...base.remoteCommit.spec, htlcs: theirs } }
+          }
+          if (swap === "none" && received.length * (ours.length + theirs.length) > 64) merged++
+          const expected = plain(c, received)
+          const got = stillReceived(c, received)
+          expect(got).toStrictEqual(expected)
+          if (expected.length === received.length) expect(got).toBe(received)
+          else expect(got).not.toBe(received)
+        }
+      ),
+      { numRuns: 2_000, seed: 4242 }
+    )
+    expect(merged).toBeGreaterThan(200)
   })
 })

@@ -66,4 +66,41 @@ describe("prunePreimages", () => {
       { numRuns: 3_000, seed: 3030 }
     )
   })
+
+  // Larger tables (up to 128 slots, probes past taken slots) and the early stop once every
+  // preimage is found live: 40 hashes, in groups of eight sharing their first four bytes.
+  const widePool: ReadonlyArray<Uint8Array> = Array.from({ length: 40 }, (_, i) => {
+    const h = new Uint8Array(32)
+    h.set([i >> 3, 0x5a, i >> 3, 0xa5])
+    h[31] = i & 7
+    return h
+  })
+  const wideHash = fc.integer({ min: 0, max: widePool.length - 1 }).map((i) => widePool[i] ?? new Uint8Array(32))
+  const wideHtlc = htlc.chain((h) => wideHash.map((paymentHash) => ({ ...h, paymentHash })))
+  const widePreimage = wideHash.map((paymentHash) => ({ paymentHash, preimage: new Uint8Array(32).fill(paymentHash[31] ?? 0) }))
+
+  it("the same with many preimages and HTLCs", () => {
+    fc.assert(
+      fc.property(
+        fc.array(widePreimage, { maxLength: 60 }),
+        fc.array(wideHtlc, { maxLength: 40 }),
+        fc.array(wideHtlc, { maxLength: 40 }),
+        fc.option(fc.array(wideHtlc, { maxLength: 40 }), { nil: undefined }),
+        (preimages, ours, theirs, next) => {
+          const s: MonitorState = {
+            ...base,
+            holderCommitment: { ...base.holderCommitment, htlcs: ours },
+            counterpartyCurrent: { ...base.counterpartyCurrent, htlcs: theirs },
+            ...(next === undefined ? {} : { counterpartyNext: { ...counterpartyCommitment(1n), htlcs: next } }),
+            preimages
+          }
+          const r = prunePreimages(s)
+          const expected = plain(s)
+          expect(r.preimages).toStrictEqual(expected)
+          if (expected.length === preimages.length) expect(r).toBe(s)
+        }
+      ),
+      { numRuns: 2_000, seed: 3031 }
+    )
+  })
 })
