@@ -1,19 +1,19 @@
 /**
  * A bounded memo with least-recently-used eviction, for the pure caches of the channel path
  * (commitment keys, verified signatures): memory stays bounded however many channels share one.
- * Each entry is a node found by key in a `Map` and linked in a list from the least to the most
- * recently used: a hit moves its node to the end by relinking it, leaving the `Map` alone
- * (deleting and re-inserting a key, the plain way to reorder a `Map`, costs V8 1-5 us on a map
- * of a few hundred entries against ~20-60 ns for the relink; the memos are asked ~100 times per
- * HTLC round trip of two nodes in one process). About half of those asks are for the entry used
- * last (a commitment's keys or build asked by each of its users in turn: 70% of the asks of those
- * two memos in the channel bench), which `get` and `set` answer without the `Map` (its hash lookup
- * costs several cache misses once the memo's nodes are spread over a large heap). Counts hits and
- * misses for benchmarks and tests.
+ * Each entry has a slot, found by key in a `Map`, and its place in a list from the least to the
+ * most recently used, kept as slot numbers (`makeLru`): a hit moves it to the end by relinking,
+ * leaving the `Map` alone (deleting and re-inserting a key, the plain way to reorder a `Map`, costs
+ * V8 1-5 us on a map of a few hundred entries against ~20-60 ns for the relink; the memos are asked
+ * ~100 times per HTLC round trip of two nodes in one process). About half of those asks are for
+ * the entry used last (a commitment's keys or build asked by each of its users in turn: 70% of the
+ * asks of those two memos in the channel bench), which `get` and `set` answer without the `Map`
+ * (its hash lookup costs several cache misses once the memo is large). Counts hits and misses for
+ * benchmarks and tests.
  */
 import { concatBytes } from "./bytes.ts"
 
-export interface Lru<V, K = string> {
+export interface Lru<V, K extends NonNullable<unknown> = string> {
   /** The most entries kept. */
   readonly capacity: number
   /**
@@ -40,61 +40,116 @@ export interface Lru<V, K = string> {
   readonly clear: () => void
 }
 
-/** An entry, linked from the least recently used (`older` ends at the oldest) to the most. */
-interface Node<V, K> {
-  readonly key: K
-  value: V
-  older: Node<V, K> | undefined
-  newer: Node<V, K> | undefined
-}
+/** What a free slot holds in place of a key and a value (never a caller's key or value). */
+const EMPTY: unique symbol = Symbol("free lru slot")
+
+/** No slot (the end of the recency list). */
+const NONE = -1
 
 /**
  * A memo of at most `capacity` (>= 1) entries; throws RangeError otherwise (a configuration bug,
  * `what` names it). `dropped` is told of each value that leaves the memo: evicted for room,
- * replaced by `set` (by another value), or deleted; not those `clear` drops all at once. A memo
- * whose entries hold a slot of its `ByteSlots` releases the slot there.
+ * replaced by `set` (by another value), or deleted; not those `clear` drops all at once, nor a
+ * stored `undefined`. A memo whose entries hold a slot of its `ByteSlots` releases the slot there.
+ * Keys are never `null` or `undefined` (numbers, strings, arrays by identity).
+ *
+ * Each entry is a slot: its key and value in two arrays, and its place in the recency list (least
+ * to most recently used) as the slots of its older and newer neighbours in two `Int32Array`s; the
+ * `Map` gives a key's slot. Not a linked object per entry: relinking an entry on a hit, and
+ * unlinking the oldest to evict it, writes its neighbours' links, and objects allocated one per
+ * entry lie scattered over the heap, so each of those writes was a cache miss once a memo held a
+ * few hundred entries (the list's upkeep cost about as much as its `Map` operations, in the
+ * channel bench and the simulation alike); 8 bytes of links per slot, side by side, stay in
+ * cache. A slot freed (deleted, evicted) is taken again first, last freed first.
  */
-export const makeLru = <V, K = string>(capacity: number, what: string, dropped?: (value: V) => void): Lru<V, K> => {
+export const makeLru = <V, K extends NonNullable<unknown> = string>(capacity: number, what: string, dropped?: (value: V) => void): Lru<V, K> => {
   const checked = (n: number): number => {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`${what} capacity must be a positive integer`)
     return n
   }
   let limit = checked(capacity)
-  const nodes = new Map<K, Node<V, K>>()
+  /** Each entry's slot. */
+  const slots = new Map<K, number>()
+  /** By slot: the entry's key and value (`EMPTY` in a free slot). */
+  const keys: Array<K | typeof EMPTY> = []
+  const values: Array<V | typeof EMPTY> = []
+  /** By slot: the slot of the next older and of the next newer entry (`NONE` at the ends). */
+  let older = new Int32Array(0)
+  let newer = new Int32Array(0)
+  /** Slots freed, taken again last freed first. */
+  const free: Array<number> = []
   let hits = 0
   let misses = 0
-  /** The ends of the list: the least and the most recently used entries. */
-  let oldest: Node<V, K> | undefined
-  let newest: Node<V, K> | undefined
-  const unlink = (n: Node<V, K>): void => {
-    if (n.older === undefined) oldest = n.newer
-    else n.older.newer = n.newer
-    if (n.newer === undefined) newest = n.older
-    else n.newer.older = n.older
-    n.older = undefined
-    n.newer = undefined
+  /** The ends of the list: the least and the most recently used entries' slots. */
+  let oldest = NONE
+  let newest = NONE
+  const unlink = (i: number): void => {
+    const o = older[i] ?? NONE
+    const n = newer[i] ?? NONE
+    if (o === NONE) oldest = n
+    else newer[o] = n
+    if (n === NONE) newest = o
+    else older[n] = o
   }
-  const append = (n: Node<V, K>): void => {
-    n.older = newest
-    n.newer = undefined
-    if (newest === undefined) oldest = n
-    else newest.newer = n
-    newest = n
+  const append = (i: number): void => {
+    older[i] = newest
+    newer[i] = NONE
+    if (newest === NONE) oldest = i
+    else newer[newest] = i
+    newest = i
   }
-  /** Makes `n` the most recently used (already it: nothing to do, as a commitment asked by each of its builders in turn). */
-  const touch = (n: Node<V, K>): void => {
-    if (n === newest) return
-    unlink(n)
-    append(n)
+  /** Makes slot `i` the most recently used (already it: nothing to do, as a commitment asked by each of its builders in turn). */
+  const touch = (i: number): void => {
+    if (i === newest) return
+    unlink(i)
+    append(i)
+  }
+  /** A free slot: one freed, else a new one (the link arrays grown by doubling). */
+  const take = (): number => {
+    const reused = free.pop()
+    if (reused !== undefined) return reused
+    const i = keys.length
+    if (i >= older.length) {
+      const grown = Math.max(8, 2 * older.length)
+      const o = new Int32Array(grown)
+      const n = new Int32Array(grown)
+      o.set(older)
+      n.set(newer)
+      older = o
+      newer = n
+    }
+    keys.push(EMPTY)
+    values.push(EMPTY)
+    return i
+  }
+  /** Takes the entry at slot `i` out (its slot freed); its value, for `dropped`. */
+  const remove = (i: number, key: K): V | typeof EMPTY | undefined => {
+    const value = values[i]
+    unlink(i)
+    slots.delete(key)
+    keys[i] = EMPTY
+    values[i] = EMPTY
+    free.push(i)
+    return value
+  }
+  /** Evicts the least recently used entry (the memo is not empty). */
+  const evictOldest = (): void => {
+    const i = oldest
+    const key = keys[i]
+    // (Unreachable: the oldest slot holds an entry, and keys are never undefined.)
+    if (key === undefined || key === EMPTY) throw new Error(`${what}: the oldest entry's slot is free`)
+    const value = remove(i, key)
+    report(value)
+  }
+  /** Tells `dropped` of a value that left (a stored `undefined` holds nothing to release: not told). */
+  const report = (value: V | typeof EMPTY | undefined): void => {
+    if (dropped !== undefined && value !== undefined && value !== EMPTY) dropped(value)
   }
   const trim = (): void => {
-    while (nodes.size > limit && oldest !== undefined) {
-      const o = oldest
-      unlink(o)
-      nodes.delete(o.key)
-      if (dropped !== undefined) dropped(o.value)
-    }
+    while (slots.size > limit && oldest !== NONE) evictOldest()
   }
+  /** The slot of `key`: the newest entry's when it is asked again (found without the map; `===` is the map's SameValueZero on every key but NaN, which goes the map's way). */
+  const slotOf = (key: K): number | undefined => (newest !== NONE && keys[newest] === key ? newest : slots.get(key))
   // `capacity` a data property kept in step with `resize`, not a getter: an object literal with
   // an accessor is a dictionary-mode object in V8 (each method lookup a hash-table probe).
   const self: Omit<Lru<V, K>, "capacity"> & { capacity: number } = {
@@ -107,57 +162,55 @@ export const makeLru = <V, K = string>(capacity: number, what: string, dropped?:
     get: (key) => {
       // The most recently used entry asked again (on the channel path most lookups are: a
       // commitment's keys or build asked by each of its users in turn): answered without the
-      // map's hash lookup, and already in place. `===` is the map's SameValueZero on every key
-      // but NaN, which goes the map's way.
-      const last = newest
-      if (last !== undefined && last.key === key && last.value !== undefined) {
-        hits++
-        return last.value
-      }
-      const held = nodes.get(key)
+      // map's hash lookup, and already in place.
+      const i = slotOf(key)
+      const value = i === undefined ? undefined : values[i]
       // A stored `undefined` answers as absent (a miss, not moved), as a `Map` of values would.
-      if (held === undefined || held.value === undefined) {
+      if (i === undefined || value === undefined || value === EMPTY) {
         misses++
         return undefined
       }
       hits++
-      touch(held)
-      return held.value
+      touch(i)
+      return value
     },
     mismatch: () => {
       hits--
       misses++
     },
     delete: (key) => {
-      const held = nodes.get(key)
-      if (held !== undefined) {
-        unlink(held)
-        nodes.delete(key)
-        if (dropped !== undefined) dropped(held.value)
-      }
+      const i = slots.get(key)
+      if (i === undefined) return
+      report(remove(i, key))
     },
     set: (key, value) => {
-      // The most recently used entry set again: found without the map (and already in place).
-      const last = newest
-      const held = last !== undefined && last.key === key ? last : nodes.get(key)
+      const held = slotOf(key)
       if (held !== undefined) {
-        const old = held.value
-        held.value = value
+        const old = values[held]
+        values[held] = value
         touch(held)
-        if (dropped !== undefined && old !== value) dropped(old)
+        if (old !== value) report(old)
         return
       }
-      const n: Node<V, K> = { key, value, older: undefined, newer: undefined }
-      nodes.set(key, n)
-      append(n)
-      trim()
+      // Room made first, so that the slot just freed (recently written memory) is taken again.
+      if (slots.size >= limit && oldest !== NONE) evictOldest()
+      const i = take()
+      keys[i] = key
+      values[i] = value
+      slots.set(key, i)
+      append(i)
     },
-    size: () => nodes.size,
+    size: () => slots.size,
     stats: () => ({ hits, misses }),
     clear: () => {
-      nodes.clear()
-      oldest = undefined
-      newest = undefined
+      slots.clear()
+      keys.length = 0
+      values.length = 0
+      free.length = 0
+      older = new Int32Array(0)
+      newer = new Int32Array(0)
+      oldest = NONE
+      newest = NONE
       hits = 0
       misses = 0
     }

@@ -154,6 +154,76 @@ describe("makeLru", () => {
     )
   })
 
+  it("property: many keys through a larger memo (its slots reused and its link arrays grown) answer as a Map-based model, each value that leaves reported once", () => {
+    const op = fc.oneof(
+      { arbitrary: fc.record({ kind: fc.constant("get" as const), key: fc.integer({ min: 0, max: 59 }) }), weight: 5 },
+      { arbitrary: fc.record({ kind: fc.constant("set" as const), key: fc.integer({ min: 0, max: 59 }), value: fc.nat() }), weight: 5 },
+      { arbitrary: fc.record({ kind: fc.constant("delete" as const), key: fc.integer({ min: 0, max: 59 }) }), weight: 2 },
+      { arbitrary: fc.record({ kind: fc.constant("resize" as const), capacity: fc.integer({ min: 1, max: 40 }) }), weight: 1 },
+      { arbitrary: fc.constant({ kind: "clear" as const }), weight: 1 }
+    )
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.array(op, { maxLength: 300 }), (capacity, ops) => {
+        const heard: Array<number> = []
+        const lru = makeLru<number, number>(capacity, "model", (v) => heard.push(v))
+        // The model: a Map whose insertion order is the recency, least recent first.
+        const model = new Map<number, number>()
+        const expectedDrops: Array<number> = []
+        let limit = capacity
+        let hits = 0
+        let misses = 0
+        const trim = () => {
+          for (const [k, v] of model) {
+            if (model.size <= limit) break
+            model.delete(k)
+            expectedDrops.push(v)
+          }
+        }
+        for (const o of ops) {
+          if (o.kind === "get") {
+            const expected = model.get(o.key)
+            if (expected === undefined) misses++
+            else {
+              hits++
+              model.delete(o.key)
+              model.set(o.key, expected)
+            }
+            expect(lru.get(o.key)).toBe(expected)
+          } else if (o.kind === "set") {
+            lru.set(o.key, o.value)
+            const old = model.get(o.key)
+            if (old !== undefined && old !== o.value) expectedDrops.push(old)
+            model.delete(o.key)
+            model.set(o.key, o.value)
+            trim()
+          } else if (o.kind === "delete") {
+            lru.delete(o.key)
+            const old = model.get(o.key)
+            if (old !== undefined) expectedDrops.push(old)
+            model.delete(o.key)
+          } else if (o.kind === "resize") {
+            lru.resize(o.capacity)
+            limit = o.capacity
+            trim()
+          } else {
+            lru.clear()
+            model.clear()
+            hits = 0
+            misses = 0
+          }
+          expect(lru.size()).toBe(model.size)
+          expect(lru.stats()).toEqual({ hits, misses })
+          expect(heard).toEqual(expectedDrops)
+        }
+        // Every entry held, in recency order: the least recent go first when the memo is shrunk to one.
+        const held = [...model]
+        lru.resize(1)
+        expect(heard.slice(expectedDrops.length)).toEqual(held.slice(0, -1).map(([, v]) => v))
+      }),
+      { numRuns: 300, seed: 18 }
+    )
+  })
+
   it("refuses a capacity below 1", () => {
     expect(() => makeLru(0, "test")).toThrow(RangeError)
     expect(() => makeLru(1.5, "test")).toThrow(RangeError)
