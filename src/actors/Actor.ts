@@ -147,10 +147,19 @@ interface PendingAsk {
   readonly fail: (error: ActorStopped | ActorCrashed) => void
 }
 
-const pendingAsk = <A, E2>(reply: Reply<A, E2>): PendingAsk => ({
-  answered: () => Deferred.isDoneUnsafe(reply),
-  fail: (error) => void Deferred.doneUnsafe(reply, Exit.fail(error))
-})
+/** A `PendingAsk` as one object (its methods on the prototype: no two closures and their context per ask). */
+class PendingReply<A, E2> implements PendingAsk {
+  private readonly reply: Reply<A, E2>
+  constructor(reply: Reply<A, E2>) {
+    this.reply = reply
+  }
+  answered(): boolean {
+    return Deferred.isDoneUnsafe(this.reply)
+  }
+  fail(error: ActorStopped | ActorCrashed): void {
+    Deferred.doneUnsafe(this.reply, Exit.fail(error))
+  }
+}
 
 /** Starts an actor in the current scope. */
 export const make = <M, E = never, R = never>(
@@ -453,7 +462,7 @@ export const make = <M, E = never, R = never>(
         if (ended) return Effect.fail(stopped())
         const reply = Deferred.makeUnsafe<A, E2 | ActorStopped | ActorCrashed>()
         const msg = makeMessage(reply) // before registering: a throwing builder leaves nothing behind
-        const ask = pendingAsk(reply)
+        const ask = new PendingReply(reply)
         // A mailbox that never empties never prunes: answered asks leave here too, amortized O(1).
         if (pending.size >= pruneAt) {
           for (const a of pending) if (a.answered()) pending.delete(a)

@@ -28,7 +28,7 @@ import {
   type PersistStatus,
   type WriteNow
 } from "../../services/MonitorPersister.ts"
-import { channelKey, DEFAULT_COMPACT_EVERY, heldChannelKey } from "./replica.ts"
+import { channelKey, checkOrder, DEFAULT_COMPACT_EVERY, heldChannelKey } from "./replica.ts"
 
 interface StoredChannel {
   readonly channelId: ChannelId
@@ -222,14 +222,7 @@ export const makeMemoryPersister = (
       Effect.forkScoped
     )
 
-    const checkOrder = (updates: ReadonlyArray<MonitorUpdate>, key: string): PersistOutOfOrder | undefined => {
-      let expected = (latest.get(key) ?? -1n) + 1n
-      for (const u of updates) {
-        if (u.updateId !== expected) return new PersistOutOfOrder({ channel: key, expected, received: u.updateId })
-        expected += 1n
-      }
-      return undefined
-    }
+    const orderOf = (updates: ReadonlyArray<MonitorUpdate>, key: string): PersistOutOfOrder | undefined => checkOrder(key, latest.get(key) ?? -1n, updates)
 
     /** Whether a write lands at once now: immediate mode, no write waiting (held or behind a failure), no failure planned. */
     const landsNow = (): boolean => !closed && mode === "immediate" && failures === 0 && pending.length === 0
@@ -263,7 +256,7 @@ export const makeMemoryPersister = (
     const writeNow: WriteNow = (channelId, updates, channelState, monitorAfter) => {
       if (!landsNow()) return undefined
       const key = heldChannelKey(channelId)
-      if (checkOrder(updates, key) !== undefined) return undefined
+      if (orderOf(updates, key) !== undefined) return undefined
       land(key, channelId, updates, channelState, monitorAfter)
       return "Completed"
     }
@@ -280,7 +273,7 @@ export const makeMemoryPersister = (
       Effect.gen(function*() {
         if (closed) return yield* new PersisterClosed()
         for (const w of writes) {
-          const bad = checkOrder(w.updates, channelKey(w.channelId))
+          const bad = orderOf(w.updates, channelKey(w.channelId))
           if (bad !== undefined) return yield* bad
         }
         const mine: Array<Pending> = []

@@ -48,6 +48,7 @@ import {
 import { Store } from "../../services/Store.ts"
 import {
   channelKey,
+  checkOrder,
   DEFAULT_MAX_RETAINED,
   heldChannelKey,
   lastUpdateIdOf,
@@ -614,15 +615,6 @@ export const makeReplicatedPersister = (
   })
 
 const isRefusal = (r: object): r is PersistOutOfOrder | PersisterClosed => r instanceof PersistOutOfOrder || r instanceof PersisterClosed
-
-const checkOrder = (key: string, latest: bigint, updates: ReadonlyArray<MonitorUpdate>): PersistOutOfOrder | undefined => {
-  let expected = latest + 1n
-  for (const u of updates) {
-    if (u.updateId !== expected) return new PersistOutOfOrder({ channel: key, expected, received: u.updateId })
-    expected += 1n
-  }
-  return undefined
-}
 
 /** The persister over the node's `Store` alone (the files store in production). */
 export const layerLocal = (

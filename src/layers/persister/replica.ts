@@ -6,6 +6,7 @@
  */
 import { Data, type Effect, type Schema } from "effect"
 import { toHex } from "../../protocol/bytes.ts"
+import { PersistOutOfOrder } from "../../services/MonitorPersister.ts"
 import type { MonitorState } from "../../protocol/monitor/state.ts"
 import type { MonitorUpdate } from "../../protocol/monitor/update.ts"
 import type { ChannelId } from "../../protocol/units.ts"
@@ -100,6 +101,30 @@ export interface MonitorReplica {
  * spread into `String.fromCharCode`, as this made before).
  */
 export const channelKey = (channelId: ChannelId): string => toHex(channelId)
+
+/**
+ * Whether update id `id` is the one after `previous`: compared as numbers while `previous + 1` is
+ * a safe integer (a channel's ids count up from 0: always), where `previous + 1n` makes a BigInt
+ * per update written. Exact: an id that is not `previous + 1` differs from it as a number too
+ * (below 2^53 numbers are exact; an id at or above it is a number at or above 2^53).
+ */
+const follows = (id: bigint, previous: bigint): boolean => {
+  const p = Number(previous)
+  return p >= -1 && p < Number.MAX_SAFE_INTEGER ? Number(id) === p + 1 : id === previous + 1n
+}
+
+/**
+ * `PersistOutOfOrder` unless `updates` continue a channel's log whose last update id is `latest`
+ * (-1: none), one id after the other; undefined when they do (every persister's order check).
+ */
+export const checkOrder = (key: string, latest: bigint, updates: ReadonlyArray<MonitorUpdate>): PersistOutOfOrder | undefined => {
+  let previous = latest
+  for (const u of updates) {
+    if (!follows(u.updateId, previous)) return new PersistOutOfOrder({ channel: key, expected: previous + 1n, received: u.updateId })
+    previous = u.updateId
+  }
+  return undefined
+}
 
 const HEX_CODES = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0))
 /** Whether `hex` is `channelKey(bytes)` (lowercase hex, `toHex`), compared in place: no string made. */
