@@ -43,7 +43,7 @@ import { unsafePublicKey, type PrivateKey, type PublicKey } from "../../protocol
 import { sharedPerCommitmentPoints } from "../../protocol/keys/per-commitment-points.ts"
 import { indexOfCommitment, prefixServes, secretAtCursor, secretCursor, secretPrefix, type SecretCursor } from "../../protocol/keys/shachain.ts"
 import { p2wpkhScriptCode } from "../../protocol/tx/bitcoin/script.ts"
-import { hash256, sha256Concat } from "../../protocol/tx/bitcoin/hash.ts"
+import { hash256, sha256ConcatInto } from "../../protocol/tx/bitcoin/hash.ts"
 import { SIGHASH_ALL } from "../../protocol/tx/bitcoin/sighash.ts"
 import { setWitness, txidFromBytes, type Transaction } from "../../protocol/tx/bitcoin/transaction.ts"
 import {
@@ -441,6 +441,9 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
   /** Our per-commitment point `n`. */
   const holderPoint = (r: ChannelRecord, n: bigint): PublicKey => pointOf(holderPerCommitment(r, n))
 
+  /** Where `counterpartyHtlcSecret` hashes its tweak (public: a hash of two points), added at once and never kept. */
+  const htlcTweak = new Uint8Array(32)
+
   /**
    * Our HTLC secret key at the counterparty's point (the private half of BOLT 3 remote_htlcpubkey
    * on their commitment: htlc_basepoint_secret + SHA256(per_commitment_point || htlc_basepoint),
@@ -450,7 +453,8 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
    * counterparty point is signed at once, so a memo would only miss).
    */
   const counterpartyHtlcSecret = (r: ChannelRecord, point: PublicKey): Uint8Array => {
-    const sum = secp.secretAdd(Redacted.value(r.secrets.htlcBase), sha256Concat(point, r.basepoints.htlcBasepoint))
+    sha256ConcatInto(point, r.basepoints.htlcBasepoint, htlcTweak, 0)
+    const sum = secp.secretAdd(Redacted.value(r.secrets.htlcBase), htlcTweak)
     return sum === undefined ? invalid("key derivation failed") : sum
   }
 

@@ -6,7 +6,7 @@
  */
 import { Redacted, Result } from "effect"
 import { pointMultiplyTweakAdd, type Secp256k1 } from "../crypto/secp256k1.ts"
-import { sha256Concat } from "../tx/bitcoin/hash.ts"
+import { sha256ConcatInto } from "../tx/bitcoin/hash.ts"
 import { deriveRevocationPublicKey, derivePublicKey, type KeyDerivationError } from "./derivation.ts"
 import { PublicKey, type PrivateKey } from "./keys.ts"
 import { equalBytes } from "../bytes.ts"
@@ -34,6 +34,15 @@ export interface CommitmentKeys {
   /** remotepubkey: with option_static_remotekey, the counterparty's payment_basepoint itself. */
   readonly remotePaymentPubkey: PublicKey
 }
+
+/**
+ * Where the two revocation tweaks and the delayed key's tweak of the derivations with our secrets
+ * are hashed (`sha256ConcatInto`): each goes to the curve at once and is never kept, so no array is
+ * made per tweak (three per commitment's keys). Hashes of public points.
+ */
+const h1Scratch = new Uint8Array(32)
+const h2Scratch = new Uint8Array(32)
+const delayedTweakScratch = new Uint8Array(32)
 
 /**
  * Derives the keys of the commitment owned by `owner`, at the owner's `perCommitmentPoint`.
@@ -82,18 +91,17 @@ export const deriveCounterpartyCommitmentKeys = (
   perCommitmentPoint: PublicKey,
   secrets: { readonly revocationBasepointSecret: PrivateKey }
 ): Result.Result<CommitmentKeys, KeyDerivationError> => {
-  const fallback = () => deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)
   const revocationBasepoint = counterparty.revocationBasepoint
-  const h1 = sha256Concat(revocationBasepoint, perCommitmentPoint)
-  const h2 = sha256Concat(perCommitmentPoint, revocationBasepoint)
+  sha256ConcatInto(revocationBasepoint, perCommitmentPoint, h1Scratch, 0)
+  sha256ConcatInto(perCommitmentPoint, revocationBasepoint, h2Scratch, 0)
   // per_commitment_point * h2 + (revocation_basepoint_secret * h1) * G: one double multiplication
   // where the implementation has one, else a point multiplication and a tweak-add.
-  const scalar = secp.secretMultiply(Redacted.value(secrets.revocationBasepointSecret), h1)
-  const revocationPubkey = scalar === undefined ? undefined : pointMultiplyTweakAdd(secp, perCommitmentPoint, h2, scalar)
-  if (revocationPubkey === undefined) return fallback()
+  const scalar = secp.secretMultiply(Redacted.value(secrets.revocationBasepointSecret), h1Scratch)
+  const revocationPubkey = scalar === undefined ? undefined : pointMultiplyTweakAdd(secp, perCommitmentPoint, h2Scratch, scalar)
+  if (revocationPubkey === undefined) return deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)
   const localDelayedPubkey = derivePublicKey(secp, owner.delayedPaymentBasepoint, perCommitmentPoint)
   if (Result.isFailure(localDelayedPubkey)) return Result.fail(localDelayedPubkey.failure)
-  return withLazyHtlcKeys(secp, owner, counterparty, perCommitmentPoint, PublicKey(revocationPubkey), localDelayedPubkey.success) ?? fallback()
+  return withLazyHtlcKeys(secp, owner, counterparty, perCommitmentPoint, PublicKey(revocationPubkey), localDelayedPubkey.success) ?? deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)
 }
 
 /**
@@ -116,19 +124,19 @@ export const deriveHolderCommitmentKeys = (
     readonly delayedPaymentBasepointSecret: PrivateKey
   }
 ): Result.Result<CommitmentKeys, KeyDerivationError> => {
-  const fallback = () => deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)
   const revocationBasepoint = counterparty.revocationBasepoint
-  const h1 = sha256Concat(revocationBasepoint, perCommitmentPoint)
-  const h2 = sha256Concat(perCommitmentPoint, revocationBasepoint)
+  sha256ConcatInto(revocationBasepoint, perCommitmentPoint, h1Scratch, 0)
+  sha256ConcatInto(perCommitmentPoint, revocationBasepoint, h2Scratch, 0)
   // revocation_basepoint * h1 + (per_commitment_secret * h2) * G: one double multiplication
   // where the implementation has one, else a point multiplication and a tweak-add.
-  const scalar = secp.secretMultiply(secrets.perCommitmentSecret, h2)
-  const revocationPubkey = scalar === undefined ? undefined : pointMultiplyTweakAdd(secp, revocationBasepoint, h1, scalar)
-  if (revocationPubkey === undefined) return fallback()
-  const delayed = secp.secretAdd(Redacted.value(secrets.delayedPaymentBasepointSecret), sha256Concat(perCommitmentPoint, owner.delayedPaymentBasepoint))
+  const scalar = secp.secretMultiply(secrets.perCommitmentSecret, h2Scratch)
+  const revocationPubkey = scalar === undefined ? undefined : pointMultiplyTweakAdd(secp, revocationBasepoint, h1Scratch, scalar)
+  if (revocationPubkey === undefined) return deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)
+  sha256ConcatInto(perCommitmentPoint, owner.delayedPaymentBasepoint, delayedTweakScratch, 0)
+  const delayed = secp.secretAdd(Redacted.value(secrets.delayedPaymentBasepointSecret), delayedTweakScratch)
   const localDelayedPubkey = delayed === undefined ? undefined : secp.publicKey(delayed)
-  if (localDelayedPubkey === undefined) return fallback()
-  return withLazyHtlcKeys(secp, owner, counterparty, perCommitmentPoint, PublicKey(revocationPubkey), PublicKey(localDelayedPubkey)) ?? fallback()
+  if (localDelayedPubkey === undefined) return deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)
+  return withLazyHtlcKeys(secp, owner, counterparty, perCommitmentPoint, PublicKey(revocationPubkey), PublicKey(localDelayedPubkey)) ?? deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)
 }
 
 /**

@@ -8,7 +8,7 @@
  * produces) are typed errors that carry no key material.
  */
 import { Data, Redacted, Result } from "effect"
-import { sha256Concat } from "../tx/bitcoin/hash.ts"
+import { sha256Concat, sha256ConcatInto } from "../tx/bitcoin/hash.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { type PrivateKey, PublicKey } from "./keys.ts"
 
@@ -17,6 +17,15 @@ export class KeyDerivationError extends Data.TaggedError("KeyDerivationError")<{
 const fail = (reason: string) => Result.fail(new KeyDerivationError({ reason }))
 
 const redact = (bytes: Uint8Array): PrivateKey => Redacted.make(bytes, { label: "PrivateKey" })
+
+/**
+ * Where the tweaks of the public derivations are hashed (`sha256ConcatInto`): each is handed to
+ * the curve at once and never kept (synchronous calls), so no array is made per tweak (several
+ * derivations per commitment). Hashes of public points.
+ */
+const tweakScratch = new Uint8Array(32)
+const h1Scratch = new Uint8Array(32)
+const h2Scratch = new Uint8Array(32)
 
 
 /** per_commitment_point = per_commitment_secret * G. */
@@ -34,9 +43,9 @@ export const derivePublicKey = (
   basepoint: Uint8Array,
   perCommitmentPoint: Uint8Array
 ): Result.Result<PublicKey, KeyDerivationError> => {
-  const tweak = sha256Concat(perCommitmentPoint, basepoint)
+  sha256ConcatInto(perCommitmentPoint, basepoint, tweakScratch, 0)
   // One tweak-add (basepoint + tweak*G) instead of publicKey(tweak) then pointAdd.
-  const sum = secp.pointTweakAdd(basepoint, tweak)
+  const sum = secp.pointTweakAdd(basepoint, tweakScratch)
   return sum === undefined ? fail("invalid basepoint or per-commitment point, or tweak out of range") : Result.succeed(PublicKey(sum))
 }
 
@@ -62,8 +71,8 @@ export const derivePrivateKeyAtBasepoint = (
   basepoint: Uint8Array,
   perCommitmentPoint: Uint8Array
 ): Result.Result<PrivateKey, KeyDerivationError> => {
-  const tweak = sha256Concat(perCommitmentPoint, basepoint)
-  const sum = secp.secretAdd(Redacted.value(basepointSecret), tweak)
+  sha256ConcatInto(perCommitmentPoint, basepoint, tweakScratch, 0)
+  const sum = secp.secretAdd(Redacted.value(basepointSecret), tweakScratch)
   return sum === undefined ? fail("derived key out of range") : Result.succeed(redact(sum))
 }
 
@@ -76,10 +85,10 @@ export const deriveRevocationPublicKey = (
   revocationBasepoint: Uint8Array,
   perCommitmentPoint: Uint8Array
 ): Result.Result<PublicKey, KeyDerivationError> => {
-  const h1 = sha256Concat(revocationBasepoint, perCommitmentPoint)
-  const h2 = sha256Concat(perCommitmentPoint, revocationBasepoint)
-  const a = secp.pointMultiply(revocationBasepoint, h1)
-  const b = secp.pointMultiply(perCommitmentPoint, h2)
+  sha256ConcatInto(revocationBasepoint, perCommitmentPoint, h1Scratch, 0)
+  sha256ConcatInto(perCommitmentPoint, revocationBasepoint, h2Scratch, 0)
+  const a = secp.pointMultiply(revocationBasepoint, h1Scratch)
+  const b = secp.pointMultiply(perCommitmentPoint, h2Scratch)
   if (a === undefined || b === undefined) return fail("invalid revocation basepoint or per-commitment point")
   const sum = secp.pointAdd(a, b)
   return sum === undefined ? fail("revocation key at infinity") : Result.succeed(PublicKey(sum))

@@ -13,7 +13,7 @@
  * a commitment not yet revoked is not kept anywhere but in its signer. Only successes are kept;
  * least recently used entries go beyond `capacity`.
  */
-import { sha256Concat } from "../tx/bitcoin/hash.ts"
+import { sha256ConcatInto } from "../tx/bitcoin/hash.ts"
 import { Result } from "effect"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { makeByteSlots, makeLru, numberKeyOf } from "../lru.ts"
@@ -36,6 +36,9 @@ export interface PerCommitmentPoints {
  * one SHA-256 block (at most 55 bytes): one compression per lookup.
  */
 const TAG = new TextEncoder().encode("el/pcp-memo")
+
+/** Where a lookup's tagged hash is made: read for the key, compared, and copied into a slot on a miss; never kept (synchronous). */
+const hashScratch = new Uint8Array(32)
 
 /**
  * An entry: the point, with the implementation's name it was computed for and the slot holding
@@ -78,7 +81,8 @@ export const makePerCommitmentPoints = (capacity: number): PerCommitmentPoints =
     },
     pointOf: (secp, secret) => {
       if (secret.length !== 32) return perCommitmentPoint(secp, secret)
-      const hash = sha256Concat(TAG, secret)
+      const hash = hashScratch
+      sha256ConcatInto(TAG, secret, hash, 0)
       const key = keyOf(secp.name, hash)
       // Of the implementation too: every real curve agrees, but a test-only curve
       // (src/testing/InsecureCrypto.ts) in the same process must not read their points.

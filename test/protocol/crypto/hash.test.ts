@@ -76,6 +76,24 @@ describe("hash-node, its browser stand-in and hash-noble", () => {
     )
   })
 
+  it("sha256ConcatInto (noble's, every platform) writes sha256Concat's hash at any offset and leaves the rest; RangeError without room", () => {
+    const longPart = fc.uint8Array({ minLength: 0, maxLength: 300 })
+    fc.assert(
+      fc.property(fc.oneof(shortPart, longPart), fc.oneof(shortPart, longPart), fc.integer({ min: 0, max: 40 }), (a, b, at) => {
+        const out = new Uint8Array(at + 32 + 5).fill(0xa5)
+        portable.sha256ConcatInto(a, b, out, at)
+        expect(toHex(out.subarray(at, at + 32))).toBe(toHex(nobleSha256(join([a, b]))))
+        expect(out.subarray(0, at).every((x) => x === 0xa5) && out.subarray(at + 32).every((x) => x === 0xa5)).toBe(true)
+        // The hasher is reused: the fresh-array form right after gives the same hash.
+        expect(toHex(portable.sha256Concat(a, b))).toBe(toHex(out.subarray(at, at + 32)))
+      }),
+      { numRuns: 400, seed: SEED }
+    )
+    const out = new Uint8Array(40)
+    expect(() => portable.sha256ConcatInto(new Uint8Array(33), new Uint8Array(33), out, 9)).toThrow(RangeError)
+    expect(() => portable.sha256ConcatInto(new Uint8Array(33), new Uint8Array(33), out, -1)).toThrow(RangeError)
+  })
+
   it("every length from 0 to 3,000 (each once, the same bytes through all three)", () => {
     const data = Uint8Array.from({ length: 3001 }, (_, i) => (i * 7 + 3) & 0xff)
     for (let n = 0; n <= 3000; n++) {

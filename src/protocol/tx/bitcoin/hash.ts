@@ -10,6 +10,12 @@ import { ripemd160 } from "@noble/hashes/legacy.js"
 import { sha256, sha256Into } from "../../crypto/hash-node.ts"
 
 export { sha256, sha256Concat, sha256Into } from "../../crypto/hash-node.ts"
+/**
+ * SHA256(a || b) into the caller's array, for BOLT 3 tweaks and memo keys (two points or a tag
+ * and a secret: 65-66 bytes, where the platform's module runs noble too): noble's reused hasher on
+ * every platform.
+ */
+export { sha256ConcatInto } from "../../crypto/hash-noble.ts"
 
 /** The inner hash of `hash256` / `hash256Into`: hashed again at once, never handed out (synchronous, never re-entered). */
 const innerHash = new Uint8Array(32)

@@ -5,7 +5,7 @@
  */
 import { Data, Result } from "effect"
 import { concatBytes } from "../../bytes.ts"
-import { hash160, sha256 } from "./hash.ts"
+import { hash160, sha256Into } from "./hash.ts"
 
 export const OP = {
   OP_0: 0x00,
@@ -162,8 +162,17 @@ export const decompileScript = (script: Uint8Array): Result.Result<ReadonlyArray
 
 /** P2WPKH output script: OP_0 <HASH160(pubkey)>. */
 export const p2wpkhScript = (pubkey: Uint8Array): Uint8Array => witnessProgram(hash160(pubkey))
-/** P2WSH output script: OP_0 <SHA256(witnessScript)>. */
-export const p2wshScript = (witnessScript: Uint8Array): Uint8Array => witnessProgram(sha256(witnessScript))
+/**
+ * P2WSH output script: OP_0 <SHA256(witnessScript)>, the hash written straight into it (no array of
+ * its own: one per output script of every commitment built).
+ */
+export const p2wshScript = (witnessScript: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(34)
+  out[0] = OP.OP_0
+  out[1] = 32
+  sha256Into(witnessScript, out, 2)
+  return out
+}
 /** OP_0 and the push of a 20- or 32-byte hash (what `compileScript([OP_0, hash])` writes), one per output built. */
 const witnessProgram = (hash: Uint8Array): Uint8Array => {
   const out = new Uint8Array(2 + hash.length)

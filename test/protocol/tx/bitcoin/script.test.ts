@@ -2,7 +2,8 @@ import fc from "fast-check"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { toHex } from "../../../../src/protocol/bytes.ts"
-import { compileScript, decompileScript, encodePush, num, OP, scriptNumBytes } from "../../../../src/protocol/tx/bitcoin/script.ts"
+import { compileScript, decompileScript, encodePush, num, OP, p2wshScript, scriptNumBytes } from "../../../../src/protocol/tx/bitcoin/script.ts"
+import { sha256 } from "@noble/hashes/sha2.js"
 
 describe("script encoding", () => {
   it("encodes numbers minimally (CScriptNum)", () => {
@@ -66,6 +67,17 @@ describe("script encoding", () => {
         return Result.isSuccess(r) || r.failure._tag === "ScriptDecodeError"
       }),
       { numRuns: 10_000 }
+    )
+  })
+})
+
+describe("p2wshScript", () => {
+  it("is OP_0 <SHA256(witness script)> as compiled from its chunks, for scripts of 0-700 bytes (noble's and OpenSSL's hash sizes)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 700 }), (script) => {
+        expect(toHex(p2wshScript(script))).toBe(toHex(compileScript([OP.OP_0, sha256(script)])))
+      }),
+      { numRuns: 300, seed: 18 }
     )
   })
 })
