@@ -1413,6 +1413,26 @@ export const make = (
         return now
       })
 
+    /** `channelByScid` through the hint's mailbox when it is busy, else every channel asked (the index made again from their answers). */
+    const channelByScidSlow = (scid: ShortChannelId): Effect.Effect<ChannelInfo | undefined> =>
+      Effect.gen(function*() {
+        const hinted = byScid.get(scid)
+        if (hinted?.handle !== undefined) {
+          const r = yield* Effect.result(info(hinted, hinted.handle))
+          if (Result.isSuccess(r) && shortChannelIdsOf(r.success.state).includes(scid)) return r.success
+        }
+        // Unknown here or moved: every channel is asked, and the index is made again from their answers.
+        byScid.clear()
+        let found: ChannelInfo | undefined
+        for (const c of yield* listChannels) {
+          const entry = byId.get(toHex(c.channelId))
+          const scids = shortChannelIdsOf(c.state)
+          if (entry !== undefined) for (const s of scids) byScid.set(s, entry)
+          if (found === undefined && scids.includes(scid)) found = c
+        }
+        return found
+      })
+
     const shape = ChannelManager.of({
       openChannel: (nodeId, amount, options = {}) =>
         Effect.gen(function*() {
@@ -1452,22 +1472,15 @@ export const make = (
         command(temporaryChannelId, { _tag: "FundingTransaction", tx: tx instanceof Uint8Array ? tx : serializeTransaction(tx) }).pipe(Effect.asVoid),
       listChannels,
       channelByScid: (scid) =>
-        Effect.gen(function*() {
+        Effect.suspend(() => {
+          // The hinted channel idle and still answering to the id (most calls): its info at once, no generator.
           const hinted = byScid.get(scid)
-          if (hinted?.handle !== undefined) {
-            const r = yield* Effect.result(info(hinted, hinted.handle))
-            if (Result.isSuccess(r) && shortChannelIdsOf(r.success.state).includes(scid)) return r.success
+          const now = hinted?.handle?.snapshotNow()
+          if (hinted !== undefined && now !== undefined) {
+            const idle = infoOf(hinted, now)
+            if (shortChannelIdsOf(idle.state).includes(scid)) return Effect.succeed<ChannelInfo | undefined>(idle)
           }
-          // Unknown here or moved: every channel is asked, and the index is made again from their answers.
-          byScid.clear()
-          let found: ChannelInfo | undefined
-          for (const c of yield* listChannels) {
-            const entry = byId.get(toHex(c.channelId))
-            const scids = shortChannelIdsOf(c.state)
-            if (entry !== undefined) for (const s of scids) byScid.set(s, entry)
-            if (found === undefined && scids.includes(scid)) found = c
-          }
-          return found
+          return channelByScidSlow(scid)
         }),
       channel: (channelId) => withChannel(channelId, info),
       monitorState: (channelId) =>

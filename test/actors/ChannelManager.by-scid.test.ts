@@ -1,7 +1,8 @@
 /**
  * `ChannelManager.channelByScid`: the channel a forward's `short_channel_id` names (BOLT 4), found
  * by its real short channel id, and nothing for an id no channel answers to; the same answer as
- * searching `listChannels`, also on a second lookup (through the manager's index).
+ * searching `listChannels`, also on a second lookup (through the manager's index, answered at once
+ * from an idle hinted channel).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -36,6 +37,8 @@ describe("ChannelManager: channel by short channel id", () => {
         assert.strictEqual(found.state._tag, "Normal")
         const listed = (yield* alice.channels.listChannels).find((c) => c.state._tag === "Normal" && c.state.shortChannelId === scid)
         assert.strictEqual(listed === undefined ? undefined : toHex(listed.channelId), toHex(found.channelId))
+        // Round 0 searched every channel (no hint yet), round 1 answered from the idle hinted channel at once: the listing's info both times.
+        assert.deepStrictEqual(found, listed)
       }
       assert.isUndefined(yield* byScid(shortChannelIdFromParts(700_000, 5, 2)))
       // After a miss (the index made again), the channel is still found.
