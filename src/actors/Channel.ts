@@ -821,22 +821,28 @@ const startChannel = <S>(
       const updates = collected
       if (updates === undefined) return persistStateAlone
       collected = undefined
-      const first = updates[0]?.updateId ?? 0n
-      const last = updates[updates.length - 1]?.updateId ?? first
       // The state goes with the updates: every milestone so far is in it.
       const seq = stateWanted
       stateIssued = seq
-      return write(updates, (status) => {
-        if (status !== "Completed") {
-          groups.set(last, first)
-          groupStates.set(last, seq)
-          for (const u of updates) inProgress.add(u.updateId)
-          return Effect.void
-        }
-        for (const u of updates) complete(u.updateId)
-        stateStored(seq)
-        return releaseNext()
-      })
+      // Written at once (a status): no callback made for it (one write per handled message, most of them so).
+      const now = persistManyNow?.(updates, state)
+      if (typeof now === "string") return collectedWritten(updates, seq, now)
+      const then = (status: PersistStatus) => collectedWritten(updates, seq, status)
+      return now === undefined ? Effect.flatMap(persistMany(updates, state), then) : Effect.flatMap(now, then)
+    }
+    /** After a grouped write of `updates` carrying state write `seq`: recorded as durable, or as in progress. */
+    const collectedWritten = (updates: ReadonlyArray<MonitorUpdate>, seq: number, status: PersistStatus): Effect.Effect<void> => {
+      if (status !== "Completed") {
+        const first = updates[0]?.updateId ?? 0n
+        const last = updates[updates.length - 1]?.updateId ?? first
+        groups.set(last, first)
+        groupStates.set(last, seq)
+        for (const u of updates) inProgress.add(u.updateId)
+        return Effect.void
+      }
+      for (const u of updates) complete(u.updateId)
+      stateStored(seq)
+      return releaseNext()
     }
 
     /**
