@@ -90,7 +90,7 @@ import { ChannelId, type Msat, msat } from "../protocol/units.ts"
 import { Entropy } from "../services/Entropy.ts"
 import { type ExcludedChannel, type FirstHop, type Path, type PathOutcome, type PolicyUpdate, Router } from "../services/Router.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
-import { NodeSigner } from "../services/NodeSigner.ts"
+import { ecdhNowOf, type NodeEcdhNow, NodeSigner, type NodeSignerShape } from "../services/NodeSigner.ts"
 import { givenPutOp, Store, storeWriteNowOf, type StoreVersion } from "../services/Store.ts"
 import { type ChannelInfo, ChannelManager, type ChannelManagerShape, listenerOf, type NodeChannelEvent } from "./ChannelManager.ts"
 import { createInvoiceWith, type CreateInvoiceParams } from "../invoices/createInvoice.ts"
@@ -315,6 +315,11 @@ export interface PaymentsConfig {
   readonly secp: Secp256k1
   /** The chain tip as the node knows it (a `ChainSource` later). */
   readonly blockHeight: Effect.Effect<number>
+  /**
+   * The same height as `blockHeight`, read at once, for a node that has it in memory (the
+   * simulation): the handlers read the height per HTLC, and this reads it with no effect.
+   */
+  readonly blockHeightNow?: () => number
   /** Our forwarding policy (every channel; default `defaultForwardingPolicy`). */
   readonly forwardingPolicy?: ForwardingPolicy
   /** How long MPP parts are held before failing with `mpp_timeout` (default 60 s). */
@@ -619,7 +624,86 @@ const annotateSpanOf = (fiber: Fiber.Fiber<unknown, unknown>, attributesOf: () =
 const annotateSpan = (attributesOf: () => Readonly<Record<string, unknown>>): Effect.Effect<void> => Effect.withFiberSucceed((fiber) => annotateSpanOf(fiber, attributesOf))
 
 /** What `processOnion` reads of an incoming HTLC. */
-type OnionHtlc = { readonly onion: Uint8Array; readonly paymentHash: Uint8Array; readonly amount: Msat; readonly cltvExpiry: number; readonly pathKey?: Uint8Array | undefined }
+export type OnionHtlc = { readonly onion: Uint8Array; readonly paymentHash: Uint8Array; readonly amount: Msat; readonly cltvExpiry: number; readonly pathKey?: Uint8Array | undefined }
+type PeeledOnion = ReturnType<typeof processPaymentOnion>
+const onionInput = (htlc: OnionHtlc): Parameters<typeof processPaymentOnion>[2] => ({
+  onion: htlc.onion,
+  paymentHash: htlc.paymentHash,
+  amountMsat: htlc.amount,
+  cltvExpiry: htlc.cltvExpiry,
+  ...(htlc.pathKey === undefined ? {} : { pathKey: htlc.pathKey })
+})
+
+/**
+ * An incoming HTLC's onion peeled with the signer's ECDH done at once (`NodeEcdhNow`): one peel,
+ * each point computed when first asked and only then (as `peelOnionBySigner` computes each point
+ * it is asked once, over as many peels as it takes). Same result. Exported for its property test.
+ */
+export const peelOnionNow = (secp: Secp256k1, ecdhNow: NodeEcdhNow, htlc: OnionHtlc): PeeledOnion => {
+  // Outside a blinded route the onion's own key is the only point asked: kept without a map.
+  let first: Uint8Array | undefined
+  let firstShared: Uint8Array | undefined
+  let others: Map<string, Uint8Array | undefined> | undefined
+  const ecdh: NodeEcdh = (point) => {
+    if (first === undefined) {
+      first = point
+      firstShared = ecdhNow(point)
+      return firstShared
+    }
+    if (equalBytes(first, point)) return firstShared
+    others ??= new Map()
+    const k = toHex(point)
+    if (!others.has(k)) others.set(k, ecdhNow(point))
+    return others.get(k)
+  }
+  return processPaymentOnion(secp, ecdh, onionInput(htlc))
+}
+
+/**
+ * An incoming HTLC's onion peeled with ECDH through the signer (an effect per point): the pure
+ * onion code asks synchronously, so the points it asks for are computed first, and it peels again.
+ * Exported for its property test.
+ */
+export const peelOnionBySigner = (secp: Secp256k1, signerEcdh: NodeSignerShape["ecdh"], htlc: OnionHtlc): Effect.Effect<PeeledOnion> => {
+  /** One peel with the points known so far: its result, and the points it asked for that are not known. */
+  const peelOnce = (known: ReadonlyMap<string, Uint8Array | undefined>) => {
+    const missing: Array<Uint8Array> = []
+    const ecdh: NodeEcdh = (point) => {
+      const k = toHex(point)
+      if (known.has(k)) return known.get(k)
+      missing.push(point)
+      return undefined
+    }
+    const result = processPaymentOnion(secp, ecdh, onionInput(htlc))
+    return { result, missing }
+  }
+  /** Peels until no point is missing (each round's missing points computed through the signer), at most 4 rounds. */
+  const peelRounds = (known: Map<string, Uint8Array | undefined>) =>
+    Effect.gen(function*() {
+      for (let round = 0; round < 4; round++) {
+        const { result: r, missing } = peelOnce(known)
+        if (missing.length === 0) return r
+        for (const p of missing) {
+          const s = yield* Effect.result(signerEcdh(p))
+          known.set(toHex(p), Result.isSuccess(s) ? s.success : undefined)
+        }
+      }
+      return yield* Effect.die(new Error("onion processing kept asking for new ECDH points"))
+    })
+  // Outside a blinded route the only point asked is the onion's own key (BOLT 4: bytes 1..33):
+  // computed first, so the onion is peeled once (a first pass without it fails and builds its error).
+  if (htlc.pathKey === undefined && htlc.onion.length >= 34) {
+    const point = htlc.onion.subarray(1, 34)
+    const peel = (shared: Uint8Array | undefined) => {
+      const known = new Map<string, Uint8Array | undefined>([[toHex(point), shared]])
+      // The first round of `peelRounds` without a generator: it asks for no other point (a single path).
+      const first = peelOnce(known)
+      return first.missing.length === 0 ? Effect.succeed(first.result) : peelRounds(known)
+    }
+    return Effect.matchEffect(signerEcdh(point), { onFailure: () => peel(undefined), onSuccess: peel })
+  }
+  return peelRounds(new Map())
+}
 const describeFailure = (f: FailureMessage | undefined): string => (f === undefined ? "unreadable" : f._tag === "unknown" ? `unknown(${f.code})` : f._tag)
 
 export const make = (
@@ -638,6 +722,28 @@ export const make = (
     const finalCltvMargin = config.finalCltvMargin ?? 3
     const maxAttempts = config.maxAttempts ?? 25
     const secp = config.secp
+    /**
+     * The clock and the tracing of every fiber that handles inputs (the loop, the timers, what they
+     * fork: all forked from this one, so they read the same `Clock` and `TracerEnabled`): the
+     * handlers read the time several times per HTLC, with no Effect operation this way; when
+     * nothing is traced they skip spans and annotations with none, and the hot handlers (a forward,
+     * a receive, a resolution, an attempt) run as generators in their callers' own (`yield*`: no
+     * generator effect of their own; in a span of their own otherwise). The API's entry points run
+     * on their callers' fibers and read those (`currentMillis`, `nowSeconds`).
+     */
+    const clock = yield* Clock.Clock
+    const millisNow = () => clock.currentTimeMillisUnsafe()
+    const secondsNow = () => Math.floor(millisNow() / 1000)
+    const traces = yield* Effect.withFiber((fiber) => Effect.succeed(tracingIn(fiber)))
+    /** `annotateSpan` run with `yield*` by a handler's generator: nothing at all when nothing is traced. */
+    const annotate = function*(attributesOf: () => Readonly<Record<string, unknown>>) {
+      if (traces) yield* annotateSpan(attributesOf)
+    }
+    /** The height, at once when the node gives it so (`blockHeightNow`). Run with `yield*`. */
+    const blockHeightNow = config.blockHeightNow
+    const currentHeight = function*() {
+      return blockHeightNow !== undefined ? blockHeightNow() : yield* config.blockHeight
+    }
 
     const inbox = yield* Queue.unbounded<Input>()
     const events = yield* PubSub.unbounded<PaymentEvent>()
@@ -678,6 +784,10 @@ export const make = (
     const paymentSpanOf = (r: OutboundRecord): Effect.Effect<Tracer.Span | undefined> => {
       const existing = paymentSpans.get(r.paymentId)
       return existing !== undefined ? Effect.succeed(existing) : Effect.withFiber((fiber) => (tracingIn(fiber) ? newPaymentSpan(r) : Effect.undefined))
+    }
+    /** `paymentSpanOf` run with `yield*` by a handler's generator: none, with no step, when nothing is traced. */
+    const paymentSpan = function*(r: OutboundRecord) {
+      return traces ? yield* paymentSpanOf(r) : undefined
     }
     const newPaymentSpan = (r: OutboundRecord): Effect.Effect<Tracer.Span> => {
       const root = paymentTraceRoot(r.paymentHash)
@@ -735,17 +845,16 @@ export const make = (
      */
     const arrivals = boundedMap<number | string, { readonly atMillis: number; readonly blinded: boolean }>(DEDUPE_CAPACITY)
     /** Our hold time of an incoming HTLC in BOLT 4 units (100 ms), or undefined: no attribution data. */
-    const holdTimeOf = (channelId: Uint8Array, htlcId: bigint, receivedAtMillis?: number) =>
-      withMillis((now) => {
-        const key = seenKey(channelId, htlcId)
-        const arrival = arrivals.get(key)
-        arrivals.delete(key)
-        if (arrival?.blinded === true) return undefined
-        // A forward's record keeps its arrival across restarts (an HTLC delivered again after one is
-        // not new): its callers give it.
-        const at = receivedAtMillis ?? arrival?.atMillis
-        return at === undefined ? 0 : Math.floor(Math.max(0, now - at) / 100)
-      })
+    const holdTimeOf = (channelId: Uint8Array, htlcId: bigint, receivedAtMillis?: number): number | undefined => {
+      const key = seenKey(channelId, htlcId)
+      const arrival = arrivals.get(key)
+      arrivals.delete(key)
+      if (arrival?.blinded === true) return undefined
+      // A forward's record keeps its arrival across restarts (an HTLC delivered again after one is
+      // not new): its callers give it.
+      const at = receivedAtMillis ?? arrival?.atMillis
+      return at === undefined ? 0 : Math.floor(Math.max(0, millisNow() - at) / 100)
+    }
 
     // ---- the store -------------------------------------------------------------------------------------
 
@@ -842,7 +951,7 @@ export const make = (
     }
     /** At start: what is open comes into memory (the rest stays in the store, read when asked). */
     const loadAll = Effect.gen(function*() {
-      const now = yield* nowSeconds
+      const now = secondsNow()
       yield* eachStored("pay/in/", inboundJson, (_, r) => {
         if (r.status !== "paid" && !unpayable(r, now)) inbound.set(toHex(r.paymentHash), r)
       })
@@ -859,53 +968,14 @@ export const make = (
 
     const nowSeconds = withMillis((ms) => Math.floor(ms / 1000))
 
-    /** Onion ECDH through the signer: the pure onion code asks synchronously, so the points it asks for are computed first. */
-    const processOnion = (htlc: OnionHtlc): Effect.Effect<ReturnType<typeof processPaymentOnion>> => {
-      // Outside a blinded route the only point asked is the onion's own key (BOLT 4: bytes 1..33):
-      // computed first, so the onion is peeled once (a first pass without it fails and builds its error).
-      if (htlc.pathKey === undefined && htlc.onion.length >= 34) {
-        const point = htlc.onion.subarray(1, 34)
-        const peel = (shared: Uint8Array | undefined) => {
-          const known = new Map<string, Uint8Array | undefined>([[toHex(point), shared]])
-          // The first round of `peelRounds` without a generator: it asks for no other point (a single path).
-          const first = peelOnce(htlc, known)
-          return first.missing.length === 0 ? Effect.succeed(first.result) : peelRounds(htlc, known)
-        }
-        return Effect.matchEffect(signer.ecdh(point), { onFailure: () => peel(undefined), onSuccess: peel })
-      }
-      return peelRounds(htlc, new Map())
+    /**
+     * An incoming HTLC's onion peeled (BOLT 4), with the signer's ECDH at once when it declares one
+     * (`ecdhNowOf`: a key in memory; no effect per HTLC), else through its `ecdh` effect.
+     */
+    const ecdhNow = ecdhNowOf(signer)
+    const processOnion = function*(htlc: OnionHtlc) {
+      return ecdhNow !== undefined ? peelOnionNow(secp, ecdhNow, htlc) : yield* peelOnionBySigner(secp, signer.ecdh, htlc)
     }
-    /** One peel with the points known so far: its result, and the points it asked for that are not known. */
-    const peelOnce = (htlc: OnionHtlc, known: ReadonlyMap<string, Uint8Array | undefined>) => {
-      const missing: Array<Uint8Array> = []
-      const ecdh: NodeEcdh = (point) => {
-        const k = toHex(point)
-        if (known.has(k)) return known.get(k)
-        missing.push(point)
-        return undefined
-      }
-      const result = processPaymentOnion(secp, ecdh, {
-        onion: htlc.onion,
-        paymentHash: htlc.paymentHash,
-        amountMsat: htlc.amount,
-        cltvExpiry: htlc.cltvExpiry,
-        ...(htlc.pathKey === undefined ? {} : { pathKey: htlc.pathKey })
-      })
-      return { result, missing }
-    }
-    /** Peels until no point is missing (each round's missing points computed through the signer), at most 4 rounds. */
-    const peelRounds = (htlc: OnionHtlc, known: Map<string, Uint8Array | undefined>) =>
-      Effect.gen(function*() {
-        for (let round = 0; round < 4; round++) {
-          const { result: r, missing } = peelOnce(htlc, known)
-          if (missing.length === 0) return r
-          for (const p of missing) {
-            const s = yield* Effect.result(signer.ecdh(p))
-            known.set(toHex(p), Result.isSuccess(s) ? s.success : undefined)
-          }
-        }
-        return yield* Effect.die(new Error("onion processing kept asking for new ECDH points"))
-      })
 
     const channelInfos = manager.listChannels
 
@@ -937,17 +1007,21 @@ export const make = (
         }]
       })
 
-    const failIncoming = (channelId: ChannelId, htlcId: bigint, response: OnionFailureResponse, receivedAtMillis?: number) =>
-      Effect.andThen(
-        annotateSpan(() => ({ "payment.outcome": response._tag === "FailMalformed" ? `malformed ${response.failureCode}` : `failed: ${describeFailure(response.failure)}` })),
-        laterIfIntroduction(response, failIncomingNow(channelId, htlcId, response, receivedAtMillis))
-      )
+    const failIncoming = (channelId: ChannelId, htlcId: bigint, response: OnionFailureResponse, receivedAtMillis?: number) => {
+      const fail = laterIfIntroduction(response, failIncomingNow(channelId, htlcId, response, receivedAtMillis))
+      return traces
+        ? Effect.andThen(
+          annotateSpan(() => ({ "payment.outcome": response._tag === "FailMalformed" ? `malformed ${response.failureCode}` : `failed: ${describeFailure(response.failure)}` })),
+          fail
+        )
+        : fail
+    }
     const failIncomingNow = (channelId: ChannelId, htlcId: bigint, response: OnionFailureResponse, receivedAtMillis?: number) =>
       response._tag === "FailMalformed"
         ? Effect.ignore(manager.failMalformedHtlc(channelId, htlcId, response.sha256OfOnion, response.failureCode))
-        : Effect.flatMap(holdTimeOf(channelId, htlcId, receivedAtMillis), (holdTime) => {
+        : Effect.suspend(() => {
           // The erring node starts the attribution data with its hold time (BOLT 4).
-          const returned = createFailure(response.sharedSecret, response.failure, holdTime)
+          const returned = createFailure(response.sharedSecret, response.failure, holdTimeOf(channelId, htlcId, receivedAtMillis))
           return Effect.ignore(manager.failHtlc(channelId, htlcId, returned.reason, returned.attributionData))
         })
 
@@ -996,7 +1070,7 @@ export const make = (
       if (fulfillDurably === undefined) yield* Effect.forEach(set.parts, claimOne, { concurrency: "unbounded", discard: true })
       for (const part of set.parts) {
         // The final node starts the fulfill's attribution data with its hold time (BOLT 4).
-        const holdTime = yield* holdTimeOf(part.channelId, part.htlcId)
+        const holdTime = holdTimeOf(part.channelId, part.htlcId)
         const attributionData = holdTime === undefined ? undefined : addSuccessAttribution(part.sharedSecret, holdTime, undefined)
         const r = yield* Effect.result((fulfillDurably ?? manager.fulfillHtlc)(part.channelId, part.htlcId, record.preimage, attributionData))
         if (Result.isFailure(r)) {
@@ -1008,7 +1082,7 @@ export const make = (
       const paid: InboundRecord = { ...record, status: "paid", receivedMsat: received, claimedParts }
       yield* saveInbound(paid)
       forget(inbound, toHex(record.paymentHash), paid)
-      yield* annotateSpan(() => ({ "payment.outcome": "claimed", "payment.receivedMsat": received.toString(), "payment.parts": set.parts.length }))
+      yield* annotate(() => ({ "payment.outcome": "claimed", "payment.receivedMsat": received.toString(), "payment.parts": set.parts.length }))
       publish({ _tag: "PaymentReceived", paymentHash: record.paymentHash, amountMsat: msat(received), parts: set.parts.length })
     }
 
@@ -1027,7 +1101,7 @@ export const make = (
         if (e?._tag !== "HtlcReceived" || e.pathKey !== undefined) return undefined
         const processed = yield* processOnion(e)
         if (Result.isFailure(processed)) return undefined
-        const holdTime = yield* holdTimeOf(part.channelId, part.htlcId)
+        const holdTime = holdTimeOf(part.channelId, part.htlcId)
         return holdTime === undefined ? undefined : addSuccessAttribution(processed.success.sharedSecret, holdTime, undefined)
       })
 
@@ -1054,75 +1128,74 @@ export const make = (
         publish({ _tag: "PaymentReceived", paymentHash: record.paymentHash, amountMsat: msat(record.receivedMsat), parts: parts.length })
       })
 
-    const onReceive = (
+    const onReceive = function*(
       e: Extract<ChannelEvent, { readonly _tag: "HtlcReceived" }>,
       p: Extract<ProcessedOnion, { readonly _tag: "Receive" }>
-    ) =>
-      Effect.gen(function*() {
-        const height = yield* config.blockHeight
-        const hashHex = toHex(e.paymentHash)
-        let record = inbound.get(hashHex) ?? (yield* storedInbound(hashHex))
-        const part = {
-          paymentHash: e.paymentHash,
-          amountMsat: e.amount,
-          cltvExpiry: e.cltvExpiry,
-          paymentSecret: p.paymentSecret,
-          totalMsat: p.totalMsat,
-          customRecords: p.customRecords
+    ) {
+      const height = yield* currentHeight()
+      const hashHex = toHex(e.paymentHash)
+      let record = inbound.get(hashHex) ?? (yield* storedInbound(hashHex))
+      const part = {
+        paymentHash: e.paymentHash,
+        amountMsat: e.amount,
+        cltvExpiry: e.cltvExpiry,
+        paymentSecret: p.paymentSecret,
+        totalMsat: p.totalMsat,
+        customRecords: p.customRecords
+      }
+      if (record !== undefined && record.status !== "open") {
+        // A part of a payment being (or already) claimed, delivered again: fulfil it. Any other
+        // HTLC for a paid hash is refused (BOLT 4: MAY treat the hash as unknown): never paid twice.
+        if ((record.claimedParts ?? []).includes(htlcKey(e.channelId, e.htlcId))) {
+          if (record.status === "claiming") return yield* reclaim(record)
+          const holdTime = holdTimeOf(e.channelId, e.htlcId)
+          const attributionData = holdTime === undefined ? undefined : addSuccessAttribution(p.sharedSecret, holdTime, undefined)
+          return yield* Effect.ignore(manager.fulfillHtlc(e.channelId, e.htlcId, record.preimage, attributionData))
         }
-        if (record !== undefined && record.status !== "open") {
-          // A part of a payment being (or already) claimed, delivered again: fulfil it. Any other
-          // HTLC for a paid hash is refused (BOLT 4: MAY treat the hash as unknown): never paid twice.
-          if ((record.claimedParts ?? []).includes(htlcKey(e.channelId, e.htlcId))) {
-            if (record.status === "claiming") return yield* reclaim(record)
-            const holdTime = yield* holdTimeOf(e.channelId, e.htlcId)
-            const attributionData = holdTime === undefined ? undefined : addSuccessAttribution(p.sharedSecret, holdTime, undefined)
-            return yield* Effect.ignore(manager.fulfillHtlc(e.channelId, e.htlcId, record.preimage, attributionData))
+        return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: unknownPaymentDetails(e.amount, height), sharedSecret: p.sharedSecret })
+      }
+      if (record === undefined) {
+        const preimage = keysendPreimage(part)
+        if (preimage !== undefined) {
+          record = {
+            paymentHash: e.paymentHash,
+            preimage,
+            keysend: true,
+            minFinalCltvExpiryDelta: 0,
+            status: "open",
+            receivedMsat: 0n,
+            createdAtSeconds: secondsNow()
           }
-          return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: unknownPaymentDetails(e.amount, height), sharedSecret: p.sharedSecret })
+          yield* saveInbound(record)
         }
-        if (record === undefined) {
-          const preimage = keysendPreimage(part)
-          if (preimage !== undefined) {
-            record = {
-              paymentHash: e.paymentHash,
-              preimage,
-              keysend: true,
-              minFinalCltvExpiryDelta: 0,
-              status: "open",
-              receivedMsat: 0n,
-              createdAtSeconds: yield* nowSeconds
-            }
-            yield* saveInbound(record)
+      }
+      // One clock reading for the expiry check and the MPP set's start.
+      const now = millisNow()
+      const checked = checkFinalPart(record === undefined ? undefined : expectedOf(record), part, { height, nowSeconds: Math.floor(now / 1000) })
+      if (record === undefined || Result.isFailure(checked)) {
+        const failure = Result.isFailure(checked) ? checked.failure : { _tag: "incorrect_or_unknown_payment_details" as const, htlcMsat: e.amount, height }
+        return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure, sharedSecret: p.sharedSecret })
+      }
+      const added = addMppPart(mppSets.get(hashHex), { channelId: e.channelId, htlcId: e.htlcId, amountMsat: e.amount, sharedSecret: p.sharedSecret }, p.totalMsat, now)
+      switch (added._tag) {
+        case "Mismatch":
+          return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: { _tag: "incorrect_or_unknown_payment_details", htlcMsat: e.amount, height }, sharedSecret: p.sharedSecret })
+        case "Waiting": {
+          const isNew = !mppSets.has(hashHex)
+          mppSets.set(hashHex, added.set)
+          if (isNew) {
+            yield* Effect.sleep(Duration.millis(mppTimeoutMillis)).pipe(
+              Effect.andThen(Queue.offer(inbox, { _tag: "MppTimeout", paymentHash: hashHex, firstAtMillis: added.set.firstAtMillis })),
+              Effect.forkIn(scope)
+            )
           }
+          return
         }
-        // One clock reading for the expiry check and the MPP set's start.
-        const now = yield* currentMillis
-        const checked = checkFinalPart(record === undefined ? undefined : expectedOf(record), part, { height, nowSeconds: Math.floor(now / 1000) })
-        if (record === undefined || Result.isFailure(checked)) {
-          const failure = Result.isFailure(checked) ? checked.failure : { _tag: "incorrect_or_unknown_payment_details" as const, htlcMsat: e.amount, height }
-          return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure, sharedSecret: p.sharedSecret })
-        }
-        const added = addMppPart(mppSets.get(hashHex), { channelId: e.channelId, htlcId: e.htlcId, amountMsat: e.amount, sharedSecret: p.sharedSecret }, p.totalMsat, now)
-        switch (added._tag) {
-          case "Mismatch":
-            return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure: { _tag: "incorrect_or_unknown_payment_details", htlcMsat: e.amount, height }, sharedSecret: p.sharedSecret })
-          case "Waiting": {
-            const isNew = !mppSets.has(hashHex)
-            mppSets.set(hashHex, added.set)
-            if (isNew) {
-              yield* Effect.sleep(Duration.millis(mppTimeoutMillis)).pipe(
-                Effect.andThen(Queue.offer(inbox, { _tag: "MppTimeout", paymentHash: hashHex, firstAtMillis: added.set.firstAtMillis })),
-                Effect.forkIn(scope)
-              )
-            }
-            return
-          }
-          case "Complete":
-            mppSets.set(hashHex, added.set)
-            return yield* claimSteps(record, added.set)
-        }
-      })
+        case "Complete":
+          mppSets.set(hashHex, added.set)
+          return yield* claimSteps(record, added.set)
+      }
+    }
 
     const onMppTimeout = (hashHex: string, firstAtMillis: number) =>
       Effect.gen(function*() {
@@ -1166,7 +1239,7 @@ export const make = (
       const disabled = outgoingOf(info.success)._tag !== "Usable"
       const cached = failureUpdates.get(onionScid)
       if (cached !== undefined && cached.disabled === disabled) return cached.raw
-      const now = yield* nowSeconds
+      const now = secondsNow()
       const timestamp = Math.max(now, (cached?.timestamp ?? 0) + 1)
       const unsigned = failureUpdateFields({
         chainHash: network.chainHash,
@@ -1206,10 +1279,10 @@ export const make = (
     /** A forward fulfilled back (a generator run in its callers' own with `yield*`, as `failBack`). */
     const fulfillBack = function*(record: ForwardRecord, preimage: Uint8Array, downstreamAttribution?: Uint8Array) {
       yield* saveFinishedForward({ ...record, status: "fulfilled" })
-      yield* annotateSpan(() => ({ "payment.outcome": "fulfilled", "payment.feeMsat": (record.inAmountMsat - record.outAmountMsat).toString() }))
+      yield* annotate(() => ({ "payment.outcome": "fulfilled", "payment.feeMsat": (record.inAmountMsat - record.outAmountMsat).toString() }))
       // The channel persists the preimage (its monitor's `PaymentPreimage`) before `update_fulfill_htlc` leaves.
       // Our hold time goes into the fulfill's attribution data (BOLT 4), not inside a blinded route.
-      const holdTime = yield* holdTimeOf(record.inChannelId, record.inHtlcId, record.receivedAtMillis)
+      const holdTime = holdTimeOf(record.inChannelId, record.inHtlcId, record.receivedAtMillis)
       const attributionData = holdTime === undefined || record.blinded?.introduction === false
         ? undefined
         : addSuccessAttribution(record.sharedSecret, holdTime, downstreamAttribution)
@@ -1257,43 +1330,42 @@ export const make = (
         yield* failBack(record, yield* withOurUpdate({ _tag: "temporary_channel_failure", channelUpdate: new Uint8Array(0) }, record.outChannelId, record.outShortChannelId))
       })
 
-    const onForward = (
+    const onForward = function*(
       e: Extract<ChannelEvent, { readonly _tag: "HtlcReceived" }>,
       p: Extract<ProcessedOnion, { readonly _tag: "Forward" }>
-    ) =>
-      Effect.gen(function*() {
-        const key = forwardKey(e.channelId, e.htlcId)
-        const existing = forwards.get(key) ?? (mayHaveForward(e.channelId, e.htlcId) ? yield* storedRecord(key, forwardJson) : undefined)
-        if (existing !== undefined) return yield* resumeForward(existing, key)
-        const height = yield* config.blockHeight
-        const out = yield* channelOfScid(p.shortChannelId)
-        const refused = checkForward(outgoingOf(out), {
-          incomingAmountMsat: e.amount,
-          incomingCltvExpiry: e.cltvExpiry,
-          amtToForward: p.amtToForward,
+    ) {
+      const key = forwardKey(e.channelId, e.htlcId)
+      const existing = forwards.get(key) ?? (mayHaveForward(e.channelId, e.htlcId) ? yield* storedRecord(key, forwardJson) : undefined)
+      if (existing !== undefined) return yield* resumeForward(existing, key)
+      const height = yield* currentHeight()
+      const out = yield* channelOfScid(p.shortChannelId)
+      const refused = checkForward(outgoingOf(out), {
+        incomingAmountMsat: e.amount,
+        incomingCltvExpiry: e.cltvExpiry,
+        amtToForward: p.amtToForward,
+        outgoingCltvValue: p.outgoingCltvValue
+      }, height)
+      if (out === undefined && config.intercept?.(p.shortChannelId) === true) {
+        // An HTLC for a fake short channel id: the application decides (a just-in-time channel).
+        const interceptId = htlcKey(e.channelId, e.htlcId)
+        intercepted.set(interceptId, { e, p })
+        yield* annotate(() => ({ "payment.outcome": "intercepted" }))
+        return publish({
+          _tag: "HtlcIntercepted",
+          interceptId,
+          paymentHash: e.paymentHash,
+          shortChannelId: p.shortChannelId,
+          inAmountMsat: e.amount,
+          expectedOutAmountMsat: p.amtToForward,
           outgoingCltvValue: p.outgoingCltvValue
-        }, height)
-        if (out === undefined && config.intercept?.(p.shortChannelId) === true) {
-          // An HTLC for a fake short channel id: the application decides (a just-in-time channel).
-          const interceptId = htlcKey(e.channelId, e.htlcId)
-          intercepted.set(interceptId, { e, p })
-          yield* annotateSpan(() => ({ "payment.outcome": "intercepted" }))
-          return publish({
-            _tag: "HtlcIntercepted",
-            interceptId,
-            paymentHash: e.paymentHash,
-            shortChannelId: p.shortChannelId,
-            inAmountMsat: e.amount,
-            expectedOutAmountMsat: p.amtToForward,
-            outgoingCltvValue: p.outgoingCltvValue
-          })
-        }
-        if (refused !== undefined || out === undefined) {
-          const failure = refused === undefined || out === undefined ? refused ?? { _tag: "unknown_next_peer" as const } : yield* withOurUpdate(refused, out.channelId, p.shortChannelId)
-          return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure, sharedSecret: p.sharedSecret })
-        }
-        return yield* startForward(e, p, out.channelId, p.amtToForward)
-      })
+        })
+      }
+      if (refused !== undefined || out === undefined) {
+        const failure = refused === undefined || out === undefined ? refused ?? { _tag: "unknown_next_peer" as const } : yield* withOurUpdate(refused, out.channelId, p.shortChannelId)
+        return yield* failIncoming(e.channelId, e.htlcId, { _tag: "Fail", failure, sharedSecret: p.sharedSecret })
+      }
+      return yield* startForward(e, p, out.channelId, p.amtToForward)
+    }
 
     /** An intercepted HTLC failed back (`unknown_next_peer`). */
     const failHeld = (held: { readonly e: Extract<ChannelEvent, { readonly _tag: "HtlcReceived" }>; readonly p: ForwardOnion }) =>
@@ -1336,13 +1408,13 @@ export const make = (
         outChannelId: out.channelId,
         outAmountMsat: outAmount,
         outCltvExpiry: p.outgoingCltvValue,
-        receivedAtMillis: arrivals.get(seenKey(e.channelId, e.htlcId))?.atMillis ?? (yield* currentMillis),
+        receivedAtMillis: arrivals.get(seenKey(e.channelId, e.htlcId))?.atMillis ?? millisNow(),
         ...(p.shortChannelId === undefined ? {} : { outShortChannelId: p.shortChannelId }),
         ...(blinded === undefined ? {} : { blinded: { introduction: blinded.introduction, sha256OfOnion: sha256(e.onion) } }),
         status: "forwarding"
       }
       yield* saveForward(record)
-      yield* annotateSpan(() => ({ "payment.outcome": "forwarded", "payment.outChannelId": toHex(out.channelId) }))
+      yield* annotate(() => ({ "payment.outcome": "forwarded", "payment.outChannelId": toHex(out.channelId) }))
       // The other forwards of this batch (concurrent groups) get to this point too before this
       // add leaves: the outgoing channel then finds their adds together in its mailbox and signs
       // them in one `commitment_signed` (measured, 3 hops, 50 in flight: 21.9 -> 16.0 HTLC
@@ -1361,37 +1433,38 @@ export const make = (
       }
       yield* saveForward({ ...record, outHtlcId: added.success })
       outIndex.set(htlcKey(out.channelId, added.success), { _tag: "Forward", key })
-      yield* Effect.withFiberSucceed((fiber) => {
-        const span = spanOfFiber(fiber)
-        if (span !== undefined) htlcSpans.set(key, span)
-      })
+      if (traces) {
+        yield* Effect.withFiberSucceed((fiber) => {
+          const span = spanOfFiber(fiber)
+          if (span !== undefined) htlcSpans.set(key, span)
+        })
+      }
     }
 
-    const onForwardResolved = (key: string, result: Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>["result"]) =>
-      Effect.gen(function*() {
-        const record = forwards.get(key)
-        if (record === undefined || record.status !== "forwarding") return
-        switch (result._tag) {
-          case "Fulfilled":
-            return yield* fulfillBack(record, result.preimage, result.attributionData)
-          case "Failed": {
-            // Failed on chain (the monitor's resolution carries no failure onion): we fail it back ourselves.
-            if (result.reason.length === 0) return yield* failBack(record, { _tag: "permanent_channel_failure" })
-            // Inside a blinded route the downstream failure is not relayed: ours replaces it (BOLT 2).
-            if (record.blinded !== undefined) return yield* failBack(record, { _tag: "invalid_onion_blinding", sha256OfOnion: record.blinded.sha256OfOnion })
-            yield* saveFinishedForward({ ...record, status: "failed" })
-            // Wrapped, and our hold time added to the attribution data (all-zero when none came: BOLT 4).
-            const holdTime = yield* holdTimeOf(record.inChannelId, record.inHtlcId, record.receivedAtMillis)
-            const wrapped = forwardFailure(record.sharedSecret, { reason: result.reason, attributionData: result.attributionData }, holdTime)
-            yield* Effect.ignore(manager.failHtlc(record.inChannelId, record.inHtlcId, wrapped.reason, wrapped.attributionData))
-            publish({ _tag: "ForwardFailed", paymentHash: record.paymentHash, inChannelId: record.inChannelId, failure: "downstream" })
-            return
-          }
-          case "Malformed":
-            // BOLT 2: the malformed code goes back as a regular failure from us, with the onion's hash.
-            return yield* failBack(record, failureFromMalformed(result.failureCode, result.sha256OfOnion))
+    const onForwardResolved = function*(key: string, result: Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>["result"]) {
+      const record = forwards.get(key)
+      if (record === undefined || record.status !== "forwarding") return
+      switch (result._tag) {
+        case "Fulfilled":
+          return yield* fulfillBack(record, result.preimage, result.attributionData)
+        case "Failed": {
+          // Failed on chain (the monitor's resolution carries no failure onion): we fail it back ourselves.
+          if (result.reason.length === 0) return yield* failBack(record, { _tag: "permanent_channel_failure" })
+          // Inside a blinded route the downstream failure is not relayed: ours replaces it (BOLT 2).
+          if (record.blinded !== undefined) return yield* failBack(record, { _tag: "invalid_onion_blinding", sha256OfOnion: record.blinded.sha256OfOnion })
+          yield* saveFinishedForward({ ...record, status: "failed" })
+          // Wrapped, and our hold time added to the attribution data (all-zero when none came: BOLT 4).
+          const holdTime = holdTimeOf(record.inChannelId, record.inHtlcId, record.receivedAtMillis)
+          const wrapped = forwardFailure(record.sharedSecret, { reason: result.reason, attributionData: result.attributionData }, holdTime)
+          yield* Effect.ignore(manager.failHtlc(record.inChannelId, record.inHtlcId, wrapped.reason, wrapped.attributionData))
+          publish({ _tag: "ForwardFailed", paymentHash: record.paymentHash, inChannelId: record.inChannelId, failure: "downstream" })
+          return
         }
-      })
+        case "Malformed":
+          // BOLT 2: the malformed code goes back as a regular failure from us, with the onion's hash.
+          return yield* failBack(record, failureFromMalformed(result.failureCode, result.sha256OfOnion))
+      }
+    }
 
     // ---- blinded routes (BOLT 4 "Route Blinding") and route hints ---------------------------------------
 
@@ -1448,7 +1521,7 @@ export const make = (
         const key = forwardKey(e.channelId, e.htlcId)
         const existing = forwards.get(key) ?? (mayHaveForward(e.channelId, e.htlcId) ? yield* storedRecord(key, forwardJson) : undefined)
         if (existing !== undefined) return yield* resumeForward(existing, key)
-        const height = yield* config.blockHeight
+        const height = yield* currentHeight()
         const infos = yield* channelInfos
         const out = p.shortChannelId !== undefined
           ? findByScid(infos, p.shortChannelId)
@@ -1463,7 +1536,7 @@ export const make = (
         }, height)
         const pathKey = parsePublicKey(secp, p.nextPathKey)
         if (refused !== undefined || out === undefined || Result.isFailure(pathKey)) {
-          yield* annotateSpan(() => ({ "payment.refused": refused?._tag ?? "no next hop" }))
+          yield* annotate(() => ({ "payment.refused": refused?._tag ?? "no next hop" }))
           return yield* refuseInsideBlinded(e, p)
         }
         const onion = { sharedSecret: p.sharedSecret, nextOnion: p.nextOnion, outgoingCltvValue: p.outgoingCltvValue, shortChannelId: p.shortChannelId }
@@ -1525,7 +1598,7 @@ export const make = (
       p: Extract<ProcessedOnion, { readonly _tag: "BlindedReceive" }>
     ) =>
       Effect.gen(function*() {
-        const height = yield* config.blockHeight
+        const height = yield* currentHeight()
         const hashHex = toHex(e.paymentHash)
         const record = inbound.get(hashHex) ?? (yield* storedInbound(hashHex))
         const again = record !== undefined && (record.claimedParts ?? []).includes(htlcKey(e.channelId, e.htlcId))
@@ -1543,7 +1616,7 @@ export const make = (
           ? Result.void
           : record.status !== "open"
           ? Result.fail(unknownPaymentDetails(e.amount, height))
-          : checkFinalPart(expectedOf(record), part, { height, nowSeconds: yield* nowSeconds })
+          : checkFinalPart(expectedOf(record), part, { height, nowSeconds: secondsNow() })
         if (Result.isFailure(checked)) {
           const blinded = e.pathKey === undefined ? undefined : { introduction: false, sha256OfOnion: sha256(e.onion) }
           return yield* failIncoming(e.channelId, e.htlcId, blindedFailureResponse({ blinded, sharedSecret: p.sharedSecret }, { _tag: "Fail", failure: checked.failure, sharedSecret: p.sharedSecret }))
@@ -1643,7 +1716,7 @@ export const make = (
         if (!Number.isInteger(maxPaths) || maxPaths < 1 || maxPaths > 16) return yield* refuse("maxPaths is 1 to 16")
         const dummyHops = params.dummyHops ?? 0
         if (!Number.isInteger(dummyHops) || dummyHops < 0 || dummyHops > 4) return yield* refuse("dummyHops is 0 to 4")
-        const height = yield* config.blockHeight
+        const height = yield* currentHeight()
         const routes = hops === 0 ? [[]] : (yield* blindedForwarders(hops, params.amountMsat)).slice(0, maxPaths)
         if (routes.length === 0) return yield* refuse(`no channel can be the start of a ${hops}-hop blinded path to us`)
         const preimage = yield* entropy.randomBytes(32)
@@ -1773,7 +1846,7 @@ export const make = (
       forget(outbound, r.paymentId, r)
       const result = resultOf(r)
       if (result === undefined) return
-      yield* Effect.withFiber((fiber) => {
+      {
         deadlines.delete(r.paymentId)
         for (const w of waiters.get(r.paymentId) ?? []) Deferred.doneUnsafe(w, Exit.succeed(result))
         waiters.delete(r.paymentId)
@@ -1784,14 +1857,13 @@ export const make = (
           span.attribute("payment.outcome", result._tag === "PaymentSucceeded" ? "succeeded" : `failed: ${result.reason}`)
           span.attribute("payment.attempts", r.attempts.length)
           if (result._tag === "PaymentSucceeded") span.attribute("payment.feePaidMsat", result.feePaidMsat.toString())
-          span.end(fiber.getRef(Clock.Clock).currentTimeNanosUnsafe(), Exit.void)
+          span.end(clock.currentTimeNanosUnsafe(), Exit.void)
         }
         paymentSpans.delete(r.paymentId)
         callerSpans.delete(r.paymentId)
         invoices.delete(r.paymentId)
         publish(result)
-        return Effect.void
-      })
+      }
     }
 
     const exclusionsOf = (paymentId: string) => {
@@ -1833,7 +1905,7 @@ export const make = (
       }
       byDirection.set(key, checked.success)
       learnedUpdates.set(paymentId, byDirection)
-      yield* annotateSpan(() => ({ "payment.learnedUpdate": `${next.shortChannelId}` }))
+      yield* annotate(() => ({ "payment.learnedUpdate": `${next.shortChannelId}` }))
       return true
     }
 
@@ -1846,13 +1918,13 @@ export const make = (
       for (let guard = 0; guard < 64; guard++) {
         const r = outbound.get(paymentId)
         if (r === undefined || r.status !== "pending") return
-        yield* paymentSpanOf(r)
+        yield* paymentSpan(r)
         const inflight = r.attempts.filter((a) => a.status === "inflight")
         if (r.preimage !== undefined) {
           if (inflight.length === 0) yield* finish({ ...r, status: "succeeded" })
           return
         }
-        const now = yield* currentMillis
+        const now = millisNow()
         const stop = r.failureReason ?? (now >= r.deadlineMillis ? "Timeout" : r.attempts.length >= maxAttempts ? "RetriesExhausted" : undefined)
         if (stop !== undefined) {
           if (inflight.length === 0) yield* finish({ ...r, status: "failed", failureReason: stop })
@@ -1862,7 +1934,7 @@ export const make = (
         const inflightFee = inflight.reduce((s, a) => s + routeFee(routeOf(a)), 0n)
         const remaining = r.amountMsat - inflightFinal
         if (remaining <= 0n) return
-        const height = yield* config.blockHeight
+        const height = yield* currentHeight()
         const infos = yield* channelInfos
         const x = exclusionsOf(paymentId)
         const invoice = invoiceOf(r)
@@ -1891,8 +1963,8 @@ export const make = (
         }
         let sentAny = false
         for (const path of found.success.paths) {
-          const parent = yield* paymentSpanOf(r)
-          sentAny = (yield* spanned(sendAttempt(paymentId, path), "payments.attempt", () => ({
+          const parent = yield* paymentSpan(r)
+          sentAny = (traces ? yield* spanned(Effect.gen(() => sendAttempt(paymentId, path)), "payments.attempt", () => ({
             attributes: {
               ...nodeAttribute,
               "payment.id": paymentId,
@@ -1902,174 +1974,174 @@ export const make = (
               "payment.hops": path.hops.length
             },
             ...(parent === undefined ? {} : { parent })
-          }))) || sentAny
+          })) : yield* sendAttempt(paymentId, path)) || sentAny
         }
         if (sentAny) return
       }
     }
 
     /** One part: recorded, then added on the first hop's channel. False when the first hop refused it. */
-    const sendAttempt = (paymentId: string, path: Path) =>
-      Effect.gen(function*() {
-        const r = outbound.get(paymentId)
-        const route = fromPath(path)
-        const first = route.hops[0]
-        const channelId = path.firstHop === undefined ? undefined : ChannelId.option(path.firstHop.channelId)
-        if (r === undefined || first === undefined) return false
-        if (channelId === undefined || Option.isNone(channelId)) {
-          exclusionsOf(paymentId).channels.push({ shortChannelId: first.shortChannelId })
-          return false
-        }
-        const channel = { channelId: channelId.value }
-        const sessionKey = yield* entropy.randomBytes(32)
-        const customRecords = r.keysendPreimage === undefined ? [] : [{ type: KEYSEND_TLV_TYPE, value: r.keysendPreimage }]
-        const blindedHops = r.blindedPaths === undefined ? undefined : blindedAttemptHops(r, path, customRecords)
-        if (r.blindedPaths !== undefined && blindedHops === undefined) {
-          exclusionsOf(paymentId).channels.push({ shortChannelId: (path.hops[path.hops.length - 1] ?? first).shortChannelId })
-          return false
-        }
-        const built = buildPaymentOnion(secp, sessionKey, blindedHops ?? pathOnionHops(path, {
-          paymentSecret: r.paymentSecret,
-          totalMsat: msat(r.amountMsat),
-          paymentMetadata: r.paymentMetadata,
-          customRecords
-        }), r.paymentHash)
-        if (Result.isFailure(built)) {
-          yield* finish({ ...r, status: "failed", failureReason: `OnionBuildFailed: ${built.failure._tag}` })
-          return false
-        }
-        const attempt: AttemptRecord = {
-          attemptId: r.nextAttemptId,
-          hops: route.hops.map((h) => ({ nodeId: h.nodeId, shortChannelId: h.shortChannelId, amountMsat: h.amountMsat, cltvExpiry: h.cltvExpiry })),
-          sharedSecrets: built.success.sharedSecrets,
-          channelId: channel.channelId,
-          status: "inflight"
-        }
-        // Stored before the HTLC exists: a restart finds it (and looks for its HTLC in the channel).
-        yield* saveOutbound({ ...r, attempts: [...r.attempts, attempt], nextAttemptId: r.nextAttemptId + 1 })
-        const added = yield* Effect.result(manager.addHtlc(channel.channelId, {
-          requestId: `${paymentId}/${attempt.attemptId}`,
-          amount: first.amountMsat,
-          paymentHash: r.paymentHash,
-          cltvExpiry: first.cltvExpiry,
-          onion: built.success.onion
-        }))
-        const now = outbound.get(paymentId)
-        if (now === undefined) return false
-        if (Result.isFailure(added)) {
-          exclusionsOf(paymentId).channels.push({ shortChannelId: first.shortChannelId })
-          yield* saveOutbound(updateAttempt(now, attempt.attemptId, { status: "failed", failure: `first hop refused (${added.failure._tag})` }))
-          return false
-        }
-        yield* saveOutbound(updateAttempt(now, attempt.attemptId, { htlcId: added.success }))
-        outIndex.set(htlcKey(channel.channelId, added.success), { _tag: "Attempt", paymentId, attemptId: attempt.attemptId })
-        attemptPaths.set(`${paymentId}/${attempt.attemptId}`, path)
-        // The annotation and the attempt's span, read in one step.
+    const sendAttempt = function*(paymentId: string, path: Path) {
+      const r = outbound.get(paymentId)
+      const route = fromPath(path)
+      const first = route.hops[0]
+      const channelId = path.firstHop === undefined ? undefined : ChannelId.option(path.firstHop.channelId)
+      if (r === undefined || first === undefined) return false
+      if (channelId === undefined || Option.isNone(channelId)) {
+        exclusionsOf(paymentId).channels.push({ shortChannelId: first.shortChannelId })
+        return false
+      }
+      const channel = { channelId: channelId.value }
+      const sessionKey = yield* entropy.randomBytes(32)
+      const customRecords = r.keysendPreimage === undefined ? [] : [{ type: KEYSEND_TLV_TYPE, value: r.keysendPreimage }]
+      const blindedHops = r.blindedPaths === undefined ? undefined : blindedAttemptHops(r, path, customRecords)
+      if (r.blindedPaths !== undefined && blindedHops === undefined) {
+        exclusionsOf(paymentId).channels.push({ shortChannelId: (path.hops[path.hops.length - 1] ?? first).shortChannelId })
+        return false
+      }
+      const built = buildPaymentOnion(secp, sessionKey, blindedHops ?? pathOnionHops(path, {
+        paymentSecret: r.paymentSecret,
+        totalMsat: msat(r.amountMsat),
+        paymentMetadata: r.paymentMetadata,
+        customRecords
+      }), r.paymentHash)
+      if (Result.isFailure(built)) {
+        yield* finish({ ...r, status: "failed", failureReason: `OnionBuildFailed: ${built.failure._tag}` })
+        return false
+      }
+      const attempt: AttemptRecord = {
+        attemptId: r.nextAttemptId,
+        hops: route.hops.map((h) => ({ nodeId: h.nodeId, shortChannelId: h.shortChannelId, amountMsat: h.amountMsat, cltvExpiry: h.cltvExpiry })),
+        sharedSecrets: built.success.sharedSecrets,
+        channelId: channel.channelId,
+        status: "inflight"
+      }
+      // Stored before the HTLC exists: a restart finds it (and looks for its HTLC in the channel).
+      yield* saveOutbound({ ...r, attempts: [...r.attempts, attempt], nextAttemptId: r.nextAttemptId + 1 })
+      const added = yield* Effect.result(manager.addHtlc(channel.channelId, {
+        requestId: `${paymentId}/${attempt.attemptId}`,
+        amount: first.amountMsat,
+        paymentHash: r.paymentHash,
+        cltvExpiry: first.cltvExpiry,
+        onion: built.success.onion
+      }))
+      const now = outbound.get(paymentId)
+      if (now === undefined) return false
+      if (Result.isFailure(added)) {
+        exclusionsOf(paymentId).channels.push({ shortChannelId: first.shortChannelId })
+        yield* saveOutbound(updateAttempt(now, attempt.attemptId, { status: "failed", failure: `first hop refused (${added.failure._tag})` }))
+        return false
+      }
+      yield* saveOutbound(updateAttempt(now, attempt.attemptId, { htlcId: added.success }))
+      outIndex.set(htlcKey(channel.channelId, added.success), { _tag: "Attempt", paymentId, attemptId: attempt.attemptId })
+      attemptPaths.set(`${paymentId}/${attempt.attemptId}`, path)
+      // The annotation and the attempt's span, read in one step.
+      if (traces) {
         yield* Effect.withFiberSucceed((fiber) => {
           annotateSpanOf(fiber, () => ({ "payment.channelId": toHex(channel.channelId), "payment.htlcId": added.success.toString() }))
           const span = spanOfFiber(fiber)
           if (span !== undefined) htlcSpans.set(`${paymentId}/${attempt.attemptId}`, span)
         })
-        return true
-      })
+      }
+      return true
+    }
 
     const updateAttempt = (r: OutboundRecord, attemptId: number, change: Partial<AttemptRecord>): OutboundRecord => ({
       ...r,
       attempts: r.attempts.map((a) => (a.attemptId === attemptId ? { ...a, ...change } : a))
     })
 
-    const onAttemptResolved = (paymentId: string, attemptId: number, result: Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>["result"]) =>
-      Effect.gen(function*() {
-        const r = outbound.get(paymentId)
-        const attempt = r?.attempts.find((a) => a.attemptId === attemptId)
-        if (r === undefined || attempt === undefined || attempt.status !== "inflight") return
-        const route = routeOf(attempt)
-        const path = attemptPaths.get(`${paymentId}/${attemptId}`)
-        attemptPaths.delete(`${paymentId}/${attemptId}`)
-        const report = (outcome: PathOutcome) => (path === undefined ? Effect.void : router.reportPath(path, outcome))
-        if (result._tag === "Fulfilled") {
-          // The hops' hold times, as far as their HMACs verify (BOLT 4 "Hold times for successful payments").
-          const holdTimes = result.attributionData === undefined ? undefined : verifySuccessAttribution(attempt.sharedSecrets, result.attributionData).holdTimes
-          yield* annotateSpan(() => ({ "payment.outcome": "fulfilled", ...(holdTimes === undefined ? {} : { "payment.holdTimes": holdTimes.join(",") }) }))
-          const fulfilled: OutboundRecord = { ...updateAttempt(r, attemptId, { status: "fulfilled", ...(holdTimes === undefined ? {} : { holdTimes }) }), preimage: result.preimage }
-          yield* report({ _tag: "Succeeded", holdTimes })
-          // The last part in flight: the preimage and the outcome in one write (`progress` would finish it so).
-          if (fulfilled.status === "pending" && !fulfilled.attempts.some((a) => a.status === "inflight")) return yield* finish({ ...fulfilled, status: "succeeded" })
-          yield* saveOutbound(fulfilled)
-          return yield* progressSteps(paymentId)
-        }
-        const x = exclusionsOf(paymentId)
-        const last = route.hops.length - 1
-        let failure: FailureMessage | undefined
-        let hop: number
-        let stop: string | undefined
-        let updateUsed = false
-        let attributedBy: "hmac" | "attribution" | "none" = "none"
-        let holdTimes: ReadonlyArray<number> | undefined
-        /** The channel out of hop `k` (the next hop's), from hop k's node. */
-        const excludeAfter = (k: number) => {
-          const next = route.hops[k + 1]
-          if (next !== undefined) x.channels.push({ shortChannelId: next.shortChannelId, sourceNodeId: route.hops[k]!.nodeId })
-        }
-        if (result._tag === "Malformed") {
-          // Our peer could not read the onion we built for it: it is the one to avoid.
+    const onAttemptResolved = function*(paymentId: string, attemptId: number, result: Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>["result"]) {
+      const r = outbound.get(paymentId)
+      const attempt = r?.attempts.find((a) => a.attemptId === attemptId)
+      if (r === undefined || attempt === undefined || attempt.status !== "inflight") return
+      const route = routeOf(attempt)
+      const path = attemptPaths.get(`${paymentId}/${attemptId}`)
+      attemptPaths.delete(`${paymentId}/${attemptId}`)
+      const report = (outcome: PathOutcome) => (path === undefined ? Effect.void : router.reportPath(path, outcome))
+      if (result._tag === "Fulfilled") {
+        // The hops' hold times, as far as their HMACs verify (BOLT 4 "Hold times for successful payments").
+        const holdTimes = result.attributionData === undefined ? undefined : verifySuccessAttribution(attempt.sharedSecrets, result.attributionData).holdTimes
+        yield* annotate(() => ({ "payment.outcome": "fulfilled", ...(holdTimes === undefined ? {} : { "payment.holdTimes": holdTimes.join(",") }) }))
+        const fulfilled: OutboundRecord = { ...updateAttempt(r, attemptId, { status: "fulfilled", ...(holdTimes === undefined ? {} : { holdTimes }) }), preimage: result.preimage }
+        yield* report({ _tag: "Succeeded", holdTimes })
+        // The last part in flight: the preimage and the outcome in one write (`progress` would finish it so).
+        if (fulfilled.status === "pending" && !fulfilled.attempts.some((a) => a.status === "inflight")) return yield* finish({ ...fulfilled, status: "succeeded" })
+        yield* saveOutbound(fulfilled)
+        return yield* progressSteps(paymentId)
+      }
+      const x = exclusionsOf(paymentId)
+      const last = route.hops.length - 1
+      let failure: FailureMessage | undefined
+      let hop: number
+      let stop: string | undefined
+      let updateUsed = false
+      let attributedBy: "hmac" | "attribution" | "none" = "none"
+      let holdTimes: ReadonlyArray<number> | undefined
+      /** The channel out of hop `k` (the next hop's), from hop k's node. */
+      const excludeAfter = (k: number) => {
+        const next = route.hops[k + 1]
+        if (next !== undefined) x.channels.push({ shortChannelId: next.shortChannelId, sourceNodeId: route.hops[k]!.nodeId })
+      }
+      if (result._tag === "Malformed") {
+        // Our peer could not read the onion we built for it: it is the one to avoid.
+        hop = 0
+        failure = failureFromMalformed(result.failureCode, result.sha256OfOnion)
+        x.channels.push({ shortChannelId: route.hops[0]!.shortChannelId })
+        yield* report({ _tag: "ChannelFailed", hopIndex: 0, permanent: true, holdTimes })
+      } else {
+        const decrypted = decryptFailure(attempt.sharedSecrets, result.reason, result.attributionData)
+        holdTimes = Result.isSuccess(decrypted) ? decrypted.success.attribution?.holdTimes : undefined
+        if (Result.isSuccess(decrypted) && !decrypted.success.authenticated) {
+          // No hop's HMAC matched: the return packet was garbled on its way back. The attribution
+          // data blames the pair (hop - 1, hop) (BOLT 4 "Origin node"): the channel between them
+          // is avoided, and the payment goes on (it may not be the payee that answered).
+          attributedBy = "attribution"
+          hop = Math.min(decrypted.success.hopIndex, last)
+          const into = route.hops[hop]!
+          x.channels.push({ shortChannelId: into.shortChannelId, ...(hop > 0 ? { sourceNodeId: route.hops[hop - 1]!.nodeId } : {}) })
+          yield* report({ _tag: "ChannelFailed", hopIndex: hop, permanent: false, holdTimes })
+        } else if (Result.isFailure(decrypted)) {
           hop = 0
-          failure = failureFromMalformed(result.failureCode, result.sha256OfOnion)
           x.channels.push({ shortChannelId: route.hops[0]!.shortChannelId })
-          yield* report({ _tag: "ChannelFailed", hopIndex: 0, permanent: true, holdTimes })
+          yield* report({ _tag: "ChannelFailed", hopIndex: 0, permanent: false, holdTimes })
         } else {
-          const decrypted = decryptFailure(attempt.sharedSecrets, result.reason, result.attributionData)
-          holdTimes = Result.isSuccess(decrypted) ? decrypted.success.attribution?.holdTimes : undefined
-          if (Result.isSuccess(decrypted) && !decrypted.success.authenticated) {
-            // No hop's HMAC matched: the return packet was garbled on its way back. The attribution
-            // data blames the pair (hop - 1, hop) (BOLT 4 "Origin node"): the channel between them
-            // is avoided, and the payment goes on (it may not be the payee that answered).
-            attributedBy = "attribution"
-            hop = Math.min(decrypted.success.hopIndex, last)
-            const into = route.hops[hop]!
-            x.channels.push({ shortChannelId: into.shortChannelId, ...(hop > 0 ? { sourceNodeId: route.hops[hop - 1]!.nodeId } : {}) })
-            yield* report({ _tag: "ChannelFailed", hopIndex: hop, permanent: false, holdTimes })
-          } else if (Result.isFailure(decrypted)) {
-            hop = 0
-            x.channels.push({ shortChannelId: route.hops[0]!.shortChannelId })
-            yield* report({ _tag: "ChannelFailed", hopIndex: 0, permanent: false, holdTimes })
+          attributedBy = "hmac"
+          hop = decrypted.success.hopIndex
+          const f = decrypted.success.failure
+          failure = f !== undefined && Result.isSuccess(f) ? f.success : undefined
+          const code = failure === undefined ? undefined : failureCodeOf(failure)
+          if (hop === last) {
+            // The payee answered: a refusal ends the payment; mpp_timeout is worth a retry.
+            if (failure === undefined || failure._tag !== "mpp_timeout") stop = `RecipientRejected: ${describeFailure(failure)}`
+            yield* report({ _tag: "ReachedPayee", holdTimes })
+          } else if (code !== undefined && isNodeFailure(code)) {
+            x.nodes.push(route.hops[hop]!.nodeId)
+            yield* report({ _tag: "ChannelFailed", hopIndex: hop + 1, permanent: isPermanent(code), holdTimes })
           } else {
-            attributedBy = "hmac"
-            hop = decrypted.success.hopIndex
-            const f = decrypted.success.failure
-            failure = f !== undefined && Result.isSuccess(f) ? f.success : undefined
-            const code = failure === undefined ? undefined : failureCodeOf(failure)
-            if (hop === last) {
-              // The payee answered: a refusal ends the payment; mpp_timeout is worth a retry.
-              if (failure === undefined || failure._tag !== "mpp_timeout") stop = `RecipientRejected: ${describeFailure(failure)}`
-              yield* report({ _tag: "ReachedPayee", holdTimes })
-            } else if (code !== undefined && isNodeFailure(code)) {
-              x.nodes.push(route.hops[hop]!.nodeId)
-              yield* report({ _tag: "ChannelFailed", hopIndex: hop + 1, permanent: isPermanent(code), holdTimes })
-            } else {
-              // A policy failure with a valid, new `channel_update`: the retry routes with that
-              // policy (e.g. pays the new fee) instead of avoiding the channel.
-              const learned = yield* learnUpdate(paymentId, route, hop, failure)
-              updateUsed = learned
-              const policyFailure = failure !== undefined &&
-                (failure._tag === "fee_insufficient" || failure._tag === "incorrect_cltv_expiry" || failure._tag === "amount_below_minimum")
-              if (!(learned && policyFailure)) excludeAfter(hop)
-              yield* report({ _tag: "ChannelFailed", hopIndex: hop + 1, permanent: code !== undefined && isPermanent(code), holdTimes })
-            }
+            // A policy failure with a valid, new `channel_update`: the retry routes with that
+            // policy (e.g. pays the new fee) instead of avoiding the channel.
+            const learned = yield* learnUpdate(paymentId, route, hop, failure)
+            updateUsed = learned
+            const policyFailure = failure !== undefined &&
+              (failure._tag === "fee_insufficient" || failure._tag === "incorrect_cltv_expiry" || failure._tag === "amount_below_minimum")
+            if (!(learned && policyFailure)) excludeAfter(hop)
+            yield* report({ _tag: "ChannelFailed", hopIndex: hop + 1, permanent: code !== undefined && isPermanent(code), holdTimes })
           }
         }
-        const described = attributedBy === "attribution" ? "garbled" : describeFailure(failure)
-        yield* annotateSpan(() => ({
-          "payment.outcome": `failed: ${described} at hop ${hop}`,
-          "payment.attributedBy": attributedBy,
-          ...(holdTimes === undefined ? {} : { "payment.holdTimes": holdTimes.join(",") })
-        }))
-        const updated = updateAttempt(r, attemptId, { status: "failed", failure: `${described} at hop ${hop}`, ...(holdTimes === undefined ? {} : { holdTimes }) })
-        yield* saveOutbound(stop === undefined ? updated : { ...updated, failureReason: stop })
-        publish({ _tag: "AttemptFailed", paymentId, hop, failure: described, channelUpdate: failureChannelUpdate(failure), updateUsed, attributedBy, holdTimes })
-        // The next attempt's steps in this generator (`progressSteps`: no generator effect of their own).
-        yield* progressSteps(paymentId)
-      })
+      }
+      const described = attributedBy === "attribution" ? "garbled" : describeFailure(failure)
+      yield* annotate(() => ({
+        "payment.outcome": `failed: ${described} at hop ${hop}`,
+        "payment.attributedBy": attributedBy,
+        ...(holdTimes === undefined ? {} : { "payment.holdTimes": holdTimes.join(",") })
+      }))
+      const updated = updateAttempt(r, attemptId, { status: "failed", failure: `${described} at hop ${hop}`, ...(holdTimes === undefined ? {} : { holdTimes }) })
+      yield* saveOutbound(stop === undefined ? updated : { ...updated, failureReason: stop })
+      publish({ _tag: "AttemptFailed", paymentId, hop, failure: described, channelUpdate: failureChannelUpdate(failure), updateUsed, attributedBy, holdTimes })
+      // The next attempt's steps in this generator (`progressSteps`: no generator effect of their own).
+      yield* progressSteps(paymentId)
+    }
 
     /** The decoded invoice of a payment (its route hints and features), cached. */
     const invoices = new Map<string, Invoice | undefined>()
@@ -2139,9 +2211,9 @@ export const make = (
         const previous = timer?.fiber
         const token: { readonly at: number; fiber: Fiber.Fiber<void> | undefined } = { at, fiber: undefined }
         timer = token
-        const wake: Effect.Effect<void> = Effect.flatMap(currentMillis, (now) =>
+        const wake: Effect.Effect<void> = Effect.suspend(() =>
           // Interrupted while it sleeps (a nearer deadline came), never while it queues the timeouts.
-          Effect.sleep(Duration.millis(Math.max(0, at - now))).pipe(Effect.andThen(Effect.uninterruptible(fireTimer(token))))
+          Effect.sleep(Duration.millis(Math.max(0, at - millisNow()))).pipe(Effect.andThen(Effect.uninterruptible(fireTimer(token))))
         )
         return Effect.forkIn(wake, scope).pipe(
           Effect.flatMap((fiber) => {
@@ -2152,7 +2224,8 @@ export const make = (
       })
     /** On the timer fiber: every payment due gets its `PaymentTimeout`; the timer is armed for the next deadline. */
     const fireTimer = (token: { readonly at: number }): Effect.Effect<void> =>
-      Effect.flatMap(currentMillis, (now) => {
+      Effect.suspend(() => {
+        const now = millisNow()
         if (timer === token) timer = undefined
         const due: Array<string> = []
         let next: number | undefined
@@ -2217,7 +2290,7 @@ export const make = (
           const key = seenKey(e.channelId, e.htlcId)
           if (handledIncoming.has(key)) return
           handledIncoming.add(key)
-          if (arrivals.get(key) === undefined) arrivals.set(key, { atMillis: yield* currentMillis, blinded: e.pathKey !== undefined })
+          if (arrivals.get(key) === undefined) arrivals.set(key, { atMillis: millisNow(), blinded: e.pathKey !== undefined })
           const processed = yield* processOnion(e)
           if (Result.isFailure(processed)) return yield* failIncoming(e.channelId, e.htlcId, processed.failure.response)
           const p = processed.success
@@ -2228,11 +2301,14 @@ export const make = (
           /** The HTLC's span, in its payment's trace (when the fiber traces: `spanned`). */
           const span = (name: string, attributes: () => Readonly<Record<string, unknown>>) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
             spanned(self, name, () => ({ attributes: { ...nodeAttribute, ...htlcAttributes(e), ...attributes() }, parent: paymentTraceRoot(e.paymentHash) }))
+          // A plain forward or receive (most HTLCs) runs its steps in this generator when nothing is traced (no effect of their own).
           switch (p._tag) {
             case "Forward":
-              return yield* onForward(e, p).pipe(span("payments.forward", () => ({ "payment.outScid": p.shortChannelId.toString(), "payment.outAmountMsat": p.amtToForward.toString() })))
+              return traces
+                ? yield* Effect.gen(() => onForward(e, p)).pipe(span("payments.forward", () => ({ "payment.outScid": p.shortChannelId.toString(), "payment.outAmountMsat": p.amtToForward.toString() })))
+                : yield* onForward(e, p)
             case "Receive":
-              return yield* onReceive(e, p).pipe(span("payments.receive", () => ({})))
+              return traces ? yield* Effect.gen(() => onReceive(e, p)).pipe(span("payments.receive", () => ({}))) : yield* onReceive(e, p)
             case "BlindedForward":
               return yield* onBlindedForward(e, p).pipe(span("payments.forward", () => ({ "payment.blinded": p.introduction ? "introduction" : "inside", "payment.outAmountMsat": p.amtToForward.toString() })))
             case "BlindedReceive":
@@ -2243,32 +2319,36 @@ export const make = (
       })
 
     /** One of our offered HTLCs resolved (off chain by the peer, or on chain): its payment attempt or forward goes on. */
-    const onResolved = (e: Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        const key = htlcKey(e.channelId, e.htlcId)
-        const owner = outIndex.get(key)
-        if (owner === undefined) return Effect.void
-        const rkey = seenKey(e.channelId, e.htlcId, RESULT_CODE[e.result._tag])
-        if (handledResolved.has(rkey)) return Effect.void
-        handledResolved.add(rkey)
-        outIndex.delete(key)
-        // The resolution's span hangs under the HTLC's (this run), else under the payment's trace root.
-        const spanKey = owner._tag === "Forward" ? owner.key : `${owner.paymentId}/${owner.attemptId}`
-        const htlcSpan = htlcSpans.get(spanKey)
-        htlcSpans.delete(spanKey)
-        /** The span's options, built when the fiber traces (`spanned`), before the handler runs (the records as they are now). */
-        const options = (): Tracer.SpanOptionsNoTrace => {
-          const attributes = { ...nodeAttribute, "payment.channelId": toHex(e.channelId), "payment.htlcId": e.htlcId.toString(), "payment.result": e.result._tag }
-          const hash = owner._tag === "Forward" ? forwards.get(owner.key)?.paymentHash : outbound.get(owner.paymentId)?.paymentHash
-          const parent = htlcSpan ?? (hash === undefined ? undefined : paymentTraceRoot(hash))
-          const withParent = parent === undefined ? {} : { parent }
-          return owner._tag === "Forward"
-            ? { attributes: { ...attributes, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent }
-            : { attributes: { ...attributes, "payment.id": owner.paymentId, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent }
-        }
-        if (owner._tag === "Forward") return spanned(onForwardResolved(owner.key, e.result), "payments.forward.resolved", options)
-        return spanned(onAttemptResolved(owner.paymentId, owner.attemptId, e.result), "payments.attempt.resolved", options)
-      })
+    // A generator run in its callers' own (`yield*`), with the attempt's or forward's steps in it when nothing is traced: no effect of its own.
+    const onResolved = function*(e: Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>) {
+      const key = htlcKey(e.channelId, e.htlcId)
+      const owner = outIndex.get(key)
+      if (owner === undefined) return
+      const rkey = seenKey(e.channelId, e.htlcId, RESULT_CODE[e.result._tag])
+      if (handledResolved.has(rkey)) return
+      handledResolved.add(rkey)
+      outIndex.delete(key)
+      // The resolution's span hangs under the HTLC's (this run), else under the payment's trace root.
+      const spanKey = owner._tag === "Forward" ? owner.key : `${owner.paymentId}/${owner.attemptId}`
+      const htlcSpan = htlcSpans.get(spanKey)
+      htlcSpans.delete(spanKey)
+      /** The span's options, built when the fiber traces (`spanned`), before the handler runs (the records as they are now). */
+      const options = (): Tracer.SpanOptionsNoTrace => {
+        const attributes = { ...nodeAttribute, "payment.channelId": toHex(e.channelId), "payment.htlcId": e.htlcId.toString(), "payment.result": e.result._tag }
+        const hash = owner._tag === "Forward" ? forwards.get(owner.key)?.paymentHash : outbound.get(owner.paymentId)?.paymentHash
+        const parent = htlcSpan ?? (hash === undefined ? undefined : paymentTraceRoot(hash))
+        const withParent = parent === undefined ? {} : { parent }
+        return owner._tag === "Forward"
+          ? { attributes: { ...attributes, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent }
+          : { attributes: { ...attributes, "payment.id": owner.paymentId, ...(hash === undefined ? {} : { "payment.hash": toHex(hash) }) }, ...withParent }
+      }
+      if (owner._tag === "Forward") {
+        return traces ? yield* spanned(Effect.gen(() => onForwardResolved(owner.key, e.result)), "payments.forward.resolved", options) : yield* onForwardResolved(owner.key, e.result)
+      }
+      return traces
+        ? yield* spanned(Effect.gen(() => onAttemptResolved(owner.paymentId, owner.attemptId, e.result)), "payments.attempt.resolved", options)
+        : yield* onAttemptResolved(owner.paymentId, owner.attemptId, e.result)
+    }
 
     /**
      * Reads every channel again: a received HTLC we handled whose settlement a disconnection
@@ -2276,7 +2356,7 @@ export const make = (
      * from its channel is settled from the monitor's preimage, or failed and retried.
      */
     const resync = Effect.gen(function*() {
-      const now = yield* nowSeconds
+      const now = secondsNow()
       for (const [hash, r] of inbound) if (!mppSets.has(hash) && unpayable(r, now)) inbound.delete(hash)
       const held = new Set<string>()
       for (const set of mppSets.values()) for (const p of set.parts) held.add(htlcKey(p.channelId, p.htlcId))
@@ -2333,7 +2413,7 @@ export const make = (
      */
     const checkDeadlines = (force: boolean) =>
       Effect.gen(function*() {
-        const height = yield* config.blockHeight
+        const height = yield* currentHeight()
         if (!force && height === checkedHeight) return
         checkedHeight = height
         for (const info of yield* channelInfos) {
@@ -2381,7 +2461,7 @@ export const make = (
         case "Resync":
           return resync
         case "OnChain":
-          return onResolved(input.event)
+          return Effect.gen(() => onResolved(input.event))
         case "Deadlines":
           return checkDeadlines(input.force).pipe(Effect.ensuring(input.done === undefined ? Effect.void : Deferred.succeed(input.done, undefined)))
         case "Intercepted":
@@ -2460,17 +2540,23 @@ export const make = (
     // The two timers below suspend in their sleep every round: `disableYield` leaves out the
     // `Effect.forever` yield after each round (a scheduler task, and a suspension and a resumption
     // of the fiber, per node every 10 s and every 30 s), which only lets other fibers run before
-    // the next sleep starts; the sleep gives them the same turn.
-    yield* Effect.sleep(Duration.millis(config.resyncIntervalMillis ?? 30_000)).pipe(
+    // the next sleep starts; the sleep gives them the same turn. Both sleep on the handlers' clock
+    // (`clock`: no step to find the fiber's per round).
+    yield* clock.sleep(Duration.millis(config.resyncIntervalMillis ?? 30_000)).pipe(
       Effect.andThen(Queue.offer(inbox, { _tag: "Resync" })),
       Effect.forever({ disableYield: true }),
       Effect.forkIn(scope)
     )
     // Queued only when the height moved since the last check (the check would return at once
-    // otherwise): no input per node every 10 s between blocks.
-    yield* Effect.sleep(Duration.millis(config.deadlineCheckIntervalMillis ?? 10_000)).pipe(
-      Effect.andThen(config.blockHeight),
-      Effect.flatMap((height) => (height === checkedHeight ? Effect.void : Queue.offer(inbox, { _tag: "Deadlines", force: false, done: undefined }))),
+    // otherwise): no input per node every 10 s between blocks. The round (most do nothing) sleeps
+    // on the handlers' clock and reads the height at once when it can (`blockHeightNow`): the
+    // fewest steps per node every 10 s.
+    const deadlineInterval = Duration.millis(config.deadlineCheckIntervalMillis ?? 10_000)
+    const checkIfMoved = (height: number) => (height === checkedHeight ? Effect.void : Queue.offer(inbox, { _tag: "Deadlines", force: false, done: undefined }))
+    yield* clock.sleep(deadlineInterval).pipe(
+      blockHeightNow !== undefined
+        ? Effect.flatMap(() => checkIfMoved(blockHeightNow()))
+        : (slept) => Effect.flatMap(Effect.andThen(slept, config.blockHeight), checkIfMoved),
       Effect.forever({ disableYield: true }),
       Effect.forkIn(scope)
     )
@@ -2530,12 +2616,14 @@ export const make = (
           }
         }
       })
-    yield* Queue.takeBetween(inbox, 1, INBOX_BATCH).pipe(
-      // One input (one payment at a time): handled as is, no batch grouping around it.
-      Effect.flatMap((batch) => (batch.length === 1 && batch[0] !== undefined ? handleOne(batch[0]) : handleBatch(batch))),
-      Effect.forever,
-      Effect.forkIn(scope)
-    )
+    yield* Effect.gen(function*() {
+      while (true) {
+        const batch = yield* Queue.takeBetween(inbox, 1, INBOX_BATCH)
+        // One input (one payment at a time): handled as is, no batch grouping around it.
+        yield* batch.length === 1 && batch[0] !== undefined ? handleOne(batch[0]) : handleBatch(batch)
+        yield* Effect.yieldNow
+      }
+    }).pipe(Effect.forkIn(scope))
 
     // ---- the API ----------------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@
 import { Effect } from "effect"
 import { CompactSignature, nobleSecp256k1, type Secp256k1 } from "../protocol/crypto/secp256k1.ts"
 import { NodeId } from "../protocol/units.ts"
-import { InvalidDigest, InvalidPoint, NodeSigner, type NodeSignerShape } from "../services/NodeSigner.ts"
+import { declareEcdhNow, InvalidDigest, InvalidPoint, NodeSigner, type NodeEcdhNow, type NodeSignerShape } from "../services/NodeSigner.ts"
 
 /** Thrown only for an invalid secret: a configuration bug, never peer input. */
 export class InvalidNodeSecret extends Error {
@@ -24,11 +24,12 @@ export const makeNodeSigner = (secret: Uint8Array, secp: Secp256k1 = nobleSecp25
   if (publicKey === undefined || !secp.isValidSecret(key)) throw new InvalidNodeSecret()
   const checkDigest = (digest: Uint8Array): Effect.Effect<void, InvalidDigest> =>
     digest.length === 32 ? Effect.void : Effect.fail(new InvalidDigest({ length: digest.length }))
-  return NodeSigner.of({
+  const ecdhNow: NodeEcdhNow = (point) => secp.ecdh(key, point)
+  return declareEcdhNow(NodeSigner.of({
     nodeId: NodeId(publicKey),
     ecdh: (point) =>
       Effect.suspend(() => {
-        const shared = secp.ecdh(key, point)
+        const shared = ecdhNow(point)
         return shared === undefined ? Effect.fail(new InvalidPoint({ point })) : Effect.succeed(shared)
       }),
     signDigest: (digest) => checkDigest(digest).pipe(Effect.map(() => CompactSignature(secp.sign(digest, key)))),
@@ -37,5 +38,5 @@ export const makeNodeSigner = (secret: Uint8Array, secp: Secp256k1 = nobleSecp25
         const { recovery, signature } = secp.signRecoverable(digest, key)
         return { signature: CompactSignature(signature), recovery }
       }))
-  })
+  }), ecdhNow)
 }

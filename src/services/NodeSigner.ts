@@ -3,7 +3,8 @@
  * BOLT 7 announcement and BOLT 11 invoice signatures). The secret NEVER leaves it: callers get
  * the public node id, the ECDH result the Noise handshake needs (BOLT 8 acts 2 and 3:
  * `ECDH(ls, re)` and `ECDH(ls, rs)`), and signatures over digests they computed themselves.
- * This keeps room for hardware or remote signers: every operation is an Effect.
+ * This keeps room for hardware or remote signers: every operation is an Effect (a signer whose
+ * key is in memory may also declare its ECDH at once, `declareEcdhNow`).
  */
 import { Context, Data, type Effect } from "effect"
 import type { CompactSignature } from "../protocol/crypto/secp256k1.ts"
@@ -31,4 +32,26 @@ export interface NodeSignerShape {
   ) => Effect.Effect<{ readonly signature: CompactSignature; readonly recovery: number }, InvalidDigest>
 }
 
+/**
+ * `NodeSignerShape.ecdh` done at once: the shared secret, or undefined where `ecdh` fails with
+ * `InvalidPoint` (the onion code's `NodeEcdh`).
+ */
+export type NodeEcdhNow = (point: Uint8Array) => Uint8Array | undefined
+
+const ecdhsNow = new WeakMap<NodeSignerShape, NodeEcdhNow>()
+
+/**
+ * Declares that `signer` computes its ECDH at once (a key in memory), so a caller that is
+ * synchronous already (the payment layer peeling an incoming onion, per HTLC) asks it with no
+ * effect. Declared by object, as `declareStoreWriteNow`: a wrapper that spreads the fields and
+ * replaces `ecdh` does not inherit it (its `ecdh` is never bypassed). A hardware or remote signer
+ * declares none.
+ */
+export const declareEcdhNow = <S extends NodeSignerShape>(signer: S, ecdhNow: NodeEcdhNow): S => {
+  ecdhsNow.set(signer, ecdhNow)
+  return signer
+}
+
+/** The ECDH at once `signer` itself declared (`declareEcdhNow`), if any. */
+export const ecdhNowOf = (signer: NodeSignerShape): NodeEcdhNow | undefined => ecdhsNow.get(signer)
 export class NodeSigner extends Context.Service<NodeSigner, NodeSignerShape>()("effect-lightning/NodeSigner") {}

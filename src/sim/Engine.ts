@@ -644,6 +644,7 @@ class Simulation {
       const make = makePayments({
         secp: sim.secp,
         blockHeight: Effect.sync(() => sim.height),
+        blockHeightNow: () => sim.height,
         forwardingPolicy: sim.configs[i]!.forwarding
       })
       const payments = yield* (trace === undefined ? make : Effect.provideService(make, Trace, trace)).pipe(Effect.provide(services), Scope.provide(scope))
