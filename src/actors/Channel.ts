@@ -304,7 +304,11 @@ const toCommitmentState = (c: Extract<SignerRequest, { readonly _tag: "SignCount
 const revocationOf = (nextPerCommitmentPoint: PublicKey, perCommitmentSecret: Uint8Array | undefined): SignerResult =>
   perCommitmentSecret === undefined ? { _tag: "Revocation", nextPerCommitmentPoint } : { _tag: "Revocation", perCommitmentSecret, nextPerCommitmentPoint }
 
-const counterpartySignatures = (s: CounterpartyCommitmentSignatures): SignerResult => ({ _tag: "CounterpartySignatures", signature: s.signature, htlcSignatures: s.htlcSignatures })
+/** The signer's answer as the reducer's input, its txid when it gave one (the reducer then builds nothing to learn it). */
+const counterpartySignatures = (s: CounterpartyCommitmentSignatures): SignerResult =>
+  s.txid === undefined
+    ? { _tag: "CounterpartySignatures", signature: s.signature, htlcSignatures: s.htlcSignatures }
+    : { _tag: "CounterpartySignatures", signature: s.signature, htlcSignatures: s.htlcSignatures, txid: s.txid }
 
 /**
  * The peer's signatures of a `ValidateAndRevoke`, branded once their lengths are checked; undefined

@@ -39,7 +39,7 @@ import {
 } from "../protocol/channel/params.ts"
 import type { ChannelBasepoints } from "../protocol/keys/commitment-keys.ts"
 import type { PublicKey } from "../protocol/keys/keys.ts"
-import type { OutPoint, Transaction } from "../protocol/tx/bitcoin/transaction.ts"
+import type { OutPoint, Transaction, Txid } from "../protocol/tx/bitcoin/transaction.ts"
 import type { CommitmentHtlc } from "../protocol/tx/commitment.ts"
 import { checkedBrand, type Msat, type Sat } from "../protocol/units.ts"
 
@@ -118,6 +118,12 @@ export interface CounterpartyCommitmentSignatures {
   readonly signature: CompactSignature
   /** One per HTLC output, in the commitment's output order (BOLT 2 `htlc_signatures`). */
   readonly htlcSignatures: ReadonlyArray<CompactSignature>
+  /**
+   * The txid of the commitment signed, when the signer gives it (it built that commitment to
+   * sign it): the channel's `CounterpartyCommitment` monitor update takes it instead of building
+   * the commitment again to learn it. A signer may leave it out.
+   */
+  readonly txid?: Txid
 }
 
 /**

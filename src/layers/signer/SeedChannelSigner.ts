@@ -951,7 +951,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         const htlcKey = htlcTxs.length === 0 ? undefined : counterpartyHtlcSecret(r, counterpartyPoint)
         const htlcSignatures = htlcKey === undefined ? [] : htlcTxs.map((h) => CompactSignature(secp.sign(htlcSighash(h, h.remoteSighash), htlcKey)))
         r.lastCounterpartySigned = { commitmentNumber: n, txid: id }
-        return { signature, htlcSignatures }
+        return { signature, htlcSignatures, txid: id }
       }, refusal)
   }
 

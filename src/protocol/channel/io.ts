@@ -13,6 +13,7 @@
 import { Schema } from "effect"
 import { ChannelIdSchema, ShortChannelIdSchema } from "../codec/fields.ts"
 import { channelMessages } from "../messages/channel.ts"
+import { TxidSchema } from "../monitor/state.ts"
 import { MonitorUpdateSchema } from "../monitor/update.ts"
 import { ChannelParamsSchema, MsatSchema, OutPointSchema, PublicKeySchema, SatSchema } from "./params.ts"
 
@@ -85,7 +86,16 @@ export const SignerRequestSchema = Schema.Union([
 export type SignerRequest = typeof SignerRequestSchema.Type
 
 export const SignerResultSchema = Schema.Union([
-  Schema.TaggedStruct("CounterpartySignatures", { signature: Signature, htlcSignatures: Schema.Array(Signature) }),
+  Schema.TaggedStruct("CounterpartySignatures", {
+    signature: Signature,
+    htlcSignatures: Schema.Array(Signature),
+    /**
+     * The txid of the commitment signed, when the signer gives it (it built that commitment to
+     * sign it): the `CounterpartyCommitment` monitor update's, which the channel otherwise
+     * builds the commitment again to learn (a lookup of every input in the builds memo).
+     */
+    txid: Schema.optional(TxidSchema)
+  }),
   Schema.TaggedStruct("Revocation", { perCommitmentSecret: Schema.optional(Bytes32), nextPerCommitmentPoint: PublicKeySchema }),
   Schema.TaggedStruct("Point", { commitmentNumber: U64, point: PublicKeySchema }),
   Schema.TaggedStruct("ClosingSignature", { signature: Signature }),

@@ -32,26 +32,20 @@ export const stillReceived = (c: Commitments, received: ReadonlyArray<ReceivedHt
   // Few HTLCs (the usual case): each id looked up where it stands. Many, in the order adds make
   // (ids ascending): one merge of the three lists, nothing made. Many otherwise (never in a state
   // this module made): one set of the ids (as `idKey`s: small numbers cost less than bigints).
-  if (received.length * (local.length + remote.length) <= DIRECT_LOOKUPS) return keptWhere(received, (id) => inCommitments(c, id))
-  if (entriesAscending(received) && idsAscending(local, "received") && idsAscending(remote, "offered")) return keptMerging(received, local, remote)
-  const ids = new Set<number | bigint>()
-  for (const h of local) if (h.direction === "received") ids.add(idKey(h.id))
-  for (const h of remote) if (h.direction === "offered") ids.add(idKey(h.id))
-  return keptWhere(received, (id) => ids.has(idKey(id)))
-}
-/** Up to this many (entry, HTLC) pairs the ids are compared directly, without a merge or a set. */
-const DIRECT_LOOKUPS = 64
-
-/**
- * The entries of `received` that `stays`: `received` itself while every entry stays, then the
- * kept ones in an array cut to their number (kept in the state: no spare slots, as `push` would
- * leave).
- */
-const keptWhere = (received: ReadonlyArray<ReceivedHtlc>, stays: (id: bigint) => boolean): ReadonlyArray<ReceivedHtlc> => {
+  const many = received.length * (local.length + remote.length) > DIRECT_LOOKUPS
+  if (many && entriesAscending(received) && idsAscending(local, "received") && idsAscending(remote, "offered")) return keptMerging(received, local, remote)
+  let ids: Set<number | bigint> | undefined
+  if (many) {
+    ids = new Set<number | bigint>()
+    for (const h of local) if (h.direction === "received") ids.add(idKey(h.id))
+    for (const h of remote) if (h.direction === "offered") ids.add(idKey(h.id))
+  }
+  // Nothing copied while every entry stays; then the entries kept, in an array cut to their
+  // number (kept in the state: no spare slots, as `push` would leave).
   let kept: Array<ReceivedHtlc> | undefined
   let count = 0
   for (const e of received) {
-    if (stays(e.htlcId)) {
+    if (ids !== undefined ? ids.has(idKey(e.htlcId)) : inCommitments(c, e.htlcId)) {
       if (kept !== undefined) kept[count] = e
       count++
     } else kept ??= received.slice()
@@ -60,12 +54,14 @@ const keptWhere = (received: ReadonlyArray<ReceivedHtlc>, stays: (id: bigint) =>
   kept.length = count
   return kept
 }
+/** Up to this many (entry, HTLC) pairs the ids are compared directly, without a merge or a set. */
+const DIRECT_LOOKUPS = 64
 
 /**
- * `keptWhere(received, id in local (received) or remote (offered))` for three lists whose ids
- * ascend (`entriesAscending`, `idsAscending`): one pass, each commitment's position moving
- * forward only (no set, no closure). (The ids are those of adds: BOLT 2 numbers them in order,
- * `reduceSpec` keeps the HTLCs' order and appends, and `receivedHtlcs` is appended to in order.)
+ * `stillReceived`'s answer for three lists whose ids ascend (`entriesAscending`, `idsAscending`):
+ * one pass, each commitment's position moving forward only (no set). (The ids are those of adds:
+ * BOLT 2 numbers them in order, `reduceSpec` keeps the HTLCs' order and appends, and
+ * `receivedHtlcs` is appended to in order.)
  */
 const keptMerging = (
   received: ReadonlyArray<ReceivedHtlc>,

@@ -963,9 +963,16 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
     // WaitingForRevocation, and `prepareCommit` built the same commitment already.)
     if (info._tag !== "WaitingForRevocation") return failChannel(state, out, "commitment not pending after signing", "local")
     const next = info.next
-    // `next.spec` is stated from THEIR side (its owner): their view of the channel, as is.
-    const built = buildCommitmentForSide(ctx.secp, counterpartyView(c.params, next.spec), "local", next.number, next.perCommitmentPoint)
-    if (Result.isFailure(built)) return failChannel(state, out, `their commitment does not build: ${built.failure.reason}`, "local")
+    // The txid the signer gave (it built this commitment to sign it), else the commitment built
+    // again (a builds-memo lookup). `next.spec` is stated from THEIR side (its owner): their view
+    // of the channel, as is.
+    let txid = result.txid
+    if (txid === undefined) {
+      const built = buildCommitmentForSide(ctx.secp, counterpartyView(c.params, next.spec), "local", next.number, next.perCommitmentPoint)
+      if (Result.isFailure(built)) return failChannel(state, out, `their commitment does not build: ${built.failure.reason}`, "local")
+      txid = commitmentTxid(built.success)
+    }
+    const commitmentId = txid
     persist(out, (updateId) => ({
       _tag: "CounterpartyCommitment",
       updateId,
@@ -977,7 +984,7 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
         toRemote: next.spec.toRemote,
         // (A monitor's HTLC is the channel's `SpecHtlc`: the spec's immutable array is shared, not copied.)
         htlcs: next.spec.htlcs,
-        txid: commitmentTxid(built.success)
+        txid: commitmentId
       }
     }))
     send(out, completed.success.message)
