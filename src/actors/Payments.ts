@@ -1217,6 +1217,20 @@ export const make = (
       return { _tag: "Usable", policy }
     }
 
+    /** Our forwarding policy's answer (BOLT 4: the outgoing channel and the amounts and expiries the onion asks) to forwarding `e` as `p` asks, at `height`. */
+    const refusalOf = (
+      out: ChannelInfo | undefined,
+      e: { readonly amount: Msat; readonly cltvExpiry: number },
+      p: { readonly amtToForward: Msat; readonly outgoingCltvValue: number },
+      height: number
+    ): FailureMessage | undefined =>
+      checkForward(outgoingOf(out), {
+        incomingAmountMsat: e.amount,
+        incomingCltvExpiry: e.cltvExpiry,
+        amtToForward: p.amtToForward,
+        outgoingCltvValue: p.outgoingCltvValue
+      }, height)
+
     /**
      * Last timestamp signed per scid (ours: strictly increasing, BOLT 7) and the update signed with
      * it. The scids are our channels' (and intercepted ones) as incoming onions name them: bounded,
@@ -1339,12 +1353,7 @@ export const make = (
       if (existing !== undefined) return yield* resumeForward(existing, key)
       const height = yield* currentHeight()
       const out = yield* channelOfScid(p.shortChannelId)
-      const refused = checkForward(outgoingOf(out), {
-        incomingAmountMsat: e.amount,
-        incomingCltvExpiry: e.cltvExpiry,
-        amtToForward: p.amtToForward,
-        outgoingCltvValue: p.outgoingCltvValue
-      }, height)
+      const refused = refusalOf(out, e, p, height)
       if (out === undefined && config.intercept?.(p.shortChannelId) === true) {
         // An HTLC for a fake short channel id: the application decides (a just-in-time channel).
         const interceptId = htlcKey(e.channelId, e.htlcId)
@@ -1528,12 +1537,7 @@ export const make = (
           : p.nextNodeId === undefined
           ? undefined
           : channelToNode(infos, p.nextNodeId)
-        const refused = checkForward(outgoingOf(out), {
-          incomingAmountMsat: e.amount,
-          incomingCltvExpiry: e.cltvExpiry,
-          amtToForward: p.amtToForward,
-          outgoingCltvValue: p.outgoingCltvValue
-        }, height)
+        const refused = refusalOf(out, e, p, height)
         const pathKey = parsePublicKey(secp, p.nextPathKey)
         if (refused !== undefined || out === undefined || Result.isFailure(pathKey)) {
           yield* annotate(() => ({ "payment.refused": refused?._tag ?? "no next hop" }))

@@ -5,6 +5,16 @@ import { makeCommitmentKeysCache } from "../../src/protocol/keys/commitment-keys
 import { makePerCommitmentPoints } from "../../src/protocol/keys/per-commitment-points.ts"
 import { makeCommitmentBuilds } from "../../src/protocol/tx/commitment-builds.ts"
 
+/** A get in the model (a Map whose insertion order is the recency, least recent first): a hit becomes the most recent. */
+const modelGet = <V>(model: Map<number, V>, key: number): V | undefined => {
+  const value = model.get(key)
+  if (value !== undefined) {
+    model.delete(key)
+    model.set(key, value)
+  }
+  return value
+}
+
 describe("makeLru", () => {
   it("evicts the least recently used beyond its capacity, a hit refreshing an entry", () => {
     const lru = makeLru<number>(2, "test")
@@ -129,13 +139,9 @@ describe("makeLru", () => {
         let misses = 0
         for (const o of ops) {
           if (o.kind === "get") {
-            const expected = model.get(o.key)
+            const expected = modelGet(model, o.key)
             if (expected === undefined) misses++
-            else {
-              hits++
-              model.delete(o.key)
-              model.set(o.key, expected)
-            }
+            else hits++
             expect(lru.get(o.key)).toBe(expected)
           } else if (o.kind === "set") {
             lru.set(o.key, o.value)
@@ -181,13 +187,9 @@ describe("makeLru", () => {
         }
         for (const o of ops) {
           if (o.kind === "get") {
-            const expected = model.get(o.key)
+            const expected = modelGet(model, o.key)
             if (expected === undefined) misses++
-            else {
-              hits++
-              model.delete(o.key)
-              model.set(o.key, expected)
-            }
+            else hits++
             expect(lru.get(o.key)).toBe(expected)
           } else if (o.kind === "set") {
             lru.set(o.key, o.value)

@@ -198,24 +198,26 @@ describe("reduceSpec", () => {
     )
   })
 
+  // The add checks' arbitraries: ids from a small range (adds, removals and HTLCs meet), any amount.
+  const wideId = fc.bigInt({ min: 0n, max: 14n })
+  const anyHtlc = specHtlc.chain((h) => wideId.map((id) => ({ ...h, id })))
+  const addOf = (id: bigint, amount: bigint) =>
+    UpdateAddHtlc.make({ channelId, id, amountMsat: msat(amount), paymentHash: hash, cltvExpiry: 800_000, onionRoutingPacket: new Uint8Array(1366) })
+  const anyAmount = fc.oneof(amount, fc.bigInt({ min: 0n, max: 2_000_000n }))
+  const anyUpdate: fc.Arbitrary<UpdateMessage> = fc.oneof(
+    update,
+    fc.record({ id: wideId, amount: anyAmount }).map(({ id, amount }) => addOf(id, amount)),
+    wideId.map((id) => UpdateFulfillHtlc.make({ channelId, id, paymentPreimage: new Uint8Array(32) })),
+    wideId.map((id) => UpdateFailHtlc.make({ channelId, id, reason: new Uint8Array(4) }))
+  )
+  const anySpec: fc.Arbitrary<CommitmentSpec> = fc.record({
+    feeratePerKw: fc.integer({ min: 253, max: 20_000 }),
+    toLocal: fc.bigInt({ min: 0n, max: 1_000_000_000n }).map(msat),
+    toRemote: fc.bigInt({ min: 0n, max: 1_000_000_000n }).map(msat),
+    htlcs: fc.array(anyHtlc, { maxLength: 30 })
+  })
+
   it("loadAfter equals the feerate, balances and plainly read HTLC counts of reduceSpec(spec, owner, [...counterparty, add])", () => {
-    const wideId = fc.bigInt({ min: 0n, max: 14n })
-    const anyHtlc = specHtlc.chain((h) => wideId.map((id) => ({ ...h, id })))
-    const addOf = (id: bigint, amount: bigint) =>
-      UpdateAddHtlc.make({ channelId, id, amountMsat: msat(amount), paymentHash: hash, cltvExpiry: 800_000, onionRoutingPacket: new Uint8Array(1366) })
-    const anyAmount = fc.oneof(amount, fc.bigInt({ min: 0n, max: 2_000_000n }))
-    const anyUpdate: fc.Arbitrary<UpdateMessage> = fc.oneof(
-      update,
-      fc.record({ id: wideId, amount: anyAmount }).map(({ id, amount }) => addOf(id, amount)),
-      wideId.map((id) => UpdateFulfillHtlc.make({ channelId, id, paymentPreimage: new Uint8Array(32) })),
-      wideId.map((id) => UpdateFailHtlc.make({ channelId, id, reason: new Uint8Array(4) }))
-    )
-    const anySpec: fc.Arbitrary<CommitmentSpec> = fc.record({
-      feeratePerKw: fc.integer({ min: 253, max: 20_000 }),
-      toLocal: fc.bigInt({ min: 0n, max: 1_000_000_000n }).map(msat),
-      toRemote: fc.bigInt({ min: 0n, max: 1_000_000_000n }).map(msat),
-      htlcs: fc.array(anyHtlc, { maxLength: 30 })
-    })
     fc.assert(
       fc.property(
         anySpec,
@@ -245,23 +247,6 @@ describe("reduceSpec", () => {
   })
 
   it("loadAfter resumed over a batch of add checks equals the plain reads at every check", () => {
-    const wideId = fc.bigInt({ min: 0n, max: 14n })
-    const anyHtlc = specHtlc.chain((h) => wideId.map((id) => ({ ...h, id })))
-    const addOf = (id: bigint, amount: bigint) =>
-      UpdateAddHtlc.make({ channelId, id, amountMsat: msat(amount), paymentHash: hash, cltvExpiry: 800_000, onionRoutingPacket: new Uint8Array(1366) })
-    const anyAmount = fc.oneof(amount, fc.bigInt({ min: 0n, max: 2_000_000n }))
-    const anyUpdate: fc.Arbitrary<UpdateMessage> = fc.oneof(
-      update,
-      fc.record({ id: wideId, amount: anyAmount }).map(({ id, amount }) => addOf(id, amount)),
-      wideId.map((id) => UpdateFulfillHtlc.make({ channelId, id, paymentPreimage: new Uint8Array(32) })),
-      wideId.map((id) => UpdateFailHtlc.make({ channelId, id, reason: new Uint8Array(4) }))
-    )
-    const anySpec: fc.Arbitrary<CommitmentSpec> = fc.record({
-      feeratePerKw: fc.integer({ min: 253, max: 20_000 }),
-      toLocal: fc.bigInt({ min: 0n, max: 1_000_000_000n }).map(msat),
-      toRemote: fc.bigInt({ min: 0n, max: 1_000_000_000n }).map(msat),
-      htlcs: fc.array(anyHtlc, { maxLength: 30 })
-    })
     // One channel's batch: its commitment, the owner's updates, the counterparty's to start with,
     // then adds checked in turn (each appended when `accepted`, as a new array: as the reducer does).
     const batch = fc.record({

@@ -41,6 +41,27 @@ const htlc: fc.Arbitrary<MonitorHtlc> = fc.record({
 const preimage: fc.Arbitrary<PreimageEntry> = hash.map((paymentHash) => ({ paymentHash, preimage: new Uint8Array(32).fill(paymentHash[31] ?? 0) }))
 
 describe("prunePreimages", () => {
+  /** `prunePreimages` of a state with these preimages and commitments' HTLCs equals the plain filter (the state itself when nothing is dropped). */
+  const keepsLive = (
+    preimages: ReadonlyArray<PreimageEntry>,
+    ours: MonitorState["holderCommitment"]["htlcs"],
+    theirs: MonitorState["holderCommitment"]["htlcs"],
+    next: MonitorState["holderCommitment"]["htlcs"] | undefined
+  ): void => {
+    const s: MonitorState = {
+      ...base,
+      holderCommitment: { ...base.holderCommitment, htlcs: ours },
+      counterpartyCurrent: { ...base.counterpartyCurrent, htlcs: theirs },
+      ...(next === undefined ? {} : { counterpartyNext: { ...counterpartyCommitment(1n), htlcs: next } }),
+      preimages
+    }
+    const r = prunePreimages(s)
+    const expected = plain(s)
+    expect(r.preimages).toStrictEqual(expected)
+    // Nothing dropped: the state itself.
+    if (expected.length === preimages.length) expect(r).toBe(s)
+  }
+
   it("keeps exactly the preimages whose hash an HTLC of a broadcastable commitment has, in order", () => {
     fc.assert(
       fc.property(
@@ -48,20 +69,7 @@ describe("prunePreimages", () => {
         fc.array(htlc, { maxLength: 12 }),
         fc.array(htlc, { maxLength: 12 }),
         fc.option(fc.array(htlc, { maxLength: 12 }), { nil: undefined }),
-        (preimages, ours, theirs, next) => {
-          const s: MonitorState = {
-            ...base,
-            holderCommitment: { ...base.holderCommitment, htlcs: ours },
-            counterpartyCurrent: { ...base.counterpartyCurrent, htlcs: theirs },
-            ...(next === undefined ? {} : { counterpartyNext: { ...counterpartyCommitment(1n), htlcs: next } }),
-            preimages
-          }
-          const r = prunePreimages(s)
-          const expected = plain(s)
-          expect(r.preimages).toStrictEqual(expected)
-          // Nothing dropped: the state itself.
-          if (expected.length === preimages.length) expect(r).toBe(s)
-        }
+        keepsLive
       ),
       { numRuns: 3_000, seed: 3030 }
     )
@@ -86,19 +94,7 @@ describe("prunePreimages", () => {
         fc.array(wideHtlc, { maxLength: 40 }),
         fc.array(wideHtlc, { maxLength: 40 }),
         fc.option(fc.array(wideHtlc, { maxLength: 40 }), { nil: undefined }),
-        (preimages, ours, theirs, next) => {
-          const s: MonitorState = {
-            ...base,
-            holderCommitment: { ...base.holderCommitment, htlcs: ours },
-            counterpartyCurrent: { ...base.counterpartyCurrent, htlcs: theirs },
-            ...(next === undefined ? {} : { counterpartyNext: { ...counterpartyCommitment(1n), htlcs: next } }),
-            preimages
-          }
-          const r = prunePreimages(s)
-          const expected = plain(s)
-          expect(r.preimages).toStrictEqual(expected)
-          if (expected.length === preimages.length) expect(r).toBe(s)
-        }
+        keepsLive
       ),
       { numRuns: 2_000, seed: 3031 }
     )
