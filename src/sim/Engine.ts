@@ -161,6 +161,8 @@ interface OpenChannel {
 
 /** The workload's payments as drawn (`schedulePayments`), by `k`: start time, payer, payee, amount. */
 interface PaymentPlan {
+  /** The insertion number of payment 0's start (`reserve`d: payment k's is `firstSeq + k`). */
+  readonly firstSeq: number
   readonly at: Float64Array
   readonly payer: Int32Array
   readonly payee: Int32Array
@@ -1061,15 +1063,18 @@ class Simulation {
    * the "workload" stream), into columns, and queues the first start: each start queues the next
    * (`startNext`), so only one payment's start waits in the event queue, not every payment of the
    * run from the beginning (an event, a closure and its context each, ~250 bytes: ~25 MB of live
-   * heap at 100,000 payments, against 24 bytes a payment here). Same times, so the same order:
-   * the next start is queued at its own time, before it, by the previous start. Returns the last
-   * start's time.
+   * heap at 100,000 payments, against 24 bytes a payment here). Same times and the same order: the
+   * next start is queued at its own time, before it, by the previous start, with the insertion
+   * number it had when every start was queued at once (`reserve`). Returns the last start's time.
    */
   private schedulePayments(): number {
     const w = this.scenario.workload
     const rng = Rng.of(this.seed, "workload")
     const duration = (w.durationSeconds ?? Math.max(1, w.payments / (w.ratePerSecond ?? 1))) * 1000
-    const plan: PaymentPlan = { at: new Float64Array(w.payments), payer: new Int32Array(w.payments), payee: new Int32Array(w.payments), amountMsat: new Float64Array(w.payments) }
+    // Each start keeps the place in the event queue it had when every start was queued here at
+    // once: among events at the very same time, payment starts come in their drawing order, before
+    // anything queued later.
+    const plan: PaymentPlan = { firstSeq: this.rt.reserve(w.payments), at: new Float64Array(w.payments), payer: new Int32Array(w.payments), payee: new Int32Array(w.payments), amountMsat: new Float64Array(w.payments) }
     let t = this.workloadStart
     for (let k = 0; k < w.payments; k++) {
       if (w.ratePerSecond !== undefined) t += rng.exponential(1000 / w.ratePerSecond)
@@ -1088,7 +1093,7 @@ class Simulation {
   /** Queues payment `k`'s start (if the plan has it), which queues the next one's. */
   private startNext(plan: PaymentPlan, k: number): void {
     if (k >= plan.at.length) return
-    this.rt.at(plan.at[k]!, () => {
+    this.rt.atReserved(plan.at[k]!, plan.firstSeq + k, () => {
       this.startNext(plan, k + 1)
       this.startPayment(k, plan.payer[k]!, plan.payee[k]!, BigInt(plan.amountMsat[k]!))
     })

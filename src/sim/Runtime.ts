@@ -63,6 +63,23 @@ export class EventQueue {
     return task
   }
 
+  /**
+   * Sets aside the next `n` insertion numbers (returns the first) for events queued later with
+   * `pushReserved`: among equal times they run as if queued now, one after the other.
+   */
+  reserve(n: number): number {
+    const first = this.seq
+    this.seq += n
+    return first
+  }
+
+  /** Queues `run` at `time` with insertion number `seq`, one `reserve` set aside (each used once). */
+  pushReserved(time: number, seq: number, run: () => void): SimEvent {
+    const e: SimEvent = { time, seq, run, cancelled: false }
+    this.insert(e)
+    return e
+  }
+
   private insert(e: SimEvent): void {
     const h = this.heap
     h.push(e)
@@ -303,6 +320,16 @@ export class SimRuntime {
   /** Schedules `run` at simulated time `atMillis` (not before now). */
   at(atMillis: number, run: () => void): SimEvent {
     return this.events.push(Math.max(this.clock.now, atMillis), run)
+  }
+
+  /** Sets aside `n` insertion numbers for `atReserved` (the first returned). */
+  reserve(n: number): number {
+    return this.events.reserve(n)
+  }
+
+  /** Schedules `run` at simulated time `atMillis` (not before now) with a reserved insertion number `seq`. */
+  atReserved(atMillis: number, seq: number, run: () => void): SimEvent {
+    return this.events.pushReserved(Math.max(this.clock.now, atMillis), seq, run)
   }
 
   /** Schedules `task` at simulated time `atMillis` (not before now), as `at` would its action. */

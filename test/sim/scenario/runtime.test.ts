@@ -35,6 +35,20 @@ describe("sim runtime", () => {
     expect(seen).toEqual(["a", "b", "d"])
   })
 
+  it("an event queued later with a reserved insertion number runs as if queued when the number was reserved", () => {
+    const q = new EventQueue()
+    const seen: Array<string> = []
+    q.push(5, () => seen.push("before"))
+    const first = q.reserve(3)
+    q.push(5, () => seen.push("after"))
+    // Queued last, in reverse: among equal times they still come in reserved order, before "after".
+    q.pushReserved(5, first + 2, () => seen.push("r2"))
+    q.pushReserved(7, first + 1, () => seen.push("r1 later"))
+    q.pushReserved(5, first, () => seen.push("r0"))
+    for (let e = q.pop(); e !== undefined; e = q.pop()) e.run()
+    expect(seen).toEqual(["before", "r0", "r2", "after", "r1 later"])
+  })
+
   it("pops events in (time, insertion) order through any mix of pushes (callbacks and tasks), cancels and pops (past its first growth)", () => {
     // The plain definition: the live events, sorted by time, then by insertion.
     type Op = { readonly kind: "push"; readonly time: number; readonly task: boolean } | { readonly kind: "cancel"; readonly pick: number } | { readonly kind: "pop" }
