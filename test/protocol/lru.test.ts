@@ -1,18 +1,23 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { bytesKey, makeByteSlots, makeLru, numberKeyOf, packBytes, packedHas } from "../../src/protocol/lru.ts"
+import { bytesKey, type Lru, makeByteSlots, makeLru, numberKeyOf, packBytes, packedHas } from "../../src/protocol/lru.ts"
 import { makeCommitmentKeysCache } from "../../src/protocol/keys/commitment-keys-cache.ts"
 import { makePerCommitmentPoints } from "../../src/protocol/keys/per-commitment-points.ts"
 import { makeCommitmentBuilds } from "../../src/protocol/tx/commitment-builds.ts"
 
-/** A get in the model (a Map whose insertion order is the recency, least recent first): a hit becomes the most recent. */
-const modelGet = <V>(model: Map<number, V>, key: number): V | undefined => {
-  const value = model.get(key)
-  if (value !== undefined) {
+/**
+ * A get of `key` from the memo equals one from the model (a Map whose insertion order is the
+ * recency, least recent first: a hit becomes the most recent), counted as a hit or a miss.
+ */
+const expectGet = <V>(lru: Lru<V, number>, model: Map<number, V>, key: number, counts: { hits: number; misses: number }): void => {
+  const expected = model.get(key)
+  if (expected === undefined) counts.misses++
+  else {
+    counts.hits++
     model.delete(key)
-    model.set(key, value)
+    model.set(key, expected)
   }
-  return value
+  expect(lru.get(key)).toBe(expected)
 }
 
 describe("makeLru", () => {
@@ -135,14 +140,10 @@ describe("makeLru", () => {
         const lru = makeLru<number | undefined, number>(capacity, "model")
         // The model: a Map (SameValueZero keys) whose insertion order is the recency, least recent first.
         const model = new Map<number, number | undefined>()
-        let hits = 0
-        let misses = 0
+        const counts = { hits: 0, misses: 0 }
         for (const o of ops) {
           if (o.kind === "get") {
-            const expected = modelGet(model, o.key)
-            if (expected === undefined) misses++
-            else hits++
-            expect(lru.get(o.key)).toBe(expected)
+            expectGet(lru, model, o.key, counts)
           } else if (o.kind === "set") {
             lru.set(o.key, o.value)
             model.delete(o.key)
@@ -153,7 +154,7 @@ describe("makeLru", () => {
             model.delete(o.key)
           }
           expect(lru.size()).toBe(model.size)
-          expect(lru.stats()).toEqual({ hits, misses })
+          expect(lru.stats()).toEqual(counts)
         }
       }),
       { numRuns: 500, seed: 11 }
@@ -176,8 +177,7 @@ describe("makeLru", () => {
         const model = new Map<number, number>()
         const expectedDrops: Array<number> = []
         let limit = capacity
-        let hits = 0
-        let misses = 0
+        const counts = { hits: 0, misses: 0 }
         const trim = () => {
           for (const [k, v] of model) {
             if (model.size <= limit) break
@@ -187,10 +187,7 @@ describe("makeLru", () => {
         }
         for (const o of ops) {
           if (o.kind === "get") {
-            const expected = modelGet(model, o.key)
-            if (expected === undefined) misses++
-            else hits++
-            expect(lru.get(o.key)).toBe(expected)
+            expectGet(lru, model, o.key, counts)
           } else if (o.kind === "set") {
             lru.set(o.key, o.value)
             const old = model.get(o.key)
@@ -210,11 +207,11 @@ describe("makeLru", () => {
           } else {
             lru.clear()
             model.clear()
-            hits = 0
-            misses = 0
+            counts.hits = 0
+            counts.misses = 0
           }
           expect(lru.size()).toBe(model.size)
-          expect(lru.stats()).toEqual({ hits, misses })
+          expect(lru.stats()).toEqual(counts)
           expect(heard).toEqual(expectedDrops)
         }
         // Every entry held, in recency order: the least recent go first when the memo is shrunk to one.
