@@ -58,10 +58,14 @@ import { ourReceiveInvoiceFeatures } from "../protocol/features.ts"
 import { pathOnionHops } from "../protocol/routing/onion.ts"
 import {
   addMppPart,
+  attemptJson,
+  attemptKey,
   type AttemptRecord,
+  attemptsPrefix,
   checkFinalPart,
   checkForward,
   defaultForwardingPolicy,
+  encodeAttemptRecord,
   encodeForwardRecord,
   encodeInboundRecord,
   encodeOutboundRecord,
@@ -81,7 +85,9 @@ import {
   type Route,
   routeFee,
   routeFinalAmount,
-  unknownPaymentDetails
+  sameOutboundHead,
+  unknownPaymentDetails,
+  withAttemptsApart
 } from "../protocol/payment/index.ts"
 import { type DeadlineConfig, deadlineBreach, defaultDeadlineConfig, holdExpired } from "../protocol/payment/deadlines.ts"
 import { checkFailureUpdate, failureChannelUpdate, failureUpdateFields, type FailureUpdate, withChannelUpdate } from "../protocol/payment/failure-update.ts"
@@ -91,7 +97,7 @@ import { Entropy } from "../services/Entropy.ts"
 import { type ExcludedChannel, type FirstHop, type Path, type PathOutcome, type PolicyUpdate, Router } from "../services/Router.ts"
 import { NodeNetwork } from "../services/NodeNetwork.ts"
 import { ecdhNowOf, type NodeEcdhNow, NodeSigner, type NodeSignerShape } from "../services/NodeSigner.ts"
-import { givenPutOp, Store, storeWriteNowOf, type StoreVersion } from "../services/Store.ts"
+import { deleteOp, givenPutOp, Store, type StoreOp, storeWriteNowOf, type StoreVersion } from "../services/Store.ts"
 import { type ChannelInfo, ChannelManager, type ChannelManagerShape, listenerOf, type NodeChannelEvent } from "./ChannelManager.ts"
 import { createInvoiceWith, type CreateInvoiceParams } from "../invoices/createInvoice.ts"
 import { MonitorChain } from "./MonitorChain.ts"
@@ -864,8 +870,7 @@ export const make = (
      * The encoded bytes are handed over (`givenPutOp`: nothing here keeps or changes them), so a
      * store keeping values in memory keeps them without a copy of its own.
      */
-    const put = function*(key: string, json: string) {
-      const ops = [givenPutOp(key, text.encode(json))]
+    const write = function*(ops: ReadonlyArray<StoreOp>) {
       const attempt = (left: number): Effect.Effect<StoreVersion> => Effect.catch(store.write(ops), (e) => (left > 0 ? attempt(left - 1) : Effect.die(e)))
       // A store in memory writes at once (no Effect operation at all: this runs in its caller's
       // generator, `yield*`, when the caller gets there); a refusal takes the retrying way.
@@ -873,6 +878,7 @@ export const make = (
       const version = writeNow(ops)
       return typeof version === "number" ? version : yield* attempt(4)
     }
+    const put = (key: string, json: string) => write([givenPutOp(key, text.encode(json))])
     /**
      * The record under `key` as stored (undefined: none, or it does not decode, as `loadAll` skips
      * it). Run with `yield*` (no effect of its own: one step fewer on a new payment's id check).
@@ -902,13 +908,66 @@ export const make = (
     const storedInbound = (hashHex: string) => storedRecord(`pay/in/${hashHex}`, inboundJson)
     /** Payments accepted but not yet written (`onPay` writes each before its reply, at the latest). */
     const unwritten = new Set<string>()
+    /**
+     * Of each pending payment, what the store holds of it apart (records.ts `attemptKey`): its
+     * record as last written without its attempts (undefined: not yet, or the stored one has them
+     * in it, as written before attempts were kept apart) and each attempt as last written, by id.
+     * Records and attempts are values (a change makes a new one, sharing what it keeps), so an
+     * attempt that is the very object written needs no write again, nor a record whose members
+     * but its attempts are (`sameOutboundHead`).
+     */
+    const apart = new Map<string, { head: OutboundRecord | undefined; readonly attempts: Map<number, AttemptRecord> }>()
+    /**
+     * A payment written. Pending: only what changed since its last write (an attempt sent, its
+     * HTLC id, its outcome; the record itself when a member of its own changed: a preimage, a
+     * reason to stop), in one write: a payment retried many times no longer writes every attempt
+     * so far at each step. Finished: the whole record with every attempt, its attempts apart
+     * deleted in the same write (a finished payment is one record, as read by the API).
+     */
     const saveOutbound = function*(r: OutboundRecord) {
       outbound.set(r.paymentId, r)
       unwritten.delete(r.paymentId)
-      return yield* put(`pay/out/${r.paymentId}`, encodeOutboundRecord(r))
+      const key = `pay/out/${r.paymentId}`
+      const held = apart.get(r.paymentId)
+      if (r.status !== "pending") {
+        const ops = [givenPutOp(key, text.encode(encodeOutboundRecord(r)))]
+        if (held !== undefined) for (const id of held.attempts.keys()) ops.push(deleteOp(attemptKey(r.paymentId, id)))
+        apart.delete(r.paymentId)
+        return yield* write(ops)
+      }
+      const written = held ?? { head: undefined, attempts: new Map<number, AttemptRecord>() }
+      const ops: Array<StoreOp> = []
+      if (written.head === undefined || !sameOutboundHead(written.head, r)) ops.push(givenPutOp(key, text.encode(encodeOutboundRecord({ ...r, attempts: [] }))))
+      for (const a of r.attempts) {
+        if (written.attempts.get(a.attemptId) !== a) ops.push(givenPutOp(attemptKey(r.paymentId, a.attemptId), text.encode(encodeAttemptRecord(a))))
+      }
+      // Nothing changed (a recovery that found every attempt as stored): nothing to write.
+      if (ops.length === 0) return
+      written.head = r
+      for (const a of r.attempts) written.attempts.set(a.attemptId, a)
+      apart.set(r.paymentId, written)
+      return yield* write(ops)
     }
-    /** A payment by id as stored: read when it is not pending (`outbound`). */
-    const storedOutbound = (paymentId: string) => storedRecord(`pay/out/${paymentId}`, outboundJson)
+    /** Every attempt kept apart under `prefix` (records.ts `attemptsPrefix`), by payment id. */
+    const storedAttemptsApart = function*(prefix: string) {
+      const byPayment = new Map<string, Array<AttemptRecord>>()
+      yield* eachStored(prefix, attemptJson, (key, a) => {
+        const paymentId = key.slice(attemptsPrefix().length, key.lastIndexOf("/"))
+        const list = byPayment.get(paymentId)
+        if (list === undefined) byPayment.set(paymentId, [a])
+        else list.push(a)
+      })
+      return byPayment
+    }
+    /**
+     * A payment by id as stored: read when it is not pending (`outbound`). A pending one's attempts
+     * are kept apart (read only then: a finished record has them all, an unknown id has none).
+     */
+    const storedOutbound = function*(paymentId: string) {
+      const r = yield* storedRecord(`pay/out/${paymentId}`, outboundJson)
+      if (r === undefined || r.status !== "pending") return r
+      return withAttemptsApart(r, (yield* storedAttemptsApart(attemptsPrefix(paymentId))).get(paymentId) ?? [])
+    }
     const forwardKey = (channelId: Uint8Array, htlcId: bigint) => `pay/fwd/${htlcKey(channelId, htlcId)}`
     /**
      * Per incoming channel, the highest HTLC id a forward was recorded for: a channel numbers its
@@ -955,8 +1014,18 @@ export const make = (
       yield* eachStored("pay/in/", inboundJson, (_, r) => {
         if (r.status !== "paid" && !unpayable(r, now)) inbound.set(toHex(r.paymentHash), r)
       })
+      const attemptsApart = yield* storedAttemptsApart(attemptsPrefix())
       yield* eachStored("pay/out/", outboundJson, (_, r) => {
-        if (r.status === "pending") outbound.set(r.paymentId, r)
+        if (r.status !== "pending") return
+        const own = attemptsApart.get(r.paymentId) ?? []
+        const merged = withAttemptsApart(r, own)
+        outbound.set(r.paymentId, merged)
+        // What the store has apart (a record written before attempts were kept apart: none, and its
+        // next write puts its record and every attempt apart).
+        apart.set(r.paymentId, {
+          head: r.attempts.length === 0 ? merged : undefined,
+          attempts: new Map(merged.attempts.filter((a) => own.includes(a)).map((a) => [a.attemptId, a]))
+        })
       })
       yield* eachStored("pay/fwd/", forwardJson, (key, r) => {
         noteForwarded(r.inChannelId, r.inHtlcId)
@@ -2823,6 +2892,13 @@ export const make = (
     const payments = Effect.gen(function*() {
       const byId = new Map<string, OutboundRecord>()
       yield* eachStored("pay/out/", outboundJson, (_, r) => byId.set(r.paymentId, r))
+      // A pending one is in memory (below); one stored pending but not in memory (finished since) gets its attempts apart.
+      let apartOf: Map<string, Array<AttemptRecord>> | undefined
+      for (const r of byId.values()) {
+        if (r.status !== "pending" || outbound.has(r.paymentId)) continue
+        apartOf ??= yield* storedAttemptsApart(attemptsPrefix())
+        byId.set(r.paymentId, withAttemptsApart(r, apartOf.get(r.paymentId) ?? []))
+      }
       for (const r of outbound.values()) byId.set(r.paymentId, r)
       return [...byId.values()].map(statusOf)
     })

@@ -5,7 +5,14 @@
  * - `pay/in/<payment hash>`: an invoice we issued (or a keysend we accepted) with its preimage
  *   and secret, and whether it is being claimed or was paid;
  * - `pay/out/<payment id>`: a payment we make, written before its first HTLC leaves, with every
- *   attempt (its route, the onion's shared secrets, the channel and HTLC id once added);
+ *   attempt (its route, the onion's shared secrets, the channel and HTLC id once added). While
+ *   it is pending, its attempts are kept apart, each under `pay/att/<payment id>/<attempt id>`
+ *   (`attemptKey`), and the record's own `attempts` is empty: each change of an attempt (sent,
+ *   its HTLC id, its outcome) writes that attempt alone, not the whole record again with every
+ *   attempt so far. Its outcome puts them back: a finished payment is one record with every
+ *   attempt, and its attempts' keys are deleted in that same write. A record written before
+ *   attempts were kept apart (every attempt in it while pending) reads as before
+ *   (`withAttemptsApart`);
  * - `pay/fwd/<incoming channel>/<incoming htlc id>`: a forward, written before the outgoing HTLC
  *   is added, with the incoming onion's shared secret to wrap a failure coming back.
  */
@@ -122,7 +129,64 @@ export type ForwardRecord = typeof ForwardRecordSchema.Type
 
 export const inboundJson = Schema.fromJsonString(InboundRecordSchema)
 export const outboundJson = Schema.fromJsonString(OutboundRecordSchema)
+export const attemptJson = Schema.fromJsonString(AttemptRecordSchema)
 export const forwardJson = Schema.fromJsonString(ForwardRecordSchema)
+
+/** Where a pending payment's attempt is kept apart from its record (a payment id has no `/`). */
+export const attemptKey = (paymentId: string, attemptId: number): string => `pay/att/${paymentId}/${attemptId}`
+/** The prefix of every attempt kept apart of one payment (`paymentId` given), or of all. */
+export const attemptsPrefix = (paymentId?: string): string => (paymentId === undefined ? "pay/att/" : `pay/att/${paymentId}/`)
+
+/** The members of a payment's record but its attempts (kept apart while it is pending) and `nextAttemptId` (follows them). */
+export const OUTBOUND_HEAD_MEMBERS: ReadonlyArray<Exclude<keyof OutboundRecord, "attempts" | "nextAttemptId">> = [
+  "paymentId",
+  "paymentHash",
+  "payee",
+  "amountMsat",
+  "paymentSecret",
+  "paymentMetadata",
+  "keysendPreimage",
+  "invoice",
+  "finalCltvDelta",
+  "blindedPaths",
+  "blindedMpp",
+  "maxFeeMsat",
+  "maxCltvExpiryDelta",
+  "maxParts",
+  "deadlineMillis",
+  "status",
+  "preimage",
+  "failureReason",
+  "createdAtMillis"
+]
+
+/**
+ * Whether two states of a payment's record have the same members but attempts (`===`: records are
+ * values, a change makes a new one sharing the members it keeps): its record kept apart from its
+ * attempts need not be written again.
+ */
+export const sameOutboundHead = (a: OutboundRecord, b: OutboundRecord): boolean => {
+  for (const k of OUTBOUND_HEAD_MEMBERS) if (a[k] !== b[k]) return false
+  return true
+}
+
+/**
+ * A payment as stored: its record with the attempts kept apart (`apart`, any order) put in it.
+ * An attempt apart replaces the record's own of the same id (a record written before attempts
+ * were kept apart has them in it; after such a store is opened, a change of one is written
+ * apart), in attempt id order. `nextAttemptId` is not written again for each attempt apart: it
+ * is one past the highest attempt id, or the record's when that is higher.
+ */
+export const withAttemptsApart = (record: OutboundRecord, apart: ReadonlyArray<AttemptRecord>): OutboundRecord => {
+  if (apart.length === 0) return record
+  const byId = new Map<number, AttemptRecord>()
+  for (const a of record.attempts) byId.set(a.attemptId, a)
+  for (const a of apart) byId.set(a.attemptId, a)
+  const attempts = [...byId.values()].sort((a, b) => a.attemptId - b.attemptId)
+  const last = attempts[attempts.length - 1]
+  const nextAttemptId = last === undefined ? record.nextAttemptId : Math.max(record.nextAttemptId, last.attemptId + 1)
+  return { ...record, attempts, nextAttemptId }
+}
 
 // ---- the stored text, written directly ------------------------------------------------------------
 //
@@ -325,6 +389,8 @@ const direct = <R>(write: (r: R) => string, schema: (r: R) => string) => (r: R):
 
 /** The stored text of a payment we make: what `Schema.encodeSync(outboundJson)` gives, faster. */
 export const encodeOutboundRecord: (r: OutboundRecord) => string = direct(outboundText, Schema.encodeSync(outboundJson))
+/** The stored text of an attempt kept apart: what `Schema.encodeSync(attemptJson)` gives, faster. */
+export const encodeAttemptRecord: (a: AttemptRecord) => string = direct(attemptText, Schema.encodeSync(attemptJson))
 /** The stored text of an invoice of ours: what `Schema.encodeSync(inboundJson)` gives, faster. */
 export const encodeInboundRecord: (r: InboundRecord) => string = direct(inboundText, Schema.encodeSync(inboundJson))
 /** The stored text of a forward: what `Schema.encodeSync(forwardJson)` gives, faster. */

@@ -11,6 +11,9 @@ import fc from "fast-check"
 import { Schema } from "effect"
 import { shortChannelIdFromParts } from "../../../src/protocol/codec/fields.ts"
 import {
+  type AttemptRecord,
+  attemptJson,
+  encodeAttemptRecord,
   encodeForwardRecord,
   encodeInboundRecord,
   encodeOutboundRecord,
@@ -18,8 +21,12 @@ import {
   forwardJson,
   type InboundRecord,
   inboundJson,
+  OUTBOUND_HEAD_MEMBERS,
   type OutboundRecord,
-  outboundJson
+  OutboundRecordSchema,
+  outboundJson,
+  sameOutboundHead,
+  withAttemptsApart
 } from "../../../src/protocol/payment/records.ts"
 import { ChannelId } from "../../../src/protocol/units.ts"
 
@@ -37,7 +44,7 @@ const channelId = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Cha
 const optional = <A>(a: fc.Arbitrary<A>) => fc.option(a, { nil: undefined })
 
 const hop = fc.record({ nodeId: anyBytes, shortChannelId: scid, amountMsat: amount, cltvExpiry: int })
-const attempt = fc.record({
+const attempt: fc.Arbitrary<AttemptRecord> = fc.record({
   attemptId: int,
   hops: fc.array(hop, { maxLength: 4 }),
   sharedSecrets: fc.array(bytes32, { maxLength: 4 }),
@@ -143,6 +150,61 @@ describe("payment records' stored text", () => {
   sameAsSchema("outbound", outbound, encodeOutboundRecord, outboundJson)
   sameAsSchema("inbound", inbound, encodeInboundRecord, inboundJson)
   sameAsSchema("forward", forward, encodeForwardRecord, forwardJson)
+  sameAsSchema("attempt", attempt, encodeAttemptRecord, attemptJson)
+})
+
+/**
+ * A pending payment's attempts kept apart from its record (`pay/att/<id>/<attempt>`): read back
+ * into the record (`withAttemptsApart`), whichever of them the stored record still holds (one
+ * written before attempts were kept apart), and whether its record need be written again.
+ */
+describe("a payment's attempts kept apart", () => {
+  /** A record as the payment layer keeps it (a NaN time, which is never equal to itself nor read back, left out). */
+  const kept = outbound.filter((r) => !Number.isNaN(r.deadlineMillis) && !Number.isNaN(r.createdAtMillis))
+  it("the record's members but attempts and nextAttemptId are exactly OUTBOUND_HEAD_MEMBERS", () => {
+    const fields = Object.keys(OutboundRecordSchema.fields).filter((k) => k !== "attempts" && k !== "nextAttemptId")
+    expect([...OUTBOUND_HEAD_MEMBERS].sort()).toEqual(fields.sort())
+  })
+
+  it("sameOutboundHead: true whatever the attempts and next attempt id; false once any other member differs", () => {
+    fc.assert(fc.property(kept, outbound, fc.nat(), (r, other, pick) => {
+      expect(sameOutboundHead(r, { ...r, attempts: other.attempts, nextAttemptId: other.nextAttemptId })).toBe(true)
+      const k = OUTBOUND_HEAD_MEMBERS[pick % OUTBOUND_HEAD_MEMBERS.length]!
+      const changed = { ...r, [k]: r[k] === other[k] ? (r[k] === undefined ? 0 : undefined) : other[k] }
+      expect(sameOutboundHead(r, changed)).toBe(false)
+    }), { numRuns: RUNS })
+  })
+
+  it("withAttemptsApart: the record's attempts, each replaced by the one apart of its id, with those only apart, in id order; the next id follows them", () => {
+    const split = fc.record({
+      r: kept,
+      // Per attempt: where it is (0: in the record only, 1: apart only, 2: in the record and, changed, apart).
+      where: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 8 }),
+      order: fc.array(fc.nat(), { maxLength: 8 }),
+      written: fc.nat({ max: 10 })
+    })
+    fc.assert(fc.property(split, ({ r, where, order, written }) => {
+      const base = r.attempts[0]
+      if (base === undefined) return
+      const full: Array<AttemptRecord> = where.map((_, attemptId) => ({ ...base, attemptId, status: "inflight" }))
+      const latest = full.map((a, i) => (where[i] === 2 ? { ...a, status: "failed" as const, failure: "changed" } : a))
+      const embedded = full.filter((_, i) => where[i] !== 1)
+      const apart = latest.filter((_, i) => where[i] !== 0)
+      // Apart in any order (a store lists keys as text: "10" before "2").
+      for (let i = 0; i < order.length && apart.length > 1; i++) {
+        const j = order[i]! % apart.length
+        const [a] = apart.splice(j, 1)
+        apart.push(a!)
+      }
+      const head = { ...r, attempts: embedded, nextAttemptId: written }
+      const merged = withAttemptsApart(head, apart)
+      if (apart.length === 0) expect(merged).toBe(head)
+      else {
+        expect(merged).toEqual({ ...r, attempts: latest, nextAttemptId: Math.max(written, full.length) })
+        expect(sameOutboundHead(merged, head)).toBe(true)
+      }
+    }), { numRuns: RUNS })
+  })
 })
 
 /**
