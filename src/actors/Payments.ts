@@ -27,7 +27,8 @@
  * (excluded channel directions and nodes); every attempt's outcome is reported back to it.
  */
 import { sha256, sha256Concat } from "../protocol/tx/bitcoin/hash.ts"
-import { Clock, Context, Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, PubSub, Queue, Result, Schema, Scope, Stream, Tracer } from "effect"
+import { Clock, Context, Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, PubSub, Result, Schema, Scope, Stream, Tracer } from "effect"
+import type { SchedulerDispatcher } from "effect/Scheduler"
 import { equalBytes, toHex } from "../protocol/bytes.ts"
 import { spanned, tracingIn } from "../layers/observability/spans.ts"
 import { ChannelIdSchema, type ShortChannelId } from "../protocol/codec/fields.ts"
@@ -539,6 +540,73 @@ const INBOX_BATCH = 64
 /** How many short channel ids' `channel_update`s for failures are kept (see `failureUpdates`). */
 const FAILURE_UPDATES = 4096
 
+/**
+ * The loop's inbox: inputs in order, taken a batch at a time by its one fiber, which waits when
+ * there are none. Scheduled as Effect's unbounded `Queue` with one taker: an input that comes
+ * while the fiber waits schedules one task on the dispatcher of the fiber that made the inbox
+ * (none again until it ran), which resumes the fiber (synchronously, in that task), and the fiber
+ * takes everything there by then (at most `max`); an input that comes while it handles a batch
+ * only joins the array. The same tasks, in the same order, with the same batches; without the
+ * queue's taker objects, taker set, linked list, and the retried take effect per wake (~9 wakes
+ * per payment in the simulation: the loop waits after nearly every input). Exported for its test
+ * (test/actors/Payments.inbox.property.test.ts: the same batches and interleaving as the queue).
+ */
+export class Inbox<A> {
+  private items: Array<A> = []
+  private head = 0
+  /** The waiting fiber's resume (undefined: not waiting). */
+  private waiter: ((effect: Effect.Effect<void>) => void) | undefined = undefined
+  private wakeScheduled = false
+  /** Resumes the waiting fiber (one scheduled task per wait, as `Queue`'s release of its takers). */
+  private readonly wake = (): void => {
+    this.wakeScheduled = false
+    const resume = this.waiter
+    if (resume === undefined || this.head >= this.items.length) return
+    this.waiter = undefined
+    resume(Effect.void)
+  }
+  /** Waits until an input is there (at once when one is); then `takeNow` gives it. */
+  readonly arrival: Effect.Effect<void> = Effect.callback<void>((resume) => {
+    if (this.head < this.items.length) return resume(Effect.void)
+    this.waiter = resume
+    // Interrupted while waiting: no longer a waiter.
+    return Effect.sync(() => {
+      if (this.waiter === resume) this.waiter = undefined
+    })
+  })
+  private readonly dispatcher: SchedulerDispatcher
+  constructor(dispatcher: SchedulerDispatcher) {
+    this.dispatcher = dispatcher
+  }
+  /** Adds an input (and wakes the waiting fiber, once). */
+  offer(a: A): void {
+    this.items.push(a)
+    if (this.waiter !== undefined && !this.wakeScheduled) {
+      this.wakeScheduled = true
+      this.dispatcher.scheduleTask(this.wake, 0)
+    }
+  }
+  /** `offer` as an effect. */
+  offering(a: A): Effect.Effect<void> {
+    return Effect.sync(() => this.offer(a))
+  }
+  /** The next inputs, at most `max` (undefined: none: wait for `arrival`). */
+  takeNow(max: number): ReadonlyArray<A> | undefined {
+    const left = this.items.length - this.head
+    if (left === 0) return undefined
+    if (left <= max) {
+      // Everything (the usual case): the array itself when nothing was taken from it before.
+      const batch = this.head === 0 ? this.items : this.items.slice(this.head)
+      this.items = []
+      this.head = 0
+      return batch
+    }
+    const batch = this.items.slice(this.head, this.head + max)
+    this.head += max
+    return batch
+  }
+}
+
 /** A resolution's result in `handledResolved`'s keys (`seenKeyOf`): distinct per result, 0 for none. */
 const RESULT_CODE: { readonly [T in Extract<ChannelEvent, { readonly _tag: "HtlcResolved" }>["result"]["_tag"]]: 1 | 2 | 3 } = {
   Fulfilled: 1,
@@ -751,7 +819,7 @@ export const make = (
       return blockHeightNow !== undefined ? blockHeightNow() : yield* config.blockHeight
     }
 
-    const inbox = yield* Queue.unbounded<Input>()
+    const inbox = new Inbox<Input>(yield* Effect.withFiber((fiber) => Effect.succeed(fiber.currentDispatcher)))
     const events = yield* PubSub.unbounded<PaymentEvent>()
 
     /**
@@ -1254,7 +1322,7 @@ export const make = (
           mppSets.set(hashHex, added.set)
           if (isNew) {
             yield* Effect.sleep(Duration.millis(mppTimeoutMillis)).pipe(
-              Effect.andThen(Queue.offer(inbox, { _tag: "MppTimeout", paymentHash: hashHex, firstAtMillis: added.set.firstAtMillis })),
+              Effect.andThen(inbox.offering({ _tag: "MppTimeout", paymentHash: hashHex, firstAtMillis: added.set.firstAtMillis })),
               Effect.forkIn(scope)
             )
           }
@@ -2307,7 +2375,7 @@ export const make = (
           else if (next === undefined || at < next) next = at
         }
         for (const paymentId of due) deadlines.delete(paymentId)
-        return Effect.forEach(due, (paymentId) => Queue.offer(inbox, { _tag: "PaymentTimeout", paymentId }), { discard: true }).pipe(
+        return Effect.forEach(due, (paymentId) => inbox.offering({ _tag: "PaymentTimeout", paymentId }), { discard: true }).pipe(
           Effect.andThen(next === undefined ? Effect.void : armTimer(next))
         )
       })
@@ -2574,14 +2642,14 @@ export const make = (
     let held: Array<NodeChannelEvent> | undefined = []
     const hear = (event: NodeChannelEvent) => {
       if (held !== undefined) held.push(event)
-      else if (wanted(event)) Queue.offerUnsafe(inbox, { _tag: "Channel", event })
+      else if (wanted(event)) inbox.offer({ _tag: "Channel", event })
     }
     const listen = listenerOf(manager)
     const channelEvents = listen === undefined ? yield* manager.subscribe : undefined
     if (listen !== undefined) held = [...(yield* listen(hear)), ...held]
     for (const r of outbound.values()) if (r.status === "pending") yield* recoverOutbound(r)
     if (channelEvents !== undefined) {
-      yield* channelEvents.pipe(Stream.runForEach((event) => (wanted(event) ? Queue.offer(inbox, { _tag: "Channel", event }) : Effect.void)), Effect.forkIn(scope))
+      yield* channelEvents.pipe(Stream.runForEach((event) => (wanted(event) ? inbox.offering({ _tag: "Channel", event }) : Effect.void)), Effect.forkIn(scope))
     } else {
       const first = held ?? []
       held = undefined
@@ -2595,7 +2663,7 @@ export const make = (
       const onChain = yield* monitorChain.value.subscribe
       yield* onChain.pipe(
         Stream.runForEach((m) =>
-          m._tag !== "HtlcResolved" ? Effect.void : Queue.offer(inbox, {
+          m._tag !== "HtlcResolved" ? Effect.void : inbox.offering({
             _tag: "OnChain",
             event: {
               _tag: "HtlcResolved",
@@ -2609,14 +2677,14 @@ export const make = (
       )
     }
     // Payments pending before the restart go on (pending events first, then progress).
-    for (const r of outbound.values()) if (r.status === "pending") yield* Queue.offer(inbox, { _tag: "PaymentTimeout", paymentId: r.paymentId })
+    for (const r of outbound.values()) if (r.status === "pending") yield* inbox.offering({ _tag: "PaymentTimeout", paymentId: r.paymentId })
     // The two timers below suspend in their sleep every round: `disableYield` leaves out the
     // `Effect.forever` yield after each round (a scheduler task, and a suspension and a resumption
     // of the fiber, per node every 10 s and every 30 s), which only lets other fibers run before
     // the next sleep starts; the sleep gives them the same turn. Both sleep on the handlers' clock
     // (`clock`: no step to find the fiber's per round).
     yield* clock.sleep(Duration.millis(config.resyncIntervalMillis ?? 30_000)).pipe(
-      Effect.andThen(Queue.offer(inbox, { _tag: "Resync" })),
+      Effect.andThen(inbox.offering({ _tag: "Resync" })),
       Effect.forever({ disableYield: true }),
       Effect.forkIn(scope)
     )
@@ -2625,7 +2693,7 @@ export const make = (
     // on the handlers' clock and reads the height at once when it can (`blockHeightNow`): the
     // fewest steps per node every 10 s.
     const deadlineInterval = Duration.millis(config.deadlineCheckIntervalMillis ?? 10_000)
-    const checkIfMoved = (height: number) => (height === checkedHeight ? Effect.void : Queue.offer(inbox, { _tag: "Deadlines", force: false, done: undefined }))
+    const checkIfMoved = (height: number) => (height === checkedHeight ? Effect.void : inbox.offering({ _tag: "Deadlines", force: false, done: undefined }))
     yield* clock.sleep(deadlineInterval).pipe(
       blockHeightNow !== undefined
         ? Effect.flatMap(() => checkIfMoved(blockHeightNow()))
@@ -2691,7 +2759,12 @@ export const make = (
       })
     yield* Effect.gen(function*() {
       while (true) {
-        const batch = yield* Queue.takeBetween(inbox, 1, INBOX_BATCH)
+        // Taken with no Effect operation when inputs are there; else the fiber waits for one.
+        let batch = inbox.takeNow(INBOX_BATCH)
+        while (batch === undefined) {
+          yield* inbox.arrival
+          batch = inbox.takeNow(INBOX_BATCH)
+        }
         // One input (one payment at a time): handled as is, no batch grouping around it.
         yield* batch.length === 1 && batch[0] !== undefined ? handleOne(batch[0]) : handleBatch(batch)
         yield* Effect.yieldNow
@@ -2731,7 +2804,7 @@ export const make = (
         const bad = badPaymentId(record)
         if (bad !== undefined) return yield* Effect.fail(bad)
         const deferred = yield* Deferred.make<string, InvalidPaymentRequest>()
-        yield* Effect.withFiber((fiber) => Queue.offer(inbox, { _tag: "Pay", record, reply: { _tag: "Id", deferred }, span: spanOfFiber(fiber) }))
+        yield* Effect.withFiber((fiber) => inbox.offering({ _tag: "Pay", record, reply: { _tag: "Id", deferred }, span: spanOfFiber(fiber) }))
         return yield* Deferred.await(deferred)
       })
 
@@ -2744,7 +2817,7 @@ export const make = (
         const bad = badPaymentId(record)
         if (bad !== undefined) return Effect.fail(bad)
         const deferred = Deferred.makeUnsafe<PaymentResult, InvalidPaymentRequest>()
-        return Effect.withFiber((fiber) => Queue.offer(inbox, { _tag: "Pay", record, reply: { _tag: "Outcome", deferred }, span: spanOfFiber(fiber) })).pipe(
+        return Effect.withFiber((fiber) => inbox.offering({ _tag: "Pay", record, reply: { _tag: "Outcome", deferred }, span: spanOfFiber(fiber) })).pipe(
           Effect.andThen(outcome(deferred))
         )
       })
@@ -2909,7 +2982,7 @@ export const make = (
     const answerIntercept = (interceptId: string, action: InterceptAction) =>
       Effect.gen(function*() {
         const reply = yield* Deferred.make<void, InvalidPaymentRequest>()
-        yield* Queue.offer(inbox, { _tag: "Intercepted", interceptId, action, reply })
+        yield* inbox.offering({ _tag: "Intercepted", interceptId, action, reply })
         return yield* Deferred.await(reply)
       })
 
@@ -2963,7 +3036,7 @@ export const make = (
       failIntercepted: (interceptId) => answerIntercept(interceptId, { _tag: "Fail" }),
       checkDeadlines: Effect.gen(function*() {
         const done = yield* Deferred.make<void>()
-        yield* Queue.offer(inbox, { _tag: "Deadlines", force: true, done })
+        yield* inbox.offering({ _tag: "Deadlines", force: true, done })
         yield* Deferred.await(done)
       }),
       events: Stream.unwrap(subscribe),
