@@ -139,7 +139,8 @@ const TARGETS = {
   idleHeapBytesMax: 20 * 1024
 }
 
-const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
+const textEncoder = new TextEncoder()
+const enc = (s: string): Uint8Array => textEncoder.encode(s)
 const bytes32 = (label: string): Uint8Array => sha256(enc(label))
 
 // ---- the timing proxy around Secp256k1 -----------------------------------------------------------
@@ -321,12 +322,14 @@ const peerInfoOf = (peer: Node, direction: "inbound" | "outbound"): PeerInfo => 
  * other node's session-event stream as a `Message` of the one session.
  */
 const stubPeerManager = (node: Node, meter: Meter | undefined): PeerManagerShape => {
-  const time = <A>(f: () => A): A => (meter === undefined ? f() : meter.time("codec", f))
   const notUsed = (what: string) => Effect.die(new Error(`bench peer layer: ${what} is not used`))
+  // The codec called directly when it is not timed (the headline pass): no closure per message.
+  const encode = (message: LightningMessage) => (meter === undefined ? LightningMessages.encode(message) : meter.time("codec", () => LightningMessages.encode(message)))
+  const decode = (bytes: Uint8Array) => (meter === undefined ? LightningMessages.decode(bytes) : meter.time("codec", () => LightningMessages.decode(bytes)))
   const sendNow = (session: SessionId, message: LightningMessage): undefined => {
-    const bytes = time(() => LightningMessages.encode(message))
+    const bytes = encode(message)
     if (Result.isFailure(bytes)) throw new Error(`${message._tag} does not encode`)
-    const decoded = time(() => LightningMessages.decode(bytes.success))
+    const decoded = decode(bytes.success)
     if (Result.isFailure(decoded) || decoded.success._tag === "UnknownMessage") throw new Error(`${message._tag} does not decode`)
     const to = node.peer
     if (to !== undefined) Queue.offerUnsafe(to.inbox, PeerSessionEvent.Message({ session, nodeId: node.nodeId, message: decoded.success }))
@@ -561,7 +564,8 @@ const newPair = (timer: SecpTimer, storage: Storage, probed = true): Effect.Effe
       // In order (one at a time: each awaited), else each forked.
       return fulfills.length === 1 && fulfills[0] !== undefined ? Effect.asVoid(fulfills[0]) : Effect.all(fulfills, { discard: true })
     }
-    yield* Queue.takeAll(received).pipe(Effect.flatMap(fulfillAll), Effect.forever, Effect.forkIn(scope))
+    // No yield after each round (`disableYield`): the loop suspends in `takeAll` until B receives again.
+    yield* Queue.takeAll(received).pipe(Effect.flatMap(fulfillAll), Effect.forever({ disableYield: true }), Effect.forkIn(scope))
     // Connected, both ways, on the one session.
     yield* Queue.offer(a.inbox, PeerSessionEvent.Connected({ session: SESSION, peer: peerInfoOf(b, "outbound") }))
     yield* Queue.offer(b.inbox, PeerSessionEvent.Connected({ session: SESSION, peer: peerInfoOf(a, "inbound") }))

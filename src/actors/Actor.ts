@@ -246,7 +246,8 @@ export const make = <M, E = never, R = never>(
     const drainNow = (): Effect.Effect<void, E, R> | undefined => {
       for (;;) {
         if (ended || stopping || head >= items.length) {
-          items = []
+          // A fresh array only when this one was used (an idle actor's `postSync` never pushes).
+          if (items.length > 0) items = []
           head = 0
           active = false
           running = undefined
@@ -269,6 +270,18 @@ export const make = <M, E = never, R = never>(
         const handled = options.handle(slot.msg)
         if (!Exit.isExit(handled) || !Exit.isSuccess(handled)) return Effect.flatMap(handled, drainNext)
       }
+    }
+    /**
+     * `drainNow` with `msg` handled first, as if it were the one message in the mailbox: for an idle
+     * actor (nothing queued, no `tell` waiting for room) handed a message to handle at once
+     * (`postSync`), which so makes no mailbox slot and no array for it.
+     */
+    const drainFrom = (msg: M): Effect.Effect<void, E, R> | undefined => {
+      if (ended || stopping) return drainNow()
+      if (trace.enabled) trace.emit(name, "mailbox", traceEncode(msg))
+      const handled = options.handle(msg)
+      if (!Exit.isExit(handled) || !Exit.isSuccess(handled)) return Effect.flatMap(handled, drainNext)
+      return drainNow()
     }
     /**
      * A handler's effect, a defect if it throws: for a message that frees room for a waiting `tell`,
@@ -356,6 +369,20 @@ export const make = <M, E = never, R = never>(
       } catch (defect) {
         rest = Effect.die(defect)
       }
+      runRest(caller, rest)
+    }
+    /** `runWith` for an idle actor handed `msg` to handle first (`drainFrom`). */
+    const runFirst = (caller: Context.Context<never>, msg: M): void => {
+      let rest: Effect.Effect<void, E, R> | undefined
+      try {
+        rest = drainFrom(msg)
+      } catch (defect) {
+        rest = Effect.die(defect)
+      }
+      runRest(caller, rest)
+    }
+    /** The handling fiber for what `drainNow` left to run, if anything (and no stop came meanwhile). */
+    const runRest = (caller: Context.Context<never>, rest: Effect.Effect<void, E, R> | undefined): void => {
       if (rest !== undefined && !stopping && !ended) started(Effect.runForkWith(contextFor(caller))(runFrom(rest)))
     }
     /**
@@ -436,11 +463,14 @@ export const make = <M, E = never, R = never>(
     const postSync = (msg: M): boolean => {
       if (ended) return true
       if (size() >= capacity || roomWaiters.length > 0) return false
-      items.push({ msg })
-      if (active) return true
+      if (active) {
+        items.push({ msg })
+        return true
+      }
       active = true
       // The calling fiber's context, as a scheduled start takes its starter's; none: the actor's own.
-      runWith(Fiber.getCurrent()?.context ?? context)
+      // Idle: the mailbox is empty, so `msg` is handled first, without going through it.
+      runFirst(Fiber.getCurrent()?.context ?? context, msg)
       return true
     }
     const tell = (msg: M): Effect.Effect<void, ActorStopped> => Effect.suspend(() => offer(msg) ?? Effect.void)

@@ -658,6 +658,49 @@ interface DurableWaiter {
   readonly done: Deferred.Deferred<void>
 }
 
+/** No updates (the manager's write scratch between writes). */
+const noUpdates: ReadonlyArray<MonitorUpdate> = []
+
+/**
+ * A channel's record as the persister takes it (`LazyJson`): its parts held as fields and encoded
+ * when the persister asks (at once for one that writes bytes; a persister in memory only if a
+ * restart loads it), at most once; no encoder closure per write.
+ */
+export class ChannelRecordJson extends LazyJson {
+  private readonly nodeId: NodeId
+  private readonly keyId: ChannelKeyId
+  private state: ChannelState | undefined
+  private signerState: SignerChannelState | undefined
+  private readonly instrument: (<A>(part: "step" | "record encode", f: () => A) => A) | undefined
+  constructor(
+    nodeId: NodeId,
+    keyId: ChannelKeyId,
+    state: ChannelState,
+    signerState: SignerChannelState | undefined,
+    instrument: (<A>(part: "step" | "record encode", f: () => A) => A) | undefined
+  ) {
+    super()
+    this.nodeId = nodeId
+    this.keyId = keyId
+    this.state = state
+    this.signerState = signerState
+    this.instrument = instrument
+  }
+  protected override compute(): Schema.Json {
+    const instrument = this.instrument
+    return instrument === undefined ? this.encode() : instrument("record encode", () => this.encode())
+  }
+  private encode(): Schema.Json {
+    const { nodeId, keyId, state: channel, signerState: signer } = this
+    if (channel === undefined) return null // unreachable: computed once, before `release`
+    return encodeChannelRecord(signer !== undefined ? { version: 1, nodeId, keyId, channel, signer } : { version: 1, nodeId, keyId, channel })
+  }
+  protected override release(): void {
+    this.state = undefined
+    this.signerState = undefined
+  }
+}
+
 /**
  * Channels a peer may have opened with us and not funded yet, at once (BOLT 2 leaves the limit
  * to the receiver; LDK uses 4 too): more `open_channel`s get an `error`. Such a channel that
@@ -902,15 +945,8 @@ export const make = (
       })
 
     /** The record written with a channel's updates: encoded when the persister asks (lazily), at most once. */
-    const recordOf = (entry: Entry, state: ChannelState, signerState: SignerChannelState | undefined): LazyJson => {
-      const { nodeId, keyId } = entry
-      const encode = () =>
-        encodeChannelRecord(signerState !== undefined ? { version: 1, nodeId, keyId, channel: state, signer: signerState } : { version: 1, nodeId, keyId, channel: state })
-      // Lazy: encoded when the persister asks (at once for one that writes bytes; a persister
-      // in memory only if a restart loads it), at most once.
-      const instrumented = config.instrument
-      return new LazyJson(instrumented === undefined ? encode : () => instrumented("record encode", encode))
-    }
+    const recordOf = (entry: Entry, state: ChannelState, signerState: SignerChannelState | undefined): LazyJson =>
+      new ChannelRecordJson(entry.nodeId, entry.keyId, state, signerState, config.instrument)
 
     /** The id a write is stored under: the final one from `Opened` on (the write of `Opened` may come before the rekey). */
     const writeChannelId = (entry: Entry, updates: ReadonlyArray<MonitorUpdate>): ChannelId => {
@@ -949,11 +985,35 @@ export const make = (
       const channelId = writeChannelId(entry, updates)
       // The monitor's state after these updates, if the persister asks for it (compacting its log):
       // computed then, and handed over to the monitor after the write (`written`), not applied twice.
-      const monitor = monitorOf(entry, channelId)
-      let preview: MonitorPreview | undefined
-      const monitorAfter = () => (preview ??= monitor.preview(updates)).state
-      const status = writeNow(channelId, updates, recordOf(entry, state, signerState), monitorAfter)
+      writing.monitor = monitorOf(entry, channelId)
+      writing.updates = updates
+      let status: PersistStatus | undefined
+      try {
+        status = writeNow(channelId, updates, recordOf(entry, state, signerState), monitorAfterWriting)
+      } finally {
+        writing.monitor = undefined
+        writing.updates = noUpdates
+      }
+      const preview = writing.preview
+      writing.preview = undefined
       return status === undefined ? undefined : written(entry, channelId, updates, status, preview)
+    }
+    /**
+     * The write `persistNowFor` is handing over (its monitor and updates) and, once asked, the
+     * monitor's state after it: read by `monitorAfterWriting` during that `writeNow` call only (a
+     * persister asks then, if at all: `WriteNow`). One function for every write, not a closure per
+     * write; asked outside a write, it answers undefined (the persister then folds the log itself).
+     */
+    const writing: { monitor: MonitorHandle | undefined; updates: ReadonlyArray<MonitorUpdate>; preview: MonitorPreview | undefined } = {
+      monitor: undefined,
+      updates: noUpdates,
+      preview: undefined
+    }
+    const monitorAfterWriting = (): MonitorState | undefined => {
+      const monitor = writing.monitor
+      if (monitor === undefined) return undefined
+      writing.preview ??= monitor.preview(writing.updates)
+      return writing.preview.state
     }
 
     const monitorOf = (entry: Entry, channelId: ChannelId): MonitorHandle =>

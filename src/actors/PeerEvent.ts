@@ -110,7 +110,19 @@ export type PeerSessionEvent = Data.TaggedEnum<{
   Message: { readonly session: SessionId; readonly nodeId: NodeId; readonly message: LightningMessage }
   Disconnected: { readonly session: SessionId; readonly nodeId: NodeId; readonly reason: DisconnectReason }
 }>
-export const PeerSessionEvent = Data.taggedEnum<PeerSessionEvent>()
+const sessionEventConstructors = Data.taggedEnum<PeerSessionEvent>()
+/**
+ * `Data.taggedEnum`'s constructors, each taken once: the enum is a `Proxy` whose every property
+ * read makes a new constructor closure (a trap and a closure per event; a peer layer makes one
+ * `Message` per message received). Same values (the fields, then `_tag`).
+ */
+export const PeerSessionEvent = {
+  Connected: sessionEventConstructors.Connected,
+  Message: sessionEventConstructors.Message,
+  Disconnected: sessionEventConstructors.Disconnected,
+  $is: sessionEventConstructors.$is,
+  $match: sessionEventConstructors.$match
+}
 
 /**
  * The consumer of the session events handed over when they are produced (a plain call, no queue,

@@ -47,22 +47,33 @@ export interface PersistCompletion {
  * value as an eager encoding); one that keeps values in memory asks only when `load` gives it
  * back, so a write that is never loaded costs no encoding. The encoder must read only
  * immutable values (it may run later than the write).
+ *
+ * Made with an encoder, or extended by a class that holds its inputs as fields and overrides
+ * `compute` and `release` (one object per value: no encoder closure and context per write).
  */
 export class LazyJson {
   #encode: (() => Schema.Json) | undefined
   #value: Schema.Json = null
-  constructor(encode: () => Schema.Json) {
+  #computed = false
+  constructor(encode?: () => Schema.Json) {
     this.#encode = encode
   }
-  /** The value (encoded on the first call, then kept; the encoder is dropped once it ran). */
+  /** The value (encoded on the first call, then kept; the encoder, or a subclass's inputs, let go once it ran). */
   get value(): Schema.Json {
-    const encode = this.#encode
-    if (encode !== undefined) {
-      this.#value = encode()
+    if (!this.#computed) {
+      this.#value = this.compute()
+      this.#computed = true
       this.#encode = undefined
+      this.release()
     }
     return this.#value
   }
+  /** Computes the value, once: the encoder given to the constructor (none: null). */
+  protected compute(): Schema.Json {
+    return this.#encode === undefined ? null : this.#encode()
+  }
+  /** Lets go of what `compute` read, once it ran (a subclass's fields). */
+  protected release(): void {}
 }
 
 /** A channel state as `persist` takes it: its JSON, or that JSON still to be computed. */

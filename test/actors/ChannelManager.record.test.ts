@@ -5,7 +5,7 @@
  */
 import { Effect, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { type ChannelRecord, ChannelRecordSchema, encodeChannelRecord } from "../../src/actors/ChannelManager.ts"
+import { type ChannelRecord, ChannelRecordJson, ChannelRecordSchema, encodeChannelRecord } from "../../src/actors/ChannelManager.ts"
 import { channelKeyId } from "../../src/services/ChannelSigner.ts"
 import { nodeIdFromHex } from "../../src/api/convert.ts"
 import { newPair, preimageFor } from "../protocol/channel/step-harness.ts"
@@ -34,6 +34,22 @@ describe("encodeChannelRecord", () => {
       expect(JSON.stringify(encodeChannelRecord(r))).toBe(expected)
       // The ids' hex comes from the memo the second time: the same text.
       expect(JSON.stringify(encodeChannelRecord(r))).toBe(expected)
+    }
+    // As the persister takes it (`ChannelRecordJson`, a `LazyJson`): the same text, encoded once
+    // (instrumented as one "record encode"), the same value when asked again.
+    for (const r of records) {
+      const expected = JSON.stringify(Schema.encodeSync(ChannelRecordSchema)(r))
+      const parts: Array<string> = []
+      const instrument = <A>(part: "step" | "record encode", f: () => A): A => {
+        parts.push(part)
+        return f()
+      }
+      for (const lazy of [new ChannelRecordJson(r.nodeId, keyId, r.channel, r.signer, undefined), new ChannelRecordJson(r.nodeId, keyId, r.channel, r.signer, instrument)]) {
+        const value = lazy.value
+        expect(JSON.stringify(value)).toBe(expected)
+        expect(lazy.value).toBe(value)
+      }
+      expect(parts).toEqual(["record encode"])
     }
   })
 })

@@ -10,7 +10,9 @@ import { Effect, Exit, Result, Schema, Scope } from "effect"
 import { equalBytes } from "../../src/protocol/bytes.ts"
 import { shortChannelIdFromParts } from "../../src/protocol/codec/fields.ts"
 import { ChannelRecordSchema, decodeChannelRecord } from "../../src/actors/ChannelManager.ts"
-import { channelStateJson, type MonitorPersisterShape } from "../../src/services/MonitorPersister.ts"
+import { channelStateJson, declareFreeWrites, type MonitorPersisterShape, writeNowOf } from "../../src/services/MonitorPersister.ts"
+import { makeMemoryPersister as makeLayerMemoryPersister } from "../../src/layers/persister/MemoryPersister.ts"
+import type { MonitorState } from "../../src/protocol/monitor/state.ts"
 import { decodeTransaction, txid } from "../../src/protocol/tx/bitcoin/transaction.ts"
 import { type ChannelId, msat } from "../../src/protocol/units.ts"
 import { makeMemoryNetwork, type MemoryNetwork } from "../../src/layers/test/MemoryTransport.ts"
@@ -358,5 +360,42 @@ describe("ChannelManager, two nodes", () => {
       // the state alone at a milestone (our channel_ready sent, then Normal): at most two for this one channel.
       assert.isTrue(written.some((w) => w.updates > 1))
       assert.isAtMost(written.filter((w) => w.updates === 0).length, 2)
+    }), 60_000)
+
+  it.live("a write done at once: its record is the plain Schema encoding, its monitor state after (asked during the write only) is the monitor's next state", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork()
+      const inner = (yield* makeLayerMemoryPersister({ mode: "immediate" })).persister
+      const innerNow = writeNowOf(inner)
+      if (innerNow === undefined) return assert.fail("the memory persister writes at once")
+      const seen: Array<{ readonly last: bigint | undefined; readonly after: MonitorState | undefined; readonly again: MonitorState | undefined; readonly ask: (() => MonitorState | undefined) | undefined; readonly record: Schema.Json }> = []
+      const writer: MonitorPersisterShape = { ...inner }
+      declareFreeWrites(writer, () => true, (channelId, updates, channelState, monitorAfter) => {
+        // Asked on every write (a persister asks when it compacts): twice, the same state.
+        seen.push({ last: updates.at(-1)?.updateId, after: monitorAfter?.(), again: monitorAfter?.(), ask: monitorAfter, record: channelStateJson(channelState) })
+        return innerNow(channelId, updates, channelState, monitorAfter)
+      })
+      const alice = yield* startChannelNode(net, "alice", "10.0.0.1", { monitorPersister: writer })
+      const bob = yield* startChannelNode(net, "bob", "10.0.0.2")
+      yield* connect(alice, bob)
+      const { channelId } = yield* openReadyChannel(alice, bob)
+      yield* payment(alice, bob, channelId, "one", "fulfill")
+      yield* Effect.forEach(["a", "b", "c"], (tag) => payment(alice, bob, channelId, `at once ${tag}`, "fulfill"), { concurrency: "unbounded" })
+      yield* settled(alice, bob, channelId)
+      assert.isAbove(seen.length, 10)
+      const plain = Schema.encodeSync(ChannelRecordSchema)
+      const normal = (j: unknown): unknown => JSON.parse(JSON.stringify(j))
+      for (const w of seen) {
+        assert.strictEqual(w.again, w.after)
+        if (w.last !== undefined && w.after !== undefined) assert.strictEqual(w.after.latestUpdateId, w.last)
+        // Asked after the write: no answer (the persister would fold its log itself).
+        assert.strictEqual(w.ask?.(), undefined)
+        const decoded = decodeChannelRecord(w.record)
+        assert.isTrue(Result.isSuccess(decoded))
+        if (Result.isSuccess(decoded)) assert.deepStrictEqual(normal(w.record), normal(plain(decoded.success)))
+      }
+      // The last write's state is the monitor's own (kept, not applied again).
+      const last = seen.findLast((w) => w.last !== undefined)
+      assert.strictEqual(yield* alice.channels.monitorState(channelId), last?.after)
     }), 60_000)
 })
