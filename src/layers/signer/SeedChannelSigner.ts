@@ -13,7 +13,8 @@
  * Secrets live only in this closure, the keys wrapped in `Redacted` (printing or JSON-encoding
  * them gives `<redacted>`); the memo of recent per-commitment secrets and the shachain cursor are
  * plain bytes of the private channel records (never handed out or exported: read on every
- * signing and validation, where each unwrap would be a lookup), and so is our HTLC key on the
+ * signing and validation, where each unwrap would be a lookup), as are the four base secrets the
+ * commitment path uses on every commitment (`HotSecrets`), and so is our HTLC key on the
  * counterparty's commitment, derived, used to sign and dropped within one operation. What the signer remembers per channel (parameters, the counterparty's
  * signatures on our commitments, how far we revoked) is public data, kept in memory and exported
  * with `channelState` as a `SignerChannelState`: the channel layer persists it with the channel
@@ -38,7 +39,12 @@ import { bytesKey } from "../../protocol/lru.ts"
 import type { Secp256k1 } from "../../protocol/crypto/secp256k1.ts"
 import { deriveCounterpartyCommitmentKeys, deriveHolderCommitmentKeys, type ChannelBasepoints, type CommitmentKeys } from "../../protocol/keys/commitment-keys.ts"
 import { sharedCommitmentKeysCache, type CommitmentKeysCache } from "../../protocol/keys/commitment-keys-cache.ts"
-import { derivePrivateKeyAtBasepoint, deriveRevocationPrivateKey, perCommitmentPoint as pointOfSecret } from "../../protocol/keys/derivation.ts"
+import {
+  derivePrivateKeyAtBasepoint,
+  deriveRevocationPrivateKey,
+  perCommitmentPoint as pointOfSecret,
+  type KeyDerivationError
+} from "../../protocol/keys/derivation.ts"
 import { unsafePublicKey, type PrivateKey, type PublicKey } from "../../protocol/keys/keys.ts"
 import { sharedPerCommitmentPoints } from "../../protocol/keys/per-commitment-points.ts"
 import { indexOfCommitment, prefixServes, secretAtCursor, secretCursor, secretPrefix, type SecretCursor } from "../../protocol/keys/shachain.ts"
@@ -55,6 +61,7 @@ import type { HtlcTransaction } from "../../protocol/tx/htlc.ts"
 import { commitmentTxid, htlcTransactions, sharedCommitmentBuilds, type CommitmentBuilds } from "../../protocol/tx/commitment-builds.ts"
 import { anchorScript, fundingScript, offeredHtlcScript, receivedHtlcScript, toLocalScript, toRemoteAnchorsScript } from "../../protocol/tx/scripts.ts"
 import {
+  commitmentSighash,
   finalizeCommitment,
   finalizeHtlcTransaction,
   htlcSighash,
@@ -97,6 +104,20 @@ interface ChannelSecrets {
   readonly commitmentSeed: Redacted.Redacted<Uint8Array>
 }
 
+/**
+ * The base secrets of `ChannelSecrets` the commitment path reads on every commitment (signing
+ * theirs, our HTLC key on theirs, the keys of ours and of theirs), as the plain bytes their
+ * `Redacted` wrappers hold (the same arrays): each `Redacted.value` is two lookups in Effect's
+ * process-wide `WeakMap`, about ten per HTLC round trip, cold in a process with many channels.
+ * Private like the per-commitment secrets: never handed out, exported or logged.
+ */
+interface HotSecrets {
+  readonly funding: Uint8Array
+  readonly revocationBase: Uint8Array
+  readonly delayedPaymentBase: Uint8Array
+  readonly htlcBase: Uint8Array
+}
+
 /** Our commitment as validated: the counterparty's signatures we may need to broadcast it. */
 interface HolderCommitment {
   /** The state it was built from (a copy, HTLCs reduced to their four fields): what is persisted. */
@@ -125,6 +146,7 @@ interface LastExport {
 
 interface ChannelRecord {
   readonly secrets: ChannelSecrets
+  readonly hot: HotSecrets
   readonly basepoints: ChannelBasepoints
   parameters: ChannelParameters | undefined
   /** Validated holder commitments not yet revoked (at most the current and the next one). */
@@ -230,12 +252,21 @@ const attempt = <A, E>(f: () => A, refused: (thrown: unknown) => E | undefined):
   try {
     return Result.succeed(f())
   } catch (e) {
-    const error = refused(e)
-    if (error === undefined) throw e
-    return Result.fail(error)
+    return failure(e, refused)
   }
 }
+/**
+ * `attempt`'s failure for what an operation threw (`refused`, or thrown on): for the commitment
+ * path's operations, which catch inline rather than hand `attempt` a closure on every call.
+ */
+const failure = <E>(thrown: unknown, refused: (thrown: unknown) => E | undefined): Result.Result<never, E> => {
+  const error = refused(thrown)
+  if (error === undefined) throw thrown
+  return Result.fail(error)
+}
 const refusal = (e: unknown) => (e instanceof Refusal ? e.error : undefined)
+/** `validateHolderCommitment`'s refusals. */
+const validationRefusal = (e: unknown) => (e instanceof Refusal || e instanceof BadCounterpartySignature ? e.error : undefined)
 /** Only malformed requests (a `policy` refusal there would be a bug, hence a defect). */
 const invalidOnly = (e: unknown) => (e instanceof Refusal && e.error._tag === "InvalidSigningRequest" ? e.error : undefined)
 /** A `Result` as an effect, made when the effect runs (a throw is a defect). */
@@ -380,6 +411,12 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     }
     const fresh: ChannelRecord = {
       secrets,
+      hot: {
+        funding: Redacted.value(secrets.funding),
+        revocationBase: Redacted.value(secrets.revocationBase),
+        delayedPaymentBase: Redacted.value(secrets.delayedPaymentBase),
+        htlcBase: Redacted.value(secrets.htlcBase)
+      },
       basepoints,
       parameters: undefined,
       holderCommitments: new Map(),
@@ -454,7 +491,7 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
    */
   const counterpartyHtlcSecret = (r: ChannelRecord, point: PublicKey): Uint8Array => {
     sha256ConcatInto(point, r.basepoints.htlcBasepoint, htlcTweak, 0)
-    const sum = secp.secretAdd(Redacted.value(r.secrets.htlcBase), htlcTweak)
+    const sum = secp.secretAdd(r.hot.htlcBase, htlcTweak)
     return sum === undefined ? invalid("key derivation failed") : sum
   }
 
@@ -483,15 +520,12 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     const theirs = p.counterpartyBasepoints
     const holder = owner === "holder"
     // Their commitment's keys with our revocation basepoint secret (the same keys, cheaper:
-    // `deriveCounterpartyCommitmentKeys`); the signer is the first to ask for them.
+    // `deriveCounterpartyCommitmentKeys`) when the memo does not hold them (`held`, then `keep`:
+    // no closure per commitment signed).
     const keys = unwrap(
       holder
         ? deriveCommitmentKeys(secp, ours, theirs, point)
-        : keysCache.deriveWith(theirs, ours, point, () =>
-            deriveCounterpartyCommitmentKeys(secp, theirs, ours, point, {
-              revocationBasepointSecret: r.secrets.revocationBase
-            })
-          ),
+        : counterpartyKeys(r, theirs, ours, point),
       "invalid per-commitment point or basepoint"
     )
     const commitment = unwrap(
@@ -517,6 +551,19 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     return { commitment, keys }
   }
 
+  /** The keys of their commitment at their `point`, from the memo or derived with our revocation basepoint secret. */
+  const counterpartyKeys = (
+    r: ChannelRecord,
+    theirs: ChannelBasepoints,
+    ours: ChannelBasepoints,
+    point: PublicKey
+  ): Result.Result<CommitmentKeys, KeyDerivationError> => {
+    const held = keysCache.held(theirs, ours, point)
+    return held !== undefined
+      ? Result.succeed(held)
+      : keysCache.keep(theirs, ours, point, deriveCounterpartyCommitmentKeys(secp, theirs, ours, point, { revocationBasepointSecret: r.hot.revocationBase }))
+  }
+
   /**
    * Puts the keys of our commitment `n` in the keys memo, derived with our secrets
    * (`deriveHolderCommitmentKeys`: the same keys, cheaper), when its point is given out: the
@@ -526,12 +573,8 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
   const warmHolderKeys = (r: ReadyRecord, e: HolderPerCommitment, point: PublicKey): void => {
     const ours = r.basepoints
     const theirs = r.parameters.counterpartyBasepoints
-    keysCache.deriveWith(ours, theirs, point, () =>
-      deriveHolderCommitmentKeys(secp, ours, theirs, point, {
-        perCommitmentSecret: e.secret,
-        delayedPaymentBasepointSecret: r.secrets.delayedPaymentBase
-      })
-    )
+    if (keysCache.held(ours, theirs, point) !== undefined) return
+    keysCache.keep(ours, theirs, point, deriveHolderCommitmentKeys(secp, ours, theirs, point, { perCommitmentSecret: e.secret, delayedPaymentBasepointSecret: r.hot.delayedPaymentBase }))
   }
 
   /** BOLT 3 privkey = basepoint_secret + SHA256(per_commitment_point || basepoint), `basepoint` being ours (already computed). */
@@ -880,19 +923,23 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
    * The operations of every commitment (BOLT 2 `commitment_signed` and `revoke_and_ack`), as
    * functions answering at once: the channel calls them with no effect (`declareChannelSignerNow`),
    * and the shape's methods of the same names are these run as effects (one implementation).
+   * Each catches its refusals itself (`failure`), as `attempt` does, without a closure per call.
    */
   const now: ChannelSignerNow = {
-    perCommitmentPoint: (keyId, n) =>
-      attempt(() => {
+    perCommitmentPoint: (keyId, n) => {
+      try {
         const r = record(keyId)
         const e = holderPerCommitment(r, n)
         const point = pointOf(e)
         if (isReady(r)) warmHolderKeys(r, e, point)
-        return point
-      }, refusal),
+        return Result.succeed(point)
+      } catch (e) {
+        return failure(e, refusal)
+      }
+    },
 
-    validateHolderCommitment: (keyId, state, counterpartySignature, counterpartyHtlcSignatures) =>
-      attempt(() => {
+    validateHolderCommitment: (keyId, state, counterpartySignature, counterpartyHtlcSignatures) => {
+      try {
         const r = ready(keyId)
         const n = state.commitmentNumber
         checkCommitmentNumber(n)
@@ -906,10 +953,14 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         r.holderCommitments.set(n, held)
         r.holdersVersion++
         if (r.highestValidated === undefined || n > r.highestValidated) r.highestValidated = n
-      }, (e) => (e instanceof Refusal || e instanceof BadCounterpartySignature ? e.error : undefined)),
+        return Result.void
+      } catch (e) {
+        return failure(e, validationRefusal)
+      }
+    },
 
-    releaseCommitmentSecret: (keyId, n) =>
-      attempt(() => {
+    releaseCommitmentSecret: (keyId, n) => {
+      try {
         const r = record(keyId)
         checkCommitmentNumber(n)
         if (r.highestValidated === undefined || r.highestValidated <= n)
@@ -922,11 +973,14 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
             r.holdersVersion++
           }
         }
-        return secret
-      }, refusal),
+        return Result.succeed(secret)
+      } catch (e) {
+        return failure(e, refusal)
+      }
+    },
 
-    signCounterpartyCommitment: (keyId, state, counterpartyPoint) =>
-      attempt(() => {
+    signCounterpartyCommitment: (keyId, state, counterpartyPoint) => {
+      try {
         const r = ready(keyId)
         // An invalid counterparty point is refused by the key derivation (its point
         // multiplication parses the point; the keys memo holds only points that parsed): no
@@ -944,15 +998,18 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
           if (n > last.commitmentNumber + 1n) policy(`counterparty commitment ${n} skips numbers (last signed ${last.commitmentNumber})`)
           if (n === last.commitmentNumber && !equalBytes(id, last.txid)) policy(`a different counterparty commitment ${n} was already signed`)
         }
-        const signature = signCommitment(secp, commitment, r.secrets.funding)
+        const signature = CompactSignature(secp.sign(commitmentSighash(commitment), r.hot.funding))
         // Our HTLC key on their commitment is BOLT 3's remote_htlcpubkey, derived at their point
         // (only when there is an HTLC output to sign).
         const htlcTxs = htlcTransactions(commitment)
         const htlcKey = htlcTxs.length === 0 ? undefined : counterpartyHtlcSecret(r, counterpartyPoint)
         const htlcSignatures = htlcKey === undefined ? [] : htlcTxs.map((h) => CompactSignature(secp.sign(htlcSighash(h, h.remoteSighash), htlcKey)))
         r.lastCounterpartySigned = { commitmentNumber: n, txid: id }
-        return { signature, htlcSignatures, txid: id }
-      }, refusal)
+        return Result.succeed({ signature, htlcSignatures, txid: id })
+      } catch (e) {
+        return failure(e, refusal)
+      }
+    }
   }
 
   return declareChannelSignerNow(ChannelSigner.of({

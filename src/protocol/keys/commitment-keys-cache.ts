@@ -51,6 +51,22 @@ export interface CommitmentKeysCache {
     perCommitmentPoint: PublicKey,
     compute: () => Result.Result<CommitmentKeys, KeyDerivationError>
   ) => Result.Result<CommitmentKeys, KeyDerivationError>
+  /**
+   * `deriveWith` in two calls, for a caller that computes a miss itself with no closure made per
+   * lookup (the in-process signer, on every commitment): the keys held for these inputs (a hit),
+   * or undefined (a miss), counted as `deriveWith` counts them.
+   */
+  readonly held: (owner: ChannelBasepoints, counterparty: ChannelBasepoints, perCommitmentPoint: PublicKey) => CommitmentKeys | undefined
+  /**
+   * After `held` missed: keeps `computed` if it is a success (it must be exactly what
+   * `deriveCommitmentKeys` gives for these inputs, as for `deriveWith`) and returns it.
+   */
+  readonly keep: (
+    owner: ChannelBasepoints,
+    counterparty: ChannelBasepoints,
+    perCommitmentPoint: PublicKey,
+    computed: Result.Result<CommitmentKeys, KeyDerivationError>
+  ) => Result.Result<CommitmentKeys, KeyDerivationError>
   /** Entries held now (at most `capacity`). */
   readonly size: () => number
   /** Lookups answered from the cache and lookups that derived, since creation or `clear`. */
@@ -181,6 +197,8 @@ export const makeCommitmentKeysCache = (capacity: number): CommitmentKeysCache =
       return held !== undefined ? Result.succeed(held) : keep(key, owner, counterparty, perCommitmentPoint, deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint))
     },
     deriveWith,
+    held: (owner, counterparty, perCommitmentPoint) => lookup(keyOf(owner, counterparty, perCommitmentPoint), owner, counterparty, perCommitmentPoint),
+    keep: (owner, counterparty, perCommitmentPoint, computed) => keep(keyOf(owner, counterparty, perCommitmentPoint), owner, counterparty, perCommitmentPoint, computed),
     size: memo.size,
     stats: memo.stats,
     clear: () => {

@@ -4,11 +4,11 @@
  * broadcast it), "remote" the counterparty. Building the counterparty's commitment uses the
  * same function with the roles swapped.
  */
-import { Redacted, Result } from "effect"
+import { Result } from "effect"
 import { pointMultiplyTweakAdd, type Secp256k1 } from "../crypto/secp256k1.ts"
 import { sha256ConcatInto } from "../tx/bitcoin/hash.ts"
 import { deriveRevocationPublicKey, derivePublicKey, type KeyDerivationError } from "./derivation.ts"
-import { PublicKey, type PrivateKey } from "./keys.ts"
+import { PublicKey } from "./keys.ts"
 import { equalBytes } from "../bytes.ts"
 
 /** The basepoints a party announces in `open_channel` / `accept_channel`. */
@@ -80,23 +80,25 @@ export const deriveCommitmentKeys = (
  * revocation_basepoint * h1 = (revocation_basepoint_secret * h1) * G joined to the other half in
  * one double multiplication (`pointMultiplyTweakAdd`, no separate point addition); the two HTLC
  * keys are derived on first read (`withLazyHtlcKeys`). The secret must be that of
- * `counterparty.revocationBasepoint`. Any step that does not succeed (an input out of range,
- * which the public derivation refuses too) falls back to `deriveCommitmentKeys`, so the result
- * and the error are always its own.
+ * `counterparty.revocationBasepoint`, as plain bytes: the signer keeps the secrets it uses on
+ * every commitment unwrapped in its private records (each `Redacted.value` is two lookups in a
+ * process-wide `WeakMap`). Any step that does not succeed (an input out of range, which the public
+ * derivation refuses too) falls back to `deriveCommitmentKeys`, so the result and the error are
+ * always its own.
  */
 export const deriveCounterpartyCommitmentKeys = (
   secp: Secp256k1,
   owner: ChannelBasepoints,
   counterparty: ChannelBasepoints,
   perCommitmentPoint: PublicKey,
-  secrets: { readonly revocationBasepointSecret: PrivateKey }
+  secrets: { readonly revocationBasepointSecret: Uint8Array }
 ): Result.Result<CommitmentKeys, KeyDerivationError> => {
   const revocationBasepoint = counterparty.revocationBasepoint
   sha256ConcatInto(revocationBasepoint, perCommitmentPoint, h1Scratch, 0)
   sha256ConcatInto(perCommitmentPoint, revocationBasepoint, h2Scratch, 0)
   // per_commitment_point * h2 + (revocation_basepoint_secret * h1) * G: one double multiplication
   // where the implementation has one, else a point multiplication and a tweak-add.
-  const scalar = secp.secretMultiply(Redacted.value(secrets.revocationBasepointSecret), h1Scratch)
+  const scalar = secp.secretMultiply(secrets.revocationBasepointSecret, h1Scratch)
   const revocationPubkey = scalar === undefined ? undefined : pointMultiplyTweakAdd(secp, perCommitmentPoint, h2Scratch, scalar)
   if (revocationPubkey === undefined) return deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)
   const localDelayedPubkey = derivePublicKey(secp, owner.delayedPaymentBasepoint, perCommitmentPoint)
@@ -111,8 +113,10 @@ export const deriveCounterpartyCommitmentKeys = (
  * the other half in one double multiplication, and local_delayedpubkey = (basepoint_secret +
  * SHA256(per_commitment_point || basepoint)) * G, a generator multiplication in place of a
  * tweak; the two HTLC keys are derived on first read (`withLazyHtlcKeys`). The secrets must be
- * those of `perCommitmentPoint` and `owner.delayedPaymentBasepoint`. Any step that does not
- * succeed falls back to `deriveCommitmentKeys`, so the result and the error are always its own.
+ * those of `perCommitmentPoint` and `owner.delayedPaymentBasepoint`, as plain bytes (both are
+ * kept unwrapped in the signer's private records, see `deriveCounterpartyCommitmentKeys`). Any
+ * step that does not succeed falls back to `deriveCommitmentKeys`, so the result and the error
+ * are always its own.
  */
 export const deriveHolderCommitmentKeys = (
   secp: Secp256k1,
@@ -121,7 +125,7 @@ export const deriveHolderCommitmentKeys = (
   perCommitmentPoint: PublicKey,
   secrets: {
     readonly perCommitmentSecret: Uint8Array
-    readonly delayedPaymentBasepointSecret: PrivateKey
+    readonly delayedPaymentBasepointSecret: Uint8Array
   }
 ): Result.Result<CommitmentKeys, KeyDerivationError> => {
   const revocationBasepoint = counterparty.revocationBasepoint
@@ -133,7 +137,7 @@ export const deriveHolderCommitmentKeys = (
   const revocationPubkey = scalar === undefined ? undefined : pointMultiplyTweakAdd(secp, revocationBasepoint, h1Scratch, scalar)
   if (revocationPubkey === undefined) return deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)
   sha256ConcatInto(perCommitmentPoint, owner.delayedPaymentBasepoint, delayedTweakScratch, 0)
-  const delayed = secp.secretAdd(Redacted.value(secrets.delayedPaymentBasepointSecret), delayedTweakScratch)
+  const delayed = secp.secretAdd(secrets.delayedPaymentBasepointSecret, delayedTweakScratch)
   const localDelayedPubkey = delayed === undefined ? undefined : secp.publicKey(delayed)
   if (localDelayedPubkey === undefined) return deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)
   return withLazyHtlcKeys(secp, owner, counterparty, perCommitmentPoint, PublicKey(revocationPubkey), PublicKey(localDelayedPubkey)) ?? deriveCommitmentKeys(secp, owner, counterparty, perCommitmentPoint)

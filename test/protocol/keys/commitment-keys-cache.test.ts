@@ -172,6 +172,35 @@ describe("commitment keys cache", () => {
     expectKeys(2, 4)
   })
 
+  it("held then keep answer, keep and count as deriveWith does (random asks over a few inputs sharing memo keys, capacities 1-4)", () => {
+    const owner = basepoints("split/owner")
+    const counterparty = basepoints("split/counterparty")
+    const base = ok(deriveCommitmentKeys(secp, owner, counterparty, point("split/p")))
+    // Points sharing their first bytes (so memo keys collide) and differing after; a marker per point as in the test above.
+    const points = Array.from({ length: 6 }, (_, k) => unsafePublicKey(Uint8Array.from({ length: 33 }, (_, i) => (i === 0 ? 2 : i === 30 ? k : 5))))
+    const marked = (p: PublicKey): CommitmentKeys => ({ ...base, perCommitmentPoint: unsafePublicKey(Uint8Array.from(p)) })
+    // A derivation's failure (not a point): neither form keeps it.
+    const notAPoint = unsafePublicKey(Uint8Array.from({ length: 33 }, (_, i) => (i === 0 ? 2 : 0xff)))
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.boolean()), { maxLength: 40 }), (capacity, asks) => {
+        const plain = makeCommitmentKeysCache(capacity)
+        const split = makeCommitmentKeysCache(capacity)
+        for (const [k, fails] of asks) {
+          const p = unsafePublicKey(Uint8Array.from(points[k] ?? points[0]!))
+          const computed = fails ? deriveCommitmentKeys(secp, owner, counterparty, notAPoint) : Result.succeed(marked(p))
+          const a = plain.deriveWith(owner, counterparty, p, () => computed)
+          const held = split.held(owner, counterparty, p)
+          const b = held !== undefined ? Result.succeed(held) : split.keep(owner, counterparty, p, computed)
+          expect(Result.isSuccess(b)).toBe(Result.isSuccess(a))
+          if (Result.isSuccess(a) && Result.isSuccess(b)) expect(showKeys(b.success)).toBe(showKeys(a.success))
+          expect(split.stats()).toEqual(plain.stats())
+          expect(split.size()).toBe(plain.size())
+        }
+      }),
+      { numRuns: 200, seed: 19 }
+    )
+  })
+
   it("deriveCounterpartyCommitmentKeys (with our revocation basepoint secret) gives deriveCommitmentKeys' keys, and its refusal", () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), (o, c, pt) => {
@@ -184,7 +213,7 @@ describe("commitment keys cache", () => {
         }
         const theirs = basepoints(o)
         const p = point(pt)
-        const secrets = { revocationBasepointSecret: Redacted.make(revocationSecret) }
+        const secrets = { revocationBasepointSecret: revocationSecret }
         expect(showKeys(ok(deriveCounterpartyCommitmentKeys(secp, theirs, ours, p, secrets)))).toBe(showKeys(ok(deriveCommitmentKeys(secp, theirs, ours, p))))
       }),
       { numRuns: 40 }
@@ -193,7 +222,7 @@ describe("commitment keys cache", () => {
     const bytes = new Uint8Array(33).fill(0xff)
     bytes[0] = 2
     const bad = unsafePublicKey(bytes)
-    const secrets = { revocationBasepointSecret: Redacted.make(secretOf("r")) }
+    const secrets = { revocationBasepointSecret: secretOf("r") }
     const withSecrets = deriveCounterpartyCommitmentKeys(secp, basepoints("x"), basepoints("y"), bad, secrets)
     const direct = deriveCommitmentKeys(secp, basepoints("x"), basepoints("y"), bad)
     expect(Result.isFailure(withSecrets) && Result.isFailure(direct) && withSecrets.failure.reason === direct.failure.reason).toBe(true)
@@ -212,7 +241,7 @@ describe("commitment keys cache", () => {
         }
         const theirs = basepoints(c)
         const p = ok(perCommitmentPoint(secp, perCommitmentSecret))
-        const secrets = { perCommitmentSecret, delayedPaymentBasepointSecret: Redacted.make(delayedSecret) }
+        const secrets = { perCommitmentSecret, delayedPaymentBasepointSecret: delayedSecret }
         expect(showKeys(ok(deriveHolderCommitmentKeys(secp, ours, theirs, p, secrets)))).toBe(showKeys(ok(deriveCommitmentKeys(secp, ours, theirs, p))))
       }),
       { numRuns: 40 }
@@ -238,7 +267,7 @@ describe("commitment keys cache", () => {
     const theirs = basepoints("lazy/theirs")
     const p = ok(perCommitmentPoint(secp, perCommitmentSecret))
     const expected = ok(deriveCommitmentKeys(secp, ours, theirs, p))
-    const secrets = { perCommitmentSecret, delayedPaymentBasepointSecret: Redacted.make(delayedSecret) }
+    const secrets = { perCommitmentSecret, delayedPaymentBasepointSecret: delayedSecret }
     const keys = ok(deriveHolderCommitmentKeys(counting, ours, theirs, p, secrets))
     const eager = { ...calls }
     // The caller's arrays changed afterwards: the lazy keys are still those of the inputs as given.
@@ -270,7 +299,7 @@ describe("commitment keys cache", () => {
       const lazy = deriveHolderCommitmentKeys(secp, o, c, p, secrets)
       const direct = deriveCommitmentKeys(secp, o, c, p)
       expect(Result.isFailure(lazy) && Result.isFailure(direct) && lazy.failure.reason === direct.failure.reason).toBe(true)
-      const counterparty = deriveCounterpartyCommitmentKeys(secp, c, o, p, { revocationBasepointSecret: Redacted.make(secretOf("lazy/r")) })
+      const counterparty = deriveCounterpartyCommitmentKeys(secp, c, o, p, { revocationBasepointSecret: secretOf("lazy/r") })
       const counterpartyDirect = deriveCommitmentKeys(secp, c, o, p)
       expect(Result.isFailure(counterparty) && Result.isFailure(counterpartyDirect) && counterparty.failure.reason === counterpartyDirect.failure.reason).toBe(true)
     }
