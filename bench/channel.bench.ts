@@ -604,7 +604,7 @@ const newPair = (timer: SecpTimer, storage: Storage, probed = true): Effect.Effe
 const addHtlc = (pair: Pair): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const i = pair.nextHtlc++
-    const preimage = bytes32(`preimage/${i}`)
+    const preimage = preimageOf(i)
     const paymentHash = sha256(preimage)
     pair.preimages.set(toHex(paymentHash), preimage)
     const add = managerOf(pair.a)
@@ -621,6 +621,15 @@ const addHtlc = (pair: Pair): Effect.Effect<void, never, Scope.Scope> =>
     else yield* Effect.forkIn(add, yield* Effect.scope)
   })
 const ONION = new Uint8Array(1366)
+/**
+ * The payee's preimage of HTLC `i`: any 32 bytes distinct per HTLC do (a payee draws random ones),
+ * here `i` in the last bytes, big-endian: no hash of a label per HTLC to make one.
+ */
+const preimageOf = (i: number): Uint8Array => {
+  const preimage = new Uint8Array(32)
+  for (let at = 31, n = i; n > 0; at--, n = Math.floor(n / 256)) preimage[at] = n % 256
+  return preimage
+}
 
 /** Both channels quiet: nothing proposed, signed-but-unrevoked or owed, `htlcs` HTLCs committed on each side. */
 const isQuiet = (s: ChannelState, htlcs: number): boolean => {

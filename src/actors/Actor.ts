@@ -58,9 +58,11 @@ export interface Actor<M, E = never> {
   /**
    * `tell` with no effect when none is needed: queues `msg` at once if there is room (and no `tell`
    * waits for room) and returns undefined when the actor is handling its mailbox (it takes `msg`
-   * after what is queued). Otherwise returns the effect that completes the `tell`: the actor's start
-   * (`msg` is queued already), the wait for room, or the `ActorStopped` failure. The
-   * caller runs it before anything else it would queue.
+   * after what is queued), or when it was idle and a fiber runs (the caller's: the actor's start is
+   * scheduled at once, as running the start would). Otherwise returns the effect that completes the
+   * `tell`: the actor's start (`msg` is queued already; no fiber ran), the wait for room, or the
+   * `ActorStopped` failure. The caller runs it, in the fiber that called, before anything else it
+   * would queue.
    */
   readonly offer: (msg: M) => Effect.Effect<void, ActorStopped> | undefined
   /** `offer` for a caller that ignores `ActorStopped` (the message is dropped): no failure to catch when it starts the actor. */
@@ -195,6 +197,15 @@ export const make = <M, E = never, R = never>(
     let stopping = false
 
     const size = () => items.length - head
+    /**
+     * Queues `msg` behind the mailbox. The first message of an empty mailbox makes an array of its
+     * size (an empty array's first `push` grows it to ~17 slots, most of them never used: a
+     * mailbox mostly holds one message between empties).
+     */
+    const enqueue = (msg: M): void => {
+      if (items.length === 0) items = [{ msg }]
+      else items.push({ msg })
+    }
 
     const finish = (exit: Exit.Exit<unknown, E>): Effect.Effect<void, never, R> =>
       Effect.gen(function*() {
@@ -246,8 +257,8 @@ export const make = <M, E = never, R = never>(
     const drainNow = (): Effect.Effect<void, E, R> | undefined => {
       for (;;) {
         if (ended || stopping || head >= items.length) {
-          // A fresh array only when this one was used (an idle actor's `postSync` never pushes).
-          if (items.length > 0) items = []
+          // Emptied in place (no new array): the next message makes one of its size (`enqueue`).
+          if (items.length > 0) items.length = 0
           head = 0
           active = false
           running = undefined
@@ -313,7 +324,7 @@ export const make = <M, E = never, R = never>(
       // The flag, not the fiber, says whether one runs: a fiber may run (part of) its work during
       // the fork and find the mailbox empty before we get it back.
       active = true
-      return start
+      return startNow() ? Effect.void : start
     })
     const started = (fiber: Fiber.Fiber<void, E>): void => {
       if (active) running = fiber
@@ -411,6 +422,18 @@ export const make = <M, E = never, R = never>(
       caller.currentDispatcher.scheduleTask(startTask, 0)
       return Effect.void
     })
+    /**
+     * `start` done now, from the fiber running (the caller's, which would run `start` next): the
+     * same task in the same place, with no effect for the caller to run (an operation, and a
+     * continuation to resume after it, per start). False when no fiber runs (then `start` is run).
+     */
+    const startNow = (): boolean => {
+      const caller = Fiber.getCurrent()
+      if (caller === undefined) return false
+      startCaller = caller.context
+      caller.currentDispatcher.scheduleTask(startTask, 0)
+      return true
+    }
 
     const stopNow: Effect.Effect<void> = Effect.suspend(() => {
       if (finishing) return Effect.void
@@ -430,7 +453,7 @@ export const make = <M, E = never, R = never>(
       Effect.suspend((): Effect.Effect<void, ActorStopped> => {
         if (ended) return Effect.fail(stopped())
         if (size() < capacity && roomWaiters.length === 0) {
-          items.push({ msg })
+          enqueue(msg)
           return kick
         }
         // Full: wait for room (in order with the other waiting tells), then try again.
@@ -438,7 +461,7 @@ export const make = <M, E = never, R = never>(
           roomWaiters.push(room)
           return Effect.flatMap(Deferred.await(room), () => {
             if (ended) return Effect.fail(stopped())
-            items.push({ msg })
+            enqueue(msg)
             return kick
           })
         })
@@ -447,11 +470,11 @@ export const make = <M, E = never, R = never>(
       if (ended) return Effect.fail(stopped())
       // Full: nothing queued now; the wait for room is registered when the effect runs.
       if (size() >= capacity || roomWaiters.length > 0) return tellWhenRun(msg)
-      items.push({ msg })
+      enqueue(msg)
       if (active) return undefined
       // As `kick`: the flag, not the fiber, says whether one runs.
       active = true
-      return start
+      return startNow() ? undefined : start
     }
     const post = (msg: M): Effect.Effect<void> | undefined => {
       if (ended) return undefined
@@ -464,7 +487,7 @@ export const make = <M, E = never, R = never>(
       if (ended) return true
       if (size() >= capacity || roomWaiters.length > 0) return false
       if (active) {
-        items.push({ msg })
+        enqueue(msg)
         return true
       }
       active = true
@@ -478,12 +501,12 @@ export const make = <M, E = never, R = never>(
       Effect.suspend((): Effect.Effect<void, ActorStopped | MailboxFull> => {
         if (ended) return Effect.fail(stopped())
         if (size() >= capacity || roomWaiters.length > 0) return Effect.fail(new MailboxFull({ actor: name }))
-        items.push({ msg })
+        enqueue(msg)
         return kick
       })
     const offerFromHandler = (msg: M): boolean => {
       if (ended || !active || size() >= capacity || roomWaiters.length > 0) return false
-      items.push({ msg })
+      enqueue(msg)
       return true
     }
     const ask = <A, E2 = never>(makeMessage: (reply: Reply<A, E2>) => M): Effect.Effect<A, E2 | ActorStopped | ActorCrashed> =>
@@ -508,10 +531,10 @@ export const make = <M, E = never, R = never>(
           })
         }
         // Queued now: the wait alone, or after the handling fiber's start. The ask leaves `pending` once answered (`drainNext`).
-        items.push({ msg })
+        enqueue(msg)
         if (active) return answered
         active = true
-        return Effect.andThen(start, answered)
+        return startNow() ? answered : Effect.andThen(start, answered)
       })
 
     const actor: Actor<M, E> = {

@@ -676,7 +676,11 @@ const startChannel = <S>(
         case "Rekey":
           return undefined
         default: {
-          if (output._tag === "Emit") (w.events ??= []).push(output.event)
+          // The first event makes an array of its size (an empty one's first push grows it to ~17 slots).
+          if (output._tag === "Emit") {
+            if (w.events === undefined) w.events = [output.event]
+            else w.events.push(output.event)
+          }
           if (held.length > 0 || durableThrough < lastPersisted || stateDurable < stateWanted) {
             held.push({ barrier: lastPersisted, stateBarrier: stateWanted, session, output })
             return undefined

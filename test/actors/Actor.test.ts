@@ -83,11 +83,11 @@ describe("Actor", () => {
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const actor = yield* counter(2).pipe(Scope.provide(scope))
-      const start = actor.post({ _tag: "Add", n: 1 })
-      assert.isDefined(start, "idle: the effect that starts its fiber")
+      // Idle, from a fiber: its start is scheduled at once (as running the start effect would), nothing to run.
+      assert.isUndefined(actor.post({ _tag: "Add", n: 1 }), "idle, from a fiber: started at once")
+      assert.isFalse(actor.idle())
       const gate = yield* Deferred.make<void>()
       assert.isUndefined(actor.post({ _tag: "Block", until: gate }), "queued behind the first, the fiber is starting")
-      if (start !== undefined) yield* start
       yield* Effect.yieldNow
       assert.isUndefined(actor.post({ _tag: "Add", n: 2 }))
       assert.isUndefined(actor.post({ _tag: "Add", n: 3 }))
@@ -280,7 +280,7 @@ describe("Actor", () => {
       assert.isFalse(actor.idle())
       assert.isFalse(actor.offerFromHandler("after stop"))
     }))
-  it.effect("offer queues at once: nothing to run on a running actor, the fiber's start on an idle one, the wait for room when full, ActorStopped after a stop", () =>
+  it.effect("offer queues at once: nothing to run on a running actor, the fiber's start on an idle one (scheduled at once from a fiber), the wait for room when full, ActorStopped after a stop", () =>
     Effect.gen(function*() {
       const seen: Array<string> = []
       const gate = yield* Deferred.make<void>()
@@ -293,8 +293,8 @@ describe("Actor", () => {
             return m === "wait" ? Deferred.await(gate) : Effect.void
           })
       })
-      // Idle: queued now, but only the returned effect starts the fiber.
-      const start = actor.offer("wait")
+      // Idle, from no fiber: queued now, but only the returned effect starts the fiber.
+      const start = yield* Effect.promise(() => new Promise<Effect.Effect<void, Actor.ActorStopped> | undefined>((resolve) => setImmediate(() => resolve(actor.offer("wait")))))
       assert.isDefined(start)
       assert.strictEqual(actor.waiting(), 1)
       for (let i = 0; i < 5; i++) yield* Effect.yieldNow
@@ -314,11 +314,16 @@ describe("Actor", () => {
       yield* Fiber.join(waiting)
       while (!actor.idle()) yield* Effect.yieldNow
       assert.deepStrictEqual(seen, ["wait", "a", "b", "c"])
+      // Idle again, from this fiber: its start scheduled at once, nothing to run; handled once the task runs.
+      assert.isUndefined(actor.offer("d"))
+      assert.deepStrictEqual(seen, ["wait", "a", "b", "c"])
+      while (!actor.idle()) yield* Effect.yieldNow
+      assert.deepStrictEqual(seen, ["wait", "a", "b", "c", "d"])
       yield* actor.stop
       const stopped = actor.offer("late")
       assert.isDefined(stopped)
       const exit = yield* Effect.exit(stopped ?? Effect.void)
       assert.isTrue(Exit.isFailure(exit))
-      assert.deepStrictEqual(seen, ["wait", "a", "b", "c"])
+      assert.deepStrictEqual(seen, ["wait", "a", "b", "c", "d"])
     }))
 })
