@@ -196,9 +196,15 @@ export interface Out {
 
 export const newOut = (nextUpdateId: bigint): Out => ({ outputs: [], nextUpdateId })
 
-/** Emits a monitor update with the next id (`make` receives it). */
-export const persist = (out: Out, make: (updateId: bigint) => MonitorUpdate): void => {
-  out.outputs.push({ _tag: "Persist", update: make(out.nextUpdateId) })
+/**
+ * Emits a monitor update made with the step's next id (`updateId: out.nextUpdateId`; another id is
+ * a bug: thrown). The update is made by the caller as a literal, not by a callback given the id: a
+ * closure per update, and the context V8 allocates on every call of a function whose parameters
+ * such closures capture (the message handlers': every message, persisting or not).
+ */
+export const persist = (out: Out, update: MonitorUpdate): void => {
+  if (update.updateId !== out.nextUpdateId) throw new RangeError(`monitor update ${update.updateId} out of order (next: ${out.nextUpdateId})`)
+  out.outputs.push({ _tag: "Persist", update })
   out.nextUpdateId += 1n
 }
 export const send = (out: Out, message: ChannelMessage): void => void out.outputs.push({ _tag: "Send", message })
@@ -274,7 +280,7 @@ export const failChannel = (
     emit(out, { _tag: "ChannelClosed", channelId: asChannelId(channelId), reason: closed })
     return done(out, { _tag: "Closed", nextUpdateId: out.nextUpdateId, channelId: asChannelId(channelId), reason: closed })
   }
-  persist(out, (updateId) => ({ _tag: "ForceClose", updateId, reason }))
+  persist(out, { _tag: "ForceClose", updateId: out.nextUpdateId, reason })
   const closed: ClosedReason =
     by === "local" ? { _tag: "LocalForceClose", reason } : { _tag: "ProtocolError", reason, sentByPeer: by === "peer-error" }
   emit(out, { _tag: "ChannelClosed", channelId: asChannelId(channelId), reason: closed })
@@ -459,7 +465,7 @@ const claimAfterClose = (
 ): StepResult => {
   if (state._tag === "Closed" && (state.reason._tag === "Cooperative" || state.reason._tag === "FundingAborted"))
     return unexpected(state, input, "the channel closed with no HTLC on chain")
-  persist(out, (updateId) => ({ _tag: "PaymentPreimage", updateId, preimage: input.preimage }))
+  persist(out, { _tag: "PaymentPreimage", updateId: out.nextUpdateId, preimage: input.preimage })
   return done(out, state)
 }
 
@@ -527,7 +533,7 @@ const stepWaitFundingTx = (ctx: StepContext, state: WaitFundingTx, input: Channe
 }
 
 /** The `Opened` monitor update: both first commitments, signed. */
-const openedUpdate = (funded: FundedChannel, first: FirstCommitments, remoteSignature: Uint8Array) => (updateId: bigint): MonitorUpdate => {
+const openedUpdate = (funded: FundedChannel, first: FirstCommitments, remoteSignature: Uint8Array, updateId: bigint): MonitorUpdate => {
   const p = funded.params
   return {
     _tag: "Opened",
@@ -627,7 +633,7 @@ const stepWaitFundingSigned = (ctx: StepContext, state: WaitFundingSigned, input
     if (awaiting?._tag === "FunderValidate" && result._tag === "Revocation") {
       const first = firstCommitments(ctx.secp, state.funded)
       if (Result.isFailure(first)) return violation(state, out, first.failure)
-      persist(out, openedUpdate(state.funded, first.success, awaiting.remoteSignature))
+      persist(out, openedUpdate(state.funded, first.success, awaiting.remoteSignature, out.nextUpdateId))
       // Never before funding_signed is verified and `Opened` is stored (the order of these outputs).
       if (state.funded.fundingTx !== undefined) out.outputs.push({ _tag: "Broadcast", tx: state.funded.fundingTx, label: "funding" })
       return channelReadyPhase(ctx, out, state.funded, first.success, awaiting.remoteSignature, result.nextPerCommitmentPoint, state.localAlias)
@@ -673,7 +679,7 @@ const stepWaitFundingCreated = (ctx: StepContext, state: WaitFundingCreated, inp
       return done(out, { ...state, awaiting: { _tag: "FundeeValidate", request, localSignature: result.signature } })
     }
     if (awaiting?._tag === "FundeeValidate" && result._tag === "Revocation") {
-      persist(out, openedUpdate(received.funded, first.success, received.remoteSignature))
+      persist(out, openedUpdate(received.funded, first.success, received.remoteSignature, out.nextUpdateId))
       send(out, completeFundingSigned(received.funded, awaiting.localSignature))
       return channelReadyPhase(ctx, out, received.funded, first.success, received.remoteSignature, result.nextPerCommitmentPoint, state.localAlias)
     }
@@ -879,7 +885,7 @@ const stepNormal = (ctx: StepContext, state: Normal, input: ChannelInput, out: O
       // (`sendFulfill` reads an undefined attributionData as none.)
       const r = sendFulfill(c, { id: input.htlcId, paymentPreimage: input.preimage, attributionData: input.attributionData })
       if (Result.isFailure(r)) return Result.fail(r.failure)
-      persist(out, (updateId) => ({ _tag: "PaymentPreimage", updateId, preimage: input.preimage }))
+      persist(out, { _tag: "PaymentPreimage", updateId: out.nextUpdateId, preimage: input.preimage })
       if (state.connection === "Connected") send(out, r.success.message)
       return done(out, withCommitments(state, r.success.commitments, out))
     }
@@ -887,7 +893,7 @@ const stepNormal = (ctx: StepContext, state: Normal, input: ChannelInput, out: O
       // The same checks as a fulfill (BOLT 2 "Removing an HTLC"), but only the monitor learns the preimage.
       const r = sendFulfill(c, { id: input.htlcId, paymentPreimage: input.preimage })
       if (Result.isFailure(r)) return Result.fail(r.failure)
-      persist(out, (updateId) => ({ _tag: "PaymentPreimage", updateId, preimage: input.preimage }))
+      persist(out, { _tag: "PaymentPreimage", updateId: out.nextUpdateId, preimage: input.preimage })
       return done(out, state)
     }
     case "FailHtlc": {
@@ -973,9 +979,9 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
       txid = commitmentTxid(built.success)
     }
     const commitmentId = txid
-    persist(out, (updateId) => ({
+    persist(out, {
       _tag: "CounterpartyCommitment",
-      updateId,
+      updateId: out.nextUpdateId,
       commitment: {
         commitmentNumber: next.number,
         perCommitmentPoint: next.perCommitmentPoint,
@@ -986,7 +992,7 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
         htlcs: next.spec.htlcs,
         txid: commitmentId
       }
-    }))
+    })
     send(out, completed.success.message)
     const signed = withCommitments(state, completed.success.commitments, out)
     signed.awaiting = undefined
@@ -1001,9 +1007,9 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
     const revoked = completeRevoke(ctx.secp, c, secret, result.nextPerCommitmentPoint)
     if (Result.isFailure(revoked) || owed === null) return failChannel(state, out, Result.isFailure(revoked) ? errorText(revoked.failure) : "no revocation owed", "local")
     const lc = c.localCommit
-    persist(out, (updateId) => ({
+    persist(out, {
       _tag: "HolderCommitment",
-      updateId,
+      updateId: out.nextUpdateId,
       commitment: {
         commitmentNumber: lc.number,
         feeratePerKw: lc.spec.feeratePerKw,
@@ -1013,7 +1019,7 @@ const normalSigned = (ctx: StepContext, state: Normal, result: SignerResult, out
         counterpartySignature: compactSignature(lc.remoteSignature),
         counterpartyHtlcSignatures: lc.remoteHtlcSignatures.map(compactSignature)
       }
-    }))
+    })
     send(out, revoked.success.message)
     const last = state.revealedSecrets[state.revealedSecrets.length - 1]
     const revealed = { commitmentNumber: owed.commitmentNumber, secret }
@@ -1069,7 +1075,7 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
       if (Result.isFailure(r)) return violation(state, out, r.failure)
       // BOLT 2: the preimage may be used at once (relayed upstream); stored first.
       if (state.fulfilledByPeer.includes(m.id)) return done(out, withCommitments(state, r.success.commitments, out))
-      persist(out, (updateId) => ({ _tag: "PaymentPreimage", updateId, preimage: m.paymentPreimage }))
+      persist(out, { _tag: "PaymentPreimage", updateId: out.nextUpdateId, preimage: m.paymentPreimage })
       // (The TLV only when the peer sent one, set after the other fields: no spread, see `sendAdd` above.)
       const fulfilled: Types.Mutable<Extract<HtlcResult, { readonly _tag: "Fulfilled" }>> = { _tag: "Fulfilled", preimage: m.paymentPreimage }
       if (m.tlvs.attributionData !== undefined) fulfilled.attributionData = m.tlvs.attributionData
@@ -1118,13 +1124,17 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
     case "RevokeAndAck": {
       const r = receiveRevoke(ctx.secp, c, m)
       if (Result.isFailure(r)) return violation(state, out, r.failure)
-      persist(out, (updateId) => ({ _tag: "CommitmentSecret", updateId, commitmentNumber: r.success.revokedCommitmentNumber, secret: m.perCommitmentSecret }))
+      persist(out, { _tag: "CommitmentSecret", updateId: out.nextUpdateId, commitmentNumber: r.success.revokedCommitmentNumber, secret: m.perCommitmentSecret })
       let fulfilledByPeer = state.fulfilledByPeer
       const flagged = state.dustExposed
       let received: Array<ReceivedHtlc> | undefined
       // Their adds committed now, when some of theirs are flagged (the flags of those go).
       let committedAdds: Set<bigint> | undefined
-      for (const u of r.success.irrevocablyCommitted) {
+      // (Indexed: where V8 does not optimize a `for...of` away, it allocates an iterator and a result per update.)
+      const committed = r.success.irrevocablyCommitted
+      for (let i = 0; i < committed.length; i++) {
+        const u = committed[i]
+        if (u === undefined) continue
         if (u._tag === "UpdateAddHtlc") {
           const entry: Types.Mutable<ReceivedHtlc> = {
             htlcId: u.id,
@@ -1181,7 +1191,7 @@ const normalMessage = (ctx: StepContext, state: Normal, m: ChannelMessage, out: 
         return violation(state, out, r.failure)
       }
       if (state.shutdown.remoteScript !== undefined) return done(out, state) // a repeat (idempotent)
-      persist(out, (updateId) => ({ _tag: "ShutdownScript", updateId, side: "counterparty", script: m.scriptpubkey }))
+      persist(out, { _tag: "ShutdownScript", updateId: out.nextUpdateId, side: "counterparty", script: m.scriptpubkey })
       if (state.shutdown.localScript === undefined && state.pendingClose === undefined)
         emit(out, { _tag: "ShutdownStarted", channelId: c.params.channelId, initiator: "remote" })
       const next = makeNormal(state)
@@ -1266,7 +1276,7 @@ export const progressShutdown = (ctx: StepContext, state: Normal, out: Out): Ste
     const script = s.pendingClose?.scriptPubKey ?? c.params.local.upfrontShutdownScript ?? ctx.config.upfrontShutdownScript ?? ctx.shutdownScript
     const made = makeShutdown(shutdownContext(ctx, c), s.shutdown, script)
     if (Result.isFailure(made)) return failChannel(s, out, `cannot send shutdown: ${errorText(made.failure)}`, "local")
-    persist(out, (updateId) => ({ _tag: "ShutdownScript", updateId, side: "holder", script }))
+    persist(out, { _tag: "ShutdownScript", updateId: out.nextUpdateId, side: "holder", script })
     send(out, made.success.message)
     if (s.shutdown.remoteScript === undefined) emit(out, { _tag: "ShutdownStarted", channelId: c.params.channelId, initiator: "local" })
     const sent = makeNormal(s)
@@ -1563,7 +1573,7 @@ const onFundingSpent = (state: ChannelState, out: Out, txid: Uint8Array): StepRe
     }
     case "Closing":
       if (state.closingTxids.some((t) => equalBytes(t, txid))) {
-        persist(out, (updateId) => ({ _tag: "ChannelClosed", updateId, closingTxid: computeTxidBrand(txid) }))
+        persist(out, { _tag: "ChannelClosed", updateId: out.nextUpdateId, closingTxid: computeTxidBrand(txid) })
         return closed({ _tag: "Cooperative", closingTxid: txid }, false)
       }
       break
@@ -1573,7 +1583,7 @@ const onFundingSpent = (state: ChannelState, out: Out, txid: Uint8Array): StepRe
       // The peer may broadcast a closing transaction we signed before its last message reached us
       // (it accepted our fee, or completed our `closing_complete`): that is a cooperative close.
       if (signedClosingTxids(state).some((t) => equalBytes(t, txid))) {
-        persist(out, (updateId) => ({ _tag: "ChannelClosed", updateId, closingTxid: computeTxidBrand(txid) }))
+        persist(out, { _tag: "ChannelClosed", updateId: out.nextUpdateId, closingTxid: computeTxidBrand(txid) })
         return closed({ _tag: "Cooperative", closingTxid: txid }, true)
       }
       break

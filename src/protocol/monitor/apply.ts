@@ -121,7 +121,11 @@ export type MonitorError =
 type Applied = Result.Result<MonitorState, MonitorError>
 
 const hasHash = (htlcs: ReadonlyArray<MonitorHtlc>, hash: Uint8Array): boolean => {
-  for (const h of htlcs) if (equalBytes(h.paymentHash, hash)) return true
+  // (Indexed: where V8 does not optimize a `for...of` away, it allocates an iterator and a result per element.)
+  for (let i = 0; i < htlcs.length; i++) {
+    const h = htlcs[i]
+    if (h !== undefined && equalBytes(h.paymentHash, hash)) return true
+  }
   return false
 }
 

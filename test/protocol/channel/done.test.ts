@@ -28,7 +28,7 @@ describe("done", () => {
   it("copies the state with the next update id when an update was numbered", () => {
     const { s } = normalState()
     const out = newOut(s.nextUpdateId)
-    persist(out, (updateId) => ({ _tag: "PaymentPreimage", updateId, preimage: new Uint8Array(32) }))
+    persist(out, { _tag: "PaymentPreimage", updateId: out.nextUpdateId, preimage: new Uint8Array(32) })
     const r = done(out, s)
     if (Result.isFailure(r)) throw new Error("done failed")
     expect(r.success.state).not.toBe(s)
@@ -36,6 +36,16 @@ describe("done", () => {
     // (The harness's state is the decoded one, without the optional fields it lacks: the copy has them all, `undefined`.)
     expect({ ...r.success.state, nextUpdateId: s.nextUpdateId }).toStrictEqual(makeNormal(s))
     expect(s.nextUpdateId).toBe(out.nextUpdateId - 1n)
+  })
+
+  it("numbers updates in order: an update made with another id than the next is refused (a bug), nothing emitted", () => {
+    const out = newOut(7n)
+    expect(() => persist(out, { _tag: "PaymentPreimage", updateId: 8n, preimage: new Uint8Array(32) })).toThrow(RangeError)
+    expect(out.outputs).toStrictEqual([])
+    persist(out, { _tag: "PaymentPreimage", updateId: out.nextUpdateId, preimage: new Uint8Array(32) })
+    persist(out, { _tag: "PaymentPreimage", updateId: out.nextUpdateId, preimage: new Uint8Array(32) })
+    expect(out.outputs.map((o) => (o._tag === "Persist" ? o.update.updateId : undefined))).toStrictEqual([7n, 8n])
+    expect(out.nextUpdateId).toBe(9n)
   })
 
   it("a step that changes nothing returns its input state itself", () => {
