@@ -28,6 +28,13 @@ export interface Lru<V, K extends NonNullable<unknown> = string> {
    * a number, keeps them in the entry and compares them): counted as a miss, not a hit.
    */
   readonly mismatch: () => void
+  /**
+   * The entry, marked most recently used as `get` marks it, counting neither a hit nor a miss:
+   * for a memo that tries another key first (counted once, by `hit` or by its `get` after).
+   */
+  readonly peek: (key: K) => V | undefined
+  /** Counts a hit found through `peek`. */
+  readonly hit: () => void
   /** Forgets the entry of `key`, if any (no count). */
   readonly delete: (key: K) => void
   /** Stores an entry (most recently used), evicting the least recently used beyond `capacity`. */
@@ -177,6 +184,16 @@ export const makeLru = <V, K extends NonNullable<unknown> = string>(capacity: nu
     mismatch: () => {
       hits--
       misses++
+    },
+    peek: (key) => {
+      const i = slotOf(key)
+      const value = i === undefined ? undefined : values[i]
+      if (i === undefined || value === undefined || value === EMPTY) return undefined
+      touch(i)
+      return value
+    },
+    hit: () => {
+      hits++
     },
     delete: (key) => {
       const i = slots.get(key)

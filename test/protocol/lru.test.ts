@@ -58,6 +58,20 @@ describe("makeLru", () => {
     expect(lru.get(7)).toBe("made of x")
     expect(lru.stats()).toEqual({ hits: 1, misses: 1 })
   })
+  it("peek answers as get and refreshes the entry as get does, counting nothing; hit counts a hit", () => {
+    const lru = makeLru<number>(2, "test")
+    lru.set("a", 1)
+    lru.set("b", 2)
+    expect(lru.peek("a")).toBe(1)
+    expect(lru.peek("z")).toBeUndefined()
+    expect(lru.stats()).toEqual({ hits: 0, misses: 0 })
+    lru.set("c", 3) // "a" was refreshed by the peek: "b" goes
+    expect(lru.peek("b")).toBeUndefined()
+    expect(lru.peek("a")).toBe(1)
+    lru.hit()
+    expect(lru.stats()).toEqual({ hits: 1, misses: 0 })
+  })
+
   it("property: any sequence of gets, sets, deletes, resizes and clears answers as a plain least-recently-used model, each value that leaves reported once", () => {
     // The model: an array of keys, least recently used first; a hit moves its key to the end.
     const op = fc.oneof(

@@ -41,6 +41,7 @@ import { deriveCounterpartyCommitmentKeys, deriveHolderCommitmentKeys, type Chan
 import { sharedCommitmentKeysCache, type CommitmentKeysCache } from "../../protocol/keys/commitment-keys-cache.ts"
 import {
   derivePrivateKeyAtBasepoint,
+  derivePrivateKeyTweakAt,
   deriveRevocationPrivateKey,
   perCommitmentPoint as pointOfSecret,
   type KeyDerivationError
@@ -49,7 +50,7 @@ import { unsafePublicKey, type PrivateKey, type PublicKey } from "../../protocol
 import { sharedPerCommitmentPoints } from "../../protocol/keys/per-commitment-points.ts"
 import { indexOfCommitment, prefixServes, secretAtCursor, secretCursor, secretPrefix, type SecretCursor } from "../../protocol/keys/shachain.ts"
 import { p2wpkhScriptCode } from "../../protocol/tx/bitcoin/script.ts"
-import { hash256, sha256ConcatInto } from "../../protocol/tx/bitcoin/hash.ts"
+import { hash256 } from "../../protocol/tx/bitcoin/hash.ts"
 import { SIGHASH_ALL } from "../../protocol/tx/bitcoin/sighash.ts"
 import { setWitness, txidFromBytes, type Transaction } from "../../protocol/tx/bitcoin/transaction.ts"
 import {
@@ -197,7 +198,7 @@ interface PolicyState {
  */
 interface HolderPerCommitment {
   readonly n: bigint
-  /** The signer's own copy: read in place, never handed out (`holderSecret` gives copies). */
+  /** The signer's own copy: read in place, never handed out (`releaseCommitmentSecret` gives a copy). */
   readonly secret: Uint8Array
   point: PublicKey | undefined
 }
@@ -465,8 +466,6 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     return e
   }
 
-  /** Our per-commitment secret `n` (a fresh copy: the caller may keep or change it). */
-  const holderSecret = (r: ChannelRecord, n: bigint): Uint8Array => copyOf(holderPerCommitment(r, n).secret)
 
   /**
    * The point of `e`, through the shared memo of points (the channel checks the secret against
@@ -478,9 +477,6 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
   /** Our per-commitment point `n`. */
   const holderPoint = (r: ChannelRecord, n: bigint): PublicKey => pointOf(holderPerCommitment(r, n))
 
-  /** Where `counterpartyHtlcSecret` hashes its tweak (public: a hash of two points), added at once and never kept. */
-  const htlcTweak = new Uint8Array(32)
-
   /**
    * Our HTLC secret key at the counterparty's point (the private half of BOLT 3 remote_htlcpubkey
    * on their commitment: htlc_basepoint_secret + SHA256(per_commitment_point || htlc_basepoint),
@@ -490,8 +486,8 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
    * counterparty point is signed at once, so a memo would only miss).
    */
   const counterpartyHtlcSecret = (r: ChannelRecord, point: PublicKey): Uint8Array => {
-    sha256ConcatInto(point, r.basepoints.htlcBasepoint, htlcTweak, 0)
-    const sum = secp.secretAdd(r.hot.htlcBase, htlcTweak)
+    // The tweak is the one remote_htlcpubkey of their key set was derived with, just before (the build reads it): not hashed again.
+    const sum = derivePrivateKeyTweakAt(secp, r.hot.htlcBase, r.basepoints.htlcBasepoint, point)
     return sum === undefined ? invalid("key derivation failed") : sum
   }
 
@@ -965,8 +961,13 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
         checkCommitmentNumber(n)
         if (r.highestValidated === undefined || r.highestValidated <= n)
           policy(`commitment ${n} is not superseded by a validated commitment: its secret stays private`)
-        const secret = holderSecret(r, n)
+        const e = holderPerCommitment(r, n)
+        const secret = copyOf(e.secret)
         if (n + 1n > r.revokedBelow) r.revokedBelow = n + 1n
+        // Public from now on: the points memo keeps its point under the secret itself, so the
+        // checks of the secret against the point that follow (the channel's, and in one process
+        // the peer's and its monitor's) make no hash (`reveal`).
+        if (e.point !== undefined) sharedPerCommitmentPoints.reveal(secp, e.secret)
         for (const k of r.holderCommitments.keys()) {
           if (k < r.revokedBelow) {
             r.holderCommitments.delete(k)

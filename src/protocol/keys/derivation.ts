@@ -11,6 +11,7 @@ import { Data, Redacted, Result } from "effect"
 import { sha256Concat, sha256ConcatInto } from "../tx/bitcoin/hash.ts"
 import type { Secp256k1 } from "../crypto/secp256k1.ts"
 import { type PrivateKey, PublicKey } from "./keys.ts"
+import { packedHas } from "../lru.ts"
 
 export class KeyDerivationError extends Data.TaggedError("KeyDerivationError")<{ readonly reason: string }> {}
 
@@ -26,6 +27,30 @@ const redact = (bytes: Uint8Array): PrivateKey => Redacted.make(bytes, { label: 
 const tweakScratch = new Uint8Array(32)
 const h1Scratch = new Uint8Array(32)
 const h2Scratch = new Uint8Array(32)
+
+/**
+ * The inputs of the tweak `tweakScratch` holds (the point, then the basepoint, 33 bytes each),
+ * copied, when `tweakHeld`: the signer's HTLC key on the counterparty's commitment
+ * (`derivePrivateKeyTweakAt` at their point and our HTLC basepoint) is asked right after the
+ * key set's remote_htlcpubkey was derived from the same two points (the build reads it), so
+ * that tweak is not hashed twice (two SHA-256 compressions per commitment signed with HTLCs).
+ * Public data (hashes of points); compared in full, so any other inputs hash afresh.
+ */
+const tweakInputs = new Uint8Array(66)
+let tweakHeld = false
+
+/** SHA256(perCommitmentPoint || basepoint) in `tweakScratch` (read at once: the next derivation overwrites it). */
+const tweakAt = (perCommitmentPoint: Uint8Array, basepoint: Uint8Array): Uint8Array => {
+  const kept = perCommitmentPoint.length === 33 && basepoint.length === 33
+  if (kept && tweakHeld && packedHas(tweakInputs, 0, perCommitmentPoint) && packedHas(tweakInputs, 33, basepoint)) return tweakScratch
+  sha256ConcatInto(perCommitmentPoint, basepoint, tweakScratch, 0)
+  tweakHeld = kept
+  if (kept) {
+    tweakInputs.set(perCommitmentPoint)
+    tweakInputs.set(basepoint, 33)
+  }
+  return tweakScratch
+}
 
 
 /** per_commitment_point = per_commitment_secret * G. */
@@ -43,9 +68,8 @@ export const derivePublicKey = (
   basepoint: Uint8Array,
   perCommitmentPoint: Uint8Array
 ): Result.Result<PublicKey, KeyDerivationError> => {
-  sha256ConcatInto(perCommitmentPoint, basepoint, tweakScratch, 0)
   // One tweak-add (basepoint + tweak*G) instead of publicKey(tweak) then pointAdd.
-  const sum = secp.pointTweakAdd(basepoint, tweakScratch)
+  const sum = secp.pointTweakAdd(basepoint, tweakAt(perCommitmentPoint, basepoint))
   return sum === undefined ? fail("invalid basepoint or per-commitment point, or tweak out of range") : Result.succeed(PublicKey(sum))
 }
 
@@ -71,10 +95,17 @@ export const derivePrivateKeyAtBasepoint = (
   basepoint: Uint8Array,
   perCommitmentPoint: Uint8Array
 ): Result.Result<PrivateKey, KeyDerivationError> => {
-  sha256ConcatInto(perCommitmentPoint, basepoint, tweakScratch, 0)
-  const sum = secp.secretAdd(Redacted.value(basepointSecret), tweakScratch)
+  const sum = derivePrivateKeyTweakAt(secp, Redacted.value(basepointSecret), basepoint, perCommitmentPoint)
   return sum === undefined ? fail("derived key out of range") : Result.succeed(redact(sum))
 }
+
+/**
+ * `derivePrivateKeyAtBasepoint` on the plain bytes of the basepoint secret, its key as plain bytes
+ * (undefined where that one fails): for the in-process signer, which keeps the secrets it uses on
+ * every commitment unwrapped and signs with this key at once.
+ */
+export const derivePrivateKeyTweakAt = (secp: Secp256k1, basepointSecret: Uint8Array, basepoint: Uint8Array, perCommitmentPoint: Uint8Array): Uint8Array | undefined =>
+  secp.secretAdd(basepointSecret, tweakAt(perCommitmentPoint, basepoint))
 
 /**
  * revocationpubkey = revocation_basepoint * SHA256(revocation_basepoint || per_commitment_point)

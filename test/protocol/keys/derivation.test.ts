@@ -3,8 +3,13 @@ import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import { fromHex, toHex } from "../../../src/protocol/bytes.ts"
 import { nobleSecp256k1 } from "../../../src/protocol/crypto/secp256k1.ts"
+import fc from "fast-check"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { concatBytes } from "../../../src/protocol/bytes.ts"
 import {
   derivePrivateKey,
+  derivePrivateKeyAtBasepoint,
+  derivePrivateKeyTweakAt,
   derivePublicKey,
   deriveRevocationPrivateKey,
   deriveRevocationPublicKey,
@@ -70,5 +75,35 @@ describe("BOLT 3 Appendix E: key derivation", () => {
     expect(String(k)).not.toContain(hex)
     expect(JSON.stringify({ k })).not.toContain(hex)
     expect(JSON.stringify({ k })).not.toContain(String(Redacted.value(k)[0]) + ",")
+  })
+})
+
+describe("the last tweak kept (derivePublicKey, then derivePrivateKeyTweakAt / derivePrivateKeyAtBasepoint at the same points)", () => {
+  it("property: any interleaving of the derivations, over a few points and basepoints given in fresh or reused arrays (changed in place too), gives the plain formulas' keys", () => {
+    const secretOf = (i: number) => sha256(Uint8Array.of(7, i))
+    const secrets = [0, 1, 2].map(secretOf)
+    const basepoints = secrets.map((k) => ok(perCommitmentPoint(secp, k)))
+    const points = [10, 11, 12].map((i) => ok(perCommitmentPoint(secp, secretOf(i))))
+    /** basepoint_secret + SHA256(point || basepoint) mod n, and its point. */
+    const plainSecret = (k: Uint8Array, base: Uint8Array, p: Uint8Array) => secp.secretAdd(k, sha256(concatBytes(p, base)))
+    const reused = Uint8Array.from(points[0] ?? [])
+    const op = fc.tuple(fc.constantFrom("public", "private", "redacted", "mutate"), fc.nat({ max: 2 }), fc.nat({ max: 2 }), fc.boolean())
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 30 }), (ops) => {
+        reused.set(points[0] ?? [])
+        for (const [what, b, p, useReused] of ops) {
+          const base = Uint8Array.from(basepoints[b] ?? [])
+          const point = useReused ? reused : Uint8Array.from(points[p] ?? [])
+          const k = secrets[b] ?? new Uint8Array(32)
+          const expected = plainSecret(k, base, point)
+          if (expected === undefined) throw new Error("unreachable")
+          if (what === "mutate") reused.set(points[p] ?? [])
+          else if (what === "public") expect(toHex(ok(derivePublicKey(secp, base, point)))).toBe(toHex(secp.publicKey(expected) ?? new Uint8Array(0)))
+          else if (what === "private") expect(toHex(derivePrivateKeyTweakAt(secp, k, base, point) ?? new Uint8Array(0))).toBe(toHex(expected))
+          else expect(toHex(Redacted.value(ok(derivePrivateKeyAtBasepoint(secp, Redacted.make(k), base, point))))).toBe(toHex(expected))
+        }
+      }),
+      { numRuns: 150, seed: 19 }
+    )
   })
 })

@@ -76,6 +76,70 @@ describe("makePerCommitmentPoints", () => {
     )
   })
 
+  it("property: with secrets revealed in between (moved under their own bytes), answers, hits, sizes and eviction order are those of the plain memo (a model LRU where a reveal of a held secret makes it the most recent)", () => {
+    const fake = { ...secp, name: "reveal", publicKey: (s: Uint8Array) => Uint8Array.of(0x03, ...s) }
+    const pool = Array.from({ length: 6 }, (_, i) => sha256(Uint8Array.of(i)))
+    const action = fc.tuple(fc.constantFrom("point" as const, "reveal" as const), fc.nat({ max: pool.length - 1 }))
+    fc.assert(
+      fc.property(fc.array(action, { maxLength: 50 }), fc.integer({ min: 1, max: 4 }), (actions, capacity) => {
+        const memo = makePerCommitmentPoints(capacity)
+        let held: Array<number> = []
+        for (const [what, i] of actions) {
+          const secret = Uint8Array.from(pool[i] ?? new Uint8Array(32))
+          const before = memo.stats()
+          if (what === "reveal") {
+            memo.reveal(fake, secret)
+            expect(memo.stats()).toEqual(before)
+            if (held.includes(i)) held = [...held.filter((k) => k !== i), i]
+          } else {
+            expect(hexOf(memo.pointOf(fake, secret))).toBe(hexOf(perCommitmentPoint(fake, secret)))
+            expect(memo.stats().hits - before.hits).toBe(held.includes(i) ? 1 : 0)
+            expect(memo.stats().hits + memo.stats().misses).toBe(before.hits + before.misses + 1)
+            held = [...held.filter((k) => k !== i), i].slice(-capacity)
+          }
+          expect(memo.size()).toBe(held.length)
+        }
+      }),
+      { numRuns: 400, seed: 19 }
+    )
+  })
+
+  it("a revealed secret is answered without a hash; an unrevealed one is never kept in the clear", () => {
+    const memo = makePerCommitmentPoints(8)
+    const secret = sha256(Uint8Array.of(42))
+    const expected = hexOf(perCommitmentPoint(secp, secret))
+    expect(hexOf(memo.pointOf(secp, secret))).toBe(expected)
+    memo.reveal(secp, secret)
+    expect(hexOf(memo.pointOf(secp, Uint8Array.from(secret)))).toBe(expected)
+    expect(memo.stats()).toEqual({ hits: 1, misses: 1 })
+    expect(memo.size()).toBe(1)
+    // A reveal of a secret the memo does not hold changes nothing.
+    memo.reveal(secp, sha256(Uint8Array.of(43)))
+    expect(memo.size()).toBe(1)
+  })
+
+  it("property: secrets sharing the memo key of their revealed entries (their first bytes) are told apart by their bytes: every answer is perCommitmentPoint's", () => {
+    const fake = { ...secp, name: "clash", publicKey: (s: Uint8Array) => Uint8Array.of(0x02, ...s) }
+    const pool = Array.from({ length: 5 }, (_, i) => {
+      const s = sha256(Uint8Array.of(i))
+      s.set([1, 2, 3, 4])
+      return s
+    })
+    const action = fc.tuple(fc.boolean(), fc.nat({ max: pool.length - 1 }))
+    fc.assert(
+      fc.property(fc.array(action, { maxLength: 50 }), fc.integer({ min: 1, max: 4 }), (actions, capacity) => {
+        const memo = makePerCommitmentPoints(capacity)
+        for (const [reveal, i] of actions) {
+          const secret = Uint8Array.from(pool[i] ?? new Uint8Array(32))
+          if (reveal) memo.reveal(fake, secret)
+          else expect(hexOf(memo.pointOf(fake, secret))).toBe(hexOf(perCommitmentPoint(fake, secret)))
+          expect(memo.size()).toBeLessThanOrEqual(capacity)
+        }
+      }),
+      { numRuns: 300, seed: 19 }
+    )
+  })
+
   it("is bounded, least recently used out", () => {
     const memo = makePerCommitmentPoints(3)
     const secrets = [0, 1, 2, 3, 4].map((i) => sha256(Uint8Array.of(i)))
