@@ -447,6 +447,8 @@ interface Pair {
   readonly channelId: ChannelId
   /** One element per HTLC of A's resolved (fulfilled) as A sees it (-1 on a failure). */
   readonly resolved: Queue.Queue<bigint>
+  /** The scope of the pair (its scenario's): where the forked adds run. */
+  readonly scope: Scope.Scope
   /** Whether B fulfills what it receives (off: HTLCs stay committed). */
   autoFulfill: boolean
   /**
@@ -558,7 +560,7 @@ const newPair = (timer: SecpTimer, storage: Storage, probed = true): Effect.Effe
         const preimage = control.preimages.get(key)
         if (preimage === undefined) return fail("bob: unknown payment hash")
         control.preimages.delete(key)
-        const fulfill = mb.fulfillHtlc(h.channelId, h.htlcId, preimage).pipe(Effect.catch((err) => fail(`bob: fulfill refused: ${err._tag}`)))
+        const fulfill = Effect.catch(mb.fulfillHtlc(h.channelId, h.htlcId, preimage), (err) => fail(`bob: fulfill refused: ${err._tag}`))
         fulfills.push(control.oneAtATime ? fulfill : Effect.forkIn(fulfill, scope))
       }
       // In order (one at a time: each awaited), else each forked.
@@ -591,7 +593,7 @@ const newPair = (timer: SecpTimer, storage: Storage, probed = true): Effect.Effe
     yield* mb.chainFact(channelId, { _tag: "FundingDepth", depth, shortChannelId: scid }).pipe(Effect.orDie)
     yield* awaitEvent(logA, (e) => (e.event._tag === "ChannelReady" ? true : undefined), "ChannelReady (alice)")
     yield* awaitEvent(logB, (e) => (e.event._tag === "ChannelReady" ? true : undefined), "ChannelReady (bob)")
-    const pair: Pair = Object.assign(control, { a, b, channelId, resolved })
+    const pair: Pair = Object.assign(control, { a, b, channelId, resolved, scope })
     yield* waitQuiet(pair, 0)
     return pair
   })
@@ -601,24 +603,22 @@ const newPair = (timer: SecpTimer, storage: Storage, probed = true): Effect.Effe
  * each other and batch. One at a time (`pair.oneAtATime`) the driver waits for the command's
  * answer, as a user paying one payment after another does (no fiber of its own per add).
  */
-const addHtlc = (pair: Pair): Effect.Effect<void, never, Scope.Scope> =>
-  Effect.gen(function*() {
+const addHtlc = (pair: Pair): Effect.Effect<unknown> =>
+  // No generator and no `pipe` (the driver's own steps, per HTLC): the command, awaited or forked in the pair's scope.
+  Effect.suspend((): Effect.Effect<unknown> => {
     const i = pair.nextHtlc++
     const preimage = preimageOf(i)
     const paymentHash = sha256(preimage)
     pair.preimages.set(toHex(paymentHash), preimage)
-    const add = managerOf(pair.a)
-      .addHtlc(pair.channelId, { requestId: `htlc-${i}`, amount: msat(HTLC_MSAT), paymentHash, cltvExpiry: 800_144, onion: ONION })
-      .pipe(
-        Effect.catch((e) =>
-          Effect.suspend(() => {
-            pair.failure ??= `addHtlc: ${e._tag}`
-            return Queue.offer(pair.resolved, -1n)
-          })
-        )
-      )
-    if (pair.oneAtATime) yield* add
-    else yield* Effect.forkIn(add, yield* Effect.scope)
+    const add = Effect.catch(
+      managerOf(pair.a).addHtlc(pair.channelId, { requestId: `htlc-${i}`, amount: msat(HTLC_MSAT), paymentHash, cltvExpiry: 800_144, onion: ONION }),
+      (e) =>
+        Effect.suspend(() => {
+          pair.failure ??= `addHtlc: ${e._tag}`
+          return Queue.offer(pair.resolved, -1n)
+        })
+    )
+    return pair.oneAtATime ? add : Effect.forkIn(add, pair.scope)
   })
 const ONION = new Uint8Array(1366)
 /**

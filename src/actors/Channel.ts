@@ -533,7 +533,8 @@ const startChannel = <S>(
      */
     const complete = (id: bigint, newly?: Array<bigint>): void => {
       if (id <= durableThrough || id > lastPersisted) return
-      const first = groups.get(id)
+      // No lookup by a bigint key per update while no group is in progress (writes done at once: always).
+      const first = groups.size === 0 ? undefined : groups.get(id)
       if (first !== undefined) {
         groups.delete(id)
         for (let i = first; i < id; i++) if (i > durableThrough) completedAhead.add(i)
