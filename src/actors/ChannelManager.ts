@@ -985,15 +985,15 @@ export const make = (
       const channelId = writeChannelId(entry, updates)
       // The monitor's state after these updates, if the persister asks for it (compacting its log):
       // computed then, and handed over to the monitor after the write (`written`), not applied twice.
+      // No `try`/`finally` around the call: V8 made this function ~10 us slower per call with one
+      // (channel bench profile). A `writeNow` that throws (a defect, which ends the channel's actor)
+      // leaves the scratch set: every write sets all of it first.
       writing.monitor = monitorOf(entry, channelId)
       writing.updates = updates
-      let status: PersistStatus | undefined
-      try {
-        status = writeNow(channelId, updates, recordOf(entry, state, signerState), monitorAfterWriting)
-      } finally {
-        writing.monitor = undefined
-        writing.updates = noUpdates
-      }
+      writing.preview = undefined
+      const status = writeNow(channelId, updates, recordOf(entry, state, signerState), monitorAfterWriting)
+      writing.monitor = undefined
+      writing.updates = noUpdates
       const preview = writing.preview
       writing.preview = undefined
       return status === undefined ? undefined : written(entry, channelId, updates, status, preview)
