@@ -466,7 +466,6 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
     return e
   }
 
-
   /**
    * The point of `e`, through the shared memo of points (the channel checks the secret against
    * it when revoking, and the peer when it receives the secret).

@@ -34,7 +34,8 @@ const h2Scratch = new Uint8Array(32)
  * (`derivePrivateKeyTweakAt` at their point and our HTLC basepoint) is asked right after the
  * key set's remote_htlcpubkey was derived from the same two points (the build reads it), so
  * that tweak is not hashed twice (two SHA-256 compressions per commitment signed with HTLCs).
- * Public data (hashes of points); compared in full, so any other inputs hash afresh.
+ * Public data (hashes of points); compared in full, so any other inputs hash afresh. The curve
+ * only reads a tweak (every implementation here copies or parses its inputs and changes none).
  */
 const tweakInputs = new Uint8Array(66)
 let tweakHeld = false
@@ -51,7 +52,6 @@ const tweakAt = (perCommitmentPoint: Uint8Array, basepoint: Uint8Array): Uint8Ar
   }
   return tweakScratch
 }
-
 
 /** per_commitment_point = per_commitment_secret * G. */
 export const perCommitmentPoint = (secp: Secp256k1, perCommitmentSecret: Uint8Array): Result.Result<PublicKey, KeyDerivationError> => {
