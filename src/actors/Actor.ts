@@ -257,8 +257,9 @@ export const make = <M, E = never, R = never>(
     const drainNow = (): Effect.Effect<void, E, R> | undefined => {
       for (;;) {
         if (ended || stopping || head >= items.length) {
-          // Emptied in place (no new array): the next message makes one of its size (`enqueue`).
-          if (items.length > 0) items.length = 0
+          // A new empty array when this one was used (setting `length = 0` instead is a runtime call:
+          // ~2x slower per drain measured); the next message makes one of its size (`enqueue`).
+          if (items.length > 0) items = []
           head = 0
           active = false
           running = undefined
