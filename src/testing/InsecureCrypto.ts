@@ -9,13 +9,15 @@
  * algebraic identity the protocol relies on (BOLT 3 key derivation, BOLT 4 onion blinding and
  * shared secrets, BOLT 8 ECDH: both sides compute the same values), so nodes using it interoperate
  * with each other, but discrete logarithms are trivial: anyone can read every secret off its
- * public key. A signature is the signer's public key (32 bytes) and a low-S scalar from the digest;
+ * public key. A signature is the signer's public key (32 bytes) and a low-S scalar from the secret
+ * (the digest is not read, so the BIP 143 sighashes are not computed for it: `signsWithoutDigest`);
  * `verify` always says yes; `recover` returns the public key in the
  * signature (so BOLT 11 payee recovery still finds the payee). The AEAD is the real one
  * (noble's ChaCha20-Poly1305: BOLT 8 transport costs the same everywhere and the simulation has none).
  *
  * Hashing is not swapped: SHA-256 is called directly where the protocol needs it (payment
- * hashes, txids, shachain), so those stay exact. Never exported from `src/index.ts`; exported
+ * hashes, txids, shachain, key tweaks, onions), so those stay exact; only signature digests,
+ * which nothing but a signature reads, are skipped. Never exported from `src/index.ts`; exported
  * from `effect-lightning/testing` only. Nodes using it cannot talk to any real node.
  */
 import { sha256 } from "../protocol/tx/bitcoin/hash.ts"
@@ -144,6 +146,7 @@ const publicKeyOf = (s: Uint8Array): Uint8Array => {
 
 export const insecureSecp256k1: Secp256k1 = {
   name: "insecure (test only)",
+  signsWithoutDigest: true,
   publicKey: (s) => (isSecret(s) ? publicKeyOf(s) : undefined),
   isValidSecret: isSecret,
   isValidPoint: isPoint,
@@ -154,13 +157,14 @@ export const insecureSecp256k1: Secp256k1 = {
     // BOLT 8 / libsecp256k1: the SHA-256 of the compressed shared point.
     return shared === undefined ? undefined : sha256(shared)
   },
-  sign: (digest, s) => {
+  sign: (_digest, s) => {
     const sig = new Uint8Array(64)
-    // r: the signer's public key without its prefix (the secret itself); s: the digest's first
-    // 31 bytes under a zero byte (a valid low-S scalar, so DER and compact encoders take it).
+    // r: the signer's public key without its prefix (the secret itself); s: the secret's first
+    // 31 bytes under a zero byte (a valid low-S scalar, so DER and compact encoders take it). The
+    // digest is not read (`signsWithoutDigest`): the callers that know it pass no sighash.
     if (isSecret(s)) sig.set(s, 0)
     // Copied byte by byte: no subarray view per signature.
-    for (let i = 0; i < 31 && i < digest.length; i++) sig[33 + i] = digest[i]!
+    for (let i = 0; i < 31 && i < s.length; i++) sig[33 + i] = s[i]!
     sig[63] = sig[63]! | 1
     return sig
   },

@@ -8,7 +8,8 @@
 import { sha256 } from "@noble/hashes/sha2.js"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { pointMultiplyTweakAdd } from "../../src/protocol/crypto/secp256k1.ts"
+import { nobleSecp256k1, pointMultiplyTweakAdd } from "../../src/protocol/crypto/secp256k1.ts"
+import { NO_DIGEST } from "../../src/protocol/tx/signing.ts"
 import { insecureSecp256k1 as fast } from "../../src/testing/index.ts"
 
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
@@ -55,11 +56,11 @@ const plain = {
     const shared = k === undefined || q === undefined ? undefined : point(k * q)
     return shared === undefined ? undefined : sha256(shared)
   },
-  sign: (digest: Uint8Array, s: Uint8Array) => {
+  sign: (_digest: Uint8Array, s: Uint8Array) => {
     const sig = new Uint8Array(64)
     const pub = plain.publicKey(s)
     if (pub !== undefined) sig.set(pub.subarray(1), 0)
-    sig.set(digest.subarray(0, 31), 33)
+    sig.set(s.subarray(0, 31), 33)
     sig[63] = sig[63]! | 1
     return sig
   },
@@ -150,5 +151,18 @@ describe("insecure crypto fast paths", () => {
     const rec = fast.recover(sig, 0, new Uint8Array(32))!
     rec[5] = 7
     expect(sig[4]).toBe(0)
+  })
+
+  it("signs without its digest, so NO_DIGEST in place of a sighash gives the same signature; a real curve does not claim it", () => {
+    expect(fast.signsWithoutDigest).toBe(true)
+    expect(nobleSecp256k1.signsWithoutDigest).toBeUndefined()
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (s, d) => {
+        expect(fast.sign(d, s)).toEqual(fast.sign(NO_DIGEST, s))
+        expect(fast.signRecoverable(d, s).signature).toEqual(fast.sign(NO_DIGEST, s))
+        expect(fast.verify(fast.sign(NO_DIGEST, s), d, new Uint8Array(33))).toBe(true)
+      }),
+      { numRuns: 500, seed: 19 }
+    )
   })
 })

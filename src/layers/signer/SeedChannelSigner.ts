@@ -66,9 +66,11 @@ import {
   finalizeCommitment,
   finalizeHtlcTransaction,
   htlcSighash,
+  NO_DIGEST,
   signCommitment,
   signHtlcAsLocal,
   signInput,
+  skipsDigest,
   verifyCommitmentSignature,
   verifyRemoteHtlcSignature
 } from "../../protocol/tx/signing.ts"
@@ -998,12 +1000,12 @@ export const makeSeedChannelSigner = (seed: Uint8Array, secp: Secp256k1, options
           if (n > last.commitmentNumber + 1n) policy(`counterparty commitment ${n} skips numbers (last signed ${last.commitmentNumber})`)
           if (n === last.commitmentNumber && !equalBytes(id, last.txid)) policy(`a different counterparty commitment ${n} was already signed`)
         }
-        const signature = CompactSignature(secp.sign(commitmentSighash(commitment), r.hot.funding))
+        const signature = CompactSignature(secp.sign(skipsDigest(secp) ? NO_DIGEST : commitmentSighash(commitment), r.hot.funding))
         // Our HTLC key on their commitment is BOLT 3's remote_htlcpubkey, derived at their point
         // (only when there is an HTLC output to sign).
         const htlcTxs = htlcTransactions(commitment)
         const htlcKey = htlcTxs.length === 0 ? undefined : counterpartyHtlcSecret(r, counterpartyPoint)
-        const htlcSignatures = htlcKey === undefined ? [] : htlcTxs.map((h) => CompactSignature(secp.sign(htlcSighash(h, h.remoteSighash), htlcKey)))
+        const htlcSignatures = htlcKey === undefined ? [] : htlcTxs.map((h) => CompactSignature(secp.sign(skipsDigest(secp) ? NO_DIGEST : htlcSighash(h, h.remoteSighash), htlcKey)))
         r.lastCounterpartySigned = { commitmentNumber: n, txid: id }
         return Result.succeed({ signature, htlcSignatures, txid: id })
       } catch (e) {

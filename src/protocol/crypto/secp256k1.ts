@@ -21,6 +21,14 @@ export const CompactSignature = checkedBrand<CompactSignature>((b) => b.length =
 
 export interface Secp256k1 {
   readonly name: string
+  /**
+   * Set only by a test curve whose `sign` and `verify` do not read the digest
+   * (`src/testing/InsecureCrypto.ts`, whose `verify` accepts every signature): a signature digest
+   * made only to be signed or verified (the BIP 143 sighashes of `tx/signing.ts`) is then not
+   * computed, and a constant stands for it; verification still goes through the curve. No real
+   * curve sets it (the issue's "cheap hashing where the protocol allows" for the insecure layer).
+   */
+  readonly signsWithoutDigest?: true
   /** Compressed public key of a valid secret; undefined for an invalid secret. */
   readonly publicKey: (secret: Uint8Array) => Uint8Array | undefined
   readonly isValidSecret: (secret: Uint8Array) => boolean

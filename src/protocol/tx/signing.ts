@@ -31,9 +31,18 @@ export interface InputToSign {
 export const inputSighash = (input: InputToSign, sighashType: SighashType): Uint8Array =>
   segwitV0Sighash(input.tx, input.index, input.scriptCode, input.amount, sighashType)
 
+/**
+ * What a curve that signs without its digest (`Secp256k1.signsWithoutDigest`: the insecure test
+ * curve) is given to sign: 32 zero bytes, in place of a BIP 143 preimage built and hashed for nothing.
+ */
+export const NO_DIGEST: Uint8Array = new Uint8Array(32)
+
+/** Whether `secp` signs and verifies without reading the digest: `NO_DIGEST` then stands for every sighash here. */
+export const skipsDigest = (secp: Secp256k1): boolean => secp.signsWithoutDigest === true
+
 /** Compact 64-byte low-S signature of the input's BIP 143 digest. */
 export const signInput = (secp: Secp256k1, input: InputToSign, sighashType: SighashType, key: PrivateKey): CompactSignature =>
-  CompactSignature(secp.sign(inputSighash(input, sighashType), Redacted.value(key)))
+  CompactSignature(secp.sign(skipsDigest(secp) ? NO_DIGEST : inputSighash(input, sighashType), Redacted.value(key)))
 
 /**
  * Whether `signature` by `pubkey` signs the input's digest. Successes are remembered in
@@ -46,7 +55,7 @@ export const verifyInput = (
   sighashType: SighashType,
   signature: Uint8Array,
   pubkey: PublicKey
-): boolean => sharedVerifiedSignatures.verify(secp, signature, inputSighash(input, sighashType), pubkey)
+): boolean => sharedVerifiedSignatures.verify(secp, signature, skipsDigest(secp) ? NO_DIGEST : inputSighash(input, sighashType), pubkey)
 
 /**
  * Input 0 of a transaction spending the funding output (commitment or closing transaction),
@@ -106,14 +115,14 @@ const commitmentDigest = (commitment: CommitmentTransaction<CommitmentHtlc>): Ui
 }
 
 export const signCommitment = (secp: Secp256k1, commitment: CommitmentTransaction<CommitmentHtlc>, fundingKey: PrivateKey): CompactSignature =>
-  CompactSignature(secp.sign(commitmentSighash(commitment), Redacted.value(fundingKey)))
+  CompactSignature(secp.sign(skipsDigest(secp) ? NO_DIGEST : commitmentSighash(commitment), Redacted.value(fundingKey)))
 
 export const verifyCommitmentSignature = (
   secp: Secp256k1,
   commitment: CommitmentTransaction<CommitmentHtlc>,
   signature: Uint8Array,
   fundingPubkey: PublicKey
-): boolean => sharedVerifiedSignatures.verify(secp, signature, commitmentSighash(commitment), fundingPubkey)
+): boolean => sharedVerifiedSignatures.verify(secp, signature, skipsDigest(secp) ? NO_DIGEST : commitmentSighash(commitment), fundingPubkey)
 
 /** The commitment with its funding witness: both compact signatures (SIGHASH_ALL). */
 export const finalizeCommitment = (
@@ -139,18 +148,18 @@ export const htlcSighash = (htlcTx: HtlcTransaction<CommitmentHtlc>, sighashType
  * for their commitment), with the channel type's sighash.
  */
 export const signHtlcAsRemote = (secp: Secp256k1, htlcTx: HtlcTransaction<CommitmentHtlc>, htlcKey: PrivateKey): CompactSignature =>
-  CompactSignature(secp.sign(htlcSighash(htlcTx, htlcTx.remoteSighash), Redacted.value(htlcKey)))
+  CompactSignature(secp.sign(skipsDigest(secp) ? NO_DIGEST : htlcSighash(htlcTx, htlcTx.remoteSighash), Redacted.value(htlcKey)))
 
 export const verifyRemoteHtlcSignature = (
   secp: Secp256k1,
   htlcTx: HtlcTransaction<CommitmentHtlc>,
   signature: Uint8Array,
   remoteHtlcPubkey: PublicKey
-): boolean => sharedVerifiedSignatures.verify(secp, signature, htlcSighash(htlcTx, htlcTx.remoteSighash), remoteHtlcPubkey)
+): boolean => sharedVerifiedSignatures.verify(secp, signature, skipsDigest(secp) ? NO_DIGEST : htlcSighash(htlcTx, htlcTx.remoteSighash), remoteHtlcPubkey)
 
 /** The owner's own signature on its HTLC transaction: always SIGHASH_ALL (BOLT 5). */
 export const signHtlcAsLocal = (secp: Secp256k1, htlcTx: HtlcTransaction<CommitmentHtlc>, htlcKey: PrivateKey): CompactSignature =>
-  CompactSignature(secp.sign(htlcSighash(htlcTx, SIGHASH_ALL), Redacted.value(htlcKey)))
+  CompactSignature(secp.sign(skipsDigest(secp) ? NO_DIGEST : htlcSighash(htlcTx, SIGHASH_ALL), Redacted.value(htlcKey)))
 
 /** Whether `preimage` opens the HTLC's payment hash (check before building an HTLC-success witness). */
 export const preimageMatches = (htlcTx: HtlcTransaction<CommitmentHtlc>, preimage: Uint8Array): boolean =>
