@@ -1058,18 +1058,22 @@ const proposeRemote = (c: Commitments, u: UpdateMessage): Commitments => ({
 export const sendFulfill = (
   c: Commitments,
   cmd: { readonly id: bigint; readonly paymentPreimage: Uint8Array; readonly attributionData?: Uint8Array | undefined }
-): Result.Result<{ readonly commitments: Commitments; readonly message: UpdateFulfillHtlc; readonly htlc: SpecHtlc }, CommitmentsError> =>
-  Result.flatMap(incomingToRemove(c, cmd.id), (htlc) => {
-    if (!preimageOpens(cmd.paymentPreimage, htlc.paymentHash)) return Result.fail(new InvalidPaymentPreimage({ id: cmd.id }))
-    const message: UpdateFulfillHtlc = {
-      _tag: "UpdateFulfillHtlc",
-      channelId: c.params.channelId,
-      id: cmd.id,
-      paymentPreimage: cmd.paymentPreimage,
-      tlvs: cmd.attributionData === undefined ? {} : { attributionData: cmd.attributionData }
-    }
-    return Result.succeed({ commitments: proposeLocal(c, message), message, htlc })
-  })
+): Result.Result<{ readonly commitments: Commitments; readonly message: UpdateFulfillHtlc; readonly htlc: SpecHtlc }, CommitmentsError> => {
+  // (Tests, not `Result.flatMap` with a callback, here and in the removals below: the callback
+  // captured the arguments, a closure and a context allocated per removal.)
+  const found = incomingToRemove(c, cmd.id)
+  if (Result.isFailure(found)) return Result.fail(found.failure)
+  const htlc = found.success
+  if (!preimageOpens(cmd.paymentPreimage, htlc.paymentHash)) return Result.fail(new InvalidPaymentPreimage({ id: cmd.id }))
+  const message: UpdateFulfillHtlc = {
+    _tag: "UpdateFulfillHtlc",
+    channelId: c.params.channelId,
+    id: cmd.id,
+    paymentPreimage: cmd.paymentPreimage,
+    tlvs: cmd.attributionData === undefined ? {} : { attributionData: cmd.attributionData }
+  }
+  return Result.succeed({ commitments: proposeLocal(c, message), message, htlc })
+}
 
 /**
  * Receives a fulfill of an HTLC we offered (BOLT 2 "Removing an HTLC", receiving node): the
@@ -1079,35 +1083,41 @@ export const sendFulfill = (
 export const receiveFulfill = (
   c: Commitments,
   msg: UpdateFulfillHtlc
-): Result.Result<{ readonly commitments: Commitments; readonly htlc: SpecHtlc }, CommitmentsError> =>
-  Result.flatMap(outgoingRemoved(c, msg.id), (htlc) =>
-    preimageOpens(msg.paymentPreimage, htlc.paymentHash)
-      ? Result.succeed({ commitments: proposeRemote(c, msg), htlc })
-      : Result.fail(new InvalidPaymentPreimage({ id: msg.id }))
-  )
+): Result.Result<{ readonly commitments: Commitments; readonly htlc: SpecHtlc }, CommitmentsError> => {
+  const found = outgoingRemoved(c, msg.id)
+  if (Result.isFailure(found)) return Result.fail(found.failure)
+  const htlc = found.success
+  return preimageOpens(msg.paymentPreimage, htlc.paymentHash)
+    ? Result.succeed({ commitments: proposeRemote(c, msg), htlc })
+    : Result.fail(new InvalidPaymentPreimage({ id: msg.id }))
+}
 
 /** Fails an HTLC they offered us (BOLT 2 "Removing an HTLC", sending): `reason` is the encrypted BOLT 4 failure. */
 export const sendFail = (
   c: Commitments,
   cmd: { readonly id: bigint; readonly reason: Uint8Array; readonly attributionData?: Uint8Array | undefined }
-): Result.Result<{ readonly commitments: Commitments; readonly message: UpdateFailHtlc; readonly htlc: SpecHtlc }, CommitmentsError> =>
-  Result.map(incomingToRemove(c, cmd.id), (htlc) => {
-    const message: UpdateFailHtlc = {
-      _tag: "UpdateFailHtlc",
-      channelId: c.params.channelId,
-      id: cmd.id,
-      reason: cmd.reason,
-      tlvs: cmd.attributionData === undefined ? {} : { attributionData: cmd.attributionData }
-    }
-    return { commitments: proposeLocal(c, message), message, htlc }
-  })
+): Result.Result<{ readonly commitments: Commitments; readonly message: UpdateFailHtlc; readonly htlc: SpecHtlc }, CommitmentsError> => {
+  const found = incomingToRemove(c, cmd.id)
+  if (Result.isFailure(found)) return Result.fail(found.failure)
+  const message: UpdateFailHtlc = {
+    _tag: "UpdateFailHtlc",
+    channelId: c.params.channelId,
+    id: cmd.id,
+    reason: cmd.reason,
+    tlvs: cmd.attributionData === undefined ? {} : { attributionData: cmd.attributionData }
+  }
+  return Result.succeed({ commitments: proposeLocal(c, message), message, htlc: found.success })
+}
 
 /** Receives a fail of an HTLC we offered (BOLT 2 "Removing an HTLC", receiving node): the `id` must be known. */
 export const receiveFail = (
   c: Commitments,
   msg: UpdateFailHtlc
-): Result.Result<{ readonly commitments: Commitments; readonly htlc: SpecHtlc }, CommitmentsError> =>
-  Result.map(outgoingRemoved(c, msg.id), (htlc) => ({ commitments: proposeRemote(c, msg), htlc }))
+): Result.Result<{ readonly commitments: Commitments; readonly htlc: SpecHtlc }, CommitmentsError> => {
+  const found = outgoingRemoved(c, msg.id)
+  if (Result.isFailure(found)) return Result.fail(found.failure)
+  return Result.succeed({ commitments: proposeRemote(c, msg), htlc: found.success })
+}
 
 /** Fails an HTLC whose onion we could not parse (BOLT 2 "Removing an HTLC"): `failure_code` must have BADONION. */
 export const sendFailMalformed = (
@@ -1118,17 +1128,17 @@ export const sendFailMalformed = (
   CommitmentsError
 > => {
   if ((cmd.failureCode & BADONION) === 0) return Result.fail(new FailMalformedWithoutBadOnion({ id: cmd.id, failureCode: cmd.failureCode }))
-  return Result.map(incomingToRemove(c, cmd.id), (htlc) => {
-    const message: UpdateFailMalformedHtlc = {
-      _tag: "UpdateFailMalformedHtlc",
-      channelId: c.params.channelId,
-      id: cmd.id,
-      sha256OfOnion: cmd.sha256OfOnion,
-      failureCode: cmd.failureCode,
-      tlvs: noExtension
-    }
-    return { commitments: proposeLocal(c, message), message, htlc }
-  })
+  const found = incomingToRemove(c, cmd.id)
+  if (Result.isFailure(found)) return Result.fail(found.failure)
+  const message: UpdateFailMalformedHtlc = {
+    _tag: "UpdateFailMalformedHtlc",
+    channelId: c.params.channelId,
+    id: cmd.id,
+    sha256OfOnion: cmd.sha256OfOnion,
+    failureCode: cmd.failureCode,
+    tlvs: noExtension
+  }
+  return Result.succeed({ commitments: proposeLocal(c, message), message, htlc: found.success })
 }
 
 /**
@@ -1141,7 +1151,9 @@ export const receiveFailMalformed = (
   msg: UpdateFailMalformedHtlc
 ): Result.Result<{ readonly commitments: Commitments; readonly htlc: SpecHtlc }, CommitmentsError> => {
   if ((msg.failureCode & BADONION) === 0) return Result.fail(new FailMalformedWithoutBadOnion({ id: msg.id, failureCode: msg.failureCode }))
-  return Result.map(outgoingRemoved(c, msg.id), (htlc) => ({ commitments: proposeRemote(c, msg), htlc }))
+  const found = outgoingRemoved(c, msg.id)
+  if (Result.isFailure(found)) return Result.fail(found.failure)
+  return Result.succeed({ commitments: proposeRemote(c, msg), htlc: found.success })
 }
 
 // ---- update_fee (BOLT 2 "Updating Fees: update_fee") ---------------------------------------------
