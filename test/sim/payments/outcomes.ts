@@ -3,8 +3,10 @@
  * moves, reading that outcome, a line of channels, and the no-HTLC-left check.
  */
 import { assert } from "@effect/vitest"
+import { sha256 } from "@noble/hashes/sha2.js"
 import { Effect, Exit, Fiber } from "effect"
 import type { PaymentFailed, PaymentSucceeded } from "../../../src/actors/Payments.ts"
+import { equalBytes } from "../../../src/protocol/bytes.ts"
 import type { GraphChannel, PaymentNet } from "./PaymentNet.ts"
 
 type PayError = PaymentFailed | { readonly _tag: "InvalidPaymentRequest" }
@@ -30,6 +32,20 @@ export const failedWith = (exit: Exit.Exit<PaymentSucceeded, PayError>): Payment
   if (e === undefined || e._tag !== "Fail" || e.error._tag !== "PaymentFailed") throw new Error(`not a PaymentFailed: ${String(exit)}`)
   return e.error
 }
+
+/**
+ * After the sender (node 0) of a line 0 -> 1 -> 2 restarted: reconnects the line, waits for the
+ * payment of `paymentHash` to succeed, checks its preimage and lets the network settle.
+ */
+export const reconnectAndAwait = (net: PaymentNet, paymentHash: Uint8Array) =>
+  Effect.gen(function*() {
+    yield* net.h.connect(0, 1)
+    yield* net.h.connect(1, 2)
+    const ok = succeeded(yield* outcome(net, net.pay(0).awaitPayment(Buffer.from(paymentHash).toString("hex"))))
+    assert.isTrue(equalBytes(sha256(ok.preimage), paymentHash))
+    yield* net.settle()
+    return ok
+  })
 
 /** A line: 0 -> 1 -> ... -> n-1, each channel funded by its left node. */
 export const line = (net: PaymentNet, n: number) =>

@@ -17,7 +17,7 @@ import { secp } from "../channels/Harness.ts"
 import { channelUpdateDigest } from "../../../src/protocol/gossip/digest.ts"
 import { CHANNEL_FLAG_DISABLE, ChannelUpdate } from "../../../src/protocol/messages/gossip.ts"
 import { macrotask, PaymentNet } from "./PaymentNet.ts"
-import { outcome, succeeded, failedWith, line, assertNoHtlcs } from "./outcomes.ts"
+import { outcome, succeeded, failedWith, line, assertNoHtlcs, reconnectAndAwait } from "./outcomes.ts"
 
 const withNet = <A, E>(seed: string, nodes: number, f: (net: PaymentNet) => Effect.Effect<A, E>, policies: Parameters<typeof PaymentNet.make>[2] = []) =>
   Effect.acquireUseRelease(PaymentNet.make(seed, nodes, policies), f, (net) => net.shutdown)
@@ -471,12 +471,7 @@ describe("payments over our nodes", () => {
           // A caller waiting on the stopped node is released (interrupted), never left hanging.
           if (node === 0) assert.isTrue(first.pollUnsafe() !== undefined, "the caller on the stopped sender is released")
           net.h.hold(from, to, false)
-          yield* net.h.connect(0, 1)
-          yield* net.h.connect(1, 2)
-          const id = Buffer.from(inv.paymentHash).toString("hex")
-          const ok = succeeded(yield* outcome(net, net.pay(0).awaitPayment(id)))
-          assert.isTrue(equalBytes(sha256(ok.preimage), inv.paymentHash))
-          yield* net.settle()
+          const ok = yield* reconnectAndAwait(net, inv.paymentHash)
           // Paid once: the payee got the amount, the sender paid amount + one fee, the forwarder kept one fee.
           assert.strictEqual((yield* net.pay(2).invoice(inv.paymentHash))?.status, "paid")
           assert.strictEqual(yield* net.balance(2, cs[1]!.channelId), AMOUNT)
