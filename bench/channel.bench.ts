@@ -622,7 +622,7 @@ const addHtlc = (pair: Pair): Effect.Effect<unknown> =>
   })
 const ONION = new Uint8Array(1366)
 /**
- * The payee's preimage of HTLC `i`: any 32 bytes distinct per HTLC do (a payee draws random ones),
+ * The payee's preimage of HTLC `i`: 32 bytes distinct per HTLC are enough (a payee draws random ones),
  * here `i` in the last bytes, big-endian: no hash of a label per HTLC to make one.
  */
 const preimageOf = (i: number): Uint8Array => {

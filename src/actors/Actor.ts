@@ -374,26 +374,18 @@ export const make = <M, E = never, R = never>(
      * (a defect) ends the actor as a defect in the fiber does; the effect of a handler that asked
      * for a stop is not run (the fiber would have been interrupted before it).
      */
-    const runWith = (caller: Context.Context<never>): void => {
-      let rest: Effect.Effect<void, E, R> | undefined
-      try {
-        rest = drainNow()
-      } catch (defect) {
-        rest = Effect.die(defect)
-      }
-      runRest(caller, rest)
-    }
+    const runWith = (caller: Context.Context<never>): void => runRest(caller, guarded(drainNow, undefined))
     /** `runWith` for an idle actor handed `msg` to handle first (`drainFrom`). */
-    const runFirst = (caller: Context.Context<never>, msg: M): void => {
-      let rest: Effect.Effect<void, E, R> | undefined
+    const runFirst = (caller: Context.Context<never>, msg: M): void => runRest(caller, guarded(drainFrom, msg))
+    /** `drain(a)`, a handler's throw (a defect) turned into the effect that ends the actor with it. */
+    const guarded = <A>(drain: (a: A) => Effect.Effect<void, E, R> | undefined, a: A): Effect.Effect<void, E, R> | undefined => {
       try {
-        rest = drainFrom(msg)
+        return drain(a)
       } catch (defect) {
-        rest = Effect.die(defect)
+        return Effect.die(defect)
       }
-      runRest(caller, rest)
     }
-    /** The handling fiber for what `drainNow` left to run, if anything (and no stop came meanwhile). */
+    /** The handling fiber for what the drain left to run, if anything (and no stop came meanwhile). */
     const runRest = (caller: Context.Context<never>, rest: Effect.Effect<void, E, R> | undefined): void => {
       if (rest !== undefined && !stopping && !ended) started(Effect.runForkWith(contextFor(caller))(runFrom(rest)))
     }

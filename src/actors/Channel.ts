@@ -632,7 +632,7 @@ const startChannel = <S>(
       if (w.next === undefined && (w.later === undefined || w.later.length === 0)) w.next = input
       else (w.later ??= []).push(input)
     }
-    /** Takes the work's next input, if any. */
+    /** Takes the work's next input (undefined when none is left). */
     const dequeue = (w: Work<unknown>): ChannelInput | undefined => {
       const next = w.next
       if (next === undefined) return w.later?.shift()

@@ -52,6 +52,6 @@ export const declareEcdhNow = <S extends NodeSignerShape>(signer: S, ecdhNow: No
   return signer
 }
 
-/** The ECDH at once `signer` itself declared (`declareEcdhNow`), if any. */
+/** The ECDH at once `signer` itself declared (`declareEcdhNow`); undefined when it declared none. */
 export const ecdhNowOf = (signer: NodeSignerShape): NodeEcdhNow | undefined => ecdhsNow.get(signer)
 export class NodeSigner extends Context.Service<NodeSigner, NodeSignerShape>()("effect-lightning/NodeSigner") {}
